@@ -1,0 +1,138 @@
+// swift-tools-version:6.1
+// signet: a Kubernetes validating admission webhook that admits a pod only when every image it
+// runs carries a trusted signature. See README.md for the architecture.
+import PackageDescription
+
+let package = Package(
+    name: "signet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "signet", targets: ["signet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // System OpenSSL 3 (libssl, libcrypto) as the toolchain sees it.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Typed C wrappers for OpenSSL macros and callbacks Swift cannot import directly.
+        .target(name: "CSignetOpenSSL", dependencies: ["COpenSSL"]),
+        // System libcurl (OpenSSL flavour, HTTP/2 through nghttp2).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev", "libnghttp2-dev"])]
+        ),
+        // Typed wrappers for curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt (variadic in C).
+        .target(name: "CSignetCurl", dependencies: ["CCurl"]),
+
+        // Digests, keys, X.509 and signatures over OpenSSL's libcrypto.
+        .target(name: "SignetCrypto", dependencies: ["CSignetOpenSSL"], swiftSettings: strictSettings),
+
+        // HTTP/1.1 codec and TLS engine on bytes; the server that owns sockets, limits and timeouts.
+        .target(
+            name: "SignetHTTP",
+            dependencies: [
+                "CSignetOpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Image references, manifests and the OCI distribution client.
+        .target(
+            name: "SignetRegistry",
+            dependencies: [
+                "CSignetCurl",
+                "SignetCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Policies as written and as compiled, image matching and decisions.
+        .target(
+            name: "SignetPolicy",
+            dependencies: [
+                "SignetRegistry",
+                "Yams",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // AdmissionReview types, image extraction per workload kind, the /validate responder.
+        .target(
+            name: "SignetAdmission",
+            dependencies: [
+                "SignetPolicy",
+                "SignetRegistry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The command line: serve, review, version. A library so tests can drive it.
+        .target(
+            name: "SignetCLI",
+            dependencies: [
+                "SignetHTTP",
+                "SignetPolicy",
+                "SignetAdmission",
+                "Yams",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "signet", dependencies: ["SignetCLI"], swiftSettings: strictSettings),
+
+        // Shared test helpers: a test PKI made with the openssl CLI, process and port helpers,
+        // a libcurl client.
+        .target(
+            name: "SignetTestSupport",
+            dependencies: ["CSignetCurl"],
+            path: "Tests/SignetTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetHTTPTests",
+            dependencies: ["SignetHTTP", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetRegistryTests",
+            dependencies: ["SignetRegistry", "SignetCrypto", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetPolicyTests",
+            dependencies: ["SignetPolicy", "SignetRegistry"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetAdmissionTests",
+            dependencies: ["SignetAdmission", "SignetPolicy", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetServerTests",
+            dependencies: ["SignetCLI", "SignetHTTP", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+var strictSettings: [SwiftSetting] {
+    [.enableUpcomingFeature("ExistentialAny")]
+}

@@ -1,0 +1,1 @@
+#include "CSignetOpenSSL.h"

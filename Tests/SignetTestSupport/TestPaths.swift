@@ -1,0 +1,57 @@
+import Foundation
+
+/// Locations the tests need: the package root, the third-party vectors beside the checkout, the
+/// built `signet` executable, and scratch directories that remove themselves.
+public enum TestPaths {
+    /// The package root (the folder holding Package.swift).
+    public static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url
+            }
+        }
+        fatalError("Package.swift not found above \(#filePath)")
+    }()
+
+    /// `../shared/vectors`: real signatures and trust metadata made by other projects' tools.
+    public static var vectors: URL {
+        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors")
+    }
+
+    /// The `signet` executable the tests drive: `$SIGNET_BINARY` when set, otherwise the debug build.
+    public static var signetBinary: URL {
+        if let path = ProcessInfo.processInfo.environment["SIGNET_BINARY"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return packageRoot.appendingPathComponent(".build/debug/signet")
+    }
+}
+
+/// A directory under the system temporary directory, removed when the value is released.
+public final class TemporaryDirectory: @unchecked Sendable {
+    // Immutable after init; the only mutation is the removal in deinit.
+    public let url: URL
+
+    public init(prefix: String = "signet-test") {
+        let base = FileManager.default.temporaryDirectory
+        url = base.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public var path: String { url.path }
+
+    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    @discardableResult
+    public func write(_ name: String, _ contents: String) throws -> URL {
+        let target = file(name)
+        try FileManager.default.createDirectory(
+            at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try contents.write(to: target, atomically: true, encoding: .utf8)
+        return target
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
