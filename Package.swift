@@ -5,7 +5,7 @@ import PackageDescription
 
 let package = Package(
     name: "signet",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "signet", targets: ["signet"]),
     ],
@@ -34,6 +34,9 @@ let package = Package(
         // Typed wrappers for curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt (variadic in C).
         .target(name: "CSignetCurl", dependencies: ["CCurl"]),
 
+        // Linux epoll/eventfd and socket options for the server's event loops.
+        .target(name: "CSignetSystem"),
+
         // Digests, keys, X.509 and signatures over OpenSSL's libcrypto.
         .target(name: "SignetCrypto", dependencies: ["CSignetOpenSSL"], swiftSettings: strictSettings),
 
@@ -42,6 +45,7 @@ let package = Package(
             name: "SignetHTTP",
             dependencies: [
                 "CSignetOpenSSL",
+                "CSignetSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

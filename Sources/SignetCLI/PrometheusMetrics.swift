@@ -1,0 +1,36 @@
+import CoreMetrics
+import Prometheus
+import Synchronization
+
+/// The process's Prometheus registry, behind swift-metrics: every `Counter`, `Timer` and `Gauge`
+/// in signet's modules lands here and is served at `GET /metrics` in the Prometheus text
+/// exposition format (version 0.0.4).
+enum PrometheusMetrics {
+    static let registry = PrometheusCollectorRegistry()
+    private static let bootstrapped = Mutex<Bool>(false)
+
+    /// Latency buckets from 100 µs to 10 s: warm admission decisions sit in the lowest ones,
+    /// cold verifications against a registry in the upper ones.
+    static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    /// Installs the Prometheus backend once per process.
+    static func bootstrap() {
+        let first = bootstrapped.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = latencyBuckets
+        MetricsSystem.bootstrap(factory)
+    }
+
+    /// The current metrics as Prometheus text.
+    static func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,21 @@
+import Synchronization
+
+/// What `GET /readyz` reports: ready once policies are loaded and a certificate is serving, and
+/// not ready again as soon as a graceful shutdown starts (so endpoints stop routing to the pod).
+final class ReadinessState: Sendable {
+    private let flags = Mutex<(policiesLoaded: Bool, certificateServing: Bool, draining: Bool)>((false, false, false))
+
+    func markPoliciesLoaded() { flags.withLock { $0.policiesLoaded = true } }
+    func markCertificateServing() { flags.withLock { $0.certificateServing = true } }
+    func markDraining() { flags.withLock { $0.draining = true } }
+
+    /// Nil when ready, otherwise the reason it is not.
+    var notReadyReason: String? {
+        flags.withLock { flags in
+            if flags.draining { return "shutting down" }
+            if !flags.policiesLoaded { return "policies not loaded" }
+            if !flags.certificateServing { return "no serving certificate" }
+            return nil
+        }
+    }
+}

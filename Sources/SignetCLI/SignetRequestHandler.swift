@@ -1,0 +1,115 @@
+import Metrics
+import SignetHTTP
+
+/// Routes the webhook's endpoints (Kubernetes "Dynamic Admission Control", webhook request and
+/// response; Prometheus text exposition format):
+/// - `POST /validate`: an `admission.k8s.io/v1` AdmissionReview in, the decision out.
+/// - `GET /healthz`: liveness; answering at all shows the event loops and the handler pool work.
+/// - `GET /readyz`: 200 once policies are loaded and a certificate is serving, 503 otherwise.
+/// - `GET /metrics`: Prometheus text format.
+struct SignetRequestHandler: HTTPRequestHandler {
+    /// Decides one review body under a deadline; returns the HTTP status and JSON (or text) body.
+    typealias Admit = @Sendable (_ body: [UInt8], _ deadline: ContinuousClock.Instant) async -> (status: Int, body: [UInt8])
+
+    let admit: Admit
+    let readiness: ReadinessState
+    /// Upper bound on the time signet spends on one review, whatever `?timeout=` says.
+    let maximumAdmissionTime: Duration
+
+    private static let routes = ["/validate", "/healthz", "/readyz", "/metrics"]
+
+    func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
+        let route = Self.routes.contains(request.path) ? request.path : "other"
+        let response = await route(request, context: context)
+        Counter(
+            label: "signet_http_requests_total",
+            dimensions: [("path", route), ("method", Self.methodLabel(request.method)), ("code", "\(response.status)")]
+        ).increment()
+        Timer(label: "signet_http_request_duration_seconds", dimensions: [("path", route)])
+            .recordInterval(since: context.receivedAt)
+        return response
+    }
+
+    private func route(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
+        switch request.path {
+        case "/validate":
+            guard request.method == "POST" else { return Self.methodNotAllowed(allow: "POST") }
+            if let type = request.headers["Content-Type"], !Self.isJSON(type) {
+                return .text(415, "/validate expects Content-Type: application/json, got \(type)\n")
+            }
+            let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
+            let (status, body) = await admit(request.body, deadline)
+            if status == 200 { return .json(200, body) }
+            return HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: body)
+        case "/healthz":
+            guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed(allow: "GET, HEAD") }
+            return .text(200, "ok\n")
+        case "/readyz":
+            guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed(allow: "GET, HEAD") }
+            if let reason = readiness.notReadyReason { return .text(503, "not ready: \(reason)\n") }
+            return .text(200, "ok\n")
+        case "/metrics":
+            guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed(allow: "GET, HEAD") }
+            return HTTPResponse(
+                status: 200,
+                headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
+                body: PrometheusMetrics.exposition())
+        default:
+            return .text(404, "no such endpoint: \(request.path)\n")
+        }
+    }
+
+    /// The time signet gives itself: the API server's `?timeout=` (Go duration, e.g. `10s`) less
+    /// a margin to write the answer (a fifth, at most one second), capped by `maximumAdmissionTime`.
+    func admissionBudget(timeoutParameter: String?) -> Duration {
+        guard let text = timeoutParameter, let timeout = GoDuration.parse(text), timeout > .zero else {
+            return maximumAdmissionTime
+        }
+        let margin = min(.seconds(1), timeout / 5)
+        return min(maximumAdmissionTime, timeout - margin)
+    }
+
+    private static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        return mediaType == "application/json" || mediaType?.hasSuffix("+json") == true
+    }
+
+    private static func methodNotAllowed(allow: String) -> HTTPResponse {
+        var response = HTTPResponse.text(405, "method not allowed; use \(allow)\n")
+        response.headers.add(name: "Allow", value: allow)
+        return response
+    }
+
+    private static func methodLabel(_ method: String) -> String {
+        ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(method) ? method : "other"
+    }
+}
+
+/// Go's `time.ParseDuration` format, which the API server uses for `?timeout=` (e.g. `10s`,
+/// `1m30s`, `500ms`, `1.5s`).
+enum GoDuration {
+    static func parse(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [
+            ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
+        ]
+        var remaining = Substring(text)
+        var seconds = 0.0
+        guard !remaining.isEmpty else { return nil }
+        while !remaining.isEmpty {
+            let number = remaining.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            remaining = remaining.dropFirst(number.count)
+            guard let unit = units.filter({ remaining.hasPrefix($0.0) }).max(by: { $0.0.count < $1.0.count }) else {
+                return nil
+            }
+            remaining = remaining.dropFirst(unit.0.count)
+            seconds += value * unit.1
+        }
+        guard seconds.isFinite, seconds < 86_400 else { return nil }
+        return .nanoseconds(Int64(seconds * 1e9))
+    }
+}
+
+import Foundation

@@ -1,0 +1,274 @@
+import CSignetSystem
+import Foundation
+import Logging
+import Synchronization
+
+/// One thread that owns a set of connections: it waits on epoll(7), reads and writes their
+/// sockets, runs their TLS engines and HTTP parsers, and enforces their deadlines. Nothing here
+/// runs on Swift's cooperative pool; request handlers run there, and hand their responses back
+/// through `execute`.
+///
+/// `@unchecked Sendable`: the connection table and the listener are touched only by the loop's
+/// own thread; other threads reach the loop only through `execute` (a locked queue plus an
+/// eventfd wake-up) and the immutable descriptors.
+final class EventLoop: @unchecked Sendable {
+    static let wakeToken: UInt64 = 0
+    static let listenerToken: UInt64 = 1
+    static let firstConnectionToken: UInt64 = 16
+
+    let index: Int
+    let core: ServerCore
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private var thread: Thread?
+    private let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let hasFinished = Atomic<Bool>(false)
+
+    // Loop-confined state.
+    private var connections: [UInt64: ServerConnection] = [:]
+    private var listenerFD: Int32 = -1
+    private var listenerPausedUntil: ContinuousClock.Instant?
+    private var peers: [EventLoop] = []
+    private var nextPeer = 0
+    private var stopRequested = false
+    private var nextTimeoutScan = ContinuousClock.now
+    private(set) var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    private var cachedDate: (second: Int64, text: String) = (0, "")
+
+    init(index: Int, core: ServerCore) throws {
+        self.index = index
+        self.core = core
+        epollFD = signet_epoll_create()
+        guard epollFD >= 0 else { throw SocketError("epoll_create1") }
+        wakeFD = signet_eventfd_create()
+        guard wakeFD >= 0 else { throw SocketError("eventfd") }
+        guard signet_epoll_add(epollFD, wakeFD, signet_epoll_in, Self.wakeToken) == 0 else {
+            throw SocketError("epoll_ctl(eventfd)")
+        }
+    }
+
+    deinit {
+        close(wakeFD)
+        close(epollFD)
+    }
+
+    /// Starts the loop's thread. `listener` is given to the loop that accepts; `peers` are all loops.
+    func start(listener: Int32?, peers: [EventLoop]) {
+        let thread = Thread { [self] in
+            if let listener { self.installListener(listener) }
+            self.peers = peers
+            self.runLoop()
+        }
+        thread.name = "signet-loop-\(index)"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Runs `work` on the loop's thread.
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        inbox.withLock { $0.append(work) }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// Resumes when the loop's thread has exited.
+    func waitUntilFinished() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = finished.withLock { slot -> Bool in
+                if hasFinished.load(ordering: .acquiring) { return true }
+                slot = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    // MARK: - The loop
+
+    private func runLoop() {
+        var tokens = [UInt64](repeating: 0, count: 256)
+        var events = [UInt32](repeating: 0, count: 256)
+        while true {
+            let timeout: Int32 = connections.isEmpty && !stopRequested ? 500 : 100
+            let count = signet_epoll_wait(epollFD, &tokens, &events, 256, timeout)
+            if count < 0 && errno != EINTR {
+                core.logger.critical("epoll_wait failed", metadata: ["errno": "\(errno)"])
+                break
+            }
+            for i in 0..<max(0, Int(count)) {
+                switch tokens[i] {
+                case Self.wakeToken:
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                case Self.listenerToken:
+                    acceptConnections()
+                default:
+                    connections[tokens[i]]?.handle(events: events[i])
+                }
+            }
+            runInbox()
+            let now = ContinuousClock.now
+            if now >= nextTimeoutScan {
+                nextTimeoutScan = now + .milliseconds(100)
+                for connection in Array(connections.values) { connection.checkDeadlines(now: now) }
+                if let pausedUntil = listenerPausedUntil, now >= pausedUntil { resumeListener() }
+            }
+            if stopRequested && connections.isEmpty { break }
+        }
+        closeListener()
+        hasFinished.store(true, ordering: .releasing)
+        let continuation = finished.withLock { slot -> CheckedContinuation<Void, Never>? in
+            defer { slot = nil }
+            return slot
+        }
+        continuation?.resume()
+    }
+
+    private func runInbox() {
+        while true {
+            let work = inbox.withLock { queue -> [@Sendable () -> Void] in
+                defer { queue.removeAll() }
+                return queue
+            }
+            if work.isEmpty { return }
+            for item in work { item() }
+        }
+    }
+
+    // MARK: - Accepting
+
+    private func installListener(_ fd: Int32) {
+        listenerFD = fd
+        _ = signet_epoll_add(epollFD, fd, signet_epoll_in, Self.listenerToken)
+    }
+
+    private func resumeListener() {
+        listenerPausedUntil = nil
+        if listenerFD >= 0 { _ = signet_epoll_add(epollFD, listenerFD, signet_epoll_in, Self.listenerToken) }
+    }
+
+    /// Stops accepting: the listening socket is closed (loop 0 only).
+    func closeListener() {
+        guard listenerFD >= 0 else { return }
+        _ = signet_epoll_remove(epollFD, listenerFD)
+        close(listenerFD)
+        listenerFD = -1
+    }
+
+    private func acceptConnections() {
+        guard listenerFD >= 0 else { return }
+        for _ in 0..<256 {
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = signet_accept(listenerFD, &address, &length)
+            if fd < 0 {
+                switch errno {
+                case EAGAIN, EWOULDBLOCK: return
+                case EINTR, ECONNABORTED, EPROTO: continue
+                default:
+                    // Out of descriptors (EMFILE/ENFILE) or memory: stop polling the listener for a
+                    // moment instead of spinning on a level-triggered event.
+                    core.logger.error("accept failed; pausing accepts for 100 ms", metadata: ["errno": "\(errno)"])
+                    _ = signet_epoll_remove(epollFD, listenerFD)
+                    listenerPausedUntil = .now + .milliseconds(100)
+                    return
+                }
+            }
+            if core.isDraining {
+                close(fd)
+                continue
+            }
+            let active = core.activeConnections.wrappingAdd(1, ordering: .relaxed).newValue
+            if active > core.configuration.maxConnections {
+                core.activeConnections.wrappingSubtract(1, ordering: .relaxed)
+                core.metrics.connectionsRejected.increment()
+                close(fd)
+                continue
+            }
+            core.metrics.connectionsAccepted.increment()
+            core.metrics.connectionsActive.record(active)
+            _ = signet_set_nodelay(fd)
+            let remote = Socket.describe(address).text
+            let target = peers.isEmpty ? self : peers[nextPeer % peers.count]
+            nextPeer &+= 1
+            if target === self {
+                adopt(fd: fd, remote: remote)
+            } else {
+                target.execute { target.adopt(fd: fd, remote: remote) }
+            }
+        }
+    }
+
+    /// Takes ownership of an accepted socket.
+    func adopt(fd: Int32, remote: String) {
+        let engine: TLSEngine
+        do {
+            engine = try core.certificates.currentContext.makeEngine()
+        } catch {
+            core.logger.error("cannot create a TLS session", metadata: ["error": "\(error)"])
+            close(fd)
+            connectionClosed()
+            return
+        }
+        let id = core.makeConnectionID()
+        let connection = ServerConnection(id: id, fd: fd, remote: remote, engine: engine, loop: self)
+        guard signet_epoll_add(epollFD, fd, signet_epoll_in | signet_epoll_rdhup, id) == 0 else {
+            close(fd)
+            connectionClosed()
+            return
+        }
+        connections[id] = connection
+        if core.isDraining { connection.beginDrain() }
+    }
+
+    // MARK: - Services for connections
+
+    func connection(_ id: UInt64) -> ServerConnection? { connections[id] }
+
+    func updateInterest(fd: Int32, id: UInt64, read: Bool, write: Bool) {
+        var events: UInt32 = signet_epoll_rdhup
+        if read { events |= signet_epoll_in }
+        if write { events |= signet_epoll_out }
+        _ = signet_epoll_modify(epollFD, fd, events, id)
+    }
+
+    /// Removes a connection whose socket the connection itself has closed.
+    func remove(_ connection: ServerConnection) {
+        _ = signet_epoll_remove(epollFD, connection.fd)
+        connections.removeValue(forKey: connection.id)
+        connectionClosed()
+    }
+
+    private func connectionClosed() {
+        let active = core.activeConnections.wrappingSubtract(1, ordering: .relaxed).newValue
+        core.metrics.connectionsActive.record(active)
+    }
+
+    /// The IMF-fixdate for the current second (RFC 9110 §6.6.1), formatted once a second.
+    func dateHeader() -> String {
+        let now = Date()
+        let second = Int64(now.timeIntervalSince1970)
+        if second != cachedDate.second {
+            cachedDate = (second, HTTPResponseEncoder.imfFixdate(now))
+        }
+        return cachedDate.text
+    }
+
+    // MARK: - Shutdown
+
+    /// Graceful phase: stop accepting, close idle connections, let busy ones finish.
+    func beginDrain() {
+        closeListener()
+        for connection in Array(connections.values) { connection.beginDrain() }
+    }
+
+    /// Final phase: close whatever is left and end the thread.
+    func stop(force: Bool) {
+        if force {
+            for connection in Array(connections.values) { connection.closeNow() }
+        }
+        stopRequested = true
+    }
+}

@@ -1,0 +1,74 @@
+/// Everything the HTTPS server needs, in one `Sendable` value with secure defaults.
+///
+/// The defaults are chosen for an admission webhook that the Kubernetes API server calls on every
+/// pod creation: small requests, long-lived keep-alive connections from a few API server replicas,
+/// and clients that must never be able to hold the server hostage (RFC 9112 §9.3 persistence,
+/// §9.8 tear-down; slow-client defences as in common HTTP servers).
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to listen on. `0.0.0.0` for all IPv4 interfaces, `::` for all interfaces.
+    public var host: String
+    /// TCP port. Kubernetes webhooks conventionally use 8443 inside the pod.
+    public var port: Int
+    /// Request parsing limits: header section (431), body (413).
+    public var parserLimits: HTTPParserLimits
+    /// A TLS handshake must complete within this time after the TCP connection is accepted.
+    public var handshakeTimeout: Duration
+    /// A request head must arrive completely within this time of its first byte, and the first
+    /// request of a connection within this time of the handshake. Exceeded: 408 and close.
+    public var headerTimeout: Duration
+    /// A request body must arrive completely within this time of the end of its head. Exceeded: 408 and close.
+    public var bodyTimeout: Duration
+    /// A keep-alive connection with no request in progress is closed after this time. Longer than
+    /// the API server's own idle timeout (90 s) so the client, not the server, closes idle
+    /// connections and no request races a close.
+    public var idleTimeout: Duration
+    /// A response must be taken by the client within this time, or the connection is closed.
+    public var writeTimeout: Duration
+    /// Connections above this number are closed as soon as they are accepted.
+    public var maxConnections: Int
+    /// Event loop threads that own sockets and TLS. Defaults to the number of cores (at most 8).
+    public var eventLoopThreads: Int
+    /// Graceful shutdown: in-flight requests get this long to finish before connections are closed.
+    public var shutdownGracePeriod: Duration
+    /// How often the certificate, key and client CA files are checked for a change.
+    public var certificateReloadInterval: Duration
+
+    public init(
+        host: String = "0.0.0.0",
+        port: Int = 8443,
+        parserLimits: HTTPParserLimits = HTTPParserLimits(),
+        handshakeTimeout: Duration = .seconds(10),
+        headerTimeout: Duration = .seconds(10),
+        bodyTimeout: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(120),
+        writeTimeout: Duration = .seconds(30),
+        maxConnections: Int = 1024,
+        eventLoopThreads: Int = HTTPServerConfiguration.defaultEventLoopThreads,
+        shutdownGracePeriod: Duration = .seconds(25),
+        certificateReloadInterval: Duration = .seconds(5)
+    ) {
+        self.host = host
+        self.port = port
+        self.parserLimits = parserLimits
+        self.handshakeTimeout = handshakeTimeout
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
+        self.writeTimeout = writeTimeout
+        self.maxConnections = maxConnections
+        self.eventLoopThreads = eventLoopThreads
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.certificateReloadInterval = certificateReloadInterval
+    }
+
+    /// The number of active processors, between 1 and 8.
+    public static var defaultEventLoopThreads: Int {
+        max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,377 @@
+import CSignetSystem
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One accepted TCP connection: TLS engine, HTTP/1.1 parser, the response being written, and
+/// the deadline of whatever phase it is in (RFC 9112 §9: persistence, pipelining, tear-down).
+///
+/// Confined to its event loop's thread. A request handler running elsewhere refers to the
+/// connection only by `id`, through `EventLoop.execute`, so a connection closed in the meantime
+/// simply drops the late response.
+final class ServerConnection {
+    enum State {
+        /// TLS handshake in progress.
+        case handshaking
+        /// Waiting for (or reading) the next request.
+        case reading
+        /// A request is with the handler; reading is paused (pipelined bytes wait in the parser).
+        case processing(HTTPRequest)
+        /// The last response is written; waiting for it to drain, then close.
+        case closing
+        /// Output is shut down; discarding whatever the client still sends, briefly, so the
+        /// kernel does not reset the connection before the client reads the final response
+        /// (RFC 9112 §9.6).
+        case lingering
+        case closed
+    }
+
+    let id: UInt64
+    let fd: Int32
+    let remote: String
+    private let engine: TLSEngine
+    private unowned let loop: EventLoop
+    private var parser: HTTPRequestParser
+    private var state: State = .handshaking
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private var plaintext: [UInt8] = []
+    private var deadline: (kind: TimeoutKind, at: ContinuousClock.Instant)
+    private var writeDeadline: ContinuousClock.Instant?
+    private var readingEnabled = true
+    private var writeInterest = false
+    private var draining = false
+    private var requestsServed = 0
+    private var peerClosed = false
+
+    private var core: ServerCore { loop.core }
+
+    init(id: UInt64, fd: Int32, remote: String, engine: TLSEngine, loop: EventLoop) {
+        self.id = id
+        self.fd = fd
+        self.remote = remote
+        self.engine = engine
+        self.loop = loop
+        self.parser = HTTPRequestParser(limits: loop.core.configuration.parserLimits)
+        self.deadline = (.handshake, .now + loop.core.configuration.handshakeTimeout)
+    }
+
+    // MARK: - Events
+
+    func handle(events: UInt32) {
+        if events & signet_epoll_err != 0 {
+            closeNow()
+            return
+        }
+        if events & (signet_epoll_in | signet_epoll_hup | signet_epoll_rdhup) != 0 {
+            readFromSocket()
+        }
+        if case .closed = state { return }
+        if events & signet_epoll_out != 0 {
+            flush()
+        }
+    }
+
+    private func readFromSocket() {
+        var total = 0
+        // Bounded per wake-up so one busy client cannot starve the others on this loop; the
+        // level-triggered event brings us back for the rest.
+        while total < 256 * 1024 {
+            let count = loop.scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                total += count
+                if case .lingering = state { continue }
+                loop.scratch.withUnsafeBytes { engine.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            } else if count == 0 {
+                peerClosed = true
+                break
+            } else {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                closeNow()
+                return
+            }
+        }
+        if case .lingering = state {
+            if peerClosed { closeNow() }
+            return
+        }
+        if total > 0 { driveTLS() }
+        if case .closed = state { return }
+        if peerClosed {
+            // The client finished sending. Nothing more can arrive, and a response to a
+            // request still in the handler could not be read reliably: close.
+            closeNow()
+        }
+    }
+
+    /// Runs the TLS engine over the ciphertext received: handshake, then decrypted bytes into the parser.
+    private func driveTLS() {
+        readLoop: while true {
+            plaintext.removeAll(keepingCapacity: true)
+            switch engine.readPlaintext(into: &plaintext) {
+            case .readBytes:
+                parser.append(plaintext)
+            case .wantMoreCiphertext:
+                break readLoop
+            case .closedByPeer:
+                flush()
+                closeNow()
+                return
+            case .failed(let error):
+                if case .handshaking = state {
+                    core.metrics.handshakeFailures.increment()
+                    core.logger.debug("TLS handshake failed", metadata: ["peer": "\(remote)", "error": "\(error)"])
+                } else {
+                    core.logger.debug("TLS error", metadata: ["peer": "\(remote)", "error": "\(error)"])
+                }
+                // Send the alert OpenSSL produced, then close.
+                closeAfterFlush()
+                return
+            }
+        }
+        if case .handshaking = state, engine.isHandshakeComplete {
+            state = .reading
+            // The first request must arrive within the header timeout of the handshake.
+            deadline = (.header, .now + core.configuration.headerTimeout)
+            if draining {
+                flush()
+                closeGracefully()
+                return
+            }
+        }
+        flush()
+        if case .reading = state { processRequests() }
+    }
+
+    // MARK: - Requests
+
+    private func processRequests() {
+        while case .reading = state {
+            switch parser.next() {
+            case .needMoreData:
+                updateReadDeadline()
+                return
+            case .continueExpected:
+                send(HTTPResponseEncoder.continueResponse)
+            case .request(let request):
+                dispatch(request)
+                return
+            case .failure(let error):
+                core.metrics.badRequests.increment()
+                core.logger.debug(
+                    "rejected malformed request",
+                    metadata: ["peer": "\(remote)", "status": "\(error.status)", "reason": "\(error.reason)"])
+                respondAndClose(HTTPResponse.text(error.status, error.reason + "\n"))
+                return
+            }
+        }
+    }
+
+    /// Moves the read deadline when the parser changes phase: idle keep-alive, head, body.
+    private func updateReadDeadline() {
+        let configuration = core.configuration
+        switch parser.phase {
+        case .idle:
+            if requestsServed > 0 && deadline.kind != .idle {
+                deadline = (.idle, .now + configuration.idleTimeout)
+            }
+        case .readingHead:
+            if deadline.kind == .idle { deadline = (.header, .now + configuration.headerTimeout) }
+        case .readingBody:
+            if deadline.kind != .body { deadline = (.body, .now + configuration.bodyTimeout) }
+        case .failed:
+            break
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest) {
+        state = .processing(request)
+        setReading(false)
+        let context = HTTPRequestContext(
+            remoteAddress: remote, tlsVersion: engine.negotiatedProtocolVersion,
+            peerCertificateSubject: engine.peerCertificateSubject, receivedAt: .now)
+        let handler = core.handler
+        let loop = self.loop
+        let id = self.id
+        let core = self.core
+        core.requestsInFlight.wrappingAdd(1, ordering: .relaxed)
+        Task {
+            let response = await handler.handle(request, context: context)
+            loop.execute {
+                core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
+                loop.connection(id)?.complete(response)
+            }
+        }
+    }
+
+    /// Writes the handler's response; keeps the connection for the next request or closes it.
+    func complete(_ response: HTTPResponse) {
+        guard case .processing(let request) = state else { return }
+        requestsServed += 1
+        let keepAlive = request.keepAlive && !draining && !core.isDraining
+        var response = response
+        if request.method == "HEAD" { response.body = [] }
+        let bytes = HTTPResponseEncoder.encode(
+            response, version: request.version, keepAlive: keepAlive, date: loop.dateHeader())
+        if keepAlive {
+            state = .reading
+            deadline = (.idle, .now + core.configuration.idleTimeout)
+            send(bytes)
+            guard case .reading = state else { return }
+            setReading(true)
+            processRequests()
+        } else {
+            send(bytes, thenClose: true)
+        }
+    }
+
+    /// Sends an error (or final) response with `Connection: close`, then closes after it is written.
+    private func respondAndClose(_ response: HTTPResponse) {
+        let bytes = HTTPResponseEncoder.encode(response, version: .http1_1, keepAlive: false, date: loop.dateHeader())
+        send(bytes, thenClose: true)
+    }
+
+    private func send(_ bytes: [UInt8], thenClose: Bool = false) {
+        if case .failed(let error) = engine.writePlaintext(bytes) {
+            core.logger.debug("TLS write failed", metadata: ["peer": "\(remote)", "error": "\(error)"])
+            closeNow()
+            return
+        }
+        if thenClose {
+            closeAfterFlush()
+        } else {
+            flush()
+        }
+    }
+
+    // MARK: - Output
+
+    /// Moves ciphertext to the socket; registers for writability when the socket is full.
+    private func flush() {
+        if engine.hasPendingCiphertext {
+            let more = engine.takeCiphertext()
+            if outboundOffset == outbound.count {
+                outbound = more
+                outboundOffset = 0
+            } else {
+                outbound.append(contentsOf: more)
+            }
+        }
+        while outboundOffset < outbound.count {
+            let written = outbound.withUnsafeBytes { buffer in
+                Glibc.send(fd, buffer.baseAddress! + outboundOffset, buffer.count - outboundOffset, Int32(MSG_NOSIGNAL))
+            }
+            if written > 0 {
+                outboundOffset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break
+            } else {
+                closeNow()
+                return
+            }
+        }
+        if outboundOffset == outbound.count {
+            outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
+            outboundOffset = 0
+            writeDeadline = nil
+            if writeInterest { setWriting(false) }
+            if case .closing = state { startLingering() }
+        } else {
+            if writeDeadline == nil { writeDeadline = .now + core.configuration.writeTimeout }
+            if !writeInterest { setWriting(true) }
+        }
+    }
+
+    private func closeAfterFlush() {
+        guard !isClosed else { return }
+        engine.shutdown()
+        state = .closing
+        setReading(false)
+        flush()
+    }
+
+    /// Half-closes and discards input for a moment, then closes (RFC 9112 §9.6).
+    private func startLingering() {
+        state = .lingering
+        shutdown(fd, Int32(SHUT_WR))
+        deadline = (.linger, .now + .seconds(2))
+        setReading(true)
+    }
+
+    /// Sends close_notify to an idle connection and closes it.
+    private func closeGracefully() {
+        closeAfterFlush()
+    }
+
+    func closeNow() {
+        guard !isClosed else { return }
+        state = .closed
+        close(fd)
+        loop.remove(self)
+    }
+
+    private var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    private func setReading(_ enabled: Bool) {
+        guard enabled != readingEnabled, !isClosed else { return }
+        readingEnabled = enabled
+        loop.updateInterest(fd: fd, id: id, read: enabled, write: writeInterest)
+    }
+
+    private func setWriting(_ enabled: Bool) {
+        guard enabled != writeInterest, !isClosed else { return }
+        writeInterest = enabled
+        loop.updateInterest(fd: fd, id: id, read: readingEnabled, write: enabled)
+    }
+
+    // MARK: - Deadlines and shutdown
+
+    func checkDeadlines(now: ContinuousClock.Instant) {
+        if let writeDeadline, now >= writeDeadline {
+            core.metrics.timeouts[.write]?.increment()
+            closeNow()
+            return
+        }
+        switch state {
+        case .processing, .closed, .closing:
+            return
+        case .handshaking, .reading, .lingering:
+            break
+        }
+        guard now >= deadline.at else { return }
+        let kind = deadline.kind
+        core.metrics.timeouts[kind]?.increment()
+        switch kind {
+        case .header where parser.phase != .idle, .body:
+            core.logger.debug("request timed out", metadata: ["peer": "\(remote)", "phase": "\(kind.rawValue)"])
+            respondAndClose(HTTPResponse.text(408, "request \(kind == .body ? "body" : "header") not received in time\n"))
+        case .header, .idle:
+            // Nothing of a request arrived: close quietly with close_notify.
+            closeGracefully()
+        case .handshake, .write, .linger:
+            closeNow()
+        }
+    }
+
+    /// Graceful shutdown: idle connections close now; a request in progress finishes and its
+    /// response carries `Connection: close`.
+    func beginDrain() {
+        draining = true
+        switch state {
+        case .handshaking:
+            closeNow()
+        case .reading where parser.phase == .idle:
+            closeGracefully()
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Logging
+import Metrics
+import Synchronization
+
+/// State every event loop of one server shares: configuration, the handler, the TLS contexts,
+/// connection accounting and metrics. Every mutable field is atomic.
+final class ServerCore: Sendable {
+    let configuration: HTTPServerConfiguration
+    let handler: any HTTPRequestHandler
+    let certificates: CertificateReloader
+    let logger: Logger
+
+    let activeConnections = Atomic<Int>(0)
+    let requestsInFlight = Atomic<Int>(0)
+    let draining = Atomic<Bool>(false)
+    private let nextConnectionID = Atomic<UInt64>(EventLoop.firstConnectionToken)
+
+    let metrics: ServerMetrics
+
+    init(
+        configuration: HTTPServerConfiguration, handler: any HTTPRequestHandler,
+        certificates: CertificateReloader, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.handler = handler
+        self.certificates = certificates
+        self.logger = logger
+        self.metrics = ServerMetrics()
+    }
+
+    func makeConnectionID() -> UInt64 {
+        nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    var isDraining: Bool { draining.load(ordering: .acquiring) }
+}
+
+/// Connection-level metrics (Prometheus names; request metrics belong to the handler).
+struct ServerMetrics: Sendable {
+    let connectionsAccepted = Counter(label: "signet_http_connections_accepted_total")
+    let connectionsRejected = Counter(label: "signet_http_connections_rejected_total")
+    let connectionsActive = Gauge(label: "signet_http_connections_active")
+    let handshakeFailures = Counter(label: "signet_tls_handshake_failures_total")
+    let timeouts: [TimeoutKind: Counter] = Dictionary(
+        uniqueKeysWithValues: TimeoutKind.allCases.map {
+            ($0, Counter(label: "signet_http_timeouts_total", dimensions: [("phase", $0.rawValue)]))
+        })
+    let badRequests = Counter(label: "signet_http_malformed_requests_total")
+}
+
+/// Which deadline a connection is under.
+enum TimeoutKind: String, CaseIterable, Sendable {
+    case handshake
+    case header
+    case body
+    case idle
+    case write
+    case linger
+}

@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Real HTTP/TLS clients (Python's ssl, socket and http.client) for signet's live-server tests.
+
+Each scenario connects to a running `signet serve` on 127.0.0.1, does one thing a real client or
+a misbehaving one does, and prints a JSON object with what it observed. The Swift tests assert on
+that JSON. Every wait is bounded; nothing here talks to anything but 127.0.0.1.
+"""
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+
+
+def context(args, minimum=None, maximum=None, alpn=("http/1.1",), client_cert=True):
+    ctx = ssl.create_default_context(cafile=args.ca)
+    if minimum:
+        ctx.minimum_version = getattr(ssl.TLSVersion, minimum)
+    if maximum:
+        ctx.maximum_version = getattr(ssl.TLSVersion, maximum)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    if client_cert and args.cert:
+        ctx.load_cert_chain(args.cert, args.key)
+    return ctx
+
+
+def tls_socket(args, timeout=10, **kw):
+    raw = socket.create_connection(("127.0.0.1", args.port), timeout=timeout)
+    return context(args, **kw).wrap_socket(raw, server_hostname="localhost")
+
+
+def connection(args, timeout=10):
+    return http.client.HTTPSConnection("127.0.0.1", args.port, context=context(args), timeout=timeout)
+
+
+def read_response(sock, timeout=10):
+    """Reads one HTTP response (head and Content-Length body) and whether the server then closed."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    if b"\r\n\r\n" not in data:
+        return {"status": None, "closed": True, "raw": data.decode("latin-1")}
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    closed = False
+    try:
+        sock.settimeout(2)
+        rest = sock.recv(1)
+        closed = rest == b""
+    except (socket.timeout, TimeoutError):
+        closed = False
+    except (ssl.SSLError, ConnectionError, OSError):
+        closed = True
+    return {"status": status, "headers": headers, "body": body.decode("utf-8", "replace"), "closed": closed}
+
+
+def scenario_request(args):
+    conn = connection(args)
+    body = open(args.body_file, "rb").read() if args.body_file else None
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if args.chunked and body is not None:
+        def pieces():
+            for i in range(0, len(body), 1000):
+                yield body[i:i + 1000]
+        conn.request(args.method, args.path, body=pieces(), headers=headers, encode_chunked=True)
+    else:
+        conn.request(args.method, args.path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    return {"status": resp.status, "headers": {k.lower(): v for k, v in resp.getheaders()},
+            "body": data.decode("utf-8", "replace"), "alpn": conn.sock.selected_alpn_protocol(),
+            "tls_version": conn.sock.version()}
+
+
+def scenario_keepalive(args):
+    conn = connection(args)
+    body = open(args.body_file, "rb").read()
+    ports, statuses = [], []
+    for _ in range(args.count):
+        conn.request("POST", args.path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        statuses.append(resp.status)
+        ports.append(conn.sock.getsockname()[1])
+    return {"statuses": statuses, "local_ports": ports}
+
+
+def scenario_raw(args):
+    """Sends raw bytes over TLS and reads one response."""
+    sock = tls_socket(args)
+    payload = args.send.encode("latin-1").decode("unicode_escape").encode("latin-1")
+    if args.repeat_header:
+        payload += (b"X-Filler: " + b"a" * 1000 + b"\r\n") * args.repeat_header + b"\r\n"
+    sock.sendall(payload)
+    if args.then_body_bytes:
+        try:
+            sock.sendall(b"x" * args.then_body_bytes)
+        except (ssl.SSLError, ConnectionError, OSError):
+            pass
+    return read_response(sock)
+
+
+def scenario_slow(args):
+    """Sends part of a request, then nothing: expects 408 from the server's timeout."""
+    sock = tls_socket(args, timeout=30)
+    sock.sendall(args.send.encode("latin-1").decode("unicode_escape").encode("latin-1"))
+    start = time.monotonic()
+    result = read_response(sock, timeout=30)
+    result["waited_seconds"] = round(time.monotonic() - start, 2)
+    return result
+
+
+def scenario_idle(args):
+    """One request on a keep-alive connection, then silence: does the server close it?"""
+    sock = tls_socket(args, timeout=30)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    first = read_response(sock, timeout=5)
+    sock.settimeout(args.wait)
+    try:
+        closed = sock.recv(1) == b""
+    except (socket.timeout, TimeoutError):
+        closed = False
+    except (ssl.SSLError, ConnectionError, OSError):
+        closed = True
+    return {"first_status": first["status"], "closed_by_server": closed}
+
+
+def scenario_tls(args):
+    try:
+        sock = tls_socket(args, minimum=args.min_version, maximum=args.max_version,
+                          alpn=tuple(args.alpn.split(",")) if args.alpn else None,
+                          client_cert=not args.no_client_cert)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        response = read_response(sock, timeout=5)
+        return {"handshake": True, "version": sock.version(), "alpn": sock.selected_alpn_protocol(),
+                "status": response["status"], "cert_sha256": hashlib.sha256(sock.getpeercert(True)).hexdigest()}
+    except (ssl.SSLError, ConnectionError, OSError) as error:
+        return {"handshake": False, "error": str(error)}
+
+
+def scenario_concurrent(args):
+    """Opens N TLS connections at once (all handshaken before any request), then each POSTs."""
+    body = open(args.body_file, "rb").read()
+    barrier = threading.Barrier(args.count, timeout=60)
+    results = []
+    lock = threading.Lock()
+
+    def worker():
+        status = None
+        try:
+            conn = connection(args, timeout=60)
+            conn.connect()
+            barrier.wait()
+            conn.request("POST", args.path, body=body, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            status = resp.status
+            barrier_after.wait()
+            conn.close()
+        except Exception as error:  # reported, asserted by the test
+            status = repr(error)
+        with lock:
+            results.append(status)
+
+    barrier_after = threading.Barrier(args.count, timeout=60)
+    threads = [threading.Thread(target=worker) for _ in range(args.count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    ok = sum(1 for s in results if s == 200)
+    return {"ok": ok, "results": [s for s in results if s != 200][:10]}
+
+
+def scenario_bad_neighbours(args):
+    """A truncated TLS handshake and an endless header stay open while a good client is served."""
+    truncated = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+    # The first bytes of a TLS ClientHello record header and nothing more.
+    truncated.sendall(bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01]))
+    endless = tls_socket(args)
+    endless.sendall(b"POST /validate HTTP/1.1\r\nHost: localhost\r\n")
+    stop = threading.Event()
+
+    def trickle():
+        n = 0
+        while not stop.is_set() and n < 200:
+            try:
+                endless.sendall(b"X-Trickle-%d: 1\r\n" % n)
+            except (ssl.SSLError, ConnectionError, OSError):
+                return
+            n += 1
+            time.sleep(0.05)
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    time.sleep(0.3)
+    good = []
+    for _ in range(3):
+        conn = connection(args)
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        good.append(resp.status)
+        conn.close()
+    stop.set()
+    t.join(15)
+    truncated.close()
+    endless.close()
+    return {"good_statuses": good}
+
+
+def scenario_hold(args):
+    """Holds N handshaken connections, then tries one more and reports whether it was served."""
+    held = []
+    for _ in range(args.count):
+        held.append(tls_socket(args))
+    extra = {"served": False}
+    try:
+        sock = tls_socket(args, timeout=5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        extra = {"served": read_response(sock, timeout=5)["status"] == 200}
+    except (ssl.SSLError, ConnectionError, OSError) as error:
+        extra = {"served": False, "error": str(error)}
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    after = tls_socket(args)
+    after.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    extra["after_release_status"] = read_response(after, timeout=5)["status"]
+    return extra
+
+
+def scenario_inflight(args):
+    """Starts a POST, signals the test (marker file), waits for its go file, then finishes the body."""
+    body = open(args.body_file, "rb").read()
+    sock = tls_socket(args, timeout=30)
+    head = ("POST /validate?timeout=10s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % len(body)).encode()
+    half = len(body) // 2
+    sock.sendall(head + body[:half])
+    open(args.marker, "w").write("sent")
+    deadline = time.monotonic() + 20
+    while not os.path.exists(args.go) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    refused = None
+    try:
+        probe = socket.create_connection(("127.0.0.1", args.port), timeout=2)
+        try:
+            wrapped = context(args).wrap_socket(probe, server_hostname="localhost")
+            wrapped.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            refused = read_response(wrapped, timeout=3)["status"] is None
+        except (ssl.SSLError, ConnectionError, OSError):
+            refused = True
+    except (ConnectionError, OSError):
+        refused = True
+    sock.sendall(body[half:])
+    result = read_response(sock, timeout=15)
+    result["new_connection_refused"] = refused
+    try:
+        result["response_uid"] = json.loads(result["body"])["response"]["uid"]
+    except Exception:
+        pass
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ca", required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--path", default="/healthz")
+    parser.add_argument("--body-file")
+    parser.add_argument("--chunked", action="store_true")
+    parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--send", default="")
+    parser.add_argument("--repeat-header", type=int, default=0)
+    parser.add_argument("--then-body-bytes", type=int, default=0)
+    parser.add_argument("--wait", type=float, default=5)
+    parser.add_argument("--min-version")
+    parser.add_argument("--max-version")
+    parser.add_argument("--alpn")
+    parser.add_argument("--no-client-cert", action="store_true")
+    parser.add_argument("--marker")
+    parser.add_argument("--go")
+    args = parser.parse_args()
+    result = globals()["scenario_" + args.scenario.replace("-", "_")](args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
