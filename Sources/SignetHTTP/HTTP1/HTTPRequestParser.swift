@@ -85,7 +85,8 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    /// The number of received bytes not yet consumed by a returned event.
+    /// The number of received bytes held but not yet parsed. Lines of a head that is still
+    /// incomplete are parsed as they arrive, so this is not the size of the pending request.
     public var bufferedByteCount: Int {
         buffer.count - readIndex
     }
@@ -229,9 +230,11 @@ public struct HTTPRequestParser: Sendable {
         guard HTTPSyntax.isToken(methodBytes) else {
             throw .badRequest("request method is not a token")
         }
+        guard !targetBytes.isEmpty else {
+            throw .badRequest("malformed request line")
+        }
         let version = try parseVersion(versionBytes)
-        guard !targetBytes.isEmpty,
-            targetBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") })
+        guard targetBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") })
         else {
             throw .badRequest("request-target contains invalid characters")
         }
@@ -383,9 +386,11 @@ public struct HTTPRequestParser: Sendable {
             if codings.isEmpty {
                 throw .badRequest("empty Transfer-Encoding")
             }
-            if codings.contains("chunked") {
+            // RFC 9112 §6.3 item 4: chunked anywhere but last leaves the length undeterminable.
+            if codings.dropLast().contains("chunked") {
                 throw .badRequest("chunked must be the final transfer coding and appear once")
             }
+            // RFC 9112 §6.1: a coding the server does not understand.
             let unsupported = codings.first { $0 != "chunked" } ?? ""
             throw .notImplemented("unsupported transfer coding '\(unsupported)'")
         }
