@@ -154,6 +154,12 @@ long signet_BIO_set_mem_eof_return(BIO *bio, long value) {
     return BIO_set_mem_eof_return(bio, value);
 }
 
+size_t signet_BIO_mem_capacity(BIO *bio) {
+    BUF_MEM *memory = NULL;
+    if (BIO_get_mem_ptr(bio, &memory) <= 0 || memory == NULL) return 0;
+    return memory->max;
+}
+
 // MARK: - Errors
 
 static void signet_append(char *buffer, size_t capacity, size_t *used, const char *text) {

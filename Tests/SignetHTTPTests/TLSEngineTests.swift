@@ -253,6 +253,33 @@ struct TLSEngineTests {
         #expect(throws: TLSError.invalidTrustAnchors) { try TLSContext.makeServer(trust) }
     }
 
+    @Test func encryptedKeyIsRefusedWithoutPrompting() throws {
+        let encrypted = pki.directory.file("encrypted.key").path
+        let result = try TestProcess.run(
+            "openssl", ["pkey", "-in", pki.serverKeyFile, "-aes256", "-passout", "pass:secret", "-out", encrypted])
+        try #require(result.status == 0, "\(result.stderr)")
+        let configuration = TLSServerConfiguration(certificateChainFile: pki.serverCertFile, privateKeyFile: encrypted)
+        let error = try #require(throws: TLSError.self) { try TLSContext.makeServer(configuration) }
+        #expect(error == .invalidPrivateKey)
+        #expect(error.description.contains(encrypted))
+    }
+
+    @Test func failureDoesNotLeakIntoTheNextConnection() throws {
+        let context = try serverContext()
+        let broken = try context.makeEngine()
+        broken.receiveCiphertext(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        var inbox: [UInt8] = []
+        #expect(broken.readPlaintext(into: &inbox) == .failed(.plaintextHTTP))
+        // Same thread, next connection: a clean handshake and no inherited error.
+        let conversation = try TLSConversation(
+            client: TLSContext.makeClient(trustedCAFile: pki.caFile).makeEngine(serverName: "localhost"),
+            server: context.makeEngine())
+        conversation.run()
+        #expect(conversation.server.isHandshakeComplete)
+        #expect(conversation.serverFailure == nil)
+        #expect(conversation.clientFailure == nil)
+    }
+
     @Test func invalidALPNNameIsAConfigurationError() throws {
         #expect(throws: TLSError.invalidConfiguration) { try serverContext(alpn: [""]) }
         #expect(throws: TLSError.invalidConfiguration) {
@@ -358,6 +385,27 @@ struct TLSEngineTests {
         #expect(conversation.server.writePlaintext(conversation.serverInbox) == .written)
         conversation.run()
         #expect(conversation.clientInbox == payload)
+        // Drained buffers do not keep the memory of the megabyte.
+        #expect(conversation.client.bufferCapacity <= 128 * 1024)
+        #expect(conversation.server.bufferCapacity <= 128 * 1024)
+        // And the connection still works after the buffers were replaced.
+        #expect(conversation.client.writePlaintext(Array("after".utf8)) == .written)
+        conversation.run()
+        #expect(conversation.serverInbox.suffix(5) == Array("after".utf8))
+    }
+
+    @Test func serverSeesTheRequestedServerName() throws {
+        let conversation = try TLSConversation(
+            clientContext: TLSContext.makeClient(trustedCAFile: pki.caFile), serverContext: serverContext())
+        conversation.run()
+        #expect(conversation.server.requestedServerName == "localhost")
+
+        let byAddress = try TLSConversation(
+            clientContext: TLSContext.makeClient(trustedCAFile: pki.caFile), serverContext: serverContext(),
+            serverName: "127.0.0.1")
+        byAddress.run()
+        #expect(byAddress.server.isHandshakeComplete)
+        #expect(byAddress.server.requestedServerName == nil)  // no SNI for IP literals (RFC 6066 section 3)
     }
 
     @Test(arguments: [TLSProtocolVersion.tls1_2, .tls1_3])

@@ -73,6 +73,9 @@ long signet_BIO_get_mem_data(BIO *bio, char **data);
 size_t signet_BIO_pending(BIO *bio);
 /// BIO_set_mem_eof_return: what a read of an empty memory BIO returns (-1: retry later, 0: EOF).
 long signet_BIO_set_mem_eof_return(BIO *bio, long value);
+/// Bytes allocated by a memory BIO's buffer (BIO_get_mem_ptr, `BUF_MEM.max`); it does not shrink
+/// when the data is read.
+size_t signet_BIO_mem_capacity(BIO *bio);
 
 // MARK: - Errors (ERR_get_error(3))
 

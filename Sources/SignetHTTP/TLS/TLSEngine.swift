@@ -2,7 +2,7 @@ internal import CSignetOpenSSL
 
 /// One TLS connection (RFC 8446, RFC 5246) driven entirely through two OpenSSL memory BIOs
 /// (`BIO_s_mem(3)`, `SSL_set_bio(3)`): the owner feeds the bytes it read from the socket to
-/// ``receiveCiphertext(_:)-(UnsafeRawBufferPointer)``, and writes whatever ``takeCiphertext()``
+/// `receiveCiphertext(_:)`, and writes whatever ``takeCiphertext()``
 /// returns. The engine never touches a socket and never blocks.
 ///
 /// A typical read turn: `receiveCiphertext`, `readPlaintext` (which drives the handshake first),
@@ -16,10 +16,12 @@ public final class TLSEngine: @unchecked Sendable {
     // @unchecked Sendable: an engine is not thread-safe. It is owned by one event loop at a time and
     // may be handed over to another (moved), but is never used from two threads at once.
     private let ssl: OpaquePointer
-    /// Ciphertext from the peer, read by OpenSSL. Owned by `ssl`.
-    private let inbound: OpaquePointer
-    /// Ciphertext for the peer, written by OpenSSL. Owned by `ssl`.
-    private let outbound: OpaquePointer
+    /// Ciphertext from the peer, read by OpenSSL. Owned by `ssl`; replaced when its buffer grew large.
+    private var inbound: OpaquePointer
+    /// Ciphertext for the peer, written by OpenSSL. Owned by `ssl`; replaced when its buffer grew large.
+    private var outbound: OpaquePointer
+    /// Set by ``receiveEndOfCiphertext()``; carried over when `inbound` is replaced.
+    private var inboundEnded = false
     /// Keeps the SSL_CTX settings (and the Swift object) alive as long as the connection.
     private let context: TLSContext
     private let isClient: Bool
@@ -36,6 +38,9 @@ public final class TLSEngine: @unchecked Sendable {
     private static let chunkSize = 1 << 20
     /// Plaintext read per `SSL_read_ex` call: one maximum TLS record (RFC 8446 section 5.1).
     private static let readChunkSize = 16 * 1024
+    /// A drained memory BIO whose buffer is larger than this is replaced by a fresh one, so an idle
+    /// connection does not keep the memory of its largest message.
+    private static let retainedBufferLimit = 64 * 1024
 
     init(context: TLSContext, serverName: String?) throws {
         OpenSSLErrorQueue.clear()
@@ -109,6 +114,7 @@ public final class TLSEngine: @unchecked Sendable {
     /// Tells the engine the socket reached end of stream: once the buffered ciphertext is used up,
     /// reads report ``TLSError/truncated`` (unless close_notify came first).
     public func receiveEndOfCiphertext() {
+        inboundEnded = true
         _ = signet_BIO_set_mem_eof_return(inbound, 0)
     }
 
@@ -116,6 +122,7 @@ public final class TLSEngine: @unchecked Sendable {
 
     /// Drives the handshake if needed, then reads decrypted application data appended to `buffer`.
     public func readPlaintext(into buffer: inout [UInt8]) -> TLSReadResult {
+        defer { releaseDrainedInbound() }
         if let failure { return .failed(failure) }
         if receivedCloseNotify { return .closedByPeer }
         if !handshakeCompleted {
@@ -185,12 +192,15 @@ public final class TLSEngine: @unchecked Sendable {
     public func takeCiphertext() -> [UInt8] {
         let pending = signet_BIO_pending(outbound)
         guard pending > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: pending) { storage, initialized in
+        let outbound = self.outbound
+        let ciphertext = [UInt8](unsafeUninitializedCapacity: pending) { storage, initialized in
             var count = 0
             OpenSSLErrorQueue.clear()
             if BIO_read_ex(outbound, storage.baseAddress, pending, &count) != 1 { count = 0 }
             initialized = count
         }
+        releaseDrainedOutbound()
+        return ciphertext
     }
 
     /// True while ciphertext waits for ``takeCiphertext()``.
@@ -224,6 +234,12 @@ public final class TLSEngine: @unchecked Sendable {
         SSL_get0_alpn_selected(ssl, &data, &length)
         guard let data, length > 0 else { return nil }
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    /// The server name the client sent (SNI, RFC 6066 section 3), on a server engine.
+    public var requestedServerName: String? {
+        guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
+        return String(cString: name)
     }
 
     /// "TLSv1.3" or "TLSv1.2" once the handshake has completed (`SSL_get_version(3)`).
@@ -308,6 +324,32 @@ public final class TLSEngine: @unchecked Sendable {
         }
     }
 
+    /// Swaps a drained, oversized inbound BIO for a fresh one (`SSL_set0_rbio(3)` frees the old one).
+    private func releaseDrainedInbound() {
+        guard signet_BIO_pending(inbound) == 0,
+              signet_BIO_mem_capacity(inbound) > Self.retainedBufferLimit,
+              let fresh = BIO_new(BIO_s_mem())
+        else { return }
+        _ = signet_BIO_set_mem_eof_return(fresh, inboundEnded ? 0 : -1)
+        SSL_set0_rbio(ssl, fresh)
+        inbound = fresh
+    }
+
+    /// Swaps a drained, oversized outbound BIO for a fresh one (`SSL_set0_wbio(3)` frees the old one).
+    private func releaseDrainedOutbound() {
+        guard signet_BIO_pending(outbound) == 0,
+              signet_BIO_mem_capacity(outbound) > Self.retainedBufferLimit,
+              let fresh = BIO_new(BIO_s_mem())
+        else { return }
+        SSL_set0_wbio(ssl, fresh)
+        outbound = fresh
+    }
+
+    /// Bytes held by the two memory BIOs' buffers (allocated, not pending).
+    var bufferCapacity: Int {
+        signet_BIO_mem_capacity(inbound) + signet_BIO_mem_capacity(outbound)
+    }
+
     private func fail(_ error: TLSError) {
         if failure == nil { failure = error }
         queuedPlaintext = []
@@ -336,7 +378,10 @@ public final class TLSEngine: @unchecked Sendable {
             let text = X509_verify_cert_error_string(result).map { String(cString: $0) } ?? "error \(result)"
             return TLSError.certificateRejected.with(
                 reason: "\(stage): the peer's certificate was rejected (\(text))\(detail)")
-        case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED, SSL_R_SSLV3_ALERT_BAD_CERTIFICATE,
+        case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+            return TLSError.certificateRejected.with(
+                reason: "\(stage): the peer requires a client certificate\(detail)")
+        case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE,
              SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN, SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED,
              SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED, SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE,
              SSL_R_TLSV1_ALERT_UNKNOWN_CA:
