@@ -441,6 +441,18 @@ struct TLSEngineTests {
         #expect(try TLSContext.makeClient(trustedCAFile: nil).certificateSummary == "no certificate")
     }
 
+    @Test func chainWithIntermediateIsSent() throws {
+        let issued = try pki.issueServerCertificate(into: pki.directory.file("chained"), throughIntermediate: true)
+        let server = try TLSContext.makeServer(
+            TLSServerConfiguration(certificateChainFile: issued.certificateFile, privateKeyFile: issued.privateKeyFile))
+        // The client trusts only the root: the handshake works only if the intermediate is sent.
+        let conversation = try TLSConversation(
+            clientContext: TLSContext.makeClient(trustedCAFile: pki.caFile), serverContext: server)
+        conversation.run()
+        #expect(conversation.clientFailure == nil)
+        #expect(conversation.client.peerCertificateSubject == "CN=localhost")
+    }
+
     @Test func engineOutlivesItsContextObject() throws {
         var server: TLSEngine? = try serverContext().makeEngine()
         let client = try TLSContext.makeClient(trustedCAFile: pki.caFile).makeEngine(serverName: "localhost")

@@ -79,13 +79,28 @@ public final class TestPKI: @unchecked Sendable {
     /// Issues a fresh server certificate (new key, new serial) signed by the server CA, with SANs
     /// `DNS:localhost`, `IP:127.0.0.1` and `DNS:<commonName>`, and writes it to `tls.crt` and
     /// `tls.key` in `directory` (the names of a Kubernetes TLS secret), replacing each file by
-    /// rename so a reader never sees half a file.
+    /// rename so a reader never sees half a file. With `throughIntermediate`, a new intermediate CA
+    /// (signed by the server CA) signs the leaf and `tls.crt` holds the leaf, then the intermediate.
     @discardableResult
-    public func issueServerCertificate(commonName: String = "localhost", into directory: URL) throws -> IssuedCertificate {
+    public func issueServerCertificate(
+        commonName: String = "localhost", into directory: URL, throughIntermediate: Bool = false
+    ) throws -> IssuedCertificate {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificateFile = directory.appendingPathComponent("tls.crt").path
         let keyFile = directory.appendingPathComponent("tls.key").path
-        try issue(commonName: commonName, usage: .server, signedBy: .serverCA, certificateFile: certificateFile, keyFile: keyFile)
+        if throughIntermediate {
+            let work = TemporaryDirectory(prefix: "signet-pki-intermediate")
+            let intermediate = work.file("intermediate.crt").path
+            let intermediateKey = work.file("intermediate.key").path
+            try issue(
+                commonName: "signet test intermediate CA", usage: .certificateAuthority, signer: (caFile, caKeyFile),
+                certificateFile: intermediate, keyFile: intermediateKey)
+            try issue(
+                commonName: commonName, usage: .server, signer: (intermediate, intermediateKey),
+                certificateFile: certificateFile, keyFile: keyFile, chain: [intermediate])
+        } else {
+            try issue(commonName: commonName, usage: .server, signedBy: .serverCA, certificateFile: certificateFile, keyFile: keyFile)
+        }
         return IssuedCertificate(certificateFile: certificateFile, privateKeyFile: keyFile)
     }
 
@@ -102,10 +117,20 @@ public final class TestPKI: @unchecked Sendable {
 
     // MARK: - openssl
 
-    private enum Usage { case server, client }
+    private enum Usage { case server, client, certificateAuthority }
 
     private func issue(
         commonName: String, usage: Usage, signedBy authority: Authority, certificateFile: String, keyFile: String
+    ) throws {
+        let signer = authority == .serverCA ? (caFile, caKeyFile) : (clientCAFile, clientCAKeyFile)
+        try issue(commonName: commonName, usage: usage, signer: signer, certificateFile: certificateFile, keyFile: keyFile)
+    }
+
+    /// Makes a key and a certificate signed by `signer` (certificate file, key file); the
+    /// certificate file gets the new certificate followed by the PEM files in `chain`.
+    private func issue(
+        commonName: String, usage: Usage, signer: (certificate: String, key: String),
+        certificateFile: String, keyFile: String, chain: [String] = []
     ) throws {
         let work = TemporaryDirectory(prefix: "signet-pki-issue")
         let key = work.file("leaf.key").path
@@ -114,9 +139,15 @@ public final class TestPKI: @unchecked Sendable {
         try Self.generateKey(keyType, to: key)
         try Self.openssl(["req", "-new", "-key", key, "-subj", "/CN=\(commonName)", "-out", request])
 
-        var extensions = ["basicConstraints = critical, CA:FALSE"]
-        let keyUsage = keyType == .rsa2048 ? "digitalSignature, keyEncipherment" : "digitalSignature"
-        extensions.append("keyUsage = critical, \(keyUsage)")
+        var extensions: [String] = []
+        if usage == .certificateAuthority {
+            extensions.append("basicConstraints = critical, CA:TRUE, pathlen:0")
+            extensions.append("keyUsage = critical, keyCertSign, cRLSign")
+        } else {
+            extensions.append("basicConstraints = critical, CA:FALSE")
+            let keyUsage = keyType == .rsa2048 ? "digitalSignature, keyEncipherment" : "digitalSignature"
+            extensions.append("keyUsage = critical, \(keyUsage)")
+        }
         switch usage {
         case .server:
             var names = ["DNS:localhost", "IP:127.0.0.1"]
@@ -125,17 +156,23 @@ public final class TestPKI: @unchecked Sendable {
             extensions.append("subjectAltName = \(names.joined(separator: ", "))")
         case .client:
             extensions.append("extendedKeyUsage = clientAuth")
+        case .certificateAuthority:
+            break
         }
         extensions.append("subjectKeyIdentifier = hash")
         extensions.append("authorityKeyIdentifier = keyid")
         let extensionFile = try work.write("leaf.ext", extensions.joined(separator: "\n") + "\n").path
 
-        let (caCertificate, caKey) = authority == .serverCA ? (caFile, caKeyFile) : (clientCAFile, clientCAKeyFile)
         try Self.openssl([
-            "x509", "-req", "-in", request, "-CA", caCertificate, "-CAkey", caKey,
+            "x509", "-req", "-in", request, "-CA", signer.certificate, "-CAkey", signer.key,
             "-set_serial", Self.randomSerial(), "-days", "2", "-sha256",
             "-extfile", extensionFile, "-out", certificate,
         ])
+        if !chain.isEmpty {
+            var pem = try String(contentsOfFile: certificate, encoding: .utf8)
+            for file in chain { pem += try String(contentsOfFile: file, encoding: .utf8) }
+            try pem.write(toFile: certificate, atomically: true, encoding: .utf8)
+        }
         // Rename into place: key first, so a reader that sees the new certificate finds its key.
         try Self.replace(keyFile, with: key)
         try Self.replace(certificateFile, with: certificate)

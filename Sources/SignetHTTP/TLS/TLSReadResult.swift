@@ -12,12 +12,3 @@ public enum TLSReadResult: Sendable, Equatable {
     /// pending ciphertext (it may hold our alert), then close the socket.
     case failed(TLSError)
 }
-
-/// The outcome of ``TLSEngine/writePlaintext(_:)``.
-public enum TLSWriteResult: Sendable, Equatable {
-    /// All bytes were accepted: encrypted into records now, or, while the handshake is still
-    /// running, queued and encrypted as soon as it completes.
-    case written
-    /// The connection has failed or was shut down; nothing was written.
-    case failed(TLSError)
-}
