@@ -1,1 +1,236 @@
 #include "CSignetOpenSSL.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// MARK: - SSL_CTX settings
+
+int signet_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+
+int signet_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_max_proto_version(ctx, version);
+}
+
+long signet_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_mode(ctx, mode);
+}
+
+uint64_t signet_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t options) {
+    return SSL_CTX_set_options(ctx, options);
+}
+
+long signet_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_session_cache_mode(ctx, mode);
+}
+
+static int signet_refuse_passphrase(char *buffer, int size, int rwflag, void *userdata) {
+    (void)buffer; (void)size; (void)rwflag; (void)userdata;
+    return 0;
+}
+
+void signet_SSL_CTX_disable_passphrase_prompt(SSL_CTX *ctx) {
+    SSL_CTX_set_default_passwd_cb(ctx, signet_refuse_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+}
+
+const uint64_t signet_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
+const uint64_t signet_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
+const uint64_t signet_SSL_OP_CIPHER_SERVER_PREFERENCE = SSL_OP_CIPHER_SERVER_PREFERENCE;
+const uint64_t signet_SSL_OP_NO_SSLv3 = SSL_OP_NO_SSLv3;
+const uint64_t signet_SSL_OP_NO_TLSv1 = SSL_OP_NO_TLSv1;
+const uint64_t signet_SSL_OP_NO_TLSv1_1 = SSL_OP_NO_TLSv1_1;
+
+// MARK: - ALPN
+
+int signet_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *wire, size_t length) {
+    if (length > 0xffff) return 0;
+    return SSL_CTX_set_alpn_protos(ctx, wire, (unsigned int)length) == 0 ? 1 : 0;
+}
+
+// The server's protocol list lives in the context's ex_data, so it is freed with the SSL_CTX
+// (which SSL objects keep alive by reference count), not with any Swift object.
+typedef struct {
+    size_t length;
+    unsigned char bytes[];
+} signet_alpn_list;
+
+static int signet_alpn_index = -1;
+static CRYPTO_ONCE signet_alpn_index_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void signet_alpn_list_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    OPENSSL_free(ptr);
+}
+
+static void signet_alpn_index_init(void) {
+    signet_alpn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, signet_alpn_list_free);
+}
+
+static int signet_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                              const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)arg;
+    const signet_alpn_list *list = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), signet_alpn_index);
+    if (list == NULL || list->length == 0) return SSL_TLSEXT_ERR_NOACK;
+    // Server preference order: walk our list, and for each entry scan the client's list.
+    size_t i = 0;
+    while (i < list->length) {
+        unsigned char ours = list->bytes[i];
+        const unsigned char *candidate = list->bytes + i + 1;
+        unsigned int j = 0;
+        while (j < inlen) {
+            unsigned char theirs = in[j];
+            if (j + 1 + theirs > inlen) break;  // malformed client list: stop scanning
+            if (theirs == ours && memcmp(in + j + 1, candidate, ours) == 0) {
+                *out = in + j + 1;
+                *outlen = theirs;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            j += 1 + theirs;
+        }
+        i += 1 + (size_t)ours;
+    }
+    // RFC 7301 section 3.2: no overlap is a fatal no_application_protocol alert.
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+int signet_SSL_CTX_set_alpn_server_protocols(SSL_CTX *ctx, const unsigned char *wire, size_t length) {
+    if (!CRYPTO_THREAD_run_once(&signet_alpn_index_once, signet_alpn_index_init)) return 0;
+    if (signet_alpn_index < 0) return 0;
+    // Validate the wire format: non-empty entries that exactly fill the buffer.
+    size_t i = 0;
+    while (i < length) {
+        if (wire[i] == 0 || i + 1 + wire[i] > length) return 0;
+        i += 1 + wire[i];
+    }
+    signet_alpn_list *list = OPENSSL_malloc(sizeof(signet_alpn_list) + length);
+    if (list == NULL) return 0;
+    list->length = length;
+    if (length > 0) memcpy(list->bytes, wire, length);
+    signet_alpn_list *previous = SSL_CTX_get_ex_data(ctx, signet_alpn_index);
+    if (!SSL_CTX_set_ex_data(ctx, signet_alpn_index, list)) {
+        OPENSSL_free(list);
+        return 0;
+    }
+    OPENSSL_free(previous);
+    SSL_CTX_set_alpn_select_cb(ctx, signet_alpn_select, NULL);
+    return 1;
+}
+
+// MARK: - Per-connection settings
+
+int signet_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
+int signet_is_ip_address_literal(const char *name) {
+    unsigned char address[16];
+    return inet_pton(AF_INET, name, address) == 1 || inet_pton(AF_INET6, name, address) == 1;
+}
+
+int signet_SSL_set_expected_peer_name(SSL *ssl, const char *name) {
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    if (signet_is_ip_address_literal(name)) {
+        return X509_VERIFY_PARAM_set1_ip_asc(param, name);
+    }
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return X509_VERIFY_PARAM_set1_host(param, name, 0);
+}
+
+// MARK: - Memory BIOs
+
+long signet_BIO_get_mem_data(BIO *bio, char **data) {
+    return BIO_get_mem_data(bio, data);
+}
+
+size_t signet_BIO_pending(BIO *bio) {
+    return BIO_ctrl_pending(bio);
+}
+
+long signet_BIO_set_mem_eof_return(BIO *bio, long value) {
+    return BIO_set_mem_eof_return(bio, value);
+}
+
+size_t signet_BIO_mem_capacity(BIO *bio) {
+    BUF_MEM *memory = NULL;
+    if (BIO_get_mem_ptr(bio, &memory) <= 0 || memory == NULL) return 0;
+    return memory->max;
+}
+
+// MARK: - Errors
+
+static void signet_append(char *buffer, size_t capacity, size_t *used, const char *text) {
+    if (capacity == 0 || text == NULL) return;
+    size_t room = capacity - 1 - *used;
+    size_t length = strlen(text);
+    if (length > room) length = room;
+    memcpy(buffer + *used, text, length);
+    *used += length;
+    buffer[*used] = '\0';
+}
+
+unsigned long signet_ERR_drain(char *buffer, size_t capacity) {
+    size_t used = 0;
+    if (capacity > 0) buffer[0] = '\0';
+    unsigned long first = 0;
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long code;
+    while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        if (first == 0) {
+            first = code;
+        } else {
+            signet_append(buffer, capacity, &used, "; ");
+        }
+        const char *library = ERR_lib_error_string(code);
+        const char *reason = ERR_reason_error_string(code);
+        char fallback[32];
+        if (reason == NULL) {
+            snprintf(fallback, sizeof fallback, "error %lu", (unsigned long)ERR_GET_REASON(code));
+            reason = fallback;
+        }
+        if (library != NULL) {
+            signet_append(buffer, capacity, &used, library);
+            signet_append(buffer, capacity, &used, ": ");
+        }
+        signet_append(buffer, capacity, &used, reason);
+        if ((flags & ERR_TXT_STRING) && data != NULL && data[0] != '\0') {
+            signet_append(buffer, capacity, &used, " (");
+            signet_append(buffer, capacity, &used, data);
+            signet_append(buffer, capacity, &used, ")");
+        }
+    }
+    return first;
+}
+
+int signet_ERR_get_lib(unsigned long code) {
+    return ERR_GET_LIB(code);
+}
+
+int signet_ERR_get_reason(unsigned long code) {
+    return ERR_GET_REASON(code);
+}
+
+// MARK: - Certificates
+
+size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t capacity) {
+    if (capacity == 0) return 0;
+    buffer[0] = '\0';
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return 0;
+    size_t length = 0;
+    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        char *data = NULL;
+        long available = BIO_get_mem_data(bio, &data);
+        if (available > 0) {
+            length = (size_t)available < capacity - 1 ? (size_t)available : capacity - 1;
+            memcpy(buffer, data, length);
+            buffer[length] = '\0';
+        }
+    }
+    BIO_free(bio);
+    return length;
+}

@@ -1,4 +1,99 @@
 #ifndef C_SIGNET_OPENSSL_H
 #define C_SIGNET_OPENSSL_H
+
+// Typed C wrappers for the parts of OpenSSL that Swift cannot import: function-like macros over
+// SSL_CTX_ctrl / BIO_ctrl, 64-bit option constants built with casts, and callbacks. Every function
+// here is prefixed `signet_` and does no more than the OpenSSL call it names.
+
 #include "../../COpenSSL/shim.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+#error "signet needs OpenSSL 3.0 or later"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - SSL_CTX settings (SSL_CTX_set_min_proto_version(3), SSL_CTX_set_mode(3), ...)
+
+/// SSL_CTX_set_min_proto_version: `version` is TLS1_2_VERSION etc. Returns 1 on success.
+int signet_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
+/// SSL_CTX_set_max_proto_version: `version` is TLS1_3_VERSION etc. Returns 1 on success.
+int signet_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
+/// SSL_CTX_set_mode: adds `mode` bits (SSL_MODE_*), returns the new mode.
+long signet_SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
+/// SSL_CTX_set_options: adds `options` bits (see the signet_SSL_OP_* constants), returns the new options.
+uint64_t signet_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t options);
+/// SSL_CTX_set_session_cache_mode: `mode` is SSL_SESS_CACHE_*; returns the previous mode.
+long signet_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode);
+/// Installs a passphrase callback that always fails, so an encrypted private key is an error
+/// instead of a prompt on the controlling terminal (SSL_CTX_set_default_passwd_cb(3)).
+void signet_SSL_CTX_disable_passphrase_prompt(SSL_CTX *ctx);
+
+/// SSL_OP_* values (64-bit, built with casts in ssl.h, so not importable as macros).
+extern const uint64_t signet_SSL_OP_NO_COMPRESSION;
+extern const uint64_t signet_SSL_OP_NO_RENEGOTIATION;
+extern const uint64_t signet_SSL_OP_CIPHER_SERVER_PREFERENCE;
+extern const uint64_t signet_SSL_OP_NO_SSLv3;
+extern const uint64_t signet_SSL_OP_NO_TLSv1;
+extern const uint64_t signet_SSL_OP_NO_TLSv1_1;
+
+// MARK: - ALPN (RFC 7301)
+
+/// Client side: sets the protocols offered, in wire format (length-prefixed strings).
+/// Returns 1 on success (SSL_CTX_set_alpn_protos(3) itself returns 0 on success).
+int signet_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *wire, size_t length);
+
+/// Server side: copies `wire` (the server's protocols in preference order, wire format) into the
+/// context and installs a select callback (SSL_CTX_set_alpn_select_cb(3)). The callback picks the
+/// first server protocol the client offers; when the client offers ALPN but none of them, the
+/// handshake fails with a fatal no_application_protocol alert (RFC 7301 section 3.2).
+/// A client that offers no ALPN extension is not affected. Returns 1 on success.
+int signet_SSL_CTX_set_alpn_server_protocols(SSL_CTX *ctx, const unsigned char *wire, size_t length);
+
+// MARK: - Per-connection settings
+
+/// SSL_set_tlsext_host_name: sets the SNI host name (RFC 6066 section 3). Returns 1 on success.
+int signet_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
+/// Sets the name the peer certificate must match: an IP address literal is checked against the
+/// iPAddress SANs, anything else against the DNS SANs (X509_VERIFY_PARAM_set1_host(3),
+/// X509_VERIFY_PARAM_set1_ip_asc(3)). Returns 1 on success.
+int signet_SSL_set_expected_peer_name(SSL *ssl, const char *name);
+/// 1 when `name` is an IPv4 or IPv6 address literal (no SNI is sent for those).
+int signet_is_ip_address_literal(const char *name);
+
+// MARK: - Memory BIOs (BIO_s_mem(3))
+
+/// BIO_get_mem_data: points `*data` at the readable bytes; returns their count.
+long signet_BIO_get_mem_data(BIO *bio, char **data);
+/// BIO_pending: bytes waiting to be read.
+size_t signet_BIO_pending(BIO *bio);
+/// BIO_set_mem_eof_return: what a read of an empty memory BIO returns (-1: retry later, 0: EOF).
+long signet_BIO_set_mem_eof_return(BIO *bio, long value);
+/// Bytes allocated by a memory BIO's buffer (BIO_get_mem_ptr, `BUF_MEM.max`); it does not shrink
+/// when the data is read.
+size_t signet_BIO_mem_capacity(BIO *bio);
+
+// MARK: - Errors (ERR_get_error(3))
+
+/// Drains this thread's error queue into `buffer` as "library: reason (data); ..." (always NUL
+/// terminated, truncated to `capacity`). Returns the first (oldest) packed error code, 0 when the
+/// queue was empty. The queue is empty afterwards.
+unsigned long signet_ERR_drain(char *buffer, size_t capacity);
+/// ERR_GET_LIB / ERR_GET_REASON of a packed error code.
+int signet_ERR_get_lib(unsigned long code);
+int signet_ERR_get_reason(unsigned long code);
+
+// MARK: - Certificates
+
+/// Writes the RFC 2253 form of `name` into `buffer` (NUL terminated); returns its length.
+size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t capacity);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
