@@ -20,17 +20,17 @@ struct SignetRequestHandler: HTTPRequestHandler {
 
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
         let route = Self.routes.contains(request.path) ? request.path : "other"
-        let response = await route(request, context: context)
+        let response = await respond(to: request, context: context)
         Counter(
             label: "signet_http_requests_total",
             dimensions: [("path", route), ("method", Self.methodLabel(request.method)), ("code", "\(response.status)")]
         ).increment()
         Timer(label: "signet_http_request_duration_seconds", dimensions: [("path", route)])
-            .recordInterval(since: context.receivedAt)
+            .record(duration: ContinuousClock.now - context.receivedAt)
         return response
     }
 
-    private func route(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
+    private func respond(to request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
         switch request.path {
         case "/validate":
             guard request.method == "POST" else { return Self.methodNotAllowed(allow: "POST") }

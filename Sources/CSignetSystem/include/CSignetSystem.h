@@ -33,9 +33,8 @@ static inline int signet_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events
 }
 static inline int signet_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 static inline int signet_eventfd_create(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
-static inline int signet_accept(int fd, struct sockaddr_storage *address, socklen_t *length) {
-    return accept4(fd, (struct sockaddr *)address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-}
+/* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (a GNU extension, so defined in system.c). */
+int signet_accept(int fd, struct sockaddr_storage *address, socklen_t *length);
 static inline int signet_set_nodelay(int fd) {
     int one = 1; return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }

@@ -33,7 +33,7 @@ final class EventLoop: @unchecked Sendable {
     private var nextPeer = 0
     private var stopRequested = false
     private var nextTimeoutScan = ContinuousClock.now
-    private(set) var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private var cachedDate: (second: Int64, text: String) = (0, "")
 
     init(index: Int, core: ServerCore) throws {
