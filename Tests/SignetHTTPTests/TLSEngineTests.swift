@@ -453,6 +453,47 @@ struct TLSEngineTests {
         #expect(conversation.client.peerCertificateSubject == "CN=localhost")
     }
 
+    @Test func ciphertextDeliveredOneByteAtATime() throws {
+        let client = try TLSContext.makeClient(trustedCAFile: pki.caFile).makeEngine(serverName: "localhost")
+        let server = try serverContext().makeEngine()
+        var clientInbox: [UInt8] = []
+        var serverInbox: [UInt8] = []
+        #expect(client.writePlaintext(Array("fragmented".utf8)) == .written)
+        for _ in 0..<20 {
+            for byte in client.takeCiphertext() {
+                server.receiveCiphertext([byte])
+                if case .failed(let error) = server.readPlaintext(into: &serverInbox) { Issue.record("server: \(error)") }
+            }
+            for byte in server.takeCiphertext() {
+                client.receiveCiphertext([byte])
+                if case .failed(let error) = client.readPlaintext(into: &clientInbox) { Issue.record("client: \(error)") }
+            }
+            if !client.hasPendingCiphertext && !server.hasPendingCiphertext && serverInbox.count == 10 { break }
+        }
+        #expect(server.isHandshakeComplete)
+        #expect(serverInbox == Array("fragmented".utf8))
+    }
+
+    @Test func contextsAreSharedAcrossThreads() async throws {
+        let serverContext = try serverContext()
+        let clientContext = try TLSContext.makeClient(trustedCAFile: pki.caFile)
+        let outcomes = await withTaskGroup(of: Bool.self, returning: [Bool].self) { group in
+            for index in 0..<16 {
+                group.addTask {
+                    guard let conversation = try? TLSConversation(clientContext: clientContext, serverContext: serverContext)
+                    else { return false }
+                    let message = Array("connection \(index)".utf8)
+                    guard conversation.client.writePlaintext(message) == .written else { return false }
+                    conversation.run()
+                    return conversation.serverInbox == message
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.count == 16)
+        #expect(outcomes.allSatisfy { $0 })
+    }
+
     @Test func engineOutlivesItsContextObject() throws {
         var server: TLSEngine? = try serverContext().makeEngine()
         let client = try TLSContext.makeClient(trustedCAFile: pki.caFile).makeEngine(serverName: "localhost")
