@@ -228,6 +228,45 @@ struct HTTP1ParserTests {
         #expect(events.requests.first?.body == expected)
     }
 
+    @Test func manyPipelinedRequestsWithABacklog() throws {
+        // Draining at most one event per append leaves a backlog, so consumed bytes are
+        // compacted away while unparsed ones stay in place.
+        let count = 300
+        var raw: [UInt8] = []
+        for index in 0..<count {
+            let body = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 10_000 + index)
+            raw += Array("POST /validate?n=\(index) HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+            raw += body
+        }
+        var parser = HTTPRequestParser()
+        var received: [HTTPRequest] = []
+        var offset = 0
+        var appends = 0
+        while received.count < count {
+            if offset < raw.count {
+                // A burst now and then, small pieces in between.
+                let end = min(raw.count, offset + (appends % 10 == 0 ? 120_007 : 1_001))
+                appends += 1
+                parser.append(raw[offset..<end])
+                offset = end
+            }
+            let event = parser.next()
+            if let request = event.request {
+                received.append(request)
+            } else {
+                #expect(event.isNeedMoreData)
+                if offset >= raw.count { break }
+            }
+        }
+        #expect(received.count == count)
+        for (index, request) in received.enumerated() {
+            #expect(request.queryValue("n") == String(index))
+            #expect(request.body.count == 10_000 + index)
+            #expect(request.body.allSatisfy { $0 == UInt8(truncatingIfNeeded: index) })
+        }
+        #expect(parser.phase == .idle)
+    }
+
     @Test func longHeaderTrickledByteByByte() throws {
         let value = String(repeating: "v", count: 30_000)
         let raw = Array("GET / HTTP/1.1\r\nHost: a\r\nX-Long: \(value)\r\n\r\n".utf8)

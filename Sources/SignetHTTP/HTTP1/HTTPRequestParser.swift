@@ -193,7 +193,7 @@ public struct HTTPRequestParser: Sendable {
             }
 
             if requestLine == nil {
-                if line.isEmpty && headBytes == 0 {
+                if line.isEmpty {
                     // RFC 9112 §2.2: ignore empty lines received before the request line.
                     consumeLine(line)
                     continue
