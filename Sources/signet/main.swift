@@ -1,1 +1,3 @@
 import SignetCLI
+
+await SignetCommand.main()

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SignetAdmission
+import SignetPolicy
+import Yams
+
+/// `signet review -f FILE`: the decision `signet serve` would give, offline — the twin of
+/// `kubectl apply --dry-run=server` for a workload or an AdmissionReview.
+///
+/// The file is an `admission.k8s.io/v1` AdmissionReview, or a bare object (Pod, Deployment,
+/// ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController) in YAML or JSON;
+/// a YAML file may hold several documents. Exit status: 0 all allowed, 1 any denied, 2 error.
+struct ReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review",
+        abstract: "Decide an AdmissionReview or a workload file offline, as the webhook would.",
+        discussion: "Exit status: 0 allowed, 1 denied, 2 error (unreadable file, invalid policies, malformed review)."
+    )
+
+    @Option(name: [.customShort("f"), .long], help: "AdmissionReview, Pod or pod controller, in YAML or JSON ('-' for standard input).")
+    var file: String
+
+    @Option(name: .long, help: "Directory of policy YAML files. (env: SIGNET_POLICY_DIR, default ./policies)")
+    var policyDir: String?
+
+    @Option(name: .long, help: "Namespace for a bare object that names none. (default: default)")
+    var namespace: String?
+
+    @Option(name: .long, help: "What happens to images no policy covers: deny or allow. (env: SIGNET_NO_MATCH_ACTION, default deny)")
+    var noMatchAction: String?
+
+    @Option(name: .long, help: "Output: text or json (the AdmissionReview responses).")
+    var output: OutputFormat = .text
+
+    enum OutputFormat: String, ExpressibleByArgument {
+        case text
+        case json
+    }
+
+    func run() async throws {
+        Observability.bootstrapLogging(format: .text, level: .warning)
+        let directory = EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "policies")!
+        let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
+        guard let action = NoMatchAction(rawValue: actionText) else {
+            throw fail("--no-match-action must be deny or allow, not \(actionText)")
+        }
+        let policies: PolicySet
+        do {
+            policies = try PolicyLoader(logger: Logger(label: "signet.policy")).load(directory: directory)
+        } catch {
+            throw fail("cannot load policies from \(directory): \(error)")
+        }
+        let documents: [[UInt8]]
+        do {
+            documents = try ReviewInput.documents(in: try readInput())
+        } catch {
+            throw fail("\(file): \(error)")
+        }
+        guard !documents.isEmpty else { throw fail("\(file) holds no document") }
+
+        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: nil)
+        let responder = AdmissionResponder(evaluator: evaluator, logger: Logger(label: "signet.admission"))
+        var anyDenied = false
+        var rendered: [String] = []
+        for (index, document) in documents.enumerated() {
+            let body: [UInt8]
+            do {
+                body = try ReviewInput.reviewBody(for: document, namespace: namespace)
+            } catch {
+                throw fail("\(file), document \(index + 1): \(error)")
+            }
+            let result = await responder.respond(to: body, deadline: .now + .seconds(25))
+            guard result.status == 200 else {
+                throw fail("\(file), document \(index + 1): \(String(decoding: result.body, as: UTF8.self))")
+            }
+            let summary = try ReviewSummary(responseJSON: result.body)
+            anyDenied = anyDenied || !summary.allowed
+            switch output {
+            case .json: rendered.append(String(decoding: result.body, as: UTF8.self))
+            case .text: rendered.append(summary.render(documentIndex: documents.count > 1 ? index + 1 : nil))
+            }
+        }
+        print(rendered.joined(separator: "\n"))
+        if anyDenied { throw ExitCode(1) }
+    }
+
+    private func readInput() throws -> Data {
+        if file == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ReviewInputError("cannot read the file")
+        }
+        return data
+    }
+
+    private func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("signet review: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+}
+
+struct ReviewInputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Turns a review file into AdmissionReview request bodies.
+enum ReviewInput {
+    /// Each document of a JSON or (multi-document) YAML file, as JSON bytes.
+    static func documents(in data: Data) throws -> [[UInt8]] {
+        let text = String(decoding: data, as: UTF8.self)
+        let trimmed = text.drop { $0.isWhitespace }
+        if trimmed.first == "{" {
+            guard (try? JSONSerialization.jsonObject(with: data)) != nil else {
+                throw ReviewInputError("not valid JSON")
+            }
+            return [Array(data)]
+        }
+        var result: [[UInt8]] = []
+        do {
+            for document in try Yams.load_all(yaml: text) {
+                guard let document else { continue }
+                guard JSONSerialization.isValidJSONObject(document) else {
+                    throw ReviewInputError("a YAML document is not an object")
+                }
+                result.append(Array(try JSONSerialization.data(withJSONObject: document)))
+            }
+        } catch let error as ReviewInputError {
+            throw error
+        } catch {
+            throw ReviewInputError("not valid YAML or JSON: \(error)")
+        }
+        return result
+    }
+
+    /// The document itself when it is an AdmissionReview, else a synthetic CREATE review of it.
+    static func reviewBody(for document: [UInt8], namespace: String?) throws -> [UInt8] {
+        let object = try JSONSerialization.jsonObject(with: Data(document)) as? [String: Any]
+        if object?["kind"] as? String == "AdmissionReview" { return document }
+        return try AdmissionReview.makeSynthetic(objectJSON: document, namespace: namespace)
+    }
+}
+
+/// The parts of an AdmissionReview response a person reads.
+struct ReviewSummary {
+    let allowed: Bool
+    let message: String?
+    let warnings: [String]
+
+    init(responseJSON: [UInt8]) throws {
+        guard let review = try JSONSerialization.jsonObject(with: Data(responseJSON)) as? [String: Any],
+            let response = review["response"] as? [String: Any]
+        else { throw ReviewInputError("the responder returned no AdmissionReview response") }
+        allowed = response["allowed"] as? Bool ?? false
+        message = (response["status"] as? [String: Any])?["message"] as? String
+        warnings = response["warnings"] as? [String] ?? []
+    }
+
+    func render(documentIndex: Int?) -> String {
+        var lines: [String] = []
+        let prefix = documentIndex.map { "document \($0): " } ?? ""
+        lines.append(prefix + (allowed ? "ALLOWED" : "DENIED"))
+        if let message, !allowed { lines.append("  reason: \(message)") }
+        for warning in warnings { lines.append("  warning: \(warning)") }
+        return lines.joined(separator: "\n")
+    }
+}

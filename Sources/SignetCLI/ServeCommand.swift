@@ -1,0 +1,245 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import SignetAdmission
+import SignetHTTP
+import SignetPolicy
+
+/// `signet serve`: the HTTPS admission webhook.
+///
+/// Every flag has an environment-variable twin (shown in `--help`), so the same binary is set up
+/// by flags on a workstation and by `env:` in a Deployment. Defaults are the secure ones
+/// documented in README.md.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the admission webhook over HTTPS.",
+        discussion: """
+            Endpoints: POST /validate (AdmissionReview admission.k8s.io/v1), GET /healthz, \
+            GET /readyz, GET /metrics (Prometheus text format). SIGTERM or SIGINT stops accepting, \
+            lets requests in flight finish within the grace period, and exits 0.
+            """
+    )
+
+    @Option(name: .long, help: "Address to listen on. (env: SIGNET_ADDRESS, default 0.0.0.0)")
+    var address: String?
+
+    @Option(name: .long, help: "TCP port. (env: SIGNET_PORT, default 8443)")
+    var port: Int?
+
+    @Option(name: .long, help: "PEM certificate chain, leaf first; reloaded when it changes. (env: SIGNET_TLS_CERT)")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "PEM private key; reloaded when it changes. (env: SIGNET_TLS_KEY)")
+    var tlsKey: String?
+
+    @Option(name: .long, help: "PEM CA bundle; when set, clients must present a certificate it issued. (env: SIGNET_CLIENT_CA)")
+    var clientCA: String?
+
+    @Option(name: .long, help: "Directory of policy YAML files; reloaded when it changes. (env: SIGNET_POLICY_DIR, default /etc/signet/policies)")
+    var policyDir: String?
+
+    @Option(name: .long, help: "What happens to images no policy covers: deny or allow. (env: SIGNET_NO_MATCH_ACTION, default deny)")
+    var noMatchAction: String?
+
+    @Option(name: .long, help: "Largest request body in bytes; larger gets 413. (env: SIGNET_MAX_BODY_BYTES, default 8388608)")
+    var maxBodyBytes: Int?
+
+    @Option(name: .long, help: "Largest request head (request line and headers) in bytes; larger gets 431. (env: SIGNET_MAX_HEADER_BYTES, default 32768)")
+    var maxHeaderBytes: Int?
+
+    @Option(name: .long, help: "Most connections open at once; more are closed on accept. (env: SIGNET_MAX_CONNECTIONS, default 1024)")
+    var maxConnections: Int?
+
+    @Option(name: .long, help: "Time for a TLS handshake. (env: SIGNET_HANDSHAKE_TIMEOUT, default 10s)")
+    var handshakeTimeout: String?
+
+    @Option(name: .long, help: "Time for a request head to arrive; slower gets 408. (env: SIGNET_HEADER_TIMEOUT, default 10s)")
+    var headerTimeout: String?
+
+    @Option(name: .long, help: "Time for a request body to arrive; slower gets 408. (env: SIGNET_BODY_TIMEOUT, default 30s)")
+    var bodyTimeout: String?
+
+    @Option(name: .long, help: "Keep-alive connections idle this long are closed. (env: SIGNET_IDLE_TIMEOUT, default 120s)")
+    var idleTimeout: String?
+
+    @Option(name: .long, help: "Time for a client to take a response. (env: SIGNET_WRITE_TIMEOUT, default 30s)")
+    var writeTimeout: String?
+
+    @Option(name: .long, help: "Upper bound on the time spent deciding one review, whatever ?timeout= allows. (env: SIGNET_MAX_ADMISSION_TIME, default 28s)")
+    var maxAdmissionTime: String?
+
+    @Option(name: .long, help: "After SIGTERM, keep serving this long while /readyz reports not ready, so endpoints drop the pod first. (env: SIGNET_SHUTDOWN_DELAY, default 0s)")
+    var shutdownDelay: String?
+
+    @Option(name: .long, help: "Time requests in flight get to finish after shutdown starts. (env: SIGNET_SHUTDOWN_GRACE_PERIOD, default 25s)")
+    var shutdownGracePeriod: String?
+
+    @Option(name: .long, help: "How often certificate files are checked for a change. (env: SIGNET_CERT_RELOAD_INTERVAL, default 5s)")
+    var certReloadInterval: String?
+
+    @Option(name: .long, help: "How often the policy directory is checked for a change. (env: SIGNET_POLICY_RELOAD_INTERVAL, default 5s)")
+    var policyReloadInterval: String?
+
+    @Option(name: .long, help: "Event loop threads. (env: SIGNET_EVENT_LOOPS, default: cores, at most 8)")
+    var eventLoops: Int?
+
+    @Option(name: .long, help: "Log format: json or text. (env: SIGNET_LOG_FORMAT, default json)")
+    var logFormat: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. (env: SIGNET_LOG_LEVEL, default info)")
+    var logLevel: String?
+
+    func run() async throws {
+        let settings = try resolve()
+        Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
+        PrometheusMetrics.bootstrap()
+        signal(SIGPIPE, SIG_IGN)
+        let logger = Logger(label: "signet")
+
+        let readiness = ReadinessState()
+        let watcher = PolicyDirectoryWatcher(
+            directory: settings.policyDirectory, interval: settings.policyReloadInterval,
+            logger: Logger(label: "signet.policy"))
+        do {
+            try await watcher.loadInitial()
+        } catch {
+            logger.critical("cannot load policies", metadata: ["directory": "\(settings.policyDirectory)", "error": "\(error)"])
+            throw ExitCode(2)
+        }
+        readiness.markPoliciesLoaded()
+
+        let certificates: CertificateReloader
+        do {
+            certificates = try CertificateReloader(configuration: settings.tls, logger: Logger(label: "signet.tls"))
+        } catch {
+            logger.critical("cannot load the serving certificate", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+
+        let noMatchAction = settings.noMatchAction
+        let responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
+            PolicyEvaluator(policies: await watcher.current, noMatchAction: noMatchAction, verifier: nil)
+        }
+        let handler = SignetRequestHandler(
+            admit: { body, deadline in
+                let result = await responder.respond(to: body, deadline: deadline)
+                return (result.status, result.body)
+            },
+            readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime)
+
+        let server = try HTTPServer(
+            configuration: settings.server, certificates: certificates, handler: handler,
+            logger: Logger(label: "signet.http"))
+        do {
+            try server.start()
+        } catch {
+            logger.critical("cannot listen", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+        readiness.markCertificateServing()
+
+        let policyTask = Task { await watcher.run() }
+        let shutdownDelay = settings.shutdownDelay
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { signalNumber in
+            logger.notice("received signal; shutting down", metadata: ["signal": "\(signalNumber)"])
+            readiness.markDraining()
+            Task {
+                if shutdownDelay > .zero { try? await Task.sleep(for: shutdownDelay) }
+                await server.shutdown()
+            }
+        }
+        await server.waitUntilStopped()
+        signals.cancel()
+        policyTask.cancel()
+    }
+
+    /// Flags, then environment variables, then defaults.
+    func resolve() throws -> ServeSettings {
+        guard let cert = EnvironmentOption.string(tlsCert, "SIGNET_TLS_CERT") else {
+            throw ValidationError("--tls-cert (or SIGNET_TLS_CERT) is required")
+        }
+        guard let key = EnvironmentOption.string(tlsKey, "SIGNET_TLS_KEY") else {
+            throw ValidationError("--tls-key (or SIGNET_TLS_KEY) is required")
+        }
+        var tls = TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key)
+        tls.clientCAFile = EnvironmentOption.string(clientCA, "SIGNET_CLIENT_CA")
+
+        var limits = HTTPParserLimits()
+        limits.maxBodyBytes = try EnvironmentOption.int(maxBodyBytes, "SIGNET_MAX_BODY_BYTES", default: limits.maxBodyBytes)
+        limits.maxHeaderBytes = try EnvironmentOption.int(maxHeaderBytes, "SIGNET_MAX_HEADER_BYTES", default: limits.maxHeaderBytes)
+        guard limits.maxBodyBytes > 0, limits.maxHeaderBytes >= 1024 else {
+            throw ValidationError("--max-body-bytes must be positive and --max-header-bytes at least 1024")
+        }
+
+        var server = HTTPServerConfiguration()
+        server.host = EnvironmentOption.string(address, "SIGNET_ADDRESS", default: server.host)!
+        server.port = try EnvironmentOption.int(port, "SIGNET_PORT", default: server.port)
+        server.parserLimits = limits
+        server.maxConnections = try EnvironmentOption.int(maxConnections, "SIGNET_MAX_CONNECTIONS", default: server.maxConnections)
+        server.handshakeTimeout = try EnvironmentOption.duration(handshakeTimeout, "SIGNET_HANDSHAKE_TIMEOUT", default: server.handshakeTimeout)
+        server.headerTimeout = try EnvironmentOption.duration(headerTimeout, "SIGNET_HEADER_TIMEOUT", default: server.headerTimeout)
+        server.bodyTimeout = try EnvironmentOption.duration(bodyTimeout, "SIGNET_BODY_TIMEOUT", default: server.bodyTimeout)
+        server.idleTimeout = try EnvironmentOption.duration(idleTimeout, "SIGNET_IDLE_TIMEOUT", default: server.idleTimeout)
+        server.writeTimeout = try EnvironmentOption.duration(writeTimeout, "SIGNET_WRITE_TIMEOUT", default: server.writeTimeout)
+        server.shutdownGracePeriod = try EnvironmentOption.duration(
+            shutdownGracePeriod, "SIGNET_SHUTDOWN_GRACE_PERIOD", default: server.shutdownGracePeriod)
+        server.certificateReloadInterval = try EnvironmentOption.duration(
+            certReloadInterval, "SIGNET_CERT_RELOAD_INTERVAL", default: server.certificateReloadInterval)
+        server.eventLoopThreads = try EnvironmentOption.int(eventLoops, "SIGNET_EVENT_LOOPS", default: server.eventLoopThreads)
+        guard (1...65535).contains(server.port) else { throw ValidationError("--port must be between 1 and 65535") }
+        guard server.maxConnections > 0, server.eventLoopThreads > 0 else {
+            throw ValidationError("--max-connections and --event-loops must be positive")
+        }
+
+        let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
+        guard let action = NoMatchAction(rawValue: actionText) else {
+            throw ValidationError("--no-match-action must be deny or allow, not \(actionText)")
+        }
+        let formatText = EnvironmentOption.string(logFormat, "SIGNET_LOG_FORMAT", default: "json")!
+        guard let format = LogFormat(rawValue: formatText) else { throw ValidationError("--log-format must be json or text") }
+        let levelText = EnvironmentOption.string(logLevel, "SIGNET_LOG_LEVEL", default: "info")!
+        guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("unknown --log-level \(levelText)") }
+
+        return ServeSettings(
+            server: server, tls: tls,
+            policyDirectory: EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "/etc/signet/policies")!,
+            policyReloadInterval: try EnvironmentOption.duration(policyReloadInterval, "SIGNET_POLICY_RELOAD_INTERVAL", default: .seconds(5)),
+            noMatchAction: action,
+            maxAdmissionTime: try EnvironmentOption.duration(maxAdmissionTime, "SIGNET_MAX_ADMISSION_TIME", default: .seconds(28)),
+            shutdownDelay: try EnvironmentOption.duration(shutdownDelay, "SIGNET_SHUTDOWN_DELAY", default: .zero),
+            logFormat: format, logLevel: level)
+    }
+}
+
+/// `signet serve`'s settings after flags, environment and defaults are combined.
+struct ServeSettings: Sendable {
+    var server: HTTPServerConfiguration
+    var tls: TLSServerConfiguration
+    var policyDirectory: String
+    var policyReloadInterval: Duration
+    var noMatchAction: NoMatchAction
+    var maxAdmissionTime: Duration
+    var shutdownDelay: Duration
+    var logFormat: LogFormat
+    var logLevel: Logger.Level
+}
+
+/// Turns SIGTERM/SIGINT into a callback on a dispatch queue (never on the cooperative pool).
+final class SignalWatcher: Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        let queue = DispatchQueue(label: "signet.signals")
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
+}

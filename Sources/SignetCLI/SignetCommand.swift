@@ -1,0 +1,27 @@
+import ArgumentParser
+
+/// The `signet` command line: the admission webhook server and its offline twins.
+public struct SignetCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "signet",
+        abstract: "A Kubernetes admission webhook that admits a pod only when every image it runs carries a trusted signature.",
+        version: SignetVersion.current,
+        subcommands: [ServeCommand.self, ReviewCommand.self, VersionCommand.self]
+    )
+
+    public init() {}
+}
+
+/// signet's release version.
+public enum SignetVersion {
+    public static let current = "0.1.0"
+}
+
+/// `signet version`: the release and the libraries it runs on.
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print signet's version.")
+
+    func run() {
+        print("signet \(SignetVersion.current)")
+    }
+}
