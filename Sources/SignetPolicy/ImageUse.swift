@@ -32,7 +32,7 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
     }
 
     /// How messages name a container of this type: `container "web"`, `init container "setup"`.
-    func describe(_ name: String) -> String {
+    public func describe(_ name: String) -> String {
         switch self {
         case .container: "container \"\(name)\""
         case .initContainer: "init container \"\(name)\""
