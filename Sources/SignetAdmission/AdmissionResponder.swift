@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import Metrics
+import SignetPolicy
+
+/// Answers `AdmissionReview` requests of Kubernetes `admission.k8s.io/v1` ("Dynamic Admission
+/// Control", validating webhooks) with a signet policy decision.
+///
+/// - `CREATE` and `UPDATE` are evaluated; on `UPDATE` only images that are new or changed
+///   compared with `oldObject` (per container type and container name) need a verdict, so
+///   scaling or relabelling a workload is never blocked by images already admitted.
+/// - `DELETE` and `CONNECT` are allowed untouched.
+/// - A kind without a pod spec is allowed with a warning and a `not-evaluated` audit
+///   annotation (see ``WorkloadImages``); a malformed pod spec is denied.
+/// - A deny answers `allowed: false` with `status.code` 403, reason `Forbidden` and a message
+///   naming each offending image, policy and reason; `Warn` findings become `warnings`.
+/// - Audit annotations (plain keys; the API server prefixes the webhook name):
+///   `decision` (`allowed` | `denied`), `images` (a compact JSON summary of the verdicts),
+///   `dry-run` (`true`, only for dry runs), `not-evaluated`, `audit-findings`, `policy-revision`.
+/// - A dry run (`request.dryRun: true`) gets the same decision and is marked in audit
+///   annotations, logs and metrics.
+///
+/// Metrics (swift-metrics): `signet_admission_reviews_total{decision,kind,dry_run}`,
+/// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
+/// `signet_admission_bad_requests_total`.
+public struct AdmissionResponder: Sendable {
+    private let evaluator: @Sendable () async -> PolicyEvaluator
+    private let logger: Logger
+
+    /// A responder that always uses `evaluator`.
+    public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
+        self.evaluator = { evaluator }
+        self.logger = logger
+    }
+
+    /// A responder that asks `evaluator` for the evaluator in force at each request (for
+    /// example one built on a ``PolicyDirectoryWatcher``'s current set).
+    public init(logger: Logger = Logger(label: "signet.admission"), evaluator: @escaping @Sendable () async -> PolicyEvaluator) {
+        self.evaluator = evaluator
+        self.logger = logger
+    }
+
+    /// Decides one `AdmissionReview` request body. Never throws: every outcome is an HTTP answer.
+    public func respond(to body: [UInt8], deadline: ContinuousClock.Instant) async -> AdmissionHTTPResult {
+        let start = ContinuousClock.now
+        let request: AdmissionRequest
+        switch Self.decodeRequest(body) {
+        case .success(let decoded):
+            request = decoded
+        case .failure(let problem):
+            Counter(label: "signet_admission_bad_requests_total").increment()
+            logger.warning("bad admission request", metadata: ["error": "\(problem.message)"])
+            return .badRequest(problem.message)
+        }
+
+        let dryRun = request.dryRun ?? false
+        let kind = request.kind.kind
+        var metadata: Logger.Metadata = [
+            "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(kind)",
+            "name": "\(request.name ?? "")", "operation": "\(request.operation.rawValue)", "dry_run": "\(dryRun)",
+        ]
+        if let subResource = request.subResource { metadata["sub_resource"] = "\(subResource)" }
+
+        let response = await decide(request, deadline: deadline)
+        let decision = response.allowed ? "allowed" : "denied"
+        metadata["decision"] = "\(decision)"
+        if let message = response.status?.message { metadata["reason"] = "\(message)" }
+        if let warnings = response.warnings { metadata["warnings"] = "\(warnings.joined(separator: "; "))" }
+        logger.info("admission review", metadata: metadata)
+
+        Counter(label: "signet_admission_reviews_total", dimensions: [
+            ("decision", decision), ("kind", kind), ("dry_run", dryRun ? "true" : "false"),
+        ]).increment()
+        let elapsed = (ContinuousClock.now - start).components
+        Metrics.Timer(label: "signet_admission_decision_duration_seconds")
+            .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let bytes = try encoder.encode(AdmissionReview(response: response))
+            return AdmissionHTTPResult(status: 200, contentType: "application/json", body: Array(bytes))
+        } catch {
+            // Encoding plain strings and booleans cannot fail; answer as a failed webhook if it does.
+            return AdmissionHTTPResult(status: 500, contentType: "text/plain; charset=utf-8", body: Array("cannot encode the response\n".utf8))
+        }
+    }
+
+    // MARK: - Decision
+
+    private func decide(_ request: AdmissionRequest, deadline: ContinuousClock.Instant) async -> AdmissionResponse {
+        let dryRun = request.dryRun ?? false
+        var annotations: [String: String] = [:]
+        if dryRun { annotations["dry-run"] = "true" }
+
+        switch request.operation {
+        case .delete, .connect:
+            return AdmissionResponse(uid: request.uid, allowed: true)
+        case .create, .update:
+            break
+        }
+
+        let kind = request.kind.kind
+        let extraction: WorkloadImages.Extraction
+        if let object = request.object {
+            extraction = WorkloadImages.extract(from: object, kind: kind)
+        } else {
+            extraction = .malformed("request.object is missing")
+        }
+
+        var images: [ImageUse]
+        switch extraction {
+        case .noPodSpec:
+            annotations["decision"] = "allowed"
+            annotations["not-evaluated"] = "kind \(request.kind) has no pod spec"
+            return AdmissionResponse(
+                uid: request.uid, allowed: true, warnings: ["signet does not evaluate kind \(kind)"], auditAnnotations: annotations)
+        case .malformed(let reason):
+            annotations["decision"] = "denied"
+            return AdmissionResponse(
+                uid: request.uid, allowed: false,
+                status: AdmissionStatus(code: 403, reason: "Forbidden", message: "signet denied \(kind): \(reason)"),
+                auditAnnotations: annotations)
+        case .podSpec(_, let found):
+            images = found
+        }
+
+        if request.operation == .update, let oldObject = request.oldObject,
+           case .podSpec(_, let previous) = WorkloadImages.extract(from: oldObject, kind: kind) {
+            images = Self.changedImages(images, since: previous)
+        }
+
+        let subject = AdmissionSubject(
+            namespace: request.namespace, name: request.name, kind: kind, operation: request.operation.rawValue,
+            dryRun: dryRun, userName: request.userInfo?.username)
+        let evaluator = await evaluator()
+        let decision = await evaluator.evaluate(images, subject: subject, deadline: deadline)
+
+        for verdict in decision.verdicts {
+            Counter(label: "signet_admission_image_verdicts_total", dimensions: [("outcome", verdict.outcome.rawValue)]).increment()
+        }
+        annotations["decision"] = decision.allowed ? "allowed" : "denied"
+        annotations["images"] = Self.summarise(decision.verdicts)
+        annotations["policy-revision"] = evaluator.policies.revision
+        if !decision.auditFindings.isEmpty {
+            annotations["audit-findings"] = decision.auditFindings.joined(separator: "; ")
+        }
+        return AdmissionResponse(
+            uid: request.uid,
+            allowed: decision.allowed,
+            status: decision.allowed ? nil : AdmissionStatus(code: 403, reason: "Forbidden", message: decision.denials.joined(separator: "; ")),
+            warnings: decision.warnings.isEmpty ? nil : decision.warnings,
+            auditAnnotations: annotations)
+    }
+
+    /// The uses whose image is new or different from the same container (type and name) before.
+    static func changedImages(_ images: [ImageUse], since previous: [ImageUse]) -> [ImageUse] {
+        struct Slot: Hashable {
+            var type: ContainerType
+            var name: String
+        }
+        var before: [Slot: String] = [:]
+        for use in previous {
+            before[Slot(type: use.containerType, name: use.container)] = use.image
+        }
+        return images.filter { before[Slot(type: $0.containerType, name: $0.container)] != $0.image }
+    }
+
+    /// A compact JSON array: `[{"container":"web","image":"…","outcome":"deny","policies":["p"]}]`.
+    static func summarise(_ verdicts: [ImageVerdict]) -> String {
+        struct Entry: Encodable {
+            var image: String
+            var container: String
+            var outcome: String
+            var policies: [String]
+        }
+        let entries = verdicts.map {
+            Entry(image: $0.reference ?? $0.image, container: $0.container, outcome: $0.outcome.rawValue, policies: $0.policies)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(entries) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: - Request validation
+
+    struct BadRequest: Error {
+        var message: String
+    }
+
+    /// Decodes and checks the envelope: JSON, an object, `admission.k8s.io/v1` `AdmissionReview`,
+    /// with a `request` that has a `uid`.
+    static func decodeRequest(_ body: [UInt8]) -> Result<AdmissionRequest, BadRequest> {
+        let review: AdmissionReview
+        do {
+            review = try JSONDecoder().decode(AdmissionReview.self, from: Data(body))
+        } catch let error as DecodingError {
+            return .failure(BadRequest(message: describe(error)))
+        } catch {
+            return .failure(BadRequest(message: "request body is not JSON: \(error.localizedDescription)"))
+        }
+        guard review.apiVersion == AdmissionReview.apiVersion, review.kind == AdmissionReview.kind else {
+            return .failure(BadRequest(message:
+                "expected an \(AdmissionReview.apiVersion) AdmissionReview, got apiVersion \(review.apiVersion.map { "\"\($0)\"" } ?? "(none)"), kind \(review.kind.map { "\"\($0)\"" } ?? "(none)")"))
+        }
+        guard let request = review.request else {
+            return .failure(BadRequest(message: "the AdmissionReview has no request"))
+        }
+        guard !request.uid.isEmpty else {
+            return .failure(BadRequest(message: "request.uid is empty"))
+        }
+        return .success(request)
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            var text = ""
+            for key in keys {
+                if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+            }
+            return text
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return "request body is not JSON"
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return "request body is not a JSON object (expected an AdmissionReview)"
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case .valueNotFound(_, let context):
+            return "\(path(context.codingPath)) is null"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)) has the wrong type (expected \(type))"
+        case .dataCorrupted(let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "malformed AdmissionReview"
+        }
+    }
+}

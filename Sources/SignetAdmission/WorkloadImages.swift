@@ -1,0 +1,179 @@
+import Foundation
+import SignetPolicy
+
+/// Finds the images a Kubernetes object would run, per kind (Kubernetes `core/v1` `PodSpec`:
+/// `containers`, `initContainers`, `ephemeralContainers`).
+///
+/// | kind | pod spec |
+/// |---|---|
+/// | `Pod` (also the `pods/ephemeralcontainers` subresource) | `spec` |
+/// | `EphemeralContainers` (older `pods/ephemeralcontainers`) | top-level `ephemeralContainers` |
+/// | `Deployment`, `ReplicaSet`, `StatefulSet`, `DaemonSet`, `Job`, `ReplicationController`, `PodTemplate` | `spec.template.spec` (`template.spec` for `PodTemplate`) |
+/// | `CronJob` | `spec.jobTemplate.spec.template.spec` |
+///
+/// A kind not in the table is searched at the same paths (`spec` with a container list, then
+/// `spec.template.spec`, then `spec.jobTemplate.spec.template.spec`): a pod spec found there is
+/// evaluated like any other; an object without one yields ``Extraction/noPodSpec`` and the
+/// responder allows it with the warning "signet does not evaluate kind X" and a `not-evaluated`
+/// audit annotation.
+///
+/// Fail closed: a known kind without its pod spec, a container list that is not an array, a
+/// container that is not an object or has no image (even where the API allows an empty image in
+/// a template for later defaulting) yields ``Extraction/malformed(_:)``, which is a denial.
+public enum WorkloadImages {
+    /// What an object holds.
+    public enum Extraction: Sendable, Hashable {
+        /// A pod spec at `path` (e.g. `spec.template.spec`) with these images, in pod-spec order:
+        /// init containers, containers, ephemeral containers.
+        case podSpec(path: String, images: [ImageUse])
+        /// No pod spec anywhere signet looks.
+        case noPodSpec
+        /// The object is malformed where signet needs to read it; the reason names the field.
+        case malformed(String)
+    }
+
+    /// The kinds whose pod spec location is known.
+    public static let knownKinds: Set<String> = [
+        "Pod", "EphemeralContainers", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+        "ReplicationController", "CronJob", "PodTemplate",
+    ]
+
+    /// Extracts the images of an object given as JSON bytes, for a request of `kind`.
+    public static func extract(objectJSON: [UInt8], kind: String) -> Extraction {
+        do {
+            let object = try JSONDecoder().decode(WorkloadObject.self, from: Data(objectJSON))
+            return extract(from: object, kind: kind)
+        } catch {
+            return .malformed("the object is not a JSON object")
+        }
+    }
+
+    static func extract(from object: WorkloadObject, kind: String) -> Extraction {
+        switch kind {
+        case "Pod":
+            return images(inPodSpec: object.spec, path: "spec", kind: kind)
+        case "EphemeralContainers":
+            return images(inEphemeralContainers: object.ephemeralContainers)
+        case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController":
+            return images(inPodSpec: templateSpec(object.spec), path: "spec.template.spec", kind: kind)
+        case "CronJob":
+            return images(inPodSpec: jobTemplateSpec(object.spec), path: "spec.jobTemplate.spec.template.spec", kind: kind)
+        case "PodTemplate":
+            switch object.template {
+            case .absent: return .malformed("PodTemplate has no pod spec at template.spec")
+            case .malformed(let expected): return .malformed("PodTemplate has a malformed template: template is not \(expected)")
+            case .value(let template): return images(inPodSpec: template.spec, path: "template.spec", kind: kind)
+            }
+        default:
+            return searchUnknown(object, kind: kind)
+        }
+    }
+
+    private static func searchUnknown(_ object: WorkloadObject, kind: String) -> Extraction {
+        if case .value(let spec) = object.spec, spec.looksLikePodSpec {
+            return images(inPodSpec: object.spec, path: "spec", kind: kind)
+        }
+        if case .value = templateSpec(object.spec) {
+            return images(inPodSpec: templateSpec(object.spec), path: "spec.template.spec", kind: kind)
+        }
+        if case .value = jobTemplateSpec(object.spec) {
+            return images(inPodSpec: jobTemplateSpec(object.spec), path: "spec.jobTemplate.spec.template.spec", kind: kind)
+        }
+        if case .value = object.ephemeralContainers {
+            return images(inEphemeralContainers: object.ephemeralContainers)
+        }
+        return .noPodSpec
+    }
+
+    private static func templateSpec(_ spec: Lenient<SpecFields>) -> Lenient<SpecFields> {
+        switch spec {
+        case .absent: return .absent
+        case .malformed(let expected): return .malformed(expected: expected)
+        case .value(let spec):
+            switch spec.template {
+            case .absent: return .absent
+            case .malformed(let expected): return .malformed(expected: expected)
+            case .value(let template): return template.spec
+            }
+        }
+    }
+
+    private static func jobTemplateSpec(_ spec: Lenient<SpecFields>) -> Lenient<SpecFields> {
+        guard case .value(let cronSpec) = spec else { return spec }
+        switch cronSpec.jobTemplate {
+        case .absent: return .absent
+        case .malformed(let expected): return .malformed(expected: expected)
+        case .value(let jobTemplate): return templateSpec(jobTemplate.spec)
+        }
+    }
+
+    private static func images(inPodSpec spec: Lenient<SpecFields>, path: String, kind: String) -> Extraction {
+        switch spec {
+        case .absent:
+            return .malformed("\(kind) has no pod spec at \(path)")
+        case .malformed(let expected):
+            return .malformed("\(kind) has a malformed pod spec: \(path) (or a field on the way to it) is not \(expected)")
+        case .value(let spec):
+            var images: [ImageUse] = []
+            let lists: [(Lenient<ContainerList>, ContainerType)] = [
+                (spec.initContainers, .initContainer), (spec.containers, .container), (spec.ephemeralContainers, .ephemeralContainer),
+            ]
+            for (list, type) in lists {
+                switch collect(list, type: type, path: "\(path).\(type.podSpecField)") {
+                case .success(let found): images += found
+                case .failure(let problem): return .malformed(problem.message)
+                }
+            }
+            if case .absent = spec.containers, kind != "EphemeralContainers" {
+                return .malformed("\(kind) has no containers at \(path).containers")
+            }
+            return .podSpec(path: path, images: images)
+        }
+    }
+
+    private static func images(inEphemeralContainers list: Lenient<ContainerList>) -> Extraction {
+        if case .absent = list {
+            return .malformed("EphemeralContainers has no ephemeralContainers")
+        }
+        switch collect(list, type: .ephemeralContainer, path: "ephemeralContainers") {
+        case .success(let images): return .podSpec(path: "ephemeralContainers", images: images)
+        case .failure(let problem): return .malformed(problem.message)
+        }
+    }
+
+    struct Problem: Error {
+        var message: String
+    }
+
+    private static func collect(_ list: Lenient<ContainerList>, type: ContainerType, path: String) -> Result<[ImageUse], Problem> {
+        switch list {
+        case .absent:
+            return .success([])
+        case .malformed(let expected):
+            return .failure(Problem(message: "\(path) is not \(expected)"))
+        case .value(let list):
+            var images: [ImageUse] = []
+            for (index, entry) in list.entries.enumerated() {
+                let at = "\(path)[\(index)]"
+                guard entry.isObject else {
+                    return .failure(Problem(message: "\(at) is not an object"))
+                }
+                let name: String
+                switch entry.name {
+                case .value(let value) where !value.isEmpty: name = value
+                case .malformed: return .failure(Problem(message: "\(at).name is not a string"))
+                default: name = "#\(index)"
+                }
+                switch entry.image {
+                case .value(let image) where !image.isEmpty:
+                    images.append(ImageUse(image: image, container: name, containerType: type))
+                case .malformed:
+                    return .failure(Problem(message: "\(at).image (\(type.describe(name))) is not a string"))
+                default:
+                    return .failure(Problem(message: "\(at) (\(type.describe(name))) has no image"))
+                }
+            }
+            return .success(images)
+        }
+    }
+}

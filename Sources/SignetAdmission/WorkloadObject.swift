@@ -1,0 +1,125 @@
+/// A field decoded without failing the whole document: absent (missing or `null`), present
+/// with the expected type, or present with another type (with what was expected).
+indirect enum Lenient<Value: Sendable>: Sendable {
+    case absent
+    case value(Value)
+    case malformed(expected: String)
+
+    var value: Value? {
+        if case .value(let value) = self { return value }
+        return nil
+    }
+}
+
+extension KeyedDecodingContainer {
+    func lenient<Value: Decodable & Sendable>(_ type: Value.Type, forKey key: Key, expected: String) -> Lenient<Value> {
+        guard contains(key) else { return .absent }
+        if (try? decodeNil(forKey: key)) == true { return .absent }
+        do {
+            return .value(try decode(Value.self, forKey: key))
+        } catch {
+            return .malformed(expected: expected)
+        }
+    }
+}
+
+/// The parts of a Kubernetes object that can hold a pod spec (`core/v1` `PodSpec`):
+/// `spec` (Pod), `spec.template.spec` (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+/// ReplicationController), `spec.jobTemplate.spec.template.spec` (CronJob), and the top-level
+/// `ephemeralContainers` of the `EphemeralContainers` kind of older API servers, and the
+/// top-level `template.spec` of a `PodTemplate`. Everything else
+/// of the object is skipped by the decoder.
+struct WorkloadObject: Sendable, Decodable {
+    var kind: String?
+    var spec: Lenient<SpecFields> = .absent
+    var ephemeralContainers: Lenient<ContainerList> = .absent
+    /// `template` of a `core/v1` `PodTemplate`.
+    var template: Lenient<TemplateFields> = .absent
+
+    enum CodingKeys: String, CodingKey { case kind, spec, ephemeralContainers, template }
+
+    init(from decoder: any Decoder) throws {
+        // The object itself must be a JSON object: anything else is a bad request.
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try? container.decodeIfPresent(String.self, forKey: .kind)
+        spec = container.lenient(SpecFields.self, forKey: .spec, expected: "an object")
+        ephemeralContainers = container.lenient(ContainerList.self, forKey: .ephemeralContainers, expected: "an array")
+        template = container.lenient(TemplateFields.self, forKey: .template, expected: "an object")
+    }
+}
+
+/// A `spec` that may be a `PodSpec`, a workload spec with `template`, or a CronJob spec with
+/// `jobTemplate`; or a JobSpec inside a `jobTemplate`.
+struct SpecFields: Sendable, Decodable {
+    var containers: Lenient<ContainerList> = .absent
+    var initContainers: Lenient<ContainerList> = .absent
+    var ephemeralContainers: Lenient<ContainerList> = .absent
+    var template: Lenient<TemplateFields> = .absent
+    var jobTemplate: Lenient<TemplateFields> = .absent
+
+    enum CodingKeys: String, CodingKey { case containers, initContainers, ephemeralContainers, template, jobTemplate }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        containers = container.lenient(ContainerList.self, forKey: .containers, expected: "an array")
+        initContainers = container.lenient(ContainerList.self, forKey: .initContainers, expected: "an array")
+        ephemeralContainers = container.lenient(ContainerList.self, forKey: .ephemeralContainers, expected: "an array")
+        template = container.lenient(TemplateFields.self, forKey: .template, expected: "an object")
+        jobTemplate = container.lenient(TemplateFields.self, forKey: .jobTemplate, expected: "an object")
+    }
+
+    /// Whether any container list is present: the mark of a pod spec.
+    var looksLikePodSpec: Bool {
+        for list in [containers, initContainers, ephemeralContainers] {
+            if case .absent = list { continue }
+            return true
+        }
+        return false
+    }
+}
+
+/// A `PodTemplateSpec` or `JobTemplateSpec`: an object with a `spec`.
+struct TemplateFields: Sendable, Decodable {
+    var spec: Lenient<SpecFields> = .absent
+
+    enum CodingKeys: String, CodingKey { case spec }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        spec = container.lenient(SpecFields.self, forKey: .spec, expected: "an object")
+    }
+}
+
+/// A list of `core/v1` `Container` (or `EphemeralContainer`): the name and image of each.
+struct ContainerList: Sendable, Decodable {
+    var entries: [ContainerEntry]
+
+    init(from decoder: any Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        var entries: [ContainerEntry] = []
+        while !container.isAtEnd {
+            // ContainerEntry never throws, so the container always advances.
+            entries.append(try container.decode(ContainerEntry.self))
+        }
+        self.entries = entries
+    }
+}
+
+/// One container: `name` and `image`, each possibly missing or of the wrong type.
+struct ContainerEntry: Sendable, Decodable {
+    var isObject: Bool
+    var name: Lenient<String> = .absent
+    var image: Lenient<String> = .absent
+
+    enum CodingKeys: String, CodingKey { case name, image }
+
+    init(from decoder: any Decoder) {
+        guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
+            isObject = false
+            return
+        }
+        isObject = true
+        name = container.lenient(String.self, forKey: .name, expected: "a string")
+        image = container.lenient(String.self, forKey: .image, expected: "a string")
+    }
+}

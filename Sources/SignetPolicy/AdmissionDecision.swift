@@ -1,0 +1,123 @@
+/// The policy decision for the images of one admission request: whether the object is allowed,
+/// a verdict per image use, and the messages the `AdmissionReview` response carries
+/// (Kubernetes `admission.k8s.io/v1`: `status.message` for denials, `warnings`, audit
+/// annotations).
+public struct AdmissionDecision: Sendable, Hashable {
+    /// `true` when no image is denied.
+    public var allowed: Bool
+    /// One verdict per ``ImageUse``, in the order given.
+    public var verdicts: [ImageVerdict]
+    /// One message per denied image use.
+    public var denials: [String]
+    /// One message per finding of a policy in `Warn` mode.
+    public var warnings: [String]
+    /// Findings of policies in `Audit` mode (recorded, never shown to the client).
+    public var auditFindings: [String]
+
+    public init(allowed: Bool, verdicts: [ImageVerdict], denials: [String], warnings: [String], auditFindings: [String]) {
+        self.allowed = allowed
+        self.verdicts = verdicts
+        self.denials = denials
+        self.warnings = warnings
+        self.auditFindings = auditFindings
+    }
+
+    /// One line: `allowed: 3 images (1 warning)` or `denied: 1 of 3 images (docker.io/library/nginx:1.25)`.
+    public var summary: String {
+        let count = verdicts.count
+        let noun = count == 1 ? "image" : "images"
+        if allowed {
+            var extras: [String] = []
+            if !warnings.isEmpty { extras.append("\(warnings.count) warning\(warnings.count == 1 ? "" : "s")") }
+            if !auditFindings.isEmpty { extras.append("\(auditFindings.count) audit finding\(auditFindings.count == 1 ? "" : "s")") }
+            return "allowed: \(count) \(noun)" + (extras.isEmpty ? "" : " (\(extras.joined(separator: ", ")))")
+        }
+        let denied = verdicts.filter { $0.outcome == .deny }
+        let names = Set(denied.map { $0.reference ?? $0.image }).sorted()
+        return "denied: \(denied.count) of \(count) \(noun) (\(names.joined(separator: ", ")))"
+    }
+}
+
+/// The verdict for one image use.
+public struct ImageVerdict: Sendable, Hashable, Codable {
+    /// The image as written in the pod spec.
+    public var image: String
+    /// The normalised reference, or `nil` when the image does not parse.
+    public var reference: String?
+    public var container: String
+    public var containerType: ContainerType
+    /// The names of the policies whose globs matched.
+    public var policies: [String]
+    public var outcome: ImageOutcome
+    /// Why, one line (the denial, warning or audit message, or why it was allowed).
+    public var reason: String
+    /// Per matching policy, how its authorities decided.
+    public var results: [PolicyResult]
+
+    public init(
+        image: String, reference: String?, container: String, containerType: ContainerType,
+        policies: [String], outcome: ImageOutcome, reason: String, results: [PolicyResult] = []
+    ) {
+        self.image = image
+        self.reference = reference
+        self.container = container
+        self.containerType = containerType
+        self.policies = policies
+        self.outcome = outcome
+        self.reason = reason
+        self.results = results
+    }
+}
+
+/// What happens to one image use.
+public enum ImageOutcome: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Every matching policy passed (or no policy matched and the no-match action is allow).
+    case allow
+    /// An `Enforce` policy failed, the reference is invalid, or no policy matched under `deny`.
+    case deny
+    /// Only `Warn` (and `Audit`) policies failed: allowed with a warning.
+    case warn
+    /// Only `Audit` policies failed: allowed, recorded.
+    case audit
+}
+
+/// How one policy decided for one image.
+public struct PolicyResult: Sendable, Hashable, Codable {
+    public var policy: String
+    public var mode: PolicyMode
+    public var passed: Bool
+    /// How many authorities had to pass.
+    public var required: Int
+    /// The authorities that were consulted (the evaluator stops once the outcome is certain).
+    public var authorities: [AuthorityResult]
+
+    public init(policy: String, mode: PolicyMode, passed: Bool, required: Int, authorities: [AuthorityResult]) {
+        self.policy = policy
+        self.mode = mode
+        self.passed = passed
+        self.required = required
+        self.authorities = authorities
+    }
+}
+
+/// How one authority decided for one image.
+public struct AuthorityResult: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Hashable, Codable {
+        case passed
+        case failed
+        /// The verifier could not find out (error or deadline): counts as not passed.
+        case error
+    }
+
+    public var authority: String
+    public var status: Status
+    public var reason: String
+    public var steps: [VerificationStep]
+
+    public init(authority: String, status: Status, reason: String, steps: [VerificationStep] = []) {
+        self.authority = authority
+        self.status = status
+        self.reason = reason
+        self.steps = steps
+    }
+}

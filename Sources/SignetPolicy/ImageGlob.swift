@@ -1,0 +1,202 @@
+import SignetRegistry
+
+/// An image glob from `spec.images[].glob`, normalised and compiled for fast matching.
+///
+/// Syntax (the same as sigstore policy-controller's `ClusterImagePolicy` globs, extended):
+/// - `*` matches any run of characters within one path segment (not `/`),
+/// - `**` matches any run of characters across segments (including `/`),
+/// - `?` matches one character other than `/`,
+/// - everything else matches itself.
+///
+/// Docker Hub normalisation (distribution reference, `normalize.go`) applies to the glob as it
+/// does to references: `nginx` means `docker.io/library/nginx`, `user/app*` means
+/// `docker.io/user/app*`, `index.docker.io/...` means `docker.io/...`. The first segment of a
+/// glob with a `/` is a registry when it contains `.`, `:`, a wildcard, an uppercase letter, or is
+/// `localhost`; a glob without `/` is a Docker Hub official image name (so `nginx*` means
+/// `docker.io/library/nginx*`). A glob that starts with `**` is not normalised.
+///
+/// An image matches when the glob matches its repository name (`docker.io/library/nginx`) or
+/// its full normalised reference (`docker.io/library/nginx:1.25`, `...@sha256:…`).
+public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
+    /// The glob as written.
+    public let pattern: String
+    /// The glob after Docker Hub normalisation.
+    public let normalised: String
+
+    private enum Token: Sendable, Hashable {
+        case byte(UInt8)
+        case anyByte          // ?
+        case segmentRun       // *
+        case anyRun           // **
+    }
+
+    private let tokens: [Token]
+    /// The bytes every match starts with (up to the first wildcard): a cheap pre-filter.
+    private let literalPrefix: [UInt8]
+    private let hasWildcard: Bool
+
+    /// Validates, normalises and compiles `pattern`.
+    ///
+    /// - Throws: ``ImageGlobError`` when the glob is empty, contains whitespace or control
+    ///   characters, or has three or more `*` in a row.
+    public init(_ pattern: String) throws(ImageGlobError) {
+        if pattern.isEmpty {
+            throw ImageGlobError(pattern: pattern, reason: "glob is empty")
+        }
+        for byte in pattern.utf8 where byte <= 0x20 || byte == 0x7F {
+            throw ImageGlobError(pattern: pattern, reason: "glob contains whitespace or control characters")
+        }
+        if pattern.contains("***") {
+            throw ImageGlobError(pattern: pattern, reason: "'***' is not a valid wildcard (use '*' within a segment or '**' across segments)")
+        }
+        if pattern.contains("//") {
+            throw ImageGlobError(pattern: pattern, reason: "glob contains an empty path segment ('//')")
+        }
+        self.pattern = pattern
+        self.normalised = Self.normalise(pattern)
+
+        var tokens: [Token] = []
+        let bytes = Array(normalised.utf8)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "*") {
+                if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "*") {
+                    tokens.append(.anyRun)
+                    index += 2
+                } else {
+                    tokens.append(.segmentRun)
+                    index += 1
+                }
+            } else if byte == UInt8(ascii: "?") {
+                tokens.append(.anyByte)
+                index += 1
+            } else {
+                tokens.append(.byte(byte))
+                index += 1
+            }
+        }
+        self.tokens = tokens
+        var prefix: [UInt8] = []
+        for token in tokens {
+            guard case .byte(let byte) = token else { break }
+            prefix.append(byte)
+        }
+        self.literalPrefix = prefix
+        self.hasWildcard = prefix.count != tokens.count
+    }
+
+    public var description: String { pattern }
+
+    /// Whether the glob matches `image`'s repository name or its full normalised reference.
+    public func matches(_ image: ImageReference) -> Bool {
+        matches(ImageMatchSubject(image))
+    }
+
+    /// Whether the glob matches `text` as a whole.
+    public func matches(text: String) -> Bool {
+        var copy = text
+        return copy.withUTF8 { matches(bytes: $0) }
+    }
+
+    func matches(_ subject: ImageMatchSubject) -> Bool {
+        subject.name.withUnsafeBufferPointer { matches(bytes: $0) }
+            || subject.reference.withUnsafeBufferPointer { matches(bytes: $0) }
+    }
+
+    private func matches(bytes text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard text.count >= literalPrefix.count else { return false }
+        for index in 0..<literalPrefix.count where text[index] != literalPrefix[index] {
+            return false
+        }
+        if !hasWildcard {
+            return text.count == literalPrefix.count
+        }
+        // Simulate the glob as an NFA over the token positions: O(text × tokens), no backtracking.
+        let count = tokens.count
+        var current = [Bool](repeating: false, count: count + 1)
+        var next = [Bool](repeating: false, count: count + 1)
+        current[literalPrefix.count] = true
+        closeOverEmptyRuns(&current)
+        for position in literalPrefix.count..<text.count {
+            let byte = text[position]
+            for index in 0...count { next[index] = false }
+            var anyActive = false
+            for state in 0..<count where current[state] {
+                switch tokens[state] {
+                case .byte(let expected):
+                    if byte == expected { next[state + 1] = true; anyActive = true }
+                case .anyByte:
+                    if byte != UInt8(ascii: "/") { next[state + 1] = true; anyActive = true }
+                case .segmentRun:
+                    if byte != UInt8(ascii: "/") { next[state] = true; anyActive = true }
+                case .anyRun:
+                    next[state] = true
+                    anyActive = true
+                }
+            }
+            guard anyActive else { return false }
+            closeOverEmptyRuns(&next)
+            swap(&current, &next)
+        }
+        return current[count]
+    }
+
+    /// A `*` or `**` may match nothing: a state on one also stands on the token after it.
+    private func closeOverEmptyRuns(_ states: inout [Bool]) {
+        for index in 0..<tokens.count where states[index] {
+            switch tokens[index] {
+            case .segmentRun, .anyRun: states[index + 1] = true
+            default: break
+            }
+        }
+    }
+
+    /// Docker Hub normalisation of a glob; see the type's documentation.
+    static func normalise(_ pattern: String) -> String {
+        if pattern.hasPrefix("**") {
+            return pattern
+        }
+        guard let slash = pattern.firstIndex(of: "/") else {
+            return "docker.io/library/" + pattern
+        }
+        let first = pattern[..<slash]
+        let rest = pattern[pattern.index(after: slash)...]
+        let isHost = first == "localhost" || first.contains { character in
+            character == "." || character == ":" || character == "*" || character == "?" || character.isUppercase
+        }
+        guard isHost else {
+            return "docker.io/" + pattern
+        }
+        var registry = String(first)
+        if registry == "index.docker.io" {
+            registry = "docker.io"
+        }
+        if registry == "docker.io", !rest.contains("/"), !rest.contains("**") {
+            return "docker.io/library/" + rest
+        }
+        return registry + "/" + rest
+    }
+}
+
+/// An image prepared once for matching against many globs: the UTF-8 bytes of its repository
+/// name and its full normalised reference.
+struct ImageMatchSubject: Sendable {
+    let name: [UInt8]
+    let reference: [UInt8]
+
+    init(_ image: ImageReference) {
+        name = Array(image.name.utf8)
+        reference = Array(image.description.utf8)
+    }
+}
+
+/// A glob in `spec.images` that cannot be compiled.
+public struct ImageGlobError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The glob as written.
+    public let pattern: String
+    /// Why it is invalid.
+    public let reason: String
+
+    public var description: String { "invalid image glob \"\(pattern)\": \(reason)" }
+}

@@ -1,0 +1,76 @@
+/// One image as a workload uses it: the string written in the pod spec and the container that
+/// names it (Kubernetes `core/v1` `Container.image`, `PodSpec.containers`, `initContainers`,
+/// `ephemeralContainers`).
+public struct ImageUse: Sendable, Hashable {
+    /// The image exactly as written in the pod spec.
+    public var image: String
+    /// The container's name.
+    public var container: String
+    /// Which list of the pod spec the container is in.
+    public var containerType: ContainerType
+
+    public init(image: String, container: String, containerType: ContainerType = .container) {
+        self.image = image
+        self.container = container
+        self.containerType = containerType
+    }
+}
+
+/// The list of a Kubernetes `PodSpec` a container belongs to.
+public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
+    case container
+    case initContainer
+    case ephemeralContainer
+
+    /// The field of `PodSpec` holding this type: `containers`, `initContainers`, `ephemeralContainers`.
+    public var podSpecField: String {
+        switch self {
+        case .container: "containers"
+        case .initContainer: "initContainers"
+        case .ephemeralContainer: "ephemeralContainers"
+        }
+    }
+
+    /// How messages name a container of this type: `container "web"`, `init container "setup"`.
+    public func describe(_ name: String) -> String {
+        switch self {
+        case .container: "container \"\(name)\""
+        case .initContainer: "init container \"\(name)\""
+        case .ephemeralContainer: "ephemeral container \"\(name)\""
+        }
+    }
+}
+
+/// The object under admission, as far as policies and audit records need it (from the
+/// `AdmissionReview` request of Kubernetes `admission.k8s.io/v1`).
+public struct AdmissionSubject: Sendable, Hashable {
+    /// `request.namespace`; `nil` for cluster-scoped objects.
+    public var namespace: String?
+    /// `request.name`; may be empty on CREATE when the name is generated.
+    public var name: String?
+    /// The object's kind, e.g. `Pod`, `Deployment`.
+    public var kind: String
+    /// `request.operation`: `CREATE`, `UPDATE`, `DELETE`, `CONNECT`.
+    public var operation: String
+    /// `request.dryRun`.
+    public var dryRun: Bool
+    /// `request.userInfo.username`.
+    public var userName: String?
+
+    public init(namespace: String? = nil, name: String? = nil, kind: String, operation: String = "CREATE", dryRun: Bool = false, userName: String? = nil) {
+        self.namespace = namespace
+        self.name = name
+        self.kind = kind
+        self.operation = operation
+        self.dryRun = dryRun
+        self.userName = userName
+    }
+}
+
+/// What to do with an image no ``ClusterImagePolicy`` covers.
+public enum NoMatchAction: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Deny it (the secure default).
+    case deny
+    /// Allow it.
+    case allow
+}

@@ -1,0 +1,340 @@
+import Foundation
+import Logging
+import Yams
+
+/// One policy source file: its name (as shown in errors) and its bytes.
+public struct PolicySourceFile: Sendable, Hashable {
+    public var name: String
+    public var bytes: [UInt8]
+
+    public init(name: String, bytes: [UInt8]) {
+        self.name = name
+        self.bytes = bytes
+    }
+}
+
+/// Reads signet resources from YAML and compiles the ``ClusterImagePolicy`` documents into a
+/// ``PolicySet``.
+///
+/// - A directory source is every `*.yaml` / `*.yml` file directly in it, in name order, following
+///   symbolic links; names starting with `.` are skipped (a Kubernetes ConfigMap volume keeps its
+///   real files under `..data/` and links them from the top level).
+/// - A file may hold several YAML documents (`---`); empty documents are skipped.
+/// - Documents of the signet kinds `PolicyException` and `EmergencyBypass` are skipped with a
+///   debug log until their support lands; any other kind or version in the `signet.dev` group,
+///   and any document outside that group, is an error naming the file and document.
+/// - Unknown fields in `spec` and in authorities are errors, so a typo cannot silently weaken a
+///   policy. Loading is all or nothing: the first error rejects the whole set.
+///
+/// Resource shape: Kubernetes API conventions (apiVersion/kind/metadata/spec); see
+/// ``ClusterImagePolicy``.
+public struct PolicyLoader: Sendable {
+    /// Signet kinds recognised but not evaluated yet.
+    public static let deferredKinds: Set<String> = ["PolicyException", "EmergencyBypass"]
+
+    public var logger: Logger
+
+    public init(logger: Logger = Logger(label: "signet.policy")) {
+        self.logger = logger
+    }
+
+    /// Loads every policy file in `directory`.
+    public func load(directory: String) throws(PolicyLoadError) -> PolicySet {
+        try load(files: Self.readDirectory(directory))
+    }
+
+    /// Loads policies from in-memory files (for example a single `kubectl`-style file).
+    public func load(files: [PolicySourceFile]) throws(PolicyLoadError) -> PolicySet {
+        var hash = StableHash()
+        var policies: [CompiledPolicy] = []
+        var seen: [String: PolicySourceLocation] = [:]
+        for file in files.sorted(by: { $0.name < $1.name }) {
+            hash.combine(file.name)
+            hash.combine(file.bytes.count)
+            hash.combine(file.bytes)
+            for policy in try loadFile(file) {
+                if let first = seen[policy.name] {
+                    throw PolicyLoadError(
+                        .duplicateName, file: policy.source.file, document: policy.source.document, fieldPath: "metadata.name",
+                        message: "ClusterImagePolicy \"\(policy.name)\" is already defined in \(first)")
+                }
+                seen[policy.name] = policy.source
+                policies.append(policy)
+            }
+        }
+        return PolicySet(policies: policies, revision: hash.hexDigest)
+    }
+
+    /// The policy files of `directory` with their bytes, in name order.
+    public static func readDirectory(_ directory: String) throws(PolicyLoadError) -> [PolicySourceFile] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw PolicyLoadError(.unreadable, file: directory, message: "cannot list the policy directory: \(error.localizedDescription)")
+        }
+        var files: [PolicySourceFile] = []
+        for name in names.sorted() where isPolicyFileName(name) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw PolicyLoadError(.unreadable, file: name, message: "cannot read the file")
+            }
+            files.append(PolicySourceFile(name: name, bytes: [UInt8](data)))
+        }
+        return files
+    }
+
+    static func isPolicyFileName(_ name: String) -> Bool {
+        !name.hasPrefix(".") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
+    }
+
+    // MARK: - Documents
+
+    private func loadFile(_ file: PolicySourceFile) throws(PolicyLoadError) -> [CompiledPolicy] {
+        guard let text = String(validating: file.bytes, as: UTF8.self) else {
+            throw PolicyLoadError(.invalidYAML, file: file.name, message: "file is not valid UTF-8")
+        }
+        let parser: Parser
+        do {
+            parser = try Parser(yaml: text)
+        } catch {
+            throw PolicyLoadError(.invalidYAML, file: file.name, document: 1, message: Self.describe(yamlError: error))
+        }
+        var policies: [CompiledPolicy] = []
+        var document = 0
+        while true {
+            document += 1
+            let root: Node?
+            do {
+                root = try parser.nextRoot()
+            } catch {
+                throw PolicyLoadError(.invalidYAML, file: file.name, document: document, message: Self.describe(yamlError: error))
+            }
+            guard let root else { break }
+            let location = PolicySourceLocation(file: file.name, document: document)
+            if let policy = try loadDocument(root, at: location) {
+                policies.append(policy)
+            }
+        }
+        return policies
+    }
+
+    private func loadDocument(_ node: Node, at location: PolicySourceLocation) throws(PolicyLoadError) -> CompiledPolicy? {
+        if node.null != nil {
+            return nil
+        }
+        guard let mapping = node.mapping else {
+            throw PolicyLoadError(.notASignetResource, file: location.file, document: location.document,
+                                  message: "document is not a mapping with apiVersion and kind")
+        }
+        let apiVersion = Self.string(mapping, "apiVersion")
+        let kind = Self.string(mapping, "kind")
+        guard let apiVersion, let kind else {
+            throw PolicyLoadError(.notASignetResource, file: location.file, document: location.document,
+                                  message: "document has no apiVersion or kind; expected apiVersion \(ClusterImagePolicy.apiVersion), kind \(ClusterImagePolicy.kind)")
+        }
+        let group = apiVersion.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        guard group == ClusterImagePolicy.group, apiVersion.contains("/") else {
+            throw PolicyLoadError(.notASignetResource, file: location.file, document: location.document,
+                                  message: "\(kind) of apiVersion \"\(apiVersion)\" is not a signet.dev resource")
+        }
+        guard apiVersion == ClusterImagePolicy.apiVersion else {
+            throw PolicyLoadError(.unsupportedResource, file: location.file, document: location.document, fieldPath: "apiVersion",
+                                  message: "unsupported apiVersion \"\(apiVersion)\" (this signet reads \(ClusterImagePolicy.apiVersion))")
+        }
+        if Self.deferredKinds.contains(kind) {
+            logger.debug("skipping a resource signet does not evaluate yet", metadata: [
+                "kind": "\(kind)", "file": "\(location.file)", "document": "\(location.document)",
+            ])
+            return nil
+        }
+        guard kind == ClusterImagePolicy.kind else {
+            throw PolicyLoadError(.unsupportedResource, file: location.file, document: location.document, fieldPath: "kind",
+                                  message: "unknown signet.dev kind \"\(kind)\"")
+        }
+        try Self.checkKnownFields(mapping, at: location)
+        let policy: ClusterImagePolicy
+        do {
+            policy = try YAMLDecoder().decode(ClusterImagePolicy.self, from: node)
+        } catch let error as DecodingError {
+            let (path, message) = Self.describe(decodingError: error)
+            throw PolicyLoadError(.invalidField, file: location.file, document: location.document, fieldPath: path, message: message)
+        } catch {
+            throw PolicyLoadError(.invalidField, file: location.file, document: location.document, message: "\(error)")
+        }
+        return try compile(policy, source: location)
+    }
+
+    // MARK: - Compilation
+
+    /// Validates `policy` and compiles it, applying defaults.
+    public func compile(_ policy: ClusterImagePolicy, source: PolicySourceLocation) throws(PolicyLoadError) -> CompiledPolicy {
+        func invalid(_ path: String, _ message: String) -> PolicyLoadError {
+            PolicyLoadError(.invalidField, file: source.file, document: source.document, fieldPath: path, message: message)
+        }
+        let name = policy.metadata.name
+        guard Self.isValidResourceName(name) else {
+            throw invalid("metadata.name", "\"\(name)\" is not a valid resource name (lowercase letters, digits, '-' and '.', at most 253 characters)")
+        }
+        guard !policy.spec.images.isEmpty else {
+            throw invalid("spec.images", "at least one image glob is required")
+        }
+        var globs: [ImageGlob] = []
+        for (index, pattern) in policy.spec.images.enumerated() {
+            do {
+                globs.append(try ImageGlob(pattern.glob))
+            } catch {
+                throw invalid("spec.images[\(index)].glob", error.description)
+            }
+        }
+        guard !policy.spec.authorities.isEmpty else {
+            throw invalid("spec.authorities", "at least one authority is required")
+        }
+        var authorities: [CompiledAuthority] = []
+        var names: Set<String> = []
+        for (index, authority) in policy.spec.authorities.enumerated() {
+            let path = "spec.authorities[\(index)]"
+            var kinds: [CompiledAuthority.Kind] = []
+            if let body = authority.static { kinds.append(.static(action: body.action, message: body.message)) }
+            if let body = authority.key { kinds.append(.key(body)) }
+            if let body = authority.keyless { kinds.append(.keyless(body)) }
+            if let body = authority.notation { kinds.append(.notation(body)) }
+            if let body = authority.notaryV1 { kinds.append(.notaryV1(body)) }
+            if let body = authority.attestations { kinds.append(.attestations(body)) }
+            guard kinds.count == 1, let kind = kinds.first else {
+                throw invalid(path, kinds.isEmpty
+                    ? "an authority needs exactly one of static, key, keyless, notation, notaryV1, attestations"
+                    : "an authority has exactly one kind, found \(kinds.map(\.fieldName).joined(separator: ", "))")
+            }
+            let authorityName = authority.name ?? "authority-\(index)"
+            guard !authorityName.isEmpty else {
+                throw invalid("\(path).name", "name must not be empty")
+            }
+            guard names.insert(authorityName).inserted else {
+                throw invalid("\(path).name", "duplicate authority name \"\(authorityName)\"")
+            }
+            authorities.append(CompiledAuthority(name: authorityName, index: index, kind: kind))
+        }
+        let required: Int
+        switch policy.spec.require ?? .all {
+        case .all:
+            required = authorities.count
+        case .count(let count):
+            guard count >= 1, count <= authorities.count else {
+                throw invalid("spec.require", "require must be between 1 and the number of authorities (\(authorities.count)), found \(count)")
+            }
+            required = count
+        }
+        return CompiledPolicy(
+            name: name, source: source, images: globs, authorities: authorities, requiredPasses: required,
+            mode: policy.spec.mode ?? .enforce, definition: policy)
+    }
+
+    /// A DNS subdomain name (RFC 1123), as Kubernetes requires of cluster-scoped resource names.
+    static func isValidResourceName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count <= 253 else { return false }
+        func isAlphanumeric(_ byte: UInt8) -> Bool {
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+        }
+        guard isAlphanumeric(bytes[0]), isAlphanumeric(bytes[bytes.count - 1]) else { return false }
+        return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+    }
+
+    // MARK: - Strict fields
+
+    private static let topLevelFields: Set<String> = ["apiVersion", "kind", "metadata", "spec", "status"]
+    private static let specFields: Set<String> = ["images", "authorities", "require", "mode"]
+    private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
+    private static let staticFields: Set<String> = ["action", "message"]
+    private static let imageFields: Set<String> = ["glob"]
+
+    private static func checkKnownFields(_ root: Node.Mapping, at location: PolicySourceLocation) throws(PolicyLoadError) {
+        try checkKeys(root, allowed: topLevelFields, path: "", at: location)
+        guard let spec = value(root, "spec")?.mapping else { return }
+        try checkKeys(spec, allowed: specFields, path: "spec", at: location)
+        if let images = value(spec, "images")?.sequence {
+            for (index, image) in images.enumerated() {
+                if let mapping = image.mapping {
+                    try checkKeys(mapping, allowed: imageFields, path: "spec.images[\(index)]", at: location)
+                }
+            }
+        }
+        if let authorities = value(spec, "authorities")?.sequence {
+            for (index, authority) in authorities.enumerated() {
+                guard let mapping = authority.mapping else { continue }
+                let path = "spec.authorities[\(index)]"
+                try checkKeys(mapping, allowed: authorityFields, path: path, at: location)
+                if let body = value(mapping, "static")?.mapping {
+                    try checkKeys(body, allowed: staticFields, path: "\(path).static", at: location)
+                }
+            }
+        }
+    }
+
+    private static func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String, at location: PolicySourceLocation) throws(PolicyLoadError) {
+        for key in mapping.keys {
+            let name = key.string ?? "\(key)"
+            if !allowed.contains(name) {
+                throw PolicyLoadError(
+                    .invalidField, file: location.file, document: location.document,
+                    fieldPath: path.isEmpty ? name : "\(path).\(name)",
+                    message: "unknown field \"\(name)\" (expected one of \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+
+    private static func value(_ mapping: Node.Mapping, _ key: String) -> Node? {
+        mapping.first { $0.key.string == key }?.value
+    }
+
+    private static func string(_ mapping: Node.Mapping, _ key: String) -> String? {
+        value(mapping, key)?.string
+    }
+
+    // MARK: - Messages
+
+    static func describe(yamlError error: any Error) -> String {
+        guard let error = error as? YamlError else { return "invalid YAML: \(error)" }
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return "invalid YAML: \(problem) at line \(mark.line), column \(mark.column)"
+        case .reader(let problem, _, _, _):
+            return "invalid YAML: \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return "invalid YAML: duplicated keys \(duplicates.joined(separator: ", "))"
+        default:
+            return "invalid YAML: \(error)"
+        }
+    }
+
+    static func describe(decodingError error: DecodingError) -> (path: String, message: String) {
+        func render(_ path: [any CodingKey]) -> String {
+            var text = ""
+            for key in path {
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return text
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return (render(context.codingPath + [key]), "required field is missing")
+        case .valueNotFound(let type, let context):
+            return (render(context.codingPath), "a value of type \(type) is required")
+        case .typeMismatch(let type, let context):
+            return (render(context.codingPath), "expected a value of type \(type)")
+        case .dataCorrupted(let context):
+            var message = context.debugDescription
+            if let underlying = context.underlyingError { message += " (\(underlying))" }
+            return (render(context.codingPath), message)
+        @unknown default:
+            return ("", "\(error)")
+        }
+    }
+}

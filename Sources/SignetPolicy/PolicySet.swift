@@ -1,0 +1,59 @@
+import SignetRegistry
+
+/// All compiled ``ClusterImagePolicy`` resources in force, with a revision that changes
+/// whenever their source changes (caches of verification results key on it).
+public struct PolicySet: Sendable {
+    /// The policies, sorted by name.
+    public let policies: [CompiledPolicy]
+    /// A stable hash of the source files (names and bytes), as 16 hexadecimal characters.
+    public let revision: String
+
+    /// No policies; with the default no-match action every image is denied.
+    public static let empty = PolicySet(policies: [], revision: StableHash().hexDigest)
+
+    public init(policies: [CompiledPolicy], revision: String) {
+        self.policies = policies.sorted { $0.name < $1.name }
+        self.revision = revision
+    }
+
+    /// The policies with a glob matching `image`, in name order.
+    public func policies(matching image: ImageReference) -> [CompiledPolicy] {
+        policies(matching: ImageMatchSubject(image))
+    }
+
+    func policies(matching subject: ImageMatchSubject) -> [CompiledPolicy] {
+        policies.filter { $0.matches(subject) }
+    }
+
+    /// The policy named `name`.
+    public subscript(name: String) -> CompiledPolicy? {
+        policies.first { $0.name == name }
+    }
+}
+
+/// FNV-1a, 64 bits: a stable, dependency-free content hash for revisions and fingerprints.
+/// Not a cryptographic hash; nothing trusts it.
+struct StableHash: Sendable {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func combine(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value &*= 0x0000_0100_0000_01B3
+        }
+    }
+
+    mutating func combine(_ text: String) {
+        combine(text.utf8)
+        combine(CollectionOfOne(0))
+    }
+
+    mutating func combine(_ number: Int) {
+        withUnsafeBytes(of: UInt64(truncatingIfNeeded: number).littleEndian) { combine($0) }
+    }
+
+    var hexDigest: String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

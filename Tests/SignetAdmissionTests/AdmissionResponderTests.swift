@@ -1,0 +1,313 @@
+import Foundation
+import SignetAdmission
+import SignetPolicy
+import Testing
+
+@Suite("Admission responder")
+struct AdmissionResponderTests {
+    @Test("every workload kind: allowed and denied", arguments: WorkloadFixture.all)
+    func workloadKinds(_ fixture: WorkloadFixture) async throws {
+        let responder = try makeResponder()
+        let allowed = fixture.wrap(podSpec(containers: [("web", allowedImage)], initContainers: [("setup", allowedImage)]))
+        let result = await responder.respond(
+            to: review(kind: fixture.kind, group: fixture.group, resource: fixture.resource, object: allowed), deadline: farDeadline)
+        #expect(result.status == 200)
+        #expect(result.contentType == "application/json")
+        let response = try decodeResponse(result)
+        #expect(response.uid == "705ab4f5-6393-11e8-b7cc-42010a800002")
+        #expect(response.allowed)
+        #expect(response.status == nil)
+        #expect(response.auditAnnotations?["decision"] == "allowed")
+        #expect(response.auditAnnotations?["dry-run"] == nil)
+
+        let denied = fixture.wrap(podSpec(containers: [("web", allowedImage)], initContainers: [("setup", deniedImage)]))
+        let deniedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: fixture.kind, group: fixture.group, resource: fixture.resource, object: denied), deadline: farDeadline))
+        #expect(!deniedResponse.allowed)
+        #expect(deniedResponse.status?.code == 403)
+        #expect(deniedResponse.status?.reason == "Forbidden")
+        #expect(deniedResponse.status?.message == #"image "docker.io/library/nginx:1.25" (init container "setup") denied by policy "deny-untrusted", authority "block": Docker Hub images are not signed by a trusted key"#)
+        #expect(deniedResponse.auditAnnotations?["decision"] == "denied")
+        let images = try #require(deniedResponse.auditAnnotations?["images"])
+        #expect(images.contains(#""outcome":"deny""#))
+        #expect(images.contains(#""image":"docker.io/library/nginx:1.25""#))
+    }
+
+    @Test func severalDenialsAreJoined() async throws {
+        let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", deniedImage), ("sidecar", "quay.io/x/y:1")]))
+        let response = try decodeResponse(await makeResponder().respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.status?.message == [
+            #"image "docker.io/library/nginx:1.25" (container "web") denied by policy "deny-untrusted", authority "block": Docker Hub images are not signed by a trusted key"#,
+            #"image "quay.io/x/y:1" (container "sidecar") is not covered by any ClusterImagePolicy and the no-match action is deny"#,
+        ].joined(separator: "; "))
+    }
+
+    @Test func ephemeralContainersSubresource() async throws {
+        let responder = try makeResponder()
+        let pod = WorkloadFixture.all[0].wrap
+        let old = pod(podSpec(containers: [("web", deniedImage)]))
+        // The running pod's image was admitted before (e.g. before the policy); only the new
+        // ephemeral container is judged.
+        let allowed = pod(podSpec(containers: [("web", deniedImage)], ephemeral: [("debugger", allowedImage)]))
+        let allowedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "Pod", resource: "pods", subResource: "ephemeralcontainers", operation: "UPDATE", object: allowed, oldObject: old),
+            deadline: farDeadline))
+        #expect(allowedResponse.allowed)
+
+        let denied = pod(podSpec(containers: [("web", deniedImage)], ephemeral: [("debugger", "busybox:1.36")]))
+        let deniedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "Pod", resource: "pods", subResource: "ephemeralcontainers", operation: "UPDATE", object: denied, oldObject: old),
+            deadline: farDeadline))
+        #expect(!deniedResponse.allowed)
+        #expect(deniedResponse.status?.message?.contains(#"(ephemeral container "debugger")"#) == true)
+        #expect(deniedResponse.status?.message?.contains(#"container "web""#) == false)
+
+        // Older API servers send an EphemeralContainers object.
+        let legacy = #"{"kind":"EphemeralContainers","apiVersion":"v1","metadata":{"name":"web","namespace":"team"},"ephemeralContainers":[{"name":"debugger","image":"busybox","targetContainerName":"web"}]}"#
+        let legacyResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "EphemeralContainers", resource: "pods", subResource: "ephemeralcontainers", operation: "UPDATE", object: legacy),
+            deadline: farDeadline))
+        #expect(!legacyResponse.allowed)
+        #expect(legacyResponse.status?.message?.contains(#"image "docker.io/library/busybox:latest" (ephemeral container "debugger")"#) == true)
+    }
+
+    @Test func updateEvaluatesOnlyNewOrChangedImages() async throws {
+        let responder = try makeResponder()
+        let deployment = WorkloadFixture.all[1].wrap
+        let old = deployment(podSpec(containers: [("web", deniedImage)]))
+
+        // Scaling: same images → allowed without verdicts.
+        let scaled = deployment(podSpec(containers: [("web", deniedImage)])).replacingOccurrences(of: #""replicas":2"#, with: #""replicas":5"#)
+        let scaledResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "Deployment", group: "apps", resource: "deployments", operation: "UPDATE", object: scaled, oldObject: old),
+            deadline: farDeadline))
+        #expect(scaledResponse.allowed)
+        #expect(scaledResponse.auditAnnotations?["images"] == "[]")
+
+        // A new container with an allowed image: only it is judged.
+        let added = deployment(podSpec(containers: [("web", deniedImage), ("proxy", allowedImage)]))
+        let addedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "Deployment", group: "apps", resource: "deployments", operation: "UPDATE", object: added, oldObject: old),
+            deadline: farDeadline))
+        #expect(addedResponse.allowed)
+        #expect(addedResponse.auditAnnotations?["images"]?.contains("proxy") == true)
+        #expect(addedResponse.auditAnnotations?["images"]?.contains(#""container":"web""#) == false)
+
+        // A changed image is judged.
+        let changed = deployment(podSpec(containers: [("web", "nginx:1.26")]))
+        let changedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "Deployment", group: "apps", resource: "deployments", operation: "UPDATE", object: changed, oldObject: old),
+            deadline: farDeadline))
+        #expect(!changedResponse.allowed)
+        #expect(changedResponse.status?.message?.contains("nginx:1.26") == true)
+
+        // The same image moved from an init container to a container is new in its slot.
+        let moved = deployment(podSpec(containers: [("web", allowedImage)], initContainers: [("web", deniedImage)]))
+        let movedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: "Deployment", group: "apps", resource: "deployments", operation: "UPDATE", object: moved, oldObject: old),
+            deadline: farDeadline))
+        #expect(!movedResponse.allowed)
+    }
+
+    @Test(arguments: ["DELETE", "CONNECT"])
+    func deleteAndConnectAreAllowedUntouched(_ operation: String) async throws {
+        let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", deniedImage)]))
+        let body = operation == "DELETE"
+            ? review(kind: "Pod", resource: "pods", operation: operation, object: nil, oldObject: pod)
+            : review(kind: "PodExecOptions", resource: "pods", subResource: "exec", operation: operation,
+                     object: #"{"kind":"PodExecOptions","apiVersion":"v1","stdin":true,"command":["sh"]}"#)
+        let response = try decodeResponse(await makeResponder().respond(to: body, deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.warnings == nil)
+        #expect(response.status == nil)
+    }
+
+    @Test func dryRunIsMarkedAndDecidedTheSame() async throws {
+        let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", deniedImage)]))
+        let response = try decodeResponse(await makeResponder().respond(
+            to: review(kind: "Pod", resource: "pods", object: pod, dryRun: true), deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.auditAnnotations?["dry-run"] == "true")
+        #expect(response.auditAnnotations?["decision"] == "denied")
+    }
+
+    @Test func warnModeBecomesWarnings() async throws {
+        let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", "quay.io/warn/app:2")]))
+        let response = try decodeResponse(await makeResponder().respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.warnings == [#"image "quay.io/warn/app:2" (container "web") would be denied by policy "warn-quay" (mode Warn), authority "authority-0": unsigned"#])
+        #expect(response.auditAnnotations?["images"]?.contains(#""outcome":"warn""#) == true)
+    }
+
+    @Test func unknownKindWithoutPodSpecIsAllowedWithWarning() async throws {
+        let configMap = #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cfg","namespace":"team"},"data":{"image":"nginx"}}"#
+        let response = try decodeResponse(await makeResponder().respond(
+            to: review(kind: "ConfigMap", resource: "configmaps", object: configMap), deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.warnings == ["signet does not evaluate kind ConfigMap"])
+        #expect(response.auditAnnotations?["not-evaluated"] == "kind v1 ConfigMap has no pod spec")
+    }
+
+    @Test func unknownKindWithPodTemplateIsEvaluated() async throws {
+        let rollout = #"{"kind":"Rollout","apiVersion":"argoproj.io/v1alpha1","metadata":{"name":"web","namespace":"team"},"spec":{"replicas":3,"template":\#(WorkloadFixture.template(podSpec(containers: [("web", deniedImage)])))}}"#
+        let response = try decodeResponse(await makeResponder().respond(
+            to: review(kind: "Rollout", group: "argoproj.io", version: "v1alpha1", resource: "rollouts", object: rollout), deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.warnings == nil)
+    }
+
+    @Test func podTemplateKind() async throws {
+        let template = #"{"kind":"PodTemplate","apiVersion":"v1","metadata":{"name":"t","namespace":"team"},"template":\#(WorkloadFixture.template(podSpec(containers: [("web", deniedImage)])))}"#
+        let response = try decodeResponse(await makeResponder().respond(
+            to: review(kind: "PodTemplate", resource: "podtemplates", object: template), deadline: farDeadline))
+        #expect(!response.allowed)
+    }
+
+    // MARK: - Malformed requests
+
+    struct BadBody: Sendable, CustomStringConvertible {
+        var label: String
+        var body: String
+        var message: String
+        var description: String { label }
+    }
+
+    static let badBodies: [BadBody] = [
+        BadBody(label: "not JSON", body: "<html>", message: "request body is not JSON"),
+        BadBody(label: "empty", body: "", message: "request body is not JSON"),
+        BadBody(label: "JSON array", body: "[]", message: "not a JSON object"),
+        BadBody(label: "JSON string", body: #""AdmissionReview""#, message: "not a JSON object"),
+        BadBody(label: "v1beta1", body: #"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}"#,
+                message: #"expected an admission.k8s.io/v1 AdmissionReview, got apiVersion "admission.k8s.io/v1beta1""#),
+        BadBody(label: "wrong kind", body: #"{"apiVersion":"admission.k8s.io/v1","kind":"Pod"}"#, message: "expected an admission.k8s.io/v1 AdmissionReview"),
+        BadBody(label: "no request", body: #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, message: "has no request"),
+        BadBody(label: "missing uid", body: #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}"#,
+                message: "request.uid is missing"),
+        BadBody(label: "empty uid", body: #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}"#,
+                message: "request.uid is empty"),
+        BadBody(label: "unknown operation", body: #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"PATCH"}}"#,
+                message: "request.operation"),
+        BadBody(label: "object not an object", body: #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":[1]}}"#,
+                message: "request.object"),
+    ]
+
+    @Test(arguments: badBodies)
+    func badRequestsGet400(_ bad: BadBody) async throws {
+        let result = try await makeResponder().respond(to: Array(bad.body.utf8), deadline: farDeadline)
+        #expect(result.status == 400)
+        #expect(result.contentType.hasPrefix("text/plain"))
+        let text = String(decoding: result.body, as: UTF8.self)
+        #expect(text.contains(bad.message), "\(text)")
+    }
+
+    struct MalformedPod: Sendable, CustomStringConvertible {
+        var label: String
+        var spec: String
+        var reason: String
+        var description: String { label }
+    }
+
+    static let malformedPods: [MalformedPod] = [
+        MalformedPod(label: "containers not an array", spec: #"{"containers":{"name":"web","image":"ghcr.io/signet-demo/app"}}"#,
+                     reason: "spec.containers is not an array"),
+        MalformedPod(label: "container without image", spec: #"{"containers":[{"name":"ok","image":"ghcr.io/signet-demo/app"},{"name":"web"}]}"#,
+                     reason: #"spec.containers[1] (container "web") has no image"#),
+        MalformedPod(label: "empty image", spec: #"{"containers":[{"name":"web","image":""}]}"#,
+                     reason: #"spec.containers[0] (container "web") has no image"#),
+        MalformedPod(label: "image not a string", spec: #"{"containers":[{"name":"web","image":42}]}"#,
+                     reason: #"spec.containers[0].image (container "web") is not a string"#),
+        MalformedPod(label: "container not an object", spec: #"{"containers":["ghcr.io/signet-demo/app"]}"#,
+                     reason: "spec.containers[0] is not an object"),
+        MalformedPod(label: "init containers wrong type", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"initContainers":"x"}"#,
+                     reason: "spec.initContainers is not an array"),
+        MalformedPod(label: "no containers", spec: #"{"restartPolicy":"Always"}"#, reason: "Pod has no containers at spec.containers"),
+        MalformedPod(label: "spec not an object", spec: #""spec""#, reason: "spec (or a field on the way to it) is not an object"),
+    ]
+
+    @Test(arguments: malformedPods)
+    func malformedPodSpecsAreDenied(_ bad: MalformedPod) async throws {
+        let pod = #"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"web","namespace":"team"},"spec":\#(bad.spec)}"#
+        let result = try await makeResponder().respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline)
+        #expect(result.status == 200)
+        let response = try decodeResponse(result)
+        #expect(!response.allowed)
+        #expect(response.status?.code == 403)
+        #expect(response.status?.message?.contains(bad.reason) == true, "\(response.status?.message ?? "")")
+    }
+
+    @Test func deploymentWithoutTemplateIsDenied() async throws {
+        let deployment = #"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web"},"spec":{"replicas":1}}"#
+        let response = try decodeResponse(await makeResponder().respond(
+            to: review(kind: "Deployment", group: "apps", resource: "deployments", object: deployment), deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.status?.message == "signet denied Deployment: Deployment has no pod spec at spec.template.spec")
+    }
+
+    @Test func invalidImageReferenceIsDenied() async throws {
+        let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", "Ghcr.io/signet-demo/App")]))
+        let response = try decodeResponse(await makeResponder().respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.status?.message?.contains("repository name must be lowercase") == true)
+    }
+
+    @Test func evaluatorProviderIsAskedPerRequest() async throws {
+        let policies = try testPolicies()
+        let responder = AdmissionResponder { PolicyEvaluator(policies: policies, noMatchAction: .allow) }
+        let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", "quay.io/x/y:1")]))
+        let response = try decodeResponse(await responder.respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.auditAnnotations?["policy-revision"] == policies.revision)
+    }
+}
+
+@Suite("Synthetic reviews")
+struct SyntheticReviewTests {
+    @Test func wrapsABareDeployment() async throws {
+        let deployment = WorkloadFixture.all[1].wrap(podSpec(containers: [("web", deniedImage)]))
+        let body = try AdmissionReview.makeSynthetic(objectJSON: Array(deployment.utf8), namespace: "demo")
+        let request = try JSONDecoder().decode(AdmissionReview.self, from: Data(body)).request
+        #expect(request?.kind == GroupVersionKind(group: "apps", version: "v1", kind: "Deployment"))
+        #expect(request?.resource?.resource == "deployments")
+        #expect(request?.namespace == "demo")
+        #expect(request?.operation == .create)
+        let response = try decodeResponse(await makeResponder().respond(to: body, deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.status?.message?.contains("deny-untrusted") == true)
+    }
+
+    @Test func wrapsABarePod() async throws {
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ok"},"spec":{"containers":[{"name":"app","image":"ghcr.io/signet-demo/app:v1"}]}}"#
+        let body = try AdmissionReview.makeSynthetic(objectJSON: Array(pod.utf8))
+        let response = try decodeResponse(await makeResponder().respond(to: body, deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.auditAnnotations?["dry-run"] == "true")
+    }
+
+    @Test(arguments: ["[]", "{}", #"{"kind":"Pod"}"#, "nope"])
+    func refusesObjectsWithoutKind(_ json: String) {
+        #expect(throws: AdmissionReview.SyntheticReviewError.self) { try AdmissionReview.makeSynthetic(objectJSON: Array(json.utf8)) }
+    }
+}
+
+@Suite("Workload images")
+struct WorkloadImagesTests {
+    @Test func orderAndTypes() {
+        let pod = #"{"spec":{"containers":[{"name":"a","image":"x"}],"initContainers":[{"name":"i","image":"y"}],"ephemeralContainers":[{"name":"e","image":"z"}]}}"#
+        let extraction = WorkloadImages.extract(objectJSON: Array(pod.utf8), kind: "Pod")
+        #expect(extraction == .podSpec(path: "spec", images: [
+            ImageUse(image: "y", container: "i", containerType: .initContainer),
+            ImageUse(image: "x", container: "a", containerType: .container),
+            ImageUse(image: "z", container: "e", containerType: .ephemeralContainer),
+        ]))
+    }
+
+    @Test func cronJobPath() {
+        let cronJob = #"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}]}}}}}}"#
+        #expect(WorkloadImages.extract(objectJSON: Array(cronJob.utf8), kind: "CronJob")
+            == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a")]))
+        #expect(WorkloadImages.extract(objectJSON: Array(cronJob.utf8), kind: "SomethingNew")
+            == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a")]))
+        #expect(WorkloadImages.extract(objectJSON: Array(#"{"spec":{"replicas":1}}"#.utf8), kind: "Scale") == .noPodSpec)
+    }
+}

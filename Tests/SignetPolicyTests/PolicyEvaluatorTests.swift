@@ -1,0 +1,203 @@
+import SignetRegistry
+import Testing
+@testable import SignetPolicy
+
+/// A verifier double: answers per authority name, can throw or stall.
+struct ScriptedVerifier: AuthorityVerifier {
+    enum Answer: Sendable {
+        case pass
+        case fail(String)
+        case error(String)
+        case stall
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    var answers: [String: Answer]
+
+    func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+        switch answers[authority.name] ?? .error("no answer scripted") {
+        case .pass:
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release key",
+                                    steps: [VerificationStep(name: "signature", passed: true, detail: "ok")])
+        case .fail(let reason):
+            return AuthorityVerdict(passed: false, authority: authority.name, reason: reason)
+        case .error(let message):
+            throw Failure(description: message)
+        case .stall:
+            try await Task.sleep(for: .seconds(60))
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "too late")
+        }
+    }
+}
+
+private let subject = AdmissionSubject(namespace: "team", name: "web", kind: "Pod")
+private func deadline(_ seconds: Int = 10) -> ContinuousClock.Instant { .now + .seconds(seconds) }
+
+private func staticAuthority(_ name: String, _ action: StaticAction, _ message: String? = nil) -> String {
+    "    - name: \(name)\n      static:\n        action: \(action.rawValue)\n" + (message.map { "        message: \"\($0)\"\n" } ?? "")
+}
+
+private func keyAuthority(_ name: String) -> String {
+    "    - name: \(name)\n      key:\n        data: test\n"
+}
+
+@Suite("Policy evaluator")
+struct PolicyEvaluatorTests {
+    @Test func noMatchDeniesByDefaultAndAllowsWhenConfigured() async throws {
+        let set = try load(["a.yaml": policyYAML(name: "system", globs: ["registry.k8s.io/**"])])
+        let images = [ImageUse(image: "quay.io/x/y:1", container: "app")]
+        let denied = await PolicyEvaluator(policies: set).evaluate(images, subject: subject, deadline: deadline())
+        #expect(!denied.allowed)
+        #expect(denied.denials == [#"image "quay.io/x/y:1" (container "app") is not covered by any ClusterImagePolicy and the no-match action is deny"#])
+        #expect(denied.verdicts.first?.outcome == .deny)
+
+        let allowed = await PolicyEvaluator(policies: set, noMatchAction: .allow).evaluate(images, subject: subject, deadline: deadline())
+        #expect(allowed.allowed)
+        #expect(allowed.verdicts.first?.outcome == .allow)
+        #expect(allowed.denials.isEmpty)
+    }
+
+    @Test func staticPassAndFail() async throws {
+        let set = try load([
+            "pass.yaml": policyYAML(name: "system", globs: ["registry.k8s.io/**"], authorities: staticAuthority("allow-system", .pass)),
+            "fail.yaml": policyYAML(name: "deny-unsigned", globs: ["docker.io/**"], authorities: staticAuthority("block", .fail, "Docker Hub images are not signed")),
+        ])
+        let evaluator = PolicyEvaluator(policies: set)
+        let decision = await evaluator.evaluate([
+            ImageUse(image: "registry.k8s.io/pause:3.9", container: "pause"),
+            ImageUse(image: "nginx:1.25", container: "web"),
+        ], subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.verdicts.map(\.outcome) == [.allow, .deny])
+        #expect(decision.verdicts[1].policies == ["deny-unsigned"])
+        #expect(decision.verdicts[1].reference == "docker.io/library/nginx:1.25")
+        #expect(decision.denials == [#"image "docker.io/library/nginx:1.25" (container "web") denied by policy "deny-unsigned", authority "block": Docker Hub images are not signed"#])
+        #expect(decision.summary == "denied: 1 of 2 images (docker.io/library/nginx:1.25)")
+    }
+
+    @Test func everyMatchingPolicyMustPass() async throws {
+        let set = try load([
+            "a.yaml": policyYAML(name: "org", globs: ["ghcr.io/org/**"], authorities: staticAuthority("ok", .pass)),
+            "b.yaml": policyYAML(name: "app", globs: ["ghcr.io/org/app"], authorities: staticAuthority("no", .fail, "app is retired")),
+        ])
+        let decision = await PolicyEvaluator(policies: set).evaluate(
+            [ImageUse(image: "ghcr.io/org/app:v1", container: "c"), ImageUse(image: "ghcr.io/org/other:v1", container: "d")],
+            subject: subject, deadline: deadline())
+        #expect(decision.verdicts.map(\.outcome) == [.deny, .allow])
+        #expect(decision.verdicts[0].policies == ["app", "org"])
+        #expect(decision.denials.count == 1)
+        #expect(decision.denials[0].contains(#"policy "app", authority "no": app is retired"#))
+    }
+
+    @Test func requireCounts() async throws {
+        let authorities = staticAuthority("a", .pass) + staticAuthority("b", .fail, "b says no") + staticAuthority("c", .fail, "c says no")
+        let one = try load(["a.yaml": policyYAML(name: "p", authorities: authorities, extra: "  require: 1\n")])
+        let two = try load(["a.yaml": policyYAML(name: "p", authorities: authorities, extra: "  require: 2\n")])
+        let all = try load(["a.yaml": policyYAML(name: "p", authorities: authorities)])
+        let image = [ImageUse(image: "ghcr.io/org/app:1", container: "app")]
+        #expect(await PolicyEvaluator(policies: one).evaluate(image, subject: subject, deadline: deadline()).allowed)
+        let denied = await PolicyEvaluator(policies: two).evaluate(image, subject: subject, deadline: deadline())
+        #expect(!denied.allowed)
+        #expect(denied.denials[0].contains(#"(2 authorities must pass, 1 passed): authority "b": b says no; authority "c": c says no"#))
+        #expect(!(await PolicyEvaluator(policies: all).evaluate(image, subject: subject, deadline: deadline()).allowed))
+    }
+
+    @Test func warnAndAuditModesAllow() async throws {
+        let set = try load([
+            "w.yaml": policyYAML(name: "warn-only", globs: ["ghcr.io/w/**"], authorities: staticAuthority("x", .fail, "unsigned"), extra: "  mode: Warn\n"),
+            "a.yaml": policyYAML(name: "audit-only", globs: ["ghcr.io/a/**"], authorities: staticAuthority("y", .fail, "unsigned"), extra: "  mode: Audit\n"),
+        ])
+        let decision = await PolicyEvaluator(policies: set).evaluate([
+            ImageUse(image: "ghcr.io/w/app:1", container: "w"),
+            ImageUse(image: "ghcr.io/a/app:1", container: "a", containerType: .initContainer),
+        ], subject: subject, deadline: deadline())
+        #expect(decision.allowed)
+        #expect(decision.verdicts.map(\.outcome) == [.warn, .audit])
+        #expect(decision.warnings == [#"image "ghcr.io/w/app:1" (container "w") would be denied by policy "warn-only" (mode Warn), authority "x": unsigned"#])
+        #expect(decision.auditFindings == [#"image "ghcr.io/a/app:1" (init container "a") would be denied by policy "audit-only" (mode Audit), authority "y": unsigned"#])
+        #expect(decision.summary == "allowed: 2 images (1 warning, 1 audit finding)")
+    }
+
+    @Test func verifierErrorFailsClosed() async throws {
+        let set = try load(["k.yaml": policyYAML(name: "signed", authorities: keyAuthority("release"))])
+        let verifier = ScriptedVerifier(answers: ["release": .error("registry ghcr.io unreachable")])
+        let decision = await PolicyEvaluator(policies: set, verifier: verifier).evaluate(
+            [ImageUse(image: "ghcr.io/org/app:1", container: "app")], subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.denials == [#"image "ghcr.io/org/app:1" (container "app") denied by policy "signed", authority "release": could not verify: registry ghcr.io unreachable"#])
+        #expect(decision.verdicts[0].results[0].authorities[0].status == .error)
+    }
+
+    @Test func missingVerifierFailsClosed() async throws {
+        let set = try load(["k.yaml": policyYAML(name: "signed", authorities: keyAuthority("release"))])
+        let decision = await PolicyEvaluator(policies: set).evaluate(
+            [ImageUse(image: "ghcr.io/org/app:1", container: "app")], subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.denials[0].hasSuffix("no verifier is configured for key authorities"))
+    }
+
+    @Test func deadlineFailsClosed() async throws {
+        let set = try load(["k.yaml": policyYAML(name: "signed", authorities: keyAuthority("slow"))])
+        let verifier = ScriptedVerifier(answers: ["slow": .stall])
+        let start = ContinuousClock.now
+        let decision = await PolicyEvaluator(policies: set, verifier: verifier).evaluate(
+            [ImageUse(image: "ghcr.io/org/app:1", container: "app")], subject: subject, deadline: .now + .milliseconds(100))
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(!decision.allowed)
+        #expect(decision.denials[0].contains("deadline passed"))
+    }
+
+    @Test func verifierVerdictsAndRequire() async throws {
+        let authorities = keyAuthority("a") + keyAuthority("b")
+        let set = try load(["k.yaml": policyYAML(name: "signed", authorities: authorities, extra: "  require: 1\n")])
+        let verifier = ScriptedVerifier(answers: ["a": .fail("no signature found"), "b": .pass])
+        let decision = await PolicyEvaluator(policies: set, verifier: verifier).evaluate(
+            [ImageUse(image: "ghcr.io/org/app:1", container: "app")], subject: subject, deadline: deadline())
+        #expect(decision.allowed)
+        #expect(decision.verdicts[0].outcome == .allow)
+    }
+
+    @Test func staticPassSettlesWithoutVerifier() async throws {
+        let authorities = staticAuthority("s", .pass) + keyAuthority("k")
+        let set = try load(["k.yaml": policyYAML(name: "p", authorities: authorities, extra: "  require: 1\n")])
+        // No verifier: the static pass already satisfies `require: 1`.
+        let decision = await PolicyEvaluator(policies: set).evaluate(
+            [ImageUse(image: "ghcr.io/org/app:1", container: "app")], subject: subject, deadline: deadline())
+        #expect(decision.allowed)
+    }
+
+    @Test func invalidReferenceIsDenied() async throws {
+        let set = try load(["a.yaml": policyYAML(name: "all", globs: ["**"])])
+        let decision = await PolicyEvaluator(policies: set, noMatchAction: .allow).evaluate(
+            [ImageUse(image: "Nginx", container: "web")], subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.verdicts[0].reference == nil)
+        #expect(decision.denials == [#"image "Nginx" (container "web") denied: invalid image reference "Nginx": repository name must be lowercase"#])
+    }
+
+    @Test func manyImagesInParallel() async throws {
+        let set = try load([
+            "k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("slowish")),
+        ])
+        struct SlowVerifier: AuthorityVerifier {
+            func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+                try await Task.sleep(for: .milliseconds(50))
+                let passed = !image.repository.hasSuffix("7")
+                return AuthorityVerdict(passed: passed, authority: authority.name, reason: passed ? "signed" : "no signature found")
+            }
+        }
+        let images = (0..<200).map { ImageUse(image: "ghcr.io/org/app\($0):v1", container: "c\($0)") }
+            + [ImageUse(image: "ghcr.io/org/app1:v1", container: "duplicate")]
+        let start = ContinuousClock.now
+        let decision = await PolicyEvaluator(policies: set, verifier: SlowVerifier()).evaluate(images, subject: subject, deadline: deadline())
+        // 200 sequential verifications would take 10 s.
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(decision.verdicts.count == 201)
+        #expect(decision.verdicts.map(\.container) == images.map(\.container))
+        #expect(decision.denials.count == 20)
+        #expect(!decision.allowed)
+    }
+}
