@@ -28,6 +28,7 @@ public actor PolicyDirectoryWatcher {
     private let logger: Logger
     private let continuation: AsyncStream<PolicyWatchEvent>.Continuation
     private var fingerprint: String?
+    private var lastRejection: PolicyLoadError?
 
     public init(
         directory: String,
@@ -65,6 +66,8 @@ public actor PolicyDirectoryWatcher {
         do {
             (files, newFingerprint) = try snapshot()
         } catch {
+            // An unreadable directory is reported when it first fails, not at every poll.
+            if error == lastRejection { return nil }
             return reject(error, fingerprint: nil)
         }
         if newFingerprint == fingerprint {
@@ -73,6 +76,7 @@ public actor PolicyDirectoryWatcher {
         do {
             let set = try loader.load(files: files)
             fingerprint = newFingerprint
+            lastRejection = nil
             if set.revision == current.revision {
                 return nil
             }
@@ -104,6 +108,7 @@ public actor PolicyDirectoryWatcher {
     private func reject(_ error: PolicyLoadError, fingerprint newFingerprint: String?) -> PolicyWatchEvent {
         // Remember the broken fingerprint so the same error is reported once, not at every poll.
         if let newFingerprint { fingerprint = newFingerprint }
+        lastRejection = error
         logger.error("policy reload rejected; keeping the policies in force", metadata: [
             "directory": "\(directory)", "error": "\(error)", "revision": "\(current.revision)",
         ])

@@ -72,3 +72,23 @@ struct PolicyDirectoryWatcherTests {
     }
 }
 
+
+@Suite("Policy directory watcher, unreadable directory")
+struct PolicyDirectoryWatcherMissingDirectoryTests {
+    @Test func vanishedDirectoryIsReportedOnceAndKeepsPolicies() async throws {
+        var directory: TemporaryDirectory? = try TemporaryDirectory()
+        let path = try #require(directory?.path)
+        try directory?.write("a.yaml", policyYAML(name: "first"))
+        let watcher = PolicyDirectoryWatcher(directory: path)
+        let initial = try await watcher.loadInitial()
+        directory = nil
+        guard case .rejected(let error, let kept) = await watcher.poll() else {
+            Issue.record("expected a rejection")
+            return
+        }
+        #expect(error.message.contains("cannot list"))
+        #expect(kept.revision == initial.revision)
+        #expect(await watcher.poll() == nil)
+        #expect(await watcher.current.policies.map(\.name) == ["first"])
+    }
+}
