@@ -39,12 +39,11 @@ extension RegistryClient {
                    let digest = try? ImageDigest(parsing: header), MediaType.allManifestTypes.contains(mediaType) {
                     return Descriptor(mediaType: mediaType, digest: digest, size: size)
                 }
-            case 404, 401, 403:
-                throw failure(response, target: target, reference: reference.description, operation: "resolve")
+            case 405, 501:
+                // HEAD not supported: fetch the manifest instead.
+                break
             default:
-                if !RetryPolicy.isRetryable(status: response.status) && response.status != 405 {
-                    throw failure(response, target: target, reference: reference.description, operation: "resolve")
-                }
+                throw failure(response, target: target, reference: reference.description, operation: "resolve")
             }
             return try await fetchManifest(reference, target: target, accepting: MediaType.allManifestTypes, deadline: deadline).descriptor
         }

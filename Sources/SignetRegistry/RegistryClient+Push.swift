@@ -68,26 +68,16 @@ extension RegistryClient {
         }
     }
 
-    /// Encodes `manifest` (sorted keys, no escaped slashes) and pushes it with ``pushManifest(_:mediaType:to:deadline:)``.
+    /// Encodes `manifest` with ``Manifest/encoded()`` and pushes it with ``pushManifest(_:mediaType:to:deadline:)``.
     public func pushManifest(
         _ manifest: Manifest, to reference: ImageReference, deadline: ContinuousClock.Instant
     ) async throws(RegistryError) -> Descriptor {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let bytes: [UInt8]
-        let mediaType: String
         do {
-            switch manifest {
-            case .image(let image):
-                bytes = Array(try encoder.encode(image))
-                mediaType = image.mediaType ?? MediaType.ociManifest
-            case .index(let index):
-                bytes = Array(try encoder.encode(index))
-                mediaType = index.mediaType ?? MediaType.ociIndex
-            }
+            bytes = try manifest.encoded()
         } catch {
             throw RegistryError(.invalidConfiguration("manifest does not encode: \(error)"))
         }
-        return try await pushManifest(bytes, mediaType: mediaType, to: reference, deadline: deadline)
+        return try await pushManifest(bytes, mediaType: manifest.mediaType, to: reference, deadline: deadline)
     }
 }

@@ -197,10 +197,15 @@ public final class RegistryClient: Sendable {
     /// taught: Basic for registries that asked for it, a cached token, or a new token fetched
     /// before the request when the registry is known to want one (saving the 401 round trip).
     private func authorization(for target: Target, scope: String, deadline: ContinuousClock.Instant) async throws -> String? {
-        let key = AuthState.TokenKey(registry: target.registry, scope: scope)
+        // A pull-and-push token serves pulls of the same repository too.
+        var keys = [AuthState.TokenKey(registry: target.registry, scope: scope)]
+        if scope.hasSuffix(":pull") {
+            keys.append(AuthState.TokenKey(registry: target.registry, scope: scope + ",push"))
+        }
         let now = ContinuousClock.now
-        let (challenge, token) = authState.withLock { state in
-            (state.challenges[target.registry], state.tokens[key].flatMap { $0.expires > now ? $0.value : nil })
+        let (challenge, token) = authState.withLock { state -> (AuthenticationChallenge?, String?) in
+            let cached = keys.compactMap { state.tokens[$0] }.first { $0.expires > now }
+            return (state.challenges[target.registry], cached?.value)
         }
         guard let challenge else { return nil }
         switch challenge.scheme {

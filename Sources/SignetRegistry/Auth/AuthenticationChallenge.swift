@@ -24,10 +24,15 @@ struct AuthenticationChallenge: Sendable, Hashable {
     static func parse(field: String) -> [AuthenticationChallenge] {
         var scanner = Scanner(Array(field.utf8))
         var result: [AuthenticationChallenge] = []
-        // Each turn consumes at least the scheme token, so the loop ends.
+        // Each turn consumes at least one byte, so the loop ends.
         while true {
             scanner.skipSeparators()
-            guard let scheme = scanner.token() else { break }
+            guard let scheme = scanner.token() else {
+                // Skip a byte that cannot start a scheme; stop at the end.
+                guard scanner.peek != nil else { break }
+                scanner.position += 1
+                continue
+            }
             var challenge = AuthenticationChallenge(scheme: scheme.lowercased(), parameters: [:])
             while true {
                 let mark = scanner.position
@@ -48,7 +53,9 @@ struct AuthenticationChallenge: Sendable, Hashable {
                     scanner.skip { $0 == UInt8(ascii: "=") }
                     continue
                 }
-                let value = scanner.peek == UInt8(ascii: "\"") ? scanner.quotedString() : (scanner.token() ?? "")
+                // Unquoted values should be tokens; accept anything up to a comma or space, as
+                // registries send unquoted URLs.
+                let value = scanner.peek == UInt8(ascii: "\"") ? scanner.quotedString() : scanner.bareValue()
                 challenge.parameters[name.lowercased()] = value
             }
             result.append(challenge)
@@ -89,6 +96,12 @@ struct AuthenticationChallenge: Sendable, Hashable {
             let start = position
             skip(while: Self.isTokenCharacter)
             return position > start ? String(decoding: bytes[start..<position], as: UTF8.self) : nil
+        }
+
+        mutating func bareValue() -> String {
+            let start = position
+            skip { $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+            return String(decoding: bytes[start..<position], as: UTF8.self)
         }
 
         /// `quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE` (RFC 9110 section 5.6.4).

@@ -1,4 +1,5 @@
 import Foundation
+import SignetCrypto
 
 /// An image manifest: one image's config and layers.
 ///
@@ -56,6 +57,31 @@ public struct ImageIndex: Sendable, Hashable, Codable {
 public enum Manifest: Sendable, Hashable {
     case image(ImageManifest)
     case index(ImageIndex)
+
+    /// The document's media type (its `mediaType` field, or the OCI type of its kind).
+    public var mediaType: String {
+        switch self {
+        case .image(let image): image.mediaType ?? MediaType.ociManifest
+        case .index(let index): index.mediaType ?? MediaType.ociIndex
+        }
+    }
+
+    /// JSON with sorted keys and unescaped slashes: the bytes to push and to address by digest.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        switch self {
+        case .image(let image): return Array(try encoder.encode(image))
+        case .index(let index): return Array(try encoder.encode(index))
+        }
+    }
+
+    /// The descriptor of ``encoded()``: media type, SHA-256 digest, size.
+    public func descriptor() throws -> Descriptor {
+        let bytes = try encoded()
+        let digest = ImageDigest(uncheckedAlgorithm: "sha256", encoded: DigestAlgorithm.sha256.hexHash(bytes))
+        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
+    }
 
     /// Parses `bytes` as the manifest type `mediaType`; when the type is unknown or missing, the
     /// document's own `mediaType` field decides, then its shape (`manifests` means an index).

@@ -171,7 +171,8 @@ final class CurlTransfer: @unchecked Sendable {
             return 0
         }
         var line = Substring(String(decoding: bytes, as: UTF8.self))
-        while let last = line.last, last == "\r" || last == "\n" { line = line.dropLast() }
+        // "\r\n" is one Character in Swift; `isNewline` covers it, "\r" and "\n".
+        while let last = line.last, last.isNewline { line = line.dropLast() }
         if line.hasPrefix("HTTP/") {
             responseHeaders.removeAll()
             body.removeAll()
