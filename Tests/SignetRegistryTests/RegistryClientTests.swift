@@ -256,4 +256,26 @@ struct RegistryClientTests {
         // HTTPS to a plain-HTTP port fails the TLS handshake.
         #expect(error?.kind == .connectionFailed)
     }
+
+    @Test func dockerSchema2ManifestListResolves() async throws {
+        let registry = try RegistryFixture()
+        let client = try Self.makeClient(registry)
+        defer { client.shutdown() }
+        let reference = try TestImages.reference("\(registry.host)/demo/docker:v1")
+        var image = try await TestImages.imageManifest(client: client, repository: reference, deadline: TestImages.deadline())
+        image.mediaType = MediaType.dockerManifest
+        image.config.mediaType = "application/vnd.docker.container.image.v1+json"
+        image.layers[0].mediaType = "application/vnd.docker.image.rootfs.diff.tar"
+        let manifest = Manifest.image(image)
+        var entry = try await client.pushManifest(manifest, to: reference.withDigest(try manifest.descriptor().digest), deadline: TestImages.deadline())
+        entry.platform = Platform(architecture: "amd64", os: "linux")
+        let list = try await client.pushManifest(
+            .index(ImageIndex(mediaType: MediaType.dockerManifestList, manifests: [entry])), to: reference, deadline: TestImages.deadline())
+
+        let resolved = try await client.resolve(reference, deadline: TestImages.deadline())
+        #expect(resolved.digest == list.digest)
+        #expect(resolved.mediaType == MediaType.dockerManifestList)
+        let fetched = try await client.manifest(reference.withDigest(entry.digest), deadline: TestImages.deadline())
+        #expect(fetched.descriptor.mediaType == MediaType.dockerManifest)
+    }
 }

@@ -109,6 +109,19 @@ struct RegistryMisbehaviourTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    @Test func droppedConnectionsAreRetried() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "HEAD /v2/demo/app/manifests/v1": [Response(status: 0), Self.manifestResponse(digestHeader: Self.manifestDigest)],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let (resolved, requests) = try await RegistryRequestCounter.counting {
+            try await client.resolve(try TestImages.reference("\(stub.host)/demo/app:v1"), deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest.description == Self.manifestDigest)
+        #expect(requests == 2)
+    }
+
     @Test func oversizedManifestIsRefused() async throws {
         let big = Array(repeating: UInt8(ascii: " "), count: 8192) + Self.manifestBytes
         let stub = try RegistryStubServer(routes: [

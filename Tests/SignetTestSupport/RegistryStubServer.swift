@@ -9,6 +9,7 @@ import Foundation
 public final class RegistryStubServer: @unchecked Sendable {
     // Immutable after init except `process`, which only `stop()` (test code) touches.
     public struct Response {
+        /// The status code; 0 closes the connection without an answer.
         public var status: Int
         public var headers: [String: String]
         public var body: [UInt8]
@@ -92,6 +93,10 @@ public final class RegistryStubServer: @unchecked Sendable {
                     response = responses[min(index, len(responses) - 1)]
                 if response["delay"]:
                     time.sleep(response["delay"])
+                if response["status"] == 0:
+                    # Drop the connection without answering, like a reset peer.
+                    self.close_connection = True
+                    return
                 body = base64.b64decode(response["body"])
                 self.send_response(response["status"])
                 for name, value in response["headers"].items():

@@ -204,6 +204,8 @@ final class CurlTransfer: @unchecked Sendable {
         _ = signet_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
         var version = 0
         _ = signet_curl_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+        var connects = 0
+        _ = signet_curl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
         var effective: UnsafePointer<CChar>?
         _ = signet_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
         let httpVersion: Int
@@ -217,7 +219,8 @@ final class CurlTransfer: @unchecked Sendable {
             headers: responseHeaders,
             body: body,
             effectiveURL: effective.map { String(cString: $0) } ?? request.url,
-            httpVersion: httpVersion))
+            httpVersion: httpVersion,
+            newConnections: connects))
     }
 
     /// Failures of an established connection: the peer closed it, reset it, or broke an HTTP/2

@@ -28,6 +28,8 @@ struct HTTPResponse: Sendable {
     var effectiveURL: String
     /// 1 for HTTP/1.x, 2 for HTTP/2, 3 for HTTP/3.
     var httpVersion: Int
+    /// Connections opened for this exchange: 0 when an open one was reused.
+    var newConnections: Int = 0
 
     /// The first value of the field `name` (case-insensitive).
     func header(_ name: String) -> String? {
