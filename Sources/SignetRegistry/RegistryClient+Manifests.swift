@@ -171,7 +171,7 @@ extension RegistryClient {
         } catch is CancellationError {
             throw RegistryError(.cancelled)
         } catch {
-            throw RegistryError(.badResponse(registry: "registry", detail: "\(error)"))
+            throw RegistryError(.badResponse(registry: "registry client", detail: "\(error)"))
         }
     }
 }

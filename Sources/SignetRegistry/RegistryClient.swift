@@ -108,8 +108,9 @@ public final class RegistryClient: Sendable {
         var attempt = 1
         while true {
             var attemptRequest = request
-            if let authorization = try await authorization(for: target, scope: scope, deadline: request.deadline) {
-                attemptRequest.headers.append(("Authorization", authorization))
+            let sentAuthorization = try await authorization(for: target, scope: scope, deadline: request.deadline)
+            if let sentAuthorization {
+                attemptRequest.headers.append(("Authorization", sentAuthorization))
             }
             let response: HTTPResponse
             do {
@@ -125,7 +126,7 @@ public final class RegistryClient: Sendable {
             if response.status == 401 && !answeredChallenge {
                 answeredChallenge = true
                 let challenges = AuthenticationChallenge.parse(response.headers(named: "WWW-Authenticate"))
-                if try await answer(challenges, target: target, scope: scope, deadline: request.deadline) {
+                if try await answer(challenges, target: target, scope: scope, sent: sentAuthorization, deadline: request.deadline) {
                     continue
                 }
                 return response
@@ -216,22 +217,31 @@ public final class RegistryClient: Sendable {
                 Counter(label: "signet_registry_token_cache_hits_total", dimensions: [("registry", target.registry)]).increment()
                 return "Bearer " + token
             }
-            return try await fetchToken(challenge: challenge, target: target, scope: scope, deadline: deadline).map { "Bearer " + $0 }
+            return try await sharedToken(challenge: challenge, target: target, scope: scope, deadline: deadline).map { "Bearer " + $0 }
         default:
             return nil
         }
     }
 
     /// Learns from a 401's challenges; true when the request should be sent again with the
-    /// new authorisation.
-    private func answer(_ challenges: [AuthenticationChallenge], target: Target, scope: String, deadline: ContinuousClock.Instant) async throws -> Bool {
+    /// new authorisation. `sent` is the authorisation the refused request carried.
+    private func answer(
+        _ challenges: [AuthenticationChallenge], target: Target, scope: String, sent: String?, deadline: ContinuousClock.Instant
+    ) async throws -> Bool {
         let key = AuthState.TokenKey(registry: target.registry, scope: scope)
         if let bearer = challenges.first(where: { $0.scheme == "bearer" }) {
-            authState.withLock { state in
+            let now = ContinuousClock.now
+            let newer = authState.withLock { state -> Bool in
                 state.challenges[target.registry] = bearer
+                // Another call may have fetched a token since this request left: use that one.
+                if let token = state.tokens[key], token.expires > now, "Bearer " + token.value != sent {
+                    return true
+                }
                 state.tokens[key] = nil
+                return false
             }
-            return try await fetchToken(challenge: bearer, target: target, scope: scope, deadline: deadline) != nil
+            if newer { return true }
+            return try await sharedToken(challenge: bearer, target: target, scope: scope, deadline: deadline) != nil
         }
         if let basic = challenges.first(where: { $0.scheme == "basic" }) {
             let hadBasic = authState.withLock { state in
@@ -242,6 +252,22 @@ public final class RegistryClient: Sendable {
             return !hadBasic && credentials.credential(for: target.registry) != nil
         }
         return false
+    }
+
+    /// A token for `scope`, fetched once however many calls ask at the same time: the first
+    /// caller fetches, the others wait for its result.
+    private func sharedToken(challenge: AuthenticationChallenge, target: Target, scope: String, deadline: ContinuousClock.Instant) async throws -> String? {
+        let key = AuthState.TokenKey(registry: target.registry, scope: scope)
+        let (task, isOwner) = authState.withLock { state -> (Task<String?, any Error>, Bool) in
+            if let running = state.fetching[key] { return (running, false) }
+            let task = Task { try await self.fetchToken(challenge: challenge, target: target, scope: scope, deadline: deadline) }
+            state.fetching[key] = task
+            return (task, true)
+        }
+        defer {
+            if isOwner { authState.withLock { $0.fetching[key] = nil } }
+        }
+        return try await task.value
     }
 
     /// Fetches a bearer token for `scope` from the challenge's realm and caches it.
@@ -352,4 +378,6 @@ struct AuthState: Sendable {
     /// The last challenge each registry sent.
     var challenges: [String: AuthenticationChallenge] = [:]
     var tokens: [TokenKey: CachedToken] = [:]
+    /// Token requests in flight, so concurrent calls share one.
+    var fetching: [TokenKey: Task<String?, any Error>] = [:]
 }

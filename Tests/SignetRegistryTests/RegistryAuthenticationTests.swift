@@ -77,6 +77,19 @@ struct RegistryAuthenticationTests {
         #expect(secondRequests == 1)
         #expect(issuer.issuedCount == issuedBefore)
 
+        // Concurrent first calls of a new client share one token request.
+        let concurrent = try Self.makeClient(registry.host, credentials)
+        defer { concurrent.shutdown() }
+        let issuedBeforeConcurrent = issuer.issuedCount
+        let digests = try await withThrowingTaskGroup(of: ImageDigest.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await concurrent.resolve(reference, deadline: TestImages.deadline()).digest }
+            }
+            return try await group.reduce(into: Set<ImageDigest>()) { $0.insert($1) }
+        }
+        #expect(digests == [pushed.digest])
+        #expect(issuer.issuedCount - issuedBeforeConcurrent == 1)
+
         let fetched = try await client.manifest(reference, deadline: TestImages.deadline())
         #expect(fetched.descriptor.digest == pushed.digest)
     }

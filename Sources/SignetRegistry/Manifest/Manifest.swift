@@ -53,7 +53,8 @@ public struct ImageIndex: Sendable, Hashable, Codable {
     }
 }
 
-/// A parsed manifest of either kind.
+/// A parsed manifest of either kind: an image manifest (OCI image spec v1.1 `manifest.md`, Docker
+/// schema 2) or an index (`image-index.md`, Docker manifest list).
 public enum Manifest: Sendable, Hashable {
     case image(ImageManifest)
     case index(ImageIndex)
@@ -101,7 +102,8 @@ public enum Manifest: Sendable, Hashable {
     }
 }
 
-/// A manifest fetched from a registry, with the bytes it was parsed from (signatures cover those
+/// A manifest fetched from a registry (OCI distribution spec v1.1, "Pulling manifests"), with the
+/// bytes it was parsed from (signatures cover those
 /// bytes, not a re-encoding) and the descriptor that addresses them.
 public struct FetchedManifest: Sendable {
     /// The reference it was fetched by, pinned to ``descriptor``'s digest.

@@ -103,8 +103,11 @@ final class CurlTransfer: @unchecked Sendable {
         let lowSpeedSeconds = max(1, Self.milliseconds(settings.lowSpeedTimeout) / 1000)
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1), "low speed limit")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, lowSpeedSeconds), "low speed time")
-        // curl refuses up front when Content-Length already says the body is too large.
-        try check(signet_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, Int64(request.maximumResponseBytes)), "size cap")
+        // curl refuses up front when Content-Length already says the body is too large (not for
+        // HEAD, whose Content-Length describes a body that is not sent).
+        if request.method != .head {
+            try check(signet_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, Int64(request.maximumResponseBytes)), "size cap")
+        }
 
         switch request.method {
         case .get:
