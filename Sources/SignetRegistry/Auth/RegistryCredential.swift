@@ -1,0 +1,130 @@
+import Foundation
+
+/// A user name and password (or personal access token) for one registry, sent as HTTP Basic
+/// credentials (RFC 7617) or to the token endpoint of the Docker registry token authentication
+/// specification.
+public struct RegistryCredential: Sendable, Hashable, CustomStringConvertible {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    /// The value of an `Authorization: Basic` field (RFC 7617 section 2).
+    var basicAuthorization: String {
+        "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+    }
+
+    /// Names the user, never the password.
+    public var description: String { "RegistryCredential(username: \(username))" }
+}
+
+/// Credentials by registry, read from a docker `config.json` or a Kubernetes image pull secret.
+///
+/// Formats: docker's `config.json` (`{"auths": {"<registry>": {"auth": base64("user:pass")}}}` or
+/// `"username"`/`"password"` fields), and Kubernetes secrets of type
+/// `kubernetes.io/dockerconfigjson` whose `.dockerconfigjson` data key holds that same document
+/// in base64. Registry keys are matched the way docker does: `https://index.docker.io/v1/`,
+/// `index.docker.io`, `registry-1.docker.io` and `docker.io` all mean Docker Hub, and a scheme or
+/// path on a key is ignored. Credential helpers (`credsStore`, `credHelpers`) and identity tokens
+/// are not supported.
+public struct RegistryCredentialStore: Sendable {
+    private var entries: [String: RegistryCredential]
+
+    /// No credentials: every registry is accessed anonymously.
+    public init() {
+        entries = [:]
+    }
+
+    /// Credentials given directly, keyed by registry as in an image reference.
+    public init(_ credentials: [String: RegistryCredential]) {
+        entries = [:]
+        for (registry, credential) in credentials {
+            entries[Self.normalizedRegistry(registry)] = credential
+        }
+    }
+
+    /// Reads a docker `config.json` document.
+    public init(dockerConfigJSON bytes: some Sequence<UInt8>) throws(RegistryError) {
+        let document: DockerConfigDocument
+        do {
+            document = try JSONDecoder().decode(DockerConfigDocument.self, from: Data(bytes))
+        } catch {
+            throw RegistryError(.invalidConfiguration("docker config.json does not parse: \(error)"))
+        }
+        entries = [:]
+        for (key, entry) in document.auths ?? [:] {
+            if let credential = try Self.credential(from: entry, key: key) {
+                entries[Self.normalizedRegistry(key)] = credential
+            }
+        }
+    }
+
+    /// Reads the data of a `kubernetes.io/dockerconfigjson` secret as the API returns it (each
+    /// value base64-encoded); the `.dockerconfigjson` key holds a docker `config.json`.
+    public init(kubernetesSecretData data: [String: String]) throws(RegistryError) {
+        guard let encoded = data[".dockerconfigjson"] else {
+            throw RegistryError(.invalidConfiguration("image pull secret has no .dockerconfigjson key"))
+        }
+        guard let decoded = Data(base64Encoded: encoded.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw RegistryError(.invalidConfiguration(".dockerconfigjson is not base64"))
+        }
+        try self.init(dockerConfigJSON: decoded)
+    }
+
+    /// The credential for `registry` (as in ``ImageReference/registry``), if any.
+    public func credential(for registry: String) -> RegistryCredential? {
+        entries[Self.normalizedRegistry(registry)]
+    }
+
+    /// The registries that have credentials, normalised.
+    public var registries: [String] { entries.keys.sorted() }
+
+    /// This store with `other`'s entries added; `other` wins where both have a registry.
+    public func merging(_ other: RegistryCredentialStore) -> RegistryCredentialStore {
+        var result = self
+        result.entries.merge(other.entries) { _, new in new }
+        return result
+    }
+
+    /// `https://index.docker.io/v1/` → `docker.io`; `https://ghcr.io/` → `ghcr.io`.
+    static func normalizedRegistry(_ key: String) -> String {
+        var text = Substring(key.trimmingCharacters(in: .whitespaces))
+        if let range = text.range(of: "://") { text = text[range.upperBound...] }
+        if let slash = text.firstIndex(of: "/") { text = text[..<slash] }
+        let host = text.lowercased()
+        switch host {
+        case "index.docker.io", "registry-1.docker.io", "docker.io", "registry.hub.docker.com":
+            return ImageReference.dockerHubRegistry
+        default:
+            return host
+        }
+    }
+
+    private static func credential(from entry: DockerConfigDocument.Entry, key: String) throws(RegistryError) -> RegistryCredential? {
+        if let auth = entry.auth, !auth.isEmpty {
+            guard let decoded = Data(base64Encoded: auth), let text = String(data: decoded, encoding: .utf8),
+                  let colon = text.firstIndex(of: ":") else {
+                throw RegistryError(.invalidConfiguration("the auth entry for \(key) is not base64 of user:password"))
+            }
+            return RegistryCredential(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        }
+        if let username = entry.username, let password = entry.password {
+            return RegistryCredential(username: username, password: password)
+        }
+        return nil
+    }
+}
+
+/// The parts of docker's `config.json` that hold credentials.
+private struct DockerConfigDocument: Decodable {
+    struct Entry: Decodable {
+        var auth: String?
+        var username: String?
+        var password: String?
+    }
+
+    var auths: [String: Entry]?
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+/// The kinds of artifact cosign attaches to an image under a tag derived from its digest.
+///
+/// cosign's tag convention (sigstore/cosign `pkg/oci/remote`): `<alg>-<hex>.sig` for signatures,
+/// `.att` for attestations, `.sbom` for SBOMs, in the image's repository.
+public enum CosignArtifactKind: String, Sendable, Hashable, CaseIterable {
+    case signature = "sig"
+    case attestation = "att"
+    case sbom = "sbom"
+
+    /// The tag cosign uses for this kind of artifact of `digest`: `sha256-<hex>.sig`.
+    public func tag(for digest: ImageDigest) -> String {
+        "\(digest.tagForm).\(rawValue)"
+    }
+}
+
+/// Artifacts that refer to a manifest through their `subject`, as a registry lists them.
+///
+/// OCI distribution specification v1.1, "Listing Referrers": an image index whose `manifests`
+/// are descriptors of the referring manifests, with their `artifactType` and `annotations`.
+/// Registries without the API keep the same index under the fallback tag `<alg>-<hex>`
+/// ("Referrers Tag Schema").
+public struct ReferrersResult: Sendable, Hashable {
+    /// Where the list came from.
+    public enum Source: String, Sendable, Hashable {
+        /// The registry's referrers API.
+        case referrersAPI
+        /// The `<alg>-<hex>` tag index, because the registry has no referrers API.
+        case tagSchema
+        /// Neither the API nor the fallback tag exists: nothing is attached this way.
+        case none
+    }
+
+    /// The manifest the referrers point at.
+    public let subject: ImageDigest
+    /// Descriptors of the referring manifests, filtered by artifact type when one was asked for.
+    public let referrers: [Descriptor]
+    public let source: Source
+    /// Whether the registry applied the `artifactType` filter itself (the `OCI-Filters-Applied`
+    /// field); when it did not, the client filtered.
+    public let filteredByRegistry: Bool
+}
+
+extension RegistryClient {
+    /// Fetches the cosign artifact of `kind` attached to `digest` in `reference`'s repository
+    /// (the tag `sha256-<hex>.sig`, `.att` or `.sbom`); nil when there is none.
+    ///
+    /// The manifest comes by tag, so its own digest is computed from its bytes; what it signs is
+    /// checked by the verifier against `digest`.
+    public func cosignArtifact(
+        _ kind: CosignArtifactKind, for digest: ImageDigest, in reference: ImageReference, deadline: ContinuousClock.Instant
+    ) async throws(RegistryError) -> FetchedManifest? {
+        let tagged = ImageReference(
+            uncheckedRegistry: reference.registry, repository: reference.repository, tag: kind.tag(for: digest), digest: nil)
+        do {
+            return try await manifest(tagged, deadline: deadline)
+        } catch where error.kind == .notFound {
+            return nil
+        }
+    }
+
+    /// Lists the manifests whose `subject` is `digest` in `reference`'s repository, optionally
+    /// only those of `artifactType`.
+    ///
+    /// Uses `GET /v2/<name>/referrers/<digest>?artifactType=…` (OCI distribution spec v1.1,
+    /// "Listing Referrers"), following `Link` pages (at most 16). When the registry answers 404
+    /// (no referrers API), reads the index tagged `<alg>-<hex>` instead ("Referrers Tag Schema");
+    /// when that tag does not exist either, the result is empty with source ``ReferrersResult/Source/none``.
+    /// Filtering happens client-side whenever the registry did not confirm it in
+    /// `OCI-Filters-Applied`.
+    public func referrers(
+        of digest: ImageDigest, in reference: ImageReference, artifactType: String? = nil, deadline: ContinuousClock.Instant
+    ) async throws(RegistryError) -> ReferrersResult {
+        try await mapErrors {
+            let target = Target(reference)
+            let name = "\(reference.name)@\(digest)"
+            var path = "referrers/" + digest.description
+            if let artifactType {
+                path += "?artifactType=" + (artifactType.addingPercentEncoding(withAllowedCharacters: Self.queryValueCharacters) ?? artifactType)
+            }
+            var nextURL: String? = url(target, path)
+            var collected: [Descriptor] = []
+            var filtered = true
+            var pages = 0
+            while let current = nextURL, pages < 16 {
+                pages += 1
+                var request = HTTPRequest(
+                    method: .get, url: current, maximumResponseBytes: configuration.maximumManifestBytes, deadline: deadline)
+                request.headers.append(("Accept", MediaType.ociIndex))
+                let response = try await send(request, to: target, operation: "referrers of \(name)")
+                if response.status == 404 && pages == 1 {
+                    return try await referrersFromTagSchema(digest, reference: reference, artifactType: artifactType, deadline: deadline)
+                }
+                guard response.status == 200 else {
+                    throw failure(response, target: target, reference: name, operation: "list referrers")
+                }
+                guard let index = try? JSONDecoder().decode(ImageIndex.self, from: Data(response.body)) else {
+                    throw RegistryError(.badResponse(registry: target.registry, detail: "referrers of \(name) are not an image index"))
+                }
+                collected += index.manifests
+                let applied = response.header("OCI-Filters-Applied")?.split(separator: ",")
+                    .map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+                filtered = filtered && applied.contains("artifactType")
+                nextURL = Self.nextPage(response, base: current)
+            }
+            let referrers = artifactType.map { type in collected.filter { $0.artifactType == type } } ?? collected
+            return ReferrersResult(subject: digest, referrers: referrers, source: .referrersAPI, filteredByRegistry: artifactType != nil && filtered)
+        }
+    }
+
+    private func referrersFromTagSchema(
+        _ digest: ImageDigest, reference: ImageReference, artifactType: String?, deadline: ContinuousClock.Instant
+    ) async throws -> ReferrersResult {
+        let tagged = ImageReference(
+            uncheckedRegistry: reference.registry, repository: reference.repository, tag: digest.tagForm, digest: nil)
+        let fetched: FetchedManifest
+        do {
+            fetched = try await fetchManifest(tagged, target: Target(reference), accepting: [MediaType.ociIndex], deadline: deadline)
+        } catch let error as RegistryError where error.kind == .notFound {
+            return ReferrersResult(subject: digest, referrers: [], source: .none, filteredByRegistry: false)
+        }
+        guard let index = fetched.index else {
+            throw RegistryError(.badResponse(registry: reference.registry, detail: "\(tagged) is not an image index"))
+        }
+        let referrers = artifactType.map { type in index.manifests.filter { $0.artifactType == type } } ?? index.manifests
+        return ReferrersResult(subject: digest, referrers: referrers, source: .tagSchema, filteredByRegistry: false)
+    }
+
+    /// The `Link: <url>; rel="next"` target (RFC 8288), resolved against the current page.
+    static func nextPage(_ response: HTTPResponse, base: String) -> String? {
+        for value in response.headers(named: "Link") {
+            for link in value.split(separator: ",") {
+                let parts = link.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard let first = parts.first, first.hasPrefix("<"), first.hasSuffix(">"),
+                      parts.dropFirst().contains(where: { $0.replacingOccurrences(of: "\"", with: "") == "rel=next" }) else { continue }
+                let target = String(first.dropFirst().dropLast())
+                return URL(string: target, relativeTo: URL(string: base))?.absoluteString
+            }
+        }
+        return nil
+    }
+
+    static let queryValueCharacters: CharacterSet = {
+        var set = CharacterSet.alphanumerics
+        set.insert(charactersIn: "-._~")
+        return set
+    }()
+}

@@ -1,0 +1,178 @@
+import CSignetCurl
+import Foundation
+
+/// Runs libcurl's multi interface on one dedicated thread and bridges finished transfers to async
+/// callers.
+///
+/// The thread loops over `curl_multi_perform` and `curl_multi_poll`; callers put transfers in a
+/// locked queue and wake it with `curl_multi_wakeup`. Nothing here blocks a thread of Swift's
+/// cooperative pool: callers suspend on a continuation that the driver thread resumes.
+///
+/// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
+/// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
+/// reuse the connection and skip full TLS handshakes.
+final class CurlMultiDriver: @unchecked Sendable {
+    // `multi` and `share` are created in init and used only by the driver thread afterwards
+    // (curl_multi_wakeup, which is thread-safe, is the exception; it runs under the lock while
+    // the handle is known to be open). `active` is touched only by the driver thread. Everything
+    // other threads touch lives in `state`, behind its lock.
+    private let multi: UnsafeMutableRawPointer
+    private let share: UnsafeMutableRawPointer?
+    private let settings: CurlTransferSettings
+    private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    private let state = Locked(QueueState())
+
+    private struct QueueState: Sendable {
+        var pending: [CurlTransfer] = []
+        var cancelling: [CurlTransfer] = []
+        var stopping = false
+        var closed = false
+    }
+
+    /// Libcurl's global initialisation, which must happen once before any handle exists.
+    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    init(settings: CurlTransferSettings) throws(TransportFailure) {
+        guard Self.globalInit else { throw .invalidRequest("curl_global_init failed") }
+        guard let multi = curl_multi_init() else { throw .invalidRequest("curl_multi_init failed") }
+        self.multi = multi
+        self.settings = settings
+        _ = signet_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        _ = signet_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8)
+        let share = curl_share_init()
+        if let share {
+            _ = signet_curl_share_setopt_lock_data(share, CURL_LOCK_DATA_SSL_SESSION)
+            _ = signet_curl_share_setopt_lock_data(share, CURL_LOCK_DATA_DNS)
+        }
+        self.share = share
+        let thread = Thread { [self] in run() }
+        thread.name = "signet-curl"
+        thread.start()
+    }
+
+    /// Stops the driver thread; transfers still running fail as cancelled. Idempotent.
+    func shutdown() {
+        state.withLock { state in
+            guard !state.closed, !state.stopping else { return }
+            state.stopping = true
+            curl_multi_wakeup(multi)
+        }
+    }
+
+    /// Performs `request`, suspending until the driver thread has the response.
+    func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let transfer = try CurlTransfer(request, settings: settings)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                let refusal: (any Error)? = state.withLock { state in
+                    if transfer.cancelRequested { return TransportFailure.cancelled }
+                    if state.stopping || state.closed { return TransportFailure.invalidRequest("the registry client was shut down") }
+                    transfer.continuation = continuation
+                    state.pending.append(transfer)
+                    curl_multi_wakeup(multi)
+                    return nil
+                }
+                if let refusal { continuation.resume(throwing: refusal) }
+            }
+        } onCancel: {
+            cancel(transfer)
+        }
+    }
+
+    private func cancel(_ transfer: CurlTransfer) {
+        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLock { state in
+            transfer.cancelRequested = true
+            if let index = state.pending.firstIndex(where: { $0 === transfer }) {
+                state.pending.remove(at: index)
+                defer { transfer.continuation = nil }
+                return transfer.continuation
+            }
+            if transfer.continuation != nil && !state.closed {
+                state.cancelling.append(transfer)
+                curl_multi_wakeup(multi)
+            }
+            return nil
+        }
+        continuation?.resume(throwing: TransportFailure.cancelled)
+    }
+
+    // MARK: - The driver thread
+
+    private func run() {
+        var running: Int32 = 0
+        while true {
+            let (added, cancelled, stopping) = state.withLock { state in
+                defer {
+                    state.pending.removeAll()
+                    state.cancelling.removeAll()
+                }
+                return (state.pending, state.cancelling, state.stopping)
+            }
+            for transfer in added {
+                start(transfer)
+            }
+            for transfer in cancelled {
+                complete(transfer, with: .failure(.cancelled))
+            }
+            if stopping { break }
+
+            curl_multi_perform(multi, &running)
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(multi, &remaining) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                      let transfer = active[easy] else { continue }
+                let code = signet_curl_msg_result(message)
+                let expired = ContinuousClock.now >= transfer.request.deadline
+                complete(transfer, with: transfer.finish(code: code, deadlineExpired: expired))
+            }
+            // Sleeps until a socket is ready, curl's own timer fires, or a caller wakes us.
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+        for transfer in Array(active.values) {
+            complete(transfer, with: .failure(.cancelled))
+        }
+        state.withLock { state in
+            state.closed = true
+            for transfer in state.pending + state.cancelling where transfer.continuation != nil {
+                transfer.continuation?.resume(throwing: TransportFailure.cancelled)
+                transfer.continuation = nil
+            }
+            state.pending.removeAll()
+            state.cancelling.removeAll()
+        }
+        curl_multi_cleanup(multi)
+        if let share { curl_share_cleanup(share) }
+    }
+
+    private func start(_ transfer: CurlTransfer) {
+        guard let easy = transfer.easy else {
+            complete(transfer, with: .failure(.cancelled))
+            return
+        }
+        if let share {
+            _ = signet_curl_easy_setopt_share(easy, share)
+        }
+        guard curl_multi_add_handle(multi, easy) == CURLM_OK else {
+            complete(transfer, with: .failure(.invalidRequest("curl_multi_add_handle failed")))
+            return
+        }
+        active[easy] = transfer
+    }
+
+    /// Takes the transfer out of the multi handle, frees its easy handle and resumes its caller.
+    /// A transfer already completed (cancelled and finished in the same turn) is left alone.
+    private func complete(_ transfer: CurlTransfer, with result: Result<HTTPResponse, TransportFailure>) {
+        if let easy = transfer.easy, active.removeValue(forKey: easy) != nil {
+            curl_multi_remove_handle(multi, easy)
+        }
+        transfer.close()
+        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLock { _ in
+            defer { transfer.continuation = nil }
+            return transfer.continuation
+        }
+        switch result {
+        case .success(let response): continuation?.resume(returning: response)
+        case .failure(let failure): continuation?.resume(throwing: failure)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import CSignetCurl
+
+/// Settings every transfer of one client shares.
+struct CurlTransferSettings: Sendable {
+    var caBundlePath: String?
+    var connectTimeout: Duration
+    var lowSpeedTimeout: Duration
+    var maximumRedirects: Int
+    var userAgent: String
+    /// Response header bytes beyond this abort the transfer.
+    var maximumHeaderBytes: Int = 64 * 1024
+}
+
+/// One HTTP exchange on a libcurl easy handle, which it owns and frees.
+///
+/// A transfer is configured on the calling thread, then handed to ``CurlMultiDriver``; from then
+/// on only the driver thread touches the handle and the buffers the callbacks fill, and it calls
+/// ``close()`` before it resumes the waiting task.
+final class CurlTransfer: @unchecked Sendable {
+    // The easy handle and the buffers are used by one thread at a time: the creating thread until
+    // the transfer is enqueued (the driver lock publishes it), the driver thread after that.
+    // `continuation` is set once before enqueueing and consumed once by whoever finishes the
+    // transfer, always under the driver's lock.
+    private(set) var easy: UnsafeMutableRawPointer?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    let request: HTTPRequest
+
+    var continuation: CheckedContinuation<HTTPResponse, any Error>?
+    /// Set by ``CurlMultiDriver`` when the task asks to cancel before or during the transfer.
+    var cancelRequested = false
+
+    private(set) var body: [UInt8] = []
+    private(set) var responseHeaders: [(name: String, value: String)] = []
+    private var headerBytes = 0
+    private(set) var exceededBodyLimit = false
+    private(set) var exceededHeaderLimit = false
+    private let maximumHeaderBytes: Int
+
+    init(_ request: HTTPRequest, settings: CurlTransferSettings) throws(TransportFailure) {
+        self.request = request
+        self.maximumHeaderBytes = settings.maximumHeaderBytes
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        guard let easy = curl_easy_init() else {
+            throw .invalidRequest("curl_easy_init failed")
+        }
+        self.easy = easy
+        let remaining = ContinuousClock.now.duration(to: request.deadline)
+        guard remaining > .zero else { throw .deadlineExceeded }
+        try configure(easy, settings: settings, remaining: remaining)
+    }
+
+    deinit {
+        close()
+        errorBuffer.deallocate()
+    }
+
+    /// Frees the easy handle and the header list. Called by the driver thread once the handle is
+    /// out of the multi handle, or by `deinit` for a transfer that never started.
+    func close() {
+        if let easy {
+            curl_easy_cleanup(easy)
+            self.easy = nil
+        }
+        if let headerList {
+            curl_slist_free_all(headerList)
+            self.headerList = nil
+        }
+    }
+
+    /// curl's message for the last failure, if it wrote one.
+    var errorMessage: String {
+        String(cString: errorBuffer)
+    }
+
+    private func configure(_ easy: UnsafeMutableRawPointer, settings: CurlTransferSettings, remaining: Duration) throws(TransportFailure) {
+        func check(_ code: CURLcode, _ what: String) throws(TransportFailure) {
+            guard code == CURLE_OK else {
+                throw .invalidRequest("\(what): \(String(cString: curl_easy_strerror(code)))")
+            }
+        }
+        try check(signet_curl_easy_setopt_string(easy, CURLOPT_URL, request.url), "URL \(request.url)")
+        try check(signet_curl_easy_restrict_protocols_to_http(easy), "protocols")
+        try check(signet_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "nosignal")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "HTTP version")
+        // Wait for a multiplexed HTTP/2 connection instead of opening a second one.
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1), "follow redirects")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, settings.maximumRedirects), "redirects")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
+        if let caBundlePath = settings.caBundlePath {
+            try check(signet_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caBundlePath), "CA bundle \(caBundlePath)")
+        }
+        try check(signet_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, settings.userAgent), "user agent")
+
+        let totalMilliseconds = max(1, Self.milliseconds(remaining))
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, totalMilliseconds), "timeout")
+        let connectMilliseconds = max(1, min(totalMilliseconds, Self.milliseconds(settings.connectTimeout)))
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMilliseconds), "connect timeout")
+        let lowSpeedSeconds = max(1, Self.milliseconds(settings.lowSpeedTimeout) / 1000)
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1), "low speed limit")
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, lowSpeedSeconds), "low speed time")
+        // curl refuses up front when Content-Length already says the body is too large (not for
+        // HEAD, whose Content-Length describes a body that is not sent).
+        if request.method != .head {
+            try check(signet_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, Int64(request.maximumResponseBytes)), "size cap")
+        }
+
+        switch request.method {
+        case .get:
+            break
+        case .head:
+            try check(signet_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1), "HEAD")
+        case .post, .put, .delete:
+            if request.method != .delete || request.body != nil {
+                let body = request.body ?? []
+                let code = body.withUnsafeBytes { signet_curl_easy_set_body(easy, $0.baseAddress, Int64($0.count)) }
+                try check(code, "request body")
+            }
+            if request.method != .post {
+                try check(signet_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method.rawValue), "method")
+            }
+        }
+
+        var list: UnsafeMutablePointer<curl_slist>?
+        // No "Expect: 100-continue" round trip for uploads.
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            guard let appended = curl_slist_append(list, line) else {
+                if let list { curl_slist_free_all(list) }
+                throw .invalidRequest("curl_slist_append failed")
+            }
+            list = appended
+        }
+        headerList = list
+        try check(signet_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list), "headers")
+
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try check(signet_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context), "write data")
+        try check(signet_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context), "header data")
+        try check(
+            signet_curl_easy_setopt_writefunction(easy) { pointer, size, count, context in
+                guard let context else { return 0 }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                return transfer.receiveBody(UnsafeRawBufferPointer(start: pointer, count: size * count))
+            }, "write function")
+        try check(
+            signet_curl_easy_setopt_headerfunction(easy) { pointer, size, count, context in
+                guard let context else { return 0 }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                return transfer.receiveHeader(UnsafeRawBufferPointer(start: pointer, count: size * count))
+            }, "header function")
+    }
+
+    /// Write callback: appends to the body, or returns 0 (which aborts the transfer with
+    /// CURLE_WRITE_ERROR) once the body would pass the cap.
+    private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard body.count + bytes.count <= request.maximumResponseBytes else {
+            exceededBodyLimit = true
+            return 0
+        }
+        body.append(contentsOf: bytes)
+        return bytes.count
+    }
+
+    /// Header callback: one complete header line per call. A status line starts a new response
+    /// (after a redirect or an interim 1xx), so the fields collected so far are dropped.
+    private func receiveHeader(_ bytes: UnsafeRawBufferPointer) -> Int {
+        headerBytes += bytes.count
+        guard headerBytes <= maximumHeaderBytes else {
+            exceededHeaderLimit = true
+            return 0
+        }
+        var line = Substring(String(decoding: bytes, as: UTF8.self))
+        // "\r\n" is one Character in Swift; `isNewline` covers it, "\r" and "\n".
+        while let last = line.last, last.isNewline { line = line.dropLast() }
+        if line.hasPrefix("HTTP/") {
+            responseHeaders.removeAll()
+            body.removeAll()
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = line[..<colon].trimmingSpaces().lowercased()
+            let value = String(line[line.index(after: colon)...].trimmingSpaces())
+            responseHeaders.append((name, value))
+        }
+        return bytes.count
+    }
+
+    /// Builds the response once curl reports the transfer done with `code`.
+    func finish(code: CURLcode, deadlineExpired: Bool) -> Result<HTTPResponse, TransportFailure> {
+        guard let easy else { return .failure(.cancelled) }
+        if code != CURLE_OK {
+            if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {
+                return .failure(.tooLarge(limit: request.maximumResponseBytes))
+            }
+            if exceededHeaderLimit {
+                return .failure(.connection(message: "response headers larger than \(maximumHeaderBytes) bytes", isReset: false))
+            }
+            if code == CURLE_OPERATION_TIMEDOUT && deadlineExpired {
+                return .failure(.deadlineExceeded)
+            }
+            let detail = errorMessage.isEmpty ? String(cString: curl_easy_strerror(code)) : errorMessage
+            return .failure(.connection(message: detail, isReset: Self.isReset(code)))
+        }
+        var status = 0
+        _ = signet_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var version = 0
+        _ = signet_curl_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+        var connects = 0
+        _ = signet_curl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+        var effective: UnsafePointer<CChar>?
+        _ = signet_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
+        let httpVersion: Int
+        switch version {
+        case CURL_HTTP_VERSION_2_0: httpVersion = 2
+        case CURL_HTTP_VERSION_3: httpVersion = 3
+        default: httpVersion = 1
+        }
+        return .success(HTTPResponse(
+            status: status,
+            headers: responseHeaders,
+            body: body,
+            effectiveURL: effective.map { String(cString: $0) } ?? request.url,
+            httpVersion: httpVersion,
+            newConnections: connects))
+    }
+
+    /// Failures of an established connection: the peer closed it, reset it, or broke an HTTP/2
+    /// stream. Worth one more try on a fresh connection.
+    private static func isReset(_ code: CURLcode) -> Bool {
+        code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING
+            || code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var result = self
+        while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
+        while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
+        return result
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import SignetRegistry
+import SignetTestSupport
+import Testing
+
+/// Basic and bearer authentication against a real distribution registry.
+@Suite(.enabled(if: RegistryFixture.isAvailable, "needs /usr/bin/docker-registry"))
+struct RegistryAuthenticationTests {
+    static func makeClient(_ host: String, _ credentials: RegistryCredentialStore) throws -> RegistryClient {
+        try RegistryClient(
+            configuration: RegistryClientConfiguration(allowInsecureRegistries: [host]), credentials: credentials)
+    }
+
+    @Test func htpasswdBasicAuthentication() async throws {
+        let registry = try RegistryFixture(authentication: .htpasswd(username: "alice", password: "s3cret"))
+        let good = try Self.makeClient(registry.host, RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "s3cret")]))
+        defer { good.shutdown() }
+        let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
+        let pushed = try await TestImages.pushImage(client: good, reference: reference)
+
+        // The first call learns the Basic challenge; later calls send credentials up front.
+        let (resolved, requests) = try await RegistryRequestCounter.counting {
+            try await good.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest == pushed.digest)
+        #expect(requests == 1)
+
+        let wrong = try Self.makeClient(registry.host, RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "wrong")]))
+        defer { wrong.shutdown() }
+        let error = await #expect(throws: RegistryError.self) {
+            try await wrong.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(error?.kind == .unauthorized)
+        #expect(error?.description.contains(registry.host) == true)
+
+        let anonymous = try Self.makeClient(registry.host, RegistryCredentialStore())
+        defer { anonymous.shutdown() }
+        let anonymousError = await #expect(throws: RegistryError.self) {
+            try await anonymous.manifest(reference, deadline: TestImages.deadline())
+        }
+        #expect(anonymousError?.kind == .unauthorized)
+        #expect(anonymousError?.description.contains(registry.host) == true)
+    }
+
+    @Test func bearerTokenAuthenticationWithCachedTokens() async throws {
+        let issuer = try TokenIssuer(username: "bob", password: "hunter2")
+        let registry = try RegistryFixture(authentication: .token(issuer))
+        let config = """
+            {"auths":{"\(registry.host)":{"auth":"\(Data("bob:hunter2".utf8).base64EncodedString())"}}}
+            """
+        let credentials = try RegistryCredentialStore(dockerConfigJSON: Array(config.utf8))
+        let client = try Self.makeClient(registry.host, credentials)
+        defer { client.shutdown() }
+        let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
+        let pushed = try await TestImages.pushImage(client: client, reference: reference)
+
+        // The pull-and-push token from the push serves the pull: one request.
+        let (first, firstRequests) = try await RegistryRequestCounter.counting {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(first.digest == pushed.digest)
+        #expect(firstRequests == 1)
+
+        // A new client: HEAD (401 with the challenge), token, HEAD again; then the cached token.
+        let fresh = try Self.makeClient(registry.host, credentials)
+        defer { fresh.shutdown() }
+        let (cold, coldRequests) = try await RegistryRequestCounter.counting {
+            try await fresh.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(cold.digest == pushed.digest)
+        #expect(coldRequests == 3)
+        let issuedBefore = issuer.issuedCount
+        let (second, secondRequests) = try await RegistryRequestCounter.counting {
+            try await fresh.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(second.digest == pushed.digest)
+        #expect(secondRequests == 1)
+        #expect(issuer.issuedCount == issuedBefore)
+
+        // Concurrent first calls of a new client share one token request.
+        let concurrent = try Self.makeClient(registry.host, credentials)
+        defer { concurrent.shutdown() }
+        let issuedBeforeConcurrent = issuer.issuedCount
+        let digests = try await withThrowingTaskGroup(of: ImageDigest.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await concurrent.resolve(reference, deadline: TestImages.deadline()).digest }
+            }
+            return try await group.reduce(into: Set<ImageDigest>()) { $0.insert($1) }
+        }
+        #expect(digests == [pushed.digest])
+        #expect(issuer.issuedCount - issuedBeforeConcurrent == 1)
+
+        let fetched = try await client.manifest(reference, deadline: TestImages.deadline())
+        #expect(fetched.descriptor.digest == pushed.digest)
+    }
+
+    @Test func bearerTokenWithWrongCredentialsIsUnauthorizedNamingTheRegistry() async throws {
+        let issuer = try TokenIssuer(username: "bob", password: "hunter2")
+        let registry = try RegistryFixture(authentication: .token(issuer))
+        let secretData = [
+            ".dockerconfigjson": Data("""
+                {"auths":{"http://\(registry.host)/v2/":{"username":"bob","password":"nope"}}}
+                """.utf8).base64EncodedString()
+        ]
+        let client = try Self.makeClient(registry.host, try RegistryCredentialStore(kubernetesSecretData: secretData))
+        defer { client.shutdown() }
+        let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
+        let error = await #expect(throws: RegistryError.self) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(error?.kind == .unauthorized)
+        #expect(error?.description.contains(registry.host) == true)
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import SignetCrypto
+import SignetRegistry
+import SignetTestSupport
+import Testing
+
+/// Registry behaviour a real registry will not show, served by a scripted local server: lying
+/// manifests, retryable answers, oversized bodies, the referrers API, slow answers.
+struct RegistryMisbehaviourTests {
+    typealias Response = RegistryStubServer.Response
+
+    static let manifestBytes = Array("""
+        {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:\(String(repeating: "1", count: 64))","size":2},"layers":[]}
+        """.utf8)
+    static let manifestDigest = "sha256:" + DigestAlgorithm.sha256.hexHash(manifestBytes)
+    static let otherDigest = "sha256:" + String(repeating: "b", count: 64)
+
+    static func makeClient(_ stub: RegistryStubServer, configuration: RegistryClientConfiguration = RegistryClientConfiguration()) throws -> RegistryClient {
+        var configuration = configuration
+        configuration.allowInsecureRegistries.insert(stub.host)
+        return try RegistryClient(configuration: configuration)
+    }
+
+    static func manifestResponse(status: Int = 200, digestHeader: String? = nil, body: [UInt8] = manifestBytes) -> Response {
+        var headers = ["Content-Type": MediaType.ociManifest]
+        if let digestHeader { headers["Docker-Content-Digest"] = digestHeader }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    @Test func manifestWhoseBytesDoNotMatchTheDigestIsRejected() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "GET /v2/demo/app/manifests/\(Self.otherDigest)": [Self.manifestResponse(digestHeader: Self.otherDigest)],
+            "GET /v2/demo/app/manifests/v1": [Self.manifestResponse(digestHeader: Self.otherDigest)],
+            "GET /v2/demo/app/blobs/\(Self.otherDigest)": [Response(body: Array("not the blob".utf8))],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+
+        let byDigest = try TestImages.reference("\(stub.host)/demo/app@\(Self.otherDigest)")
+        let error = await #expect(throws: RegistryError.self) {
+            try await client.manifest(byDigest, deadline: TestImages.deadline())
+        }
+        #expect(error?.kind == .digestMismatch)
+        #expect(error?.description.contains(Self.otherDigest) == true)
+
+        // By tag, a Docker-Content-Digest that disagrees with the bytes is a lie too.
+        let byTag = try TestImages.reference("\(stub.host)/demo/app:v1")
+        let tagError = await #expect(throws: RegistryError.self) {
+            try await client.manifest(byTag, deadline: TestImages.deadline())
+        }
+        #expect(tagError?.kind == .digestMismatch)
+
+        let blobError = await #expect(throws: RegistryError.self) {
+            try await client.blob(try ImageDigest(parsing: Self.otherDigest), in: byTag, deadline: TestImages.deadline())
+        }
+        #expect(blobError?.kind == .digestMismatch)
+    }
+
+    @Test func headWithoutDigestFallsBackToGet() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "HEAD /v2/demo/app/manifests/v1": [Response(status: 200, headers: ["Content-Type": MediaType.ociManifest])],
+            "GET /v2/demo/app/manifests/v1": [Self.manifestResponse()],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let (resolved, requests) = try await RegistryRequestCounter.counting {
+            try await client.resolve(try TestImages.reference("\(stub.host)/demo/app:v1"), deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest.description == Self.manifestDigest)
+        #expect(requests == 2)
+    }
+
+    @Test func retryableAnswersAreRetriedHonouringRetryAfter() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "HEAD /v2/demo/app/manifests/v1": [
+                Response(status: 503, headers: ["Retry-After": "0"]),
+                Response(status: 429, headers: ["Retry-After": "Thu, 01 Jan 1970 00:00:00 GMT"]),
+                Self.manifestResponse(digestHeader: Self.manifestDigest),
+            ],
+            "HEAD /v2/demo/app/manifests/v2": [Response(status: 500)],
+            "HEAD /v2/demo/app/manifests/v3": [Response(status: 503, headers: ["Retry-After": "3600"])],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+
+        let (resolved, requests) = try await RegistryRequestCounter.counting {
+            try await client.resolve(try TestImages.reference("\(stub.host)/demo/app:v1"), deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest.description == Self.manifestDigest)
+        #expect(requests == 3)
+
+        // 500 is not retryable.
+        let (_, failedRequests) = await RegistryRequestCounter.counting {
+            await #expect(throws: RegistryError.self) {
+                try await client.resolve(try TestImages.reference("\(stub.host)/demo/app:v2"), deadline: TestImages.deadline())
+            }
+        }
+        #expect(failedRequests == 1)
+
+        // A Retry-After past the deadline ends the call at once instead of waiting.
+        let started = ContinuousClock.now
+        let (error, laterRequests) = await RegistryRequestCounter.counting {
+            await #expect(throws: RegistryError.self) {
+                try await client.resolve(try TestImages.reference("\(stub.host)/demo/app:v3"), deadline: TestImages.deadline(10))
+            }
+        }
+        #expect(laterRequests == 1)
+        #expect(error?.kind == .connectionFailed)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func droppedConnectionsAreRetried() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "HEAD /v2/demo/app/manifests/v1": [Response(status: 0), Self.manifestResponse(digestHeader: Self.manifestDigest)],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let (resolved, requests) = try await RegistryRequestCounter.counting {
+            try await client.resolve(try TestImages.reference("\(stub.host)/demo/app:v1"), deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest.description == Self.manifestDigest)
+        #expect(requests == 2)
+    }
+
+    @Test func oversizedManifestIsRefused() async throws {
+        let big = Array(repeating: UInt8(ascii: " "), count: 8192) + Self.manifestBytes
+        let stub = try RegistryStubServer(routes: [
+            "GET /v2/demo/app/manifests/v1": [Self.manifestResponse(body: big)],
+        ])
+        let client = try Self.makeClient(stub, configuration: RegistryClientConfiguration(maximumManifestBytes: 4096))
+        defer { client.shutdown() }
+        let error = await #expect(throws: RegistryError.self) {
+            try await client.manifest(try TestImages.reference("\(stub.host)/demo/app:v1"), deadline: TestImages.deadline())
+        }
+        #expect(error?.kind == .tooLarge)
+    }
+
+    @Test func referrersAPIWithAndWithoutServerSideFiltering() async throws {
+        let subject = "sha256:" + String(repeating: "c", count: 64)
+        func entry(_ hex: Character, _ type: String) -> String {
+            #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\#(String(repeating: hex, count: 64))","size":10,"artifactType":"\#(type)"}"#
+        }
+        let unfiltered = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entry("d", MediaType.notarySignature)),\#(entry("e", "application/spdx+json"))]}"#.utf8)
+        let filtered = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entry("d", MediaType.notarySignature))]}"#.utf8)
+        let encodedType = "application%2Fvnd.cncf.notary.signature"
+        let stub = try RegistryStubServer(routes: [
+            "GET /v2/lax/app/referrers/\(subject)": [Response(headers: ["Content-Type": MediaType.ociIndex], body: unfiltered)],
+            "GET /v2/lax/app/referrers/\(subject)?artifactType=\(encodedType)": [Response(headers: ["Content-Type": MediaType.ociIndex], body: unfiltered)],
+            "GET /v2/strict/app/referrers/\(subject)?artifactType=\(encodedType)": [
+                Response(headers: ["Content-Type": MediaType.ociIndex, "OCI-Filters-Applied": "artifactType"], body: filtered),
+            ],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let digest = try ImageDigest(parsing: subject)
+
+        let lax = try TestImages.reference("\(stub.host)/lax/app:v1")
+        let all = try await client.referrers(of: digest, in: lax, deadline: TestImages.deadline())
+        #expect(all.source == .referrersAPI)
+        #expect(all.referrers.count == 2)
+        let clientFiltered = try await client.referrers(of: digest, in: lax, artifactType: MediaType.notarySignature, deadline: TestImages.deadline())
+        #expect(clientFiltered.referrers.count == 1)
+        #expect(clientFiltered.filteredByRegistry == false)
+
+        let strict = try TestImages.reference("\(stub.host)/strict/app:v1")
+        let serverFiltered = try await client.referrers(of: digest, in: strict, artifactType: MediaType.notarySignature, deadline: TestImages.deadline())
+        #expect(serverFiltered.referrers.count == 1)
+        #expect(serverFiltered.filteredByRegistry)
+    }
+
+    @Test func cancellingTheTaskCancelsTheTransfer() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "HEAD /v2/demo/app/manifests/slow": [Response(status: 200, delay: 20)],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let reference = try TestImages.reference("\(stub.host)/demo/app:slow")
+        let started = ContinuousClock.now
+        let task = Task { () throws -> Descriptor in
+            try await client.resolve(reference, deadline: TestImages.deadline(60))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        let result = await task.result
+        guard case .failure(let error) = result else {
+            Issue.record("a cancelled resolve succeeded")
+            return
+        }
+        #expect((error as? RegistryError)?.kind == .cancelled)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test func deadlineEndsASlowRegistryCall() async throws {
+        let stub = try RegistryStubServer(routes: [
+            "HEAD /v2/demo/app/manifests/slow": [Response(status: 200, delay: 20)],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let reference = try TestImages.reference("\(stub.host)/demo/app:slow")
+        let started = ContinuousClock.now
+        let error = await #expect(throws: RegistryError.self) {
+            try await client.resolve(reference, deadline: ContinuousClock.now + .seconds(1))
+        }
+        #expect(error?.kind == .deadlineExceeded)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+}

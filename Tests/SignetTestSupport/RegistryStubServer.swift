@@ -1,0 +1,126 @@
+import Foundation
+
+/// A scripted HTTP/1.1 server on 127.0.0.1 for registry behaviour a real registry will not show:
+/// a manifest whose bytes do not match its digest, 503 with `Retry-After`, oversized bodies,
+/// referrers answers with and without `OCI-Filters-Applied`, slow answers.
+///
+/// Routes map `METHOD /path?query` to a list of responses served in order (the last one repeats);
+/// anything else is 404. A Python `http.server` the test writes out serves them.
+public final class RegistryStubServer: @unchecked Sendable {
+    // Immutable after init except `process`, which only `stop()` (test code) touches.
+    public struct Response {
+        /// The status code; 0 closes the connection without an answer.
+        public var status: Int
+        public var headers: [String: String]
+        public var body: [UInt8]
+        /// Seconds to wait before answering.
+        public var delay: Double
+
+        public init(status: Int = 200, headers: [String: String] = [:], body: [UInt8] = [], delay: Double = 0) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
+        }
+    }
+
+    public let port: Int
+    private let directory: TemporaryDirectory
+    private var process: TestProcess?
+
+    /// `127.0.0.1:<port>`.
+    public var host: String { "127.0.0.1:\(port)" }
+
+    /// Starts the server with `routes` (`"GET /v2/demo/app/manifests/v1"` → responses).
+    public init(routes: [String: [Response]]) throws {
+        directory = TemporaryDirectory(prefix: "signet-stub")
+        port = FreePort.make()
+        var table: [String: [[String: Any]]] = [:]
+        for (route, responses) in routes {
+            table[route] = responses.map {
+                ["status": $0.status, "headers": $0.headers, "body": Data($0.body).base64EncodedString(), "delay": $0.delay]
+            }
+        }
+        let routesFile = directory.file("routes.json")
+        try JSONSerialization.data(withJSONObject: table).write(to: routesFile)
+        let script = try directory.write("stub.py", Self.script)
+        process = try TestProcess("python3", [script.path, String(port), routesFile.path])
+        guard FreePort.waitUntilListening(port, timeout: .seconds(20)) else {
+            let logs = process?.stderr ?? ""
+            stop()
+            throw TestProcessError(message: "stub server did not start: \(logs)")
+        }
+    }
+
+    /// The requests served so far, as `METHOD /path?query` lines.
+    public var requests: [String] {
+        (process?.stdout ?? "").split(separator: "\n").map(String.init)
+    }
+
+    public func stop() {
+        process?.terminate()
+        process = nil
+    }
+
+    deinit { stop() }
+
+    static let script = #"""
+        import base64, json, sys, time, threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        port, routes_path = sys.argv[1:3]
+        with open(routes_path) as f:
+            routes = json.load(f)
+        served = {}
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self, method):
+                key = method + " " + self.path
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with lock:
+                    print(key, flush=True)
+                    responses = routes.get(key)
+                    index = served.get(key, 0)
+                    served[key] = index + 1
+                if not responses:
+                    response = {"status": 404, "headers": {}, "body": "", "delay": 0}
+                else:
+                    response = responses[min(index, len(responses) - 1)]
+                if response["delay"]:
+                    time.sleep(response["delay"])
+                if response["status"] == 0:
+                    # Drop the connection without answering, like a reset peer.
+                    self.close_connection = True
+                    return
+                body = base64.b64decode(response["body"])
+                self.send_response(response["status"])
+                for name, value in response["headers"].items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if method != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self):
+                self.answer("GET")
+
+            def do_HEAD(self):
+                self.answer("HEAD")
+
+            def do_PUT(self):
+                self.answer("PUT")
+
+            def do_POST(self):
+                self.answer("POST")
+
+            def log_message(self, format, *args):
+                pass
+
+        ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
+        """#
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+/// A token service for distribution's `auth: token` mode (Docker registry token authentication
+/// specification), run as a small Python `http.server` the test writes out.
+///
+/// At start it makes a test CA and a signing certificate with `cryptography`, writes the CA as
+/// the registry's `rootcertbundle`, and answers `GET /token?service=…&scope=…` for one user
+/// (HTTP Basic, RFC 7617) with an RS256 JWT whose header carries the signing certificate in
+/// `x5c` and whose `access` claim grants the scopes asked for. Other credentials get 401.
+/// `GET /stats` answers `{"issued": N}`.
+public final class TokenIssuer: @unchecked Sendable {
+    // Immutable after init except `process`, which only `stop()` (test code) touches.
+    public let port: Int
+    public let service = "signet-test-registry"
+    public let issuer = "signet-test-issuer"
+    public let username: String
+    public let password: String
+    public let rootCertificatePath: String
+    private let directory: TemporaryDirectory
+    private var process: TestProcess?
+
+    /// The realm URL the registry sends in its challenges.
+    public var realm: String { "http://127.0.0.1:\(port)/token" }
+
+    public init(username: String, password: String, tokenLifetimeSeconds: Int = 300) throws {
+        self.username = username
+        self.password = password
+        directory = TemporaryDirectory(prefix: "signet-token-issuer")
+        port = FreePort.make()
+        rootCertificatePath = directory.file("token-ca.pem").path
+        let script = try directory.write("token_issuer.py", Self.script)
+        process = try TestProcess(
+            "python3",
+            [script.path, String(port), rootCertificatePath, username, password, issuer, service, String(tokenLifetimeSeconds)])
+        guard FreePort.waitUntilListening(port, timeout: .seconds(30)),
+              FileManager.default.fileExists(atPath: rootCertificatePath) else {
+            let logs = process?.stderr ?? ""
+            stop()
+            throw TestProcessError(message: "token issuer did not start: \(logs)")
+        }
+    }
+
+    /// Tokens issued so far, read from the issuer's log.
+    public var issuedCount: Int {
+        (process?.stdout ?? "").split(separator: "\n").filter { $0.hasPrefix("issued ") }.count
+    }
+
+    public func stop() {
+        process?.terminate()
+        process = nil
+    }
+
+    deinit { stop() }
+
+    static let script = #"""
+        import base64, datetime, json, sys, uuid
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlparse, parse_qs
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa, padding
+
+        port, ca_out, user, password, issuer, service, lifetime = sys.argv[1:8]
+        lifetime = int(lifetime)
+        now = datetime.datetime.now(datetime.timezone.utc)
+
+        def name(cn):
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ca = (x509.CertificateBuilder().subject_name(name("signet test token CA")).issuer_name(name("signet test token CA"))
+              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+              .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                           data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                           encipher_only=False, decipher_only=False), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        leaf = (x509.CertificateBuilder().subject_name(name("signet test token signer")).issuer_name(ca.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .sign(ca_key, hashes.SHA256()))
+        x5c = [base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()]
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        def b64url(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def reply(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                if url.path != "/token":
+                    self.reply(404, {"error": "not found"})
+                    return
+                if self.headers.get("Authorization") != expected:
+                    self.reply(401, {"details": "invalid credentials"})
+                    return
+                query = parse_qs(url.query)
+                access = []
+                for scope in query.get("scope", []):
+                    parts = scope.split(":")
+                    if len(parts) == 3 and parts[0] == "repository":
+                        access.append({"type": "repository", "name": parts[1], "actions": parts[2].split(",")})
+                issued_at = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+                claims = {"iss": issuer, "sub": user, "aud": query.get("service", [service])[0],
+                          "exp": issued_at + lifetime, "nbf": issued_at - 30, "iat": issued_at,
+                          "jti": uuid.uuid4().hex, "access": access}
+                header = {"typ": "JWT", "alg": "RS256", "x5c": x5c}
+                signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+                signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+                token = signing_input + "." + b64url(signature)
+                print("issued " + ",".join(query.get("scope", [])), flush=True)
+                self.reply(200, {"token": token, "access_token": token, "expires_in": lifetime,
+                                 "issued_at": datetime.datetime.now(datetime.timezone.utc).isoformat()})
+
+            def log_message(self, format, *args):
+                pass
+
+        with open(ca_out + ".tmp", "wb") as f:
+            f.write(ca.public_bytes(serialization.Encoding.PEM))
+        import os
+        os.rename(ca_out + ".tmp", ca_out)
+        ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
+        """#
+}
