@@ -98,7 +98,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "signet", dependencies: ["SignetCLI"], swiftSettings: strictSettings),
+        .executableTarget(name: "signet", dependencies: ["SignetCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strictSettings),
 
         // Shared test helpers: a test PKI made with the openssl CLI, process and port helpers,
         // a libcurl client.

@@ -11,7 +11,7 @@ import Yams
 /// The file is an `admission.k8s.io/v1` AdmissionReview, or a bare object (Pod, Deployment,
 /// ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController) in YAML or JSON;
 /// a YAML file may hold several documents. Exit status: 0 all allowed, 1 any denied, 2 error.
-struct ReviewCommand: AsyncParsableCommand {
+struct ReviewCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "review",
         abstract: "Decide an AdmissionReview or a workload file offline, as the webhook would.",
@@ -38,7 +38,7 @@ struct ReviewCommand: AsyncParsableCommand {
         case json
     }
 
-    func run() async throws {
+    func runAsynchronously() async throws {
         Observability.bootstrapLogging(format: .text, level: .warning)
         let directory = EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "policies")!
         let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
@@ -119,7 +119,6 @@ enum ReviewInput {
         var result: [[UInt8]] = []
         do {
             for document in try Yams.load_all(yaml: text) {
-                guard let document else { continue }
                 guard JSONSerialization.isValidJSONObject(document) else {
                     throw ReviewInputError("a YAML document is not an object")
                 }

@@ -11,7 +11,7 @@ import SignetPolicy
 /// Every flag has an environment-variable twin (shown in `--help`), so the same binary is set up
 /// by flags on a workstation and by `env:` in a Deployment. Defaults are the secure ones
 /// documented in README.md.
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the admission webhook over HTTPS.",
@@ -91,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. (env: SIGNET_LOG_LEVEL, default info)")
     var logLevel: String?
 
-    func run() async throws {
+    func runAsynchronously() async throws {
         let settings = try resolve()
         Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
         PrometheusMetrics.bootstrap()
@@ -227,7 +227,10 @@ struct ServeSettings: Sendable {
 }
 
 /// Turns SIGTERM/SIGINT into a callback on a dispatch queue (never on the cooperative pool).
-final class SignalWatcher: Sendable {
+///
+/// `@unchecked Sendable`: the sources are created in `init` and only cancelled afterwards;
+/// dispatch sources are thread-safe.
+final class SignalWatcher: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
 
     init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {

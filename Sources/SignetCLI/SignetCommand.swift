@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// The `signet` command line: the admission webhook server and its offline twins.
-public struct SignetCommand: AsyncParsableCommand {
+public struct SignetCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "signet",
         abstract: "A Kubernetes admission webhook that admits a pod only when every image it runs carries a trusted signature.",
@@ -24,4 +24,10 @@ struct VersionCommand: ParsableCommand {
     func run() {
         print("signet \(SignetVersion.current)")
     }
+}
+
+/// A subcommand whose work is asynchronous. The executable awaits `runAsynchronously()` for these
+/// and calls `run()` for the others.
+public protocol AsynchronousCommand: ParsableCommand {
+    func runAsynchronously() async throws
 }

@@ -22,7 +22,7 @@ final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let inbox = Mutex<[@Sendable () -> Void]>([])
     private var thread: Thread?
-    private let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let finished = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let hasFinished = Atomic<Bool>(false)
 
     // Loop-confined state.
@@ -76,9 +76,9 @@ final class EventLoop: @unchecked Sendable {
     /// Resumes when the loop's thread has exited.
     func waitUntilFinished() async {
         await withCheckedContinuation { continuation in
-            let resumeNow = finished.withLock { slot -> Bool in
+            let resumeNow = finished.withLock { waiters -> Bool in
                 if hasFinished.load(ordering: .acquiring) { return true }
-                slot = continuation
+                waiters.append(continuation)
                 return false
             }
             if resumeNow { continuation.resume() }
@@ -118,12 +118,12 @@ final class EventLoop: @unchecked Sendable {
             if stopRequested && connections.isEmpty { break }
         }
         closeListener()
-        hasFinished.store(true, ordering: .releasing)
-        let continuation = finished.withLock { slot -> CheckedContinuation<Void, Never>? in
-            defer { slot = nil }
-            return slot
+        let waiters = finished.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            hasFinished.store(true, ordering: .releasing)
+            defer { waiters.removeAll() }
+            return waiters
         }
-        continuation?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     private func runInbox() {
