@@ -62,11 +62,10 @@ struct ImageGlobTests {
         #expect(throws: ImageGlobError.self) { try ImageGlob(glob) }
     }
 
-    @Test func pathologicalPatternStaysLinear() throws {
+    /// A backtracking matcher would take exponential time here; the time limit turns a hang into a failure.
+    @Test(.timeLimit(.minutes(1))) func pathologicalPatternStaysLinear() throws {
         let glob = try ImageGlob("ghcr.io/" + String(repeating: "*a", count: 30) + "b")
         let text = "ghcr.io/" + String(repeating: "a", count: 200)
-        let start = ContinuousClock.now
         #expect(!glob.matches(text: text))
-        #expect(ContinuousClock.now - start < .seconds(1))
     }
 }
