@@ -34,7 +34,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "PEM private key; reloaded when it changes. (env: SIGNET_TLS_KEY)")
     var tlsKey: String?
 
-    @Option(name: .long, help: "PEM CA bundle; when set, clients must present a certificate it issued. (env: SIGNET_CLIENT_CA)")
+    @Option(name: .long, help: "PEM CA bundle; when set, POST /validate requires a client certificate it issued (probes and /metrics do not). (env: SIGNET_CLIENT_CA)")
     var clientCA: String?
 
     @Option(name: .long, help: "Directory of policy YAML files; reloaded when it changes. (env: SIGNET_POLICY_DIR, default /etc/signet/policies)")
@@ -127,7 +127,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
                 let result = await responder.respond(to: body, deadline: deadline)
                 return (result.status, result.body)
             },
-            readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime)
+            readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
+            requireClientCertificateForAdmission: settings.tls.clientCAFile != nil)
 
         let server = try HTTPServer(
             configuration: settings.server, certificates: certificates, handler: handler,
@@ -165,6 +166,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         }
         var tls = TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key)
         tls.clientCAFile = EnvironmentOption.string(clientCA, "SIGNET_CLIENT_CA")
+        // Kubelet probes present no certificate; /validate insists on one (see SignetRequestHandler).
+        tls.clientCertificateMode = .verifyIfPresent
 
         var limits = HTTPParserLimits()
         limits.maxBodyBytes = try EnvironmentOption.int(maxBodyBytes, "SIGNET_MAX_BODY_BYTES", default: limits.maxBodyBytes)

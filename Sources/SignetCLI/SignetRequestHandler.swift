@@ -15,6 +15,9 @@ struct SignetRequestHandler: HTTPRequestHandler {
     let readiness: ReadinessState
     /// Upper bound on the time signet spends on one review, whatever `?timeout=` says.
     let maximumAdmissionTime: Duration
+    /// With a client CA configured: `/validate` answers only clients that presented a verified
+    /// certificate (the API server's), while probes and scrapes need none.
+    var requireClientCertificateForAdmission = false
 
     private static let routes = ["/validate", "/healthz", "/readyz", "/metrics"]
 
@@ -34,6 +37,9 @@ struct SignetRequestHandler: HTTPRequestHandler {
         switch request.path {
         case "/validate":
             guard request.method == "POST" else { return Self.methodNotAllowed(allow: "POST") }
+            if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
+                return .text(403, "/validate requires a client certificate issued by the configured client CA\n")
+            }
             if let type = request.headers["Content-Type"], !Self.isJSON(type) {
                 return .text(415, "/validate expects Content-Type: application/json, got \(type)\n")
             }

@@ -70,7 +70,9 @@ public final class TLSContext: @unchecked Sendable {
                     reason: OpenSSLErrorQueue.describe("no CA certificate names in the client CA file \(clientCAFile)"))
             }
             SSL_CTX_set_client_CA_list(handle, names)  // takes ownership of `names`
-            SSL_CTX_set_verify(handle, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            let mode = configuration.clientCertificateMode == .required
+                ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER
+            SSL_CTX_set_verify(handle, mode, nil)
         } else {
             SSL_CTX_set_verify(handle, SSL_VERIFY_NONE, nil)
         }

@@ -13,9 +13,16 @@ public struct TLSServerConfiguration: Sendable, Hashable {
     /// PEM file with the private key of the leaf certificate (PKCS#8 or traditional; RSA or EC).
     /// Encrypted keys are refused rather than prompting for a passphrase.
     public var privateKeyFile: String
-    /// PEM file of CA certificates. When set, client certificates are required and verified
-    /// against these CAs; their subjects are also sent as the acceptable CA list.
+    /// PEM file of CA certificates. When set, client certificates are verified against these
+    /// CAs (a certificate from another CA fails the handshake); their subjects are also sent as
+    /// the acceptable CA list. Whether a client may connect with no certificate at all is
+    /// ``clientCertificateMode``.
     public var clientCAFile: String?
+    /// With a ``clientCAFile``: `.required` refuses a handshake without a client certificate;
+    /// `.verifyIfPresent` accepts it (the peer then has no ``TLSEngine/peerCertificateSubject``),
+    /// so an application can demand a certificate on some endpoints (the admission webhook) and
+    /// not on others (kubelet probes, which present none).
+    public var clientCertificateMode: ClientCertificateMode = .required
     /// The lowest protocol version accepted. The highest is always TLS 1.3.
     public var minimumVersion: TLSProtocolVersion = .tls1_2
     /// Application protocols for ALPN, in the server's order of preference. A client that offers
@@ -28,4 +35,10 @@ public struct TLSServerConfiguration: Sendable, Hashable {
         self.privateKeyFile = privateKeyFile
         self.clientCAFile = clientCAFile
     }
+}
+
+/// Whether a TLS server refuses clients that present no certificate (RFC 8446 section 4.4.2.4).
+public enum ClientCertificateMode: String, Sendable, Hashable {
+    case required
+    case verifyIfPresent
 }
