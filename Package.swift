@@ -90,6 +90,7 @@ let package = Package(
                 "SignetHTTP",
                 "SignetPolicy",
                 "SignetAdmission",
+                "SignetRegistry",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

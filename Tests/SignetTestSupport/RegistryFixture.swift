@@ -33,12 +33,10 @@ public final class RegistryFixture: @unchecked Sendable {
     /// `127.0.0.1:<port>`, the registry part of image references.
     public var host: String { "127.0.0.1:\(port)" }
 
-    /// Whether the registry binary is installed (tests that need it are skipped otherwise).
-    public static var isAvailable: Bool {
-        FileManager.default.isExecutableFile(atPath: executable)
-    }
-
     public init(authentication: Authentication = .none, tls: TLS? = nil) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            throw TestProcessError(message: "\(Self.executable) is missing: run `make test`, which installs Debian's docker-registry")
+        }
         directory = TemporaryDirectory(prefix: "signet-registry")
         port = FreePort.make()
         var config = """
