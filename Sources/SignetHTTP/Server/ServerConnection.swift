@@ -43,6 +43,8 @@ final class ServerConnection {
     private var readingEnabled = true
     private var writeInterest = false
     private var draining = false
+    /// After an error response the client may still be sending a body we did not read.
+    private var lingerAfterClose = false
     private var requestsServed = 0
     private var peerClosed = false
 
@@ -230,6 +232,7 @@ final class ServerConnection {
 
     /// Sends an error (or final) response with `Connection: close`, then closes after it is written.
     private func respondAndClose(_ response: HTTPResponse) {
+        lingerAfterClose = true
         let bytes = HTTPResponseEncoder.encode(response, version: .http1_1, keepAlive: false, date: loop.dateHeader())
         send(bytes, thenClose: true)
     }
@@ -280,7 +283,9 @@ final class ServerConnection {
             outboundOffset = 0
             writeDeadline = nil
             if writeInterest { setWriting(false) }
-            if case .closing = state { startLingering() }
+            if case .closing = state {
+                if lingerAfterClose { startLingering() } else { closeNow() }
+            }
         } else {
             if writeDeadline == nil { writeDeadline = .now + core.configuration.writeTimeout }
             if !writeInterest { setWriting(true) }
