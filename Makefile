@@ -38,3 +38,17 @@ demo: build
 
 clean:
 	rm -rf .build
+
+# Benchmarks: release build, wrk and nginx on 127.0.0.1; writes bench/RESULTS.md and bench/results.json.
+BENCH_APT_PACKAGES := wrk nginx-light
+.PHONY: bench
+bench: deps
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	$(SWIFT) build -c release --product signet
+	python3 bench/run.py "$$($(SWIFT) build -c release --show-bin-path)/signet"

@@ -75,15 +75,7 @@ public struct AdmissionResponder: Sendable {
         Metrics.Timer(label: "signet_admission_decision_duration_seconds")
             .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
 
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let bytes = try encoder.encode(AdmissionReview(response: response))
-            return AdmissionHTTPResult(status: 200, contentType: "application/json", body: Array(bytes))
-        } catch {
-            // Encoding plain strings and booleans cannot fail; answer as a failed webhook if it does.
-            return AdmissionHTTPResult(status: 500, contentType: "text/plain; charset=utf-8", body: Array("cannot encode the response\n".utf8))
-        }
+        return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
     }
 
     // MARK: - Decision
@@ -168,19 +160,22 @@ public struct AdmissionResponder: Sendable {
 
     /// A compact JSON array: `[{"container":"web","image":"…","outcome":"deny","policies":["p"]}]`.
     static func summarise(_ verdicts: [ImageVerdict]) -> String {
-        struct Entry: Encodable {
-            var image: String
-            var container: String
-            var outcome: String
-            var policies: [String]
+        var writer = JSONWriter()
+        writer.raw("[")
+        for (index, verdict) in verdicts.enumerated() {
+            writer.raw(index == 0 ? "{" : ",{")
+            writer.key("container", first: true)
+            writer.string(verdict.container)
+            writer.key("image")
+            writer.string(verdict.reference ?? verdict.image)
+            writer.key("outcome")
+            writer.string(verdict.outcome.rawValue)
+            writer.key("policies")
+            writer.stringArray(verdict.policies)
+            writer.raw("}")
         }
-        let entries = verdicts.map {
-            Entry(image: $0.reference ?? $0.image, container: $0.container, outcome: $0.outcome.rawValue, policies: $0.policies)
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(entries) else { return "[]" }
-        return String(decoding: data, as: UTF8.self)
+        writer.raw("]")
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     // MARK: - Request validation
@@ -194,7 +189,7 @@ public struct AdmissionResponder: Sendable {
     static func decodeRequest(_ body: [UInt8]) -> Result<AdmissionRequest, BadRequest> {
         let review: AdmissionReview
         do {
-            review = try JSONDecoder().decode(AdmissionReview.self, from: Data(body))
+            review = try LazyJSONDecoder.decode(AdmissionReview.self, from: body)
         } catch let error as DecodingError {
             return .failure(BadRequest(message: describe(error)))
         } catch {

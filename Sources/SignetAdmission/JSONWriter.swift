@@ -1,0 +1,110 @@
+/// Writes JSON text (RFC 8259) straight into bytes: strings escaped as §7 requires, members in
+/// the order given. Used for the AdmissionReview response on the hot path, where Foundation's
+/// `JSONEncoder` cost more than the decision itself.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0x08: raw("\\b")
+            case 0x0C: raw("\\f")
+            case 0x00..<0x20:
+                raw("\\u00")
+                bytes.append(Self.hex[Int(byte >> 4)])
+                bytes.append(Self.hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+
+    mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
+
+    mutating func stringArray(_ values: [String]) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(value)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// An object of string members, keys sorted.
+    mutating func stringObject(_ members: [String: String]) {
+        bytes.append(UInt8(ascii: "{"))
+        for (index, key) in members.keys.sorted().enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(key)
+            bytes.append(UInt8(ascii: ":"))
+            string(members[key]!)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Starts a member of an object: a comma unless it is the first, the key and the colon.
+    mutating func key(_ name: StaticString, first: Bool = false) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        raw(name)
+        raw("\":")
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+}
+
+extension AdmissionReview {
+    /// The JSON of a response review: `apiVersion`, `kind`, `response` with keys sorted, as
+    /// `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` would write it.
+    static func responseJSON(_ response: AdmissionResponse) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.raw(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":"#)
+        writer.bool(response.allowed)
+        if let annotations = response.auditAnnotations {
+            writer.key("auditAnnotations")
+            writer.stringObject(annotations)
+        }
+        if let status = response.status {
+            writer.key("status")
+            writer.raw("{")
+            var first = true
+            if let code = status.code {
+                writer.key("code", first: first)
+                writer.int(code)
+                first = false
+            }
+            if let message = status.message {
+                writer.key("message", first: first)
+                writer.string(message)
+                first = false
+            }
+            if let reason = status.reason {
+                writer.key("reason", first: first)
+                writer.string(reason)
+            }
+            writer.raw("}")
+        }
+        writer.key("uid")
+        writer.string(response.uid)
+        if let warnings = response.warnings {
+            writer.key("warnings")
+            writer.stringArray(warnings)
+        }
+        writer.raw("}}")
+        return writer.bytes
+    }
+}

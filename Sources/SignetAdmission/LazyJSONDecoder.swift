@@ -1,0 +1,470 @@
+/// A `Decoder` over JSON text (RFC 8259) that materialises only what a `Decodable` type asks for.
+///
+/// An AdmissionReview carries the whole object (and, on UPDATE, the old one): labels,
+/// annotations, environment variables, probes, volumes. signet reads a few dozen of those
+/// bytes. This decoder checks the syntax of the whole document once, then, per object or
+/// array the types open, records where each member starts; strings are decoded only when a
+/// type asks for them, and everything else is skipped by scanning. Foundation's `JSONDecoder`
+/// builds every value of the document first, which made it most of the cost of a decision.
+///
+/// Limits: nesting deeper than ``maximumDepth`` is rejected (a body of 8 MiB of `[` must not
+/// exhaust a thread's stack). Errors are `DecodingError`s with the coding path, like
+/// Foundation's, so callers describe them the same way.
+struct LazyJSONDecoder {
+    /// The deepest nesting of objects and arrays accepted.
+    static let maximumDepth = 256
+
+    /// Decodes `type` from `bytes`; throws `DecodingError.dataCorrupted` (empty coding path)
+    /// when the bytes are not one JSON value.
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        let document = JSONDocument(bytes)
+        let start = document.skipWhitespace(0)
+        let end: Int
+        do {
+            end = try document.skipValue(start, depth: 0)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not JSON: \(error.reason) at byte \(error.offset)"))
+        }
+        guard document.skipWhitespace(end) == bytes.count else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not JSON: text after the value at byte \(end)"))
+        }
+        return try T(from: LazyJSONValueDecoder(document: document, start: start, codingPath: []))
+    }
+}
+
+/// A JSON syntax error and where it is.
+struct JSONSyntaxError: Error {
+    var reason: String
+    var offset: Int
+}
+
+/// The bytes of a syntactically checked JSON document and the scanning primitives over them.
+final class JSONDocument: Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    @inline(__always)
+    func skipWhitespace(_ index: Int) -> Int {
+        var i = index
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x0A, 0x0D, 0x09: i += 1
+            default: return i
+            }
+        }
+        return i
+    }
+
+    /// The index just past the value starting at `index` (which must not be whitespace).
+    func skipValue(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
+        guard index < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
+            var i = skipWhitespace(index + 1)
+            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { return i + 1 }
+            while true {
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw JSONSyntaxError(reason: "expected a member name", offset: i) }
+                i = skipWhitespace(try skipString(i))
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
+                i = skipWhitespace(try skipValue(skipWhitespace(i + 1), depth: depth + 1))
+                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an object", offset: i) }
+                if bytes[i] == UInt8(ascii: "}") { return i + 1 }
+                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or '}'", offset: i) }
+                i = skipWhitespace(i + 1)
+            }
+        case UInt8(ascii: "["):
+            guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
+            var i = skipWhitespace(index + 1)
+            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
+            while true {
+                i = skipWhitespace(try skipValue(i, depth: depth + 1))
+                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an array", offset: i) }
+                if bytes[i] == UInt8(ascii: "]") { return i + 1 }
+                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or ']'", offset: i) }
+                i = skipWhitespace(i + 1)
+            }
+        case UInt8(ascii: "\""):
+            return try skipString(index)
+        case UInt8(ascii: "t"):
+            return try skipLiteral(index, "true")
+        case UInt8(ascii: "f"):
+            return try skipLiteral(index, "false")
+        case UInt8(ascii: "n"):
+            return try skipLiteral(index, "null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try skipNumber(index)
+        default:
+            throw JSONSyntaxError(reason: "unexpected character", offset: index)
+        }
+    }
+
+    /// The index just past the closing quote of the string starting at `index`.
+    @inline(__always)
+    func skipString(_ index: Int) throws(JSONSyntaxError) -> Int {
+        var i = index + 1
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\"") { return i + 1 }
+            if byte == UInt8(ascii: "\\") {
+                i += 2
+                continue
+            }
+            if byte < 0x20 { throw JSONSyntaxError(reason: "control character in a string", offset: i) }
+            i += 1
+        }
+        throw JSONSyntaxError(reason: "unterminated string", offset: index)
+    }
+
+    private func skipLiteral(_ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
+        let matches = literal.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[index + $0] == expected[$0] }
+        }
+        guard matches else { throw JSONSyntaxError(reason: "invalid literal", offset: index) }
+        return index + count
+    }
+
+    private func skipNumber(_ index: Int) throws(JSONSyntaxError) -> Int {
+        var i = index
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        let digitsStart = i
+        while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+        guard i > digitsStart else { throw JSONSyntaxError(reason: "invalid number", offset: index) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            let fraction = i
+            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            guard i > fraction else { throw JSONSyntaxError(reason: "invalid number", offset: index) }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            let exponent = i
+            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            guard i > exponent else { throw JSONSyntaxError(reason: "invalid number", offset: index) }
+        }
+        return i
+    }
+
+    /// The members of the object at `index`: where each name's string and each value start.
+    /// The document has been checked, so this only walks it.
+    func members(ofObjectAt index: Int) -> [(name: Int, value: Int)] {
+        var result: [(name: Int, value: Int)] = []
+        var i = skipWhitespace(index + 1)
+        if bytes[i] == UInt8(ascii: "}") { return result }
+        while true {
+            let name = i
+            i = skipWhitespace((try? skipString(i)) ?? bytes.count)
+            let value = skipWhitespace(i + 1)
+            result.append((name, value))
+            i = skipWhitespace((try? skipValue(value, depth: 0)) ?? bytes.count)
+            if i >= bytes.count || bytes[i] == UInt8(ascii: "}") { return result }
+            i = skipWhitespace(i + 1)
+        }
+    }
+
+    /// Where each element of the array at `index` starts.
+    func elements(ofArrayAt index: Int) -> [Int] {
+        var result: [Int] = []
+        var i = skipWhitespace(index + 1)
+        if bytes[i] == UInt8(ascii: "]") { return result }
+        while true {
+            result.append(i)
+            i = skipWhitespace((try? skipValue(i, depth: 0)) ?? bytes.count)
+            if i >= bytes.count || bytes[i] == UInt8(ascii: "]") { return result }
+            i = skipWhitespace(i + 1)
+        }
+    }
+
+    /// Whether the string at `index` equals `name` (compared without allocating when it has no escapes).
+    func string(at index: Int, equals name: String) -> Bool {
+        var i = index + 1
+        for byte in name.utf8 {
+            guard i < bytes.count else { return false }
+            let current = bytes[i]
+            if current == UInt8(ascii: "\\") { return decodeString(at: index) == name }
+            if current != byte { return false }
+            i += 1
+        }
+        return i < bytes.count && bytes[i] == UInt8(ascii: "\"")
+    }
+
+    /// The string value starting at the quote at `index`, escapes resolved (RFC 8259 §7).
+    func decodeString(at index: Int) -> String {
+        let end = ((try? skipString(index)) ?? bytes.count) - 1
+        var i = index + 1
+        var hasEscape = false
+        while i < end {
+            if bytes[i] == UInt8(ascii: "\\") {
+                hasEscape = true
+                break
+            }
+            i += 1
+        }
+        if !hasEscape { return String(decoding: bytes[(index + 1)..<end], as: UTF8.self) }
+        var scalars = String.UnicodeScalarView()
+        var utf8: [UInt8] = []
+        func flush() {
+            if !utf8.isEmpty {
+                scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
+                utf8.removeAll(keepingCapacity: true)
+            }
+        }
+        i = index + 1
+        while i < end {
+            let byte = bytes[i]
+            guard byte == UInt8(ascii: "\\"), i + 1 < end else {
+                utf8.append(byte)
+                i += 1
+                continue
+            }
+            let escaped = bytes[i + 1]
+            i += 2
+            switch escaped {
+            case UInt8(ascii: "\""): utf8.append(0x22)
+            case UInt8(ascii: "\\"): utf8.append(0x5C)
+            case UInt8(ascii: "/"): utf8.append(0x2F)
+            case UInt8(ascii: "b"): utf8.append(0x08)
+            case UInt8(ascii: "f"): utf8.append(0x0C)
+            case UInt8(ascii: "n"): utf8.append(0x0A)
+            case UInt8(ascii: "r"): utf8.append(0x0D)
+            case UInt8(ascii: "t"): utf8.append(0x09)
+            case UInt8(ascii: "u"):
+                var code = hex4(at: i)
+                i += 4
+                if (0xD800...0xDBFF).contains(code), i + 6 <= end, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                    let low = hex4(at: i + 2)
+                    if (0xDC00...0xDFFF).contains(low) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                flush()
+                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+            default:
+                utf8.append(escaped)
+            }
+        }
+        flush()
+        return String(scalars)
+    }
+
+    private func hex4(at index: Int) -> UInt32 {
+        guard index + 4 <= bytes.count else { return 0xFFFD }
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            let byte = bytes[index + offset]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: return 0xFFFD
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    /// The text of the number at `index`.
+    func numberText(at index: Int) -> Substring {
+        let end = (try? skipValue(index, depth: 0)) ?? bytes.count
+        return Substring(String(decoding: bytes[index..<end], as: UTF8.self))
+    }
+}
+
+/// One JSON value as a `Decoder`.
+struct LazyJSONValueDecoder: Decoder {
+    let document: JSONDocument
+    let start: Int
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    var byte: UInt8 { document.bytes[start] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard byte == UInt8(ascii: "{") else {
+            throw DecodingError.typeMismatch(
+                [String: Any].self, .init(codingPath: codingPath, debugDescription: "expected an object"))
+        }
+        return KeyedDecodingContainer(
+            LazyJSONKeyedContainer<Key>(document: document, members: document.members(ofObjectAt: start), codingPath: codingPath))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard byte == UInt8(ascii: "[") else {
+            throw DecodingError.typeMismatch([Any].self, .init(codingPath: codingPath, debugDescription: "expected an array"))
+        }
+        return LazyJSONUnkeyedContainer(document: document, elements: document.elements(ofArrayAt: start), codingPath: codingPath)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
+}
+
+extension LazyJSONValueDecoder: SingleValueDecodingContainer {
+    func decodeNil() -> Bool { byte == UInt8(ascii: "n") }
+
+    func decode(_ type: Bool.Type) throws -> Bool {
+        switch byte {
+        case UInt8(ascii: "t"): return true
+        case UInt8(ascii: "f"): return false
+        default: throw mismatch(type, "a boolean")
+        }
+    }
+
+    func decode(_ type: String.Type) throws -> String {
+        guard byte == UInt8(ascii: "\"") else { throw mismatch(type, "a string") }
+        return document.decodeString(at: start)
+    }
+
+    func decode(_ type: Double.Type) throws -> Double {
+        guard isNumber, let value = Double(document.numberText(at: start)) else { throw mismatch(type, "a number") }
+        return value
+    }
+
+    func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
+
+    private func decodeInteger<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+        guard isNumber, let value = T(document.numberText(at: start)) else { throw mismatch(type, "an integer") }
+        return value
+    }
+
+    func decode(_ type: Int.Type) throws -> Int { try decodeInteger(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try decodeInteger(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try decodeInteger(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try decodeInteger(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try decodeInteger(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try decodeInteger(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try decodeInteger(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try decodeInteger(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try decodeInteger(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try decodeInteger(type) }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if type == String.self { return try decode(String.self) as! T }
+        if type == Bool.self { return try decode(Bool.self) as! T }
+        return try T(from: self)
+    }
+
+    private var isNumber: Bool { byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+
+    private func mismatch(_ type: Any.Type, _ expected: String) -> DecodingError {
+        if decodeNil() {
+            return DecodingError.valueNotFound(type, .init(codingPath: codingPath, debugDescription: "expected \(expected), found null"))
+        }
+        return DecodingError.typeMismatch(type, .init(codingPath: codingPath, debugDescription: "expected \(expected)"))
+    }
+}
+
+/// The members of one JSON object, looked up by name without materialising the others.
+struct LazyJSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let document: JSONDocument
+    let members: [(name: Int, value: Int)]
+    let codingPath: [any CodingKey]
+
+    var allKeys: [Key] { members.compactMap { Key(stringValue: document.decodeString(at: $0.name)) } }
+
+    /// The value of the last member with this name (duplicate names: the last wins, as in Go's encoding/json).
+    private func valueStart(_ key: Key) -> Int? {
+        let name = key.stringValue
+        for member in members.reversed() where document.string(at: member.name, equals: name) {
+            return member.value
+        }
+        return nil
+    }
+
+    func contains(_ key: Key) -> Bool { valueStart(key) != nil }
+
+    private func decoder(for key: Key) throws -> LazyJSONValueDecoder {
+        guard let start = valueStart(key) else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "\(key.stringValue) is missing"))
+        }
+        return LazyJSONValueDecoder(document: document, start: start, codingPath: codingPath + [key])
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { try decoder(for: key).decodeNil() }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        let value = try decoder(for: key)
+        if value.decodeNil() && !(T.self is any ExpressibleByNilLiteral.Type) {
+            throw DecodingError.valueNotFound(type, .init(codingPath: value.codingPath, debugDescription: "\(key.stringValue) is null"))
+        }
+        return try value.decode(type)
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let start = valueStart(key) else { return nil }
+        let value = LazyJSONValueDecoder(document: document, start: start, codingPath: codingPath + [key])
+        if value.decodeNil() { return nil }
+        return try value.decode(type)
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try decoder(for: key).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try decoder(for: key).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder {
+        throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "super decoders are not supported"))
+    }
+
+    func superDecoder(forKey key: Key) throws -> any Decoder { try decoder(for: key) }
+}
+
+/// The elements of one JSON array, in order.
+struct LazyJSONUnkeyedContainer: UnkeyedDecodingContainer {
+    let document: JSONDocument
+    let elements: [Int]
+    let codingPath: [any CodingKey]
+    private(set) var currentIndex = 0
+
+    init(document: JSONDocument, elements: [Int], codingPath: [any CodingKey]) {
+        self.document = document
+        self.elements = elements
+        self.codingPath = codingPath
+    }
+
+    var count: Int? { elements.count }
+    var isAtEnd: Bool { currentIndex >= elements.count }
+
+    private struct IndexKey: CodingKey {
+        var intValue: Int?
+        var stringValue: String { "\(intValue ?? 0)" }
+        init(intValue: Int) { self.intValue = intValue }
+        init?(stringValue: String) { nil }
+    }
+
+    private mutating func next() throws -> LazyJSONValueDecoder {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(Any.self, .init(codingPath: codingPath, debugDescription: "no more elements"))
+        }
+        defer { currentIndex += 1 }
+        return LazyJSONValueDecoder(
+            document: document, start: elements[currentIndex], codingPath: codingPath + [IndexKey(intValue: currentIndex)])
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { return false }
+        if document.bytes[elements[currentIndex]] == UInt8(ascii: "n") {
+            currentIndex += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next().decode(type) }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        try next().container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { try next().unkeyedContainer() }
+
+    mutating func superDecoder() throws -> any Decoder { try next() }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+@testable import SignetAdmission
+
+/// The lazy decoder against Foundation's `JSONDecoder` (the reference) and RFC 8259's grammar.
+struct LazyJSONDecoderTests {
+    struct Sample: Codable, Equatable {
+        var text: String
+        var flag: Bool
+        var count: Int
+        var ratio: Double
+        var nothing: String?
+        var list: [String]
+        var nested: [String: [Int]]
+    }
+
+    @Test(arguments: [
+        #"{"text":"plain","flag":true,"count":42,"ratio":0.5,"list":[],"nested":{}}"#,
+        #"{"text":"esc \"q\" \\ \/ \b\f\n\r\t","flag":false,"count":-7,"ratio":1e3,"nothing":null,"list":["a","b"],"nested":{"x":[1,2,3]}}"#,
+        #"{"text":"\u00e9\u4e2d\ud83d\ude00 é 中 😀","flag":true,"count":0,"ratio":-2.5E-2,"list":["\u0000x"],"nested":{"k":[]}}"#,
+        #"  { "nested" : { "a" : [ 1 ] } , "list" : [ "z" ] , "ratio" : 3 , "count" : 1 , "flag" : true , "text" : "" }  "#,
+        #"{"text":"t","flag":true,"count":1,"ratio":1,"list":[],"nested":{},"ignored":{"deep":[[[{"a":null}]]],"n":-0.0e+1}}"#,
+    ])
+    func matchesFoundation(_ json: String) throws {
+        let bytes = Array(json.utf8)
+        let reference = try JSONDecoder().decode(Sample.self, from: Data(bytes))
+        let lazy = try LazyJSONDecoder.decode(Sample.self, from: bytes)
+        #expect(lazy == reference)
+    }
+
+    /// Duplicate member names: the last wins, as in Go's encoding/json, which the API server uses.
+    @Test func lastDuplicateMemberWins() throws {
+        let decoded = try LazyJSONDecoder.decode([String: String].self, from: Array(#"{"image":"a","image":"b"}"#.utf8))
+        #expect(decoded == ["image": "b"])
+        struct Container: Decodable { var image: String }
+        #expect(try LazyJSONDecoder.decode(Container.self, from: Array(#"{"image":"a","image":"b"}"#.utf8)).image == "b")
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "}", #"{"a":}"#, #"{"a" 1}"#, #"{"a":1,}"#, "[1,]", "[1 2]", #"{"a":"unterminated}"#,
+        "tru", "nul", "01x", "-", "1.", "1e", #"{"a":1}x"#, "{\"a\":\"tab\there\"}", "[\"\u{01}\"]", "{'a':1}",
+    ])
+    func rejectsInvalidJSON(_ json: String) {
+        #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([String: Int].self, from: Array(json.utf8)) }
+    }
+
+    @Test func rejectsNestingDeeperThanTheLimitWithoutCrashing() throws {
+        let deep = Array(repeating: UInt8(ascii: "["), count: 1_000_000)
+        #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([Int].self, from: deep) }
+        let nested = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([Int].self, from: Array(nested.utf8)) }
+        #expect(try LazyJSONDecoder.decode([[[Int]]].self, from: Array("[[[]]]".utf8)) == [[[]]])
+    }
+
+    @Test func reportsPathsLikeFoundation() {
+        struct Outer: Decodable { var request: Inner }
+        struct Inner: Decodable { var uid: String }
+        #expect {
+            try LazyJSONDecoder.decode(Outer.self, from: Array(#"{"request":{}}"#.utf8))
+        } throws: { error in
+            guard case DecodingError.keyNotFound(let key, let context) = error else { return false }
+            return key.stringValue == "uid" && context.codingPath.map(\.stringValue) == ["request"]
+        }
+        #expect {
+            try LazyJSONDecoder.decode(Outer.self, from: Array(#"{"request":{"uid":5}}"#.utf8))
+        } throws: { error in
+            guard case DecodingError.typeMismatch(_, let context) = error else { return false }
+            return context.codingPath.map(\.stringValue) == ["request", "uid"]
+        }
+    }
+}
+
+/// The hand-written response JSON against Foundation's `JSONEncoder` with sorted keys.
+struct ResponseJSONTests {
+    @Test(arguments: [
+        AdmissionResponse(uid: "u-1", allowed: true),
+        AdmissionResponse(
+            uid: "u-2", allowed: false,
+            status: AdmissionStatus(
+                code: 403, reason: "Forbidden", message: "image \"a/b:1\" denied: \\ / tab\tnew\nline \u{01} é 😀"),
+            warnings: ["w1", "w \"2\""], auditAnnotations: ["decision": "denied", "images": #"[{"a":"b"}]"#, "dry-run": "true"]),
+        AdmissionResponse(uid: "u-3", allowed: true, status: AdmissionStatus(code: nil, reason: nil, message: "m"), warnings: []),
+    ])
+    func matchesJSONEncoder(_ response: AdmissionResponse) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let reference = try encoder.encode(AdmissionReview(response: response))
+        let written = AdmissionReview.responseJSON(response)
+        // Same document (the escaping of control characters may differ in case or form).
+        let a = try JSONSerialization.jsonObject(with: reference) as? NSDictionary
+        let b = try JSONSerialization.jsonObject(with: Data(written)) as? NSDictionary
+        #expect(a == b)
+        #expect(String(decoding: written, as: UTF8.self).hasPrefix(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":"#))
+    }
+}

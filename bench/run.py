@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""`make bench`: how fast signet is, beside a baseline that shows the limit of this machine.
+
+Everything runs on 127.0.0.1: the release build of `signet serve`, Debian's nginx answering the
+same request with a fixed response of the same size over TLS with the same kind of certificate,
+and wrk (with a Lua script that POSTs a ~10 KB AdmissionReview of a 3-container Deployment).
+Each figure is the median of repeated runs, with the spread (min..max). The figures and the
+machine's description go to bench/RESULTS.md and bench/results.json.
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+REPEATS = int(os.environ.get("SIGNET_BENCH_REPEATS", "3"))
+DURATION = int(os.environ.get("SIGNET_BENCH_SECONDS", "5"))
+CONCURRENCY = [int(c) for c in os.environ.get("SIGNET_BENCH_CONCURRENCY", "1,16,64").split(",")]
+THREADS = 2
+
+
+def log(message):
+    print(f"bench: {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_listening(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def spread(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None, "runs": 0}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+class Workspace:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="signet-bench-")
+        self.cert = os.path.join(self.dir, "tls.crt")
+        self.key = os.path.join(self.dir, "tls.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", self.key, "-out", self.cert], check=True, capture_output=True)
+        self.policies = os.path.join(self.dir, "policies")
+        os.makedirs(self.policies)
+        with open(os.path.join(self.policies, "bench.yaml"), "w") as f:
+            f.write("""apiVersion: signet.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: bench-static
+spec:
+  images:
+    - glob: "ghcr.io/signet-bench/**"
+  authorities:
+    - name: allow
+      static:
+        action: pass
+""")
+        self.body = os.path.join(self.dir, "review.json")
+        with open(self.body, "w") as f:
+            json.dump(deployment_review(), f)
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def deployment_review():
+    """An AdmissionReview of a 3-container Deployment as the API server sends it, about 10 KB."""
+    containers = []
+    for name in ("web", "sidecar", "metrics"):
+        containers.append({
+            "name": name, "image": f"ghcr.io/signet-bench/{name}:1.4.2",
+            "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
+            "env": [{"name": f"{name.upper()}_SETTING_{i}", "value": f"value-{i}-" + "x" * 40} for i in range(12)],
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10},
+            "securityContext": {"runAsNonRoot": True, "readOnlyRootFilesystem": True,
+                                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}],
+        })
+    template = {"metadata": {"labels": {"app": "shop", "tier": "frontend"},
+                             "annotations": {"example.com/owner": "team-shop", "example.com/runbook": "https://runbooks.example.com/shop/" + "r" * 60}},
+                "spec": {"serviceAccountName": "shop", "containers": containers,
+                         "volumes": [{"name": "config", "configMap": {"name": "shop-config"}}]}}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "shop", "namespace": "shop", "labels": {"app": "shop"},
+                               "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}" + " " * 1500}},
+                  "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "shop"}}, "template": template}}
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "b2c5f6e0-0c1d-4d7e-9a8b-000000000001",
+                        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+                        "name": "shop", "namespace": "shop", "operation": "CREATE",
+                        "userInfo": {"username": "system:serviceaccount:argocd:argocd-application-controller",
+                                     "groups": ["system:serviceaccounts", "system:authenticated"]},
+                        "object": deployment, "oldObject": None, "dryRun": False,
+                        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}
+
+
+class Signet:
+    def __init__(self, binary, ws, extra=()):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [binary, "serve", "--address", "127.0.0.1", "--port", str(self.port), "--tls-cert", ws.cert,
+             "--tls-key", ws.key, "--policy-dir", ws.policies, "--log-level", "error", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_listening(self.port)
+        self.context = ssl.create_default_context(cafile=ws.cert)
+
+    def get(self, path):
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}{path}", context=self.context, timeout=10) as r:
+            return r.read()
+
+    def post(self, path, body):
+        request = urllib.request.Request(f"https://127.0.0.1:{self.port}{path}", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=self.context, timeout=30) as r:
+            return r.read()
+
+    def metrics(self):
+        return self.get("/metrics").decode()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Nginx:
+    """Debian's nginx: TLS with the same certificate, keep-alive, a fixed response of the same size."""
+
+    def __init__(self, ws, response):
+        self.port = free_port()
+        self.dir = os.path.join(ws.dir, "nginx")
+        os.makedirs(self.dir, exist_ok=True)
+        text = response.decode().replace("\\", "\\\\").replace("'", "\\'")
+        assert "$" not in text
+        config = f"""
+worker_processes {os.cpu_count()};
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log error;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/body;
+    client_max_body_size 16m;
+    client_body_buffer_size 64k;
+    keepalive_timeout 120s;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{self.port} ssl;
+        ssl_certificate {ws.cert};
+        ssl_certificate_key {ws.key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            default_type application/json;
+            return 200 '{text}';
+        }}
+    }}
+}}
+"""
+        self.config = os.path.join(self.dir, "nginx.conf")
+        with open(self.config, "w") as f:
+            f.write(config)
+        self.process = subprocess.Popen(["nginx", "-c", self.config, "-p", self.dir, "-g", "daemon off;"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_listening(self.port)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGQUIT)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{extra_headers}
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*a")
+f:close()
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRKJSON{{\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"p50_us\\":%d,\\"p99_us\\":%d,\\"p999_us\\":%d}}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"""
+
+
+def wrk(port, ws, connections, close_each=False):
+    script = os.path.join(ws.dir, "close.lua" if close_each else "post.lua")
+    with open(script, "w") as f:
+        f.write(WRK_SCRIPT.format(body=ws.body, extra_headers='wrk.headers["Connection"] = "close"' if close_each else ""))
+    out = subprocess.run(["wrk", "-t", str(min(THREADS, connections)), "-c", str(connections), "-d", f"{DURATION}s",
+                          "-s", script, f"https://127.0.0.1:{port}/validate?timeout=10s"],
+                         capture_output=True, text=True, timeout=DURATION + 60)
+    match = re.search(r"WRKJSON(\{.*\})", out.stdout)
+    if not match:
+        raise RuntimeError(f"wrk failed: {out.stdout} {out.stderr}")
+    data = json.loads(match.group(1))
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    return data
+
+
+def histogram_quantiles(metrics, name):
+    """Upper bounds of p50/p99 from a Prometheus histogram (its buckets set the resolution)."""
+    buckets = []
+    for line in metrics.splitlines():
+        m = re.match(name + r'_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)', line)
+        if m:
+            bound = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+            buckets.append((bound, float(m.group(2))))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+
+    def q(p):
+        for bound, count in buckets:
+            if count >= p * total:
+                return bound
+        return float("inf")
+    return {"count": int(total), "p50_le_seconds": q(0.5), "p99_le_seconds": q(0.99)}
+
+
+def measure_throughput(binary, ws, results):
+    signet = Signet(binary, ws)
+    response = signet.post("/validate?timeout=10s", open(ws.body, "rb").read())
+    nginx = Nginx(ws, response)
+    results["request_bytes"] = os.path.getsize(ws.body)
+    results["response_bytes"] = len(response)
+    rss_idle = rss_kib(signet.process.pid)
+    table = {}
+    for connections in CONCURRENCY:
+        runs = {"signet": [], "nginx": []}
+        for _ in range(REPEATS):
+            for name, port in (("signet", signet.port), ("nginx", nginx.port)):
+                runs[name].append(wrk(port, ws, connections))
+        row = {}
+        for name in runs:
+            errors = sum(r["errors"] + r["non2xx"] for r in runs[name])
+            row[name] = {"rps": spread([r["rps"] for r in runs[name]]),
+                         "p50_ms": spread([r["p50_us"] / 1000 for r in runs[name]]),
+                         "p99_ms": spread([r["p99_us"] / 1000 for r in runs[name]]),
+                         "p999_ms": spread([r["p999_us"] / 1000 for r in runs[name]]),
+                         "errors": errors}
+        row["ratio"] = row["signet"]["rps"]["median"] / row["nginx"]["rps"]["median"]
+        table[str(connections)] = row
+        log(f"{connections} connections: signet {row['signet']['rps']['median']:.0f} req/s, "
+            f"nginx {row['nginx']['rps']['median']:.0f} req/s ({row['ratio']:.0%})")
+    results["warm"] = table
+    results["decision_time"] = histogram_quantiles(signet.metrics(), "signet_admission_decision_duration_seconds")
+    results["memory"] = {"idle_rss_mib": round(rss_idle / 1024, 1),
+                         "after_load_rss_mib": round(rss_kib(signet.process.pid) / 1024, 1)}
+
+    churn = {"signet": [], "nginx": []}
+    for _ in range(REPEATS):
+        for name, port in (("signet", signet.port), ("nginx", nginx.port)):
+            churn[name].append(wrk(port, ws, 16, close_each=True)["rps"])
+    results["churn"] = {"signet_connections_per_s": spread(churn["signet"]),
+                        "nginx_connections_per_s": spread(churn["nginx"])}
+    results["churn"]["ratio"] = (results["churn"]["signet_connections_per_s"]["median"]
+                                 / results["churn"]["nginx_connections_per_s"]["median"])
+    log(f"connection churn: signet {results['churn']['signet_connections_per_s']['median']:.0f}/s, "
+        f"nginx {results['churn']['nginx_connections_per_s']['median']:.0f}/s")
+    nginx.stop()
+    signet.stop()
+
+
+def fmt(value, digits=2):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def write_results(results):
+    with open(os.path.join(BENCH, "results.json"), "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    m = results["machine"]
+    lines = [
+        "# signet benchmark results",
+        "",
+        f"Written by `make bench` on {results['date']}: {m['cores']} cores ({m['cpu_model']}), "
+        f"{m['memory_gib']} GiB, Linux {m['kernel']}. Medians of {REPEATS} runs of {DURATION} s each, "
+        "spread as min..max. Everything on 127.0.0.1; wrk and the servers share the same cores.",
+        "",
+        f"Request: a {results['request_bytes']:,}-byte AdmissionReview of a 3-container Deployment; "
+        f"response {results['response_bytes']:,} bytes. nginx answers the same request with a fixed "
+        "response of the same size, over TLS with the same certificate (EC P-256) and keep-alive.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for target in results["targets"]:
+        lines.append(f"| {target['target']} | {target['measured']} | {target['met']} |")
+    lines += ["", "## Warm admission throughput and latency (TLS, keep-alive)", "",
+              "| connections | signet req/s | nginx req/s | signet / nginx | signet p50 ms | p99 ms | p99.9 ms | nginx p99 ms | errors |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for connections, row in results["warm"].items():
+        s, n = row["signet"], row["nginx"]
+        lines.append(
+            f"| {connections} | {fmt(s['rps']['median'], 0)} ({fmt(s['rps']['min'], 0)}..{fmt(s['rps']['max'], 0)}) "
+            f"| {fmt(n['rps']['median'], 0)} ({fmt(n['rps']['min'], 0)}..{fmt(n['rps']['max'], 0)}) "
+            f"| {row['ratio']:.0%} | {fmt(s['p50_ms']['median'], 3)} | {fmt(s['p99_ms']['median'], 3)} "
+            f"| {fmt(s['p999_ms']['median'], 3)} | {fmt(n['p99_ms']['median'], 3)} | {s['errors'] + n['errors']} |")
+    d = results.get("decision_time")
+    if d:
+        lines += ["", f"Decision time inside the server over {d['count']:,} reviews (from the "
+                  "`signet_admission_decision_duration_seconds` histogram; bucket bounds set the resolution): "
+                  f"p50 ≤ {d['p50_le_seconds'] * 1000:g} ms, p99 ≤ {d['p99_le_seconds'] * 1000:g} ms."]
+    c = results["churn"]
+    lines += ["", "## Connection churn (a new TLS connection per request)", "",
+              "| signet connections/s | nginx connections/s | signet / nginx |", "|---|---|---|",
+              f"| {fmt(c['signet_connections_per_s']['median'], 0)} | {fmt(c['nginx_connections_per_s']['median'], 0)} | {c['ratio']:.0%} |"]
+    mem = results["memory"]
+    lines += ["", "## Memory", "", "| state | resident |", "|---|---|",
+              f"| idle after start | {mem['idle_rss_mib']} MiB |",
+              f"| after the warm runs | {mem['after_load_rss_mib']} MiB |"]
+    for extra in results.get("sections", []):
+        lines += ["", f"## {extra['title']}", ""] + extra["lines"]
+    lines.append("")
+    with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def evaluate_targets(results):
+    targets = []
+    d = results.get("decision_time")
+    if d:
+        targets.append({"target": "warm p99 decision time inside the server < 1 ms",
+                        "measured": f"p99 ≤ {d['p99_le_seconds'] * 1000:g} ms",
+                        "met": "yes" if d["p99_le_seconds"] <= 0.001 else "no"})
+    best = max(results["warm"].values(), key=lambda row: row["signet"]["rps"]["median"])
+    targets.append({"target": "warm throughput ≥ 50% of nginx's on the same machine",
+                    "measured": ", ".join(f"{c} conns: {row['ratio']:.0%}" for c, row in results["warm"].items()),
+                    "met": "yes" if best["ratio"] >= 0.5 else "no"})
+    targets += results.get("extra_targets", [])
+    results["targets"] = targets
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release/signet")
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "machine": machine(), "repeats": REPEATS, "seconds_per_run": DURATION}
+    ws = Workspace()
+    try:
+        measure_throughput(binary, ws, results)
+        evaluate_targets(results)
+        write_results(results)
+    finally:
+        ws.close()
+    log("wrote bench/RESULTS.md and bench/results.json")
+
+
+if __name__ == "__main__":
+    main()
