@@ -14,7 +14,7 @@ final class VerificationFixture: @unchecked Sendable {
     let engine: VerificationEngine
 
     init(vectors: Bool = false) async throws {
-        registry = try RegistryFixture()
+        registry = try await offThePool { try RegistryFixture() }
         client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
         images = TestRegistryImages(client: client)
         engine = VerificationEngine(registry: client)
@@ -69,7 +69,7 @@ struct CosignKeyVerifierTests {
         // Threshold 3 with only alice and bob configured cannot be written as a policy
         // (threshold above the key count is a load error); with charlie's key replaced by an
         // unrelated one it fails.
-        let unrelated = try TestSigningKey(.ecP256).trusted("unrelated")
+        let unrelated = try await TestSigningKey.generate(.ecP256, slot: 1).trusted("unrelated")
         let three = try await fixture.verify(multi, keyAuthority([alice, bob, unrelated], threshold: 3))
         #expect(!three.passed)
         #expect(three.failure == .thresholdNotMet)
@@ -89,7 +89,7 @@ struct CosignKeyVerifierTests {
     @Test func everyKeyTypeOverPushedImages() async throws {
         let fixture = try await VerificationFixture()
         for kind in TestSigningKey.Kind.allCases {
-            let key = try TestSigningKey(kind)
+            let key = try await TestSigningKey.generate(kind)
             let image = try fixture.reference("signed/\(kind.rawValue.lowercased()):v1")
             let digest = try await fixture.images.pushImage(image)
             try await fixture.images.sign(digest, in: image, with: [key])
@@ -102,7 +102,7 @@ struct CosignKeyVerifierTests {
 
     @Test func requiredAnnotations() async throws {
         let fixture = try await VerificationFixture()
-        let key = try TestSigningKey(.ecP256)
+        let key = try await TestSigningKey.generate(.ecP256)
         let image = try fixture.reference("annotated/app:v1")
         let digest = try await fixture.images.pushImage(image)
         try await fixture.images.sign(digest, in: image, with: [key], optional: #"{"env":"staging"}"#)
@@ -119,14 +119,14 @@ struct CosignKeyVerifierTests {
 
     @Test func tampering() async throws {
         let fixture = try await VerificationFixture()
-        let key = try TestSigningKey(.ecP256)
+        let key = try await TestSigningKey.generate(.ecP256)
         let authority = keyAuthority([try key.trusted()])
-        func sign(_ payload: [UInt8]) throws -> String { Data(try key.sign(payload)).base64EncodedString() }
+        func sign(_ payload: [UInt8]) async throws -> String { Data(try await key.signature(over: payload)).base64EncodedString() }
 
-        func check(_ name: String, _ layers: (ImageDigest, ImageReference) throws -> [SignatureLayer], expect reason: String) async throws {
+        func check(_ name: String, _ layers: (ImageDigest, ImageReference) async throws -> [SignatureLayer], expect reason: String) async throws {
             let image = try fixture.reference("tampered/\(name):v1")
             let digest = try await fixture.images.pushImage(image)
-            try await fixture.images.pushSignatures(try layers(digest, image), for: digest, in: image)
+            try await fixture.images.pushSignatures(try await layers(digest, image), for: digest, in: image)
             let result = try await fixture.verify(image, authority)
             #expect(!result.passed, "\(name)")
             #expect(result.failure == .noValidSignature, "\(name)")
@@ -137,28 +137,28 @@ struct CosignKeyVerifierTests {
         let otherDigest = try await fixture.images.pushImage(other)
         try await check("other-image-digest", { _, image in
             let payload = simpleSigningPayload(for: otherDigest, reference: image.name)
-            return [SignatureLayer(payload: payload, signature: try sign(payload))]
+            return [SignatureLayer(payload: payload, signature: try await sign(payload))]
         }, expect: "layer 0: the payload signs \(otherDigest), not the image's digest")
 
         try await check("different-bytes", { digest, image in
             let payload = simpleSigningPayload(for: digest, reference: image.name)
-            return [SignatureLayer(payload: payload, signature: try sign(payload + Array(" ".utf8)))]
+            return [SignatureLayer(payload: payload, signature: try await sign(payload + Array(" ".utf8)))]
         }, expect: "layer 0: the signature (")
 
-        let stranger = try TestSigningKey(.ecP256)
+        let stranger = try await TestSigningKey.generate(.ecP256, slot: 1)
         try await check("wrong-key", { digest, image in
             let payload = simpleSigningPayload(for: digest, reference: image.name)
-            return [SignatureLayer(payload: payload, signature: Data(try stranger.sign(payload)).base64EncodedString())]
+            return [SignatureLayer(payload: payload, signature: Data(try await stranger.signature(over: payload)).base64EncodedString())]
         }, expect: "does not verify with any of the 1 trusted key(s)")
 
         try await check("blob-mismatch", { digest, image in
             let payload = simpleSigningPayload(for: digest, reference: image.name)
-            return [SignatureLayer(payload: payload, signature: try sign(payload), declaredSize: Int64(payload.count + 7))]
+            return [SignatureLayer(payload: payload, signature: try await sign(payload), declaredSize: Int64(payload.count + 7))]
         }, expect: "bytes, its descriptor says")
 
         try await check("truncated-signature", { digest, image in
             let payload = simpleSigningPayload(for: digest, reference: image.name)
-            let signature = try key.sign(payload)
+            let signature = try await key.signature(over: payload)
             return [SignatureLayer(payload: payload, signature: Data(signature.prefix(signature.count / 2)).base64EncodedString())]
         }, expect: "layer 0: the signature (")
 
@@ -172,14 +172,14 @@ struct CosignKeyVerifierTests {
 
         try await check("wrong-type", { digest, image in
             let payload = simpleSigningPayload(for: digest, reference: image.name, type: "something else")
-            return [SignatureLayer(payload: payload, signature: try sign(payload))]
+            return [SignatureLayer(payload: payload, signature: try await sign(payload))]
         }, expect: #"layer 0: the payload type is "something else""#)
     }
 
     @Test func registryDownIsAnErrorNotAVerdict() async throws {
         let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: ["127.0.0.1:1"]))
         let engine = VerificationEngine(registry: client)
-        let key = try TestSigningKey(.ecP256)
+        let key = try await TestSigningKey.generate(.ecP256)
         await #expect(throws: VerificationError.self) {
             _ = try await engine.verify(
                 image: try ImageReference(parsing: "127.0.0.1:1/app:v1"), authority: keyAuthority([try key.trusted()]),

@@ -177,7 +177,7 @@ struct VerificationCacheTests {
 
     @Test(.enabled(if: RegistryFixture.isAvailable))
     func tagsResolveOnceWithinTheirTTL() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await offThePool { try RegistryFixture() }
         let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
         let tagged = try ImageReference(parsing: "\(registry.host)/tags/app:v1")
         let first = try await TestRegistryImages(client: client).pushImage(tagged)

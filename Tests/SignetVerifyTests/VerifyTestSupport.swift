@@ -8,6 +8,14 @@ import SignetVerify
 
 func deadline(_ seconds: Int = 30) -> ContinuousClock.Instant { .now + .seconds(seconds) }
 
+/// Runs blocking work (child processes, fixtures that poll) on its own thread, so that it does
+/// not hold one of the few threads of Swift's cooperative pool that other suites need.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A key pair made with the openssl CLI, and signatures made with it the way cosign makes them
 /// (the message is the payload bytes; SHA-256 unless told otherwise).
 final class TestSigningKey: Sendable {
@@ -33,6 +41,25 @@ final class TestSigningKey: Sendable {
         }
         try Self.openssl(generate + ["-out", directory.file("key.pem").path])
         try Self.openssl(["pkey", "-in", directory.file("key.pem").path, "-pubout", "-out", directory.file("key.pub").path])
+    }
+
+    /// A key pair of `kind`, made once per process and `slot` (key generation, RSA above all,
+    /// is the costliest part of these tests), without blocking the cooperative pool.
+    static func generate(_ kind: Kind, slot: Int = 0) async throws -> TestSigningKey {
+        let task = keys.withLock { keys in
+            if let existing = keys["\(kind.rawValue)-\(slot)"] { return existing }
+            let task = Task { try await offThePool { try TestSigningKey(kind) } }
+            keys["\(kind.rawValue)-\(slot)"] = task
+            return task
+        }
+        return try await task.value
+    }
+
+    private static let keys = Mutex<[String: Task<TestSigningKey, any Error>]>([:])
+
+    /// ``sign(_:)`` without blocking the cooperative pool.
+    func signature(over message: [UInt8]) async throws -> [UInt8] {
+        try await offThePool { try self.sign(message) }
     }
 
     var publicKeyPEM: String { (try? String(contentsOfFile: publicKeyFile, encoding: .utf8)) ?? "" }
@@ -136,7 +163,7 @@ struct TestRegistryImages {
         let payload = simpleSigningPayload(for: digest, reference: repository.name, optional: optional)
         var layers: [SignatureLayer] = []
         for key in keys {
-            layers.append(SignatureLayer(payload: payload, signature: Data(try key.sign(payload)).base64EncodedString()))
+            layers.append(SignatureLayer(payload: payload, signature: Data(try await key.signature(over: payload)).base64EncodedString()))
         }
         try await pushSignatures(layers, for: digest, in: repository)
     }
