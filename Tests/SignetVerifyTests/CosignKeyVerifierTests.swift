@@ -21,6 +21,12 @@ final class VerificationFixture: @unchecked Sendable {
         if vectors { try await ConnaisseurVectors.push(to: registry, client: client) }
     }
 
+    /// Stops the registry on its own thread (the stop waits for the process to exit).
+    func stop() async {
+        let registry = self.registry
+        _ = try? await offThePool { registry.stop() }
+    }
+
     func reference(_ path: String) throws -> ImageReference { try ImageReference(parsing: "\(registry.host)/\(path)") }
 
     func verify(_ image: ImageReference, _ authority: CompiledAuthority) async throws -> VerificationResult {
@@ -82,6 +88,7 @@ struct CosignKeyVerifierTests {
         #expect(!unsigned.passed)
         #expect(unsigned.failure == .noSignatures)
         #expect(unsigned.reason.hasPrefix("no cosign signatures: \(fixture.registry.host)/\(ConnaisseurVectors.repository):sha256-"))
+        await fixture.stop()
     }
 
     // MARK: - Signatures made here
@@ -98,6 +105,7 @@ struct CosignKeyVerifierTests {
             #expect(result.format == .cosignKey)
             #expect(result.signers.first?.fingerprint == (try key.publicKey()).fingerprint)
         }
+        await fixture.stop()
     }
 
     @Test func requiredAnnotations() async throws {
@@ -113,6 +121,7 @@ struct CosignKeyVerifierTests {
         #expect(prod.reason.contains(#"layer 0: the payload annotation "env" is "staging", the policy requires "prod""#))
         let team = try await fixture.verify(image, keyAuthority([try key.trusted()], annotations: ["team": "a"]))
         #expect(team.reason.contains(#"the payload has no annotation "team""#))
+        await fixture.stop()
     }
 
     // MARK: - Tampering: each is a verdict (deny) with a precise reason
@@ -174,6 +183,7 @@ struct CosignKeyVerifierTests {
             let payload = simpleSigningPayload(for: digest, reference: image.name, type: "something else")
             return [SignatureLayer(payload: payload, signature: try await sign(payload))]
         }, expect: #"layer 0: the payload type is "something else""#)
+        await fixture.stop()
     }
 
     @Test func registryDownIsAnErrorNotAVerdict() async throws {

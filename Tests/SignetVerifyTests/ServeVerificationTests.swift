@@ -77,7 +77,6 @@ struct ServeVerificationTests {
         let server = try await offThePool {
             try SignetServerFixture(policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host])
         }
-        defer { server.stop() }
         let reviews = TemporaryDirectory(prefix: "signet-serve-reviews")
 
         let allowed = try await review(server, try reviewFile(in: reviews, named: "signed", images: [signed.description]))
@@ -117,6 +116,10 @@ struct ServeVerificationTests {
         #expect(fetchesAfter == fetchesBefore + 1)
         let allowedCrowd = try answer(try await review(server, crowdFile).body)
         #expect(allowedCrowd.allowed)
+        _ = try? await offThePool {
+            server.stop()
+            registry.stop()
+        }
     }
 }
 
@@ -153,5 +156,6 @@ struct VerifyCommandTests {
         #expect(unreachable.status == 2)
         let badKey = try await offThePool { try TestProcess.run(binary, ["verify", image, "--key", "/nonexistent.pub"]) }
         #expect(badKey.status == 2)
+        _ = try? await offThePool { registry.stop() }
     }
 }

@@ -205,5 +205,6 @@ struct VerificationCacheTests {
         #expect(moved.digest == second)
         #expect(movedRequests == 1)
         #expect(verifier.callCount == 2)
+        _ = try? await offThePool { registry.stop() }
     }
 }
