@@ -67,8 +67,22 @@ let package = Package(
             name: "SignetPolicy",
             dependencies: [
                 "SignetRegistry",
+                "SignetCrypto",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The verification engine: the Verifier seam per signature format, cosign key-based
+        // signatures, the digest-keyed signature cache.
+        .target(
+            name: "SignetVerify",
+            dependencies: [
+                "SignetRegistry",
+                "SignetCrypto",
+                "SignetPolicy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -90,6 +104,7 @@ let package = Package(
                 "SignetHTTP",
                 "SignetPolicy",
                 "SignetAdmission",
+                "SignetVerify",
                 "SignetRegistry",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -127,6 +142,11 @@ let package = Package(
         .testTarget(
             name: "SignetAdmissionTests",
             dependencies: ["SignetAdmission", "SignetPolicy", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetVerifyTests",
+            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

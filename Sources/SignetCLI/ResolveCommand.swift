@@ -20,14 +20,7 @@ struct ResolveCommand: ParsableCommand, AsynchronousCommand {
     @Flag(name: .long, help: "Also list signatures, attestations and other referrers attached to the image.")
     var referrers = false
 
-    @Option(name: .long, help: "PEM CA bundle for registries with private certificates. (env: SIGNET_REGISTRY_CA_BUNDLE)")
-    var registryCABundle: String?
-
-    @Option(name: .long, help: "Registry host[:port] to reach over plain HTTP (dangerous; repeatable). (env: SIGNET_ALLOW_INSECURE_REGISTRIES, comma-separated)")
-    var allowInsecureRegistry: [String] = []
-
-    @Option(name: .long, help: "Docker config.json with registry credentials. (env: DOCKER_CONFIG/config.json, default ~/.docker/config.json when present)")
-    var dockerConfig: String?
+    @OptionGroup var registryFlags: RegistryFlags
 
     @Option(name: .long, help: "Give up after this long, e.g. 30s.")
     var timeout: String = "30s"
@@ -43,9 +36,13 @@ struct ResolveCommand: ParsableCommand, AsynchronousCommand {
         } catch {
             throw CommandFailure.report("\(error)")
         }
-        let options = try RegistryOptions(
-            caBundle: registryCABundle, insecureRegistries: allowInsecureRegistry, dockerConfig: dockerConfig)
-        let client = try options.makeClient(logger: Logger(label: "signet.registry"))
+        let client: RegistryClient
+        do {
+            let (configuration, credentials) = try registryFlags.resolve(useDefaultDockerConfig: true)
+            client = try RegistryClient(configuration: configuration, credentials: credentials, logger: Logger(label: "signet.registry"))
+        } catch {
+            throw CommandFailure.report("\(error)")
+        }
         defer { client.shutdown() }
         do {
             let report = try await ResolveReport.make(
@@ -54,56 +51,6 @@ struct ResolveCommand: ParsableCommand, AsynchronousCommand {
         } catch {
             throw CommandFailure.report("\(error)")
         }
-    }
-}
-
-/// Registry client settings shared by the commands that reach registries.
-struct RegistryOptions {
-    var configuration: RegistryClientConfiguration
-    var credentials: RegistryCredentialStore
-
-    init(caBundle: String?, insecureRegistries: [String], dockerConfig: String?) throws {
-        var insecure = Set(insecureRegistries)
-        if insecure.isEmpty, let list = ProcessInfo.processInfo.environment["SIGNET_ALLOW_INSECURE_REGISTRIES"] {
-            insecure = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-        }
-        configuration = RegistryClientConfiguration(
-            caBundlePath: EnvironmentOption.string(caBundle, "SIGNET_REGISTRY_CA_BUNDLE"),
-            allowInsecureRegistries: insecure)
-        credentials = RegistryCredentialStore()
-        if let path = Self.dockerConfigPath(explicit: dockerConfig) {
-            guard let bytes = FileManager.default.contents(atPath: path) else {
-                throw CommandFailure.report("cannot read docker config \(path)")
-            }
-            do {
-                credentials = try RegistryCredentialStore(dockerConfigJSON: bytes)
-            } catch {
-                throw CommandFailure.report("docker config \(path): \(error)")
-            }
-        }
-    }
-
-    func makeClient(logger: Logger) throws -> RegistryClient {
-        do {
-            return try RegistryClient(configuration: configuration, credentials: credentials, logger: logger)
-        } catch {
-            throw CommandFailure.report("\(error)")
-        }
-    }
-
-    /// An explicit path, else `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` when it exists.
-    static func dockerConfigPath(explicit: String?) -> String? {
-        if let explicit { return explicit }
-        let environment = ProcessInfo.processInfo.environment
-        if let directory = environment["DOCKER_CONFIG"], !directory.isEmpty {
-            let path = directory + "/config.json"
-            return FileManager.default.fileExists(atPath: path) ? path : nil
-        }
-        if let home = environment["HOME"] {
-            let path = home + "/.docker/config.json"
-            if FileManager.default.fileExists(atPath: path) { return path }
-        }
-        return nil
     }
 }
 

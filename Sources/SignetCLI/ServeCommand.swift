@@ -5,6 +5,8 @@ import Logging
 import SignetAdmission
 import SignetHTTP
 import SignetPolicy
+import SignetRegistry
+import SignetVerify
 
 /// `signet serve`: the HTTPS admission webhook.
 ///
@@ -85,6 +87,23 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Event loop threads. (env: SIGNET_EVENT_LOOPS, default: cores, at most 8)")
     var eventLoops: Int?
 
+    @OptionGroup var registryFlags: RegistryFlags
+
+    @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys: <dir>/<namespace>/<name>/<key>. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
+    var keySecretsDir: String?
+
+    @Option(name: .long, help: "How long a passed verification is reused. (env: SIGNET_VERIFICATION_CACHE_TTL, default 10m)")
+    var verificationCacheTTL: String?
+
+    @Option(name: .long, help: "How long a failed verification is reused. (env: SIGNET_VERIFICATION_NEGATIVE_CACHE_TTL, default 1m)")
+    var verificationNegativeCacheTTL: String?
+
+    @Option(name: .long, help: "Most verification results kept. (env: SIGNET_VERIFICATION_CACHE_SIZE, default 10000)")
+    var verificationCacheSize: Int?
+
+    @Option(name: .long, help: "How long a tag's resolved digest is reused. (env: SIGNET_TAG_CACHE_TTL, default 30s)")
+    var tagCacheTTL: String?
+
     @Option(name: .long, help: "Log format: json or text. (env: SIGNET_LOG_FORMAT, default json)")
     var logFormat: String?
 
@@ -101,6 +120,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let readiness = ReadinessState()
         let watcher = PolicyDirectoryWatcher(
             directory: settings.policyDirectory, interval: settings.policyReloadInterval,
+            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory),
             logger: Logger(label: "signet.policy"))
         do {
             try await watcher.loadInitial()
@@ -118,9 +138,20 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             throw ExitCode(2)
         }
 
+        let registry: RegistryClient
+        do {
+            registry = try RegistryClient(
+                configuration: settings.registry, credentials: settings.registryCredentials, logger: Logger(label: "signet.registry"))
+        } catch {
+            logger.critical("cannot start the registry client", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+        let engine = VerificationEngine(registry: registry, configuration: settings.verification, logger: Logger(label: "signet.verify"))
         let noMatchAction = settings.noMatchAction
         let responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
-            PolicyEvaluator(policies: await watcher.current, noMatchAction: noMatchAction, verifier: nil)
+            let policies = await watcher.current
+            await engine.retain(policies)
+            return PolicyEvaluator(policies: policies, noMatchAction: noMatchAction, verifier: engine)
         }
         let handler = SignetRequestHandler(
             admit: { body, deadline in
@@ -154,6 +185,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         await server.waitUntilStopped()
         signals.cancel()
         policyTask.cancel()
+        registry.shutdown()
     }
 
     /// Flags, then environment variables, then defaults.
@@ -205,8 +237,24 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let levelText = EnvironmentOption.string(logLevel, "SIGNET_LOG_LEVEL", default: "info")!
         guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("unknown --log-level \(levelText)") }
 
+        let (registry, credentials): (RegistryClientConfiguration, RegistryCredentialStore)
+        do {
+            (registry, credentials) = try registryFlags.resolve(useDefaultDockerConfig: false)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var verification = VerificationEngineConfiguration()
+        verification.positiveTTL = try EnvironmentOption.duration(verificationCacheTTL, "SIGNET_VERIFICATION_CACHE_TTL", default: verification.positiveTTL)
+        verification.negativeTTL = try EnvironmentOption.duration(
+            verificationNegativeCacheTTL, "SIGNET_VERIFICATION_NEGATIVE_CACHE_TTL", default: verification.negativeTTL)
+        verification.capacity = try EnvironmentOption.int(verificationCacheSize, "SIGNET_VERIFICATION_CACHE_SIZE", default: verification.capacity)
+        verification.tagTTL = try EnvironmentOption.duration(tagCacheTTL, "SIGNET_TAG_CACHE_TTL", default: verification.tagTTL)
+        guard verification.capacity > 0 else { throw ValidationError("--verification-cache-size must be positive") }
+
         return ServeSettings(
             server: server, tls: tls,
+            registry: registry, registryCredentials: credentials, verification: verification,
+            keySecretsDirectory: EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!,
             policyDirectory: EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "/etc/signet/policies")!,
             policyReloadInterval: try EnvironmentOption.duration(policyReloadInterval, "SIGNET_POLICY_RELOAD_INTERVAL", default: .seconds(5)),
             noMatchAction: action,
@@ -220,6 +268,10 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 struct ServeSettings: Sendable {
     var server: HTTPServerConfiguration
     var tls: TLSServerConfiguration
+    var registry: RegistryClientConfiguration
+    var registryCredentials: RegistryCredentialStore
+    var verification: VerificationEngineConfiguration
+    var keySecretsDirectory: String
     var policyDirectory: String
     var policyReloadInterval: Duration
     var noMatchAction: NoMatchAction

@@ -18,9 +18,9 @@ struct ExamplePoliciesTests {
         let subject = AdmissionSubject(namespace: "demo", name: "web", kind: "Pod")
         let allowed = await evaluator.evaluate(
             [ImageUse(image: "ghcr.io/signet-demo/hello:v1", container: "hello"), ImageUse(image: "registry.k8s.io/pause:3.9", container: "pause")],
-            subject: subject, deadline: .now + .seconds(10))
+            subject: subject, deadline: .now + .seconds(600))
         #expect(allowed.allowed)
-        let denied = await evaluator.evaluate([ImageUse(image: "nginx", container: "web")], subject: subject, deadline: .now + .seconds(10))
+        let denied = await evaluator.evaluate([ImageUse(image: "nginx", container: "web")], subject: subject, deadline: .now + .seconds(600))
         #expect(!denied.allowed)
         #expect(denied.denials.first?.contains(#"denied by policy "deny-untrusted", authority "block-docker-hub""#) == true)
     }

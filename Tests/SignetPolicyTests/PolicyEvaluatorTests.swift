@@ -35,14 +35,15 @@ struct ScriptedVerifier: AuthorityVerifier {
 }
 
 private let subject = AdmissionSubject(namespace: "team", name: "web", kind: "Pod")
-private func deadline(_ seconds: Int = 10) -> ContinuousClock.Instant { .now + .seconds(seconds) }
+private func deadline(_ seconds: Int = 600) -> ContinuousClock.Instant { .now + .seconds(seconds) }
 
 private func staticAuthority(_ name: String, _ action: StaticAction, _ message: String? = nil) -> String {
     "    - name: \(name)\n      static:\n        action: \(action.rawValue)\n" + (message.map { "        message: \"\($0)\"\n" } ?? "")
 }
 
 private func keyAuthority(_ name: String) -> String {
-    "    - name: \(name)\n      key:\n        data: test\n"
+    "    - name: \(name)\n      key:\n        publicKeys:\n          - pem: |\n"
+        + testPublicKeyPEM.split(separator: "\n").map { "              " + $0 + "\n" }.joined()
 }
 
 @Suite("Policy evaluator")

@@ -1,0 +1,246 @@
+import Foundation
+import Metrics
+import SignetCrypto
+import SignetPolicy
+import SignetRegistry
+
+/// Verifies cosign signatures made with key pairs (sigstore/cosign `specs/SIGNATURE_SPEC.md`).
+///
+/// Steps, in order:
+/// 1. fetch the signature image `<repo>:<alg>-<hex>.sig` (cosign's tag convention); none means
+///    the image is unsigned;
+/// 2. for each layer of type `application/vnd.dev.cosign.simplesigning.v1+json`: the
+///    `dev.cosignproject.cosign/signature` annotation must hold base64; the payload blob is
+///    fetched by digest (its bytes must hash to that digest and match the descriptor's size);
+///    the signature must verify over the payload bytes with one of the authority's keys
+///    (SEC 1 ECDSA, RFC 8017 RSA, RFC 8032 Ed25519); the payload's `critical.type` must be
+///    `cosign container image signature` and `critical.image.docker-manifest-digest` must equal
+///    the image's digest; the payload's `optional` section must carry every annotation the
+///    authority requires;
+/// 3. the image passes when at least `threshold` distinct keys each signed an accepted layer.
+///
+/// `critical.identity.docker-reference` is recorded but not enforced, as in cosign without
+/// `--check-claims`: images are routinely copied between registries with their signatures.
+public struct CosignKeyVerifier: SignatureVerifier {
+    /// The annotation that carries a layer's signature.
+    public static let signatureAnnotation = "dev.cosignproject.cosign/signature"
+    /// The largest payload accepted (cosign payloads are a few hundred bytes).
+    public static let maximumPayloadBytes = 1024 * 1024
+
+    public let registry: RegistryClient
+    public var format: SignatureFormat { .cosignKey }
+
+    public init(registry: RegistryClient) {
+        self.registry = registry
+    }
+
+    public func handles(_ authority: CompiledAuthority) -> Bool {
+        if case .key = authority.kind { return true }
+        return false
+    }
+
+    public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
+        guard case .key(let trust) = request.authority.kind else {
+            throw VerificationError.unsupported(request.authority.kind.fieldName)
+        }
+        var steps: [VerificationStep] = []
+        var timings = VerificationResult.Timings()
+        func result(_ passed: Bool, _ reason: String, failure: VerificationFailure?, signers: [VerificationResult.Signer] = []) -> VerificationResult {
+            VerificationResult(
+                image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
+                format: format, passed: passed, reason: reason, failure: failure, signers: signers, steps: steps, timings: timings)
+        }
+
+        // 1. The signature image.
+        let fetchStart = ContinuousClock.now
+        let artifactName = "\(request.image.name):\(CosignArtifactKind.signature.tag(for: request.digest))"
+        Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
+        let fetched: FetchedManifest?
+        do {
+            fetched = try await registry.cosignArtifact(.signature, for: request.digest, in: request.image, deadline: request.deadline)
+        } catch {
+            throw VerificationError(error)
+        }
+        guard let fetched else {
+            steps.append(VerificationStep(name: "signature artifact", passed: false, detail: "\(artifactName) does not exist"))
+            timings.fetchMilliseconds = (ContinuousClock.now - fetchStart).milliseconds
+            return result(false, "no cosign signatures: \(artifactName) does not exist", failure: .noSignatures)
+        }
+        guard let manifest = fetched.imageManifest else {
+            steps.append(VerificationStep(name: "signature artifact", passed: false, detail: "\(artifactName) is an index, not an image manifest"))
+            return result(false, "\(artifactName) is not a cosign signature image (it is an index)", failure: .malformedArtifact)
+        }
+        let signatureLayers = manifest.layers.enumerated().filter { $0.element.mediaType == MediaType.cosignSimpleSigning }
+        steps.append(VerificationStep(
+            name: "signature artifact", passed: !signatureLayers.isEmpty,
+            detail: "\(artifactName) (\(fetched.descriptor.digest)): \(manifest.layers.count) layer(s), \(signatureLayers.count) simple-signing"))
+        guard !signatureLayers.isEmpty else {
+            return result(false, "\(artifactName) has no \(MediaType.cosignSimpleSigning) layers", failure: .malformedArtifact)
+        }
+
+        // 2. Each signature layer; payload blobs fetched once per digest.
+        var payloads: [ImageDigest: Result<[UInt8], LayerRejection>] = [:]
+        var checkTime = Duration.zero
+        var vouched: [Int: [Int]] = [:]  // key index -> accepted layers
+        var rejections: [String] = []
+        for (index, layer) in signatureLayers {
+            let label = "layer \(index)"
+            guard let encoded = layer.annotations?[Self.signatureAnnotation], !encoded.isEmpty else {
+                let reason = "\(label): the \(Self.signatureAnnotation) annotation is " + (layer.annotations?[Self.signatureAnnotation] == nil ? "missing" : "empty")
+                steps.append(VerificationStep(name: "\(label) signature annotation", passed: false, detail: reason))
+                rejections.append(reason)
+                continue
+            }
+            guard let signature = Data(base64Encoded: encoded).map({ [UInt8]($0) }), !signature.isEmpty else {
+                let reason = "\(label): the signature annotation is not base64"
+                steps.append(VerificationStep(name: "\(label) signature annotation", passed: false, detail: reason))
+                rejections.append(reason)
+                continue
+            }
+            let outcome: Result<[UInt8], LayerRejection>
+            if let known = payloads[layer.digest] {
+                outcome = known
+            } else {
+                outcome = try await fetchPayload(layer, request: request)
+                payloads[layer.digest] = outcome
+            }
+            guard let payload = outcome.get(orRecord: label, steps: &steps, rejections: &rejections) else { continue }
+            steps.append(VerificationStep(name: "\(label) payload", passed: true, detail: "\(layer.digest), \(payload.count) bytes"))
+
+            let checkStart = ContinuousClock.now
+            defer { checkTime += ContinuousClock.now - checkStart }
+            let signers = trust.keys.indices.filter {
+                trust.keys[$0].key.verify(signature: signature, message: payload, scheme: trust.keys[$0].scheme)
+            }
+            guard !signers.isEmpty else {
+                let reason = "\(label): the signature (\(signature.count) bytes) does not verify with any of the \(trust.keys.count) trusted key(s)"
+                steps.append(VerificationStep(name: "\(label) signature", passed: false, detail: reason))
+                rejections.append(reason)
+                continue
+            }
+            steps.append(VerificationStep(
+                name: "\(label) signature", passed: true,
+                detail: "verified with " + signers.map { trust.keys[$0].source + " " + trust.keys[$0].key.description }.joined(separator: ", ")))
+
+            let parsed: SimpleSigningPayload
+            do {
+                parsed = try SimpleSigningPayload(parsing: payload)
+            } catch {
+                let reason = "\(label): \(error.description)"
+                steps.append(VerificationStep(name: "\(label) payload claims", passed: false, detail: reason))
+                rejections.append(reason)
+                continue
+            }
+            if let problem = Self.claimProblem(parsed, digest: request.digest, required: trust.requiredAnnotations) {
+                let reason = "\(label): \(problem)"
+                steps.append(VerificationStep(name: "\(label) payload claims", passed: false, detail: reason))
+                rejections.append(reason)
+                continue
+            }
+            var detail = "type \"\(parsed.type)\", docker-manifest-digest \(parsed.dockerManifestDigest)"
+            if let reference = parsed.dockerReference { detail += ", docker-reference \(reference)" }
+            if !trust.requiredAnnotations.isEmpty { detail += ", annotations " + trust.requiredAnnotations.keys.sorted().joined(separator: ", ") }
+            steps.append(VerificationStep(name: "\(label) payload claims", passed: true, detail: detail))
+            for signer in signers { vouched[signer, default: []].append(index) }
+        }
+        timings.fetchMilliseconds = ((ContinuousClock.now - fetchStart) - checkTime).milliseconds
+        timings.checkMilliseconds = checkTime.milliseconds
+
+        // 3. The threshold of distinct keys.
+        let signers = vouched.keys.sorted().map { keyIndex in
+            let trusted = trust.keys[keyIndex]
+            return VerificationResult.Signer(
+                key: trusted.source, algorithm: trusted.key.algorithm.description, fingerprint: trusted.key.fingerprint,
+                layers: vouched[keyIndex] ?? [])
+        }
+        let met = signers.count >= trust.threshold
+        steps.append(VerificationStep(
+            name: "threshold", passed: met,
+            detail: "\(signers.count) of \(trust.keys.count) trusted key(s) signed, \(trust.threshold) required"))
+        if met {
+            let names = signers.map(\.key).joined(separator: ", ")
+            return result(true, "signed by \(signers.count) of \(trust.keys.count) trusted key(s) (threshold \(trust.threshold)): \(names)",
+                          failure: nil, signers: signers)
+        }
+        if signers.isEmpty {
+            return result(false, "no valid cosign signature by a trusted key: " + rejections.joined(separator: "; "), failure: .noValidSignature)
+        }
+        let missing = trust.keys.indices.filter { vouched[$0] == nil }.map { trust.keys[$0].source }
+        var reason = "signed by \(signers.count) distinct trusted key(s), \(trust.threshold) required; no valid signature by " + missing.joined(separator: ", ")
+        if !rejections.isEmpty { reason += " (" + rejections.joined(separator: "; ") + ")" }
+        return result(false, reason, failure: .thresholdNotMet, signers: signers)
+    }
+
+    /// Fetches one payload blob; content that does not match its descriptor is a rejection of
+    /// that layer (tampering), any other registry failure an error.
+    private func fetchPayload(_ layer: Descriptor, request: VerificationRequest) async throws(VerificationError) -> Result<[UInt8], LayerRejection> {
+        let bytes: [UInt8]
+        do {
+            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumPayloadBytes, deadline: request.deadline)
+        } catch where error.kind == .digestMismatch {
+            return .failure(LayerRejection(step: "payload", reason: "the payload blob does not match its digest: \(error)"))
+        } catch where error.kind == .tooLarge {
+            return .failure(LayerRejection(step: "payload", reason: "the payload blob is larger than \(Self.maximumPayloadBytes) bytes"))
+        } catch where error.kind == .notFound {
+            return .failure(LayerRejection(step: "payload", reason: "the payload blob \(layer.digest) does not exist"))
+        } catch {
+            throw VerificationError(error)
+        }
+        guard Int64(bytes.count) == layer.size else {
+            return .failure(LayerRejection(
+                step: "payload", reason: "the payload blob \(layer.digest) is \(bytes.count) bytes, its descriptor says \(layer.size)"))
+        }
+        return .success(bytes)
+    }
+
+    /// What is wrong with a payload's claims for `digest`, or nil.
+    static func claimProblem(_ payload: SimpleSigningPayload, digest: ImageDigest, required: [String: String]) -> String? {
+        guard payload.type == SimpleSigningPayload.cosignImageSignatureType else {
+            return "the payload type is \"\(payload.type)\", not \"\(SimpleSigningPayload.cosignImageSignatureType)\""
+        }
+        guard payload.dockerManifestDigest == digest.description else {
+            return "the payload signs \(payload.dockerManifestDigest), not the image's digest \(digest)"
+        }
+        for (key, expected) in required.sorted(by: { $0.key < $1.key }) {
+            switch payload.optional[key] {
+            case .string(let value) where value == expected:
+                continue
+            case nil, .null:
+                return "the payload has no annotation \"\(key)\" (the policy requires \"\(expected)\")"
+            case .some(let value):
+                return "the payload annotation \"\(key)\" is \(Self.render(value)), the policy requires \"\(expected)\""
+            }
+        }
+        return nil
+    }
+
+    private static func render(_ value: PolicyValue) -> String {
+        switch value {
+        case .string(let text): "\"\(text)\""
+        case .bool(let flag): "\(flag)"
+        case .number(let number): "\(number)"
+        default: "a non-string value"
+        }
+    }
+}
+
+/// Why one signature layer was not accepted.
+struct LayerRejection: Error, Sendable {
+    var step: String
+    var reason: String
+}
+
+extension Result where Success == [UInt8], Failure == LayerRejection {
+    /// The bytes, or nil after recording the rejection as a failed step.
+    func get(orRecord label: String, steps: inout [VerificationStep], rejections: inout [String]) -> [UInt8]? {
+        switch self {
+        case .success(let bytes):
+            return bytes
+        case .failure(let rejection):
+            let reason = "\(label): \(rejection.reason)"
+            steps.append(VerificationStep(name: "\(label) \(rejection.step)", passed: false, detail: reason))
+            rejections.append(reason)
+            return nil
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import Metrics
+import SignetCrypto
+import SignetPolicy
+import SignetRegistry
+import Synchronization
+
+/// The verification engine: resolves an image to the digest its signatures must cover, finds
+/// the verifier for the authority's signature format, and caches results by digest.
+///
+/// Path of one call (the signet design, "The path of one request"):
+/// 1. the digest: the one the image names, without asking the registry, or its tag's
+///    resolution, cached for ``VerificationEngineConfiguration/tagTTL`` and shared by
+///    concurrent callers;
+/// 2. the cache, keyed by digest, policy name, policy revision (SHA-256 of the policy as
+///    written) and authority (name and SHA-256 of its trust material): a fresh result is reused;
+///    concurrent callers for the same key wait on one verification (single flight);
+/// 3. a miss runs the ``SignatureVerifier`` for the authority's format; a passed result is kept
+///    for the positive TTL, a failed one for the negative TTL, an error not at all.
+///
+/// It conforms to ``AuthorityVerifier``, so the ``PolicyEvaluator`` calls it for every signature
+/// authority, all images in parallel under the request deadline; errors (registry unreachable,
+/// deadline passed) are thrown and the evaluator fails closed with their reason.
+///
+/// Metrics: the cache counters of ``ExpiringCache`` (`cache="verification"` and `cache="tag"`),
+/// `signet_verification_duration_seconds{format,outcome}` (a timer per verification actually
+/// run, outcome `passed`, `failed` or `error`) and `signet_verification_signature_fetches_total{format}`.
+public final class VerificationEngine: AuthorityVerifier {
+    public let configuration: VerificationEngineConfiguration
+    private let registry: RegistryClient
+    private let verifiers: [any SignatureVerifier]
+    private let results: ExpiringCache<VerificationCacheKey, VerificationResult>
+    private let tags: ExpiringCache<String, ImageDigest>
+    private let logger: Logger
+    private let retainedRevision = Mutex<String?>(nil)
+
+    /// An engine over `registry` with the given verifiers (default: cosign key-based).
+    public init(
+        registry: RegistryClient,
+        configuration: VerificationEngineConfiguration = VerificationEngineConfiguration(),
+        verifiers: [any SignatureVerifier]? = nil,
+        clock: VerificationClock = .continuous,
+        logger: Logger = Logger(label: "signet.verify")
+    ) {
+        self.registry = registry
+        self.configuration = configuration
+        self.verifiers = verifiers ?? [CosignKeyVerifier(registry: registry)]
+        self.results = ExpiringCache(name: "verification", capacity: configuration.capacity, clock: clock)
+        self.tags = ExpiringCache(name: "tag", capacity: configuration.tagCapacity, clock: clock)
+        self.logger = logger
+    }
+
+    // MARK: - AuthorityVerifier
+
+    public func verify(
+        image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant
+    ) async throws -> AuthorityVerdict {
+        try await verify(image: image, authority: authority, policy: policy.name, revision: Self.revision(of: policy), deadline: deadline).verdict
+    }
+
+    // MARK: - Verification
+
+    /// Verifies `image` against `authority` of the policy `policy` at `revision`, from the
+    /// cache when a fresh result is there.
+    public func verify(
+        image: ImageReference, authority: CompiledAuthority, policy: String, revision: String, deadline: ContinuousClock.Instant
+    ) async throws(VerificationError) -> VerificationResult {
+        let start = ContinuousClock.now
+        guard let verifier = verifiers.first(where: { $0.handles(authority) }) else {
+            throw VerificationError.unsupported(authority.kind.fieldName)
+        }
+        let (digest, resolutionTime) = try await resolve(image, deadline: deadline)
+        let key = VerificationCacheKey(
+            digest: digest, policy: policy, revision: revision, authority: authority.name,
+            trust: Self.trustFingerprint(of: authority))
+        let request = VerificationRequest(image: image, digest: digest, authority: authority, policy: policy, deadline: deadline)
+        var result: VerificationResult
+        let outcome: CacheOutcome
+        do {
+            (result, outcome) = try await results.value(for: key) { [configuration] in
+                let started = ContinuousClock.now
+                let dimensions = [("format", verifier.format.name)]
+                do {
+                    let result = try await verifier.verify(request)
+                    Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", result.passed ? "passed" : "failed")])
+                        .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    return (result, result.passed ? configuration.positiveTTL : configuration.negativeTTL)
+                } catch {
+                    Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", "error")])
+                        .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    throw error
+                }
+            }
+        } catch let error as VerificationError {
+            throw error
+        } catch {
+            throw VerificationError(.cancelled)
+        }
+        result.image = image.description
+        result.cache = outcome
+        result.timings.resolutionMilliseconds = resolutionTime
+        result.timings.totalMilliseconds = (ContinuousClock.now - start).milliseconds
+        if outcome != .miss {
+            result.steps.insert(VerificationStep(
+                name: "cache", passed: true,
+                detail: outcome == .hit ? "result reused from the cache" : "result shared with a concurrent verification"), at: 0)
+        }
+        result.steps.insert(VerificationStep(name: "digest", passed: true, detail: digest.description), at: 0)
+        logger.debug("verified", metadata: [
+            "image": "\(image)", "digest": "\(digest)", "policy": "\(policy)", "authority": "\(authority.name)",
+            "passed": "\(result.passed)", "cache": "\(outcome.rawValue)",
+        ])
+        return result
+    }
+
+    /// Drops the cached results of policies that are no longer in `policies` as they are now
+    /// (removed or changed); their new revisions start with an empty cache either way.
+    /// Cheap when the set's revision is the one seen last: call it with every request.
+    public func retain(_ policies: PolicySet) async {
+        let changed = retainedRevision.withLock { seen -> Bool in
+            defer { seen = policies.revision }
+            return seen != policies.revision
+        }
+        guard changed else { return }
+        var current: Set<String> = []
+        for policy in policies.policies { current.insert(policy.name + "\u{0}" + Self.revision(of: policy)) }
+        let keep = current
+        let removed = await results.removeAll { !keep.contains($0.policy + "\u{0}" + $0.revision) }
+        if removed > 0 {
+            logger.debug("dropped cached verifications of changed policies", metadata: ["entries": "\(removed)"])
+        }
+    }
+
+    /// The digest to verify and the milliseconds spent resolving it (nil when no request was made).
+    private func resolve(_ image: ImageReference, deadline: ContinuousClock.Instant) async throws(VerificationError) -> (ImageDigest, Double?) {
+        if let digest = image.digest { return (digest, nil) }
+        let registry = self.registry
+        let started = ContinuousClock.now
+        do {
+            let (digest, outcome) = try await tags.value(for: image.description) { [configuration] in
+                (try await registry.identityDigest(of: image, deadline: deadline), configuration.tagTTL)
+            }
+            return (digest, outcome == .miss ? (ContinuousClock.now - started).milliseconds : nil)
+        } catch let error as RegistryError {
+            throw VerificationError(error)
+        } catch {
+            throw VerificationError(.cancelled)
+        }
+    }
+
+    // MARK: - Cache identity
+
+    /// SHA-256 of the policy as written (its canonical JSON with sorted keys): any edit to the
+    /// policy changes it.
+    public static func revision(of policy: CompiledPolicy) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = (try? encoder.encode(policy.definition)).map { [UInt8]($0) } ?? Array(policy.name.utf8)
+        return DigestAlgorithm.sha256.hexHash(bytes)
+    }
+
+    /// SHA-256 over what an authority trusts that the policy text does not show: the bytes of
+    /// keys read from files and secrets, with their schemes, the threshold and the annotations.
+    static func trustFingerprint(of authority: CompiledAuthority) -> String {
+        var text = authority.kind.fieldName
+        if case .key(let trust) = authority.kind {
+            for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
+            text += "|threshold=\(trust.threshold)"
+            for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
+        }
+        return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
+    }
+}
+
+/// What a cached verification result is keyed by: the digest verified, the policy and its
+/// revision, and the authority with its trust material.
+struct VerificationCacheKey: Hashable, Sendable {
+    var digest: ImageDigest
+    var policy: String
+    var revision: String
+    var authority: String
+    var trust: String
+}

@@ -1,0 +1,61 @@
+import SignetRegistry
+
+/// Why a verification could not find out whether an image is signed: the registry could not be
+/// asked, the deadline passed, or no verifier handles the authority. A verdict ("the signature
+/// is invalid") is never one of these; see ``VerificationResult``.
+///
+/// A struct over a private code (the pattern of swift-certificates' `Error.swift`), so new
+/// reasons do not break callers; branch on ``isTransient`` and show ``description``.
+public struct VerificationError: Error, Sendable, Hashable, CustomStringConvertible {
+    enum Code: Sendable, Hashable {
+        case registry(RegistryError)
+        case deadlineExceeded
+        case unsupportedAuthority(String)
+        case cancelled
+    }
+
+    let code: Code
+
+    init(_ code: Code) {
+        self.code = code
+    }
+
+    /// Wraps a registry failure.
+    public init(_ error: RegistryError) {
+        switch error.kind {
+        case .deadlineExceeded: code = .deadlineExceeded
+        case .cancelled: code = .cancelled
+        default: code = .registry(error)
+        }
+    }
+
+    /// The registry error behind this one, if any.
+    public var registryError: RegistryError? {
+        if case .registry(let error) = code { return error }
+        return nil
+    }
+
+    /// Whether trying again later could succeed.
+    public var isTransient: Bool {
+        switch code {
+        case .registry(let error): error.isTransient
+        case .deadlineExceeded, .cancelled: true
+        case .unsupportedAuthority: false
+        }
+    }
+
+    public var description: String {
+        switch code {
+        case .registry(let error): error.description
+        case .deadlineExceeded: "the verification deadline passed"
+        case .unsupportedAuthority(let kind): "no verifier is configured for \(kind) authorities"
+        case .cancelled: "the verification was cancelled"
+        }
+    }
+
+    static func unsupported(_ kind: String) -> VerificationError {
+        VerificationError(.unsupportedAuthority(kind))
+    }
+
+    static let deadline = VerificationError(.deadlineExceeded)
+}
