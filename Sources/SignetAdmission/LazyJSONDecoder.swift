@@ -17,18 +17,13 @@ struct LazyJSONDecoder {
     /// Decodes `type` from `bytes`; throws `DecodingError.dataCorrupted` (empty coding path)
     /// when the bytes are not one JSON value.
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        let document = JSONDocument(bytes)
-        let start = document.skipWhitespace(0)
-        let end: Int
+        let document: JSONDocument
         do {
-            end = try document.skipValue(start, depth: 0)
+            document = try JSONDocument(validating: bytes)
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not JSON: \(error.reason) at byte \(error.offset)"))
         }
-        guard document.skipWhitespace(end) == bytes.count else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not JSON: text after the value at byte \(end)"))
-        }
-        return try T(from: LazyJSONValueDecoder(document: document, start: start, codingPath: []))
+        return try T(from: LazyJSONValueDecoder(document: document, start: document.skipWhitespace(0), node: .root))
     }
 }
 
@@ -39,13 +34,104 @@ struct JSONSyntaxError: Error {
 }
 
 /// The bytes of a syntactically checked JSON document and the scanning primitives over them.
+///
+/// While checking the syntax it records where every object or array of at least
+/// ``spanThreshold`` bytes ends, so opening a member later skips large values in one lookup
+/// instead of scanning them again at every level.
 final class JSONDocument: Sendable {
     let bytes: [UInt8]
+    /// Start and end offsets of large containers, in document order (sorted by start).
+    private let spans: [(start: Int, end: Int)]
+    static let spanThreshold = 256
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// Checks that `bytes` hold exactly one JSON value (whitespace around it allowed).
+    init(validating bytes: [UInt8]) throws(JSONSyntaxError) {
+        self.bytes = bytes
+        var validator = Validator(bytes: bytes)
+        let start = validator.skipWhitespace(0)
+        let end = try validator.skipValue(start, depth: 0)
+        guard validator.skipWhitespace(end) == bytes.count else {
+            throw JSONSyntaxError(reason: "text after the value", offset: end)
+        }
+        spans = validator.spans
+    }
+
+    /// The syntax check, recording the spans of large containers.
+    private struct Validator {
+        let bytes: [UInt8]
+        var spans: [(start: Int, end: Int)] = []
+
+        func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
+
+        mutating func skipValue(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
+            guard index < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") else {
+                return try JSONDocument.skipScalar(bytes, index)
+            }
+            guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
+            let slot = spans.count
+            spans.append((index, 0))
+            let end = byte == UInt8(ascii: "{") ? try skipObject(index, depth: depth) : try skipArray(index, depth: depth)
+            if end - index >= JSONDocument.spanThreshold {
+                spans[slot].end = end
+            } else {
+                // Everything inside a small container is smaller still: none of it was kept.
+                spans.removeSubrange(slot...)
+            }
+            return end
+        }
+
+        private mutating func skipObject(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
+            var i = skipWhitespace(index + 1)
+            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { return i + 1 }
+            while true {
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw JSONSyntaxError(reason: "expected a member name", offset: i) }
+                i = skipWhitespace(try JSONDocument.skipString(bytes, i))
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
+                i = skipWhitespace(try skipValue(skipWhitespace(i + 1), depth: depth + 1))
+                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an object", offset: i) }
+                if bytes[i] == UInt8(ascii: "}") { return i + 1 }
+                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or '}'", offset: i) }
+                i = skipWhitespace(i + 1)
+            }
+        }
+
+        private mutating func skipArray(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
+            var i = skipWhitespace(index + 1)
+            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
+            while true {
+                i = skipWhitespace(try skipValue(i, depth: depth + 1))
+                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an array", offset: i) }
+                if bytes[i] == UInt8(ascii: "]") { return i + 1 }
+                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or ']'", offset: i) }
+                i = skipWhitespace(i + 1)
+            }
+        }
+    }
+
+    /// The end of the checked value at `index`: a recorded span, or a scan for small values.
+    func end(ofValueAt index: Int) -> Int {
+        let byte = bytes[index]
+        if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+            var low = 0
+            var high = spans.count
+            while low < high {
+                let middle = (low + high) / 2
+                if spans[middle].start < index { low = middle + 1 } else { high = middle }
+            }
+            if low < spans.count && spans[low].start == index { return spans[low].end }
+            var validator = Validator(bytes: bytes)
+            return (try? validator.skipValue(index, depth: 0)) ?? bytes.count
+        }
+        return (try? Self.skipScalar(bytes, index)) ?? bytes.count
+    }
 
     @inline(__always)
-    func skipWhitespace(_ index: Int) -> Int {
+    func skipWhitespace(_ index: Int) -> Int { Self.skipWhitespace(bytes, index) }
+
+    @inline(__always)
+    static func skipWhitespace(_ bytes: [UInt8], _ index: Int) -> Int {
         var i = index
         while i < bytes.count {
             switch bytes[i] {
@@ -56,68 +142,40 @@ final class JSONDocument: Sendable {
         return i
     }
 
-    /// The index just past the value starting at `index` (which must not be whitespace).
-    func skipValue(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
-        guard index < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
+    /// The index past a string, literal or number at `index`.
+    static func skipScalar(_ bytes: [UInt8], _ index: Int) throws(JSONSyntaxError) -> Int {
         switch bytes[index] {
-        case UInt8(ascii: "{"):
-            guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
-            var i = skipWhitespace(index + 1)
-            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { return i + 1 }
-            while true {
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw JSONSyntaxError(reason: "expected a member name", offset: i) }
-                i = skipWhitespace(try skipString(i))
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
-                i = skipWhitespace(try skipValue(skipWhitespace(i + 1), depth: depth + 1))
-                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an object", offset: i) }
-                if bytes[i] == UInt8(ascii: "}") { return i + 1 }
-                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or '}'", offset: i) }
-                i = skipWhitespace(i + 1)
-            }
-        case UInt8(ascii: "["):
-            guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
-            var i = skipWhitespace(index + 1)
-            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
-            while true {
-                i = skipWhitespace(try skipValue(i, depth: depth + 1))
-                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an array", offset: i) }
-                if bytes[i] == UInt8(ascii: "]") { return i + 1 }
-                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or ']'", offset: i) }
-                i = skipWhitespace(i + 1)
-            }
-        case UInt8(ascii: "\""):
-            return try skipString(index)
-        case UInt8(ascii: "t"):
-            return try skipLiteral(index, "true")
-        case UInt8(ascii: "f"):
-            return try skipLiteral(index, "false")
-        case UInt8(ascii: "n"):
-            return try skipLiteral(index, "null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return try skipNumber(index)
-        default:
-            throw JSONSyntaxError(reason: "unexpected character", offset: index)
+        case UInt8(ascii: "\""): return try skipString(bytes, index)
+        case UInt8(ascii: "t"): return try skipLiteral(bytes, index, "true")
+        case UInt8(ascii: "f"): return try skipLiteral(bytes, index, "false")
+        case UInt8(ascii: "n"): return try skipLiteral(bytes, index, "null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try skipNumber(bytes, index)
+        default: throw JSONSyntaxError(reason: "unexpected character", offset: index)
         }
     }
 
     /// The index just past the closing quote of the string starting at `index`.
-    @inline(__always)
-    func skipString(_ index: Int) throws(JSONSyntaxError) -> Int {
-        var i = index + 1
-        while i < bytes.count {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "\"") { return i + 1 }
-            if byte == UInt8(ascii: "\\") {
-                i += 2
-                continue
+    static func skipString(_ bytes: [UInt8], _ index: Int) throws(JSONSyntaxError) -> Int {
+        let end: Int? = bytes.withUnsafeBufferPointer { buffer in
+            var i = index + 1
+            while i < buffer.count {
+                let byte = buffer[i]
+                if byte == UInt8(ascii: "\"") { return i + 1 }
+                if byte == UInt8(ascii: "\\") {
+                    i += 2
+                    continue
+                }
+                if byte < 0x20 { return -i }
+                i += 1
             }
-            if byte < 0x20 { throw JSONSyntaxError(reason: "control character in a string", offset: i) }
-            i += 1
+            return nil
         }
-        throw JSONSyntaxError(reason: "unterminated string", offset: index)
+        guard let end else { throw JSONSyntaxError(reason: "unterminated string", offset: index) }
+        guard end > 0 else { throw JSONSyntaxError(reason: "control character in a string", offset: -end) }
+        return end
     }
 
-    private func skipLiteral(_ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {
+    private static func skipLiteral(_ bytes: [UInt8], _ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
         let matches = literal.withUTF8Buffer { expected in
@@ -127,7 +185,7 @@ final class JSONDocument: Sendable {
         return index + count
     }
 
-    private func skipNumber(_ index: Int) throws(JSONSyntaxError) -> Int {
+    private static func skipNumber(_ bytes: [UInt8], _ index: Int) throws(JSONSyntaxError) -> Int {
         var i = index
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
         let digitsStart = i
@@ -157,10 +215,10 @@ final class JSONDocument: Sendable {
         if bytes[i] == UInt8(ascii: "}") { return result }
         while true {
             let name = i
-            i = skipWhitespace((try? skipString(i)) ?? bytes.count)
+            i = skipWhitespace((try? Self.skipString(bytes, i)) ?? bytes.count)
             let value = skipWhitespace(i + 1)
             result.append((name, value))
-            i = skipWhitespace((try? skipValue(value, depth: 0)) ?? bytes.count)
+            i = skipWhitespace(end(ofValueAt: value))
             if i >= bytes.count || bytes[i] == UInt8(ascii: "}") { return result }
             i = skipWhitespace(i + 1)
         }
@@ -173,7 +231,7 @@ final class JSONDocument: Sendable {
         if bytes[i] == UInt8(ascii: "]") { return result }
         while true {
             result.append(i)
-            i = skipWhitespace((try? skipValue(i, depth: 0)) ?? bytes.count)
+            i = skipWhitespace(end(ofValueAt: i))
             if i >= bytes.count || bytes[i] == UInt8(ascii: "]") { return result }
             i = skipWhitespace(i + 1)
         }
@@ -194,7 +252,7 @@ final class JSONDocument: Sendable {
 
     /// The string value starting at the quote at `index`, escapes resolved (RFC 8259 §7).
     func decodeString(at index: Int) -> String {
-        let end = ((try? skipString(index)) ?? bytes.count) - 1
+        let end = ((try? Self.skipString(bytes, index)) ?? bytes.count) - 1
         var i = index + 1
         var hasEscape = false
         while i < end {
@@ -271,8 +329,34 @@ final class JSONDocument: Sendable {
 
     /// The text of the number at `index`.
     func numberText(at index: Int) -> Substring {
-        let end = (try? skipValue(index, depth: 0)) ?? bytes.count
-        return Substring(String(decoding: bytes[index..<end], as: UTF8.self))
+        return Substring(String(decoding: bytes[index..<end(ofValueAt: index)], as: UTF8.self))
+    }
+}
+
+/// A coding path kept as a chain of parents, turned into an array only when an error or a
+/// caller asks for it (building an array for every value read was most of the decoder's cost).
+final class CodingPathNode: @unchecked Sendable {
+    // Immutable after init.
+    let parent: CodingPathNode?
+    let key: (any CodingKey)?
+
+    static let root = CodingPathNode(parent: nil, key: nil)
+
+    init(parent: CodingPathNode?, key: (any CodingKey)?) {
+        self.parent = parent
+        self.key = key
+    }
+
+    func appending(_ key: any CodingKey) -> CodingPathNode { CodingPathNode(parent: self, key: key) }
+
+    var path: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node: CodingPathNode? = self
+        while let current = node {
+            if let key = current.key { keys.append(key) }
+            node = current.parent
+        }
+        return keys.reversed()
     }
 }
 
@@ -280,8 +364,15 @@ final class JSONDocument: Sendable {
 struct LazyJSONValueDecoder: Decoder {
     let document: JSONDocument
     let start: Int
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode
+    var codingPath: [any CodingKey] { node.path }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(document: JSONDocument, start: Int, node: CodingPathNode) {
+        self.document = document
+        self.start = start
+        self.node = node
+    }
 
     var byte: UInt8 { document.bytes[start] }
 
@@ -291,14 +382,14 @@ struct LazyJSONValueDecoder: Decoder {
                 [String: Any].self, .init(codingPath: codingPath, debugDescription: "expected an object"))
         }
         return KeyedDecodingContainer(
-            LazyJSONKeyedContainer<Key>(document: document, members: document.members(ofObjectAt: start), codingPath: codingPath))
+            LazyJSONKeyedContainer<Key>(document: document, members: document.members(ofObjectAt: start), node: node))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard byte == UInt8(ascii: "[") else {
             throw DecodingError.typeMismatch([Any].self, .init(codingPath: codingPath, debugDescription: "expected an array"))
         }
-        return LazyJSONUnkeyedContainer(document: document, elements: document.elements(ofArrayAt: start), codingPath: codingPath)
+        return LazyJSONUnkeyedContainer(document: document, elements: document.elements(ofArrayAt: start), node: node)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
@@ -363,7 +454,8 @@ extension LazyJSONValueDecoder: SingleValueDecodingContainer {
 struct LazyJSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let document: JSONDocument
     let members: [(name: Int, value: Int)]
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode
+    var codingPath: [any CodingKey] { node.path }
 
     var allKeys: [Key] { members.compactMap { Key(stringValue: document.decodeString(at: $0.name)) } }
 
@@ -382,7 +474,7 @@ struct LazyJSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         guard let start = valueStart(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "\(key.stringValue) is missing"))
         }
-        return LazyJSONValueDecoder(document: document, start: start, codingPath: codingPath + [key])
+        return LazyJSONValueDecoder(document: document, start: start, node: node.appending(key))
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { try decoder(for: key).decodeNil() }
@@ -397,7 +489,7 @@ struct LazyJSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let start = valueStart(key) else { return nil }
-        let value = LazyJSONValueDecoder(document: document, start: start, codingPath: codingPath + [key])
+        let value = LazyJSONValueDecoder(document: document, start: start, node: node.appending(key))
         if value.decodeNil() { return nil }
         return try value.decode(type)
     }
@@ -421,13 +513,14 @@ struct LazyJSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 struct LazyJSONUnkeyedContainer: UnkeyedDecodingContainer {
     let document: JSONDocument
     let elements: [Int]
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode
+    var codingPath: [any CodingKey] { node.path }
     private(set) var currentIndex = 0
 
-    init(document: JSONDocument, elements: [Int], codingPath: [any CodingKey]) {
+    init(document: JSONDocument, elements: [Int], node: CodingPathNode) {
         self.document = document
         self.elements = elements
-        self.codingPath = codingPath
+        self.node = node
     }
 
     var count: Int? { elements.count }
@@ -446,7 +539,7 @@ struct LazyJSONUnkeyedContainer: UnkeyedDecodingContainer {
         }
         defer { currentIndex += 1 }
         return LazyJSONValueDecoder(
-            document: document, start: elements[currentIndex], codingPath: codingPath + [IndexKey(intValue: currentIndex)])
+            document: document, start: elements[currentIndex], node: node.appending(IndexKey(intValue: currentIndex)))
     }
 
     mutating func decodeNil() throws -> Bool {
