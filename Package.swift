@@ -67,6 +67,7 @@ let package = Package(
             name: "SignetPolicy",
             dependencies: [
                 "SignetRegistry",
+                "SignetCrypto",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -43,7 +43,7 @@ public enum DigestAlgorithm: String, Sendable, Hashable, CaseIterable {
         return Array(output.prefix(Int(length)))
     }
 
-    private var evpMessageDigest: OpaquePointer? {
+    var evpMessageDigest: OpaquePointer? {
         switch self {
         case .sha256: EVP_sha256()
         case .sha384: EVP_sha384()

@@ -80,13 +80,14 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
     /// One entry of `spec.authorities`: exactly one kind must be set.
     ///
     /// `static` is decided by the policy engine itself. `key`, `keyless`, `notation`, `notaryV1`
-    /// and `attestations` are signature authorities verified by an ``AuthorityVerifier``; their
-    /// bodies are kept as ``PolicyValue`` until their verifiers define typed shapes.
+    /// and `attestations` are signature authorities verified by an ``AuthorityVerifier``; `key`
+    /// has its typed shape (``KeyAuthority``), the others are kept as ``PolicyValue`` until their
+    /// verifiers define theirs.
     public struct Authority: Sendable, Hashable, Codable {
         /// Optional; defaults to `authority-<index>`.
         public var name: String?
         public var `static`: StaticAuthority?
-        public var key: PolicyValue?
+        public var key: KeyAuthority?
         public var keyless: PolicyValue?
         public var notation: PolicyValue?
         public var notaryV1: PolicyValue?
@@ -95,6 +96,11 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public init(name: String? = nil, static staticAuthority: StaticAuthority) {
             self.name = name
             self.static = staticAuthority
+        }
+
+        public init(name: String? = nil, key: KeyAuthority) {
+            self.name = name
+            self.key = key
         }
     }
 

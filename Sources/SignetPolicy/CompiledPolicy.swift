@@ -66,7 +66,8 @@ public struct PolicySourceLocation: Sendable, Hashable, CustomStringConvertible 
 /// The kinds mirror the authority kinds of a ``ClusterImagePolicy``: `static` is decided by the
 /// ``PolicyEvaluator``; the signature kinds are handed to an ``AuthorityVerifier``
 /// (cosign key-based and keyless, Notation, Notary v1 / Docker Content Trust, in-toto
-/// attestations), each of which will replace its ``PolicyValue`` body with a typed configuration.
+/// attestations). `key` carries its typed configuration; the others will replace their
+/// ``PolicyValue`` bodies as their verifiers land.
 public struct CompiledAuthority: Sendable, Hashable {
     /// `name`, or `authority-<index>` when absent.
     public let name: String
@@ -85,7 +86,7 @@ public struct CompiledAuthority: Sendable, Hashable {
         /// Passes or fails every image; `message` explains why.
         case `static`(action: StaticAction, message: String?)
         /// cosign, key-based signatures.
-        case key(PolicyValue)
+        case key(CompiledKeyAuthority)
         /// cosign keyless signatures (Fulcio certificate, Rekor entry).
         case keyless(PolicyValue)
         /// Notary Project (Notation) signatures.

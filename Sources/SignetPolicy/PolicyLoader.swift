@@ -32,10 +32,17 @@ public struct PolicyLoader: Sendable {
     /// Signet kinds recognised but not evaluated yet.
     public static let deferredKinds: Set<String> = ["PolicyException", "EmergencyBypass"]
 
-    public var logger: Logger
+    /// The default of ``keySecretsDirectory``.
+    public static let defaultKeySecretsDirectory = "/etc/signet/key-secrets"
 
-    public init(logger: Logger = Logger(label: "signet.policy")) {
+    public var logger: Logger
+    /// Where `secretRef` public keys of `key` authorities are read from:
+    /// `<directory>/<namespace>/<name>/<key>` (each Secret mounted as a volume there).
+    public var keySecretsDirectory: String
+
+    public init(logger: Logger = Logger(label: "signet.policy"), keySecretsDirectory: String = PolicyLoader.defaultKeySecretsDirectory) {
         self.logger = logger
+        self.keySecretsDirectory = keySecretsDirectory
     }
 
     /// Loads every policy file in `directory`.
@@ -198,7 +205,7 @@ public struct PolicyLoader: Sendable {
             let path = "spec.authorities[\(index)]"
             var kinds: [CompiledAuthority.Kind] = []
             if let body = authority.static { kinds.append(.static(action: body.action, message: body.message)) }
-            if let body = authority.key { kinds.append(.key(body)) }
+            if let body = authority.key { kinds.append(.key(try compileKeyAuthority(body, path: "\(path).key", source: source))) }
             if let body = authority.keyless { kinds.append(.keyless(body)) }
             if let body = authority.notation { kinds.append(.notation(body)) }
             if let body = authority.notaryV1 { kinds.append(.notaryV1(body)) }
@@ -250,6 +257,9 @@ public struct PolicyLoader: Sendable {
     private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
     private static let staticFields: Set<String> = ["action", "message"]
     private static let imageFields: Set<String> = ["glob"]
+    private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations"]
+    private static let publicKeyFields: Set<String> = ["pem", "file", "secretRef", "hashAlgorithm", "rsaPadding"]
+    private static let secretRefFields: Set<String> = ["namespace", "name", "key"]
 
     private static func checkKnownFields(_ root: Node.Mapping, at location: PolicySourceLocation) throws(PolicyLoadError) {
         try checkKeys(root, allowed: topLevelFields, path: "", at: location)
@@ -269,6 +279,17 @@ public struct PolicyLoader: Sendable {
                 try checkKeys(mapping, allowed: authorityFields, path: path, at: location)
                 if let body = value(mapping, "static")?.mapping {
                     try checkKeys(body, allowed: staticFields, path: "\(path).static", at: location)
+                }
+                if let body = value(mapping, "key")?.mapping {
+                    try checkKeys(body, allowed: keyFields, path: "\(path).key", at: location)
+                    for (keyIndex, key) in (value(body, "publicKeys")?.sequence ?? []).enumerated() {
+                        guard let keyMapping = key.mapping else { continue }
+                        let keyPath = "\(path).key.publicKeys[\(keyIndex)]"
+                        try checkKeys(keyMapping, allowed: publicKeyFields, path: keyPath, at: location)
+                        if let secret = value(keyMapping, "secretRef")?.mapping {
+                            try checkKeys(secret, allowed: secretRefFields, path: "\(keyPath).secretRef", at: location)
+                        }
+                    }
                 }
             }
         }

@@ -42,7 +42,8 @@ private func staticAuthority(_ name: String, _ action: StaticAction, _ message: 
 }
 
 private func keyAuthority(_ name: String) -> String {
-    "    - name: \(name)\n      key:\n        data: test\n"
+    "    - name: \(name)\n      key:\n        publicKeys:\n          - pem: |\n"
+        + testPublicKeyPEM.split(separator: "\n").map { "              " + $0 + "\n" }.joined()
 }
 
 @Suite("Policy evaluator")

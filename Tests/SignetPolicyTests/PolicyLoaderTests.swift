@@ -138,12 +138,16 @@ struct PolicyLoaderTests {
         }
     }
 
-    @Test func signatureAuthoritiesKeepTheirBody() throws {
+    @Test func keyAuthorityIsCompiledWithItsKeysAndThreshold() throws {
         let set = try load(["k.yaml": policyYAML(name: "k", authorities: """
                 - name: release-key
                   key:
-                    data: "-----BEGIN PUBLIC KEY-----"
-                    hashAlgorithm: sha256
+                    publicKeys:
+                      - pem: |
+            \(testPublicKeyPEM.split(separator: "\n").map { "                  " + $0 }.joined(separator: "\n"))
+                        hashAlgorithm: sha256
+                    annotations:
+                      env: prod
 
             """)])
         let authority = try #require(set["k"]?.authorities.first)
@@ -151,7 +155,10 @@ struct PolicyLoaderTests {
             Issue.record("expected a key authority")
             return
         }
-        #expect(body["hashAlgorithm"] == .string("sha256"))
+        #expect(body.keys.count == 1)
+        #expect(body.threshold == 1)
+        #expect(body.requiredAnnotations == ["env": "prod"])
+        #expect(body.keys[0].key.algorithm == .ecdsaP256)
         #expect(authority.kind.fieldName == "key")
     }
 

@@ -1,0 +1,221 @@
+import CSignetOpenSSL
+import Foundation
+
+/// A public key for verifying signatures, owning an OpenSSL `EVP_PKEY`.
+///
+/// Keys are read from a SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7), as DER or as PEM
+/// (RFC 7468 section 13, `-----BEGIN PUBLIC KEY-----`). Supported algorithms:
+/// - ECDSA on P-256, P-384 and P-521 (SEC 1 v2 section 4.1.4; keys per RFC 5480), signatures
+///   DER-encoded `ECDSA-Sig-Value` (RFC 3279 section 2.2.3);
+/// - RSA (RFC 8017), RSASSA-PKCS1-v1_5 (section 8.2) and RSASSA-PSS (section 8.1, MGF1 with the
+///   message hash, salt length recovered from the signature);
+/// - Ed25519 (RFC 8032 section 5.1, PureEdDSA over the whole message; RFC 8410 key encoding).
+///
+/// `@unchecked Sendable`: the `EVP_PKEY` is never mutated after `init`, and OpenSSL 3 allows a
+/// key to be used for verification from several threads at once (each call makes its own
+/// `EVP_MD_CTX`).
+public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvertible {
+    let key: OpaquePointer
+    /// The algorithm and size.
+    public let algorithm: PublicKeyAlgorithm
+    /// The DER SubjectPublicKeyInfo.
+    public let subjectPublicKeyInfo: [UInt8]
+
+    /// Reads a PEM `PUBLIC KEY` block (RFC 7468 section 13). Text around the block is ignored.
+    public convenience init(pem: String) throws(PublicKeyError) {
+        guard let begin = pem.range(of: "-----BEGIN PUBLIC KEY-----"),
+              let end = pem.range(of: "-----END PUBLIC KEY-----", range: begin.upperBound..<pem.endIndex) else {
+            throw PublicKeyError(.notPEM)
+        }
+        let body = pem[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
+        guard let data = Data(base64Encoded: String(body)) else {
+            throw PublicKeyError(.notPEM)
+        }
+        try self.init(der: [UInt8](data))
+    }
+
+    /// Reads a DER SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).
+    public init(der: [UInt8]) throws(PublicKeyError) {
+        var parsed: OpaquePointer?
+        der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            parsed = d2i_PUBKEY(nil, &cursor, buffer.count)
+            if let key = parsed, let cursor, cursor != buffer.baseAddress! + buffer.count {
+                // Trailing bytes after the structure: refuse rather than ignore them.
+                EVP_PKEY_free(key)
+                parsed = nil
+            }
+        }
+        guard let key = parsed else {
+            ERR_clear_error()
+            throw PublicKeyError(.invalidEncoding)
+        }
+        guard let algorithm = Self.algorithm(of: key) else {
+            EVP_PKEY_free(key)
+            throw PublicKeyError(.unsupportedAlgorithm(String(cString: OBJ_nid2sn(EVP_PKEY_get_base_id(key)))))
+        }
+        self.key = key
+        self.algorithm = algorithm
+        self.subjectPublicKeyInfo = der
+    }
+
+    deinit {
+        EVP_PKEY_free(key)
+    }
+
+    /// Lowercase hexadecimal SHA-256 of the DER SubjectPublicKeyInfo: a stable key identifier.
+    public var fingerprint: String {
+        DigestAlgorithm.sha256.hexHash(subjectPublicKeyInfo)
+    }
+
+    /// `ecdsa-p256 sha256:1a2b3c4d5e6f…` (algorithm and the first 12 hex digits of the fingerprint).
+    public var description: String {
+        "\(algorithm) sha256:\(fingerprint.prefix(12))"
+    }
+
+    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
+        lhs.subjectPublicKeyInfo == rhs.subjectPublicKeyInfo
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(subjectPublicKeyInfo)
+    }
+
+    /// Whether `signature` is a valid signature of `message` by this key under `scheme`.
+    ///
+    /// Never throws: a malformed, truncated or foreign signature is simply not valid. The
+    /// scheme's hash is used for ECDSA and RSA; Ed25519 signs the message itself (RFC 8032) and
+    /// ignores it, as does the padding for non-RSA keys.
+    public func verify(signature: [UInt8], message: [UInt8], scheme: SignatureScheme = SignatureScheme()) -> Bool {
+        guard !signature.isEmpty, let context = EVP_MD_CTX_new() else { return false }
+        defer {
+            EVP_MD_CTX_free(context)
+            ERR_clear_error()
+        }
+        let digest: OpaquePointer?
+        switch algorithm {
+        case .ed25519: digest = nil
+        default: digest = scheme.hash.evpMessageDigest
+        }
+        var keyContext: OpaquePointer?
+        guard EVP_DigestVerifyInit(context, &keyContext, digest, nil, key) == 1 else { return false }
+        if case .rsa = algorithm {
+            switch scheme.rsaPadding {
+            case .pkcs1v15:
+                guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PADDING) == 1 else { return false }
+            case .pss:
+                guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
+                      EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_AUTO) == 1,
+                      EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, scheme.hash.evpMessageDigest) == 1 else { return false }
+            }
+        }
+        let status = signature.withUnsafeBufferPointer { signatureBuffer in
+            message.withUnsafeBufferPointer { messageBuffer in
+                EVP_DigestVerify(context, signatureBuffer.baseAddress, signatureBuffer.count, messageBuffer.baseAddress, messageBuffer.count)
+            }
+        }
+        return status == 1
+    }
+
+    private static func algorithm(of key: OpaquePointer) -> PublicKeyAlgorithm? {
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_EC:
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            guard EVP_PKEY_get_utf8_string_param(key, "group", &name, name.count, &length) == 1 else { return nil }
+            let curve = String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            switch curve {
+            case "prime256v1", "P-256": return .ecdsaP256
+            case "secp384r1", "P-384": return .ecdsaP384
+            case "secp521r1", "P-521": return .ecdsaP521
+            default: return nil
+            }
+        case EVP_PKEY_RSA, EVP_PKEY_RSA_PSS:
+            let bits = Int(EVP_PKEY_get_bits(key))
+            // RSA moduli under 2048 bits are below NIST SP 800-131A's minimum.
+            return bits >= 2048 ? .rsa(bits: bits) : nil
+        case EVP_PKEY_ED25519:
+            return .ed25519
+        default:
+            return nil
+        }
+    }
+}
+
+/// The kind and size of a ``PublicKey``.
+public enum PublicKeyAlgorithm: Sendable, Hashable, CustomStringConvertible {
+    /// ECDSA over NIST P-256 (secp256r1, SEC 2 section 2.4.2).
+    case ecdsaP256
+    /// ECDSA over NIST P-384 (secp384r1, SEC 2 section 2.5.1).
+    case ecdsaP384
+    /// ECDSA over NIST P-521 (secp521r1, SEC 2 section 2.6.1).
+    case ecdsaP521
+    /// RSA (RFC 8017) with a modulus of `bits` bits (at least 2048).
+    case rsa(bits: Int)
+    /// Ed25519 (RFC 8032 section 5.1).
+    case ed25519
+
+    public var description: String {
+        switch self {
+        case .ecdsaP256: "ecdsa-p256"
+        case .ecdsaP384: "ecdsa-p384"
+        case .ecdsaP521: "ecdsa-p521"
+        case .rsa(let bits): "rsa-\(bits)"
+        case .ed25519: "ed25519"
+        }
+    }
+}
+
+/// How a signature was made: the message hash (ECDSA, RSA) and, for RSA keys, the padding.
+///
+/// The default (SHA-256, RSASSA-PKCS1-v1_5) is what cosign uses for key-based signatures with
+/// every key type (sigstore/sigstore `signature.LoadVerifier(key, crypto.SHA256)`).
+public struct SignatureScheme: Sendable, Hashable, CustomStringConvertible {
+    /// RSA signature padding (RFC 8017 section 8).
+    public enum RSAPadding: String, Sendable, Hashable, CaseIterable {
+        /// RSASSA-PKCS1-v1_5 (RFC 8017 section 8.2).
+        case pkcs1v15
+        /// RSASSA-PSS (RFC 8017 section 8.1), MGF1 with the message hash, any salt length.
+        case pss
+    }
+
+    public var hash: DigestAlgorithm
+    public var rsaPadding: RSAPadding
+
+    public init(hash: DigestAlgorithm = .sha256, rsaPadding: RSAPadding = .pkcs1v15) {
+        self.hash = hash
+        self.rsaPadding = rsaPadding
+    }
+
+    /// `sha256` or `sha256, rsa-pss`.
+    public var description: String {
+        rsaPadding == .pss ? "\(hash.rawValue), rsa-pss" : hash.rawValue
+    }
+}
+
+/// Why a public key could not be read. A struct over a private code so that new reasons do not
+/// break callers.
+public struct PublicKeyError: Error, Sendable, Hashable, CustomStringConvertible {
+    enum Code: Sendable, Hashable {
+        case notPEM
+        case invalidEncoding
+        case unsupportedAlgorithm(String)
+    }
+
+    let code: Code
+
+    init(_ code: Code) {
+        self.code = code
+    }
+
+    public var description: String {
+        switch code {
+        case .notPEM:
+            "not a PEM public key (expected a -----BEGIN PUBLIC KEY----- block with base64 content)"
+        case .invalidEncoding:
+            "not a valid SubjectPublicKeyInfo (RFC 5280)"
+        case .unsupportedAlgorithm(let name):
+            "unsupported key algorithm \(name) (supported: ECDSA P-256/P-384/P-521, RSA of at least 2048 bits, Ed25519)"
+        }
+    }
+}
