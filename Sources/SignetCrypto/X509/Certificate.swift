@@ -211,11 +211,15 @@ public enum GeneralName: Sendable, Hashable, CustomStringConvertible {
     case other(tagNumber: UInt8)
 
     init(element: DER.Element) {
-        switch (element.tag & 0xdf, element.tagNumber) {
-        case (0x80, 1): self = element.string.map(GeneralName.email) ?? .other(tagNumber: 1)
-        case (0x80, 2): self = element.string.map(GeneralName.dnsName) ?? .other(tagNumber: 2)
-        case (0x80, 6): self = element.string.map(GeneralName.uri) ?? .other(tagNumber: 6)
-        case (0x80, 0):
+        guard element.isContextSpecific else {
+            self = .other(tagNumber: element.tagNumber)
+            return
+        }
+        switch element.tagNumber {
+        case 1: self = element.string.map(GeneralName.email) ?? .other(tagNumber: 1)
+        case 2: self = element.string.map(GeneralName.dnsName) ?? .other(tagNumber: 2)
+        case 6: self = element.string.map(GeneralName.uri) ?? .other(tagNumber: 6)
+        case 0:
             // OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY }
             let children = element.children ?? []
             let typeIdentifier = children.first?.objectIdentifier ?? ""
