@@ -47,10 +47,10 @@ public enum MerkleTree {
     /// Whether `proof` shows that the tree of `size1` leaves with `root1` is a prefix of the tree
     /// of `size2` leaves with `root2` (RFC 9162 section 2.1.4.2).
     public static func verifyConsistency(size1: UInt64, size2: UInt64, root1: [UInt8], root2: [UInt8], proof: [[UInt8]]) -> Bool {
-        guard size1 <= size2, root1.count == 32, root2.count == 32, proof.allSatisfy({ $0.count == 32 }) else { return false }
+        // A proof from the empty tree proves nothing; transparency-dev/merkle refuses it.
+        guard size1 > 0, size1 <= size2 else { return false }
         if size1 == size2 { return proof.isEmpty && root1 == root2 }
-        if size1 == 0 { return proof.isEmpty }
-        guard !proof.isEmpty else { return false }
+        guard !proof.isEmpty, root1.count == 32, root2.count == 32, proof.allSatisfy({ $0.count == 32 }) else { return false }
         var path = proof
         if size1 & (size1 - 1) == 0 { path.insert(root1, at: 0) }
         var fn = size1 - 1

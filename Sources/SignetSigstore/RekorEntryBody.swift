@@ -112,12 +112,13 @@ public struct RekorEntryBody: Sendable, Hashable {
             payloadDigest = try Self.hexDigest(payloadHash, kind: kind)
             payloadType = envelope["payloadType"] as? String
             for claim in claims {
-                // intoto 0.0.2 stores the envelope's base64 strings base64-encoded once more.
+                // intoto 0.0.2 stores the envelope's base64 strings base64-encoded once more; a
+                // value that is not doubly encoded is kept as is and will not match.
                 guard let signatureText = (claim["sig"] as? String).flatMap(Base64.decode),
-                      let signature = Base64.decode(String(decoding: signatureText, as: UTF8.self)),
                       let verifier = (claim["publicKey"] as? String).flatMap(Base64.decode).flatMap(Self.verifier(pem:)) else {
                     throw fail("intoto 0.0.2 signature without sig or publicKey")
                 }
+                let signature = Base64.decode(String(decoding: signatureText, as: UTF8.self)) ?? signatureText
                 signatures.append(SignatureClaim(signature: signature, verifier: verifier))
             }
         default:
