@@ -2,7 +2,8 @@ import Foundation
 import SignetCrypto
 
 /// What a signature must cover: the artifact itself, or only its digest (as for a container
-/// image, whose manifest digest is all the verifier holds).
+/// image, whose manifest digest is all the verifier holds). Sigstore client specification,
+/// "Verification": the artifact or its digest is an input of every verification.
 public enum SigstoreArtifact: Sendable, Hashable {
     case bytes([UInt8])
     case digest(ArtifactDigest)
@@ -16,7 +17,8 @@ public enum SigstoreArtifact: Sendable, Hashable {
     }
 }
 
-/// The per-call policy: who must have signed, and what.
+/// The per-call policy: who must have signed, and what (sigstore-go `verify.PolicyBuilder`:
+/// an artifact or digest, and a certificate identity or a key).
 public struct SigstoreVerificationPolicy: Sendable, Hashable {
     /// Who must have signed.
     public enum Signer: Sendable, Hashable {

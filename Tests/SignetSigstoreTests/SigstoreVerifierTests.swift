@@ -40,6 +40,10 @@ struct SigstoreVerifierTests {
         #expect(result.timestamps.map(\.time) == [Date(timeIntervalSince1970: 1_710_869_186)])
         #expect(result.identity?.issuer == ConformanceCase.defaultIssuer)
         #expect(result.identity?.extensions[.sourceRepositoryURI] == "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon")
+
+        let audit = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any]
+        #expect(audit?["verified"] as? Bool == true)
+        #expect((audit?["steps"] as? [[String: Any]])?.compactMap { $0["step"] as? String } == ["tlog", "timestamps", "chain", "sct", "signature", "identity"])
     }
 
     @Test("a certificate used outside the CA's validity is refused at the chain step")
