@@ -5,11 +5,17 @@ import SignetTestSupport
 import Testing
 
 /// Every sigstore-conformance bundle-verify case, in both artifact forms, through the real
-/// `signet verify-bundle` binary and through the library. The clock is the real one: no case
-/// depends on the current time beyond "not in the future", and the vectors' signing times lie in
-/// the past.
+/// `signet verify-bundle` binary and through the library.
+///
+/// The only use of the current time is "an integrated time may not lie in the future". The
+/// library runs pin the clock to 2026-11-01T00:00:00Z, after every vector's signing time (the
+/// latest, `integrated-time-in-future_fail`, was integrated on 2026-05-07), so their verdicts do
+/// not depend on the host clock; the binary uses the real clock.
 @Suite("sigstore-conformance bundle-verify")
 struct ConformanceTests {
+    /// 2026-11-01T00:00:00Z.
+    static let pinnedNow = Date(timeIntervalSince1970: 1_793_491_200)
+
     /// Cases that may fail for a known reason, with the reason. Empty: every case must behave.
     static let expectedFailures: [String: String] = [:]
 
@@ -61,7 +67,8 @@ struct ConformanceTests {
 
     /// A verdict, or the error that stopped verification before a verdict (unreadable bundle or key).
     static func verify(_ testCase: ConformanceCase, form: ArtifactForm) -> Result<SigstoreVerificationResult, any Error> {
-        Result { () throws -> SigstoreVerificationResult in
+        let pinnedNow = Self.pinnedNow
+        return Result { () throws -> SigstoreVerificationResult in
             let root = try testCase.trustedRootURL.map { try TrustedRoot(contentsOf: $0) } ?? TrustedRoot.production()
             let bundle = try SigstoreBundle(contentsOf: testCase.bundleURL)
             let artifact: SigstoreArtifact = switch form {
@@ -73,7 +80,10 @@ struct ConformanceTests {
             } else {
                 .certificateIdentities([CertificateIdentity(issuer: .exact(testCase.issuer), subjectAlternativeName: .exact(testCase.identity))])
             }
-            return SigstoreVerifier(trustedRoot: root).verify(bundle, policy: SigstoreVerificationPolicy(signer: signer, artifact: artifact))
+            var configuration = SigstoreVerifierConfiguration()
+            configuration.clock = { pinnedNow }
+            return SigstoreVerifier(trustedRoot: root, configuration: configuration)
+                .verify(bundle, policy: SigstoreVerificationPolicy(signer: signer, artifact: artifact))
         }
     }
 }
