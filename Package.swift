@@ -40,6 +40,9 @@ let package = Package(
         // Digests, keys, X.509 and signatures over OpenSSL's libcrypto.
         .target(name: "SignetCrypto", dependencies: ["CSignetOpenSSL"], swiftSettings: strictSettings),
 
+        // Sigstore: trusted roots, bundles, Rekor entries and proofs, Fulcio identities, offline verification.
+        .target(name: "SignetSigstore", dependencies: ["SignetCrypto"], swiftSettings: strictSettings),
+
         // HTTP/1.1 codec and TLS engine on bytes; the server that owns sockets, limits and timeouts.
         .target(
             name: "SignetHTTP",
@@ -106,6 +109,7 @@ let package = Package(
                 "SignetAdmission",
                 "SignetVerify",
                 "SignetRegistry",
+                "SignetSigstore",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,6 +151,11 @@ let package = Package(
         .testTarget(
             name: "SignetVerifyTests",
             dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetSigstoreTests",
+            dependencies: ["SignetSigstore", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

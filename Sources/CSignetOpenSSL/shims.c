@@ -234,3 +234,153 @@ size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t c
     BIO_free(bio);
     return length;
 }
+
+// MARK: - Certificate chains at a chosen time, RFC 3161 time-stamp responses
+
+#include <time.h>
+
+static STACK_OF(X509) *signet_X509_stack_of(X509 *const *certificates, size_t count) {
+    STACK_OF(X509) *stack = sk_X509_new_null();
+    if (stack == NULL) return NULL;
+    for (size_t index = 0; index < count; index++) {
+        if (!sk_X509_push(stack, certificates[index])) {
+            sk_X509_free(stack);
+            return NULL;
+        }
+    }
+    return stack;
+}
+
+static X509_STORE *signet_X509_store_of(X509 *const *roots, size_t count, int64_t time) {
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL) return NULL;
+    for (size_t index = 0; index < count; index++) {
+        if (!X509_STORE_add_cert(store, roots[index])) {
+            X509_STORE_free(store);
+            return NULL;
+        }
+    }
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), (time_t)time);
+    return store;
+}
+
+int signet_X509_verify_at(X509 *leaf, X509 *const *intermediates, size_t intermediateCount,
+                          X509 *const *roots, size_t rootCount, int64_t time,
+                          int *error, int *errorDepth, STACK_OF(X509) **chain) {
+    *error = X509_V_ERR_UNSPECIFIED;
+    *errorDepth = 0;
+    *chain = NULL;
+    X509_STORE *store = signet_X509_store_of(roots, rootCount, time);
+    STACK_OF(X509) *untrusted = signet_X509_stack_of(intermediates, intermediateCount);
+    X509_STORE_CTX *context = X509_STORE_CTX_new();
+    int verified = 0;
+    if (store != NULL && untrusted != NULL && context != NULL
+        && X509_STORE_CTX_init(context, store, leaf, untrusted) == 1) {
+        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), (time_t)time);
+        verified = X509_verify_cert(context) == 1;
+        if (verified) {
+            *error = X509_V_OK;
+            *chain = X509_STORE_CTX_get1_chain(context);
+        } else {
+            *error = X509_STORE_CTX_get_error(context);
+            *errorDepth = X509_STORE_CTX_get_error_depth(context);
+        }
+    }
+    X509_STORE_CTX_free(context);
+    sk_X509_free(untrusted);
+    X509_STORE_free(store);
+    return verified;
+}
+
+int signet_X509_stack_count(const STACK_OF(X509) *stack) {
+    return stack == NULL ? 0 : sk_X509_num(stack);
+}
+
+X509 *signet_X509_stack_get1(const STACK_OF(X509) *stack, int index) {
+    X509 *certificate = sk_X509_value(stack, index);
+    if (certificate != NULL) X509_up_ref(certificate);
+    return certificate;
+}
+
+void signet_X509_stack_free(STACK_OF(X509) *stack) {
+    sk_X509_pop_free(stack, X509_free);
+}
+
+int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds) {
+    const unsigned char *cursor = der;
+    TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
+    if (response == NULL) return 0;
+    int ok = 0;
+    TS_TST_INFO *info = TS_RESP_get_tst_info(response);
+    const ASN1_GENERALIZEDTIME *genTime = info == NULL ? NULL : TS_TST_INFO_get_time(info);
+    struct tm parts;
+    if (genTime != NULL && ASN1_TIME_to_tm(genTime, &parts) == 1) {
+        *seconds = (int64_t)timegm(&parts);
+        *nanoseconds = 0;
+        // GeneralizedTime "YYYYMMDDHHMMSS[.fff]Z" (RFC 3161 section 2.4.2): read the fraction.
+        const unsigned char *text = ASN1_STRING_get0_data(genTime);
+        int textLength = ASN1_STRING_length(genTime);
+        if (textLength > 15 && text[14] == '.') {
+            int32_t scale = 100000000;
+            for (int index = 15; index < textLength && text[index] >= '0' && text[index] <= '9' && scale > 0; index++) {
+                *nanoseconds += (text[index] - '0') * scale;
+                scale /= 10;
+            }
+        }
+        ok = 1;
+    }
+    TS_RESP_free(response);
+    return ok;
+}
+
+int signet_TS_RESP_verify(const unsigned char *der, size_t length,
+                          const unsigned char *data, size_t dataLength,
+                          X509 *const *untrusted, size_t untrustedCount,
+                          X509 *const *roots, size_t rootCount, int64_t time) {
+    const unsigned char *cursor = der;
+    TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
+    if (response == NULL) return 0;
+    int verified = 0;
+    TS_VERIFY_CTX *context = TS_VERIFY_CTX_new();
+    X509_STORE *store = signet_X509_store_of(roots, rootCount, time);
+    STACK_OF(X509) *certificates = sk_X509_new_null();
+    for (size_t index = 0; certificates != NULL && index < untrustedCount; index++) {
+        X509_up_ref(untrusted[index]);
+        sk_X509_push(certificates, untrusted[index]);
+    }
+    BIO *bio = BIO_new_mem_buf(data, (int)dataLength);
+    if (context != NULL && store != NULL && certificates != NULL && bio != NULL) {
+        TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_DATA);
+        // The context takes ownership of the store, the certificates and the BIO.
+        TS_VERIFY_CTX_set_store(context, store);
+        TS_VERIFY_CTX_set_certs(context, certificates);
+        TS_VERIFY_CTX_set_data(context, bio);
+        store = NULL;
+        certificates = NULL;
+        bio = NULL;
+        verified = TS_RESP_verify_response(context, response) == 1;
+    }
+    BIO_free(bio);
+    sk_X509_pop_free(certificates, X509_free);
+    X509_STORE_free(store);
+    TS_VERIFY_CTX_free(context);
+    TS_RESP_free(response);
+    return verified;
+}
+
+int signet_X509_precertificate_tbs(X509 *cert, unsigned char **der) {
+    *der = NULL;
+    X509 *copy = X509_dup(cert);
+    if (copy == NULL) return -1;
+    int index = X509_get_ext_by_NID(copy, NID_ct_precert_scts, -1);
+    if (index >= 0) {
+        X509_EXTENSION_free(X509_delete_ext(copy, index));
+    }
+    int length = i2d_re_X509_tbs(copy, der);
+    X509_free(copy);
+    return length;
+}
+
+void signet_OPENSSL_free(void *pointer) {
+    OPENSSL_free(pointer);
+}

@@ -6,7 +6,10 @@ public struct SignetCommand: ParsableCommand {
         commandName: "signet",
         abstract: "A Kubernetes admission webhook that admits a pod only when every image it runs carries a trusted signature.",
         version: SignetVersion.current,
-        subcommands: [ServeCommand.self, ReviewCommand.self, VerifyCommand.self, ResolveCommand.self, VersionCommand.self]
+        subcommands: [
+            ServeCommand.self, ReviewCommand.self, VerifyCommand.self, VerifyBundleCommand.self, ResolveCommand.self,
+            VersionCommand.self,
+        ]
     )
 
     public init() {}

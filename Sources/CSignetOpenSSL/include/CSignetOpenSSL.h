@@ -92,6 +92,47 @@ int signet_ERR_get_reason(unsigned long code);
 /// Writes the RFC 2253 form of `name` into `buffer` (NUL terminated); returns its length.
 size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t capacity);
 
+// MARK: - Certificate chains at a chosen time, RFC 3161 time-stamp responses
+
+#include <openssl/ts.h>
+
+/// X509_verify_cert(3) of `leaf` against the trust anchors `roots`, with `intermediates` as
+/// untrusted certificates, at `time` (seconds since the epoch, X509_VERIFY_PARAM_set_time(3)).
+/// No purpose is set; callers check key usage themselves. Returns 1 when a chain to an anchor was
+/// built, 0 otherwise with `*error` set to the X509_V_ERR_* code and `*errorDepth` to the depth of
+/// the failing certificate. On success `*chain` is the chain, leaf first
+/// (X509_STORE_CTX_get1_chain(3)); release it with signet_X509_stack_free.
+int signet_X509_verify_at(X509 *leaf, X509 *const *intermediates, size_t intermediateCount,
+                          X509 *const *roots, size_t rootCount, int64_t time,
+                          int *error, int *errorDepth, STACK_OF(X509) **chain);
+/// sk_X509_num.
+int signet_X509_stack_count(const STACK_OF(X509) *stack);
+/// sk_X509_value with X509_up_ref: the caller owns the returned reference.
+X509 *signet_X509_stack_get1(const STACK_OF(X509) *stack, int index);
+/// sk_X509_pop_free(stack, X509_free).
+void signet_X509_stack_free(STACK_OF(X509) *stack);
+
+/// The genTime of the token in a DER TimeStampResp (RFC 3161 section 2.4.2): d2i_TS_RESP(3),
+/// TS_RESP_get_tst_info, TS_TST_INFO_get_time. Writes whole seconds since the epoch to `*seconds`
+/// and the fraction in nanoseconds to `*nanoseconds`. Returns 1 on success.
+int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds);
+/// TS_RESP_verify_response(3) of a DER TimeStampResp with TS_VFY_VERSION | TS_VFY_SIGNATURE |
+/// TS_VFY_DATA: the status is granted, the message imprint is the hash of `data`, and the token is
+/// signed by a certificate (embedded or among `untrusted`) that chains to one of `roots` with the
+/// timeStamping purpose at `time` (seconds since the epoch). Returns 1 when valid; 0 otherwise,
+/// with the reason left on the OpenSSL error queue.
+int signet_TS_RESP_verify(const unsigned char *der, size_t length,
+                          const unsigned char *data, size_t dataLength,
+                          X509 *const *untrusted, size_t untrustedCount,
+                          X509 *const *roots, size_t rootCount, int64_t time);
+
+/// i2d_re_X509_tbs(3) of a copy of `cert` without the embedded SCT list extension
+/// (1.3.6.1.4.1.11129.2.4.2): the TBSCertificate the CT log signed (RFC 6962 section 3.2).
+/// Returns the DER length written to `*der` (free with OPENSSL_free via signet_OPENSSL_free), or -1.
+int signet_X509_precertificate_tbs(X509 *cert, unsigned char **der);
+/// OPENSSL_free.
+void signet_OPENSSL_free(void *pointer);
+
 #ifdef __cplusplus
 }
 #endif

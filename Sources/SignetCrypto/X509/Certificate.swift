@@ -1,0 +1,275 @@
+import CSignetOpenSSL
+import Foundation
+
+/// An X.509 v3 certificate (RFC 5280 section 4.1), owning an OpenSSL `X509`.
+///
+/// Read from DER or PEM (RFC 7468 section 5, `-----BEGIN CERTIFICATE-----`). An unverified
+/// certificate says nothing about trust: ``CertificateChainVerifier`` turns one into a
+/// ``VerifiedCertificateChain`` at a chosen time.
+///
+/// `@unchecked Sendable`: the `X509` is never mutated after `init`; OpenSSL 3 allows concurrent
+/// reads of a certificate (its cached extension data is filled under a lock).
+public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
+    let handle: OpaquePointer
+    /// The DER encoding.
+    public let derEncoded: [UInt8]
+
+    /// Reads a DER certificate; trailing bytes are refused.
+    public init(derEncoded: [UInt8]) throws(CertificateError) {
+        var parsed: OpaquePointer?
+        derEncoded.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            parsed = d2i_X509(nil, &cursor, buffer.count)
+            if let certificate = parsed, let cursor, cursor != buffer.baseAddress! + buffer.count {
+                X509_free(certificate)
+                parsed = nil
+            }
+        }
+        guard let handle = parsed else {
+            ERR_clear_error()
+            throw CertificateError(.invalidEncoding)
+        }
+        self.handle = handle
+        self.derEncoded = derEncoded
+    }
+
+    /// Takes ownership of one reference to `handle`.
+    init(taking handle: OpaquePointer) {
+        self.handle = handle
+        var pointer: UnsafeMutablePointer<UInt8>?
+        let length = i2d_X509(handle, &pointer)
+        if length > 0, let pointer {
+            derEncoded = Array(UnsafeBufferPointer(start: pointer, count: Int(length)))
+            signet_OPENSSL_free(pointer)
+        } else {
+            derEncoded = []
+        }
+    }
+
+    /// Reads the first PEM `CERTIFICATE` block in `pemEncoded`.
+    public convenience init(pemEncoded: String) throws(CertificateError) {
+        guard let first = try Self.derBlocks(pemEncoded).first else { throw CertificateError(.notPEM) }
+        try self.init(derEncoded: first)
+    }
+
+    /// Reads every PEM `CERTIFICATE` block in `pemEncoded`, in order.
+    public static func certificates(pemEncoded: String) throws(CertificateError) -> [Certificate] {
+        var result: [Certificate] = []
+        for der in try derBlocks(pemEncoded) {
+            result.append(try Certificate(derEncoded: der))
+        }
+        return result
+    }
+
+    private static func derBlocks(_ pem: String) throws(CertificateError) -> [[UInt8]] {
+        var blocks: [[UInt8]] = []
+        var rest = pem[...]
+        while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----") {
+            guard let end = rest.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<rest.endIndex) else {
+                throw CertificateError(.notPEM)
+            }
+            let body = rest[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
+            guard let data = Data(base64Encoded: String(body)) else { throw CertificateError(.notPEM) }
+            blocks.append([UInt8](data))
+            rest = rest[end.upperBound...]
+        }
+        return blocks
+    }
+
+    deinit {
+        X509_free(handle)
+    }
+
+    public static func == (lhs: Certificate, rhs: Certificate) -> Bool {
+        lhs.derEncoded == rhs.derEncoded
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(derEncoded)
+    }
+
+    /// The PEM form (RFC 7468 section 5).
+    public var pemEncoded: String {
+        let body = Data(derEncoded).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return "-----BEGIN CERTIFICATE-----\n\(body)\n-----END CERTIFICATE-----\n"
+    }
+
+    /// `subject <RFC 2253 name> serial <hex>`, or the SHA-256 of the DER when the subject is empty.
+    public var description: String {
+        let subject = self.subject
+        return subject.isEmpty ? "certificate sha256:\(DigestAlgorithm.sha256.hexHash(derEncoded).prefix(12))" : subject
+    }
+
+    /// The subject name in RFC 2253 form.
+    public var subject: String { Self.name(X509_get_subject_name(handle)) }
+    /// The issuer name in RFC 2253 form.
+    public var issuer: String { Self.name(X509_get_issuer_name(handle)) }
+
+    private static func name(_ name: OpaquePointer?) -> String {
+        guard let name else { return "" }
+        var buffer = [CChar](repeating: 0, count: 1024)
+        let length = signet_X509_NAME_to_rfc2253(name, &buffer, buffer.count)
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The start of the validity period (RFC 5280 section 4.1.2.5).
+    public var notValidBefore: Date { Self.date(X509_get0_notBefore(handle)) }
+    /// The end of the validity period, inclusive (RFC 5280 section 4.1.2.5).
+    public var notValidAfter: Date { Self.date(X509_get0_notAfter(handle)) }
+
+    /// Whether `time` lies within the validity period, both ends inclusive.
+    public func isValid(at time: Date) -> Bool {
+        notValidBefore <= time && time <= notValidAfter
+    }
+
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return .distantPast }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    /// The DER SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).
+    public var subjectPublicKeyInfo: [UInt8] {
+        guard let key = X509_get0_pubkey(handle) else { return [] }
+        var pointer: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(key, &pointer)
+        guard length > 0, let pointer else { return [] }
+        defer { signet_OPENSSL_free(pointer) }
+        return Array(UnsafeBufferPointer(start: pointer, count: Int(length)))
+    }
+
+    /// The subject's public key.
+    public func publicKey() throws(PublicKeyError) -> PublicKey {
+        try PublicKey(der: subjectPublicKeyInfo)
+    }
+
+    /// The extnValue of the extension `oid` (dotted form): the DER inside the OCTET STRING
+    /// (RFC 5280 section 4.1). Nil when absent.
+    public func extensionValue(oid: String) -> [UInt8]? {
+        guard let object = OBJ_txt2obj(oid, 1) else { return nil }
+        defer { ASN1_OBJECT_free(object) }
+        let index = X509_get_ext_by_OBJ(handle, object, -1)
+        guard index >= 0, let ext = X509_get_ext(handle, index), let data = X509_EXTENSION_get_data(ext) else {
+            return nil
+        }
+        let length = Int(ASN1_STRING_length(data))
+        guard length > 0, let bytes = ASN1_STRING_get0_data(data) else { return [] }
+        return Array(UnsafeBufferPointer(start: bytes, count: length))
+    }
+
+    /// The object identifiers of every extension, in order.
+    public var extensionIdentifiers: [String] {
+        (0..<max(0, Int(X509_get_ext_count(handle)))).compactMap { index in
+            guard let ext = X509_get_ext(handle, Int32(index)), let object = X509_EXTENSION_get_object(ext) else { return nil }
+            var buffer = [CChar](repeating: 0, count: 128)
+            let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+            guard length > 0 else { return nil }
+            return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// The subject alternative names (RFC 5280 section 4.2.1.6), in order.
+    public var subjectAlternativeNames: [GeneralName] {
+        guard let value = extensionValue(oid: "2.5.29.17"), let sequence = DER.element(value),
+              sequence.tag == 0x30, let names = sequence.children else { return [] }
+        return names.map(GeneralName.init(element:))
+    }
+
+    /// The key purposes of the extended key usage extension (RFC 5280 section 4.2.1.12), as
+    /// dotted OIDs; nil when the certificate has no such extension.
+    public var extendedKeyUsages: [String]? {
+        guard let value = extensionValue(oid: "2.5.29.37") else { return nil }
+        guard let sequence = DER.element(value), sequence.tag == 0x30, let purposes = sequence.children else { return [] }
+        return purposes.compactMap(\.objectIdentifier)
+    }
+
+    /// Whether the certificate is a CA (basicConstraints cA, RFC 5280 section 4.2.1.9).
+    public var isCertificateAuthority: Bool {
+        X509_check_ca(handle) != 0
+    }
+
+    /// Whether the certificate is self-issued and its signature verifies with its own key.
+    public var isSelfSigned: Bool {
+        guard let key = X509_get0_pubkey(handle) else { return false }
+        defer { ERR_clear_error() }
+        return X509_NAME_cmp(X509_get_subject_name(handle), X509_get_issuer_name(handle)) == 0
+            && X509_verify(handle, key) == 1
+    }
+}
+
+/// A GeneralName (RFC 5280 section 4.2.1.6) from a subject alternative name extension.
+public enum GeneralName: Sendable, Hashable, CustomStringConvertible {
+    /// rfc822Name `[1]`.
+    case email(String)
+    /// dNSName `[2]`.
+    case dnsName(String)
+    /// uniformResourceIdentifier `[6]`.
+    case uri(String)
+    /// otherName `[0]`: the type OID and, when it is a string, the value.
+    case otherName(typeIdentifier: String, value: String?)
+    /// Any other form, by tag number.
+    case other(tagNumber: UInt8)
+
+    init(element: DER.Element) {
+        guard element.isContextSpecific else {
+            self = .other(tagNumber: element.tagNumber)
+            return
+        }
+        switch element.tagNumber {
+        case 1: self = element.string.map(GeneralName.email) ?? .other(tagNumber: 1)
+        case 2: self = element.string.map(GeneralName.dnsName) ?? .other(tagNumber: 2)
+        case 6: self = element.string.map(GeneralName.uri) ?? .other(tagNumber: 6)
+        case 0:
+            // OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY }
+            let children = element.children ?? []
+            let typeIdentifier = children.first?.objectIdentifier ?? ""
+            let value = children.count > 1 ? children[1].children?.first?.string : nil
+            self = .otherName(typeIdentifier: typeIdentifier, value: value)
+        default:
+            self = .other(tagNumber: element.tagNumber)
+        }
+    }
+
+    /// The string value, when the name has one.
+    public var stringValue: String? {
+        switch self {
+        case .email(let value), .dnsName(let value), .uri(let value): value
+        case .otherName(_, let value): value
+        case .other: nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .email(let value): "email:\(value)"
+        case .dnsName(let value): "dns:\(value)"
+        case .uri(let value): "uri:\(value)"
+        case .otherName(let type, let value): "otherName(\(type)):\(value ?? "?")"
+        case .other(let tag): "generalName[\(tag)]"
+        }
+    }
+}
+
+/// Why a certificate could not be read. A struct over a private code so that new reasons do not
+/// break callers.
+public struct CertificateError: Error, Sendable, Hashable, CustomStringConvertible {
+    enum Code: Sendable, Hashable {
+        case notPEM
+        case invalidEncoding
+        case invalidExtension(String)
+    }
+
+    let code: Code
+
+    init(_ code: Code) {
+        self.code = code
+    }
+
+    public var description: String {
+        switch code {
+        case .notPEM: "not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block with base64 content)"
+        case .invalidEncoding: "not a valid DER X.509 certificate (RFC 5280 section 4.1)"
+        case .invalidExtension(let name): "malformed \(name) extension"
+        }
+    }
+}

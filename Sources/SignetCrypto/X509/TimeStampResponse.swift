@@ -1,0 +1,71 @@
+import CSignetOpenSSL
+import Foundation
+
+/// An RFC 3161 TimeStampResp (RFC 3161 section 2.4.2) holding a time-stamp token: a TSA's signed
+/// statement that a hash of some data existed at `generationTime`.
+public struct TimeStampResponse: Sendable, Hashable {
+    /// The DER encoding.
+    public let derEncoded: [UInt8]
+    /// The token's `genTime` (TSTInfo, RFC 3161 section 2.4.2), with its fraction of a second.
+    public let generationTime: Date
+
+    /// Reads a DER TimeStampResp with a granted token.
+    public init(derEncoded: [UInt8]) throws(TimeStampError) {
+        var seconds: Int64 = 0
+        var nanoseconds: Int32 = 0
+        let parsed = derEncoded.withUnsafeBufferPointer { buffer in
+            signet_TS_RESP_gen_time(buffer.baseAddress, buffer.count, &seconds, &nanoseconds)
+        }
+        ERR_clear_error()
+        guard parsed == 1 else { throw TimeStampError(.invalidEncoding) }
+        self.derEncoded = derEncoded
+        self.generationTime = Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(nanoseconds) / 1e9)
+    }
+
+    /// Verifies the token (RFC 3161 section 2.4.2 and 2.3): granted status, a message imprint that
+    /// is the hash of `data`, and a signature by a time-stamping certificate (embedded in the token
+    /// or among `certificates`) whose path ends at one of `trustAnchors`, validated at
+    /// ``generationTime``. Returns nil when valid, otherwise the reason.
+    public func verify(data: [UInt8], certificates: [Certificate], trustAnchors: [Certificate]) -> TimeStampError? {
+        var untrusted: [OpaquePointer?] = certificates.map(\.handle)
+        var roots: [OpaquePointer?] = trustAnchors.map(\.handle)
+        let time = Int64(generationTime.timeIntervalSince1970.rounded(.down))
+        let verified = withExtendedLifetime((certificates, trustAnchors)) {
+            derEncoded.withUnsafeBufferPointer { der in
+                data.withUnsafeBufferPointer { data in
+                    signet_TS_RESP_verify(der.baseAddress, der.count, data.baseAddress, data.count,
+                                          &untrusted, untrusted.count, &roots, roots.count, time)
+                }
+            }
+        }
+        var buffer = [CChar](repeating: 0, count: 512)
+        signet_ERR_drain(&buffer, buffer.count)
+        guard verified == 1 else {
+            let reason = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return TimeStampError(.verificationFailed(reason))
+        }
+        return nil
+    }
+}
+
+/// Why a time-stamp response could not be read or verified. A struct over a private code so that
+/// new reasons do not break callers.
+public struct TimeStampError: Error, Sendable, Hashable, CustomStringConvertible {
+    enum Code: Sendable, Hashable {
+        case invalidEncoding
+        case verificationFailed(String)
+    }
+
+    let code: Code
+
+    init(_ code: Code) {
+        self.code = code
+    }
+
+    public var description: String {
+        switch code {
+        case .invalidEncoding: "not a DER RFC 3161 TimeStampResp with a time-stamp token"
+        case .verificationFailed(let reason): "RFC 3161 time-stamp token invalid: \(reason.isEmpty ? "verification failed" : reason)"
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import SignetCrypto
+
+/// A DSSE envelope (secure-systems-lab/dsse `envelope.md`, protocol v1): a payload, its type and
+/// signatures over the pre-authentication encoding of both.
+public struct DSSEEnvelope: Sendable, Hashable {
+    /// One signature (`sig`) with an optional, unauthenticated key ID hint.
+    public struct Signature: Sendable, Hashable {
+        public var keyID: String?
+        public var signature: [UInt8]
+
+        public init(keyID: String?, signature: [UInt8]) {
+            self.keyID = keyID
+            self.signature = signature
+        }
+    }
+
+    public var payloadType: String
+    public var payload: [UInt8]
+    public var signatures: [Signature]
+
+    public init(payloadType: String, payload: [UInt8], signatures: [Signature]) {
+        self.payloadType = payloadType
+        self.payload = payload
+        self.signatures = signatures
+    }
+
+    /// The DSSE v1 pre-authentication encoding (`protocol.md`):
+    /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal bytes.
+    public static func preAuthenticationEncoding(payloadType: String, payload: [UInt8]) -> [UInt8] {
+        let type = Array(payloadType.utf8)
+        return Array("DSSEv1 \(type.count) ".utf8) + type + Array(" \(payload.count) ".utf8) + payload
+    }
+
+    /// ``preAuthenticationEncoding(payloadType:payload:)`` of this envelope.
+    public var preAuthenticationEncoding: [UInt8] {
+        Self.preAuthenticationEncoding(payloadType: payloadType, payload: payload)
+    }
+
+    /// Verifies the envelope per DSSE `protocol.md` "Verification": the payload type must be one
+    /// the caller accepts and not empty, and at least `threshold` distinct keys among `keys` must
+    /// each have a valid signature over the PAE. Returns the keys that signed.
+    public func verify(keys: [PublicKey], threshold: Int = 1, acceptedPayloadTypes: Set<String>? = nil) -> Result<[PublicKey], DSSEError> {
+        guard !payloadType.isEmpty else { return .failure(DSSEError(.emptyPayloadType)) }
+        if let acceptedPayloadTypes, !acceptedPayloadTypes.contains(payloadType) {
+            return .failure(DSSEError(.unacceptedPayloadType(payloadType)))
+        }
+        guard !signatures.isEmpty else { return .failure(DSSEError(.noSignatures)) }
+        let message = preAuthenticationEncoding
+        var signers: [PublicKey] = []
+        for key in keys where !signers.contains(key) {
+            if signatures.contains(where: { key.verify(signature: $0.signature, message: message) }) {
+                signers.append(key)
+            }
+        }
+        guard signers.count >= max(threshold, 1) else {
+            return .failure(DSSEError(.thresholdNotMet(valid: signers.count, required: max(threshold, 1))))
+        }
+        return .success(signers)
+    }
+
+    init(_ document: Document) throws(DSSEError) {
+        guard let type = document.payloadType else { throw DSSEError(.malformed("no payloadType")) }
+        guard let payload = Base64.decode(document.payload ?? "") else { throw DSSEError(.malformed("payload is not base64")) }
+        var signatures: [Signature] = []
+        for signature in document.signatures ?? [] {
+            guard let text = signature.sig, let bytes = Base64.decode(text), !bytes.isEmpty else {
+                throw DSSEError(.malformed("signature is not base64"))
+            }
+            signatures.append(Signature(keyID: signature.keyid, signature: bytes))
+        }
+        self.init(payloadType: type, payload: payload, signatures: signatures)
+    }
+
+    /// Reads the JSON envelope (`envelope.md`); base64 in the standard or URL-safe alphabet.
+    public init(json: [UInt8]) throws(DSSEError) {
+        let document: Document
+        do {
+            document = try JSONDecoder().decode(Document.self, from: Data(json))
+        } catch {
+            throw DSSEError(.malformed(String(describing: error)))
+        }
+        try self.init(document)
+    }
+
+    struct Document: Decodable {
+        struct Sig: Decodable { var sig: String?; var keyid: String? }
+        var payload: String?
+        var payloadType: String?
+        var signatures: [Sig]?
+    }
+}
+
+/// Why a DSSE envelope was not read or not verified. A struct over a private code so that new
+/// reasons do not break callers.
+public struct DSSEError: Error, Sendable, Hashable, CustomStringConvertible {
+    enum Code: Sendable, Hashable {
+        case malformed(String)
+        case emptyPayloadType
+        case unacceptedPayloadType(String)
+        case noSignatures
+        case thresholdNotMet(valid: Int, required: Int)
+    }
+
+    let code: Code
+
+    init(_ code: Code) {
+        self.code = code
+    }
+
+    public var description: String {
+        switch code {
+        case .malformed(let reason): "malformed DSSE envelope: \(reason)"
+        case .emptyPayloadType: "DSSE envelope has an empty payloadType"
+        case .unacceptedPayloadType(let type): "DSSE payloadType \(type) is not accepted"
+        case .noSignatures: "DSSE envelope has no signatures"
+        case .thresholdNotMet(let valid, let required): "DSSE envelope has \(valid) valid signature(s) by distinct trusted keys, \(required) required"
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import SignetCrypto
+
+extension SigstoreBundle {
+    /// Builds the equivalent v0.1 bundle from a cosign keyless signature layer (cosign
+    /// `pkg/oci/static` annotations): `dev.cosignproject.cosign/signature` (base64),
+    /// `dev.sigstore.cosign/certificate` (PEM leaf), `dev.sigstore.cosign/chain` (PEM chain) and
+    /// `dev.sigstore.cosign/bundle` (the Rekor v1 SET bundle, cosign `bundle.RekorBundle`:
+    /// `{"SignedEntryTimestamp", "Payload": {"body", "integratedTime", "logIndex", "logID"}}`).
+    ///
+    /// The signature is a message signature over the layer's payload (the simple-signing JSON);
+    /// verify the result with ``SigstoreArtifact/bytes(_:)`` of that payload, then check the
+    /// payload's `critical.image.docker-manifest-digest` against the image.
+    public init(
+        cosignSignature signatureBase64: String, certificatePEM: String, chainPEM: String?, rekorBundleJSON: String?
+    ) throws(SigstoreBundleError) {
+        guard let signature = Base64.decode(signatureBase64.trimmingCharacters(in: .whitespacesAndNewlines)), !signature.isEmpty else {
+            throw SigstoreBundleError(.invalidBase64("dev.cosignproject.cosign/signature"))
+        }
+        let leaf: Certificate
+        var chain: [Certificate] = []
+        do {
+            leaf = try Certificate(pemEncoded: certificatePEM)
+            if let chainPEM { chain = try Certificate.certificates(pemEncoded: chainPEM) }
+        } catch {
+            throw SigstoreBundleError(.invalidCertificate(error.description))
+        }
+        var entries: [TransparencyLogEntry] = []
+        if let rekorBundleJSON {
+            entries.append(try Self.cosignRekorEntry(Array(rekorBundleJSON.utf8)))
+        }
+        self.init(
+            version: .v0_1, verificationMaterial: .certificate(leaf), transparencyLogEntries: entries,
+            content: .messageSignature(MessageSignature(digest: nil, signature: signature)), additionalCertificates: chain)
+    }
+
+    /// Reads cosign's `dev.sigstore.cosign/bundle` annotation as a tlog entry with an inclusion promise.
+    static func cosignRekorEntry(_ json: [UInt8]) throws(SigstoreBundleError) -> TransparencyLogEntry {
+        struct RekorBundle: Decodable {
+            struct Payload: Decodable {
+                var body: String
+                var integratedTime: Int64
+                var logIndex: Int64
+                var logID: String
+            }
+            var SignedEntryTimestamp: String
+            var Payload: Payload
+        }
+        let bundle: RekorBundle
+        do {
+            bundle = try JSONDecoder().decode(RekorBundle.self, from: Data(json))
+        } catch {
+            throw SigstoreBundleError(.invalidJSON("dev.sigstore.cosign/bundle: \(error)"))
+        }
+        guard let set = Base64.decode(bundle.SignedEntryTimestamp), !set.isEmpty,
+              let body = Base64.decode(bundle.Payload.body),
+              let logID = Hex.decode(bundle.Payload.logID), !logID.isEmpty else {
+            throw SigstoreBundleError(.invalidBase64("dev.sigstore.cosign/bundle"))
+        }
+        guard bundle.Payload.logIndex >= 0, bundle.Payload.integratedTime >= 0 else {
+            throw SigstoreBundleError(.invalidEntry("negative logIndex or integratedTime"))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let kind = object["kind"] as? String, let version = object["apiVersion"] as? String else {
+            throw SigstoreBundleError(.invalidEntry("the Rekor body is not JSON with kind and apiVersion"))
+        }
+        return TransparencyLogEntry(
+            logIndex: bundle.Payload.logIndex, logID: logID, kind: kind, kindVersion: version,
+            integratedTime: bundle.Payload.integratedTime, inclusionPromise: set, inclusionProof: nil, canonicalizedBody: body)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import SignetCrypto
+
+extension SigstoreVerifier {
+    /// Step 5: the signature verifies with the signer's key over the artifact (message
+    /// signature) or over the DSSE PAE, and the artifact is the one signed: its digest is the
+    /// message digest, or a subject of the in-toto statement (in-toto Statement v1 `subject`).
+    func verifySignature(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
+        let key = try run.signingKey()
+        switch run.bundle.content {
+        case .messageSignature(let message):
+            let algorithm = message.digest?.algorithm ?? .sha256
+            if let given = message.digest, let artifact = run.policy.artifact.digest(algorithm), artifact != given {
+                throw SigstoreVerificationFailure(.signature("the bundle's message digest \(given) is not the artifact's \(artifact)"))
+            }
+            let valid: Bool
+            switch (run.policy.artifact, key.algorithm) {
+            case (.bytes(let bytes), .ed25519):
+                valid = key.verify(signature: message.signature, message: bytes)
+            case (.digest, .ed25519):
+                throw SigstoreVerificationFailure(.signature("an Ed25519 signature needs the artifact, not only its digest"))
+            default:
+                guard let digest = run.policy.artifact.digest(algorithm) else {
+                    throw SigstoreVerificationFailure(.signature("the signature is over a \(algorithm.rawValue) digest, which the artifact reference does not give"))
+                }
+                valid = key.verify(signature: message.signature, digest: digest.value, scheme: SignatureScheme(hash: algorithm))
+            }
+            guard valid else {
+                throw SigstoreVerificationFailure(.signature("the message signature does not verify with \(key) over the artifact"))
+            }
+            return .passed("message signature by \(key)")
+        case .dsseEnvelope(let envelope):
+            if case .failure(let error) = envelope.verify(keys: [key]) {
+                throw SigstoreVerificationFailure(.signature("\(error)"))
+            }
+            try matchStatementSubject(envelope, artifact: run.policy.artifact)
+            return .passed("DSSE \(envelope.payloadType) signed by \(key)")
+        }
+    }
+
+    private func matchStatementSubject(_ envelope: DSSEEnvelope, artifact: SigstoreArtifact) throws(SigstoreVerificationFailure) {
+        guard envelope.payloadType == "application/vnd.in-toto+json" else {
+            throw SigstoreVerificationFailure(.signature("DSSE payload type \(envelope.payloadType) does not name an artifact"))
+        }
+        guard let statement = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any],
+              let subjects = statement["subject"] as? [[String: Any]] else {
+            throw SigstoreVerificationFailure(.signature("the in-toto statement has no subject list"))
+        }
+        for subject in subjects {
+            for (name, value) in subject["digest"] as? [String: String] ?? [:] {
+                guard let algorithm = DigestAlgorithm(rawValue: name), let expected = Hex.decode(value),
+                      let digest = artifact.digest(algorithm) else { continue }
+                if digest.value == expected { return }
+            }
+        }
+        throw SigstoreVerificationFailure(.signature("the artifact is not a subject of the in-toto statement"))
+    }
+
+    /// Step 6: the certificate attests one of the policy's identities.
+    func verifyIdentity(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
+        guard case .certificateIdentities(let identities) = run.policy.signer, let leaf = run.bundle.certificate else {
+            return .notApplicable("managed key, no certificate")
+        }
+        let identity = try FulcioCertificateIdentity(certificate: leaf)
+        run.identity = identity
+        guard !identities.isEmpty else {
+            throw SigstoreVerificationFailure(.identity("the policy names no identity"))
+        }
+        var reasons: [String] = []
+        for expected in identities {
+            if let reason = expected.mismatch(identity) {
+                reasons.append(reason)
+            } else {
+                run.matchedIdentity = expected
+                return .passed("\(identity.subjectAlternativeName ?? "?") from \(identity.issuer ?? "?")")
+            }
+        }
+        throw SigstoreVerificationFailure(.identity(reasons.joined(separator: "; ")))
+    }
+}

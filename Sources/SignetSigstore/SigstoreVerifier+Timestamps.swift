@@ -1,0 +1,57 @@
+import Foundation
+import SignetCrypto
+
+extension SigstoreVerifier {
+    /// Step 2: every RFC 3161 token verifies against a trusted TSA valid at its genTime, over the
+    /// signature bytes; Rekor v2 logs are valid at those times; and enough verified times exist in
+    /// all (Sigstore client specification, "Establishing a time for the signature").
+    func verifyTimestamps(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
+        let signature = run.bundle.signatureBytes
+        var authorityTimes: [Date] = []
+        for (index, der) in run.bundle.rfc3161Timestamps.enumerated() {
+            let response: TimeStampResponse
+            do {
+                response = try TimeStampResponse(derEncoded: der)
+            } catch {
+                throw SigstoreVerificationFailure(.timestamp("timestamp \(index): \(error)"))
+            }
+            let time = response.generationTime
+            var reasons: [String] = []
+            var trusted: CertificateAuthority?
+            for authority in trustedRoot.timestampAuthorities {
+                guard authority.validity.contains(time) else {
+                    reasons.append("\(authority.uri) is trusted only \(authority.validity)")
+                    continue
+                }
+                if let error = response.verify(
+                    data: signature, certificates: Array(authority.certificates.dropLast()),
+                    trustAnchors: [authority.certificates[authority.certificates.count - 1]]) {
+                    reasons.append("\(authority.uri): \(error)")
+                    continue
+                }
+                trusted = authority
+                break
+            }
+            guard let authority = trusted else {
+                let why = reasons.isEmpty ? "the trusted root names no timestamp authority" : reasons.joined(separator: "; ")
+                throw SigstoreVerificationFailure(.timestamp("timestamp \(index) at \(time.formatted(.iso8601)) is not from a trusted TSA: \(why)"))
+            }
+            authorityTimes.append(time)
+            run.timestamps.append(VerifiedTimestamp(time: time, source: .timestampAuthority(authority.uri)))
+        }
+        for log in run.rekorV2Logs {
+            guard !authorityTimes.isEmpty else {
+                throw SigstoreVerificationFailure(.timestamp("a Rekor v2 entry (\(log.baseURL)) needs an RFC 3161 timestamp"))
+            }
+            for time in authorityTimes where !log.validity.contains(time) {
+                throw SigstoreVerificationFailure(.timestamp(
+                    "\(log.baseURL) is trusted only \(log.validity), not at \(time.formatted(.iso8601))"))
+            }
+        }
+        guard run.timestamps.count >= configuration.timestampThreshold else {
+            throw SigstoreVerificationFailure(.timestamp(
+                "\(run.timestamps.count) verified timestamps, \(configuration.timestampThreshold) required"))
+        }
+        return .passed(run.timestamps.map(\.description).joined(separator: ", "))
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import SignetCrypto
+
+/// What a signature must cover: the artifact itself, or only its digest (as for a container
+/// image, whose manifest digest is all the verifier holds). Sigstore client specification,
+/// "Verification": the artifact or its digest is an input of every verification.
+public enum SigstoreArtifact: Sendable, Hashable {
+    case bytes([UInt8])
+    case digest(ArtifactDigest)
+
+    /// The digest under `algorithm`; nil when only a digest under another algorithm is known.
+    func digest(_ algorithm: DigestAlgorithm) -> ArtifactDigest? {
+        switch self {
+        case .bytes(let bytes): ArtifactDigest(of: bytes, algorithm: algorithm)
+        case .digest(let digest): digest.algorithm == algorithm ? digest : nil
+        }
+    }
+}
+
+/// The per-call policy: who must have signed, and what (sigstore-go `verify.PolicyBuilder`:
+/// an artifact or digest, and a certificate identity or a key).
+public struct SigstoreVerificationPolicy: Sendable, Hashable {
+    /// Who must have signed.
+    public enum Signer: Sendable, Hashable {
+        /// A certificate from a trusted CA attesting one of these identities.
+        case certificateIdentities([CertificateIdentity])
+        /// A key managed out of band (`--key`); the bundle must carry no certificate.
+        case publicKey(PublicKey)
+    }
+
+    public var signer: Signer
+    public var artifact: SigstoreArtifact
+
+    public init(signer: Signer, artifact: SigstoreArtifact) {
+        self.signer = signer
+        self.artifact = artifact
+    }
+}
+
+/// The deployment's verification settings. The defaults are the secure ones sigstore-go's
+/// conformance client uses: one transparency log entry, one verified timestamp and one SCT.
+public struct SigstoreVerifierConfiguration: Sendable {
+    /// Verified transparency log entries required.
+    public var transparencyLogThreshold: Int = 1
+    /// Verified timestamps (Rekor v1 integrated times and RFC 3161 tokens) required.
+    public var timestampThreshold: Int = 1
+    /// Valid SCTs from trusted CT logs required in a Fulcio certificate.
+    public var signedCertificateTimestampThreshold: Int = 1
+    /// How far in the future an integrated time may lie before it is refused.
+    public var allowedClockSkew: TimeInterval = 60
+    /// The current time; injected so that tests can pin it.
+    public var clock: @Sendable () -> Date = { Date() }
+
+    public init() {}
+}
+
+/// Verifies Sigstore bundles offline against a ``TrustedRoot``, following the Sigstore client
+/// specification ("Verification") in sigstore-go `pkg/verify` order: transparency log entries
+/// (SETs, inclusion proofs and checkpoints, entry bodies), timestamps (integrated times and
+/// RFC 3161), the certificate chain at each signing time, SCTs, the signature over the artifact or
+/// DSSE envelope, and the signer's identity.
+///
+/// The verifier holds the deployment's trust; each call takes the per-request policy.
+public struct SigstoreVerifier: Sendable {
+    public let trustedRoot: TrustedRoot
+    public let configuration: SigstoreVerifierConfiguration
+
+    public init(trustedRoot: TrustedRoot, configuration: SigstoreVerifierConfiguration = SigstoreVerifierConfiguration()) {
+        self.trustedRoot = trustedRoot
+        self.configuration = configuration
+    }
+
+    /// Verifies `bundle` under `policy`. Never throws: a bundle that does not verify is a verdict.
+    public func verify(_ bundle: SigstoreBundle, policy: SigstoreVerificationPolicy) -> SigstoreVerificationResult {
+        var run = Run(bundle: bundle, policy: policy)
+        var steps: [SigstoreVerificationStep] = []
+        var failure: SigstoreVerificationFailure?
+        let order: [(SigstoreVerificationStep.Kind, (inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome)] = [
+            (.transparencyLog, verifyTransparencyLog),
+            (.timestamps, verifyTimestamps),
+            (.certificateChain, verifyCertificateChain),
+            (.certificateTransparency, verifyCertificateTransparency),
+            (.signature, verifySignature),
+            (.identity, verifyIdentity),
+        ]
+        for (kind, step) in order {
+            guard failure == nil else {
+                steps.append(SigstoreVerificationStep(kind: kind, outcome: .notRun))
+                continue
+            }
+            do {
+                steps.append(SigstoreVerificationStep(kind: kind, outcome: try step(&run)))
+            } catch {
+                failure = error
+                steps.append(SigstoreVerificationStep(kind: kind, outcome: .failed(error)))
+            }
+        }
+        return SigstoreVerificationResult(
+            steps: steps, failure: failure, timestamps: run.timestamps, identity: run.identity, matchedIdentity: run.matchedIdentity)
+    }
+
+    /// What the steps learn and pass on.
+    struct Run {
+        let bundle: SigstoreBundle
+        let policy: SigstoreVerificationPolicy
+        var timestamps: [VerifiedTimestamp] = []
+        var rekorV2Logs: [TransparencyLogInstance] = []
+        var chains: [VerifiedCertificateChain] = []
+        var identity: FulcioCertificateIdentity?
+        var matchedIdentity: CertificateIdentity?
+
+        init(bundle: SigstoreBundle, policy: SigstoreVerificationPolicy) {
+            self.bundle = bundle
+            self.policy = policy
+        }
+
+        /// The key that made the signature: the policy's managed key or the certificate's key.
+        func signingKey() throws(SigstoreVerificationFailure) -> PublicKey {
+            switch (policy.signer, bundle.verificationMaterial) {
+            case (.publicKey(let key), .publicKey):
+                return key
+            case (.certificateIdentities, .certificate(let certificate)):
+                do {
+                    return try certificate.publicKey()
+                } catch {
+                    throw SigstoreVerificationFailure(.material("certificate key: \(error)"))
+                }
+            case (.publicKey, .certificate):
+                throw SigstoreVerificationFailure(.material("a public key was given but the bundle carries a certificate"))
+            case (.certificateIdentities, .publicKey):
+                throw SigstoreVerificationFailure(.material("the bundle names a managed key (no certificate) but no key was given"))
+            }
+        }
+    }
+}
+
+extension TrustedRoot {
+    /// The production Sigstore trusted root compiled into signet (``productionJSON``).
+    public static func production() throws(TrustedRootError) -> TrustedRoot {
+        try TrustedRoot(json: Array(productionJSON.utf8))
+    }
+}
