@@ -372,6 +372,9 @@ def write_results(results):
     lines += ["", "## Memory", "", "| state | resident |", "|---|---|",
               f"| idle after start | {mem['idle_rss_mib']} MiB |",
               f"| after the warm runs | {mem['after_load_rss_mib']} MiB |"]
+    if "with_10000_cached_verdicts_rss_mib" in mem:
+        lines += [f"| a second server before filling its cache | {mem['before_filling_cache_rss_mib']} MiB |",
+                  f"| with 10,000 cached verdicts | {mem['with_10000_cached_verdicts_rss_mib']} MiB |"]
     for extra in results.get("sections", []):
         lines += ["", f"## {extra['title']}", ""] + extra["lines"]
     lines.append("")
@@ -401,6 +404,8 @@ def main():
     ws = Workspace()
     try:
         measure_throughput(binary, ws, results)
+        import registry_bench
+        registry_bench.measure(binary, ws, results)
         evaluate_targets(results)
         write_results(results)
     finally:
