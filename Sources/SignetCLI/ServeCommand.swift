@@ -5,6 +5,7 @@ import Logging
 import SignetAdmission
 import SignetHTTP
 import SignetPolicy
+import Synchronization
 import SignetRegistry
 import SignetVerify
 
@@ -148,10 +149,20 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         }
         let engine = VerificationEngine(registry: registry, configuration: settings.verification, logger: Logger(label: "signet.verify"))
         let noMatchAction = settings.noMatchAction
+        // The evaluator in force, swapped when the policies change: a review reads it without
+        // waiting on the watcher, and the engine drops cached verdicts of changed policies once.
+        let initialPolicies = await watcher.current
+        await engine.retain(initialPolicies)
+        let evaluator = Mutex(PolicyEvaluator(policies: initialPolicies, noMatchAction: noMatchAction, verifier: engine))
+        let policyUpdates = Task {
+            for await event in watcher.events {
+                guard case .reloaded(let policies) = event else { continue }
+                await engine.retain(policies)
+                evaluator.withLock { $0 = PolicyEvaluator(policies: policies, noMatchAction: noMatchAction, verifier: engine) }
+            }
+        }
         let responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
-            let policies = await watcher.current
-            await engine.retain(policies)
-            return PolicyEvaluator(policies: policies, noMatchAction: noMatchAction, verifier: engine)
+            evaluator.withLock { $0 }
         }
         let handler = SignetRequestHandler(
             admit: { body, deadline in
@@ -185,6 +196,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         await server.waitUntilStopped()
         signals.cancel()
         policyTask.cancel()
+        policyUpdates.cancel()
         registry.shutdown()
     }
 

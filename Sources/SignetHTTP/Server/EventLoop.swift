@@ -11,7 +11,7 @@ import Synchronization
 /// `@unchecked Sendable`: the connection table and the listener are touched only by the loop's
 /// own thread; other threads reach the loop only through `execute` (a locked queue plus an
 /// eventfd wake-up) and the immutable descriptors.
-final class EventLoop: @unchecked Sendable {
+final class EventLoop: TaskExecutor, @unchecked Sendable {
     static let wakeToken: UInt64 = 0
     static let listenerToken: UInt64 = 1
     static let firstConnectionToken: UInt64 = 16
@@ -22,6 +22,8 @@ final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let inbox = Mutex<[@Sendable () -> Void]>([])
     private var thread: Thread?
+    /// The loop thread's identity, to tell whether `execute` is called from the loop itself.
+    private let threadID = Atomic<UInt>(0)
     private let finished = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let hasFinished = Atomic<Bool>(false)
 
@@ -56,6 +58,7 @@ final class EventLoop: @unchecked Sendable {
     /// Starts the loop's thread. `listener` is given to the loop that accepts; `peers` are all loops.
     func start(listener: Int32?, peers: [EventLoop]) {
         let thread = Thread { [self] in
+            threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .releasing)
             if let listener { self.installListener(listener) }
             self.peers = peers
             self.runLoop()
@@ -66,11 +69,28 @@ final class EventLoop: @unchecked Sendable {
         thread.start()
     }
 
-    /// Runs `work` on the loop's thread.
+    /// Runs `work` on the loop's thread. From the loop thread itself no wake-up is needed: the
+    /// loop drains its inbox before it waits again.
     func execute(_ work: @escaping @Sendable () -> Void) {
         inbox.withLock { $0.append(work) }
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        if !inLoopThread {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    private var inLoopThread: Bool {
+        threadID.load(ordering: .acquiring) == UInt(bitPattern: Int(bitPattern: pthread_self()))
+    }
+
+    /// Runs Swift tasks that prefer this loop (`Task(executorPreference:)`) on its thread: a
+    /// request handler that does not suspend on something else never leaves the thread that
+    /// owns its connection, so a cached decision costs no thread hand-off.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        execute { [unowned self] in
+            job.runSynchronously(on: self.asUnownedTaskExecutor())
+        }
     }
 
     /// Resumes when the loop's thread has exited.

@@ -200,7 +200,7 @@ final class ServerConnection {
         let id = self.id
         let core = self.core
         core.requestsInFlight.wrappingAdd(1, ordering: .relaxed)
-        Task {
+        Task(executorPreference: loop) {
             let response = await handler.handle(request, context: context)
             loop.execute {
                 core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
