@@ -46,8 +46,8 @@ build: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
 test: build tools
-	SIGNET_BINARY="$(BIN_DIR)/signet" $(SWIFT) test $(SWIFT_BUILD_FLAGS)
 	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
+	SIGNET_BINARY="$(BIN_DIR)/signet" $(SWIFT) test $(SWIFT_BUILD_FLAGS)
 
 # The chart, deploy/, the example policies and the Dockerfile only (needs a built binary for ldd).
 test-deploy: tools

@@ -52,6 +52,8 @@ SCENARIOS = {
     "service-monitor": ["--set", "serviceMonitor.enabled=true"],
     "hard-anti-affinity": ["--set", "podAntiAffinity=hard", "--set", "webhook.timeoutSeconds=30",
                            "--set", "server.shutdownGracePeriodSeconds=30", "--set", "server.shutdownDelaySeconds=10"],
+    "registry-access": ["--set", "registry.caBundle.configMap=registry-ca", "--set", "registry.insecureRegistries={registry.local:5000}",
+                        "--set", "registry.dockerConfigSecret=signet-registry-auth", "--set", "keySecrets={release-keys}"],
     "plain-manifests": ["--set", "namespace.create=true", "--set", "tls.mode=certManager"],
 }
 
@@ -321,6 +323,25 @@ class Workload(unittest.TestCase):
         self.assertEqual(container_args(deployment)["policy-source"], "kubernetes")
         self.assertTrue(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"])
         self.assertFalse([d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policies")])
+        # The API token is mounted only when signet talks to the API server.
+        self.assertFalse(one(render("defaults"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
+        self.assertTrue(one(render("pull-secrets-cluster"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
+
+    def test_registry_access(self):
+        default_args = container_args(one(render("defaults"), "Deployment"))
+        for flag in ("registry-ca-bundle", "allow-insecure-registry", "docker-config"):
+            self.assertNotIn(flag, default_args)
+        deployment = one(render("registry-access"), "Deployment")
+        args = container_args(deployment)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(args["registry-ca-bundle"], mounts["registry-ca"] + "/ca.crt")
+        self.assertEqual(volumes["registry-ca"]["configMap"]["name"], "registry-ca")
+        self.assertEqual(args["allow-insecure-registry"], "registry.local:5000")
+        self.assertEqual(args["docker-config"], mounts["docker-config"] + "/config.json")
+        self.assertEqual(volumes["docker-config"]["secret"]["items"], [{"key": ".dockerconfigjson", "path": "config.json"}])
+        self.assertEqual(mounts["key-secret-release-keys"], f"/etc/signet/key-secrets/{NAMESPACE}/release-keys")
 
     @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
     def test_default_policies_load_in_signet(self):
