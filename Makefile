@@ -55,6 +55,14 @@ test-deploy: tools
 
 tools: $(TOOLS_STAMP)
 
+# Install again when a binary or the Python module has gone missing since the stamp was written.
+ifneq ($(words $(wildcard $(HELM) $(KUBECTL))),2)
+.PHONY: $(TOOLS_STAMP)
+endif
+ifneq ($(shell python3 -c 'import kubernetes_validate' 2>/dev/null && echo ok),ok)
+.PHONY: $(TOOLS_STAMP)
+endif
+
 $(TOOLS_STAMP):
 	@command -v unzip >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends unzip >/dev/null; }
 	@set -euo pipefail; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
