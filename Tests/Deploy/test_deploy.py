@@ -1,0 +1,797 @@
+#!/usr/bin/env python3
+"""Tests of what ships: the Helm chart, the plain manifests in deploy/, the example policies in
+policies/ and the Dockerfile.
+
+Run by `make test` (and `make test-deploy`) with HELM and KUBECTL pointing at the binaries
+`make tools` installs and SIGNET_BINARY at a built signet. Every rendered document is validated
+against the Kubernetes OpenAPI schemas (kubernetes-validate, offline); the CRDs of deploy/crds/
+are used when they exist.
+"""
+import base64
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+import jsonschema
+import kubernetes_validate
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from discovery_server import DiscoveryServer  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CHART = os.path.join(ROOT, "charts", "signet")
+HELM = os.environ.get("HELM", os.path.join(ROOT, ".tools", "bin", "helm"))
+KUBECTL = os.environ.get("KUBECTL", os.path.join(ROOT, ".tools", "bin", "kubectl"))
+SIGNET = os.environ.get("SIGNET_BINARY", "")
+KUBE_VERSION = "1.33"
+RELEASE = "signet"
+NAMESPACE = "signet-system"
+
+# The scenarios every test looks at: name -> extra `helm template` flags.
+SCENARIOS = {
+    "defaults": [],
+    "cert-manager": ["--set", "tls.mode=certManager"],
+    "cert-manager-issuer": ["--set", "tls.mode=certManager", "--set", "tls.certManager.issuerRef.name=cluster-ca",
+                            "--set", "tls.certManager.issuerRef.kind=ClusterIssuer", "--set", "tls.certManager.issuerRef.group=cert-manager.io"],
+    "chart-generated-tls": ["--set", "tls.mode=helm"],
+    "existing-secret": ["--set", "tls.mode=secret", "--set", "tls.secret.name=my-tls",
+                        "--set", "tls.secret.caBundle=" + base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()],
+    "one-replica": ["--set", "replicaCount=1"],
+    "failure-ignore": ["--set", "webhook.failurePolicy=Ignore"],
+    "kubernetes-source": ["--set", "policies.source=kubernetes"],
+    "pull-secrets-cluster": ["--set", "rbac.pullSecrets.enabled=true"],
+    "pull-secrets-namespaced": ["--set", "rbac.pullSecrets.enabled=true", "--set", "rbac.pullSecrets.namespaces={team-a,team-b}",
+                                "--set", "rbac.pullSecrets.names={regcred}"],
+    "service-monitor": ["--set", "serviceMonitor.enabled=true"],
+    "hard-anti-affinity": ["--set", "podAntiAffinity=hard", "--set", "webhook.timeoutSeconds=30",
+                           "--set", "server.shutdownGracePeriodSeconds=30", "--set", "server.shutdownDelaySeconds=10"],
+    "registry-access": ["--set", "registry.caBundle.configMap=registry-ca", "--set", "registry.insecureRegistries={registry.local:5000}",
+                        "--set", "registry.dockerConfigSecret=signet-registry-auth", "--set", "keySecrets={release-keys}"],
+    "plain-manifests": ["--set", "namespace.create=true", "--set", "tls.mode=certManager"],
+}
+
+# Kinds that are not part of Kubernetes itself, checked against their own minimal shape.
+FOREIGN_KINDS = {
+    ("cert-manager.io/v1", "Certificate"): ["secretName", "issuerRef"],
+    ("cert-manager.io/v1", "Issuer"): [],
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ["selector", "endpoints"],
+}
+
+SWIFT_RUNTIME_LIBS = re.compile(r"^(libswift|libFoundation|lib_FoundationICU|libdispatch|libBlocksRuntime)")
+
+
+def run(args, check=True, **kwargs):
+    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+_renders = {}
+
+
+def render(scenario, namespace=NAMESPACE):
+    """The documents `helm template` renders for a scenario (cached)."""
+    key = (scenario, namespace)
+    if key not in _renders:
+        out = run([HELM, "template", RELEASE, CHART, "--namespace", namespace] + SCENARIOS[scenario]).stdout
+        _renders[key] = [d for d in yaml.safe_load_all(out) if d]
+    return _renders[key]
+
+
+def find(docs, kind, name=None):
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    return found
+
+
+def one(docs, kind):
+    found = find(docs, kind)
+    if len(found) != 1:
+        raise AssertionError(f"expected one {kind}, found {len(found)}")
+    return found[0]
+
+
+def parse_duration(text):
+    m = re.fullmatch(r"(\d+)s", text)
+    if not m:
+        raise AssertionError(f"not a duration in seconds: {text}")
+    return int(m.group(1))
+
+
+def container_args(deployment):
+    args = {}
+    for arg in deployment["spec"]["template"]["spec"]["containers"][0]["args"]:
+        if arg.startswith("--") and "=" in arg:
+            k, v = arg[2:].split("=", 1)
+            args[k] = v
+    return args
+
+
+def crd_files():
+    return sorted(glob.glob(os.path.join(ROOT, "deploy", "crds", "*.yaml")) + glob.glob(os.path.join(ROOT, "deploy", "crds", "*.yml")))
+
+
+def strict_schema(schema):
+    """A CRD's openAPIV3Schema as a JSON schema that, like the API server's strict field
+    validation, refuses fields the schema does not declare."""
+    if not isinstance(schema, dict):
+        return schema
+    schema = dict(schema)
+    if schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema \
+            and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        schema["additionalProperties"] = False
+    if schema.get("x-kubernetes-int-or-string"):
+        schema.pop("type", None)
+        schema["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    for key in ("properties", "patternProperties"):
+        if key in schema:
+            schema[key] = {k: strict_schema(v) for k, v in schema[key].items()}
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = strict_schema(schema[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in schema:
+            schema[key] = [strict_schema(s) for s in schema[key]]
+    # metadata is validated by the API server's ObjectMeta, not the CRD schema.
+    if "properties" in schema and "metadata" in schema["properties"] and "apiVersion" in schema["properties"]:
+        schema["properties"]["metadata"] = {"type": "object"}
+    return schema
+
+
+def crd_schemas():
+    """(apiVersion, kind) -> (scope, JSON schema) from deploy/crds/."""
+    schemas = {}
+    for path in crd_files():
+        for crd in yaml.safe_load_all(open(path)):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = crd["spec"]
+            for version in spec["versions"]:
+                schema = version.get("schema", {}).get("openAPIV3Schema")
+                if schema and version.get("served", True):
+                    schemas[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = (spec["scope"], strict_schema(schema))
+    return schemas
+
+
+class ChartLint(unittest.TestCase):
+    def test_helm_lint_strict(self):
+        run([HELM, "lint", "--strict", CHART])
+
+    def test_helm_lint_every_scenario(self):
+        for name, flags in SCENARIOS.items():
+            with self.subTest(scenario=name):
+                run([HELM, "lint", "--strict", CHART, "--namespace", NAMESPACE] + flags)
+
+    def test_schema_refuses_bad_values(self):
+        bad = [["--set", "webhook.timeoutSeconds=31"], ["--set", "webhook.failurePolicy=Maybe"],
+               ["--set", "tls.mode=none"], ["--set", "replicaCount=0"], ["--set", "unknownKey=1"],
+               ["--set", "server.noMatchAction=permit"], ["--set", "image.digest=latest"],
+               ["--set", "tls.mode=secret"],
+               ["--set", "webhook.timeoutSeconds=30", "--set", "server.shutdownGracePeriodSeconds=20"]]
+        for flags in bad:
+            with self.subTest(flags=flags):
+                result = run([HELM, "template", RELEASE, CHART] + flags, check=False)
+                self.assertNotEqual(result.returncode, 0, result.stdout[:400])
+
+    def test_values_documented_line_by_line(self):
+        lines = open(os.path.join(CHART, "values.yaml")).read().split("\n")
+        # Blocks copied verbatim into Kubernetes objects are documented as a whole.
+        verbatim = ("resources", "podSecurityContext", "securityContext", "labels", "files")
+        stack = []
+        for number, line in enumerate(lines):
+            m = re.match(r"^( *)([A-Za-z][\w.-]*):", line)
+            if not m:
+                continue
+            indent = len(m.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            inside_verbatim = any(key in verbatim for _, key in stack)
+            stack.append((indent, m.group(2)))
+            if inside_verbatim:
+                continue
+            previous = lines[number - 1].strip() if number else ""
+            self.assertTrue(previous.startswith("#"), f"values.yaml line {number + 1} ({line.strip()}) has no comment above it")
+
+    def test_values_schema_is_valid_json_schema(self):
+        schema = json.load(open(os.path.join(CHART, "values.schema.json")))
+        jsonschema.Draft7Validator.check_schema(schema)
+        jsonschema.validate(yaml.safe_load(open(os.path.join(CHART, "values.yaml"))), schema)
+
+
+class RenderedDocuments(unittest.TestCase):
+    def test_every_document_matches_the_kubernetes_schemas(self):
+        for name in SCENARIOS:
+            for doc in render(name):
+                with self.subTest(scenario=name, kind=doc["kind"], name=doc["metadata"]["name"]):
+                    key = (doc["apiVersion"], doc["kind"])
+                    if key in FOREIGN_KINDS:
+                        for field in FOREIGN_KINDS[key]:
+                            self.assertIn(field, doc["spec"])
+                        continue
+                    kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+    def test_namespaced_objects_are_in_the_release_namespace(self):
+        cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
+        for name in SCENARIOS:
+            for doc in render(name):
+                if doc["kind"] in cluster_kinds:
+                    self.assertNotIn("namespace", doc["metadata"])
+                elif doc["kind"] not in ("Role", "RoleBinding"):
+                    self.assertEqual(doc["metadata"]["namespace"], NAMESPACE, doc["kind"])
+
+    def test_no_duplicate_objects(self):
+        for name in SCENARIOS:
+            keys = [(d["apiVersion"], d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in render(name)]
+            self.assertEqual(len(keys), len(set(keys)), name)
+
+
+class Workload(unittest.TestCase):
+    def test_deployment_shape(self):
+        deployment = one(render("defaults"), "Deployment")
+        spec = deployment["spec"]
+        pod = spec["template"]["spec"]
+        self.assertEqual(spec["replicas"], 3)
+        self.assertEqual(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0)
+        self.assertIn("podAntiAffinity", pod["affinity"])
+        container = pod["containers"][0]
+        self.assertEqual(container["livenessProbe"]["httpGet"]["path"], "/healthz")
+        self.assertEqual(container["readinessProbe"]["httpGet"]["path"], "/readyz")
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            self.assertEqual(container[probe]["httpGet"]["scheme"], "HTTPS")
+        self.assertIn("cpu", container["resources"]["requests"])
+        self.assertIn("memory", container["resources"]["requests"])
+        self.assertIn("memory", container["resources"]["limits"])
+        self.assertEqual(container["args"][0], "serve")
+
+    def test_hard_anti_affinity(self):
+        pod = one(render("hard-anti-affinity"), "Deployment")["spec"]["template"]["spec"]
+        self.assertIn("requiredDuringSchedulingIgnoredDuringExecution", pod["affinity"]["podAntiAffinity"])
+
+    def test_restricted_security_context(self):
+        for name in SCENARIOS:
+            pod = one(render(name), "Deployment")["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            psc, sc = pod["securityContext"], container["securityContext"]
+            with self.subTest(scenario=name):
+                self.assertTrue(psc["runAsNonRoot"])
+                self.assertIsInstance(psc["runAsUser"], int)
+                self.assertNotEqual(psc["runAsUser"], 0)
+                self.assertEqual(psc["seccompProfile"]["type"], "RuntimeDefault")
+                self.assertFalse(sc["allowPrivilegeEscalation"])
+                self.assertTrue(sc["readOnlyRootFilesystem"])
+                self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+                self.assertNotIn("add", sc["capabilities"])
+                self.assertFalse(sc.get("privileged", False))
+                self.assertEqual(sc["seccompProfile"]["type"], "RuntimeDefault")
+                mounts = {m["mountPath"] for m in container["volumeMounts"]}
+                self.assertIn("/tmp", mounts, "a read-only root filesystem needs a writable /tmp")
+
+    def test_termination_grace_covers_the_drain(self):
+        for name in SCENARIOS:
+            deployment = one(render(name), "Deployment")
+            args = container_args(deployment)
+            drain = parse_duration(args["shutdown-delay"]) + parse_duration(args["shutdown-grace-period"])
+            with self.subTest(scenario=name):
+                self.assertGreater(deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], drain)
+
+    def test_deadline_fits_the_webhook_timeout(self):
+        for name in SCENARIOS:
+            docs = render(name)
+            args = container_args(one(docs, "Deployment"))
+            deadline = parse_duration(args["max-admission-time"])
+            for webhook in one(docs, "ValidatingWebhookConfiguration")["webhooks"]:
+                with self.subTest(scenario=name, webhook=webhook["name"]):
+                    self.assertLessEqual(webhook["timeoutSeconds"], 30)
+                    self.assertLess(deadline, webhook["timeoutSeconds"])
+                    # Requests in flight at shutdown may run for the whole deadline.
+                    self.assertGreaterEqual(parse_duration(args["shutdown-grace-period"]), deadline)
+
+    def test_replicas_and_disruption_budget(self):
+        docs = render("defaults")
+        pdb = one(docs, "PodDisruptionBudget")
+        labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+        self.assertTrue(all(labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items()))
+        self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
+        single = render("one-replica")
+        self.assertEqual(one(single, "Deployment")["spec"]["replicas"], 1)
+        self.assertEqual(find(single, "PodDisruptionBudget"), [], "a PDB on one replica would block every drain")
+
+    def test_service_reaches_the_pods(self):
+        docs = render("defaults")
+        service = one(docs, "Service")
+        deployment = one(docs, "Deployment")
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        self.assertTrue(all(labels.get(k) == v for k, v in service["spec"]["selector"].items()))
+        port_names = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        self.assertIn(service["spec"]["ports"][0]["targetPort"], port_names)
+
+    def test_policy_sources(self):
+        docs = render("defaults")
+        args = container_args(one(docs, "Deployment"))
+        self.assertEqual(args["policy-dir"], "/etc/signet/policies")
+        configmap = [d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policies")]
+        self.assertEqual(len(configmap), 1)
+        docs = render("kubernetes-source")
+        deployment = one(docs, "Deployment")
+        self.assertEqual(container_args(deployment)["policy-source"], "kubernetes")
+        self.assertTrue(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"])
+        self.assertFalse([d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policies")])
+        # The API token is mounted only when signet talks to the API server.
+        self.assertFalse(one(render("defaults"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
+        self.assertTrue(one(render("pull-secrets-cluster"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
+
+    def test_registry_access(self):
+        default_args = container_args(one(render("defaults"), "Deployment"))
+        for flag in ("registry-ca-bundle", "allow-insecure-registry", "docker-config"):
+            self.assertNotIn(flag, default_args)
+        deployment = one(render("registry-access"), "Deployment")
+        args = container_args(deployment)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(args["registry-ca-bundle"], mounts["registry-ca"] + "/ca.crt")
+        self.assertEqual(volumes["registry-ca"]["configMap"]["name"], "registry-ca")
+        self.assertEqual(args["allow-insecure-registry"], "registry.local:5000")
+        self.assertEqual(args["docker-config"], mounts["docker-config"] + "/config.json")
+        self.assertEqual(volumes["docker-config"]["secret"]["items"], [{"key": ".dockerconfigjson", "path": "config.json"}])
+        self.assertEqual(mounts["key-secret-release-keys"], f"/etc/signet/key-secrets/{NAMESPACE}/release-keys")
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_default_policies_load_in_signet(self):
+        configmap = [d for d in find(render("defaults"), "ConfigMap") if d["metadata"]["name"].endswith("-policies")][0]
+        with tempfile.TemporaryDirectory() as directory:
+            for file, content in configmap["data"].items():
+                open(os.path.join(directory, file), "w").write(content)
+            pod = os.path.join(directory, "..pod.json")
+            json.dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                       "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9"}]}}, open(pod, "w"))
+            result = run([SIGNET, "review", "-f", pod, "--policy-dir", directory], check=False)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+class Webhook(unittest.TestCase):
+    def webhooks(self, scenario):
+        return {w["name"]: w for w in one(render(scenario), "ValidatingWebhookConfiguration")["webhooks"]}
+
+    def test_admission_settings(self):
+        for name in SCENARIOS:
+            for webhook in self.webhooks(name).values():
+                with self.subTest(scenario=name, webhook=webhook["name"]):
+                    self.assertEqual(webhook["admissionReviewVersions"], ["v1"])
+                    self.assertEqual(webhook["sideEffects"], "None")
+                    expected = "Ignore" if name == "failure-ignore" else "Fail"
+                    self.assertEqual(webhook["failurePolicy"], expected)
+                    service = webhook["clientConfig"]["service"]
+                    self.assertEqual(service["path"], "/validate")
+                    self.assertEqual(service["namespace"], NAMESPACE)
+                    svc = one(render(name), "Service")
+                    self.assertEqual(service["name"], svc["metadata"]["name"])
+                    self.assertEqual(service["port"], svc["spec"]["ports"][0]["port"])
+
+    def test_rules_cover_pods_controllers_and_signet_resources(self):
+        covered = set()
+        for webhook in self.webhooks("defaults").values():
+            for rule in webhook["rules"]:
+                self.assertEqual(sorted(rule["operations"]), ["CREATE", "UPDATE"])
+                for group in rule["apiGroups"]:
+                    for resource in rule["resources"]:
+                        covered.add((group, resource))
+        expected = {("", "pods"), ("", "pods/ephemeralcontainers"), ("", "replicationcontrollers"),
+                    ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+                    ("batch", "jobs"), ("batch", "cronjobs"),
+                    ("signet.dev", "clusterimagepolicies"), ("signet.dev", "policyexceptions"), ("signet.dev", "emergencybypasses")}
+        self.assertEqual(expected - covered, set())
+
+    def test_namespace_selector(self):
+        webhook = self.webhooks("defaults")["images.signet.dev"]
+        expressions = {e["key"]: e for e in webhook["namespaceSelector"]["matchExpressions"]}
+        names = expressions["kubernetes.io/metadata.name"]
+        self.assertEqual(names["operator"], "NotIn")
+        self.assertIn("kube-system", names["values"])
+        self.assertIn(NAMESPACE, names["values"])
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        opt_out = expressions[values["webhook"]["optOutLabel"]]
+        self.assertEqual(opt_out["operator"], "NotIn")
+        self.assertEqual(opt_out["values"], ["true"])
+        # Another release namespace is excluded in its place.
+        other = {w["name"]: w for w in one(render("defaults", namespace="admission"), "ValidatingWebhookConfiguration")["webhooks"]}
+        values = other["images.signet.dev"]["namespaceSelector"]["matchExpressions"][0]["values"]
+        self.assertIn("admission", values)
+        self.assertNotIn(NAMESPACE, values)
+
+
+class TLS(unittest.TestCase):
+    def tls_volume_secret(self, docs):
+        volumes = one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]
+        return [v["secret"]["secretName"] for v in volumes if v["name"] == "tls"][0]
+
+    def test_chart_generated_certificate(self):
+        for name in ("defaults", "chart-generated-tls"):
+            docs = render(name)
+            secret = one(docs, "Secret")
+            self.assertEqual(secret["type"], "kubernetes.io/tls")
+            self.assertEqual(self.tls_volume_secret(docs), secret["metadata"]["name"])
+            vwc = one(docs, "ValidatingWebhookConfiguration")
+            for webhook in vwc["webhooks"]:
+                self.assertEqual(webhook["clientConfig"]["caBundle"], secret["data"]["ca.crt"])
+            self.assertNotIn("cert-manager.io/inject-ca-from", (vwc["metadata"].get("annotations") or {}))
+            with tempfile.TemporaryDirectory() as directory:
+                paths = {}
+                for key in ("ca.crt", "tls.crt", "tls.key"):
+                    paths[key] = os.path.join(directory, key)
+                    open(paths[key], "wb").write(base64.b64decode(secret["data"][key]))
+                run(["openssl", "verify", "-CAfile", paths["ca.crt"], "-purpose", "sslserver", paths["tls.crt"]])
+                service = one(docs, "Service")["metadata"]["name"]
+                for host in (f"{service}.{NAMESPACE}.svc", f"{service}.{NAMESPACE}.svc.cluster.local"):
+                    run(["openssl", "x509", "-in", paths["tls.crt"], "-noout", "-checkhost", host])
+                    out = run(["openssl", "x509", "-in", paths["tls.crt"], "-noout", "-checkhost", host]).stdout
+                    self.assertIn("does match", out)
+                cert_key = run(["openssl", "x509", "-in", paths["tls.crt"], "-noout", "-pubkey"]).stdout
+                key_pub = run(["openssl", "pkey", "-in", paths["tls.key"], "-pubout"]).stdout
+                self.assertEqual(cert_key, key_pub)
+
+    def test_cert_manager(self):
+        for name in ("cert-manager", "plain-manifests", "cert-manager-issuer"):
+            docs = render(name)
+            self.assertEqual(find(docs, "Secret"), [])
+            vwc = one(docs, "ValidatingWebhookConfiguration")
+            certificates = {c["metadata"]["name"]: c for c in find(docs, "Certificate")}
+            ref = vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+            namespace, certificate = ref.split("/")
+            self.assertEqual(namespace, NAMESPACE)
+            serving = certificates[certificate]
+            self.assertEqual(serving["spec"]["secretName"], self.tls_volume_secret(docs))
+            service = one(docs, "Service")["metadata"]["name"]
+            self.assertIn(f"{service}.{NAMESPACE}.svc", serving["spec"]["dnsNames"])
+            for webhook in vwc["webhooks"]:
+                self.assertNotIn("caBundle", webhook["clientConfig"])
+            issuer = serving["spec"]["issuerRef"]
+            if name == "cert-manager-issuer":
+                self.assertEqual(issuer["kind"], "ClusterIssuer")
+                self.assertEqual(find(docs, "Issuer"), [])
+            else:
+                self.assertIn(issuer["name"], {i["metadata"]["name"] for i in find(docs, "Issuer")})
+
+    def test_existing_secret(self):
+        docs = render("existing-secret")
+        self.assertEqual(find(docs, "Secret"), [])
+        self.assertEqual(self.tls_volume_secret(docs), "my-tls")
+        for webhook in one(docs, "ValidatingWebhookConfiguration")["webhooks"]:
+            self.assertTrue(webhook["clientConfig"]["caBundle"])
+
+
+class RBAC(unittest.TestCase):
+    def rules(self, docs, kind):
+        return [r for d in find(docs, kind) for r in d["rules"]]
+
+    def test_least_privilege(self):
+        docs = render("defaults")
+        for rule in self.rules(docs, "ClusterRole") + self.rules(docs, "Role"):
+            self.assertNotIn("*", rule["verbs"])
+            self.assertNotIn("*", rule["resources"])
+            self.assertNotIn("*", rule["apiGroups"])
+            self.assertNotIn("secrets", rule["resources"], "no Secrets unless pull secrets are configured")
+            write = set(rule["verbs"]) - {"get", "list", "watch"}
+            if write:
+                self.assertTrue(all(r.endswith("/status") for r in rule["resources"]), rule)
+                self.assertEqual(write, {"patch", "update"})
+        resources = {(g, r) for rule in self.rules(docs, "ClusterRole") for g in rule["apiGroups"] for r in rule["resources"]
+                     if "watch" in rule["verbs"]}
+        for resource in ("clusterimagepolicies", "policyexceptions", "emergencybypasses"):
+            self.assertIn(("signet.dev", resource), resources)
+        self.assertIn(("", "namespaces"), resources)
+        binding = one(docs, "ClusterRoleBinding")
+        self.assertEqual(binding["subjects"][0]["name"], one(docs, "ServiceAccount")["metadata"]["name"])
+
+    def test_pull_secrets(self):
+        cluster = render("pull-secrets-cluster")
+        secret_rules = [r for r in self.rules(cluster, "ClusterRole") if "secrets" in r["resources"]]
+        self.assertEqual(len(secret_rules), 1)
+        self.assertEqual(secret_rules[0]["verbs"], ["get"])
+        namespaced = render("pull-secrets-namespaced")
+        self.assertEqual([r for r in self.rules(namespaced, "ClusterRole") if "secrets" in r["resources"]], [])
+        roles = find(namespaced, "Role")
+        self.assertEqual(sorted(r["metadata"]["namespace"] for r in roles), ["team-a", "team-b"])
+        for role in roles:
+            secret_rule = [r for r in role["rules"] if "secrets" in r["resources"]][0]
+            self.assertEqual(secret_rule["verbs"], ["get"])
+            self.assertEqual(secret_rule["resourceNames"], ["regcred"])
+        self.assertEqual(sorted(b["metadata"]["namespace"] for b in find(namespaced, "RoleBinding")), ["team-a", "team-b"])
+
+
+class Network(unittest.TestCase):
+    def test_network_policy(self):
+        docs = render("defaults")
+        policy = one(docs, "NetworkPolicy")
+        labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+        self.assertTrue(all(labels.get(k) == v for k, v in policy["spec"]["podSelector"]["matchLabels"].items()))
+        self.assertEqual(sorted(policy["spec"]["policyTypes"]), ["Egress", "Ingress"])
+        self.assertEqual([p["port"] for p in policy["spec"]["ingress"][0]["ports"]], ["https"])
+        egress_ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        self.assertIn(("UDP", 53), egress_ports)
+        self.assertIn(("TCP", 443), egress_ports)
+
+    def test_service_monitor(self):
+        self.assertEqual(find(render("defaults"), "ServiceMonitor"), [])
+        docs = render("service-monitor")
+        monitor = one(docs, "ServiceMonitor")
+        endpoint = monitor["spec"]["endpoints"][0]
+        self.assertEqual((endpoint["path"], endpoint["scheme"], endpoint["port"]), ("/metrics", "https", "https"))
+
+
+class PlainManifests(unittest.TestCase):
+    def makefile_setting(self, name):
+        text = open(os.path.join(ROOT, "Makefile")).read()
+        return re.search(rf"^{name} := (.*)$", text, re.M).group(1).strip()
+
+    def test_deploy_equals_the_chart_rendering(self):
+        release = self.makefile_setting("MANIFEST_RELEASE")
+        namespace = self.makefile_setting("MANIFEST_NAMESPACE")
+        flags = self.makefile_setting("MANIFEST_FLAGS").split()
+        rendered = run([HELM, "template", release, CHART, "--namespace", namespace] + flags).stdout
+        committed = open(os.path.join(ROOT, "deploy", "signet.yaml")).read()
+        header, separator, rest = committed.partition("---\n")
+        self.assertTrue(all(line.startswith("#") for line in header.splitlines()), "only comments before the first document")
+        body = separator + rest
+        self.assertEqual(body, rendered, "deploy/signet.yaml is out of date: run `make manifests`")
+
+    def test_deploy_holds_only_generated_manifests(self):
+        files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "deploy", "*.y*ml")))
+        self.assertEqual(files, ["signet.yaml"])
+
+    def test_plain_manifests_create_their_namespace_first(self):
+        docs = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "deploy", "signet.yaml"))) if d]
+        self.assertEqual(docs[0]["kind"], "Namespace")
+        for doc in docs:
+            if (doc["apiVersion"], doc["kind"]) not in FOREIGN_KINDS:
+                kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+    def test_chart_crds_in_sync_with_deploy_crds(self):
+        source = {os.path.basename(p): open(p).read() for p in crd_files()}
+        chart_dir = os.path.join(CHART, "crds")
+        chart = {os.path.basename(p): open(p).read() for p in glob.glob(os.path.join(chart_dir, "*.y*ml"))}
+        self.assertEqual(sorted(chart), sorted(source), "run `make chart-crds`")
+        for name in source:
+            self.assertEqual(chart[name], source[name], f"charts/signet/crds/{name} differs: run `make chart-crds`")
+
+    def test_crds_validate(self):
+        if not crd_files():
+            self.skipTest("deploy/crds/ has no CRDs yet")
+        for path in crd_files():
+            for doc in yaml.safe_load_all(open(path)):
+                if doc:
+                    kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+                    self.assertEqual(doc["spec"]["group"], "signet.dev")
+
+
+class Policies(unittest.TestCase):
+    def files(self):
+        return sorted(glob.glob(os.path.join(ROOT, "policies", "*.yaml")) + glob.glob(os.path.join(ROOT, "policies", "examples", "*.yaml")))
+
+    def documents(self):
+        for path in self.files():
+            for doc in yaml.safe_load_all(open(path)):
+                if doc:
+                    yield path, doc
+
+    def test_each_example_says_what_it_does(self):
+        for path in self.files():
+            first = open(path).readline()
+            self.assertTrue(first.startswith("# ") and len(first) > 20, f"{path} does not start with a comment")
+
+    def test_examples_cover_the_issue(self):
+        kinds = {}
+        for path, doc in self.documents():
+            kinds.setdefault(doc["kind"], []).append(doc)
+        authorities = [a for p in kinds["ClusterImagePolicy"] for a in p["spec"]["authorities"]]
+        self.assertTrue(any("key" in a for a in authorities))
+        keyless = [a["keyless"] for a in authorities if "keyless" in a]
+        self.assertTrue(any(i["issuer"] == "https://token.actions.githubusercontent.com" for k in keyless for i in k["identities"]))
+        self.assertTrue(any(a.get("static", {}).get("action") == "pass" for a in authorities))
+        rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+        self.assertTrue(kinds["PolicyException"])
+        for exception in kinds["PolicyException"]:
+            self.assertRegex(exception["spec"]["validUntil"], rfc3339)
+            self.assertTrue(exception["metadata"]["namespace"])
+        self.assertTrue(kinds["EmergencyBypass"])
+        for bypass in kinds["EmergencyBypass"]:
+            self.assertRegex(bypass["spec"]["expiresAt"], rfc3339)
+            self.assertNotIn("namespace", bypass["metadata"])
+
+    def test_examples_match_the_crd_schemas(self):
+        schemas = crd_schemas()
+        if not schemas:
+            self.skipTest("deploy/crds/ has no CRDs yet")
+        for path, doc in self.documents():
+            with self.subTest(file=os.path.relpath(path, ROOT), name=doc["metadata"]["name"]):
+                key = (doc["apiVersion"], doc["kind"])
+                self.assertIn(key, schemas, "no CRD serves this kind")
+                scope, schema = schemas[key]
+                self.assertEqual(scope == "Namespaced", "namespace" in doc["metadata"])
+                jsonschema.validate(doc, schema)
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_signet_loads_the_top_level_policies(self):
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+               "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9"}]}}
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(pod, f)
+            f.flush()
+            result = run([SIGNET, "review", "-f", f.name, "--policy-dir", os.path.join(ROOT, "policies")], check=False)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_signet_lint_accepts_every_example(self):
+        if not re.search(r"^\s+lint\b", run([SIGNET, "--help"], check=False).stdout, re.M):
+            self.skipTest("signet has no lint command yet")
+        for path in self.files():
+            with self.subTest(file=os.path.relpath(path, ROOT)):
+                result = run([SIGNET, "lint", path], check=False)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+class Dockerfile(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        text = open(os.path.join(ROOT, "Dockerfile")).read().replace("\\\n", " ")
+        cls.instructions = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+        cls.args = {}
+        cls.stages = []
+        for line in cls.instructions:
+            word, _, rest = line.partition(" ")
+            word = word.upper()
+            if word == "ARG" and not cls.stages:
+                name, _, default = rest.partition("=")
+                cls.args[name.strip()] = default.strip()
+            elif word == "FROM":
+                cls.stages.append({"from": re.sub(r"\$\{(\w+)\}", lambda m: cls.args[m.group(1)], rest.split()[0]), "lines": []})
+            elif cls.stages:
+                cls.stages[-1]["lines"].append((word, rest))
+
+    def runtime(self):
+        return self.stages[-1]
+
+    def test_multi_stage_with_pinned_bases(self):
+        self.assertGreaterEqual(len(self.stages), 2)
+        for stage in self.stages:
+            self.assertRegex(stage["from"], r"^[\w./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
+            if re.search(r"@sha256:0{64}$", stage["from"]):
+                print(f"note: {stage['from'].split('@')[0]} is pinned by a placeholder digest (set --build-arg)", file=sys.stderr)
+
+    def test_static_swift_stdlib_release_build(self):
+        build = " ".join(rest for word, rest in self.stages[0]["lines"] if word == "RUN")
+        self.assertIn("-c release", build)
+        self.assertIn("--static-swift-stdlib", build)
+
+    def test_build_stage_copies_what_the_package_needs(self):
+        copied = {rest.split()[0] for word, rest in self.stages[0]["lines"] if word == "COPY"}
+        manifest = open(os.path.join(ROOT, "Package.swift")).read()
+        needed = {"Package.swift", "Sources"} | {p.split("/")[0] for p in re.findall(r'path: "([^"]+)"', manifest)}
+        if ".testTarget(" in manifest:
+            needed.add("Tests")
+        self.assertEqual(needed - copied, set())
+
+    def test_non_root_numeric_user(self):
+        users = [rest for word, rest in self.runtime()["lines"] if word == "USER"]
+        self.assertTrue(users)
+        user, _, group = users[-1].partition(":")
+        self.assertRegex(user, r"^\d+$")
+        self.assertNotEqual(int(user), 0)
+        if group:
+            self.assertRegex(group, r"^\d+$")
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        self.assertEqual(values["podSecurityContext"]["runAsUser"], int(user))
+
+    def test_exposes_the_server_port(self):
+        exposed = [rest for word, rest in self.runtime()["lines"] if word == "EXPOSE"]
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        self.assertIn(str(values["server"]["port"]), " ".join(exposed))
+
+    def runtime_packages(self):
+        packages = set()
+        for word, rest in self.runtime()["lines"]:
+            if word == "RUN":
+                for m in re.finditer(r"apt-get install ([^&;]*)", rest):
+                    packages |= {t for t in m.group(1).split() if not t.startswith("-")}
+        return packages
+
+    def test_runtime_has_ca_certificates(self):
+        self.assertIn("ca-certificates", self.runtime_packages())
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    @unittest.skipUnless(shutil.which("dpkg-query") and shutil.which("ldd"), "needs dpkg and ldd")
+    def test_runtime_has_every_shared_library_of_the_binary(self):
+        """Each library `ldd` finds for signet (less the Swift runtime, which the release build
+        links statically) belongs to a Debian package the runtime stage installs, or to one they
+        depend on; each library the binary names directly comes from a package named outright."""
+        explicit = self.runtime_packages() | {"libc6"}
+        closure = self.dependency_closure(explicit)
+        needed_direct = set(re.findall(r"\(NEEDED\).*\[(.+)\]", run(["readelf", "-d", SIGNET]).stdout))
+        for line in run(["ldd", SIGNET]).stdout.splitlines():
+            m = re.match(r"\s*(\S+) => (\S+)", line)
+            if not m or SWIFT_RUNTIME_LIBS.match(m.group(1)):
+                continue
+            name, path = m.groups()
+            self.assertNotEqual(path, "not", f"{name} not found")
+            package = self.package_of(path)
+            with self.subTest(library=name, package=package):
+                self.assertIn(package, closure)
+                if name in needed_direct:
+                    self.assertIn(package, explicit, f"{name} is linked directly; install {package} by name")
+
+    @staticmethod
+    def package_of(path):
+        for candidate in (path, os.path.realpath(path), "/usr" + path if path.startswith("/lib") else path):
+            result = run(["dpkg-query", "-S", candidate], check=False)
+            if result.returncode == 0:
+                return result.stdout.split(":")[0].strip()
+        raise AssertionError(f"no Debian package owns {path}")
+
+    @staticmethod
+    def dependency_closure(packages):
+        seen, todo = set(), list(packages)
+        while todo:
+            package = todo.pop()
+            if package in seen:
+                continue
+            seen.add(package)
+            result = run(["dpkg-query", "-W", "-f", "${Depends},${Pre-Depends}", package], check=False)
+            for alternatives in result.stdout.split(","):
+                names = [a.strip().split(" ")[0].split(":")[0] for a in alternatives.split("|") if a.strip()]
+                installed = [n for n in names if run(["dpkg-query", "-W", n], check=False).returncode == 0]
+                todo.extend(installed[:1] or names[:1])
+        return seen
+
+
+class KubectlClientDryRun(unittest.TestCase):
+    """`helm template charts/signet | kubectl apply --dry-run=client -f -` accepts every document,
+    against a stand-in for an API server's discovery (discovery_server.py)."""
+
+    def test_kubectl_accepts_every_document(self):
+        extra = [("cert-manager.io", "v1", "Certificate", "certificates", True),
+                 ("cert-manager.io", "v1", "Issuer", "issuers", True),
+                 ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True)]
+        for path in crd_files():
+            for crd in yaml.safe_load_all(open(path)):
+                if crd and crd.get("kind") == "CustomResourceDefinition":
+                    for version in crd["spec"]["versions"]:
+                        extra.append((crd["spec"]["group"], version["name"], crd["spec"]["names"]["kind"],
+                                      crd["spec"]["names"]["plural"], crd["spec"]["scope"] == "Namespaced"))
+        with DiscoveryServer(KUBE_VERSION, extra) as server, tempfile.TemporaryDirectory() as directory:
+            kubeconfig = os.path.join(directory, "kubeconfig")
+            server.kubeconfig(kubeconfig)
+            env = dict(os.environ, KUBECONFIG=kubeconfig, HOME=directory)
+            inputs = {name: run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE] + SCENARIOS[name]).stdout
+                      for name in SCENARIOS}
+            inputs["deploy/signet.yaml"] = open(os.path.join(ROOT, "deploy", "signet.yaml")).read()
+            if crd_files():
+                inputs["deploy/crds"] = "\n---\n".join(open(p).read() for p in crd_files())
+            if crd_schemas():
+                inputs["policies"] = "\n---\n".join(open(p).read() for p in Policies.files(None))
+            for name, text in inputs.items():
+                with self.subTest(input=name):
+                    count = len([d for d in yaml.safe_load_all(text) if d])
+                    result = run([KUBECTL, "apply", "--dry-run=client", "-f", "-"], check=False, input=text, env=env, timeout=120)
+                    self.assertEqual(result.returncode, 0, result.stderr)
+                    self.assertEqual(result.stdout.count("created (dry run)"), count, result.stdout)
+
+
+class Summary(unittest.TextTestResult):
+    pass
+
+
+if __name__ == "__main__":
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=Summary)
+    result = runner.run(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
+    failed = len(result.failures) + len(result.errors)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - skipped
+    print(f"deploy: {passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed or not result.wasSuccessful() else 0)

@@ -1,0 +1,78 @@
+{{/* The chart name, or nameOverride. */}}
+{{- define "signet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The name every object of the release carries: fullnameOverride, or the release name (with the chart name when the release name lacks it). */}}
+{{- define "signet.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "signet.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "signet.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: signet
+{{- end -}}
+
+{{/* Labels that select the webhook pods. */}}
+{{- define "signet.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "signet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end -}}
+
+{{/* The service account the pods run as. */}}
+{{- define "signet.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "signet.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The image reference: by digest when one is given, else by tag (appVersion by default). */}}
+{{- define "signet.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret that holds the serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "signet.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" -}}
+{{- required "tls.secret.name is required when tls.mode is secret" .Values.tls.secret.name -}}
+{{- else -}}
+{{- printf "%s-tls" (include "signet.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DNS names the API server uses to reach the Service. */}}
+{{- define "signet.dnsNames" -}}
+{{- $svc := include "signet.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns .Values.clusterDomain) | toJson -}}
+{{- end -}}
+
+{{/* The longest one review may take: the webhook timeout less one second, so signet answers before the API server gives up. */}}
+{{- define "signet.maxAdmissionSeconds" -}}
+{{- sub (int .Values.webhook.timeoutSeconds) 1 -}}
+{{- end -}}
+
+{{/* Pod termination: the readiness drain, then requests in flight, then a margin for the process to exit. */}}
+{{- define "signet.terminationGracePeriodSeconds" -}}
+{{- add (int .Values.server.shutdownDelaySeconds) (int .Values.server.shutdownGracePeriodSeconds) (int .Values.server.terminationMarginSeconds) -}}
+{{- end -}}
