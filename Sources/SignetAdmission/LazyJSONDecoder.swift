@@ -47,20 +47,28 @@ final class JSONDocument: Sendable {
     /// Checks that `bytes` hold exactly one JSON value (whitespace around it allowed).
     init(validating bytes: [UInt8]) throws(JSONSyntaxError) {
         self.bytes = bytes
-        var validator = Validator(bytes: bytes)
-        let start = validator.skipWhitespace(0)
-        let end = try validator.skipValue(start, depth: 0)
-        guard validator.skipWhitespace(end) == bytes.count else {
-            throw JSONSyntaxError(reason: "text after the value", offset: end)
+        let result: Result<[(start: Int, end: Int)], JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
+            var validator = Validator(bytes: buffer)
+            do throws(JSONSyntaxError) {
+                let start = validator.skipWhitespace(0)
+                let end = try validator.skipValue(start, depth: 0)
+                guard validator.skipWhitespace(end) == buffer.count else {
+                    throw JSONSyntaxError(reason: "text after the value", offset: end)
+                }
+                return .success(validator.spans)
+            } catch {
+                return .failure(error)
+            }
         }
-        spans = validator.spans
+        spans = try result.get()
     }
 
     /// The syntax check, recording the spans of large containers.
     private struct Validator {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var spans: [(start: Int, end: Int)] = []
 
+        @inline(__always)
         func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
 
         mutating func skipValue(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
@@ -121,17 +129,19 @@ final class JSONDocument: Sendable {
                 if spans[middle].start < index { low = middle + 1 } else { high = middle }
             }
             if low < spans.count && spans[low].start == index { return spans[low].end }
-            var validator = Validator(bytes: bytes)
-            return (try? validator.skipValue(index, depth: 0)) ?? bytes.count
+            return bytes.withUnsafeBufferPointer { buffer in
+                var validator = Validator(bytes: buffer)
+                return (try? validator.skipValue(index, depth: 0)) ?? buffer.count
+            }
         }
-        return (try? Self.skipScalar(bytes, index)) ?? bytes.count
+        return bytes.withUnsafeBufferPointer { (try? Self.skipScalar($0, index)) ?? $0.count }
     }
 
     @inline(__always)
-    func skipWhitespace(_ index: Int) -> Int { Self.skipWhitespace(bytes, index) }
+    func skipWhitespace(_ index: Int) -> Int { bytes.withUnsafeBufferPointer { Self.skipWhitespace($0, index) } }
 
     @inline(__always)
-    static func skipWhitespace(_ bytes: [UInt8], _ index: Int) -> Int {
+    static func skipWhitespace(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
         var i = index
         while i < bytes.count {
             switch bytes[i] {
@@ -143,7 +153,7 @@ final class JSONDocument: Sendable {
     }
 
     /// The index past a string, literal or number at `index`.
-    static func skipScalar(_ bytes: [UInt8], _ index: Int) throws(JSONSyntaxError) -> Int {
+    static func skipScalar(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
         switch bytes[index] {
         case UInt8(ascii: "\""): return try skipString(bytes, index)
         case UInt8(ascii: "t"): return try skipLiteral(bytes, index, "true")
@@ -156,26 +166,29 @@ final class JSONDocument: Sendable {
 
     /// The index just past the closing quote of the string starting at `index`.
     static func skipString(_ bytes: [UInt8], _ index: Int) throws(JSONSyntaxError) -> Int {
-        let end: Int? = bytes.withUnsafeBufferPointer { buffer in
-            var i = index + 1
-            while i < buffer.count {
-                let byte = buffer[i]
-                if byte == UInt8(ascii: "\"") { return i + 1 }
-                if byte == UInt8(ascii: "\\") {
-                    i += 2
-                    continue
-                }
-                if byte < 0x20 { return -i }
-                i += 1
-            }
-            return nil
+        let result: Result<Int, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
+            do throws(JSONSyntaxError) { return .success(try skipString(buffer, index)) } catch { return .failure(error) }
         }
-        guard let end else { throw JSONSyntaxError(reason: "unterminated string", offset: index) }
-        guard end > 0 else { throw JSONSyntaxError(reason: "control character in a string", offset: -end) }
-        return end
+        return try result.get()
     }
 
-    private static func skipLiteral(_ bytes: [UInt8], _ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {
+    @inline(__always)
+    static func skipString(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
+        var i = index + 1
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\"") { return i + 1 }
+            if byte == UInt8(ascii: "\\") {
+                i += 2
+                continue
+            }
+            if byte < 0x20 { throw JSONSyntaxError(reason: "control character in a string", offset: i) }
+            i += 1
+        }
+        throw JSONSyntaxError(reason: "unterminated string", offset: index)
+    }
+
+    private static func skipLiteral(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
         let matches = literal.withUTF8Buffer { expected in
@@ -185,7 +198,7 @@ final class JSONDocument: Sendable {
         return index + count
     }
 
-    private static func skipNumber(_ bytes: [UInt8], _ index: Int) throws(JSONSyntaxError) -> Int {
+    private static func skipNumber(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
         var i = index
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
         let digitsStart = i
