@@ -72,6 +72,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The in-cluster Kubernetes API client: list/watch with resume, the resource store,
+        // pull secrets. Rides on SignetRegistry's libcurl transport.
+        .target(
+            name: "SignetKube",
+            dependencies: [
+                "SignetRegistry",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // AdmissionReview types, image extraction per workload kind, the /validate responder.
         .target(
             name: "SignetAdmission",
@@ -91,6 +101,7 @@ let package = Package(
                 "SignetPolicy",
                 "SignetAdmission",
                 "SignetRegistry",
+                "SignetKube",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,6 +138,11 @@ let package = Package(
         .testTarget(
             name: "SignetAdmissionTests",
             dependencies: ["SignetAdmission", "SignetPolicy", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetKubeTests",
+            dependencies: ["SignetKube", "SignetPolicy", "SignetCLI", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

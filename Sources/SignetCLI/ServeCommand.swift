@@ -91,6 +91,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. (env: SIGNET_LOG_LEVEL, default info)")
     var logLevel: String?
 
+    @OptionGroup var resources: ResourceOptions
+
     func runAsynchronously() async throws {
         let settings = try resolve()
         Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
@@ -99,16 +101,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let logger = Logger(label: "signet")
 
         let readiness = ReadinessState()
-        let watcher = PolicyDirectoryWatcher(
-            directory: settings.policyDirectory, interval: settings.policyReloadInterval,
-            logger: Logger(label: "signet.policy"))
-        do {
-            try await watcher.loadInitial()
-        } catch {
-            logger.critical("cannot load policies", metadata: ["directory": "\(settings.policyDirectory)", "error": "\(error)"])
-            throw ExitCode(2)
-        }
-        readiness.markPoliciesLoaded()
+        let policySource = try await PolicySourceRuntime.make(
+            settings: try resources.resolve(), policyDirectory: settings.policyDirectory,
+            reloadInterval: settings.policyReloadInterval, readiness: readiness, logger: logger)
 
         let certificates: CertificateReloader
         do {
@@ -118,10 +113,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             throw ExitCode(2)
         }
 
-        let noMatchAction = settings.noMatchAction
-        let responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
-            PolicyEvaluator(policies: await watcher.current, noMatchAction: noMatchAction, verifier: nil)
-        }
+        let responder = policySource.makeResponder(noMatchAction: settings.noMatchAction, verifier: nil)
         let handler = SignetRequestHandler(
             admit: { body, deadline in
                 let result = await responder.respond(to: body, deadline: deadline)
@@ -141,7 +133,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         }
         readiness.markCertificateServing()
 
-        let policyTask = Task { await watcher.run() }
+        let policyTask = Task { await policySource.source.run() }
         let shutdownDelay = settings.shutdownDelay
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { signalNumber in
             logger.notice("received signal; shutting down", metadata: ["signal": "\(signalNumber)"])

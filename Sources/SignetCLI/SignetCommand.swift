@@ -6,7 +6,7 @@ public struct SignetCommand: ParsableCommand {
         commandName: "signet",
         abstract: "A Kubernetes admission webhook that admits a pod only when every image it runs carries a trusted signature.",
         version: SignetVersion.current,
-        subcommands: [ServeCommand.self, ReviewCommand.self, ResolveCommand.self, VersionCommand.self]
+        subcommands: [ServeCommand.self, ReviewCommand.self, LintCommand.self, ResolveCommand.self, VersionCommand.self]
     )
 
     public init() {}

@@ -20,17 +20,17 @@ public struct PolicySourceFile: Sendable, Hashable {
 ///   symbolic links; names starting with `.` are skipped (a Kubernetes ConfigMap volume keeps its
 ///   real files under `..data/` and links them from the top level).
 /// - A file may hold several YAML documents (`---`); empty documents are skipped.
-/// - Documents of the signet kinds `PolicyException` and `EmergencyBypass` are skipped with a
-///   debug log until their support lands; any other kind or version in the `signet.dev` group,
-///   and any document outside that group, is an error naming the file and document.
+/// - Documents of the kinds `PolicyException` and `EmergencyBypass` are compiled into the set's
+///   exceptions and bypasses; any other kind or version in the `signet.dev` group, and any
+///   document outside that group, is an error naming the file and document.
 /// - Unknown fields in `spec` and in authorities are errors, so a typo cannot silently weaken a
 ///   policy. Loading is all or nothing: the first error rejects the whole set.
 ///
 /// Resource shape: Kubernetes API conventions (apiVersion/kind/metadata/spec); see
 /// ``ClusterImagePolicy``.
 public struct PolicyLoader: Sendable {
-    /// Signet kinds recognised but not evaluated yet.
-    public static let deferredKinds: Set<String> = ["PolicyException", "EmergencyBypass"]
+    /// Signet kinds besides `ClusterImagePolicy`: exemptions from it.
+    public static let exemptionKinds: Set<String> = [PolicyException.kind, EmergencyBypass.kind]
 
     public var logger: Logger
 
@@ -47,12 +47,17 @@ public struct PolicyLoader: Sendable {
     public func load(files: [PolicySourceFile]) throws(PolicyLoadError) -> PolicySet {
         var hash = StableHash()
         var policies: [CompiledPolicy] = []
+        var exemptions = ExemptionCollector()
         var seen: [String: PolicySourceLocation] = [:]
         for file in files.sorted(by: { $0.name < $1.name }) {
             hash.combine(file.name)
             hash.combine(file.bytes.count)
             hash.combine(file.bytes)
-            for policy in try loadFile(file) {
+            for resource in try loadFile(file) {
+                guard case .policy(let policy) = resource else {
+                    try exemptions.add(resource)
+                    continue
+                }
                 if let first = seen[policy.name] {
                     throw PolicyLoadError(
                         .duplicateName, file: policy.source.file, document: policy.source.document, fieldPath: "metadata.name",
@@ -62,7 +67,7 @@ public struct PolicyLoader: Sendable {
                 policies.append(policy)
             }
         }
-        return PolicySet(policies: policies, revision: hash.hexDigest)
+        return PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exemptions.exceptions, bypasses: exemptions.bypasses)
     }
 
     /// The policy files of `directory` with their bytes, in name order.
@@ -92,7 +97,7 @@ public struct PolicyLoader: Sendable {
 
     // MARK: - Documents
 
-    private func loadFile(_ file: PolicySourceFile) throws(PolicyLoadError) -> [CompiledPolicy] {
+    func loadFile(_ file: PolicySourceFile) throws(PolicyLoadError) -> [LoadedResource] {
         guard let text = String(validating: file.bytes, as: UTF8.self) else {
             throw PolicyLoadError(.invalidYAML, file: file.name, message: "file is not valid UTF-8")
         }
@@ -102,7 +107,7 @@ public struct PolicyLoader: Sendable {
         } catch {
             throw PolicyLoadError(.invalidYAML, file: file.name, document: 1, message: Self.describe(yamlError: error))
         }
-        var policies: [CompiledPolicy] = []
+        var policies: [LoadedResource] = []
         var document = 0
         while true {
             document += 1
@@ -121,7 +126,7 @@ public struct PolicyLoader: Sendable {
         return policies
     }
 
-    private func loadDocument(_ node: Node, at location: PolicySourceLocation) throws(PolicyLoadError) -> CompiledPolicy? {
+    private func loadDocument(_ node: Node, at location: PolicySourceLocation) throws(PolicyLoadError) -> LoadedResource? {
         if node.null != nil {
             return nil
         }
@@ -144,11 +149,8 @@ public struct PolicyLoader: Sendable {
             throw PolicyLoadError(.unsupportedResource, file: location.file, document: location.document, fieldPath: "apiVersion",
                                   message: "unsupported apiVersion \"\(apiVersion)\" (this signet reads \(ClusterImagePolicy.apiVersion))")
         }
-        if Self.deferredKinds.contains(kind) {
-            logger.debug("skipping a resource signet does not evaluate yet", metadata: [
-                "kind": "\(kind)", "file": "\(location.file)", "document": "\(location.document)",
-            ])
-            return nil
+        if Self.exemptionKinds.contains(kind) {
+            return try loadExemption(kind: kind, node: node, mapping: mapping, at: location)
         }
         guard kind == ClusterImagePolicy.kind else {
             throw PolicyLoadError(.unsupportedResource, file: location.file, document: location.document, fieldPath: "kind",
@@ -164,7 +166,7 @@ public struct PolicyLoader: Sendable {
         } catch {
             throw PolicyLoadError(.invalidField, file: location.file, document: location.document, message: "\(error)")
         }
-        return try compile(policy, source: location)
+        return .policy(try compile(policy, source: location))
     }
 
     // MARK: - Compilation
@@ -217,6 +219,7 @@ public struct PolicyLoader: Sendable {
             }
             authorities.append(CompiledAuthority(name: authorityName, index: index, kind: kind))
         }
+        try Self.checkSelection(policy.spec, invalid: invalid)
         let required: Int
         switch policy.spec.require ?? .all {
         case .all:
@@ -246,7 +249,7 @@ public struct PolicyLoader: Sendable {
     // MARK: - Strict fields
 
     private static let topLevelFields: Set<String> = ["apiVersion", "kind", "metadata", "spec", "status"]
-    private static let specFields: Set<String> = ["images", "authorities", "require", "mode"]
+    private static let specFields: Set<String> = ["images", "authorities", "require", "mode", "namespaceSelector", "kinds"]
     private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
     private static let staticFields: Set<String> = ["action", "message"]
     private static let imageFields: Set<String> = ["glob"]
@@ -255,6 +258,9 @@ public struct PolicyLoader: Sendable {
         try checkKeys(root, allowed: topLevelFields, path: "", at: location)
         guard let spec = value(root, "spec")?.mapping else { return }
         try checkKeys(spec, allowed: specFields, path: "spec", at: location)
+        if let selector = value(spec, "namespaceSelector")?.mapping {
+            try checkKeys(selector, allowed: selectorFields, path: "spec.namespaceSelector", at: location)
+        }
         if let images = value(spec, "images")?.sequence {
             for (index, image) in images.enumerated() {
                 if let mapping = image.mapping {
