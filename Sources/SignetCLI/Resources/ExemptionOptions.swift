@@ -20,9 +20,7 @@ struct ExemptionOptions: ParsableArguments {
             }
             configuration.clock = .fixed(instant)
         }
-        configuration.maximumBypassWindow = try EnvironmentOption.duration(
-            maxBypassWindow, "SIGNET_MAX_BYPASS_WINDOW", default: configuration.maximumBypassWindow)
-        guard configuration.maximumBypassWindow > .zero else { throw ValidationError("--max-bypass-window must be positive") }
+        configuration.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: configuration.maximumBypassWindow)
         return configuration
     }
 }
@@ -54,9 +52,7 @@ struct ResourceOptions: ParsableArguments {
             throw ValidationError("--policy-source must be directory or kubernetes, not \(sourceText)")
         }
         var exemptions = ExemptionConfiguration()
-        exemptions.maximumBypassWindow = try EnvironmentOption.duration(
-            maxBypassWindow, "SIGNET_MAX_BYPASS_WINDOW", default: exemptions.maximumBypassWindow)
-        guard exemptions.maximumBypassWindow > .zero else { throw ValidationError("--max-bypass-window must be positive") }
+        exemptions.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: exemptions.maximumBypassWindow)
         exemptions.namespaceOptOutLabel = EnvironmentOption.string(
             namespaceOptOutLabel, "SIGNET_NAMESPACE_OPT_OUT_LABEL", default: exemptions.namespaceOptOutLabel)!
         let statusText = EnvironmentOption.string(writeStatus, "SIGNET_WRITE_STATUS", default: "true")!
@@ -84,4 +80,34 @@ struct ResourceSettings: Sendable {
     var writeStatus: Bool
     var registrySecrets: [String]
     var auditToStandardOutput: Bool
+}
+
+/// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW`: a Go-style duration of whole hours,
+/// minutes and seconds (`24h`, `90m`, `1h30m`, `72h`), positive, with no upper cap.
+enum BypassWindow {
+    static func resolve(_ flag: String?, default fallback: Duration) throws -> Duration {
+        guard let text = EnvironmentOption.string(flag, "SIGNET_MAX_BYPASS_WINDOW") else { return fallback }
+        guard let window = parse(text), window > .zero else {
+            throw ValidationError("--max-bypass-window \(text) is not a positive duration (examples: 24h, 90m, 1h30m)")
+        }
+        return window
+    }
+
+    static func parse(_ text: String) -> Duration? {
+        var remaining = Substring(text)
+        var seconds: Int64 = 0
+        guard !remaining.isEmpty else { return nil }
+        while !remaining.isEmpty {
+            let digits = remaining.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let value = Int64(digits), let unit = remaining.dropFirst(digits.count).first else { return nil }
+            remaining = remaining.dropFirst(digits.count + 1)
+            switch unit {
+            case "h": seconds += value * 3600
+            case "m": seconds += value * 60
+            case "s": seconds += value
+            default: return nil
+            }
+        }
+        return .seconds(seconds)
+    }
 }
