@@ -61,6 +61,7 @@ actor KubernetesPolicySource: PolicySource {
             }
             if let statusWriter {
                 group.addTask {
+                    await self.waitUntilLoaded()
                     while !Task.isCancelled {
                         await statusWriter.reconcile(await self.current(), rejected: await self.rejectedObjects())
                         try? await Task.sleep(for: .seconds(10))
@@ -106,7 +107,9 @@ actor KubernetesPolicySource: PolicySource {
                     bypasses += loadedSet.bypasses
                 } catch {
                     rejected[label] = error.description
-                    logger.error("ignoring an invalid signet resource", metadata: ["object": "\(label)", "error": "\(error)"])
+                    if invalid[label] != error.description {
+                        logger.error("ignoring an invalid signet resource", metadata: ["object": "\(label)", "error": "\(error)"])
+                    }
                 }
             }
         }

@@ -73,6 +73,8 @@ actor ResourceStatusWriter {
     func reconcile(_ set: PolicySet, rejected: [String: String]) async {
         guard !forbidden else { return }
         let desired = Self.desiredStatuses(set, rejected: rejected, exemptions: exemptions, now: exemptions.clock.now())
+        // Forget objects that are gone, so a re-created one gets its status again.
+        written = written.filter { desired[$0.key] != nil }
         for (label, entry) in desired.sorted(by: { $0.key < $1.key }) where written[label] != entry.status {
             guard let patch = try? JSONSerialization.data(withJSONObject: ["status": entry.status], options: [.sortedKeys]) else { continue }
             do {
@@ -84,6 +86,8 @@ actor ResourceStatusWriter {
                     logger.warning("no permission to write the status of signet resources; status stays unwritten", metadata: ["error": "\(error)"])
                     return
                 }
+                // Deleted since the set was built: nothing to write.
+                if error.isNotFound { continue }
                 logger.warning("cannot write status", metadata: ["object": "\(label)", "error": "\(error)"])
             }
         }
