@@ -86,6 +86,9 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// While `on`, new watches are answered 503 (the client backs off and retries).
     public func holdWatches(_ on: Bool) throws { _ = try control("hold", ["on": on]) }
 
+    /// While `on`, lists are answered 503.
+    public func holdLists(_ on: Bool) throws { _ = try control("hold-lists", ["on": on]) }
+
     /// Makes `PATCH …/status` answer 403.
     public func forbidStatusWrites() throws { _ = try control("forbid-status", [:]) }
 
@@ -223,6 +226,9 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "hold":
                 state["hold"] = bool(body.get("on"))
                 self.send_json(200, {})
+            elif action == "hold-lists":
+                state["hold_lists"] = bool(body.get("on"))
+                self.send_json(200, {})
             elif action == "forbid-status":
                 state["forbid_status"] = True
                 self.send_json(200, {})
@@ -255,6 +261,9 @@ class Handler(BaseHTTPRequestHandler):
             self.watch(collection, int(query.get("resourceVersion", ["0"])[0] or 0), float(query.get("timeoutSeconds", ["300"])[0]))
             return
         with lock:
+            if state.get("hold_lists"):
+                self.status(503, "ServiceUnavailable", "lists are held")
+                return
             items = []
             for obj in state["objects"].get(collection, {}).values():
                 item = json.loads(json.dumps(obj))

@@ -34,7 +34,11 @@ struct PolicySourceRuntime: Sendable {
         case .kubernetes:
             let client: KubernetesClient
             do {
-                client = try KubernetesClient(configuration: try KubernetesClientConfiguration.inCluster(), logger: Logger(label: "signet.kube"))
+                let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+                    ?? KubernetesClientConfiguration.serviceAccountDirectory
+                client = try KubernetesClient(
+                    configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
+                    logger: Logger(label: "signet.kube"))
             } catch {
                 logger.critical("cannot reach the Kubernetes API", metadata: ["error": "\(error)"])
                 throw ExitCode(2)
