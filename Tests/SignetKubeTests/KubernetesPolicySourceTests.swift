@@ -139,6 +139,27 @@ struct KubernetesPolicySourceTests {
         #expect(result.stdout.contains("checked 3 CRD versions and 7 documents, 0 problems"))
     }
 
+    @Test func theWebhookDeclaresNoSideEffectsSoDryRunsReachIt() throws {
+        let file = TestPaths.packageRoot.appendingPathComponent("deploy/webhook/validating-webhook-configuration.yaml").path
+        let script = """
+            import sys, yaml
+            config = yaml.safe_load(open(sys.argv[1]))
+            assert config["apiVersion"] == "admissionregistration.k8s.io/v1"
+            hooks = config["webhooks"]
+            assert {hook["name"] for hook in hooks} == {"images.signet.dev", "resources.signet.dev"}
+            for hook in hooks:
+                assert hook["sideEffects"] == "None", hook["name"]
+                assert hook["admissionReviewVersions"] == ["v1"]
+            images = [hook for hook in hooks if hook["name"] == "images.signet.dev"][0]
+            assert {"key": "signet.dev/exclude", "operator": "NotIn", "values": ["true"]} in images["namespaceSelector"]["matchExpressions"]
+            resources = [hook for hook in hooks if hook["name"] == "resources.signet.dev"][0]
+            assert resources["rules"][0]["resources"] == ["clusterimagepolicies", "policyexceptions", "emergencybypasses"]
+            print("ok")
+            """
+        let result = try TestProcess.run("python3", ["-c", script, file])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
     @Test func theCRDCheckCatchesBadSchemasAndBadDocuments() throws {
         let root = TestPaths.packageRoot.path
         let scratch = TemporaryDirectory(prefix: "signet-crd")
