@@ -147,11 +147,12 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
-        let references = PodCredentialReferences.read(reviewBody: body)
+        let references = PodObjectReferences.read(reviewBody: body)
         var labels: [String: String]?
         if let namespace = request.namespace, let namespaceLabels { labels = await namespaceLabels(namespace) }
         let subject = AdmissionSubject(
-            namespace: request.namespace, name: request.name, kind: kind, operation: request.operation.rawValue,
+            namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
+            kind: kind, operation: request.operation.rawValue,
             dryRun: dryRun, userName: request.userInfo?.username, namespaceLabels: labels,
             imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
         let evaluator = await evaluator()

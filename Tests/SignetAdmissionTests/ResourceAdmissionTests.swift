@@ -162,10 +162,12 @@ struct ResourceAdmissionTests {
     }
 
     @Test func podCredentialReferencesAreRead() {
-        let references = PodCredentialReferences.read(reviewBody: Self.pod())
+        let references = PodObjectReferences.read(reviewBody: Self.pod())
         #expect(references.imagePullSecrets == ["regcred"])
         #expect(references.serviceAccountName == "builder")
         let deployment = review(kind: "Deployment", group: "apps", resource: "deployments", object: #"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"a"},{"name":"b"}],"containers":[]}}}}"#)
-        #expect(PodCredentialReferences.read(reviewBody: deployment).imagePullSecrets == ["a", "b"])
+        #expect(PodObjectReferences.read(reviewBody: deployment).imagePullSecrets == ["a", "b"])
+        let generated = review(kind: "Pod", resource: "pods", name: nil, object: #"{"metadata":{"generateName":"billing-web-7d9f-"},"spec":{"containers":[]}}"#)
+        #expect(PodObjectReferences.read(reviewBody: generated).generateName == "billing-web-7d9f-")
     }
 }

@@ -88,13 +88,14 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     }
 }
 
-/// Where audit records go. ``StandardOutputAuditSink`` writes one JSON line per record.
+/// Where audit records go (one ``AdmissionAuditRecord`` per decision, the signet design's
+/// "audit event"). ``StandardOutputAuditSink`` writes one JSON line (RFC 8259) per record.
 public protocol AuditSink: Sendable {
     func record(_ record: AdmissionAuditRecord)
 }
 
-/// Writes each record as one JSON line on standard output (logs go to standard error), so a
-/// log shipper can tell the audit trail from diagnostics.
+/// Writes each record as one JSON line (RFC 8259, newline-delimited) on standard output (logs
+/// go to standard error), so a log shipper can tell the audit trail from diagnostics.
 public struct StandardOutputAuditSink: AuditSink {
     private static let lock = NSLock()
 

@@ -1,7 +1,8 @@
 import Foundation
 import SignetRegistry
 
-/// An ``EmergencyBypass`` validated and compiled.
+/// An ``EmergencyBypass`` (`signet.dev/v1alpha1`) validated and compiled, `expiresAt` parsed as
+/// RFC 3339 (Kubernetes `metav1.Time`).
 ///
 /// In force while `now < expiresAt` and `expiresAt` is no further than the maximum window ahead
 /// of `now` (so a bypass made while the maximum was larger, or written around signet's own

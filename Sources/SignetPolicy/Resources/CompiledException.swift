@@ -1,7 +1,8 @@
 import Foundation
 import SignetRegistry
 
-/// A ``PolicyException`` validated and compiled: globs compiled, `validUntil` parsed.
+/// A ``PolicyException`` (`signet.dev/v1alpha1`) validated and compiled: globs compiled,
+/// `validUntil` parsed as RFC 3339 (Kubernetes `metav1.Time`).
 ///
 /// In force while `now < validUntil` (it stops applying at the instant it expires), and only for
 /// objects in its own namespace.
@@ -48,7 +49,8 @@ public struct CompiledException: Sendable {
     /// Whether the exception is in force at `now`.
     public func isActive(at now: Date) -> Bool { now < validUntil }
 
-    /// Whether it exempts `image` of `subject` from `policy` (ignoring time).
+    /// Whether it exempts `image` of `subject` from `policy` (ignoring time). Name globs match
+    /// the object's name, or its `generateName` prefix when the API server has not named it yet.
     public func covers(policy: String, subject: AdmissionSubject, image: ImageReference) -> Bool {
         guard subject.namespace == namespace else { return false }
         if let policies, !policies.contains(policy) { return false }

@@ -1,5 +1,5 @@
-/// How the ``PolicyEvaluator`` treats exceptions, bypasses and namespace opt-outs; one
-/// `Sendable` value with secure defaults.
+/// How the ``PolicyEvaluator`` treats exceptions, bypasses and namespace opt-outs (the signet
+/// design, "Resources"); one `Sendable` value with secure defaults.
 ///
 /// - `clock`: decides expiry (see ``PolicyClock``); the system clock by default.
 /// - `maximumBypassWindow`: an `EmergencyBypass` whose `expiresAt` lies further ahead than

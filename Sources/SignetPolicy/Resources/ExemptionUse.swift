@@ -1,7 +1,8 @@
 import Foundation
 
 /// A `PolicyException` or `EmergencyBypass` that allowed an image: what warnings, audit
-/// annotations and audit records name (kind, namespace/name, expiry, reason).
+/// annotations (`admission.k8s.io/v1` `AdmissionResponse.auditAnnotations`) and audit records
+/// name (kind, namespace/name, expiry as RFC 3339, reason).
 public struct ExemptionUse: Sendable, Hashable, Codable {
     /// Which resource kind.
     public enum Kind: String, Sendable, Hashable, Codable {
@@ -39,6 +40,21 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
         }
     }
 
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(Kind.self, forKey: .kind)
+        namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+        name = try container.decode(String.self, forKey: .name)
+        let text = try container.decode(String.self, forKey: .expiresAt)
+        guard let date = KubernetesTime.parse(text) else {
+            throw DecodingError.dataCorruptedError(forKey: .expiresAt, in: container, debugDescription: "not an RFC 3339 time")
+        }
+        expiresAt = date
+        reason = try container.decode(String.self, forKey: .reason)
+        policy = try container.decodeIfPresent(String.self, forKey: .policy)
+    }
+
+    /// Encodes `expiresAt` as RFC 3339, as Kubernetes writes times.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(kind, forKey: .kind)

@@ -81,7 +81,7 @@ extension PolicyLoader {
         }
         var names: [NameGlob] = []
         for (index, pattern) in (spec.names ?? []).enumerated() {
-            do { names.append(try NameGlob(pattern)) } catch { throw invalid("spec.names[\(index)]", error.description) }
+            do { names.append(try NameGlob(pattern)) } catch { throw invalid("spec.names[\(index)]", "invalid name glob \"\(pattern)\": \(error.reason)") }
         }
         let images = try Self.compileGlobs(spec.images, invalid: invalid)
         for (index, policy) in (spec.policies ?? []).enumerated() where !Self.isValidResourceName(policy) {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The checks signet makes of its own resources before they are stored (at admission of a
-/// `signet.dev` object) and offline (`signet lint`): everything ``PolicyLoader`` checks (strict
+/// `signet.dev` object, Kubernetes "Dynamic Admission Control") and offline (`signet lint`): everything ``PolicyLoader`` checks (strict
 /// fields, globs, authority kinds, required expiry), plus the time rules that depend on "now":
 ///
 /// - a `PolicyException` whose `validUntil` is not after now is refused as already expired;

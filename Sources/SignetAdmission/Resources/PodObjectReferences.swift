@@ -1,16 +1,21 @@
 import Foundation
 
-/// The names a pod spec gives for registry credentials: `imagePullSecrets[].name` and
-/// `serviceAccountName` (Kubernetes `core/v1` `PodSpec`), read from wherever the kind keeps its
-/// pod spec (`spec`, `spec.template.spec`, `spec.jobTemplate.spec.template.spec`).
-public struct PodCredentialReferences: Sendable, Hashable {
+/// What an admitted object names besides its images: the registry credentials of its pod spec,
+/// `imagePullSecrets[].name` and `serviceAccountName` (Kubernetes `core/v1` `PodSpec`, read from
+/// `spec`, `spec.template.spec` or `spec.jobTemplate.spec.template.spec`), and
+/// `metadata.generateName` (`metav1.ObjectMeta`), which stands in for the name of an object the
+/// API server has not named yet (pods of a ReplicaSet).
+public struct PodObjectReferences: Sendable, Hashable {
     public var imagePullSecrets: [String]
     /// `nil` when the pod names none (Kubernetes then uses `default`).
     public var serviceAccountName: String?
+    /// `metadata.generateName`, when set.
+    public var generateName: String?
 
-    public init(imagePullSecrets: [String] = [], serviceAccountName: String? = nil) {
+    public init(imagePullSecrets: [String] = [], serviceAccountName: String? = nil, generateName: String? = nil) {
         self.imagePullSecrets = imagePullSecrets
         self.serviceAccountName = serviceAccountName
+        self.generateName = generateName
     }
 
     private struct Review: Decodable {
@@ -19,6 +24,8 @@ public struct PodCredentialReferences: Sendable, Hashable {
     }
 
     private struct Object: Decodable {
+        struct Metadata: Decodable { var generateName: String? }
+        var metadata: Metadata?
         var spec: Spec?
         var template: Template?
     }
@@ -39,13 +46,14 @@ public struct PodCredentialReferences: Sendable, Hashable {
     }
 
     /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
-    public static func read(reviewBody body: [UInt8]) -> PodCredentialReferences {
+    public static func read(reviewBody body: [UInt8]) -> PodObjectReferences {
         guard let review = try? JSONDecoder().decode(Review.self, from: Data(body)), let object = review.request?.object else {
-            return PodCredentialReferences()
+            return PodObjectReferences()
         }
         let spec = object.spec?.jobTemplate?.spec?.template?.spec ?? object.spec?.template?.spec ?? object.template?.spec ?? object.spec
-        return PodCredentialReferences(
+        return PodObjectReferences(
             imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap(\.name).filter { !$0.isEmpty },
-            serviceAccountName: spec?.serviceAccountName)
+            serviceAccountName: spec?.serviceAccountName,
+            generateName: object.metadata?.generateName.flatMap { $0.isEmpty ? nil : $0 })
     }
 }
