@@ -89,6 +89,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The in-cluster Kubernetes API client: list/watch with resume, the resource store,
+        // pull secrets. Rides on SignetRegistry's libcurl transport.
+        .target(
+            name: "SignetKube",
+            dependencies: [
+                "SignetRegistry",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // AdmissionReview types, image extraction per workload kind, the /validate responder.
         .target(
             name: "SignetAdmission",
@@ -110,6 +120,7 @@ let package = Package(
                 "SignetVerify",
                 "SignetRegistry",
                 "SignetSigstore",
+                "SignetKube",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,6 +167,11 @@ let package = Package(
         .testTarget(
             name: "SignetSigstoreTests",
             dependencies: ["SignetSigstore", "SignetCrypto", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetKubeTests",
+            dependencies: ["SignetKube", "SignetPolicy", "SignetCLI", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -20,12 +20,25 @@ import SignetPolicy
 /// - A dry run (`request.dryRun: true`) gets the same decision and is marked in audit
 ///   annotations, logs and metrics.
 ///
+/// - signet's own resources (`signet.dev`) are validated (see ``SignetResourceAdmission``).
+/// - Exemptions: `exemptions` names every PolicyException or EmergencyBypass used and its
+///   expiry; each bypass use also produces an `emergency-bypass` audit record and counts in
+///   `signet_emergency_bypass_uses_total{bypass,dry_run}`.
+/// - With an ``auditSink``, one ``AdmissionAuditRecord`` per decision.
+///
 /// Metrics (swift-metrics): `signet_admission_reviews_total{decision,kind,dry_run}`,
 /// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
 /// `signet_admission_bad_requests_total`.
 public struct AdmissionResponder: Sendable {
     private let evaluator: @Sendable () async -> PolicyEvaluator
     private let logger: Logger
+    /// Checks signet's own resources at admission; its clock and bypass window should be the
+    /// evaluator's.
+    public var resourceValidator = SignetResourceValidator()
+    /// Receives one audit record per decision (and one per bypass use); none by default.
+    public var auditSink: (any AuditSink)? = nil
+    /// The labels of a namespace (for namespace selectors and the opt-out label), when known.
+    public var namespaceLabels: (@Sendable (String) async -> [String: String]?)? = nil
 
     /// A responder that always uses `evaluator`.
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
@@ -61,7 +74,7 @@ public struct AdmissionResponder: Sendable {
         ]
         if let subResource = request.subResource { metadata["sub_resource"] = "\(subResource)" }
 
-        let response = await decide(request, deadline: deadline)
+        let (response, outcome) = await decide(request, body: body, deadline: deadline)
         let decision = response.allowed ? "allowed" : "denied"
         metadata["decision"] = "\(decision)"
         if let message = response.status?.message { metadata["reason"] = "\(message)" }
@@ -74,20 +87,24 @@ public struct AdmissionResponder: Sendable {
         let elapsed = (ContinuousClock.now - start).components
         Metrics.Timer(label: "signet_admission_decision_duration_seconds")
             .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start)
 
         return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
     }
 
     // MARK: - Decision
 
-    private func decide(_ request: AdmissionRequest, deadline: ContinuousClock.Instant) async -> AdmissionResponse {
+    private func decide(_ request: AdmissionRequest, body: [UInt8], deadline: ContinuousClock.Instant) async -> (AdmissionResponse, DecisionOutcome?) {
+        if let response = SignetResourceAdmission(validator: resourceValidator).respond(to: request, body: body) {
+            return (response, nil)
+        }
         let dryRun = request.dryRun ?? false
         var annotations: [String: String] = [:]
         if dryRun { annotations["dry-run"] = "true" }
 
         switch request.operation {
         case .delete, .connect:
-            return AdmissionResponse(uid: request.uid, allowed: true)
+            return (AdmissionResponse(uid: request.uid, allowed: true), nil)
         case .create, .update:
             break
         }
@@ -105,14 +122,14 @@ public struct AdmissionResponder: Sendable {
         case .noPodSpec:
             annotations["decision"] = "allowed"
             annotations["not-evaluated"] = "kind \(request.kind) has no pod spec"
-            return AdmissionResponse(
-                uid: request.uid, allowed: true, warnings: ["signet does not evaluate kind \(kind)"], auditAnnotations: annotations)
+            return (AdmissionResponse(
+                uid: request.uid, allowed: true, warnings: ["signet does not evaluate kind \(kind)"], auditAnnotations: annotations), nil)
         case .malformed(let reason):
             annotations["decision"] = "denied"
-            return AdmissionResponse(
+            return (AdmissionResponse(
                 uid: request.uid, allowed: false,
                 status: AdmissionStatus(code: 403, reason: "Forbidden", message: "signet denied \(kind): \(reason)"),
-                auditAnnotations: annotations)
+                auditAnnotations: annotations), nil)
         case .podSpec(_, let found):
             images = found
         }
@@ -122,9 +139,14 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
+        let references = PodObjectReferences.read(reviewBody: body)
+        var labels: [String: String]?
+        if let namespace = request.namespace, let namespaceLabels { labels = await namespaceLabels(namespace) }
         let subject = AdmissionSubject(
-            namespace: request.namespace, name: request.name, kind: kind, operation: request.operation.rawValue,
-            dryRun: dryRun, userName: request.userInfo?.username)
+            namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
+            kind: kind, operation: request.operation.rawValue,
+            dryRun: dryRun, userName: request.userInfo?.username, namespaceLabels: labels,
+            imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
         let evaluator = await evaluator()
         let decision = await evaluator.evaluate(images, subject: subject, deadline: deadline)
 
@@ -137,12 +159,14 @@ public struct AdmissionResponder: Sendable {
         if !decision.auditFindings.isEmpty {
             annotations["audit-findings"] = decision.auditFindings.joined(separator: "; ")
         }
-        return AdmissionResponse(
+        Self.annotateExemptions(decision, into: &annotations)
+        let outcome = DecisionOutcome(subject: subject, decision: decision, revision: evaluator.policies.revision)
+        return (AdmissionResponse(
             uid: request.uid,
             allowed: decision.allowed,
             status: decision.allowed ? nil : AdmissionStatus(code: 403, reason: "Forbidden", message: decision.denials.joined(separator: "; ")),
             warnings: decision.warnings.isEmpty ? nil : decision.warnings,
-            auditAnnotations: annotations)
+            auditAnnotations: annotations), outcome)
     }
 
     /// The uses whose image is new or different from the same container (type and name) before.

@@ -33,6 +33,8 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Output: text or json (the AdmissionReview responses).")
     var output: OutputFormat = .text
 
+    @OptionGroup var exemptions: ExemptionOptions
+
     enum OutputFormat: String, ExpressibleByArgument {
         case text
         case json
@@ -59,8 +61,10 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         }
         guard !documents.isEmpty else { throw fail("\(file) holds no document") }
 
-        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: nil)
-        let responder = AdmissionResponder(evaluator: evaluator, logger: Logger(label: "signet.admission"))
+        let exemptionRules = try exemptions.configuration()
+        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: nil, exemptions: exemptionRules)
+        var responder = AdmissionResponder(evaluator: evaluator, logger: Logger(label: "signet.admission"))
+        responder.resourceValidator = SignetResourceValidator(configuration: exemptionRules)
         var anyDenied = false
         var rendered: [String] = []
         for (index, document) in documents.enumerated() {

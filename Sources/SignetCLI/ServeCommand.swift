@@ -111,6 +111,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. (env: SIGNET_LOG_LEVEL, default info)")
     var logLevel: String?
 
+    @OptionGroup var resources: ResourceOptions
+
     func runAsynchronously() async throws {
         let settings = try resolve()
         Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
@@ -119,17 +121,10 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let logger = Logger(label: "signet")
 
         let readiness = ReadinessState()
-        let watcher = PolicyDirectoryWatcher(
-            directory: settings.policyDirectory, interval: settings.policyReloadInterval,
-            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory),
-            logger: Logger(label: "signet.policy"))
-        do {
-            try await watcher.loadInitial()
-        } catch {
-            logger.critical("cannot load policies", metadata: ["directory": "\(settings.policyDirectory)", "error": "\(error)"])
-            throw ExitCode(2)
-        }
-        readiness.markPoliciesLoaded()
+        let policySource = try await PolicySourceRuntime.make(
+            settings: try resources.resolve(), policyDirectory: settings.policyDirectory,
+            reloadInterval: settings.policyReloadInterval, readiness: readiness, logger: logger,
+            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory))
 
         let certificates: CertificateReloader
         do {
@@ -148,22 +143,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             throw ExitCode(2)
         }
         let engine = VerificationEngine(registry: registry, configuration: settings.verification, logger: Logger(label: "signet.verify"))
-        let noMatchAction = settings.noMatchAction
-        // The evaluator in force, swapped when the policies change: a review reads it without
-        // waiting on the watcher, and the engine drops cached verdicts of changed policies once.
-        let initialPolicies = await watcher.current
-        await engine.retain(initialPolicies)
-        let evaluator = Mutex(PolicyEvaluator(policies: initialPolicies, noMatchAction: noMatchAction, verifier: engine))
-        let policyUpdates = Task {
-            for await event in watcher.events {
-                guard case .reloaded(let policies) = event else { continue }
-                await engine.retain(policies)
-                evaluator.withLock { $0 = PolicyEvaluator(policies: policies, noMatchAction: noMatchAction, verifier: engine) }
-            }
-        }
-        let responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
-            evaluator.withLock { $0 }
-        }
+        let (responder, policyUpdates) = await policySource.makeResponder(
+            noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
         let handler = SignetRequestHandler(
             admit: { body, deadline in
                 let result = await responder.respond(to: body, deadline: deadline)
@@ -183,7 +164,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         }
         readiness.markCertificateServing()
 
-        let policyTask = Task { await watcher.run() }
+        let policyTask = Task { await policySource.source.run() }
         let shutdownDelay = settings.shutdownDelay
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { signalNumber in
             logger.notice("received signal; shutting down", metadata: ["signal": "\(signalNumber)"])

@@ -7,8 +7,8 @@ public struct SignetCommand: ParsableCommand {
         abstract: "A Kubernetes admission webhook that admits a pod only when every image it runs carries a trusted signature.",
         version: SignetVersion.current,
         subcommands: [
-            ServeCommand.self, ReviewCommand.self, VerifyCommand.self, VerifyBundleCommand.self, ResolveCommand.self,
-            VersionCommand.self,
+            ServeCommand.self, ReviewCommand.self, LintCommand.self, VerifyCommand.self, VerifyBundleCommand.self,
+            ResolveCommand.self, VersionCommand.self,
         ]
     )
 

@@ -53,11 +53,15 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
     public var reason: String
     /// Per matching policy, how its authorities decided.
     public var results: [PolicyResult]
+    /// The exceptions or the bypass that allowed this image.
+    public var exemptions: [ExemptionUse]
 
     public init(
         image: String, reference: String?, container: String, containerType: ContainerType,
-        policies: [String], outcome: ImageOutcome, reason: String, results: [PolicyResult] = []
+        policies: [String], outcome: ImageOutcome, reason: String, results: [PolicyResult] = [],
+        exemptions: [ExemptionUse] = []
     ) {
+        self.exemptions = exemptions
         self.image = image
         self.reference = reference
         self.container = container
@@ -90,8 +94,12 @@ public struct PolicyResult: Sendable, Hashable, Codable {
     public var required: Int
     /// The authorities that were consulted (the evaluator stops once the outcome is certain).
     public var authorities: [AuthorityResult]
+    /// Set when a `PolicyException` exempted the object from this policy (then no authority
+    /// was consulted and `passed` is `true`).
+    public var exemption: ExemptionUse?
 
-    public init(policy: String, mode: PolicyMode, passed: Bool, required: Int, authorities: [AuthorityResult]) {
+    public init(policy: String, mode: PolicyMode, passed: Bool, required: Int, authorities: [AuthorityResult], exemption: ExemptionUse? = nil) {
+        self.exemption = exemption
         self.policy = policy
         self.mode = mode
         self.passed = passed

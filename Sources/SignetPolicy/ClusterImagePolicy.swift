@@ -62,12 +62,22 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public var require: RequiredAuthorities?
         /// What a failure does; `Enforce` when absent.
         public var mode: PolicyMode?
+        /// Namespaces the policy applies in (`metav1.LabelSelector` over namespace labels);
+        /// absent means every namespace.
+        public var namespaceSelector: LabelSelector?
+        /// Workload kinds the policy covers (`Pod`, `Deployment`, ...); absent means every kind.
+        public var kinds: [String]?
 
-        public init(images: [ImagePattern], authorities: [Authority], require: RequiredAuthorities? = nil, mode: PolicyMode? = nil) {
+        public init(
+            images: [ImagePattern], authorities: [Authority], require: RequiredAuthorities? = nil, mode: PolicyMode? = nil,
+            namespaceSelector: LabelSelector? = nil, kinds: [String]? = nil
+        ) {
             self.images = images
             self.authorities = authorities
             self.require = require
             self.mode = mode
+            self.namespaceSelector = namespaceSelector
+            self.kinds = kinds
         }
     }
 

@@ -56,14 +56,28 @@ public struct AdmissionSubject: Sendable, Hashable {
     public var dryRun: Bool
     /// `request.userInfo.username`.
     public var userName: String?
+    /// The labels of the object's namespace, when the policy source knows them (for
+    /// `spec.namespaceSelector` and the namespace opt-out label); `nil` when unknown.
+    public var namespaceLabels: [String: String]?
+    /// `PodSpec.imagePullSecrets` names, for registry credentials.
+    public var imagePullSecrets: [String]
+    /// `PodSpec.serviceAccountName` (`default` when the pod names none).
+    public var serviceAccountName: String?
 
-    public init(namespace: String? = nil, name: String? = nil, kind: String, operation: String = "CREATE", dryRun: Bool = false, userName: String? = nil) {
+    public init(
+        namespace: String? = nil, name: String? = nil, kind: String, operation: String = "CREATE", dryRun: Bool = false,
+        userName: String? = nil, namespaceLabels: [String: String]? = nil, imagePullSecrets: [String] = [],
+        serviceAccountName: String? = nil
+    ) {
         self.namespace = namespace
         self.name = name
         self.kind = kind
         self.operation = operation
         self.dryRun = dryRun
         self.userName = userName
+        self.namespaceLabels = namespaceLabels
+        self.imagePullSecrets = imagePullSecrets
+        self.serviceAccountName = serviceAccountName
     }
 }
 

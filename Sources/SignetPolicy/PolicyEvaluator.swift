@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SignetRegistry
 
@@ -12,32 +13,42 @@ import SignetRegistry
 /// - a verifier that throws, or is missing for a signature authority, or misses the deadline,
 ///   counts as "not passed" with that reason, so an `Enforce` policy denies (fail closed);
 /// - a failed `Warn` policy allows the image with a warning; a failed `Audit` policy allows it
-///   and records the finding for audit annotations and logs.
+///   and records the finding for audit annotations and logs;
+/// - exemptions (see `PolicyEvaluator+Exemptions.swift`): an image an active `EmergencyBypass`
+///   covers is allowed without evaluation; a policy an active `PolicyException` exempts the
+///   object from is not evaluated; a namespace with the opt-out label is not evaluated;
+///   policies apply only to the namespaces and kinds they select.
 public struct PolicyEvaluator: Sendable {
     public let policies: PolicySet
     public let noMatchAction: NoMatchAction
     public let verifier: (any AuthorityVerifier)?
     public var logger: Logger
+    /// The clock, bypass window and opt-out label for exemptions.
+    public var exemptions: ExemptionConfiguration
 
     public init(
         policies: PolicySet,
         noMatchAction: NoMatchAction = .deny,
         verifier: (any AuthorityVerifier)? = nil,
-        logger: Logger = Logger(label: "signet.policy")
+        logger: Logger = Logger(label: "signet.policy"),
+        exemptions: ExemptionConfiguration = ExemptionConfiguration()
     ) {
         self.policies = policies
         self.noMatchAction = noMatchAction
         self.verifier = verifier
         self.logger = logger
+        self.exemptions = exemptions
     }
 
     /// Evaluates `images` for `subject`; never throws: every failure is a decision.
     public func evaluate(_ images: [ImageUse], subject: AdmissionSubject, deadline: ContinuousClock.Instant) async -> AdmissionDecision {
+        let now = exemptions.clock.now()
+        if let optedOut = optOutDecision(images, subject: subject) { return optedOut }
         // The same image in several containers is evaluated once.
         let distinct = Array(Set(images.map(\.image)))
         let evaluations = await withTaskGroup(of: (String, ImageEvaluation).self) { group in
             for image in distinct {
-                group.addTask { (image, await self.evaluate(image: image, deadline: deadline)) }
+                group.addTask { (image, await self.evaluate(image: image, subject: subject, now: now, deadline: deadline)) }
             }
             var results: [String: ImageEvaluation] = [:]
             for await (image, evaluation) in group {
@@ -71,17 +82,34 @@ public struct PolicyEvaluator: Sendable {
 
     // MARK: - One image
 
-    private func evaluate(image: String, deadline: ContinuousClock.Instant) async -> ImageEvaluation {
+    private func evaluate(image: String, subject admission: AdmissionSubject, now: Date, deadline: ContinuousClock.Instant) async -> ImageEvaluation {
         let reference: ImageReference
         do {
             reference = try ImageReference(parsing: image)
         } catch {
             return .invalid(error)
         }
+        if let bypass = activeBypass(for: reference, subject: admission, now: now) {
+            return .bypassed(reference, bypass.use)
+        }
         let subject = ImageMatchSubject(reference)
-        let matching = policies.policies(matching: subject)
-        if matching.isEmpty {
+        let selected = policies.policies(matching: subject).filter { $0.applies(to: admission) }
+        if selected.isEmpty {
             return .uncovered(reference)
+        }
+        var exempted: [PolicyResult] = []
+        var matching: [CompiledPolicy] = []
+        for policy in selected {
+            if let exception = activeException(for: policy, image: reference, subject: admission, now: now) {
+                exempted.append(PolicyResult(
+                    policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
+                    exemption: exception.use(policy: policy.name)))
+            } else {
+                matching.append(policy)
+            }
+        }
+        if matching.isEmpty {
+            return .evaluated(reference, exempted)
         }
         var results: [PolicyResult] = []
         results.reserveCapacity(matching.count)
@@ -97,7 +125,7 @@ public struct PolicyEvaluator: Sendable {
                 return ordered.compactMap { $0 }
             }
         }
-        return .evaluated(reference, results)
+        return .evaluated(reference, (results + exempted).sorted { $0.policy < $1.policy })
     }
 
     // MARK: - One policy
@@ -201,6 +229,7 @@ private enum ImageEvaluation: Sendable {
     case invalid(ImageReferenceError)
     case uncovered(ImageReference)
     case evaluated(ImageReference, [PolicyResult])
+    case bypassed(ImageReference, ExemptionUse)
 
     struct UseVerdict {
         var verdict: ImageVerdict
@@ -229,10 +258,22 @@ private enum ImageEvaluation: Sendable {
                     policies: [], outcome: outcome, reason: message),
                 denials: outcome == .deny ? [message] : [])
 
+        case .bypassed(let reference, let bypass):
+            let message = bypass.warning(reference: reference, container: container)
+            return UseVerdict(
+                verdict: ImageVerdict(
+                    image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
+                    policies: [], outcome: .allow, reason: message, exemptions: [bypass]),
+                warnings: [message])
+
         case .evaluated(let reference, let results):
             var result = UseVerdict(verdict: ImageVerdict(
                 image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
-                policies: results.map(\.policy), outcome: .allow, reason: "", results: results))
+                policies: results.map(\.policy), outcome: .allow, reason: "", results: results,
+                exemptions: results.compactMap(\.exemption)))
+            let exemptionWarnings = results.compactMap { policy in
+                policy.exemption.map { $0.warning(reference: reference, container: container) }
+            }
             for policy in results where !policy.passed {
                 let failure = Self.describeFailure(policy)
                 switch policy.mode {
@@ -253,10 +294,13 @@ private enum ImageEvaluation: Sendable {
             } else if !result.auditFindings.isEmpty {
                 result.verdict.outcome = .audit
                 result.verdict.reason = result.auditFindings.joined(separator: "; ")
+            } else if !exemptionWarnings.isEmpty {
+                result.verdict.reason = exemptionWarnings.joined(separator: "; ")
             } else {
                 let names = results.map { "\"\($0.policy)\"" }.joined(separator: ", ")
                 result.verdict.reason = "image \"\(reference)\" (\(container)) allowed by \(results.count == 1 ? "policy" : "policies") \(names)"
             }
+            result.warnings += exemptionWarnings
             return result
         }
     }

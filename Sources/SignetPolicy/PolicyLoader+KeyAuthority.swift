@@ -14,6 +14,7 @@ extension PolicyLoader {
             throw invalid("\(path).publicKeys", "at least one public key is required")
         }
         var keys: [TrustedPublicKey] = []
+        var unresolved = 0
         for (index, entry) in body.publicKeys.enumerated() {
             let keyPath = "\(path).publicKeys[\(index)]"
             let given = [entry.pem != nil, entry.file != nil, entry.secretRef != nil].filter { $0 }.count
@@ -40,6 +41,10 @@ extension PolicyLoader {
                 }
                 let location = [keySecretsDirectory, secret.namespace, secret.name, name].joined(separator: "/")
                 guard let data = FileManager.default.contents(atPath: location) else {
+                    if !requireSecretReferences {
+                        unresolved += 1
+                        continue
+                    }
                     throw invalid(field, "cannot read key \(name) of Secret \(secret.namespace)/\(secret.name) (expected at \(location))")
                 }
                 (pem, origin) = (String(decoding: data, as: UTF8.self), "secret \(secret.namespace)/\(secret.name) key \(name)")
@@ -72,8 +77,10 @@ extension PolicyLoader {
             keys.append(TrustedPublicKey(key: key, scheme: scheme, source: "publicKeys[\(index)] (\(origin))"))
         }
         let threshold = body.threshold ?? 1
-        guard threshold >= 1, threshold <= keys.count else {
-            throw invalid("\(path).threshold", "threshold must be between 1 and the number of public keys (\(keys.count)), found \(threshold)")
+        guard threshold >= 1, threshold <= keys.count + unresolved else {
+            throw invalid(
+                "\(path).threshold",
+                "threshold must be between 1 and the number of public keys (\(keys.count + unresolved)), found \(threshold)")
         }
         return CompiledKeyAuthority(keys: keys, threshold: threshold, requiredAnnotations: body.annotations ?? [:])
     }

@@ -20,17 +20,17 @@ public struct PolicySourceFile: Sendable, Hashable {
 ///   symbolic links; names starting with `.` are skipped (a Kubernetes ConfigMap volume keeps its
 ///   real files under `..data/` and links them from the top level).
 /// - A file may hold several YAML documents (`---`); empty documents are skipped.
-/// - Documents of the signet kinds `PolicyException` and `EmergencyBypass` are skipped with a
-///   debug log until their support lands; any other kind or version in the `signet.dev` group,
-///   and any document outside that group, is an error naming the file and document.
+/// - Documents of the kinds `PolicyException` and `EmergencyBypass` are compiled into the set's
+///   exceptions and bypasses; any other kind or version in the `signet.dev` group, and any
+///   document outside that group, is an error naming the file and document.
 /// - Unknown fields in `spec` and in authorities are errors, so a typo cannot silently weaken a
 ///   policy. Loading is all or nothing: the first error rejects the whole set.
 ///
 /// Resource shape: Kubernetes API conventions (apiVersion/kind/metadata/spec); see
 /// ``ClusterImagePolicy``.
 public struct PolicyLoader: Sendable {
-    /// Signet kinds recognised but not evaluated yet.
-    public static let deferredKinds: Set<String> = ["PolicyException", "EmergencyBypass"]
+    /// Signet kinds besides `ClusterImagePolicy`: exemptions from it.
+    public static let exemptionKinds: Set<String> = [PolicyException.kind, EmergencyBypass.kind]
 
     /// The default of ``keySecretsDirectory``.
     public static let defaultKeySecretsDirectory = "/etc/signet/key-secrets"
@@ -39,6 +39,11 @@ public struct PolicyLoader: Sendable {
     /// Where `secretRef` public keys of `key` authorities are read from:
     /// `<directory>/<namespace>/<name>/<key>` (each Secret mounted as a volume there).
     public var keySecretsDirectory: String
+
+    /// Whether a `secretRef` public key whose Secret is not mounted is an error (`true`, when
+    /// signet loads policies it will enforce) or only checked for shape (`false`: `signet lint`
+    /// and admission of signet's own resources, where the Secret lives in the cluster, not here).
+    public var requireSecretReferences = true
 
     public init(logger: Logger = Logger(label: "signet.policy"), keySecretsDirectory: String = PolicyLoader.defaultKeySecretsDirectory) {
         self.logger = logger
@@ -54,12 +59,17 @@ public struct PolicyLoader: Sendable {
     public func load(files: [PolicySourceFile]) throws(PolicyLoadError) -> PolicySet {
         var hash = StableHash()
         var policies: [CompiledPolicy] = []
+        var exemptions = ExemptionCollector()
         var seen: [String: PolicySourceLocation] = [:]
         for file in files.sorted(by: { $0.name < $1.name }) {
             hash.combine(file.name)
             hash.combine(file.bytes.count)
             hash.combine(file.bytes)
-            for policy in try loadFile(file) {
+            for resource in try loadFile(file) {
+                guard case .policy(let policy) = resource else {
+                    try exemptions.add(resource)
+                    continue
+                }
                 if let first = seen[policy.name] {
                     throw PolicyLoadError(
                         .duplicateName, file: policy.source.file, document: policy.source.document, fieldPath: "metadata.name",
@@ -69,7 +79,7 @@ public struct PolicyLoader: Sendable {
                 policies.append(policy)
             }
         }
-        return PolicySet(policies: policies, revision: hash.hexDigest)
+        return PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exemptions.exceptions, bypasses: exemptions.bypasses)
     }
 
     /// The policy files of `directory` with their bytes, in name order.
@@ -99,7 +109,7 @@ public struct PolicyLoader: Sendable {
 
     // MARK: - Documents
 
-    private func loadFile(_ file: PolicySourceFile) throws(PolicyLoadError) -> [CompiledPolicy] {
+    func loadFile(_ file: PolicySourceFile) throws(PolicyLoadError) -> [LoadedResource] {
         guard let text = String(validating: file.bytes, as: UTF8.self) else {
             throw PolicyLoadError(.invalidYAML, file: file.name, message: "file is not valid UTF-8")
         }
@@ -109,7 +119,7 @@ public struct PolicyLoader: Sendable {
         } catch {
             throw PolicyLoadError(.invalidYAML, file: file.name, document: 1, message: Self.describe(yamlError: error))
         }
-        var policies: [CompiledPolicy] = []
+        var policies: [LoadedResource] = []
         var document = 0
         while true {
             document += 1
@@ -128,7 +138,7 @@ public struct PolicyLoader: Sendable {
         return policies
     }
 
-    private func loadDocument(_ node: Node, at location: PolicySourceLocation) throws(PolicyLoadError) -> CompiledPolicy? {
+    private func loadDocument(_ node: Node, at location: PolicySourceLocation) throws(PolicyLoadError) -> LoadedResource? {
         if node.null != nil {
             return nil
         }
@@ -151,11 +161,8 @@ public struct PolicyLoader: Sendable {
             throw PolicyLoadError(.unsupportedResource, file: location.file, document: location.document, fieldPath: "apiVersion",
                                   message: "unsupported apiVersion \"\(apiVersion)\" (this signet reads \(ClusterImagePolicy.apiVersion))")
         }
-        if Self.deferredKinds.contains(kind) {
-            logger.debug("skipping a resource signet does not evaluate yet", metadata: [
-                "kind": "\(kind)", "file": "\(location.file)", "document": "\(location.document)",
-            ])
-            return nil
+        if Self.exemptionKinds.contains(kind) {
+            return try loadExemption(kind: kind, node: node, mapping: mapping, at: location)
         }
         guard kind == ClusterImagePolicy.kind else {
             throw PolicyLoadError(.unsupportedResource, file: location.file, document: location.document, fieldPath: "kind",
@@ -171,7 +178,7 @@ public struct PolicyLoader: Sendable {
         } catch {
             throw PolicyLoadError(.invalidField, file: location.file, document: location.document, message: "\(error)")
         }
-        return try compile(policy, source: location)
+        return .policy(try compile(policy, source: location))
     }
 
     // MARK: - Compilation
@@ -224,6 +231,7 @@ public struct PolicyLoader: Sendable {
             }
             authorities.append(CompiledAuthority(name: authorityName, index: index, kind: kind))
         }
+        try Self.checkSelection(policy.spec, invalid: invalid)
         let required: Int
         switch policy.spec.require ?? .all {
         case .all:
@@ -253,7 +261,7 @@ public struct PolicyLoader: Sendable {
     // MARK: - Strict fields
 
     private static let topLevelFields: Set<String> = ["apiVersion", "kind", "metadata", "spec", "status"]
-    private static let specFields: Set<String> = ["images", "authorities", "require", "mode"]
+    private static let specFields: Set<String> = ["images", "authorities", "require", "mode", "namespaceSelector", "kinds"]
     private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
     private static let staticFields: Set<String> = ["action", "message"]
     private static let imageFields: Set<String> = ["glob"]
@@ -265,6 +273,9 @@ public struct PolicyLoader: Sendable {
         try checkKeys(root, allowed: topLevelFields, path: "", at: location)
         guard let spec = value(root, "spec")?.mapping else { return }
         try checkKeys(spec, allowed: specFields, path: "spec", at: location)
+        if let selector = value(spec, "namespaceSelector")?.mapping {
+            try checkKeys(selector, allowed: selectorFields, path: "spec.namespaceSelector", at: location)
+        }
         if let images = value(spec, "images")?.sequence {
             for (index, image) in images.enumerated() {
                 if let mapping = image.mapping {

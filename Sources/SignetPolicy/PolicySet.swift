@@ -7,13 +7,19 @@ public struct PolicySet: Sendable {
     public let policies: [CompiledPolicy]
     /// A stable hash of the source files (names and bytes), as 16 hexadecimal characters.
     public let revision: String
+    /// Every `PolicyException`, active or not (expiry is decided at each admission).
+    public let exceptions: [CompiledException]
+    /// Every `EmergencyBypass`, active or not.
+    public let bypasses: [CompiledBypass]
 
     /// No policies; with the default no-match action every image is denied.
     public static let empty = PolicySet(policies: [], revision: StableHash().hexDigest)
 
-    public init(policies: [CompiledPolicy], revision: String) {
+    public init(policies: [CompiledPolicy], revision: String, exceptions: [CompiledException] = [], bypasses: [CompiledBypass] = []) {
         self.policies = policies.sorted { $0.name < $1.name }
         self.revision = revision
+        self.exceptions = exceptions.sorted { $0.qualifiedName < $1.qualifiedName }
+        self.bypasses = bypasses.sorted { $0.name < $1.name }
     }
 
     /// The policies with a glob matching `image`, in name order.

@@ -29,8 +29,12 @@ public final class TestProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        // Foundation's Process.run is not safe to call from several threads at once on Linux
+        // (it crashed copying the environment while the suites ran in parallel): one at a time.
+        try Self.launchLock.withLock { try process.run() }
     }
+
+    private static let launchLock = NSLock()
 
     /// Runs a command to completion (bounded by `timeout`) and returns its exit status and output.
     public static func run(

@@ -105,7 +105,7 @@ final class CurlTransfer: @unchecked Sendable {
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, lowSpeedSeconds), "low speed time")
         // curl refuses up front when Content-Length already says the body is too large (not for
         // HEAD, whose Content-Length describes a body that is not sent).
-        if request.method != .head {
+        if request.method != .head && request.bodyStream == nil {
             try check(signet_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, Int64(request.maximumResponseBytes)), "size cap")
         }
 
@@ -114,7 +114,7 @@ final class CurlTransfer: @unchecked Sendable {
             break
         case .head:
             try check(signet_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1), "HEAD")
-        case .post, .put, .delete:
+        case .post, .put, .delete, .patch:
             if request.method != .delete || request.body != nil {
                 let body = request.body ?? []
                 let code = body.withUnsafeBytes { signet_curl_easy_set_body(easy, $0.baseAddress, Int64($0.count)) }
@@ -157,6 +157,12 @@ final class CurlTransfer: @unchecked Sendable {
     /// Write callback: appends to the body, or returns 0 (which aborts the transfer with
     /// CURLE_WRITE_ERROR) once the body would pass the cap.
     private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if let stream = request.bodyStream, let easy {
+            var status = 0
+            _ = signet_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            stream(status, Array(bytes))
+            return bytes.count
+        }
         guard body.count + bytes.count <= request.maximumResponseBytes else {
             exceededBodyLimit = true
             return 0

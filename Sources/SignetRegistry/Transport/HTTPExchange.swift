@@ -6,6 +6,7 @@ struct HTTPRequest: Sendable {
         case post = "POST"
         case put = "PUT"
         case delete = "DELETE"
+        case patch = "PATCH"
     }
 
     var method: Method
@@ -16,6 +17,9 @@ struct HTTPRequest: Sendable {
     var maximumResponseBytes: Int
     /// When the whole exchange (redirects included) must be over.
     var deadline: ContinuousClock.Instant
+    /// When set, body bytes are handed here as they arrive (on the transfer thread, with the
+    /// response status) instead of being collected, and no size cap applies: for watch streams.
+    var bodyStream: (@Sendable (_ status: Int, _ bytes: [UInt8]) -> Void)? = nil
 }
 
 /// The response to an ``HTTPRequest``: the final response after redirects.

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import Metrics
+import SignetPolicy
+
+/// What the policy evaluation of one request produced, for audit records.
+struct DecisionOutcome: Sendable {
+    var subject: AdmissionSubject
+    var decision: AdmissionDecision
+    var revision: String
+}
+
+extension AdmissionResponder {
+    /// Audit annotations naming the exemptions used: `exemptions` (a `; `-separated list such
+    /// as `PolicyException "billing/legacy" (valid until 2026-12-01T00:00:00Z)`) and
+    /// `emergency-bypass` (the bypass names and expiries) when a bypass was used.
+    static func annotateExemptions(_ decision: AdmissionDecision, into annotations: inout [String: String]) {
+        let used = decision.exemptionsUsed
+        guard !used.isEmpty else { return }
+        annotations["exemptions"] = used.map(\.description).joined(separator: "; ")
+        let bypasses = used.filter { $0.kind == .emergencyBypass }
+        if !bypasses.isEmpty {
+            annotations["emergency-bypass"] = bypasses.map(\.description).joined(separator: "; ")
+        }
+    }
+
+    /// Writes the audit record(s) and the per-exemption metrics of one answered request.
+    ///
+    /// Metrics: `signet_emergency_bypass_uses_total{bypass,dry_run}` and
+    /// `signet_policy_exception_uses_total{exception,dry_run}` per use; a dry run counts under
+    /// `dry_run="true"`. `signet_policy_violations_total{policy,mode}` counts failed policies of
+    /// real (not dry-run) admissions only.
+    func recordAudit(_ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, latency: Duration) {
+        let dryRun = request.dryRun ?? false
+        let subject = outcome?.subject ?? AdmissionSubject(
+            namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
+            dryRun: dryRun, userName: request.userInfo?.username)
+        let decision = outcome?.decision
+        let reason = response.status?.message ?? decision?.verdicts.map(\.reason).joined(separator: "; ")
+        let record = AdmissionAuditRecord.make(
+            uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
+            policyRevision: outcome?.revision, latency: latency, time: resourceValidator.configuration.clock.now())
+        auditSink?.record(record)
+
+        guard let decision else { return }
+        for exemption in decision.exemptionsUsed {
+            switch exemption.kind {
+            case .emergencyBypass:
+                Counter(label: "signet_emergency_bypass_uses_total", dimensions: [
+                    ("bypass", exemption.name), ("dry_run", dryRun ? "true" : "false"),
+                ]).increment()
+                Logger(label: "signet.audit").warning("emergency bypass used", metadata: [
+                    "uid": "\(request.uid)", "bypass": "\(exemption.name)", "expires_at": "\(KubernetesTime.format(exemption.expiresAt))",
+                    "namespace": "\(request.namespace ?? "")", "kind": "\(request.kind.kind)", "name": "\(request.name ?? "")",
+                    "user": "\(request.userInfo?.username ?? "")", "dry_run": "\(dryRun)",
+                ])
+                var event = record
+                event.event = "emergency-bypass"
+                event.exemptions = [exemption]
+                event.images = record.images.filter { $0.exemptions.contains(exemption) }
+                auditSink?.record(event)
+            case .policyException:
+                Counter(label: "signet_policy_exception_uses_total", dimensions: [
+                    ("exception", exemption.qualifiedName), ("dry_run", dryRun ? "true" : "false"),
+                ]).increment()
+            }
+        }
+        if !dryRun {
+            for verdict in decision.verdicts {
+                for result in verdict.results where !result.passed {
+                    Counter(label: "signet_policy_violations_total", dimensions: [
+                        ("policy", result.policy), ("mode", result.mode.rawValue),
+                    ]).increment()
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import SignetPolicy
+
+/// Admission of signet's own resources (`signet.dev/v1alpha1` `ClusterImagePolicy`,
+/// `PolicyException`, `EmergencyBypass`): the checks of ``SignetResourceValidator`` run on
+/// `request.object` of a `CREATE` or `UPDATE`, so a bad exception or an open-ended bypass is
+/// refused at `kubectl apply` time with the field and the reason (Kubernetes "Dynamic Admission
+/// Control"; `metav1.Status` code 422 `Invalid`, as API validation answers).
+///
+/// `DELETE` is always allowed, so an expired exception can be removed.
+struct SignetResourceAdmission: Sendable {
+    var validator: SignetResourceValidator
+
+    /// The response for a signet.dev request, or `nil` when `request` is of another group.
+    func respond(to request: AdmissionRequest, body: [UInt8]) -> AdmissionResponse? {
+        guard request.kind.group == ClusterImagePolicy.group else { return nil }
+        var annotations: [String: String] = [:]
+        if request.dryRun ?? false { annotations["dry-run"] = "true" }
+        guard request.operation == .create || request.operation == .update else {
+            return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations.isEmpty ? nil : annotations)
+        }
+        let label = "\(request.kind.kind) \"\(request.namespace.map { "\($0)/" } ?? "")\(request.name ?? "")\""
+        guard var object = Self.object(in: body) else {
+            return deny(request, "signet denied \(label): request.object is missing or not an object", annotations)
+        }
+        if let namespace = request.namespace, var metadata = object["metadata"] as? [String: Any], metadata["namespace"] == nil {
+            metadata["namespace"] = namespace
+            object["metadata"] = metadata
+        }
+        guard let bytes = try? JSONSerialization.data(withJSONObject: object) else {
+            return deny(request, "signet denied \(label): request.object cannot be read", annotations)
+        }
+        let problems = validator.validate(PolicySourceFile(name: label, bytes: Array(bytes)))
+        if problems.isEmpty {
+            annotations["decision"] = "allowed"
+            return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations)
+        }
+        let message = problems.map { Self.describe($0) }.joined(separator: "; ")
+        return deny(request, "signet denied \(label): \(message)", annotations)
+    }
+
+    private func deny(_ request: AdmissionRequest, _ message: String, _ annotations: [String: String]) -> AdmissionResponse {
+        var annotations = annotations
+        annotations["decision"] = "denied"
+        return AdmissionResponse(
+            uid: request.uid, allowed: false, status: AdmissionStatus(code: 422, reason: "Invalid", message: message),
+            auditAnnotations: annotations)
+    }
+
+    /// `spec.validUntil: …` (the source label is already in the message's prefix).
+    private static func describe(_ problem: PolicyLoadError) -> String {
+        if let path = problem.fieldPath, !path.isEmpty { return "\(path): \(problem.message)" }
+        return problem.message
+    }
+
+    private static func object(in body: [UInt8]) -> [String: Any]? {
+        guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let request = review["request"] as? [String: Any] else { return nil }
+        return request["object"] as? [String: Any]
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import SignetPolicy
+
+/// `--now` and `--max-bypass-window` for the offline commands (`review`, `lint`): the time the
+/// expiry rules are decided at, pinned for testing policies ("will this exception still cover
+/// the rollout on Friday?"), and the bypass window the webhook enforces.
+struct ExemptionOptions: ParsableArguments {
+    @Option(name: .long, help: "Decide expiry as if it were this RFC 3339 time, for testing policies. (env: SIGNET_NOW, default: the current time)")
+    var now: String?
+
+    @Option(name: .long, help: "Longest time ahead an EmergencyBypass may expire. (env: SIGNET_MAX_BYPASS_WINDOW, default 24h)")
+    var maxBypassWindow: String?
+
+    func configuration() throws -> ExemptionConfiguration {
+        var configuration = ExemptionConfiguration()
+        if let text = EnvironmentOption.string(now, "SIGNET_NOW") {
+            guard let instant = KubernetesTime.parse(text) else {
+                throw ValidationError("--now \(text) is not an RFC 3339 time (for example 2026-12-01T00:00:00Z)")
+            }
+            configuration.clock = .fixed(instant)
+        }
+        configuration.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: configuration.maximumBypassWindow)
+        return configuration
+    }
+}
+
+/// `signet serve`'s flags for where policies come from and how exemptions, status, credentials
+/// and the audit trail work. Each has an environment-variable twin.
+struct ResourceOptions: ParsableArguments {
+    @Option(name: .long, help: "Where policies come from: directory (--policy-dir, reloaded on change) or kubernetes (list and watch the signet.dev resources with the pod's service account). (env: SIGNET_POLICY_SOURCE, default directory)")
+    var policySource: String?
+
+    @Option(name: .long, help: "Longest time ahead an EmergencyBypass may expire; longer ones are refused. (env: SIGNET_MAX_BYPASS_WINDOW, default 24h)")
+    var maxBypassWindow: String?
+
+    @Option(name: .long, help: "Keep the status of signet resources up to date when permitted: true or false. (env: SIGNET_WRITE_STATUS, default true)")
+    var writeStatus: String?
+
+    @Option(name: .long, help: "Image pull secrets every verification may use, as comma-separated namespace/name. (env: SIGNET_REGISTRY_SECRETS)")
+    var registrySecrets: String?
+
+    @Option(name: .long, help: "Audit trail: stdout (one JSON line per decision) or off. (env: SIGNET_AUDIT_LOG, default stdout)")
+    var auditLog: String?
+
+    @Option(name: .long, help: "Namespace label that opts a namespace out when set to \"true\". (env: SIGNET_NAMESPACE_OPT_OUT_LABEL, default signet.dev/exclude)")
+    var namespaceOptOutLabel: String?
+
+    func resolve() throws -> ResourceSettings {
+        let sourceText = EnvironmentOption.string(policySource, "SIGNET_POLICY_SOURCE", default: "directory")!
+        guard let source = ResourceSettings.Source(rawValue: sourceText) else {
+            throw ValidationError("--policy-source must be directory or kubernetes, not \(sourceText)")
+        }
+        var exemptions = ExemptionConfiguration()
+        exemptions.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: exemptions.maximumBypassWindow)
+        exemptions.namespaceOptOutLabel = EnvironmentOption.string(
+            namespaceOptOutLabel, "SIGNET_NAMESPACE_OPT_OUT_LABEL", default: exemptions.namespaceOptOutLabel)!
+        let statusText = EnvironmentOption.string(writeStatus, "SIGNET_WRITE_STATUS", default: "true")!
+        guard let status = Bool(statusText) else { throw ValidationError("--write-status must be true or false") }
+        let auditText = EnvironmentOption.string(auditLog, "SIGNET_AUDIT_LOG", default: "stdout")!
+        guard auditText == "stdout" || auditText == "off" else { throw ValidationError("--audit-log must be stdout or off") }
+        let secrets = (EnvironmentOption.string(registrySecrets, "SIGNET_REGISTRY_SECRETS") ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for secret in secrets where secret.split(separator: "/").count != 2 {
+            throw ValidationError("--registry-secrets entries are namespace/name, not \(secret)")
+        }
+        return ResourceSettings(source: source, exemptions: exemptions, writeStatus: status, registrySecrets: secrets, auditToStandardOutput: auditText == "stdout")
+    }
+}
+
+/// The resolved ``ResourceOptions``.
+struct ResourceSettings: Sendable {
+    enum Source: String, Sendable {
+        case directory
+        case kubernetes
+    }
+
+    var source: Source
+    var exemptions: ExemptionConfiguration
+    var writeStatus: Bool
+    var registrySecrets: [String]
+    var auditToStandardOutput: Bool
+}
+
+/// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW`: a Go-style duration of whole hours,
+/// minutes and seconds (`24h`, `90m`, `1h30m`, `72h`), positive, with no upper cap.
+enum BypassWindow {
+    static func resolve(_ flag: String?, default fallback: Duration) throws -> Duration {
+        guard let text = EnvironmentOption.string(flag, "SIGNET_MAX_BYPASS_WINDOW") else { return fallback }
+        guard let window = parse(text), window > .zero else {
+            throw ValidationError("--max-bypass-window \(text) is not a positive duration (examples: 24h, 90m, 1h30m)")
+        }
+        return window
+    }
+
+    static func parse(_ text: String) -> Duration? {
+        var remaining = Substring(text)
+        var seconds: Int64 = 0
+        guard !remaining.isEmpty else { return nil }
+        while !remaining.isEmpty {
+            let digits = remaining.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let value = Int64(digits), let unit = remaining.dropFirst(digits.count).first else { return nil }
+            remaining = remaining.dropFirst(digits.count + 1)
+            switch unit {
+            case "h": seconds += value * 3600
+            case "m": seconds += value * 60
+            case "s": seconds += value
+            default: return nil
+            }
+        }
+        return .seconds(seconds)
+    }
+}

@@ -1,0 +1,26 @@
+import Logging
+import SignetPolicy
+
+/// Where `signet serve` gets the policies, exceptions, bypasses and namespace labels in force:
+/// a directory (``DirectoryPolicySource``) or the cluster (``KubernetesPolicySource``). The
+/// same ``PolicyEvaluator`` decides for both.
+protocol PolicySource: Sendable {
+    /// The set in force.
+    func current() async -> PolicySet
+    /// The labels of `namespace`, when the source knows namespaces.
+    func namespaceLabels(_ namespace: String) async -> [String: String]?
+    /// Keeps the set up to date until the task is cancelled.
+    func run() async
+    /// Returns once the first full set is loaded (then `/readyz` may report ready).
+    func waitUntilLoaded() async throws
+}
+
+/// Policies from a directory, reloaded on change; no namespace information.
+struct DirectoryPolicySource: PolicySource {
+    let watcher: PolicyDirectoryWatcher
+
+    func current() async -> PolicySet { await watcher.current }
+    func namespaceLabels(_ namespace: String) async -> [String: String]? { nil }
+    func run() async { await watcher.run() }
+    func waitUntilLoaded() async throws { try await watcher.loadInitial() }
+}

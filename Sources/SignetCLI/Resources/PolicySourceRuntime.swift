@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SignetAdmission
+import SignetKube
+import SignetPolicy
+import Synchronization
+
+/// What `signet serve` builds from ``ResourceSettings``: the policy source (directory or
+/// cluster), the responder on top of it, and, in a cluster, the registry credential provider
+/// verifiers use.
+struct PolicySourceRuntime: Sendable {
+    let source: any PolicySource
+    let settings: ResourceSettings
+    /// Credentials from pull secrets; `nil` out of a cluster.
+    let credentialProvider: (any RegistryCredentialProvider)?
+    /// Marked ready by the responder once its evaluator holds the first full set (Kubernetes
+    /// mode); nil when readiness was settled when the source loaded (directory mode).
+    var readinessAfterSync: ReadinessState? = nil
+
+    /// Builds the source. A directory is loaded now (an invalid one fails the start); a cluster
+    /// source marks `readiness` once its first full sync is done.
+    static func make(
+        settings: ResourceSettings, policyDirectory: String, reloadInterval: Duration, readiness: ReadinessState, logger: Logger,
+        loader: PolicyLoader = PolicyLoader()
+    ) async throws -> PolicySourceRuntime {
+        switch settings.source {
+        case .directory:
+            let watcher = PolicyDirectoryWatcher(
+                directory: policyDirectory, interval: reloadInterval, loader: loader, logger: Logger(label: "signet.policy"))
+            let source = DirectoryPolicySource(watcher: watcher)
+            do {
+                try await source.waitUntilLoaded()
+            } catch {
+                logger.critical("cannot load policies", metadata: ["directory": "\(policyDirectory)", "error": "\(error)"])
+                throw ExitCode(2)
+            }
+            readiness.markPoliciesLoaded()
+            return PolicySourceRuntime(source: source, settings: settings, credentialProvider: nil)
+        case .kubernetes:
+            let client: KubernetesClient
+            do {
+                let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+                    ?? KubernetesClientConfiguration.serviceAccountDirectory
+                client = try KubernetesClient(
+                    configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
+                    logger: Logger(label: "signet.kube"))
+            } catch {
+                logger.critical("cannot reach the Kubernetes API", metadata: ["error": "\(error)"])
+                throw ExitCode(2)
+            }
+            let source = KubernetesPolicySource(client: client, exemptions: settings.exemptions, writeStatus: settings.writeStatus)
+            let reader = PullSecretReader(client: client, configuredSecrets: settings.registrySecrets)
+            return PolicySourceRuntime(
+                source: source, settings: settings, credentialProvider: KubernetesCredentialProvider(reader: reader),
+                readinessAfterSync: readiness)
+        }
+    }
+
+    /// The responder deciding with the source's current set, the exemption rules, signet's own
+    /// resource validation and the audit trail.
+    /// The responder for `/validate`. The evaluator in force is kept in a lock and swapped when
+    /// the source's revision changes (checked every `refreshInterval` by the returned task), so a
+    /// review never waits on the source; `onChange` runs first for each new set (the engine drops
+    /// cached verdicts of changed policies there).
+    func makeResponder(
+        noMatchAction: NoMatchAction, verifier: (any AuthorityVerifier)? = nil,
+        refreshInterval: Duration = .milliseconds(200),
+        onChange: @escaping @Sendable (PolicySet) async -> Void = { _ in }
+    ) async -> (responder: AdmissionResponder, refresher: Task<Void, Never>) {
+        let source = source
+        let exemptions = settings.exemptions
+        let makeEvaluator = { @Sendable (policies: PolicySet) in
+            PolicyEvaluator(
+                policies: policies, noMatchAction: noMatchAction, verifier: verifier,
+                logger: Logger(label: "signet.policy"), exemptions: exemptions)
+        }
+        let initial = await source.current()
+        await onChange(initial)
+        let evaluator = Mutex(makeEvaluator(initial))
+        let readiness = readinessAfterSync
+        let refresher = Task {
+            var revision = initial.revision
+            if let readiness {
+                // Ready only once the evaluator decides with the first full set.
+                try? await source.waitUntilLoaded()
+                let policies = await source.current()
+                revision = policies.revision
+                await onChange(policies)
+                evaluator.withLock { $0 = makeEvaluator(policies) }
+                readiness.markPoliciesLoaded()
+            }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: refreshInterval)
+                let policies = await source.current()
+                guard policies.revision != revision else { continue }
+                revision = policies.revision
+                await onChange(policies)
+                evaluator.withLock { $0 = makeEvaluator(policies) }
+            }
+        }
+        var responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
+            evaluator.withLock { $0 }
+        }
+        responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
+        responder.namespaceLabels = { await source.namespaceLabels($0) }
+        if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink() }
+        return (responder, refresher)
+    }
+}

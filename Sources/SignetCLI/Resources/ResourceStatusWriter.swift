@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import SignetKube
+import SignetPolicy
+
+/// Keeps the `status` of signet resources true (Kubernetes API conventions, "Spec and Status";
+/// written through the `status` subresource with a JSON merge patch, RFC 7386):
+///
+/// - `PolicyException`: `state` `Active` or `Expired`, `validUntil`, `message`;
+/// - `EmergencyBypass`: `state` `Active`, `Expired` or `Refused` (beyond the maximum window),
+///   `expiresAt`, `message`;
+/// - `ClusterImagePolicy`: `state` `Ready`;
+/// - any of them that does not compile: `state` `Invalid` with the reason.
+///
+/// A status is patched only when it differs from the one last written. When the service account
+/// may not patch status (403), writing stops with one warning.
+actor ResourceStatusWriter {
+    private let client: KubernetesClient
+    private let exemptions: ExemptionConfiguration
+    private let logger: Logger
+    private var written: [String: [String: String]] = [:]
+    private var forbidden = false
+
+    init(client: KubernetesClient, exemptions: ExemptionConfiguration, logger: Logger) {
+        self.client = client
+        self.exemptions = exemptions
+        self.logger = logger
+    }
+
+    /// The status each object should have at `now`, by `Kind key`.
+    static func desiredStatuses(_ set: PolicySet, rejected: [String: String], exemptions: ExemptionConfiguration, now: Date)
+        -> [String: (resource: KubernetesResource, name: String, namespace: String?, status: [String: String])] {
+        var result: [String: (KubernetesResource, String, String?, [String: String])] = [:]
+        for policy in set.policies {
+            result["ClusterImagePolicy \(policy.name)"] = (.clusterImagePolicies, policy.name, nil, ["state": "Ready", "message": "in force"])
+        }
+        for exception in set.exceptions {
+            let until = KubernetesTime.format(exception.validUntil)
+            let active = exception.isActive(at: now)
+            result["PolicyException \(exception.qualifiedName)"] = (.policyExceptions, exception.name, exception.namespace, [
+                "state": active ? "Active" : "Expired", "validUntil": until,
+                "message": active ? "exempts matching workloads until \(until)" : "expired at \(until); no longer applies",
+            ])
+        }
+        for bypass in set.bypasses {
+            let until = KubernetesTime.format(bypass.expiresAt)
+            let state: String
+            let message: String
+            if now >= bypass.expiresAt {
+                (state, message) = ("Expired", "expired at \(until); no longer applies")
+            } else if !bypass.isActive(at: now, maximumWindow: exemptions.maximumBypassWindow) {
+                (state, message) = ("Refused", "expiresAt is beyond the maximum bypass window; not applied")
+            } else {
+                (state, message) = ("Active", "bypasses verification until \(until)")
+            }
+            result["EmergencyBypass \(bypass.name)"] = (.emergencyBypasses, bypass.name, nil, ["state": state, "expiresAt": until, "message": message])
+        }
+        for (label, reason) in rejected {
+            let parts = label.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            let resource: KubernetesResource
+            switch parts[0] {
+            case "PolicyException": resource = .policyExceptions
+            case "EmergencyBypass": resource = .emergencyBypasses
+            default: resource = .clusterImagePolicies
+            }
+            let key = parts[1].split(separator: "/").map(String.init)
+            result[label] = (resource, key.last ?? parts[1], key.count == 2 ? key[0] : nil, ["state": "Invalid", "message": reason])
+        }
+        return result
+    }
+
+    func reconcile(_ set: PolicySet, rejected: [String: String]) async {
+        guard !forbidden else { return }
+        let desired = Self.desiredStatuses(set, rejected: rejected, exemptions: exemptions, now: exemptions.clock.now())
+        // Forget objects that are gone, so a re-created one gets its status again.
+        written = written.filter { desired[$0.key] != nil }
+        for (label, entry) in desired.sorted(by: { $0.key < $1.key }) where written[label] != entry.status {
+            guard let patch = try? JSONSerialization.data(withJSONObject: ["status": entry.status], options: [.sortedKeys]) else { continue }
+            do {
+                try await client.patchStatus(entry.resource, name: entry.name, namespace: entry.namespace, patch: Array(patch))
+                written[label] = entry.status
+            } catch {
+                if error.isForbidden {
+                    forbidden = true
+                    logger.warning("no permission to write the status of signet resources; status stays unwritten", metadata: ["error": "\(error)"])
+                    return
+                }
+                // Deleted since the set was built: nothing to write.
+                if error.isNotFound { continue }
+                logger.warning("cannot write status", metadata: ["object": "\(label)", "error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import SignetRegistry
+import Synchronization
+
+/// A small client of the Kubernetes API over signet's libcurl transport (one dedicated thread;
+/// nothing blocks the cooperative pool): list, get, JSON merge patch (RFC 7386) and watch,
+/// authenticated with a bearer token (Kubernetes "Authenticating", service-account tokens).
+///
+/// Watches follow the API concepts ("Efficient detection of changes"): `?watch=1&resourceVersion=…
+/// &allowWatchBookmarks=true&timeoutSeconds=…`, a response streamed as newline-delimited JSON
+/// events, read as they arrive.
+public final class KubernetesClient: Sendable {
+    public let configuration: KubernetesClientConfiguration
+    private let transport: PackageHTTPTransport
+    private let logger: Logger
+
+    /// The largest list or object response accepted.
+    static let maximumResponseBytes = 64 * 1024 * 1024
+
+    public init(configuration: KubernetesClientConfiguration, logger: Logger = Logger(label: "signet.kube")) throws(KubernetesError) {
+        self.configuration = configuration
+        self.logger = logger
+        if let caFile = configuration.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw KubernetesError(.configuration, "the API server CA \(caFile) is not readable")
+        }
+        do {
+            transport = try PackageHTTPTransport(configuration: PackageHTTPTransport.Configuration(
+                caBundlePath: configuration.caFile, connectTimeout: configuration.connectTimeout,
+                idleTimeout: configuration.watchTimeout + .seconds(60), userAgent: "signet-kube"))
+        } catch {
+            throw KubernetesError(.configuration, error.description)
+        }
+    }
+
+    deinit { transport.shutdown() }
+
+    /// Stops the transfer thread.
+    public func shutdown() { transport.shutdown() }
+
+    // MARK: - Requests
+
+    /// Lists every object of `resource` (all namespaces).
+    public func list(_ resource: KubernetesResource) async throws(KubernetesError) -> KubernetesObjectList {
+        let response = try await send("GET", resource.collectionPath)
+        guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
+            throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
+        }
+        let version = (list["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? ""
+        let items = (list["items"] as? [[String: Any]] ?? []).compactMap { KubernetesObject(dictionary: $0, resource: resource) }
+        return KubernetesObjectList(items: items, resourceVersion: version)
+    }
+
+    /// One object, or `nil` when it does not exist.
+    public func get(_ resource: KubernetesResource, name: String, namespace: String?) async throws(KubernetesError) -> KubernetesObject? {
+        let body: [UInt8]
+        do {
+            body = try await send("GET", resource.objectPath(name: name, namespace: namespace))
+        } catch {
+            if error.isNotFound { return nil }
+            throw error
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw KubernetesError(.decoding, "\(resource) \(name) is not a JSON object")
+        }
+        return KubernetesObject(dictionary: object, resource: resource)
+    }
+
+    /// Applies a JSON merge patch to the object's `status` subresource.
+    public func patchStatus(_ resource: KubernetesResource, name: String, namespace: String?, patch: [UInt8]) async throws(KubernetesError) {
+        _ = try await send(
+            "PATCH", resource.objectPath(name: name, namespace: namespace) + "/status", body: patch,
+            contentType: "application/merge-patch+json")
+    }
+
+    private func headers(contentType: String? = nil) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [("Accept", "application/json")]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        if let tokenFile = configuration.tokenFile,
+           let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           !token.isEmpty {
+            headers.append(("Authorization", "Bearer \(token)"))
+        }
+        return headers
+    }
+
+    private func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil) async throws(KubernetesError) -> [UInt8] {
+        let response: PackageHTTPTransport.Response
+        do {
+            response = try await transport.send(
+                method: method, url: configuration.serverURL + path, headers: headers(contentType: contentType), body: body,
+                maximumResponseBytes: Self.maximumResponseBytes, deadline: .now + configuration.requestTimeout)
+        } catch {
+            throw KubernetesError(.transport, "\(method) \(path): \(error.description)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw Self.statusError(status: response.status, body: response.body, what: "\(method) \(path)")
+        }
+        return response.body
+    }
+
+    static func statusError(status: Int, body: [UInt8], what: String) -> KubernetesError {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        let message = object?["message"] as? String ?? String(decoding: body.prefix(200), as: UTF8.self)
+        return KubernetesError(.status, "\(what): \(message)", statusCode: object?["code"] as? Int ?? status)
+    }
+
+    // MARK: - Watch
+
+    /// Watches `resource` from `resourceVersion`. The stream yields events as they arrive and
+    /// finishes when the server ends the watch (its `timeoutSeconds`); it throws when the
+    /// connection breaks, or with a 410 ``KubernetesError`` when the server answers Gone.
+    /// Cancelling the consuming task ends the transfer.
+    public func watch(_ resource: KubernetesResource, resourceVersion: String) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self, throwing: (any Error).self)
+        let seconds = Int(configuration.watchTimeout.components.seconds)
+        var query = "watch=1&allowWatchBookmarks=true&timeoutSeconds=\(max(1, seconds))"
+        if !resourceVersion.isEmpty { query += "&resourceVersion=\(resourceVersion)" }
+        let url = configuration.serverURL + resource.collectionPath + "?" + query
+        let headers = headers()
+        let deadline = ContinuousClock.now + configuration.watchTimeout + .seconds(30)
+        let transport = transport
+        let parser = Mutex(WatchStreamParser(resource: resource))
+        let task = Task {
+            do {
+                let response = try await transport.stream(url: url, headers: headers, deadline: deadline) { status, bytes in
+                    parser.withLock { $0.feed(status: status, bytes: bytes, into: continuation) }
+                }
+                let error = parser.withLock { $0.finish(status: response.status, into: continuation) }
+                continuation.finish(throwing: error)
+            } catch let error as PackageHTTPTransport.Failure {
+                continuation.finish(throwing: error.isTimeout
+                    ? nil
+                    : KubernetesError(.transport, "watch \(resource): \(error.description)"))
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}
+
+/// Turns streamed bytes into events; keeps an error body for a non-200 answer.
+struct WatchStreamParser: Sendable {
+    let resource: KubernetesResource
+    private var lines = LineSplitter()
+    private var errorBody: [UInt8] = []
+    private var failed = false
+
+    init(resource: KubernetesResource) {
+        self.resource = resource
+    }
+
+    mutating func feed(status: Int, bytes: [UInt8], into continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) {
+        guard status == 200 else {
+            if errorBody.count < 64 * 1024 { errorBody += bytes }
+            return
+        }
+        guard !failed else { return }
+        for line in lines.feed(bytes) {
+            do {
+                continuation.yield(try WatchEvent.parse(line: line, resource: resource))
+            } catch {
+                failed = true
+                continuation.finish(throwing: error)
+                return
+            }
+        }
+    }
+
+    /// The error to end the stream with, if any.
+    mutating func finish(status: Int, into continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) -> KubernetesError? {
+        guard status == 200 else {
+            return KubernetesClient.statusError(status: status, body: errorBody, what: "watch \(resource)")
+        }
+        if let line = lines.finish() {
+            do {
+                continuation.yield(try WatchEvent.parse(line: line, resource: resource))
+            } catch {
+                return error
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,44 @@
+/// A resource type as the Kubernetes API serves it: group, version, plural name, kind and scope
+/// (Kubernetes API conventions, "Resources"; paths `/api/v1/...` for the core group and
+/// `/apis/<group>/<version>/...` otherwise).
+public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
+    /// Empty for the core group.
+    public var group: String
+    public var version: String
+    /// The plural resource name, e.g. `clusterimagepolicies`.
+    public var plural: String
+    public var kind: String
+    public var namespaced: Bool
+
+    public init(group: String, version: String, plural: String, kind: String, namespaced: Bool) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+    }
+
+    /// `signet.dev/v1alpha1` or `v1`.
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// The collection path across all namespaces.
+    public var collectionPath: String {
+        (group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)") + "/\(plural)"
+    }
+
+    /// The path of one object.
+    public func objectPath(name: String, namespace: String?) -> String {
+        let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        if namespaced, let namespace { return "\(base)/namespaces/\(namespace)/\(plural)/\(name)" }
+        return "\(base)/\(plural)/\(name)"
+    }
+
+    public var description: String { "\(plural).\(group.isEmpty ? "core" : group)/\(version)" }
+
+    public static let namespaces = KubernetesResource(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
+    public static let secrets = KubernetesResource(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
+    public static let serviceAccounts = KubernetesResource(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
+    public static let clusterImagePolicies = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "clusterimagepolicies", kind: "ClusterImagePolicy", namespaced: false)
+    public static let policyExceptions = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "policyexceptions", kind: "PolicyException", namespaced: true)
+    public static let emergencyBypasses = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "emergencybypasses", kind: "EmergencyBypass", namespaced: false)
+}

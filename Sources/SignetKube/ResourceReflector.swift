@@ -1,0 +1,132 @@
+import Logging
+
+/// Keeps a local copy of every object of one resource type, the way client-go's reflector does
+/// (Kubernetes API concepts, "Efficient detection of changes"):
+///
+/// 1. list, replace the store, remember the list's resourceVersion, report synced;
+/// 2. watch from that resourceVersion with bookmarks; apply ADDED/MODIFIED/DELETED; a BOOKMARK
+///    only advances the resourceVersion;
+/// 3. when the server ends the watch, watch again from the last resourceVersion;
+/// 4. when the connection breaks, wait (``Backoff``) and watch again from the last resourceVersion;
+/// 5. on 410 Gone (an `ERROR` event or the HTTP status), list again (step 1).
+///
+/// Each change publishes a ``ResourceSnapshot`` to ``snapshots``; ``hasSynced`` turns true after
+/// the first full list and stays true.
+public actor ResourceReflector {
+    public nonisolated let resource: KubernetesResource
+    /// The store after every change (newest kept when the consumer falls behind).
+    public nonisolated let snapshots: AsyncStream<ResourceSnapshot>
+
+    private let client: KubernetesClient
+    private let logger: Logger
+    private var backoff: Backoff
+    private let continuation: AsyncStream<ResourceSnapshot>.Continuation
+    private var store: [String: KubernetesObject] = [:]
+    private var resourceVersion = ""
+    private var counters = ResourceSnapshot.Counters()
+    public private(set) var hasSynced = false
+
+    public init(client: KubernetesClient, resource: KubernetesResource, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.kube.reflector")) {
+        self.client = client
+        self.resource = resource
+        self.backoff = backoff
+        self.logger = logger
+        (snapshots, continuation) = AsyncStream.makeStream(of: ResourceSnapshot.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The current store.
+    public var snapshot: ResourceSnapshot {
+        ResourceSnapshot(objects: store.values.sorted { $0.key < $1.key }, resourceVersion: resourceVersion, hasSynced: hasSynced, counters: counters)
+    }
+
+    /// Lists and watches until the task is cancelled.
+    public func run() async {
+        var needsList = true
+        while !Task.isCancelled {
+            if needsList {
+                do {
+                    let list = try await client.list(resource)
+                    counters.lists += 1
+                    store = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
+                    resourceVersion = list.resourceVersion
+                    hasSynced = true
+                    needsList = false
+                    backoff.reset()
+                    publish()
+                    logger.debug("listed", metadata: ["resource": "\(resource)", "objects": "\(store.count)", "resource_version": "\(resourceVersion)"])
+                } catch {
+                    logger.warning("list failed", metadata: ["resource": "\(resource)", "error": "\(error)"])
+                    await sleep(backoff.nextDelay())
+                    continue
+                }
+            }
+            counters.watches += 1
+            do {
+                for try await event in client.watch(resource, resourceVersion: resourceVersion) {
+                    if try apply(event) { backoff.reset() }
+                }
+                // The server ended the watch (timeoutSeconds): resume from the last version.
+            } catch let error as KubernetesError where error.isGone {
+                counters.relistsAfterGone += 1
+                logger.info("resourceVersion too old; relisting", metadata: ["resource": "\(resource)", "resource_version": "\(resourceVersion)"])
+                needsList = true
+            } catch {
+                if Task.isCancelled { break }
+                counters.reconnects += 1
+                logger.warning("watch broke; reconnecting", metadata: ["resource": "\(resource)", "error": "\(error)"])
+                await sleep(backoff.nextDelay())
+            }
+        }
+        continuation.finish()
+    }
+
+    /// Applies one event; returns whether it was a data event. Throws a Gone error for a 410.
+    private func apply(_ event: WatchEvent) throws(KubernetesError) -> Bool {
+        switch event {
+        case .added(let object), .modified(let object):
+            store[object.key] = object
+            if let version = object.resourceVersion { resourceVersion = version }
+        case .deleted(let object):
+            store[object.key] = nil
+            if let version = object.resourceVersion { resourceVersion = version }
+        case .bookmark(let version):
+            counters.bookmarks += 1
+            if !version.isEmpty { resourceVersion = version }
+            publish()
+            return true
+        case .error(let code, let message):
+            throw KubernetesError(.status, "watch \(resource): \(message)", statusCode: code)
+        }
+        counters.events += 1
+        publish()
+        return true
+    }
+
+    private func publish() {
+        continuation.yield(snapshot)
+    }
+
+    private func sleep(_ delay: Duration) async {
+        try? await Task.sleep(for: delay)
+    }
+}
+
+/// The objects of a ``ResourceReflector`` at one moment, and how it got there.
+public struct ResourceSnapshot: Sendable {
+    public var objects: [KubernetesObject]
+    /// The last resourceVersion seen (list, event or bookmark).
+    public var resourceVersion: String
+    /// Whether a full list has completed.
+    public var hasSynced: Bool
+    public var counters: Counters
+
+    /// Work done so far, for tests and diagnostics.
+    public struct Counters: Sendable, Hashable {
+        public var lists = 0
+        public var watches = 0
+        public var events = 0
+        public var bookmarks = 0
+        public var relistsAfterGone = 0
+        public var reconnects = 0
+    }
+}

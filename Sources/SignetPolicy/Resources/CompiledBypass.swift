@@ -1,0 +1,65 @@
+import Foundation
+import SignetRegistry
+
+/// An ``EmergencyBypass`` (`signet.dev/v1alpha1`) validated and compiled, `expiresAt` parsed as
+/// RFC 3339 (Kubernetes `metav1.Time`).
+///
+/// In force while `now < expiresAt` and `expiresAt` is no further than the maximum window ahead
+/// of `now` (so a bypass made while the maximum was larger, or written around signet's own
+/// validation, is still refused).
+public struct CompiledBypass: Sendable {
+    public let name: String
+    /// `nil` means every namespace.
+    public let namespaces: Set<String>?
+    /// Empty means every image.
+    public let images: [ImageGlob]
+    public let expiresAt: Date
+    public let reason: String
+    public let requestedBy: String
+    public let source: PolicySourceLocation
+    public let definition: EmergencyBypass
+
+    public init(
+        name: String, namespaces: Set<String>?, images: [ImageGlob], expiresAt: Date, reason: String,
+        requestedBy: String, source: PolicySourceLocation, definition: EmergencyBypass
+    ) {
+        self.name = name
+        self.namespaces = namespaces
+        self.images = images
+        self.expiresAt = expiresAt
+        self.reason = reason
+        self.requestedBy = requestedBy
+        self.source = source
+        self.definition = definition
+    }
+
+    /// Whether the bypass is in force at `now` under `maximumWindow`.
+    public func isActive(at now: Date, maximumWindow: Duration) -> Bool {
+        now < expiresAt && expiresAt.timeIntervalSince(now) <= maximumWindow.timeInterval
+    }
+
+    /// Whether it covers `image` of `subject` (ignoring time).
+    public func covers(subject: AdmissionSubject, image: ImageReference) -> Bool {
+        if let namespaces {
+            guard let namespace = subject.namespace, namespaces.contains(namespace) else { return false }
+        }
+        if !images.isEmpty {
+            let match = ImageMatchSubject(image)
+            guard images.contains(where: { $0.matches(match) }) else { return false }
+        }
+        return true
+    }
+
+    /// How audit records and warnings name this bypass.
+    public var use: ExemptionUse {
+        ExemptionUse(kind: .emergencyBypass, namespace: nil, name: name, expiresAt: expiresAt, reason: reason, policy: nil)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as `TimeInterval`.
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

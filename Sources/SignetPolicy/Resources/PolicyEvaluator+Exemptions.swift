@@ -1,0 +1,67 @@
+import Foundation
+import SignetRegistry
+
+/// Exemption rules of the ``PolicyEvaluator`` (the signet design, "Resources"):
+///
+/// - a namespace labelled `<namespaceOptOutLabel>: "true"` is not evaluated: every image is
+///   allowed and the opt-out is recorded as an audit finding;
+/// - an `EmergencyBypass` in force that covers the image and namespace allows it without
+///   evaluation, with a warning naming the bypass and its expiry;
+/// - a `PolicyException` in force, in the object's namespace, naming the policy (or all), and
+///   matching the object's name, kind and image, exempts the image from that policy, with a
+///   warning naming the exception and its expiry.
+///
+/// "In force" is decided against ``ExemptionConfiguration/clock`` once per admission, so an
+/// exemption stops applying at the instant it expires.
+extension PolicyEvaluator {
+    /// The first active bypass covering `image` for `subject`, by name.
+    func activeBypass(for image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledBypass? {
+        policies.bypasses.first {
+            $0.isActive(at: now, maximumWindow: exemptions.maximumBypassWindow) && $0.covers(subject: subject, image: image)
+        }
+    }
+
+    /// The first active exception exempting `image` of `subject` from `policy`.
+    func activeException(for policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledException? {
+        policies.exceptions.first {
+            $0.isActive(at: now) && $0.covers(policy: policy.name, subject: subject, image: image)
+        }
+    }
+
+    /// An allowed decision when `subject`'s namespace carries the opt-out label.
+    func optOutDecision(_ images: [ImageUse], subject: AdmissionSubject) -> AdmissionDecision? {
+        guard let namespace = subject.namespace,
+              subject.namespaceLabels?[exemptions.namespaceOptOutLabel] == "true" else { return nil }
+        let reason = "namespace \"\(namespace)\" is opted out of signet by the label \(exemptions.namespaceOptOutLabel)=true"
+        let verdicts = images.map {
+            ImageVerdict(image: $0.image, reference: nil, container: $0.container, containerType: $0.containerType,
+                         policies: [], outcome: .allow, reason: reason)
+        }
+        return AdmissionDecision(allowed: true, verdicts: verdicts, denials: [], warnings: [], auditFindings: [reason])
+    }
+}
+
+extension AdmissionDecision {
+    /// Every exception or bypass that allowed an image, once each.
+    public var exemptionsUsed: [ExemptionUse] {
+        var seen: Set<ExemptionUse> = []
+        var result: [ExemptionUse] = []
+        for exemption in verdicts.flatMap(\.exemptions) where seen.insert(exemption).inserted {
+            result.append(exemption)
+        }
+        return result
+    }
+}
+
+extension ExemptionUse {
+    /// `image "…" (container "c") allowed by PolicyException "ns/name" (valid until …) despite
+    /// policy "p": reason`.
+    func warning(reference: ImageReference, container: String) -> String {
+        switch kind {
+        case .policyException:
+            return "image \"\(reference)\" (\(container)) allowed by \(description) despite policy \"\(policy ?? "")\": \(reason)"
+        case .emergencyBypass:
+            return "image \"\(reference)\" (\(container)) allowed without verification by \(description): \(reason); every use is audited"
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Yams
+
+/// One signet resource read from a document.
+enum LoadedResource: Sendable {
+    case policy(CompiledPolicy)
+    case exception(CompiledException)
+    case bypass(CompiledBypass)
+}
+
+extension PolicyLoader {
+    private static let exceptionSpecFields: Set<String> = ["policies", "names", "kinds", "images", "reason", "ticket", "approvedBy", "validUntil"]
+    private static let bypassSpecFields: Set<String> = ["namespaces", "allNamespaces", "images", "reason", "requestedBy", "expiresAt"]
+    static let topLevelResourceFields: Set<String> = ["apiVersion", "kind", "metadata", "spec", "status"]
+    static let selectorFields: Set<String> = ["matchLabels", "matchExpressions"]
+
+    /// Reads a `PolicyException` or `EmergencyBypass` document (strict fields) and compiles it.
+    func loadExemption(kind: String, node: Node, mapping: Node.Mapping, at location: PolicySourceLocation) throws(PolicyLoadError) -> LoadedResource {
+        let allowedSpec = kind == PolicyException.kind ? Self.exceptionSpecFields : Self.bypassSpecFields
+        try Self.checkExemptionKeys(mapping, specFields: allowedSpec, at: location)
+        do {
+            if kind == PolicyException.kind {
+                let exception = try YAMLDecoder().decode(PolicyException.self, from: node)
+                return .exception(try compile(exception, source: location))
+            } else {
+                let bypass = try YAMLDecoder().decode(EmergencyBypass.self, from: node)
+                return .bypass(try compile(bypass, source: location))
+            }
+        } catch let error as PolicyLoadError {
+            throw error
+        } catch let error as DecodingError {
+            let (path, message) = Self.describe(decodingError: error)
+            throw PolicyLoadError(.invalidField, file: location.file, document: location.document, fieldPath: path, message: message)
+        } catch {
+            throw PolicyLoadError(.invalidField, file: location.file, document: location.document, message: "\(error)")
+        }
+    }
+
+    private static func checkExemptionKeys(_ root: Node.Mapping, specFields: Set<String>, at location: PolicySourceLocation) throws(PolicyLoadError) {
+        func check(_ mapping: Node.Mapping, _ allowed: Set<String>, _ path: String) throws(PolicyLoadError) {
+            for key in mapping.keys {
+                let name = key.string ?? "\(key)"
+                guard allowed.contains(name) else {
+                    throw PolicyLoadError(
+                        .invalidField, file: location.file, document: location.document,
+                        fieldPath: path.isEmpty ? name : "\(path).\(name)",
+                        message: "unknown field \"\(name)\" (expected one of \(allowed.sorted().joined(separator: ", ")))")
+                }
+            }
+        }
+        try check(root, topLevelResourceFields, "")
+        guard let spec = root.first(where: { $0.key.string == "spec" })?.value.mapping else { return }
+        try check(spec, specFields, "spec")
+        if let images = spec.first(where: { $0.key.string == "images" })?.value.sequence {
+            for (index, image) in images.enumerated() {
+                if let entry = image.mapping { try check(entry, ["glob"], "spec.images[\(index)]") }
+            }
+        }
+    }
+
+    /// Validates `exception` and compiles it. Time-independent checks only: whether it has
+    /// expired is decided by ``SignetResourceValidator`` and, at each admission, by the evaluator.
+    public func compile(_ exception: PolicyException, source: PolicySourceLocation) throws(PolicyLoadError) -> CompiledException {
+        func invalid(_ path: String, _ message: String) -> PolicyLoadError {
+            PolicyLoadError(.invalidField, file: source.file, document: source.document, fieldPath: path, message: message)
+        }
+        let spec = exception.spec
+        let name = exception.metadata.name
+        guard Self.isValidResourceName(name) else {
+            throw invalid("metadata.name", "\"\(name)\" is not a valid resource name (lowercase letters, digits, '-' and '.', at most 253 characters)")
+        }
+        guard let namespace = exception.metadata.namespace, !namespace.isEmpty else {
+            throw invalid("metadata.namespace", "a PolicyException is namespaced: metadata.namespace is required (it applies only in its own namespace)")
+        }
+        let validUntil = try Self.expiry(spec.validUntil, field: "spec.validUntil", what: "a PolicyException", invalid: invalid)
+        guard let reason = spec.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw invalid("spec.reason", "a PolicyException needs a reason")
+        }
+        guard let approvedBy = spec.approvedBy, !approvedBy.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw invalid("spec.approvedBy", "a PolicyException needs approvedBy (who approved it)")
+        }
+        var names: [NameGlob] = []
+        for (index, pattern) in (spec.names ?? []).enumerated() {
+            do { names.append(try NameGlob(pattern)) } catch { throw invalid("spec.names[\(index)]", "invalid name glob \"\(pattern)\": \(error.reason)") }
+        }
+        let images = try Self.compileGlobs(spec.images, invalid: invalid)
+        for (index, policy) in (spec.policies ?? []).enumerated() where !Self.isValidResourceName(policy) {
+            throw invalid("spec.policies[\(index)]", "\"\(policy)\" is not a valid ClusterImagePolicy name")
+        }
+        for (index, kind) in (spec.kinds ?? []).enumerated() where kind.isEmpty {
+            throw invalid("spec.kinds[\(index)]", "kind must not be empty")
+        }
+        let policies = spec.policies.flatMap { $0.isEmpty ? nil : Set($0) }
+        let kinds = spec.kinds.flatMap { $0.isEmpty ? nil : Set($0) }
+        return CompiledException(
+            name: name, namespace: namespace, policies: policies, names: names, kinds: kinds, images: images,
+            validUntil: validUntil, reason: reason, ticket: spec.ticket, approvedBy: approvedBy, source: source, definition: exception)
+    }
+
+    /// Validates `bypass` and compiles it (time-independent checks only; see ``SignetResourceValidator``).
+    public func compile(_ bypass: EmergencyBypass, source: PolicySourceLocation) throws(PolicyLoadError) -> CompiledBypass {
+        func invalid(_ path: String, _ message: String) -> PolicyLoadError {
+            PolicyLoadError(.invalidField, file: source.file, document: source.document, fieldPath: path, message: message)
+        }
+        let spec = bypass.spec
+        let name = bypass.metadata.name
+        guard Self.isValidResourceName(name) else {
+            throw invalid("metadata.name", "\"\(name)\" is not a valid resource name (lowercase letters, digits, '-' and '.', at most 253 characters)")
+        }
+        let expiresAt = try Self.expiry(spec.expiresAt, field: "spec.expiresAt", what: "an EmergencyBypass", invalid: invalid)
+        let all = spec.allNamespaces ?? false
+        let listed = spec.namespaces ?? []
+        if all && !listed.isEmpty {
+            throw invalid("spec.namespaces", "set either namespaces or allNamespaces: true, not both")
+        }
+        if !all && listed.isEmpty {
+            throw invalid("spec.namespaces", "an EmergencyBypass needs namespaces, or allNamespaces: true")
+        }
+        for (index, namespace) in listed.enumerated() where !Self.isValidResourceName(namespace) || namespace.contains(".") {
+            throw invalid("spec.namespaces[\(index)]", "\"\(namespace)\" is not a valid namespace name")
+        }
+        guard let reason = spec.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw invalid("spec.reason", "an EmergencyBypass needs a reason")
+        }
+        guard let requestedBy = spec.requestedBy, !requestedBy.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw invalid("spec.requestedBy", "an EmergencyBypass needs requestedBy (who asked for it)")
+        }
+        let images = try Self.compileGlobs(spec.images, invalid: invalid)
+        return CompiledBypass(
+            name: name, namespaces: all ? nil : Set(listed), images: images, expiresAt: expiresAt, reason: reason,
+            requestedBy: requestedBy, source: source, definition: bypass)
+    }
+
+    private static func expiry(
+        _ text: String?, field: String, what: String, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> Date {
+        guard let text, !text.isEmpty else {
+            throw invalid(field, "\(what) must expire: \(field.split(separator: ".").last!) is required (an RFC 3339 time such as 2026-12-01T00:00:00Z)")
+        }
+        guard let date = KubernetesTime.parse(text) else {
+            throw invalid(field, "\"\(text)\" is not an RFC 3339 time (for example 2026-12-01T00:00:00Z)")
+        }
+        return date
+    }
+
+    private static func compileGlobs(
+        _ patterns: [ClusterImagePolicy.ImagePattern]?, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> [ImageGlob] {
+        var globs: [ImageGlob] = []
+        for (index, pattern) in (patterns ?? []).enumerated() {
+            do { globs.append(try ImageGlob(pattern.glob)) } catch { throw invalid("spec.images[\(index)].glob", error.description) }
+        }
+        return globs
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SignetAdmission
+@testable import SignetPolicy
+
+/// Collects audit records in memory.
+final class MemoryAuditSink: AuditSink {
+    private let records = Mutex<[AdmissionAuditRecord]>([])
+    func record(_ record: AdmissionAuditRecord) { records.withLock { $0.append(record) } }
+    var all: [AdmissionAuditRecord] { records.withLock { $0 } }
+}
+
+/// signet's own resources at admission, exemptions in responses and audit records.
+struct ResourceAdmissionTests {
+    static let now = KubernetesTime.parse("2026-11-22T10:00:00Z")!
+    static let rules = ExemptionConfiguration(clock: .fixed(now))
+
+    static func responder(_ set: PolicySet = .empty, sink: MemoryAuditSink? = nil, labels: [String: String]? = nil) -> AdmissionResponder {
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: set, exemptions: rules))
+        responder.resourceValidator = SignetResourceValidator(configuration: rules)
+        responder.auditSink = sink
+        if let labels { responder.namespaceLabels = { _ in labels } }
+        return responder
+    }
+
+    static func exceptionJSON(validUntil: String?) -> String {
+        let until = validUntil.map { #","validUntil":"\#($0)""# } ?? ""
+        return #"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"vendor","namespace":"team","uid":"1","creationTimestamp":"2026-11-22T09:00:00Z"},"spec":{"policies":["deny-untrusted"],"reason":"vendor image","approvedBy":"alice"\#(until)}}"#
+    }
+
+    static func bypassJSON(expiresAt: String) -> String {
+        #"{"apiVersion":"signet.dev/v1alpha1","kind":"EmergencyBypass","metadata":{"name":"incident-1"},"spec":{"allNamespaces":true,"reason":"outage","requestedBy":"oncall","expiresAt":"\#(expiresAt)"}}"#
+    }
+
+    static func respond(_ responder: AdmissionResponder, kind: String, resource: String, object: String, operation: String = "CREATE", namespace: String? = "team", dryRun: Bool = false) async throws -> AdmissionResponse {
+        let body = review(kind: kind, group: "signet.dev", version: "v1alpha1", resource: resource, name: "vendor",
+                          namespace: namespace, operation: operation, object: object, dryRun: dryRun)
+        return try decodeResponse(await responder.respond(to: body, deadline: farDeadline))
+    }
+
+    @Test func exceptionsWithoutExpiryOrAlreadyExpiredAreDenied() async throws {
+        let responder = Self.responder()
+        let missing = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: Self.exceptionJSON(validUntil: nil))
+        #expect(!missing.allowed)
+        #expect(missing.status?.code == 422)
+        let message = try #require(missing.status?.message)
+        #expect(message.contains("PolicyException \"team/vendor\""))
+        #expect(message.contains("spec.validUntil"))
+        #expect(message.contains("must expire"))
+
+        let expired = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: Self.exceptionJSON(validUntil: "2026-11-22T09:59:59Z"))
+        #expect(!expired.allowed)
+        #expect(expired.status?.message?.contains("has already expired") == true)
+
+        let valid = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: Self.exceptionJSON(validUntil: "2026-11-29T00:00:00Z"))
+        #expect(valid.allowed)
+        let deletion = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: Self.exceptionJSON(validUntil: "2020-01-01T00:00:00Z"), operation: "DELETE")
+        #expect(deletion.allowed)
+    }
+
+    @Test func bypassesBeyondTheWindowAreDenied() async throws {
+        let responder = Self.responder()
+        let far = try await Self.respond(responder, kind: "EmergencyBypass", resource: "emergencybypasses", object: Self.bypassJSON(expiresAt: "2026-11-24T10:00:00Z"), namespace: nil)
+        #expect(!far.allowed)
+        #expect(far.status?.message?.contains("maximum window of 24h") == true)
+        let near = try await Self.respond(responder, kind: "EmergencyBypass", resource: "emergencybypasses", object: Self.bypassJSON(expiresAt: "2026-11-22T18:00:00Z"), namespace: nil)
+        #expect(near.allowed)
+    }
+
+    @Test func policiesWithUnknownAuthorityKindsOrBadGlobsAreDenied() async throws {
+        let responder = Self.responder()
+        let unknown = #"{"apiVersion":"signet.dev/v1alpha1","kind":"ClusterImagePolicy","metadata":{"name":"p"},"spec":{"images":[{"glob":"ghcr.io/**"}],"authorities":[{"name":"a","cosign":{}}]}}"#
+        let response = try await Self.respond(responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: unknown, namespace: nil)
+        #expect(!response.allowed)
+        #expect(response.status?.message?.contains("unknown field \"cosign\"") == true)
+        let badGlob = #"{"apiVersion":"signet.dev/v1alpha1","kind":"ClusterImagePolicy","metadata":{"name":"p"},"spec":{"images":[{"glob":"ghcr.io/***"}],"authorities":[{"static":{"action":"pass"}}]}}"#
+        let globResponse = try await Self.respond(responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: badGlob, namespace: nil)
+        #expect(globResponse.status?.message?.contains("spec.images[0].glob") == true)
+    }
+
+    static func podSet(_ exemption: String) throws -> PolicySet {
+        let text = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: deny-untrusted
+            spec:
+              images:
+                - glob: "docker.io/**"
+              authorities:
+                - static:
+                    action: fail
+            ---
+            \(exemption)
+            """
+        return try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(text.utf8))])
+    }
+
+    static func pod(dryRun: Bool = false) -> [UInt8] {
+        let object = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"team"},"spec":{"serviceAccountName":"builder","imagePullSecrets":[{"name":"regcred"}],"containers":[{"name":"web","image":"nginx:1.25@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}}"#
+        return review(kind: "Pod", resource: "pods", object: object, dryRun: dryRun)
+    }
+
+    @Test func anExceptionIsNamedInWarningsAnnotationsAndTheAuditRecord() async throws {
+        let set = try Self.podSet(String(decoding: Data(Self.exceptionJSON(validUntil: "2026-11-29T00:00:00Z").utf8), as: UTF8.self))
+        let sink = MemoryAuditSink()
+        let response = try decodeResponse(await Self.responder(set, sink: sink).respond(to: Self.pod(), deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.warnings?.first?.contains("PolicyException \"team/vendor\" (valid until 2026-11-29T00:00:00Z)") == true)
+        #expect(response.auditAnnotations?["exemptions"] == "PolicyException \"team/vendor\" (valid until 2026-11-29T00:00:00Z)")
+        #expect(response.auditAnnotations?["emergency-bypass"] == nil)
+
+        let record = try #require(sink.all.first)
+        #expect(sink.all.count == 1)
+        #expect(record.event == "admission")
+        #expect(record.uid == "705ab4f5-6393-11e8-b7cc-42010a800002")
+        #expect(record.user == "admin@example.com")
+        #expect(record.namespace == "team")
+        #expect(record.operation == "CREATE")
+        #expect(record.dryRun == false)
+        #expect(record.images.first?.digest == "sha256:0000000000000000000000000000000000000000000000000000000000000000")
+        #expect(record.exemptions.first?.qualifiedName == "team/vendor")
+        let line = record.jsonLine
+        #expect(!line.contains("\n"))
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(decoded["latencyMs"] is Double)
+        #expect((decoded["exemptions"] as? [[String: Any]])?.first?["expiresAt"] as? String == "2026-11-29T00:00:00Z")
+    }
+
+    @Test func everyBypassUseHasItsOwnAuditEvent() async throws {
+        let set = try Self.podSet(Self.bypassJSON(expiresAt: "2026-11-22T12:00:00Z"))
+        let sink = MemoryAuditSink()
+        let response = try decodeResponse(await Self.responder(set, sink: sink).respond(to: Self.pod(), deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.auditAnnotations?["emergency-bypass"] == "EmergencyBypass \"incident-1\" (expires at 2026-11-22T12:00:00Z)")
+        #expect(sink.all.map(\.event) == ["admission", "emergency-bypass"])
+        #expect(sink.all.last?.exemptions.map(\.name) == ["incident-1"])
+    }
+
+    @Test func dryRunGetsTheSameDecisionMarkedAsDryRun() async throws {
+        let set = try Self.podSet(Self.exceptionJSON(validUntil: "2026-11-22T09:00:00Z"))
+        let sink = MemoryAuditSink()
+        let responder = Self.responder(set, sink: sink)
+        let real = try decodeResponse(await responder.respond(to: Self.pod(dryRun: false), deadline: farDeadline))
+        let dry = try decodeResponse(await responder.respond(to: Self.pod(dryRun: true), deadline: farDeadline))
+        #expect(real.allowed == dry.allowed)
+        #expect(!real.allowed)
+        #expect(real.status == dry.status)
+        #expect(real.warnings == dry.warnings)
+        var dryAnnotations = dry.auditAnnotations ?? [:]
+        #expect(dryAnnotations.removeValue(forKey: "dry-run") == "true")
+        #expect(dryAnnotations == real.auditAnnotations)
+        #expect(sink.all.map(\.dryRun) == [false, true])
+    }
+
+    @Test func namespaceLabelsReachTheEvaluator() async throws {
+        let set = try Self.podSet("")
+        let optedOut = try decodeResponse(await Self.responder(set, labels: ["signet.dev/exclude": "true"]).respond(to: Self.pod(), deadline: farDeadline))
+        #expect(optedOut.allowed)
+        #expect(optedOut.auditAnnotations?["audit-findings"]?.contains("opted out") == true)
+    }
+
+    @Test func podCredentialReferencesAreRead() {
+        let references = PodObjectReferences.read(reviewBody: Self.pod())
+        #expect(references.imagePullSecrets == ["regcred"])
+        #expect(references.serviceAccountName == "builder")
+        let deployment = review(kind: "Deployment", group: "apps", resource: "deployments", object: #"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"a"},{"name":"b"}],"containers":[]}}}}"#)
+        #expect(PodObjectReferences.read(reviewBody: deployment).imagePullSecrets == ["a", "b"])
+        let generated = review(kind: "Pod", resource: "pods", name: nil, object: #"{"metadata":{"generateName":"billing-web-7d9f-"},"spec":{"containers":[]}}"#)
+        #expect(PodObjectReferences.read(reviewBody: generated).generateName == "billing-web-7d9f-")
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import SignetKube
+import SignetPolicy
+import SignetTestSupport
+import Testing
+@testable import SignetCLI
+
+/// The in-cluster policy source against ``KubernetesAPIServerDouble`` (a faithful double of the
+/// API server's list/watch protocol; no API server can run here): ready only after every
+/// resource type is listed, the same evaluator deciding, changes applied live, status written
+/// when permitted.
+@Suite(.serialized)
+struct KubernetesPolicySourceTests {
+    static var policy: [String: Any] { [
+        "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "deny-untrusted"],
+        "spec": [
+            "images": [["glob": "docker.io/**"]], "authorities": [["name": "block", "static": ["action": "fail"]]],
+            "namespaceSelector": ["matchLabels": ["environment": "production"]],
+        ],
+    ] }
+
+    static func exception(validUntil: String) -> [String: Any] {
+        [
+            "apiVersion": "signet.dev/v1alpha1", "kind": "PolicyException",
+            "metadata": ["name": "vendor", "namespace": "billing"],
+            "spec": ["policies": ["deny-untrusted"], "reason": "vendor image", "approvedBy": "alice", "validUntil": validUntil],
+        ]
+    }
+
+    static var invalid: [String: Any] { [
+        "apiVersion": "signet.dev/v1alpha1", "kind": "EmergencyBypass", "metadata": ["name": "open-ended"],
+        "spec": ["allNamespaces": true, "reason": "outage", "requestedBy": "oncall"],
+    ] }
+
+    static func source(_ server: KubernetesAPIServerDouble, now: Date, writeStatus: Bool = true) throws -> KubernetesPolicySource {
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        return KubernetesPolicySource(
+            client: client, exemptions: ExemptionConfiguration(clock: .fixed(now)), writeStatus: writeStatus,
+            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+    }
+
+    static func decide(_ source: KubernetesPolicySource, namespace: String, now: Date) async -> AdmissionDecision {
+        let evaluator = PolicyEvaluator(policies: await source.current(), exemptions: ExemptionConfiguration(clock: .fixed(now)))
+        let subject = AdmissionSubject(namespace: namespace, name: "web", kind: "Pod", namespaceLabels: await source.namespaceLabels(namespace))
+        return await evaluator.evaluate([ImageUse(image: "nginx", container: "web")], subject: subject, deadline: .now + .seconds(10))
+    }
+
+    @Test func syncsDecidesAndFollowsChanges() async throws {
+        let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
+        let server = try KubernetesAPIServerDouble()
+        try server.apply("clusterimagepolicies", Self.policy)
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
+        try server.apply("emergencybypasses", Self.invalid)
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["environment": "production"]]])
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "production"]]])
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "sandbox", "labels": ["signet.dev/exclude": "true"]]])
+
+        let source = try Self.source(server, now: now)
+        #expect(await source.hasLoaded == false)
+        #expect(await source.namespaceLabels("billing") == nil)
+        let task = Task { await source.run() }
+        defer { task.cancel() }
+        await source.waitUntilLoaded()
+
+        let set = await source.current()
+        #expect(set.policies.map(\.name) == ["deny-untrusted"])
+        #expect(set.exceptions.map(\.qualifiedName) == ["billing/vendor"])
+        #expect(set.bypasses.isEmpty)
+        #expect(await source.rejected.keys.sorted() == ["EmergencyBypass open-ended"])
+
+        #expect(await Self.decide(source, namespace: "billing", now: now).allowed)
+        #expect(await !Self.decide(source, namespace: "shop", now: now).allowed)
+        #expect(await Self.decide(source, namespace: "sandbox", now: now).allowed)
+
+        // The exception is withdrawn: the next decision denies, no restart.
+        let revision = set.revision
+        try server.delete("policyexceptions", key: "billing/vendor")
+        try await KubernetesWatchTests.eventually("exception gone") { await source.current().exceptions.isEmpty }
+        #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)
+        #expect(await source.current().revision != revision)
+
+        // The shop namespace leaves production: the policy no longer selects it.
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
+        try await KubernetesWatchTests.eventually("labels updated") { await source.namespaceLabels("shop") == ["environment": "staging"] }
+        #expect(await Self.decide(source, namespace: "shop", now: now).denials.first?.contains("not covered") == true)
+
+        // Status is written: the policy is Ready, the bypass Invalid with the reason.
+        try await KubernetesWatchTests.eventually("status written") {
+            let policy = try server.object("clusterimagepolicies", key: "deny-untrusted")
+            let bypass = try server.object("emergencybypasses", key: "open-ended")
+            return (policy?["status"] as? [String: Any])?["state"] as? String == "Ready"
+                && (bypass?["status"] as? [String: Any])?["state"] as? String == "Invalid"
+        }
+        let bypass = try server.object("emergencybypasses", key: "open-ended")
+        #expect(((bypass?["status"] as? [String: Any])?["message"] as? String)?.contains("must expire") == true)
+    }
+
+    @Test func statusSaysActiveOrExpiredAndForbiddenWritesStopQuietly() async throws {
+        let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
+        let server = try KubernetesAPIServerDouble()
+        try server.apply("clusterimagepolicies", Self.policy)
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
+        let source = try Self.source(server, now: now)
+        let task = Task { await source.run() }
+        defer { task.cancel() }
+        await source.waitUntilLoaded()
+        try await KubernetesWatchTests.eventually("expired status") {
+            let status = try server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any]
+            return status?["state"] as? String == "Expired" && status?["validUntil"] as? String == "2026-11-22T09:00:00Z"
+        }
+        // The status write (a MODIFIED event) must not change the policy revision.
+        let revision = await source.current().revision
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await source.current().revision == revision)
+
+        let forbidden = try KubernetesAPIServerDouble()
+        try forbidden.forbidStatusWrites()
+        try forbidden.apply("clusterimagepolicies", Self.policy)
+        let quiet = try Self.source(forbidden, now: now)
+        let quietTask = Task { await quiet.run() }
+        defer { quietTask.cancel() }
+        await quiet.waitUntilLoaded()
+        try await KubernetesWatchTests.eventually("patch attempted") { try forbidden.requests().contains { $0.hasPrefix("PATCH") } }
+        #expect(await quiet.current().policies.count == 1)
+        #expect(try forbidden.object("clusterimagepolicies", key: "deny-untrusted")?["status"] == nil)
+    }
+
+    static func crdCheck(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let root = TestPaths.packageRoot
+        return try TestProcess.run("python3", [root.appendingPathComponent("Tests/CRDChecks/crd_check.py").path] + arguments)
+    }
+
+    @Test func theCRDsAreStructuralAndTheExamplesValidate() throws {
+        let root = TestPaths.packageRoot.path
+        let result = try Self.crdCheck(["\(root)/deploy/crds", "\(root)/policies", "\(root)/deploy/crds/examples"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("checked 3 CRD versions and 7 documents, 0 problems"))
+    }
+
+    @Test func theWebhookDeclaresNoSideEffectsSoDryRunsReachIt() throws {
+        let file = TestPaths.packageRoot.appendingPathComponent("deploy/webhook/validating-webhook-configuration.yaml").path
+        let script = """
+            import sys, yaml
+            config = yaml.safe_load(open(sys.argv[1]))
+            assert config["apiVersion"] == "admissionregistration.k8s.io/v1"
+            hooks = config["webhooks"]
+            assert {hook["name"] for hook in hooks} == {"images.signet.dev", "resources.signet.dev"}
+            for hook in hooks:
+                assert hook["sideEffects"] == "None", hook["name"]
+                assert hook["admissionReviewVersions"] == ["v1"]
+            images = [hook for hook in hooks if hook["name"] == "images.signet.dev"][0]
+            assert {"key": "signet.dev/exclude", "operator": "NotIn", "values": ["true"]} in images["namespaceSelector"]["matchExpressions"]
+            resources = [hook for hook in hooks if hook["name"] == "resources.signet.dev"][0]
+            assert resources["rules"][0]["resources"] == ["clusterimagepolicies", "policyexceptions", "emergencybypasses"]
+            print("ok")
+            """
+        let result = try TestProcess.run("python3", ["-c", script, file])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func theCRDCheckCatchesBadSchemasAndBadDocuments() throws {
+        let root = TestPaths.packageRoot.path
+        let scratch = TemporaryDirectory(prefix: "signet-crd")
+        try scratch.write("bad.yaml", """
+            apiVersion: signet.dev/v1alpha1
+            kind: PolicyException
+            metadata:
+              name: bad
+              namespace: team
+            spec:
+              reason: r
+              approvedBy: a
+              expires: tomorrow
+            ---
+            apiVersion: signet.dev/v1alpha1
+            kind: EmergencyBypass
+            metadata:
+              name: both
+            spec:
+              namespaces: [a]
+              allNamespaces: true
+              reason: r
+              requestedBy: o
+              expiresAt: "2026-11-22T10:00:00Z"
+            ---
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: p
+            spec:
+              images: [{glob: "a"}]
+              authorities: [{static: {action: pass}, key: {}}]
+              mode: Block
+            """)
+        let documents = try Self.crdCheck(["\(root)/deploy/crds", scratch.file("bad.yaml").path])
+        #expect(documents.status == 1)
+        #expect(documents.stdout.contains("'validUntil' is a required property"))
+        #expect(documents.stdout.contains("'expires' was unexpected"))
+        #expect(documents.stdout.contains("document 2"))
+        #expect(documents.stdout.contains("'Block' is not one of"))
+
+        let crds = TemporaryDirectory(prefix: "signet-crd-bad")
+        let original = try String(contentsOfFile: "\(root)/deploy/crds/signet.dev_policyexceptions.yaml", encoding: .utf8)
+        try crds.write("crd.yaml", original.replacingOccurrences(of: "                reason:\n                  type: string\n", with: "                reason:\n                  minLength: 1\n                  description: no type\n"))
+        let schema = try Self.crdCheck([crds.path])
+        #expect(schema.status == 1)
+        #expect(schema.stdout.contains("properties.reason: no type"))
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import SignetKube
+import SignetTestSupport
+import Testing
+
+/// The list/watch client against ``KubernetesAPIServerDouble``, a faithful double of the API
+/// server's list/watch wire protocol over HTTPS (no real API server can run here): JSON lists,
+/// chunked watch streams of ADDED/MODIFIED/DELETED/BOOKMARK/ERROR events, 410 Gone as an event
+/// and as a status, dropped connections and cleanly ended watches.
+@Suite(.serialized)
+struct KubernetesWatchTests {
+    static func policy(_ name: String, glob: String = "docker.io/**") -> [String: Any] {
+        [
+            "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": name],
+            "spec": ["images": [["glob": glob]], "authorities": [["name": "a", "static": ["action": "fail"]]]],
+        ]
+    }
+
+    static func client(_ server: KubernetesAPIServerDouble) throws -> KubernetesClient {
+        var configuration = KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)
+        configuration.watchTimeout = .seconds(300)
+        return try KubernetesClient(configuration: configuration)
+    }
+
+    /// Polls `condition` until it holds; fails the test after a generous bound.
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<1000 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("never happened: \(what)")
+        throw CancellationError()
+    }
+
+    static func start(_ reflector: ResourceReflector) -> Task<Void, Never> {
+        Task { await reflector.run() }
+    }
+
+    @Test func listsThenAppliesWatchEventsAndBookmarks() async throws {
+        let server = try KubernetesAPIServerDouble()
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies)
+        #expect(await reflector.hasSynced == false)
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("first sync") { await reflector.snapshot.hasSynced }
+        #expect(await reflector.snapshot.objects.map(\.name) == ["one"])
+
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try await Self.eventually("ADDED two") { await reflector.snapshot.objects.map(\.name) == ["one", "two"] }
+        let modifiedVersion = try server.apply("clusterimagepolicies", Self.policy("two", glob: "quay.io/**"))
+        try await Self.eventually("MODIFIED two") {
+            await reflector.snapshot.objects.first { $0.name == "two" }?.resourceVersion == modifiedVersion
+        }
+        let two = try #require(await reflector.snapshot.objects.first { $0.name == "two" })
+        #expect(String(decoding: two.json, as: UTF8.self).contains("quay.io"))
+        try server.delete("clusterimagepolicies", key: "one")
+        try await Self.eventually("DELETED one") { await reflector.snapshot.objects.map(\.name) == ["two"] }
+
+        // Changes to another resource advance the server's version; a bookmark carries it here.
+        let otherVersion = try server.apply("namespaces", ["metadata": ["name": "team"]])
+        try server.bookmark("clusterimagepolicies")
+        try await Self.eventually("bookmark") { await reflector.snapshot.resourceVersion == otherVersion }
+        let counters = await reflector.snapshot.counters
+        #expect(counters.bookmarks == 1)
+        #expect(counters.lists == 1)
+        #expect(await reflector.snapshot.objects.map(\.name) == ["two"])
+    }
+
+    @Test func resumesFromTheLastResourceVersionAfterADroppedConnection() async throws {
+        let server = try KubernetesAPIServerDouble()
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        let reflector = ResourceReflector(
+            client: try Self.client(server), resource: .clusterImagePolicies,
+            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        let version = await reflector.snapshot.resourceVersion
+
+        try server.dropWatches()
+        try await Self.eventually("reconnected") { await reflector.snapshot.counters.reconnects == 1 }
+        try await Self.eventually("watch reopened") { try server.openWatches() == 1 }
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try await Self.eventually("event after reconnect") { await reflector.snapshot.objects.count == 2 }
+
+        let watches = try server.requests().filter { $0.contains("watch=1") }
+        #expect(watches.count == 2)
+        #expect(watches.allSatisfy { $0.contains("resourceVersion=\(version)") })
+        #expect(watches.allSatisfy { $0.contains("allowWatchBookmarks=true") })
+        #expect(await reflector.snapshot.counters.lists == 1)
+    }
+
+    @Test func aWatchTheServerEndsIsResumedWithoutRelisting() async throws {
+        let server = try KubernetesAPIServerDouble()
+        let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies)
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        try await Self.eventually("ADDED") { await reflector.snapshot.objects.count == 1 }
+        let version = await reflector.snapshot.resourceVersion
+        try server.endWatches()
+        try await Self.eventually("second watch") { try server.requests().filter { $0.contains("watch=1") }.count == 2 }
+        let last = try #require(try server.requests().last { $0.contains("watch=1") })
+        #expect(last.contains("resourceVersion=\(version)"))
+        let counters = await reflector.snapshot.counters
+        #expect(counters.lists == 1)
+        #expect(counters.reconnects == 0)
+    }
+
+    @Test(arguments: [false, true])
+    func relistsOnGone(asHTTPStatus: Bool) async throws {
+        let server = try KubernetesAPIServerDouble()
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        let reflector = ResourceReflector(
+            client: try Self.client(server), resource: .clusterImagePolicies,
+            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        // Changes the client misses while it cannot watch, then history compacted past its version.
+        try server.holdWatches(true)
+        try server.dropWatches()
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try server.delete("clusterimagepolicies", key: "one")
+        try server.compact(asHTTPStatus: asHTTPStatus)
+        try server.holdWatches(false)
+        try await Self.eventually("relisted") { await reflector.snapshot.counters.lists == 2 }
+        #expect(await reflector.snapshot.counters.relistsAfterGone == 1)
+        try await Self.eventually("state after relist") { await reflector.snapshot.objects.map(\.name) == ["two"] }
+        try await Self.eventually("watching again") { try server.openWatches() == 1 }
+        try server.apply("clusterimagepolicies", Self.policy("three"))
+        try await Self.eventually("live again") { await reflector.snapshot.objects.map(\.name) == ["three", "two"] }
+    }
+
+    @Test func coreListItemsGetTheirKindAndLabels() async throws {
+        let server = try KubernetesAPIServerDouble()
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["team": "billing"]]])
+        let list = try await Self.client(server).list(.namespaces)
+        let namespace = try #require(list.items.first)
+        #expect(namespace.labels == ["team": "billing"])
+        #expect(namespace.dictionary["kind"] as? String == "Namespace")
+        #expect(namespace.dictionary["apiVersion"] as? String == "v1")
+        #expect(!list.resourceVersion.isEmpty)
+    }
+
+    @Test func aWrongTokenIsAnError() async throws {
+        let server = try KubernetesAPIServerDouble()
+        let directory = TemporaryDirectory()
+        let token = try directory.write("token", "wrong")
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: token.path, caFile: server.pki.caFile))
+        await #expect(throws: KubernetesError.self) { try await client.list(.namespaces) }
+        do {
+            _ = try await client.list(.namespaces)
+        } catch {
+            #expect(error.statusCode == 401)
+        }
+    }
+
+    @Test func inClusterConfigurationReadsTheServiceAccount() throws {
+        let directory = TemporaryDirectory()
+        try directory.write("token", "abc\n")
+        try directory.write("ca.crt", "-----BEGIN CERTIFICATE-----\n")
+        try directory.write("namespace", "signet-system\n")
+        let configuration = try KubernetesClientConfiguration.inCluster(
+            environment: ["KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"],
+            serviceAccountDirectory: directory.path)
+        #expect(configuration.serverURL == "https://10.0.0.1:443")
+        #expect(configuration.namespace == "signet-system")
+        #expect(configuration.caFile == directory.file("ca.crt").path)
+        let ipv6 = try KubernetesClientConfiguration.inCluster(
+            environment: ["KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "6443"], serviceAccountDirectory: directory.path)
+        #expect(ipv6.serverURL == "https://[fd00::1]:6443")
+        #expect(throws: KubernetesError.self) {
+            try KubernetesClientConfiguration.inCluster(environment: [:], serviceAccountDirectory: directory.path)
+        }
+    }
+
+    @Test func pullSecretsComeFromThePodTheServiceAccountAndTheConfiguration() async throws {
+        let server = try KubernetesAPIServerDouble()
+        func secret(_ namespace: String, _ name: String, registry: String, user: String) -> [String: Any] {
+            let auth = Data("\(user):pw".utf8).base64EncodedString()
+            let config = #"{"auths":{"\#(registry)":{"auth":"\#(auth)"}}}"#
+            return ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": name, "namespace": namespace],
+                    "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]]
+        }
+        try server.apply("secrets", secret("billing", "pod-secret", registry: "ghcr.io", user: "pod"))
+        try server.apply("secrets", secret("billing", "sa-secret", registry: "quay.io", user: "sa"))
+        try server.apply("secrets", secret("billing", "sa-ghcr", registry: "ghcr.io", user: "sa"))
+        try server.apply("secrets", secret("signet-system", "global", registry: "registry.example.com", user: "global"))
+        try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "builder", "namespace": "billing"],
+                                             "imagePullSecrets": [["name": "sa-secret"], ["name": "sa-ghcr"], ["name": "missing"]]])
+        let reader = PullSecretReader(client: try Self.client(server), configuredSecrets: ["signet-system/global"])
+        let store = await reader.credentials(namespace: "billing", pullSecrets: ["pod-secret"], serviceAccount: "builder")
+        #expect(store.credential(for: "ghcr.io")?.username == "pod")
+        #expect(store.credential(for: "quay.io")?.username == "sa")
+        #expect(store.credential(for: "registry.example.com")?.username == "global")
+        #expect(store.credential(for: "docker.io") == nil)
+    }
+}

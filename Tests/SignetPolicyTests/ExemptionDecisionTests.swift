@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+@testable import SignetPolicy
+
+/// The decision rules of PolicyException, EmergencyBypass, namespace selection, kind selection
+/// and the namespace opt-out label, with a pinned clock (never the wall clock).
+struct ExemptionDecisionTests {
+    static let expiry = KubernetesTime.parse("2026-12-01T00:00:00Z")!
+
+    static let denyDockerHub = """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: deny-untrusted
+        spec:
+          images:
+            - glob: "docker.io/**"
+          authorities:
+            - name: block
+              static:
+                action: fail
+                message: not signed
+        """
+
+    static func exception(namespace: String = "billing", validUntil: String = "2026-12-01T00:00:00Z", extra: String = "") -> String {
+        """
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: vendor-nginx
+          namespace: \(namespace)
+        spec:
+          policies: [deny-untrusted]
+          reason: vendor image
+          approvedBy: alice
+          validUntil: "\(validUntil)"
+        \(extra)
+        """
+    }
+
+    static func bypass(expiresAt: String, extra: String = "  namespaces: [billing]") -> String {
+        """
+        apiVersion: signet.dev/v1alpha1
+        kind: EmergencyBypass
+        metadata:
+          name: incident-1
+        spec:
+        \(extra)
+          reason: signing outage
+          requestedBy: oncall
+          expiresAt: "\(expiresAt)"
+        """
+    }
+
+    static func set(_ documents: String...) throws -> PolicySet {
+        try PolicyLoader().load(files: [PolicySourceFile(name: "test.yaml", bytes: Array(documents.joined(separator: "\n---\n").utf8))])
+    }
+
+    static func evaluate(
+        _ set: PolicySet, at now: Date, namespace: String = "billing", name: String = "billing-web", kind: String = "Pod",
+        labels: [String: String]? = nil, dryRun: Bool = false, window: Duration = .seconds(24 * 3600)
+    ) async -> AdmissionDecision {
+        let evaluator = PolicyEvaluator(
+            policies: set, noMatchAction: .deny,
+            exemptions: ExemptionConfiguration(clock: .fixed(now), maximumBypassWindow: window))
+        let subject = AdmissionSubject(namespace: namespace, name: name, kind: kind, dryRun: dryRun, namespaceLabels: labels)
+        return await evaluator.evaluate([ImageUse(image: "nginx:1.25", container: "web")], subject: subject, deadline: .now + .seconds(10))
+    }
+
+    @Test func anExceptionAppliesOneSecondBeforeExpiryAndNotOneSecondAfter() async throws {
+        let set = try Self.set(Self.denyDockerHub, Self.exception())
+        let before = await Self.evaluate(set, at: Self.expiry.addingTimeInterval(-1))
+        #expect(before.allowed)
+        let warning = try #require(before.warnings.first)
+        #expect(warning.contains("PolicyException \"billing/vendor-nginx\""))
+        #expect(warning.contains("valid until 2026-12-01T00:00:00Z"))
+        #expect(warning.contains("deny-untrusted"))
+        #expect(before.exemptionsUsed.map(\.qualifiedName) == ["billing/vendor-nginx"])
+        #expect(before.verdicts.first?.outcome == .allow)
+
+        let atExpiry = await Self.evaluate(set, at: Self.expiry)
+        #expect(!atExpiry.allowed)
+        let after = await Self.evaluate(set, at: Self.expiry.addingTimeInterval(1))
+        #expect(!after.allowed)
+        #expect(after.exemptionsUsed.isEmpty)
+        #expect(after.denials.first?.contains("denied by policy \"deny-untrusted\"") == true)
+    }
+
+    @Test func anExceptionInAnotherNamespaceDoesNotApply() async throws {
+        let set = try Self.set(Self.denyDockerHub, Self.exception(namespace: "other"))
+        let decision = await Self.evaluate(set, at: Self.expiry.addingTimeInterval(-3600))
+        #expect(!decision.allowed)
+        #expect(decision.exemptionsUsed.isEmpty)
+    }
+
+    @Test func anExceptionMatchesOnlyItsNamesKindsImagesAndPolicies() async throws {
+        let now = Self.expiry.addingTimeInterval(-60)
+        let narrowed = try Self.set(Self.denyDockerHub, Self.exception(extra: """
+              names: ["billing-*"]
+              kinds: [Deployment, Pod]
+              images:
+                - glob: "nginx"
+            """))
+        #expect(await Self.evaluate(narrowed, at: now).allowed)
+        #expect(await !Self.evaluate(narrowed, at: now, name: "payments-web").allowed)
+        #expect(await !Self.evaluate(narrowed, at: now, kind: "StatefulSet").allowed)
+        let otherImage = try Self.set(Self.denyDockerHub, Self.exception(extra: """
+              images:
+                - glob: "docker.io/library/redis"
+            """))
+        #expect(await !Self.evaluate(otherImage, at: now).allowed)
+        let otherPolicy = try Self.set(Self.denyDockerHub, Self.exception().replacingOccurrences(of: "[deny-untrusted]", with: "[some-other-policy]"))
+        #expect(await !Self.evaluate(otherPolicy, at: now).allowed)
+    }
+
+    @Test func anExceptionFromOnePolicyLeavesTheOthersInForce() async throws {
+        let second = Self.denyDockerHub.replacingOccurrences(of: "deny-untrusted", with: "second-policy")
+        let set = try Self.set(Self.denyDockerHub, second, Self.exception())
+        let decision = await Self.evaluate(set, at: Self.expiry.addingTimeInterval(-1))
+        #expect(!decision.allowed)
+        #expect(decision.denials.count == 1)
+        #expect(decision.denials.first?.contains("second-policy") == true)
+    }
+
+    @Test func aBypassAllowsWithAWarningUntilItExpires() async throws {
+        let expiresAt = "2026-11-22T12:00:00Z"
+        let end = try #require(KubernetesTime.parse(expiresAt))
+        let set = try Self.set(Self.denyDockerHub, Self.bypass(expiresAt: expiresAt))
+        let during = await Self.evaluate(set, at: end.addingTimeInterval(-1))
+        #expect(during.allowed)
+        #expect(during.warnings.first?.contains("EmergencyBypass \"incident-1\" (expires at 2026-11-22T12:00:00Z)") == true)
+        #expect(during.exemptionsUsed.map(\.kind) == [.emergencyBypass])
+        #expect(await !Self.evaluate(set, at: end.addingTimeInterval(1)).allowed)
+        #expect(await !Self.evaluate(set, at: end.addingTimeInterval(-1), namespace: "payments").allowed)
+    }
+
+    @Test func aBypassBeyondTheMaximumWindowIsRefused() async throws {
+        let expiresAt = "2026-11-23T12:00:00Z"
+        let end = try #require(KubernetesTime.parse(expiresAt))
+        let set = try Self.set(Self.denyDockerHub, Self.bypass(expiresAt: expiresAt, extra: "  allNamespaces: true"))
+        // 25 hours ahead: beyond the default 24 h window, not applied.
+        let early = end.addingTimeInterval(-25 * 3600)
+        let refused = await Self.evaluate(set, at: early)
+        #expect(!refused.allowed)
+        #expect(refused.exemptionsUsed.isEmpty)
+        // Within the window it applies, in any namespace.
+        #expect(await Self.evaluate(set, at: end.addingTimeInterval(-23 * 3600), namespace: "anything").allowed)
+        // A configured shorter window refuses it too.
+        #expect(await !Self.evaluate(set, at: end.addingTimeInterval(-2 * 3600), window: .seconds(3600)).allowed)
+
+        let validator = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(early)))
+        let problems = validator.validate(PolicySourceFile(name: "bypass.yaml", bytes: Array(Self.bypass(expiresAt: expiresAt).utf8)))
+        #expect(problems.count == 1)
+        #expect(problems.first?.message.contains("more than the maximum window of 24h") == true)
+        #expect(problems.first?.fieldPath == "spec.expiresAt")
+    }
+
+    @Test func dryRunAndRealApplyGetTheSameDecision() async throws {
+        let set = try Self.set(Self.denyDockerHub, Self.exception())
+        for now in [Self.expiry.addingTimeInterval(-1), Self.expiry.addingTimeInterval(1)] {
+            let real = await Self.evaluate(set, at: now, dryRun: false)
+            let dry = await Self.evaluate(set, at: now, dryRun: true)
+            #expect(real == dry)
+        }
+    }
+
+    @Test func namespaceSelectorAndKindsChooseWherePoliciesApply() async throws {
+        let selective = Self.denyDockerHub + """
+
+              namespaceSelector:
+                matchLabels:
+                  environment: production
+                matchExpressions:
+                  - key: team
+                    operator: NotIn
+                    values: [platform]
+              kinds: [Pod]
+            """
+        let set = try Self.set(selective)
+        let now = Self.expiry
+        #expect(await !Self.evaluate(set, at: now, labels: ["environment": "production"]).allowed)
+        // Not selected: no policy covers the image, so the no-match action (deny) decides;
+        // the message says so rather than naming the policy.
+        let staging = await Self.evaluate(set, at: now, labels: ["environment": "staging"])
+        #expect(staging.denials.first?.contains("not covered by any ClusterImagePolicy") == true)
+        let platform = await Self.evaluate(set, at: now, labels: ["environment": "production", "team": "platform"])
+        #expect(platform.denials.first?.contains("not covered") == true)
+        let deployment = await Self.evaluate(set, at: now, kind: "Deployment", labels: ["environment": "production"])
+        #expect(deployment.denials.first?.contains("not covered") == true)
+        // Unknown labels (a directory source): the policy applies.
+        #expect(await Self.evaluate(set, at: now, labels: nil).denials.first?.contains("deny-untrusted") == true)
+    }
+
+    @Test func anOptedOutNamespaceIsNotEvaluated() async throws {
+        let set = try Self.set(Self.denyDockerHub)
+        let decision = await Self.evaluate(set, at: Self.expiry, labels: [ExemptionConfiguration.defaultOptOutLabel: "true"])
+        #expect(decision.allowed)
+        #expect(decision.auditFindings.first?.contains("opted out") == true)
+        #expect(await !Self.evaluate(set, at: Self.expiry, labels: [ExemptionConfiguration.defaultOptOutLabel: "false"]).allowed)
+    }
+
+    @Test func exceptionsAndBypassesMustExpireAndBeWellFormed() throws {
+        func problem(_ text: String) -> PolicyLoadError? {
+            do {
+                _ = try Self.set(text)
+                return nil
+            } catch let error as PolicyLoadError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        let noExpiry = problem(Self.exception().replacingOccurrences(of: "  validUntil: \"2026-12-01T00:00:00Z\"\n", with: ""))
+        #expect(noExpiry?.fieldPath == "spec.validUntil")
+        #expect(noExpiry?.message.contains("must expire") == true)
+        #expect(problem(Self.exception(validUntil: "next tuesday"))?.message.contains("RFC 3339") == true)
+        #expect(problem(Self.exception(extra: "  names: [\"Bad_Name\"]"))?.fieldPath == "spec.names[0]")
+        #expect(problem(Self.exception(extra: "  images:\n    - glob: \"a***\""))?.fieldPath == "spec.images[0].glob")
+        #expect(problem(Self.exception(extra: "  expires: soon"))?.message.contains("unknown field \"expires\"") == true)
+        #expect(problem(Self.bypass(expiresAt: "2026-11-22T12:00:00Z", extra: ""))?.fieldPath == "spec.namespaces")
+        #expect(problem(Self.bypass(expiresAt: ""))?.fieldPath == "spec.expiresAt")
+        #expect(problem(Self.denyDockerHub.replacingOccurrences(of: "static:\n        action: fail\n        message: not signed", with: "cosign: {}"))?
+            .message.contains("unknown field \"cosign\"") == true)
+        #expect(problem(Self.denyDockerHub + "\n  namespaceSelector:\n    matchExpressions:\n      - key: a\n        operator: In\n") != nil)
+    }
+
+    @Test func theValidatorRefusesExpiredExceptions() {
+        let validator = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(Self.expiry.addingTimeInterval(1))))
+        let problems = validator.validate(PolicySourceFile(name: "e.yaml", bytes: Array(Self.exception().utf8)))
+        #expect(problems.first?.message.contains("has already expired") == true)
+        let fine = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(Self.expiry.addingTimeInterval(-1))))
+        #expect(fine.validate(PolicySourceFile(name: "e.yaml", bytes: Array(Self.exception().utf8))).isEmpty)
+    }
+
+    @Test func nameGlobsAndLabelSelectors() throws {
+        let glob = try NameGlob("web-*-v?")
+        #expect(glob.matches("web-api-v1"))
+        #expect(!glob.matches("web-api-v10"))
+        #expect(try NameGlob("*").matches("anything"))
+        #expect(throws: ImageGlobError.self) { try NameGlob("Web") }
+        let selector = LabelSelector(matchLabels: ["a": "1"], matchExpressions: [
+            .init(key: "b", operator: .exists), .init(key: "c", operator: .doesNotExist), .init(key: "d", operator: .in, values: ["x", "y"]),
+        ])
+        #expect(selector.matches(["a": "1", "b": "", "d": "y"]))
+        #expect(!selector.matches(["a": "1", "b": "", "d": "z"]))
+        #expect(!selector.matches(["a": "1", "b": "", "c": "", "d": "x"]))
+        #expect(LabelSelector().matches([:]))
+    }
+}
