@@ -95,3 +95,34 @@ struct KeylessServeTests {
         }
     }
 }
+
+@Suite("signet verify, keyless", .serialized)
+struct KeylessVerifyCommandTests {
+    @Test func identityFlags() async throws {
+        let registry = try await offThePool { try RegistryFixture() }
+        defer { registry.stop() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        try await ConnaisseurVectors.push(to: registry, client: client)
+        let image = KeylessVector.image(in: registry)
+        let binary = TestPaths.signetBinary.path
+        func verify(_ flags: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await offThePool { try TestProcess.run(binary, ["verify", image, "--allow-insecure-registry", registry.host] + flags) }
+        }
+
+        let exact = try await verify(["--certificate-identity", KeylessVector.subject, "--certificate-oidc-issuer", KeylessVector.issuer])
+        #expect(exact.status == 0, "\(exact.stdout)\(exact.stderr)")
+        #expect(exact.stdout.hasPrefix("VERIFIED: \(image)"))
+        #expect(exact.stdout.contains("signer: \(KeylessVector.subject), issuer \(KeylessVector.issuer)"), "\(exact.stdout)")
+
+        let regex = try await verify(["--certificate-identity-regexp", ".*philipp.*", "--certificate-oidc-issuer-regexp", ".*github.*"])
+        #expect(regex.status == 0, "\(regex.stdout)\(regex.stderr)")
+
+        let bob = try await verify(["--certificate-identity", "bob@gmail.com", "--certificate-oidc-issuer-regexp", ".*github.*"])
+        #expect(bob.status == 1, "\(bob.stdout)\(bob.stderr)")
+        #expect(bob.stdout.contains("does not match \"bob@gmail.com\""), "\(bob.stdout)")
+
+        let incomplete = try await verify(["--certificate-identity", KeylessVector.subject])
+        #expect(incomplete.status == 2)
+        #expect(incomplete.stderr.contains("--certificate-oidc-issuer"), "\(incomplete.stderr)")
+    }
+}
