@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "SignetRegistry",
                 "SignetCrypto",
+                "SignetSigstore",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -83,6 +84,7 @@ let package = Package(
             dependencies: [
                 "SignetRegistry",
                 "SignetCrypto",
+                "SignetSigstore",
                 "SignetPolicy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -161,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetVerifyTests",
-            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetTestSupport"],
+            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -8,14 +8,17 @@ import SignetVerify
 
 /// `signet verify IMAGE --key FILE`: checks an image's cosign key-based signatures
 /// (sigstore/cosign `specs/SIGNATURE_SPEC.md`) against public keys, the way a `key` authority
-/// of a ClusterImagePolicy would, and prints every step.
+/// of a ClusterImagePolicy would, and prints every step. With `--certificate-identity` and
+/// `--certificate-oidc-issuer` (or their `-regexp` forms, cosign's flags) it checks keyless
+/// signatures instead, as a `keyless` authority would: `.sig` layers and Sigstore bundle
+/// referrers, against `--trusted-root` or the embedded production root.
 ///
 /// Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable,
 /// deadline passed).
 struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify an image's cosign key-based signatures.",
+        abstract: "Verify an image's cosign signatures (key-based, or keyless with --certificate-identity).",
         discussion: "Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable, deadline passed)."
     )
 
@@ -30,6 +33,21 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
 
     @Option(name: .long, help: "Required payload annotation key=value; repeatable.")
     var annotation: [String] = []
+
+    @Option(name: .long, help: "Keyless: the certificate's subject (SAN) exactly.")
+    var certificateIdentity: String?
+
+    @Option(name: .long, help: "Keyless: a regular expression the whole subject (SAN) must match.")
+    var certificateIdentityRegexp: String?
+
+    @Option(name: .long, help: "Keyless: the OIDC issuer exactly.")
+    var certificateOidcIssuer: String?
+
+    @Option(name: .long, help: "Keyless: a regular expression the whole OIDC issuer must match.")
+    var certificateOidcIssuerRegexp: String?
+
+    @Option(name: .long, help: "Keyless: a Sigstore trusted_root.json. (default: the embedded production root)")
+    var trustedRoot: String?
 
     @Option(name: .long, help: "Output: text or json (the verification result).")
     var output: OutputFormat = .text
@@ -52,23 +70,33 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
         } catch {
             throw fail("\(error)")
         }
-        guard !key.isEmpty else { throw fail("at least one --key is required") }
+        let keyless = [certificateIdentity, certificateIdentityRegexp, certificateOidcIssuer, certificateOidcIssuerRegexp, trustedRoot]
+            .contains { $0 != nil }
+        guard !key.isEmpty || keyless else { throw fail("at least one --key, or --certificate-identity and --certificate-oidc-issuer, is required") }
+        guard key.isEmpty || !keyless else { throw fail("--key and the keyless options exclude each other") }
         guard let limit = GoDuration.parse(timeout) else { throw fail("--timeout \(timeout) is not a duration") }
-        let keys = key.map { ClusterImagePolicy.PublicKeySource(file: $0) }
-        var annotations: [String: String] = [:]
-        for entry in annotation {
-            let parts = entry.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { throw fail("--annotation \(entry) is not key=value") }
-            annotations[String(parts[0])] = String(parts[1])
+        let authority: ClusterImagePolicy.Authority
+        if keyless {
+            let identity = ClusterImagePolicy.KeylessIdentity(
+                issuer: certificateOidcIssuer, issuerRegExp: certificateOidcIssuerRegexp,
+                subject: certificateIdentity, subjectRegExp: certificateIdentityRegexp)
+            authority = .init(name: "keyless", keyless: .init(identities: [identity], trustRoot: trustedRoot.map { .init(file: $0) }))
+        } else {
+            let keys = key.map { ClusterImagePolicy.PublicKeySource(file: $0) }
+            var annotations: [String: String] = [:]
+            for entry in annotation {
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw fail("--annotation \(entry) is not key=value") }
+                annotations[String(parts[0])] = String(parts[1])
+            }
+            authority = .init(name: "key", key: .init(publicKeys: keys, threshold: threshold, annotations: annotations.isEmpty ? nil : annotations))
         }
-        let definition = ClusterImagePolicy(name: "signet-verify", spec: .init(
-            images: [.init(glob: "**")],
-            authorities: [.init(name: "key", key: .init(publicKeys: keys, threshold: threshold, annotations: annotations.isEmpty ? nil : annotations))]))
+        let definition = ClusterImagePolicy(name: "signet-verify", spec: .init(images: [.init(glob: "**")], authorities: [authority]))
         let policy: CompiledPolicy
         do {
             policy = try PolicyLoader().compile(definition, source: PolicySourceLocation(file: "command line", document: 1))
         } catch {
-            throw fail(error.message.replacingOccurrences(of: "public key file", with: "key file"))
+            throw fail(keyless ? Self.keylessFlagMessage(error) : error.message.replacingOccurrences(of: "public key file", with: "key file"))
         }
 
         let configuration: RegistryClientConfiguration
@@ -111,9 +139,23 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             lines.append("  [\(step.passed ? "ok" : "FAIL")] \(step.name): \(step.detail)")
         }
         for signer in result.signers {
-            lines.append("signer: \(signer.key), \(signer.algorithm), sha256:\(signer.fingerprint)")
+            if let identity = signer.identity {
+                lines.append("signer: \(identity), issuer \(signer.issuer ?? "?"), \(signer.key)")
+            } else {
+                lines.append("signer: \(signer.key), \(signer.algorithm), sha256:\(signer.fingerprint)")
+            }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A policy error about the keyless authority, in terms of the flags that made it.
+    static func keylessFlagMessage(_ error: PolicyLoadError) -> String {
+        error.message
+            .replacingOccurrences(of: "issuerRegExp", with: "--certificate-oidc-issuer-regexp")
+            .replacingOccurrences(of: "subjectRegExp", with: "--certificate-identity-regexp")
+            .replacingOccurrences(of: "one of issuer,", with: "one of --certificate-oidc-issuer,")
+            .replacingOccurrences(of: "one of subject,", with: "one of --certificate-identity,")
+            .replacingOccurrences(of: "trust root file", with: "--trusted-root file")
     }
 
     private func fail(_ message: String) -> ExitCode {

@@ -91,14 +91,14 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
     ///
     /// `static` is decided by the policy engine itself. `key`, `keyless`, `notation`, `notaryV1`
     /// and `attestations` are signature authorities verified by an ``AuthorityVerifier``; `key`
-    /// has its typed shape (``KeyAuthority``), the others are kept as ``PolicyValue`` until their
-    /// verifiers define theirs.
+    /// and `keyless` have their typed shapes (``KeyAuthority``, ``KeylessAuthority``), the others
+    /// are kept as ``PolicyValue`` until their verifiers define theirs.
     public struct Authority: Sendable, Hashable, Codable {
         /// Optional; defaults to `authority-<index>`.
         public var name: String?
         public var `static`: StaticAuthority?
         public var key: KeyAuthority?
-        public var keyless: PolicyValue?
+        public var keyless: KeylessAuthority?
         public var notation: PolicyValue?
         public var notaryV1: PolicyValue?
         public var attestations: PolicyValue?
@@ -111,6 +111,11 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public init(name: String? = nil, key: KeyAuthority) {
             self.name = name
             self.key = key
+        }
+
+        public init(name: String? = nil, keyless: KeylessAuthority) {
+            self.name = name
+            self.keyless = keyless
         }
     }
 

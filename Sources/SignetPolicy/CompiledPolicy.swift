@@ -66,7 +66,7 @@ public struct PolicySourceLocation: Sendable, Hashable, CustomStringConvertible 
 /// The kinds mirror the authority kinds of a ``ClusterImagePolicy``: `static` is decided by the
 /// ``PolicyEvaluator``; the signature kinds are handed to an ``AuthorityVerifier``
 /// (cosign key-based and keyless, Notation, Notary v1 / Docker Content Trust, in-toto
-/// attestations). `key` carries its typed configuration; the others will replace their
+/// attestations). `key` and `keyless` carry their typed configuration; the others will replace their
 /// ``PolicyValue`` bodies as their verifiers land.
 public struct CompiledAuthority: Sendable, Hashable {
     /// `name`, or `authority-<index>` when absent.
@@ -87,8 +87,9 @@ public struct CompiledAuthority: Sendable, Hashable {
         case `static`(action: StaticAction, message: String?)
         /// cosign, key-based signatures.
         case key(CompiledKeyAuthority)
-        /// cosign keyless signatures (Fulcio certificate, Rekor entry).
-        case keyless(PolicyValue)
+        /// Sigstore keyless signatures (Fulcio certificate, Rekor entry): cosign `.sig` layers
+        /// and Sigstore bundles attached as referrers.
+        case keyless(CompiledKeylessAuthority)
         /// Notary Project (Notation) signatures.
         case notation(PolicyValue)
         /// Notary v1 / Docker Content Trust.

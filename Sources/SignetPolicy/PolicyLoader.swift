@@ -39,6 +39,9 @@ public struct PolicyLoader: Sendable {
     /// Where `secretRef` public keys of `key` authorities are read from:
     /// `<directory>/<namespace>/<name>/<key>` (each Secret mounted as a volume there).
     public var keySecretsDirectory: String
+    /// Where `configMapRef` trust roots of `keyless` authorities are read from:
+    /// `<directory>/<namespace>/<name>/<key>` (each ConfigMap mounted as a volume there).
+    public var configMapsDirectory: String = PolicyLoader.defaultConfigMapsDirectory
 
     /// Whether a `secretRef` public key whose Secret is not mounted is an error (`true`, when
     /// signet loads policies it will enforce) or only checked for shape (`false`: `signet lint`
@@ -210,17 +213,29 @@ public struct PolicyLoader: Sendable {
         var names: Set<String> = []
         for (index, authority) in policy.spec.authorities.enumerated() {
             let path = "spec.authorities[\(index)]"
-            var kinds: [CompiledAuthority.Kind] = []
-            if let body = authority.static { kinds.append(.static(action: body.action, message: body.message)) }
-            if let body = authority.key { kinds.append(.key(try compileKeyAuthority(body, path: "\(path).key", source: source))) }
-            if let body = authority.keyless { kinds.append(.keyless(body)) }
-            if let body = authority.notation { kinds.append(.notation(body)) }
-            if let body = authority.notaryV1 { kinds.append(.notaryV1(body)) }
-            if let body = authority.attestations { kinds.append(.attestations(body)) }
-            guard kinds.count == 1, let kind = kinds.first else {
-                throw invalid(path, kinds.isEmpty
+            let written = [
+                ("static", authority.static != nil), ("key", authority.key != nil), ("keyless", authority.keyless != nil),
+                ("notation", authority.notation != nil), ("notaryV1", authority.notaryV1 != nil), ("attestations", authority.attestations != nil),
+            ].filter(\.1).map(\.0)
+            guard written.count == 1 else {
+                throw invalid(path, written.isEmpty
                     ? "an authority needs exactly one of static, key, keyless, notation, notaryV1, attestations"
-                    : "an authority has exactly one kind, found \(kinds.map(\.fieldName).joined(separator: ", "))")
+                    : "an authority has exactly one kind, found \(written.joined(separator: ", "))")
+            }
+            // Bodies are compiled only once the authority is known to have one kind.
+            let kind: CompiledAuthority.Kind
+            if let body = authority.static {
+                kind = .static(action: body.action, message: body.message)
+            } else if let body = authority.key {
+                kind = .key(try compileKeyAuthority(body, path: "\(path).key", source: source))
+            } else if let body = authority.keyless {
+                kind = .keyless(try compileKeylessAuthority(body, path: "\(path).keyless", source: source))
+            } else if let body = authority.notation {
+                kind = .notation(body)
+            } else if let body = authority.notaryV1 {
+                kind = .notaryV1(body)
+            } else {
+                kind = .attestations(authority.attestations!)
             }
             let authorityName = authority.name ?? "authority-\(index)"
             guard !authorityName.isEmpty else {
@@ -291,6 +306,9 @@ public struct PolicyLoader: Sendable {
                 if let body = value(mapping, "static")?.mapping {
                     try checkKeys(body, allowed: staticFields, path: "\(path).static", at: location)
                 }
+                if let body = value(mapping, "keyless")?.mapping {
+                    try checkKeylessFields(body, path: "\(path).keyless", at: location)
+                }
                 if let body = value(mapping, "key")?.mapping {
                     try checkKeys(body, allowed: keyFields, path: "\(path).key", at: location)
                     for (keyIndex, key) in (value(body, "publicKeys")?.sequence ?? []).enumerated() {
@@ -306,7 +324,7 @@ public struct PolicyLoader: Sendable {
         }
     }
 
-    private static func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String, at location: PolicySourceLocation) throws(PolicyLoadError) {
+    static func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String, at location: PolicySourceLocation) throws(PolicyLoadError) {
         for key in mapping.keys {
             let name = key.string ?? "\(key)"
             if !allowed.contains(name) {
@@ -318,7 +336,7 @@ public struct PolicyLoader: Sendable {
         }
     }
 
-    private static func value(_ mapping: Node.Mapping, _ key: String) -> Node? {
+    static func value(_ mapping: Node.Mapping, _ key: String) -> Node? {
         mapping.first { $0.key.string == key }?.value
     }
 

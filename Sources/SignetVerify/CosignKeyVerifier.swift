@@ -173,7 +173,7 @@ public struct CosignKeyVerifier: SignatureVerifier {
 
     /// Fetches one payload blob; content that does not match its descriptor is a rejection of
     /// that layer (tampering), any other registry failure an error.
-    private func fetchPayload(_ layer: Descriptor, request: VerificationRequest) async throws(VerificationError) -> Result<[UInt8], LayerRejection> {
+    func fetchPayload(_ layer: Descriptor, request: VerificationRequest) async throws(VerificationError) -> Result<[UInt8], LayerRejection> {
         let bytes: [UInt8]
         do {
             bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumPayloadBytes, deadline: request.deadline)

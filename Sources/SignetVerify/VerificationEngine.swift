@@ -35,7 +35,8 @@ public final class VerificationEngine: AuthorityVerifier {
     private let logger: Logger
     private let retainedRevision = Mutex<String?>(nil)
 
-    /// An engine over `registry` with the given verifiers (default: cosign key-based).
+    /// An engine over `registry` with the given verifiers (default: cosign key-based, and
+    /// keyless with the system's calendar clock).
     public init(
         registry: RegistryClient,
         configuration: VerificationEngineConfiguration = VerificationEngineConfiguration(),
@@ -45,7 +46,7 @@ public final class VerificationEngine: AuthorityVerifier {
     ) {
         self.registry = registry
         self.configuration = configuration
-        self.verifiers = verifiers ?? [CosignKeyVerifier(registry: registry)]
+        self.verifiers = verifiers ?? [CosignKeyVerifier(registry: registry), KeylessVerifier(registry: registry)]
         self.results = ExpiringCache(name: "verification", capacity: configuration.capacity, clock: clock)
         self.tags = ExpiringCache(name: "tag", capacity: configuration.tagCapacity, clock: clock)
         self.logger = logger
@@ -168,6 +169,9 @@ public final class VerificationEngine: AuthorityVerifier {
             for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
             text += "|threshold=\(trust.threshold)"
             for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
+        }
+        if case .keyless(let trust) = authority.kind {
+            text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
         }
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }

@@ -58,14 +58,17 @@ public struct VerificationResult: Sendable, Hashable, Codable {
         public var fingerprint: String
         /// The signer identity (certificate subject), when the format has one.
         public var identity: String?
+        /// The OIDC issuer that vouched for ``identity`` (keyless signatures).
+        public var issuer: String?
         /// The signature layers this signer signed (0-based).
         public var layers: [Int]
 
-        public init(key: String, algorithm: String, fingerprint: String, identity: String? = nil, layers: [Int]) {
+        public init(key: String, algorithm: String, fingerprint: String, identity: String? = nil, issuer: String? = nil, layers: [Int]) {
             self.key = key
             self.algorithm = algorithm
             self.fingerprint = fingerprint
             self.identity = identity
+            self.issuer = issuer
             self.layers = layers
         }
     }

@@ -1,0 +1,139 @@
+import Foundation
+import SignetCrypto
+import SignetSigstore
+import Yams
+
+extension PolicyLoader {
+    /// The default of ``configMapsDirectory``.
+    public static let defaultConfigMapsDirectory = "/etc/signet/configmaps"
+
+    /// The embedded production trust root, parsed once per process.
+    private static let productionRoot: Result<TrustedRoot, TrustedRootError> = Result { () throws(TrustedRootError) in
+        try TrustedRoot.production()
+    }
+
+    /// Checks the identities of a `keyless` authority (issuer and subject given once each,
+    /// regular expressions that compile, known Fulcio extensions) and reads its trust root, so
+    /// that a policy that could never verify is refused when it is loaded, naming the field.
+    func compileKeylessAuthority(
+        _ body: ClusterImagePolicy.KeylessAuthority, path: String, source: PolicySourceLocation
+    ) throws(PolicyLoadError) -> CompiledKeylessAuthority {
+        func invalid(_ field: String, _ message: String) -> PolicyLoadError {
+            PolicyLoadError(.invalidField, file: source.file, document: source.document, fieldPath: field, message: message)
+        }
+        guard !body.identities.isEmpty else {
+            throw invalid("\(path).identities", "at least one identity is required")
+        }
+        var identities: [CertificateIdentity] = []
+        for (index, entry) in body.identities.enumerated() {
+            let entryPath = "\(path).identities[\(index)]"
+            func matcher(_ exact: String?, _ pattern: String?, field: String) throws(PolicyLoadError) -> StringMatcher {
+                switch (exact, pattern) {
+                case (let value?, nil):
+                    guard !value.isEmpty else { throw invalid("\(entryPath).\(field)", "must not be empty") }
+                    return .exact(value)
+                case (nil, let value?):
+                    guard !value.isEmpty else { throw invalid("\(entryPath).\(field)RegExp", "must not be empty") }
+                    do {
+                        _ = try Regex(value)
+                    } catch {
+                        throw invalid("\(entryPath).\(field)RegExp", "invalid regular expression \"\(value)\": \(error)")
+                    }
+                    return .regularExpression(value)
+                case (nil, nil):
+                    throw invalid(entryPath, "an identity needs one of \(field), \(field)RegExp")
+                case (.some, .some):
+                    throw invalid(entryPath, "an identity has one of \(field), \(field)RegExp, not both")
+                }
+            }
+            let issuer = try matcher(entry.issuer, entry.issuerRegExp, field: "issuer")
+            let subject = try matcher(entry.subject, entry.subjectRegExp, field: "subject")
+            var extensions: [FulcioExtension: StringMatcher] = [:]
+            for (name, value) in (entry.extensions ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let fulcioExtension = Self.keylessExtensionNames[name] else {
+                    throw invalid("\(entryPath).extensions.\(name)",
+                                  "unknown Fulcio extension (expected one of \(Self.keylessExtensionNames.keys.sorted().joined(separator: ", ")))")
+                }
+                guard !value.isEmpty else { throw invalid("\(entryPath).extensions.\(name)", "must not be empty") }
+                extensions[fulcioExtension] = .exact(value)
+            }
+            identities.append(CertificateIdentity(issuer: issuer, subjectAlternativeName: subject, extensions: extensions))
+        }
+        let (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", invalid: invalid)
+        return CompiledKeylessAuthority(identities: identities, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
+    }
+
+    private func readTrustRoot(
+        _ reference: ClusterImagePolicy.TrustRootSource?, path: String, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> (TrustedRoot, String, String) {
+        guard let reference else {
+            switch Self.productionRoot {
+            case .success(let root): return (root, "embedded production root", TrustedRoot.productionJSONDigest)
+            case .failure(let error): throw invalid(path, "the embedded production trust root does not load: \(error)")
+            }
+        }
+        let given = [reference.file != nil, reference.inline != nil, reference.configMapRef != nil].filter { $0 }.count
+        guard given == 1 else {
+            throw invalid(path, "a trust root needs exactly one of file, inline, configMapRef")
+        }
+        let bytes: [UInt8]
+        let origin: String
+        let field: String
+        if let inline = reference.inline {
+            (bytes, origin, field) = (Array(inline.utf8), "inline", "\(path).inline")
+        } else if let file = reference.file {
+            field = "\(path).file"
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw invalid(field, "cannot read the trust root file \(file)")
+            }
+            (bytes, origin) = ([UInt8](data), "file \(file)")
+        } else {
+            let configMap = reference.configMapRef!
+            field = "\(path).configMapRef"
+            let name = configMap.key ?? "trusted_root.json"
+            for part in [configMap.namespace, configMap.name, name] where part.isEmpty || part.contains("/") || part.hasPrefix(".") {
+                throw invalid(field, "\"\(part)\" is not a valid ConfigMap namespace, name or key")
+            }
+            let location = [configMapsDirectory, configMap.namespace, configMap.name, name].joined(separator: "/")
+            guard let data = FileManager.default.contents(atPath: location) else {
+                throw invalid(field, "cannot read key \(name) of ConfigMap \(configMap.namespace)/\(configMap.name) (expected at \(location))")
+            }
+            (bytes, origin) = ([UInt8](data), "configmap \(configMap.namespace)/\(configMap.name) key \(name)")
+        }
+        let root: TrustedRoot
+        do {
+            root = try TrustedRoot(json: bytes)
+        } catch {
+            throw invalid(field, "not a usable Sigstore trusted_root.json: \(error)")
+        }
+        guard !root.certificateAuthorities.isEmpty else {
+            throw invalid(field, "the trust root has no usable certificate authority, so no keyless signature could verify")
+        }
+        return (root, origin, DigestAlgorithm.sha256.hexHash(bytes))
+    }
+
+    /// Fulcio extensions an identity may require, by their sigstore-go `certificate.Extensions`
+    /// names; the issuer has its own fields.
+    static let keylessExtensionNames: [String: FulcioExtension] = Dictionary(
+        uniqueKeysWithValues: FulcioExtension.allCases.filter { $0 != .issuer && $0 != .issuerV1 }.map { ($0.description, $0) })
+
+    static let keylessFields: Set<String> = ["identities", "trustRoot"]
+    static let keylessIdentityFields: Set<String> = ["issuer", "issuerRegExp", "subject", "subjectRegExp", "extensions"]
+    static let trustRootFields: Set<String> = ["file", "inline", "configMapRef"]
+    static let configMapRefFields: Set<String> = ["namespace", "name", "key"]
+
+    /// Refuses unknown fields in a `keyless` authority body at `path`.
+    static func checkKeylessFields(_ body: Node.Mapping, path: String, at location: PolicySourceLocation) throws(PolicyLoadError) {
+        try checkKeys(body, allowed: keylessFields, path: path, at: location)
+        for (index, identity) in (value(body, "identities")?.sequence ?? []).enumerated() {
+            guard let mapping = identity.mapping else { continue }
+            try checkKeys(mapping, allowed: keylessIdentityFields, path: "\(path).identities[\(index)]", at: location)
+        }
+        if let trustRoot = value(body, "trustRoot")?.mapping {
+            try checkKeys(trustRoot, allowed: trustRootFields, path: "\(path).trustRoot", at: location)
+            if let configMap = value(trustRoot, "configMapRef")?.mapping {
+                try checkKeys(configMap, allowed: configMapRefFields, path: "\(path).trustRoot.configMapRef", at: location)
+            }
+        }
+    }
+}
