@@ -25,7 +25,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 echo "== starting signet serve on https://127.0.0.1:$port with policies from policies/"
 "$signet" serve --address 127.0.0.1 --port "$port" \
   --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
-  --policy-dir "$root/policies" --log-format text --log-level warning &
+  --policy-dir "$root/policies" --log-format text --log-level warning --audit-log off &
 server_pid=$!
 
 for _ in $(seq 1 100); do
