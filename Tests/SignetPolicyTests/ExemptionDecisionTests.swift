@@ -247,3 +247,11 @@ struct ExemptionDecisionTests {
         #expect(LabelSelector().matches([:]))
     }
 }
+
+/// RFC 3339 formatting of `metav1.Time` round-trips through the parser.
+@Test(arguments: ["2026-11-22T10:00:00Z", "1999-01-09T03:04:05Z", "2099-12-31T23:59:59Z"])
+func kubernetesTimeFormatRoundTrips(_ text: String) throws {
+    let date = try #require(KubernetesTime.parse(text))
+    #expect(KubernetesTime.format(date) == text)
+    #expect(KubernetesTime.format(date.addingTimeInterval(0.75)) == text)
+}
