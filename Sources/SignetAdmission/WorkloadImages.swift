@@ -41,7 +41,7 @@ public enum WorkloadImages {
     /// Extracts the images of an object given as JSON bytes, for a request of `kind`.
     public static func extract(objectJSON: [UInt8], kind: String) -> Extraction {
         do {
-            let object = try JSONDecoder().decode(WorkloadObject.self, from: Data(objectJSON))
+            let object = try LazyJSONDecoder.decode(WorkloadObject.self, from: objectJSON)
             return extract(from: object, kind: kind)
         } catch {
             return .malformed("the object is not a JSON object")

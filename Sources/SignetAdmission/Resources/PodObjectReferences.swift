@@ -47,7 +47,7 @@ public struct PodObjectReferences: Sendable, Hashable {
 
     /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
     public static func read(reviewBody body: [UInt8]) -> PodObjectReferences {
-        guard let review = try? JSONDecoder().decode(Review.self, from: Data(body)), let object = review.request?.object else {
+        guard let review = try? LazyJSONDecoder.decode(Review.self, from: body), let object = review.request?.object else {
             return PodObjectReferences()
         }
         let spec = object.spec?.jobTemplate?.spec?.template?.spec ?? object.spec?.template?.spec ?? object.template?.spec ?? object.spec
