@@ -4,10 +4,10 @@
 # filesystem (give it a writable /tmp, as the chart does).
 #
 # Both base images are pinned by digest. RUNTIME_IMAGE is debian:bookworm-slim at a published
-# digest. SWIFT_IMAGE carries a placeholder digest (all zeros) that must be replaced with the
-# digest of swift:6.1-bookworm you have reviewed, e.g.
+# digest. SWIFT_IMAGE is the linux/amd64 image of swift:6.1-bookworm; to build for another
+# architecture, pass that architecture's digest:
 #   docker build --build-arg SWIFT_IMAGE=swift:6.1-bookworm@sha256:<digest> -t signet .
-ARG SWIFT_IMAGE=swift:6.1-bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000
+ARG SWIFT_IMAGE=swift:6.1-bookworm@sha256:48a6d9c230cd654b262f805978d1d56b2aadf5b3c0d2fc088643296692cbca62
 ARG RUNTIME_IMAGE=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
 
 FROM ${SWIFT_IMAGE} AS build
