@@ -35,6 +35,11 @@ struct JSONWriter {
 
     mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
 
+    /// A finite number as Swift prints it (`2.5`, `0.001`); not-a-number and infinities as 0.
+    mutating func double(_ value: Double) {
+        bytes.append(contentsOf: (value.isFinite ? String(value) : "0").utf8)
+    }
+
     mutating func stringArray(_ values: [String]) {
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SignetPolicy
 
 @testable import SignetAdmission
 
@@ -92,5 +93,29 @@ struct ResponseJSONTests {
         let b = try JSONSerialization.jsonObject(with: Data(written)) as? NSDictionary
         #expect(a == b)
         #expect(String(decoding: written, as: UTF8.self).hasPrefix(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":"#))
+    }
+}
+
+/// The hand-written audit line against Foundation's `JSONEncoder` (the record is `Encodable`).
+struct AuditLineTests {
+    @Test func matchesJSONEncoder() throws {
+        let use = ExemptionUse(
+            kind: .policyException, namespace: "billing", name: "vendor \"x\"", expiresAt: Date(timeIntervalSince1970: 1_800_000_000),
+            reason: "ticket\nOPS-1", policy: "deny-untrusted")
+        let record = AdmissionAuditRecord(
+            event: "admission", time: "2026-11-22T10:00:00Z", uid: "u", namespace: "billing", kind: "Pod", name: nil,
+            user: "alice", operation: "CREATE", dryRun: true, allowed: true, reason: nil, policyRevision: "abc",
+            latencyMs: 0.125,
+            images: [.init(
+                image: "nginx", reference: "docker.io/library/nginx:latest", digest: nil, container: "web",
+                containerType: "container", verdict: "allow", policies: ["p"],
+                authorities: [.init(policy: "p", authority: "a", status: "passed")], reason: "r", exemptions: [use])],
+            exemptions: [use])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let reference = try JSONSerialization.jsonObject(with: encoder.encode(record)) as? NSDictionary
+        let written = try JSONSerialization.jsonObject(with: Data(record.jsonLine.utf8)) as? NSDictionary
+        #expect(reference == written)
+        #expect(!record.jsonLine.contains("\n"))
     }
 }

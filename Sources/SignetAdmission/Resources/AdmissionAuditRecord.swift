@@ -79,12 +79,119 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         return String(reference[reference.index(after: at)...])
     }
 
-    /// The record as one line of JSON (keys sorted).
+    /// The record as one line of JSON (keys sorted, absent optionals left out), written
+    /// directly: it is produced for every decision, where `JSONEncoder` cost more than the
+    /// decision itself.
     public var jsonLine: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "{\"event\":\"\(event)\",\"uid\":\"\(uid)\"}" }
-        return String(decoding: data, as: UTF8.self)
+        var writer = JSONWriter(capacity: 1024)
+        writer.raw("{")
+        writer.key("allowed", first: true)
+        writer.bool(allowed)
+        writer.key("dryRun")
+        writer.bool(dryRun)
+        writer.key("event")
+        writer.string(event)
+        writer.key("exemptions")
+        Self.write(exemptions, to: &writer)
+        writer.key("images")
+        writer.raw("[")
+        for (index, image) in images.enumerated() {
+            writer.raw(index == 0 ? "{" : ",{")
+            writer.key("authorities", first: true)
+            writer.raw("[")
+            for (position, authority) in image.authorities.enumerated() {
+                writer.raw(position == 0 ? "{" : ",{")
+                writer.key("authority", first: true)
+                writer.string(authority.authority)
+                writer.key("policy")
+                writer.string(authority.policy)
+                writer.key("status")
+                writer.string(authority.status)
+                writer.raw("}")
+            }
+            writer.raw("]")
+            writer.key("container")
+            writer.string(image.container)
+            writer.key("containerType")
+            writer.string(image.containerType)
+            if let digest = image.digest {
+                writer.key("digest")
+                writer.string(digest)
+            }
+            writer.key("exemptions")
+            Self.write(image.exemptions, to: &writer)
+            writer.key("image")
+            writer.string(image.image)
+            writer.key("policies")
+            writer.stringArray(image.policies)
+            writer.key("reason")
+            writer.string(image.reason)
+            if let reference = image.reference {
+                writer.key("reference")
+                writer.string(reference)
+            }
+            writer.key("verdict")
+            writer.string(image.verdict)
+            writer.raw("}")
+        }
+        writer.raw("]")
+        writer.key("kind")
+        writer.string(kind)
+        writer.key("latencyMs")
+        writer.double(latencyMs)
+        if let name {
+            writer.key("name")
+            writer.string(name)
+        }
+        if let namespace {
+            writer.key("namespace")
+            writer.string(namespace)
+        }
+        writer.key("operation")
+        writer.string(operation)
+        if let policyRevision {
+            writer.key("policyRevision")
+            writer.string(policyRevision)
+        }
+        if let reason {
+            writer.key("reason")
+            writer.string(reason)
+        }
+        writer.key("time")
+        writer.string(time)
+        writer.key("uid")
+        writer.string(uid)
+        if let user {
+            writer.key("user")
+            writer.string(user)
+        }
+        writer.raw("}")
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    private static func write(_ uses: [ExemptionUse], to writer: inout JSONWriter) {
+        writer.raw("[")
+        for (index, use) in uses.enumerated() {
+            writer.raw(index == 0 ? "{" : ",{")
+            writer.key("expiresAt", first: true)
+            writer.string(KubernetesTime.format(use.expiresAt))
+            writer.key("kind")
+            writer.string(use.kind.rawValue)
+            writer.key("name")
+            writer.string(use.name)
+            if let namespace = use.namespace {
+                writer.key("namespace")
+                writer.string(namespace)
+            }
+            if let policy = use.policy {
+                writer.key("policy")
+                writer.string(policy)
+            }
+            writer.key("reason")
+            writer.string(use.reason)
+            writer.raw("}")
+        }
+        writer.raw("]")
     }
 }
 
