@@ -139,7 +139,7 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
-        let references = PodObjectReferences.read(reviewBody: body)
+        let references = request.object?.references ?? PodObjectReferences()
         var labels: [String: String]?
         if let namespace = request.namespace, let namespaceLabels { labels = await namespaceLabels(namespace) }
         let subject = AdmissionSubject(

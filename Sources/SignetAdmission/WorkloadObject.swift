@@ -35,6 +35,8 @@ struct WorkloadObject: Sendable, Decodable {
     var ephemeralContainers: Lenient<ContainerList> = .absent
     /// `template` of a `core/v1` `PodTemplate`.
     var template: Lenient<TemplateFields> = .absent
+    /// Pull secrets, service account and `generateName`, read in the same pass.
+    var references = PodObjectReferences()
 
     enum CodingKeys: String, CodingKey { case kind, spec, ephemeralContainers, template }
 
@@ -45,6 +47,7 @@ struct WorkloadObject: Sendable, Decodable {
         spec = container.lenient(SpecFields.self, forKey: .spec, expected: "an object")
         ephemeralContainers = container.lenient(ContainerList.self, forKey: .ephemeralContainers, expected: "an array")
         template = container.lenient(TemplateFields.self, forKey: .template, expected: "an object")
+        references = PodObjectReferences(objectDecoder: decoder)
     }
 }
 

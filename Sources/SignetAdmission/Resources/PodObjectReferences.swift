@@ -18,11 +18,6 @@ public struct PodObjectReferences: Sendable, Hashable {
         self.generateName = generateName
     }
 
-    private struct Review: Decodable {
-        struct Request: Decodable { var object: Object? }
-        var request: Request?
-    }
-
     private struct Object: Decodable {
         struct Metadata: Decodable { var generateName: String? }
         var metadata: Metadata?
@@ -45,15 +40,23 @@ public struct PodObjectReferences: Sendable, Hashable {
         var jobTemplate: JobTemplate?
     }
 
-    /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
-    public static func read(reviewBody body: [UInt8]) -> PodObjectReferences {
-        guard let review = try? LazyJSONDecoder.decode(Review.self, from: body), let object = review.request?.object else {
-            return PodObjectReferences()
+    /// Reads the references of an object from the decoder positioned on it (read in the same
+    /// pass as its images); empty when absent or malformed.
+    init(objectDecoder decoder: any Decoder) {
+        guard let object = try? Object(from: decoder) else {
+            self.init()
+            return
         }
         let spec = object.spec?.jobTemplate?.spec?.template?.spec ?? object.spec?.template?.spec ?? object.template?.spec ?? object.spec
-        return PodObjectReferences(
+        self.init(
             imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap(\.name).filter { !$0.isEmpty },
             serviceAccountName: spec?.serviceAccountName,
             generateName: object.metadata?.generateName.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
+    public static func read(reviewBody body: [UInt8]) -> PodObjectReferences {
+        let review = try? LazyJSONDecoder.decode(AdmissionReview.self, from: body)
+        return review?.request?.object?.references ?? PodObjectReferences()
     }
 }
