@@ -1,5 +1,6 @@
 import Logging
 import SignetRegistry
+import Synchronization
 
 /// Registry credentials for one pod, gathered as kubelet does ("Pull an Image from a Private
 /// Registry"; `core/v1` `PodSpec.imagePullSecrets`, `ServiceAccount.imagePullSecrets`): the
@@ -7,20 +8,67 @@ import SignetRegistry
 /// (`namespace/name`). Each is a `kubernetes.io/dockerconfigjson` secret read through the API;
 /// earlier sources win for the same registry. A secret that cannot be read or parsed is logged
 /// and skipped.
-public struct PullSecretReader: Sendable {
+///
+/// What was read is kept for ``cacheLifetime`` per namespace, service account and list of pull
+/// secrets, so a burst of pods from one controller costs one round of API reads; a rotated
+/// secret is seen within that time. At most ``cacheCapacity`` such sets are kept.
+public final class PullSecretReader: Sendable {
     public let client: KubernetesClient
     /// Secrets every verification may use, as `namespace/name`.
-    public var configuredSecrets: [String]
-    public var logger: Logger
+    public let configuredSecrets: [String]
+    /// How long credentials read for one pod's secrets are reused (zero: never).
+    public let cacheLifetime: Duration
+    /// The most credential sets kept; the oldest is dropped first.
+    public let cacheCapacity: Int
+    private let logger: Logger
+    private let cache = Mutex<[CacheKey: CachedStore]>([:])
 
-    public init(client: KubernetesClient, configuredSecrets: [String] = [], logger: Logger = Logger(label: "signet.kube.credentials")) {
+    private struct CacheKey: Hashable {
+        var namespace: String?
+        var pullSecrets: [String]
+        var serviceAccount: String?
+    }
+
+    private struct CachedStore {
+        var store: RegistryCredentialStore
+        var expires: ContinuousClock.Instant
+    }
+
+    public init(
+        client: KubernetesClient, configuredSecrets: [String] = [], cacheLifetime: Duration = .seconds(30), cacheCapacity: Int = 1024,
+        logger: Logger = Logger(label: "signet.kube.credentials")
+    ) {
         self.client = client
         self.configuredSecrets = configuredSecrets
+        self.cacheLifetime = cacheLifetime
+        self.cacheCapacity = max(1, cacheCapacity)
         self.logger = logger
     }
 
     /// The credentials for a pod in `namespace` naming `pullSecrets` and `serviceAccount`.
     public func credentials(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> RegistryCredentialStore {
+        let key = CacheKey(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
+        let now = ContinuousClock.now
+        if let cached = cache.withLock({ $0[key] }), cached.expires > now {
+            return cached.store
+        }
+        let store = await read(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
+        if cacheLifetime > .zero {
+            let expires = ContinuousClock.now + cacheLifetime
+            cache.withLock { entries in
+                if entries.count >= cacheCapacity {
+                    entries = entries.filter { $0.value.expires > now }
+                    if entries.count >= cacheCapacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires }) {
+                        entries[oldest.key] = nil
+                    }
+                }
+                entries[key] = CachedStore(store: store, expires: expires)
+            }
+        }
+        return store
+    }
+
+    private func read(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> RegistryCredentialStore {
         var references: [(namespace: String, name: String)] = []
         if let namespace {
             references += pullSecrets.map { (namespace, $0) }

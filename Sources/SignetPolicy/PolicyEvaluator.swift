@@ -25,19 +25,24 @@ public struct PolicyEvaluator: Sendable {
     public var logger: Logger
     /// The clock, bypass window and opt-out label for exemptions.
     public var exemptions: ExemptionConfiguration
+    /// Registry credentials for the images of an admission (its pull secrets); read only when a
+    /// verification has to ask a registry. `nil`: the verifier's registry client's own only.
+    public var credentialProvider: (any RegistryCredentialProvider)?
 
     public init(
         policies: PolicySet,
         noMatchAction: NoMatchAction = .deny,
         verifier: (any AuthorityVerifier)? = nil,
         logger: Logger = Logger(label: "signet.policy"),
-        exemptions: ExemptionConfiguration = ExemptionConfiguration()
+        exemptions: ExemptionConfiguration = ExemptionConfiguration(),
+        credentialProvider: (any RegistryCredentialProvider)? = nil
     ) {
         self.policies = policies
         self.noMatchAction = noMatchAction
         self.verifier = verifier
         self.logger = logger
         self.exemptions = exemptions
+        self.credentialProvider = credentialProvider
     }
 
     /// Evaluates `images` for `subject`; never throws: every failure is a decision.
@@ -46,15 +51,18 @@ public struct PolicyEvaluator: Sendable {
         if let optedOut = optOutDecision(images, subject: subject) { return optedOut }
         // The same image in several containers is evaluated once.
         let distinct = Array(Set(images.map(\.image)))
-        let evaluations = await withTaskGroup(of: (String, ImageEvaluation).self) { group in
-            for image in distinct {
-                group.addTask { (image, await self.evaluate(image: image, subject: subject, now: now, deadline: deadline)) }
+        let credentials = credentialProvider.map { AdmissionCredentials(provider: $0, subject: subject) }
+        let evaluations = await RequestCredentials.using(credentials) {
+            await withTaskGroup(of: (String, ImageEvaluation).self) { group in
+                for image in distinct {
+                    group.addTask { (image, await self.evaluate(image: image, subject: subject, now: now, deadline: deadline)) }
+                }
+                var results: [String: ImageEvaluation] = [:]
+                for await (image, evaluation) in group {
+                    results[image] = evaluation
+                }
+                return results
             }
-            var results: [String: ImageEvaluation] = [:]
-            for await (image, evaluation) in group {
-                results[image] = evaluation
-            }
-            return results
         }
 
         var verdicts: [ImageVerdict] = []

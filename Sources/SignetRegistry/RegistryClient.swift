@@ -12,7 +12,9 @@ import Metrics
 /// Authentication: anonymous; Basic (RFC 7617) when a registry challenges with it; the bearer
 /// token flow of the Docker registry token authentication specification (RFC 6750 challenge,
 /// `GET realm?service=...&scope=...` with the registry's credentials, `token`/`access_token`,
-/// `expires_in`). Credentials come from a ``RegistryCredentialStore``.
+/// `expires_in`). Credentials come from the ``RequestCredentials`` of the calling task (a pod's
+/// pull secrets) and then from the client's own ``RegistryCredentialStore``; tokens are cached
+/// per registry, scope and credential.
 ///
 /// All libcurl work runs on one thread per client; async callers suspend without blocking the
 /// cooperative pool, and cancelling the calling task cancels its transfer. Call ``shutdown()``
@@ -104,17 +106,19 @@ public final class RegistryClient: Sendable {
     /// have any status; callers map statuses to errors.
     func send(_ request: HTTPRequest, to target: Target, push: Bool = false, operation: String) async throws -> HTTPResponse {
         let scope = target.scope(push: push)
+        let credential = await credential(for: target)
         var answeredChallenge = false
         var attempt = 1
         while true {
             var attemptRequest = request
-            let sentAuthorization = try await authorization(for: target, scope: scope, deadline: request.deadline)
+            let sentAuthorization = try await authorization(for: target, scope: scope, credential: credential, deadline: request.deadline)
             if let sentAuthorization {
                 attemptRequest.headers.append(("Authorization", sentAuthorization))
             }
-            let response: HTTPResponse
+            var response: HTTPResponse
             do {
                 response = try await transport(attemptRequest, target: target, operation: operation)
+                response.credentialUsername = credential?.username
             } catch let error as RegistryError {
                 if error.isRetryableReset, attempt < configuration.retry.maximumAttempts,
                    try await waitBeforeRetry(attempt: attempt, retryAfter: nil, target: target, deadline: request.deadline) {
@@ -126,7 +130,8 @@ public final class RegistryClient: Sendable {
             if response.status == 401 && !answeredChallenge {
                 answeredChallenge = true
                 let challenges = AuthenticationChallenge.parse(response.headers(named: "WWW-Authenticate"))
-                if try await answer(challenges, target: target, scope: scope, sent: sentAuthorization, deadline: request.deadline) {
+                if try await answer(
+                    challenges, target: target, scope: scope, credential: credential, sent: sentAuthorization, deadline: request.deadline) {
                     continue
                 }
                 return response
@@ -194,14 +199,25 @@ public final class RegistryClient: Sendable {
 
     // MARK: - Authentication
 
+    /// The credential for `target`'s registry: the calling task's ``RequestCredentials`` first,
+    /// then the client's own.
+    func credential(for target: Target) async -> RegistryCredential? {
+        if let source = RequestCredentials.current, let credential = await source.credential(for: target.registry) {
+            return credential
+        }
+        return credentials.credential(for: target.registry)
+    }
+
     /// The `Authorization` value to send to `target` for `scope`, from what earlier challenges
     /// taught: Basic for registries that asked for it, a cached token, or a new token fetched
     /// before the request when the registry is known to want one (saving the 401 round trip).
-    private func authorization(for target: Target, scope: String, deadline: ContinuousClock.Instant) async throws -> String? {
+    private func authorization(
+        for target: Target, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant
+    ) async throws -> String? {
         // A pull-and-push token serves pulls of the same repository too.
-        var keys = [AuthState.TokenKey(registry: target.registry, scope: scope)]
+        var keys = [AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)]
         if scope.hasSuffix(":pull") {
-            keys.append(AuthState.TokenKey(registry: target.registry, scope: scope + ",push"))
+            keys.append(AuthState.TokenKey(registry: target.registry, scope: scope + ",push", credential: credential))
         }
         let now = ContinuousClock.now
         let (challenge, token) = authState.withLock { state -> (AuthenticationChallenge?, String?) in
@@ -211,13 +227,14 @@ public final class RegistryClient: Sendable {
         guard let challenge else { return nil }
         switch challenge.scheme {
         case "basic":
-            return credentials.credential(for: target.registry)?.basicAuthorization
+            return credential?.basicAuthorization
         case "bearer":
             if let token {
                 Counter(label: "signet_registry_token_cache_hits_total", dimensions: [("registry", target.registry)]).increment()
                 return "Bearer " + token
             }
-            return try await sharedToken(challenge: challenge, target: target, scope: scope, deadline: deadline).map { "Bearer " + $0 }
+            return try await sharedToken(challenge: challenge, target: target, scope: scope, credential: credential, deadline: deadline)
+                .map { "Bearer " + $0 }
         default:
             return nil
         }
@@ -226,9 +243,10 @@ public final class RegistryClient: Sendable {
     /// Learns from a 401's challenges; true when the request should be sent again with the
     /// new authorisation. `sent` is the authorisation the refused request carried.
     private func answer(
-        _ challenges: [AuthenticationChallenge], target: Target, scope: String, sent: String?, deadline: ContinuousClock.Instant
+        _ challenges: [AuthenticationChallenge], target: Target, scope: String, credential: RegistryCredential?, sent: String?,
+        deadline: ContinuousClock.Instant
     ) async throws -> Bool {
-        let key = AuthState.TokenKey(registry: target.registry, scope: scope)
+        let key = AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)
         if let bearer = challenges.first(where: { $0.scheme == "bearer" }) {
             let now = ContinuousClock.now
             let newer = authState.withLock { state -> Bool in
@@ -241,7 +259,7 @@ public final class RegistryClient: Sendable {
                 return false
             }
             if newer { return true }
-            return try await sharedToken(challenge: bearer, target: target, scope: scope, deadline: deadline) != nil
+            return try await sharedToken(challenge: bearer, target: target, scope: scope, credential: credential, deadline: deadline) != nil
         }
         if let basic = challenges.first(where: { $0.scheme == "basic" }) {
             let hadBasic = authState.withLock { state in
@@ -249,18 +267,22 @@ public final class RegistryClient: Sendable {
                 return state.challenges[target.registry]?.scheme == "basic"
             }
             // Credentials already sent and refused: sending them again will not help.
-            return !hadBasic && credentials.credential(for: target.registry) != nil
+            return !hadBasic && credential != nil
         }
         return false
     }
 
     /// A token for `scope`, fetched once however many calls ask at the same time: the first
     /// caller fetches, the others wait for its result.
-    private func sharedToken(challenge: AuthenticationChallenge, target: Target, scope: String, deadline: ContinuousClock.Instant) async throws -> String? {
-        let key = AuthState.TokenKey(registry: target.registry, scope: scope)
+    private func sharedToken(
+        challenge: AuthenticationChallenge, target: Target, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant
+    ) async throws -> String? {
+        let key = AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)
         let (task, isOwner) = authState.withLock { state -> (Task<String?, any Error>, Bool) in
             if let running = state.fetching[key] { return (running, false) }
-            let task = Task { try await self.fetchToken(challenge: challenge, target: target, scope: scope, deadline: deadline) }
+            let task = Task {
+                try await self.fetchToken(challenge: challenge, target: target, scope: scope, credential: credential, deadline: deadline)
+            }
             state.fetching[key] = task
             return (task, true)
         }
@@ -271,7 +293,9 @@ public final class RegistryClient: Sendable {
     }
 
     /// Fetches a bearer token for `scope` from the challenge's realm and caches it.
-    private func fetchToken(challenge: AuthenticationChallenge, target: Target, scope: String, deadline: ContinuousClock.Instant) async throws -> String? {
+    private func fetchToken(
+        challenge: AuthenticationChallenge, target: Target, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant
+    ) async throws -> String? {
         guard let realm = challenge.realm, var components = URLComponents(string: realm),
               let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
             throw RegistryError(.badResponse(registry: target.registry, detail: "bearer challenge without a usable realm"))
@@ -280,7 +304,6 @@ public final class RegistryClient: Sendable {
             throw RegistryError(.badResponse(
                 registry: target.registry, detail: "token realm \(realm) is plain HTTP; only registries allowed to be insecure may use one"))
         }
-        let credential = credentials.credential(for: target.registry)
         var query = components.queryItems ?? []
         if let service = challenge.service { query.append(URLQueryItem(name: "service", value: service)) }
         query.append(URLQueryItem(name: "scope", value: scope))
@@ -303,7 +326,7 @@ public final class RegistryClient: Sendable {
         case 401, 403:
             throw RegistryError(.unauthorized(
                 registry: target.registry,
-                detail: credential == nil ? "no credentials configured" : "token service refused the credentials for \(credential!.username)"))
+                detail: credential.map { "token service refused the credentials of \($0.username)" } ?? "no credentials for this registry"))
         default:
             throw RegistryError(.badResponse(registry: target.registry, detail: "token service answered HTTP \(response.status)"))
         }
@@ -320,7 +343,7 @@ public final class RegistryClient: Sendable {
         // Renew a little early so a token does not expire in flight.
         lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
         authState.withLock { state in
-            state.tokens[AuthState.TokenKey(registry: target.registry, scope: scope)] =
+            state.tokens[AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)] =
                 AuthState.CachedToken(value: token, expires: issued + lifetime)
         }
         return token
@@ -335,9 +358,8 @@ public final class RegistryClient: Sendable {
         case 404:
             return RegistryError(.notFound(reference: reference))
         case 401:
-            let hasCredentials = credentials.credential(for: target.registry) != nil
-            return RegistryError(.unauthorized(
-                registry: target.registry, detail: detail.isEmpty ? (hasCredentials ? "credentials refused" : "no credentials configured") : detail))
+            let credentials = response.credentialUsername.map { "credentials of \($0) refused" } ?? "no credentials for this registry"
+            return RegistryError(.unauthorized(registry: target.registry, detail: detail.isEmpty ? credentials : "\(detail) (\(credentials))"))
         case 403:
             return RegistryError(.denied(reference: reference, detail: detail))
         case 429, 502, 503, 504:
@@ -365,9 +387,11 @@ public final class RegistryClient: Sendable {
 
 /// What the client learnt about registries' authentication.
 struct AuthState: Sendable {
+    /// Tokens are kept per credential: a token one credential earned never serves another.
     struct TokenKey: Hashable, Sendable {
         var registry: String
         var scope: String
+        var credential: RegistryCredential?
     }
 
     struct CachedToken: Sendable {

@@ -200,4 +200,32 @@ struct KubernetesWatchTests {
         #expect(store.credential(for: "registry.example.com")?.username == "global")
         #expect(store.credential(for: "docker.io") == nil)
     }
+
+    /// A burst of pods with the same secrets costs one round of API reads; with no cache
+    /// lifetime every pod reads again (so a rotated secret is seen).
+    @Test func pullSecretsAreReadOncePerLifetime() async throws {
+        let server = try KubernetesAPIServerDouble()
+        let auth = Data("pod:pw".utf8).base64EncodedString()
+        let config = #"{"auths":{"ghcr.io":{"auth":"\#(auth)"}}}"#
+        try server.apply("secrets", ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "pull", "namespace": "shop"],
+                                     "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]])
+        func secretReads() throws -> Int {
+            try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/shop/secrets/pull") }.count
+        }
+        let cached = PullSecretReader(client: try Self.client(server))
+        for _ in 0..<5 {
+            let store = await cached.credentials(namespace: "shop", pullSecrets: ["pull"], serviceAccount: nil)
+            #expect(store.credential(for: "ghcr.io")?.username == "pod")
+        }
+        #expect(try secretReads() == 1)
+        // Another pull secret list is another entry.
+        _ = await cached.credentials(namespace: "shop", pullSecrets: ["pull", "other"], serviceAccount: nil)
+        #expect(try secretReads() == 2)
+
+        let uncached = PullSecretReader(client: try Self.client(server), cacheLifetime: .zero)
+        for _ in 0..<3 {
+            _ = await uncached.credentials(namespace: "shop", pullSecrets: ["pull"], serviceAccount: nil)
+        }
+        #expect(try secretReads() == 5)
+    }
 }

@@ -111,4 +111,89 @@ struct RegistryAuthenticationTests {
         #expect(error?.kind == .unauthorized)
         #expect(error?.description.contains(registry.host) == true)
     }
+
+    /// Credentials of one piece of work (a pod's pull secrets) given to a client that has none of
+    /// its own: they authenticate that work only, and the token they earned is not reused
+    /// without them or with another credential.
+    @Test func requestCredentialsBearerTokensStayWithTheirCredential() async throws {
+        let issuer = try TokenIssuer(username: "bob", password: "hunter2")
+        let registry = try RegistryFixture(authentication: .token(issuer))
+        let bob = RegistryCredentialStore([registry.host: RegistryCredential(username: "bob", password: "hunter2")])
+        let pusher = try Self.makeClient(registry.host, bob)
+        defer { pusher.shutdown() }
+        let reference = try TestImages.reference("\(registry.host)/private/app:v1")
+        let pushed = try await TestImages.pushImage(client: pusher, reference: reference)
+
+        let client = try Self.makeClient(registry.host, RegistryCredentialStore())
+        defer { client.shutdown() }
+        let anonymous = await #expect(throws: RegistryError.self) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(anonymous?.kind == .unauthorized)
+        #expect(anonymous?.description.contains("no credentials for this registry") == true, "\(anonymous?.description ?? "")")
+
+        let issuedBefore = issuer.issuedCount
+        let resolved = try await RequestCredentials.using(bob) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest == pushed.digest)
+        #expect(issuer.issuedCount == issuedBefore + 1)
+        // The cached token serves the same credential again.
+        let again = try await RequestCredentials.using(bob) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(again.digest == pushed.digest)
+        #expect(issuer.issuedCount == issuedBefore + 1)
+
+        // Without the credential, or with another one, bob's token is not used.
+        let afterwards = await #expect(throws: RegistryError.self) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(afterwards?.kind == .unauthorized)
+        let mallory = RegistryCredentialStore([registry.host: RegistryCredential(username: "bob", password: "guessed")])
+        let impostor = await #expect(throws: RegistryError.self) {
+            try await RequestCredentials.using(mallory) {
+                try await client.resolve(reference, deadline: TestImages.deadline())
+            }
+        }
+        #expect(impostor?.kind == .unauthorized)
+        #expect(impostor?.description.contains("refused the credentials of bob") == true, "\(impostor?.description ?? "")")
+    }
+
+    /// The same with Basic authentication, where there is no token: the request's credential is
+    /// sent with its own requests only; the client's own credential is the fallback.
+    @Test func requestCredentialsWithBasicAuthenticationAndTheClientsOwnAsFallback() async throws {
+        let registry = try RegistryFixture(authentication: .htpasswd(username: "alice", password: "s3cret"))
+        let alice = RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "s3cret")])
+        let pusher = try Self.makeClient(registry.host, alice)
+        defer { pusher.shutdown() }
+        let reference = try TestImages.reference("\(registry.host)/private/app:v1")
+        let pushed = try await TestImages.pushImage(client: pusher, reference: reference)
+
+        let client = try Self.makeClient(registry.host, RegistryCredentialStore())
+        defer { client.shutdown() }
+        let resolved = try await RequestCredentials.using(alice) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(resolved.digest == pushed.digest)
+        let afterwards = await #expect(throws: RegistryError.self) {
+            try await client.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(afterwards?.kind == .unauthorized)
+
+        // A source with nothing for this registry leaves the client's own credential in force.
+        let unrelated = RegistryCredentialStore(["ghcr.io": RegistryCredential(username: "someone", password: "x")])
+        let fallback = try await RequestCredentials.using(unrelated) {
+            try await pusher.resolve(reference, deadline: TestImages.deadline())
+        }
+        #expect(fallback.digest == pushed.digest)
+        let wrong = RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "wrong")])
+        let refused = await #expect(throws: RegistryError.self) {
+            try await RequestCredentials.using(wrong) {
+                try await pusher.resolve(reference, deadline: TestImages.deadline())
+            }
+        }
+        #expect(refused?.kind == .unauthorized)
+        #expect(refused?.description.contains("credentials of alice refused") == true, "\(refused?.description ?? "")")
+    }
 }

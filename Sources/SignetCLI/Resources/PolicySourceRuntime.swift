@@ -70,10 +70,11 @@ struct PolicySourceRuntime: Sendable {
     ) async -> (responder: AdmissionResponder, refresher: Task<Void, Never>) {
         let source = source
         let exemptions = settings.exemptions
+        let credentialProvider = credentialProvider
         let makeEvaluator = { @Sendable (policies: PolicySet) in
             PolicyEvaluator(
                 policies: policies, noMatchAction: noMatchAction, verifier: verifier,
-                logger: Logger(label: "signet.policy"), exemptions: exemptions)
+                logger: Logger(label: "signet.policy"), exemptions: exemptions, credentialProvider: credentialProvider)
         }
         let initial = await source.current()
         await onChange(initial)

@@ -1,4 +1,5 @@
 import SignetRegistry
+import Synchronization
 
 /// Where a verifier gets registry credentials for the images of one admission: the pod's
 /// `imagePullSecrets`, its service account's `imagePullSecrets`, and secrets named in signet's
@@ -9,4 +10,33 @@ import SignetRegistry
 /// secret yields the credentials found so far rather than an error, as kubelet does.
 public protocol RegistryCredentialProvider: Sendable {
     func credentials(for subject: AdmissionSubject) async -> RegistryCredentialStore
+}
+
+/// The registry credentials of one admission, read from a ``RegistryCredentialProvider`` the
+/// first time a registry request needs them and then kept for the rest of the admission: an
+/// admission answered from the verification cache reads no secret at all, and concurrent
+/// verifications of its images share one read.
+///
+/// The ``PolicyEvaluator`` installs it with `RequestCredentials.using` around the verification
+/// of an admission's images.
+public final class AdmissionCredentials: RegistryCredentialSource {
+    private let provider: any RegistryCredentialProvider
+    private let subject: AdmissionSubject
+    private let read = Mutex<Task<RegistryCredentialStore, Never>?>(nil)
+
+    public init(provider: any RegistryCredentialProvider, subject: AdmissionSubject) {
+        self.provider = provider
+        self.subject = subject
+    }
+
+    public func credential(for registry: String) async -> RegistryCredential? {
+        let task = read.withLock { running in
+            if let running { return running }
+            let (provider, subject) = (self.provider, self.subject)
+            let task = Task { await provider.credentials(for: subject) }
+            running = task
+            return task
+        }
+        return await task.value.credential(for: registry)
+    }
 }

@@ -34,6 +34,8 @@ struct HTTPResponse: Sendable {
     var httpVersion: Int
     /// Connections opened for this exchange: 0 when an open one was reused.
     var newConnections: Int = 0
+    /// The user name of the credential the registry client had for this request, for messages.
+    var credentialUsername: String? = nil
 
     /// The first value of the field `name` (case-insensitive).
     func header(_ name: String) -> String? {

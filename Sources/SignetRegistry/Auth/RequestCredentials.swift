@@ -1,0 +1,37 @@
+/// Registry credentials that belong to one piece of work rather than to the client: in signet,
+/// the image pull secrets of the pod under admission (Kubernetes `core/v1`
+/// `PodSpec.imagePullSecrets` and `ServiceAccount.imagePullSecrets`).
+///
+/// A source is asked only when a registry request is about to be sent, so work answered from
+/// caches never reads a secret. Implementations may fetch lazily and must be safe to call from
+/// concurrent tasks.
+public protocol RegistryCredentialSource: Sendable {
+    /// The credential for `registry` (as in ``ImageReference/registry``), if this source has one.
+    func credential(for registry: String) async -> RegistryCredential?
+}
+
+extension RegistryCredentialStore: RegistryCredentialSource {}
+
+/// The credentials in force for the registry requests of the current task and its child tasks,
+/// whichever ``RegistryClient`` sends them: a task-local value, as ``RegistryRequestCounter`` is.
+///
+/// A credential from the request's source wins over the client's own for the same registry;
+/// registries the source has nothing for use the client's credentials (signet's configured
+/// docker `config.json`). Bearer tokens are cached per credential, so a token fetched with one
+/// pod's secret never authorises a request made for another pod.
+///
+/// ```swift
+/// let manifest = try await RequestCredentials.using(podSecrets) {
+///     try await client.manifest(reference, deadline: deadline)
+/// }
+/// ```
+public enum RequestCredentials {
+    @TaskLocal static var current: (any RegistryCredentialSource)?
+
+    /// Runs `body` with `source` supplying registry credentials to every request it sends.
+    public static func using<Result: Sendable>(
+        _ source: (any RegistryCredentialSource)?, _ body: () async throws -> Result
+    ) async rethrows -> Result {
+        try await $current.withValue(source) { try await body() }
+    }
+}
