@@ -22,6 +22,7 @@ public final class PullSecretReader: Sendable {
     public let cacheCapacity: Int
     private let logger: Logger
     private let cache = Mutex<[CacheKey: CachedStore]>([:])
+    private let reportedForbidden = Atomic<Bool>(false)
 
     private struct CacheKey: Hashable {
         var namespace: String?
@@ -79,7 +80,7 @@ public final class PullSecretReader: Sendable {
                     references += secrets.compactMap { $0["name"] as? String }.map { (namespace, $0) }
                 }
             } catch {
-                logger.warning("cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)", "error": "\(error)"])
+                report(error, "cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)"])
             }
         }
         for entry in configuredSecrets {
@@ -94,11 +95,26 @@ public final class PullSecretReader: Sendable {
                 // Earlier sources win: merge the new store under the current one.
                 store = try RegistryCredentialStore(kubernetesSecretData: data).merging(store)
             } catch {
-                logger.warning("cannot use an image pull secret", metadata: [
-                    "namespace": "\(reference.namespace)", "name": "\(reference.name)", "error": "\(error)",
-                ])
+                report(error, "cannot use an image pull secret", metadata: ["namespace": "\(reference.namespace)", "name": "\(reference.name)"])
             }
         }
         return store
+    }
+
+    /// Logs a failed read. A 403 means signet lacks the permission, which holds for every pod:
+    /// said once as a warning with the remedy, then only at debug level.
+    private func report(_ error: any Error, _ message: Logger.Message, metadata: Logger.Metadata) {
+        var metadata = metadata
+        metadata["error"] = "\(error)"
+        guard (error as? KubernetesError)?.isForbidden == true else {
+            logger.warning(message, metadata: metadata)
+            return
+        }
+        if reportedForbidden.exchange(true, ordering: .relaxed) {
+            logger.debug(message, metadata: metadata)
+        } else {
+            metadata["remedy"] = "grant get on secrets and serviceaccounts (chart: rbac.pullSecrets.enabled=true)"
+            logger.warning("signet may not read image pull secrets; pods' registry credentials are not used", metadata: metadata)
+        }
     }
 }
