@@ -88,3 +88,26 @@ public final class SignetServerFixture: @unchecked Sendable {
 
     deinit { process.terminate() }
 }
+
+/// The decision in an AdmissionReview response body (`admission.k8s.io/v1`): `response.allowed`
+/// and `response.status.message`.
+public struct AdmissionAnswer: Sendable {
+    public var allowed: Bool
+    /// The deny message (empty when there is none).
+    public var message: String
+
+    private struct Document: Decodable {
+        struct Response: Decodable {
+            struct Status: Decodable { var message: String? }
+            var allowed: Bool
+            var status: Status?
+        }
+        var response: Response
+    }
+
+    public init(decoding body: String) throws {
+        let response = try JSONDecoder().decode(Document.self, from: Data(body.utf8)).response
+        allowed = response.allowed
+        message = response.status?.message ?? ""
+    }
+}

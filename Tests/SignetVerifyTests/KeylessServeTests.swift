@@ -15,16 +15,8 @@ private func decide(_ server: SignetServerFixture, image: String, in directory: 
     let file = try directory.write("\(name).json", review).path
     let (status, body) = try await offThePool { try server.review(file) }
     guard status == 200 else { throw TestProcessError(message: "/validate answered \(status): \(body)") }
-    struct Answer: Decodable {
-        struct Response: Decodable {
-            struct Status: Decodable { var message: String? }
-            var allowed: Bool
-            var status: Status?
-        }
-        var response: Response
-    }
-    let response = try JSONDecoder().decode(Answer.self, from: Data(body.utf8)).response
-    return (response.allowed, response.status?.message ?? "")
+    let answer = try AdmissionAnswer(decoding: body)
+    return (answer.allowed, answer.message)
 }
 
 @Suite("signet serve verifies keyless signatures", .serialized)

@@ -37,15 +37,6 @@ struct PullSecretServeTests {
         return try directory.write("\(name).json", json).path
     }
 
-    struct Answer: Decodable {
-        struct Response: Decodable {
-            struct Status: Decodable { var message: String? }
-            var allowed: Bool
-            var status: Status?
-        }
-        var response: Response
-    }
-
     @Test func podAndServiceAccountPullSecretsAuthenticateVerification() async throws {
         let issuer = try await offThePool { try TokenIssuer(username: "ci-bot", password: "pull-token") }
         let registry = try await offThePool { try RegistryFixture(authentication: .token(issuer)) }
@@ -93,24 +84,23 @@ struct PullSecretServeTests {
                 ])
         }
         let reviews = TemporaryDirectory(prefix: "signet-pull-secret-reviews")
-        func decide(_ file: String) async throws -> Answer.Response {
-            let body = try await offThePool { try server.review(file) }.body
-            return try JSONDecoder().decode(Answer.self, from: Data(body.utf8)).response
+        func decide(_ file: String) async throws -> AdmissionAnswer {
+            try AdmissionAnswer(decoding: try await offThePool { try server.review(file) }.body)
         }
 
         let byPod = try await decide(try Self.review(
             in: reviews, name: "web", namespace: "shop", image: signed["by-pod-secret"]!.description, pullSecrets: ["regcred"]))
-        #expect(byPod.allowed, "\(byPod.status?.message ?? "")")
+        #expect(byPod.allowed, "\(byPod.message)")
 
         let byAccount = try await decide(try Self.review(
             in: reviews, name: "build", namespace: "ci", image: signed["by-service-account"]!.description, serviceAccount: "builder"))
-        #expect(byAccount.allowed, "\(byAccount.status?.message ?? "")")
+        #expect(byAccount.allowed, "\(byAccount.message)")
 
         // No secret: the registry refuses, and the deny says so (fail closed).
         let without = try await decide(try Self.review(
             in: reviews, name: "stray", namespace: "shop", image: signed["without-secret"]!.description))
         #expect(!without.allowed)
-        let withoutMessage = without.status?.message ?? ""
+        let withoutMessage = without.message
         #expect(withoutMessage.contains("no credentials for this registry"), "\(withoutMessage)")
         #expect(withoutMessage.contains(signed["without-secret"]!.description), "\(withoutMessage)")
         #expect(withoutMessage.contains("private-signed"), "\(withoutMessage)")
@@ -119,7 +109,7 @@ struct PullSecretServeTests {
         let wrong = try await decide(try Self.review(
             in: reviews, name: "old", namespace: "shop", image: signed["wrong-secret"]!.description, pullSecrets: ["stale"]))
         #expect(!wrong.allowed)
-        #expect(wrong.status?.message?.contains("refused the credentials of ci-bot") == true, "\(wrong.status?.message ?? "")")
+        #expect(wrong.message.contains("refused the credentials of ci-bot"), "\(wrong.message)")
 
         // The secrets were read through the API, the pod's own and the service account's.
         let requests = try apiServer.requests()

@@ -15,15 +15,6 @@ private func reviewFile(in directory: TemporaryDirectory, named name: String, im
     return try directory.write("\(name).json", json).path
 }
 
-private struct ReviewAnswer: Decodable {
-    struct Response: Decodable {
-        struct Status: Decodable { var message: String? }
-        var allowed: Bool
-        var status: Status?
-    }
-    var response: Response
-}
-
 private func review(_ server: SignetServerFixture, _ file: String) async throws -> (httpStatus: Int, body: String) {
     try await offThePool { try server.review(file) }
 }
@@ -32,8 +23,8 @@ private func metric(_ server: SignetServerFixture, _ sample: String) async throw
     try await offThePool { try server.metricValue(sample) }
 }
 
-private func answer(_ body: String) throws -> ReviewAnswer.Response {
-    try JSONDecoder().decode(ReviewAnswer.self, from: Data(body.utf8)).response
+private func answer(_ body: String) throws -> AdmissionAnswer {
+    try AdmissionAnswer(decoding: body)
 }
 
 @Suite("signet serve verifies signatures", .serialized)
@@ -85,11 +76,11 @@ struct ServeVerificationTests {
 
         let denied = try answer(try await review(server, try reviewFile(in: reviews, named: "unsigned", images: [unsigned.description])).body)
         #expect(!denied.allowed)
-        #expect(denied.status?.message?.contains("no cosign signatures") == true, "\(denied.status?.message ?? "")")
+        #expect(denied.message.contains("no cosign signatures"), "\(denied.message)")
 
         let forged = try answer(try await review(server, try reviewFile(in: reviews, named: "tampered", images: [tampered.description])).body)
         #expect(!forged.allowed)
-        #expect(forged.status?.message?.contains("does not verify with any of the 1 trusted key(s)") == true, "\(forged.status?.message ?? "")")
+        #expect(forged.message.contains("does not verify with any of the 1 trusted key(s)"), "\(forged.message)")
 
         // The same review again: served from the cache.
         let hitsBefore = try await metric(server, #"signet_verification_cache_hits_total{cache="verification"}"#) ?? 0
