@@ -2,10 +2,11 @@
 """Tests of what ships: the Helm chart, the plain manifests in deploy/, the example policies in
 policies/ and the Dockerfile.
 
-Run by `make test` (and `make test-deploy`) with HELM and KUBECTL pointing at the binaries
-`make tools` installs and SIGNET_BINARY at a built signet. Every rendered document is validated
-against the Kubernetes OpenAPI schemas (kubernetes-validate, offline); the CRDs of deploy/crds/
-are used when they exist.
+Run by `make test` (and `make test-deploy`) with HELM (Helm 4), HELM3 (Helm 3) and KUBECTL
+pointing at the binaries `make tools` installs and SIGNET_BINARY at a built signet. The chart is
+linted and rendered by both Helm 3 and Helm 4; every rendered document is validated against the
+Kubernetes OpenAPI schemas (kubernetes-validate, offline); the CRDs of deploy/crds/ are used
+when they exist.
 """
 import base64
 import glob
@@ -28,6 +29,9 @@ from discovery_server import DiscoveryServer  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHART = os.path.join(ROOT, "charts", "signet")
 HELM = os.environ.get("HELM", os.path.join(ROOT, ".tools", "bin", "helm"))
+HELM3 = os.environ.get("HELM3", os.path.join(ROOT, ".tools", "bin", "helm3"))
+# Every Helm the chart supports, newest first; HELM renders deploy/ and the single-Helm checks.
+HELMS = {"helm4": HELM, "helm3": HELM3}
 KUBECTL = os.environ.get("KUBECTL", os.path.join(ROOT, ".tools", "bin", "kubectl"))
 SIGNET = os.environ.get("SIGNET_BINARY", "")
 KUBE_VERSION = "1.33"
@@ -74,16 +78,26 @@ def run(args, check=True, **kwargs):
     return result
 
 
-_renders = {}
+_outputs = {}
 
 
-def render(scenario, namespace=NAMESPACE):
-    """The documents `helm template` renders for a scenario (cached)."""
-    key = (scenario, namespace)
-    if key not in _renders:
-        out = run([HELM, "template", RELEASE, CHART, "--namespace", namespace] + SCENARIOS[scenario]).stdout
-        _renders[key] = [d for d in yaml.safe_load_all(out) if d]
-    return _renders[key]
+def render_text(scenario, namespace=NAMESPACE, helm="helm4"):
+    """What `helm template` prints for a scenario (cached)."""
+    key = (scenario, namespace, helm)
+    if key not in _outputs:
+        _outputs[key] = run([HELMS[helm], "template", RELEASE, CHART, "--namespace", namespace] + SCENARIOS[scenario]).stdout
+    return _outputs[key]
+
+
+def render(scenario, namespace=NAMESPACE, helm="helm4"):
+    """The documents `helm template` renders for a scenario."""
+    return [d for d in yaml.safe_load_all(render_text(scenario, namespace, helm)) if d]
+
+
+def generates_certificates(scenario):
+    """Whether the chart makes a CA and serving certificate (tls.mode helm, the default): the only
+    part of a rendering that differs from one run to the next."""
+    return any(d["kind"] == "Secret" and d.get("type") == "kubernetes.io/tls" for d in render(scenario))
 
 
 def find(docs, kind, name=None):
@@ -161,13 +175,20 @@ def crd_schemas():
 
 
 class ChartLint(unittest.TestCase):
+    def test_helm_versions(self):
+        self.assertRegex(run([HELM, "version", "--short"]).stdout, r"^v4\.")
+        self.assertRegex(run([HELM3, "version", "--short"]).stdout, r"^v3\.")
+
     def test_helm_lint_strict(self):
-        run([HELM, "lint", "--strict", CHART])
+        for helm, binary in HELMS.items():
+            with self.subTest(helm=helm):
+                run([binary, "lint", "--strict", CHART])
 
     def test_helm_lint_every_scenario(self):
-        for name, flags in SCENARIOS.items():
-            with self.subTest(scenario=name):
-                run([HELM, "lint", "--strict", CHART, "--namespace", NAMESPACE] + flags)
+        for helm, binary in HELMS.items():
+            for name, flags in SCENARIOS.items():
+                with self.subTest(helm=helm, scenario=name):
+                    run([binary, "lint", "--strict", CHART, "--namespace", NAMESPACE] + flags)
 
     def test_schema_refuses_bad_values(self):
         bad = [["--set", "webhook.timeoutSeconds=31"], ["--set", "webhook.failurePolicy=Maybe"],
@@ -175,10 +196,11 @@ class ChartLint(unittest.TestCase):
                ["--set", "server.noMatchAction=permit"], ["--set", "image.digest=latest"],
                ["--set", "tls.mode=secret"],
                ["--set", "webhook.timeoutSeconds=30", "--set", "server.shutdownGracePeriodSeconds=20"]]
-        for flags in bad:
-            with self.subTest(flags=flags):
-                result = run([HELM, "template", RELEASE, CHART] + flags, check=False)
-                self.assertNotEqual(result.returncode, 0, result.stdout[:400])
+        for helm, binary in HELMS.items():
+            for flags in bad:
+                with self.subTest(helm=helm, flags=flags):
+                    result = run([binary, "template", RELEASE, CHART] + flags, check=False)
+                    self.assertNotEqual(result.returncode, 0, result.stdout[:400])
 
     def test_values_documented_line_by_line(self):
         lines = open(os.path.join(CHART, "values.yaml")).read().split("\n")
@@ -205,17 +227,53 @@ class ChartLint(unittest.TestCase):
         jsonschema.validate(yaml.safe_load(open(os.path.join(CHART, "values.yaml"))), schema)
 
 
+class HelmVersions(unittest.TestCase):
+    """Helm 3 and Helm 4 render the same chart: the same documents, byte for byte, where the chart
+    is deterministic; where the chart generates a CA and certificate (tls.mode helm), the same
+    documents once the generated key material is set aside. Helm 4 orders
+    ValidatingWebhookConfiguration among the kinds it knows and Helm 3 among the others, so the
+    documents are compared without their order."""
+
+    @staticmethod
+    def documents(text):
+        return sorted(chunk.strip("\n") for chunk in ("\n" + text).split("\n---\n") if chunk.strip())
+
+    @staticmethod
+    def without_generated_keys(docs):
+        docs = json.loads(json.dumps(docs))
+        for doc in docs:
+            if doc["kind"] == "Secret" and doc.get("type") == "kubernetes.io/tls":
+                doc["data"] = {key: "<generated>" for key in doc["data"]}
+            for webhook in doc.get("webhooks") or []:
+                if "caBundle" in webhook["clientConfig"]:
+                    webhook["clientConfig"]["caBundle"] = "<generated>"
+        return sorted(docs, key=lambda d: json.dumps(d, sort_keys=True))
+
+    def test_same_rendering_under_helm_3_and_helm_4(self):
+        deterministic = 0
+        for name in SCENARIOS:
+            with self.subTest(scenario=name):
+                if generates_certificates(name):
+                    self.assertEqual(self.without_generated_keys(render(name, helm="helm3")),
+                                     self.without_generated_keys(render(name, helm="helm4")))
+                else:
+                    deterministic += 1
+                    self.assertEqual(self.documents(render_text(name, helm="helm3")), self.documents(render_text(name, helm="helm4")))
+        self.assertGreaterEqual(deterministic, 3, "the cert-manager and existing-Secret scenarios compare byte for byte")
+
+
 class RenderedDocuments(unittest.TestCase):
     def test_every_document_matches_the_kubernetes_schemas(self):
-        for name in SCENARIOS:
-            for doc in render(name):
-                with self.subTest(scenario=name, kind=doc["kind"], name=doc["metadata"]["name"]):
-                    key = (doc["apiVersion"], doc["kind"])
-                    if key in FOREIGN_KINDS:
-                        for field in FOREIGN_KINDS[key]:
-                            self.assertIn(field, doc["spec"])
-                        continue
-                    kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        for helm in HELMS:
+            for name in SCENARIOS:
+                for doc in render(name, helm=helm):
+                    with self.subTest(helm=helm, scenario=name, kind=doc["kind"], name=doc["metadata"]["name"]):
+                        key = (doc["apiVersion"], doc["kind"])
+                        if key in FOREIGN_KINDS:
+                            for field in FOREIGN_KINDS[key]:
+                                self.assertIn(field, doc["spec"])
+                            continue
+                        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
 
     def test_namespaced_objects_are_in_the_release_namespace(self):
         cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
@@ -413,8 +471,8 @@ class TLS(unittest.TestCase):
         return [v["secret"]["secretName"] for v in volumes if v["name"] == "tls"][0]
 
     def test_chart_generated_certificate(self):
-        for name in ("defaults", "chart-generated-tls"):
-            docs = render(name)
+        for name, helm in [("defaults", "helm4"), ("chart-generated-tls", "helm4"), ("chart-generated-tls", "helm3")]:
+            docs = render(name, helm=helm)
             secret = one(docs, "Secret")
             self.assertEqual(secret["type"], "kubernetes.io/tls")
             self.assertEqual(self.tls_volume_secret(docs), secret["metadata"]["name"])
@@ -767,8 +825,7 @@ class KubectlClientDryRun(unittest.TestCase):
             kubeconfig = os.path.join(directory, "kubeconfig")
             server.kubeconfig(kubeconfig)
             env = dict(os.environ, KUBECONFIG=kubeconfig, HOME=directory)
-            inputs = {name: run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE] + SCENARIOS[name]).stdout
-                      for name in SCENARIOS}
+            inputs = {f"{helm} {name}": render_text(name, helm=helm) for helm in HELMS for name in SCENARIOS}
             inputs["deploy/signet.yaml"] = open(os.path.join(ROOT, "deploy", "signet.yaml")).read()
             if crd_files():
                 inputs["deploy/crds"] = "\n---\n".join(open(p).read() for p in crd_files())
