@@ -97,7 +97,7 @@ chart-crds:
 manifests: tools chart-crds
 	@{ echo "# signet as plain manifests, generated from charts/signet by \`make manifests\`; do not edit."; \
 	   echo "# Release \"$(MANIFEST_RELEASE)\" in namespace \"$(MANIFEST_NAMESPACE)\"; needs cert-manager for the serving certificate."; \
-	   echo "# Apply deploy/crds/ first: kubectl apply -f deploy/crds/ && kubectl apply -f deploy/"; \
+	   echo "# Apply deploy/crds/ first: kubectl apply -f deploy/crds/ && kubectl wait --for=condition=Established -f deploy/crds/ && kubectl apply -f deploy/"; \
 	   "$(HELM)" template $(MANIFEST_RELEASE) charts/signet --namespace $(MANIFEST_NAMESPACE) $(MANIFEST_FLAGS); \
 	 } > deploy/signet.yaml
 	@echo "wrote deploy/signet.yaml"
