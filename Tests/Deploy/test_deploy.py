@@ -236,7 +236,8 @@ class ChartLint(unittest.TestCase):
                ["--set-json", 'policies.clusterImagePolicies.no-authorities={"images":[{"glob":"x"}]}'],
                ["--set-json", 'policies.clusterImagePolicies.no-images={"images":[],"authorities":[{"static":{"action":"pass"}}]}'],
                ["--set", "networkPolicy.registryPorts=null"], ["--set-json", "networkPolicy.registryPorts=[]"],
-               ["--set-json", "networkPolicy.apiServerPorts=[]"]]
+               ["--set-json", "networkPolicy.apiServerPorts=[]"],
+               ["--set", "policies.source=configMap", "--set", "rbac.pullSecrets.enabled=true"]]
         for helm, binary in HELMS.items():
             for flags in bad:
                 with self.subTest(helm=helm, flags=flags):
@@ -485,7 +486,6 @@ class Workload(unittest.TestCase):
         self.assertEqual(find(docs, "ClusterImagePolicy"), [])
         # The API token is mounted only when signet talks to the API server.
         self.assertFalse(pod["automountServiceAccountToken"])
-        self.assertTrue(one(render("pull-secrets-cluster"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
 
     def test_service_account_token_is_not_mounted_by_default(self):
         for name in SCENARIOS:
@@ -725,9 +725,7 @@ class Network(unittest.TestCase):
         values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
         api_ports = {("TCP", p) for p in values["networkPolicy"]["apiServerPorts"]}
         registry_ports = {("TCP", p) for p in values["networkPolicy"]["registryPorts"]}
-        for name in ("defaults", "pull-secrets-cluster"):
-            with self.subTest(scenario=name):
-                self.assertLessEqual(api_ports, self.egress_ports(one(render(name), "NetworkPolicy")))
+        self.assertLessEqual(api_ports, self.egress_ports(one(render("defaults"), "NetworkPolicy")))
         ports = self.egress_ports(one(render("configmap-source"), "NetworkPolicy"))
         self.assertEqual(ports - {("UDP", 53), ("TCP", 53)}, registry_ports, "no API server egress when signet never calls it")
         limited = one(render_with(["--set-json", 'networkPolicy.apiServerTo=[{"ipBlock":{"cidr":"10.0.0.1/32"}}]']), "NetworkPolicy")

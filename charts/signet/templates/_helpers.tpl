@@ -77,9 +77,9 @@ app.kubernetes.io/component: webhook
 {{- add (int .Values.server.shutdownDelaySeconds) (int .Values.server.shutdownGracePeriodSeconds) (int .Values.server.terminationMarginSeconds) -}}
 {{- end -}}
 
-{{/* Whether signet talks to the API server: it reads its resources (kubernetes mode) or image pull Secrets. */}}
+{{/* Whether signet talks to the API server: only with the kubernetes policy source, where it reads its resources and, when allowed, image pull Secrets. */}}
 {{- define "signet.usesAPIServer" -}}
-{{- if or (eq .Values.policies.source "kubernetes") .Values.rbac.pullSecrets.enabled -}}true{{- end -}}
+{{- if eq .Values.policies.source "kubernetes" -}}true{{- end -}}
 {{- end -}}
 
 {{/* The label that marks the ClusterImagePolicies of this release; the webhook does not review objects that carry it with the release name. */}}
