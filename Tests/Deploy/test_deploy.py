@@ -2,21 +2,27 @@
 """Tests of what ships: the Helm chart, the plain manifests in deploy/, the example policies in
 policies/ and the Dockerfile.
 
-Run by `make test` (and `make test-deploy`) with HELM and KUBECTL pointing at the binaries
-`make tools` installs and SIGNET_BINARY at a built signet. Every rendered document is validated
-against the Kubernetes OpenAPI schemas (kubernetes-validate, offline); the CRDs of deploy/crds/
-are used when they exist.
+Run by `make test` (and `make test-deploy`) with HELM (Helm 4), HELM3 (Helm 3) and KUBECTL
+pointing at the binaries `make tools` installs and SIGNET_BINARY at a built signet. The chart is
+linted and rendered by both Helm 3 and Helm 4; every rendered document is validated against the
+Kubernetes OpenAPI schemas (kubernetes-validate, offline) and signet's own objects against the
+CRDs of deploy/crds/. The pod the chart renders is run: the signet binary with the rendered
+arguments, environment and volumes, against a double of the API server (apiserver_double.py).
 """
 import base64
+import functools
 import glob
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
+import urllib.parse
 
 import yaml
 import jsonschema
@@ -24,10 +30,14 @@ import kubernetes_validate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from discovery_server import DiscoveryServer  # noqa: E402
+from apiserver_double import APIServerDouble, parse_path  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHART = os.path.join(ROOT, "charts", "signet")
 HELM = os.environ.get("HELM", os.path.join(ROOT, ".tools", "bin", "helm"))
+HELM3 = os.environ.get("HELM3", os.path.join(ROOT, ".tools", "bin", "helm3"))
+# Every Helm the chart supports, newest first; HELM renders deploy/ and the single-Helm checks.
+HELMS = {"helm4": HELM, "helm3": HELM3}
 KUBECTL = os.environ.get("KUBECTL", os.path.join(ROOT, ".tools", "bin", "kubectl"))
 SIGNET = os.environ.get("SIGNET_BINARY", "")
 KUBE_VERSION = "1.33"
@@ -45,7 +55,10 @@ SCENARIOS = {
                         "--set", "tls.secret.caBundle=" + base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()],
     "one-replica": ["--set", "replicaCount=1"],
     "failure-ignore": ["--set", "webhook.failurePolicy=Ignore"],
-    "kubernetes-source": ["--set", "policies.source=kubernetes"],
+    "configmap-source": ["--set", "policies.source=configMap"],
+    "custom-policies": ["--set", "policies.clusterImagePolicies.system-images=null",
+                        "--set-json", "policies.clusterImagePolicies.my-org-release-key=" + json.dumps(
+                            yaml.safe_load(open(os.path.join(ROOT, "policies", "examples", "cosign-key.yaml")))["spec"])],
     "pull-secrets-cluster": ["--set", "rbac.pullSecrets.enabled=true"],
     "pull-secrets-namespaced": ["--set", "rbac.pullSecrets.enabled=true", "--set", "rbac.pullSecrets.namespaces={team-a,team-b}",
                                 "--set", "rbac.pullSecrets.names={regcred}"],
@@ -74,16 +87,32 @@ def run(args, check=True, **kwargs):
     return result
 
 
-_renders = {}
+_outputs = {}
 
 
-def render(scenario, namespace=NAMESPACE):
-    """The documents `helm template` renders for a scenario (cached)."""
-    key = (scenario, namespace)
-    if key not in _renders:
-        out = run([HELM, "template", RELEASE, CHART, "--namespace", namespace] + SCENARIOS[scenario]).stdout
-        _renders[key] = [d for d in yaml.safe_load_all(out) if d]
-    return _renders[key]
+def render_text(scenario, namespace=NAMESPACE, helm="helm4"):
+    """What `helm template` prints for a scenario (cached)."""
+    key = (scenario, namespace, helm)
+    if key not in _outputs:
+        _outputs[key] = run([HELMS[helm], "template", RELEASE, CHART, "--namespace", namespace] + SCENARIOS[scenario]).stdout
+    return _outputs[key]
+
+
+def render(scenario, namespace=NAMESPACE, helm="helm4"):
+    """The documents `helm template` renders for a scenario."""
+    return [d for d in yaml.safe_load_all(render_text(scenario, namespace, helm)) if d]
+
+
+def render_with(flags):
+    """Documents of one extra rendering (Helm 4), for a setting no scenario covers."""
+    out = run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE] + flags).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def generates_certificates(scenario):
+    """Whether the chart makes a CA and serving certificate (tls.mode helm, the default): the only
+    part of a rendering that differs from one run to the next."""
+    return any(d["kind"] == "Secret" and d.get("type") == "kubernetes.io/tls" for d in render(scenario))
 
 
 def find(docs, kind, name=None):
@@ -145,8 +174,9 @@ def strict_schema(schema):
     return schema
 
 
+@functools.lru_cache(maxsize=None)
 def crd_schemas():
-    """(apiVersion, kind) -> (scope, JSON schema) from deploy/crds/."""
+    """(apiVersion, kind) -> (scope, JSON schema) from deploy/crds/ (read once; not to be changed)."""
     schemas = {}
     for path in crd_files():
         for crd in yaml.safe_load_all(open(path)):
@@ -160,30 +190,65 @@ def crd_schemas():
     return schemas
 
 
+def validate_document(test, doc):
+    """Checks one rendered document: Kubernetes kinds against the Kubernetes OpenAPI schemas
+    (strict), signet's kinds against the CRDs of deploy/crds/ (strict), other foreign kinds for
+    the fields they cannot do without."""
+    key = (doc["apiVersion"], doc["kind"])
+    if key in FOREIGN_KINDS:
+        for field in FOREIGN_KINDS[key]:
+            test.assertIn(field, doc["spec"])
+    elif doc["apiVersion"].startswith("signet.dev/"):
+        schemas = crd_schemas()
+        test.assertIn(key, schemas, "no CRD serves this kind")
+        scope, schema = schemas[key]
+        test.assertEqual(scope == "Namespaced", "namespace" in doc["metadata"])
+        jsonschema.validate(doc, schema)
+    else:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
 class ChartLint(unittest.TestCase):
+    def test_helm_versions(self):
+        self.assertRegex(run([HELM, "version", "--short"]).stdout, r"^v4\.")
+        self.assertRegex(run([HELM3, "version", "--short"]).stdout, r"^v3\.")
+
     def test_helm_lint_strict(self):
-        run([HELM, "lint", "--strict", CHART])
+        for helm, binary in HELMS.items():
+            with self.subTest(helm=helm):
+                run([binary, "lint", "--strict", CHART])
 
     def test_helm_lint_every_scenario(self):
-        for name, flags in SCENARIOS.items():
-            with self.subTest(scenario=name):
-                run([HELM, "lint", "--strict", CHART, "--namespace", NAMESPACE] + flags)
+        for helm, binary in HELMS.items():
+            for name, flags in SCENARIOS.items():
+                with self.subTest(helm=helm, scenario=name):
+                    run([binary, "lint", "--strict", CHART, "--namespace", NAMESPACE] + flags)
 
     def test_schema_refuses_bad_values(self):
         bad = [["--set", "webhook.timeoutSeconds=31"], ["--set", "webhook.failurePolicy=Maybe"],
                ["--set", "tls.mode=none"], ["--set", "replicaCount=0"], ["--set", "unknownKey=1"],
                ["--set", "server.noMatchAction=permit"], ["--set", "image.digest=latest"],
                ["--set", "tls.mode=secret"],
-               ["--set", "webhook.timeoutSeconds=30", "--set", "server.shutdownGracePeriodSeconds=20"]]
-        for flags in bad:
-            with self.subTest(flags=flags):
-                result = run([HELM, "template", RELEASE, CHART] + flags, check=False)
-                self.assertNotEqual(result.returncode, 0, result.stdout[:400])
+               ["--set", "webhook.timeoutSeconds=30", "--set", "server.shutdownGracePeriodSeconds=20"],
+               ["--set", "policies.source=files"], ["--set", "policies.maxBypassWindow=1d"],
+               ["--set", "policies.clusterImagePolicies.Bad_Name.images[0].glob=x",
+                "--set", "policies.clusterImagePolicies.Bad_Name.authorities[0].static.action=pass"],
+               ["--set-json", 'policies.clusterImagePolicies.no-authorities={"images":[{"glob":"x"}]}'],
+               ["--set-json", 'policies.clusterImagePolicies.no-images={"images":[],"authorities":[{"static":{"action":"pass"}}]}'],
+               ["--set", "networkPolicy.registryPorts=null"], ["--set-json", "networkPolicy.registryPorts=[]"],
+               ["--set-json", "networkPolicy.apiServerPorts=[]"],
+               ["--set", "policies.source=configMap", "--set", "rbac.pullSecrets.enabled=true"]]
+        for helm, binary in HELMS.items():
+            for flags in bad:
+                with self.subTest(helm=helm, flags=flags):
+                    result = run([binary, "template", RELEASE, CHART] + flags, check=False)
+                    self.assertNotEqual(result.returncode, 0, result.stdout[:400])
+                    self.assertNotIn("runtime error", result.stderr, "refused by the schema or a check, not by a crash")
 
     def test_values_documented_line_by_line(self):
         lines = open(os.path.join(CHART, "values.yaml")).read().split("\n")
         # Blocks copied verbatim into Kubernetes objects are documented as a whole.
-        verbatim = ("resources", "podSecurityContext", "securityContext", "labels", "files")
+        verbatim = ("resources", "podSecurityContext", "securityContext", "labels", "clusterImagePolicies")
         stack = []
         for number, line in enumerate(lines):
             m = re.match(r"^( *)([A-Za-z][\w.-]*):", line)
@@ -204,21 +269,60 @@ class ChartLint(unittest.TestCase):
         jsonschema.Draft7Validator.check_schema(schema)
         jsonschema.validate(yaml.safe_load(open(os.path.join(CHART, "values.yaml"))), schema)
 
+    def test_policy_values_documented_in_the_schema(self):
+        schema = json.load(open(os.path.join(CHART, "values.schema.json")))["properties"]["policies"]
+        self.assertTrue(schema.get("description"))
+        for key, node in schema["properties"].items():
+            with self.subTest(key=key):
+                self.assertTrue(node.get("description"), f"policies.{key} has no description in values.schema.json")
+
+
+class HelmVersions(unittest.TestCase):
+    """Helm 3 and Helm 4 render the same chart: the same documents, byte for byte, where the chart
+    is deterministic; where the chart generates a CA and certificate (tls.mode helm), the same
+    documents once the generated key material is set aside. Helm 4 orders
+    ValidatingWebhookConfiguration among the kinds it knows and Helm 3 among the others, so the
+    documents are compared without their order."""
+
+    @staticmethod
+    def documents(text):
+        return sorted(chunk.strip("\n") for chunk in ("\n" + text).split("\n---\n") if chunk.strip())
+
+    @staticmethod
+    def without_generated_keys(docs):
+        docs = json.loads(json.dumps(docs))
+        for doc in docs:
+            if doc["kind"] == "Secret" and doc.get("type") == "kubernetes.io/tls":
+                doc["data"] = {key: "<generated>" for key in doc["data"]}
+            for webhook in doc.get("webhooks") or []:
+                if "caBundle" in webhook["clientConfig"]:
+                    webhook["clientConfig"]["caBundle"] = "<generated>"
+        return sorted(docs, key=lambda d: json.dumps(d, sort_keys=True))
+
+    def test_same_rendering_under_helm_3_and_helm_4(self):
+        deterministic = 0
+        for name in SCENARIOS:
+            with self.subTest(scenario=name):
+                if generates_certificates(name):
+                    self.assertEqual(self.without_generated_keys(render(name, helm="helm3")),
+                                     self.without_generated_keys(render(name, helm="helm4")))
+                else:
+                    deterministic += 1
+                    self.assertEqual(self.documents(render_text(name, helm="helm3")), self.documents(render_text(name, helm="helm4")))
+        self.assertGreaterEqual(deterministic, 3, "the cert-manager and existing-Secret scenarios compare byte for byte")
+
 
 class RenderedDocuments(unittest.TestCase):
     def test_every_document_matches_the_kubernetes_schemas(self):
-        for name in SCENARIOS:
-            for doc in render(name):
-                with self.subTest(scenario=name, kind=doc["kind"], name=doc["metadata"]["name"]):
-                    key = (doc["apiVersion"], doc["kind"])
-                    if key in FOREIGN_KINDS:
-                        for field in FOREIGN_KINDS[key]:
-                            self.assertIn(field, doc["spec"])
-                        continue
-                    kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        self.assertTrue(crd_schemas(), "deploy/crds/ holds the CRDs")
+        for helm in HELMS:
+            for name in SCENARIOS:
+                for doc in render(name, helm=helm):
+                    with self.subTest(helm=helm, scenario=name, kind=doc["kind"], name=doc["metadata"]["name"]):
+                        validate_document(self, doc)
 
     def test_namespaced_objects_are_in_the_release_namespace(self):
-        cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
+        cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "ClusterImagePolicy"}
         for name in SCENARIOS:
             for doc in render(name):
                 if doc["kind"] in cluster_kinds:
@@ -230,6 +334,20 @@ class RenderedDocuments(unittest.TestCase):
         for name in SCENARIOS:
             keys = [(d["apiVersion"], d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in render(name)]
             self.assertEqual(len(keys), len(set(keys)), name)
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_serve_knows_every_rendered_flag(self):
+        """Each flag the Deployment passes is one `signet serve` defines (a misspelt flag stops
+        the pod at start)."""
+        known = set(re.findall(r"^\s+(--[a-z0-9-]+)", run([SIGNET, "serve", "--help"]).stdout, re.M))
+        self.assertIn("--policy-source", known)
+        for helm in HELMS:
+            for name in SCENARIOS:
+                args = one(render(name, helm=helm), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+                with self.subTest(helm=helm, scenario=name):
+                    self.assertEqual(args[0], "serve")
+                    for arg in args[1:]:
+                        self.assertIn(arg.split("=", 1)[0], known)
 
 
 class Workload(unittest.TestCase):
@@ -313,19 +431,67 @@ class Workload(unittest.TestCase):
         self.assertIn(service["spec"]["ports"][0]["targetPort"], port_names)
 
     def test_policy_sources(self):
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        self.assertEqual(values["policies"]["source"], "kubernetes", "the cluster's resources are the source of truth by default")
+        wanted = values["policies"]["clusterImagePolicies"]
+        self.assertTrue(wanted)
+
+        # kubernetes: list and watch with the API token; the values' policies are objects of the release.
         docs = render("defaults")
-        args = container_args(one(docs, "Deployment"))
-        self.assertEqual(args["policy-dir"], "/etc/signet/policies")
+        deployment = one(docs, "Deployment")
+        args = container_args(deployment)
+        self.assertEqual(args["policy-source"], "kubernetes")
+        self.assertNotIn("policy-dir", args)
+        self.assertEqual(args["write-status"], "true")
+        self.assertEqual(args["max-bypass-window"], values["policies"]["maxBypassWindow"])
+        self.assertEqual(args["namespace-opt-out-label"], values["webhook"]["optOutLabel"])
+        self.assertTrue(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"])
+        self.assertNotIn("policies", {m["name"] for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]})
+        self.assertFalse([d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policies")])
+        policies = {p["metadata"]["name"]: p for p in find(docs, "ClusterImagePolicy")}
+        self.assertEqual(sorted(policies), sorted(wanted))
+        for name, policy in policies.items():
+            self.assertEqual(policy["apiVersion"], "signet.dev/v1alpha1")
+            self.assertEqual(policy["spec"], wanted[name])
+            labels = policy["metadata"]["labels"]
+            self.assertEqual(labels["signet.dev/chart-release"], RELEASE)
+            self.assertEqual(labels["app.kubernetes.io/instance"], RELEASE)
+            selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+            self.assertFalse(all(labels.get(k) == v for k, v in selector.items()), "a policy must not look like a webhook pod")
+        self.assertEqual(container_args(one(render("one-replica"), "Deployment"))["policy-source"], "kubernetes")
+
+        # Values files merge by name: a default removed with null, another policy added.
+        custom = {p["metadata"]["name"]: p for p in find(render("custom-policies"), "ClusterImagePolicy")}
+        example = yaml.safe_load(open(os.path.join(ROOT, "policies", "examples", "cosign-key.yaml")))
+        self.assertEqual(list(custom), [example["metadata"]["name"]])
+        self.assertEqual(custom[example["metadata"]["name"]]["spec"], example["spec"])
+
+        # configMap: the same policies as files of a mounted ConfigMap; no API token, no objects.
+        docs = render("configmap-source")
+        deployment = one(docs, "Deployment")
+        args = container_args(deployment)
+        self.assertEqual(args["policy-source"], "directory")
+        self.assertNotIn("write-status", args)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        self.assertEqual(args["policy-dir"], mounts["policies"])
         configmap = [d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policies")]
         self.assertEqual(len(configmap), 1)
-        docs = render("kubernetes-source")
-        deployment = one(docs, "Deployment")
-        self.assertEqual(container_args(deployment)["policy-source"], "kubernetes")
-        self.assertTrue(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"])
-        self.assertFalse([d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policies")])
+        self.assertEqual({v["name"]: v.get("configMap", {}).get("name") for v in pod["volumes"]}["policies"], configmap[0]["metadata"]["name"])
+        files = {name: yaml.safe_load(text) for name, text in configmap[0]["data"].items()}
+        self.assertEqual(sorted(files), sorted(f"{name}.yaml" for name in wanted))
+        for name, spec in wanted.items():
+            self.assertEqual(files[f"{name}.yaml"], {"apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy",
+                                                      "metadata": {"name": name}, "spec": spec})
+        self.assertEqual(find(docs, "ClusterImagePolicy"), [])
         # The API token is mounted only when signet talks to the API server.
-        self.assertFalse(one(render("defaults"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
-        self.assertTrue(one(render("pull-secrets-cluster"), "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"])
+        self.assertFalse(pod["automountServiceAccountToken"])
+
+    def test_service_account_token_is_not_mounted_by_default(self):
+        for name in SCENARIOS:
+            account = find(render(name), "ServiceAccount")
+            with self.subTest(scenario=name):
+                self.assertFalse(account[0]["automountServiceAccountToken"], "only the pod that needs it mounts the token")
 
     def test_registry_access(self):
         default_args = container_args(one(render("defaults"), "Deployment"))
@@ -344,16 +510,17 @@ class Workload(unittest.TestCase):
         self.assertEqual(mounts["key-secret-release-keys"], f"/etc/signet/key-secrets/{NAMESPACE}/release-keys")
 
     @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
-    def test_default_policies_load_in_signet(self):
-        configmap = [d for d in find(render("defaults"), "ConfigMap") if d["metadata"]["name"].endswith("-policies")][0]
-        with tempfile.TemporaryDirectory() as directory:
-            for file, content in configmap["data"].items():
-                open(os.path.join(directory, file), "w").write(content)
-            pod = os.path.join(directory, "..pod.json")
-            json.dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                       "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9"}]}}, open(pod, "w"))
-            result = run([SIGNET, "review", "-f", pod, "--policy-dir", directory], check=False)
-            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+    def test_chart_policies_pass_signet_lint(self):
+        """The release's ClusterImagePolicies skip the webhook's review (they are created with the
+        release), so they are checked here as the webhook would: `signet lint`."""
+        for name in ("defaults", "custom-policies"):
+            policies = find(render(name), "ClusterImagePolicy")
+            with self.subTest(scenario=name), tempfile.TemporaryDirectory() as directory:
+                path = os.path.join(directory, "policies.yaml")
+                with open(path, "w") as f:
+                    yaml.safe_dump_all(policies, f)
+                result = run([SIGNET, "lint", path], check=False)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
 
 class Webhook(unittest.TestCase):
@@ -389,6 +556,29 @@ class Webhook(unittest.TestCase):
                     ("signet.dev", "clusterimagepolicies"), ("signet.dev", "policyexceptions"), ("signet.dev", "emergencybypasses")}
         self.assertEqual(expected - covered, set())
 
+    def test_only_the_release_policies_skip_review(self):
+        """The policies of the release are created with it, possibly before any signet pod is
+        ready: the webhook for ClusterImagePolicies skips exactly the objects labelled as this
+        release's (an object selector matches when the label is absent or differs), and nothing
+        else skips review."""
+        for name in SCENARIOS:
+            docs = render(name)
+            webhooks = self.webhooks(name)
+            with self.subTest(scenario=name):
+                self.assertNotIn("objectSelector", webhooks["images.signet.dev"])
+                self.assertNotIn("objectSelector", webhooks["exemptions.signet.dev"])
+                policies = find(docs, "ClusterImagePolicy")
+                selector = webhooks["policies.signet.dev"].get("objectSelector")
+                if not policies:
+                    self.assertIsNone(selector, "no release policies, no exemption")
+                    continue
+                self.assertEqual(selector, {"matchExpressions": [
+                    {"key": "signet.dev/chart-release", "operator": "NotIn", "values": [RELEASE]}]})
+                for policy in policies:
+                    self.assertEqual(policy["metadata"]["labels"]["signet.dev/chart-release"], RELEASE)
+                resources = {r for rule in webhooks["policies.signet.dev"]["rules"] for r in rule["resources"]}
+                self.assertEqual(resources, {"clusterimagepolicies"})
+
     def test_namespace_selector(self):
         webhook = self.webhooks("defaults")["images.signet.dev"]
         expressions = {e["key"]: e for e in webhook["namespaceSelector"]["matchExpressions"]}
@@ -413,8 +603,8 @@ class TLS(unittest.TestCase):
         return [v["secret"]["secretName"] for v in volumes if v["name"] == "tls"][0]
 
     def test_chart_generated_certificate(self):
-        for name in ("defaults", "chart-generated-tls"):
-            docs = render(name)
+        for name, helm in [("defaults", "helm4"), ("chart-generated-tls", "helm4"), ("chart-generated-tls", "helm3")]:
+            docs = render(name, helm=helm)
             secret = one(docs, "Secret")
             self.assertEqual(secret["type"], "kubernetes.io/tls")
             self.assertEqual(self.tls_volume_secret(docs), secret["metadata"]["name"])
@@ -481,7 +671,7 @@ class RBAC(unittest.TestCase):
             write = set(rule["verbs"]) - {"get", "list", "watch"}
             if write:
                 self.assertTrue(all(r.endswith("/status") for r in rule["resources"]), rule)
-                self.assertEqual(write, {"patch", "update"})
+                self.assertEqual(set(rule["verbs"]), {"patch"}, "status is written with a merge patch only")
         resources = {(g, r) for rule in self.rules(docs, "ClusterRole") for g in rule["apiGroups"] for r in rule["resources"]
                      if "watch" in rule["verbs"]}
         for resource in ("clusterimagepolicies", "policyexceptions", "emergencybypasses"):
@@ -489,6 +679,19 @@ class RBAC(unittest.TestCase):
         self.assertIn(("", "namespaces"), resources)
         binding = one(docs, "ClusterRoleBinding")
         self.assertEqual(binding["subjects"][0]["name"], one(docs, "ServiceAccount")["metadata"]["name"])
+        self.assertEqual(binding["roleRef"]["name"], one(docs, "ClusterRole")["metadata"]["name"])
+
+    def test_no_api_access_without_the_kubernetes_source(self):
+        docs = render("configmap-source")
+        self.assertEqual(find(docs, "ClusterRole") + find(docs, "ClusterRoleBinding") + find(docs, "Role"), [])
+
+    def test_status_writes_follow_the_setting(self):
+        docs = render("defaults")
+        status = [r for r in self.rules(docs, "ClusterRole") if any(x.endswith("/status") for x in r["resources"])]
+        self.assertEqual(len(status), 1)
+        off = render_with(["--set", "rbac.writeStatus=false"])
+        self.assertFalse([r for r in self.rules(off, "ClusterRole") if any(x.endswith("/status") for x in r["resources"])])
+        self.assertEqual(container_args(one(off, "Deployment"))["write-status"], "false")
 
     def test_pull_secrets(self):
         cluster = render("pull-secrets-cluster")
@@ -507,6 +710,29 @@ class RBAC(unittest.TestCase):
 
 
 class Network(unittest.TestCase):
+    @staticmethod
+    def egress_ports(policy):
+        return {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+
+    def test_every_egress_rule_names_its_ports(self):
+        for name in SCENARIOS:
+            policy = one(render(name), "NetworkPolicy")
+            with self.subTest(scenario=name):
+                for rule in policy["spec"]["egress"]:
+                    self.assertTrue(rule.get("ports"), "an egress rule without ports allows every port")
+
+    def test_api_server_egress_follows_the_policy_source(self):
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        api_ports = {("TCP", p) for p in values["networkPolicy"]["apiServerPorts"]}
+        registry_ports = {("TCP", p) for p in values["networkPolicy"]["registryPorts"]}
+        self.assertLessEqual(api_ports, self.egress_ports(one(render("defaults"), "NetworkPolicy")))
+        ports = self.egress_ports(one(render("configmap-source"), "NetworkPolicy"))
+        self.assertEqual(ports - {("UDP", 53), ("TCP", 53)}, registry_ports, "no API server egress when signet never calls it")
+        limited = one(render_with(["--set-json", 'networkPolicy.apiServerTo=[{"ipBlock":{"cidr":"10.0.0.1/32"}}]']), "NetworkPolicy")
+        api_rules = [r for r in limited["spec"]["egress"] if {("TCP", p["port"]) for p in r["ports"]} == api_ports]
+        self.assertEqual(api_rules[0]["to"], [{"ipBlock": {"cidr": "10.0.0.1/32"}}])
+        kubernetes_validate.validate(limited, KUBE_VERSION, strict=True)
+
     def test_network_policy(self):
         docs = render("defaults")
         policy = one(docs, "NetworkPolicy")
@@ -550,8 +776,8 @@ class PlainManifests(unittest.TestCase):
         docs = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "deploy", "signet.yaml"))) if d]
         self.assertEqual(docs[0]["kind"], "Namespace")
         for doc in docs:
-            if (doc["apiVersion"], doc["kind"]) not in FOREIGN_KINDS:
-                kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+            with self.subTest(kind=doc["kind"], name=doc["metadata"]["name"]):
+                validate_document(self, doc)
 
     def test_chart_crds_in_sync_with_deploy_crds(self):
         source = {os.path.basename(p): open(p).read() for p in crd_files()}
@@ -749,6 +975,220 @@ class Dockerfile(unittest.TestCase):
         return seen
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RenderedPod:
+    """Runs the signet container a rendering describes, as the kubelet would start it: the
+    rendered arguments and environment (downward API fields filled in), and the rendered volumes
+    (Secrets and ConfigMaps of the rendering written out as files, emptyDirs as empty directories)
+    under a scratch root, with the mount paths in the arguments pointing there. Only the port and
+    address are changed, to a free port on 127.0.0.1. With a token mounted, the in-cluster
+    configuration points at an APIServerDouble."""
+
+    def __init__(self, docs, directory, apiserver=None):
+        self.directory = directory
+        deployment = one(docs, "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = {}
+        for mount in container["volumeMounts"]:
+            local = os.path.join(directory, "root" + mount["mountPath"])
+            os.makedirs(local, exist_ok=True)
+            volume = volumes[mount["name"]]
+            files = {}
+            if "secret" in volume:
+                secret = find(docs, "Secret", volume["secret"]["secretName"])
+                self.assert_rendered(secret, volume)
+                files = {k: base64.b64decode(v) for k, v in secret[0]["data"].items()}
+            elif "configMap" in volume:
+                configmap = find(docs, "ConfigMap", volume["configMap"]["name"])
+                self.assert_rendered(configmap, volume)
+                files = {k: v.encode() for k, v in (configmap[0].get("data") or {}).items()}
+            for item in volume.get("secret", volume.get("configMap", {})).get("items", []):
+                files[item["path"]] = files.pop(item["key"])
+            for name, content in files.items():
+                with open(os.path.join(local, name), "wb") as f:
+                    f.write(content)
+            mounts[mount["mountPath"]] = local
+        self.ca = os.path.join(mounts["/etc/signet/tls"], "ca.crt")
+        self.host = f"{one(docs, 'Service')['metadata']['name']}.{NAMESPACE}.svc"
+        self.port = free_port()
+        args = []
+        for arg in container["args"]:
+            if arg.startswith("--port="):
+                arg = f"--port={self.port}"
+            flag, equals, value = arg.partition("=")
+            for path in sorted(mounts, key=len, reverse=True):
+                if equals and (value == path or value.startswith(path + "/")):
+                    arg = flag + "=" + mounts[path] + value[len(path):]
+                    break
+            args.append(arg)
+        args.append("--address=127.0.0.1")
+        self.args = args
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": directory}
+        downward = {"metadata.namespace": NAMESPACE, "metadata.name": f"{RELEASE}-0"}
+        for variable in container.get("env", []):
+            if "value" in variable:
+                env[variable["name"]] = variable["value"]
+            else:
+                env[variable["name"]] = downward[variable["valueFrom"]["fieldRef"]["fieldPath"]]
+        if pod["automountServiceAccountToken"]:
+            if apiserver is None:
+                raise AssertionError("the pod mounts an API token but no API server runs")
+            account = apiserver.service_account(os.path.join(directory, "serviceaccount"))
+            with open(os.path.join(account, "namespace"), "w") as f:
+                f.write(NAMESPACE)
+            env.update(KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(apiserver.port),
+                       SIGNET_SERVICE_ACCOUNT_DIR=account)
+        self.stdout_path = os.path.join(directory, "signet.stdout")
+        self.stderr_path = os.path.join(directory, "signet.stderr")
+        self.env = env
+
+    @staticmethod
+    def assert_rendered(found, volume):
+        if len(found) != 1:
+            raise AssertionError(f"volume {volume['name']} refers to an object the rendering lacks")
+
+    def __enter__(self):
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.process = subprocess.Popen([SIGNET] + self.args, env=self.env, stdout=out, stderr=err, cwd=self.directory)
+        return self
+
+    def __exit__(self, *exc):
+        self.process.kill()
+        self.process.wait()
+
+    def logs(self):
+        with open(self.stderr_path) as f:
+            return f.read()[-4000:]
+
+    def request(self, path, body=None):
+        """(HTTP status, body) of a request to the pod, verified against the rendered CA under the
+        Service's DNS name, as the API server connects."""
+        if self.process.poll() is not None:
+            raise AssertionError(f"signet exited {self.process.returncode}:\n{self.logs()}")
+        url = f"https://{self.host}:{self.port}{path}"
+        command = ["curl", "-sS", "--max-time", "30", "--cacert", self.ca, "--resolve", f"{self.host}:{self.port}:127.0.0.1",
+                   "-w", "\n%{http_code}", url]
+        if body is not None:
+            command += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+        result = subprocess.run(command, input=json.dumps(body) if body is not None else None, capture_output=True, text=True)
+        if result.returncode != 0:
+            return 0, result.stderr
+        text, _, code = result.stdout.rpartition("\n")
+        return int(code), text
+
+    def review(self, image, namespace):
+        uid = f"review-{namespace}-{image}"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": namespace},
+               "spec": {"containers": [{"name": "web", "image": image}]}}
+        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"}, "name": "web", "namespace": namespace,
+            "operation": "CREATE", "userInfo": {"username": "alice"}, "object": pod, "dryRun": False}}
+        status, text = self.request("/validate?timeout=10s", review)
+        if status != 200:
+            raise AssertionError(f"/validate answered {status}: {text}")
+        response = json.loads(text)["response"]
+        if response["uid"] != uid:
+            raise AssertionError(f"answer for another request: {response}")
+        return response
+
+    def wait_until(self, what, condition):
+        """Polls `condition` until it holds; fails when signet exits or after a generous bound."""
+        for _ in range(1200):
+            if self.process.poll() is not None:
+                raise AssertionError(f"signet exited {self.process.returncode} while waiting for {what}:\n{self.logs()}")
+            if condition():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"never happened: {what}\n{self.logs()}")
+
+
+def namespace_object(name, labels=None):
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": dict({"kubernetes.io/metadata.name": name}, **(labels or {}))}}
+
+
+def granted(docs, method, path, query):
+    """Whether the RBAC objects of a rendering let signet's service account make this request."""
+    group, namespace, resource, name, subresource = parse_path(path)
+    if method == "GET":
+        verb = "watch" if query.get("watch", ["0"])[0] in ("1", "true") else ("get" if name else "list")
+    else:
+        verb = {"PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}[method]
+    full = f"{resource}/{subresource}" if subresource else resource
+    account = one(docs, "ServiceAccount")["metadata"]["name"]
+
+    def bound(binding):
+        return any(s["kind"] == "ServiceAccount" and s["name"] == account and s["namespace"] == NAMESPACE for s in binding["subjects"])
+
+    roles = [r for b in find(docs, "ClusterRoleBinding") if bound(b) for r in find(docs, "ClusterRole", b["roleRef"]["name"])]
+    if namespace:
+        roles += [r for b in find(docs, "RoleBinding") if bound(b) and b["metadata"]["namespace"] == namespace
+                  for r in find(docs, b["roleRef"]["kind"], b["roleRef"]["name"])
+                  if r["kind"] == "ClusterRole" or r["metadata"]["namespace"] == namespace]
+    for role in roles:
+        for rule in role["rules"]:
+            if group in rule["apiGroups"] and full in rule["resources"] and verb in rule["verbs"] \
+                    and (not rule.get("resourceNames") or name in rule["resourceNames"]):
+                return True
+    return False
+
+
+@unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+class RenderedPodServes(unittest.TestCase):
+    """The pod the chart renders, run with the built signet: it starts with the rendered flags and
+    volumes, serves the chart-generated certificate, and enforces the release's policies."""
+
+    def test_default_install_reads_its_policies_from_the_cluster(self):
+        docs = render("defaults")
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        objects = {"clusterimagepolicies": find(docs, "ClusterImagePolicy"),
+                   "namespaces": [namespace_object("default"), namespace_object("kube-system"),
+                                  namespace_object("sandbox", {values["webhook"]["optOutLabel"]: "true"})]}
+        with tempfile.TemporaryDirectory() as directory, APIServerDouble(directory, objects) as api:
+            api.hold_lists(True)
+            with RenderedPod(docs, directory, api) as pod:
+                # Serving, but not ready while the first lists cannot complete.
+                pod.wait_until("a list of the policies was tried", lambda: any(
+                    method == "GET" and path == "/apis/signet.dev/v1alpha1/clusterimagepolicies" and "watch" not in query
+                    for method, path, query in api.recorded()))
+                status, text = pod.request("/readyz")
+                self.assertEqual(status, 503, text)
+                self.assertIn("policies not loaded", text)
+
+                api.hold_lists(False)
+                pod.wait_until("ready after the first full sync", lambda: pod.request("/readyz")[0] == 200)
+                self.assertTrue(pod.review("registry.k8s.io/pause:3.10", "default")["allowed"], "a release policy admits it")
+                denied = pod.review("docker.io/library/nginx:1.27", "default")
+                self.assertFalse(denied["allowed"], "no policy covers it and the chart denies what no policy covers")
+                self.assertTrue(pod.review("docker.io/library/nginx:1.27", "sandbox")["allowed"], "the opt-out label is honoured")
+                pod.wait_until("the policy's status written", lambda: (
+                    (api.stored("clusterimagepolicies", "system-images") or {}).get("status", {}).get("state") == "Ready"))
+                pod.wait_until("every resource watched", lambda: {
+                    path for method, path, query in api.recorded() if query.get("watch")} >= {
+                    "/apis/signet.dev/v1alpha1/clusterimagepolicies", "/apis/signet.dev/v1alpha1/policyexceptions",
+                    "/apis/signet.dev/v1alpha1/emergencybypasses", "/api/v1/namespaces"})
+            requests = api.recorded()
+        self.assertTrue(requests)
+        for method, path, query in requests:
+            with self.subTest(request=f"{method} {path}?{urllib.parse.urlencode(query, doseq=True)}"):
+                self.assertTrue(granted(docs, method, path, query), "the chart's RBAC does not allow this request")
+
+    def test_configmap_install_reads_its_policies_from_files(self):
+        docs = render("configmap-source")
+        with tempfile.TemporaryDirectory() as directory, RenderedPod(docs, directory) as pod:
+            pod.wait_until("ready", lambda: pod.request("/readyz")[0] == 200)
+            self.assertTrue(pod.review("registry.k8s.io/pause:3.10", "default")["allowed"])
+            self.assertFalse(pod.review("docker.io/library/nginx:1.27", "default")["allowed"])
+
+
 class KubectlClientDryRun(unittest.TestCase):
     """`helm template charts/signet | kubectl apply --dry-run=client -f -` accepts every document,
     against a stand-in for an API server's discovery (discovery_server.py)."""
@@ -767,8 +1207,7 @@ class KubectlClientDryRun(unittest.TestCase):
             kubeconfig = os.path.join(directory, "kubeconfig")
             server.kubeconfig(kubeconfig)
             env = dict(os.environ, KUBECONFIG=kubeconfig, HOME=directory)
-            inputs = {name: run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE] + SCENARIOS[name]).stdout
-                      for name in SCENARIOS}
+            inputs = {f"{helm} {name}": render_text(name, helm=helm) for helm in HELMS for name in SCENARIOS}
             inputs["deploy/signet.yaml"] = open(os.path.join(ROOT, "deploy", "signet.yaml")).read()
             if crd_files():
                 inputs["deploy/crds"] = "\n---\n".join(open(p).read() for p in crd_files())

@@ -76,3 +76,39 @@ app.kubernetes.io/component: webhook
 {{- define "signet.terminationGracePeriodSeconds" -}}
 {{- add (int .Values.server.shutdownDelaySeconds) (int .Values.server.shutdownGracePeriodSeconds) (int .Values.server.terminationMarginSeconds) -}}
 {{- end -}}
+
+{{/* Whether signet talks to the API server: only with the kubernetes policy source, where it reads its resources and, when allowed, image pull Secrets. */}}
+{{- define "signet.usesAPIServer" -}}
+{{- if eq .Values.policies.source "kubernetes" -}}true{{- end -}}
+{{- end -}}
+
+{{/* The label that marks the ClusterImagePolicies of this release; the webhook does not review objects that carry it with the release name. */}}
+{{- define "signet.chartPolicyLabel" -}}
+signet.dev/chart-release
+{{- end -}}
+
+{{/* Labels on the ClusterImagePolicies of the release (not the pod selector labels: a policy is no webhook pod). */}}
+{{- define "signet.policyLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "signet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: policy
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: signet
+{{ include "signet.chartPolicyLabel" . }}: {{ .Release.Name | quote }}
+{{- end -}}
+
+{{/* One ClusterImagePolicy of policies.clusterImagePolicies: dict "name" "spec" and, for an object of the release, "labels". */}}
+{{- define "signet.clusterImagePolicy" -}}
+apiVersion: signet.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: {{ .name }}
+  {{- with .labels }}
+  labels:
+    {{- . | nindent 4 }}
+  {{- end }}
+spec:
+  {{- toYaml .spec | nindent 2 }}
+{{- end -}}
