@@ -890,6 +890,21 @@ class Dockerfile(unittest.TestCase):
             self.assertRegex(stage["from"], r"^[\w./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
             self.assertNotRegex(stage["from"], r"@sha256:0{64}$", "a placeholder digest is not a pin")
 
+    def test_swift_toolchain_is_the_tested_one_and_its_signature_is_checked(self):
+        """The build stage installs the toolchain `make test` runs with, and accepts it only with a
+        good signature (gpg's VALIDSIG) by the primary key named by its full fingerprint."""
+        version = self.args.get("SWIFT_VERSION", "")
+        result = run([os.environ.get("SWIFT", "swift"), "--version"])
+        tested = re.search(r"Swift version (\S+)", result.stdout + result.stderr)
+        self.assertIsNotNone(tested)
+        self.assertEqual(version, tested.group(1).removesuffix("-RELEASE"), "update SWIFT_VERSION in the Dockerfile")
+        self.assertRegex(self.args.get("SWIFT_SIGNING_KEY", ""), r"^[0-9A-F]{40}$")
+        build = " ".join(rest for word, rest in self.stages[0]["lines"] if word == "RUN")
+        self.assertIn("download.swift.org/swift-${SWIFT_VERSION}-release/", build)
+        self.assertIn("--verify", build)
+        self.assertIn("VALIDSIG .* ${SWIFT_SIGNING_KEY}", build)
+        self.assertLess(build.index("VALIDSIG"), build.index("tar -xzf"), "the signature is checked before unpacking")
+
     def test_static_swift_stdlib_release_build(self):
         build = " ".join(rest for word, rest in self.stages[0]["lines"] if word == "RUN")
         self.assertIn("-c release", build)
