@@ -149,14 +149,16 @@ struct KubernetesPolicySourceTests {
             config = configs[0]
             assert config["apiVersion"] == "admissionregistration.k8s.io/v1"
             hooks = config["webhooks"]
-            assert {hook["name"] for hook in hooks} == {"images.signet.dev", "policies.signet.dev"}
+            assert {hook["name"] for hook in hooks} == {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev"}
             for hook in hooks:
                 assert hook["sideEffects"] == "None", hook["name"]
                 assert hook["admissionReviewVersions"] == ["v1"]
             images = [hook for hook in hooks if hook["name"] == "images.signet.dev"][0]
             assert {"key": "signet.dev/exclude", "operator": "NotIn", "values": ["true"]} in images["namespaceSelector"]["matchExpressions"]
-            resources = [hook for hook in hooks if hook["name"] == "policies.signet.dev"][0]
-            assert {r for rule in resources["rules"] for r in rule["resources"]} == {"clusterimagepolicies", "policyexceptions", "emergencybypasses"}
+            own = {r for hook in hooks if hook["name"] in ("policies.signet.dev", "exemptions.signet.dev") for rule in hook["rules"] for r in rule["resources"]}
+            assert own == {"clusterimagepolicies", "policyexceptions", "emergencybypasses"}, own
+            exemptions = [hook for hook in hooks if hook["name"] == "exemptions.signet.dev"][0]
+            assert "objectSelector" not in exemptions and "namespaceSelector" not in exemptions
             print("ok")
             """
         let result = try TestProcess.run("python3", ["-c", script, file])
