@@ -61,32 +61,31 @@ public struct AdmissionResponder: Sendable {
         case .success(let decoded):
             request = decoded
         case .failure(let problem):
-            Counter(label: "signet_admission_bad_requests_total").increment()
+            AdmissionMetrics.shared.badRequests.increment()
             logger.warning("bad admission request", metadata: ["error": "\(problem.message)"])
             return .badRequest(problem.message)
         }
 
         let dryRun = request.dryRun ?? false
         let kind = request.kind.kind
-        var metadata: Logger.Metadata = [
-            "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(kind)",
-            "name": "\(request.name ?? "")", "operation": "\(request.operation.rawValue)", "dry_run": "\(dryRun)",
-        ]
-        if let subResource = request.subResource { metadata["sub_resource"] = "\(subResource)" }
-
         let (response, outcome) = await decide(request, body: body, deadline: deadline)
-        let decision = response.allowed ? "allowed" : "denied"
-        metadata["decision"] = "\(decision)"
-        if let message = response.status?.message { metadata["reason"] = "\(message)" }
-        if let warnings = response.warnings { metadata["warnings"] = "\(warnings.joined(separator: "; "))" }
-        logger.info("admission review", metadata: metadata)
+        if logger.logLevel <= .info {
+            // Built only when the line is written: at a higher level the metadata would be dropped.
+            var metadata: Logger.Metadata = [
+                "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(kind)",
+                "name": "\(request.name ?? "")", "operation": "\(request.operation.rawValue)", "dry_run": "\(dryRun)",
+            ]
+            if let subResource = request.subResource { metadata["sub_resource"] = "\(subResource)" }
+            metadata["decision"] = "\(response.allowed ? "allowed" : "denied")"
+            if let message = response.status?.message { metadata["reason"] = "\(message)" }
+            if let warnings = response.warnings { metadata["warnings"] = "\(warnings.joined(separator: "; "))" }
+            logger.info("admission review", metadata: metadata)
+        }
 
-        Counter(label: "signet_admission_reviews_total", dimensions: [
-            ("decision", decision), ("kind", kind), ("dry_run", dryRun ? "true" : "false"),
-        ]).increment()
+        let metrics = AdmissionMetrics.shared
+        metrics.countReview(allowed: response.allowed, kind: kind, dryRun: dryRun)
         let elapsed = (ContinuousClock.now - start).components
-        Metrics.Timer(label: "signet_admission_decision_duration_seconds")
-            .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        metrics.decisionDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start)
 
         return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
@@ -151,7 +150,7 @@ public struct AdmissionResponder: Sendable {
         let decision = await evaluator.evaluate(images, subject: subject, deadline: deadline)
 
         for verdict in decision.verdicts {
-            Counter(label: "signet_admission_image_verdicts_total", dimensions: [("outcome", verdict.outcome.rawValue)]).increment()
+            AdmissionMetrics.shared.verdicts(verdict.outcome).increment()
         }
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)

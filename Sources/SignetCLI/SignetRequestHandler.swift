@@ -19,17 +19,11 @@ struct SignetRequestHandler: HTTPRequestHandler {
     /// certificate (the API server's), while probes and scrapes need none.
     var requireClientCertificateForAdmission = false
 
-    private static let routes = ["/validate", "/healthz", "/readyz", "/metrics"]
-
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
-        let route = Self.routes.contains(request.path) ? request.path : "other"
+        let route = HTTPRequestMetrics.routeIndex(request.path)
         let response = await respond(to: request, context: context)
-        Counter(
-            label: "signet_http_requests_total",
-            dimensions: [("path", route), ("method", Self.methodLabel(request.method)), ("code", "\(response.status)")]
-        ).increment()
-        Timer(label: "signet_http_request_duration_seconds", dimensions: [("path", route)])
-            .record(duration: ContinuousClock.now - context.receivedAt)
+        HTTPRequestMetrics.shared.record(
+            route: route, method: request.method, status: response.status, duration: ContinuousClock.now - context.receivedAt)
         return response
     }
 
@@ -86,10 +80,6 @@ struct SignetRequestHandler: HTTPRequestHandler {
         var response = HTTPResponse.text(405, "method not allowed; use \(allow)\n")
         response.headers.add(name: "Allow", value: allow)
         return response
-    }
-
-    private static func methodLabel(_ method: String) -> String {
-        ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(method) ? method : "other"
     }
 }
 
