@@ -1,5 +1,6 @@
 import Foundation
 import SignetPolicy
+import Synchronization
 
 /// One structured audit record per admission decision, written as a single JSON line.
 ///
@@ -84,6 +85,12 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     /// decision itself.
     public var jsonLine: String {
         var writer = JSONWriter(capacity: 1024)
+        write(to: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The record's JSON object, as ``jsonLine`` has it.
+    func write(to writer: inout JSONWriter) {
         writer.raw("{")
         writer.key("allowed", first: true)
         writer.bool(allowed)
@@ -166,7 +173,6 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             writer.string(user)
         }
         writer.raw("}")
-        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     private static func write(_ uses: [ExemptionUse], to writer: inout JSONWriter) {
@@ -204,14 +210,36 @@ public protocol AuditSink: Sendable {
 /// Writes each record as one JSON line (RFC 8259, newline-delimited) on standard output (logs
 /// go to standard error), so a log shipper can tell the audit trail from diagnostics.
 public struct StandardOutputAuditSink: AuditSink {
-    private static let lock = NSLock()
+    private static let lock = Mutex<Void>(())
 
     public init() {}
 
+    /// Writes the line with write(2) on descriptor 1, whole lines under a lock so that
+    /// concurrent records never interleave. A line that cannot be written (standard output
+    /// closed) is dropped: the decision does not depend on it.
     public func record(_ record: AdmissionAuditRecord) {
-        let line = record.jsonLine + "\n"
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
-        FileHandle.standardOutput.write(Data(line.utf8))
+        var writer = JSONWriter(capacity: 1024)
+        record.write(to: &writer)
+        writer.raw("\n")
+        let line = writer.bytes
+        Self.lock.withLock { _ in
+            line.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        // A non-blocking descriptor: wait until it takes more.
+                        var ready = pollfd(fd: STDOUT_FILENO, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&ready, 1, 1000)
+                    } else {
+                        return
+                    }
+                }
+            }
+        }
     }
 }
