@@ -212,7 +212,7 @@ public struct AdmissionResponder: Sendable {
     static func decodeRequest(_ body: [UInt8]) -> Result<AdmissionRequest, BadRequest> {
         let review: AdmissionReview
         do {
-            review = try LazyJSONDecoder.decode(AdmissionReview.self, from: body)
+            review = try decodeReview(body)
         } catch let error as DecodingError {
             return .failure(BadRequest(message: describe(error)))
         } catch {
@@ -229,6 +229,14 @@ public struct AdmissionResponder: Sendable {
             return .failure(BadRequest(message: "request.uid is empty"))
         }
         return .success(request)
+    }
+
+    /// The review in `body`: read directly by ``AdmissionReviewReader``, or, for anything it
+    /// leaves to the general decoder, decoded with ``LazyJSONDecoder`` (same result, precise errors).
+    static func decodeReview(_ body: [UInt8]) throws -> AdmissionReview {
+        let document = try LazyJSONDecoder.document(body)
+        if let review = AdmissionReviewReader.read(document) { return review }
+        return try LazyJSONDecoder.decode(AdmissionReview.self, from: document)
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -17,13 +17,22 @@ struct LazyJSONDecoder {
     /// Decodes `type` from `bytes`; throws `DecodingError.dataCorrupted` (empty coding path)
     /// when the bytes are not one JSON value.
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        let document: JSONDocument
+        try decode(type, from: try document(bytes))
+    }
+
+    /// The checked document of `bytes`; throws `DecodingError.dataCorrupted` (empty coding path)
+    /// when they are not one JSON value.
+    static func document(_ bytes: [UInt8]) throws -> JSONDocument {
         do {
-            document = try JSONDocument(validating: bytes)
+            return try JSONDocument(validating: bytes)
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not JSON: \(error.reason) at byte \(error.offset)"))
         }
-        return try T(from: LazyJSONValueDecoder(document: document, start: document.skipWhitespace(0), node: .root))
+    }
+
+    /// Decodes `type` from a checked document.
+    static func decode<T: Decodable>(_ type: T.Type, from document: JSONDocument) throws -> T {
+        try T(from: LazyJSONValueDecoder(document: document, start: document.skipWhitespace(0), node: .root))
     }
 }
 

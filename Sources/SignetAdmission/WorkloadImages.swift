@@ -40,12 +40,14 @@ public enum WorkloadImages {
 
     /// Extracts the images of an object given as JSON bytes, for a request of `kind`.
     public static func extract(objectJSON: [UInt8], kind: String) -> Extraction {
-        do {
-            let object = try LazyJSONDecoder.decode(WorkloadObject.self, from: objectJSON)
-            return extract(from: object, kind: kind)
-        } catch {
+        guard let document = try? JSONDocument(validating: objectJSON) else {
             return .malformed("the object is not a JSON object")
         }
+        let start = document.skipWhitespace(0)
+        guard document.byte(at: start) == JSONDocument.objectStart else {
+            return .malformed("the object is not a JSON object")
+        }
+        return extract(from: WorkloadObject(document: document, objectAt: start), kind: kind)
     }
 
     static func extract(from object: WorkloadObject, kind: String) -> Extraction {

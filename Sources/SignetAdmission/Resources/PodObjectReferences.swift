@@ -56,7 +56,122 @@ public struct PodObjectReferences: Sendable, Hashable {
 
     /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
     public static func read(reviewBody body: [UInt8]) -> PodObjectReferences {
-        let review = try? LazyJSONDecoder.decode(AdmissionReview.self, from: body)
+        let review = try? AdmissionResponder.decodeReview(body)
         return review?.request?.object?.references ?? PodObjectReferences()
+    }
+}
+
+// MARK: - Read from the document directly
+
+extension PodObjectReferences {
+    /// What ``init(objectDecoder:)`` reads, from the object at `start` in a checked document,
+    /// without a decoder: the same members, and the same rule that any malformed one among them
+    /// (a wrong type, a secret that is not an object) leaves all the references empty.
+    init(document: JSONDocument, objectAt start: Int) {
+        guard let object = try? ReferenceReader(document: document).object(at: start) else {
+            self.init()
+            return
+        }
+        let spec = object.spec?.jobTemplate?.spec?.template?.spec ?? object.spec?.template?.spec ?? object.template?.spec ?? object.spec
+        self.init(
+            imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap { $0 }.filter { !$0.isEmpty },
+            serviceAccountName: spec?.serviceAccountName,
+            generateName: object.generateName.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    private struct Malformed: Error {}
+
+    /// The shape of `Object` above, read member by member.
+    private struct ReferenceReader {
+        let document: JSONDocument
+
+        struct Object {
+            var generateName: String?
+            var spec: Spec?
+            var template: Template?
+        }
+
+        final class Spec {
+            /// The `name` of each entry (nil when an entry has none).
+            var imagePullSecrets: [String?]?
+            var serviceAccountName: String?
+            var template: Template?
+            var jobTemplate: JobTemplate?
+        }
+
+        struct Template { var spec: Spec? }
+        struct JobTemplate { var spec: JobSpec? }
+        struct JobSpec { var template: Template? }
+
+        /// The value at `start` unless it is `null`; must be an object.
+        private func object(_ start: Int?) throws(Malformed) -> Int? {
+            guard let start, !document.isNull(at: start) else { return nil }
+            guard document.byte(at: start) == JSONDocument.objectStart else { throw Malformed() }
+            return start
+        }
+
+        private func string(_ start: Int?) throws(Malformed) -> String? {
+            guard let start, !document.isNull(at: start) else { return nil }
+            guard document.byte(at: start) == JSONDocument.quote else { throw Malformed() }
+            return document.decodeString(at: start)
+        }
+
+        /// The last value of each named member.
+        private func members(of start: Int, _ names: [StaticString]) -> [Int?] {
+            var found = [Int?](repeating: nil, count: names.count)
+            document.forEachMember(ofObjectAt: start) { name, value in
+                for (index, candidate) in names.enumerated() where document.name(at: name, is: candidate) {
+                    found[index] = value
+                    break
+                }
+            }
+            return found
+        }
+
+        func object(at start: Int) throws(Malformed) -> Object {
+            let found = members(of: start, ["metadata", "spec", "template"])
+            var object = Object()
+            if let metadata = try self.object(found[0]) {
+                object.generateName = try string(members(of: metadata, ["generateName"])[0])
+            }
+            if let spec = try self.object(found[1]) { object.spec = try self.spec(at: spec) }
+            if let template = try self.object(found[2]) { object.template = try self.template(at: template) }
+            return object
+        }
+
+        private func spec(at start: Int) throws(Malformed) -> Spec {
+            let found = members(of: start, ["imagePullSecrets", "serviceAccountName", "template", "jobTemplate"])
+            let spec = Spec()
+            if let secrets = found[0], !document.isNull(at: secrets) {
+                guard document.byte(at: secrets) == JSONDocument.arrayStart else { throw Malformed() }
+                var elements: [Int] = []
+                document.forEachElement(ofArrayAt: secrets) { elements.append($0) }
+                var names: [String?] = []
+                for element in elements {
+                    // Each entry must be an object (`null` is not one).
+                    guard document.byte(at: element) == JSONDocument.objectStart else { throw Malformed() }
+                    names.append(try string(members(of: element, ["name"])[0]))
+                }
+                spec.imagePullSecrets = names
+            }
+            spec.serviceAccountName = try string(found[1])
+            if let template = try object(found[2]) { spec.template = try self.template(at: template) }
+            if let jobTemplate = try object(found[3]) {
+                var job = JobTemplate()
+                if let jobSpec = try object(members(of: jobTemplate, ["spec"])[0]) {
+                    var spec = JobSpec()
+                    if let template = try object(members(of: jobSpec, ["template"])[0]) { spec.template = try self.template(at: template) }
+                    job.spec = spec
+                }
+                spec.jobTemplate = job
+            }
+            return spec
+        }
+
+        private func template(at start: Int) throws(Malformed) -> Template {
+            var template = Template()
+            if let spec = try object(members(of: start, ["spec"])[0]) { template.spec = try self.spec(at: spec) }
+            return template
+        }
     }
 }
