@@ -41,20 +41,35 @@ public struct PolicyEvaluator: Sendable {
     }
 
     /// Evaluates `images` for `subject`; never throws: every failure is a decision.
+    ///
+    /// What needs no waiting is decided first, on the calling task: references, bypasses,
+    /// policy matching, exceptions, static authorities and verdicts a ``CachedVerdictSource``
+    /// verifier already holds. Only the verifications left run concurrently (one child task per
+    /// image, and per authority, racing the deadline), so a warm decision creates no tasks.
     public func evaluate(_ images: [ImageUse], subject: AdmissionSubject, deadline: ContinuousClock.Instant) async -> AdmissionDecision {
         let now = exemptions.clock.now()
         if let optedOut = optOutDecision(images, subject: subject) { return optedOut }
         // The same image in several containers is evaluated once.
-        let distinct = Array(Set(images.map(\.image)))
-        let evaluations = await withTaskGroup(of: (String, ImageEvaluation).self) { group in
-            for image in distinct {
-                group.addTask { (image, await self.evaluate(image: image, subject: subject, now: now, deadline: deadline)) }
+        var evaluations: [String: ImageEvaluation] = [:]
+        var unfinished: [(image: String, work: PendingImage)] = []
+        for use in images where evaluations[use.image] == nil && !unfinished.contains(where: { $0.image == use.image }) {
+            switch prepare(image: use.image, subject: subject, now: now) {
+            case .decided(let evaluation): evaluations[use.image] = evaluation
+            case .pending(let work): unfinished.append((use.image, work))
             }
-            var results: [String: ImageEvaluation] = [:]
-            for await (image, evaluation) in group {
-                results[image] = evaluation
+        }
+        if unfinished.count == 1, let only = unfinished.first {
+            evaluations[only.image] = await finish(only.work, deadline: deadline)
+        } else if !unfinished.isEmpty {
+            let finished = await withTaskGroup(of: (String, ImageEvaluation).self) { group in
+                for (image, work) in unfinished {
+                    group.addTask { (image, await self.finish(work, deadline: deadline)) }
+                }
+                var results: [(String, ImageEvaluation)] = []
+                for await result in group { results.append(result) }
+                return results
             }
-            return results
+            for (image, evaluation) in finished { evaluations[image] = evaluation }
         }
 
         var verdicts: [ImageVerdict] = []
@@ -82,107 +97,193 @@ public struct PolicyEvaluator: Sendable {
 
     // MARK: - One image
 
-    private func evaluate(image: String, subject admission: AdmissionSubject, now: Date, deadline: ContinuousClock.Instant) async -> ImageEvaluation {
+    private enum Preparation {
+        case decided(ImageEvaluation)
+        case pending(PendingImage)
+    }
+
+    /// An image whose policies still wait for verifications.
+    private struct PendingImage: Sendable {
+        var reference: ImageReference
+        var exempted: [PolicyResult]
+        /// The matching policies not exempted, in name order, some already settled.
+        var policies: [PolicyProgress]
+    }
+
+    /// Everything about one image that needs no waiting; the verifications left, if any.
+    private func prepare(image: String, subject admission: AdmissionSubject, now: Date) -> Preparation {
         let reference: ImageReference
         do {
             reference = try ImageReference(parsing: image)
         } catch {
-            return .invalid(error)
+            return .decided(.invalid(error))
         }
         if let bypass = activeBypass(for: reference, subject: admission, now: now) {
-            return .bypassed(reference, bypass.use)
+            return .decided(.bypassed(reference, bypass.use))
         }
         let subject = ImageMatchSubject(reference)
-        let selected = policies.policies(matching: subject).filter { $0.applies(to: admission) }
-        if selected.isEmpty {
-            return .uncovered(reference)
-        }
         var exempted: [PolicyResult] = []
-        var matching: [CompiledPolicy] = []
-        for policy in selected {
+        var matching: [PolicyProgress] = []
+        var anyMatch = false
+        for policy in policies.policies where policy.matches(subject) && policy.applies(to: admission) {
+            anyMatch = true
             if let exception = activeException(for: policy, image: reference, subject: admission, now: now) {
                 exempted.append(PolicyResult(
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
                     exemption: exception.use(policy: policy.name)))
             } else {
-                matching.append(policy)
+                matching.append(progress(of: policy, image: reference))
             }
         }
-        if matching.isEmpty {
-            return .evaluated(reference, exempted)
+        if !anyMatch {
+            return .decided(.uncovered(reference))
         }
-        var results: [PolicyResult] = []
-        results.reserveCapacity(matching.count)
-        if matching.count == 1 {
-            results.append(await evaluate(policy: matching[0], image: reference, deadline: deadline))
+        if matching.allSatisfy({ $0.isFinished }) {
+            return .decided(.evaluated(reference, Self.ordered(matching.map(\.result), exempted: exempted)))
+        }
+        return .pending(PendingImage(reference: reference, exempted: exempted, policies: matching))
+    }
+
+    /// Runs the verifications `work` still needs, all policies concurrently.
+    private func finish(_ work: PendingImage, deadline: ContinuousClock.Instant) async -> ImageEvaluation {
+        let open = work.policies.indices.filter { !work.policies[$0].isFinished }
+        var policies = work.policies
+        if open.count == 1, let only = open.first {
+            await verify(&policies[only], image: work.reference, deadline: deadline)
         } else {
-            results = await withTaskGroup(of: (Int, PolicyResult).self) { group in
-                for (index, policy) in matching.enumerated() {
-                    group.addTask { (index, await self.evaluate(policy: policy, image: reference, deadline: deadline)) }
+            let verified = await withTaskGroup(of: (Int, PolicyProgress).self) { group in
+                for index in open {
+                    let progress = policies[index]
+                    group.addTask {
+                        var progress = progress
+                        await self.verify(&progress, image: work.reference, deadline: deadline)
+                        return (index, progress)
+                    }
                 }
-                var ordered = [PolicyResult?](repeating: nil, count: matching.count)
-                for await (index, result) in group { ordered[index] = result }
-                return ordered.compactMap { $0 }
+                var verified: [(Int, PolicyProgress)] = []
+                for await result in group { verified.append(result) }
+                return verified
             }
+            for (index, progress) in verified { policies[index] = progress }
         }
-        return .evaluated(reference, (results + exempted).sorted { $0.policy < $1.policy })
+        return .evaluated(work.reference, Self.ordered(policies.map(\.result), exempted: work.exempted))
+    }
+
+    private static func ordered(_ results: [PolicyResult], exempted: [PolicyResult]) -> [PolicyResult] {
+        (results + exempted).sorted { $0.policy < $1.policy }
     }
 
     // MARK: - One policy
 
-    private func evaluate(policy: CompiledPolicy, image: ImageReference, deadline: ContinuousClock.Instant) async -> PolicyResult {
-        let required = policy.requiredPasses
-        let total = policy.authorities.count
-        var results = [AuthorityResult?](repeating: nil, count: total)
+    /// How far one policy got for one image: its authorities' results so far and those left.
+    private struct PolicyProgress: Sendable {
+        let policy: CompiledPolicy
+        var results: [AuthorityResult?]
         var passes = 0
         var decided = 0
-        func isSettled() -> Bool { passes >= required || passes + (total - decided) < required }
-
-        // Static authorities are decided here, without the verifier.
+        /// Signature authorities still to verify (empty once settled).
         var pending: [CompiledAuthority] = []
+
+        init(policy: CompiledPolicy) {
+            self.policy = policy
+            results = [AuthorityResult?](repeating: nil, count: policy.authorities.count)
+        }
+
+        /// The outcome is certain: enough passed, or too few are left to pass.
+        var isSettled: Bool {
+            passes >= policy.requiredPasses || passes + (policy.authorities.count - decided) < policy.requiredPasses
+        }
+
+        /// Nothing is left to wait for.
+        var isFinished: Bool { pending.isEmpty || isSettled }
+
+        mutating func record(_ result: AuthorityResult, at index: Int) {
+            results[index] = result
+            decided += 1
+            if result.status == .passed { passes += 1 }
+        }
+
+        var result: PolicyResult {
+            PolicyResult(
+                policy: policy.name, mode: policy.mode, passed: passes >= policy.requiredPasses, required: policy.requiredPasses,
+                authorities: results.compactMap { $0 })
+        }
+    }
+
+    /// Decides what needs no waiting: static authorities, every signature authority when there
+    /// is no verifier, and verdicts the verifier already holds.
+    private func progress(of policy: CompiledPolicy, image: ImageReference) -> PolicyProgress {
+        var progress = PolicyProgress(policy: policy)
+        // Static authorities are decided here, without the verifier.
+        var signature: [CompiledAuthority] = []
         for authority in policy.authorities {
             guard case .static(let action, let message) = authority.kind else {
-                pending.append(authority)
+                signature.append(authority)
                 continue
             }
             let passed = action == .pass
             let reason = message ?? (passed ? "static authority passes every image" : "static authority fails every image")
-            results[authority.index] = AuthorityResult(authority: authority.name, status: passed ? .passed : .failed, reason: reason)
-            decided += 1
-            if passed { passes += 1 }
+            progress.record(AuthorityResult(authority: authority.name, status: passed ? .passed : .failed, reason: reason), at: authority.index)
         }
-
-        if !pending.isEmpty, !isSettled() {
-            if let verifier {
-                await withTaskGroup(of: AuthorityResult.self) { group in
-                    for authority in pending {
-                        group.addTask {
-                            await Self.verify(image: image, authority: authority, policy: policy, verifier: verifier, deadline: deadline)
-                        }
-                    }
-                    for await result in group {
-                        guard let authority = pending.first(where: { $0.name == result.authority }) else { continue }
-                        results[authority.index] = result
-                        decided += 1
-                        if result.status == .passed { passes += 1 }
-                        if isSettled() {
-                            group.cancelAll()
-                            break
-                        }
-                    }
-                }
-            } else {
-                for authority in pending {
-                    results[authority.index] = AuthorityResult(
+        guard !signature.isEmpty, !progress.isSettled else { return progress }
+        guard verifier != nil else {
+            for authority in signature {
+                progress.record(
+                    AuthorityResult(
                         authority: authority.name, status: .error,
-                        reason: "no verifier is configured for \(authority.kind.fieldName) authorities")
-                    decided += 1
+                        reason: "no verifier is configured for \(authority.kind.fieldName) authorities"),
+                    at: authority.index)
+            }
+            return progress
+        }
+        if let cache = verifier as? any CachedVerdictSource {
+            for authority in signature {
+                guard !progress.isSettled else { return progress }
+                if let verdict = cache.cachedVerdict(image: image, authority: authority, policy: policy) {
+                    progress.record(
+                        AuthorityResult(
+                            authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
+                            steps: verdict.steps),
+                        at: authority.index)
+                } else {
+                    progress.pending.append(authority)
+                }
+            }
+        } else {
+            progress.pending = signature
+        }
+        return progress
+    }
+
+    /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
+    private func verify(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
+        guard let verifier, !progress.isFinished else { return }
+        let pending = progress.pending
+        let policy = progress.policy
+        progress.pending = []
+        if pending.count == 1, let authority = pending.first {
+            progress.record(
+                await Self.verify(image: image, authority: authority, policy: policy, verifier: verifier, deadline: deadline),
+                at: authority.index)
+            return
+        }
+        var settled = progress
+        await withTaskGroup(of: AuthorityResult.self) { group in
+            for authority in pending {
+                group.addTask {
+                    await Self.verify(image: image, authority: authority, policy: policy, verifier: verifier, deadline: deadline)
+                }
+            }
+            for await result in group {
+                guard let authority = pending.first(where: { $0.name == result.authority }) else { continue }
+                settled.record(result, at: authority.index)
+                if settled.isSettled {
+                    group.cancelAll()
+                    break
                 }
             }
         }
-        return PolicyResult(
-            policy: policy.name, mode: policy.mode, passed: passes >= required, required: required,
-            authorities: results.compactMap { $0 })
+        progress = settled
     }
 
     /// Runs the verifier, racing the deadline so a slow registry cannot hold the admission.

@@ -150,6 +150,47 @@ struct PolicyEvaluatorTests {
         #expect(decision.denials[0].contains("deadline passed"))
     }
 
+    /// A verifier with a cache: images whose repository ends in `-cached` are answered from it.
+    final class CachingVerifier: AuthorityVerifier, CachedVerdictSource, @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var verified: [String] = []
+        var verifiedImages: [String] { lock.withLock { verified } }
+
+        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+            guard image.repository.hasSuffix("-cached") else { return nil }
+            let passed = !image.repository.contains("unsigned")
+            return AuthorityVerdict(passed: passed, authority: authority.name, reason: passed ? "cached: signed" : "cached: no signature")
+        }
+
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            lock.withLock { verified.append(image.description) }
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "verified now")
+        }
+    }
+
+    @Test func cachedVerdictsAreUsedWithoutVerifying() async throws {
+        let set = try load(["k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("release"))])
+        let verifier = CachingVerifier()
+        let evaluator = PolicyEvaluator(policies: set, verifier: verifier)
+        let warm = await evaluator.evaluate([
+            ImageUse(image: "ghcr.io/org/app-cached:1", container: "app"),
+            ImageUse(image: "ghcr.io/org/unsigned-cached:1", container: "side"),
+        ], subject: subject, deadline: deadline())
+        #expect(verifier.verifiedImages.isEmpty)
+        #expect(!warm.allowed)
+        #expect(warm.verdicts.map(\.outcome) == [.allow, .deny])
+        #expect(warm.denials == [#"image "ghcr.io/org/unsigned-cached:1" (container "side") denied by policy "signed", authority "release": cached: no signature"#])
+
+        let mixed = await evaluator.evaluate([
+            ImageUse(image: "ghcr.io/org/app-cached:1", container: "app"),
+            ImageUse(image: "ghcr.io/org/fresh:1", container: "side"),
+        ], subject: subject, deadline: deadline())
+        #expect(verifier.verifiedImages == ["ghcr.io/org/fresh:1"])
+        #expect(mixed.allowed)
+        #expect(mixed.verdicts.map { $0.results.first?.authorities.first?.reason } == ["cached: signed", "verified now"])
+    }
+
     @Test func verifierVerdictsAndRequire() async throws {
         let authorities = keyAuthority("a") + keyAuthority("b")
         let set = try load(["k.yaml": policyYAML(name: "signed", authorities: authorities, extra: "  require: 1\n")])
