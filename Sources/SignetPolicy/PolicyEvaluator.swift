@@ -306,7 +306,7 @@ public struct PolicyEvaluator: Sendable {
             }
             group.addTask {
                 do {
-                    try await Task.sleep(until: deadline, clock: .continuous)
+                    try await DeadlineTimer.sleep(until: deadline)
                     return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
                 } catch {
                     return nil

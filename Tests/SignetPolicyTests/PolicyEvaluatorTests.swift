@@ -191,6 +191,14 @@ struct PolicyEvaluatorTests {
         #expect(mixed.verdicts.map { $0.results.first?.authorities.first?.reason } == ["cached: signed", "verified now"])
     }
 
+    @Test func deadlineTimerEndsAtOnceWhenCancelled() async throws {
+        let sleeper = Task { try await DeadlineTimer.sleep(until: .now + .seconds(3600)) }
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        // A deadline already passed returns at once.
+        try await DeadlineTimer.sleep(until: .now - .seconds(1))
+    }
+
     @Test func verifierVerdictsAndRequire() async throws {
         let authorities = keyAuthority("a") + keyAuthority("b")
         let set = try load(["k.yaml": policyYAML(name: "signed", authorities: authorities, extra: "  require: 1\n")])
