@@ -1,3 +1,5 @@
+import Foundation
+import SignetCrypto
 import SignetRegistry
 
 /// A ``ClusterImagePolicy`` validated and compiled: globs normalised into matchers, defaults
@@ -18,6 +20,10 @@ public struct CompiledPolicy: Sendable {
     public let mode: PolicyMode
     /// The resource as written.
     public let definition: ClusterImagePolicy
+    /// SHA-256 (hexadecimal) of the policy as written: its JSON with sorted keys. Any edit to the
+    /// policy changes it; cached verification results are keyed by it. Computed once here, not
+    /// at every verification.
+    public let definitionDigest: String
 
     public init(
         name: String,
@@ -35,6 +41,14 @@ public struct CompiledPolicy: Sendable {
         self.requiredPasses = requiredPasses
         self.mode = mode
         self.definition = definition
+        self.definitionDigest = Self.digest(of: definition, name: name)
+    }
+
+    private static func digest(of definition: ClusterImagePolicy, name: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = (try? encoder.encode(definition)).map { [UInt8]($0) } ?? Array(name.utf8)
+        return DigestAlgorithm.sha256.hexHash(bytes)
     }
 
     /// Whether any of the policy's globs matches `image`.
@@ -74,11 +88,30 @@ public struct CompiledAuthority: Sendable, Hashable {
     /// The 0-based position in `spec.authorities`.
     public let index: Int
     public let kind: Kind
+    /// SHA-256 (hexadecimal) over what the authority trusts that the policy text does not show:
+    /// the fingerprints of keys read from files and secrets with their schemes, the threshold and
+    /// required annotations, or the keyless trust root and identities. Cached verification
+    /// results are keyed by it. Computed once here, not at every verification.
+    public let trustFingerprint: String
 
     public init(name: String, index: Int, kind: Kind) {
         self.name = name
         self.index = index
         self.kind = kind
+        self.trustFingerprint = Self.fingerprint(of: kind)
+    }
+
+    private static func fingerprint(of kind: Kind) -> String {
+        var text = kind.fieldName
+        if case .key(let trust) = kind {
+            for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
+            text += "|threshold=\(trust.threshold)"
+            for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
+        }
+        if case .keyless(let trust) = kind {
+            text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
+        }
+        return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
     /// What the authority checks.

@@ -153,27 +153,15 @@ public final class VerificationEngine: AuthorityVerifier {
     // MARK: - Cache identity
 
     /// SHA-256 of the policy as written (its canonical JSON with sorted keys): any edit to the
-    /// policy changes it.
+    /// policy changes it (``CompiledPolicy/definitionDigest``, computed when the policy is compiled).
     public static func revision(of policy: CompiledPolicy) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(policy.definition)).map { [UInt8]($0) } ?? Array(policy.name.utf8)
-        return DigestAlgorithm.sha256.hexHash(bytes)
+        policy.definitionDigest
     }
 
-    /// SHA-256 over what an authority trusts that the policy text does not show: the bytes of
-    /// keys read from files and secrets, with their schemes, the threshold and the annotations.
+    /// SHA-256 over what an authority trusts that the policy text does not show
+    /// (``CompiledAuthority/trustFingerprint``, computed when the policy is compiled).
     static func trustFingerprint(of authority: CompiledAuthority) -> String {
-        var text = authority.kind.fieldName
-        if case .key(let trust) = authority.kind {
-            for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
-            text += "|threshold=\(trust.threshold)"
-            for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
-        }
-        if case .keyless(let trust) = authority.kind {
-            text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
-        }
-        return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
+        authority.trustFingerprint
     }
 }
 
