@@ -138,10 +138,7 @@ final class JSONDocument: Sendable {
                 if spans[middle].start < index { low = middle + 1 } else { high = middle }
             }
             if low < spans.count && spans[low].start == index { return spans[low].end }
-            return bytes.withUnsafeBufferPointer { buffer in
-                var validator = Validator(bytes: buffer)
-                return (try? validator.skipValue(index, depth: 0)) ?? buffer.count
-            }
+            return bytes.withUnsafeBufferPointer { Self.skipCheckedContainer($0, index) }
         }
         return bytes.withUnsafeBufferPointer { (try? Self.skipScalar($0, index)) ?? $0.count }
     }
@@ -185,6 +182,8 @@ final class JSONDocument: Sendable {
     static func skipString(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
         var i = index + 1
         while i < bytes.count {
+            i = skipPlainStringBytes(bytes, i)
+            guard i < bytes.count else { break }
             let byte = bytes[i]
             if byte == UInt8(ascii: "\"") { return i + 1 }
             if byte == UInt8(ascii: "\\") {
@@ -195,6 +194,55 @@ final class JSONDocument: Sendable {
             i += 1
         }
         throw JSONSyntaxError(reason: "unterminated string", offset: index)
+    }
+
+    /// The index of the first byte at or after `index` that ends a run of ordinary string bytes:
+    /// a quote, a backslash or a control character (or the end). Eight bytes at a time while
+    /// none of them is one (SWAR: a byte-wise "less than" and "equals" on a 64-bit word).
+    @inline(__always)
+    static func skipPlainStringBytes(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
+        var i = index
+        guard let base = UnsafeRawPointer(bytes.baseAddress) else { return i }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= bytes.count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let control = (word &- ones &* 0x20) & ~word & highs
+            let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+            let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+            let special = control | ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
+            if special != 0 { break }
+            i += 8
+        }
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return i }
+            i += 1
+        }
+        return i
+    }
+
+    /// The index past the object or array at `index` in a checked document: brackets counted,
+    /// strings skipped, nothing checked again.
+    static func skipCheckedContainer(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
+        var depth = 0
+        var i = index
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                i += 1
+                if depth == 0 { return i }
+            case UInt8(ascii: "\""):
+                i = (try? skipString(bytes, i)) ?? bytes.count
+            default:
+                i += 1
+            }
+        }
+        return bytes.count
     }
 
     private static func skipLiteral(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {
