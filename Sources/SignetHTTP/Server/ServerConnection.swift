@@ -47,6 +47,10 @@ final class ServerConnection {
     private var lingerAfterClose = false
     private var requestsServed = 0
     private var peerClosed = false
+    /// What every request's context says about the TLS session, read once after the handshake
+    /// (renegotiation is off, so it cannot change).
+    private var tlsVersion: String?
+    private var peerCertificateSubject: String?
 
     private var core: ServerCore { loop.core }
 
@@ -66,6 +70,14 @@ final class ServerConnection {
         if events & signet_epoll_err != 0 {
             closeNow()
             return
+        }
+        var events = events
+        if case .processing = state, events & signet_epoll_in != 0, events & (signet_epoll_hup | signet_epoll_rdhup) == 0 {
+            // Reading stays on while a request is with the handler and is turned off only when
+            // the client sends more before the response (a pipelined request): most responses
+            // are written before the next wake-up, and this spares two epoll_ctl calls each.
+            setReading(false)
+            events &= ~signet_epoll_in
         }
         if events & (signet_epoll_in | signet_epoll_hup | signet_epoll_rdhup) != 0 {
             readFromSocket()
@@ -136,6 +148,8 @@ final class ServerConnection {
         }
         if case .handshaking = state, engine.isHandshakeComplete {
             state = .reading
+            tlsVersion = engine.negotiatedProtocolVersion
+            peerCertificateSubject = engine.peerCertificateSubject
             // The first request must arrive within the header timeout of the handshake.
             deadline = (.header, .now + core.configuration.headerTimeout)
             if draining {
@@ -191,10 +205,8 @@ final class ServerConnection {
 
     private func dispatch(_ request: HTTPRequest) {
         state = .processing(request)
-        setReading(false)
         let context = HTTPRequestContext(
-            remoteAddress: remote, tlsVersion: engine.negotiatedProtocolVersion,
-            peerCertificateSubject: engine.peerCertificateSubject, receivedAt: .now)
+            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject, receivedAt: .now)
         let handler = core.handler
         let loop = self.loop
         let id = self.id
