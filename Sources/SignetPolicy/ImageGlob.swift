@@ -113,37 +113,42 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
             return text.count == literalPrefix.count
         }
         // Simulate the glob as an NFA over the token positions: O(text × tokens), no backtracking.
+        // The two state sets live on the stack (a glob is short); no allocation per match.
         let count = tokens.count
-        var current = [Bool](repeating: false, count: count + 1)
-        var next = [Bool](repeating: false, count: count + 1)
-        current[literalPrefix.count] = true
-        closeOverEmptyRuns(&current)
-        for position in literalPrefix.count..<text.count {
-            let byte = text[position]
-            for index in 0...count { next[index] = false }
-            var anyActive = false
-            for state in 0..<count where current[state] {
-                switch tokens[state] {
-                case .byte(let expected):
-                    if byte == expected { next[state + 1] = true; anyActive = true }
-                case .anyByte:
-                    if byte != UInt8(ascii: "/") { next[state + 1] = true; anyActive = true }
-                case .segmentRun:
-                    if byte != UInt8(ascii: "/") { next[state] = true; anyActive = true }
-                case .anyRun:
-                    next[state] = true
-                    anyActive = true
+        return withUnsafeTemporaryAllocation(of: Bool.self, capacity: 2 * (count + 1)) { states in
+            var current = UnsafeMutableBufferPointer(rebasing: states[0...count])
+            var next = UnsafeMutableBufferPointer(rebasing: states[(count + 1)...])
+            current.initialize(repeating: false)
+            next.initialize(repeating: false)
+            current[literalPrefix.count] = true
+            closeOverEmptyRuns(current)
+            for position in literalPrefix.count..<text.count {
+                let byte = text[position]
+                for index in 0...count { next[index] = false }
+                var anyActive = false
+                for state in 0..<count where current[state] {
+                    switch tokens[state] {
+                    case .byte(let expected):
+                        if byte == expected { next[state + 1] = true; anyActive = true }
+                    case .anyByte:
+                        if byte != UInt8(ascii: "/") { next[state + 1] = true; anyActive = true }
+                    case .segmentRun:
+                        if byte != UInt8(ascii: "/") { next[state] = true; anyActive = true }
+                    case .anyRun:
+                        next[state] = true
+                        anyActive = true
+                    }
                 }
+                guard anyActive else { return false }
+                closeOverEmptyRuns(next)
+                swap(&current, &next)
             }
-            guard anyActive else { return false }
-            closeOverEmptyRuns(&next)
-            swap(&current, &next)
+            return current[count]
         }
-        return current[count]
     }
 
     /// A `*` or `**` may match nothing: a state on one also stands on the token after it.
-    private func closeOverEmptyRuns(_ states: inout [Bool]) {
+    private func closeOverEmptyRuns(_ states: UnsafeMutableBufferPointer<Bool>) {
         for index in 0..<tokens.count where states[index] {
             switch tokens[index] {
             case .segmentRun, .anyRun: states[index + 1] = true

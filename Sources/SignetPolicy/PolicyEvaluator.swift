@@ -367,13 +367,15 @@ private enum ImageEvaluation: Sendable {
                     policies: [], outcome: .allow, reason: message, exemptions: [bypass]),
                 warnings: [message])
 
-        case .evaluated(let reference, let results):
+        case .evaluated(let image, let results):
+            // The reference's text, made once for the verdict and every message.
+            let reference = image.description
             var result = UseVerdict(verdict: ImageVerdict(
-                image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
+                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: results.map(\.policy), outcome: .allow, reason: "", results: results,
                 exemptions: results.compactMap(\.exemption)))
             let exemptionWarnings = results.compactMap { policy in
-                policy.exemption.map { $0.warning(reference: reference, container: container) }
+                policy.exemption.map { $0.warning(reference: image, container: container) }
             }
             for policy in results where !policy.passed {
                 let failure = Self.describeFailure(policy)
