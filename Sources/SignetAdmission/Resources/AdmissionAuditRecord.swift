@@ -76,8 +76,9 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
 
     /// `sha256:…` when `reference` names a digest.
     static func digest(of reference: String) -> String? {
-        guard let at = reference.lastIndex(of: "@") else { return nil }
-        return String(reference[reference.index(after: at)...])
+        // On the UTF-8 view: `@` is ASCII, and no grapheme breaking is needed to find it.
+        guard let at = reference.utf8.lastIndex(of: UInt8(ascii: "@")) else { return nil }
+        return String(reference[reference.utf8.index(after: at)...])
     }
 
     /// The record as one line of JSON (keys sorted, absent optionals left out), written
@@ -218,7 +219,7 @@ public struct StandardOutputAuditSink: AuditSink {
     /// concurrent records never interleave. A line that cannot be written (standard output
     /// closed) is dropped: the decision does not depend on it.
     public func record(_ record: AdmissionAuditRecord) {
-        var writer = JSONWriter(capacity: 1024)
+        var writer = JSONWriter(capacity: 512 + 512 * record.images.count)
         record.write(to: &writer)
         writer.raw("\n")
         let line = writer.bytes
