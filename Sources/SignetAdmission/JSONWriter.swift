@@ -1,17 +1,70 @@
 /// Writes JSON text (RFC 8259) straight into bytes: strings escaped as §7 requires, members in
-/// the order given. Used for the AdmissionReview response on the hot path, where Foundation's
-/// `JSONEncoder` cost more than the decision itself.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// the order given. Used for the AdmissionReview response and the audit line on the hot path,
+/// where Foundation's `JSONEncoder` cost more than the decision itself.
+///
+/// The bytes go into a buffer the writer owns and grows by doubling (it is not copyable, and
+/// frees the buffer when it goes away): appending a key or a short literal is a bounds check and
+/// a copy, without an array's uniqueness check and generic append for every piece.
+struct JSONWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
 
-    init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 512) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// The text written so far.
+    var bytes: [UInt8] { [UInt8](UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Calls `body` with the text written so far, without copying it.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(toHold: count + extra) }
+    }
+
+    private mutating func grow(toHold needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.initialize(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    private mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func append(_ text: UnsafeBufferPointer<UInt8>) {
+        guard let source = text.baseAddress, !text.isEmpty else { return }
+        reserve(text.count)
+        (base + count).initialize(from: source, count: text.count)
+        count += text.count
+    }
+
+    private mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { append($0) }
+    }
 
     mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        text.withUTF8Buffer { append($0) }
     }
 
     mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
         let contiguous = value.utf8.withContiguousStorageIfAvailable { text -> Bool in
             appendEscaped(text)
             return true
@@ -19,7 +72,7 @@ struct JSONWriter {
         if contiguous == nil {
             for byte in value.utf8 { appendEscaped(byte) }
         }
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
     }
 
     /// Appends runs of bytes that need no escape in one copy each; escapes the others.
@@ -28,11 +81,11 @@ struct JSONWriter {
         for index in 0..<text.count {
             let byte = text[index]
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<index])) }
+            if runStart < index { append(UnsafeBufferPointer(rebasing: text[runStart..<index])) }
             appendEscaped(byte)
             runStart = index + 1
         }
-        if runStart < text.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart...])) }
+        if runStart < text.count { append(UnsafeBufferPointer(rebasing: text[runStart...])) }
     }
 
     /// One byte of a string, escaped when RFC 8259 §7 requires it.
@@ -47,46 +100,46 @@ struct JSONWriter {
         case 0x0C: raw("\\f")
         case 0x00..<0x20:
             raw("\\u00")
-            bytes.append(Self.hex[Int(byte >> 4)])
-            bytes.append(Self.hex[Int(byte & 0x0F)])
-        default: bytes.append(byte)
+            append(Self.hex[Int(byte >> 4)])
+            append(Self.hex[Int(byte & 0x0F)])
+        default: append(byte)
         }
     }
 
     mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
-    mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
+    mutating func int(_ value: Int) { append(String(value)) }
 
     /// A finite number as Swift prints it (`2.5`, `0.001`); not-a-number and infinities as 0.
     mutating func double(_ value: Double) {
-        bytes.append(contentsOf: (value.isFinite ? String(value) : "0").utf8)
+        append(value.isFinite ? String(value) : "0")
     }
 
     mutating func stringArray(_ values: [String]) {
-        bytes.append(UInt8(ascii: "["))
+        append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            if index > 0 { append(UInt8(ascii: ",")) }
             string(value)
         }
-        bytes.append(UInt8(ascii: "]"))
+        append(UInt8(ascii: "]"))
     }
 
     /// An object of string members, keys sorted.
     mutating func stringObject(_ members: [String: String]) {
-        bytes.append(UInt8(ascii: "{"))
-        for (index, key) in members.keys.sorted().enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            string(key)
-            bytes.append(UInt8(ascii: ":"))
-            string(members[key]!)
+        append(UInt8(ascii: "{"))
+        for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { append(UInt8(ascii: ",")) }
+            string(member.key)
+            append(UInt8(ascii: ":"))
+            string(member.value)
         }
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "}"))
     }
 
     /// Starts a member of an object: a comma unless it is the first, the key and the colon.
     mutating func key(_ name: StaticString, first: Bool = false) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "\""))
+        if !first { append(UInt8(ascii: ",")) }
+        append(UInt8(ascii: "\""))
         raw(name)
         raw("\":")
     }

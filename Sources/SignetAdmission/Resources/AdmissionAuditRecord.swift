@@ -222,9 +222,8 @@ public struct StandardOutputAuditSink: AuditSink {
         var writer = JSONWriter(capacity: 512 + 512 * record.images.count)
         record.write(to: &writer)
         writer.raw("\n")
-        let line = writer.bytes
         Self.lock.withLock { _ in
-            line.withUnsafeBytes { buffer in
+            writer.withBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
                     let written = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
