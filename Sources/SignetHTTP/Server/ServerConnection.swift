@@ -37,7 +37,6 @@ final class ServerConnection {
     private var state: State = .handshaking
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
-    private var plaintext: [UInt8] = []
     private var deadline: (kind: TimeoutKind, at: ContinuousClock.Instant)
     private var writeDeadline: ContinuousClock.Instant?
     private var readingEnabled = true
@@ -124,10 +123,13 @@ final class ServerConnection {
     /// Runs the TLS engine over the ciphertext received: handshake, then decrypted bytes into the parser.
     private func driveTLS() {
         readLoop: while true {
-            plaintext.removeAll(keepingCapacity: true)
-            switch engine.readPlaintext(into: &plaintext) {
+            // Decrypted into the loop's scratch buffer, straight into the parser.
+            let result = loop.scratch.withUnsafeMutableBytes { scratch in
+                engine.readPlaintext(using: scratch) { parser.append($0) }
+            }
+            switch result {
             case .readBytes:
-                parser.append(plaintext)
+                break
             case .wantMoreCiphertext:
                 break readLoop
             case .closedByPeer:
