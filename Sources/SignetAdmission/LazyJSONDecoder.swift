@@ -58,6 +58,8 @@ final class JSONDocument: Sendable {
         self.bytes = bytes
         let result: Result<[(start: Int, end: Int)], JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var validator = Validator(bytes: buffer)
+            // About one large container per kilobyte in Kubernetes objects; grown if there are more.
+            validator.spans.reserveCapacity(16 + buffer.count / 512)
             do throws(JSONSyntaxError) {
                 let start = validator.skipWhitespace(0)
                 let end = try validator.skipValue(start, depth: 0)

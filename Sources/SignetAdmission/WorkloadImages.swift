@@ -121,7 +121,7 @@ public enum WorkloadImages {
                 (spec.initContainers, .initContainer), (spec.containers, .container), (spec.ephemeralContainers, .ephemeralContainer),
             ]
             for (list, type) in lists {
-                switch collect(list, type: type, path: "\(path).\(type.podSpecField)") {
+                switch collect(list, type: type, path: { "\(path).\(type.podSpecField)" }) {
                 case .success(let found): images += found
                 case .failure(let problem): return .malformed(problem.message)
                 }
@@ -137,7 +137,7 @@ public enum WorkloadImages {
         if case .absent = list {
             return .malformed("EphemeralContainers has no ephemeralContainers")
         }
-        switch collect(list, type: .ephemeralContainer, path: "ephemeralContainers") {
+        switch collect(list, type: .ephemeralContainer, path: { "ephemeralContainers" }) {
         case .success(let images): return .podSpec(path: "ephemeralContainers", images: images)
         case .failure(let problem): return .malformed(problem.message)
         }
@@ -147,16 +147,18 @@ public enum WorkloadImages {
         var message: String
     }
 
-    private static func collect(_ list: Lenient<ContainerList>, type: ContainerType, path: String) -> Result<[ImageUse], Problem> {
+    /// The images of one container list; `path` names it in a problem (made only then).
+    private static func collect(_ list: Lenient<ContainerList>, type: ContainerType, path: () -> String) -> Result<[ImageUse], Problem> {
         switch list {
         case .absent:
             return .success([])
         case .malformed(let expected):
-            return .failure(Problem(message: "\(path) is not \(expected)"))
+            return .failure(Problem(message: "\(path()) is not \(expected)"))
         case .value(let list):
             var images: [ImageUse] = []
+            images.reserveCapacity(list.entries.count)
             for (index, entry) in list.entries.enumerated() {
-                let at = "\(path)[\(index)]"
+                var at: String { "\(path())[\(index)]" }
                 guard entry.isObject else {
                     return .failure(Problem(message: "\(at) is not an object"))
                 }

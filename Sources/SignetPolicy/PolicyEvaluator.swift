@@ -51,6 +51,7 @@ public struct PolicyEvaluator: Sendable {
         if let optedOut = optOutDecision(images, subject: subject) { return optedOut }
         // The same image in several containers is evaluated once.
         var evaluations: [String: ImageEvaluation] = [:]
+        evaluations.reserveCapacity(images.count)
         var unfinished: [(image: String, work: PendingImage)] = []
         for use in images where evaluations[use.image] == nil && !unfinished.contains(where: { $0.image == use.image }) {
             switch prepare(image: use.image, subject: subject, now: now) {

@@ -116,33 +116,50 @@ extension PodObjectReferences {
             return document.decodeString(at: start)
         }
 
-        /// The last value of each named member.
-        private func members(of start: Int, _ names: [StaticString]) -> [Int?] {
-            var found = [Int?](repeating: nil, count: names.count)
-            document.forEachMember(ofObjectAt: start) { name, value in
-                for (index, candidate) in names.enumerated() where document.name(at: name, is: candidate) {
-                    found[index] = value
-                    break
-                }
+        /// The last value of the member named `name`.
+        private func member(of start: Int, _ name: StaticString) -> Int? {
+            var found: Int?
+            document.forEachMember(ofObjectAt: start) { member, value in
+                if document.name(at: member, is: name) { found = value }
             }
             return found
         }
 
         func object(at start: Int) throws(Malformed) -> Object {
-            let found = members(of: start, ["metadata", "spec", "template"])
-            var object = Object()
-            if let metadata = try self.object(found[0]) {
-                object.generateName = try string(members(of: metadata, ["generateName"])[0])
+            var metadata: Int?, spec: Int?, template: Int?
+            document.forEachMember(ofObjectAt: start) { member, value in
+                if document.name(at: member, is: "metadata") {
+                    metadata = value
+                } else if document.name(at: member, is: "spec") {
+                    spec = value
+                } else if document.name(at: member, is: "template") {
+                    template = value
+                }
             }
-            if let spec = try self.object(found[1]) { object.spec = try self.spec(at: spec) }
-            if let template = try self.object(found[2]) { object.template = try self.template(at: template) }
+            var object = Object()
+            if let metadata = try self.object(metadata) {
+                object.generateName = try string(member(of: metadata, "generateName"))
+            }
+            if let spec = try self.object(spec) { object.spec = try self.spec(at: spec) }
+            if let template = try self.object(template) { object.template = try self.template(at: template) }
             return object
         }
 
         private func spec(at start: Int) throws(Malformed) -> Spec {
-            let found = members(of: start, ["imagePullSecrets", "serviceAccountName", "template", "jobTemplate"])
+            var secrets: Int?, serviceAccountName: Int?, template: Int?, jobTemplate: Int?
+            document.forEachMember(ofObjectAt: start) { member, value in
+                if document.name(at: member, is: "imagePullSecrets") {
+                    secrets = value
+                } else if document.name(at: member, is: "serviceAccountName") {
+                    serviceAccountName = value
+                } else if document.name(at: member, is: "template") {
+                    template = value
+                } else if document.name(at: member, is: "jobTemplate") {
+                    jobTemplate = value
+                }
+            }
             let spec = Spec()
-            if let secrets = found[0], !document.isNull(at: secrets) {
+            if let secrets, !document.isNull(at: secrets) {
                 guard document.byte(at: secrets) == JSONDocument.arrayStart else { throw Malformed() }
                 var elements: [Int] = []
                 document.forEachElement(ofArrayAt: secrets) { elements.append($0) }
@@ -150,17 +167,17 @@ extension PodObjectReferences {
                 for element in elements {
                     // Each entry must be an object (`null` is not one).
                     guard document.byte(at: element) == JSONDocument.objectStart else { throw Malformed() }
-                    names.append(try string(members(of: element, ["name"])[0]))
+                    names.append(try string(member(of: element, "name")))
                 }
                 spec.imagePullSecrets = names
             }
-            spec.serviceAccountName = try string(found[1])
-            if let template = try object(found[2]) { spec.template = try self.template(at: template) }
-            if let jobTemplate = try object(found[3]) {
+            spec.serviceAccountName = try string(serviceAccountName)
+            if let template = try object(template) { spec.template = try self.template(at: template) }
+            if let jobTemplate = try object(jobTemplate) {
                 var job = JobTemplate()
-                if let jobSpec = try object(members(of: jobTemplate, ["spec"])[0]) {
+                if let jobSpec = try object(member(of: jobTemplate, "spec")) {
                     var spec = JobSpec()
-                    if let template = try object(members(of: jobSpec, ["template"])[0]) { spec.template = try self.template(at: template) }
+                    if let template = try object(member(of: jobSpec, "template")) { spec.template = try self.template(at: template) }
                     job.spec = spec
                 }
                 spec.jobTemplate = job
@@ -170,7 +187,7 @@ extension PodObjectReferences {
 
         private func template(at start: Int) throws(Malformed) -> Template {
             var template = Template()
-            if let spec = try object(members(of: start, ["spec"])[0]) { template.spec = try self.spec(at: spec) }
+            if let spec = try object(member(of: start, "spec")) { template.spec = try self.spec(at: spec) }
             return template
         }
     }
