@@ -100,8 +100,9 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     }
 
     func matches(_ subject: ImageMatchSubject) -> Bool {
-        subject.name.withUnsafeBufferPointer { matches(bytes: $0) }
-            || subject.reference.withUnsafeBufferPointer { matches(bytes: $0) }
+        var name = subject.name
+        var reference = subject.reference
+        return name.withUTF8 { matches(bytes: $0) } || reference.withUTF8 { matches(bytes: $0) }
     }
 
     private func matches(bytes text: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -187,12 +188,14 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
 /// An image prepared once for matching against many globs: the UTF-8 bytes of its repository
 /// name and its full normalised reference.
 struct ImageMatchSubject: Sendable {
-    let name: [UInt8]
-    let reference: [UInt8]
+    /// The repository name, e.g. `docker.io/library/nginx`.
+    let name: String
+    /// The full normalised reference, e.g. `docker.io/library/nginx:1.25` (its `description`).
+    let reference: String
 
     init(_ image: ImageReference) {
-        name = Array(image.name.utf8)
-        reference = Array(image.description.utf8)
+        name = image.name
+        reference = image.description
     }
 }
 

@@ -106,6 +106,8 @@ public struct PolicyEvaluator: Sendable {
     /// An image whose policies still wait for verifications.
     private struct PendingImage: Sendable {
         var reference: ImageReference
+        /// The reference's text.
+        var text: String
         var exempted: [PolicyResult]
         /// The matching policies not exempted, in name order, some already settled.
         var policies: [PolicyProgress]
@@ -137,12 +139,12 @@ public struct PolicyEvaluator: Sendable {
             }
         }
         if !anyMatch {
-            return .decided(.uncovered(reference))
+            return .decided(.uncovered(reference, text: subject.reference))
         }
         if matching.allSatisfy({ $0.isFinished }) {
-            return .decided(.evaluated(reference, Self.ordered(matching.map(\.result), exempted: exempted)))
+            return .decided(.evaluated(reference, text: subject.reference, Self.ordered(matching.map(\.result), exempted: exempted)))
         }
-        return .pending(PendingImage(reference: reference, exempted: exempted, policies: matching))
+        return .pending(PendingImage(reference: reference, text: subject.reference, exempted: exempted, policies: matching))
     }
 
     /// Runs the verifications `work` still needs, all policies concurrently.
@@ -167,11 +169,12 @@ public struct PolicyEvaluator: Sendable {
             }
             for (index, progress) in verified { policies[index] = progress }
         }
-        return .evaluated(work.reference, Self.ordered(policies.map(\.result), exempted: work.exempted))
+        return .evaluated(work.reference, text: work.text, Self.ordered(policies.map(\.result), exempted: work.exempted))
     }
 
     private static func ordered(_ results: [PolicyResult], exempted: [PolicyResult]) -> [PolicyResult] {
-        (results + exempted).sorted { $0.policy < $1.policy }
+        let all = exempted.isEmpty ? results : results + exempted
+        return all.count < 2 ? all : all.sorted { $0.policy < $1.policy }
     }
 
     // MARK: - One policy
@@ -329,8 +332,9 @@ public struct PolicyEvaluator: Sendable {
 /// The evaluation of one distinct image, turned into a verdict per container that uses it.
 private enum ImageEvaluation: Sendable {
     case invalid(ImageReferenceError)
-    case uncovered(ImageReference)
-    case evaluated(ImageReference, [PolicyResult])
+    /// No policy covers the image; `text` is the reference's text.
+    case uncovered(ImageReference, text: String)
+    case evaluated(ImageReference, text: String, [PolicyResult])
     case bypassed(ImageReference, ExemptionUse)
 
     struct UseVerdict {
@@ -351,12 +355,12 @@ private enum ImageEvaluation: Sendable {
                     policies: [], outcome: .deny, reason: error.description),
                 denials: [message])
 
-        case .uncovered(let reference):
+        case .uncovered(_, let reference):
             let message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy and the no-match action is \(noMatchAction.rawValue)"
             let outcome: ImageOutcome = noMatchAction == .deny ? .deny : .allow
             return UseVerdict(
                 verdict: ImageVerdict(
-                    image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
+                    image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                     policies: [], outcome: outcome, reason: message),
                 denials: outcome == .deny ? [message] : [])
 
@@ -368,9 +372,7 @@ private enum ImageEvaluation: Sendable {
                     policies: [], outcome: .allow, reason: message, exemptions: [bypass]),
                 warnings: [message])
 
-        case .evaluated(let image, let results):
-            // The reference's text, made once for the verdict and every message.
-            let reference = image.description
+        case .evaluated(let image, let reference, let results):
             var result = UseVerdict(verdict: ImageVerdict(
                 image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: results.map(\.policy), outcome: .allow, reason: "", results: results,

@@ -60,9 +60,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
                 digest: verdict.reference.flatMap(Self.digest(of:)),
                 container: verdict.container, containerType: verdict.containerType.rawValue,
                 verdict: verdict.outcome.rawValue, policies: verdict.policies,
-                authorities: verdict.results.flatMap { result in
-                    result.authorities.map { Authority(policy: result.policy, authority: $0.authority, status: $0.status.rawValue) }
-                },
+                authorities: authorities(of: verdict),
                 reason: verdict.reason, exemptions: verdict.exemptions)
         }
         let (seconds, attoseconds) = latency.components
@@ -72,6 +70,18 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             allowed: allowed, reason: reason, policyRevision: policyRevision,
             latencyMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
             images: images, exemptions: decision?.exemptionsUsed ?? [])
+    }
+
+    /// How each authority of each policy decided, in order, in one array.
+    private static func authorities(of verdict: ImageVerdict) -> [Authority] {
+        var authorities: [Authority] = []
+        authorities.reserveCapacity(verdict.results.reduce(0) { $0 + $1.authorities.count })
+        for result in verdict.results {
+            for authority in result.authorities {
+                authorities.append(Authority(policy: result.policy, authority: authority.authority, status: authority.status.rawValue))
+            }
+        }
+        return authorities
     }
 
     /// `sha256:…` when `reference` names a digest.
