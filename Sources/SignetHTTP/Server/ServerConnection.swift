@@ -79,7 +79,7 @@ final class ServerConnection {
             events &= ~signet_epoll_in
         }
         if events & (signet_epoll_in | signet_epoll_hup | signet_epoll_rdhup) != 0 {
-            readFromSocket()
+            readFromSocket(hangUp: events & (signet_epoll_hup | signet_epoll_rdhup) != 0)
         }
         if case .closed = state { return }
         if events & signet_epoll_out != 0 {
@@ -87,7 +87,11 @@ final class ServerConnection {
         }
     }
 
-    private func readFromSocket() {
+    /// Reads what the socket holds. Without a hang-up, a read that does not fill the buffer
+    /// took everything there was, so the loop stops there instead of asking again only to be
+    /// told EAGAIN (the level-triggered event brings it back for anything that arrives later);
+    /// after a hang-up it reads on to the end of the stream.
+    private func readFromSocket(hangUp: Bool) {
         var total = 0
         // Bounded per wake-up so one busy client cannot starve the others on this loop; the
         // level-triggered event brings us back for the rest.
@@ -97,6 +101,7 @@ final class ServerConnection {
                 total += count
                 if case .lingering = state { continue }
                 loop.scratch.withUnsafeBytes { engine.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                if !hangUp && count < loop.scratch.count { break }
             } else if count == 0 {
                 peerClosed = true
                 break
