@@ -75,17 +75,17 @@ struct JSONWriter: ~Copyable {
         append(UInt8(ascii: "\""))
     }
 
-    /// Appends runs of bytes that need no escape in one copy each; escapes the others.
+    /// Appends runs of bytes that need no escape in one copy each (found eight bytes at a time,
+    /// as the JSON syntax check finds them); escapes the others.
     private mutating func appendEscaped(_ text: UnsafeBufferPointer<UInt8>) {
         var runStart = 0
-        for index in 0..<text.count {
-            let byte = text[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < index { append(UnsafeBufferPointer(rebasing: text[runStart..<index])) }
-            appendEscaped(byte)
-            runStart = index + 1
+        while runStart < text.count {
+            let special = JSONDocument.skipPlainStringBytes(text, runStart)
+            if runStart < special { append(UnsafeBufferPointer(rebasing: text[runStart..<special])) }
+            guard special < text.count else { return }
+            appendEscaped(text[special])
+            runStart = special + 1
         }
-        if runStart < text.count { append(UnsafeBufferPointer(rebasing: text[runStart...])) }
     }
 
     /// One byte of a string, escaped when RFC 8259 §7 requires it.
