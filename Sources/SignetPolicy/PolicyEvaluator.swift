@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SignetRegistry
+import Synchronization
 
 /// Decides whether the images of an admission request may run, per the ``PolicySet`` in force.
 ///
@@ -25,6 +26,8 @@ public struct PolicyEvaluator: Sendable {
     public var logger: Logger
     /// The clock, bypass window and opt-out label for exemptions.
     public var exemptions: ExemptionConfiguration
+    /// Image references already parsed, shared by the copies of this evaluator.
+    private let references = ParsedImages()
 
     public init(
         policies: PolicySet,
@@ -116,15 +119,16 @@ public struct PolicyEvaluator: Sendable {
     /// Everything about one image that needs no waiting; the verifications left, if any.
     private func prepare(image: String, subject admission: AdmissionSubject, now: Date) -> Preparation {
         let reference: ImageReference
-        do {
-            reference = try ImageReference(parsing: image)
-        } catch {
+        let subject: ImageMatchSubject
+        switch references.parse(image) {
+        case .success(let parsed):
+            (reference, subject) = (parsed.reference, parsed.subject)
+        case .failure(let error):
             return .decided(.invalid(error))
         }
         if let bypass = activeBypass(for: reference, subject: admission, now: now) {
             return .decided(.bypassed(reference, bypass.use))
         }
-        let subject = ImageMatchSubject(reference)
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         var anyMatch = false
@@ -326,6 +330,36 @@ public struct PolicyEvaluator: Sendable {
             }
             return outcome ?? AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: cancelled")
         }
+    }
+}
+
+/// Image references by the text pods name them with, parsed once: a cluster runs a bounded set
+/// of images, and parsing one and building its normalised name and reference for matching cost
+/// more than the rest of its evaluation. Holds at most ``capacity`` texts, and starts over when
+/// full. Parsing is a function of the text alone, so a remembered answer is always the same one.
+final class ParsedImages: Sendable {
+    struct Parsed: Sendable {
+        let reference: ImageReference
+        let subject: ImageMatchSubject
+    }
+
+    static let capacity = 4096
+    private let entries = Mutex<[String: Result<Parsed, ImageReferenceError>]>([:])
+
+    func parse(_ image: String) -> Result<Parsed, ImageReferenceError> {
+        if let known = entries.withLock({ $0[image] }) { return known }
+        let parsed: Result<Parsed, ImageReferenceError>
+        do {
+            let reference = try ImageReference(parsing: image)
+            parsed = .success(Parsed(reference: reference, subject: ImageMatchSubject(reference)))
+        } catch {
+            parsed = .failure(error)
+        }
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[image] = parsed
+        }
+        return parsed
     }
 }
 

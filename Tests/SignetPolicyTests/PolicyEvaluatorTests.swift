@@ -200,6 +200,24 @@ struct PolicyEvaluatorTests {
         try await DeadlineTimer.sleep(until: .now - .seconds(1))
     }
 
+    @Test func parsedImagesAreRememberedAsParsingWouldAnswer() throws {
+        let parsed = ParsedImages()
+        for round in 0..<2 {
+            for index in 0..<(ParsedImages.capacity + 10) {
+                let text = "ghcr.io/org/app\(index):v\(round)"
+                let answer = try parsed.parse(text).get()
+                #expect(answer.reference == (try ImageReference(parsing: text)), "\(text)")
+                #expect(answer.subject.reference == answer.reference.description)
+                #expect(answer.subject.name == answer.reference.name)
+            }
+            guard case .failure(let error) = parsed.parse("Nginx") else {
+                Issue.record("an invalid reference was accepted")
+                continue
+            }
+            #expect(error.description.contains("repository name must be lowercase"))
+        }
+    }
+
     @Test func verifierVerdictsAndRequire() async throws {
         let authorities = keyAuthority("a") + keyAuthority("b")
         let set = try load(["k.yaml": policyYAML(name: "signed", authorities: authorities, extra: "  require: 1\n")])
