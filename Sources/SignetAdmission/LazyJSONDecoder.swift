@@ -66,6 +66,7 @@ final class JSONDocument: Sendable {
                 guard validator.skipWhitespace(end) == buffer.count else {
                     throw JSONSyntaxError(reason: "text after the value", offset: end)
                 }
+                validator.spans.removeLast(validator.spans.count - validator.used)
                 return .success(validator.spans)
             } catch {
                 return .failure(error)
@@ -77,7 +78,11 @@ final class JSONDocument: Sendable {
     /// The syntax check, recording the spans of large containers.
     private struct Validator {
         let bytes: UnsafeBufferPointer<UInt8>
+        /// Every container gets a slot as it opens (so the spans stay in document order); a
+        /// small one gives back its slot and its children's by moving `used` back, and the
+        /// slots are reused, so the array is not shortened and grown again for each of them.
         var spans: [(start: Int, end: Int)] = []
+        var used = 0
 
         @inline(__always)
         func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
@@ -89,18 +94,22 @@ final class JSONDocument: Sendable {
                 return try JSONDocument.skipScalar(bytes, index)
             }
             guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
-            let slot = spans.count
-            spans.append((index, 0))
+            let slot = used
+            if slot < spans.count { spans[slot] = (index, 0) } else { spans.append((index, 0)) }
+            used += 1
             let end = byte == UInt8(ascii: "{") ? try skipObject(index, depth: depth) : try skipArray(index, depth: depth)
             if end - index >= JSONDocument.spanThreshold {
                 spans[slot].end = end
             } else {
-                // Everything inside a small container is smaller still: none of it was kept.
-                spans.removeSubrange(slot...)
+                // Everything inside a small container is smaller still: none of it is kept.
+                used = slot
             }
             return end
         }
 
+        // The value's end is computed before whitespace is skipped after it: as an argument of
+        // skipWhitespace (a method of self), skipValue ran on a copy of self's state, so the
+        // spans array was shared and every change to it copied it.
         private mutating func skipObject(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
             var i = skipWhitespace(index + 1)
             if i < bytes.count && bytes[i] == UInt8(ascii: "}") { return i + 1 }
@@ -108,7 +117,9 @@ final class JSONDocument: Sendable {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw JSONSyntaxError(reason: "expected a member name", offset: i) }
                 i = skipWhitespace(try JSONDocument.skipString(bytes, i))
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
-                i = skipWhitespace(try skipValue(skipWhitespace(i + 1), depth: depth + 1))
+                let valueStart = skipWhitespace(i + 1)
+                let valueEnd = try skipValue(valueStart, depth: depth + 1)
+                i = skipWhitespace(valueEnd)
                 guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an object", offset: i) }
                 if bytes[i] == UInt8(ascii: "}") { return i + 1 }
                 guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or '}'", offset: i) }
@@ -120,7 +131,8 @@ final class JSONDocument: Sendable {
             var i = skipWhitespace(index + 1)
             if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
             while true {
-                i = skipWhitespace(try skipValue(i, depth: depth + 1))
+                let valueEnd = try skipValue(i, depth: depth + 1)
+                i = skipWhitespace(valueEnd)
                 guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an array", offset: i) }
                 if bytes[i] == UInt8(ascii: "]") { return i + 1 }
                 guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or ']'", offset: i) }
