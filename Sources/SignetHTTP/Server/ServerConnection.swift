@@ -17,8 +17,9 @@ final class ServerConnection {
         case handshaking
         /// Waiting for (or reading) the next request.
         case reading
-        /// A request is with the handler; reading is paused (pipelined bytes wait in the parser).
-        case processing(HTTPRequest)
+        /// A request is with the handler (pipelined bytes wait in the parser); what its response's
+        /// framing needs to know of it.
+        case processing(Pending)
         /// The last response is written; waiting for it to drain, then close.
         case closing
         /// Output is shut down; discarding whatever the client still sends, briefly, so the
@@ -26,6 +27,13 @@ final class ServerConnection {
         /// (RFC 9112 §9.6).
         case lingering
         case closed
+    }
+
+    /// What writing the response needs to know of the request being handled.
+    struct Pending {
+        var version: HTTPVersion
+        var keepAlive: Bool
+        var isHead: Bool
     }
 
     let id: UInt64
@@ -211,7 +219,7 @@ final class ServerConnection {
     }
 
     private func dispatch(_ request: HTTPRequest) {
-        state = .processing(request)
+        state = .processing(Pending(version: request.version, keepAlive: request.keepAlive, isHead: request.method == "HEAD"))
         let context = HTTPRequestContext(
             remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject, receivedAt: .now)
         let handler = core.handler
@@ -234,7 +242,7 @@ final class ServerConnection {
         requestsServed += 1
         let keepAlive = request.keepAlive && !draining && !core.isDraining
         var response = response
-        if request.method == "HEAD" { response.body = [] }
+        if request.isHead { response.body = [] }
         let bytes = HTTPResponseEncoder.encode(
             response, version: request.version, keepAlive: keepAlive, date: loop.dateHeader())
         if keepAlive {
