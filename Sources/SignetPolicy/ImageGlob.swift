@@ -34,6 +34,17 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     /// The bytes every match starts with (up to the first wildcard): a cheap pre-filter.
     private let literalPrefix: [UInt8]
     private let hasWildcard: Bool
+    /// What follows the literal prefix when it is a single wildcard (`registry/org/**`,
+    /// `registry/org/app*`): matched without simulating the glob.
+    private let tail: Tail
+
+    private enum Tail: Sendable, Hashable {
+        case general
+        /// `**`: anything at all.
+        case anyRun
+        /// `*`: anything without a `/`.
+        case segmentRun
+    }
 
     /// Validates, normalises and compiles `pattern`.
     ///
@@ -84,6 +95,11 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         }
         self.literalPrefix = prefix
         self.hasWildcard = prefix.count != tokens.count
+        switch tokens.count - prefix.count == 1 ? tokens.last : nil {
+        case .anyRun: tail = .anyRun
+        case .segmentRun: tail = .segmentRun
+        default: tail = .general
+        }
     }
 
     public var description: String { pattern }
@@ -112,6 +128,14 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         }
         if !hasWildcard {
             return text.count == literalPrefix.count
+        }
+        switch tail {
+        case .anyRun:
+            return true
+        case .segmentRun:
+            return !text[literalPrefix.count...].contains(UInt8(ascii: "/"))
+        case .general:
+            break
         }
         // Simulate the glob as an NFA over the token positions: O(text × tokens), no backtracking.
         // The two state sets live on the stack (a glob is short); no allocation per match.
