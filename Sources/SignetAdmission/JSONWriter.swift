@@ -138,10 +138,18 @@ struct JSONWriter: ~Copyable {
 
     /// Starts a member of an object: a comma unless it is the first, the key and the colon.
     mutating func key(_ name: StaticString, first: Bool = false) {
-        if !first { append(UInt8(ascii: ",")) }
-        append(UInt8(ascii: "\""))
-        raw(name)
-        raw("\":")
+        name.withUTF8Buffer { name in
+            reserve(name.count + 4)
+            if !first {
+                base[count] = UInt8(ascii: ",")
+                count += 1
+            }
+            base[count] = UInt8(ascii: "\"")
+            if let start = name.baseAddress { (base + count + 1).initialize(from: start, count: name.count) }
+            base[count + 1 + name.count] = UInt8(ascii: "\"")
+            base[count + 2 + name.count] = UInt8(ascii: ":")
+            count += name.count + 3
+        }
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)

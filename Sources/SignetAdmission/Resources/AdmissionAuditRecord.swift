@@ -54,14 +54,17 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         uid: String, subject: AdmissionSubject, allowed: Bool, reason: String?, decision: AdmissionDecision?,
         policyRevision: String?, latency: Duration, time: Date
     ) -> AdmissionAuditRecord {
-        let images = (decision?.verdicts ?? []).map { verdict in
-            Image(
-                image: verdict.image, reference: verdict.reference,
-                digest: verdict.reference.flatMap(Self.digest(of:)),
-                container: verdict.container, containerType: verdict.containerType.rawValue,
-                verdict: verdict.outcome.rawValue, policies: verdict.policies,
-                authorities: authorities(of: verdict),
-                reason: verdict.reason, exemptions: verdict.exemptions)
+        let verdicts = decision?.verdicts ?? []
+        var images: [Image] = []
+        images.reserveCapacity(verdicts.count)
+        for index in verdicts.indices {
+            images.append(Image(
+                image: verdicts[index].image, reference: verdicts[index].reference,
+                digest: verdicts[index].reference.flatMap(Self.digest(of:)),
+                container: verdicts[index].container, containerType: verdicts[index].containerType.rawValue,
+                verdict: verdicts[index].outcome.rawValue, policies: verdicts[index].policies,
+                authorities: authorities(of: verdicts[index].results),
+                reason: verdicts[index].reason, exemptions: verdicts[index].exemptions))
         }
         let (seconds, attoseconds) = latency.components
         return AdmissionAuditRecord(
@@ -73,12 +76,14 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     }
 
     /// How each authority of each policy decided, in order, in one array.
-    private static func authorities(of verdict: ImageVerdict) -> [Authority] {
+    private static func authorities(of results: [PolicyResult]) -> [Authority] {
         var authorities: [Authority] = []
-        authorities.reserveCapacity(verdict.results.reduce(0) { $0 + $1.authorities.count })
-        for result in verdict.results {
-            for authority in result.authorities {
-                authorities.append(Authority(policy: result.policy, authority: authority.authority, status: authority.status.rawValue))
+        authorities.reserveCapacity(results.reduce(0) { $0 + $1.authorities.count })
+        for result in results.indices {
+            for authority in results[result].authorities.indices {
+                authorities.append(Authority(
+                    policy: results[result].policy, authority: results[result].authorities[authority].authority,
+                    status: results[result].authorities[authority].status.rawValue))
             }
         }
         return authorities
@@ -113,11 +118,13 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         Self.write(exemptions, to: &writer)
         writer.key("images")
         writer.raw("[")
-        for (index, image) in images.enumerated() {
+        // By index: the images are read in place, not copied one by one.
+        for index in images.indices {
             writer.raw(index == 0 ? "{" : ",{")
             writer.key("authorities", first: true)
             writer.raw("[")
-            for (position, authority) in image.authorities.enumerated() {
+            for position in images[index].authorities.indices {
+                let authority = images[index].authorities[position]
                 writer.raw(position == 0 ? "{" : ",{")
                 writer.key("authority", first: true)
                 writer.string(authority.authority)
@@ -129,27 +136,27 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             }
             writer.raw("]")
             writer.key("container")
-            writer.string(image.container)
+            writer.string(images[index].container)
             writer.key("containerType")
-            writer.string(image.containerType)
-            if let digest = image.digest {
+            writer.string(images[index].containerType)
+            if let digest = images[index].digest {
                 writer.key("digest")
                 writer.string(digest)
             }
             writer.key("exemptions")
-            Self.write(image.exemptions, to: &writer)
+            Self.write(images[index].exemptions, to: &writer)
             writer.key("image")
-            writer.string(image.image)
+            writer.string(images[index].image)
             writer.key("policies")
-            writer.stringArray(image.policies)
+            writer.stringArray(images[index].policies)
             writer.key("reason")
-            writer.string(image.reason)
-            if let reference = image.reference {
+            writer.string(images[index].reason)
+            if let reference = images[index].reference {
                 writer.key("reference")
                 writer.string(reference)
             }
             writer.key("verdict")
-            writer.string(image.verdict)
+            writer.string(images[index].verdict)
             writer.raw("}")
         }
         writer.raw("]")
