@@ -51,15 +51,15 @@ final class JSONDocument: Sendable {
     let bytes: [UInt8]
     /// Start and end offsets of large containers, in document order (sorted by start).
     private let spans: [(start: Int, end: Int)]
-    static let spanThreshold = 256
+    static let spanThreshold = 64
 
     /// Checks that `bytes` hold exactly one JSON value (whitespace around it allowed).
     init(validating bytes: [UInt8]) throws(JSONSyntaxError) {
         self.bytes = bytes
         let result: Result<[(start: Int, end: Int)], JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var validator = Validator(bytes: buffer)
-            // About one large container per kilobyte in Kubernetes objects; grown if there are more.
-            validator.spans.reserveCapacity(16 + buffer.count / 512)
+            // About one container of 64 bytes or more per 128 bytes of a Kubernetes object at most.
+            validator.spans.reserveCapacity(16 + buffer.count / 128)
             do throws(JSONSyntaxError) {
                 let start = validator.skipWhitespace(0)
                 let end = try validator.skipValue(start, depth: 0)
