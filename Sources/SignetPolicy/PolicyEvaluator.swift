@@ -28,6 +28,8 @@ public struct PolicyEvaluator: Sendable {
     public var exemptions: ExemptionConfiguration
     /// Image references already parsed, shared by the copies of this evaluator.
     private let references = ParsedImages()
+    /// The verifier as a ``CachedVerdictSource``, when it is one (cast once, not per authority).
+    private let cachedVerdicts: (any CachedVerdictSource)?
 
     public init(
         policies: PolicySet,
@@ -39,6 +41,7 @@ public struct PolicyEvaluator: Sendable {
         self.policies = policies
         self.noMatchAction = noMatchAction
         self.verifier = verifier
+        self.cachedVerdicts = verifier as? any CachedVerdictSource
         self.logger = logger
         self.exemptions = exemptions
     }
@@ -244,7 +247,7 @@ public struct PolicyEvaluator: Sendable {
             }
             return progress
         }
-        if let cache = verifier as? any CachedVerdictSource {
+        if let cache = cachedVerdicts {
             for authority in signature {
                 guard !progress.isSettled else { return progress }
                 if let verdict = cache.cachedVerdict(image: image, authority: authority, policy: policy) {

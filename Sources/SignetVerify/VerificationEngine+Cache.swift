@@ -26,7 +26,17 @@ extension VerificationEngine: CachedVerdictSource {
         guard let stored = results.cachedValue(for: key) else { return nil }
         if tagged { tags.countHit() }
         results.countHit()
-        return report(stored, outcome: .hit, image: image, digest: digest, policy: policy.name, authority: authority.name).verdict
+        // What report(...).verdict gives for a hit, without building the whole result.
+        var steps: [VerificationStep] = []
+        steps.reserveCapacity(stored.steps.count + 2)
+        steps.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
+        steps.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
+        steps.append(contentsOf: stored.steps)
+        logger.debug("verified", metadata: [
+            "image": "\(image)", "digest": "\(digest)", "policy": "\(policy.name)", "authority": "\(authority.name)",
+            "passed": "\(stored.passed)", "cache": "\(CacheOutcome.hit.rawValue)",
+        ])
+        return AuthorityVerdict(passed: stored.passed, authority: authority.name, reason: stored.reason, steps: steps)
     }
 
     /// The result a caller gets for `stored`: the image as it named it, the cache outcome, and
@@ -62,6 +72,15 @@ struct VerificationCacheKey: Hashable, Sendable {
     var revision: String
     var authority: String
     var trust: String
+
+    /// Hashes the digest and the policy and authority names only: the revision and trust
+    /// fingerprint are 64 hexadecimal digits each, and entries that differ only in them (two
+    /// revisions of one policy cached at once) are rare; equality still compares them.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(digest)
+        hasher.combine(policy)
+        hasher.combine(authority)
+    }
 
     init(digest: ImageDigest, policy: String, revision: String, authority: String, trust: String) {
         self.digest = DigestKey(digest)
