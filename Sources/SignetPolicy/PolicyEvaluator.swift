@@ -65,18 +65,8 @@ public struct PolicyEvaluator: Sendable {
             case .pending(let work): unfinished.append((use.image, work))
             }
         }
-        if unfinished.count == 1, let only = unfinished.first {
-            evaluations[only.image] = await finish(only.work, deadline: deadline)
-        } else if !unfinished.isEmpty {
-            let finished = await withTaskGroup(of: (String, ImageEvaluation).self) { group in
-                for (image, work) in unfinished {
-                    group.addTask { (image, await self.finish(work, deadline: deadline)) }
-                }
-                var results: [(String, ImageEvaluation)] = []
-                for await result in group { results.append(result) }
-                return results
-            }
-            for (image, evaluation) in finished { evaluations[image] = evaluation }
+        if !unfinished.isEmpty {
+            for (image, evaluation) in await verifyAll(unfinished, deadline: deadline) { evaluations[image] = evaluation }
         }
 
         var verdicts: [ImageVerdict] = []
@@ -154,29 +144,67 @@ public struct PolicyEvaluator: Sendable {
         return .pending(PendingImage(reference: reference, text: subject.reference, exempted: exempted, policies: matching))
     }
 
-    /// Runs the verifications `work` still needs, all policies concurrently.
-    private func finish(_ work: PendingImage, deadline: ContinuousClock.Instant) async -> ImageEvaluation {
-        let open = work.policies.indices.filter { !work.policies[$0].isFinished }
-        var policies = work.policies
-        if open.count == 1, let only = open.first {
-            await verify(&policies[only], image: work.reference, deadline: deadline)
-        } else {
-            let verified = await withTaskGroup(of: (Int, PolicyProgress).self) { group in
-                for index in open {
-                    let progress = policies[index]
+    /// What a child task of ``verifyAll(_:deadline:)`` reports.
+    private enum Finished: Sendable {
+        /// A policy of an image, verified.
+        case policy(image: Int, policy: Int, PolicyProgress)
+        /// The deadline passed: what is still being verified is cancelled.
+        case deadline
+        /// The deadline timer was cancelled (everything finished first).
+        case timerStopped
+    }
+
+    /// Runs the verifications the images still need: one child task per policy of each image,
+    /// all concurrently, and one timer for the whole admission that cancels them at the
+    /// deadline (each verification then reports that the deadline passed). A policy with several
+    /// authorities to verify runs them concurrently and stops when its outcome is certain.
+    private func verifyAll(
+        _ unfinished: [(image: String, work: PendingImage)], deadline: ContinuousClock.Instant
+    ) async -> [(String, ImageEvaluation)] {
+        var progress = unfinished.map(\.work.policies)
+        var jobs = 0
+        await withTaskGroup(of: Finished.self) { group in
+            for image in unfinished.indices {
+                let reference = unfinished[image].work.reference
+                for policy in progress[image].indices where !progress[image][policy].isFinished {
+                    let open = progress[image][policy]
+                    jobs += 1
                     group.addTask {
-                        var progress = progress
-                        await self.verify(&progress, image: work.reference, deadline: deadline)
-                        return (index, progress)
+                        var open = open
+                        await self.verify(&open, image: reference, deadline: deadline)
+                        return .policy(image: image, policy: policy, open)
                     }
                 }
-                var verified: [(Int, PolicyProgress)] = []
-                for await result in group { verified.append(result) }
-                return verified
             }
-            for (index, progress) in verified { policies[index] = progress }
+            guard jobs > 0 else { return }
+            group.addTask {
+                do {
+                    try await DeadlineTimer.sleep(until: deadline)
+                    return .deadline
+                } catch {
+                    return .timerStopped
+                }
+            }
+            var remaining = jobs
+            for await finished in group {
+                switch finished {
+                case .policy(let image, let policy, let verified):
+                    progress[image][policy] = verified
+                    remaining -= 1
+                    // Everything is in: stop the timer.
+                    if remaining == 0 { group.cancelAll() }
+                case .deadline:
+                    group.cancelAll()
+                case .timerStopped:
+                    break
+                }
+            }
         }
-        return .evaluated(work.reference, text: work.text, Self.ordered(policies.map(\.result), exempted: work.exempted))
+        return unfinished.indices.map { index in
+            let work = unfinished[index].work
+            return (unfinished[index].image,
+                    .evaluated(work.reference, text: work.text, Self.ordered(progress[index].map(\.result), exempted: work.exempted)))
+        }
     }
 
     private static func ordered(_ results: [PolicyResult], exempted: [PolicyResult]) -> [PolicyResult] {
@@ -297,41 +325,22 @@ public struct PolicyEvaluator: Sendable {
         progress = settled
     }
 
-    /// Runs the verifier, racing the deadline so a slow registry cannot hold the admission.
+    /// Runs the verifier. What it has not answered by the deadline counts as not verified, with
+    /// that reason, even if an answer comes later (the admission's timer cancels it at the deadline).
     private static func verify(
         image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy,
         verifier: any AuthorityVerifier, deadline: ContinuousClock.Instant
     ) async -> AuthorityResult {
-        if ContinuousClock.now >= deadline {
-            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
-        }
-        return await withTaskGroup(of: AuthorityResult?.self) { group in
-            group.addTask {
-                do {
-                    let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
-                    return AuthorityResult(
-                        authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps)
-                } catch {
-                    return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
-                }
-            }
-            group.addTask {
-                do {
-                    try await DeadlineTimer.sleep(until: deadline)
-                    return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
-                } catch {
-                    return nil
-                }
-            }
-            var outcome: AuthorityResult?
-            for await result in group {
-                if let result {
-                    outcome = result
-                    group.cancelAll()
-                    break
-                }
-            }
-            return outcome ?? AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: cancelled")
+        let missed = AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
+        if ContinuousClock.now >= deadline { return missed }
+        do {
+            let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
+            if ContinuousClock.now >= deadline { return missed }
+            return AuthorityResult(
+                authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps)
+        } catch {
+            if ContinuousClock.now >= deadline { return missed }
+            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
         }
     }
 }

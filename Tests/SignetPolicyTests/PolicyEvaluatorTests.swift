@@ -218,6 +218,23 @@ struct PolicyEvaluatorTests {
         }
     }
 
+    @Test func theDeadlineStopsOnlyWhatIsStillBeingVerified() async throws {
+        let set = try load([
+            "fast.yaml": policyYAML(name: "fast", globs: ["ghcr.io/fast/**"], authorities: keyAuthority("quick")),
+            "slow.yaml": policyYAML(name: "slow", globs: ["ghcr.io/slow/**"], authorities: keyAuthority("slow")),
+        ])
+        let verifier = ScriptedVerifier(answers: ["quick": .pass, "slow": .stall])
+        let decision = await PolicyEvaluator(policies: set, verifier: verifier).evaluate([
+            ImageUse(image: "ghcr.io/fast/app:1", container: "app"),
+            ImageUse(image: "ghcr.io/slow/a:1", container: "a"),
+            ImageUse(image: "ghcr.io/slow/b:1", container: "b"),
+        ], subject: subject, deadline: .now + .milliseconds(200))
+        #expect(!decision.allowed)
+        #expect(decision.verdicts.map(\.outcome) == [.allow, .deny, .deny])
+        #expect(decision.denials.count == 2)
+        #expect(decision.denials.allSatisfy { $0.contains("could not verify: the admission deadline passed") })
+    }
+
     @Test func verifierVerdictsAndRequire() async throws {
         let authorities = keyAuthority("a") + keyAuthority("b")
         let set = try load(["k.yaml": policyYAML(name: "signed", authorities: authorities, extra: "  require: 1\n")])
