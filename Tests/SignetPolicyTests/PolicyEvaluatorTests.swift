@@ -218,17 +218,29 @@ struct PolicyEvaluatorTests {
         }
     }
 
-    @Test func theDeadlineStopsOnlyWhatIsStillBeingVerified() async throws {
+    /// Answers the `quick` authority from its cache and stalls on every other one.
+    struct CachedOrStalled: AuthorityVerifier, CachedVerdictSource {
+        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+            authority.name == "quick" ? AuthorityVerdict(passed: true, authority: authority.name, reason: "cached: signed") : nil
+        }
+
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            try await Task.sleep(for: .seconds(60))
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "too late")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theDeadlineStopsOnlyWhatIsStillBeingVerified() async throws {
         let set = try load([
             "fast.yaml": policyYAML(name: "fast", globs: ["ghcr.io/fast/**"], authorities: keyAuthority("quick")),
             "slow.yaml": policyYAML(name: "slow", globs: ["ghcr.io/slow/**"], authorities: keyAuthority("slow")),
         ])
-        let verifier = ScriptedVerifier(answers: ["quick": .pass, "slow": .stall])
-        let decision = await PolicyEvaluator(policies: set, verifier: verifier).evaluate([
+        let decision = await PolicyEvaluator(policies: set, verifier: CachedOrStalled()).evaluate([
             ImageUse(image: "ghcr.io/fast/app:1", container: "app"),
             ImageUse(image: "ghcr.io/slow/a:1", container: "a"),
             ImageUse(image: "ghcr.io/slow/b:1", container: "b"),
-        ], subject: subject, deadline: .now + .milliseconds(200))
+        ], subject: subject, deadline: .now + .milliseconds(100))
         #expect(!decision.allowed)
         #expect(decision.verdicts.map(\.outcome) == [.allow, .deny, .deny])
         #expect(decision.denials.count == 2)
