@@ -61,32 +61,31 @@ public struct AdmissionResponder: Sendable {
         case .success(let decoded):
             request = decoded
         case .failure(let problem):
-            Counter(label: "signet_admission_bad_requests_total").increment()
+            AdmissionMetrics.shared.badRequests.increment()
             logger.warning("bad admission request", metadata: ["error": "\(problem.message)"])
             return .badRequest(problem.message)
         }
 
         let dryRun = request.dryRun ?? false
         let kind = request.kind.kind
-        var metadata: Logger.Metadata = [
-            "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(kind)",
-            "name": "\(request.name ?? "")", "operation": "\(request.operation.rawValue)", "dry_run": "\(dryRun)",
-        ]
-        if let subResource = request.subResource { metadata["sub_resource"] = "\(subResource)" }
-
         let (response, outcome) = await decide(request, body: body, deadline: deadline)
-        let decision = response.allowed ? "allowed" : "denied"
-        metadata["decision"] = "\(decision)"
-        if let message = response.status?.message { metadata["reason"] = "\(message)" }
-        if let warnings = response.warnings { metadata["warnings"] = "\(warnings.joined(separator: "; "))" }
-        logger.info("admission review", metadata: metadata)
+        if logger.logLevel <= .info {
+            // Built only when the line is written: at a higher level the metadata would be dropped.
+            var metadata: Logger.Metadata = [
+                "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(kind)",
+                "name": "\(request.name ?? "")", "operation": "\(request.operation.rawValue)", "dry_run": "\(dryRun)",
+            ]
+            if let subResource = request.subResource { metadata["sub_resource"] = "\(subResource)" }
+            metadata["decision"] = "\(response.allowed ? "allowed" : "denied")"
+            if let message = response.status?.message { metadata["reason"] = "\(message)" }
+            if let warnings = response.warnings { metadata["warnings"] = "\(warnings.joined(separator: "; "))" }
+            logger.info("admission review", metadata: metadata)
+        }
 
-        Counter(label: "signet_admission_reviews_total", dimensions: [
-            ("decision", decision), ("kind", kind), ("dry_run", dryRun ? "true" : "false"),
-        ]).increment()
+        let metrics = AdmissionMetrics.shared
+        metrics.countReview(allowed: response.allowed, kind: kind, dryRun: dryRun)
         let elapsed = (ContinuousClock.now - start).components
-        Metrics.Timer(label: "signet_admission_decision_duration_seconds")
-            .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        metrics.decisionDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start)
 
         return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
@@ -150,8 +149,9 @@ public struct AdmissionResponder: Sendable {
         let evaluator = await evaluator()
         let decision = await evaluator.evaluate(images, subject: subject, deadline: deadline)
 
-        for verdict in decision.verdicts {
-            Counter(label: "signet_admission_image_verdicts_total", dimensions: [("outcome", verdict.outcome.rawValue)]).increment()
+        // By index: reading a field, not copying each verdict.
+        for index in decision.verdicts.indices {
+            AdmissionMetrics.shared.verdicts(decision.verdicts[index].outcome).increment()
         }
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)
@@ -186,16 +186,16 @@ public struct AdmissionResponder: Sendable {
     static func summarise(_ verdicts: [ImageVerdict]) -> String {
         var writer = JSONWriter()
         writer.raw("[")
-        for (index, verdict) in verdicts.enumerated() {
+        for index in verdicts.indices {
             writer.raw(index == 0 ? "{" : ",{")
             writer.key("container", first: true)
-            writer.string(verdict.container)
+            writer.string(verdicts[index].container)
             writer.key("image")
-            writer.string(verdict.reference ?? verdict.image)
+            writer.string(verdicts[index].reference ?? verdicts[index].image)
             writer.key("outcome")
-            writer.string(verdict.outcome.rawValue)
+            writer.string(verdicts[index].outcome.rawValue)
             writer.key("policies")
-            writer.stringArray(verdict.policies)
+            writer.stringArray(verdicts[index].policies)
             writer.raw("}")
         }
         writer.raw("]")
@@ -213,7 +213,7 @@ public struct AdmissionResponder: Sendable {
     static func decodeRequest(_ body: [UInt8]) -> Result<AdmissionRequest, BadRequest> {
         let review: AdmissionReview
         do {
-            review = try LazyJSONDecoder.decode(AdmissionReview.self, from: body)
+            review = try decodeReview(body)
         } catch let error as DecodingError {
             return .failure(BadRequest(message: describe(error)))
         } catch {
@@ -230,6 +230,14 @@ public struct AdmissionResponder: Sendable {
             return .failure(BadRequest(message: "request.uid is empty"))
         }
         return .success(request)
+    }
+
+    /// The review in `body`: read directly by ``AdmissionReviewReader``, or, for anything it
+    /// leaves to the general decoder, decoded with ``LazyJSONDecoder`` (same result, precise errors).
+    static func decodeReview(_ body: [UInt8]) throws -> AdmissionReview {
+        let document = try LazyJSONDecoder.document(body)
+        if let review = AdmissionReviewReader.read(document) { return review }
+        return try LazyJSONDecoder.decode(AdmissionReview.self, from: document)
     }
 
     private static func describe(_ error: DecodingError) -> String {

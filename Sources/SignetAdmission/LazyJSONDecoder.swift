@@ -17,13 +17,22 @@ struct LazyJSONDecoder {
     /// Decodes `type` from `bytes`; throws `DecodingError.dataCorrupted` (empty coding path)
     /// when the bytes are not one JSON value.
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        let document: JSONDocument
+        try decode(type, from: try document(bytes))
+    }
+
+    /// The checked document of `bytes`; throws `DecodingError.dataCorrupted` (empty coding path)
+    /// when they are not one JSON value.
+    static func document(_ bytes: [UInt8]) throws -> JSONDocument {
         do {
-            document = try JSONDocument(validating: bytes)
+            return try JSONDocument(validating: bytes)
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not JSON: \(error.reason) at byte \(error.offset)"))
         }
-        return try T(from: LazyJSONValueDecoder(document: document, start: document.skipWhitespace(0), node: .root))
+    }
+
+    /// Decodes `type` from a checked document.
+    static func decode<T: Decodable>(_ type: T.Type, from document: JSONDocument) throws -> T {
+        try T(from: LazyJSONValueDecoder(document: document, start: document.skipWhitespace(0), node: .root))
     }
 }
 
@@ -42,19 +51,22 @@ final class JSONDocument: Sendable {
     let bytes: [UInt8]
     /// Start and end offsets of large containers, in document order (sorted by start).
     private let spans: [(start: Int, end: Int)]
-    static let spanThreshold = 256
+    static let spanThreshold = 64
 
     /// Checks that `bytes` hold exactly one JSON value (whitespace around it allowed).
     init(validating bytes: [UInt8]) throws(JSONSyntaxError) {
         self.bytes = bytes
         let result: Result<[(start: Int, end: Int)], JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var validator = Validator(bytes: buffer)
+            // About one container of 64 bytes or more per 128 bytes of a Kubernetes object at most.
+            validator.spans.reserveCapacity(16 + buffer.count / 128)
             do throws(JSONSyntaxError) {
                 let start = validator.skipWhitespace(0)
                 let end = try validator.skipValue(start, depth: 0)
                 guard validator.skipWhitespace(end) == buffer.count else {
                     throw JSONSyntaxError(reason: "text after the value", offset: end)
                 }
+                validator.spans.removeLast(validator.spans.count - validator.used)
                 return .success(validator.spans)
             } catch {
                 return .failure(error)
@@ -66,7 +78,11 @@ final class JSONDocument: Sendable {
     /// The syntax check, recording the spans of large containers.
     private struct Validator {
         let bytes: UnsafeBufferPointer<UInt8>
+        /// Every container gets a slot as it opens (so the spans stay in document order); a
+        /// small one gives back its slot and its children's by moving `used` back, and the
+        /// slots are reused, so the array is not shortened and grown again for each of them.
         var spans: [(start: Int, end: Int)] = []
+        var used = 0
 
         @inline(__always)
         func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
@@ -78,18 +94,22 @@ final class JSONDocument: Sendable {
                 return try JSONDocument.skipScalar(bytes, index)
             }
             guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
-            let slot = spans.count
-            spans.append((index, 0))
+            let slot = used
+            if slot < spans.count { spans[slot] = (index, 0) } else { spans.append((index, 0)) }
+            used += 1
             let end = byte == UInt8(ascii: "{") ? try skipObject(index, depth: depth) : try skipArray(index, depth: depth)
             if end - index >= JSONDocument.spanThreshold {
                 spans[slot].end = end
             } else {
-                // Everything inside a small container is smaller still: none of it was kept.
-                spans.removeSubrange(slot...)
+                // Everything inside a small container is smaller still: none of it is kept.
+                used = slot
             }
             return end
         }
 
+        // The value's end is computed before whitespace is skipped after it: as an argument of
+        // skipWhitespace (a method of self), skipValue ran on a copy of self's state, so the
+        // spans array was shared and every change to it copied it.
         private mutating func skipObject(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
             var i = skipWhitespace(index + 1)
             if i < bytes.count && bytes[i] == UInt8(ascii: "}") { return i + 1 }
@@ -97,7 +117,9 @@ final class JSONDocument: Sendable {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw JSONSyntaxError(reason: "expected a member name", offset: i) }
                 i = skipWhitespace(try JSONDocument.skipString(bytes, i))
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
-                i = skipWhitespace(try skipValue(skipWhitespace(i + 1), depth: depth + 1))
+                let valueStart = skipWhitespace(i + 1)
+                let valueEnd = try skipValue(valueStart, depth: depth + 1)
+                i = skipWhitespace(valueEnd)
                 guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an object", offset: i) }
                 if bytes[i] == UInt8(ascii: "}") { return i + 1 }
                 guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or '}'", offset: i) }
@@ -109,7 +131,8 @@ final class JSONDocument: Sendable {
             var i = skipWhitespace(index + 1)
             if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
             while true {
-                i = skipWhitespace(try skipValue(i, depth: depth + 1))
+                let valueEnd = try skipValue(i, depth: depth + 1)
+                i = skipWhitespace(valueEnd)
                 guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an array", offset: i) }
                 if bytes[i] == UInt8(ascii: "]") { return i + 1 }
                 guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or ']'", offset: i) }
@@ -129,10 +152,7 @@ final class JSONDocument: Sendable {
                 if spans[middle].start < index { low = middle + 1 } else { high = middle }
             }
             if low < spans.count && spans[low].start == index { return spans[low].end }
-            return bytes.withUnsafeBufferPointer { buffer in
-                var validator = Validator(bytes: buffer)
-                return (try? validator.skipValue(index, depth: 0)) ?? buffer.count
-            }
+            return bytes.withUnsafeBufferPointer { Self.skipCheckedContainer($0, index) }
         }
         return bytes.withUnsafeBufferPointer { (try? Self.skipScalar($0, index)) ?? $0.count }
     }
@@ -176,6 +196,8 @@ final class JSONDocument: Sendable {
     static func skipString(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
         var i = index + 1
         while i < bytes.count {
+            i = skipPlainStringBytes(bytes, i)
+            guard i < bytes.count else { break }
             let byte = bytes[i]
             if byte == UInt8(ascii: "\"") { return i + 1 }
             if byte == UInt8(ascii: "\\") {
@@ -186,6 +208,55 @@ final class JSONDocument: Sendable {
             i += 1
         }
         throw JSONSyntaxError(reason: "unterminated string", offset: index)
+    }
+
+    /// The index of the first byte at or after `index` that ends a run of ordinary string bytes:
+    /// a quote, a backslash or a control character (or the end). Eight bytes at a time while
+    /// none of them is one (SWAR: a byte-wise "less than" and "equals" on a 64-bit word).
+    @inline(__always)
+    static func skipPlainStringBytes(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
+        var i = index
+        guard let base = UnsafeRawPointer(bytes.baseAddress) else { return i }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= bytes.count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let control = (word &- ones &* 0x20) & ~word & highs
+            let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+            let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+            let special = control | ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
+            if special != 0 { break }
+            i += 8
+        }
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return i }
+            i += 1
+        }
+        return i
+    }
+
+    /// The index past the object or array at `index` in a checked document: brackets counted,
+    /// strings skipped, nothing checked again.
+    static func skipCheckedContainer(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
+        var depth = 0
+        var i = index
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                i += 1
+                if depth == 0 { return i }
+            case UInt8(ascii: "\""):
+                i = (try? skipString(bytes, i)) ?? bytes.count
+            default:
+                i += 1
+            }
+        }
+        return bytes.count
     }
 
     private static func skipLiteral(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: StaticString) throws(JSONSyntaxError) -> Int {

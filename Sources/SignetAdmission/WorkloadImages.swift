@@ -40,12 +40,14 @@ public enum WorkloadImages {
 
     /// Extracts the images of an object given as JSON bytes, for a request of `kind`.
     public static func extract(objectJSON: [UInt8], kind: String) -> Extraction {
-        do {
-            let object = try LazyJSONDecoder.decode(WorkloadObject.self, from: objectJSON)
-            return extract(from: object, kind: kind)
-        } catch {
+        guard let document = try? JSONDocument(validating: objectJSON) else {
             return .malformed("the object is not a JSON object")
         }
+        let start = document.skipWhitespace(0)
+        guard document.byte(at: start) == JSONDocument.objectStart else {
+            return .malformed("the object is not a JSON object")
+        }
+        return extract(from: WorkloadObject(document: document, objectAt: start), kind: kind)
     }
 
     static func extract(from object: WorkloadObject, kind: String) -> Extraction {
@@ -119,7 +121,7 @@ public enum WorkloadImages {
                 (spec.initContainers, .initContainer), (spec.containers, .container), (spec.ephemeralContainers, .ephemeralContainer),
             ]
             for (list, type) in lists {
-                switch collect(list, type: type, path: "\(path).\(type.podSpecField)") {
+                switch collect(list, type: type, path: { "\(path).\(type.podSpecField)" }) {
                 case .success(let found): images += found
                 case .failure(let problem): return .malformed(problem.message)
                 }
@@ -135,7 +137,7 @@ public enum WorkloadImages {
         if case .absent = list {
             return .malformed("EphemeralContainers has no ephemeralContainers")
         }
-        switch collect(list, type: .ephemeralContainer, path: "ephemeralContainers") {
+        switch collect(list, type: .ephemeralContainer, path: { "ephemeralContainers" }) {
         case .success(let images): return .podSpec(path: "ephemeralContainers", images: images)
         case .failure(let problem): return .malformed(problem.message)
         }
@@ -145,16 +147,18 @@ public enum WorkloadImages {
         var message: String
     }
 
-    private static func collect(_ list: Lenient<ContainerList>, type: ContainerType, path: String) -> Result<[ImageUse], Problem> {
+    /// The images of one container list; `path` names it in a problem (made only then).
+    private static func collect(_ list: Lenient<ContainerList>, type: ContainerType, path: () -> String) -> Result<[ImageUse], Problem> {
         switch list {
         case .absent:
             return .success([])
         case .malformed(let expected):
-            return .failure(Problem(message: "\(path) is not \(expected)"))
+            return .failure(Problem(message: "\(path()) is not \(expected)"))
         case .value(let list):
             var images: [ImageUse] = []
+            images.reserveCapacity(list.entries.count)
             for (index, entry) in list.entries.enumerated() {
-                let at = "\(path)[\(index)]"
+                var at: String { "\(path())[\(index)]" }
                 guard entry.isObject else {
                     return .failure(Problem(message: "\(at) is not an object"))
                 }

@@ -11,6 +11,8 @@ indirect enum Lenient<Value: Sendable>: Sendable {
     }
 }
 
+extension Lenient: Equatable where Value: Equatable {}
+
 extension KeyedDecodingContainer {
     func lenient<Value: Decodable & Sendable>(_ type: Value.Type, forKey key: Key, expected: String) -> Lenient<Value> {
         guard contains(key) else { return .absent }
@@ -29,7 +31,7 @@ extension KeyedDecodingContainer {
 /// `ephemeralContainers` of the `EphemeralContainers` kind of older API servers, and the
 /// top-level `template.spec` of a `PodTemplate`. Everything else
 /// of the object is skipped by the decoder.
-struct WorkloadObject: Sendable, Decodable {
+struct WorkloadObject: Sendable, Equatable, Decodable {
     var kind: String?
     var spec: Lenient<SpecFields> = .absent
     var ephemeralContainers: Lenient<ContainerList> = .absent
@@ -39,6 +41,9 @@ struct WorkloadObject: Sendable, Decodable {
     var references = PodObjectReferences()
 
     enum CodingKeys: String, CodingKey { case kind, spec, ephemeralContainers, template }
+
+    /// Nothing present; ``AdmissionReviewReader`` fills it in.
+    init() {}
 
     init(from decoder: any Decoder) throws {
         // The object itself must be a JSON object: anything else is a bad request.
@@ -53,7 +58,7 @@ struct WorkloadObject: Sendable, Decodable {
 
 /// A `spec` that may be a `PodSpec`, a workload spec with `template`, or a CronJob spec with
 /// `jobTemplate`; or a JobSpec inside a `jobTemplate`.
-struct SpecFields: Sendable, Decodable {
+struct SpecFields: Sendable, Equatable, Decodable {
     var containers: Lenient<ContainerList> = .absent
     var initContainers: Lenient<ContainerList> = .absent
     var ephemeralContainers: Lenient<ContainerList> = .absent
@@ -61,6 +66,9 @@ struct SpecFields: Sendable, Decodable {
     var jobTemplate: Lenient<TemplateFields> = .absent
 
     enum CodingKeys: String, CodingKey { case containers, initContainers, ephemeralContainers, template, jobTemplate }
+
+    /// Nothing present; ``AdmissionReviewReader`` fills it in.
+    init() {}
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -82,10 +90,13 @@ struct SpecFields: Sendable, Decodable {
 }
 
 /// A `PodTemplateSpec` or `JobTemplateSpec`: an object with a `spec`.
-struct TemplateFields: Sendable, Decodable {
+struct TemplateFields: Sendable, Equatable, Decodable {
     var spec: Lenient<SpecFields> = .absent
 
     enum CodingKeys: String, CodingKey { case spec }
+
+    /// Nothing present; ``AdmissionReviewReader`` fills it in.
+    init() {}
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -94,8 +105,12 @@ struct TemplateFields: Sendable, Decodable {
 }
 
 /// A list of `core/v1` `Container` (or `EphemeralContainer`): the name and image of each.
-struct ContainerList: Sendable, Decodable {
+struct ContainerList: Sendable, Equatable, Decodable {
     var entries: [ContainerEntry]
+
+    init(entries: [ContainerEntry]) {
+        self.entries = entries
+    }
 
     init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
@@ -109,12 +124,17 @@ struct ContainerList: Sendable, Decodable {
 }
 
 /// One container: `name` and `image`, each possibly missing or of the wrong type.
-struct ContainerEntry: Sendable, Decodable {
+struct ContainerEntry: Sendable, Equatable, Decodable {
     var isObject: Bool
     var name: Lenient<String> = .absent
     var image: Lenient<String> = .absent
 
     enum CodingKeys: String, CodingKey { case name, image }
+
+    /// A container with neither name nor image read yet.
+    init(isObject: Bool) {
+        self.isObject = isObject
+    }
 
     init(from decoder: any Decoder) {
         guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {

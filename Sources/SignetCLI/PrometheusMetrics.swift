@@ -17,6 +17,14 @@ enum PrometheusMetrics {
         .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
     ]
 
+    /// Buckets of `signet_admission_decision_duration_seconds`: 50 µs steps up to 1 ms, where warm
+    /// decisions (cached verdicts, static authorities) fall, then the general buckets for decisions
+    /// that wait for a registry.
+    static let decisionBuckets: [Duration] =
+        [.microseconds(50)] + stride(from: 100, through: 1000, by: 50).map { .microseconds($0) }
+        + [.microseconds(1500), .milliseconds(2), .microseconds(2500), .milliseconds(5)]
+        + latencyBuckets.filter { $0 > .milliseconds(5) }
+
     /// Installs the Prometheus backend once per process.
     static func bootstrap() {
         let first = bootstrapped.withLock { done -> Bool in
@@ -26,6 +34,7 @@ enum PrometheusMetrics {
         guard first else { return }
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = latencyBuckets
+        factory.durationHistogramBuckets["signet_admission_decision_duration_seconds"] = decisionBuckets
         MetricsSystem.bootstrap(factory)
     }
 

@@ -19,17 +19,11 @@ struct SignetRequestHandler: HTTPRequestHandler {
     /// certificate (the API server's), while probes and scrapes need none.
     var requireClientCertificateForAdmission = false
 
-    private static let routes = ["/validate", "/healthz", "/readyz", "/metrics"]
-
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
-        let route = Self.routes.contains(request.path) ? request.path : "other"
+        let route = HTTPRequestMetrics.routeIndex(request.path)
         let response = await respond(to: request, context: context)
-        Counter(
-            label: "signet_http_requests_total",
-            dimensions: [("path", route), ("method", Self.methodLabel(request.method)), ("code", "\(response.status)")]
-        ).increment()
-        Timer(label: "signet_http_request_duration_seconds", dimensions: [("path", route)])
-            .record(duration: ContinuousClock.now - context.receivedAt)
+        HTTPRequestMetrics.shared.record(
+            route: route, method: request.method, status: response.status, duration: ContinuousClock.now - context.receivedAt)
         return response
     }
 
@@ -76,6 +70,8 @@ struct SignetRequestHandler: HTTPRequestHandler {
     }
 
     private static func isJSON(_ contentType: String) -> Bool {
+        // What the API server sends, without splitting and folding the header.
+        if contentType == "application/json" { return true }
         let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         }
@@ -87,16 +83,17 @@ struct SignetRequestHandler: HTTPRequestHandler {
         response.headers.add(name: "Allow", value: allow)
         return response
     }
-
-    private static func methodLabel(_ method: String) -> String {
-        ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(method) ? method : "other"
-    }
 }
 
 /// Go's `time.ParseDuration` format, which the API server uses for `?timeout=` (e.g. `10s`,
 /// `1m30s`, `500ms`, `1.5s`).
 enum GoDuration {
     static func parse(_ text: String) -> Duration? {
+        parseWholeSecondsOrMilliseconds(text) ?? parseAnyForm(text)
+    }
+
+    /// The general reading: numbers with fractions, every unit, several parts.
+    static func parseAnyForm(_ text: String) -> Duration? {
         let units: [(String, Double)] = [
             ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
         ]
@@ -116,6 +113,36 @@ enum GoDuration {
         guard seconds.isFinite, seconds < 86_400 else { return nil }
         return .nanoseconds(Int64(seconds * 1e9))
     }
+
+    /// `<digits>s` or `<digits>ms` (what the API server sends, e.g. `10s`), read without the
+    /// general parser's string handling; the same value it gives. `nil` for anything else.
+    static func parseWholeSecondsOrMilliseconds(_ text: String) -> Duration? {
+        var digits = 0
+        var value = 0
+        var unit: Double = 1
+        var index = text.utf8.startIndex
+        while index != text.utf8.endIndex, let digit = text.utf8[index].asciiDigit, digits < 9 {
+            value = value * 10 + digit
+            digits += 1
+            index = text.utf8.index(after: index)
+        }
+        guard digits > 0 else { return nil }
+        let rest = text.utf8[index...]
+        if rest.elementsEqual("s".utf8) {
+            unit = 1
+        } else if rest.elementsEqual("ms".utf8) {
+            unit = 1e-3
+        } else {
+            return nil
+        }
+        let seconds = Double(value) * unit
+        guard seconds < 86_400 else { return nil }
+        return .nanoseconds(Int64(seconds * 1e9))
+    }
+}
+
+private extension UInt8 {
+    var asciiDigit: Int? { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) ? Int(self - UInt8(ascii: "0")) : nil }
 }
 
 import Foundation

@@ -1,23 +1,60 @@
+import Foundation
+import SignetCrypto
 import SignetRegistry
 
 /// A ``ClusterImagePolicy`` validated and compiled: globs normalised into matchers, defaults
 /// applied (`require: all`, `mode: Enforce`, authority names `authority-<index>`), and the
 /// number of authorities that must pass resolved to a count.
+///
+/// A value type over one shared, immutable storage object: every admission passes policies
+/// around, and copying the resource as written field by field cost a retain and a release for
+/// each of its strings and arrays.
 public struct CompiledPolicy: Sendable {
+    private final class Storage: Sendable {
+        let name: String
+        let source: PolicySourceLocation
+        let images: [ImageGlob]
+        let authorities: [CompiledAuthority]
+        let requiredPasses: Int
+        let mode: PolicyMode
+        let definition: ClusterImagePolicy
+        let definitionDigest: String
+
+        init(
+            name: String, source: PolicySourceLocation, images: [ImageGlob], authorities: [CompiledAuthority],
+            requiredPasses: Int, mode: PolicyMode, definition: ClusterImagePolicy, definitionDigest: String
+        ) {
+            self.name = name
+            self.source = source
+            self.images = images
+            self.authorities = authorities
+            self.requiredPasses = requiredPasses
+            self.mode = mode
+            self.definition = definition
+            self.definitionDigest = definitionDigest
+        }
+    }
+
+    private let storage: Storage
+
     /// `metadata.name`, unique across the ``PolicySet``.
-    public let name: String
+    public var name: String { storage.name }
     /// Where the policy was read from.
-    public let source: PolicySourceLocation
+    public var source: PolicySourceLocation { storage.source }
     /// The compiled `spec.images` globs.
-    public let images: [ImageGlob]
+    public var images: [ImageGlob] { storage.images }
     /// The compiled `spec.authorities`, in order.
-    public let authorities: [CompiledAuthority]
+    public var authorities: [CompiledAuthority] { storage.authorities }
     /// How many authorities must pass (`require`, with `all` resolved to `authorities.count`).
-    public let requiredPasses: Int
+    public var requiredPasses: Int { storage.requiredPasses }
     /// What a failure does.
-    public let mode: PolicyMode
+    public var mode: PolicyMode { storage.mode }
     /// The resource as written.
-    public let definition: ClusterImagePolicy
+    public var definition: ClusterImagePolicy { storage.definition }
+    /// SHA-256 (hexadecimal) of the policy as written: its JSON with sorted keys. Any edit to the
+    /// policy changes it; cached verification results are keyed by it. Computed once here, not
+    /// at every verification.
+    public var definitionDigest: String { storage.definitionDigest }
 
     public init(
         name: String,
@@ -28,13 +65,16 @@ public struct CompiledPolicy: Sendable {
         mode: PolicyMode,
         definition: ClusterImagePolicy
     ) {
-        self.name = name
-        self.source = source
-        self.images = images
-        self.authorities = authorities
-        self.requiredPasses = requiredPasses
-        self.mode = mode
-        self.definition = definition
+        storage = Storage(
+            name: name, source: source, images: images, authorities: authorities, requiredPasses: requiredPasses, mode: mode,
+            definition: definition, definitionDigest: Self.digest(of: definition, name: name))
+    }
+
+    private static func digest(of definition: ClusterImagePolicy, name: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = (try? encoder.encode(definition)).map { [UInt8]($0) } ?? Array(name.utf8)
+        return DigestAlgorithm.sha256.hexHash(bytes)
     }
 
     /// Whether any of the policy's globs matches `image`.
@@ -74,11 +114,30 @@ public struct CompiledAuthority: Sendable, Hashable {
     /// The 0-based position in `spec.authorities`.
     public let index: Int
     public let kind: Kind
+    /// SHA-256 (hexadecimal) over what the authority trusts that the policy text does not show:
+    /// the fingerprints of keys read from files and secrets with their schemes, the threshold and
+    /// required annotations, or the keyless trust root and identities. Cached verification
+    /// results are keyed by it. Computed once here, not at every verification.
+    public let trustFingerprint: String
 
     public init(name: String, index: Int, kind: Kind) {
         self.name = name
         self.index = index
         self.kind = kind
+        self.trustFingerprint = Self.fingerprint(of: kind)
+    }
+
+    private static func fingerprint(of kind: Kind) -> String {
+        var text = kind.fieldName
+        if case .key(let trust) = kind {
+            for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
+            text += "|threshold=\(trust.threshold)"
+            for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
+        }
+        if case .keyless(let trust) = kind {
+            text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
+        }
+        return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
     /// What the authority checks.

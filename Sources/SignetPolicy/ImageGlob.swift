@@ -34,6 +34,17 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     /// The bytes every match starts with (up to the first wildcard): a cheap pre-filter.
     private let literalPrefix: [UInt8]
     private let hasWildcard: Bool
+    /// What follows the literal prefix when it is a single wildcard (`registry/org/**`,
+    /// `registry/org/app*`): matched without simulating the glob.
+    private let tail: Tail
+
+    private enum Tail: Sendable, Hashable {
+        case general
+        /// `**`: anything at all.
+        case anyRun
+        /// `*`: anything without a `/`.
+        case segmentRun
+    }
 
     /// Validates, normalises and compiles `pattern`.
     ///
@@ -84,6 +95,11 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         }
         self.literalPrefix = prefix
         self.hasWildcard = prefix.count != tokens.count
+        switch tokens.count - prefix.count == 1 ? tokens.last : nil {
+        case .anyRun: tail = .anyRun
+        case .segmentRun: tail = .segmentRun
+        default: tail = .general
+        }
     }
 
     public var description: String { pattern }
@@ -100,8 +116,9 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     }
 
     func matches(_ subject: ImageMatchSubject) -> Bool {
-        subject.name.withUnsafeBufferPointer { matches(bytes: $0) }
-            || subject.reference.withUnsafeBufferPointer { matches(bytes: $0) }
+        var name = subject.name
+        var reference = subject.reference
+        return name.withUTF8 { matches(bytes: $0) } || reference.withUTF8 { matches(bytes: $0) }
     }
 
     private func matches(bytes text: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -112,38 +129,51 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         if !hasWildcard {
             return text.count == literalPrefix.count
         }
-        // Simulate the glob as an NFA over the token positions: O(text × tokens), no backtracking.
-        let count = tokens.count
-        var current = [Bool](repeating: false, count: count + 1)
-        var next = [Bool](repeating: false, count: count + 1)
-        current[literalPrefix.count] = true
-        closeOverEmptyRuns(&current)
-        for position in literalPrefix.count..<text.count {
-            let byte = text[position]
-            for index in 0...count { next[index] = false }
-            var anyActive = false
-            for state in 0..<count where current[state] {
-                switch tokens[state] {
-                case .byte(let expected):
-                    if byte == expected { next[state + 1] = true; anyActive = true }
-                case .anyByte:
-                    if byte != UInt8(ascii: "/") { next[state + 1] = true; anyActive = true }
-                case .segmentRun:
-                    if byte != UInt8(ascii: "/") { next[state] = true; anyActive = true }
-                case .anyRun:
-                    next[state] = true
-                    anyActive = true
-                }
-            }
-            guard anyActive else { return false }
-            closeOverEmptyRuns(&next)
-            swap(&current, &next)
+        switch tail {
+        case .anyRun:
+            return true
+        case .segmentRun:
+            return !text[literalPrefix.count...].contains(UInt8(ascii: "/"))
+        case .general:
+            break
         }
-        return current[count]
+        // Simulate the glob as an NFA over the token positions: O(text × tokens), no backtracking.
+        // The two state sets live on the stack (a glob is short); no allocation per match.
+        let count = tokens.count
+        return withUnsafeTemporaryAllocation(of: Bool.self, capacity: 2 * (count + 1)) { states in
+            var current = UnsafeMutableBufferPointer(rebasing: states[0...count])
+            var next = UnsafeMutableBufferPointer(rebasing: states[(count + 1)...])
+            current.initialize(repeating: false)
+            next.initialize(repeating: false)
+            current[literalPrefix.count] = true
+            closeOverEmptyRuns(current)
+            for position in literalPrefix.count..<text.count {
+                let byte = text[position]
+                for index in 0...count { next[index] = false }
+                var anyActive = false
+                for state in 0..<count where current[state] {
+                    switch tokens[state] {
+                    case .byte(let expected):
+                        if byte == expected { next[state + 1] = true; anyActive = true }
+                    case .anyByte:
+                        if byte != UInt8(ascii: "/") { next[state + 1] = true; anyActive = true }
+                    case .segmentRun:
+                        if byte != UInt8(ascii: "/") { next[state] = true; anyActive = true }
+                    case .anyRun:
+                        next[state] = true
+                        anyActive = true
+                    }
+                }
+                guard anyActive else { return false }
+                closeOverEmptyRuns(next)
+                swap(&current, &next)
+            }
+            return current[count]
+        }
     }
 
     /// A `*` or `**` may match nothing: a state on one also stands on the token after it.
-    private func closeOverEmptyRuns(_ states: inout [Bool]) {
+    private func closeOverEmptyRuns(_ states: UnsafeMutableBufferPointer<Bool>) {
         for index in 0..<tokens.count where states[index] {
             switch tokens[index] {
             case .segmentRun, .anyRun: states[index + 1] = true
@@ -182,12 +212,14 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
 /// An image prepared once for matching against many globs: the UTF-8 bytes of its repository
 /// name and its full normalised reference.
 struct ImageMatchSubject: Sendable {
-    let name: [UInt8]
-    let reference: [UInt8]
+    /// The repository name, e.g. `docker.io/library/nginx`.
+    let name: String
+    /// The full normalised reference, e.g. `docker.io/library/nginx:1.25` (its `description`).
+    let reference: String
 
     init(_ image: ImageReference) {
-        name = Array(image.name.utf8)
-        reference = Array(image.description.utf8)
+        name = image.name
+        reference = image.description
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SignetRegistry
+import Synchronization
 
 /// Decides whether the images of an admission request may run, per the ``PolicySet`` in force.
 ///
@@ -28,6 +29,10 @@ public struct PolicyEvaluator: Sendable {
     /// Registry credentials for the images of an admission (its pull secrets); read only when a
     /// verification has to ask a registry. `nil`: the verifier's registry client's own only.
     public var credentialProvider: (any RegistryCredentialProvider)?
+    /// Image references already parsed, shared by the copies of this evaluator.
+    private let references = ParsedImages()
+    /// The verifier as a ``CachedVerdictSource``, when it is one (cast once, not per authority).
+    private let cachedVerdicts: (any CachedVerdictSource)?
 
     public init(
         policies: PolicySet,
@@ -40,29 +45,36 @@ public struct PolicyEvaluator: Sendable {
         self.policies = policies
         self.noMatchAction = noMatchAction
         self.verifier = verifier
+        self.cachedVerdicts = verifier as? any CachedVerdictSource
         self.logger = logger
         self.exemptions = exemptions
         self.credentialProvider = credentialProvider
     }
 
     /// Evaluates `images` for `subject`; never throws: every failure is a decision.
+    ///
+    /// What needs no waiting is decided first, on the calling task: references, bypasses,
+    /// policy matching, exceptions, static authorities and verdicts a ``CachedVerdictSource``
+    /// verifier already holds. Only the verifications left run concurrently (one child task per
+    /// image, and per authority, racing the deadline), so a warm decision creates no tasks.
     public func evaluate(_ images: [ImageUse], subject: AdmissionSubject, deadline: ContinuousClock.Instant) async -> AdmissionDecision {
         let now = exemptions.clock.now()
         if let optedOut = optOutDecision(images, subject: subject) { return optedOut }
         // The same image in several containers is evaluated once.
-        let distinct = Array(Set(images.map(\.image)))
-        let credentials = credentialProvider.map { AdmissionCredentials(provider: $0, subject: subject) }
-        let evaluations = await RequestCredentials.using(credentials) {
-            await withTaskGroup(of: (String, ImageEvaluation).self) { group in
-                for image in distinct {
-                    group.addTask { (image, await self.evaluate(image: image, subject: subject, now: now, deadline: deadline)) }
-                }
-                var results: [String: ImageEvaluation] = [:]
-                for await (image, evaluation) in group {
-                    results[image] = evaluation
-                }
-                return results
+        var evaluations: [String: ImageEvaluation] = [:]
+        evaluations.reserveCapacity(images.count)
+        var unfinished: [(image: String, work: PendingImage)] = []
+        for use in images where evaluations[use.image] == nil && !unfinished.contains(where: { $0.image == use.image }) {
+            switch prepare(image: use.image, subject: subject, now: now) {
+            case .decided(let evaluation): evaluations[use.image] = evaluation
+            case .pending(let work): unfinished.append((use.image, work))
             }
+        }
+        if !unfinished.isEmpty {
+            // Registry requests from here on carry the admission's pull secrets.
+            let credentials = credentialProvider.map { AdmissionCredentials(provider: $0, subject: subject) }
+            let finished = await RequestCredentials.using(credentials) { await verifyAll(unfinished, deadline: deadline) }
+            for (image, evaluation) in finished { evaluations[image] = evaluation }
         }
 
         var verdicts: [ImageVerdict] = []
@@ -90,153 +102,293 @@ public struct PolicyEvaluator: Sendable {
 
     // MARK: - One image
 
-    private func evaluate(image: String, subject admission: AdmissionSubject, now: Date, deadline: ContinuousClock.Instant) async -> ImageEvaluation {
+    private enum Preparation {
+        case decided(ImageEvaluation)
+        case pending(PendingImage)
+    }
+
+    /// An image whose policies still wait for verifications.
+    private struct PendingImage: Sendable {
+        var reference: ImageReference
+        /// The reference's text.
+        var text: String
+        var exempted: [PolicyResult]
+        /// The matching policies not exempted, in name order, some already settled.
+        var policies: [PolicyProgress]
+    }
+
+    /// Everything about one image that needs no waiting; the verifications left, if any.
+    private func prepare(image: String, subject admission: AdmissionSubject, now: Date) -> Preparation {
         let reference: ImageReference
-        do {
-            reference = try ImageReference(parsing: image)
-        } catch {
-            return .invalid(error)
+        let subject: ImageMatchSubject
+        switch references.parse(image) {
+        case .success(let parsed):
+            (reference, subject) = (parsed.reference, parsed.subject)
+        case .failure(let error):
+            return .decided(.invalid(error))
         }
         if let bypass = activeBypass(for: reference, subject: admission, now: now) {
-            return .bypassed(reference, bypass.use)
-        }
-        let subject = ImageMatchSubject(reference)
-        let selected = policies.policies(matching: subject).filter { $0.applies(to: admission) }
-        if selected.isEmpty {
-            return .uncovered(reference)
+            return .decided(.bypassed(reference, bypass.use))
         }
         var exempted: [PolicyResult] = []
-        var matching: [CompiledPolicy] = []
-        for policy in selected {
+        var matching: [PolicyProgress] = []
+        var anyMatch = false
+        for policy in policies.policies where policy.matches(subject) && policy.applies(to: admission) {
+            anyMatch = true
             if let exception = activeException(for: policy, image: reference, subject: admission, now: now) {
                 exempted.append(PolicyResult(
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
                     exemption: exception.use(policy: policy.name)))
             } else {
-                matching.append(policy)
+                matching.append(progress(of: policy, image: reference))
             }
         }
-        if matching.isEmpty {
-            return .evaluated(reference, exempted)
+        if !anyMatch {
+            return .decided(.uncovered(reference, text: subject.reference))
         }
-        var results: [PolicyResult] = []
-        results.reserveCapacity(matching.count)
-        if matching.count == 1 {
-            results.append(await evaluate(policy: matching[0], image: reference, deadline: deadline))
-        } else {
-            results = await withTaskGroup(of: (Int, PolicyResult).self) { group in
-                for (index, policy) in matching.enumerated() {
-                    group.addTask { (index, await self.evaluate(policy: policy, image: reference, deadline: deadline)) }
+        if matching.allSatisfy({ $0.isFinished }) {
+            return .decided(.evaluated(reference, text: subject.reference, Self.ordered(matching.map(\.result), exempted: exempted)))
+        }
+        return .pending(PendingImage(reference: reference, text: subject.reference, exempted: exempted, policies: matching))
+    }
+
+    /// What a child task of ``verifyAll(_:deadline:)`` reports.
+    private enum Finished: Sendable {
+        /// A policy of an image, verified.
+        case policy(image: Int, policy: Int, PolicyProgress)
+        /// The deadline passed: what is still being verified is cancelled.
+        case deadline
+        /// The deadline timer was cancelled (everything finished first).
+        case timerStopped
+    }
+
+    /// Runs the verifications the images still need: one child task per policy of each image,
+    /// all concurrently, and one timer for the whole admission that cancels them at the
+    /// deadline (each verification then reports that the deadline passed). A policy with several
+    /// authorities to verify runs them concurrently and stops when its outcome is certain.
+    private func verifyAll(
+        _ unfinished: [(image: String, work: PendingImage)], deadline: ContinuousClock.Instant
+    ) async -> [(String, ImageEvaluation)] {
+        var progress = unfinished.map(\.work.policies)
+        var jobs = 0
+        await withTaskGroup(of: Finished.self) { group in
+            for image in unfinished.indices {
+                let reference = unfinished[image].work.reference
+                for policy in progress[image].indices where !progress[image][policy].isFinished {
+                    let open = progress[image][policy]
+                    jobs += 1
+                    group.addTask {
+                        var open = open
+                        await self.verify(&open, image: reference, deadline: deadline)
+                        return .policy(image: image, policy: policy, open)
+                    }
                 }
-                var ordered = [PolicyResult?](repeating: nil, count: matching.count)
-                for await (index, result) in group { ordered[index] = result }
-                return ordered.compactMap { $0 }
+            }
+            guard jobs > 0 else { return }
+            group.addTask {
+                do {
+                    try await DeadlineTimer.sleep(until: deadline)
+                    return .deadline
+                } catch {
+                    return .timerStopped
+                }
+            }
+            var remaining = jobs
+            for await finished in group {
+                switch finished {
+                case .policy(let image, let policy, let verified):
+                    progress[image][policy] = verified
+                    remaining -= 1
+                    // Everything is in: stop the timer.
+                    if remaining == 0 { group.cancelAll() }
+                case .deadline:
+                    group.cancelAll()
+                case .timerStopped:
+                    break
+                }
             }
         }
-        return .evaluated(reference, (results + exempted).sorted { $0.policy < $1.policy })
+        return unfinished.indices.map { index in
+            let work = unfinished[index].work
+            return (unfinished[index].image,
+                    .evaluated(work.reference, text: work.text, Self.ordered(progress[index].map(\.result), exempted: work.exempted)))
+        }
+    }
+
+    private static func ordered(_ results: [PolicyResult], exempted: [PolicyResult]) -> [PolicyResult] {
+        let all = exempted.isEmpty ? results : results + exempted
+        return all.count < 2 ? all : all.sorted { $0.policy < $1.policy }
     }
 
     // MARK: - One policy
 
-    private func evaluate(policy: CompiledPolicy, image: ImageReference, deadline: ContinuousClock.Instant) async -> PolicyResult {
-        let required = policy.requiredPasses
-        let total = policy.authorities.count
-        var results = [AuthorityResult?](repeating: nil, count: total)
+    /// How far one policy got for one image: its authorities' results so far and those left.
+    private struct PolicyProgress: Sendable {
+        let policy: CompiledPolicy
+        var results: [AuthorityResult?]
         var passes = 0
         var decided = 0
-        func isSettled() -> Bool { passes >= required || passes + (total - decided) < required }
-
-        // Static authorities are decided here, without the verifier.
+        /// Signature authorities still to verify (empty once settled).
         var pending: [CompiledAuthority] = []
+
+        init(policy: CompiledPolicy) {
+            self.policy = policy
+            results = [AuthorityResult?](repeating: nil, count: policy.authorities.count)
+        }
+
+        /// The outcome is certain: enough passed, or too few are left to pass.
+        var isSettled: Bool {
+            passes >= policy.requiredPasses || passes + (policy.authorities.count - decided) < policy.requiredPasses
+        }
+
+        /// Nothing is left to wait for.
+        var isFinished: Bool { pending.isEmpty || isSettled }
+
+        mutating func record(_ result: AuthorityResult, at index: Int) {
+            results[index] = result
+            decided += 1
+            if result.status == .passed { passes += 1 }
+        }
+
+        var result: PolicyResult {
+            PolicyResult(
+                policy: policy.name, mode: policy.mode, passed: passes >= policy.requiredPasses, required: policy.requiredPasses,
+                authorities: results.compactMap { $0 })
+        }
+    }
+
+    /// Decides what needs no waiting: static authorities, every signature authority when there
+    /// is no verifier, and verdicts the verifier already holds.
+    private func progress(of policy: CompiledPolicy, image: ImageReference) -> PolicyProgress {
+        var progress = PolicyProgress(policy: policy)
+        // Static authorities are decided here, without the verifier.
+        var signature: [CompiledAuthority] = []
         for authority in policy.authorities {
             guard case .static(let action, let message) = authority.kind else {
-                pending.append(authority)
+                signature.append(authority)
                 continue
             }
             let passed = action == .pass
             let reason = message ?? (passed ? "static authority passes every image" : "static authority fails every image")
-            results[authority.index] = AuthorityResult(authority: authority.name, status: passed ? .passed : .failed, reason: reason)
-            decided += 1
-            if passed { passes += 1 }
+            progress.record(AuthorityResult(authority: authority.name, status: passed ? .passed : .failed, reason: reason), at: authority.index)
         }
-
-        if !pending.isEmpty, !isSettled() {
-            if let verifier {
-                await withTaskGroup(of: AuthorityResult.self) { group in
-                    for authority in pending {
-                        group.addTask {
-                            await Self.verify(image: image, authority: authority, policy: policy, verifier: verifier, deadline: deadline)
-                        }
-                    }
-                    for await result in group {
-                        guard let authority = pending.first(where: { $0.name == result.authority }) else { continue }
-                        results[authority.index] = result
-                        decided += 1
-                        if result.status == .passed { passes += 1 }
-                        if isSettled() {
-                            group.cancelAll()
-                            break
-                        }
-                    }
-                }
-            } else {
-                for authority in pending {
-                    results[authority.index] = AuthorityResult(
+        guard !signature.isEmpty, !progress.isSettled else { return progress }
+        guard verifier != nil else {
+            for authority in signature {
+                progress.record(
+                    AuthorityResult(
                         authority: authority.name, status: .error,
-                        reason: "no verifier is configured for \(authority.kind.fieldName) authorities")
-                    decided += 1
+                        reason: "no verifier is configured for \(authority.kind.fieldName) authorities"),
+                    at: authority.index)
+            }
+            return progress
+        }
+        if let cache = cachedVerdicts {
+            for authority in signature {
+                guard !progress.isSettled else { return progress }
+                if let verdict = cache.cachedVerdict(image: image, authority: authority, policy: policy) {
+                    progress.record(
+                        AuthorityResult(
+                            authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
+                            steps: verdict.steps),
+                        at: authority.index)
+                } else {
+                    progress.pending.append(authority)
                 }
             }
+        } else {
+            progress.pending = signature
         }
-        return PolicyResult(
-            policy: policy.name, mode: policy.mode, passed: passes >= required, required: required,
-            authorities: results.compactMap { $0 })
+        return progress
     }
 
-    /// Runs the verifier, racing the deadline so a slow registry cannot hold the admission.
-    private static func verify(
-        image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy,
-        verifier: any AuthorityVerifier, deadline: ContinuousClock.Instant
-    ) async -> AuthorityResult {
-        if ContinuousClock.now >= deadline {
-            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
+    /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
+    private func verify(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
+        guard let verifier, !progress.isFinished else { return }
+        let pending = progress.pending
+        let policy = progress.policy
+        progress.pending = []
+        if pending.count == 1, let authority = pending.first {
+            progress.record(
+                await Self.verify(image: image, authority: authority, policy: policy, verifier: verifier, deadline: deadline),
+                at: authority.index)
+            return
         }
-        return await withTaskGroup(of: AuthorityResult?.self) { group in
-            group.addTask {
-                do {
-                    let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
-                    return AuthorityResult(
-                        authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps)
-                } catch {
-                    return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
+        var settled = progress
+        await withTaskGroup(of: AuthorityResult.self) { group in
+            for authority in pending {
+                group.addTask {
+                    await Self.verify(image: image, authority: authority, policy: policy, verifier: verifier, deadline: deadline)
                 }
             }
-            group.addTask {
-                do {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                    return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
-                } catch {
-                    return nil
-                }
-            }
-            var outcome: AuthorityResult?
             for await result in group {
-                if let result {
-                    outcome = result
+                guard let authority = pending.first(where: { $0.name == result.authority }) else { continue }
+                settled.record(result, at: authority.index)
+                if settled.isSettled {
                     group.cancelAll()
                     break
                 }
             }
-            return outcome ?? AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: cancelled")
         }
+        progress = settled
+    }
+
+    /// Runs the verifier. What it has not answered by the deadline counts as not verified, with
+    /// that reason, even if an answer comes later (the admission's timer cancels it at the deadline).
+    private static func verify(
+        image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy,
+        verifier: any AuthorityVerifier, deadline: ContinuousClock.Instant
+    ) async -> AuthorityResult {
+        let missed = AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
+        if ContinuousClock.now >= deadline { return missed }
+        do {
+            let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
+            if ContinuousClock.now >= deadline { return missed }
+            return AuthorityResult(
+                authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps)
+        } catch {
+            if ContinuousClock.now >= deadline { return missed }
+            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
+        }
+    }
+}
+
+/// Image references by the text pods name them with, parsed once: a cluster runs a bounded set
+/// of images, and parsing one and building its normalised name and reference for matching cost
+/// more than the rest of its evaluation. Holds at most ``capacity`` texts, and starts over when
+/// full. Parsing is a function of the text alone, so a remembered answer is always the same one.
+final class ParsedImages: Sendable {
+    struct Parsed: Sendable {
+        let reference: ImageReference
+        let subject: ImageMatchSubject
+    }
+
+    static let capacity = 4096
+    private let entries = Mutex<[String: Result<Parsed, ImageReferenceError>]>([:])
+
+    func parse(_ image: String) -> Result<Parsed, ImageReferenceError> {
+        if let known = entries.withLock({ $0[image] }) { return known }
+        let parsed: Result<Parsed, ImageReferenceError>
+        do {
+            let reference = try ImageReference(parsing: image)
+            parsed = .success(Parsed(reference: reference, subject: ImageMatchSubject(reference)))
+        } catch {
+            parsed = .failure(error)
+        }
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[image] = parsed
+        }
+        return parsed
     }
 }
 
 /// The evaluation of one distinct image, turned into a verdict per container that uses it.
 private enum ImageEvaluation: Sendable {
     case invalid(ImageReferenceError)
-    case uncovered(ImageReference)
-    case evaluated(ImageReference, [PolicyResult])
+    /// No policy covers the image; `text` is the reference's text.
+    case uncovered(ImageReference, text: String)
+    case evaluated(ImageReference, text: String, [PolicyResult])
     case bypassed(ImageReference, ExemptionUse)
 
     struct UseVerdict {
@@ -257,12 +409,12 @@ private enum ImageEvaluation: Sendable {
                     policies: [], outcome: .deny, reason: error.description),
                 denials: [message])
 
-        case .uncovered(let reference):
+        case .uncovered(_, let reference):
             let message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy and the no-match action is \(noMatchAction.rawValue)"
             let outcome: ImageOutcome = noMatchAction == .deny ? .deny : .allow
             return UseVerdict(
                 verdict: ImageVerdict(
-                    image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
+                    image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                     policies: [], outcome: outcome, reason: message),
                 denials: outcome == .deny ? [message] : [])
 
@@ -274,13 +426,13 @@ private enum ImageEvaluation: Sendable {
                     policies: [], outcome: .allow, reason: message, exemptions: [bypass]),
                 warnings: [message])
 
-        case .evaluated(let reference, let results):
+        case .evaluated(let image, let reference, let results):
             var result = UseVerdict(verdict: ImageVerdict(
-                image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
+                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: results.map(\.policy), outcome: .allow, reason: "", results: results,
                 exemptions: results.compactMap(\.exemption)))
             let exemptionWarnings = results.compactMap { policy in
-                policy.exemption.map { $0.warning(reference: reference, container: container) }
+                policy.exemption.map { $0.warning(reference: image, container: container) }
             }
             for policy in results where !policy.passed {
                 let failure = Self.describeFailure(policy)

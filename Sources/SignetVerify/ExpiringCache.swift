@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 
 /// A bounded LRU cache whose entries expire, with single flight: concurrent lookups of a key
 /// that is being computed wait for that one computation instead of starting their own.
@@ -7,21 +8,54 @@ import Metrics
 /// carries its own time to live, so positive and negative verdicts can live for different
 /// times. Expiry reads the injected ``VerificationClock``.
 ///
+/// A lock-protected store, not an actor: a lookup that finds a fresh value returns on the
+/// caller's thread without leaving it (an actor hop there and back cost more than the decision
+/// it served), and ``cachedValue(for:)`` answers without suspending at all. The computation of
+/// a miss runs in its own task, so it completes and is stored for the others even when the
+/// caller that started it is cancelled; a cancelled caller stops waiting at once.
+///
 /// Metrics (swift-metrics), with the dimension `cache` set to ``name``:
 /// `signet_verification_cache_hits_total`, `signet_verification_cache_misses_total`,
 /// `signet_verification_cache_single_flight_waits_total`,
 /// `signet_verification_cache_evictions_total` (capacity evictions; expired entries are
 /// replaced, not counted).
-actor ExpiringCache<Key: Hashable & Sendable, Value: Sendable> {
+final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
         var value: Value
         var expires: ContinuousClock.Instant
     }
 
-    nonisolated let name: String
+    private struct State {
+        var store: LRUStore<Key, Entry>
+        var inFlight: [Key: Flight] = [:]
+    }
+
+    /// One computation under way and the callers waiting for it.
+    ///
+    /// `@unchecked Sendable`: every field is read and written only under the cache's lock.
+    private final class Flight: @unchecked Sendable {
+        var waiters: [Int: CheckedContinuation<Value, any Error>] = [:]
+        /// Callers cancelled before they started waiting.
+        var cancelled: Set<Int> = []
+        var nextWaiter = 0
+        var result: Result<Value, any Error>?
+
+        func makeWaiter() -> Int {
+            defer { nextWaiter += 1 }
+            return nextWaiter
+        }
+    }
+
+    /// What a lookup found.
+    private enum Lookup {
+        case hit(Value)
+        case join(Flight, waiter: Int)
+        case start(Flight, waiter: Int)
+    }
+
+    let name: String
     private let clock: VerificationClock
-    private var store: LRUStore<Key, Entry>
-    private var inFlight: [Key: Task<(Value, Duration), any Error>] = [:]
+    private let state: Mutex<State>
     private let hits: Counter
     private let misses: Counter
     private let waits: Counter
@@ -30,7 +64,7 @@ actor ExpiringCache<Key: Hashable & Sendable, Value: Sendable> {
     init(name: String, capacity: Int, clock: VerificationClock) {
         self.name = name
         self.clock = clock
-        self.store = LRUStore(capacity: capacity)
+        self.state = Mutex(State(store: LRUStore(capacity: capacity)))
         let dimensions = [("cache", name)]
         hits = Counter(label: "signet_verification_cache_hits_total", dimensions: dimensions)
         misses = Counter(label: "signet_verification_cache_misses_total", dimensions: dimensions)
@@ -39,7 +73,22 @@ actor ExpiringCache<Key: Hashable & Sendable, Value: Sendable> {
     }
 
     /// Entries stored (fresh or not yet noticed to be stale).
-    var count: Int { store.count }
+    var count: Int { state.withLock { $0.store.count } }
+
+    /// The fresh value for `key`, if one is stored, without waiting and without counting a hit
+    /// (a caller that uses it counts it with ``countHit()``). A stale entry is dropped.
+    func cachedValue(for key: Key) -> Value? {
+        let now = clock.now
+        return state.withLock { state -> Value? in
+            guard let entry = state.store.value(for: key) else { return nil }
+            if now < entry.expires { return entry.value }
+            state.store.removeValue(for: key)
+            return nil
+        }
+    }
+
+    /// Counts a hit answered through ``cachedValue(for:)``.
+    func countHit() { hits.increment() }
 
     /// The fresh value for `key`, or the result of `compute`, shared with every concurrent
     /// caller for the same key. `compute` returns the value and how long it may be kept (zero:
@@ -47,32 +96,88 @@ actor ExpiringCache<Key: Hashable & Sendable, Value: Sendable> {
     func value(
         for key: Key, compute: @escaping @Sendable () async throws -> (Value, Duration)
     ) async throws -> (value: Value, outcome: CacheOutcome) {
-        if let entry = store.value(for: key) {
-            if clock.now < entry.expires {
-                hits.increment()
-                return (entry.value, .hit)
+        let now = clock.now
+        let lookup = state.withLock { state -> Lookup in
+            if let entry = state.store.value(for: key) {
+                if now < entry.expires { return .hit(entry.value) }
+                state.store.removeValue(for: key)
             }
-            store.removeValue(for: key)
+            if let running = state.inFlight[key] {
+                return .join(running, waiter: running.makeWaiter())
+            }
+            let flight = Flight()
+            state.inFlight[key] = flight
+            return .start(flight, waiter: flight.makeWaiter())
         }
-        if let running = inFlight[key] {
+        switch lookup {
+        case .hit(let value):
+            hits.increment()
+            return (value, .hit)
+        case .join(let flight, let waiter):
             waits.increment()
-            return (try await running.value.0, .joined)
+            return (try await wait(for: flight, as: waiter), .joined)
+        case .start(let flight, let waiter):
+            misses.increment()
+            Task { await self.run(compute, for: key, in: flight) }
+            return (try await wait(for: flight, as: waiter), .miss)
         }
-        misses.increment()
-        let task = Task { try await compute() }
-        inFlight[key] = task
-        defer { inFlight[key] = nil }
-        let (value, lifetime) = try await task.value
-        if lifetime > .zero {
-            let evicted = store.insert(Entry(value: value, expires: clock.now + lifetime), for: key)
-            if evicted > 0 { evictions.increment(by: evicted) }
-        }
-        return (value, .miss)
     }
 
     /// Drops every entry whose key matches (for example the entries of a changed policy).
     @discardableResult
     func removeAll(where shouldRemove: @Sendable (Key) -> Bool) -> Int {
-        store.removeAll(where: shouldRemove)
+        state.withLock { $0.store.removeAll(where: shouldRemove) }
+    }
+
+    // MARK: - Single flight
+
+    /// Computes, stores a value that may be kept, and hands the outcome to every waiter, in one
+    /// step under the lock, so no lookup sees neither the flight nor the stored value.
+    private func run(_ compute: @Sendable () async throws -> (Value, Duration), for key: Key, in flight: Flight) async {
+        let outcome: Result<(Value, Duration), any Error>
+        do {
+            outcome = .success(try await compute())
+        } catch {
+            outcome = .failure(error)
+        }
+        let now = clock.now
+        let (waiters, result, evicted) = state.withLock { state in
+            if state.inFlight[key] === flight { state.inFlight[key] = nil }
+            var evicted = 0
+            if case .success(let (value, lifetime)) = outcome, lifetime > .zero {
+                evicted = state.store.insert(Entry(value: value, expires: now + lifetime), for: key)
+            }
+            let result = outcome.map(\.0)
+            flight.result = result
+            let waiters = Array(flight.waiters.values)
+            flight.waiters = [:]
+            flight.cancelled = []
+            return (waiters, result, evicted)
+        }
+        if evicted > 0 { evictions.increment(by: evicted) }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+
+    /// Waits for `flight`'s outcome; throws `CancellationError` as soon as the caller is cancelled
+    /// (the computation goes on for the others).
+    private func wait(for flight: Flight, as waiter: Int) async throws -> Value {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+                let ready = state.withLock { _ -> Result<Value, any Error>? in
+                    if let result = flight.result { return result }
+                    if flight.cancelled.remove(waiter) != nil { return .failure(CancellationError()) }
+                    flight.waiters[waiter] = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            let continuation = state.withLock { _ -> CheckedContinuation<Value, any Error>? in
+                if let continuation = flight.waiters.removeValue(forKey: waiter) { return continuation }
+                if flight.result == nil { flight.cancelled.insert(waiter) }
+                return nil
+            }
+            continuation?.resume(throwing: CancellationError())
+        }
     }
 }

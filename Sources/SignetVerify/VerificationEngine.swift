@@ -29,10 +29,10 @@ import Synchronization
 public final class VerificationEngine: AuthorityVerifier {
     public let configuration: VerificationEngineConfiguration
     private let registry: RegistryClient
-    private let verifiers: [any SignatureVerifier]
-    private let results: ExpiringCache<VerificationCacheKey, VerificationResult>
-    private let tags: ExpiringCache<String, ImageDigest>
-    private let logger: Logger
+    let verifiers: [any SignatureVerifier]
+    let results: ExpiringCache<VerificationCacheKey, CachedVerification>
+    let tags: ExpiringCache<String, ImageDigest>
+    let logger: Logger
     private let retainedRevision = Mutex<String?>(nil)
 
     /// An engine over `registry` with the given verifiers (default: cosign key-based, and
@@ -76,17 +76,17 @@ public final class VerificationEngine: AuthorityVerifier {
             digest: digest, policy: policy, revision: revision, authority: authority.name,
             trust: Self.trustFingerprint(of: authority))
         let request = VerificationRequest(image: image, digest: digest, authority: authority, policy: policy, deadline: deadline)
-        var result: VerificationResult
+        let stored: CachedVerification
         let outcome: CacheOutcome
         do {
-            (result, outcome) = try await results.value(for: key) { [configuration] in
+            (stored, outcome) = try await results.value(for: key) { [configuration] in
                 let started = ContinuousClock.now
                 let dimensions = [("format", verifier.format.name)]
                 do {
                     let result = try await verifier.verify(request)
                     Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", result.passed ? "passed" : "failed")])
                         .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                    return (result, result.passed ? configuration.positiveTTL : configuration.negativeTTL)
+                    return (CachedVerification(result), result.passed ? configuration.positiveTTL : configuration.negativeTTL)
                 } catch {
                     Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", "error")])
                         .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
@@ -98,20 +98,9 @@ public final class VerificationEngine: AuthorityVerifier {
         } catch {
             throw VerificationError(.cancelled)
         }
-        result.image = image.description
-        result.cache = outcome
+        var result = report(stored, outcome: outcome, image: image, digest: digest, policy: policy, authority: authority.name)
         result.timings.resolutionMilliseconds = resolutionTime
         result.timings.totalMilliseconds = (ContinuousClock.now - start).milliseconds
-        if outcome != .miss {
-            result.steps.insert(VerificationStep(
-                name: "cache", passed: true,
-                detail: outcome == .hit ? "result reused from the cache" : "result shared with a concurrent verification"), at: 0)
-        }
-        result.steps.insert(VerificationStep(name: "digest", passed: true, detail: digest.description), at: 0)
-        logger.debug("verified", metadata: [
-            "image": "\(image)", "digest": "\(digest)", "policy": "\(policy)", "authority": "\(authority.name)",
-            "passed": "\(result.passed)", "cache": "\(outcome.rawValue)",
-        ])
         return result
     }
 
@@ -127,7 +116,7 @@ public final class VerificationEngine: AuthorityVerifier {
         var current: Set<String> = []
         for policy in policies.policies { current.insert(policy.name + "\u{0}" + Self.revision(of: policy)) }
         let keep = current
-        let removed = await results.removeAll { !keep.contains($0.policy + "\u{0}" + $0.revision) }
+        let removed = results.removeAll { !keep.contains($0.policy + "\u{0}" + $0.revision) }
         if removed > 0 {
             logger.debug("dropped cached verifications of changed policies", metadata: ["entries": "\(removed)"])
         }
@@ -153,36 +142,14 @@ public final class VerificationEngine: AuthorityVerifier {
     // MARK: - Cache identity
 
     /// SHA-256 of the policy as written (its canonical JSON with sorted keys): any edit to the
-    /// policy changes it.
+    /// policy changes it (``CompiledPolicy/definitionDigest``, computed when the policy is compiled).
     public static func revision(of policy: CompiledPolicy) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(policy.definition)).map { [UInt8]($0) } ?? Array(policy.name.utf8)
-        return DigestAlgorithm.sha256.hexHash(bytes)
+        policy.definitionDigest
     }
 
-    /// SHA-256 over what an authority trusts that the policy text does not show: the bytes of
-    /// keys read from files and secrets, with their schemes, the threshold and the annotations.
+    /// SHA-256 over what an authority trusts that the policy text does not show
+    /// (``CompiledAuthority/trustFingerprint``, computed when the policy is compiled).
     static func trustFingerprint(of authority: CompiledAuthority) -> String {
-        var text = authority.kind.fieldName
-        if case .key(let trust) = authority.kind {
-            for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
-            text += "|threshold=\(trust.threshold)"
-            for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
-        }
-        if case .keyless(let trust) = authority.kind {
-            text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
-        }
-        return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
+        authority.trustFingerprint
     }
-}
-
-/// What a cached verification result is keyed by: the digest verified, the policy and its
-/// revision, and the authority with its trust material.
-struct VerificationCacheKey: Hashable, Sendable {
-    var digest: ImageDigest
-    var policy: String
-    var revision: String
-    var authority: String
-    var trust: String
 }

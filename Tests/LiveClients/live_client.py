@@ -106,6 +106,49 @@ def scenario_keepalive(args):
     return {"statuses": statuses, "local_ports": ports}
 
 
+def scenario_pipelined(args):
+    """Sends `count` POST requests without waiting for answers (the first half in one write, the
+    others one write each, while the server is still answering) with uids p0, p1, ...; reads the
+    responses in order from the same connection."""
+    sock = tls_socket(args)
+    review = json.loads(open(args.body_file, "rb").read())
+    requests = []
+    for index in range(args.count):
+        review["request"]["uid"] = f"p{index}"
+        body = json.dumps(review).encode()
+        requests.append((f"POST {args.path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    half = args.count // 2
+    sock.sendall(b"".join(requests[:half]))
+    for request in requests[half:]:
+        sock.sendall(request)
+    sock.settimeout(10)
+    pending = b""
+    statuses, uids = [], []
+    for _ in range(args.count):
+        while b"\r\n\r\n" not in pending:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return {"statuses": statuses, "uids": uids, "closed_early": True}
+            pending += chunk
+        head, _, pending = pending.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        while len(pending) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return {"statuses": statuses, "uids": uids, "closed_early": True}
+            pending += chunk
+        body, pending = pending[:length], pending[length:]
+        statuses.append(int(lines[0].split(" ")[1]))
+        uids.append(json.loads(body)["response"]["uid"])
+    return {"statuses": statuses, "uids": uids, "closed_early": False}
+
+
 def scenario_raw(args):
     """Sends raw bytes over TLS and reads one response."""
     sock = tls_socket(args)

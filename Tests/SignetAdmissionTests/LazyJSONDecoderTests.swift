@@ -46,6 +46,23 @@ struct LazyJSONDecoderTests {
         #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([String: Int].self, from: Array(json.utf8)) }
     }
 
+    /// Strings are scanned eight bytes at a time: a quote, backslash or control character at
+    /// every position of strings of every length up to a few words is found as Foundation finds it.
+    @Test func specialBytesAreFoundAtEveryPosition() throws {
+        let specials: [String] = ["\\\"", "\\\\", "\\n", "\\u00e9", "\t", "\u{01}", "é", "😀", "\u{7F}"]
+        for length in 0..<20 {
+            for position in 0...length {
+                for special in specials {
+                    let text = String(repeating: "a", count: position) + special + String(repeating: "b", count: length - position)
+                    let json = Array("[\"\(text)\",\"\(text)\"]".utf8)
+                    let reference = try? JSONDecoder().decode([String].self, from: Data(json))
+                    let lazy = try? LazyJSONDecoder.decode([String].self, from: json)
+                    #expect(lazy == reference, "\(text.debugDescription)")
+                }
+            }
+        }
+    }
+
     @Test func rejectsNestingDeeperThanTheLimitWithoutCrashing() throws {
         let deep = Array(repeating: UInt8(ascii: "["), count: 1_000_000)
         #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([Int].self, from: deep) }

@@ -13,6 +13,10 @@ struct ImageGlobTests {
         #expect(try matches("ghcr.io/org/*", "ghcr.io/org/app:v1"))
         #expect(try !matches("ghcr.io/org/*", "ghcr.io/org/team/app"))
         #expect(try !matches("ghcr.io/*", "ghcr.io/org/app"))
+        // A single trailing wildcard also matches nothing at all.
+        #expect(try ImageGlob("ghcr.io/org/*").matches(text: "ghcr.io/org/"))
+        #expect(try ImageGlob("ghcr.io/org/**").matches(text: "ghcr.io/org/"))
+        #expect(try !ImageGlob("ghcr.io/org/**").matches(text: "ghcr.io/org"))
     }
 
     @Test func doubleStarCrossesSegments() throws {

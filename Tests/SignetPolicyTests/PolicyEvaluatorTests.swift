@@ -150,6 +150,103 @@ struct PolicyEvaluatorTests {
         #expect(decision.denials[0].contains("deadline passed"))
     }
 
+    /// A verifier with a cache: images whose repository ends in `-cached` are answered from it.
+    final class CachingVerifier: AuthorityVerifier, CachedVerdictSource, @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var verified: [String] = []
+        var verifiedImages: [String] { lock.withLock { verified } }
+
+        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+            guard image.repository.hasSuffix("-cached") else { return nil }
+            let passed = !image.repository.contains("unsigned")
+            return AuthorityVerdict(passed: passed, authority: authority.name, reason: passed ? "cached: signed" : "cached: no signature")
+        }
+
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            lock.withLock { verified.append(image.description) }
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "verified now")
+        }
+    }
+
+    @Test func cachedVerdictsAreUsedWithoutVerifying() async throws {
+        let set = try load(["k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("release"))])
+        let verifier = CachingVerifier()
+        let evaluator = PolicyEvaluator(policies: set, verifier: verifier)
+        let warm = await evaluator.evaluate([
+            ImageUse(image: "ghcr.io/org/app-cached:1", container: "app"),
+            ImageUse(image: "ghcr.io/org/unsigned-cached:1", container: "side"),
+        ], subject: subject, deadline: deadline())
+        #expect(verifier.verifiedImages.isEmpty)
+        #expect(!warm.allowed)
+        #expect(warm.verdicts.map(\.outcome) == [.allow, .deny])
+        #expect(warm.denials == [#"image "ghcr.io/org/unsigned-cached:1" (container "side") denied by policy "signed", authority "release": cached: no signature"#])
+
+        let mixed = await evaluator.evaluate([
+            ImageUse(image: "ghcr.io/org/app-cached:1", container: "app"),
+            ImageUse(image: "ghcr.io/org/fresh:1", container: "side"),
+        ], subject: subject, deadline: deadline())
+        #expect(verifier.verifiedImages == ["ghcr.io/org/fresh:1"])
+        #expect(mixed.allowed)
+        #expect(mixed.verdicts.map { $0.results.first?.authorities.first?.reason } == ["cached: signed", "verified now"])
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func deadlineTimerEndsAtOnceWhenCancelled() async throws {
+        let sleeper = Task { try await DeadlineTimer.sleep(until: .now + .seconds(3600)) }
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        // A deadline already passed returns at once.
+        try await DeadlineTimer.sleep(until: .now - .seconds(1))
+    }
+
+    @Test func parsedImagesAreRememberedAsParsingWouldAnswer() throws {
+        let parsed = ParsedImages()
+        for round in 0..<2 {
+            for index in 0..<(ParsedImages.capacity + 10) {
+                let text = "ghcr.io/org/app\(index):v\(round)"
+                let answer = try parsed.parse(text).get()
+                #expect(answer.reference == (try ImageReference(parsing: text)), "\(text)")
+                #expect(answer.subject.reference == answer.reference.description)
+                #expect(answer.subject.name == answer.reference.name)
+            }
+            guard case .failure(let error) = parsed.parse("Nginx") else {
+                Issue.record("an invalid reference was accepted")
+                continue
+            }
+            #expect(error.description.contains("repository name must be lowercase"))
+        }
+    }
+
+    /// Answers the `quick` authority from its cache and stalls on every other one.
+    struct CachedOrStalled: AuthorityVerifier, CachedVerdictSource {
+        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+            authority.name == "quick" ? AuthorityVerdict(passed: true, authority: authority.name, reason: "cached: signed") : nil
+        }
+
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            try await Task.sleep(for: .seconds(60))
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "too late")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theDeadlineStopsOnlyWhatIsStillBeingVerified() async throws {
+        let set = try load([
+            "fast.yaml": policyYAML(name: "fast", globs: ["ghcr.io/fast/**"], authorities: keyAuthority("quick")),
+            "slow.yaml": policyYAML(name: "slow", globs: ["ghcr.io/slow/**"], authorities: keyAuthority("slow")),
+        ])
+        let decision = await PolicyEvaluator(policies: set, verifier: CachedOrStalled()).evaluate([
+            ImageUse(image: "ghcr.io/fast/app:1", container: "app"),
+            ImageUse(image: "ghcr.io/slow/a:1", container: "a"),
+            ImageUse(image: "ghcr.io/slow/b:1", container: "b"),
+        ], subject: subject, deadline: .now + .milliseconds(100))
+        #expect(!decision.allowed)
+        #expect(decision.verdicts.map(\.outcome) == [.allow, .deny, .deny])
+        #expect(decision.denials.count == 2)
+        #expect(decision.denials.allSatisfy { $0.contains("could not verify: the admission deadline passed") })
+    }
+
     @Test func verifierVerdictsAndRequire() async throws {
         let authorities = keyAuthority("a") + keyAuthority("b")
         let set = try load(["k.yaml": policyYAML(name: "signed", authorities: authorities, extra: "  require: 1\n")])

@@ -93,6 +93,15 @@ struct LiveServerTests {
 
     // MARK: - Connections
 
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try startServer()
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
+        let result = try LiveClient.run("pipelined", server, ["--count", "12", "--path", "/validate?timeout=10s", "--body-file", file])
+        #expect(result["closed_early"] as? Bool == false)
+        #expect(result["statuses"] as? [Int] == Array(repeating: 200, count: 12))
+        #expect(result["uids"] as? [String] == (0..<12).map { "p\($0)" })
+    }
+
     @Test func keepAliveConnectionsAreReused() throws {
         let server = try startServer()
         let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)

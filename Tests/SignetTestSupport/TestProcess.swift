@@ -2,9 +2,14 @@ import Foundation
 
 /// A child process started by a test (the signet server, a registry, openssl, python), with its
 /// output captured to files so a chatty child never blocks on a full pipe. Terminated when released.
+///
+/// Started with posix_spawn(3) directly, not Foundation's `Process`: on Linux, `Process.run()`
+/// finds the highest open descriptor by copying each `/proc/self/fd` entry's whole 256-byte name
+/// out of the directory buffer, which reads past the buffer's end for the last entries and
+/// crashed the test process whenever that memory was not mapped.
 public final class TestProcess: @unchecked Sendable {
-    // `process` is only mutated by Foundation; the output URLs are immutable.
-    public let process: Process
+    // `process` is thread-safe; the output URLs are immutable.
+    public let process: Child
     public let stdoutURL: URL
     public let stderrURL: URL
     private let directory: TemporaryDirectory
@@ -19,22 +24,13 @@ public final class TestProcess: @unchecked Sendable {
         stderrURL = directory.file("stderr")
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : Self.which(executable))
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        // Foundation's Process.run is not safe to call from several threads at once on Linux
-        // (it crashed copying the environment while the suites ran in parallel): one at a time.
-        try Self.launchLock.withLock { try process.run() }
+        process = try Child(
+            executable: executable.hasPrefix("/") ? executable : Self.which(executable), arguments: arguments,
+            environment: env, standardOutput: stdoutURL.path, standardError: stderrURL.path,
+            currentDirectory: currentDirectory?.path)
     }
-
-    private static let launchLock = NSLock()
 
     /// Runs a command to completion (bounded by `timeout`) and returns its exit status and output.
     public static func run(
@@ -88,6 +84,86 @@ public final class TestProcess: @unchecked Sendable {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return "/usr/bin/\(name)"
+    }
+
+    /// One spawned child: its process id, and its exit status once it has been reaped.
+    ///
+    /// `@unchecked Sendable`: the status is read and written under `lock`.
+    public final class Child: @unchecked Sendable {
+        public let processIdentifier: pid_t
+        private let lock = NSLock()
+        private var waitStatus: Int32?
+
+        /// Spawns the child in its own process group (as `Process` does) with standard input from
+        /// /dev/null, output appended to the two files, and no other descriptor of this process.
+        init(
+            executable: String, arguments: [String], environment: [String: String], standardOutput: String,
+            standardError: String, currentDirectory: String?
+        ) throws {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, standardOutput, O_WRONLY | O_APPEND, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_APPEND, 0)
+            if let closeFrom = Self.closeFrom, closeFrom(&actions, 3) != 0 {
+                throw TestProcessError(message: "posix_spawn: cannot close inherited descriptors")
+            }
+            if let currentDirectory {
+                guard let changeDirectory = Self.changeDirectory, changeDirectory(&actions, currentDirectory) == 0 else {
+                    throw TestProcessError(message: "posix_spawn: cannot change to \(currentDirectory)")
+                }
+            }
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, 0)
+
+            let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+            let envp = environment.map { strdup("\($0)=\($1)") } + [nil]
+            defer {
+                argv.forEach { free($0) }
+                envp.forEach { free($0) }
+            }
+            var pid = pid_t()
+            let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            guard result == 0 else {
+                throw TestProcessError(message: "cannot start \(executable): \(String(cString: strerror(result)))")
+            }
+            processIdentifier = pid
+        }
+
+        /// Whether the child has not exited yet (reaping it when it has).
+        public var isRunning: Bool { currentStatus() == nil }
+
+        /// The exit code, or the number of the signal that ended it (as `Process` reports it).
+        public var terminationStatus: Int32 {
+            guard let status = currentStatus() else { preconditionFailure("the process is still running") }
+            let signal = status & 0x7f
+            return signal == 0 ? (status >> 8) & 0xff : signal
+        }
+
+        private func currentStatus() -> Int32? {
+            lock.withLock {
+                if waitStatus == nil {
+                    var status: Int32 = 0
+                    let reaped = waitpid(processIdentifier, &status, WNOHANG)
+                    if reaped == processIdentifier { waitStatus = status }
+                }
+                return waitStatus
+            }
+        }
+
+        // posix_spawn_file_actions_addclosefrom_np and _addchdir_np (glibc 2.34 and 2.29) are not
+        // in the Glibc module Swift imports; they are looked up by name.
+        private typealias CloseFromAction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        private typealias ChangeDirectoryAction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+        private static let closeFrom: CloseFromAction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+            .map { unsafeBitCast($0, to: CloseFromAction.self) }
+        private static let changeDirectory: ChangeDirectoryAction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
+            .map { unsafeBitCast($0, to: ChangeDirectoryAction.self) }
     }
 }
 

@@ -137,6 +137,63 @@ struct VerificationCacheTests {
         #expect(outcomes.allSatisfy { $0 == .miss || $0 == .joined || $0 == .hit })
     }
 
+    /// A policy over every image with one key authority, compiled as the loader does.
+    func compiledPolicy(_ note: String = "one") throws -> CompiledPolicy {
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: p
+            spec:
+              images: [{glob: "**"}]
+              authorities:
+                - name: keys
+                  key:
+                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
+                    annotations: {note: "\(note)"}
+            """
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+        return try #require(set["p"])
+    }
+
+    @Test func cachedVerdictsAreAnsweredWithoutWaitingAsAHitWouldBe() async throws {
+        let verifier = CountingVerifier(passes: false)
+        let engine = engine(verifier)
+        let policy = try compiledPolicy()
+        let authority = policy.authorities[0]
+        let pinned = try image(digestA)
+        #expect(engine.cachedVerdict(image: pinned, authority: authority, policy: policy) == nil)
+        _ = try await engine.verify(image: pinned, authority: authority, policy: policy, deadline: deadline())
+        let cached = try #require(engine.cachedVerdict(image: pinned, authority: authority, policy: policy))
+        let hit = try await engine.verify(image: pinned, authority: authority, policy: policy, deadline: deadline())
+        #expect(cached == hit)
+        #expect(!cached.passed)
+        #expect(cached.steps.map(\.name) == ["digest", "cache"])
+        #expect(verifier.callCount == 1)
+        // Another revision of the policy, another digest, or a tag not yet resolved: not cached.
+        let edited = try compiledPolicy("two")
+        #expect(engine.cachedVerdict(image: pinned, authority: edited.authorities[0], policy: edited) == nil)
+        #expect(engine.cachedVerdict(image: try image(digestB), authority: authority, policy: policy) == nil)
+        #expect(engine.cachedVerdict(image: try ImageReference(parsing: "registry.invalid/app:v1"), authority: authority, policy: policy) == nil)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledWaiterStopsWaitingAndTheVerificationGoesOn() async throws {
+        let verifier = CountingVerifier(held: true)
+        let engine = engine(verifier)
+        let first = Task { try await engine.verify(image: try image(digestA), authority: authority, policy: "p", revision: "1", deadline: deadline()) }
+        while verifier.callCount == 0 { await Task.yield() }
+        let second = Task { try await engine.verify(image: try image(digestA), authority: authority, policy: "p", revision: "1", deadline: deadline()) }
+        second.cancel()
+        // The verification is still held: the cancelled caller must not be waiting for it.
+        await #expect(throws: VerificationError.self) { try await second.value }
+        verifier.open()
+        #expect(try await first.value.cache == .miss)
+        let third = try await engine.verify(image: try image(digestA), authority: authority, policy: "p", revision: "1", deadline: deadline())
+        #expect(third.cache == .hit)
+        #expect(verifier.callCount == 1)
+    }
+
     @Test func aChangedPolicyDoesNotReuseResults() async throws {
         let verifier = CountingVerifier()
         let engine = engine(verifier)

@@ -1,5 +1,6 @@
 import Foundation
 import SignetPolicy
+import Synchronization
 
 /// One structured audit record per admission decision, written as a single JSON line.
 ///
@@ -53,16 +54,17 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         uid: String, subject: AdmissionSubject, allowed: Bool, reason: String?, decision: AdmissionDecision?,
         policyRevision: String?, latency: Duration, time: Date
     ) -> AdmissionAuditRecord {
-        let images = (decision?.verdicts ?? []).map { verdict in
-            Image(
-                image: verdict.image, reference: verdict.reference,
-                digest: verdict.reference.flatMap(Self.digest(of:)),
-                container: verdict.container, containerType: verdict.containerType.rawValue,
-                verdict: verdict.outcome.rawValue, policies: verdict.policies,
-                authorities: verdict.results.flatMap { result in
-                    result.authorities.map { Authority(policy: result.policy, authority: $0.authority, status: $0.status.rawValue) }
-                },
-                reason: verdict.reason, exemptions: verdict.exemptions)
+        let verdicts = decision?.verdicts ?? []
+        var images: [Image] = []
+        images.reserveCapacity(verdicts.count)
+        for index in verdicts.indices {
+            images.append(Image(
+                image: verdicts[index].image, reference: verdicts[index].reference,
+                digest: verdicts[index].reference.flatMap(Self.digest(of:)),
+                container: verdicts[index].container, containerType: verdicts[index].containerType.rawValue,
+                verdict: verdicts[index].outcome.rawValue, policies: verdicts[index].policies,
+                authorities: authorities(of: verdicts[index].results),
+                reason: verdicts[index].reason, exemptions: verdicts[index].exemptions))
         }
         let (seconds, attoseconds) = latency.components
         return AdmissionAuditRecord(
@@ -73,10 +75,25 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             images: images, exemptions: decision?.exemptionsUsed ?? [])
     }
 
+    /// How each authority of each policy decided, in order, in one array.
+    private static func authorities(of results: [PolicyResult]) -> [Authority] {
+        var authorities: [Authority] = []
+        authorities.reserveCapacity(results.reduce(0) { $0 + $1.authorities.count })
+        for result in results.indices {
+            for authority in results[result].authorities.indices {
+                authorities.append(Authority(
+                    policy: results[result].policy, authority: results[result].authorities[authority].authority,
+                    status: results[result].authorities[authority].status.rawValue))
+            }
+        }
+        return authorities
+    }
+
     /// `sha256:…` when `reference` names a digest.
     static func digest(of reference: String) -> String? {
-        guard let at = reference.lastIndex(of: "@") else { return nil }
-        return String(reference[reference.index(after: at)...])
+        // On the UTF-8 view: `@` is ASCII, and no grapheme breaking is needed to find it.
+        guard let at = reference.utf8.lastIndex(of: UInt8(ascii: "@")) else { return nil }
+        return String(reference[reference.utf8.index(after: at)...])
     }
 
     /// The record as one line of JSON (keys sorted, absent optionals left out), written
@@ -84,6 +101,12 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     /// decision itself.
     public var jsonLine: String {
         var writer = JSONWriter(capacity: 1024)
+        write(to: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The record's JSON object, as ``jsonLine`` has it.
+    func write(to writer: inout JSONWriter) {
         writer.raw("{")
         writer.key("allowed", first: true)
         writer.bool(allowed)
@@ -95,11 +118,13 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         Self.write(exemptions, to: &writer)
         writer.key("images")
         writer.raw("[")
-        for (index, image) in images.enumerated() {
+        // By index: the images are read in place, not copied one by one.
+        for index in images.indices {
             writer.raw(index == 0 ? "{" : ",{")
             writer.key("authorities", first: true)
             writer.raw("[")
-            for (position, authority) in image.authorities.enumerated() {
+            for position in images[index].authorities.indices {
+                let authority = images[index].authorities[position]
                 writer.raw(position == 0 ? "{" : ",{")
                 writer.key("authority", first: true)
                 writer.string(authority.authority)
@@ -111,27 +136,27 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             }
             writer.raw("]")
             writer.key("container")
-            writer.string(image.container)
+            writer.string(images[index].container)
             writer.key("containerType")
-            writer.string(image.containerType)
-            if let digest = image.digest {
+            writer.string(images[index].containerType)
+            if let digest = images[index].digest {
                 writer.key("digest")
                 writer.string(digest)
             }
             writer.key("exemptions")
-            Self.write(image.exemptions, to: &writer)
+            Self.write(images[index].exemptions, to: &writer)
             writer.key("image")
-            writer.string(image.image)
+            writer.string(images[index].image)
             writer.key("policies")
-            writer.stringArray(image.policies)
+            writer.stringArray(images[index].policies)
             writer.key("reason")
-            writer.string(image.reason)
-            if let reference = image.reference {
+            writer.string(images[index].reason)
+            if let reference = images[index].reference {
                 writer.key("reference")
                 writer.string(reference)
             }
             writer.key("verdict")
-            writer.string(image.verdict)
+            writer.string(images[index].verdict)
             writer.raw("}")
         }
         writer.raw("]")
@@ -166,7 +191,6 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             writer.string(user)
         }
         writer.raw("}")
-        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     private static func write(_ uses: [ExemptionUse], to writer: inout JSONWriter) {
@@ -204,14 +228,35 @@ public protocol AuditSink: Sendable {
 /// Writes each record as one JSON line (RFC 8259, newline-delimited) on standard output (logs
 /// go to standard error), so a log shipper can tell the audit trail from diagnostics.
 public struct StandardOutputAuditSink: AuditSink {
-    private static let lock = NSLock()
+    private static let lock = Mutex<Void>(())
 
     public init() {}
 
+    /// Writes the line with write(2) on descriptor 1, whole lines under a lock so that
+    /// concurrent records never interleave. A line that cannot be written (standard output
+    /// closed) is dropped: the decision does not depend on it.
     public func record(_ record: AdmissionAuditRecord) {
-        let line = record.jsonLine + "\n"
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
-        FileHandle.standardOutput.write(Data(line.utf8))
+        var writer = JSONWriter(capacity: 512 + 512 * record.images.count)
+        record.write(to: &writer)
+        writer.raw("\n")
+        Self.lock.withLock { _ in
+            writer.withBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        // A non-blocking descriptor: wait until it takes more.
+                        var ready = pollfd(fd: STDOUT_FILENO, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&ready, 1, 1000)
+                    } else {
+                        return
+                    }
+                }
+            }
+        }
     }
 }

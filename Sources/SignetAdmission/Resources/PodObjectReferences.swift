@@ -56,7 +56,139 @@ public struct PodObjectReferences: Sendable, Hashable {
 
     /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
     public static func read(reviewBody body: [UInt8]) -> PodObjectReferences {
-        let review = try? LazyJSONDecoder.decode(AdmissionReview.self, from: body)
+        let review = try? AdmissionResponder.decodeReview(body)
         return review?.request?.object?.references ?? PodObjectReferences()
+    }
+}
+
+// MARK: - Read from the document directly
+
+extension PodObjectReferences {
+    /// What ``init(objectDecoder:)`` reads, from the object at `start` in a checked document,
+    /// without a decoder: the same members, and the same rule that any malformed one among them
+    /// (a wrong type, a secret that is not an object) leaves all the references empty.
+    init(document: JSONDocument, objectAt start: Int) {
+        guard let object = try? ReferenceReader(document: document).object(at: start) else {
+            self.init()
+            return
+        }
+        let spec = object.spec?.jobTemplate?.spec?.template?.spec ?? object.spec?.template?.spec ?? object.template?.spec ?? object.spec
+        self.init(
+            imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap { $0 }.filter { !$0.isEmpty },
+            serviceAccountName: spec?.serviceAccountName,
+            generateName: object.generateName.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    private struct Malformed: Error {}
+
+    /// The shape of `Object` above, read member by member.
+    private struct ReferenceReader {
+        let document: JSONDocument
+
+        struct Object {
+            var generateName: String?
+            var spec: Spec?
+            var template: Template?
+        }
+
+        final class Spec {
+            /// The `name` of each entry (nil when an entry has none).
+            var imagePullSecrets: [String?]?
+            var serviceAccountName: String?
+            var template: Template?
+            var jobTemplate: JobTemplate?
+        }
+
+        struct Template { var spec: Spec? }
+        struct JobTemplate { var spec: JobSpec? }
+        struct JobSpec { var template: Template? }
+
+        /// The value at `start` unless it is `null`; must be an object.
+        private func object(_ start: Int?) throws(Malformed) -> Int? {
+            guard let start, !document.isNull(at: start) else { return nil }
+            guard document.byte(at: start) == JSONDocument.objectStart else { throw Malformed() }
+            return start
+        }
+
+        private func string(_ start: Int?) throws(Malformed) -> String? {
+            guard let start, !document.isNull(at: start) else { return nil }
+            guard document.byte(at: start) == JSONDocument.quote else { throw Malformed() }
+            return document.decodeString(at: start)
+        }
+
+        /// The last value of the member named `name`.
+        private func member(of start: Int, _ name: StaticString) -> Int? {
+            var found: Int?
+            document.forEachMember(ofObjectAt: start) { member, value in
+                if document.name(at: member, is: name) { found = value }
+            }
+            return found
+        }
+
+        func object(at start: Int) throws(Malformed) -> Object {
+            var metadata: Int?, spec: Int?, template: Int?
+            document.forEachMember(ofObjectAt: start) { member, value in
+                if document.name(at: member, is: "metadata") {
+                    metadata = value
+                } else if document.name(at: member, is: "spec") {
+                    spec = value
+                } else if document.name(at: member, is: "template") {
+                    template = value
+                }
+            }
+            var object = Object()
+            if let metadata = try self.object(metadata) {
+                object.generateName = try string(member(of: metadata, "generateName"))
+            }
+            if let spec = try self.object(spec) { object.spec = try self.spec(at: spec) }
+            if let template = try self.object(template) { object.template = try self.template(at: template) }
+            return object
+        }
+
+        private func spec(at start: Int) throws(Malformed) -> Spec {
+            var secrets: Int?, serviceAccountName: Int?, template: Int?, jobTemplate: Int?
+            document.forEachMember(ofObjectAt: start) { member, value in
+                if document.name(at: member, is: "imagePullSecrets") {
+                    secrets = value
+                } else if document.name(at: member, is: "serviceAccountName") {
+                    serviceAccountName = value
+                } else if document.name(at: member, is: "template") {
+                    template = value
+                } else if document.name(at: member, is: "jobTemplate") {
+                    jobTemplate = value
+                }
+            }
+            let spec = Spec()
+            if let secrets, !document.isNull(at: secrets) {
+                guard document.byte(at: secrets) == JSONDocument.arrayStart else { throw Malformed() }
+                var elements: [Int] = []
+                document.forEachElement(ofArrayAt: secrets) { elements.append($0) }
+                var names: [String?] = []
+                for element in elements {
+                    // Each entry must be an object (`null` is not one).
+                    guard document.byte(at: element) == JSONDocument.objectStart else { throw Malformed() }
+                    names.append(try string(member(of: element, "name")))
+                }
+                spec.imagePullSecrets = names
+            }
+            spec.serviceAccountName = try string(serviceAccountName)
+            if let template = try object(template) { spec.template = try self.template(at: template) }
+            if let jobTemplate = try object(jobTemplate) {
+                var job = JobTemplate()
+                if let jobSpec = try object(member(of: jobTemplate, "spec")) {
+                    var spec = JobSpec()
+                    if let template = try object(member(of: jobSpec, "template")) { spec.template = try self.template(at: template) }
+                    job.spec = spec
+                }
+                spec.jobTemplate = job
+            }
+            return spec
+        }
+
+        private func template(at start: Int) throws(Malformed) -> Template {
+            var template = Template()
+            if let spec = try object(member(of: start, "spec")) { template.spec = try self.spec(at: spec) }
+            return template
+        }
     }
 }

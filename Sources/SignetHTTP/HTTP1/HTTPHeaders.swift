@@ -25,6 +25,8 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// Appends a field line, keeping any existing lines with the same name.
     public mutating func add(name: String, value: String) {
+        // Requests carry a handful of fields: one allocation for them instead of growing by doubling.
+        if fields.capacity == 0 { fields.reserveCapacity(8) }
         fields.append((name: name, value: value))
     }
 
@@ -59,6 +61,13 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     /// The values of every line named `name`, in order.
     public func values(for name: String) -> [String] {
         fields.compactMap { Self.namesEqual($0.name, name) ? $0.value : nil }
+    }
+
+    /// How many lines are named `name`.
+    public func count(of name: String) -> Int {
+        var count = 0
+        for field in fields where Self.namesEqual(field.name, name) { count += 1 }
+        return count
     }
 
     /// Whether at least one line is named `name`.

@@ -66,7 +66,10 @@ public struct HTTPRequest: Sendable {
                 key = pair
                 value = pair[pair.endIndex...]
             }
-            if Self.percentDecoded(key) == Array(name.utf8) {
+            let matches = key.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
+                ? Self.percentDecoded(key).elementsEqual(name.utf8)
+                : key.elementsEqual(name.utf8)
+            if matches {
                 return String(decoding: Self.percentDecoded(value), as: UTF8.self)
             }
         }

@@ -321,14 +321,14 @@ public struct HTTPRequestParser: Sendable {
         headBytes = 0
 
         // RFC 9112 §3.2: exactly one Host in HTTP/1.1, never more than one.
-        let hosts = headers.values(for: "Host")
-        if hosts.count > 1 {
+        let hostCount = headers.count(of: "Host")
+        if hostCount > 1 {
             throw .badRequest("more than one Host header field")
         }
-        if hosts.isEmpty && line.version == .http1_1 {
+        if hostCount == 0 && line.version == .http1_1 {
             throw .badRequest("HTTP/1.1 request without a Host header field")
         }
-        if let host = hosts.first, !Self.isValidHost(host) {
+        if let host = headers["Host"], !Self.isValidHost(host) {
             throw .badRequest("invalid Host header field value")
         }
 
@@ -398,7 +398,7 @@ public struct HTTPRequestParser: Sendable {
             return .none
         }
         var length: Int?
-        for value in headers.values(for: "Content-Length") {
+        for (name, value) in headers where HTTPHeaders.namesEqual(name, "Content-Length") {
             for element in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
                 let parsed: Int
                 switch HTTPSyntax.parseDecimal(HTTPSyntax.trimmingWhitespace(element)) {

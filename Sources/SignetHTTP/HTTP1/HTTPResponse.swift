@@ -19,17 +19,17 @@ public struct HTTPResponse: Sendable {
 
     /// A plain-text response (`text/plain; charset=utf-8`).
     public static func text(_ status: Int, _ text: String) -> HTTPResponse {
-        HTTPResponse(
-            status: status,
-            headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]),
-            body: Array(text.utf8)
-        )
+        HTTPResponse(status: status, headers: textHeaders, body: Array(text.utf8))
     }
 
     /// A JSON response (`application/json`, RFC 8259 §11).
     public static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
+        HTTPResponse(status: status, headers: jsonHeaders, body: body)
     }
+
+    // Made once: every response shares them until one is changed.
+    private static let textHeaders = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")])
+    private static let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])
 
     /// The reason phrase RFC 9110 §15 gives `status`, or the empty string for codes it does not
     /// define (RFC 9112 §4 allows an empty reason-phrase).

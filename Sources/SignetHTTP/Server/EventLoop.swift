@@ -20,7 +20,13 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     let core: ServerCore
     private let epollFD: Int32
     private let wakeFD: Int32
-    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    /// Work handed to the loop from any thread: closures, and the jobs of tasks that prefer it.
+    private enum Work: Sendable {
+        case closure(@Sendable () -> Void)
+        case job(UnownedJob)
+    }
+
+    private let inbox = Mutex<[Work]>([])
     private var thread: Thread?
     /// The loop thread's identity, to tell whether `execute` is called from the loop itself.
     private let threadID = Atomic<UInt>(0)
@@ -37,6 +43,8 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var nextTimeoutScan = ContinuousClock.now
     var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private var cachedDate: (second: Int64, text: String) = (0, "")
+    /// The inbox's contents being run; swapped with the inbox so neither array is reallocated.
+    private var draining: [Work] = []
 
     init(index: Int, core: ServerCore) throws {
         self.index = index
@@ -72,6 +80,10 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// Runs `work` on the loop's thread. From the loop thread itself no wake-up is needed: the
     /// loop drains its inbox before it waits again.
     func execute(_ work: @escaping @Sendable () -> Void) {
+        submit(.closure(work))
+    }
+
+    private func submit(_ work: Work) {
         inbox.withLock { $0.append(work) }
         if !inLoopThread {
             var one: UInt64 = 1
@@ -87,10 +99,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// request handler that does not suspend on something else never leaves the thread that
     /// owns its connection, so a cached decision costs no thread hand-off.
     func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        execute { [unowned self] in
-            job.runSynchronously(on: self.asUnownedTaskExecutor())
-        }
+        submit(.job(UnownedJob(job)))
     }
 
     /// Resumes when the loop's thread has exited.
@@ -148,12 +157,21 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func runInbox() {
         while true {
-            let work = inbox.withLock { queue -> [@Sendable () -> Void] in
-                defer { queue.removeAll() }
-                return queue
+            var batch = draining
+            draining = []
+            inbox.withLock { swap(&$0, &batch) }
+            if batch.isEmpty {
+                draining = batch
+                return
             }
-            if work.isEmpty { return }
-            for item in work { item() }
+            for item in batch {
+                switch item {
+                case .closure(let work): work()
+                case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+            draining = batch
         }
     }
 

@@ -17,8 +17,9 @@ final class ServerConnection {
         case handshaking
         /// Waiting for (or reading) the next request.
         case reading
-        /// A request is with the handler; reading is paused (pipelined bytes wait in the parser).
-        case processing(HTTPRequest)
+        /// A request is with the handler (pipelined bytes wait in the parser); what its response's
+        /// framing needs to know of it.
+        case processing(Pending)
         /// The last response is written; waiting for it to drain, then close.
         case closing
         /// Output is shut down; discarding whatever the client still sends, briefly, so the
@@ -26,6 +27,13 @@ final class ServerConnection {
         /// (RFC 9112 §9.6).
         case lingering
         case closed
+    }
+
+    /// What writing the response needs to know of the request being handled.
+    struct Pending {
+        var version: HTTPVersion
+        var keepAlive: Bool
+        var isHead: Bool
     }
 
     let id: UInt64
@@ -37,7 +45,6 @@ final class ServerConnection {
     private var state: State = .handshaking
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
-    private var plaintext: [UInt8] = []
     private var deadline: (kind: TimeoutKind, at: ContinuousClock.Instant)
     private var writeDeadline: ContinuousClock.Instant?
     private var readingEnabled = true
@@ -47,6 +54,10 @@ final class ServerConnection {
     private var lingerAfterClose = false
     private var requestsServed = 0
     private var peerClosed = false
+    /// What every request's context says about the TLS session, read once after the handshake
+    /// (renegotiation is off, so it cannot change).
+    private var tlsVersion: String?
+    private var peerCertificateSubject: String?
 
     private var core: ServerCore { loop.core }
 
@@ -67,8 +78,16 @@ final class ServerConnection {
             closeNow()
             return
         }
+        var events = events
+        if case .processing = state, events & signet_epoll_in != 0, events & (signet_epoll_hup | signet_epoll_rdhup) == 0 {
+            // Reading stays on while a request is with the handler and is turned off only when
+            // the client sends more before the response (a pipelined request): most responses
+            // are written before the next wake-up, and this spares two epoll_ctl calls each.
+            setReading(false)
+            events &= ~signet_epoll_in
+        }
         if events & (signet_epoll_in | signet_epoll_hup | signet_epoll_rdhup) != 0 {
-            readFromSocket()
+            readFromSocket(hangUp: events & (signet_epoll_hup | signet_epoll_rdhup) != 0)
         }
         if case .closed = state { return }
         if events & signet_epoll_out != 0 {
@@ -76,7 +95,11 @@ final class ServerConnection {
         }
     }
 
-    private func readFromSocket() {
+    /// Reads what the socket holds. Without a hang-up, a read that does not fill the buffer
+    /// took everything there was, so the loop stops there instead of asking again only to be
+    /// told EAGAIN (the level-triggered event brings it back for anything that arrives later);
+    /// after a hang-up it reads on to the end of the stream.
+    private func readFromSocket(hangUp: Bool) {
         var total = 0
         // Bounded per wake-up so one busy client cannot starve the others on this loop; the
         // level-triggered event brings us back for the rest.
@@ -86,6 +109,7 @@ final class ServerConnection {
                 total += count
                 if case .lingering = state { continue }
                 loop.scratch.withUnsafeBytes { engine.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                if !hangUp && count < loop.scratch.count { break }
             } else if count == 0 {
                 peerClosed = true
                 break
@@ -112,10 +136,13 @@ final class ServerConnection {
     /// Runs the TLS engine over the ciphertext received: handshake, then decrypted bytes into the parser.
     private func driveTLS() {
         readLoop: while true {
-            plaintext.removeAll(keepingCapacity: true)
-            switch engine.readPlaintext(into: &plaintext) {
+            // Decrypted into the loop's scratch buffer, straight into the parser.
+            let result = loop.scratch.withUnsafeMutableBytes { scratch in
+                engine.readPlaintext(using: scratch) { parser.append($0) }
+            }
+            switch result {
             case .readBytes:
-                parser.append(plaintext)
+                break
             case .wantMoreCiphertext:
                 break readLoop
             case .closedByPeer:
@@ -136,6 +163,8 @@ final class ServerConnection {
         }
         if case .handshaking = state, engine.isHandshakeComplete {
             state = .reading
+            tlsVersion = engine.negotiatedProtocolVersion
+            peerCertificateSubject = engine.peerCertificateSubject
             // The first request must arrive within the header timeout of the handshake.
             deadline = (.header, .now + core.configuration.headerTimeout)
             if draining {
@@ -190,11 +219,9 @@ final class ServerConnection {
     }
 
     private func dispatch(_ request: HTTPRequest) {
-        state = .processing(request)
-        setReading(false)
+        state = .processing(Pending(version: request.version, keepAlive: request.keepAlive, isHead: request.method == "HEAD"))
         let context = HTTPRequestContext(
-            remoteAddress: remote, tlsVersion: engine.negotiatedProtocolVersion,
-            peerCertificateSubject: engine.peerCertificateSubject, receivedAt: .now)
+            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject, receivedAt: .now)
         let handler = core.handler
         let loop = self.loop
         let id = self.id
@@ -215,7 +242,7 @@ final class ServerConnection {
         requestsServed += 1
         let keepAlive = request.keepAlive && !draining && !core.isDraining
         var response = response
-        if request.method == "HEAD" { response.body = [] }
+        if request.isHead { response.body = [] }
         let bytes = HTTPResponseEncoder.encode(
             response, version: request.version, keepAlive: keepAlive, date: loop.dateHeader())
         if keepAlive {

@@ -122,6 +122,17 @@ public final class TLSEngine: @unchecked Sendable {
 
     /// Drives the handshake if needed, then reads decrypted application data appended to `buffer`.
     public func readPlaintext(into buffer: inout [UInt8]) -> TLSReadResult {
+        withUnsafeTemporaryAllocation(byteCount: Self.readChunkSize, alignment: 1) { chunk in
+            readPlaintext(using: chunk) { buffer.append(contentsOf: $0) }
+        }
+    }
+
+    /// Drives the handshake if needed, then decrypts application data into `scratch` (any size;
+    /// one TLS record's 16 KiB is enough) and hands each piece to `deliver` before the next
+    /// overwrites it. For an owner that keeps a buffer to decrypt into, so a read allocates nothing.
+    public func readPlaintext(
+        using scratch: UnsafeMutableRawBufferPointer, deliver: (UnsafeRawBufferPointer) -> Void
+    ) -> TLSReadResult {
         defer { releaseDrainedInbound() }
         if let failure { return .failed(failure) }
         if receivedCloseNotify { return .closedByPeer }
@@ -139,12 +150,9 @@ public final class TLSEngine: @unchecked Sendable {
         while true {
             var count = 0
             OpenSSLErrorQueue.clear()
-            let status = withUnsafeTemporaryAllocation(byteCount: Self.readChunkSize, alignment: 1) { chunk in
-                let status = SSL_read_ex(ssl, chunk.baseAddress, chunk.count, &count)
-                if status == 1 && count > 0 {
-                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<count]))
-                }
-                return status
+            let status = SSL_read_ex(ssl, scratch.baseAddress, scratch.count, &count)
+            if status == 1 && count > 0 {
+                deliver(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
             }
             if status == 1 {
                 total += count

@@ -1,0 +1,47 @@
+import Metrics
+import SignetPolicy
+import Synchronization
+
+/// The metrics of ``AdmissionResponder``, made once and reused (a swift-metrics handler made per
+/// review asked the Prometheus registry, under its lock, every time):
+/// `signet_admission_reviews_total{decision,kind,dry_run}`,
+/// `signet_admission_decision_duration_seconds`, `signet_admission_image_verdicts_total{outcome}`,
+/// `signet_admission_bad_requests_total`.
+final class AdmissionMetrics: Sendable {
+    /// The process's metrics (made on first use, after the metrics system is bootstrapped).
+    static let shared = AdmissionMetrics()
+
+    let decisionDuration = Metrics.Timer(label: "signet_admission_decision_duration_seconds")
+    let badRequests = Counter(label: "signet_admission_bad_requests_total")
+    private let verdicts: [ImageOutcome: Counter]
+    private let reviews = Mutex<[ReviewKey: Counter]>([:])
+
+    private struct ReviewKey: Hashable {
+        var allowed: Bool
+        var kind: String
+        var dryRun: Bool
+    }
+
+    private init() {
+        verdicts = Dictionary(uniqueKeysWithValues: ImageOutcome.allCases.map {
+            ($0, Counter(label: "signet_admission_image_verdicts_total", dimensions: [("outcome", $0.rawValue)]))
+        })
+    }
+
+    /// The counter of one image verdict outcome.
+    func verdicts(_ outcome: ImageOutcome) -> Counter { verdicts[outcome]! }
+
+    /// Counts one decided review.
+    func countReview(allowed: Bool, kind: String, dryRun: Bool) {
+        let key = ReviewKey(allowed: allowed, kind: kind, dryRun: dryRun)
+        let counter = reviews.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "signet_admission_reviews_total", dimensions: [
+                ("decision", allowed ? "allowed" : "denied"), ("kind", kind), ("dry_run", dryRun ? "true" : "false"),
+            ])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
+}

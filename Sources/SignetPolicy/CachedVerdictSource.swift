@@ -1,0 +1,13 @@
+import SignetRegistry
+
+/// A verifier that can answer from what it already holds, without waiting: a fresh cached
+/// verdict for an image under one authority of a policy, or `nil` when it would have to verify.
+///
+/// The ``PolicyEvaluator`` asks the ``PolicyEvaluator/verifier`` through this first when it
+/// conforms. A verdict returned here is the one ``AuthorityVerifier/verify(image:authority:policy:deadline:)``
+/// would return for a cache hit, so a warm decision runs to its end on the thread that received
+/// the request: no child tasks, no deadline timer. `nil` is never a verdict: the evaluator then
+/// verifies as usual.
+public protocol CachedVerdictSource: Sendable {
+    func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict?
+}

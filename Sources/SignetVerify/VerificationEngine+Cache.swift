@@ -1,0 +1,174 @@
+import Logging
+import SignetPolicy
+import SignetRegistry
+
+// The verification cache's entries, and verdicts answered from it without waiting.
+
+extension VerificationEngine: CachedVerdictSource {
+    /// The verdict ``verify(image:authority:policy:deadline:)`` would give from a fresh cached
+    /// result (the same steps, the same counts), or `nil` when it would have to resolve a tag or
+    /// verify: a digest-pinned image or a tag resolved within its TTL, and a verdict stored for
+    /// that digest, policy revision and authority.
+    public func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+        guard verifiers.contains(where: { $0.handles(authority) }) else { return nil }
+        let digest: ImageDigest
+        let tagged = image.digest == nil
+        if let pinned = image.digest {
+            digest = pinned
+        } else if let resolved = tags.cachedValue(for: image.description) {
+            digest = resolved
+        } else {
+            return nil
+        }
+        let key = VerificationCacheKey(
+            digest: digest, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
+            trust: Self.trustFingerprint(of: authority))
+        guard let stored = results.cachedValue(for: key) else { return nil }
+        if tagged { tags.countHit() }
+        results.countHit()
+        // What report(...).verdict gives for a hit, without building the whole result.
+        var steps: [VerificationStep] = []
+        steps.reserveCapacity(stored.steps.count + 2)
+        steps.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
+        steps.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
+        steps.append(contentsOf: stored.steps)
+        logger.debug("verified", metadata: [
+            "image": "\(image)", "digest": "\(digest)", "policy": "\(policy.name)", "authority": "\(authority.name)",
+            "passed": "\(stored.passed)", "cache": "\(CacheOutcome.hit.rawValue)",
+        ])
+        return AuthorityVerdict(passed: stored.passed, authority: authority.name, reason: stored.reason, steps: steps)
+    }
+
+    /// The result a caller gets for `stored`: the image as it named it, the cache outcome, and
+    /// the `digest` step (and the `cache` step unless it verified) before the verifier's steps.
+    func report(
+        _ stored: CachedVerification, outcome: CacheOutcome, image: ImageReference, digest: ImageDigest, policy: String,
+        authority: String
+    ) -> VerificationResult {
+        var result = stored.result(image: image.description, digest: digest, policy: policy, authority: authority)
+        result.cache = outcome
+        if outcome != .miss {
+            result.steps.insert(VerificationStep(
+                name: "cache", passed: true,
+                detail: outcome == .hit ? "result reused from the cache" : "result shared with a concurrent verification"), at: 0)
+        }
+        result.steps.insert(VerificationStep(name: "digest", passed: true, detail: digest.description), at: 0)
+        logger.debug("verified", metadata: [
+            "image": "\(image)", "digest": "\(digest)", "policy": "\(policy)", "authority": "\(authority)",
+            "passed": "\(result.passed)", "cache": "\(outcome.rawValue)",
+        ])
+        return result
+    }
+}
+
+/// What a cached verification result is keyed by: the digest verified, the policy and its
+/// revision, and the authority with its trust material.
+///
+/// Compact: a sha256 digest is kept as its 32 bytes, and the revision and trust fingerprint are
+/// the compiled policy's own strings, shared by every entry of that policy.
+struct VerificationCacheKey: Hashable, Sendable {
+    var digest: DigestKey
+    var policy: String
+    var revision: String
+    var authority: String
+    var trust: String
+
+    /// Hashes the digest and the policy and authority names only: the revision and trust
+    /// fingerprint are 64 hexadecimal digits each, and entries that differ only in them (two
+    /// revisions of one policy cached at once) are rare; equality still compares them.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(digest)
+        hasher.combine(policy)
+        hasher.combine(authority)
+    }
+
+    init(digest: ImageDigest, policy: String, revision: String, authority: String, trust: String) {
+        self.digest = DigestKey(digest)
+        self.policy = policy
+        self.revision = revision
+        self.authority = authority
+        self.trust = trust
+    }
+}
+
+/// An image digest as a key: `sha256` with 64 lowercase hexadecimal digits as four words,
+/// anything else as its text.
+struct DigestKey: Hashable, Sendable {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// The digest's text when it is not a canonical sha256 digest.
+    private var text: String?
+
+    init(_ digest: ImageDigest) {
+        guard digest.algorithm == "sha256", let words = Self.words(digest.encoded) else {
+            text = digest.description
+            return
+        }
+        self.words = words
+    }
+
+    private static func words(_ hex: String) -> (UInt64, UInt64, UInt64, UInt64)? {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var count = 0
+        for byte in hex.utf8 {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
+            switch count / 16 {
+            case 0: words.0 = words.0 << 4 | digit
+            case 1: words.1 = words.1 << 4 | digit
+            case 2: words.2 = words.2 << 4 | digit
+            case 3: words.3 = words.3 << 4 | digit
+            default: return nil
+            }
+            count += 1
+        }
+        return count == 64 ? words : nil
+    }
+
+    static func == (lhs: DigestKey, rhs: DigestKey) -> Bool {
+        lhs.words == rhs.words && lhs.text == rhs.text
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
+        hasher.combine(text)
+    }
+}
+
+/// A verification result as the cache keeps it: what the verifier found, without what the key
+/// and the caller already hold (the image as named, the digest, the policy and the authority),
+/// which ``result(image:digest:policy:authority:)`` puts back.
+struct CachedVerification: Sendable {
+    var format: SignatureFormat
+    var passed: Bool
+    var reason: String
+    var failure: VerificationFailure?
+    var signers: [VerificationResult.Signer]
+    var steps: [VerificationStep]
+    var fetchMilliseconds: Double?
+    var checkMilliseconds: Double?
+
+    init(_ result: VerificationResult) {
+        format = result.format
+        passed = result.passed
+        reason = result.reason
+        failure = result.failure
+        signers = result.signers
+        steps = result.steps
+        fetchMilliseconds = result.timings.fetchMilliseconds
+        checkMilliseconds = result.timings.checkMilliseconds
+    }
+
+    func result(image: String, digest: ImageDigest, policy: String, authority: String) -> VerificationResult {
+        VerificationResult(
+            image: image, digest: digest, policy: policy, authority: authority, format: format, passed: passed,
+            reason: reason, failure: failure, signers: signers, steps: steps,
+            timings: VerificationResult.Timings(fetchMilliseconds: fetchMilliseconds, checkMilliseconds: checkMilliseconds))
+    }
+}
