@@ -53,7 +53,7 @@ enum AdmissionReviewReader {
         var uid: Int?, kind: Int?, resource: Int?, subResource: Int?, name: Int?, namespace: Int?
         var operation: Int?, userInfo: Int?, dryRun: Int?, object: Int?, oldObject: Int?
         document.forEachMember(ofObjectAt: start) { member, value in
-            switch document.byte(at: member + 1) {
+            switch document.byte(at: member.start + 1) {
             case UInt8(ascii: "u"):
                 if document.name(at: member, is: "uid") { uid = value } else if document.name(at: member, is: "userInfo") { userInfo = value }
             case UInt8(ascii: "k"):
@@ -76,7 +76,7 @@ enum AdmissionReviewReader {
                 if document.name(at: member, is: "dryRun") { dryRun = value }
             case UInt8(ascii: "\\"):
                 // An escaped name: compare the decoded text.
-                switch document.decodeString(at: member) {
+                switch document.decodeString(at: member.start) {
                 case "uid": uid = value
                 case "userInfo": userInfo = value
                 case "kind": kind = value

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Walking a checked document without building anything: member and element positions handed
 /// to a closure, member names compared on their bytes.
 extension JSONDocument {
@@ -12,16 +16,42 @@ extension JSONDocument {
     @inline(__always)
     func isNull(at index: Int) -> Bool { bytes[index] == UInt8(ascii: "n") }
 
-    /// Calls `body` with where each member's name (its opening quote) and value start, in
-    /// document order. Duplicate names are all reported; a reader that keeps the last one gets
-    /// the decoder's rule (the last wins).
-    func forEachMember(ofObjectAt index: Int, _ body: (_ name: Int, _ value: Int) -> Void) {
+    /// A member name in the document: where its string starts and ends (the quotes included),
+    /// and whether it holds an escape.
+    struct MemberName {
+        let start: Int
+        let end: Int
+        let hasEscape: Bool
+    }
+
+    /// Calls `body` with each member's name and where its value starts, in document order.
+    /// Duplicate names are all reported; a reader that keeps the last one gets the decoder's
+    /// rule (the last wins).
+    func forEachMember(ofObjectAt index: Int, _ body: (_ name: MemberName, _ value: Int) -> Void) {
         bytes.withUnsafeBufferPointer { buffer in
             var i = Self.skipWhitespace(buffer, index + 1)
             if i >= buffer.count || buffer[i] == UInt8(ascii: "}") { return }
             while true {
-                let name = i
-                i = Self.skipWhitespace(buffer, (try? Self.skipString(buffer, i)) ?? buffer.count)
+                let start = i
+                // The name's end, and whether an escape stopped the scan on the way.
+                var nameEnd = start + 1
+                var hasEscape = false
+                while nameEnd < buffer.count {
+                    nameEnd = Self.skipPlainStringBytes(buffer, nameEnd)
+                    guard nameEnd < buffer.count else { break }
+                    if buffer[nameEnd] == UInt8(ascii: "\"") {
+                        nameEnd += 1
+                        break
+                    }
+                    if buffer[nameEnd] == UInt8(ascii: "\\") {
+                        hasEscape = true
+                        nameEnd += 2
+                    } else {
+                        nameEnd += 1
+                    }
+                }
+                let name = MemberName(start: start, end: nameEnd, hasEscape: hasEscape)
+                i = Self.skipWhitespace(buffer, nameEnd)
                 let value = Self.skipWhitespace(buffer, i + 1)
                 body(name, value)
                 i = Self.skipWhitespace(buffer, end(ofValueAt: value))
@@ -41,6 +71,20 @@ extension JSONDocument {
                 i = Self.skipWhitespace(buffer, end(ofValueAt: i))
                 if i >= buffer.count || buffer[i] == UInt8(ascii: "]") { return }
                 i = Self.skipWhitespace(buffer, i + 1)
+            }
+        }
+    }
+
+    /// Whether the member name is `expected`: its length and bytes, or, when it holds an escape,
+    /// its decoded text (as ``string(at:equals:)`` compares).
+    @inline(__always)
+    func name(at name: MemberName, is expected: StaticString) -> Bool {
+        if name.hasEscape { return self.name(at: name.start, is: expected) }
+        guard name.end - name.start - 2 == expected.utf8CodeUnitCount else { return false }
+        return expected.withUTF8Buffer { key in
+            bytes.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress, let keyBase = key.baseAddress else { return key.isEmpty }
+                return memcmp(base + name.start + 1, keyBase, key.count) == 0
             }
         }
     }

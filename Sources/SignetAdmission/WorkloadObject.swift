@@ -1,6 +1,6 @@
 /// A field decoded without failing the whole document: absent (missing or `null`), present
 /// with the expected type, or present with another type (with what was expected).
-indirect enum Lenient<Value: Sendable>: Sendable {
+enum Lenient<Value: Sendable>: Sendable {
     case absent
     case value(Value)
     case malformed(expected: String)
@@ -91,7 +91,20 @@ struct SpecFields: Sendable, Equatable, Decodable {
 
 /// A `PodTemplateSpec` or `JobTemplateSpec`: an object with a `spec`.
 struct TemplateFields: Sendable, Equatable, Decodable {
-    var spec: Lenient<SpecFields> = .absent
+    /// The one indirection a spec, which holds templates, needs to hold itself again (a box
+    /// here, not on every lenient value read).
+    private final class Box: Sendable {
+        let spec: Lenient<SpecFields>
+        init(_ spec: Lenient<SpecFields>) { self.spec = spec }
+    }
+
+    private static let nothing = Box(.absent)
+    private var box = TemplateFields.nothing
+
+    var spec: Lenient<SpecFields> {
+        get { box.spec }
+        set { box = Box(newValue) }
+    }
 
     enum CodingKeys: String, CodingKey { case spec }
 
@@ -102,6 +115,8 @@ struct TemplateFields: Sendable, Equatable, Decodable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         spec = container.lenient(SpecFields.self, forKey: .spec, expected: "an object")
     }
+
+    static func == (lhs: TemplateFields, rhs: TemplateFields) -> Bool { lhs.spec == rhs.spec }
 }
 
 /// A list of `core/v1` `Container` (or `EphemeralContainer`): the name and image of each.

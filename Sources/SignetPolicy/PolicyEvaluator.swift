@@ -162,29 +162,40 @@ public struct PolicyEvaluator: Sendable {
         case timerStopped
     }
 
+    /// How many policies of one admission are verified at once; the others start as these finish.
+    /// A registry client talks to one registry over a few connections anyway, and a review of a
+    /// hundred unverified images started a hundred verifications at once, whose buffers stayed
+    /// with the allocator after the burst.
+    static let concurrentVerifications = 16
+
     /// Runs the verifications the images still need: one child task per policy of each image,
-    /// all concurrently, and one timer for the whole admission that cancels them at the
-    /// deadline (each verification then reports that the deadline passed). A policy with several
-    /// authorities to verify runs them concurrently and stops when its outcome is certain.
+    /// up to ``concurrentVerifications`` at once, and one timer for the whole admission that
+    /// cancels them at the deadline (each verification then reports that the deadline passed). A
+    /// policy with several authorities to verify runs them concurrently and stops when its
+    /// outcome is certain.
     private func verifyAll(
         _ unfinished: [(image: String, work: PendingImage)], deadline: ContinuousClock.Instant
     ) async -> [(String, ImageEvaluation)] {
         var progress = unfinished.map(\.work.policies)
-        var jobs = 0
+        var jobs: [(image: Int, policy: Int)] = []
+        for image in unfinished.indices {
+            for policy in progress[image].indices where !progress[image][policy].isFinished { jobs.append((image, policy)) }
+        }
+        guard !jobs.isEmpty else { return Self.evaluations(unfinished, progress) }
         await withTaskGroup(of: Finished.self) { group in
-            for image in unfinished.indices {
+            var started = 0
+            func startNext() {
+                let (image, policy) = jobs[started]
                 let reference = unfinished[image].work.reference
-                for policy in progress[image].indices where !progress[image][policy].isFinished {
-                    let open = progress[image][policy]
-                    jobs += 1
-                    group.addTask {
-                        var open = open
-                        await self.verify(&open, image: reference, deadline: deadline)
-                        return .policy(image: image, policy: policy, open)
-                    }
+                let open = progress[image][policy]
+                started += 1
+                group.addTask {
+                    var open = open
+                    await self.verify(&open, image: reference, deadline: deadline)
+                    return .policy(image: image, policy: policy, open)
                 }
             }
-            guard jobs > 0 else { return }
+            while started < min(jobs.count, Self.concurrentVerifications) { startNext() }
             group.addTask {
                 do {
                     try await DeadlineTimer.sleep(until: deadline)
@@ -193,12 +204,14 @@ public struct PolicyEvaluator: Sendable {
                     return .timerStopped
                 }
             }
-            var remaining = jobs
+            var remaining = jobs.count
             for await finished in group {
                 switch finished {
                 case .policy(let image, let policy, let verified):
                     progress[image][policy] = verified
                     remaining -= 1
+                    // After the deadline a job started now reports the deadline at once.
+                    if started < jobs.count { startNext() }
                     // Everything is in: stop the timer.
                     if remaining == 0 { group.cancelAll() }
                 case .deadline:
@@ -208,10 +221,16 @@ public struct PolicyEvaluator: Sendable {
                 }
             }
         }
-        return unfinished.indices.map { index in
+        return Self.evaluations(unfinished, progress)
+    }
+
+    private static func evaluations(
+        _ unfinished: [(image: String, work: PendingImage)], _ progress: [[PolicyProgress]]
+    ) -> [(String, ImageEvaluation)] {
+        unfinished.indices.map { index in
             let work = unfinished[index].work
             return (unfinished[index].image,
-                    .evaluated(work.reference, text: work.text, Self.ordered(progress[index].map(\.result), exempted: work.exempted)))
+                    .evaluated(work.reference, text: work.text, ordered(progress[index].map(\.result), exempted: work.exempted)))
         }
     }
 

@@ -298,8 +298,10 @@ struct PolicyEvaluatorTests {
             + [ImageUse(image: "ghcr.io/org/app1:v1", container: "duplicate")]
         let probe = ConcurrencyProbe()
         let decision = await PolicyEvaluator(policies: set, verifier: probe).evaluate(images, subject: subject, deadline: deadline())
-        // Sequential verification would never have two under way at once.
+        // Sequential verification would never have two under way at once; more than the bound
+        // at once would mean a burst of reviews holds that many verifications' buffers.
         #expect(probe.peak >= 10)
+        #expect(probe.peak <= PolicyEvaluator.concurrentVerifications)
         #expect(decision.verdicts.count == 201)
         #expect(decision.verdicts.map(\.container) == images.map(\.container))
         #expect(decision.denials.count == 20)
