@@ -466,10 +466,11 @@ def evaluate_targets(results):
         targets.append({"target": "warm p99 decision time inside the server < 1 ms",
                         "measured": f"p99 {fmt_bound(d['p99_le_seconds'])} over {d['count']:,} reviews",
                         "met": "yes" if d["p99_le_seconds"] < 0.001 else "no"})
-    best = max(results["warm"].values(), key=lambda row: row["signet"]["rps"]["median"])
-    targets.append({"target": "warm throughput ≥ 50% of nginx's on the same machine",
+    # Met only when it holds at every concurrency measured.
+    short = [c for c, row in results["warm"].items() if row["ratio"] < 0.5]
+    targets.append({"target": "warm throughput ≥ 50% of nginx's on the same machine, at every concurrency",
                     "measured": ", ".join(f"{c} conns: {row['ratio']:.0%}" for c, row in results["warm"].items()),
-                    "met": "yes" if best["ratio"] >= 0.5 else "no"})
+                    "met": "yes" if not short else "no (below at " + ", ".join(f"{c} conns" for c in short) + ")"})
     targets += results.get("extra_targets", [])
     results["targets"] = targets
 
