@@ -33,11 +33,18 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
 
     /// How messages name a container of this type: `container "web"`, `init container "setup"`.
     public func describe(_ name: String) -> String {
-        switch self {
-        case .container: "container \"\(name)\""
-        case .initContainer: "init container \"\(name)\""
-        case .ephemeralContainer: "ephemeral container \"\(name)\""
+        let kind: String = switch self {
+        case .container: "container \""
+        case .initContainer: "init container \""
+        case .ephemeralContainer: "ephemeral container \""
         }
+        // Put together in one buffer of the right size: this runs for every image of every review.
+        var text = ""
+        text.reserveCapacity(kind.utf8.count + name.utf8.count + 1)
+        text += kind
+        text += name
+        text += "\""
+        return text
     }
 }
 

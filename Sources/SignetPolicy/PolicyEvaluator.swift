@@ -476,12 +476,31 @@ private enum ImageEvaluation: Sendable {
             } else if !exemptionWarnings.isEmpty {
                 result.verdict.reason = exemptionWarnings.joined(separator: "; ")
             } else {
-                let names = results.map { "\"\($0.policy)\"" }.joined(separator: ", ")
-                result.verdict.reason = "image \"\(reference)\" (\(container)) allowed by \(results.count == 1 ? "policy" : "policies") \(names)"
+                result.verdict.reason = Self.allowedReason(reference: reference, container: container, results: results)
             }
             result.warnings += exemptionWarnings
             return result
         }
+    }
+
+    /// `image "r" (container "c") allowed by policy "p"` (or `policies "p", "q"`), the reason of
+    /// most verdicts, put together in one buffer of the right size.
+    private static func allowedReason(reference: String, container: String, results: [PolicyResult]) -> String {
+        var text = ""
+        text.reserveCapacity(
+            reference.utf8.count + container.utf8.count + 40 + results.reduce(0) { $0 + $1.policy.utf8.count + 4 })
+        text += "image \""
+        text += reference
+        text += "\" ("
+        text += container
+        text += results.count == 1 ? ") allowed by policy " : ") allowed by policies "
+        for index in results.indices {
+            if index > 0 { text += ", " }
+            text += "\""
+            text += results[index].policy
+            text += "\""
+        }
+        return text
     }
 
     /// `, authority "a": message` for one failing authority, or the count and every failure.
