@@ -137,8 +137,9 @@ struct VerificationCacheTests {
         #expect(outcomes.allSatisfy { $0 == .miss || $0 == .joined || $0 == .hit })
     }
 
-    /// A policy over every image with one key authority, compiled as the loader does.
-    func compiledPolicy(_ note: String = "one") throws -> CompiledPolicy {
+    /// A policy set holding `p`: every image, one key authority whose annotation `note` makes
+    /// each `note` another revision; compiled as the loader does.
+    func policySet(_ note: String = "one") throws -> PolicySet {
         let yaml = """
             apiVersion: signet.dev/v1alpha1
             kind: ClusterImagePolicy
@@ -152,8 +153,12 @@ struct VerificationCacheTests {
                     publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
                     annotations: {note: "\(note)"}
             """
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
-        return try #require(set["p"])
+        return try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+    }
+
+    /// The policy `p` of ``policySet(_:)``.
+    func compiledPolicy(_ note: String = "one") throws -> CompiledPolicy {
+        try #require(try policySet(note)["p"])
     }
 
     @Test func cachedVerdictsAreAnsweredWithoutWaitingAsAHitWouldBe() async throws {
@@ -197,30 +202,13 @@ struct VerificationCacheTests {
     @Test func aChangedPolicyDoesNotReuseResults() async throws {
         let verifier = CountingVerifier()
         let engine = engine(verifier)
-        let loader = PolicyLoader()
-        func policies(_ message: String) throws -> PolicySet {
-            let yaml = """
-                apiVersion: signet.dev/v1alpha1
-                kind: ClusterImagePolicy
-                metadata:
-                  name: p
-                spec:
-                  images: [{glob: "**"}]
-                  authorities:
-                    - name: keys
-                      key:
-                        publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
-                        annotations: {note: "\(message)"}
-                """
-            return try loader.load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
-        }
-        let before = try policies("one")
+        let before = try policySet("one")
         let policy = try #require(before["p"])
         _ = try await engine.verify(image: try image(digestA), authority: policy.authorities[0], policy: policy, deadline: deadline())
         _ = try await engine.verify(image: try image(digestA), authority: policy.authorities[0], policy: policy, deadline: deadline())
         #expect(verifier.callCount == 1)
 
-        let after = try policies("two")
+        let after = try policySet("two")
         await engine.retain(after)
         let changed = try #require(after["p"])
         #expect(VerificationEngine.revision(of: changed) != VerificationEngine.revision(of: policy))
