@@ -61,8 +61,7 @@ final class JSONDocument: Sendable {
             // About one container of 64 bytes or more per 128 bytes of a Kubernetes object at most.
             validator.spans.reserveCapacity(16 + buffer.count / 128)
             do throws(JSONSyntaxError) {
-                let start = validator.skipWhitespace(0)
-                let end = try validator.skipValue(start, depth: 0)
+                let end = try validator.skipDocument()
                 guard validator.skipWhitespace(end) == buffer.count else {
                     throw JSONSyntaxError(reason: "text after the value", offset: end)
                 }
@@ -75,7 +74,9 @@ final class JSONDocument: Sendable {
         spans = try result.get()
     }
 
-    /// The syntax check, recording the spans of large containers.
+    /// The syntax check, recording the spans of large containers. One loop over the bytes with
+    /// an explicit stack of the containers open (no call per value), so a document of small
+    /// values, such as a Kubernetes object, costs a few comparisons per value.
     private struct Validator {
         let bytes: UnsafeBufferPointer<UInt8>
         /// Every container gets a slot as it opens (so the spans stay in document order); a
@@ -87,57 +88,78 @@ final class JSONDocument: Sendable {
         @inline(__always)
         func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
 
-        mutating func skipValue(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
-            guard index < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: index) }
-            let byte = bytes[index]
-            guard byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") else {
-                return try JSONDocument.skipScalar(bytes, index)
+        /// The index past the one value at the first non-whitespace byte.
+        mutating func skipDocument() throws(JSONSyntaxError) -> Int {
+            // The containers open, innermost last: their slot in `spans` and whether each is an object.
+            var open: [(slot: Int, isObject: Bool)] = []
+            open.reserveCapacity(32)
+            var i = skipWhitespace(0)
+            while true {
+                // A value starts at `i`.
+                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: i) }
+                let byte = bytes[i]
+                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                    guard open.count < LazyJSONDecoder.maximumDepth else {
+                        throw JSONSyntaxError(reason: "nested too deeply", offset: i)
+                    }
+                    let isObject = byte == UInt8(ascii: "{")
+                    let slot = used
+                    if slot < spans.count { spans[slot] = (i, 0) } else { spans.append((i, 0)) }
+                    used += 1
+                    open.append((slot, isObject))
+                    i = skipWhitespace(i + 1)
+                    if i < bytes.count && bytes[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        // Empty: closed right away, below.
+                    } else {
+                        if isObject { i = try skipMemberName(i) }
+                        continue
+                    }
+                } else {
+                    i = try JSONDocument.skipScalar(bytes, i)
+                    guard !open.isEmpty else { return i }
+                    i = skipWhitespace(i)
+                }
+                // A value ended before `i` inside the innermost open container: a comma and the
+                // next value, or the container's end (and perhaps its parents').
+                while true {
+                    let container = open[open.count - 1]
+                    guard i < bytes.count else {
+                        throw JSONSyntaxError(
+                            reason: container.isObject ? "unexpected end in an object" : "unexpected end in an array", offset: i)
+                    }
+                    let next = bytes[i]
+                    if next == UInt8(ascii: ",") {
+                        i = skipWhitespace(i + 1)
+                        if container.isObject { i = try skipMemberName(i) }
+                        break
+                    }
+                    guard next == (container.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+                        throw JSONSyntaxError(
+                            reason: container.isObject ? "expected ',' or '}'" : "expected ',' or ']'", offset: i)
+                    }
+                    i += 1
+                    open.removeLast()
+                    if i - spans[container.slot].start >= JSONDocument.spanThreshold {
+                        spans[container.slot].end = i
+                    } else {
+                        // Everything inside a small container is smaller still: none of it is kept.
+                        used = container.slot
+                    }
+                    if open.isEmpty { return i }
+                    i = skipWhitespace(i)
+                }
             }
-            guard depth < LazyJSONDecoder.maximumDepth else { throw JSONSyntaxError(reason: "nested too deeply", offset: index) }
-            let slot = used
-            if slot < spans.count { spans[slot] = (index, 0) } else { spans.append((index, 0)) }
-            used += 1
-            let end = byte == UInt8(ascii: "{") ? try skipObject(index, depth: depth) : try skipArray(index, depth: depth)
-            if end - index >= JSONDocument.spanThreshold {
-                spans[slot].end = end
-            } else {
-                // Everything inside a small container is smaller still: none of it is kept.
-                used = slot
-            }
-            return end
         }
 
-        // The value's end is computed before whitespace is skipped after it: as an argument of
-        // skipWhitespace (a method of self), skipValue ran on a copy of self's state, so the
-        // spans array was shared and every change to it copied it.
-        private mutating func skipObject(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
-            var i = skipWhitespace(index + 1)
-            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { return i + 1 }
-            while true {
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw JSONSyntaxError(reason: "expected a member name", offset: i) }
-                i = skipWhitespace(try JSONDocument.skipString(bytes, i))
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
-                let valueStart = skipWhitespace(i + 1)
-                let valueEnd = try skipValue(valueStart, depth: depth + 1)
-                i = skipWhitespace(valueEnd)
-                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an object", offset: i) }
-                if bytes[i] == UInt8(ascii: "}") { return i + 1 }
-                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or '}'", offset: i) }
-                i = skipWhitespace(i + 1)
+        /// Checks `"name" :` at `index`; the index of the member's value.
+        @inline(__always)
+        private func skipMemberName(_ index: Int) throws(JSONSyntaxError) -> Int {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw JSONSyntaxError(reason: "expected a member name", offset: index)
             }
-        }
-
-        private mutating func skipArray(_ index: Int, depth: Int) throws(JSONSyntaxError) -> Int {
-            var i = skipWhitespace(index + 1)
-            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
-            while true {
-                let valueEnd = try skipValue(i, depth: depth + 1)
-                i = skipWhitespace(valueEnd)
-                guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end in an array", offset: i) }
-                if bytes[i] == UInt8(ascii: "]") { return i + 1 }
-                guard bytes[i] == UInt8(ascii: ",") else { throw JSONSyntaxError(reason: "expected ',' or ']'", offset: i) }
-                i = skipWhitespace(i + 1)
-            }
+            let i = skipWhitespace(try JSONDocument.skipString(bytes, index))
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
+            return skipWhitespace(i + 1)
         }
     }
 
@@ -211,8 +233,8 @@ final class JSONDocument: Sendable {
     }
 
     /// The index of the first byte at or after `index` that ends a run of ordinary string bytes:
-    /// a quote, a backslash or a control character (or the end). Eight bytes at a time while
-    /// none of them is one (SWAR: a byte-wise "less than" and "equals" on a 64-bit word).
+    /// a quote, a backslash or a control character (or the end). Eight bytes at a time (SWAR: a
+    /// byte-wise "less than" and "equals" on a 64-bit word), the last few one by one.
     @inline(__always)
     static func skipPlainStringBytes(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
         var i = index
@@ -225,7 +247,8 @@ final class JSONDocument: Sendable {
             let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
             let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
             let special = control | ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
-            if special != 0 { break }
+            // A borrow can flag a byte above a special one, never below: the lowest flag is exact.
+            if special != 0 { return i + special.trailingZeroBitCount >> 3 }
             i += 8
         }
         while i < bytes.count {

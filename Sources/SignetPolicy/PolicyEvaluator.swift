@@ -29,8 +29,9 @@ public struct PolicyEvaluator: Sendable {
     /// Registry credentials for the images of an admission (its pull secrets); read only when a
     /// verification has to ask a registry. `nil`: the verifier's registry client's own only.
     public var credentialProvider: (any RegistryCredentialProvider)?
-    /// Image references already parsed, shared by the copies of this evaluator.
-    private let references = ParsedImages()
+    /// Image references already parsed, with the policies whose globs match them; shared by
+    /// the copies of this evaluator.
+    private let references: ParsedImages
     /// The verifier as a ``CachedVerdictSource``, when it is one (cast once, not per authority).
     private let cachedVerdicts: (any CachedVerdictSource)?
 
@@ -43,6 +44,7 @@ public struct PolicyEvaluator: Sendable {
         credentialProvider: (any RegistryCredentialProvider)? = nil
     ) {
         self.policies = policies
+        self.references = ParsedImages(policies: policies.policies)
         self.noMatchAction = noMatchAction
         self.verifier = verifier
         self.cachedVerdicts = verifier as? any CachedVerdictSource
@@ -77,21 +79,12 @@ public struct PolicyEvaluator: Sendable {
             for (image, evaluation) in finished { evaluations[image] = evaluation }
         }
 
-        var verdicts: [ImageVerdict] = []
-        var denials: [String] = []
-        var warnings: [String] = []
-        var auditFindings: [String] = []
-        verdicts.reserveCapacity(images.count)
+        var decision = AdmissionDecision(allowed: true, verdicts: [], denials: [], warnings: [], auditFindings: [])
+        decision.verdicts.reserveCapacity(images.count)
         for use in images {
-            guard let evaluation = evaluations[use.image] else { continue }
-            let verdict = evaluation.verdict(for: use, noMatchAction: noMatchAction)
-            verdicts.append(verdict.verdict)
-            denials += verdict.denials
-            warnings += verdict.warnings
-            auditFindings += verdict.auditFindings
+            evaluations[use.image]?.addVerdict(for: use, noMatchAction: noMatchAction, to: &decision)
         }
-        let decision = AdmissionDecision(
-            allowed: denials.isEmpty, verdicts: verdicts, denials: denials, warnings: warnings, auditFindings: auditFindings)
+        decision.allowed = decision.denials.isEmpty
         logger.debug("evaluated images", metadata: [
             "kind": "\(subject.kind)", "namespace": "\(subject.namespace ?? "")", "name": "\(subject.name ?? "")",
             "decision": "\(decision.allowed ? "allowed" : "denied")", "summary": "\(decision.summary)",
@@ -119,21 +112,21 @@ public struct PolicyEvaluator: Sendable {
 
     /// Everything about one image that needs no waiting; the verifications left, if any.
     private func prepare(image: String, subject admission: AdmissionSubject, now: Date) -> Preparation {
-        let reference: ImageReference
-        let subject: ImageMatchSubject
+        let parsed: ParsedImages.Parsed
         switch references.parse(image) {
-        case .success(let parsed):
-            (reference, subject) = (parsed.reference, parsed.subject)
-        case .failure(let error):
-            return .decided(.invalid(error))
+        case .success(let success): parsed = success
+        case .failure(let error): return .decided(.invalid(error))
         }
+        let reference = parsed.reference
+        let subject = parsed.subject
         if let bypass = activeBypass(for: reference, subject: admission, now: now) {
             return .decided(.bypassed(reference, bypass.use))
         }
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         var anyMatch = false
-        for policy in policies.policies where policy.matches(subject) && policy.applies(to: admission) {
+        for index in parsed.matchingPolicies where policies.policies[index].applies(to: admission) {
+            let policy = policies.policies[index]
             anyMatch = true
             if let exception = activeException(for: policy, image: reference, subject: admission, now: now) {
                 exempted.append(PolicyResult(
@@ -147,7 +140,8 @@ public struct PolicyEvaluator: Sendable {
             return .decided(.uncovered(reference, text: subject.reference))
         }
         if matching.allSatisfy({ $0.isFinished }) {
-            return .decided(.evaluated(reference, text: subject.reference, Self.ordered(matching.map(\.result), exempted: exempted)))
+            return .decided(.evaluated(EvaluatedImage(
+                reference: reference, text: subject.reference, results: Self.ordered(matching.map(\.result), exempted: exempted))))
         }
         return .pending(PendingImage(reference: reference, text: subject.reference, exempted: exempted, policies: matching))
     }
@@ -230,7 +224,9 @@ public struct PolicyEvaluator: Sendable {
         unfinished.indices.map { index in
             let work = unfinished[index].work
             return (unfinished[index].image,
-                    .evaluated(work.reference, text: work.text, ordered(progress[index].map(\.result), exempted: work.exempted)))
+                    .evaluated(EvaluatedImage(
+                        reference: work.reference, text: work.text,
+                        results: ordered(progress[index].map(\.result), exempted: work.exempted))))
         }
     }
 
@@ -372,25 +368,37 @@ public struct PolicyEvaluator: Sendable {
     }
 }
 
-/// Image references by the text pods name them with, parsed once: a cluster runs a bounded set
-/// of images, and parsing one and building its normalised name and reference for matching cost
-/// more than the rest of its evaluation. Holds at most ``capacity`` texts, and starts over when
-/// full. Parsing is a function of the text alone, so a remembered answer is always the same one.
+/// Image references by the text pods name them with, parsed once, with the policies whose
+/// `spec.images` globs match them: a cluster runs a bounded set of images, and parsing one,
+/// building its normalised name and reference and matching them against every policy's globs
+/// cost more than the rest of its evaluation. Holds at most ``capacity`` texts, and starts over
+/// when full. Both answers are functions of the text and the (fixed) policies alone, so a
+/// remembered answer is always the same one.
 final class ParsedImages: Sendable {
     struct Parsed: Sendable {
         let reference: ImageReference
         let subject: ImageMatchSubject
+        /// Indices in the policies given at init whose globs match the image, in their order.
+        let matchingPolicies: [Int]
     }
 
     static let capacity = 4096
+    private let policies: [CompiledPolicy]
     private let entries = Mutex<[String: Result<Parsed, ImageReferenceError>]>([:])
+
+    init(policies: [CompiledPolicy]) {
+        self.policies = policies
+    }
 
     func parse(_ image: String) -> Result<Parsed, ImageReferenceError> {
         if let known = entries.withLock({ $0[image] }) { return known }
         let parsed: Result<Parsed, ImageReferenceError>
         do {
             let reference = try ImageReference(parsing: image)
-            parsed = .success(Parsed(reference: reference, subject: ImageMatchSubject(reference)))
+            let subject = ImageMatchSubject(reference)
+            parsed = .success(Parsed(
+                reference: reference, subject: subject,
+                matchingPolicies: policies.indices.filter { policies[$0].matches(subject) }))
         } catch {
             parsed = .failure(error)
         }
@@ -402,84 +410,105 @@ final class ParsedImages: Sendable {
     }
 }
 
+/// An image whose matching policies were evaluated: its reference (and that reference's text)
+/// and the policies' results, in name order. A class, so that handing an evaluation to each
+/// container that uses the image is one reference count, not one per string it holds.
+private final class EvaluatedImage: Sendable {
+    let reference: ImageReference
+    let text: String
+    let results: [PolicyResult]
+
+    init(reference: ImageReference, text: String, results: [PolicyResult]) {
+        self.reference = reference
+        self.text = text
+        self.results = results
+    }
+}
+
 /// The evaluation of one distinct image, turned into a verdict per container that uses it.
 private enum ImageEvaluation: Sendable {
     case invalid(ImageReferenceError)
     /// No policy covers the image; `text` is the reference's text.
     case uncovered(ImageReference, text: String)
-    case evaluated(ImageReference, text: String, [PolicyResult])
+    case evaluated(EvaluatedImage)
     case bypassed(ImageReference, ExemptionUse)
 
-    struct UseVerdict {
-        var verdict: ImageVerdict
-        var denials: [String] = []
-        var warnings: [String] = []
-        var auditFindings: [String] = []
-    }
-
-    func verdict(for use: ImageUse, noMatchAction: NoMatchAction) -> UseVerdict {
+    /// Adds the verdict of the container `use` to `decision`, with its denials, warnings and
+    /// audit findings (appended in place: a verdict holds a dozen strings and arrays, and
+    /// handing it over by value retained and released each of them).
+    func addVerdict(for use: ImageUse, noMatchAction: NoMatchAction, to decision: inout AdmissionDecision) {
         let container = use.containerType.describe(use.container)
         switch self {
         case .invalid(let error):
-            let message = "image \"\(use.image)\" (\(container)) denied: \(error.description)"
-            return UseVerdict(
-                verdict: ImageVerdict(
-                    image: use.image, reference: nil, container: use.container, containerType: use.containerType,
-                    policies: [], outcome: .deny, reason: error.description),
-                denials: [message])
+            decision.verdicts.append(ImageVerdict(
+                image: use.image, reference: nil, container: use.container, containerType: use.containerType,
+                policies: [], outcome: .deny, reason: error.description))
+            decision.denials.append("image \"\(use.image)\" (\(container)) denied: \(error.description)")
 
         case .uncovered(_, let reference):
             let message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy and the no-match action is \(noMatchAction.rawValue)"
             let outcome: ImageOutcome = noMatchAction == .deny ? .deny : .allow
-            return UseVerdict(
-                verdict: ImageVerdict(
-                    image: use.image, reference: reference, container: use.container, containerType: use.containerType,
-                    policies: [], outcome: outcome, reason: message),
-                denials: outcome == .deny ? [message] : [])
+            decision.verdicts.append(ImageVerdict(
+                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
+                policies: [], outcome: outcome, reason: message))
+            if outcome == .deny { decision.denials.append(message) }
 
         case .bypassed(let reference, let bypass):
             let message = bypass.warning(reference: reference, container: container)
-            return UseVerdict(
-                verdict: ImageVerdict(
-                    image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
-                    policies: [], outcome: .allow, reason: message, exemptions: [bypass]),
-                warnings: [message])
+            decision.verdicts.append(ImageVerdict(
+                image: use.image, reference: reference.description, container: use.container, containerType: use.containerType,
+                policies: [], outcome: .allow, reason: message, exemptions: [bypass]))
+            decision.warnings.append(message)
 
-        case .evaluated(let image, let reference, let results):
-            var result = UseVerdict(verdict: ImageVerdict(
-                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
-                policies: results.map(\.policy), outcome: .allow, reason: "", results: results,
-                exemptions: results.compactMap(\.exemption)))
-            let exemptionWarnings = results.compactMap { policy in
-                policy.exemption.map { $0.warning(reference: image, container: container) }
-            }
-            for policy in results where !policy.passed {
-                let failure = Self.describeFailure(policy)
-                switch policy.mode {
+        case .evaluated(let evaluated):
+            let image = evaluated.reference
+            let reference = evaluated.text
+            let results = evaluated.results
+            // By index: reading fields of the results in place, not copying each result.
+            var policies: [String] = []
+            policies.reserveCapacity(results.count)
+            var exemptions: [ExemptionUse] = []
+            var denials: [String] = []
+            var warnings: [String] = []
+            var auditFindings: [String] = []
+            for index in results.indices {
+                policies.append(results[index].policy)
+                if let exemption = results[index].exemption { exemptions.append(exemption) }
+                guard !results[index].passed else { continue }
+                let failure = Self.describeFailure(results[index])
+                let policy = results[index].policy
+                switch results[index].mode {
                 case .enforce:
-                    result.denials.append("image \"\(reference)\" (\(container)) denied by policy \"\(policy.policy)\"\(failure)")
+                    denials.append("image \"\(reference)\" (\(container)) denied by policy \"\(policy)\"\(failure)")
                 case .warn:
-                    result.warnings.append("image \"\(reference)\" (\(container)) would be denied by policy \"\(policy.policy)\" (mode Warn)\(failure)")
+                    warnings.append("image \"\(reference)\" (\(container)) would be denied by policy \"\(policy)\" (mode Warn)\(failure)")
                 case .audit:
-                    result.auditFindings.append("image \"\(reference)\" (\(container)) would be denied by policy \"\(policy.policy)\" (mode Audit)\(failure)")
+                    auditFindings.append("image \"\(reference)\" (\(container)) would be denied by policy \"\(policy)\" (mode Audit)\(failure)")
                 }
             }
-            if let denial = result.denials.first {
-                result.verdict.outcome = .deny
-                result.verdict.reason = result.denials.count == 1 ? denial : result.denials.joined(separator: "; ")
-            } else if !result.warnings.isEmpty {
-                result.verdict.outcome = .warn
-                result.verdict.reason = result.warnings.joined(separator: "; ")
-            } else if !result.auditFindings.isEmpty {
-                result.verdict.outcome = .audit
-                result.verdict.reason = result.auditFindings.joined(separator: "; ")
+            let exemptionWarnings = exemptions.map { $0.warning(reference: image, container: container) }
+            var verdict = ImageVerdict(
+                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
+                policies: policies, outcome: .allow, reason: "", results: results, exemptions: exemptions)
+            if let denial = denials.first {
+                verdict.outcome = .deny
+                verdict.reason = denials.count == 1 ? denial : denials.joined(separator: "; ")
+            } else if !warnings.isEmpty {
+                verdict.outcome = .warn
+                verdict.reason = warnings.joined(separator: "; ")
+            } else if !auditFindings.isEmpty {
+                verdict.outcome = .audit
+                verdict.reason = auditFindings.joined(separator: "; ")
             } else if !exemptionWarnings.isEmpty {
-                result.verdict.reason = exemptionWarnings.joined(separator: "; ")
+                verdict.reason = exemptionWarnings.joined(separator: "; ")
             } else {
-                result.verdict.reason = Self.allowedReason(reference: reference, container: container, results: results)
+                verdict.reason = Self.allowedReason(reference: reference, container: container, results: results)
             }
-            result.warnings += exemptionWarnings
-            return result
+            decision.verdicts.append(verdict)
+            if !denials.isEmpty { decision.denials += denials }
+            if !warnings.isEmpty { decision.warnings += warnings }
+            if !exemptionWarnings.isEmpty { decision.warnings += exemptionWarnings }
+            if !auditFindings.isEmpty { decision.auditFindings += auditFindings }
         }
     }
 

@@ -201,7 +201,7 @@ struct PolicyEvaluatorTests {
     }
 
     @Test func parsedImagesAreRememberedAsParsingWouldAnswer() throws {
-        let parsed = ParsedImages()
+        let parsed = ParsedImages(policies: [])
         for round in 0..<2 {
             for index in 0..<(ParsedImages.capacity + 10) {
                 let text = "ghcr.io/org/app\(index):v\(round)"

@@ -102,6 +102,18 @@ struct LiveServerTests {
         #expect(result["uids"] as? [String] == (0..<12).map { "p\($0)" })
     }
 
+    /// Answers that need no waiting are written while the server is still reading the
+    /// connection: hundreds in one read must come back complete, in order, without the server
+    /// nesting a call per request.
+    @Test func hundredsOfPipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try startServer()
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
+        let result = try LiveClient.run("pipelined", server, ["--count", "600", "--path", "/validate?timeout=10s", "--body-file", file])
+        #expect(result["closed_early"] as? Bool == false)
+        #expect(result["statuses"] as? [Int] == Array(repeating: 200, count: 600))
+        #expect(result["uids"] as? [String] == (0..<600).map { "p\($0)" })
+    }
+
     @Test func keepAliveConnectionsAreReused() throws {
         let server = try startServer()
         let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)

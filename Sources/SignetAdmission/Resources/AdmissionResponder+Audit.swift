@@ -54,7 +54,7 @@ extension AdmissionResponder {
         auditSink?.record(record)
 
         guard let decision else { return }
-        for exemption in decision.exemptionsUsed {
+        for exemption in record.exemptions {
             switch exemption.kind {
             case .emergencyBypass:
                 Counter(label: "signet_emergency_bypass_uses_total", dimensions: [
@@ -77,10 +77,12 @@ extension AdmissionResponder {
             }
         }
         if !dryRun {
-            for verdict in decision.verdicts {
-                for result in verdict.results where !result.passed {
+            // By index: the verdicts and results are read in place, not copied one by one.
+            for verdict in decision.verdicts.indices {
+                let results = decision.verdicts[verdict].results
+                for result in results.indices where !results[result].passed {
                     Counter(label: "signet_policy_violations_total", dimensions: [
-                        ("policy", result.policy), ("mode", result.mode.rawValue),
+                        ("policy", results[result].policy), ("mode", results[result].mode.rawValue),
                     ]).increment()
                 }
             }

@@ -124,6 +124,7 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     }
 
     static func namesEqual(_ lhs: String, _ rhs: String) -> Bool {
-        HTTPSyntax.equalsIgnoringCase(lhs.utf8, rhs.utf8)
+        // Most names differ in length: that answers without walking them.
+        lhs.utf8.count == rhs.utf8.count && HTTPSyntax.equalsIgnoringCase(lhs.utf8, rhs.utf8)
     }
 }

@@ -91,6 +91,9 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
+    /// Whether the caller runs on this loop's thread.
+    var isCurrentThread: Bool { inLoopThread }
+
     private var inLoopThread: Bool {
         threadID.load(ordering: .acquiring) == UInt(bitPattern: Int(bitPattern: pthread_self()))
     }
@@ -138,6 +141,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
                 }
             }
             runInbox()
+            flushScheduled()
             let now = ContinuousClock.now
             if now >= nextTimeoutScan {
                 nextTimeoutScan = now + .milliseconds(100)
@@ -173,6 +177,28 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             draining = batch
         }
+    }
+
+    /// Connections whose responses are written at the end of this pass.
+    private var toFlush: [ServerConnection] = []
+
+    /// Writes `connection`'s output at the end of the loop's pass, after every ready request
+    /// was answered: a client with several connections then finds their responses together
+    /// instead of being woken for each one.
+    func flushLater(_ connection: ServerConnection) {
+        guard !connection.flushScheduled else { return }
+        connection.flushScheduled = true
+        toFlush.append(connection)
+    }
+
+    private func flushScheduled() {
+        guard !toFlush.isEmpty else { return }
+        var index = 0
+        while index < toFlush.count {
+            toFlush[index].flushScheduledOutput()
+            index += 1
+        }
+        toFlush.removeAll(keepingCapacity: true)
     }
 
     // MARK: - Accepting

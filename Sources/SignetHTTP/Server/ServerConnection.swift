@@ -54,6 +54,8 @@ final class ServerConnection {
     private var lingerAfterClose = false
     private var requestsServed = 0
     private var peerClosed = false
+    /// A handler is running synchronously inside ``dispatch(_:)``.
+    private var dispatching = false
     /// What every request's context says about the TLS session, read once after the handshake
     /// (renegotiation is off, so it cannot change).
     private var tlsVersion: String?
@@ -188,8 +190,9 @@ final class ServerConnection {
             case .continueExpected:
                 send(HTTPResponseEncoder.continueResponse)
             case .request(let request):
+                // A handler that answers without waiting has already completed the request
+                // here; the loop goes on with the next pipelined one.
                 dispatch(request)
-                return
             case .failure(let error):
                 core.metrics.badRequests.increment()
                 core.logger.debug(
@@ -227,11 +230,22 @@ final class ServerConnection {
         let id = self.id
         let core = self.core
         core.requestsInFlight.wrappingAdd(1, ordering: .relaxed)
-        Task(executorPreference: loop) {
+        dispatching = true
+        defer { dispatching = false }
+        // Started on this thread, so a handler that does not suspend (a cached decision) answers
+        // before `dispatch` returns, with no task switch and no trip through the loop's queue.
+        // When it suspends, it resumes on this loop (its executor preference), so the answer is
+        // written from the loop's thread either way.
+        Task.immediateDetached(executorPreference: loop) {
             let response = await handler.handle(request, context: context)
-            loop.execute {
+            if loop.isCurrentThread {
                 core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
                 loop.connection(id)?.complete(response)
+            } else {
+                loop.execute {
+                    core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
+                    loop.connection(id)?.complete(response)
+                }
             }
         }
     }
@@ -251,7 +265,9 @@ final class ServerConnection {
             send(bytes)
             guard case .reading = state else { return }
             setReading(true)
-            processRequests()
+            // Inside `dispatch`, its caller's loop reads the next request (no recursion per
+            // pipelined request).
+            if !dispatching { processRequests() }
         } else {
             send(bytes, thenClose: true)
         }
@@ -273,8 +289,19 @@ final class ServerConnection {
         if thenClose {
             closeAfterFlush()
         } else {
-            flush()
+            // Written when the loop has answered everything that was ready (see
+            // `EventLoop.flushLater`), so the client reads a burst of responses at once.
+            loop.flushLater(self)
         }
+    }
+
+    /// Set while the connection waits in its loop's list of connections to flush.
+    var flushScheduled = false
+
+    /// Writes what ``send(_:thenClose:)`` left for the end of the loop's pass.
+    func flushScheduledOutput() {
+        flushScheduled = false
+        if !isClosed { flush() }
     }
 
     // MARK: - Output

@@ -46,8 +46,11 @@ extension AdmissionDecision {
     public var exemptionsUsed: [ExemptionUse] {
         var seen: Set<ExemptionUse> = []
         var result: [ExemptionUse] = []
-        for exemption in verdicts.flatMap(\.exemptions) where seen.insert(exemption).inserted {
-            result.append(exemption)
+        // By index: most verdicts have no exemption, and are not copied to find that out.
+        for index in verdicts.indices where !verdicts[index].exemptions.isEmpty {
+            for exemption in verdicts[index].exemptions where seen.insert(exemption).inserted {
+                result.append(exemption)
+            }
         }
         return result
     }
