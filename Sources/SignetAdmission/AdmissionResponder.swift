@@ -211,7 +211,7 @@ public struct AdmissionResponder: Sendable {
     /// Decodes and checks the envelope: JSON, an object, `admission.k8s.io/v1` `AdmissionReview`,
     /// with a `request` that has a `uid`.
     static func decodeRequest(_ body: [UInt8]) -> Result<AdmissionRequest, BadRequest> {
-        let review: AdmissionReview
+        var review: AdmissionReview
         do {
             review = try decodeReview(body)
         } catch let error as DecodingError {
@@ -223,7 +223,8 @@ public struct AdmissionResponder: Sendable {
             return .failure(BadRequest(message:
                 "expected an \(AdmissionReview.apiVersion) AdmissionReview, got apiVersion \(review.apiVersion.map { "\"\($0)\"" } ?? "(none)"), kind \(review.kind.map { "\"\($0)\"" } ?? "(none)")"))
         }
-        guard let request = review.request else {
+        // Moved out, not copied: a request holds a few dozen strings.
+        guard let request = review.request.take() else {
             return .failure(BadRequest(message: "the AdmissionReview has no request"))
         }
         guard !request.uid.isEmpty else {

@@ -153,8 +153,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil)
 
+        var serverConfiguration = settings.server
+        // Audit lines reach standard output once per event-loop pass, before its answers.
+        serverConfiguration.beforeAnswersAreSent = { StandardOutputAuditSink.flushDeferredLines() }
         let server = try HTTPServer(
-            configuration: settings.server, certificates: certificates, handler: handler,
+            configuration: serverConfiguration, certificates: certificates, handler: handler,
             logger: Logger(label: "signet.http"))
         do {
             try server.start()
@@ -175,6 +178,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             }
         }
         await server.waitUntilStopped()
+        StandardOutputAuditSink.flushDeferredLines()
         signals.cancel()
         policyTask.cancel()
         policyUpdates.cancel()

@@ -375,11 +375,18 @@ public struct PolicyEvaluator: Sendable {
 /// when full. Both answers are functions of the text and the (fixed) policies alone, so a
 /// remembered answer is always the same one.
 final class ParsedImages: Sendable {
-    struct Parsed: Sendable {
+    /// A class: a remembered answer is handed out with one reference count, not one per string.
+    final class Parsed: Sendable {
         let reference: ImageReference
         let subject: ImageMatchSubject
         /// Indices in the policies given at init whose globs match the image, in their order.
         let matchingPolicies: [Int]
+
+        init(reference: ImageReference, subject: ImageMatchSubject, matchingPolicies: [Int]) {
+            self.reference = reference
+            self.subject = subject
+            self.matchingPolicies = matchingPolicies
+        }
     }
 
     static let capacity = 4096
@@ -487,24 +494,27 @@ private enum ImageEvaluation: Sendable {
                 }
             }
             let exemptionWarnings = exemptions.map { $0.warning(reference: image, container: container) }
-            var verdict = ImageVerdict(
-                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
-                policies: policies, outcome: .allow, reason: "", results: results, exemptions: exemptions)
+            let outcome: ImageOutcome
+            let reason: String
             if let denial = denials.first {
-                verdict.outcome = .deny
-                verdict.reason = denials.count == 1 ? denial : denials.joined(separator: "; ")
+                outcome = .deny
+                reason = denials.count == 1 ? denial : denials.joined(separator: "; ")
             } else if !warnings.isEmpty {
-                verdict.outcome = .warn
-                verdict.reason = warnings.joined(separator: "; ")
+                outcome = .warn
+                reason = warnings.joined(separator: "; ")
             } else if !auditFindings.isEmpty {
-                verdict.outcome = .audit
-                verdict.reason = auditFindings.joined(separator: "; ")
-            } else if !exemptionWarnings.isEmpty {
-                verdict.reason = exemptionWarnings.joined(separator: "; ")
+                outcome = .audit
+                reason = auditFindings.joined(separator: "; ")
             } else {
-                verdict.reason = Self.allowedReason(reference: reference, container: container, results: results)
+                outcome = .allow
+                reason = exemptionWarnings.isEmpty
+                    ? Self.allowedReason(reference: reference, container: container, results: results)
+                    : exemptionWarnings.joined(separator: "; ")
             }
-            decision.verdicts.append(verdict)
+            // Built in the array's storage: a verdict kept in a variable first was copied in.
+            decision.verdicts.append(ImageVerdict(
+                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
+                policies: policies, outcome: outcome, reason: reason, results: results, exemptions: exemptions))
             if !denials.isEmpty { decision.denials += denials }
             if !warnings.isEmpty { decision.warnings += warnings }
             if !exemptionWarnings.isEmpty { decision.warnings += exemptionWarnings }

@@ -33,6 +33,25 @@ struct LiveServerTests {
         #expect((response["auditAnnotations"] as? [String: String])?["decision"] == "allowed")
     }
 
+    /// `serve` gathers audit lines and writes them once per event-loop pass, before that pass's
+    /// answers: by the time a client has read an answer, its audit line is on standard output.
+    @Test func auditLineIsOnStandardOutputBeforeTheAnswer() throws {
+        let server = try startServer()
+        for index in 0..<20 {
+            let uid = "audit-order-\(index)"
+            let file = try ReviewBodies.write(
+                ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")], uid: uid), in: scratch)
+            let (status, _) = try server.review(file)
+            #expect(status == 200)
+            let records = server.process.stdout.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+            }
+            #expect(records.contains { $0["uid"] as? String == uid && $0["event"] as? String == "admission" }, "\(uid)")
+        }
+        #expect(server.stop() == 0)
+        #expect(server.process.stdout.split(separator: "\n").count == 20)
+    }
+
     @Test(arguments: ["Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"])
     func everyWorkloadKindIsDecidedOverTLS(kind: String) throws {
         let server = try startServer()

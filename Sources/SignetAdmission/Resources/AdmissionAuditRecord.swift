@@ -227,35 +227,79 @@ public protocol AuditSink: Sendable {
 
 /// Writes each record as one JSON line (RFC 8259, newline-delimited) on standard output (logs
 /// go to standard error), so a log shipper can tell the audit trail from diagnostics.
+///
+/// Immediate (the default): each line is written with write(2) as it is recorded. Deferred
+/// (`signet serve`): lines are gathered and written together by ``flushDeferredLines()``, which
+/// the server calls at the end of each event-loop pass, before that pass's answers are sent,
+/// so a client never reads an answer whose audit line is not yet on standard output, and a
+/// busy server makes one write per pass instead of one per review.
 public struct StandardOutputAuditSink: AuditSink {
     private static let lock = Mutex<Void>(())
+    /// Deferred lines not yet written.
+    private static let pending = Mutex<[UInt8]>([])
+    /// Whether `pending` holds anything, read without taking its lock.
+    private static let hasPending = Atomic<Bool>(false)
+    /// Deferred lines are written at once when they reach this size.
+    static let deferredLimit = 64 * 1024
 
-    public init() {}
+    private let deferred: Bool
 
-    /// Writes the line with write(2) on descriptor 1, whole lines under a lock so that
-    /// concurrent records never interleave. A line that cannot be written (standard output
-    /// closed) is dropped: the decision does not depend on it.
+    public init(deferred: Bool = false) {
+        self.deferred = deferred
+    }
+
     public func record(_ record: AdmissionAuditRecord) {
         var writer = JSONWriter(capacity: 512 + 512 * record.images.count)
         record.write(to: &writer)
         writer.raw("\n")
-        Self.lock.withLock { _ in
-            writer.withBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written > 0 {
-                        offset += written
-                    } else if written < 0 && errno == EINTR {
-                        continue
-                    } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        // A non-blocking descriptor: wait until it takes more.
-                        var ready = pollfd(fd: STDOUT_FILENO, events: Int16(POLLOUT), revents: 0)
-                        _ = poll(&ready, 1, 1000)
-                    } else {
-                        return
-                    }
-                }
+        guard deferred else {
+            writer.withBytes { Self.writeLines($0) }
+            return
+        }
+        let full = Self.pending.withLock { pending -> Bool in
+            writer.withBytes { pending.append(contentsOf: $0) }
+            return pending.count >= Self.deferredLimit
+        }
+        Self.hasPending.store(true, ordering: .releasing)
+        if full { Self.flushDeferredLines() }
+    }
+
+    /// Writes the deferred lines gathered so far, in the order they were recorded.
+    public static func flushDeferredLines() {
+        guard hasPending.load(ordering: .acquiring) else { return }
+        // The write lock is taken first, so lines taken later are also written later.
+        lock.withLock { _ in
+            let lines = pending.withLock { pending -> [UInt8] in
+                hasPending.store(false, ordering: .releasing)
+                defer { pending.removeAll(keepingCapacity: pending.count <= deferredLimit) }
+                return pending
+            }
+            lines.withUnsafeBytes { writeAll($0) }
+        }
+    }
+
+    /// Whole lines under the lock, so that concurrent records never interleave.
+    private static func writeLines(_ buffer: UnsafeRawBufferPointer) {
+        lock.withLock { _ in writeAll(buffer) }
+    }
+
+    /// A line that cannot be written (standard output closed) is dropped: the decision does not
+    /// depend on it.
+    private static func writeAll(_ buffer: UnsafeRawBufferPointer) {
+        guard let base = buffer.baseAddress else { return }
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(STDOUT_FILENO, base + offset, buffer.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                // A non-blocking descriptor: wait until it takes more.
+                var ready = pollfd(fd: STDOUT_FILENO, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&ready, 1, 1000)
+            } else {
+                return
             }
         }
     }

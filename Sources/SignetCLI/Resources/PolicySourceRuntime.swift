@@ -105,7 +105,9 @@ struct PolicySourceRuntime: Sendable {
         }
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         responder.namespaceLabels = { await source.namespaceLabels($0) }
-        if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink() }
+        // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before
+        // that pass's answers (HTTPServerConfiguration.beforeAnswersAreSent).
+        if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink(deferred: true) }
         return (responder, refresher)
     }
 }

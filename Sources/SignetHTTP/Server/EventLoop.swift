@@ -141,6 +141,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
                 }
             }
             runInbox()
+            core.configuration.beforeAnswersAreSent?()
             flushScheduled()
             let now = ContinuousClock.now
             if now >= nextTimeoutScan {
@@ -151,6 +152,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             if stopRequested && connections.isEmpty { break }
         }
         closeListener()
+        core.configuration.beforeAnswersAreSent?()
         let waiters = finished.withLock { waiters -> [CheckedContinuation<Void, Never>] in
             hasFinished.store(true, ordering: .releasing)
             defer { waiters.removeAll() }

@@ -32,6 +32,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// How often the certificate, key and client CA files are checked for a change.
     public var certificateReloadInterval: Duration
+    /// Called by each event loop at the end of every pass, before the answers of that pass are
+    /// written to their sockets (and once more as the loop stops): where a caller flushes output
+    /// that must precede the answers, such as deferred audit lines.
+    public var beforeAnswersAreSent: (@Sendable () -> Void)?
 
     public init(
         host: String = "0.0.0.0",
