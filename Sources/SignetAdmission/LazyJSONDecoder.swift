@@ -115,7 +115,8 @@ final class JSONDocument: Sendable {
                         continue
                     }
                 } else {
-                    i = try JSONDocument.skipScalar(bytes, i)
+                    // Strings, the most common value, without the call through skipScalar.
+                    i = byte == UInt8(ascii: "\"") ? try JSONDocument.skipString(bytes, i) : try JSONDocument.skipScalar(bytes, i)
                     guard !open.isEmpty else { return i }
                     i = skipWhitespace(i)
                 }
@@ -176,7 +177,11 @@ final class JSONDocument: Sendable {
             if low < spans.count && spans[low].start == index { return spans[low].end }
             return bytes.withUnsafeBufferPointer { Self.skipCheckedContainer($0, index) }
         }
-        return bytes.withUnsafeBufferPointer { (try? Self.skipScalar($0, index)) ?? $0.count }
+        return bytes.withUnsafeBufferPointer { buffer in
+            // A checked string ends at its closing quote: found without the syntax checks.
+            if byte == Self.quote { return Self.skipPlainStringBytesAndEscapes(buffer, index + 1) }
+            return (try? Self.skipScalar(buffer, index)) ?? buffer.count
+        }
     }
 
     @inline(__always)
@@ -223,13 +228,37 @@ final class JSONDocument: Sendable {
             let byte = bytes[i]
             if byte == UInt8(ascii: "\"") { return i + 1 }
             if byte == UInt8(ascii: "\\") {
-                i += 2
+                i = try skipEscape(bytes, i)
                 continue
             }
             if byte < 0x20 { throw JSONSyntaxError(reason: "control character in a string", offset: i) }
             i += 1
         }
         throw JSONSyntaxError(reason: "unterminated string", offset: index)
+    }
+
+    /// The index past the escape at `index` (a backslash): one of `\" \\ \/ \b \f \n \r \t`, or
+    /// `\u` and four hexadecimal digits (RFC 8259 §7); anything else is an error.
+    private static func skipEscape(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
+        guard index + 1 < bytes.count else { throw JSONSyntaxError(reason: "unterminated string", offset: index) }
+        switch bytes[index + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return index + 2
+        case UInt8(ascii: "u"):
+            guard index + 6 <= bytes.count else { throw JSONSyntaxError(reason: "unterminated string", offset: index) }
+            for position in (index + 2)..<(index + 6) {
+                switch bytes[position] {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"):
+                    continue
+                default:
+                    throw JSONSyntaxError(reason: "invalid \\u escape in a string", offset: index)
+                }
+            }
+            return index + 6
+        default:
+            throw JSONSyntaxError(reason: "invalid escape in a string", offset: index)
+        }
     }
 
     /// The index of the first byte at or after `index` that ends a run of ordinary string bytes:
@@ -257,6 +286,20 @@ final class JSONDocument: Sendable {
             i += 1
         }
         return i
+    }
+
+    /// The index past the closing quote of a checked string whose content starts at `index`.
+    @inline(__always)
+    static func skipPlainStringBytesAndEscapes(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
+        var i = index
+        while i < bytes.count {
+            i = skipPlainStringBytes(bytes, i)
+            guard i < bytes.count else { break }
+            if bytes[i] == UInt8(ascii: "\"") { return i + 1 }
+            // A backslash and the byte it escapes (a control byte cannot be in a checked string).
+            i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
+        }
+        return bytes.count
     }
 
     /// The index past the object or array at `index` in a checked document: brackets counted,
@@ -298,6 +341,10 @@ final class JSONDocument: Sendable {
         let digitsStart = i
         while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
         guard i > digitsStart else { throw JSONSyntaxError(reason: "invalid number", offset: index) }
+        // RFC 8259 §6: no leading zeros.
+        guard i - digitsStart == 1 || bytes[digitsStart] != UInt8(ascii: "0") else {
+            throw JSONSyntaxError(reason: "invalid number (leading zero)", offset: index)
+        }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             i += 1
             let fraction = i

@@ -41,6 +41,7 @@ struct LazyJSONDecoderTests {
     @Test(arguments: [
         "", " ", "{", "}", #"{"a":}"#, #"{"a" 1}"#, #"{"a":1,}"#, "[1,]", "[1 2]", #"{"a":"unterminated}"#,
         "tru", "nul", "01x", "-", "1.", "1e", #"{"a":1}x"#, "{\"a\":\"tab\there\"}", "[\"\u{01}\"]", "{'a':1}",
+        #"{"a\x":1}"#, #"{"a\u12":1}"#, #"{"a\u12G4":1}"#, #"{"a\ ":1}"#, #"{"a\"#, #"{"a":01}"#, #"{"a":-00}"#,
     ])
     func rejectsInvalidJSON(_ json: String) {
         #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([String: Int].self, from: Array(json.utf8)) }
@@ -61,6 +62,44 @@ struct LazyJSONDecoderTests {
                 }
             }
         }
+    }
+
+    /// The syntax check against Foundation's parser on documents with one structural byte
+    /// changed (brackets, braces, commas, colons, quotes, spaces put anywhere): both accept or
+    /// both reject, and every container the check records ends where a plain scan ends it.
+    @Test func syntaxCheckAgreesWithFoundationOnMutatedDocuments() throws {
+        let base = Array(#"{"a": [1, {"b": "x\"y", "c": [true, false, null]}, "long string value over sixty-four bytes, to get a span ....."], "d": {"e": {"f": [[], {}, "g"]}}, "h": -1.5e3}"#.utf8)
+        let replacements = Array("{}[],:\" ".utf8)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        var accepted = 0
+        for _ in 0..<3000 {
+            var bytes = base
+            bytes[next() % bytes.count] = replacements[next() % replacements.count]
+            let foundation = (try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)) != nil
+            let document = try? JSONDocument(validating: bytes)
+            #expect((document != nil) == foundation, "\(String(decoding: bytes, as: UTF8.self))")
+            guard let document else { continue }
+            accepted += 1
+            // The bytes that open a container, not the ones inside strings.
+            var inString = false
+            var escaped = false
+            for index in bytes.indices {
+                let byte = bytes[index]
+                if inString {
+                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                    continue
+                }
+                if byte == UInt8(ascii: "\"") { inString = true }
+                guard byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") else { continue }
+                let scanned = bytes.withUnsafeBufferPointer { JSONDocument.skipCheckedContainer($0, index) }
+                #expect(document.end(ofValueAt: index) == scanned)
+            }
+        }
+        #expect(accepted > 100)
     }
 
     @Test func rejectsNestingDeeperThanTheLimitWithoutCrashing() throws {

@@ -124,7 +124,8 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     }
 
     static func namesEqual(_ lhs: String, _ rhs: String) -> Bool {
-        // Most names differ in length: that answers without walking them.
-        lhs.utf8.count == rhs.utf8.count && HTTPSyntax.equalsIgnoringCase(lhs.utf8, rhs.utf8)
+        // Most names differ in length, which answers without walking them, and names are mostly
+        // sent as they are asked for (an exact match is one comparison).
+        lhs.utf8.count == rhs.utf8.count && (lhs == rhs || HTTPSyntax.equalsIgnoringCase(lhs.utf8, rhs.utf8))
     }
 }
