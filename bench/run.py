@@ -25,7 +25,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-REPEATS = int(os.environ.get("SIGNET_BENCH_REPEATS", "3"))
+# Five runs per figure: with three, one slow nginx run (other load on a shared machine) moved the
+# ratio by several points.
+REPEATS = int(os.environ.get("SIGNET_BENCH_REPEATS", "5"))
 DURATION = int(os.environ.get("SIGNET_BENCH_SECONDS", "5"))
 CONCURRENCY = [int(c) for c in os.environ.get("SIGNET_BENCH_CONCURRENCY", "1,16,64").split(",")]
 THREADS = 2
