@@ -218,6 +218,24 @@ struct PolicyEvaluatorTests {
         }
     }
 
+    @Test func parsedImagesRememberTheMatchingPoliciesAsTheGlobsAnswer() throws {
+        let set = try load([
+            "a.yaml": policyYAML(name: "ghcr", globs: ["ghcr.io/**"]),
+            "b.yaml": policyYAML(name: "team", globs: ["ghcr.io/team/*", "docker.io/library/nginx"]),
+            "c.yaml": policyYAML(name: "quay", globs: ["quay.io/**"]),
+        ])
+        let parsed = ParsedImages(policies: set.policies)
+        for image in ["ghcr.io/team/app:1", "ghcr.io/other/app", "nginx:1.25", "quay.io/x/y@sha256:" + String(repeating: "a", count: 64), "example.com/z"] {
+            for _ in 0..<2 {
+                let answer = try parsed.parse(image).get()
+                let expected = set.policies.indices.filter { set.policies[$0].matches(answer.reference) }
+                #expect(answer.matchingPolicies == expected, "\(image)")
+            }
+        }
+        #expect(try parsed.parse("ghcr.io/team/app:1").get().matchingPolicies.map { set.policies[$0].name } == ["ghcr", "team"])
+        #expect(try parsed.parse("example.com/z").get().matchingPolicies.isEmpty)
+    }
+
     /// Answers the `quick` authority from its cache and stalls on every other one.
     struct CachedOrStalled: AuthorityVerifier, CachedVerdictSource {
         func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
