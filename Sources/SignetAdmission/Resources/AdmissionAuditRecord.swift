@@ -269,10 +269,10 @@ public struct StandardOutputAuditSink: AuditSink {
         guard hasPending.load(ordering: .acquiring) else { return }
         // The write lock is taken first, so lines taken later are also written later.
         lock.withLock { _ in
-            let lines = pending.withLock { pending -> [UInt8] in
+            var lines: [UInt8] = []
+            pending.withLock { pending in
                 hasPending.store(false, ordering: .releasing)
-                defer { pending.removeAll(keepingCapacity: pending.count <= deferredLimit) }
-                return pending
+                swap(&lines, &pending)
             }
             lines.withUnsafeBytes { writeAll($0) }
         }

@@ -92,9 +92,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     /// Whether the caller runs on this loop's thread.
-    var isCurrentThread: Bool { inLoopThread }
-
-    private var inLoopThread: Bool {
+    var inLoopThread: Bool {
         threadID.load(ordering: .acquiring) == UInt(bitPattern: Int(bitPattern: pthread_self()))
     }
 
@@ -195,11 +193,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func flushScheduled() {
         guard !toFlush.isEmpty else { return }
-        var index = 0
-        while index < toFlush.count {
-            toFlush[index].flushScheduledOutput()
-            index += 1
-        }
+        for connection in toFlush { connection.flushScheduledOutput() }
         toFlush.removeAll(keepingCapacity: true)
     }
 

@@ -238,15 +238,11 @@ final class ServerConnection {
         // written from the loop's thread either way.
         Task.immediateDetached(executorPreference: loop) {
             let response = await handler.handle(request, context: context)
-            if loop.isCurrentThread {
+            let answer: @Sendable () -> Void = {
                 core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
                 loop.connection(id)?.complete(response)
-            } else {
-                loop.execute {
-                    core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
-                    loop.connection(id)?.complete(response)
-                }
             }
+            if loop.inLoopThread { answer() } else { loop.execute(answer) }
         }
     }
 
