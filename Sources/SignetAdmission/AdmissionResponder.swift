@@ -30,7 +30,7 @@ import SignetPolicy
 /// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
 /// `signet_admission_bad_requests_total`.
 public struct AdmissionResponder: Sendable {
-    private let evaluator: @Sendable () async -> PolicyEvaluator
+    private let evaluator: @Sendable () -> PolicyEvaluator
     private let logger: Logger
     /// Checks signet's own resources at admission; its clock and bypass window should be the
     /// evaluator's.
@@ -38,7 +38,7 @@ public struct AdmissionResponder: Sendable {
     /// Receives one audit record per decision (and one per bypass use); none by default.
     public var auditSink: (any AuditSink)? = nil
     /// The labels of a namespace (for namespace selectors and the opt-out label), when known.
-    public var namespaceLabels: (@Sendable (String) async -> [String: String]?)? = nil
+    public var namespaceLabels: (@Sendable (String) -> [String: String]?)? = nil
 
     /// A responder that always uses `evaluator`.
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
@@ -48,13 +48,32 @@ public struct AdmissionResponder: Sendable {
 
     /// A responder that asks `evaluator` for the evaluator in force at each request (for
     /// example one built on a ``PolicyDirectoryWatcher``'s current set).
-    public init(logger: Logger = Logger(label: "signet.admission"), evaluator: @escaping @Sendable () async -> PolicyEvaluator) {
+    public init(logger: Logger = Logger(label: "signet.admission"), evaluator: @escaping @Sendable () -> PolicyEvaluator) {
         self.evaluator = evaluator
         self.logger = logger
     }
 
     /// Decides one `AdmissionReview` request body. Never throws: every outcome is an HTTP answer.
     public func respond(to body: [UInt8], deadline: ContinuousClock.Instant) async -> AdmissionHTTPResult {
+        switch begin(body, deadline: deadline) {
+        case .answered(let result): return result
+        case .waiting(let rest): return await rest()
+        }
+    }
+
+    /// What ``begin(_:deadline:)`` gets to without waiting.
+    public enum Beginning: Sendable {
+        /// The answer: nothing had to be verified (a warm decision, a bad request, a kind
+        /// without pod spec, ...).
+        case answered(AdmissionHTTPResult)
+        /// Signatures must be verified first; the closure verifies them and answers.
+        case waiting(@Sendable () async -> AdmissionHTTPResult)
+    }
+
+    /// Decides one request body as far as it can without waiting: a decision from cached
+    /// verdicts is answered here, on the caller's thread, with no task and no suspension (the
+    /// HTTP server answers it inside the read that brought the request).
+    public func begin(_ body: [UInt8], deadline: ContinuousClock.Instant) -> Beginning {
         let start = ContinuousClock.now
         let request: AdmissionRequest
         switch Self.decodeRequest(body) {
@@ -63,12 +82,26 @@ public struct AdmissionResponder: Sendable {
         case .failure(let problem):
             AdmissionMetrics.shared.badRequests.increment()
             logger.warning("bad admission request", metadata: ["error": "\(problem.message)"])
-            return .badRequest(problem.message)
+            return .answered(.badRequest(problem.message))
         }
+        switch decide(request, body: body) {
+        case .decided(let response, let outcome):
+            return .answered(answer(request, response: response, outcome: outcome, since: start))
+        case .evaluating(let evaluation, let pending):
+            return .waiting {
+                let decision = await evaluation.evaluator.finish(pending, deadline: deadline)
+                let (response, outcome) = Self.conclude(evaluation, with: decision)
+                return self.answer(request, response: response, outcome: outcome, since: start)
+            }
+        }
+    }
 
+    /// Logs, counts and audits a decided request; its HTTP answer.
+    private func answer(
+        _ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, since start: ContinuousClock.Instant
+    ) -> AdmissionHTTPResult {
         let dryRun = request.dryRun ?? false
         let kind = request.kind.kind
-        let (response, outcome) = await decide(request, body: body, deadline: deadline)
         if logger.logLevel <= .info {
             // Built only when the line is written: at a higher level the metadata would be dropped.
             var metadata: Logger.Metadata = [
@@ -93,9 +126,24 @@ public struct AdmissionResponder: Sendable {
 
     // MARK: - Decision
 
-    private func decide(_ request: AdmissionRequest, body: [UInt8], deadline: ContinuousClock.Instant) async -> (AdmissionResponse, DecisionOutcome?) {
+    /// How far ``decide(_:body:)`` got without waiting.
+    private enum Decision {
+        case decided(AdmissionResponse, DecisionOutcome?)
+        /// Images wait for verifications.
+        case evaluating(Evaluation, PendingEvaluation)
+    }
+
+    /// What the answer to an evaluated request needs besides the decision.
+    private struct Evaluation: Sendable {
+        let uid: String
+        let subject: AdmissionSubject
+        let evaluator: PolicyEvaluator
+        let annotations: [String: String]
+    }
+
+    private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
         if let response = SignetResourceAdmission(validator: resourceValidator).respond(to: request, body: body) {
-            return (response, nil)
+            return .decided(response, nil)
         }
         let dryRun = request.dryRun ?? false
         var annotations: [String: String] = [:]
@@ -103,7 +151,7 @@ public struct AdmissionResponder: Sendable {
 
         switch request.operation {
         case .delete, .connect:
-            return (AdmissionResponse(uid: request.uid, allowed: true), nil)
+            return .decided(AdmissionResponse(uid: request.uid, allowed: true), nil)
         case .create, .update:
             break
         }
@@ -121,11 +169,11 @@ public struct AdmissionResponder: Sendable {
         case .noPodSpec:
             annotations["decision"] = "allowed"
             annotations["not-evaluated"] = "kind \(request.kind) has no pod spec"
-            return (AdmissionResponse(
+            return .decided(AdmissionResponse(
                 uid: request.uid, allowed: true, warnings: ["signet does not evaluate kind \(kind)"], auditAnnotations: annotations), nil)
         case .malformed(let reason):
             annotations["decision"] = "denied"
-            return (AdmissionResponse(
+            return .decided(AdmissionResponse(
                 uid: request.uid, allowed: false,
                 status: AdmissionStatus(code: 403, reason: "Forbidden", message: "signet denied \(kind): \(reason)"),
                 auditAnnotations: annotations), nil)
@@ -140,29 +188,41 @@ public struct AdmissionResponder: Sendable {
 
         let references = request.object?.references ?? PodObjectReferences()
         var labels: [String: String]?
-        if let namespace = request.namespace, let namespaceLabels { labels = await namespaceLabels(namespace) }
+        if let namespace = request.namespace, let namespaceLabels { labels = namespaceLabels(namespace) }
         let subject = AdmissionSubject(
             namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
             kind: kind, operation: request.operation.rawValue,
             dryRun: dryRun, userName: request.userInfo?.username, namespaceLabels: labels,
             imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
-        let evaluator = await evaluator()
-        let decision = await evaluator.evaluate(images, subject: subject, deadline: deadline)
+        let evaluator = evaluator()
+        let evaluation = Evaluation(uid: request.uid, subject: subject, evaluator: evaluator, annotations: annotations)
+        switch evaluator.begin(images, subject: subject) {
+        case .decided(let decision):
+            let (response, outcome) = Self.conclude(evaluation, with: decision)
+            return .decided(response, outcome)
+        case .verifying(let pending):
+            return .evaluating(evaluation, pending)
+        }
+    }
 
+    /// The response and audit outcome of an evaluated request.
+    private static func conclude(_ evaluation: Evaluation, with decision: AdmissionDecision) -> (AdmissionResponse, DecisionOutcome) {
         // By index: reading a field, not copying each verdict.
         for index in decision.verdicts.indices {
             AdmissionMetrics.shared.verdicts(decision.verdicts[index].outcome).increment()
         }
+        var annotations = evaluation.annotations
+        let revision = evaluation.evaluator.policies.revision
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)
-        annotations["policy-revision"] = evaluator.policies.revision
+        annotations["policy-revision"] = revision
         if !decision.auditFindings.isEmpty {
             annotations["audit-findings"] = decision.auditFindings.joined(separator: "; ")
         }
         Self.annotateExemptions(decision, into: &annotations)
-        let outcome = DecisionOutcome(subject: subject, decision: decision, revision: evaluator.policies.revision)
+        let outcome = DecisionOutcome(subject: evaluation.subject, decision: decision, revision: revision)
         return (AdmissionResponse(
-            uid: request.uid,
+            uid: evaluation.uid,
             allowed: decision.allowed,
             status: decision.allowed ? nil : AdmissionStatus(code: 403, reason: "Forbidden", message: decision.denials.joined(separator: "; ")),
             warnings: decision.warnings.isEmpty ? nil : decision.warnings,

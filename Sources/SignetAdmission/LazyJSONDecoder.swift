@@ -406,17 +406,13 @@ final class JSONDocument: Sendable {
 
     /// The string value starting at the quote at `index`, escapes resolved (RFC 8259 §7).
     func decodeString(at index: Int) -> String {
+        // A checked string without escapes, the usual case, ends at the first special byte.
+        let plainEnd = bytes.withUnsafeBufferPointer { Self.skipPlainStringBytes($0, index + 1) }
+        if plainEnd < bytes.count && bytes[plainEnd] == Self.quote {
+            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[(index + 1)..<plainEnd]), as: UTF8.self) }
+        }
         let end = ((try? Self.skipString(bytes, index)) ?? bytes.count) - 1
         var i = index + 1
-        var hasEscape = false
-        while i < end {
-            if bytes[i] == UInt8(ascii: "\\") {
-                hasEscape = true
-                break
-            }
-            i += 1
-        }
-        if !hasEscape { return String(decoding: bytes[(index + 1)..<end], as: UTF8.self) }
         var scalars = String.UnicodeScalarView()
         var utf8: [UInt8] = []
         func flush() {

@@ -146,10 +146,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
         let handler = SignetRequestHandler(
-            admit: { body, deadline in
-                let result = await responder.respond(to: body, deadline: deadline)
-                return (result.status, result.body)
-            },
+            admit: { body, deadline in responder.begin(body, deadline: deadline) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil)
 

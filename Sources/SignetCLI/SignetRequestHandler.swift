@@ -1,4 +1,5 @@
 import Metrics
+import SignetAdmission
 import SignetHTTP
 
 /// Routes the webhook's endpoints (Kubernetes "Dynamic Admission Control", webhook request and
@@ -8,8 +9,9 @@ import SignetHTTP
 /// - `GET /readyz`: 200 once policies are loaded and a certificate is serving, 503 otherwise.
 /// - `GET /metrics`: Prometheus text format.
 struct SignetRequestHandler: HTTPRequestHandler {
-    /// Decides one review body under a deadline; returns the HTTP status and JSON (or text) body.
-    typealias Admit = @Sendable (_ body: [UInt8], _ deadline: ContinuousClock.Instant) async -> (status: Int, body: [UInt8])
+    /// Decides one review body under a deadline: the answer at once, or the verifications to
+    /// wait for first (``AdmissionResponder/begin(_:deadline:)``).
+    typealias Admit = @Sendable (_ body: [UInt8], _ deadline: ContinuousClock.Instant) -> AdmissionResponder.Beginning
 
     let admit: Admit
     let readiness: ReadinessState
@@ -20,27 +22,60 @@ struct SignetRequestHandler: HTTPRequestHandler {
     var requireClientCertificateForAdmission = false
 
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
-        let route = HTTPRequestMetrics.routeIndex(request.path)
-        let response = await respond(to: request, context: context)
-        HTTPRequestMetrics.shared.record(
-            route: route, method: request.method, status: response.status, duration: ContinuousClock.now - context.receivedAt)
-        return response
+        switch begin(request, context: context) {
+        case .answered(let response): return response
+        case .waiting(let rest): return await rest()
+        }
     }
 
-    private func respond(to request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
+    /// Every endpoint but a review that waits for verifications answers here, on the event loop.
+    func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
+        let route = HTTPRequestMetrics.routeIndex(request.path)
+        let record: @Sendable (HTTPResponse) -> Void = { response in
+            HTTPRequestMetrics.shared.record(
+                route: route, method: request.method, status: response.status, duration: ContinuousClock.now - context.receivedAt)
+        }
+        switch respond(to: request, context: context) {
+        case .answered(let response):
+            record(response)
+            return .answered(response)
+        case .waiting(let rest):
+            return .waiting {
+                let response = await rest()
+                record(response)
+                return response
+            }
+        }
+    }
+
+    private func respond(to request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
         switch request.path {
         case "/validate":
-            guard request.method == "POST" else { return Self.methodNotAllowed(allow: "POST") }
+            guard request.method == "POST" else { return .answered(Self.methodNotAllowed(allow: "POST")) }
             if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
-                return .text(403, "/validate requires a client certificate issued by the configured client CA\n")
+                return .answered(.text(403, "/validate requires a client certificate issued by the configured client CA\n"))
             }
             if let type = request.headers["Content-Type"], !Self.isJSON(type) {
-                return .text(415, "/validate expects Content-Type: application/json, got \(type)\n")
+                return .answered(.text(415, "/validate expects Content-Type: application/json, got \(type)\n"))
             }
             let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
-            let (status, body) = await admit(request.body, deadline)
-            if status == 200 { return .json(200, body) }
-            return HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: body)
+            switch admit(request.body, deadline) {
+            case .answered(let result): return .answered(Self.response(result))
+            case .waiting(let rest): return .waiting { Self.response(await rest()) }
+            }
+        default:
+            return .answered(respondWithoutAdmission(to: request))
+        }
+    }
+
+    private static func response(_ result: AdmissionHTTPResult) -> HTTPResponse {
+        if result.status == 200 { return .json(200, result.body) }
+        return HTTPResponse(
+            status: result.status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: result.body)
+    }
+
+    private func respondWithoutAdmission(to request: HTTPRequest) -> HTTPResponse {
+        switch request.path {
         case "/healthz":
             guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed(allow: "GET, HEAD") }
             return .text(200, "ok\n")

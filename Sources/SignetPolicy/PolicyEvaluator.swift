@@ -55,42 +55,91 @@ public struct PolicyEvaluator: Sendable {
 
     /// Evaluates `images` for `subject`; never throws: every failure is a decision.
     ///
-    /// What needs no waiting is decided first, on the calling task: references, bypasses,
-    /// policy matching, exceptions, static authorities and verdicts a ``CachedVerdictSource``
-    /// verifier already holds. Only the verifications left run concurrently (one child task per
-    /// image, and per authority, racing the deadline), so a warm decision creates no tasks.
+    /// What needs no waiting is decided first, on the calling task (``begin(_:subject:)``):
+    /// references, bypasses, policy matching, exceptions, static authorities and verdicts a
+    /// ``CachedVerdictSource`` verifier already holds. Only the verifications left run
+    /// concurrently (one child task per image, and per authority, racing the deadline), so a
+    /// warm decision creates no tasks.
     public func evaluate(_ images: [ImageUse], subject: AdmissionSubject, deadline: ContinuousClock.Instant) async -> AdmissionDecision {
+        switch begin(images, subject: subject) {
+        case .decided(let decision): return decision
+        case .verifying(let pending): return await finish(pending, deadline: deadline)
+        }
+    }
+
+    /// How far an evaluation gets without waiting.
+    public enum Beginning: Sendable {
+        /// Nothing had to be verified: the decision.
+        case decided(AdmissionDecision)
+        /// Some images wait for verifications; ``finish(_:deadline:)`` runs them.
+        case verifying(PendingEvaluation)
+    }
+
+    /// Everything ``evaluate(_:subject:deadline:)`` decides without waiting; the decision itself
+    /// when no verification is left, so a warm admission needs no task and no suspension.
+    public func begin(_ images: [ImageUse], subject: AdmissionSubject) -> Beginning {
         let now = exemptions.clock.now()
-        if let optedOut = optOutDecision(images, subject: subject) { return optedOut }
-        // The same image in several containers is evaluated once.
-        var evaluations: [String: ImageEvaluation] = [:]
-        evaluations.reserveCapacity(images.count)
-        var unfinished: [(image: String, work: PendingImage)] = []
-        for use in images where evaluations[use.image] == nil && !unfinished.contains(where: { $0.image == use.image }) {
-            switch prepare(image: use.image, subject: subject, now: now) {
-            case .decided(let evaluation): evaluations[use.image] = evaluation
-            case .pending(let work): unfinished.append((use.image, work))
+        if let optedOut = optOutDecision(images, subject: subject) { return .decided(optedOut) }
+        // The same image in several containers is evaluated once, at its first use.
+        var pending = PendingEvaluation(images: images, subject: subject, firstUse: Self.firstUses(of: images))
+        for index in images.indices where pending.firstUse[index] == index {
+            switch prepare(image: images[index].image, subject: subject, now: now) {
+            case .decided(let evaluation): pending.evaluations[index] = evaluation
+            case .pending(let work): pending.unfinished.append((index, work))
             }
         }
-        if !unfinished.isEmpty {
-            // Registry requests from here on carry the admission's pull secrets.
-            let credentials = credentialProvider.map { AdmissionCredentials(provider: $0, subject: subject) }
-            let finished = await RequestCredentials.using(credentials) { await verifyAll(unfinished, deadline: deadline) }
-            for (image, evaluation) in finished { evaluations[image] = evaluation }
-        }
+        return pending.unfinished.isEmpty ? .decided(conclude(pending)) : .verifying(pending)
+    }
 
+    /// Runs the verifications `pending` waits for, under `deadline`, and decides.
+    public func finish(_ pending: PendingEvaluation, deadline: ContinuousClock.Instant) async -> AdmissionDecision {
+        var pending = pending
+        let unfinished = pending.unfinished
+        // Registry requests from here on carry the admission's pull secrets.
+        let credentials = credentialProvider.map { AdmissionCredentials(provider: $0, subject: pending.subject) }
+        let finished = await RequestCredentials.using(credentials) { await verifyAll(unfinished, deadline: deadline) }
+        for (index, evaluation) in finished { pending.evaluations[index] = evaluation }
+        pending.unfinished = []
+        return conclude(pending)
+    }
+
+    /// The decision once every image is evaluated: a verdict per use, in order.
+    private func conclude(_ pending: PendingEvaluation) -> AdmissionDecision {
+        let images = pending.images
         var decision = AdmissionDecision(allowed: true, verdicts: [], denials: [], warnings: [], auditFindings: [])
         decision.verdicts.reserveCapacity(images.count)
-        for use in images {
-            evaluations[use.image]?.addVerdict(for: use, noMatchAction: noMatchAction, to: &decision)
+        for index in images.indices {
+            pending.evaluations[pending.firstUse[index]]?.addVerdict(for: images[index], noMatchAction: noMatchAction, to: &decision)
         }
         decision.allowed = decision.denials.isEmpty
+        let subject = pending.subject
         logger.debug("evaluated images", metadata: [
             "kind": "\(subject.kind)", "namespace": "\(subject.namespace ?? "")", "name": "\(subject.name ?? "")",
             "decision": "\(decision.allowed ? "allowed" : "denied")", "summary": "\(decision.summary)",
             "revision": "\(policies.revision)",
         ])
         return decision
+    }
+
+    /// For each use, the index of the first use of the same image. A pod names a handful of
+    /// images, compared directly; a dictionary only for long lists.
+    static func firstUses(of images: [ImageUse]) -> [Int] {
+        var first = Array(images.indices)
+        if images.count <= 16 {
+            for index in images.indices {
+                for earlier in 0..<index where first[earlier] == earlier && images[earlier].image == images[index].image {
+                    first[index] = earlier
+                    break
+                }
+            }
+        } else {
+            var seen: [String: Int] = [:]
+            seen.reserveCapacity(images.count)
+            for index in images.indices {
+                if let earlier = seen[images[index].image] { first[index] = earlier } else { seen[images[index].image] = index }
+            }
+        }
+        return first
     }
 
     // MARK: - One image
@@ -101,7 +150,7 @@ public struct PolicyEvaluator: Sendable {
     }
 
     /// An image whose policies still wait for verifications.
-    private struct PendingImage: Sendable {
+    fileprivate struct PendingImage: Sendable {
         var reference: ImageReference
         /// The reference's text.
         var text: String
@@ -168,8 +217,8 @@ public struct PolicyEvaluator: Sendable {
     /// policy with several authorities to verify runs them concurrently and stops when its
     /// outcome is certain.
     private func verifyAll(
-        _ unfinished: [(image: String, work: PendingImage)], deadline: ContinuousClock.Instant
-    ) async -> [(String, ImageEvaluation)] {
+        _ unfinished: [(use: Int, work: PendingImage)], deadline: ContinuousClock.Instant
+    ) async -> [(Int, ImageEvaluation)] {
         var progress = unfinished.map(\.work.policies)
         var jobs: [(image: Int, policy: Int)] = []
         for image in unfinished.indices {
@@ -219,11 +268,11 @@ public struct PolicyEvaluator: Sendable {
     }
 
     private static func evaluations(
-        _ unfinished: [(image: String, work: PendingImage)], _ progress: [[PolicyProgress]]
-    ) -> [(String, ImageEvaluation)] {
+        _ unfinished: [(use: Int, work: PendingImage)], _ progress: [[PolicyProgress]]
+    ) -> [(Int, ImageEvaluation)] {
         unfinished.indices.map { index in
             let work = unfinished[index].work
-            return (unfinished[index].image,
+            return (unfinished[index].use,
                     .evaluated(EvaluatedImage(
                         reference: work.reference, text: work.text,
                         results: ordered(progress[index].map(\.result), exempted: work.exempted))))
@@ -238,7 +287,7 @@ public struct PolicyEvaluator: Sendable {
     // MARK: - One policy
 
     /// How far one policy got for one image: its authorities' results so far and those left.
-    private struct PolicyProgress: Sendable {
+    fileprivate struct PolicyProgress: Sendable {
         let policy: CompiledPolicy
         var results: [AuthorityResult?]
         var passes = 0
@@ -365,6 +414,24 @@ public struct PolicyEvaluator: Sendable {
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
         }
+    }
+}
+
+/// An evaluation waiting for verifications: what ``PolicyEvaluator/begin(_:subject:)`` decided
+/// and the images left.
+public struct PendingEvaluation: Sendable {
+    fileprivate let images: [ImageUse]
+    fileprivate let subject: AdmissionSubject
+    /// For each use, the index of the first use of its image (where its evaluation is kept).
+    fileprivate let firstUse: [Int]
+    fileprivate var evaluations: [ImageEvaluation?]
+    fileprivate var unfinished: [(use: Int, work: PolicyEvaluator.PendingImage)] = []
+
+    fileprivate init(images: [ImageUse], subject: AdmissionSubject, firstUse: [Int]) {
+        self.images = images
+        self.subject = subject
+        self.firstUse = firstUse
+        evaluations = [ImageEvaluation?](repeating: nil, count: images.count)
     }
 }
 

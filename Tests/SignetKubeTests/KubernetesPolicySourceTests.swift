@@ -42,7 +42,7 @@ struct KubernetesPolicySourceTests {
 
     static func decide(_ source: KubernetesPolicySource, namespace: String, now: Date) async -> AdmissionDecision {
         let evaluator = PolicyEvaluator(policies: await source.current(), exemptions: ExemptionConfiguration(clock: .fixed(now)))
-        let subject = AdmissionSubject(namespace: namespace, name: "web", kind: "Pod", namespaceLabels: await source.namespaceLabels(namespace))
+        let subject = AdmissionSubject(namespace: namespace, name: "web", kind: "Pod", namespaceLabels: source.namespaceLabels(namespace))
         return await evaluator.evaluate([ImageUse(image: "nginx", container: "web")], subject: subject, deadline: .now + .seconds(10))
     }
 
@@ -58,7 +58,7 @@ struct KubernetesPolicySourceTests {
 
         let source = try Self.source(server, now: now)
         #expect(await source.hasLoaded == false)
-        #expect(await source.namespaceLabels("billing") == nil)
+        #expect(source.namespaceLabels("billing") == nil)
         let task = Task { await source.run() }
         defer { task.cancel() }
         await source.waitUntilLoaded()
@@ -82,7 +82,7 @@ struct KubernetesPolicySourceTests {
 
         // The shop namespace leaves production: the policy no longer selects it.
         try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
-        try await KubernetesWatchTests.eventually("labels updated") { await source.namespaceLabels("shop") == ["environment": "staging"] }
+        try await KubernetesWatchTests.eventually("labels updated") { source.namespaceLabels("shop") == ["environment": "staging"] }
         #expect(await Self.decide(source, namespace: "shop", now: now).denials.first?.contains("not covered") == true)
 
         // Status is written: the policy is Ready, the bypass Invalid with the reason.

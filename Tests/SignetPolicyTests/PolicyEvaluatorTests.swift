@@ -191,6 +191,48 @@ struct PolicyEvaluatorTests {
         #expect(mixed.verdicts.map { $0.results.first?.authorities.first?.reason } == ["cached: signed", "verified now"])
     }
 
+    @Test func cachedVerdictsAreDecidedWithoutWaitingAndFreshImagesAreLeftToFinish() async throws {
+        let set = try load(["k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("release"))])
+        let verifier = CachingVerifier()
+        let evaluator = PolicyEvaluator(policies: set, verifier: verifier)
+        let warm = [
+            ImageUse(image: "ghcr.io/org/app-cached:1", container: "app"),
+            ImageUse(image: "ghcr.io/org/unsigned-cached:1", container: "side"),
+            ImageUse(image: "ghcr.io/org/app-cached:1", container: "again"),
+        ]
+        guard case .decided(let decided) = evaluator.begin(warm, subject: subject) else {
+            Issue.record("cached verdicts needed a wait")
+            return
+        }
+        #expect(decided == (await evaluator.evaluate(warm, subject: subject, deadline: deadline())))
+        #expect(decided.verdicts.map(\.outcome) == [.allow, .deny, .allow])
+        #expect(decided.verdicts.map(\.container) == ["app", "side", "again"])
+
+        // One fresh image (named twice) is verified once, when the evaluation is finished.
+        let mixed = warm + [
+            ImageUse(image: "ghcr.io/org/fresh:1", container: "fresh"),
+            ImageUse(image: "ghcr.io/org/fresh:1", container: "fresh-too"),
+        ]
+        guard case .verifying(let pending) = evaluator.begin(mixed, subject: subject) else {
+            Issue.record("an image without a cached verdict was decided without verifying it")
+            return
+        }
+        #expect(verifier.verifiedImages.isEmpty)
+        let finished = await evaluator.finish(pending, deadline: deadline())
+        #expect(verifier.verifiedImages == ["ghcr.io/org/fresh:1"])
+        #expect(finished.verdicts.map(\.outcome) == [.allow, .deny, .allow, .allow, .allow])
+        #expect(finished.verdicts.suffix(2).map { $0.results.first?.authorities.first?.reason } == ["verified now", "verified now"])
+    }
+
+    @Test func firstUsesPointAtTheFirstContainerOfEachImage() {
+        func uses(_ images: [String]) -> [ImageUse] { images.enumerated().map { ImageUse(image: $1, container: "c\($0)") } }
+        #expect(PolicyEvaluator.firstUses(of: uses(["a", "b", "a", "c", "b"])) == [0, 1, 0, 3, 1])
+        #expect(PolicyEvaluator.firstUses(of: []) == [])
+        // Past the direct comparison, a dictionary: the same answer.
+        let long = (0..<40).map { "image-\($0 % 7)" }
+        #expect(PolicyEvaluator.firstUses(of: uses(long)) == long.indices.map { $0 % 7 })
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func deadlineTimerEndsAtOnceWhenCancelled() async throws {
         let sleeper = Task { try await DeadlineTimer.sleep(until: .now + .seconds(3600)) }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SignetKube
 import SignetPolicy
+import Synchronization
 
 /// Policies, exceptions, bypasses and namespace labels from the cluster: one
 /// ``ResourceReflector`` (list + watch with resume) per resource type, compiled into a
@@ -21,7 +22,9 @@ actor KubernetesPolicySource: PolicySource {
     private let logger: Logger
     private var snapshots: [KubernetesResource: ResourceSnapshot] = [:]
     private var set = PolicySet.empty
-    private var labels: [String: [String: String]] = [:]
+    /// The labels of every namespace, once loaded (`nil` before): read by each admission
+    /// without a hop onto the actor.
+    private let labels = Mutex<[String: [String: String]]?>(nil)
     private var invalid: [String: String] = [:]
     private var loaded = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -36,7 +39,9 @@ actor KubernetesPolicySource: PolicySource {
 
     func current() -> PolicySet { set }
 
-    func namespaceLabels(_ namespace: String) -> [String: String]? { loaded ? labels[namespace] ?? [:] : nil }
+    nonisolated func namespaceLabels(_ namespace: String) -> [String: String]? {
+        labels.withLock { labels in labels.map { $0[namespace] ?? [:] } }
+    }
 
     /// Whether every resource type has been listed once.
     var hasLoaded: Bool { loaded }
@@ -113,7 +118,8 @@ actor KubernetesPolicySource: PolicySource {
                 }
             }
         }
-        labels = Dictionary((snapshots[.namespaces]?.objects ?? []).map { ($0.name, $0.labels) }, uniquingKeysWith: { _, last in last })
+        let namespaces = Dictionary((snapshots[.namespaces]?.objects ?? []).map { ($0.name, $0.labels) }, uniquingKeysWith: { _, last in last })
+        labels.withLock { $0 = namespaces }
         invalid = rejected
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
     }

@@ -8,7 +8,7 @@ protocol PolicySource: Sendable {
     /// The set in force.
     func current() async -> PolicySet
     /// The labels of `namespace`, when the source knows namespaces.
-    func namespaceLabels(_ namespace: String) async -> [String: String]?
+    func namespaceLabels(_ namespace: String) -> [String: String]?
     /// Keeps the set up to date until the task is cancelled.
     func run() async
     /// Returns once the first full set is loaded (then `/readyz` may report ready).
@@ -20,7 +20,7 @@ struct DirectoryPolicySource: PolicySource {
     let watcher: PolicyDirectoryWatcher
 
     func current() async -> PolicySet { await watcher.current }
-    func namespaceLabels(_ namespace: String) async -> [String: String]? { nil }
+    func namespaceLabels(_ namespace: String) -> [String: String]? { nil }
     func run() async { await watcher.run() }
     func waitUntilLoaded() async throws { try await watcher.loadInitial() }
 }

@@ -104,7 +104,7 @@ struct PolicySourceRuntime: Sendable {
             evaluator.withLock { $0 }
         }
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
-        responder.namespaceLabels = { await source.namespaceLabels($0) }
+        responder.namespaceLabels = { source.namespaceLabels($0) }
         // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before
         // that pass's answers (HTTPServerConfiguration.beforeAnswersAreSent).
         if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink(deferred: true) }

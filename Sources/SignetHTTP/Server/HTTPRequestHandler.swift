@@ -1,7 +1,27 @@
-/// What the server calls for each complete request (RFC 9112 §3). The handler runs in Swift
-/// concurrency; the server's event loops never wait for it.
+/// What the server calls for each complete request (RFC 9112 §3). The server's event loops
+/// never wait for the handler: ``begin(_:context:)`` answers what it can at once, and anything
+/// that has to wait runs in Swift concurrency.
 public protocol HTTPRequestHandler: Sendable {
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse
+
+    /// Called first, on the event loop's thread: the response when it needs no waiting (it is
+    /// then written without creating a task), or the work left. It must not block. By default,
+    /// everything is left to ``handle(_:context:)``.
+    func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling
+}
+
+extension HTTPRequestHandler {
+    public func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
+        .waiting { await handle(request, context: context) }
+    }
+}
+
+/// How a handler took a request: answered at once, or with work to wait for.
+public enum HTTPHandling: Sendable {
+    case answered(HTTPResponse)
+    /// Run in a task (on the connection's event loop, while it does not suspend); its result
+    /// is the response.
+    case waiting(@Sendable () async -> HTTPResponse)
 }
 
 /// Facts about the connection a request came on.

@@ -229,15 +229,22 @@ final class ServerConnection {
         let loop = self.loop
         let id = self.id
         let core = self.core
-        core.requestsInFlight.wrappingAdd(1, ordering: .relaxed)
         dispatching = true
         defer { dispatching = false }
-        // Started on this thread, so a handler that does not suspend (a cached decision) answers
-        // before `dispatch` returns, with no task switch and no trip through the loop's queue.
-        // When it suspends, it resumes on this loop (its executor preference), so the answer is
-        // written from the loop's thread either way.
+        let work: @Sendable () async -> HTTPResponse
+        switch handler.begin(request, context: context) {
+        case .answered(let response):
+            complete(response)
+            return
+        case .waiting(let rest):
+            work = rest
+        }
+        core.requestsInFlight.wrappingAdd(1, ordering: .relaxed)
+        // Started on this thread, so work that does not suspend answers before `dispatch`
+        // returns, with no trip through the loop's queue. When it suspends, it resumes on this
+        // loop (its executor preference), so the answer is written from the loop's thread either way.
         Task.immediateDetached(executorPreference: loop) {
-            let response = await handler.handle(request, context: context)
+            let response = await work()
             let answer: @Sendable () -> Void = {
                 core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
                 loop.connection(id)?.complete(response)

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import SignetTestSupport
+import Synchronization
+import Testing
+
+import SignetHTTP
+
+/// The server's two ways of answering (`HTTPRequestHandler.begin`): at once on the event loop,
+/// or after work that suspends; checked over TLS with Python's `ssl` as the client.
+struct HTTPServerHandlingTests {
+    /// `/now` is answered by `begin`; `/later` waits a little first. `handle` is never needed.
+    final class MixedHandler: HTTPRequestHandler {
+        let handleCalls = Atomic<Int>(0)
+
+        func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
+            handleCalls.wrappingAdd(1, ordering: .relaxed)
+            return .text(500, "handle was called\n")
+        }
+
+        func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
+            let body = String(decoding: request.body, as: UTF8.self)
+            switch request.path {
+            case "/now":
+                return .answered(.text(200, "now \(body)\n"))
+            case "/later":
+                return .waiting {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    return .text(200, "later \(body)\n")
+                }
+            default:
+                return .answered(.text(404, "no\n"))
+            }
+        }
+    }
+
+    /// Sends the requests pipelined on one connection and prints each response body in order.
+    static let client = #"""
+        import socket, ssl, sys
+        port, ca = int(sys.argv[1]), sys.argv[2]
+        context = ssl.create_default_context(cafile=ca)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock = context.wrap_socket(raw, server_hostname="localhost")
+        paths = sys.argv[3:]
+        requests = b""
+        for index, path in enumerate(paths):
+            body = str(index).encode()
+            requests += b"POST " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        sock.sendall(requests)
+        stream = sock.makefile("rb")
+        for _ in paths:
+            status = stream.readline().split()[1].decode()
+            length = 0
+            while True:
+                line = stream.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value.strip())
+            print(status, stream.read(length).decode().strip())
+        """#
+
+    @Test(.timeLimit(.minutes(1)))
+    func answersAtOnceAndAfterWaitingComeBackInRequestOrder() async throws {
+        let pki = try TestPKI()
+        let certificates = try CertificateReloader(
+            configuration: TLSServerConfiguration(certificateChainFile: pki.serverCertFile, privateKeyFile: pki.serverKeyFile),
+            logger: Logger(label: "test"))
+        let handler = MixedHandler()
+        let server = try HTTPServer(
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2),
+            certificates: certificates, handler: handler, logger: Logger(label: "test"))
+        let port = try server.start()
+        let paths = ["/later", "/now", "/now", "/later", "/later", "/now"]
+        let result = try TestProcess.run("python3", ["-c", Self.client, "\(port)", pki.caFile] + paths, timeout: .seconds(30))
+        await server.shutdown(gracePeriod: .seconds(5))
+
+        #expect(result.status == 0, "\(result.stderr)")
+        let expected = paths.enumerated().map { "200 \($1.dropFirst()) \($0)" }
+        #expect(result.stdout.split(separator: "\n").map(String.init) == expected)
+        #expect(handler.handleCalls.load(ordering: .relaxed) == 0)
+    }
+}
