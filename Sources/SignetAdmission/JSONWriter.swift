@@ -64,14 +64,25 @@ struct JSONWriter: ~Copyable {
     }
 
     mutating func string(_ value: String) {
+        let written: Void? = value.utf8.withContiguousStorageIfAvailable { quoted($0) }
+        if written == nil {
+            var copy = value
+            copy.withUTF8 { quoted($0) }
+        }
+    }
+
+    mutating func string(_ value: Substring) {
+        let written: Void? = value.utf8.withContiguousStorageIfAvailable { quoted($0) }
+        if written == nil {
+            var copy = value
+            copy.withUTF8 { quoted($0) }
+        }
+    }
+
+    /// `text` as a JSON string: quotes around, escapes inside.
+    private mutating func quoted(_ text: UnsafeBufferPointer<UInt8>) {
         append(UInt8(ascii: "\""))
-        let contiguous = value.utf8.withContiguousStorageIfAvailable { text -> Bool in
-            appendEscaped(text)
-            return true
-        }
-        if contiguous == nil {
-            for byte in value.utf8 { appendEscaped(byte) }
-        }
+        appendEscaped(text)
         append(UInt8(ascii: "\""))
     }
 

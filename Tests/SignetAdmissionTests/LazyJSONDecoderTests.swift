@@ -162,10 +162,13 @@ struct AuditLineTests {
             event: "admission", time: "2026-11-22T10:00:00Z", uid: "u", namespace: "billing", kind: "Pod", name: nil,
             user: "alice", operation: "CREATE", dryRun: true, allowed: true, reason: nil, policyRevision: "abc",
             latencyMs: 0.125,
-            images: [.init(
-                image: "nginx", reference: "docker.io/library/nginx:latest", digest: nil, container: "web",
-                containerType: "container", verdict: "allow", policies: ["p"],
-                authorities: [.init(policy: "p", authority: "a", status: "passed")], reason: "r", exemptions: [use])],
+            verdicts: [ImageVerdict(
+                image: "nginx", reference: "docker.io/library/nginx@sha256:" + String(repeating: "a", count: 64), container: "web",
+                containerType: .container, policies: ["p"], outcome: .allow, reason: "r",
+                results: [PolicyResult(
+                    policy: "p", mode: .enforce, passed: true, required: 1,
+                    authorities: [AuthorityResult(authority: "a", status: .passed, reason: "ok")])],
+                exemptions: [use])],
             exemptions: [use])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -173,5 +176,9 @@ struct AuditLineTests {
         let written = try JSONSerialization.jsonObject(with: Data(record.jsonLine.utf8)) as? NSDictionary
         #expect(reference == written)
         #expect(!record.jsonLine.contains("\n"))
+        let image = try #require(record.images.first)
+        #expect(image.digest == "sha256:" + String(repeating: "a", count: 64))
+        #expect(image.authorities.map { "\($0.policy)/\($0.authority)=\($0.status)" } == ["p/a=passed"])
+        #expect(image.containerType == "container" && image.verdict == "allow")
     }
 }

@@ -25,8 +25,36 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     public var reason: String?
     public var policyRevision: String?
     public var latencyMs: Double
-    public var images: [Image]
+    /// The decision's verdicts, one per image use; written as `images`. Kept as the decision
+    /// holds them (one reference), not copied field by field into ``Image`` values: a record is
+    /// made for every review.
+    public var verdicts: [ImageVerdict]
     public var exemptions: [ExemptionUse]
+
+    public init(
+        event: String, time: String, uid: String, namespace: String?, kind: String, name: String?, user: String?,
+        operation: String, dryRun: Bool, allowed: Bool, reason: String?, policyRevision: String?, latencyMs: Double,
+        verdicts: [ImageVerdict], exemptions: [ExemptionUse]
+    ) {
+        self.event = event
+        self.time = time
+        self.uid = uid
+        self.namespace = namespace
+        self.kind = kind
+        self.name = name
+        self.user = user
+        self.operation = operation
+        self.dryRun = dryRun
+        self.allowed = allowed
+        self.reason = reason
+        self.policyRevision = policyRevision
+        self.latencyMs = latencyMs
+        self.verdicts = verdicts
+        self.exemptions = exemptions
+    }
+
+    /// The `images` of the record, as written.
+    public var images: [Image] { verdicts.map(Image.init(verdict:)) }
 
     /// One image of the decision.
     public struct Image: Sendable, Encodable {
@@ -40,6 +68,21 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         public var authorities: [Authority]
         public var reason: String
         public var exemptions: [ExemptionUse]
+
+        init(verdict: ImageVerdict) {
+            image = verdict.image
+            reference = verdict.reference
+            digest = verdict.reference.flatMap { AdmissionAuditRecord.digest(of: $0) }.map(String.init)
+            container = verdict.container
+            containerType = verdict.containerType.rawValue
+            self.verdict = verdict.outcome.rawValue
+            policies = verdict.policies
+            authorities = verdict.results.flatMap { result in
+                result.authorities.map { Authority(policy: result.policy, authority: $0.authority, status: $0.status.rawValue) }
+            }
+            reason = verdict.reason
+            exemptions = verdict.exemptions
+        }
     }
 
     /// How one authority of one policy decided.
@@ -49,51 +92,49 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         public var status: String
     }
 
+    enum CodingKeys: String, CodingKey {
+        case event, time, uid, namespace, kind, name, user, operation, dryRun, allowed, reason, policyRevision, latencyMs
+        case images, exemptions
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(event, forKey: .event)
+        try container.encode(time, forKey: .time)
+        try container.encode(uid, forKey: .uid)
+        try container.encodeIfPresent(namespace, forKey: .namespace)
+        try container.encode(kind, forKey: .kind)
+        try container.encodeIfPresent(name, forKey: .name)
+        try container.encodeIfPresent(user, forKey: .user)
+        try container.encode(operation, forKey: .operation)
+        try container.encode(dryRun, forKey: .dryRun)
+        try container.encode(allowed, forKey: .allowed)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        try container.encodeIfPresent(policyRevision, forKey: .policyRevision)
+        try container.encode(latencyMs, forKey: .latencyMs)
+        try container.encode(images, forKey: .images)
+        try container.encode(exemptions, forKey: .exemptions)
+    }
+
     /// Builds the record of `decision` (nil when no image was evaluated) for `subject`.
     public static func make(
         uid: String, subject: AdmissionSubject, allowed: Bool, reason: String?, decision: AdmissionDecision?,
         policyRevision: String?, latency: Duration, time: Date
     ) -> AdmissionAuditRecord {
-        let verdicts = decision?.verdicts ?? []
-        var images: [Image] = []
-        images.reserveCapacity(verdicts.count)
-        for index in verdicts.indices {
-            images.append(Image(
-                image: verdicts[index].image, reference: verdicts[index].reference,
-                digest: verdicts[index].reference.flatMap(Self.digest(of:)),
-                container: verdicts[index].container, containerType: verdicts[index].containerType.rawValue,
-                verdict: verdicts[index].outcome.rawValue, policies: verdicts[index].policies,
-                authorities: authorities(of: verdicts[index].results),
-                reason: verdicts[index].reason, exemptions: verdicts[index].exemptions))
-        }
         let (seconds, attoseconds) = latency.components
         return AdmissionAuditRecord(
             event: "admission", time: KubernetesTime.format(time), uid: uid, namespace: subject.namespace, kind: subject.kind,
             name: subject.name, user: subject.userName, operation: subject.operation, dryRun: subject.dryRun,
             allowed: allowed, reason: reason, policyRevision: policyRevision,
             latencyMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
-            images: images, exemptions: decision?.exemptionsUsed ?? [])
-    }
-
-    /// How each authority of each policy decided, in order, in one array.
-    private static func authorities(of results: [PolicyResult]) -> [Authority] {
-        var authorities: [Authority] = []
-        authorities.reserveCapacity(results.reduce(0) { $0 + $1.authorities.count })
-        for result in results.indices {
-            for authority in results[result].authorities.indices {
-                authorities.append(Authority(
-                    policy: results[result].policy, authority: results[result].authorities[authority].authority,
-                    status: results[result].authorities[authority].status.rawValue))
-            }
-        }
-        return authorities
+            verdicts: decision?.verdicts ?? [], exemptions: decision?.exemptionsUsed ?? [])
     }
 
     /// `sha256:…` when `reference` names a digest.
-    static func digest(of reference: String) -> String? {
+    static func digest(of reference: String) -> Substring? {
         // On the UTF-8 view: `@` is ASCII, and no grapheme breaking is needed to find it.
         guard let at = reference.utf8.lastIndex(of: UInt8(ascii: "@")) else { return nil }
-        return String(reference[reference.utf8.index(after: at)...])
+        return reference[reference.utf8.index(after: at)...]
     }
 
     /// The record as one line of JSON (keys sorted, absent optionals left out), written
@@ -118,45 +159,48 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         Self.write(exemptions, to: &writer)
         writer.key("images")
         writer.raw("[")
-        // By index: the images are read in place, not copied one by one.
-        for index in images.indices {
+        // By index: the verdicts are read in place, not copied one by one.
+        for index in verdicts.indices {
             writer.raw(index == 0 ? "{" : ",{")
             writer.key("authorities", first: true)
             writer.raw("[")
-            for position in images[index].authorities.indices {
-                let authority = images[index].authorities[position]
-                writer.raw(position == 0 ? "{" : ",{")
-                writer.key("authority", first: true)
-                writer.string(authority.authority)
-                writer.key("policy")
-                writer.string(authority.policy)
-                writer.key("status")
-                writer.string(authority.status)
-                writer.raw("}")
+            var first = true
+            for result in verdicts[index].results.indices {
+                for position in verdicts[index].results[result].authorities.indices {
+                    writer.raw(first ? "{" : ",{")
+                    first = false
+                    writer.key("authority", first: true)
+                    writer.string(verdicts[index].results[result].authorities[position].authority)
+                    writer.key("policy")
+                    writer.string(verdicts[index].results[result].policy)
+                    writer.key("status")
+                    writer.string(verdicts[index].results[result].authorities[position].status.rawValue)
+                    writer.raw("}")
+                }
             }
             writer.raw("]")
             writer.key("container")
-            writer.string(images[index].container)
+            writer.string(verdicts[index].container)
             writer.key("containerType")
-            writer.string(images[index].containerType)
-            if let digest = images[index].digest {
+            writer.string(verdicts[index].containerType.rawValue)
+            if let reference = verdicts[index].reference, let digest = Self.digest(of: reference) {
                 writer.key("digest")
                 writer.string(digest)
             }
             writer.key("exemptions")
-            Self.write(images[index].exemptions, to: &writer)
+            Self.write(verdicts[index].exemptions, to: &writer)
             writer.key("image")
-            writer.string(images[index].image)
+            writer.string(verdicts[index].image)
             writer.key("policies")
-            writer.stringArray(images[index].policies)
+            writer.stringArray(verdicts[index].policies)
             writer.key("reason")
-            writer.string(images[index].reason)
-            if let reference = images[index].reference {
+            writer.string(verdicts[index].reason)
+            if let reference = verdicts[index].reference {
                 writer.key("reference")
                 writer.string(reference)
             }
             writer.key("verdict")
-            writer.string(images[index].verdict)
+            writer.string(verdicts[index].outcome.rawValue)
             writer.raw("}")
         }
         writer.raw("]")
@@ -249,7 +293,7 @@ public struct StandardOutputAuditSink: AuditSink {
     }
 
     public func record(_ record: AdmissionAuditRecord) {
-        var writer = JSONWriter(capacity: 512 + 512 * record.images.count)
+        var writer = JSONWriter(capacity: 512 + 512 * record.verdicts.count)
         record.write(to: &writer)
         writer.raw("\n")
         guard deferred else {

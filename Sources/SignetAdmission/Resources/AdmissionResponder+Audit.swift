@@ -43,14 +43,23 @@ extension AdmissionResponder {
     /// real (not dry-run) admissions only.
     func recordAudit(_ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, latency: Duration) {
         let dryRun = request.dryRun ?? false
-        let subject = outcome?.subject ?? AdmissionSubject(
-            namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
-            dryRun: dryRun, userName: request.userInfo?.username)
         let decision = outcome?.decision
         let reason = response.status?.message ?? decision.map { Self.joinedReasons($0.verdicts) }
-        let record = AdmissionAuditRecord.make(
-            uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
-            policyRevision: outcome?.revision, latency: latency, time: resourceValidator.configuration.clock.now())
+        let time = resourceValidator.configuration.clock.now()
+        let record: AdmissionAuditRecord
+        if let outcome {
+            // The outcome's subject read in place, not copied out.
+            record = AdmissionAuditRecord.make(
+                uid: request.uid, subject: outcome.subject, allowed: response.allowed, reason: reason, decision: decision,
+                policyRevision: outcome.revision, latency: latency, time: time)
+        } else {
+            let subject = AdmissionSubject(
+                namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
+                dryRun: dryRun, userName: request.userInfo?.username)
+            record = AdmissionAuditRecord.make(
+                uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: nil,
+                policyRevision: nil, latency: latency, time: time)
+        }
         auditSink?.record(record)
 
         guard let decision else { return }
@@ -68,7 +77,7 @@ extension AdmissionResponder {
                 var event = record
                 event.event = "emergency-bypass"
                 event.exemptions = [exemption]
-                event.images = record.images.filter { $0.exemptions.contains(exemption) }
+                event.verdicts = record.verdicts.filter { $0.exemptions.contains(exemption) }
                 auditSink?.record(event)
             case .policyException:
                 Counter(label: "signet_policy_exception_uses_total", dimensions: [
