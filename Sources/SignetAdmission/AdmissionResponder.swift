@@ -87,9 +87,9 @@ public struct AdmissionResponder: Sendable {
         switch decide(request, body: body) {
         case .decided(let response, let outcome):
             return .answered(answer(request, response: response, outcome: outcome, since: start))
-        case .evaluating(let evaluation, let pending):
+        case .evaluating(let evaluation, let evaluator, let pending):
             return .waiting {
-                let decision = await evaluation.evaluator.finish(pending, deadline: deadline)
+                let decision = await evaluator.finish(pending, deadline: deadline)
                 let (response, outcome) = Self.conclude(evaluation, with: decision)
                 return self.answer(request, response: response, outcome: outcome, since: start)
             }
@@ -129,15 +129,16 @@ public struct AdmissionResponder: Sendable {
     /// How far ``decide(_:body:)`` got without waiting.
     private enum Decision {
         case decided(AdmissionResponse, DecisionOutcome?)
-        /// Images wait for verifications.
-        case evaluating(Evaluation, PendingEvaluation)
+        /// Images wait for verifications: `evaluator` finishes `pending`.
+        case evaluating(Evaluation, PolicyEvaluator, PendingEvaluation)
     }
 
     /// What the answer to an evaluated request needs besides the decision.
     private struct Evaluation: Sendable {
         let uid: String
         let subject: AdmissionSubject
-        let evaluator: PolicyEvaluator
+        /// The revision of the policies that decided.
+        let revision: String
         let annotations: [String: String]
     }
 
@@ -195,13 +196,13 @@ public struct AdmissionResponder: Sendable {
             dryRun: dryRun, userName: request.userInfo?.username, namespaceLabels: labels,
             imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
         let evaluator = evaluator()
-        let evaluation = Evaluation(uid: request.uid, subject: subject, evaluator: evaluator, annotations: annotations)
+        let evaluation = Evaluation(uid: request.uid, subject: subject, revision: evaluator.policies.revision, annotations: annotations)
         switch evaluator.begin(images, subject: subject) {
         case .decided(let decision):
             let (response, outcome) = Self.conclude(evaluation, with: decision)
             return .decided(response, outcome)
         case .verifying(let pending):
-            return .evaluating(evaluation, pending)
+            return .evaluating(evaluation, evaluator, pending)
         }
     }
 
@@ -212,7 +213,7 @@ public struct AdmissionResponder: Sendable {
             AdmissionMetrics.shared.verdicts(decision.verdicts[index].outcome).increment()
         }
         var annotations = evaluation.annotations
-        let revision = evaluation.evaluator.policies.revision
+        let revision = evaluation.revision
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)
         annotations["policy-revision"] = revision

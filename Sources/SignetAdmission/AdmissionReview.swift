@@ -23,6 +23,14 @@ public struct AdmissionReview: Sendable, Codable {
         self.response = response
     }
 
+    /// A review read from the API server's request: its `request`, no `response`.
+    init(apiVersion: String?, kind: String?, request: AdmissionRequest?) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.request = request
+        self.response = nil
+    }
+
     enum CodingKeys: String, CodingKey {
         case apiVersion, kind, request, response
     }
@@ -72,6 +80,18 @@ public struct AdmissionRequest: Sendable, Decodable {
         name: String? = nil, namespace: String? = nil, operation: AdmissionOperation,
         userInfo: AdmissionUserInfo? = nil, dryRun: Bool? = nil
     ) {
+        self.init(
+            uid: uid, kind: kind, resource: resource, subResource: subResource, name: name, namespace: namespace,
+            operation: operation, userInfo: userInfo, dryRun: dryRun, object: nil, oldObject: nil)
+    }
+
+    /// Every field, the pod specs included, set at once (the reader builds a request this way,
+    /// not field by field, which copied it).
+    init(
+        uid: String, kind: GroupVersionKind, resource: GroupVersionResource?, subResource: String?,
+        name: String?, namespace: String?, operation: AdmissionOperation,
+        userInfo: AdmissionUserInfo?, dryRun: Bool?, object: WorkloadObject?, oldObject: WorkloadObject?
+    ) {
         self.uid = uid
         self.kind = kind
         self.resource = resource
@@ -81,6 +101,8 @@ public struct AdmissionRequest: Sendable, Decodable {
         self.operation = operation
         self.userInfo = userInfo
         self.dryRun = dryRun
+        self.object = object
+        self.oldObject = oldObject
     }
 }
 

@@ -36,16 +36,10 @@ enum AdmissionReviewReader {
             }
         }
         if let response, !document.isNull(at: response) { throw Fallback() }
-        var review = AdmissionReview(response: AdmissionResponse(uid: "", allowed: false))
-        review.response = nil
-        review.apiVersion = try optionalString(document, apiVersion)
-        review.kind = try optionalString(document, kind)
-        if let request, !document.isNull(at: request) {
-            review.request = try self.request(document, at: request)
-        } else {
-            review.request = nil
-        }
-        return review
+        var read: AdmissionRequest?
+        if let request, !document.isNull(at: request) { read = try self.request(document, at: request) }
+        // Built once and moved into the review: assigning its fields one by one copied the request.
+        return AdmissionReview(apiVersion: try optionalString(document, apiVersion), kind: try optionalString(document, kind), request: read)
     }
 
     private static func request(_ document: JSONDocument, at start: Int) throws(Fallback) -> AdmissionRequest {
@@ -98,14 +92,12 @@ enum AdmissionReviewReader {
               let kind, let operation, document.byte(at: operation) == JSONDocument.quote,
               let parsedOperation = AdmissionOperation(rawValue: document.decodeString(at: operation))
         else { throw Fallback() }
-        var request = AdmissionRequest(
+        return AdmissionRequest(
             uid: document.decodeString(at: uid), kind: try groupVersionKind(document, at: kind),
             resource: try groupVersionResource(document, resource), subResource: try optionalString(document, subResource),
             name: try optionalString(document, name), namespace: try optionalString(document, namespace),
-            operation: parsedOperation, userInfo: try self.userInfo(document, userInfo), dryRun: try optionalBool(document, dryRun))
-        request.object = try workloadObject(document, object)
-        request.oldObject = try workloadObject(document, oldObject)
-        return request
+            operation: parsedOperation, userInfo: try self.userInfo(document, userInfo), dryRun: try optionalBool(document, dryRun),
+            object: try workloadObject(document, object), oldObject: try workloadObject(document, oldObject))
     }
 
     // MARK: - Fields
