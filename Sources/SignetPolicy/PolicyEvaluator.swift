@@ -151,9 +151,7 @@ public struct PolicyEvaluator: Sendable {
 
     /// An image whose policies still wait for verifications.
     fileprivate struct PendingImage: Sendable {
-        var reference: ImageReference
-        /// The reference's text.
-        var text: String
+        var parsed: ParsedImages.Parsed
         var exempted: [PolicyResult]
         /// The matching policies not exempted, in name order, some already settled.
         var policies: [PolicyProgress]
@@ -167,12 +165,12 @@ public struct PolicyEvaluator: Sendable {
         case .failure(let error): return .decided(.invalid(error))
         }
         let reference = parsed.reference
-        let subject = parsed.subject
         if let bypass = activeBypass(for: reference, subject: admission, now: now) {
             return .decided(.bypassed(reference, bypass.use))
         }
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
+        matching.reserveCapacity(parsed.matchingPolicies.count)
         var anyMatch = false
         for index in parsed.matchingPolicies where policies.policies[index].applies(to: admission) {
             let policy = policies.policies[index]
@@ -186,13 +184,13 @@ public struct PolicyEvaluator: Sendable {
             }
         }
         if !anyMatch {
-            return .decided(.uncovered(reference, text: subject.reference))
+            return .decided(.uncovered(reference, text: parsed.subject.reference))
         }
         if matching.allSatisfy({ $0.isFinished }) {
-            return .decided(.evaluated(EvaluatedImage(
-                reference: reference, text: subject.reference, results: Self.ordered(matching.map(\.result), exempted: exempted))))
+            // The parsed image is kept as it is (one reference), not copied field by field.
+            return .decided(.evaluated(EvaluatedImage(parsed: parsed, results: Self.ordered(matching.map(\.result), exempted: exempted))))
         }
-        return .pending(PendingImage(reference: reference, text: subject.reference, exempted: exempted, policies: matching))
+        return .pending(PendingImage(parsed: parsed, exempted: exempted, policies: matching))
     }
 
     /// What a child task of ``verifyAll(_:deadline:)`` reports.
@@ -229,7 +227,7 @@ public struct PolicyEvaluator: Sendable {
             var started = 0
             func startNext() {
                 let (image, policy) = jobs[started]
-                let reference = unfinished[image].work.reference
+                let reference = unfinished[image].work.parsed.reference
                 let open = progress[image][policy]
                 started += 1
                 group.addTask {
@@ -273,9 +271,7 @@ public struct PolicyEvaluator: Sendable {
         unfinished.indices.map { index in
             let work = unfinished[index].work
             return (unfinished[index].use,
-                    .evaluated(EvaluatedImage(
-                        reference: work.reference, text: work.text,
-                        results: ordered(progress[index].map(\.result), exempted: work.exempted))))
+                    .evaluated(EvaluatedImage(parsed: work.parsed, results: ordered(progress[index].map(\.result), exempted: work.exempted))))
         }
     }
 
@@ -327,14 +323,18 @@ public struct PolicyEvaluator: Sendable {
         var progress = PolicyProgress(policy: policy)
         // Static authorities are decided here, without the verifier.
         var signature: [CompiledAuthority] = []
-        for authority in policy.authorities {
-            guard case .static(let action, let message) = authority.kind else {
-                signature.append(authority)
+        let authorities = policy.authorities
+        // By index: an authority is read in place, not copied with its trust configuration.
+        for position in authorities.indices {
+            guard case .static(let action, let message) = authorities[position].kind else {
+                signature.append(authorities[position])
                 continue
             }
             let passed = action == .pass
             let reason = message ?? (passed ? "static authority passes every image" : "static authority fails every image")
-            progress.record(AuthorityResult(authority: authority.name, status: passed ? .passed : .failed, reason: reason), at: authority.index)
+            progress.record(
+                AuthorityResult(authority: authorities[position].name, status: passed ? .passed : .failed, reason: reason),
+                at: authorities[position].index)
         }
         guard !signature.isEmpty, !progress.isSettled else { return progress }
         guard verifier != nil else {
@@ -488,15 +488,17 @@ final class ParsedImages: Sendable {
 /// and the policies' results, in name order. A class, so that handing an evaluation to each
 /// container that uses the image is one reference count, not one per string it holds.
 private final class EvaluatedImage: Sendable {
-    let reference: ImageReference
-    let text: String
+    let parsed: ParsedImages.Parsed
     let results: [PolicyResult]
 
-    init(reference: ImageReference, text: String, results: [PolicyResult]) {
-        self.reference = reference
-        self.text = text
+    init(parsed: ParsedImages.Parsed, results: [PolicyResult]) {
+        self.parsed = parsed
         self.results = results
     }
+
+    var reference: ImageReference { parsed.reference }
+    /// The reference's text.
+    var text: String { parsed.subject.reference }
 }
 
 /// The evaluation of one distinct image, turned into a verdict per container that uses it.
