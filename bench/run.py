@@ -25,9 +25,10 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-# Five runs per figure: with three, one slow nginx run (other load on a shared machine) moved the
-# ratio by several points.
-REPEATS = int(os.environ.get("SIGNET_BENCH_REPEATS", "5"))
+# Seven runs per figure: with three, one slow nginx run (other load on a shared machine) moved the
+# ratio by several points; the machine's speed also drifts over minutes, which the paired ratios
+# (each signet run against the nginx run beside it) cancel.
+REPEATS = int(os.environ.get("SIGNET_BENCH_REPEATS", "7"))
 DURATION = int(os.environ.get("SIGNET_BENCH_SECONDS", "5"))
 CONCURRENCY = [int(c) for c in os.environ.get("SIGNET_BENCH_CONCURRENCY", "1,16,64").split(",")]
 THREADS = 2
@@ -345,8 +346,10 @@ def measure_throughput(binary, ws, results):
     for connections in CONCURRENCY:
         runs = {"signet": [], "nginx": []}
         before = histogram_buckets(signet.metrics(), decision)
-        for _ in range(REPEATS):
-            for name, server in (("signet", signet), ("nginx", nginx)):
+        for repeat in range(REPEATS):
+            # Alternating which server goes first, so neither always runs right after the other.
+            pair = (("signet", signet), ("nginx", nginx)) if repeat % 2 == 0 else (("nginx", nginx), ("signet", signet))
+            for name, server in pair:
                 runs[name].append(wrk(server.port, ws, connections, server=server))
         row = {}
         for name in runs:
@@ -357,7 +360,12 @@ def measure_throughput(binary, ws, results):
                          "p999_ms": spread([r["p999_us"] / 1000 for r in runs[name]]),
                          "cpu_us_per_request": spread([r["cpu_us_per_request"] for r in runs[name]]),
                          "errors": errors}
-        row["ratio"] = row["signet"]["rps"]["median"] / row["nginx"]["rps"]["median"]
+        # The ratio of each signet run to the nginx run beside it, then their median: a machine
+        # that gets slower or faster between runs moves both runs of a pair alike.
+        pairs = [s["rps"] / n["rps"] for s, n in zip(runs["signet"], runs["nginx"]) if n["rps"]]
+        row["ratio_spread"] = spread(pairs)
+        row["ratio"] = row["ratio_spread"]["median"]
+        row["ratio_of_medians"] = row["signet"]["rps"]["median"] / row["nginx"]["rps"]["median"]
         row["decision_time"] = histogram_quantiles(signet.metrics(), decision, since=before)
         table[str(connections)] = row
         log(f"{connections} connections: signet {row['signet']['rps']['median']:.0f} req/s "
@@ -370,13 +378,13 @@ def measure_throughput(binary, ws, results):
                          "after_load_rss_mib": round(rss_kib(signet.process.pid) / 1024, 1)}
 
     churn = {"signet": [], "nginx": []}
-    for _ in range(REPEATS):
-        for name, server in (("signet", signet), ("nginx", nginx)):
+    for repeat in range(REPEATS):
+        pair = (("signet", signet), ("nginx", nginx)) if repeat % 2 == 0 else (("nginx", nginx), ("signet", signet))
+        for name, server in pair:
             churn[name].append(wrk(server.port, ws, 16, close_each=True)["rps"])
     results["churn"] = {"signet_connections_per_s": spread(churn["signet"]),
                         "nginx_connections_per_s": spread(churn["nginx"])}
-    results["churn"]["ratio"] = (results["churn"]["signet_connections_per_s"]["median"]
-                                 / results["churn"]["nginx_connections_per_s"]["median"])
+    results["churn"]["ratio"] = statistics.median([s / n for s, n in zip(churn["signet"], churn["nginx"]) if n])
     log(f"connection churn: signet {results['churn']['signet_connections_per_s']['median']:.0f}/s, "
         f"nginx {results['churn']['nginx_connections_per_s']['median']:.0f}/s")
     nginx.stop()
@@ -400,7 +408,10 @@ def write_results(results):
         "",
         f"Written by `make bench` on {results['date']}: {m['cores']} cores ({m['cpu_model']}), "
         f"{m['memory_gib']} GiB, Linux {m['kernel']}. Medians of {REPEATS} runs of {DURATION} s each, "
-        "spread as min..max. Everything on 127.0.0.1; wrk and the servers share the same cores.",
+        "spread as min..max. Everything on 127.0.0.1; wrk and the servers share the same cores. "
+        "signet and nginx runs alternate (which goes first alternates too); signet / nginx is the median of "
+        "the ratios of each signet run to the nginx run beside it, so a drift in the machine's speed "
+        "between runs cancels out.",
         "",
         f"Request: a {results['request_bytes']:,}-byte AdmissionReview of a 3-container Deployment; "
         f"response {results['response_bytes']:,} bytes. nginx answers the same request with a fixed "
@@ -421,7 +432,8 @@ def write_results(results):
         lines.append(
             f"| {connections} | {fmt(s['rps']['median'], 0)} ({fmt(s['rps']['min'], 0)}..{fmt(s['rps']['max'], 0)}) "
             f"| {fmt(n['rps']['median'], 0)} ({fmt(n['rps']['min'], 0)}..{fmt(n['rps']['max'], 0)}) "
-            f"| {row['ratio']:.0%} | {fmt(s['p50_ms']['median'], 3)} | {fmt(s['p99_ms']['median'], 3)} "
+            f"| {row['ratio']:.0%} ({row['ratio_spread']['min']:.0%}..{row['ratio_spread']['max']:.0%}) "
+            f"| {fmt(s['p50_ms']['median'], 3)} | {fmt(s['p99_ms']['median'], 3)} "
             f"| {fmt(s['p999_ms']['median'], 3)} | {fmt(n['p99_ms']['median'], 3)} | {s['errors'] + n['errors']} |")
     lines += ["", "Server CPU time (user + system, from /proc) per request, a figure that other load on the "
               "machine does not change much, and the decision time inside signet during those runs (from the "
