@@ -1,6 +1,8 @@
 import Foundation
 import SignetAdmission
 import SignetPolicy
+import SignetRegistry
+import SignetTestSupport
 import Testing
 
 @Suite("Admission responder")
@@ -309,5 +311,53 @@ struct WorkloadImagesTests {
         #expect(WorkloadImages.extract(objectJSON: Array(cronJob.utf8), kind: "SomethingNew")
             == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a")]))
         #expect(WorkloadImages.extract(objectJSON: Array(#"{"spec":{"replicas":1}}"#.utf8), kind: "Scale") == .noPodSpec)
+    }
+}
+
+/// `begin` answers what needs no verification at once and leaves the rest to a closure.
+struct AdmissionBeginningTests {
+    /// Passes every image after a short wait, counting its calls.
+    final class SlowVerifier: AuthorityVerifier, @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        var calls: Int { lock.withLock { count } }
+
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            lock.withLock { count += 1 }
+            try await Task.sleep(for: .milliseconds(10))
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release workflow")
+        }
+    }
+
+    @Test func warmDecisionsAreAnsweredAtOnceAndVerificationsAreLeftToWaitFor() async throws {
+        let keyless = try PolicyLoader().load(files: [PolicySourceFile(
+            name: "keyless.yaml",
+            bytes: Array(try Data(contentsOf: TestPaths.packageRoot.appendingPathComponent("policies/examples/keyless-github-actions.yaml"))))])
+        let verifier = SlowVerifier()
+        let policies = PolicySet(policies: try testPolicies().policies + keyless.policies, revision: "test")
+        let responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: policies, verifier: verifier))
+        let pod = WorkloadFixture.all[0].wrap
+
+        // Static authorities only: decided and answered without waiting, as `respond` answers.
+        let warm = review(kind: "Pod", resource: "pods", object: pod(podSpec(containers: [("web", allowedImage), ("proxy", deniedImage)])))
+        guard case .answered(let answered) = responder.begin(warm, deadline: farDeadline) else {
+            Issue.record("a decision that needs no verification waited")
+            return
+        }
+        let expected = try decodeResponse(await responder.respond(to: warm, deadline: farDeadline))
+        #expect(try decodeResponse(answered) == expected)
+        #expect(!expected.allowed)
+
+        // A keyless authority: nothing is verified until the closure runs.
+        let cold = review(kind: "Pod", resource: "pods", object: pod(podSpec(containers: [("app", "ghcr.io/my-org/my-app:v1.2.3")])))
+        guard case .waiting(let rest) = responder.begin(cold, deadline: farDeadline) else {
+            Issue.record("a keyless verification was not waited for")
+            return
+        }
+        #expect(verifier.calls == 0)
+        let verified = try decodeResponse(await rest())
+        #expect(verifier.calls == 1)
+        #expect(verified.allowed)
+        #expect(verified.auditAnnotations?["images"]?.contains(#""outcome":"allow""#) == true)
     }
 }
