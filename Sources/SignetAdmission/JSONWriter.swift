@@ -63,6 +63,8 @@ struct JSONWriter: ~Copyable {
         text.withUTF8Buffer { append($0) }
     }
 
+    // Two overloads rather than one over `StringProtocol`: the generic one reached the bytes
+    // through the protocol and retained and released every string it wrote.
     mutating func string(_ value: String) {
         let written: Void? = value.utf8.withContiguousStorageIfAvailable { quoted($0) }
         if written == nil {

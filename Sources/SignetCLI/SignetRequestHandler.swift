@@ -30,22 +30,24 @@ struct SignetRequestHandler: HTTPRequestHandler {
 
     /// Every endpoint but a review that waits for verifications answers here, on the event loop.
     func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
-        let route = HTTPRequestMetrics.routeIndex(request.path)
-        let record: @Sendable (HTTPResponse) -> Void = { response in
-            HTTPRequestMetrics.shared.record(
-                route: route, method: request.method, status: response.status, duration: ContinuousClock.now - context.receivedAt)
-        }
         switch respond(to: request, context: context) {
         case .answered(let response):
-            record(response)
+            Self.record(response, to: request, context: context)
             return .answered(response)
         case .waiting(let rest):
             return .waiting {
                 let response = await rest()
-                record(response)
+                Self.record(response, to: request, context: context)
                 return response
             }
         }
+    }
+
+    /// `signet_http_requests_total` and `signet_http_request_duration_seconds` for one answered request.
+    private static func record(_ response: HTTPResponse, to request: HTTPRequest, context: HTTPRequestContext) {
+        HTTPRequestMetrics.shared.record(
+            route: HTTPRequestMetrics.routeIndex(request.path), method: request.method, status: response.status,
+            duration: ContinuousClock.now - context.receivedAt)
     }
 
     private func respond(to request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
