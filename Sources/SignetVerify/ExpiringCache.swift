@@ -1,4 +1,5 @@
 import Metrics
+import SignetRegistry
 import Synchronization
 
 /// A bounded LRU cache whose entries expire, with single flight: concurrent lookups of a key
@@ -34,11 +35,17 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     ///
     /// `@unchecked Sendable`: every field is read and written only under the cache's lock.
     private final class Flight: @unchecked Sendable {
+        /// Whose credentials the computation runs with.
+        let caller: RequestCredentials.Identity
         var waiters: [Int: CheckedContinuation<Value, any Error>] = [:]
         /// Callers cancelled before they started waiting.
         var cancelled: Set<Int> = []
         var nextWaiter = 0
         var result: Result<Value, any Error>?
+
+        init(caller: RequestCredentials.Identity) {
+            self.caller = caller
+        }
 
         func makeWaiter() -> Int {
             defer { nextWaiter += 1 }
@@ -93,8 +100,15 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// The fresh value for `key`, or the result of `compute`, shared with every concurrent
     /// caller for the same key. `compute` returns the value and how long it may be kept (zero:
     /// not at all).
+    ///
+    /// `caller` is whose registry credentials `compute` runs with. A caller that joined the
+    /// computation of another caller, which then failed with an error `dependsOnCaller` accepts
+    /// (a registry that refused those credentials), runs its own `compute` instead of taking
+    /// that error; callers with the same credentials share the failure.
     func value(
-        for key: Key, compute: @escaping @Sendable () async throws -> (Value, Duration)
+        for key: Key, caller: RequestCredentials.Identity = .client,
+        dependsOnCaller: @Sendable (any Error) -> Bool = { _ in false },
+        compute: @escaping @Sendable () async throws -> (Value, Duration)
     ) async throws -> (value: Value, outcome: CacheOutcome) {
         let now = clock.now
         let lookup = state.withLock { state -> Lookup in
@@ -105,7 +119,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             if let running = state.inFlight[key] {
                 return .join(running, waiter: running.makeWaiter())
             }
-            let flight = Flight()
+            let flight = Flight(caller: caller)
             state.inFlight[key] = flight
             return .start(flight, waiter: flight.makeWaiter())
         }
@@ -115,7 +129,18 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             return (value, .hit)
         case .join(let flight, let waiter):
             waits.increment()
-            return (try await wait(for: flight, as: waiter), .joined)
+            do {
+                return (try await wait(for: flight, as: waiter), .joined)
+            } catch where flight.caller != caller && dependsOnCaller(error) {
+                misses.increment()
+                let (value, lifetime) = try await compute()
+                if lifetime > .zero {
+                    let now = clock.now
+                    let evicted = state.withLock { $0.store.insert(Entry(value: value, expires: now + lifetime), for: key) }
+                    if evicted > 0 { evictions.increment(by: evicted) }
+                }
+                return (value, .miss)
+            }
         case .start(let flight, let waiter):
             misses.increment()
             Task { await self.run(compute, for: key, in: flight) }

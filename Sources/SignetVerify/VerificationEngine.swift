@@ -79,7 +79,9 @@ public final class VerificationEngine: AuthorityVerifier {
         let stored: CachedVerification
         let outcome: CacheOutcome
         do {
-            (stored, outcome) = try await results.value(for: key) { [configuration] in
+            (stored, outcome) = try await results.value(
+                for: key, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials
+            ) { [configuration] in
                 let started = ContinuousClock.now
                 let dimensions = [("format", verifier.format.name)]
                 do {
@@ -128,7 +130,9 @@ public final class VerificationEngine: AuthorityVerifier {
         let registry = self.registry
         let started = ContinuousClock.now
         do {
-            let (digest, outcome) = try await tags.value(for: image.description) { [configuration] in
+            let (digest, outcome) = try await tags.value(
+                for: image.description, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials
+            ) { [configuration] in
                 (try await registry.identityDigest(of: image, deadline: deadline), configuration.tagTTL)
             }
             return (digest, outcome == .miss ? (ContinuousClock.now - started).milliseconds : nil)
@@ -137,6 +141,14 @@ public final class VerificationEngine: AuthorityVerifier {
         } catch {
             throw VerificationError(.cancelled)
         }
+    }
+
+    /// Whether `error` is a registry's refusal of the credentials sent (401 or 403). Concurrent
+    /// admissions of one image share a verification, but not their pull secrets: an admission
+    /// that joined one refused so tries again with its own.
+    static func dependsOnCredentials(_ error: any Error) -> Bool {
+        guard let registryError = (error as? RegistryError) ?? (error as? VerificationError)?.registryError else { return false }
+        return registryError.kind == .unauthorized || registryError.kind == .denied
     }
 
     // MARK: - Cache identity

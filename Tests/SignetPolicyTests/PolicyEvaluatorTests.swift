@@ -224,6 +224,20 @@ struct PolicyEvaluatorTests {
         #expect(finished.verdicts.suffix(2).map { $0.results.first?.authorities.first?.reason } == ["verified now", "verified now"])
     }
 
+    @Test func admissionCredentialsShareAnIdentityOnlyWhenTheyReadTheSameSecrets() {
+        struct NoSecrets: RegistryCredentialProvider {
+            func credentials(for subject: AdmissionSubject) async -> RegistryCredentialStore { RegistryCredentialStore() }
+        }
+        func identity(_ namespace: String, _ account: String?, _ secrets: [String], name: String = "web") -> String? {
+            AdmissionCredentials(provider: NoSecrets(), subject: AdmissionSubject(
+                namespace: namespace, name: name, kind: "Pod", imagePullSecrets: secrets, serviceAccountName: account)).identity
+        }
+        #expect(identity("team", "builder", ["a", "b"]) == identity("team", "builder", ["a", "b"], name: "other-pod"))
+        #expect(identity("team", "builder", ["a", "b"]) != identity("team", "builder", ["a"]))
+        #expect(identity("team", "builder", ["a"]) != identity("team", nil, ["a"]))
+        #expect(identity("team", nil, ["a"]) != identity("other", nil, ["a"]))
+    }
+
     @Test func firstUsesPointAtTheFirstContainerOfEachImage() {
         func uses(_ images: [String]) -> [ImageUse] { images.enumerated().map { ImageUse(image: $1, container: "c\($0)") } }
         #expect(PolicyEvaluator.firstUses(of: uses(["a", "b", "a", "c", "b"])) == [0, 1, 0, 3, 1])

@@ -29,6 +29,13 @@ public final class AdmissionCredentials: RegistryCredentialSource {
         self.subject = subject
     }
 
+    /// The namespace, the service account and the pod's pull secrets: the provider reads the
+    /// same secrets for two admissions that agree on these.
+    public var identity: String? {
+        [subject.namespace ?? "", subject.serviceAccountName ?? "", subject.imagePullSecrets.joined(separator: ",")]
+            .joined(separator: "\u{0}")
+    }
+
     public func credential(for registry: String) async -> RegistryCredential? {
         let task = read.withLock { running in
             if let running { return running }

@@ -8,6 +8,16 @@
 public protocol RegistryCredentialSource: Sendable {
     /// The credential for `registry` (as in ``ImageReference/registry``), if this source has one.
     func credential(for registry: String) async -> RegistryCredential?
+
+    /// What sources with the same credentials share (for example the namespace and secret
+    /// names they are read from): two with the same identity get the same answers from a
+    /// registry, so work done for one may be handed to the other. `nil` (the default): none is
+    /// known, and the source shares with no other.
+    var identity: String? { get }
+}
+
+extension RegistryCredentialSource {
+    public var identity: String? { nil }
 }
 
 extension RegistryCredentialStore: RegistryCredentialSource {}
@@ -27,6 +37,30 @@ extension RegistryCredentialStore: RegistryCredentialSource {}
 /// ```
 public enum RequestCredentials {
     @TaskLocal static var current: (any RegistryCredentialSource)?
+
+    /// Who the registry requests of the current task are made for: ``Identity/client`` when
+    /// no source is installed (the client's own credentials), the source's identity when it
+    /// has one, and a value of its own otherwise.
+    public static var identity: Identity {
+        guard let current else { return .client }
+        if let identity = current.identity { return .source(identity) }
+        return .unshared(UniqueIdentity())
+    }
+
+    /// See ``identity``.
+    public enum Identity: Sendable, Hashable {
+        case client
+        case source(String)
+        /// Equal to no other.
+        case unshared(UniqueIdentity)
+    }
+
+    /// A value equal only to itself.
+    public final class UniqueIdentity: Sendable, Hashable {
+        init() {}
+        public static func == (lhs: UniqueIdentity, rhs: UniqueIdentity) -> Bool { lhs === rhs }
+        public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+    }
 
     /// Runs `body` with `source` supplying registry credentials to every request it sends.
     public static func using<Result: Sendable>(

@@ -1,0 +1,96 @@
+import Foundation
+import SignetPolicy
+import SignetTestSupport
+import Synchronization
+import SignetVerify
+import Testing
+
+@testable import SignetRegistry
+
+/// Concurrent verifications of one image share one computation, but not the refusal of one
+/// admission's credentials: an admission with other credentials that joined it tries again.
+@Suite("Single flight and credentials", .serialized)
+struct SingleFlightCredentialsTests {
+    /// Credentials by name; the identity is the name, so two sources of one name share.
+    struct NamedCredentials: RegistryCredentialSource {
+        let name: String
+        func credential(for registry: String) async -> RegistryCredential? { nil }
+        var identity: String? { name }
+    }
+
+    /// Refuses (as a registry answering 401) unless the task's credentials are `team`; holds the
+    /// first call until opened, so the others join it.
+    final class CredentialCheckingVerifier: SignatureVerifier, Sendable {
+        let calls = Mutex<[String]>([])
+        private let gate: AsyncStream<Void>
+        private let release: AsyncStream<Void>.Continuation
+
+        init() {
+            (gate, release) = AsyncStream<Void>.makeStream()
+        }
+
+        var format: SignatureFormat { SignatureFormat("test") }
+        var callers: [String] { calls.withLock { $0 } }
+        func handles(_ authority: CompiledAuthority) -> Bool { true }
+        func open() { release.finish() }
+
+        func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
+            let caller: String
+            switch RequestCredentials.identity {
+            case .source(let name): caller = name
+            case .client: caller = "client"
+            case .unshared: caller = "unshared"
+            }
+            let first = calls.withLock { calls -> Bool in
+                calls.append(caller)
+                return calls.count == 1
+            }
+            if first { for await _ in gate {} }
+            guard caller == "team" else {
+                throw VerificationError(RegistryError(.unauthorized(registry: "registry.invalid", detail: "no access for \(caller)")))
+            }
+            return VerificationResult(
+                image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
+                format: format, passed: true, reason: "signed")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aJoinerWithOtherCredentialsIsNotHandedTheRefusalButOneWithTheSameIs() async throws {
+        let verifier = CredentialCheckingVerifier()
+        let client = try RegistryClient()
+        defer { client.shutdown() }
+        let engine = VerificationEngine(registry: client, verifiers: [verifier])
+        let authority = keyAuthority([try trustedKey(file: ConnaisseurVectors.keyFile("alice"))])
+        let image = try ImageReference(parsing: "registry.invalid/app@sha256:" + String(repeating: "d", count: 64))
+
+        @Sendable func verify(as name: String) async -> String {
+            await RequestCredentials.using(NamedCredentials(name: name)) {
+                do {
+                    let result = try await engine.verify(image: image, authority: authority, policy: "p", revision: "1", deadline: deadline())
+                    return "\(name): \(result.passed ? "passed" : "failed") (\(result.cache.map { "\($0)" } ?? "-"))"
+                } catch {
+                    return "\(name): error"
+                }
+            }
+        }
+
+        let answers = await withTaskGroup(of: String.self) { group in
+            group.addTask { await verify(as: "other") }
+            // The first verification (for `other`) is held; the others join it.
+            while verifier.callers.isEmpty { await Task.yield() }
+            group.addTask { await verify(as: "other") }
+            group.addTask { await verify(as: "team") }
+            for _ in 0..<200 { await Task.yield() }
+            verifier.open()
+            var answers: [String] = []
+            for await answer in group { answers.append(answer) }
+            return answers.sorted()
+        }
+        // `other` shares its own refusal once; `team` verifies with its own credentials.
+        #expect(answers == ["other: error", "other: error", "team: passed (miss)"])
+        #expect(verifier.callers.sorted() == ["other", "team"])
+        // What `team` verified is cached for everyone.
+        #expect(await verify(as: "other") == "other: passed (hit)")
+    }
+}
