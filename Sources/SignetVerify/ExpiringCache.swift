@@ -33,7 +33,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// One computation under way and the callers waiting for it.
     ///
-    /// `@unchecked Sendable`: every field is read and written only under the cache's lock.
+    /// `@unchecked Sendable`: every mutable field is read and written only under the cache's lock.
     private final class Flight: @unchecked Sendable {
         /// Whose credentials the computation runs with.
         let caller: RequestCredentials.Identity
