@@ -46,20 +46,15 @@ extension AdmissionResponder {
         let decision = outcome?.decision
         let reason = response.status?.message ?? decision.map { Self.joinedReasons($0.verdicts) }
         let time = resourceValidator.configuration.clock.now()
-        let record: AdmissionAuditRecord
-        if let outcome {
-            // The outcome's subject read in place, not copied out.
-            record = AdmissionAuditRecord.make(
-                uid: request.uid, subject: outcome.subject, allowed: response.allowed, reason: reason, decision: decision,
-                policyRevision: outcome.revision, latency: latency, time: time)
-        } else {
-            let subject = AdmissionSubject(
-                namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
-                dryRun: dryRun, userName: request.userInfo?.username)
-            record = AdmissionAuditRecord.make(
-                uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: nil,
-                policyRevision: nil, latency: latency, time: time)
+        func record(of subject: AdmissionSubject) -> AdmissionAuditRecord {
+            AdmissionAuditRecord.make(
+                uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
+                policyRevision: outcome?.revision, latency: latency, time: time)
         }
+        // The outcome's subject is read in place, not copied out (`outcome?.subject ?? …` copied it).
+        let record = outcome.map { record(of: $0.subject) } ?? record(of: AdmissionSubject(
+            namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
+            dryRun: dryRun, userName: request.userInfo?.username))
         auditSink?.record(record)
 
         guard let decision else { return }
