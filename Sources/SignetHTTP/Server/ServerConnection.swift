@@ -189,6 +189,9 @@ final class ServerConnection {
                 return
             case .continueExpected:
                 send(HTTPResponseEncoder.continueResponse)
+                // The client holds its body until it reads this: out now, not with the answers
+                // at the end of the pass.
+                flush()
             case .request(let request):
                 // A handler that answers without waiting has already completed the request
                 // here; the loop goes on with the next pipelined one.
