@@ -204,7 +204,7 @@ spec:
                           "met": "yes" if rss_after / 1024 < 64 else "no"})
 
     # The seeds' budgets.
-    bundle_case = os.path.join(run.ROOT, "..", "shared", "vectors", "sigstore-conformance", "test", "assets",
+    bundle_case = os.path.join(run.ROOT, "Tests", "Vectors", "sigstore-conformance", "test", "assets",
                                "bundle-verify", "happy-path-v0.3")
     chain_ms = []
     if os.path.isdir(bundle_case):

@@ -6,7 +6,7 @@
 # usage: scripts/embed-trusted-root.sh [PATH/TO/trusted_root.json]
 set -eu
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
-source_json=${1:-"$root_dir/../shared/vectors/root-signing/targets/trusted_root.json"}
+source_json=${1:-"$root_dir/Tests/Vectors/root-signing/targets/trusted_root.json"}
 output="$root_dir/Sources/SignetSigstore/TrustedRoot+Production.swift"
 if grep -q '"""#' "$source_json"; then
     echo "embed-trusted-root: $source_json contains the raw string delimiter" >&2

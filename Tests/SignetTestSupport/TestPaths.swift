@@ -1,6 +1,6 @@
 import Foundation
 
-/// Locations the tests need: the package root, the third-party vectors beside the checkout, the
+/// Locations the tests need: the package root, the third-party vectors in `Tests/Vectors`, the
 /// built `signet` executable, and scratch directories that remove themselves.
 public enum TestPaths {
     /// The package root (the folder holding Package.swift).
@@ -15,9 +15,10 @@ public enum TestPaths {
         fatalError("Package.swift not found above \(#filePath)")
     }()
 
-    /// `../shared/vectors`: real signatures and trust metadata made by other projects' tools.
+    /// `Tests/Vectors`: real signatures and trust metadata made by other projects' tools, one
+    /// folder per source with its upstream path, licence and expected outcomes in a README.
     public static var vectors: URL {
-        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors")
+        packageRoot.appendingPathComponent("Tests/Vectors")
     }
 
     /// The `signet` executable the tests drive: `$SIGNET_BINARY` when set, otherwise the debug build.
