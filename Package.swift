@@ -54,11 +54,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The outgoing HTTP client: libcurl's multi interface on a thread of its own, plain and
+        // streamed exchanges. Used by the registry client and the Kubernetes API client.
+        .target(name: "SignetHTTPClient", dependencies: ["CSignetCurl"], swiftSettings: strictSettings),
         // Image references, manifests and the OCI distribution client.
         .target(
             name: "SignetRegistry",
             dependencies: [
-                "CSignetCurl",
+                "SignetHTTPClient",
                 "SignetCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -92,10 +95,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The in-cluster Kubernetes API client: list/watch with resume, the resource store,
-        // pull secrets. Rides on SignetRegistry's libcurl transport.
+        // pull secrets.
         .target(
             name: "SignetKube",
             dependencies: [
+                "SignetHTTPClient",
                 "SignetRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SignetHTTPClient
 import SignetRegistry
 import Synchronization
 
@@ -12,7 +13,7 @@ import Synchronization
 /// events, read as they arrive.
 public final class KubernetesClient: Sendable {
     public let configuration: KubernetesClientConfiguration
-    private let transport: PackageHTTPTransport
+    private let transport: HTTPClient
     private let logger: Logger
 
     /// The largest list or object response accepted.
@@ -25,7 +26,7 @@ public final class KubernetesClient: Sendable {
             throw KubernetesError(.configuration, "the API server CA \(caFile) is not readable")
         }
         do {
-            transport = try PackageHTTPTransport(configuration: PackageHTTPTransport.Configuration(
+            transport = try HTTPClient(configuration: HTTPClient.Configuration(
                 caBundlePath: configuration.caFile, connectTimeout: configuration.connectTimeout,
                 idleTimeout: configuration.watchTimeout + .seconds(60), userAgent: "signet-kube"))
         } catch {
@@ -85,7 +86,7 @@ public final class KubernetesClient: Sendable {
     }
 
     private func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil) async throws(KubernetesError) -> [UInt8] {
-        let response: PackageHTTPTransport.Response
+        let response: HTTPClient.Response
         do {
             response = try await transport.send(
                 method: method, url: configuration.serverURL + path, headers: headers(contentType: contentType), body: body,
@@ -128,7 +129,7 @@ public final class KubernetesClient: Sendable {
                 }
                 let error = parser.withLock { $0.finish(status: response.status, into: continuation) }
                 continuation.finish(throwing: error)
-            } catch let error as PackageHTTPTransport.Failure {
+            } catch let error as HTTPClient.Failure {
                 continuation.finish(throwing: error.isTimeout
                     ? nil
                     : KubernetesError(.transport, "watch \(resource): \(error.description)"))

@@ -1,4 +1,5 @@
 import Foundation
+import SignetHTTPClient
 
 /// The kinds of artifact cosign attaches to an image under a tag derived from its digest.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetHTTPClient
 
 extension RegistryClient {
     /// Resolves `reference` to the descriptor of the manifest it names: the image's identity for

@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetHTTPClient
 
 extension RegistryClient {
     /// Uploads `bytes` as a blob to `reference`'s repository in one piece and returns its

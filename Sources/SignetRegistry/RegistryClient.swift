@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import SignetHTTPClient
 
 /// A client for the OCI distribution API (OCI distribution specification v1.1) over libcurl.
 ///

@@ -1,3 +1,5 @@
+import SignetHTTPClient
+
 /// Counts the HTTP requests a piece of work sends to registries (token requests and retries
 /// included), for tests, benchmarks and reports.
 ///

@@ -853,14 +853,29 @@ class Policies(unittest.TestCase):
             result = run([SIGNET, "review", "-f", f.name, "--policy-dir", os.path.join(ROOT, "policies")], check=False)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
+    # The examples carry realistic dates (an incident's bypass, an exception until the end of a
+    # quarter), so they are linted as of this instant, never as of today: the suite passes on any
+    # day. An example whose dates are refused at this instant fails the test below.
+    EXAMPLES_VALID_AT = "2026-11-22T12:00:00Z"
+
     @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
-    def test_signet_lint_accepts_every_example(self):
-        if not re.search(r"^\s+lint\b", run([SIGNET, "--help"], check=False).stdout, re.M):
-            self.skipTest("signet has no lint command yet")
+    def test_signet_lint_accepts_every_example_at_the_pinned_instant(self):
         for path in self.files():
             with self.subTest(file=os.path.relpath(path, ROOT)):
-                result = run([SIGNET, "lint", path], check=False)
+                result = run([SIGNET, "lint", path, "--now", self.EXAMPLES_VALID_AT], check=False)
                 self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_expiring_examples_are_refused_once_they_expire(self):
+        """The pin is what keeps the examples valid: a year later the bypass and the exception
+        have expired and lint refuses both, naming the field."""
+        later = "2027-11-22T12:00:00Z"
+        for name, field in [("emergency-bypass.yaml", "spec.expiresAt"), ("policy-exception.yaml", "spec.validUntil")]:
+            with self.subTest(file=name):
+                result = run([SIGNET, "lint", os.path.join(ROOT, "policies", "examples", name), "--now", later], check=False)
+                self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+                self.assertIn(field, result.stdout)
+                self.assertIn("expired", result.stdout)
 
 
 class Dockerfile(unittest.TestCase):

@@ -11,7 +11,7 @@ import Foundation
 /// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
 /// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
 /// reuse the connection and skip full TLS handshakes.
-final class CurlMultiDriver: @unchecked Sendable {
+package final class CurlMultiDriver: @unchecked Sendable {
     // `multi` and `share` are created in init and used only by the driver thread afterwards
     // (curl_multi_wakeup, which is thread-safe, is the exception; it runs under the lock while
     // the handle is known to be open). `active` is touched only by the driver thread. Everything
@@ -32,7 +32,7 @@ final class CurlMultiDriver: @unchecked Sendable {
     /// Libcurl's global initialisation, which must happen once before any handle exists.
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
-    init(settings: CurlTransferSettings) throws(TransportFailure) {
+    package init(settings: CurlTransferSettings) throws(TransportFailure) {
         guard Self.globalInit else { throw .invalidRequest("curl_global_init failed") }
         guard let multi = curl_multi_init() else { throw .invalidRequest("curl_multi_init failed") }
         self.multi = multi
@@ -51,7 +51,7 @@ final class CurlMultiDriver: @unchecked Sendable {
     }
 
     /// Stops the driver thread; transfers still running fail as cancelled. Idempotent.
-    func shutdown() {
+    package func shutdown() {
         state.withLock { state in
             guard !state.closed, !state.stopping else { return }
             state.stopping = true
@@ -60,7 +60,7 @@ final class CurlMultiDriver: @unchecked Sendable {
     }
 
     /// Performs `request`, suspending until the driver thread has the response.
-    func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+    package func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
         let transfer = try CurlTransfer(request, settings: settings)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in

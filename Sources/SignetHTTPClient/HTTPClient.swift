@@ -1,8 +1,8 @@
-/// The libcurl transport of this module (``CurlMultiDriver`` on its own thread) offered to the
-/// other signet modules, such as the Kubernetes API client: plain requests, and streamed
+/// An HTTP/1.1 and HTTP/2 client over libcurl (``CurlMultiDriver`` on its own thread), for the
+/// signet modules that call out, such as the Kubernetes API client: plain requests, and streamed
 /// responses for long-lived bodies such as Kubernetes watches (RFC 9112 chunked transfer coding
 /// or HTTP/2 DATA frames, delivered as they arrive).
-package final class PackageHTTPTransport: Sendable {
+package final class HTTPClient: Sendable {
     /// Settings for every exchange of one transport.
     package struct Configuration: Sendable {
         /// PEM bundle of the CAs to trust; the system store when `nil`.

@@ -1,14 +1,26 @@
 import CSignetCurl
 
 /// Settings every transfer of one client shares.
-struct CurlTransferSettings: Sendable {
-    var caBundlePath: String?
-    var connectTimeout: Duration
-    var lowSpeedTimeout: Duration
-    var maximumRedirects: Int
-    var userAgent: String
+package struct CurlTransferSettings: Sendable {
+    package var caBundlePath: String?
+    package var connectTimeout: Duration
+    package var lowSpeedTimeout: Duration
+    package var maximumRedirects: Int
+    package var userAgent: String
     /// Response header bytes beyond this abort the transfer.
-    var maximumHeaderBytes: Int = 64 * 1024
+    package var maximumHeaderBytes: Int = 64 * 1024
+
+    package init(
+        caBundlePath: String?, connectTimeout: Duration, lowSpeedTimeout: Duration, maximumRedirects: Int,
+        userAgent: String, maximumHeaderBytes: Int = 64 * 1024
+    ) {
+        self.caBundlePath = caBundlePath
+        self.connectTimeout = connectTimeout
+        self.lowSpeedTimeout = lowSpeedTimeout
+        self.maximumRedirects = maximumRedirects
+        self.userAgent = userAgent
+        self.maximumHeaderBytes = maximumHeaderBytes
+    }
 }
 
 /// One HTTP exchange on a libcurl easy handle, which it owns and frees.
@@ -246,7 +258,7 @@ final class CurlTransfer: @unchecked Sendable {
 }
 
 extension Substring {
-    func trimmingSpaces() -> Substring {
+    package func trimmingSpaces() -> Substring {
         var result = self
         while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
         while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
