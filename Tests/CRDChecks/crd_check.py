@@ -7,8 +7,11 @@ offline (no API server runs here):
    every node has a type, except under x-kubernetes-int-or-string or
    x-kubernetes-preserve-unknown-fields; properties and additionalProperties are not both set;
    the value validations under allOf/anyOf/oneOf/not set no type, description, default,
-   additionalProperties or nullable (except the documented int-or-string anyOf) and name only
-   properties the structure declares; metadata restricts only name and generateName;
+   additionalProperties or nullable and name only properties the structure declares; the one
+   exception is an x-kubernetes-int-or-string node's `anyOf: [{type: integer}, {type: string}]`
+   (alone or as allOf[0]), exactly that and nothing more (the API server refuses `minimum` or
+   `enum` inside it: constrain such a field with x-kubernetes-validations instead); metadata
+   restricts only name and generateName;
 3. every example document validates against its CRD's schema with JSON Schema (Draft 4 subset
    of OpenAPI v3), where unknown fields are errors (what pruning plus kubectl's strict field
    validation do).
@@ -33,12 +36,19 @@ def problem(where, message):
 JUNCTOR_FORBIDDEN = {"type", "description", "default", "additionalProperties", "nullable"}
 
 
-def check_junctor(node, where, declared, int_or_string):
+# The only junctor an int-or-string node may carry with types in it (apiextensions
+# structural validation, isIntOrStringAnyOfPattern), compared exactly.
+INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
+
+
+def is_int_or_string_pattern(node):
+    return node.get("anyOf") == INT_OR_STRING_ANY_OF
+
+
+def check_junctor(node, where, declared):
     if not isinstance(node, dict):
         return
     for key in JUNCTOR_FORBIDDEN & set(node):
-        if key == "type" and int_or_string:
-            continue
         problem(where, f"'{key}' is not allowed inside allOf/anyOf/oneOf/not")
     for name in node.get("required", []):
         if name not in declared:
@@ -48,9 +58,9 @@ def check_junctor(node, where, declared, int_or_string):
             problem(where, f"junctor names property '{name}', which the structure does not declare")
     for junctor in ("allOf", "anyOf", "oneOf"):
         for index, child in enumerate(node.get(junctor, [])):
-            check_junctor(child, f"{where}.{junctor}[{index}]", declared, int_or_string)
+            check_junctor(child, f"{where}.{junctor}[{index}]", declared)
     if "not" in node:
-        check_junctor(node["not"], f"{where}.not", declared, int_or_string)
+        check_junctor(node["not"], f"{where}.not", declared)
 
 
 def check_structural(node, where, is_metadata=False):
@@ -68,9 +78,14 @@ def check_structural(node, where, is_metadata=False):
     declared = set(node.get("properties", {}))
     for junctor in ("allOf", "anyOf", "oneOf"):
         for index, child in enumerate(node.get(junctor, [])):
-            check_junctor(child, f"{where}.{junctor}[{index}]", declared, int_or_string)
+            if int_or_string and junctor == "anyOf" and is_int_or_string_pattern(node):
+                continue
+            if int_or_string and junctor == "allOf" and index == 0 and isinstance(child, dict) \
+                    and is_int_or_string_pattern(child) and set(child) == {"anyOf"}:
+                continue
+            check_junctor(child, f"{where}.{junctor}[{index}]", declared)
     if "not" in node:
-        check_junctor(node["not"], f"{where}.not", declared, int_or_string)
+        check_junctor(node["not"], f"{where}.not", declared)
     if is_metadata:
         extra = set(node.get("properties", {})) - {"name", "generateName"}
         if extra:
@@ -134,6 +149,10 @@ def load_crds(directory):
                     problem(where, f"printer column {column.get('name')} has an invalid type")
                 if not str(column.get("jsonPath", "")).startswith("."):
                     problem(where, f"printer column {column.get('name')} has an invalid jsonPath")
+                # kubectl prints a date column as an age: "<invalid>" for an instant ahead.
+                if column.get("type") == "date" and column.get("jsonPath") != ".metadata.creationTimestamp":
+                    problem(where, f"printer column {column.get('name')} is a date (printed as an age); "
+                                   "use a string for an instant that may lie ahead")
             schema = version.get("schema", {}).get("openAPIV3Schema")
             if schema is None:
                 problem(where, "no openAPIV3Schema")

@@ -68,6 +68,7 @@ SCENARIOS = {
     "registry-access": ["--set", "registry.caBundle.configMap=registry-ca", "--set", "registry.insecureRegistries={registry.local:5000}",
                         "--set", "registry.dockerConfigSecret=signet-registry-auth", "--set", "keySecrets={release-keys}"],
     "plain-manifests": ["--set", "namespace.create=true", "--set", "tls.mode=certManager"],
+    "webhook-url": ["--set", "webhook.url=https://127.0.0.1:9443/validate"],
 }
 
 # Kinds that are not part of Kubernetes itself, checked against their own minimal shape.
@@ -237,7 +238,8 @@ class ChartLint(unittest.TestCase):
                ["--set-json", 'policies.clusterImagePolicies.no-images={"images":[],"authorities":[{"static":{"action":"pass"}}]}'],
                ["--set", "networkPolicy.registryPorts=null"], ["--set-json", "networkPolicy.registryPorts=[]"],
                ["--set-json", "networkPolicy.apiServerPorts=[]"],
-               ["--set", "policies.source=configMap", "--set", "rbac.pullSecrets.enabled=true"]]
+               ["--set", "policies.source=configMap", "--set", "rbac.pullSecrets.enabled=true"],
+               ["--set", "webhook.url=http://127.0.0.1:9443/validate"], ["--set", "webhook.url=https://127.0.0.1/validate?x=1"]]
         for helm, binary in HELMS.items():
             for flags in bad:
                 with self.subTest(helm=helm, flags=flags):
@@ -535,12 +537,37 @@ class Webhook(unittest.TestCase):
                     self.assertEqual(webhook["sideEffects"], "None")
                     expected = "Ignore" if name == "failure-ignore" else "Fail"
                     self.assertEqual(webhook["failurePolicy"], expected)
+                    if name == "webhook-url":
+                        continue  # test_url_mode
+                    self.assertNotIn("url", webhook["clientConfig"])
                     service = webhook["clientConfig"]["service"]
                     self.assertEqual(service["path"], "/validate")
                     self.assertEqual(service["namespace"], NAMESPACE)
                     svc = one(render(name), "Service")
                     self.assertEqual(service["name"], svc["metadata"]["name"])
                     self.assertEqual(service["port"], svc["spec"]["ports"][0]["port"])
+
+    def test_url_mode(self):
+        """webhook.url: every webhook calls that URL instead of the Service (the API server never
+        resolves a Service name), and the serving certificate the chart issues covers its host."""
+        url = "https://127.0.0.1:9443/validate"
+        for webhook in self.webhooks("webhook-url").values():
+            with self.subTest(webhook=webhook["name"]):
+                self.assertEqual(sorted(webhook["clientConfig"]), ["caBundle", "url"])
+                self.assertEqual(webhook["clientConfig"]["url"], url)
+        secret, = [d for d in render("webhook-url") if d["kind"] == "Secret" and d.get("type") == "kubernetes.io/tls"]
+        certificate = base64.b64decode(secret["data"]["tls.crt"])
+        text = run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=certificate.decode()).stdout
+        self.assertIn("IP Address:127.0.0.1", text)
+        self.assertIn(f"DNS:{RELEASE}.{NAMESPACE}.svc", text)
+        # cert-manager: a DNS host goes to dnsNames, an IP address to ipAddresses.
+        by_name, = find(render_with(["--set", "tls.mode=certManager", "--set", "webhook.url=https://signet.example.com/validate"]),
+                        "Certificate", RELEASE)
+        self.assertIn("signet.example.com", by_name["spec"]["dnsNames"])
+        self.assertNotIn("ipAddresses", by_name["spec"])
+        by_ip, = find(render_with(["--set", "tls.mode=certManager", "--set", "webhook.url=https://[::1]:9443/validate"]),
+                      "Certificate", RELEASE)
+        self.assertEqual(by_ip["spec"]["ipAddresses"], ["::1"])
 
     def test_rules_cover_pods_controllers_and_signet_resources(self):
         covered = set()

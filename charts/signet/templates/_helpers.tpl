@@ -60,11 +60,38 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 {{- end -}}
 
-{{/* DNS names the API server uses to reach the Service. */}}
+{{/* DNS names the API server uses to reach the Service (and the host of webhook.url when it is a name). */}}
 {{- define "signet.dnsNames" -}}
 {{- $svc := include "signet.fullname" . -}}
 {{- $ns := .Release.Namespace -}}
-{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns .Values.clusterDomain) | toJson -}}
+{{- $names := list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns .Values.clusterDomain) -}}
+{{- $host := include "signet.urlHost" . -}}
+{{- if and $host (not (include "signet.urlHostIsIP" .)) -}}
+{{- $names = append $names $host | uniq -}}
+{{- end -}}
+{{- $names | toJson -}}
+{{- end -}}
+
+{{/* IP addresses the serving certificate covers: the host of webhook.url when it is one. */}}
+{{- define "signet.ipAddresses" -}}
+{{- if include "signet.urlHostIsIP" . -}}
+{{- list (include "signet.urlHost" .) | toJson -}}
+{{- else -}}
+{{- list | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The host of webhook.url, without port or IPv6 brackets; empty when the Service is called. */}}
+{{- define "signet.urlHost" -}}
+{{- if .Values.webhook.url -}}
+{{- regexReplaceAll ":[0-9]+$" (urlParse .Values.webhook.url).host "" | trimPrefix "[" | trimSuffix "]" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the host of webhook.url is an IP address (an IP SAN) rather than a DNS name. */}}
+{{- define "signet.urlHostIsIP" -}}
+{{- $host := include "signet.urlHost" . -}}
+{{- if and $host (regexMatch "^[0-9.]+$|:" $host) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The longest one review may take: the webhook timeout less one second, so signet answers before the API server gives up. */}}
