@@ -50,6 +50,7 @@ build: deps
 
 test: build tools
 	SIGNET_BINARY="$(BIN_DIR)/signet" HELM="$(HELM)" HELM3="$(HELM3)" KUBECTL="$(KUBECTL)" python3 Tests/Deploy/test_deploy.py
+	SIGNET_BINARY="$(BIN_DIR)/signet" python3 Tests/Deploy/test_demo.py
 	SIGNET_BINARY="$(BIN_DIR)/signet" $(SWIFT) test $(SWIFT_BUILD_FLAGS)
 
 # The chart, deploy/, the example policies and the Dockerfile only (needs a built binary for ldd).
