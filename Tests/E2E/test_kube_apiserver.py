@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""signet end to end against a real Kubernetes API server.
+
+Run by `make test-e2e` (and `make test`). Starts on 127.0.0.1 only: etcd and kube-apiserver
+(kube_cluster.py, with RBAC, TokenRequest and an audit log), two docker-registry instances
+(registry.py: one anonymous, one with Basic auth) holding the connaisseur vectors' real cosign
+signatures, and the built signet out of cluster, with a TokenRequest token of the chart's
+ServiceAccount (so the real RBAC checks every call it makes) and the chart's serving certificate.
+The chart is installed by Helm with `webhook.url` pointing the API server at that signet; no
+webhook ever names a Service while an object it matches is created, so the API server never
+resolves a name or leaves loopback. No node runs: the tests check what the API server stores,
+refuses and logs.
+
+The steps run in order (one control plane for the whole run): chart install, signet up, every
+admission path through kubectl, expiry, signet's own resources, pull secrets before and after a
+chart upgrade, fail-closed, the audit log, chart uninstall, then `kubectl apply -f deploy/`.
+
+Environment: KUBE_APISERVER (else ../shared/tools/kube-apiserver.xz unpacked into .tools/bin),
+SIGNET_BINARY, HELM, KUBECTL. Without an API server binary the suite prints one line and is skipped.
+"""
+import base64
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kube_cluster  # noqa: E402
+from kube_cluster import KubeCluster, Process, Unavailable, free_port, wait_until, write  # noqa: E402
+from registry import Registry, Vectors, tampered_signature, unsigned_variant  # noqa: E402
+
+ROOT = kube_cluster.ROOT
+CHART = os.path.join(ROOT, "charts", "signet")
+HELM = os.environ.get("HELM", os.path.join(ROOT, ".tools", "bin", "helm"))
+KUBECTL = os.environ.get("KUBECTL", os.path.join(ROOT, ".tools", "bin", "kubectl"))
+SIGNET = os.environ.get("SIGNET_BINARY", "")
+RELEASE = "signet"
+NAMESPACE = "signet-e2e"
+REGISTRY_USER, REGISTRY_PASSWORD = "puller", "e2e-registry-password"
+
+
+def rfc3339(delta):
+    """Now plus `delta`, as RFC 3339 in UTC with whole seconds."""
+    return (datetime.datetime.now(datetime.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Environment:
+    """Everything the steps share: the control plane, registries, signet and the tool settings."""
+
+    def __init__(self):
+        self.directory = tempfile.mkdtemp(prefix="signet-e2e-")
+        self.cluster = None
+        self.registries = []
+        self.signet = None
+        self.signet_port = free_port()
+        home = os.path.join(self.directory, "home")
+        os.makedirs(home)
+        # Loopback only: no proxy, tool state in the scratch directory.
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+                    "HELM_CACHE_HOME": os.path.join(home, "helm-cache"), "HELM_CONFIG_HOME": os.path.join(home, "helm-config"),
+                    "HELM_DATA_HOME": os.path.join(home, "helm-data"), "NO_PROXY": "127.0.0.1,localhost",
+                    "no_proxy": "127.0.0.1,localhost"}
+
+    def start(self, apiserver):
+        self.cluster = KubeCluster(self.directory, apiserver).start()
+        self.env["KUBECONFIG"] = self.cluster.kubeconfig
+        self.vectors = Vectors()
+        self.registry = Registry(self.directory, "registry")
+        self.private = Registry(self.directory, "private-registry", users={REGISTRY_USER: REGISTRY_PASSWORD})
+        self.registries = [self.registry, self.private]
+        v = self.vectors
+        # signet caches a verdict by digest, policy and authority, so each case has a digest (or
+        # a policy) of its own: alice's image signed; a re-serialised copy of it unsigned; the
+        # alice-bob-charlie image with every signature altered (tampered), and intact behind
+        # Basic auth (private); the keyless image under two identity rules.
+        self.registry.push_signed(v, "signed/testimage", v.ALICE, tag="alice")
+        self.registry.push_image("unsigned/testimage", "alice", unsigned_variant(v.manifest(v.ALICE)))
+        self.registry.push_signed(v, "tampered/testimage", v.ALICE_BOB_CHARLIE, tag="abc",
+                                  signature=tampered_signature(v.manifest(v.signature_tag(v.ALICE_BOB_CHARLIE))))
+        self.registry.push_signed(v, "keyless/testimage", v.KEYLESS, tag="keyless")
+        self.registry.push_signed(v, "keyless-bob/testimage", v.KEYLESS, tag="keyless")
+        self.private.push_signed(v, "private/testimage", v.ALICE_BOB_CHARLIE, tag="abc")
+        reg, priv = self.registry.host, self.private.host
+        self.images = {
+            "signed": f"{reg}/signed/testimage:alice",
+            "signed-digest": f"{reg}/signed/testimage@{v.digest(v.ALICE)}",
+            "unsigned": f"{reg}/unsigned/testimage:alice",
+            "tampered": f"{reg}/tampered/testimage:abc",
+            "keyless": f"{reg}/keyless/testimage:keyless",
+            "keyless-bob": f"{reg}/keyless-bob/testimage:keyless",
+            "uncovered": f"{reg}/elsewhere/testimage:alice",
+            "private": f"{priv}/private/testimage:abc",
+        }
+
+    def stop(self):
+        if self.signet:
+            self.signet.stop()
+        for registry in self.registries:
+            registry.stop()
+        if self.cluster:
+            self.cluster.stop()
+        if os.environ.get("SIGNET_E2E_KEEP"):
+            print(f"e2e: kept {self.directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    # Tools.
+    def run(self, args, input=None, check=True, timeout=120):
+        result = subprocess.run(args, input=input, capture_output=True, text=True, env=self.env, cwd=self.directory, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def kubectl(self, *args, input=None, check=True):
+        if isinstance(input, (dict, list)):
+            input = json.dumps(input)
+        return self.run([KUBECTL, "--request-timeout=60s"] + list(args), input=input, check=check)
+
+    def helm(self, *args, check=True):
+        return self.run([HELM] + list(args), check=check, timeout=180)
+
+    def get(self, *args):
+        """An object (or list) as JSON, or None when it does not exist."""
+        result = self.kubectl("get", *args, "-o", "json", check=False)
+        if result.returncode != 0:
+            if "NotFound" in result.stderr or "not found" in result.stderr:
+                return None
+            raise AssertionError(result.stderr)
+        return json.loads(result.stdout)
+
+    def namespace(self, name, labels=None):
+        """A namespace with its `default` ServiceAccount (no controller-manager makes it)."""
+        doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+        self.kubectl("apply", "-f", "-", input=doc)
+        if self.get("serviceaccount", "default", "-n", name) is None:
+            self.kubectl("create", "serviceaccount", "default", "-n", name)
+
+    def values_flags(self):
+        return ["--set", f"webhook.url=https://127.0.0.1:{self.signet_port}/validate",
+                "--set", "replicaCount=1",
+                "--set", f"registry.insecureRegistries={{{self.registry.host},{self.private.host}}}"]
+
+    # signet, out of cluster, as the chart's Deployment describes it.
+    def start_signet(self):
+        manifest = self.helm("get", "manifest", RELEASE, "-n", NAMESPACE).stdout
+        docs = [d for d in yaml.safe_load_all(manifest) if d]
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        root = os.path.join(self.directory, "signet")
+        os.makedirs(root, exist_ok=True)
+        # The serving certificate from the chart's Secret, as the volume would mount it.
+        tls_dir = os.path.join(root, "tls")
+        os.makedirs(tls_dir, exist_ok=True)
+        secret_name = next(v["secret"]["secretName"] for v in pod["volumes"] if v["name"] == "tls")
+        secret = self.get("secret", secret_name, "-n", NAMESPACE)
+        for key, value in secret["data"].items():
+            write(os.path.join(tls_dir, key), base64.b64decode(value))
+        self.signet_ca = os.path.join(tls_dir, "ca.crt")
+        # A TokenRequest token of the chart's ServiceAccount: the real RBAC decides every call.
+        account_dir = os.path.join(root, "serviceaccount")
+        os.makedirs(account_dir, exist_ok=True)
+        token = self.kubectl("create", "token", pod["serviceAccountName"], "-n", NAMESPACE, "--duration=2h").stdout.strip()
+        write(os.path.join(account_dir, "token"), token)
+        write(os.path.join(account_dir, "namespace"), NAMESPACE)
+        shutil.copy(self.cluster.ca_file, os.path.join(account_dir, "ca.crt"))
+        args = []
+        for arg in container["args"]:
+            if arg.startswith("--port="):
+                arg = f"--port={self.signet_port}"
+            elif arg.startswith("--tls-cert="):
+                arg = f"--tls-cert={tls_dir}/tls.crt"
+            elif arg.startswith("--tls-key="):
+                arg = f"--tls-key={tls_dir}/tls.key"
+            args.append(arg)
+        args += ["--address=127.0.0.1", "--log-format=json", f"--key-secrets-dir={root}/key-secrets"]
+        env = {"PATH": self.env["PATH"], "HOME": root, "NO_PROXY": "*", "no_proxy": "*",
+               "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.cluster.port),
+               "SIGNET_SERVICE_ACCOUNT_DIR": account_dir, "SIGNET_NAMESPACE": NAMESPACE, "SIGNET_POD_NAME": f"{RELEASE}-e2e"}
+        self.signet_args = args
+        self.signet = Process("signet", [SIGNET] + args, root, env=env)
+        wait_until("signet is ready (first full sync through the real API)", lambda: self.signet_get("/readyz") == 200,
+                   timeout=60, on_timeout=lambda: self.signet.stderr_tail())
+
+    def signet_get(self, path):
+        if not self.signet.running():
+            raise AssertionError(f"signet exited {self.signet.popen.returncode}:\n{self.signet.stderr_tail()}")
+        result = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5", "--cacert", self.signet_ca, "-o", "/dev/null",
+                                 "-w", "%{http_code}", f"https://127.0.0.1:{self.signet_port}{path}"],
+                                capture_output=True, text=True, timeout=30)
+        return int(result.stdout or 0)
+
+    def stop_signet(self):
+        self.signet.stop()
+
+
+ENV = None
+
+
+def setUpModule():
+    global ENV
+    try:
+        apiserver = kube_cluster.find_apiserver()
+    except Unavailable as reason:
+        raise unittest.SkipTest(str(reason))
+    for tool in (HELM, KUBECTL):
+        if not os.access(tool, os.X_OK):
+            raise unittest.SkipTest(f"{tool} is missing: run `make tools`")
+    if not (SIGNET and os.access(SIGNET, os.X_OK)):
+        raise unittest.SkipTest("SIGNET_BINARY is not set to a built signet")
+    ENV = Environment()
+    try:
+        ENV.start(apiserver)
+    except BaseException:
+        ENV.stop()
+        raise
+
+
+def tearDownModule():
+    if ENV:
+        ENV.stop()
+
+
+class Step(unittest.TestCase):
+    """Shared assertions over kubectl results."""
+
+    def assertAdmitted(self, result, warning=None):
+        self.assertEqual(result.returncode, 0, f"refused:\n{result.stdout}\n{result.stderr}")
+        if warning:
+            self.assertIn(warning, result.stderr)
+
+    def assertDenied(self, result, *reasons):
+        self.assertNotEqual(result.returncode, 0, f"admitted:\n{result.stdout}\n{result.stderr}")
+        for reason in reasons:
+            self.assertIn(reason, result.stderr)
+
+    def assertDeniedBySignet(self, result, *reasons):
+        self.assertDenied(result, 'admission webhook "images.signet.dev" denied the request', *reasons)
+
+    @staticmethod
+    def pod(name, namespace, image, **spec):
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+                "spec": dict({"containers": [{"name": "app", "image": image}]}, **spec)}
+
+
+class T01ChartInstall(Step):
+    """`helm install` of the chart, signet's webhooks pointed at it by URL."""
+
+    def test_install(self):
+        result = ENV.helm("install", RELEASE, CHART, "-n", NAMESPACE, "--create-namespace", *ENV.values_flags())
+        self.assertIn("STATUS: deployed", result.stdout)
+        # The CRDs of crds/ are installed first and established.
+        for crd in ("clusterimagepolicies", "policyexceptions", "emergencybypasses"):
+            stored = ENV.get("crd", f"{crd}.signet.dev")
+            conditions = {c["type"]: c["status"] for c in stored["status"]["conditions"]}
+            self.assertEqual(conditions.get("Established"), "True", crd)
+            self.assertEqual(conditions.get("NonStructuralSchema", "False"), "False", crd)
+        # Every webhook calls signet by URL, with the chart's CA.
+        config = ENV.get("validatingwebhookconfiguration", RELEASE)
+        self.assertEqual({w["name"] for w in config["webhooks"]}, {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev"})
+        secret = ENV.get("secret", f"{RELEASE}-tls", "-n", NAMESPACE)
+        for webhook in config["webhooks"]:
+            self.assertEqual(webhook["clientConfig"]["url"], f"https://127.0.0.1:{ENV.signet_port}/validate")
+            self.assertNotIn("service", webhook["clientConfig"])
+            self.assertEqual(webhook["clientConfig"]["caBundle"], secret["data"]["ca.crt"])
+        # The workload is stored; no node runs it.
+        deployment = ENV.get("deployment", RELEASE, "-n", NAMESPACE)
+        self.assertEqual(deployment["spec"]["replicas"], 1)
+        self.assertEqual(ENV.get("pods", "-n", NAMESPACE)["items"], [])
+        self.assertIsNotNone(ENV.get("serviceaccount", RELEASE, "-n", NAMESPACE))
+        self.assertIsNotNone(ENV.get("clusterrolebinding", RELEASE))
+        policy = ENV.get("clusterimagepolicy", "system-images")
+        self.assertEqual(policy["metadata"]["labels"]["signet.dev/chart-release"], RELEASE)
+        self.assertEqual(policy["spec"]["require"], "all", "the CRD's default applies")
+
+
+class T02SignetUp(Step):
+    """signet out of cluster with the chart's ServiceAccount token, and the test policies."""
+
+    def test_signet_syncs_and_writes_status(self):
+        ENV.start_signet()
+        wait_until("the release policy's status is written through the status subresource",
+                   lambda: (ENV.get("clusterimagepolicy", "system-images").get("status") or {}).get("state") == "Ready",
+                   timeout=30)
+
+    def test_the_chart_rbac_is_exactly_what_signet_may_do(self):
+        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+        allowed = [("list", "clusterimagepolicies.signet.dev"), ("watch", "policyexceptions.signet.dev"),
+                   ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces")]
+        denied = [("get", "secrets"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
+                  ("update", "emergencybypasses.signet.dev", "--subresource=status")]
+        for verb, resource, *extra in allowed + denied:
+            with self.subTest(verb=verb, resource=resource, extra=extra):
+                result = ENV.kubectl("auth", "can-i", verb, resource, *extra, "--as", account, "-A", check=False)
+                self.assertEqual(result.stdout.strip(), "yes" if (verb, resource, *extra) in allowed else "no", result.stderr)
+
+
+def policy(name, globs, authorities, **spec):
+    return {"apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": {"name": name},
+            "spec": dict({"images": [{"glob": g} for g in globs], "authorities": authorities}, **spec)}
+
+
+def wait_for_state(kind, name, state, *namespace):
+    return wait_until(f"{kind} {name} has status {state}",
+                      lambda: ((ENV.get(kind, name, *namespace) or {}).get("status") or {}).get("state") == state, timeout=30)
+
+
+class T03Policies(Step):
+    """The test policies, applied with kubectl through signet's own webhook."""
+
+    def test_apply_policies(self):
+        reg, priv = ENV.registry.host, ENV.private.host
+        alice = {"name": "alice", "key": {"publicKeys": [{"pem": ENV.vectors.key("alice")}]}}
+        policies = [
+            policy("e2e-alice", [f"{reg}/signed/**", f"{reg}/unsigned/**"], [alice]),
+            policy("e2e-tampered", [f"{reg}/tampered/**"], [alice]),
+            policy("e2e-private", [f"{priv}/private/**"], [alice]),
+            policy("e2e-keyless", [f"{reg}/keyless/**"], [{"name": "philipp", "keyless": {"identities": [
+                {"issuerRegExp": ".*github.*", "subjectRegExp": ".*philipp.*"}]}}]),
+            policy("e2e-keyless-bob", [f"{reg}/keyless-bob/**"], [{"name": "bob", "keyless": {"identities": [
+                {"issuerRegExp": ".*github.*", "subject": "bob@gmail.com"}]}}]),
+        ]
+        result = ENV.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": policies})
+        self.assertEqual(result.stdout.count("created"), len(policies), result.stdout)
+        for p in policies:
+            wait_for_state("clusterimagepolicy", p["metadata"]["name"], "Ready")
+        listed = ENV.kubectl("get", "cip", "e2e-alice").stdout
+        self.assertRegex(listed.splitlines()[1], r"^e2e-alice\s+Enforce\s+.*\s+all\s+Ready\s", "REQUIRE shows the default")
+        for name in ("e2e-apps", "e2e-excepted", "e2e-bypassed", "e2e-expiring", "e2e-private", "e2e-norbac"):
+            ENV.namespace(name)
+
+
+class T04Admission(Step):
+    """Every admission path, through kubectl and the real API server's webhook dispatch."""
+    ns = "e2e-apps"
+
+    def test_kubectl_run(self):
+        admitted = ENV.kubectl("run", "signed-tag", "-n", self.ns, f"--image={ENV.images['signed']}", check=False)
+        self.assertAdmitted(admitted)
+        self.assertIsNotNone(ENV.get("pod", "signed-tag", "-n", self.ns), "stored")
+        self.assertAdmitted(ENV.kubectl("run", "signed-digest", "-n", self.ns, f"--image={ENV.images['signed-digest']}", check=False))
+        denied = ENV.kubectl("run", "unsigned", "-n", self.ns, f"--image={ENV.images['unsigned']}", check=False)
+        self.assertDeniedBySignet(denied, ENV.images["unsigned"])
+        self.assertIsNone(ENV.get("pod", "unsigned", "-n", self.ns), "not stored")
+        self.assertDeniedBySignet(ENV.kubectl("run", "uncovered", "-n", self.ns, f"--image={ENV.images['uncovered']}", check=False))
+
+    def test_kubectl_apply_and_server_dry_run(self):
+        signed = self.pod("applied", self.ns, ENV.images["signed"])
+        dry = ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=signed, check=False)
+        self.assertAdmitted(dry)
+        self.assertIn("(server dry run)", dry.stdout)
+        self.assertIsNone(ENV.get("pod", "applied", "-n", self.ns), "a dry run stores nothing")
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=signed, check=False))
+        self.assertIsNotNone(ENV.get("pod", "applied", "-n", self.ns))
+        tampered = self.pod("tampered", self.ns, ENV.images["tampered"])
+        self.assertDeniedBySignet(ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=tampered, check=False), ENV.images["tampered"])
+        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=tampered, check=False), ENV.images["tampered"])
+        self.assertIsNone(ENV.get("pod", "tampered", "-n", self.ns))
+        # One bad image among good ones denies the pod: init containers count.
+        mixed = self.pod("mixed", self.ns, ENV.images["signed"], initContainers=[{"name": "init", "image": ENV.images["unsigned"]}])
+        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=mixed, check=False), ENV.images["unsigned"])
+
+    def test_keyless(self):
+        self.assertAdmitted(ENV.kubectl("run", "keyless", "-n", self.ns, f"--image={ENV.images['keyless']}", check=False))
+        denied = ENV.kubectl("run", "keyless-bob", "-n", self.ns, f"--image={ENV.images['keyless-bob']}", check=False)
+        self.assertDeniedBySignet(denied, "bob@gmail.com")
+
+    def test_kubectl_create_deployment_and_set_image(self):
+        self.assertAdmitted(ENV.kubectl("create", "deployment", "web", "-n", self.ns, f"--image={ENV.images['signed']}", check=False))
+        self.assertDeniedBySignet(ENV.kubectl("create", "deployment", "web-unsigned", "-n", self.ns,
+                                              f"--image={ENV.images['unsigned']}", check=False))
+        self.assertIsNone(ENV.get("deployment", "web-unsigned", "-n", self.ns))
+        # UPDATE: a new image is checked; the stored one stays.
+        denied = ENV.kubectl("set", "image", "deployment/web", "-n", self.ns, f"testimage={ENV.images['tampered']}", check=False)
+        self.assertDeniedBySignet(denied)
+        stored = ENV.get("deployment", "web", "-n", self.ns)
+        self.assertEqual(stored["spec"]["template"]["spec"]["containers"][0]["image"], ENV.images["signed"])
+        self.assertAdmitted(ENV.kubectl("set", "image", "deployment/web", "-n", self.ns,
+                                        f"testimage={ENV.images['signed-digest']}", check=False))
+        stored = ENV.get("deployment", "web", "-n", self.ns)
+        self.assertEqual(stored["spec"]["template"]["spec"]["containers"][0]["image"], ENV.images["signed-digest"])
+
+    def test_pod_update_and_ephemeral_containers(self):
+        self.assertAdmitted(ENV.kubectl("run", "target", "-n", self.ns, f"--image={ENV.images['signed']}", check=False))
+        self.assertDeniedBySignet(ENV.kubectl("set", "image", "pod/target", "-n", self.ns,
+                                              f"target={ENV.images['unsigned']}", check=False))
+        self.assertAdmitted(ENV.kubectl("set", "image", "pod/target", "-n", self.ns, f"target={ENV.images['signed-digest']}", check=False))
+        # kubectl debug adds an ephemeral container (pods/ephemeralcontainers).
+        denied = ENV.kubectl("debug", "target", "-n", self.ns, f"--image={ENV.images['tampered']}", "--container=debug-bad", check=False)
+        self.assertDeniedBySignet(denied, ENV.images["tampered"])
+        self.assertAdmitted(ENV.kubectl("debug", "target", "-n", self.ns, f"--image={ENV.images['keyless']}",
+                                        "--container=debug-good", check=False))
+        ephemeral = ENV.get("pod", "target", "-n", self.ns)["spec"].get("ephemeralContainers", [])
+        self.assertEqual([(c["name"], c["image"]) for c in ephemeral], [("debug-good", ENV.images["keyless"])])
+
+    def test_opted_out_namespace_is_not_checked(self):
+        ENV.namespace("e2e-opted-out", {"signet.dev/exclude": "true"})
+        self.assertAdmitted(ENV.kubectl("run", "anything", "-n", "e2e-opted-out", f"--image={ENV.images['unsigned']}", check=False))
