@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // signet: a Kubernetes validating admission webhook that admits a pod only when every image it
-// runs carries a trusted signature. See README.md for the architecture.
+// runs carries a trusted signature. See docs/architecture.md for the architecture.
 import PackageDescription
 
 let package = Package(
@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetRegistryTests",
-            dependencies: ["SignetRegistry", "SignetCrypto", "SignetTestSupport"],
+            dependencies: ["SignetRegistry", "SignetHTTPClient", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

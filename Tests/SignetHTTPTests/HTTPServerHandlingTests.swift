@@ -73,7 +73,7 @@ struct HTTPServerHandlingTests {
             certificates: certificates, handler: handler, logger: Logger(label: "test"))
         let port = try server.start()
         let paths = ["/later", "/now", "/now", "/later", "/later", "/now"]
-        let result = try TestProcess.run("python3", ["-c", Self.client, "\(port)", pki.caFile] + paths, timeout: .seconds(30))
+        let result = try await TestProcess.run("python3", ["-c", Self.client, "\(port)", pki.caFile] + paths)
         await server.shutdown(gracePeriod: .seconds(5))
 
         #expect(result.status == 0, "\(result.stderr)")

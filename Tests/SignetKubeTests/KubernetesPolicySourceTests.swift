@@ -48,13 +48,13 @@ struct KubernetesPolicySourceTests {
 
     @Test func syncsDecidesAndFollowsChanges() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
-        let server = try KubernetesAPIServerDouble()
-        try server.apply("clusterimagepolicies", Self.policy)
-        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
-        try server.apply("emergencybypasses", Self.invalid)
-        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["environment": "production"]]])
-        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "production"]]])
-        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "sandbox", "labels": ["signet.dev/exclude": "true"]]])
+        let server = try await KubernetesAPIServerDouble.start()
+        try await server.apply("clusterimagepolicies", Self.policy)
+        try await server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
+        try await server.apply("emergencybypasses", Self.invalid)
+        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["environment": "production"]]])
+        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "production"]]])
+        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "sandbox", "labels": ["signet.dev/exclude": "true"]]])
 
         let source = try Self.source(server, now: now)
         #expect(await source.hasLoaded == false)
@@ -75,47 +75,47 @@ struct KubernetesPolicySourceTests {
 
         // The exception is withdrawn: the next decision denies, no restart.
         let revision = set.revision
-        try server.delete("policyexceptions", key: "billing/vendor")
+        try await server.delete("policyexceptions", key: "billing/vendor")
         try await KubernetesWatchTests.eventually("exception gone") { await source.current().exceptions.isEmpty }
         #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)
         #expect(await source.current().revision != revision)
 
         // The shop namespace leaves production: the policy no longer selects it.
-        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
+        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
         try await KubernetesWatchTests.eventually("labels updated") { source.namespaceLabels("shop") == ["environment": "staging"] }
         #expect(await Self.decide(source, namespace: "shop", now: now).denials.first?.contains("not covered") == true)
 
         // Status is written: the policy is Ready, the bypass Invalid with the reason.
         try await KubernetesWatchTests.eventually("status written") {
-            let policy = try server.object("clusterimagepolicies", key: "deny-untrusted")
-            let bypass = try server.object("emergencybypasses", key: "open-ended")
+            let policy = try await server.object("clusterimagepolicies", key: "deny-untrusted")
+            let bypass = try await server.object("emergencybypasses", key: "open-ended")
             return (policy?["status"] as? [String: Any])?["state"] as? String == "Ready"
                 && (bypass?["status"] as? [String: Any])?["state"] as? String == "Invalid"
         }
-        let bypass = try server.object("emergencybypasses", key: "open-ended")
+        let bypass = try await server.object("emergencybypasses", key: "open-ended")
         #expect(((bypass?["status"] as? [String: Any])?["message"] as? String)?.contains("must expire") == true)
     }
 
     @Test func statusSaysActiveOrExpiredAndForbiddenWritesStopQuietly() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
-        let server = try KubernetesAPIServerDouble()
-        try server.apply("clusterimagepolicies", Self.policy)
-        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
+        let server = try await KubernetesAPIServerDouble.start()
+        try await server.apply("clusterimagepolicies", Self.policy)
+        try await server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
         let source = try Self.source(server, now: now)
         let task = Task { await source.run() }
         defer { task.cancel() }
         await source.waitUntilLoaded()
         try await KubernetesWatchTests.eventually("expired status") {
-            let status = try server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any]
+            let status = try await server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any]
             return status?["state"] as? String == "Expired" && status?["validUntil"] as? String == "2026-11-22T09:00:00Z"
         }
         // The status write (a MODIFIED event) must not change the policy revision.
         let revision = await source.current().revision
-        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
+        try await server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
         try await Task.sleep(for: .milliseconds(200))
         #expect(await source.current().revision == revision)
 
-        let forbidden = try KubernetesAPIServerDouble()
+        let forbidden = try await KubernetesAPIServerDouble.start()
         try forbidden.forbidStatusWrites()
         try forbidden.apply("clusterimagepolicies", Self.policy)
         let quiet = try Self.source(forbidden, now: now)
@@ -127,19 +127,19 @@ struct KubernetesPolicySourceTests {
         #expect(try forbidden.object("clusterimagepolicies", key: "deny-untrusted")?["status"] == nil)
     }
 
-    static func crdCheck(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func crdCheck(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let root = TestPaths.packageRoot
-        return try TestProcess.run("python3", [root.appendingPathComponent("Tests/CRDChecks/crd_check.py").path] + arguments)
+        return try await TestProcess.run("python3", [root.appendingPathComponent("Tests/CRDChecks/crd_check.py").path] + arguments)
     }
 
-    @Test func theCRDsAreStructuralAndTheExamplesValidate() throws {
+    @Test func theCRDsAreStructuralAndTheExamplesValidate() async throws {
         let root = TestPaths.packageRoot.path
-        let result = try Self.crdCheck(["\(root)/deploy/crds", "\(root)/policies", "\(root)/deploy/crds/examples"])
+        let result = try await Self.crdCheck(["\(root)/deploy/crds", "\(root)/policies", "\(root)/deploy/crds/examples"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("checked 3 CRD versions and 7 documents, 0 problems"))
     }
 
-    @Test func theWebhookDeclaresNoSideEffectsSoDryRunsReachIt() throws {
+    @Test func theWebhookDeclaresNoSideEffectsSoDryRunsReachIt() async throws {
         // deploy/signet.yaml is the chart's rendering (see the Makefile's `manifests` target).
         let file = TestPaths.packageRoot.appendingPathComponent("deploy/signet.yaml").path
         let script = """
@@ -161,11 +161,11 @@ struct KubernetesPolicySourceTests {
             assert "objectSelector" not in exemptions and "namespaceSelector" not in exemptions
             print("ok")
             """
-        let result = try TestProcess.run("python3", ["-c", script, file])
+        let result = try await TestProcess.run("python3", ["-c", script, file])
         #expect(result.status == 0, "\(result.stderr)")
     }
 
-    @Test func theCRDCheckCatchesBadSchemasAndBadDocuments() throws {
+    @Test func theCRDCheckCatchesBadSchemasAndBadDocuments() async throws {
         let root = TestPaths.packageRoot.path
         let scratch = TemporaryDirectory(prefix: "signet-crd")
         try scratch.write("bad.yaml", """
@@ -199,7 +199,7 @@ struct KubernetesPolicySourceTests {
               authorities: [{static: {action: pass}, key: {}}]
               mode: Block
             """)
-        let documents = try Self.crdCheck(["\(root)/deploy/crds", scratch.file("bad.yaml").path])
+        let documents = try await Self.crdCheck(["\(root)/deploy/crds", scratch.file("bad.yaml").path])
         #expect(documents.status == 1)
         #expect(documents.stdout.contains("'validUntil' is a required property"))
         #expect(documents.stdout.contains("'expires' was unexpected"))
@@ -209,7 +209,7 @@ struct KubernetesPolicySourceTests {
         let crds = TemporaryDirectory(prefix: "signet-crd-bad")
         let original = try String(contentsOfFile: "\(root)/deploy/crds/signet.dev_policyexceptions.yaml", encoding: .utf8)
         try crds.write("crd.yaml", original.replacingOccurrences(of: "                reason:\n                  type: string\n", with: "                reason:\n                  minLength: 1\n                  description: no type\n"))
-        let schema = try Self.crdCheck([crds.path])
+        let schema = try await Self.crdCheck([crds.path])
         #expect(schema.status == 1)
         #expect(schema.stdout.contains("properties.reason: no type"))
     }

@@ -37,7 +37,7 @@ struct KubernetesWatchTests {
     }
 
     @Test func listsThenAppliesWatchEventsAndBookmarks() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         try server.apply("clusterimagepolicies", Self.policy("one"))
         let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies)
         #expect(await reflector.hasSynced == false)
@@ -69,7 +69,7 @@ struct KubernetesWatchTests {
     }
 
     @Test func resumesFromTheLastResourceVersionAfterADroppedConnection() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         try server.apply("clusterimagepolicies", Self.policy("one"))
         let reflector = ResourceReflector(
             client: try Self.client(server), resource: .clusterImagePolicies,
@@ -93,7 +93,7 @@ struct KubernetesWatchTests {
     }
 
     @Test func aWatchTheServerEndsIsResumedWithoutRelisting() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies)
         let task = Self.start(reflector)
         defer { task.cancel() }
@@ -112,7 +112,7 @@ struct KubernetesWatchTests {
 
     @Test(arguments: [false, true])
     func relistsOnGone(asHTTPStatus: Bool) async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         try server.apply("clusterimagepolicies", Self.policy("one"))
         let reflector = ResourceReflector(
             client: try Self.client(server), resource: .clusterImagePolicies,
@@ -136,7 +136,7 @@ struct KubernetesWatchTests {
     }
 
     @Test func coreListItemsGetTheirKindAndLabels() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["team": "billing"]]])
         let list = try await Self.client(server).list(.namespaces)
         let namespace = try #require(list.items.first)
@@ -147,7 +147,7 @@ struct KubernetesWatchTests {
     }
 
     @Test func aWrongTokenIsAnError() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         let directory = TemporaryDirectory()
         let token = try directory.write("token", "wrong")
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
@@ -180,7 +180,7 @@ struct KubernetesWatchTests {
     }
 
     @Test func pullSecretsComeFromThePodTheServiceAccountAndTheConfiguration() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         func secret(_ namespace: String, _ name: String, registry: String, user: String) -> [String: Any] {
             let auth = Data("\(user):pw".utf8).base64EncodedString()
             let config = #"{"auths":{"\#(registry)":{"auth":"\#(auth)"}}}"#
@@ -204,7 +204,7 @@ struct KubernetesWatchTests {
     /// A burst of pods with the same secrets costs one round of API reads; with no cache
     /// lifetime every pod reads again (so a rotated secret is seen).
     @Test func pullSecretsAreReadOncePerLifetime() async throws {
-        let server = try KubernetesAPIServerDouble()
+        let server = try await KubernetesAPIServerDouble.start()
         let auth = Data("pod:pw".utf8).base64EncodedString()
         let config = #"{"auths":{"ghcr.io":{"auth":"\#(auth)"}}}"#
         try server.apply("secrets", ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "pull", "namespace": "shop"],

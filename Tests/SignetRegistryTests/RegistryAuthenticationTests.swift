@@ -12,7 +12,7 @@ struct RegistryAuthenticationTests {
     }
 
     @Test func htpasswdBasicAuthentication() async throws {
-        let registry = try RegistryFixture(authentication: .htpasswd(username: "alice", password: "s3cret"))
+        let registry = try await RegistryFixture.start(authentication: .htpasswd(username: "alice", password: "s3cret"))
         let good = try Self.makeClient(registry.host, RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "s3cret")]))
         defer { good.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -43,8 +43,8 @@ struct RegistryAuthenticationTests {
     }
 
     @Test func bearerTokenAuthenticationWithCachedTokens() async throws {
-        let issuer = try TokenIssuer(username: "bob", password: "hunter2")
-        let registry = try RegistryFixture(authentication: .token(issuer))
+        let issuer = try await TokenIssuer.start(username: "bob", password: "hunter2")
+        let registry = try await RegistryFixture.start(authentication: .token(issuer))
         let config = """
             {"auths":{"\(registry.host)":{"auth":"\(Data("bob:hunter2".utf8).base64EncodedString())"}}}
             """
@@ -95,8 +95,8 @@ struct RegistryAuthenticationTests {
     }
 
     @Test func bearerTokenWithWrongCredentialsIsUnauthorizedNamingTheRegistry() async throws {
-        let issuer = try TokenIssuer(username: "bob", password: "hunter2")
-        let registry = try RegistryFixture(authentication: .token(issuer))
+        let issuer = try await TokenIssuer.start(username: "bob", password: "hunter2")
+        let registry = try await RegistryFixture.start(authentication: .token(issuer))
         let secretData = [
             ".dockerconfigjson": Data("""
                 {"auths":{"http://\(registry.host)/v2/":{"username":"bob","password":"nope"}}}
@@ -116,8 +116,8 @@ struct RegistryAuthenticationTests {
     /// its own: they authenticate that work only, and the token they earned is not reused
     /// without them or with another credential.
     @Test func requestCredentialsBearerTokensStayWithTheirCredential() async throws {
-        let issuer = try TokenIssuer(username: "bob", password: "hunter2")
-        let registry = try RegistryFixture(authentication: .token(issuer))
+        let issuer = try await TokenIssuer.start(username: "bob", password: "hunter2")
+        let registry = try await RegistryFixture.start(authentication: .token(issuer))
         let bob = RegistryCredentialStore([registry.host: RegistryCredential(username: "bob", password: "hunter2")])
         let pusher = try Self.makeClient(registry.host, bob)
         defer { pusher.shutdown() }
@@ -163,7 +163,7 @@ struct RegistryAuthenticationTests {
     /// The same with Basic authentication, where there is no token: the request's credential is
     /// sent with its own requests only; the client's own credential is the fallback.
     @Test func requestCredentialsWithBasicAuthenticationAndTheClientsOwnAsFallback() async throws {
-        let registry = try RegistryFixture(authentication: .htpasswd(username: "alice", password: "s3cret"))
+        let registry = try await RegistryFixture.start(authentication: .htpasswd(username: "alice", password: "s3cret"))
         let alice = RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "s3cret")])
         let pusher = try Self.makeClient(registry.host, alice)
         defer { pusher.shutdown() }

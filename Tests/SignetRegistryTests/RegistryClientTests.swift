@@ -14,7 +14,7 @@ struct RegistryClientTests {
     }
 
     @Test func pushResolveAndPullAnImage() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -43,14 +43,14 @@ struct RegistryClientTests {
     }
 
     @Test func resolveMatchesSkopeoInspect() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
         let pushed = try await TestImages.pushImage(client: client, reference: reference)
 
         let report = try await ResolveReport.make(reference, client: client, deadline: TestImages.deadline())
-        let inspect = try TestProcess.run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/demo/app:v1"])
+        let inspect = try await TestProcess.run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/demo/app:v1"])
         #expect(inspect.status == 0, "\(inspect.stderr)")
         struct Inspect: Decodable { var Digest: String }
         let skopeoDigest = try JSONDecoder().decode(Inspect.self, from: Data(inspect.stdout.utf8)).Digest
@@ -61,7 +61,7 @@ struct RegistryClientTests {
     }
 
     @Test func imagesWrittenAsOCILayoutAndCopiedWithSkopeoResolve() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let layout = TemporaryDirectory(prefix: "signet-oci-layout")
@@ -84,7 +84,7 @@ struct RegistryClientTests {
         try layout.write("index.json", """
             {"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(manifestDigest)","size":\(manifest.count),"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}
             """)
-        let copy = try TestProcess.run(
+        let copy = try await TestProcess.run(
             "skopeo", ["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false", "oci:\(layout.path):v1", "docker://\(registry.host)/demo/layout:v1"])
         #expect(copy.status == 0, "\(copy.stderr)")
 
@@ -93,7 +93,7 @@ struct RegistryClientTests {
     }
 
     @Test func multiPlatformTagResolvesToTheIndexDigest() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/multi:v2")
@@ -117,7 +117,7 @@ struct RegistryClientTests {
     }
 
     @Test func cosignSignatureTagAndReferrersFallback() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/signed:v1")
@@ -160,7 +160,7 @@ struct RegistryClientTests {
     }
 
     @Test func missingTagIsNotFoundNamingTheReference() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -182,7 +182,7 @@ struct RegistryClientTests {
     }
 
     @Test func stoppedRegistryIsAConnectionErrorNotATimeout() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -197,7 +197,7 @@ struct RegistryClientTests {
     }
 
     @Test func requestCountsPerOperation() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -216,7 +216,7 @@ struct RegistryClientTests {
     }
 
     @Test func concurrentResolvesShareTheClient() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -232,7 +232,7 @@ struct RegistryClientTests {
     }
 
     @Test func blobsLargerThanTheCapAreRefused() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/big:v1")
@@ -246,7 +246,7 @@ struct RegistryClientTests {
     }
 
     @Test func plainHTTPNeedsTheInsecureSwitch() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try RegistryClient()
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/app:v1")
@@ -258,7 +258,7 @@ struct RegistryClientTests {
     }
 
     @Test func dockerSchema2ManifestListResolves() async throws {
-        let registry = try RegistryFixture()
+        let registry = try await RegistryFixture.start()
         let client = try Self.makeClient(registry)
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/docker:v1")

@@ -28,7 +28,7 @@ struct RegistryMisbehaviourTests {
     }
 
     @Test func manifestWhoseBytesDoNotMatchTheDigestIsRejected() async throws {
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "GET /v2/demo/app/manifests/\(Self.otherDigest)": [Self.manifestResponse(digestHeader: Self.otherDigest)],
             "GET /v2/demo/app/manifests/v1": [Self.manifestResponse(digestHeader: Self.otherDigest)],
             "GET /v2/demo/app/blobs/\(Self.otherDigest)": [Response(body: Array("not the blob".utf8))],
@@ -57,7 +57,7 @@ struct RegistryMisbehaviourTests {
     }
 
     @Test func headWithoutDigestFallsBackToGet() async throws {
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "HEAD /v2/demo/app/manifests/v1": [Response(status: 200, headers: ["Content-Type": MediaType.ociManifest])],
             "GET /v2/demo/app/manifests/v1": [Self.manifestResponse()],
         ])
@@ -71,7 +71,7 @@ struct RegistryMisbehaviourTests {
     }
 
     @Test func retryableAnswersAreRetriedHonouringRetryAfter() async throws {
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "HEAD /v2/demo/app/manifests/v1": [
                 Response(status: 503, headers: ["Retry-After": "0"]),
                 Response(status: 429, headers: ["Retry-After": "Thu, 01 Jan 1970 00:00:00 GMT"]),
@@ -108,7 +108,7 @@ struct RegistryMisbehaviourTests {
     }
 
     @Test func droppedConnectionsAreRetried() async throws {
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "HEAD /v2/demo/app/manifests/v1": [Response(status: 0), Self.manifestResponse(digestHeader: Self.manifestDigest)],
         ])
         let client = try Self.makeClient(stub)
@@ -122,7 +122,7 @@ struct RegistryMisbehaviourTests {
 
     @Test func oversizedManifestIsRefused() async throws {
         let big = Array(repeating: UInt8(ascii: " "), count: 8192) + Self.manifestBytes
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "GET /v2/demo/app/manifests/v1": [Self.manifestResponse(body: big)],
         ])
         let client = try Self.makeClient(stub, configuration: RegistryClientConfiguration(maximumManifestBytes: 4096))
@@ -141,7 +141,7 @@ struct RegistryMisbehaviourTests {
         let unfiltered = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entry("d", MediaType.notarySignature)),\#(entry("e", "application/spdx+json"))]}"#.utf8)
         let filtered = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entry("d", MediaType.notarySignature))]}"#.utf8)
         let encodedType = "application%2Fvnd.cncf.notary.signature"
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "GET /v2/lax/app/referrers/\(subject)": [Response(headers: ["Content-Type": MediaType.ociIndex], body: unfiltered)],
             "GET /v2/lax/app/referrers/\(subject)?artifactType=\(encodedType)": [Response(headers: ["Content-Type": MediaType.ociIndex], body: unfiltered)],
             "GET /v2/strict/app/referrers/\(subject)?artifactType=\(encodedType)": [
@@ -167,7 +167,7 @@ struct RegistryMisbehaviourTests {
     }
 
     @Test func cancellingTheTaskCancelsTheTransfer() async throws {
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "HEAD /v2/demo/app/manifests/slow": [Response(status: 200, delay: 20)],
         ])
         let client = try Self.makeClient(stub)
@@ -187,7 +187,7 @@ struct RegistryMisbehaviourTests {
     }
 
     @Test func deadlineEndsASlowRegistryCall() async throws {
-        let stub = try RegistryStubServer(routes: [
+        let stub = try await RegistryStubServer.start(routes: [
             "HEAD /v2/demo/app/manifests/slow": [Response(status: 200, delay: 20)],
         ])
         let client = try Self.makeClient(stub)

@@ -1,4 +1,5 @@
 import Foundation
+import SignetHTTPClient
 import SignetTestSupport
 import Testing
 
@@ -11,7 +12,7 @@ struct RegistryTLSTests {
     @Test func customCABundleIsTrustedAndRequired() async throws {
         let pkiDirectory = TemporaryDirectory(prefix: "signet-registry-pki")
         let pki = try RegistryTestPKI(in: pkiDirectory)
-        let registry = try RegistryFixture(tls: .init(certificatePath: pki.serverCertificatePath, keyPath: pki.serverKeyPath))
+        let registry = try await RegistryFixture.start(tls: .init(certificatePath: pki.serverCertificatePath, keyPath: pki.serverKeyPath))
         let client = try RegistryClient(configuration: RegistryClientConfiguration(caBundlePath: pki.caCertificatePath))
         defer { client.shutdown() }
         let reference = try TestImages.reference("\(registry.host)/demo/tls:v1")

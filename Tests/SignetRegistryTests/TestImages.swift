@@ -6,8 +6,8 @@ import SignetTestSupport
 /// Builds small images and signature artifacts in code and pushes them with the client's own
 /// upload calls.
 enum TestImages {
-    static func deadline(_ seconds: Int = 30) -> ContinuousClock.Instant {
-        ContinuousClock.now + .seconds(seconds)
+    static func deadline(_ seconds: Int = 120) -> ContinuousClock.Instant {
+        TestBudget.deadline(seconds)
     }
 
     static func reference(_ text: String) throws -> ImageReference {

@@ -19,8 +19,8 @@ struct KubernetesServeTests {
         #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\#(uid)","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"web","namespace":"\#(namespace)","operation":"CREATE","userInfo":{"username":"alice"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"\#(namespace)"},"spec":{"containers":[{"name":"web","image":"nginx:1.25"}]}},"dryRun":false}}"#
     }
 
-    @Test func servesDecisionsFromClusterResourcesAfterTheFirstSync() throws {
-        let apiServer = try KubernetesAPIServerDouble()
+    @Test func servesDecisionsFromClusterResourcesAfterTheFirstSync() async throws {
+        let apiServer = try await KubernetesAPIServerDouble.start()
         try apiServer.apply("clusterimagepolicies", Self.object(Self.policy))
         try apiServer.apply("policyexceptions", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"vendor","namespace":"billing"},"spec":{"policies":["deny-untrusted"],"reason":"vendor image","approvedBy":"alice","validUntil":"2099-01-01T00:00:00Z"}}"#))
         try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"billing"}}"#))

@@ -88,11 +88,11 @@ enum LiveClient {
 
     static func run(
         _ scenario: String, _ server: SignetServerFixture, _ arguments: [String] = [], clientCertificate: Bool = false,
-        timeout: Duration = .seconds(120)
-    ) throws -> [String: Any] {
+        timeout: Duration = TestBudget.seconds(120)
+    ) async throws -> [String: Any] {
         var all = [script, scenario, "--port", "\(server.port)", "--ca", server.pki.caFile] + arguments
         if clientCertificate { all += ["--cert", server.pki.clientCertFile, "--key", server.pki.clientKeyFile] }
-        let result = try TestProcess.run("python3", all, timeout: timeout)
+        let result = try await TestProcess.run("python3", all, timeout: timeout)
         guard result.status == 0,
             let line = result.stdout.split(separator: "\n").last,
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -52,41 +52,41 @@ struct ResourceCommandTests {
               image: nginx:1.25
         """
 
-    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try TestProcess.run(TestPaths.signetBinary.path, arguments)
+    func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await TestProcess.run(TestPaths.signetBinary.path, arguments)
     }
 
-    @Test func reviewAllowsUnderAnActiveExceptionAndDeniesAfterValidUntil() throws {
+    @Test func reviewAllowsUnderAnActiveExceptionAndDeniesAfterValidUntil() async throws {
         try policies.write("policy.yaml", Self.policy)
         try policies.write("exception.yaml", Self.exception)
         let pod = try scratch.write("pod.yaml", Self.pod)
 
-        let before = try run(["review", "-f", pod.path, "--policy-dir", policies.path, "--now", "2026-11-30T23:59:59Z"])
+        let before = try await run(["review", "-f", pod.path, "--policy-dir", policies.path, "--now", "2026-11-30T23:59:59Z"])
         #expect(before.status == 0, "\(before.stdout)\(before.stderr)")
         #expect(before.stdout.contains("ALLOWED"))
         #expect(before.stdout.contains("PolicyException \"billing/vendor-nginx\""))
         #expect(before.stdout.contains("valid until 2026-12-01T00:00:00Z"))
 
-        let after = try run(["review", "-f", pod.path, "--policy-dir", policies.path, "--now", "2026-12-01T00:00:01Z"])
+        let after = try await run(["review", "-f", pod.path, "--policy-dir", policies.path, "--now", "2026-12-01T00:00:01Z"])
         #expect(after.status == 1, "\(after.stdout)\(after.stderr)")
         #expect(after.stdout.contains("DENIED"))
         #expect(after.stdout.contains("denied by policy \"deny-untrusted\""))
 
         // The environment twin of --now.
-        let viaEnvironment = try TestProcess.run(
+        let viaEnvironment = try await TestProcess.run(
             TestPaths.signetBinary.path, ["review", "-f", pod.path, "--policy-dir", policies.path],
             environment: ["SIGNET_NOW": "2026-11-30T00:00:00Z"])
         #expect(viaEnvironment.status == 0)
     }
 
-    @Test func lintAcceptsGoodFilesAndNamesEveryProblem() throws {
+    @Test func lintAcceptsGoodFilesAndNamesEveryProblem() async throws {
         try policies.write("policy.yaml", Self.policy)
         try policies.write("exception.yaml", Self.exception)
-        let good = try run(["lint", policies.path, "--now", "2026-11-22T00:00:00Z"])
+        let good = try await run(["lint", policies.path, "--now", "2026-11-22T00:00:00Z"])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         #expect(good.stdout.contains("ok: 2 files valid"))
 
-        let expired = try run(["lint", policies.path, "--now", "2026-12-02T00:00:00Z"])
+        let expired = try await run(["lint", policies.path, "--now", "2026-12-02T00:00:00Z"])
         #expect(expired.status == 1)
         #expect(expired.stdout.contains("exception.yaml, document 1, spec.validUntil: PolicyException \"billing/vendor-nginx\" has already expired"))
 
@@ -106,7 +106,7 @@ struct ResourceCommandTests {
         try bad.write("policy.yaml", Self.policy.replacingOccurrences(of: "docker.io/**", with: "docker.io/***"))
         try bad.write("authority.yaml", Self.policy.replacingOccurrences(of: "name: deny-untrusted", with: "name: other")
             .replacingOccurrences(of: "      static:", with: "      cosign:"))
-        let result = try run(["lint", bad.path, "--now", "2026-11-22T00:00:00Z"])
+        let result = try await run(["lint", bad.path, "--now", "2026-11-22T00:00:00Z"])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 4, "\(result.stdout)")
@@ -116,16 +116,16 @@ struct ResourceCommandTests {
         #expect(lines.contains { $0.hasPrefix("authority.yaml, document 1, spec.authorities[0].cosign:") })
 
         // A longer configured window accepts the bypass.
-        let widened = try run(["lint", bad.file("bypass.yaml").path, "--now", "2026-11-22T00:00:00Z", "--max-bypass-window", "200h"])
+        let widened = try await run(["lint", bad.file("bypass.yaml").path, "--now", "2026-11-22T00:00:00Z", "--max-bypass-window", "200h"])
         #expect(widened.status == 0, "\(widened.stdout)")
 
-        let missing = try run(["lint", scratch.file("absent").path])
+        let missing = try await run(["lint", scratch.file("absent").path])
         #expect(missing.status == 2)
     }
 
-    @Test func theExamplePoliciesLint() throws {
+    @Test func theExamplePoliciesLint() async throws {
         let root = TestPaths.packageRoot
-        let result = try run(["lint", root.appendingPathComponent("policies").path,
+        let result = try await run(["lint", root.appendingPathComponent("policies").path,
                               root.appendingPathComponent("deploy/crds/examples/cluster-image-policy.yaml").path])
         #expect(result.status == 0, "\(result.stdout)")
     }

@@ -12,11 +12,11 @@ struct ReviewCommandTests {
         policies = try LivePolicies.makeDirectory()
     }
 
-    func review(_ file: String, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
-        try TestProcess.run(TestPaths.signetBinary.path, ["review", "-f", file, "--policy-dir", policies.path] + extra)
+    func review(_ file: String, _ extra: [String] = []) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await TestProcess.run(TestPaths.signetBinary.path, ["review", "-f", file, "--policy-dir", policies.path] + extra)
     }
 
-    @Test func bareDeploymentInYAMLIsAllowed() throws {
+    @Test func bareDeploymentInYAMLIsAllowed() async throws {
         let file = try scratch.write("deploy.yaml", """
             apiVersion: apps/v1
             kind: Deployment
@@ -34,16 +34,16 @@ struct ReviewCommandTests {
                     - name: web
                       image: ghcr.io/signet-demo/web:1.0
             """)
-        let result = try review(file.path)
+        let result = try await review(file.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("ALLOWED"))
     }
 
-    @Test func deniedPodNamesImagePolicyAndReason() throws {
+    @Test func deniedPodNamesImagePolicyAndReason() async throws {
         let file = try scratch.write("pod.json", #"""
             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"proxy","image":"nginx:1.25"}]}}
             """#)
-        let result = try review(file.path)
+        let result = try await review(file.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("DENIED"))
         #expect(result.stdout.contains("docker.io/library/nginx:1.25"))
@@ -51,7 +51,7 @@ struct ReviewCommandTests {
         #expect(result.stdout.contains("Docker Hub images are not trusted here"))
     }
 
-    @Test func multiDocumentYAMLIsDeniedWhenAnyDocumentIs() throws {
+    @Test func multiDocumentYAMLIsDeniedWhenAnyDocumentIs() async throws {
         let file = try scratch.write("two.yaml", """
             apiVersion: v1
             kind: Pod
@@ -69,36 +69,36 @@ struct ReviewCommandTests {
                     spec:
                       containers: [{name: b, image: "busybox:1.36"}]
             """)
-        let result = try review(file.path)
+        let result = try await review(file.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("document 1: ALLOWED"))
         #expect(result.stdout.contains("document 2: DENIED"))
     }
 
-    @Test func admissionReviewFilesAndJSONOutput() throws {
+    @Test func admissionReviewFilesAndJSONOutput() async throws {
         let file = try ReviewBodies.write(
             ReviewBodies.make(kind: "StatefulSet", images: [("db", "ghcr.io/signet-demo/db:2")], uid: "abc-123"), in: scratch)
-        let result = try review(file, ["--output", "json"])
+        let result = try await review(file, ["--output", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let response = try admissionResponse(result.stdout)
         #expect(response["uid"] as? String == "abc-123")
         #expect(response["allowed"] as? Bool == true)
     }
 
-    @Test func errorsExitTwo() throws {
+    @Test func errorsExitTwo() async throws {
         let notYAML = try scratch.write("bad.yaml", "kind: [unclosed")
-        #expect(try review(notYAML.path).status == 2)
-        #expect(try review(scratch.file("missing.yaml").path).status == 2)
+        #expect(try await review(notYAML.path).status == 2)
+        #expect(try await review(scratch.file("missing.yaml").path).status == 2)
         let badPolicies = TemporaryDirectory(prefix: "signet-bad-policies")
         try badPolicies.write("p.yaml", "apiVersion: signet.dev/v1alpha1\nkind: ClusterImagePolicy\nmetadata: {name: x}\nspec: {images: [{glob: ''}]}\n")
         let pod = try scratch.write("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: nginx}]}\n")
-        let result = try TestProcess.run(TestPaths.signetBinary.path, ["review", "-f", pod.path, "--policy-dir", badPolicies.path])
+        let result = try await TestProcess.run(TestPaths.signetBinary.path, ["review", "-f", pod.path, "--policy-dir", badPolicies.path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("p.yaml"))
     }
 
-    @Test func versionPrintsTheRelease() throws {
-        let result = try TestProcess.run(TestPaths.signetBinary.path, ["version"])
+    @Test func versionPrintsTheRelease() async throws {
+        let result = try await TestProcess.run(TestPaths.signetBinary.path, ["version"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("signet "))
     }

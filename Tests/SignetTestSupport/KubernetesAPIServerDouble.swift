@@ -31,6 +31,11 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// `https://127.0.0.1:<port>`.
     public var url: String { "https://127.0.0.1:\(port)" }
 
+    /// ``init(token:)`` from async code, waiting on a thread of its own.
+    public static func start(token: String = "test-token") async throws -> KubernetesAPIServerDouble {
+        try await offThePool { try KubernetesAPIServerDouble(token: token) }
+    }
+
     public init(token: String = "test-token") throws {
         self.token = token
         pki = try TestPKI()
@@ -39,7 +44,7 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
         let script = try directory.write("apiserver.py", Self.script)
         try directory.write("token", token)
         process = try TestProcess("python3", [script.path, String(port), pki.serverCertFile, pki.serverKeyFile, token])
-        guard FreePort.waitUntilListening(port, timeout: .seconds(20)) else {
+        guard FreePort.waitUntilListening(port) else {
             let logs = process?.stderr ?? ""
             stop()
             throw TestProcessError(message: "API server double did not start: \(logs)")

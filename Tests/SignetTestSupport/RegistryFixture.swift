@@ -6,7 +6,7 @@ import Foundation
 /// fixture is released or ``stop()`` is called.
 public final class RegistryFixture: @unchecked Sendable {
     // Immutable after init except `process`, which only `stop()` (test code) touches.
-    public enum Authentication {
+    public enum Authentication: Sendable {
         case none
         /// htpasswd Basic authentication with one user (bcrypt, written with `htpasswd -B`).
         case htpasswd(username: String, password: String)
@@ -15,7 +15,7 @@ public final class RegistryFixture: @unchecked Sendable {
     }
 
     /// TLS material for the registry: its certificate and key (PEM files).
-    public struct TLS {
+    public struct TLS: Sendable {
         public var certificatePath: String
         public var keyPath: String
         public init(certificatePath: String, keyPath: String) {
@@ -32,6 +32,11 @@ public final class RegistryFixture: @unchecked Sendable {
 
     /// `127.0.0.1:<port>`, the registry part of image references.
     public var host: String { "127.0.0.1:\(port)" }
+
+    /// ``init(authentication:tls:)`` from async code, waiting on a thread of its own.
+    public static func start(authentication: Authentication = .none, tls: TLS? = nil) async throws -> RegistryFixture {
+        try await offThePool { try RegistryFixture(authentication: authentication, tls: tls) }
+    }
 
     public init(authentication: Authentication = .none, tls: TLS? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
@@ -95,7 +100,7 @@ public final class RegistryFixture: @unchecked Sendable {
         }
         let configFile = try directory.write("config.yml", config)
         process = try TestProcess(Self.executable, ["serve", configFile.path])
-        guard FreePort.waitUntilListening(port, timeout: .seconds(20)) else {
+        guard FreePort.waitUntilListening(port) else {
             let logs = process?.stderr ?? ""
             stop()
             throw TestProcessError(message: "docker-registry did not listen on \(port): \(logs)")

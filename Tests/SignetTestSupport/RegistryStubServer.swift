@@ -8,7 +8,7 @@ import Foundation
 /// anything else is 404. A Python `http.server` the test writes out serves them.
 public final class RegistryStubServer: @unchecked Sendable {
     // Immutable after init except `process`, which only `stop()` (test code) touches.
-    public struct Response {
+    public struct Response: Sendable {
         /// The status code; 0 closes the connection without an answer.
         public var status: Int
         public var headers: [String: String]
@@ -31,6 +31,11 @@ public final class RegistryStubServer: @unchecked Sendable {
     /// `127.0.0.1:<port>`.
     public var host: String { "127.0.0.1:\(port)" }
 
+    /// ``init(routes:)`` from async code, waiting on a thread of its own.
+    public static func start(routes: [String: [Response]]) async throws -> RegistryStubServer {
+        try await offThePool { try RegistryStubServer(routes: routes) }
+    }
+
     /// Starts the server with `routes` (`"GET /v2/demo/app/manifests/v1"` → responses).
     public init(routes: [String: [Response]]) throws {
         directory = TemporaryDirectory(prefix: "signet-stub")
@@ -45,7 +50,7 @@ public final class RegistryStubServer: @unchecked Sendable {
         try JSONSerialization.data(withJSONObject: table).write(to: routesFile)
         let script = try directory.write("stub.py", Self.script)
         process = try TestProcess("python3", [script.path, String(port), routesFile.path])
-        guard FreePort.waitUntilListening(port, timeout: .seconds(20)) else {
+        guard FreePort.waitUntilListening(port) else {
             let logs = process?.stderr ?? ""
             stop()
             throw TestProcessError(message: "stub server did not start: \(logs)")

@@ -10,7 +10,14 @@ public final class SignetServerFixture: @unchecked Sendable {
     /// The server certificate and key the server was started with (rewritten to test reloads).
     public let certificateDirectory: TemporaryDirectory
 
-    /// Starts the server and waits until `/readyz` answers 200 (at most 30 s).
+    /// ``init(policyDirectory:arguments:environment:)`` from async code, waiting on a thread of its own.
+    public static func start(
+        policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:]
+    ) async throws -> SignetServerFixture {
+        try await offThePool { try SignetServerFixture(policyDirectory: policyDirectory, arguments: arguments, environment: environment) }
+    }
+
+    /// Starts the server and waits until `/readyz` answers 200 (within the test budget).
     public init(policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
         pki = try TestPKI()
         certificateDirectory = TemporaryDirectory(prefix: "signet-serving")
@@ -34,7 +41,7 @@ public final class SignetServerFixture: @unchecked Sendable {
     public var baseURL: String { "https://127.0.0.1:\(port)" }
 
     private func waitUntilReady() throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + TestBudget.seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
                 throw TestProcessError(message: "signet serve exited with \(process.process.terminationStatus): \(process.stderr)")
@@ -50,15 +57,16 @@ public final class SignetServerFixture: @unchecked Sendable {
     }
 
     /// Runs the `curl` command line (libcurl) against the server, trusting the test CA.
-    public func curl(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> (status: Int32, stdout: String, stderr: String) {
-        try TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "30"] + arguments, timeout: timeout)
+    public func curl(_ arguments: [String], timeout: Duration = TestBudget.seconds(120)) throws -> (status: Int32, stdout: String, stderr: String) {
+        try TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "\(60 * TestBudget.scale)"] + arguments, timeout: timeout)
     }
 
-    /// POSTs an AdmissionReview file to `/validate?timeout=10s` and returns the HTTP status and body.
+    /// POSTs an AdmissionReview file to `/validate?timeout=30s` (the longest the API server
+    /// allows) and returns the HTTP status and body.
     public func review(_ file: String) throws -> (httpStatus: Int, body: String) {
         let result = try curl([
             "-sS", "-H", "Content-Type: application/json", "--data-binary", "@\(file)",
-            "-w", "\n%{http_code}", "\(baseURL)/validate?timeout=10s",
+            "-w", "\n%{http_code}", "\(baseURL)/validate?timeout=30s",
         ])
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.last ?? "") ?? 0
@@ -76,6 +84,26 @@ public final class SignetServerFixture: @unchecked Sendable {
             return Double(line.dropFirst(sample.count + 1))
         }
         return nil
+    }
+
+    /// ``curl(_:timeout:)`` from async code, waiting on a thread of its own.
+    public func curl(_ arguments: [String], timeout: Duration = TestBudget.seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await offThePool { try self.curl(arguments, timeout: timeout) }
+    }
+
+    /// ``review(_:)`` from async code.
+    public func review(_ file: String) async throws -> (httpStatus: Int, body: String) {
+        try await offThePool { try self.review(file) }
+    }
+
+    /// ``metrics()`` from async code.
+    public func metrics() async throws -> String {
+        try await offThePool { try self.metrics() }
+    }
+
+    /// ``metricValue(_:)`` from async code.
+    public func metricValue(_ sample: String) async throws -> Double? {
+        try await offThePool { try self.metricValue(sample) }
     }
 
     /// SIGTERM and wait (at most 30 s); returns the exit status.

@@ -35,7 +35,7 @@ public final class TestProcess: @unchecked Sendable {
     /// Runs a command to completion (bounded by `timeout`) and returns its exit status and output.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:],
-        timeout: Duration = .seconds(60)
+        timeout: Duration = TestBudget.seconds(120)
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         let child = try TestProcess(executable, arguments, environment: environment)
         guard child.waitForExit(timeout: timeout) else {
@@ -43,6 +43,14 @@ public final class TestProcess: @unchecked Sendable {
             throw TestProcessError(message: "\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
         }
         return (child.process.terminationStatus, child.stdout, child.stderr)
+    }
+
+    /// ``run(_:_:environment:timeout:)`` from async code, waiting on a thread of its own.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        timeout: Duration = TestBudget.seconds(120)
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await offThePool { try run(executable, arguments, environment: environment, timeout: timeout) }
     }
 
     public var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
@@ -195,7 +203,7 @@ public enum FreePort {
     }
 
     /// Waits until something accepts TCP connections on 127.0.0.1:`port`; false after `timeout`.
-    public static func waitUntilListening(_ port: Int, timeout: Duration = .seconds(20)) -> Bool {
+    public static func waitUntilListening(_ port: Int, timeout: Duration = TestBudget.seconds(60)) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

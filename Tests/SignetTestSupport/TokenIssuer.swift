@@ -22,6 +22,11 @@ public final class TokenIssuer: @unchecked Sendable {
     /// The realm URL the registry sends in its challenges.
     public var realm: String { "http://127.0.0.1:\(port)/token" }
 
+    /// ``init(username:password:tokenLifetimeSeconds:)`` from async code, waiting on a thread of its own.
+    public static func start(username: String, password: String, tokenLifetimeSeconds: Int = 300) async throws -> TokenIssuer {
+        try await offThePool { try TokenIssuer(username: username, password: password, tokenLifetimeSeconds: tokenLifetimeSeconds) }
+    }
+
     public init(username: String, password: String, tokenLifetimeSeconds: Int = 300) throws {
         self.username = username
         self.password = password
@@ -32,7 +37,7 @@ public final class TokenIssuer: @unchecked Sendable {
         process = try TestProcess(
             "python3",
             [script.path, String(port), rootCertificatePath, username, password, issuer, service, String(tokenLifetimeSeconds)])
-        guard FreePort.waitUntilListening(port, timeout: .seconds(30)),
+        guard FreePort.waitUntilListening(port),
               FileManager.default.fileExists(atPath: rootCertificatePath) else {
             let logs = process?.stderr ?? ""
             stop()

@@ -6,15 +6,7 @@ import SignetRegistry
 import SignetTestSupport
 import SignetVerify
 
-func deadline(_ seconds: Int = 30) -> ContinuousClock.Instant { .now + .seconds(seconds) }
-
-/// Runs blocking work (child processes, fixtures that poll) on its own thread, so that it does
-/// not hold one of the few threads of Swift's cooperative pool that other suites need.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}
+func deadline(_ seconds: Int = 120) -> ContinuousClock.Instant { TestBudget.deadline(seconds) }
 
 /// A key pair made with the openssl CLI, and signatures made with it the way cosign makes them
 /// (the message is the payload bytes; SHA-256 unless told otherwise).
