@@ -3,14 +3,20 @@ import Foundation
 import Logging
 import SignetAdmission
 import SignetPolicy
+import SignetRegistry
+import SignetVerify
+import Synchronization
 import Yams
 
-/// `signet review -f FILE`: the decision `signet serve` would give, offline — the twin of
-/// `kubectl apply --dry-run=server` for a workload or an AdmissionReview.
+/// `signet review -f FILE`: the decision `signet serve` would give, from the command line — the
+/// twin of `kubectl apply --dry-run=server` for a workload or an AdmissionReview.
 ///
 /// The file is an `admission.k8s.io/v1` AdmissionReview, or a bare object (Pod, Deployment,
 /// ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController) in YAML or JSON;
-/// a YAML file may hold several documents. Exit status: 0 all allowed, 1 any denied, 2 error.
+/// a YAML file may hold several documents. Signatures are fetched and verified by the same
+/// engine and registry flags as `serve` (a docker `config.json` is read as the command-line
+/// tools do); `--offline` decides without a registry and says in each verdict that signatures
+/// were not checked. Exit status: 0 all allowed, 1 any denied, 2 error.
 struct ReviewCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "review",
@@ -33,6 +39,14 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Output: text or json (the AdmissionReview responses).")
     var output: OutputFormat = .text
 
+    @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys: <dir>/<namespace>/<name>/<key>. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
+    var keySecretsDir: String?
+
+    @Flag(name: .long, help: "Decide without a registry: signature authorities are not checked, and each verdict says so.")
+    var offline = false
+
+    @OptionGroup var registryFlags: RegistryFlags
+
     @OptionGroup var exemptions: ExemptionOptions
 
     enum OutputFormat: String, ExpressibleByArgument {
@@ -48,8 +62,9 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
             throw fail("--no-match-action must be deny or allow, not \(actionText)")
         }
         let policies: PolicySet
+        let keySecrets = EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!
         do {
-            policies = try PolicyLoader(logger: Logger(label: "signet.policy")).load(directory: directory)
+            policies = try PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecrets).load(directory: directory)
         } catch {
             throw fail("cannot load policies from \(directory): \(error)")
         }
@@ -62,9 +77,16 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         guard !documents.isEmpty else { throw fail("\(file) holds no document") }
 
         let exemptionRules = try exemptions.configuration()
-        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: nil, exemptions: exemptionRules)
+        let registry = try makeRegistryClient()
+        defer { registry?.shutdown() }
+        let verifier: any AuthorityVerifier = registry.map {
+            VerificationEngine(registry: $0, configuration: VerificationEngineConfiguration(), logger: Logger(label: "signet.verify"))
+        } ?? OfflineVerifier()
+        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: verifier, exemptions: exemptionRules)
         var responder = AdmissionResponder(evaluator: evaluator, logger: Logger(label: "signet.admission"))
         responder.resourceValidator = SignetResourceValidator(configuration: exemptionRules)
+        let records = CollectingAuditSink()
+        responder.auditSink = records
         var anyDenied = false
         var rendered: [String] = []
         for (index, document) in documents.enumerated() {
@@ -78,7 +100,7 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
             guard result.status == 200 else {
                 throw fail("\(file), document \(index + 1): \(String(decoding: result.body, as: UTF8.self))")
             }
-            let summary = try ReviewSummary(responseJSON: result.body)
+            let summary = try ReviewSummary(responseJSON: result.body, record: records.take())
             anyDenied = anyDenied || !summary.allowed
             switch output {
             case .json: rendered.append(String(decoding: result.body, as: UTF8.self))
@@ -87,6 +109,17 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         }
         print(rendered.joined(separator: "\n"))
         if anyDenied { throw ExitCode(1) }
+    }
+
+    /// The registry client `serve` would use, or `nil` with `--offline`.
+    private func makeRegistryClient() throws -> RegistryClient? {
+        guard !offline else { return nil }
+        do {
+            let (configuration, credentials) = try registryFlags.resolve(useDefaultDockerConfig: true)
+            return try RegistryClient(configuration: configuration, credentials: credentials, logger: Logger(label: "signet.registry"))
+        } catch {
+            throw fail("cannot start the registry client: \(error)")
+        }
     }
 
     private func readInput() throws -> Data {
@@ -106,6 +139,39 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
 struct ReviewInputError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The verifier of `signet review --offline`: every signature authority is left unchecked, and
+/// its verdict says so (the webhook never decides this way).
+struct OfflineVerifier: AuthorityVerifier {
+    struct NotChecked: Error, CustomStringConvertible {
+        var description: String { "signatures were not checked (signet review --offline)" }
+    }
+
+    func verify(
+        image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant
+    ) async throws -> AuthorityVerdict {
+        throw NotChecked()
+    }
+}
+
+/// Keeps the audit record of the review being decided, for the per-image lines of the text output.
+final class CollectingAuditSink: AuditSink {
+    private let last = Mutex<AdmissionAuditRecord?>(nil)
+
+    func record(_ record: AdmissionAuditRecord) {
+        // The extra record of an emergency bypass repeats the admission's; keep the admission's.
+        guard record.event == "admission" else { return }
+        last.withLock { $0 = record }
+    }
+
+    /// The record of the last decision, cleared.
+    func take() -> AdmissionAuditRecord? {
+        last.withLock { record in
+            defer { record = nil }
+            return record
+        }
+    }
 }
 
 /// Turns a review file into AdmissionReview request bodies.
@@ -149,14 +215,17 @@ struct ReviewSummary {
     let allowed: Bool
     let message: String?
     let warnings: [String]
+    /// The decision per image, when images were evaluated.
+    let verdicts: [ImageVerdict]
 
-    init(responseJSON: [UInt8]) throws {
+    init(responseJSON: [UInt8], record: AdmissionAuditRecord?) throws {
         guard let review = try JSONSerialization.jsonObject(with: Data(responseJSON)) as? [String: Any],
             let response = review["response"] as? [String: Any]
         else { throw ReviewInputError("the responder returned no AdmissionReview response") }
         allowed = response["allowed"] as? Bool ?? false
         message = (response["status"] as? [String: Any])?["message"] as? String
         warnings = response["warnings"] as? [String] ?? []
+        verdicts = record?.verdicts ?? []
     }
 
     func render(documentIndex: Int?) -> String {
@@ -165,6 +234,15 @@ struct ReviewSummary {
         lines.append(prefix + (allowed ? "ALLOWED" : "DENIED"))
         if let message, !allowed { lines.append("  reason: \(message)") }
         for warning in warnings { lines.append("  warning: \(warning)") }
+        for verdict in verdicts {
+            lines.append("  image \(verdict.reference ?? verdict.image) (\(verdict.containerType.rawValue) \"\(verdict.container)\"): \(verdict.outcome.rawValue)")
+            for result in verdict.results {
+                for authority in result.authorities {
+                    lines.append("    policy \"\(result.policy)\", authority \"\(authority.authority)\": \(authority.status.rawValue): \(authority.reason)")
+                }
+            }
+            if verdict.results.isEmpty { lines.append("    \(verdict.reason)") }
+        }
         return lines.joined(separator: "\n")
     }
 }
