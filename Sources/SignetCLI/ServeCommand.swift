@@ -13,7 +13,7 @@ import SignetVerify
 ///
 /// Every flag has an environment-variable twin (shown in `--help`), so the same binary is set up
 /// by flags on a workstation and by `env:` in a Deployment. Defaults are the secure ones
-/// documented in README.md.
+/// documented in docs/serve.md.
 struct ServeCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",

@@ -4,7 +4,7 @@ import Synchronization
 
 /// One structured audit record per admission decision, written as a single JSON line.
 ///
-/// Fields (stable; documented in README.md, "Audit trail"): `event` (`admission`, or
+/// Fields (stable; documented in docs/audit.md): `event` (`admission`, or
 /// `emergency-bypass` for the extra record of each bypass use), `time` (RFC 3339), `uid`,
 /// `namespace`, `kind`, `name`, `user`, `operation`, `dryRun`, `allowed`, `reason`,
 /// `policyRevision`, `latencyMs`, `images` (each with `image`, `reference`, `digest` when the

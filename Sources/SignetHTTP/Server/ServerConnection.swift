@@ -275,7 +275,9 @@ final class ServerConnection {
             // pipelined request).
             if !dispatching { processRequests() }
         } else {
-            send(bytes, thenClose: true)
+            // Written at the end of the loop's pass like every other answer, so after the
+            // pass's `beforeAnswersAreSent` hook (audit lines reach standard output first).
+            send(bytes, thenClose: true, atEndOfPass: true)
         }
     }
 
@@ -286,13 +288,16 @@ final class ServerConnection {
         send(bytes, thenClose: true)
     }
 
-    private func send(_ bytes: [UInt8], thenClose: Bool = false) {
+    private func send(_ bytes: [UInt8], thenClose: Bool = false, atEndOfPass: Bool = false) {
         if case .failed(let error) = engine.writePlaintext(bytes) {
             core.logger.debug("TLS write failed", metadata: ["peer": "\(remote)", "error": "\(error)"])
             closeNow()
             return
         }
-        if thenClose {
+        if thenClose && atEndOfPass {
+            beginClosing()
+            loop.flushLater(self)
+        } else if thenClose {
             closeAfterFlush()
         } else {
             // Written when the loop has answered everything that was ready (see
@@ -354,10 +359,15 @@ final class ServerConnection {
 
     private func closeAfterFlush() {
         guard !isClosed else { return }
+        beginClosing()
+        flush()
+    }
+
+    /// Queues close_notify and stops reading; the next ``flush()`` that empties the output closes.
+    private func beginClosing() {
         engine.shutdown()
         state = .closing
         setReading(false)
-        flush()
     }
 
     /// Half-closes and discards input for a moment, then closes (RFC 9112 §9.6).
