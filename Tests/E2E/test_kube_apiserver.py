@@ -20,6 +20,7 @@ SIGNET_BINARY, HELM, KUBECTL. Without an API server binary the suite prints one 
 """
 import base64
 import datetime
+import glob
 import json
 import os
 import shutil
@@ -402,3 +403,303 @@ class T04Admission(Step):
     def test_opted_out_namespace_is_not_checked(self):
         ENV.namespace("e2e-opted-out", {"signet.dev/exclude": "true"})
         self.assertAdmitted(ENV.kubectl("run", "anything", "-n", "e2e-opted-out", f"--image={ENV.images['unsigned']}", check=False))
+
+
+def exception(name, namespace, valid_until, **spec):
+    return {"apiVersion": "signet.dev/v1alpha1", "kind": "PolicyException", "metadata": {"name": name, "namespace": namespace},
+            "spec": dict({"reason": "end-to-end test", "approvedBy": "security@example.com", "validUntil": valid_until}, **spec)}
+
+
+def bypass(name, namespaces, expires_at, **spec):
+    return {"apiVersion": "signet.dev/v1alpha1", "kind": "EmergencyBypass", "metadata": {"name": name},
+            "spec": dict({"namespaces": namespaces, "reason": "end-to-end test", "requestedBy": "oncall@example.com",
+                          "expiresAt": expires_at}, **spec)}
+
+
+class T05Exemptions(Step):
+    """PolicyException and EmergencyBypass: in force, then expired by themselves."""
+
+    def test_exception_admits_only_its_namespace_and_images(self):
+        until = rfc3339(datetime.timedelta(hours=1))
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=exception(
+            "unsigned-ok", "e2e-excepted", until, policies=["e2e-alice"], images=[{"glob": f"{ENV.registry.host}/unsigned/**"}])))
+        wait_for_state("policyexception", "unsigned-ok", "Active", "-n", "e2e-excepted")
+        admitted = ENV.kubectl("run", "excepted", "-n", "e2e-excepted", f"--image={ENV.images['unsigned']}", check=False)
+        self.assertAdmitted(admitted, warning="Warning:")
+        self.assertIn("unsigned-ok", admitted.stderr)
+        self.assertDeniedBySignet(ENV.kubectl("run", "not-excepted", "-n", "e2e-apps", f"--image={ENV.images['unsigned']}", check=False))
+        self.assertDeniedBySignet(ENV.kubectl("run", "other-image", "-n", "e2e-excepted", f"--image={ENV.images['tampered']}", check=False))
+        # The printer column shows the instant itself, not an age.
+        listed = ENV.kubectl("get", "polex", "-n", "e2e-excepted").stdout
+        self.assertIn(until, listed)
+        self.assertNotIn("<invalid>", listed)
+
+    def test_bypass_admits_everything_in_its_namespaces(self):
+        expires = rfc3339(datetime.timedelta(hours=2))
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=bypass("incident", ["e2e-bypassed"], expires)))
+        wait_for_state("emergencybypass", "incident", "Active")
+        for image in ("tampered", "unsigned", "uncovered"):
+            with self.subTest(image=image):
+                self.assertAdmitted(ENV.kubectl("run", f"bypassed-{image}", "-n", "e2e-bypassed", f"--image={ENV.images[image]}",
+                                                check=False), warning="Warning:")
+        self.assertDeniedBySignet(ENV.kubectl("run", "not-bypassed", "-n", "e2e-apps", f"--image={ENV.images['tampered']}", check=False))
+        listed = ENV.kubectl("get", "ebp", "incident").stdout
+        self.assertIn(expires, listed)
+
+    def test_exception_and_bypass_expire_by_themselves(self):
+        # Both valid for a few seconds from now; signet must stop honouring them on its own, and
+        # its status pass (every 10 s) marks them expired.
+        soon = rfc3339(datetime.timedelta(seconds=10))
+        ENV.namespace("e2e-expiring-bp")
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input={"apiVersion": "v1", "kind": "List", "items": [
+            exception("short", "e2e-expiring", soon, policies=["e2e-alice"]), bypass("short", ["e2e-expiring-bp"], soon)]}))
+        unsigned = self.pod("probe", "e2e-expiring", ENV.images["unsigned"])
+        tampered = self.pod("probe", "e2e-expiring-bp", ENV.images["tampered"])
+        self.assertAdmitted(ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=unsigned, check=False))
+        self.assertAdmitted(ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=tampered, check=False))
+        for what, pod in (("exception", unsigned), ("bypass", tampered)):
+            wait_until(f"the {what} has expired and signet denies again",
+                       lambda: ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=pod, check=False).returncode != 0,
+                       timeout=60, interval=1)
+        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=unsigned, check=False))
+        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=tampered, check=False))
+        wait_for_state("policyexception", "short", "Expired", "-n", "e2e-expiring")
+        wait_for_state("emergencybypass", "short", "Expired")
+
+
+class T06OwnResources(Step):
+    """signet's own resources: what the CRD schema, its CEL rules and signet's webhook refuse."""
+
+    def test_invalid_policies_are_refused(self):
+        alice = {"name": "alice", "key": {"publicKeys": [{"pem": ENV.vectors.key("alice")}]}}
+        glob = [f"{ENV.registry.host}/refused/**"]
+        cases = {
+            "a key that is no key": (policy("bad-key", glob, [{"key": {"publicKeys": [{"pem": "not a key"}]}}]),
+                                     'admission webhook "policies.signet.dev" denied the request'),
+            "require 0": (policy("require-zero", glob, [alice], require=0), "spec.require"),
+            "require more than the authorities": (policy("require-two", glob, [alice], require=2), "spec.require"),
+            "require a word": (policy("require-some", glob, [alice], require="some"), "spec.require"),
+            "two kinds in one authority": (policy("two-kinds", glob, [dict(alice, static={"action": "pass"})]), "authorities[0]"),
+            "no authorities": (policy("none", glob, []), "spec.authorities"),
+        }
+        for name, (document, reason) in cases.items():
+            with self.subTest(name):
+                self.assertDenied(ENV.kubectl("apply", "-f", "-", input=document, check=False), reason)
+                self.assertIsNone(ENV.get("clusterimagepolicy", document["metadata"]["name"]))
+        self.assertAdmitted(ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=policy("two-of-two", glob, [
+            alice, dict(alice, name="alice-again")], require=2), check=False))
+
+    def test_invalid_exemptions_are_refused(self):
+        past = rfc3339(-datetime.timedelta(minutes=5))
+        too_far = rfc3339(datetime.timedelta(hours=48))
+        no_expiry = exception("forever", "e2e-apps", "x")
+        del no_expiry["spec"]["validUntil"]
+        both = bypass("both", ["e2e-apps"], rfc3339(datetime.timedelta(hours=1)), allNamespaces=True)
+        cases = {
+            "an exception without validUntil": (no_expiry, "spec.validUntil"),
+            "an exception already expired": (exception("expired", "e2e-apps", past), 'admission webhook "exemptions.signet.dev" denied'),
+            "a bypass beyond the maximum window": (bypass("too-long", ["e2e-apps"], too_far), 'admission webhook "exemptions.signet.dev" denied'),
+            "a bypass of some and all namespaces": (both, "spec"),
+            "a bypass with a bad time": (bypass("bad-time", ["e2e-apps"], "tomorrow"), "spec.expiresAt"),
+        }
+        for name, (document, reason) in cases.items():
+            with self.subTest(name):
+                self.assertDenied(ENV.kubectl("apply", "-f", "-", input=document, check=False), reason)
+
+
+def stand_in_crd(group, kind, plural, scope="Namespaced"):
+    """A CRD that stores any object of a kind no controller here serves (cert-manager,
+    Prometheus Operator), so documents of those kinds can be applied."""
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "scope": scope, "names": {"kind": kind, "plural": plural, "listKind": f"{kind}List",
+                                                                "singular": kind.lower()},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+STAND_INS = [stand_in_crd("cert-manager.io", "Certificate", "certificates"), stand_in_crd("cert-manager.io", "Issuer", "issuers"),
+             stand_in_crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors")]
+
+
+class T07RenderedDocuments(Step):
+    """Every document each chart scenario renders is accepted by the API server (server dry run)."""
+
+    def test_every_scenario_is_accepted(self):
+        sys.path.insert(0, os.path.join(ROOT, "Tests", "Deploy"))
+        from test_deploy import SCENARIOS
+        ENV.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": STAND_INS})
+        for crd in STAND_INS:
+            ENV.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{crd['metadata']['name']}")
+        # Opted out of image checks: the chart's own workload is not a test image.
+        ENV.namespace("render-check", {"signet.dev/exclude": "true"})
+        for name in ("team-a", "team-b"):
+            ENV.namespace(name)
+        for scenario, flags in SCENARIOS.items():
+            with self.subTest(scenario=scenario):
+                rendered = ENV.helm("template", "render-check", CHART, "--namespace", "render-check", *flags).stdout
+                result = ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=rendered, check=False)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                documents = [d for d in yaml.safe_load_all(rendered) if d]
+                self.assertEqual(result.stdout.count("(server dry run)"), len(documents), result.stdout)
+
+
+class T08PullSecretsAndUpgrade(Step):
+    """Image pull Secrets read through the real API under the chart's RBAC, granted by `helm upgrade`."""
+
+    def setUp(self):
+        auth = base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
+        config = json.dumps({"auths": {ENV.private.host: {"auth": auth}}})
+        for namespace in ("e2e-private", "e2e-norbac"):
+            ENV.kubectl("apply", "-f", "-", input={
+                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": "regcred", "namespace": namespace},
+                "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
+        for account in ("builder", "builder-2"):
+            ENV.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "ServiceAccount",
+                                                   "metadata": {"name": account, "namespace": "e2e-private"},
+                                                   "imagePullSecrets": [{"name": "regcred"}]})
+
+    def run_private(self, name, namespace, **spec):
+        return ENV.kubectl("apply", "-f", "-", check=False, input=self.pod(name, namespace, ENV.images["private"], **spec))
+
+    def test_1_before_the_upgrade_signet_may_not_read_secrets(self):
+        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+        self.assertEqual(ENV.kubectl("auth", "can-i", "get", "secrets", "-n", "e2e-private", "--as", account, check=False).stdout.strip(), "no")
+        self.assertDeniedBySignet(self.run_private("via-account", "e2e-private", serviceAccountName="builder"))
+
+    def test_2_upgrade(self):
+        before = ENV.get("secret", f"{RELEASE}-tls", "-n", NAMESPACE)["data"]
+        broken = {"images": [{"glob": "broken.example/**"}], "authorities": [{"key": {"publicKeys": [{"pem": "not a key"}]}}]}
+        result = ENV.helm("upgrade", RELEASE, CHART, "-n", NAMESPACE, "--reuse-values",
+                          "--set", "rbac.pullSecrets.enabled=true", "--set", "rbac.pullSecrets.namespaces={e2e-private}",
+                          "--set", "rbac.pullSecrets.names={regcred}",
+                          "--set-json", f"policies.clusterImagePolicies.broken-release-policy={json.dumps(broken)}")
+        self.assertIn("REVISION: 2", result.stdout)
+        self.assertEqual(ENV.get("secret", f"{RELEASE}-tls", "-n", NAMESPACE)["data"], before, "the serving pair is kept")
+        role = ENV.get("role", f"{RELEASE}-pull-secrets", "-n", "e2e-private")
+        self.assertEqual(role["rules"][0]["resourceNames"], ["regcred"])
+        self.assertIsNone(ENV.get("role", f"{RELEASE}-pull-secrets", "-n", "e2e-norbac"))
+        config = ENV.get("validatingwebhookconfiguration", RELEASE)
+        self.assertTrue(all(w["clientConfig"]["url"].startswith("https://127.0.0.1:") for w in config["webhooks"]))
+        # A release policy skips the webhook (created before signet may answer); signet still
+        # compiles it, leaves it out and says why in its status.
+        self.assertIsNotNone(ENV.get("clusterimagepolicy", "broken-release-policy"))
+        status = wait_for_state("clusterimagepolicy", "broken-release-policy", "Invalid")
+        self.assertTrue(status)
+        self.assertEqual(ENV.get("clusterimagepolicy", "system-images")["status"]["state"], "Ready")
+
+    def test_3_after_the_upgrade_signet_reads_the_granted_secrets(self):
+        # First what must still fail: signet caches a passed verification by digest and policy.
+        self.assertDeniedBySignet(self.run_private("elsewhere", "e2e-norbac", imagePullSecrets=[{"name": "regcred"}]))
+        self.assertDeniedBySignet(self.run_private("anonymous", "e2e-private"))
+        self.assertAdmitted(self.run_private("with-secret", "e2e-private", imagePullSecrets=[{"name": "regcred"}]))
+        self.assertAdmitted(self.run_private("via-account", "e2e-private", serviceAccountName="builder-2"))
+
+
+class T09FailClosed(Step):
+    """With signet down the API server refuses what the webhooks cover (failurePolicy Fail)."""
+
+    def test_refused_while_signet_is_down(self):
+        ENV.stop_signet()
+        try:
+            refused = ENV.kubectl("run", "while-down", "-n", "e2e-apps", f"--image={ENV.images['signed']}", check=False)
+            self.assertDenied(refused, 'failed calling webhook "images.signet.dev"')
+            self.assertIsNone(ENV.get("pod", "while-down", "-n", "e2e-apps"))
+            refused = ENV.kubectl("apply", "-f", "-", check=False, input=policy("while-down", ["x/**"], [{"static": {"action": "pass"}}]))
+            self.assertDenied(refused, 'failed calling webhook "policies.signet.dev"')
+            self.assertAdmitted(ENV.kubectl("run", "opted-out-while-down", "-n", "e2e-opted-out",
+                                            f"--image={ENV.images['unsigned']}", check=False))
+        finally:
+            ENV.start_signet()
+        self.assertAdmitted(ENV.kubectl("run", "after-restart", "-n", "e2e-apps", f"--image={ENV.images['signed']}", check=False))
+
+
+class T10AuditLog(Step):
+    """signet's audit annotations, as the API server records them (prefixed by the webhook name)."""
+
+    def event(self, namespace, name, verb="create", resource="pods", subresource=None, dry_run=False, decision=None):
+        def find():
+            for event in ENV.cluster.audit_events():
+                ref = event.get("objectRef", {})
+                if event.get("stage") == "ResponseComplete" and event.get("verb") == verb and ref.get("resource") == resource \
+                        and ref.get("namespace") == namespace and ref.get("name") == name and ref.get("subresource") == subresource \
+                        and ("dryRun=All" in event.get("requestURI", "")) == dry_run \
+                        and decision in (None, event.get("annotations", {}).get("images.signet.dev/decision")):
+                    return event
+            return None
+        return wait_until(f"an audit event for {verb} {resource} {namespace}/{name}", find, timeout=15)
+
+    def test_decisions_are_in_the_audit_log(self):
+        allowed = self.event("e2e-apps", "signed-tag")["annotations"]
+        self.assertEqual(allowed["images.signet.dev/decision"], "allowed")
+        self.assertIn(ENV.images["signed"], allowed["images.signet.dev/images"])
+        denied = self.event("e2e-apps", "unsigned")
+        self.assertEqual(denied["annotations"]["images.signet.dev/decision"], "denied")
+        self.assertEqual(denied["responseStatus"]["code"], 403)
+        dry = self.event("e2e-apps", "applied", dry_run=True)
+        self.assertEqual(dry["annotations"]["images.signet.dev/dry-run"], "true")
+        excepted = self.event("e2e-excepted", "excepted")["annotations"]
+        self.assertEqual(excepted["images.signet.dev/decision"], "allowed")
+        self.assertIn('PolicyException "e2e-excepted/unsigned-ok"', excepted["images.signet.dev/exemptions"])
+        bypassed = self.event("e2e-bypassed", "bypassed-tampered")["annotations"]
+        self.assertIn('EmergencyBypass "incident"', bypassed["images.signet.dev/emergency-bypass"])
+        debug = self.event("e2e-apps", "target", verb="patch", subresource="ephemeralcontainers", decision="allowed")["annotations"]
+        self.assertIn(ENV.images["keyless"], debug["images.signet.dev/images"])
+        refused = self.event("e2e-apps", "target", verb="patch", subresource="ephemeralcontainers", decision="denied")["annotations"]
+        self.assertIn(ENV.images["tampered"], refused["images.signet.dev/images"])
+        policy_event = self.event(None, "e2e-alice", resource="clusterimagepolicies")["annotations"]
+        self.assertEqual(policy_event["policies.signet.dev/decision"], "allowed")
+
+
+class T11Uninstall(Step):
+    """`helm uninstall`: the release's objects go, the CRDs and the objects made with them stay."""
+
+    def test_uninstall(self):
+        result = ENV.helm("uninstall", RELEASE, "-n", NAMESPACE)
+        self.assertIn("uninstalled", result.stdout)
+        ENV.stop_signet()
+        for kind, name, *namespace in (("validatingwebhookconfiguration", RELEASE), ("clusterrole", RELEASE),
+                                       ("clusterimagepolicy", "system-images"), ("clusterimagepolicy", "broken-release-policy"),
+                                       ("deployment", RELEASE, "-n", NAMESPACE), ("serviceaccount", RELEASE, "-n", NAMESPACE),
+                                       ("role", f"{RELEASE}-pull-secrets", "-n", "e2e-private")):
+            with self.subTest(kind=kind, name=name):
+                wait_until(f"{kind} {name} is deleted", lambda: ENV.get(kind, name, *namespace) is None, timeout=30)
+        for crd in ("clusterimagepolicies", "policyexceptions", "emergencybypasses"):
+            self.assertIsNotNone(ENV.get("crd", f"{crd}.signet.dev"), "Helm keeps the CRDs of crds/")
+        self.assertIsNotNone(ENV.get("clusterimagepolicy", "e2e-alice"))
+        # No webhook any more: nothing is checked.
+        self.assertAdmitted(ENV.kubectl("run", "after-uninstall", "-n", "e2e-apps", f"--image={ENV.images['unsigned']}", check=False))
+
+
+class T12PlainManifests(Step):
+    """`kubectl apply -f deploy/crds/ -f deploy/`: every object stored (cert-manager's kinds by stand-in CRDs)."""
+
+    def test_apply_deploy(self):
+        manifests = os.path.join(ROOT, "deploy", "signet.yaml")
+        with open(manifests) as f:
+            documents = [d for d in yaml.safe_load_all(f) if d]
+        # The plain manifests call signet through its Service. The API server must never look
+        # that name up, so nothing they create may be an object the webhooks match.
+        namespace = next(d for d in documents if d["kind"] == "Namespace")["metadata"]["name"]
+        for document in documents:
+            in_release_namespace = document["metadata"].get("namespace") in (None, namespace)
+            release_policy = document["kind"] == "ClusterImagePolicy" and "signet.dev/chart-release" in document["metadata"].get("labels", {})
+            self.assertTrue(in_release_namespace and (document["kind"] != "ClusterImagePolicy" or release_policy),
+                            f"{document['kind']} {document['metadata']['name']} would be sent to the webhook")
+        ENV.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": STAND_INS})
+        crds = [arg for path in sorted(glob.glob(os.path.join(ROOT, "deploy", "crds", "*.yaml"))) for arg in ("-f", path)]
+        ENV.kubectl("apply", *crds)
+        ENV.kubectl("wait", "--for=condition=Established", "--timeout=30s", *crds)
+        try:
+            result = ENV.kubectl("apply", "-f", os.path.join(ROOT, "deploy"), check=False)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            for document in documents:
+                kind, name = document["kind"], document["metadata"]["name"]
+                args = ["-n", document["metadata"]["namespace"]] if document["metadata"].get("namespace") else []
+                with self.subTest(kind=kind, name=name):
+                    self.assertIsNotNone(ENV.get(f"{kind.lower()}.{document['apiVersion'].split('/')[0]}"
+                                                 if "/" in document["apiVersion"] else kind.lower(), name, *args))
+        finally:
+            # Gone before anything else is created.
+            ENV.kubectl("delete", "validatingwebhookconfiguration", "-l", "app.kubernetes.io/part-of=signet", "--ignore-not-found")
+        self.assertEqual(ENV.get("validatingwebhookconfiguration")["items"], [])
