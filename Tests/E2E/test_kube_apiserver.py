@@ -204,17 +204,25 @@ class Environment:
 ENV = None
 
 
+def prerequisites():
+    """The kube-apiserver binary, once every peer the suite needs is there; Unavailable says what is missing."""
+    for tool in (HELM, KUBECTL):
+        if not os.access(tool, os.X_OK):
+            raise Unavailable(f"{tool} is missing: run `make tools`")
+    if not (SIGNET and os.access(SIGNET, os.X_OK)):
+        raise Unavailable("SIGNET_BINARY is not set to a built signet")
+    for program in (kube_cluster.ETCD, "/usr/bin/docker-registry"):
+        if not os.access(program, os.X_OK):
+            raise Unavailable(f"{program} is missing: run `make deps` (Debian's etcd-server and docker-registry)")
+    return kube_cluster.find_apiserver()
+
+
 def setUpModule():
     global ENV
     try:
-        apiserver = kube_cluster.find_apiserver()
+        apiserver = prerequisites()
     except Unavailable as reason:
         raise unittest.SkipTest(str(reason))
-    for tool in (HELM, KUBECTL):
-        if not os.access(tool, os.X_OK):
-            raise unittest.SkipTest(f"{tool} is missing: run `make tools`")
-    if not (SIGNET and os.access(SIGNET, os.X_OK)):
-        raise unittest.SkipTest("SIGNET_BINARY is not set to a built signet")
     ENV = Environment()
     try:
         ENV.start(apiserver)
@@ -703,3 +711,22 @@ class T12PlainManifests(Step):
             # Gone before anything else is created.
             ENV.kubectl("delete", "validatingwebhookconfiguration", "-l", "app.kubernetes.io/part-of=signet", "--ignore-not-found")
         self.assertEqual(ENV.get("validatingwebhookconfiguration")["items"], [])
+
+
+def load_tests(loader, tests, pattern):
+    """The steps in their order (T01, T02, ...), each step's tests by name."""
+    suite = unittest.TestSuite()
+    steps = sorted((c for c in globals().values() if isinstance(c, type) and issubclass(c, Step) and c is not Step),
+                   key=lambda c: c.__name__)
+    for step in steps:
+        suite.addTests(loader.loadTestsFromTestCase(step))
+    return suite
+
+
+if __name__ == "__main__":
+    try:
+        prerequisites()
+    except Unavailable as reason:
+        print(f"e2e: skipped: {reason}")
+        sys.exit(0)
+    unittest.main(verbosity=2)
