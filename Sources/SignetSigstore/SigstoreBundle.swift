@@ -10,7 +10,9 @@ import SignetCrypto
 /// `...;version=0.2`, `...;version=0.3` and `application/vnd.dev.sigstore.bundle.v0.3+json`.
 /// Parsing enforces the per-version rules of the Sigstore client specification ("Bundle"):
 /// v0.1 entries carry an inclusion promise, v0.2 and later an inclusion proof; v0.3 carries a
-/// single certificate rather than a chain.
+/// single certificate rather than a chain; a DSSE envelope carries exactly one signature
+/// (`sigstore_bundle.proto`, as sigstore-go's `ErrInvSigCount`), the one the log entries and
+/// timestamps attest.
 public struct SigstoreBundle: Sendable {
     /// The bundle format version.
     public enum Version: String, Sendable, Hashable, CaseIterable {
@@ -152,11 +154,16 @@ public struct SigstoreBundle: Sendable {
             }
             content = .messageSignature(MessageSignature(digest: digest, signature: signature))
         case (nil, let envelope?):
+            let parsed: DSSEEnvelope
             do {
-                content = .dsseEnvelope(try DSSEEnvelope(envelope))
+                parsed = try DSSEEnvelope(envelope)
             } catch {
                 throw SigstoreBundleError(.invalidEnvelope(error.description))
             }
+            guard parsed.signatures.count == 1 else {
+                throw SigstoreBundleError(.invalidEnvelope(Self.envelopeSignatureCountRule(parsed.signatures.count)))
+            }
+            content = .dsseEnvelope(parsed)
         case (nil, nil):
             throw SigstoreBundleError(.missingField("messageSignature or dsseEnvelope"))
         case (.some, .some):
@@ -195,13 +202,20 @@ public struct SigstoreBundle: Sendable {
         }
     }
 
-    /// The bytes a signature covers and whose signature a timestamp or a log entry attests: the
-    /// message signature, or the first DSSE signature.
-    public var signatureBytes: [UInt8] {
+    /// The signature that timestamps and log entries attest: the message signature, or the DSSE
+    /// envelope's only signature. Nil when the envelope does not carry exactly one signature
+    /// (possible only for a bundle built from parts), which the verifier refuses.
+    public var signatureBytes: [UInt8]? {
         switch content {
         case .messageSignature(let message): message.signature
-        case .dsseEnvelope(let envelope): envelope.signatures.first?.signature ?? []
+        case .dsseEnvelope(let envelope): envelope.signatures.count == 1 ? envelope.signatures[0].signature : nil
         }
+    }
+
+    /// Why an envelope with `count` signatures is refused.
+    static func envelopeSignatureCountRule(_ count: Int) -> String {
+        "the envelope has \(count) signatures; a Sigstore bundle's DSSE envelope must carry exactly one, "
+            + "the one its log entries and timestamps attest"
     }
 
     /// The leaf certificate, when the bundle has one.

@@ -6,7 +6,7 @@ extension SigstoreVerifier {
     /// signature bytes; Rekor v2 logs are valid at those times; and enough verified times exist in
     /// all (Sigstore client specification, "Establishing a time for the signature").
     func verifyTimestamps(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
-        let signature = run.bundle.signatureBytes
+        let signature = try run.attestedSignature()
         var authorityTimes: [Date] = []
         for (index, der) in run.bundle.rfc3161Timestamps.enumerated() {
             let response: TimeStampResponse

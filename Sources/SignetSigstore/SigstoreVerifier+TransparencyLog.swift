@@ -13,6 +13,7 @@ extension SigstoreVerifier {
                 "\(entries.count) entries, \(configuration.transparencyLogThreshold) required"))
         }
         _ = try run.signingKey()
+        _ = try run.attestedSignature()
         let now = configuration.clock()
         var details: [String] = []
         for entry in entries {
@@ -122,7 +123,7 @@ extension SigstoreVerifier {
                 guard logged == ArtifactDigest(of: envelope.preAuthenticationEncoding, algorithm: logged.algorithm) else {
                     throw SigstoreVerificationFailure(.entryBody("the logged digest is not the digest of the envelope's PAE"))
                 }
-                guard envelope.signatures.contains(where: { $0.signature == claim.signature }), verifierMatches(claim) else {
+                guard claim.signature == (try run.attestedSignature()), verifierMatches(claim) else {
                     throw SigstoreVerificationFailure(.entryBody("the logged signature or key is not the envelope's"))
                 }
             case "dsse", "intoto":
@@ -133,11 +134,9 @@ extension SigstoreVerifier {
                 if let type = body.payloadType, type != envelope.payloadType {
                     throw SigstoreVerificationFailure(.entryBody("the logged payload type \(type) is not the envelope's \(envelope.payloadType)"))
                 }
-                guard body.signatures.count == envelope.signatures.count,
-                      envelope.signatures.allSatisfy({ signature in
-                          body.signatures.contains { $0.signature == signature.signature && verifierMatches($0) }
-                      }) else {
-                    throw SigstoreVerificationFailure(.entryBody("the logged signatures are not the envelope's signatures by the bundle's key"))
+                let signature = try run.attestedSignature()
+                guard body.signatures.count == 1, body.signatures[0].signature == signature, verifierMatches(body.signatures[0]) else {
+                    throw SigstoreVerificationFailure(.entryBody("the logged signature is not the envelope's signature by the bundle's key"))
                 }
             default:
                 throw SigstoreVerificationFailure(.entryBody("a DSSE envelope cannot be logged as \(body.kind)"))

@@ -114,6 +114,17 @@ public struct SigstoreVerifier: Sendable {
             self.policy = policy
         }
 
+        /// The one signature the bundle's log entries and timestamps must attest. A DSSE envelope
+        /// with several signatures is refused, as sigstore-go does (`ErrInvSigCount`): otherwise
+        /// one signature could carry the timestamp and another the verdict.
+        func attestedSignature() throws(SigstoreVerificationFailure) -> [UInt8] {
+            guard let signature = bundle.signatureBytes else {
+                let count = if case .dsseEnvelope(let envelope) = bundle.content { envelope.signatures.count } else { 0 }
+                throw SigstoreVerificationFailure(.material(SigstoreBundle.envelopeSignatureCountRule(count)))
+            }
+            return signature
+        }
+
         /// The key that made the signature: the policy's managed key or the certificate's key.
         func signingKey() throws(SigstoreVerificationFailure) -> PublicKey {
             switch (policy.signer, bundle.verificationMaterial) {
