@@ -11,6 +11,10 @@ import Foundation
 ///   message hash, salt length recovered from the signature);
 /// - Ed25519 (RFC 8032 section 5.1, PureEdDSA over the whole message; RFC 8410 key encoding).
 ///
+/// Two keys are equal when they are the same key (``canonicalForm``), however their
+/// SubjectPublicKeyInfo encodes it: an EC point compressed or uncompressed (SEC 1 v2 section
+/// 2.3.3), an RSA key under `rsaEncryption` or `id-RSASSA-PSS` (RFC 4055 section 1.2).
+///
 /// `@unchecked Sendable`: the `EVP_PKEY` is never mutated after `init`, and OpenSSL 3 allows a
 /// key to be used for verification from several threads at once (each call makes its own
 /// `EVP_MD_CTX`).
@@ -18,8 +22,14 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
     let key: OpaquePointer
     /// The algorithm and size.
     public let algorithm: PublicKeyAlgorithm
-    /// The DER SubjectPublicKeyInfo.
+    /// The DER SubjectPublicKeyInfo, as read.
     public let subjectPublicKeyInfo: [UInt8]
+    /// The key itself, independent of its encoding: for EC keys the curve and the uncompressed
+    /// point `04 || X || Y` (SEC 1 v2 section 2.3.3), for RSA keys the modulus and public
+    /// exponent whichever algorithm identifier carried them (RFC 8017 section 3.1), for Ed25519
+    /// the 32-byte key (RFC 8032 section 5.1.5). Equality and hashing use it, so the same key
+    /// written twice in different encodings is one key (a threshold counts it once).
+    public let canonicalForm: [UInt8]
 
     /// Reads a PEM `PUBLIC KEY` block (RFC 7468 section 13). Text around the block is ignored.
     public convenience init(pem: String) throws(PublicKeyError) {
@@ -54,16 +64,24 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
             EVP_PKEY_free(key)
             throw PublicKeyError(.unsupportedAlgorithm(String(cString: OBJ_nid2sn(EVP_PKEY_get_base_id(key)))))
         }
+        guard let canonical = Self.canonicalForm(of: key, algorithm: algorithm) else {
+            EVP_PKEY_free(key)
+            ERR_clear_error()
+            throw PublicKeyError(.invalidEncoding)
+        }
         self.key = key
         self.algorithm = algorithm
         self.subjectPublicKeyInfo = der
+        self.canonicalForm = canonical
     }
 
     deinit {
         EVP_PKEY_free(key)
     }
 
-    /// Lowercase hexadecimal SHA-256 of the DER SubjectPublicKeyInfo: a stable key identifier.
+    /// Lowercase hexadecimal SHA-256 of the DER SubjectPublicKeyInfo as read: a stable identifier
+    /// of the encoding (what `openssl pkey -pubin -outform DER | sha256sum` prints). Two encodings
+    /// of one key have different fingerprints but are equal (``canonicalForm``).
     public var fingerprint: String {
         DigestAlgorithm.sha256.hexHash(subjectPublicKeyInfo)
     }
@@ -74,11 +92,16 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
     }
 
     public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
-        lhs.subjectPublicKeyInfo == rhs.subjectPublicKeyInfo
+        lhs.canonicalForm == rhs.canonicalForm
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(subjectPublicKeyInfo)
+        hasher.combine(canonicalForm)
+    }
+
+    /// Whether `other` is this key in another encoding (equal keys, different DER).
+    public func isReencoding(of other: PublicKey) -> Bool {
+        self == other && subjectPublicKeyInfo != other.subjectPublicKeyInfo
     }
 
     /// Whether `signature` is a valid signature of `message` by this key under `scheme`.
@@ -115,6 +138,39 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
             }
         }
         return status == 1
+    }
+
+    /// ``canonicalForm`` from OpenSSL's parameters of the key; nil when they cannot be read.
+    private static func canonicalForm(of key: OpaquePointer, algorithm: PublicKeyAlgorithm) -> [UInt8]? {
+        switch algorithm {
+        case .ecdsaP256, .ecdsaP384, .ecdsaP521:
+            let width = (Int(EVP_PKEY_get_bits(key)) + 7) / 8
+            guard let x = bigNumber(key, "qx", width: width), let y = bigNumber(key, "qy", width: width) else { return nil }
+            return Array("\(algorithm):".utf8) + [0x04] + x + y
+        case .rsa:
+            guard let modulus = bigNumber(key, "n"), let exponent = bigNumber(key, "e") else { return nil }
+            // Length-prefixed, so that no two (n, e) pairs share a form.
+            let length = withUnsafeBytes(of: UInt32(modulus.count).bigEndian) { Array($0) }
+            return Array("rsa:".utf8) + length + modulus + exponent
+        case .ed25519:
+            var length = 0
+            guard EVP_PKEY_get_raw_public_key(key, nil, &length) == 1 else { return nil }
+            var raw = [UInt8](repeating: 0, count: length)
+            guard EVP_PKEY_get_raw_public_key(key, &raw, &length) == 1 else { return nil }
+            return Array("ed25519:".utf8) + raw.prefix(length)
+        }
+    }
+
+    /// A big-number parameter of `key` (OpenSSL 3 `EVP_PKEY_get_bn_param`), big-endian, left-padded
+    /// to `width` bytes when given.
+    private static func bigNumber(_ key: OpaquePointer, _ name: String, width: Int? = nil) -> [UInt8]? {
+        var number: OpaquePointer?
+        guard EVP_PKEY_get_bn_param(key, name, &number) == 1, let number else { return nil }
+        defer { BN_free(number) }
+        let size = width ?? (Int(BN_num_bits(number)) + 7) / 8
+        var bytes = [UInt8](repeating: 0, count: size)
+        guard BN_bn2binpad(number, &bytes, Int32(size)) == Int32(size) else { return nil }
+        return bytes
     }
 
     private static func algorithm(of key: OpaquePointer) -> PublicKeyAlgorithm? {

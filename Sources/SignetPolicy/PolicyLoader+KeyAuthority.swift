@@ -14,6 +14,7 @@ extension PolicyLoader {
             throw invalid("\(path).publicKeys", "at least one public key is required")
         }
         var keys: [TrustedPublicKey] = []
+        var keyIndices: [Int] = []  // the publicKeys index of each entry of keys
         var unresolved = 0
         for (index, entry) in body.publicKeys.enumerated() {
             let keyPath = "\(path).publicKeys[\(index)]"
@@ -71,10 +72,17 @@ extension PolicyLoader {
                 }
                 scheme.rsaPadding = padding
             }
-            if let earlier = keys.firstIndex(where: { $0.key == key.self }) {
-                throw invalid(keyPath, "the same key as publicKeys[\(earlier)]; a threshold counts distinct keys")
+            // Keys are compared as keys, not as DER (PublicKey.canonicalForm): the same P-256 key
+            // compressed and uncompressed, or one RSA key under rsaEncryption and RSASSA-PSS, is
+            // one signer and must not count twice toward the threshold.
+            if let earlier = keys.firstIndex(where: { $0.key == key }) {
+                let encoding = keys[earlier].key.isReencoding(of: key)
+                    ? " in another encoding (\(key.algorithm), fingerprint sha256:\(key.fingerprint.prefix(12)) vs sha256:\(keys[earlier].key.fingerprint.prefix(12)))"
+                    : ""
+                throw invalid(keyPath, "the same key as publicKeys[\(keyIndices[earlier])]\(encoding); a threshold counts distinct keys, so list each key once")
             }
             keys.append(TrustedPublicKey(key: key, scheme: scheme, source: "publicKeys[\(index)] (\(origin))"))
+            keyIndices.append(index)
         }
         let threshold = body.threshold ?? 1
         guard threshold >= 1, threshold <= keys.count + unresolved else {

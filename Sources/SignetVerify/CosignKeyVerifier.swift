@@ -17,7 +17,8 @@ import SignetRegistry
 ///    `cosign container image signature` and `critical.image.docker-manifest-digest` must equal
 ///    the image's digest; the payload's `optional` section must carry every annotation the
 ///    authority requires;
-/// 3. the image passes when at least `threshold` distinct keys each signed an accepted layer.
+/// 3. the image passes when at least `threshold` distinct keys each signed an accepted layer
+///    (keys compared as keys, so one key in two encodings counts once).
 ///
 /// `critical.identity.docker-reference` is recorded but not enforced, as in cosign without
 /// `--check-claims`: images are routinely copied between registries with their signatures.
@@ -146,8 +147,13 @@ public struct CosignKeyVerifier: SignatureVerifier {
         timings.fetchMilliseconds = ((ContinuousClock.now - fetchStart) - checkTime).milliseconds
         timings.checkMilliseconds = checkTime.milliseconds
 
-        // 3. The threshold of distinct keys.
-        let signers = vouched.keys.sorted().map { keyIndex in
+        // 3. The threshold of distinct keys: a key listed twice (in two encodings, say) is one
+        // signer (PublicKey equality is on the key, not its DER).
+        var distinct: [Int] = []
+        for keyIndex in vouched.keys.sorted() where !distinct.contains(where: { trust.keys[$0].key == trust.keys[keyIndex].key }) {
+            distinct.append(keyIndex)
+        }
+        let signers = distinct.map { keyIndex in
             let trusted = trust.keys[keyIndex]
             return VerificationResult.Signer(
                 key: trusted.source, algorithm: trusted.key.algorithm.description, fingerprint: trusted.key.fingerprint,
@@ -165,7 +171,8 @@ public struct CosignKeyVerifier: SignatureVerifier {
         if signers.isEmpty {
             return result(false, "no valid cosign signature by a trusted key: " + rejections.joined(separator: "; "), failure: .noValidSignature)
         }
-        let missing = trust.keys.indices.filter { vouched[$0] == nil }.map { trust.keys[$0].source }
+        let missing = trust.keys.indices.filter { index in !distinct.contains { trust.keys[$0].key == trust.keys[index].key } }
+            .map { trust.keys[$0].source }
         var reason = "signed by \(signers.count) distinct trusted key(s), \(trust.threshold) required; no valid signature by " + missing.joined(separator: ", ")
         if !rejections.isEmpty { reason += " (" + rejections.joined(separator: "; ") + ")" }
         return result(false, reason, failure: .thresholdNotMet, signers: signers)
