@@ -5,7 +5,8 @@ import SignetPolicy
 
 /// `signet lint PATH...`: the checks signet makes of its own resources at admission, offline —
 /// strict fields, globs, authority kinds, required expiry, already-expired exceptions and
-/// bypasses, bypasses beyond the maximum window, duplicate names.
+/// bypasses, bypasses beyond the maximum window, duplicate names; and warnings (which leave the
+/// exit status alone) for globs that name a tag.
 ///
 /// Exit status: 0 every file valid, 1 problems found (one line each, naming file, document and
 /// field), 2 a path cannot be read.
@@ -25,6 +26,7 @@ struct LintCommand: ParsableCommand {
         Observability.bootstrapLogging(format: .text, level: .warning)
         let validator = SignetResourceValidator(configuration: try exemptions.configuration())
         var problems: [PolicyLoadError] = []
+        var warnings: [PolicyLoadError] = []
         var checked = 0
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -33,7 +35,9 @@ struct LintCommand: ParsableCommand {
                 throw ExitCode(2)
             }
             if isDirectory.boolValue {
-                checked += (try? PolicyLoader.readDirectory(path).count) ?? 0
+                let files = (try? PolicyLoader.readDirectory(path)) ?? []
+                checked += files.count
+                warnings += files.flatMap { validator.warnings($0) }
                 problems += validator.validate(directory: path)
             } else {
                 guard let data = FileManager.default.contents(atPath: path) else {
@@ -41,9 +45,12 @@ struct LintCommand: ParsableCommand {
                     throw ExitCode(2)
                 }
                 checked += 1
-                problems += validator.validate(PolicySourceFile(name: path, bytes: Array(data)))
+                let file = PolicySourceFile(name: path, bytes: Array(data))
+                warnings += validator.warnings(file)
+                problems += validator.validate(file)
             }
         }
+        for warning in warnings { print("warning: \(warning.description)") }
         if problems.isEmpty {
             print("ok: \(checked) file\(checked == 1 ? "" : "s") valid")
             return

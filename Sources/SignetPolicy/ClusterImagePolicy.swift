@@ -81,10 +81,16 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         }
     }
 
-    /// One entry of `spec.images`.
+    /// One entry of `spec.images`: a repository glob (see ``ImageGlob``), optionally limited to
+    /// some tags.
     public struct ImagePattern: Sendable, Hashable, Codable {
         public var glob: String
-        public init(glob: String) { self.glob = glob }
+        /// Tag globs (`*`, `?`) the entry is limited to; absent means every tag.
+        public var tags: [String]?
+        public init(glob: String, tags: [String]? = nil) {
+            self.glob = glob
+            self.tags = tags
+        }
     }
 
     /// One entry of `spec.authorities`: exactly one kind must be set.

@@ -8,20 +8,31 @@ import SignetRegistry
 /// - `?` matches one character other than `/`,
 /// - everything else matches itself.
 ///
-/// Docker Hub normalisation (distribution reference, `normalize.go`) applies to the glob as it
-/// does to references: `nginx` means `docker.io/library/nginx`, `user/app*` means
-/// `docker.io/user/app*`, `index.docker.io/...` means `docker.io/...`. The first segment of a
-/// glob with a `/` is a registry when it contains `.`, `:`, a wildcard, an uppercase letter, or is
-/// `localhost`; a glob without `/` is a Docker Hub official image name (so `nginx*` means
-/// `docker.io/library/nginx*`). A glob that starts with `**` is not normalised.
+/// The normalisation of ``ImageReference`` applies to the glob as it does to references, so a
+/// glob and every spelling of an image meet as one identity: `nginx` means
+/// `docker.io/library/nginx`, `user/app*` means `docker.io/user/app*`, and a registry is
+/// lowercased, loses the default port `:443`, and its Docker Hub aliases (`index.docker.io`,
+/// `registry-1.docker.io`) become `docker.io`. The first segment of a glob with a `/` is a
+/// registry when it contains `.`, `:`, a wildcard, an uppercase letter, or is `localhost`; a glob
+/// without `/` is a Docker Hub official image name (so `nginx*` means `docker.io/library/nginx*`).
+/// A glob that starts with `**` is not normalised.
 ///
-/// An image matches when the glob matches its repository name (`docker.io/library/nginx`) or
-/// its full normalised reference (`docker.io/library/nginx:1.25`, `...@sha256:…`).
+/// A glob matches the repository name only (`docker.io/library/nginx`), never the tag or digest:
+/// `ghcr.io/acme/web:prod-*` would otherwise be escaped by `ghcr.io/acme/web@sha256:…`. Tags are
+/// a separate constraint (``tags``: `spec.images[].tags`, or a `:tag` written after the last `/`
+/// of the glob, which ``tagWrittenInGlob`` flags for `signet lint`). A digest in a glob is refused.
+/// How a tag constraint treats a reference without a tag (by digest alone) depends on the use:
+/// for a policy it is covered (its tag is unknown, so the stricter policy applies), for an
+/// exception or a bypass it is not (unknown information never exempts).
 public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     /// The glob as written.
     public let pattern: String
-    /// The glob after Docker Hub normalisation.
+    /// The repository glob after normalisation (without the tag).
     public let normalised: String
+    /// The tags the entry is limited to; `nil` means every tag.
+    public let tags: [TagGlob]?
+    /// Whether the tag constraint was written as `:tag` in the glob rather than in `tags`.
+    public let tagWrittenInGlob: Bool
 
     private enum Token: Sendable, Hashable {
         case byte(UInt8)
@@ -46,11 +57,12 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         case segmentRun
     }
 
-    /// Validates, normalises and compiles `pattern`.
+    /// Validates, normalises and compiles `pattern`, limited to `tags` when given.
     ///
     /// - Throws: ``ImageGlobError`` when the glob is empty, contains whitespace or control
-    ///   characters, or has three or more `*` in a row.
-    public init(_ pattern: String) throws(ImageGlobError) {
+    ///   characters, has three or more `*` in a row, names a digest, or names a tag both in the
+    ///   glob and in `tags`.
+    public init(_ pattern: String, tags tagPatterns: [String]? = nil) throws(ImageGlobError) {
         if pattern.isEmpty {
             throw ImageGlobError(pattern: pattern, reason: "glob is empty")
         }
@@ -63,8 +75,34 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         if pattern.contains("//") {
             throw ImageGlobError(pattern: pattern, reason: "glob contains an empty path segment ('//')")
         }
+        if pattern.contains("@") {
+            throw ImageGlobError(
+                pattern: pattern,
+                reason: "a glob matches repositories, not digests; name the repository (the digest an image runs is what signet verifies)")
+        }
+        var repositoryPattern = Substring(pattern)
+        var written = tagPatterns
+        let lastSegment = pattern.lastIndex(of: "/").map { pattern.index(after: $0) } ?? pattern.startIndex
+        if let colon = pattern[lastSegment...].firstIndex(of: ":") {
+            guard written == nil else {
+                throw ImageGlobError(pattern: pattern, reason: "the tag is given both in the glob and in tags; keep it in tags")
+            }
+            written = [String(pattern[pattern.index(after: colon)...])]
+            repositoryPattern = pattern[..<colon]
+            tagWrittenInGlob = true
+        } else {
+            tagWrittenInGlob = false
+        }
+        if let written {
+            guard !written.isEmpty else { throw ImageGlobError(pattern: pattern, reason: "tags is empty; leave it out to cover every tag") }
+            var compiled: [TagGlob] = []
+            for tag in written { compiled.append(try TagGlob(tag)) }
+            tags = compiled
+        } else {
+            tags = nil
+        }
         self.pattern = pattern
-        self.normalised = Self.normalise(pattern)
+        self.normalised = Self.normalise(String(repositoryPattern))
 
         var tokens: [Token] = []
         let bytes = Array(normalised.utf8)
@@ -104,21 +142,40 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { pattern }
 
-    /// Whether the glob matches `image`'s repository name or its full normalised reference.
+    /// Whether a policy with this entry covers `image`: the glob matches its repository name,
+    /// and its tag is allowed or unknown (named by digest alone).
     public func matches(_ image: ImageReference) -> Bool {
         matches(ImageMatchSubject(image))
     }
 
-    /// Whether the glob matches `text` as a whole.
+    /// Whether an exception or a bypass with this entry applies to `image`: the glob matches its
+    /// repository name, and its tag is known and allowed.
+    public func exempts(_ image: ImageReference) -> Bool {
+        exempts(ImageMatchSubject(image))
+    }
+
+    /// Whether the repository glob matches `text` (a repository name) as a whole.
     public func matches(text: String) -> Bool {
         var copy = text
         return copy.withUTF8 { matches(bytes: $0) }
     }
 
     func matches(_ subject: ImageMatchSubject) -> Bool {
+        guard matchesName(subject) else { return false }
+        guard let tags, let tag = subject.tag else { return true }
+        return tags.contains { $0.matches(tag) }
+    }
+
+    func exempts(_ subject: ImageMatchSubject) -> Bool {
+        guard matchesName(subject) else { return false }
+        guard let tags else { return true }
+        guard let tag = subject.tag else { return false }
+        return tags.contains { $0.matches(tag) }
+    }
+
+    private func matchesName(_ subject: ImageMatchSubject) -> Bool {
         var name = subject.name
-        var reference = subject.reference
-        return name.withUTF8 { matches(bytes: $0) } || reference.withUTF8 { matches(bytes: $0) }
+        return name.withUTF8 { matches(bytes: $0) }
     }
 
     private func matches(bytes text: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -199,8 +256,8 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
             return "docker.io/" + pattern
         }
         var registry = String(first)
-        if registry == "index.docker.io" {
-            registry = "docker.io"
+        if !registry.contains(where: { $0 == "*" || $0 == "?" }) {
+            registry = ImageReference.canonicalRegistry(registry)
         }
         if registry == "docker.io", !rest.contains("/"), !rest.contains("**") {
             return "docker.io/library/" + rest
@@ -209,16 +266,20 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// An image prepared once for matching against many globs: the UTF-8 bytes of its repository
-/// name and its full normalised reference.
+/// An image prepared once for matching against many globs: its repository name, its tag, and
+/// its full normalised reference (for messages).
 struct ImageMatchSubject: Sendable {
     /// The repository name, e.g. `docker.io/library/nginx`.
     let name: String
+    /// The tag (`latest` when neither a tag nor a digest was written), `nil` for a reference by
+    /// digest alone.
+    let tag: String?
     /// The full normalised reference, e.g. `docker.io/library/nginx:1.25` (its `description`).
     let reference: String
 
     init(_ image: ImageReference) {
         name = image.name
+        tag = image.effectiveTag
         reference = image.description
     }
 }

@@ -168,13 +168,17 @@ public struct PolicyEvaluator: Sendable {
         if let bypass = activeBypass(for: reference, subject: admission, now: now) {
             return .decided(.bypassed(reference, bypass.use))
         }
+        // Coverage is decided by the globs alone: `kinds` and `namespaceSelector` only narrow
+        // where a covering policy is enforced, so an image a policy covers is never handed to
+        // the no-match action because this object is of another kind or namespace.
+        if parsed.matchingPolicies.isEmpty {
+            return .decided(.uncovered(reference, text: parsed.subject.reference))
+        }
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         matching.reserveCapacity(parsed.matchingPolicies.count)
-        var anyMatch = false
         for index in parsed.matchingPolicies where policies.policies[index].applies(to: admission) {
             let policy = policies.policies[index]
-            anyMatch = true
             if let exception = activeException(for: policy, image: reference, subject: admission, now: now) {
                 exempted.append(PolicyResult(
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
@@ -183,8 +187,9 @@ public struct PolicyEvaluator: Sendable {
                 matching.append(progress(of: policy, image: reference))
             }
         }
-        if !anyMatch {
-            return .decided(.uncovered(reference, text: parsed.subject.reference))
+        if matching.isEmpty && exempted.isEmpty {
+            let covering = parsed.matchingPolicies.map { policies.policies[$0].name }
+            return .decided(.notEnforcedHere(reference, text: parsed.subject.reference, policies: covering, kind: admission.kind))
         }
         if matching.allSatisfy({ $0.isFinished }) {
             // The parsed image is kept as it is (one reference), not copied field by field.
@@ -506,6 +511,9 @@ private enum ImageEvaluation: Sendable {
     case invalid(ImageReferenceError)
     /// No policy covers the image; `text` is the reference's text.
     case uncovered(ImageReference, text: String)
+    /// `policies` cover the image, but none is enforced for this object (`spec.kinds`,
+    /// `spec.namespaceSelector`); the object is allowed, and those policies decide where they apply.
+    case notEnforcedHere(ImageReference, text: String, policies: [String], kind: String)
     case evaluated(EvaluatedImage)
     case bypassed(ImageReference, ExemptionUse)
 
@@ -528,6 +536,13 @@ private enum ImageEvaluation: Sendable {
                 image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: [], outcome: outcome, reason: message))
             if outcome == .deny { decision.denials.append(message) }
+
+        case .notEnforcedHere(_, let reference, let covering, let kind):
+            let names = covering.map { "\"\($0)\"" }.joined(separator: ", ")
+            let message = "image \"\(reference)\" (\(container)) is covered by ClusterImagePolicy \(names), not enforced for this \(kind) in its namespace (spec.kinds, spec.namespaceSelector)"
+            decision.verdicts.append(ImageVerdict(
+                image: use.image, reference: reference, container: use.container, containerType: use.containerType,
+                policies: covering, outcome: .allow, reason: message))
 
         case .bypassed(let reference, let bypass):
             let message = bypass.warning(reference: reference, container: container)

@@ -201,7 +201,7 @@ public struct PolicyLoader: Sendable {
         var globs: [ImageGlob] = []
         for (index, pattern) in policy.spec.images.enumerated() {
             do {
-                globs.append(try ImageGlob(pattern.glob))
+                globs.append(try ImageGlob(pattern.glob, tags: pattern.tags))
             } catch {
                 throw invalid("spec.images[\(index)].glob", error.description)
             }
@@ -279,7 +279,7 @@ public struct PolicyLoader: Sendable {
     private static let specFields: Set<String> = ["images", "authorities", "require", "mode", "namespaceSelector", "kinds"]
     private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
     private static let staticFields: Set<String> = ["action", "message"]
-    private static let imageFields: Set<String> = ["glob"]
+    static let imageFields: Set<String> = ["glob", "tags"]
     private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations"]
     private static let publicKeyFields: Set<String> = ["pem", "file", "secretRef", "hashAlgorithm", "rsaPadding"]
     private static let secretRefFields: Set<String> = ["namespace", "name", "key"]

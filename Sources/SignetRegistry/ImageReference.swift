@@ -20,8 +20,11 @@
 ///
 /// Normalisation (`splitDockerDomain`): the first path component is a registry only when it
 /// contains `.` or `:`, is `localhost`, or has an uppercase letter; otherwise the registry is
-/// `docker.io`. `index.docker.io` becomes `docker.io`, and a single-component repository on
-/// Docker Hub gets the `library/` prefix. The normalised name (`registry/repository`) may have at
+/// `docker.io`. Then one identity per registry, so that every spelling a container runtime pulls
+/// the same image by is matched and cached as one: the host is lowercased (DNS names are
+/// case-insensitive, RFC 4343), the default HTTPS port `:443` is dropped, the Docker Hub aliases
+/// (``dockerHubAliases``) become `docker.io`, and a single-component repository on Docker Hub
+/// gets the `library/` prefix. The normalised name (`registry/repository`) may have at
 /// most 255 characters, and a bare 64-character hexadecimal string is refused as ambiguous with
 /// an image ID.
 ///
@@ -40,6 +43,16 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     public static let dockerHubRegistry = "docker.io"
     /// The host serving the Docker Hub distribution API.
     public static let dockerHubAPIHost = "registry-1.docker.io"
+    /// Registry names that all mean Docker Hub.
+    public static let dockerHubAliases: Set<String> = ["docker.io", "index.docker.io", "registry-1.docker.io"]
+
+    /// One spelling per registry: lowercased, without the default HTTPS port, Docker Hub aliases
+    /// made `docker.io`. `registry` is a valid host with optional port.
+    public static func canonicalRegistry(_ registry: String) -> String {
+        var host = registry.lowercased()
+        if host.hasSuffix(":443") { host.removeLast(4) }
+        return dockerHubAliases.contains(host) ? dockerHubRegistry : host
+    }
     /// The longest normalised name (`registry/repository`) the grammar allows.
     public static let maximumNameLength = 255
 
@@ -159,10 +172,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
             let first = nameBytes[nameBytes.startIndex..<firstSlash]
             if isRegistryCandidate(first) {
                 try validateRegistry(first, input: input)
-                registry = String(decoding: first, as: UTF8.self)
-                if registry == "index.docker.io" {
-                    registry = dockerHubRegistry
-                }
+                registry = canonicalRegistry(String(decoding: first, as: UTF8.self))
                 pathStart = firstSlash + 1
             }
         }

@@ -40,11 +40,21 @@ struct KubernetesPolicySourceTests {
             backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
     }
 
-    static func decide(_ source: KubernetesPolicySource, namespace: String, now: Date) async -> AdmissionDecision {
-        let evaluator = PolicyEvaluator(policies: await source.current(), exemptions: ExemptionConfiguration(clock: .fixed(now)))
+    static func decide(_ source: KubernetesPolicySource, namespace: String, now: Date, image: String = "nginx") async -> AdmissionDecision {
+        let evaluator = PolicyEvaluator(
+            policies: await source.current(), noMatchAction: .allow, exemptions: ExemptionConfiguration(clock: .fixed(now)))
         let subject = AdmissionSubject(namespace: namespace, name: "web", kind: "Pod", namespaceLabels: source.namespaceLabels(namespace))
-        return await evaluator.evaluate([ImageUse(image: "nginx", container: "web")], subject: subject, deadline: .now + .seconds(10))
+        return await evaluator.evaluate([ImageUse(image: image, container: "web")], subject: subject, deadline: .now + .seconds(10))
     }
+
+    /// A policy whose `secretRef` names a Secret signet cannot read: it does not compile.
+    static var unreadableKeyPolicy: [String: Any] { [
+        "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "payments-keys"],
+        "spec": [
+            "images": [["glob": "ghcr.io/acme/payments/**"]],
+            "authorities": [["name": "release", "key": ["publicKeys": [["secretRef": ["namespace": "signet-system", "name": "missing", "key": "cosign.pub"]]]]]],
+        ],
+    ] }
 
     @Test func syncsDecidesAndFollowsChanges() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
@@ -83,7 +93,24 @@ struct KubernetesPolicySourceTests {
         // The shop namespace leaves production: the policy no longer selects it.
         try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
         try await KubernetesWatchTests.eventually("labels updated") { source.namespaceLabels("shop") == ["environment": "staging"] }
-        #expect(await Self.decide(source, namespace: "shop", now: now).denials.first?.contains("not covered") == true)
+        let shop = await Self.decide(source, namespace: "shop", now: now)
+        #expect(shop.allowed, "the policy still covers the image; it is not enforced in shop")
+        #expect(shop.verdicts.first?.reason.contains(#"covered by ClusterImagePolicy "deny-untrusted", not enforced"#) == true)
+
+        // A namespace the watch has not seen: its labels are unknown, so the policy with a
+        // selector applies (missing information never exempts an image).
+        #expect(source.namespaceLabels("newcomer") == nil)
+        #expect(await !Self.decide(source, namespace: "newcomer", now: now).allowed)
+
+        // A policy that cannot compile denies the images its globs cover, naming itself and the
+        // error, instead of leaving them to the no-match action (allow here).
+        try await server.apply("clusterimagepolicies", Self.unreadableKeyPolicy)
+        try await KubernetesWatchTests.eventually("invalid policy seen") { await source.rejected["ClusterImagePolicy payments-keys"] != nil }
+        let payments = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/payments/api:1")
+        #expect(!payments.allowed)
+        #expect(payments.denials.first?.contains(#"ClusterImagePolicy "payments-keys" is invalid, so it denies every image it covers until it is fixed"#) == true, "\(payments.denials)")
+        #expect(await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/web:1").allowed, "images it does not cover are not affected")
+        try await server.delete("clusterimagepolicies", key: "payments-keys")
 
         // Status is written: the policy is Ready, the bypass Invalid with the reason.
         try await KubernetesWatchTests.eventually("status written") {

@@ -179,14 +179,18 @@ struct ExemptionDecisionTests {
         let set = try Self.set(selective)
         let now = Self.expiry
         #expect(await !Self.evaluate(set, at: now, labels: ["environment": "production"]).allowed)
-        // Not selected: no policy covers the image, so the no-match action (deny) decides;
-        // the message says so rather than naming the policy.
+        // Not selected: the policy still covers the image (coverage is the globs' alone), so the
+        // no-match action does not apply; the policy is just not enforced here, and says so.
         let staging = await Self.evaluate(set, at: now, labels: ["environment": "staging"])
-        #expect(staging.denials.first?.contains("not covered by any ClusterImagePolicy") == true)
+        #expect(staging.allowed && staging.denials.isEmpty)
+        #expect(staging.verdicts.first?.reason.contains(#"covered by ClusterImagePolicy "deny-untrusted", not enforced for this Pod"#) == true)
+        #expect(staging.verdicts.first?.policies == ["deny-untrusted"])
         let platform = await Self.evaluate(set, at: now, labels: ["environment": "production", "team": "platform"])
-        #expect(platform.denials.first?.contains("not covered") == true)
+        #expect(platform.allowed)
+        // `kinds: [Pod]`: the Deployment is not denied as uncovered; its Pods are checked.
         let deployment = await Self.evaluate(set, at: now, kind: "Deployment", labels: ["environment": "production"])
-        #expect(deployment.denials.first?.contains("not covered") == true)
+        #expect(deployment.allowed, "\(deployment.denials)")
+        #expect(deployment.verdicts.first?.reason.contains("not enforced for this Deployment") == true)
         // Unknown labels (a directory source): the policy applies.
         #expect(await Self.evaluate(set, at: now, labels: nil).denials.first?.contains("deny-untrusted") == true)
     }

@@ -51,14 +51,49 @@ struct ImageGlobTests {
         #expect(try matches("*.example.com/**", "eu.example.com/a/b"))
     }
 
-    @Test func matchesFullReferenceWithTagOrDigest() throws {
+    /// Globs match the repository; a tag is a separate constraint. A reference by digest alone
+    /// has no tag to check: a policy covers it (the stricter policy applies), an exception or a
+    /// bypass does not exempt it.
+    @Test func tagsConstrainTheRepositoryGlobAndDigestsNeverEscape() throws {
         let digest = "sha256:" + String(repeating: "ab", count: 32)
         #expect(try matches("nginx:1.*", "nginx:1.25"))
         #expect(try !matches("nginx:1.*", "nginx:2.0"))
         #expect(try matches("nginx:latest", "nginx"))
-        #expect(try matches("ghcr.io/org/app@sha256:*", "ghcr.io/org/app@\(digest)"))
+        #expect(try matches("ghcr.io/acme/web:prod-*", "ghcr.io/acme/web@\(digest)"), "a strict tag policy is not skipped by a digest")
+        #expect(try matches("ghcr.io/acme/web:prod-*", "ghcr.io/acme/web:prod-1@\(digest)"))
+        #expect(try !matches("ghcr.io/acme/web:prod-*", "ghcr.io/acme/web:dev-1@\(digest)"))
         #expect(try matches("ghcr.io/org/app", "ghcr.io/org/app@\(digest)"))
         #expect(try !matches("ghcr.io/org/app", "ghcr.io/org/application"))
+
+        let written = try ImageGlob("ghcr.io/acme/web:prod-*")
+        let explicit = try ImageGlob("ghcr.io/acme/web", tags: ["prod-*"])
+        #expect(written.tagWrittenInGlob && !explicit.tagWrittenInGlob)
+        #expect(written.normalised == explicit.normalised)
+        for (glob, image, exempts) in [
+            (explicit, "ghcr.io/acme/web:prod-1", true), (explicit, "ghcr.io/acme/web:dev-1", false),
+            (explicit, "ghcr.io/acme/web@\(digest)", false), (try ImageGlob("ghcr.io/acme/web"), "ghcr.io/acme/web@\(digest)", true),
+        ] {
+            #expect(glob.exempts(try ImageReference(parsing: image)) == exempts, "\(glob) exempts \(image)")
+        }
+        #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app@sha256:*") }
+        #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app:v1", tags: ["v2"]) }
+        #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app", tags: []) }
+        #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app", tags: ["v 1"]) }
+    }
+
+    /// Every spelling containerd pulls the same image by meets the same globs.
+    @Test(arguments: [
+        ("ghcr.io/acme/payments/**", "GHCR.IO/acme/payments/api:1", true),
+        ("ghcr.io/acme/payments/**", "ghcr.io:443/acme/payments/api:1", true),
+        ("GHCR.io/acme/payments/**", "ghcr.io/acme/payments/api:1", true),
+        ("docker.io/**", "registry-1.docker.io/bitnami/redis", true),
+        ("docker.io/library/nginx", "index.docker.io/nginx", true),
+        ("registry-1.docker.io/library/nginx", "nginx", true),
+        ("ghcr.io:443/acme/**", "ghcr.io/acme/web", true),
+        ("ghcr.io/acme/payments/**", "ghcr.io:8443/acme/payments/api:1", false),
+    ])
+    func aliasesAndCaseVariantsMeetOneIdentity(glob: String, image: String, covered: Bool) throws {
+        #expect(try matches(glob, image) == covered)
     }
 
     @Test(arguments: ["", " ", "ghcr.io/a b", "ghcr.io/***", "a//b", "ghcr.io/\t"])

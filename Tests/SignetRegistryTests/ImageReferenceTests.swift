@@ -27,7 +27,14 @@ struct ImageReferenceTests {
         Valid(input: "127.0.0.1:5000/team/app:v2", registry: "127.0.0.1:5000", repository: "team/app", tag: "v2", normalised: "127.0.0.1:5000/team/app:v2"),
         Valid(input: "[::1]:5000/a", registry: "[::1]:5000", repository: "a", normalised: "[::1]:5000/a:latest"),
         Valid(input: "[2001:db8::1]/a/b", registry: "[2001:db8::1]", repository: "a/b", normalised: "[2001:db8::1]/a/b:latest"),
-        Valid(input: "Registry.Example.COM/app", registry: "Registry.Example.COM", repository: "app", normalised: "Registry.Example.COM/app:latest"),
+        // One identity per registry: hosts lowercased, the default port dropped, Docker Hub aliases made one.
+        Valid(input: "Registry.Example.COM/app", registry: "registry.example.com", repository: "app", normalised: "registry.example.com/app:latest"),
+        Valid(input: "GHCR.IO/acme/payments/api:1", registry: "ghcr.io", repository: "acme/payments/api", tag: "1", normalised: "ghcr.io/acme/payments/api:1"),
+        Valid(input: "ghcr.io:443/acme/payments/api:1", registry: "ghcr.io", repository: "acme/payments/api", tag: "1", normalised: "ghcr.io/acme/payments/api:1"),
+        Valid(input: "registry-1.docker.io/nginx:1.25", registry: "docker.io", repository: "library/nginx", tag: "1.25", normalised: "docker.io/library/nginx:1.25"),
+        Valid(input: "Index.Docker.IO/bitnami/redis", registry: "docker.io", repository: "bitnami/redis", normalised: "docker.io/bitnami/redis:latest"),
+        Valid(input: "docker.io:443/library/nginx", registry: "docker.io", repository: "library/nginx", normalised: "docker.io/library/nginx:latest"),
+        Valid(input: "registry.example.com:5000/app", registry: "registry.example.com:5000", repository: "app", normalised: "registry.example.com:5000/app:latest"),
         Valid(input: "ghcr.io/org/app:v1@sha256:\(sha256Hex)", registry: "ghcr.io", repository: "org/app", tag: "v1", digest: "sha256:\(sha256Hex)",
               normalised: "ghcr.io/org/app:v1@sha256:\(sha256Hex)"),
         Valid(input: "ghcr.io/org/app@sha256:\(sha256Hex)", registry: "ghcr.io", repository: "org/app", digest: "sha256:\(sha256Hex)",
@@ -40,7 +47,7 @@ struct ImageReferenceTests {
               normalised: "registry.k8s.io/kube-apiserver:v1.30.0"),
         Valid(input: "quay.io/a__b/c.d_e---f:_tag-1.X", registry: "quay.io", repository: "a__b/c.d_e---f", tag: "_tag-1.X",
               normalised: "quay.io/a__b/c.d_e---f:_tag-1.X"),
-        Valid(input: "my-registry.example:443/x/y/z", registry: "my-registry.example:443", repository: "x/y/z", normalised: "my-registry.example:443/x/y/z:latest"),
+        Valid(input: "my-registry.example:443/x/y/z", registry: "my-registry.example", repository: "x/y/z", normalised: "my-registry.example/x/y/z:latest"),
         Valid(input: "ghcr.io", registry: "docker.io", repository: "library/ghcr.io", normalised: "docker.io/library/ghcr.io:latest"),
     ]
 

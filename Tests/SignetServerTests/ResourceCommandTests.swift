@@ -123,6 +123,26 @@ struct ResourceCommandTests {
         #expect(missing.status == 2)
     }
 
+    /// Globs match repositories: a tag written in a glob is read as a tag constraint and lint
+    /// warns (exit status unchanged); a digest in a glob is an error.
+    @Test func lintWarnsOnATagInAGlobAndRefusesADigest() async throws {
+        try policies.write("tagged.yaml", Self.policy.replacingOccurrences(of: "docker.io/**", with: "ghcr.io/acme/web:prod-*"))
+        let tagged = try await run(["lint", policies.path])
+        #expect(tagged.status == 0, "\(tagged.stdout)\(tagged.stderr)")
+        #expect(tagged.stdout.contains(#"warning: tagged.yaml, document 1, spec.images[0].glob: glob "ghcr.io/acme/web:prod-*" names a tag; globs match the repository only, so it is read as glob "ghcr.io/acme/web" with tags [prod-*]"#), "\(tagged.stdout)")
+
+        let explicit = TemporaryDirectory(prefix: "signet-lint-tags")
+        try explicit.write("tags.yaml", Self.policy.replacingOccurrences(of: #"- glob: "docker.io/**""#, with: "- glob: ghcr.io/acme/web\n      tags: [\"prod-*\"]"))
+        let clean = try await run(["lint", explicit.path])
+        #expect(clean.status == 0 && !clean.stdout.contains("warning"), "\(clean.stdout)\(clean.stderr)")
+
+        let digest = TemporaryDirectory(prefix: "signet-lint-digest")
+        try digest.write("digest.yaml", Self.policy.replacingOccurrences(of: "docker.io/**", with: "ghcr.io/acme/web@sha256:*"))
+        let refused = try await run(["lint", digest.path])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("a glob matches repositories, not digests"), "\(refused.stdout)")
+    }
+
     @Test func theExamplePoliciesLint() async throws {
         let root = TestPaths.packageRoot
         let result = try await run(["lint", root.appendingPathComponent("policies").path,

@@ -39,8 +39,11 @@ actor KubernetesPolicySource: PolicySource {
 
     func current() -> PolicySet { set }
 
+    /// The labels of `namespace`, or `nil` when the watch has not seen it (yet): unknown labels
+    /// apply every policy with a selector and never match an opt-out label, so missing
+    /// information never exempts an image.
     nonisolated func namespaceLabels(_ namespace: String) -> [String: String]? {
-        labels.withLock { labels in labels.map { $0[namespace] ?? [:] } }
+        labels.withLock { labels in labels?[namespace] }
     }
 
     /// Whether every resource type has been listed once.
@@ -115,6 +118,9 @@ actor KubernetesPolicySource: PolicySource {
                     if invalid[label] != error.description {
                         logger.error("ignoring an invalid signet resource", metadata: ["object": "\(label)", "error": "\(error)"])
                     }
+                    if resource == .clusterImagePolicies, let standIn = failClosedPolicy(for: object, error: error.description, label: label) {
+                        policies.append(standIn)
+                    }
                 }
             }
         }
@@ -122,6 +128,17 @@ actor KubernetesPolicySource: PolicySource {
         labels.withLock { $0 = namespaces }
         invalid = rejected
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
+    }
+
+    /// A ClusterImagePolicy that does not compile still denies the images its globs cover (see
+    /// ``PolicyLoader/failClosedPolicy(name:images:error:source:)``).
+    private func failClosedPolicy(for object: KubernetesObject, error: String, label: String) -> CompiledPolicy? {
+        struct Shape: Decodable {
+            struct Spec: Decodable { var images: [ClusterImagePolicy.ImagePattern]? }
+            var spec: Spec?
+        }
+        guard let images = (try? JSONDecoder().decode(Shape.self, from: Data(object.json)))?.spec?.images, !images.isEmpty else { return nil }
+        return loader.failClosedPolicy(name: object.name, images: images, error: error, source: PolicySourceLocation(file: label, document: 1))
     }
 }
 

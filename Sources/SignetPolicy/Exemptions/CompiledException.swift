@@ -60,7 +60,7 @@ public struct CompiledException: Sendable {
         }
         if !images.isEmpty {
             let match = ImageMatchSubject(image)
-            guard images.contains(where: { $0.matches(match) }) else { return false }
+            guard images.contains(where: { $0.exempts(match) }) else { return false }
         }
         return true
     }

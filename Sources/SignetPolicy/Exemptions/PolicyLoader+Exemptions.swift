@@ -53,7 +53,7 @@ extension PolicyLoader {
         try check(spec, specFields, "spec")
         if let images = spec.first(where: { $0.key.string == "images" })?.value.sequence {
             for (index, image) in images.enumerated() {
-                if let entry = image.mapping { try check(entry, ["glob"], "spec.images[\(index)]") }
+                if let entry = image.mapping { try check(entry, Self.imageFields, "spec.images[\(index)]") }
             }
         }
     }
@@ -148,7 +148,7 @@ extension PolicyLoader {
     ) throws(PolicyLoadError) -> [ImageGlob] {
         var globs: [ImageGlob] = []
         for (index, pattern) in (patterns ?? []).enumerated() {
-            do { globs.append(try ImageGlob(pattern.glob)) } catch { throw invalid("spec.images[\(index)].glob", error.description) }
+            do { globs.append(try ImageGlob(pattern.glob, tags: pattern.tags)) } catch { throw invalid("spec.images[\(index)].glob", error.description) }
         }
         return globs
     }

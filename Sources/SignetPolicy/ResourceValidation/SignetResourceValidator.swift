@@ -31,6 +31,29 @@ public struct SignetResourceValidator: Sendable {
         return resources.compactMap { problem(with: $0, at: now) }
     }
 
+    /// What is valid but likely not meant: a glob that names a tag (`ghcr.io/acme/web:prod-*`),
+    /// which signet reads as the repository glob with a tag constraint. One entry per glob.
+    public func warnings(_ file: PolicySourceFile) -> [PolicyLoadError] {
+        guard let resources = try? loader.loadFile(file) else { return [] }
+        var warnings: [PolicyLoadError] = []
+        for resource in resources {
+            let (images, source): ([ImageGlob], PolicySourceLocation) =
+                switch resource {
+                case .policy(let policy): (policy.images, policy.source)
+                case .exception(let exception): (exception.images, exception.source)
+                case .bypass(let bypass): (bypass.images, bypass.source)
+                }
+            for (index, glob) in images.enumerated() where glob.tagWrittenInGlob {
+                let repository = glob.pattern[..<(glob.pattern.lastIndex(of: ":") ?? glob.pattern.endIndex)]
+                let tags = glob.tags?.map(\.pattern).joined(separator: ", ") ?? ""
+                warnings.append(PolicyLoadError(
+                    .invalidField, file: source.file, document: source.document, fieldPath: "spec.images[\(index)].glob",
+                    message: "glob \"\(glob.pattern)\" names a tag; globs match the repository only, so it is read as glob \"\(repository)\" with tags [\(tags)] (an image by digest alone is covered by a policy, never exempted): write that explicitly"))
+            }
+        }
+        return warnings
+    }
+
     /// Validates every file of `directory`, and the names across files; returns the problems.
     public func validate(directory: String) -> [PolicyLoadError] {
         let files: [PolicySourceFile]

@@ -95,12 +95,7 @@ public struct RegistryCredentialStore: Sendable {
         if let range = text.range(of: "://") { text = text[range.upperBound...] }
         if let slash = text.firstIndex(of: "/") { text = text[..<slash] }
         let host = text.lowercased()
-        switch host {
-        case "index.docker.io", "registry-1.docker.io", "docker.io", "registry.hub.docker.com":
-            return ImageReference.dockerHubRegistry
-        default:
-            return host
-        }
+        return host == "registry.hub.docker.com" ? ImageReference.dockerHubRegistry : ImageReference.canonicalRegistry(host)
     }
 
     private static func credential(from entry: DockerConfigDocument.Entry, key: String) throws(RegistryError) -> RegistryCredential? {
