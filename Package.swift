@@ -57,6 +57,10 @@ let package = Package(
         // The outgoing HTTP client: libcurl's multi interface on a thread of its own, plain and
         // streamed exchanges. Used by the registry client and the Kubernetes API client.
         .target(name: "SignetHTTPClient", dependencies: ["CSignetCurl"], swiftSettings: strictSettings),
+        // The TUF 1.0 client: metadata, canonical JSON, the trusted set and the update workflow,
+        // a fetcher over SignetHTTPClient and a metadata store on disk. Used by the Sigstore
+        // trusted-root updater and by Notary v1.
+        .target(name: "SignetTUF", dependencies: ["SignetCrypto", "SignetHTTPClient"], swiftSettings: strictSettings),
         // Image references, manifests and the OCI distribution client.
         .target(
             name: "SignetRegistry",
@@ -173,6 +177,11 @@ let package = Package(
         .testTarget(
             name: "SignetSigstoreTests",
             dependencies: ["SignetSigstore", "SignetCrypto", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetTUFTests",
+            dependencies: ["SignetTUF", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

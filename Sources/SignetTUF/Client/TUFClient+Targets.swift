@@ -1,0 +1,52 @@
+extension TUFClient {
+    /// Section 5.7: what the trusted targets roles say about `path`, searching the delegations
+    /// in pre-order depth-first, each role at most once, at most
+    /// ``TUFClientConfiguration/maximumDelegations`` roles, stopping at a terminating role
+    /// whose paths cover `path`. Refreshes first when no refresh has succeeded yet.
+    public func targetInfo(for path: String) async throws(TUFError) -> TargetFileInfo {
+        var set: TrustedMetadataSet
+        if let current = trustedMetadata {
+            set = current
+        } else {
+            set = try await refresh()
+        }
+        defer { setTrusted(set) }
+        var pending: [(role: String, parent: String?)] = [("targets", nil)]
+        var visited = Set<String>()
+        while let (role, parent) = pending.popLast(), visited.count < configuration.maximumDelegations {
+            guard !visited.contains(role) else { continue }
+            try await loadTargets(role: role, parent: parent, into: &set)
+            let metadata = set.targets[role]!.signed
+            if let info = metadata.targets[path] { return info }
+            visited.insert(role)
+            guard let delegations = metadata.delegations else { continue }
+            var children: [(role: String, parent: String?)] = []
+            for child in delegations.roles where child.isTrusted(for: path) {
+                children.append((child.name, role))
+                if child.terminating {
+                    pending.removeAll()
+                    break
+                }
+            }
+            pending.append(contentsOf: children.reversed())
+        }
+        throw TUFError(.targetNotFound, "no trusted targets role lists \(path)")
+    }
+
+    /// Section 5.7.3: the target's bytes, from the store when a stored copy still matches,
+    /// otherwise fetched (by hash-prefixed name under consistent snapshots) and checked against
+    /// the trusted length and hashes before it is stored and returned.
+    public func download(_ target: TargetFileInfo) async throws(TUFError) -> [UInt8] {
+        let storeName = "targets/\(target.path)"
+        if let stored = try await targetStore.read(storeName),
+           (try? MetadataFileCheck.verify(stored, length: target.length, hashes: target.hashes, name: target.path)) != nil {
+            return stored
+        }
+        let consistent = trustedMetadata?.root.signed.consistentSnapshot ?? false
+        let hash = consistent ? (target.hashes["sha256"] ?? target.hashes.sorted(by: { $0.key < $1.key }).first?.value) : nil
+        let bytes = try await fetch(configuration.layout.targetURL(path: target.path, hash: hash), maximumLength: target.length)
+        try MetadataFileCheck.verify(bytes, length: target.length, hashes: target.hashes, name: target.path)
+        try await targetStore.write(storeName, bytes)
+        return bytes
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// A TUF 1.0 client for one repository: the detailed client workflow of the TUF specification
+/// (section 5), with the last good metadata in a ``TUFMetadataStore``.
+///
+/// ``refresh()`` runs sections 5.1 to 5.6: it rotates the root through every newer version
+/// (each signed by a threshold of the previous root's keys and of its own), then updates
+/// timestamp, snapshot and targets with their signature, version, rollback, expiry, length and
+/// hash checks. ``targetInfo(for:)`` searches the delegations (section 5.7), and
+/// ``download(_:)`` fetches a target and checks its length and hashes. Time comes from the
+/// injected clock, read once per refresh (section 5.1, the fixed update start time).
+public actor TUFClient {
+    public let configuration: TUFClientConfiguration
+    private let fetcher: any TUFFetcher
+    private let store: any TUFMetadataStore
+    private let bootstrapRoot: [UInt8]
+    private let now: @Sendable () -> Date
+    private var trusted: TrustedMetadataSet?
+
+    /// - Parameters:
+    ///   - bootstrapRoot: a root the operator trusts out of band (shipped with the program). The
+    ///     stored root replaces it when it verifies and is newer.
+    ///   - now: the clock expiry is judged against.
+    public init(
+        configuration: TUFClientConfiguration, fetcher: any TUFFetcher, store: any TUFMetadataStore,
+        bootstrapRoot: [UInt8], now: @escaping @Sendable () -> Date
+    ) {
+        self.configuration = configuration
+        self.fetcher = fetcher
+        self.store = store
+        self.bootstrapRoot = bootstrapRoot
+        self.now = now
+    }
+
+    /// The metadata of the last successful refresh, if any.
+    public var trustedMetadata: TrustedMetadataSet? { trusted }
+
+    /// Runs the top-level update (sections 5.1 to 5.6) and returns the metadata now trusted.
+    /// On any failure the previous trusted metadata stays in force, in memory and on disk.
+    @discardableResult
+    public func refresh() async throws(TUFError) -> TrustedMetadataSet {
+        var set = try await startingSet(referenceTime: now())
+        try await updateRoot(&set)
+        try set.checkFinalRoot()
+
+        // Section 5.4: the stored timestamp is the reference for rollback checks, even expired.
+        if let local = try await store.read("timestamp.json") {
+            _ = try? set.updateTimestamp(local)
+        }
+        let timestampBytes = try await fetch(
+            configuration.layout.metadataURL(role: "timestamp", version: nil), maximumLength: configuration.timestampMaximumLength)
+        if try set.updateTimestamp(timestampBytes) {
+            try await store.write("timestamp.json", timestampBytes)
+        }
+        try set.checkFinalTimestamp()
+
+        // Section 5.5: keep the stored snapshot when it is the one the timestamp names.
+        let snapshotMeta = set.timestamp!.signed.snapshot
+        if let local = try await store.read("snapshot.json") {
+            try? set.updateSnapshot(local, isLocal: true)
+        }
+        if (try? set.checkFinalSnapshot()) == nil {
+            let version = set.root.signed.consistentSnapshot ? snapshotMeta.version : nil
+            let bytes = try await fetch(
+                configuration.layout.metadataURL(role: "snapshot", version: version),
+                maximumLength: snapshotMeta.length ?? configuration.snapshotMaximumLength)
+            try set.updateSnapshot(bytes)
+            try await store.write("snapshot.json", bytes)
+        }
+
+        // Section 5.6.
+        try await loadTargets(role: "targets", parent: nil, into: &set)
+        trusted = set
+        return set
+    }
+
+    /// Section 5.2: the stored root when it verifies and is newer than the bootstrap root,
+    /// otherwise the bootstrap root.
+    private func startingSet(referenceTime: Date) async throws(TUFError) -> TrustedMetadataSet {
+        let bootstrap = try TrustedMetadataSet(trustedRoot: bootstrapRoot, referenceTime: referenceTime, format: configuration.format)
+        if let local = try await store.read("root.json"),
+           let stored = try? TrustedMetadataSet(trustedRoot: local, referenceTime: referenceTime, format: configuration.format),
+           stored.root.signed.header.version > bootstrap.root.signed.header.version {
+            return stored
+        }
+        return bootstrap
+    }
+
+    /// Section 5.3: follows root versions N+1, N+2, ... until the repository has no next one,
+    /// storing each. When the timestamp or snapshot keys changed on the way, the stored
+    /// timestamp and snapshot are dropped (section 5.3.11), so a fast-forward attack on the
+    /// old keys ends with them.
+    private func updateRoot(_ set: inout TrustedMetadataSet) async throws(TUFError) {
+        let original = set.root.signed
+        if try await store.read("root.json") != set.root.bytes {
+            try await store.write("root.json", set.root.bytes)
+        }
+        for _ in 0..<configuration.maximumRootRotations {
+            let next = set.root.signed.header.version + 1
+            guard let bytes = try await fetcher.fetch(configuration.layout.rootURL(version: next), maximumLength: configuration.rootMaximumLength) else {
+                break
+            }
+            try set.updateRoot(bytes)
+            try await store.write("root.json", bytes)
+        }
+        let current = set.root.signed
+        func signers(_ root: RootMetadata, _ role: String) -> [TUFKey?] {
+            root.role(role).keyIDs.sorted().map { root.keys[$0] } + [nil, TUFKey(id: "", keyType: "", scheme: "", keyValue: ["threshold": .integer(Int64(root.role(role).threshold))])]
+        }
+        for role in ["timestamp", "snapshot"] where signers(current, role) != signers(original, role) {
+            try await store.remove("timestamp.json")
+            try await store.remove("snapshot.json")
+            break
+        }
+    }
+
+    /// Section 5.6 for `targets`, 5.7.2 for a delegated role: the stored copy when it is the
+    /// version the snapshot lists and verifies, otherwise a fetched one.
+    func loadTargets(role: String, parent: String?, into set: inout TrustedMetadataSet) async throws(TUFError) {
+        if set.targets[role] != nil { return }
+        let fileName = "\(role).json"
+        if let local = try await store.read(fileName), (try? set.updateTargets(local, role: role, parent: parent, isLocal: true)) != nil {
+            return
+        }
+        guard let meta = set.snapshot?.signed.meta[fileName] else {
+            throw TUFError(.malformedMetadata, "the snapshot does not list \(fileName)")
+        }
+        let version = set.root.signed.consistentSnapshot ? meta.version : nil
+        let bytes = try await fetch(
+            configuration.layout.metadataURL(role: role, version: version),
+            maximumLength: meta.length ?? configuration.targetsMaximumLength)
+        try set.updateTargets(bytes, role: role, parent: parent)
+        try await store.write(fileName, bytes)
+    }
+
+    func fetch(_ url: String, maximumLength: Int) async throws(TUFError) -> [UInt8] {
+        guard let bytes = try await fetcher.fetch(url, maximumLength: maximumLength) else {
+            throw TUFError(.notFound, "\(url) does not exist")
+        }
+        return bytes
+    }
+
+    func setTrusted(_ set: TrustedMetadataSet) { trusted = set }
+    var targetStore: any TUFMetadataStore { store }
+}
