@@ -20,7 +20,7 @@ public protocol TUFMetadataFormat: Sendable {
 
 /// Checks signatures made by one key (TUF specification section 4.2, "SIGNATURES").
 public protocol TUFSignatureVerifier: Sendable {
-    /// A value equal for the same key however it was written (its DER SubjectPublicKeyInfo),
+    /// A value equal for the same key however it was written (SignetCrypto's canonical form),
     /// so that one key listed under two IDs counts once toward a threshold.
     var keyIdentity: [UInt8] { get }
     /// Whether `signature` is a valid signature of `message`.

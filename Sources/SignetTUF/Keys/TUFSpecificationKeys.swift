@@ -90,7 +90,7 @@ public struct OpenSSLSignatureVerifier: TUFSignatureVerifier {
         self.scheme = scheme
     }
 
-    public var keyIdentity: [UInt8] { key.subjectPublicKeyInfo }
+    public var keyIdentity: [UInt8] { key.canonicalForm }
 
     public func isValid(_ signature: TUFSignature, over message: [UInt8]) -> Bool {
         key.verify(signature: signature.bytes, message: message, scheme: scheme)
