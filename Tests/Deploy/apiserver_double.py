@@ -1,5 +1,7 @@
 """A double of the Kubernetes API server for the parts `signet serve --policy-source kubernetes`
-uses, so a pod spec the chart renders can be run against it (no API server can run here).
+uses, so a pod spec the chart renders can be run against it without a control plane, and for
+what a real server will not do on demand (held lists, and in the Swift double 410 Gone, dropped
+watches, garbage). Behaviour against the real kube-apiserver is tested in Tests/E2E/.
 
 It speaks the wire protocol of the Kubernetes API concepts ("Efficient detection of changes"):
 HTTPS on 127.0.0.1 with a certificate made by `openssl`; every request needs
