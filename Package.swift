@@ -61,6 +61,9 @@ let package = Package(
         // a fetcher over SignetHTTPClient and a metadata store on disk. Used by the Sigstore
         // trusted-root updater and by Notary v1.
         .target(name: "SignetTUF", dependencies: ["SignetCrypto", "SignetHTTPClient"], swiftSettings: strictSettings),
+        // The Sigstore trusted root kept current through TUF: the embedded TUF root as bootstrap,
+        // a mirror, a refresh interval, the last good metadata on disk.
+        .target(name: "SignetTrustRoot", dependencies: ["SignetTUF", "SignetSigstore", "SignetCrypto"], swiftSettings: strictSettings),
         // Image references, manifests and the OCI distribution client.
         .target(
             name: "SignetRegistry",
@@ -181,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetTUFTests",
-            dependencies: ["SignetTUF", "SignetCrypto", "SignetTestSupport"],
+            dependencies: ["SignetTUF", "SignetTrustRoot", "SignetSigstore", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -24,6 +24,7 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
             case targetNotFound = "unknown target"
             case storage = "local storage"
             case tooManyRotations = "too many root rotations"
+            case unusableTarget = "unusable target"
         }
 
         fileprivate let backing: Backing
@@ -58,6 +59,8 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let storage = Code(backing: .storage)
         /// More root versions than the configured bound (section 5.3.3).
         public static let tooManyRotations = Code(backing: .tooManyRotations)
+        /// A trusted target the application cannot use (not the format it expects).
+        public static let unusableTarget = Code(backing: .unusableTarget)
 
         public var description: String { backing.rawValue }
     }
@@ -67,7 +70,9 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A sentence naming the file, role, versions or times involved.
     public let reason: String
 
-    init(_ code: Code, _ reason: String) {
+    /// An error of `code`; public so that metadata formats and applications outside this
+    /// module (Notary v1, the Sigstore root updater) report in the same terms.
+    public init(_ code: Code, _ reason: String) {
         self.code = code
         self.reason = reason
     }

@@ -11,10 +11,11 @@ import Testing
 @Suite struct SigstoreRootSigningTests {
     static let now = TUFTest.date("2026-08-21T00:00:00Z")
 
-    /// The repository as `<version>.<role>.json` and hash-prefixed targets.
-    static func makeMirror() throws -> TemporaryDirectory {
+    /// The repository as `<version>.<role>.json` (under `metadataFolder`) and hash-prefixed
+    /// targets under `targets/`. The public mirror keeps metadata at its top.
+    static func makeMirror(metadataFolder: String = "metadata") throws -> TemporaryDirectory {
         let mirror = TemporaryDirectory(prefix: "signet-tuf-sigstore")
-        let metadata = mirror.url.appendingPathComponent("metadata")
+        let metadata = metadataFolder.isEmpty ? mirror.url : mirror.url.appendingPathComponent(metadataFolder)
         let targets = mirror.url.appendingPathComponent("targets")
         try FileManager.default.createDirectory(at: metadata, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: targets.appendingPathComponent("registry.npmjs.org"), withIntermediateDirectories: true)
