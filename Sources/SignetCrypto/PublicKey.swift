@@ -222,6 +222,20 @@ public enum PublicKeyAlgorithm: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension PublicKeyAlgorithm {
+    /// The hash a key of this kind signs with unless told otherwise: the hash matched to the
+    /// curve's strength for ECDSA (RFC 5656 section 6.2.1: P-256 SHA-256, P-384 SHA-384, P-521
+    /// SHA-512), SHA-256 for RSA. Sigstore's default algorithm details for each key type
+    /// (sigstore/sigstore `GetDefaultAlgorithmDetails`; protobuf-specs `PublicKeyDetails`) are these.
+    public var defaultHash: DigestAlgorithm {
+        switch self {
+        case .ecdsaP384: .sha384
+        case .ecdsaP521: .sha512
+        case .ecdsaP256, .rsa, .ed25519: .sha256
+        }
+    }
+}
+
 /// How a signature was made: the message hash (ECDSA, RSA) and, for RSA keys, the padding.
 ///
 /// The default (SHA-256, RSASSA-PKCS1-v1_5) is what cosign uses for key-based signatures with

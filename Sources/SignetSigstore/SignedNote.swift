@@ -34,10 +34,11 @@ public struct SignedNote: Sendable, Hashable {
         self.signatures = signatures
     }
 
-    /// Whether a signature line with `keyHash` verifies over ``text`` with `key`.
-    public func isSigned(keyHash: [UInt8], key: PublicKey) -> Bool {
+    /// Whether a signature line with `keyHash` verifies over ``text`` with `key` under `scheme`
+    /// (the log key's details in the trusted root: ECDSA P-384 signs with SHA-384).
+    public func isSigned(keyHash: [UInt8], key: PublicKey, scheme: SignatureScheme = SignatureScheme()) -> Bool {
         let message = Array(text.utf8)
-        return signatures.contains { $0.keyHash == keyHash && key.verify(signature: $0.signature, message: message) }
+        return signatures.contains { $0.keyHash == keyHash && key.verify(signature: $0.signature, message: message, scheme: scheme) }
     }
 }
 

@@ -49,7 +49,8 @@ public struct SigstoreBundle: Sendable {
     public var mediaType: String
     public var version: Version
     public var verificationMaterial: VerificationMaterial
-    /// Certificates after the leaf in a v0.1/v0.2 chain; not trusted, kept for audit.
+    /// Certificates after the leaf in a v0.1/v0.2 chain (intermediates, perhaps the root); not
+    /// trusted, kept for audit.
     public var additionalCertificates: [Certificate]
     public var transparencyLogEntries: [TransparencyLogEntry]
     /// DER TimeStampResp values (`timestampVerificationData.rfc3161Timestamps`).
@@ -96,13 +97,12 @@ public struct SigstoreBundle: Sendable {
             let certificates = chain.certificates ?? []
             guard let first = certificates.first else { throw SigstoreBundleError(.missingField("x509CertificateChain.certificates")) }
             verificationMaterial = .certificate(try Self.certificate(first.rawBytes, field: "x509CertificateChain"))
+            // Only the leaf is used: the path to a trusted CA is built from the trusted root, never
+            // from the bundle. A chain that also carries the root (which sigstore_bundle.proto asks
+            // signers to leave out) is accepted, as sigstore-go accepts it: the extra certificates
+            // are kept for audit and trusted for nothing.
             for next in certificates.dropFirst() {
-                let certificate = try Self.certificate(next.rawBytes, field: "x509CertificateChain")
-                // sigstore_bundle.proto: the chain "MUST NOT" contain the trusted root.
-                guard !certificate.isSelfSigned else {
-                    throw SigstoreBundleError(.versionRule("the certificate chain contains a root certificate (\(certificate))"))
-                }
-                additional.append(certificate)
+                additional.append(try Self.certificate(next.rawBytes, field: "x509CertificateChain"))
             }
         } else if let key = material.publicKey {
             verificationMaterial = .publicKey(hint: key.hint)

@@ -43,23 +43,25 @@ extension SigstoreVerifier {
         return .passed(details.joined(separator: ", "))
     }
 
-    /// Step 4: the leaf carries enough valid SCTs from CT logs the trusted root names, each log
-    /// trusted at the SCT's time (RFC 6962 section 3.3).
+    /// Step 4: the leaf carries valid SCTs from enough distinct CT logs the trusted root names,
+    /// each log trusted at the SCT's time (RFC 6962 section 3.3). As sigstore-go
+    /// `VerifySignedCertificateTimestamp` does, an SCT from an unknown log, outside its log's
+    /// validity, malformed or with an invalid signature is skipped, and each log counts once.
     func verifyCertificateTransparency(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
         guard let leaf = run.bundle.certificate, let chain = run.chains.first else {
             return .notApplicable("managed key, no certificate")
         }
         let required = configuration.signedCertificateTimestampThreshold
         guard required > 0 else { return .notApplicable("no SCTs required") }
-        let timestamps: [SignedCertificateTimestamp]
+        let read: (timestamps: [SignedCertificateTimestamp], malformed: [String])
         do {
-            timestamps = try SignedCertificateTimestamp.embedded(in: leaf)
+            read = try SignedCertificateTimestamp.embeddedReadingEach(in: leaf)
         } catch {
             throw SigstoreVerificationFailure(.certificateTransparency("\(error)"))
         }
-        var valid: [String] = []
-        var reasons: [String] = []
-        for sct in timestamps {
+        var valid: [TransparencyLogInstance] = []
+        var reasons = read.malformed
+        for sct in read.timestamps where !valid.contains(where: { $0.logID == sct.logID }) {
             guard let log = trustedRoot.certificateTransparencyLog(id: sct.logID) else {
                 reasons.append("SCT from unknown log \(Base64.encode(sct.logID))")
                 continue
@@ -72,12 +74,14 @@ extension SigstoreVerifier {
                 reasons.append("SCT signature by \(log.baseURL) does not verify")
                 continue
             }
-            valid.append(log.baseURL)
+            valid.append(log)
         }
         guard valid.count >= required else {
-            let why = timestamps.isEmpty ? "the certificate has no embedded SCTs" : reasons.joined(separator: "; ")
-            throw SigstoreVerificationFailure(.certificateTransparency("\(valid.count) valid SCTs, \(required) required: \(why)"))
+            let why = read.timestamps.isEmpty && read.malformed.isEmpty ? "the certificate has no embedded SCTs" : reasons.joined(separator: "; ")
+            throw SigstoreVerificationFailure(.certificateTransparency("valid SCTs from \(valid.count) distinct trusted logs, \(required) required: \(why)"))
         }
-        return .passed("SCT from " + valid.joined(separator: ", "))
+        var detail = "SCT from " + valid.map(\.baseURL).joined(separator: ", ")
+        if !reasons.isEmpty { detail += " (skipped: " + reasons.joined(separator: "; ") + ")" }
+        return .passed(detail)
     }
 }

@@ -30,11 +30,20 @@ extension SigstoreVerifier {
             }
             return .passed("message signature by \(key)")
         case .dsseEnvelope(let envelope):
-            if case .failure(let error) = envelope.verify(keys: [key]) {
-                throw SigstoreVerificationFailure(.signature("\(error)"))
+            guard !envelope.payloadType.isEmpty else {
+                throw SigstoreVerificationFailure(.signature("DSSE envelope has an empty payloadType"))
+            }
+            let signature = try run.attestedSignature()
+            let pae = envelope.preAuthenticationEncoding
+            // The key type's hash (P-384 signs with SHA-384), then SHA-256, which older clients
+            // used with every curve (sigstore-go accepts both for bundles v0.1 to v0.3).
+            let schemes = [SignatureScheme(hash: key.algorithm.defaultHash), SignatureScheme()]
+            guard let scheme = schemes.first(where: { key.verify(signature: signature, message: pae, scheme: $0) }) else {
+                throw SigstoreVerificationFailure(.signature(
+                    "the DSSE signature does not verify with \(key) over the envelope's PAE (hash \(key.algorithm.defaultHash.rawValue) or sha256)"))
             }
             try matchStatementSubject(envelope, artifact: run.policy.artifact)
-            return .passed("DSSE \(envelope.payloadType) signed by \(key)")
+            return .passed("DSSE \(envelope.payloadType) signed by \(key) (\(scheme))")
         }
     }
 

@@ -2,59 +2,82 @@ import Foundation
 import SignetCrypto
 
 extension SigstoreVerifier {
-    /// Step 1: every entry is from a trusted log, its body matches the bundle, and the log
-    /// vouches for it: a Rekor v1 signed entry timestamp over the RFC 8785 canonical JSON of
-    /// `{body, integratedTime, logID, logIndex}` and/or an RFC 6962 inclusion proof whose root a
-    /// signed checkpoint commits to (Sigstore client specification, "Transparency log").
+    /// Step 1: enough entries from distinct trusted logs vouch for the bundle, as sigstore-go
+    /// `VerifyTlogEntry` counts them (Sigstore client specification, "Transparency log"):
+    /// - an entry from a log the trusted root does not name, or whose signed entry timestamp does
+    ///   not verify (RFC 8785 canonical JSON of `{body, integratedTime, logID, logIndex}`, with the
+    ///   hash the log's key details name) or lies outside the log's validity, is skipped;
+    /// - an entry that is malformed, records another signature, key or artifact, or whose RFC 6962
+    ///   inclusion proof or signed checkpoint does not verify refuses the bundle;
+    /// - the same entry twice (log and index) refuses the bundle, so it cannot count twice;
+    /// - verified entries are counted once per log, and each log's first SET gives one timestamp.
     func verifyTransparencyLog(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
         let entries = run.bundle.transparencyLogEntries
-        guard entries.count >= configuration.transparencyLogThreshold else {
-            throw SigstoreVerificationFailure(.transparencyLog(
-                "\(entries.count) entries, \(configuration.transparencyLogThreshold) required"))
-        }
         _ = try run.signingKey()
         _ = try run.attestedSignature()
+        for (index, entry) in entries.enumerated() {
+            for other in entries[(index + 1)...] where other.logID == entry.logID && other.logIndex == entry.logIndex {
+                throw SigstoreVerificationFailure(.transparencyLog("entry \(entry.logIndex) of log \(Base64.encode(entry.logID)) appears twice"))
+            }
+        }
         let now = configuration.clock()
         var details: [String] = []
+        var skipped: [String] = []
+        var verifiedLogs: [[UInt8]] = []
+        var timestampedLogs: [[UInt8]] = []
         for entry in entries {
             guard let log = trustedRoot.transparencyLog(id: entry.logID) else {
-                throw SigstoreVerificationFailure(.transparencyLog(
-                    "entry \(entry.logIndex) is from log \(Base64.encode(entry.logID)), which the trusted root does not name"))
+                skipped.append("entry \(entry.logIndex) is from log \(Base64.encode(entry.logID)), which the trusted root does not name")
+                continue
             }
-            try matchBody(of: entry, run: run)
+            guard entry.inclusionPromise != nil || entry.inclusionProof != nil else {
+                throw SigstoreVerificationFailure(.transparencyLog("entry \(entry.logIndex) has neither a SET nor an inclusion proof"))
+            }
+            if entry.isRekorV2, entry.inclusionProof == nil {
+                throw SigstoreVerificationFailure(.transparencyLog("Rekor v2 entry \(entry.logIndex) has no inclusion proof"))
+            }
             var evidence: [String] = []
-            if entry.isRekorV2 {
-                guard entry.inclusionProof != nil else {
-                    throw SigstoreVerificationFailure(.transparencyLog("Rekor v2 entry \(entry.logIndex) has no inclusion proof"))
+            var integrated: Date?
+            if !entry.isRekorV2, let promise = entry.inclusionPromise {
+                guard log.publicKey.verify(signature: promise, message: entry.signedEntryTimestampPayload, scheme: log.signatureScheme) else {
+                    skipped.append("signed entry timestamp of entry \(entry.logIndex) does not verify with the key of \(log.baseURL) (\(log.signatureScheme))")
+                    continue
                 }
-                run.rekorV2Logs.append(log)
-            } else if let promise = entry.inclusionPromise {
-                guard log.publicKey.verify(signature: promise, message: entry.signedEntryTimestampPayload) else {
+                let time = Date(timeIntervalSince1970: TimeInterval(entry.integratedTime))
+                guard log.validity.contains(time) else {
+                    skipped.append("integrated time \(time.formatted(.iso8601)) of entry \(entry.logIndex) is outside the validity \(log.validity) of \(log.baseURL)")
+                    continue
+                }
+                guard time <= now.addingTimeInterval(configuration.allowedClockSkew) else {
                     throw SigstoreVerificationFailure(.transparencyLog(
-                        "signed entry timestamp of entry \(entry.logIndex) does not verify with the key of \(log.baseURL)"))
+                        "integrated time \(time.formatted(.iso8601)) of entry \(entry.logIndex) is in the future"))
                 }
-                let integrated = Date(timeIntervalSince1970: TimeInterval(entry.integratedTime))
-                guard integrated <= now.addingTimeInterval(configuration.allowedClockSkew) else {
-                    throw SigstoreVerificationFailure(.transparencyLog(
-                        "integrated time \(integrated.formatted(.iso8601)) of entry \(entry.logIndex) is in the future"))
-                }
-                guard log.validity.contains(integrated) else {
-                    throw SigstoreVerificationFailure(.transparencyLog(
-                        "integrated time \(integrated.formatted(.iso8601)) is outside the validity \(log.validity) of \(log.baseURL)"))
-                }
-                run.timestamps.append(VerifiedTimestamp(time: integrated, source: .transparencyLog(log.baseURL)))
+                integrated = time
                 evidence.append("SET")
             }
             if let proof = entry.inclusionProof {
                 try verifyInclusion(proof, of: entry, in: log)
                 evidence.append("inclusion proof at tree size \(proof.treeSize)")
             }
-            guard !evidence.isEmpty || entry.isRekorV2 else {
-                throw SigstoreVerificationFailure(.transparencyLog("entry \(entry.logIndex) has neither a SET nor an inclusion proof"))
+            try matchBody(of: entry, run: run)
+            if entry.isRekorV2, !run.rekorV2Logs.contains(log) { run.rekorV2Logs.append(log) }
+            if let integrated, !timestampedLogs.contains(log.logID) {
+                timestampedLogs.append(log.logID)
+                run.timestamps.append(VerifiedTimestamp(time: integrated, source: .transparencyLog(log.baseURL)))
             }
+            if !verifiedLogs.contains(log.logID) { verifiedLogs.append(log.logID) }
             details.append("\(log.baseURL) index \(entry.logIndex) (\(entry.kind) \(entry.kindVersion)): " + evidence.joined(separator: ", "))
         }
-        return .passed(details.joined(separator: "; "))
+        let required = configuration.transparencyLogThreshold
+        guard verifiedLogs.count >= required else {
+            var reason = "\(verifiedLogs.count) entries from distinct trusted logs verified, \(required) required"
+            if entries.isEmpty { reason += ": the bundle has no transparency log entries" }
+            if !skipped.isEmpty { reason += ": " + skipped.joined(separator: "; ") }
+            throw SigstoreVerificationFailure(.transparencyLog(reason))
+        }
+        var summary = details.joined(separator: "; ")
+        if !skipped.isEmpty { summary += " (skipped: " + skipped.joined(separator: "; ") + ")" }
+        return .passed(summary)
     }
 
     private func verifyInclusion(_ proof: TransparencyLogEntry.InclusionProof, of entry: TransparencyLogEntry, in log: TransparencyLogInstance)
@@ -77,7 +100,7 @@ extension SigstoreVerifier {
             throw SigstoreVerificationFailure(.transparencyLog(
                 "checkpoint (size \(checkpoint.treeSize), root \(Base64.encode(checkpoint.rootHash))) does not match the inclusion proof"))
         }
-        guard checkpoint.note.isSigned(keyHash: Array(log.logID.prefix(4)), key: log.publicKey) else {
+        guard checkpoint.note.isSigned(keyHash: Array(log.logID.prefix(4)), key: log.publicKey, scheme: log.signatureScheme) else {
             throw SigstoreVerificationFailure(.transparencyLog("checkpoint has no valid signature by \(log.baseURL)"))
         }
     }

@@ -147,25 +147,35 @@ public struct TransparencyLogInstance: Sendable, Hashable {
     public var logID: [UInt8]
     /// The key that signs entries, SETs and checkpoints.
     public var publicKey: PublicKey
+    /// How the key signs: the hash (and RSA padding) its `keyDetails` name, or the key type's
+    /// default when the root names none (``PublicKeyAlgorithm/defaultHash``).
+    public var signatureScheme: SignatureScheme
     /// When the key may be used.
     public var validity: ValidityPeriod
 
-    public init(baseURL: String, logID: [UInt8], publicKey: PublicKey, validity: ValidityPeriod) {
+    public init(baseURL: String, logID: [UInt8], publicKey: PublicKey, validity: ValidityPeriod, signatureScheme: SignatureScheme? = nil) {
         self.baseURL = baseURL
         self.logID = logID
         self.publicKey = publicKey
         self.validity = validity
+        self.signatureScheme = signatureScheme ?? SignatureScheme(hash: publicKey.algorithm.defaultHash)
     }
 
     init(_ entry: TrustedRoot.Document.Log) throws(TrustedRootError) {
-        guard let raw = entry.publicKey?.rawBytes, let der = Base64.decode(raw) else {
+        guard let raw = entry.publicKey?.rawBytes, var der = Base64.decode(raw) else {
             throw TrustedRootError(.missingField("publicKey.rawBytes"))
+        }
+        let details = entry.publicKey?.keyDetails
+        if details == "PKCS1_RSA_PKCS1V5" {
+            // A PKCS #1 RSAPublicKey (RFC 8017 appendix A.1.1), not a SubjectPublicKeyInfo.
+            der = Self.subjectPublicKeyInfo(rsaPublicKey: der)
         }
         do {
             publicKey = try PublicKey(der: der)
         } catch {
             throw TrustedRootError(.invalidKey(error.description))
         }
+        signatureScheme = try Self.signatureScheme(details: details, key: publicKey)
         if let text = entry.logId?.keyId {
             guard let id = Base64.decode(text) else { throw TrustedRootError(.missingField("logId.keyId")) }
             logID = id
@@ -174,6 +184,51 @@ public struct TransparencyLogInstance: Sendable, Hashable {
         }
         baseURL = entry.baseUrl ?? ""
         validity = try ValidityPeriod(entry.publicKey?.validFor)
+    }
+
+    /// The scheme `keyDetails` (protobuf-specs `sigstore_common.proto`, `PublicKeyDetails`) names
+    /// for `key`; details that do not describe the key are refused, as sigstore-go refuses them.
+    static func signatureScheme(details: String?, key: PublicKey) throws(TrustedRootError) -> SignatureScheme {
+        guard let details else { return SignatureScheme(hash: key.algorithm.defaultHash) }
+        let expected: (matches: Bool, scheme: SignatureScheme)
+        switch details {
+        case "PKIX_ECDSA_P256_SHA_256": expected = (key.algorithm == .ecdsaP256, SignatureScheme(hash: .sha256))
+        case "PKIX_ECDSA_P384_SHA_384": expected = (key.algorithm == .ecdsaP384, SignatureScheme(hash: .sha384))
+        case "PKIX_ECDSA_P521_SHA_512": expected = (key.algorithm == .ecdsaP521, SignatureScheme(hash: .sha512))
+        case "PKIX_ED25519": expected = (key.algorithm == .ed25519, SignatureScheme())
+        case "PKIX_RSA_PKCS1V15_2048_SHA256", "PKIX_RSA_PKCS1V15_3072_SHA256", "PKIX_RSA_PKCS1V15_4096_SHA256",
+             "PKCS1_RSA_PKCS1V5", "PKIX_RSA_PKCS1V5":
+            expected = (Self.isRSA(key, bits: details), SignatureScheme(hash: .sha256))
+        case "PKIX_RSA_PSS_2048_SHA256", "PKIX_RSA_PSS_3072_SHA256", "PKIX_RSA_PSS_4096_SHA256", "PKIX_RSA_PSS", "PKCS1_RSA_PSS":
+            expected = (Self.isRSA(key, bits: details), SignatureScheme(hash: .sha256, rsaPadding: .pss))
+        default:
+            throw TrustedRootError(.invalidKey("unsupported keyDetails \(details)"))
+        }
+        guard expected.matches else {
+            throw TrustedRootError(.invalidKey("keyDetails \(details) does not describe the key, which is \(key.algorithm)"))
+        }
+        return expected.scheme
+    }
+
+    /// Whether `key` is RSA of the size `details` names, if it names one.
+    private static func isRSA(_ key: PublicKey, bits details: String) -> Bool {
+        guard case .rsa(let bits) = key.algorithm else { return false }
+        for size in [2048, 3072, 4096] where details.contains("_\(size)_") { return bits == size }
+        return true
+    }
+
+    /// A SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7) under `rsaEncryption` around a PKCS #1 key.
+    static func subjectPublicKeyInfo(rsaPublicKey: [UInt8]) -> [UInt8] {
+        func length(_ count: Int) -> [UInt8] {
+            if count < 0x80 { return [UInt8(count)] }
+            var bytes: [UInt8] = []
+            var rest = count
+            while rest > 0 { bytes.insert(UInt8(rest & 0xff), at: 0); rest >>= 8 }
+            return [0x80 | UInt8(bytes.count)] + bytes
+        }
+        let identifier: [UInt8] = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00]
+        let bitString = [0x03] + length(rsaPublicKey.count + 1) + [0x00] + rsaPublicKey
+        return [0x30] + length(identifier.count + bitString.count) + identifier + bitString
     }
 
     /// The host name of ``baseURL``: the signer name on the log's checkpoints.

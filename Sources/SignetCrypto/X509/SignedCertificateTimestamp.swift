@@ -23,32 +23,55 @@ public struct SignedCertificateTimestamp: Sendable, Hashable {
     /// The timestamp as a date.
     public var timestamp: Date { Date(timeIntervalSince1970: TimeInterval(timestampMilliseconds) / 1000) }
 
-    /// The SCTs in `certificate`'s embedded SCT list; empty when it has none.
+    /// The well-formed SCTs in `certificate`'s embedded SCT list; empty when it has none. A
+    /// malformed SCT is left out (``embeddedReadingEach(in:)`` says which and why); only a
+    /// malformed list throws.
     public static func embedded(in certificate: Certificate) throws(CertificateError) -> [SignedCertificateTimestamp] {
-        guard let value = certificate.extensionValue(oid: embeddedListOID) else { return [] }
+        try embeddedReadingEach(in: certificate).timestamps
+    }
+
+    /// The SCTs of `certificate`'s embedded SCT list, each read on its own: an SCT that is not a
+    /// well-formed v1 `SignedCertificateTimestamp` (RFC 6962 section 3.2) is reported in
+    /// `malformed` (its position and why) rather than failing the others, as sigstore-go skips an
+    /// SCT it cannot verify. Throws only when the list itself is malformed.
+    public static func embeddedReadingEach(in certificate: Certificate) throws(CertificateError)
+        -> (timestamps: [SignedCertificateTimestamp], malformed: [String])
+    {
+        guard let value = certificate.extensionValue(oid: embeddedListOID) else { return ([], []) }
         // The extension value is an OCTET STRING holding the TLS-encoded SignedCertificateTimestampList.
         guard let octets = DER.element(value), octets.tag == 0x04 else { throw CertificateError(.invalidExtension("SCT list")) }
         var reader = TLSReader(octets.content)
         guard let list = reader.vector(lengthBytes: 2), reader.isAtEnd else { throw CertificateError(.invalidExtension("SCT list")) }
         var listReader = TLSReader(list)
         var result: [SignedCertificateTimestamp] = []
+        var malformed: [String] = []
+        var position = 0
         while !listReader.isAtEnd {
             guard let serialized = listReader.vector(lengthBytes: 2) else { throw CertificateError(.invalidExtension("SCT list")) }
+            defer { position += 1 }
             var sct = TLSReader(serialized)
-            guard let version = sct.integer(bytes: 1), version == 0,
-                  let logID = sct.bytes(32),
+            guard let version = sct.integer(bytes: 1) else {
+                malformed.append("SCT \(position) is empty")
+                continue
+            }
+            guard version == 0 else {
+                malformed.append("SCT \(position) has version \(version), not v1")
+                continue
+            }
+            guard let logID = sct.bytes(32),
                   let timestamp = sct.integer(bytes: 8),
                   let extensions = sct.vector(lengthBytes: 2),
                   let hash = sct.integer(bytes: 1),
                   let algorithm = sct.integer(bytes: 1),
                   let signature = sct.vector(lengthBytes: 2), sct.isAtEnd else {
-                throw CertificateError(.invalidExtension("SCT"))
+                malformed.append("SCT \(position) is truncated or has trailing bytes")
+                continue
             }
             result.append(SignedCertificateTimestamp(
                 logID: Array(logID), timestampMilliseconds: timestamp, extensions: Array(extensions),
                 hashAlgorithm: UInt8(hash), signatureAlgorithm: UInt8(algorithm), signature: Array(signature)))
         }
-        return result
+        return (result, malformed)
     }
 
     /// Whether the SCT is a valid signature by `logKey` over `certificate` as a precertificate
