@@ -30,8 +30,8 @@ import SignetPolicy
 /// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
 /// `signet_admission_bad_requests_total`.
 public struct AdmissionResponder: Sendable {
-    private let evaluator: @Sendable () -> PolicyEvaluator
-    private let logger: Logger
+    let evaluator: @Sendable () -> PolicyEvaluator
+    let logger: Logger
     /// Checks signet's own resources at admission; its clock and bypass window should be the
     /// evaluator's.
     public var resourceValidator = SignetResourceValidator()
@@ -187,14 +187,7 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
-        let references = request.object?.references ?? PodObjectReferences()
-        var labels: [String: String]?
-        if let namespace = request.namespace, let namespaceLabels { labels = namespaceLabels(namespace) }
-        let subject = AdmissionSubject(
-            namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
-            kind: kind, operation: request.operation.rawValue,
-            dryRun: dryRun, userName: request.userInfo?.username, namespaceLabels: labels,
-            imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
+        let subject = subject(of: request)
         let evaluator = evaluator()
         let evaluation = Evaluation(uid: request.uid, subject: subject, revision: evaluator.policies.revision, annotations: annotations)
         switch evaluator.begin(images, subject: subject) {
@@ -204,6 +197,18 @@ public struct AdmissionResponder: Sendable {
         case .verifying(let pending):
             return .evaluating(evaluation, evaluator, pending)
         }
+    }
+
+    /// What policies need to know of the object under admission.
+    func subject(of request: AdmissionRequest) -> AdmissionSubject {
+        let references = request.object?.references ?? PodObjectReferences()
+        var labels: [String: String]?
+        if let namespace = request.namespace, let namespaceLabels { labels = namespaceLabels(namespace) }
+        return AdmissionSubject(
+            namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
+            kind: request.kind.kind, operation: request.operation.rawValue,
+            dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
+            imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
     }
 
     /// The response and audit outcome of an evaluated request.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An `AdmissionReview` of Kubernetes `admission.k8s.io/v1` ("Dynamic Admission Control",
 /// webhook request and response): the API server sends one with ``request`` set, the webhook
 /// answers with one that has ``response`` set and the same `apiVersion`, `kind` and `uid`.
@@ -177,13 +179,20 @@ public struct AdmissionResponse: Sendable, Hashable, Codable {
     public var warnings: [String]?
     /// Added to the audit event; the API server prefixes each key with the webhook name.
     public var auditAnnotations: [String: String]?
+    /// A JSON Patch (RFC 6902) of the object, from a mutating webhook: sent base64-encoded with
+    /// `patchType: JSONPatch`.
+    public var patch: Data?
 
-    public init(uid: String, allowed: Bool, status: AdmissionStatus? = nil, warnings: [String]? = nil, auditAnnotations: [String: String]? = nil) {
+    public init(
+        uid: String, allowed: Bool, status: AdmissionStatus? = nil, warnings: [String]? = nil, auditAnnotations: [String: String]? = nil,
+        patch: Data? = nil
+    ) {
         self.uid = uid
         self.allowed = allowed
         self.status = status
         self.warnings = warnings
         self.auditAnnotations = auditAnnotations
+        self.patch = patch
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Writes JSON text (RFC 8259) straight into bytes: strings escaped as §7 requires, members in
 /// the order given. Used for the AdmissionReview response and the audit line on the hot path,
 /// where Foundation's `JSONEncoder` cost more than the decision itself.
@@ -178,6 +180,12 @@ extension AdmissionReview {
         if let annotations = response.auditAnnotations {
             writer.key("auditAnnotations")
             writer.stringObject(annotations)
+        }
+        if let patch = response.patch {
+            writer.key("patch")
+            writer.string(patch.base64EncodedString())
+            writer.key("patchType")
+            writer.string("JSONPatch")
         }
         if let status = response.status {
             writer.key("status")

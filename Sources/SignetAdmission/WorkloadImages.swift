@@ -170,7 +170,7 @@ public enum WorkloadImages {
                 }
                 switch entry.image {
                 case .value(let image) where !image.isEmpty:
-                    images.append(ImageUse(image: image, container: name, containerType: type))
+                    images.append(ImageUse(image: image, container: name, containerType: type, position: index))
                 case .malformed:
                     return .failure(Problem(message: "\(at).image (\(type.describe(name))) is not a string"))
                 default:

@@ -12,7 +12,7 @@ final class HTTPRequestMetrics: Sendable {
     static let shared = HTTPRequestMetrics()
 
     /// The routes with their own label; anything else is `other`.
-    static let routes = ["/validate", "/healthz", "/readyz", "/metrics"]
+    static let routes = ["/validate", "/mutate", "/healthz", "/readyz", "/metrics"]
     static let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
     private struct CounterKey: Hashable {

@@ -96,11 +96,14 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
             } catch {
                 throw fail("\(file), document \(index + 1): \(error)")
             }
+            // The mutating webhook's answer first (Pods only): the patch that pins verified tags.
+            let mutation = await responder.respondToMutation(body, deadline: .now + .seconds(25))
             let result = await responder.respond(to: body, deadline: .now + .seconds(25))
             guard result.status == 200 else {
                 throw fail("\(file), document \(index + 1): \(String(decoding: result.body, as: UTF8.self))")
             }
-            let summary = try ReviewSummary(responseJSON: result.body, record: records.take())
+            var summary = try ReviewSummary(responseJSON: result.body, record: records.take())
+            summary.patch = mutation.status == 200 ? ReviewSummary.patch(in: mutation.body) : nil
             anyDenied = anyDenied || !summary.allowed
             switch output {
             case .json: rendered.append(String(decoding: result.body, as: UTF8.self))
@@ -217,6 +220,16 @@ struct ReviewSummary {
     let warnings: [String]
     /// The decision per image, when images were evaluated.
     let verdicts: [ImageVerdict]
+    /// The JSON Patch `/mutate` would apply (images pinned to their verified digests), if any.
+    var patch: String?
+
+    /// The decoded `response.patch` of a `/mutate` answer.
+    static func patch(in responseJSON: [UInt8]) -> String? {
+        guard let review = try? JSONSerialization.jsonObject(with: Data(responseJSON)) as? [String: Any],
+              let encoded = (review["response"] as? [String: Any])?["patch"] as? String,
+              let bytes = Data(base64Encoded: encoded) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     init(responseJSON: [UInt8], record: AdmissionAuditRecord?) throws {
         guard let review = try JSONSerialization.jsonObject(with: Data(responseJSON)) as? [String: Any],
@@ -243,6 +256,7 @@ struct ReviewSummary {
             }
             if verdict.results.isEmpty { lines.append("    \(verdict.reason)") }
         }
+        if let patch { lines.append("  patch (the mutating webhook pins verified digests): \(patch)") }
         return lines.joined(separator: "\n")
     }
 }

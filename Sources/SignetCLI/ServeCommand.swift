@@ -147,6 +147,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
         let handler = SignetRequestHandler(
             admit: { body, deadline in responder.begin(body, deadline: deadline) },
+            mutate: { body, deadline in responder.beginMutation(body, deadline: deadline) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil)
 

@@ -5,6 +5,8 @@ import SignetHTTP
 /// Routes the webhook's endpoints (Kubernetes "Dynamic Admission Control", webhook request and
 /// response; Prometheus text exposition format):
 /// - `POST /validate`: an `admission.k8s.io/v1` AdmissionReview in, the decision out.
+/// - `POST /mutate`: the same review in, a JSON Patch pinning verified images out (see
+///   ``AdmissionResponder/beginMutation(_:deadline:)``).
 /// - `GET /healthz`: liveness; answering at all shows the event loops and the handler pool work.
 /// - `GET /readyz`: 200 once policies are loaded and a certificate is serving, 503 otherwise.
 /// - `GET /metrics`: Prometheus text format.
@@ -14,11 +16,13 @@ struct SignetRequestHandler: HTTPRequestHandler {
     typealias Admit = @Sendable (_ body: [UInt8], _ deadline: ContinuousClock.Instant) -> AdmissionResponder.Beginning
 
     let admit: Admit
+    /// Answers `/mutate` (``AdmissionResponder/beginMutation(_:deadline:)``).
+    let mutate: Admit
     let readiness: ReadinessState
     /// Upper bound on the time signet spends on one review, whatever `?timeout=` says.
     let maximumAdmissionTime: Duration
-    /// With a client CA configured: `/validate` answers only clients that presented a verified
-    /// certificate (the API server's), while probes and scrapes need none.
+    /// With a client CA configured: `/validate` and `/mutate` answer only clients that presented
+    /// a verified certificate (the API server's), while probes and scrapes need none.
     var requireClientCertificateForAdmission = false
 
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
@@ -51,22 +55,23 @@ struct SignetRequestHandler: HTTPRequestHandler {
     }
 
     private func respond(to request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
+        let decide: Admit
         switch request.path {
-        case "/validate":
-            guard request.method == "POST" else { return .answered(Self.methodNotAllowed(allow: "POST")) }
-            if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
-                return .answered(.text(403, "/validate requires a client certificate issued by the configured client CA\n"))
-            }
-            if let type = request.headers["Content-Type"], !Self.isJSON(type) {
-                return .answered(.text(415, "/validate expects Content-Type: application/json, got \(type)\n"))
-            }
-            let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
-            switch admit(request.body, deadline) {
-            case .answered(let result): return .answered(Self.response(result))
-            case .waiting(let rest): return .waiting { Self.response(await rest()) }
-            }
-        default:
-            return .answered(respondWithoutAdmission(to: request))
+        case "/validate": decide = admit
+        case "/mutate": decide = mutate
+        default: return .answered(respondWithoutAdmission(to: request))
+        }
+        guard request.method == "POST" else { return .answered(Self.methodNotAllowed(allow: "POST")) }
+        if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
+            return .answered(.text(403, "\(request.path) requires a client certificate issued by the configured client CA\n"))
+        }
+        if let type = request.headers["Content-Type"], !Self.isJSON(type) {
+            return .answered(.text(415, "\(request.path) expects Content-Type: application/json, got \(type)\n"))
+        }
+        let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
+        switch decide(request.body, deadline) {
+        case .answered(let result): return .answered(Self.response(result))
+        case .waiting(let rest): return .waiting { Self.response(await rest()) }
         }
     }
 

@@ -1,3 +1,5 @@
+import SignetRegistry
+
 /// The policy decision for the images of one admission request: whether the object is allowed,
 /// a verdict per image use, and the messages the `AdmissionReview` response carries
 /// (Kubernetes `admission.k8s.io/v1`: `status.message` for denials, `warnings`, audit
@@ -55,12 +57,19 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
     public var results: [PolicyResult]
     /// The exceptions or the bypass that allowed this image.
     public var exemptions: [ExemptionUse]
+    /// The digest every passing signature authority verified, when one was: what a pod that
+    /// names this image by tag is pinned to.
+    public var verifiedDigest: ImageDigest?
+    /// Where the container is in its list of the pod spec, when known.
+    public var position: Int?
 
     public init(
         image: String, reference: String?, container: String, containerType: ContainerType,
         policies: [String], outcome: ImageOutcome, reason: String, results: [PolicyResult] = [],
-        exemptions: [ExemptionUse] = []
+        exemptions: [ExemptionUse] = [], verifiedDigest: ImageDigest? = nil, position: Int? = nil
     ) {
+        self.verifiedDigest = verifiedDigest
+        self.position = position
         self.exemptions = exemptions
         self.image = image
         self.reference = reference
@@ -121,11 +130,14 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     public var status: Status
     public var reason: String
     public var steps: [VerificationStep]
+    /// The digest the verdict is about (the one a tag resolved to), when a verifier checked one.
+    public var digest: ImageDigest?
 
-    public init(authority: String, status: Status, reason: String, steps: [VerificationStep] = []) {
+    public init(authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil) {
         self.authority = authority
         self.status = status
         self.reason = reason
         self.steps = steps
+        self.digest = digest
     }
 }

@@ -29,12 +29,15 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
     public var reason: String
     /// The checks made, in order.
     public var steps: [VerificationStep]
+    /// The digest that was verified (the one a tag resolved to); `nil` when no digest was checked.
+    public var digest: ImageDigest?
 
-    public init(passed: Bool, authority: String, reason: String, steps: [VerificationStep] = []) {
+    public init(passed: Bool, authority: String, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil) {
         self.passed = passed
         self.authority = authority
         self.reason = reason
         self.steps = steps
+        self.digest = digest
     }
 }
 

@@ -67,11 +67,15 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public var namespaceSelector: LabelSelector?
         /// Workload kinds the policy covers (`Pod`, `Deployment`, ...); absent means every kind.
         public var kinds: [String]?
+        /// Deny images named by tag alone (`name:tag` without `@sha256:…`); false when absent.
+        /// With signet's mutating webhook, Pods are pinned before this is checked.
+        public var requireDigest: Bool?
 
         public init(
             images: [ImagePattern], authorities: [Authority], require: RequiredAuthorities? = nil, mode: PolicyMode? = nil,
-            namespaceSelector: LabelSelector? = nil, kinds: [String]? = nil
+            namespaceSelector: LabelSelector? = nil, kinds: [String]? = nil, requireDigest: Bool? = nil
         ) {
+            self.requireDigest = requireDigest
             self.images = images
             self.authorities = authorities
             self.require = require

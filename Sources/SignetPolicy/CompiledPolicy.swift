@@ -49,6 +49,8 @@ public struct CompiledPolicy: Sendable {
     public var requiredPasses: Int { storage.requiredPasses }
     /// What a failure does.
     public var mode: PolicyMode { storage.mode }
+    /// `spec.requireDigest`: images named by tag alone fail the policy.
+    public var requireDigest: Bool { storage.definition.spec.requireDigest ?? false }
     /// The resource as written.
     public var definition: ClusterImagePolicy { storage.definition }
     /// SHA-256 (hexadecimal) of the policy as written: its JSON with sorted keys. Any edit to the

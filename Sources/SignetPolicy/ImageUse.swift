@@ -8,11 +8,14 @@ public struct ImageUse: Sendable, Hashable {
     public var container: String
     /// Which list of the pod spec the container is in.
     public var containerType: ContainerType
+    /// The container's index in that list, when known (for a JSON Patch that pins its image).
+    public var position: Int?
 
-    public init(image: String, container: String, containerType: ContainerType = .container) {
+    public init(image: String, container: String, containerType: ContainerType = .container, position: Int? = nil) {
         self.image = image
         self.container = container
         self.containerType = containerType
+        self.position = position
     }
 }
 

@@ -295,6 +295,10 @@ public struct PolicyEvaluator: Sendable {
         var decided = 0
         /// Signature authorities still to verify (empty once settled).
         var pending: [CompiledAuthority] = []
+        /// `spec.requireDigest` is set and the image is named by tag alone: the policy fails
+        /// whatever its authorities say (they are still verified, so the digest they checked can
+        /// be pinned by the mutating webhook).
+        var missingDigest = false
 
         init(policy: CompiledPolicy) {
             self.policy = policy
@@ -316,9 +320,15 @@ public struct PolicyEvaluator: Sendable {
         }
 
         var result: PolicyResult {
-            PolicyResult(
-                policy: policy.name, mode: policy.mode, passed: passes >= policy.requiredPasses, required: policy.requiredPasses,
-                authorities: results.compactMap { $0 })
+            var authorities = results.compactMap { $0 }
+            if missingDigest {
+                authorities.append(AuthorityResult(
+                    authority: "requireDigest", status: .failed,
+                    reason: "the image is named by tag alone and this policy requires a digest (name:tag@sha256:…); signet's mutating webhook pins it when enabled"))
+            }
+            return PolicyResult(
+                policy: policy.name, mode: policy.mode, passed: !missingDigest && passes >= policy.requiredPasses,
+                required: policy.requiredPasses, authorities: authorities)
         }
     }
 
@@ -326,6 +336,7 @@ public struct PolicyEvaluator: Sendable {
     /// is no verifier, and verdicts the verifier already holds.
     private func progress(of policy: CompiledPolicy, image: ImageReference) -> PolicyProgress {
         var progress = PolicyProgress(policy: policy)
+        progress.missingDigest = policy.requireDigest && image.digest == nil
         // Static authorities are decided here, without the verifier.
         var signature: [CompiledAuthority] = []
         let authorities = policy.authorities
@@ -359,7 +370,7 @@ public struct PolicyEvaluator: Sendable {
                     progress.record(
                         AuthorityResult(
                             authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
-                            steps: verdict.steps),
+                            steps: verdict.steps, digest: verdict.digest),
                         at: authority.index)
                 } else {
                     progress.pending.append(authority)
@@ -414,7 +425,8 @@ public struct PolicyEvaluator: Sendable {
             let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(
-                authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps)
+                authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps,
+                digest: verdict.digest)
         } catch {
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
@@ -578,6 +590,19 @@ private enum ImageEvaluation: Sendable {
                 }
             }
             let exemptionWarnings = exemptions.map { $0.warning(reference: image, container: container) }
+            // The digest the passing authorities verified. Two different digests for one image in
+            // one decision mean its tag moved between two resolutions: nothing can be pinned, so
+            // the image is denied rather than admitted unpinned.
+            var digests: Set<ImageDigest> = []
+            for index in results.indices {
+                for authority in results[index].authorities where authority.status == .passed {
+                    if let digest = authority.digest { digests.insert(digest) }
+                }
+            }
+            if digests.count > 1 {
+                let list = digests.map(\.description).sorted().joined(separator: ", ")
+                denials.append("image \"\(reference)\" (\(container)) denied: its tag resolved to different digests during verification (\(list)); the tag was moved, try again")
+            }
             let outcome: ImageOutcome
             let reason: String
             if let denial = denials.first {
@@ -598,7 +623,8 @@ private enum ImageEvaluation: Sendable {
             // Built in the array's storage: a verdict kept in a variable first was copied in.
             decision.verdicts.append(ImageVerdict(
                 image: use.image, reference: reference, container: use.container, containerType: use.containerType,
-                policies: policies, outcome: outcome, reason: reason, results: results, exemptions: exemptions))
+                policies: policies, outcome: outcome, reason: reason, results: results, exemptions: exemptions,
+                verifiedDigest: digests.count == 1 ? digests.first : nil, position: use.position))
             if !denials.isEmpty { decision.denials += denials }
             if !warnings.isEmpty { decision.warnings += warnings }
             if !exemptionWarnings.isEmpty { decision.warnings += exemptionWarnings }

@@ -276,7 +276,7 @@ public struct PolicyLoader: Sendable {
     // MARK: - Strict fields
 
     private static let topLevelFields: Set<String> = ["apiVersion", "kind", "metadata", "spec", "status"]
-    private static let specFields: Set<String> = ["images", "authorities", "require", "mode", "namespaceSelector", "kinds"]
+    private static let specFields: Set<String> = ["images", "authorities", "require", "mode", "namespaceSelector", "kinds", "requireDigest"]
     private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
     private static let staticFields: Set<String> = ["action", "message"]
     static let imageFields: Set<String> = ["glob", "tags"]

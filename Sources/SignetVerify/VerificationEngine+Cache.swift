@@ -21,7 +21,7 @@ extension VerificationEngine: CachedVerdictSource {
             return nil
         }
         let key = VerificationCacheKey(
-            digest: digest, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
+            digest: digest, repository: image.name, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
             trust: Self.trustFingerprint(of: authority))
         guard let stored = results.cachedValue(for: key) else { return nil }
         if tagged { tags.countHit() }
@@ -36,7 +36,7 @@ extension VerificationEngine: CachedVerdictSource {
             "image": "\(image)", "digest": "\(digest)", "policy": "\(policy.name)", "authority": "\(authority.name)",
             "passed": "\(stored.passed)", "cache": "\(CacheOutcome.hit.rawValue)",
         ])
-        return AuthorityVerdict(passed: stored.passed, authority: authority.name, reason: stored.reason, steps: steps)
+        return AuthorityVerdict(passed: stored.passed, authority: authority.name, reason: stored.reason, steps: steps, digest: digest)
     }
 
     /// The result a caller gets for `stored`: the image as it named it, the cache outcome, and
@@ -61,13 +61,19 @@ extension VerificationEngine: CachedVerdictSource {
     }
 }
 
-/// What a cached verification result is keyed by: the digest verified, the policy and its
-/// revision, and the authority with its trust material.
+/// What a cached verification result is keyed by: the repository and digest verified, the
+/// policy and its revision, and the authority with its trust material.
+///
+/// The repository is part of the key because signatures are found per repository (cosign's
+/// `<repository>:sha256-<hex>.sig`, referrers): the same bytes copied to another repository
+/// without signatures are a different question, and must not reuse the signed copy's verdict.
 ///
 /// Compact: a sha256 digest is kept as its 32 bytes, and the revision and trust fingerprint are
 /// the compiled policy's own strings, shared by every entry of that policy.
 struct VerificationCacheKey: Hashable, Sendable {
     var digest: DigestKey
+    /// The normalised repository name (`registry/repository`).
+    var repository: String
     var policy: String
     var revision: String
     var authority: String
@@ -78,12 +84,14 @@ struct VerificationCacheKey: Hashable, Sendable {
     /// revisions of one policy cached at once) are rare; equality still compares them.
     func hash(into hasher: inout Hasher) {
         hasher.combine(digest)
+        hasher.combine(repository)
         hasher.combine(policy)
         hasher.combine(authority)
     }
 
-    init(digest: ImageDigest, policy: String, revision: String, authority: String, trust: String) {
+    init(digest: ImageDigest, repository: String, policy: String, revision: String, authority: String, trust: String) {
         self.digest = DigestKey(digest)
+        self.repository = repository
         self.policy = policy
         self.revision = revision
         self.authority = authority

@@ -73,7 +73,7 @@ public final class VerificationEngine: AuthorityVerifier {
         }
         let (digest, resolutionTime) = try await resolve(image, deadline: deadline)
         let key = VerificationCacheKey(
-            digest: digest, policy: policy, revision: revision, authority: authority.name,
+            digest: digest, repository: image.name, policy: policy, revision: revision, authority: authority.name,
             trust: Self.trustFingerprint(of: authority))
         let request = VerificationRequest(image: image, digest: digest, authority: authority, policy: policy, deadline: deadline)
         let stored: CachedVerification

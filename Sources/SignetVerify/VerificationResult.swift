@@ -94,7 +94,7 @@ public struct VerificationResult: Sendable, Hashable, Codable {
 
     /// The verdict as the policy evaluator takes it.
     public var verdict: AuthorityVerdict {
-        AuthorityVerdict(passed: passed, authority: authority, reason: reason, steps: steps)
+        AuthorityVerdict(passed: passed, authority: authority, reason: reason, steps: steps, digest: digest)
     }
 }
 

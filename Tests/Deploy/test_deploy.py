@@ -69,6 +69,7 @@ SCENARIOS = {
                         "--set", "registry.dockerConfigSecret=signet-registry-auth", "--set", "keySecrets={release-keys}"],
     "plain-manifests": ["--set", "namespace.create=true", "--set", "tls.mode=certManager"],
     "webhook-url": ["--set", "webhook.url=https://127.0.0.1:9443/validate"],
+    "no-pinning": ["--set", "webhook.pinDigests=false"],
 }
 
 # Kinds that are not part of Kubernetes itself, checked against their own minimal shape.
@@ -324,7 +325,8 @@ class RenderedDocuments(unittest.TestCase):
                         validate_document(self, doc)
 
     def test_namespaced_objects_are_in_the_release_namespace(self):
-        cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "ClusterImagePolicy"}
+        cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
+                         "MutatingWebhookConfiguration", "ClusterImagePolicy"}
         for name in SCENARIOS:
             for doc in render(name):
                 if doc["kind"] in cluster_kinds:
@@ -406,7 +408,9 @@ class Workload(unittest.TestCase):
             docs = render(name)
             args = container_args(one(docs, "Deployment"))
             deadline = parse_duration(args["max-admission-time"])
-            for webhook in one(docs, "ValidatingWebhookConfiguration")["webhooks"]:
+            webhooks = one(docs, "ValidatingWebhookConfiguration")["webhooks"]
+            webhooks += [w for d in find(docs, "MutatingWebhookConfiguration") for w in d["webhooks"]]
+            for webhook in webhooks:
                 with self.subTest(scenario=name, webhook=webhook["name"]):
                     self.assertLessEqual(webhook["timeoutSeconds"], 30)
                     self.assertLess(deadline, webhook["timeoutSeconds"])
@@ -546,6 +550,40 @@ class Webhook(unittest.TestCase):
                     svc = one(render(name), "Service")
                     self.assertEqual(service["name"], svc["metadata"]["name"])
                     self.assertEqual(service["port"], svc["spec"]["ports"][0]["port"])
+
+    def test_mutating_webhook_pins_pods_only(self):
+        """webhook.pinDigests (on by default): a MutatingWebhookConfiguration for Pods and their
+        ephemeral containers only (controllers are never mutated), at /mutate of the same Service
+        or URL, with the validating webhook's CA, namespaces, failure policy and timeout, and
+        reinvoked when a later mutating webhook changes the Pod."""
+        for name in SCENARIOS:
+            docs = render(name)
+            mutating = find(docs, "MutatingWebhookConfiguration")
+            with self.subTest(scenario=name):
+                if name == "no-pinning":
+                    self.assertEqual(mutating, [])
+                    continue
+                self.assertEqual(len(mutating), 1)
+                webhook, = mutating[0]["webhooks"]
+                images = self.webhooks(name)["images.signet.dev"]
+                self.assertEqual(webhook["name"], "pin.images.signet.dev")
+                self.assertEqual(webhook["reinvocationPolicy"], "IfNeeded")
+                self.assertEqual(webhook["sideEffects"], "None")
+                for field in ("failurePolicy", "timeoutSeconds", "namespaceSelector", "matchPolicy", "admissionReviewVersions"):
+                    self.assertEqual(webhook[field], images[field], field)
+                self.assertEqual(webhook["rules"], [{
+                    "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                    "resources": ["pods", "pods/ephemeralcontainers"], "scope": "Namespaced"}])
+                self.assertEqual(webhook["clientConfig"].get("caBundle"), images["clientConfig"].get("caBundle"))
+                if name == "webhook-url":
+                    self.assertEqual(webhook["clientConfig"]["url"], "https://127.0.0.1:9443/mutate")
+                else:
+                    self.assertEqual(webhook["clientConfig"]["service"], dict(images["clientConfig"]["service"], path="/mutate"))
+                validating = one(docs, "ValidatingWebhookConfiguration")["metadata"].get("annotations")
+                self.assertEqual(mutating[0]["metadata"].get("annotations"), validating)
+        refused = run([HELM, "template", "signet", CHART, "--namespace", NAMESPACE, "--set", "webhook.url=https://127.0.0.1:9443/hook"], check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("webhook.url must end in /validate", refused.stderr)
 
     def test_url_mode(self):
         """webhook.url: every webhook calls that URL instead of the Service (the API server never

@@ -376,6 +376,31 @@ class T04Admission(Step):
         self.assertDeniedBySignet(ENV.kubectl("run", "uncovered", "-n", self.ns, f"--image={ENV.images['uncovered']}", check=False),
                                   "not covered by any ClusterImagePolicy")
 
+    def test_pods_are_pinned_to_the_verified_digest_and_a_retag_cannot_change_them(self):
+        """The chart's mutating webhook (webhook.pinDigests, on by default) rewrites a tag to the
+        digest signet verified. Moving the tag afterwards changes what new Pods are pinned to,
+        never what an admitted Pod runs; Deployments are not rewritten (no GitOps drift)."""
+        v, registry = ENV.vectors, ENV.registry
+        repository = "signed/pinned"
+        first = registry.push_signed(v, repository, v.ALICE, tag="v1")
+        image = f"{registry.host}/{repository}:v1"
+        self.assertAdmitted(ENV.kubectl("run", "pinned", "-n", self.ns, f"--image={image}", check=False))
+        self.assertEqual(ENV.get("pod", "pinned", "-n", self.ns)["spec"]["containers"][0]["image"], f"{image}@{first}")
+        self.assertAdmitted(ENV.kubectl("create", "deployment", "pinned", "-n", self.ns, f"--image={image}", check=False))
+        self.assertEqual(ENV.get("deployment", "pinned", "-n", self.ns)["spec"]["template"]["spec"]["containers"][0]["image"], image)
+
+        # The tag moves to another build alice signed: once signet's tag cache expires, a new Pod
+        # (a server dry run, which goes through the mutating webhook too) gets the new digest.
+        second = registry.push_signed(v, repository, v.ALICE_BOB_CHARLIE, tag="v1")
+        self.assertNotEqual(first, second)
+
+        def pinned_now():
+            result = ENV.kubectl("run", "pinned-again", "-n", self.ns, f"--image={image}", "--dry-run=server",
+                                 "-o", "jsonpath={.spec.containers[0].image}", check=False)
+            return result.stdout == f"{image}@{second}"
+        wait_until("a new Pod pinned to the new digest", pinned_now, timeout=90, interval=2)
+        self.assertEqual(ENV.get("pod", "pinned", "-n", self.ns)["spec"]["containers"][0]["image"], f"{image}@{first}")
+
     def test_kubectl_apply_and_server_dry_run(self):
         signed = self.pod("applied", self.ns, ENV.images["signed"])
         dry = ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=signed, check=False)
@@ -428,8 +453,10 @@ class T04Admission(Step):
         self.assertDeniedBySignet(denied, ENV.images["tampered"])
         self.assertAdmitted(ENV.kubectl("debug", "target", "-n", self.ns, f"--image={ENV.images['keyless']}",
                                         "--container=debug-good", check=False))
+        # The mutating webhook pinned it too (pods/ephemeralcontainers), to the digest verified.
         ephemeral = ENV.get("pod", "target", "-n", self.ns)["spec"].get("ephemeralContainers", [])
-        self.assertEqual([(c["name"], c["image"]) for c in ephemeral], [("debug-good", ENV.images["keyless"])])
+        pinned = f"{ENV.images['keyless']}@{ENV.vectors.digest(ENV.vectors.KEYLESS)}"
+        self.assertEqual([(c["name"], c["image"]) for c in ephemeral], [("debug-good", pinned)])
 
     def test_opted_out_namespace_is_not_checked(self):
         ENV.namespace("e2e-opted-out", {"signet.dev/exclude": "true"})
@@ -637,9 +664,14 @@ class T09FailClosed(Step):
     def test_refused_while_signet_is_down(self):
         ENV.stop_signet()
         try:
+            # The mutating webhook is called first and fails closed; a Deployment (not mutated)
+            # reaches the validating webhook, which fails closed too.
             refused = ENV.kubectl("run", "while-down", "-n", "e2e-apps", f"--image={ENV.images['signed']}", check=False)
-            self.assertDenied(refused, 'failed calling webhook "images.signet.dev"')
+            self.assertDenied(refused, 'failed calling webhook "pin.images.signet.dev"')
             self.assertIsNone(ENV.get("pod", "while-down", "-n", "e2e-apps"))
+            refused = ENV.kubectl("create", "deployment", "while-down", "-n", "e2e-apps", f"--image={ENV.images['signed']}", check=False)
+            self.assertDenied(refused, 'failed calling webhook "images.signet.dev"')
+            self.assertIsNone(ENV.get("deployment", "while-down", "-n", "e2e-apps"))
             refused = ENV.kubectl("apply", "-f", "-", check=False, input=policy("while-down", ["x/**"], [{"static": {"action": "pass"}}]))
             self.assertDenied(refused, 'failed calling webhook "policies.signet.dev"')
             self.assertAdmitted(ENV.kubectl("run", "opted-out-while-down", "-n", "e2e-opted-out",

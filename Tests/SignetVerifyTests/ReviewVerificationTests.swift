@@ -56,6 +56,7 @@ struct ReviewVerificationTests {
         #expect(allowed.stdout.hasPrefix("ALLOWED"), "\(allowed.stdout)")
         #expect(allowed.stdout.contains(#"policy "team-signed", authority "release-key": passed: signed by 1 of 1 trusted key(s)"#), "\(allowed.stdout)")
         #expect(allowed.stdout.contains(key.publicKeyFile), "the verdict names the key that verified: \(allowed.stdout)")
+        #expect(allowed.stdout.contains(#"patch (the mutating webhook pins verified digests): [{"op":"test","path":"/spec/containers/0/image","value":"\#(signed)"},{"op":"replace","path":"/spec/containers/0/image","value":"\#(signed)@\#(signedDigest)"}]"#), "\(allowed.stdout)")
 
         let denied = try await review(try pod("unsigned", unsigned), insecure)
         #expect(denied.status == 1, "\(denied.stdout)\(denied.stderr)")

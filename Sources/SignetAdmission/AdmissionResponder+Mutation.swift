@@ -1,0 +1,133 @@
+import Foundation
+import Metrics
+import SignetPolicy
+import SignetRegistry
+
+/// The mutating webhook (`POST /mutate`): pins every image a Pod names by tag to the digest
+/// signet verified, so that what runs is what was verified, whatever the tag points to later
+/// (kubelet pulls on restarts, new nodes, `imagePullPolicy: Always`).
+///
+/// Kubernetes "Dynamic Admission Control" (`admission.k8s.io/v1`, mutating webhooks): the answer
+/// carries a JSON Patch (RFC 6902) with `patchType: JSONPatch`. For each container (`containers`,
+/// `initContainers`, `ephemeralContainers`, also through the `pods/ephemeralcontainers`
+/// subresource) whose image has no digest and whose passing signature authorities verified one,
+/// a `test` of the image as admitted and a `replace` with `<image as written>@<digest>`.
+///
+/// The decision is the one `/validate` makes, from the same evaluator and the same verification
+/// cache, so an image is verified once for both. `/mutate` never denies: a Pod that should be
+/// refused is refused by `/validate` (the one place that audits and counts decisions), which then
+/// sees the pinned digest and verifies exactly that. Images allowed without a verified digest
+/// (static authorities, exceptions, bypasses, the no-match action) are left as written.
+/// Objects other than Pods are never mutated, so controllers managed by GitOps tools do not drift.
+extension AdmissionResponder {
+    /// Decides one `/mutate` request body as far as it can without waiting (see ``begin(_:deadline:)``).
+    public func beginMutation(_ body: [UInt8], deadline: ContinuousClock.Instant) -> Beginning {
+        let request: AdmissionRequest
+        switch Self.decodeRequest(body) {
+        case .success(let decoded):
+            request = decoded
+        case .failure(let problem):
+            AdmissionMetrics.shared.badRequests.increment()
+            logger.warning("bad admission request", metadata: ["error": "\(problem.message)", "path": "/mutate"])
+            return .answered(.badRequest(problem.message))
+        }
+        let allowUnchanged = AdmissionResponse(uid: request.uid, allowed: true)
+        guard Self.isPinnable(request), let object = request.object,
+              case .podSpec(_, let all) = WorkloadImages.extract(from: object, kind: "Pod") else {
+            return .answered(Self.http(allowUnchanged))
+        }
+        var images = all
+        if request.operation == .update, let oldObject = request.oldObject,
+           case .podSpec(_, let previous) = WorkloadImages.extract(from: oldObject, kind: "Pod") {
+            images = Self.changedImages(images, since: previous)
+        }
+        images.removeAll { $0.image.contains("@") || $0.position == nil }
+        guard !images.isEmpty else { return .answered(Self.http(allowUnchanged)) }
+
+        let evaluator = evaluator()
+        let subject = subject(of: request)
+        switch evaluator.begin(images, subject: subject) {
+        case .decided(let decision):
+            return .answered(Self.http(Self.pinning(decision, uid: request.uid)))
+        case .verifying(let pending):
+            return .waiting {
+                let decision = await evaluator.finish(pending, deadline: deadline)
+                return Self.http(Self.pinning(decision, uid: request.uid))
+            }
+        }
+    }
+
+    /// ``beginMutation(_:deadline:)`` to the end.
+    public func respondToMutation(_ body: [UInt8], deadline: ContinuousClock.Instant) async -> AdmissionHTTPResult {
+        switch beginMutation(body, deadline: deadline) {
+        case .answered(let result): return result
+        case .waiting(let rest): return await rest()
+        }
+    }
+
+    /// A Pod created or updated, directly or through its `ephemeralcontainers` subresource.
+    static func isPinnable(_ request: AdmissionRequest) -> Bool {
+        guard request.operation == .create || request.operation == .update else { return false }
+        guard request.kind.group.isEmpty, request.kind.kind == "Pod" else { return false }
+        if let resource = request.resource, resource.resource != "pods" { return false }
+        return request.subResource == nil || request.subResource == "" || request.subResource == "ephemeralcontainers"
+    }
+
+    /// The allowed response with the patch that pins each verified image, and an audit
+    /// annotation `pinned` naming them.
+    static func pinning(_ decision: AdmissionDecision, uid: String) -> AdmissionResponse {
+        let pins = pins(in: decision)
+        guard !pins.isEmpty else { return AdmissionResponse(uid: uid, allowed: true) }
+        Counter(label: "signet_admission_images_pinned_total").increment(by: pins.count)
+        let summary = pins.map { "\($0.containerType.describe($0.container)): \($0.value)" }.joined(separator: "; ")
+        return AdmissionResponse(uid: uid, allowed: true, auditAnnotations: ["pinned": summary], patch: jsonPatch(pins))
+    }
+
+    /// One image to pin: where it is in the pod spec, as admitted, and the pinned value.
+    struct Pin: Sendable, Hashable {
+        var containerType: ContainerType
+        var container: String
+        var path: String
+        var original: String
+        var value: String
+    }
+
+    /// The images of `decision` that name no digest and had one verified, each once.
+    static func pins(in decision: AdmissionDecision) -> [Pin] {
+        var pins: [Pin] = []
+        var seen: Set<String> = []
+        for verdict in decision.verdicts {
+            guard let digest = verdict.verifiedDigest, let position = verdict.position, !verdict.image.contains("@") else { continue }
+            let path = "/spec/\(verdict.containerType.podSpecField)/\(position)/image"
+            guard seen.insert(path).inserted else { continue }
+            pins.append(Pin(
+                containerType: verdict.containerType, container: verdict.container, path: path, original: verdict.image,
+                value: "\(verdict.image)@\(digest)"))
+        }
+        return pins
+    }
+
+    /// RFC 6902: a `test` that the image is still what was verified, then the `replace`.
+    static func jsonPatch(_ pins: [Pin]) -> Data {
+        var writer = JSONWriter(capacity: 256 * pins.count)
+        writer.raw("[")
+        for (index, pin) in pins.enumerated() {
+            if index > 0 { writer.raw(",") }
+            writer.raw(#"{"op":"test","path":"#)
+            writer.string(pin.path)
+            writer.raw(#","value":"#)
+            writer.string(pin.original)
+            writer.raw(#"},{"op":"replace","path":"#)
+            writer.string(pin.path)
+            writer.raw(#","value":"#)
+            writer.string(pin.value)
+            writer.raw("}")
+        }
+        writer.raw("]")
+        return Data(writer.bytes)
+    }
+
+    static func http(_ response: AdmissionResponse) -> AdmissionHTTPResult {
+        AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
+    }
+}
