@@ -13,6 +13,9 @@ public struct CompiledKeyAuthority: Sendable, Hashable {
     public let threshold: Int
     /// Entries the signed payload's `optional` section must carry.
     public let requiredAnnotations: [String: String]
+    /// The files the keys were read from (key files and mounted Secret keys, also those that
+    /// were absent), so that a change to any of them recompiles the policy.
+    public var trustMaterialFiles: [String] = []
 
     public init(keys: [TrustedPublicKey], threshold: Int, requiredAnnotations: [String: String] = [:]) {
         self.keys = keys

@@ -20,6 +20,10 @@ public struct CompiledKeylessAuthority: Sendable, Hashable {
     /// authority (for equality and cache keys) even when the policy text is the same.
     public let trustRootDigest: String
 
+    /// The file the trust root was read from (a `file` or a mounted ConfigMap key); empty for the
+    /// embedded or an inline root. A change to it recompiles the policy.
+    public var trustMaterialFiles: [String] = []
+
     public init(identities: [CertificateIdentity], trustedRoot: TrustedRoot, trustRootSource: String, trustRootDigest: String) {
         self.identities = identities
         self.trustedRoot = trustedRoot

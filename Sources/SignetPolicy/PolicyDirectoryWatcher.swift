@@ -5,7 +5,10 @@ import Logging
 ///
 /// It polls every `interval`: the fingerprint of the directory is the name, size, modification
 /// time and content hash of each policy file, so an atomic ConfigMap update (a symlink swap) and
-/// an in-place edit within the same second are both seen. On a change it loads the directory
+/// an in-place edit within the same second are both seen, plus the contents (or absence) of every
+/// file the policies in force read trust material from (``PolicySet/trustMaterialFiles``: key
+/// files, mounted Secret keys, trust roots), so a rotated key or trust root is seen within one
+/// interval too and its new revision retires the cached verdicts of the old. On a change it loads the directory
 /// with ``PolicyLoader``; a valid set replaces the current one and is reported as
 /// ``PolicyWatchEvent/reloaded(_:)``; an invalid one is reported as
 /// ``PolicyWatchEvent/rejected(_:keeping:)`` and the last good set stays in force.
@@ -48,10 +51,10 @@ public actor PolicyDirectoryWatcher {
     /// Loads the directory now and makes it current; throws instead of keeping a previous set.
     @discardableResult
     public func loadInitial() throws(PolicyLoadError) -> PolicySet {
-        let (files, fingerprint) = try snapshot()
+        let (files, _) = try snapshot(trustMaterialFiles: [])
         let set = try loader.load(files: files)
         self.current = set
-        self.fingerprint = fingerprint
+        self.fingerprint = try snapshot(trustMaterialFiles: set.trustMaterialFiles).1
         logger.info("loaded policies", metadata: [
             "directory": "\(directory)", "policies": "\(set.policies.count)", "revision": "\(set.revision)",
         ])
@@ -64,7 +67,7 @@ public actor PolicyDirectoryWatcher {
         let files: [PolicySourceFile]
         let newFingerprint: String
         do {
-            (files, newFingerprint) = try snapshot()
+            (files, newFingerprint) = try snapshot(trustMaterialFiles: current.trustMaterialFiles)
         } catch {
             // An unreadable directory is reported when it first fails, not at every poll.
             if error == lastRejection { return nil }
@@ -75,7 +78,9 @@ public actor PolicyDirectoryWatcher {
         }
         do {
             let set = try loader.load(files: files)
-            fingerprint = newFingerprint
+            // The fingerprint over the new set's trust material, so that a policy that starts
+            // reading a file is watched for it from now on.
+            fingerprint = (try? snapshot(trustMaterialFiles: set.trustMaterialFiles).1) ?? newFingerprint
             lastRejection = nil
             if set.revision == current.revision {
                 return nil
@@ -117,8 +122,9 @@ public actor PolicyDirectoryWatcher {
         return event
     }
 
-    /// The policy files and a fingerprint of names, sizes, modification times and contents.
-    private func snapshot() throws(PolicyLoadError) -> ([PolicySourceFile], String) {
+    /// The policy files and a fingerprint of their names, sizes, modification times and contents
+    /// and of the contents of `trustMaterialFiles`.
+    private func snapshot(trustMaterialFiles: [String]) throws(PolicyLoadError) -> ([PolicySourceFile], String) {
         let files = try PolicyLoader.readDirectory(directory)
         var hash = StableHash()
         for file in files {
@@ -130,6 +136,7 @@ public actor PolicyDirectoryWatcher {
             hash.combine(Int(modified * 1_000_000))
             hash.combine(file.bytes)
         }
+        PolicySet.combineTrustMaterial(trustMaterialFiles, into: &hash)
         return (files, hash.hexDigest)
     }
 }

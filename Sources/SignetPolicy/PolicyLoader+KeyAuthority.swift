@@ -16,6 +16,7 @@ extension PolicyLoader {
         var keys: [TrustedPublicKey] = []
         var keyIndices: [Int] = []  // the publicKeys index of each entry of keys
         var unresolved = 0
+        var files: [String] = []
         for (index, entry) in body.publicKeys.enumerated() {
             let keyPath = "\(path).publicKeys[\(index)]"
             let given = [entry.pem != nil, entry.file != nil, entry.secretRef != nil].filter { $0 }.count
@@ -29,6 +30,7 @@ extension PolicyLoader {
                 (pem, origin, field) = (inline, "inline PEM", "\(keyPath).pem")
             } else if let file = entry.file {
                 field = "\(keyPath).file"
+                files.append(file)
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw invalid(field, "cannot read the public key file \(file)")
                 }
@@ -41,6 +43,7 @@ extension PolicyLoader {
                     throw invalid(field, "\"\(part)\" is not a valid Secret namespace, name or key")
                 }
                 let location = [keySecretsDirectory, secret.namespace, secret.name, name].joined(separator: "/")
+                files.append(location)
                 guard let data = FileManager.default.contents(atPath: location) else {
                     if !requireSecretReferences {
                         unresolved += 1
@@ -90,6 +93,8 @@ extension PolicyLoader {
                 "\(path).threshold",
                 "threshold must be between 1 and the number of public keys (\(keys.count + unresolved)), found \(threshold)")
         }
-        return CompiledKeyAuthority(keys: keys, threshold: threshold, requiredAnnotations: body.annotations ?? [:])
+        var compiled = CompiledKeyAuthority(keys: keys, threshold: threshold, requiredAnnotations: body.annotations ?? [:])
+        compiled.trustMaterialFiles = files
+        return compiled
     }
 }

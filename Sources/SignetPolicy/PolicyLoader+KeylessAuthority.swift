@@ -60,7 +60,9 @@ extension PolicyLoader {
             identities.append(CertificateIdentity(issuer: issuer, subjectAlternativeName: subject, extensions: extensions))
         }
         let (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", invalid: invalid)
-        return CompiledKeylessAuthority(identities: identities, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
+        var compiled = CompiledKeylessAuthority(identities: identities, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
+        compiled.trustMaterialFiles = trustRootFiles(body.trustRoot)
+        return compiled
     }
 
     private func readTrustRoot(
@@ -110,6 +112,15 @@ extension PolicyLoader {
             throw invalid(field, "the trust root has no usable certificate authority, so no keyless signature could verify")
         }
         return (root, origin, DigestAlgorithm.sha256.hexHash(bytes))
+    }
+
+    /// The file a trust root reference reads: its `file`, or its mounted ConfigMap key.
+    private func trustRootFiles(_ reference: ClusterImagePolicy.TrustRootSource?) -> [String] {
+        if let file = reference?.file { return [file] }
+        if let configMap = reference?.configMapRef {
+            return [[configMapsDirectory, configMap.namespace, configMap.name, configMap.key ?? "trusted_root.json"].joined(separator: "/")]
+        }
+        return []
     }
 
     /// Fulcio extensions an identity may require, by their sigstore-go `certificate.Extensions`

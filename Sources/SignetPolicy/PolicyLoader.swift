@@ -82,6 +82,10 @@ public struct PolicyLoader: Sendable {
                 policies.append(policy)
             }
         }
+        // The trust material the policies read is part of the revision: a rotated key or trust
+        // root retires the cached verdicts of the old one even though no policy text changed.
+        let unhashed = PolicySet(policies: policies, revision: "", exceptions: [], bypasses: [])
+        PolicySet.combineTrustMaterial(unhashed.trustMaterialFiles, into: &hash)
         return PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exemptions.exceptions, bypasses: exemptions.bypasses)
     }
 

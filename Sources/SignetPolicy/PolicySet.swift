@@ -1,3 +1,4 @@
+import Foundation
 import SignetRegistry
 
 /// All compiled ``ClusterImagePolicy`` resources in force, with a revision that changes
@@ -5,7 +6,8 @@ import SignetRegistry
 public struct PolicySet: Sendable {
     /// The policies, sorted by name.
     public let policies: [CompiledPolicy]
-    /// A stable hash of the source files (names and bytes), as 16 hexadecimal characters.
+    /// A stable hash of the source files (names and bytes) and of the trust material the
+    /// policies read (``trustMaterialFiles``), as 16 hexadecimal characters.
     public let revision: String
     /// Every `PolicyException`, active or not (expiry is decided at each admission).
     public let exceptions: [CompiledException]
@@ -20,6 +22,36 @@ public struct PolicySet: Sendable {
         self.revision = revision
         self.exceptions = exceptions.sorted { $0.qualifiedName < $1.qualifiedName }
         self.bypasses = bypasses.sorted { $0.name < $1.name }
+    }
+
+    /// Every file a compiled policy read trust material from (key files, mounted Secret keys,
+    /// trust root files and mounted ConfigMap keys), sorted: a change to any of them is a change
+    /// of the policies (DESIGN: everything a verdict depended on is in its cache key).
+    public var trustMaterialFiles: [String] {
+        var files: Set<String> = []
+        for policy in policies {
+            for authority in policy.authorities {
+                switch authority.kind {
+                case .key(let trust): files.formUnion(trust.trustMaterialFiles)
+                case .keyless(let trust): files.formUnion(trust.trustMaterialFiles)
+                default: break
+                }
+            }
+        }
+        return files.sorted()
+    }
+
+    /// Adds the contents of `files` (or their absence) to `hash`.
+    static func combineTrustMaterial(_ files: [String], into hash: inout StableHash) {
+        for file in files {
+            hash.combine(file)
+            if let data = FileManager.default.contents(atPath: file) {
+                hash.combine(data.count)
+                hash.combine([UInt8](data))
+            } else {
+                hash.combine(-1)
+            }
+        }
     }
 
     /// The policies with a glob matching `image`, in name order.
