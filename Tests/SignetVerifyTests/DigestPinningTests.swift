@@ -71,34 +71,9 @@ struct DigestPinningTests {
         let unsignedDigest = try await images.pushImage(unsigned)
 
         let policies = TemporaryDirectory(prefix: "signet-pinning-policies")
-        try policies.write("team.yaml", """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: team-signed
-            spec:
-              images:
-                - glob: "\(registry.host)/team/**"
-              authorities:
-                - name: release-key
-                  key:
-                    publicKeys:
-                      - file: \(key.publicKeyFile)
-            ---
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: strict-digests
-            spec:
-              requireDigest: true
-              images:
-                - glob: "\(registry.host)/team/web"
-              authorities:
-                - name: release-key
-                  key:
-                    publicKeys:
-                      - file: \(key.publicKeyFile)
-            """)
+        try policies.write("team.yaml", keyPolicyYAML(name: "team-signed", glob: "\(registry.host)/team/**", keyFile: key.publicKeyFile))
+        try policies.write("strict.yaml", keyPolicyYAML(
+            name: "strict-digests", glob: "\(registry.host)/team/web", keyFile: key.publicKeyFile, extraSpec: "  requireDigest: true\n"))
         let server = try await SignetServerFixture.start(
             policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host, "--tag-cache-ttl", "1s"])
         let scratch = TemporaryDirectory(prefix: "signet-pinning")

@@ -19,20 +19,7 @@ struct ReviewVerificationTests {
         try await images.pushImage(unsigned)
 
         let work = TemporaryDirectory(prefix: "signet-review-verify")
-        try work.write("policies/team.yaml", """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: team-signed
-            spec:
-              images:
-                - glob: "\(registry.host)/team/**"
-              authorities:
-                - name: release-key
-                  key:
-                    publicKeys:
-                      - file: \(key.publicKeyFile)
-            """)
+        try work.write("policies/team.yaml", keyPolicyYAML(name: "team-signed", glob: "\(registry.host)/team/**", keyFile: key.publicKeyFile))
         func pod(_ name: String, _ image: ImageReference) throws -> String {
             try work.write("\(name).yaml", """
                 apiVersion: v1

@@ -51,20 +51,7 @@ struct ServeVerificationTests {
         try await images.sign(crowdDigest, in: crowd, with: [key])
 
         let policies = TemporaryDirectory(prefix: "signet-serve-policies")
-        try policies.write("signed.yaml", """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: team-signed
-            spec:
-              images:
-                - glob: "\(registry.host)/team/**"
-              authorities:
-                - name: release-key
-                  key:
-                    publicKeys:
-                      - file: \(key.publicKeyFile)
-            """)
+        try policies.write("signed.yaml", keyPolicyYAML(name: "team-signed", glob: "\(registry.host)/team/**", keyFile: key.publicKeyFile))
         let server = try await offThePool {
             try SignetServerFixture(policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host])
         }

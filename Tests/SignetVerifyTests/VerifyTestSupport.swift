@@ -8,6 +8,26 @@ import SignetVerify
 
 func deadline(_ seconds: Int = 120) -> ContinuousClock.Instant { TestBudget.deadline(seconds) }
 
+/// A ClusterImagePolicy document with one `key` authority, `release-key`, trusting the public
+/// key in `keyFile` for images matching `glob`; `extraSpec` lines (two-space indented under
+/// `spec`) are added as written.
+func keyPolicyYAML(name: String, glob: String, keyFile: String, extraSpec: String = "") -> String {
+    """
+    apiVersion: signet.dev/v1alpha1
+    kind: ClusterImagePolicy
+    metadata:
+      name: \(name)
+    spec:
+    \(extraSpec)  images:
+        - glob: "\(glob)"
+      authorities:
+        - name: release-key
+          key:
+            publicKeys:
+              - file: \(keyFile)
+    """
+}
+
 /// A key pair made with the openssl CLI, and signatures made with it the way cosign makes them
 /// (the message is the payload bytes; SHA-256 unless told otherwise).
 final class TestSigningKey: Sendable {
