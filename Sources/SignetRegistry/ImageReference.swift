@@ -46,11 +46,20 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     /// Registry names that all mean Docker Hub.
     public static let dockerHubAliases: Set<String> = ["docker.io", "index.docker.io", "registry-1.docker.io"]
 
-    /// One spelling per registry: lowercased, without the default HTTPS port, Docker Hub aliases
-    /// made `docker.io`. `registry` is a valid host with optional port.
+    /// One spelling per registry: lowercased, the port as a plain decimal number (`:0443` is
+    /// `:443`, as the runtimes' port parsing reads it) and dropped when it is the default HTTPS
+    /// port, Docker Hub aliases made `docker.io`. `registry` is a valid host with optional port.
     public static func canonicalRegistry(_ registry: String) -> String {
         var host = registry.lowercased()
-        if host.hasSuffix(":443") { host.removeLast(4) }
+        // The port follows the last ':' outside an IPv6 literal's brackets.
+        if let colon = host.lastIndex(of: ":"), !host[colon...].contains("]"),
+           !host[..<colon].contains(":") || host.hasPrefix("[") {
+            let digits = host[host.index(after: colon)...]
+            let trimmed = digits.drop { $0 == "0" }
+            let port = trimmed.isEmpty ? "0" : String(trimmed)
+            host = String(host[..<colon])
+            if port != "443" { host += ":" + port }
+        }
         return dockerHubAliases.contains(host) ? dockerHubRegistry : host
     }
     /// The longest normalised name (`registry/repository`) the grammar allows.

@@ -104,13 +104,13 @@ struct KubernetesPolicySourceTests {
 
         // A policy that cannot compile denies the images its globs cover, naming itself and the
         // error, instead of leaving them to the no-match action (allow here).
-        try await server.apply("clusterimagepolicies", Self.unreadableKeyPolicy)
+        try server.apply("clusterimagepolicies", Self.unreadableKeyPolicy)
         try await KubernetesWatchTests.eventually("invalid policy seen") { await source.rejected["ClusterImagePolicy payments-keys"] != nil }
         let payments = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/payments/api:1")
         #expect(!payments.allowed)
         #expect(payments.denials.first?.contains(#"ClusterImagePolicy "payments-keys" is invalid, so it denies every image it covers until it is fixed"#) == true, "\(payments.denials)")
         #expect(await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/web:1").allowed, "images it does not cover are not affected")
-        try await server.delete("clusterimagepolicies", key: "payments-keys")
+        try server.delete("clusterimagepolicies", key: "payments-keys")
 
         // Status is written: the policy is Ready, the bypass Invalid with the reason.
         try await KubernetesWatchTests.eventually("status written") {

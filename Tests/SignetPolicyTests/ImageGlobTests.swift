@@ -85,6 +85,7 @@ struct ImageGlobTests {
     @Test(arguments: [
         ("ghcr.io/acme/payments/**", "GHCR.IO/acme/payments/api:1", true),
         ("ghcr.io/acme/payments/**", "ghcr.io:443/acme/payments/api:1", true),
+        ("ghcr.io/acme/payments/**", "ghcr.io:0443/acme/payments/api:1", true),
         ("GHCR.io/acme/payments/**", "ghcr.io/acme/payments/api:1", true),
         ("docker.io/**", "registry-1.docker.io/bitnami/redis", true),
         ("docker.io/library/nginx", "index.docker.io/nginx", true),
