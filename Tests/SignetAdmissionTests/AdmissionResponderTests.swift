@@ -294,22 +294,24 @@ struct SyntheticReviewTests {
 
 @Suite("Workload images")
 struct WorkloadImagesTests {
-    @Test func orderAndTypes() {
-        let pod = #"{"spec":{"containers":[{"name":"a","image":"x"}],"initContainers":[{"name":"i","image":"y"}],"ephemeralContainers":[{"name":"e","image":"z"}]}}"#
+    /// Each use knows its list and its index there (where a JSON Patch pins its image).
+    @Test func orderTypesAndPositions() {
+        let pod = #"{"spec":{"containers":[{"name":"a","image":"x"},{"name":"b","image":"w"}],"initContainers":[{"name":"i","image":"y"}],"ephemeralContainers":[{"name":"e","image":"z"}]}}"#
         let extraction = WorkloadImages.extract(objectJSON: Array(pod.utf8), kind: "Pod")
         #expect(extraction == .podSpec(path: "spec", images: [
-            ImageUse(image: "y", container: "i", containerType: .initContainer),
-            ImageUse(image: "x", container: "a", containerType: .container),
-            ImageUse(image: "z", container: "e", containerType: .ephemeralContainer),
+            ImageUse(image: "y", container: "i", containerType: .initContainer, position: 0),
+            ImageUse(image: "x", container: "a", containerType: .container, position: 0),
+            ImageUse(image: "w", container: "b", containerType: .container, position: 1),
+            ImageUse(image: "z", container: "e", containerType: .ephemeralContainer, position: 0),
         ]))
     }
 
     @Test func cronJobPath() {
         let cronJob = #"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}]}}}}}}"#
         #expect(WorkloadImages.extract(objectJSON: Array(cronJob.utf8), kind: "CronJob")
-            == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a")]))
+            == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a", position: 0)]))
         #expect(WorkloadImages.extract(objectJSON: Array(cronJob.utf8), kind: "SomethingNew")
-            == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a")]))
+            == .podSpec(path: "spec.jobTemplate.spec.template.spec", images: [ImageUse(image: "x", container: "a", position: 0)]))
         #expect(WorkloadImages.extract(objectJSON: Array(#"{"spec":{"replicas":1}}"#.utf8), kind: "Scale") == .noPodSpec)
     }
 }

@@ -22,7 +22,9 @@ struct KubernetesServeTests {
     @Test func servesDecisionsFromClusterResourcesAfterTheFirstSync() async throws {
         let apiServer = try await KubernetesAPIServerDouble.start()
         try apiServer.apply("clusterimagepolicies", Self.object(Self.policy))
-        try apiServer.apply("policyexceptions", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"vendor","namespace":"billing"},"spec":{"policies":["deny-untrusted"],"reason":"vendor image","approvedBy":"alice","validUntil":"2099-01-01T00:00:00Z"}}"#))
+        // In force for a day from now: the serve process decides with the real clock.
+        let validUntil = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))
+        try apiServer.apply("policyexceptions", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"vendor","namespace":"billing"},"spec":{"policies":["deny-untrusted"],"reason":"vendor image","approvedBy":"alice","validUntil":"\#(validUntil)"}}"#))
         try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"billing"}}"#))
         try apiServer.holdLists(true)
 
