@@ -70,7 +70,7 @@ struct KeyAuthorityLoaderTests {
     @Test func keysFromAFileAndFromAMountedSecret() throws {
         let directory = try TemporaryDirectory()
         let keyFile = directory.path + "/alice.pub"
-        try testPublicKeyPEM.write(toFile: keyFile, atomically: true, encoding: .utf8)
+        try testPublicKeyPEM.write(toFile: keyFile, atomically: false, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: directory.path + "/secrets/signet/release", withIntermediateDirectories: true)
         // A different key in the secret so the two count as distinct.
         let other = """
@@ -79,7 +79,7 @@ struct KeyAuthorityLoaderTests {
             EJ2amYV/CBKqEhhl8fDESxsmbdqtBiZkDV2C3znIwV16SsJlRRYO+UrrAQ==
             -----END PUBLIC KEY-----
             """
-        try other.write(toFile: directory.path + "/secrets/signet/release/cosign.pub", atomically: true, encoding: .utf8)
+        try other.write(toFile: directory.path + "/secrets/signet/release/cosign.pub", atomically: false, encoding: .utf8)
         let yaml = keyPolicy("""
                     publicKeys:
                       - file: \(keyFile)

@@ -187,8 +187,13 @@ final class TemporaryDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
+    /// Writes beside the target and renames into place, so a watcher never reads half a file
+    /// (Foundation's `.atomic` leaves a directory behind in /tmp on Linux).
     func write(_ name: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path).appendingPathComponent(name), options: .atomic)
+        let target = (path as NSString).appendingPathComponent(name)
+        let temporary = (path as NSString).appendingPathComponent(".\(name).\(UUID().uuidString)")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, target) == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 
     func remove(_ name: String) throws {

@@ -171,7 +171,7 @@ public final class TestPKI: @unchecked Sendable {
         if !chain.isEmpty {
             var pem = try String(contentsOfFile: certificate, encoding: .utf8)
             for file in chain { pem += try String(contentsOfFile: file, encoding: .utf8) }
-            try pem.write(toFile: certificate, atomically: true, encoding: .utf8)
+            try TemporaryDirectory.replace(URL(fileURLWithPath: certificate), with: Data(pem.utf8))
         }
         // Rename into place: key first, so a reader that sees the new certificate finds its key.
         try Self.replace(keyFile, with: key)

@@ -35,8 +35,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
     // Immutable after init; the only mutation is the removal in deinit.
     public let url: URL
 
-    public init(prefix: String = "signet-test") {
-        let base = FileManager.default.temporaryDirectory
+    public init(in base: URL = FileManager.default.temporaryDirectory, prefix: String = "signet-test") {
         url = base.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
@@ -50,9 +49,21 @@ public final class TemporaryDirectory: @unchecked Sendable {
         let target = file(name)
         try FileManager.default.createDirectory(
             at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try contents.write(to: target, atomically: true, encoding: .utf8)
+        try TemporaryDirectory.replace(target, with: Data(contents.utf8))
         return target
     }
 
     deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// Writes `data` to a temporary file beside `target` and renames it into place (rename(2) is
+    /// atomic), so a process watching `target` never reads half a file. Foundation's atomic
+    /// writes on Linux leave a directory behind in /tmp at every call.
+    public static func replace(_ target: URL, with data: Data) throws {
+        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString)")
+        try data.write(to: temporary)
+        guard rename(temporary.path, target.path) == 0 else {
+            try? FileManager.default.removeItem(at: temporary)
+            throw TestProcessError(message: "cannot rename \(temporary.path) to \(target.path): errno \(errno)")
+        }
+    }
 }

@@ -42,7 +42,7 @@ final class TestSigningKey: Sendable {
 
     init(_ kind: Kind) throws {
         self.kind = kind
-        directory = TemporaryDirectory(prefix: "signet-key-\(kind.rawValue)")
+        directory = TemporaryDirectory(in: Self.root.url, prefix: "key-\(kind.rawValue)")
         let generate: [String]
         switch kind {
         case .ecP256: generate = ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
@@ -68,6 +68,18 @@ final class TestSigningKey: Sendable {
     }
 
     private static let keys = Mutex<[String: Task<TestSigningKey, any Error>]>([:])
+
+    /// Every key of this process lives under one directory, removed when the test process exits:
+    /// keys are shared by the tests for the life of the process, so none is ever released.
+    private static let root: TemporaryDirectory = {
+        let root = TemporaryDirectory(prefix: "signet-keys")
+        atexit { TestSigningKey.removeKeys() }
+        return root
+    }()
+
+    private static func removeKeys() {
+        try? FileManager.default.removeItem(at: root.url)
+    }
 
     /// ``sign(_:)`` without blocking the cooperative pool.
     func signature(over message: [UInt8]) async throws -> [UInt8] {

@@ -48,10 +48,18 @@ public final class TUFDirectoryStore: TUFMetadataStore {
     public func write(_ name: String, _ bytes: [UInt8]) async throws(TUFError) {
         let url = file(name)
         try await run { () throws(TUFError) in
+            // A temporary file beside the target, then rename(2): atomic on POSIX file systems.
+            // (Foundation's `.atomic` on Linux leaves a directory behind in /tmp at every write.)
+            let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UInt64.random(in: 0...UInt64.max))")
             do {
-                try Data(bytes).write(to: url, options: .atomic)
+                try Data(bytes).write(to: temporary)
             } catch {
-                throw TUFError(.storage, "cannot write \(url.path): \(error.localizedDescription)")
+                throw TUFError(.storage, "cannot write \(temporary.path): \(error.localizedDescription)")
+            }
+            guard rename(temporary.path, url.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(at: temporary)
+                throw TUFError(.storage, "cannot replace \(url.path): \(reason)")
             }
         }
     }
