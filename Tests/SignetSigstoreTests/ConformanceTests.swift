@@ -25,10 +25,10 @@ struct ConformanceTests {
     }
 
     @Test("signet verify-bundle", .tags(.conformance), arguments: ConformanceCase.all, ArtifactForm.allCases)
-    func binary(_ testCase: ConformanceCase, form: ArtifactForm) throws {
+    func binary(_ testCase: ConformanceCase, form: ArtifactForm) async throws {
         let binary = TestPaths.signetBinary.path
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build signet first: swift build")
-        let result = try TestProcess.run(binary, try testCase.arguments(form: form), timeout: .seconds(60))
+        let result = try await TestProcess.run(binary, try testCase.arguments(form: form))
         let verified = result.status == 0
         Self.expecting(testCase) {
             if testCase.expectsSuccess {
@@ -66,8 +66,9 @@ struct ConformanceTests {
     }
 
     /// A verdict, or the error that stopped verification before a verdict (unreadable bundle or key).
-    static func verify(_ testCase: ConformanceCase, form: ArtifactForm) -> Result<SigstoreVerificationResult, any Error> {
-        let pinnedNow = Self.pinnedNow
+    static func verify(
+        _ testCase: ConformanceCase, form: ArtifactForm, now pinnedNow: Date = ConformanceTests.pinnedNow, key: PublicKey? = nil
+    ) -> Result<SigstoreVerificationResult, any Error> {
         return Result { () throws -> SigstoreVerificationResult in
             let root = try testCase.trustedRootURL.map { try TrustedRoot(contentsOf: $0) } ?? TrustedRoot.production()
             let bundle = try SigstoreBundle(contentsOf: testCase.bundleURL)
@@ -75,7 +76,9 @@ struct ConformanceTests {
             case .file: .bytes([UInt8](try Data(contentsOf: testCase.artifactURL)))
             case .digest: .digest(ArtifactDigest(parsing: try testCase.artifactDigestArgument())!)
             }
-            let signer: SigstoreVerificationPolicy.Signer = if let keyURL = testCase.keyURL {
+            let signer: SigstoreVerificationPolicy.Signer = if let key {
+                .publicKey(key)
+            } else if let keyURL = testCase.keyURL {
                 .publicKey(try PublicKey(pem: String(contentsOf: keyURL, encoding: .utf8)))
             } else {
                 .certificateIdentities([CertificateIdentity(issuer: .exact(testCase.issuer), subjectAlternativeName: .exact(testCase.identity))])
