@@ -327,6 +327,50 @@ def scenario_inflight(args):
     return result
 
 
+def peak_rss_kib(pid):
+    """The peak resident set size (VmHWM) of process `pid`, in KiB."""
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
+
+
+def tcp_state(sock):
+    """The kernel's TCP state of `sock` (1 is ESTABLISHED), read without reading any data."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def scenario_unread(args):
+    """Pipelines --count requests on one connection and never reads an answer. Sends until all
+    are sent, the server stops taking them (no progress for a few tries), or the server drops the
+    connection; then waits (without reading) for the server to drop it. Reports the server's peak
+    resident memory (VmHWM of --pid) before and after."""
+    before = peak_rss_kib(args.pid)
+    sock = tls_socket(args, timeout=0.5)
+    stream = ("%s %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % (args.method, args.path)).encode() * args.count
+    sent, stalls, dropped = 0, 0, False
+    while sent < len(stream) and stalls < 6:
+        try:
+            written = sock.send(stream[sent:sent + 16384])
+            sent += written
+            stalls = 0 if written else stalls + 1
+        except (socket.timeout, TimeoutError, ssl.SSLWantWriteError):
+            stalls += 1
+        except (ssl.SSLError, ConnectionError, OSError):
+            dropped = True
+    deadline = time.monotonic() + args.wait
+    while not dropped and time.monotonic() < deadline:
+        if tcp_state(sock) != 1:
+            dropped = True
+            break
+        time.sleep(0.05)
+    # The peak is measured once the server gave up on the connection: all it ever buffered for it.
+    peak = peak_rss_kib(args.pid)
+    return {"sent_bytes": sent, "total_bytes": len(stream), "stalled": stalls >= 6, "dropped": dropped,
+            "rss_before_kib": before, "rss_peak_kib": peak}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
@@ -349,6 +393,7 @@ def main():
     parser.add_argument("--no-client-cert", action="store_true")
     parser.add_argument("--marker")
     parser.add_argument("--go")
+    parser.add_argument("--pid", type=int)
     args = parser.parse_args()
     result = globals()["scenario_" + args.scenario.replace("-", "_")](args)
     print(json.dumps(result))

@@ -26,6 +26,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeTimeout: Duration
     /// Connections above this number are closed as soon as they are accepted.
     public var maxConnections: Int
+    /// Read back-pressure (RFC 9112 §9.3.2 lets a server stop reading pipelined requests): while
+    /// more than this many bytes of a connection's responses wait for the client to take them,
+    /// the server reads and answers no further request on it. It resumes when the client has
+    /// taken at least half of them; ``writeTimeout`` still drops a client that takes nothing.
+    public var maxUnsentOutputBytes: Int
     /// Event loop threads that own sockets and TLS. Defaults to the number of cores (at most 8).
     public var eventLoopThreads: Int
     /// Graceful shutdown: in-flight requests get this long to finish before connections are closed.
@@ -47,6 +52,7 @@ public struct HTTPServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(120),
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 1024,
+        maxUnsentOutputBytes: Int = 1 << 20,
         eventLoopThreads: Int = HTTPServerConfiguration.defaultEventLoopThreads,
         shutdownGracePeriod: Duration = .seconds(25),
         certificateReloadInterval: Duration = .seconds(5)
@@ -60,6 +66,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
+        self.maxUnsentOutputBytes = maxUnsentOutputBytes
         self.eventLoopThreads = eventLoopThreads
         self.shutdownGracePeriod = shutdownGracePeriod
         self.certificateReloadInterval = certificateReloadInterval

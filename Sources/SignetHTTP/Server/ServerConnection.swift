@@ -48,6 +48,9 @@ final class ServerConnection {
     private var deadline: (kind: TimeoutKind, at: ContinuousClock.Instant)
     private var writeDeadline: ContinuousClock.Instant?
     private var readingEnabled = true
+    /// Reading is off because more than ``HTTPServerConfiguration/maxUnsentOutputBytes`` of
+    /// responses wait for the client (back-pressure); ``flush()`` turns it back on.
+    private var pausedForOutput = false
     private var writeInterest = false
     private var draining = false
     /// After an error response the client may still be sending a body we did not read.
@@ -183,6 +186,16 @@ final class ServerConnection {
 
     private func processRequests() {
         while case .reading = state {
+            if unsentOutputBytes > core.configuration.maxUnsentOutputBytes {
+                // Answers pile up faster than the client takes them: write what the socket
+                // takes now, and stop reading requests while too much is left.
+                flush()
+                guard case .reading = state else { return }
+                if unsentOutputBytes > core.configuration.maxUnsentOutputBytes {
+                    pauseForOutput()
+                    return
+                }
+            }
             switch parser.next() {
             case .needMoreData:
                 updateReadDeadline()
@@ -270,7 +283,7 @@ final class ServerConnection {
             deadline = (.idle, .now + core.configuration.idleTimeout)
             send(bytes)
             guard case .reading = state else { return }
-            setReading(true)
+            if !pausedForOutput { setReading(true) }
             // Inside `dispatch`, its caller's loop reads the next request (no recursion per
             // pipelined request).
             if !dispatching { processRequests() }
@@ -343,6 +356,10 @@ final class ServerConnection {
                 return
             }
         }
+        if pausedForOutput && unsentOutputBytes <= core.configuration.maxUnsentOutputBytes / 2 {
+            resumeAfterOutput()
+            if isClosed { return }
+        }
         if outboundOffset == outbound.count {
             outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
             outboundOffset = 0
@@ -355,6 +372,30 @@ final class ServerConnection {
             if writeDeadline == nil { writeDeadline = .now + core.configuration.writeTimeout }
             if !writeInterest { setWriting(true) }
         }
+    }
+
+    /// Responses not yet taken by the socket: ciphertext in the TLS engine and in `outbound`.
+    private var unsentOutputBytes: Int {
+        engine.pendingCiphertextCount + outbound.count - outboundOffset
+    }
+
+    /// Stops reading requests until the client takes its answers (see ``flush()``).
+    private func pauseForOutput() {
+        guard !pausedForOutput else { return }
+        pausedForOutput = true
+        core.metrics.readPauses.increment()
+        core.logger.debug("client is not reading its responses; pausing reads", metadata: [
+            "peer": "\(remote)", "unsent_bytes": "\(unsentOutputBytes)",
+        ])
+        setReading(false)
+    }
+
+    /// The client took enough: read again, and answer the requests already buffered.
+    private func resumeAfterOutput() {
+        pausedForOutput = false
+        guard case .reading = state else { return }
+        setReading(true)
+        if !dispatching { processRequests() }
     }
 
     private func closeAfterFlush() {

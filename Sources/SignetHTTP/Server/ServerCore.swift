@@ -46,6 +46,8 @@ struct ServerMetrics: Sendable {
             ($0, Counter(label: "signet_http_timeouts_total", dimensions: [("phase", $0.rawValue)]))
         })
     let badRequests = Counter(label: "signet_http_malformed_requests_total")
+    /// Times a connection stopped being read because its client did not take its responses.
+    let readPauses = Counter(label: "signet_http_read_pauses_total")
 }
 
 /// Which deadline a connection is under.

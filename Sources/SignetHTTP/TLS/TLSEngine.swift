@@ -214,6 +214,10 @@ public final class TLSEngine: @unchecked Sendable {
     /// True while ciphertext waits for ``takeCiphertext()``.
     public var hasPendingCiphertext: Bool { signet_BIO_pending(outbound) > 0 }
 
+    /// How many bytes of ciphertext wait for ``takeCiphertext()``: what a server counts against
+    /// its bound on a connection's unsent output.
+    public var pendingCiphertextCount: Int { signet_BIO_pending(outbound) }
+
     // MARK: - Shutdown
 
     /// Starts a clean shutdown by queueing close_notify (RFC 8446 section 6.1, `SSL_shutdown(3)`);
