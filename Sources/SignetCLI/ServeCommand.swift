@@ -49,6 +49,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Largest request body in bytes; larger gets 413. (env: SIGNET_MAX_BODY_BYTES, default 8388608)")
     var maxBodyBytes: Int?
 
+    @Option(name: .long, help: "Memory budget for request bodies across all connections; a body beyond it gets 503 with Retry-After. (env: SIGNET_MAX_BUFFERED_BODY_BYTES, default 67108864)")
+    var maxBufferedBodyBytes: Int?
+
     @Option(name: .long, help: "Largest request head (request line and headers) in bytes; larger gets 431. (env: SIGNET_MAX_HEADER_BYTES, default 32768)")
     var maxHeaderBytes: Int?
 
@@ -208,6 +211,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         server.port = try EnvironmentOption.int(port, "SIGNET_PORT", default: server.port)
         server.parserLimits = limits
         server.maxConnections = try EnvironmentOption.int(maxConnections, "SIGNET_MAX_CONNECTIONS", default: server.maxConnections)
+        server.maxBufferedBodyBytes = try EnvironmentOption.int(
+            maxBufferedBodyBytes, "SIGNET_MAX_BUFFERED_BODY_BYTES", default: server.maxBufferedBodyBytes)
+        guard server.maxBufferedBodyBytes >= limits.maxBodyBytes else {
+            throw ValidationError("--max-buffered-body-bytes must be at least --max-body-bytes")
+        }
         server.handshakeTimeout = try EnvironmentOption.duration(handshakeTimeout, "SIGNET_HANDSHAKE_TIMEOUT", default: server.handshakeTimeout)
         server.headerTimeout = try EnvironmentOption.duration(headerTimeout, "SIGNET_HEADER_TIMEOUT", default: server.headerTimeout)
         server.bodyTimeout = try EnvironmentOption.duration(bodyTimeout, "SIGNET_BODY_TIMEOUT", default: server.bodyTimeout)

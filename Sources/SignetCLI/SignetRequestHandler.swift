@@ -47,6 +47,23 @@ struct SignetRequestHandler: HTTPRequestHandler {
         }
     }
 
+    /// Refuses, from the head and before the body is read, a review from a client without the
+    /// certificate the configuration asks for: such a client cannot make signet buffer a body.
+    func screen(_ head: HTTPRequest, context: HTTPRequestContext) -> HTTPResponse? {
+        guard let refusal = clientRefusal(head, context: context) else { return nil }
+        Self.record(refusal, to: head, context: context)
+        return refusal
+    }
+
+    /// The answer to a review from a client that may not send one, or nil when it may.
+    private func clientRefusal(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPResponse? {
+        guard request.path == "/validate" || request.path == "/mutate", request.method == "POST" else { return nil }
+        if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
+            return .text(403, "\(request.path) requires a client certificate issued by the configured client CA\n")
+        }
+        return nil
+    }
+
     /// `signet_http_requests_total` and `signet_http_request_duration_seconds` for one answered request.
     private static func record(_ response: HTTPResponse, to request: HTTPRequest, context: HTTPRequestContext) {
         HTTPRequestMetrics.shared.record(
@@ -62,9 +79,7 @@ struct SignetRequestHandler: HTTPRequestHandler {
         default: return .answered(respondWithoutAdmission(to: request))
         }
         guard request.method == "POST" else { return .answered(Self.methodNotAllowed(allow: "POST")) }
-        if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
-            return .answered(.text(403, "\(request.path) requires a client certificate issued by the configured client CA\n"))
-        }
+        if let refusal = clientRefusal(request, context: context) { return .answered(refusal) }
         if let type = request.headers["Content-Type"], !Self.isJSON(type) {
             return .answered(.text(415, "\(request.path) expects Content-Type: application/json, got \(type)\n"))
         }

@@ -327,6 +327,49 @@ def scenario_inflight(args):
     return result
 
 
+def scenario_body_budget(args):
+    """Opens --count connections that each announce a --then-body-bytes body and send only its
+    first byte, then one more that sends its whole body; reports what the held ones and the last
+    one were answered, then releases the held ones and tries a complete request again."""
+    head = ("POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % args.then_body_bytes).encode()
+    held = []
+    for _ in range(args.count):
+        sock = tls_socket(args)
+        sock.sendall(head + b"{")
+        held.append(sock)
+    extra = tls_socket(args)
+    extra.sendall(head)
+    try:
+        extra.sendall(b"x" * args.then_body_bytes)
+    except (ssl.SSLError, ConnectionError, OSError):
+        pass
+    refused = read_response(extra, timeout=10)
+    held_answers = []
+    for sock in held:
+        sock.settimeout(0.2)
+        try:
+            held_answers.append(sock.recv(1) != b"")
+        except (socket.timeout, TimeoutError):
+            held_answers.append(False)
+        except (ssl.SSLError, ConnectionError, OSError):
+            held_answers.append(True)
+        sock.close()
+    body = open(args.body_file, "rb").read()
+    deadline = time.monotonic() + 20
+    after = None
+    while time.monotonic() < deadline:
+        sock = tls_socket(args)
+        sock.sendall(("POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
+        after = read_response(sock, timeout=10)["status"]
+        sock.close()
+        if after == 200:
+            break
+        time.sleep(0.1)
+    return {"refused": refused, "held_answered": held_answers, "after_release_status": after}
+
+
 def peak_rss_kib(pid):
     """The peak resident set size (VmHWM) of process `pid`, in KiB."""
     with open("/proc/%d/status" % pid) as status:

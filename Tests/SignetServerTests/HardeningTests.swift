@@ -39,3 +39,41 @@ struct HardeningTests {
         #expect(try await server.curl(["-sf", "\(server.baseURL)/healthz"]).stdout == "ok\n")
     }
 }
+
+extension HardeningTests {
+    // MARK: - Finding 2: a budget for buffered bodies, client certificates checked at the head
+
+    /// Connections that announce large bodies and send them slowly hold the server's body
+    /// budget; the next body beyond it is refused at once with 503 and `Retry-After` (it used
+    /// to be buffered whole), the held ones are left alone, and once they go the budget is back.
+    @Test func bodiesBeyondTheServersBudgetAreRefusedWith503() async throws {
+        let server = try await startServer(["--max-buffered-body-bytes", "\(4 << 20)", "--max-body-bytes", "\(2 << 20)"])
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
+        let result = try await LiveClient.run(
+            "body-budget", server, ["--count", "2", "--then-body-bytes", "\(2 << 20)", "--body-file", file])
+        let refused = try #require(result["refused"] as? [String: Any])
+        #expect(refused["status"] as? Int == 503, "\(result)")
+        #expect((refused["headers"] as? [String: String])?["retry-after"] == "1", "\(result)")
+        #expect(refused["closed"] as? Bool == true)
+        #expect(result["held_answered"] as? [Bool] == [false, false], "\(result)")
+        #expect(result["after_release_status"] as? Int == 200, "\(result)")
+        #expect(try await server.metricValue("signet_http_body_budget_refusals_total") ?? 0 >= 1)
+    }
+
+    /// With a client CA, a review from a client without a certificate is refused from its head:
+    /// 403 and close while the client has sent no byte of its announced 8 MiB body, and before
+    /// `100 Continue` for a client that waits for it.
+    @Test func reviewsWithoutAClientCertificateAreRefusedBeforeTheirBody() async throws {
+        let apiServerPKI = try TestPKI()
+        let server = try await startServer(["--client-ca", apiServerPKI.clientCAFile])
+        for expect in ["", "Expect: 100-continue\\r\\n"] {
+            let result = try await LiveClient.run("raw", server, [
+                "--send",
+                "POST /validate HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\n\(expect)Content-Length: 8388608\\r\\n\\r\\n",
+            ])
+            #expect(result["status"] as? Int == 403, "\(expect): \(result)")
+            #expect(result["closed"] as? Bool == true, "\(expect)")
+        }
+        #expect(try await server.metricValue("signet_http_requests_refused_at_head_total") ?? 0 >= 2)
+    }
+}

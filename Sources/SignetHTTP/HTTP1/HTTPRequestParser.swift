@@ -85,6 +85,24 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    /// The request whose body is being read (its ``HTTPRequest/body`` still empty): what a
+    /// server decides on before it reads the body, such as whether the client may send one.
+    /// Nil outside ``HTTPParserPhase/readingBody``.
+    public var pendingHead: HTTPRequest? {
+        pending
+    }
+
+    /// The bytes the body being read will hold: its Content-Length, or for a chunked body
+    /// (RFC 9112 §7.1) the bytes decoded so far plus those received but not yet decoded. Zero
+    /// outside ``HTTPParserPhase/readingBody``.
+    public var pendingBodyByteCount: Int {
+        switch state {
+        case .fixedBody(let remaining): body.count + remaining
+        case .chunkSize, .chunkData, .chunkDataEnd, .trailers: body.count + bufferedByteCount
+        case .head, .failed: 0
+        }
+    }
+
     /// The number of received bytes held but not yet parsed. Lines of a head that is still
     /// incomplete are parsed as they arrive, so this is not the size of the pending request.
     public var bufferedByteCount: Int {

@@ -8,9 +8,18 @@ public protocol HTTPRequestHandler: Sendable {
     /// then written without creating a task), or the work left. It must not block. By default,
     /// everything is left to ``handle(_:context:)``.
     func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling
+
+    /// Called on the event loop's thread as soon as a request's head is complete, before any of
+    /// its body is read or buffered (and before `100 Continue` is sent, RFC 9110 §10.1.1): a
+    /// response refuses the request there (the server writes it with `Connection: close` and
+    /// discards the body), nil reads on. Where a decision that needs only the head belongs,
+    /// such as which clients may send a body at all. It must not block. By default, nil.
+    func screen(_ head: HTTPRequest, context: HTTPRequestContext) -> HTTPResponse?
 }
 
 extension HTTPRequestHandler {
+    public func screen(_ head: HTTPRequest, context: HTTPRequestContext) -> HTTPResponse? { nil }
+
     public func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
         .waiting { await handle(request, context: context) }
     }

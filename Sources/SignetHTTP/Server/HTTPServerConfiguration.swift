@@ -31,6 +31,11 @@ public struct HTTPServerConfiguration: Sendable {
     /// the server reads and answers no further request on it. It resumes when the client has
     /// taken at least half of them; ``writeTimeout`` still drops a client that takes nothing.
     public var maxUnsentOutputBytes: Int
+    /// A memory budget for request bodies across all connections: a request whose body would
+    /// take the bytes buffered for bodies being received or handled beyond this is refused at
+    /// once with 503 and `Retry-After` (RFC 9110 §15.6.4, §10.2.3) and its connection closed.
+    /// A Content-Length body counts in full from its head on; a chunked one as it arrives.
+    public var maxBufferedBodyBytes: Int
     /// Event loop threads that own sockets and TLS. Defaults to the number of cores (at most 8).
     public var eventLoopThreads: Int
     /// Graceful shutdown: in-flight requests get this long to finish before connections are closed.
@@ -53,6 +58,7 @@ public struct HTTPServerConfiguration: Sendable {
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 1024,
         maxUnsentOutputBytes: Int = 1 << 20,
+        maxBufferedBodyBytes: Int = 64 << 20,
         eventLoopThreads: Int = HTTPServerConfiguration.defaultEventLoopThreads,
         shutdownGracePeriod: Duration = .seconds(25),
         certificateReloadInterval: Duration = .seconds(5)
@@ -67,6 +73,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
         self.maxUnsentOutputBytes = maxUnsentOutputBytes
+        self.maxBufferedBodyBytes = maxBufferedBodyBytes
         self.eventLoopThreads = eventLoopThreads
         self.shutdownGracePeriod = shutdownGracePeriod
         self.certificateReloadInterval = certificateReloadInterval

@@ -51,6 +51,10 @@ final class ServerConnection {
     /// Reading is off because more than ``HTTPServerConfiguration/maxUnsentOutputBytes`` of
     /// responses wait for the client (back-pressure); ``flush()`` turns it back on.
     private var pausedForOutput = false
+    /// Bytes of request bodies this connection holds against the server's body budget.
+    private var bodyReservation = 0
+    /// The head of the request being read has been shown to the handler's `screen`.
+    private var headScreened = false
     private var writeInterest = false
     private var draining = false
     /// After an error response the client may still be sending a body we did not read.
@@ -199,13 +203,17 @@ final class ServerConnection {
             switch parser.next() {
             case .needMoreData:
                 updateReadDeadline()
+                _ = admitPendingBody()
                 return
             case .continueExpected:
+                guard admitPendingBody() else { return }
                 send(HTTPResponseEncoder.continueResponse)
                 // The client holds its body until it reads this: out now, not with the answers
                 // at the end of the pass.
                 flush()
             case .request(let request):
+                guard (headScreened || screen(request)) && reserveBody(request.body.count) else { return }
+                headScreened = false
                 // A handler that answers without waiting has already completed the request
                 // here; the loop goes on with the next pipelined one.
                 dispatch(request)
@@ -218,6 +226,62 @@ final class ServerConnection {
                 return
             }
         }
+    }
+
+    /// While a body is being read: shows its head to the handler once, then holds the body's
+    /// bytes against the server's budget. False when the request was refused (the connection
+    /// is then closing).
+    private func admitPendingBody() -> Bool {
+        guard let head = parser.pendingHead else { return true }
+        if !headScreened {
+            guard screen(head) else { return false }
+        }
+        return reserveBody(parser.pendingBodyByteCount)
+    }
+
+    /// The handler's decision on a request head; a refusal is written and the connection closed.
+    private func screen(_ head: HTTPRequest) -> Bool {
+        headScreened = true
+        guard let refusal = core.handler.screen(head, context: makeContext()) else { return true }
+        core.metrics.refusedAtHead.increment()
+        core.logger.debug("request refused from its head", metadata: [
+            "peer": "\(remote)", "path": "\(head.path)", "status": "\(refusal.status)",
+        ])
+        respondAndClose(refusal)
+        return false
+    }
+
+    /// Holds `byteCount` bytes of body against ``HTTPServerConfiguration/maxBufferedBodyBytes``;
+    /// over the budget, answers 503 with `Retry-After` and closes.
+    private func reserveBody(_ byteCount: Int) -> Bool {
+        guard byteCount > bodyReservation else { return true }
+        let more = byteCount - bodyReservation
+        let total = core.bufferedBodyBytes.wrappingAdd(more, ordering: .relaxed).newValue
+        guard total <= core.configuration.maxBufferedBodyBytes else {
+            core.bufferedBodyBytes.wrappingSubtract(more, ordering: .relaxed)
+            core.metrics.bodyBudgetRefusals.increment()
+            core.logger.notice("request body refused: the server's body budget is spent", metadata: [
+                "peer": "\(remote)", "body_bytes": "\(byteCount)",
+            ])
+            var response = HTTPResponse.text(503, "the server is buffering too many request bodies; retry shortly\n")
+            response.headers.add(name: "Retry-After", value: "1")
+            respondAndClose(response)
+            return false
+        }
+        bodyReservation = byteCount
+        return true
+    }
+
+    /// Gives the connection's body bytes back to the budget (its request was answered or dropped).
+    private func releaseBody() {
+        guard bodyReservation > 0 else { return }
+        core.bufferedBodyBytes.wrappingSubtract(bodyReservation, ordering: .relaxed)
+        bodyReservation = 0
+    }
+
+    private func makeContext() -> HTTPRequestContext {
+        HTTPRequestContext(
+            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject, receivedAt: .now)
     }
 
     /// Moves the read deadline when the parser changes phase: idle keep-alive, head, body.
@@ -239,8 +303,7 @@ final class ServerConnection {
 
     private func dispatch(_ request: HTTPRequest) {
         state = .processing(Pending(version: request.version, keepAlive: request.keepAlive, isHead: request.method == "HEAD"))
-        let context = HTTPRequestContext(
-            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject, receivedAt: .now)
+        let context = makeContext()
         let handler = core.handler
         let loop = self.loop
         let id = self.id
@@ -272,6 +335,7 @@ final class ServerConnection {
     /// Writes the handler's response; keeps the connection for the next request or closes it.
     func complete(_ response: HTTPResponse) {
         guard case .processing(let request) = state else { return }
+        releaseBody()
         requestsServed += 1
         let keepAlive = request.keepAlive && !draining && !core.isDraining
         var response = response
@@ -427,6 +491,7 @@ final class ServerConnection {
     func closeNow() {
         guard !isClosed else { return }
         state = .closed
+        releaseBody()
         close(fd)
         loop.remove(self)
     }

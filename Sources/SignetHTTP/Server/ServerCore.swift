@@ -12,6 +12,8 @@ final class ServerCore: Sendable {
 
     let activeConnections = Atomic<Int>(0)
     let requestsInFlight = Atomic<Int>(0)
+    /// Bytes of request bodies reserved by connections (``HTTPServerConfiguration/maxBufferedBodyBytes``).
+    let bufferedBodyBytes = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
     private let nextConnectionID = Atomic<UInt64>(EventLoop.firstConnectionToken)
 
@@ -48,6 +50,10 @@ struct ServerMetrics: Sendable {
     let badRequests = Counter(label: "signet_http_malformed_requests_total")
     /// Times a connection stopped being read because its client did not take its responses.
     let readPauses = Counter(label: "signet_http_read_pauses_total")
+    /// Requests refused with 503 because the bodies buffered across connections were at their budget.
+    let bodyBudgetRefusals = Counter(label: "signet_http_body_budget_refusals_total")
+    /// Requests the handler refused from their head, before their body was read.
+    let refusedAtHead = Counter(label: "signet_http_requests_refused_at_head_total")
 }
 
 /// Which deadline a connection is under.
