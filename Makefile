@@ -115,6 +115,12 @@ demo: build
 clean:
 	rm -rf .build $(TOOLS_DIR)
 
+# Mutation run (not part of make test): each security check broken on its own in a scratch
+# worktree of HEAD, the suites that should notice run; writes MUTATIONS.md. ONLY=id1,id2 for some.
+.PHONY: mutate
+mutate: deps
+	python3 scripts/mutate.py $(if $(ONLY),--only $(ONLY))
+
 # Benchmarks: release build, wrk and nginx on 127.0.0.1; writes bench/RESULTS.md and bench/results.json.
 BENCH_APT_PACKAGES := wrk nginx-light
 .PHONY: bench
