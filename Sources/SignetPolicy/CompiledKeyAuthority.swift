@@ -16,6 +16,16 @@ public struct CompiledKeyAuthority: Sendable, Hashable {
     /// The files the keys were read from (key files and mounted Secret keys, also those that
     /// were absent), so that a change to any of them recompiles the policy.
     public var trustMaterialFiles: [String] = []
+    /// The keys the authority names that could not be read when it was compiled, each as
+    /// `publicKeys[1]: the public key file /etc/keys/a.pub is missing or unreadable` (a key file
+    /// or mounted Secret key that is absent or holds no usable key). While any is listed the
+    /// authority fails every image (``CompiledAuthority/unresolvedReason``): a key removed from
+    /// under a running signet must fail closed, not leave the keys it was listed with, or the
+    /// last policy set that loaded, in force.
+    public var unresolvedKeys: [String] = []
+    /// Every Secret key the authority names with `secretRef` (its `key` filled in), read or
+    /// not, so that a policy source reading Secrets through the API knows which to watch.
+    public var secretReferences: [ClusterImagePolicy.SecretKeyReference] = []
 
     public init(keys: [TrustedPublicKey], threshold: Int, requiredAnnotations: [String: String] = [:]) {
         self.keys = keys

@@ -135,11 +135,20 @@ public struct CompiledAuthority: Sendable, Hashable {
             for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
             text += "|threshold=\(trust.threshold)"
             for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
+            for unresolved in trust.unresolvedKeys { text += "|unresolved=\(unresolved)" }
         }
         if case .keyless(let trust) = kind {
             text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
         }
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
+    }
+
+    /// Why the authority fails every image without asking a verifier, when trust material it
+    /// names could not be read: `unresolved key: publicKeys[0]: the public key file /k.pub is
+    /// missing or unreadable`. `nil` when everything it names was read.
+    public var unresolvedReason: String? {
+        guard case .key(let trust) = kind, !trust.unresolvedKeys.isEmpty else { return nil }
+        return "unresolved key: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until the key is back"
     }
 
     /// What the authority checks.

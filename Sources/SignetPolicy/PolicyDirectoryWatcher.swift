@@ -11,7 +11,10 @@ import Logging
 /// interval too and its new revision retires the cached verdicts of the old. On a change it loads the directory
 /// with ``PolicyLoader``; a valid set replaces the current one and is reported as
 /// ``PolicyWatchEvent/reloaded(_:)``; an invalid one is reported as
-/// ``PolicyWatchEvent/rejected(_:keeping:)`` and the last good set stays in force.
+/// ``PolicyWatchEvent/rejected(_:keeping:)`` and the last good set stays in force. A key file
+/// or mounted Secret key that disappears is not a rejection: the set reloads with that key
+/// unresolved (``CompiledKeyAuthority/unresolvedKeys``), so its authority fails closed instead
+/// of the last good set keeping the removed key trusted.
 ///
 /// The only blocking work is reading the small policy files. Lifecycle: call
 /// ``loadInitial()`` at start-up (fail the start on error), then ``run()`` in a task; it returns

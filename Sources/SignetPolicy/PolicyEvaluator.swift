@@ -337,11 +337,20 @@ public struct PolicyEvaluator: Sendable {
     private func progress(of policy: CompiledPolicy, image: ImageReference) -> PolicyProgress {
         var progress = PolicyProgress(policy: policy)
         progress.missingDigest = policy.requireDigest && image.digest == nil
-        // Static authorities are decided here, without the verifier.
+        // Static authorities, and those whose trust material is missing, are decided here,
+        // without the verifier.
         var signature: [CompiledAuthority] = []
         let authorities = policy.authorities
         // By index: an authority is read in place, not copied with its trust configuration.
         for position in authorities.indices {
+            // Trust material that could not be read fails the authority (fail closed), decided
+            // here, never cached: it passes again as soon as the material is back.
+            if let unresolved = authorities[position].unresolvedReason {
+                progress.record(
+                    AuthorityResult(authority: authorities[position].name, status: .failed, reason: unresolved),
+                    at: authorities[position].index)
+                continue
+            }
             guard case .static(let action, let message) = authorities[position].kind else {
                 signature.append(authorities[position])
                 continue

@@ -4,6 +4,12 @@ import SignetCrypto
 extension PolicyLoader {
     /// Reads and parses the public keys of a `key` authority and checks its threshold, so that a
     /// policy whose keys cannot be used is refused when it is loaded, naming the field.
+    ///
+    /// A key read from outside the policy text (a `file`, or a `secretRef` when
+    /// ``requireSecretReferences`` is set) that is missing or unusable does not refuse the
+    /// policy: the authority compiles with it in ``CompiledKeyAuthority/unresolvedKeys`` and
+    /// fails every image it is asked about (fail closed). Refusing would keep the last good set,
+    /// and with it the key that was removed, in force.
     func compileKeyAuthority(
         _ body: ClusterImagePolicy.KeyAuthority, path: String, source: PolicySourceLocation
     ) throws(PolicyLoadError) -> CompiledKeyAuthority {
@@ -15,8 +21,11 @@ extension PolicyLoader {
         }
         var keys: [TrustedPublicKey] = []
         var keyIndices: [Int] = []  // the publicKeys index of each entry of keys
-        var unresolved = 0
+        // Keys that could not be read: named for the deny reason (enforcing) or only counted
+        // toward the threshold (`requireSecretReferences` off: the Secret lives in a cluster).
+        var unresolvedKeys: [String] = []
         var files: [String] = []
+        var secretReferences: [ClusterImagePolicy.SecretKeyReference] = []
         for (index, entry) in body.publicKeys.enumerated() {
             let keyPath = "\(path).publicKeys[\(index)]"
             let given = [entry.pem != nil, entry.file != nil, entry.secretRef != nil].filter { $0 }.count
@@ -32,7 +41,9 @@ extension PolicyLoader {
                 field = "\(keyPath).file"
                 files.append(file)
                 guard let data = FileManager.default.contents(atPath: file) else {
-                    throw invalid(field, "cannot read the public key file \(file)")
+                    guard requireSecretReferences else { throw invalid(field, "cannot read the public key file \(file)") }
+                    unresolvedKeys.append("publicKeys[\(index)]: the public key file \(file) is missing or unreadable")
+                    continue
                 }
                 (pem, origin) = (String(decoding: data, as: UTF8.self), "file \(file)")
             } else {
@@ -42,22 +53,37 @@ extension PolicyLoader {
                 for part in [secret.namespace, secret.name, name] where part.isEmpty || part.contains("/") || part.hasPrefix(".") {
                     throw invalid(field, "\"\(part)\" is not a valid Secret namespace, name or key")
                 }
-                let location = [keySecretsDirectory, secret.namespace, secret.name, name].joined(separator: "/")
-                files.append(location)
-                guard let data = FileManager.default.contents(atPath: location) else {
-                    if !requireSecretReferences {
-                        unresolved += 1
+                let reference = ClusterImagePolicy.SecretKeyReference(namespace: secret.namespace, name: secret.name, key: name)
+                secretReferences.append(reference)
+                let bytes: [UInt8]
+                if let secretKeyReader, requireSecretReferences {
+                    switch secretKeyReader.read(reference) {
+                    case .found(let found):
+                        bytes = found
+                    case .missing(let why):
+                        unresolvedKeys.append("publicKeys[\(index)]: key \(name) of Secret \(secret.namespace)/\(secret.name) is missing (\(why))")
                         continue
                     }
-                    throw invalid(field, "cannot read key \(name) of Secret \(secret.namespace)/\(secret.name) (expected at \(location))")
+                } else {
+                    let location = [keySecretsDirectory, secret.namespace, secret.name, name].joined(separator: "/")
+                    files.append(location)
+                    guard let data = FileManager.default.contents(atPath: location) else {
+                        unresolvedKeys.append(
+                            "publicKeys[\(index)]: key \(name) of Secret \(secret.namespace)/\(secret.name) is missing (expected at \(location))")
+                        continue
+                    }
+                    bytes = [UInt8](data)
                 }
-                (pem, origin) = (String(decoding: data, as: UTF8.self), "secret \(secret.namespace)/\(secret.name) key \(name)")
+                (pem, origin) = (String(decoding: bytes, as: UTF8.self), "secret \(secret.namespace)/\(secret.name) key \(name)")
             }
             let key: PublicKey
             do {
                 key = try PublicKey(pem: pem)
             } catch {
-                throw invalid(field, "unusable public key: \(error)")
+                // A key file or Secret replaced by something unusable is a removed key.
+                guard entry.pem == nil, requireSecretReferences else { throw invalid(field, "unusable public key: \(error)") }
+                unresolvedKeys.append("publicKeys[\(index)]: \(origin) holds no usable public key: \(error)")
+                continue
             }
             var scheme = SignatureScheme()
             if let name = entry.hashAlgorithm {
@@ -88,13 +114,20 @@ extension PolicyLoader {
             keyIndices.append(index)
         }
         let threshold = body.threshold ?? 1
-        guard threshold >= 1, threshold <= keys.count + unresolved else {
+        guard threshold >= 1, threshold <= body.publicKeys.count else {
             throw invalid(
                 "\(path).threshold",
-                "threshold must be between 1 and the number of public keys (\(keys.count + unresolved)), found \(threshold)")
+                "threshold must be between 1 and the number of public keys (\(body.publicKeys.count)), found \(threshold)")
+        }
+        if !unresolvedKeys.isEmpty, requireSecretReferences {
+            logger.warning("a key authority names keys that cannot be read; it fails every image until they are back", metadata: [
+                "source": "\(source)", "authority": "\(path)", "unresolved": "\(unresolvedKeys.joined(separator: "; "))",
+            ])
         }
         var compiled = CompiledKeyAuthority(keys: keys, threshold: threshold, requiredAnnotations: body.annotations ?? [:])
         compiled.trustMaterialFiles = files
+        compiled.unresolvedKeys = unresolvedKeys
+        compiled.secretReferences = secretReferences
         return compiled
     }
 }

@@ -43,6 +43,10 @@ public struct PolicyLoader: Sendable {
     /// `<directory>/<namespace>/<name>/<key>` (each ConfigMap mounted as a volume there).
     public var configMapsDirectory: String = PolicyLoader.defaultConfigMapsDirectory
 
+    /// Where `secretRef` public keys are read from instead of ``keySecretsDirectory`` (the
+    /// Kubernetes API); `nil`: the mounted directory.
+    public var secretKeyReader: (any SecretKeyReader)?
+
     /// Whether a `secretRef` public key whose Secret is not mounted is an error (`true`, when
     /// signet loads policies it will enforce) or only checked for shape (`false`: `signet lint`
     /// and admission of signet's own resources, where the Secret lives in the cluster, not here).

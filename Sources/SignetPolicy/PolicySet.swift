@@ -41,6 +41,25 @@ public struct PolicySet: Sendable {
         return files.sorted()
     }
 
+    /// Every Secret key a `key` authority names with `secretRef`, sorted by namespace, name and key.
+    public var secretReferences: [ClusterImagePolicy.SecretKeyReference] {
+        var references: Set<ClusterImagePolicy.SecretKeyReference> = []
+        for policy in policies {
+            for authority in policy.authorities {
+                if case .key(let trust) = authority.kind { references.formUnion(trust.secretReferences) }
+            }
+        }
+        return references.sorted { ($0.namespace, $0.name, $0.key ?? "") < ($1.namespace, $1.name, $1.key ?? "") }
+    }
+
+    /// A fingerprint of the contents (or absence) of `files`: what changes when trust material
+    /// a policy read from disk changes.
+    public static func trustMaterialFingerprint(_ files: [String]) -> String {
+        var hash = StableHash()
+        combineTrustMaterial(files, into: &hash)
+        return hash.hexDigest
+    }
+
     /// Adds the contents of `files` (or their absence) to `hash`.
     static func combineTrustMaterial(_ files: [String], into hash: inout StableHash) {
         for file in files {

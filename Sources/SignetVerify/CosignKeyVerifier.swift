@@ -51,6 +51,11 @@ public struct CosignKeyVerifier: SignatureVerifier {
                 image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
                 format: format, passed: passed, reason: reason, failure: failure, signers: signers, steps: steps, timings: timings)
         }
+        // 0. Every key the authority names was read: a missing one fails closed.
+        if let unresolved = request.authority.unresolvedReason {
+            steps.append(VerificationStep(name: "trust material", passed: false, detail: unresolved))
+            return result(false, unresolved, failure: .unresolvedTrustMaterial)
+        }
 
         // 1. The signature image.
         let fetchStart = ContinuousClock.now

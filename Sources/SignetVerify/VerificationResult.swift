@@ -108,6 +108,9 @@ public enum VerificationFailure: String, Sendable, Hashable, Codable, CaseIterab
     case thresholdNotMet
     /// The signature artifact is malformed (not an image manifest, no signature layers).
     case malformedArtifact
+    /// Trust material the authority names (a key file, a Secret key) could not be read, so
+    /// nothing can verify (``CompiledAuthority/unresolvedReason``).
+    case unresolvedTrustMaterial
 }
 
 /// How a cache answered a lookup.

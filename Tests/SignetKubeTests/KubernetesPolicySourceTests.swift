@@ -47,12 +47,21 @@ struct KubernetesPolicySourceTests {
         return await evaluator.evaluate([ImageUse(image: image, container: "web")], subject: subject, deadline: .now + .seconds(10))
     }
 
-    /// A policy whose `secretRef` names a Secret signet cannot read: it does not compile.
+    /// A policy whose `secretRef` names a Secret signet cannot read: its authority is unresolved.
     static var unreadableKeyPolicy: [String: Any] { [
         "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "payments-keys"],
         "spec": [
             "images": [["glob": "ghcr.io/acme/payments/**"]],
             "authorities": [["name": "release", "key": ["publicKeys": [["secretRef": ["namespace": "signet-system", "name": "missing", "key": "cosign.pub"]]]]]],
+        ],
+    ] }
+
+    /// A policy whose inline key is not a key: it does not compile.
+    static var malformedKeyPolicy: [String: Any] { [
+        "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "billing-keys"],
+        "spec": [
+            "images": [["glob": "ghcr.io/acme/billing/**"]],
+            "authorities": [["name": "release", "key": ["publicKeys": [["pem": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"]]]]],
         ],
     ] }
 
@@ -102,15 +111,23 @@ struct KubernetesPolicySourceTests {
         #expect(source.namespaceLabels("newcomer") == nil)
         #expect(await !Self.decide(source, namespace: "newcomer", now: now).allowed)
 
-        // A policy that cannot compile denies the images its globs cover, naming itself and the
-        // error, instead of leaving them to the no-match action (allow here).
+        // A policy whose key cannot be read denies the images its globs cover, naming itself and
+        // the key, instead of leaving them to the no-match action (allow here).
         try server.apply("clusterimagepolicies", Self.unreadableKeyPolicy)
-        try await KubernetesWatchTests.eventually("invalid policy seen") { await source.rejected["ClusterImagePolicy payments-keys"] != nil }
+        try await KubernetesWatchTests.eventually("policy seen") { await source.current()["payments-keys"] != nil }
         let payments = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/payments/api:1")
         #expect(!payments.allowed)
-        #expect(payments.denials.first?.contains(#"ClusterImagePolicy "payments-keys" is invalid, so it denies every image it covers until it is fixed"#) == true, "\(payments.denials)")
+        #expect(payments.denials.first?.contains(#"denied by policy "payments-keys", authority "release": unresolved key: publicKeys[0]: key cosign.pub of Secret signet-system/missing is missing"#) == true, "\(payments.denials)")
         #expect(await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/web:1").allowed, "images it does not cover are not affected")
         try server.delete("clusterimagepolicies", key: "payments-keys")
+
+        // A policy that cannot compile denies the images its globs cover, naming itself and the error.
+        try server.apply("clusterimagepolicies", Self.malformedKeyPolicy)
+        try await KubernetesWatchTests.eventually("invalid policy seen") { await source.rejected["ClusterImagePolicy billing-keys"] != nil }
+        let billing = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/billing/api:1")
+        #expect(!billing.allowed)
+        #expect(billing.denials.first?.contains(#"ClusterImagePolicy "billing-keys" is invalid, so it denies every image it covers until it is fixed"#) == true, "\(billing.denials)")
+        try server.delete("clusterimagepolicies", key: "billing-keys")
 
         // Status is written: the policy is Ready, the bypass Invalid with the reason.
         try await KubernetesWatchTests.eventually("status written") {

@@ -98,8 +98,10 @@ struct KeyAuthorityLoaderTests {
             "publicKeys[0] (file \(keyFile))", "publicKeys[1] (secret signet/release key cosign.pub)",
         ])
 
-        let missing = try #require(loadError(yaml))
-        #expect(missing.fieldPath == "spec.authorities[0].key.publicKeys[1].secretRef")
-        #expect(missing.message.contains("Secret signet/release"))
+        // A Secret that is not mounted does not refuse the policy (the last good set would keep
+        // a removed key trusted): the authority compiles with the key unresolved and fails closed.
+        let missing = try PolicyLoader().load(files: [PolicySourceFile(name: "keys.yaml", bytes: Array(yaml.utf8))])
+        let reason = try #require(missing["keys"]?.authorities.first?.unresolvedReason)
+        #expect(reason.hasPrefix("unresolved key: publicKeys[1]: key cosign.pub of Secret signet/release is missing"), "\(reason)")
     }
 }

@@ -53,6 +53,40 @@ struct TrustMaterialReloadTests {
         #expect(trust.keys.map(\.key) == [try bob.publicKey()])
     }
 
+    /// A running `signet serve` over `policies` and a registry holding `image`, signed by
+    /// `signer`; `decide()` reviews a Pod running the image.
+    struct ServedImage {
+        let server: SignetServerFixture
+        let registry: RegistryFixture
+        let reviewFile: String
+        let reviews: TemporaryDirectory
+
+        func decide() async throws -> AdmissionAnswer {
+            let server = server
+            let reviewFile = reviewFile
+            return try AdmissionAnswer(decoding: try await offThePool { try server.review(reviewFile) }.body)
+        }
+
+        /// Reviews until an answer denies, for at most `budget`.
+        func firstDenial(within budget: Duration) async throws -> AdmissionAnswer? {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < budget {
+                let answer = try await decide()
+                if !answer.allowed { return answer }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            return nil
+        }
+
+        func stop() async {
+            let (server, registry) = (server, registry)
+            _ = try? await offThePool {
+                server.stop()
+                registry.stop()
+            }
+        }
+    }
+
     @Test("a key rotated under a running signet serve retires its cached allow within one reload interval")
     func rotatedKeyUnderServe() async throws {
         let registry = try await offThePool { try RegistryFixture() }
@@ -108,5 +142,140 @@ struct TrustMaterialReloadTests {
             server.stop()
             registry.stop()
         }
+    }
+
+    // MARK: - A key that disappears fails closed
+
+    @Test("a key file that disappears compiles to an unresolved key that fails the authority; its return resolves it")
+    func vanishedKeyFileIsUnresolved() async throws {
+        let alice = try await TestSigningKey.generate(.ecP256)
+        let keys = TemporaryDirectory(prefix: "signet-trust-keys")
+        let keyFile = try keys.write("release.pub", alice.publicKeyPEM).path
+        let policies = TemporaryDirectory(prefix: "signet-trust-policies")
+        try policies.write("policy.yaml", Self.policy(keyFile: keyFile, registry: "registry.example"))
+
+        let watcher = PolicyDirectoryWatcher(directory: policies.path, interval: .seconds(1))
+        let first = try await watcher.loadInitial()
+        #expect(first["team-signed"]?.authorities.first?.unresolvedReason == nil)
+
+        try FileManager.default.removeItem(atPath: keyFile)
+        guard case .reloaded(let second)? = await watcher.poll() else {
+            Issue.record("a vanished key file must reload the policies, not keep the last good set with the old key")
+            return
+        }
+        #expect(second.revision != first.revision)
+        let authority = try #require(second["team-signed"]?.authorities.first)
+        let reason = try #require(authority.unresolvedReason)
+        #expect(reason.hasPrefix("unresolved key: publicKeys[0]: the public key file \(keyFile)"), "\(reason)")
+        guard case .key(let trust) = authority.kind else {
+            Issue.record("the policy keeps its key authority")
+            return
+        }
+        #expect(trust.keys.isEmpty, "the old key must not stay trusted")
+        #expect(authority.trustFingerprint != first["team-signed"]?.authorities.first?.trustFingerprint)
+
+        // The evaluator fails the authority without a verifier: no registry, no cache.
+        let evaluator = PolicyEvaluator(policies: second, noMatchAction: .allow)
+        let decision = await evaluator.evaluate(
+            [ImageUse(image: "registry.example/team/app@sha256:\(String(repeating: "a", count: 64))", container: "app")],
+            subject: AdmissionSubject(namespace: "default", kind: "Pod"), deadline: .now + .seconds(30))
+        #expect(!decision.allowed)
+        let denial = try #require(decision.denials.first)
+        #expect(denial.contains("denied by policy \"team-signed\", authority \"release-key\": unresolved key: publicKeys[0]"), "\(denial)")
+        #expect(denial.contains(keyFile), "\(denial)")
+
+        try keys.write("release.pub", alice.publicKeyPEM)
+        guard case .reloaded(let third)? = await watcher.poll() else {
+            Issue.record("the key's return must reload the policies")
+            return
+        }
+        #expect(third["team-signed"]?.authorities.first?.unresolvedReason == nil)
+        #expect(third.revision == first.revision)
+    }
+
+    @Test("a mounted Secret key that disappears or turns unusable is an unresolved key naming the Secret")
+    func vanishedSecretKeyIsUnresolved() async throws {
+        let alice = try await TestSigningKey.generate(.ecP256)
+        let secrets = TemporaryDirectory(prefix: "signet-trust-secrets")
+        try FileManager.default.createDirectory(atPath: secrets.file("signet-system/release-key").path, withIntermediateDirectories: true)
+        let keyFile = try secrets.write("signet-system/release-key/cosign.pub", alice.publicKeyPEM).path
+        let policy = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: team-signed
+            spec:
+              images:
+                - glob: "registry.example/team/**"
+              authorities:
+                - name: release-key
+                  key:
+                    publicKeys:
+                      - secretRef: {namespace: signet-system, name: release-key}
+            """
+        let loader = PolicyLoader(keySecretsDirectory: secrets.path)
+        let file = PolicySourceFile(name: "policy.yaml", bytes: Array(policy.utf8))
+        let first = try loader.load(files: [file])
+        #expect(first["team-signed"]?.authorities.first?.unresolvedReason == nil)
+        #expect(first.trustMaterialFiles == [keyFile])
+
+        try FileManager.default.removeItem(atPath: keyFile)
+        let missing = try loader.load(files: [file])
+        #expect(missing.revision != first.revision)
+        let reason = try #require(missing["team-signed"]?.authorities.first?.unresolvedReason)
+        #expect(reason.contains("unresolved key: publicKeys[0]: key cosign.pub of Secret signet-system/release-key is missing"), "\(reason)")
+
+        _ = try secrets.write("signet-system/release-key/cosign.pub", "not a key")
+        let garbled = try loader.load(files: [file])
+        let garbledReason = try #require(garbled["team-signed"]?.authorities.first?.unresolvedReason)
+        #expect(garbledReason.contains("secret signet-system/release-key key cosign.pub holds no usable public key"), "\(garbledReason)")
+    }
+
+    @Test("a key file deleted under a running signet serve turns its cached allow into a deny within one reload interval")
+    func deletedKeyUnderServe() async throws {
+        let served = try await Self.serveSignedImage(keyFileName: "release.pub")
+        let allowed = try await served.image.decide()
+        #expect(allowed.allowed, "\(allowed.message)")
+        let cached = try await served.image.decide()
+        #expect(cached.allowed, "the second review is the cached allow")
+
+        try FileManager.default.removeItem(atPath: served.keyFile)
+        let answer = try #require(
+            try await served.image.firstDenial(within: TestBudget.seconds(served.interval * 10)),
+            "the cached allow must be retired once the key file is gone")
+        #expect(answer.message.contains("denied by policy \"team-signed\", authority \"release-key\": unresolved key: publicKeys[0]"), "\(answer.message)")
+        #expect(answer.message.contains(served.keyFile), "\(answer.message)")
+        await served.image.stop()
+        withExtendedLifetime(served) {}
+    }
+
+    /// An image in a local registry signed by a key, and `signet serve` over a policy naming the
+    /// key's file, reloading every second.
+    static func serveSignedImage(keyFileName: String) async throws
+        -> (image: ServedImage, keyFile: String, keys: TemporaryDirectory, policies: TemporaryDirectory, interval: Int) {
+        let registry = try await offThePool { try RegistryFixture() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        let images = TestRegistryImages(client: client)
+        let alice = try await TestSigningKey.generate(.ecP256)
+        let image = try ImageReference(parsing: "\(registry.host)/team/app:v1")
+        let digest = try await images.pushImage(image)
+        try await images.sign(digest, in: image, with: [alice])
+
+        let keys = TemporaryDirectory(prefix: "signet-trust-keys")
+        let keyFile = try keys.write(keyFileName, alice.publicKeyPEM).path
+        let policies = TemporaryDirectory(prefix: "signet-trust-policies")
+        try policies.write("policy.yaml", Self.policy(keyFile: keyFile, registry: registry.host))
+        let interval = 1
+        let server = try await SignetServerFixture.start(
+            policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host, "--policy-reload-interval", "\(interval)s"])
+        let reviews = TemporaryDirectory(prefix: "signet-trust-reviews")
+        let containers = #"[{"name":"app","image":"\#(image)"}]"#
+        let reviewFile = try reviews.write("review.json", """
+            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"6d0c4d7e-0000-4000-8000-000000000001",\
+            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
+            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
+            "metadata":{"name":"app","namespace":"default"},"spec":{"containers":\(containers)}}}}
+            """).path
+        return (ServedImage(server: server, registry: registry, reviewFile: reviewFile, reviews: reviews), keyFile, keys, policies, interval)
     }
 }

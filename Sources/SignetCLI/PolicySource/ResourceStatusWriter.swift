@@ -9,7 +9,8 @@ import SignetPolicy
 /// - `PolicyException`: `state` `Active` or `Expired`, `validUntil`, `message`;
 /// - `EmergencyBypass`: `state` `Active`, `Expired` or `Refused` (beyond the maximum window),
 ///   `expiresAt`, `message`;
-/// - `ClusterImagePolicy`: `state` `Ready`;
+/// - `ClusterImagePolicy`: `state` `Ready`, or `Invalid` while a key it names cannot be read
+///   (the authority fails closed; the message names the key);
 /// - any of them that does not compile: `state` `Invalid` with the reason.
 ///
 /// A status is patched only when it differs from the one last written. When the service account
@@ -32,7 +33,12 @@ actor ResourceStatusWriter {
         -> [String: (resource: KubernetesResource, name: String, namespace: String?, status: [String: String])] {
         var result: [String: (KubernetesResource, String, String?, [String: String])] = [:]
         for policy in set.policies {
-            result["ClusterImagePolicy \(policy.name)"] = (.clusterImagePolicies, policy.name, nil, ["state": "Ready", "message": "in force"])
+            let unresolved = policy.authorities.compactMap { authority in authority.unresolvedReason.map { "authority \"\(authority.name)\": \($0)" } }
+            result["ClusterImagePolicy \(policy.name)"] = (
+                .clusterImagePolicies, policy.name, nil,
+                unresolved.isEmpty
+                    ? ["state": "Ready", "message": "in force"]
+                    : ["state": "Invalid", "message": unresolved.joined(separator: "; ")])
         }
         for exception in set.exceptions {
             let until = KubernetesTime.format(exception.validUntil)
