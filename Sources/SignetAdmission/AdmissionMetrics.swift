@@ -31,13 +31,26 @@ final class AdmissionMetrics: Sendable {
     /// The counter of one image verdict outcome.
     func verdicts(_ outcome: ImageOutcome) -> Counter { verdicts[outcome]! }
 
+    /// The kinds that keep their name in the `kind` label: those whose images signet reads and
+    /// signet's own (group `signet.dev`). The kind comes from the review, which any client that
+    /// reaches `/validate` writes, so every other value is counted as `other`: a label may take
+    /// only a bounded set of values (Prometheus, "Instrumentation: use labels with care").
+    static let kindsNamedInMetrics: Set<String> = WorkloadImages.knownKinds.union([
+        "ClusterImagePolicy", "PolicyException", "EmergencyBypass",
+    ])
+
+    /// The `kind` label of a review of `kind`: its name when known, else `other`.
+    static func kindLabel(_ kind: String) -> String {
+        kindsNamedInMetrics.contains(kind) ? kind : "other"
+    }
+
     /// Counts one decided review.
     func countReview(allowed: Bool, kind: String, dryRun: Bool) {
-        let key = ReviewKey(allowed: allowed, kind: kind, dryRun: dryRun)
+        let key = ReviewKey(allowed: allowed, kind: Self.kindLabel(kind), dryRun: dryRun)
         let counter = reviews.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = Counter(label: "signet_admission_reviews_total", dimensions: [
-                ("decision", allowed ? "allowed" : "denied"), ("kind", kind), ("dry_run", dryRun ? "true" : "false"),
+                ("decision", allowed ? "allowed" : "denied"), ("kind", key.kind), ("dry_run", dryRun ? "true" : "false"),
             ])
             counters[key] = counter
             return counter

@@ -154,7 +154,7 @@ public final class RegistryClient: Sendable {
         // Leave room for the retried request itself.
         let remaining = ContinuousClock.now.duration(to: deadline)
         guard wait + .milliseconds(50) < remaining else { return false }
-        Counter(label: "signet_registry_retries_total", dimensions: [("registry", target.registry)]).increment()
+        Counter(label: "signet_registry_retries_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry))]).increment()
         logger.debug("retrying registry request", metadata: ["registry": "\(target.registry)", "wait": "\(wait)"])
         do {
             try await Task.sleep(for: wait)
@@ -172,13 +172,13 @@ public final class RegistryClient: Sendable {
             let response = try await driver.perform(request)
             Counter(
                 label: "signet_registry_requests_total",
-                dimensions: [("registry", target.registry), ("method", request.method.rawValue), ("status", "\(response.status / 100)xx")]
+                dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry)), ("method", request.method.rawValue), ("status", "\(response.status / 100)xx")]
             ).increment()
             return response
         } catch let failure as TransportFailure {
             Counter(
                 label: "signet_registry_requests_total",
-                dimensions: [("registry", target.registry), ("method", request.method.rawValue), ("status", "error")]
+                dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry)), ("method", request.method.rawValue), ("status", "error")]
             ).increment()
             switch failure {
             case .cancelled:
@@ -231,7 +231,7 @@ public final class RegistryClient: Sendable {
             return credential?.basicAuthorization
         case "bearer":
             if let token {
-                Counter(label: "signet_registry_token_cache_hits_total", dimensions: [("registry", target.registry)]).increment()
+                Counter(label: "signet_registry_token_cache_hits_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry))]).increment()
                 return "Bearer " + token
             }
             return try await sharedToken(challenge: challenge, target: target, scope: scope, credential: credential, deadline: deadline)
@@ -319,7 +319,7 @@ public final class RegistryClient: Sendable {
         request.headers.append(("Accept", "application/json"))
         if let credential { request.headers.append(("Authorization", credential.basicAuthorization)) }
         let issued = ContinuousClock.now
-        Counter(label: "signet_registry_token_cache_misses_total", dimensions: [("registry", target.registry)]).increment()
+        Counter(label: "signet_registry_token_cache_misses_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry))]).increment()
         let response = try await transport(request, target: target, operation: "token for \(target.registry)")
         switch response.status {
         case 200:

@@ -370,6 +370,24 @@ def scenario_body_budget(args):
     return {"refused": refused, "held_answered": held_answers, "after_release_status": after}
 
 
+def scenario_forged_kinds(args):
+    """Posts --count reviews on one keep-alive connection, each of the review in --body-file
+    with its kind replaced by a different made-up 1 KB name; reports the statuses."""
+    review = json.load(open(args.body_file))
+    conn = connection(args)
+    statuses = []
+    for index in range(args.count):
+        kind = "Forged%d" % index + "x" * 1024
+        review["request"]["kind"]["kind"] = kind
+        review["request"]["object"]["kind"] = kind
+        conn.request("POST", "/validate?timeout=10s", body=json.dumps(review).encode(),
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        statuses.append(response.status)
+    return {"statuses": sorted(set(statuses)), "count": len(statuses)}
+
+
 def peak_rss_kib(pid):
     """The peak resident set size (VmHWM) of process `pid`, in KiB."""
     with open("/proc/%d/status" % pid) as status:

@@ -77,3 +77,23 @@ extension HardeningTests {
         #expect(try await server.metricValue("signet_http_requests_refused_at_head_total") ?? 0 >= 2)
     }
 }
+
+extension HardeningTests {
+    // MARK: - Finding 3: bounded label values
+
+    /// Reviews of made-up kinds are counted under `kind="other"`: 300 of them with 1 KB kinds
+    /// leave `/metrics` about the size it was (they used to add a series each, 300 KB).
+    @Test func madeUpKindsAreCountedAsOther() async throws {
+        let server = try await startServer()
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
+        _ = try await server.review(file)
+        let before = try await server.metrics()
+        let result = try await LiveClient.run("forged-kinds", server, ["--count", "300", "--body-file", file])
+        #expect(result["count"] as? Int == 300)
+        #expect(result["statuses"] as? [Int] == [200], "\(result)")
+        let after = try await server.metrics()
+        #expect(!after.contains("Forged"))
+        #expect(after.contains(#"kind="other""#))
+        #expect(after.utf8.count < before.utf8.count + 16 * 1024, "\(before.utf8.count) → \(after.utf8.count) bytes")
+    }
+}
