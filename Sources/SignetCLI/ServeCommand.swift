@@ -96,6 +96,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys: <dir>/<namespace>/<name>/<key>. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
     var keySecretsDir: String?
 
+    @Option(name: .long, help: "With --policy-source kubernetes, where secretRef public keys are read: directory (the Secrets mounted under --key-secrets-dir) or api (each named Secret read and watched through the Kubernetes API). (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
+    var keySecretsSource: String?
+
     @Option(name: .long, help: "How long a passed verification is reused. (env: SIGNET_VERIFICATION_CACHE_TTL, default 10m)")
     var verificationCacheTTL: String?
 
@@ -127,7 +130,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let policySource = try await PolicySourceRuntime.make(
             settings: try resources.resolve(), policyDirectory: settings.policyDirectory,
             reloadInterval: settings.policyReloadInterval, readiness: readiness, logger: logger,
-            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory))
+            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory),
+            keySecrets: settings.keySecrets)
 
         let certificates: CertificateReloader
         do {
@@ -254,10 +258,18 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         verification.tagTTL = try EnvironmentOption.duration(tagCacheTTL, "SIGNET_TAG_CACHE_TTL", default: verification.tagTTL)
         guard verification.capacity > 0 else { throw ValidationError("--verification-cache-size must be positive") }
 
+        let keySecretsDirectory = EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!
+        let keySecrets: KeySecretsSource
+        switch EnvironmentOption.string(keySecretsSource, "SIGNET_KEY_SECRETS_SOURCE", default: "directory")! {
+        case "directory": keySecrets = .directory(keySecretsDirectory)
+        case "api": keySecrets = .api
+        case let other: throw ValidationError("--key-secrets-source must be directory or api, not \(other)")
+        }
+
         return ServeSettings(
             server: server, tls: tls,
             registry: registry, registryCredentials: credentials, verification: verification,
-            keySecretsDirectory: EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!,
+            keySecretsDirectory: keySecretsDirectory, keySecrets: keySecrets,
             policyDirectory: EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "/etc/signet/policies")!,
             policyReloadInterval: try EnvironmentOption.duration(policyReloadInterval, "SIGNET_POLICY_RELOAD_INTERVAL", default: .seconds(5)),
             noMatchAction: action,
@@ -275,6 +287,7 @@ struct ServeSettings: Sendable {
     var registryCredentials: RegistryCredentialStore
     var verification: VerificationEngineConfiguration
     var keySecretsDirectory: String
+    var keySecrets: KeySecretsSource
     var policyDirectory: String
     var policyReloadInterval: Duration
     var noMatchAction: NoMatchAction

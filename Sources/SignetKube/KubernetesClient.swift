@@ -41,9 +41,10 @@ public final class KubernetesClient: Sendable {
 
     // MARK: - Requests
 
-    /// Lists every object of `resource` (all namespaces).
-    public func list(_ resource: KubernetesResource) async throws(KubernetesError) -> KubernetesObjectList {
-        let response = try await send("GET", resource.collectionPath)
+    /// Lists the objects of `resource` in `scope` (by default every object, all namespaces).
+    public func list(_ resource: KubernetesResource, scope: KubernetesListScope = .all) async throws(KubernetesError) -> KubernetesObjectList {
+        let query = scope.queryItem
+        let response = try await send("GET", resource.collectionPath(namespace: scope.namespace) + (query.isEmpty ? "" : "?" + query))
         guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
             throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
         }
@@ -108,16 +109,19 @@ public final class KubernetesClient: Sendable {
 
     // MARK: - Watch
 
-    /// Watches `resource` from `resourceVersion`. The stream yields events as they arrive and
+    /// Watches `resource` in `scope` from `resourceVersion`. The stream yields events as they arrive and
     /// finishes when the server ends the watch (its `timeoutSeconds`); it throws when the
     /// connection breaks, or with a 410 ``KubernetesError`` when the server answers Gone.
     /// Cancelling the consuming task ends the transfer.
-    public func watch(_ resource: KubernetesResource, resourceVersion: String) -> AsyncThrowingStream<WatchEvent, any Error> {
+    public func watch(
+        _ resource: KubernetesResource, resourceVersion: String, scope: KubernetesListScope = .all
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self, throwing: (any Error).self)
         let seconds = Int(configuration.watchTimeout.components.seconds)
         var query = "watch=1&allowWatchBookmarks=true&timeoutSeconds=\(max(1, seconds))"
         if !resourceVersion.isEmpty { query += "&resourceVersion=\(resourceVersion)" }
-        let url = configuration.serverURL + resource.collectionPath + "?" + query
+        if !scope.queryItem.isEmpty { query += "&" + scope.queryItem }
+        let url = configuration.serverURL + resource.collectionPath(namespace: scope.namespace) + "?" + query
         let headers = headers()
         let deadline = ContinuousClock.now + configuration.watchTimeout + .seconds(30)
         let transport = transport

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A resource type as the Kubernetes API serves it: group, version, plural name, kind and scope
 /// (Kubernetes API conventions, "Resources"; paths `/api/v1/...` for the core group and
 /// `/apis/<group>/<version>/...` otherwise).
@@ -26,6 +28,13 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
         (group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)") + "/\(plural)"
     }
 
+    /// The collection path in `namespace` (namespaced resources), or across all namespaces.
+    public func collectionPath(namespace: String?) -> String {
+        guard namespaced, let namespace else { return collectionPath }
+        let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        return "\(base)/namespaces/\(namespace)/\(plural)"
+    }
+
     /// The path of one object.
     public func objectPath(name: String, namespace: String?) -> String {
         let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
@@ -41,4 +50,43 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     public static let clusterImagePolicies = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "clusterimagepolicies", kind: "ClusterImagePolicy", namespaced: false)
     public static let policyExceptions = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "policyexceptions", kind: "PolicyException", namespaced: true)
     public static let emergencyBypasses = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "emergencybypasses", kind: "EmergencyBypass", namespaced: false)
+}
+
+/// Which objects of a resource a list or watch asks for: a namespace (or all) and a field
+/// selector (Kubernetes API concepts, "Field selectors").
+///
+/// ``named(_:namespace:)`` selects one object by `metadata.name=<name>`: a list or watch with
+/// that selector is authorized by an RBAC rule that names the object in `resourceNames`
+/// (Kubernetes "Using RBAC Authorization", "Referring to resources"), so a reader of a few named
+/// Secrets needs no access to the others.
+public struct KubernetesListScope: Sendable, Hashable, CustomStringConvertible {
+    /// `nil`: every namespace.
+    public var namespace: String?
+    /// A field selector such as `metadata.name=release-key`; `nil`: none.
+    public var fieldSelector: String?
+
+    public init(namespace: String? = nil, fieldSelector: String? = nil) {
+        self.namespace = namespace
+        self.fieldSelector = fieldSelector
+    }
+
+    /// Every object, in every namespace.
+    public static let all = KubernetesListScope()
+
+    /// The object `name` in `namespace`, alone.
+    public static func named(_ name: String, namespace: String?) -> KubernetesListScope {
+        KubernetesListScope(namespace: namespace, fieldSelector: "metadata.name=\(name)")
+    }
+
+    /// `fieldSelector=...` for a query string, percent-encoded; empty without a selector.
+    var queryItem: String {
+        guard let fieldSelector else { return "" }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return "fieldSelector=" + (fieldSelector.addingPercentEncoding(withAllowedCharacters: allowed) ?? fieldSelector)
+    }
+
+    public var description: String {
+        [namespace.map { "namespace \($0)" }, fieldSelector].compactMap { $0 }.joined(separator: ", ")
+    }
 }

@@ -14,6 +14,8 @@ import Logging
 /// the first full list and stays true.
 public actor ResourceReflector {
     public nonisolated let resource: KubernetesResource
+    /// The objects listed and watched (by default all of them).
+    public nonisolated let scope: KubernetesListScope
     /// The store after every change (newest kept when the consumer falls behind).
     public nonisolated let snapshots: AsyncStream<ResourceSnapshot>
 
@@ -24,11 +26,16 @@ public actor ResourceReflector {
     private var store: [String: KubernetesObject] = [:]
     private var resourceVersion = ""
     private var counters = ResourceSnapshot.Counters()
+    private var listError: KubernetesError?
     public private(set) var hasSynced = false
 
-    public init(client: KubernetesClient, resource: KubernetesResource, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.kube.reflector")) {
+    public init(
+        client: KubernetesClient, resource: KubernetesResource, scope: KubernetesListScope = .all, backoff: Backoff = Backoff(),
+        logger: Logger = Logger(label: "signet.kube.reflector")
+    ) {
         self.client = client
         self.resource = resource
+        self.scope = scope
         self.backoff = backoff
         self.logger = logger
         (snapshots, continuation) = AsyncStream.makeStream(of: ResourceSnapshot.self, bufferingPolicy: .bufferingNewest(1))
@@ -36,7 +43,9 @@ public actor ResourceReflector {
 
     /// The current store.
     public var snapshot: ResourceSnapshot {
-        ResourceSnapshot(objects: store.values.sorted { $0.key < $1.key }, resourceVersion: resourceVersion, hasSynced: hasSynced, counters: counters)
+        ResourceSnapshot(
+            objects: store.values.sorted { $0.key < $1.key }, resourceVersion: resourceVersion, hasSynced: hasSynced, counters: counters,
+            listError: listError)
     }
 
     /// Lists and watches until the task is cancelled.
@@ -45,8 +54,9 @@ public actor ResourceReflector {
         while !Task.isCancelled {
             if needsList {
                 do {
-                    let list = try await client.list(resource)
+                    let list = try await client.list(resource, scope: scope)
                     counters.lists += 1
+                    listError = nil
                     store = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
                     resourceVersion = list.resourceVersion
                     hasSynced = true
@@ -55,14 +65,20 @@ public actor ResourceReflector {
                     publish()
                     logger.debug("listed", metadata: ["resource": "\(resource)", "objects": "\(store.count)", "resource_version": "\(resourceVersion)"])
                 } catch {
-                    logger.warning("list failed", metadata: ["resource": "\(resource)", "error": "\(error)"])
+                    logger.warning("list failed", metadata: ["resource": "\(resource)", "scope": "\(scope)", "error": "\(error)"])
+                    // Published, so a consumer waiting for the first list can tell "cannot read"
+                    // (403, 404) from "not read yet".
+                    if listError != error {
+                        listError = error
+                        publish()
+                    }
                     await sleep(backoff.nextDelay())
                     continue
                 }
             }
             counters.watches += 1
             do {
-                for try await event in client.watch(resource, resourceVersion: resourceVersion) {
+                for try await event in client.watch(resource, resourceVersion: resourceVersion, scope: scope) {
                     if try apply(event) { backoff.reset() }
                 }
                 // The server ended the watch (timeoutSeconds): resume from the last version.
@@ -119,6 +135,9 @@ public struct ResourceSnapshot: Sendable {
     /// Whether a full list has completed.
     public var hasSynced: Bool
     public var counters: Counters
+    /// Why the last list failed, until a list succeeds (for example 403 when RBAC does not
+    /// allow it); `nil` after a successful list.
+    public var listError: KubernetesError? = nil
 
     /// Work done so far, for tests and diagnostics.
     public struct Counters: Sendable, Hashable {

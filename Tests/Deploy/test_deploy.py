@@ -70,6 +70,7 @@ SCENARIOS = {
     "plain-manifests": ["--set", "namespace.create=true", "--set", "tls.mode=certManager"],
     "webhook-url": ["--set", "webhook.url=https://127.0.0.1:9443/validate"],
     "no-pinning": ["--set", "webhook.pinDigests=false"],
+    "key-secrets-api": ["--set", "keySecretsSource=api", "--set", "keySecrets={release-keys,team-a/deploy-key,team-a/build-key}"],
 }
 
 # Kinds that are not part of Kubernetes itself, checked against their own minimal shape.
@@ -772,6 +773,30 @@ class RBAC(unittest.TestCase):
             self.assertEqual(secret_rule["verbs"], ["get"])
             self.assertEqual(secret_rule["resourceNames"], ["regcred"])
         self.assertEqual(sorted(b["metadata"]["namespace"] for b in find(namespaced, "RoleBinding")), ["team-a", "team-b"])
+
+
+    def test_key_secrets_through_the_api_are_granted_by_name(self):
+        docs = render("key-secrets-api")
+        roles = [r for r in find(docs, "Role") if r["metadata"]["name"].endswith("-key-secrets")]
+        self.assertEqual({r["metadata"]["namespace"]: r["rules"] for r in roles}, {
+            NAMESPACE: [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["release-keys"], "verbs": ["get", "list", "watch"]}],
+            "team-a": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["deploy-key", "build-key"],
+                        "verbs": ["get", "list", "watch"]}],
+        })
+        bindings = [b for b in find(docs, "RoleBinding") if b["metadata"]["name"].endswith("-key-secrets")]
+        self.assertEqual(sorted(b["metadata"]["namespace"] for b in bindings), sorted([NAMESPACE, "team-a"]))
+        self.assertEqual([r for r in self.rules(docs, "ClusterRole") if "secrets" in r["resources"]], [], "no Secret access cluster-wide")
+        deployment = one(docs, "Deployment")
+        self.assertEqual(container_args(deployment)["key-secrets-source"], "api")
+        self.assertFalse([v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"].startswith("key-secret-")])
+        # A watch of one named Secret is what the Role allows; a list of all of them is not.
+        self.assertTrue(granted(docs, "GET", f"/api/v1/namespaces/team-a/secrets/deploy-key", {}))
+        self.assertFalse(granted(docs, "GET", f"/api/v1/namespaces/team-a/secrets/regcred", {}))
+        # Mounted (the default): no Secret access through the API, a volume per Secret.
+        mounted = render("registry-access")
+        self.assertFalse([r for r in find(mounted, "Role") if r["metadata"]["name"].endswith("-key-secrets")])
+        self.assertNotIn("key-secrets-source", container_args(one(mounted, "Deployment")))
+        self.assertIn("key-secret-release-keys", [v["name"] for v in one(mounted, "Deployment")["spec"]["template"]["spec"]["volumes"]])
 
 
 class Network(unittest.TestCase):

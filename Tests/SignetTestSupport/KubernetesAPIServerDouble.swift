@@ -105,6 +105,11 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
         try control("get", ["collection": collection, "key": key])["object"] as? [String: Any]
     }
 
+    /// Acts as RBAC with `resourceNames` on Secrets: from now on a get, list or watch of Secrets
+    /// is refused with 403 unless it names (by path or `fieldSelector=metadata.name=`) one of
+    /// `namespace/name` in `allowed`.
+    public func restrictSecrets(to allowed: [String]) throws { _ = try control("restrict-secrets", ["allowed": allowed]) }
+
     /// Every request served so far: `METHOD path?query`.
     public func requests() throws -> [String] { try control("state", [:])["requests"] as? [String] ?? [] }
 
@@ -234,6 +239,9 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "hold-lists":
                 state["hold_lists"] = bool(body.get("on"))
                 self.send_json(200, {})
+            elif action == "restrict-secrets":
+                state["secret_names"] = list(body.get("allowed", []))
+                self.send_json(200, {})
             elif action == "forbid-status":
                 state["forbid_status"] = True
                 self.send_json(200, {})
@@ -253,6 +261,20 @@ class Handler(BaseHTTPRequestHandler):
             state["requests"].append("GET " + self.path)
         collection, namespace, name, _ = parse(url.path)
         api_version, kind = kind_of(collection)
+        selected = None
+        for term in query.get("fieldSelector", [""])[0].split(","):
+            if term.startswith("metadata.name="):
+                selected = term[len("metadata.name="):]
+        if collection == "secrets" and state.get("secret_names") is not None:
+            asked = (namespace or "") + "/" + (name or selected or "")
+            if (name or selected) is None or namespace is None or asked not in state["secret_names"]:
+                self.status(403, "Forbidden", f'secrets is forbidden: cannot {"get" if name else "list"} {asked}')
+                return
+        def wanted(obj):
+            meta = obj.get("metadata", {})
+            if namespace is not None and meta.get("namespace") != namespace:
+                return False
+            return selected is None or meta.get("name") == selected
         if name is not None:
             key = namespace + "/" + name if namespace else name
             with lock:
@@ -263,7 +285,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(200, obj)
             return
         if query.get("watch", ["0"])[0] in ("1", "true"):
-            self.watch(collection, int(query.get("resourceVersion", ["0"])[0] or 0), float(query.get("timeoutSeconds", ["300"])[0]))
+            self.watch(collection, int(query.get("resourceVersion", ["0"])[0] or 0), float(query.get("timeoutSeconds", ["300"])[0]), wanted)
             return
         with lock:
             if state.get("hold_lists"):
@@ -271,6 +293,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             items = []
             for obj in state["objects"].get(collection, {}).values():
+                if not wanted(obj):
+                    continue
                 item = json.loads(json.dumps(obj))
                 if api_version == "v1":
                     item.pop("apiVersion", None)
@@ -305,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def watch(self, collection, since, timeout):
+    def watch(self, collection, since, timeout, wanted=lambda obj: True):
         with lock:
             if state.get("hold"):
                 self.status(503, "ServiceUnavailable", "watches are held")
@@ -328,7 +352,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             start = since if since else state["rv"]
             for rv, event in state["history"].get(collection, []):
-                if rv > start:
+                if rv > start and wanted(event["object"]):
                     watch["queue"].append(event)
             watch["last"] = state["rv"]
             state["watches"].append(watch)
@@ -339,7 +363,7 @@ class Handler(BaseHTTPRequestHandler):
                     if not watch["queue"] and watch["stop"] is None and watch["last"] == state["rv"]:
                         lock.wait(timeout=0.5)
                     for rv, event in state["history"].get(collection, []):
-                        if rv > watch["last"]:
+                        if rv > watch["last"] and wanted(event["object"]):
                             watch["queue"].append(event)
                     watch["last"] = state["rv"]
                     events, watch["queue"] = watch["queue"], []

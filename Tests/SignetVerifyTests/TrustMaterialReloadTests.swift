@@ -278,4 +278,88 @@ struct TrustMaterialReloadTests {
             """).path
         return (ServedImage(server: server, registry: registry, reviewFile: reviewFile, reviews: reviews), keyFile, keys, policies, interval)
     }
+
+    // MARK: - Secrets through the Kubernetes API
+
+    @Test("a Secret key rotated under signet serve --policy-source kubernetes --key-secrets-source api retires its cached allow within one interval")
+    func rotatedSecretUnderClusterServe() async throws {
+        let registry = try await offThePool { try RegistryFixture() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        let images = TestRegistryImages(client: client)
+        let alice = try await TestSigningKey.generate(.ecP256)
+        let bob = try await TestSigningKey.generate(.ecP256, slot: 1)
+        let image = try ImageReference(parsing: "\(registry.host)/team/app:v1")
+        let digest = try await images.pushImage(image)
+        try await images.sign(digest, in: image, with: [alice])
+
+        let apiServer = try await KubernetesAPIServerDouble.start()
+        // RBAC as the chart grants it: the named Secret only.
+        try apiServer.restrictSecrets(to: ["signet-system/release-key"])
+        func secret(_ pem: String) -> [String: Any] {
+            ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "release-key", "namespace": "signet-system"],
+             "data": ["cosign.pub": Data(pem.utf8).base64EncodedString()]]
+        }
+        try apiServer.apply("secrets", secret(alice.publicKeyPEM))
+        try apiServer.apply("clusterimagepolicies", [
+            "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "team-signed"],
+            "spec": [
+                "images": [["glob": "\(registry.host)/team/**"]],
+                "authorities": [["name": "release-key", "key": ["publicKeys": [["secretRef": ["namespace": "signet-system", "name": "release-key"]]]]]],
+            ],
+        ])
+        try apiServer.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "default"]])
+        let serviceAccount = TemporaryDirectory(prefix: "signet-sa")
+        try serviceAccount.write("token", apiServer.token)
+        try serviceAccount.write("namespace", "signet-system")
+        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: serviceAccount.file("ca.crt").path)
+        let unused = TemporaryDirectory(prefix: "signet-unused-policies")
+        let interval = 1
+        let server = try await SignetServerFixture.start(
+            policyDirectory: unused.path,
+            arguments: [
+                "--allow-insecure-registry", registry.host, "--policy-source", "kubernetes", "--policy-reload-interval", "\(interval)s",
+                "--key-secrets-source", "api",
+            ],
+            environment: [
+                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
+                "SIGNET_SERVICE_ACCOUNT_DIR": serviceAccount.path,
+            ])
+        let reviews = TemporaryDirectory(prefix: "signet-trust-reviews")
+        let reviewFile = try reviews.write("review.json", """
+            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"6d0c4d7e-0000-4000-8000-000000000002",\
+            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
+            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
+            "metadata":{"name":"app","namespace":"default"},"spec":{"containers":[{"name":"app","image":"\(image)"}]}}}}
+            """).path
+        let served = ServedImage(server: server, registry: registry, reviewFile: reviewFile, reviews: reviews)
+
+        let allowed = try await served.decide()
+        #expect(allowed.allowed, "\(allowed.message)")
+        #expect(try await served.decide().allowed, "the second review is the cached allow")
+
+        // Rotated in the cluster: alice's signature is no longer trusted; no policy edit.
+        try apiServer.apply("secrets", secret(bob.publicKeyPEM))
+        let rotated = try #require(
+            try await served.firstDenial(within: TestBudget.seconds(interval * 10)), "the cached allow must be retired after the Secret rotated")
+        #expect(rotated.message.contains("does not verify with any of the 1 trusted key(s)"), "\(rotated.message)")
+
+        // Removed: fails closed, naming the Secret.
+        try apiServer.delete("secrets", key: "signet-system/release-key")
+        let start = ContinuousClock.now
+        var removed: AdmissionAnswer?
+        while ContinuousClock.now - start < TestBudget.seconds(interval * 10) {
+            let answer = try await served.decide()
+            if answer.message.contains("unresolved key") {
+                removed = answer
+                break
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let answer = try #require(removed, "a removed Secret must fail closed")
+        #expect(!answer.allowed)
+        #expect(answer.message.contains("key cosign.pub of Secret signet-system/release-key is missing (the Secret does not exist)"), "\(answer.message)")
+        #expect(try !apiServer.requests().contains { $0.hasPrefix("GET /api/v1/secrets") }, "Secrets are never listed across the cluster")
+        await served.stop()
+        apiServer.stop()
+    }
 }

@@ -12,6 +12,14 @@ import Synchronization
 /// Each object is compiled on its own, so one invalid object (created while the webhook was
 /// down, or by a path that skips admission) is left out and reported in its status without
 /// taking the others with it.
+///
+/// Trust material is live (DESIGN: everything a verdict depended on is in its cache key): the
+/// Secrets `secretRef` public keys name are read through the API, each watched alone
+/// (``KeySecretsSource/api``), or from their mounted files (``KeySecretsSource/directory(_:)``);
+/// key files, mounted Secret keys and trust root files are checked every `trustMaterialInterval`.
+/// What the policies read is part of the set's revision, so a rotated or removed Secret or file
+/// recompiles them (a removed key fails closed, ``CompiledKeyAuthority/unresolvedKeys``) and
+/// retires the cached verdicts made with the old one within one interval.
 actor KubernetesPolicySource: PolicySource {
     static let resources: [KubernetesResource] = [.clusterImagePolicies, .policyExceptions, .emergencyBypasses, .namespaces]
 
@@ -28,10 +36,29 @@ actor KubernetesPolicySource: PolicySource {
     private var invalid: [String: String] = [:]
     private var loaded = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Where `secretRef` keys are read.
+    nonisolated let keySecrets: KeySecretsSource
+    private let trustMaterialInterval: Duration
+    private let backoff: Backoff
+    /// The Secrets named by `secretRef` (API mode), by `namespace/name`: what is known of each,
+    /// and the tasks that watch it.
+    private var secrets: [String: WatchedSecret] = [:]
+    private var secretWatches: [String: [Task<Void, Never>]] = [:]
+    /// The fingerprint of the trust material files the set in force read.
+    private var filesFingerprint = ""
 
-    init(client: KubernetesClient, exemptions: ExemptionConfiguration, writeStatus: Bool, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.policy.kubernetes")) {
+    init(
+        client: KubernetesClient, exemptions: ExemptionConfiguration, writeStatus: Bool,
+        keySecrets: KeySecretsSource = .directory(PolicyLoader.defaultKeySecretsDirectory), trustMaterialInterval: Duration = .seconds(5),
+        backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.policy.kubernetes")
+    ) {
         self.client = client
-        self.loader = PolicyLoader(logger: logger)
+        var loader = PolicyLoader(logger: logger)
+        if case .directory(let directory) = keySecrets { loader.keySecretsDirectory = directory }
+        self.loader = loader
+        self.keySecrets = keySecrets
+        self.trustMaterialInterval = trustMaterialInterval
+        self.backoff = backoff
         self.logger = logger
         self.reflectors = Self.resources.map { ResourceReflector(client: client, resource: $0, backoff: backoff, logger: logger) }
         self.statusWriter = writeStatus ? ResourceStatusWriter(client: client, exemptions: exemptions, logger: logger) : nil
@@ -67,6 +94,14 @@ actor KubernetesPolicySource: PolicySource {
                     }
                 }
             }
+            // Key files, mounted Secret keys and trust root files: checked every interval.
+            group.addTask {
+                await self.waitUntilLoaded()
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.trustMaterialInterval)
+                    await self.checkTrustMaterialFiles()
+                }
+            }
             if let statusWriter {
                 group.addTask {
                     await self.waitUntilLoaded()
@@ -77,6 +112,8 @@ actor KubernetesPolicySource: PolicySource {
                 }
             }
         }
+        for tasks in secretWatches.values { tasks.forEach { $0.cancel() } }
+        secretWatches.removeAll()
     }
 
     private func rejectedObjects() -> [String: String] { invalid }
@@ -85,17 +122,42 @@ actor KubernetesPolicySource: PolicySource {
         snapshots[resource] = snapshot
         guard Self.resources.allSatisfy({ snapshots[$0]?.hasSynced == true }) else { return }
         rebuild()
-        if !loaded {
-            loaded = true
-            logger.info("policies synced from the cluster", metadata: [
-                "policies": "\(set.policies.count)", "exceptions": "\(set.exceptions.count)", "bypasses": "\(set.bypasses.count)",
-            ])
-            for waiter in waiters { waiter.resume() }
-            waiters.removeAll()
-        }
+        markLoadedIfReady()
+    }
+
+    /// A Secret named by a `secretRef` changed (or was first read, or cannot be read).
+    private func updateSecret(_ key: String, _ state: WatchedSecret) {
+        guard secretWatches[key] != nil, secrets[key] != state else { return }
+        secrets[key] = state
+        guard Self.resources.allSatisfy({ snapshots[$0]?.hasSynced == true }) else { return }
+        rebuild()
+        markLoadedIfReady()
+    }
+
+    /// Rebuilds when a trust material file the set in force read changed.
+    private func checkTrustMaterialFiles() {
+        guard PolicySet.trustMaterialFingerprint(set.trustMaterialFiles) != filesFingerprint else { return }
+        logger.info("trust material files changed; recompiling the policies")
+        rebuild()
+    }
+
+    /// Loaded once every resource is listed and every Secret the policies name has been read
+    /// once (or found unreadable), so the first set in force has its keys.
+    private func markLoadedIfReady() {
+        guard !loaded, Self.resources.allSatisfy({ snapshots[$0]?.hasSynced == true }) else { return }
+        guard !secrets.values.contains(.pending) else { return }
+        loaded = true
+        logger.info("policies synced from the cluster", metadata: [
+            "policies": "\(set.policies.count)", "exceptions": "\(set.exceptions.count)", "bypasses": "\(set.bypasses.count)",
+            "key_secrets": "\(secrets.count)",
+        ])
+        for waiter in waiters { waiter.resume() }
+        waiters.removeAll()
     }
 
     private func rebuild() {
+        var loader = loader
+        if keySecrets == .api { loader.secretKeyReader = KubernetesSecretKeys(secrets: secrets) }
         var policies: [CompiledPolicy] = []
         var exceptions: [CompiledException] = []
         var bypasses: [CompiledBypass] = []
@@ -127,7 +189,51 @@ actor KubernetesPolicySource: PolicySource {
         let namespaces = Dictionary((snapshots[.namespaces]?.objects ?? []).map { ($0.name, $0.labels) }, uniquingKeysWith: { _, last in last })
         labels.withLock { $0 = namespaces }
         invalid = rejected
+        let unhashed = PolicySet(policies: policies, revision: "")
+        // What the policies read besides their text: the Secrets named by secretRef (API) and
+        // the files (key files, mounted Secret keys, trust roots), present or not.
+        if keySecrets == .api {
+            for reference in unhashed.secretReferences {
+                let key = "\(reference.namespace)/\(reference.name)"
+                hash.combine("Secret \(key)")
+                hash.combine((secrets[key] ?? .pending).revisionText)
+            }
+        }
+        let files = unhashed.trustMaterialFiles
+        filesFingerprint = PolicySet.trustMaterialFingerprint(files)
+        hash.combine(filesFingerprint)
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
+        if keySecrets == .api { watchSecrets(unhashed.secretReferences) }
+    }
+
+    /// Watches each Secret in `references` alone (a list and watch with
+    /// `fieldSelector=metadata.name=<name>` in its namespace), and stops watching the others.
+    /// A Secret watched for the first time is `pending` until its first list; then the
+    /// policies are compiled again with it.
+    private func watchSecrets(_ references: [ClusterImagePolicy.SecretKeyReference]) {
+        let wanted = Set(references.map { "\($0.namespace)/\($0.name)" })
+        for (key, tasks) in secretWatches where !wanted.contains(key) {
+            tasks.forEach { $0.cancel() }
+            secretWatches[key] = nil
+            secrets[key] = nil
+        }
+        for reference in references {
+            let key = "\(reference.namespace)/\(reference.name)"
+            guard secretWatches[key] == nil else { continue }
+            let (namespace, name) = (reference.namespace, reference.name)
+            let reflector = ResourceReflector(
+                client: client, resource: .secrets, scope: .named(name, namespace: namespace), backoff: backoff, logger: logger)
+            secrets[key] = .pending
+            secretWatches[key] = [
+                Task { await reflector.run() },
+                Task { [weak self] in
+                    for await snapshot in reflector.snapshots {
+                        await self?.updateSecret(key, WatchedSecret(snapshot, namespace: namespace, name: name))
+                    }
+                },
+            ]
+            logger.info("watching a Secret named by a secretRef", metadata: ["secret": "\(key)"])
+        }
     }
 
     /// A ClusterImagePolicy that does not compile still denies the images its globs cover (see

@@ -22,10 +22,14 @@ struct PolicySourceRuntime: Sendable {
     /// source marks `readiness` once its first full sync is done.
     static func make(
         settings: ResourceSettings, policyDirectory: String, reloadInterval: Duration, readiness: ReadinessState, logger: Logger,
-        loader: PolicyLoader = PolicyLoader()
+        loader: PolicyLoader = PolicyLoader(), keySecrets: KeySecretsSource? = nil
     ) async throws -> PolicySourceRuntime {
         switch settings.source {
         case .directory:
+            if keySecrets == .api {
+                logger.critical("--key-secrets-source api needs --policy-source kubernetes (a policy directory reads mounted Secrets)")
+                throw ExitCode(2)
+            }
             let watcher = PolicyDirectoryWatcher(
                 directory: policyDirectory, interval: reloadInterval, loader: loader, logger: Logger(label: "signet.policy"))
             let source = DirectoryPolicySource(watcher: watcher)
@@ -49,7 +53,9 @@ struct PolicySourceRuntime: Sendable {
                 logger.critical("cannot reach the Kubernetes API", metadata: ["error": "\(error)"])
                 throw ExitCode(2)
             }
-            let source = KubernetesPolicySource(client: client, exemptions: settings.exemptions, writeStatus: settings.writeStatus)
+            let source = KubernetesPolicySource(
+                client: client, exemptions: settings.exemptions, writeStatus: settings.writeStatus,
+                keySecrets: keySecrets ?? .directory(loader.keySecretsDirectory), trustMaterialInterval: reloadInterval)
             let reader = PullSecretReader(client: client, configuredSecrets: settings.registrySecrets)
             return PolicySourceRuntime(
                 source: source, settings: settings, credentialProvider: KubernetesCredentialProvider(reader: reader),
