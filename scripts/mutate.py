@@ -140,7 +140,8 @@ def main():
         "|---|---|---|---|",
     ]
     for mutation, verdict, seconds in results:
-        lines.append(f"| `{mutation.id}` | {mutation.guards} | `{mutation.suites}` | {verdict} ({seconds:.0f} s) |")
+        suites = mutation.suites.replace("|", "\\|")
+        lines.append(f"| `{mutation.id}` | {mutation.guards} | `{suites}` | {verdict} ({seconds:.0f} s) |")
     caught = sum(1 for _, verdict, _ in results if verdict.startswith("caught"))
     lines += ["", f"{caught} of {len(results)} caught."]
     if not args.only:
