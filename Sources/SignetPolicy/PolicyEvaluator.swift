@@ -602,15 +602,17 @@ private enum ImageEvaluation: Sendable {
             // The digest the passing authorities verified. Two different digests for one image in
             // one decision mean its tag moved between two resolutions: nothing can be pinned, so
             // the image is denied rather than admitted unpinned.
-            var digests: Set<ImageDigest> = []
+            // (No collection is built: this runs for every image of every review.)
+            var verified: ImageDigest?
+            var other: ImageDigest?
             for index in results.indices {
                 for authority in results[index].authorities where authority.status == .passed {
-                    if let digest = authority.digest { digests.insert(digest) }
+                    guard let digest = authority.digest else { continue }
+                    if verified == nil { verified = digest } else if digest != verified { other = digest }
                 }
             }
-            if digests.count > 1 {
-                let list = digests.map(\.description).sorted().joined(separator: ", ")
-                denials.append("image \"\(reference)\" (\(container)) denied: its tag resolved to different digests during verification (\(list)); the tag was moved, try again")
+            if let verified, let other {
+                denials.append("image \"\(reference)\" (\(container)) denied: its tag resolved to different digests during verification (\(verified), \(other)); the tag was moved, try again")
             }
             let outcome: ImageOutcome
             let reason: String
@@ -633,7 +635,7 @@ private enum ImageEvaluation: Sendable {
             decision.verdicts.append(ImageVerdict(
                 image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: policies, outcome: outcome, reason: reason, results: results, exemptions: exemptions,
-                verifiedDigest: digests.count == 1 ? digests.first : nil, position: use.position))
+                verifiedDigest: other == nil ? verified : nil, position: use.position))
             if !denials.isEmpty { decision.denials += denials }
             if !warnings.isEmpty { decision.warnings += warnings }
             if !exemptionWarnings.isEmpty { decision.warnings += exemptionWarnings }

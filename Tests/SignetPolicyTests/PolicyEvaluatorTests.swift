@@ -7,6 +7,8 @@ import Testing
 struct ScriptedVerifier: AuthorityVerifier {
     enum Answer: Sendable {
         case pass
+        /// Passes, having verified `digest` (the one the tag resolved to).
+        case passVerifying(ImageDigest)
         case fail(String)
         case error(String)
         case stall
@@ -23,6 +25,8 @@ struct ScriptedVerifier: AuthorityVerifier {
         case .pass:
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release key",
                                     steps: [VerificationStep(name: "signature", passed: true, detail: "ok")])
+        case .passVerifying(let digest):
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release key", digest: digest)
         case .fail(let reason):
             return AuthorityVerdict(passed: false, authority: authority.name, reason: reason)
         case .error(let message):
@@ -60,6 +64,30 @@ struct PolicyEvaluatorTests {
         #expect(allowed.allowed)
         #expect(allowed.verdicts.first?.outcome == .allow)
         #expect(allowed.denials.isEmpty)
+    }
+
+    /// The digest the passing authorities verified is the verdict's (what /mutate pins); two
+    /// different digests for one image in one decision mean its tag moved while it was being
+    /// verified, and the image is denied rather than admitted unpinned.
+    @Test func theVerifiedDigestIsTheVerdictsAndTwoDigestsDeny() async throws {
+        let set = try load([
+            "a.yaml": policyYAML(name: "team-a", globs: ["ghcr.io/acme/**"], authorities: keyAuthority("release")),
+            "b.yaml": policyYAML(name: "team-b", globs: ["ghcr.io/acme/web"], authorities: keyAuthority("audit")),
+        ])
+        let first = try ImageDigest(parsing: "sha256:" + String(repeating: "a", count: 64))
+        let second = try ImageDigest(parsing: "sha256:" + String(repeating: "b", count: 64))
+        let images = [ImageUse(image: "ghcr.io/acme/web:v1", container: "web", position: 0)]
+        let agreeing = PolicyEvaluator(policies: set, verifier: ScriptedVerifier(answers: ["release": .passVerifying(first), "audit": .passVerifying(first)]))
+        let pinned = await agreeing.evaluate(images, subject: subject, deadline: deadline())
+        #expect(pinned.allowed)
+        #expect(pinned.verdicts.first?.verifiedDigest == first)
+        #expect(pinned.verdicts.first?.position == 0)
+
+        let moving = PolicyEvaluator(policies: set, verifier: ScriptedVerifier(answers: ["release": .passVerifying(first), "audit": .passVerifying(second)]))
+        let moved = await moving.evaluate(images, subject: subject, deadline: deadline())
+        #expect(!moved.allowed)
+        #expect(moved.verdicts.first?.verifiedDigest == nil)
+        #expect(moved.denials.first?.contains("its tag resolved to different digests during verification") == true, "\(moved.denials)")
     }
 
     @Test func staticPassAndFail() async throws {
