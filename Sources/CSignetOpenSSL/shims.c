@@ -216,6 +216,40 @@ int signet_ERR_get_reason(unsigned long code) {
 
 // MARK: - Certificates
 
+static void signet_append_identity_name(
+    const unsigned char *data, int length, char *buffer, size_t capacity, size_t *used
+) {
+    if (data == NULL || length <= 0) return;
+    if (memchr(data, '\n', (size_t)length) != NULL || memchr(data, '\0', (size_t)length) != NULL) return;
+    if (*used + (size_t)length + 1 <= capacity) {
+        memcpy(buffer + *used, data, (size_t)length);
+        buffer[*used + (size_t)length] = '\n';
+    }
+    *used += (size_t)length + 1;
+}
+
+size_t signet_X509_identity_names(X509 *certificate, char *buffer, size_t capacity) {
+    size_t used = 0;
+    X509_NAME *subject = X509_get_subject_name(certificate);
+    for (int index = -1; subject != NULL && (index = X509_NAME_get_index_by_NID(subject, NID_commonName, index)) >= 0;) {
+        unsigned char *utf8 = NULL;
+        int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
+        if (length > 0) signet_append_identity_name(utf8, length, buffer, capacity, &used);
+        OPENSSL_free(utf8);
+    }
+    GENERAL_NAMES *names = X509_get_ext_d2i(certificate, NID_subject_alt_name, NULL, NULL);
+    for (int index = 0; names != NULL && index < sk_GENERAL_NAME_num(names); index++) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, index);
+        if (name->type == GEN_DNS || name->type == GEN_URI || name->type == GEN_EMAIL) {
+            signet_append_identity_name(
+                ASN1_STRING_get0_data(name->d.ia5), ASN1_STRING_length(name->d.ia5), buffer, capacity, &used);
+        }
+    }
+    GENERAL_NAMES_free(names);
+    ERR_clear_error();
+    return used;
+}
+
 size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t capacity) {
     if (capacity == 0) return 0;
     buffer[0] = '\0';

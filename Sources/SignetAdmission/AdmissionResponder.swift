@@ -54,8 +54,10 @@ public struct AdmissionResponder: Sendable {
     }
 
     /// Decides one `AdmissionReview` request body. Never throws: every outcome is an HTTP answer.
-    public func respond(to body: [UInt8], deadline: ContinuousClock.Instant) async -> AdmissionHTTPResult {
-        switch begin(body, deadline: deadline) {
+    public func respond(
+        to body: [UInt8], deadline: ContinuousClock.Instant, client: AdmissionClient = AdmissionClient()
+    ) async -> AdmissionHTTPResult {
+        switch begin(body, deadline: deadline, client: client) {
         case .answered(let result): return result
         case .waiting(let rest): return await rest()
         }
@@ -73,7 +75,8 @@ public struct AdmissionResponder: Sendable {
     /// Decides one request body as far as it can without waiting: a decision from cached
     /// verdicts is answered here, on the caller's thread, with no task and no suspension (the
     /// HTTP server answers it inside the read that brought the request).
-    public func begin(_ body: [UInt8], deadline: ContinuousClock.Instant) -> Beginning {
+    /// `client` is recorded in the audit record.
+    public func begin(_ body: [UInt8], deadline: ContinuousClock.Instant, client: AdmissionClient = AdmissionClient()) -> Beginning {
         let start = ContinuousClock.now
         let request: AdmissionRequest
         switch Self.decodeRequest(body) {
@@ -86,19 +89,20 @@ public struct AdmissionResponder: Sendable {
         }
         switch decide(request, body: body) {
         case .decided(let response, let outcome):
-            return .answered(answer(request, response: response, outcome: outcome, since: start))
+            return .answered(answer(request, response: response, outcome: outcome, since: start, client: client))
         case .evaluating(let evaluation, let evaluator, let pending):
             return .waiting {
                 let decision = await evaluator.finish(pending, deadline: deadline)
                 let (response, outcome) = Self.conclude(evaluation, with: decision)
-                return self.answer(request, response: response, outcome: outcome, since: start)
+                return self.answer(request, response: response, outcome: outcome, since: start, client: client)
             }
         }
     }
 
     /// Logs, counts and audits a decided request; its HTTP answer.
     private func answer(
-        _ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, since start: ContinuousClock.Instant
+        _ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, since start: ContinuousClock.Instant,
+        client: AdmissionClient
     ) -> AdmissionHTTPResult {
         let dryRun = request.dryRun ?? false
         let kind = request.kind.kind
@@ -119,7 +123,7 @@ public struct AdmissionResponder: Sendable {
         metrics.countReview(allowed: response.allowed, kind: kind, dryRun: dryRun)
         let elapsed = (ContinuousClock.now - start).components
         metrics.decisionDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-        recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start)
+        recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start, client: client)
 
         return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
     }

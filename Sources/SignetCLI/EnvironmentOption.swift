@@ -17,6 +17,13 @@ enum EnvironmentOption {
         return value
     }
 
+    /// A repeatable flag whose values may also be comma-separated; the variable is comma-separated.
+    /// Blank entries are dropped.
+    static func list(_ flag: [String], _ variable: String) -> [String] {
+        let values = flag.isEmpty ? [string(nil, variable) ?? ""] : flag
+        return values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     static func duration(_ flag: String?, _ variable: String, default fallback: Duration) throws -> Duration {
         guard let text = string(flag, variable) else { return fallback }
         guard let value = GoDuration.parse(text) else {

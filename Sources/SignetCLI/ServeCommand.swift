@@ -40,6 +40,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "PEM CA bundle; when set, POST /validate requires a client certificate it issued (probes and /metrics do not). (env: SIGNET_CLIENT_CA)")
     var clientCA: String?
 
+    @Option(name: .long, help: "With --client-ca: names (certificate subject CN, or a SAN DNS name, URI or email) of the clients /validate and /mutate answer, comma-separated or repeated; any certificate from the CA when none. (env: SIGNET_CLIENT_ALLOWED_NAMES, comma-separated)")
+    var clientAllowedNames: [String] = []
+
     @Option(name: .long, help: "Directory of policy YAML files; reloaded when it changes. (env: SIGNET_POLICY_DIR, default /etc/signet/policies)")
     var policyDir: String?
 
@@ -153,10 +156,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
         let handler = SignetRequestHandler(
-            admit: { body, deadline in responder.begin(body, deadline: deadline) },
-            mutate: { body, deadline in responder.beginMutation(body, deadline: deadline) },
+            admit: { body, deadline, client in responder.begin(body, deadline: deadline, client: client) },
+            mutate: { body, deadline, _ in responder.beginMutation(body, deadline: deadline) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
-            requireClientCertificateForAdmission: settings.tls.clientCAFile != nil)
+            requireClientCertificateForAdmission: settings.tls.clientCAFile != nil,
+            allowedClientNames: settings.allowedClientNames)
 
         var serverConfiguration = settings.server
         // Audit lines reach standard output once per event-loop pass, before its answers.
@@ -200,6 +204,10 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         }
         var tls = TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key)
         tls.clientCAFile = EnvironmentOption.string(clientCA, "SIGNET_CLIENT_CA")
+        let allowedNames = EnvironmentOption.list(clientAllowedNames, "SIGNET_CLIENT_ALLOWED_NAMES")
+        guard allowedNames.isEmpty || tls.clientCAFile != nil else {
+            throw ValidationError("--client-allowed-names needs --client-ca: without a client CA no client certificate is verified")
+        }
         // Kubelet probes present no certificate; /validate insists on one (see SignetRequestHandler).
         tls.clientCertificateMode = .verifyIfPresent
 
@@ -267,7 +275,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         }
 
         return ServeSettings(
-            server: server, tls: tls,
+            server: server, tls: tls, allowedClientNames: Set(allowedNames),
             registry: registry, registryCredentials: credentials, verification: verification,
             keySecretsDirectory: keySecretsDirectory, keySecrets: keySecrets,
             policyDirectory: EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "/etc/signet/policies")!,
@@ -283,6 +291,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 struct ServeSettings: Sendable {
     var server: HTTPServerConfiguration
     var tls: TLSServerConfiguration
+    /// `--client-allowed-names`: empty lets any certificate from the client CA in.
+    var allowedClientNames: Set<String>
     var registry: RegistryClientConfiguration
     var registryCredentials: RegistryCredentialStore
     var verification: VerificationEngineConfiguration

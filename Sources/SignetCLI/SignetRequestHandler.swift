@@ -13,7 +13,9 @@ import SignetHTTP
 struct SignetRequestHandler: HTTPRequestHandler {
     /// Decides one review body under a deadline: the answer at once, or the verifications to
     /// wait for first (``AdmissionResponder/begin(_:deadline:)``).
-    typealias Admit = @Sendable (_ body: [UInt8], _ deadline: ContinuousClock.Instant) -> AdmissionResponder.Beginning
+    typealias Admit = @Sendable (
+        _ body: [UInt8], _ deadline: ContinuousClock.Instant, _ client: AdmissionClient
+    ) -> AdmissionResponder.Beginning
 
     let admit: Admit
     /// Answers `/mutate` (``AdmissionResponder/beginMutation(_:deadline:)``).
@@ -24,6 +26,10 @@ struct SignetRequestHandler: HTTPRequestHandler {
     /// With a client CA configured: `/validate` and `/mutate` answer only clients that presented
     /// a verified certificate (the API server's), while probes and scrapes need none.
     var requireClientCertificateForAdmission = false
+    /// With a client CA and a non-empty list: `/validate` and `/mutate` answer only clients whose
+    /// certificate names (subject commonName or a subjectAltName DNS name, URI or email) include
+    /// one of these.
+    var allowedClientNames: Set<String> = []
 
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
         switch begin(request, context: context) {
@@ -61,6 +67,10 @@ struct SignetRequestHandler: HTTPRequestHandler {
         if requireClientCertificateForAdmission && context.peerCertificateSubject == nil {
             return .text(403, "\(request.path) requires a client certificate issued by the configured client CA\n")
         }
+        if requireClientCertificateForAdmission && !allowedClientNames.isEmpty
+            && !context.peerCertificateNames.contains(where: allowedClientNames.contains) {
+            return .text(403, "\(request.path): the client certificate names none of the allowed clients\n")
+        }
         return nil
     }
 
@@ -84,7 +94,8 @@ struct SignetRequestHandler: HTTPRequestHandler {
             return .answered(.text(415, "\(request.path) expects Content-Type: application/json, got \(type)\n"))
         }
         let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
-        switch decide(request.body, deadline) {
+        let client = AdmissionClient(address: context.remoteAddress, certificateSubject: context.peerCertificateSubject)
+        switch decide(request.body, deadline, client) {
         case .answered(let result): return .answered(Self.response(result))
         case .waiting(let rest): return .waiting { Self.response(await rest()) }
         }

@@ -71,6 +71,12 @@ SCENARIOS = {
     "webhook-url": ["--set", "webhook.url=https://127.0.0.1:9443/validate"],
     "no-pinning": ["--set", "webhook.pinDigests=false"],
     "key-secrets-api": ["--set", "keySecretsSource=api", "--set", "keySecrets={release-keys,team-a/deploy-key,team-a/build-key}"],
+    "mutual-tls": ["--set", "server.clientAuth.enabled=true", "--set", "server.clientAuth.caSecret=apiserver-client-ca",
+                   "--set", "server.clientAuth.allowedNames={kube-apiserver,apiserver.example}"],
+    "mutual-tls-configmap": ["--set", "server.clientAuth.enabled=true", "--set", "server.clientAuth.caConfigMap=apiserver-client-ca",
+                             "--set", "server.clientAuth.caKey=client-ca.pem"],
+    "control-plane-only": ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.0/24,192.168.1.5/32}",
+                           "--set-json", 'networkPolicy.ingressFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]'],
 }
 
 # Kinds that are not part of Kubernetes itself, checked against their own minimal shape.
@@ -241,7 +247,9 @@ class ChartLint(unittest.TestCase):
                ["--set", "networkPolicy.registryPorts=null"], ["--set-json", "networkPolicy.registryPorts=[]"],
                ["--set-json", "networkPolicy.apiServerPorts=[]"],
                ["--set", "policies.source=configMap", "--set", "rbac.pullSecrets.enabled=true"],
-               ["--set", "webhook.url=http://127.0.0.1:9443/validate"], ["--set", "webhook.url=https://127.0.0.1/validate?x=1"]]
+               ["--set", "webhook.url=http://127.0.0.1:9443/validate"], ["--set", "webhook.url=https://127.0.0.1/validate?x=1"],
+               ["--set", "server.clientAuth.enabled=true"], ["--set", "server.clientAuth.allowedNames={a,b}", "--set", "server.clientAuth.x=1"],
+               ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.1}"]]
         for helm, binary in HELMS.items():
             for flags in bad:
                 with self.subTest(helm=helm, flags=flags):
@@ -833,6 +841,36 @@ class Network(unittest.TestCase):
         egress_ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
         self.assertIn(("UDP", 53), egress_ports)
         self.assertIn(("TCP", 443), egress_ports)
+
+    def test_control_plane_cidrs_limit_the_webhook_port(self):
+        """With the control plane's addresses given, the webhook port admits only them and the
+        ingressFrom peers; without them, any peer (the default)."""
+        policy = one(render("control-plane-only"), "NetworkPolicy")
+        self.assertEqual(len(policy["spec"]["ingress"]), 1)
+        self.assertEqual(policy["spec"]["ingress"][0]["from"], [
+            {"ipBlock": {"cidr": "10.0.0.0/24"}}, {"ipBlock": {"cidr": "192.168.1.5/32"}},
+            {"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}])
+        kubernetes_validate.validate(policy, KUBE_VERSION, strict=True)
+        self.assertNotIn("from", one(render("defaults"), "NetworkPolicy")["spec"]["ingress"][0])
+
+    def test_mutual_tls_with_the_api_server(self):
+        """server.clientAuth mounts the client CA from a Secret or a ConfigMap and passes
+        --client-ca and --client-allowed-names; off by default."""
+        for scenario, source, key, names in [("mutual-tls", "secret", "ca.crt", "kube-apiserver,apiserver.example"),
+                                             ("mutual-tls-configmap", "configMap", "client-ca.pem", None)]:
+            with self.subTest(scenario=scenario):
+                pod = one(render(scenario), "Deployment")["spec"]["template"]["spec"]
+                container = pod["containers"][0]
+                self.assertIn(f"--client-ca=/etc/signet/client-ca/{key}", container["args"])
+                allowed = [a for a in container["args"] if a.startswith("--client-allowed-names=")]
+                self.assertEqual(allowed, [f"--client-allowed-names={names}"] if names else [])
+                mount = [m for m in container["volumeMounts"] if m["name"] == "client-ca"]
+                self.assertEqual(mount, [{"name": "client-ca", "mountPath": "/etc/signet/client-ca", "readOnly": True}])
+                volume = [v for v in pod["volumes"] if v["name"] == "client-ca"][0]
+                self.assertEqual(volume[source]["items"], [{"key": key, "path": key}])
+                self.assertEqual(volume[source].get("secretName", volume[source].get("name")), "apiserver-client-ca")
+        args = one(render("defaults"), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertFalse([a for a in args if a.startswith("--client-")])
 
     def test_service_monitor(self):
         self.assertEqual(find(render("defaults"), "ServiceMonitor"), [])

@@ -97,3 +97,40 @@ extension HardeningTests {
         #expect(after.utf8.count < before.utf8.count + 16 * 1024, "\(before.utf8.count) → \(after.utf8.count) bytes")
     }
 }
+
+extension HardeningTests {
+    // MARK: - Finding 4: an allow-list of client names, the caller in every audit record
+
+    /// With `--client-allowed-names`, a certificate from the client CA passes only when it names
+    /// an allowed client (subject CN or a SAN); another one is refused from the request head.
+    /// Every audit record names the peer address and the client certificate's subject.
+    @Test func onlyAllowedClientNamesMayPostReviewsAndTheAuditRecordNamesTheCaller() async throws {
+        let apiServerPKI = try TestPKI()
+        let apiServer = try apiServerPKI.issueClientCertificate(commonName: "kube-apiserver", named: "apiserver")
+        let intruder = try apiServerPKI.issueClientCertificate(commonName: "some-pod", named: "intruder")
+        let server = try await startServer([
+            "--client-ca", apiServerPKI.clientCAFile, "--client-allowed-names", "kube-apiserver,apiserver.example",
+        ])
+        let uid = "7b6c1a2e-4444-4c3d-8e9f-00000000aa01"
+        let file = try ReviewBodies.write(
+            ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")], uid: uid), in: scratch)
+        func post(_ certificate: TestPKI.IssuedCertificate) async throws -> String {
+            try await server.curl([
+                "--cert", certificate.certificateFile, "--key", certificate.privateKeyFile, "-sS", "-o", "/dev/null",
+                "-w", "%{http_code}", "-H", "Content-Type: application/json", "--data-binary", "@\(file)",
+                "\(server.baseURL)/validate?timeout=10s",
+            ]).stdout
+        }
+        #expect(try await post(apiServer) == "200")
+        #expect(try await post(intruder) == "403")
+        #expect(server.stop() == 0)
+        let records = server.process.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }.filter { $0["event"] as? String == "admission" }
+        #expect(records.count == 1)
+        let record = try #require(records.first)
+        #expect(record["uid"] as? String == uid)
+        #expect((record["peer"] as? String)?.hasPrefix("127.0.0.1:") == true, "\(record)")
+        #expect(record["clientCertificate"] as? String == "CN=kube-apiserver", "\(record)")
+    }
+}

@@ -92,6 +92,13 @@ int signet_ERR_get_reason(unsigned long code);
 /// Writes the RFC 2253 form of `name` into `buffer` (NUL terminated); returns its length.
 size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t capacity);
 
+/// The names a certificate identifies its holder by, each followed by a newline: the subject's
+/// commonName entries (as UTF-8), then the subjectAltName dNSName, uniformResourceIdentifier and
+/// rfc822Name entries (RFC 5280 section 4.2.1.6). A name holding a newline or NUL is left out.
+/// Writes what fits into `buffer` and returns the length of all of them (call again with a
+/// larger buffer when it is more than `capacity`).
+size_t signet_X509_identity_names(X509 *certificate, char *buffer, size_t capacity);
+
 // MARK: - Certificate chains at a chosen time, RFC 3161 time-stamp responses
 
 #include <openssl/ts.h>

@@ -9,7 +9,9 @@ import Synchronization
 /// `namespace`, `kind`, `name`, `user`, `operation`, `dryRun`, `allowed`, `reason`,
 /// `policyRevision`, `latencyMs`, `images` (each with `image`, `reference`, `digest` when the
 /// reference pins one, `container`, `verdict`, `policies`, `authorities`, `reason`,
-/// `exemptions`), and `exemptions` (every PolicyException or EmergencyBypass used).
+/// `exemptions`), `exemptions` (every PolicyException or EmergencyBypass used), and who sent
+/// the review as the connection shows it: `peer` (`ip:port`) and `clientCertificate` (the
+/// verified client certificate's RFC 2253 subject; absent without one).
 /// The request fields mirror Kubernetes `admission.k8s.io/v1` `AdmissionRequest`.
 public struct AdmissionAuditRecord: Sendable, Encodable {
     public var event: String
@@ -30,12 +32,18 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     /// made for every review.
     public var verdicts: [ImageVerdict]
     public var exemptions: [ExemptionUse]
+    /// `ip:port` of the connection the review came on.
+    public var peer: String?
+    /// RFC 2253 subject of the client certificate the review came with.
+    public var clientCertificate: String?
 
     public init(
         event: String, time: String, uid: String, namespace: String?, kind: String, name: String?, user: String?,
         operation: String, dryRun: Bool, allowed: Bool, reason: String?, policyRevision: String?, latencyMs: Double,
-        verdicts: [ImageVerdict], exemptions: [ExemptionUse]
+        verdicts: [ImageVerdict], exemptions: [ExemptionUse], peer: String? = nil, clientCertificate: String? = nil
     ) {
+        self.peer = peer
+        self.clientCertificate = clientCertificate
         self.event = event
         self.time = time
         self.uid = uid
@@ -94,7 +102,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case event, time, uid, namespace, kind, name, user, operation, dryRun, allowed, reason, policyRevision, latencyMs
-        case images, exemptions
+        case images, exemptions, peer, clientCertificate
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -114,12 +122,14 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         try container.encode(latencyMs, forKey: .latencyMs)
         try container.encode(images, forKey: .images)
         try container.encode(exemptions, forKey: .exemptions)
+        try container.encodeIfPresent(peer, forKey: .peer)
+        try container.encodeIfPresent(clientCertificate, forKey: .clientCertificate)
     }
 
     /// Builds the record of `decision` (nil when no image was evaluated) for `subject`.
     public static func make(
         uid: String, subject: AdmissionSubject, allowed: Bool, reason: String?, decision: AdmissionDecision?,
-        policyRevision: String?, latency: Duration, time: Date
+        policyRevision: String?, latency: Duration, time: Date, client: AdmissionClient = AdmissionClient()
     ) -> AdmissionAuditRecord {
         let (seconds, attoseconds) = latency.components
         return AdmissionAuditRecord(
@@ -127,7 +137,8 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             name: subject.name, user: subject.userName, operation: subject.operation, dryRun: subject.dryRun,
             allowed: allowed, reason: reason, policyRevision: policyRevision,
             latencyMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
-            verdicts: decision?.verdicts ?? [], exemptions: decision?.exemptionsUsed ?? [])
+            verdicts: decision?.verdicts ?? [], exemptions: decision?.exemptionsUsed ?? [],
+            peer: client.address, clientCertificate: client.certificateSubject)
     }
 
     /// `sha256:…` when `reference` names a digest.
@@ -151,6 +162,10 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         writer.raw("{")
         writer.key("allowed", first: true)
         writer.bool(allowed)
+        if let clientCertificate {
+            writer.key("clientCertificate")
+            writer.string(clientCertificate)
+        }
         writer.key("dryRun")
         writer.bool(dryRun)
         writer.key("event")
@@ -218,6 +233,10 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         }
         writer.key("operation")
         writer.string(operation)
+        if let peer {
+            writer.key("peer")
+            writer.string(peer)
+        }
         if let policyRevision {
             writer.key("policyRevision")
             writer.string(policyRevision)

@@ -41,7 +41,9 @@ extension AdmissionResponder {
     /// `signet_policy_exception_uses_total{exception,dry_run}` per use; a dry run counts under
     /// `dry_run="true"`. `signet_policy_violations_total{policy,mode}` counts failed policies of
     /// real (not dry-run) admissions only.
-    func recordAudit(_ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, latency: Duration) {
+    func recordAudit(
+        _ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, latency: Duration, client: AdmissionClient
+    ) {
         let dryRun = request.dryRun ?? false
         let decision = outcome?.decision
         let reason = response.status?.message ?? decision.map { Self.joinedReasons($0.verdicts) }
@@ -49,7 +51,7 @@ extension AdmissionResponder {
         func record(of subject: AdmissionSubject) -> AdmissionAuditRecord {
             AdmissionAuditRecord.make(
                 uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
-                policyRevision: outcome?.revision, latency: latency, time: time)
+                policyRevision: outcome?.revision, latency: latency, time: time, client: client)
         }
         // The outcome's subject is read in place, not copied out (`outcome?.subject ?? …` copied it).
         let record = outcome.map { record(of: $0.subject) } ?? record(of: AdmissionSubject(

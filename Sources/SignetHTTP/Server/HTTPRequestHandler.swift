@@ -41,13 +41,17 @@ public struct HTTPRequestContext: Sendable {
     public var tlsVersion: String?
     /// Subject of the verified client certificate, when client authentication is on.
     public var peerCertificateSubject: String?
+    /// The names of the verified client certificate (subject commonName, subjectAltName DNS
+    /// names, URIs and emails), empty without one: what an allow-list of clients matches.
+    public var peerCertificateNames: [String]
     /// When the request's last byte was parsed.
     public var receivedAt: ContinuousClock.Instant
 
     public init(
         remoteAddress: String, tlsVersion: String? = nil, peerCertificateSubject: String? = nil,
-        receivedAt: ContinuousClock.Instant = .now
+        peerCertificateNames: [String] = [], receivedAt: ContinuousClock.Instant = .now
     ) {
+        self.peerCertificateNames = peerCertificateNames
         self.remoteAddress = remoteAddress
         self.tlsVersion = tlsVersion
         self.peerCertificateSubject = peerCertificateSubject

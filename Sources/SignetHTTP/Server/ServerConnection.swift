@@ -67,6 +67,7 @@ final class ServerConnection {
     /// (renegotiation is off, so it cannot change).
     private var tlsVersion: String?
     private var peerCertificateSubject: String?
+    private var peerCertificateNames: [String] = []
 
     private var core: ServerCore { loop.core }
 
@@ -174,6 +175,7 @@ final class ServerConnection {
             state = .reading
             tlsVersion = engine.negotiatedProtocolVersion
             peerCertificateSubject = engine.peerCertificateSubject
+            if peerCertificateSubject != nil { peerCertificateNames = engine.peerCertificateNames }
             // The first request must arrive within the header timeout of the handshake.
             deadline = (.header, .now + core.configuration.headerTimeout)
             if draining {
@@ -281,7 +283,8 @@ final class ServerConnection {
 
     private func makeContext() -> HTTPRequestContext {
         HTTPRequestContext(
-            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject, receivedAt: .now)
+            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject,
+            peerCertificateNames: peerCertificateNames, receivedAt: .now)
     }
 
     /// Moves the read deadline when the parser changes phase: idle keep-alive, head, body.

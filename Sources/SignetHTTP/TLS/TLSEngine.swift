@@ -270,6 +270,24 @@ public final class TLSEngine: @unchecked Sendable {
         return X509Text.rfc2253(X509_get_subject_name(certificate))
     }
 
+    /// The names the peer's verified certificate identifies it by: the subject's commonName and
+    /// the subjectAltName DNS names, URIs and email addresses (RFC 5280 section 4.2.1.6). Empty
+    /// when no certificate was presented or it was not verified.
+    public var peerCertificateNames: [String] {
+        guard handshakeCompleted,
+              SSL_get_verify_result(ssl) == X509_V_OK,
+              let certificate = SSL_get0_peer_certificate(ssl)
+        else { return [] }
+        var buffer = [CChar](repeating: 0, count: 1024)
+        var length = buffer.withUnsafeMutableBufferPointer { signet_X509_identity_names(certificate, $0.baseAddress, $0.count) }
+        if length > buffer.count {
+            buffer = [CChar](repeating: 0, count: length)
+            length = buffer.withUnsafeMutableBufferPointer { signet_X509_identity_names(certificate, $0.baseAddress, $0.count) }
+        }
+        let bytes = buffer.prefix(length).map { UInt8(bitPattern: $0) }
+        return bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     // MARK: - Internals
 
     private enum HandshakeProgress {
