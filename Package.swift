@@ -133,6 +133,7 @@ let package = Package(
                 "SignetVerify",
                 "SignetRegistry",
                 "SignetSigstore",
+                "SignetTrustRoot",
                 "SignetKube",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -122,6 +122,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var resources: ResourceOptions
 
+    @OptionGroup var sigstoreTUF: SigstoreTUFOptions
+
     func runAsynchronously() async throws {
         let settings = try resolve()
         Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
@@ -130,11 +132,28 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let logger = Logger(label: "signet")
 
         let readiness = ReadinessState()
+        var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory)
+        // The Sigstore root from TUF, refreshed for the server's lifetime; the embedded root
+        // until the first refresh succeeds.
+        var trustRootTask: Task<Void, Never>?
+        if let (configuration, now) = try sigstoreTUF.resolve() {
+            let tuf: SigstoreTUFRuntime
+            do {
+                tuf = try await SigstoreTUFRuntime.make(configuration: configuration, now: now)
+            } catch {
+                logger.critical("cannot start the Sigstore TUF updater", metadata: ["error": "\(error)"])
+                throw ExitCode(2)
+            }
+            loader.liveTrustedRoot = tuf.live
+            logger.info("keeping the Sigstore trusted root current through TUF", metadata: [
+                "mirror": "\(configuration.mirrorURL)", "refresh_interval": "\(configuration.refreshInterval)",
+            ])
+            trustRootTask = Task { await tuf.run(logger: Logger(label: "signet.trustroot")) }
+        }
         let policySource = try await PolicySourceRuntime.make(
             settings: try resources.resolve(), policyDirectory: settings.policyDirectory,
             reloadInterval: settings.policyReloadInterval, readiness: readiness, logger: logger,
-            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory),
-            keySecrets: settings.keySecrets)
+            loader: loader, keySecrets: settings.keySecrets)
 
         let certificates: CertificateReloader
         do {
@@ -191,6 +210,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         signals.cancel()
         policyTask.cancel()
         policyUpdates.cancel()
+        trustRootTask?.cancel()
         registry.shutdown()
     }
 

@@ -8,7 +8,8 @@ import Logging
 /// an in-place edit within the same second are both seen, plus the contents (or absence) of every
 /// file the policies in force read trust material from (``PolicySet/trustMaterialFiles``: key
 /// files, mounted Secret keys, trust roots), so a rotated key or trust root is seen within one
-/// interval too and its new revision retires the cached verdicts of the old. On a change it loads the directory
+/// interval too and its new revision retires the cached verdicts of the old, plus the digest of
+/// the ``PolicyLoader/liveTrustedRoot`` (a Sigstore root TUF replaced). On a change it loads the directory
 /// with ``PolicyLoader``; a valid set replaces the current one and is reported as
 /// ``PolicyWatchEvent/reloaded(_:)``; an invalid one is reported as
 /// ``PolicyWatchEvent/rejected(_:keeping:)`` and the last good set stays in force. A key file
@@ -140,6 +141,11 @@ public actor PolicyDirectoryWatcher {
             hash.combine(file.bytes)
         }
         PolicySet.combineTrustMaterial(trustMaterialFiles, into: &hash)
+        // A new Sigstore root from TUF is a change too.
+        if let live = loader.liveTrustedRoot {
+            hash.combine(live.current.digest)
+            hash.combine(live.current.origin)
+        }
         return (files, hash.hexDigest)
     }
 }

@@ -69,6 +69,7 @@ extension PolicyLoader {
         _ reference: ClusterImagePolicy.TrustRootSource?, path: String, invalid: (String, String) -> PolicyLoadError
     ) throws(PolicyLoadError) -> (TrustedRoot, String, String) {
         guard let reference else {
+            if let live = liveTrustedRoot?.current { return (live.root, live.origin, live.digest) }
             switch Self.productionRoot {
             case .success(let root): return (root, "embedded production root", TrustedRoot.productionJSONDigest)
             case .failure(let error): throw invalid(path, "the embedded production trust root does not load: \(error)")

@@ -47,6 +47,11 @@ public struct PolicyLoader: Sendable {
     /// Kubernetes API); `nil`: the mounted directory.
     public var secretKeyReader: (any SecretKeyReader)?
 
+    /// The Sigstore trusted root kept current through TUF, used by `keyless` authorities that
+    /// name no `trustRoot` (instead of the embedded production root); its digest is part of the
+    /// revision. `nil`: the embedded root.
+    public var liveTrustedRoot: LiveTrustedRoot?
+
     /// Whether a `secretRef` public key whose Secret is not mounted is an error (`true`, when
     /// signet loads policies it will enforce) or only checked for shape (`false`: `signet lint`
     /// and admission of signet's own resources, where the Secret lives in the cluster, not here).
@@ -64,7 +69,20 @@ public struct PolicyLoader: Sendable {
 
     /// Loads policies from in-memory files (for example a single `kubectl`-style file).
     public func load(files: [PolicySourceFile]) throws(PolicyLoadError) -> PolicySet {
+        // One live root for the whole load, so the revision names the root every policy used.
+        var loader = self
+        if let live = liveTrustedRoot { loader.liveTrustedRoot = LiveTrustedRoot(live.current) }
+        return try loader.loadPinned(files: files)
+    }
+
+    private func loadPinned(files: [PolicySourceFile]) throws(PolicyLoadError) -> PolicySet {
         var hash = StableHash()
+        if let live = liveTrustedRoot {
+            // The origin too, so reasons name the root in force (`TUF <mirror> (targets version N)`).
+            hash.combine("live trusted root")
+            hash.combine(live.current.digest)
+            hash.combine(live.current.origin)
+        }
         var policies: [CompiledPolicy] = []
         var exemptions = ExemptionCollector()
         var seen: [String: PolicySourceLocation] = [:]

@@ -50,10 +50,11 @@ actor KubernetesPolicySource: PolicySource {
     init(
         client: KubernetesClient, exemptions: ExemptionConfiguration, writeStatus: Bool,
         keySecrets: KeySecretsSource = .directory(PolicyLoader.defaultKeySecretsDirectory), trustMaterialInterval: Duration = .seconds(5),
-        backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.policy.kubernetes")
+        liveTrustedRoot: LiveTrustedRoot? = nil, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.policy.kubernetes")
     ) {
         self.client = client
         var loader = PolicyLoader(logger: logger)
+        loader.liveTrustedRoot = liveTrustedRoot
         if case .directory(let directory) = keySecrets { loader.keySecretsDirectory = directory }
         self.loader = loader
         self.keySecrets = keySecrets
@@ -134,9 +135,10 @@ actor KubernetesPolicySource: PolicySource {
         markLoadedIfReady()
     }
 
-    /// Rebuilds when a trust material file the set in force read changed.
+    /// Rebuilds when a trust material file the set in force read changed, or TUF brought a new
+    /// Sigstore root.
     private func checkTrustMaterialFiles() {
-        guard PolicySet.trustMaterialFingerprint(set.trustMaterialFiles) != filesFingerprint else { return }
+        guard trustFingerprint(set.trustMaterialFiles) != filesFingerprint else { return }
         logger.info("trust material files changed; recompiling the policies")
         rebuild()
     }
@@ -158,6 +160,9 @@ actor KubernetesPolicySource: PolicySource {
     private func rebuild() {
         var loader = loader
         if keySecrets == .api { loader.secretKeyReader = KubernetesSecretKeys(secrets: secrets) }
+        // One live Sigstore root for every object of this set.
+        let liveRoot = loader.liveTrustedRoot?.current
+        if let liveRoot { loader.liveTrustedRoot = LiveTrustedRoot(liveRoot) }
         var policies: [CompiledPolicy] = []
         var exceptions: [CompiledException] = []
         var bypasses: [CompiledBypass] = []
@@ -200,10 +205,15 @@ actor KubernetesPolicySource: PolicySource {
             }
         }
         let files = unhashed.trustMaterialFiles
-        filesFingerprint = PolicySet.trustMaterialFingerprint(files)
+        filesFingerprint = PolicySet.trustMaterialFingerprint(files) + (liveRoot.map { "/\($0.digest) \($0.origin)" } ?? "")
         hash.combine(filesFingerprint)
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
         if keySecrets == .api { watchSecrets(unhashed.secretReferences) }
+    }
+
+    /// The contents of `files` and the digest of the live Sigstore root (TUF), if any.
+    private func trustFingerprint(_ files: [String]) -> String {
+        PolicySet.trustMaterialFingerprint(files) + (loader.liveTrustedRoot.map { "/\($0.current.digest) \($0.current.origin)" } ?? "")
     }
 
     /// Watches each Secret in `references` alone (a list and watch with

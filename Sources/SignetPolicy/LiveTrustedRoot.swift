@@ -1,0 +1,42 @@
+import SignetSigstore
+import Synchronization
+
+/// The Sigstore trusted root that `keyless` authorities naming no `trustRoot` verify against,
+/// when signet keeps it current at run time through TUF (Sigstore client specification,
+/// "Trusted root"; TUF specification section 5) instead of using the root embedded at build
+/// time.
+///
+/// The updater publishes each root it adopts here; a ``PolicyLoader`` reads the one in force
+/// when it compiles, and its digest is part of the policy set's revision and of the policy
+/// sources' change checks, so a new root recompiles the policies and retires the verdicts
+/// cached under the old one (their cache key holds the authority's trust root digest).
+public final class LiveTrustedRoot: Sendable {
+    /// One published root.
+    public struct Snapshot: Sendable {
+        public var root: TrustedRoot
+        /// SHA-256 (hexadecimal) of the `trusted_root.json` bytes.
+        public var digest: String
+        /// Where it came from, for reasons and audit: `TUF https://… (targets version 14)`.
+        public var origin: String
+
+        public init(root: TrustedRoot, digest: String, origin: String) {
+            self.root = root
+            self.digest = digest
+            self.origin = origin
+        }
+    }
+
+    private let state: Mutex<Snapshot>
+
+    public init(_ initial: Snapshot) {
+        state = Mutex(initial)
+    }
+
+    /// The root in force.
+    public var current: Snapshot { state.withLock { $0 } }
+
+    /// Makes `snapshot` the root in force.
+    public func publish(_ snapshot: Snapshot) {
+        state.withLock { $0 = snapshot }
+    }
+}
