@@ -23,6 +23,12 @@ public struct CompiledKeylessAuthority: Sendable, Hashable {
     /// The file the trust root was read from (a `file` or a mounted ConfigMap key); empty for the
     /// embedded or an inline root. A change to it recompiles the policy.
     public var trustMaterialFiles: [String] = []
+    /// Why the trust root the authority names could not be read when it was compiled (a trust
+    /// root file or mounted ConfigMap key missing or unusable), as
+    /// `spec.authorities[0].keyless.trustRoot.file: cannot read the trust root file /r.json`.
+    /// While set, ``trustedRoot`` is empty and the authority fails every image
+    /// (``CompiledAuthority/unresolvedReason``).
+    public var unresolvedTrustRoot: String?
 
     public init(identities: [CertificateIdentity], trustedRoot: TrustedRoot, trustRootSource: String, trustRootDigest: String) {
         self.identities = identities

@@ -145,10 +145,17 @@ public struct CompiledAuthority: Sendable, Hashable {
 
     /// Why the authority fails every image without asking a verifier, when trust material it
     /// names could not be read: `unresolved key: publicKeys[0]: the public key file /k.pub is
-    /// missing or unreadable`. `nil` when everything it names was read.
+    /// missing or unreadable`, or `unresolved trust root: ...`. `nil` when everything it names
+    /// was read.
     public var unresolvedReason: String? {
-        guard case .key(let trust) = kind, !trust.unresolvedKeys.isEmpty else { return nil }
-        return "unresolved key: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until the key is back"
+        switch kind {
+        case .key(let trust) where !trust.unresolvedKeys.isEmpty:
+            return "unresolved key: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until the key is back"
+        case .keyless(let trust):
+            return trust.unresolvedTrustRoot.map { "unresolved trust root: \($0); the authority fails every image until it is back" }
+        default:
+            return nil
+        }
     }
 
     /// What the authority checks.

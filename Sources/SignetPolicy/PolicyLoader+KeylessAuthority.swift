@@ -59,9 +59,27 @@ extension PolicyLoader {
             }
             identities.append(CertificateIdentity(issuer: issuer, subjectAlternativeName: subject, extensions: extensions))
         }
-        let (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", invalid: invalid)
+        let files = trustRootFiles(body.trustRoot)
+        let (root, origin, digest): (TrustedRoot, String, String)
+        do throws(PolicyLoadError) {
+            (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", invalid: invalid)
+        } catch {
+            // A trust root file or mounted ConfigMap key that is missing or unusable fails the
+            // authority closed, as a removed key does: refusing the reload would keep the last
+            // good set, and the root that was removed, in force.
+            guard requireSecretReferences, !files.isEmpty, body.trustRoot?.inline == nil else { throw error }
+            logger.warning("a keyless authority's trust root cannot be read; it fails every image until it is back", metadata: [
+                "source": "\(source)", "authority": "\(path)", "error": "\(error.message)",
+            ])
+            var unresolved = CompiledKeylessAuthority(
+                identities: identities, trustedRoot: TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: []),
+                trustRootSource: "unresolved", trustRootDigest: "unresolved: " + error.message)
+            unresolved.trustMaterialFiles = files
+            unresolved.unresolvedTrustRoot = "\(error.fieldPath ?? path): \(error.message)"
+            return unresolved
+        }
         var compiled = CompiledKeylessAuthority(identities: identities, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
-        compiled.trustMaterialFiles = trustRootFiles(body.trustRoot)
+        compiled.trustMaterialFiles = files
         return compiled
     }
 

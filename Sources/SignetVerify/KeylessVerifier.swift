@@ -82,6 +82,10 @@ public struct KeylessVerifier: SignatureVerifier {
         settings.clock = { [clock] in clock.now }
         var run = KeylessRun(
             request: request, trust: trust, sigstore: SigstoreVerifier(trustedRoot: trust.trustedRoot, configuration: settings))
+        // The trust root the authority names was read: a missing one fails closed.
+        if let unresolved = request.authority.unresolvedReason {
+            return run.result(passed: false, reason: unresolved, failure: .unresolvedTrustMaterial, format: format)
+        }
         let started = ContinuousClock.now
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
 

@@ -362,4 +362,67 @@ struct TrustMaterialReloadTests {
         await served.stop()
         apiServer.stop()
     }
+
+    // MARK: - A trust root that disappears fails closed
+
+    @Test("a trust root file or mounted ConfigMap key that disappears or turns unusable fails the keyless authority closed")
+    func vanishedTrustRootIsUnresolved() async throws {
+        let roots = TemporaryDirectory(prefix: "signet-trust-roots")
+        let production = try Data(contentsOf: TestPaths.vectors.appendingPathComponent("root-signing/targets/trusted_root.json"))
+        let rootFile = roots.file("trusted_root.json").path
+        try production.write(to: URL(fileURLWithPath: rootFile))
+        try FileManager.default.createDirectory(atPath: roots.file("configmaps/signet-system/private-root").path, withIntermediateDirectories: true)
+        let mounted = roots.file("configmaps/signet-system/private-root/trusted_root.json").path
+        try production.write(to: URL(fileURLWithPath: mounted))
+        let policies = TemporaryDirectory(prefix: "signet-trust-policies")
+        func policy(_ name: String, trustRoot: String) throws {
+            try policies.write("\(name).yaml", """
+                apiVersion: signet.dev/v1alpha1
+                kind: ClusterImagePolicy
+                metadata:
+                  name: \(name)
+                spec:
+                  images:
+                    - glob: "registry.example/\(name)/**"
+                  authorities:
+                    - name: release
+                      keyless:
+                        identities:
+                          - {issuer: https://accounts.example, subject: release@example.com}
+                        trustRoot: \(trustRoot)
+                """)
+        }
+        try policy("from-file", trustRoot: "{file: \(rootFile)}")
+        try policy("from-configmap", trustRoot: "{configMapRef: {namespace: signet-system, name: private-root}}")
+        var loader = PolicyLoader()
+        loader.configMapsDirectory = roots.file("configmaps").path
+        let watcher = PolicyDirectoryWatcher(directory: policies.path, interval: .seconds(1), loader: loader)
+        let first = try await watcher.loadInitial()
+        #expect(first.policies.allSatisfy { $0.authorities[0].unresolvedReason == nil })
+
+        try FileManager.default.removeItem(atPath: rootFile)
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: mounted))
+        guard case .reloaded(let second)? = await watcher.poll() else {
+            Issue.record("a vanished trust root must reload the policies, not keep the last good set with the old root")
+            return
+        }
+        let file = try #require(second["from-file"]?.authorities[0].unresolvedReason)
+        #expect(file.hasPrefix("unresolved trust root: spec.authorities[0].keyless.trustRoot.file: cannot read the trust root file \(rootFile)"), "\(file)")
+        let configMap = try #require(second["from-configmap"]?.authorities[0].unresolvedReason)
+        #expect(configMap.contains("trustRoot.configMapRef: not a usable Sigstore trusted_root.json"), "\(configMap)")
+        #expect(second["from-file"]?.authorities[0].trustFingerprint != first["from-file"]?.authorities[0].trustFingerprint)
+        let decision = await PolicyEvaluator(policies: second, noMatchAction: .allow).evaluate(
+            [ImageUse(image: "registry.example/from-file/app@sha256:\(String(repeating: "b", count: 64))", container: "app")],
+            subject: AdmissionSubject(namespace: "default", kind: "Pod"), deadline: .now + .seconds(30))
+        #expect(decision.denials.first?.contains(#"denied by policy "from-file", authority "release": unresolved trust root"#) == true, "\(decision.denials)")
+
+        try production.write(to: URL(fileURLWithPath: rootFile))
+        try production.write(to: URL(fileURLWithPath: mounted))
+        guard case .reloaded(let third)? = await watcher.poll() else {
+            Issue.record("the trust root's return must reload the policies")
+            return
+        }
+        #expect(third.policies.allSatisfy { $0.authorities[0].unresolvedReason == nil })
+        #expect(third.revision == first.revision)
+    }
 }
