@@ -1,6 +1,7 @@
 #include "CSignetOpenSSL.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,8 @@ void signet_X509_stack_free(STACK_OF(X509) *stack) {
 }
 
 int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds) {
+    // OpenSSL takes these lengths as long and int: refuse what would not fit rather than cast.
+    if (length > LONG_MAX) return 0;
     const unsigned char *cursor = der;
     TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
     if (response == NULL) return 0;
@@ -371,6 +374,9 @@ int signet_TS_RESP_verify(const unsigned char *der, size_t length,
                           const unsigned char *data, size_t dataLength,
                           X509 *const *untrusted, size_t untrustedCount,
                           X509 *const *roots, size_t rootCount, int64_t time) {
+    if (dataLength > INT_MAX) return 0;
+    // OpenSSL takes these lengths as long and int: refuse what would not fit rather than cast.
+    if (length > LONG_MAX) return 0;
     const unsigned char *cursor = der;
     TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
     if (response == NULL) return 0;

@@ -14,6 +14,12 @@ struct HTTP1EncoderTests {
         #expect(bytes == expected)
     }
 
+    /// RFC 9110 §9.3.2: a HEAD answer has the GET's fields, its Content-Length included, and no body.
+    @Test func headAnswersTheGetsLengthWithoutABody() {
+        let bytes = HTTPResponseEncoder.encode(.text(200, "ok\n"), keepAlive: true, headRequest: true)
+        #expect(text(bytes) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\n")
+    }
+
     @Test func notKeepingAliveAddsConnectionClose() {
         let bytes = HTTPResponseEncoder.encode(HTTPResponse(status: 404), keepAlive: false)
         #expect(text(bytes) == "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

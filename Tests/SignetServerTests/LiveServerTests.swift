@@ -97,6 +97,10 @@ struct LiveServerTests {
         }
         // The server is still healthy afterwards.
         #expect(try await server.curl(["-sf", "\(server.baseURL)/healthz"]).stdout == "ok\n")
+        // HEAD: the GET's Content-Length, no body (curl would wait for 3 bytes that never come
+        // if the length were not the one it is told).
+        let head = try await server.curl(["-sSI", "\(server.baseURL)/healthz"])
+        #expect(head.stdout.lowercased().contains("content-length: 3\r\n"), "\(head.stdout)")
     }
 
     @Test func chunkedBodiesAreAccepted() async throws {

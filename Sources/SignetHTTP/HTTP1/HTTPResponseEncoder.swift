@@ -20,6 +20,9 @@ public enum HTTPResponseEncoder {
     /// - `Connection: keep-alive` when `keepAlive` is true and the client speaks `version`
     ///   HTTP/1.0, which asked for it (RFC 9112 §9.3 and Appendix C.2.2).
     ///
+    /// For a `HEAD` request (`headRequest`), the fields are those the `GET` would have, with its
+    /// `Content-Length`, and no body (RFC 9110 §9.3.2).
+    ///
     /// `date`, when given, is sent as the `Date` field (RFC 9110 §6.6.1) unless the response has
     /// one; make it with ``imfFixdate(_:)``. Header fields whose name is not a token are left out
     /// and control characters other than HT in values are sent as spaces, so a response can never
@@ -28,7 +31,8 @@ public enum HTTPResponseEncoder {
         _ response: HTTPResponse,
         version: HTTPVersion = .http1_1,
         keepAlive: Bool,
-        date: String? = nil
+        date: String? = nil,
+        headRequest: Bool = false
     ) -> [UInt8] {
         let status = (100...999).contains(response.status) ? response.status : 500
         let bodyAllowed = status >= 200 && status != 204
@@ -66,7 +70,7 @@ public enum HTTPResponseEncoder {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out.append(contentsOf: crlf)
-        if bodyAllowed {
+        if bodyAllowed && !headRequest {
             out.append(contentsOf: response.body)
         }
         return out

@@ -341,10 +341,8 @@ final class ServerConnection {
         releaseBody()
         requestsServed += 1
         let keepAlive = request.keepAlive && !draining && !core.isDraining
-        var response = response
-        if request.isHead { response.body = [] }
         let bytes = HTTPResponseEncoder.encode(
-            response, version: request.version, keepAlive: keepAlive, date: loop.dateHeader())
+            response, version: request.version, keepAlive: keepAlive, date: loop.dateHeader(), headRequest: request.isHead)
         if keepAlive {
             state = .reading
             deadline = (.idle, .now + core.configuration.idleTimeout)
