@@ -45,6 +45,7 @@ KUBECTL = os.path.abspath(os.environ.get("KUBECTL", os.path.join(ROOT, ".tools",
 SIGNET = os.path.abspath(os.environ["SIGNET_BINARY"]) if os.environ.get("SIGNET_BINARY") else ""
 RELEASE = "signet"
 NAMESPACE = "signet-e2e"
+KEY_SECRET = "e2e-release-key"
 REGISTRY_USER, REGISTRY_PASSWORD = "puller", "e2e-registry-password"
 
 
@@ -151,7 +152,9 @@ class Environment:
     def values_flags(self):
         return ["--set", f"webhook.url=https://127.0.0.1:{self.signet_port}/validate",
                 "--set", "replicaCount=1",
-                "--set", f"registry.insecureRegistries={{{self.registry.host},{self.private.host}}}"]
+                "--set", f"registry.insecureRegistries={{{self.registry.host},{self.private.host}}}",
+                # secretRef keys read through the API, the chart granting this one Secret by name.
+                "--set", "keySecretsSource=api", "--set", f"keySecrets={{{KEY_SECRET}}}"]
 
     # signet, out of cluster, as the chart's Deployment describes it.
     def start_signet(self):
@@ -472,6 +475,46 @@ def bypass(name, namespaces, expires_at, **spec):
     return {"apiVersion": "signet.dev/v1alpha1", "kind": "EmergencyBypass", "metadata": {"name": name},
             "spec": dict({"namespaces": namespaces, "reason": "end-to-end test", "requestedBy": "oncall@example.com",
                           "expiresAt": expires_at}, **spec)}
+
+
+class T04bKeySecrets(Step):
+    """`secretRef` public keys read through the real API (keySecretsSource api) under the chart's
+    Role, which names the one Secret: rotated and removed under a running signet."""
+    ns = "e2e-apps"
+
+    def secret(self, key_name):
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": KEY_SECRET, "namespace": NAMESPACE},
+                "data": {"cosign.pub": base64.b64encode(ENV.vectors.key(key_name).encode()).decode()}}
+
+    def run_keyed(self, image):
+        return ENV.kubectl("run", "keyed", "-n", self.ns, f"--image={image}", "--dry-run=server", check=False)
+
+    def test_a_rotated_or_removed_secret_key_is_in_force_within_one_interval(self):
+        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+        for verb, target, expected in (("get", f"secret/{KEY_SECRET}", "yes"), ("watch", f"secret/{KEY_SECRET}", "yes"),
+                                       ("get", "secret/other", "no"), ("list", "secrets", "no")):
+            with self.subTest(verb=verb, target=target):
+                result = ENV.kubectl("auth", "can-i", verb, target, "-n", NAMESPACE, "--as", account, check=False)
+                self.assertEqual(result.stdout.strip(), expected, result.stderr)
+        v, registry = ENV.vectors, ENV.registry
+        registry.push_signed(v, "keyed/app", v.ALICE, tag="v1")
+        image = f"{registry.host}/keyed/app:v1"
+        ENV.kubectl("apply", "-f", "-", input=self.secret("alice"))
+        ENV.kubectl("apply", "-f", "-", input=policy("e2e-secret-key", [f"{registry.host}/keyed/**"], [
+            {"name": "release", "key": {"publicKeys": [{"secretRef": {"namespace": NAMESPACE, "name": KEY_SECRET}}]}}]))
+        wait_for_state("clusterimagepolicy", "e2e-secret-key", "Ready")
+        wait_until("admitted with the key from the Secret", lambda: self.run_keyed(image).returncode == 0, timeout=30)
+
+        # Rotated to bob's key: alice's signature is no longer trusted, without a policy edit.
+        ENV.kubectl("apply", "-f", "-", input=self.secret("bob"))
+        wait_until("denied after the rotation", lambda: "does not verify" in self.run_keyed(image).stderr, timeout=30)
+
+        # Removed: the authority fails closed, naming the Secret; the status says so.
+        ENV.kubectl("delete", "secret", KEY_SECRET, "-n", NAMESPACE)
+        wait_until("denied as unresolved", lambda: "unresolved key" in self.run_keyed(image).stderr, timeout=30)
+        self.assertDeniedBySignet(self.run_keyed(image), f"key cosign.pub of Secret {NAMESPACE}/{KEY_SECRET} is missing")
+        wait_for_state("clusterimagepolicy", "e2e-secret-key", "Invalid")
+        ENV.kubectl("delete", "clusterimagepolicy", "e2e-secret-key")
 
 
 class T05Exemptions(Step):
