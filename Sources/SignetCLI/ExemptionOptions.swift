@@ -2,15 +2,18 @@ import ArgumentParser
 import Foundation
 import SignetPolicy
 
-/// `--now` and `--max-bypass-window` for the offline commands (`review`, `lint`): the time the
-/// expiry rules are decided at, pinned for testing policies ("will this exception still cover
-/// the rollout on Friday?"), and the bypass window the webhook enforces.
+/// `--now`, `--max-bypass-window` and `--max-exception-window` for the offline commands
+/// (`review`, `lint`): the time the expiry rules are decided at, pinned for testing policies
+/// ("will this exception still cover the rollout on Friday?"), and the windows the webhook enforces.
 struct ExemptionOptions: ParsableArguments {
     @Option(name: .long, help: "Decide expiry as if it were this RFC 3339 time, for testing policies. (env: SIGNET_NOW, default: the current time)")
     var now: String?
 
     @Option(name: .long, help: "Longest time ahead an EmergencyBypass may expire. (env: SIGNET_MAX_BYPASS_WINDOW, default 24h)")
     var maxBypassWindow: String?
+
+    @Option(name: .long, help: "Longest a PolicyException may run after its creation. (env: SIGNET_MAX_EXCEPTION_WINDOW, default 90d)")
+    var maxExceptionWindow: String?
 
     func configuration() throws -> ExemptionConfiguration {
         var configuration = ExemptionConfiguration()
@@ -21,6 +24,9 @@ struct ExemptionOptions: ParsableArguments {
             configuration.clock = .fixed(instant)
         }
         configuration.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: configuration.maximumBypassWindow)
+        configuration.maximumExceptionWindow = try BypassWindow.resolve(
+            maxExceptionWindow, environment: "SIGNET_MAX_EXCEPTION_WINDOW", flag: "--max-exception-window",
+            default: configuration.maximumExceptionWindow)
         return configuration
     }
 }
@@ -31,8 +37,11 @@ struct ResourceOptions: ParsableArguments {
     @Option(name: .long, help: "Where policies come from: directory (--policy-dir, reloaded on change) or kubernetes (list and watch the signet.dev resources with the pod's service account). (env: SIGNET_POLICY_SOURCE, default directory)")
     var policySource: String?
 
-    @Option(name: .long, help: "Longest time ahead an EmergencyBypass may expire; longer ones are refused. (env: SIGNET_MAX_BYPASS_WINDOW, default 24h)")
+    @Option(name: .long, help: "Longest an EmergencyBypass may run after its creation; longer ones are refused and never in force. (env: SIGNET_MAX_BYPASS_WINDOW, default 24h)")
     var maxBypassWindow: String?
+
+    @Option(name: .long, help: "Longest a PolicyException may run after its creation; longer ones are refused and never in force. (env: SIGNET_MAX_EXCEPTION_WINDOW, default 90d)")
+    var maxExceptionWindow: String?
 
     @Option(name: .long, help: "Keep the status of signet resources up to date when permitted: true or false. (env: SIGNET_WRITE_STATUS, default true)")
     var writeStatus: String?
@@ -53,6 +62,9 @@ struct ResourceOptions: ParsableArguments {
         }
         var exemptions = ExemptionConfiguration()
         exemptions.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: exemptions.maximumBypassWindow)
+        exemptions.maximumExceptionWindow = try BypassWindow.resolve(
+            maxExceptionWindow, environment: "SIGNET_MAX_EXCEPTION_WINDOW", flag: "--max-exception-window",
+            default: exemptions.maximumExceptionWindow)
         exemptions.namespaceOptOutLabel = EnvironmentOption.string(
             namespaceOptOutLabel, "SIGNET_NAMESPACE_OPT_OUT_LABEL", default: exemptions.namespaceOptOutLabel)!
         let statusText = EnvironmentOption.string(writeStatus, "SIGNET_WRITE_STATUS", default: "true")!
@@ -82,13 +94,17 @@ struct ResourceSettings: Sendable {
     var auditToStandardOutput: Bool
 }
 
-/// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW`: a Go-style duration of whole hours,
-/// minutes and seconds (`24h`, `90m`, `1h30m`, `72h`), positive, with no upper cap.
+/// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW` and `--max-exception-window` /
+/// `SIGNET_MAX_EXCEPTION_WINDOW`: a Go-style duration of whole hours, minutes and seconds
+/// (`24h`, `90m`, `1h30m`, `2160h`), or days (`90d`), positive, with no upper cap.
 enum BypassWindow {
-    static func resolve(_ flag: String?, default fallback: Duration) throws -> Duration {
-        guard let text = EnvironmentOption.string(flag, "SIGNET_MAX_BYPASS_WINDOW") else { return fallback }
+    static func resolve(
+        _ value: String?, environment: String = "SIGNET_MAX_BYPASS_WINDOW", flag: String = "--max-bypass-window",
+        default fallback: Duration
+    ) throws -> Duration {
+        guard let text = EnvironmentOption.string(value, environment) else { return fallback }
         guard let window = parse(text), window > .zero else {
-            throw ValidationError("--max-bypass-window \(text) is not a positive duration (examples: 24h, 90m, 1h30m)")
+            throw ValidationError("\(flag) \(text) is not a positive duration (examples: 24h, 90m, 1h30m, 90d)")
         }
         return window
     }
@@ -102,6 +118,7 @@ enum BypassWindow {
             guard !digits.isEmpty, let value = Int64(digits), let unit = remaining.dropFirst(digits.count).first else { return nil }
             remaining = remaining.dropFirst(digits.count + 1)
             switch unit {
+            case "d": seconds += value * 86400
             case "h": seconds += value * 3600
             case "m": seconds += value * 60
             case "s": seconds += value

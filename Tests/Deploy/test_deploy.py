@@ -459,6 +459,7 @@ class Workload(unittest.TestCase):
         self.assertNotIn("policy-dir", args)
         self.assertEqual(args["write-status"], "true")
         self.assertEqual(args["max-bypass-window"], values["policies"]["maxBypassWindow"])
+        self.assertEqual(args["max-exception-window"], "90d")
         self.assertEqual(args["namespace-opt-out-label"], values["webhook"]["optOutLabel"])
         self.assertTrue(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"])
         self.assertNotIn("policies", {m["name"] for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]})

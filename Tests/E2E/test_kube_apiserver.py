@@ -599,12 +599,18 @@ class T06OwnResources(Step):
         both = bypass("both", ["e2e-apps"], rfc3339(datetime.timedelta(hours=1)), allNamespaces=True)
         cases = {
             "an exception without validUntil": (no_expiry, "spec.validUntil"),
-            "an exception already expired": (exception("expired", "e2e-apps", past), 'admission webhook "exemptions.signet.dev" denied',
+            "an exception already expired": (exception("expired", "e2e-apps", past, policies=["e2e-alice"]), 'admission webhook "exemptions.signet.dev" denied',
                                              "has already expired"),
             "a bypass beyond the maximum window": (bypass("too-long", ["e2e-apps"], too_far),
                                                    'admission webhook "exemptions.signet.dev" denied', "expires too late"),
             "a bypass of some and all namespaces": (both, "spec"),
             "a bypass with a bad time": (bypass("bad-time", ["e2e-apps"], "tomorrow"), "spec.expiresAt"),
+            "a permanent exception": (exception("permanent", "e2e-apps", "9999-12-31T23:59:59Z", policies=["e2e-alice"]),
+                                      'admission webhook "exemptions.signet.dev" denied', "maximum window of 90d", "creationTimestamp"),
+            "an exception naming no policy": (exception("no-policy", "e2e-apps", rfc3339(datetime.timedelta(hours=1))),
+                                              "allPolicies"),
+            "an exception of some and all policies": (exception("both-policies", "e2e-apps", rfc3339(datetime.timedelta(hours=1)),
+                                                                policies=["e2e-alice"], allPolicies=True), "allPolicies"),
         }
         for name, (document, *reasons) in cases.items():
             with self.subTest(name):

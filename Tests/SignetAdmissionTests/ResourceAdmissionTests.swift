@@ -97,6 +97,23 @@ struct ResourceAdmissionTests {
         return try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(text.utf8))])
     }
 
+    /// Issue 16 "Bounded": the permanent exception of the review, refused at `kubectl apply`.
+    @Test func aPermanentExceptionIsDeniedAtAdmission() async throws {
+        let response = try await Self.respond(
+            Self.responder(), kind: "PolicyException", resource: "policyexceptions", object: Self.exceptionJSON(validUntil: "9999-12-31T23:59:59Z"))
+        #expect(!response.allowed)
+        #expect(response.status?.code == 422)
+        let message = try #require(response.status?.message)
+        #expect(message.contains("PolicyException \"team/vendor\""))
+        #expect(message.contains("spec.validUntil"))
+        #expect(message.contains("maximum window of 90d"))
+        #expect(message.contains("creationTimestamp 2026-11-22T09:00:00Z"))
+        let noPolicy = Self.exceptionJSON(validUntil: "2026-11-29T00:00:00Z").replacingOccurrences(of: #""policies":["deny-untrusted"],"#, with: "")
+        let refused = try await Self.respond(Self.responder(), kind: "PolicyException", resource: "policyexceptions", object: noPolicy)
+        #expect(!refused.allowed)
+        #expect(refused.status?.message?.contains("spec.policies") == true)
+    }
+
     static func pod(dryRun: Bool = false) -> [UInt8] {
         let object = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"team"},"spec":{"serviceAccountName":"builder","imagePullSecrets":[{"name":"regcred"}],"containers":[{"name":"web","image":"nginx:1.25@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}}"#
         return review(kind: "Pod", resource: "pods", object: object, dryRun: dryRun)

@@ -155,6 +155,87 @@ struct ExemptionDecisionTests {
         #expect(problems.first?.fieldPath == "spec.expiresAt")
     }
 
+    /// Issue 16 "Bounded": `validUntil: 9999-12-31` is a permanent exemption. Measured from its
+    /// `creationTimestamp` it is beyond the 90-day window: refused by the validator, never in
+    /// force in the evaluator, whatever the date.
+    @Test func aPermanentExceptionIsRefusedAndNeverInForce() async throws {
+        let created = Self.expiry.addingTimeInterval(-3600)
+        let forever = Self.exception(validUntil: "9999-12-31T23:59:59Z").replacingOccurrences(
+            of: "  namespace: billing\n", with: "  namespace: billing\n  creationTimestamp: \"\(KubernetesTime.format(created))\"\n")
+        let set = try Self.set(Self.denyDockerHub, forever)
+        #expect(set.exceptions.first?.createdAt == created)
+        for now in [created.addingTimeInterval(60), created.addingTimeInterval(89 * 86400), created.addingTimeInterval(400 * 86400)] {
+            let decision = await Self.evaluate(set, at: now)
+            #expect(!decision.allowed)
+            #expect(decision.exemptionsUsed.isEmpty)
+        }
+        let validator = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(created.addingTimeInterval(60))))
+        let problems = validator.validate(PolicySourceFile(name: "forever.yaml", bytes: Array(forever.utf8)))
+        #expect(problems.count == 1)
+        #expect(problems.first?.fieldPath == "spec.validUntil")
+        let message = try #require(problems.first?.message)
+        #expect(message.contains("PolicyException \"billing/vendor-nginx\" expires too late"))
+        #expect(message.contains("maximum window of 90d (--max-exception-window) after its creation"))
+
+        // An update cannot extend the window: 89 days after creation, validUntil 2 days ahead
+        // ends 91 days after creation.
+        let later = created.addingTimeInterval(89 * 86400)
+        let extended = forever.replacingOccurrences(of: "9999-12-31T23:59:59Z", with: KubernetesTime.format(later.addingTimeInterval(2 * 86400)))
+        let atUpdate = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(later)))
+        #expect(atUpdate.validate(PolicySourceFile(name: "e.yaml", bytes: Array(extended.utf8))).first?.fieldPath == "spec.validUntil")
+        #expect(await !Self.evaluate(try Self.set(Self.denyDockerHub, extended), at: later).allowed)
+
+        // Within the window (and a configured one): in force.
+        let bounded = forever.replacingOccurrences(of: "9999-12-31T23:59:59Z", with: KubernetesTime.format(created.addingTimeInterval(30 * 86400)))
+        #expect(await Self.evaluate(try Self.set(Self.denyDockerHub, bounded), at: created.addingTimeInterval(86400)).allowed)
+        let shorter = PolicyEvaluator(
+            policies: try Self.set(Self.denyDockerHub, bounded), noMatchAction: .deny,
+            exemptions: ExemptionConfiguration(clock: .fixed(created.addingTimeInterval(86400)), maximumExceptionWindow: .seconds(7 * 86400)))
+        let subject = AdmissionSubject(namespace: "billing", name: "billing-web", kind: "Pod")
+        #expect(await !shorter.evaluate([ImageUse(image: "nginx:1.25", container: "web")], subject: subject, deadline: .now + .seconds(10)).allowed)
+    }
+
+    /// Issue 16 "Bounded": a six-month bypass stored around validation (webhook off) never
+    /// switches itself on, not even in its last 24 hours: the window runs from its creation.
+    @Test func aSixMonthBypassIsNeverActive() async throws {
+        let created = Self.expiry.addingTimeInterval(-3600)
+        let end = created.addingTimeInterval(183 * 86400)
+        let text = Self.bypass(expiresAt: KubernetesTime.format(end)).replacingOccurrences(
+            of: "  name: incident-1\n", with: "  name: incident-1\n  creationTimestamp: \"\(KubernetesTime.format(created))\"\n")
+        let set = try Self.set(Self.denyDockerHub, text)
+        for now in [created.addingTimeInterval(60), end.addingTimeInterval(-23 * 3600), end.addingTimeInterval(-60)] {
+            let decision = await Self.evaluate(set, at: now)
+            #expect(!decision.allowed, "active at \(KubernetesTime.format(now))")
+            #expect(decision.exemptionsUsed.isEmpty)
+        }
+        let validator = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(end.addingTimeInterval(-3600))))
+        let message = try #require(validator.validate(PolicySourceFile(name: "b.yaml", bytes: Array(text.utf8))).first?.message)
+        #expect(message.contains("EmergencyBypass \"incident-1\" expires too late"))
+        #expect(message.contains("after its creation (creationTimestamp \(KubernetesTime.format(created)))"))
+
+        // A bypass created 2 hours before its expiry is in force.
+        let short = text.replacingOccurrences(of: KubernetesTime.format(end), with: KubernetesTime.format(created.addingTimeInterval(2 * 3600)))
+        #expect(await Self.evaluate(try Self.set(Self.denyDockerHub, short), at: created.addingTimeInterval(60)).allowed)
+    }
+
+    /// Issue 16 "Bounded": an exception names at least one policy, or says `allPolicies: true`.
+    @Test func anExceptionNamesItsPoliciesOrSaysAllPolicies() async throws {
+        func problem(_ text: String) -> PolicyLoadError? {
+            do { _ = try Self.set(text); return nil } catch let error as PolicyLoadError { return error } catch { return nil }
+        }
+        let none = Self.exception().replacingOccurrences(of: "  policies: [deny-untrusted]\n", with: "")
+        #expect(problem(none)?.fieldPath == "spec.policies")
+        #expect(problem(none)?.message.contains("allPolicies: true") == true)
+        let empty = Self.exception().replacingOccurrences(of: "[deny-untrusted]", with: "[]")
+        #expect(problem(empty)?.fieldPath == "spec.policies")
+        let both = Self.exception(extra: "  allPolicies: true")
+        #expect(problem(both)?.message.contains("not both") == true)
+        let all = none + "  allPolicies: true\n"
+        let set = try Self.set(Self.denyDockerHub, all)
+        #expect(set.exceptions.first?.policies == nil)
+        #expect(await Self.evaluate(set, at: Self.expiry.addingTimeInterval(-1)).allowed)
+    }
+
     @Test func dryRunAndRealApplyGetTheSameDecision() async throws {
         let set = try Self.set(Self.denyDockerHub, Self.exception())
         for now in [Self.expiry.addingTimeInterval(-1), Self.expiry.addingTimeInterval(1)] {

@@ -6,7 +6,8 @@ import SignetPolicy
 /// Keeps the `status` of signet resources true (Kubernetes API conventions, "Spec and Status";
 /// written through the `status` subresource with a JSON merge patch, RFC 7386):
 ///
-/// - `PolicyException`: `state` `Active` or `Expired`, `validUntil`, `message`;
+/// - `PolicyException`: `state` `Active`, `Expired` or `Refused` (beyond the maximum window
+///   after its creation), `validUntil`, `message`;
 /// - `EmergencyBypass`: `state` `Active`, `Expired` or `Refused` (beyond the maximum window),
 ///   `expiresAt`, `message`;
 /// - `ClusterImagePolicy`: `state` `Ready`, or `Invalid` while a key it names cannot be read
@@ -42,10 +43,18 @@ actor ResourceStatusWriter {
         }
         for exception in set.exceptions {
             let until = KubernetesTime.format(exception.validUntil)
-            let active = exception.isActive(at: now)
+            let window = exemptions.maximumExceptionWindow
+            let state: String
+            let message: String
+            if now >= exception.validUntil {
+                (state, message) = ("Expired", "expired at \(until); no longer applies")
+            } else if exception.exceedsWindow(window, now: now) {
+                (state, message) = ("Refused", "validUntil is more than the maximum exception window (\(SignetResourceValidator.describe(window))) after creation; not applied")
+            } else {
+                (state, message) = ("Active", "exempts matching workloads until \(until)")
+            }
             result["PolicyException \(exception.qualifiedName)"] = (.policyExceptions, exception.name, exception.namespace, [
-                "state": active ? "Active" : "Expired", "validUntil": until,
-                "message": active ? "exempts matching workloads until \(until)" : "expired at \(until); no longer applies",
+                "state": state, "validUntil": until, "message": message,
             ])
         }
         for bypass in set.bypasses {
@@ -55,7 +64,7 @@ actor ResourceStatusWriter {
             if now >= bypass.expiresAt {
                 (state, message) = ("Expired", "expired at \(until); no longer applies")
             } else if !bypass.isActive(at: now, maximumWindow: exemptions.maximumBypassWindow) {
-                (state, message) = ("Refused", "expiresAt is beyond the maximum bypass window; not applied")
+                (state, message) = ("Refused", "expiresAt is more than the maximum bypass window (\(SignetResourceValidator.describe(exemptions.maximumBypassWindow))) after creation; not applied")
             } else {
                 (state, message) = ("Active", "bypasses verification until \(until)")
             }

@@ -4,9 +4,11 @@ import SignetRegistry
 /// An ``EmergencyBypass`` (`signet.dev/v1alpha1`) validated and compiled, `expiresAt` parsed as
 /// RFC 3339 (Kubernetes `metav1.Time`).
 ///
-/// In force while `now < expiresAt` and `expiresAt` is no further than the maximum window ahead
-/// of `now` (so a bypass made while the maximum was larger, or written around signet's own
-/// validation, is still refused).
+/// In force while `now < expiresAt` and `expiresAt` is no further than the maximum window after
+/// the object's `creationTimestamp` (so a bypass made while the maximum was larger, or written
+/// around signet's own validation, is refused for its whole life: it never switches itself on
+/// near its expiry; issue 16, "Bounded"). An object without a creation time (a file) is measured
+/// from now.
 public struct CompiledBypass: Sendable {
     public let name: String
     /// `nil` means every namespace.
@@ -14,19 +16,22 @@ public struct CompiledBypass: Sendable {
     /// Empty means every image.
     public let images: [ImageGlob]
     public let expiresAt: Date
+    /// `metadata.creationTimestamp`; `nil` for an object from a file.
+    public let createdAt: Date?
     public let reason: String
     public let requestedBy: String
     public let source: PolicySourceLocation
     public let definition: EmergencyBypass
 
     public init(
-        name: String, namespaces: Set<String>?, images: [ImageGlob], expiresAt: Date, reason: String,
+        name: String, namespaces: Set<String>?, images: [ImageGlob], expiresAt: Date, createdAt: Date? = nil, reason: String,
         requestedBy: String, source: PolicySourceLocation, definition: EmergencyBypass
     ) {
         self.name = name
         self.namespaces = namespaces
         self.images = images
         self.expiresAt = expiresAt
+        self.createdAt = createdAt
         self.reason = reason
         self.requestedBy = requestedBy
         self.source = source
@@ -35,7 +40,13 @@ public struct CompiledBypass: Sendable {
 
     /// Whether the bypass is in force at `now` under `maximumWindow`.
     public func isActive(at now: Date, maximumWindow: Duration) -> Bool {
-        now < expiresAt && expiresAt.timeIntervalSince(now) <= maximumWindow.timeInterval
+        now < expiresAt && !exceedsWindow(maximumWindow, now: now)
+    }
+
+    /// Whether `expiresAt` lies further than `window` after the creation time (after `now` for
+    /// an object without one).
+    public func exceedsWindow(_ window: Duration, now: Date) -> Bool {
+        expiresAt.timeIntervalSince(createdAt ?? now) > window.timeInterval
     }
 
     /// Whether it covers `image` of `subject` (ignoring time).

@@ -4,12 +4,14 @@ import SignetRegistry
 /// A ``PolicyException`` (`signet.dev/v1alpha1`) validated and compiled: globs compiled,
 /// `validUntil` parsed as RFC 3339 (Kubernetes `metav1.Time`).
 ///
-/// In force while `now < validUntil` (it stops applying at the instant it expires), and only for
-/// objects in its own namespace.
+/// In force while `now < validUntil` (it stops applying at the instant it expires) and
+/// `validUntil` lies no further than the maximum exception window after `creationTimestamp`
+/// (so an exception stored around signet's own validation, or extended by an update, never
+/// applies beyond the window; issue 16, "Bounded"), and only for objects in its own namespace.
 public struct CompiledException: Sendable {
     public let name: String
     public let namespace: String
-    /// `nil` means every policy.
+    /// `nil` means every policy (`allPolicies: true`).
     public let policies: Set<String>?
     /// Empty means every object name.
     public let names: [NameGlob]
@@ -18,6 +20,8 @@ public struct CompiledException: Sendable {
     /// Empty means every image.
     public let images: [ImageGlob]
     public let validUntil: Date
+    /// `metadata.creationTimestamp`; `nil` for an object from a file, whose window is measured from now.
+    public let createdAt: Date?
     public let reason: String
     public let ticket: String?
     public let approvedBy: String
@@ -26,7 +30,7 @@ public struct CompiledException: Sendable {
 
     public init(
         name: String, namespace: String, policies: Set<String>?, names: [NameGlob], kinds: Set<String>?,
-        images: [ImageGlob], validUntil: Date, reason: String, ticket: String?, approvedBy: String,
+        images: [ImageGlob], validUntil: Date, createdAt: Date? = nil, reason: String, ticket: String?, approvedBy: String,
         source: PolicySourceLocation, definition: PolicyException
     ) {
         self.name = name
@@ -36,6 +40,7 @@ public struct CompiledException: Sendable {
         self.kinds = kinds
         self.images = images
         self.validUntil = validUntil
+        self.createdAt = createdAt
         self.reason = reason
         self.ticket = ticket
         self.approvedBy = approvedBy
@@ -46,8 +51,16 @@ public struct CompiledException: Sendable {
     /// `namespace/name`.
     public var qualifiedName: String { "\(namespace)/\(name)" }
 
-    /// Whether the exception is in force at `now`.
-    public func isActive(at now: Date) -> Bool { now < validUntil }
+    /// Whether the exception is in force at `now` under `maximumWindow`.
+    public func isActive(at now: Date, maximumWindow: Duration) -> Bool {
+        now < validUntil && !exceedsWindow(maximumWindow, now: now)
+    }
+
+    /// Whether `validUntil` lies further than `window` after the creation time (after `now`
+    /// for an object without one).
+    public func exceedsWindow(_ window: Duration, now: Date) -> Bool {
+        validUntil.timeIntervalSince(createdAt ?? now) > window.timeInterval
+    }
 
     /// Whether it exempts `image` of `subject` from `policy` (ignoring time). Name globs match
     /// the object's name, or its `generateName` prefix when the API server has not named it yet.

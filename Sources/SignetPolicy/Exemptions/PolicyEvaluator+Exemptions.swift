@@ -24,7 +24,7 @@ extension PolicyEvaluator {
     /// The first active exception exempting `image` of `subject` from `policy`.
     func activeException(for policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledException? {
         policies.exceptions.first {
-            $0.isActive(at: now) && $0.covers(policy: policy.name, subject: subject, image: image)
+            $0.isActive(at: now, maximumWindow: exemptions.maximumExceptionWindow) && $0.covers(policy: policy.name, subject: subject, image: image)
         }
     }
 

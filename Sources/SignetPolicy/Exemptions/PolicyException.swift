@@ -8,7 +8,7 @@
 ///   name: legacy-billing
 ///   namespace: billing
 /// spec:
-///   policies: [deny-untrusted]     # absent or empty: every policy
+///   policies: [deny-untrusted]     # required, or allPolicies: true
 ///   names: ["billing-*"]           # object name globs; absent: every name
 ///   kinds: [Deployment, Pod]       # absent: every kind
 ///   images:                        # absent: every image
@@ -16,7 +16,8 @@
 ///   reason: "vendor image, signature pending"
 ///   ticket: "SEC-1234"
 ///   approvedBy: "alice@example.com"
-///   validUntil: "2026-12-01T00:00:00Z"   # required, RFC 3339
+///   validUntil: "2026-12-01T00:00:00Z"   # required, RFC 3339, at most the maximum
+///                                        # window (default 90 days) after creationTimestamp
 /// ```
 ///
 /// Follows the Kubernetes API conventions (spec/status); `status` is written by signet. The
@@ -40,8 +41,11 @@ public struct PolicyException: Sendable, Hashable, Codable {
 
     /// `spec` of a ``PolicyException``.
     public struct Spec: Sendable, Hashable, Codable {
-        /// Names of the `ClusterImagePolicy` resources exempted from; absent or empty means all.
+        /// Names of the `ClusterImagePolicy` resources exempted from; at least one, unless
+        /// ``allPolicies`` is `true`.
         public var policies: [String]?
+        /// `true` exempts from every policy; exactly one of this and ``policies``.
+        public var allPolicies: Bool?
         /// Globs over the admitted object's name (see ``NameGlob``); absent means all names.
         public var names: [String]?
         /// Workload kinds (`Pod`, `Deployment`, ...); absent means all kinds.
@@ -58,11 +62,12 @@ public struct PolicyException: Sendable, Hashable, Codable {
         public var validUntil: String?
 
         public init(
-            policies: [String]? = nil, names: [String]? = nil, kinds: [String]? = nil,
+            policies: [String]? = nil, allPolicies: Bool? = nil, names: [String]? = nil, kinds: [String]? = nil,
             images: [ClusterImagePolicy.ImagePattern]? = nil, reason: String? = nil, ticket: String? = nil,
             approvedBy: String? = nil, validUntil: String? = nil
         ) {
             self.policies = policies
+            self.allPolicies = allPolicies
             self.names = names
             self.kinds = kinds
             self.images = images

@@ -9,7 +9,7 @@ enum LoadedResource: Sendable {
 }
 
 extension PolicyLoader {
-    private static let exceptionSpecFields: Set<String> = ["policies", "names", "kinds", "images", "reason", "ticket", "approvedBy", "validUntil"]
+    private static let exceptionSpecFields: Set<String> = ["policies", "allPolicies", "names", "kinds", "images", "reason", "ticket", "approvedBy", "validUntil"]
     private static let bypassSpecFields: Set<String> = ["namespaces", "allNamespaces", "images", "reason", "requestedBy", "expiresAt"]
     static let topLevelResourceFields: Set<String> = ["apiVersion", "kind", "metadata", "spec", "status"]
     static let selectorFields: Set<String> = ["matchLabels", "matchExpressions"]
@@ -90,11 +90,20 @@ extension PolicyLoader {
         for (index, kind) in (spec.kinds ?? []).enumerated() where kind.isEmpty {
             throw invalid("spec.kinds[\(index)]", "kind must not be empty")
         }
-        let policies = spec.policies.flatMap { $0.isEmpty ? nil : Set($0) }
+        let all = spec.allPolicies ?? false
+        let listed = spec.policies ?? []
+        if all && !listed.isEmpty {
+            throw invalid("spec.policies", "set either policies or allPolicies: true, not both")
+        }
+        if !all && listed.isEmpty {
+            throw invalid("spec.policies", "a PolicyException must name the policies it exempts from (at least one), or say allPolicies: true")
+        }
+        let policies: Set<String>? = all ? nil : Set(listed)
+        let createdAt = try Self.creationTime(exception.metadata, invalid: invalid)
         let kinds = spec.kinds.flatMap { $0.isEmpty ? nil : Set($0) }
         return CompiledException(
             name: name, namespace: namespace, policies: policies, names: names, kinds: kinds, images: images,
-            validUntil: validUntil, reason: reason, ticket: spec.ticket, approvedBy: approvedBy, source: source, definition: exception)
+            validUntil: validUntil, createdAt: createdAt, reason: reason, ticket: spec.ticket, approvedBy: approvedBy, source: source, definition: exception)
     }
 
     /// Validates `bypass` and compiles it (time-independent checks only; see ``SignetResourceValidator``).
@@ -126,9 +135,19 @@ extension PolicyLoader {
             throw invalid("spec.requestedBy", "an EmergencyBypass needs requestedBy (who asked for it)")
         }
         let images = try Self.compileGlobs(spec.images, invalid: invalid)
+        let createdAt = try Self.creationTime(bypass.metadata, invalid: invalid)
         return CompiledBypass(
-            name: name, namespaces: all ? nil : Set(listed), images: images, expiresAt: expiresAt, reason: reason,
+            name: name, namespaces: all ? nil : Set(listed), images: images, expiresAt: expiresAt, createdAt: createdAt, reason: reason,
             requestedBy: requestedBy, source: source, definition: bypass)
+    }
+
+    /// `metadata.creationTimestamp`, when the object has one (objects read from the cluster).
+    private static func creationTime(_ metadata: ResourceMetadata, invalid: (String, String) -> PolicyLoadError) throws(PolicyLoadError) -> Date? {
+        guard let text = metadata.creationTimestamp, !text.isEmpty else { return nil }
+        guard let date = KubernetesTime.parse(text) else {
+            throw invalid("metadata.creationTimestamp", "\"\(text)\" is not an RFC 3339 time")
+        }
+        return date
     }
 
     private static func expiry(

@@ -6,11 +6,18 @@ public struct ResourceMetadata: Sendable, Hashable, Codable {
     public var namespace: String?
     public var labels: [String: String]?
     public var annotations: [String: String]?
+    /// RFC 3339, set by the API server when the object is stored (and already present when a
+    /// validating webhook sees a `CREATE`); absent in files. Exemption windows are measured from it.
+    public var creationTimestamp: String?
 
-    public init(name: String, namespace: String? = nil, labels: [String: String]? = nil, annotations: [String: String]? = nil) {
+    public init(
+        name: String, namespace: String? = nil, labels: [String: String]? = nil, annotations: [String: String]? = nil,
+        creationTimestamp: String? = nil
+    ) {
         self.name = name
         self.namespace = namespace
         self.labels = labels
         self.annotations = annotations
+        self.creationTimestamp = creationTimestamp
     }
 }

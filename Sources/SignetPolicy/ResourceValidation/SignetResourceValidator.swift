@@ -5,8 +5,15 @@ import Foundation
 /// fields, globs, authority kinds, required expiry), plus the time rules that depend on "now":
 ///
 /// - a `PolicyException` whose `validUntil` is not after now is refused as already expired;
+/// - a `PolicyException` whose `validUntil` lies more than the maximum exception window after its
+///   `creationTimestamp` (after now when it has none, as in a file) is refused;
 /// - an `EmergencyBypass` whose `expiresAt` is not after now is refused as already expired;
-/// - an `EmergencyBypass` whose `expiresAt` lies more than the maximum window ahead is refused.
+/// - an `EmergencyBypass` whose `expiresAt` lies more than the maximum bypass window after its
+///   `creationTimestamp` (or now) is refused.
+///
+/// Windows are measured from the creation time so that updating an object cannot extend it
+/// (issue 16, "Bounded"); the evaluator applies the same rule, so an object stored around this
+/// validation is never in force.
 public struct SignetResourceValidator: Sendable {
     public var configuration: ExemptionConfiguration
     public var loader: PolicyLoader
@@ -74,10 +81,16 @@ public struct SignetResourceValidator: Sendable {
         case .policy:
             return nil
         case .exception(let exception):
-            if !exception.isActive(at: now) {
+            if now >= exception.validUntil {
                 return PolicyLoadError(
                     .invalidField, file: exception.source.file, document: exception.source.document, fieldPath: "spec.validUntil",
                     message: "PolicyException \"\(exception.qualifiedName)\" has already expired (validUntil \(KubernetesTime.format(exception.validUntil)) is not after now, \(KubernetesTime.format(now)))")
+            }
+            let window = configuration.maximumExceptionWindow
+            if exception.exceedsWindow(window, now: now) {
+                return windowProblem(
+                    "PolicyException \"\(exception.qualifiedName)\"", field: "spec.validUntil", end: exception.validUntil,
+                    createdAt: exception.createdAt, now: now, window: window, flag: "--max-exception-window", source: exception.source)
             }
         case .bypass(let bypass):
             if now >= bypass.expiresAt {
@@ -86,18 +99,34 @@ public struct SignetResourceValidator: Sendable {
                     message: "EmergencyBypass \"\(bypass.name)\" has already expired (expiresAt \(KubernetesTime.format(bypass.expiresAt)) is not after now, \(KubernetesTime.format(now)))")
             }
             let window = configuration.maximumBypassWindow
-            if bypass.expiresAt.timeIntervalSince(now) > window.timeInterval {
-                let latest = now.addingTimeInterval(window.timeInterval)
-                return PolicyLoadError(
-                    .invalidField, file: bypass.source.file, document: bypass.source.document, fieldPath: "spec.expiresAt",
-                    message: "EmergencyBypass \"\(bypass.name)\" expires too late: expiresAt \(KubernetesTime.format(bypass.expiresAt)) is more than the maximum window of \(Self.describe(window)) ahead (latest allowed now: \(KubernetesTime.format(latest)))")
+            if bypass.exceedsWindow(window, now: now) {
+                return windowProblem(
+                    "EmergencyBypass \"\(bypass.name)\"", field: "spec.expiresAt", end: bypass.expiresAt,
+                    createdAt: bypass.createdAt, now: now, window: window, flag: "--max-bypass-window", source: bypass.source)
             }
         }
         return nil
     }
 
-    static func describe(_ window: Duration) -> String {
+    /// `EmergencyBypass "x" expires too late: expiresAt … is more than the maximum window of 24h
+    /// after its creation (…) (latest allowed: …)`.
+    private func windowProblem(
+        _ label: String, field: String, end: Date, createdAt: Date?, now: Date, window: Duration, flag: String,
+        source: PolicySourceLocation
+    ) -> PolicyLoadError {
+        let start = createdAt ?? now
+        let from = createdAt.map { "its creation (creationTimestamp \(KubernetesTime.format($0)))" } ?? "now (\(KubernetesTime.format(now)))"
+        let latest = start.addingTimeInterval(window.timeInterval)
+        let name = String(field.split(separator: ".").last!)
+        return PolicyLoadError(
+            .invalidField, file: source.file, document: source.document, fieldPath: field,
+            message: "\(label) expires too late: \(name) \(KubernetesTime.format(end)) is more than the maximum window of \(Self.describe(window)) (\(flag)) after \(from); the latest allowed is \(KubernetesTime.format(latest))")
+    }
+
+    /// `24h`, `90m`, `90d`: a window as the flags write it.
+    public static func describe(_ window: Duration) -> String {
         let seconds = Int(window.components.seconds)
+        if seconds % 86400 == 0 && seconds >= 2 * 86400 { return "\(seconds / 86400)d" }
         if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
         if seconds % 60 == 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
