@@ -18,7 +18,9 @@ import SignetRegistry
 /// refused is refused by `/validate` (the one place that audits and counts decisions), which then
 /// sees the pinned digest and verifies exactly that. Images allowed without a verified digest
 /// (static authorities, exceptions, bypasses, the no-match action) are left as written.
-/// Objects other than Pods are never mutated, so controllers managed by GitOps tools do not drift.
+/// Objects other than Pods are never mutated, so controllers managed by GitOps tools do not drift,
+/// with one exception of signet's own: a `PolicyException` or `EmergencyBypass` gets the
+/// annotations that record who created and last changed it (see ``SignetResourceAdmission``).
 extension AdmissionResponder {
     /// Decides one `/mutate` request body as far as it can without waiting (see ``begin(_:deadline:)``).
     public func beginMutation(_ body: [UInt8], deadline: ContinuousClock.Instant) -> Beginning {
@@ -32,6 +34,11 @@ extension AdmissionResponder {
             return .answered(.badRequest(problem.message))
         }
         let allowUnchanged = AdmissionResponse(uid: request.uid, allowed: true)
+        if SignetResourceAdmission.isAttributed(request) {
+            guard let patch = SignetResourceAdmission.attributionPatch(for: body) else { return .answered(Self.http(allowUnchanged)) }
+            return .answered(Self.http(AdmissionResponse(
+                uid: request.uid, allowed: true, auditAnnotations: ["attributed": request.userInfo?.username ?? ""], patch: patch)))
+        }
         guard Self.isPinnable(request), let object = request.object,
               case .podSpec(_, let all) = WorkloadImages.extract(from: object, kind: "Pod") else {
             return .answered(Self.http(allowUnchanged))

@@ -7,6 +7,9 @@ import SignetPolicy
 /// refused at `kubectl apply` time with the field and the reason (Kubernetes "Dynamic Admission
 /// Control"; `metav1.Status` code 422 `Invalid`, as API validation answers).
 ///
+/// `PolicyException` and `EmergencyBypass` objects must also carry the attribution signet's
+/// `/mutate` stamped (see ``SignetResourceAdmission/attributionProblem(in:)``).
+///
 /// `DELETE` is always allowed, so an expired exception can be removed.
 struct SignetResourceAdmission: Sendable {
     var validator: SignetResourceValidator
@@ -31,6 +34,9 @@ struct SignetResourceAdmission: Sendable {
             return deny(request, "signet denied \(label): request.object cannot be read", annotations)
         }
         let problems = validator.validate(PolicySourceFile(name: label, bytes: Array(bytes)))
+        if problems.isEmpty, Self.isAttributed(request), let problem = Self.attributionProblem(in: body) {
+            return deny(request, "signet denied \(label): \(problem)", annotations)
+        }
         if problems.isEmpty {
             annotations["decision"] = "allowed"
             return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations)

@@ -562,21 +562,31 @@ class Webhook(unittest.TestCase):
                     self.assertEqual(service["port"], svc["spec"]["ports"][0]["port"])
 
     def test_mutating_webhook_pins_pods_only(self):
-        """webhook.pinDigests (on by default): a MutatingWebhookConfiguration for Pods and their
-        ephemeral containers only (controllers are never mutated), at /mutate of the same Service
-        or URL, with the validating webhook's CA, namespaces, failure policy and timeout, and
-        reinvoked when a later mutating webhook changes the Pod."""
+        """webhook.pinDigests (on by default): a mutating webhook for Pods and their ephemeral
+        containers only (controllers are never mutated), at /mutate of the same Service or URL,
+        with the validating webhook's CA, namespaces, failure policy and timeout, and reinvoked
+        when a later mutating webhook changes the Pod. webhook.validatePolicyResources (on by
+        default): a second one that records who creates and changes exceptions and bypasses."""
         for name in SCENARIOS:
             docs = render(name)
             mutating = find(docs, "MutatingWebhookConfiguration")
             with self.subTest(scenario=name):
-                if name == "no-pinning":
-                    self.assertEqual(mutating, [])
-                    continue
                 self.assertEqual(len(mutating), 1)
-                webhook, = mutating[0]["webhooks"]
+                by_name = {w["name"]: w for w in mutating[0]["webhooks"]}
                 images = self.webhooks(name)["images.signet.dev"]
-                self.assertEqual(webhook["name"], "pin.images.signet.dev")
+                attribution = by_name.pop("attribution.signet.dev")
+                self.assertEqual(attribution["sideEffects"], "None")
+                self.assertNotIn("namespaceSelector", attribution)
+                self.assertEqual(attribution["failurePolicy"], images["failurePolicy"])
+                self.assertEqual(sorted(r["resources"][0] for r in attribution["rules"]), ["emergencybypasses", "policyexceptions"])
+                for rule in attribution["rules"]:
+                    self.assertEqual((rule["apiGroups"], rule["operations"]), (["signet.dev"], ["CREATE", "UPDATE"]))
+                self.assertEqual(attribution["clientConfig"], by_name.get("pin.images.signet.dev", attribution)["clientConfig"])
+                if name == "no-pinning":
+                    self.assertEqual(by_name, {})
+                    continue
+                webhook = by_name.pop("pin.images.signet.dev")
+                self.assertEqual(by_name, {})
                 self.assertEqual(webhook["reinvocationPolicy"], "IfNeeded")
                 self.assertEqual(webhook["sideEffects"], "None")
                 for field in ("failurePolicy", "timeoutSeconds", "namespaceSelector", "matchPolicy", "admissionReviewVersions"):
@@ -591,9 +601,27 @@ class Webhook(unittest.TestCase):
                     self.assertEqual(webhook["clientConfig"]["service"], dict(images["clientConfig"]["service"], path="/mutate"))
                 validating = one(docs, "ValidatingWebhookConfiguration")["metadata"].get("annotations")
                 self.assertEqual(mutating[0]["metadata"].get("annotations"), validating)
+        neither = render_with(["--set", "webhook.pinDigests=false", "--set", "webhook.validatePolicyResources=false"])
+        self.assertEqual(find(neither, "MutatingWebhookConfiguration"), [])
         refused = run([HELM, "template", "signet", CHART, "--namespace", NAMESPACE, "--set", "webhook.url=https://127.0.0.1:9443/hook"], check=False)
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn("webhook.url must end in /validate", refused.stderr)
+
+    def test_approver_and_break_glass_roles(self):
+        """ClusterRoles to grant the right to exempt (bound per namespace with a RoleBinding) and to
+        break glass; not aggregated into admin or edit, so tenants do not get them."""
+        docs = render("defaults")
+        roles = {d["metadata"]["name"]: d for d in find(docs, "ClusterRole")}
+        approver = roles["signet-exception-approver"]
+        glass = roles["signet-break-glass"]
+        for role, resource in ((approver, "policyexceptions"), (glass, "emergencybypasses")):
+            labels = role["metadata"].get("labels", {})
+            self.assertFalse([k for k in labels if k.startswith("rbac.authorization.k8s.io/aggregate-to")], labels)
+            writes = [r for r in role["rules"] if "create" in r["verbs"]]
+            self.assertEqual([(r["apiGroups"], r["resources"]) for r in writes], [(["signet.dev"], [resource])])
+            self.assertEqual(sorted(writes[0]["verbs"]), ["create", "delete", "get", "list", "patch", "update", "watch"])
+            self.assertFalse([r for r in role["rules"] if any(x.endswith("/status") for x in r["resources"])])
+        self.assertNotIn("signet-exception-approver", {d["metadata"]["name"] for d in render_with(["--set", "rbac.create=false"])})
 
     def test_url_mode(self):
         """webhook.url: every webhook calls that URL instead of the Service (the API server never

@@ -534,6 +534,20 @@ class T05Exemptions(Step):
         listed = ENV.kubectl("get", "polex", "-n", "e2e-excepted").stdout
         self.assertIn(until, listed)
         self.assertNotIn("<invalid>", listed)
+        # signet's mutating webhook recorded who created it, shown with -o wide; a creator written
+        # by hand is replaced by the user the API server authenticated.
+        whoami = ENV.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout.strip()
+        self.assertTrue(whoami)
+        forged = exception("forged", "e2e-excepted", until, policies=["e2e-alice"])
+        forged["metadata"]["annotations"] = {"signet.dev/created-by": "security-team@example.com"}
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=forged))
+        for name in ("unsigned-ok", "forged"):
+            annotations = ENV.get("policyexception", name, "-n", "e2e-excepted")["metadata"]["annotations"]
+            self.assertEqual(annotations["signet.dev/created-by"], whoami, name)
+            self.assertEqual(annotations["signet.dev/last-changed-by"], whoami, name)
+        wide = ENV.kubectl("get", "polex", "unsigned-ok", "-n", "e2e-excepted", "-o", "wide").stdout
+        self.assertIn("CREATED-BY", wide)
+        self.assertIn(whoami, wide)
 
     def test_bypass_admits_everything_in_its_namespaces(self):
         expires = rfc3339(datetime.timedelta(hours=2))

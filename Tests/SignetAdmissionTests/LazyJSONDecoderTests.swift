@@ -157,7 +157,8 @@ struct AuditLineTests {
     @Test func matchesJSONEncoder() throws {
         let use = ExemptionUse(
             kind: .policyException, namespace: "billing", name: "vendor \"x\"", expiresAt: Date(timeIntervalSince1970: 1_800_000_000),
-            reason: "ticket\nOPS-1", policy: "deny-untrusted")
+            reason: "ticket\nOPS-1", policy: "deny-untrusted",
+            attribution: ExemptionAttribution(createdBy: "alice", createdByGroups: ["sre", "system:authenticated"], lastChangedBy: "bob"))
         let record = AdmissionAuditRecord(
             event: "admission", time: "2026-11-22T10:00:00Z", uid: "u", namespace: "billing", kind: "Pod", name: nil,
             user: "alice", operation: "CREATE", dryRun: true, allowed: true, reason: nil, policyRevision: "abc",

@@ -33,10 +33,45 @@ struct ResourceAdmissionTests {
         #"{"apiVersion":"signet.dev/v1alpha1","kind":"EmergencyBypass","metadata":{"name":"incident-1"},"spec":{"allNamespaces":true,"reason":"outage","requestedBy":"oncall","expiresAt":"\#(expiresAt)"}}"#
     }
 
-    static func respond(_ responder: AdmissionResponder, kind: String, resource: String, object: String, operation: String = "CREATE", namespace: String? = "team", dryRun: Bool = false) async throws -> AdmissionResponse {
-        let body = review(kind: kind, group: "signet.dev", version: "v1alpha1", resource: resource, name: "vendor",
-                          namespace: namespace, operation: operation, object: object, dryRun: dryRun)
-        return try decodeResponse(await responder.respond(to: body, deadline: farDeadline))
+    /// `/validate`'s answer, after `/mutate` stamped the object (as the API server calls them)
+    /// unless `mutate` is false.
+    static func respond(
+        _ responder: AdmissionResponder, kind: String, resource: String, object: String, oldObject: String? = nil,
+        operation: String = "CREATE", namespace: String? = "team", dryRun: Bool = false, mutate: Bool = true
+    ) async throws -> AdmissionResponse {
+        func body(_ object: String) -> [UInt8] {
+            review(kind: kind, group: "signet.dev", version: "v1alpha1", resource: resource, name: "vendor",
+                   namespace: namespace, operation: operation, object: object, oldObject: oldObject, dryRun: dryRun)
+        }
+        let stamped = mutate ? try await Self.mutated(responder, body(object), object: object) : object
+        return try decodeResponse(await responder.respond(to: body(stamped), deadline: farDeadline))
+    }
+
+    /// `object` with the JSON Patch `/mutate` answers for `body` applied (the `add` and `remove`
+    /// operations on object members it uses).
+    static func mutated(_ responder: AdmissionResponder, _ body: [UInt8], object: String) async throws -> String {
+        let response = try decodeResponse(await responder.respondToMutation(body, deadline: farDeadline))
+        #expect(response.allowed)
+        guard let patch = response.patch else { return object }
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(object.utf8)) as? [String: Any])
+        let operations = try #require(try JSONSerialization.jsonObject(with: patch) as? [[String: Any]])
+        func apply(_ node: [String: Any], _ path: ArraySlice<String>, _ op: String, _ value: Any?) -> [String: Any] {
+            var node = node
+            let key = path.first!.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            if path.count == 1 {
+                node[key] = op == "remove" ? nil : value
+            } else {
+                node[key] = apply(node[key] as? [String: Any] ?? [:], path.dropFirst(), op, value)
+            }
+            return node
+        }
+        for operation in operations {
+            let op = try #require(operation["op"] as? String)
+            #expect(op == "add" || op == "remove")
+            let path = try #require(operation["path"] as? String).split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+            document = apply(document, path[...], op, operation["value"])
+        }
+        return String(decoding: try JSONSerialization.data(withJSONObject: document, options: [.withoutEscapingSlashes]), as: UTF8.self)
     }
 
     @Test func exceptionsWithoutExpiryOrAlreadyExpiredAreDenied() async throws {
@@ -112,6 +147,78 @@ struct ResourceAdmissionTests {
         let refused = try await Self.respond(Self.responder(), kind: "PolicyException", resource: "policyexceptions", object: noPolicy)
         #expect(!refused.allowed)
         #expect(refused.status?.message?.contains("spec.policies") == true)
+    }
+
+    /// Issue 16 "Attributed": `/mutate` records the user and groups the API server authenticated;
+    /// an `UPDATE` keeps the creator and records the new changer; a value written by hand is refused.
+    @Test func theCreatorIsRecordedAndAForgedCreatorRefused() async throws {
+        let responder = Self.responder()
+        let valid = Self.exceptionJSON(validUntil: "2026-11-29T00:00:00Z")
+        let body = review(kind: "PolicyException", group: "signet.dev", version: "v1alpha1", resource: "policyexceptions",
+                          name: "vendor", namespace: "team", operation: "CREATE", object: valid)
+        let stamped = try await Self.mutated(responder, body, object: valid)
+        let annotations = try #require(
+            ((try JSONSerialization.jsonObject(with: Data(stamped.utf8)) as? [String: Any])?["metadata"] as? [String: Any])?["annotations"] as? [String: String])
+        #expect(annotations == [
+            "signet.dev/created-by": "admin@example.com", "signet.dev/created-by-groups": "system:authenticated",
+            "signet.dev/last-changed-by": "admin@example.com", "signet.dev/last-changed-by-groups": "system:authenticated",
+        ])
+        #expect(try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: valid).allowed)
+
+        // A creator written by hand, and no mutating webhook in the path: refused, naming the annotation.
+        let forged = valid.replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","annotations":{"signet.dev/created-by":"security-team@example.com","signet.dev/created-by-groups":"system:authenticated","signet.dev/last-changed-by":"admin@example.com","signet.dev/last-changed-by-groups":"system:authenticated"},"#)
+        let refused = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: forged, mutate: false)
+        #expect(!refused.allowed)
+        #expect(refused.status?.code == 422)
+        let message = try #require(refused.status?.message)
+        #expect(message.contains("PolicyException \"team/vendor\""))
+        #expect(message.contains("metadata.annotations[signet.dev/created-by]: \"security-team@example.com\" is not what the API server authenticated (\"admin@example.com\")"))
+        // With /mutate in the path the forged value is overwritten by the real one.
+        #expect(try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: forged).allowed)
+        // Without /mutate and without annotations: refused as unstamped.
+        let unstamped = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: valid, mutate: false)
+        #expect(unstamped.status?.message?.contains("mutating webhook") == true)
+
+        // UPDATE by someone else: the creator stays, the changer is the new user.
+        let old = stamped.replacingOccurrences(of: "admin@example.com", with: "alice@example.com")
+        let update = valid.replacingOccurrences(of: "vendor image", with: "vendor image, renewed")
+        let updated = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: update, oldObject: old, operation: "UPDATE")
+        #expect(updated.allowed, "\(updated.status?.message ?? "")")
+        let changedCreator = old.replacingOccurrences(of: #""signet.dev/created-by":"alice@example.com""#, with: #""signet.dev/created-by":"mallory""#)
+            .replacingOccurrences(of: #""signet.dev/last-changed-by":"alice@example.com""#, with: #""signet.dev/last-changed-by":"admin@example.com""#)
+        let rewritten = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: changedCreator, oldObject: old, operation: "UPDATE", mutate: false)
+        #expect(!rewritten.allowed)
+        #expect(rewritten.status?.message?.contains("\"mallory\" is not what the API server authenticated (\"alice@example.com\")") == true, "\(rewritten.status?.message ?? "")")
+
+        // A bypass is stamped the same way.
+        #expect(try await Self.respond(
+            responder, kind: "EmergencyBypass", resource: "emergencybypasses", object: Self.bypassJSON(expiresAt: "2026-11-22T18:00:00Z"), namespace: nil).allowed)
+        #expect(try await !Self.respond(
+            responder, kind: "EmergencyBypass", resource: "emergencybypasses", object: Self.bypassJSON(expiresAt: "2026-11-22T18:00:00Z"), namespace: nil, mutate: false).allowed)
+    }
+
+    /// Issue 16 "Attributed": the audit record of an admission an exemption allowed names who
+    /// created and last changed it.
+    @Test func auditRecordsNameWhoCreatedTheExemption() async throws {
+        let attributed = Self.exceptionJSON(validUntil: "2026-11-29T00:00:00Z").replacingOccurrences(
+            of: #""uid":"1","#,
+            with: #""uid":"1","annotations":{"signet.dev/created-by":"alice@example.com","signet.dev/created-by-groups":"security,system:authenticated","signet.dev/last-changed-by":"bob@example.com","signet.dev/last-changed-by-groups":"system:authenticated"},"#)
+        let sink = MemoryAuditSink()
+        let response = try decodeResponse(await Self.responder(try Self.podSet(attributed), sink: sink).respond(to: Self.pod(), deadline: farDeadline))
+        #expect(response.allowed)
+        #expect(response.auditAnnotations?["exemptions"] == "PolicyException \"team/vendor\" (valid until 2026-11-29T00:00:00Z, created by \"alice@example.com\")")
+        let record = try #require(sink.all.first)
+        let use = try #require(record.exemptions.first)
+        #expect(use.attribution.createdBy == "alice@example.com")
+        #expect(use.attribution.createdByGroups == ["security", "system:authenticated"])
+        #expect(use.attribution.lastChangedBy == "bob@example.com")
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(record.jsonLine.utf8)) as? [String: Any])
+        let written = try #require((line["exemptions"] as? [[String: Any]])?.first)
+        #expect(written["createdBy"] as? String == "alice@example.com")
+        #expect(written["lastChangedBy"] as? String == "bob@example.com")
+        #expect(written["createdByGroups"] as? [String] == ["security", "system:authenticated"])
     }
 
     static func pod(dryRun: Bool = false) -> [UInt8] {

@@ -9,9 +9,10 @@ import Synchronization
 /// `namespace`, `kind`, `name`, `user`, `operation`, `dryRun`, `allowed`, `reason`,
 /// `policyRevision`, `latencyMs`, `images` (each with `image`, `reference`, `digest` when the
 /// reference pins one, `container`, `verdict`, `policies`, `authorities`, `reason`,
-/// `exemptions`), `exemptions` (every PolicyException or EmergencyBypass used), and who sent
-/// the review as the connection shows it: `peer` (`ip:port`) and `clientCertificate` (the
-/// verified client certificate's RFC 2253 subject; absent without one).
+/// `exemptions`), `exemptions` (every PolicyException or EmergencyBypass used, with
+/// `createdBy`, `createdByGroups`, `lastChangedBy`, `lastChangedByGroups` as signet recorded
+/// them), and who sent the review as the connection shows it: `peer` (`ip:port`) and
+/// `clientCertificate` (the verified client certificate's RFC 2253 subject; absent without one).
 /// The request fields mirror Kubernetes `admission.k8s.io/v1` `AdmissionRequest`.
 public struct AdmissionAuditRecord: Sendable, Encodable {
     public var event: String
@@ -260,10 +261,25 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         writer.raw("[")
         for (index, use) in uses.enumerated() {
             writer.raw(index == 0 ? "{" : ",{")
-            writer.key("expiresAt", first: true)
+            // Keys in sorted order, as `JSONEncoder` with `.sortedKeys` writes them.
+            if let createdBy = use.attribution.createdBy {
+                writer.key("createdBy", first: true)
+                writer.string(createdBy)
+                writer.key("createdByGroups")
+                writer.stringArray(use.attribution.createdByGroups)
+                writer.key("expiresAt")
+            } else {
+                writer.key("expiresAt", first: true)
+            }
             writer.string(KubernetesTime.format(use.expiresAt))
             writer.key("kind")
             writer.string(use.kind.rawValue)
+            if let lastChangedBy = use.attribution.lastChangedBy {
+                writer.key("lastChangedBy")
+                writer.string(lastChangedBy)
+                writer.key("lastChangedByGroups")
+                writer.stringArray(use.attribution.lastChangedByGroups)
+            }
             writer.key("name")
             writer.string(use.name)
             if let namespace = use.namespace {

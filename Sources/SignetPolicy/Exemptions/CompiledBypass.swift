@@ -20,12 +20,14 @@ public struct CompiledBypass: Sendable {
     public let createdAt: Date?
     public let reason: String
     public let requestedBy: String
+    /// Who created and last changed the object, as signet recorded it (see ``ExemptionAttribution``).
+    public let attribution: ExemptionAttribution
     public let source: PolicySourceLocation
     public let definition: EmergencyBypass
 
     public init(
         name: String, namespaces: Set<String>?, images: [ImageGlob], expiresAt: Date, createdAt: Date? = nil, reason: String,
-        requestedBy: String, source: PolicySourceLocation, definition: EmergencyBypass
+        requestedBy: String, attribution: ExemptionAttribution? = nil, source: PolicySourceLocation, definition: EmergencyBypass
     ) {
         self.name = name
         self.namespaces = namespaces
@@ -34,6 +36,7 @@ public struct CompiledBypass: Sendable {
         self.createdAt = createdAt
         self.reason = reason
         self.requestedBy = requestedBy
+        self.attribution = attribution ?? ExemptionAttribution(annotations: definition.metadata.annotations)
         self.source = source
         self.definition = definition
     }
@@ -63,7 +66,9 @@ public struct CompiledBypass: Sendable {
 
     /// How audit records and warnings name this bypass.
     public var use: ExemptionUse {
-        ExemptionUse(kind: .emergencyBypass, namespace: nil, name: name, expiresAt: expiresAt, reason: reason, policy: nil)
+        ExemptionUse(
+            kind: .emergencyBypass, namespace: nil, name: name, expiresAt: expiresAt, reason: reason, policy: nil,
+            attribution: attribution)
     }
 }
 

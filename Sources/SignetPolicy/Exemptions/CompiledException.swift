@@ -25,13 +25,15 @@ public struct CompiledException: Sendable {
     public let reason: String
     public let ticket: String?
     public let approvedBy: String
+    /// Who created and last changed the object, as signet recorded it (see ``ExemptionAttribution``).
+    public let attribution: ExemptionAttribution
     public let source: PolicySourceLocation
     public let definition: PolicyException
 
     public init(
         name: String, namespace: String, policies: Set<String>?, names: [NameGlob], kinds: Set<String>?,
         images: [ImageGlob], validUntil: Date, createdAt: Date? = nil, reason: String, ticket: String?, approvedBy: String,
-        source: PolicySourceLocation, definition: PolicyException
+        attribution: ExemptionAttribution? = nil, source: PolicySourceLocation, definition: PolicyException
     ) {
         self.name = name
         self.namespace = namespace
@@ -44,6 +46,7 @@ public struct CompiledException: Sendable {
         self.reason = reason
         self.ticket = ticket
         self.approvedBy = approvedBy
+        self.attribution = attribution ?? ExemptionAttribution(annotations: definition.metadata.annotations)
         self.source = source
         self.definition = definition
     }
@@ -80,6 +83,8 @@ public struct CompiledException: Sendable {
 
     /// How audit records and warnings name this exception.
     public func use(policy: String?) -> ExemptionUse {
-        ExemptionUse(kind: .policyException, namespace: namespace, name: name, expiresAt: validUntil, reason: reason, policy: policy)
+        ExemptionUse(
+            kind: .policyException, namespace: namespace, name: name, expiresAt: validUntil, reason: reason, policy: policy,
+            attribution: attribution)
     }
 }

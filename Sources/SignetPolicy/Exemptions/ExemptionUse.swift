@@ -2,7 +2,8 @@ import Foundation
 
 /// A `PolicyException` or `EmergencyBypass` that allowed an image: what warnings, audit
 /// annotations (`admission.k8s.io/v1` `AdmissionResponse.auditAnnotations`) and audit records
-/// name (kind, namespace/name, expiry as RFC 3339, reason).
+/// name (kind, namespace/name, expiry as RFC 3339, reason, and who created and last changed the
+/// object as signet recorded it: ``ExemptionAttribution``).
 public struct ExemptionUse: Sendable, Hashable, Codable {
     /// Which resource kind.
     public enum Kind: String, Sendable, Hashable, Codable {
@@ -18,8 +19,14 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
     public var reason: String
     /// The policy exempted from (exceptions only).
     public var policy: String?
+    /// Who created and last changed the object.
+    public var attribution: ExemptionAttribution
 
-    public init(kind: Kind, namespace: String?, name: String, expiresAt: Date, reason: String, policy: String?) {
+    public init(
+        kind: Kind, namespace: String?, name: String, expiresAt: Date, reason: String, policy: String?,
+        attribution: ExemptionAttribution = ExemptionAttribution(createdBy: nil, lastChangedBy: nil)
+    ) {
+        self.attribution = attribution
         self.kind = kind
         self.namespace = namespace
         self.name = name
@@ -31,17 +38,20 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
     /// `billing/legacy-billing` or `incident-4711`.
     public var qualifiedName: String { namespace.map { "\($0)/\(name)" } ?? name }
 
-    /// `PolicyException "billing/legacy-billing" (valid until 2026-12-01T00:00:00Z)`.
+    /// `PolicyException "billing/legacy-billing" (valid until 2026-12-01T00:00:00Z)`, with
+    /// `, created by "alice"` when signet recorded who created it.
     public var description: String {
         let until = KubernetesTime.format(expiresAt)
+        let creator = attribution.createdBy.map { ", created by \"\($0)\"" } ?? ""
         switch kind {
-        case .policyException: return "PolicyException \"\(qualifiedName)\" (valid until \(until))"
-        case .emergencyBypass: return "EmergencyBypass \"\(qualifiedName)\" (expires at \(until))"
+        case .policyException: return "PolicyException \"\(qualifiedName)\" (valid until \(until)\(creator))"
+        case .emergencyBypass: return "EmergencyBypass \"\(qualifiedName)\" (expires at \(until)\(creator))"
         }
     }
 
     private enum CodingKeys: String, CodingKey {
         case kind, namespace, name, expiresAt, reason, policy
+        case createdBy, createdByGroups, lastChangedBy, lastChangedByGroups
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +66,11 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
         expiresAt = date
         reason = try container.decode(String.self, forKey: .reason)
         policy = try container.decodeIfPresent(String.self, forKey: .policy)
+        attribution = ExemptionAttribution(
+            createdBy: try container.decodeIfPresent(String.self, forKey: .createdBy),
+            createdByGroups: try container.decodeIfPresent([String].self, forKey: .createdByGroups) ?? [],
+            lastChangedBy: try container.decodeIfPresent(String.self, forKey: .lastChangedBy),
+            lastChangedByGroups: try container.decodeIfPresent([String].self, forKey: .lastChangedByGroups) ?? [])
     }
 
     /// Encodes `expiresAt` as RFC 3339, as Kubernetes writes times.
@@ -67,5 +82,9 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
         try container.encode(KubernetesTime.format(expiresAt), forKey: .expiresAt)
         try container.encode(reason, forKey: .reason)
         try container.encodeIfPresent(policy, forKey: .policy)
+        try container.encodeIfPresent(attribution.createdBy, forKey: .createdBy)
+        if attribution.createdBy != nil { try container.encode(attribution.createdByGroups, forKey: .createdByGroups) }
+        try container.encodeIfPresent(attribution.lastChangedBy, forKey: .lastChangedBy)
+        if attribution.lastChangedBy != nil { try container.encode(attribution.lastChangedByGroups, forKey: .lastChangedByGroups) }
     }
 }
