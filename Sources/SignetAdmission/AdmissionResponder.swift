@@ -23,7 +23,8 @@ import SignetPolicy
 /// - signet's own resources (`signet.dev`) are validated (see ``SignetResourceAdmission``).
 /// - Exemptions: `exemptions` names every PolicyException or EmergencyBypass used and its
 ///   expiry; each bypass use also produces an `emergency-bypass` audit record and counts in
-///   `signet_emergency_bypass_uses_total{bypass,dry_run}`.
+///   `signet_emergency_bypass_uses_total{bypass,dry_run}`, and each use of a real admission is
+///   handed to the ``eventSink`` (Kubernetes Events on the bypass and the workload).
 /// - With an ``auditSink``, one ``AdmissionAuditRecord`` per decision.
 ///
 /// Metrics (swift-metrics): `signet_admission_reviews_total{decision,kind,dry_run}`,
@@ -37,6 +38,8 @@ public struct AdmissionResponder: Sendable {
     public var resourceValidator = SignetResourceValidator()
     /// Receives one audit record per decision (and one per bypass use); none by default.
     public var auditSink: (any AuditSink)? = nil
+    /// Told of every emergency-bypass use of a real admission (Kubernetes Events); none by default.
+    public var eventSink: (any ExemptionEventSink)? = nil
     /// The labels of a namespace (for namespace selectors and the opt-out label), when known.
     public var namespaceLabels: (@Sendable (String) -> [String: String]?)? = nil
 

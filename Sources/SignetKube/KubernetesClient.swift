@@ -75,6 +75,12 @@ public final class KubernetesClient: Sendable {
             contentType: "application/merge-patch+json")
     }
 
+    /// Creates `object` (JSON) in `namespace` (`POST` to the collection); the stored object.
+    @discardableResult
+    public func create(_ resource: KubernetesResource, namespace: String, object: [UInt8]) async throws(KubernetesError) -> [UInt8] {
+        try await send("POST", resource.collectionPath(namespace: namespace), body: object, contentType: "application/json")
+    }
+
     private func headers(contentType: String? = nil) -> [(name: String, value: String)] {
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
         if let contentType { headers.append(("Content-Type", contentType)) }

@@ -44,6 +44,8 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(plural).\(group.isEmpty ? "core" : group)/\(version)" }
 
+    /// `events` of the core group (`v1` `Event`), where signet reports every emergency-bypass use.
+    public static let events = KubernetesResource(group: "", version: "v1", plural: "events", kind: "Event", namespaced: true)
     public static let namespaces = KubernetesResource(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
     public static let secrets = KubernetesResource(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
     public static let serviceAccounts = KubernetesResource(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)

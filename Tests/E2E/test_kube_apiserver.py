@@ -319,8 +319,9 @@ class T02SignetUp(Step):
     def test_the_chart_rbac_is_exactly_what_signet_may_do(self):
         account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
         allowed = [("list", "clusterimagepolicies.signet.dev"), ("watch", "policyexceptions.signet.dev"),
-                   ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces")]
+                   ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces"), ("create", "events")]
         denied = [("get", "secrets"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
+                  ("delete", "events"), ("create", "policyexceptions.signet.dev"),
                   ("update", "emergencybypasses.signet.dev", "--subresource=status")]
         for verb, resource, *extra in allowed + denied:
             with self.subTest(verb=verb, resource=resource, extra=extra):

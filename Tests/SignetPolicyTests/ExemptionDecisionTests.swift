@@ -340,3 +340,63 @@ func kubernetesTimeFormatRoundTrips(_ text: String) throws {
     #expect(KubernetesTime.format(date) == text)
     #expect(KubernetesTime.format(date.addingTimeInterval(0.75)) == text)
 }
+
+/// Issue 16 "Visible": the exemption monitor's gauges and the transitions it logs, with a pinned clock.
+struct ExemptionMonitorTests {
+    static let start = KubernetesTime.parse("2026-11-22T10:00:00Z")!
+
+    static func set(exceptionUntil: Date, bypassUntil: Date?, reason: String = "vendor image") throws -> PolicySet {
+        var documents = [
+            ExemptionDecisionTests.denyDockerHub,
+            ExemptionDecisionTests.exception(validUntil: KubernetesTime.format(exceptionUntil)).replacingOccurrences(of: "vendor image", with: reason),
+        ]
+        if let bypassUntil { documents.append(ExemptionDecisionTests.bypass(expiresAt: KubernetesTime.format(bypassUntil))) }
+        return try PolicyLoader().load(files: [PolicySourceFile(name: "m.yaml", bytes: Array(documents.joined(separator: "\n---\n").utf8))])
+    }
+
+    @Test func gaugesAndTransitionsFollowTheClock() throws {
+        var monitor = ExemptionMonitor(configuration: ExemptionConfiguration(clock: .fixed(Self.start)))
+        let exceptionEnd = Self.start.addingTimeInterval(3 * 3600)
+        let bypassEnd = Self.start.addingTimeInterval(3600)
+        let both = try Self.set(exceptionUntil: exceptionEnd, bypassUntil: bypassEnd)
+
+        let first = monitor.observe(both, now: Self.start)
+        #expect(first.activeBypasses == 1 && first.activeExceptions == 1)
+        #expect(first.nearestExceptionExpirySeconds == 3 * 3600)
+        #expect(first.transitions.map { "\($0.event) \($0.use.qualifiedName)" } == ["started incident-1", "started billing/vendor-nginx"])
+        #expect(first.transitions.first?.message.contains("EmergencyBypass \"incident-1\" (expires at 2026-11-22T11:00:00Z) is in force") == true)
+
+        // Nothing changed: nothing to log.
+        let quiet = monitor.observe(both, now: Self.start.addingTimeInterval(60))
+        #expect(quiet.transitions.isEmpty)
+        #expect(quiet.nearestExceptionExpirySeconds == 3 * 3600 - 60)
+
+        // The reason of the exception changes while in force.
+        let changed = monitor.observe(try Self.set(exceptionUntil: exceptionEnd, bypassUntil: bypassEnd, reason: "still vendor"), now: Self.start.addingTimeInterval(120))
+        #expect(changed.transitions.map(\.event) == [.changed])
+
+        // The bypass expires.
+        let later = monitor.observe(try Self.set(exceptionUntil: exceptionEnd, bypassUntil: bypassEnd, reason: "still vendor"), now: bypassEnd)
+        #expect(later.activeBypasses == 0 && later.activeExceptions == 1)
+        #expect(later.transitions.map { "\($0.event) \($0.use.qualifiedName)" } == ["expired incident-1"])
+
+        // The exception is deleted while in force.
+        let gone = monitor.observe(try Self.set(exceptionUntil: exceptionEnd, bypassUntil: nil).filteringExceptions(), now: bypassEnd.addingTimeInterval(1))
+        #expect(gone.transitions.map { "\($0.event) \($0.use.qualifiedName)" } == ["removed billing/vendor-nginx"])
+        #expect(gone.activeExceptions == 0 && gone.nearestExceptionExpirySeconds == 0)
+    }
+
+    @Test func aBypassBeyondItsWindowIsReportedRefusedNotActive() throws {
+        var monitor = ExemptionMonitor(configuration: ExemptionConfiguration(clock: .fixed(Self.start)))
+        let report = monitor.observe(try Self.set(exceptionUntil: Self.start.addingTimeInterval(60), bypassUntil: Self.start.addingTimeInterval(72 * 3600)), now: Self.start)
+        #expect(report.activeBypasses == 0)
+        #expect(report.transitions.map(\.event).contains(.refused))
+    }
+}
+
+extension PolicySet {
+    /// The same set without its exceptions.
+    func filteringExceptions() -> PolicySet {
+        PolicySet(policies: policies, revision: revision, exceptions: [], bypasses: bypasses)
+    }
+}

@@ -49,7 +49,7 @@ struct PolicyLoaderTests {
             """
         let two = policyYAML(name: "two", authorities: authorities, extra: "  require: 1\n  mode: Warn\n")
         let text = "# leading comment\n---\n" + policyYAML(name: "one")
-            + "\n---\napiVersion: signet.dev/v1alpha1\nkind: PolicyException\nmetadata:\n  name: later\n  namespace: team\nspec:\n  reason: vendor image\n  approvedBy: alice\n  validUntil: \"2030-01-01T00:00:00Z\"\n---\n"
+            + "\n---\napiVersion: signet.dev/v1alpha1\nkind: PolicyException\nmetadata:\n  name: later\n  namespace: team\nspec:\n  allPolicies: true\n  reason: vendor image\n  approvedBy: alice\n  validUntil: \"2030-01-01T00:00:00Z\"\n---\n"
             + two + "\n---\n"
         let set = try load(["multi.yml": text])
         #expect(set.policies.map(\.name) == ["one", "two"])

@@ -14,6 +14,7 @@ import Foundation
 ///   `BOOKMARK`, `ERROR`), replaying history after N, then live events; a resourceVersion older
 ///   than the compacted history gets an `ERROR` event with a 410 `Status` (or, when asked, an
 ///   HTTP 410 answer);
+/// - `POST <collection>` in a namespace (events): stored, `generateName` completed, 201;
 /// - `GET <object>`, `PATCH <object>/status` (JSON merge patch, bumps the resourceVersion and
 ///   emits `MODIFIED`; 403 when status writes are forbidden);
 /// - control endpoints under `/_control/` the test drives: apply, delete, bookmark, drop every
@@ -97,6 +98,14 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// Makes `PATCH …/status` answer 403.
     public func forbidStatusWrites() throws { _ = try control("forbid-status", [:]) }
 
+    /// Answers 403 to every `POST` creating an object of `collection` from now on.
+    public func forbidCreating(_ collection: String) throws { _ = try control("forbid-create", ["collection": collection]) }
+
+    /// Every stored object of `collection`.
+    public func objects(_ collection: String) throws -> [[String: Any]] {
+        try control("list", ["collection": collection])["items"] as? [[String: Any]] ?? []
+    }
+
     /// The number of watches open now.
     public func openWatches() throws -> Int { try control("state", [:])["openWatches"] as? Int ?? -1 }
 
@@ -139,7 +148,7 @@ def kind_of(collection):
     return {"namespaces": ("v1", "Namespace"), "secrets": ("v1", "Secret"), "serviceaccounts": ("v1", "ServiceAccount"),
             "clusterimagepolicies": ("signet.dev/v1alpha1", "ClusterImagePolicy"),
             "policyexceptions": ("signet.dev/v1alpha1", "PolicyException"),
-            "emergencybypasses": ("signet.dev/v1alpha1", "EmergencyBypass")}[collection]
+            "emergencybypasses": ("signet.dev/v1alpha1", "EmergencyBypass"), "events": ("v1", "Event")}[collection]
 
 def key_of(obj):
     meta = obj["metadata"]
@@ -162,7 +171,7 @@ def parse(path):
     parts = [p for p in path.split("/") if p]
     rest = parts[2:] if parts[0] == "api" else parts[3:]
     namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in ("secrets", "serviceaccounts", "policyexceptions"):
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in ("secrets", "serviceaccounts", "policyexceptions", "events"):
         namespace, rest = rest[1], rest[2:]
     collection = rest[0]
     name = rest[1] if len(rest) > 1 else None
@@ -198,6 +207,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         if not self.authorized():
+            return
+        if "/_control/" not in self.path:
+            self.create()
             return
         action = self.path.split("/_control/")[-1]
         body = self.body()
@@ -242,15 +254,43 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "restrict-secrets":
                 state["secret_names"] = list(body.get("allowed", []))
                 self.send_json(200, {})
+            elif action == "forbid-create":
+                state.setdefault("forbid_create", []).append(body["collection"])
+                self.send_json(200, {})
             elif action == "forbid-status":
                 state["forbid_status"] = True
                 self.send_json(200, {})
+            elif action == "list":
+                self.send_json(200, {"items": list(state["objects"].get(body["collection"], {}).values())})
             elif action == "get":
                 self.send_json(200, {"object": state["objects"].get(body["collection"], {}).get(body["key"])})
             elif action == "state":
                 self.send_json(200, {"openWatches": len(state["watches"]), "requests": state["requests"]})
             else:
                 self.status(404, "NotFound", "unknown control " + action)
+
+    def create(self):
+        # POST <collection> in a namespace: the object is stored (a generateName gets a suffix)
+        # and answered 201; 403 when creation of that collection is forbidden.
+        with lock:
+            state["requests"].append("POST " + self.path)
+        collection, namespace, _, _ = parse(self.path)
+        obj = self.body()
+        with lock:
+            if collection in state.get("forbid_create", []):
+                self.status(403, "Forbidden", f"cannot create {collection}")
+                return
+            meta = obj.setdefault("metadata", {})
+            if namespace:
+                meta["namespace"] = namespace
+            if not meta.get("name"):
+                meta["name"] = meta.get("generateName", "object-") + "%05d" % (state["rv"] + 1)
+            if key_of(obj) in state["objects"].get(collection, {}):
+                self.status(409, "AlreadyExists", f'{collection} "{meta["name"]}" already exists')
+                return
+            meta.setdefault("uid", "uid-" + key_of(obj))
+            record(collection, "ADDED", obj)
+            self.send_json(201, obj)
 
     def do_GET(self):
         if not self.authorized():

@@ -76,6 +76,12 @@ extension AdmissionResponder {
                 event.exemptions = [exemption]
                 event.verdicts = record.verdicts.filter { $0.exemptions.contains(exemption) }
                 auditSink?.record(event)
+                if !dryRun, let eventSink {
+                    eventSink.bypassUsed(BypassUse(
+                        bypass: exemption, apiVersion: request.kind.group.isEmpty ? request.kind.version : "\(request.kind.group)/\(request.kind.version)",
+                        kind: request.kind.kind, namespace: request.namespace, name: record.name ?? "", user: request.userInfo?.username,
+                        images: event.verdicts.map { $0.reference ?? $0.image }, time: time))
+                }
             case .policyException:
                 Counter(label: "signet_policy_exception_uses_total", dimensions: [
                     ("exception", exemption.qualifiedName), ("dry_run", dryRun ? "true" : "false"),

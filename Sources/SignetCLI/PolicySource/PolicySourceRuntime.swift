@@ -17,6 +17,8 @@ struct PolicySourceRuntime: Sendable {
     /// Marked ready by the responder once its evaluator holds the first full set (Kubernetes
     /// mode); nil when readiness was settled when the source loaded (directory mode).
     var readinessAfterSync: ReadinessState? = nil
+    /// Posts Kubernetes Events (emergency-bypass uses); `nil` out of a cluster.
+    var events: KubernetesEventRecorder? = nil
 
     /// Builds the source. A directory is loaded now (an invalid one fails the start); a cluster
     /// source marks `readiness` once its first full sync is done.
@@ -60,7 +62,7 @@ struct PolicySourceRuntime: Sendable {
             let reader = PullSecretReader(client: client, configuredSecrets: settings.registrySecrets)
             return PolicySourceRuntime(
                 source: source, settings: settings, credentialProvider: KubernetesCredentialProvider(reader: reader),
-                readinessAfterSync: readiness)
+                readinessAfterSync: readiness, events: KubernetesEventRecorder(client: client))
         }
     }
 
@@ -87,7 +89,9 @@ struct PolicySourceRuntime: Sendable {
         await onChange(initial)
         let evaluator = Mutex(makeEvaluator(initial))
         let readiness = readinessAfterSync
-        let refresher = Task {
+        let monitor = ExemptionMonitorService(source: source, configuration: exemptions)
+        let events = events
+        let refreshLoop: @Sendable () async -> Void = {
             var revision = initial.revision
             if let readiness {
                 // Ready only once the evaluator decides with the first full set.
@@ -107,6 +111,14 @@ struct PolicySourceRuntime: Sendable {
                 evaluator.withLock { $0 = makeEvaluator(policies) }
             }
         }
+        // The refresher, the exemption gauges and logs, and the event poster live and end together.
+        let refresher = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await monitor.run() }
+                if let events { group.addTask { await events.run() } }
+                group.addTask { await refreshLoop() }
+            }
+        }
         var responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
             evaluator.withLock { $0 }
         }
@@ -115,6 +127,7 @@ struct PolicySourceRuntime: Sendable {
         // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before
         // that pass's answers (HTTPServerConfiguration.beforeAnswersAreSent).
         if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink(deferred: true) }
+        if let events { responder.eventSink = BypassEventReporter(recorder: events) }
         return (responder, refresher)
     }
 }

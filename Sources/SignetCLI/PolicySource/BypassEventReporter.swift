@@ -1,0 +1,36 @@
+import Foundation
+import SignetAdmission
+import SignetKube
+import SignetPolicy
+
+/// Reports every emergency-bypass use as two Kubernetes `v1` Events of type `Warning` and
+/// reason `EmergencyBypassUsed` (issue 16, "Visible"): one on the `EmergencyBypass` (stored in
+/// `default`, as it is cluster-scoped) and one on the admitted workload, so both
+/// `kubectl describe emergencybypass <name>` and `kubectl describe <workload>` show it.
+struct BypassEventReporter: ExemptionEventSink {
+    static let reason = "EmergencyBypassUsed"
+    let recorder: KubernetesEventRecorder
+
+    func bypassUsed(_ use: BypassUse) {
+        for event in Self.events(for: use) { recorder.record(event) }
+    }
+
+    /// The two events of `use`.
+    static func events(for use: BypassUse) -> [KubernetesEvent] {
+        let workload = "\(use.kind) \"\(use.namespace.map { "\($0)/" } ?? "")\(use.name)\""
+        let images = use.images.joined(separator: ", ")
+        let who = use.user.map { " for \"\($0)\"" } ?? ""
+        let creator = use.bypass.attribution.createdBy.map { ", created by \"\($0)\"" } ?? ""
+        let onBypass = KubernetesEvent(
+            object: .init(apiVersion: ClusterImagePolicy.apiVersion, kind: EmergencyBypass.kind, name: use.bypass.name, namespace: nil),
+            reason: reason,
+            message: "admitted \(workload)\(who) without signature verification (images: \(images)); expires at \(KubernetesTime.format(use.bypass.expiresAt))",
+            time: use.time)
+        let onWorkload = KubernetesEvent(
+            object: .init(apiVersion: use.apiVersion, kind: use.kind, name: use.name, namespace: use.namespace, uid: use.uid),
+            reason: reason,
+            message: "admitted without signature verification by EmergencyBypass \"\(use.bypass.name)\" (expires at \(KubernetesTime.format(use.bypass.expiresAt))\(creator)): \(use.bypass.reason); images: \(images)",
+            time: use.time)
+        return [onBypass, onWorkload]
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+
+/// A Kubernetes `v1` `Event` to report (Kubernetes API reference, "Event v1 core"): what
+/// happened (`reason`, `message`, `type`) to which object (`involvedObject`), stored in the
+/// object's namespace (`default` for a cluster-scoped object).
+public struct KubernetesEvent: Sendable, Hashable {
+    /// `involvedObject`: the object the event is about.
+    public struct ObjectReference: Sendable, Hashable {
+        public var apiVersion: String
+        public var kind: String
+        public var name: String
+        public var namespace: String?
+        public var uid: String?
+
+        public init(apiVersion: String, kind: String, name: String, namespace: String?, uid: String? = nil) {
+            self.apiVersion = apiVersion
+            self.kind = kind
+            self.name = name
+            self.namespace = namespace
+            self.uid = uid
+        }
+    }
+
+    public var object: ObjectReference
+    /// A CamelCase reason, such as `EmergencyBypassUsed`.
+    public var reason: String
+    public var message: String
+    /// `Normal` or `Warning`.
+    public var type: String
+    public var time: Date
+
+    public init(object: ObjectReference, reason: String, message: String, type: String = "Warning", time: Date) {
+        self.object = object
+        self.reason = reason
+        self.message = message
+        self.type = type
+        self.time = time
+    }
+
+    /// Where the event is stored: the object's namespace, or `default` for a cluster-scoped one.
+    public var namespace: String { object.namespace ?? "default" }
+
+    /// The `Event` as the API server accepts it on `POST /api/v1/namespaces/<ns>/events`.
+    public func json(component: String) -> [UInt8] {
+        var involved: [String: Any] = ["apiVersion": object.apiVersion, "kind": object.kind, "name": object.name]
+        if let namespace = object.namespace { involved["namespace"] = namespace }
+        if let uid = object.uid, !uid.isEmpty { involved["uid"] = uid }
+        let stamp = Self.rfc3339(time)
+        let prefix = object.name.prefix(200).lowercased().map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }
+        let event: [String: Any] = [
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": ["generateName": String(prefix) + ".", "namespace": namespace],
+            "involvedObject": involved, "reason": reason, "message": String(message.prefix(1024)), "type": type,
+            "source": ["component": component], "reportingComponent": component, "reportingInstance": component,
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+        ]
+        return Array((try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys])) ?? Data())
+    }
+
+    private static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// Posts ``KubernetesEvent``s off the caller's path: ``record(_:)`` only enqueues (never
+/// blocks an admission), ``run()`` posts them one by one through the ``KubernetesClient``. At
+/// most `capacity` events wait; beyond that the oldest are dropped and counted in the log. A 403
+/// (no RBAC to create events) is logged once and further events are dropped.
+public final class KubernetesEventRecorder: Sendable {
+    private let client: KubernetesClient
+    private let component: String
+    private let logger: Logger
+    private let stream: AsyncStream<KubernetesEvent>
+    private let continuation: AsyncStream<KubernetesEvent>.Continuation
+
+    public init(client: KubernetesClient, component: String = "signet", capacity: Int = 256, logger: Logger = Logger(label: "signet.events")) {
+        self.client = client
+        self.component = component
+        self.logger = logger
+        (stream, continuation) = AsyncStream.makeStream(of: KubernetesEvent.self, bufferingPolicy: .bufferingNewest(capacity))
+    }
+
+    /// Queues `event`; returns at once.
+    public func record(_ event: KubernetesEvent) {
+        if case .dropped = continuation.yield(event) {
+            logger.warning("event queue full; dropped the oldest event", metadata: ["reason": "\(event.reason)"])
+        }
+    }
+
+    /// Stops accepting events; ``run()`` returns once the queue is drained.
+    public func finish() { continuation.finish() }
+
+    /// Posts queued events until ``finish()`` (or cancellation).
+    public func run() async {
+        var forbidden = false
+        for await event in stream where !forbidden {
+            do {
+                try await client.create(.events, namespace: event.namespace, object: event.json(component: component))
+            } catch {
+                if error.isForbidden {
+                    forbidden = true
+                    logger.warning("no permission to create events; events are not recorded", metadata: ["error": "\(error)"])
+                } else {
+                    logger.warning("cannot create event", metadata: [
+                        "reason": "\(event.reason)", "object": "\(event.object.kind)/\(event.object.name)", "error": "\(error)",
+                    ])
+                }
+            }
+        }
+    }
+}

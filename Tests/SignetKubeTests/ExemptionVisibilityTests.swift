@@ -1,0 +1,104 @@
+import Foundation
+import SignetAdmission
+import SignetKube
+import SignetPolicy
+import SignetTestSupport
+import Testing
+@testable import SignetCLI
+
+/// Issue 16 "Visible": every emergency-bypass use becomes a Kubernetes Event on the bypass and
+/// on the workload, posted through the API (here the API server double); dry runs make none.
+struct ExemptionVisibilityTests {
+    static let now = KubernetesTime.parse("2026-11-22T10:00:00Z")!
+
+    static let policies = """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: deny-untrusted
+        spec:
+          images:
+            - glob: "docker.io/**"
+          authorities:
+            - static:
+                action: fail
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: EmergencyBypass
+        metadata:
+          name: incident-4711
+          creationTimestamp: "2026-11-22T09:00:00Z"
+          annotations:
+            signet.dev/created-by: oncall@example.com
+        spec:
+          namespaces: [payments]
+          reason: signing outage
+          requestedBy: oncall
+          expiresAt: "2026-11-22T12:00:00Z"
+        """
+
+    static func review(dryRun: Bool) -> [UInt8] {
+        let json = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"name":"checkout","namespace":"payments","operation":"CREATE","userInfo":{"username":"dev@example.com"},"dryRun":\#(dryRun),"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"checkout","namespace":"payments"},"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.25"}]}}}}}}"#
+        return Array(json.utf8)
+    }
+
+    /// The events the double stored (read off the cooperative pool).
+    static func events(_ server: KubernetesAPIServerDouble) async throws -> [[String: Any]] {
+        let data = try await offThePool { try JSONSerialization.data(withJSONObject: server.objects("events")) }
+        return try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []
+    }
+
+    @Test func everyBypassUseIsAnEventOnTheBypassAndTheWorkload() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let recorder = KubernetesEventRecorder(client: client)
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
+        let rules = ExemptionConfiguration(clock: .fixed(Self.now))
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: set, exemptions: rules))
+        responder.resourceValidator = SignetResourceValidator(configuration: rules)
+        responder.eventSink = BypassEventReporter(recorder: recorder)
+
+        let dry = await responder.respond(to: Self.review(dryRun: true), deadline: .now + .seconds(30))
+        let real = await responder.respond(to: Self.review(dryRun: false), deadline: .now + .seconds(30))
+        #expect(String(decoding: dry.body, as: UTF8.self).contains(#""allowed":true"#))
+        #expect(String(decoding: real.body, as: UTF8.self).contains(#""allowed":true"#))
+        recorder.finish()
+        await recorder.run()
+
+        let events = try await Self.events(server)
+        #expect(events.count == 2, "one use, two events; the dry run made none")
+        func involved(_ event: [String: Any]) -> [String: String] { event["involvedObject"] as? [String: String] ?? [:] }
+        let onBypass = try #require(events.first { involved($0)["kind"] == "EmergencyBypass" })
+        #expect(involved(onBypass) == ["apiVersion": "signet.dev/v1alpha1", "kind": "EmergencyBypass", "name": "incident-4711"])
+        #expect((onBypass["metadata"] as? [String: Any])?["namespace"] as? String == "default")
+        #expect(onBypass["reason"] as? String == "EmergencyBypassUsed")
+        #expect(onBypass["type"] as? String == "Warning")
+        let bypassMessage = try #require(onBypass["message"] as? String)
+        #expect(bypassMessage.contains(#"admitted Deployment "payments/checkout" for "dev@example.com" without signature verification"#))
+        #expect(bypassMessage.contains("docker.io/library/nginx:1.25"))
+
+        let onWorkload = try #require(events.first { involved($0)["kind"] == "Deployment" })
+        #expect(involved(onWorkload) == ["apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout", "namespace": "payments"])
+        #expect((onWorkload["metadata"] as? [String: Any])?["namespace"] as? String == "payments")
+        let workloadMessage = try #require(onWorkload["message"] as? String)
+        #expect(workloadMessage.contains(#"EmergencyBypass "incident-4711" (expires at 2026-11-22T12:00:00Z, created by "oncall@example.com"): signing outage"#))
+        #expect(try await offThePool { try server.requests() }.filter { $0.hasPrefix("POST") }.sorted()
+            == ["POST /api/v1/namespaces/default/events", "POST /api/v1/namespaces/payments/events"])
+    }
+
+    @Test func withoutPermissionEventsAreDroppedQuietly() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        try await offThePool { try server.forbidCreating("events") }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let recorder = KubernetesEventRecorder(client: client)
+        let object = KubernetesEvent.ObjectReference(apiVersion: "v1", kind: "Pod", name: "web", namespace: "team")
+        for _ in 0..<3 { recorder.record(KubernetesEvent(object: object, reason: "EmergencyBypassUsed", message: "m", time: Self.now)) }
+        recorder.finish()
+        await recorder.run()
+        // One attempt, then no more: the first 403 stops posting.
+        #expect(try await offThePool { try server.requests() }.filter { $0.hasPrefix("POST") }.count == 1)
+        #expect(try await Self.events(server).isEmpty)
+    }
+}
