@@ -190,7 +190,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetKubeTests",
-            dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetCLI", "SignetTestSupport"],
+            dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetSigstore", "SignetCLI", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import SignetKube
 import SignetPolicy
+import SignetSigstore
 import SignetTestSupport
 import Testing
 @testable import SignetCLI
@@ -140,5 +141,41 @@ struct KubernetesKeySecretsTests {
             await source.current()["payments"]?.authorities.first?.unresolvedReason?.contains(keyFile) == true
         }
         #expect(try !server.requests().contains { $0.contains("/secrets") }, "the directory source reads no Secret through the API")
+    }
+
+    @Test func aNewSigstoreRootFromTUFRecompilesKeylessPolicies() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        try server.apply("clusterimagepolicies", [
+            "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "keyless"],
+            "spec": [
+                "images": [["glob": "ghcr.io/acme/**"]],
+                "authorities": [["name": "ci", "keyless": ["identities": [["issuer": "https://issuer.example", "subject": "ci@example.com"]]]]],
+            ],
+        ])
+        let empty = TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: [])
+        let live = LiveTrustedRoot(.init(root: empty, digest: String(repeating: "a", count: 64), origin: "TUF test (targets version 1)"))
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let source = KubernetesPolicySource(
+            client: client, exemptions: ExemptionConfiguration(), writeStatus: false, trustMaterialInterval: .milliseconds(200),
+            liveTrustedRoot: live, backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let task = Task { await source.run() }
+        defer { task.cancel() }
+        await source.waitUntilLoaded()
+        func trust(_ set: PolicySet) -> (source: String, digest: String)? {
+            guard case .keyless(let trust)? = set["keyless"]?.authorities.first?.kind else { return nil }
+            return (trust.trustRootSource, trust.trustRootDigest)
+        }
+        let first = await source.current()
+        #expect(trust(first)?.source == "TUF test (targets version 1)")
+
+        live.publish(.init(root: empty, digest: String(repeating: "b", count: 64), origin: "TUF test (targets version 2)"))
+        try await KubernetesWatchTests.eventually("recompiled with the new root") {
+            trust(await source.current())?.digest == String(repeating: "b", count: 64)
+        }
+        let second = await source.current()
+        #expect(second.revision != first.revision)
+        #expect(trust(second)?.source == "TUF test (targets version 2)")
+        #expect(second["keyless"]?.authorities.first?.trustFingerprint != first["keyless"]?.authorities.first?.trustFingerprint)
     }
 }
