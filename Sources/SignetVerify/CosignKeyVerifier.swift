@@ -4,12 +4,11 @@ import SignetCrypto
 import SignetPolicy
 import SignetRegistry
 
-/// Verifies cosign signatures made with key pairs (sigstore/cosign `specs/SIGNATURE_SPEC.md`).
+/// Verifies cosign signatures made with key pairs, in both places cosign puts them.
 ///
 /// Steps, in order:
-/// 1. fetch the signature image `<repo>:<alg>-<hex>.sig` (cosign's tag convention); none means
-///    the image is unsigned;
-/// 2. for each layer of type `application/vnd.dev.cosign.simplesigning.v1+json`: the
+/// 1. the signature image `<repo>:<alg>-<hex>.sig` (sigstore/cosign `specs/SIGNATURE_SPEC.md`):
+///    for each layer of type `application/vnd.dev.cosign.simplesigning.v1+json`, the
 ///    `dev.cosignproject.cosign/signature` annotation must hold base64; the payload blob is
 ///    fetched by digest (its bytes must hash to that digest and match the descriptor's size);
 ///    the signature must verify over the payload bytes with one of the authority's keys
@@ -17,8 +16,16 @@ import SignetRegistry
 ///    `cosign container image signature` and `critical.image.docker-manifest-digest` must equal
 ///    the image's digest; the payload's `optional` section must carry every annotation the
 ///    authority requires;
-/// 3. the image passes when at least `threshold` distinct keys each signed an accepted layer
-///    (keys compared as keys, so one key in two encodings counts once).
+/// 2. when the `.sig` layers do not meet the threshold, the Sigstore bundles attached as OCI
+///    referrers (cosign 3's default, sigstore/cosign `specs/BUNDLE_SPEC.md`) whose verification
+///    material is a `publicKey` hint: a message signature over the image's manifest digest, or
+///    a DSSE envelope holding an in-toto statement of cosign's image-signature predicate whose
+///    subject is that digest; the signature must verify with one of the authority's keys (the
+///    hint names no key: every trusted key is tried), and the required annotations are read from
+///    that subject's `annotations` (``verifyBundleReferrers(_:)``);
+/// 3. the image passes when at least `threshold` distinct keys each signed an accepted layer or
+///    bundle (keys compared as keys, so one key in two encodings, or one key in both forms,
+///    counts once).
 ///
 /// `critical.identity.docker-reference` is recorded but not enforced, as in cosign without
 /// `--check-claims`: images are routinely copied between registries with their signatures.
@@ -29,10 +36,13 @@ public struct CosignKeyVerifier: SignatureVerifier {
     public static let maximumPayloadBytes = 1024 * 1024
 
     public let registry: RegistryClient
+    /// The calendar clock bundle verification runs at (see ``WallClock``).
+    public let clock: WallClock
     public var format: SignatureFormat { .cosignKey }
 
-    public init(registry: RegistryClient) {
+    public init(registry: RegistryClient, clock: WallClock = .system) {
         self.registry = registry
+        self.clock = clock
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
@@ -44,23 +54,60 @@ public struct CosignKeyVerifier: SignatureVerifier {
         guard case .key(let trust) = request.authority.kind else {
             throw VerificationError.unsupported(request.authority.kind.fieldName)
         }
-        var steps: [VerificationStep] = []
-        var timings = VerificationResult.Timings()
-        func result(_ passed: Bool, _ reason: String, failure: VerificationFailure?, signers: [VerificationResult.Signer] = []) -> VerificationResult {
-            VerificationResult(
-                image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
-                format: format, passed: passed, reason: reason, failure: failure, signers: signers, steps: steps, timings: timings)
-        }
+        var run = CosignKeyRun(request: request, trust: trust, format: format)
         // 0. Every key the authority names was read: a missing one fails closed.
         if let unresolved = request.authority.unresolvedReason {
-            steps.append(VerificationStep(name: "trust material", passed: false, detail: unresolved))
-            return result(false, unresolved, failure: .unresolvedTrustMaterial)
+            run.steps.append(VerificationStep(name: "trust material", passed: false, detail: unresolved))
+            return run.result(false, unresolved, failure: .unresolvedTrustMaterial)
         }
-
-        // 1. The signature image.
         let fetchStart = ContinuousClock.now
-        let artifactName = "\(request.image.name):\(CosignArtifactKind.signature.tag(for: request.digest))"
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
+        // 1. The .sig image; 2. the bundle referrers, when the threshold is not met yet.
+        try await verifySignatureImage(&run)
+        if run.distinctSigners.count < trust.threshold {
+            try await verifyBundleReferrers(&run)
+        }
+        run.timings.fetchMilliseconds = ((ContinuousClock.now - fetchStart) - run.checkTime).milliseconds
+        run.timings.checkMilliseconds = run.checkTime.milliseconds
+
+        // 3. The threshold of distinct keys.
+        let distinct = run.distinctSigners
+        let signers = distinct.map { keyIndex in
+            let trusted = trust.keys[keyIndex]
+            let bundles = run.vouchedBundles[keyIndex]
+            return VerificationResult.Signer(
+                key: trusted.source, algorithm: trusted.key.algorithm.description, fingerprint: trusted.key.fingerprint,
+                layers: run.vouchedLayers[keyIndex] ?? [], bundles: bundles)
+        }
+        let met = signers.count >= trust.threshold
+        run.steps.append(VerificationStep(
+            name: "threshold", passed: met,
+            detail: "\(signers.count) of \(trust.keys.count) trusted key(s) signed, \(trust.threshold) required"))
+        if met {
+            let names = signers.map(\.key).joined(separator: ", ")
+            return run.result(true, "signed by \(signers.count) of \(trust.keys.count) trusted key(s) (threshold \(trust.threshold)): \(names)",
+                              failure: nil, signers: signers)
+        }
+        if signers.isEmpty {
+            guard run.candidates > 0 else {
+                return run.result(false, "no cosign signatures: " + run.absences.joined(separator: "; "), failure: .noSignatures)
+            }
+            let failure: VerificationFailure = run.malformedOnly ? .malformedArtifact : .noValidSignature
+            return run.result(false, "no valid cosign signature by a trusted key: " + run.rejections.joined(separator: "; "), failure: failure)
+        }
+        let missing = trust.keys.indices.filter { index in !distinct.contains { trust.keys[$0].key == trust.keys[index].key } }
+            .map { trust.keys[$0].source }
+        var reason = "signed by \(signers.count) distinct trusted key(s), \(trust.threshold) required; no valid signature by " + missing.joined(separator: ", ")
+        if !run.rejections.isEmpty { reason += " (" + run.rejections.joined(separator: "; ") + ")" }
+        return run.result(false, reason, failure: .thresholdNotMet, signers: signers)
+    }
+
+    /// Step 1: the simple-signing layers of the `.sig` image; each accepted layer is recorded
+    /// for the keys that signed it.
+    private func verifySignatureImage(_ run: inout CosignKeyRun) async throws(VerificationError) {
+        let request = run.request
+        let trust = run.trust
+        let artifactName = "\(request.image.name):\(CosignArtifactKind.signature.tag(for: request.digest))"
         let fetched: FetchedManifest?
         do {
             fetched = try await registry.cosignArtifact(.signature, for: request.digest, in: request.image, deadline: request.deadline)
@@ -68,39 +115,40 @@ public struct CosignKeyVerifier: SignatureVerifier {
             throw VerificationError(error)
         }
         guard let fetched else {
-            steps.append(VerificationStep(name: "signature artifact", passed: false, detail: "\(artifactName) does not exist"))
-            timings.fetchMilliseconds = (ContinuousClock.now - fetchStart).milliseconds
-            return result(false, "no cosign signatures: \(artifactName) does not exist", failure: .noSignatures)
+            run.steps.append(VerificationStep(name: "signature artifact", passed: false, detail: "\(artifactName) does not exist"))
+            run.absences.append("\(artifactName) does not exist")
+            return
         }
         guard let manifest = fetched.imageManifest else {
-            steps.append(VerificationStep(name: "signature artifact", passed: false, detail: "\(artifactName) is an index, not an image manifest"))
-            return result(false, "\(artifactName) is not a cosign signature image (it is an index)", failure: .malformedArtifact)
+            run.steps.append(VerificationStep(name: "signature artifact", passed: false, detail: "\(artifactName) is an index, not an image manifest"))
+            run.candidates += 1
+            run.malformed += 1
+            run.rejections.append("\(artifactName) is not a cosign signature image (it is an index)")
+            return
         }
         let signatureLayers = manifest.layers.enumerated().filter { $0.element.mediaType == MediaType.cosignSimpleSigning }
-        steps.append(VerificationStep(
+        run.steps.append(VerificationStep(
             name: "signature artifact", passed: !signatureLayers.isEmpty,
             detail: "\(artifactName) (\(fetched.descriptor.digest)): \(manifest.layers.count) layer(s), \(signatureLayers.count) simple-signing"))
         guard !signatureLayers.isEmpty else {
-            return result(false, "\(artifactName) has no \(MediaType.cosignSimpleSigning) layers", failure: .malformedArtifact)
+            run.candidates += 1
+            run.malformed += 1
+            run.rejections.append("\(artifactName) has no \(MediaType.cosignSimpleSigning) layers")
+            return
         }
 
-        // 2. Each signature layer; payload blobs fetched once per digest.
+        // Each signature layer; payload blobs fetched once per digest.
         var payloads: [ImageDigest: Result<[UInt8], LayerRejection>] = [:]
-        var checkTime = Duration.zero
-        var vouched: [Int: [Int]] = [:]  // key index -> accepted layers
-        var rejections: [String] = []
         for (index, layer) in signatureLayers {
+            run.candidates += 1
             let label = "layer \(index)"
             guard let encoded = layer.annotations?[Self.signatureAnnotation], !encoded.isEmpty else {
-                let reason = "\(label): the \(Self.signatureAnnotation) annotation is " + (layer.annotations?[Self.signatureAnnotation] == nil ? "missing" : "empty")
-                steps.append(VerificationStep(name: "\(label) signature annotation", passed: false, detail: reason))
-                rejections.append(reason)
+                run.reject(label, step: "signature annotation",
+                           "the \(Self.signatureAnnotation) annotation is " + (layer.annotations?[Self.signatureAnnotation] == nil ? "missing" : "empty"))
                 continue
             }
             guard let signature = Data(base64Encoded: encoded).map({ [UInt8]($0) }), !signature.isEmpty else {
-                let reason = "\(label): the signature annotation is not base64"
-                steps.append(VerificationStep(name: "\(label) signature annotation", passed: false, detail: reason))
-                rejections.append(reason)
+                run.reject(label, step: "signature annotation", "the signature annotation is not base64")
                 continue
             }
             let outcome: Result<[UInt8], LayerRejection>
@@ -110,21 +158,20 @@ public struct CosignKeyVerifier: SignatureVerifier {
                 outcome = try await fetchPayload(layer, request: request)
                 payloads[layer.digest] = outcome
             }
-            guard let payload = outcome.get(orRecord: label, steps: &steps, rejections: &rejections) else { continue }
-            steps.append(VerificationStep(name: "\(label) payload", passed: true, detail: "\(layer.digest), \(payload.count) bytes"))
+            guard let payload = outcome.get(orRecord: label, steps: &run.steps, rejections: &run.rejections) else { continue }
+            run.steps.append(VerificationStep(name: "\(label) payload", passed: true, detail: "\(layer.digest), \(payload.count) bytes"))
 
             let checkStart = ContinuousClock.now
-            defer { checkTime += ContinuousClock.now - checkStart }
+            defer { run.checkTime += ContinuousClock.now - checkStart }
             let signers = trust.keys.indices.filter {
                 trust.keys[$0].key.verify(signature: signature, message: payload, scheme: trust.keys[$0].scheme)
             }
             guard !signers.isEmpty else {
-                let reason = "\(label): the signature (\(signature.count) bytes) does not verify with any of the \(trust.keys.count) trusted key(s)"
-                steps.append(VerificationStep(name: "\(label) signature", passed: false, detail: reason))
-                rejections.append(reason)
+                run.reject(label, step: "signature",
+                           "the signature (\(signature.count) bytes) does not verify with any of the \(trust.keys.count) trusted key(s)")
                 continue
             }
-            steps.append(VerificationStep(
+            run.steps.append(VerificationStep(
                 name: "\(label) signature", passed: true,
                 detail: "verified with " + signers.map { trust.keys[$0].source + " " + trust.keys[$0].key.description }.joined(separator: ", ")))
 
@@ -132,55 +179,19 @@ public struct CosignKeyVerifier: SignatureVerifier {
             do {
                 parsed = try SimpleSigningPayload(parsing: payload)
             } catch {
-                let reason = "\(label): \(error.description)"
-                steps.append(VerificationStep(name: "\(label) payload claims", passed: false, detail: reason))
-                rejections.append(reason)
+                run.reject(label, step: "payload claims", error.description)
                 continue
             }
             if let problem = Self.claimProblem(parsed, digest: request.digest, required: trust.requiredAnnotations) {
-                let reason = "\(label): \(problem)"
-                steps.append(VerificationStep(name: "\(label) payload claims", passed: false, detail: reason))
-                rejections.append(reason)
+                run.reject(label, step: "payload claims", problem)
                 continue
             }
             var detail = "type \"\(parsed.type)\", docker-manifest-digest \(parsed.dockerManifestDigest)"
             if let reference = parsed.dockerReference { detail += ", docker-reference \(reference)" }
             if !trust.requiredAnnotations.isEmpty { detail += ", annotations " + trust.requiredAnnotations.keys.sorted().joined(separator: ", ") }
-            steps.append(VerificationStep(name: "\(label) payload claims", passed: true, detail: detail))
-            for signer in signers { vouched[signer, default: []].append(index) }
+            run.steps.append(VerificationStep(name: "\(label) payload claims", passed: true, detail: detail))
+            for signer in signers { run.vouchedLayers[signer, default: []].append(index) }
         }
-        timings.fetchMilliseconds = ((ContinuousClock.now - fetchStart) - checkTime).milliseconds
-        timings.checkMilliseconds = checkTime.milliseconds
-
-        // 3. The threshold of distinct keys: a key listed twice (in two encodings, say) is one
-        // signer (PublicKey equality is on the key, not its DER).
-        var distinct: [Int] = []
-        for keyIndex in vouched.keys.sorted() where !distinct.contains(where: { trust.keys[$0].key == trust.keys[keyIndex].key }) {
-            distinct.append(keyIndex)
-        }
-        let signers = distinct.map { keyIndex in
-            let trusted = trust.keys[keyIndex]
-            return VerificationResult.Signer(
-                key: trusted.source, algorithm: trusted.key.algorithm.description, fingerprint: trusted.key.fingerprint,
-                layers: vouched[keyIndex] ?? [])
-        }
-        let met = signers.count >= trust.threshold
-        steps.append(VerificationStep(
-            name: "threshold", passed: met,
-            detail: "\(signers.count) of \(trust.keys.count) trusted key(s) signed, \(trust.threshold) required"))
-        if met {
-            let names = signers.map(\.key).joined(separator: ", ")
-            return result(true, "signed by \(signers.count) of \(trust.keys.count) trusted key(s) (threshold \(trust.threshold)): \(names)",
-                          failure: nil, signers: signers)
-        }
-        if signers.isEmpty {
-            return result(false, "no valid cosign signature by a trusted key: " + rejections.joined(separator: "; "), failure: .noValidSignature)
-        }
-        let missing = trust.keys.indices.filter { index in !distinct.contains { trust.keys[$0].key == trust.keys[index].key } }
-            .map { trust.keys[$0].source }
-        var reason = "signed by \(signers.count) distinct trusted key(s), \(trust.threshold) required; no valid signature by " + missing.joined(separator: ", ")
-        if !rejections.isEmpty { reason += " (" + rejections.joined(separator: "; ") + ")" }
-        return result(false, reason, failure: .thresholdNotMet, signers: signers)
     }
 
     /// Fetches one payload blob; content that does not match its descriptor is a rejection of

@@ -44,11 +44,11 @@ public struct KeylessVerifier: SignatureVerifier {
     /// The in-toto predicate type of a cosign image signature in a bundle.
     public static let imageSignaturePredicateType = "https://sigstore.dev/cosign/sign/v1"
     /// The prefix every Sigstore bundle media type shares.
-    public static let bundleMediaTypePrefix = "application/vnd.dev.sigstore.bundle"
+    public static let bundleMediaTypePrefix = SigstoreBundleReferrers.mediaTypePrefix
     /// The largest bundle blob accepted (bundles are a few kilobytes).
-    public static let maximumBundleBytes = 4 * 1024 * 1024
+    public static let maximumBundleBytes = SigstoreBundleReferrers.maximumBundleBytes
     /// The most bundle referrers examined for one image.
-    public static let maximumBundleReferrers = 32
+    public static let maximumBundleReferrers = SigstoreBundleReferrers.maximumReferrers
 
     public let registry: RegistryClient
     /// The calendar clock (see ``WallClock``).
@@ -71,7 +71,7 @@ public struct KeylessVerifier: SignatureVerifier {
 
     /// Whether `type` names a Sigstore bundle (`artifactType` of a referrer or a layer's media type).
     public static func isBundleMediaType(_ type: String?) -> Bool {
-        type?.hasPrefix(bundleMediaTypePrefix) == true
+        SigstoreBundleReferrers.isBundleMediaType(type)
     }
 
     public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
@@ -190,67 +190,27 @@ public struct KeylessVerifier: SignatureVerifier {
 
     private func verifyBundleReferrers(_ run: inout KeylessRun) async throws(VerificationError) -> AcceptedSignature? {
         let request = run.request
-        let listing: ReferrersResult
-        do {
-            listing = try await registry.referrers(of: request.digest, in: request.image, deadline: request.deadline)
-        } catch {
-            throw VerificationError(error)
-        }
-        let bundles = listing.referrers.filter { Self.isBundleMediaType($0.artifactType) }
-        let via = switch listing.source {
-        case .referrersAPI: "the referrers API"
-        case .tagSchema: "the \(request.digest.tagForm) tag index"
-        case .none: "neither the referrers API nor a \(request.digest.tagForm) tag index"
-        }
-        run.steps.append(VerificationStep(
-            name: "bundle referrers", passed: !bundles.isEmpty,
-            detail: "\(listing.referrers.count) referrer(s) of \(request.digest) from \(via), \(bundles.count) Sigstore bundle(s)"))
-        guard !bundles.isEmpty else {
-            run.absences.append("no Sigstore bundle refers to \(request.digest) (\(listing.referrers.count) referrer(s) from \(via))")
+        let source = SigstoreBundleReferrers(registry: registry)
+        let listing = try await source.list(request)
+        run.steps.append(listing.step)
+        if let absence = listing.absence {
+            run.absences.append(absence)
             return nil
         }
-        for descriptor in bundles.prefix(Self.maximumBundleReferrers) {
+        for descriptor in listing.bundles {
             run.candidates += 1
             let label = "bundle \(descriptor.digest)"
-            let fetched: FetchedManifest
-            do {
-                fetched = try await registry.manifest(request.image.withDigest(descriptor.digest), deadline: request.deadline)
-            } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
-                run.reject(label, step: "manifest", "the referring manifest cannot be used: \(error)")
-                continue
-            } catch {
-                throw VerificationError(error)
-            }
-            guard let manifest = fetched.imageManifest else {
-                run.reject(label, step: "manifest", "the referrer is not an image manifest")
+            let fetched: SigstoreBundleReferrers.Fetched
+            switch try await source.fetch(descriptor, for: request) {
+            case .success(let found):
+                fetched = found
+            case .failure(let rejection):
+                run.reject(label, step: rejection.step, rejection.reason)
                 continue
             }
-            guard manifest.subject?.digest == request.digest else {
-                run.reject(label, step: "manifest", "its subject is \(manifest.subject.map { "\($0.digest)" } ?? "missing"), not the image \(request.digest)")
-                continue
-            }
-            guard let layer = manifest.layers.first(where: { Self.isBundleMediaType($0.mediaType) }) else {
-                run.reject(label, step: "manifest", "no layer holds a Sigstore bundle")
-                continue
-            }
-            let bytes: [UInt8]
-            do {
-                bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumBundleBytes, deadline: request.deadline)
-            } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
-                run.reject(label, step: "bundle blob", "the bundle blob \(layer.digest) cannot be used: \(error)")
-                continue
-            } catch {
-                throw VerificationError(error)
-            }
-            let bundle: SigstoreBundle
-            do {
-                bundle = try SigstoreBundle(json: bytes)
-            } catch {
-                run.reject(label, step: "bundle", "\(error)")
-                continue
-            }
+            let bundle = fetched.bundle
             run.steps.append(VerificationStep(
-                name: "\(label) bundle", passed: true, detail: "\(bundle.mediaType), \(layer.digest), \(bytes.count) bytes"))
+                name: "\(label) bundle", passed: true, detail: "\(bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
             if case .dsseEnvelope(let envelope) = bundle.content, let problem = Self.statementProblem(envelope) {
                 run.reject(label, step: "content", problem)
                 continue
@@ -262,8 +222,8 @@ public struct KeylessVerifier: SignatureVerifier {
             guard let verified = run.verify(bundle, artifact: .digest(artifact), label: label) else { continue }
             return AcceptedSignature(verified: verified, bundle: bundle, location: "\(label) (referrer)", layer: nil, format: .sigstoreBundle)
         }
-        if bundles.count > Self.maximumBundleReferrers {
-            run.rejections.append("\(bundles.count - Self.maximumBundleReferrers) further bundle(s) not examined (at most \(Self.maximumBundleReferrers))")
+        if listing.overflow > 0 {
+            run.rejections.append("\(listing.overflow) further bundle(s) not examined (at most \(SigstoreBundleReferrers.maximumReferrers))")
         }
         return nil
     }

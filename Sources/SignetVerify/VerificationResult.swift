@@ -62,14 +62,20 @@ public struct VerificationResult: Sendable, Hashable, Codable {
         public var issuer: String?
         /// The signature layers this signer signed (0-based).
         public var layers: [Int]
+        /// The Sigstore bundle referrers (manifest digests) this signer signed, when any.
+        public var bundles: [String]?
 
-        public init(key: String, algorithm: String, fingerprint: String, identity: String? = nil, issuer: String? = nil, layers: [Int]) {
+        public init(
+            key: String, algorithm: String, fingerprint: String, identity: String? = nil, issuer: String? = nil, layers: [Int],
+            bundles: [String]? = nil
+        ) {
             self.key = key
             self.algorithm = algorithm
             self.fingerprint = fingerprint
             self.identity = identity
             self.issuer = issuer
             self.layers = layers
+            self.bundles = bundles
         }
     }
 

@@ -108,6 +108,42 @@ struct ServeVerificationTests {
     }
 }
 
+extension ServeVerificationTests {
+    /// cosign 3 signs with `--key` as a Sigstore bundle attached as a referrer: /validate admits
+    /// the image under a key policy, and denies one whose bundle another key made.
+    @Test func cosign3KeyBundlesThroughValidate() async throws {
+        let registry = try await offThePool { try RegistryFixture() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        let images = TestRegistryImages(client: client)
+        let key = try await TestSigningKey.generate(.ecP256)
+        let stranger = try await TestSigningKey.generate(.ecP256, slot: 1)
+
+        let signed = try ImageReference(parsing: "\(registry.host)/team/bundled:v1")
+        let signedDigest = try await images.pushImage(signed)
+        try await KeyBundle.attach([try await KeyBundle.dsse(KeyBundle.statement(for: signedDigest), key: key)], to: signedDigest, in: signed, client: client)
+        let forged = try ImageReference(parsing: "\(registry.host)/team/forged:v1")
+        let forgedDigest = try await images.pushImage(forged)
+        try await KeyBundle.attach([try await KeyBundle.dsse(KeyBundle.statement(for: forgedDigest), key: stranger)], to: forgedDigest, in: forged, client: client)
+
+        let policies = TemporaryDirectory(prefix: "signet-serve-policies")
+        try policies.write("signed.yaml", keyPolicyYAML(name: "team-signed", glob: "\(registry.host)/team/**", keyFile: key.publicKeyFile))
+        let server = try await offThePool {
+            try SignetServerFixture(policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host])
+        }
+        let reviews = TemporaryDirectory(prefix: "signet-serve-reviews")
+        let allowed = try answer(try await review(server, try reviewFile(in: reviews, named: "bundled", images: [signed.description])).body)
+        #expect(allowed.allowed, "\(allowed.message)")
+        let denied = try answer(try await review(server, try reviewFile(in: reviews, named: "forged", images: [forged.description])).body)
+        #expect(!denied.allowed)
+        #expect(denied.message.contains("team-signed"), "\(denied.message)")
+        #expect(denied.message.contains("does not verify with any of the 1 trusted key(s)"), "\(denied.message)")
+        _ = try? await offThePool {
+            server.stop()
+            registry.stop()
+        }
+    }
+}
+
 @Suite("signet verify", .serialized)
 struct VerifyCommandTests {
     @Test func acceptsAliceAndRejectsBob() async throws {

@@ -1,0 +1,155 @@
+import Foundation
+import SignetCrypto
+import SignetPolicy
+import SignetRegistry
+import SignetSigstore
+
+extension CosignKeyVerifier {
+    /// Step 2: Sigstore bundles attached as OCI referrers that a key signed (cosign 3 `sign
+    /// --key`, sigstore/cosign `specs/BUNDLE_SPEC.md`; Sigstore bundle `verificationMaterial.publicKey`).
+    ///
+    /// Each bundle must carry a `publicKey` hint (a bundle with a certificate is a keyless
+    /// signature, for a `keyless` authority); its content is a message signature over the image's
+    /// manifest digest or a DSSE envelope with an in-toto statement of cosign's image-signature
+    /// predicate whose subject is that digest. The hint is only a name chosen by the signer, so
+    /// every trusted key is tried; the Sigstore verification steps run with the key as the
+    /// signer (``SigstoreVerificationPolicy/Signer/publicKey(_:)``). The required annotations are
+    /// read from the statement subject that names the image; a message signature carries none.
+    func verifyBundleReferrers(_ run: inout CosignKeyRun) async throws(VerificationError) {
+        let request = run.request
+        let trust = run.trust
+        let source = SigstoreBundleReferrers(registry: registry)
+        let listing = try await source.list(request)
+        run.steps.append(listing.step)
+        if let absence = listing.absence {
+            run.absences.append(absence)
+            return
+        }
+        guard let artifact = ArtifactDigest(parsing: request.digest.description) else {
+            run.candidates += 1
+            run.reject("image", step: "artifact", "the image digest \(request.digest) uses an algorithm Sigstore bundles do not")
+            return
+        }
+        let sigstore = bundleVerifier(for: trust)
+        for descriptor in listing.bundles {
+            guard run.distinctSigners.count < trust.threshold else { break }
+            run.candidates += 1
+            let label = "bundle \(descriptor.digest)"
+            let fetched: SigstoreBundleReferrers.Fetched
+            switch try await source.fetch(descriptor, for: request) {
+            case .success(let found):
+                fetched = found
+            case .failure(let rejection):
+                run.reject(label, step: rejection.step, rejection.reason)
+                continue
+            }
+            let bundle = fetched.bundle
+            run.steps.append(VerificationStep(
+                name: "\(label) bundle", passed: true, detail: "\(bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
+            guard case .publicKey(let hint) = bundle.verificationMaterial else {
+                run.reject(label, step: "verification material",
+                           "the bundle carries a certificate (a keyless signature); a key authority accepts bundles whose verification material is a publicKey")
+                continue
+            }
+            if case .dsseEnvelope(let envelope) = bundle.content, let problem = KeylessVerifier.statementProblem(envelope) {
+                run.reject(label, step: "content", problem)
+                continue
+            }
+            let checked = Self.bundleAsChecked(bundle, trust: trust)
+            let checkStart = ContinuousClock.now
+            var signers: [Int] = []
+            var failures: [String] = []
+            for index in trust.keys.indices {
+                let verified = sigstore.verify(
+                    checked, policy: SigstoreVerificationPolicy(signer: .publicKey(trust.keys[index].key), artifact: .digest(artifact)))
+                if let failure = verified.failure {
+                    failures.append("\(trust.keys[index].source): \(failure)")
+                } else {
+                    signers.append(index)
+                }
+            }
+            run.checkTime += ContinuousClock.now - checkStart
+            let hinted = hint.map { " (hint \"\($0)\")" } ?? ""
+            guard !signers.isEmpty else {
+                let first = failures.first.map { "; " + $0 } ?? ""
+                run.reject(label, step: "signature",
+                           "the bundle's signature\(hinted) does not verify with any of the \(trust.keys.count) trusted key(s)\(first)")
+                continue
+            }
+            run.steps.append(VerificationStep(
+                name: "\(label) signature", passed: true,
+                detail: "verified with " + signers.map { trust.keys[$0].source + " " + trust.keys[$0].key.description }.joined(separator: ", ")
+                    + (bundle.transparencyLogEntries.isEmpty ? "" : "; its transparency log entries are not checked")))
+            if let problem = Self.bundleAnnotationProblem(bundle.content, digest: artifact, required: trust.requiredAnnotations) {
+                run.reject(label, step: "claims", problem)
+                continue
+            }
+            run.steps.append(VerificationStep(
+                name: "\(label) claims", passed: true,
+                detail: trust.requiredAnnotations.isEmpty ? "signs \(request.digest)"
+                    : "signs \(request.digest), annotations " + trust.requiredAnnotations.keys.sorted().joined(separator: ", ")))
+            for signer in signers { run.vouchedBundles[signer, default: []].append(descriptor.digest.description) }
+        }
+        if listing.overflow > 0 {
+            run.rejections.append("\(listing.overflow) further bundle(s) not examined (at most \(SigstoreBundleReferrers.maximumReferrers))")
+        }
+    }
+
+    /// The Sigstore verifier key bundles are checked with: the signature is what counts, as for
+    /// `.sig` layers, so no log entry or timestamp is required.
+    func bundleVerifier(for trust: CompiledKeyAuthority) -> SigstoreVerifier {
+        var settings = SigstoreVerifierConfiguration()
+        settings.transparencyLogThreshold = 0
+        settings.timestampThreshold = 0
+        settings.clock = { [clock] in clock.now }
+        return SigstoreVerifier(
+            trustedRoot: TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: []),
+            configuration: settings)
+    }
+
+    /// The bundle as the key authority checks it: with the transparency log ignored, its log
+    /// entries and timestamps are set aside (cosign `--insecure-ignore-tlog`), so only the
+    /// signature by a trusted key decides.
+    static func bundleAsChecked(_ bundle: SigstoreBundle, trust: CompiledKeyAuthority) -> SigstoreBundle {
+        var checked = bundle
+        checked.transparencyLogEntries = []
+        checked.rfc3161Timestamps = []
+        return checked
+    }
+
+    /// What is wrong with the annotations a bundle carries for the image `digest`, or nil: the
+    /// `annotations` of the in-toto statement subject whose digest is the image's (cosign 3
+    /// writes `-a key=value` there) must hold every required entry.
+    static func bundleAnnotationProblem(_ content: SigstoreBundle.Content, digest: ArtifactDigest, required: [String: String]) -> String? {
+        guard !required.isEmpty else { return nil }
+        guard case .dsseEnvelope(let envelope) = content else {
+            return "a message-signature bundle carries no annotations; the policy requires " + Self.describe(required)
+        }
+        guard let statement = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any],
+              let subjects = statement["subject"] as? [[String: Any]] else {
+            return "the in-toto statement has no subject list"
+        }
+        let hex = Hex.encode(digest.value)
+        guard let subject = subjects.first(where: { ($0["digest"] as? [String: String])?[digest.algorithm.rawValue]?.lowercased() == hex }) else {
+            return "no subject of the in-toto statement is \(digest)"
+        }
+        let annotations = subject["annotations"] as? [String: Any] ?? [:]
+        for (key, expected) in required.sorted(by: { $0.key < $1.key }) {
+            switch annotations[key] {
+            case let value as String where value == expected:
+                continue
+            case nil, is NSNull:
+                return "the statement subject has no annotation \"\(key)\" (the policy requires \"\(expected)\")"
+            case let value as String:
+                return "the statement subject's annotation \"\(key)\" is \"\(value)\", the policy requires \"\(expected)\""
+            default:
+                return "the statement subject's annotation \"\(key)\" is not a string, the policy requires \"\(expected)\""
+            }
+        }
+        return nil
+    }
+
+    private static func describe(_ required: [String: String]) -> String {
+        required.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+    }
+}

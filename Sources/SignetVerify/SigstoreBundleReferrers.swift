@@ -1,0 +1,110 @@
+import Foundation
+import SignetPolicy
+import SignetRegistry
+import SignetSigstore
+
+/// Finds and reads the Sigstore bundles attached to an image as OCI referrers, the way cosign
+/// attaches them (sigstore/cosign `specs/BUNDLE_SPEC.md`; OCI distribution specification v1.1,
+/// "Listing Referrers", or its "Referrers Tag Schema" fallback): referrers whose `artifactType`
+/// is a Sigstore bundle media type, each an image manifest whose `subject` is the image and
+/// whose layer of that media type holds the bundle JSON.
+///
+/// Shared by the keyless and the key-based verifiers; what a bundle must prove is theirs to
+/// check. Content that cannot be used (a missing or tampered blob, a manifest with another
+/// subject, JSON that is not a bundle) is a rejection of that referrer, never an error; a
+/// registry that cannot be reached is an error.
+struct SigstoreBundleReferrers {
+    /// The prefix every Sigstore bundle media type shares.
+    static let mediaTypePrefix = "application/vnd.dev.sigstore.bundle"
+    /// The largest bundle blob accepted (bundles are a few kilobytes).
+    static let maximumBundleBytes = 4 * 1024 * 1024
+    /// The most bundle referrers examined for one image.
+    static let maximumReferrers = 32
+
+    /// The bundle referrers of one image.
+    struct Listing {
+        /// The `bundle referrers` step: how many referrers, from where, how many bundles.
+        var step: VerificationStep
+        /// Why nothing was found, when no bundle refers to the image.
+        var absence: String?
+        /// The bundle referrers to examine, at most ``maximumReferrers``.
+        var bundles: [Descriptor]
+        /// Bundle referrers beyond ``maximumReferrers``, not examined.
+        var overflow: Int
+    }
+
+    /// One bundle read from a referrer.
+    struct Fetched {
+        var bundle: SigstoreBundle
+        /// The layer that held it.
+        var layer: Descriptor
+        var byteCount: Int
+    }
+
+    let registry: RegistryClient
+
+    /// Whether `type` names a Sigstore bundle (`artifactType` of a referrer or a layer's media type).
+    static func isBundleMediaType(_ type: String?) -> Bool {
+        type?.hasPrefix(mediaTypePrefix) == true
+    }
+
+    /// Lists the bundle referrers of `request.digest`.
+    func list(_ request: VerificationRequest) async throws(VerificationError) -> Listing {
+        let listing: ReferrersResult
+        do {
+            listing = try await registry.referrers(of: request.digest, in: request.image, deadline: request.deadline)
+        } catch {
+            throw VerificationError(error)
+        }
+        let bundles = listing.referrers.filter { Self.isBundleMediaType($0.artifactType) }
+        let via = switch listing.source {
+        case .referrersAPI: "the referrers API"
+        case .tagSchema: "the \(request.digest.tagForm) tag index"
+        case .none: "neither the referrers API nor a \(request.digest.tagForm) tag index"
+        }
+        let step = VerificationStep(
+            name: "bundle referrers", passed: !bundles.isEmpty,
+            detail: "\(listing.referrers.count) referrer(s) of \(request.digest) from \(via), \(bundles.count) Sigstore bundle(s)")
+        let absence = bundles.isEmpty
+            ? "no Sigstore bundle refers to \(request.digest) (\(listing.referrers.count) referrer(s) from \(via))" : nil
+        return Listing(
+            step: step, absence: absence, bundles: Array(bundles.prefix(Self.maximumReferrers)),
+            overflow: max(0, bundles.count - Self.maximumReferrers))
+    }
+
+    /// Reads the bundle `descriptor` names; a referrer that cannot be used is a rejection
+    /// naming the step that refused it (`manifest`, `bundle blob`, `bundle`).
+    func fetch(_ descriptor: Descriptor, for request: VerificationRequest) async throws(VerificationError) -> Result<Fetched, LayerRejection> {
+        let fetched: FetchedManifest
+        do {
+            fetched = try await registry.manifest(request.image.withDigest(descriptor.digest), deadline: request.deadline)
+        } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
+            return .failure(LayerRejection(step: "manifest", reason: "the referring manifest cannot be used: \(error)"))
+        } catch {
+            throw VerificationError(error)
+        }
+        guard let manifest = fetched.imageManifest else {
+            return .failure(LayerRejection(step: "manifest", reason: "the referrer is not an image manifest"))
+        }
+        guard manifest.subject?.digest == request.digest else {
+            return .failure(LayerRejection(
+                step: "manifest", reason: "its subject is \(manifest.subject.map { "\($0.digest)" } ?? "missing"), not the image \(request.digest)"))
+        }
+        guard let layer = manifest.layers.first(where: { Self.isBundleMediaType($0.mediaType) }) else {
+            return .failure(LayerRejection(step: "manifest", reason: "no layer holds a Sigstore bundle"))
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumBundleBytes, deadline: request.deadline)
+        } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
+            return .failure(LayerRejection(step: "bundle blob", reason: "the bundle blob \(layer.digest) cannot be used: \(error)"))
+        } catch {
+            throw VerificationError(error)
+        }
+        do {
+            return .success(Fetched(bundle: try SigstoreBundle(json: bytes), layer: layer, byteCount: bytes.count))
+        } catch {
+            return .failure(LayerRejection(step: "bundle", reason: "\(error)"))
+        }
+    }
+}
