@@ -43,6 +43,10 @@ let package = Package(
         // Sigstore: trusted roots, bundles, Rekor entries and proofs, Fulcio identities, offline verification.
         .target(name: "SignetSigstore", dependencies: ["SignetCrypto"], swiftSettings: strictSettings),
 
+        // Notary Project (Notation) signatures: JWS and COSE envelopes (with a strict CBOR
+        // decoder), trust policy documents, trust stores and the verification steps.
+        .target(name: "SignetNotation", dependencies: ["SignetCrypto"], swiftSettings: strictSettings),
+
         // HTTP/1.1 codec and TLS engine on bytes; the server that owns sockets, limits and timeouts.
         .target(
             name: "SignetHTTP",
@@ -82,6 +86,7 @@ let package = Package(
                 "SignetRegistry",
                 "SignetCrypto",
                 "SignetSigstore",
+                "SignetNotation",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -95,6 +100,7 @@ let package = Package(
                 "SignetRegistry",
                 "SignetCrypto",
                 "SignetSigstore",
+                "SignetNotation",
                 "SignetPolicy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -176,6 +182,11 @@ let package = Package(
         .testTarget(
             name: "SignetVerifyTests",
             dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetNotationTests",
+            dependencies: ["SignetNotation", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -18,7 +18,7 @@ import SignetVerify
 struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify an image's cosign signatures (key-based, or keyless with --certificate-identity).",
+        abstract: "Verify an image's cosign signatures (key-based, or keyless with --certificate-identity) or Notation signatures (--notation-trust-policy).",
         discussion: "Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable, deadline passed)."
     )
 
@@ -49,6 +49,12 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Keyless: a Sigstore trusted_root.json. (default: the embedded production root)")
     var trustedRoot: String?
 
+    @Option(name: .long, help: "Notation: a trustpolicy.json document; the image is checked against it.")
+    var notationTrustPolicy: String?
+
+    @Option(name: .long, help: "Notation: a trust store directory (x509/{ca,signingAuthority,tsa}/{name}/*.crt).")
+    var trustStore: String?
+
     @Option(name: .long, help: "Output: text or json (the verification result).")
     var output: OutputFormat = .text
 
@@ -72,11 +78,18 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
         }
         let keyless = [certificateIdentity, certificateIdentityRegexp, certificateOidcIssuer, certificateOidcIssuerRegexp, trustedRoot]
             .contains { $0 != nil }
-        guard !key.isEmpty || keyless else { throw fail("at least one --key, or --certificate-identity and --certificate-oidc-issuer, is required") }
+        let notation = notationTrustPolicy != nil || trustStore != nil
+        guard !(notation && (keyless || !key.isEmpty)) else { throw fail("--notation-trust-policy excludes --key and the keyless options") }
+        guard !notation || (notationTrustPolicy != nil && trustStore != nil) else {
+            throw fail("--notation-trust-policy and --trust-store go together")
+        }
+        guard !key.isEmpty || keyless || notation else { throw fail("at least one --key, or --certificate-identity and --certificate-oidc-issuer, is required") }
         guard key.isEmpty || !keyless else { throw fail("--key and the keyless options exclude each other") }
         guard let limit = GoDuration.parse(timeout) else { throw fail("--timeout \(timeout) is not a duration") }
         let authority: ClusterImagePolicy.Authority
-        if keyless {
+        if let notationTrustPolicy, let trustStore {
+            authority = .init(name: "notation", notation: .init(trustPolicyFile: notationTrustPolicy, trustStoreDirectory: trustStore))
+        } else if keyless {
             let identity = ClusterImagePolicy.KeylessIdentity(
                 issuer: certificateOidcIssuer, issuerRegExp: certificateOidcIssuerRegexp,
                 subject: certificateIdentity, subjectRegExp: certificateIdentityRegexp)

@@ -109,7 +109,7 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public var `static`: StaticAuthority?
         public var key: KeyAuthority?
         public var keyless: KeylessAuthority?
-        public var notation: PolicyValue?
+        public var notation: NotationAuthority?
         public var notaryV1: PolicyValue?
         public var attestations: PolicyValue?
 
@@ -126,6 +126,11 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public init(name: String? = nil, keyless: KeylessAuthority) {
             self.name = name
             self.keyless = keyless
+        }
+
+        public init(name: String? = nil, notation: NotationAuthority) {
+            self.name = name
+            self.notation = notation
         }
     }
 

@@ -140,6 +140,9 @@ public struct CompiledAuthority: Sendable, Hashable {
         if case .keyless(let trust) = kind {
             text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
         }
+        if case .notation(let trust) = kind {
+            text += "|notation=\(trust.trustDigest)"
+        }
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
@@ -153,6 +156,8 @@ public struct CompiledAuthority: Sendable, Hashable {
             return "unresolved key: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until the key is back"
         case .keyless(let trust):
             return trust.unresolvedTrustRoot.map { "unresolved trust root: \($0); the authority fails every image until it is back" }
+        case .notation(let trust):
+            return trust.unresolvedTrustMaterial.map { "unresolved notation trust material: \($0); the authority fails every image until it is back" }
         default:
             return nil
         }
@@ -168,7 +173,7 @@ public struct CompiledAuthority: Sendable, Hashable {
         /// and Sigstore bundles attached as referrers.
         case keyless(CompiledKeylessAuthority)
         /// Notary Project (Notation) signatures.
-        case notation(PolicyValue)
+        case notation(CompiledNotationAuthority)
         /// Notary v1 / Docker Content Trust.
         case notaryV1(PolicyValue)
         /// in-toto attestations with predicate conditions.

@@ -257,7 +257,7 @@ public struct PolicyLoader: Sendable {
             } else if let body = authority.keyless {
                 kind = .keyless(try compileKeylessAuthority(body, path: "\(path).keyless", source: source))
             } else if let body = authority.notation {
-                kind = .notation(body)
+                kind = .notation(try compileNotationAuthority(body, path: "\(path).notation", source: source))
             } else if let body = authority.notaryV1 {
                 kind = .notaryV1(body)
             } else {
@@ -309,6 +309,8 @@ public struct PolicyLoader: Sendable {
     private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations"]
     private static let publicKeyFields: Set<String> = ["pem", "file", "secretRef", "hashAlgorithm", "rsaPadding"]
     private static let secretRefFields: Set<String> = ["namespace", "name", "key"]
+    private static let notationFields: Set<String> = ["trustPolicy", "trustPolicyFile", "trustStores", "trustStoreDirectory"]
+    private static let notationStoreFields: Set<String> = ["name", "pem", "file"]
 
     private static func checkKnownFields(_ root: Node.Mapping, at location: PolicySourceLocation) throws(PolicyLoadError) {
         try checkKeys(root, allowed: topLevelFields, path: "", at: location)
@@ -331,6 +333,13 @@ public struct PolicyLoader: Sendable {
                 try checkKeys(mapping, allowed: authorityFields, path: path, at: location)
                 if let body = value(mapping, "static")?.mapping {
                     try checkKeys(body, allowed: staticFields, path: "\(path).static", at: location)
+                }
+                if let body = value(mapping, "notation")?.mapping {
+                    try checkKeys(body, allowed: notationFields, path: "\(path).notation", at: location)
+                    for (storeIndex, store) in (value(body, "trustStores")?.sequence ?? []).enumerated() {
+                        guard let storeMapping = store.mapping else { continue }
+                        try checkKeys(storeMapping, allowed: notationStoreFields, path: "\(path).notation.trustStores[\(storeIndex)]", at: location)
+                    }
                 }
                 if let body = value(mapping, "keyless")?.mapping {
                     try checkKeylessFields(body, path: "\(path).keyless", at: location)

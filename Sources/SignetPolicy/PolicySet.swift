@@ -34,6 +34,7 @@ public struct PolicySet: Sendable {
                 switch authority.kind {
                 case .key(let trust): files.formUnion(trust.trustMaterialFiles)
                 case .keyless(let trust): files.formUnion(trust.trustMaterialFiles)
+                case .notation(let trust): files.formUnion(trust.trustMaterialFiles)
                 default: break
                 }
             }

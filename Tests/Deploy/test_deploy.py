@@ -986,6 +986,7 @@ class Policies(unittest.TestCase):
         keyless = [a["keyless"] for a in authorities if "keyless" in a]
         self.assertTrue(any(i["issuer"] == "https://token.actions.githubusercontent.com" for k in keyless for i in k["identities"]))
         self.assertTrue(any(a.get("static", {}).get("action") == "pass" for a in authorities))
+        self.assertTrue(any("trustPolicy" in a.get("notation", {}) for a in authorities))
         rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
         self.assertTrue(kinds["PolicyException"])
         for exception in kinds["PolicyException"]:

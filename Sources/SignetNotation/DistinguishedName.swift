@@ -1,0 +1,158 @@
+import Foundation
+import SignetCrypto
+
+/// An X.509 distinguished name as a list of attribute type and value pairs, read from the
+/// string form (RFC 4514, as `trustedIdentities` write it: `C=US, ST=WA, O=wabbit-networks.io`,
+/// with `\` escapes). `S` is read as `ST`, as Notation does.
+public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
+    /// Attribute types upper-cased, values as written (escapes removed).
+    public let attributes: [(type: String, value: String)]
+
+    public init(parsing text: String) throws(NotationTrustPolicyError) {
+        var attributes: [(String, String)] = []
+        var current = ""
+        var escaped = false
+        var parts: [String] = []
+        for character in text {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if character == "\\" {
+                current.append(character)
+                escaped = true
+            } else if character == "," || character == "+" || character == ";" {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        guard !escaped else { throw NotationTrustPolicyError("ends with a lone backslash") }
+        parts.append(current)
+        for part in parts {
+            guard let equals = Self.unescapedEquals(in: part) else { throw NotationTrustPolicyError("\"\(part)\" is not TYPE=value") }
+            var type = part[..<equals].trimmingCharacters(in: .whitespaces).uppercased()
+            if type == "S" { type = "ST" }
+            let value = Self.unescape(String(part[part.index(after: equals)...]))
+            guard !type.isEmpty, type.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." }) else {
+                throw NotationTrustPolicyError("\"\(part)\" has no valid attribute type")
+            }
+            guard !attributes.contains(where: { $0.0 == type }) else { throw NotationTrustPolicyError("attribute \(type) appears twice") }
+            attributes.append((type, value))
+        }
+        self.attributes = attributes
+    }
+
+    /// The subject of `certificate` (its RFC 2253 form, read back).
+    public init(subjectOf certificate: Certificate) throws(NotationTrustPolicyError) {
+        try self.init(parsing: certificate.subject)
+    }
+
+    public func has(_ type: String) -> Bool { attributes.contains { $0.type == type } }
+
+    /// Whether every attribute of this name is in `other` with the same value.
+    public func isSubset(of other: DistinguishedName) -> Bool {
+        attributes.allSatisfy { attribute in other.attributes.contains { $0.type == attribute.type && $0.value == attribute.value } }
+    }
+
+    public var description: String { attributes.map { "\($0.type)=\($0.value)" }.joined(separator: ", ") }
+
+    public static func == (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool {
+        lhs.isSubset(of: rhs) && rhs.isSubset(of: lhs)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for attribute in attributes.sorted(by: { $0.type < $1.type }) {
+            hasher.combine(attribute.type)
+            hasher.combine(attribute.value)
+        }
+    }
+
+    private static func unescapedEquals(in text: String) -> String.Index? {
+        var escaped = false
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == "=" { return index }
+            index = text.index(after: index)
+        }
+        return nil
+    }
+
+    /// Removes escapes and the spaces around a value that are not escaped.
+    private static func unescape(_ text: String) -> String {
+        var value = ""
+        var escaped = false
+        var trailingUnescapedSpaces = 0
+        for character in text.drop(while: { $0 == " " }) {
+            if escaped {
+                value.append(character)
+                escaped = false
+                trailingUnescapedSpaces = 0
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                value.append(character)
+                trailingUnescapedSpaces = character == " " ? trailingUnescapedSpaces + 1 : 0
+            }
+        }
+        return String(value.dropLast(trailingUnescapedSpaces))
+    }
+}
+
+/// Named trust stores (Notary Project trust store specification, "Trust Store"): certificates
+/// under `{type}:{name}`, where type is `ca`, `signingAuthority` or `tsa`.
+public struct NotationTrustStores: Sendable, Hashable {
+    public private(set) var stores: [NotationTrustPolicy.TrustStoreName: [Certificate]]
+
+    public init(_ stores: [NotationTrustPolicy.TrustStoreName: [Certificate]] = [:]) {
+        self.stores = stores
+    }
+
+    /// Adds certificates to the named store.
+    public mutating func add(_ certificates: [Certificate], to store: NotationTrustPolicy.TrustStoreName) {
+        stores[store, default: []] += certificates.filter { !(stores[store] ?? []).contains($0) }
+    }
+
+    /// Reads a Notation trust store directory: `x509/{type}/{name}/*.{pem,crt,cer}` under
+    /// `directory` (the layout `notation cert add` writes), PEM or DER.
+    public static func directory(_ directory: String) throws(NotationTrustPolicyError) -> NotationTrustStores {
+        var result = NotationTrustStores()
+        let manager = FileManager.default
+        let base = URL(fileURLWithPath: directory).appendingPathComponent("x509")
+        for type in NotationTrustPolicy.TrustStoreName.StoreType.allCases {
+            let typeURL = base.appendingPathComponent(type.rawValue)
+            guard let names = try? manager.contentsOfDirectory(atPath: typeURL.path) else { continue }
+            for name in names.sorted() {
+                let storeURL = typeURL.appendingPathComponent(name)
+                guard let files = try? manager.contentsOfDirectory(atPath: storeURL.path) else { continue }
+                for file in files.sorted() where [".pem", ".crt", ".cer"].contains(where: { file.hasSuffix($0) }) {
+                    let path = storeURL.appendingPathComponent(file).path
+                    guard let data = manager.contents(atPath: path) else { throw NotationTrustPolicyError("cannot read trust store file \(path)") }
+                    result.add(try certificates(in: [UInt8](data), origin: path), to: .init(type: type, name: name))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Certificates from PEM (one or more blocks) or a single DER certificate.
+    public static func certificates(in bytes: [UInt8], origin: String) throws(NotationTrustPolicyError) -> [Certificate] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        if text.contains("-----BEGIN CERTIFICATE-----") {
+            guard let parsed = try? Certificate.certificates(pemEncoded: text), !parsed.isEmpty else {
+                throw NotationTrustPolicyError("\(origin) holds no readable PEM certificate")
+            }
+            return parsed
+        }
+        guard let certificate = try? Certificate(derEncoded: bytes) else {
+            throw NotationTrustPolicyError("\(origin) is neither PEM certificates nor a DER certificate")
+        }
+        return [certificate]
+    }
+
+    public subscript(name: NotationTrustPolicy.TrustStoreName) -> [Certificate]? { stores[name] }
+
+    public static func == (lhs: NotationTrustStores, rhs: NotationTrustStores) -> Bool { lhs.stores == rhs.stores }
+    public func hash(into hasher: inout Hasher) { hasher.combine(stores) }
+}

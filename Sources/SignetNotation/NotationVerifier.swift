@@ -1,0 +1,169 @@
+import Foundation
+import SignetCrypto
+
+/// Verifies one Notary Project signature envelope against one trust policy statement and the
+/// trust stores, following the steps of the Notary Project trust store and trust policy
+/// specification ("Signature Verification"): integrity, authenticity (trust store and trusted
+/// identities), expiry, authentic timestamp, revocation. Each check is enforced, logged or
+/// skipped as the statement's level and overrides say; the first enforced failure ends it.
+///
+/// The verifier holds the trust (statement and stores); each call takes one envelope, the
+/// artifact it should sign and the time of verification (injected, so tests pin it).
+public struct NotationVerifier: Sendable {
+    public let statement: NotationTrustPolicy.Statement
+    public let stores: NotationTrustStores
+
+    public init(statement: NotationTrustPolicy.Statement, stores: NotationTrustStores) {
+        self.statement = statement
+        self.stores = stores
+    }
+
+    /// The code-signing extended key usage (RFC 5280 section 4.2.1.12).
+    static let codeSigningUsage = "1.3.6.1.5.5.7.3.3"
+
+    /// Verifies `envelope` (bytes of `mediaType`) as a signature of `target` at time `now`.
+    public func verify(envelope bytes: [UInt8], mediaType: String, target: NotationTarget, at now: Date) -> NotationVerification {
+        var report = NotationVerification(statement: statement.name, level: statement.level)
+        // Integrity: always enforced.
+        let envelope: NotationEnvelope
+        do {
+            envelope = try NotationEnvelope.parse(bytes, mediaType: mediaType)
+        } catch {
+            report.record(.integrity, action: .enforce, failure: error.description)
+            return report
+        }
+        report.signingScheme = envelope.signingScheme
+        report.chain = envelope.certificateChain.map(\.subject)
+        report.signer = envelope.signingCertificate.subject
+        if let problem = envelope.verifyIntegrity() ?? NotationTarget.mismatch(payload: envelope.payload, expected: target) {
+            report.record(.integrity, action: .enforce, failure: problem)
+            return report
+        }
+        report.record(.integrity, action: .enforce, passed: "signature \(envelope.algorithm.rawValue) verifies over \(envelope.format.rawValue); the payload names \(target.digest)")
+        guard report.proceed(.authenticity, statement.action(for: .authenticity), failure: authenticityProblem(envelope),
+                             passed: "the chain leads to trust store \(trustStoreNames(for: envelope.signingScheme)) and the signer is a trusted identity") else { return report }
+        let expiryProblem = envelope.expiry.flatMap { now >= $0 ? "digital signature has expired on \($0.formatted(.iso8601))" : nil }
+        guard report.proceed(.expiry, statement.action(for: .expiry), failure: expiryProblem,
+                             passed: envelope.expiry.map { "expires \($0.formatted(.iso8601))" } ?? "no expiry set") else { return report }
+        let (timestampProblem, source) = authenticTimestampProblem(envelope, now: now)
+        report.signingTimeSource = source
+        guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
+        _ = report.proceed(.revocation, statement.action(for: .revocation), failure: nil,
+                           passed: "not checked: no CRL or OCSP source is configured and signet makes no revocation requests")
+        return report
+    }
+
+    private func trustStoreNames(for scheme: NotationSigningScheme) -> String {
+        statement.trustStores.filter { $0.type == (scheme == .x509 ? .ca : .signingAuthority) }.map(\.description).joined(separator: ", ")
+    }
+
+    /// Authenticity: a complete, ordered chain from a code-signing certificate to a self-signed
+    /// root, valid as a path, one of whose certificates is in a trust store of the type the
+    /// scheme needs (`ca` for `notary.x509`, `signingAuthority` for
+    /// `notary.x509.signingAuthority`), and a signer that matches `trustedIdentities`.
+    func authenticityProblem(_ envelope: NotationEnvelope) -> String? {
+        let chain = envelope.certificateChain
+        let leaf = chain[0]
+        for index in 0..<(chain.count - 1) where chain[index].issuer != chain[index + 1].subject {
+            return "the certificate chain is not in order: x5c[\(index)] was issued by \"\(chain[index].issuer)\", x5c[\(index + 1)] is \"\(chain[index + 1].subject)\""
+        }
+        guard let root = chain.last, root.isSelfSigned else {
+            return "the certificate chain does not end with a self-signed root certificate"
+        }
+        if chain.count > 1, leaf.isCertificateAuthority { return "the signing certificate is a CA certificate" }
+        if let usages = leaf.extendedKeyUsages, !usages.contains(Self.codeSigningUsage) {
+            return "the signing certificate's extended key usage does not include code signing"
+        }
+        // Path validity (signatures, CA constraints) at a time all certificates were valid;
+        // whether that time is authentic is the authentic-timestamp check.
+        let start = chain.map(\.notValidBefore).max()!
+        guard start <= chain.map(\.notValidAfter).min()! else { return "the certificates of the chain were never valid at one time" }
+        let verifier = CertificateChainVerifier(trustAnchors: [root], intermediates: Array(chain.dropFirst().dropLast()))
+        if case .failure(let error) = verifier.verify(leaf, at: start) { return "the certificate chain is invalid: \(error)" }
+
+        let type: NotationTrustPolicy.TrustStoreName.StoreType = envelope.signingScheme == .x509 ? .ca : .signingAuthority
+        let names = statement.trustStores.filter { $0.type == type }
+        guard !names.isEmpty else {
+            return "the signature uses signing scheme \(envelope.signingScheme.rawValue), and trust policy statement \"\(statement.name)\" lists no trust store of type \(type.rawValue)"
+        }
+        var trusted: [Certificate] = []
+        for name in names {
+            guard let certificates = stores[name] else { return "the trust store \"\(name.name)\" of type \"\(name.type.rawValue)\" does not exist" }
+            trusted += certificates
+        }
+        guard chain.contains(where: { trusted.contains($0) }) else {
+            return "the signature's certificate chain does not contain any trusted certificate of trust store(s) \(names.map(\.description).joined(separator: ", "))"
+        }
+        if statement.trustedIdentities.contains(.any) { return nil }
+        guard let subject = try? DistinguishedName(subjectOf: leaf) else { return "the signing certificate's subject cannot be read" }
+        let matches = statement.trustedIdentities.contains { identity in
+            if case .x509Subject(let name) = identity { return name.isSubset(of: subject) }
+            return false
+        }
+        return matches ? nil : "signing certificate from the digital signature does not match the X.509 trusted identities \(statement.trustedIdentities.map(\.description)) defined in the trust policy \"\(statement.name)\" (signer \"\(leaf.subject)\")"
+    }
+
+    /// Authentic timestamp: the time range the signature is known to have been made in lies
+    /// within the validity of every certificate of the chain. That range is the signing
+    /// authority's `authenticSigningTime`, or for `notary.x509` the genTime of an RFC 3161
+    /// countersignature from a TSA in a `tsa` trust store, or, without one, the time of
+    /// verification. Returns the problem (nil when it holds) and the signing time's source.
+    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String) {
+        let chain = envelope.certificateChain
+        func outside(_ time: Date) -> String? {
+            for certificate in chain where !certificate.isValid(at: time) {
+                return "the certificate \"\(certificate.subject)\" is not valid at \(time.formatted(.iso8601)) (valid \(certificate.notValidBefore.formatted(.iso8601)) to \(certificate.notValidAfter.formatted(.iso8601)))"
+            }
+            return nil
+        }
+        if envelope.signingScheme == .signingAuthority, let time = envelope.authenticSigningTime {
+            let source = "authentic signing time \(time.formatted(.iso8601)) from the signing authority"
+            return (outside(time), source)
+        }
+        let validNow = outside(now) == nil
+        guard let token = envelope.timestampToken, !(statement.verifyTimestamp == .afterCertExpiry && validNow) else {
+            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature used)")
+        }
+        let tsaNames = statement.trustStores.filter { $0.type == .tsa }
+        guard !tsaNames.isEmpty else {
+            return ("the signature has a timestamp countersignature, and trust policy statement \"\(statement.name)\" lists no tsa trust store to verify it", "timestamp countersignature (not verified)")
+        }
+        var anchors: [Certificate] = []
+        for name in tsaNames {
+            guard let certificates = stores[name] else { return ("the trust store \"\(name.name)\" of type \"tsa\" does not exist", "timestamp countersignature (not verified)") }
+            anchors += certificates
+        }
+        let response: TimeStampResponse
+        do {
+            response = try TimeStampResponse(derEncoded: TimeStampToken.response(wrapping: token))
+        } catch {
+            return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)")
+        }
+        let source = "RFC 3161 timestamp \(response.generationTime.formatted(.iso8601)) from a TSA in \(tsaNames.map(\.description).joined(separator: ", "))"
+        if let error = response.verify(data: envelope.signature, certificates: [], trustAnchors: anchors) {
+            return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)")
+        }
+        return (outside(response.generationTime), source)
+    }
+}
+
+/// RFC 3161 time-stamp tokens as the Notary Project envelopes carry them: the token alone (a CMS
+/// ContentInfo), which becomes a granted TimeStampResp (RFC 3161 section 2.4.2) for OpenSSL.
+enum TimeStampToken {
+    static func response(wrapping token: [UInt8]) -> [UInt8] {
+        let status: [UInt8] = [0x30, 0x03, 0x02, 0x01, 0x00]
+        let body = status + token
+        return [0x30] + derLength(body.count) + body
+    }
+
+    static func derLength(_ count: Int) -> [UInt8] {
+        if count < 0x80 { return [UInt8(count)] }
+        var bytes: [UInt8] = []
+        var value = count
+        while value > 0 {
+            bytes.insert(UInt8(value & 0xff), at: 0)
+            value >>= 8
+        }
+        return [0x80 | UInt8(bytes.count)] + bytes
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import SignetCrypto
+import SignetNotation
+import SignetTestSupport
+import Testing
+
+/// Signatures made by the tests' own PKI, each altered in one place: every alteration is refused
+/// by the check the specification assigns it to, and the unaltered signature passes.
+@Suite struct NotationTamperTests {
+    static let jws = "application/jose+json"
+
+    func verify(_ envelope: [UInt8], mediaType: String = jws, statement: NotationTrustPolicy.Statement, stores: NotationTrustStores, at time: Date) -> NotationVerification {
+        NotationVerifier(statement: statement, stores: stores).verify(envelope: envelope, mediaType: mediaType, target: NotationTestSigner.target, at: time)
+    }
+
+    @Test func unalteredSignaturePassesAndEachAlterationIsRefused() async throws {
+        let signer = try await offThePool { try NotationTestSigner() }
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+        let strict = try NotationTestSigner.statement()
+        let time = signer.validTime
+
+        let good = try await offThePool { try signer.jws() }
+        #expect(verify(good, statement: strict, stores: stores, at: time).passed)
+
+        // The payload names another digest: integrity.
+        let other = NotationTarget(digest: "sha256:" + String(repeating: "cd", count: 32), mediaType: NotationTestSigner.target.mediaType, size: NotationTestSigner.target.size)
+        let wrongDigest = try await offThePool { try signer.jws(payload: NotationTestSigner.payload(other)) }
+        let digestOutcome = verify(wrongDigest, statement: strict, stores: stores, at: time)
+        #expect(digestOutcome.failure?.contains("integrity validation failed: the signature is for \(other.digest)") == true, "\(digestOutcome.failure ?? "passed")")
+        // Another size or media type: integrity.
+        let otherSize = NotationTarget(digest: NotationTestSigner.target.digest, mediaType: NotationTestSigner.target.mediaType, size: NotationTestSigner.target.size + 1)
+        let wrongSize = try await offThePool { try signer.jws(payload: NotationTestSigner.payload(otherSize)) }
+        #expect(verify(wrongSize, statement: strict, stores: stores, at: time).failure?.contains("target size") == true)
+
+        // An unknown critical header, signed: refused although the signature is valid.
+        let unknownCritical = try await offThePool {
+            try signer.jws(protected: #"{"alg":"PS256","crit":["io.cncf.notary.signingScheme","acme.policy"],"acme.policy":"x","cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#)
+        }
+        #expect(verify(unknownCritical, statement: strict, stores: stores, at: time).failure?.contains("unknown critical header \"acme.policy\"") == true)
+        // An expiry not marked critical.
+        let uncriticalExpiry = try await offThePool {
+            try signer.jws(protected: #"{"alg":"PS256","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.expiry":"2099-01-01T00:00:00Z","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#)
+        }
+        #expect(verify(uncriticalExpiry, statement: strict, stores: stores, at: time).failure?.contains("not listed in crit") == true)
+
+        // The protected header changed after signing (a later signing time): integrity.
+        let altered = try await offThePool {
+            try signer.jws { protected in
+                let header = #"{"alg":"PS256","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2030-01-01T00:00:00Z"}"#
+                protected = NotationTestSigner.base64URL(Array(header.utf8))
+            }
+        }
+        #expect(verify(altered, statement: strict, stores: stores, at: time).failure?.contains("integrity validation failed: the signature does not verify") == true)
+
+        // An algorithm that does not fit the key (ES256 with an RSA key): integrity.
+        let wrongAlgorithm = try await offThePool {
+            try signer.jws(protected: #"{"alg":"PS384","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#)
+        }
+        #expect(verify(wrongAlgorithm, statement: strict, stores: stores, at: time).failure?.contains("does not fit") == true)
+
+        // The root alone trusted under another store name: authenticity.
+        let elsewhere = NotationTrustStores([.init(type: .ca, name: "other"): [signer.root]])
+        #expect(verify(good, statement: strict, stores: elsewhere, at: time).failure?.contains("the trust store \"acme\" of type \"ca\" does not exist") == true)
+
+        // An identity outside trustedIdentities: authenticity; inside: passes.
+        let others = try NotationTestSigner.statement(identities: ["x509.subject: C=US, ST=WA, O=Other"])
+        let outside = verify(good, statement: others, stores: stores, at: time)
+        #expect(outside.failure?.hasPrefix("authenticity validation failed: signing certificate from the digital signature does not match") == true, "\(outside.failure ?? "passed")")
+        let acme = try NotationTestSigner.statement(identities: ["x509.subject: C=US, ST=WA, O=Acme, CN=signer"])
+        #expect(verify(good, statement: acme, stores: stores, at: time).passed)
+
+        // After the leaf expired, without a timestamp: authentic timestamp.
+        let late = signer.leaf.notValidAfter.addingTimeInterval(60)
+        #expect(verify(good, statement: strict, stores: stores, at: late).failure?.hasPrefix("authenticTimestamp validation failed") == true)
+    }
+
+    @Test func chainOrderAndCompletenessAreChecked() async throws {
+        let signer = try await offThePool { try NotationTestSigner(intermediate: true) }
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+        let strict = try NotationTestSigner.statement()
+        let good = try await offThePool { try signer.jws() }
+        #expect(verify(good, statement: strict, stores: stores, at: signer.validTime).passed)
+        let swapped = try await offThePool { try signer.jws(chain: [signer.leaf, signer.root, signer.intermediate!]) }
+        #expect(verify(swapped, statement: strict, stores: stores, at: signer.validTime).failure?.contains("not in order") == true)
+        let withoutRoot = try await offThePool { try signer.jws(chain: [signer.leaf, signer.intermediate!]) }
+        #expect(verify(withoutRoot, statement: strict, stores: stores, at: signer.validTime).failure?.contains("self-signed root") == true)
+    }
+
+    /// AWS Signer's shape: root, intermediate, leaf; scheme `notary.x509.signingAuthority`, the
+    /// signing authority's `authenticSigningTime`; a COSE envelope.
+    @Test func signingAuthorityScheme() async throws {
+        let signer = try await offThePool { try NotationTestSigner(intermediate: true) }
+        let signedAt = signer.validTime
+        let envelope = try await offThePool { try signer.coseSigningAuthority(authenticSigningTime: signedAt) }
+        let authorityStores = NotationTrustStores([.init(type: .signingAuthority, name: "aws"): [signer.root]])
+        let authority = try NotationTestSigner.statement(stores: ["signingAuthority:aws"])
+        // Years after the leaf expired, the authentic signing time still vouches for it.
+        let later = signer.leaf.notValidAfter.addingTimeInterval(86_400 * 400)
+        let outcome = verify(envelope, mediaType: "application/cose", statement: authority, stores: authorityStores, at: later)
+        #expect(outcome.passed, "\(outcome.failure ?? "")")
+        #expect(outcome.signingScheme == .signingAuthority)
+        #expect(outcome.signingTimeSource?.contains("authentic signing time") == true)
+        #expect(outcome.chain.count == 3)
+
+        // Without a trusted signing authority (only a ca store): authenticity.
+        let caOnly = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+        let refused = verify(envelope, mediaType: "application/cose", statement: try NotationTestSigner.statement(), stores: caOnly, at: later)
+        #expect(refused.failure?.contains("lists no trust store of type signingAuthority") == true, "\(refused.failure ?? "passed")")
+
+        // An authentic signing time outside the chain's validity: authentic timestamp.
+        let early = try await offThePool { try signer.coseSigningAuthority(authenticSigningTime: signer.root.notValidBefore.addingTimeInterval(-86_400)) }
+        let outside = verify(early, mediaType: "application/cose", statement: authority, stores: authorityStores, at: later)
+        #expect(outside.failure?.hasPrefix("authenticTimestamp validation failed") == true, "\(outside.failure ?? "passed")")
+
+        // The same bytes named as JWS: integrity.
+        #expect(verify(envelope, statement: authority, stores: authorityStores, at: later).failure?.hasPrefix("integrity validation failed") == true)
+    }
+}
+
+/// RFC 3161 countersignatures (scheme `notary.x509`): after the signing certificate expired, a
+/// signature is accepted only through a timestamp from a TSA in a `tsa` trust store of the statement.
+@Suite struct NotationTimestampTests {
+    @Test func countersignedSignatureOutlivesItsCertificateOnlyWithATrustedTSA() async throws {
+        let signer = try await offThePool { try NotationTestSigner() }
+        let tsa = try await offThePool { try TestTimestampAuthority() }
+        let otherTSA = try await offThePool { try TestTimestampAuthority() }
+        let envelope = try await offThePool { try signer.jws(timestamp: { try tsa.token(over: $0) }) }
+        let stamped = try NotationEnvelope.parse(envelope, mediaType: "application/jose+json")
+        #expect(stamped.timestampToken != nil)
+
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root], .init(type: .tsa, name: "acme-tsa"): [tsa.root]])
+        let withTSA = try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"])
+        let expired = signer.leaf.notValidAfter.addingTimeInterval(86_400 * 30)
+        func verify(_ statement: NotationTrustPolicy.Statement, _ stores: NotationTrustStores, _ bytes: [UInt8] = envelope) -> NotationVerification {
+            NotationVerifier(statement: statement, stores: stores).verify(envelope: bytes, mediaType: "application/jose+json", target: NotationTestSigner.target, at: expired)
+        }
+
+        let trusted = verify(withTSA, stores)
+        #expect(trusted.passed, "\(trusted.failure ?? "")")
+        #expect(trusted.signingTimeSource?.hasPrefix("RFC 3161 timestamp") == true)
+
+        // The same signature without a tsa store: the certificate has expired, nothing vouches.
+        let noStore = verify(try NotationTestSigner.statement(stores: ["ca:acme"]), stores)
+        #expect(noStore.failure?.contains("lists no tsa trust store") == true, "\(noStore.failure ?? "passed")")
+
+        // A tsa store holding another TSA's root: refused.
+        let otherStores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root], .init(type: .tsa, name: "acme-tsa"): [otherTSA.root]])
+        #expect(verify(withTSA, otherStores).failure?.contains("not from a trusted TSA") == true)
+
+        // A token over other bytes (another signature's): refused.
+        let misplaced = try await offThePool { try signer.jws(timestamp: { try tsa.token(over: $0.reversed()) }) }
+        #expect(verify(withTSA, stores, misplaced).failure?.hasPrefix("authenticTimestamp validation failed") == true)
+
+        // Without a countersignature, the expired certificate fails the same check.
+        let plain = try await offThePool { try signer.jws() }
+        #expect(verify(withTSA, stores, plain).failure?.hasPrefix("authenticTimestamp validation failed") == true)
+    }
+}

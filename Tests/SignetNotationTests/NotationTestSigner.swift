@@ -1,0 +1,109 @@
+import Foundation
+import SignetCrypto
+import SignetNotation
+import SignetTestSupport
+
+/// A code-signing PKI made with the openssl CLI (root, optional intermediate, leaf with the
+/// code-signing key purpose), and Notation envelopes signed with it (PS256), the way `notation
+/// sign` or AWS Signer (scheme `notary.x509.signingAuthority`) write them.
+final class NotationTestSigner: Sendable {
+    let directory: TemporaryDirectory
+    let root: Certificate
+    let intermediate: Certificate?
+    let leaf: Certificate
+    var leafKey: String { directory.file("leaf.key").path }
+
+    /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form.
+    init(leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false) throws {
+        directory = TemporaryDirectory(prefix: "notation-pki")
+        let dir = directory.path
+        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
+                          "-subj", "/C=US/ST=WA/O=Acme/CN=Acme Root", "-days", "3650",
+                          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".write(toFile: "\(dir)/ca.ext", atomically: true, encoding: .utf8)
+        try "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n".write(toFile: "\(dir)/leaf.ext", atomically: true, encoding: .utf8)
+        var issuer = "root"
+        if withIntermediate {
+            try Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/intermediate.key", "-out", "\(dir)/intermediate.csr",
+                              "-subj", "/C=US/ST=WA/O=Acme/CN=Acme Signing Authority"])
+            try Self.openssl(["x509", "-req", "-in", "\(dir)/intermediate.csr", "-CA", "\(dir)/root.crt", "-CAkey", "\(dir)/root.key",
+                              "-set_serial", "2", "-days", "1825", "-extfile", "\(dir)/ca.ext", "-out", "\(dir)/intermediate.crt"])
+            issuer = "intermediate"
+        }
+        try Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", leafSubject])
+        try Self.openssl(["x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/\(issuer).crt", "-CAkey", "\(dir)/\(issuer).key",
+                          "-set_serial", "3", "-days", "365", "-extfile", "\(dir)/leaf.ext", "-out", "\(dir)/leaf.crt"])
+        func read(_ name: String) throws -> Certificate { try Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(name).crt", encoding: .utf8)) }
+        root = try read("root")
+        intermediate = withIntermediate ? try read("intermediate") : nil
+        leaf = try read("leaf")
+    }
+
+    /// The chain as `x5c` carries it: leaf, intermediate, root.
+    var chain: [Certificate] { [leaf] + (intermediate.map { [$0] } ?? []) + [root] }
+
+    /// A time inside every certificate's validity (an hour after the leaf's start).
+    var validTime: Date { leaf.notValidBefore.addingTimeInterval(3600) }
+
+    static let target = NotationTarget(
+        digest: "sha256:" + String(repeating: "ab", count: 32), mediaType: "application/vnd.oci.image.manifest.v1+json", size: 1234)
+
+    static func payload(_ target: NotationTarget = target) -> [UInt8] {
+        Array(#"{"targetArtifact":{"digest":"\#(target.digest)","mediaType":"\#(target.mediaType)","size":\#(target.size)}}"#.utf8)
+    }
+
+    /// RSASSA-PSS SHA-256 (salt length 32) over `message` with the leaf key.
+    func sign(_ message: [UInt8]) throws -> [UInt8] {
+        let input = directory.file("message-\(UUID().uuidString)")
+        let output = directory.file("signature-\(UUID().uuidString)")
+        try Data(message).write(to: input)
+        try Self.openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32", "-sign", leafKey, "-out", output.path, input.path])
+        return [UInt8](try Data(contentsOf: output))
+    }
+
+    /// A JWS envelope. `protected` is the protected header as JSON text (defaults: PS256,
+    /// scheme `notary.x509`, a signing time); `chain` defaults to ``chain``.
+    func jws(
+        protected: String? = nil, payload: [UInt8] = payload(), chain: [Certificate]? = nil, afterSigning: ((inout String) -> Void)? = nil,
+        timestamp: (([UInt8]) throws -> [UInt8])? = nil
+    ) throws -> [UInt8] {
+        let header = protected ?? #"{"alg":"PS256","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#
+        var protectedText = Self.base64URL(Array(header.utf8))
+        let payloadText = Self.base64URL(payload)
+        let signature = try sign(Array("\(protectedText).\(payloadText)".utf8))
+        afterSigning?(&protectedText)
+        let x5c = (chain ?? self.chain).map { "\"\(Data($0.derEncoded).base64EncodedString())\"" }.joined(separator: ",")
+        let countersignature = try timestamp.map { #","io.cncf.notary.timestampSignature":"\#(Data(try $0(signature)).base64EncodedString())""# } ?? ""
+        return Array(#"{"payload":"\#(payloadText)","protected":"\#(protectedText)","header":{"x5c":[\#(x5c)],"io.cncf.notary.signingAgent":"signet-tests"\#(countersignature)},"signature":"\#(Self.base64URL(signature))"}"#.utf8)
+    }
+
+    /// A COSE_Sign1 envelope with scheme `notary.x509.signingAuthority` and an authentic signing time.
+    func coseSigningAuthority(authenticSigningTime: Date, payload: [UInt8] = payload()) throws -> [UInt8] {
+        let protected = CBOREncoder.encode(.map([
+            (.unsigned(1), .negative(36)),  // -37, PS256
+            (.unsigned(2), .array([.text("io.cncf.notary.signingScheme"), .text("io.cncf.notary.authenticSigningTime")])),
+            (.unsigned(3), .text("application/vnd.cncf.notary.payload.v1+json")),
+            (.text("io.cncf.notary.signingScheme"), .text("notary.x509.signingAuthority")),
+            (.text("io.cncf.notary.authenticSigningTime"), .tagged(1, .unsigned(UInt64(authenticSigningTime.timeIntervalSince1970)))),
+        ]))
+        let structure = CBOREncoder.encode(.array([.text("Signature1"), .bytes(protected), .bytes([]), .bytes(payload)]))
+        let signature = try sign(structure)
+        let unprotected = CBOR.map([(.unsigned(33), .array(chain.map { .bytes($0.derEncoded) }))])
+        return CBOREncoder.encode(.tagged(18, .array([.bytes(protected), unprotected, .bytes(payload), .bytes(signature)])))
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func openssl(_ arguments: [String]) throws {
+        let result = try TestProcess.run("openssl", arguments)
+        guard result.status == 0 else { throw TestProcessError(message: "openssl \(arguments.joined(separator: " ")): \(result.stderr)") }
+    }
+
+    /// A strict statement over `stores` and `identities` (default `*`).
+    static func statement(stores: [String] = ["ca:acme"], identities: [String] = ["*"], level: String = "strict") throws -> NotationTrustPolicy.Statement {
+        let json = #"{"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["*"],"signatureVerification":{"level":"\#(level)"},"trustStores":[\#(stores.map { "\"\($0)\"" }.joined(separator: ","))],"trustedIdentities":[\#(identities.map { "\"\($0)\"" }.joined(separator: ","))]}]}"#
+        return try NotationTrustPolicy(json: Array(json.utf8)).statements[0]
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import SignetCrypto
+import SignetNotation
+import SignetTestSupport
+import Testing
+
+/// The outcomes the Notation vectors README lists, checked on the real envelopes at a pinned time.
+@Suite struct NotationVectorTests {
+    @Test func validSignatureVerifiesWithE2ECertificate() throws {
+        let outcome = try NotationVectors.verify("e2e-valid-signature", policy: "trustpolicy.json", stores: NotationVectors.stores(ca: "e2e.crt"))
+        #expect(outcome.passed, "\(outcome)")
+        #expect(outcome.checks.map(\.check) == ["integrity", "authenticity", "expiry", "authenticTimestamp", "revocation"])
+        #expect(outcome.signer?.contains("CN=e2e") == true)
+        #expect(outcome.signingTimeSource?.contains("time of verification") == true)
+    }
+
+    @Test func multipleSignaturesVerifyWhenOneIsTrusted() throws {
+        let outcome = try NotationVectors.verify("e2e-valid-multiple-signatures", policy: "trustpolicy.json", stores: NotationVectors.stores(ca: "e2e.crt"))
+        #expect(outcome.passed, "\(outcome)")
+        #expect(try NotationVectors.envelopes("e2e-valid-multiple-signatures").count == 2)
+    }
+
+    @Test func newCertificateFailsAuthenticity() throws {
+        let outcome = try NotationVectors.verify("e2e-valid-signature", policy: "trustpolicy.json", stores: NotationVectors.stores(ca: "new_e2e.crt"))
+        #expect(!outcome.passed)
+        #expect(outcome.failure?.hasPrefix("authenticity validation failed") == true, "\(outcome.failure ?? "")")
+    }
+
+    @Test func invalidSignatureFailsIntegrityAtEveryLevel() throws {
+        for policy in ["trustpolicy.json", "permissive_trustpolicy.json", "audit_trustpolicy.json"] {
+            let outcome = try NotationVectors.verify("e2e-invalid-signature", policy: policy, stores: NotationVectors.stores(ca: "e2e.crt"))
+            #expect(outcome.failure?.hasPrefix("integrity validation failed") == true, "\(policy): \(outcome.failure ?? "passed")")
+        }
+    }
+
+    @Test func expiredSignatureFailsStrictAndIsLoggedOtherwise() throws {
+        let stores = try NotationVectors.stores(ca: "e2e.crt")
+        let strict = try NotationVectors.verify("e2e-expired-signature", policy: "trustpolicy.json", stores: stores)
+        #expect(strict.failure?.hasPrefix("expiry validation failed: digital signature has expired") == true, "\(strict.failure ?? "passed")")
+        for policy in ["permissive_trustpolicy.json", "audit_trustpolicy.json", "override_strict_trustpolicy.json"] {
+            let outcome = try NotationVectors.verify("e2e-expired-signature", policy: policy, stores: stores)
+            #expect(outcome.passed, "\(policy): \(outcome.failure ?? "")")
+            #expect(outcome.loggedFailures.contains { $0.hasPrefix("expiry was set to \"log\"") }, "\(policy)")
+        }
+        let overridden = try NotationVectors.verify("e2e-expired-signature", policy: "override_permissive_trustpolicy.json", stores: stores)
+        #expect(overridden.failure?.hasPrefix("expiry validation failed") == true)
+        // Before the expiry the same signature passes under strict.
+        let before = try NotationVectors.verify(
+            "e2e-expired-signature", policy: "trustpolicy.json", stores: stores, at: ISO8601DateFormatter().date(from: "2023-06-27T05:20:50Z")!)
+        #expect(before.passed, "\(before.failure ?? "")")
+    }
+
+    @Test func expiredCertificateFailsAuthenticTimestamp() throws {
+        let stores = try NotationVectors.stores(ca: "expired_e2e.crt")
+        let strict = try NotationVectors.verify("e2e-with-expired-cert", policy: "trustpolicy.json", stores: stores)
+        #expect(strict.failure?.hasPrefix("authenticTimestamp validation failed") == true, "\(strict.failure ?? "passed")")
+        for policy in ["permissive_trustpolicy.json", "audit_trustpolicy.json"] {
+            let outcome = try NotationVectors.verify("e2e-with-expired-cert", policy: policy, stores: stores)
+            #expect(outcome.passed, "\(policy): \(outcome.failure ?? "")")
+            #expect(outcome.loggedFailures.contains { $0.hasPrefix("authenticTimestamp was set to \"log\"") })
+        }
+        // Inside the certificate's validity (2023-06-26 06:10 to 2023-06-27 06:10) it verifies.
+        let inside = try NotationVectors.verify(
+            "e2e-with-expired-cert", policy: "trustpolicy.json", stores: stores, at: ISO8601DateFormatter().date(from: "2023-06-27T06:00:00Z")!)
+        #expect(inside.passed, "\(inside.failure ?? "")")
+    }
+
+    @Test func auditLogsAuthenticityAndSkipVerifiesNothing() throws {
+        let audit = try NotationVectors.verify("e2e-valid-signature", policy: "audit_trustpolicy.json", stores: NotationVectors.stores(ca: "new_e2e.crt"))
+        #expect(audit.passed)
+        #expect(audit.loggedFailures.contains { $0.hasPrefix("authenticity was set to \"log\"") })
+        let skip = try NotationVectors.trustPolicy("skip_trustpolicy.json").statement(for: "localhost:5000/e2e")
+        #expect(skip?.level == .skip)
+    }
+
+    @Test func trustedIdentities() throws {
+        let stores = try NotationVectors.stores(ca: "e2e.crt")
+        #expect(try NotationVectors.verify("e2e-valid-signature", policy: "valid_trusted_identity_trustpolicy.json", stores: stores).passed)
+        let outside = try NotationVectors.verify("e2e-valid-signature", policy: "invalid_trusted_identity_trustpolicy.json", stores: stores)
+        #expect(outside.failure?.contains("does not match the X.509 trusted identities") == true, "\(outside.failure ?? "passed")")
+    }
+
+    @Test func missingTrustStoreFailsNamingIt() throws {
+        let outcome = try NotationVectors.verify("e2e-valid-signature", policy: "invalid_trust_store_trustpolicy.json", stores: NotationVectors.stores(ca: "e2e.crt"))
+        #expect(outcome.failure?.contains("the trust store \"invalid_store\" of type \"ca\" does not exist") == true)
+        // Two stores: the certificate in either is trusted.
+        let multiple = try NotationVectors.verify(
+            "e2e-valid-signature", policy: "multiple_trust_store_trustpolicy.json",
+            stores: NotationVectors.stores(ca: "new_e2e.crt", extra: [.init(type: .ca, name: "e2e-new"): NotationVectors.certificates("config/localkeys/e2e.crt")]))
+        #expect(multiple.passed, "\(multiple.failure ?? "")")
+    }
+
+    @Test func registryScopes() throws {
+        let policy = try NotationVectors.trustPolicy("multi_statements_with_wildcard_registry_scope_trustpolicy.json")
+        #expect(policy.statement(for: "localhost:5000/test-repo9")?.name == "e2e")
+        #expect(policy.statement(for: "localhost:5000/other")?.name == "e2e2")
+        let exact = try NotationVectors.trustPolicy("registry_scope_trustpolicy.json")
+        #expect(exact.statement(for: "localhost:5000/test-repo") != nil)
+        #expect(exact.statement(for: "localhost:5000/test-repo-other") == nil)
+        #expect(exact.statement(for: "localhost:5000/test") == nil)
+    }
+
+    /// The timestamped vector: signed by `testcert7` (valid 2025-01-21 08:36 to 2025-01-22 08:36)
+    /// with an RFC 3161 countersignature whose TSA root is not among the vectors.
+    @Test func timestampFromUntrustedTSAFailsAuthenticTimestamp() throws {
+        let layout = "e2e-with-timestamped-signature"
+        let envelope = try NotationVectors.envelopes(layout)[0]
+        let parsed = try NotationEnvelope.parse(envelope.bytes, mediaType: envelope.mediaType)
+        #expect(parsed.timestampToken != nil)
+        #expect(parsed.expiry != nil)
+        let signer = parsed.certificateChain[0]
+        let target = NotationTarget(digest: "sha256:53b0191218aed9a3c1f7c661736ac40cfc8eb928642348fd843ba3f0483c0c20", mediaType: "application/vnd.oci.image.manifest.v1+json", size: 582)
+        let stores = NotationTrustStores([
+            .init(type: .ca, name: "e2e"): [signer],
+            .init(type: .tsa, name: "e2e"): try NotationVectors.certificates("config/timestamp/DigiCertTSARootSHA384.cer"),
+        ])
+        let during = ISO8601DateFormatter().date(from: "2025-01-21T10:00:00Z")!
+        let always = try NotationVectors.verify(layout, policy: "timestamp_trustpolicy.json", stores: stores, target: target, at: during)
+        #expect(always.failure?.hasPrefix("authenticTimestamp validation failed: the timestamp countersignature is not from a trusted TSA") == true, "\(always.failure ?? "passed")")
+        // afterCertExpiry: while the certificate is valid the timestamp is not needed.
+        let after = try NotationVectors.verify(layout, policy: "timestamp_after_cert_expiry_trustpolicy.json", stores: stores, target: target, at: during)
+        #expect(after.passed, "\(after.failure ?? "")")
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import SignetCrypto
+import SignetTestSupport
+
+/// An RFC 3161 time-stamping authority made with the openssl CLI (`openssl ts -reply`): a root
+/// and a TSA certificate with the critical time-stamping key purpose, answering with tokens that
+/// carry their signer certificate and an ESS signing-certificate-v2 attribute.
+final class TestTimestampAuthority: Sendable {
+    let directory: TemporaryDirectory
+    let root: Certificate
+
+    init() throws {
+        directory = TemporaryDirectory(prefix: "notation-tsa")
+        let dir = directory.path
+        try NotationTestSigner.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
+                                        "-subj", "/C=US/ST=WA/O=Acme/CN=Acme TSA Root", "-days", "3650",
+                                        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n"
+            .write(toFile: "\(dir)/tsa.ext", atomically: true, encoding: .utf8)
+        try NotationTestSigner.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/tsa.key", "-out", "\(dir)/tsa.csr", "-subj", "/C=US/ST=WA/O=Acme/CN=Acme TSA"])
+        try NotationTestSigner.openssl(["x509", "-req", "-in", "\(dir)/tsa.csr", "-CA", "\(dir)/root.crt", "-CAkey", "\(dir)/root.key",
+                                        "-set_serial", "7", "-days", "3650", "-extfile", "\(dir)/tsa.ext", "-out", "\(dir)/tsa.crt"])
+        try "01\n".write(toFile: "\(dir)/serial", atomically: true, encoding: .utf8)
+        try """
+            [ tsa ]
+            default_tsa = tsa_config
+            [ tsa_config ]
+            dir = \(dir)
+            serial = \(dir)/serial
+            crypto_device = builtin
+            signer_cert = \(dir)/tsa.crt
+            certs = \(dir)/tsa.crt
+            signer_key = \(dir)/tsa.key
+            signer_digest = sha256
+            default_policy = 1.2.3.4.1
+            digests = sha256, sha384, sha512
+            accuracy = secs:1
+            ordering = no
+            tsa_name = no
+            ess_cert_id_chain = no
+            ess_cert_id_alg = sha256
+            """.write(toFile: "\(dir)/tsa.cnf", atomically: true, encoding: .utf8)
+        root = try Certificate(pemEncoded: String(contentsOfFile: "\(dir)/root.crt", encoding: .utf8))
+    }
+
+    /// A time-stamp token (CMS ContentInfo) over `data`, hashed with SHA-256.
+    func token(over data: [UInt8]) throws -> [UInt8] {
+        let dir = directory.path
+        let name = UUID().uuidString
+        try Data(data).write(to: URL(fileURLWithPath: "\(dir)/\(name).bin"))
+        try NotationTestSigner.openssl(["ts", "-query", "-data", "\(dir)/\(name).bin", "-sha256", "-cert", "-no_nonce", "-out", "\(dir)/\(name).tsq"])
+        try NotationTestSigner.openssl(["ts", "-reply", "-config", "\(dir)/tsa.cnf", "-queryfile", "\(dir)/\(name).tsq", "-token_out", "-out", "\(dir)/\(name).tst"])
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).tst")))
+    }
+}
