@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import SignetPolicy
+import SignetRegistry
 
 /// Answers `AdmissionReview` requests of Kubernetes `admission.k8s.io/v1` ("Dynamic Admission
 /// Control", validating webhooks) with a signet policy decision.
@@ -42,6 +43,9 @@ public struct AdmissionResponder: Sendable {
     public var eventSink: (any ExemptionEventSink)? = nil
     /// The labels of a namespace (for namespace selectors and the opt-out label), when known.
     public var namespaceLabels: (@Sendable (String) -> [String: String]?)? = nil
+    /// Looks up the controllers above an admitted object, so that an exception for a controller
+    /// exempts what it creates; without one, an exception applies only to the objects it names.
+    public var ownerChainResolver: (any OwnerChainResolver)? = nil
 
     /// A responder that always uses `evaluator`.
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
@@ -90,15 +94,37 @@ public struct AdmissionResponder: Sendable {
             logger.warning("bad admission request", metadata: ["error": "\(problem.message)"])
             return .answered(.badRequest(problem.message))
         }
-        switch decide(request, body: body) {
-        case .decided(let response, let outcome):
+        let decision = decide(request, body: body)
+        if case .decided(let response, let outcome) = decision {
             return .answered(answer(request, response: response, outcome: outcome, since: start, client: client))
+        }
+        return .waiting { await self.complete(decision, request: request, deadline: deadline, since: start, client: client) }
+    }
+
+    /// Waits for what `decision` still needs (owners, verifications) and answers.
+    private func complete(
+        _ decision: Decision, request: AdmissionRequest, deadline: ContinuousClock.Instant, since start: ContinuousClock.Instant,
+        client: AdmissionClient
+    ) async -> AdmissionHTTPResult {
+        switch decision {
+        case .decided(let response, let outcome):
+            return answer(request, response: response, outcome: outcome, since: start, client: client)
         case .evaluating(let evaluation, let evaluator, let pending):
-            return .waiting {
-                let decision = await evaluator.finish(pending, deadline: deadline)
-                let (response, outcome) = Self.conclude(evaluation, with: decision)
-                return self.answer(request, response: response, outcome: outcome, since: start, client: client)
+            let decision = await evaluator.finish(pending, deadline: deadline)
+            let (response, outcome) = Self.conclude(evaluation, with: decision)
+            return answer(request, response: response, outcome: outcome, since: start, client: client)
+        case .resolvingOwners(var prepared, let resolver, let controller):
+            let images = prepared.images.compactMap { try? ImageReference(parsing: $0.image) }
+            let resolution = await resolver.resolve(controller, namespace: prepared.subject.namespace ?? "", images: images)
+            prepared.subject.owners = resolution.owners
+            if let problem = resolution.problem {
+                prepared.notes.append("exceptions for the controllers of this \(request.kind.kind) were not applied: \(problem)")
+                logger.warning("owner chain not followed: exceptions for its controllers do not apply", metadata: [
+                    "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(request.kind.kind)",
+                    "controller": "\(controller.kind)/\(controller.name)", "problem": "\(problem)",
+                ])
             }
+            return await complete(evaluate(prepared), request: request, deadline: deadline, since: start, client: client)
         }
     }
 
@@ -138,6 +164,18 @@ public struct AdmissionResponder: Sendable {
         case decided(AdmissionResponse, DecisionOutcome?)
         /// Images wait for verifications: `evaluator` finishes `pending`.
         case evaluating(Evaluation, PolicyEvaluator, PendingEvaluation)
+        /// An exception could apply through the object's owners: they are looked up first.
+        case resolvingOwners(Prepared, any OwnerChainResolver, ControllerReference)
+    }
+
+    /// A request read and its images found, ready for the evaluator.
+    private struct Prepared: Sendable {
+        let uid: String
+        var subject: AdmissionSubject
+        let images: [ImageUse]
+        let annotations: [String: String]
+        let evaluator: PolicyEvaluator
+        var notes: [String] = []
     }
 
     /// What the answer to an evaluated request needs besides the decision.
@@ -147,6 +185,8 @@ public struct AdmissionResponder: Sendable {
         /// The revision of the policies that decided.
         let revision: String
         let annotations: [String: String]
+        /// Said besides the decision's own warnings (why an owner chain was not followed).
+        var notes: [String] = []
     }
 
     private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
@@ -194,10 +234,22 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
-        let subject = subject(of: request)
-        let evaluator = evaluator()
-        let evaluation = Evaluation(uid: request.uid, subject: subject, revision: evaluator.policies.revision, annotations: annotations)
-        switch evaluator.begin(images, subject: subject) {
+        let prepared = Prepared(
+            uid: request.uid, subject: subject(of: request), images: images, annotations: annotations, evaluator: evaluator())
+        if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
+            return .resolvingOwners(prepared, ownerChainResolver, controller)
+        }
+        return evaluate(prepared)
+    }
+
+    /// Evaluates the images of a prepared request, as far as it can without waiting.
+    private func evaluate(_ prepared: Prepared) -> Decision {
+        let evaluator = prepared.evaluator
+        let subject = prepared.subject
+        let evaluation = Evaluation(
+            uid: prepared.uid, subject: subject, revision: evaluator.policies.revision, annotations: prepared.annotations,
+            notes: prepared.notes)
+        switch evaluator.begin(prepared.images, subject: subject) {
         case .decided(let decision):
             let (response, outcome) = Self.conclude(evaluation, with: decision)
             return .decided(response, outcome)
@@ -215,7 +267,8 @@ public struct AdmissionResponder: Sendable {
             namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
             kind: request.kind.kind, operation: request.operation.rawValue,
             dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
-            imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName)
+            imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName,
+            controller: references.controller)
     }
 
     /// The response and audit outcome of an evaluated request.
@@ -238,7 +291,7 @@ public struct AdmissionResponder: Sendable {
             uid: evaluation.uid,
             allowed: decision.allowed,
             status: decision.allowed ? nil : AdmissionStatus(code: 403, reason: "Forbidden", message: decision.denials.joined(separator: "; ")),
-            warnings: decision.warnings.isEmpty ? nil : decision.warnings,
+            warnings: decision.warnings.isEmpty && evaluation.notes.isEmpty ? nil : decision.warnings + evaluation.notes,
             auditAnnotations: annotations), outcome)
     }
 

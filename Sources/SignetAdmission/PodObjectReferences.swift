@@ -1,25 +1,54 @@
 import Foundation
+import SignetPolicy
 
 /// What an admitted object names besides its images: the registry credentials of its pod spec,
 /// `imagePullSecrets[].name` and `serviceAccountName` (Kubernetes `core/v1` `PodSpec`, read from
 /// `spec`, `spec.template.spec` or `spec.jobTemplate.spec.template.spec`), and
 /// `metadata.generateName` (`metav1.ObjectMeta`), which stands in for the name of an object the
-/// API server has not named yet (pods of a ReplicaSet).
+/// API server has not named yet (pods of a ReplicaSet), and the controller among
+/// `metadata.ownerReferences` (the entry with `controller: true`).
 public struct PodObjectReferences: Sendable, Hashable {
     public var imagePullSecrets: [String]
     /// `nil` when the pod names none (Kubernetes then uses `default`).
     public var serviceAccountName: String?
     /// `metadata.generateName`, when set.
     public var generateName: String?
+    /// The first `metadata.ownerReferences` entry with `controller: true` and every field set.
+    public var controller: ControllerReference?
 
-    public init(imagePullSecrets: [String] = [], serviceAccountName: String? = nil, generateName: String? = nil) {
+    public init(
+        imagePullSecrets: [String] = [], serviceAccountName: String? = nil, generateName: String? = nil,
+        controller: ControllerReference? = nil
+    ) {
         self.imagePullSecrets = imagePullSecrets
         self.serviceAccountName = serviceAccountName
         self.generateName = generateName
+        self.controller = controller
+    }
+
+    /// An `ownerReferences` entry's members, as written.
+    struct OwnerReference: Decodable {
+        var apiVersion: String?
+        var kind: String?
+        var name: String?
+        var uid: String?
+        var controller: Bool?
+    }
+
+    /// The controller among `entries`: the first with `controller: true`, when it names its
+    /// owner completely.
+    static func controller(among entries: [OwnerReference]?) -> ControllerReference? {
+        guard let entry = entries?.first(where: { $0.controller == true }),
+              let apiVersion = entry.apiVersion, let kind = entry.kind, let name = entry.name, let uid = entry.uid,
+              !kind.isEmpty, !name.isEmpty, !uid.isEmpty else { return nil }
+        return ControllerReference(apiVersion: apiVersion, kind: kind, name: name, uid: uid)
     }
 
     private struct Object: Decodable {
-        struct Metadata: Decodable { var generateName: String? }
+        struct Metadata: Decodable {
+            var generateName: String?
+            var ownerReferences: [OwnerReference]?
+        }
         var metadata: Metadata?
         var spec: Spec?
         var template: Template?
@@ -51,7 +80,8 @@ public struct PodObjectReferences: Sendable, Hashable {
         self.init(
             imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap(\.name).filter { !$0.isEmpty },
             serviceAccountName: spec?.serviceAccountName,
-            generateName: object.metadata?.generateName.flatMap { $0.isEmpty ? nil : $0 })
+            generateName: object.metadata?.generateName.flatMap { $0.isEmpty ? nil : $0 },
+            controller: Self.controller(among: object.metadata?.ownerReferences))
     }
 
     /// Reads the references from an AdmissionReview request body; empty when absent or malformed.
@@ -76,7 +106,8 @@ extension PodObjectReferences {
         self.init(
             imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap { $0 }.filter { !$0.isEmpty },
             serviceAccountName: spec?.serviceAccountName,
-            generateName: object.generateName.flatMap { $0.isEmpty ? nil : $0 })
+            generateName: object.generateName.flatMap { $0.isEmpty ? nil : $0 },
+            controller: Self.controller(among: object.ownerReferences))
     }
 
     private struct Malformed: Error {}
@@ -87,6 +118,7 @@ extension PodObjectReferences {
 
         struct Object {
             var generateName: String?
+            var ownerReferences: [OwnerReference]?
             var spec: Spec?
             var template: Template?
         }
@@ -139,6 +171,7 @@ extension PodObjectReferences {
             var object = Object()
             if let metadata = try self.object(metadata) {
                 object.generateName = try string(member(of: metadata, "generateName"))
+                object.ownerReferences = try ownerReferences(member(of: metadata, "ownerReferences"))
             }
             if let spec = try self.object(spec) { object.spec = try self.spec(at: spec) }
             if let template = try self.object(template) { object.template = try self.template(at: template) }
@@ -183,6 +216,35 @@ extension PodObjectReferences {
                 spec.jobTemplate = job
             }
             return spec
+        }
+
+        /// `ownerReferences`: an array of objects, each member of the type ``OwnerReference`` declares.
+        private func ownerReferences(_ start: Int?) throws(Malformed) -> [OwnerReference]? {
+            guard let start, !document.isNull(at: start) else { return nil }
+            guard document.byte(at: start) == JSONDocument.arrayStart else { throw Malformed() }
+            var elements: [Int] = []
+            document.forEachElement(ofArrayAt: start) { elements.append($0) }
+            var entries: [OwnerReference] = []
+            for element in elements {
+                guard document.byte(at: element) == JSONDocument.objectStart else { throw Malformed() }
+                var entry = OwnerReference()
+                entry.apiVersion = try string(member(of: element, "apiVersion"))
+                entry.kind = try string(member(of: element, "kind"))
+                entry.name = try string(member(of: element, "name"))
+                entry.uid = try string(member(of: element, "uid"))
+                entry.controller = try bool(member(of: element, "controller"))
+                entries.append(entry)
+            }
+            return entries
+        }
+
+        private func bool(_ start: Int?) throws(Malformed) -> Bool? {
+            guard let start, !document.isNull(at: start) else { return nil }
+            switch document.byte(at: start) {
+            case UInt8(ascii: "t"): return true
+            case UInt8(ascii: "f"): return false
+            default: throw Malformed()
+            }
         }
 
         private func template(at start: Int) throws(Malformed) -> Template {

@@ -49,6 +49,18 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     public static let namespaces = KubernetesResource(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
     public static let secrets = KubernetesResource(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
     public static let serviceAccounts = KubernetesResource(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
+    /// The built-in pod controllers (`apps/v1`, `batch/v1`, core `v1`), read to follow a Pod's owner chain.
+    public static let replicaSets = KubernetesResource(group: "apps", version: "v1", plural: "replicasets", kind: "ReplicaSet", namespaced: true)
+    public static let deployments = KubernetesResource(group: "apps", version: "v1", plural: "deployments", kind: "Deployment", namespaced: true)
+    public static let statefulSets = KubernetesResource(group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet", namespaced: true)
+    public static let daemonSets = KubernetesResource(group: "apps", version: "v1", plural: "daemonsets", kind: "DaemonSet", namespaced: true)
+    public static let jobs = KubernetesResource(group: "batch", version: "v1", plural: "jobs", kind: "Job", namespaced: true)
+    public static let cronJobs = KubernetesResource(group: "batch", version: "v1", plural: "cronjobs", kind: "CronJob", namespaced: true)
+    public static let replicationControllers = KubernetesResource(
+        group: "", version: "v1", plural: "replicationcontrollers", kind: "ReplicationController", namespaced: true)
+    /// The pod controllers by kind.
+    public static let podControllers: [String: KubernetesResource] = Dictionary(
+        uniqueKeysWithValues: [replicaSets, deployments, statefulSets, daemonSets, jobs, cronJobs, replicationControllers].map { ($0.kind, $0) })
     public static let clusterImagePolicies = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "clusterimagepolicies", kind: "ClusterImagePolicy", namespaced: false)
     public static let policyExceptions = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "policyexceptions", kind: "PolicyException", namespaced: true)
     public static let emergencyBypasses = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "emergencybypasses", kind: "EmergencyBypass", namespaced: false)

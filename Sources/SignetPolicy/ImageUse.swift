@@ -73,11 +73,16 @@ public struct AdmissionSubject: Sendable, Hashable {
     public var imagePullSecrets: [String]
     /// `PodSpec.serviceAccountName` (`default` when the pod names none).
     public var serviceAccountName: String?
+    /// The controller `metadata.ownerReferences` names, as claimed by the object (unchecked).
+    public var controller: ControllerReference?
+    /// The owner chain above the object, each link checked through the API (see
+    /// ``OwnerChainResolver``), nearest first; empty when not looked up or not found.
+    public var owners: [VerifiedOwner]
 
     public init(
         namespace: String? = nil, name: String? = nil, kind: String, operation: String = "CREATE", dryRun: Bool = false,
         userName: String? = nil, namespaceLabels: [String: String]? = nil, imagePullSecrets: [String] = [],
-        serviceAccountName: String? = nil
+        serviceAccountName: String? = nil, controller: ControllerReference? = nil, owners: [VerifiedOwner] = []
     ) {
         self.namespace = namespace
         self.name = name
@@ -88,6 +93,8 @@ public struct AdmissionSubject: Sendable, Hashable {
         self.namespaceLabels = namespaceLabels
         self.imagePullSecrets = imagePullSecrets
         self.serviceAccountName = serviceAccountName
+        self.controller = controller
+        self.owners = owners
     }
 }
 

@@ -319,8 +319,10 @@ class T02SignetUp(Step):
     def test_the_chart_rbac_is_exactly_what_signet_may_do(self):
         account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
         allowed = [("list", "clusterimagepolicies.signet.dev"), ("watch", "policyexceptions.signet.dev"),
-                   ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces"), ("create", "events")]
-        denied = [("get", "secrets"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
+                   ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces"), ("create", "events"),
+                   ("get", "replicasets.apps"), ("get", "deployments.apps"), ("get", "cronjobs.batch"),
+                   ("get", "replicationcontrollers")]
+        denied = [("get", "secrets"), ("list", "replicasets.apps"), ("watch", "deployments.apps"), ("get", "pods"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
                   ("delete", "events"), ("create", "policyexceptions.signet.dev"),
                   ("update", "emergencybypasses.signet.dev", "--subresource=status")]
         for verb, resource, *extra in allowed + denied:
@@ -549,6 +551,43 @@ class T05Exemptions(Step):
         wide = ENV.kubectl("get", "polex", "unsigned-ok", "-n", "e2e-excepted", "-o", "wide").stdout
         self.assertIn("CREATED-BY", wide)
         self.assertIn(whoami, wide)
+
+    def test_exception_for_a_deployment_exempts_its_pods_only_through_the_real_owner_chain(self):
+        # No controller-manager runs here, so the ReplicaSet and Pods the Deployment controller
+        # would create are created by hand, with the owner references it would write.
+        ns, image = "e2e-owned", ENV.images["unsigned"]
+        ENV.namespace(ns)
+        until = rfc3339(datetime.timedelta(hours=1))
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=exception(
+            "legacy-web", ns, until, policies=["e2e-alice"], kinds=["Deployment"], names=["web"])))
+        wait_for_state("policyexception", "legacy-web", "Active", "-n", ns)
+        self.assertAdmitted(ENV.kubectl("create", "deployment", "web", "-n", ns, f"--image={image}", check=False), warning="legacy-web")
+        deployment = ENV.get("deployment", "web", "-n", ns)
+
+        def owner(kind, name, uid):
+            return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": True}]
+        labels = {"app": "web"}
+        replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                       "metadata": {"name": "web-1", "namespace": ns, "labels": labels,
+                                    "ownerReferences": owner("Deployment", "web", deployment["metadata"]["uid"])},
+                       "spec": {"selector": {"matchLabels": labels}, "template": {
+                           "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=replica_set, check=False), warning="legacy-web")
+        rs_uid = ENV.get("replicaset", "web-1", "-n", ns)["metadata"]["uid"]
+
+        def pod(name, uid, pod_image=image):
+            doc = self.pod(name, ns, pod_image)
+            doc["metadata"]["labels"] = labels
+            doc["metadata"]["ownerReferences"] = owner("ReplicaSet", "web-1", uid)
+            return doc
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=pod("web-1-a", rs_uid), check=False), warning="legacy-web")
+        # A Pod that claims the ReplicaSet with another UID, or runs an image the Deployment does not.
+        forged = ENV.kubectl("apply", "-f", "-", input=pod("web-1-b", "00000000-0000-0000-0000-000000000000"), check=False)
+        self.assertDeniedBySignet(forged, "e2e-alice")
+        self.assertIn("not 00000000-0000-0000-0000-000000000000 as the owner reference claims", forged.stderr)
+        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=pod("web-1-c", rs_uid, ENV.images["tampered"]), check=False))
+        # A bare Pod in the namespace is not the Deployment.
+        self.assertDeniedBySignet(ENV.kubectl("run", "bare", "-n", ns, f"--image={image}", check=False), "e2e-alice")
 
     def test_bypass_admits_everything_in_its_namespaces(self):
         expires = rfc3339(datetime.timedelta(hours=2))

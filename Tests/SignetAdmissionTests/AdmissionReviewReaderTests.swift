@@ -54,6 +54,12 @@ struct AdmissionReviewReaderTests {
         #"{"metadata":{"generateName":"web-"},"spec":{"containers":[],"imagePullSecrets":[null]}}"#,
         #"{"metadata":{"generateName":5},"spec":{"containers":[],"serviceAccountName":"sa"}}"#,
         #"{"metadata":[],"spec":{"containers":[],"imagePullSecrets":"x"}}"#,
+        #"{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-1","uid":"u1","controller":false},{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-2","uid":"u2","controller":true}]},"spec":{"containers":[]}}"#,
+        #"{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-1","controller":true}]},"spec":{"containers":[]}}"#,
+        #"{"metadata":{"ownerReferences":[{"kind":"ReplicaSet","name":"web-1","uid":"u","controller":"true"}]},"spec":{"serviceAccountName":"sa"}}"#,
+        #"{"metadata":{"ownerReferences":[null]},"spec":{"serviceAccountName":"sa"}}"#,
+        #"{"metadata":{"ownerReferences":{}},"spec":{"serviceAccountName":"sa"}}"#,
+        #"{"metadata":{"ownerReferences":null,"generateName":"g-"},"spec":{"containers":[]}}"#,
         #"{"spec":{"containers":[],"template":{"spec":{"serviceAccountName":"inner","template":7}}}}"#,
         #"{"spec":{"containers":[],"jobTemplate":{"spec":[]}},"template":{"spec":{"serviceAccountName":"pt"}}}"#,
         "{}",
@@ -71,6 +77,15 @@ struct AdmissionReviewReaderTests {
             Self.expectSame(read, reference)
             #expect(read.request?.object?.references == reference.request?.object?.references)
         }
+    }
+
+    @Test func theControllerIsTheOwnerReferenceMarkedController() throws {
+        let object = Self.objects.first { $0.contains("web-2") }!
+        let (direct, _) = try Self.bothWays(review(kind: "Pod", resource: "pods", object: object))
+        let controller = try #require(direct?.request?.object?.references.controller)
+        #expect(controller == ControllerReference(apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-2", uid: "u2"))
+        #expect(controller.isFollowed)
+        #expect(!ControllerReference(apiVersion: "evil.example/v1", kind: "Deployment", name: "web", uid: "u").isFollowed)
     }
 
     /// Envelopes: absent and null members, duplicates (the last wins), escaped names.

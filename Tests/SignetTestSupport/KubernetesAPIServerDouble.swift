@@ -148,7 +148,11 @@ def kind_of(collection):
     return {"namespaces": ("v1", "Namespace"), "secrets": ("v1", "Secret"), "serviceaccounts": ("v1", "ServiceAccount"),
             "clusterimagepolicies": ("signet.dev/v1alpha1", "ClusterImagePolicy"),
             "policyexceptions": ("signet.dev/v1alpha1", "PolicyException"),
-            "emergencybypasses": ("signet.dev/v1alpha1", "EmergencyBypass"), "events": ("v1", "Event")}[collection]
+            "emergencybypasses": ("signet.dev/v1alpha1", "EmergencyBypass"), "events": ("v1", "Event"),
+            "replicasets": ("apps/v1", "ReplicaSet"), "deployments": ("apps/v1", "Deployment"),
+            "statefulsets": ("apps/v1", "StatefulSet"), "daemonsets": ("apps/v1", "DaemonSet"),
+            "jobs": ("batch/v1", "Job"), "cronjobs": ("batch/v1", "CronJob"),
+            "replicationcontrollers": ("v1", "ReplicationController")}[collection]
 
 def key_of(obj):
     meta = obj["metadata"]
@@ -166,12 +170,15 @@ def record(collection, kind, obj):
     state["history"].setdefault(collection, []).append((state["rv"], {"type": kind, "object": obj}))
     lock.notify_all()
 
+NAMESPACED = ("secrets", "serviceaccounts", "policyexceptions", "events", "replicasets", "deployments", "statefulsets",
+              "daemonsets", "jobs", "cronjobs", "replicationcontrollers")
+
 def parse(path):
     # /api/v1/namespaces, /apis/g/v/plural, /api/v1/namespaces/ns/plural/name[/status], /apis/g/v/plural/name
     parts = [p for p in path.split("/") if p]
     rest = parts[2:] if parts[0] == "api" else parts[3:]
     namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in ("secrets", "serviceaccounts", "policyexceptions", "events"):
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in NAMESPACED:
         namespace, rest = rest[1], rest[2:]
     collection = rest[0]
     name = rest[1] if len(rest) > 1 else None

@@ -19,6 +19,8 @@ struct PolicySourceRuntime: Sendable {
     var readinessAfterSync: ReadinessState? = nil
     /// Posts Kubernetes Events (emergency-bypass uses); `nil` out of a cluster.
     var events: KubernetesEventRecorder? = nil
+    /// Follows owner chains through the API (cluster mode), so exceptions for controllers exempt what they create.
+    var ownerChainResolver: (any OwnerChainResolver)? = nil
 
     /// Builds the source. A directory is loaded now (an invalid one fails the start); a cluster
     /// source marks `readiness` once its first full sync is done.
@@ -62,7 +64,8 @@ struct PolicySourceRuntime: Sendable {
             let reader = PullSecretReader(client: client, configuredSecrets: settings.registrySecrets)
             return PolicySourceRuntime(
                 source: source, settings: settings, credentialProvider: KubernetesCredentialProvider(reader: reader),
-                readinessAfterSync: readiness, events: KubernetesEventRecorder(client: client))
+                readinessAfterSync: readiness, events: KubernetesEventRecorder(client: client),
+                ownerChainResolver: KubernetesOwnerChainResolver(client: client))
         }
     }
 
@@ -124,6 +127,7 @@ struct PolicySourceRuntime: Sendable {
         }
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         responder.namespaceLabels = { source.namespaceLabels($0) }
+        responder.ownerChainResolver = ownerChainResolver
         // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before
         // that pass's answers (HTTPServerConfiguration.beforeAnswersAreSent).
         if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink(deferred: true) }

@@ -67,16 +67,26 @@ public struct CompiledException: Sendable {
 
     /// Whether it exempts `image` of `subject` from `policy` (ignoring time). Name globs match
     /// the object's name, or its `generateName` prefix when the API server has not named it yet.
+    /// An exception for a controller (`kinds: [Deployment]`) also exempts the objects it creates
+    /// (its ReplicaSets and their Pods): through ``AdmissionSubject/owners``, the owner chain
+    /// checked through the API, and only for an image the covered controller's own pod template
+    /// names.
     public func covers(policy: String, subject: AdmissionSubject, image: ImageReference) -> Bool {
         guard subject.namespace == namespace else { return false }
         if let policies, !policies.contains(policy) { return false }
-        if let kinds, !kinds.contains(subject.kind) { return false }
-        if !names.isEmpty {
-            guard let objectName = subject.name, !objectName.isEmpty, names.contains(where: { $0.matches(objectName) }) else { return false }
-        }
         if !images.isEmpty {
             let match = ImageMatchSubject(image)
             guard images.contains(where: { $0.exempts(match) }) else { return false }
+        }
+        if coversObject(kind: subject.kind, name: subject.name) { return true }
+        return subject.owners.contains { coversObject(kind: $0.kind, name: $0.name) && $0.templateNames(image) }
+    }
+
+    /// Whether the kinds and name globs take in an object of `kind` named `name`.
+    func coversObject(kind: String, name: String?) -> Bool {
+        if let kinds, !kinds.contains(kind) { return false }
+        if !names.isEmpty {
+            guard let name, !name.isEmpty, names.contains(where: { $0.matches(name) }) else { return false }
         }
         return true
     }

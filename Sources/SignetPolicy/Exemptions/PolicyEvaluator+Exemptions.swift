@@ -28,6 +28,18 @@ extension PolicyEvaluator {
         }
     }
 
+    /// Whether an exception in force could exempt `subject` only through its owners, so that
+    /// its owner chain should be looked up before evaluating: it names a controller, and an
+    /// exception in its namespace does not take in the object itself (by kind and name).
+    public func needsOwnerChain(_ subject: AdmissionSubject) -> Bool {
+        guard let controller = subject.controller, controller.isFollowed, let namespace = subject.namespace else { return false }
+        let now = exemptions.clock.now()
+        return policies.exceptions.contains {
+            $0.namespace == namespace && !$0.coversObject(kind: subject.kind, name: subject.name)
+                && $0.isActive(at: now, maximumWindow: exemptions.maximumExceptionWindow)
+        }
+    }
+
     /// An allowed decision when `subject`'s namespace carries the opt-out label.
     func optOutDecision(_ images: [ImageUse], subject: AdmissionSubject) -> AdmissionDecision? {
         guard let namespace = subject.namespace,

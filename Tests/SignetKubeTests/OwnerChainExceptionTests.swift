@@ -1,0 +1,194 @@
+import Foundation
+import SignetAdmission
+import SignetKube
+import SignetPolicy
+import SignetRegistry
+import SignetTestSupport
+import Testing
+@testable import SignetCLI
+
+/// Issue 15, item 3: a PolicyException for a controller (`kinds: [Deployment]`) exempts the
+/// ReplicaSets and Pods the controller creates, but only when the owner chain the object claims,
+/// read through the API (here the API server double), really leads to the covered Deployment,
+/// and only for images that Deployment's template names. A forged owner reference gets nothing.
+struct OwnerChainExceptionTests {
+    static let now = KubernetesTime.parse("2026-11-22T10:00:00Z")!
+
+    static let policies = """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: deny-untrusted
+        spec:
+          images:
+            - glob: "ghcr.io/acme/**"
+          authorities:
+            - static:
+                action: fail
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: legacy-web
+          namespace: shop
+          creationTimestamp: "2026-11-20T10:00:00Z"
+        spec:
+          policies: [deny-untrusted]
+          kinds: [Deployment]
+          names: [web]
+          reason: legacy build, signing lands next sprint
+          approvedBy: security@example.com
+          validUntil: "2026-12-01T00:00:00Z"
+        """
+
+    /// An `ownerReferences` entry.
+    struct OwnerClaim: Sendable {
+        var kind: String
+        var name: String
+        var uid: String
+        var apiVersion = "apps/v1"
+        var controller = true
+
+        var json: [String: Any] {
+            ["apiVersion": apiVersion, "kind": kind, "name": name, "uid": uid, "controller": controller, "blockOwnerDeletion": true]
+        }
+    }
+
+    static func owner(_ kind: String, _ name: String, uid: String, apiVersion: String = "apps/v1", controller: Bool = true) -> OwnerClaim {
+        OwnerClaim(kind: kind, name: name, uid: uid, apiVersion: apiVersion, controller: controller)
+    }
+
+    static func controller(
+        _ kind: String, _ name: String, uid: String, image: String, owner: OwnerClaim? = nil, apiVersion: String = "apps/v1"
+    ) -> [String: Any] {
+        var metadata: [String: Any] = ["name": name, "namespace": "shop", "uid": uid]
+        if let owner { metadata["ownerReferences"] = [owner.json] }
+        return ["apiVersion": apiVersion, "kind": kind, "metadata": metadata,
+                "spec": ["template": ["spec": ["containers": [["name": "app", "image": image]]]]]]
+    }
+
+    /// The cluster: Deployment `web` (covered) with ReplicaSet `web-5d4f`, Deployment `api`
+    /// (not covered) with ReplicaSet `api-77`.
+    static func cluster() async throws -> KubernetesAPIServerDouble {
+        let server = try await KubernetesAPIServerDouble.start()
+        try await offThePool {
+            try server.apply("deployments", controller("Deployment", "web", uid: "uid-deploy-web", image: "ghcr.io/acme/web:v1"))
+            try server.apply("replicasets", controller(
+                "ReplicaSet", "web-5d4f", uid: "uid-rs-web", image: "ghcr.io/acme/web:v1",
+                owner: owner("Deployment", "web", uid: "uid-deploy-web")))
+            try server.apply("deployments", controller("Deployment", "api", uid: "uid-deploy-api", image: "ghcr.io/acme/web:v1"))
+            try server.apply("replicasets", controller(
+                "ReplicaSet", "api-77", uid: "uid-rs-api", image: "ghcr.io/acme/web:v1",
+                owner: owner("Deployment", "api", uid: "uid-deploy-api")))
+        }
+        return server
+    }
+
+    static func responder(_ server: KubernetesAPIServerDouble, resolving: Bool = true) throws -> AdmissionResponder {
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: set, exemptions: ExemptionConfiguration(clock: .fixed(now))))
+        if resolving { responder.ownerChainResolver = KubernetesOwnerChainResolver(client: client, cacheLifetime: .zero) }
+        return responder
+    }
+
+    /// A review of a `kind` object in `shop` created by the ReplicaSet controller, claiming `owner`.
+    static func review(kind: String = "Pod", image: String = "ghcr.io/acme/web:v1", owner: OwnerClaim?) throws -> [UInt8] {
+        var metadata: [String: Any] = ["generateName": "web-5d4f-", "namespace": "shop"]
+        if let owner { metadata["ownerReferences"] = [owner.json] }
+        let podSpec: [String: Any] = ["containers": [["name": "app", "image": image]]]
+        let object: [String: Any] = kind == "Pod"
+            ? ["apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": podSpec]
+            : ["apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": ["template": ["spec": podSpec]]]
+        let group = kind == "Pod" ? "" : "apps"
+        let review: [String: Any] = [
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": [
+                "uid": "u-1", "kind": ["group": group, "version": "v1", "kind": kind],
+                "resource": ["group": group, "version": "v1", "resource": kind.lowercased() + "s"],
+                "namespace": "shop", "operation": "CREATE",
+                "userInfo": ["username": "system:serviceaccount:kube-system:replicaset-controller"],
+                "object": object,
+            ] as [String: Any],
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: review))
+    }
+
+    static func decide(_ responder: AdmissionResponder, _ body: [UInt8]) async -> (allowed: Bool, text: String) {
+        let result = await responder.respond(to: body, deadline: .now + .seconds(30))
+        let text = String(decoding: result.body, as: UTF8.self)
+        return (text.contains(#""allowed":true"#), text)
+    }
+
+    static let webReplicaSet = owner("ReplicaSet", "web-5d4f", uid: "uid-rs-web")
+
+    @Test func podsAndReplicaSetsOfTheCoveredDeploymentAreExempt() async throws {
+        let server = try await Self.cluster()
+        let responder = try Self.responder(server)
+
+        let pod = await Self.decide(responder, try Self.review(owner: Self.webReplicaSet))
+        #expect(pod.allowed, "\(pod.text)")
+        #expect(pod.text.contains("PolicyException \\\"shop/legacy-web\\\""), "\(pod.text)")
+        let pinned = await Self.decide(responder, try Self.review(
+            image: "ghcr.io/acme/web:v1@sha256:" + String(repeating: "a", count: 64), owner: Self.webReplicaSet))
+        #expect(pinned.allowed, "a tag pinned to a digest is still the template's image: \(pinned.text)")
+        let replicaSet = await Self.decide(responder, try Self.review(
+            kind: "ReplicaSet", owner: Self.owner("Deployment", "web", uid: "uid-deploy-web")))
+        #expect(replicaSet.allowed, "\(replicaSet.text)")
+
+        let requests = try await offThePool { try server.requests() }
+        #expect(requests.contains("GET /apis/apps/v1/namespaces/shop/replicasets/web-5d4f"))
+        #expect(requests.contains("GET /apis/apps/v1/namespaces/shop/deployments/web"))
+    }
+
+    @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {
+        let server = try await Self.cluster()
+        let pod = await Self.decide(try Self.responder(server, resolving: false), try Self.review(owner: Self.webReplicaSet))
+        #expect(!pod.allowed)
+        #expect(pod.text.contains("deny-untrusted"), "\(pod.text)")
+    }
+
+    @Test(arguments: [
+        ("a forged UID", owner("ReplicaSet", "web-5d4f", uid: "uid-made-up")),
+        ("a ReplicaSet that does not exist", owner("ReplicaSet", "web-ghost", uid: "uid-rs-web")),
+        ("a chain that leads to another Deployment", owner("ReplicaSet", "api-77", uid: "uid-rs-api")),
+        ("a Deployment of another API group", owner("Deployment", "web", uid: "uid-deploy-web", apiVersion: "evil.example/v1")),
+        ("an owner that is not the controller", owner("ReplicaSet", "web-5d4f", uid: "uid-rs-web", controller: false)),
+    ])
+    func aClaimedOwnerThatDoesNotCheckOutExemptsNothing(_ case: String, _ claimed: OwnerClaim) async throws {
+        let server = try await Self.cluster()
+        let pod = await Self.decide(try Self.responder(server), try Self.review(owner: claimed))
+        #expect(!pod.allowed, "\(`case`): \(pod.text)")
+        if `case` == "a forged UID" {
+            #expect(pod.text.contains("exceptions for the controllers of this Pod were not applied: ReplicaSet shop/web-5d4f has UID uid-rs-web, not uid-made-up"), "\(pod.text)")
+        }
+        #expect(pod.text.contains("ghcr.io/acme/web:v1") && pod.text.contains("deny-untrusted"), "\(pod.text)")
+        let requests = try await offThePool { try server.requests() }
+        #expect(!requests.contains { $0.contains("evil.example") })
+    }
+
+    @Test func anImageTheDeploymentDoesNotRunIsNotExempt() async throws {
+        let server = try await Self.cluster()
+        let pod = await Self.decide(try Self.responder(server), try Self.review(image: "ghcr.io/acme/web:evil", owner: Self.webReplicaSet))
+        #expect(!pod.allowed, "the real ReplicaSet's Deployment runs web:v1 only: \(pod.text)")
+    }
+
+    @Test func templateImagesMatchByTagOrPinnedDigest() throws {
+        let digest = "sha256:" + String(repeating: "b", count: 64)
+        func owner(_ image: String) throws -> VerifiedOwner {
+            VerifiedOwner(kind: "Deployment", name: "web", templateImages: [try ImageReference(parsing: image)])
+        }
+        func names(_ template: String, _ image: String) throws -> Bool {
+            try owner(template).templateNames(try ImageReference(parsing: image))
+        }
+        #expect(try names("ghcr.io/acme/web:v1", "GHCR.IO:443/acme/web:v1"))
+        #expect(try names("ghcr.io/acme/web:v1", "ghcr.io/acme/web:v1@\(digest)"))
+        #expect(try !names("ghcr.io/acme/web:v1", "ghcr.io/acme/web:v2"))
+        #expect(try !names("ghcr.io/acme/web:v1", "ghcr.io/acme/web@\(digest)"))
+        #expect(try !names("ghcr.io/acme/web:v1", "ghcr.io/acme/api:v1"))
+        #expect(try names("ghcr.io/acme/web@\(digest)", "ghcr.io/acme/web:any@\(digest)"))
+        #expect(try !names("ghcr.io/acme/web:v1@\(digest)", "ghcr.io/acme/web:v1"))
+        #expect(try names("nginx", "docker.io/library/nginx:latest"))
+    }
+}
