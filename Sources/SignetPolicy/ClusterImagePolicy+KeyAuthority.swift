@@ -16,16 +16,30 @@ extension ClusterImagePolicy {
     ///   threshold: 2                  # distinct keys that must have signed; default 1
     ///   annotations:                  # optional: required entries of the payload's `optional`
     ///     env: prod
+    ///   transparencyLog: require      # require | ignore (default): a Rekor entry of each signature
+    ///   trustRoot: {file: /r.json}    # with require: the Rekor keys; the Sigstore root when absent
     /// ```
     public struct KeyAuthority: Sendable, Hashable, Codable {
         public var publicKeys: [PublicKeySource]
         public var threshold: Int?
         public var annotations: [String: String]?
+        /// `require` or `ignore` (the default): whether each signature must be logged in a
+        /// transparency log the trust root names (cosign 2 and later require it unless told
+        /// `--insecure-ignore-tlog`).
+        public var transparencyLog: String?
+        /// The `trusted_root.json` whose transparency logs vouch under `require`; the Sigstore
+        /// root in force (embedded or from TUF) when absent.
+        public var trustRoot: TrustRootSource?
 
-        public init(publicKeys: [PublicKeySource], threshold: Int? = nil, annotations: [String: String]? = nil) {
+        public init(
+            publicKeys: [PublicKeySource], threshold: Int? = nil, annotations: [String: String]? = nil, transparencyLog: String? = nil,
+            trustRoot: TrustRootSource? = nil
+        ) {
             self.publicKeys = publicKeys
             self.threshold = threshold
             self.annotations = annotations
+            self.transparencyLog = transparencyLog
+            self.trustRoot = trustRoot
         }
     }
 

@@ -1,4 +1,5 @@
 import SignetCrypto
+import SignetSigstore
 
 /// A `key` authority compiled: the public keys read and parsed, the threshold resolved.
 ///
@@ -26,6 +27,8 @@ public struct CompiledKeyAuthority: Sendable, Hashable {
     /// Every Secret key the authority names with `secretRef` (its `key` filled in), read or
     /// not, so that a policy source reading Secrets through the API knows which to watch.
     public var secretReferences: [ClusterImagePolicy.SecretKeyReference] = []
+    /// Whether each signature must be logged, and against which trust root (`transparencyLog`).
+    public var transparencyLog: KeyTransparencyLog = .ignore
 
     public init(keys: [TrustedPublicKey], threshold: Int, requiredAnnotations: [String: String] = [:]) {
         self.keys = keys
@@ -47,4 +50,58 @@ public struct TrustedPublicKey: Sendable, Hashable {
         self.scheme = scheme
         self.source = source
     }
+}
+
+/// A `key` authority's `transparencyLog` setting compiled (sigstore/cosign `specs/SIGNATURE_SPEC.md`,
+/// the `dev.sigstore.cosign/bundle` Rekor SET; Sigstore client specification, "Transparency log").
+///
+/// Under ``Requirement-swift.enum/require`` each signature must carry a Rekor entry that the
+/// trust root's transparency logs vouch for (a signed entry timestamp or an inclusion proof with
+/// a signed checkpoint) and whose body records that very signature, key and digest; under
+/// ``Requirement-swift.enum/ignore`` log entries are not looked at, as cosign
+/// `--insecure-ignore-tlog`. Equal when the requirement and the trust root's digest are.
+public struct KeyTransparencyLog: Sendable, Hashable {
+    /// `require` or `ignore`.
+    public enum Requirement: String, Sendable, Hashable {
+        case require, ignore
+    }
+
+    public let requirement: Requirement
+    /// The trust root under `require`; empty under `ignore` or while ``unresolvedTrustRoot`` is set.
+    public let trustedRoot: TrustedRoot
+    /// Where the trust root came from (`embedded production root`, `file /r.json`, ...).
+    public let trustRootSource: String
+    /// Hexadecimal SHA-256 of the trust root's JSON bytes.
+    public let trustRootDigest: String
+    /// The trust root file read (a `file` or a mounted ConfigMap key), for the change checks.
+    public var trustMaterialFiles: [String] = []
+    /// Why the trust root the authority names could not be read; while set the authority fails
+    /// every image (``CompiledAuthority/unresolvedReason``).
+    public var unresolvedTrustRoot: String?
+
+    public init(requirement: Requirement, trustedRoot: TrustedRoot, trustRootSource: String, trustRootDigest: String) {
+        self.requirement = requirement
+        self.trustedRoot = trustedRoot
+        self.trustRootSource = trustRootSource
+        self.trustRootDigest = trustRootDigest
+    }
+
+    /// No log entry looked at.
+    public static let ignore = KeyTransparencyLog(requirement: .ignore, trustedRoot: .empty, trustRootSource: "none", trustRootDigest: "")
+
+    public static func == (lhs: KeyTransparencyLog, rhs: KeyTransparencyLog) -> Bool {
+        lhs.requirement == rhs.requirement && lhs.trustRootDigest == rhs.trustRootDigest && lhs.trustRootSource == rhs.trustRootSource
+            && lhs.unresolvedTrustRoot == rhs.unresolvedTrustRoot
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(requirement)
+        hasher.combine(trustRootDigest)
+        hasher.combine(trustRootSource)
+    }
+}
+
+extension TrustedRoot {
+    /// A trust root that trusts nothing.
+    static let empty = TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: [])
 }

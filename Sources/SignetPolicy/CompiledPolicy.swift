@@ -136,6 +136,8 @@ public struct CompiledAuthority: Sendable, Hashable {
             text += "|threshold=\(trust.threshold)"
             for (name, value) in trust.requiredAnnotations.sorted(by: { $0.key < $1.key }) { text += "|\(name)=\(value)" }
             for unresolved in trust.unresolvedKeys { text += "|unresolved=\(unresolved)" }
+            let log = trust.transparencyLog
+            text += "|tlog=\(log.requirement.rawValue):\(log.trustRootDigest):\(log.unresolvedTrustRoot ?? "")"
         }
         if case .keyless(let trust) = kind {
             text += "|root=\(trust.trustRootDigest)|" + trust.identities.map(\.description).joined(separator: "|")
@@ -154,6 +156,8 @@ public struct CompiledAuthority: Sendable, Hashable {
         switch kind {
         case .key(let trust) where !trust.unresolvedKeys.isEmpty:
             return "unresolved key: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until the key is back"
+        case .key(let trust) where trust.transparencyLog.unresolvedTrustRoot != nil:
+            return "unresolved trust root: \(trust.transparencyLog.unresolvedTrustRoot!); the authority fails every image until it is back"
         case .keyless(let trust):
             return trust.unresolvedTrustRoot.map { "unresolved trust root: \($0); the authority fails every image until it is back" }
         case .notation(let trust):

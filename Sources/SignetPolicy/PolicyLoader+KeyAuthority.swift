@@ -128,6 +128,47 @@ extension PolicyLoader {
         compiled.trustMaterialFiles = files
         compiled.unresolvedKeys = unresolvedKeys
         compiled.secretReferences = secretReferences
+        compiled.transparencyLog = try compileTransparencyLog(body, path: path, source: source, invalid: invalid)
         return compiled
+    }
+
+    /// Reads `transparencyLog` (`require` | `ignore`, default `ignore`) and, under `require`, the
+    /// trust root whose transparency logs must vouch for each signature. A trust root file that
+    /// is missing or unusable fails the authority closed, as for `keyless` authorities.
+    private func compileTransparencyLog(
+        _ body: ClusterImagePolicy.KeyAuthority, path: String, source: PolicySourceLocation, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> KeyTransparencyLog {
+        let requirement: KeyTransparencyLog.Requirement
+        switch body.transparencyLog {
+        case nil: requirement = .ignore
+        case let text?:
+            guard let parsed = KeyTransparencyLog.Requirement(rawValue: text) else {
+                throw invalid("\(path).transparencyLog", "must be require or ignore, not \"\(text)\"")
+            }
+            requirement = parsed
+        }
+        guard requirement == .require else {
+            if body.trustRoot != nil {
+                throw invalid("\(path).trustRoot", "a trust root is read only with transparencyLog: require (it names the logs that must vouch)")
+            }
+            return .ignore
+        }
+        let files = trustRootFiles(body.trustRoot)
+        do throws(PolicyLoadError) {
+            let (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .transparencyLogs, invalid: invalid)
+            var log = KeyTransparencyLog(requirement: .require, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
+            log.trustMaterialFiles = files
+            return log
+        } catch {
+            guard requireSecretReferences, !files.isEmpty, body.trustRoot?.inline == nil else { throw error }
+            logger.warning("a key authority's trust root cannot be read; it fails every image until it is back", metadata: [
+                "source": "\(source)", "authority": "\(path)", "error": "\(error.message)",
+            ])
+            var log = KeyTransparencyLog(
+                requirement: .require, trustedRoot: .empty, trustRootSource: "unresolved", trustRootDigest: "unresolved: " + error.message)
+            log.trustMaterialFiles = files
+            log.unresolvedTrustRoot = "\(error.fieldPath ?? path): \(error.message)"
+            return log
+        }
     }
 }

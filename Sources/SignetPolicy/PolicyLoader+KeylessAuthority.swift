@@ -62,7 +62,7 @@ extension PolicyLoader {
         let files = trustRootFiles(body.trustRoot)
         let (root, origin, digest): (TrustedRoot, String, String)
         do throws(PolicyLoadError) {
-            (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", invalid: invalid)
+            (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .certificateAuthorities, invalid: invalid)
         } catch {
             // A trust root file or mounted ConfigMap key that is missing or unusable fails the
             // authority closed, as a removed key does: refusing the reload would keep the last
@@ -83,8 +83,17 @@ extension PolicyLoader {
         return compiled
     }
 
-    private func readTrustRoot(
-        _ reference: ClusterImagePolicy.TrustRootSource?, path: String, invalid: (String, String) -> PolicyLoadError
+    /// What an authority needs from its trust root.
+    enum TrustRootUse {
+        /// Certificate authorities (keyless signatures).
+        case certificateAuthorities
+        /// Transparency logs (key signatures under `transparencyLog: require`).
+        case transparencyLogs
+    }
+
+    /// Reads the trust root `reference` names, or the one in force (from TUF, else embedded).
+    func readTrustRoot(
+        _ reference: ClusterImagePolicy.TrustRootSource?, path: String, use: TrustRootUse, invalid: (String, String) -> PolicyLoadError
     ) throws(PolicyLoadError) -> (TrustedRoot, String, String) {
         guard let reference else {
             if let live = liveTrustedRoot?.current { return (live.root, live.origin, live.digest) }
@@ -127,14 +136,19 @@ extension PolicyLoader {
         } catch {
             throw invalid(field, "not a usable Sigstore trusted_root.json: \(error)")
         }
-        guard !root.certificateAuthorities.isEmpty else {
+        switch use {
+        case .certificateAuthorities where root.certificateAuthorities.isEmpty:
             throw invalid(field, "the trust root has no usable certificate authority, so no keyless signature could verify")
+        case .transparencyLogs where root.transparencyLogs.isEmpty:
+            throw invalid(field, "the trust root has no usable transparency log, so no signature could show a log entry")
+        default:
+            break
         }
         return (root, origin, DigestAlgorithm.sha256.hexHash(bytes))
     }
 
     /// The file a trust root reference reads: its `file`, or its mounted ConfigMap key.
-    private func trustRootFiles(_ reference: ClusterImagePolicy.TrustRootSource?) -> [String] {
+    func trustRootFiles(_ reference: ClusterImagePolicy.TrustRootSource?) -> [String] {
         if let file = reference?.file { return [file] }
         if let configMap = reference?.configMapRef {
             return [[configMapsDirectory, configMap.namespace, configMap.name, configMap.key ?? "trusted_root.json"].joined(separator: "/")]
@@ -159,6 +173,11 @@ extension PolicyLoader {
             guard let mapping = identity.mapping else { continue }
             try checkKeys(mapping, allowed: keylessIdentityFields, path: "\(path).identities[\(index)]", at: location)
         }
+        try checkTrustRootFields(body, path: path, at: location)
+    }
+
+    /// Refuses unknown fields in the `trustRoot` of an authority body at `path`.
+    static func checkTrustRootFields(_ body: Node.Mapping, path: String, at location: PolicySourceLocation) throws(PolicyLoadError) {
         if let trustRoot = value(body, "trustRoot")?.mapping {
             try checkKeys(trustRoot, allowed: trustRootFields, path: "\(path).trustRoot", at: location)
             if let configMap = value(trustRoot, "configMapRef")?.mapping {

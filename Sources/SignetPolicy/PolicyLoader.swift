@@ -306,7 +306,7 @@ public struct PolicyLoader: Sendable {
     private static let authorityFields: Set<String> = ["name", "static", "key", "keyless", "notation", "notaryV1", "attestations"]
     private static let staticFields: Set<String> = ["action", "message"]
     static let imageFields: Set<String> = ["glob", "tags"]
-    private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations"]
+    private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations", "transparencyLog", "trustRoot"]
     private static let publicKeyFields: Set<String> = ["pem", "file", "secretRef", "hashAlgorithm", "rsaPadding"]
     private static let secretRefFields: Set<String> = ["namespace", "name", "key"]
     private static let notationFields: Set<String> = ["trustPolicy", "trustPolicyFile", "trustStores", "trustStoreDirectory"]
@@ -346,6 +346,7 @@ public struct PolicyLoader: Sendable {
                 }
                 if let body = value(mapping, "key")?.mapping {
                     try checkKeys(body, allowed: keyFields, path: "\(path).key", at: location)
+                    try checkTrustRootFields(body, path: "\(path).key", at: location)
                     for (keyIndex, key) in (value(body, "publicKeys")?.sequence ?? []).enumerated() {
                         guard let keyMapping = key.mapping else { continue }
                         let keyPath = "\(path).key.publicKeys[\(keyIndex)]"

@@ -32,7 +32,7 @@ public struct PolicySet: Sendable {
         for policy in policies {
             for authority in policy.authorities {
                 switch authority.kind {
-                case .key(let trust): files.formUnion(trust.trustMaterialFiles)
+                case .key(let trust): files.formUnion(trust.trustMaterialFiles + trust.transparencyLog.trustMaterialFiles)
                 case .keyless(let trust): files.formUnion(trust.trustMaterialFiles)
                 case .notation(let trust): files.formUnion(trust.trustMaterialFiles)
                 default: break

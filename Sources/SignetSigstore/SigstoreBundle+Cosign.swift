@@ -34,6 +34,20 @@ extension SigstoreBundle {
             content: .messageSignature(MessageSignature(digest: nil, signature: signature)), additionalCertificates: chain)
     }
 
+    /// Builds the equivalent v0.1 bundle from a cosign key-based signature layer: the
+    /// `dev.cosignproject.cosign/signature` (base64) made with a managed key, and the
+    /// `dev.sigstore.cosign/bundle` annotation (the Rekor v1 SET bundle) that logs it. Verify the
+    /// result with ``SigstoreVerificationPolicy/Signer/publicKey(_:)`` and
+    /// ``SigstoreArtifact/bytes(_:)`` of the layer's payload.
+    public init(cosignKeySignature signatureBase64: String, rekorBundleJSON: String) throws(SigstoreBundleError) {
+        guard let signature = Base64.decode(signatureBase64.trimmingCharacters(in: .whitespacesAndNewlines)), !signature.isEmpty else {
+            throw SigstoreBundleError(.invalidBase64("dev.cosignproject.cosign/signature"))
+        }
+        self.init(
+            version: .v0_1, verificationMaterial: .publicKey(hint: nil), transparencyLogEntries: [try Self.cosignRekorEntry(Array(rekorBundleJSON.utf8))],
+            content: .messageSignature(MessageSignature(digest: nil, signature: signature)))
+    }
+
     /// Reads cosign's `dev.sigstore.cosign/bundle` annotation as a tlog entry with an inclusion promise.
     static func cosignRekorEntry(_ json: [UInt8]) throws(SigstoreBundleError) -> TransparencyLogEntry {
         struct RekorBundle: Decodable {

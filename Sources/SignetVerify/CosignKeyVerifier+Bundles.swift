@@ -79,7 +79,8 @@ extension CosignKeyVerifier {
             run.steps.append(VerificationStep(
                 name: "\(label) signature", passed: true,
                 detail: "verified with " + signers.map { trust.keys[$0].source + " " + trust.keys[$0].key.description }.joined(separator: ", ")
-                    + (bundle.transparencyLogEntries.isEmpty ? "" : "; its transparency log entries are not checked")))
+                    + (trust.transparencyLog.requirement == .require ? "; logged in \(trust.transparencyLog.trustRootSource)"
+                        : bundle.transparencyLogEntries.isEmpty ? "" : "; its transparency log entries are not checked (transparencyLog: ignore)")))
             if let problem = Self.bundleAnnotationProblem(bundle.content, digest: artifact, required: trust.requiredAnnotations) {
                 run.reject(label, step: "claims", problem)
                 continue
@@ -95,26 +96,69 @@ extension CosignKeyVerifier {
         }
     }
 
-    /// The Sigstore verifier key bundles are checked with: the signature is what counts, as for
-    /// `.sig` layers, so no log entry or timestamp is required.
+    /// The Sigstore verifier key signatures are checked with: under `transparencyLog: require`
+    /// one entry from a log of the authority's trust root must vouch for the signature (a SET,
+    /// or an inclusion proof with a signed checkpoint); no timestamp is needed, since a managed
+    /// key has no validity period to place the signature in. Under `ignore` nothing is trusted
+    /// and nothing required but the signature.
     func bundleVerifier(for trust: CompiledKeyAuthority) -> SigstoreVerifier {
         var settings = SigstoreVerifierConfiguration()
-        settings.transparencyLogThreshold = 0
+        let required = trust.transparencyLog.requirement == .require
+        settings.transparencyLogThreshold = required ? 1 : 0
         settings.timestampThreshold = 0
         settings.clock = { [clock] in clock.now }
         return SigstoreVerifier(
-            trustedRoot: TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: []),
+            trustedRoot: required ? trust.transparencyLog.trustedRoot
+                : TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: []),
             configuration: settings)
     }
 
-    /// The bundle as the key authority checks it: with the transparency log ignored, its log
-    /// entries and timestamps are set aside (cosign `--insecure-ignore-tlog`), so only the
-    /// signature by a trusted key decides.
+    /// The bundle as the key authority checks it: under `transparencyLog: ignore` its log entries
+    /// and timestamps are set aside (cosign `--insecure-ignore-tlog`), so only the signature by a
+    /// trusted key decides; under `require` it is checked whole.
     static func bundleAsChecked(_ bundle: SigstoreBundle, trust: CompiledKeyAuthority) -> SigstoreBundle {
+        guard trust.transparencyLog.requirement == .ignore else { return bundle }
         var checked = bundle
         checked.transparencyLogEntries = []
         checked.rfc3161Timestamps = []
         return checked
+    }
+
+    /// Under `transparencyLog: require`, the keys of `signers` whose signature of a `.sig` layer
+    /// the layer's `dev.sigstore.cosign/bundle` annotation (a Rekor SET) shows logged: the SET
+    /// must verify with a log of the trust root, and the entry body must record this signature,
+    /// this key and the payload's digest. Returns the keys that pass, or why none did.
+    func loggedSigners(
+        _ signers: [Int], signature: String, payload: [UInt8], annotations: [String: String], trust: CompiledKeyAuthority
+    ) -> Result<[Int], LayerRejection> {
+        guard let set = annotations[KeylessVerifier.rekorBundleAnnotation] else {
+            return .failure(LayerRejection(
+                step: "transparency log",
+                reason: "no \(KeylessVerifier.rekorBundleAnnotation) annotation: the signature was not logged, and the authority requires transparencyLog"))
+        }
+        let bundle: SigstoreBundle
+        do {
+            bundle = try SigstoreBundle(cosignKeySignature: signature, rekorBundleJSON: set)
+        } catch {
+            return .failure(LayerRejection(step: "transparency log", reason: "the \(KeylessVerifier.rekorBundleAnnotation) annotation: \(error)"))
+        }
+        let sigstore = bundleVerifier(for: trust)
+        var logged: [Int] = []
+        var failures: [String] = []
+        for index in signers {
+            let verified = sigstore.verify(bundle, policy: SigstoreVerificationPolicy(signer: .publicKey(trust.keys[index].key), artifact: .bytes(payload)))
+            if let failure = verified.failure {
+                failures.append("\(failure)")
+            } else {
+                logged.append(index)
+            }
+        }
+        guard !logged.isEmpty else {
+            return .failure(LayerRejection(
+                step: "transparency log", reason: "the Rekor entry does not vouch for this signature (\(trust.transparencyLog.trustRootSource)): "
+                    + failures.joined(separator: "; ")))
+        }
+        return .success(logged)
     }
 
     /// What is wrong with the annotations a bundle carries for the image `digest`, or nil: the

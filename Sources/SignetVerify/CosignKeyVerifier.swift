@@ -15,14 +15,18 @@ import SignetRegistry
 ///    (SEC 1 ECDSA, RFC 8017 RSA, RFC 8032 Ed25519); the payload's `critical.type` must be
 ///    `cosign container image signature` and `critical.image.docker-manifest-digest` must equal
 ///    the image's digest; the payload's `optional` section must carry every annotation the
-///    authority requires;
+///    authority requires; under `transparencyLog: require` the layer's `dev.sigstore.cosign/bundle`
+///    annotation (a Rekor SET) must verify with a log of the authority's trust root and record
+///    this signature, key and payload digest;
 /// 2. when the `.sig` layers do not meet the threshold, the Sigstore bundles attached as OCI
 ///    referrers (cosign 3's default, sigstore/cosign `specs/BUNDLE_SPEC.md`) whose verification
 ///    material is a `publicKey` hint: a message signature over the image's manifest digest, or
 ///    a DSSE envelope holding an in-toto statement of cosign's image-signature predicate whose
 ///    subject is that digest; the signature must verify with one of the authority's keys (the
 ///    hint names no key: every trusted key is tried), and the required annotations are read from
-///    that subject's `annotations` (``verifyBundleReferrers(_:)``);
+///    that subject's `annotations` (``verifyBundleReferrers(_:)``); under `transparencyLog:
+///    require` one of its log entries must be vouched for by a log of the trust root and record
+///    the signature;
 /// 3. the image passes when at least `threshold` distinct keys each signed an accepted layer or
 ///    bundle (keys compared as keys, so one key in two encodings, or one key in both forms,
 ///    counts once).
@@ -163,7 +167,7 @@ public struct CosignKeyVerifier: SignatureVerifier {
 
             let checkStart = ContinuousClock.now
             defer { run.checkTime += ContinuousClock.now - checkStart }
-            let signers = trust.keys.indices.filter {
+            var signers = trust.keys.indices.filter {
                 trust.keys[$0].key.verify(signature: signature, message: payload, scheme: trust.keys[$0].scheme)
             }
             guard !signers.isEmpty else {
@@ -190,6 +194,17 @@ public struct CosignKeyVerifier: SignatureVerifier {
             if let reference = parsed.dockerReference { detail += ", docker-reference \(reference)" }
             if !trust.requiredAnnotations.isEmpty { detail += ", annotations " + trust.requiredAnnotations.keys.sorted().joined(separator: ", ") }
             run.steps.append(VerificationStep(name: "\(label) payload claims", passed: true, detail: detail))
+            if trust.transparencyLog.requirement == .require {
+                switch loggedSigners(signers, signature: encoded, payload: payload, annotations: layer.annotations ?? [:], trust: trust) {
+                case .success(let logged):
+                    signers = logged
+                    run.steps.append(VerificationStep(
+                        name: "\(label) transparency log", passed: true, detail: "Rekor SET verified with \(trust.transparencyLog.trustRootSource)"))
+                case .failure(let rejection):
+                    run.reject(label, step: rejection.step, rejection.reason)
+                    continue
+                }
+            }
             for signer in signers { run.vouchedLayers[signer, default: []].append(index) }
         }
     }

@@ -147,6 +147,8 @@ struct SignatureLayer {
     var signature: String?
     /// Overrides the descriptor's size.
     var declaredSize: Int64?
+    /// Further layer annotations (a Rekor SET in `dev.sigstore.cosign/bundle`, say).
+    var annotations: [String: String] = [:]
 }
 
 /// Images and cosign signature images pushed to a test registry.
@@ -171,7 +173,9 @@ struct TestRegistryImages {
         var descriptors: [Descriptor] = []
         for layer in layers {
             var descriptor = try await client.pushBlob(layer.payload, mediaType: MediaType.cosignSimpleSigning, to: repository, deadline: deadline())
-            if let signature = layer.signature { descriptor.annotations = [CosignKeyVerifier.signatureAnnotation: signature] }
+            var annotations = layer.annotations
+            if let signature = layer.signature { annotations[CosignKeyVerifier.signatureAnnotation] = signature }
+            if !annotations.isEmpty { descriptor.annotations = annotations }
             if let size = layer.declaredSize { descriptor.size = size }
             descriptors.append(descriptor)
         }

@@ -1,0 +1,190 @@
+import Foundation
+import SignetCrypto
+import SignetPolicy
+import SignetRegistry
+import SignetTestSupport
+import SignetVerify
+import Testing
+
+/// A `key` authority compiled by the policy loader from the YAML body given (indented under
+/// `key:`), so tests exercise the loader too.
+func compiledKeyAuthority(_ body: String) throws -> CompiledAuthority {
+    let yaml = """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: key-test
+        spec:
+          images:
+            - glob: "**"
+          authorities:
+            - name: release
+              key:
+        \(body.split(separator: "\n", omittingEmptySubsequences: false).map { "          " + $0 }.joined(separator: "\n"))
+        """
+    let set = try PolicyLoader().load(files: [PolicySourceFile(name: "key.yaml", bytes: Array(yaml.utf8))])
+    return set.policies[0].authorities[0]
+}
+
+/// `transparencyLog: require | ignore` on key authorities: a Rekor SET by a log of the test's own
+/// trust root, in `.sig` layers and in bundles; each forgery a deny naming why.
+@Suite("key authorities and the transparency log", .serialized)
+struct KeyTransparencyLogTests {
+    /// After the log's integrated time; the verdicts never depend on today's date.
+    static let now = Date(timeIntervalSince1970: TimeInterval(TestRekorLog.integratedTime) + 86_400)
+
+    struct Setup {
+        let fixture: VerificationFixture
+        let engine: VerificationEngine
+        let key: TestSigningKey
+        let log: TestRekorLog
+        let rootFile: String
+        let directory: TemporaryDirectory
+
+        func authority(_ requirement: String?, trustRoot: Bool = true) throws -> CompiledAuthority {
+            var body = "publicKeys:\n  - file: \(key.publicKeyFile)\n"
+            if let requirement { body += "transparencyLog: \(requirement)\n" }
+            if trustRoot { body += "trustRoot: {file: \(rootFile)}\n" }
+            return try compiledKeyAuthority(body)
+        }
+
+        func verify(_ image: ImageReference, _ authority: CompiledAuthority) async throws -> VerificationResult {
+            try await engine.verify(image: image, authority: authority, policy: "key-test", revision: UUID().uuidString, deadline: deadline())
+        }
+    }
+
+    static func setup() async throws -> Setup {
+        let fixture = try await VerificationFixture()
+        let log = try await TestRekorLog.make()
+        let directory = TemporaryDirectory(prefix: "signet-tlog")
+        let rootFile = try directory.write("trusted_root.json", try log.trustedRootJSON()).path
+        let engine = VerificationEngine(registry: fixture.client, verifiers: [CosignKeyVerifier(registry: fixture.client, clock: .fixed(now))])
+        return Setup(fixture: fixture, engine: engine, key: try await TestSigningKey.generate(.ecP256), log: log, rootFile: rootFile, directory: directory)
+    }
+
+    /// Pushes an image and a `.sig` layer signed by `key`, with the annotations `annotate` makes.
+    static func signedImage(
+        _ name: String, _ setup: Setup, annotate: (_ payload: [UInt8], _ signature: [UInt8]) async throws -> [String: String]
+    ) async throws -> ImageReference {
+        let image = try setup.fixture.reference("tlog/\(name):v1")
+        let digest = try await setup.fixture.images.pushImage(image)
+        let payload = simpleSigningPayload(for: digest, reference: image.name)
+        let signature = try await setup.key.signature(over: payload)
+        let layer = SignatureLayer(
+            payload: payload, signature: Data(signature).base64EncodedString(), annotations: try await annotate(payload, signature))
+        try await setup.fixture.images.pushSignatures([layer], for: digest, in: image)
+        return image
+    }
+
+    @Test func sigLayersNeedTheirRekorEntryUnderRequire() async throws {
+        let setup = try await Self.setup()
+
+        // No log entry: denied under require, allowed under ignore and by default.
+        let unlogged = try await Self.signedImage("unlogged", setup) { _, _ in [:] }
+        let required = try await setup.verify(unlogged, try setup.authority("require"))
+        #expect(!required.passed)
+        #expect(required.failure == .noValidSignature)
+        #expect(required.reason.contains("layer 0: no dev.sigstore.cosign/bundle annotation: the signature was not logged"), "\(required.reason)")
+        let ignored = try await setup.verify(unlogged, try setup.authority("ignore", trustRoot: false))
+        #expect(ignored.passed, "\(ignored.reason)")
+        let byDefault = try await setup.verify(unlogged, try setup.authority(nil, trustRoot: false))
+        #expect(byDefault.passed, "\(byDefault.reason)")
+
+        // Logged: allowed under require, the step names the trust root.
+        let logged = try await Self.signedImage("logged", setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let passed = try await setup.verify(logged, try setup.authority("require"))
+        #expect(passed.passed, "\(passed.reason)")
+        #expect(passed.steps.contains { $0.name == "layer 0 transparency log" && $0.passed && $0.detail.contains("file \(setup.rootFile)") })
+
+        // A valid SET over another signature (the log vouches for a different entry).
+        let replayed = try await Self.signedImage("replayed", setup) { payload, _ in
+            let other = try await setup.key.signature(over: payload + Array(" ".utf8))
+            let entry = try await setup.log.log(signature: other, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let otherSignature = try await setup.verify(replayed, try setup.authority("require"))
+        #expect(!otherSignature.passed)
+        #expect(otherSignature.reason.contains("the logged signature is not the bundle's signature"), "\(otherSignature.reason)")
+
+        // A SET by a key that is not the trusted log's.
+        let forger = try await TestSigningKey.generate(.ecP256, slot: 8)
+        let forged = try await Self.signedImage("forged-set", setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key, setKey: forger)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let forgedSET = try await setup.verify(forged, try setup.authority("require"))
+        #expect(!forgedSET.passed)
+        #expect(forgedSET.reason.contains("signed entry timestamp of entry 7 does not verify"), "\(forgedSET.reason)")
+
+        // The production root does not know the test's log: its entry does not count.
+        let production = try await setup.verify(logged, try setup.authority("require", trustRoot: false))
+        #expect(!production.passed)
+        #expect(production.reason.contains("which the trusted root does not name"), "\(production.reason)")
+        await setup.fixture.stop()
+    }
+
+    @Test func bundlesNeedALogEntryUnderRequire() async throws {
+        let setup = try await Self.setup()
+        // A cosign 3 DSSE bundle without log entries: denied under require only.
+        let bare = try setup.fixture.reference("tlog/bare-bundle:v1")
+        let bareDigest = try await setup.fixture.images.pushImage(bare)
+        try await KeyBundle.attach(
+            [try await KeyBundle.dsse(KeyBundle.statement(for: bareDigest), key: setup.key)], to: bareDigest, in: bare, client: setup.fixture.client)
+        let required = try await setup.verify(bare, try setup.authority("require"))
+        #expect(!required.passed)
+        #expect(required.reason.contains("the bundle has no transparency log entries"), "\(required.reason)")
+        let ignored = try await setup.verify(bare, try setup.authority("ignore", trustRoot: false))
+        #expect(ignored.passed, "\(ignored.reason)")
+
+        // A message-signature bundle whose Rekor entry the test log vouches for.
+        let logged = try setup.fixture.reference("tlog/logged-bundle:v1")
+        let loggedDigest = try await setup.fixture.images.pushImage(logged)
+        let digestValue = Hex.decode(loggedDigest.encoded)!
+        let signature = try await setup.key.signature(overDigest: digestValue)
+        let entry = try await setup.log.log(signature: signature, digest: digestValue, signer: setup.key)
+        try await KeyBundle.attach(
+            [try TestRekorLog.messageSignatureBundle(over: loggedDigest, signature: signature, entry: entry)], to: loggedDigest, in: logged,
+            client: setup.fixture.client)
+        let passed = try await setup.verify(logged, try setup.authority("require"))
+        #expect(passed.passed, "\(passed.reason)")
+
+        // The same entry attached to a bundle with another signature: the log does not vouch for it.
+        let swapped = try setup.fixture.reference("tlog/swapped-bundle:v1")
+        let swappedDigest = try await setup.fixture.images.pushImage(swapped)
+        let swappedValue = Hex.decode(swappedDigest.encoded)!
+        let swappedSignature = try await setup.key.signature(overDigest: swappedValue)
+        try await KeyBundle.attach(
+            [try TestRekorLog.messageSignatureBundle(over: swappedDigest, signature: swappedSignature, entry: entry)], to: swappedDigest, in: swapped,
+            client: setup.fixture.client)
+        let reused = try await setup.verify(swapped, try setup.authority("require"))
+        #expect(!reused.passed)
+        #expect(reused.reason.contains("the logged signature is not the bundle's signature"), "\(reused.reason)")
+        await setup.fixture.stop()
+    }
+
+    @Test func theLoaderReadsTheSetting() throws {
+        let key = "publicKeys:\n  - pem: |\n      " + Self.pem.replacingOccurrences(of: "\n", with: "\n      ") + "\n"
+        #expect(throws: PolicyLoadError.self) { try compiledKeyAuthority(key + "transparencyLog: sometimes\n") }
+        #expect(throws: PolicyLoadError.self) { try compiledKeyAuthority(key + "transparencyLog: ignore\ntrustRoot: {file: /nonexistent}\n") }
+        let required = try compiledKeyAuthority(key + "transparencyLog: require\n")
+        guard case .key(let trust) = required.kind else { Issue.record("not a key authority"); return }
+        #expect(trust.transparencyLog.requirement == .require)
+        #expect(trust.transparencyLog.trustRootSource == "embedded production root")
+        let ignored = try compiledKeyAuthority(key)
+        guard case .key(let plain) = ignored.kind else { Issue.record("not a key authority"); return }
+        #expect(plain.transparencyLog.requirement == .ignore)
+        // The setting is part of what cached verdicts are keyed by.
+        #expect(required.trustFingerprint != ignored.trustFingerprint)
+    }
+
+    /// A P-256 public key (any will do for the loader).
+    static let pem = """
+        -----BEGIN PUBLIC KEY-----
+        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
+        wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
+        -----END PUBLIC KEY-----
+        """
+}

@@ -1,0 +1,88 @@
+import Foundation
+import SignetCrypto
+import SignetRegistry
+import SignetTestSupport
+
+/// A Rekor v1 log of the test's own: a P-256 log key in a custom `trusted_root.json`, and signed
+/// entry timestamps over `hashedrekord` 0.0.1 entries (Rekor `types/hashedrekord`; the SET is the
+/// log's ECDSA signature over the RFC 8785 JSON of `{body, integratedTime, logID, logIndex}`), in
+/// the two forms cosign writes: the `dev.sigstore.cosign/bundle` annotation of a `.sig` layer, and
+/// a v0.1 bundle's `tlogEntries`.
+struct TestRekorLog {
+    /// 2026-01-01T00:00:00Z; the tests pin their clock after it.
+    static let integratedTime: Int64 = 1_767_225_600
+    static let baseURL = "https://rekor.signet.test"
+
+    let key: TestSigningKey
+
+    static func make(slot: Int = 7) async throws -> TestRekorLog {
+        TestRekorLog(key: try await TestSigningKey.generate(.ecP256, slot: slot))
+    }
+
+    var logID: [UInt8] { DigestAlgorithm.sha256.hash((try? key.publicKey().subjectPublicKeyInfo) ?? []) }
+
+    /// A trusted root naming this log only.
+    func trustedRootJSON() throws -> String {
+        let spki = try key.publicKey().subjectPublicKeyInfo
+        return """
+            {"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[{"baseUrl":"\(Self.baseURL)",\
+            "hashAlgorithm":"SHA2_256","publicKey":{"rawBytes":"\(Data(spki).base64EncodedString())","keyDetails":"PKIX_ECDSA_P256_SHA_256",\
+            "validFor":{"start":"2025-01-01T00:00:00Z"}},"logId":{"keyId":"\(Data(logID).base64EncodedString())"}}],\
+            "certificateAuthorities":[],"ctlogs":[],"timestampAuthorities":[]}
+            """
+    }
+
+    /// One logged entry: `signature` by `signer` over data whose SHA-256 is `digest`.
+    struct Entry {
+        var body: String
+        var logIndex: Int64
+        var logIDHex: String
+        var signedEntryTimestamp: String
+
+        /// cosign's `dev.sigstore.cosign/bundle` annotation.
+        var cosignAnnotation: String {
+            """
+            {"SignedEntryTimestamp":"\(signedEntryTimestamp)","Payload":{"body":"\(body)","integratedTime":\(TestRekorLog.integratedTime),\
+            "logIndex":\(logIndex),"logID":"\(logIDHex)"}}
+            """
+        }
+
+        /// The entry as a v0.1 bundle's `tlogEntries` element.
+        var bundleEntry: [String: Any] {
+            [
+                "logIndex": "\(logIndex)", "logId": ["keyId": Data(Hex.decode(logIDHex)!).base64EncodedString()],
+                "kindVersion": ["kind": "hashedrekord", "version": "0.0.1"], "integratedTime": "\(TestRekorLog.integratedTime)",
+                "inclusionPromise": ["signedEntryTimestamp": signedEntryTimestamp], "canonicalizedBody": body,
+            ]
+        }
+    }
+
+    /// Logs `signature` by `signer` over data of SHA-256 `digest`; `setKey` signs the SET
+    /// instead of the log's key when given (a forgery).
+    func log(signature: [UInt8], digest: [UInt8], signer: TestSigningKey, logIndex: Int64 = 7, setKey: TestSigningKey? = nil) async throws -> Entry {
+        let pem = Data(signer.publicKeyPEM.utf8).base64EncodedString()
+        let body = """
+            {"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"\(Hex.encode(digest))"}},\
+            "signature":{"content":"\(Data(signature).base64EncodedString())","publicKey":{"content":"\(pem)"}}}}
+            """
+        let encodedBody = Data(body.utf8).base64EncodedString()
+        let logIDHex = Hex.encode(logID)
+        let promise = #"{"body":"\#(encodedBody)","integratedTime":\#(Self.integratedTime),"logID":"\#(logIDHex)","logIndex":\#(logIndex)}"#
+        let set = try await (setKey ?? key).signature(over: Array(promise.utf8))
+        return Entry(body: encodedBody, logIndex: logIndex, logIDHex: logIDHex, signedEntryTimestamp: Data(set).base64EncodedString())
+    }
+
+    /// A v0.1 message-signature bundle (managed key) over the image `digest`, with `entry`.
+    static func messageSignatureBundle(over digest: ImageDigest, signature: [UInt8], entry: Entry) throws -> [UInt8] {
+        let value = Hex.decode(digest.encoded)!
+        let bundle: [String: Any] = [
+            "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+            "verificationMaterial": ["publicKey": ["hint": "release"], "tlogEntries": [entry.bundleEntry]],
+            "messageSignature": [
+                "messageDigest": ["algorithm": "SHA2_256", "digest": Data(value).base64EncodedString()],
+                "signature": Data(signature).base64EncodedString(),
+            ],
+        ]
+        return [UInt8](try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys]))
+    }
+}
