@@ -132,12 +132,18 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     public var steps: [VerificationStep]
     /// The digest the verdict is about (the one a tag resolved to), when a verifier checked one.
     public var digest: ImageDigest?
+    /// The Sigstore trust root the verifier checked against (``CompiledAuthority/trustRoot``),
+    /// when the authority uses one.
+    public var trustRoot: String?
 
-    public init(authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil) {
+    public init(
+        authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil, trustRoot: String? = nil
+    ) {
         self.authority = authority
         self.status = status
         self.reason = reason
         self.steps = steps
         self.digest = digest
+        self.trustRoot = trustRoot
     }
 }

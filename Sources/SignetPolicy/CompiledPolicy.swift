@@ -148,6 +148,22 @@ public struct CompiledAuthority: Sendable, Hashable {
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
+    /// The Sigstore trust root the authority verifies against, as audit records name it: its
+    /// origin and the SHA-256 of its JSON (`embedded production root sha256:0123456789ab`,
+    /// `TUF https://tuf-repo-cdn.sigstore.dev (targets version 14) sha256:…`, `file /r.json sha256:…`).
+    /// Set for `keyless` authorities and for `key` authorities under `transparencyLog: require`;
+    /// nil for every other authority, which trusts no root.
+    public var trustRoot: String? {
+        switch kind {
+        case .keyless(let trust) where trust.unresolvedTrustRoot == nil:
+            return "\(trust.trustRootSource) sha256:\(trust.trustRootDigest.prefix(12))"
+        case .key(let trust) where trust.transparencyLog.requirement == .require && trust.transparencyLog.unresolvedTrustRoot == nil:
+            return "\(trust.transparencyLog.trustRootSource) sha256:\(trust.transparencyLog.trustRootDigest.prefix(12))"
+        default:
+            return nil
+        }
+    }
+
     /// Why the authority fails every image without asking a verifier, when trust material it
     /// names could not be read: `unresolved key: publicKeys[0]: the public key file /k.pub is
     /// missing or unreadable`, or `unresolved trust root: ...`. `nil` when everything it names

@@ -379,7 +379,7 @@ public struct PolicyEvaluator: Sendable {
                     progress.record(
                         AuthorityResult(
                             authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
-                            steps: verdict.steps, digest: verdict.digest),
+                            steps: verdict.steps, digest: verdict.digest, trustRoot: authority.trustRoot),
                         at: authority.index)
                 } else {
                     progress.pending.append(authority)
@@ -435,7 +435,7 @@ public struct PolicyEvaluator: Sendable {
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(
                 authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps,
-                digest: verdict.digest)
+                digest: verdict.digest, trustRoot: authority.trustRoot)
         } catch {
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")

@@ -2,6 +2,7 @@ import Foundation
 import SignetCrypto
 import SignetPolicy
 import SignetRegistry
+import SignetSigstore
 import SignetTestSupport
 import SignetVerify
 import Testing
@@ -176,6 +177,9 @@ struct KeyTransparencyLogTests {
         let ignored = try compiledKeyAuthority(key)
         guard case .key(let plain) = ignored.kind else { Issue.record("not a key authority"); return }
         #expect(plain.transparencyLog.requirement == .ignore)
+        // Audit records name the root a require authority verifies against; ignore trusts none.
+        #expect(required.trustRoot == "embedded production root sha256:\(TrustedRoot.productionJSONDigest.prefix(12))")
+        #expect(ignored.trustRoot == nil)
         // The setting is part of what cached verdicts are keyed by.
         #expect(required.trustFingerprint != ignored.trustFingerprint)
     }

@@ -113,6 +113,9 @@ struct SigstoreTUFServeTests {
         }
         #expect(audit.contains("\"policyRevision\":\"\(recompiled)\""), "the keyless signature verified under the policy compiled with the TUF root: \(audit)")
         #expect(audit.contains("\"allowed\":true"))
+        // The audit record names the trust root that verified the signature: the TUF one, by digest.
+        let rootDigest = DigestAlgorithm.sha256.hexHash([UInt8](try Data(contentsOf: cache.file("targets/trusted_root.json"))))
+        #expect(audit.contains("\"trustRoot\":\"\(origin) sha256:\(rootDigest.prefix(12))\""), "\(audit)")
         #expect(FileManager.default.fileExists(atPath: cache.file("targets/trusted_root.json").path), "the trusted root is kept on disk")
         _ = try? await offThePool {
             server.stop()

@@ -87,7 +87,9 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             self.verdict = verdict.outcome.rawValue
             policies = verdict.policies
             authorities = verdict.results.flatMap { result in
-                result.authorities.map { Authority(policy: result.policy, authority: $0.authority, status: $0.status.rawValue) }
+                result.authorities.map {
+                    Authority(policy: result.policy, authority: $0.authority, status: $0.status.rawValue, trustRoot: $0.trustRoot)
+                }
             }
             reason = verdict.reason
             exemptions = verdict.exemptions
@@ -99,6 +101,8 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         public var policy: String
         public var authority: String
         public var status: String
+        /// The Sigstore trust root the authority verified against, when it uses one.
+        public var trustRoot: String?
     }
 
     enum CodingKeys: String, CodingKey {
@@ -191,6 +195,10 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
                     writer.string(verdicts[index].results[result].policy)
                     writer.key("status")
                     writer.string(verdicts[index].results[result].authorities[position].status.rawValue)
+                    if let trustRoot = verdicts[index].results[result].authorities[position].trustRoot {
+                        writer.key("trustRoot")
+                        writer.string(trustRoot)
+                    }
                     writer.raw("}")
                 }
             }
