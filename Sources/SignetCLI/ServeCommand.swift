@@ -61,6 +61,15 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Most connections open at once; more are closed on accept. (env: SIGNET_MAX_CONNECTIONS, default 1024)")
     var maxConnections: Int?
 
+    @Option(name: .long, help: "Most connections one IP address may hold; more are closed on accept (reserved peers excepted). (env: SIGNET_MAX_CONNECTIONS_PER_PEER, default 256)")
+    var maxConnectionsPerPeer: Int?
+
+    @Option(name: .long, parsing: .singleValue, help: "Address ranges (CIDR) of the API server: no per-peer limit, and the room of --reserved-connections is theirs alone; repeatable or comma-separated. (env: SIGNET_RESERVED_PEERS)")
+    var reservedPeers: [String] = []
+
+    @Option(name: .long, help: "With --reserved-peers: the last this many of --max-connections only reserved peers may open. (env: SIGNET_RESERVED_CONNECTIONS, default 256)")
+    var reservedConnections: Int?
+
     @Option(name: .long, help: "Time for a TLS handshake. (env: SIGNET_HANDSHAKE_TIMEOUT, default 10s)")
     var handshakeTimeout: String?
 
@@ -214,6 +223,26 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         registry.shutdown()
     }
 
+    /// `--max-connections-per-peer`, `--reserved-peers` and `--reserved-connections`, checked.
+    func peerLimits(maxConnections: Int) throws -> PeerConnectionLimits {
+        var limits = PeerConnectionLimits()
+        limits.maxConnectionsPerPeer = try EnvironmentOption.int(
+            maxConnectionsPerPeer, "SIGNET_MAX_CONNECTIONS_PER_PEER", default: limits.maxConnectionsPerPeer)
+        limits.reservedConnections = try EnvironmentOption.int(
+            reservedConnections, "SIGNET_RESERVED_CONNECTIONS", default: limits.reservedConnections)
+        limits.reservedPeers = try EnvironmentOption.list(reservedPeers, "SIGNET_RESERVED_PEERS").map { text in
+            guard let network = PeerNetwork(parsing: text) else {
+                throw ValidationError("--reserved-peers: \(text) is not an IP address or CIDR range (address/prefix, with no host bits set)")
+            }
+            return network
+        }
+        guard limits.maxConnectionsPerPeer > 0 else { throw ValidationError("--max-connections-per-peer must be positive") }
+        guard limits.reservedPeers.isEmpty || (0..<maxConnections).contains(limits.reservedConnections) else {
+            throw ValidationError("--reserved-connections must be at least 0 and less than --max-connections (\(maxConnections))")
+        }
+        return limits
+    }
+
     /// Flags, then environment variables, then defaults.
     func resolve() throws -> ServeSettings {
         guard let cert = EnvironmentOption.string(tlsCert, "SIGNET_TLS_CERT") else {
@@ -262,6 +291,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         guard server.maxConnections > 0, server.eventLoopThreads > 0 else {
             throw ValidationError("--max-connections and --event-loops must be positive")
         }
+        server.peerLimits = try peerLimits(maxConnections: server.maxConnections)
 
         let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
         guard let action = NoMatchAction(rawValue: actionText) else {

@@ -909,6 +909,20 @@ class Network(unittest.TestCase):
         args = one(render("defaults"), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
         self.assertFalse([a for a in args if a.startswith("--client-")])
 
+    def test_connection_shares_and_the_api_servers_reserved_room(self):
+        """server.connections: a per-address share always; reserved peers (and their room) from
+        server.connections.reservedPeers, else networkPolicy.controlPlaneCIDRs, else none."""
+        args = container_args(one(render("defaults"), "Deployment"))
+        self.assertEqual((args["max-connections"], args["max-connections-per-peer"]), ("1024", "256"))
+        self.assertNotIn("reserved-peers", args)
+        args = container_args(one(render("control-plane-only"), "Deployment"))
+        self.assertEqual((args["reserved-peers"], args["reserved-connections"]), ("10.0.0.0/24,192.168.1.5/32", "256"))
+        args = container_args(one(render_with(["--set", "server.connections.reservedPeers={172.16.0.2/32}",
+                                               "--set", "server.connections.reservedConnections=64"]), "Deployment"))
+        self.assertEqual((args["reserved-peers"], args["reserved-connections"]), ("172.16.0.2/32", "64"))
+        refused = run([HELM, "template", RELEASE, CHART, "--set", "server.connections.reservedPeers={kube-apiserver}"], check=False)
+        self.assertNotEqual(refused.returncode, 0)
+
     def test_service_monitor(self):
         self.assertEqual(find(render("defaults"), "ServiceMonitor"), [])
         docs = render("service-monitor")

@@ -30,8 +30,9 @@ def context(args, minimum=None, maximum=None, alpn=("http/1.1",), client_cert=Tr
     return ctx
 
 
-def tls_socket(args, timeout=10, **kw):
-    raw = socket.create_connection(("127.0.0.1", args.port), timeout=timeout)
+def tls_socket(args, timeout=10, source=None, **kw):
+    raw = socket.create_connection(("127.0.0.1", args.port), timeout=timeout,
+                                   source_address=(source, 0) if source else None)
     return context(args, **kw).wrap_socket(raw, server_hostname="localhost")
 
 
@@ -294,6 +295,31 @@ def scenario_hold(args):
     return extra
 
 
+def served(args, source):
+    """Whether a new connection from `source` completes its handshake and gets 200 for /healthz."""
+    try:
+        sock = tls_socket(args, timeout=5, source=source)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        status = read_response(sock, timeout=5)["status"]
+        sock.close()
+        return status == 200
+    except (ssl.SSLError, ConnectionError, OSError):
+        return False
+
+
+def scenario_peers(args):
+    """Holds N handshaken connections from 127.0.0.1, then reports whether one more from
+    127.0.0.1 and one from --other-source are served, and whether 127.0.0.1 is served again
+    once it lets its connections go."""
+    held = [tls_socket(args, source="127.0.0.1") for _ in range(args.count)]
+    result = {"same_peer_served": served(args, "127.0.0.1"), "other_peer_served": served(args, args.other_source)}
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    result["after_release_served"] = served(args, "127.0.0.1")
+    return result
+
+
 def scenario_inflight(args):
     """Starts a POST, signals the test (marker file), waits for its go file, then finishes the body."""
     body = open(args.body_file, "rb").read()
@@ -455,6 +481,7 @@ def main():
     parser.add_argument("--marker")
     parser.add_argument("--go")
     parser.add_argument("--pid", type=int)
+    parser.add_argument("--other-source", default="127.0.0.2")
     args = parser.parse_args()
     result = globals()["scenario_" + args.scenario.replace("-", "_")](args)
     print(json.dumps(result))

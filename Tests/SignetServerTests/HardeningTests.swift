@@ -134,3 +134,40 @@ extension HardeningTests {
         #expect(record["clientCertificate"] as? String == "CN=kube-apiserver", "\(record)")
     }
 }
+
+extension HardeningTests {
+    // MARK: - Finding 5: one client cannot take every connection
+
+    /// One address holding its share of connections gets no more, while another address is
+    /// still served; once it lets go it is served again.
+    @Test func oneAddressCannotHoldMoreThanItsShareOfConnections() async throws {
+        let server = try await startServer(["--max-connections-per-peer", "3"])
+        let result = try await LiveClient.run("peers", server, ["--count", "3"])
+        #expect(result["same_peer_served"] as? Bool == false, "\(result)")
+        #expect(result["other_peer_served"] as? Bool == true, "\(result)")
+        #expect(result["after_release_served"] as? Bool == true, "\(result)")
+        #expect(try await server.metricValue(#"signet_http_connections_rejected_total{reason="peer_limit"}"#) ?? 0 >= 1)
+    }
+
+    /// With the API server's addresses reserved, other clients cannot take the last
+    /// `--reserved-connections` slots: a client filling the rest is refused more, and the
+    /// reserved address still gets in.
+    @Test func reservedPeersKeepTheirRoomWhenOthersFillTheServer() async throws {
+        let server = try await startServer([
+            "--max-connections", "6", "--max-connections-per-peer", "100",
+            "--reserved-peers", "127.0.0.2/32", "--reserved-connections", "3",
+        ])
+        let result = try await LiveClient.run("peers", server, ["--count", "3", "--other-source", "127.0.0.2"])
+        #expect(result["same_peer_served"] as? Bool == false, "\(result)")
+        #expect(result["other_peer_served"] as? Bool == true, "the reserved address is served: \(result)")
+        #expect(result["after_release_served"] as? Bool == true, "\(result)")
+        #expect(try await server.metricValue(#"signet_http_connections_rejected_total{reason="reserved_room"}"#) ?? 0 >= 1)
+    }
+
+    /// The same over a plain range, with the reserved peer's own connections unlimited.
+    @Test func reservedPeersHaveNoPerPeerLimit() async throws {
+        let server = try await startServer(["--max-connections-per-peer", "2", "--reserved-peers", "127.0.0.0/8", "--reserved-connections", "0"])
+        let result = try await LiveClient.run("peers", server, ["--count", "4"])
+        #expect(result["same_peer_served"] as? Bool == true, "\(result)")
+    }
+}

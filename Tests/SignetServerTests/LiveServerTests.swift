@@ -209,7 +209,7 @@ struct LiveServerTests {
         let result = try await LiveClient.run("hold", server, ["--count", "4"])
         #expect(result["served"] as? Bool == false)
         #expect(result["after_release_status"] as? Int == 200)
-        #expect(try await server.metricValue("signet_http_connections_rejected_total") ?? 0 >= 1)
+        #expect(try await server.metricValue(#"signet_http_connections_rejected_total{reason="server_full"}"#) ?? 0 >= 1)
     }
 
     // MARK: - Limits and timeouts

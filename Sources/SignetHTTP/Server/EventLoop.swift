@@ -240,13 +240,17 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
                 close(fd)
                 continue
             }
-            let active = core.activeConnections.wrappingAdd(1, ordering: .relaxed).newValue
-            if active > core.configuration.maxConnections {
-                core.activeConnections.wrappingSubtract(1, ordering: .relaxed)
-                core.metrics.connectionsRejected.increment()
+            let peer = PeerAddress(address)
+            let active: Int
+            switch core.peers.admit(peer) {
+            case .success(let total):
+                active = total
+            case .failure(let refusal):
+                core.refused(refusal.reason, peer: peer)
                 close(fd)
                 continue
             }
+            core.activeConnections.wrappingAdd(1, ordering: .relaxed)
             core.metrics.connectionsAccepted.increment()
             core.metrics.connectionsActive.record(active)
             _ = signet_set_nodelay(fd)
@@ -254,29 +258,29 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             let target = peers.isEmpty ? self : peers[nextPeer % peers.count]
             nextPeer &+= 1
             if target === self {
-                adopt(fd: fd, remote: remote)
+                adopt(fd: fd, remote: remote, peer: peer)
             } else {
-                target.execute { target.adopt(fd: fd, remote: remote) }
+                target.execute { target.adopt(fd: fd, remote: remote, peer: peer) }
             }
         }
     }
 
     /// Takes ownership of an accepted socket.
-    func adopt(fd: Int32, remote: String) {
+    func adopt(fd: Int32, remote: String, peer: PeerAddress?) {
         let engine: TLSEngine
         do {
             engine = try core.certificates.currentContext.makeEngine()
         } catch {
             core.logger.error("cannot create a TLS session", metadata: ["error": "\(error)"])
             close(fd)
-            connectionClosed()
+            connectionClosed(peer: peer)
             return
         }
         let id = core.makeConnectionID()
-        let connection = ServerConnection(id: id, fd: fd, remote: remote, engine: engine, loop: self)
+        let connection = ServerConnection(id: id, fd: fd, remote: remote, peer: peer, engine: engine, loop: self)
         guard signet_epoll_add(epollFD, fd, signet_epoll_in | signet_epoll_rdhup, id) == 0 else {
             close(fd)
-            connectionClosed()
+            connectionClosed(peer: peer)
             return
         }
         connections[id] = connection
@@ -298,12 +302,12 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     func remove(_ connection: ServerConnection) {
         _ = signet_epoll_remove(epollFD, connection.fd)
         connections.removeValue(forKey: connection.id)
-        connectionClosed()
+        connectionClosed(peer: connection.peer)
     }
 
-    private func connectionClosed() {
-        let active = core.activeConnections.wrappingSubtract(1, ordering: .relaxed).newValue
-        core.metrics.connectionsActive.record(active)
+    private func connectionClosed(peer: PeerAddress?) {
+        core.activeConnections.wrappingSubtract(1, ordering: .relaxed)
+        core.metrics.connectionsActive.record(core.peers.release(peer))
     }
 
     /// The IMF-fixdate for the current second (RFC 9110 §6.6.1), formatted once a second.

@@ -26,6 +26,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeTimeout: Duration
     /// Connections above this number are closed as soon as they are accepted.
     public var maxConnections: Int
+    /// How the connections are shared among peers: a per-address limit, and room reserved for
+    /// the API server's addresses.
+    public var peerLimits: PeerConnectionLimits
     /// Read back-pressure (RFC 9112 §9.3.2 lets a server stop reading pipelined requests): while
     /// more than this many bytes of a connection's responses wait for the client to take them,
     /// the server reads and answers no further request on it. It resumes when the client has
@@ -57,6 +60,7 @@ public struct HTTPServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(120),
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 1024,
+        peerLimits: PeerConnectionLimits = PeerConnectionLimits(),
         maxUnsentOutputBytes: Int = 1 << 20,
         maxBufferedBodyBytes: Int = 64 << 20,
         eventLoopThreads: Int = HTTPServerConfiguration.defaultEventLoopThreads,
@@ -72,6 +76,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
+        self.peerLimits = peerLimits
         self.maxUnsentOutputBytes = maxUnsentOutputBytes
         self.maxBufferedBodyBytes = maxBufferedBodyBytes
         self.eventLoopThreads = eventLoopThreads

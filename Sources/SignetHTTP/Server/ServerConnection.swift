@@ -39,6 +39,8 @@ final class ServerConnection {
     let id: UInt64
     let fd: Int32
     let remote: String
+    /// The peer's IP address, as connection limits count it.
+    let peer: PeerAddress?
     private let engine: TLSEngine
     private unowned let loop: EventLoop
     private var parser: HTTPRequestParser
@@ -71,10 +73,11 @@ final class ServerConnection {
 
     private var core: ServerCore { loop.core }
 
-    init(id: UInt64, fd: Int32, remote: String, engine: TLSEngine, loop: EventLoop) {
+    init(id: UInt64, fd: Int32, remote: String, peer: PeerAddress?, engine: TLSEngine, loop: EventLoop) {
         self.id = id
         self.fd = fd
         self.remote = remote
+        self.peer = peer
         self.engine = engine
         self.loop = loop
         self.parser = HTTPRequestParser(limits: loop.core.configuration.parserLimits)

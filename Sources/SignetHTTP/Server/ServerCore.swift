@@ -11,6 +11,10 @@ final class ServerCore: Sendable {
     let logger: Logger
 
     let activeConnections = Atomic<Int>(0)
+    /// Connections per peer, and the limits on them.
+    let peers: PeerConnectionTable
+    /// When a refused connection was last logged (at most one line a second).
+    private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
     let requestsInFlight = Atomic<Int>(0)
     /// Bytes of request bodies reserved by connections (``HTTPServerConfiguration/maxBufferedBodyBytes``).
     let bufferedBodyBytes = Atomic<Int>(0)
@@ -28,6 +32,25 @@ final class ServerCore: Sendable {
         self.certificates = certificates
         self.logger = logger
         self.metrics = ServerMetrics()
+        self.peers = PeerConnectionTable(limits: configuration.peerLimits, maxConnections: configuration.maxConnections)
+    }
+
+    /// Counts a connection closed on accept, and logs it (at most once a second).
+    func refused(_ reason: ConnectionRefusal, peer: PeerAddress?) {
+        metrics.connectionsRejected[reason]?.increment()
+        let now = ContinuousClock.now
+        let log = lastRefusalLog.withLock { last -> Bool in
+            if let last, now - last < .seconds(1) { return false }
+            last = now
+            return true
+        }
+        if log {
+            logger.warning("connection refused on accept", metadata: [
+                "reason": "\(reason.rawValue)", "peer": "\(peer.map(\.description) ?? "unknown")",
+                "max_connections": "\(configuration.maxConnections)",
+                "max_connections_per_peer": "\(configuration.peerLimits.maxConnectionsPerPeer)",
+            ])
+        }
     }
 
     func makeConnectionID() -> UInt64 {
@@ -40,7 +63,11 @@ final class ServerCore: Sendable {
 /// Connection-level metrics (Prometheus names; request metrics belong to the handler).
 struct ServerMetrics: Sendable {
     let connectionsAccepted = Counter(label: "signet_http_connections_accepted_total")
-    let connectionsRejected = Counter(label: "signet_http_connections_rejected_total")
+    /// Connections closed on accept, by ``ConnectionRefusal``.
+    let connectionsRejected: [ConnectionRefusal: Counter] = Dictionary(
+        uniqueKeysWithValues: ConnectionRefusal.allCases.map {
+            ($0, Counter(label: "signet_http_connections_rejected_total", dimensions: [("reason", $0.rawValue)]))
+        })
     let connectionsActive = Gauge(label: "signet_http_connections_active")
     let handshakeFailures = Counter(label: "signet_tls_handshake_failures_total")
     let timeouts: [TimeoutKind: Counter] = Dictionary(

@@ -1,0 +1,52 @@
+import Testing
+@testable import SignetHTTP
+
+/// Per-peer connection limits and reserved room for the API server (issue 23, finding 5).
+struct PeerConnectionLimitsTests {
+    func address(_ text: String) throws -> PeerAddress { try #require(PeerAddress(parsing: text)) }
+
+    @Test func addressesAndRanges() throws {
+        #expect(try address("10.0.0.7") == address("::ffff:10.0.0.7"), "IPv4 and its mapped form are one peer")
+        #expect(try address("10.0.0.7").description == "10.0.0.7")
+        #expect(PeerAddress(parsing: "10.0.0.256") == nil)
+        #expect(PeerAddress(parsing: "host.example") == nil)
+        let cluster = try #require(PeerNetwork(parsing: "10.0.0.0/24"))
+        #expect(try cluster.contains(address("10.0.0.255")))
+        #expect(try !cluster.contains(address("10.0.1.0")))
+        #expect(try cluster.contains(address("::ffff:10.0.0.1")))
+        let single = try #require(PeerNetwork(parsing: "192.168.1.5"))
+        #expect(try single.contains(address("192.168.1.5")) && !single.contains(address("192.168.1.6")))
+        let v6 = try #require(PeerNetwork(parsing: "fd00:1::/32"))
+        #expect(try v6.contains(address("fd00:1:ffff::1")) && !v6.contains(address("fd00:2::1")))
+        #expect(try #require(PeerNetwork(parsing: "0.0.0.0/0")).contains(address("203.0.113.9")))
+        for invalid in ["10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "/8", "10.0.0.0/8/8"] {
+            #expect(PeerNetwork(parsing: invalid) == nil, "\(invalid)")
+        }
+    }
+
+    @Test func eachPeerHasItsShareAndReservedPeersTheirRoom() throws {
+        let limits = PeerConnectionLimits(
+            maxConnectionsPerPeer: 2, reservedPeers: [try #require(PeerNetwork(parsing: "10.0.0.0/24"))], reservedConnections: 2)
+        let table = PeerConnectionTable(limits: limits, maxConnections: 5)
+        let tenant = try address("192.168.0.9"), other = try address("192.168.0.10"), apiServer = try address("10.0.0.2")
+        func admitted(_ peer: PeerAddress?) -> ConnectionRefusal? {
+            if case .failure(let refusal) = table.admit(peer) { return refusal.reason }
+            return nil
+        }
+        #expect(admitted(tenant) == nil)
+        #expect(admitted(tenant) == nil)
+        #expect(admitted(tenant) == .peerLimit)
+        #expect(admitted(other) == nil)
+        #expect(admitted(other) == .reservedRoom, "3 of 5 taken: the last 2 are the API server's")
+        #expect(admitted(nil) == .reservedRoom)
+        #expect(admitted(apiServer) == nil)
+        #expect(admitted(apiServer) == nil, "no per-peer limit for a reserved peer")
+        #expect(admitted(apiServer) == .serverFull)
+        #expect(table.release(tenant) == 4)
+        #expect(admitted(apiServer) == nil)
+        _ = table.release(apiServer)
+        _ = table.release(apiServer)
+        _ = table.release(other)
+        #expect(admitted(tenant) == nil, "released connections count no more")
+    }
+}
