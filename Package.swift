@@ -107,6 +107,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Notary v1 / Docker Content Trust: Notary's metadata format over SignetTUF, the trusted
+        // collection verified from pinned root keys, the server client, the verifier behind the seam.
+        .target(
+            name: "SignetNotary",
+            dependencies: [
+                "SignetTUF",
+                "SignetCrypto",
+                "SignetRegistry",
+                "SignetPolicy",
+                "SignetVerify",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The in-cluster Kubernetes API client: list/watch with resume, the resource store,
         // pull secrets.
         .target(
@@ -137,6 +152,7 @@ let package = Package(
                 "SignetPolicy",
                 "SignetAdmission",
                 "SignetVerify",
+                "SignetNotary",
                 "SignetRegistry",
                 "SignetSigstore",
                 "SignetTrustRoot",
@@ -197,6 +213,11 @@ let package = Package(
         .testTarget(
             name: "SignetTUFTests",
             dependencies: ["SignetTUF", "SignetTrustRoot", "SignetSigstore", "SignetCrypto", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetNotaryTests",
+            dependencies: ["SignetNotary", "SignetTUF", "SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

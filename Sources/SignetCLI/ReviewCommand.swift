@@ -80,7 +80,9 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         let registry = try makeRegistryClient()
         defer { registry?.shutdown() }
         let verifier: any AuthorityVerifier = registry.map {
-            VerificationEngine(registry: $0, configuration: VerificationEngineConfiguration(), logger: Logger(label: "signet.verify"))
+            VerificationEngine(
+                registry: $0, configuration: VerificationEngineConfiguration(), verifiers: StandardVerifiers.make(registry: $0),
+                logger: Logger(label: "signet.verify"))
         } ?? OfflineVerifier()
         let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: verifier, exemptions: exemptionRules)
         var responder = AdmissionResponder(evaluator: evaluator, logger: Logger(label: "signet.admission"))

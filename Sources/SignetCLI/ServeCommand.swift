@@ -180,7 +180,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             logger.critical("cannot start the registry client", metadata: ["error": "\(error)"])
             throw ExitCode(2)
         }
-        let engine = VerificationEngine(registry: registry, configuration: settings.verification, logger: Logger(label: "signet.verify"))
+        let engine = VerificationEngine(
+            registry: registry, configuration: settings.verification, verifiers: StandardVerifiers.make(registry: registry),
+            logger: Logger(label: "signet.verify"))
         let (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
         let handler = SignetRequestHandler(

@@ -126,7 +126,7 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             throw fail("\(error)")
         }
         defer { registry.shutdown() }
-        let engine = VerificationEngine(registry: registry)
+        let engine = VerificationEngine(registry: registry, verifiers: StandardVerifiers.make(registry: registry))
         let result: VerificationResult
         do {
             result = try await engine.verify(

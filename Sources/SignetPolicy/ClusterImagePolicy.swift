@@ -100,9 +100,10 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
     /// One entry of `spec.authorities`: exactly one kind must be set.
     ///
     /// `static` is decided by the policy engine itself. `key`, `keyless`, `notation`, `notaryV1`
-    /// and `attestations` are signature authorities verified by an ``AuthorityVerifier``; `key`
-    /// and `keyless` have their typed shapes (``KeyAuthority``, ``KeylessAuthority``), the others
-    /// are kept as ``PolicyValue`` until their verifiers define theirs.
+    /// and `attestations` are signature authorities verified by an ``AuthorityVerifier``; `key`,
+    /// `keyless`, `notation` and `notaryV1` have their typed shapes (``KeyAuthority``,
+    /// ``KeylessAuthority``, ``NotationAuthority``, ``NotaryV1Authority``); `attestations` is kept
+    /// as a ``PolicyValue`` until its verifier defines its own.
     public struct Authority: Sendable, Hashable, Codable {
         /// Optional; defaults to `authority-<index>`.
         public var name: String?
@@ -110,7 +111,7 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public var key: KeyAuthority?
         public var keyless: KeylessAuthority?
         public var notation: NotationAuthority?
-        public var notaryV1: PolicyValue?
+        public var notaryV1: NotaryV1Authority?
         public var attestations: PolicyValue?
 
         public init(name: String? = nil, static staticAuthority: StaticAuthority) {
@@ -131,6 +132,11 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
         public init(name: String? = nil, notation: NotationAuthority) {
             self.name = name
             self.notation = notation
+        }
+
+        public init(name: String? = nil, notaryV1: NotaryV1Authority) {
+            self.name = name
+            self.notaryV1 = notaryV1
         }
     }
 

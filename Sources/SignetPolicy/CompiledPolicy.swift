@@ -108,7 +108,7 @@ public struct PolicySourceLocation: Sendable, Hashable, CustomStringConvertible 
 /// The kinds mirror the authority kinds of a ``ClusterImagePolicy``: `static` is decided by the
 /// ``PolicyEvaluator``; the signature kinds are handed to an ``AuthorityVerifier``
 /// (cosign key-based and keyless, Notation, Notary v1 / Docker Content Trust, in-toto
-/// attestations). `key` and `keyless` carry their typed configuration; the others will replace their
+/// attestations). `key`, `keyless`, `notation` and `notaryV1` carry their typed configuration; `attestations` will replace its
 /// ``PolicyValue`` bodies as their verifiers land.
 public struct CompiledAuthority: Sendable, Hashable {
     /// `name`, or `authority-<index>` when absent.
@@ -145,6 +145,12 @@ public struct CompiledAuthority: Sendable, Hashable {
         if case .notation(let trust) = kind {
             text += "|notation=\(trust.trustDigest)"
         }
+        if case .notaryV1(let trust) = kind {
+            text += "|server=\(trust.server)|delegations=\(trust.delegations.joined(separator: ","))|threshold=\(trust.threshold)"
+            for key in trust.rootKeys { text += "|root=\(key.key.fingerprint)" }
+            text += "|ca=\(trust.caBundleFile ?? "")"
+            for unresolved in trust.unresolvedKeys { text += "|unresolved=\(unresolved)" }
+        }
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
@@ -178,6 +184,8 @@ public struct CompiledAuthority: Sendable, Hashable {
             return trust.unresolvedTrustRoot.map { "unresolved trust root: \($0); the authority fails every image until it is back" }
         case .notation(let trust):
             return trust.unresolvedTrustMaterial.map { "unresolved notation trust material: \($0); the authority fails every image until it is back" }
+        case .notaryV1(let trust) where !trust.unresolvedKeys.isEmpty:
+            return "unresolved Notary trust: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until it is back"
         default:
             return nil
         }
@@ -194,8 +202,8 @@ public struct CompiledAuthority: Sendable, Hashable {
         case keyless(CompiledKeylessAuthority)
         /// Notary Project (Notation) signatures.
         case notation(CompiledNotationAuthority)
-        /// Notary v1 / Docker Content Trust.
-        case notaryV1(PolicyValue)
+        /// Notary v1 / Docker Content Trust: the tag's digest as signed in a Notary server's TUF metadata.
+        case notaryV1(CompiledNotaryV1Authority)
         /// in-toto attestations with predicate conditions.
         case attestations(PolicyValue)
 

@@ -259,7 +259,7 @@ public struct PolicyLoader: Sendable {
             } else if let body = authority.notation {
                 kind = .notation(try compileNotationAuthority(body, path: "\(path).notation", source: source))
             } else if let body = authority.notaryV1 {
-                kind = .notaryV1(body)
+                kind = .notaryV1(try compileNotaryV1Authority(body, path: "\(path).notaryV1", source: source))
             } else {
                 kind = .attestations(authority.attestations!)
             }
@@ -311,6 +311,8 @@ public struct PolicyLoader: Sendable {
     private static let secretRefFields: Set<String> = ["namespace", "name", "key"]
     private static let notationFields: Set<String> = ["trustPolicy", "trustPolicyFile", "trustStores", "trustStoreDirectory"]
     private static let notationStoreFields: Set<String> = ["name", "pem", "file"]
+    private static let notaryV1Fields: Set<String> = ["server", "rootKeys", "delegations", "threshold", "caBundleFile"]
+    private static let notaryRootKeyFields: Set<String> = ["pem", "file"]
 
     private static func checkKnownFields(_ root: Node.Mapping, at location: PolicySourceLocation) throws(PolicyLoadError) {
         try checkKeys(root, allowed: topLevelFields, path: "", at: location)
@@ -343,6 +345,13 @@ public struct PolicyLoader: Sendable {
                 }
                 if let body = value(mapping, "keyless")?.mapping {
                     try checkKeylessFields(body, path: "\(path).keyless", at: location)
+                }
+                if let body = value(mapping, "notaryV1")?.mapping {
+                    try checkKeys(body, allowed: notaryV1Fields, path: "\(path).notaryV1", at: location)
+                    for (keyIndex, key) in (value(body, "rootKeys")?.sequence ?? []).enumerated() {
+                        guard let keyMapping = key.mapping else { continue }
+                        try checkKeys(keyMapping, allowed: notaryRootKeyFields, path: "\(path).notaryV1.rootKeys[\(keyIndex)]", at: location)
+                    }
                 }
                 if let body = value(mapping, "key")?.mapping {
                     try checkKeys(body, allowed: keyFields, path: "\(path).key", at: location)

@@ -35,6 +35,7 @@ public struct PolicySet: Sendable {
                 case .key(let trust): files.formUnion(trust.trustMaterialFiles + trust.transparencyLog.trustMaterialFiles)
                 case .keyless(let trust): files.formUnion(trust.trustMaterialFiles)
                 case .notation(let trust): files.formUnion(trust.trustMaterialFiles)
+                case .notaryV1(let trust): files.formUnion(trust.trustMaterialFiles)
                 default: break
                 }
             }

@@ -12,6 +12,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case deadlineExceeded
         case unsupportedAuthority(String)
         case cancelled
+        case trustServer(String)
     }
 
     let code: Code
@@ -41,6 +42,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case .registry(let error): error.isTransient
         case .deadlineExceeded, .cancelled: true
         case .unsupportedAuthority: false
+        case .trustServer: true
         }
     }
 
@@ -50,8 +52,18 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case .deadlineExceeded: "the verification deadline passed"
         case .unsupportedAuthority(let kind): "no verifier is configured for \(kind) authorities"
         case .cancelled: "the verification was cancelled"
+        case .trustServer(let reason): reason
         }
     }
+
+    /// A server that holds signatures outside the registry (a Notary v1 server) could not be
+    /// reached or answered with an error; `reason` names the server and what failed.
+    public static func trustServerUnavailable(_ reason: String) -> VerificationError {
+        VerificationError(.trustServer(reason))
+    }
+
+    /// The verification deadline passed.
+    public static let deadlineExceeded = VerificationError(.deadlineExceeded)
 
     static func unsupported(_ kind: String) -> VerificationError {
         VerificationError(.unsupportedAuthority(kind))

@@ -6,8 +6,9 @@ import Foundation
 /// Read as RFC 3339 `date-time`, a little wider than the specification: fractional seconds and
 /// numeric offsets are accepted, because real repositories wrote them (Sigstore's root version 1
 /// expires at `2021-12-18T13:28:12.99008-06:00`).
-enum MetadataDate {
-    static func parse(_ text: String) -> Date? {
+public enum MetadataDate {
+    /// The date `text` names, or nil when it is not an RFC 3339 `date-time`.
+    public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         var index = 0
         func digits(_ count: Int) -> Int? {

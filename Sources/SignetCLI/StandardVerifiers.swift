@@ -1,0 +1,14 @@
+import SignetNotary
+import SignetRegistry
+import SignetVerify
+
+/// The signature formats the command line verifies with, one ``SignatureVerifier`` each behind
+/// the engine's seam: cosign key-based, Sigstore keyless, Notation, and Notary v1 / Docker Content Trust.
+enum StandardVerifiers {
+    static func make(registry: RegistryClient, notary: NotaryRepositoryClient = NotaryRepositoryClient()) -> [any SignatureVerifier] {
+        [
+            CosignKeyVerifier(registry: registry), KeylessVerifier(registry: registry), NotationSignatureVerifier(registry: registry),
+            NotaryV1Verifier(registry: registry, client: notary),
+        ]
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import SignetCrypto
+import SignetTUF
+import Synchronization
+
+/// Fetches and verifies Notary v1 repositories (Notary server API, `GET
+/// /v2/<gun>/_trust/tuf/<role>.json`), keeping each verified collection until the earliest
+/// expiry of its roles or ``Configuration/cacheTTL``, whichever comes first, and refusing
+/// rollbacks through a ``NotaryVersionGuard``.
+///
+/// Every role a verification needs (root, timestamp, snapshot, targets and the delegated roles
+/// the policy names, with the roles above them) is fetched at once, in parallel; concurrent
+/// callers for the same server, GUN and trust share one fetch (single flight).
+public final class NotaryRepositoryClient: Sendable {
+    /// Settings with secure defaults.
+    public struct Configuration: Sendable {
+        /// How long a verified collection is reused at most (it is never used past its earliest expiry).
+        public var cacheTTL: Duration
+        /// The largest metadata file accepted (an endless-data attack stops here).
+        public var maximumMetadataBytes: Int
+        /// How long one fetch may take, bounded further by the caller's deadline.
+        public var requestTimeout: Duration
+
+        public init(cacheTTL: Duration = .seconds(300), maximumMetadataBytes: Int = 4 << 20, requestTimeout: Duration = .seconds(10)) {
+            self.cacheTTL = cacheTTL
+            self.maximumMetadataBytes = maximumMetadataBytes
+            self.requestTimeout = requestTimeout
+        }
+    }
+
+    /// Makes the fetcher for a server trusted through `caBundlePath` (the system store when nil).
+    public typealias FetcherFactory = @Sendable (_ caBundlePath: String?) throws -> any TUFFetcher
+
+    /// What one verification asks for.
+    public struct Request: Sendable, Hashable {
+        /// `https://notary.example.com` (no trailing `/`).
+        public var server: String
+        public var gun: String
+        public var pinnedRootKeys: [PublicKey]
+        public var delegations: [String]
+        public var caBundlePath: String?
+
+        public init(server: String, gun: String, pinnedRootKeys: [PublicKey], delegations: [String], caBundlePath: String? = nil) {
+            self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
+            self.gun = gun
+            self.pinnedRootKeys = pinnedRootKeys
+            self.delegations = delegations.sorted()
+            self.caBundlePath = caBundlePath
+        }
+
+        var repositoryKey: String { "\(server)\u{0}\(gun)" }
+    }
+
+    /// A verified collection, or the reason the repository's metadata is not trusted.
+    public enum Outcome: Sendable {
+        case trusted(NotaryTrustedCollection)
+        /// The metadata was fetched but does not verify (signatures, expiry, hashes, rollback,
+        /// no trust data): a verdict.
+        case untrusted(TUFError)
+    }
+
+    private struct Entry: Sendable {
+        let outcome: Outcome
+        let validUntil: Date
+    }
+
+    public let configuration: Configuration
+    public let versionGuard: NotaryVersionGuard
+    private let clock: @Sendable () -> Date
+    private let makeFetcher: FetcherFactory
+    private let fetchers = Mutex<[String: any TUFFetcher]>([:])
+    private let entries = Mutex<[Request: Entry]>([:])
+    private let inFlight = Mutex<[Request: Task<Entry, any Error>]>([:])
+    private let fetchCount = Atomic<Int>(0)
+    private let logger: Logger
+
+    public init(
+        configuration: Configuration = Configuration(), versionGuard: NotaryVersionGuard = NotaryVersionGuard(),
+        clock: @escaping @Sendable () -> Date = { Date() }, makeFetcher: FetcherFactory? = nil,
+        logger: Logger = Logger(label: "signet.notary")
+    ) {
+        self.configuration = configuration
+        self.versionGuard = versionGuard
+        self.clock = clock
+        if let makeFetcher {
+            self.makeFetcher = makeFetcher
+        } else {
+            self.makeFetcher = Self.httpFetcherFactory(requestTimeout: configuration.requestTimeout)
+        }
+        self.logger = logger
+    }
+
+    /// How many metadata files were requested from servers so far.
+    public var metadataRequests: Int { fetchCount.load(ordering: .relaxed) }
+
+    /// The verified collection for `request`, from the cache while it is fresh. Throws
+    /// ``TUFError/Code/fetchFailed`` when a server cannot be reached or answers with an error
+    /// (the caller could not find out), and `CancellationError` past `deadline`.
+    public func collection(_ request: Request, deadline: ContinuousClock.Instant) async throws -> Outcome {
+        let now = clock()
+        if let entry = entries.withLock({ $0[request] }), entry.validUntil > now { return entry.outcome }
+        let task = inFlight.withLock { tasks -> Task<Entry, any Error> in
+            if let running = tasks[request] { return running }
+            let task = Task { try await self.load(request) }
+            tasks[request] = task
+            return task
+        }
+        defer { _ = inFlight.withLock { $0.removeValue(forKey: request) } }
+        let entry = try await withDeadline(deadline) { try await task.value }
+        return entry.outcome
+    }
+
+    private func load(_ request: Request) async throws -> Entry {
+        let fetched = clock()
+        let files = try await fetchAll(request)
+        let outcome: Outcome
+        let validUntil: Date
+        let ttl = Double(configuration.cacheTTL.components.seconds) + Double(configuration.cacheTTL.components.attoseconds) / 1e18
+        do throws(TUFError) {
+            let collection = try NotaryTrustedCollection(
+                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, delegations: request.delegations, at: fetched)
+            if let rollback = versionGuard.admit(collection.versions, for: request.repositoryKey) {
+                throw TUFError(.rollback, "\(request.gun) on \(request.server): \(rollback)")
+            }
+            outcome = .trusted(collection)
+            validUntil = min(collection.earliestExpiry, fetched.addingTimeInterval(ttl))
+        } catch {
+            logger.info("Notary metadata refused", metadata: ["server": "\(request.server)", "gun": "\(request.gun)", "reason": "\(error)"])
+            outcome = .untrusted(error)
+            validUntil = fetched.addingTimeInterval(min(ttl, 30))
+        }
+        let entry = Entry(outcome: outcome, validUntil: validUntil)
+        entries.withLock { $0[request] = entry }
+        return entry
+    }
+
+    /// Fetches every file the verification needs in parallel; a file the server does not have is absent.
+    private func fetchAll(_ request: Request) async throws -> NotaryTrustedCollection.Files {
+        for part in [request.gun] + request.delegations where part.split(separator: "/").contains("..") || part.contains("?") || part.contains("#") {
+            throw TUFError(.malformedMetadata, "\"\(part)\" is not a Notary name")
+        }
+        let fetcher = try fetcher(for: request.caBundlePath)
+        var names = ["root", "timestamp", "snapshot", "targets"]
+        for name in request.delegations where name != "targets" {
+            let parts = name.split(separator: "/")
+            guard parts.count >= 2 else { continue }
+            for depth in 2...parts.count where !names.contains(parts[0..<depth].joined(separator: "/")) {
+                names.append(parts[0..<depth].joined(separator: "/"))
+            }
+        }
+        let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
+        let limit = configuration.maximumMetadataBytes
+        fetchCount.add(names.count, ordering: .relaxed)
+        return try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
+            for name in names {
+                group.addTask { (name, try await fetcher.fetch(base + name + ".json", maximumLength: limit)) }
+            }
+            var files: NotaryTrustedCollection.Files = [:]
+            for try await (name, bytes) in group {
+                if let bytes { files[name] = bytes }
+            }
+            return files
+        }
+    }
+
+    /// Fetchers over HTTPS (SignetTUF's ``HTTPTUFFetcher``, libcurl on a thread of its own).
+    static func httpFetcherFactory(requestTimeout: Duration) -> FetcherFactory {
+        { path in
+            try HTTPTUFFetcher(configuration: HTTPTUFFetcher.Configuration(caBundlePath: path, requestTimeout: requestTimeout, userAgent: "signet-notary"))
+        }
+    }
+
+    private func fetcher(for caBundlePath: String?) throws -> any TUFFetcher {
+        let key = caBundlePath ?? ""
+        if let existing = fetchers.withLock({ $0[key] }) { return existing }
+        let made = try makeFetcher(caBundlePath)
+        return fetchers.withLock { table in
+            if let existing = table[key] { return existing }
+            table[key] = made
+            return made
+        }
+    }
+}
+
+/// Runs `body`, throwing `CancellationError` when `deadline` passes first.
+func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(until: deadline, clock: .continuous)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw CancellationError() }
+        return value
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import SignetCrypto
+import SignetTUF
+
+/// A Notary v1 repository (one GUN) whose metadata has been verified as Notary's client does
+/// (Notary `tuf/tufclient.go` and `trustpinning`, TUF specification section 5): the root by
+/// the policy's pinned root keys and by its own root role, then timestamp, snapshot, targets
+/// and the delegated roles asked for, each by its threshold of keys, each unexpired at the
+/// reference time, each file matching the length and hashes the role above lists.
+///
+/// Only verified roles are in ``roles``; a delegated role the repository does not have (no
+/// delegation to it, or never published) is absent, which means it signed nothing.
+public struct NotaryTrustedCollection: Sendable {
+    /// The repository's globally unique name (`registry/repository`).
+    public let gun: String
+    public let root: NotaryRootMetadata
+    public let timestamp: NotaryTimestampMetadata
+    public let snapshot: NotarySnapshotMetadata
+    /// `targets` and the delegated roles that were asked for and exist, by name.
+    public let roles: [String: TrustedRole]
+    /// The earliest `expires` of every role verified: the collection is not used past it.
+    public let earliestExpiry: Date
+
+    /// One verified targets role: what it vouches for and who signed it.
+    public struct TrustedRole: Sendable, Hashable {
+        public var name: String
+        public var version: Int
+        public var expires: Date
+        /// The key IDs that may sign the role and how many must (from root or the delegating role).
+        public var keyIDs: [String]
+        public var threshold: Int
+        /// The key IDs whose signatures verified.
+        public var signedBy: [String]
+        /// The keys of ``signedBy``, by ID.
+        public var signerKeys: [String: TUFKey]
+        /// Target name (tag) to length and hashes, limited to the names the role is trusted for.
+        public var targets: [String: NotaryFileMeta]
+    }
+
+    /// The raw files of one fetch, by role name (`root`, `timestamp`, `snapshot`, `targets`,
+    /// `targets/releases`, ...); a role absent from the map was not found on the server.
+    public typealias Files = [String: [UInt8]]
+
+    /// Verifies `files` of `gun`. `pinnedRootKeys` are the policy's root keys: the root must be
+    /// signed by as many of them as its root role's threshold (never trust on first use), and
+    /// `delegations` are the delegated roles to load (their delegating roles are loaded too).
+    public init(
+        gun: String, files: Files, pinnedRootKeys: [PublicKey], delegations: [String], at referenceTime: Date,
+        format: NotaryMetadataFormat = NotaryMetadataFormat()
+    ) throws(TUFError) {
+        func expiry(_ header: NotaryMetadataHeader, _ role: String) throws(TUFError) {
+            guard header.expires > referenceTime else {
+                throw TUFError(
+                    .expired,
+                    "\(role) version \(header.version) of \(gun) expired at \(header.expires.formatted(.iso8601)) (checked at \(referenceTime.formatted(.iso8601)))")
+            }
+        }
+        func file(_ role: String) throws(TUFError) -> [UInt8] {
+            guard let bytes = files[role] else { throw TUFError(.notFound, "the Notary server has no \(role).json for \(gun)") }
+            return bytes
+        }
+        self.gun = gun
+
+        // Root: pinned keys first, then its own root role.
+        let root = try SignedMetadata(bytes: try file("root"), format: format, context: "\(gun) root.json") { value, context throws(TUFError) in
+            try NotaryRootMetadata(value, context: context)
+        }
+        try Self.checkPinned(root, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)
+        try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(root.signed.header.version) itself")
+        try expiry(root.signed.header, "root")
+
+        let timestamp = try SignedMetadata(bytes: try file("timestamp"), format: format, context: "\(gun) timestamp.json") { value, context throws(TUFError) in
+            try NotaryTimestampMetadata(value, context: context)
+        }
+        try root.signed.signers(of: "timestamp").verify(timestamp, format: format, signer: "root's timestamp role")
+        try expiry(timestamp.signed.header, "timestamp")
+
+        let snapshotBytes = try file("snapshot")
+        try MetadataFileCheck.verify(snapshotBytes, length: timestamp.signed.snapshot.length, hashes: timestamp.signed.snapshot.hashes, name: "\(gun) snapshot.json")
+        let snapshot = try SignedMetadata(bytes: snapshotBytes, format: format, context: "\(gun) snapshot.json") { value, context throws(TUFError) in
+            try NotarySnapshotMetadata(value, context: context)
+        }
+        try root.signed.signers(of: "snapshot").verify(snapshot, format: format, signer: "root's snapshot role")
+        try expiry(snapshot.signed.header, "snapshot")
+        // The snapshot pins the root: a root from another moment of the repository is refused.
+        if let listed = snapshot.signed.meta["root"] {
+            try MetadataFileCheck.verify(root.bytes, length: listed.length, hashes: listed.hashes, name: "\(gun) root.json (as the snapshot lists it)")
+        }
+
+        var roles: [String: TrustedRole] = [:]
+        var loaded: [String: NotaryTargetsMetadata] = [:]
+        var earliest = min(root.signed.header.expires, timestamp.signed.header.expires, snapshot.signed.header.expires)
+        // Load `targets`, then each asked-for delegation with the roles above it, parents first.
+        var order = ["targets"]
+        for name in delegations where name != "targets" {
+            let parts = name.split(separator: "/").map(String.init)
+            guard parts.count >= 2, parts[0] == "targets", !parts.contains(where: \.isEmpty) else {
+                throw TUFError(.malformedMetadata, "\(name) is not a delegated role name (targets/<name>)")
+            }
+            for depth in 2...parts.count {
+                let role = parts[0..<depth].joined(separator: "/")
+                if !order.contains(role) { order.append(role) }
+            }
+        }
+        var allowedPaths: [String: [[String]]] = ["targets": []]  // prefixes every ancestor allows
+        for name in order {
+            let signers: SignerSet
+            var pathLimits: [[String]] = []
+            if name == "targets" {
+                signers = root.signed.signers(of: "targets")
+            } else {
+                let parent = String(name[..<name.lastIndex(of: "/")!])
+                guard let parentRole = loaded[parent], let delegated = parentRole.signers(of: name),
+                      let delegation = parentRole.delegations.first(where: { $0.name == name }) else { continue }
+                signers = delegated
+                pathLimits = (allowedPaths[parent] ?? []) + [delegation.paths]
+            }
+            guard let listed = snapshot.signed.meta[name] else {
+                if name == "targets" { throw TUFError(.malformedMetadata, "the snapshot of \(gun) does not list targets") }
+                continue  // delegated but never published: it signed nothing
+            }
+            let bytes = try file(name)
+            try MetadataFileCheck.verify(bytes, length: listed.length, hashes: listed.hashes, name: "\(gun) \(name).json")
+            let metadata = try SignedMetadata(bytes: bytes, format: format, context: "\(gun) \(name).json") { value, context throws(TUFError) in
+                try NotaryTargetsMetadata(value, context: context)
+            }
+            let signedBy = try Self.verify(metadata, signers: signers, format: format, signer: name == "targets" ? "root's targets role" : "its delegation")
+            try expiry(metadata.signed.header, name)
+            earliest = min(earliest, metadata.signed.header.expires)
+            loaded[name] = metadata.signed
+            allowedPaths[name] = pathLimits
+            let trusted = metadata.signed.targets.filter { target in
+                pathLimits.allSatisfy { prefixes in prefixes.contains { target.key.hasPrefix($0) } }
+            }
+            roles[name] = TrustedRole(
+                name: name, version: metadata.signed.header.version, expires: metadata.signed.header.expires,
+                keyIDs: signers.role.keyIDs, threshold: signers.role.threshold, signedBy: signedBy,
+                signerKeys: signers.keys.filter { signedBy.contains($0.key) }, targets: trusted)
+        }
+        self.root = root.signed
+        self.timestamp = timestamp.signed
+        self.snapshot = snapshot.signed
+        self.roles = roles
+        self.earliestExpiry = earliest
+    }
+
+    /// The root must carry valid signatures by at least its root role's threshold of distinct
+    /// pinned keys. A root rotated on the server and signed by the old (pinned) root key as Notary
+    /// rotation does passes; one signed only by keys the policy does not pin does not.
+    static func checkPinned(
+        _ root: SignedMetadata<NotaryRootMetadata>, pinnedRootKeys: [PublicKey], format: NotaryMetadataFormat, gun: String
+    ) throws(TUFError) {
+        let message = try format.signedBytes(of: root.signedValue)
+        var matched = Set<[UInt8]>()
+        for pinned in pinnedRootKeys where !matched.contains(pinned.canonicalForm) {
+            let verifier = NotarySignatureVerifier(key: pinned)
+            if root.signatures.contains(where: { verifier.isValid($0, over: message) }) { matched.insert(pinned.canonicalForm) }
+        }
+        let threshold = root.signed.roles["root"]?.threshold ?? 1
+        guard matched.count >= threshold else {
+            throw TUFError(
+                .thresholdNotMet,
+                "root.json of \(gun) (version \(root.signed.header.version)) is signed by \(matched.count) of the policy's \(pinnedRootKeys.count) pinned root key(s); its root role requires \(threshold)")
+        }
+    }
+
+    /// Checks the threshold and returns the key IDs whose signatures verified.
+    static func verify(
+        _ metadata: SignedMetadata<NotaryTargetsMetadata>, signers: SignerSet, format: NotaryMetadataFormat, signer: String
+    ) throws(TUFError) -> [String] {
+        try signers.verify(metadata, format: format, signer: signer)
+        let message = try format.signedBytes(of: metadata.signedValue)
+        return metadata.signatures.compactMap { signature in
+            guard signers.role.keyIDs.contains(signature.keyID), let key = signers.keys[signature.keyID],
+                  let verifier = try? format.verifier(for: key), verifier.isValid(signature, over: message) else { return nil }
+            return signature.keyID
+        }.sorted()
+    }
+
+    /// The versions of every role verified, for rollback checks: `root`, `timestamp`,
+    /// `snapshot`, and each targets role.
+    public var versions: [String: Int] {
+        var versions = ["root": root.header.version, "timestamp": timestamp.header.version, "snapshot": snapshot.header.version]
+        for (name, role) in roles { versions[name] = role.version }
+        return versions
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import Metrics
+import SignetCrypto
+import SignetPolicy
+import SignetRegistry
+import SignetTUF
+import SignetVerify
+
+/// Docker Content Trust: verifies `notaryV1` authorities against a Notary v1 server's TUF
+/// metadata (Notary server API `/v2/<gun>/_trust/tuf/<role>.json`; Docker's content trust
+/// client, `docker trust inspect`), behind SignetVerify's ``SignatureVerifier`` seam.
+///
+/// Steps, in order: the authority's trust material was read; the repository's metadata (GUN =
+/// `registry/repository`) verifies as ``NotaryTrustedCollection`` describes, with no rollback
+/// (``NotaryRepositoryClient``); then each role that must vouch maps the image's tag to the
+/// image's digest and manifest length (an image named by digest alone needs some tag with that
+/// digest). A tag signed with another digest is a deny naming both digests and the role.
+public struct NotaryV1Verifier: SignatureVerifier {
+    public let format = SignatureFormat("notary-v1")
+    private let registry: RegistryClient
+    public let client: NotaryRepositoryClient
+
+    public init(registry: RegistryClient, client: NotaryRepositoryClient = NotaryRepositoryClient()) {
+        self.registry = registry
+        self.client = client
+    }
+
+    public func handles(_ authority: CompiledAuthority) -> Bool {
+        if case .notaryV1 = authority.kind { return true }
+        return false
+    }
+
+    public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
+        guard case .notaryV1(let trust) = request.authority.kind else {
+            throw VerificationError.trustServerUnavailable("the Notary v1 verifier was asked about a \(request.authority.kind.fieldName) authority")
+        }
+        var steps: [VerificationStep] = []
+        var timings = VerificationResult.Timings()
+        func result(_ passed: Bool, _ reason: String, failure: VerificationFailure?, signers: [VerificationResult.Signer] = []) -> VerificationResult {
+            VerificationResult(
+                image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
+                format: format, passed: passed, reason: reason, failure: failure, signers: signers, steps: steps, timings: timings)
+        }
+        if let unresolved = request.authority.unresolvedReason {
+            steps.append(VerificationStep(name: "trust material", passed: false, detail: unresolved))
+            return result(false, unresolved, failure: .unresolvedTrustMaterial)
+        }
+
+        // 1. The repository's metadata, verified from the pinned root.
+        let gun = request.image.name
+        let wanted = trust.delegations.isEmpty ? ["targets/releases"] : trust.delegations
+        let repository = NotaryRepositoryClient.Request(
+            server: trust.server, gun: gun, pinnedRootKeys: trust.rootKeys.map(\.key), delegations: wanted, caBundlePath: trust.caBundleFile)
+        let fetchStart = ContinuousClock.now
+        Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
+        let outcome: NotaryRepositoryClient.Outcome
+        do {
+            outcome = try await client.collection(repository, deadline: request.deadline)
+        } catch let error as TUFError {
+            throw VerificationError.trustServerUnavailable("Notary server \(trust.server) for \(gun): \(error.reason)")
+        } catch {
+            throw VerificationError.deadlineExceeded
+        }
+        timings.fetchMilliseconds = Self.milliseconds(ContinuousClock.now - fetchStart)
+        let collection: NotaryTrustedCollection
+        switch outcome {
+        case .untrusted(let error) where error.code == .notFound:
+            steps.append(VerificationStep(name: "trust data", passed: false, detail: error.reason))
+            return result(false, "no Docker Content Trust data for \(gun) on \(trust.server): \(error.reason)", failure: .noSignatures)
+        case .untrusted(let error):
+            steps.append(VerificationStep(name: "trust data", passed: false, detail: error.description))
+            return result(false, "the Notary metadata of \(gun) on \(trust.server) is not trusted: \(error.description)", failure: .noValidSignature)
+        case .trusted(let trusted):
+            collection = trusted
+        }
+        steps.append(VerificationStep(
+            name: "trust data", passed: true,
+            detail: "\(gun) on \(trust.server): root v\(collection.root.header.version), timestamp v\(collection.timestamp.header.version), snapshot v\(collection.snapshot.header.version), valid until \(collection.earliestExpiry.formatted(.iso8601))"))
+
+        // 2. The roles that must vouch for the tag (or, by digest alone, for the digest).
+        let roles: [String]
+        let threshold: Int
+        if trust.delegations.isEmpty {
+            roles = [collection.roles["targets/releases"] != nil ? "targets/releases" : "targets"]
+            threshold = 1
+        } else {
+            (roles, threshold) = (trust.delegations, trust.threshold)
+        }
+        let checkStart = ContinuousClock.now
+        var manifestLength: Int?
+        func length() async throws(VerificationError) -> Int {
+            if let manifestLength { return manifestLength }
+            do {
+                let fetched = try await registry.manifest(request.pinnedImage, deadline: request.deadline)
+                manifestLength = fetched.bytes.count
+                return fetched.bytes.count
+            } catch {
+                throw VerificationError(error)
+            }
+        }
+        let tag = request.image.tag
+        var vouched: [(role: NotaryTrustedCollection.TrustedRole, detail: String)] = []
+        var refusals: [String] = []
+        for name in roles {
+            guard let role = collection.roles[name] else {
+                let why = "\(name) did not sign (the repository does not delegate to it or never published it)"
+                steps.append(VerificationStep(name: name, passed: false, detail: why))
+                refusals.append(why)
+                continue
+            }
+            if let tag {
+                guard let target = role.targets[tag] else {
+                    let why = "\(name) has not signed tag \(tag)"
+                    steps.append(VerificationStep(name: name, passed: false, detail: why))
+                    refusals.append(why)
+                    continue
+                }
+                guard let signed = target.hashes[request.digest.algorithm] else {
+                    let why = "\(name) signed tag \(tag) without a \(request.digest.algorithm) hash"
+                    steps.append(VerificationStep(name: name, passed: false, detail: why))
+                    refusals.append(why)
+                    continue
+                }
+                guard signed == request.digest.encoded.lowercased() else {
+                    let why = "\(name) signed tag \(tag) as \(request.digest.algorithm):\(signed), but the image is \(request.digest)"
+                    steps.append(VerificationStep(name: name, passed: false, detail: why))
+                    refusals.append(why)
+                    continue
+                }
+                let actual = try await length()
+                guard actual == target.length else {
+                    let why = "\(name) signed tag \(tag) with length \(target.length), but the manifest of \(request.digest) is \(actual) bytes"
+                    steps.append(VerificationStep(name: name, passed: false, detail: why))
+                    refusals.append(why)
+                    continue
+                }
+                let detail = "\(name) signed tag \(tag) as \(request.digest) (\(target.length) bytes)"
+                steps.append(VerificationStep(name: name, passed: true, detail: detail))
+                vouched.append((role, detail))
+            } else {
+                let candidates = role.targets.filter { $0.value.hashes[request.digest.algorithm] == request.digest.encoded.lowercased() }
+                let actual = candidates.isEmpty ? 0 : try await length()
+                let tags = candidates.filter { $0.value.length == actual }.keys.sorted()
+                guard !tags.isEmpty else {
+                    let why = "\(name) has signed no tag as \(request.digest)"
+                    steps.append(VerificationStep(name: name, passed: false, detail: why))
+                    refusals.append(why)
+                    continue
+                }
+                let detail = "\(name) signed \(request.digest) as tag \(tags.joined(separator: ", "))"
+                steps.append(VerificationStep(name: name, passed: true, detail: detail))
+                vouched.append((role, detail))
+            }
+        }
+        timings.checkMilliseconds = Self.milliseconds(ContinuousClock.now - checkStart)
+        let signers = vouched.flatMap { entry in
+            entry.role.signedBy.map { id in
+                let key = entry.role.signerKeys[id]
+                let fingerprint = key.flatMap { try? NotaryKeys.verifier(for: $0) as? NotarySignatureVerifier }?.key.fingerprint ?? ""
+                return VerificationResult.Signer(
+                    key: "\(entry.role.name) key \(id)", algorithm: key?.keyType ?? "", fingerprint: fingerprint, identity: entry.role.name, layers: [])
+            }
+        }
+        let subject = tag.map { "tag \($0) of \(gun)" } ?? "\(gun)@\(request.digest)"
+        guard vouched.count >= threshold else {
+            let count = "\(vouched.count) of the \(threshold) role(s) required vouch"
+            let reason = "\(subject) is not signed as required in Notary \(trust.server) (\(count)): " + refusals.joined(separator: "; ")
+            return result(false, reason, failure: vouched.isEmpty ? .noValidSignature : .thresholdNotMet, signers: signers)
+        }
+        let reason = "\(subject) is signed in Notary \(trust.server): " + vouched.map(\.detail).joined(separator: "; ")
+        return result(true, reason, failure: nil, signers: signers)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}
