@@ -11,14 +11,16 @@ import SignetVerify
 /// of a ClusterImagePolicy would, and prints every step. With `--certificate-identity` and
 /// `--certificate-oidc-issuer` (or their `-regexp` forms, cosign's flags) it checks keyless
 /// signatures instead, as a `keyless` authority would: `.sig` layers and Sigstore bundle
-/// referrers, against `--trusted-root` or the embedded production root.
+/// referrers, against `--trusted-root` or the embedded production root. With `--notary-server`
+/// and `--root-key` it checks Docker Content Trust (Notary v1) as a `notaryV1` authority would,
+/// and prints the roles, key IDs, thresholds and expiry dates that vouched for the digest.
 ///
 /// Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable,
 /// deadline passed).
 struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify an image's cosign signatures (key-based, or keyless with --certificate-identity) or Notation signatures (--notation-trust-policy).",
+        abstract: "Verify an image's cosign signatures (key-based, or keyless with --certificate-identity), Notation signatures (--notation-trust-policy) or Docker Content Trust (--notary-server).",
         discussion: "Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable, deadline passed)."
     )
 
@@ -28,8 +30,8 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "PEM public key file; repeatable.")
     var key: [String] = []
 
-    @Option(name: .long, help: "How many distinct keys must have signed. (default 1)")
-    var threshold: Int = 1
+    @Option(name: .long, help: "How many distinct keys (or, with --notary-server, delegations) must have signed. (default 1; with --delegation, all)")
+    var threshold: Int?
 
     @Option(name: .long, help: "Required payload annotation key=value; repeatable.")
     var annotation: [String] = []
@@ -55,6 +57,18 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Notation: a trust store directory (x509/{ca,signingAuthority,tsa}/{name}/*.crt).")
     var trustStore: String?
 
+    @Option(name: .long, help: "Notary v1: the Notary server's URL (Docker Content Trust).")
+    var notaryServer: String?
+
+    @Option(name: .long, help: "Notary v1: the repository's pinned root key or root certificate (PEM file); repeatable.")
+    var rootKey: [String] = []
+
+    @Option(name: .long, help: "Notary v1: a role that must have signed the tag (targets or targets/<name>); repeatable. (default targets/releases, else targets)")
+    var delegation: [String] = []
+
+    @Option(name: .long, help: "Notary v1: PEM bundle of the CAs the Notary server's certificate chains to.")
+    var notaryCa: String?
+
     @Option(name: .long, help: "Output: text or json (the verification result).")
     var output: OutputFormat = .text
 
@@ -79,15 +93,24 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
         let keyless = [certificateIdentity, certificateIdentityRegexp, certificateOidcIssuer, certificateOidcIssuerRegexp, trustedRoot]
             .contains { $0 != nil }
         let notation = notationTrustPolicy != nil || trustStore != nil
-        guard !(notation && (keyless || !key.isEmpty)) else { throw fail("--notation-trust-policy excludes --key and the keyless options") }
+        let notary = notaryServer != nil || !rootKey.isEmpty || !delegation.isEmpty || notaryCa != nil
+        guard [!key.isEmpty, keyless, notation, notary].filter({ $0 }).count <= 1 else {
+            throw fail("--key, the keyless options, --notation-trust-policy and the Notary options exclude each other")
+        }
         guard !notation || (notationTrustPolicy != nil && trustStore != nil) else {
             throw fail("--notation-trust-policy and --trust-store go together")
         }
-        guard !key.isEmpty || keyless || notation else { throw fail("at least one --key, or --certificate-identity and --certificate-oidc-issuer, is required") }
-        guard key.isEmpty || !keyless else { throw fail("--key and the keyless options exclude each other") }
+        guard !key.isEmpty || keyless || notation || notary else {
+            throw fail("at least one --key, or --certificate-identity and --certificate-oidc-issuer, is required (or --notation-trust-policy, or --notary-server and --root-key)")
+        }
         guard let limit = GoDuration.parse(timeout) else { throw fail("--timeout \(timeout) is not a duration") }
         let authority: ClusterImagePolicy.Authority
-        if let notationTrustPolicy, let trustStore {
+        if notary {
+            guard let notaryServer, !rootKey.isEmpty else { throw fail("--notary-server and at least one --root-key are required for Docker Content Trust") }
+            authority = .init(name: "notary-v1", notaryV1: .init(
+                server: notaryServer, rootKeys: rootKey.map { .init(file: $0) }, delegations: delegation.isEmpty ? nil : delegation,
+                threshold: threshold, caBundleFile: notaryCa))
+        } else if let notationTrustPolicy, let trustStore {
             authority = .init(name: "notation", notation: .init(trustPolicyFile: notationTrustPolicy, trustStoreDirectory: trustStore))
         } else if keyless {
             let identity = ClusterImagePolicy.KeylessIdentity(
@@ -102,7 +125,7 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
                 guard parts.count == 2 else { throw fail("--annotation \(entry) is not key=value") }
                 annotations[String(parts[0])] = String(parts[1])
             }
-            authority = .init(name: "key", key: .init(publicKeys: keys, threshold: threshold, annotations: annotations.isEmpty ? nil : annotations))
+            authority = .init(name: "key", key: .init(publicKeys: keys, threshold: threshold ?? 1, annotations: annotations.isEmpty ? nil : annotations))
         }
         let definition = ClusterImagePolicy(name: "signet-verify", spec: .init(images: [.init(glob: "**")], authorities: [authority]))
         let policy: CompiledPolicy
@@ -152,7 +175,9 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             lines.append("  [\(step.passed ? "ok" : "FAIL")] \(step.name): \(step.detail)")
         }
         for signer in result.signers {
-            if let identity = signer.identity {
+            if let identity = signer.identity, signer.issuer == nil {
+                lines.append("signer: \(identity): \(signer.key), \(signer.algorithm), sha256:\(signer.fingerprint)")
+            } else if let identity = signer.identity {
                 lines.append("signer: \(identity), issuer \(signer.issuer ?? "?"), \(signer.key)")
             } else {
                 lines.append("signer: \(signer.key), \(signer.algorithm), sha256:\(signer.fingerprint)")

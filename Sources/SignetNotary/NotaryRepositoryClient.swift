@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SignetCrypto
 import SignetTUF
 import Synchronization
@@ -12,6 +13,8 @@ import Synchronization
 /// Every role a verification needs (root, timestamp, snapshot, targets and the delegated roles
 /// the policy names, with the roles above them) is fetched at once, in parallel; concurrent
 /// callers for the same server, GUN and trust share one fetch (single flight).
+///
+/// Metrics: `signet_notary_metadata_requests_total`, the metadata files requested from Notary servers.
 public final class NotaryRepositoryClient: Sendable {
     /// Settings with secure defaults.
     public struct Configuration: Sendable {
@@ -152,6 +155,7 @@ public final class NotaryRepositoryClient: Sendable {
         let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
         let limit = configuration.maximumMetadataBytes
         fetchCount.add(names.count, ordering: .relaxed)
+        Counter(label: "signet_notary_metadata_requests_total").increment(by: names.count)
         return try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
             for name in names {
                 group.addTask { (name, try await fetcher.fetch(base + name + ".json", maximumLength: limit)) }

@@ -76,7 +76,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
         }
         steps.append(VerificationStep(
             name: "trust data", passed: true,
-            detail: "\(gun) on \(trust.server): root v\(collection.root.header.version), timestamp v\(collection.timestamp.header.version), snapshot v\(collection.snapshot.header.version), valid until \(collection.earliestExpiry.formatted(.iso8601))"))
+            detail: "\(gun) on \(trust.server): " + Self.describe(collection)))
 
         // 2. The roles that must vouch for the tag (or, by digest alone, for the digest).
         let roles: [String]
@@ -136,7 +136,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
                     continue
                 }
                 let detail = "\(name) signed tag \(tag) as \(request.digest) (\(target.length) bytes)"
-                steps.append(VerificationStep(name: name, passed: true, detail: detail))
+                steps.append(VerificationStep(name: name, passed: true, detail: detail + "; " + Self.describe(role)))
                 vouched.append((role, detail))
             } else {
                 let candidates = role.targets.filter { $0.value.hashes[request.digest.algorithm] == request.digest.encoded.lowercased() }
@@ -149,7 +149,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
                     continue
                 }
                 let detail = "\(name) signed \(request.digest) as tag \(tags.joined(separator: ", "))"
-                steps.append(VerificationStep(name: name, passed: true, detail: detail))
+                steps.append(VerificationStep(name: name, passed: true, detail: detail + "; " + Self.describe(role)))
                 vouched.append((role, detail))
             }
         }
@@ -170,6 +170,23 @@ public struct NotaryV1Verifier: SignatureVerifier {
         }
         let reason = "\(subject) is signed in Notary \(trust.server): " + vouched.map(\.detail).joined(separator: "; ")
         return result(true, reason, failure: nil, signers: signers)
+    }
+
+    /// `version 2, signed by key 8ed6f73e… (threshold 1 of 1 key), expires 2029-12-01T13:58:16Z`:
+    /// what `docker trust inspect --pretty` shows of a role.
+    static func describe(_ role: NotaryTrustedCollection.TrustedRole) -> String {
+        let keys = role.signedBy.map { String($0.prefix(12)) }.joined(separator: ", ")
+        return "version \(role.version), signed by key \(keys) (threshold \(role.threshold) of \(role.keyIDs.count) key(s)), expires \(role.expires.formatted(.iso8601))"
+    }
+
+    /// `root v1 (root key 354e203ba09d, threshold 1, expires …), timestamp v4 (expires …), snapshot v5 (expires …)`.
+    static func describe(_ collection: NotaryTrustedCollection) -> String {
+        let root = collection.root
+        let rootRole = root.roles["root"]
+        let rootKeys = (rootRole?.keyIDs ?? []).map { String($0.prefix(12)) }.joined(separator: ", ")
+        return "root v\(root.header.version) (root key \(rootKeys), threshold \(rootRole?.threshold ?? 1), expires \(root.header.expires.formatted(.iso8601))), "
+            + "timestamp v\(collection.timestamp.header.version) (expires \(collection.timestamp.header.expires.formatted(.iso8601))), "
+            + "snapshot v\(collection.snapshot.header.version) (expires \(collection.snapshot.header.expires.formatted(.iso8601)))"
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
