@@ -56,6 +56,8 @@ SCENARIOS = {
     "one-replica": ["--set", "replicaCount=1"],
     "failure-ignore": ["--set", "webhook.failurePolicy=Ignore"],
     "configmap-source": ["--set", "policies.source=configMap"],
+    "sigstore-tuf": ["--set", "sigstoreTUF.enabled=true", "--set", "sigstoreTUF.mirror=https://tuf.mirror.internal",
+                     "--set", "sigstoreTUF.refreshInterval=1h", "--set", "sigstoreTUF.caBundle.configMap=tuf-ca"],
     "custom-policies": ["--set", "policies.clusterImagePolicies.system-images=null",
                         "--set-json", "policies.clusterImagePolicies.my-org-release-key=" + json.dumps(
                             yaml.safe_load(open(os.path.join(ROOT, "policies", "examples", "cosign-key.yaml")))["spec"])],
@@ -524,6 +526,26 @@ class Workload(unittest.TestCase):
         self.assertEqual(args["docker-config"], mounts["docker-config"] + "/config.json")
         self.assertEqual(volumes["docker-config"]["secret"]["items"], [{"key": ".dockerconfigjson", "path": "config.json"}])
         self.assertEqual(mounts["key-secret-release-keys"], f"/etc/signet/key-secrets/{NAMESPACE}/release-keys")
+
+    def test_sigstore_tuf(self):
+        """Off by default (the embedded root, no outside traffic); on, the updater gets its mirror,
+        interval, a cache that outlives a container restart, and the mirror's CA bundle."""
+        default_raw = one(render("defaults"), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertFalse(any(flag.startswith("--sigstore-tuf") for flag in default_raw))
+        deployment = one(render("sigstore-tuf"), "Deployment")
+        args = container_args(deployment)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertIn("--sigstore-tuf", pod["containers"][0]["args"])
+        self.assertEqual(args["sigstore-tuf-mirror"], "https://tuf.mirror.internal")
+        self.assertEqual(args["sigstore-tuf-refresh-interval"], "1h")
+        self.assertEqual(args["sigstore-tuf-cache-dir"], mounts["sigstore-tuf-cache"])
+        self.assertEqual(volumes["sigstore-tuf-cache"]["emptyDir"], {"sizeLimit": "16Mi"})
+        self.assertEqual(args["sigstore-tuf-ca-bundle"], mounts["sigstore-tuf-ca"] + "/ca.crt")
+        self.assertEqual(volumes["sigstore-tuf-ca"]["configMap"]["name"], "tuf-ca")
+        public = container_args(one(render_with(["--set", "sigstoreTUF.enabled=true"]), "Deployment"))
+        self.assertNotIn("sigstore-tuf-mirror", public)  # the public Sigstore repository, signet's default
 
     @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
     def test_chart_policies_pass_signet_lint(self):
