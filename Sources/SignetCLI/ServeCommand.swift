@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SignetAdmission
 import SignetHTTP
+import SignetNotary
 import SignetPolicy
 import Synchronization
 import SignetRegistry
@@ -114,6 +115,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "How long a passed verification is reused. (env: SIGNET_VERIFICATION_CACHE_TTL, default 10m)")
     var verificationCacheTTL: String?
 
+    @Option(name: .long, help: "How long a Notary v1 repository's verified metadata is reused, at most until its earliest expiry. (env: SIGNET_NOTARY_CACHE_TTL, default 5m)")
+    var notaryCacheTTL: String?
+
     @Option(name: .long, help: "How long a failed verification is reused. (env: SIGNET_VERIFICATION_NEGATIVE_CACHE_TTL, default 1m)")
     var verificationNegativeCacheTTL: String?
 
@@ -181,7 +185,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             throw ExitCode(2)
         }
         let engine = VerificationEngine(
-            registry: registry, configuration: settings.verification, verifiers: StandardVerifiers.make(registry: registry),
+            registry: registry, configuration: settings.verification, verifiers: StandardVerifiers.make(
+                registry: registry,
+                notary: NotaryRepositoryClient(configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL))),
             logger: Logger(label: "signet.verify"))
         let (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
@@ -326,7 +332,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         case let other: throw ValidationError("--key-secrets-source must be directory or api, not \(other)")
         }
 
-        return ServeSettings(
+        let notaryCacheTTL = try EnvironmentOption.duration(notaryCacheTTL, "SIGNET_NOTARY_CACHE_TTL", default: .seconds(300))
+        guard notaryCacheTTL >= .zero else { throw ValidationError("--notary-cache-ttl must not be negative") }
+        var settings = ServeSettings(
             server: server, tls: tls, allowedClientNames: Set(allowedNames),
             registry: registry, registryCredentials: credentials, verification: verification,
             keySecretsDirectory: keySecretsDirectory, keySecrets: keySecrets,
@@ -336,6 +344,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             maxAdmissionTime: try EnvironmentOption.duration(maxAdmissionTime, "SIGNET_MAX_ADMISSION_TIME", default: .seconds(28)),
             shutdownDelay: try EnvironmentOption.duration(shutdownDelay, "SIGNET_SHUTDOWN_DELAY", default: .zero),
             logFormat: format, logLevel: level)
+        settings.notaryCacheTTL = notaryCacheTTL
+        return settings
     }
 }
 
@@ -357,6 +367,8 @@ struct ServeSettings: Sendable {
     var shutdownDelay: Duration
     var logFormat: LogFormat
     var logLevel: Logger.Level
+    /// `--notary-cache-ttl`: how long a Notary v1 repository's verified metadata is reused.
+    var notaryCacheTTL: Duration = .seconds(300)
 }
 
 /// Turns SIGTERM/SIGINT into a callback on a dispatch queue (never on the cooperative pool).
