@@ -120,9 +120,8 @@ public final class NotaryRepositoryClient: Sendable {
         let outcome: Outcome
         let validUntil: Date
         let ttl = Double(configuration.cacheTTL.components.seconds) + Double(configuration.cacheTTL.components.attoseconds) / 1e18
-        do throws(TUFError) {
-            let collection = try NotaryTrustedCollection(
-                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, delegations: request.delegations, at: fetched)
+        do {
+            let collection = try await verifiedCollection(request, files: files, at: fetched)
             if let rollback = versionGuard.admit(collection.versions, for: request.repositoryKey) {
                 throw TUFError(.rollback, "\(request.gun) on \(request.server): \(rollback)")
             }
@@ -130,6 +129,7 @@ public final class NotaryRepositoryClient: Sendable {
             validUntil = min(collection.earliestExpiry, fetched.addingTimeInterval(ttl))
         } catch {
             logger.info("Notary metadata refused", metadata: ["server": "\(request.server)", "gun": "\(request.gun)", "reason": "\(error)"])
+            guard let error = error as? TUFError, error.code != .fetchFailed else { throw error }
             outcome = .untrusted(error)
             validUntil = fetched.addingTimeInterval(min(ttl, 30))
         }
@@ -137,6 +137,48 @@ public final class NotaryRepositoryClient: Sendable {
         entries.withLock { $0[request] = entry }
         return entry
     }
+
+    /// The collection verified from the pinned root keys; when the current root is not signed by
+    /// them, once more through the chain of versioned roots.
+    private func verifiedCollection(_ request: Request, files: NotaryTrustedCollection.Files, at time: Date) async throws -> NotaryTrustedCollection {
+        let first = Result { () throws(TUFError) -> NotaryTrustedCollection in
+            try NotaryTrustedCollection(
+                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, delegations: request.delegations, at: time)
+        }
+        switch first {
+        case .success(let collection):
+            return collection
+        case .failure(let error):
+            guard error.code == .thresholdNotMet, error.reason.contains("pinned root key") else { throw error }
+            let older = try await olderRoots(request, current: files["root"] ?? [])
+            return try NotaryTrustedCollection(
+                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, delegations: request.delegations, at: time,
+                olderRoots: older)
+        }
+    }
+
+    /// The root versions before the current one (`<n>.root.json`, Notary server API), at most
+    /// ``maximumRootVersions``, fetched in parallel; versions the server does not have are skipped.
+    private func olderRoots(_ request: Request, current: [UInt8]) async throws -> [[UInt8]] {
+        guard case .integer(let version)? = (try? JSONParser().parse(current))?["signed"]?["version"], version > 1 else { return [] }
+        let lowest = max(1, Int(version) - Self.maximumRootVersions)
+        let fetcher = try fetcher(for: request.caBundlePath)
+        let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
+        let limit = configuration.maximumMetadataBytes
+        fetchCount.add(Int(version) - lowest, ordering: .relaxed)
+        Counter(label: "signet_notary_metadata_requests_total").increment(by: Int(version) - lowest)
+        return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            for number in lowest..<Int(version) {
+                group.addTask { try await fetcher.fetch(base + "\(number).root.json", maximumLength: limit) }
+            }
+            var roots: [[UInt8]] = []
+            for try await bytes in group { if let bytes { roots.append(bytes) } }
+            return roots
+        }
+    }
+
+    /// How many root versions back a rotation chain is followed.
+    static let maximumRootVersions = 32
 
     /// Fetches every file the verification needs in parallel; a file the server does not have is absent.
     private func fetchAll(_ request: Request) async throws -> NotaryTrustedCollection.Files {

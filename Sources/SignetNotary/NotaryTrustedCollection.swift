@@ -44,9 +44,14 @@ public struct NotaryTrustedCollection: Sendable {
     /// Verifies `files` of `gun`. `pinnedRootKeys` are the policy's root keys: the root must be
     /// signed by as many of them as its root role's threshold (never trust on first use), and
     /// `delegations` are the delegated roles to load (their delegating roles are loaded too).
+    ///
+    /// `olderRoots` are earlier root versions (`<n>.root.json`, any order) for a root rotated more
+    /// than once since the pinned keys signed: the newest of them the pinned keys signed starts a
+    /// chain in which each next version is signed by its predecessor's root role and its own
+    /// (TUF specification section 5.3.4), ending with the current `root`.
     public init(
         gun: String, files: Files, pinnedRootKeys: [PublicKey], delegations: [String], at referenceTime: Date,
-        format: NotaryMetadataFormat = NotaryMetadataFormat()
+        olderRoots: [[UInt8]] = [], format: NotaryMetadataFormat = NotaryMetadataFormat()
     ) throws(TUFError) {
         func expiry(_ header: NotaryMetadataHeader, _ role: String) throws(TUFError) {
             guard header.expires > referenceTime else {
@@ -65,7 +70,11 @@ public struct NotaryTrustedCollection: Sendable {
         let root = try SignedMetadata(bytes: try file("root"), format: format, context: "\(gun) root.json") { value, context throws(TUFError) in
             try NotaryRootMetadata(value, context: context)
         }
-        try Self.checkPinned(root, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)
+        if olderRoots.isEmpty {
+            try Self.checkPinned(root, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)
+        } else {
+            try Self.checkChain(to: root, olderRoots: olderRoots, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)
+        }
         try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(root.signed.header.version) itself")
         try expiry(root.signed.header, "root")
 
@@ -161,6 +170,46 @@ public struct NotaryTrustedCollection: Sendable {
             throw TUFError(
                 .thresholdNotMet,
                 "root.json of \(gun) (version \(root.signed.header.version)) is signed by \(matched.count) of the policy's \(pinnedRootKeys.count) pinned root key(s); its root role requires \(threshold)")
+        }
+    }
+
+    /// Section 5.3.4 over Notary's versioned roots: the newest older root the pinned keys signed,
+    /// then every following version, consecutive, each signed by a threshold of its predecessor's
+    /// root keys and of its own, up to `current`.
+    static func checkChain(
+        to current: SignedMetadata<NotaryRootMetadata>, olderRoots: [[UInt8]], pinnedRootKeys: [PublicKey], format: NotaryMetadataFormat,
+        gun: String
+    ) throws(TUFError) {
+        var byVersion: [Int: SignedMetadata<NotaryRootMetadata>] = [:]
+        for bytes in olderRoots {
+            let root = try SignedMetadata(bytes: bytes, format: format, context: "\(gun) versioned root.json") { value, context throws(TUFError) in
+                try NotaryRootMetadata(value, context: context)
+            }
+            guard root.signed.header.version < current.signed.header.version else { continue }
+            byVersion[root.signed.header.version] = root
+        }
+        var start: SignedMetadata<NotaryRootMetadata>?
+        for version in byVersion.keys.sorted(by: >) {
+            let candidate = byVersion[version]!
+            if (try? checkPinned(candidate, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)) != nil,
+               (try? candidate.signed.signers(of: "root").verify(candidate, format: format, signer: "itself")) != nil {
+                start = candidate
+                break
+            }
+        }
+        guard var trusted = start else {
+            throw TUFError(
+                .thresholdNotMet,
+                "no root.json of \(gun) up to version \(current.signed.header.version) is signed by the policy's \(pinnedRootKeys.count) pinned root key(s)")
+        }
+        while trusted.signed.header.version < current.signed.header.version {
+            let next = trusted.signed.header.version + 1
+            guard let root = next == current.signed.header.version ? current : byVersion[next] else {
+                throw TUFError(.badVersion, "root version \(next) of \(gun) is missing from the rotation chain")
+            }
+            try trusted.signed.signers(of: "root").verify(root, format: format, signer: "root version \(trusted.signed.header.version)")
+            try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(next) itself")
+            trusted = root
         }
     }
 

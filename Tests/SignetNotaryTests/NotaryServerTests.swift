@@ -130,7 +130,7 @@ struct NotaryServerTests {
         #expect(bob.reason.contains("targets/bob did not sign"), "\(bob.reason)")
     }
 
-    @Test("a root rotated on the server with the old root's signature is followed from the old pinned key")
+    @Test("a root rotated on the server is followed from the old pinned key: directly, and through the versioned roots after a second rotation")
     func rootRotation() async throws {
         let world = try await NotaryWorld.start()
         defer { world.stop() }
@@ -143,6 +143,20 @@ struct NotaryServerTests {
         let result = try await world.verify("\(world.gun):v1", policy, notaryClient: NotaryRepositoryClient())
         #expect(result.passed, "\(result.reason)")
         #expect(result.steps.contains { $0.name == "trust data" && $0.detail.contains("root v2") }, "\(result.steps)")
+
+        // Rotated again: root v3 carries no signature by the pinned key; the versioned roots
+        // 1.root.json and 2.root.json chain the pinned key to it.
+        try await world.notary.notary(["key", "rotate", world.gun, "root"], confirm: true)
+        let twice = try JSONParser().parse(try await world.serverFile("root"))
+        #expect(twice["signed"]?["version"]?.integerValue == 3)
+        let followed = try await world.verify("\(world.gun):v1", policy, notaryClient: NotaryRepositoryClient())
+        #expect(followed.passed, "\(followed.reason)")
+        #expect(followed.steps.contains { $0.name == "trust data" && $0.detail.contains("root v3") }, "\(followed.steps)")
+        // A key the chain never reaches is still refused.
+        let stranger = try await world.authority(rootKey: try await NotaryTest.unrelatedKey())
+        let refused = try await world.verify("\(world.gun):v1", stranger, notaryClient: NotaryRepositoryClient())
+        #expect(!refused.passed)
+        #expect(refused.reason.contains("pinned root key"), "\(refused.reason)")
     }
 
     @Test("older metadata served after newer (a rollback) is refused within the process")
