@@ -12,10 +12,13 @@ import SignetCrypto
 public struct NotationVerifier: Sendable {
     public let statement: NotationTrustPolicy.Statement
     public let stores: NotationTrustStores
+    /// CRLs the policy supplies for the revocation check (none: revocation is not checked).
+    public let crls: [CertificateRevocationList]
 
-    public init(statement: NotationTrustPolicy.Statement, stores: NotationTrustStores) {
+    public init(statement: NotationTrustPolicy.Statement, stores: NotationTrustStores, crls: [CertificateRevocationList] = []) {
         self.statement = statement
         self.stores = stores
+        self.crls = crls
     }
 
     /// The code-signing extended key usage (RFC 5280 section 4.2.1.12).
@@ -48,8 +51,8 @@ public struct NotationVerifier: Sendable {
         let (timestampProblem, source) = authenticTimestampProblem(envelope, now: now)
         report.signingTimeSource = source
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
-        _ = report.proceed(.revocation, statement.action(for: .revocation), failure: nil,
-                           passed: "not checked: no CRL or OCSP source is configured and signet makes no revocation requests")
+        let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, now: now)
+        _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocationProblem, passed: revocationDetail)
         return report
     }
 

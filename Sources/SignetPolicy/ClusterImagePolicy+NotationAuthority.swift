@@ -16,6 +16,8 @@ extension ClusterImagePolicy {
     ///     - name: tsa:acme-tsa
     ///       file: /etc/signet/notation/tsa-root.crt
     ///   trustStoreDirectory: /etc/signet/notation/truststore   # optional: x509/{type}/{name}/*.crt
+    ///   crls:                     # optional: CRLs for the revocation check, pem or file
+    ///     - file: /etc/signet/notation/intermediate.crl
     /// ```
     public struct NotationAuthority: Sendable, Hashable, Codable {
         /// The trust policy document inline: JSON text, or the same structure written as YAML.
@@ -26,12 +28,26 @@ extension ClusterImagePolicy {
         public var trustStores: [NotationTrustStoreSource]?
         /// A Notation trust store directory (`x509/{ca,signingAuthority,tsa}/{name}/*.{pem,crt,cer}`).
         public var trustStoreDirectory: String?
+        /// CRLs for the revocation check (RFC 5280 section 5), each `pem` or `file`; without
+        /// any, revocation is not checked (signet makes no CRL or OCSP requests).
+        public var crls: [NotationCRLSource]?
 
         public init(trustPolicy: PolicyValue? = nil, trustPolicyFile: String? = nil, trustStores: [NotationTrustStoreSource]? = nil, trustStoreDirectory: String? = nil) {
             self.trustPolicy = trustPolicy
             self.trustPolicyFile = trustPolicyFile
             self.trustStores = trustStores
             self.trustStoreDirectory = trustStoreDirectory
+        }
+    }
+
+    /// One CRL: exactly one of `pem` (`-----BEGIN X509 CRL-----` blocks) or `file` (PEM or DER).
+    public struct NotationCRLSource: Sendable, Hashable, Codable {
+        public var pem: String?
+        public var file: String?
+
+        public init(pem: String? = nil, file: String? = nil) {
+            self.pem = pem
+            self.file = file
         }
     }
 

@@ -12,6 +12,8 @@ import SignetNotation
 public struct CompiledNotationAuthority: Sendable, Hashable {
     public let trustPolicy: NotationTrustPolicy
     public let trustStores: NotationTrustStores
+    /// CRLs for the revocation check (the authority's `crls`).
+    public var crls: [CertificateRevocationList] = []
     /// `inline` or `file /etc/signet/notation/trustpolicy.json`.
     public let trustPolicySource: String
     /// SHA-256 over the trust policy bytes and every trust store certificate, for cache keys.

@@ -89,15 +89,41 @@ extension PolicyLoader {
             }
             files.append(contentsOf: Self.filesUnder(directory))
         }
+        var crls: [CertificateRevocationList] = []
+        for (index, entry) in (body.crls ?? []).enumerated() {
+            let field = "\(path).crls[\(index)]"
+            let bytes: [UInt8]
+            switch (entry.pem, entry.file) {
+            case (.some(let pem), nil):
+                bytes = Array(pem.utf8)
+            case (nil, .some(let file)):
+                files.append(file)
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    guard requireSecretReferences else { throw invalid("\(field).file", "cannot read the CRL file \(file)") }
+                    unresolved.append("crls[\(index)]: the CRL file \(file) is missing or unreadable")
+                    continue
+                }
+                bytes = [UInt8](data)
+            default:
+                throw invalid(field, "a CRL entry needs exactly one of pem, file")
+            }
+            do {
+                crls += try CertificateRevocationList.lists(in: bytes)
+            } catch {
+                throw invalid(field, "not a PEM or DER CRL: \(error)")
+            }
+        }
         var material = documentBytes
         for (name, certificates) in stores.stores.sorted(by: { $0.key.description < $1.key.description }) {
             material += Array(name.description.utf8)
             for certificate in certificates { material += certificate.derEncoded }
         }
+        for crl in crls { material += crl.derEncoded }
         let digest = DigestAlgorithm.sha256.hexHash(material + Array(unresolved.joined(separator: "|").utf8))
         var compiled = CompiledNotationAuthority(
             trustPolicy: policy ?? NotationTrustPolicy.empty, trustStores: stores, trustPolicySource: documentSource, trustDigest: digest)
         compiled.trustMaterialFiles = files
+        compiled.crls = crls
         if !unresolved.isEmpty {
             compiled.unresolvedTrustMaterial = unresolved.joined(separator: "; ")
             logger.warning("a notation authority names trust material that cannot be read; it fails every image until it is back", metadata: [

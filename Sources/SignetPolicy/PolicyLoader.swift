@@ -309,7 +309,8 @@ public struct PolicyLoader: Sendable {
     private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations", "transparencyLog", "trustRoot"]
     private static let publicKeyFields: Set<String> = ["pem", "file", "secretRef", "hashAlgorithm", "rsaPadding"]
     private static let secretRefFields: Set<String> = ["namespace", "name", "key"]
-    private static let notationFields: Set<String> = ["trustPolicy", "trustPolicyFile", "trustStores", "trustStoreDirectory"]
+    private static let notationFields: Set<String> = ["trustPolicy", "trustPolicyFile", "trustStores", "trustStoreDirectory", "crls"]
+    private static let notationCRLFields: Set<String> = ["pem", "file"]
     private static let notationStoreFields: Set<String> = ["name", "pem", "file"]
     private static let notaryV1Fields: Set<String> = ["server", "rootKeys", "delegations", "threshold", "caBundleFile"]
     private static let notaryRootKeyFields: Set<String> = ["pem", "file"]
@@ -341,6 +342,10 @@ public struct PolicyLoader: Sendable {
                     for (storeIndex, store) in (value(body, "trustStores")?.sequence ?? []).enumerated() {
                         guard let storeMapping = store.mapping else { continue }
                         try checkKeys(storeMapping, allowed: notationStoreFields, path: "\(path).notation.trustStores[\(storeIndex)]", at: location)
+                    }
+                    for (crlIndex, crl) in (value(body, "crls")?.sequence ?? []).enumerated() {
+                        guard let crlMapping = crl.mapping else { continue }
+                        try checkKeys(crlMapping, allowed: notationCRLFields, path: "\(path).notation.crls[\(crlIndex)]", at: location)
                     }
                 }
                 if let body = value(mapping, "keyless")?.mapping {

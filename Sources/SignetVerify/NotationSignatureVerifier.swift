@@ -94,7 +94,7 @@ public struct NotationSignatureVerifier: SignatureVerifier {
         // 4. Each signature.
         var checkTime = Duration.zero
         var failures: [String] = []
-        let verifier = NotationVerifier(statement: statement, stores: trust.trustStores)
+        let verifier = NotationVerifier(statement: statement, stores: trust.trustStores, crls: trust.crls)
         for (index, descriptor) in listed.referrers.prefix(Self.maximumSignatures).enumerated() {
             let label = "signature \(index) (\(descriptor.digest))"
             let envelope: (bytes: [UInt8], mediaType: String)

@@ -107,3 +107,32 @@ final class NotationTestSigner: Sendable {
         return try NotationTrustPolicy(json: Array(json.utf8)).statements[0]
     }
 }
+
+extension NotationTestSigner {
+    /// A CRL issued by the root (`openssl ca -gencrl`), listing `revoked` (certificates the
+    /// root issued) and valid for `hours`.
+    func rootCRL(revoking revoked: [Certificate], hours: Int = 720) throws -> [UInt8] {
+        let dir = directory.path + "/ca-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "".write(toFile: "\(dir)/index.txt", atomically: true, encoding: .utf8)
+        try "01\n".write(toFile: "\(dir)/crlnumber", atomically: true, encoding: .utf8)
+        try """
+            [ ca ]
+            default_ca = test_ca
+            [ test_ca ]
+            database = \(dir)/index.txt
+            crlnumber = \(dir)/crlnumber
+            new_certs_dir = \(dir)
+            certificate = \(directory.path)/root.crt
+            private_key = \(directory.path)/root.key
+            default_md = sha256
+            """.write(toFile: "\(dir)/ca.cnf", atomically: true, encoding: .utf8)
+        for (index, certificate) in revoked.enumerated() {
+            let file = "\(dir)/revoked-\(index).crt"
+            try certificate.pemEncoded.write(toFile: file, atomically: true, encoding: .utf8)
+            try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-revoke", file])
+        }
+        try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-gencrl", "-crlhours", "\(hours)", "-out", "\(dir)/root.crl"])
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(dir)/root.crl")))
+    }
+}

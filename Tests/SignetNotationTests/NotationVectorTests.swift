@@ -121,4 +121,20 @@ import Testing
         let after = try NotationVectors.verify(layout, policy: "timestamp_after_cert_expiry_trustpolicy.json", stores: stores, target: target, at: during)
         #expect(after.passed, "\(after.failure ?? "")")
     }
+
+    /// The invalid timestamped vector: its countersignature is not a readable time-stamp token,
+    /// so with a tsa store it fails the authentic-timestamp check; the signature itself is sound.
+    @Test func unreadableCountersignatureFailsAuthenticTimestamp() throws {
+        let layout = "e2e-with-invalid-timestamped-signature"
+        let envelope = try NotationVectors.envelopes(layout)[0]
+        let parsed = try NotationEnvelope.parse(envelope.bytes, mediaType: envelope.mediaType)
+        #expect(parsed.verifyIntegrity() == nil)
+        let target = NotationTarget(digest: "sha256:f1da8cd70d6d851fa2313c8d6618f79508cf1e86877edf1c0bfe49a1b0a6467a", mediaType: "application/vnd.oci.image.manifest.v1+json", size: 582)
+        let stores = NotationTrustStores([
+            .init(type: .ca, name: "e2e"): [parsed.certificateChain[0]],
+            .init(type: .tsa, name: "e2e"): try NotationVectors.certificates("config/timestamp/globalsignTSARoot.cer"),
+        ])
+        let outcome = try NotationVectors.verify(layout, policy: "timestamp_trustpolicy.json", stores: stores, target: target, at: ISO8601DateFormatter().date(from: "2025-01-21T09:00:00Z")!)
+        #expect(outcome.failure?.hasPrefix("authenticTimestamp validation failed: the timestamp countersignature") == true, "\(outcome.failure ?? "passed")")
+    }
 }

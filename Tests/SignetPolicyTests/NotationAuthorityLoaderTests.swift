@@ -73,4 +73,23 @@ struct NotationAuthorityLoaderTests {
         #expect(missing.policies[0].authorities[0].unresolvedReason?.contains("/nonexistent/trustpolicy.json") == true)
         #expect(missing.trustMaterialFiles == ["/nonexistent/trustpolicy.json"])
     }
+
+    @Test func crlsAreReadAndPartOfTheTrust() throws {
+        let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Vectors/notation/test/e2e/testdata/config/crl")
+        let withCRL = try load(notationPolicy("        trustPolicy: '\(statement)'\n        crls:\n          - file: \(vectors.path)/leaf.crl\n")).get()
+        let without = try load(notationPolicy("        trustPolicy: '\(statement)'\n")).get()
+        guard case .notation(let trust) = withCRL.policies[0].authorities[0].kind else {
+            Issue.record("not a notation authority")
+            return
+        }
+        #expect(trust.crls.count == 1)
+        #expect(withCRL.policies[0].authorities[0].trustFingerprint != without.policies[0].authorities[0].trustFingerprint)
+        #expect(withCRL.trustMaterialFiles == ["\(vectors.path)/leaf.crl"])
+        guard case .failure(let error) = load(notationPolicy("        trustPolicy: '\(statement)'\n        crls:\n          - pem: nonsense\n")) else {
+            Issue.record("accepted a broken CRL")
+            return
+        }
+        #expect(error.fieldPath == "spec.authorities[0].notation.crls[0]")
+    }
 }
