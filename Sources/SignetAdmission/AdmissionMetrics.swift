@@ -6,7 +6,10 @@ import Synchronization
 /// review asked the Prometheus registry, under its lock, every time):
 /// `signet_admission_reviews_total{decision,kind,dry_run}`,
 /// `signet_admission_decision_duration_seconds`, `signet_admission_image_verdicts_total{outcome}`,
-/// `signet_admission_bad_requests_total`.
+/// `signet_admission_bad_requests_total`, `signet_admission_uncovered_images_total{action}` (image
+/// uses no policy covers, by the no-match action that decided them: `deny`, `warn` or `allow`),
+/// `signet_namespace_opt_out_admissions_total{kind,dry_run}` (admissions the namespace opt-out
+/// label let in unevaluated).
 final class AdmissionMetrics: Sendable {
     /// The process's metrics (made on first use, after the metrics system is bootstrapped).
     static let shared = AdmissionMetrics()
@@ -14,7 +17,9 @@ final class AdmissionMetrics: Sendable {
     let decisionDuration = Metrics.Timer(label: "signet_admission_decision_duration_seconds")
     let badRequests = Counter(label: "signet_admission_bad_requests_total")
     private let verdicts: [ImageOutcome: Counter]
+    private let uncovered: [NoMatchAction: Counter]
     private let reviews = Mutex<[ReviewKey: Counter]>([:])
+    private let optOuts = Mutex<[ReviewKey: Counter]>([:])
 
     private struct ReviewKey: Hashable {
         var allowed: Bool
@@ -26,7 +31,13 @@ final class AdmissionMetrics: Sendable {
         verdicts = Dictionary(uniqueKeysWithValues: ImageOutcome.allCases.map {
             ($0, Counter(label: "signet_admission_image_verdicts_total", dimensions: [("outcome", $0.rawValue)]))
         })
+        uncovered = Dictionary(uniqueKeysWithValues: NoMatchAction.allCases.map {
+            ($0, Counter(label: "signet_admission_uncovered_images_total", dimensions: [("action", $0.rawValue)]))
+        })
     }
+
+    /// The counter of image uses no policy covers, decided by `action`.
+    func uncovered(_ action: NoMatchAction) -> Counter { uncovered[action]! }
 
     /// The counter of one image verdict outcome.
     func verdicts(_ outcome: ImageOutcome) -> Counter { verdicts[outcome]! }
@@ -42,6 +53,20 @@ final class AdmissionMetrics: Sendable {
     /// The `kind` label of a review of `kind`: its name when known, else `other`.
     static func kindLabel(_ kind: String) -> String {
         kindsNamedInMetrics.contains(kind) ? kind : "other"
+    }
+
+    /// Counts one admission the namespace opt-out label let in unevaluated.
+    func countOptOut(kind: String, dryRun: Bool) {
+        let key = ReviewKey(allowed: true, kind: Self.kindLabel(kind), dryRun: dryRun)
+        let counter = optOuts.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "signet_namespace_opt_out_admissions_total", dimensions: [
+                ("kind", key.kind), ("dry_run", dryRun ? "true" : "false"),
+            ])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// Counts one decided review.

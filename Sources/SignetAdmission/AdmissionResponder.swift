@@ -17,7 +17,13 @@ import SignetRegistry
 ///   naming each offending image, policy and reason; `Warn` findings become `warnings`.
 /// - Audit annotations (plain keys; the API server prefixes the webhook name):
 ///   `decision` (`allowed` | `denied`), `images` (a compact JSON summary of the verdicts),
-///   `dry-run` (`true`, only for dry runs), `not-evaluated`, `audit-findings`, `policy-revision`.
+///   `dry-run` (`true`, only for dry runs), `not-evaluated`, `audit-findings`, `policy-revision`,
+///   `uncovered-images` (how many images no policy covers, and the no-match action applied),
+///   `namespace-opt-out` (`label=true` when the namespace's opt-out label let the object in).
+/// - Namespace opt-out: an object in a namespace carrying the opt-out label is allowed
+///   unevaluated, counted in `signet_namespace_opt_out_admissions_total{kind,dry_run}`, logged
+///   and audited; adding, changing or removing that label on a Namespace is allowed only to the
+///   configured group (see ``NamespaceOptOutRule``).
 /// - A dry run (`request.dryRun: true`) gets the same decision and is marked in audit
 ///   annotations, logs and metrics.
 ///
@@ -30,7 +36,7 @@ import SignetRegistry
 ///
 /// Metrics (swift-metrics): `signet_admission_reviews_total{decision,kind,dry_run}`,
 /// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
-/// `signet_admission_bad_requests_total`.
+/// `signet_admission_bad_requests_total`, `signet_admission_uncovered_images_total{action}`.
 public struct AdmissionResponder: Sendable {
     let evaluator: @Sendable () -> PolicyEvaluator
     let logger: Logger
@@ -46,6 +52,8 @@ public struct AdmissionResponder: Sendable {
     /// Looks up the controllers above an admitted object, so that an exception for a controller
     /// exempts what it creates; without one, an exception applies only to the objects it names.
     public var ownerChainResolver: (any OwnerChainResolver)? = nil
+    /// Who may add, change or remove the opt-out label on a Namespace (nobody by default).
+    public var namespaceOptOut = NamespaceOptOutRule()
 
     /// A responder that always uses `evaluator`.
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
@@ -187,10 +195,15 @@ public struct AdmissionResponder: Sendable {
         let annotations: [String: String]
         /// Said besides the decision's own warnings (why an owner chain was not followed).
         var notes: [String] = []
+        /// What the evaluator did with images no policy covers.
+        let noMatchAction: NoMatchAction
     }
 
     private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
         if let response = SignetResourceAdmission(validator: resourceValidator).respond(to: request, body: body) {
+            return .decided(response, nil)
+        }
+        if let response = NamespaceOptOutAdmission(rule: namespaceOptOut, logger: logger).respond(to: request, body: body) {
             return .decided(response, nil)
         }
         let dryRun = request.dryRun ?? false
@@ -248,7 +261,7 @@ public struct AdmissionResponder: Sendable {
         let subject = prepared.subject
         let evaluation = Evaluation(
             uid: prepared.uid, subject: subject, revision: evaluator.policies.revision, annotations: prepared.annotations,
-            notes: prepared.notes)
+            notes: prepared.notes, noMatchAction: evaluator.noMatchAction)
         switch evaluator.begin(prepared.images, subject: subject) {
         case .decided(let decision):
             let (response, outcome) = Self.conclude(evaluation, with: decision)
@@ -286,6 +299,11 @@ public struct AdmissionResponder: Sendable {
             annotations["audit-findings"] = decision.auditFindings.joined(separator: "; ")
         }
         Self.annotateExemptions(decision, into: &annotations)
+        if decision.uncovered > 0 {
+            AdmissionMetrics.shared.uncovered(evaluation.noMatchAction).increment(by: Int64(decision.uncovered))
+            annotations["uncovered-images"] = "\(decision.uncovered) (no-match action \(evaluation.noMatchAction.rawValue))"
+        }
+        if let optOut = decision.namespaceOptOut { annotations["namespace-opt-out"] = optOut }
         let outcome = DecisionOutcome(subject: evaluation.subject, decision: decision, revision: revision)
         return (AdmissionResponse(
             uid: evaluation.uid,

@@ -55,6 +55,9 @@ struct ResourceOptions: ParsableArguments {
     @Option(name: .long, help: "Namespace label that opts a namespace out when set to \"true\". (env: SIGNET_NAMESPACE_OPT_OUT_LABEL, default signet.dev/exclude)")
     var namespaceOptOutLabel: String?
 
+    @Option(name: .long, help: "Group whose members may add, change or remove the opt-out label on a Namespace (signet validates Namespace create and update); without it nobody may. (env: SIGNET_NAMESPACE_OPT_OUT_GROUP)")
+    var namespaceOptOutGroup: String?
+
     func resolve() throws -> ResourceSettings {
         let sourceText = EnvironmentOption.string(policySource, "SIGNET_POLICY_SOURCE", default: "directory")!
         guard let source = ResourceSettings.Source(rawValue: sourceText) else {
@@ -76,7 +79,16 @@ struct ResourceOptions: ParsableArguments {
         for secret in secrets where secret.split(separator: "/").count != 2 {
             throw ValidationError("--registry-secrets entries are namespace/name, not \(secret)")
         }
-        return ResourceSettings(source: source, exemptions: exemptions, writeStatus: status, registrySecrets: secrets, auditToStandardOutput: auditText == "stdout")
+        let optOutGroup = EnvironmentOption.string(namespaceOptOutGroup, "SIGNET_NAMESPACE_OPT_OUT_GROUP")
+        // A group everyone (or every service account) is in would hand the opt-out to all.
+        let everyone: Set<String> = ["system:authenticated", "system:unauthenticated", "system:serviceaccounts"]
+        if let optOutGroup, optOutGroup.trimmingCharacters(in: .whitespaces).isEmpty || everyone.contains(optOutGroup)
+            || optOutGroup.hasPrefix("system:serviceaccounts:") {
+            throw ValidationError("--namespace-opt-out-group \"\(optOutGroup)\" would let everyone (or every service account) opt namespaces out; name a group of the people who approve opt-outs")
+        }
+        return ResourceSettings(
+            source: source, exemptions: exemptions, writeStatus: status, registrySecrets: secrets,
+            auditToStandardOutput: auditText == "stdout", namespaceOptOutGroup: optOutGroup)
     }
 }
 
@@ -92,6 +104,8 @@ struct ResourceSettings: Sendable {
     var writeStatus: Bool
     var registrySecrets: [String]
     var auditToStandardOutput: Bool
+    /// `--namespace-opt-out-group`: who may change the opt-out label; `nil`: nobody.
+    var namespaceOptOutGroup: String?
 }
 
 /// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW` and `--max-exception-window` /

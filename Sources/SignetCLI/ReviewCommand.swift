@@ -33,7 +33,7 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Namespace for a bare object that names none. (default: default)")
     var namespace: String?
 
-    @Option(name: .long, help: "What happens to images no policy covers: deny or allow. (env: SIGNET_NO_MATCH_ACTION, default deny)")
+    @Option(name: .long, help: "What happens to images no policy covers: deny, warn (allowed with a warning naming the image) or allow. (env: SIGNET_NO_MATCH_ACTION, default deny)")
     var noMatchAction: String?
 
     @Option(name: .long, help: "Output: text or json (the AdmissionReview responses).")
@@ -59,7 +59,7 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         let directory = EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "policies")!
         let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
         guard let action = NoMatchAction(rawValue: actionText) else {
-            throw fail("--no-match-action must be deny or allow, not \(actionText)")
+            throw fail("--no-match-action must be deny, warn or allow, not \(actionText)")
         }
         let policies: PolicySet
         let keySecrets = EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!

@@ -47,7 +47,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Directory of policy YAML files; reloaded when it changes. (env: SIGNET_POLICY_DIR, default /etc/signet/policies)")
     var policyDir: String?
 
-    @Option(name: .long, help: "What happens to images no policy covers: deny or allow. (env: SIGNET_NO_MATCH_ACTION, default deny)")
+    @Option(name: .long, help: "What happens to images no policy covers: deny, warn (allowed with a warning naming the image) or allow. (env: SIGNET_NO_MATCH_ACTION, default deny)")
     var noMatchAction: String?
 
     @Option(name: .long, help: "Largest request body in bytes; larger gets 413. (env: SIGNET_MAX_BODY_BYTES, default 8388608)")
@@ -303,7 +303,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 
         let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
         guard let action = NoMatchAction(rawValue: actionText) else {
-            throw ValidationError("--no-match-action must be deny or allow, not \(actionText)")
+            throw ValidationError("--no-match-action must be deny, warn or allow, not \(actionText)")
         }
         let formatText = EnvironmentOption.string(logFormat, "SIGNET_LOG_FORMAT", default: "json")!
         guard let format = LogFormat(rawValue: formatText) else { throw ValidationError("--log-format must be json or text") }

@@ -15,6 +15,11 @@ public struct AdmissionDecision: Sendable, Hashable {
     public var warnings: [String]
     /// Findings of policies in `Audit` mode (recorded, never shown to the client).
     public var auditFindings: [String]
+    /// How many image uses no ``ClusterImagePolicy`` covers (decided by the ``NoMatchAction``).
+    public var uncovered = 0
+    /// `label=true` when the object's namespace carries the opt-out label and nothing was
+    /// evaluated (see ``ExemptionConfiguration/namespaceOptOutLabel``); `nil` otherwise.
+    public var namespaceOptOut: String?
 
     public init(allowed: Bool, verdicts: [ImageVerdict], denials: [String], warnings: [String], auditFindings: [String]) {
         self.allowed = allowed
@@ -88,7 +93,8 @@ public enum ImageOutcome: String, Sendable, Hashable, Codable, CaseIterable {
     case allow
     /// An `Enforce` policy failed, the reference is invalid, or no policy matched under `deny`.
     case deny
-    /// Only `Warn` (and `Audit`) policies failed: allowed with a warning.
+    /// Only `Warn` (and `Audit`) policies failed, or no policy matched and the no-match action
+    /// is warn: allowed with a warning.
     case warn
     /// Only `Audit` policies failed: allowed, recorded.
     case audit

@@ -98,10 +98,15 @@ public struct AdmissionSubject: Sendable, Hashable {
     }
 }
 
-/// What to do with an image no ``ClusterImagePolicy`` covers.
+/// What to do with an image no ``ClusterImagePolicy`` covers (the signet design, "The path of
+/// one request"; issue 16, "Safe defaults").
 public enum NoMatchAction: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Deny it (the secure default).
+    /// Deny it (the secure default of `signet serve`).
     case deny
-    /// Allow it.
+    /// Allow it with an `AdmissionReview` warning naming the image and saying no policy covers
+    /// it (the verdict's outcome is ``ImageOutcome/warn``, so it is counted and audited): a first
+    /// install that shows what enforcement would deny without denying it.
+    case warn
+    /// Allow it silently (recorded in the audit record only).
     case allow
 }

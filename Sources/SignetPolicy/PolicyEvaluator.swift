@@ -10,7 +10,8 @@ import Synchronization
 /// - an image must satisfy every policy whose globs match it; within a policy, `require`
 ///   authorities must pass;
 /// - an image reference that does not parse is denied with the parse error (fail closed);
-/// - an image no policy covers is denied or allowed per ``NoMatchAction`` (default deny);
+/// - an image no policy covers is denied, allowed with a warning, or allowed per ``NoMatchAction``
+///   (default deny); ``AdmissionDecision/uncovered`` counts them;
 /// - a verifier that throws, or is missing for a signature authority, or misses the deadline,
 ///   counts as "not passed" with that reason, so an `Enforce` policy denies (fail closed);
 /// - a failed `Warn` policy allows the image with a warning; a failed `Audit` policy allows it
@@ -551,12 +552,25 @@ private enum ImageEvaluation: Sendable {
             decision.denials.append("image \"\(use.image)\" (\(container)) denied: \(error.description)")
 
         case .uncovered(_, let reference):
-            let message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy and the no-match action is \(noMatchAction.rawValue)"
-            let outcome: ImageOutcome = noMatchAction == .deny ? .deny : .allow
+            let message: String
+            let outcome: ImageOutcome
+            switch noMatchAction {
+            case .deny:
+                message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy and the no-match action is deny"
+                outcome = .deny
+                decision.denials.append(message)
+            case .warn:
+                message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy: allowed because the no-match action is warn; it would be denied under deny"
+                outcome = .warn
+                decision.warnings.append(message)
+            case .allow:
+                message = "image \"\(reference)\" (\(container)) is not covered by any ClusterImagePolicy and the no-match action is allow"
+                outcome = .allow
+            }
             decision.verdicts.append(ImageVerdict(
                 image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: [], outcome: outcome, reason: message))
-            if outcome == .deny { decision.denials.append(message) }
+            decision.uncovered += 1
 
         case .notEnforcedHere(_, let reference, let covering, let kind):
             let names = covering.map { "\"\($0)\"" }.joined(separator: ", ")

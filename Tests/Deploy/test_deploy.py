@@ -77,6 +77,8 @@ SCENARIOS = {
                    "--set", "server.clientAuth.allowedNames={kube-apiserver,apiserver.example}"],
     "mutual-tls-configmap": ["--set", "server.clientAuth.enabled=true", "--set", "server.clientAuth.caConfigMap=apiserver-client-ca",
                              "--set", "server.clientAuth.caKey=client-ca.pem"],
+    "enforce": ["--set", "enforcement.mode=enforce"],
+    "opt-out-group": ["--set", "webhook.optOutGroup=platform-security"],
     "control-plane-only": ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.0/24,192.168.1.5/32}",
                            "--set-json", 'networkPolicy.ingressFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]'],
 }
@@ -251,7 +253,9 @@ class ChartLint(unittest.TestCase):
                ["--set", "policies.source=configMap", "--set", "rbac.pullSecrets.enabled=true"],
                ["--set", "webhook.url=http://127.0.0.1:9443/validate"], ["--set", "webhook.url=https://127.0.0.1/validate?x=1"],
                ["--set", "server.clientAuth.enabled=true"], ["--set", "server.clientAuth.allowedNames={a,b}", "--set", "server.clientAuth.x=1"],
-               ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.1}"]]
+               ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.1}"],
+               ["--set", "enforcement.mode=strict"], ["--set", "webhook.optOutGroup=system:authenticated"],
+               ["--set", "webhook.optOutGroup=a b"]]
         for helm, binary in HELMS.items():
             for flags in bad:
                 with self.subTest(helm=helm, flags=flags):
@@ -667,6 +671,45 @@ class Webhook(unittest.TestCase):
                       "Certificate", RELEASE)
         self.assertEqual(by_ip["spec"]["ipAddresses"], ["::1"])
 
+    def test_namespace_opt_out_label_changes_are_reviewed(self):
+        """namespaces.signet.dev sends signet every Namespace create or update where the opt-out
+        label is present before or after (an object selector matches either object), so adding,
+        changing and removing it are all reviewed, and no other Namespace depends on signet."""
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        for name in SCENARIOS:
+            webhook = self.webhooks(name)["namespaces.signet.dev"]
+            with self.subTest(scenario=name):
+                self.assertEqual(webhook["objectSelector"], {"matchExpressions": [
+                    {"key": values["webhook"]["optOutLabel"], "operator": "Exists"}]})
+                self.assertNotIn("namespaceSelector", webhook, "on a Namespace it would match the object's own labels")
+                self.assertEqual(webhook["rules"], [{
+                    "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                    "resources": ["namespaces", "namespaces/status"], "scope": "Cluster"}])
+                self.assertEqual(webhook["clientConfig"], self.webhooks(name)["images.signet.dev"]["clientConfig"])
+                args = container_args(one(render(name), "Deployment"))
+                self.assertEqual(args["namespace-opt-out-label"], values["webhook"]["optOutLabel"])
+                if name == "opt-out-group":
+                    self.assertEqual(args["namespace-opt-out-group"], "platform-security")
+                else:
+                    self.assertNotIn("namespace-opt-out-group", args, "by default nobody may opt a namespace out")
+        relabelled = {w["name"]: w for w in one(render_with(["--set", "webhook.optOutLabel=example.com/skip"]),
+                                                "ValidatingWebhookConfiguration")["webhooks"]}
+        self.assertEqual(relabelled["namespaces.signet.dev"]["objectSelector"]["matchExpressions"][0]["key"], "example.com/skip")
+
+    def test_first_install_warns_and_one_value_enforces(self):
+        """A fresh install cannot lock the cluster out: images no policy covers are admitted with a
+        warning (--no-match-action warn); enforcement.mode=enforce denies them everywhere, and
+        server.noMatchAction, when set, wins."""
+        for name in SCENARIOS:
+            with self.subTest(scenario=name):
+                action = container_args(one(render(name), "Deployment"))["no-match-action"]
+                self.assertEqual(action, "deny" if name == "enforce" else "warn")
+        self.assertEqual(container_args(one(render_with(["--set", "enforcement.mode=enforce", "--set", "server.noMatchAction=allow"]),
+                                            "Deployment"))["no-match-action"], "allow")
+        values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+        self.assertEqual(values["enforcement"]["mode"], "warn")
+        self.assertEqual(values["webhook"]["optOutGroup"], "")
+
     def test_rules_cover_pods_controllers_and_signet_resources(self):
         covered = set()
         for webhook in self.webhooks("defaults").values():
@@ -678,7 +721,8 @@ class Webhook(unittest.TestCase):
         expected = {("", "pods"), ("", "pods/ephemeralcontainers"), ("", "replicationcontrollers"),
                     ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
                     ("batch", "jobs"), ("batch", "cronjobs"),
-                    ("signet.dev", "clusterimagepolicies"), ("signet.dev", "policyexceptions"), ("signet.dev", "emergencybypasses")}
+                    ("signet.dev", "clusterimagepolicies"), ("signet.dev", "policyexceptions"), ("signet.dev", "emergencybypasses"),
+                    ("", "namespaces")}
         self.assertEqual(expected - covered, set())
 
     def test_only_the_release_policies_skip_review(self):
@@ -705,16 +749,26 @@ class Webhook(unittest.TestCase):
                 self.assertEqual(resources, {"clusterimagepolicies"})
 
     def test_namespace_selector(self):
+        """Only the namespaces signet must never block are skipped by the API server: kube-system,
+        the release namespace, webhook.excludeNamespaces, and cert-manager's with tls.mode
+        certManager. The opt-out label is not in the selector: signet honours it itself, so an
+        admission it lets in is counted, logged and audited."""
         webhook = self.webhooks("defaults")["images.signet.dev"]
-        expressions = {e["key"]: e for e in webhook["namespaceSelector"]["matchExpressions"]}
-        names = expressions["kubernetes.io/metadata.name"]
-        self.assertEqual(names["operator"], "NotIn")
-        self.assertIn("kube-system", names["values"])
-        self.assertIn(NAMESPACE, names["values"])
         values = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
-        opt_out = expressions[values["webhook"]["optOutLabel"]]
-        self.assertEqual(opt_out["operator"], "NotIn")
-        self.assertEqual(opt_out["values"], ["true"])
+        self.assertEqual([e["key"] for e in webhook["namespaceSelector"]["matchExpressions"]], ["kubernetes.io/metadata.name"])
+        names = webhook["namespaceSelector"]["matchExpressions"][0]
+        self.assertEqual(names["operator"], "NotIn")
+        self.assertEqual(names["values"], ["kube-system", NAMESPACE])
+        self.assertNotIn(values["webhook"]["optOutLabel"], json.dumps(webhook))
+        for scenario in ("cert-manager", "cert-manager-issuer", "plain-manifests"):
+            with self.subTest(scenario=scenario):
+                selector = self.webhooks(scenario)["images.signet.dev"]["namespaceSelector"]["matchExpressions"][0]
+                self.assertEqual(selector["values"], ["kube-system", NAMESPACE, "cert-manager"],
+                                 "cert-manager must always start, or signet's own certificate cannot renew")
+        cni = {w["name"]: w for w in one(render_with(["--set", "webhook.excludeNamespaces={calico-system}"]),
+                                         "ValidatingWebhookConfiguration")["webhooks"]}
+        self.assertEqual(cni["images.signet.dev"]["namespaceSelector"]["matchExpressions"][0]["values"],
+                         ["kube-system", NAMESPACE, "calico-system"])
         # Another release namespace is excluded in its place.
         other = {w["name"]: w for w in one(render("defaults", namespace="admission"), "ValidatingWebhookConfiguration")["webhooks"]}
         values = other["images.signet.dev"]["namespaceSelector"]["matchExpressions"][0]["values"]
@@ -1398,9 +1452,14 @@ class RenderedPodServes(unittest.TestCase):
                 api.hold_lists(False)
                 pod.wait_until("ready after the first full sync", lambda: pod.request("/readyz")[0] == 200)
                 self.assertTrue(pod.review("registry.k8s.io/pause:3.10", "default")["allowed"], "a release policy admits it")
-                denied = pod.review("docker.io/library/nginx:1.27", "default")
-                self.assertFalse(denied["allowed"], "no policy covers it and the chart denies what no policy covers")
-                self.assertTrue(pod.review("docker.io/library/nginx:1.27", "sandbox")["allowed"], "the opt-out label is honoured")
+                warned = pod.review("docker.io/library/nginx:1.27", "default")
+                self.assertTrue(warned["allowed"], "no policy covers it, and a first install warns rather than denies")
+                self.assertIn('image "docker.io/library/nginx:1.27" (container "web") is not covered by any ClusterImagePolicy',
+                              " ".join(warned.get("warnings", [])))
+                opted_out = pod.review("docker.io/library/nginx:1.27", "sandbox")
+                self.assertTrue(opted_out["allowed"], "the opt-out label is honoured")
+                self.assertEqual(opted_out["auditAnnotations"]["namespace-opt-out"], values["webhook"]["optOutLabel"] + "=true")
+                self.assertNotIn("warnings", opted_out)
                 pod.wait_until("the policy's status written", lambda: (
                     (api.stored("clusterimagepolicies", "system-images") or {}).get("status", {}).get("state") == "Ready"))
                 pod.wait_until("every resource watched", lambda: {
@@ -1413,12 +1472,24 @@ class RenderedPodServes(unittest.TestCase):
             with self.subTest(request=f"{method} {path}?{urllib.parse.urlencode(query, doseq=True)}"):
                 self.assertTrue(granted(docs, method, path, query), "the chart's RBAC does not allow this request")
 
+    def test_enforce_install_denies_what_no_policy_covers(self):
+        docs = render("enforce")
+        with tempfile.TemporaryDirectory() as directory, \
+                APIServerDouble(directory, {"clusterimagepolicies": find(docs, "ClusterImagePolicy"),
+                                            "namespaces": [namespace_object("default")]}) as api:
+            with RenderedPod(docs, directory, api) as pod:
+                pod.wait_until("ready", lambda: pod.request("/readyz")[0] == 200)
+                self.assertTrue(pod.review("registry.k8s.io/pause:3.10", "default")["allowed"])
+                denied = pod.review("docker.io/library/nginx:1.27", "default")
+                self.assertFalse(denied["allowed"], "enforcement.mode=enforce denies what no policy covers")
+                self.assertIn("no-match action is deny", denied["status"]["message"])
+
     def test_configmap_install_reads_its_policies_from_files(self):
         docs = render("configmap-source")
         with tempfile.TemporaryDirectory() as directory, RenderedPod(docs, directory) as pod:
             pod.wait_until("ready", lambda: pod.request("/readyz")[0] == 200)
             self.assertTrue(pod.review("registry.k8s.io/pause:3.10", "default")["allowed"])
-            self.assertFalse(pod.review("docker.io/library/nginx:1.27", "default")["allowed"])
+            self.assertTrue(pod.review("docker.io/library/nginx:1.27", "default").get("warnings"), "warned, not denied")
 
 
 class KubectlClientDryRun(unittest.TestCase):

@@ -64,6 +64,31 @@ struct PolicyEvaluatorTests {
         #expect(allowed.allowed)
         #expect(allowed.verdicts.first?.outcome == .allow)
         #expect(allowed.denials.isEmpty)
+        #expect(allowed.warnings.isEmpty)
+        #expect(allowed.uncovered == 1 && denied.uncovered == 1)
+    }
+
+    /// `warn` admits an uncovered image and says so to the client, naming the image; a covered
+    /// image that fails its Enforce policy is still denied, and a bad reference still fails closed.
+    @Test func noMatchWarnAllowsUncoveredImagesWithAWarning() async throws {
+        let set = try load(["a.yaml": policyYAML(
+            name: "system", globs: ["registry.k8s.io/**"], authorities: staticAuthority("no", .fail, "unsigned"))])
+        let evaluator = PolicyEvaluator(policies: set, noMatchAction: .warn)
+        let uncovered = [ImageUse(image: "quay.io/jetstack/cert-manager-controller:v1.16.1", container: "controller")]
+        let warned = await evaluator.evaluate(uncovered, subject: subject, deadline: deadline())
+        #expect(warned.allowed)
+        #expect(warned.uncovered == 1)
+        #expect(warned.verdicts.first?.outcome == .warn)
+        #expect(warned.warnings == [#"image "quay.io/jetstack/cert-manager-controller:v1.16.1" (container "controller") is not covered by any ClusterImagePolicy: allowed because the no-match action is warn; it would be denied under deny"#])
+
+        let covered = await evaluator.evaluate(
+            uncovered + [ImageUse(image: "registry.k8s.io/pause:3.10", container: "pause")], subject: subject, deadline: deadline())
+        #expect(!covered.allowed, "warn is for uncovered images only: an Enforce policy still denies")
+        #expect(covered.uncovered == 1)
+        #expect(covered.denials.count == 1 && covered.denials[0].contains("registry.k8s.io/pause:3.10"))
+
+        let invalid = await evaluator.evaluate([ImageUse(image: "Quay.io/UPPER", container: "x")], subject: subject, deadline: deadline())
+        #expect(!invalid.allowed, "a reference that does not parse is denied whatever the no-match action")
     }
 
     /// The digest the passing authorities verified is the verdict's (what /mutate pins); two

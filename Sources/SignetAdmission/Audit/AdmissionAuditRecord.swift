@@ -11,7 +11,8 @@ import Synchronization
 /// reference pins one, `container`, `verdict`, `policies`, `authorities`, `reason`,
 /// `exemptions`), `exemptions` (every PolicyException or EmergencyBypass used, with
 /// `createdBy`, `createdByGroups`, `lastChangedBy`, `lastChangedByGroups` as signet recorded
-/// them), and who sent the review as the connection shows it: `peer` (`ip:port`) and
+/// them), `namespaceOptOut` (`label=true`, only when the namespace's opt-out label let the object
+/// in unevaluated), and who sent the review as the connection shows it: `peer` (`ip:port`) and
 /// `clientCertificate` (the verified client certificate's RFC 2253 subject; absent without one).
 /// The request fields mirror Kubernetes `admission.k8s.io/v1` `AdmissionRequest`.
 public struct AdmissionAuditRecord: Sendable, Encodable {
@@ -37,6 +38,8 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     public var peer: String?
     /// RFC 2253 subject of the client certificate the review came with.
     public var clientCertificate: String?
+    /// `label=true` when the namespace's opt-out label let the object in without evaluation.
+    public var namespaceOptOut: String?
 
     public init(
         event: String, time: String, uid: String, namespace: String?, kind: String, name: String?, user: String?,
@@ -107,7 +110,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case event, time, uid, namespace, kind, name, user, operation, dryRun, allowed, reason, policyRevision, latencyMs
-        case images, exemptions, peer, clientCertificate
+        case images, exemptions, peer, clientCertificate, namespaceOptOut
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -129,6 +132,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         try container.encode(exemptions, forKey: .exemptions)
         try container.encodeIfPresent(peer, forKey: .peer)
         try container.encodeIfPresent(clientCertificate, forKey: .clientCertificate)
+        try container.encodeIfPresent(namespaceOptOut, forKey: .namespaceOptOut)
     }
 
     /// Builds the record of `decision` (nil when no image was evaluated) for `subject`.
@@ -137,13 +141,15 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         policyRevision: String?, latency: Duration, time: Date, client: AdmissionClient = AdmissionClient()
     ) -> AdmissionAuditRecord {
         let (seconds, attoseconds) = latency.components
-        return AdmissionAuditRecord(
+        var record = AdmissionAuditRecord(
             event: "admission", time: KubernetesTime.format(time), uid: uid, namespace: subject.namespace, kind: subject.kind,
             name: subject.name, user: subject.userName, operation: subject.operation, dryRun: subject.dryRun,
             allowed: allowed, reason: reason, policyRevision: policyRevision,
             latencyMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
             verdicts: decision?.verdicts ?? [], exemptions: decision?.exemptionsUsed ?? [],
             peer: client.address, clientCertificate: client.certificateSubject)
+        record.namespaceOptOut = decision?.namespaceOptOut
+        return record
     }
 
     /// `sha256:…` when `reference` names a digest.
@@ -239,6 +245,10 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         if let namespace {
             writer.key("namespace")
             writer.string(namespace)
+        }
+        if let namespaceOptOut {
+            writer.key("namespaceOptOut")
+            writer.string(namespaceOptOut)
         }
         writer.key("operation")
         writer.string(operation)

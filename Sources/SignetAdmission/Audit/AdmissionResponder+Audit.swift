@@ -35,6 +35,20 @@ extension AdmissionResponder {
         return text
     }
 
+    /// Counts and logs an admission the namespace opt-out label let in unevaluated:
+    /// `signet_namespace_opt_out_admissions_total{kind,dry_run}` (bounded labels: the kind as
+    /// ``AdmissionMetrics/kindLabel(_:)`` names it, never the namespace) and a `notice` line
+    /// naming the namespace, object and user.
+    func recordOptOut(_ request: AdmissionRequest, label: String) {
+        let dryRun = request.dryRun ?? false
+        AdmissionMetrics.shared.countOptOut(kind: request.kind.kind, dryRun: dryRun)
+        logger.notice("namespace opted out: admitted without image checks", metadata: [
+            "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(request.kind.kind)",
+            "name": "\(request.name ?? "")", "user": "\(request.userInfo?.username ?? "")", "label": "\(label)",
+            "operation": "\(request.operation.rawValue)", "dry_run": "\(dryRun)",
+        ])
+    }
+
     /// Writes the audit record(s) and the per-exemption metrics of one answered request.
     ///
     /// Metrics: `signet_emergency_bypass_uses_total{bypass,dry_run}` and
@@ -60,6 +74,7 @@ extension AdmissionResponder {
         auditSink?.record(record)
 
         guard let decision else { return }
+        if let optOut = decision.namespaceOptOut { recordOptOut(request, label: optOut) }
         for exemption in record.exemptions {
             switch exemption.kind {
             case .emergencyBypass:

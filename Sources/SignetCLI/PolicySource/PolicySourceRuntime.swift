@@ -128,6 +128,7 @@ struct PolicySourceRuntime: Sendable {
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         responder.namespaceLabels = { source.namespaceLabels($0) }
         responder.ownerChainResolver = ownerChainResolver
+        responder.namespaceOptOut = NamespaceOptOutRule(label: exemptions.namespaceOptOutLabel, group: settings.namespaceOptOutGroup)
         // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before
         // that pass's answers (HTTPServerConfiguration.beforeAnswersAreSent).
         if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink(deferred: true) }

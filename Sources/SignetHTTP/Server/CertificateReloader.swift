@@ -11,12 +11,19 @@ import Synchronization
 /// behind each SSL), so a rotation never drops a request in flight. A change that cannot be
 /// loaded, such as a certificate written before its new key, keeps the current context and is
 /// tried again at the next check.
+///
+/// Metrics: `signet_tls_certificate_reloads_total{result}` and
+/// `signet_serving_certificate_expiry_timestamp_seconds` (the served certificate's `notAfter`,
+/// RFC 5280 §4.1.2.5, in Unix seconds; updated on every reload).
 public final class CertificateReloader: Sendable {
     private let configuration: TLSServerConfiguration
     private let state: Mutex<State>
     private let logger: Logger
     private let reloads = Counter(label: "signet_tls_certificate_reloads_total", dimensions: [("result", "success")])
     private let reloadFailures = Counter(label: "signet_tls_certificate_reloads_total", dimensions: [("result", "failure")])
+    /// `signet_serving_certificate_expiry_timestamp_seconds`: the `notAfter` of the certificate
+    /// being served, set at start and at every reload, so an alert can fire before it lapses.
+    private let expiry = Gauge(label: "signet_serving_certificate_expiry_timestamp_seconds")
 
     private struct State {
         var context: TLSContext
@@ -32,7 +39,12 @@ public final class CertificateReloader: Sendable {
         let fingerprint = Self.fingerprint(of: configuration)
         let context = try TLSContext.makeServer(configuration)
         state = Mutex(State(context: context, fingerprint: fingerprint))
+        recordExpiry(of: context)
         logger.info("serving certificate", metadata: ["certificate": "\(context.certificateSummary)"])
+    }
+
+    private func recordExpiry(of context: TLSContext) {
+        if let notAfter = context.certificateNotAfter { expiry.record(Double(notAfter)) }
     }
 
     /// The context for the next accepted connection.
@@ -55,6 +67,7 @@ public final class CertificateReloader: Sendable {
                 $0.lastError = nil
             }
             reloads.increment()
+            recordExpiry(of: context)
             logger.notice("reloaded serving certificate", metadata: ["certificate": "\(context.certificateSummary)"])
             return true
         } catch {

@@ -35,6 +35,13 @@ public final class TLSContext: @unchecked Sendable {
         Self.summarize(SSL_CTX_get0_certificate(handle))
     }
 
+    /// The serving (leaf) certificate's `notAfter` (RFC 5280 §4.1.2.5) as seconds since the Unix
+    /// epoch; `nil` without a certificate.
+    public var certificateNotAfter: Int? {
+        guard let certificate = SSL_CTX_get0_certificate(handle) else { return nil }
+        return X509Text.epochSeconds(X509_get0_notAfter(certificate))
+    }
+
     deinit { SSL_CTX_free(handle) }
 
     /// Makes a server context from `configuration`, reading its files now.

@@ -21,6 +21,18 @@ enum X509Text {
         return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
     }
 
+    /// `ASN1_TIME_to_tm(3)` as seconds since the Unix epoch (UTC; `timegm(3)`).
+    static func epochSeconds(_ time: UnsafePointer<ASN1_TIME>?) -> Int? {
+        guard let time else { return nil }
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let seconds = timegm(&parts)
+        return seconds == -1 ? nil : Int(seconds)
+    }
+
     /// `ASN1_TIME_to_tm(3)` formatted as RFC 3339 UTC.
     static func iso8601(_ time: UnsafePointer<ASN1_TIME>?) -> String? {
         guard let time else { return nil }

@@ -49,7 +49,9 @@ extension PolicyEvaluator {
             ImageVerdict(image: $0.image, reference: nil, container: $0.container, containerType: $0.containerType,
                          policies: [], outcome: .allow, reason: reason)
         }
-        return AdmissionDecision(allowed: true, verdicts: verdicts, denials: [], warnings: [], auditFindings: [reason])
+        var decision = AdmissionDecision(allowed: true, verdicts: verdicts, denials: [], warnings: [], auditFindings: [reason])
+        decision.namespaceOptOut = "\(exemptions.namespaceOptOutLabel)=true"
+        return decision
     }
 }
 

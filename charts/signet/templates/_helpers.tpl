@@ -139,3 +139,14 @@ metadata:
 spec:
   {{- toYaml .spec | nindent 2 }}
 {{- end -}}
+
+{{/* The no-match action: server.noMatchAction when set, else warn (enforcement.mode warn) or deny (enforce). */}}
+{{- define "signet.noMatchAction" -}}
+{{- if .Values.server.noMatchAction -}}
+{{ .Values.server.noMatchAction }}
+{{- else if eq .Values.enforcement.mode "enforce" -}}
+deny
+{{- else -}}
+warn
+{{- end -}}
+{{- end }}
