@@ -74,6 +74,20 @@ import Testing
         #expect(verify(good, statement: strict, stores: stores, at: late).failure?.hasPrefix("authenticTimestamp validation failed") == true)
     }
 
+    /// ES256: the `r || s` signature JWS carries, turned into DER for OpenSSL.
+    @Test func ecdsaSignaturesVerify() async throws {
+        let signer = try await offThePool { try NotationTestSigner(ecdsa: true) }
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+        let envelope = try await offThePool { try signer.jws() }
+        let outcome = verify(envelope, statement: try NotationTestSigner.statement(), stores: stores, at: signer.validTime)
+        #expect(outcome.passed, "\(outcome.failure ?? "")")
+        // PS256 named over an ECDSA key: integrity.
+        let misnamed = try await offThePool {
+            try signer.jws(protected: #"{"alg":"PS256","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#)
+        }
+        #expect(verify(misnamed, statement: try NotationTestSigner.statement(), stores: stores, at: signer.validTime).failure?.contains("does not fit") == true)
+    }
+
     @Test func chainOrderAndCompletenessAreChecked() async throws {
         let signer = try await offThePool { try NotationTestSigner(intermediate: true) }
         let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])

@@ -12,9 +12,12 @@ final class NotationTestSigner: Sendable {
     let intermediate: Certificate?
     let leaf: Certificate
     var leafKey: String { directory.file("leaf.key").path }
+    /// Whether the leaf key is ECDSA P-256 (ES256) rather than RSA 2048 (PS256).
+    let ecdsa: Bool
 
     /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form.
-    init(leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false) throws {
+    init(leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false, ecdsa: Bool = false) throws {
+        self.ecdsa = ecdsa
         directory = TemporaryDirectory(prefix: "notation-pki")
         let dir = directory.path
         try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
@@ -30,7 +33,8 @@ final class NotationTestSigner: Sendable {
                               "-set_serial", "2", "-days", "1825", "-extfile", "\(dir)/ca.ext", "-out", "\(dir)/intermediate.crt"])
             issuer = "intermediate"
         }
-        try Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", leafSubject])
+        let leafKeySpec = ecdsa ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"]
+        try Self.openssl(["req"] + leafKeySpec + ["-nodes", "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", leafSubject])
         try Self.openssl(["x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/\(issuer).crt", "-CAkey", "\(dir)/\(issuer).key",
                           "-set_serial", "3", "-days", "365", "-extfile", "\(dir)/leaf.ext", "-out", "\(dir)/leaf.crt"])
         func read(_ name: String) throws -> Certificate { try Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(name).crt", encoding: .utf8)) }
@@ -57,8 +61,19 @@ final class NotationTestSigner: Sendable {
         let input = directory.file("message-\(UUID().uuidString)")
         let output = directory.file("signature-\(UUID().uuidString)")
         try Data(message).write(to: input)
-        try Self.openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32", "-sign", leafKey, "-out", output.path, input.path])
-        return [UInt8](try Data(contentsOf: output))
+        guard ecdsa else {
+            try Self.openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32", "-sign", leafKey, "-out", output.path, input.path])
+            return [UInt8](try Data(contentsOf: output))
+        }
+        // ECDSA: openssl writes DER (RFC 3279); JWS and COSE carry r || s (RFC 7518 section 3.4).
+        try Self.openssl(["dgst", "-sha256", "-sign", leafKey, "-out", output.path, input.path])
+        guard let sequence = DER.element([UInt8](try Data(contentsOf: output))), let parts = sequence.children, parts.count == 2 else {
+            throw TestProcessError(message: "openssl wrote no ECDSA-Sig-Value")
+        }
+        return parts.flatMap { part -> [UInt8] in
+            let trimmed = Array(part.content.drop { $0 == 0 })
+            return [UInt8](repeating: 0, count: 32 - trimmed.count) + trimmed
+        }
     }
 
     /// A JWS envelope. `protected` is the protected header as JSON text (defaults: PS256,
@@ -67,7 +82,7 @@ final class NotationTestSigner: Sendable {
         protected: String? = nil, payload: [UInt8] = payload(), chain: [Certificate]? = nil, afterSigning: ((inout String) -> Void)? = nil,
         timestamp: (([UInt8]) throws -> [UInt8])? = nil
     ) throws -> [UInt8] {
-        let header = protected ?? #"{"alg":"PS256","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#
+        let header = protected ?? #"{"alg":"\#(ecdsa ? "ES256" : "PS256")","crit":["io.cncf.notary.signingScheme"],"cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2025-01-01T00:00:00Z"}"#
         var protectedText = Self.base64URL(Array(header.utf8))
         let payloadText = Self.base64URL(payload)
         let signature = try sign(Array("\(protectedText).\(payloadText)".utf8))
