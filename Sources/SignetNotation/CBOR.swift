@@ -120,9 +120,17 @@ public struct CBORDecoder: Sendable {
         case 5:
             guard argument <= UInt64(maximumItems) else { throw CBORError("map of \(argument) entries exceeds \(maximumItems)") }
             var entries: [(CBOR, CBOR)] = []
+            // Keys compared by their encoding, which is unique under preferred serialization:
+            // linear in the map's size, where comparing decoded keys pairwise was quadratic.
+            var seen: Set<ArraySlice<UInt8>> = []
             for _ in 0..<Int(argument) {
+                let start = cursor
                 let key = try decodeItem(bytes, &cursor, depth: depth + 1)
-                guard !entries.contains(where: { $0.0 == key }) else { throw CBORError("duplicate map key \(key)") }
+                switch key {
+                case .unsigned, .negative, .text: break
+                default: throw CBORError("map key \(key) is neither an integer nor a text string (RFC 9052 section 3 labels)")
+                }
+                guard seen.insert(bytes[start..<cursor]).inserted else { throw CBORError("duplicate map key \(key)") }
                 entries.append((key, try decodeItem(bytes, &cursor, depth: depth + 1)))
             }
             return .map(entries)

@@ -107,6 +107,10 @@ extension NotationEnvelope {
         guard case .tagged(1, let seconds) = value, let epoch = seconds.integer else {
             throw NotationEnvelopeError("\(name) is not a tag 1 epoch time in whole seconds")
         }
+        // Years 0001 to 9999 (RFC 3339 §5.6), so every time can be compared and printed.
+        guard (-62_135_596_800...253_402_300_799).contains(epoch) else {
+            throw NotationEnvelopeError("\(name) \(epoch) is outside the years 0001 to 9999")
+        }
         return Date(timeIntervalSince1970: TimeInterval(epoch))
     }
 }

@@ -49,6 +49,12 @@ extension NotationTrustPolicy {
                 throw NotationTrustPolicyError(
                     "registry scope \"\(scope)\" is not valid, make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository")
             }
+            for scope in scopes {
+                if let canonical = canonicalScope(scope), canonical != scope {
+                    throw NotationTrustPolicyError(
+                        "registry scope \"\(scope)\" would never match: signet compares scopes with normalised image names, write it as \"\(canonical)\"")
+                }
+            }
         }
         guard let verification = object["signatureVerification"] as? [String: Any], let levelName = verification["level"] as? String else {
             throw fail("is missing signatureVerification.level")
@@ -152,6 +158,20 @@ extension NotationTrustPolicy {
         return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { component in
             !component.isEmpty && component.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || "._-".contains($0) }
         }
+    }
+
+    /// The spelling of a repository scope that normalised image names use (the registry in
+    /// lower case, without the default `:443`, Docker Hub as `docker.io` with `library/` for
+    /// official images), so that a scope written another way is refused instead of silently
+    /// never matching and leaving its images to the `*` statement.
+    static func canonicalScope(_ scope: String) -> String? {
+        guard let slash = scope.firstIndex(of: "/") else { return nil }
+        var registry = scope[..<slash].lowercased()
+        var path = String(scope[scope.index(after: slash)...])
+        if registry.hasSuffix(":443") { registry.removeLast(4) }
+        if ["index.docker.io", "registry-1.docker.io"].contains(registry) { registry = "docker.io" }
+        if registry == "docker.io", !path.contains("/") { path = "library/" + path }
+        return registry + "/" + path
     }
 
     static func isStoreName(_ name: String) -> Bool {

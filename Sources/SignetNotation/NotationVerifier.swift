@@ -73,6 +73,12 @@ public struct NotationVerifier: Sendable {
         guard let root = chain.last, root.isSelfSigned else {
             return "the certificate chain does not end with a self-signed root certificate"
         }
+        // Only the last certificate may be self-signed: a self-signed certificate further up
+        // could stand in for a trusted one of the same name (notation-core-go
+        // ValidateCodeSigningCertChain refuses it too).
+        if let index = chain.dropLast().firstIndex(where: \.isSelfSigned) {
+            return "the certificate chain is invalid: x5c[\(index)] (\"\(chain[index].subject)\") is self-signed but is not the last certificate"
+        }
         if chain.count > 1, leaf.isCertificateAuthority { return "the signing certificate is a CA certificate" }
         if let usages = leaf.extendedKeyUsages, !usages.contains(Self.codeSigningUsage) {
             return "the signing certificate's extended key usage does not include code signing"
@@ -82,7 +88,17 @@ public struct NotationVerifier: Sendable {
         let start = chain.map(\.notValidBefore).max()!
         guard start <= chain.map(\.notValidAfter).min()! else { return "the certificates of the chain were never valid at one time" }
         let verifier = CertificateChainVerifier(trustAnchors: [root], intermediates: Array(chain.dropFirst().dropLast()))
-        if case .failure(let error) = verifier.verify(leaf, at: start) { return "the certificate chain is invalid: \(error)" }
+        switch verifier.verify(leaf, at: start) {
+        case .failure(let error):
+            return "the certificate chain is invalid: \(error)"
+        case .success(let path):
+            // The path that validated must be the envelope's chain itself, link by link: a path
+            // through other certificates (a spliced root of the same name) proves nothing about
+            // the certificates that are then compared with the trust store.
+            guard path.certificates == chain else {
+                return "the certificate chain is invalid: x5c is not a certification path in itself (each certificate must be signed by the next)"
+            }
+        }
 
         let type: NotationTrustPolicy.TrustStoreName.StoreType = envelope.signingScheme == .x509 ? .ca : .signingAuthority
         let names = statement.trustStores.filter { $0.type == type }

@@ -19,6 +19,9 @@ import Testing
         ([0x9f, 0xff], "indefinite-length"),
         ([0x43, 0x01], "truncated"),
         ([0xa2, 0x01, 0x01, 0x01, 0x02], "duplicate map key"),
+        ([0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02], "duplicate map key"),
+        ([0xa1, 0x81, 0x00, 0x01], "neither an integer nor a text string"),
+        ([0xa1, 0x41, 0x00, 0x01], "neither an integer nor a text string"),
         ([0x62, 0xff, 0xfe], "not UTF-8"),
         ([0xf9, 0x3c, 0x00], "floating-point"),
         ([0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], "exceeds"),
@@ -30,6 +33,21 @@ import Testing
         } catch {
             #expect(error.description.contains(phrase), "\(error)")
         }
+    }
+
+    /// A map of 4096 distinct integer keys decodes (duplicate detection is linear, not pairwise).
+    @Test func largeMapsAreCheckedForDuplicatesInLinearTime() throws {
+        var bytes: [UInt8] = [0xb9, 0x10, 0x00]
+        for key in 0..<4096 {
+            switch key {
+            case 0..<24: bytes.append(UInt8(key))
+            case 24..<256: bytes += [0x18, UInt8(key)]
+            default: bytes += [0x19, UInt8(key >> 8), UInt8(key & 0xff)]
+            }
+            bytes.append(0xf6)
+        }
+        guard case .map(let entries) = try CBORDecoder().decode(bytes) else { Issue.record("not a map"); return }
+        #expect(entries.count == 4096)
     }
 
     @Test func refusesDeepNesting() {

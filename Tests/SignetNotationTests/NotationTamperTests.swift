@@ -100,6 +100,25 @@ import Testing
         #expect(verify(withoutRoot, statement: strict, stores: stores, at: signer.validTime).failure?.contains("self-signed root") == true)
     }
 
+    /// A spliced chain: the attacker's own root has the trusted root's name and signs a leaf
+    /// "issued by" it; `x5c` is `[leaf, trusted root, attacker root]`. Names line up link by
+    /// link and the last certificate is self-signed, and a path builder finds leaf → attacker
+    /// root, while the trusted root sits unused in the chain. It must not pass.
+    @Test func aSplicedChainWithARootOfTheSameNameIsRefused() async throws {
+        let signer = try await offThePool { try NotationTestSigner() }
+        let attacker = try await offThePool { try NotationTestSigner() }
+        #expect(attacker.root.subject == signer.root.subject && attacker.root != signer.root)
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+        let strict = try NotationTestSigner.statement()
+        let spliced = try await offThePool { try attacker.jws(chain: [attacker.leaf, signer.root, attacker.root]) }
+        let outcome = verify(spliced, statement: strict, stores: stores, at: attacker.validTime)
+        #expect(!outcome.passed)
+        #expect(outcome.failure?.contains("is self-signed but is not the last certificate") == true, "\(outcome.failure ?? "passed")")
+        // The attacker's own chain is not trusted either.
+        let own = try await offThePool { try attacker.jws() }
+        #expect(verify(own, statement: strict, stores: stores, at: attacker.validTime).failure?.contains("does not contain any trusted certificate") == true)
+    }
+
     /// AWS Signer's shape: root, intermediate, leaf; scheme `notary.x509.signingAuthority`, the
     /// signing authority's `authenticSigningTime`; a COSE envelope.
     @Test func signingAuthorityScheme() async throws {

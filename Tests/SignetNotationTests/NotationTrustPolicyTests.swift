@@ -79,6 +79,24 @@ import Testing
         #expect(throws: NotationTrustPolicyError.self) { try NotationTrustPolicy(json: Array(version.utf8)) }
     }
 
+    /// A scope spelt other than image names are normalised would never match, and its images
+    /// would fall to the `*` statement (often audit or skip): refused, naming the spelling to use.
+    @Test(arguments: [
+        ("Registry.Example.com/app", "registry.example.com/app"),
+        ("registry.example.com:443/app", "registry.example.com/app"),
+        ("index.docker.io/library/nginx", "docker.io/library/nginx"),
+        ("docker.io/nginx", "docker.io/library/nginx"),
+    ])
+    func scopesMustBeSpeltAsNormalisedImageNames(_ scope: String, _ canonical: String) {
+        let json = #"{"version":"1.0","trustPolicies":[{"name":"a","registryScopes":["\#(scope)"],"signatureVerification":{"level":"strict"},"trustStores":["ca:x"],"trustedIdentities":["*"]},{"name":"b","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]}"#
+        do {
+            _ = try NotationTrustPolicy(json: Array(json.utf8))
+            Issue.record("accepted \(scope)")
+        } catch {
+            #expect("\(error)".contains("write it as \"\(canonical)\""), "\(error)")
+        }
+    }
+
     @Test func distinguishedNamesMatchAsSubsets() throws {
         let identity = try DistinguishedName(parsing: " C=US, ST=WA, O=Notary")
         let subject = try DistinguishedName(parsing: "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US")
