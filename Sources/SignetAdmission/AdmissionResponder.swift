@@ -123,7 +123,7 @@ public struct AdmissionResponder: Sendable {
             return answer(request, response: response, outcome: outcome, since: start, client: client)
         case .resolvingOwners(var prepared, let resolver, let controller):
             let images = prepared.images.compactMap { try? ImageReference(parsing: $0.image) }
-            let resolution = await resolver.resolve(controller, namespace: prepared.subject.namespace ?? "", images: images)
+            let resolution = await resolver.resolve(controller, namespace: prepared.subject.namespace ?? "", images: images, deadline: deadline)
             prepared.subject.owners = resolution.owners
             if let problem = resolution.problem {
                 prepared.notes.append("exceptions for the controllers of this \(request.kind.kind) were not applied: \(problem)")

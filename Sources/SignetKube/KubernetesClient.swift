@@ -53,11 +53,14 @@ public final class KubernetesClient: Sendable {
         return KubernetesObjectList(items: items, resourceVersion: version)
     }
 
-    /// One object, or `nil` when it does not exist.
-    public func get(_ resource: KubernetesResource, name: String, namespace: String?) async throws(KubernetesError) -> KubernetesObject? {
+    /// One object, or `nil` when it does not exist; given up at `deadline` when that comes
+    /// before the request timeout (an admission's own deadline).
+    public func get(
+        _ resource: KubernetesResource, name: String, namespace: String?, deadline: ContinuousClock.Instant? = nil
+    ) async throws(KubernetesError) -> KubernetesObject? {
         let body: [UInt8]
         do {
-            body = try await send("GET", resource.objectPath(name: name, namespace: namespace))
+            body = try await send("GET", resource.objectPath(name: name, namespace: namespace), deadline: deadline)
         } catch {
             if error.isNotFound { return nil }
             throw error
@@ -92,12 +95,15 @@ public final class KubernetesClient: Sendable {
         return headers
     }
 
-    private func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil) async throws(KubernetesError) -> [UInt8] {
+    private func send(
+        _ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil, deadline: ContinuousClock.Instant? = nil
+    ) async throws(KubernetesError) -> [UInt8] {
         let response: HTTPClient.Response
+        let timeout = ContinuousClock.now + configuration.requestTimeout
         do {
             response = try await transport.send(
                 method: method, url: configuration.serverURL + path, headers: headers(contentType: contentType), body: body,
-                maximumResponseBytes: Self.maximumResponseBytes, deadline: .now + configuration.requestTimeout)
+                maximumResponseBytes: Self.maximumResponseBytes, deadline: deadline.map { min($0, timeout) } ?? timeout)
         } catch {
             throw KubernetesError(.transport, "\(method) \(path): \(error.description)")
         }

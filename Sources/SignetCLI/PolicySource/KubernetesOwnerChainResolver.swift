@@ -45,7 +45,9 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
         self.cacheCapacity = max(1, cacheCapacity)
     }
 
-    func resolve(_ controller: ControllerReference, namespace: String, images: [ImageReference]) async -> OwnerChainResolution {
+    func resolve(
+        _ controller: ControllerReference, namespace: String, images: [ImageReference], deadline: ContinuousClock.Instant
+    ) async -> OwnerChainResolution {
         var owners: [VerifiedOwner] = []
         var next: ControllerReference? = controller
         while let reference = next {
@@ -55,7 +57,7 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
             guard reference.isFollowed, let resource = KubernetesResource.podControllers[reference.kind] else {
                 return OwnerChainResolution(owners: owners, problem: "\(reference.apiVersion) \(reference.kind) is not a built-in pod controller")
             }
-            switch await read(reference, resource: resource, namespace: namespace, images: images) {
+            switch await read(reference, resource: resource, namespace: namespace, images: images, deadline: deadline) {
             case .success(let link):
                 owners.append(link.owner)
                 next = link.next
@@ -70,7 +72,8 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
 
     /// One link: the owner `reference` names, confirmed, and the reference above it.
     private func read(
-        _ reference: ControllerReference, resource: KubernetesResource, namespace: String, images: [ImageReference]
+        _ reference: ControllerReference, resource: KubernetesResource, namespace: String, images: [ImageReference],
+        deadline: ContinuousClock.Instant
     ) async -> Result<(owner: VerifiedOwner, next: ControllerReference?), Problem> {
         let key = CacheKey(kind: reference.kind, namespace: namespace, name: reference.name, uid: reference.uid)
         let now = ContinuousClock.now
@@ -79,7 +82,7 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
         }
         let object: KubernetesObject?
         do {
-            object = try await client.get(resource, name: reference.name, namespace: namespace)
+            object = try await client.get(resource, name: reference.name, namespace: namespace, deadline: deadline)
         } catch {
             return .failure(Problem(reason: "\(reference.kind) \(namespace)/\(reference.name) could not be read: \(error)"))
         }

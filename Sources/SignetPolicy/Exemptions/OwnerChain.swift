@@ -53,14 +53,15 @@ public struct VerifiedOwner: Sendable, Hashable {
     }
 
     /// Whether `image` is one the owner's template names: the same repository and digest when
-    /// the template pins a digest, otherwise the same repository and tag (a digest added by
-    /// digest pinning is allowed). A Pod that claims this owner but runs another image gains
-    /// nothing from the owner.
+    /// the template pins a digest, otherwise the same repository and tag, and no digest. A tag
+    /// with a digest runs that digest, which could be any image of the repository, so it is not
+    /// what a template that names only the tag vouches for. A Pod that claims this owner but
+    /// runs another image gains nothing from the owner.
     public func templateNames(_ image: ImageReference) -> Bool {
         templateImages.contains { template in
             guard template.registry == image.registry, template.repository == image.repository else { return false }
             if let pinned = template.digest { return image.digest == pinned }
-            return template.effectiveTag == image.effectiveTag
+            return image.digest == nil && template.effectiveTag == image.effectiveTag
         }
     }
 }
@@ -85,6 +86,9 @@ public protocol OwnerChainResolver: Sendable {
     /// The chain above an object in `namespace` whose controller reference is `controller`:
     /// each link read through the API and checked against the reference that named it.
     /// `images` are the images being admitted (an implementation may reuse an owner it read
-    /// recently only while its template still names them).
-    func resolve(_ controller: ControllerReference, namespace: String, images: [ImageReference]) async -> OwnerChainResolution
+    /// recently only while its template still names them). A lookup not done by `deadline`
+    /// (the admission's) ends the chain there.
+    func resolve(
+        _ controller: ControllerReference, namespace: String, images: [ImageReference], deadline: ContinuousClock.Instant
+    ) async -> OwnerChainResolution
 }
