@@ -47,6 +47,7 @@ RELEASE = "signet"
 NAMESPACE = "signet-e2e"
 KEY_SECRET = "e2e-release-key"
 REGISTRY_USER, REGISTRY_PASSWORD = "puller", "e2e-registry-password"
+OPT_OUT_GROUP = "e2e-opt-out-approvers"
 
 
 def rfc3339(delta):
@@ -149,12 +150,33 @@ class Environment:
         if self.get("serviceaccount", "default", "-n", name) is None:
             self.kubectl("create", "serviceaccount", "default", "-n", name)
 
+    def namespace_editors(self):
+        """RBAC that lets tenants (e2e-tenants) and the opt-out approvers update namespaces, so
+        that signet, not RBAC, decides who may set the opt-out label."""
+        self.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "e2e-namespace-editor"},
+             "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "create", "update", "patch"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "e2e-namespace-editor"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-namespace-editor"},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in ("e2e-tenants", OPT_OUT_GROUP)]}]})
+
+    def opt_out(self, name):
+        """A namespace labelled signet.dev/exclude=true by a member of the opt-out group."""
+        self.namespace(name)
+        self.namespace_editors()
+        self.kubectl("label", "namespace", name, "signet.dev/exclude=true", "--overwrite", "--as=alice", f"--as-group={OPT_OUT_GROUP}")
+        wait_until(f"signet sees {name} opted out through its namespace watch", lambda: self.kubectl(
+            "run", "opt-out-probe", "-n", name, f"--image={self.images['uncovered']}", "--dry-run=server", check=False).returncode == 0,
+            timeout=30)
+
     def values_flags(self):
         return ["--set", f"webhook.url=https://127.0.0.1:{self.signet_port}/validate",
                 "--set", "replicaCount=1",
                 "--set", f"registry.insecureRegistries={{{self.registry.host},{self.private.host}}}",
                 # secretRef keys read through the API, the chart granting this one Secret by name.
-                "--set", "keySecretsSource=api", "--set", f"keySecrets={{{KEY_SECRET}}}"]
+                "--set", "keySecretsSource=api", "--set", f"keySecrets={{{KEY_SECRET}}}",
+                # Who may opt a namespace out (signet validates Namespace label changes).
+                "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}"]
 
     # signet, out of cluster, as the chart's Deployment describes it.
     def start_signet(self):
@@ -209,6 +231,18 @@ class Environment:
 
     def stop_signet(self):
         self.signet.stop()
+
+    def signet_metrics(self):
+        result = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5", "--cacert", self.signet_ca,
+                                 f"https://127.0.0.1:{self.signet_port}/metrics"], capture_output=True, text=True, timeout=30)
+        return result.stdout
+
+    def signet_metric(self, sample):
+        """The value of one sample (`name{labels}` as exposed), or None."""
+        for line in self.signet_metrics().splitlines():
+            if line.startswith(sample + " "):
+                return float(line[len(sample) + 1:])
+        return None
 
 
 ENV = None
@@ -289,7 +323,8 @@ class T01ChartInstall(Step):
             self.assertEqual(conditions.get("NonStructuralSchema", "False"), "False", crd)
         # Every webhook calls signet by URL, with the chart's CA.
         config = ENV.get("validatingwebhookconfiguration", RELEASE)
-        self.assertEqual({w["name"] for w in config["webhooks"]}, {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev"})
+        self.assertEqual({w["name"] for w in config["webhooks"]},
+                         {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev", "namespaces.signet.dev"})
         secret = ENV.get("secret", f"{RELEASE}-tls", "-n", NAMESPACE)
         for webhook in config["webhooks"]:
             self.assertEqual(webhook["clientConfig"]["url"], f"https://127.0.0.1:{ENV.signet_port}/validate")
@@ -329,6 +364,69 @@ class T02SignetUp(Step):
             with self.subTest(verb=verb, resource=resource, extra=extra):
                 result = ENV.kubectl("auth", "can-i", verb, resource, *extra, "--as", account, "-A", check=False)
                 self.assertEqual(result.stdout.strip(), "yes" if (verb, resource, *extra) in allowed else "no", result.stderr)
+
+
+class T02bFirstInstallCannotLockOut(Step):
+    """The chart as installed (enforcement.mode warn): the system pods of a cluster whose images
+    no policy covers (cert-manager-, ingress- and monitoring-like) are admitted with a warning,
+    and so is a drain that re-creates them; with enforcement.mode=enforce they are denied. The
+    serving certificate's expiry is in /metrics."""
+    SYSTEM_PODS = [("e2e-cert-manager", "cert-manager", "quay.io/jetstack/cert-manager-controller:v1.16.1"),
+                   ("e2e-cert-manager", "cert-manager-webhook", "quay.io/jetstack/cert-manager-webhook:v1.16.1"),
+                   ("e2e-ingress", "ingress-nginx", "registry.k8s.io/ingress-nginx/controller:v1.11.3"),
+                   ("e2e-monitoring", "prometheus", "quay.io/prometheus/prometheus:v2.54.1"),
+                   ("e2e-monitoring", "node-exporter", "quay.io/prometheus/node-exporter:v1.8.2")]
+
+    def create_system_pods(self):
+        return {(ns, name): ENV.kubectl("apply", "-f", "-", input=self.pod(name, ns, image), check=False)
+                for ns, name, image in self.SYSTEM_PODS}
+
+    def test_1_fresh_install_warns_and_a_drain_succeeds(self):
+        self.assertEqual(ENV.get("deployment", RELEASE, "-n", NAMESPACE)["spec"]["template"]["spec"]["containers"][0]["args"].count(
+            "--no-match-action=warn"), 1)
+        for namespace in {ns for ns, _, _ in self.SYSTEM_PODS}:
+            ENV.namespace(namespace)
+        for attempt in ("install", "drain"):
+            results = self.create_system_pods()
+            for (ns, name, image) in self.SYSTEM_PODS:
+                with self.subTest(attempt=attempt, pod=f"{ns}/{name}"):
+                    result = results[(ns, name)]
+                    if image.startswith("registry.k8s.io/"):
+                        self.assertAdmitted(result)   # the chart's system-images policy covers it
+                        self.assertNotIn("not covered", result.stderr)
+                    else:
+                        self.assertAdmitted(result, f'image "{image}" (container "app") is not covered by any ClusterImagePolicy')
+                    self.assertIsNotNone(ENV.get("pod", name, "-n", ns))
+            if attempt == "install":
+                # The drain: every pod evicted, then re-created as its controller would.
+                for ns, name, _ in self.SYSTEM_PODS:
+                    ENV.kubectl("delete", "pod", name, "-n", ns, "--wait=false")
+                    wait_until(f"pod {ns}/{name} is gone", lambda: ENV.get("pod", name, "-n", ns) is None, timeout=30)
+        self.assertGreaterEqual(ENV.signet_metric('signet_admission_uncovered_images_total{action="warn"}') or 0, 8)
+
+    def test_2_the_serving_certificate_expiry_is_a_metric(self):
+        cert = os.path.join(ENV.directory, "signet", "tls", "tls.crt")
+        end = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in", cert],
+                             capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1]
+        not_after = datetime.datetime.strptime(end, "%Y-%m-%d %H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+        self.assertEqual(ENV.signet_metric("signet_serving_certificate_expiry_timestamp_seconds"), not_after)
+
+    def test_3_enforce_denies_what_no_policy_covers(self):
+        result = ENV.helm("upgrade", RELEASE, CHART, "-n", NAMESPACE, "--reuse-values", "--set", "enforcement.mode=enforce")
+        self.assertIn("REVISION: 2", result.stdout)
+        ENV.stop_signet()
+        ENV.start_signet()
+        self.assertIn("--no-match-action=deny", ENV.signet_args)
+        for ns, name, _ in self.SYSTEM_PODS:
+            ENV.kubectl("delete", "pod", name, "-n", ns, "--wait=false")
+            wait_until(f"pod {ns}/{name} is gone", lambda: ENV.get("pod", name, "-n", ns) is None, timeout=30)
+        results = self.create_system_pods()
+        for (ns, name, image) in self.SYSTEM_PODS:
+            with self.subTest(pod=f"{ns}/{name}"):
+                if image.startswith("registry.k8s.io/"):
+                    self.assertAdmitted(results[(ns, name)])
+                else:
+                    self.assertDeniedBySignet(results[(ns, name)], image, "no-match action is deny")
 
 
 def policy(name, globs, authorities, **spec):
@@ -464,9 +562,25 @@ class T04Admission(Step):
         pinned = f"{ENV.images['keyless']}@{ENV.vectors.digest(ENV.vectors.KEYLESS)}"
         self.assertEqual([(c["name"], c["image"]) for c in ephemeral], [("debug-good", pinned)])
 
-    def test_opted_out_namespace_is_not_checked(self):
-        ENV.namespace("e2e-opted-out", {"signet.dev/exclude": "true"})
+    def test_opted_out_namespace_is_not_checked_but_counted_and_only_the_group_may_label_it(self):
+        # Namespace admins (tenants) and the approvers may update namespaces as far as RBAC goes.
+        ENV.namespace_editors()
+        ENV.namespace("e2e-opted-out")
+        label = ["label", "namespace", "e2e-opted-out", "signet.dev/exclude=true"]
+        refused = ENV.kubectl(*label, "--as=bob", "--as-group=e2e-tenants", check=False)
+        self.assertDenied(refused, 'admission webhook "namespaces.signet.dev" denied the request',
+                          f'only to members of the group "{OPT_OUT_GROUP}"', 'user "bob" is not one')
+        self.assertNotIn("signet.dev/exclude", ENV.get("namespace", "e2e-opted-out")["metadata"].get("labels", {}))
+        self.assertDeniedBySignet(ENV.kubectl("run", "before-opt-out", "-n", "e2e-opted-out", f"--image={ENV.images['unsigned']}", check=False))
+        self.assertAdmitted(ENV.kubectl(*label, "--as=alice", f"--as-group={OPT_OUT_GROUP}", check=False))
+        wait_until("signet sees the label through its namespace watch", lambda: ENV.kubectl(
+            "run", "anything", "-n", "e2e-opted-out", f"--image={ENV.images['unsigned']}", "--dry-run=server", check=False).returncode == 0,
+            timeout=30)
         self.assertAdmitted(ENV.kubectl("run", "anything", "-n", "e2e-opted-out", f"--image={ENV.images['unsigned']}", check=False))
+        self.assertGreaterEqual(ENV.signet_metric('signet_namespace_opt_out_admissions_total{kind="Pod",dry_run="false"}') or 0, 1)
+        # Removing it needs the group too.
+        self.assertDenied(ENV.kubectl("label", "namespace", "e2e-opted-out", "signet.dev/exclude-", "--as=bob", "--as-group=e2e-tenants",
+                                      check=False), "removing the label")
 
 
 def exception(name, namespace, valid_until, **spec):
@@ -695,7 +809,7 @@ class T07RenderedDocuments(Step):
         for crd in STAND_INS:
             ENV.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{crd['metadata']['name']}")
         # Opted out of image checks: the chart's own workload is not a test image.
-        ENV.namespace("render-check", {"signet.dev/exclude": "true"})
+        ENV.opt_out("render-check")
         for name in ("team-a", "team-b"):
             ENV.namespace(name)
         for scenario, flags in SCENARIOS.items():
@@ -739,7 +853,7 @@ class T08PullSecretsAndUpgrade(Step):
                           "--set", "rbac.pullSecrets.enabled=true", "--set", "rbac.pullSecrets.namespaces={e2e-private}",
                           "--set", "rbac.pullSecrets.names={regcred}",
                           "--set-json", f"policies.clusterImagePolicies.broken-release-policy={json.dumps(broken)}")
-        self.assertIn("REVISION: 2", result.stdout)
+        self.assertIn("REVISION: 3", result.stdout)
         self.assertEqual(ENV.get("secret", f"{RELEASE}-tls", "-n", NAMESPACE)["data"], before, "the serving pair is kept")
         role = ENV.get("role", f"{RELEASE}-pull-secrets", "-n", "e2e-private")
         self.assertEqual(role["rules"][0]["resourceNames"], ["regcred"])
@@ -777,8 +891,10 @@ class T09FailClosed(Step):
             self.assertIsNone(ENV.get("deployment", "while-down", "-n", "e2e-apps"))
             refused = ENV.kubectl("apply", "-f", "-", check=False, input=policy("while-down", ["x/**"], [{"static": {"action": "pass"}}]))
             self.assertDenied(refused, 'failed calling webhook "policies.signet.dev"')
-            self.assertAdmitted(ENV.kubectl("run", "opted-out-while-down", "-n", "e2e-opted-out",
-                                            f"--image={ENV.images['unsigned']}", check=False))
+            # The opt-out label is honoured by signet, not by the API server: while signet is
+            # down it opens nothing either.
+            self.assertDenied(ENV.kubectl("run", "opted-out-while-down", "-n", "e2e-opted-out",
+                                          f"--image={ENV.images['unsigned']}", check=False), "failed calling webhook")
         finally:
             ENV.start_signet()
         self.assertAdmitted(ENV.kubectl("run", "after-restart", "-n", "e2e-apps", f"--image={ENV.images['signed']}", check=False))
