@@ -9,7 +9,7 @@ extension SigstoreVerifier {
         let key = try run.signingKey()
         switch run.bundle.content {
         case .messageSignature(let message):
-            let algorithm = message.digest?.algorithm ?? .sha256
+            let algorithm = message.digest?.algorithm ?? run.policy.keyScheme?.hash ?? .sha256
             if let given = message.digest, let artifact = run.policy.artifact.digest(algorithm), artifact != given {
                 throw SigstoreVerificationFailure(.signature("the bundle's message digest \(given) is not the artifact's \(artifact)"))
             }
@@ -23,7 +23,9 @@ extension SigstoreVerifier {
                 guard let digest = run.policy.artifact.digest(algorithm) else {
                     throw SigstoreVerificationFailure(.signature("the signature is over a \(algorithm.rawValue) digest, which the artifact reference does not give"))
                 }
-                valid = key.verify(signature: message.signature, digest: digest.value, scheme: SignatureScheme(hash: algorithm))
+                // The digest's algorithm decides the hash; a managed key's scheme its padding.
+                let padding = run.policy.keyScheme?.rsaPadding ?? .pkcs1v15
+                valid = key.verify(signature: message.signature, digest: digest.value, scheme: SignatureScheme(hash: algorithm, rsaPadding: padding))
             }
             guard valid else {
                 throw SigstoreVerificationFailure(.signature("the message signature does not verify with \(key) over the artifact"))
@@ -37,7 +39,8 @@ extension SigstoreVerifier {
             let pae = envelope.preAuthenticationEncoding
             // The key type's hash (P-384 signs with SHA-384), then SHA-256, which older clients
             // used with every curve (sigstore-go accepts both for bundles v0.1 to v0.3).
-            let schemes = [SignatureScheme(hash: key.algorithm.defaultHash), SignatureScheme()]
+            // A managed key's configured scheme comes first.
+            let schemes = (run.policy.keyScheme.map { [$0] } ?? []) + [SignatureScheme(hash: key.algorithm.defaultHash), SignatureScheme()]
             guard let scheme = schemes.first(where: { key.verify(signature: signature, message: pae, scheme: $0) }) else {
                 throw SigstoreVerificationFailure(.signature(
                     "the DSSE signature does not verify with \(key) over the envelope's PAE (hash \(key.algorithm.defaultHash.rawValue) or sha256)"))

@@ -30,10 +30,14 @@ public struct SigstoreVerificationPolicy: Sendable, Hashable {
 
     public var signer: Signer
     public var artifact: SigstoreArtifact
+    /// How a managed key signs, when the deployment says (an RSA key with PSS padding, a
+    /// P-256 key with SHA-384): tried before the key type's defaults. Ignored for certificates.
+    public var keyScheme: SignatureScheme?
 
-    public init(signer: Signer, artifact: SigstoreArtifact) {
+    public init(signer: Signer, artifact: SigstoreArtifact, keyScheme: SignatureScheme? = nil) {
         self.signer = signer
         self.artifact = artifact
+        self.keyScheme = keyScheme
     }
 }
 

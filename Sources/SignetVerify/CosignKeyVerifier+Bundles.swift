@@ -61,7 +61,9 @@ extension CosignKeyVerifier {
             var failures: [String] = []
             for index in trust.keys.indices {
                 let verified = sigstore.verify(
-                    checked, policy: SigstoreVerificationPolicy(signer: .publicKey(trust.keys[index].key), artifact: .digest(artifact)))
+                    checked,
+                    policy: SigstoreVerificationPolicy(
+                        signer: .publicKey(trust.keys[index].key), artifact: .digest(artifact), keyScheme: trust.keys[index].scheme))
                 if let failure = verified.failure {
                     failures.append("\(trust.keys[index].source): \(failure)")
                 } else {
@@ -146,7 +148,9 @@ extension CosignKeyVerifier {
         var logged: [Int] = []
         var failures: [String] = []
         for index in signers {
-            let verified = sigstore.verify(bundle, policy: SigstoreVerificationPolicy(signer: .publicKey(trust.keys[index].key), artifact: .bytes(payload)))
+            let verified = sigstore.verify(
+                bundle,
+                policy: SigstoreVerificationPolicy(signer: .publicKey(trust.keys[index].key), artifact: .bytes(payload), keyScheme: trust.keys[index].scheme))
             if let failure = verified.failure {
                 failures.append("\(failure)")
             } else {

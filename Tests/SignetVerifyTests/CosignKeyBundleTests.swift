@@ -146,3 +146,18 @@ struct CosignKeyBundleTests {
         await fixture.stop()
     }
 }
+
+extension CosignKeyBundleTests {
+    /// A key listed with its scheme (RSA-PSS) verifies its bundles with that scheme, not the
+    /// key type's default padding.
+    @Test func anRSAPSSKeysBundleVerifiesWithItsScheme() async throws {
+        let fixture = try await VerificationFixture()
+        let key = try await TestSigningKey.generate(.rsaPSS2048)
+        let image = try fixture.reference("bundles/pss:v1")
+        let digest = try await fixture.images.pushImage(image)
+        try await KeyBundle.attach([try await KeyBundle.dsse(KeyBundle.statement(for: digest), key: key)], to: digest, in: image, client: fixture.client)
+        let passed = try await fixture.verify(image, keyAuthority([try key.trusted()]))
+        #expect(passed.passed, "\(passed.reason)")
+        await fixture.stop()
+    }
+}
