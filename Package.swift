@@ -47,6 +47,10 @@ let package = Package(
         // decoder), trust policy documents, trust stores and the verification steps.
         .target(name: "SignetNotation", dependencies: ["SignetCrypto"], swiftSettings: strictSettings),
 
+        // in-toto attestations: statements (v0.1, v1), predicate types and cosign's aliases,
+        // declarative conditions on predicates and the fields they read.
+        .target(name: "SignetAttestation", swiftSettings: strictSettings),
+
         // HTTP/1.1 codec and TLS engine on bytes; the server that owns sockets, limits and timeouts.
         .target(
             name: "SignetHTTP",
@@ -87,6 +91,7 @@ let package = Package(
                 "SignetCrypto",
                 "SignetSigstore",
                 "SignetNotation",
+                "SignetAttestation",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,6 +106,7 @@ let package = Package(
                 "SignetCrypto",
                 "SignetSigstore",
                 "SignetNotation",
+                "SignetAttestation",
                 "SignetPolicy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -197,7 +203,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetVerifyTests",
-            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetTestSupport"],
+            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetAttestation", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetAttestationTests",
+            dependencies: ["SignetAttestation"],
             swiftSettings: strictSettings
         ),
         .testTarget(

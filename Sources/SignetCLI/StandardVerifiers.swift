@@ -3,12 +3,12 @@ import SignetRegistry
 import SignetVerify
 
 /// The signature formats the command line verifies with, one ``SignatureVerifier`` each behind
-/// the engine's seam: cosign key-based, Sigstore keyless, Notation, and Notary v1 / Docker Content Trust.
+/// the engine's seam: cosign key-based, Sigstore keyless, Notation, Notary v1 / Docker Content Trust, and in-toto attestations.
 enum StandardVerifiers {
     static func make(registry: RegistryClient, notary: NotaryRepositoryClient = NotaryRepositoryClient()) -> [any SignatureVerifier] {
         [
             CosignKeyVerifier(registry: registry), KeylessVerifier(registry: registry), NotationSignatureVerifier(registry: registry),
-            NotaryV1Verifier(registry: registry, client: notary),
+            NotaryV1Verifier(registry: registry, client: notary), AttestationVerifier(registry: registry),
         ]
     }
 }

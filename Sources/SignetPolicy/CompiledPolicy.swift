@@ -151,6 +151,13 @@ public struct CompiledAuthority: Sendable, Hashable {
             text += "|ca=\(trust.caBundleFile ?? "")"
             for unresolved in trust.unresolvedKeys { text += "|unresolved=\(unresolved)" }
         }
+        if case .attestations(let trust) = kind {
+            for requirement in trust.requirements {
+                text += "|attestation=\(requirement.name):\(requirement.predicateType):threshold=\(requirement.signer.threshold)"
+                for key in requirement.signer.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
+                for unresolved in requirement.signer.unresolvedKeys { text += "|unresolved=\(unresolved)" }
+            }
+        }
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
@@ -182,6 +189,12 @@ public struct CompiledAuthority: Sendable, Hashable {
             return "unresolved trust root: \(trust.transparencyLog.unresolvedTrustRoot!); the authority fails every image until it is back"
         case .keyless(let trust):
             return trust.unresolvedTrustRoot.map { "unresolved trust root: \($0); the authority fails every image until it is back" }
+        case .attestations(let trust):
+            let unresolved = trust.requirements.flatMap { requirement in
+                requirement.signer.unresolvedKeys.map { "attestation \(requirement.name): \($0)" }
+            }
+            return unresolved.isEmpty ? nil
+                : "unresolved key: " + unresolved.joined(separator: "; ") + "; the authority fails every image until the key is back"
         case .notation(let trust):
             return trust.unresolvedTrustMaterial.map { "unresolved notation trust material: \($0); the authority fails every image until it is back" }
         case .notaryV1(let trust) where !trust.unresolvedKeys.isEmpty:
@@ -205,7 +218,7 @@ public struct CompiledAuthority: Sendable, Hashable {
         /// Notary v1 / Docker Content Trust: the tag's digest as signed in a Notary server's TUF metadata.
         case notaryV1(CompiledNotaryV1Authority)
         /// in-toto attestations with predicate conditions.
-        case attestations(PolicyValue)
+        case attestations(CompiledAttestationAuthority)
 
         /// The field name of the kind in the resource: `static`, `key`, `keyless`, ...
         public var fieldName: String {

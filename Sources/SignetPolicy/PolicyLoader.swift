@@ -261,7 +261,7 @@ public struct PolicyLoader: Sendable {
             } else if let body = authority.notaryV1 {
                 kind = .notaryV1(try compileNotaryV1Authority(body, path: "\(path).notaryV1", source: source))
             } else {
-                kind = .attestations(authority.attestations!)
+                kind = .attestations(try compileAttestationAuthority(authority.attestations!, path: "\(path).attestations", source: source))
             }
             let authorityName = authority.name ?? "authority-\(index)"
             guard !authorityName.isEmpty else {

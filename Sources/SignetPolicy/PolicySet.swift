@@ -36,6 +36,7 @@ public struct PolicySet: Sendable {
                 case .keyless(let trust): files.formUnion(trust.trustMaterialFiles)
                 case .notation(let trust): files.formUnion(trust.trustMaterialFiles)
                 case .notaryV1(let trust): files.formUnion(trust.trustMaterialFiles)
+                case .attestations(let trust): files.formUnion(trust.requirements.flatMap(\.signer.trustMaterialFiles))
                 default: break
                 }
             }
@@ -49,6 +50,7 @@ public struct PolicySet: Sendable {
         for policy in policies {
             for authority in policy.authorities {
                 if case .key(let trust) = authority.kind { references.formUnion(trust.secretReferences) }
+                if case .attestations(let trust) = authority.kind { references.formUnion(trust.requirements.flatMap(\.signer.secretReferences)) }
             }
         }
         return references.sorted { ($0.namespace, $0.name, $0.key ?? "") < ($1.namespace, $1.name, $1.key ?? "") }

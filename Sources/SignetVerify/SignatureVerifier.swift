@@ -23,6 +23,14 @@ public protocol SignatureVerifier: Sendable {
 
     /// Verifies `request.digest` against `request.authority`.
     func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult
+
+    /// A result taken from the cache, brought up to date where it depends on the time (the
+    /// conditions of attestations); the result as cached for most formats.
+    func revisit(_ cached: VerificationResult, authority: CompiledAuthority) -> VerificationResult
+}
+
+extension SignatureVerifier {
+    public func revisit(_ cached: VerificationResult, authority: CompiledAuthority) -> VerificationResult { cached }
 }
 
 /// What one verification is about: the image as named, the digest it was resolved to, the

@@ -1,4 +1,5 @@
 import Logging
+import SignetAttestation
 import SignetPolicy
 import SignetRegistry
 
@@ -26,6 +27,12 @@ extension VerificationEngine: CachedVerdictSource {
         guard let stored = results.cachedValue(for: key) else { return nil }
         if tagged { tags.countHit() }
         results.countHit()
+        if stored.attestations != nil, let verifier = verifiers.first(where: { $0.handles(authority) }) {
+            // Conditions that depend on the time are evaluated again.
+            let result = verifier.revisit(
+                report(stored, outcome: .hit, image: image, digest: digest, policy: policy.name, authority: authority.name), authority: authority)
+            return result.verdict
+        }
         // What report(...).verdict gives for a hit, without building the whole result.
         var steps: [VerificationStep] = []
         steps.reserveCapacity(stored.steps.count + 2)
@@ -161,6 +168,8 @@ struct CachedVerification: Sendable {
     var steps: [VerificationStep]
     var fetchMilliseconds: Double?
     var checkMilliseconds: Double?
+    /// The attestations verified, with only the predicate fields their conditions read.
+    var attestations: [VerifiedAttestation]?
 
     init(_ result: VerificationResult) {
         format = result.format
@@ -171,12 +180,15 @@ struct CachedVerification: Sendable {
         steps = result.steps
         fetchMilliseconds = result.timings.fetchMilliseconds
         checkMilliseconds = result.timings.checkMilliseconds
+        attestations = result.attestations
     }
 
     func result(image: String, digest: ImageDigest, policy: String, authority: String) -> VerificationResult {
-        VerificationResult(
+        var result = VerificationResult(
             image: image, digest: digest, policy: policy, authority: authority, format: format, passed: passed,
             reason: reason, failure: failure, signers: signers, steps: steps,
             timings: VerificationResult.Timings(fetchMilliseconds: fetchMilliseconds, checkMilliseconds: checkMilliseconds))
+        result.attestations = attestations
+        return result
     }
 }

@@ -35,8 +35,8 @@ public final class VerificationEngine: AuthorityVerifier {
     let logger: Logger
     private let retainedRevision = Mutex<String?>(nil)
 
-    /// An engine over `registry` with the given verifiers (default: cosign key-based, keyless
-    /// and Notation, with the system's calendar clock).
+    /// An engine over `registry` with the given verifiers (default: cosign key-based, keyless,
+    /// Notation and in-toto attestations, with the system's calendar clock).
     public init(
         registry: RegistryClient,
         configuration: VerificationEngineConfiguration = VerificationEngineConfiguration(),
@@ -46,7 +46,7 @@ public final class VerificationEngine: AuthorityVerifier {
     ) {
         self.registry = registry
         self.configuration = configuration
-        self.verifiers = verifiers ?? [CosignKeyVerifier(registry: registry), KeylessVerifier(registry: registry), NotationSignatureVerifier(registry: registry)]
+        self.verifiers = verifiers ?? [CosignKeyVerifier(registry: registry), KeylessVerifier(registry: registry), NotationSignatureVerifier(registry: registry), AttestationVerifier(registry: registry)]
         self.results = ExpiringCache(name: "verification", capacity: configuration.capacity, clock: clock)
         self.tags = ExpiringCache(name: "tag", capacity: configuration.tagCapacity, clock: clock)
         self.logger = logger
@@ -101,6 +101,7 @@ public final class VerificationEngine: AuthorityVerifier {
             throw VerificationError(.cancelled)
         }
         var result = report(stored, outcome: outcome, image: image, digest: digest, policy: policy, authority: authority.name)
+        if outcome != .miss { result = verifier.revisit(result, authority: authority) }
         result.timings.resolutionMilliseconds = resolutionTime
         result.timings.totalMilliseconds = (ContinuousClock.now - start).milliseconds
         return result

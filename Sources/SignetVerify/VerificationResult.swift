@@ -1,3 +1,4 @@
+import SignetAttestation
 import SignetPolicy
 import SignetRegistry
 
@@ -28,6 +29,9 @@ public struct VerificationResult: Sendable, Hashable, Codable {
     public var timings: Timings
     /// Whether this result came from the cache, and how.
     public var cache: CacheOutcome?
+    /// For an `attestations` authority: the attestations verified (signature and subject), with
+    /// the predicate fields their conditions read; nil for other formats.
+    public var attestations: [VerifiedAttestation]?
 
     public init(
         image: String, digest: ImageDigest, policy: String, authority: String, format: SignatureFormat, passed: Bool,
@@ -117,6 +121,8 @@ public enum VerificationFailure: String, Sendable, Hashable, Codable, CaseIterab
     /// Trust material the authority names (a key file, a Secret key) could not be read, so
     /// nothing can verify (``CompiledAuthority/unresolvedReason``).
     case unresolvedTrustMaterial
+    /// Attestations verified, but none meets a requirement's conditions.
+    case conditionNotMet
 }
 
 /// How a cache answered a lookup.

@@ -1,0 +1,84 @@
+import Foundation
+import SignetAttestation
+
+extension PolicyLoader {
+    /// Compiles an `attestations` authority:
+    ///
+    /// ```yaml
+    /// attestations:
+    ///   require:
+    ///     - name: provenance                 # optional; the predicate type as written by default
+    ///       predicateType: slsaprovenance1   # a full URI, or a cosign alias
+    ///       key:                             # the signer, as a key authority
+    ///         publicKeys: [{file: /etc/signet/keys/builder.pub}]
+    ///       conditions:                      # optional; all must hold
+    ///         - {path: runDetails.builder.id, operator: equals, value: https://github.com/actions/runner}
+    /// ```
+    ///
+    /// The signer compiles as a `key` authority does (so a missing key file or Secret fails
+    /// closed the same way); a wrong predicate type, condition or operator refuses the policy,
+    /// naming the field.
+    func compileAttestationAuthority(
+        _ body: PolicyValue, path: String, source: PolicySourceLocation
+    ) throws(PolicyLoadError) -> CompiledAttestationAuthority {
+        func invalid(_ field: String, _ message: String) -> PolicyLoadError {
+            PolicyLoadError(.invalidField, file: source.file, document: source.document, fieldPath: field, message: message)
+        }
+        guard case .object(let members) = body, Set(members.keys) == ["require"] else {
+            throw invalid(path, "an attestations authority has exactly one field, require: a list of required attestations")
+        }
+        guard case .array(let entries)? = members["require"], !entries.isEmpty else {
+            throw invalid("\(path).require", "at least one required attestation is needed")
+        }
+        var requirements: [CompiledAttestationAuthority.Requirement] = []
+        var names: Set<String> = []
+        for (index, entry) in entries.enumerated() {
+            let field = "\(path).require[\(index)]"
+            guard case .object(let fields) = entry else { throw invalid(field, "a required attestation is an object") }
+            let unknown = Set(fields.keys).subtracting(["name", "predicateType", "key", "keyless", "conditions"])
+            guard unknown.isEmpty else { throw invalid(field, "unknown field(s) \(unknown.sorted().joined(separator: ", "))") }
+            guard case .string(let written)? = fields["predicateType"], let predicateType = PredicateType.resolve(written) else {
+                throw invalid("\(field).predicateType", "a predicate type URI or one of cosign's aliases ("
+                    + PredicateType.aliases.keys.sorted().joined(separator: ", ") + ") is required")
+            }
+            var name = written
+            if let given = fields["name"] {
+                guard case .string(let text) = given, !text.isEmpty else { throw invalid("\(field).name", "name is a non-empty string") }
+                name = text
+            }
+            guard names.insert(name).inserted else { throw invalid("\(field).name", "duplicate attestation name \"\(name)\"") }
+            if fields["keyless"] != nil {
+                throw invalid("\(field).keyless", "keyless signers of attestations are not supported yet; use key")
+            }
+            guard let keyBody = fields["key"] else { throw invalid("\(field).key", "the attestation's signer (key) is required") }
+            let key: ClusterImagePolicy.KeyAuthority
+            do {
+                key = try JSONDecoder().decode(ClusterImagePolicy.KeyAuthority.self, from: JSONEncoder().encode(keyBody))
+            } catch {
+                throw invalid("\(field).key", "not a key authority: \(error)")
+            }
+            let signer = try compileKeyAuthority(key, path: "\(field).key", source: source)
+            var conditions: [AttestationCondition] = []
+            if let written = fields["conditions"] {
+                do {
+                    conditions = try AttestationCondition.parseList(Self.attestationValue(written), field: "\(field).conditions")
+                } catch {
+                    throw invalid("\(field).conditions", error.reason)
+                }
+            }
+            requirements.append(.init(name: name, predicateType: predicateType, signer: signer, conditions: conditions))
+        }
+        return CompiledAttestationAuthority(requirements: requirements)
+    }
+
+    static func attestationValue(_ value: PolicyValue) -> AttestationValue {
+        switch value {
+        case .null: .null
+        case .bool(let flag): .bool(flag)
+        case .number(let number): .number(number)
+        case .string(let text): .string(text)
+        case .array(let values): .array(values.map(attestationValue))
+        case .object(let members): .object(members.mapValues(attestationValue))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import SignetAttestation
+import SignetPolicy
+import SignetRegistry
+import SignetSigstore
+
+extension AttestationVerifier {
+    /// What one envelope gave: the attestations it verified for, the rejections by requirement
+    /// name (an envelope of a requirement's predicate type that its signer did not sign, or
+    /// about another image), and the steps.
+    struct Examination {
+        var verified: [VerifiedAttestation] = []
+        var rejections: [String: [String]] = [:]
+        var steps: [VerificationStep] = []
+    }
+
+    /// Steps 2 and 3 for one envelope. The statement is read before its signature is checked
+    /// only to route the envelope to the requirements of its claimed predicate type; nothing of
+    /// it counts until a requirement's keys have verified the whole payload, predicate type
+    /// included.
+    static func examine(_ envelope: DSSEEnvelope, source: String, digest: ImageDigest, requirements: [CompiledAttestationAuthority.Requirement]) -> Examination {
+        var examination = Examination()
+        guard envelope.payloadType == InTotoStatement.payloadType else {
+            let reason = "the envelope's payload type is \(envelope.payloadType), not \(InTotoStatement.payloadType)"
+            examination.steps.append(VerificationStep(name: "statement", passed: false, detail: reason))
+            for requirement in requirements { examination.rejections[requirement.name, default: []].append(reason) }
+            return examination
+        }
+        let statement: InTotoStatement
+        do {
+            statement = try InTotoStatement(json: envelope.payload)
+        } catch {
+            examination.steps.append(VerificationStep(name: "statement", passed: false, detail: error.reason))
+            for requirement in requirements { examination.rejections[requirement.name, default: []].append(error.reason) }
+            return examination
+        }
+        examination.steps.append(VerificationStep(
+            name: "statement", passed: true, detail: "\(statement.type), predicate type \(statement.predicateType) (not yet verified)"))
+        for requirement in requirements where requirement.predicateType == statement.predicateType {
+            let signer = requirement.signer
+            switch envelope.verify(keys: signer.keys.map(\.key), threshold: signer.threshold, acceptedPayloadTypes: [InTotoStatement.payloadType]) {
+            case .failure(let error):
+                let reason = "a \(requirement.name) attestation not signed by its signer (\(error))"
+                examination.rejections[requirement.name, default: []].append(reason)
+                examination.steps.append(VerificationStep(name: "\(requirement.name) signature", passed: false, detail: reason))
+                continue
+            case .success(let keys):
+                let names = signer.keys.filter { keys.contains($0.key) }.map(\.source)
+                examination.steps.append(VerificationStep(
+                    name: "\(requirement.name) signature", passed: true, detail: "DSSE signature verified with " + names.joined(separator: ", ")))
+                let subjects = statement.subjects.flatMap { subject in subject.digest.map { "\($0.key):\($0.value)" } }.sorted()
+                guard statement.hasSubject(algorithm: digest.algorithm, hex: digest.encoded) else {
+                    let reason = "a \(requirement.name) attestation about " + subjects.joined(separator: ", ") + ", not the image's digest \(digest)"
+                    examination.rejections[requirement.name, default: []].append(reason)
+                    examination.steps.append(VerificationStep(name: "\(requirement.name) subject", passed: false, detail: reason))
+                    continue
+                }
+                examination.steps.append(VerificationStep(name: "\(requirement.name) subject", passed: true, detail: "the statement names \(digest)"))
+                examination.verified.append(VerifiedAttestation(
+                    requirement: requirement.name, predicateType: statement.predicateType, statementType: statement.type, signers: names,
+                    source: source, subjects: subjects, fields: PredicateFields(reading: requirement.paths, from: statement.predicate)))
+            }
+        }
+        return examination
+    }
+
+    /// The outcome of step 4.
+    struct Decision {
+        var passed: Bool
+        var reason: String
+        var failure: VerificationFailure?
+        var steps: [VerificationStep]
+    }
+
+    /// Step 4: each requirement needs one verified attestation that meets all its conditions at
+    /// `now`. A deny names the attestation and the failed condition (`provenance
+    /// runDetails.builder.id is https://evil.example, expected https://github.com/actions/runner`),
+    /// or says that no attestation of the type signed by the signer was found, and why each
+    /// candidate was refused.
+    static func decide(
+        _ trust: CompiledAttestationAuthority, attestations: [VerifiedAttestation], rejections: [String: [String]], now: Date
+    ) -> Decision {
+        var steps: [VerificationStep] = []
+        var failures: [String] = []
+        var passes: [String] = []
+        var failure: VerificationFailure?
+        for requirement in trust.requirements {
+            let signers = requirement.signer.keys.map(\.source).joined(separator: " or ")
+            let candidates = attestations.filter { $0.requirement == requirement.name }
+            guard !candidates.isEmpty else {
+                var reason = "no attestation of type \(requirement.predicateType) signed by \(signers)"
+                let refused = rejections[requirement.name] ?? []
+                if !refused.isEmpty { reason += " (" + refused.joined(separator: "; ") + ")" }
+                failures.append(reason)
+                failure = failure ?? (refused.isEmpty ? .noSignatures : .noValidSignature)
+                steps.append(VerificationStep(name: "requirement \(requirement.name)", passed: false, detail: reason))
+                continue
+            }
+            var firstFailure: String?
+            var met: VerifiedAttestation?
+            for candidate in candidates {
+                if let why = requirement.condition.failure(in: candidate.fields, now: now) {
+                    firstFailure = firstFailure ?? why
+                } else {
+                    met = candidate
+                    break
+                }
+            }
+            if let met {
+                let detail = "\(requirement.name) (\(requirement.predicateType)) signed by \(met.signers.joined(separator: ", ")) from \(met.source)"
+                    + (requirement.conditions.isEmpty ? "" : ", \(requirement.conditions.count) condition(s) met")
+                passes.append(detail)
+                steps.append(VerificationStep(name: "requirement \(requirement.name)", passed: true, detail: detail))
+            } else {
+                let reason = "\(requirement.name) \(firstFailure ?? "condition not met")"
+                failures.append(reason)
+                failure = failure ?? .conditionNotMet
+                steps.append(VerificationStep(name: "requirement \(requirement.name)", passed: false, detail: reason))
+            }
+        }
+        guard failures.isEmpty else {
+            return Decision(passed: false, reason: failures.joined(separator: "; "), failure: failure, steps: steps)
+        }
+        return Decision(passed: true, reason: "attestations verified: " + passes.joined(separator: "; "), failure: nil, steps: steps)
+    }
+}

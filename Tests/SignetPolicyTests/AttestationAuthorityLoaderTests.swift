@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import SignetPolicy
+
+private let examplePEM = """
+                    -----BEGIN PUBLIC KEY-----
+                    MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEnLQJRsX2GHEpN0bfvgbRGqu3kEBq
+                    m1GSrpnC9ENA0vmg/P1aGFYW8R3Zj1wyJVlBsGcEUw0yGRtPT4CurSWK6A==
+                    -----END PUBLIC KEY-----
+"""
+
+/// A policy with one `attestations` authority requiring one attestation; `entry` lines go under
+/// the requirement (10 spaces), after its key.
+private func attestationPolicy(type: String = "slsaprovenance1", _ entry: String = "") -> String {
+    policyYAML(name: "attested", authorities: """
+            - name: attested
+              attestations:
+                require:
+                  - name: provenance
+                    predicateType: \(type)
+                    key:
+                      publicKeys:
+                        - pem: |
+        \(examplePEM)
+        \(entry)
+        """)
+}
+
+private func load(_ yaml: String) -> Result<PolicySet, PolicyLoadError> {
+    do {
+        return .success(try PolicyLoader().load(files: [PolicySourceFile(name: "attested.yaml", bytes: Array(yaml.utf8))]))
+    } catch {
+        return .failure(error)
+    }
+}
+
+@Suite("Attestation authority loading")
+struct AttestationAuthorityLoaderTests {
+    @Test func anAliasResolvesAndConditionsCompile() throws {
+        let set = try load(attestationPolicy("""
+                        conditions:
+                          - {path: runDetails.builder.id, operator: equals, value: https://github.com/actions/runner}
+                          - anyOf:
+                              - {path: buildDefinition.externalParameters.workflow.ref, operator: matches, value: "refs/tags/v.*"}
+                              - {path: buildDefinition.externalParameters.workflow.ref, operator: equals, value: refs/heads/main}
+            """)).get()
+        guard case .attestations(let trust) = set.policies[0].authorities[0].kind else {
+            Issue.record("not an attestations authority")
+            return
+        }
+        #expect(trust.requirements.map(\.predicateType) == ["https://slsa.dev/provenance/v1"])
+        #expect(trust.requirements[0].conditions.count == 2)
+        #expect(trust.requirements[0].paths.map(\.description).sorted() == [
+            "buildDefinition.externalParameters.workflow.ref", "runDetails.builder.id",
+        ])
+        #expect(trust.requirements[0].signer.keys.count == 1)
+    }
+
+    @Test func badRequirementsAreRefusedNamingTheField() throws {
+        let cases: [(String, String, String)] = [
+            (attestationPolicy(type: "provenance"), "spec.authorities[0].attestations.require[0].predicateType", "cosign's aliases"),
+            (attestationPolicy("            conditions:\n              - {path: a, operator: like, value: x}\n"),
+             "spec.authorities[0].attestations.require[0].conditions", "operator"),
+            (attestationPolicy("            conditions:\n              - {path: a, operator: matches, value: \"(\"}\n"),
+             "spec.authorities[0].attestations.require[0].conditions", "valid regular expression"),
+            (attestationPolicy("            signer: x\n"), "spec.authorities[0].attestations.require[0]", "unknown field(s) signer"),
+            (attestationPolicy("            keyless: {identities: []}\n"), "spec.authorities[0].attestations.require[0].keyless", "not supported"),
+        ]
+        for (yaml, field, message) in cases {
+            guard case .failure(let error) = load(yaml) else {
+                Issue.record("accepted: \(yaml)")
+                continue
+            }
+            #expect(error.fieldPath == field, "\(error)")
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+    }
+}
