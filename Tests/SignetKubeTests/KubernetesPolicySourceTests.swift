@@ -193,12 +193,17 @@ struct KubernetesPolicySourceTests {
             config = configs[0]
             assert config["apiVersion"] == "admissionregistration.k8s.io/v1"
             hooks = config["webhooks"]
-            assert {hook["name"] for hook in hooks} == {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev"}
+            assert {hook["name"] for hook in hooks} == {"images.signet.dev", "namespaces.signet.dev", "policies.signet.dev", "exemptions.signet.dev"}
             for hook in hooks:
                 assert hook["sideEffects"] == "None", hook["name"]
                 assert hook["admissionReviewVersions"] == ["v1"]
+            # signet honours the opt-out label itself (counted, logged, audited); the API server
+            # skips only the system namespaces, and sends signet every change of the label.
             images = [hook for hook in hooks if hook["name"] == "images.signet.dev"][0]
-            assert {"key": "signet.dev/exclude", "operator": "NotIn", "values": ["true"]} in images["namespaceSelector"]["matchExpressions"]
+            assert images["namespaceSelector"]["matchExpressions"] == [
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "signet-system", "cert-manager"]}], images
+            labels = [hook for hook in hooks if hook["name"] == "namespaces.signet.dev"][0]
+            assert labels["objectSelector"] == {"matchExpressions": [{"key": "signet.dev/exclude", "operator": "Exists"}]}, labels
             own = {r for hook in hooks if hook["name"] in ("policies.signet.dev", "exemptions.signet.dev") for rule in hook["rules"] for r in rule["resources"]}
             assert own == {"clusterimagepolicies", "policyexceptions", "emergencybypasses"}, own
             exemptions = [hook for hook in hooks if hook["name"] == "exemptions.signet.dev"][0]
