@@ -10,11 +10,13 @@ writes MUTATIONS.md and exits 1 unless every mutation is caught.
 
 Add a mutation: append a `Mutation` with the file, the exact text to replace (it must occur
 once), the replacement, the suites to run (a `swift test --filter` expression) and what the
-check guards. Run one: `make mutate ONLY=<id>`.
+check guards. Run some: `make mutate ONLY=<id>,<id>`: their rows in MUTATIONS.md are replaced,
+the others kept with the commit they ran on.
 """
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +82,51 @@ MUTATIONS = [
              "now < expiresAt && ",
              "",
              "SignetPolicyTests|SignetAdmissionTests"),
+    Mutation("sigstore-set-signature", "a Rekor signed entry timestamp verifies with the log's key",
+             "Sources/SignetSigstore/SigstoreVerifier+TransparencyLog.swift",
+             "guard log.publicKey.verify(signature: promise, message: entry.signedEntryTimestampPayload, scheme: log.signatureScheme) else {",
+             "guard log.publicKey.verify(signature: promise, message: entry.signedEntryTimestampPayload, scheme: log.signatureScheme) || true else {",
+             "SignetSigstoreTests|SignetVerifyTests"),
+    Mutation("sigstore-inclusion-proof", "a Rekor inclusion proof leads to the logged root hash",
+             "Sources/SignetSigstore/SigstoreVerifier+TransparencyLog.swift",
+             "        guard root == proof.rootHash else {",
+             "        guard root == proof.rootHash || true else {",
+             "SignetSigstoreTests|SignetVerifyTests"),
+    Mutation("sigstore-checkpoint-signature", "a Rekor checkpoint is signed by the log",
+             "Sources/SignetSigstore/SigstoreVerifier+TransparencyLog.swift",
+             "        guard checkpoint.note.isSigned(",
+             "        guard true || checkpoint.note.isSigned(",
+             "SignetSigstoreTests|SignetVerifyTests"),
+    Mutation("x509-path-validation", "a certificate chains to a trusted root (RFC 5280 path validation)",
+             "Sources/CSignetOpenSSL/shims.c",
+             "        verified = X509_verify_cert(context) == 1;",
+             "        verified = X509_verify_cert(context) == 1 || 1;",
+             "SignetSigstoreTests|SignetVerifyTests|SignetNotationTests"),
+    Mutation("x509-validity-time", "every certificate on a path is valid at the signing time",
+             "Sources/CSignetOpenSSL/shims.c",
+             "        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), (time_t)time);",
+             "        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(context), X509_V_FLAG_NO_CHECK_TIME);",
+             "SignetSigstoreTests|SignetVerifyTests|SignetNotationTests"),
+    Mutation("notary-role-expiry", "Notary (TUF) metadata is refused after it expires",
+             "Sources/SignetNotary/NotaryTrustedCollection.swift",
+             "guard header.expires > referenceTime else {",
+             "guard header.expires > referenceTime || true else {",
+             "SignetNotaryTests"),
+    Mutation("notary-delegation-threshold", "every required Notary delegation (or the threshold of them) vouches",
+             "Sources/SignetNotary/NotaryV1Verifier.swift",
+             "guard vouched.count >= threshold else {",
+             "guard vouched.count >= min(threshold, 1) else {",
+             "SignetNotaryTests|SignetVerifyTests"),
+    Mutation("notation-target-digest", "a Notation signature's target is the image's own digest",
+             "Sources/SignetNotation/NotationVerification.swift",
+             "if digest != expected.digest {",
+             "if digest != expected.digest && false {",
+             "SignetNotationTests|SignetVerifyTests"),
+    Mutation("attestation-subject", "an attestation's statement names the image digest as a subject",
+             "Sources/SignetAttestation/InTotoStatement.swift",
+             "subjects.contains { $0.digest[algorithm] == hex.lowercased() }",
+             "subjects.contains { _ in true }",
+             "SignetAttestationTests|SignetVerifyTests"),
 ]
 
 
@@ -130,24 +177,33 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rows = {}
+    if args.only and os.path.exists(args.output):
+        # Keep the rows of mutations not run this time, with the commit they ran on.
+        for line in open(args.output):
+            found = re.match(r"\| `([a-z0-9-]+)` \|", line)
+            if found and not any(m.id == found.group(1) for m, _, _ in results):
+                rows[found.group(1)] = line.rstrip("\n")
+    for mutation, verdict, seconds in results:
+        suites = mutation.suites.replace("|", "\\|")
+        rows[mutation.id] = f"| `{mutation.id}` | {mutation.guards} | `{suites}` | {verdict} ({seconds:.0f} s) | {commit} |"
+    ordered = [rows[m.id] for m in MUTATIONS if m.id in rows]
+    caught = sum(1 for row in ordered if "| caught" in row)
     lines = [
         "# Mutation run",
         "",
-        f"`make mutate` on commit {commit}: each security check broken on its own, then the suites that",
-        "should notice run. Generated by scripts/mutate.py; do not edit.",
+        "`make mutate`: each security check broken on its own, then the suites that should notice run.",
+        "Generated by scripts/mutate.py; do not edit.",
         "",
-        "| mutation | what it breaks | suites | result |",
-        "|---|---|---|---|",
-    ]
-    for mutation, verdict, seconds in results:
-        suites = mutation.suites.replace("|", "\\|")
-        lines.append(f"| `{mutation.id}` | {mutation.guards} | `{suites}` | {verdict} ({seconds:.0f} s) |")
-    caught = sum(1 for _, verdict, _ in results if verdict.startswith("caught"))
-    lines += ["", f"{caught} of {len(results)} caught."]
-    if not args.only:
-        open(args.output, "w").write("\n".join(lines) + "\n")
+        "| mutation | what it breaks | suites | result | commit |",
+        "|---|---|---|---|---|",
+    ] + ordered + ["", f"{caught} of {len(ordered)} caught."]
+    missing = [m.id for m in MUTATIONS if m.id not in rows]
+    if missing:
+        lines.append(f"Not run yet: {', '.join(missing)}.")
+    open(args.output, "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
-    sys.exit(0 if caught == len(results) else 1)
+    sys.exit(0 if all("| caught" in rows[m.id] for m, _, _ in results) else 1)
 
 
 if __name__ == "__main__":

@@ -41,16 +41,60 @@ public final class KubernetesClient: Sendable {
 
     // MARK: - Requests
 
-    /// Lists the objects of `resource` in `scope` (by default every object, all namespaces).
+    /// Lists the objects of `resource` in `scope` (by default every object, all namespaces), in
+    /// pages of ``KubernetesClientConfiguration/listPageSize`` (API concepts, "Retrieving large
+    /// results sets in chunks"): each page's `metadata.continue` asks for the next, all from one
+    /// consistent snapshot. When the server has compacted that snapshot away (410 Gone on a
+    /// continue token), the list starts again from the first page, at most
+    /// ``maximumListRestarts`` times.
     public func list(_ resource: KubernetesResource, scope: KubernetesListScope = .all) async throws(KubernetesError) -> KubernetesObjectList {
-        let query = scope.queryItem
-        let response = try await send("GET", resource.collectionPath(namespace: scope.namespace) + (query.isEmpty ? "" : "?" + query))
-        guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
-            throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
+        var restarts = 0
+        while true {
+            do {
+                return try await listPages(resource, scope: scope)
+            } catch let error where error.isGone && error.duringContinuation && restarts < Self.maximumListRestarts {
+                restarts += 1
+                logger.info("list continuation expired; listing again", metadata: ["resource": "\(resource)", "restart": "\(restarts)"])
+            }
         }
-        let version = (list["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? ""
-        let items = (list["items"] as? [[String: Any]] ?? []).compactMap { KubernetesObject(dictionary: $0, resource: resource) }
-        return KubernetesObjectList(items: items, resourceVersion: version)
+    }
+
+    /// How often a list whose continue token expired starts again before the error is thrown.
+    static let maximumListRestarts = 3
+    /// The most pages one list follows: a server that never stops answering `continue` is an error.
+    static let maximumListPages = 10_000
+
+    private func listPages(_ resource: KubernetesResource, scope: KubernetesListScope) async throws(KubernetesError) -> KubernetesObjectList {
+        var items: [KubernetesObject] = []
+        var version = ""
+        var token: String? = nil
+        for page in 0..<Self.maximumListPages {
+            var query = [scope.queryItem, "limit=\(max(1, configuration.listPageSize))"].filter { !$0.isEmpty }
+            if let token { query.append("continue=" + Self.percentEncoded(token)) }
+            let response: [UInt8]
+            do {
+                response = try await send("GET", resource.collectionPath(namespace: scope.namespace) + "?" + query.joined(separator: "&"))
+            } catch {
+                throw page == 0 ? error : error.continuing()
+            }
+            guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
+                throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
+            }
+            let metadata = list["metadata"] as? [String: Any]
+            version = metadata?["resourceVersion"] as? String ?? version
+            items += (list["items"] as? [[String: Any]] ?? []).compactMap { KubernetesObject(dictionary: $0, resource: resource) }
+            guard let next = metadata?["continue"] as? String, !next.isEmpty else {
+                return KubernetesObjectList(items: items, resourceVersion: version)
+            }
+            token = next
+        }
+        throw KubernetesError(.decoding, "the \(resource) list did not end after \(Self.maximumListPages) pages")
+    }
+
+    private static func percentEncoded(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 
     /// One object, or `nil` when it does not exist; given up at `deadline` when that comes

@@ -23,6 +23,9 @@ public struct KubernetesClientConfiguration: Sendable, Hashable {
     /// `timeoutSeconds` asked of the server for each watch; the server ends the watch then and
     /// the client resumes it from the last resourceVersion.
     public var watchTimeout: Duration = .seconds(300)
+    /// Objects asked for per list page (`limit`; API concepts, "Retrieving large results sets in
+    /// chunks"); the client follows `metadata.continue` until the list is complete.
+    public var listPageSize: Int = 500
 
     /// The default service-account mount.
     public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"

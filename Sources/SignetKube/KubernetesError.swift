@@ -13,6 +13,8 @@ public struct KubernetesError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The HTTP status or `Status.code`, when the server answered.
     public let statusCode: Int?
     public let message: String
+    /// The error answered a list page asked for by a continue token (not the first page).
+    var duringContinuation = false
 
     init(_ code: Code, _ message: String, statusCode: Int? = nil) {
         self.code = code
@@ -26,6 +28,15 @@ public struct KubernetesError: Error, Sendable, Hashable, CustomStringConvertibl
     public var isForbidden: Bool { statusCode == 403 }
     /// 404 Not Found.
     public var isNotFound: Bool { statusCode == 404 }
+    /// 409 Conflict: the object changed since the resourceVersion a write was based on.
+    public var isConflict: Bool { statusCode == 409 }
+
+    /// The same error, marked as the answer to a continued list page.
+    func continuing() -> KubernetesError {
+        var error = self
+        error.duringContinuation = true
+        return error
+    }
 
     public var description: String {
         statusCode.map { "\(message) (HTTP \($0))" } ?? message

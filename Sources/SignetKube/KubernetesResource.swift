@@ -78,10 +78,13 @@ public struct KubernetesListScope: Sendable, Hashable, CustomStringConvertible {
     public var namespace: String?
     /// A field selector such as `metadata.name=release-key`; `nil`: none.
     public var fieldSelector: String?
+    /// A label selector such as `app=web,tier in (front,back)`; `nil`: none.
+    public var labelSelector: String?
 
-    public init(namespace: String? = nil, fieldSelector: String? = nil) {
+    public init(namespace: String? = nil, fieldSelector: String? = nil, labelSelector: String? = nil) {
         self.namespace = namespace
         self.fieldSelector = fieldSelector
+        self.labelSelector = labelSelector
     }
 
     /// Every object, in every namespace.
@@ -92,15 +95,17 @@ public struct KubernetesListScope: Sendable, Hashable, CustomStringConvertible {
         KubernetesListScope(namespace: namespace, fieldSelector: "metadata.name=\(name)")
     }
 
-    /// `fieldSelector=...` for a query string, percent-encoded; empty without a selector.
+    /// `fieldSelector=...&labelSelector=...` for a query string, percent-encoded; empty without
+    /// selectors.
     var queryItem: String {
-        guard let fieldSelector else { return "" }
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
-        return "fieldSelector=" + (fieldSelector.addingPercentEncoding(withAllowedCharacters: allowed) ?? fieldSelector)
+        return [("fieldSelector", fieldSelector), ("labelSelector", labelSelector)].compactMap { name, value in
+            value.map { "\(name)=" + ($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0) }
+        }.joined(separator: "&")
     }
 
     public var description: String {
-        [namespace.map { "namespace \($0)" }, fieldSelector].compactMap { $0 }.joined(separator: ", ")
+        [namespace.map { "namespace \($0)" }, fieldSelector, labelSelector].compactMap { $0 }.joined(separator: ", ")
     }
 }

@@ -27,6 +27,8 @@ struct KubernetesServeTests {
         try apiServer.apply("policyexceptions", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"vendor","namespace":"billing"},"spec":{"policies":["deny-untrusted"],"reason":"vendor image","approvedBy":"alice","validUntil":"\#(validUntil)"}}"#))
         try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"billing"}}"#))
         try apiServer.holdLists(true)
+        // Every call signet makes must be one the chart's RBAC grants.
+        if ChartRBAC.helm != nil { try apiServer.restrict(to: try ChartRBAC.serviceAccountRules()) }
 
         let serviceAccount = TemporaryDirectory(prefix: "signet-sa")
         try serviceAccount.write("token", apiServer.token)

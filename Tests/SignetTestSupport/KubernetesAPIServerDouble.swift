@@ -1,26 +1,38 @@
 import Foundation
 
-/// A test double of the Kubernetes API server for the list/watch client. It is a faithful
-/// double, not a real API server, because no API server (or etcd) can run here; it speaks the
-/// wire protocol the client depends on, as the Kubernetes API concepts describe it
-/// ("Efficient detection of changes", "Resource versions"):
+/// A test double of the Kubernetes API server, for what the real API server (the end-to-end suite
+/// in Tests/E2E) cannot be made to do on demand: broken and held watches, compaction, 503s, refused
+/// writes. It speaks the wire protocol the client depends on as the Kubernetes API concepts
+/// describe it ("Efficient detection of changes", "Resource versions", "Retrieving large results
+/// sets in chunks", "Label selectors") and refuses what the real server refuses:
 ///
 /// - HTTPS on 127.0.0.1 with a ``TestPKI`` certificate; every request needs
-///   `Authorization: Bearer <token>` (401 otherwise);
-/// - `GET <collection>`: a JSON list with `metadata.resourceVersion` (items of core resources
-///   without `apiVersion`/`kind`, as the real server sends them);
+///   `Authorization: Bearer <token>` (401 otherwise); a resource it does not serve gets 404;
+/// - per-resource RBAC once ``restrict(to:)`` gives it rules (verbs get, list, watch, create,
+///   update, patch; subresources as `resource/status`; `resourceNames`, also through a
+///   `metadata.name` field selector; rules scoped to a namespace as a Role grants them): 403
+///   `Forbidden` otherwise;
+/// - `GET <collection>`: a JSON list scoped to the namespace in the path, filtered by
+///   `fieldSelector=metadata.name=` and `labelSelector` (`=`, `!=`, `in`, `notin`, exists,
+///   `!exists`), paged by `limit` and `continue` from one snapshot, a continue token older than
+///   the compacted history answered 410 `Expired` (items of core resources without
+///   `apiVersion`/`kind`, as the real server sends them);
 /// - `GET <collection>?watch=1&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=T`:
 ///   HTTP/1.1 chunked transfer coding, one JSON event per line (`ADDED`, `MODIFIED`, `DELETED`,
 ///   `BOOKMARK`, `ERROR`), replaying history after N, then live events; a resourceVersion older
 ///   than the compacted history gets an `ERROR` event with a 410 `Status` (or, when asked, an
 ///   HTTP 410 answer);
-/// - `POST <collection>` in a namespace (events): stored, `generateName` completed, 201;
-/// - `GET <object>`, `PATCH <object>/status` (JSON merge patch, bumps the resourceVersion and
-///   emits `MODIFIED`; 403 when status writes are forbidden);
+/// - `POST <collection>`: stored, `generateName` completed, 201 (409 `AlreadyExists` for a name
+///   taken);
+/// - `GET <object>`; `PATCH <object>[/status]` as a JSON merge patch (RFC 7386) that changes only
+///   the status on `/status` and everything but the status elsewhere; `PUT <object>[/status]`;
+///   a `metadata.resourceVersion` in a patch or replacement is a precondition (409 `Conflict`);
+///   each write bumps the resourceVersion and emits `MODIFIED`; 403 when status writes are
+///   forbidden;
 /// - control endpoints under `/_control/` the test drives: apply, delete, bookmark, drop every
 ///   open watch without a final chunk (a broken connection), end every open watch cleanly (the
 ///   server's `timeoutSeconds`), hold new watches (503), compact history, forbid status writes,
-///   and the request log.
+///   RBAC rules, and the request log.
 public final class KubernetesAPIServerDouble: @unchecked Sendable {
     // Immutable after init except `process`, which only `stop()` (test code) touches.
     public let port: Int
@@ -119,6 +131,18 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// `namespace/name` in `allowed`.
     public func restrictSecrets(to allowed: [String]) throws { _ = try control("restrict-secrets", ["allowed": allowed]) }
 
+    /// From now on every request is authorised against `rules` (RBAC `PolicyRule`s: `apiGroups`,
+    /// `resources`, `verbs`, optional `resourceNames`, and `namespace` for a Role's rules) and
+    /// refused with 403 when none grants it.
+    public func restrict(to rules: [[String: Any]]) throws { _ = try control("rules", ["rules": rules]) }
+
+    /// The next list page asked for by a continue token is answered 410 `Expired`, as after the
+    /// server compacted the list's snapshot away.
+    public func expireNextContinueToken() throws { _ = try control("expire-next-continue", [:]) }
+
+    /// The number of list pages served with a continue token after them.
+    public func continuedPages() throws -> Int { try control("state", [:])["continuedPages"] as? Int ?? -1 }
+
     /// Every request served so far: `METHOD path?query`.
     public func requests() throws -> [String] { try control("state", [:])["requests"] as? [String] ?? [] }
 
@@ -142,17 +166,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT, CERT, KEY, TOKEN = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 lock = threading.Condition()
 state = {"rv": 100, "objects": {}, "history": {}, "compacted": 0, "gone_http": False,
-         "forbid_status": False, "watches": [], "requests": []}
+         "forbid_status": False, "watches": [], "requests": [], "snapshots": {}}
 
-def kind_of(collection):
-    return {"namespaces": ("v1", "Namespace"), "secrets": ("v1", "Secret"), "serviceaccounts": ("v1", "ServiceAccount"),
+KINDS = {"namespaces": ("v1", "Namespace"), "secrets": ("v1", "Secret"), "serviceaccounts": ("v1", "ServiceAccount"),
+            "pods": ("v1", "Pod"), "configmaps": ("v1", "ConfigMap"),
+            "policyreports": ("wgpolicyk8s.io/v1alpha2", "PolicyReport"),
+            "clusterpolicyreports": ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"),
             "clusterimagepolicies": ("signet.dev/v1alpha1", "ClusterImagePolicy"),
             "policyexceptions": ("signet.dev/v1alpha1", "PolicyException"),
             "emergencybypasses": ("signet.dev/v1alpha1", "EmergencyBypass"), "events": ("v1", "Event"),
             "replicasets": ("apps/v1", "ReplicaSet"), "deployments": ("apps/v1", "Deployment"),
             "statefulsets": ("apps/v1", "StatefulSet"), "daemonsets": ("apps/v1", "DaemonSet"),
             "jobs": ("batch/v1", "Job"), "cronjobs": ("batch/v1", "CronJob"),
-            "replicationcontrollers": ("v1", "ReplicationController")}[collection]
+            "replicationcontrollers": ("v1", "ReplicationController")}
+
+def kind_of(collection):
+    return KINDS[collection]
+
+def group_of(collection):
+    api_version = KINDS[collection][0]
+    return api_version.split("/")[0] if "/" in api_version else ""
 
 def key_of(obj):
     meta = obj["metadata"]
@@ -171,7 +204,7 @@ def record(collection, kind, obj):
     lock.notify_all()
 
 NAMESPACED = ("secrets", "serviceaccounts", "policyexceptions", "events", "replicasets", "deployments", "statefulsets",
-              "daemonsets", "jobs", "cronjobs", "replicationcontrollers")
+              "daemonsets", "jobs", "cronjobs", "replicationcontrollers", "pods", "configmaps", "policyreports")
 
 def parse(path):
     # /api/v1/namespaces, /apis/g/v/plural, /api/v1/namespaces/ns/plural/name[/status], /apis/g/v/plural/name
@@ -184,6 +217,124 @@ def parse(path):
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None
     return collection, namespace, name, sub
+
+def merge_patch(target, patch):
+    # RFC 7386: objects merge key by key, null removes, anything else replaces.
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+def selector_terms(text):
+    # Splits "a=b,c in (x,y),!d" on the commas outside parentheses.
+    terms, depth, current = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            terms.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        terms.append(current.strip())
+    return terms
+
+def label_match(labels, selector):
+    # Label selectors as the API concepts define them: =, ==, !=, in, notin, exists, !exists.
+    for term in selector_terms(selector):
+        if " notin " in term or " in " in term:
+            negate = " notin " in term
+            key, values = term.split(" notin " if negate else " in ", 1)
+            values = {v.strip() for v in values.strip().strip("()").split(",")}
+            present = labels.get(key.strip()) in values
+            if present == negate:
+                return False
+        elif "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+def verb_of(method, name, query):
+    if method == "GET":
+        if query.get("watch", ["0"])[0] in ("1", "true"):
+            return "watch"
+        return "get" if name is not None else "list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+
+def rbac_refusal(method, collection, namespace, name, sub, query):
+    # Per-resource RBAC (the rules given by the test, as a ClusterRole or a namespaced Role
+    # grants them): None when allowed, else the API server's Forbidden message.
+    rules = state.get("rules")
+    if rules is None:
+        return None
+    verb = verb_of(method, name, query)
+    resource = collection + ("/" + sub if sub else "")
+    group = group_of(collection)
+    named = name
+    if named is None and verb in ("list", "watch"):
+        for term in query.get("fieldSelector", [""])[0].split(","):
+            if term.startswith("metadata.name="):
+                named = term[len("metadata.name="):]
+    for rule in rules:
+        if rule.get("namespace") is not None and rule["namespace"] != namespace:
+            continue
+        if not any(g in ("*", group) for g in rule.get("apiGroups", [])):
+            continue
+        if not any(r in ("*", resource) for r in rule.get("resources", [])):
+            continue
+        if not any(v in ("*", verb) for v in rule.get("verbs", [])):
+            continue
+        names = rule.get("resourceNames")
+        if names and named not in names:
+            continue
+        return None
+    where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    return f'{resource}{"." + group if group else ""} is forbidden: User "test" cannot {verb} resource "{resource}" in API group "{group}" {where}'
+
+def page(items, query, collection):
+    # limit/continue (API concepts, "Retrieving large results sets in chunks"): every page of one
+    # list comes from the snapshot taken at the first page; a token older than the compacted
+    # history is answered 410 Expired.
+    limit = int(query.get("limit", ["0"])[0] or 0)
+    token = query.get("continue", [""])[0]
+    if token:
+        try:
+            snapshot_id, offset = token.split(":")
+            snapshot = state["snapshots"][snapshot_id]
+            offset = int(offset)
+        except (KeyError, ValueError):
+            return None, None, (400, "BadRequest", "invalid continue token")
+        if snapshot["rv"] < state["compacted"] or state.pop("expire_next_continue", False):
+            return None, None, (410, "Expired", "The provided continue parameter is too old to display a consistent list result. "
+                                "You can start a new list without the continue parameter.")
+        items, rv = snapshot["items"], snapshot["rv"]
+    else:
+        offset, rv = 0, state["rv"]
+    if limit <= 0 or offset + limit >= len(items):
+        return items[offset:], {"resourceVersion": str(rv)}, None
+    snapshot_id = token.split(":")[0] if token else str(len(state["snapshots"]) + 1)
+    state["snapshots"][snapshot_id] = {"items": items, "rv": rv}
+    state["pages"] = state.get("pages", 0) + 1
+    return items[offset:offset + limit], {"resourceVersion": str(rv), "continue": f"{snapshot_id}:{offset + limit}",
+                                          "remainingItemCount": len(items) - offset - limit}, None
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -211,6 +362,24 @@ class Handler(BaseHTTPRequestHandler):
     def body(self):
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}")
+
+    def admitted(self, method):
+        # Logs the request, then answers 404 for a resource the server does not serve and 403
+        # for one the rules do not grant; returns the parsed path when the request may go on.
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        with lock:
+            state["requests"].append(method + " " + self.path)
+        collection, namespace, name, sub = parse(url.path)
+        if collection not in KINDS:
+            self.status(404, "NotFound", f"the server could not find the requested resource ({collection})")
+            return None
+        with lock:
+            refusal = rbac_refusal(method, collection, namespace, name, sub, query)
+        if refusal is not None:
+            self.status(403, "Forbidden", refusal)
+            return None
+        return collection, namespace, name, sub, query
 
     def do_POST(self):
         if not self.authorized():
@@ -261,6 +430,12 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "restrict-secrets":
                 state["secret_names"] = list(body.get("allowed", []))
                 self.send_json(200, {})
+            elif action == "expire-next-continue":
+                state["expire_next_continue"] = True
+                self.send_json(200, {})
+            elif action == "rules":
+                state["rules"] = body.get("rules")
+                self.send_json(200, {})
             elif action == "forbid-create":
                 state.setdefault("forbid_create", []).append(body["collection"])
                 self.send_json(200, {})
@@ -272,16 +447,18 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "get":
                 self.send_json(200, {"object": state["objects"].get(body["collection"], {}).get(body["key"])})
             elif action == "state":
-                self.send_json(200, {"openWatches": len(state["watches"]), "requests": state["requests"]})
+                self.send_json(200, {"openWatches": len(state["watches"]), "requests": state["requests"],
+                                     "continuedPages": state.get("pages", 0)})
             else:
                 self.status(404, "NotFound", "unknown control " + action)
 
     def create(self):
         # POST <collection> in a namespace: the object is stored (a generateName gets a suffix)
         # and answered 201; 403 when creation of that collection is forbidden.
-        with lock:
-            state["requests"].append("POST " + self.path)
-        collection, namespace, _, _ = parse(self.path)
+        admitted = self.admitted("POST")
+        if admitted is None:
+            return
+        collection, namespace, _, _, _ = admitted
         obj = self.body()
         with lock:
             if collection in state.get("forbid_create", []):
@@ -302,11 +479,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if not self.authorized():
             return
-        url = urllib.parse.urlparse(self.path)
-        query = urllib.parse.parse_qs(url.query)
-        with lock:
-            state["requests"].append("GET " + self.path)
-        collection, namespace, name, _ = parse(url.path)
+        admitted = self.admitted("GET")
+        if admitted is None:
+            return
+        collection, namespace, name, _, query = admitted
         api_version, kind = kind_of(collection)
         selected = None
         for term in query.get("fieldSelector", [""])[0].split(","):
@@ -317,9 +493,12 @@ class Handler(BaseHTTPRequestHandler):
             if (name or selected) is None or namespace is None or asked not in state["secret_names"]:
                 self.status(403, "Forbidden", f'secrets is forbidden: cannot {"get" if name else "list"} {asked}')
                 return
+        labels = query.get("labelSelector", [None])[0]
         def wanted(obj):
             meta = obj.get("metadata", {})
             if namespace is not None and meta.get("namespace") != namespace:
+                return False
+            if labels is not None and not label_match(meta.get("labels") or {}, labels):
                 return False
             return selected is None or meta.get("name") == selected
         if name is not None:
@@ -339,7 +518,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.status(503, "ServiceUnavailable", "lists are held")
                 return
             items = []
-            for obj in state["objects"].get(collection, {}).values():
+            for key, obj in sorted(state["objects"].get(collection, {}).items()):
                 if not wanted(obj):
                     continue
                 item = json.loads(json.dumps(obj))
@@ -347,30 +526,88 @@ class Handler(BaseHTTPRequestHandler):
                     item.pop("apiVersion", None)
                     item.pop("kind", None)
                 items.append(item)
-            self.send_json(200, {"kind": kind + "List", "apiVersion": api_version,
-                                 "metadata": {"resourceVersion": str(state["rv"])}, "items": items})
+            items, metadata, failure = page(items, query, collection)
+            if failure is not None:
+                self.status(*failure)
+                return
+            self.send_json(200, {"kind": kind + "List", "apiVersion": api_version, "metadata": metadata, "items": items})
 
     def do_PATCH(self):
+        # JSON merge patch (RFC 7386). On `/status` only the status changes, elsewhere everything
+        # but the status (a subresource's rules); a `metadata.resourceVersion` in the patch is a
+        # precondition (409 Conflict when the object has moved on).
         if not self.authorized():
             return
-        with lock:
-            state["requests"].append("PATCH " + self.path)
-        collection, namespace, name, sub = parse(self.path)
+        admitted = self.admitted("PATCH")
+        if admitted is None:
+            return
+        collection, namespace, name, sub, _ = admitted
         patch = self.body()
         with lock:
             if sub == "status" and state["forbid_status"]:
                 self.status(403, "Forbidden", "cannot patch status")
                 return
-            key = namespace + "/" + name if namespace else name
-            obj = state["objects"].get(collection, {}).get(key)
+            obj = self.stored(collection, namespace, name)
             if obj is None:
-                self.status(404, "NotFound", "not found")
                 return
-            obj = json.loads(json.dumps(obj))
+            expected = (patch.get("metadata") or {}).get("resourceVersion")
+            if expected is not None and expected != obj["metadata"].get("resourceVersion"):
+                self.conflict(collection, name)
+                return
             if sub == "status":
-                obj["status"] = patch.get("status")
+                obj["status"] = merge_patch(obj.get("status"), patch.get("status"))
+            else:
+                status = obj.get("status")
+                obj = merge_patch(obj, {k: v for k, v in patch.items() if k != "status"})
+                obj.pop("status", None)
+                if status is not None:
+                    obj["status"] = status
             record(collection, "MODIFIED", obj)
             self.send_json(200, obj)
+
+    def do_PUT(self):
+        # Replace: 404 when absent; a resourceVersion in the body must be the stored one (409
+        # otherwise); the body without one replaces unconditionally, as for built-in resources.
+        if not self.authorized():
+            return
+        admitted = self.admitted("PUT")
+        if admitted is None:
+            return
+        collection, namespace, name, sub, _ = admitted
+        replacement = self.body()
+        with lock:
+            obj = self.stored(collection, namespace, name)
+            if obj is None:
+                return
+            expected = (replacement.get("metadata") or {}).get("resourceVersion")
+            if expected and expected != obj["metadata"].get("resourceVersion"):
+                self.conflict(collection, name)
+                return
+            if sub == "status":
+                obj["status"] = replacement.get("status")
+            else:
+                meta = replacement.setdefault("metadata", {})
+                meta["uid"] = obj["metadata"].get("uid")
+                if namespace:
+                    meta["namespace"] = namespace
+                if "status" in obj:
+                    replacement["status"] = obj["status"]
+                obj = replacement
+            record(collection, "MODIFIED", obj)
+            self.send_json(200, obj)
+
+    def stored(self, collection, namespace, name):
+        # Under the lock: a copy of the stored object, or None after answering 404.
+        key = namespace + "/" + name if namespace else name
+        obj = state["objects"].get(collection, {}).get(key)
+        if obj is None:
+            self.status(404, "NotFound", f'{collection} "{name}" not found')
+            return None
+        return json.loads(json.dumps(obj))
+
+    def conflict(self, collection, name):
+        self.status(409, "Conflict", f'Operation cannot be fulfilled on {collection} "{name}": '
+                    "the object has been modified; please apply your changes to the latest version and try again")
 
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))

@@ -69,6 +69,11 @@ struct PullSecretServeTests {
         try apiServer.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "builder", "namespace": "ci"],
                                                 "imagePullSecrets": [["name": "builder-pull"]]])
 
+        // Every call signet makes must be one the chart grants with pull Secrets enabled.
+        if ChartRBAC.helm != nil {
+            try apiServer.restrict(to: try ChartRBAC.serviceAccountRules(values: ["rbac.pullSecrets.enabled=true"]))
+        }
+
         let serviceAccount = TemporaryDirectory(prefix: "signet-sa")
         try serviceAccount.write("token", apiServer.token)
         try serviceAccount.write("namespace", "signet-system")
