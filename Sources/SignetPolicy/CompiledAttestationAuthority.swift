@@ -15,12 +15,12 @@ public struct CompiledAttestationAuthority: Sendable, Hashable {
         public let name: String
         /// The predicate type URI (an alias resolved).
         public let predicateType: String
-        /// Who must have signed the envelope: a `key` authority's keys and threshold.
-        public let signer: CompiledKeyAuthority
+        /// Who must have signed the envelope: keys, or a keyless identity.
+        public let signer: AttestationSigner
         /// All must hold (an implicit `allOf`); empty when the attestation need only exist.
         public let conditions: [AttestationCondition]
 
-        public init(name: String, predicateType: String, signer: CompiledKeyAuthority, conditions: [AttestationCondition]) {
+        public init(name: String, predicateType: String, signer: AttestationSigner, conditions: [AttestationCondition]) {
             self.name = name
             self.predicateType = predicateType
             self.signer = signer

@@ -108,8 +108,7 @@ public struct PolicySourceLocation: Sendable, Hashable, CustomStringConvertible 
 /// The kinds mirror the authority kinds of a ``ClusterImagePolicy``: `static` is decided by the
 /// ``PolicyEvaluator``; the signature kinds are handed to an ``AuthorityVerifier``
 /// (cosign key-based and keyless, Notation, Notary v1 / Docker Content Trust, in-toto
-/// attestations). `key`, `keyless`, `notation` and `notaryV1` carry their typed configuration; `attestations` will replace its
-/// ``PolicyValue`` bodies as their verifiers land.
+/// attestations), each carrying its typed configuration.
 public struct CompiledAuthority: Sendable, Hashable {
     /// `name`, or `authority-<index>` when absent.
     public let name: String
@@ -153,9 +152,7 @@ public struct CompiledAuthority: Sendable, Hashable {
         }
         if case .attestations(let trust) = kind {
             for requirement in trust.requirements {
-                text += "|attestation=\(requirement.name):\(requirement.predicateType):threshold=\(requirement.signer.threshold)"
-                for key in requirement.signer.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
-                for unresolved in requirement.signer.unresolvedKeys { text += "|unresolved=\(unresolved)" }
+                text += "|attestation=\(requirement.name):\(requirement.predicateType):\(requirement.signer.fingerprintText)"
             }
         }
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
@@ -191,10 +188,10 @@ public struct CompiledAuthority: Sendable, Hashable {
             return trust.unresolvedTrustRoot.map { "unresolved trust root: \($0); the authority fails every image until it is back" }
         case .attestations(let trust):
             let unresolved = trust.requirements.flatMap { requirement in
-                requirement.signer.unresolvedKeys.map { "attestation \(requirement.name): \($0)" }
+                requirement.signer.unresolved.map { "attestation \(requirement.name): \($0)" }
             }
             return unresolved.isEmpty ? nil
-                : "unresolved key: " + unresolved.joined(separator: "; ") + "; the authority fails every image until the key is back"
+                : "unresolved trust material: " + unresolved.joined(separator: "; ") + "; the authority fails every image until it is back"
         case .notation(let trust):
             return trust.unresolvedTrustMaterial.map { "unresolved notation trust material: \($0); the authority fails every image until it is back" }
         case .notaryV1(let trust) where !trust.unresolvedKeys.isEmpty:

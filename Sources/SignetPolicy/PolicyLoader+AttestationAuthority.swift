@@ -11,12 +11,13 @@ extension PolicyLoader {
     ///       predicateType: slsaprovenance1   # a full URI, or a cosign alias
     ///       key:                             # the signer, as a key authority
     ///         publicKeys: [{file: /etc/signet/keys/builder.pub}]
+    ///       # or keyless: {identities: [...], trustRoot: ...}, as a keyless authority
     ///       conditions:                      # optional; all must hold
     ///         - {path: runDetails.builder.id, operator: equals, value: https://github.com/actions/runner}
     /// ```
     ///
-    /// The signer compiles as a `key` authority does (so a missing key file or Secret fails
-    /// closed the same way); a wrong predicate type, condition or operator refuses the policy,
+    /// The signer compiles as a `key` or `keyless` authority does (so a missing key file,
+    /// Secret or trust root fails closed the same way); a wrong predicate type, condition or operator refuses the policy,
     /// naming the field.
     func compileAttestationAuthority(
         _ body: PolicyValue, path: String, source: PolicySourceLocation
@@ -47,17 +48,20 @@ extension PolicyLoader {
                 name = text
             }
             guard names.insert(name).inserted else { throw invalid("\(field).name", "duplicate attestation name \"\(name)\"") }
-            if fields["keyless"] != nil {
-                throw invalid("\(field).keyless", "keyless signers of attestations are not supported yet; use key")
+            let signer: AttestationSigner
+            switch (fields["key"], fields["keyless"]) {
+            case (let body?, nil):
+                let key = try Self.decode(ClusterImagePolicy.KeyAuthority.self, body, orThrow: { invalid("\(field).key", "not a key authority: \($0)") })
+                signer = .key(try compileKeyAuthority(key, path: "\(field).key", source: source))
+            case (nil, let body?):
+                let keyless = try Self.decode(
+                    ClusterImagePolicy.KeylessAuthority.self, body, orThrow: { invalid("\(field).keyless", "not a keyless authority: \($0)") })
+                signer = .keyless(try compileKeylessAuthority(keyless, path: "\(field).keyless", source: source))
+            case (nil, nil):
+                throw invalid(field, "the attestation's signer (key or keyless) is required")
+            case (.some, .some):
+                throw invalid(field, "an attestation has one signer: key or keyless, not both")
             }
-            guard let keyBody = fields["key"] else { throw invalid("\(field).key", "the attestation's signer (key) is required") }
-            let key: ClusterImagePolicy.KeyAuthority
-            do {
-                key = try JSONDecoder().decode(ClusterImagePolicy.KeyAuthority.self, from: JSONEncoder().encode(keyBody))
-            } catch {
-                throw invalid("\(field).key", "not a key authority: \(error)")
-            }
-            let signer = try compileKeyAuthority(key, path: "\(field).key", source: source)
             var conditions: [AttestationCondition] = []
             if let written = fields["conditions"] {
                 do {
@@ -69,6 +73,17 @@ extension PolicyLoader {
             requirements.append(.init(name: name, predicateType: predicateType, signer: signer, conditions: conditions))
         }
         return CompiledAttestationAuthority(requirements: requirements)
+    }
+
+    /// `body` read as the authority type `type` (its fields as a policy writes them).
+    private static func decode<Authority: Decodable>(
+        _ type: Authority.Type, _ body: PolicyValue, orThrow refusal: (String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> Authority {
+        do {
+            return try JSONDecoder().decode(type, from: JSONEncoder().encode(body))
+        } catch {
+            throw refusal("\(error)")
+        }
     }
 
     static func attestationValue(_ value: PolicyValue) -> AttestationValue {

@@ -41,22 +41,30 @@ public struct DSSEEnvelope: Sendable, Hashable {
     /// the caller accepts and not empty, and at least `threshold` distinct keys among `keys` must
     /// each have a valid signature over the PAE. Returns the keys that signed.
     public func verify(keys: [PublicKey], threshold: Int = 1, acceptedPayloadTypes: Set<String>? = nil) -> Result<[PublicKey], DSSEError> {
+        verify(signers: keys.map { ($0, SignatureScheme()) }, threshold: threshold, acceptedPayloadTypes: acceptedPayloadTypes)
+    }
+
+    /// ``verify(keys:threshold:acceptedPayloadTypes:)`` with each key's own signature scheme
+    /// (an RSA key with PSS padding, a P-384 key with SHA-384), as a deployment configures it.
+    public func verify(
+        signers: [(key: PublicKey, scheme: SignatureScheme)], threshold: Int = 1, acceptedPayloadTypes: Set<String>? = nil
+    ) -> Result<[PublicKey], DSSEError> {
         guard !payloadType.isEmpty else { return .failure(DSSEError(.emptyPayloadType)) }
         if let acceptedPayloadTypes, !acceptedPayloadTypes.contains(payloadType) {
             return .failure(DSSEError(.unacceptedPayloadType(payloadType)))
         }
         guard !signatures.isEmpty else { return .failure(DSSEError(.noSignatures)) }
         let message = preAuthenticationEncoding
-        var signers: [PublicKey] = []
-        for key in keys where !signers.contains(key) {
-            if signatures.contains(where: { key.verify(signature: $0.signature, message: message) }) {
-                signers.append(key)
+        var signed: [PublicKey] = []
+        for (key, scheme) in signers where !signed.contains(key) {
+            if signatures.contains(where: { key.verify(signature: $0.signature, message: message, scheme: scheme) }) {
+                signed.append(key)
             }
         }
-        guard signers.count >= max(threshold, 1) else {
-            return .failure(DSSEError(.thresholdNotMet(valid: signers.count, required: max(threshold, 1))))
+        guard signed.count >= max(threshold, 1) else {
+            return .failure(DSSEError(.thresholdNotMet(valid: signed.count, required: max(threshold, 1))))
         }
-        return .success(signers)
+        return .success(signed)
     }
 
     init(_ document: Document) throws(DSSEError) {

@@ -17,21 +17,10 @@ extension SigstoreBundle {
         guard let signature = Base64.decode(signatureBase64.trimmingCharacters(in: .whitespacesAndNewlines)), !signature.isEmpty else {
             throw SigstoreBundleError(.invalidBase64("dev.cosignproject.cosign/signature"))
         }
-        let leaf: Certificate
-        var chain: [Certificate] = []
-        do {
-            leaf = try Certificate(pemEncoded: certificatePEM)
-            if let chainPEM { chain = try Certificate.certificates(pemEncoded: chainPEM) }
-        } catch {
-            throw SigstoreBundleError(.invalidCertificate(error.description))
-        }
-        var entries: [TransparencyLogEntry] = []
-        if let rekorBundleJSON {
-            entries.append(try Self.cosignRekorEntry(Array(rekorBundleJSON.utf8)))
-        }
+        let annotations = try Self.cosignAnnotations(certificatePEM: certificatePEM, chainPEM: chainPEM, rekorBundleJSON: rekorBundleJSON)
         self.init(
-            version: .v0_1, verificationMaterial: .certificate(leaf), transparencyLogEntries: entries,
-            content: .messageSignature(MessageSignature(digest: nil, signature: signature)), additionalCertificates: chain)
+            version: .v0_1, verificationMaterial: annotations.material, transparencyLogEntries: annotations.entries,
+            content: .messageSignature(MessageSignature(digest: nil, signature: signature)), additionalCertificates: annotations.chain)
     }
 
     /// Builds the equivalent v0.1 bundle from a cosign key-based signature layer: the
@@ -46,6 +35,42 @@ extension SigstoreBundle {
         self.init(
             version: .v0_1, verificationMaterial: .publicKey(hint: nil), transparencyLogEntries: [try Self.cosignRekorEntry(Array(rekorBundleJSON.utf8))],
             content: .messageSignature(MessageSignature(digest: nil, signature: signature)))
+    }
+
+    /// Builds the equivalent v0.1 bundle from a layer of a cosign attestation image
+    /// (`<repo>:sha256-<hex>.att`, sigstore/cosign `specs/ATTESTATION_SPEC.md`): the layer's DSSE
+    /// envelope is the content; a `dev.sigstore.cosign/certificate` annotation (with
+    /// `dev.sigstore.cosign/chain`) makes it a keyless attestation, without one a managed key
+    /// signed it; `dev.sigstore.cosign/bundle` (the Rekor v1 SET of its `intoto` or `dsse`
+    /// entry) is its log entry. Verify the result with the image digest as
+    /// ``SigstoreArtifact/digest(_:)``: the statement's subject must name it.
+    public init(
+        cosignAttestation envelope: DSSEEnvelope, certificatePEM: String?, chainPEM: String?, rekorBundleJSON: String?
+    ) throws(SigstoreBundleError) {
+        let annotations = try Self.cosignAnnotations(certificatePEM: certificatePEM, chainPEM: chainPEM, rekorBundleJSON: rekorBundleJSON)
+        self.init(
+            version: .v0_1, verificationMaterial: annotations.material, transparencyLogEntries: annotations.entries,
+            content: .dsseEnvelope(envelope), additionalCertificates: annotations.chain)
+    }
+
+    /// The verification material of a cosign layer's annotations: the certificate and chain
+    /// when a certificate is given (a managed key's hint-less material otherwise), and the
+    /// Rekor entry of its SET.
+    private static func cosignAnnotations(
+        certificatePEM: String?, chainPEM: String?, rekorBundleJSON: String?
+    ) throws(SigstoreBundleError) -> (material: VerificationMaterial, chain: [Certificate], entries: [TransparencyLogEntry]) {
+        var material = VerificationMaterial.publicKey(hint: nil)
+        var chain: [Certificate] = []
+        if let certificatePEM {
+            do {
+                material = .certificate(try Certificate(pemEncoded: certificatePEM))
+                if let chainPEM { chain = try Certificate.certificates(pemEncoded: chainPEM) }
+            } catch {
+                throw SigstoreBundleError(.invalidCertificate(error.description))
+            }
+        }
+        let entries = try rekorBundleJSON.map { json throws(SigstoreBundleError) in [try cosignRekorEntry(Array(json.utf8))] } ?? []
+        return (material, chain, entries)
     }
 
     /// Reads cosign's `dev.sigstore.cosign/bundle` annotation as a tlog entry with an inclusion promise.

@@ -14,12 +14,13 @@ extension AttestationVerifier {
         var steps: [VerificationStep] = []
     }
 
-    /// Steps 2 and 3 for one envelope. The statement is read before its signature is checked
+    /// Steps 2 and 3 for one candidate. The statement is read before its signature is checked
     /// only to route the envelope to the requirements of its claimed predicate type; nothing of
-    /// it counts until a requirement's keys have verified the whole payload, predicate type
+    /// it counts until a requirement's signer has verified the whole payload, predicate type
     /// included.
-    static func examine(_ envelope: DSSEEnvelope, source: String, digest: ImageDigest, requirements: [CompiledAttestationAuthority.Requirement]) -> Examination {
+    func examine(_ candidate: AttestationCandidate, source: String, digest: ImageDigest, requirements: [CompiledAttestationAuthority.Requirement]) -> Examination {
         var examination = Examination()
+        let envelope = candidate.envelope
         guard envelope.payloadType == InTotoStatement.payloadType else {
             let reason = "the envelope's payload type is \(envelope.payloadType), not \(InTotoStatement.payloadType)"
             examination.steps.append(VerificationStep(name: "statement", passed: false, detail: reason))
@@ -37,29 +38,29 @@ extension AttestationVerifier {
         examination.steps.append(VerificationStep(
             name: "statement", passed: true, detail: "\(statement.type), predicate type \(statement.predicateType) (not yet verified)"))
         for requirement in requirements where requirement.predicateType == statement.predicateType {
-            let signer = requirement.signer
-            switch envelope.verify(keys: signer.keys.map(\.key), threshold: signer.threshold, acceptedPayloadTypes: [InTotoStatement.payloadType]) {
-            case .failure(let error):
-                let reason = "a \(requirement.name) attestation not signed by its signer (\(error))"
+            let names: [String]
+            switch signers(of: candidate, for: requirement.signer, digest: digest) {
+            case .failure(let rejection):
+                let reason = "a \(requirement.name) attestation not signed by its signer: \(rejection.reason)"
                 examination.rejections[requirement.name, default: []].append(reason)
-                examination.steps.append(VerificationStep(name: "\(requirement.name) signature", passed: false, detail: reason))
+                examination.steps.append(VerificationStep(name: "\(requirement.name) \(rejection.step)", passed: false, detail: reason))
                 continue
-            case .success(let keys):
-                let names = signer.keys.filter { keys.contains($0.key) }.map(\.source)
-                examination.steps.append(VerificationStep(
-                    name: "\(requirement.name) signature", passed: true, detail: "DSSE signature verified with " + names.joined(separator: ", ")))
-                let subjects = statement.subjects.flatMap { subject in subject.digest.map { "\($0.key):\($0.value)" } }.sorted()
-                guard statement.hasSubject(algorithm: digest.algorithm, hex: digest.encoded) else {
-                    let reason = "a \(requirement.name) attestation about " + subjects.joined(separator: ", ") + ", not the image's digest \(digest)"
-                    examination.rejections[requirement.name, default: []].append(reason)
-                    examination.steps.append(VerificationStep(name: "\(requirement.name) subject", passed: false, detail: reason))
-                    continue
-                }
-                examination.steps.append(VerificationStep(name: "\(requirement.name) subject", passed: true, detail: "the statement names \(digest)"))
-                examination.verified.append(VerifiedAttestation(
-                    requirement: requirement.name, predicateType: statement.predicateType, statementType: statement.type, signers: names,
-                    source: source, subjects: subjects, fields: PredicateFields(reading: requirement.paths, from: statement.predicate)))
+            case .success(let signed):
+                names = signed
             }
+            examination.steps.append(VerificationStep(
+                name: "\(requirement.name) signature", passed: true, detail: "signed by " + names.joined(separator: ", ")))
+            let subjects = statement.subjects.flatMap { subject in subject.digest.map { "\($0.key):\($0.value)" } }.sorted()
+            guard statement.hasSubject(algorithm: digest.algorithm, hex: digest.encoded) else {
+                let reason = "a \(requirement.name) attestation about " + subjects.joined(separator: ", ") + ", not the image's digest \(digest)"
+                examination.rejections[requirement.name, default: []].append(reason)
+                examination.steps.append(VerificationStep(name: "\(requirement.name) subject", passed: false, detail: reason))
+                continue
+            }
+            examination.steps.append(VerificationStep(name: "\(requirement.name) subject", passed: true, detail: "the statement names \(digest)"))
+            examination.verified.append(VerifiedAttestation(
+                requirement: requirement.name, predicateType: statement.predicateType, statementType: statement.type, signers: names,
+                source: source, subjects: subjects, fields: PredicateFields(reading: requirement.paths, from: statement.predicate)))
         }
         return examination
     }
@@ -85,7 +86,7 @@ extension AttestationVerifier {
         var passes: [String] = []
         var failure: VerificationFailure?
         for requirement in trust.requirements {
-            let signers = requirement.signer.keys.map(\.source).joined(separator: " or ")
+            let signers = requirement.signer.description
             let candidates = attestations.filter { $0.requirement == requirement.name }
             guard !candidates.isEmpty else {
                 var reason = "no attestation of type \(requirement.predicateType) signed by \(signers)"

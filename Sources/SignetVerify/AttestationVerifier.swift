@@ -9,35 +9,49 @@ import SignetSigstore
 /// Verifies the in-toto attestations an `attestations` authority requires.
 ///
 /// Steps, in order:
-/// 1. the attestation image `<repo>:sha256-<hex>.att` (sigstore/cosign
-///    `specs/ATTESTATION_SPEC.md`): every layer of type `application/vnd.dsse.envelope.v1+json`
-///    is fetched by digest (its bytes must hash to that digest and match the descriptor's size)
-///    and read as a DSSE envelope (secure-systems-lab/dsse `envelope.md`) of payload type
-///    `application/vnd.in-toto+json`;
-/// 2. for each requirement, the envelope's signatures are verified over the DSSE
-///    pre-authentication encoding (`protocol.md`) with the requirement's own keys (its
-///    threshold of distinct keys); only then is the payload read as an in-toto Statement (v1 or
-///    v0.1, in-toto Attestation Framework `spec/v1/statement.md`): its `predicateType` must be
-///    the requirement's and one of its subjects must carry the image's digest;
+/// 1. where attestations are found: the attestation image `<repo>:sha256-<hex>.att`
+///    (sigstore/cosign `specs/ATTESTATION_SPEC.md`), whose layers of type
+///    `application/vnd.dsse.envelope.v1+json` (at most ``maximumEnvelopeLayers``, each at most
+///    ``maximumEnvelopeBytes``) are fetched by digest (their bytes must hash to that digest and
+///    match the descriptor's size) and read as DSSE envelopes (secure-systems-lab/dsse
+///    `envelope.md`), with the certificate, chain and Rekor SET of their annotations; then the
+///    Sigstore bundles attached as OCI referrers (cosign 3's default, `specs/BUNDLE_SPEC.md`;
+///    the referrers API or its `sha256-<hex>` tag fallback) holding a DSSE envelope;
+/// 2. for each requirement whose predicate type the envelope claims, its signer verifies it
+///    (``signers(of:for:digest:)``: a key signer's threshold of keys over the DSSE
+///    pre-authentication encoding, each with its scheme, and the transparency log when the key
+///    requires it; a keyless signer's Fulcio certificate, Rekor entry and identity through the
+///    Sigstore verifier); only then is the payload read as an in-toto Statement (v1 or v0.1,
+///    in-toto Attestation Framework `spec/v1/statement.md`): its `predicateType` must be the
+///    requirement's and one of its subjects must carry the image's digest;
 /// 3. from each attestation so verified, only the predicate fields the requirement's
 ///    conditions read are kept (``VerifiedAttestation``);
-/// 4. the conditions are evaluated at the wall clock's time (``decide(_:attestations:steps:)``):
+/// 4. the conditions are evaluated at the wall clock's time (``decide(_:attestations:rejections:now:)``):
 ///    every requirement needs one verified attestation meeting all its conditions. A cache hit
 ///    runs step 4 again (``revisit(_:authority:)``), so a time condition expires by itself.
 public struct AttestationVerifier: SignatureVerifier {
     /// The DSSE envelope layer media type cosign writes in `.att` images.
     public static let envelopeMediaType = "application/vnd.dsse.envelope.v1+json"
-    /// The largest envelope accepted (an SBOM can be large; the registry client's limit applies too).
+    /// The largest envelope or bundle accepted (an SBOM can be large; the registry client's
+    /// limit applies too). A larger one is refused, naming its size, without being fetched.
     public static let maximumEnvelopeBytes = 16 * 1024 * 1024
+    /// The most DSSE envelope layers read from one `.att` image (cosign adds one per
+    /// `cosign attest` without `--replace`); an image with more is denied, naming the count.
+    public static let maximumEnvelopeLayers = 64
 
     public let registry: RegistryClient
-    /// The calendar clock conditions such as `notOlderThan` are evaluated at.
+    /// The calendar clock conditions such as `notOlderThan` are evaluated at, and keyless
+    /// signatures bounded by (see ``WallClock``).
     public let clock: WallClock
+    /// Thresholds for the Sigstore verification of keyless attestations; its `clock` is
+    /// replaced by ``clock``.
+    public let configuration: SigstoreVerifierConfiguration
     public var format: SignatureFormat { .inTotoAttestation }
 
-    public init(registry: RegistryClient, clock: WallClock = .system) {
+    public init(registry: RegistryClient, clock: WallClock = .system, configuration: SigstoreVerifierConfiguration = SigstoreVerifierConfiguration()) {
         self.registry = registry
         self.clock = clock
+        self.configuration = configuration
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
@@ -49,19 +63,35 @@ public struct AttestationVerifier: SignatureVerifier {
         guard case .attestations(let trust) = request.authority.kind else {
             throw VerificationError.unsupported(request.authority.kind.fieldName)
         }
-        var steps: [VerificationStep] = []
+        var run = AttestationRun(request: request, trust: trust)
         func result(_ passed: Bool, _ reason: String, _ failure: VerificationFailure?, _ attestations: [VerifiedAttestation]? = nil) -> VerificationResult {
             var result = VerificationResult(
                 image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
-                format: format, passed: passed, reason: reason, failure: failure, steps: steps)
+                format: format, passed: passed, reason: reason, failure: failure, steps: run.steps)
             result.attestations = attestations
             return result
         }
         if let unresolved = request.authority.unresolvedReason {
-            steps.append(VerificationStep(name: "trust material", passed: false, detail: unresolved))
+            run.steps.append(VerificationStep(name: "trust material", passed: false, detail: unresolved))
             return result(false, unresolved, .unresolvedTrustMaterial)
         }
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
+        // 1. The .att image; 2. the Sigstore bundles attached as referrers.
+        try await verifyAttestationImage(&run)
+        try await SigstoreBundleReferrers(registry: registry).scan(request, into: &run, maximumBytes: Self.maximumEnvelopeBytes) {
+            run, label, _, bundle throws(VerificationError) in
+            guard case .dsseEnvelope(let envelope) = bundle.content else { return }  // a message signature attests nothing
+            let candidate = AttestationCandidate(envelope: envelope, sigstore: .success(bundle), isBundle: true)
+            run.record(examine(candidate, source: "\(label) (referrer)", digest: request.digest, requirements: trust.requirements), label: label)
+        }
+        let decision = Self.decide(trust, attestations: run.verified, rejections: run.rejections, now: clock.now)
+        run.steps += decision.steps
+        return result(decision.passed, decision.reason, decision.failure, run.verified)
+    }
+
+    /// Step 1: the DSSE envelope layers of the `.att` image, at most ``maximumEnvelopeLayers``.
+    private func verifyAttestationImage(_ run: inout AttestationRun) async throws(VerificationError) {
+        let request = run.request
         let artifactName = "\(request.image.name):\(CosignArtifactKind.attestation.tag(for: request.digest))"
         let fetched: FetchedManifest?
         do {
@@ -69,37 +99,33 @@ public struct AttestationVerifier: SignatureVerifier {
         } catch {
             throw VerificationError(error)
         }
-        var verified: [VerifiedAttestation] = []
-        var rejections: [String: [String]] = [:]
-        func rejectAll(_ reason: String) {
-            for requirement in trust.requirements { rejections[requirement.name, default: []].append(reason) }
-        }
-        if let fetched, let manifest = fetched.imageManifest {
-            let layers = manifest.layers.enumerated().filter { $0.element.mediaType == Self.envelopeMediaType }
-            steps.append(VerificationStep(
-                name: "attestation artifact", passed: !layers.isEmpty,
-                detail: "\(artifactName) (\(fetched.descriptor.digest)): \(manifest.layers.count) layer(s), \(layers.count) DSSE envelope(s)"))
-            for (index, layer) in layers {
-                let label = "\(artifactName) layer \(index)"
-                switch try await envelope(layer, request: request) {
-                case .failure(let rejection):
-                    rejectAll("\(label): \(rejection.reason)")
-                    steps.append(VerificationStep(name: "layer \(index) envelope", passed: false, detail: rejection.reason))
-                case .success(let envelope):
-                    let outcome = Self.examine(envelope, source: label, digest: request.digest, requirements: trust.requirements)
-                    verified += outcome.verified
-                    for (name, reasons) in outcome.rejections { rejections[name, default: []] += reasons.map { "\(label): \($0)" } }
-                    steps += outcome.steps.map { VerificationStep(name: "layer \(index) \($0.name)", passed: $0.passed, detail: $0.detail) }
-                }
-            }
-        } else {
+        guard let fetched, let manifest = fetched.imageManifest else {
             let why = fetched == nil ? "\(artifactName) does not exist" : "\(artifactName) is an index, not an image manifest"
-            steps.append(VerificationStep(name: "attestation artifact", passed: false, detail: why))
-            if fetched != nil { rejectAll(why) }
+            run.steps.append(VerificationStep(name: "attestation artifact", passed: false, detail: why))
+            if fetched != nil { run.rejectAll(why) }
+            return
         }
-        let decision = Self.decide(trust, attestations: verified, rejections: rejections, now: clock.now)
-        steps += decision.steps
-        return result(decision.passed, decision.reason, decision.failure, verified)
+        let layers = manifest.layers.enumerated().filter { $0.element.mediaType == Self.envelopeMediaType }
+        let summary = "\(artifactName) (\(fetched.descriptor.digest)): \(manifest.layers.count) layer(s), \(layers.count) DSSE envelope(s)"
+        guard layers.count <= Self.maximumEnvelopeLayers else {
+            let reason = "\(artifactName) has \(layers.count) DSSE envelope layers, more than the \(Self.maximumEnvelopeLayers) signet reads"
+            run.steps.append(VerificationStep(name: "attestation artifact", passed: false, detail: reason))
+            run.rejectAll(reason)
+            return
+        }
+        run.steps.append(VerificationStep(name: "attestation artifact", passed: !layers.isEmpty, detail: summary))
+        for (index, layer) in layers {
+            let label = "\(artifactName) layer \(index)"
+            switch try await envelope(layer, request: request) {
+            case .failure(let rejection):
+                run.rejectAll("\(label): \(rejection.reason)")
+                run.steps.append(VerificationStep(name: "layer \(index) envelope", passed: false, detail: rejection.reason))
+            case .success(let envelope):
+                let candidate = AttestationCandidate(
+                    envelope: envelope, sigstore: Self.sigstoreForm(of: envelope, annotations: layer.annotations ?? [:]), isBundle: false)
+                run.record(examine(candidate, source: label, digest: request.digest, requirements: run.trust.requirements), label: "layer \(index)")
+            }
+        }
     }
 
     /// Step 4 again for a cached result: the conditions evaluated at the clock's time now.
@@ -119,6 +145,10 @@ public struct AttestationVerifier: SignatureVerifier {
 
     /// One layer's envelope, or why it was refused.
     private func envelope(_ layer: Descriptor, request: VerificationRequest) async throws(VerificationError) -> Result<DSSEEnvelope, LayerRejection> {
+        guard layer.size <= Int64(Self.maximumEnvelopeBytes) else {
+            return .failure(LayerRejection(
+                step: "envelope", reason: "the envelope is \(layer.size) bytes, more than the \(Self.maximumEnvelopeBytes) signet reads"))
+        }
         let bytes: [UInt8]
         do {
             bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumEnvelopeBytes, deadline: request.deadline)

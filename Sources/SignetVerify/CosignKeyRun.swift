@@ -6,7 +6,7 @@ import SignetRegistry
 /// `specs/BUNDLE_SPEC.md`): the steps and reasons gathered so far in both places searched, and
 /// which trusted keys vouched where, so that the threshold counts each key once whichever form
 /// (a `.sig` layer or a bundle referrer) it signed in.
-struct CosignKeyRun {
+struct CosignKeyRun: BundleReferrerRecording {
     let request: VerificationRequest
     let trust: CompiledKeyAuthority
     let format: SignatureFormat
@@ -40,6 +40,12 @@ struct CosignKeyRun {
         steps.append(VerificationStep(name: "\(label) \(step)", passed: false, detail: line))
         rejections.append(line)
     }
+
+    mutating func recordAbsence(_ reason: String) { absences.append(reason) }
+
+    mutating func recordCandidate() { candidates += 1 }
+
+    mutating func recordUnexamined(_ note: String) { rejections.append(note) }
 
     /// Indices of the distinct keys that vouched, in either form: a key listed twice (in two
     /// encodings, say) is one signer (PublicKey equality is on the key, not its DER).

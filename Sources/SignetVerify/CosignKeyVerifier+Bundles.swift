@@ -16,86 +16,69 @@ extension CosignKeyVerifier {
     /// signer (``SigstoreVerificationPolicy/Signer/publicKey(_:)``). The required annotations are
     /// read from the statement subject that names the image; a message signature carries none.
     func verifyBundleReferrers(_ run: inout CosignKeyRun) async throws(VerificationError) {
+        let trust = run.trust
+        let sigstore = bundleVerifier(for: trust)
+        try await SigstoreBundleReferrers(registry: registry).scan(
+            run.request, into: &run, while: { $0.distinctSigners.count < trust.threshold }
+        ) { run, label, referrer, bundle throws(VerificationError) in
+            examineBundle(bundle, referrer: referrer, label: label, sigstore: sigstore, run: &run)
+        }
+    }
+
+    /// One bundle referrer: accepted for the keys that signed it, or refused with the reason.
+    private func examineBundle(_ bundle: SigstoreBundle, referrer: Descriptor, label: String, sigstore: SigstoreVerifier, run: inout CosignKeyRun) {
         let request = run.request
         let trust = run.trust
-        let source = SigstoreBundleReferrers(registry: registry)
-        let listing = try await source.list(request)
-        run.steps.append(listing.step)
-        if let absence = listing.absence {
-            run.absences.append(absence)
-            return
-        }
         guard let artifact = ArtifactDigest(parsing: request.digest.description) else {
-            run.candidates += 1
-            run.reject("image", step: "artifact", "the image digest \(request.digest) uses an algorithm Sigstore bundles do not")
+            run.reject(label, step: "artifact", "the image digest \(request.digest) uses an algorithm Sigstore bundles do not")
             return
         }
-        let sigstore = bundleVerifier(for: trust)
-        for descriptor in listing.bundles {
-            guard run.distinctSigners.count < trust.threshold else { break }
-            run.candidates += 1
-            let label = "bundle \(descriptor.digest)"
-            let fetched: SigstoreBundleReferrers.Fetched
-            switch try await source.fetch(descriptor, for: request) {
-            case .success(let found):
-                fetched = found
-            case .failure(let rejection):
-                run.reject(label, step: rejection.step, rejection.reason)
-                continue
-            }
-            let bundle = fetched.bundle
-            run.steps.append(VerificationStep(
-                name: "\(label) bundle", passed: true, detail: "\(bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
-            guard case .publicKey(let hint) = bundle.verificationMaterial else {
-                run.reject(label, step: "verification material",
-                           "the bundle carries a certificate (a keyless signature); a key authority accepts bundles whose verification material is a publicKey")
-                continue
-            }
-            if case .dsseEnvelope(let envelope) = bundle.content, let problem = KeylessVerifier.statementProblem(envelope) {
-                run.reject(label, step: "content", problem)
-                continue
-            }
-            let checked = Self.bundleAsChecked(bundle, trust: trust)
-            let checkStart = ContinuousClock.now
-            var signers: [Int] = []
-            var failures: [String] = []
-            for index in trust.keys.indices {
-                let verified = sigstore.verify(
-                    checked,
-                    policy: SigstoreVerificationPolicy(
-                        signer: .publicKey(trust.keys[index].key), artifact: .digest(artifact), keyScheme: trust.keys[index].scheme))
-                if let failure = verified.failure {
-                    failures.append("\(trust.keys[index].source): \(failure)")
-                } else {
-                    signers.append(index)
-                }
-            }
-            run.checkTime += ContinuousClock.now - checkStart
-            let hinted = hint.map { " (hint \"\($0)\")" } ?? ""
-            guard !signers.isEmpty else {
-                let first = failures.first.map { "; " + $0 } ?? ""
-                run.reject(label, step: "signature",
-                           "the bundle's signature\(hinted) does not verify with any of the \(trust.keys.count) trusted key(s)\(first)")
-                continue
-            }
-            run.steps.append(VerificationStep(
-                name: "\(label) signature", passed: true,
-                detail: "verified with " + signers.map { trust.keys[$0].source + " " + trust.keys[$0].key.description }.joined(separator: ", ")
-                    + (trust.transparencyLog.requirement == .require ? "; logged in \(trust.transparencyLog.trustRootSource)"
-                        : bundle.transparencyLogEntries.isEmpty ? "" : "; its transparency log entries are not checked (transparencyLog: ignore)")))
-            if let problem = Self.bundleAnnotationProblem(bundle.content, digest: artifact, required: trust.requiredAnnotations) {
-                run.reject(label, step: "claims", problem)
-                continue
-            }
-            run.steps.append(VerificationStep(
-                name: "\(label) claims", passed: true,
-                detail: trust.requiredAnnotations.isEmpty ? "signs \(request.digest)"
-                    : "signs \(request.digest), annotations " + trust.requiredAnnotations.keys.sorted().joined(separator: ", ")))
-            for signer in signers { run.vouchedBundles[signer, default: []].append(descriptor.digest.description) }
+        guard case .publicKey(let hint) = bundle.verificationMaterial else {
+            run.reject(label, step: "verification material",
+                       "the bundle carries a certificate (a keyless signature); a key authority accepts bundles whose verification material is a publicKey")
+            return
         }
-        if listing.overflow > 0 {
-            run.rejections.append("\(listing.overflow) further bundle(s) not examined (at most \(SigstoreBundleReferrers.maximumReferrers))")
+        if case .dsseEnvelope(let envelope) = bundle.content, let problem = KeylessVerifier.statementProblem(envelope) {
+            run.reject(label, step: "content", problem)
+            return
         }
+        let checked = Self.bundleAsChecked(bundle, trust: trust)
+        let checkStart = ContinuousClock.now
+        var signers: [Int] = []
+        var failures: [String] = []
+        for index in trust.keys.indices {
+            let verified = sigstore.verify(
+                checked,
+                policy: SigstoreVerificationPolicy(
+                    signer: .publicKey(trust.keys[index].key), artifact: .digest(artifact), keyScheme: trust.keys[index].scheme))
+            if let failure = verified.failure {
+                failures.append("\(trust.keys[index].source): \(failure)")
+            } else {
+                signers.append(index)
+            }
+        }
+        run.checkTime += ContinuousClock.now - checkStart
+        let hinted = hint.map { " (hint \"\($0)\")" } ?? ""
+        guard !signers.isEmpty else {
+            let first = failures.first.map { "; " + $0 } ?? ""
+            run.reject(label, step: "signature",
+                       "the bundle's signature\(hinted) does not verify with any of the \(trust.keys.count) trusted key(s)\(first)")
+            return
+        }
+        run.steps.append(VerificationStep(
+            name: "\(label) signature", passed: true,
+            detail: "verified with " + signers.map { trust.keys[$0].source + " " + trust.keys[$0].key.description }.joined(separator: ", ")
+                + (trust.transparencyLog.requirement == .require ? "; logged in \(trust.transparencyLog.trustRootSource)"
+                    : bundle.transparencyLogEntries.isEmpty ? "" : "; its transparency log entries are not checked (transparencyLog: ignore)")))
+        if let problem = Self.bundleAnnotationProblem(bundle.content, digest: artifact, required: trust.requiredAnnotations) {
+            run.reject(label, step: "claims", problem)
+            return
+        }
+        run.steps.append(VerificationStep(
+            name: "\(label) claims", passed: true,
+            detail: trust.requiredAnnotations.isEmpty ? "signs \(request.digest)"
+                : "signs \(request.digest), annotations " + trust.requiredAnnotations.keys.sorted().joined(separator: ", ")))
+        for signer in signers { run.vouchedBundles[signer, default: []].append(referrer.digest.description) }
     }
 
     /// The Sigstore verifier key signatures are checked with: under `transparencyLog: require`

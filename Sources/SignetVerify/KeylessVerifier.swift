@@ -189,43 +189,20 @@ public struct KeylessVerifier: SignatureVerifier {
     // MARK: - Sigstore bundle referrers
 
     private func verifyBundleReferrers(_ run: inout KeylessRun) async throws(VerificationError) -> AcceptedSignature? {
-        let request = run.request
-        let source = SigstoreBundleReferrers(registry: registry)
-        let listing = try await source.list(request)
-        run.steps.append(listing.step)
-        if let absence = listing.absence {
-            run.absences.append(absence)
-            return nil
-        }
-        for descriptor in listing.bundles {
-            run.candidates += 1
-            let label = "bundle \(descriptor.digest)"
-            let fetched: SigstoreBundleReferrers.Fetched
-            switch try await source.fetch(descriptor, for: request) {
-            case .success(let found):
-                fetched = found
-            case .failure(let rejection):
-                run.reject(label, step: rejection.step, rejection.reason)
-                continue
-            }
-            let bundle = fetched.bundle
-            run.steps.append(VerificationStep(
-                name: "\(label) bundle", passed: true, detail: "\(bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
+        try await SigstoreBundleReferrers(registry: registry).scan(run.request, into: &run, while: { $0.accepted == nil }) {
+            run, label, _, bundle throws(VerificationError) in
             if case .dsseEnvelope(let envelope) = bundle.content, let problem = Self.statementProblem(envelope) {
                 run.reject(label, step: "content", problem)
-                continue
+                return
             }
-            guard let artifact = ArtifactDigest(parsing: request.digest.description) else {
-                run.reject(label, step: "artifact", "the image digest \(request.digest) uses an algorithm Sigstore bundles do not")
-                continue
+            guard let artifact = ArtifactDigest(parsing: run.request.digest.description) else {
+                run.reject(label, step: "artifact", "the image digest \(run.request.digest) uses an algorithm Sigstore bundles do not")
+                return
             }
-            guard let verified = run.verify(bundle, artifact: .digest(artifact), label: label) else { continue }
-            return AcceptedSignature(verified: verified, bundle: bundle, location: "\(label) (referrer)", layer: nil, format: .sigstoreBundle)
+            guard let verified = run.verify(bundle, artifact: .digest(artifact), label: label) else { return }
+            run.accepted = AcceptedSignature(verified: verified, bundle: bundle, location: "\(label) (referrer)", layer: nil, format: .sigstoreBundle)
         }
-        if listing.overflow > 0 {
-            run.rejections.append("\(listing.overflow) further bundle(s) not examined (at most \(SigstoreBundleReferrers.maximumReferrers))")
-        }
-        return nil
+        return run.accepted
     }
 
     /// Why a DSSE envelope is not a cosign image signature, or nil when it is one (the subject
@@ -276,7 +253,7 @@ private struct AcceptedSignature {
 }
 
 /// The state of one keyless verification: the steps and reasons gathered so far.
-private struct KeylessRun {
+private struct KeylessRun: BundleReferrerRecording {
     let request: VerificationRequest
     let trust: CompiledKeylessAuthority
     let sigstore: SigstoreVerifier
@@ -288,6 +265,8 @@ private struct KeylessRun {
     var candidates = 0
     var checkTime = Duration.zero
     var timings = VerificationResult.Timings()
+    /// The bundle referrer accepted, once one is.
+    var accepted: AcceptedSignature?
 
     init(request: VerificationRequest, trust: CompiledKeylessAuthority, sigstore: SigstoreVerifier) {
         self.request = request
@@ -299,6 +278,12 @@ private struct KeylessRun {
         steps.append(VerificationStep(name: "\(label) \(step)", passed: false, detail: reason))
         rejections.append("\(label): \(reason)")
     }
+
+    mutating func recordAbsence(_ reason: String) { absences.append(reason) }
+
+    mutating func recordCandidate() { candidates += 1 }
+
+    mutating func recordUnexamined(_ note: String) { rejections.append(note) }
 
     /// Runs the Sigstore steps on `bundle`, recording each; the result when verified.
     mutating func verify(_ bundle: SigstoreBundle, artifact: SigstoreArtifact, label: String) -> SigstoreVerificationResult? {

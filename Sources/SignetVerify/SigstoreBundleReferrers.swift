@@ -9,8 +9,8 @@ import SignetSigstore
 /// is a Sigstore bundle media type, each an image manifest whose `subject` is the image and
 /// whose layer of that media type holds the bundle JSON.
 ///
-/// Shared by the keyless and the key-based verifiers; what a bundle must prove is theirs to
-/// check. Content that cannot be used (a missing or tampered blob, a manifest with another
+/// Shared by the keyless and the key-based verifiers and by attestations
+/// (``scan(_:into:maximumBytes:while:examine:)``); what a bundle must prove is theirs to check. Content that cannot be used (a missing or tampered blob, a manifest with another
 /// subject, JSON that is not a bundle) is a rejection of that referrer, never an error; a
 /// registry that cannot be reached is an error.
 struct SigstoreBundleReferrers {
@@ -72,9 +72,44 @@ struct SigstoreBundleReferrers {
             overflow: max(0, bundles.count - Self.maximumReferrers))
     }
 
+    /// Lists the bundle referrers of `request.digest` and reads each in turn, recording in `run`
+    /// the listing step, an absence, every referrer refused and those beyond
+    /// ``maximumReferrers``, and handing `examine` each bundle read with its label
+    /// (`bundle sha256:…`) and its referrer, while `proceed` says more are wanted.
+    func scan<Run: BundleReferrerRecording>(
+        _ request: VerificationRequest, into run: inout Run, maximumBytes: Int = maximumBundleBytes,
+        while proceed: (Run) -> Bool = { _ in true },
+        examine: (inout Run, _ label: String, _ referrer: Descriptor, _ bundle: SigstoreBundle) async throws(VerificationError) -> Void
+    ) async throws(VerificationError) {
+        let listing = try await list(request)
+        run.steps.append(listing.step)
+        if let absence = listing.absence {
+            run.recordAbsence(absence)
+            return
+        }
+        for descriptor in listing.bundles {
+            guard proceed(run) else { break }
+            run.recordCandidate()
+            let label = "bundle \(descriptor.digest)"
+            switch try await fetch(descriptor, for: request, maximumBytes: maximumBytes) {
+            case .failure(let rejection):
+                run.reject(label, step: rejection.step, rejection.reason)
+            case .success(let fetched):
+                run.steps.append(VerificationStep(
+                    name: "\(label) bundle", passed: true, detail: "\(fetched.bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
+                try await examine(&run, label, descriptor, fetched.bundle)
+            }
+        }
+        if listing.overflow > 0 {
+            run.recordUnexamined("\(listing.overflow) further bundle(s) not examined (at most \(Self.maximumReferrers))")
+        }
+    }
+
     /// Reads the bundle `descriptor` names; a referrer that cannot be used is a rejection
     /// naming the step that refused it (`manifest`, `bundle blob`, `bundle`).
-    func fetch(_ descriptor: Descriptor, for request: VerificationRequest) async throws(VerificationError) -> Result<Fetched, LayerRejection> {
+    func fetch(
+        _ descriptor: Descriptor, for request: VerificationRequest, maximumBytes: Int = maximumBundleBytes
+    ) async throws(VerificationError) -> Result<Fetched, LayerRejection> {
         let fetched: FetchedManifest
         do {
             fetched = try await registry.manifest(request.image.withDigest(descriptor.digest), deadline: request.deadline)
@@ -93,9 +128,12 @@ struct SigstoreBundleReferrers {
         guard let layer = manifest.layers.first(where: { Self.isBundleMediaType($0.mediaType) }) else {
             return .failure(LayerRejection(step: "manifest", reason: "no layer holds a Sigstore bundle"))
         }
+        guard layer.size <= Int64(maximumBytes) else {
+            return .failure(LayerRejection(step: "bundle blob", reason: "the bundle is \(layer.size) bytes, more than the \(maximumBytes) accepted"))
+        }
         let bytes: [UInt8]
         do {
-            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumBundleBytes, deadline: request.deadline)
+            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: maximumBytes, deadline: request.deadline)
         } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
             return .failure(LayerRejection(step: "bundle blob", reason: "the bundle blob \(layer.digest) cannot be used: \(error)"))
         } catch {
@@ -107,4 +145,17 @@ struct SigstoreBundleReferrers {
             return .failure(LayerRejection(step: "bundle", reason: "\(error)"))
         }
     }
+}
+
+/// What a verification records while ``SigstoreBundleReferrers`` scans an image's bundles.
+protocol BundleReferrerRecording {
+    var steps: [VerificationStep] { get set }
+    /// No bundle refers to the image: why.
+    mutating func recordAbsence(_ reason: String)
+    /// One more referrer examined.
+    mutating func recordCandidate()
+    /// A referrer refused at `step` (`manifest`, `bundle blob`, `bundle`, or the caller's own).
+    mutating func reject(_ label: String, step: String, _ reason: String)
+    /// Referrers left unexamined beyond the limit.
+    mutating func recordUnexamined(_ note: String)
 }

@@ -53,7 +53,39 @@ struct AttestationAuthorityLoaderTests {
         #expect(trust.requirements[0].paths.map(\.description).sorted() == [
             "buildDefinition.externalParameters.workflow.ref", "runDetails.builder.id",
         ])
-        #expect(trust.requirements[0].signer.keys.count == 1)
+        guard case .key(let signer) = trust.requirements[0].signer else {
+            Issue.record("not a key signer")
+            return
+        }
+        #expect(signer.keys.count == 1)
+    }
+
+    @Test func aKeylessSignerCompilesAsAKeylessAuthorityDoes() throws {
+        let yaml = policyYAML(name: "attested", authorities: """
+                - name: attested
+                  attestations:
+                    require:
+                      - predicateType: slsaprovenance1
+                        keyless:
+                          identities:
+                            - {issuer: https://token.actions.githubusercontent.com, subjectRegExp: "^https://github.com/example/.*$"}
+            """)
+        let set = try load(yaml).get()
+        guard case .attestations(let trust) = set.policies[0].authorities[0].kind,
+              case .keyless(let signer) = trust.requirements[0].signer else {
+            Issue.record("not a keyless attestation signer")
+            return
+        }
+        #expect(signer.identities.count == 1)
+        #expect(signer.trustRootSource == "embedded production root")
+        #expect(trust.requirements[0].signer.description.contains("token.actions.githubusercontent.com"))
+        // A keyless signer with a bad identity is refused where a keyless authority's would be.
+        let bad = yaml.replacingOccurrences(of: "subjectRegExp: \"^https://github.com/example/.*$\"", with: "subjectRegExp: \"(\"")
+        guard case .failure(let error) = load(bad) else {
+            Issue.record("accepted a bad subject regular expression")
+            return
+        }
+        #expect(error.fieldPath?.hasPrefix("spec.authorities[0].attestations.require[0].keyless.identities[0]") == true, "\(error)")
     }
 
     @Test func badRequirementsAreRefusedNamingTheField() throws {
@@ -64,7 +96,7 @@ struct AttestationAuthorityLoaderTests {
             (attestationPolicy("            conditions:\n              - {path: a, operator: matches, value: \"(\"}\n"),
              "spec.authorities[0].attestations.require[0].conditions", "valid regular expression"),
             (attestationPolicy("            signer: x\n"), "spec.authorities[0].attestations.require[0]", "unknown field(s) signer"),
-            (attestationPolicy("            keyless: {identities: []}\n"), "spec.authorities[0].attestations.require[0].keyless", "not supported"),
+            (attestationPolicy("            keyless: {identities: []}\n"), "spec.authorities[0].attestations.require[0]", "key or keyless, not both"),
         ]
         for (yaml, field, message) in cases {
             guard case .failure(let error) = load(yaml) else {

@@ -69,7 +69,7 @@ enum TestAttestation {
         _ name: String, _ predicateType: String, keys: [TrustedPublicKey], conditions: [String] = []
     ) throws -> CompiledAttestationAuthority.Requirement {
         CompiledAttestationAuthority.Requirement(
-            name: name, predicateType: predicateType, signer: CompiledKeyAuthority(keys: keys, threshold: 1),
+            name: name, predicateType: predicateType, signer: .key(CompiledKeyAuthority(keys: keys, threshold: 1)),
             conditions: try conditions.map { try AttestationCondition(parsing: AttestationValue(json: Array($0.utf8))!, field: "test") })
     }
 

@@ -1,0 +1,57 @@
+/// Who must have signed a required attestation: a `key` authority's keys and threshold, or a
+/// `keyless` authority's identities and Sigstore trust root, compiled exactly as those
+/// authorities are for signatures (the same trust material; sigstore/cosign
+/// `specs/ATTESTATION_SPEC.md`, Sigstore client specification "Verification").
+public enum AttestationSigner: Sendable, Hashable {
+    case key(CompiledKeyAuthority)
+    case keyless(CompiledKeylessAuthority)
+
+    /// How a deny names the signer: `builder-key or file /k.pub`, or
+    /// `{subject ..., issuer ...} (embedded production root)`.
+    public var description: String {
+        switch self {
+        case .key(let trust):
+            trust.keys.map(\.source).joined(separator: " or ")
+        case .keyless(let trust):
+            trust.identities.map { "{\($0)}" }.joined(separator: " or ") + " (\(trust.trustRootSource))"
+        }
+    }
+
+    /// Files the signer's trust material was read from (a change recompiles the policy).
+    public var trustMaterialFiles: [String] {
+        switch self {
+        case .key(let trust): trust.trustMaterialFiles + trust.transparencyLog.trustMaterialFiles
+        case .keyless(let trust): trust.trustMaterialFiles
+        }
+    }
+
+    /// Secrets the signer's keys are read from.
+    public var secretReferences: [ClusterImagePolicy.SecretKeyReference] {
+        if case .key(let trust) = self { return trust.secretReferences }
+        return []
+    }
+
+    /// Trust material named but not read: keys, or a trust root.
+    public var unresolved: [String] {
+        switch self {
+        case .key(let trust):
+            trust.unresolvedKeys + (trust.transparencyLog.unresolvedTrustRoot.map { ["trust root: \($0)"] } ?? [])
+        case .keyless(let trust):
+            trust.unresolvedTrustRoot.map { ["trust root: \($0)"] } ?? []
+        }
+    }
+
+    /// What the signer trusts beyond the policy text, for the authority's trust fingerprint.
+    var fingerprintText: String {
+        switch self {
+        case .key(let trust):
+            var text = "key:threshold=\(trust.threshold)"
+            for key in trust.keys { text += "|\(key.key.fingerprint):\(key.scheme)" }
+            for unresolved in trust.unresolvedKeys { text += "|unresolved=\(unresolved)" }
+            let log = trust.transparencyLog
+            return text + "|tlog=\(log.requirement.rawValue):\(log.trustRootDigest):\(log.unresolvedTrustRoot ?? "")"
+        case .keyless(let trust):
+            return "keyless:root=\(trust.trustRootDigest):\(trust.unresolvedTrustRoot ?? "")|" + trust.identities.map(\.description).joined(separator: "|")
+        }
+    }
+}
