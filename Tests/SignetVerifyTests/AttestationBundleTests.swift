@@ -133,6 +133,74 @@ struct AttestationBundleTests {
         await setup.fixture.stop()
     }
 
+    /// A key signer under `transparencyLog: require` counts an attestation only when a log of its
+    /// trust root vouches for it: the `.att` layer's `dev.sigstore.cosign/bundle` SET of a `dsse`
+    /// entry recording this envelope's signature and key.
+    @Test func aKeySignerRequiringTheLogCountsOnlyLoggedAttestations() async throws {
+        let setup = try await Setup()
+        let log = try await TestRekorLog.make()
+        let directory = TemporaryDirectory(prefix: "signet-att-tlog")
+        let rootFile = try directory.write("trusted_root.json", try log.trustedRootJSON()).path
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: attested
+            spec:
+              images:
+                - glob: "**"
+              authorities:
+                - name: attested
+                  attestations:
+                    require:
+                      - predicateType: slsaprovenance1
+                        key:
+                          publicKeys:
+                            - file: \(setup.key.publicKeyFile)
+                          transparencyLog: require
+                          trustRoot: {file: \(rootFile)}
+            """
+        let authority = try PolicyLoader().load(files: [PolicySourceFile(name: "attested.yaml", bytes: Array(yaml.utf8))]).policies[0].authorities[0]
+
+        /// Pushes an image whose `.att` layer carries the annotations `annotate` makes.
+        func image(_ path: String, annotate: (_ envelope: [UInt8], _ payload: [UInt8], _ signature: [UInt8]) async throws -> [String: String]) async throws -> ImageReference {
+            let image = try setup.fixture.reference(path)
+            let digest = try await setup.fixture.images.pushImage(image)
+            let payload = provenance(digest)
+            let signature = try await setup.key.signature(over: DSSEEnvelopeText.pae(payloadType: "application/vnd.in-toto+json", payload: payload))
+            let envelope = TestAttestation.envelope(payload, signature: signature)
+            let client = setup.fixture.client
+            var layer = try await client.pushBlob(envelope, mediaType: AttestationVerifier.envelopeMediaType, to: image, deadline: deadline())
+            layer.annotations = try await annotate(envelope, payload, signature)
+            let config = try await client.pushBlob(Array("{}".utf8), mediaType: "application/vnd.oci.image.config.v1+json", to: image, deadline: deadline())
+            let tagged = try ImageReference(parsing: "\(image.name):\(CosignArtifactKind.attestation.tag(for: digest))")
+            try await client.pushManifest(.image(ImageManifest(config: config, layers: [layer])), to: tagged, deadline: deadline())
+            return image
+        }
+
+        let logged = try await image("attb/logged:v1") { envelope, payload, signature in
+            let entry = try await log.logDSSE(envelope: envelope, payload: payload, signature: signature, signer: setup.key)
+            return [KeylessVerifier.rekorBundleAnnotation: entry.cosignAnnotation, CosignKeyVerifier.signatureAnnotation: ""]
+        }
+        let passed = try await setup.verify(logged, authority)
+        #expect(passed.passed, "\(passed.reason)")
+
+        let unlogged = try await image("attb/unlogged:v1") { _, _, _ in [:] }
+        let denied = try await setup.verify(unlogged, authority)
+        #expect(!denied.passed)
+        #expect(denied.reason.contains("the bundle has no transparency log entries"), "\(denied.reason)")
+
+        // An entry that logs another signature does not vouch for this one.
+        let otherEntry = try await image("attb/other-entry:v1") { envelope, payload, _ in
+            let entry = try await log.logDSSE(envelope: envelope, payload: payload, signature: Array(repeating: 7, count: 70), signer: setup.key)
+            return [KeylessVerifier.rekorBundleAnnotation: entry.cosignAnnotation]
+        }
+        let mismatched = try await setup.verify(otherEntry, authority)
+        #expect(!mismatched.passed)
+        #expect(mismatched.reason.contains("not signed by its signer"), "\(mismatched.reason)")
+        await setup.fixture.stop()
+    }
+
     /// More DSSE layers than signet reads, or an envelope larger than it accepts, is a deny that
     /// says so, before anything is fetched.
     @Test func tooManyOrTooLargeEnvelopesAreDeniedNamingTheLimit() async throws {

@@ -65,6 +65,24 @@ struct TestRekorLog {
             {"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"\(Hex.encode(digest))"}},\
             "signature":{"content":"\(Data(signature).base64EncodedString())","publicKey":{"content":"\(pem)"}}}}
             """
+        return try await entry(body: body, logIndex: logIndex, setKey: setKey)
+    }
+
+    /// Logs a DSSE envelope's `signature` by `signer` as a `dsse` 0.0.1 entry (Rekor
+    /// `types/dsse`: the hashes of the envelope and of its payload, the signature and the
+    /// signer's PEM key), as `cosign attest` logs an attestation.
+    func logDSSE(envelope: [UInt8], payload: [UInt8], signature: [UInt8], signer: TestSigningKey, logIndex: Int64 = 8) async throws -> Entry {
+        let pem = Data(signer.publicKeyPEM.utf8).base64EncodedString()
+        let body = """
+            {"apiVersion":"0.0.1","kind":"dsse","spec":{"envelopeHash":{"algorithm":"sha256","value":"\(DigestAlgorithm.sha256.hexHash(envelope))"},\
+            "payloadHash":{"algorithm":"sha256","value":"\(DigestAlgorithm.sha256.hexHash(payload))"},\
+            "signatures":[{"signature":"\(Data(signature).base64EncodedString())","verifier":"\(pem)"}]}}
+            """
+        return try await entry(body: body, logIndex: logIndex, setKey: nil)
+    }
+
+    /// The entry of `body` at `logIndex`, its SET signed by the log's key or `setKey`.
+    private func entry(body: String, logIndex: Int64, setKey: TestSigningKey?) async throws -> Entry {
         let encodedBody = Data(body.utf8).base64EncodedString()
         let logIDHex = Hex.encode(logID)
         let promise = #"{"body":"\#(encodedBody)","integratedTime":\#(Self.integratedTime),"logID":"\#(logIDHex)","logIndex":\#(logIndex)}"#
