@@ -14,6 +14,10 @@ import SignetVerify
 /// referrers, against `--trusted-root` or the embedded production root. With `--notary-server`
 /// and `--root-key` it checks Docker Content Trust (Notary v1) as a `notaryV1` authority would,
 /// and prints the roles, key IDs, thresholds and expiry dates that vouched for the digest.
+/// With `--attestation TYPE` (and `--condition`) it checks in-toto attestations instead, as an
+/// `attestations` authority would, signed by `--key` or the keyless identity, and prints each
+/// attestation verified, its subject and signer, the predicate fields the conditions read and
+/// each condition's outcome.
 ///
 /// Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable,
 /// deadline passed).
@@ -69,6 +73,12 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Notary v1: PEM bundle of the CAs the Notary server's certificate chains to.")
     var notaryCa: String?
 
+    @Option(name: .long, help: "Attestation: a predicate type the image must carry (a URI or one of cosign's aliases: slsaprovenance1, spdxjson, cyclonedx, vuln, openvex, ...), signed by --key or the keyless identity; repeatable.")
+    var attestation: [String] = []
+
+    @Option(name: .long, help: "Attestation: a condition its predicate must meet, as a policy writes it (e.g. '{path: runDetails.builder.id, operator: equals, value: https://...}'); repeatable; with one --attestation.")
+    var condition: [String] = []
+
     @Option(name: .long, help: "Output: text or json (the verification result).")
     var output: OutputFormat = .text
 
@@ -104,7 +114,9 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             throw fail("at least one --key, or --certificate-identity and --certificate-oidc-issuer, is required (or --notation-trust-policy, or --notary-server and --root-key)")
         }
         guard let limit = GoDuration.parse(timeout) else { throw fail("--timeout \(timeout) is not a duration") }
-        let authority: ClusterImagePolicy.Authority
+        guard condition.isEmpty || attestation.count == 1 else { throw fail("--condition goes with exactly one --attestation") }
+        guard attestation.isEmpty || !(notation || notary) else { throw fail("--attestation is signed by --key or a keyless identity") }
+        var authority: ClusterImagePolicy.Authority
         if notary {
             guard let notaryServer, !rootKey.isEmpty else { throw fail("--notary-server and at least one --root-key are required for Docker Content Trust") }
             authority = .init(name: "notary-v1", notaryV1: .init(
@@ -126,6 +138,9 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
                 annotations[String(parts[0])] = String(parts[1])
             }
             authority = .init(name: "key", key: .init(publicKeys: keys, threshold: threshold ?? 1, annotations: annotations.isEmpty ? nil : annotations))
+        }
+        if !attestation.isEmpty {
+            authority = try attestationAuthority(signer: authority)
         }
         let definition = ClusterImagePolicy(name: "signet-verify", spec: .init(images: [.init(glob: "**")], authorities: [authority]))
         let policy: CompiledPolicy
@@ -165,6 +180,9 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         case .text:
             print(Self.render(result))
+            if case .attestations(let trust) = policy.authorities[0].kind {
+                print(Self.renderAttestations(result, trust: trust, now: Date()))
+            }
         }
         if !result.passed { throw ExitCode(1) }
     }

@@ -138,6 +138,11 @@ public struct ClusterImagePolicy: Sendable, Hashable, Codable {
             self.name = name
             self.notaryV1 = notaryV1
         }
+
+        public init(name: String? = nil, attestations: PolicyValue) {
+            self.name = name
+            self.attestations = attestations
+        }
     }
 
     /// A `static` authority: passes or fails every image, without looking at signatures.
