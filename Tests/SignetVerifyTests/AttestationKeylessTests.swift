@@ -102,6 +102,56 @@ struct AttestationKeylessTests {
         await setup.fixture.stop()
     }
 
+    /// Every keyless DSSE bundle of sigstore-conformance (Rekor v1 `dsse` and `intoto` entries,
+    /// Rekor v2 entries with checkpoints and TSA timestamps), each attached as a referrer of its
+    /// artifact's digest and checked against its own trust root where the case has one: the
+    /// `_fail` cases are denied, the others admitted, through the attestation path.
+    @Test func everyConformanceDSSEBundleThroughTheAttestationPath() async throws {
+        let setup = try await Setup()
+        var checked = 0
+        for name in try ConformanceAttestations.dsseCases() {
+            let folder = ConformanceBundles.folder.appendingPathComponent(name)
+            let digest = try ConformanceAttestations.artifactDigest(name)
+            let repository = "attk/all-\(name.lowercased().replacingOccurrences(of: "_", with: "-"))"
+            try await ConformanceBundles.attach([name], subject: digest, repository: repository, registry: setup.fixture.registry, client: setup.fixture.client)
+            let root = folder.appendingPathComponent("trusted_root.json")
+            let authority = try Self.authority(trustRoot: FileManager.default.fileExists(atPath: root.path) ? root.path : nil)
+            let result = try await setup.verify(repository, digest: digest, authority)
+            if name.hasSuffix("_fail") {
+                #expect(!result.passed, "\(name) must be denied")
+                #expect(result.failure == .noValidSignature, "\(name): \(result.reason)")
+            } else {
+                #expect(result.passed, "\(name): \(result.reason)")
+            }
+            checked += 1
+        }
+        #expect(checked == 14, "the conformance vectors hold 14 keyless DSSE bundles")
+        await setup.fixture.stop()
+    }
+
+    /// The conformance bundles with a Rekor v1 SET, laid out as cosign's keyless `.att` layers:
+    /// the layout keeps the certificate and the SET only, so the two cases whose fault lies in
+    /// what it drops (a missing inclusion proof, a TSA timestamp outside the certificate's
+    /// validity) are not cases of it; every other `_fail` case is denied, the others admitted.
+    @Test func conformanceDSSEBundlesAsAttLayers() async throws {
+        let setup = try await Setup()
+        let bundleOnly: Set = ["intoto-missing-inclusion-proof_fail", "intoto-tsa-timestamp-outside-cert-validity_fail"]
+        var checked: [String] = []
+        for name in try ConformanceAttestations.dsseCases() where !bundleOnly.contains(name) && ConformanceAttestations.hasSET(name) {
+            let folder = ConformanceBundles.folder.appendingPathComponent(name)
+            let digest = try ConformanceAttestations.artifactDigest(name)
+            let repository = "attk/att-\(name.lowercased().replacingOccurrences(of: "_", with: "-"))"
+            try await ConformanceAttestations.push([name], for: digest, repository: repository, setup: setup)
+            let root = folder.appendingPathComponent("trusted_root.json")
+            let authority = try Self.authority(trustRoot: FileManager.default.fileExists(atPath: root.path) ? root.path : nil)
+            let result = try await setup.verify(repository, digest: digest, authority)
+            #expect(result.passed == !name.hasSuffix("_fail"), "\(name): \(result.reason)")
+            checked.append(name)
+        }
+        #expect(checked.count == 8, "\(checked)")
+        await setup.fixture.stop()
+    }
+
     @Test func keylessAttLayersVerifyFromTheirAnnotations() async throws {
         let setup = try await Setup()
         let digest = ConformanceBundles.artifactDigest
@@ -136,8 +186,7 @@ struct AttestationKeylessTests {
         let setup = try await Setup()
         let name = "intoto-with-custom-trust-root"
         let folder = ConformanceBundles.folder.appendingPathComponent(name)
-        let bytes = [UInt8](try Data(contentsOf: folder.appendingPathComponent("artifact")))
-        let digest = try ImageDigest(parsing: "sha256:" + DigestAlgorithm.sha256.hexHash(bytes))
+        let digest = try ConformanceAttestations.artifactDigest(name)
         try await ConformanceAttestations.push([name], for: digest, repository: "attk/intoto", setup: setup)
         let custom = try await setup.verify("attk/intoto", digest: digest, try Self.authority(trustRoot: folder.appendingPathComponent("trusted_root.json").path))
         #expect(custom.passed, "\(custom.reason)")
@@ -154,6 +203,31 @@ struct AttestationKeylessTests {
 /// holds the Rekor entry's SET (`{"SignedEntryTimestamp", "Payload": {"body",
 /// "integratedTime", "logIndex", "logID"}}`); `dev.cosignproject.cosign/signature` is empty.
 enum ConformanceAttestations {
+    /// The conformance cases whose bundle holds a DSSE envelope, sorted.
+    static func dsseCases() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: ConformanceBundles.folder.path).sorted().filter { name in
+            guard let bytes = try? ConformanceBundles.bundle(name),
+                  let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return false }
+            return json["dsseEnvelope"] != nil
+        }
+    }
+
+    /// Whether the case's first log entry carries a signed entry timestamp (Rekor v1).
+    static func hasSET(_ name: String) -> Bool {
+        guard let bytes = try? ConformanceBundles.bundle(name),
+              let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let material = json["verificationMaterial"] as? [String: Any],
+              let entries = material["tlogEntries"] as? [[String: Any]] else { return false }
+        return entries.first?["inclusionPromise"] != nil
+    }
+
+    /// The digest of the case's `artifact` file, or of the shared `a.txt`.
+    static func artifactDigest(_ name: String) throws -> ImageDigest {
+        let own = ConformanceBundles.folder.appendingPathComponent("\(name)/artifact")
+        guard FileManager.default.fileExists(atPath: own.path) else { return ConformanceBundles.artifactDigest }
+        return try ImageDigest(parsing: "sha256:" + DigestAlgorithm.sha256.hexHash([UInt8](try Data(contentsOf: own))))
+    }
+
     static func layer(_ name: String) throws -> (envelope: [UInt8], annotations: [String: String]) {
         let json = try JSONSerialization.jsonObject(with: Data(try ConformanceBundles.bundle(name))) as! [String: Any]
         let material = json["verificationMaterial"] as! [String: Any]
