@@ -78,7 +78,7 @@ public struct AttestationVerifier: SignatureVerifier {
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
         // 1. The .att image; 2. the Sigstore bundles attached as referrers.
         try await verifyAttestationImage(&run)
-        try await SigstoreBundleReferrers(registry: registry).scan(request, into: &run, maximumBytes: Self.maximumEnvelopeBytes) {
+        try await SigstoreBundleReferrers(registry: registry).scan(request, into: &run, maximumBytes: Self.maximumEnvelopeBytes, optional: true) {
             run, label, _, bundle throws(VerificationError) in
             guard case .dsseEnvelope(let envelope) = bundle.content else { return }  // a message signature attests nothing
             let candidate = AttestationCandidate(envelope: envelope, sigstore: .success(bundle), isBundle: true)
@@ -101,7 +101,8 @@ public struct AttestationVerifier: SignatureVerifier {
         }
         guard let fetched, let manifest = fetched.imageManifest else {
             let why = fetched == nil ? "\(artifactName) does not exist" : "\(artifactName) is an index, not an image manifest"
-            run.steps.append(VerificationStep(name: "attestation artifact", passed: false, detail: why))
+            // No .att image is not a failure by itself: the attestations may be bundle referrers.
+            run.steps.append(VerificationStep(name: "attestation artifact", passed: fetched == nil, detail: why))
             if fetched != nil { run.rejectAll(why) }
             return
         }
@@ -113,7 +114,7 @@ public struct AttestationVerifier: SignatureVerifier {
             run.rejectAll(reason)
             return
         }
-        run.steps.append(VerificationStep(name: "attestation artifact", passed: !layers.isEmpty, detail: summary))
+        run.steps.append(VerificationStep(name: "attestation artifact", passed: true, detail: summary))
         for (index, layer) in layers {
             let label = "\(artifactName) layer \(index)"
             switch try await envelope(layer, request: request) {

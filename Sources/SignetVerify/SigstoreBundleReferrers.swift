@@ -76,13 +76,18 @@ struct SigstoreBundleReferrers {
     /// the listing step, an absence, every referrer refused and those beyond
     /// ``maximumReferrers``, and handing `examine` each bundle read with its label
     /// (`bundle sha256:…`) and its referrer, while `proceed` says more are wanted.
+    ///
+    /// With `optional`, finding no bundle is not a failed step (attestations may all be in the
+    /// `.att` image); for a signature it is.
     func scan<Run: BundleReferrerRecording>(
-        _ request: VerificationRequest, into run: inout Run, maximumBytes: Int = maximumBundleBytes,
+        _ request: VerificationRequest, into run: inout Run, maximumBytes: Int = maximumBundleBytes, optional: Bool = false,
         while proceed: (Run) -> Bool = { _ in true },
         examine: (inout Run, _ label: String, _ referrer: Descriptor, _ bundle: SigstoreBundle) async throws(VerificationError) -> Void
     ) async throws(VerificationError) {
         let listing = try await list(request)
-        run.steps.append(listing.step)
+        var step = listing.step
+        if optional { step.passed = true }
+        run.steps.append(step)
         if let absence = listing.absence {
             run.recordAbsence(absence)
             return
