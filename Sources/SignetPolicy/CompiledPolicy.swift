@@ -161,17 +161,39 @@ public struct CompiledAuthority: Sendable, Hashable {
     /// The Sigstore trust root the authority verifies against, as audit records name it: its
     /// origin and the SHA-256 of its JSON (`embedded production root sha256:0123456789ab`,
     /// `TUF https://tuf-repo-cdn.sigstore.dev (targets version 14) sha256:…`, `file /r.json sha256:…`).
-    /// Set for `keyless` authorities and for `key` authorities under `transparencyLog: require`;
-    /// nil for every other authority, which trusts no root.
+    /// Set for `keyless` authorities and for `key` authorities under `transparencyLog: require`,
+    /// and for `attestations` authorities with such signers (their distinct roots, joined by
+    /// `, `); nil for every other authority, which trusts no root.
     public var trustRoot: String? {
         switch kind {
-        case .keyless(let trust) where trust.unresolvedTrustRoot == nil:
-            return "\(trust.trustRootSource) sha256:\(trust.trustRootDigest.prefix(12))"
-        case .key(let trust) where trust.transparencyLog.requirement == .require && trust.transparencyLog.unresolvedTrustRoot == nil:
-            return "\(trust.transparencyLog.trustRootSource) sha256:\(trust.transparencyLog.trustRootDigest.prefix(12))"
+        case .keyless(let trust):
+            return Self.trustRoot(of: trust)
+        case .key(let trust):
+            return Self.trustRoot(of: trust)
+        case .attestations(let trust):
+            var roots: [String] = []
+            for requirement in trust.requirements {
+                let root = switch requirement.signer {
+                case .key(let signer): Self.trustRoot(of: signer)
+                case .keyless(let signer): Self.trustRoot(of: signer)
+                }
+                if let root, !roots.contains(root) { roots.append(root) }
+            }
+            return roots.isEmpty ? nil : roots.joined(separator: ", ")
         default:
             return nil
         }
+    }
+
+    private static func trustRoot(of trust: CompiledKeylessAuthority) -> String? {
+        guard trust.unresolvedTrustRoot == nil else { return nil }
+        return "\(trust.trustRootSource) sha256:\(trust.trustRootDigest.prefix(12))"
+    }
+
+    private static func trustRoot(of trust: CompiledKeyAuthority) -> String? {
+        let log = trust.transparencyLog
+        guard log.requirement == .require, log.unresolvedTrustRoot == nil else { return nil }
+        return "\(log.trustRootSource) sha256:\(log.trustRootDigest.prefix(12))"
     }
 
     /// Why the authority fails every image without asking a verifier, when trust material it

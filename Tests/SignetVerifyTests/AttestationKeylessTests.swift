@@ -188,7 +188,12 @@ struct AttestationKeylessTests {
         let folder = ConformanceBundles.folder.appendingPathComponent(name)
         let digest = try ConformanceAttestations.artifactDigest(name)
         try await ConformanceAttestations.push([name], for: digest, repository: "attk/intoto", setup: setup)
-        let custom = try await setup.verify("attk/intoto", digest: digest, try Self.authority(trustRoot: folder.appendingPathComponent("trusted_root.json").path))
+        let rootFile = folder.appendingPathComponent("trusted_root.json").path
+        let customAuthority = try Self.authority(trustRoot: rootFile)
+        // Audit records name the root each keyless signer trusts.
+        #expect(customAuthority.trustRoot?.hasPrefix("file \(rootFile) sha256:") == true, "\(customAuthority.trustRoot ?? "nil")")
+        #expect(try Self.authority().trustRoot?.hasPrefix("embedded production root sha256:") == true)
+        let custom = try await setup.verify("attk/intoto", digest: digest, customAuthority)
         #expect(custom.passed, "\(custom.reason)")
         let production = try await setup.verify("attk/intoto", digest: digest, try Self.authority())
         #expect(!production.passed)
