@@ -53,6 +53,15 @@ struct AttestationCommandTests {
         #expect(none.stdout.contains("reason: no attestation of type https://slsa.dev/provenance/v1 signed by"), "\(none.stdout)")
         #expect(none.stdout.contains("attestation slsaprovenance1 (https://slsa.dev/provenance/v1): none verified, signed by publicKeys[0]"), "\(none.stdout)")
 
+        // The keyless flags make a keyless signer: a key-signed attestation does not count for it.
+        let keyless = try await verify(good.description, [
+            "--attestation", "slsaprovenance1", "--certificate-identity", "https://github.com/example/app/.github/workflows/release.yml@refs/heads/main",
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+        ])
+        #expect(keyless.status == 1, "\(keyless.stdout)\(keyless.stderr)")
+        #expect(keyless.stdout.contains("the layer has no dev.sigstore.cosign/certificate annotation"), "\(keyless.stdout)")
+        #expect(keyless.stdout.contains("none verified, signed by {"), "\(keyless.stdout)")
+
         // Bad flags: exit 2 with the reason.
         let badOperator = try await verify(good.description, flags + ["--condition", "{path: a, operator: like, value: b}"])
         #expect(badOperator.status == 2, "\(badOperator.stdout)\(badOperator.stderr)")
