@@ -8,7 +8,7 @@ import Foundation
 /// - ECDSA on P-256, P-384 and P-521 (SEC 1 v2 section 4.1.4; keys per RFC 5480), signatures
 ///   DER-encoded `ECDSA-Sig-Value` (RFC 3279 section 2.2.3);
 /// - RSA (RFC 8017), RSASSA-PKCS1-v1_5 (section 8.2) and RSASSA-PSS (section 8.1, MGF1 with the
-///   message hash, salt length recovered from the signature);
+///   message hash, salt length exact or recovered from the signature);
 /// - Ed25519 (RFC 8032 section 5.1, PureEdDSA over the whole message; RFC 8410 key encoding).
 ///
 /// Two keys are equal when they are the same key (``canonicalForm``), however their
@@ -128,7 +128,7 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
                 guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PADDING) == 1 else { return false }
             case .pss:
                 guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
-                      EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_AUTO) == 1,
+                      EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, scheme.openSSLSaltLength) == 1,
                       EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, scheme.hash.evpMessageDigest) == 1 else { return false }
             }
         }
@@ -245,21 +245,32 @@ public struct SignatureScheme: Sendable, Hashable, CustomStringConvertible {
     public enum RSAPadding: String, Sendable, Hashable, CaseIterable {
         /// RSASSA-PKCS1-v1_5 (RFC 8017 section 8.2).
         case pkcs1v15
-        /// RSASSA-PSS (RFC 8017 section 8.1), MGF1 with the message hash, any salt length.
+        /// RSASSA-PSS (RFC 8017 section 8.1), MGF1 with the message hash; the salt length is
+        /// ``SignatureScheme/pssSaltLength``.
         case pss
     }
 
     public var hash: DigestAlgorithm
     public var rsaPadding: RSAPadding
+    /// For RSASSA-PSS, the salt length a signature must have (RFC 8017 section 9.1.2, step 10:
+    /// checked exactly); nil accepts any length, recovered from the signature.
+    public var pssSaltLength: Int?
 
-    public init(hash: DigestAlgorithm = .sha256, rsaPadding: RSAPadding = .pkcs1v15) {
+    public init(hash: DigestAlgorithm = .sha256, rsaPadding: RSAPadding = .pkcs1v15, pssSaltLength: Int? = nil) {
         self.hash = hash
         self.rsaPadding = rsaPadding
+        self.pssSaltLength = pssSaltLength
     }
 
-    /// `sha256` or `sha256, rsa-pss`.
+    /// `sha256`, `sha256, rsa-pss` or `sha256, rsa-pss, salt 32`.
     public var description: String {
-        rsaPadding == .pss ? "\(hash.rawValue), rsa-pss" : hash.rawValue
+        guard rsaPadding == .pss else { return hash.rawValue }
+        return pssSaltLength.map { "\(hash.rawValue), rsa-pss, salt \($0)" } ?? "\(hash.rawValue), rsa-pss"
+    }
+
+    /// The salt length to hand OpenSSL: exact, or recovered from the signature.
+    var openSSLSaltLength: Int32 {
+        pssSaltLength.map { Int32(clamping: $0) } ?? RSA_PSS_SALTLEN_AUTO
     }
 }
 

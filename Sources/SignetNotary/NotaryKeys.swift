@@ -9,7 +9,7 @@ import SignetTUF
 /// |---|---|---|
 /// | `ecdsa` | DER SubjectPublicKeyInfo (P-256) | `ecdsa`: raw `r‖s` over SHA-256 |
 /// | `ecdsa-x509` | a PEM certificate holding such a key | `ecdsa` |
-/// | `rsa` | DER SubjectPublicKeyInfo | `rsapss` (SHA-256, MGF1-SHA256), `rsapkcs1v15` |
+/// | `rsa` | DER SubjectPublicKeyInfo | `rsapss` (SHA-256, MGF1-SHA256, 32-byte salt), `rsapkcs1v15` |
 /// | `rsa-x509` | a PEM certificate holding such a key | `rsapss`, `rsapkcs1v15` |
 /// | `ed25519` | the 32-byte key (RFC 8032) | `eddsa` |
 ///
@@ -58,15 +58,27 @@ public enum NotaryKeys {
         return NotarySignatureVerifier(key: publicKey)
     }
 
+    /// The certificate an `ecdsa-x509` or `rsa-x509` key carries (a base64 PEM certificate in
+    /// `keyval.public`); nil for other key types or a value that is not a certificate.
+    public static func certificate(of key: TUFKey) -> Certificate? {
+        guard key.keyType.hasSuffix("-x509"), let text = key.publicValue, let pem = Data(base64Encoded: text) else { return nil }
+        return try? Certificate(pemEncoded: String(decoding: pem, as: UTF8.self))
+    }
+
     /// `SEQUENCE { SEQUENCE { id-Ed25519 }, BIT STRING (32 bytes) }` (RFC 8410 section 4).
     static let ed25519Prefix: [UInt8] = Hex.decode("302a300506032b6570032100")!
 }
 
 /// Checks Notary v1 signatures by one key, by the signature's `method` (Notary
-/// `tuf/signed/verifiers.go`): `ecdsa` (raw `r‖s`, SHA-256), `rsapss` (SHA-256, MGF1-SHA256),
-/// `rsapkcs1v15` (SHA-256) and `eddsa`. A method that does not fit the key is not valid.
+/// `tuf/signed/verifiers.go`): `ecdsa` (raw `r‖s`, SHA-256), `rsapss` (SHA-256, MGF1-SHA256,
+/// a salt of exactly 32 bytes as Notary's `verifyPSS` requires), `rsapkcs1v15` (SHA-256) and
+/// `eddsa`. A method that does not fit the key is not valid.
 public struct NotarySignatureVerifier: TUFSignatureVerifier {
     public let key: PublicKey
+
+    /// Notary signs and verifies RSA-PSS with `rsa.PSSOptions{SaltLength: sha256.Size}`: a
+    /// signature with any other salt length is not Notary's and does not verify.
+    static let rsaPSS = SignatureScheme(hash: .sha256, rsaPadding: .pss, pssSaltLength: 32)
 
     public init(key: PublicKey) {
         self.key = key
@@ -83,7 +95,7 @@ public struct NotarySignatureVerifier: TUFSignatureVerifier {
         case ("eddsa", .ed25519):
             return key.verify(signature: signature.bytes, message: message)
         case ("rsapss", .rsa):
-            return key.verify(signature: signature.bytes, message: message, scheme: SignatureScheme(hash: .sha256, rsaPadding: .pss))
+            return key.verify(signature: signature.bytes, message: message, scheme: Self.rsaPSS)
         case ("rsapkcs1v15", .rsa):
             return key.verify(signature: signature.bytes, message: message, scheme: SignatureScheme(hash: .sha256, rsaPadding: .pkcs1v15))
         default:

@@ -77,6 +77,7 @@ public struct NotaryTrustedCollection: Sendable {
         }
         try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(root.signed.header.version) itself")
         try expiry(root.signed.header, "root")
+        try Self.checkRootCertificates(root, format: format, gun: gun, at: referenceTime)
 
         let timestamp = try SignedMetadata(bytes: try file("timestamp"), format: format, context: "\(gun) timestamp.json") { value, context throws(TUFError) in
             try NotaryTimestampMetadata(value, context: context)

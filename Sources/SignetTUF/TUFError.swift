@@ -25,6 +25,7 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
             case storage = "local storage"
             case tooManyRotations = "too many root rotations"
             case unusableTarget = "unusable target"
+            case certificateNotValid = "key certificate outside its validity"
         }
 
         fileprivate let backing: Backing
@@ -61,6 +62,9 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let tooManyRotations = Code(backing: .tooManyRotations)
         /// A trusted target the application cannot use (not the format it expects).
         public static let unusableTarget = Code(backing: .unusableTarget)
+        /// A key carried as an X.509 certificate (Notary's `ecdsa-x509`, `rsa-x509`) is used
+        /// outside the certificate's validity (RFC 5280 section 4.1.2.5): not yet valid or expired.
+        public static let certificateNotValid = Code(backing: .certificateNotValid)
 
         public var description: String { backing.rawValue }
     }

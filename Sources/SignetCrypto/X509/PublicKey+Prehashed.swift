@@ -21,7 +21,7 @@ extension PublicKey {
                 guard EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PADDING) == 1 else { return false }
             case .pss:
                 guard EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PSS_PADDING) == 1,
-                      EVP_PKEY_CTX_set_rsa_pss_saltlen(context, RSA_PSS_SALTLEN_AUTO) == 1,
+                      EVP_PKEY_CTX_set_rsa_pss_saltlen(context, scheme.openSSLSaltLength) == 1,
                       EVP_PKEY_CTX_set_rsa_mgf1_md(context, scheme.hash.evpMessageDigest) == 1 else { return false }
             }
         }

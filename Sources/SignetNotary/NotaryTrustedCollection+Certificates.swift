@@ -1,0 +1,44 @@
+import Foundation
+import SignetCrypto
+import SignetTUF
+
+extension NotaryTrustedCollection {
+    /// The root keys Notary carries as certificates (`ecdsa-x509`, `rsa-x509`) count only inside
+    /// their validity (RFC 5280 section 4.1.2.5) at the reference time, as Notary's root
+    /// validation keeps only unexpired leaf certificates (`trustpinning/certs.go`,
+    /// `validRootLeafCerts`); a certificate whose `notBefore` is still ahead counts for nothing
+    /// either. The current root must keep its root role's threshold of valid signatures by keys
+    /// that pass; otherwise the refusal names each certificate, its validity and the time checked.
+    static func checkRootCertificates(
+        _ root: SignedMetadata<NotaryRootMetadata>, format: NotaryMetadataFormat, gun: String, at referenceTime: Date
+    ) throws(TUFError) {
+        let signers = root.signed.signers(of: "root")
+        let message = try format.signedBytes(of: root.signedValue)
+        var inForce = 0
+        var outside: [String] = []
+        for keyID in Set(signers.role.keyIDs).sorted() {
+            guard let key = signers.keys[keyID], let verifier = try? format.verifier(for: key),
+                  root.signatures.contains(where: { $0.keyID == keyID && verifier.isValid($0, over: message) }) else { continue }
+            guard key.keyType.hasSuffix("-x509") else {
+                inForce += 1
+                continue
+            }
+            guard let certificate = NotaryKeys.certificate(of: key) else {
+                outside.append("root key \(keyID) carries no readable certificate")
+                continue
+            }
+            if certificate.isValid(at: referenceTime) {
+                inForce += 1
+                continue
+            }
+            let state = referenceTime < certificate.notValidBefore ? "is not yet valid" : "has expired"
+            outside.append(
+                "the certificate of root key \(keyID) (\(certificate.subject)) \(state): valid from \(certificate.notValidBefore.formatted(.iso8601)) to \(certificate.notValidAfter.formatted(.iso8601))")
+        }
+        guard inForce >= signers.role.threshold else {
+            throw TUFError(
+                .certificateNotValid,
+                "root.json of \(gun) (version \(root.signed.header.version)): \(outside.joined(separator: "; ")) (checked at \(referenceTime.formatted(.iso8601))); \(inForce) valid root signature(s), its root role requires \(signers.role.threshold)")
+        }
+    }
+}

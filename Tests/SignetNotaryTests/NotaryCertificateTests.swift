@@ -1,0 +1,85 @@
+import Foundation
+import SignetCrypto
+import SignetNotary
+import SignetTUF
+import SignetTestSupport
+import Testing
+
+/// Root keys carried as certificates count only inside their validity at the injected time, and
+/// RSA-PSS signatures must use Notary's salt length (32 bytes, `tuf/signed/verifiers.go`).
+@Suite("Notary v1 root certificates and RSA-PSS")
+struct NotaryCertificateTests {
+    static let gun = "registry.example/team/app"
+
+    @Test("an ecdsa-x509 root verifies inside its certificate's validity, and is refused before notBefore and after notAfter")
+    func rootCertificateValidity() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        let files = try await repository.files()
+        let pinned = try repository.certificate.publicKey()
+        let start = repository.certificate.notValidBefore
+        let inside = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [], at: start.addingTimeInterval(3600))
+        #expect(inside.roles["targets"]?.targets["v1"]?.length == 1234)
+
+        let early = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [], at: start.addingTimeInterval(-3600))
+        }
+        #expect(early.code == .certificateNotValid)
+        #expect(early.reason.contains("is not yet valid"), "\(early)")
+        #expect(early.reason.contains("CN=\(Self.gun)") || early.reason.contains(Self.gun), "\(early)")
+        #expect(early.reason.contains(repository.key.id), "names the key: \(early)")
+
+        let late = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(
+                gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [],
+                at: repository.certificate.notValidAfter.addingTimeInterval(3600))
+        }
+        #expect(late.code == .certificateNotValid)
+        #expect(late.reason.contains("has expired"), "\(late)")
+        #expect(late.reason.contains(repository.certificate.notValidAfter.formatted(.iso8601)), "names notAfter: \(late)")
+    }
+
+    @Test("the served repository's deny names the expired root certificate")
+    func servedExpiredRoot() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        var routes: [String: [RegistryStubServer.Response]] = [:]
+        for (role, bytes) in try await repository.files() { routes["GET /v2/\(Self.gun)/_trust/tuf/\(role).json"] = [.init(body: bytes)] }
+        let server = try await RegistryStubServer.start(routes: routes)
+        defer { server.stop() }
+        let later = repository.certificate.notValidAfter.addingTimeInterval(86_400)
+        let client = NotaryRepositoryClient(clock: { later })
+        let request = NotaryRepositoryClient.Request(
+            server: "http://\(server.host)", gun: Self.gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
+        guard case .untrusted(let error) = try await client.collection(request, deadline: TestBudget.deadline()) else {
+            Issue.record("a root whose certificate expired was trusted")
+            return
+        }
+        #expect(error.code == .certificateNotValid)
+        #expect(error.reason.contains("has expired"))
+    }
+
+    @Test("rsa-x509 with RSA-PSS: a 32-byte salt, as Notary signs, verifies; another salt length does not")
+    func rsaPSSSaltLength() async throws {
+        var repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .rsa, days: 1)
+        let pinned = try repository.certificate.publicKey()
+        let time = repository.certificate.notValidBefore.addingTimeInterval(3600)
+        let good = try NotaryTrustedCollection(gun: Self.gun, files: try await repository.files(), pinnedRootKeys: [pinned], delegations: [], at: time)
+        #expect(good.roles["targets"]?.signerKeys.values.first?.keyType == "rsa-x509")
+
+        for salt in [20, 64, 0] {
+            repository.pssSaltLength = salt
+            let files = try await repository.files()
+            let error = try #require(throws: TUFError.self, "salt \(salt)") {
+                _ = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [], at: time)
+            }
+            #expect(error.code == .thresholdNotMet, "salt \(salt): \(error)")
+        }
+
+        // The same check on one signature, through the key's verifier.
+        repository.pssSaltLength = 32
+        let message = Array("notary".utf8)
+        let verifier = try NotaryKeys.verifier(for: TUFKey(id: repository.key.id, keyType: "rsa-x509", scheme: "", keyValue: repository.key.json["keyval"]!.objectValue!))
+        #expect(verifier.isValid(TUFSignature(keyID: repository.key.id, bytes: try await repository.sign(message), method: "rsapss"), over: message))
+        repository.pssSaltLength = 222
+        #expect(!verifier.isValid(TUFSignature(keyID: repository.key.id, bytes: try await repository.sign(message), method: "rsapss"), over: message))
+    }
+}
