@@ -21,9 +21,6 @@ public struct NotationVerifier: Sendable {
         self.crls = crls
     }
 
-    /// The code-signing extended key usage (RFC 5280 section 4.2.1.12).
-    static let codeSigningUsage = "1.3.6.1.5.5.7.3.3"
-
     /// Verifies `envelope` (bytes of `mediaType`) as a signature of `target` at time `now`.
     public func verify(envelope bytes: [UInt8], mediaType: String, target: NotationTarget, at now: Date) -> NotationVerification {
         var report = NotationVerification(statement: statement.name, level: statement.level)
@@ -38,7 +35,8 @@ public struct NotationVerifier: Sendable {
         report.signingScheme = envelope.signingScheme
         report.chain = envelope.certificateChain.map(\.subject)
         report.signer = envelope.signingCertificate.subject
-        if let problem = envelope.verifyIntegrity() ?? NotationTarget.mismatch(payload: envelope.payload, expected: target) {
+        if let problem = envelope.verifyIntegrity() ?? NotationTarget.mismatch(payload: envelope.payload, expected: target)
+            ?? NotationCertificateProfile.problem(in: envelope.certificateChain).map({ "the certificate chain is invalid: \($0)" }) {
             report.record(.integrity, action: .enforce, failure: problem)
             return report
         }
@@ -79,10 +77,8 @@ public struct NotationVerifier: Sendable {
         if let index = chain.dropLast().firstIndex(where: \.isSelfSigned) {
             return "the certificate chain is invalid: x5c[\(index)] (\"\(chain[index].subject)\") is self-signed but is not the last certificate"
         }
-        if chain.count > 1, leaf.isCertificateAuthority { return "the signing certificate is a CA certificate" }
-        if let usages = leaf.extendedKeyUsages, !usages.contains(Self.codeSigningUsage) {
-            return "the signing certificate's extended key usage does not include code signing"
-        }
+        // The certificates' own requirements (basicConstraints, keyUsage, extendedKeyUsage) were
+        // checked with integrity (NotationCertificateProfile).
         // Path validity (signatures, CA constraints) at a time all certificates were valid;
         // whether that time is authentic is the authentic-timestamp check.
         let start = chain.map(\.notValidBefore).max()!

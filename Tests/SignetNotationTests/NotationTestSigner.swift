@@ -15,16 +15,29 @@ final class NotationTestSigner: Sendable {
     /// Whether the leaf key is ECDSA P-256 (ES256) rather than RSA 2048 (PS256).
     let ecdsa: Bool
 
+    /// The X.509 v3 extensions of each certificate, in openssl's configuration syntax (one per
+    /// line); the defaults meet the Notary Project's certificate requirements.
+    struct Extensions: Sendable {
+        var root = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]
+        var intermediate = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]
+        var leaf = ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=codeSigning"]
+    }
+
     /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form.
-    init(leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false, ecdsa: Bool = false) throws {
+    init(
+        leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false, ecdsa: Bool = false,
+        extensions: Extensions = Extensions()
+    ) throws {
         self.ecdsa = ecdsa
         directory = TemporaryDirectory(prefix: "notation-pki")
         let dir = directory.path
-        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
-                          "-subj", "/C=US/ST=WA/O=Acme/CN=Acme Root", "-days", "3650",
-                          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".write(toFile: "\(dir)/ca.ext", atomically: true, encoding: .utf8)
-        try "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n".write(toFile: "\(dir)/leaf.ext", atomically: true, encoding: .utf8)
+        // An empty [req] extension section so that openssl adds no defaults of its own.
+        try "[req]\ndistinguished_name=dn\nx509_extensions=root_ext\n[dn]\n[root_ext]\n\(extensions.root.joined(separator: "\n"))\n"
+            .write(toFile: "\(dir)/root.cnf", atomically: true, encoding: .utf8)
+        try Self.openssl(["req", "-x509", "-config", "\(dir)/root.cnf", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
+                          "-subj", "/C=US/ST=WA/O=Acme/CN=Acme Root", "-days", "3650"])
+        try (extensions.intermediate.joined(separator: "\n") + "\n").write(toFile: "\(dir)/ca.ext", atomically: true, encoding: .utf8)
+        try (extensions.leaf.joined(separator: "\n") + "\n").write(toFile: "\(dir)/leaf.ext", atomically: true, encoding: .utf8)
         var issuer = "root"
         if withIntermediate {
             try Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/intermediate.key", "-out", "\(dir)/intermediate.csr",
