@@ -150,6 +150,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Continuous verification beside the admission path: running Pods decided by the
+        // admission responder, PolicyReports, alerts to webhooks.
+        .target(
+            name: "SignetContinuous",
+            dependencies: [
+                "SignetAdmission",
+                "SignetPolicy",
+                "SignetKube",
+                "SignetRegistry",
+                "SignetHTTPClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command line: serve, review, version. A library so tests can drive it.
         .target(
             name: "SignetCLI",
@@ -163,6 +178,7 @@ let package = Package(
                 "SignetSigstore",
                 "SignetTrustRoot",
                 "SignetKube",
+                "SignetContinuous",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -234,6 +250,11 @@ let package = Package(
         .testTarget(
             name: "SignetKubeTests",
             dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetSigstore", "SignetCLI", "SignetTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetContinuousTests",
+            dependencies: ["SignetContinuous", "SignetAdmission", "SignetPolicy", "SignetKube", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

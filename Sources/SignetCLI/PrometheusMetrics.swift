@@ -35,6 +35,12 @@ enum PrometheusMetrics {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = latencyBuckets
         factory.durationHistogramBuckets["signet_admission_decision_duration_seconds"] = decisionBuckets
+        // From a Pod's start to the scan that found its image untrusted: seconds to a day.
+        factory.valueHistogramBuckets["signet_unsigned_image_detection_seconds"] = [
+            1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400,
+        ]
+        // A scan of every running Pod: up to the whole admission deadline per batch.
+        factory.durationHistogramBuckets["signet_scan_duration_seconds"] = latencyBuckets + [.seconds(30), .seconds(60), .seconds(300)]
         MetricsSystem.bootstrap(factory)
     }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import SignetAdmission
+import SignetContinuous
 import SignetHTTP
 import SignetNotary
 import SignetPolicy
@@ -137,6 +138,10 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var sigstoreTUF: SigstoreTUFOptions
 
+    @OptionGroup var continuous: ContinuousOptions
+
+    @OptionGroup var alerts: AlertOptions
+
     func runAsynchronously() async throws {
         let settings = try resolve()
         Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
@@ -189,11 +194,27 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
                 registry: registry,
                 notary: NotaryRepositoryClient(configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL))),
             logger: Logger(label: "signet.verify"))
-        let (responder, policyUpdates) = await policySource.makeResponder(
+        var (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
+        // Alerts on denies and bypass uses are queued by the audit path and sent by their own task.
+        let alertDispatcher = try settings.alerts.map { try AlertDispatcher(configuration: $0) }
+        if let alertDispatcher { responder.auditSink = AlertingAuditSink(dispatcher: alertDispatcher, next: responder.auditSink) }
+        let alertTask = alertDispatcher.map { dispatcher in Task { await dispatcher.run() } }
+        var continuousTask: Task<Void, Never>?
+        if let scans = settings.continuous {
+            do {
+                continuousTask = try ContinuousRuntime.start(
+                    scans, policySource: policySource, responder: responder, alerts: alertDispatcher,
+                    maximumAdmissionTime: settings.maxAdmissionTime)
+            } catch {
+                logger.critical("cannot start continuous verification", metadata: ["error": "\(error)"])
+                throw ExitCode(2)
+            }
+        }
+        let admissionResponder = responder
         let handler = SignetRequestHandler(
-            admit: { body, deadline, client in responder.begin(body, deadline: deadline, client: client) },
-            mutate: { body, deadline, _ in responder.beginMutation(body, deadline: deadline) },
+            admit: { body, deadline, client in admissionResponder.begin(body, deadline: deadline, client: client) },
+            mutate: { body, deadline, _ in admissionResponder.beginMutation(body, deadline: deadline) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil,
             allowedClientNames: settings.allowedClientNames)
@@ -227,6 +248,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         signals.cancel()
         policyTask.cancel()
         policyUpdates.cancel()
+        continuousTask?.cancel()
+        alertTask?.cancel()
         trustRootTask?.cancel()
         registry.shutdown()
     }
@@ -345,6 +368,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             shutdownDelay: try EnvironmentOption.duration(shutdownDelay, "SIGNET_SHUTDOWN_DELAY", default: .zero),
             logFormat: format, logLevel: level)
         settings.notaryCacheTTL = notaryCacheTTL
+        settings.continuous = try continuous.resolve(source: try resources.resolve().source)
+        settings.alerts = try alerts.resolve()
         return settings
     }
 }
@@ -369,6 +394,10 @@ struct ServeSettings: Sendable {
     var logLevel: Logger.Level
     /// `--notary-cache-ttl`: how long a Notary v1 repository's verified metadata is reused.
     var notaryCacheTTL: Duration = .seconds(300)
+    /// Continuous verification of running Pods; `nil` when off.
+    var continuous: (ContinuousVerifier.Configuration, concurrency: Int, reports: Bool)? = nil
+    /// Where alerts go; `nil`: none.
+    var alerts: AlertConfiguration? = nil
 }
 
 /// Turns SIGTERM/SIGINT into a callback on a dispatch queue (never on the cooperative pool).

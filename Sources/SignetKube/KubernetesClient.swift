@@ -128,12 +128,26 @@ public final class KubernetesClient: Sendable {
         try await send("POST", resource.collectionPath(namespace: namespace), body: object, contentType: "application/json")
     }
 
+    /// Replaces the stored object with `object` (`PUT`; the object carries the
+    /// `metadata.resourceVersion` it was read at, so a concurrent change gets 409); the stored object.
+    @discardableResult
+    public func replace(_ resource: KubernetesResource, name: String, namespace: String?, object: [UInt8]) async throws(KubernetesError) -> [UInt8] {
+        try await send("PUT", resource.objectPath(name: name, namespace: namespace), body: object, contentType: "application/json")
+    }
+
+    /// Creates a cluster-scoped object (`POST` to the collection); the stored object.
+    @discardableResult
+    public func createClusterScoped(_ resource: KubernetesResource, object: [UInt8]) async throws(KubernetesError) -> [UInt8] {
+        try await send("POST", resource.collectionPath, body: object, contentType: "application/json")
+    }
+
     private func headers(contentType: String? = nil) -> [(name: String, value: String)] {
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
         if let contentType { headers.append(("Content-Type", contentType)) }
-        if let tokenFile = configuration.tokenFile,
-           let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-           !token.isEmpty {
+        let token = configuration.tokenFile.map {
+            (try? String(contentsOfFile: $0, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        } ?? configuration.bearerToken
+        if let token, !token.isEmpty {
             headers.append(("Authorization", "Bearer \(token)"))
         }
         return headers

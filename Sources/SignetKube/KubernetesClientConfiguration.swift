@@ -10,8 +10,10 @@ import Foundation
 public struct KubernetesClientConfiguration: Sendable, Hashable {
     /// `https://host:port`, without a trailing slash.
     public var serverURL: String
-    /// A file holding the bearer token; `nil` sends none.
+    /// A file holding the bearer token, read before every request; `nil` sends ``bearerToken``.
     public var tokenFile: String?
+    /// A bearer token given inline (a kubeconfig's `user.token`), sent when ``tokenFile`` is `nil`.
+    public var bearerToken: String?
     /// PEM bundle of the CAs that sign the API server's certificate.
     public var caFile: String?
     /// The namespace signet runs in, when known.

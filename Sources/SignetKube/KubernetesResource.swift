@@ -61,6 +61,13 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     /// The pod controllers by kind.
     public static let podControllers: [String: KubernetesResource] = Dictionary(
         uniqueKeysWithValues: [replicaSets, deployments, statefulSets, daemonSets, jobs, cronJobs, replicationControllers].map { ($0.kind, $0) })
+    /// Core `v1` Pods, listed and watched by continuous verification.
+    public static let pods = KubernetesResource(group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true)
+    /// `wgpolicyk8s.io/v1alpha2` reports (the Policy WG's PolicyReport API, as Kyverno and Policy Reporter read it).
+    public static let policyReports = KubernetesResource(
+        group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports", kind: "PolicyReport", namespaced: true)
+    public static let clusterPolicyReports = KubernetesResource(
+        group: "wgpolicyk8s.io", version: "v1alpha2", plural: "clusterpolicyreports", kind: "ClusterPolicyReport", namespaced: false)
     public static let clusterImagePolicies = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "clusterimagepolicies", kind: "ClusterImagePolicy", namespaced: false)
     public static let policyExceptions = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "policyexceptions", kind: "PolicyException", namespaced: true)
     public static let emergencyBypasses = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "emergencybypasses", kind: "EmergencyBypass", namespaced: false)

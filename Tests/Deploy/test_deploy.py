@@ -65,6 +65,9 @@ SCENARIOS = {
     "pull-secrets-namespaced": ["--set", "rbac.pullSecrets.enabled=true", "--set", "rbac.pullSecrets.namespaces={team-a,team-b}",
                                 "--set", "rbac.pullSecrets.names={regcred}"],
     "service-monitor": ["--set", "serviceMonitor.enabled=true"],
+    "continuous": ["--set", "continuousVerification.enabled=true", "--set", "continuousVerification.cronJob.enabled=true",
+                   "--set", "policyReports.enabled=true", "--set", "alerts.enabled=true", "--set", "alerts.secretName=alert-hooks",
+                   "--set", "alerts.format=slack", "--set", "grafanaDashboard.enabled=true", "--set", "prometheusRule.enabled=true"],
     "hard-anti-affinity": ["--set", "podAntiAffinity=hard", "--set", "webhook.timeoutSeconds=30",
                            "--set", "server.shutdownGracePeriodSeconds=30", "--set", "server.shutdownDelaySeconds=10"],
     "registry-access": ["--set", "registry.caBundle.configMap=registry-ca", "--set", "registry.insecureRegistries={registry.local:5000}",
@@ -88,6 +91,7 @@ FOREIGN_KINDS = {
     ("cert-manager.io/v1", "Certificate"): ["secretName", "issuerRef"],
     ("cert-manager.io/v1", "Issuer"): [],
     ("monitoring.coreos.com/v1", "ServiceMonitor"): ["selector", "endpoints"],
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ["groups"],
 }
 
 SWIFT_RUNTIME_LIBS = re.compile(r"^(libswift|libFoundation|lib_FoundationICU|libdispatch|libBlocksRuntime)")
@@ -341,7 +345,7 @@ class RenderedDocuments(unittest.TestCase):
 
     def test_namespaced_objects_are_in_the_release_namespace(self):
         cluster_kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
-                         "MutatingWebhookConfiguration", "ClusterImagePolicy"}
+                         "MutatingWebhookConfiguration", "ClusterImagePolicy", "CustomResourceDefinition"}
         for name in SCENARIOS:
             for doc in render(name):
                 if doc["kind"] in cluster_kinds:
@@ -367,6 +371,44 @@ class RenderedDocuments(unittest.TestCase):
                     self.assertEqual(args[0], "serve")
                     for arg in args[1:]:
                         self.assertIn(arg.split("=", 1)[0], known)
+
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_scan_knows_every_flag_of_the_cronjob(self):
+        """The scan CronJob passes only flags `signet scan` defines, and mounts the alert Secret it names."""
+        known = set(re.findall(r"^\s+(--[a-z0-9-]+)", run([SIGNET, "scan", "--help"]).stdout, re.M))
+        docs = render("continuous")
+        pod = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        args = pod["containers"][0]["args"]
+        self.assertEqual(args[0], "scan")
+        for arg in args[1:]:
+            self.assertIn(arg.split("=", 1)[0], known)
+        self.assertIn("--write-reports", args)
+        self.assertEqual(pod["volumes"], [{"name": "alerts", "secret": {"secretName": "alert-hooks"}}])
+        crds = {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
+        self.assertEqual(crds, {"policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"})
+        rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
+        self.assertIn({"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}, rules)
+        self.assertIn({"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"],
+                       "verbs": ["get", "list", "create", "update"]}, rules)
+        serve = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("--continuous-verification=true", serve)
+        self.assertIn("--alert-format=slack", serve)
+
+    def test_dashboard_and_rules_ship_as_written(self):
+        """The dashboard ConfigMap carries the sidecar label and the JSON file unchanged; the
+        PrometheusRule holds every rule of files/prometheus-rules.yaml with the release's job."""
+        docs = render("continuous")
+        dashboard = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"))
+        self.assertEqual(dashboard["metadata"]["labels"]["grafana_dashboard"], "1")
+        with open(os.path.join(ROOT, "charts", "signet", "files", "grafana-dashboard.json")) as f:
+            self.assertEqual(json.loads(dashboard["data"]["signet.json"]), json.load(f))
+        rules = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"]
+        with open(os.path.join(ROOT, "charts", "signet", "files", "prometheus-rules.yaml")) as f:
+            self.assertEqual([r["alert"] for r in rules], [r["alert"] for r in yaml.safe_load(f)])
+        unreachable = next(r for r in rules if r["alert"] == "SignetUnreachable")
+        self.assertNotIn("SIGNET_JOB", unreachable["expr"])
+        self.assertEqual(find(render("defaults"), "PrometheusRule"), [])
 
 
 class Workload(unittest.TestCase):
@@ -1499,7 +1541,8 @@ class KubectlClientDryRun(unittest.TestCase):
     def test_kubectl_accepts_every_document(self):
         extra = [("cert-manager.io", "v1", "Certificate", "certificates", True),
                  ("cert-manager.io", "v1", "Issuer", "issuers", True),
-                 ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True)]
+                 ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True),
+                 ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", True)]
         for path in crd_files():
             for crd in yaml.safe_load_all(open(path)):
                 if crd and crd.get("kind") == "CustomResourceDefinition":

@@ -176,7 +176,9 @@ class Environment:
                 # secretRef keys read through the API, the chart granting this one Secret by name.
                 "--set", "keySecretsSource=api", "--set", f"keySecrets={{{KEY_SECRET}}}",
                 # Who may opt a namespace out (signet validates Namespace label changes).
-                "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}"]
+                "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}",
+                # The scan CronJob and PolicyReports: RBAC on Pods and reports, the report CRDs.
+                "--set", "continuousVerification.cronJob.enabled=true", "--set", "policyReports.enabled=true"]
 
     # signet, out of cluster, as the chart's Deployment describes it.
     def start_signet(self):
@@ -736,6 +738,120 @@ class T05Exemptions(Step):
         wait_for_state("emergencybypass", "short", "Expired")
 
 
+class AlertReceiver:
+    """A webhook receiver on 127.0.0.1 that keeps every JSON body POSTed to it."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/security"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class T05bScan(Step):
+    """`signet scan` (the chart's CronJob arguments, the chart's ServiceAccount and RBAC) against
+    a namespace where an unsigned image runs: it exits 1 naming it, writes the namespace's
+    PolicyReport in place, and posts one alert to a local receiver."""
+    ns = "e2e-scan"
+    REPORT = "signet-image-signatures"
+
+    def scan(self, *extra, kubeconfig=None):
+        """The CronJob's `signet scan`, with the chart's ServiceAccount token as in the Pod, or
+        with a kubeconfig (`--kubeconfig`) as from a workstation."""
+        cronjob = ENV.get("cronjob", f"{RELEASE}-scan", "-n", NAMESPACE)
+        args = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        root = os.path.join(ENV.directory, "signet")
+        env = {"PATH": ENV.env["PATH"], "HOME": root, "NO_PROXY": "*", "no_proxy": "*"}
+        if kubeconfig:
+            extra += ("--kubeconfig", kubeconfig)
+        else:
+            env.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(ENV.cluster.port),
+                        "SIGNET_SERVICE_ACCOUNT_DIR": os.path.join(root, "serviceaccount")})
+        return subprocess.run([SIGNET] + args + ["--namespace", self.ns, "--output", "json", *extra],
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    def test_scan_names_the_untrusted_pod_writes_its_report_and_posts_one_alert(self):
+        ns, unsigned, signed = self.ns, ENV.images["unsigned"], ENV.images["signed"]
+        for crd in ("policyreports", "clusterpolicyreports"):
+            wait_until(f"the chart installed the {crd} CRD", lambda: {c["type"]: c["status"] for c in (
+                (ENV.get("crd", f"{crd}.wgpolicyk8s.io") or {}).get("status") or {}).get("conditions", [])}.get("Established") == "True",
+                timeout=30)
+        ENV.namespace(ns)
+        # The unsigned pod gets in under an exception, which is then withdrawn: it still runs.
+        until = rfc3339(datetime.timedelta(hours=1))
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=exception(
+            "scan-window", ns, until, policies=["e2e-alice"], images=[{"glob": f"{ENV.registry.host}/unsigned/**"}])))
+        wait_for_state("policyexception", "scan-window", "Active", "-n", ns)
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod("unsigned-runs", ns, unsigned), check=False))
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod("signed-runs", ns, signed), check=False))
+        # No kubelet runs here: the status a kubelet would write, with the digest the node runs.
+        digest = ENV.images["signed-digest"].split("@", 1)[1]
+        ENV.kubectl("patch", "pod", "signed-runs", "-n", ns, "--subresource=status", "--type=merge", "-p", json.dumps({"status": {
+            "phase": "Running", "startTime": rfc3339(datetime.timedelta(0)), "containerStatuses": [{
+                "name": "app", "image": signed, "imageID": f"{signed.rsplit(':', 1)[0]}@{digest}", "ready": True, "restartCount": 0,
+                "state": {"running": {"startedAt": rfc3339(datetime.timedelta(0))}}}]}}))
+        ENV.kubectl("delete", "policyexception", "scan-window", "-n", ns)
+        wait_until("signet denies the unsigned image again", lambda: ENV.kubectl(
+            "run", "probe", "-n", ns, f"--image={unsigned}", "--dry-run=server", check=False).returncode != 0, timeout=30)
+
+        receiver = AlertReceiver()
+        try:
+            urls = os.path.join(ENV.directory, "alert-urls")
+            write(urls, (receiver.url + "\n").encode())
+            first = self.scan("--alert-webhook-urls-file", urls)
+        finally:
+            receiver.stop()
+        self.assertEqual(first.returncode, 1, first.stderr)
+        self.assertIn("1 untrusted running images", first.stderr)
+        self.assertIn(unsigned.rsplit(":", 1)[0], first.stderr)
+        self.assertIn(f"({ns}/unsigned-runs/app: ", first.stderr)
+        self.assertNotIn(f"{ns}/signed-runs/", first.stderr)
+        findings = {f["pod"]: f for f in json.loads(first.stdout)}
+        self.assertEqual(findings["unsigned-runs"]["result"], "fail")
+        self.assertIn("no cosign signatures", findings["unsigned-runs"]["reason"])
+        self.assertEqual(findings["signed-runs"]["result"], "pass")
+        self.assertTrue(findings["signed-runs"]["image"].endswith("@" + digest), findings["signed-runs"]["image"])
+
+        report = ENV.get("policyreport", self.REPORT, "-n", ns)
+        self.assertEqual(report["summary"], {"pass": 1, "fail": 1, "warn": 0, "error": 0, "skip": 0})
+        failed = next(r for r in report["results"] if r["result"] == "fail")
+        self.assertEqual(failed["policy"], "e2e-alice")
+        self.assertEqual(failed["resources"][0]["name"], "unsigned-runs")
+        self.assertEqual(failed["properties"]["image"], findings["unsigned-runs"]["image"])
+        self.assertEqual(ENV.get("clusterpolicyreport", self.REPORT)["summary"]["fail"], 1)
+
+        self.assertEqual(len(receiver.bodies), 1, receiver.bodies)
+        alert = receiver.bodies[0]
+        self.assertEqual(alert["kind"], "untrusted-running")
+        self.assertEqual(alert["namespace"], ns)
+        self.assertEqual(alert["object"], "Pod/unsigned-runs")
+
+        # Scanned again from a workstation's kubeconfig: the same report, replaced in place.
+        second = self.scan(kubeconfig=ENV.cluster.kubeconfig)
+        self.assertEqual(second.returncode, 1, second.stderr)
+        reports = ENV.get("policyreports", "-n", ns)["items"]
+        self.assertEqual([r["metadata"]["name"] for r in reports], [self.REPORT])
+        self.assertNotEqual(reports[0]["metadata"]["resourceVersion"], report["metadata"]["resourceVersion"])
+        for pod in ("unsigned-runs", "signed-runs"):
+            ENV.kubectl("delete", "pod", pod, "-n", ns, "--wait=false")
+
+
 class T06OwnResources(Step):
     """signet's own resources: what the CRD schema, its CEL rules and signet's webhook refuse."""
 
@@ -796,7 +912,8 @@ def stand_in_crd(group, kind, plural, scope="Namespaced"):
 
 
 STAND_INS = [stand_in_crd("cert-manager.io", "Certificate", "certificates"), stand_in_crd("cert-manager.io", "Issuer", "issuers"),
-             stand_in_crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors")]
+             stand_in_crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+             stand_in_crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules")]
 
 
 class T07RenderedDocuments(Step):

@@ -26,7 +26,7 @@ struct PolicySourceRuntime: Sendable {
     /// source marks `readiness` once its first full sync is done.
     static func make(
         settings: ResourceSettings, policyDirectory: String, reloadInterval: Duration, readiness: ReadinessState, logger: Logger,
-        loader: PolicyLoader = PolicyLoader(), keySecrets: KeySecretsSource? = nil
+        loader: PolicyLoader = PolicyLoader(), keySecrets: KeySecretsSource? = nil, kubernetesClient: KubernetesClient? = nil
     ) async throws -> PolicySourceRuntime {
         switch settings.source {
         case .directory:
@@ -48,11 +48,7 @@ struct PolicySourceRuntime: Sendable {
         case .kubernetes:
             let client: KubernetesClient
             do {
-                let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? KubernetesClientConfiguration.serviceAccountDirectory
-                client = try KubernetesClient(
-                    configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
-                    logger: Logger(label: "signet.kube"))
+                client = try kubernetesClient ?? makeKubernetesClient()
             } catch {
                 logger.critical("cannot reach the Kubernetes API", metadata: ["error": "\(error)"])
                 throw ExitCode(2)
@@ -67,6 +63,16 @@ struct PolicySourceRuntime: Sendable {
                 readinessAfterSync: readiness, events: KubernetesEventRecorder(client: client),
                 ownerChainResolver: KubernetesOwnerChainResolver(client: client))
         }
+    }
+
+    /// A client of the API server signet runs under: the in-cluster configuration, with the
+    /// service-account directory from `SIGNET_SERVICE_ACCOUNT_DIR` when set.
+    static func makeKubernetesClient() throws(KubernetesError) -> KubernetesClient {
+        let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? KubernetesClientConfiguration.serviceAccountDirectory
+        return try KubernetesClient(
+            configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
+            logger: Logger(label: "signet.kube"))
     }
 
     /// The responder deciding with the source's current set, the exemption rules, signet's own

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SignetAdmission
+import SignetContinuous
+import SignetKube
+import SignetNotary
+import SignetPolicy
+import SignetRegistry
+import SignetVerify
+
+/// `signet scan`: decides every running Pod's images once, as the webhook would admit each Pod
+/// now, under the policies, exceptions and bypasses in force (the same flags and the same
+/// decision logic as `signet serve`). Pods are listed through the API with a kubeconfig's token
+/// (`--kubeconfig`, `$KUBECONFIG`) or the service account (`KUBERNETES_SERVICE_HOST`/`PORT`, the
+/// token and CA in `SIGNET_SERVICE_ACCOUNT_DIR` or the service-account mount), as
+/// `serve --policy-source kubernetes` does.
+///
+/// Exit status: 0 when every running image is trusted, 1 naming each that is not (a `fail`:
+/// admission would deny it now), 2 on an error.
+struct ScanCommand: ParsableCommand, AsynchronousCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Verify the images of running Pods once, as admission would decide them now.",
+        discussion: "Exit status: 0 all trusted, 1 an untrusted image runs (each is named), 2 error."
+    )
+
+    @Option(name: .long, help: "Scan only this namespace. (default: every namespace)")
+    var namespace: String?
+
+    @Option(name: .long, help: "Output: table or json (one object per running image).")
+    var output: ScanOutputFormat = .table
+
+    @Option(name: .long, help: "Pods decided at once. (env: SIGNET_SCAN_CONCURRENCY, default 8)")
+    var concurrency: Int?
+
+    @Flag(name: .long, help: "Write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and a ClusterPolicyReport, in place.")
+    var writeReports = false
+
+    @Option(name: .long, help: "Directory of policy YAML files, with --policy-source directory. (env: SIGNET_POLICY_DIR, default /etc/signet/policies)")
+    var policyDir: String?
+
+    @Option(name: .long, help: "What happens to images no policy covers: deny, warn or allow, as for serve. (env: SIGNET_NO_MATCH_ACTION, default deny)")
+    var noMatchAction: String?
+
+    @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
+    var keySecretsDir: String?
+
+    @Option(name: .long, help: "With --policy-source kubernetes, where secretRef public keys are read: directory or api, as for serve. (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
+    var keySecretsSource: String?
+
+    @Option(name: .long, help: "kubeconfig file to reach the API server with (token or tokenFile users). (env: KUBECONFIG; default: the in-cluster service account, else ~/.kube/config)")
+    var kubeconfig: String?
+
+    @Option(name: .long, help: "kubeconfig context. (default: its current-context)")
+    var context: String?
+
+    @Option(name: .long, help: "Time to wait for the cluster's policies to be read. (default 60s)")
+    var syncTimeout: String?
+
+    @OptionGroup var registryFlags: RegistryFlags
+
+    @OptionGroup var resources: ResourceOptions
+
+    @OptionGroup var alerts: AlertOptions
+
+    func runAsynchronously() async throws {
+        Observability.bootstrapLogging(format: .text, level: .warning)
+        let noMatch = try ScanSetup.noMatchAction(noMatchAction)
+        let resourceSettings = try resources.resolve()
+        let alertSettings = try alerts.resolve()
+        let waitLimit = try EnvironmentOption.duration(syncTimeout, "SIGNET_SCAN_SYNC_TIMEOUT", default: .seconds(60))
+        let parallel = try EnvironmentOption.int(concurrency, "SIGNET_SCAN_CONCURRENCY", default: 8)
+        guard parallel > 0 else { throw ValidationError("--concurrency must be positive") }
+        let keySecretsDirectory = EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!
+
+        let client: KubernetesClient
+        do {
+            client = try ScanSetup.kubernetesClient(kubeconfig: kubeconfig, context: context)
+        } catch {
+            throw fail("cannot reach the Kubernetes API: \(error)")
+        }
+        let registry: RegistryClient
+        do {
+            let (configuration, credentials) = try registryFlags.resolve(useDefaultDockerConfig: false)
+            registry = try RegistryClient(configuration: configuration, credentials: credentials, logger: Logger(label: "signet.registry"))
+        } catch {
+            throw fail("cannot start the registry client: \(error)")
+        }
+        defer { registry.shutdown() }
+        let engine = VerificationEngine(
+            registry: registry, configuration: VerificationEngineConfiguration(), verifiers: StandardVerifiers.make(registry: registry),
+            logger: Logger(label: "signet.verify"))
+
+        let readiness = ReadinessState()
+        readiness.markCertificateServing()
+        let runtime = try await PolicySourceRuntime.make(
+            settings: resourceSettings, policyDirectory: EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "/etc/signet/policies")!,
+            reloadInterval: .seconds(5), readiness: readiness, logger: Logger(label: "signet"),
+            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory),
+            keySecrets: try ScanSetup.keySecrets(keySecretsSource, directory: keySecretsDirectory), kubernetesClient: client)
+        let sourceTask = Task { await runtime.source.run() }
+        let (responder, refresher) = await runtime.makeResponder(noMatchAction: noMatch, verifier: engine, onChange: { await engine.retain($0) })
+        defer {
+            sourceTask.cancel()
+            refresher.cancel()
+        }
+        guard await ScanSetup.waitUntilReady(readiness, limit: waitLimit) else {
+            throw fail("the policies were not read within \(waitLimit)")
+        }
+        let policies = await runtime.source.current()
+        let scanner = PodScanner(responder: responder, concurrency: parallel, formats: ScanSetup.formats(of: policies))
+
+        let pods: KubernetesObjectList
+        do {
+            pods = try await client.list(.pods, scope: KubernetesListScope(namespace: namespace))
+        } catch {
+            throw fail("cannot list pods: \(error)")
+        }
+        let findings = await scanner.scan(pods.items.compactMap { RunningPod(json: $0.json) })
+        print(ScanOutput.render(findings, format: output), terminator: "")
+
+        if writeReports {
+            do {
+                try await PolicyReportWriter(client: client).write(findings, builder: PolicyReportBuilder(time: Date()))
+            } catch {
+                throw fail("cannot write the policy reports: \(error)")
+            }
+        }
+        if let alertSettings {
+            await ScanSetup.sendAlerts(findings, settings: alertSettings)
+        }
+        let untrusted = findings.filter { !$0.isTrusted }
+        guard untrusted.isEmpty else {
+            let names = untrusted.map { "\($0.image) (\($0.location): \($0.reason))" }
+            FileHandle.standardError.write(Data("signet scan: \(untrusted.count) untrusted running images:\n  \(names.joined(separator: "\n  "))\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("signet scan: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// One thing operators are told about: a deny at admission, an emergency-bypass use, or an
+/// untrusted image found running. ``deduplicationKey`` says which alerts are the same
+/// event for the ``AlertDispatcher``'s deduplication window.
+public struct Alert: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case deny
+        case bypass
+        case untrustedRunning = "untrusted-running"
+    }
+
+    public var kind: Kind
+    /// One line for people.
+    public var summary: String
+    public var namespace: String?
+    /// `Kind/name` of the object (a Pod, a Deployment, ...).
+    public var object: String?
+    public var images: [String]
+    public var policies: [String]
+    public var reason: String
+    /// RFC 3339.
+    public var time: String
+    /// The EmergencyBypass or PolicyException involved.
+    public var exemption: String?
+
+    public init(
+        kind: Kind, summary: String, namespace: String?, object: String?, images: [String], policies: [String] = [],
+        reason: String, time: String, exemption: String? = nil
+    ) {
+        self.kind = kind
+        self.summary = summary
+        self.namespace = namespace
+        self.object = object
+        self.images = images
+        self.policies = policies
+        self.reason = reason
+        self.time = time
+        self.exemption = exemption
+    }
+
+    /// Alerts with the same key within the window are sent once: kind, namespace, object,
+    /// images and exemption (not the time or the wording).
+    public var deduplicationKey: String {
+        [kind.rawValue, namespace ?? "", object ?? "", images.joined(separator: ","), exemption ?? ""].joined(separator: "|")
+    }
+}
+
+/// How an alert is written in the POST body.
+public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
+    /// The ``Alert`` as a JSON object (`kind`, `summary`, `namespace`, `object`, `images`,
+    /// `policies`, `reason`, `time`, `exemption`), with `source: "signet"`.
+    case json
+    /// A Slack incoming-webhook message (`{"text": …}`, Slack "Sending messages using incoming
+    /// webhooks"), which Mattermost, Rocket.Chat and Teams' Slack-compatible endpoints accept.
+    case slack
+
+    /// The request body for `alert`.
+    public func body(_ alert: Alert) -> [UInt8] {
+        let object: [String: Any]
+        switch self {
+        case .json:
+            var fields: [String: Any] = [
+                "source": "signet", "kind": alert.kind.rawValue, "summary": alert.summary, "images": alert.images,
+                "policies": alert.policies, "reason": alert.reason, "time": alert.time,
+            ]
+            fields["namespace"] = alert.namespace
+            fields["object"] = alert.object
+            fields["exemption"] = alert.exemption
+            object = fields
+        case .slack:
+            var lines = [":rotating_light: *signet*: \(alert.summary)"]
+            if !alert.images.isEmpty { lines.append("images: " + alert.images.map { "`\($0)`" }.joined(separator: ", ")) }
+            lines.append("reason: \(alert.reason)")
+            object = ["text": lines.joined(separator: "\n")]
+        }
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
+    }
+}

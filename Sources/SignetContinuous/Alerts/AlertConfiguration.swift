@@ -1,0 +1,26 @@
+import Foundation
+
+/// How alerts are delivered, with defaults that keep a flood or a dead receiver from costing
+/// more than a bounded queue.
+public struct AlertConfiguration: Sendable {
+    /// Webhook URLs each alert is POSTed to.
+    public var urls: [String]
+    public var format: AlertFormat = .json
+    /// Alerts with the same ``Alert/deduplicationKey`` within this window are sent once.
+    public var deduplicationWindow: Duration = .seconds(600)
+    /// Alerts waiting to be sent; more are dropped (and counted) rather than wait.
+    public var queueCapacity = 1000
+    /// Attempts per URL (the first included).
+    public var maximumAttempts = 5
+    /// Wait before the second attempt; doubled each time, up to ``maximumBackoff``.
+    public var initialBackoff: Duration = .milliseconds(500)
+    public var maximumBackoff: Duration = .seconds(30)
+    /// Time one POST may take.
+    public var requestTimeout: Duration = .seconds(10)
+    /// PEM CA bundle for HTTPS receivers; the system store when `nil`.
+    public var caBundlePath: String?
+
+    public init(urls: [String]) {
+        self.urls = urls
+    }
+}

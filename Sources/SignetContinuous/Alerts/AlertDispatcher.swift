@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import Metrics
+import SignetHTTPClient
+import Synchronization
+
+/// Sends alerts to webhook receivers off the caller's clock: ``enqueue(_:)`` never waits (an
+/// alert joins a bounded queue, or is dropped and counted when the queue is full), and ``run()``
+/// drains the queue on its own task, POSTing each alert to every URL with retries and
+/// exponential backoff on a transport error or a 5xx/429 answer. An alert whose
+/// ``Alert/deduplicationKey`` was queued within the deduplication window is not sent again.
+///
+/// Metrics: `signet_alerts_total{kind,outcome}` (`outcome`: `sent`, `failed`, `dropped`,
+/// `deduplicated`; bounded: the three kinds and four outcomes).
+public final class AlertDispatcher: Sendable {
+    public let configuration: AlertConfiguration
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let lastQueued = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let queue: AsyncStream<Alert>
+    private let continuation: AsyncStream<Alert>.Continuation
+    private let transport: HTTPClient
+    private let logger: Logger
+
+    /// `now` reads the time deduplication windows are measured with (injected by tests).
+    public init(
+        configuration: AlertConfiguration, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        logger: Logger = Logger(label: "signet.alerts")
+    ) throws {
+        self.configuration = configuration
+        self.now = now
+        self.logger = logger
+        (queue, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
+        transport = try HTTPClient(configuration: HTTPClient.Configuration(
+            caBundlePath: configuration.caBundlePath, connectTimeout: configuration.requestTimeout, userAgent: "signet-alerts"))
+    }
+
+    deinit { transport.shutdown() }
+
+    /// Queues `alert` unless the same alert was queued within the window or the queue is full;
+    /// whether it was queued. Never waits.
+    @discardableResult
+    public func enqueue(_ alert: Alert) -> Bool {
+        let key = alert.deduplicationKey
+        let instant = now()
+        let window = configuration.deduplicationWindow
+        let fresh = lastQueued.withLock { last in
+            if let previous = last[key], instant - previous < window { return false }
+            if last.count > 10_000 { last = last.filter { instant - $0.value < window } }
+            last[key] = instant
+            return true
+        }
+        guard fresh else {
+            count(alert, "deduplicated")
+            return false
+        }
+        if case .enqueued = continuation.yield(alert) { return true }
+        count(alert, "dropped")
+        logger.warning("alert queue full: alert dropped", metadata: ["kind": "\(alert.kind.rawValue)", "summary": "\(alert.summary)"])
+        return false
+    }
+
+    /// No more alerts: ``run()`` returns once the queued ones are sent (or given up).
+    public func finish() { continuation.finish() }
+
+    /// Sends queued alerts until ``finish()`` and the queue is empty, or the task is cancelled.
+    public func run() async {
+        for await alert in queue {
+            for url in configuration.urls {
+                let sent = await deliver(alert, to: url)
+                count(alert, sent ? "sent" : "failed")
+            }
+        }
+    }
+
+    /// POSTs `alert` to `url`, retrying with backoff; whether a receiver took it (2xx).
+    func deliver(_ alert: Alert, to url: String) async -> Bool {
+        let body = configuration.format.body(alert)
+        var backoff = configuration.initialBackoff
+        for attempt in 1...max(1, configuration.maximumAttempts) {
+            var problem: String
+            do {
+                let response = try await transport.send(
+                    method: "POST", url: url, headers: [("Content-Type", "application/json")], body: body,
+                    maximumResponseBytes: 64 * 1024, deadline: .now + configuration.requestTimeout)
+                if (200..<300).contains(response.status) { return true }
+                problem = "HTTP \(response.status)"
+                // Another 4xx will not change by asking again.
+                if (400..<500).contains(response.status) && response.status != 429 && response.status != 408 {
+                    logger.error("alert refused by the receiver", metadata: ["kind": "\(alert.kind.rawValue)", "problem": "\(problem)"])
+                    return false
+                }
+            } catch {
+                problem = error.description
+            }
+            guard attempt < configuration.maximumAttempts, !Task.isCancelled else {
+                logger.error("alert not delivered", metadata: [
+                    "kind": "\(alert.kind.rawValue)", "attempts": "\(attempt)", "problem": "\(problem)",
+                ])
+                return false
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, configuration.maximumBackoff)
+        }
+        return false
+    }
+
+    private func count(_ alert: Alert, _ outcome: String) {
+        Counter(label: "signet_alerts_total", dimensions: [("kind", alert.kind.rawValue), ("outcome", outcome)]).increment()
+    }
+}

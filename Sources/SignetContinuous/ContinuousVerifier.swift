@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import SignetKube
+
+/// Continuous verification inside `signet serve`, beside the admission path: the running Pods
+/// (listed and watched through a ``ResourceReflector``) are decided by the admission
+/// responder's scanner, sharing its engine and verification cache.
+///
+/// - every Pod is decided again at each ``Configuration/interval``, and as soon as the change
+///   token moves (a policy, exception, bypass, Secret key or trust root changed: the policy set's
+///   revision), checked every ``Configuration/changeCheckInterval``;
+/// - a Pod that appears between full scans is decided within one change check, so an untrusted
+///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`);
+/// - after each scan: metrics (``ScanMetrics``), PolicyReports (when a writer is given) and an
+///   alert per untrusted image (when a dispatcher is given; deduplicated by it).
+public actor ContinuousVerifier {
+    /// How often, and how soon after a change.
+    public struct Configuration: Sendable {
+        /// Time between full scans.
+        public var interval: Duration = .seconds(600)
+        /// How often the change token and new Pods are looked at.
+        public var changeCheckInterval: Duration = .seconds(2)
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let pods: ResourceReflector
+    let scanner: @Sendable () -> PodScanner
+    let changeToken: @Sendable () async -> String
+    let reports: PolicyReportWriter?
+    let alerts: AlertDispatcher?
+    let logger: Logger
+    /// The findings of each Pod decided, by Pod key (`namespace/name`).
+    private var findings: [String: [ImageFinding]] = [:]
+    private var reportedNamespaces: Set<String> = []
+
+    public init(
+        configuration: Configuration, pods: ResourceReflector, scanner: @escaping @Sendable () -> PodScanner,
+        changeToken: @escaping @Sendable () async -> String, reports: PolicyReportWriter? = nil, alerts: AlertDispatcher? = nil,
+        logger: Logger = Logger(label: "signet.continuous")
+    ) {
+        self.configuration = configuration
+        self.pods = pods
+        self.scanner = scanner
+        self.changeToken = changeToken
+        self.reports = reports
+        self.alerts = alerts
+        self.logger = logger
+    }
+
+    /// Watches Pods and scans until the task is cancelled.
+    public func run() async {
+        let pods = pods
+        await withDiscardingTaskGroup { group in
+            group.addTask { await pods.run() }
+            group.addTask { await self.loop() }
+        }
+    }
+
+    private func loop() async {
+        while !Task.isCancelled, await !pods.hasSynced {
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        var token = ""
+        var lastFullScan = ContinuousClock.now
+        while !Task.isCancelled {
+            let current = await changeToken()
+            let running = await pods.snapshot.objects.compactMap { RunningPod(json: $0.json) }
+            if current != token || ContinuousClock.now - lastFullScan >= configuration.interval {
+                token = current
+                lastFullScan = .now
+                await scan(running, replacing: true)
+            } else {
+                let fresh = running.filter { findings["\($0.namespace)/\($0.name)"] == nil && $0.isActive }
+                let gone = Set(findings.keys).subtracting(running.filter(\.isActive).map { "\($0.namespace)/\($0.name)" })
+                if !fresh.isEmpty || !gone.isEmpty {
+                    for key in gone { findings[key] = nil }
+                    await scan(fresh, replacing: false)
+                }
+            }
+            try? await Task.sleep(for: configuration.changeCheckInterval)
+        }
+    }
+
+    /// Decides `running`; with `replacing`, the result replaces every earlier finding.
+    private func scan(_ running: [RunningPod], replacing: Bool) async {
+        let start = ContinuousClock.now
+        let found = await scanner().scan(running)
+        if replacing { findings = [:] }
+        for finding in found { findings["\(finding.namespace)/\(finding.pod)", default: []].append(finding) }
+        ScanMetrics.shared.record(found, duration: ContinuousClock.now - start, now: Date())
+        let untrusted = found.filter { !$0.isTrusted }
+        if !untrusted.isEmpty {
+            logger.warning("untrusted images running", metadata: [
+                "count": "\(untrusted.count)", "images": "\(untrusted.map { "\($0.location) \($0.image)" }.joined(separator: ", "))",
+            ])
+        }
+        if let alerts {
+            for finding in untrusted { alerts.enqueue(.untrustedRunning(finding, time: Date())) }
+        }
+        await writeReports()
+    }
+
+    private func writeReports() async {
+        guard let reports else { return }
+        let all = findings.values.flatMap { $0 }
+        let namespaces = Set(all.map(\.namespace))
+        do {
+            try await reports.write(all, builder: PolicyReportBuilder(time: Date()), emptiedNamespaces: reportedNamespaces.subtracting(namespaces))
+            reportedNamespaces = namespaces
+        } catch {
+            logger.error("cannot write the policy reports", metadata: ["error": "\(error)"])
+        }
+    }
+}

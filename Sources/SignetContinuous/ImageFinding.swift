@@ -1,0 +1,89 @@
+import Foundation
+import SignetAdmission
+import SignetPolicy
+
+/// What a scan found for one container of a running Pod: the result admission would give its
+/// running image now, in the vocabulary of the Policy WG's PolicyReport (`wgpolicyk8s.io/v1alpha2`
+/// `PolicyReportResult.result`).
+public struct ImageFinding: Sendable, Hashable, Codable {
+    /// `pass`: admission would allow it with a trusted signature; `fail`: admission would deny
+    /// it; `warn`: admission would allow it with a warning (a `Warn` policy failed, or no policy
+    /// covers it under the `warn` no-match action); `skip`: admitted unverified by a
+    /// PolicyException, an EmergencyBypass, the namespace opt-out or the `allow` no-match action.
+    public enum Result: String, Sendable, Hashable, Codable, CaseIterable {
+        case pass, fail, warn, skip
+    }
+
+    public var namespace: String
+    public var pod: String
+    public var podUID: String?
+    public var container: String
+    /// The image decided (the running digest, when the node reported one).
+    public var image: String
+    public var result: Result
+    /// The policies that cover the image (empty when none does).
+    public var policies: [String]
+    /// Why, in admission's words.
+    public var reason: String
+    /// The PolicyException or EmergencyBypass that applies, as audit records name it.
+    public var exemption: String?
+    /// Whether an EmergencyBypass admitted the image.
+    public var bypassed: Bool
+    /// The signature formats of the policies' authorities that decided (bounded: key, keyless,
+    /// notation, notaryV1, attestations, static).
+    public var formats: [String]
+    /// When the Pod started (`status.startTime`), when known.
+    public var podStartTime: Date?
+
+    /// Whether the image is trusted as admission would decide now: not a `fail`.
+    public var isTrusted: Bool { result != .fail }
+
+    /// `namespace/pod/container`.
+    public var location: String { "\(namespace)/\(pod)/\(container)" }
+}
+
+extension ImageFinding {
+    /// The finding for one verdict of an admission decision of `pod`; `formats` are the
+    /// authority kinds of the verdict's policies.
+    init(verdict: AdmissionAuditRecord.Image, pod: RunningPod, formats: [String]) {
+        namespace = pod.namespace
+        self.pod = pod.name
+        podUID = pod.uid
+        container = verdict.container
+        image = verdict.reference ?? verdict.image
+        policies = verdict.policies
+        reason = verdict.reason
+        exemption = verdict.exemptions.first.map(\.description)
+        bypassed = verdict.exemptions.contains { $0.kind == .emergencyBypass }
+        self.formats = formats
+        podStartTime = pod.startTime
+        result = Self.result(of: verdict)
+    }
+
+    /// Admission's outcome as a report result: a deny fails; a warning (or an `Audit` policy's
+    /// failure) warns; an allow under an exemption, or of an image no policy covers, is skipped;
+    /// any other allow passed its policies.
+    static func result(of verdict: AdmissionAuditRecord.Image) -> Result {
+        switch ImageOutcome(rawValue: verdict.verdict) {
+        case .deny, nil: return .fail
+        case .warn, .audit: return .warn
+        case .allow: return verdict.exemptions.isEmpty && !verdict.policies.isEmpty ? .pass : .skip
+        }
+    }
+
+    /// A container of a pod admission let in unevaluated (the namespace opt-out).
+    init(unevaluated container: RunningPod.Container, pod: RunningPod, reason: String) {
+        namespace = pod.namespace
+        self.pod = pod.name
+        podUID = pod.uid
+        self.container = container.name
+        image = container.runningImage
+        policies = []
+        self.reason = reason
+        exemption = nil
+        bypassed = false
+        formats = []
+        podStartTime = pod.startTime
+        result = .skip
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import SignetAdmission
+import SignetPolicy
+import Synchronization
+
+/// Decides the running images of Pods exactly as the admission webhook would decide a `CREATE`
+/// of each Pod now: the same ``AdmissionResponder`` (policies, exceptions, owner-chain
+/// exemptions, emergency bypasses, namespace opt-out, `Enforce`/`Warn`/`Audit` modes, the
+/// no-match action, the engine and its cache), fed a dry-run review of the Pod with its images
+/// pinned to the running digests (see ``RunningPod``).
+///
+/// At most ``concurrency`` Pods are decided at once; each gets ``deadline`` to finish, as one
+/// admission would.
+public struct PodScanner: Sendable {
+    /// The responder that decides; its audit and event sinks are not used.
+    public var responder: AdmissionResponder
+    /// Pods decided at once.
+    public var concurrency: Int
+    /// Time one Pod's decision may take.
+    public var deadline: Duration
+    /// The authority kinds (`key`, `keyless`, ...) of a policy, by name.
+    public var formats: @Sendable (String) -> [String]
+
+    public init(
+        responder: AdmissionResponder, concurrency: Int = 8, deadline: Duration = .seconds(28),
+        formats: @escaping @Sendable (String) -> [String] = { _ in [] }
+    ) {
+        self.responder = responder
+        self.concurrency = max(1, concurrency)
+        self.deadline = deadline
+        self.formats = formats
+    }
+
+    /// The findings of every active Pod of `pods`, in the order of `pods` and their containers.
+    public func scan(_ pods: [RunningPod]) async -> [ImageFinding] {
+        let active = pods.filter(\.isActive)
+        var results = [[ImageFinding]](repeating: [], count: active.count)
+        await withTaskGroup(of: (Int, [ImageFinding]).self) { group in
+            var next = 0
+            func addNext() {
+                guard next < active.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await scan(active[index])) }
+            }
+            for _ in 0..<concurrency { addNext() }
+            for await (index, findings) in group {
+                results[index] = findings
+                addNext()
+            }
+        }
+        return results.flatMap { $0 }
+    }
+
+    /// The findings of one Pod, one per container.
+    public func scan(_ pod: RunningPod) async -> [ImageFinding] {
+        let body: [UInt8]
+        do {
+            body = try AdmissionReview.makeSynthetic(objectJSON: pod.objectJSON, namespace: pod.namespace, userName: "signet-scan")
+        } catch {
+            return pod.containers.map { failed($0, pod: pod, reason: "signet cannot decide this pod: \(error)") }
+        }
+        let capture = AdmissionRecordCapture()
+        var responder = responder
+        responder.auditSink = capture
+        responder.eventSink = nil
+        let answer = await responder.respond(to: body, deadline: .now + deadline)
+        guard let record = capture.admission else {
+            return pod.containers.map { failed($0, pod: pod, reason: "signet gave no decision for this pod (HTTP \(answer.status))") }
+        }
+        if record.verdicts.isEmpty {
+            if record.allowed {
+                let why = record.namespaceOptOut.map { "namespace \(pod.namespace) opted out (\($0))" } ?? "admitted unevaluated"
+                return pod.containers.map { ImageFinding(unevaluated: $0, pod: pod, reason: why) }
+            }
+            return pod.containers.map { failed($0, pod: pod, reason: record.reason ?? "denied") }
+        }
+        return record.images.map { image in
+            ImageFinding(verdict: image, pod: pod, formats: Array(Set(image.policies.flatMap(formats))).sorted())
+        }
+    }
+
+    private func failed(_ container: RunningPod.Container, pod: RunningPod, reason: String) -> ImageFinding {
+        var finding = ImageFinding(unevaluated: container, pod: pod, reason: reason)
+        finding.result = .fail
+        return finding
+    }
+}
+
+/// Keeps the `admission` audit record of one decision.
+final class AdmissionRecordCapture: AuditSink {
+    private let records = Mutex<[AdmissionAuditRecord]>([])
+
+    func record(_ record: AdmissionAuditRecord) { records.withLock { $0.append(record) } }
+
+    var admission: AdmissionAuditRecord? { records.withLock { $0.first { $0.event == "admission" } } }
+}

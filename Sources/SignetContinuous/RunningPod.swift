@@ -1,0 +1,82 @@
+import Foundation
+import SignetPolicy
+import SignetRegistry
+
+/// A Pod as it runs: its JSON with every container's image pinned to the digest the node runs,
+/// ready to be decided as the admission webhook would decide a `CREATE` of it.
+///
+/// The running digest comes from the container's status (Kubernetes "Pod Lifecycle", `ContainerStatus.imageID`,
+/// which container runtimes report as `repository@sha256:<hex>`, sometimes behind a
+/// `docker-pullable://` scheme). A container without such a status (not started yet, or a
+/// runtime that reports only a local image ID) keeps its spec image, which is then resolved
+/// and verified as at admission.
+public struct RunningPod: Sendable {
+    public var namespace: String
+    public var name: String
+    public var uid: String?
+    /// `status.phase`.
+    public var phase: String?
+    /// `status.startTime`, when the kubelet reported it.
+    public var startTime: Date?
+    /// The Pod's JSON with the running images written into its spec.
+    public var objectJSON: [UInt8]
+    /// Each container and the image it runs, in spec order (init, containers, ephemeral).
+    public var containers: [Container]
+
+    /// One container of the pod.
+    public struct Container: Sendable, Hashable {
+        public var name: String
+        /// The image the spec names.
+        public var specImage: String
+        /// The image decided: the spec image pinned to the running digest, when one is known.
+        public var runningImage: String
+    }
+
+    /// Reads a Pod; `nil` when it is not a JSON object with a name and namespace.
+    public init?(json: [UInt8]) {
+        guard var pod = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any],
+              let metadata = pod["metadata"] as? [String: Any], let name = metadata["name"] as? String,
+              let namespace = metadata["namespace"] as? String else { return nil }
+        self.name = name
+        self.namespace = namespace
+        uid = metadata["uid"] as? String
+        let status = pod["status"] as? [String: Any] ?? [:]
+        phase = status["phase"] as? String
+        startTime = (status["startTime"] as? String).flatMap(KubernetesTime.parse)
+        var spec = pod["spec"] as? [String: Any] ?? [:]
+        var containers: [Container] = []
+        for (specKey, statusKey) in [
+            ("initContainers", "initContainerStatuses"), ("containers", "containerStatuses"),
+            ("ephemeralContainers", "ephemeralContainerStatuses"),
+        ] {
+            guard var list = spec[specKey] as? [[String: Any]] else { continue }
+            let statuses = status[statusKey] as? [[String: Any]] ?? []
+            for index in list.indices {
+                guard let containerName = list[index]["name"] as? String, let image = list[index]["image"] as? String else { continue }
+                let imageID = statuses.first { $0["name"] as? String == containerName }?["imageID"] as? String
+                let running = Self.pin(image, toRunning: imageID)
+                list[index]["image"] = running
+                containers.append(Container(name: containerName, specImage: image, runningImage: running))
+            }
+            spec[specKey] = list
+        }
+        pod["spec"] = spec
+        pod["apiVersion"] = pod["apiVersion"] ?? "v1"
+        pod["kind"] = pod["kind"] ?? "Pod"
+        guard let data = try? JSONSerialization.data(withJSONObject: pod, options: [.sortedKeys]) else { return nil }
+        objectJSON = Array(data)
+        self.containers = containers
+    }
+
+    /// Whether the pod still runs (or is about to): neither `Succeeded` nor `Failed`.
+    public var isActive: Bool { phase != "Succeeded" && phase != "Failed" }
+
+    /// `image` pinned to the repository digest in `imageID`; `image` itself when `imageID`
+    /// holds none or either does not parse.
+    static func pin(_ image: String, toRunning imageID: String?) -> String {
+        guard let imageID, let at = imageID.lastIndex(of: "@"),
+              let digest = try? ImageDigest(parsing: String(imageID[imageID.index(after: at)...])),
+              let reference = try? ImageReference(parsing: image) else { return image }
+        return reference.withDigest(digest).description
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import SignetTestSupport
+import Synchronization
+import Testing
+@testable import SignetContinuous
+
+/// Alerts reach a real HTTP receiver on 127.0.0.1: retried with backoff after 500s, sent once
+/// within the deduplication window (measured with an injected clock), dropped rather than
+/// waited for when the queue is full.
+@Suite("Alert dispatcher")
+struct AlertDispatcherTests {
+    static func alert(_ image: String = "registry.example/worker:1.0") -> Alert {
+        Alert(kind: .untrustedRunning, summary: "untrusted image running in shop", namespace: "shop", object: "Pod/worker",
+              images: [image], policies: ["release-signed"], reason: "no signature", time: "2026-11-30T12:00:00Z")
+    }
+
+    static func configuration(_ receiver: RegistryStubServer) -> AlertConfiguration {
+        var configuration = AlertConfiguration(urls: ["http://\(receiver.host)/hook"])
+        configuration.initialBackoff = .milliseconds(20)
+        configuration.maximumAttempts = 4
+        configuration.requestTimeout = .seconds(10)
+        return configuration
+    }
+
+    @Test func anAlertIsRetriedAfter500sUntilTheReceiverTakesIt() async throws {
+        let receiver = try await RegistryStubServer.start(routes: [
+            "POST /hook": [.init(status: 500), .init(status: 500), .init(status: 202)],
+        ])
+        defer { receiver.stop() }
+        let dispatcher = try AlertDispatcher(configuration: Self.configuration(receiver))
+        #expect(dispatcher.enqueue(Self.alert()))
+        dispatcher.finish()
+        await dispatcher.run()
+        #expect(receiver.requests == ["POST /hook", "POST /hook", "POST /hook"])
+    }
+
+    @Test func aReceiverThatKeepsFailingIsGivenUpAfterTheAttempts() async throws {
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 503)]])
+        defer { receiver.stop() }
+        let dispatcher = try AlertDispatcher(configuration: Self.configuration(receiver))
+        #expect(await dispatcher.deliver(Self.alert(), to: "http://\(receiver.host)/hook") == false)
+        #expect(receiver.requests.count == 4)
+    }
+
+    @Test func theSameAlertIsSentOnceWithinTheWindowAndAgainAfterIt() async throws {
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let start = ContinuousClock.now
+        let offset = Mutex<Duration>(.zero)
+        var configuration = Self.configuration(receiver)
+        configuration.deduplicationWindow = .seconds(600)
+        let dispatcher = try AlertDispatcher(configuration: configuration, now: { start + offset.withLock { $0 } })
+        #expect(dispatcher.enqueue(Self.alert()))
+        offset.withLock { $0 = .seconds(599) }
+        #expect(!dispatcher.enqueue(Self.alert()))
+        #expect(dispatcher.enqueue(Self.alert("registry.example/other:1")))
+        offset.withLock { $0 = .seconds(601) }
+        #expect(dispatcher.enqueue(Self.alert()))
+        dispatcher.finish()
+        await dispatcher.run()
+        #expect(receiver.requests.count == 3)
+    }
+
+    @Test func aFullQueueDropsInsteadOfWaiting() throws {
+        var configuration = AlertConfiguration(urls: ["http://127.0.0.1:9/hook"])
+        configuration.queueCapacity = 2
+        let dispatcher = try AlertDispatcher(configuration: configuration)
+        #expect(dispatcher.enqueue(Self.alert("a/one:1")))
+        #expect(dispatcher.enqueue(Self.alert("a/two:1")))
+        #expect(!dispatcher.enqueue(Self.alert("a/three:1")))
+    }
+
+    @Test func slackFormatIsATextMessageAndJSONCarriesTheFields() throws {
+        let slack = try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(Self.alert()))) as? [String: Any]
+        let text = try #require(slack?["text"] as? String)
+        #expect(text.contains("untrusted image running in shop") && text.contains("`registry.example/worker:1.0`"))
+        let json = try JSONSerialization.jsonObject(with: Data(AlertFormat.json.body(Self.alert()))) as? [String: Any]
+        #expect(json?["kind"] as? String == "untrusted-running")
+        #expect(json?["images"] as? [String] == ["registry.example/worker:1.0"])
+        #expect(json?["source"] as? String == "signet")
+    }
+}

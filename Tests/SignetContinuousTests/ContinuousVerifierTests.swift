@@ -1,0 +1,88 @@
+import Foundation
+import SignetKube
+import SignetPolicy
+import SignetTestSupport
+import Synchronization
+import Testing
+@testable import SignetContinuous
+
+/// Continuous verification against the Kubernetes API double: Pods are listed and watched, each
+/// scan writes the namespace's PolicyReport in place and alerts once per untrusted image, a Pod
+/// that starts between scans is found within a change check, and a policy change (a key taken
+/// out) turns what it vouched for into fails without waiting for the interval.
+@Suite("Continuous verification", .serialized)
+struct ContinuousVerifierTests {
+    static func podObject(_ pod: RunningPod) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(pod.objectJSON)) as? [String: Any])
+    }
+
+    static func report(_ server: KubernetesAPIServerDouble, namespace: String) throws -> [String: Any]? {
+        try server.object("policyreports", key: "\(namespace)/\(PolicyReportBuilder.reportName)")
+    }
+
+    static func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
+        let end = ContinuousClock.now + .seconds(30)
+        while try !condition() {
+            guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test func podsAreScannedReportedAndAlertedAndRescannedOnChange() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let signed = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+        let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(signed))
+        _ = try server.apply("pods", Self.podObject(unsigned))
+
+        let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
+        let before = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        let after = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "next-release")), clock: clock)
+        let keyRemoved = Mutex(false)
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = .seconds(3600)
+        configuration.changeCheckInterval = .milliseconds(100)
+        let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
+            scanner: { keyRemoved.withLock { $0 } ? after : before },
+            changeToken: { keyRemoved.withLock { $0 } ? "revision-2" : "revision-1" },
+            reports: PolicyReportWriter(client: client), alerts: alerts)
+        let running = Task { await verifier.run() }
+        let sending = Task { await alerts.run() }
+        defer {
+            running.cancel()
+            sending.cancel()
+        }
+
+        try await Self.waitFor("the first report") { try Self.report(server, namespace: "shop") != nil }
+        var report = try #require(try Self.report(server, namespace: "shop"))
+        #expect(report["summary"] as? [String: Int] == ["pass": 1, "fail": 1, "warn": 0, "error": 0, "skip": 0])
+        try await Self.waitFor("one alert") { receiver.requests.count == 1 }
+
+        // A Pod started between full scans is found within a change check.
+        let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitFor("the new pod's fail in the report") {
+            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 2
+        }
+        try await Self.waitFor("its alert") { receiver.requests.count == 2 }
+
+        // The release key taken out of the policy: the signed pod fails at once.
+        keyRemoved.withLock { $0 = true }
+        try await Self.waitFor("every pod failing") {
+            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 3
+        }
+        report = try #require(try Self.report(server, namespace: "shop"))
+        #expect((report["results"] as? [[String: Any]])?.count == 3)
+        #expect(try server.objects("policyreports").count == 1, "replaced in place, never duplicated")
+        #expect(try server.objects("clusterpolicyreports").count == 1)
+        // The unsigned pods were alerted already (deduplicated); the newly failing one alerts once.
+        try await Self.waitFor("the signed pod's alert") { receiver.requests.count == 3 }
+    }
+}

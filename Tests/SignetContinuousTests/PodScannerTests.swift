@@ -1,0 +1,89 @@
+import Foundation
+import SignetAdmission
+import SignetPolicy
+import Testing
+@testable import SignetContinuous
+
+/// Running Pods are decided as admission would decide them now: the running digest is what is
+/// verified, exceptions and bypasses apply (and stop applying when they expire), and a key
+/// taken out of a policy turns what it vouched for into fails at the next run.
+@Suite("Pod scanner")
+struct PodScannerTests {
+    static let start = KubernetesTime.parse("2026-11-30T12:00:00Z")!
+    let signed = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+    let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+    let excepted = ScanFixtures.pod("batch", namespace: "billing", image: "registry.example/legacy:3", runningDigest: SigningKeyVerifier.unsignedDigest)
+    let bypassed = ScanFixtures.pod("hotfix", namespace: "ops", image: "registry.example/hotfix:1", runningDigest: SigningKeyVerifier.unsignedDigest)
+
+    func findings(_ scanner: PodScanner, _ pods: [RunningPod]) async -> [String: ImageFinding] {
+        Dictionary(uniqueKeysWithValues: await scanner.scan(pods).map { ($0.location, $0) })
+    }
+
+    @Test func signedUnsignedExceptedAndBypassedPodsGetTheirResults() async throws {
+        let clock = ManualClock(Self.start)
+        let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception, ScanFixtures.bypass)
+        let results = await findings(ScanFixtures.scanner(policies, clock: clock), [signed, unsigned, excepted, bypassed])
+
+        let web = try #require(results["shop/web/app"])
+        #expect(web.result == .pass)
+        #expect(web.image == "registry.example/web:1.0@\(SigningKeyVerifier.signedDigest)")
+        #expect(web.policies == ["release-signed"] && web.formats == ["key"])
+        let worker = try #require(results["shop/worker/app"])
+        #expect(worker.result == .fail)
+        #expect(worker.reason.contains("no signature by key release"))
+        let batch = try #require(results["billing/batch/app"])
+        #expect(batch.result == .skip)
+        #expect(batch.exemption?.contains("PolicyException \"billing/legacy-batch\"") == true)
+        let hotfix = try #require(results["ops/hotfix/app"])
+        #expect(hotfix.result == .skip && hotfix.bypassed)
+        #expect(hotfix.exemption?.contains("incident-7") == true)
+    }
+
+    @Test func anExpiredExceptionTurnsItsPassIntoAFailAtTheNextRun() async throws {
+        let clock = ManualClock(Self.start)
+        let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)
+        let scanner = ScanFixtures.scanner(policies, clock: clock)
+        #expect(await findings(scanner, [excepted])["billing/batch/app"]?.result == .skip)
+        clock.advance(to: KubernetesTime.parse("2026-12-01T00:00:01Z")!)
+        let after = try #require(await findings(scanner, [excepted])["billing/batch/app"])
+        #expect(after.result == .fail)
+        #expect(after.exemption == nil)
+    }
+
+    @Test func aKeyRemovedFromThePolicyTurnsItsPodsIntoFails() async throws {
+        let clock = ManualClock(Self.start)
+        let before = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        #expect(await findings(before, [signed])["shop/web/app"]?.result == .pass)
+        let after = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "next-release")), clock: clock)
+        let web = try #require(await findings(after, [signed])["shop/web/app"])
+        #expect(web.result == .fail)
+        #expect(web.reason.contains("next-release"))
+    }
+
+    @Test func finishedPodsAreNotScannedAndASpecWithoutStatusIsVerifiedAsWritten() async throws {
+        let clock = ManualClock(Self.start)
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        let done = ScanFixtures.pod("done", namespace: "shop", image: "registry.example/web:1.0", runningDigest: nil, phase: "Succeeded")
+        let pending = ScanFixtures.pod("pending", namespace: "shop", image: "registry.example/web:1.0", runningDigest: nil, phase: "Pending")
+        let results = await findings(scanner, [done, pending])
+        #expect(results["shop/done/app"] == nil)
+        #expect(results["shop/pending/app"]?.image == "registry.example/web:1.0")
+        #expect(results["shop/pending/app"]?.result == .fail)
+    }
+
+    @Test func reportsCountResultsPerNamespaceAndNameTheException() async throws {
+        let clock = ManualClock(Self.start)
+        let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)
+        let findings = await ScanFixtures.scanner(policies, clock: clock).scan([signed, unsigned, excepted])
+        let builder = PolicyReportBuilder(time: Self.start)
+        let shop = builder.namespaceReport("shop", findings: findings.filter { $0.namespace == "shop" })
+        #expect(shop["summary"] as? [String: Int] == ["pass": 1, "fail": 1, "warn": 0, "error": 0, "skip": 0])
+        let billing = builder.namespaceReport("billing", findings: findings.filter { $0.namespace == "billing" })
+        let result = try #require((billing["results"] as? [[String: Any]])?.first)
+        #expect(result["result"] as? String == "skip")
+        #expect((result["properties"] as? [String: String])?["exception"]?.contains("billing/legacy-batch") == true)
+        #expect((result["resources"] as? [[String: Any]])?.first?["name"] as? String == "batch")
+        let cluster = builder.clusterReport(findings)
+        #expect(cluster["summary"] as? [String: Int] == ["pass": 1, "fail": 1, "warn": 0, "error": 0, "skip": 1])
+    }
+}

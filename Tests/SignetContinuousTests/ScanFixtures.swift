@@ -1,0 +1,116 @@
+import Foundation
+import SignetAdmission
+import SignetContinuous
+import SignetPolicy
+import SignetRegistry
+import Synchronization
+
+/// A verifier double standing for a key authority: an image passes an authority named
+/// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), and fails
+/// every other authority and digest.
+struct SigningKeyVerifier: AuthorityVerifier {
+    static let signingKey = "release"
+    static let signedDigest = "sha256:" + String(repeating: "a", count: 64)
+    static let unsignedDigest = "sha256:" + String(repeating: "b", count: 64)
+
+    func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+        guard authority.name == Self.signingKey, image.digest?.description == Self.signedDigest else {
+            return AuthorityVerdict(passed: false, authority: authority.name, reason: "no signature by key \(authority.name) for \(image)")
+        }
+        return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by key \(authority.name)", digest: image.digest)
+    }
+}
+
+/// A clock tests move by hand.
+final class ManualClock: Sendable {
+    private let instant: Mutex<Date>
+    init(_ start: Date) { instant = Mutex(start) }
+    func advance(to date: Date) { instant.withLock { $0 = date } }
+    var policyClock: PolicyClock { PolicyClock { self.instant.withLock { $0 } } }
+}
+
+enum ScanFixtures {
+    static let publicKeyPEM = """
+        -----BEGIN PUBLIC KEY-----
+        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
+        wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
+        -----END PUBLIC KEY-----
+        """
+
+    /// `registry.example/**` must be signed by the authority named `authority` (a key).
+    static func policy(authority: String) -> String {
+        let pem = publicKeyPEM.split(separator: "\n").map { "                " + $0 }.joined(separator: "\n")
+        return """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: release-signed
+            spec:
+              images:
+                - glob: "registry.example/**"
+              authorities:
+                - name: \(authority)
+                  key:
+                    publicKeys:
+                      - pem: |
+            \(pem)
+            """
+    }
+
+    static let exception = """
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: legacy-batch
+          namespace: billing
+        spec:
+          policies: [release-signed]
+          images:
+            - glob: "registry.example/legacy:*"
+          reason: rebuilt with signing next quarter
+          approvedBy: security
+          validUntil: "2026-12-01T00:00:00Z"
+        """
+
+    static let bypass = """
+        apiVersion: signet.dev/v1alpha1
+        kind: EmergencyBypass
+        metadata:
+          name: incident-7
+        spec:
+          namespaces: [ops]
+          reason: signing service down
+          requestedBy: oncall
+          expiresAt: "2026-12-01T06:00:00Z"
+        """
+
+    static func policies(_ documents: String...) throws -> PolicySet {
+        try PolicyLoader().load(files: [PolicySourceFile(name: "scan.yaml", bytes: Array(documents.joined(separator: "\n---\n").utf8))])
+    }
+
+    /// A scanner deciding with `policies` at the time `clock` says.
+    static func scanner(_ policies: PolicySet, clock: ManualClock) -> PodScanner {
+        var exemptions = ExemptionConfiguration()
+        exemptions.clock = clock.policyClock
+        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: .deny, verifier: SigningKeyVerifier(), exemptions: exemptions)
+        var responder = AdmissionResponder(evaluator: evaluator)
+        responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
+        return PodScanner(responder: responder, concurrency: 2, formats: { _ in ["key"] })
+    }
+
+    /// A running Pod whose container `app` runs `image` at `digest` (as the kubelet reports it).
+    static func pod(_ name: String, namespace: String, image: String, runningDigest digest: String?, phase: String = "Running") -> RunningPod {
+        var status: [String: Any] = ["phase": phase, "startTime": "2026-11-30T12:00:00Z"]
+        if let digest {
+            let repository = image.split(separator: ":").first.map(String.init) ?? image
+            status["containerStatuses"] = [["name": "app", "image": image, "imageID": "\(repository)@\(digest)", "ready": true]]
+        }
+        let object: [String: Any] = [
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": ["name": name, "namespace": namespace, "uid": "uid-\(name)"],
+            "spec": ["containers": [["name": "app", "image": image]]],
+            "status": status,
+        ]
+        return RunningPod(json: Array(try! JSONSerialization.data(withJSONObject: object)))!
+    }
+}

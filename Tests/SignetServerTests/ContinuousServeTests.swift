@@ -1,0 +1,118 @@
+import Foundation
+import SignetTestSupport
+import Testing
+
+/// `signet serve --continuous-verification true` (the built binary) against the Kubernetes API
+/// double: the running Pods are decided and reported, an alert is posted for the untrusted one
+/// and for a deny at admission, the runbook metrics appear in `/metrics`, and every metric the
+/// chart's Grafana dashboard and PrometheusRule query is one `/metrics` exposes.
+@Suite(.serialized)
+struct ContinuousServeTests {
+    static func object(_ json: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+    }
+
+    static func pod(_ name: String, namespace: String, image: String) -> [String: Any] {
+        object(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","namespace":"\#(namespace)","uid":"uid-\#(name)"},"spec":{"containers":[{"name":"app","image":"\#(image)"}]},"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"}}"#)
+    }
+
+    @Test func runningPodsAreReportedAlertedAndCountedAndTheDashboardQueriesExistingMetrics() async throws {
+        let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let soon = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+        try apiServer.apply("clusterimagepolicies", Self.object(KubernetesServeTests.policy))
+        try apiServer.apply("policyexceptions", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"vendor","namespace":"billing"},"spec":{"policies":["deny-untrusted"],"reason":"vendor image","approvedBy":"alice","validUntil":"\#(soon)"}}"#))
+        try apiServer.apply("emergencybypasses", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"EmergencyBypass","metadata":{"name":"incident"},"spec":{"namespaces":["ops"],"reason":"outage","requestedBy":"oncall","expiresAt":"\#(soon)"}}"#))
+        for namespace in ["shop", "billing", "ops"] {
+            try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(namespace)"}}"#))
+        }
+        try apiServer.apply("pods", Self.pod("web", namespace: "shop", image: "nginx:1.25"))
+        try apiServer.apply("pods", Self.pod("batch", namespace: "billing", image: "nginx:1.25"))
+        try apiServer.apply("pods", Self.pod("hotfix", namespace: "ops", image: "nginx:1.25"))
+
+        // Every call signet makes (Pods listed and watched, reports written) is one the chart grants.
+        if ChartRBAC.helm != nil {
+            try apiServer.restrict(to: try ChartRBAC.serviceAccountRules(values: [
+                "continuousVerification.enabled=true", "policyReports.enabled=true", "rbac.readPodControllers=true",
+            ]))
+        }
+        let scratch = TemporaryDirectory(prefix: "signet-continuous")
+        try scratch.write("token", apiServer.token)
+        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
+        let urls = try scratch.write("alert-urls", "# security channel\nhttp://\(receiver.host)/hook\n")
+        let pki = try TestPKI()
+        let port = FreePort.make()
+        let server = try TestProcess(TestPaths.signetBinary.path, [
+            "serve", "--address", "127.0.0.1", "--port", "\(port)", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
+            "--policy-dir", scratch.path, "--policy-source", "kubernetes", "--log-format", "json", "--audit-log", "off",
+            "--continuous-verification", "true", "--scan-interval", "1h", "--write-policy-reports", "true",
+            "--alert-webhook-urls-file", urls.path,
+        ], environment: [
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)", "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path,
+        ])
+        defer { server.terminate() }
+        func curl(_ arguments: [String]) throws -> String {
+            try TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "30", "-sS"] + arguments).stdout
+        }
+
+        try waitUntil("the shop report") { try apiServer.object("policyreports", key: "shop/signet-image-signatures") != nil }
+        let report = try #require(try apiServer.object("policyreports", key: "shop/signet-image-signatures"))
+        #expect(report["summary"] as? [String: Int] == ["pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0])
+        let billing = try #require(try apiServer.object("policyreports", key: "billing/signet-image-signatures"))
+        #expect(billing["summary"] as? [String: Int] == ["pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 1])
+        try waitUntil("the untrusted image's alert") { receiver.requests.count == 1 }
+
+        // A deny at admission is alerted too, off the review's clock.
+        let review = try scratch.write("review.json", KubernetesServeTests.podReview(uid: "uid-denied", namespace: "shop"))
+        let answer = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(review.path)", "https://127.0.0.1:\(port)/validate"])
+        #expect(answer.contains(#""allowed":false"#))
+        try waitUntil("the deny's alert") { receiver.requests.count == 2 }
+
+        let metrics = try curl(["https://127.0.0.1:\(port)/metrics"])
+        #expect(metrics.contains(#"signet_image_signature_verification_total{result="fail",format="static"} 1"#))
+        #expect(metrics.contains("signet_unsigned_images_detected_total 1"))
+        #expect(metrics.contains(#"signet_unsigned_image_detection_seconds_bucket{le="+Inf"} 1"#))
+        #expect(metrics.contains("signet_emergency_bypass_running_images 1"))
+        let exposed = Set(metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.map {
+            String($0.prefix { $0 != "{" && $0 != " " })
+        })
+        var queried: [String: Set<String>] = [:]
+        let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: TestPaths.packageRoot.appendingPathComponent(
+            "charts/signet/files/grafana-dashboard.json"))) as? [String: Any]
+        for panel in dashboard?["panels"] as? [[String: Any]] ?? [] {
+            for target in panel["targets"] as? [[String: Any]] ?? [] {
+                let expression = try #require(target["expr"] as? String)
+                queried[expression] = PromQLMetricNames.names(in: expression)
+            }
+        }
+        let rules = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("charts/signet/files/prometheus-rules.yaml"), encoding: .utf8)
+        for line in rules.split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("expr:") {
+            let expression = line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+            queried[expression] = PromQLMetricNames.names(in: expression)
+        }
+        #expect(queried.count == 22)
+        for (expression, names) in queried {
+            #expect(!names.isEmpty, "\(expression) reads no metric")
+            // `up` is the series Prometheus itself records for every scrape target.
+            for name in names.subtracting(["up"]) {
+                #expect(exposed.contains(name), "\(name) (in \(expression)) is not in /metrics")
+            }
+        }
+    }
+
+    @Test func metricNamesAreReadFromPromQL() {
+        #expect(PromQLMetricNames.names(in: #"histogram_quantile(0.95, sum by (le) (rate(signet_x_bucket{job="a"}[1h])))"#) == ["signet_x_bucket"])
+        #expect(PromQLMetricNames.names(in: "sum(a_total) / clamp_min(sum(rate(b_total[5m])), 1e-9) and on (pod) c") == ["a_total", "b_total", "c"])
+        #expect(PromQLMetricNames.names(in: #"sum(up{job="signet"}) == 0 or absent(up{job="signet"})"#) == ["up"])
+    }
+
+    private func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
+        for _ in 0..<600 {
+            if (try? condition()) == true { return }
+            usleep(50_000)
+        }
+        throw TestProcessError(message: "never happened: \(what)")
+    }
+}
