@@ -1,14 +1,15 @@
 import Foundation
 import Logging
 import SignetKube
+import SignetPolicy
 
 /// Continuous verification inside `signet serve`, beside the admission path: the running Pods
 /// (listed and watched through a ``ResourceReflector``) are decided by the admission
 /// responder's scanner, sharing its engine and verification cache.
 ///
 /// - every Pod is decided again at each ``Configuration/interval``, and as soon as the change
-///   token moves (a policy, exception, bypass, Secret key or trust root changed: the policy set's
-///   revision), checked every ``Configuration/changeCheckInterval``;
+///   token moves (a policy, exception, bypass, Secret key or trust root changed, or an exception
+///   or bypass expired: ``changeToken(of:at:)``), checked every ``Configuration/changeCheckInterval``;
 /// - a Pod that appears between full scans is decided within one change check, so an untrusted
 ///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`);
 /// - after each scan: metrics (``ScanMetrics``), PolicyReports (when a writer is given) and an
@@ -46,6 +47,14 @@ public actor ContinuousVerifier {
         self.reports = reports
         self.alerts = alerts
         self.logger = logger
+    }
+
+    /// The change token of `policies` at `now`: its revision (every policy, exception, bypass,
+    /// Secret key and trust root) and how many of its exceptions and bypasses have expired, so
+    /// that an expiry is a change too and the Pods it covered are decided again at once.
+    public static func changeToken(of policies: PolicySet, at now: Date) -> String {
+        let expired = policies.exceptions.filter { $0.validUntil <= now }.count + policies.bypasses.filter { $0.expiresAt <= now }.count
+        return "\(policies.revision)+\(expired)"
     }
 
     /// Watches Pods and scans until the task is cancelled.

@@ -50,6 +50,15 @@ struct PodScannerTests {
         #expect(after.exemption == nil)
     }
 
+    @Test func anExpiryChangesTheChangeTokenSoServeRescansAtOnce() throws {
+        let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception, ScanFixtures.bypass)
+        let before = ContinuousVerifier.changeToken(of: policies, at: Self.start)
+        #expect(ContinuousVerifier.changeToken(of: policies, at: KubernetesTime.parse("2026-11-30T23:59:59Z")!) == before)
+        let exceptionExpired = ContinuousVerifier.changeToken(of: policies, at: KubernetesTime.parse("2026-12-01T00:00:00Z")!)
+        #expect(exceptionExpired != before)
+        #expect(ContinuousVerifier.changeToken(of: policies, at: KubernetesTime.parse("2026-12-01T06:00:00Z")!) != exceptionExpired)
+    }
+
     @Test func aKeyRemovedFromThePolicyTurnsItsPodsIntoFails() async throws {
         let clock = ManualClock(Self.start)
         let before = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)

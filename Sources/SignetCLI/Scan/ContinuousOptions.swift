@@ -49,6 +49,7 @@ enum ContinuousRuntime {
         let client = try PolicySourceRuntime.makeKubernetesClient()
         let source = policySource.source
         let current = Mutex(PolicySet.empty)
+        let clock = policySource.settings.exemptions.clock
         let verifier = ContinuousVerifier(
             configuration: settings.0, pods: ResourceReflector(client: client, resource: .pods),
             scanner: {
@@ -58,7 +59,7 @@ enum ContinuousRuntime {
             changeToken: {
                 let policies = await source.current()
                 current.withLock { $0 = policies }
-                return policies.revision
+                return ContinuousVerifier.changeToken(of: policies, at: clock.now())
             },
             reports: settings.reports ? PolicyReportWriter(client: client) : nil, alerts: alerts)
         let readiness = policySource.readinessAfterSync
