@@ -69,12 +69,20 @@ struct ContinuousServeTests {
         let answer = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(review.path)", "https://127.0.0.1:\(port)/validate"])
         #expect(answer.contains(#""allowed":false"#))
         try waitUntil("the deny's alert") { receiver.requests.count == 2 }
+        // So is an emergency-bypass use; the same deny again within the window is not.
+        let bypassed = try scratch.write("bypassed.json", KubernetesServeTests.podReview(uid: "uid-bypassed", namespace: "ops"))
+        let bypassAnswer = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(bypassed.path)", "https://127.0.0.1:\(port)/validate"])
+        #expect(bypassAnswer.contains(#""allowed":true"#) && bypassAnswer.contains("EmergencyBypass"))
+        _ = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(review.path)", "https://127.0.0.1:\(port)/validate"])
+        try waitUntil("the bypass use's alert") { receiver.requests.count == 3 }
 
         let metrics = try curl(["https://127.0.0.1:\(port)/metrics"])
         #expect(metrics.contains(#"signet_image_signature_verification_total{result="fail",format="static"} 1"#))
         #expect(metrics.contains("signet_unsigned_images_detected_total 1"))
         #expect(metrics.contains(#"signet_unsigned_image_detection_seconds_bucket{le="+Inf"} 1"#))
         #expect(metrics.contains("signet_emergency_bypass_running_images 1"))
+        #expect(metrics.contains(#"signet_alerts_total{kind="deny",outcome="deduplicated"} 1"#))
+        #expect(metrics.contains(#"signet_alerts_total{kind="bypass",outcome="sent"} 1"#))
         let exposed = Set(metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.map {
             String($0.prefix { $0 != "{" && $0 != " " })
         })
