@@ -119,6 +119,7 @@ let package = Package(
             name: "SignetNotary",
             dependencies: [
                 "SignetTUF",
+                "SignetHTTPClient",
                 "SignetCrypto",
                 "SignetRegistry",
                 "SignetPolicy",

@@ -192,7 +192,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let engine = VerificationEngine(
             registry: registry, configuration: settings.verification, verifiers: StandardVerifiers.make(
                 registry: registry,
-                notary: NotaryRepositoryClient(configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL))),
+                notary: NotaryRepositoryClient(
+                    configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL), credentials: settings.registryCredentials)),
             logger: Logger(label: "signet.verify"))
         var (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })

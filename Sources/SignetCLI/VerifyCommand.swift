@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SignetCrypto
+import SignetNotary
 import SignetPolicy
 import SignetRegistry
 import SignetVerify
@@ -164,7 +165,8 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             throw fail("\(error)")
         }
         defer { registry.shutdown() }
-        let engine = VerificationEngine(registry: registry, verifiers: StandardVerifiers.make(registry: registry))
+        let engine = VerificationEngine(
+            registry: registry, verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials)))
         let result: VerificationResult
         do {
             result = try await engine.verify(

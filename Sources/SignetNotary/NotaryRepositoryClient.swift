@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import SignetCrypto
+import SignetRegistry
 import SignetTUF
 import Synchronization
 
@@ -13,6 +14,12 @@ import Synchronization
 /// Every role a verification needs (root, timestamp, snapshot, targets and the delegated roles
 /// the policy names, with the roles above them) is fetched at once, in parallel; concurrent
 /// callers for the same server, GUN and trust share one fetch (single flight).
+///
+/// A server behind token authentication is answered with the registry client's
+/// ``TokenAuthenticator`` (see ``NotaryHTTPFetcher``): the credential for the server's host comes
+/// from the calling task's ``RequestCredentials`` (pull secrets), then from the client's own
+/// ``RegistryCredentialStore``. Verified collections are shared only between callers with the
+/// same credentials (``RequestCredentials/identity``), as registry answers are.
 ///
 /// Metrics: `signet_notary_metadata_requests_total`, the metadata files requested from Notary servers.
 public final class NotaryRepositoryClient: Sendable {
@@ -73,15 +80,21 @@ public final class NotaryRepositoryClient: Sendable {
     private let clock: @Sendable () -> Date
     private let makeFetcher: FetcherFactory
     private let fetchers = Mutex<[String: any TUFFetcher]>([:])
-    private let entries = Mutex<[Request: Entry]>([:])
-    private let inFlight = Mutex<[Request: Task<Entry, any Error>]>([:])
+    private let entries = Mutex<[CacheKey: Entry]>([:])
+    private let inFlight = Mutex<[CacheKey: Task<Entry, any Error>]>([:])
+
+    /// A request and who it is made for: credentials that differ never share a fetch.
+    private struct CacheKey: Hashable, Sendable {
+        var request: Request
+        var credentials: RequestCredentials.Identity
+    }
     private let fetchCount = Atomic<Int>(0)
     private let logger: Logger
 
     public init(
         configuration: Configuration = Configuration(), versionGuard: NotaryVersionGuard = NotaryVersionGuard(),
         clock: @escaping @Sendable () -> Date = { Date() }, makeFetcher: FetcherFactory? = nil,
-        logger: Logger = Logger(label: "signet.notary")
+        credentials: RegistryCredentialStore = RegistryCredentialStore(), logger: Logger = Logger(label: "signet.notary")
     ) {
         self.configuration = configuration
         self.versionGuard = versionGuard
@@ -89,7 +102,7 @@ public final class NotaryRepositoryClient: Sendable {
         if let makeFetcher {
             self.makeFetcher = makeFetcher
         } else {
-            self.makeFetcher = Self.httpFetcherFactory(requestTimeout: configuration.requestTimeout)
+            self.makeFetcher = Self.httpFetcherFactory(requestTimeout: configuration.requestTimeout, credentials: credentials)
         }
         self.logger = logger
     }
@@ -102,19 +115,21 @@ public final class NotaryRepositoryClient: Sendable {
     /// (the caller could not find out), and `CancellationError` past `deadline`.
     public func collection(_ request: Request, deadline: ContinuousClock.Instant) async throws -> Outcome {
         let now = clock()
-        if let entry = entries.withLock({ $0[request] }), entry.validUntil > now { return entry.outcome }
+        let key = CacheKey(request: request, credentials: RequestCredentials.identity)
+        if let entry = entries.withLock({ $0[key] }), entry.validUntil > now { return entry.outcome }
         let task = inFlight.withLock { tasks -> Task<Entry, any Error> in
-            if let running = tasks[request] { return running }
-            let task = Task { try await self.load(request) }
-            tasks[request] = task
+            if let running = tasks[key] { return running }
+            let task = Task { try await self.load(key) }
+            tasks[key] = task
             return task
         }
-        defer { _ = inFlight.withLock { $0.removeValue(forKey: request) } }
+        defer { _ = inFlight.withLock { $0.removeValue(forKey: key) } }
         let entry = try await withDeadline(deadline) { try await task.value }
         return entry.outcome
     }
 
-    private func load(_ request: Request) async throws -> Entry {
+    private func load(_ key: CacheKey) async throws -> Entry {
+        let request = key.request
         let fetched = clock()
         let files = try await fetchAll(request)
         let outcome: Outcome
@@ -134,7 +149,7 @@ public final class NotaryRepositoryClient: Sendable {
             validUntil = fetched.addingTimeInterval(min(ttl, 30))
         }
         let entry = Entry(outcome: outcome, validUntil: validUntil)
-        entries.withLock { $0[request] = entry }
+        entries.withLock { $0[key] = entry }
         return entry
     }
 
@@ -210,10 +225,14 @@ public final class NotaryRepositoryClient: Sendable {
         }
     }
 
-    /// Fetchers over HTTPS (SignetTUF's ``HTTPTUFFetcher``, libcurl on a thread of its own).
-    static func httpFetcherFactory(requestTimeout: Duration) -> FetcherFactory {
-        { path in
-            try HTTPTUFFetcher(configuration: HTTPTUFFetcher.Configuration(caBundlePath: path, requestTimeout: requestTimeout, userAgent: "signet-notary"))
+    /// Fetchers over HTTPS (``NotaryHTTPFetcher``, libcurl on a thread of its own), sharing one
+    /// ``TokenAuthenticator`` so a token serves every fetcher of the client.
+    static func httpFetcherFactory(requestTimeout: Duration, credentials: RegistryCredentialStore) -> FetcherFactory {
+        let authenticator = TokenAuthenticator()
+        return { path in
+            try NotaryHTTPFetcher(
+                configuration: NotaryHTTPFetcher.Configuration(caBundlePath: path, requestTimeout: requestTimeout),
+                authenticator: authenticator, credentials: credentials)
         }
     }
 

@@ -27,7 +27,8 @@ public final class RegistryClient: Sendable {
     let credentials: RegistryCredentialStore
     let logger: Logger
     private let driver: CurlMultiDriver
-    private let authState = Locked(AuthState())
+    /// The token flow and the challenges learnt, shared with nothing else by default.
+    private let authenticator: TokenAuthenticator
     private let totalRequests = Locked(0)
 
     /// Creates a client and starts its transfer thread.
@@ -39,6 +40,7 @@ public final class RegistryClient: Sendable {
         self.configuration = configuration
         self.credentials = credentials
         self.logger = logger
+        authenticator = TokenAuthenticator(defaultTokenLifetime: configuration.defaultTokenLifetime)
         if let path = configuration.caBundlePath, !FileManager.default.isReadableFile(atPath: path) {
             throw RegistryError(.invalidConfiguration("CA bundle \(path) is not readable"))
         }
@@ -110,9 +112,12 @@ public final class RegistryClient: Sendable {
         let credential = await credential(for: target)
         var answeredChallenge = false
         var attempt = 1
+        let server = TokenAuthenticator.Server(name: target.registry, allowsPlainHTTPRealm: isInsecure(target))
+        let exchange = tokenExchange(target)
         while true {
             var attemptRequest = request
-            let sentAuthorization = try await authorization(for: target, scope: scope, credential: credential, deadline: request.deadline)
+            let sentAuthorization = try await authenticator.authorization(
+                for: server, scope: scope, credential: credential, deadline: request.deadline, exchange: exchange)
             if let sentAuthorization {
                 attemptRequest.headers.append(("Authorization", sentAuthorization))
             }
@@ -130,9 +135,9 @@ public final class RegistryClient: Sendable {
             }
             if response.status == 401 && !answeredChallenge {
                 answeredChallenge = true
-                let challenges = AuthenticationChallenge.parse(response.headers(named: "WWW-Authenticate"))
-                if try await answer(
-                    challenges, target: target, scope: scope, credential: credential, sent: sentAuthorization, deadline: request.deadline) {
+                if try await authenticator.answer(
+                    challenges: response.headers(named: "WWW-Authenticate"), server: server, scope: scope, credential: credential,
+                    sent: sentAuthorization, deadline: request.deadline, exchange: exchange) {
                     continue
                 }
                 return response
@@ -209,145 +214,14 @@ public final class RegistryClient: Sendable {
         return credentials.credential(for: target.registry)
     }
 
-    /// The `Authorization` value to send to `target` for `scope`, from what earlier challenges
-    /// taught: Basic for registries that asked for it, a cached token, or a new token fetched
-    /// before the request when the registry is known to want one (saving the 401 round trip).
-    private func authorization(
-        for target: Target, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant
-    ) async throws -> String? {
-        // A pull-and-push token serves pulls of the same repository too.
-        var keys = [AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)]
-        if scope.hasSuffix(":pull") {
-            keys.append(AuthState.TokenKey(registry: target.registry, scope: scope + ",push", credential: credential))
+    /// Carries a token request on this client's transport (counted like every request).
+    private func tokenExchange(_ target: Target) -> TokenAuthenticator.Exchange {
+        { [self] url, headers, deadline in
+            var request = HTTPRequest(method: .get, url: url, maximumResponseBytes: 1024 * 1024, deadline: deadline)
+            request.headers = headers.map { (name: $0.0, value: $0.1) }
+            let response = try await transport(request, target: target, operation: "token for \(target.registry)")
+            return (response.status, response.body)
         }
-        let now = ContinuousClock.now
-        let (challenge, token) = authState.withLock { state -> (AuthenticationChallenge?, String?) in
-            let cached = keys.compactMap { state.tokens[$0] }.first { $0.expires > now }
-            return (state.challenges[target.registry], cached?.value)
-        }
-        guard let challenge else { return nil }
-        switch challenge.scheme {
-        case "basic":
-            return credential?.basicAuthorization
-        case "bearer":
-            if let token {
-                Counter(label: "signet_registry_token_cache_hits_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry))]).increment()
-                return "Bearer " + token
-            }
-            return try await sharedToken(challenge: challenge, target: target, scope: scope, credential: credential, deadline: deadline)
-                .map { "Bearer " + $0 }
-        default:
-            return nil
-        }
-    }
-
-    /// Learns from a 401's challenges; true when the request should be sent again with the
-    /// new authorisation. `sent` is the authorisation the refused request carried.
-    private func answer(
-        _ challenges: [AuthenticationChallenge], target: Target, scope: String, credential: RegistryCredential?, sent: String?,
-        deadline: ContinuousClock.Instant
-    ) async throws -> Bool {
-        let key = AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)
-        if let bearer = challenges.first(where: { $0.scheme == "bearer" }) {
-            let now = ContinuousClock.now
-            let newer = authState.withLock { state -> Bool in
-                state.challenges[target.registry] = bearer
-                // Another call may have fetched a token since this request left: use that one.
-                if let token = state.tokens[key], token.expires > now, "Bearer " + token.value != sent {
-                    return true
-                }
-                state.tokens[key] = nil
-                return false
-            }
-            if newer { return true }
-            return try await sharedToken(challenge: bearer, target: target, scope: scope, credential: credential, deadline: deadline) != nil
-        }
-        if let basic = challenges.first(where: { $0.scheme == "basic" }) {
-            let hadBasic = authState.withLock { state in
-                defer { state.challenges[target.registry] = basic }
-                return state.challenges[target.registry]?.scheme == "basic"
-            }
-            // Credentials already sent and refused: sending them again will not help.
-            return !hadBasic && credential != nil
-        }
-        return false
-    }
-
-    /// A token for `scope`, fetched once however many calls ask at the same time: the first
-    /// caller fetches, the others wait for its result.
-    private func sharedToken(
-        challenge: AuthenticationChallenge, target: Target, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant
-    ) async throws -> String? {
-        let key = AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)
-        let (task, isOwner) = authState.withLock { state -> (Task<String?, any Error>, Bool) in
-            if let running = state.fetching[key] { return (running, false) }
-            let task = Task {
-                try await self.fetchToken(challenge: challenge, target: target, scope: scope, credential: credential, deadline: deadline)
-            }
-            state.fetching[key] = task
-            return (task, true)
-        }
-        defer {
-            if isOwner { authState.withLock { $0.fetching[key] = nil } }
-        }
-        return try await task.value
-    }
-
-    /// Fetches a bearer token for `scope` from the challenge's realm and caches it.
-    private func fetchToken(
-        challenge: AuthenticationChallenge, target: Target, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant
-    ) async throws -> String? {
-        guard let realm = challenge.realm, var components = URLComponents(string: realm),
-              let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
-            throw RegistryError(.badResponse(registry: target.registry, detail: "bearer challenge without a usable realm"))
-        }
-        if scheme == "http" && !isInsecure(target) {
-            throw RegistryError(.badResponse(
-                registry: target.registry, detail: "token realm \(realm) is plain HTTP; only registries allowed to be insecure may use one"))
-        }
-        var query = components.queryItems ?? []
-        if let service = challenge.service { query.append(URLQueryItem(name: "service", value: service)) }
-        query.append(URLQueryItem(name: "scope", value: scope))
-        if let credential { query.append(URLQueryItem(name: "account", value: credential.username)) }
-        components.queryItems = query
-        // URLComponents leaves "+" and ":" alone; encode what a strict server would misread.
-        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        guard let url = components.string else {
-            throw RegistryError(.badResponse(registry: target.registry, detail: "token realm \(realm) is not a URL"))
-        }
-        var request = HTTPRequest(method: .get, url: url, maximumResponseBytes: 1024 * 1024, deadline: deadline)
-        request.headers.append(("Accept", "application/json"))
-        if let credential { request.headers.append(("Authorization", credential.basicAuthorization)) }
-        let issued = ContinuousClock.now
-        Counter(label: "signet_registry_token_cache_misses_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: target.registry))]).increment()
-        let response = try await transport(request, target: target, operation: "token for \(target.registry)")
-        switch response.status {
-        case 200:
-            break
-        case 401, 403:
-            throw RegistryError(.unauthorized(
-                registry: target.registry,
-                detail: credential.map { "token service refused the credentials of \($0.username)" } ?? "no credentials for this registry"))
-        default:
-            throw RegistryError(.badResponse(registry: target.registry, detail: "token service answered HTTP \(response.status)"))
-        }
-        struct TokenResponse: Decodable {
-            var token: String?
-            var access_token: String?
-            var expires_in: Int?
-        }
-        guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(response.body)),
-              let token = decoded.access_token ?? decoded.token, !token.isEmpty else {
-            throw RegistryError(.badResponse(registry: target.registry, detail: "token service answer has no token"))
-        }
-        var lifetime = decoded.expires_in.map { Duration.seconds($0) } ?? configuration.defaultTokenLifetime
-        // Renew a little early so a token does not expire in flight.
-        lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
-        authState.withLock { state in
-            state.tokens[AuthState.TokenKey(registry: target.registry, scope: scope, credential: credential)] =
-                AuthState.CachedToken(value: token, expires: issued + lifetime)
-        }
-        return token
     }
 
     // MARK: - Mapping statuses
@@ -384,25 +258,4 @@ public final class RegistryClient: Sendable {
         guard let body = try? JSONDecoder().decode(Body.self, from: Data(response.body)), let errors = body.errors else { return "" }
         return errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
     }
-}
-
-/// What the client learnt about registries' authentication.
-struct AuthState: Sendable {
-    /// Tokens are kept per credential: a token one credential earned never serves another.
-    struct TokenKey: Hashable, Sendable {
-        var registry: String
-        var scope: String
-        var credential: RegistryCredential?
-    }
-
-    struct CachedToken: Sendable {
-        var value: String
-        var expires: ContinuousClock.Instant
-    }
-
-    /// The last challenge each registry sent.
-    var challenges: [String: AuthenticationChallenge] = [:]
-    var tokens: [TokenKey: CachedToken] = [:]
-    /// Token requests in flight, so concurrent calls share one.
-    var fetching: [TokenKey: Task<String?, any Error>] = [:]
 }

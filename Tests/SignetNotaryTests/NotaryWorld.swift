@@ -20,8 +20,10 @@ final class NotaryWorld: @unchecked Sendable {
     /// The digest and manifest length `v1` was pushed and signed with.
     let signed: Descriptor
 
-    static func start() async throws -> NotaryWorld {
-        let notary = try await NotaryServerFixture.start()
+    /// With `tokenAuthentication`, the Notary server sits behind token authentication and the
+    /// world's own reads of it use that user's credentials.
+    static func start(tokenAuthentication: (username: String, password: String)? = nil) async throws -> NotaryWorld {
+        let notary = try await NotaryServerFixture.start(tokenAuthentication: tokenAuthentication)
         let registry = try await RegistryFixture.start()
         return try await NotaryWorld(notary: notary, registry: registry)
     }
@@ -70,12 +72,21 @@ final class NotaryWorld: @unchecked Sendable {
 
     /// The metadata file of `role` as the server serves it now.
     func serverFile(_ role: String, server: String? = nil) async throws -> [UInt8] {
-        let fetcher = try HTTPTUFFetcher(configuration: .init(caBundlePath: notary.caFile))
+        let fetcher = try NotaryHTTPFetcher(configuration: .init(caBundlePath: notary.caFile), credentials: notaryCredentials)
         defer { fetcher.shutdown() }
         guard let bytes = try await fetcher.fetch("\(server ?? notary.url)/v2/\(gun)/_trust/tuf/\(role).json", maximumLength: 1 << 20) else {
             throw TestProcessError(message: "the Notary server has no \(role).json for \(gun)")
         }
         return bytes
+    }
+
+    /// `127.0.0.1:<port>`, the Notary server's host as credentials name it.
+    var notaryHost: String { "127.0.0.1:\(notary.port)" }
+
+    /// The token service user's credentials for the Notary server (none without token authentication).
+    var notaryCredentials: RegistryCredentialStore {
+        guard let issuer = notary.tokenIssuer else { return RegistryCredentialStore() }
+        return RegistryCredentialStore([notaryHost: RegistryCredential(username: issuer.username, password: issuer.password)])
     }
 
     /// The public key of the root certificate the server's root.json names: what a policy pins.

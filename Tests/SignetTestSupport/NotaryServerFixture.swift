@@ -27,20 +27,36 @@ public final class NotaryServerFixture: @unchecked Sendable {
         "NOTARY_SNAPSHOT_PASSPHRASE": "signet-snapshot", "NOTARY_DELEGATION_PASSPHRASE": "signet-delegation",
     ]
 
-    /// ``init()`` from async code, waiting on a thread of its own.
-    public static func start() async throws -> NotaryServerFixture {
-        try await offThePool { try NotaryServerFixture() }
+    /// The token service the server sends clients to (`auth: token`), when started with one.
+    public let tokenIssuer: TokenIssuer?
+
+    /// ``init(tokenAuthentication:)`` from async code, waiting on a thread of its own.
+    public static func start(tokenAuthentication: (username: String, password: String)? = nil) async throws -> NotaryServerFixture {
+        try await offThePool { try NotaryServerFixture(tokenAuthentication: tokenAuthentication) }
     }
 
-    public init() throws {
+    /// With `tokenAuthentication`, the server is configured with `auth: token` (Docker registry
+    /// token authentication, as Docker Hub's Notary runs) against a ``TokenIssuer`` over HTTPS
+    /// that knows one user; the `notary` client then signs with `NOTARY_AUTH`.
+    public init(tokenAuthentication: (username: String, password: String)? = nil) throws {
         for executable in [Self.server, Self.client] where !FileManager.default.isExecutableFile(atPath: executable) {
             throw TestProcessError(message: "\(executable) is missing: run `make test`, which installs Debian's notary")
         }
         pki = try TestPKI()
         directory = TemporaryDirectory(prefix: "signet-notary")
         port = FreePort.make()
+        if let tokenAuthentication {
+            tokenIssuer = try TokenIssuer(
+                username: tokenAuthentication.username, password: tokenAuthentication.password,
+                tls: (certificate: pki.serverCertFile, key: pki.serverKeyFile))
+        } else {
+            tokenIssuer = nil
+        }
+        let auth = tokenIssuer.map {
+            #","auth": {"type": "token", "options": {"realm": "\#($0.realm)", "service": "\#($0.service)", "issuer": "\#($0.issuer)", "rootcertbundle": "\#($0.rootCertificatePath)"}}"#
+        } ?? ""
         let config = """
-            {"server": {"http_addr": "127.0.0.1:\(port)", "tls_cert_file": "\(pki.serverCertFile)", "tls_key_file": "\(pki.serverKeyFile)"},
+            {"server": {"http_addr": "127.0.0.1:\(port)", "tls_cert_file": "\(pki.serverCertFile)", "tls_key_file": "\(pki.serverKeyFile)"}\(auth),
              "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
              "logging": {"level": "warn"},
              "storage": {"backend": "memory"}}
@@ -60,12 +76,16 @@ public final class NotaryServerFixture: @unchecked Sendable {
     @discardableResult
     public func notary(_ arguments: [String], confirm: Bool = false) async throws -> String {
         let base = [Self.client, "-d", trustDirectory, "-s", url, "--tlscacert", caFile]
+        var environment = Self.passphrases
+        if let tokenIssuer {
+            environment["NOTARY_AUTH"] = Data("\(tokenIssuer.username):\(tokenIssuer.password)".utf8).base64EncodedString()
+        }
         let result: (status: Int32, stdout: String, stderr: String)
         if confirm {
             let command = "echo yes | " + (base + arguments).map { "'\($0)'" }.joined(separator: " ")
-            result = try await TestProcess.run("/bin/sh", ["-c", command], environment: Self.passphrases)
+            result = try await TestProcess.run("/bin/sh", ["-c", command], environment: environment)
         } else {
-            result = try await TestProcess.run(Self.client, Array(base.dropFirst()) + arguments, environment: Self.passphrases)
+            result = try await TestProcess.run(Self.client, Array(base.dropFirst()) + arguments, environment: environment)
         }
         guard result.status == 0 else {
             throw TestProcessError(message: "notary \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stdout) \(result.stderr)")
@@ -80,6 +100,7 @@ public final class NotaryServerFixture: @unchecked Sendable {
     public func stop() {
         process?.terminate()
         process = nil
+        tokenIssuer?.stop()
     }
 
     deinit { stop() }

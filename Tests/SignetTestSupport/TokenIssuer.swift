@@ -7,7 +7,7 @@ import Foundation
 /// the registry's `rootcertbundle`, and answers `GET /token?service=…&scope=…` for one user
 /// (HTTP Basic, RFC 7617) with an RS256 JWT whose header carries the signing certificate in
 /// `x5c` and whose `access` claim grants the scopes asked for. Other credentials get 401.
-/// `GET /stats` answers `{"issued": N}`.
+/// `GET /stats` answers `{"issued": N}`. Over HTTPS on request (a Notary server's realm).
 public final class TokenIssuer: @unchecked Sendable {
     // Immutable after init except `process`, which only `stop()` (test code) touches.
     public let port: Int
@@ -19,24 +19,31 @@ public final class TokenIssuer: @unchecked Sendable {
     private let directory: TemporaryDirectory
     private var process: TestProcess?
 
+    /// Whether the issuer answers over HTTPS (with ``init(username:password:tokenLifetimeSeconds:tls:)``'s certificate).
+    public let usesTLS: Bool
+
     /// The realm URL the registry sends in its challenges.
-    public var realm: String { "http://127.0.0.1:\(port)/token" }
+    public var realm: String { "\(usesTLS ? "https" : "http")://127.0.0.1:\(port)/token" }
 
     /// ``init(username:password:tokenLifetimeSeconds:)`` from async code, waiting on a thread of its own.
     public static func start(username: String, password: String, tokenLifetimeSeconds: Int = 300) async throws -> TokenIssuer {
         try await offThePool { try TokenIssuer(username: username, password: password, tokenLifetimeSeconds: tokenLifetimeSeconds) }
     }
 
-    public init(username: String, password: String, tokenLifetimeSeconds: Int = 300) throws {
+    /// With `tls` (a certificate and key for 127.0.0.1, PEM files), the issuer answers over HTTPS,
+    /// as a realm for an HTTPS server (a Notary server) must.
+    public init(username: String, password: String, tokenLifetimeSeconds: Int = 300, tls: (certificate: String, key: String)? = nil) throws {
         self.username = username
         self.password = password
+        usesTLS = tls != nil
         directory = TemporaryDirectory(prefix: "signet-token-issuer")
         port = FreePort.make()
         rootCertificatePath = directory.file("token-ca.pem").path
         let script = try directory.write("token_issuer.py", Self.script)
         process = try TestProcess(
             "python3",
-            [script.path, String(port), rootCertificatePath, username, password, issuer, service, String(tokenLifetimeSeconds)])
+            [script.path, String(port), rootCertificatePath, username, password, issuer, service, String(tokenLifetimeSeconds)]
+                + (tls.map { [$0.certificate, $0.key] } ?? []))
         guard FreePort.waitUntilListening(port),
               FileManager.default.fileExists(atPath: rootCertificatePath) else {
             let logs = process?.stderr ?? ""
@@ -117,9 +124,11 @@ public final class TokenIssuer: @unchecked Sendable {
                 query = parse_qs(url.query)
                 access = []
                 for scope in query.get("scope", []):
-                    parts = scope.split(":")
-                    if len(parts) == 3 and parts[0] == "repository":
-                        access.append({"type": "repository", "name": parts[1], "actions": parts[2].split(",")})
+                    # type:name:actions, where a name may hold a port (a Notary GUN does).
+                    kind, _, rest = scope.partition(":")
+                    name, _, actions = rest.rpartition(":")
+                    if kind == "repository" and name and actions:
+                        access.append({"type": "repository", "name": name, "actions": actions.split(",")})
                 issued_at = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
                 claims = {"iss": issuer, "sub": user, "aud": query.get("service", [service])[0],
                           "exp": issued_at + lifetime, "nbf": issued_at - 30, "iat": issued_at,
@@ -139,6 +148,12 @@ public final class TokenIssuer: @unchecked Sendable {
             f.write(ca.public_bytes(serialization.Encoding.PEM))
         import os
         os.rename(ca_out + ".tmp", ca_out)
-        ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
+        server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+        if len(sys.argv) > 9:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(sys.argv[8], sys.argv[9])
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.serve_forever()
         """#
 }

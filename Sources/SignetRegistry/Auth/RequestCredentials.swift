@@ -47,6 +47,13 @@ public enum RequestCredentials {
         return .unshared(UniqueIdentity())
     }
 
+    /// The credential the current task's source has for `registry` (a registry or another
+    /// server that authenticates like one, such as a Notary server), if a source is installed
+    /// and has one.
+    public static func credential(for registry: String) async -> RegistryCredential? {
+        await current?.credential(for: registry)
+    }
+
     /// See ``identity``.
     public enum Identity: Sendable, Hashable {
         case client

@@ -1,0 +1,212 @@
+import Foundation
+import Metrics
+import SignetHTTPClient
+
+/// The authentication a server asks for in its 401 challenges, as the Docker registry token
+/// authentication specification describes it (RFC 6750 `WWW-Authenticate: Bearer
+/// realm=...,service=...,scope=...`, `GET realm?service=...&scope=...&account=...` with HTTP Basic
+/// credentials, answers with `token`/`access_token` and `expires_in`), and HTTP Basic (RFC 7617)
+/// for servers that challenge with it. Registries and Notary servers (which use the same token
+/// flow) share it: ``RegistryClient`` for the OCI distribution API, Notary v1 for
+/// `/v2/<gun>/_trust/tuf/`.
+///
+/// It remembers each server's last challenge, so later requests carry authorisation before the
+/// server asks, and caches tokens per server, scope and credential (a token one credential
+/// earned never serves another) until shortly before they expire; concurrent requests for the
+/// same token share one token request. It sends nothing itself: each call takes the
+/// ``Exchange`` that carries the token request on the caller's transport.
+///
+/// Metrics: `signet_registry_token_cache_hits_total` and `signet_registry_token_cache_misses_total`,
+/// labelled by server (bounded by ``RegistryMetricLabel``).
+public final class TokenAuthenticator: Sendable {
+    /// A server as the authenticator keys it.
+    public struct Server: Sendable, Hashable {
+        /// The host (and port) challenges and tokens are kept under: `ghcr.io`, `notary.example:4443`.
+        public var name: String
+        /// Whether a token realm over plain HTTP is acceptable: only for servers the deployment
+        /// allows to be insecure; for others such a realm is refused rather than sent credentials.
+        public var allowsPlainHTTPRealm: Bool
+
+        public init(name: String, allowsPlainHTTPRealm: Bool) {
+            self.name = name
+            self.allowsPlainHTTPRealm = allowsPlainHTTPRealm
+        }
+    }
+
+    /// Sends one GET for a token (`url` with its query, `headers` including any Basic
+    /// authorisation) and returns the status and body; errors it throws pass through.
+    public typealias Exchange = @Sendable (_ url: String, _ headers: [(String, String)], _ deadline: ContinuousClock.Instant) async throws -> (status: Int, body: [UInt8])
+
+    private let defaultTokenLifetime: Duration
+    private let state = Locked(State())
+
+    /// `defaultTokenLifetime`: how long a token without `expires_in` is used.
+    public init(defaultTokenLifetime: Duration = .seconds(60)) {
+        self.defaultTokenLifetime = defaultTokenLifetime
+    }
+
+    /// The `Authorization` value to send to `server` for `scope`, from what earlier challenges
+    /// taught: Basic for servers that asked for it, a cached token, or a new token fetched
+    /// before the request when the server is known to want one (saving the 401 round trip).
+    /// Nil when the server has not challenged yet.
+    public func authorization(
+        for server: Server, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant, exchange: @escaping Exchange
+    ) async throws -> String? {
+        // A pull-and-push token serves pulls of the same repository too.
+        var keys = [TokenKey(server: server.name, scope: scope, credential: credential)]
+        if scope.hasSuffix(":pull") {
+            keys.append(TokenKey(server: server.name, scope: scope + ",push", credential: credential))
+        }
+        let now = ContinuousClock.now
+        let (challenge, token) = state.withLock { state -> (AuthenticationChallenge?, String?) in
+            let cached = keys.compactMap { state.tokens[$0] }.first { $0.expires > now }
+            return (state.challenges[server.name], cached?.value)
+        }
+        guard let challenge else { return nil }
+        switch challenge.scheme {
+        case "basic":
+            return credential?.basicAuthorization
+        case "bearer":
+            if let token {
+                Counter(label: "signet_registry_token_cache_hits_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: server.name))]).increment()
+                return "Bearer " + token
+            }
+            return try await sharedToken(challenge: challenge, server: server, scope: scope, credential: credential, deadline: deadline, exchange: exchange)
+                .map { "Bearer " + $0 }
+        default:
+            return nil
+        }
+    }
+
+    /// Learns from a 401's `WWW-Authenticate` values; true when the request should be sent again
+    /// (a token was fetched, or Basic credentials exist that were not sent). `sent` is the
+    /// authorisation the refused request carried.
+    public func answer(
+        challenges headerValues: [String], server: Server, scope: String, credential: RegistryCredential?, sent: String?,
+        deadline: ContinuousClock.Instant, exchange: @escaping Exchange
+    ) async throws -> Bool {
+        let challenges = AuthenticationChallenge.parse(headerValues)
+        let key = TokenKey(server: server.name, scope: scope, credential: credential)
+        if let bearer = challenges.first(where: { $0.scheme == "bearer" }) {
+            let now = ContinuousClock.now
+            let newer = state.withLock { state -> Bool in
+                state.challenges[server.name] = bearer
+                // Another call may have fetched a token since this request left: use that one.
+                if let token = state.tokens[key], token.expires > now, "Bearer " + token.value != sent {
+                    return true
+                }
+                state.tokens[key] = nil
+                return false
+            }
+            if newer { return true }
+            return try await sharedToken(challenge: bearer, server: server, scope: scope, credential: credential, deadline: deadline, exchange: exchange) != nil
+        }
+        if let basic = challenges.first(where: { $0.scheme == "basic" }) {
+            let hadBasic = state.withLock { state in
+                defer { state.challenges[server.name] = basic }
+                return state.challenges[server.name]?.scheme == "basic"
+            }
+            // Credentials already sent and refused: sending them again will not help.
+            return !hadBasic && credential != nil
+        }
+        return false
+    }
+
+    /// A token for `scope`, fetched once however many calls ask at the same time: the first
+    /// caller fetches, the others wait for its result.
+    private func sharedToken(
+        challenge: AuthenticationChallenge, server: Server, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant,
+        exchange: @escaping Exchange
+    ) async throws -> String? {
+        let key = TokenKey(server: server.name, scope: scope, credential: credential)
+        let (task, isOwner) = state.withLock { state -> (Task<String?, any Error>, Bool) in
+            if let running = state.fetching[key] { return (running, false) }
+            let task = Task {
+                try await self.fetchToken(challenge: challenge, server: server, scope: scope, credential: credential, deadline: deadline, exchange: exchange)
+            }
+            state.fetching[key] = task
+            return (task, true)
+        }
+        defer {
+            if isOwner { state.withLock { $0.fetching[key] = nil } }
+        }
+        return try await task.value
+    }
+
+    /// Fetches a bearer token for `scope` from the challenge's realm and caches it.
+    private func fetchToken(
+        challenge: AuthenticationChallenge, server: Server, scope: String, credential: RegistryCredential?, deadline: ContinuousClock.Instant,
+        exchange: @escaping Exchange
+    ) async throws -> String? {
+        guard let realm = challenge.realm, var components = URLComponents(string: realm),
+              let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
+            throw RegistryError(.badResponse(registry: server.name, detail: "bearer challenge without a usable realm"))
+        }
+        if scheme == "http" && !server.allowsPlainHTTPRealm {
+            throw RegistryError(.badResponse(
+                registry: server.name, detail: "token realm \(realm) is plain HTTP; only registries allowed to be insecure may use one"))
+        }
+        var query = components.queryItems ?? []
+        if let service = challenge.service { query.append(URLQueryItem(name: "service", value: service)) }
+        query.append(URLQueryItem(name: "scope", value: scope))
+        if let credential { query.append(URLQueryItem(name: "account", value: credential.username)) }
+        components.queryItems = query
+        // URLComponents leaves "+" and ":" alone; encode what a strict server would misread.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        guard let url = components.string else {
+            throw RegistryError(.badResponse(registry: server.name, detail: "token realm \(realm) is not a URL"))
+        }
+        var headers = [("Accept", "application/json")]
+        if let credential { headers.append(("Authorization", credential.basicAuthorization)) }
+        let issued = ContinuousClock.now
+        Counter(label: "signet_registry_token_cache_misses_total", dimensions: [("registry", RegistryMetricLabel.shared.label(for: server.name))]).increment()
+        let response = try await exchange(url, headers, deadline)
+        switch response.status {
+        case 200:
+            break
+        case 401, 403:
+            throw RegistryError(.unauthorized(
+                registry: server.name,
+                detail: credential.map { "token service refused the credentials of \($0.username)" } ?? "no credentials for this registry"))
+        default:
+            throw RegistryError(.badResponse(registry: server.name, detail: "token service answered HTTP \(response.status)"))
+        }
+        struct TokenResponse: Decodable {
+            var token: String?
+            var access_token: String?
+            var expires_in: Int?
+        }
+        guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(response.body)),
+              let token = decoded.access_token ?? decoded.token, !token.isEmpty else {
+            throw RegistryError(.badResponse(registry: server.name, detail: "token service answer has no token"))
+        }
+        var lifetime = decoded.expires_in.map { Duration.seconds($0) } ?? defaultTokenLifetime
+        // Renew a little early so a token does not expire in flight.
+        lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
+        state.withLock { state in
+            state.tokens[TokenKey(server: server.name, scope: scope, credential: credential)] = CachedToken(value: token, expires: issued + lifetime)
+        }
+        return token
+    }
+
+    /// Tokens are kept per credential: a token one credential earned never serves another.
+    struct TokenKey: Hashable, Sendable {
+        var server: String
+        var scope: String
+        var credential: RegistryCredential?
+    }
+
+    struct CachedToken: Sendable {
+        var value: String
+        var expires: ContinuousClock.Instant
+    }
+
+    /// What the authenticator learnt about servers.
+    struct State: Sendable {
+        /// The last challenge each server sent.
+        var challenges: [String: AuthenticationChallenge] = [:]
+        var tokens: [TokenKey: CachedToken] = [:]
+        /// Token requests in flight, so concurrent calls share one.
+        var fetching: [TokenKey: Task<String?, any Error>] = [:]
+    }
+}
