@@ -102,7 +102,7 @@ struct NotaryServerTests {
         }
     }
 
-    @Test("a required delegation that did not sign is denied naming it; a threshold of delegations passes")
+    @Test("a required delegation that did not sign is denied naming it; a threshold of delegations passes; roles that disagree on the digest are named with what each signed")
     func requiredDelegations() async throws {
         let world = try await NotaryWorld.start()
         defer { world.stop() }
@@ -123,6 +123,13 @@ struct NotaryServerTests {
         let either = try await world.authority(delegations: ["targets/releases", "targets/alice"], threshold: 1)
         #expect(try await world.verify("\(world.gun):v1", either, notaryClient: NotaryRepositoryClient()).passed)
         #expect(try await world.verify("\(world.gun):v3", either, notaryClient: NotaryRepositoryClient()).passed)
+
+        // The required roles disagree: alice signs v1 as another image. The deny says who signed what.
+        try await world.sign("v1", aliceOnly, roles: ["targets/alice"])
+        try await world.notary.notary(["publish", world.gun])
+        let disagreement = try await world.verify("\(world.gun):v1", both, notaryClient: NotaryRepositoryClient())
+        #expect(!disagreement.passed)
+        #expect(disagreement.reason.contains("targets/alice signed tag v1 as \(aliceOnly.digest), but the image is \(world.signed.digest)"), "\(disagreement.reason)")
 
         let undelegated = try await world.authority(delegations: ["targets/bob"])
         let bob = try await world.verify("\(world.gun):v1", undelegated, notaryClient: NotaryRepositoryClient())
