@@ -136,7 +136,8 @@ public struct NotationTrustStores: Sendable, Hashable {
         return result
     }
 
-    /// Certificates from PEM (one or more blocks) or a single DER certificate.
+    /// Certificates from PEM (one or more blocks) or DER (one certificate, or several one after
+    /// another, as notation-core-go reads trust store files).
     public static func certificates(in bytes: [UInt8], origin: String) throws(NotationTrustPolicyError) -> [Certificate] {
         let text = String(decoding: bytes, as: UTF8.self)
         if text.contains("-----BEGIN CERTIFICATE-----") {
@@ -145,10 +146,31 @@ public struct NotationTrustStores: Sendable, Hashable {
             }
             return parsed
         }
-        guard let certificate = try? Certificate(derEncoded: bytes) else {
-            throw NotationTrustPolicyError("\(origin) is neither PEM certificates nor a DER certificate")
+        guard let elements = DER.elements(bytes[...]), !elements.isEmpty else {
+            throw NotationTrustPolicyError("\(origin) is neither PEM certificates nor DER certificates")
         }
-        return [certificate]
+        var certificates: [Certificate] = []
+        for element in elements {
+            // The element's own bytes: its header ends where its content starts.
+            let start = element.content.startIndex - Self.headerLength(contentLength: element.content.count)
+            guard start >= bytes.startIndex, let certificate = try? Certificate(derEncoded: Array(bytes[start..<element.content.endIndex])) else {
+                throw NotationTrustPolicyError("\(origin) is neither PEM certificates nor DER certificates")
+            }
+            certificates.append(certificate)
+        }
+        return certificates
+    }
+
+    /// The length of a DER tag (one byte) and definite length (X.690 section 8.1.3) for `contentLength`.
+    static func headerLength(contentLength: Int) -> Int {
+        guard contentLength >= 0x80 else { return 2 }
+        var octets = 0
+        var value = contentLength
+        while value > 0 {
+            octets += 1
+            value >>= 8
+        }
+        return 2 + octets
     }
 
     public subscript(name: NotationTrustPolicy.TrustStoreName) -> [Certificate]? { stores[name] }

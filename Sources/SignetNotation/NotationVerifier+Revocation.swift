@@ -7,7 +7,8 @@ extension NotationVerifier {
     /// for each certificate of the chain but the root, the CRLs its issuer signed are consulted;
     /// one past its `nextUpdate` makes the status unavailable (a failure), one that lists the
     /// certificate makes it revoked. No CRL or OCSP request is made: a certificate whose issuer
-    /// has no supplied CRL is reported as not checked. Returns the problem (nil when none) and
+    /// has no supplied CRL is reported as not checked. A delta CRL is not a complete CRL: supplied,
+    /// it makes the status unavailable. Returns the problem (nil when none) and
     /// what was checked.
     func revocationProblem(_ chain: [Certificate], now: Date) -> (String?, String) {
         guard !crls.isEmpty else {
@@ -24,6 +25,11 @@ extension NotationVerifier {
                 continue
             }
             for list in lists {
+                // A delta CRL lists only what changed since its base: taken for a complete CRL it
+                // would call any certificate revoked before the base "not revoked".
+                if list.isDelta {
+                    return ("revocation unavailable: a supplied CRL of \"\(issuer.subject)\" is a delta CRL (RFC 5280 section 5.2.4); supply the complete CRL", "delta CRL")
+                }
                 if let next = list.nextUpdate, next < now {
                     return ("revocation unavailable: the CRL of \"\(issuer.subject)\" expired at \(next.formatted(.iso8601))", "CRL expired")
                 }

@@ -64,6 +64,12 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
     }
 
+    /// Whether this is a delta CRL (a `deltaCRLIndicator` extension, RFC 5280 section 5.2.4): it
+    /// lists only the changes since a base CRL, so it never stands for a complete CRL.
+    public var isDelta: Bool {
+        X509_CRL_get_ext_by_NID(handle, NID_delta_crl, -1) >= 0
+    }
+
     /// Whether `issuer` issued this CRL: the CRL's issuer name is its subject and the CRL's
     /// signature verifies with its key (RFC 5280 section 6.3.3 (f)).
     public func isIssued(by issuer: Certificate) -> Bool {
