@@ -13,20 +13,9 @@ import SignetTUF
 /// ``RegistryCredentialStore``, as for registries. A server that challenges with Basic gets the
 /// same credential.
 public final class NotaryHTTPFetcher: TUFFetcher {
-    /// Transport settings.
-    public struct Configuration: Sendable {
-        /// PEM bundle of the CAs the server's certificate chains to; the system store when nil.
-        public var caBundlePath: String?
-        /// How long one file may take, connection and token included.
-        public var requestTimeout: Duration
-        public var userAgent: String
-
-        public init(caBundlePath: String? = nil, requestTimeout: Duration = .seconds(10), userAgent: String = "signet-notary") {
-            self.caBundlePath = caBundlePath
-            self.requestTimeout = requestTimeout
-            self.userAgent = userAgent
-        }
-    }
+    /// Transport settings: the CA bundle the server's certificate chains to (the system store
+    /// when nil), how long one file may take (connection and token included), the user agent.
+    public typealias Configuration = HTTPTUFFetcher.Configuration
 
     private let client: HTTPClient
     private let configuration: Configuration
@@ -36,19 +25,14 @@ public final class NotaryHTTPFetcher: TUFFetcher {
     /// `authenticator` may be shared with other fetchers (tokens are kept per server, scope and
     /// credential); `credentials` are the deployment's own, used when the task has none.
     public init(
-        configuration: Configuration = Configuration(), authenticator: TokenAuthenticator = TokenAuthenticator(),
+        configuration: Configuration = Configuration(requestTimeout: .seconds(10), userAgent: "signet-notary"),
+        authenticator: TokenAuthenticator = TokenAuthenticator(),
         credentials: RegistryCredentialStore = RegistryCredentialStore()
     ) throws(TUFError) {
         self.configuration = configuration
         self.authenticator = authenticator
         self.credentials = credentials
-        do {
-            client = try HTTPClient(configuration: HTTPClient.Configuration(
-                caBundlePath: configuration.caBundlePath, connectTimeout: min(configuration.requestTimeout, .seconds(10)),
-                idleTimeout: configuration.requestTimeout, userAgent: configuration.userAgent))
-        } catch {
-            throw TUFError(.fetchFailed, "cannot start the HTTP client: \(error)")
-        }
+        client = try HTTPTUFFetcher.makeClient(configuration)
     }
 
     /// Stops the transfer thread.

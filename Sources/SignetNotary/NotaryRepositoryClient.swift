@@ -231,7 +231,7 @@ public final class NotaryRepositoryClient: Sendable {
         let authenticator = TokenAuthenticator()
         return { path in
             try NotaryHTTPFetcher(
-                configuration: NotaryHTTPFetcher.Configuration(caBundlePath: path, requestTimeout: requestTimeout),
+                configuration: NotaryHTTPFetcher.Configuration(caBundlePath: path, requestTimeout: requestTimeout, userAgent: "signet-notary"),
                 authenticator: authenticator, credentials: credentials)
         }
     }

@@ -24,8 +24,13 @@ public final class HTTPTUFFetcher: TUFFetcher {
 
     public init(configuration: Configuration = Configuration()) throws(TUFError) {
         self.configuration = configuration
+        client = try Self.makeClient(configuration)
+    }
+
+    /// The HTTP client for `configuration`'s settings; for other fetchers of metadata (Notary v1).
+    package static func makeClient(_ configuration: Configuration) throws(TUFError) -> HTTPClient {
         do {
-            client = try HTTPClient(configuration: HTTPClient.Configuration(
+            return try HTTPClient(configuration: HTTPClient.Configuration(
                 caBundlePath: configuration.caBundlePath, connectTimeout: min(configuration.requestTimeout, .seconds(10)),
                 idleTimeout: configuration.requestTimeout, userAgent: configuration.userAgent))
         } catch {
