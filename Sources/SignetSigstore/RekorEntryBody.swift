@@ -15,19 +15,27 @@ public struct RekorEntryBody: Sendable, Hashable {
         /// A DER SubjectPublicKeyInfo.
         case publicKey([UInt8])
 
-        /// Whether this names `certificate` (or its key, for a key-only entry).
+        /// Whether this names `certificate` (or its key, for a key-only entry). Keys are compared
+        /// as keys (``PublicKey/canonicalForm``), not as DER: an EC point the entry records
+        /// compressed and the certificate carries uncompressed is one key.
         func matches(certificate: Certificate) -> Bool {
             switch self {
             case .certificate(let der): der == certificate.derEncoded
-            case .publicKey(let der): der == certificate.subjectPublicKeyInfo
+            case .publicKey(let der): Self.key(der: der).map { key in (try? certificate.publicKey()) == key } ?? false
             }
         }
 
+        /// Whether this names `key`, in whatever encoding the entry and the policy wrote it
+        /// (``PublicKey`` equality: an EC point compressed or not, RSA under either identifier).
         func matches(key: PublicKey) -> Bool {
             switch self {
-            case .certificate(let der): (try? Certificate(derEncoded: der))?.subjectPublicKeyInfo == key.subjectPublicKeyInfo
-            case .publicKey(let der): der == key.subjectPublicKeyInfo
+            case .certificate(let der): (try? Certificate(derEncoded: der)).flatMap { try? $0.publicKey() } == key
+            case .publicKey(let der): Self.key(der: der) == key
             }
+        }
+
+        private static func key(der: [UInt8]) -> PublicKey? {
+            try? PublicKey(der: der)
         }
     }
 

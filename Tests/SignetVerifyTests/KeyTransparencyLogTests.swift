@@ -42,8 +42,8 @@ struct KeyTransparencyLogTests {
         let rootFile: String
         let directory: TemporaryDirectory
 
-        func authority(_ requirement: String?, trustRoot: Bool = true) throws -> CompiledAuthority {
-            var body = "publicKeys:\n  - file: \(key.publicKeyFile)\n"
+        func authority(_ requirement: String?, trustRoot: Bool = true, keyFile: String? = nil) throws -> CompiledAuthority {
+            var body = "publicKeys:\n  - file: \(keyFile ?? key.publicKeyFile)\n"
             if let requirement { body += "transparencyLog: \(requirement)\n" }
             if trustRoot { body += "trustRoot: {file: \(rootFile)}\n" }
             return try compiledKeyAuthority(body)
@@ -163,6 +163,75 @@ struct KeyTransparencyLogTests {
         let reused = try await setup.verify(swapped, try setup.authority("require"))
         #expect(!reused.passed)
         #expect(reused.reason.contains("the logged signature is not the bundle's signature"), "\(reused.reason)")
+        await setup.fixture.stop()
+    }
+
+    /// The signer's public key with its point compressed (`openssl ec -conv_form compressed`,
+    /// SEC 1 v2 section 2.3.3), written beside the test's other files.
+    static func compressedKeyFile(_ setup: Setup) async throws -> String {
+        let output = setup.directory.file("key-compressed.pub").path
+        try await offThePool {
+            try TestSigningKey.openssl(["ec", "-pubin", "-in", setup.key.publicKeyFile, "-conv_form", "compressed", "-pubout", "-out", output])
+        }
+        return output
+    }
+
+    /// The Rekor entry and the policy may write one key in two encodings: a P-256 point the
+    /// policy lists compressed and the entry records uncompressed (as cosign uploads it), or the
+    /// other way round, is the same signer, in `.sig` layers and in bundles. Another key in the
+    /// entry is still refused.
+    @Test func theLoggedKeyIsComparedAsAKeyNotAsDER() async throws {
+        let setup = try await Self.setup()
+        let compressedFile = try await Self.compressedKeyFile(setup)
+        let compressedPEM = try String(contentsOfFile: compressedFile, encoding: .utf8)
+        #expect(try PublicKey(pem: compressedPEM).subjectPublicKeyInfo != setup.key.publicKey().subjectPublicKeyInfo)
+        let compressedPolicy = try setup.authority("require", keyFile: compressedFile)
+
+        // .sig layer: the entry records the key uncompressed, the policy lists it compressed.
+        let uncompressedEntry = try await Self.signedImage("uncompressed-entry", setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let layerPassed = try await setup.verify(uncompressedEntry, compressedPolicy)
+        #expect(layerPassed.passed, "\(layerPassed.reason)")
+        #expect(layerPassed.steps.contains { $0.name == "layer 0 transparency log" && $0.passed })
+
+        // .sig layer: the entry records the key compressed, the policy lists it uncompressed.
+        let compressedEntry = try await Self.signedImage("compressed-entry", setup) { payload, signature in
+            let entry = try await setup.log.log(
+                signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key, loggedKeyPEM: compressedPEM)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let reversed = try await setup.verify(compressedEntry, try setup.authority("require"))
+        #expect(reversed.passed, "\(reversed.reason)")
+
+        // A bundle (cosign 3) whose entry records the key uncompressed, the policy compressed.
+        let bundled = try setup.fixture.reference("tlog/compressed-policy-bundle:v1")
+        let bundledDigest = try await setup.fixture.images.pushImage(bundled)
+        let digestValue = Hex.decode(bundledDigest.encoded)!
+        let signature = try await setup.key.signature(overDigest: digestValue)
+        let entry = try await setup.log.log(signature: signature, digest: digestValue, signer: setup.key)
+        try await KeyBundle.attach(
+            [try TestRekorLog.messageSignatureBundle(over: bundledDigest, signature: signature, entry: entry)], to: bundledDigest, in: bundled,
+            client: setup.fixture.client)
+        let bundlePassed = try await setup.verify(bundled, compressedPolicy)
+        #expect(bundlePassed.passed, "\(bundlePassed.reason)")
+
+        // The entry records another key (compressed, so only a key comparison could match it): refused.
+        let stranger = try await TestSigningKey.generate(.ecP256, slot: 9)
+        let strangerCompressed = setup.directory.file("stranger-compressed.pub").path
+        try await offThePool {
+            try TestSigningKey.openssl(["ec", "-pubin", "-in", stranger.publicKeyFile, "-conv_form", "compressed", "-pubout", "-out", strangerCompressed])
+        }
+        let strangerPEM = try String(contentsOfFile: strangerCompressed, encoding: .utf8)
+        let misattributed = try await Self.signedImage("stranger-entry", setup) { payload, signature in
+            let entry = try await setup.log.log(
+                signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key, loggedKeyPEM: strangerPEM)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let refused = try await setup.verify(misattributed, compressedPolicy)
+        #expect(!refused.passed)
+        #expect(refused.reason.contains("the logged key or certificate is not the bundle's"), "\(refused.reason)")
         await setup.fixture.stop()
     }
 

@@ -58,9 +58,12 @@ struct TestRekorLog {
     }
 
     /// Logs `signature` by `signer` over data of SHA-256 `digest`; `setKey` signs the SET
-    /// instead of the log's key when given (a forgery).
-    func log(signature: [UInt8], digest: [UInt8], signer: TestSigningKey, logIndex: Int64 = 7, setKey: TestSigningKey? = nil) async throws -> Entry {
-        let pem = Data(signer.publicKeyPEM.utf8).base64EncodedString()
+    /// instead of the log's key when given (a forgery); `loggedKeyPEM` is the key the entry
+    /// records when given (the signer's key in another encoding, or another key).
+    func log(
+        signature: [UInt8], digest: [UInt8], signer: TestSigningKey, logIndex: Int64 = 7, setKey: TestSigningKey? = nil, loggedKeyPEM: String? = nil
+    ) async throws -> Entry {
+        let pem = Data((loggedKeyPEM ?? signer.publicKeyPEM).utf8).base64EncodedString()
         let body = """
             {"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"\(Hex.encode(digest))"}},\
             "signature":{"content":"\(Data(signature).base64EncodedString())","publicKey":{"content":"\(pem)"}}}}
