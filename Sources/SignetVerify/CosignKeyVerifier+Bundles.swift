@@ -46,6 +46,7 @@ extension CosignKeyVerifier {
         let checkStart = ContinuousClock.now
         var signers: [Int] = []
         var failures: [String] = []
+        var failedSteps: Set<SigstoreVerificationStep.Kind> = []
         for index in trust.keys.indices {
             let verified = sigstore.verify(
                 checked,
@@ -53,12 +54,21 @@ extension CosignKeyVerifier {
                     signer: .publicKey(trust.keys[index].key), artifact: .digest(artifact), keyScheme: trust.keys[index].scheme))
             if let failure = verified.failure {
                 failures.append("\(trust.keys[index].source): \(failure)")
+                failedSteps.insert(failure.step)
             } else {
                 signers.append(index)
             }
         }
         run.checkTime += ContinuousClock.now - checkStart
         let hinted = hint.map { " (hint \"\($0)\")" } ?? ""
+        if signers.isEmpty, failedSteps == [.transparencyLog] {
+            // Every key was refused at the log step (the entry, its SET, inclusion proof or
+            // checkpoint), before any signature was checked: name that step, not the signature.
+            run.reject(label, step: "transparency log",
+                       "the bundle's transparency log entries do not vouch for it (\(trust.transparencyLog.trustRootSource)); "
+                        + failures.joined(separator: "; "))
+            return
+        }
         guard !signers.isEmpty else {
             let first = failures.first.map { "; " + $0 } ?? ""
             run.reject(label, step: "signature",
