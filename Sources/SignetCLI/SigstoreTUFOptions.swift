@@ -18,11 +18,14 @@ struct SigstoreTUFOptions: ParsableArguments {
     @Option(name: .customLong("sigstore-tuf-cache-dir"), help: "Where the last good TUF metadata and trusted root are kept between restarts. (env: SIGNET_SIGSTORE_TUF_CACHE_DIR, default: memory only)")
     var cacheDirectory: String?
 
-    @Option(name: .customLong("sigstore-tuf-refresh-interval"), help: "How often the repository is asked for new metadata; a failed refresh is retried after at most 5m. (env: SIGNET_SIGSTORE_TUF_REFRESH_INTERVAL, default 6h)")
+    @Option(name: .customLong("sigstore-tuf-refresh-interval"), help: "How often the Sigstore repository, and each TUF repository a policy's trustRoot names, is asked for new metadata; a failed refresh is retried after at most 5m. (env: SIGNET_SIGSTORE_TUF_REFRESH_INTERVAL, default 6h)")
     var refreshInterval: String?
 
     @Option(name: .customLong("sigstore-tuf-ca-bundle"), help: "PEM CA bundle for an HTTPS mirror. (env: SIGNET_SIGSTORE_TUF_CA_BUNDLE, default: the system store)")
     var caBundle: String?
+
+    @Option(name: .customLong("sigstore-tuf-root"), help: "The TUF root.json the repository is trusted from, for a private Sigstore or a mirror signed with keys of its own. (env: SIGNET_SIGSTORE_TUF_ROOT, default: the Sigstore root embedded at build time)")
+    var bootstrapRoot: String?
 
     @Option(name: .customLong("sigstore-tuf-now-unsafe"), help: "Judge TUF metadata expiry as if it were this RFC 3339 time instead of the clock: this turns off freeze-attack protection, for tests and frozen copies of a repository only. (env: SIGNET_SIGSTORE_TUF_NOW_UNSAFE)")
     var nowUnsafe: String?
@@ -31,12 +34,28 @@ struct SigstoreTUFOptions: ParsableArguments {
     func resolve() throws -> (configuration: TrustedRootUpdaterConfiguration, now: @Sendable () -> Date)? {
         let on = enabled || EnvironmentOption.string(nil, "SIGNET_SIGSTORE_TUF").map { $0 == "true" || $0 == "1" } == true
         guard on else { return nil }
-        var configuration = TrustedRootUpdaterConfiguration()
+        let shared = try resolveShared()
+        var configuration = shared.configuration
+        let now = shared.now
         configuration.mirrorURL = EnvironmentOption.string(mirror, "SIGNET_SIGSTORE_TUF_MIRROR", default: configuration.mirrorURL)!
         guard configuration.mirrorURL.hasPrefix("https://") || configuration.mirrorURL.hasPrefix("http://") else {
             throw ValidationError("--sigstore-tuf-mirror must be an http(s) URL, not \(configuration.mirrorURL)")
         }
         configuration.cacheDirectory = EnvironmentOption.string(cacheDirectory, "SIGNET_SIGSTORE_TUF_CACHE_DIR")
+        if let path = EnvironmentOption.string(bootstrapRoot, "SIGNET_SIGSTORE_TUF_ROOT") {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("--sigstore-tuf-root: cannot read the TUF root \(path)")
+            }
+            configuration.bootstrapRoot = [UInt8](data)
+        }
+        return (configuration, now)
+    }
+
+    /// What the Sigstore root's updater and the TUF clients of policies' own repositories
+    /// (`trustRoot.tuf`) share, whether or not `--sigstore-tuf` is on: the refresh interval, the
+    /// CA bundle for HTTPS mirrors and the clock expiry is judged by.
+    func resolveShared() throws -> (configuration: TrustedRootUpdaterConfiguration, now: @Sendable () -> Date) {
+        var configuration = TrustedRootUpdaterConfiguration()
         configuration.refreshInterval = try EnvironmentOption.duration(
             refreshInterval, "SIGNET_SIGSTORE_TUF_REFRESH_INTERVAL", default: configuration.refreshInterval)
         guard configuration.refreshInterval > .zero else { throw ValidationError("--sigstore-tuf-refresh-interval must be positive") }
