@@ -168,6 +168,12 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             ])
             trustRootTask = Task { await tuf.run(logger: Logger(label: "signet.trustroot")) }
         }
+        // The TUF repositories policies name as their own trust root (trustRoot.tuf), each
+        // with a client of its own from the first policy that names it.
+        let sharedTUF = try sigstoreTUF.resolveShared()
+        let policyTUF = PolicyTUFRepositoriesRuntime(roots: PolicyTUFTrustRoots(), settings: sharedTUF.configuration, now: sharedTUF.now)
+        loader.tufTrustRoots = policyTUF.roots
+        let policyTUFTask = Task { await policyTUF.run(logger: Logger(label: "signet.trustroot")) }
         let policySource = try await PolicySourceRuntime.make(
             settings: try resources.resolve(), policyDirectory: settings.policyDirectory,
             reloadInterval: settings.policyReloadInterval, readiness: readiness, logger: logger,
@@ -252,6 +258,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         continuousTask?.cancel()
         alertTask?.cancel()
         trustRootTask?.cancel()
+        policyTUFTask.cancel()
         registry.shutdown()
     }
 

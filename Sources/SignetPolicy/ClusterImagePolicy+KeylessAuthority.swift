@@ -69,9 +69,45 @@ extension ClusterImagePolicy {
 
     /// Where a `keyless` authority's Sigstore `trusted_root.json` comes from
     /// (`dev.sigstore.trustroot.v1.TrustedRoot`, sigstore/protobuf-specs): exactly one of `file`
-    /// (a path), `inline` (the JSON itself) or `configMapRef` (a key of a ConfigMap, read from the
-    /// mounted ConfigMaps directory).
+    /// (a path), `inline` (the JSON itself), `configMapRef` (a key of a ConfigMap, read from the
+    /// mounted ConfigMaps directory) or `tuf` (a TUF repository of its own that delivers it).
     public struct TrustRootSource: Sendable, Hashable, Codable {
+        public var file: String?
+        public var inline: String?
+        public var configMapRef: ConfigMapKeyReference?
+        public var tuf: TUFRepositoryReference?
+
+        public init(file: String? = nil, inline: String? = nil, configMapRef: ConfigMapKeyReference? = nil, tuf: TUFRepositoryReference? = nil) {
+            self.file = file
+            self.inline = inline
+            self.configMapRef = configMapRef
+            self.tuf = tuf
+        }
+    }
+
+    /// A TUF repository that delivers a Sigstore `trusted_root.json` as its target
+    /// `trusted_root.json` (TUF specification section 5; laid out as the Sigstore repository:
+    /// metadata at `mirror/`, targets at `mirror/targets/`), kept current by `signet serve`.
+    ///
+    /// ```yaml
+    /// tuf:
+    ///   mirror: https://tuf.internal.example
+    ///   root: {file: /etc/signet/tuf/root.json}   # or inline, or configMapRef (key default root.json)
+    /// ```
+    public struct TUFRepositoryReference: Sendable, Hashable, Codable {
+        public var mirror: String
+        /// The repository's `root.json` the client trusts first (section 5.2).
+        public var root: TUFRootReference
+
+        public init(mirror: String, root: TUFRootReference) {
+            self.mirror = mirror
+            self.root = root
+        }
+    }
+
+    /// Where a TUF repository's bootstrap `root.json` comes from: exactly one of `file`,
+    /// `inline` or `configMapRef` (key `root.json` unless named).
+    public struct TUFRootReference: Sendable, Hashable, Codable {
         public var file: String?
         public var inline: String?
         public var configMapRef: ConfigMapKeyReference?

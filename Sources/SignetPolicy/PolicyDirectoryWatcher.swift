@@ -146,6 +146,8 @@ public actor PolicyDirectoryWatcher {
             hash.combine(live.current.digest)
             hash.combine(live.current.origin)
         }
+        // And so is a new root from a policy's own TUF repository.
+        if let tuf = loader.tufTrustRoots { hash.combine(tuf.fingerprint) }
         return (files, hash.hexDigest)
     }
 }

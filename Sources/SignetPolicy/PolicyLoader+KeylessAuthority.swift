@@ -102,33 +102,34 @@ extension PolicyLoader {
             case .failure(let error): throw invalid(path, "the embedded production trust root does not load: \(error)")
             }
         }
-        let given = [reference.file != nil, reference.inline != nil, reference.configMapRef != nil].filter { $0 }.count
+        let given = [reference.file != nil, reference.inline != nil, reference.configMapRef != nil, reference.tuf != nil].filter { $0 }.count
         guard given == 1 else {
-            throw invalid(path, "a trust root needs exactly one of file, inline, configMapRef")
+            throw invalid(path, "a trust root needs exactly one of file, inline, configMapRef, tuf")
         }
         let bytes: [UInt8]
         let origin: String
         let field: String
-        if let inline = reference.inline {
-            (bytes, origin, field) = (Array(inline.utf8), "inline", "\(path).inline")
-        } else if let file = reference.file {
-            field = "\(path).file"
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw invalid(field, "cannot read the trust root file \(file)")
+        if let tuf = reference.tuf {
+            field = "\(path).tuf"
+            guard let delivered = try tufRepository(tuf, path: field, invalid: invalid) else {
+                // Not delivered yet: no log or CA is trusted, so every image fails closed,
+                // naming the repository, until the first refresh succeeds.
+                return (.empty, "TUF \(tuf.mirror) (not fetched yet)", "pending: TUF \(tuf.mirror)")
             }
-            (bytes, origin) = ([UInt8](data), "file \(file)")
+            switch use {
+            case .certificateAuthorities where delivered.root.certificateAuthorities.isEmpty,
+                 .transparencyLogs where delivered.root.transparencyLogs.isEmpty:
+                // What the repository now delivers trusts nothing this authority needs: it fails
+                // closed (an empty root verifies nothing), naming the repository's root.
+                return (.empty, delivered.origin + " (names no usable \(use == .certificateAuthorities ? "certificate authority" : "transparency log"))",
+                        delivered.digest)
+            default:
+                return (delivered.root, delivered.origin, delivered.digest)
+            }
         } else {
-            let configMap = reference.configMapRef!
-            field = "\(path).configMapRef"
-            let name = configMap.key ?? "trusted_root.json"
-            for part in [configMap.namespace, configMap.name, name] where part.isEmpty || part.contains("/") || part.hasPrefix(".") {
-                throw invalid(field, "\"\(part)\" is not a valid ConfigMap namespace, name or key")
-            }
-            let location = [configMapsDirectory, configMap.namespace, configMap.name, name].joined(separator: "/")
-            guard let data = FileManager.default.contents(atPath: location) else {
-                throw invalid(field, "cannot read key \(name) of ConfigMap \(configMap.namespace)/\(configMap.name) (expected at \(location))")
-            }
-            (bytes, origin) = ([UInt8](data), "configmap \(configMap.namespace)/\(configMap.name) key \(name)")
+            (bytes, origin, field) = try readTrustMaterial(
+                file: reference.file, inline: reference.inline, configMapRef: reference.configMapRef, defaultKey: "trusted_root.json",
+                what: "trust root", path: path, invalid: invalid)
         }
         let root: TrustedRoot
         do {
@@ -147,11 +148,67 @@ extension PolicyLoader {
         return (root, origin, DigestAlgorithm.sha256.hexHash(bytes))
     }
 
-    /// The file a trust root reference reads: its `file`, or its mounted ConfigMap key.
+    /// The bytes of a `file`, `inline` or `configMapRef` reference (exactly one given, checked by
+    /// the caller), where they came from and the field that named them.
+    func readTrustMaterial(
+        file: String?, inline: String?, configMapRef: ClusterImagePolicy.ConfigMapKeyReference?, defaultKey: String, what: String,
+        path: String, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> (bytes: [UInt8], origin: String, field: String) {
+        if let inline {
+            return (Array(inline.utf8), "inline", "\(path).inline")
+        }
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw invalid("\(path).file", "cannot read the \(what) file \(file)")
+            }
+            return ([UInt8](data), "file \(file)", "\(path).file")
+        }
+        guard let configMap = configMapRef else { throw invalid(path, "needs one of file, inline, configMapRef") }
+        let field = "\(path).configMapRef"
+        let name = configMap.key ?? defaultKey
+        for part in [configMap.namespace, configMap.name, name] where part.isEmpty || part.contains("/") || part.hasPrefix(".") {
+            throw invalid(field, "\"\(part)\" is not a valid ConfigMap namespace, name or key")
+        }
+        let location = [configMapsDirectory, configMap.namespace, configMap.name, name].joined(separator: "/")
+        guard let data = FileManager.default.contents(atPath: location) else {
+            throw invalid(field, "cannot read key \(name) of ConfigMap \(configMap.namespace)/\(configMap.name) (expected at \(location))")
+        }
+        return ([UInt8](data), "configmap \(configMap.namespace)/\(configMap.name) key \(name)", field)
+    }
+
+    /// The trusted root a policy's own TUF repository delivered, or nil when none has been
+    /// delivered yet (the repository is registered with ``tufTrustRoots`` for `signet serve`'s
+    /// TUF client). The bootstrap `root.json` is read here, so a missing one is the same error
+    /// as a missing trust root file.
+    func tufRepository(
+        _ reference: ClusterImagePolicy.TUFRepositoryReference, path: String, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) -> LiveTrustedRoot.Snapshot? {
+        guard reference.mirror.hasPrefix("https://") || reference.mirror.hasPrefix("http://") else {
+            throw invalid("\(path).mirror", "must be an http(s) URL, not \"\(reference.mirror)\"")
+        }
+        let root = reference.root
+        guard [root.file != nil, root.inline != nil, root.configMapRef != nil].filter({ $0 }).count == 1 else {
+            throw invalid("\(path).root", "a TUF root needs exactly one of file, inline, configMapRef")
+        }
+        let (bootstrap, _, _) = try readTrustMaterial(
+            file: root.file, inline: root.inline, configMapRef: root.configMapRef, defaultKey: "root.json", what: "TUF root",
+            path: "\(path).root", invalid: invalid)
+        let repository = PolicyTUFTrustRoots.Repository(mirrorURL: reference.mirror, bootstrapRoot: bootstrap)
+        return tufTrustRoots?.root(for: repository)
+    }
+
+    /// The file a trust root reference reads: its `file`, its mounted ConfigMap key, or its TUF
+    /// repository's bootstrap root file or key.
     func trustRootFiles(_ reference: ClusterImagePolicy.TrustRootSource?) -> [String] {
         if let file = reference?.file { return [file] }
         if let configMap = reference?.configMapRef {
             return [[configMapsDirectory, configMap.namespace, configMap.name, configMap.key ?? "trusted_root.json"].joined(separator: "/")]
+        }
+        if let root = reference?.tuf?.root {
+            if let file = root.file { return [file] }
+            if let configMap = root.configMapRef {
+                return [[configMapsDirectory, configMap.namespace, configMap.name, configMap.key ?? "root.json"].joined(separator: "/")]
+            }
         }
         return []
     }
@@ -163,7 +220,9 @@ extension PolicyLoader {
 
     static let keylessFields: Set<String> = ["identities", "trustRoot"]
     static let keylessIdentityFields: Set<String> = ["issuer", "issuerRegExp", "subject", "subjectRegExp", "extensions"]
-    static let trustRootFields: Set<String> = ["file", "inline", "configMapRef"]
+    static let trustRootFields: Set<String> = ["file", "inline", "configMapRef", "tuf"]
+    static let tufRepositoryFields: Set<String> = ["mirror", "root"]
+    static let tufRootFields: Set<String> = ["file", "inline", "configMapRef"]
     static let configMapRefFields: Set<String> = ["namespace", "name", "key"]
 
     /// Refuses unknown fields in a `keyless` authority body at `path`.
@@ -182,6 +241,15 @@ extension PolicyLoader {
             try checkKeys(trustRoot, allowed: trustRootFields, path: "\(path).trustRoot", at: location)
             if let configMap = value(trustRoot, "configMapRef")?.mapping {
                 try checkKeys(configMap, allowed: configMapRefFields, path: "\(path).trustRoot.configMapRef", at: location)
+            }
+            if let tuf = value(trustRoot, "tuf")?.mapping {
+                try checkKeys(tuf, allowed: tufRepositoryFields, path: "\(path).trustRoot.tuf", at: location)
+                if let root = value(tuf, "root")?.mapping {
+                    try checkKeys(root, allowed: tufRootFields, path: "\(path).trustRoot.tuf.root", at: location)
+                    if let configMap = value(root, "configMapRef")?.mapping {
+                        try checkKeys(configMap, allowed: configMapRefFields, path: "\(path).trustRoot.tuf.root.configMapRef", at: location)
+                    }
+                }
             }
         }
     }

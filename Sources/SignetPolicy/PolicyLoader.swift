@@ -52,6 +52,11 @@ public struct PolicyLoader: Sendable {
     /// revision. `nil`: the embedded root.
     public var liveTrustedRoot: LiveTrustedRoot?
 
+    /// The Sigstore roots TUF repositories named by policies (`trustRoot.tuf`) delivered; their
+    /// digests are part of the revision. `nil`: such authorities stay unfetched (fail closed),
+    /// as in `signet lint`, which runs no TUF client.
+    public var tufTrustRoots: PolicyTUFTrustRoots?
+
     /// Whether a `secretRef` public key whose Secret is not mounted is an error (`true`, when
     /// signet loads policies it will enforce) or only checked for shape (`false`: `signet lint`
     /// and admission of signet's own resources, where the Secret lives in the cluster, not here).
@@ -72,6 +77,7 @@ public struct PolicyLoader: Sendable {
         // One live root for the whole load, so the revision names the root every policy used.
         var loader = self
         if let live = liveTrustedRoot { loader.liveTrustedRoot = LiveTrustedRoot(live.current) }
+        loader.tufTrustRoots = tufTrustRoots?.pinned()
         return try loader.loadPinned(files: files)
     }
 
@@ -108,6 +114,11 @@ public struct PolicyLoader: Sendable {
         // root retires the cached verdicts of the old one even though no policy text changed.
         let unhashed = PolicySet(policies: policies, revision: "", exceptions: [], bypasses: [])
         PolicySet.combineTrustMaterial(unhashed.trustMaterialFiles, into: &hash)
+        if let tuf = tufTrustRoots {
+            // The roots policies' own TUF repositories delivered, as this load saw them.
+            hash.combine("TUF trust roots")
+            hash.combine(tuf.fingerprint)
+        }
         return PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exemptions.exceptions, bypasses: exemptions.bypasses)
     }
 

@@ -50,11 +50,13 @@ actor KubernetesPolicySource: PolicySource {
     init(
         client: KubernetesClient, exemptions: ExemptionConfiguration, writeStatus: Bool,
         keySecrets: KeySecretsSource = .directory(PolicyLoader.defaultKeySecretsDirectory), trustMaterialInterval: Duration = .seconds(5),
-        liveTrustedRoot: LiveTrustedRoot? = nil, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "signet.policy.kubernetes")
+        liveTrustedRoot: LiveTrustedRoot? = nil, tufTrustRoots: PolicyTUFTrustRoots? = nil, backoff: Backoff = Backoff(),
+        logger: Logger = Logger(label: "signet.policy.kubernetes")
     ) {
         self.client = client
         var loader = PolicyLoader(logger: logger)
         loader.liveTrustedRoot = liveTrustedRoot
+        loader.tufTrustRoots = tufTrustRoots
         if case .directory(let directory) = keySecrets { loader.keySecretsDirectory = directory }
         self.loader = loader
         self.keySecrets = keySecrets
@@ -163,6 +165,7 @@ actor KubernetesPolicySource: PolicySource {
         // One live Sigstore root for every object of this set.
         let liveRoot = loader.liveTrustedRoot?.current
         if let liveRoot { loader.liveTrustedRoot = LiveTrustedRoot(liveRoot) }
+        loader.tufTrustRoots = loader.tufTrustRoots?.pinned()
         var policies: [CompiledPolicy] = []
         var exceptions: [CompiledException] = []
         var bypasses: [CompiledBypass] = []
@@ -206,6 +209,7 @@ actor KubernetesPolicySource: PolicySource {
         }
         let files = unhashed.trustMaterialFiles
         filesFingerprint = PolicySet.trustMaterialFingerprint(files) + (liveRoot.map { "/\($0.digest) \($0.origin)" } ?? "")
+            + (loader.tufTrustRoots.map { "/" + $0.fingerprint } ?? "")
         hash.combine(filesFingerprint)
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
         if keySecrets == .api { watchSecrets(unhashed.secretReferences) }
@@ -214,6 +218,7 @@ actor KubernetesPolicySource: PolicySource {
     /// The contents of `files` and the digest of the live Sigstore root (TUF), if any.
     private func trustFingerprint(_ files: [String]) -> String {
         PolicySet.trustMaterialFingerprint(files) + (loader.liveTrustedRoot.map { "/\($0.current.digest) \($0.current.origin)" } ?? "")
+            + (loader.tufTrustRoots.map { "/" + $0.fingerprint } ?? "")
     }
 
     /// Watches each Secret in `references` alone (a list and watch with

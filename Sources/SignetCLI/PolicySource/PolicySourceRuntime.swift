@@ -56,7 +56,7 @@ struct PolicySourceRuntime: Sendable {
             let source = KubernetesPolicySource(
                 client: client, exemptions: settings.exemptions, writeStatus: settings.writeStatus,
                 keySecrets: keySecrets ?? .directory(loader.keySecretsDirectory), trustMaterialInterval: reloadInterval,
-                liveTrustedRoot: loader.liveTrustedRoot)
+                liveTrustedRoot: loader.liveTrustedRoot, tufTrustRoots: loader.tufTrustRoots)
             let reader = PullSecretReader(client: client, configuredSecrets: settings.registrySecrets)
             return PolicySourceRuntime(
                 source: source, settings: settings, credentialProvider: KubernetesCredentialProvider(reader: reader),

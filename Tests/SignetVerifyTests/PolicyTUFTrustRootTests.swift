@@ -1,0 +1,135 @@
+import Foundation
+import SignetCrypto
+import SignetPolicy
+import SignetRegistry
+import SignetSigstore
+import SignetTestSupport
+import Testing
+
+/// A `trustRoot` naming a TUF repository of its own (`trustRoot.tuf`: a mirror and its bootstrap
+/// `root.json`), kept current by signet serve's TUF client: fail closed until the repository has
+/// delivered a root, then verify with it, and a new root from the repository retires the
+/// verdicts cached under the old one.
+@Suite("A policy's trust root from a TUF repository of its own", .serialized)
+struct PolicyTUFTrustRootTests {
+    static func policy(glob: String, keyFile: String, mirror: String, rootFile: String) -> String {
+        """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: private-sigstore
+        spec:
+          images:
+            - glob: "\(glob)"
+          authorities:
+            - name: release
+              key:
+                publicKeys:
+                  - file: \(keyFile)
+                transparencyLog: require
+                trustRoot:
+                  tuf:
+                    mirror: \(mirror)
+                    root: {file: \(rootFile)}
+        """
+    }
+
+    @Test func theLoaderFailsClosedUntilTheRepositoryDeliversThenUsesItsRoot() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-policy-tuf")
+        let rootFile = try directory.write("root.json", #"{"signed":{"_type":"root"},"signatures":[]}"#).path
+        let key = try await TestSigningKey.generate(.ecP256)
+        let log = try await TestRekorLog.make()
+        let roots = PolicyTUFTrustRoots()
+        var loader = PolicyLoader()
+        loader.tufTrustRoots = roots
+        let text = Self.policy(glob: "**", keyFile: key.publicKeyFile, mirror: "https://tuf.signet.test", rootFile: rootFile)
+        let files = [PolicySourceFile(name: "p.yaml", bytes: Array(text.utf8))]
+
+        let pending = try loader.load(files: files)
+        guard case .key(let before) = pending.policies[0].authorities[0].kind else { Issue.record("not a key authority"); return }
+        #expect(before.transparencyLog.trustRootSource == "TUF https://tuf.signet.test (not fetched yet)")
+        #expect(before.transparencyLog.trustedRoot.transparencyLogs.isEmpty, "nothing is trusted before the repository delivers")
+        let repository = try #require(roots.repositories.first, "the repository is registered for the TUF client")
+        #expect(repository.mirrorURL == "https://tuf.signet.test")
+        #expect(repository.bootstrapRoot == Array(try Data(contentsOf: URL(fileURLWithPath: rootFile))))
+
+        let json = try log.trustedRootJSON()
+        roots.publish(.init(root: try TrustedRoot(json: Array(json.utf8)), digest: DigestAlgorithm.sha256.hexHash(Array(json.utf8)),
+                            origin: "TUF https://tuf.signet.test (targets version 1)"), for: repository)
+        let delivered = try loader.load(files: files)
+        guard case .key(let after) = delivered.policies[0].authorities[0].kind else { Issue.record("not a key authority"); return }
+        #expect(after.transparencyLog.trustRootSource == "TUF https://tuf.signet.test (targets version 1)")
+        #expect(after.transparencyLog.trustedRoot.transparencyLogs.count == 1)
+        #expect(delivered.revision != pending.revision, "a delivered root is a new revision")
+        #expect(delivered.policies[0].authorities[0].trustFingerprint != pending.policies[0].authorities[0].trustFingerprint)
+        #expect(delivered.policies[0].authorities[0].trustRoot?.hasPrefix("TUF https://tuf.signet.test (targets version 1) sha256:") == true)
+
+        // The watcher sees a delivered root as a change.
+        let policies = TemporaryDirectory(prefix: "signet-policy-tuf-watch")
+        try policies.write("p.yaml", text)
+        let watcher = PolicyDirectoryWatcher(directory: policies.path, interval: .seconds(1), loader: loader)
+        _ = try await watcher.loadInitial()
+        #expect(await watcher.poll() == nil)
+        let rotated = try await TestRekorLog.make(slot: 11).trustedRootJSON()
+        roots.publish(.init(root: try TrustedRoot(json: Array(rotated.utf8)), digest: DigestAlgorithm.sha256.hexHash(Array(rotated.utf8)),
+                            origin: "TUF https://tuf.signet.test (targets version 2)"), for: repository)
+        guard case .reloaded(let reloaded)? = await watcher.poll() else {
+            Issue.record("a new root from the policy's repository must recompile the policies")
+            return
+        }
+        guard case .key(let rotatedTrust) = reloaded.policies[0].authorities[0].kind else { Issue.record("not a key authority"); return }
+        #expect(rotatedTrust.transparencyLog.trustRootSource == "TUF https://tuf.signet.test (targets version 2)")
+    }
+
+    @Test func theLoaderRefusesABadRepositoryReference() throws {
+        let key = "publicKeys:\n  - pem: |\n      " + KeyTransparencyLogTests.pem.replacingOccurrences(of: "\n", with: "\n      ") + "\n"
+        #expect(throws: PolicyLoadError.self) {
+            try compiledKeyAuthority(key + "transparencyLog: require\ntrustRoot: {tuf: {mirror: ftp://x, root: {inline: '{}'}}}\n")
+        }
+        #expect(throws: PolicyLoadError.self) {
+            try compiledKeyAuthority(key + "transparencyLog: require\ntrustRoot: {tuf: {mirror: https://x, root: {}}}\n")
+        }
+        #expect(throws: PolicyLoadError.self) {
+            try compiledKeyAuthority(key + "transparencyLog: require\ntrustRoot: {tuf: {mirror: https://x, root: {inline: '{}'}, extra: 1}}\n")
+        }
+        #expect(throws: PolicyLoadError.self) {
+            try compiledKeyAuthority(key + "transparencyLog: require\ntrustRoot: {inline: '{}', tuf: {mirror: https://x, root: {inline: '{}'}}}\n")
+        }
+    }
+
+    /// End to end: `signet serve` (no `--sigstore-tuf`) runs a TUF client for the repository the
+    /// policy names, bootstrapped from the policy's root.json; the logged signature is admitted
+    /// once the repository's root is delivered, and denied within one refresh interval after the
+    /// repository rotates its log.
+    @Test func serveKeepsThePolicysRepositoryCurrent() async throws {
+        let setup = try await KeyTransparencyLogTests.setup()
+        let image = try await KeyTransparencyLogTests.signedImage("policy-tuf", setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON())
+        defer { repository.stop() }
+        let policies = TemporaryDirectory(prefix: "signet-policy-tuf-serve")
+        try policies.write("key.yaml", Self.policy(
+            glob: "\(setup.fixture.registry.host)/tlog/**", keyFile: setup.key.publicKeyFile, mirror: repository.mirrorURL,
+            rootFile: repository.bootstrapRootFile))
+        let server = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: [
+            "--allow-insecure-registry", setup.fixture.registry.host, "--policy-reload-interval", "1s",
+            "--sigstore-tuf-refresh-interval", "1s", "--sigstore-tuf-now-unsafe", PrivateTUFServeTests.repositoryTime,
+        ])
+        let reviews = TemporaryDirectory(prefix: "signet-policy-tuf-reviews")
+        let review = try PrivateTUFServeTests.review(for: image, in: reviews)
+        let allowed = try await PrivateTUFServeTests.reviewUntil(server, review) { $0.allowed }
+        #expect(allowed.allowed, "\(allowed.message)\n\(server.process.stderr.suffix(3000))")
+        #expect(server.process.stderr.contains("policy trust root from TUF in force"), "\(server.process.stderr.suffix(2000))")
+
+        let rotated = try await TestRekorLog.make(slot: 11)
+        try await repository.publish(trustedRoot: try rotated.trustedRootJSON(), version: 2)
+        let denied = try await PrivateTUFServeTests.reviewUntil(server, review) { !$0.allowed }
+        #expect(!denied.allowed, "the policy's repository rotated its log: \(denied.message)")
+        #expect(denied.message.contains("which the trusted root does not name"), "\(denied.message)")
+        #expect(denied.message.contains("TUF \(repository.mirrorURL) (targets version 2)"), "\(denied.message)")
+        _ = try? await offThePool { server.stop() }
+        await setup.fixture.stop()
+    }
+}
