@@ -54,6 +54,104 @@ struct PrivateSigstoreTests {
         }
     }
 
+    /// The identity every keyless case is checked against: the exact issuer and subject.
+    static let identity = CertificateIdentity(
+        issuer: .exact("https://issuer.signet.test"), subjectAlternativeName: .exact("signer@signet.test"))
+
+    /// The verifier for keyless cases: the fixture's log and CA, the SET's integrated time as
+    /// the signing time; the fixture has no CT log, so no SCT is required.
+    static func keylessVerifier(_ fixture: TemporaryDirectory) throws -> SigstoreVerifier {
+        var configuration = SigstoreVerifierConfiguration()
+        configuration.clock = { now }
+        configuration.signedCertificateTimestampThreshold = 0
+        return SigstoreVerifier(trustedRoot: try TrustedRoot(contentsOf: fixture.file("trusted_root.json")), configuration: configuration)
+    }
+
+    /// The first failed step and the failure of a verification, or `verified`.
+    static func outcome(_ result: SigstoreVerificationResult) -> (step: String, reason: String) {
+        guard let failure = result.failure else { return ("verified", "") }
+        let failed = result.steps.first { if case .failed = $0.outcome { true } else { false } }
+        return (failed?.kind.rawValue ?? failure.step.rawValue, failure.description)
+    }
+
+    /// Keyless bundles from the fixture's Fulcio-like CA: each broken certificate or identity is
+    /// refused at its own step (the log entry matches what each bundle carries).
+    @Test func keylessCertificatesAreRefusedAtTheirStep() async throws {
+        let fixture = try await Self.fixture()
+        let verifier = try Self.keylessVerifier(fixture)
+        let artifact = [UInt8](try Data(contentsOf: fixture.file("artifact")))
+        func verify(_ name: String) throws -> (step: String, reason: String) {
+            Self.outcome(verifier.verify(
+                try SigstoreBundle(contentsOf: fixture.file("\(name).json")),
+                policy: SigstoreVerificationPolicy(signer: .certificateIdentities([Self.identity]), artifact: .bytes(artifact))))
+        }
+        let valid = try verify("keyless-valid")
+        #expect(valid.step == "verified", "\(valid)")
+        // The bundle's own chain is trusted for nothing: a foreign chain neither helps nor harms.
+        let swapped = try verify("keyless-swapped-chain")
+        #expect(swapped.step == "verified", "\(swapped)")
+        let expected: [(String, String, String)] = [
+            ("keyless-foreign-ca", "chain", "certificate chain:"),
+            ("keyless-foreign-ca-with-its-chain", "chain", "certificate chain:"),
+            ("keyless-expired-at-signing", "chain", "certificate chain:"),
+            ("keyless-wrong-issuer", "identity", "https://other-issuer.signet.test"),
+        ]
+        for (name, step, reason) in expected {
+            let refusal = try verify(name)
+            #expect(refusal.step == step, "\(name): refused at \(refusal.step): \(refusal.reason)")
+            #expect(refusal.reason.contains(reason), "\(name): \(refusal.reason)")
+        }
+    }
+
+    /// Bundle version rules (sigstore_bundle.proto): each refused when the bundle is read, naming
+    /// the rule.
+    @Test func bundleVersionRulesAreRefusedWhenRead() async throws {
+        let fixture = try await Self.fixture()
+        let expected = [
+            "rule-v0.1-without-promise": "v0.1 bundles need an inclusion promise in every tlog entry",
+            "rule-v0.3-with-chain": "v0.3 bundles carry a single certificate, not a chain",
+            "rule-both-contents": "a bundle holds a messageSignature or a dsseEnvelope, not both",
+        ]
+        for (name, rule) in expected.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try SigstoreBundle(contentsOf: fixture.file("\(name).json"))
+                Issue.record("\(name) must be refused")
+            } catch {
+                #expect(error.description == "bundle breaks its version's rules: \(rule)", "\(name): \(error)")
+            }
+        }
+    }
+
+    /// A cosign keyless `.sig` layer's annotations (signature, certificate, chain, Rekor bundle),
+    /// each tampered with in one place, read as cosign writes them.
+    @Test func keylessSigAnnotationsTamperedWithAreRefusedAtTheirStep() async throws {
+        let fixture = try await Self.fixture()
+        let verifier = try Self.keylessVerifier(fixture)
+        func verify(_ layer: String) throws -> (step: String, reason: String) {
+            let directory = fixture.file("keyless-sig/\(layer)")
+            func text(_ name: String) -> String? { try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) }
+            let bundle = try SigstoreBundle(
+                cosignSignature: text("signature")!, certificatePEM: text("certificate")!, chainPEM: text("chain"), rekorBundleJSON: text("bundle"))
+            let payload = [UInt8](try Data(contentsOf: directory.appendingPathComponent("payload")))
+            return Self.outcome(verifier.verify(
+                bundle, policy: SigstoreVerificationPolicy(signer: .certificateIdentities([Self.identity]), artifact: .bytes(payload))))
+        }
+        let valid = try verify("valid")
+        #expect(valid.step == "verified", "\(valid)")
+        let swapped = try verify("chain-swapped")
+        #expect(swapped.step == "verified", "a chain annotation is trusted for nothing: \(swapped)")
+        let expected: [(String, String, String)] = [
+            ("bundle-removed", "tlog", "the bundle has no transparency log entries"),
+            ("set-altered", "tlog", "signed entry timestamp of entry 7 does not verify"),
+            ("certificate-swapped", "tlog", "the logged key or certificate is not the bundle's"),
+        ]
+        for (layer, step, reason) in expected {
+            let refusal = try verify(layer)
+            #expect(refusal.step == step, "\(layer): refused at \(refusal.step): \(refusal.reason)")
+            #expect(refusal.reason.contains(reason), "\(layer): \(refusal.reason)")
+        }
+    }
+
     /// The same through `signet verify-bundle`, as a user runs it: exit 0 and 1, with the step.
     @Test func theCommandLineSaysWhichStepRefused() async throws {
         let fixture = try await Self.fixture()

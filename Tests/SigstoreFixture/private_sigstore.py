@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
-"""A private Sigstore made by the tests: a transparency log key of our own in a custom
-`trusted_root.json`, a managed signing key, and Sigstore bundles (v0.1, Rekor v1 hashedrekord
-entries with a signed entry timestamp) whose log entries are correct, each then broken in
-exactly one place. Because the log entry always matches what the bundle carries, a broken
-signature reaches the signature step instead of being refused earlier at the entry-body check.
+"""A private Sigstore made by the tests: a transparency log key of our own and a Fulcio-like
+certificate authority (root and intermediate) in a custom `trusted_root.json`, a managed signing
+key, and Sigstore bundles (Rekor v1 hashedrekord entries with a signed entry timestamp) whose log
+entries are correct, each then broken in exactly one place. Because the log entry always matches
+what the bundle carries, a broken signature or certificate reaches its own step instead of being
+refused earlier at the entry-body check.
 
-Usage: private_sigstore.py OUT_DIR. Writes trusted_root.json, key.pub, artifact and one
-<case>.json per bundle. Keys are made fresh at every run (Python's `cryptography`).
+Usage: private_sigstore.py OUT_DIR. Writes trusted_root.json, key.pub, artifact, one
+<case>.json per bundle, and keyless-sig/<case>/ with the annotations of a cosign keyless `.sig`
+layer (signature, certificate, chain, bundle) and its payload. Keys are made fresh at every run
+(Python's `cryptography`).
 """
+import datetime
 import base64
 import hashlib
 import json
 import os
 import sys
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ISSUER = "https://issuer.signet.test"
+SUBJECT = "signer@signet.test"
 
 INTEGRATED_TIME = 1767225600  # 2026-01-01T00:00:00Z; the tests pin their clock after it
 LOG_INDEX = 7
@@ -40,6 +49,117 @@ def pem(key):
 
 def sign(key, data):
     return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def at(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
+def name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "signet.test"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def certificate(subject, issuer_name, key, signing_key, ca, not_before, not_after, extensions=()):
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(at(not_before)).not_valid_after(at(not_after))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
+            key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+class CertificateAuthority:
+    """A Fulcio-like CA: a root and an intermediate, both valid from 2025 on."""
+
+    def __init__(self, label):
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.intermediate_key = ec.generate_private_key(ec.SECP256R1())
+        start, end = INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400
+        # A foreign CA uses the same names as the trusted one: only the keys tell them apart.
+        self.root = certificate(name("signet test root"), name("signet test root"), self.root_key, self.root_key, True, start, end)
+        self.intermediate = certificate(
+            name("signet test intermediate"), name("signet test root"), self.intermediate_key, self.root_key, True, start, end)
+        self.label = label
+
+    def leaf(self, key, issuer=ISSUER, subject=SUBJECT, not_before=INTEGRATED_TIME - 60, not_after=INTEGRATED_TIME + 600):
+        """A Fulcio-style leaf: the SAN email, the OIDC issuer in both Fulcio extensions
+        (1.3.6.1.4.1.57264.1.1 raw, .1.8 a DER UTF8String), code signing."""
+        raw_issuer = issuer.encode()
+        der_issuer = bytes([0x0c, len(raw_issuer)]) + raw_issuer
+        return certificate(x509.Name([]), self.intermediate.subject, key, self.intermediate_key, False, not_before, not_after, [
+            (x509.SubjectAlternativeName([x509.RFC822Name(subject)]), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), False),
+            (x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                           key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False), True),
+            (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), raw_issuer), False),
+            (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), der_issuer), False),
+        ])
+
+    def trusted_root_entry(self):
+        return {
+            "subject": {"organization": "signet.test", "commonName": self.label}, "uri": "https://fulcio.signet.test",
+            "certChain": {"certificates": [{"rawBytes": b64(der(self.intermediate))}, {"rawBytes": b64(der(self.root))}]},
+            "validFor": {"start": "2025-01-01T00:00:00Z"},
+        }
+
+
+def der(cert):
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def cert_pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def rekor_entry(log, body, set_key=None, integrated_time=INTEGRATED_TIME, logged_time=None, promise=True):
+    """A Rekor v1 entry of `body` (a JSON object) with its signed entry timestamp by `set_key`
+    (the log's key unless given) over `logged_time` (the integrated time unless given)."""
+    encoded_body = b64(canonical(body))
+    log_id = hashlib.sha256(spki(log)).digest()
+    payload = {"body": encoded_body, "integratedTime": logged_time or integrated_time, "logID": log_id.hex(), "logIndex": LOG_INDEX}
+    signed_entry_timestamp = b64(sign(set_key or log, canonical(payload)))
+    entry = {
+        "logIndex": str(LOG_INDEX), "logId": {"keyId": b64(log_id)},
+        "kindVersion": {"kind": body["kind"], "version": body["apiVersion"]},
+        "integratedTime": str(integrated_time), "canonicalizedBody": encoded_body,
+    }
+    if promise:
+        entry["inclusionPromise"] = {"signedEntryTimestamp": signed_entry_timestamp}
+    cosign = {"SignedEntryTimestamp": signed_entry_timestamp, "Payload": {
+        "body": encoded_body, "integratedTime": integrated_time, "logIndex": LOG_INDEX, "logID": log_id.hex()}}
+    return entry, cosign
+
+
+def hashed_rekord(verifier_pem, artifact_digest, signature):
+    return {
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": artifact_digest.hex()}},
+            "signature": {"content": b64(signature), "publicKey": {"content": b64(verifier_pem)}},
+        },
+    }
+
+
+def keyless_bundle(leaf, log, artifact_digest, signature, version="0.1", chain=(), message_digest=True):
+    """A keyless bundle: the leaf (v0.3: `certificate`; earlier: an `x509CertificateChain` of the
+    leaf and `chain`), its hashedrekord entry logged with a SET (so v0.1: v0.2 and v0.3 entries
+    need an inclusion proof)."""
+    entry, _ = rekor_entry(log, hashed_rekord(cert_pem(leaf), artifact_digest, signature))
+    if version == "0.3":
+        material = {"certificate": {"rawBytes": b64(der(leaf))}}
+        media_type = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    else:
+        material = {"x509CertificateChain": {"certificates": [{"rawBytes": b64(der(c))} for c in (leaf, *chain)]}}
+        media_type = f"application/vnd.dev.sigstore.bundle+json;version={version}"
+    material["tlogEntries"] = [entry]
+    message = {"signature": b64(signature)}
+    if message_digest:
+        message["messageDigest"] = {"algorithm": "SHA2_256", "digest": b64(artifact_digest)}
+    return {"mediaType": media_type, "verificationMaterial": material, "messageSignature": message}
 
 
 def bundle(signer, log, artifact_digest, signature, set_key=None, integrated_time=INTEGRATED_TIME, logged_time=None):
@@ -100,6 +220,71 @@ def main():
         # The integrated time changed after the log signed it.
         "integrated-time-altered": bundle(signer, log, digest, sign(signer, artifact), logged_time=INTEGRATED_TIME - 3600),
     }
+    # Keyless: a Fulcio-like CA the trusted root names, and a foreign one with the same names.
+    fulcio = CertificateAuthority("signet test fulcio")
+    foreign = CertificateAuthority("foreign fulcio")
+    root["certificateAuthorities"] = [fulcio.trusted_root_entry()]
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    leaf = fulcio.leaf(ephemeral)
+    signature = sign(ephemeral, artifact)
+    cases.update({
+        # Everything correct (the leaf alone).
+        "keyless-valid": keyless_bundle(leaf, log, digest, signature),
+        # A leaf of a CA the trusted root does not name (same names, other keys), correctly
+        # logged in the trusted log: only the certificate chain step can tell.
+        "keyless-foreign-ca": keyless_bundle(foreign.leaf(ephemeral), log, digest, signature),
+        # The same foreign leaf carrying its own chain in a v0.1 bundle: the bundle's chain is
+        # trusted for nothing.
+        "keyless-foreign-ca-with-its-chain": keyless_bundle(
+            foreign.leaf(ephemeral), log, digest, signature, version="0.1", chain=(foreign.intermediate, foreign.root)),
+        # The trusted leaf with a foreign chain swapped in: the path is built from the trusted
+        # root, so the bundle's chain neither grants nor takes away trust.
+        "keyless-swapped-chain": keyless_bundle(leaf, log, digest, signature, version="0.1", chain=(foreign.intermediate, foreign.root)),
+        # The right subject from another OIDC issuer: only the identity step can tell.
+        "keyless-wrong-issuer": keyless_bundle(fulcio.leaf(ephemeral, issuer="https://other-issuer.signet.test"), log, digest, signature),
+        # A leaf that expired before the log integrated the entry.
+        "keyless-expired-at-signing": keyless_bundle(
+            fulcio.leaf(ephemeral, not_before=INTEGRATED_TIME - 1200, not_after=INTEGRATED_TIME - 600), log, digest, signature),
+    })
+    # Bundle version rules (sigstore_bundle.proto): each refused when the bundle is read.
+    no_promise = keyless_bundle(leaf, log, digest, signature, version="0.1", chain=(fulcio.intermediate,))
+    del no_promise["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
+    v03_chain = keyless_bundle(leaf, log, digest, signature, version="0.1", chain=(fulcio.intermediate,))
+    v03_chain["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    both = keyless_bundle(leaf, log, digest, signature)
+    both["dsseEnvelope"] = {"payload": b64(artifact), "payloadType": "application/octet-stream",
+                            "signatures": [{"sig": b64(signature), "keyid": ""}]}
+    cases.update({"rule-v0.1-without-promise": no_promise, "rule-v0.3-with-chain": v03_chain, "rule-both-contents": both})
+
+    # A cosign keyless `.sig` layer: its annotations, then each tampered with.
+    payload = b'{"critical":{"identity":{"docker-reference":"registry.signet.test/app"},' \
+              b'"image":{"docker-manifest-digest":"sha256:' + b"ab" * 32 + b'"},"type":"cosign container image signature"},"optional":null}'
+    layer_signature = sign(ephemeral, payload)
+    _, cosign_bundle = rekor_entry(log, hashed_rekord(cert_pem(leaf), hashlib.sha256(payload).digest(), layer_signature))
+    chain_pem = cert_pem(fulcio.intermediate) + cert_pem(fulcio.root)
+    altered = dict(cosign_bundle)
+    altered["SignedEntryTimestamp"] = b64(bytes([base64.b64decode(cosign_bundle["SignedEntryTimestamp"])[0] ^ 1])
+                                          + base64.b64decode(cosign_bundle["SignedEntryTimestamp"])[1:])
+    other_leaf = fulcio.leaf(ec.generate_private_key(ec.SECP256R1()))
+    layers = {
+        "valid": (cert_pem(leaf), chain_pem, cosign_bundle),
+        "bundle-removed": (cert_pem(leaf), chain_pem, None),
+        "set-altered": (cert_pem(leaf), chain_pem, altered),
+        # Another certificate of the same CA and identity, for another key.
+        "certificate-swapped": (cert_pem(other_leaf), chain_pem, cosign_bundle),
+        # The chain of a foreign CA: trusted for nothing, so the signature still verifies.
+        "chain-swapped": (cert_pem(leaf), cert_pem(foreign.intermediate) + cert_pem(foreign.root), cosign_bundle),
+    }
+    for layer, (certificate_pem, chain, rekor_bundle) in layers.items():
+        directory = os.path.join(out, "keyless-sig", layer)
+        os.makedirs(directory, exist_ok=True)
+        files = {"payload": payload, "signature": b64(layer_signature).encode(), "certificate": certificate_pem, "chain": chain}
+        if rekor_bundle is not None:
+            files["bundle"] = json.dumps(rekor_bundle).encode()
+        for file_name, content in files.items():
+            with open(os.path.join(directory, file_name), "wb") as f:
+                f.write(content)
+
     for name, document in cases.items():
         with open(os.path.join(out, f"{name}.json"), "w") as f:
             json.dump(document, f)
