@@ -141,14 +141,7 @@ struct KeyTransparencyLogTests {
         #expect(ignored.passed, "\(ignored.reason)")
 
         // A message-signature bundle whose Rekor entry the test log vouches for.
-        let logged = try setup.fixture.reference("tlog/logged-bundle:v1")
-        let loggedDigest = try await setup.fixture.images.pushImage(logged)
-        let digestValue = Hex.decode(loggedDigest.encoded)!
-        let signature = try await setup.key.signature(overDigest: digestValue)
-        let entry = try await setup.log.log(signature: signature, digest: digestValue, signer: setup.key)
-        try await KeyBundle.attach(
-            [try TestRekorLog.messageSignatureBundle(over: loggedDigest, signature: signature, entry: entry)], to: loggedDigest, in: logged,
-            client: setup.fixture.client)
+        let (logged, entry) = try await Self.loggedBundleImage("logged-bundle", setup)
         let passed = try await setup.verify(logged, try setup.authority("require"))
         #expect(passed.passed, "\(passed.reason)")
 
@@ -166,12 +159,26 @@ struct KeyTransparencyLogTests {
         await setup.fixture.stop()
     }
 
-    /// The signer's public key with its point compressed (`openssl ec -conv_form compressed`,
-    /// SEC 1 v2 section 2.3.3), written beside the test's other files.
-    static func compressedKeyFile(_ setup: Setup) async throws -> String {
-        let output = setup.directory.file("key-compressed.pub").path
+    /// Pushes an image and attaches a message-signature bundle over its digest by the setup's
+    /// key, with the Rekor entry the test log made for it.
+    static func loggedBundleImage(_ name: String, _ setup: Setup) async throws -> (ImageReference, TestRekorLog.Entry) {
+        let image = try setup.fixture.reference("tlog/\(name):v1")
+        let digest = try await setup.fixture.images.pushImage(image)
+        let value = Hex.decode(digest.encoded)!
+        let signature = try await setup.key.signature(overDigest: value)
+        let entry = try await setup.log.log(signature: signature, digest: value, signer: setup.key)
+        try await KeyBundle.attach(
+            [try TestRekorLog.messageSignatureBundle(over: digest, signature: signature, entry: entry)], to: digest, in: image,
+            client: setup.fixture.client)
+        return (image, entry)
+    }
+
+    /// `key`'s public key with its point compressed (`openssl ec -conv_form compressed`, SEC 1 v2
+    /// section 2.3.3), written beside the test's other files as `name`.
+    static func compressedKeyFile(_ key: TestSigningKey, _ name: String, _ setup: Setup) async throws -> String {
+        let output = setup.directory.file(name).path
         try await offThePool {
-            try TestSigningKey.openssl(["ec", "-pubin", "-in", setup.key.publicKeyFile, "-conv_form", "compressed", "-pubout", "-out", output])
+            try TestSigningKey.openssl(["ec", "-pubin", "-in", key.publicKeyFile, "-conv_form", "compressed", "-pubout", "-out", output])
         }
         return output
     }
@@ -182,7 +189,7 @@ struct KeyTransparencyLogTests {
     /// entry is still refused.
     @Test func theLoggedKeyIsComparedAsAKeyNotAsDER() async throws {
         let setup = try await Self.setup()
-        let compressedFile = try await Self.compressedKeyFile(setup)
+        let compressedFile = try await Self.compressedKeyFile(setup.key, "key-compressed.pub", setup)
         let compressedPEM = try String(contentsOfFile: compressedFile, encoding: .utf8)
         #expect(try PublicKey(pem: compressedPEM).subjectPublicKeyInfo != setup.key.publicKey().subjectPublicKeyInfo)
         let compressedPolicy = try setup.authority("require", keyFile: compressedFile)
@@ -206,23 +213,13 @@ struct KeyTransparencyLogTests {
         #expect(reversed.passed, "\(reversed.reason)")
 
         // A bundle (cosign 3) whose entry records the key uncompressed, the policy compressed.
-        let bundled = try setup.fixture.reference("tlog/compressed-policy-bundle:v1")
-        let bundledDigest = try await setup.fixture.images.pushImage(bundled)
-        let digestValue = Hex.decode(bundledDigest.encoded)!
-        let signature = try await setup.key.signature(overDigest: digestValue)
-        let entry = try await setup.log.log(signature: signature, digest: digestValue, signer: setup.key)
-        try await KeyBundle.attach(
-            [try TestRekorLog.messageSignatureBundle(over: bundledDigest, signature: signature, entry: entry)], to: bundledDigest, in: bundled,
-            client: setup.fixture.client)
+        let (bundled, _) = try await Self.loggedBundleImage("compressed-policy-bundle", setup)
         let bundlePassed = try await setup.verify(bundled, compressedPolicy)
         #expect(bundlePassed.passed, "\(bundlePassed.reason)")
 
         // The entry records another key (compressed, so only a key comparison could match it): refused.
         let stranger = try await TestSigningKey.generate(.ecP256, slot: 9)
-        let strangerCompressed = setup.directory.file("stranger-compressed.pub").path
-        try await offThePool {
-            try TestSigningKey.openssl(["ec", "-pubin", "-in", stranger.publicKeyFile, "-conv_form", "compressed", "-pubout", "-out", strangerCompressed])
-        }
+        let strangerCompressed = try await Self.compressedKeyFile(stranger, "stranger-compressed.pub", setup)
         let strangerPEM = try String(contentsOfFile: strangerCompressed, encoding: .utf8)
         let misattributed = try await Self.signedImage("stranger-entry", setup) { payload, signature in
             let entry = try await setup.log.log(
