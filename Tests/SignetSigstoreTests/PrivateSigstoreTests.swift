@@ -91,9 +91,9 @@ struct PrivateSigstoreTests {
         let swapped = try verify("keyless-swapped-chain")
         #expect(swapped.step == "verified", "\(swapped)")
         let expected: [(String, String, String)] = [
-            ("keyless-foreign-ca", "chain", "certificate chain:"),
-            ("keyless-foreign-ca-with-its-chain", "chain", "certificate chain:"),
-            ("keyless-expired-at-signing", "chain", "certificate chain:"),
+            ("keyless-foreign-ca", "chain", "certificate path invalid at 2026-01-01T00:00:00Z: certificate signature failure (depth 0)"),
+            ("keyless-foreign-ca-with-its-chain", "chain", "certificate path invalid at 2026-01-01T00:00:00Z: certificate signature failure (depth 0)"),
+            ("keyless-expired-at-signing", "chain", "certificate path invalid at 2026-01-01T00:00:00Z: certificate has expired (depth 0)"),
             ("keyless-wrong-issuer", "identity", "https://other-issuer.signet.test"),
         ]
         for (name, step, reason) in expected {
