@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 # Debian packages: the system libraries signet links, and the real peers the tests start.
 APT_PACKAGES := libssl-dev libcurl4-openssl-dev libnghttp2-dev openssl curl ca-certificates \
-                python3 python3-yaml python3-jsonschema docker-registry skopeo apache2-utils etcd-server notary
+                python3 python3-yaml python3-jsonschema docker-registry skopeo apache2-utils etcd-server notary \
+                chromium
 # Python modules the tests use (a token issuer for registry Bearer auth; JSON Patch applied as the API server would).
 PIP_MODULES := cryptography jsonpatch
 
@@ -44,6 +45,8 @@ deps:
 	@for m in $(PIP_MODULES); do \
 	  python3 -c "import $$m" 2>/dev/null || python3 -m pip install -q $$m; \
 	done
+	@# The console's browser test speaks the DevTools protocol over a WebSocket.
+	@python3 -c "import websocket" 2>/dev/null || python3 -m pip install -q websocket-client
 
 build: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)

@@ -166,6 +166,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The verification console: pages and a JSON API on their own port, every request
+        // authenticated by a TokenReview and authorised by a SubjectAccessReview; verifications
+        // on demand through the admission engine, trust chains drawn as SVG, server-sent events.
+        .target(
+            name: "SignetConsole",
+            dependencies: [
+                "SignetHTTP",
+                "SignetKube",
+                "SignetPolicy",
+                "SignetVerify",
+                "SignetAdmission",
+                "SignetRegistry",
+                "SignetCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command line: serve, review, version. A library so tests can drive it.
         .target(
             name: "SignetCLI",
@@ -180,6 +198,7 @@ let package = Package(
                 "SignetTrustRoot",
                 "SignetKube",
                 "SignetContinuous",
+                "SignetConsole",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -38,7 +38,7 @@ import SignetRegistry
 /// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
 /// `signet_admission_bad_requests_total`, `signet_admission_uncovered_images_total{action}`.
 public struct AdmissionResponder: Sendable {
-    let evaluator: @Sendable () -> PolicyEvaluator
+    public let evaluator: @Sendable () -> PolicyEvaluator
     let logger: Logger
     /// Checks signet's own resources at admission; its clock and bypass window should be the
     /// evaluator's.

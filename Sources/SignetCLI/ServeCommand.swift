@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SignetAdmission
 import SignetContinuous
+import SignetConsole
 import SignetHTTP
 import SignetNotary
 import SignetPolicy
@@ -22,7 +23,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         abstract: "Run the admission webhook over HTTPS.",
         discussion: """
             Endpoints: POST /validate (AdmissionReview admission.k8s.io/v1), GET /healthz, \
-            GET /readyz, GET /metrics (Prometheus text format). SIGTERM or SIGINT stops accepting, \
+            GET /readyz, GET /metrics (Prometheus text format). With --console-port, the verification \
+            console on its own port (pages and /api/, behind Kubernetes bearer tokens). SIGTERM or SIGINT stops accepting, \
             lets requests in flight finish within the grace period, and exits 0.
             """
     )
@@ -141,6 +143,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @OptionGroup var continuous: ContinuousOptions
 
     @OptionGroup var alerts: AlertOptions
+    @OptionGroup var console: ConsoleOptions
 
     func runAsynchronously() async throws {
         let settings = try resolve()
@@ -206,6 +209,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         // Alerts on denies and bypass uses are queued by the audit path and sent by their own task.
         let alertDispatcher = try settings.alerts.map { try AlertDispatcher(configuration: $0) }
         if let alertDispatcher { responder.auditSink = AlertingAuditSink(dispatcher: alertDispatcher, next: responder.auditSink) }
+        // Every decision also reaches the console's open History pages.
+        let decisionFeed = settings.console.map { _ in DecisionFeed() }
+        if let decisionFeed { responder.auditSink = AuditSinks([responder.auditSink, decisionFeed].compactMap { $0 }) }
         let alertTask = alertDispatcher.map { dispatcher in Task { await dispatcher.run() } }
         var continuousTask: Task<Void, Never>?
         if let scans = settings.continuous {
@@ -239,6 +245,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             throw ExitCode(2)
         }
         readiness.markCertificateServing()
+        let consoleServer = try settings.console.map { consoleSettings in
+            try ConsoleRuntime.start(
+                settings: consoleSettings, tls: settings.tls, responder: admissionResponder, feed: decisionFeed ?? DecisionFeed(), logger: logger
+            ).server
+        }
 
         let policyTask = Task { await policySource.source.run() }
         let shutdownDelay = settings.shutdownDelay
@@ -247,10 +258,13 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             readiness.markDraining()
             Task {
                 if shutdownDelay > .zero { try? await Task.sleep(for: shutdownDelay) }
+                async let console: Void = consoleServer?.shutdown(gracePeriod: Duration.seconds(1)) ?? ()
                 await server.shutdown()
+                await console
             }
         }
         await server.waitUntilStopped()
+        await consoleServer?.waitUntilStopped()
         StandardOutputAuditSink.flushDeferredLines()
         signals.cancel()
         policyTask.cancel()
@@ -378,6 +392,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         settings.notaryCacheTTL = notaryCacheTTL
         settings.continuous = try continuous.resolve(source: try resources.resolve().source)
         settings.alerts = try alerts.resolve()
+        settings.console = try console.resolve(webhook: server)
         return settings
     }
 }
@@ -406,6 +421,8 @@ struct ServeSettings: Sendable {
     var continuous: (ContinuousVerifier.Configuration, concurrency: Int, reports: Bool)? = nil
     /// Where alerts go; `nil`: none.
     var alerts: AlertConfiguration? = nil
+    /// The console's settings; `nil`: no console.
+    var console: ConsoleSettings? = nil
 }
 
 /// Turns SIGTERM/SIGINT into a callback on a dispatch queue (never on the cooperative pool).

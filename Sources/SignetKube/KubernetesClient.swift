@@ -122,9 +122,10 @@ public final class KubernetesClient: Sendable {
             contentType: "application/merge-patch+json")
     }
 
-    /// Creates `object` (JSON) in `namespace` (`POST` to the collection); the stored object.
+    /// Creates `object` (JSON) in `namespace` (`POST` to the collection; `nil` for a
+    /// cluster-scoped resource); the stored object, or for a review the server's answer.
     @discardableResult
-    public func create(_ resource: KubernetesResource, namespace: String, object: [UInt8]) async throws(KubernetesError) -> [UInt8] {
+    public func create(_ resource: KubernetesResource, namespace: String?, object: [UInt8]) async throws(KubernetesError) -> [UInt8] {
         try await send("POST", resource.collectionPath(namespace: namespace), body: object, contentType: "application/json")
     }
 

@@ -68,6 +68,12 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
         group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports", kind: "PolicyReport", namespaced: true)
     public static let clusterPolicyReports = KubernetesResource(
         group: "wgpolicyk8s.io", version: "v1alpha2", plural: "clusterpolicyreports", kind: "ClusterPolicyReport", namespaced: false)
+    /// `authentication.k8s.io/v1` TokenReview: create-only, answers who a bearer token belongs to.
+    public static let tokenReviews = KubernetesResource(
+        group: "authentication.k8s.io", version: "v1", plural: "tokenreviews", kind: "TokenReview", namespaced: false)
+    /// `authorization.k8s.io/v1` SubjectAccessReview: create-only, answers whether a user may do something.
+    public static let subjectAccessReviews = KubernetesResource(
+        group: "authorization.k8s.io", version: "v1", plural: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false)
     public static let clusterImagePolicies = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "clusterimagepolicies", kind: "ClusterImagePolicy", namespaced: false)
     public static let policyExceptions = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "policyexceptions", kind: "PolicyException", namespaced: true)
     public static let emergencyBypasses = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "emergencybypasses", kind: "EmergencyBypass", namespaced: false)

@@ -29,6 +29,12 @@ import Foundation
 ///   a `metadata.resourceVersion` in a patch or replacement is a precondition (409 `Conflict`);
 ///   each write bumps the resourceVersion and emits `MODIFIED`; 403 when status writes are
 ///   forbidden;
+/// - `POST /apis/authentication.k8s.io/v1/tokenreviews`: `status.authenticated` and `status.user`
+///   for a token ``addUser(token:username:groups:)`` registered, `authenticated: false` for any
+///   other (as the real server answers an unknown token: 201, not an error);
+/// - `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`: `status.allowed` when a grant of
+///   ``grant(_:verb:group:resource:)`` names the user or one of its groups, the verb, group and
+///   resource (`*` matches any), `allowed: false` with a reason otherwise;
 /// - control endpoints under `/_control/` the test drives: apply, delete, bookmark, drop every
 ///   open watch without a final chunk (a broken connection), end every open watch cleanly (the
 ///   server's `timeoutSeconds`), hold new watches (503), compact history, forbid status writes,
@@ -110,6 +116,20 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// Makes `PATCH …/status` answer 403.
     public func forbidStatusWrites() throws { _ = try control("forbid-status", [:]) }
 
+    /// Makes `token` authenticate (TokenReview) as `username` in `groups`.
+    public func addUser(token: String, username: String, groups: [String] = []) throws {
+        _ = try control("add-user", ["token": token, "username": username, "groups": groups])
+    }
+
+    /// Lets `subject` (a user name or a group) do `verb` on `resource` of `group` (SubjectAccessReview).
+    public func grant(_ subject: String, verb: String, group: String, resource: String) throws {
+        _ = try control("grant", ["subject": subject, "verb": verb, "group": group, "resource": resource])
+    }
+
+    /// The reviews asked so far, as `TokenReview <user or unauthenticated>` and
+    /// `SubjectAccessReview <user> <verb> <resource>.<group> <allowed|denied>`.
+    public func reviews() throws -> [String] { try control("state", [:])["reviews"] as? [String] ?? [] }
+
     /// Answers 403 to every `POST` creating an object of `collection` from now on.
     public func forbidCreating(_ collection: String) throws { _ = try control("forbid-create", ["collection": collection]) }
 
@@ -178,7 +198,9 @@ KINDS = {"namespaces": ("v1", "Namespace"), "secrets": ("v1", "Secret"), "servic
             "replicasets": ("apps/v1", "ReplicaSet"), "deployments": ("apps/v1", "Deployment"),
             "statefulsets": ("apps/v1", "StatefulSet"), "daemonsets": ("apps/v1", "DaemonSet"),
             "jobs": ("batch/v1", "Job"), "cronjobs": ("batch/v1", "CronJob"),
-            "replicationcontrollers": ("v1", "ReplicationController")}
+            "replicationcontrollers": ("v1", "ReplicationController"),
+            "tokenreviews": ("authentication.k8s.io/v1", "TokenReview"),
+            "subjectaccessreviews": ("authorization.k8s.io/v1", "SubjectAccessReview")}
 
 def kind_of(collection):
     return KINDS[collection]
@@ -436,6 +458,13 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "rules":
                 state["rules"] = body.get("rules")
                 self.send_json(200, {})
+            elif action == "add-user":
+                state.setdefault("users", {})[body["token"]] = {"username": body["username"], "uid": "uid-" + body["username"],
+                                                                "groups": body.get("groups", [])}
+                self.send_json(200, {})
+            elif action == "grant":
+                state.setdefault("grants", []).append(body)
+                self.send_json(200, {})
             elif action == "forbid-create":
                 state.setdefault("forbid_create", []).append(body["collection"])
                 self.send_json(200, {})
@@ -448,7 +477,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(200, {"object": state["objects"].get(body["collection"], {}).get(body["key"])})
             elif action == "state":
                 self.send_json(200, {"openWatches": len(state["watches"]), "requests": state["requests"],
-                                     "continuedPages": state.get("pages", 0)})
+                                     "continuedPages": state.get("pages", 0), "reviews": state.get("reviews", [])})
             else:
                 self.status(404, "NotFound", "unknown control " + action)
 
@@ -460,6 +489,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         collection, namespace, _, _, _ = admitted
         obj = self.body()
+        if collection in ("tokenreviews", "subjectaccessreviews"):
+            self.review(collection, obj)
+            return
         with lock:
             if collection in state.get("forbid_create", []):
                 self.status(403, "Forbidden", f"cannot create {collection}")
@@ -475,6 +507,27 @@ class Handler(BaseHTTPRequestHandler):
             meta.setdefault("uid", "uid-" + key_of(obj))
             record(collection, "ADDED", obj)
             self.send_json(201, obj)
+
+    def review(self, collection, obj):
+        # TokenReview and SubjectAccessReview (authentication.k8s.io/v1, authorization.k8s.io/v1):
+        # nothing is stored; the answer is the object with its status filled in.
+        spec = obj.get("spec") or {}
+        with lock:
+            if collection == "tokenreviews":
+                user = state.get("users", {}).get(spec.get("token"))
+                obj["status"] = {"authenticated": True, "user": user} if user else {"authenticated": False, "error": "invalid bearer token"}
+                state.setdefault("reviews", []).append("TokenReview " + (user["username"] if user else "unauthenticated"))
+            else:
+                attributes = spec.get("resourceAttributes") or {}
+                subjects = [spec.get("user")] + list(spec.get("groups") or [])
+                allowed = any(g["subject"] in subjects and g["verb"] in ("*", attributes.get("verb"))
+                              and g["group"] in ("*", attributes.get("group", "")) and g["resource"] in ("*", attributes.get("resource"))
+                              for g in state.get("grants", []))
+                obj["status"] = {"allowed": allowed} if allowed else {"allowed": False, "reason": "no RBAC rule allows it"}
+                state.setdefault("reviews", []).append("SubjectAccessReview %s %s %s.%s %s" % (
+                    spec.get("user"), attributes.get("verb"), attributes.get("resource"), attributes.get("group", ""),
+                    "allowed" if allowed else "denied"))
+        self.send_json(201, obj)
 
     def do_GET(self):
         if not self.authorized():

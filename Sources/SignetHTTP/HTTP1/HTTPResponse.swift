@@ -10,11 +10,22 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body; sent with a Content-Length.
     public var body: [UInt8]
+    /// A body sent as it is produced instead of ``body``, each element one chunk of the chunked
+    /// transfer coding (RFC 9112 §7.1), the connection closed when the stream ends: what
+    /// server-sent events (HTML Living Standard §9.2) need. `nil`: ``body`` with a Content-Length.
+    public var stream: AsyncStream<[UInt8]>?
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// A response whose body is `chunks`, written as each arrives (see ``stream``).
+    public static func streamed(_ status: Int, headers: HTTPHeaders, chunks: AsyncStream<[UInt8]>) -> HTTPResponse {
+        var response = HTTPResponse(status: status, headers: headers)
+        response.stream = chunks
+        return response
     }
 
     /// A plain-text response (`text/plain; charset=utf-8`).

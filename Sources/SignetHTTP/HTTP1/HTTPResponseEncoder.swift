@@ -23,6 +23,9 @@ public enum HTTPResponseEncoder {
     /// For a `HEAD` request (`headRequest`), the fields are those the `GET` would have, with its
     /// `Content-Length`, and no body (RFC 9110 §9.3.2).
     ///
+    /// With `chunked`, the body is not written: `Transfer-Encoding: chunked` replaces the
+    /// Content-Length and the caller sends the body with ``chunk(_:)`` and ``lastChunk``.
+    ///
     /// `date`, when given, is sent as the `Date` field (RFC 9110 §6.6.1) unless the response has
     /// one; make it with ``imfFixdate(_:)``. Header fields whose name is not a token are left out
     /// and control characters other than HT in values are sent as spaces, so a response can never
@@ -32,7 +35,8 @@ public enum HTTPResponseEncoder {
         version: HTTPVersion = .http1_1,
         keepAlive: Bool,
         date: String? = nil,
-        headRequest: Bool = false
+        headRequest: Bool = false,
+        chunked: Bool = false
     ) -> [UInt8] {
         let status = (100...999).contains(response.status) ? response.status : 500
         let bodyAllowed = status >= 200 && status != 204
@@ -59,7 +63,9 @@ public enum HTTPResponseEncoder {
         if let date, !hasDate {
             appendField("Date", date, to: &out)
         }
-        if bodyAllowed {
+        if bodyAllowed && chunked {
+            out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        } else if bodyAllowed {
             out.append(contentsOf: "Content-Length: ".utf8)
             appendDecimal(response.body.count, to: &out)
             out.append(contentsOf: crlf)
@@ -70,11 +76,25 @@ public enum HTTPResponseEncoder {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out.append(contentsOf: crlf)
-        if bodyAllowed && !headRequest {
+        if bodyAllowed && !headRequest && !chunked {
             out.append(contentsOf: response.body)
         }
         return out
     }
+
+    /// One chunk of the chunked transfer coding (RFC 9112 §7.1): size in hexadecimal, CRLF,
+    /// the bytes, CRLF. An empty `bytes` gives nothing (an empty chunk would end the body).
+    public static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
+        var out = Array(String(bytes.count, radix: 16).utf8) + crlf
+        out.reserveCapacity(out.count + bytes.count + 2)
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: crlf)
+        return out
+    }
+
+    /// The last chunk and the empty trailer section that end a chunked body (RFC 9112 §7.1).
+    public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
     /// The interim response a server sends to `Expect: 100-continue` (RFC 9110 §10.1.1, §15.2.1).
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

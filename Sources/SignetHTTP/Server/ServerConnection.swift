@@ -20,6 +20,9 @@ final class ServerConnection {
         /// A request is with the handler (pipelined bytes wait in the parser); what its response's
         /// framing needs to know of it.
         case processing(Pending)
+        /// A streamed response body is being written as its chunks arrive; the connection
+        /// closes when it ends. Whatever the client sends meanwhile is discarded.
+        case streaming
         /// The last response is written; waiting for it to drain, then close.
         case closing
         /// Output is shut down; discarding whatever the client still sends, briefly, so the
@@ -70,6 +73,8 @@ final class ServerConnection {
     private var tlsVersion: String?
     private var peerCertificateSubject: String?
     private var peerCertificateNames: [String] = []
+    /// Moves a streamed response's chunks to this connection (see ``startStreaming(_:)``).
+    private var streamTask: Task<Void, Never>?
 
     private var core: ServerCore { loop.core }
 
@@ -121,6 +126,7 @@ final class ServerConnection {
             if count > 0 {
                 total += count
                 if case .lingering = state { continue }
+                if case .streaming = state { continue }
                 loop.scratch.withUnsafeBytes { engine.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
                 if !hangUp && count < loop.scratch.count { break }
             } else if count == 0 {
@@ -343,6 +349,10 @@ final class ServerConnection {
         guard case .processing(let request) = state else { return }
         releaseBody()
         requestsServed += 1
+        if let stream = response.stream, !request.isHead, response.status >= 200, response.status != 204 {
+            startStreaming(response, stream: stream)
+            return
+        }
         let keepAlive = request.keepAlive && !draining && !core.isDraining
         let bytes = HTTPResponseEncoder.encode(
             response, version: request.version, keepAlive: keepAlive, date: loop.dateHeader(), headRequest: request.isHead)
@@ -360,6 +370,41 @@ final class ServerConnection {
             // pass's `beforeAnswersAreSent` hook (audit lines reach standard output first).
             send(bytes, thenClose: true, atEndOfPass: true)
         }
+    }
+
+    /// Writes the head of a streamed response, then each chunk as the stream yields it, from a
+    /// task that hands them to this loop by connection id; the last chunk and close when the
+    /// stream ends. Closing the connection first cancels the task, which ends the stream's
+    /// iteration (its producer sees the termination).
+    private func startStreaming(_ response: HTTPResponse, stream: AsyncStream<[UInt8]>) {
+        state = .streaming
+        send(HTTPResponseEncoder.encode(response, keepAlive: false, date: loop.dateHeader(), chunked: true))
+        let loop = self.loop
+        let id = self.id
+        streamTask = Task.detached {
+            for await chunk in stream {
+                let bytes = HTTPResponseEncoder.chunk(chunk)
+                guard !bytes.isEmpty else { continue }
+                loop.execute { loop.connection(id)?.sendStreamed(bytes) }
+            }
+            loop.execute { loop.connection(id)?.endStream() }
+        }
+    }
+
+    /// One chunk of a streamed body; a client that does not take its chunks is closed.
+    private func sendStreamed(_ bytes: [UInt8]) {
+        guard case .streaming = state else { return }
+        if unsentOutputBytes > core.configuration.maxUnsentOutputBytes {
+            closeNow()
+            return
+        }
+        send(bytes)
+    }
+
+    /// The last chunk of a streamed body, then close.
+    private func endStream() {
+        guard case .streaming = state else { return }
+        send(HTTPResponseEncoder.lastChunk, thenClose: true, atEndOfPass: true)
     }
 
     /// Sends an error (or final) response with `Connection: close`, then closes after it is written.
@@ -495,6 +540,8 @@ final class ServerConnection {
     func closeNow() {
         guard !isClosed else { return }
         state = .closed
+        streamTask?.cancel()
+        streamTask = nil
         releaseBody()
         close(fd)
         loop.remove(self)
@@ -526,7 +573,7 @@ final class ServerConnection {
             return
         }
         switch state {
-        case .processing, .closed, .closing:
+        case .processing, .streaming, .closed, .closing:
             return
         case .handshaking, .reading, .lingering:
             break
@@ -555,6 +602,8 @@ final class ServerConnection {
             closeNow()
         case .reading where parser.phase == .idle:
             closeGracefully()
+        case .streaming:
+            endStream()
         default:
             break
         }

@@ -106,7 +106,7 @@ app.kubernetes.io/component: webhook
 
 {{/* Whether signet talks to the API server: only with the kubernetes policy source, where it reads its resources and, when allowed, image pull Secrets. */}}
 {{- define "signet.usesAPIServer" -}}
-{{- if eq .Values.policies.source "kubernetes" -}}true{{- end -}}
+{{- if or (eq .Values.policies.source "kubernetes") .Values.console.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{/* The label that marks the ClusterImagePolicies of this release; the webhook does not review objects that carry it with the release name. */}}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SignetAdmission
+import SignetConsole
+import SignetHTTP
+import SignetKube
+
+/// `signet serve`'s console flags: off unless `--console-port` is given, never on the webhook's
+/// port; the same serving certificate; the Kubernetes API (in-cluster configuration) reviews
+/// every console token. Each flag has an environment-variable twin.
+struct ConsoleOptions: ParsableArguments {
+    @Option(name: .customLong("console-port"), help: "Serve the verification console over HTTPS on this port (not the webhook's). (env: SIGNET_CONSOLE_PORT, default: no console)")
+    var port: Int?
+
+    @Option(name: .customLong("console-address"), help: "Address the console listens on. (env: SIGNET_CONSOLE_ADDRESS, default: --address)")
+    var address: String?
+
+    @Option(name: .customLong("console-auth-cache-ttl"), help: "How long a token's TokenReview and SubjectAccessReview answers are reused. (env: SIGNET_CONSOLE_AUTH_CACHE_TTL, default 10s)")
+    var authCacheTTL: String?
+
+    /// The console's settings, or nil when it is off.
+    func resolve(webhook: HTTPServerConfiguration) throws -> ConsoleSettings? {
+        let port = try EnvironmentOption.int(port, "SIGNET_CONSOLE_PORT", default: 0)
+        guard port != 0 else { return nil }
+        guard (1...65535).contains(port) else { throw ValidationError("--console-port must be between 1 and 65535") }
+        guard port != webhook.port else { throw ValidationError("--console-port must differ from --port: the console never shares the webhook's port") }
+        var server = webhook
+        server.port = port
+        server.host = EnvironmentOption.string(address, "SIGNET_CONSOLE_ADDRESS", default: webhook.host)!
+        server.eventLoopThreads = 1
+        server.maxConnections = min(webhook.maxConnections, 256)
+        server.peerLimits = PeerConnectionLimits()
+        server.beforeAnswersAreSent = nil
+        let ttl = try EnvironmentOption.duration(authCacheTTL, "SIGNET_CONSOLE_AUTH_CACHE_TTL", default: .seconds(10))
+        guard ttl >= .zero else { throw ValidationError("--console-auth-cache-ttl must not be negative") }
+        return ConsoleSettings(server: server, authCacheTTL: ttl)
+    }
+}
+
+/// The console's settings after flags and environment.
+struct ConsoleSettings: Sendable {
+    var server: HTTPServerConfiguration
+    var authCacheTTL: Duration
+}
+
+/// The running console: its HTTPS server and what it shares with admission.
+struct ConsoleRuntime: Sendable {
+    let server: HTTPServer
+    let feed: DecisionFeed
+
+    /// Starts the console on `settings.server` with the webhook's TLS files, deciding with the
+    /// evaluator `responder` uses; the Kubernetes API reviews tokens.
+    static func start(
+        settings: ConsoleSettings, tls: TLSServerConfiguration, responder: AdmissionResponder, feed: DecisionFeed, logger: Logger
+    ) throws -> ConsoleRuntime {
+        let client: KubernetesClient
+        do {
+            let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? KubernetesClientConfiguration.serviceAccountDirectory
+            client = try KubernetesClient(
+                configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
+                logger: Logger(label: "signet.console.kube"))
+        } catch {
+            logger.critical("the console needs the Kubernetes API to review tokens", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+        let consoleLogger = Logger(label: "signet.console")
+        let authorizer = KubernetesConsoleAuthorizer(
+            client: client, rules: ConsoleAccessRules(), cacheTTL: settings.authCacheTTL, cacheCapacity: 1024, logger: consoleLogger)
+        let evaluator = responder.evaluator
+        let runner = VerificationRunner(evaluator: evaluator, logger: consoleLogger)
+        let handler = ConsoleRequestHandler(
+            authorizer: authorizer, runner: runner, feed: feed, policies: { evaluator().policies }, logger: consoleLogger)
+        let certificates: CertificateReloader
+        do {
+            certificates = try CertificateReloader(configuration: tls, logger: Logger(label: "signet.console.tls"))
+        } catch {
+            logger.critical("cannot load the console's serving certificate", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+        let server = try HTTPServer(
+            configuration: settings.server, certificates: certificates, handler: handler, logger: Logger(label: "signet.console.http"))
+        do {
+            try server.start()
+        } catch {
+            logger.critical("the console cannot listen", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+        return ConsoleRuntime(server: server, feed: feed)
+    }
+}

@@ -1,0 +1,52 @@
+import SignetKube
+
+/// What a console request asks to do, each checked by its own SubjectAccessReview (Kubernetes
+/// "Authorization", resource attributes): reading pages and the API, or running a verification,
+/// which makes signet contact registries.
+public enum ConsoleAction: String, Sendable, Hashable, CaseIterable {
+    case read
+    case verify
+}
+
+/// The outcome of authenticating and authorising one console request.
+public enum ConsoleAccessDecision: Sendable, Hashable {
+    /// The token's user may do the action.
+    case allowed(KubernetesUserInfo)
+    /// No token, or the TokenReview did not authenticate it: 401.
+    case unauthenticated(String)
+    /// Authenticated, but the SubjectAccessReview denied the action: 403.
+    case forbidden(KubernetesUserInfo, String)
+    /// The API server could not be asked: 503, never an open door.
+    case unavailable(String)
+}
+
+/// Decides who a bearer token is and whether that user may do a ``ConsoleAction``.
+public protocol ConsoleAuthorizer: Sendable {
+    func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision
+}
+
+/// The access rules of the console: the resource attributes each action is checked against.
+///
+/// Reading needs `get` on `clusterimagepolicies.signet.dev` (whoever may read the policies may
+/// read what they decided); verifying needs `create` on `verifications.console.signet.dev`, a
+/// virtual resource no API server serves, granted only by RBAC rules that name it (the chart's
+/// `signet-console-verifier` ClusterRole).
+public struct ConsoleAccessRules: Sendable, Hashable {
+    public var read: KubernetesResourceAttributes
+    public var verify: KubernetesResourceAttributes
+
+    public init(
+        read: KubernetesResourceAttributes = KubernetesResourceAttributes(verb: "get", group: "signet.dev", resource: "clusterimagepolicies"),
+        verify: KubernetesResourceAttributes = KubernetesResourceAttributes(verb: "create", group: "console.signet.dev", resource: "verifications")
+    ) {
+        self.read = read
+        self.verify = verify
+    }
+
+    public func attributes(for action: ConsoleAction) -> KubernetesResourceAttributes {
+        switch action {
+        case .read: read
+        case .verify: verify
+        }
+    }
+}

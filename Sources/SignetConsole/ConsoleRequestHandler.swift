@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import SignetHTTP
+import SignetKube
+import SignetPolicy
+
+/// The console's HTTP endpoints on its own port (see the README, "The console"): HTML pages and
+/// `/api/` JSON, every one but the login form and the two assets behind a bearer token that a
+/// TokenReview authenticates and a SubjectAccessReview authorises for the action (read or
+/// verify). No token or a refused one: 401; an action the user may not do: 403; the API server
+/// unreachable: 503. Responses carry a strict Content-Security-Policy (first-party script and
+/// style only, no framing) and are never cached.
+public struct ConsoleRequestHandler: HTTPRequestHandler {
+    public let authorizer: any ConsoleAuthorizer
+    public let credentials: ConsoleCredentials
+    public let runner: VerificationRunner
+    public let feed: DecisionFeed
+    /// The policies, exceptions and bypasses admission decides with now.
+    public let policies: @Sendable () -> PolicySet
+    public let clock: @Sendable () -> Date
+    public var sessionSeconds = 8 * 3600
+    let logger: Logger
+
+    public init(
+        authorizer: any ConsoleAuthorizer, credentials: ConsoleCredentials = ConsoleCredentials(), runner: VerificationRunner,
+        feed: DecisionFeed, policies: @escaping @Sendable () -> PolicySet, clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "signet.console")
+    ) {
+        self.authorizer = authorizer
+        self.credentials = credentials
+        self.runner = runner
+        self.feed = feed
+        self.policies = policies
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The Content-Security-Policy of every response (CSP Level 3).
+    public static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+    public func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
+        var response = await route(request)
+        for (name, value) in [
+            ("Content-Security-Policy", Self.contentSecurityPolicy), ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"),
+        ] where !response.headers.contains(name) {
+            response.headers.add(name: name, value: value)
+        }
+        return response
+    }
+
+    /// A request past the door: who asked and how (cookie sessions need CSRF tokens on forms).
+    struct Caller {
+        var user: KubernetesUserInfo
+        var token: String
+        var fromCookie: Bool
+    }
+
+    private func route(_ request: HTTPRequest) async -> HTTPResponse {
+        let path = request.path
+        let api = path.hasPrefix("/api/")
+        switch (request.method, path) {
+        case ("GET", "/assets/console.css"): return Self.asset(ConsoleAssets.stylesheet, type: "text/css; charset=utf-8")
+        case ("GET", "/assets/console.js"): return Self.asset(ConsoleAssets.script, type: "text/javascript; charset=utf-8")
+        case ("GET", "/login"): return Self.loginPage(status: 200, message: nil)
+        case ("POST", "/login"): return await login(request)
+        default: break
+        }
+        let action: ConsoleAction = request.method == "POST" && (path == "/verify" || path == "/api/verifications") ? .verify : .read
+        let caller: Caller
+        switch await admit(request, action: action, api: api) {
+        case .success(let admitted): caller = admitted
+        case .failure(let refusal): return refusal.response
+        }
+        if request.method == "POST", caller.fromCookie, !api || path == "/api/verifications" {
+            let form = Self.form(request)
+            guard credentials.isValidCSRF(form["csrf"], for: caller.token) else {
+                logger.notice("console form without a valid CSRF token", metadata: ["user": "\(caller.user.username)", "path": "\(path)"])
+                return Self.page(403, title: "Forbidden", active: "", user: caller.user.username,
+                                 body: "<p class=\"error\">The form's CSRF token is missing or does not belong to this session. Reload the page and try again.</p>")
+            }
+        }
+        return await respond(request, caller: caller)
+    }
+
+    private func respond(_ request: HTTPRequest, caller: Caller) async -> HTTPResponse {
+        let path = request.path
+        let user = caller.user.username
+        let csrf = caller.fromCookie ? credentials.csrfToken(for: caller.token) : nil
+        let parts = path.split(separator: "/").map(String.init)
+        switch (request.method, parts.first ?? "", parts.count) {
+        case ("GET", "", 0):
+            return Self.page(200, title: "Overview", active: "Overview", user: user, body: OverviewPage.html(policies: policies(), runs: runner.recent()))
+        case ("GET", "policies", 1):
+            return Self.page(200, title: "Policies", active: "Policies", user: user, body: PoliciesInForce(policies(), now: clock()).html)
+        case ("GET", "help", 1):
+            return Self.page(200, title: "Help", active: "Help", user: user, body: HelpPage.html)
+        case ("GET", "verify", 1):
+            return Self.page(200, title: "Verify", active: "Verify", user: user, body: VerifyPages.form(csrf: csrf, recent: runner.recent()))
+        case ("POST", "verify", 1):
+            let form = Self.form(request)
+            guard let image = form["image"]?.trimmingCharacters(in: .whitespaces), !image.isEmpty else {
+                return Self.page(400, title: "Verify", active: "Verify", user: user,
+                                 body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: "enter an image reference"))
+            }
+            let namespace = form["namespace"].flatMap { $0.isEmpty ? nil : $0 }
+            let id = runner.start(image: image, namespace: namespace, user: user)
+            return HTTPResponse(status: 303, headers: HTTPHeaders([("Location", "/verify/\(id)")]))
+        case ("GET", "verify", 2):
+            guard let run = runner.run(parts[1]) else { return notFound("no verification \(parts[1]) (only the latest are kept)", user: user) }
+            var body = VerifyPages.run(run)
+            if run.state == .running { body = body.replacingOccurrences(of: "<table id=\"steps\">", with: "<table id=\"steps\" data-live=\"/verify/\(run.id)/events\">") }
+            return Self.page(200, title: "Verification", active: "Verify", user: user, body: body, script: true, refresh: run.state == .running)
+        case ("GET", "verify", 3) where parts[2] == "events":
+            guard runner.run(parts[1]) != nil else { return .text(404, "no such verification\n") }
+            return Self.eventStream(ServerSentEvents.stream(runner.updates(of: parts[1]), encode: { event in
+                ServerSentEvents.event("stage", json: LiveStage(stage: event.stage.rawValue, cells: VerifyPages.row(event)))
+            }, ending: Array("event: end\ndata: {}\n\n".utf8)))
+        case ("GET", "trust", 2):
+            guard let run = runner.run(parts[1]) else { return notFound("no verification \(parts[1])", user: user) }
+            return Self.page(200, title: "Trust chain", active: "Verify", user: user, body: VerifyPages.trust(run))
+        case ("GET", "trust", 1):
+            guard let digest = request.queryValue("digest"), let run = runner.latest(digest: digest) else {
+                return notFound("no verification of that digest is kept; verify the image first", user: user)
+            }
+            return Self.page(200, title: "Trust chain", active: "Verify", user: user, body: VerifyPages.trust(run))
+        case ("GET", "history", 1):
+            return Self.page(200, title: "History", active: "History", user: user, body: HistoryPage.live(), script: true)
+        case ("GET", "history", 2) where parts[1] == "events":
+            return Self.eventStream(ServerSentEvents.stream(feed.subscribe(), encode: { decision in
+                ServerSentEvents.event("decision", json: HistoryPage.LiveRow(decision))
+            }))
+        case ("GET", "logout", 1):
+            return Self.page(200, title: "Sign out", active: "", user: user, body: """
+                <form method="post" action="/logout">\(csrf.map { "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape($0))\">" } ?? "")\
+                <button type="submit">Sign out</button></form>
+                """)
+        case ("POST", "logout", 1):
+            return HTTPResponse(status: 303, headers: HTTPHeaders([("Location", "/login"), ("Set-Cookie", ConsoleCredentials.clearedCookie)]))
+        case (_, "api", _):
+            return await respondToAPI(request, caller: caller, parts: Array(parts.dropFirst()))
+        default:
+            return notFound("no page \(path)", user: user)
+        }
+    }
+
+    struct LiveStage: Encodable {
+        var stage: String
+        var cells: [String]
+    }
+
+    // MARK: - The door
+
+    struct Refusal: Error {
+        var response: HTTPResponse
+    }
+
+    private func admit(_ request: HTTPRequest, action: ConsoleAction, api: Bool) async -> Result<Caller, Refusal> {
+        guard let (token, fromCookie) = credentials.token(of: request) else {
+            return .failure(Refusal(response: unauthenticated("a bearer token is required", api: api)))
+        }
+        switch await authorizer.decide(token: token, action: action) {
+        case .allowed(let user):
+            return .success(Caller(user: user, token: token, fromCookie: fromCookie))
+        case .unauthenticated(let why):
+            var response = unauthenticated(why, api: api)
+            if fromCookie { response.headers.add(name: "Set-Cookie", value: ConsoleCredentials.clearedCookie) }
+            return .failure(Refusal(response: response))
+        case .forbidden(let user, let why):
+            return .failure(Refusal(response: api
+                ? Self.json(403, ["error": why])
+                : Self.page(403, title: "Forbidden", active: "", user: user.username, body: "<p class=\"error\" id=\"refusal\">\(HTML.escape(why))</p>")))
+        case .unavailable(let why):
+            return .failure(Refusal(response: api
+                ? Self.json(503, ["error": why])
+                : Self.page(503, title: "Unavailable", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>")))
+        }
+    }
+
+    private func unauthenticated(_ why: String, api: Bool) -> HTTPResponse {
+        var response = api ? Self.json(401, ["error": why]) : Self.loginPage(status: 401, message: why)
+        response.headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"signet-console\"")
+        return response
+    }
+
+    private func login(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let token = Self.form(request)["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+            return Self.loginPage(status: 401, message: "paste a Kubernetes bearer token")
+        }
+        switch await authorizer.decide(token: token, action: .read) {
+        case .allowed(let user):
+            logger.info("console sign-in", metadata: ["user": "\(user.username)"])
+            return HTTPResponse(status: 303, headers: HTTPHeaders([
+                ("Location", "/"), ("Set-Cookie", ConsoleCredentials.sessionCookie(token, maxAgeSeconds: sessionSeconds)),
+            ]))
+        case .unauthenticated(let why): return Self.loginPage(status: 401, message: why)
+        case .forbidden(_, let why): return Self.loginPage(status: 403, message: why)
+        case .unavailable(let why): return Self.loginPage(status: 503, message: why)
+        }
+    }
+
+    static func loginPage(status: Int, message: String?) -> HTTPResponse {
+        page(status, title: "Sign in", active: "", user: nil, body: """
+            \(message.map { "<p class=\"error\" id=\"refusal\">\(HTML.escape($0))</p>" } ?? "")
+            <p>The console accepts a Kubernetes bearer token, checked by a TokenReview and a SubjectAccessReview. \
+            Make one with <code>kubectl create token YOUR-SERVICE-ACCOUNT</code>, or send it as \
+            <code>Authorization: Bearer</code>.</p>
+            <form method="post" action="/login"><label>Token <input type="password" name="token" id="token" size="70" required \
+            autocomplete="off"></label> <button type="submit" id="sign-in">Sign in</button></form>
+            """)
+    }
+
+    // MARK: - Responses
+
+    static func page(_ status: Int, title: String, active: String, user: String?, body: String, script: Bool = false, refresh: Bool = false) -> HTTPResponse {
+        var html = HTML.page(title: title, active: active, user: user, body: body, script: script)
+        if refresh {
+            // Without script, a running verification's page reloads itself.
+            html = html.replacingOccurrences(of: "</title>", with: "</title><noscript><meta http-equiv=\"refresh\" content=\"1\"></noscript>")
+        }
+        return HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/html; charset=utf-8")]), body: Array(html.utf8))
+    }
+
+    private func notFound(_ message: String, user: String) -> HTTPResponse {
+        Self.page(404, title: "Not found", active: "", user: user, body: "<p class=\"error\">\(HTML.escape(message))</p>")
+    }
+
+    static func asset(_ text: String, type: String) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", type)]), body: Array(text.utf8))
+    }
+
+    static func json(_ status: Int, _ value: some Encodable) -> HTTPResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        guard let body = try? encoder.encode(value) else { return .json(500, Array(#"{"error":"cannot encode the answer"}"#.utf8)) }
+        return .json(status, [UInt8](body))
+    }
+
+    static func eventStream(_ chunks: AsyncStream<[UInt8]>) -> HTTPResponse {
+        .streamed(200, headers: HTTPHeaders([("Content-Type", "text/event-stream; charset=utf-8")]), chunks: chunks)
+    }
+
+    /// The fields of an `application/x-www-form-urlencoded` body (HTML Living Standard §4.10.21.7).
+    static func form(_ request: HTTPRequest) -> [String: String] {
+        let decoded = HTTPRequest(method: "GET", target: "/?" + String(decoding: request.body, as: UTF8.self))
+        var fields: [String: String] = [:]
+        for pair in (decoded.query ?? "").split(separator: "&") {
+            let name = String(pair.split(separator: "=", maxSplits: 1).first ?? "")
+            if fields[name] == nil, let value = decoded.queryValue(name.removingPercentEncoding ?? name) { fields[name] = value }
+        }
+        return fields
+    }
+}

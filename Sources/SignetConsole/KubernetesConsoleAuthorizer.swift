@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import SignetCrypto
+import SignetKube
+import Synchronization
+
+/// The console's door: a TokenReview says who a bearer token belongs to, a SubjectAccessReview
+/// whether that user may do the action (Kubernetes "Authenticating" and "Authorization";
+/// `authentication.k8s.io/v1`, `authorization.k8s.io/v1`). Answers are kept briefly per token
+/// and action (``ConsoleAccessCache``) so a page with its stylesheet and script costs one pair
+/// of reviews, not three; failures to reach the API server are never kept, and deny.
+public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
+    private let client: KubernetesClient
+    private let rules: ConsoleAccessRules
+    private let cache: ConsoleAccessCache
+    private let logger: Logger
+
+    public init(client: KubernetesClient, rules: ConsoleAccessRules, cacheTTL: Duration, cacheCapacity: Int, logger: Logger) {
+        self.client = client
+        self.rules = rules
+        self.cache = ConsoleAccessCache(ttl: cacheTTL, capacity: cacheCapacity)
+        self.logger = logger
+    }
+
+    public func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision {
+        // Keyed by a hash: the cache never holds a usable token. Who the token is and what that
+        // user may do are kept apart, so a second action costs one review, not two.
+        let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
+        let identity = await cached(tokenKey + "/identity") { await authenticate(token) }
+        guard case .allowed(let user) = identity else { return identity }
+        return await cached(tokenKey + "/" + action.rawValue) { await authorize(user, action: action) }
+    }
+
+    /// The cached answer for `key`, else `ask`'s, kept unless the API server could not be asked.
+    private func cached(_ key: String, _ ask: () async -> ConsoleAccessDecision) async -> ConsoleAccessDecision {
+        if let known = cache.value(for: key) { return known }
+        let decision = await ask()
+        if case .unavailable = decision { return decision }
+        cache.store(decision, for: key)
+        return decision
+    }
+
+    private func authenticate(_ token: String) async -> ConsoleAccessDecision {
+        do {
+            guard let user = try await client.reviewToken(token) else {
+                logger.info("console token refused by the TokenReview")
+                return .unauthenticated("the API server did not authenticate the token")
+            }
+            return .allowed(user)
+        } catch {
+            logger.warning("TokenReview failed", metadata: ["error": "\(error)"])
+            return .unavailable("the API server could not review the token: \(error)")
+        }
+    }
+
+    private func authorize(_ user: KubernetesUserInfo, action: ConsoleAction) async -> ConsoleAccessDecision {
+        let attributes = rules.attributes(for: action)
+        do {
+            let access = try await client.reviewAccess(user: user, attributes: attributes)
+            guard access.allowed else {
+                logger.info("console access denied", metadata: ["user": "\(user.username)", "action": "\(action.rawValue)"])
+                let why = access.reason.isEmpty ? "" : ": \(access.reason)"
+                return .forbidden(user, "user \(user.username) may not \(attributes.description)\(why)")
+            }
+            return .allowed(user)
+        } catch {
+            logger.warning("SubjectAccessReview failed", metadata: ["error": "\(error)", "user": "\(user.username)"])
+            return .unavailable("the API server could not review access: \(error)")
+        }
+    }
+}
+
+/// Access decisions kept for a short time, at most `capacity` of them (the oldest dropped
+/// first), so the cache stays bounded whatever tokens clients send.
+final class ConsoleAccessCache: Sendable {
+    private struct Entry {
+        var decision: ConsoleAccessDecision
+        var expires: ContinuousClock.Instant
+    }
+
+    private let ttl: Duration
+    private let capacity: Int
+    private let entries = Mutex<(values: [String: Entry], order: [String])>(([:], []))
+
+    init(ttl: Duration, capacity: Int) {
+        self.ttl = ttl
+        self.capacity = max(1, capacity)
+    }
+
+    func value(for key: String, now: ContinuousClock.Instant = .now) -> ConsoleAccessDecision? {
+        entries.withLock { state in
+            guard let entry = state.values[key] else { return nil }
+            guard entry.expires > now else {
+                state.values[key] = nil
+                return nil
+            }
+            return entry.decision
+        }
+    }
+
+    func store(_ decision: ConsoleAccessDecision, for key: String, now: ContinuousClock.Instant = .now) {
+        guard ttl > .zero else { return }
+        entries.withLock { state in
+            if state.values[key] == nil { state.order.append(key) }
+            state.values[key] = Entry(decision: decision, expires: now + ttl)
+            while state.values.count > capacity, !state.order.isEmpty {
+                state.values[state.order.removeFirst()] = nil
+            }
+            // Keys whose entries expired and were read away leave the order list here.
+            if state.order.count > capacity * 2 { state.order = state.order.filter { state.values[$0] != nil } }
+        }
+    }
+
+    var count: Int { entries.withLock { $0.values.count } }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import SignetPolicy
+import Synchronization
+
+/// Runs the console's verifications and keeps the last ``capacity`` of them: each image is
+/// decided by the evaluator admission uses at that moment (same policies, exceptions, bypasses
+/// and engine, so the same cache), with a watching verifier (``ObservingVerifier``) that turns
+/// every authority's result into stages subscribers receive as they happen.
+///
+/// The subject is a dry-run `Pod` CREATE in the chosen namespace by the console's user, named
+/// `signet-console-verify`: exceptions and bypasses for that namespace apply; a policy's
+/// `namespaceSelector` is decided without namespace labels.
+public final class VerificationRunner: Sendable {
+    public typealias Finished = @Sendable (VerificationRun) async -> Void
+
+    private struct State {
+        var runs: [String: VerificationRun] = [:]
+        var order: [String] = []
+        var subscribers: [String: [UUID: AsyncStream<VerificationRunEvent>.Continuation]] = [:]
+    }
+
+    private let evaluator: @Sendable () -> PolicyEvaluator
+    private let capacity: Int
+    private let timeout: Duration
+    private let finished: Finished
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    public init(
+        evaluator: @escaping @Sendable () -> PolicyEvaluator, capacity: Int = 200, timeout: Duration = .seconds(30),
+        logger: Logger = Logger(label: "signet.console"), finished: @escaping Finished = { _ in }
+    ) {
+        self.evaluator = evaluator
+        self.capacity = max(1, capacity)
+        self.timeout = timeout
+        self.finished = finished
+        self.logger = logger
+    }
+
+    /// Starts verifying `image` for `user`; the run's id at once.
+    public func start(image: String, namespace: String?, user: String) -> String {
+        let id = UUID().uuidString.lowercased()
+        let run = VerificationRun(
+            id: id, image: image, namespace: namespace, user: user, startedAt: Date(), state: .running, events: [],
+            authorities: [], verdict: nil, totalMilliseconds: nil)
+        // Streams are finished outside the lock: finishing runs their termination handlers,
+        // which take the lock themselves.
+        let orphaned = state.withLock { state -> [AsyncStream<VerificationRunEvent>.Continuation] in
+            state.runs[id] = run
+            state.order.append(id)
+            var orphaned: [AsyncStream<VerificationRunEvent>.Continuation] = []
+            while state.order.count > capacity {
+                let dropped = state.order.removeFirst()
+                state.runs[dropped] = nil
+                orphaned += state.subscribers.removeValue(forKey: dropped)?.values.map { $0 } ?? []
+            }
+            return orphaned
+        }
+        orphaned.forEach { $0.finish() }
+        Task { await self.perform(id: id, image: image, namespace: namespace, user: user) }
+        return id
+    }
+
+    /// Runs `image` to its decision and returns the run (for the JSON API and tests).
+    public func verify(image: String, namespace: String?, user: String) async -> VerificationRun? {
+        let id = start(image: image, namespace: namespace, user: user)
+        for await _ in updates(of: id) {}
+        return run(id)
+    }
+
+    /// The run `id`, if still kept.
+    public func run(_ id: String) -> VerificationRun? {
+        state.withLock { $0.runs[id] }
+    }
+
+    /// The runs kept, oldest first.
+    public func recent() -> [VerificationRun] {
+        state.withLock { state in state.order.compactMap { state.runs[$0] } }
+    }
+
+    /// The newest finished run that verified `digest`.
+    public func latest(digest: String) -> VerificationRun? {
+        recent().last { $0.state == .finished && $0.digest == digest }
+    }
+
+    /// The stages of run `id`: those already reported, then each new one; finishes with the run.
+    public func updates(of id: String) -> AsyncStream<VerificationRunEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: VerificationRunEvent.self, bufferingPolicy: .bufferingNewest(256))
+        let key = UUID()
+        // Set before the continuation is shared; it runs outside the lock (streams are finished
+        // after the lock is released).
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { _ = $0.subscribers[id]?.removeValue(forKey: key) }
+        }
+        let done = state.withLock { state -> Bool in
+            guard let run = state.runs[id] else { return true }
+            run.events.forEach { continuation.yield($0) }
+            if run.state == .finished { return true }
+            state.subscribers[id, default: [:]][key] = continuation
+            return false
+        }
+        if done { continuation.finish() }
+        return stream
+    }
+
+    private func perform(id: String, image: String, namespace: String?, user: String) async {
+        let started = ContinuousClock.now
+        let at = { @Sendable in (ContinuousClock.now - started).consoleMilliseconds }
+        emit(id, VerificationRunEvent(
+            stage: .started, atMilliseconds: 0, title: "started", passed: nil,
+            detail: "verifying \(image) as a Pod in \(namespace ?? "no namespace") for \(user)"))
+        let current = evaluator()
+        let resolutionReported = Mutex(false)
+        let observer = current.verifier.map { inner in
+            ObservingVerifier(inner: inner) { report in
+                self.record(id, report)
+                let firstReport = resolutionReported.withLock { reported -> Bool in
+                    defer { reported = true }
+                    return !reported
+                }
+                for event in Self.events(for: report, at: at(), includingResolution: firstReport) { self.emit(id, event) }
+            }
+        }
+        let observed = PolicyEvaluator(
+            policies: current.policies, noMatchAction: current.noMatchAction, verifier: observer, logger: current.logger,
+            exemptions: current.exemptions, credentialProvider: current.credentialProvider)
+        let subject = AdmissionSubject(
+            namespace: namespace, name: "signet-console-verify", kind: "Pod", operation: "CREATE", dryRun: true, userName: user)
+        let decision = await observed.evaluate(
+            [ImageUse(image: image, container: "console")], subject: subject, deadline: .now + timeout)
+        let verdict = decision.verdicts.first
+        let total = at()
+        emit(id, VerificationRunEvent(
+            stage: .decision, atMilliseconds: total, title: verdict.map { "decision: \($0.outcome.rawValue)" } ?? "decision",
+            passed: verdict.map { $0.outcome != .deny }, detail: verdict?.reason ?? "no verdict", durationMilliseconds: total))
+        let (finishedRun, subscribers) = state.withLock { state in
+            state.runs[id]?.verdict = verdict
+            state.runs[id]?.totalMilliseconds = total
+            state.runs[id]?.state = .finished
+            return (state.runs[id], state.subscribers.removeValue(forKey: id)?.values.map { $0 } ?? [])
+        }
+        subscribers.forEach { $0.finish() }
+        logger.info("console verification", metadata: [
+            "image": "\(image)", "user": "\(user)", "verdict": "\(verdict?.outcome.rawValue ?? "none")",
+            "milliseconds": "\(Int(total))",
+        ])
+        if let finishedRun { await finished(finishedRun) }
+    }
+
+    private func record(_ id: String, _ report: AuthorityReport) {
+        state.withLock { $0.runs[id]?.authorities.append(report) }
+    }
+
+    private func emit(_ id: String, _ event: VerificationRunEvent) {
+        state.withLock { state in
+            state.runs[id]?.events.append(event)
+            state.subscribers[id]?.values.forEach { $0.yield(event) }
+        }
+    }
+
+    /// The stages one authority's result shows: resolution (first authority only), the
+    /// authority's outcome with fetch and check times, then each check the verifier made.
+    static func events(for report: AuthorityReport, at: Double, includingResolution: Bool) -> [VerificationRunEvent] {
+        var events: [VerificationRunEvent] = []
+        let name = "\(report.policy) / \(report.authority)"
+        guard let result = report.result else {
+            events.append(VerificationRunEvent(
+                stage: .authority, atMilliseconds: at, title: name, passed: false,
+                detail: report.error ?? "not verified", durationMilliseconds: report.elapsedMilliseconds))
+            return events
+        }
+        if includingResolution {
+            let how = result.timings.resolutionMilliseconds == nil ? "digest given or resolved before" : "tag resolved at the registry"
+            events.append(VerificationRunEvent(
+                stage: .resolution, atMilliseconds: at, title: "resolution", passed: true,
+                detail: "\(result.image) → \(result.digest) (\(how))", durationMilliseconds: result.timings.resolutionMilliseconds))
+        }
+        var detail = "\(result.format.name): \(result.reason)"
+        if let cache = result.cache { detail += " [cache \(cache.rawValue)]" }
+        events.append(VerificationRunEvent(
+            stage: .authority, atMilliseconds: at, title: name, passed: result.passed, detail: detail,
+            durationMilliseconds: result.timings.totalMilliseconds ?? report.elapsedMilliseconds))
+        for step in result.steps {
+            events.append(VerificationRunEvent(
+                stage: .step, atMilliseconds: at, title: "\(report.authority): \(step.name)", passed: step.passed, detail: step.detail))
+        }
+        return events
+    }
+}
+
+extension Duration {
+    /// The duration in milliseconds.
+    var consoleMilliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

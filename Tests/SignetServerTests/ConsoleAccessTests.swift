@@ -1,0 +1,99 @@
+import Foundation
+import SignetTestSupport
+import Testing
+
+/// The console's door, through `signet serve --console-port` and the API server double's
+/// TokenReview and SubjectAccessReview: 401 without a token and with one the TokenReview
+/// refuses, 403 when the SubjectAccessReview denies, reading and verifying as separate rights,
+/// the login cookie's attributes, CSRF on forms, answers reused per token.
+@Suite(.serialized)
+struct ConsoleAccessTests {
+    @Test func tokensAreReviewedAndActionsAuthorised() async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let console = try await ConsoleFixture.start(policyDirectory: policies.path, arguments: ["--console-auth-cache-ttl", "5m"])
+        defer { console.stop() }
+
+        let anonymous = try await console.request("/api/policies")
+        #expect(anonymous.status == 401)
+        #expect(anonymous.headers.contains("WWW-Authenticate: Bearer"), "\(anonymous.headers)")
+        let anonymousPage = try await console.request("/policies")
+        #expect(anonymousPage.status == 401)
+        #expect(anonymousPage.body.contains("name=\"token\""), "the login form is shown")
+
+        let refused = try await console.request("/api/policies", token: "not-a-token-the-api-server-knows")
+        #expect(refused.status == 401)
+        #expect(refused.body.contains("did not authenticate"), "\(refused.body)")
+
+        let outsider = try await console.request("/api/policies", token: ConsoleFixture.outsiderToken)
+        #expect(outsider.status == 403)
+        #expect(outsider.body.contains("outsider may not get clusterimagepolicies.signet.dev"), "\(outsider.body)")
+        let outsiderPage = try await console.request("/policies", token: ConsoleFixture.outsiderToken)
+        #expect(outsiderPage.status == 403)
+
+        let read = try await console.request("/api/policies", token: ConsoleFixture.readerToken)
+        #expect(read.status == 200)
+        #expect(read.body.contains("\"no-docker-hub\""), "\(read.body)")
+        let page = try await console.request("/policies", token: ConsoleFixture.readerToken)
+        #expect(page.status == 200)
+        #expect(page.headers.contains("Content-Security-Policy: default-src 'none'; script-src 'self'"), "\(page.headers)")
+        #expect(page.body.contains("kubectl edit clusterimagepolicy no-docker-hub"))
+
+        // Reading does not let one verify.
+        let readerVerifies = try await console.request(
+            "/api/verifications", token: ConsoleFixture.readerToken, method: "POST",
+            body: #"{"image":"docker.io/library/nginx:1.25"}"#, contentType: "application/json")
+        #expect(readerVerifies.status == 403)
+        #expect(readerVerifies.body.contains("may not create verifications.console.signet.dev"), "\(readerVerifies.body)")
+
+        // A verifier runs the admission decision for an image.
+        let verified = try await console.request(
+            "/api/verifications", token: ConsoleFixture.verifierToken, method: "POST",
+            body: #"{"image":"docker.io/library/nginx:1.25"}"#, contentType: "application/json")
+        #expect(verified.status == 200)
+        let run = try #require(try JSONSerialization.jsonObject(with: Data(verified.body.utf8)) as? [String: Any])
+        let verdict = try #require(run["verdict"] as? [String: Any])
+        #expect(verdict["outcome"] as? String == "deny")
+        #expect((verdict["reason"] as? String ?? "").contains("Docker Hub images are not trusted here"), "\(verdict)")
+        #expect(run["user"] as? String == "verifier")
+
+        // Sign-in sets a session cookie only the server can read, sent to this site only.
+        let login = try await console.request(
+            "/login", method: "POST", body: "token=\(ConsoleFixture.verifierToken)", contentType: "application/x-www-form-urlencoded")
+        #expect(login.status == 303)
+        let setCookie = try #require(login.headers.split(separator: "\r\n").first { $0.hasPrefix("Set-Cookie:") })
+        #expect(setCookie.contains("signet-console-token=\(ConsoleFixture.verifierToken)"))
+        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] { #expect(setCookie.contains(attribute), "\(setCookie)") }
+        let cookie = "signet-console-token=\(ConsoleFixture.verifierToken)"
+
+        // A form riding on the cookie needs the session's CSRF token.
+        let forged = try await console.request(
+            "/verify", method: "POST", body: "image=docker.io%2Flibrary%2Fnginx%3A1.25", contentType: "application/x-www-form-urlencoded",
+            cookie: cookie)
+        #expect(forged.status == 403)
+        #expect(forged.body.contains("CSRF"))
+        let form = try await console.request("/verify", cookie: cookie)
+        let csrf = try #require(form.body.components(separatedBy: "name=\"csrf\" value=\"").dropFirst().first?.prefix(64))
+        let submitted = try await console.request(
+            "/verify", method: "POST", body: "image=docker.io%2Flibrary%2Fnginx%3A1.25&csrf=\(csrf)",
+            contentType: "application/x-www-form-urlencoded", cookie: cookie)
+        #expect(submitted.status == 303)
+        #expect(submitted.headers.contains("Location: /verify/"))
+
+        // One TokenReview per token while its answer is fresh, whatever the number of requests.
+        let reviews = try console.apiServer.reviews()
+        #expect(reviews.filter { $0 == "TokenReview reader" }.count == 1, "\(reviews)")
+        #expect(reviews.filter { $0 == "TokenReview unauthenticated" }.count == 1, "\(reviews)")
+        #expect(reviews.contains("SubjectAccessReview reader create verifications.console.signet.dev denied"), "\(reviews)")
+    }
+
+    @Test func consolePortMustDifferFromTheWebhookPort() async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let pki = try TestPKI()
+        let result = try await TestProcess.run(TestPaths.signetBinary.path, [
+            "serve", "--port", "18443", "--console-port", "18443", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
+            "--policy-dir", policies.path,
+        ])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--console-port must differ from --port"), "\(result.stderr)")
+    }
+}
