@@ -20,6 +20,18 @@ struct HTTP1EncoderTests {
         #expect(text(bytes) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\n")
     }
 
+    /// RFC 9112 §7.1: a streamed body's head says `Transfer-Encoding: chunked` instead of a
+    /// length; each chunk is its size in hexadecimal and the bytes, and a zero chunk ends it.
+    @Test func streamedBodiesAreChunked() {
+        let head = HTTPResponseEncoder.encode(
+            HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream")]), body: Array("ignored".utf8)),
+            keepAlive: false, chunked: true)
+        #expect(text(head) == "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        #expect(text(HTTPResponseEncoder.chunk(Array(String(repeating: "x", count: 26).utf8))) == "1a\r\n" + String(repeating: "x", count: 26) + "\r\n")
+        #expect(HTTPResponseEncoder.chunk([]).isEmpty, "an empty chunk would end the body")
+        #expect(text(HTTPResponseEncoder.lastChunk) == "0\r\n\r\n")
+    }
+
     @Test func notKeepingAliveAddsConnectionClose() {
         let bytes = HTTPResponseEncoder.encode(HTTPResponse(status: 404), keepAlive: false)
         #expect(text(bytes) == "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
