@@ -10,8 +10,10 @@ writes MUTATIONS.md and exits 1 unless every mutation is caught.
 
 Add a mutation: append a `Mutation` with the file, the exact text to replace (it must occur
 once), the replacement, the suites to run (a `swift test --filter` expression) and what the
-check guards. Run some: `make mutate ONLY=<id>,<id>`: their rows in MUTATIONS.md are replaced,
-the others kept with the commit they ran on.
+check guards; a check enforced in two places lists the second as `also` (file, find, replace).
+Run some: `make mutate ONLY=<id>,<id>`: their rows in MUTATIONS.md are replaced, the others kept
+with the commit they ran on. The `finding-*` and `item-*` mutations undo the fix of a review
+finding, so their row says whether a test fails on the code as it was before the fix.
 """
 import argparse
 import dataclasses
@@ -34,6 +36,10 @@ class Mutation:
     find: str
     replace: str
     suites: str
+    also: tuple = ()
+
+    def edits(self):
+        return [(self.file, self.find, self.replace)] + list(self.also)
 
 
 MUTATIONS = [
@@ -127,6 +133,54 @@ MUTATIONS = [
              "subjects.contains { $0.digest[algorithm] == hex.lowercased() }",
              "subjects.contains { _ in true }",
              "SignetAttestationTests|SignetVerifyTests"),
+    Mutation("finding-1-dsse-one-signature", "a DSSE envelope carries exactly one signature, the one its log entry and timestamps attest",
+             "Sources/SignetSigstore/SigstoreBundle.swift",
+             "            guard parsed.signatures.count == 1 else {",
+             "            guard parsed.signatures.count >= 1 else {",
+             "DSSESignatureCountTests",
+             also=(("Sources/SignetSigstore/SigstoreBundle.swift",
+                    "envelope.signatures.count == 1 ? envelope.signatures[0].signature : nil",
+                    "envelope.signatures.first?.signature"),)),
+    Mutation("finding-2-trust-material-revision", "key files and trust roots a policy read are part of its revision",
+             "Sources/SignetPolicy/PolicyLoader.swift",
+             "        PolicySet.combineTrustMaterial(unhashed.trustMaterialFiles, into: &hash)",
+             "",
+             "TrustMaterialReloadTests",
+             also=(("Sources/SignetPolicy/PolicyDirectoryWatcher.swift",
+                    "        PolicySet.combineTrustMaterial(trustMaterialFiles, into: &hash)", ""),)),
+    Mutation("finding-3-key-equality", "two encodings of one key are one key (a threshold counts keys)",
+             "Sources/SignetCrypto/PublicKey.swift",
+             "        lhs.canonicalForm == rhs.canonicalForm",
+             "        lhs.subjectPublicKeyInfo == rhs.subjectPublicKeyInfo",
+             "KeyEncodingTests"),
+    Mutation("finding-4-key-bundles", "key authorities read cosign 3 bundles attached as referrers",
+             "Sources/SignetVerify/CosignKeyVerifier.swift",
+             "            try await verifyBundleReferrers(&run)",
+             "",
+             "CosignKeyBundleTests"),
+    Mutation("finding-5-key-tlog-require", "transparencyLog: require needs a log entry for a key signature",
+             "Sources/SignetVerify/CosignKeyVerifier+Bundles.swift",
+             "        settings.transparencyLogThreshold = required ? 1 : 0",
+             "        settings.transparencyLogThreshold = 0",
+             "KeyTransparencyLogTests",
+             also=(("Sources/SignetVerify/CosignKeyVerifier.swift",
+                    "            if trust.transparencyLog.requirement == .require {",
+                    "            if trust.transparencyLog.requirement == .require && false {"),)),
+    Mutation("finding-6-tuf-root-in-force", "authorities naming no trust root use the root TUF keeps current",
+             "Sources/SignetPolicy/PolicyLoader+KeylessAuthority.swift",
+             "            if let live = liveTrustedRoot?.current { return (live.root, live.origin, live.digest) }",
+             "",
+             "SigstoreTUFServeTests|PrivateTUFServeTests"),
+    Mutation("finding-7-log-key-details", "a log key signs with the hash its key details name (P-384: SHA-384)",
+             "Sources/SignetSigstore/TrustedRoot.swift",
+             "        signatureScheme = try Self.signatureScheme(details: details, key: publicKey)",
+             "        signatureScheme = SignatureScheme()",
+             "TrustedRootKeyDetailsTests"),
+    Mutation("item-a-logged-key-equality", "the key a Rekor entry records is compared as a key, not as DER",
+             "Sources/SignetSigstore/RekorEntryBody.swift",
+             "            case .publicKey(let der): Self.key(der: der) == key",
+             "            case .publicKey(let der): der == key.subjectPublicKeyInfo",
+             "KeyTransparencyLogTests"),
 ]
 
 
@@ -154,14 +208,23 @@ def main():
         if run(["swift", "build", "--build-tests"], tree, log, 3600) != 0:
             sys.exit(f"the unmutated tree does not build; see {log}")
         for mutation in chosen:
-            path = os.path.join(tree, mutation.file)
-            original = open(path).read()
             started = time.monotonic()
-            if original.count(mutation.find) != 1:
+            originals = {}
+            for file, _, _ in mutation.edits():
+                originals.setdefault(file, open(os.path.join(tree, file)).read())
+            mutated = dict(originals)
+            stale = False
+            for file, find, replace in mutation.edits():
+                if mutated[file].count(find) != 1:
+                    stale = True
+                    break
+                mutated[file] = mutated[file].replace(find, replace)
+            if stale:
                 results.append((mutation, "stale", 0.0))
                 print(f"{mutation.id}: stale (the code to mutate is not found exactly once)", flush=True)
                 continue
-            open(path, "w").write(original.replace(mutation.find, mutation.replace))
+            for file, text in mutated.items():
+                open(os.path.join(tree, file), "w").write(text)
             try:
                 if run(["swift", "build", "--build-tests"], tree, log, 3600) != 0:
                     verdict = "caught (does not build)"
@@ -169,7 +232,8 @@ def main():
                     status = run(["swift", "test", "--skip-build", "--filter", mutation.suites], tree, log, 3600)
                     verdict = "caught" if status != 0 else "survived"
             finally:
-                open(path, "w").write(original)
+                for file, text in originals.items():
+                    open(os.path.join(tree, file), "w").write(text)
             results.append((mutation, verdict, time.monotonic() - started))
             print(f"{mutation.id}: {verdict}", flush=True)
     finally:
