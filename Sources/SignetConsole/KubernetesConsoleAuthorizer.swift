@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SignetCrypto
 import SignetKube
 import Synchronization
@@ -27,8 +28,25 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         // user may do are kept apart, so a second action costs one review, not two.
         let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
         let identity = await cached(tokenKey + "/identity") { await authenticate(token) }
-        guard case .allowed(let user) = identity else { return identity }
-        return await cached(tokenKey + "/" + action.rawValue) { await authorize(user, action: action) }
+        guard case .allowed(let user) = identity else {
+            Self.count(identity, action: action)
+            return identity
+        }
+        let decision = await cached(tokenKey + "/" + action.rawValue) { await authorize(user, action: action) }
+        Self.count(decision, action: action)
+        return decision
+    }
+
+    /// `signet_console_access_total{action,decision}`: `allowed`, `unauthenticated`, `forbidden`, `unavailable`.
+    private static func count(_ decision: ConsoleAccessDecision, action: ConsoleAction) {
+        let name: String
+        switch decision {
+        case .allowed: name = "allowed"
+        case .unauthenticated: name = "unauthenticated"
+        case .forbidden: name = "forbidden"
+        case .unavailable: name = "unavailable"
+        }
+        Counter(label: "signet_console_access_total", dimensions: [("action", action.rawValue), ("decision", name)]).increment()
     }
 
     /// The cached answer for `key`, else `ask`'s, kept unless the API server could not be asked.

@@ -84,6 +84,17 @@ struct ConsoleAccessTests {
         #expect(reviews.filter { $0 == "TokenReview reader" }.count == 1, "\(reviews)")
         #expect(reviews.filter { $0 == "TokenReview unauthenticated" }.count == 1, "\(reviews)")
         #expect(reviews.contains("SubjectAccessReview reader create verifications.console.signet.dev denied"), "\(reviews)")
+
+        // The door's decisions are counted on the webhook's /metrics.
+        let metrics = try await console.server.metrics()
+        let counted = { (action: String, decision: String) -> Double? in
+            metrics.split(separator: "\n").first {
+                $0.hasPrefix("signet_console_access_total{") && $0.contains("action=\"\(action)\"") && $0.contains("decision=\"\(decision)\"")
+            }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        #expect(counted("read", "forbidden") == 2, "\(metrics)")
+        #expect(counted("read", "unauthenticated") == 1, "the refused token; requests without one never reach a review")
+        #expect(counted("verify", "forbidden") == 1)
     }
 
     @Test func consolePortMustDifferFromTheWebhookPort() async throws {
