@@ -45,11 +45,21 @@ final class TestTimestampAuthority: Sendable {
 
     /// A time-stamp token (CMS ContentInfo) over `data`, hashed with SHA-256.
     func token(over data: [UInt8]) throws -> [UInt8] {
+        try reply(over: data, tokenOnly: true)
+    }
+
+    /// A whole TimeStampResp (RFC 3161 section 2.4.2: status and token) over `data`.
+    func response(over data: [UInt8]) throws -> [UInt8] {
+        try reply(over: data, tokenOnly: false)
+    }
+
+    private func reply(over data: [UInt8], tokenOnly: Bool) throws -> [UInt8] {
         let dir = directory.path
         let name = UUID().uuidString
         try Data(data).write(to: URL(fileURLWithPath: "\(dir)/\(name).bin"))
         try NotationTestSigner.openssl(["ts", "-query", "-data", "\(dir)/\(name).bin", "-sha256", "-cert", "-no_nonce", "-out", "\(dir)/\(name).tsq"])
-        try NotationTestSigner.openssl(["ts", "-reply", "-config", "\(dir)/tsa.cnf", "-queryfile", "\(dir)/\(name).tsq", "-token_out", "-out", "\(dir)/\(name).tst"])
+        try NotationTestSigner.openssl(
+            ["ts", "-reply", "-config", "\(dir)/tsa.cnf", "-queryfile", "\(dir)/\(name).tsq"] + (tokenOnly ? ["-token_out"] : []) + ["-out", "\(dir)/\(name).tst"])
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).tst")))
     }
 }
