@@ -113,6 +113,13 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// While `on`, lists are answered 503.
     public func holdLists(_ on: Bool) throws { _ = try control("hold-lists", ["on": on]) }
 
+    /// Makes every `GET` of one named object of `collection` fail: `mode` is an HTTP status
+    /// (`"500"`, `"429"`), `"garbage"` (200 with bytes that are not JSON) or `"slow"` (30 s before
+    /// the answer); `nil` ends it.
+    public func failGets(_ collection: String, mode: String?) throws {
+        _ = try control("fail-gets", ["collection": collection, "mode": mode.map { $0 as Any } ?? NSNull()])
+    }
+
     /// Makes `PATCH …/status` answer 403.
     public func forbidStatusWrites() throws { _ = try control("forbid-status", [:]) }
 
@@ -420,6 +427,10 @@ class Handler(BaseHTTPRequestHandler):
                 obj["metadata"].setdefault("uid", "uid-" + key_of(obj))
                 record(collection, "MODIFIED" if existing is not None else "ADDED", obj)
                 self.send_json(200, {"resourceVersion": str(state["rv"])})
+            elif action == "fail-gets":
+                state["fail_gets"] = body.get("mode")
+                state["fail_collection"] = body.get("collection")
+                self.send_json(200, {})
             elif action == "delete":
                 obj = state["objects"].get(body["collection"], {}).get(body["key"])
                 if obj is not None:
@@ -536,6 +547,20 @@ class Handler(BaseHTTPRequestHandler):
         if admitted is None:
             return
         collection, namespace, name, _, query = admitted
+        fault = state.get("fail_gets") if name is not None and collection == state.get("fail_collection") else None
+        if fault == "slow":
+            time.sleep(30)
+        elif fault == "garbage":
+            data = b"\x00\xffnot a Kubernetes object{["
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        elif fault is not None:
+            self.status(int(fault), "InjectedFault", "injected fault " + fault)
+            return
         api_version, kind = kind_of(collection)
         selected = None
         for term in query.get("fieldSelector", [""])[0].split(","):

@@ -36,13 +36,7 @@ struct AttestationServeTests {
     }
 
     static func reviewFile(in directory: TemporaryDirectory, named name: String, image: String) throws -> String {
-        let json = """
-            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\(UUID().uuidString.lowercased())",\
-            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
-            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
-            "metadata":{"name":"\(name)","namespace":"default"},"spec":{"containers":[{"name":"c0","image":"\(image)"}]}}}}
-            """
-        return try directory.write("\(name).json", json).path
+        try ReviewFiles.pod(in: directory, named: name, images: [image])
     }
 
     @Test func provenanceRequiredThroughValidate() async throws {

@@ -5,14 +5,7 @@ import Testing
 
 /// An AdmissionReview (`admission.k8s.io/v1`) for a Pod running `images`, written to a file.
 private func reviewFile(in directory: TemporaryDirectory, named name: String, images: [String]) throws -> String {
-    let containers = images.enumerated().map { #"{"name":"c\#($0.offset)","image":"\#($0.element)"}"# }.joined(separator: ",")
-    let json = """
-        {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\(UUID().uuidString.lowercased())",\
-        "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
-        "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
-        "metadata":{"name":"\(name)","namespace":"default"},"spec":{"containers":[\(containers)]}}}}
-        """
-    return try directory.write("\(name).json", json).path
+    try ReviewFiles.pod(in: directory, named: name, images: images)
 }
 
 private func review(_ server: SignetServerFixture, _ file: String) async throws -> (httpStatus: Int, body: String) {
