@@ -182,6 +182,13 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
             if isRegistryCandidate(first) {
                 try validateRegistry(first, input: input)
                 registry = canonicalRegistry(String(decoding: first, as: UTF8.self))
+                // A host told from a Docker Hub namespace only by its capitals (`MyReg/app`) would,
+                // lowercased, print as a Docker Hub name (`myreg/app`) that reads back as another image.
+                guard registry.contains(where: { $0 == "." || $0 == ":" }) || registry == "localhost" else {
+                    throw ImageReferenceError(
+                        .invalidRegistry("\"\(String(decoding: first, as: UTF8.self))\" is a registry host only because of its capital letters; lowercased it would name a Docker Hub namespace: give the host a domain or a port"),
+                        input: input)
+                }
                 pathStart = firstSlash + 1
             }
         }

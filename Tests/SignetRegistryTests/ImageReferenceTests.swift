@@ -118,6 +118,11 @@ struct ImageReferenceTests {
         Invalid(input: "localhost:50a/app", kind: .invalidRegistry),
         Invalid(input: "[::1/app", kind: .invalidRegistry),
         Invalid(input: "[]:5000/app", kind: .invalidRegistry),
+        // A host only because of its capitals: lowercased it reads as a Docker Hub namespace
+        // (found by the imageReference fuzz target: `liIntbrary/nginx` printed as
+        // `liintbrary/nginx`, which is docker.io/liintbrary/nginx).
+        Invalid(input: "liIntbrary/nginx:latest", kind: .invalidRegistry),
+        Invalid(input: "MyRegistry/team/app", kind: .invalidRegistry),
         Invalid(input: "[::g]/app", kind: .invalidRegistry),
         Invalid(input: "foo_bar.com:8080/app", kind: .invalidRegistry),
         Invalid(input: sha256Hex, kind: .invalidRepository),
