@@ -137,3 +137,11 @@ bench: deps
 	fi
 	$(SWIFT) build -c release --product signet
 	python3 bench/run.py "$$($(SWIFT) build -c release --show-bin-path)/signet"
+
+# Reliability run (not part of make test): libFuzzer targets (Fuzz/), the tamper matrix, fault
+# injection, and in full mode the test suite under AddressSanitizer and ThreadSanitizer; writes
+# RELIABILITY.md. HARDEN=short (the default, a few minutes) or HARDEN=full. ONLY=fuzz,tamper,...
+HARDEN ?= short
+.PHONY: harden
+harden: deps
+	python3 scripts/harden/run.py --mode $(HARDEN) $(if $(ONLY),--only $(ONLY))

@@ -8,6 +8,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "signet", targets: ["signet"]),
+        // The parsing modules, for the libFuzzer targets of Fuzz/ (a package of its own, so the
+        // fuzzer and sanitizer flags never reach this build).
+        .library(
+            name: "SignetParsers",
+            targets: [
+                "SignetHTTP", "SignetAdmission", "SignetCrypto", "SignetRegistry", "SignetSigstore", "SignetVerify",
+                "SignetTUF", "SignetNotation", "SignetNotary", "SignetAttestation",
+            ]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

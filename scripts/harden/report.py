@@ -1,0 +1,162 @@
+"""RELIABILITY.md from the results of `make harden` (scripts/harden/run.py)."""
+import json
+
+
+def failures(results):
+    """What makes `make harden` fail: a crash, a false allow, a fault allowed, a sanitizer report, a part that broke."""
+    found = []
+    parts = results["parts"]
+    for name, part in parts.items():
+        if "error" in part:
+            found.append("%s: %s" % (name, part["error"]))
+    for target in parts.get("fuzz", {}).get("targets", []):
+        if target["crashes"]:
+            found.append("fuzz %s: %d crash(es)" % (target["target"], target["crashes"]))
+    tamper = parts.get("tamper", {})
+    if tamper and "error" not in tamper:
+        if tamper["exit_status"] != 0:
+            found.append("tamper: swift test failed")
+        found += ["tamper %s/%s: %d false allow(s)" % (m["matrix"], m["artifact"], len(m["falseAllows"]))
+                  for m in tamper["matrices"] if m["falseAllows"]]
+    faults = parts.get("faults", {})
+    if faults and "error" not in faults:
+        if faults["exit_status"] != 0:
+            found.append("faults: swift test failed")
+        found += ["fault %s allowed" % o["name"] for o in faults["outcomes"] if o.get("allowed")]
+    for f in parts.get("load", {}).get("findings", []):
+        if f["during"]["errors"] or not f["server_alive"]:
+            found.append("load %s: %d healthy errors, server alive %s" % (f["finding"], f["during"]["errors"], f["server_alive"]))
+    for event in ("rotation", "drain"):
+        if parts.get("lifecycle", {}).get(event, {}).get("failed"):
+            found.append("lifecycle %s: %d failed requests" % (event, parts["lifecycle"][event]["failed"]))
+    for name, run in parts.get("sanitizers", {}).items():
+        if isinstance(run, dict) and run.get("reports"):
+            found.append("%s sanitizer: %d report(s)" % (name, run["reports"]))
+    return found
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def not_run(part, why):
+    return "Not run: %s.\n" % (part.get("error") if part and "error" in part else why)
+
+
+def markdown(results, settings):
+    m = results["machine"]
+    parts = results["parts"]
+    out = ["# Reliability\n",
+           "Written by `%s` (`scripts/harden/run.py`, mode %s) on %s; it took %d s. Do not edit: run it again.\n"
+           % (results["command"], results["mode"], results["date"], results["seconds"]),
+           "**Machine:** %s, %s cores, %s memory, Linux %s, %s; load average at the start %s.\n"
+           % (m["cpu"], m["cores"], m["memory"], m["kernel"], m["swift"], m["load_average"]),
+           "This run fuzzed each target %d s%s. Short mode (`make harden`) skips the sanitizers; full mode "
+           "(`make harden HARDEN=full`) fuzzes longer and runs the whole test suite under AddressSanitizer and "
+           "ThreadSanitizer.\n" % (settings["fuzz_seconds"], " and ran the sanitizers" if settings["sanitizers"] else ""),
+           ]
+    problems = failures(results)
+    out.append("**Outcome:** %s\n" % ("every check passed." if not problems else "FAILED: " + "; ".join(problems)))
+
+    out.append("## 1. Fuzzing (libFuzzer, `-sanitize=fuzzer,address`)\n")
+    fz = parts.get("fuzz")
+    if fz and "error" not in fz:
+        out.append("Built with `%s` (%d s). Targets are in `Fuzz/Sources/signet-fuzz/FuzzTarget.swift`; seeds in "
+                   "`Fuzz/Corpus/<target>/` (from `Tests/Vectors`, written by `scripts/harden/seed_fuzz_corpora.py`); "
+                   "inputs found during a run stay in `.build-harden/fuzz/<target>/corpus`.\n" % (fz["build_command"], fz["build_seconds"]))
+        out.append(table(["target", "seconds", "executions", "coverage (edges)", "seeds", "corpus after", "crashes", "command"],
+                         [(t["target"], t["seconds"], t["executions"], t["coverage"], t["seeds"], t["corpus"], t["crashes"], "`%s`" % t["command"])
+                          for t in fz["targets"]]))
+        out.append("Total: %d executions, %d crashes.\n" % (sum(t["executions"] for t in fz["targets"]), sum(t["crashes"] for t in fz["targets"])))
+    else:
+        out.append(not_run(fz, "part not selected"))
+
+    out.append("## 2. Tamper matrix\n")
+    tm = parts.get("tamper")
+    if tm and "error" not in tm:
+        out.append("Single-point mutations (`Tests/SignetTestSupport/TamperMutations.swift`: each string value changed in its "
+                   "middle, base64 values with one bit flipped, numbers +1, booleans negated, each member removed, the first two "
+                   "elements of each list swapped; byte flips for COSE) of valid artifacts, each run through the real verifier. "
+                   "Command: `SIGNET_HARDEN_REPORT_DIR=... %s` (%d tests, %s).\n" % (tm["command"], tm["tests"], tm["outcome"]))
+        rows = [(x["matrix"], x["artifact"], x["mutations"], x["denied"], len(x["falseAllows"])) for x in tm["matrices"]]
+        out.append(table(["matrix", "artifact", "mutations", "denied", "false allows"], rows))
+        out.append("Total: %d mutations, %d denied, %d false allows.\n"
+                   % (sum(r[2] for r in rows), sum(r[3] for r in rows), sum(r[4] for r in rows)))
+        left_out = {}
+        for x in tm["matrices"]:
+            for path, reason in sorted(x.get("unsigned", {}).items()):
+                left_out.setdefault((x["matrix"], path, reason), []).append(x["artifact"])
+        if left_out:
+            out.append("Left out, as no signature covers them and no decision reads them (the suites list each with its reason):\n")
+            out += ["- %s `%s` (%s): %s" % (matrix, path, ", ".join(artifacts), reason) for (matrix, path, reason), artifacts in sorted(left_out.items())]
+            out.append("")
+    else:
+        out.append(not_run(tm, "part not selected"))
+
+    out.append("## 3. Faults\n")
+    ft = parts.get("faults")
+    if ft and "error" not in ft:
+        out.append("`signet serve` in front of failing peers; each review is sent with `?timeout=3s` (the API server's "
+                   "deadline) under an Enforce policy. Command: `SIGNET_HARDEN_REPORT_DIR=... %s` (%d tests, %s).\n"
+                   % (ft["command"], ft["tests"], ft["outcome"]))
+        out.append(table(["peer", "fault", "HTTP", "decision", "answered after (s)", "reason"],
+                         [(o["peer"], o["fault"], o["httpStatus"], "allowed" if o["allowed"] else "denied", "%.2f" % o["seconds"],
+                           o["reason"].replace("|", "\\|")[:300]) for o in ft["outcomes"]]))
+        if ft.get("client_tests"):
+            out.append("Registry client fault tests that passed in the same run: %s.\n" % ", ".join("`%s`" % t for t in ft["client_tests"]))
+        if ft.get("failed_tests"):
+            out.append("Failed: %s.\n" % ", ".join(ft["failed_tests"]))
+    else:
+        out.append(not_run(ft, "part not selected"))
+
+    out.append("## 4. Load: the review's findings replayed\n")
+    ld = parts.get("load")
+    if ld and "error" not in ld:
+        out.append("Release build (`%s`) started as `%s`. A healthy client (the API "
+                   "server's stand-in: client certificate CN=kube-apiserver, from 127.0.0.2, keep-alive) posts a review 40 times a "
+                   "second throughout; each finding is replayed by `Tests/LiveClients/live_client.py` (or `scripts/harden/load.py`) "
+                   "and the healthy client's requests in the %d s before and the time during it are compared. Peak memory is the "
+                   "server's VmHWM, reset before each replay.\n" % (ld["build_command"], ld["server_command"], ld["seconds_per_window"]))
+        rows = []
+        for f in ld["findings"]:
+            b, d = f["before"], f["during"]
+            rows.append((f["finding"], f["attack"], "%s / %s" % (b["p99_ms"], d["p99_ms"]), "%d of %d / %d of %d" % (b["errors"], b["requests"], d["errors"], d["requests"]),
+                         f["peak_rss_mib"], "yes" if f["server_alive"] else "NO", "`%s`" % json.dumps(f["attack_outcome"])[:240].replace("|", "\\|")))
+        out.append(table(["finding", "replay", "healthy p99 ms before / during", "healthy errors before / during", "peak MiB", "server alive", "attack outcome"], rows))
+        out.append("`/metrics` was %d bytes before the replays and %d after.\n" % (ld["metrics_bytes_before"], ld["metrics_bytes_after"]))
+    else:
+        out.append(not_run(ld, "part not selected"))
+
+    out.append("## 5. Lifecycle\n")
+    lc = parts.get("lifecycle")
+    if lc and "error" not in lc:
+        r, d = lc["rotation"], lc["drain"]
+        out.append("Two healthy clients (40 and 20 reviews a second, keep-alive, from 127.0.0.2 and 127.0.0.3) against the release build.\n")
+        out.append(table(["event", "requests", "failed", "details"], [
+            ("certificate rotation (tls.crt and tls.key replaced by a new certificate)", r["requests"], r["failed"],
+             "new certificate served: %s, %s s after the files changed; p99 %s ms" % (r["new_certificate_served"], r["seconds_to_serve_new_certificate"], r["p99_ms"])),
+            ("SIGTERM with `--shutdown-delay 3s` (clients stop 1 s after /readyz fails, as endpoints would)", d["requests"], d["failed"],
+             "/readyz not ready after SIGTERM: %s; exit status %s after %s s; errors: %s" % (d["readyz_not_ready_after_sigterm"], d["exit_status"], d["exited_after_seconds"], ", ".join(d["error_kinds"]) or "none")),
+        ]))
+        out.append("Server: `%s`.\n" % lc["server_command"])
+    else:
+        out.append(not_run(lc, "part not selected"))
+
+    out.append("## 6. Sanitizers\n")
+    sz = parts.get("sanitizers")
+    if sz and "error" not in sz:
+        rows = []
+        for name in ("address", "thread"):
+            run = sz.get(name, {})
+            if "error" in run:
+                rows.append((name, "-", "-", "-", run["error"]))
+                continue
+            rows.append((name, run["tests"], run["outcome"], run["reports"], "`%s` (%d s), then `%s` (%d s)"
+                         % (run["build_command"], run["build_seconds"], run["command"], run["seconds"])))
+        out.append(table(["sanitizer", "tests", "outcome", "reports", "commands"], rows))
+    else:
+        out.append(not_run(sz, "short mode runs no sanitizers (a sanitized build of the suite takes tens of minutes on 2 cores); `make harden HARDEN=full` runs them"))
+    return "\n".join(out)
+

@@ -1,0 +1,95 @@
+"""Parts 2, 3 and 6 of `make harden`: Swift test suites run with SIGNET_HARDEN_REPORT_DIR set, so
+each writes its figures (tamper counts, fault outcomes) as JSON; and the whole suite under
+AddressSanitizer and ThreadSanitizer, counting the sanitizers' reports."""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from common import ROOT, SCRATCH, StepFailed, run_logged
+
+SUMMARY = re.compile(r"Test run with (\d+) tests? (?:in \d+ suites? )?(passed|failed)(?: after [\d.]+ seconds)?(?: with (\d+) issues?)?")
+
+
+def swift_test(filter_pattern, log, extra=(), report_dir=None, scratch=None, timeout=None):
+    """Runs `swift test --skip-build --filter` and returns its exit status and Swift Testing's summary."""
+    env = dict(os.environ)
+    if report_dir:
+        shutil.rmtree(report_dir, ignore_errors=True)
+        os.makedirs(report_dir)
+        env["SIGNET_HARDEN_REPORT_DIR"] = report_dir
+    command = ["swift", "test", "--skip-build"] + list(extra)
+    if scratch:
+        command += ["--scratch-path", scratch]
+    if filter_pattern:
+        command += ["--filter", filter_pattern]
+    begin = time.monotonic()
+    with open(log, "a") as f:
+        f.write("$ %s\n" % " ".join(command))
+        f.flush()
+        process = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, errors="replace", timeout=timeout)
+        f.write(process.stdout)
+    summary = SUMMARY.findall(process.stdout)
+    tests, outcome, issues = summary[-1] if summary else ("0", "not run", "0")
+    return {
+        "command": " ".join(c for c in command if c != "--skip-build"), "exit_status": process.returncode,
+        "tests": int(tests), "outcome": outcome, "issues": int(issues or 0), "seconds": round(time.monotonic() - begin),
+        "output": process.stdout,
+    }
+
+
+def records(report_dir, part):
+    found = []
+    for path in sorted(glob.glob(os.path.join(report_dir, part + "-*.json"))):
+        with open(path) as f:
+            found.append(json.load(f))
+    return found
+
+
+def build_tests(log):
+    run_logged(["swift", "build", "--build-tests"], log)
+
+
+TAMPER_FILTER = "TamperMatrixTests"
+
+
+def tamper(log):
+    report_dir = os.path.join(SCRATCH, "reports", "tamper")
+    result = swift_test(TAMPER_FILTER, log, report_dir=report_dir)
+    result.pop("output")
+    result["matrices"] = records(report_dir, "tamper")
+    return result
+
+
+FAULT_FILTER = "RegistryFaultServeTests|NotaryFaultServeTests|RegistryMisbehaviourTests|APIServerFaultTests"
+
+
+def faults(log):
+    report_dir = os.path.join(SCRATCH, "reports", "faults")
+    result = swift_test(FAULT_FILTER, log, report_dir=report_dir)
+    output = result.pop("output")
+    result["outcomes"] = records(report_dir, "faults")
+    # The registry client's own fault tests (retries, Retry-After, oversized, slow, wrong digest).
+    result["client_tests"] = sorted(set(re.findall(r"Test (\w+)\(\) passed", output)))
+    result["failed_tests"] = sorted(set(re.findall(r"Test (\w+)\(\) (?:failed|recorded an issue)", output)))
+    return result
+
+
+def sanitizer(name, log):
+    """Builds and runs the whole Swift test suite under `--sanitize=name` in .build-<name>."""
+    scratch = os.path.join(ROOT, ".build-" + {"address": "asan", "thread": "tsan"}[name])
+    begin = time.monotonic()
+    run_logged(["swift", "build", "--build-tests", "--sanitize=" + name, "--scratch-path", scratch], log)
+    build_seconds = round(time.monotonic() - begin)
+    result = swift_test(None, log, extra=["--sanitize=" + name], scratch=scratch)
+    output = result.pop("output")
+    marker = {"address": r"ERROR: AddressSanitizer", "thread": r"WARNING: ThreadSanitizer"}[name]
+    result["reports"] = len(re.findall(marker, output))
+    result["report_kinds"] = sorted(set(re.findall(marker + r":? ([\w-]+(?: [\w-]+)?)", output)))[:10]
+    result["build_seconds"] = build_seconds
+    result["build_command"] = "swift build --build-tests --sanitize=%s --scratch-path %s" % (name, os.path.relpath(scratch, ROOT))
+    return result
