@@ -53,7 +53,7 @@ FROM ${DEBIAN_IMAGE}
 # standard library brings in): OpenSSL 3, libcurl (with its own dependencies) and nghttp2, the C++
 # runtime the Swift runtime uses, and the CA certificates registries are verified against.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 libcurl4 libnghttp2-14 libstdc++6 libgcc-s1 ca-certificates \
+ && apt-get install -y --no-install-recommends libssl3 libcurl4 libnghttp2-14 libsqlite3-0 libstdc++6 libgcc-s1 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/signet /usr/local/bin/signet
 # Default policies when no policy source is mounted: the Kubernetes system images only, so

@@ -5,7 +5,8 @@ SHELL := /bin/bash
 # Debian packages: the system libraries signet links, and the real peers the tests start.
 APT_PACKAGES := libssl-dev libcurl4-openssl-dev libnghttp2-dev openssl curl ca-certificates \
                 python3 python3-yaml python3-jsonschema docker-registry skopeo apache2-utils etcd-server notary \
-                chromium
+                chromium \
+                libsqlite3-dev postgresql
 # Python modules the tests use (a token issuer for registry Bearer auth; JSON Patch applied as the API server would).
 PIP_MODULES := cryptography jsonpatch
 

@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // System OpenSSL 3 (libssl, libcrypto) as the toolchain sees it.
@@ -193,6 +195,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The verification history: admission decisions and on-demand verifications behind one
+        // store protocol (SQLite embedded, PostgreSQL shared), retention, and the recorder that
+        // writes them off the admission path.
+        .target(
+            name: "SignetHistory",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command line: serve, review, version. A library so tests can drive it.
         .target(
             name: "SignetCLI",
@@ -208,6 +223,7 @@ let package = Package(
                 "SignetKube",
                 "SignetContinuous",
                 "SignetConsole",
+                "SignetHistory",
                 "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -222,7 +238,7 @@ let package = Package(
         // a libcurl client.
         .target(
             name: "SignetTestSupport",
-            dependencies: ["CSignetCurl"],
+            dependencies: ["CSignetCurl", "SignetHistory"],
             path: "Tests/SignetTestSupport",
             swiftSettings: strictSettings
         ),
@@ -287,8 +303,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SignetHistoryTests",
+            dependencies: ["SignetHistory", "SignetTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SignetServerTests",
-            dependencies: ["SignetCLI", "SignetHTTP", "SignetTestSupport"],
+            dependencies: ["SignetCLI", "SignetHTTP", "SignetHistory", "SignetAdmission", "SignetPolicy", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

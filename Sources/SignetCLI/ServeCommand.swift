@@ -145,12 +145,21 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @OptionGroup var alerts: AlertOptions
     @OptionGroup var console: ConsoleOptions
 
+    @OptionGroup var history: HistoryOptions
+
+    @OptionGroup var historyRetention: HistoryRetentionOptions
+
     func runAsynchronously() async throws {
         let settings = try resolve()
+        // Checked before anything starts: a bad history flag is a usage error.
+        _ = try history.location()
+        _ = try historyRetention.retention()
         Observability.bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
         PrometheusMetrics.bootstrap()
         signal(SIGPIPE, SIG_IGN)
         let logger = Logger(label: "signet")
+        // Opened first: a store that cannot be opened is reported before anything else starts.
+        let serveHistory = try await ServeHistory.start(history, retention: historyRetention, logger: logger)
 
         let readiness = ReadinessState()
         var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: settings.keySecretsDirectory)
@@ -224,6 +233,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
                 throw ExitCode(2)
             }
         }
+        // Every decision of a review also goes to the history, when one is configured (queued,
+        // never awaited); the continuous scans above keep the responder without it.
+        if let serveHistory { responder.auditSink = HistoryAuditSink(recorder: serveHistory.recorder, next: responder.auditSink) }
         let admissionResponder = responder
         let handler = SignetRequestHandler(
             admit: { body, deadline, client in admissionResponder.begin(body, deadline: deadline, client: client) },
@@ -266,6 +278,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         await server.waitUntilStopped()
         await consoleServer?.waitUntilStopped()
         StandardOutputAuditSink.flushDeferredLines()
+        await serveHistory?.stop(grace: .seconds(5), logger: logger)
         signals.cancel()
         policyTask.cancel()
         policyUpdates.cancel()

@@ -8,7 +8,7 @@ public struct SignetCommand: ParsableCommand {
         version: SignetVersion.current,
         subcommands: [
             ServeCommand.self, ReviewCommand.self, LintCommand.self, VerifyCommand.self, VerifyBundleCommand.self,
-            ResolveCommand.self, ScanCommand.self, VersionCommand.self,
+            ResolveCommand.self, ScanCommand.self, HistoryCommand.self, VersionCommand.self,
         ]
     )
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SignetCrypto
+import SignetHistory
 import SignetNotary
 import SignetPolicy
 import SignetRegistry
@@ -19,6 +20,8 @@ import SignetVerify
 /// `attestations` authority would, signed by `--key` or the keyless identity, and prints each
 /// attestation verified, its subject and signer, the predicate fields the conditions read and
 /// each condition's outcome.
+/// With `--history-sqlite` or `--history-postgres-dsn-file` the result is also recorded in the
+/// verification history (an entry of source `verification`).
 ///
 /// Exit status: 0 verified, 1 not verified, 2 error (unreadable key, registry unreachable,
 /// deadline passed).
@@ -87,6 +90,8 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     var timeout: String = "30s"
 
     @OptionGroup var registryFlags: RegistryFlags
+
+    @OptionGroup var history: HistoryOptions
 
     enum OutputFormat: String, ExpressibleByArgument {
         case text
@@ -167,6 +172,13 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
         defer { registry.shutdown() }
         let engine = VerificationEngine(
             registry: registry, verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials)))
+        let historyLocation: HistoryOptions.Location?
+        do {
+            historyLocation = try history.location()
+        } catch {
+            throw fail("\(error)")
+        }
+        let started = ContinuousClock.now
         let result: VerificationResult
         do {
             result = try await engine.verify(
@@ -174,6 +186,22 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
                 revision: VerificationEngine.revision(of: policy), deadline: .now + limit)
         } catch {
             throw fail("could not verify \(reference): \(error)")
+        }
+        if let historyLocation {
+            // Recorded before the result is printed: a history that cannot be written is an error.
+            do {
+                let store = try await HistoryOptions.open(historyLocation, logger: Logger(label: "signet.history"))
+                let entry = HistoryEntry.verification(result, image: image, time: Date(), latency: ContinuousClock.now - started)
+                do {
+                    try await store.append([entry])
+                } catch {
+                    await store.close()
+                    throw error
+                }
+                await store.close()
+            } catch {
+                throw fail("cannot record the verification in the history: \(error)")
+            }
         }
         switch output {
         case .json:

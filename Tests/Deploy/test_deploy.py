@@ -58,6 +58,10 @@ SCENARIOS = {
     "configmap-source": ["--set", "policies.source=configMap"],
     "sigstore-tuf": ["--set", "sigstoreTUF.enabled=true", "--set", "sigstoreTUF.mirror=https://tuf.mirror.internal",
                      "--set", "sigstoreTUF.refreshInterval=1h", "--set", "sigstoreTUF.caBundle.configMap=tuf-ca"],
+    "history-sqlite": ["--set", "history.enabled=true", "--set", "history.maxAge=168h", "--set", "history.maxRows=5000"],
+    "history-sqlite-claim": ["--set", "history.enabled=true", "--set", "replicaCount=1", "--set", "history.sqlite.volume=persistentVolumeClaim",
+                             "--set", "history.sqlite.existingClaim=signet-history"],
+    "history-postgres": ["--set", "history.enabled=true", "--set", "history.store=postgres", "--set", "history.postgres.dsnSecret.name=signet-history-dsn"],
     "custom-policies": ["--set", "policies.clusterImagePolicies.system-images=null",
                         "--set-json", "policies.clusterImagePolicies.my-org-release-key=" + json.dumps(
                             yaml.safe_load(open(os.path.join(ROOT, "policies", "examples", "cosign-key.yaml")))["spec"])],
@@ -259,7 +263,11 @@ class ChartLint(unittest.TestCase):
                ["--set", "server.clientAuth.enabled=true"], ["--set", "server.clientAuth.allowedNames={a,b}", "--set", "server.clientAuth.x=1"],
                ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.1}"],
                ["--set", "enforcement.mode=strict"], ["--set", "webhook.optOutGroup=system:authenticated"],
-               ["--set", "webhook.optOutGroup=a b"]]
+               ["--set", "webhook.optOutGroup=a b"],
+               ["--set", "history.enabled=true", "--set", "history.sqlite.volume=persistentVolumeClaim", "--set", "history.sqlite.existingClaim=c"],
+               ["--set", "history.enabled=true", "--set", "replicaCount=1", "--set", "history.sqlite.volume=persistentVolumeClaim"],
+               ["--set", "history.enabled=true", "--set", "history.store=postgres"],
+               ["--set", "history.store=mysql"], ["--set", "history.maxRows=0"], ["--set", "history.maxAge=30d"]]
         for helm, binary in HELMS.items():
             for flags in bad:
                 with self.subTest(helm=helm, flags=flags):
@@ -592,6 +600,33 @@ class Workload(unittest.TestCase):
         self.assertEqual(volumes["sigstore-tuf-ca"]["configMap"]["name"], "tuf-ca")
         public = container_args(one(render_with(["--set", "sigstoreTUF.enabled=true"]), "Deployment"))
         self.assertNotIn("sigstore-tuf-mirror", public)  # the public Sigstore repository, signet's default
+
+    def test_history(self):
+        """Off by default; sqlite on an emptyDir (or one replica's claim) with the retention
+        flags; postgres with the URI from a Secret file, never in an argument or variable."""
+        default = one(render("defaults"), "Deployment")["spec"]["template"]["spec"]
+        self.assertFalse(any(flag.startswith("--history") for flag in default["containers"][0]["args"]))
+        deployment = one(render("history-sqlite"), "Deployment")
+        args = container_args(deployment)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(args["history-sqlite"], mounts["history"] + "/history.sqlite")
+        self.assertEqual(volumes["history"]["emptyDir"], {"sizeLimit": "1Gi"})
+        self.assertEqual(args["history-max-age"], "168h")
+        self.assertEqual(args["history-max-rows"], "5000")
+        claim = one(render("history-sqlite-claim"), "Deployment")["spec"]["template"]["spec"]
+        self.assertEqual({v["name"]: v for v in claim["volumes"]}["history"]["persistentVolumeClaim"], {"claimName": "signet-history"})
+        deployment = one(render("history-postgres"), "Deployment")
+        args = container_args(deployment)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertNotIn("history-sqlite", args)
+        self.assertEqual(args["history-postgres-dsn-file"], mounts["history-postgres"]["mountPath"] + "/dsn")
+        self.assertTrue(mounts["history-postgres"]["readOnly"])
+        self.assertEqual(volumes["history-postgres"]["secret"]["secretName"], "signet-history-dsn")
+        self.assertEqual(args["history-max-rows"], "1000000")
 
     @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
     def test_chart_policies_pass_signet_lint(self):

@@ -1,0 +1,82 @@
+import Foundation
+
+/// One decision kept in the verification history: an admission decision (a Kubernetes
+/// `admission.k8s.io/v1` `AdmissionRequest` and signet's answer to it) or an on-demand
+/// verification (`signet verify`), with one ``HistoryImageRecord`` per image it judged.
+///
+/// The request fields mirror the `AdmissionRequest` (namespace, kind, name, user, dry run, uid);
+/// `peer` and `clientCertificate` say who sent it as the connection showed it. A store assigns
+/// ``id`` when it writes the entry; ``time`` and ``id`` together order the history (newest first).
+public struct HistoryEntry: Sendable, Hashable, Codable {
+    /// What produced the entry.
+    public enum Source: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A review posted to the webhook (`/validate` or `/mutate`).
+        case admission
+        /// An image checked on demand (`signet verify`).
+        case verification
+    }
+
+    /// Assigned by the store; nil before the entry is written.
+    public var id: Int64?
+    public var source: Source
+    public var time: Date
+    public var namespace: String?
+    /// The object's kind (`Pod`, `Deployment`, ...); nil for a verification.
+    public var objectKind: String?
+    public var name: String?
+    public var user: String?
+    /// `CREATE`, `UPDATE`, ...; nil for a verification.
+    public var operation: String?
+    public var dryRun: Bool
+    /// The `AdmissionRequest` uid.
+    public var uid: String?
+    /// `ip:port` of the connection the review came on.
+    public var peer: String?
+    /// RFC 2253 subject of the client certificate the review came with.
+    public var clientCertificate: String?
+    /// Time spent deciding, in milliseconds.
+    public var latencyMs: Double
+    public var allowed: Bool
+    /// The decision's reason (the denial message, or the verdicts' reasons).
+    public var reason: String?
+    /// The revision of the policies that decided.
+    public var policyRevision: String?
+    public var images: [HistoryImageRecord]
+
+    public init(
+        id: Int64? = nil, source: Source, time: Date, namespace: String? = nil, objectKind: String? = nil, name: String? = nil,
+        user: String? = nil, operation: String? = nil, dryRun: Bool = false, uid: String? = nil, peer: String? = nil,
+        clientCertificate: String? = nil, latencyMs: Double, allowed: Bool, reason: String? = nil, policyRevision: String? = nil,
+        images: [HistoryImageRecord]
+    ) {
+        self.id = id
+        self.source = source
+        self.time = time
+        self.namespace = namespace
+        self.objectKind = objectKind
+        self.name = name
+        self.user = user
+        self.operation = operation
+        self.dryRun = dryRun
+        self.uid = uid
+        self.peer = peer
+        self.clientCertificate = clientCertificate
+        self.latencyMs = latencyMs
+        self.allowed = allowed
+        self.reason = reason
+        self.policyRevision = policyRevision
+        self.images = images
+    }
+
+    /// Microseconds since 1970, as the stores keep ``time`` (whole microseconds order entries
+    /// the same way in SQLite and PostgreSQL).
+    var timeMicroseconds: Int64 { Self.microseconds(time) }
+
+    static func microseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+    }
+
+    static func date(microseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// What to read from the history: filters that all must hold, and a page.
+///
+/// Image filters (`image`, `digest`, `policy`, `verdict`) hold for one and the same image of an
+/// entry. `image` matches an image as written, its normalised reference, or its repository
+/// (`registry/path` without tag or digest). Pages run newest first (by time, then by id) and a
+/// ``HistoryCursor`` continues exactly after the last entry of the previous page, so entries
+/// written meanwhile never shift a page.
+public struct HistoryQuery: Sendable, Hashable {
+    /// The most entries one page may hold.
+    public static let maximumLimit = 1000
+
+    public var image: String?
+    public var digest: String?
+    public var namespace: String?
+    public var policy: String?
+    /// `allow`, `deny`, `warn` or `audit` of one image.
+    public var verdict: String?
+    /// The decision as a whole: allowed or denied.
+    public var allowed: Bool?
+    public var source: HistoryEntry.Source?
+    /// Entries at or after this time.
+    public var since: Date?
+    /// Entries before this time.
+    public var until: Date?
+    /// Entries per page, 1 to ``maximumLimit``.
+    public var limit: Int
+    /// Where the page starts: the previous page's ``HistoryPage/nextCursor``.
+    public var cursor: HistoryCursor?
+
+    public init(
+        image: String? = nil, digest: String? = nil, namespace: String? = nil, policy: String? = nil, verdict: String? = nil,
+        allowed: Bool? = nil, source: HistoryEntry.Source? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50,
+        cursor: HistoryCursor? = nil
+    ) {
+        self.image = image
+        self.digest = digest
+        self.namespace = namespace
+        self.policy = policy
+        self.verdict = verdict
+        self.allowed = allowed
+        self.source = source
+        self.since = since
+        self.until = until
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// The position after the last entry of a page: its time (microseconds) and id. Written as
+/// `<microseconds>.<id>`, opaque to users.
+public struct HistoryCursor: Sendable, Hashable, CustomStringConvertible {
+    var timeMicroseconds: Int64
+    var id: Int64
+
+    init(timeMicroseconds: Int64, id: Int64) {
+        self.timeMicroseconds = timeMicroseconds
+        self.id = id
+    }
+
+    /// Reads a cursor as ``description`` writes it; nil for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let time = Int64(parts[0]), let id = Int64(parts[1]), id >= 0 else { return nil }
+        self.init(timeMicroseconds: time, id: id)
+    }
+
+    public var description: String { "\(timeMicroseconds).\(id)" }
+}
+
+/// One page of a query's answer, newest first.
+public struct HistoryPage: Sendable, Hashable {
+    public var entries: [HistoryEntry]
+    /// Where the next page starts; nil when this page is the last.
+    public var nextCursor: HistoryCursor?
+
+    public init(entries: [HistoryEntry], nextCursor: HistoryCursor?) {
+        self.entries = entries
+        self.nextCursor = nextCursor
+    }
+}

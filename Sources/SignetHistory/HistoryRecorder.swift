@@ -1,0 +1,226 @@
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// Writes history entries to a ``HistoryStore`` off the admission path (the signet design:
+/// "audit event, metrics, history (off the admission clock)").
+///
+/// ``record(_:)`` only appends to a bounded queue under a lock and wakes the writer; it never
+/// waits for the store. The writer (``run()``, one task) takes what has gathered, up to a batch,
+/// and appends it in one transaction, so a busy server writes many entries per commit. When the
+/// queue is full (the store is slow, blocked or failing) a new entry is dropped, counted and
+/// logged at most once per ``HistoryRecorderConfiguration/warningInterval``; a batch the store
+/// refuses is dropped the same way. Retention runs every ``HistoryRecorderConfiguration/retentionInterval``
+/// with the time of the injected clock.
+///
+/// Metrics (bounded labels): `signet_history_records_written_total{store}`,
+/// `signet_history_records_dropped_total{reason="queue_full"|"write_failed"}`,
+/// `signet_history_write_failures_total{store}`, `signet_history_write_duration_seconds{store}`,
+/// `signet_history_queue_entries{store}`, `signet_history_retention_deleted_total{store}`,
+/// `signet_history_retention_failures_total{store}`.
+public final class HistoryRecorder: Sendable {
+    public let store: any HistoryStore
+    public let configuration: HistoryRecorderConfiguration
+    private let clock: @Sendable () -> Date
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeUp: AsyncStream<Void>.Continuation
+    private let wakeUps: AsyncStream<Void>
+    private let metrics: Instruments
+    private let counts = Counts()
+
+    private struct State {
+        /// Entries not yet written, made when the writer takes them (off the admission path).
+        var pending: [@Sendable () -> HistoryEntry] = []
+        var finished = false
+        var lastWarning: ContinuousClock.Instant?
+        var droppedSinceWarning = 0
+    }
+
+    /// What the recorder has done so far (also in its metrics).
+    public struct Statistics: Sendable, Hashable {
+        public var written: Int
+        public var dropped: Int
+        public var failedWrites: Int
+
+        public init(written: Int, dropped: Int, failedWrites: Int) {
+            self.written = written
+            self.dropped = dropped
+            self.failedWrites = failedWrites
+        }
+    }
+
+    private final class Counts: Sendable {
+        let written = Atomic<Int>(0)
+        let dropped = Atomic<Int>(0)
+        let failedWrites = Atomic<Int>(0)
+    }
+
+    private struct Instruments: Sendable {
+        let written: Counter
+        let droppedQueueFull: Counter
+        let droppedWriteFailed: Counter
+        let failures: Counter
+        let duration: Metrics.Timer
+        let depth: Gauge
+        let retentionDeleted: Counter
+        let retentionFailures: Counter
+
+        init(store: String) {
+            written = Counter(label: "signet_history_records_written_total", dimensions: [("store", store)])
+            droppedQueueFull = Counter(label: "signet_history_records_dropped_total", dimensions: [("reason", "queue_full")])
+            droppedWriteFailed = Counter(label: "signet_history_records_dropped_total", dimensions: [("reason", "write_failed")])
+            failures = Counter(label: "signet_history_write_failures_total", dimensions: [("store", store)])
+            duration = Metrics.Timer(label: "signet_history_write_duration_seconds", dimensions: [("store", store)], preferredDisplayUnit: .seconds)
+            depth = Gauge(label: "signet_history_queue_entries", dimensions: [("store", store)])
+            retentionDeleted = Counter(label: "signet_history_retention_deleted_total", dimensions: [("store", store)])
+            retentionFailures = Counter(label: "signet_history_retention_failures_total", dimensions: [("store", store)])
+        }
+    }
+
+    /// A recorder writing to `store`, which `storeName` (`sqlite`, `postgres`) labels in metrics.
+    public init(
+        store: any HistoryStore, storeName: String, configuration: HistoryRecorderConfiguration = HistoryRecorderConfiguration(),
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "signet.history")
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.metrics = Instruments(store: storeName)
+        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues `entry` for the writer; never waits. Dropped (and counted) when the queue is full
+    /// or the recorder has finished.
+    public func record(_ entry: HistoryEntry) {
+        record(deferred: { entry })
+    }
+
+    /// Queues the entry `make` builds; the writer calls `make`, so what it costs is not spent
+    /// on the caller's thread. Never waits; dropped (and counted) like ``record(_:)``.
+    public func record(deferred make: @escaping @Sendable () -> HistoryEntry) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.finished, state.pending.count < configuration.capacity else { return false }
+            state.pending.append(make)
+            return true
+        }
+        guard accepted else {
+            drop(1, reason: "the history queue is full (the store is slow or failing)", counter: metrics.droppedQueueFull)
+            return
+        }
+        wakeUp.yield()
+    }
+
+    public var statistics: Statistics {
+        Statistics(
+            written: counts.written.load(ordering: .relaxed), dropped: counts.dropped.load(ordering: .relaxed),
+            failedWrites: counts.failedWrites.load(ordering: .relaxed))
+    }
+
+    /// Entries queued and not yet handed to the store.
+    public var queued: Int { state.withLock { $0.pending.count } }
+
+    /// Writes queued entries until ``finish()``; runs retention on its interval meanwhile.
+    /// Returns once everything queued before ``finish()`` was handed to the store.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            if configuration.retention.maximumAge != nil || configuration.retention.maximumEntries != nil {
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.applyRetention()
+                        try? await Task.sleep(for: self.configuration.retentionInterval)
+                    }
+                }
+            }
+            for await _ in wakeUps { await writePending() }
+            await writePending()
+            group.cancelAll()
+        }
+    }
+
+    /// Stops accepting entries; ``run()`` returns after writing what is queued.
+    public func finish() {
+        state.withLock { $0.finished = true }
+        wakeUp.finish()
+    }
+
+    /// Deletes what the retention no longer keeps, at the clock's time now.
+    public func applyRetention() async {
+        do {
+            let deleted = try await store.applyRetention(configuration.retention, now: clock())
+            if deleted > 0 {
+                metrics.retentionDeleted.increment(by: Int64(deleted))
+                logger.debug("history retention deleted entries", metadata: ["deleted": "\(deleted)"])
+            }
+        } catch {
+            metrics.retentionFailures.increment()
+            logger.warning("history retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func writePending() async {
+        while true {
+            let makers = state.withLock { state -> [@Sendable () -> HistoryEntry] in
+                let count = min(state.pending.count, configuration.batchSize)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return batch
+            }
+            let batch = makers.map { $0() }
+            metrics.depth.record(queued)
+            guard !batch.isEmpty else { return }
+            let start = ContinuousClock.now
+            do {
+                try await store.append(batch)
+                metrics.duration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+                metrics.written.increment(by: Int64(batch.count))
+                counts.written.add(batch.count, ordering: .relaxed)
+            } catch {
+                metrics.failures.increment()
+                counts.failedWrites.add(1, ordering: .relaxed)
+                drop(batch.count, reason: "the history store refused a write: \(error)", counter: metrics.droppedWriteFailed)
+            }
+        }
+    }
+
+    /// Counts `count` dropped entries and warns, at most once per warning interval.
+    private func drop(_ count: Int, reason: String, counter: Counter) {
+        counter.increment(by: Int64(count))
+        counts.dropped.add(count, ordering: .relaxed)
+        let now = ContinuousClock.now
+        let dropped = state.withLock { state -> Int? in
+            state.droppedSinceWarning += count
+            if let last = state.lastWarning, now - last < configuration.warningInterval { return nil }
+            state.lastWarning = now
+            defer { state.droppedSinceWarning = 0 }
+            return state.droppedSinceWarning
+        }
+        if let dropped {
+            logger.warning("history entries dropped; admissions go on", metadata: [
+                "dropped": "\(dropped)", "reason": "\(reason)", "queue_capacity": "\(configuration.capacity)",
+            ])
+        }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// How a ``HistoryRecorder`` queues, batches and keeps history. Defaults: 10 000 entries
+/// queued, 500 per transaction, retention checked every minute, one drop warning per 10 seconds.
+public struct HistoryRecorderConfiguration: Sendable {
+    /// Entries queued at most; more are dropped.
+    public var capacity = 10_000
+    /// Entries written per transaction at most.
+    public var batchSize = 500
+    public var retention = HistoryRetention()
+    public var retentionInterval: Duration = .seconds(60)
+    /// At most one warning about dropped entries per this interval.
+    public var warningInterval: Duration = .seconds(10)
+
+    public init() {}
+}

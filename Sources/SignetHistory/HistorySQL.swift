@@ -1,0 +1,169 @@
+import Foundation
+
+/// A value bound to a statement.
+enum HistorySQLValue: Sendable, Hashable {
+    case text(String)
+    case integer(Int64)
+    case real(Double)
+    case null
+
+    static func optional(_ text: String?) -> Self { text.map(Self.text) ?? .null }
+    static func bool(_ value: Bool) -> Self { .integer(value ? 1 : 0) }
+}
+
+/// A statement and its bound values, in the backend's dialect.
+struct HistoryStatement: Sendable {
+    var sql: String
+    var values: [HistorySQLValue]
+}
+
+/// The statements both backends run: the same SQL, with only placeholders and the id column
+/// differing (``HistorySchema/Dialect``), so a query selects the same entries on each.
+struct HistorySQL: Sendable {
+    let dialect: HistorySchema.Dialect
+
+    static let entryColumns = [
+        "source", "time_us", "namespace", "object_kind", "name", "user_name", "operation", "dry_run", "uid", "peer",
+        "client_certificate", "latency_ms", "allowed", "reason", "policy_revision",
+    ]
+    static let imageColumns = [
+        "entry_id", "position", "image", "reference", "repository", "digest", "container", "policies", "authorities", "verdict",
+        "reason", "trust_chain", "exemptions",
+    ]
+
+    private func placeholders(_ count: Int, from first: Int = 1) -> String {
+        (first..<(first + count)).map(dialect.placeholder).joined(separator: ", ")
+    }
+
+    /// Inserts one entry and returns its id.
+    func insertEntry(_ entry: HistoryEntry) -> HistoryStatement {
+        let values: [HistorySQLValue] = [
+            .text(entry.source.rawValue), .integer(entry.timeMicroseconds), .optional(entry.namespace), .optional(entry.objectKind),
+            .optional(entry.name), .optional(entry.user), .optional(entry.operation), .bool(entry.dryRun), .optional(entry.uid),
+            .optional(entry.peer), .optional(entry.clientCertificate), .real(entry.latencyMs), .bool(entry.allowed),
+            .optional(entry.reason), .optional(entry.policyRevision),
+        ]
+        return HistoryStatement(
+            sql: "INSERT INTO signet_history_entries (\(Self.entryColumns.joined(separator: ", "))) VALUES (\(placeholders(values.count))) RETURNING id",
+            values: values)
+    }
+
+    /// Inserts the images of the entry `id`.
+    func insertImages(_ images: [HistoryImageRecord], entryID id: Int64) -> HistoryStatement? {
+        guard !images.isEmpty else { return nil }
+        var values: [HistorySQLValue] = []
+        var rows: [String] = []
+        for (position, image) in images.enumerated() {
+            rows.append("(\(placeholders(Self.imageColumns.count, from: values.count + 1)))")
+            values += [
+                .integer(id), .integer(Int64(position)), .text(image.image), .optional(image.reference), .text(image.repository),
+                .optional(image.digest), .optional(image.container), .text(Self.wrappedList(image.policies)),
+                .text(image.authorities.joined(separator: "\n")), .text(image.verdict), .text(image.reason), .text(image.trustChain),
+                .text(image.exemptions.joined(separator: "\n")),
+            ]
+        }
+        return HistoryStatement(
+            sql: "INSERT INTO signet_history_images (\(Self.imageColumns.joined(separator: ", "))) VALUES \(rows.joined(separator: ", "))",
+            values: values)
+    }
+
+    /// `\na\nb\n`: every name between newlines, so finding one name exactly is a substring
+    /// test on `\nname\n` (`strpos`, PostgreSQL's function, which the SQLite store defines too).
+    static func wrappedList(_ names: [String]) -> String {
+        names.isEmpty ? "" : "\n" + names.joined(separator: "\n") + "\n"
+    }
+
+    static func unwrappedList(_ text: String) -> [String] {
+        text.split(separator: "\n").map(String.init)
+    }
+
+    /// The entries of one page (one more than the limit, to know whether another page follows).
+    func selectEntries(_ query: HistoryQuery) throws -> HistoryStatement {
+        guard (1...HistoryQuery.maximumLimit).contains(query.limit) else {
+            throw HistoryStoreError.invalidQuery("the page size must be between 1 and \(HistoryQuery.maximumLimit), not \(query.limit)")
+        }
+        var values: [HistorySQLValue] = []
+        func bind(_ value: HistorySQLValue) -> String {
+            values.append(value)
+            return dialect.placeholder(values.count)
+        }
+        var conditions: [String] = []
+        if let namespace = query.namespace { conditions.append("e.namespace = \(bind(.text(namespace)))") }
+        if let allowed = query.allowed { conditions.append("e.allowed = \(bind(.bool(allowed)))") }
+        if let source = query.source { conditions.append("e.source = \(bind(.text(source.rawValue)))") }
+        if let since = query.since { conditions.append("e.time_us >= \(bind(.integer(HistoryEntry.microseconds(since))))") }
+        if let until = query.until { conditions.append("e.time_us < \(bind(.integer(HistoryEntry.microseconds(until))))") }
+        if let cursor = query.cursor {
+            let time = bind(.integer(cursor.timeMicroseconds))
+            let timeAgain = bind(.integer(cursor.timeMicroseconds))
+            conditions.append("(e.time_us < \(time) OR (e.time_us = \(timeAgain) AND e.id < \(bind(.integer(cursor.id)))))")
+        }
+        var imageConditions: [String] = []
+        if let image = query.image {
+            let written = bind(.text(image)), reference = bind(.text(image)), repository = bind(.text(image))
+            imageConditions.append("(i.image = \(written) OR i.reference = \(reference) OR i.repository = \(repository))")
+        }
+        if let digest = query.digest { imageConditions.append("i.digest = \(bind(.text(digest)))") }
+        if let verdict = query.verdict { imageConditions.append("i.verdict = \(bind(.text(verdict)))") }
+        if let policy = query.policy {
+            // A substring test on "\npolicy\n" finds the name exactly; LIKE would read `_` and `%`
+            // and ignores case in SQLite only.
+            imageConditions.append("strpos(i.policies, \(bind(.text("\n" + policy + "\n")))) > 0")
+        }
+        if !imageConditions.isEmpty {
+            conditions.append(
+                "EXISTS (SELECT 1 FROM signet_history_images i WHERE i.entry_id = e.id AND \(imageConditions.joined(separator: " AND ")))")
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let columns = (["id"] + Self.entryColumns).map { "e.\($0)" }.joined(separator: ", ")
+        return HistoryStatement(
+            sql: "SELECT \(columns) FROM signet_history_entries e\(filter) ORDER BY e.time_us DESC, e.id DESC LIMIT \(bind(.integer(Int64(query.limit + 1))))",
+            values: values)
+    }
+
+    /// The images of the entries `ids`, in entry and position order.
+    func selectImages(entryIDs ids: [Int64]) -> HistoryStatement {
+        HistoryStatement(
+            sql: "SELECT \(Self.imageColumns.joined(separator: ", ")) FROM signet_history_images WHERE entry_id IN (\(placeholders(ids.count))) ORDER BY entry_id, position",
+            values: ids.map(HistorySQLValue.integer))
+    }
+
+    /// The time and id of the newest entry beyond the first `kept` (the first to delete), if any.
+    func boundaryBeyond(_ kept: Int) -> HistoryStatement {
+        HistoryStatement(
+            sql: "SELECT time_us, id FROM signet_history_entries ORDER BY time_us DESC, id DESC LIMIT 1 OFFSET \(dialect.placeholder(1))",
+            values: [.integer(Int64(kept))])
+    }
+
+    /// Deletes the entries (and their images) older than `time`, or at `time` with an id up to `id`.
+    func deleteThrough(timeMicroseconds time: Int64, id: Int64?) -> [HistoryStatement] {
+        let condition: String
+        var values: [HistorySQLValue]
+        if let id {
+            condition = "time_us < \(dialect.placeholder(1)) OR (time_us = \(dialect.placeholder(2)) AND id <= \(dialect.placeholder(3)))"
+            values = [.integer(time), .integer(time), .integer(id)]
+        } else {
+            condition = "time_us < \(dialect.placeholder(1))"
+            values = [.integer(time)]
+        }
+        return [
+            HistoryStatement(sql: "DELETE FROM signet_history_images WHERE entry_id IN (SELECT id FROM signet_history_entries WHERE \(condition))", values: values),
+            HistoryStatement(sql: "DELETE FROM signet_history_entries WHERE \(condition)", values: values),
+        ]
+    }
+
+    /// The time (microseconds) before which `retention` keeps nothing at `now`, if it limits age.
+    static func ageCutoff(_ retention: HistoryRetention, now: Date) -> Int64? {
+        guard let age = retention.maximumAge else { return nil }
+        let (seconds, attoseconds) = age.components
+        return HistoryEntry.microseconds(now) - seconds * 1_000_000 - attoseconds / 1_000_000_000_000
+    }
+
+    /// The page of `entries` (one more than the limit when another page follows).
+    static func page(_ entries: [HistoryEntry], limit: Int) -> HistoryPage {
+        guard entries.count > limit else { return HistoryPage(entries: entries, nextCursor: nil) }
+        let shown = Array(entries.prefix(limit))
+        let last = shown[shown.count - 1]
+        return HistoryPage(entries: shown, nextCursor: HistoryCursor(timeMicroseconds: last.timeMicroseconds, id: last.id ?? 0))
+    }
+}

@@ -1,0 +1,96 @@
+/// The history's tables, one schema for SQLite and PostgreSQL, created and migrated by signet.
+///
+/// `signet_history_schema` holds one row: the version in force. Opening a store applies every
+/// migration above it in one transaction; a version above ``currentVersion`` (written by a newer
+/// signet) is refused rather than guessed at.
+///
+/// Tables: `signet_history_entries` (one row per decision; `time_us` is microseconds since 1970)
+/// and `signet_history_images` (one row per image of a decision; `policies`, `authorities` and
+/// `exemptions` are newline-separated lists, `policies` wrapped in newlines so one policy is
+/// matched exactly).
+public enum HistorySchema {
+    public static let currentVersion = 1
+
+    /// The SQL dialect a backend speaks; only the id column and placeholders differ.
+    enum Dialect: Sendable {
+        case sqlite
+        case postgres
+
+        /// The `index`-th bound value (1-based).
+        func placeholder(_ index: Int) -> String {
+            switch self {
+            case .sqlite: return "?"
+            case .postgres: return "$\(index)"
+            }
+        }
+
+        var identityColumn: String {
+            switch self {
+            case .sqlite: return "id INTEGER PRIMARY KEY AUTOINCREMENT"
+            case .postgres: return "id BIGSERIAL PRIMARY KEY"
+            }
+        }
+    }
+
+    static let versionTable = "CREATE TABLE IF NOT EXISTS signet_history_schema (version INTEGER NOT NULL)"
+
+    /// The statements that take the schema from version `index` to `index + 1`.
+    static func migrations(_ dialect: Dialect) -> [[String]] {
+        [
+            [
+                """
+                CREATE TABLE signet_history_entries (
+                    \(dialect.identityColumn),
+                    source TEXT NOT NULL,
+                    time_us BIGINT NOT NULL,
+                    namespace TEXT,
+                    object_kind TEXT,
+                    name TEXT,
+                    user_name TEXT,
+                    operation TEXT,
+                    dry_run BIGINT NOT NULL,
+                    uid TEXT,
+                    peer TEXT,
+                    client_certificate TEXT,
+                    latency_ms DOUBLE PRECISION NOT NULL,
+                    allowed BIGINT NOT NULL,
+                    reason TEXT,
+                    policy_revision TEXT
+                )
+                """,
+                "CREATE INDEX signet_history_entries_time ON signet_history_entries (time_us, id)",
+                "CREATE INDEX signet_history_entries_namespace ON signet_history_entries (namespace, time_us)",
+                """
+                CREATE TABLE signet_history_images (
+                    entry_id BIGINT NOT NULL REFERENCES signet_history_entries (id) ON DELETE CASCADE,
+                    position BIGINT NOT NULL,
+                    image TEXT NOT NULL,
+                    reference TEXT,
+                    repository TEXT NOT NULL,
+                    digest TEXT,
+                    container TEXT,
+                    policies TEXT NOT NULL,
+                    authorities TEXT NOT NULL,
+                    verdict TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    trust_chain TEXT NOT NULL,
+                    exemptions TEXT NOT NULL,
+                    PRIMARY KEY (entry_id, position)
+                )
+                """,
+                "CREATE INDEX signet_history_images_digest ON signet_history_images (digest)",
+                "CREATE INDEX signet_history_images_repository ON signet_history_images (repository)",
+            ],
+        ]
+    }
+
+    /// The statements to run on a database at schema `version` (0: none yet).
+    static func pendingStatements(from version: Int, dialect: Dialect) throws -> [String] {
+        guard version <= currentVersion else { throw HistoryStoreError.schemaTooNew(version) }
+        var statements = migrations(dialect)[version...].flatMap { $0 }
+        statements.append(version == 0
+            ? "INSERT INTO signet_history_schema (version) VALUES (\(currentVersion))"
+            : "UPDATE signet_history_schema SET version = \(currentVersion)")
+        return version == currentVersion ? [] : statements
+    }
+}

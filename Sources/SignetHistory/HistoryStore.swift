@@ -1,0 +1,58 @@
+import Foundation
+
+/// Where the verification history is kept (the signet design's "history store"): the same
+/// writes, queries and retention over every backend. ``SQLiteHistoryStore`` keeps it in a file
+/// (one replica); ``PostgresHistoryStore`` in a PostgreSQL database that replicas share.
+///
+/// Each store creates and migrates its schema when opened (``HistorySchema``). Its calls may
+/// block on disk or the network; they run on threads the store owns (SQLite) or on its event
+/// loop (PostgreSQL), never on Swift's cooperative pool. Admissions never wait for a store:
+/// ``HistoryRecorder`` writes to it from a queue of its own.
+public protocol HistoryStore: Sendable {
+    /// Writes `entries` in one transaction; the store assigns their ids.
+    func append(_ entries: [HistoryEntry]) async throws
+    /// One page of the entries `query` selects, newest first.
+    func query(_ query: HistoryQuery) async throws -> HistoryPage
+    /// Deletes what `retention` no longer keeps at `now`; how many entries went.
+    @discardableResult
+    func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int
+    /// Releases the store's connections; no call may follow.
+    func close() async
+}
+
+/// How much history is kept: entries older than ``maximumAge`` and all but the newest
+/// ``maximumEntries`` are deleted. Either may be absent (no limit of that kind).
+public struct HistoryRetention: Sendable, Hashable {
+    public var maximumAge: Duration?
+    public var maximumEntries: Int?
+
+    /// Secure defaults: 30 days, at most one million decisions.
+    public init(maximumAge: Duration? = .seconds(30 * 24 * 3600), maximumEntries: Int? = 1_000_000) {
+        self.maximumAge = maximumAge
+        self.maximumEntries = maximumEntries
+    }
+}
+
+/// Why a history store could not do what it was asked.
+public struct HistoryStoreError: Error, CustomStringConvertible, Sendable {
+    enum Code: Sendable {
+        case invalidQuery
+        case schemaTooNew
+        case invalidConfiguration
+        case database
+    }
+
+    let code: Code
+    public let message: String
+
+    public var description: String { message }
+
+    static func invalidQuery(_ message: String) -> Self { .init(code: .invalidQuery, message: message) }
+    static func schemaTooNew(_ found: Int) -> Self {
+        .init(code: .schemaTooNew, message: "the history schema is version \(found), newer than this signet knows (\(HistorySchema.currentVersion)): upgrade signet")
+    }
+    static func invalidConfiguration(_ message: String) -> Self { .init(code: .invalidConfiguration, message: message) }
+    /// A configuration file (the PostgreSQL DSN file, say) that cannot be read.
+    public static func invalidConfigurationFile(_ message: String) -> Self { .init(code: .invalidConfiguration, message: message) }
+    static func database(_ message: String) -> Self { .init(code: .database, message: message) }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The history in a PostgreSQL database, shared by every replica (postgres-nio's pooled client).
+///
+/// Opening the store creates or migrates the schema under a transaction-scoped advisory lock,
+/// so replicas starting together migrate once. Queries and writes run on postgres-nio's event
+/// loop; the async methods suspend until the server answers.
+public final class PostgresHistoryStore: HistoryStore {
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+    private let sql = HistorySQL(dialect: .postgres)
+    /// The advisory lock key held while migrating (`signet` in ASCII).
+    static let migrationLock: Int64 = 0x7369_676E_6574
+
+    private init(client: PostgresClient, runner: Task<Void, Never>, logger: Logger) {
+        self.client = client
+        self.runner = runner
+        self.logger = logger
+    }
+
+    /// Connects with `connection` and brings the schema up to date. The schema is migrated on a
+    /// connection of its own first, so a wrong password or an unreachable server is an error at
+    /// once, not after the pool's retries.
+    public static func open(
+        _ connection: PostgresConnectionString, logger: Logger = Logger(label: "signet.history.postgres")
+    ) async throws -> PostgresHistoryStore {
+        do {
+            let direct = try await PostgresConnection.connect(configuration: try connection.connectionConfiguration(), id: 1, logger: logger)
+            do {
+                try await migrate(direct, logger: logger)
+            } catch {
+                try? await direct.close()
+                throw error
+            }
+            try? await direct.close()
+        } catch let error as HistoryStoreError {
+            throw error
+        } catch let error as PostgresTransactionError where error.closureError is HistoryStoreError {
+            throw error.closureError!
+        } catch {
+            throw HistoryStoreError.database("cannot open the PostgreSQL history at \(connection.host):\(connection.port): \(String(reflecting: error))")
+        }
+        var configuration = connection.clientConfiguration()
+        configuration.options.maximumConnections = 4
+        configuration.options.connectionIdleTimeout = .seconds(60)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return PostgresHistoryStore(client: client, runner: Task { await client.run() }, logger: logger)
+    }
+
+    private static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(Self.migrationLock))"), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.versionTable), logger: logger)
+            var version = 0
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: "SELECT version FROM signet_history_schema"), logger: logger) {
+                version = try row.makeRandomAccess()["version"].decode(Int.self)
+            }
+            for statement in try HistorySchema.pendingStatements(from: version, dialect: .postgres) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+    }
+
+    public func append(_ entries: [HistoryEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        let sql = self.sql
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { connection in
+            for entry in entries {
+                var id: Int64?
+                for try await row in try await connection.query(Self.query(sql.insertEntry(entry)), logger: logger) {
+                    id = try row.makeRandomAccess()["id"].decode(Int64.self)
+                }
+                guard let id else { throw HistoryStoreError.database("the history database returned no id for a new entry") }
+                if let images = sql.insertImages(entry.images, entryID: id) {
+                    try await connection.query(Self.query(images), logger: logger)
+                }
+            }
+        }
+    }
+
+    public func query(_ query: HistoryQuery) async throws -> HistoryPage {
+        var entries: [HistoryEntry] = []
+        for try await row in try await client.query(Self.query(try sql.selectEntries(query)), logger: logger) {
+            entries.append(try Self.entry(row.makeRandomAccess()))
+        }
+        if !entries.isEmpty {
+            var byEntry: [Int64: [HistoryImageRecord]] = [:]
+            for try await row in try await client.query(Self.query(sql.selectImages(entryIDs: entries.compactMap(\.id))), logger: logger) {
+                let cells = row.makeRandomAccess()
+                byEntry[try cells["entry_id"].decode(Int64.self), default: []].append(try Self.image(cells))
+            }
+            for index in entries.indices { entries[index].images = byEntry[entries[index].id ?? -1] ?? [] }
+        }
+        return HistorySQL.page(entries, limit: query.limit)
+    }
+
+    @discardableResult
+    public func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int {
+        let sql = self.sql
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            var deleted = 0
+            if let cutoff = HistorySQL.ageCutoff(retention, now: now) {
+                deleted += try await Self.run(sql.deleteThrough(timeMicroseconds: cutoff, id: nil), on: connection, logger: logger)
+            }
+            if let kept = retention.maximumEntries {
+                var boundary: (Int64, Int64)?
+                for try await row in try await connection.query(Self.query(sql.boundaryBeyond(max(kept, 0))), logger: logger) {
+                    let cells = row.makeRandomAccess()
+                    boundary = (try cells["time_us"].decode(Int64.self), try cells["id"].decode(Int64.self))
+                }
+                if let (time, id) = boundary {
+                    deleted += try await Self.run(sql.deleteThrough(timeMicroseconds: time, id: id), on: connection, logger: logger)
+                }
+            }
+            return deleted
+        }
+    }
+
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    /// Runs `statements`; how many rows the last one (a DELETE) deleted.
+    private static func run(_ statements: [HistoryStatement], on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        var affected = 0
+        for (index, statement) in statements.enumerated() {
+            guard index == statements.count - 1 else {
+                try await connection.query(query(statement), logger: logger)
+                continue
+            }
+            var counted = statement
+            counted.sql = "WITH deleted AS (\(statement.sql) RETURNING 1) SELECT count(*) AS count FROM deleted"
+            for try await row in try await connection.query(query(counted), logger: logger) {
+                affected = Int(try row.makeRandomAccess()["count"].decode(Int64.self))
+            }
+        }
+        return affected
+    }
+
+    private static func query(_ statement: HistoryStatement) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: statement.values.count)
+        for value in statement.values {
+            switch value {
+            case .text(let text): bindings.append(text)
+            case .integer(let integer): bindings.append(integer)
+            case .real(let real): bindings.append(real)
+            case .null: bindings.appendNull()
+            }
+        }
+        return PostgresQuery(unsafeSQL: statement.sql, binds: bindings)
+    }
+
+    private static func entry(_ cells: PostgresRandomAccessRow) throws -> HistoryEntry {
+        HistoryEntry(
+            id: try cells["id"].decode(Int64.self),
+            source: HistoryEntry.Source(rawValue: try cells["source"].decode(String.self)) ?? .admission,
+            time: HistoryEntry.date(microseconds: try cells["time_us"].decode(Int64.self)),
+            namespace: try cells["namespace"].decode(String?.self), objectKind: try cells["object_kind"].decode(String?.self),
+            name: try cells["name"].decode(String?.self), user: try cells["user_name"].decode(String?.self),
+            operation: try cells["operation"].decode(String?.self), dryRun: try cells["dry_run"].decode(Int64.self) != 0,
+            uid: try cells["uid"].decode(String?.self), peer: try cells["peer"].decode(String?.self),
+            clientCertificate: try cells["client_certificate"].decode(String?.self), latencyMs: try cells["latency_ms"].decode(Double.self),
+            allowed: try cells["allowed"].decode(Int64.self) != 0, reason: try cells["reason"].decode(String?.self),
+            policyRevision: try cells["policy_revision"].decode(String?.self), images: [])
+    }
+
+    private static func image(_ cells: PostgresRandomAccessRow) throws -> HistoryImageRecord {
+        HistoryImageRecord(
+            image: try cells["image"].decode(String.self), reference: try cells["reference"].decode(String?.self),
+            digest: try cells["digest"].decode(String?.self), container: try cells["container"].decode(String?.self),
+            policies: HistorySQL.unwrappedList(try cells["policies"].decode(String.self)),
+            authorities: HistorySQL.unwrappedList(try cells["authorities"].decode(String.self)),
+            verdict: try cells["verdict"].decode(String.self), reason: try cells["reason"].decode(String.self),
+            trustChain: try cells["trust_chain"].decode(String.self),
+            exemptions: HistorySQL.unwrappedList(try cells["exemptions"].decode(String.self)))
+    }
+}

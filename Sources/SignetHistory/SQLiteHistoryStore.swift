@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+
+/// The history in an SQLite database file (the default: one replica, a file on a volume), through
+/// GRDB over the system's libsqlite3.
+///
+/// The file is opened in WAL mode, so `signet history` can read while `signet serve` writes, with
+/// a busy timeout for the moments the other process holds the write lock. Every call runs on
+/// GRDB's serial dispatch queue for the database, never on Swift's cooperative pool; the async
+/// methods suspend until it is done. The schema is created or migrated when the store opens
+/// (``HistorySchema``).
+public final class SQLiteHistoryStore: HistoryStore {
+    private let database: DatabaseQueue
+    private let sql = HistorySQL(dialect: .sqlite)
+    public let path: String
+
+    /// Opens (creating when absent) the database at `path` and brings its schema up to date.
+    /// Blocks the calling thread while it does: call it before serving, or from ``open(path:)``.
+    public init(path: String, busyTimeout: TimeInterval = 5) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "signet.history.sqlite"
+        configuration.prepareDatabase { db in
+            // PostgreSQL's strpos(string, substring): the 1-based position of the substring, 0 when absent.
+            db.add(function: DatabaseFunction("strpos", argumentCount: 2, pure: true) { values in
+                guard let text = String.fromDatabaseValue(values[0]), let part = String.fromDatabaseValue(values[1]) else { return nil }
+                guard let range = text.range(of: part) else { return 0 }
+                return text.utf8.distance(from: text.startIndex, to: range.lowerBound) + 1
+            })
+        }
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try database.write { db in
+                try db.execute(sql: HistorySchema.versionTable)
+                let version = try Int.fetchOne(db, sql: "SELECT version FROM signet_history_schema") ?? 0
+                for statement in try HistorySchema.pendingStatements(from: version, dialect: .sqlite) {
+                    try db.execute(sql: statement)
+                }
+            }
+        } catch let error as HistoryStoreError {
+            throw error
+        } catch {
+            throw HistoryStoreError.database("cannot open the history database \(path): \(error)")
+        }
+    }
+
+    /// ``init(path:busyTimeout:)`` on a thread of its own, for async callers.
+    public static func open(path: String) async throws -> SQLiteHistoryStore {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try SQLiteHistoryStore(path: path) }) }
+        }
+    }
+
+    public func append(_ entries: [HistoryEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        let sql = self.sql
+        try await database.write { db in
+            for entry in entries {
+                let insert = sql.insertEntry(entry)
+                guard let id = try Int64.fetchOne(db, sql: insert.sql, arguments: Self.arguments(insert.values)) else {
+                    throw HistoryStoreError.database("the history database returned no id for a new entry")
+                }
+                if let images = sql.insertImages(entry.images, entryID: id) {
+                    try db.execute(sql: images.sql, arguments: Self.arguments(images.values))
+                }
+            }
+        }
+    }
+
+    public func query(_ query: HistoryQuery) async throws -> HistoryPage {
+        let select = try sql.selectEntries(query)
+        let sql = self.sql
+        let entries = try await database.read { db -> [HistoryEntry] in
+            var entries = try Row.fetchAll(db, sql: select.sql, arguments: Self.arguments(select.values)).map(Self.entry)
+            guard !entries.isEmpty else { return entries }
+            let images = sql.selectImages(entryIDs: entries.compactMap(\.id))
+            var byEntry: [Int64: [HistoryImageRecord]] = [:]
+            for row in try Row.fetchAll(db, sql: images.sql, arguments: Self.arguments(images.values)) {
+                let id: Int64 = row["entry_id"]
+                byEntry[id, default: []].append(Self.image(row))
+            }
+            for index in entries.indices { entries[index].images = byEntry[entries[index].id ?? -1] ?? [] }
+            return entries
+        }
+        return HistorySQL.page(entries, limit: query.limit)
+    }
+
+    @discardableResult
+    public func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int {
+        let sql = self.sql
+        return try await database.write { db in
+            var deleted = 0
+            if let cutoff = HistorySQL.ageCutoff(retention, now: now) {
+                for statement in sql.deleteThrough(timeMicroseconds: cutoff, id: nil) {
+                    try db.execute(sql: statement.sql, arguments: Self.arguments(statement.values))
+                }
+                deleted += db.changesCount
+            }
+            if let kept = retention.maximumEntries {
+                let boundary = sql.boundaryBeyond(max(kept, 0))
+                if let row = try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)) {
+                    for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"]) {
+                        try db.execute(sql: statement.sql, arguments: Self.arguments(statement.values))
+                    }
+                    deleted += db.changesCount
+                }
+            }
+            return deleted
+        }
+    }
+
+    public func close() async {
+        try? database.close()
+    }
+
+    private static func arguments(_ values: [HistorySQLValue]) -> StatementArguments {
+        StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
+            switch value {
+            case .text(let text): return text
+            case .integer(let integer): return integer
+            case .real(let real): return real
+            case .null: return nil
+            }
+        })
+    }
+
+    private static func entry(_ row: Row) -> HistoryEntry {
+        HistoryEntry(
+            id: row["id"], source: HistoryEntry.Source(rawValue: row["source"]) ?? .admission,
+            time: HistoryEntry.date(microseconds: row["time_us"]), namespace: row["namespace"], objectKind: row["object_kind"],
+            name: row["name"], user: row["user_name"], operation: row["operation"], dryRun: (row["dry_run"] as Int64) != 0,
+            uid: row["uid"], peer: row["peer"], clientCertificate: row["client_certificate"], latencyMs: row["latency_ms"],
+            allowed: (row["allowed"] as Int64) != 0, reason: row["reason"], policyRevision: row["policy_revision"], images: [])
+    }
+
+    private static func image(_ row: Row) -> HistoryImageRecord {
+        HistoryImageRecord(
+            image: row["image"], reference: row["reference"], digest: row["digest"], container: row["container"],
+            policies: HistorySQL.unwrappedList(row["policies"]), authorities: HistorySQL.unwrappedList(row["authorities"]),
+            verdict: row["verdict"], reason: row["reason"], trustChain: row["trust_chain"],
+            exemptions: HistorySQL.unwrappedList(row["exemptions"]))
+    }
+}

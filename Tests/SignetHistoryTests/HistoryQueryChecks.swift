@@ -1,0 +1,168 @@
+import Foundation
+import SignetHistory
+import Testing
+
+/// The query suite every history backend must pass, run by ``SQLiteHistoryStoreTests`` and
+/// ``PostgresHistoryStoreTests`` alike: filters, paging with a stable cursor, retention, reopening.
+/// `makeStore(name)` opens a fresh, empty store; the same name opens the same store again.
+enum HistoryQueryChecks {
+    /// 2026-06-01T00:00:00Z: a fixed time, so nothing depends on today's date.
+    static let base = Date(timeIntervalSince1970: 1_780_272_000)
+
+    static func image(
+        _ reference: String, verdict: String, policies: [String] = ["web"], digest: String? = nil, container: String = "app",
+        exemptions: [String] = []
+    ) -> HistoryImageRecord {
+        HistoryImageRecord(
+            image: reference, reference: digest.map { "\(HistoryImageRecord.repository(of: reference))@\($0)" } ?? reference,
+            digest: digest, container: container, policies: policies,
+            authorities: policies.map { "\($0)/key: \(verdict == "deny" ? "failed" : "passed")" }, verdict: verdict,
+            reason: verdict == "deny" ? "no signature by the key of \(policies.first ?? "?")" : "signed",
+            trustChain: "\(policies.first ?? "?")/key: passed via key sha256:0123", exemptions: exemptions)
+    }
+
+    static let digestA = "sha256:" + String(repeating: "a", count: 64)
+    static let digestB = "sha256:" + String(repeating: "b", count: 64)
+
+    /// Seven decisions, a minute apart, oldest first.
+    static func samples() -> [HistoryEntry] {
+        func entry(
+            _ minute: Int, _ namespace: String?, allowed: Bool, source: HistoryEntry.Source = .admission, dryRun: Bool = false,
+            _ images: [HistoryImageRecord]
+        ) -> HistoryEntry {
+            HistoryEntry(
+                source: source, time: base.addingTimeInterval(Double(minute) * 60), namespace: namespace,
+                objectKind: source == .admission ? "Pod" : nil, name: source == .admission ? "pod-\(minute)" : nil,
+                user: "system:serviceaccount:kube-system:replicaset-controller", operation: source == .admission ? "CREATE" : nil,
+                dryRun: dryRun, uid: "uid-\(minute)", peer: "10.0.0.1:4000\(minute)", clientCertificate: "CN=kube-apiserver",
+                latencyMs: Double(minute) + 0.5, allowed: allowed, reason: allowed ? nil : "denied", policyRevision: "rev-\(minute)",
+                images: images)
+        }
+        return [
+            entry(0, "shop", allowed: true, [image("ghcr.io/acme/web:1.0", verdict: "allow", digest: digestA)]),
+            entry(1, "shop", allowed: false, [
+                image("ghcr.io/acme/web:2.0", verdict: "allow", digest: digestA),
+                image("ghcr.io/acme/worker:2.0", verdict: "deny", policies: ["web-strict"], digest: digestB, container: "worker"),
+            ]),
+            entry(2, "billing", allowed: true, dryRun: true, [image("ghcr.io/acme/web:1.0", verdict: "warn", digest: digestA)]),
+            entry(3, "billing", allowed: true, [
+                image("docker.io/library/nginx:1.27", verdict: "allow", policies: [], exemptions: ["PolicyException billing/legacy"]),
+            ]),
+            entry(4, nil, allowed: false, source: .verification, [image("ghcr.io/acme/worker:2.0", verdict: "deny", policies: ["signet-verify"], digest: digestB)]),
+            entry(5, "shop", allowed: true, [image("ghcr.io/acme/web_x:1.0", verdict: "audit", policies: ["web_x"])]),
+            entry(6, "kube-system", allowed: true, []),
+        ]
+    }
+
+    /// Minutes (of ``samples()``) of the entries of `page`, in order.
+    static func minutes(_ entries: [HistoryEntry]) -> [Int] {
+        entries.map { Int(($0.time.timeIntervalSince(base) / 60).rounded()) }
+    }
+
+    static func all(_ store: any HistoryStore, _ query: HistoryQuery) async throws -> [Int] {
+        var query = query
+        query.limit = HistoryQuery.maximumLimit
+        return minutes(try await store.query(query).entries)
+    }
+
+    static func run(_ makeStore: (String) async throws -> any HistoryStore) async throws {
+        let store = try await makeStore("queries")
+        let samples = samples()
+        try await store.append(Array(samples.prefix(4)))
+        try await store.append(Array(samples.dropFirst(4)))
+
+        // Everything, newest first, exactly as written.
+        let everything = try await store.query(HistoryQuery(limit: 100))
+        #expect(minutes(everything.entries) == [6, 5, 4, 3, 2, 1, 0])
+        #expect(everything.nextCursor == nil)
+        for (read, written) in zip(everything.entries.reversed(), samples) {
+            var withoutID = read
+            #expect(read.id != nil)
+            withoutID.id = nil
+            #expect(withoutID == written)
+        }
+
+        // Each filter.
+        #expect(try await all(store, HistoryQuery(namespace: "shop")) == [5, 1, 0])
+        #expect(try await all(store, HistoryQuery(namespace: "nowhere")) == [])
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/web")) == [2, 1, 0], "the repository matches every tag")
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/web:1.0")) == [2, 0], "the image as written")
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/worker@\(digestB)")) == [4, 1], "the pinned reference")
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme")) == [], "a prefix is not a repository")
+        #expect(try await all(store, HistoryQuery(digest: digestA)) == [2, 1, 0])
+        #expect(try await all(store, HistoryQuery(policy: "web")) == [2, 1, 0], "web-strict and web_x are other policies")
+        #expect(try await all(store, HistoryQuery(policy: "web-strict")) == [1])
+        #expect(try await all(store, HistoryQuery(policy: "web_x")) == [5])
+        #expect(try await all(store, HistoryQuery(policy: "we%")) == [])
+        #expect(try await all(store, HistoryQuery(verdict: "deny")) == [4, 1])
+        #expect(try await all(store, HistoryQuery(verdict: "audit")) == [5])
+        #expect(try await all(store, HistoryQuery(allowed: false)) == [4, 1])
+        #expect(try await all(store, HistoryQuery(source: .verification)) == [4])
+        #expect(try await all(store, HistoryQuery(since: base.addingTimeInterval(120), until: base.addingTimeInterval(300))) == [4, 3, 2])
+        // Image filters hold for one and the same image: web:2.0 was allowed, worker denied.
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/web:2.0", verdict: "deny")) == [])
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/worker:2.0", verdict: "deny")) == [4, 1])
+        #expect(try await all(store, HistoryQuery(digest: digestB, namespace: "shop", policy: "web-strict", verdict: "deny")) == [1])
+
+        // Pages chain through the cursor; an entry written between pages does not shift them.
+        let first = try await store.query(HistoryQuery(limit: 3))
+        #expect(minutes(first.entries) == [6, 5, 4])
+        let cursor = try #require(first.nextCursor)
+        #expect(HistoryCursor(cursor.description) == cursor)
+        try await store.append([HistoryEntry(source: .admission, time: base.addingTimeInterval(3600), latencyMs: 1, allowed: true, images: [])])
+        let second = try await store.query(HistoryQuery(limit: 3, cursor: cursor))
+        #expect(minutes(second.entries) == [3, 2, 1])
+        let third = try await store.query(HistoryQuery(limit: 3, cursor: try #require(second.nextCursor)))
+        #expect(minutes(third.entries) == [0])
+        #expect(third.nextCursor == nil)
+        // The same time twice: the id decides, and no entry is skipped or repeated.
+        let twin = base.addingTimeInterval(7200)
+        try await store.append((0..<3).map { HistoryEntry(source: .admission, time: twin, name: "twin-\($0)", latencyMs: 1, allowed: true, images: []) })
+        var names: [String] = []
+        var next: HistoryCursor?
+        repeat {
+            let page = try await store.query(HistoryQuery(since: twin, limit: 1, cursor: next))
+            names += page.entries.compactMap(\.name)
+            next = page.nextCursor
+        } while next != nil
+        #expect(names == ["twin-2", "twin-1", "twin-0"])
+
+        await #expect(throws: HistoryStoreError.self) { try await store.query(HistoryQuery(limit: 0)) }
+        await #expect(throws: HistoryStoreError.self) { try await store.query(HistoryQuery(limit: HistoryQuery.maximumLimit + 1)) }
+        #expect(HistoryCursor("12.x") == nil)
+        #expect(HistoryCursor("12") == nil)
+        await store.close()
+
+        // Opened again: the schema is not created twice and the entries are there.
+        let reopened = try await makeStore("queries")
+        #expect(try await reopened.query(HistoryQuery(limit: 100)).entries.count == 11)
+        await reopened.close()
+
+        try await checkRetention(try await makeStore("retention"))
+    }
+
+    /// Retention by age and by count, at an injected time.
+    static func checkRetention(_ store: any HistoryStore) async throws {
+        try await store.append(samples())
+        // At minute 10, keep 5 minutes: minutes 5 and 6 stay (minute 5 is exactly 5 minutes old).
+        let now = base.addingTimeInterval(600)
+        let byAge = try await store.applyRetention(HistoryRetention(maximumAge: .seconds(300), maximumEntries: nil), now: now)
+        #expect(byAge == 5)
+        #expect(try await all(store, HistoryQuery()) == [6, 5])
+        #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/web")) == [], "images go with their entries")
+        // Nothing more is old at the same time.
+        #expect(try await store.applyRetention(HistoryRetention(maximumAge: .seconds(300), maximumEntries: nil), now: now) == 0)
+
+        try await store.append(samples())
+        #expect(try await all(store, HistoryQuery()) == [6, 6, 5, 5, 4, 3, 2, 1, 0])
+        let byCount = try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 3), now: now)
+        #expect(byCount == 6)
+        let kept = try await store.query(HistoryQuery(limit: 10)).entries
+        #expect(minutes(kept) == [6, 6, 5])
+        #expect(kept[0].id! > kept[1].id!, "of two entries at the same time the newer id stays first")
+        #expect(try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 3), now: now) == 0)
+        #expect(try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 0), now: now) == 3)
+        #expect(try await all(store, HistoryQuery()) == [])
+        await store.close()
+    }
+}

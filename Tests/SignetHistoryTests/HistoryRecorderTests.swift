@@ -1,0 +1,98 @@
+import Foundation
+import SignetHistory
+import SignetTestSupport
+import Synchronization
+import Testing
+
+@Suite struct HistoryRecorderTests {
+    static func entry(_ minute: Int) -> HistoryEntry {
+        HistoryEntry(
+            source: .admission, time: HistoryQueryChecks.base.addingTimeInterval(Double(minute) * 60), namespace: "shop",
+            objectKind: "Pod", name: "pod-\(minute)", latencyMs: 1, allowed: true,
+            images: [HistoryImageRecord(image: "ghcr.io/acme/web:1.0", verdict: "allow", reason: "signed")])
+    }
+
+    /// Waits (bounded: a hang, not a time, fails the test) until `condition` holds.
+    static func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = TestBudget.deadline(60)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestProcessError(message: "the condition never held") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    @Test func entriesReachTheStoreInBatches() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-recorder")
+        let store = try await SQLiteHistoryStore.open(path: directory.file("history.sqlite").path)
+        var configuration = HistoryRecorderConfiguration()
+        configuration.batchSize = 100
+        configuration.retention = HistoryRetention(maximumAge: nil, maximumEntries: nil)
+        let recorder = HistoryRecorder(store: store, storeName: "sqlite", configuration: configuration)
+        let writer = Task { await recorder.run() }
+        for minute in 0..<1200 { recorder.record(Self.entry(minute)) }
+        recorder.finish()
+        await writer.value
+        #expect(recorder.statistics == HistoryRecorder.Statistics(written: 1200, dropped: 0, failedWrites: 0))
+        let newest = try await store.query(HistoryQuery(limit: 1)).entries
+        #expect(newest.first?.name == "pod-1199")
+        // Recording after finish drops (and counts) instead of queueing forever.
+        recorder.record(Self.entry(0))
+        #expect(recorder.statistics.dropped == 1)
+        await store.close()
+    }
+
+    /// A store that hangs: `record` returns at once, the queue holds its capacity, the rest is
+    /// dropped and counted; once the store answers, what was queued is written.
+    @Test func aBlockedStoreNeverHoldsUpRecording() async throws {
+        let store = BlockingHistoryStore()
+        var configuration = HistoryRecorderConfiguration()
+        configuration.capacity = 5
+        configuration.batchSize = 5
+        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
+        let writer = Task { await recorder.run() }
+        recorder.record(Self.entry(0))
+        try await Self.waitUntil { store.startedWrites == 1 }
+        // The writer is stuck in the store; these return without waiting for it.
+        for minute in 1...12 { recorder.record(Self.entry(minute)) }
+        #expect(recorder.queued == 5)
+        #expect(recorder.statistics.dropped == 7)
+        store.release()
+        recorder.finish()
+        await writer.value
+        #expect(store.takenEntries == 6)
+        #expect(recorder.statistics == HistoryRecorder.Statistics(written: 6, dropped: 7, failedWrites: 0))
+    }
+
+    @Test func aFailingStoreDropsAndCountsTheBatch() async throws {
+        let store = FailingHistoryStore()
+        let recorder = HistoryRecorder(store: store, storeName: "test")
+        let writer = Task { await recorder.run() }
+        for minute in 0..<3 { recorder.record(Self.entry(minute)) }
+        recorder.finish()
+        await writer.value
+        #expect(store.attemptedWrites >= 1)
+        #expect(recorder.statistics.written == 0)
+        #expect(recorder.statistics.dropped == 3)
+        #expect(recorder.statistics.failedWrites == store.attemptedWrites)
+        // Retention failing is logged and counted, never thrown.
+        await recorder.applyRetention()
+    }
+
+    /// Retention at the recorder's clock: an injected time, not today's.
+    @Test func retentionRunsAtTheInjectedClock() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-recorder")
+        let store = try await SQLiteHistoryStore.open(path: directory.file("history.sqlite").path)
+        try await store.append((0..<10).map(Self.entry))
+        let now = Mutex(HistoryQueryChecks.base.addingTimeInterval(12 * 60))
+        var configuration = HistoryRecorderConfiguration()
+        configuration.retention = HistoryRetention(maximumAge: .seconds(5 * 60), maximumEntries: 3)
+        let recorder = HistoryRecorder(store: store, storeName: "sqlite", configuration: configuration, clock: { now.withLock { $0 } })
+        await recorder.applyRetention()
+        // Minutes 7, 8 and 9 are within five minutes of minute 12 and within the newest three.
+        #expect(HistoryQueryChecks.minutes(try await store.query(HistoryQuery()).entries) == [9, 8, 7])
+        now.withLock { $0 = HistoryQueryChecks.base.addingTimeInterval(13 * 60) }
+        await recorder.applyRetention()
+        #expect(HistoryQueryChecks.minutes(try await store.query(HistoryQuery()).entries) == [9, 8])
+        await store.close()
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SignetHistory
+import SignetTestSupport
+import Testing
+
+@Suite(.enabled(if: PostgresServerFixture.isAvailable, "Debian's postgresql is not installed: the PostgreSQL history tests are skipped"))
+struct PostgresHistoryStoreTests {
+    @Test func theQuerySuitePassesOnPostgreSQL() async throws {
+        let server = try await PostgresServerFixture.start()
+        defer { server.stop() }
+        var created: Set<String> = []
+        try await HistoryQueryChecks.run { name in
+            if created.insert(name).inserted { try await offThePool { try server.createDatabase(name) } }
+            return try await PostgresHistoryStore.open(try PostgresConnectionString(parsing: server.connectionString(database: name)))
+        }
+        // signet created and versioned its schema.
+        let version = try await offThePool { try server.psql("SELECT version FROM signet_history_schema", database: "queries") }
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
+
+        // A newer schema is refused, naming both versions.
+        try await offThePool { try server.psql("UPDATE signet_history_schema SET version = 99", database: "queries") }
+        let error = await #expect(throws: HistoryStoreError.self) {
+            try await PostgresHistoryStore.open(try PostgresConnectionString(parsing: server.connectionString(database: "queries")))
+        }
+        #expect(error?.description.contains("version 99, newer than this signet knows") == true)
+
+        // A wrong password is a clear error, which does not repeat the password.
+        let wrong = "postgres://\(server.user):not-the-password@127.0.0.1:\(server.port)/queries?sslmode=disable"
+        let refused = await #expect(throws: HistoryStoreError.self) {
+            try await PostgresHistoryStore.open(try PostgresConnectionString(parsing: wrong))
+        }
+        #expect(refused?.description.contains("127.0.0.1:\(server.port)") == true)
+        #expect(refused?.description.contains("not-the-password") == false)
+    }
+}
+
+@Suite struct PostgresConnectionStringTests {
+    @Test func aURIIsRead() throws {
+        let dsn = try PostgresConnectionString(parsing: "postgresql://signet:p%40ss@db.example:6432/history?sslmode=verify-full&sslrootcert=/etc/ca.pem\n")
+        #expect(dsn.host == "db.example")
+        #expect(dsn.port == 6432)
+        #expect(dsn.user == "signet")
+        #expect(dsn.password == "p@ss")
+        #expect(dsn.database == "history")
+        #expect(dsn.sslMode == "verify-full")
+        #expect(dsn.rootCertificateFile == "/etc/ca.pem")
+        let defaults = try PostgresConnectionString(parsing: "postgres://signet@db")
+        #expect(defaults.port == 5432)
+        #expect(defaults.sslMode == "prefer")
+        #expect(defaults.database == nil)
+    }
+
+    @Test(arguments: [
+        ("host=db user=signet", "must be a URI"),
+        ("mysql://signet@db/history", "must be a URI"),
+        ("postgres://db/history", "names no user"),
+        ("postgres://signet:secret@db/history?sslmode=allow-anything", "sslmode must be one of"),
+        ("postgres://signet:secret@db/history?connect_timeout=3", "connect_timeout is not supported"),
+    ])
+    func aBadDSNIsRefusedWithoutItsPassword(text: String, message: String) {
+        let error = #expect(throws: HistoryStoreError.self) { try PostgresConnectionString(parsing: text) }
+        #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("secret") == false)
+    }
+}
