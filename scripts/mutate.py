@@ -111,7 +111,10 @@ MUTATIONS = [
     Mutation("x509-validity-time", "every certificate on a path is valid at the signing time",
              "Sources/CSignetOpenSSL/shims.c",
              "        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), (time_t)time);",
-             "        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(context), X509_V_FLAG_NO_CHECK_TIME);",
+             # The store's parameters carry the time too (USE_CHECK_TIME wins over NO_CHECK_TIME), so
+             # the mutant clears it before turning time checks off.
+             "        X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(context), X509_V_FLAG_USE_CHECK_TIME);"
+             " X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(context), X509_V_FLAG_NO_CHECK_TIME);",
              "SignetSigstoreTests|SignetVerifyTests|SignetNotationTests"),
     Mutation("notary-role-expiry", "Notary (TUF) metadata is refused after it expires",
              "Sources/SignetNotary/NotaryTrustedCollection.swift",

@@ -25,7 +25,7 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
     public var passed: Bool
     /// The authority's name.
     public var authority: String
-    /// Why it passed or failed, one line.
+    /// Why it passed or failed, one line (at most ``UntrustedText/reasonLimit`` characters).
     public var reason: String
     /// The checks made, in order.
     public var steps: [VerificationStep]
@@ -35,7 +35,7 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
     public init(passed: Bool, authority: String, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil) {
         self.passed = passed
         self.authority = authority
-        self.reason = reason
+        self.reason = reason.count > UntrustedText.reasonLimit ? UntrustedText.clipped(reason, limit: UntrustedText.reasonLimit) : reason
         self.steps = steps
         self.digest = digest
     }
@@ -50,6 +50,6 @@ public struct VerificationStep: Sendable, Hashable, Codable {
     public init(name: String, passed: Bool, detail: String) {
         self.name = name
         self.passed = passed
-        self.detail = detail
+        self.detail = detail.count > UntrustedText.detailLimit ? UntrustedText.clipped(detail, limit: UntrustedText.detailLimit) : detail
     }
 }

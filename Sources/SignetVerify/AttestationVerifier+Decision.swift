@@ -22,7 +22,7 @@ extension AttestationVerifier {
         var examination = Examination()
         let envelope = candidate.envelope
         guard envelope.payloadType == InTotoStatement.payloadType else {
-            let reason = "the envelope's payload type is \(envelope.payloadType), not \(InTotoStatement.payloadType)"
+            let reason = "the envelope's payload type is \(UntrustedText.clipped(envelope.payloadType)), not \(InTotoStatement.payloadType)"
             examination.steps.append(VerificationStep(name: "statement", passed: false, detail: reason))
             for requirement in requirements { examination.rejections[requirement.name, default: []].append(reason) }
             return examination
@@ -31,12 +31,14 @@ extension AttestationVerifier {
         do {
             statement = try InTotoStatement(json: envelope.payload)
         } catch {
-            examination.steps.append(VerificationStep(name: "statement", passed: false, detail: error.reason))
-            for requirement in requirements { examination.rejections[requirement.name, default: []].append(error.reason) }
+            let reason = UntrustedText.clipped(error.reason, limit: 300)
+            examination.steps.append(VerificationStep(name: "statement", passed: false, detail: reason))
+            for requirement in requirements { examination.rejections[requirement.name, default: []].append(reason) }
             return examination
         }
         examination.steps.append(VerificationStep(
-            name: "statement", passed: true, detail: "\(statement.type), predicate type \(statement.predicateType) (not yet verified)"))
+            name: "statement", passed: true,
+            detail: "\(UntrustedText.clipped(statement.type)), predicate type \(UntrustedText.clipped(statement.predicateType)) (not yet verified)"))
         for requirement in requirements where requirement.predicateType == statement.predicateType {
             let names: [String]
             switch signers(of: candidate, for: requirement.signer, digest: digest) {
@@ -91,7 +93,7 @@ extension AttestationVerifier {
             guard !candidates.isEmpty else {
                 var reason = "no attestation of type \(requirement.predicateType) signed by \(signers)"
                 let refused = rejections[requirement.name] ?? []
-                if !refused.isEmpty { reason += " (" + refused.joined(separator: "; ") + ")" }
+                if !refused.isEmpty { reason += " (" + Self.summary(of: refused) + ")" }
                 failures.append(reason)
                 failure = failure ?? (refused.isEmpty ? .noSignatures : .noValidSignature)
                 steps.append(VerificationStep(name: "requirement \(requirement.name)", passed: false, detail: reason))
@@ -123,5 +125,15 @@ extension AttestationVerifier {
             return Decision(passed: false, reason: failures.joined(separator: "; "), failure: failure, steps: steps)
         }
         return Decision(passed: true, reason: "attestations verified: " + passes.joined(separator: "; "), failure: nil, steps: steps)
+    }
+
+    /// The rejections of one requirement for a deny reason: the first few distinct ones, each
+    /// clipped, and how many more there were (an image may carry many envelopes).
+    static func summary(of rejections: [String]) -> String {
+        var distinct: [String] = []
+        for rejection in rejections where !distinct.contains(rejection) { distinct.append(rejection) }
+        let shown = distinct.prefix(4).map { UntrustedText.clipped($0, limit: 1_000) }
+        let more = distinct.count - shown.count
+        return shown.joined(separator: "; ") + (more > 0 ? "; and \(more) more" : "")
     }
 }

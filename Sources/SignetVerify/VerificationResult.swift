@@ -44,7 +44,7 @@ public struct VerificationResult: Sendable, Hashable, Codable {
         self.authority = authority
         self.format = format
         self.passed = passed
-        self.reason = reason
+        self.reason = reason.count > UntrustedText.reasonLimit ? UntrustedText.clipped(reason, limit: UntrustedText.reasonLimit) : reason
         self.failure = failure
         self.signers = signers
         self.steps = steps

@@ -210,4 +210,27 @@ struct AttestationVerifierTests {
         #expect(wrong.reason.hasPrefix("no attestation of type https://spdx.dev/Document signed by builder-key"), "\(wrong.reason)")
         await setup.fixture.stop()
     }
+
+    /// Unsigned envelopes whose payload type or statement type is huge: the deny says what was
+    /// wrong in bounded words, so an image's owner cannot make every copy of the reason (the
+    /// admission answer, audit, events, alerts, reports) megabytes long.
+    @Test func envelopeTextInADenyIsBounded() async throws {
+        let setup = try await Setup()
+        let long = String(repeating: "A", count: 256 * 1024)
+        let junk = try await setup.image("att/junk:v1") { digest in
+            (0..<6).map { index in
+                TestAttestation.envelope(Array("{}".utf8), signature: [1, 2, 3], payloadType: long + "\(index)")
+            } + (0..<3).map { index in
+                TestAttestation.envelope(Array(#"{"_type":"\#(long)\#(index)"}"#.utf8), signature: [1, 2, 3])
+            }
+        }
+        let result = try await setup.verify(junk, try provenanceAuthority(setup))
+        #expect(!result.passed)
+        #expect(result.reason.utf8.count < 8 * 1024, "a deny reason of \(result.reason.utf8.count) bytes")
+        #expect(result.reason.contains("the envelope's payload type is AAAA"), "\(result.reason.prefix(300))")
+        #expect(result.reason.contains("more"), "the rejections beyond the first few are counted, not listed")
+        #expect(result.steps.allSatisfy { $0.detail.utf8.count <= 4 * UntrustedText.detailLimit }, "a step detail is bounded")
+        await setup.fixture.stop()
+    }
+
 }
