@@ -20,9 +20,12 @@ struct ContinuousVerifierTests {
         try server.object("policyreports", key: "\(namespace)/\(PolicyReportBuilder.reportName)")
     }
 
-    static func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
-        let end = ContinuousClock.now + .seconds(30)
-        while try !condition() {
+    /// Polls `condition` (which runs curl against the API double) on a thread of its own, so it
+    /// never blocks the cooperative pool the server under test needs, until the budget (which
+    /// catches hangs, not slowness) is spent.
+    static func waitFor(_ what: String, _ condition: @escaping @Sendable () throws -> Bool) async throws {
+        let end = ContinuousClock.now + TestBudget.seconds(120)
+        while try await !offThePool(condition) {
             guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(50))
         }
