@@ -720,18 +720,21 @@ class T05Exemptions(Step):
     def test_exception_and_bypass_expire_by_themselves(self):
         # Both valid for a few seconds from now; signet must stop honouring them on its own, and
         # its status pass (every 10 s) marks them expired.
-        soon = rfc3339(datetime.timedelta(seconds=15))
+        soon = rfc3339(datetime.timedelta(seconds=45))
         ENV.namespace("e2e-expiring-bp")
         self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input={"apiVersion": "v1", "kind": "List", "items": [
             exception("short", "e2e-expiring", soon, policies=["e2e-alice"]), bypass("short", ["e2e-expiring-bp"], soon)]}))
         unsigned = self.pod("probe", "e2e-expiring", ENV.images["unsigned"])
         tampered = self.pod("probe", "e2e-expiring-bp", ENV.images["tampered"])
-        self.assertAdmitted(ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=unsigned, check=False))
-        self.assertAdmitted(ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=tampered, check=False))
+        # signet sees both through its watch, a moment after the API server stored them.
+        for what, pod in (("exception", unsigned), ("bypass", tampered)):
+            wait_until(f"signet honours the {what}",
+                       lambda: ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=pod, check=False).returncode == 0,
+                       timeout=30, interval=0.5)
         for what, pod in (("exception", unsigned), ("bypass", tampered)):
             wait_until(f"the {what} has expired and signet denies again",
                        lambda: ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=pod, check=False).returncode != 0,
-                       timeout=60, interval=1)
+                       timeout=120, interval=1)
         self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=unsigned, check=False))
         self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=tampered, check=False))
         wait_for_state("policyexception", "short", "Expired", "-n", "e2e-expiring")
