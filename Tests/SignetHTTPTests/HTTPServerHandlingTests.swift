@@ -61,7 +61,7 @@ struct HTTPServerHandlingTests {
             print(status, stream.read(length).decode().strip())
         """#
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func answersAtOnceAndAfterWaitingComeBackInRequestOrder() async throws {
         let pki = try TestPKI()
         let certificates = try CertificateReloader(
