@@ -125,8 +125,13 @@ clean:
 mutate: deps
 	python3 scripts/mutate.py $(if $(ONLY),--only $(ONLY))
 
-# Benchmarks: release build, wrk and nginx on 127.0.0.1; writes bench/RESULTS.md and bench/results.json.
+# Benchmarks: release build, wrk and nginx on 127.0.0.1, the formats against docker-registry and
+# notary-server, beside the reference verifiers (notary lookup; sigstore-python from PyPI, kept in
+# .build/bench-venv); writes bench/RESULTS.md and bench/results.json. ONLY=notary,formats,... runs
+# those parts alone (throughput, registry, notary, formats, reference) and keeps the others' figures.
 BENCH_APT_PACKAGES := wrk nginx-light
+BENCH_SIGSTORE_PACKAGE := sigstore==4.5.1
+BENCH_VENV := .build/bench-venv
 .PHONY: bench
 bench: deps
 	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
@@ -136,8 +141,10 @@ bench: deps
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@$(BENCH_VENV)/bin/python -c 'import importlib.metadata as m; assert m.version("sigstore") == "$(word 2,$(subst ==, ,$(BENCH_SIGSTORE_PACKAGE)))"' 2>/dev/null || \
+	  { python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q "$(BENCH_SIGSTORE_PACKAGE)"; }
 	$(SWIFT) build -c release --product signet
-	python3 bench/run.py "$$($(SWIFT) build -c release --show-bin-path)/signet"
+	python3 bench/run.py "$$($(SWIFT) build -c release --show-bin-path)/signet" $(if $(ONLY),--only $(ONLY))
 
 # Reliability run (not part of make test): libFuzzer targets (Fuzz/), the tamper matrix, fault
 # injection, and in full mode the test suite under AddressSanitizer and ThreadSanitizer; writes

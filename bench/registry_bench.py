@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -21,11 +22,19 @@ class Registry:
         self.dir = tempfile.mkdtemp(prefix="signet-bench-registry-", dir=ws.dir)
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
-            f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
-                    f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n")
-        self.process = subprocess.Popen(["docker-registry", "serve", config],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n"
+                    f"    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n")
+        # The access log (one combined-format line per request answered) counts requests.
+        self.log_path = os.path.join(self.dir, "access.log")
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(["docker-registry", "serve", config], stdout=self.log, stderr=subprocess.DEVNULL)
         run.wait_until_listening(self.port)
+
+    def requests(self):
+        """The requests the registry has answered so far, as `METHOD path` strings."""
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return [m.group(1).decode() for m in re.finditer(rb'"([A-Z]+ \S+) HTTP/[0-9.]+"', f.read())]
 
     def request(self, method, path, data=None, headers=None):
         req = urllib.request.Request(f"http://{self.host}{path}", data=data, method=method, headers=headers or {})
@@ -50,12 +59,17 @@ class Registry:
         return "sha256:" + hashlib.sha256(body).hexdigest()
 
     def push_image(self, repo, tag, salt):
+        return self.push_image_sized(repo, tag, salt)[0]
+
+    def push_image_sized(self, repo, tag, salt):
+        """Pushes a one-layer image; returns its manifest digest and length."""
         config = self.push_blob(repo, json.dumps({"architecture": "amd64", "os": "linux", "salt": salt}).encode())
         layer = self.push_blob(repo, f"layer {salt}".encode() * 16)
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
                     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}]}
-        return self.push_manifest(repo, tag, manifest)
+        digest = self.push_manifest(repo, tag, manifest)
+        return digest, len(json.dumps(manifest, separators=(",", ":")).encode())
 
     def push_signature(self, repo, digest, key_file):
         payload = json.dumps({"critical": {"identity": {"docker-reference": f"{self.host}/{repo}"},
@@ -75,6 +89,25 @@ class Registry:
     def stop(self):
         self.process.terminate()
         self.process.wait(10)
+        self.log.close()
+
+
+def indent(text, spaces):
+    return "\n".join(" " * spaces + line for line in text.strip().splitlines())
+
+
+def policy_yaml(name, glob, authorities):
+    """A ClusterImagePolicy for `glob` with `authorities` (YAML list items, unindented)."""
+    return f"""apiVersion: signet.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: {name}
+spec:
+  images:
+    - glob: "{glob}"
+  authorities:
+{indent(authorities, 4)}
+"""
 
 
 def pod_review(images, uid="bench"):
@@ -96,8 +129,7 @@ def metric(metrics, prefix):
     return total
 
 
-def measure(binary, ws, results):
-    registry = Registry(ws)
+def measure(binary, ws, results, registry):
     key = os.path.join(ws.dir, "cosign.key")
     public = os.path.join(ws.dir, "cosign.pub")
     subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
@@ -195,7 +227,7 @@ spec:
                   for i in range(per_review)]
         server.post("/validate?timeout=25s", pod_review(images, f"m{batch}"))
     rss_after = run.rss_kib(server.process.pid)
-    results["memory"]["with_10000_cached_verdicts_rss_mib"] = round(rss_after / 1024, 1)
+    results.setdefault("memory", {})["with_10000_cached_verdicts_rss_mib"] = round(rss_after / 1024, 1)
     results["memory"]["before_filling_cache_rss_mib"] = round(rss_before / 1024, 1)
     # Everything the fill left resident, cache and allocator slack alike, per verdict.
     results["memory"]["growth_per_cached_verdict_bytes"] = round((rss_after - rss_before) * 1024 / (100 * per_review))
@@ -231,4 +263,3 @@ spec:
     results.setdefault("sections", []).extend(sections)
     results.setdefault("extra_targets", []).extend(extra_targets)
     server.stop()
-    registry.stop()

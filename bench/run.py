@@ -8,6 +8,7 @@ Each figure is the median of repeated runs, with the spread (min..max). The figu
 machine's description go to bench/RESULTS.md and bench/results.json.
 """
 import datetime
+import http.client
 import json
 import os
 import platform
@@ -32,6 +33,10 @@ REPEATS = int(os.environ.get("SIGNET_BENCH_REPEATS", "7"))
 DURATION = int(os.environ.get("SIGNET_BENCH_SECONDS", "5"))
 CONCURRENCY = [int(c) for c in os.environ.get("SIGNET_BENCH_CONCURRENCY", "1,16,64").split(",")]
 THREADS = 2
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def log(message):
@@ -174,11 +179,11 @@ def deployment_review():
 
 
 class Signet:
-    def __init__(self, binary, ws, extra=()):
+    def __init__(self, binary, ws, extra=(), policy_dir=None):
         self.port = free_port()
         self.process = subprocess.Popen(
             [binary, "serve", "--address", "127.0.0.1", "--port", str(self.port), "--tls-cert", ws.cert,
-             "--tls-key", ws.key, "--policy-dir", ws.policies, "--log-level", "error", *extra],
+             "--tls-key", ws.key, "--policy-dir", policy_dir or ws.policies, "--log-level", "error", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until_listening(self.port)
         self.context = ssl.create_default_context(cafile=ws.cert)
@@ -195,6 +200,19 @@ class Signet:
 
     def metrics(self):
         return self.get("/metrics").decode()
+
+    def connection(self):
+        """A keep-alive HTTPS connection to the server, for requests timed without a handshake."""
+        return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
+
+    @staticmethod
+    def request(connection, method, path, body=None):
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {data[:200]!r}")
+        return data
 
     def pids(self):
         return [self.process.pid]
@@ -422,6 +440,20 @@ def write_results(results):
         f"response {results['response_bytes']:,} bytes. nginx answers the same request with a fixed "
         "response of the same size, over TLS with the same certificate (EC P-256) and keep-alive.",
         "",
+    ]
+    parts = dict(results.get("parts", {}))
+    if parts:
+        for name in ("throughput", "registry"):
+            parts.setdefault(name, {"date": results["date"], "load_average": "not recorded", "kernel": m["kernel"]})
+        lines += ["Each part of the bench can run alone (`make bench ONLY=notary,formats`). When each part last ran, "
+                  f"on which kernel, and under what load (the load average over 1, 5 and 15 minutes; on this {m['cores']}-core "
+                  f"machine anything above {m['cores']} means processes were waiting for a core, and every wall-clock figure of "
+                  "that part is inflated by the wait):", "",
+                  "| part | ran | kernel | load average |", "|---|---|---|---|"]
+        lines += [f"| {name} | {parts[name]['date']} | {parts[name].get('kernel', m['kernel'])} | {parts[name]['load_average']} |"
+                  for name in PARTS if name in parts]
+        lines.append("")
+    lines += [
         "## Targets",
         "",
         "| target | measured | met |",
@@ -494,18 +526,60 @@ def evaluate_targets(results):
     results["targets"] = targets
 
 
+PARTS = ("throughput", "registry", "notary", "formats", "reference")
+
+
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release/signet")
-    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "machine": machine(), "repeats": REPEATS, "seconds_per_run": DURATION}
+    arguments = sys.argv[1:]
+    only = None
+    if "--only" in arguments:
+        at = arguments.index("--only")
+        only = arguments[at + 1].split(",")
+        del arguments[at:at + 2]
+        unknown = [p for p in only if p not in PARTS]
+        if unknown:
+            sys.exit(f"bench: unknown part(s) {', '.join(unknown)}; the parts are {', '.join(PARTS)}")
+    binary = arguments[0] if arguments else os.path.join(ROOT, ".build/release/signet")
+    parts = only or list(PARTS)
+    if only and os.path.exists(os.path.join(BENCH, "results.json")):
+        # Only some parts run again: the others keep the figures of their last run.
+        results = json.load(open(os.path.join(BENCH, "results.json")))
+        results["sections"] = [s for s in results.get("sections", []) if s.get("part", "registry") not in parts]
+        results["extra_targets"] = [t for t in results.get("extra_targets", []) if t.get("part", "registry") not in parts]
+    else:
+        results = {"date": now(), "machine": machine(), "repeats": REPEATS, "seconds_per_run": DURATION}
     ws = Workspace()
+    registry = None
     try:
-        measure_throughput(binary, ws, results)
         import registry_bench
-        registry_bench.measure(binary, ws, results)
+        for part in parts:
+            results.setdefault("parts", {})[part] = {"date": now(), "kernel": platform.release(),
+                                                     "load_average": "{:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())}
+            log(f"{part} (load average {results['parts'][part]['load_average']})")
+            if part == "throughput":
+                measure_throughput(binary, ws, results)
+                continue
+            if registry is None:
+                registry = registry_bench.Registry(ws)
+            sections, targets = len(results.get("sections", [])), len(results.get("extra_targets", []))
+            if part == "registry":
+                registry_bench.measure(binary, ws, results, registry)
+            elif part == "notary":
+                import notary_bench
+                notary_bench.measure(binary, ws, results, registry)
+            elif part == "formats":
+                import formats_bench
+                formats_bench.measure(binary, ws, results, registry)
+            elif part == "reference":
+                import reference_bench
+                reference_bench.measure(binary, ws, results)
+            for entry in results.get("sections", [])[sections:] + results.get("extra_targets", [])[targets:]:
+                entry["part"] = part
         evaluate_targets(results)
         write_results(results)
     finally:
+        if registry:
+            registry.stop()
         ws.close()
     log("wrote bench/RESULTS.md and bench/results.json")
 

@@ -1,0 +1,221 @@
+"""Cold verification per signature format through /validate: one loopback docker-registry (and
+Notary server), a fresh `signet serve` per sample (nothing cached, no connection open to a
+registry), one review of a pod naming one signed image; latency and the requests it made.
+
+The signed images come from the repository's own fixtures and vectors:
+- key-based `.sig`: an image and its cosign simple-signing layer, signed here with a P-256 key
+  (registry_bench, as the cold key-based figure always was);
+- key-based bundle referrer, keyless bundle, attestation: the sigstore-conformance bundles
+  (`Tests/Vectors/sigstore-conformance`) attached as OCI referrers of the digest they sign, as
+  the Swift tests attach them (KeylessTestSupport, KeyBundleTestSupport): the "image" is
+  `<repo>@sha256:<digest of the signed file>`, so the verifier sees exactly the digest signed;
+- Notary v1: a tag signed with Debian's `notary` client (notary_bench);
+- Notation: the Notary Project's e2e OCI layout `e2e-valid-signature` (`Tests/Vectors/notation`),
+  pushed as it is, with its `sha256-<hex>` referrers tag index.
+
+Debian's docker-registry has no referrers API: a referrer lookup costs one 404 and then the
+`sha256-<hex>` tag index, one request more than on a registry with the API."""
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+import notary_bench
+import registry_bench
+import run
+
+SAMPLES = notary_bench.SAMPLES
+CONFORMANCE = os.path.join(run.ROOT, "Tests", "Vectors", "sigstore-conformance", "test", "assets", "bundle-verify")
+NOTATION = os.path.join(run.ROOT, "Tests", "Vectors", "notation", "test", "e2e", "testdata")
+IDENTITY = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/"
+            "extremely-dangerous-oidc-beacon.yml@refs/heads/main")
+ISSUER = "https://token.actions.githubusercontent.com"
+TARGET_MS = 30
+BUNDLE_MINIMUM = ("the referrers list, the referrer manifest, the bundle blob; here the referrers API's 404, then the "
+                  "`sha256-<hex>` tag index")
+
+
+def conformance(case, name):
+    return os.path.join(CONFORMANCE, case, name)
+
+
+def artifact_of(case):
+    path = conformance(case, "artifact")
+    return path if os.path.exists(path) else os.path.join(CONFORMANCE, "a.txt")
+
+
+def attach_bundle(registry, repository, case):
+    """Attaches conformance `case`'s bundle as a referrer of the digest of the file it signs, and
+    writes the `sha256-<hex>` tag index listing it; returns the image reference by digest."""
+    bundle = open(conformance(case, "bundle.sigstore.json"), "rb").read()
+    media_type = json.loads(bundle)["mediaType"]  # cosign names the layer and artifact by the bundle's own type
+    subject = "sha256:" + hashlib.sha256(open(artifact_of(case), "rb").read()).hexdigest()
+    empty = registry.push_blob(repository, b"{}")
+    layer = registry.push_blob(repository, bundle)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": media_type,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", **empty},
+                "layers": [{"mediaType": media_type, **layer}],
+                "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": 2}}
+    body = json.dumps(manifest, separators=(",", ":")).encode()
+    digest = registry.push_manifest(repository, "sha256:" + hashlib.sha256(body).hexdigest(), manifest)
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": manifest["mediaType"], "digest": digest, "size": len(body), "artifactType": media_type}]}
+    registry.push_manifest(repository, subject.replace(":", "-"), index)
+    return f"{registry.host}/{repository}@{subject}"
+
+
+def push_notation_layout(registry, repository, layout="e2e-valid-signature"):
+    """Pushes an OCI layout of the Notation vectors: every blob, then its manifests under the
+    names the layout gives them (tags) or by digest. Returns the signed image by digest."""
+    root = os.path.join(NOTATION, "registry", "oci_layout", layout)
+    index = json.load(open(os.path.join(root, "index.json")))
+    manifests = {entry["digest"] for entry in index["manifests"]}
+    blobs = os.path.join(root, "blobs", "sha256")
+    for name in sorted(os.listdir(blobs)):
+        if "sha256:" + name not in manifests:
+            registry.push_blob(repository, open(os.path.join(blobs, name), "rb").read())
+    signed = None
+    for entry in index["manifests"]:
+        body = open(os.path.join(blobs, entry["digest"].split(":", 1)[1]), "rb").read()
+        reference = entry.get("annotations", {}).get("org.opencontainers.image.ref.name", entry["digest"])
+        registry.request("PUT", f"/v2/{repository}/manifests/{reference}", data=body, headers={"Content-Type": entry["mediaType"]})
+        if reference == "v1":
+            signed = entry["digest"]
+    return f"{registry.host}/{repository}@{signed}"
+
+
+def prepare(ws, registry, notary):
+    """Every format's signed image and the policy that trusts it; returns (policy directory, cases)."""
+    directory = os.path.join(ws.dir, "policies-formats")
+    os.makedirs(directory, exist_ok=True)
+    cases = []
+
+    def add(key, label, reference, authority, minimum, why):
+        """`minimum`: (requests on a registry with the referrers API, requests on this one)."""
+        repository = reference.split("@")[0] if "@" in reference else reference.rsplit(":", 1)[0]
+        with open(os.path.join(directory, f"{key}.yaml"), "w") as f:
+            f.write(registry_bench.policy_yaml(f"bench-{key}", repository, authority))
+        cases.append({"key": key, "label": label, "reference": reference, "minimum": minimum, "why": why})
+
+    # Key-based .sig: a P-256 key, the simple-signing payload in the `.sig` image.
+    key = os.path.join(ws.dir, "formats-cosign.key")
+    public = os.path.join(ws.dir, "formats-cosign.pub")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
+    subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", public], check=True, capture_output=True)
+    digest = registry.push_image("formats/sig", "v1", "formats-sig")
+    registry.push_signature("formats/sig", digest, key)
+    add("key-sig", "key-based `.sig`", f"{registry.host}/formats/sig@{digest}",
+        f"- name: key\n  key:\n    publicKeys:\n      - file: {public}\n    transparencyLog: ignore", (2, 2),
+        "the `.sig` manifest and its payload blob")
+
+    # Key-based bundle referrer, logged in the conformance suite's Rekor (its own trusted root).
+    case = "managed-key-and-trusted-root"
+    add("key-bundle", "key-based bundle referrer (conformance `managed-key-and-trusted-root`)",
+        attach_bundle(registry, "formats/keybundle", case),
+        f"- name: key\n  key:\n    publicKeys:\n      - file: {conformance(case, 'key.pub')}\n    transparencyLog: require\n"
+        f"    trustRoot: {{file: {conformance(case, 'trusted_root.json')}}}", (3, 4), BUNDLE_MINIMUM)
+
+    # Keyless bundle (certificate with SCT, inclusion proof, RFC 3161 timestamp; its own trusted root).
+    case = "bundle-with-sct-with-extensions"
+    add("keyless-bundle", "keyless bundle referrer (conformance `bundle-with-sct-with-extensions`)",
+        attach_bundle(registry, "formats/keyless", case),
+        f"- name: keyless\n  keyless:\n    identities:\n      - issuer: {ISSUER}\n        subject: {IDENTITY}\n"
+        f"    trustRoot: {{file: {conformance(case, 'trusted_root.json')}}}", (3, 4), BUNDLE_MINIMUM)
+
+    # Notary v1: a tag signed in targets/releases.
+    if notary:
+        image = notary["images"][0]
+        reference = f"{image['gun']}:{image['tag']}"
+        directory_notary = os.path.join(directory, "notary.yaml")
+        with open(directory_notary, "w") as f:
+            f.write(notary_bench.authority_yaml("bench-notary", image["gun"], notary["server"], image["root"]))
+        cases.append({"key": "notary-v1", "label": "Notary v1 (tag signed in `targets/releases`)", "reference": reference,
+                      "minimum": (6, 6), "why": "root, timestamp, snapshot, targets, targets/releases from the Notary server, "
+                      "and the tag's digest and length from the registry (one HEAD)",
+                      "notary": notary["server"]})
+
+    # Notation: the Notary Project's e2e signature (JWS, RSA-PSS, a CA the trust store holds).
+    store = os.path.join(NOTATION, "config", "localkeys", "e2e.crt")
+    trust_policy = open(os.path.join(NOTATION, "config", "trustpolicies", "trustpolicy.json")).read()
+    add("notation", "Notation (vector `e2e-valid-signature`, JWS)", push_notation_layout(registry, "formats/notation"),
+        f"- name: notation\n  notation:\n    trustPolicy: |\n{registry_bench.indent(trust_policy, 6)}\n    trustStores:\n"
+        f"      - name: ca:e2e\n        file: {store}", (4, 5),
+        "the image's descriptor (media type and size, which the signed payload names: one HEAD), the referrers "
+        "list, the signature manifest, the envelope blob; here the referrers API's 404, then the tag index")
+
+    # An attestation with conditions: the SLSA provenance v1 of conformance `intoto-with-custom-trust-root`.
+    case = "intoto-with-custom-trust-root"
+    add("attestation", "attestation with conditions (SLSA provenance v1, keyless, conformance `intoto-with-custom-trust-root`)",
+        attach_bundle(registry, "formats/attestation", case),
+        "- name: provenance\n  attestations:\n    require:\n      - name: provenance\n        predicateType: slsaprovenance1\n"
+        f"        keyless:\n          identities:\n            - issuer: {ISSUER}\n              subject: {IDENTITY}\n"
+        f"          trustRoot: {{file: {conformance(case, 'trusted_root.json')}}}\n"
+        "        conditions:\n"
+        "          - path: buildDefinition.externalParameters.workflow.repository\n            operator: equals\n"
+        "            value: https://github.com/sigstore/sigstore-conformance\n"
+        "          - path: buildDefinition.externalParameters.workflow.ref\n            operator: equals\n"
+        "            value: refs/heads/main", (3, 4), BUNDLE_MINIMUM)
+    return directory, cases
+
+
+def measure(binary, ws, results, registry):
+    notary = None
+    server = None
+    if notary_bench.available():
+        server, images = notary_bench.setup(ws, registry, 1)
+        notary = {"server": server, "images": images}
+    try:
+        policy_dir, cases = prepare(ws, registry, notary)
+        extra = ("--allow-insecure-registry", registry.host)
+        rows = []
+        for case in cases:
+            servers = {"registry": registry.requests}
+            if "notary" in case:
+                servers["notary"] = case["notary"].requests
+            latencies, requests, detail = [], [], None
+            for _ in range(SAMPLES):
+                cold, made, _, _, answer = notary_bench.cold_and_warm(binary, ws, policy_dir, extra, case["reference"], servers)
+                if not answer["response"]["allowed"]:
+                    raise RuntimeError(f"{case['key']}: denied: {answer['response'].get('status', {}).get('message')}")
+                latencies.append(cold)
+                requests.append(sum(len(listed) for listed in made.values()))
+                detail = detail or [f"{name}: {request}" for name, listed in made.items() for request in listed]
+            spread = run.spread(latencies)
+            met_time = spread["max"] < TARGET_MS
+            met_requests = max(requests) <= case["minimum"][1] + 1
+            rows.append({**{k: v for k, v in case.items() if k != "notary"}, "latency_ms": spread, "requests": requests,
+                         "met_time": met_time, "met_requests": met_requests, "first_sample_requests": detail})
+            run.log(f"cold {case['key']}: {spread['median']:.1f} ms median, {spread['max']:.1f} ms max, requests {requests}")
+    finally:
+        if server:
+            server.stop()
+    results["cold_formats"] = {"load_average": notary_bench.load_average(), "samples": SAMPLES, "rows": rows}
+    lines = [
+        f"Measured {run.now()} with load average {results['cold_formats']['load_average']} (1, 5, 15 min) on {os.cpu_count()} "
+        f"cores. Each sample is a fresh `signet serve` (empty cache, no connection to the registry or Notary server open) "
+        f"reviewing one pod that names the image; the client's TLS connection to signet is opened before the timing. "
+        f"{SAMPLES} samples per format. Requests are every request signet made, as the registry's access log and "
+        "the Notary server's request log recorded them. The minimum is what the format needs on this registry and, in "
+        "brackets, on one with the OCI referrers API; Debian's docker-registry has none, so a referrer lookup there is a 404 and "
+        "then the `sha256-<hex>` tag index (one request more).", "",
+        f"| format | image named by | median (max) | target < {TARGET_MS} ms | requests made | minimum here (with a referrers API) | target ≤ minimum here + 1 |",
+        "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        named = "tag" if "@" not in row["reference"] else "digest"
+        lines.append(f"| {row['label']} | {named} | {row['latency_ms']['median']:.1f} ms ({row['latency_ms']['max']:.1f}) "
+                     f"| {'met' if row['met_time'] else 'not met'} | {', '.join(sorted(set(map(str, row['requests']))))} "
+                     f"| {row['minimum'][1]} ({row['minimum'][0]}) | {'met' if row['met_requests'] else 'not met'} |")
+    lines += ["", "What each minimum counts:", ""] + [f"- {row['key']}: {row['why']}." for row in rows]
+    lines += ["", "The requests of each format's first sample, as the servers logged them (a digest shortened to 12 characters):", ""]
+    for row in rows:
+        shown = [re.sub(r"(sha256[:-][0-9a-f]{12})[0-9a-f]{52}", r"\1…", r) for r in row["first_sample_requests"]]
+        lines.append(f"- {row['key']}: " + "; ".join(f"`{r}`" for r in shown))
+    results.setdefault("sections", []).append({"title": "Cold verification per format (through /validate, empty cache)", "lines": lines})
+    for row in rows:
+        results.setdefault("extra_targets", []).append({
+            "target": f"cold {row['key']} < {TARGET_MS} ms, ≤ {row['minimum'][1] + 1} requests",
+            "measured": f"{row['latency_ms']['median']:.1f} ms median, {row['latency_ms']['max']:.1f} ms max; "
+                        f"{max(row['requests'])} requests",
+            "met": "yes" if row["met_time"] and row["met_requests"] else
+                   "no (" + ", ".join(x for x, ok in (("time", row["met_time"]), ("requests", row["met_requests"])) if not ok) + ")"})
