@@ -245,6 +245,11 @@ def measure(binary, ws, results, registry):
             time.sleep(0.2)
             lookup_notary.append(len(notary.requests()) - before)
             shutil.rmtree(fresh, ignore_errors=True)
+        # What starting the process costs by itself: the floor of any whole-process figure.
+        start_only = {"signet": [], "notary": []}
+        for _ in images:
+            start_only["signet"].append(timed_process([binary, "--version"])[:2])
+            start_only["notary"].append(timed_process([NOTARY, "version"])[:2])
     finally:
         notary.stop()
 
@@ -255,7 +260,10 @@ def measure(binary, ws, results, registry):
     wall_ratio = ratio(lookup["median"], verify["median"])
     cpu_ratio = ratio(lookup_c["median"], verify_c["median"])
     cold_ratio = ratio(lookup["median"], cold["median"])
+    start = {f"{name}_{kind}": run.spread([sample[index] for sample in start_only[name]])
+             for name in start_only for index, kind in ((0, "ms"), (1, "cpu_ms"))}
     results["notary_v1"] = {
+        "process_start": start,
         "load_average": load_average(), "samples": len(images),
         "cold_validate_ms": cold, "cold_registry_requests": cold_registry, "cold_notary_requests": cold_notary,
         "cold_requests_first_sample": cold_detail,
@@ -294,6 +302,9 @@ def measure(binary, ws, results, registry):
         f"| warm, through /validate (the same pod again, {len(warm_ms)} reviews, one connection) | {fmt_spread(warm, 2)} | | |",
         f"| whole process, wall time | {fmt_spread(verify, 0)} | {fmt_spread(lookup, 0)} | {wall_ratio:.1f}× |",
         f"| whole process, CPU time (user + system) | {fmt_spread(verify_c, 0)} | {fmt_spread(lookup_c, 0)} | {cpu_ratio:.1f}× |",
+        f"| process start alone (`signet --version`, `notary version`), wall | {fmt_spread(start['signet_ms'], 0)} "
+        f"| {fmt_spread(start['notary_ms'], 0)} | |",
+        f"| process start alone, CPU | {fmt_spread(start['signet_cpu_ms'], 0)} | {fmt_spread(start['notary_cpu_ms'], 0)} | |",
         f"| requests to the Notary server (cold) | {', '.join(map(str, cold_notary))} | {', '.join(map(str, lookup_notary))} | |",
         f"| requests to the registry (cold; tag resolution) | {', '.join(map(str, cold_registry))} | none (notary does not read the registry) | |",
         f"| requests made by the warm reviews | {len(warm_requests['notary'])} Notary, {len(warm_requests['registry'])} registry | | |",
