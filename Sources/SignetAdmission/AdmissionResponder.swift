@@ -36,7 +36,8 @@ import SignetRegistry
 ///
 /// Metrics (swift-metrics): `signet_admission_reviews_total{decision,kind,dry_run}`,
 /// `signet_admission_decision_duration_seconds` (timer), `signet_admission_image_verdicts_total{outcome}`,
-/// `signet_admission_bad_requests_total`, `signet_admission_uncovered_images_total{action}`.
+/// `signet_admission_bad_requests_total`, `signet_admission_uncovered_images_total{action}`, and
+/// every image verdict in ``SignatureVerificationMetrics`` under the responder's ``source``.
 public struct AdmissionResponder: Sendable {
     public let evaluator: @Sendable () -> PolicyEvaluator
     let logger: Logger
@@ -54,6 +55,11 @@ public struct AdmissionResponder: Sendable {
     public var ownerChainResolver: (any OwnerChainResolver)? = nil
     /// Who may add, change or remove the opt-out label on a Namespace (nobody by default).
     public var namespaceOptOut = NamespaceOptOutRule()
+    /// Who asks: `admission` (reviews from the API server) or `scan` (running Pods decided
+    /// again). A scan's decisions count only under `source="scan"` in
+    /// ``SignatureVerificationMetrics``: never in the admission metrics, the `admission review`
+    /// log lines or the exemption-use and violation counters, which are about admissions.
+    public var source: SignatureVerificationMetrics.Source = .admission
 
     /// A responder that always uses `evaluator`.
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
@@ -143,6 +149,10 @@ public struct AdmissionResponder: Sendable {
     ) -> AdmissionHTTPResult {
         let dryRun = request.dryRun ?? false
         let kind = request.kind.kind
+        guard source == .admission else {
+            recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start, client: client)
+            return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
+        }
         if logger.logLevel <= .info {
             // Built only when the line is written: at a higher level the metadata would be dropped.
             var metadata: Logger.Metadata = [
@@ -197,6 +207,9 @@ public struct AdmissionResponder: Sendable {
         var notes: [String] = []
         /// What the evaluator did with images no policy covers.
         let noMatchAction: NoMatchAction
+        /// The policies that decided (the verification metrics' formats come from them).
+        let policies: PolicySet
+        let source: SignatureVerificationMetrics.Source
     }
 
     private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
@@ -261,7 +274,7 @@ public struct AdmissionResponder: Sendable {
         let subject = prepared.subject
         let evaluation = Evaluation(
             uid: prepared.uid, subject: subject, revision: evaluator.policies.revision, annotations: prepared.annotations,
-            notes: prepared.notes, noMatchAction: evaluator.noMatchAction)
+            notes: prepared.notes, noMatchAction: evaluator.noMatchAction, policies: evaluator.policies, source: source)
         switch evaluator.begin(prepared.images, subject: subject) {
         case .decided(let decision):
             let (response, outcome) = Self.conclude(evaluation, with: decision)
@@ -286,9 +299,12 @@ public struct AdmissionResponder: Sendable {
 
     /// The response and audit outcome of an evaluated request.
     private static func conclude(_ evaluation: Evaluation, with decision: AdmissionDecision) -> (AdmissionResponse, DecisionOutcome) {
-        // By index: reading a field, not copying each verdict.
-        for index in decision.verdicts.indices {
-            AdmissionMetrics.shared.verdicts(decision.verdicts[index].outcome).increment()
+        SignatureVerificationMetrics.shared.count(decision, policies: evaluation.policies, source: evaluation.source)
+        if evaluation.source == .admission {
+            // By index: reading a field, not copying each verdict.
+            for index in decision.verdicts.indices {
+                AdmissionMetrics.shared.verdicts(decision.verdicts[index].outcome).increment()
+            }
         }
         var annotations = evaluation.annotations
         let revision = evaluation.revision
@@ -300,7 +316,9 @@ public struct AdmissionResponder: Sendable {
         }
         Self.annotateExemptions(decision, into: &annotations)
         if decision.uncovered > 0 {
-            AdmissionMetrics.shared.uncovered(evaluation.noMatchAction).increment(by: Int64(decision.uncovered))
+            if evaluation.source == .admission {
+                AdmissionMetrics.shared.uncovered(evaluation.noMatchAction).increment(by: Int64(decision.uncovered))
+            }
             annotations["uncovered-images"] = "\(decision.uncovered) (no-match action \(evaluation.noMatchAction.rawValue))"
         }
         if let optOut = decision.namespaceOptOut { annotations["namespace-opt-out"] = optOut }

@@ -282,7 +282,16 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         signals.cancel()
         policyTask.cancel()
         policyUpdates.cancel()
-        continuousTask?.cancel()
+        if let continuousTask {
+            // Scans stop and the leader Lease is released, so another replica takes over at once;
+            // waited for a few seconds at most.
+            continuousTask.cancel()
+            let stopped = AsyncStream<Void> { ended in
+                Task { await continuousTask.value; ended.finish() }
+                Task { try? await Task.sleep(for: .seconds(5)); ended.finish() }
+            }
+            for await _ in stopped {}
+        }
         alertTask?.cancel()
         trustRootTask?.cancel()
         policyTUFTask.cancel()
@@ -431,7 +440,7 @@ struct ServeSettings: Sendable {
     /// `--notary-cache-ttl`: how long a Notary v1 repository's verified metadata is reused.
     var notaryCacheTTL: Duration = .seconds(300)
     /// Continuous verification of running Pods; `nil` when off.
-    var continuous: (ContinuousVerifier.Configuration, concurrency: Int, reports: Bool)? = nil
+    var continuous: ContinuousSettings? = nil
     /// Where alerts go; `nil`: none.
     var alerts: AlertConfiguration? = nil
     /// The console's settings; `nil`: no console.

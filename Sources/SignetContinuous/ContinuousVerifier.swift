@@ -11,7 +11,11 @@ import SignetPolicy
 ///   token moves (a policy, exception, bypass, Secret key or trust root changed, or an exception
 ///   or bypass expired: ``changeToken(of:at:)``), checked every ``Configuration/changeCheckInterval``;
 /// - a Pod that appears between full scans is decided within one change check, so an untrusted
-///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`);
+///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`); Pods are
+///   told apart by UID (a Pod deleted and created again under its name is a new Pod) and by the
+///   images their containers run (a container restarted on another digest is decided again);
+/// - what is kept per Pod (its findings, and its untrusted containers in ``ScanMetrics``) is
+///   dropped when the Pod goes, so memory follows the running Pods;
 /// - after each scan: metrics (``ScanMetrics``), PolicyReports (when a writer is given) and an
 ///   alert per untrusted image (when a dispatcher is given; deduplicated by it).
 public actor ContinuousVerifier {
@@ -31,15 +35,17 @@ public actor ContinuousVerifier {
     let reports: PolicyReportWriter?
     let alerts: AlertDispatcher?
     let logger: Logger
-    /// The findings of each Pod decided, by Pod key (`namespace/name`).
-    private var findings: [String: [ImageFinding]] = [:]
+    let metrics: ScanMetrics
+    /// Each Pod decided, by ``RunningPod/key`` (its UID): the images it ran then, and its findings.
+    private var tracked: [String: (images: [String], findings: [ImageFinding])] = [:]
     private var reportedNamespaces: Set<String> = []
 
     public init(
         configuration: Configuration, pods: ResourceReflector, scanner: @escaping @Sendable () -> PodScanner,
         changeToken: @escaping @Sendable () async -> String, reports: PolicyReportWriter? = nil, alerts: AlertDispatcher? = nil,
-        logger: Logger = Logger(label: "signet.continuous")
+        metrics: ScanMetrics = .shared, logger: Logger = Logger(label: "signet.continuous")
     ) {
+        self.metrics = metrics
         self.configuration = configuration
         self.pods = pods
         self.scanner = scanner
@@ -74,16 +80,16 @@ public actor ContinuousVerifier {
         var lastFullScan = ContinuousClock.now
         while !Task.isCancelled {
             let current = await changeToken()
-            let running = await pods.snapshot.objects.compactMap { RunningPod(json: $0.json) }
+            let running = await pods.snapshot.objects.compactMap { RunningPod(json: $0.json) }.filter(\.isActive)
             if current != token || ContinuousClock.now - lastFullScan >= configuration.interval {
                 token = current
                 lastFullScan = .now
                 await scan(running, replacing: true)
             } else {
-                let fresh = running.filter { findings["\($0.namespace)/\($0.name)"] == nil && $0.isActive }
-                let gone = Set(findings.keys).subtracting(running.filter(\.isActive).map { "\($0.namespace)/\($0.name)" })
+                let fresh = running.filter { tracked[$0.key]?.images != $0.runningImages }
+                let gone = Set(tracked.keys).subtracting(running.map(\.key))
                 if !fresh.isEmpty || !gone.isEmpty {
-                    for key in gone { findings[key] = nil }
+                    for key in gone { tracked[key] = nil }
                     await scan(fresh, replacing: false)
                 }
             }
@@ -91,13 +97,18 @@ public actor ContinuousVerifier {
         }
     }
 
+    /// How many Pods are kept (for tests of the bound).
+    var trackedPods: Int { tracked.count }
+
     /// Decides `running`; with `replacing`, the result replaces every earlier finding.
     private func scan(_ running: [RunningPod], replacing: Bool) async {
         let start = ContinuousClock.now
         let found = await scanner().scan(running)
-        if replacing { findings = [:] }
-        for finding in found { findings["\(finding.namespace)/\(finding.pod)", default: []].append(finding) }
-        ScanMetrics.shared.record(found, duration: ContinuousClock.now - start, now: Date())
+        if replacing { tracked = [:] }
+        let byPod = Dictionary(grouping: found, by: \.podKey)
+        for pod in running { tracked[pod.key] = (pod.runningImages, byPod[pod.key] ?? []) }
+        metrics.record(found, duration: ContinuousClock.now - start, now: Date())
+        metrics.forgetPods(except: Set(tracked.keys))
         let untrusted = found.filter { !$0.isTrusted }
         if !untrusted.isEmpty {
             logger.warning("untrusted images running", metadata: [
@@ -105,20 +116,18 @@ public actor ContinuousVerifier {
             ])
         }
         if let alerts {
-            for finding in untrusted { alerts.enqueue(.untrustedRunning(finding, time: Date())) }
+            for alert in Alert.untrustedRunning(untrusted, time: Date()) { alerts.enqueue(alert) }
         }
         await writeReports()
     }
 
     private func writeReports() async {
         guard let reports else { return }
-        let all = findings.values.flatMap { $0 }
+        let all = tracked.values.flatMap { $0.findings }
         let namespaces = Set(all.map(\.namespace))
-        do {
-            try await reports.write(all, builder: PolicyReportBuilder(time: Date()), emptiedNamespaces: reportedNamespaces.subtracting(namespaces))
-            reportedNamespaces = namespaces
-        } catch {
-            logger.error("cannot write the policy reports", metadata: ["error": "\(error)"])
-        }
+        let emptied = reportedNamespaces.subtracting(namespaces)
+        let outcome = await reports.write(all, builder: PolicyReportBuilder(time: Date()), emptiedNamespaces: emptied)
+        // A report that could not be emptied is emptied again after the next scan.
+        reportedNamespaces = namespaces.union(emptied.intersection(outcome.failedNamespaces))
     }
 }

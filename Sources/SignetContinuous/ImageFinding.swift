@@ -10,9 +10,7 @@ public struct ImageFinding: Sendable, Hashable, Codable {
     /// it; `warn`: admission would allow it with a warning (a `Warn` policy failed, or no policy
     /// covers it under the `warn` no-match action); `skip`: admitted unverified by a
     /// PolicyException, an EmergencyBypass, the namespace opt-out or the `allow` no-match action.
-    public enum Result: String, Sendable, Hashable, Codable, CaseIterable {
-        case pass, fail, warn, skip
-    }
+    public typealias Result = ImageVerificationResult
 
     public var namespace: String
     public var pod: String
@@ -37,6 +35,9 @@ public struct ImageFinding: Sendable, Hashable, Codable {
 
     /// Whether the image is trusted as admission would decide now: not a `fail`.
     public var isTrusted: Bool { result != .fail }
+
+    /// The ``RunningPod/key`` of the Pod: its UID, else `namespace/pod`.
+    public var podKey: String { podUID ?? "\(namespace)/\(pod)" }
 
     /// `namespace/pod/container`.
     public var location: String { "\(namespace)/\(pod)/\(container)" }
@@ -64,11 +65,7 @@ extension ImageFinding {
     /// failure) warns; an allow under an exemption, or of an image no policy covers, is skipped;
     /// any other allow passed its policies.
     static func result(of verdict: AdmissionAuditRecord.Image) -> Result {
-        switch ImageOutcome(rawValue: verdict.verdict) {
-        case .deny, nil: return .fail
-        case .warn, .audit: return .warn
-        case .allow: return verdict.exemptions.isEmpty && !verdict.policies.isEmpty ? .pass : .skip
-        }
+        Result(outcome: ImageOutcome(rawValue: verdict.verdict), exempt: !verdict.exemptions.isEmpty, covered: !verdict.policies.isEmpty)
     }
 
     /// A container of a pod admission let in unevaluated (the namespace opt-out).

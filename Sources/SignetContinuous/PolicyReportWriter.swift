@@ -1,11 +1,17 @@
 import Foundation
 import Logging
+import Metrics
 import SignetKube
 
 /// Writes a scan's reports through the Kubernetes API, in place: each report is read, then
 /// replaced at the version read (`PUT`), or created when absent, so a namespace has one signet
 /// report however often it is scanned. A namespace whose pods are all gone keeps its report,
 /// emptied.
+///
+/// A namespace whose report cannot be written (forbidden there, a quota, the API server
+/// failing) does not stop the others: each failure is logged naming the namespace, counted in
+/// `signet_policy_report_write_failures_total{kind}` (`PolicyReport` or `ClusterPolicyReport`)
+/// and returned in ``Outcome/failures``.
 public struct PolicyReportWriter: Sendable {
     let client: KubernetesClient
     let logger: Logger
@@ -15,19 +21,52 @@ public struct PolicyReportWriter: Sendable {
         self.logger = logger
     }
 
-    /// Writes one `PolicyReport` per namespace of `findings` (and an empty one for each of
-    /// `emptiedNamespaces`), then the `ClusterPolicyReport`. Returns the namespaces written.
-    @discardableResult
-    public func write(
-        _ findings: [ImageFinding], builder: PolicyReportBuilder, emptiedNamespaces: Set<String> = []
-    ) async throws(KubernetesError) -> [String] {
-        let byNamespace = Dictionary(grouping: findings, by: \.namespace)
-        let namespaces = Set(byNamespace.keys).union(emptiedNamespaces).sorted()
-        for namespace in namespaces {
-            try await upsert(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: byNamespace[namespace] ?? []))
+    /// What one ``write(_:builder:emptiedNamespaces:)`` did.
+    public struct Outcome: Sendable {
+        /// The namespaces whose report was written, sorted.
+        public var written: [String] = []
+        /// Why each report that was not written failed, by namespace (`nil` for the
+        /// ClusterPolicyReport).
+        public var failures: [(namespace: String?, error: KubernetesError)] = []
+
+        /// The namespaces whose report failed.
+        public var failedNamespaces: Set<String> { Set(failures.compactMap { $0.namespace }) }
+
+        /// One line per failure, for people.
+        public var summary: String {
+            failures.map { "\($0.namespace.map { "PolicyReport in \($0)" } ?? "ClusterPolicyReport"): \($0.error)" }.joined(separator: "; ")
         }
-        try await upsert(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings))
-        return namespaces
+    }
+
+    /// Writes one `PolicyReport` per namespace of `findings` (and an empty one for each of
+    /// `emptiedNamespaces`), then the `ClusterPolicyReport`, going on past any that fails.
+    @discardableResult
+    public func write(_ findings: [ImageFinding], builder: PolicyReportBuilder, emptiedNamespaces: Set<String> = []) async -> Outcome {
+        let byNamespace = Dictionary(grouping: findings, by: \.namespace)
+        var outcome = Outcome()
+        for namespace in Set(byNamespace.keys).union(emptiedNamespaces).sorted() {
+            do {
+                try await upsert(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: byNamespace[namespace] ?? []))
+                outcome.written.append(namespace)
+            } catch {
+                failed(&outcome, namespace: namespace, error)
+            }
+        }
+        do {
+            try await upsert(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings))
+        } catch {
+            failed(&outcome, namespace: nil, error)
+        }
+        return outcome
+    }
+
+    private func failed(_ outcome: inout Outcome, namespace: String?, _ error: KubernetesError) {
+        outcome.failures.append((namespace, error))
+        let kind = namespace == nil ? "ClusterPolicyReport" : "PolicyReport"
+        Counter(label: "signet_policy_report_write_failures_total", dimensions: [("kind", kind)]).increment()
+        logger.error("cannot write the policy report", metadata: [
+            "kind": "\(kind)", "namespace": "\(namespace ?? "")", "error": "\(error)",
+        ])
     }
 
     /// The namespaces holding a report signet wrote.

@@ -68,6 +68,14 @@ public struct RunningPod: Sendable {
         self.containers = containers
     }
 
+    /// What tells this Pod from any other, also from one created later under its name: its UID
+    /// (`namespace/name` only when the object has none).
+    public var key: String { uid ?? "\(namespace)/\(name)" }
+
+    /// The image each container runs (pinned to the node's `imageID` digest where reported), in
+    /// order: when one changes (a container restarted on another digest) the Pod is decided again.
+    public var runningImages: [String] { containers.map(\.runningImage) }
+
     /// Whether the pod still runs (or is about to): neither `Succeeded` nor `Failed`.
     public var isActive: Bool { phase != "Succeeded" && phase != "Failed" }
 

@@ -9,6 +9,9 @@ package struct CurlTransferSettings: Sendable {
     package var userAgent: String
     /// Response header bytes beyond this abort the transfer.
     package var maximumHeaderBytes: Int = 64 * 1024
+    /// PEM client certificate (TLS client authentication) and its PEM private key; none when `nil`.
+    package var clientCertificatePath: String?
+    package var clientKeyPath: String?
 
     package init(
         caBundlePath: String?, connectTimeout: Duration, lowSpeedTimeout: Duration, maximumRedirects: Int,
@@ -105,6 +108,10 @@ final class CurlTransfer: @unchecked Sendable {
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
         if let caBundlePath = settings.caBundlePath {
             try check(signet_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caBundlePath), "CA bundle \(caBundlePath)")
+        }
+        if let certificate = settings.clientCertificatePath, let key = settings.clientKeyPath {
+            try check(signet_curl_easy_setopt_string(easy, CURLOPT_SSLCERT, certificate), "client certificate \(certificate)")
+            try check(signet_curl_easy_setopt_string(easy, CURLOPT_SSLKEY, key), "client key \(key)")
         }
         try check(signet_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, settings.userAgent), "user agent")
 

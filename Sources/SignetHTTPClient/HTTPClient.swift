@@ -12,6 +12,9 @@ package final class HTTPClient: Sendable {
         /// allow more than the server's bookmark interval).
         package var idleTimeout: Duration
         package var userAgent: String
+        /// PEM client certificate and key for TLS client authentication (both, or neither).
+        package var clientCertificatePath: String?
+        package var clientKeyPath: String?
 
         package init(caBundlePath: String? = nil, connectTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120), userAgent: String) {
             self.caBundlePath = caBundlePath
@@ -41,9 +44,11 @@ package final class HTTPClient: Sendable {
     private let driver: CurlMultiDriver
 
     package init(configuration: Configuration) throws(Failure) {
-        let settings = CurlTransferSettings(
+        var settings = CurlTransferSettings(
             caBundlePath: configuration.caBundlePath, connectTimeout: configuration.connectTimeout,
             lowSpeedTimeout: configuration.idleTimeout, maximumRedirects: 0, userAgent: configuration.userAgent)
+        settings.clientCertificatePath = configuration.clientCertificatePath
+        settings.clientKeyPath = configuration.clientKeyPath
         do {
             driver = try CurlMultiDriver(settings: settings)
         } catch {

@@ -25,10 +25,20 @@ public final class KubernetesClient: Sendable {
         if let caFile = configuration.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw KubernetesError(.configuration, "the API server CA \(caFile) is not readable")
         }
+        guard (configuration.clientCertificateFile == nil) == (configuration.clientKeyFile == nil) else {
+            throw KubernetesError(.configuration, "a client certificate needs its key, and a key its certificate")
+        }
+        for file in [configuration.clientCertificateFile, configuration.clientKeyFile].compactMap({ $0 })
+        where !FileManager.default.isReadableFile(atPath: file) {
+            throw KubernetesError(.configuration, "the client certificate or key \(file) is not readable")
+        }
         do {
-            transport = try HTTPClient(configuration: HTTPClient.Configuration(
+            var transportConfiguration = HTTPClient.Configuration(
                 caBundlePath: configuration.caFile, connectTimeout: configuration.connectTimeout,
-                idleTimeout: configuration.watchTimeout + .seconds(60), userAgent: "signet-kube"))
+                idleTimeout: configuration.watchTimeout + .seconds(60), userAgent: "signet-kube")
+            transportConfiguration.clientCertificatePath = configuration.clientCertificateFile
+            transportConfiguration.clientKeyPath = configuration.clientKeyFile
+            transport = try HTTPClient(configuration: transportConfiguration)
         } catch {
             throw KubernetesError(.configuration, error.description)
         }

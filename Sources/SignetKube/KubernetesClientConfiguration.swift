@@ -16,6 +16,10 @@ public struct KubernetesClientConfiguration: Sendable, Hashable {
     public var bearerToken: String?
     /// PEM bundle of the CAs that sign the API server's certificate.
     public var caFile: String?
+    /// A PEM client certificate and its PEM key (X.509 client certificate authentication, a
+    /// kubeconfig's `client-certificate`/`client-key`); both or neither.
+    public var clientCertificateFile: String?
+    public var clientKeyFile: String?
     /// The namespace signet runs in, when known.
     public var namespace: String?
     /// Time to connect.

@@ -74,6 +74,8 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     /// `authorization.k8s.io/v1` SubjectAccessReview: create-only, answers whether a user may do something.
     public static let subjectAccessReviews = KubernetesResource(
         group: "authorization.k8s.io", version: "v1", plural: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false)
+    /// `coordination.k8s.io/v1` Lease: the lock of leader election among replicas.
+    public static let leases = KubernetesResource(group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true)
     public static let clusterImagePolicies = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "clusterimagepolicies", kind: "ClusterImagePolicy", namespaced: false)
     public static let policyExceptions = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "policyexceptions", kind: "PolicyException", namespaced: true)
     public static let emergencyBypasses = KubernetesResource(group: "signet.dev", version: "v1alpha1", plural: "emergencybypasses", kind: "EmergencyBypass", namespaced: false)

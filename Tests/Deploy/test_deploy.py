@@ -403,6 +403,38 @@ class RenderedDocuments(unittest.TestCase):
         self.assertIn("--continuous-verification=true", serve)
         self.assertIn("--alert-format=slack", serve)
 
+    def test_report_crds_only_when_asked(self):
+        """The PolicyReport CRDs are rendered with policyReports.installCRDs (the default) and not
+        without it, nor when reports are off; the report RBAC follows policyReports.enabled."""
+        crds = lambda docs: {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
+        self.assertEqual(crds(render("continuous")), {"policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"})
+        without = render_with(SCENARIOS["continuous"] + ["--set", "policyReports.installCRDs=false"])
+        self.assertEqual(crds(without), set())
+        self.assertIn({"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"],
+                       "verbs": ["get", "list", "create", "update"]}, [r for d in without if d["kind"] == "ClusterRole" for r in d["rules"]])
+        self.assertEqual(crds(render_with(["--set", "policyReports.installCRDs=true"])), set())
+
+    def test_leader_election_is_granted_its_one_lease(self):
+        """With continuous verification the replicas elect a leader over one Lease: the Role in
+        the release namespace may create Leases (a create has no name to limit) and get and
+        update that Lease only; the Deployment names it and gives each replica its Pod name."""
+        docs = render("continuous")
+        lease = f"{RELEASE}-continuous-verification"
+        role = one(docs, "Role")
+        self.assertEqual(role["metadata"]["namespace"], NAMESPACE)
+        self.assertEqual(role["rules"], [
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease], "verbs": ["get", "update"]},
+        ])
+        binding = one(docs, "RoleBinding")
+        self.assertEqual(binding["roleRef"]["name"], role["metadata"]["name"])
+        self.assertEqual([(s["kind"], s["namespace"]) for s in binding["subjects"]], [("ServiceAccount", NAMESPACE)])
+        container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        self.assertIn(f"--leader-election-lease={lease}", container["args"])
+        env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+        self.assertEqual((env["SIGNET_POD_NAME"], env["SIGNET_NAMESPACE"]), ("metadata.name", "metadata.namespace"))
+        self.assertEqual([d for d in render("defaults") if d["kind"] in ("Role", "RoleBinding") and "leader" in d["metadata"]["name"]], [])
+
     def test_dashboard_and_rules_ship_as_written(self):
         """The dashboard ConfigMap carries the sidecar label and the JSON file unchanged; the
         PrometheusRule holds every rule of files/prometheus-rules.yaml with the release's job."""

@@ -1,4 +1,5 @@
 import Foundation
+import SignetPolicy
 import SignetTestSupport
 import Synchronization
 import Testing
@@ -68,6 +69,48 @@ struct AlertDispatcherTests {
         #expect(dispatcher.enqueue(Self.alert("a/one:1")))
         #expect(dispatcher.enqueue(Self.alert("a/two:1")))
         #expect(!dispatcher.enqueue(Self.alert("a/three:1")))
+    }
+
+    @Test func aRunAlertsOncePerUntrustedImageNotOncePerReplica() async throws {
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
+        let replicas = (1...7).map {
+            ScanFixtures.pod("worker-\($0)", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        }
+        let other = ScanFixtures.pod("cron", namespace: "shop", image: "registry.example/cron:2", runningDigest: SigningKeyVerifier.unsignedDigest)
+        let elsewhere = ScanFixtures.pod("worker-1", namespace: "staging", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        let signed = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        let findings = await scanner.scan(replicas + [other, elsewhere, signed])
+        #expect(findings.filter { !$0.isTrusted }.count == 9)
+
+        // Each run has a dispatcher of its own: only the grouping keeps replicas to one alert.
+        try await AlertDispatcher.sendOnce(findings, configuration: Self.configuration(receiver))
+        #expect(receiver.requests.count == 3)
+        let alerts = Alert.untrustedRunning(findings, time: Date(timeIntervalSince1970: 0))
+        #expect(alerts.map(\.namespace) == ["shop", "shop", "staging"])
+        let worker = try #require(alerts.first)
+        #expect(worker.object == nil)
+        #expect(worker.summary == "untrusted image running in shop: 7 Pods (worker-1, worker-2, worker-3, worker-4, worker-5 and 2 more), container app")
+        #expect(alerts[1].object == "Pod/cron")
+        #expect(alerts[2].object == "Pod/worker-1")
+    }
+
+    @Test func slackTextEscapesWhatWouldBecomeLinksOrMentions() throws {
+        var alert = Self.alert("registry.example/app:1<https://evil.example|click here>")
+        alert.summary = "untrusted image running in shop: Pod <!channel> & <@U024BE7LH>"
+        alert.reason = "no signature for <https://evil.example> `&` <!here>"
+        let slack = try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(alert))) as? [String: Any]
+        let text = try #require(slack?["text"] as? String)
+        #expect(!text.contains("<") && !text.contains(">"), "\(text)")
+        #expect(text.contains("Pod &lt;!channel&gt; &amp; &lt;@U024BE7LH&gt;"))
+        #expect(text.contains("`registry.example/app:1&lt;https://evil.example|click here&gt;`"))
+        #expect(text.contains("reason: no signature for &lt;https://evil.example&gt; `&amp;` &lt;!here&gt;"))
+        #expect(AlertFormat.slackEscaped("a&amp;b") == "a&amp;amp;b", "an escape written by the sender is shown, not read")
+        // The JSON format carries the text as it is: its receivers do not read mrkdwn.
+        let json = try JSONSerialization.jsonObject(with: Data(AlertFormat.json.body(alert))) as? [String: Any]
+        #expect(json?["summary"] as? String == alert.summary)
     }
 
     @Test func slackFormatIsATextMessageAndJSONCarriesTheFields() throws {

@@ -88,4 +88,55 @@ struct ContinuousVerifierTests {
         // The unsigned pods were alerted already (deduplicated); the newly failing one alerts once.
         try await Self.waitFor("the signed pod's alert") { receiver.requests.count == 3 }
     }
+
+    /// The JSON of `pod` with another UID.
+    static func podObject(_ pod: RunningPod, uid: String) throws -> [String: Any] {
+        var object = try podObject(pod)
+        var metadata = object["metadata"] as? [String: Any] ?? [:]
+        metadata["uid"] = uid
+        object["metadata"] = metadata
+        return object
+    }
+
+    @Test func podsAreToldApartByUIDAndRunningImageAndForgottenWhenGone() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let signed = ScanFixtures.pod("web-0", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+        let unsigned = ScanFixtures.pod("web-0", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(signed, uid: "uid-first"))
+
+        let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = .seconds(3600)
+        configuration.changeCheckInterval = .milliseconds(100)
+        let metrics = ScanMetrics()
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
+            scanner: { scanner }, changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), metrics: metrics)
+        let running = Task { await verifier.run() }
+        defer { running.cancel() }
+        @Sendable func summary() throws -> [String: Int]? { try Self.report(server, namespace: "shop")?["summary"] as? [String: Int] }
+
+        try await Self.waitFor("the first pass") { try summary()?["pass"] == 1 }
+        // The StatefulSet's Pod deleted and created again under its name, now on an unsigned
+        // digest, between two full scans: a new UID, so it is decided again.
+        _ = try server.apply("pods", Self.podObject(unsigned, uid: "uid-second"))
+        try await Self.waitFor("the new pod's fail") { try summary() == ["pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0] }
+        let uids = try #require(try Self.report(server, namespace: "shop")?["results"] as? [[String: Any]]).compactMap {
+            ($0["resources"] as? [[String: Any]])?.first?["uid"] as? String
+        }
+        #expect(uids == ["uid-second"])
+        #expect(metrics.rememberedPods == 1)
+        // The same Pod's container restarted on the signed digest: decided again.
+        _ = try server.apply("pods", Self.podObject(signed, uid: "uid-second"))
+        try await Self.waitFor("the restarted container's pass") { try summary() == ["pass": 1, "fail": 0, "warn": 0, "error": 0, "skip": 0] }
+        // The Pod gone: nothing of it is kept.
+        try server.delete("pods", key: "shop/web-0")
+        try await Self.waitFor("the emptied report") { try summary() == ["pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0] }
+        #expect(await verifier.trackedPods == 0)
+        #expect(metrics.rememberedPods == 0)
+    }
 }

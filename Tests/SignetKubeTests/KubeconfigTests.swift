@@ -4,8 +4,9 @@ import SignetTestSupport
 import Testing
 @testable import SignetCLI
 
-/// `signet scan --kubeconfig`: the current context's server, CA and token are read; a user
-/// with only a client certificate or an exec plugin is refused by name.
+/// `signet scan --kubeconfig`: the current context's server, CA, token or client certificate are
+/// read (a client certificate authenticates to an API server double that checks it); a user with
+/// an exec plugin, or a certificate without its key, is refused by name.
 struct KubeconfigTests {
     static func write(_ user: String, context: String = "e2e") throws -> (TemporaryDirectory, String) {
         let directory = TemporaryDirectory(prefix: "signet-kubeconfig")
@@ -45,13 +46,21 @@ struct KubeconfigTests {
     }
 
     @Test func unsupportedCredentialsAndMissingContextsAreNamed() throws {
-        let (certificate, certificatePath) = try Self.write("{client-certificate-data: AAAA, client-key-data: AAAA}")
-        _ = certificate
-        #expect(throws: Kubeconfig.Problem.self) { try Kubeconfig.configuration(path: certificatePath) }
+        let (exec, execPath) = try Self.write("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /usr/bin/get-token}}")
+        _ = exec
+        #expect(throws: Kubeconfig.Problem.self) { try Kubeconfig.configuration(path: execPath) }
         do {
-            _ = try Kubeconfig.configuration(path: certificatePath)
+            _ = try Kubeconfig.configuration(path: execPath)
         } catch {
-            #expect("\(error)".contains("client-certificate-data is not supported"))
+            #expect("\(error)".contains("user \"admin\" gets its credentials from an exec plugin, which signet scan does not run"))
+        }
+        let (half, halfPath) = try Self.write("{client-certificate-data: AAAA}")
+        _ = half
+        do {
+            _ = try Kubeconfig.configuration(path: halfPath)
+            Issue.record("a client certificate without its key was accepted")
+        } catch {
+            #expect("\(error)".contains("has a client certificate but no client-key or client-key-data"))
         }
         let (other, otherPath) = try Self.write("{token: t}", context: "prod")
         _ = other
@@ -61,5 +70,59 @@ struct KubeconfigTests {
         } catch {
             #expect("\(error)".contains("no context \"prod\""))
         }
+    }
+
+    /// A kubeconfig whose user is a client certificate and key, inline or as files.
+    static func writeCertificateUser(server: KubernetesAPIServerDouble, inline: Bool) throws -> (TemporaryDirectory, String) {
+        let directory = TemporaryDirectory(prefix: "signet-kubeconfig")
+        func data(_ file: String) throws -> String { try Data(contentsOf: URL(fileURLWithPath: file)).base64EncodedString() }
+        let user = inline
+            ? "{client-certificate-data: \(try data(server.pki.clientCertFile)), client-key-data: \(try data(server.pki.clientKeyFile))}"
+            : "{client-certificate: \(server.pki.clientCertFile), client-key: \(server.pki.clientKeyFile)}"
+        let file = try directory.write("config", """
+            apiVersion: v1
+            kind: Config
+            current-context: lab
+            clusters:
+              - name: lab
+                cluster: {server: "\(server.url)", certificate-authority-data: "\(try data(server.pki.caFile))"}
+            users:
+              - name: admin
+                user: \(user)
+            contexts:
+              - name: lab
+                context: {cluster: lab, user: admin}
+            """)
+        return (directory, file.path)
+    }
+
+    @Test func aClientCertificateAuthenticatesToTheAPIServer() async throws {
+        let server = try await KubernetesAPIServerDouble.start(acceptClientCertificates: true)
+        defer { server.stop() }
+        _ = try server.apply("pods", ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "web", "namespace": "shop"]])
+        for inline in [true, false] {
+            let (directory, path) = try Self.writeCertificateUser(server: server, inline: inline)
+            _ = directory
+            let configuration = try Kubeconfig.configuration(path: path)
+            #expect(configuration.bearerToken == nil && configuration.tokenFile == nil)
+            let key = try #require(configuration.clientKeyFile)
+            if inline {
+                // The key written out is readable by this user alone, in a directory of its own.
+                let attributes = try FileManager.default.attributesOfItem(atPath: key)
+                #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o077 } == 0)
+                let parent = try FileManager.default.attributesOfItem(atPath: (key as NSString).deletingLastPathComponent)
+                #expect((parent[.posixPermissions] as? Int) == 0o700)
+            }
+            let pods = try await KubernetesClient(configuration: configuration).list(.pods)
+            #expect(pods.items.map(\.name) == ["web"], "inline: \(inline)")
+        }
+        // The same server without the certificate (and no token): refused, so the certificate is
+        // what authenticated.
+        let (directory, path) = try Self.writeCertificateUser(server: server, inline: true)
+        _ = directory
+        var anonymous = try Kubeconfig.configuration(path: path)
+        anonymous.clientCertificateFile = nil
+        anonymous.clientKeyFile = nil
+        await #expect(throws: KubernetesError.self) { try await KubernetesClient(configuration: anonymous).list(.pods) }
     }
 }

@@ -40,6 +40,7 @@ struct ContinuousServeTests {
         }
         let scratch = TemporaryDirectory(prefix: "signet-continuous")
         try scratch.write("token", apiServer.token)
+        try scratch.write("namespace", "signet-system")
         try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
         let urls = try scratch.write("alert-urls", "# security channel\nhttp://\(receiver.host)/hook\n")
         let pki = try TestPKI()
@@ -51,6 +52,7 @@ struct ContinuousServeTests {
             "--alert-webhook-urls-file", urls.path,
         ], environment: [
             "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)", "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path,
+            "SIGNET_POD_NAME": "signet-5c7d9-x2k4q",
         ])
         defer { server.terminate() }
         func curl(_ arguments: [String]) throws -> String {
@@ -62,6 +64,9 @@ struct ContinuousServeTests {
         #expect(report["summary"] as? [String: Int] == ["pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0])
         let billing = try #require(try apiServer.object("policyreports", key: "billing/signet-image-signatures"))
         #expect(billing["summary"] as? [String: Int] == ["pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 1])
+        // This replica leads: it holds the Lease the chart grants, in its own namespace.
+        let lease = try #require(try apiServer.object("leases", key: "signet-system/signet-continuous-verification"))
+        #expect((lease["spec"] as? [String: Any])?["holderIdentity"] as? String == "signet-5c7d9-x2k4q")
         try waitUntil("the untrusted image's alert") { receiver.requests.count == 1 }
 
         // A deny at admission is alerted too, off the review's clock.
@@ -77,7 +82,20 @@ struct ContinuousServeTests {
         try waitUntil("the bypass use's alert") { receiver.requests.count == 3 }
 
         let metrics = try curl(["https://127.0.0.1:\(port)/metrics"])
-        #expect(metrics.contains(#"signet_image_signature_verification_total{result="fail",format="static"} 1"#))
+        #expect(metrics.contains(#"signet_image_signature_verification_total{result="fail",format="static",source="scan"} 1"#))
+        #expect(metrics.contains(#"signet_image_signature_verification_total{result="skip",format="none",source="scan"} 2"#))
+        #expect(metrics.contains(#"signet_image_signature_verification_success_total{source="scan"} 0"#))
+        // Admission counts its verifications too (two denies and a bypass use, above) ...
+        #expect(metrics.contains(#"signet_image_signature_verification_total{result="fail",format="static",source="admission"} 2"#))
+        #expect(metrics.contains(#"signet_image_signature_verification_total{result="skip",format="none",source="admission"} 1"#))
+        #expect(metrics.contains(#"signet_admission_reviews_total{decision="denied",kind="Pod",dry_run="false"} 2"#))
+        // ... and the scans are no dry-run admissions, in metrics or logs.
+        #expect(!metrics.contains(#"dry_run="true""#))
+        #expect(metrics.contains("signet_continuous_verification_leader 1"))
+        let logs = server.stdout + server.stderr
+        #expect(logs.contains("admission review"))
+        #expect(!logs.contains(#""dry_run":"true""#), "a scan was logged as a dry-run admission")
+        #expect(!logs.contains("signet-scan"), "a scan's bypass was logged as a use at admission")
         #expect(metrics.contains("signet_unsigned_images_detected_total 1"))
         #expect(metrics.contains(#"signet_unsigned_image_detection_seconds_bucket{le="+Inf"} 1"#))
         #expect(metrics.contains("signet_emergency_bypass_running_images 1"))

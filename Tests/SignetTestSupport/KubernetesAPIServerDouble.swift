@@ -50,19 +50,24 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// `https://127.0.0.1:<port>`.
     public var url: String { "https://127.0.0.1:\(port)" }
 
-    /// ``init(token:)`` from async code, waiting on a thread of its own.
-    public static func start(token: String = "test-token") async throws -> KubernetesAPIServerDouble {
-        try await offThePool { try KubernetesAPIServerDouble(token: token) }
+    /// ``init(token:acceptClientCertificates:)`` from async code, waiting on a thread of its own.
+    public static func start(token: String = "test-token", acceptClientCertificates: Bool = false) async throws -> KubernetesAPIServerDouble {
+        try await offThePool { try KubernetesAPIServerDouble(token: token, acceptClientCertificates: acceptClientCertificates) }
     }
 
-    public init(token: String = "test-token") throws {
+    /// With `acceptClientCertificates`, a request over a connection whose client certificate
+    /// chains to the PKI's client CA is authenticated without a token, as the real API server
+    /// authenticates X.509 client certificates.
+    public init(token: String = "test-token", acceptClientCertificates: Bool = false) throws {
         self.token = token
         pki = try TestPKI()
         directory = TemporaryDirectory(prefix: "signet-apiserver")
         port = FreePort.make()
         let script = try directory.write("apiserver.py", Self.script)
         try directory.write("token", token)
-        process = try TestProcess("python3", [script.path, String(port), pki.serverCertFile, pki.serverKeyFile, token])
+        process = try TestProcess("python3", [
+            script.path, String(port), pki.serverCertFile, pki.serverKeyFile, token, acceptClientCertificates ? pki.clientCAFile : "",
+        ])
         guard FreePort.waitUntilListening(port) else {
             let logs = process?.stderr ?? ""
             stop()
@@ -190,13 +195,13 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
 import json, socket, ssl, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PORT, CERT, KEY, TOKEN = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+PORT, CERT, KEY, TOKEN, CLIENT_CA = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 lock = threading.Condition()
 state = {"rv": 100, "objects": {}, "history": {}, "compacted": 0, "gone_http": False,
          "forbid_status": False, "watches": [], "requests": [], "snapshots": {}}
 
 KINDS = {"namespaces": ("v1", "Namespace"), "secrets": ("v1", "Secret"), "serviceaccounts": ("v1", "ServiceAccount"),
-            "pods": ("v1", "Pod"), "configmaps": ("v1", "ConfigMap"),
+            "pods": ("v1", "Pod"), "configmaps": ("v1", "ConfigMap"), "leases": ("coordination.k8s.io/v1", "Lease"),
             "policyreports": ("wgpolicyk8s.io/v1alpha2", "PolicyReport"),
             "clusterpolicyreports": ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"),
             "clusterimagepolicies": ("signet.dev/v1alpha1", "ClusterImagePolicy"),
@@ -233,7 +238,7 @@ def record(collection, kind, obj):
     lock.notify_all()
 
 NAMESPACED = ("secrets", "serviceaccounts", "policyexceptions", "events", "replicasets", "deployments", "statefulsets",
-              "daemonsets", "jobs", "cronjobs", "replicationcontrollers", "pods", "configmaps", "policyreports")
+              "daemonsets", "jobs", "cronjobs", "replicationcontrollers", "pods", "configmaps", "policyreports", "leases")
 
 def parse(path):
     # /api/v1/namespaces, /apis/g/v/plural, /api/v1/namespaces/ns/plural/name[/status], /apis/g/v/plural/name
@@ -383,6 +388,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message, "code": code})
 
     def authorized(self):
+        if CLIENT_CA and self.connection.getpeercert():
+            return True
         if self.headers.get("Authorization") != "Bearer " + TOKEN:
             self.status(401, "Unauthorized", "Unauthorized")
             return False
@@ -750,6 +757,9 @@ class Handler(BaseHTTPRequestHandler):
 
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(CERT, KEY)
+if CLIENT_CA:
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.load_verify_locations(CLIENT_CA)
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
 server.daemon_threads = True
 server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -73,7 +73,8 @@ extension AdmissionResponder {
             dryRun: dryRun, userName: request.userInfo?.username))
         auditSink?.record(record)
 
-        guard let decision else { return }
+        // What follows counts and logs admissions; a scan's decision is not one.
+        guard let decision, source == .admission else { return }
         if let optOut = decision.namespaceOptOut { recordOptOut(request, label: optOut) }
         for exemption in record.exemptions {
             switch exemption.kind {

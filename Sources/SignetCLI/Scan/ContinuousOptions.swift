@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import SignetAdmission
 import SignetContinuous
 import SignetKube
@@ -21,8 +22,14 @@ struct ContinuousOptions: ParsableArguments {
     @Option(name: .long, help: "Write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace after each scan: true or false. (env: SIGNET_WRITE_POLICY_REPORTS, default false)")
     var writePolicyReports: String?
 
+    @Option(name: .long, help: "With several replicas, only the holder of a coordination.k8s.io/v1 Lease scans, writes reports and alerts on running images (admission runs on every replica): true or false. (env: SIGNET_LEADER_ELECTION, default true)")
+    var leaderElection: String?
+
+    @Option(name: .long, help: "Name of that Lease, in signet's namespace (SIGNET_NAMESPACE, else the service account's). (env: SIGNET_LEADER_ELECTION_LEASE, default signet-continuous-verification)")
+    var leaderElectionLease: String?
+
     /// The scan settings, or `nil` when continuous verification is off.
-    func resolve(source: ResourceSettings.Source) throws -> (ContinuousVerifier.Configuration, concurrency: Int, reports: Bool)? {
+    func resolve(source: ResourceSettings.Source) throws -> ContinuousSettings? {
         let text = EnvironmentOption.string(continuousVerification, "SIGNET_CONTINUOUS_VERIFICATION", default: "false")!
         guard let enabled = Bool(text) else { throw ValidationError("--continuous-verification must be true or false") }
         guard enabled else { return nil }
@@ -34,7 +41,35 @@ struct ContinuousOptions: ParsableArguments {
         guard concurrency > 0 else { throw ValidationError("--scan-concurrency must be positive") }
         let reportsText = EnvironmentOption.string(writePolicyReports, "SIGNET_WRITE_POLICY_REPORTS", default: "false")!
         guard let reports = Bool(reportsText) else { throw ValidationError("--write-policy-reports must be true or false") }
-        return (configuration, concurrency, reports)
+        let electionText = EnvironmentOption.string(leaderElection, "SIGNET_LEADER_ELECTION", default: "true")!
+        guard let elect = Bool(electionText) else { throw ValidationError("--leader-election must be true or false") }
+        let lease = EnvironmentOption.string(leaderElectionLease, "SIGNET_LEADER_ELECTION_LEASE", default: "signet-continuous-verification")!
+        guard !lease.isEmpty else { throw ValidationError("--leader-election-lease must not be empty") }
+        return ContinuousSettings(configuration: configuration, concurrency: concurrency, reports: reports, leaseName: elect ? lease : nil)
+    }
+}
+
+/// Continuous verification as `signet serve` runs it.
+struct ContinuousSettings {
+    var configuration: ContinuousVerifier.Configuration
+    var concurrency: Int
+    var reports: Bool
+    /// The leader-election Lease; `nil`: every replica scans.
+    var leaseName: String?
+
+    /// This replica's leader-election settings: the Lease in `SIGNET_NAMESPACE` (the chart sets
+    /// it from the Pod), else the service account's namespace; the identity is the Pod name
+    /// (`SIGNET_POD_NAME`, else `HOSTNAME`, which Kubernetes sets to it).
+    func leaderElection(
+        client: KubernetesClient, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> LeaderElectionConfiguration? {
+        guard let leaseName else { return nil }
+        guard let namespace = environment["SIGNET_NAMESPACE"].flatMap({ $0.isEmpty ? nil : $0 }) ?? client.configuration.namespace else {
+            throw ValidationError("leader election needs signet's namespace: set SIGNET_NAMESPACE, or --leader-election false")
+        }
+        let identity = [environment["SIGNET_POD_NAME"], environment["HOSTNAME"], ProcessInfo.processInfo.hostName]
+            .compactMap { $0 }.first { !$0.isEmpty } ?? "signet-\(ProcessInfo.processInfo.processIdentifier)"
+        return LeaderElectionConfiguration(leaseName: leaseName, namespace: namespace, identity: identity)
     }
 }
 
@@ -43,15 +78,16 @@ struct ContinuousOptions: ParsableArguments {
 /// signet is ready (the responder holds the first full policy set).
 enum ContinuousRuntime {
     static func start(
-        _ settings: (ContinuousVerifier.Configuration, concurrency: Int, reports: Bool), policySource: PolicySourceRuntime,
+        _ settings: ContinuousSettings, policySource: PolicySourceRuntime,
         responder: AdmissionResponder, alerts: AlertDispatcher?, maximumAdmissionTime: Duration
-    ) throws(KubernetesError) -> Task<Void, Never> {
+    ) throws -> Task<Void, Never> {
         let client = try PolicySourceRuntime.makeKubernetesClient()
+        let election = try settings.leaderElection(client: client)
         let source = policySource.source
         let current = Mutex(PolicySet.empty)
         let clock = policySource.settings.exemptions.clock
         let verifier = ContinuousVerifier(
-            configuration: settings.0, pods: ResourceReflector(client: client, resource: .pods),
+            configuration: settings.configuration, pods: ResourceReflector(client: client, resource: .pods),
             scanner: {
                 PodScanner(responder: responder, concurrency: settings.concurrency, deadline: maximumAdmissionTime,
                            formats: ScanSetup.formats(of: current.withLock { $0 }))
@@ -68,7 +104,15 @@ enum ContinuousRuntime {
             while let readiness, readiness.notReadyReason != nil, !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            await verifier.run()
+            guard let election else {
+                await verifier.run()
+                return
+            }
+            // Only the leader scans, writes reports and alerts on running images.
+            let leader = Gauge(label: "signet_continuous_verification_leader")
+            await LeaderElector(configuration: election, client: client).run(onChange: { leader.record($0 ? 1 : 0) }) {
+                await verifier.run()
+            }
         }
     }
 }

@@ -5,8 +5,9 @@ import Yams
 /// Reads the API server and credentials of a kubeconfig file (Kubernetes "Organize Cluster
 /// Access Using kubeconfig Files"): the current context (or `context`), its cluster's `server`
 /// and `certificate-authority` or `certificate-authority-data`, and its user's `token` or
-/// `tokenFile`. Client certificates and exec or auth-provider plugins are refused, naming what
-/// is missing, rather than connecting without credentials.
+/// `tokenFile` and `client-certificate`/`client-key` (or their `-data` forms: X.509 client
+/// certificate authentication). Exec and auth-provider plugins and basic authentication are
+/// refused, naming what is missing, rather than connecting without credentials.
 enum Kubeconfig {
     struct Problem: Error, CustomStringConvertible {
         let description: String
@@ -35,22 +36,54 @@ enum Kubeconfig {
         if let file = cluster["certificate-authority"] as? String {
             configuration.caFile = resolve(file)
         } else if let data = cluster["certificate-authority-data"] as? String {
-            guard let pem = Data(base64Encoded: data) else { throw Problem(description: "\(path): certificate-authority-data is not base64") }
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("signet-kubeconfig-ca-\(UUID().uuidString).pem")
-            guard FileManager.default.createFile(atPath: file.path, contents: pem, attributes: [.posixPermissions: 0o600]) else {
-                throw Problem(description: "cannot write the kubeconfig's CA to \(file.path)")
-            }
-            configuration.caFile = file.path
+            configuration.caFile = try inline(data, field: "certificate-authority-data", path: path)
         }
+        let userName = context["user"] as? String ?? ""
         if let token = user["token"] as? String {
             configuration.bearerToken = token
         } else if let file = user["tokenFile"] as? String {
             configuration.tokenFile = resolve(file)
-        } else {
-            let kinds = ["client-certificate", "client-certificate-data", "exec", "auth-provider", "username"].filter { user[$0] != nil }
-            throw Problem(description: "\(path): user \"\(context["user"] ?? "")\" has no token or tokenFile"
-                + (kinds.isEmpty ? "" : " (\(kinds.joined(separator: ", ")) is not supported: use a service-account token)"))
         }
-        return configuration
+        let certificate = try (user["client-certificate"] as? String).map(resolve)
+            ?? (user["client-certificate-data"] as? String).map { try inline($0, field: "client-certificate-data", path: path) }
+        let key = try (user["client-key"] as? String).map(resolve)
+            ?? (user["client-key-data"] as? String).map { try inline($0, field: "client-key-data", path: path) }
+        switch (certificate, key) {
+        case (let certificate?, let key?):
+            configuration.clientCertificateFile = certificate
+            configuration.clientKeyFile = key
+        case (.some, nil):
+            throw Problem(description: "\(path): user \"\(userName)\" has a client certificate but no client-key or client-key-data")
+        case (nil, .some):
+            throw Problem(description: "\(path): user \"\(userName)\" has a client key but no client-certificate or client-certificate-data")
+        case (nil, nil):
+            break
+        }
+        guard configuration.bearerToken == nil, configuration.tokenFile == nil, configuration.clientCertificateFile == nil else {
+            return configuration
+        }
+        if user["exec"] != nil {
+            throw Problem(description: "\(path): user \"\(userName)\" gets its credentials from an exec plugin, which signet scan does not run"
+                + " (it would run a command named in a file): use a user with a token, tokenFile or client certificate")
+        }
+        let kinds = ["auth-provider", "username"].filter { user[$0] != nil }
+        throw Problem(description: "\(path): user \"\(userName)\" has no token, tokenFile or client certificate"
+            + (kinds.isEmpty ? "" : " (\(kinds.joined(separator: ", ")) is not supported)"))
+    }
+
+    /// Writes a kubeconfig's inline `…-data` field (base64 PEM) to a file of its own, since the
+    /// TLS library reads certificates and keys from files: in a directory made for it that
+    /// only this user may read (`mkdtemp`, mode 0700), as a private key deserves.
+    static func inline(_ base64: String, field: String, path: String) throws -> String {
+        guard let pem = Data(base64Encoded: base64.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw Problem(description: "\(path): \(field) is not base64")
+        }
+        var template = Array((FileManager.default.temporaryDirectory.path + "/signet-kubeconfig-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw Problem(description: "cannot make a private directory for the kubeconfig's \(field)") }
+        let file = String(cString: made) + "/" + field + ".pem"
+        guard FileManager.default.createFile(atPath: file, contents: pem, attributes: [.posixPermissions: 0o600]) else {
+            throw Problem(description: "cannot write the kubeconfig's \(field) to \(file)")
+        }
+        return file
     }
 }

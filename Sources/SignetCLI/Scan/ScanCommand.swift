@@ -49,7 +49,7 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "With --policy-source kubernetes, where secretRef public keys are read: directory or api, as for serve. (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
     var keySecretsSource: String?
 
-    @Option(name: .long, help: "kubeconfig file to reach the API server with (token or tokenFile users). (env: KUBECONFIG; default: the in-cluster service account, else ~/.kube/config)")
+    @Option(name: .long, help: "kubeconfig file to reach the API server with (token, tokenFile or client-certificate users). (env: KUBECONFIG; default: the in-cluster service account, else ~/.kube/config)")
     var kubeconfig: String?
 
     @Option(name: .long, help: "kubeconfig context. (default: its current-context)")
@@ -120,22 +120,24 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
         let findings = await scanner.scan(pods.items.compactMap { RunningPod(json: $0.json) })
         print(ScanOutput.render(findings, format: output), terminator: "")
 
+        var reportProblem: String?
         if writeReports {
-            do {
-                try await PolicyReportWriter(client: client).write(findings, builder: PolicyReportBuilder(time: Date()))
-            } catch {
-                throw fail("cannot write the policy reports: \(error)")
-            }
+            let outcome = await PolicyReportWriter(client: client).write(findings, builder: PolicyReportBuilder(time: Date()))
+            if !outcome.failures.isEmpty { reportProblem = "cannot write every policy report: \(outcome.summary)" }
         }
         if let alertSettings {
             await ScanSetup.sendAlerts(findings, settings: alertSettings)
         }
+        // The other reports were written; a report that was not is named (exit 2 unless an
+        // untrusted image, the more urgent news, makes it 1).
+        let reportFailure = reportProblem.map(fail)
         let untrusted = findings.filter { !$0.isTrusted }
         guard untrusted.isEmpty else {
             let names = untrusted.map { "\($0.image) (\($0.location): \($0.reason))" }
             FileHandle.standardError.write(Data("signet scan: \(untrusted.count) untrusted running images:\n  \(names.joined(separator: "\n  "))\n".utf8))
             throw ExitCode(1)
         }
+        if let reportFailure { throw reportFailure }
     }
 
     private func fail(_ message: String) -> ExitCode {

@@ -59,20 +59,13 @@ enum ScanSetup {
         return { table[$0] ?? [] }
     }
 
-    /// Sends an alert for each untrusted finding and waits until they are delivered or given up.
+    /// Sends one alert per untrusted finding (an image in a namespace, whatever its replicas)
+    /// and waits until they are delivered or given up.
     static func sendAlerts(_ findings: [ImageFinding], settings: AlertConfiguration) async {
-        let dispatcher: AlertDispatcher
         do {
-            dispatcher = try AlertDispatcher(configuration: settings)
+            try await AlertDispatcher.sendOnce(findings, configuration: settings)
         } catch {
             Logger(label: "signet.alerts").error("cannot start the alert client", metadata: ["error": "\(error)"])
-            return
         }
-        let time = Date()
-        for finding in findings where !finding.isTrusted {
-            dispatcher.enqueue(.untrustedRunning(finding, time: time))
-        }
-        dispatcher.finish()
-        await dispatcher.run()
     }
 }

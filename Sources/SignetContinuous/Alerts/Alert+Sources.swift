@@ -3,13 +3,33 @@ import SignetAdmission
 import SignetPolicy
 
 extension Alert {
-    /// The alert for a running image a scan found untrusted.
-    public static func untrustedRunning(_ finding: ImageFinding, time: Date) -> Alert {
-        Alert(
-            kind: .untrustedRunning,
-            summary: "untrusted image running in \(finding.namespace): Pod \(finding.pod), container \(finding.container)",
-            namespace: finding.namespace, object: "Pod/\(finding.pod)", images: [finding.image], policies: finding.policies,
-            reason: finding.reason, time: KubernetesTime.format(time), exemption: finding.exemption)
+    /// The alerts for the running images a scan found untrusted: one per image in each
+    /// namespace, however many Pods run it (the replicas of one Deployment are one finding), in
+    /// the order found. The alert names the Pod (`object`) when one runs the image, else it lists
+    /// the first five Pods in its summary and counts the rest.
+    public static func untrustedRunning(_ findings: [ImageFinding], time: Date) -> [Alert] {
+        var order: [String] = []
+        var groups: [String: [ImageFinding]] = [:]
+        for finding in findings where !finding.isTrusted {
+            let key = "\(finding.namespace) \(finding.image)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(finding)
+        }
+        return order.map { key in
+            let group = groups[key]!
+            let first = group[0]
+            var pods: [String] = []
+            for finding in group where !pods.contains(finding.pod) { pods.append(finding.pod) }
+            let containers = Set(group.map(\.container)).sorted().joined(separator: ", ")
+            let place = pods.count == 1
+                ? "Pod \(pods[0])"
+                : "\(pods.count) Pods (\(pods.prefix(5).joined(separator: ", "))\(pods.count > 5 ? " and \(pods.count - 5) more" : ""))"
+            return Alert(
+                kind: .untrustedRunning, summary: "untrusted image running in \(first.namespace): \(place), container \(containers)",
+                namespace: first.namespace, object: pods.count == 1 ? "Pod/\(pods[0])" : nil, images: [first.image],
+                policies: Array(Set(group.flatMap(\.policies))).sorted(), reason: first.reason, time: KubernetesTime.format(time),
+                exemption: first.exemption)
+        }
     }
 
     /// The alert an admission audit record calls for: a deny, or an emergency-bypass use (the

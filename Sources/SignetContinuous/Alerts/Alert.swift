@@ -40,9 +40,11 @@ public struct Alert: Sendable, Hashable, Codable {
     }
 
     /// Alerts with the same key within the window are sent once: kind, namespace, object,
-    /// images and exemption (not the time or the wording).
+    /// images and exemption (not the time or the wording). An untrusted running image is the
+    /// same finding whichever Pods run it, so its object is not part of the key.
     public var deduplicationKey: String {
-        [kind.rawValue, namespace ?? "", object ?? "", images.joined(separator: ","), exemption ?? ""].joined(separator: "|")
+        let object = kind == .untrustedRunning ? "" : self.object ?? ""
+        return [kind.rawValue, namespace ?? "", object, images.joined(separator: ","), exemption ?? ""].joined(separator: "|")
     }
 }
 
@@ -69,11 +71,33 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
             fields["exemption"] = alert.exemption
             object = fields
         case .slack:
-            var lines = [":rotating_light: *signet*: \(alert.summary)"]
-            if !alert.images.isEmpty { lines.append("images: " + alert.images.map { "`\($0)`" }.joined(separator: ", ")) }
-            lines.append("reason: \(alert.reason)")
+            let escape = Self.slackEscaped
+            var lines = [":rotating_light: *signet*: \(escape(alert.summary))"]
+            if !alert.images.isEmpty {
+                // A backtick in a name that is not a reference would end the code span early.
+                lines.append("images: " + alert.images.map { "`\(escape($0).replacingOccurrences(of: "`", with: "'"))`" }.joined(separator: ", "))
+            }
+            lines.append("reason: \(escape(alert.reason))")
             object = ["text": lines.joined(separator: "\n")]
         }
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
+    }
+
+    /// `text` with the three characters Slack's mrkdwn gives meaning escaped (`&` as `&amp;`,
+    /// `<` as `&lt;`, `>` as `&gt;`; Slack "Formatting text for app surfaces", escaping text),
+    /// so that an image name, a reason or an object name (which anyone who can create a Pod
+    /// writes) cannot become a link, a user or channel mention, or `<!channel>`.
+    static func slackEscaped(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }

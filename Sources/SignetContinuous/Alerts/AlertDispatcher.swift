@@ -59,6 +59,16 @@ public final class AlertDispatcher: Sendable {
         return false
     }
 
+    /// Sends the alerts of one scan's `findings` (``Alert/untrustedRunning(_:time:)``: one per
+    /// untrusted image and namespace, so a run alerts once per finding, not once per replica)
+    /// and returns when each is delivered or given up; for `signet scan`, which runs once.
+    public static func sendOnce(_ findings: [ImageFinding], configuration: AlertConfiguration, time: Date = Date()) async throws {
+        let dispatcher = try AlertDispatcher(configuration: configuration)
+        for alert in Alert.untrustedRunning(findings, time: time) { dispatcher.enqueue(alert) }
+        dispatcher.finish()
+        await dispatcher.run()
+    }
+
     /// No more alerts: ``run()`` returns once the queued ones are sent (or given up).
     public func finish() { continuation.finish() }
 

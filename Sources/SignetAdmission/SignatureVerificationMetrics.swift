@@ -1,0 +1,105 @@
+import Metrics
+import SignetPolicy
+
+/// The result of deciding one image, in the Policy WG's PolicyReport vocabulary
+/// (`wgpolicyk8s.io/v1alpha2` `PolicyReportResult.result`): what admission did with it, and what
+/// a scan reports for a running image.
+public enum ImageVerificationResult: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Allowed by its policies' signatures.
+    case pass
+    /// Denied.
+    case fail
+    /// Allowed with a warning (a `Warn` or `Audit` policy failed, or no policy covers the image
+    /// under the `warn` no-match action).
+    case warn
+    /// Allowed unverified: an exemption applied, or no policy covers the image under `allow`.
+    case skip
+
+    /// The result of an image decided `outcome`; `exempt` when a PolicyException or an
+    /// EmergencyBypass applied, `covered` when a policy matched it.
+    public init(outcome: ImageOutcome?, exempt: Bool, covered: Bool) {
+        switch outcome {
+        case .deny, nil: self = .fail
+        case .warn, .audit: self = .warn
+        case .allow: self = !exempt && covered ? .pass : .skip
+        }
+    }
+
+    /// The result of one verdict.
+    public init(_ verdict: ImageVerdict) {
+        self.init(outcome: verdict.outcome, exempt: !verdict.exemptions.isEmpty, covered: !verdict.policies.isEmpty)
+    }
+}
+
+/// The runbook's verification totals, counted for every image decision: at admission (source
+/// `admission`, dry runs included: each is a verification asked for) and by the scans of
+/// running Pods (source `scan`). Labels are bounded: four results, seven formats, two sources.
+///
+/// - `signet_image_signature_verification_total{result,format,source}`: `format` is the kind
+///   of the authority that decided (``PolicySet/decidingAuthority(of:)``: `key`, `keyless`,
+///   `notation`, `notaryV1`, `attestations`, `static`), or `none` when no authority was
+///   consulted (no policy covers the image, or an exemption applied);
+/// - `signet_image_signature_verification_success_total{source}`: those that passed.
+public final class SignatureVerificationMetrics: Sendable {
+    /// Where a decision was made.
+    public enum Source: String, Sendable, CaseIterable {
+        case admission
+        case scan
+    }
+
+    /// The process's counters (made on first use, after the metrics system is bootstrapped).
+    public static let shared = SignatureVerificationMetrics()
+
+    /// The `format` label values; the last one, `none`, when no authority decided.
+    static let formats = ["static", "key", "keyless", "notation", "notaryV1", "attestations", "none"]
+    /// By source, result and format index.
+    private let totals: [Source: [ImageVerificationResult: [Counter]]]
+    private let successes: [Source: Counter]
+
+    private init() {
+        var totals: [Source: [ImageVerificationResult: [Counter]]] = [:]
+        var successes: [Source: Counter] = [:]
+        for source in Source.allCases {
+            for result in ImageVerificationResult.allCases {
+                totals[source, default: [:]][result] = Self.formats.map { format in
+                    Counter(label: "signet_image_signature_verification_total", dimensions: [
+                        ("result", result.rawValue), ("format", format), ("source", source.rawValue),
+                    ])
+                }
+            }
+            let success = Counter(label: "signet_image_signature_verification_success_total", dimensions: [("source", source.rawValue)])
+            // The runbook's success ratio exists from the first decision on, at zero until one passes.
+            success.increment(by: 0)
+            successes[source] = success
+        }
+        self.totals = totals
+        self.successes = successes
+    }
+
+    /// The `format` label of an authority kind (`none` for `nil`).
+    static func formatIndex(_ kind: CompiledAuthority.Kind?) -> Int {
+        switch kind {
+        case .static: 0
+        case .key: 1
+        case .keyless: 2
+        case .notation: 3
+        case .notaryV1: 4
+        case .attestations: 5
+        case nil: 6
+        }
+    }
+
+    /// Counts one image decided `result`, by an authority of `kind` (`nil`: none decided).
+    public func count(_ result: ImageVerificationResult, kind: CompiledAuthority.Kind?, source: Source) {
+        totals[source]![result]![Self.formatIndex(kind)].increment()
+        if result == .pass { successes[source]!.increment() }
+    }
+
+    /// Counts each verdict of `decision`, decided under `policies`.
+    func count(_ decision: AdmissionDecision, policies: PolicySet, source: Source) {
+        // By index: the verdicts are read in place, not copied.
+        for index in decision.verdicts.indices {
+            count(ImageVerificationResult(decision.verdicts[index]), kind: policies.decidingAuthority(of: decision.verdicts[index])?.kind, source: source)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import SignetKube
+import SignetTestSupport
+import Synchronization
+import Testing
+
+/// Leader election over a `coordination.k8s.io/v1` Lease against the API double (its 409s on
+/// `POST` of a taken name and on a `PUT` at a stale resourceVersion are what keep two replicas
+/// from both taking the Lease): one replica leads, the other takes over only once the lease has
+/// expired on its own clock, and never do both lead. Every call is one the chart's RBAC grants.
+@Suite("Leader election", .serialized)
+struct LeaderElectionTests {
+    static let start = Date(timeIntervalSince1970: 1_796_126_400)  // 2026-12-01T12:00:00Z
+    static let namespace = "signet-system"
+    static let lease = "signet-continuous-verification"
+
+    /// A clock the test moves.
+    final class TestClock: Sendable {
+        private let time = Mutex(LeaderElectionTests.start)
+        func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
+        var now: Date { time.withLock { $0 } }
+    }
+
+    static func server() async throws -> KubernetesAPIServerDouble {
+        let server = try await KubernetesAPIServerDouble.start()
+        if ChartRBAC.helm != nil {
+            try server.restrict(to: try ChartRBAC.serviceAccountRules(values: ["continuousVerification.enabled=true"]))
+        }
+        return server
+    }
+
+    static func elector(_ identity: String, _ server: KubernetesAPIServerDouble, clock: TestClock? = nil, fast: Bool = false) throws -> LeaderElector {
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        var configuration = LeaderElectionConfiguration(leaseName: lease, namespace: namespace, identity: identity)
+        if fast {
+            configuration.leaseDuration = .seconds(3)
+            configuration.renewDeadline = .seconds(2)
+            configuration.retryPeriod = .milliseconds(100)
+        }
+        guard let clock else { return LeaderElector(configuration: configuration, client: client) }
+        return LeaderElector(configuration: configuration, client: client, now: { clock.now })
+    }
+
+    static func spec(_ server: KubernetesAPIServerDouble) throws -> [String: Any] {
+        try #require(try server.object("leases", key: "\(namespace)/\(lease)")?["spec"] as? [String: Any])
+    }
+
+    @Test func oneLeadsAndTheOtherTakesOverOnlyAfterTheLeaseExpires() async throws {
+        let server = try await Self.server()
+        defer { server.stop() }
+        let clock = TestClock()
+        let first = try Self.elector("signet-7d9f-a", server, clock: clock)
+        let second = try Self.elector("signet-7d9f-b", server, clock: clock)
+        func leaders() async -> [String] {
+            var names: [String] = []
+            if await first.isLeading { names.append("a") }
+            if await second.isLeading { names.append("b") }
+            return names
+        }
+
+        #expect(await first.tryAcquireOrRenew())
+        #expect(await !second.tryAcquireOrRenew())
+        #expect(await leaders() == ["a"])
+        var spec = try Self.spec(server)
+        #expect(spec["holderIdentity"] as? String == "signet-7d9f-a")
+        #expect(spec["leaseDurationSeconds"] as? Int == 15)
+        #expect(spec["renewTime"] as? String == "2026-12-01T12:00:00.000000Z")
+        #expect(spec["leaseTransitions"] as? Int == 0)
+
+        // The leader renews every retry period; the other keeps trying and keeps losing.
+        for _ in 1...5 {
+            clock.advance(2)
+            #expect(await first.tryAcquireOrRenew())
+            #expect(await !second.tryAcquireOrRenew())
+            #expect(await leaders() == ["a"])
+        }
+        #expect(try Self.spec(server)["renewTime"] as? String == "2026-12-01T12:00:10.000000Z")
+
+        // The leader stops renewing (its process is gone). It stops counting itself leader at
+        // its renew deadline (10 s); the other takes over once 15 s have passed since it last saw
+        // the record change: at its attempt 16 s later, not before.
+        var takenAfter: TimeInterval?
+        for step in 1...10 {
+            clock.advance(2)
+            let took = await second.tryAcquireOrRenew()
+            #expect(await leaders().count <= 1, "two leaders \(step * 2) s after the last renewal")
+            if took {
+                takenAfter = TimeInterval(step * 2)
+                break
+            }
+        }
+        #expect(takenAfter == 16)
+        #expect(await leaders() == ["b"])
+        spec = try Self.spec(server)
+        #expect(spec["holderIdentity"] as? String == "signet-7d9f-b")
+        #expect(spec["leaseTransitions"] as? Int == 1)
+        #expect(spec["acquireTime"] as? String == "2026-12-01T12:00:26.000000Z")
+
+        // The old leader comes back: the lease is another's and fresh, so it does not lead.
+        clock.advance(1)
+        #expect(await !first.tryAcquireOrRenew())
+        #expect(await leaders() == ["b"])
+    }
+
+    @Test func racingCandidatesGetOneLeaderAndAReleasedLeaseIsTakenAtOnce() async throws {
+        let server = try await Self.server()
+        defer { server.stop() }
+        let clock = TestClock()
+        let first = try Self.elector("signet-a", server, clock: clock)
+        let second = try Self.elector("signet-b", server, clock: clock)
+
+        // Both find no Lease and create it, or both read it and replace it at the version read:
+        // the API server's 409 leaves exactly one holder.
+        for round in 1...3 {
+            async let one = first.tryAcquireOrRenew()
+            async let other = second.tryAcquireOrRenew()
+            let (a, b) = await (one, other)
+            #expect(a != b, "round \(round): exactly one leads")
+            let holder = try Self.spec(server)["holderIdentity"] as? String
+            #expect(holder == (a ? "signet-a" : "signet-b"))
+            // The holder gives the Lease up: the other takes it at its next attempt, with no wait.
+            let (leader, follower) = a ? (first, second) : (second, first)
+            await leader.release()
+            #expect(await !leader.isLeading)
+            #expect(try Self.spec(server)["holderIdentity"] == nil)
+            clock.advance(0.5)
+            #expect(await follower.tryAcquireOrRenew())
+            await follower.release()
+        }
+    }
+
+    /// What runs where: the replicas whose work runs now, the most that ever ran at once, and
+    /// what each replica was last told of its leadership.
+    final class Ledger: Sendable {
+        private let state = Mutex<(running: [String], most: Int, leading: [String: Bool])>(([], 0, [:]))
+        var running: [String] { state.withLock { $0.running } }
+        var most: Int { state.withLock { $0.most } }
+        var leading: [String: Bool] { state.withLock { $0.leading } }
+        func told(_ name: String, _ on: Bool) { state.withLock { $0.leading[name] = on } }
+
+        func work(_ name: String) -> @Sendable () async -> Void {
+            {
+                self.state.withLock {
+                    $0.running.append(name)
+                    $0.most = max($0.most, $0.running.count)
+                }
+                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                self.state.withLock { $0.running.removeAll { $0 == name } }
+            }
+        }
+    }
+
+    @Test func workRunsOnlyOnTheLeaderAndMovesWhenItStops() async throws {
+        let server = try await Self.server()
+        defer { server.stop() }
+        let ledger = Ledger()
+        func eventually(_ what: String, _ condition: () -> Bool) async throws {
+            let end = ContinuousClock.now + TestBudget.seconds(60)
+            while !condition() {
+                guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(what)") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let first = try Self.elector("signet-a", server, fast: true)
+        let second = try Self.elector("signet-b", server, fast: true)
+        let a = Task { await first.run(onChange: { ledger.told("a", $0) }, ledger.work("a")) }
+        try await eventually("a to lead") { ledger.running == ["a"] }
+        let b = Task { await second.run(onChange: { ledger.told("b", $0) }, ledger.work("b")) }
+        defer { b.cancel() }
+        // Many of b's attempts pass while a renews: b's work never starts.
+        try await Task.sleep(for: .seconds(1))
+        #expect(ledger.running == ["a"])
+        // a is stopped: its work ends, the Lease is released, and b's work starts.
+        a.cancel()
+        await a.value
+        try await eventually("b to lead") { ledger.running == ["b"] }
+        #expect(ledger.most == 1, "the work ran on two replicas at once")
+        #expect(ledger.leading == ["a": false, "b": true])
+        #expect(try Self.spec(server)["holderIdentity"] as? String == "signet-b")
+        b.cancel()
+        await b.value
+        #expect(try Self.spec(server)["holderIdentity"] == nil)
+    }
+}
