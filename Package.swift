@@ -294,7 +294,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetKubeTests",
-            dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetSigstore", "SignetCLI", "SignetTestSupport"],
+            dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetSigstore", "SignetCrypto", "SignetNotation", "SignetCLI", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -112,7 +112,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys: <dir>/<namespace>/<name>/<key>. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
     var keySecretsDir: String?
 
-    @Option(name: .long, help: "With --policy-source kubernetes, where secretRef public keys are read: directory (the Secrets mounted under --key-secrets-dir) or api (each named Secret read and watched through the Kubernetes API). (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
+    @Option(name: .long, help: "With --policy-source kubernetes, where the Secrets and ConfigMaps policies name (secretRef, configMapRef) are read: directory (Secrets mounted under --key-secrets-dir, ConfigMaps under /etc/signet/configmaps) or api (each named Secret and ConfigMap read and watched through the Kubernetes API). (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
     var keySecretsSource: String?
 
     @Option(name: .long, help: "How long a passed verification is reused. (env: SIGNET_VERIFICATION_CACHE_TTL, default 10m)")

@@ -48,6 +48,8 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     public static let events = KubernetesResource(group: "", version: "v1", plural: "events", kind: "Event", namespaced: true)
     public static let namespaces = KubernetesResource(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
     public static let secrets = KubernetesResource(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
+    /// Core `v1` ConfigMaps, read (each alone, by name) for the trust material policies name with `configMapRef`.
+    public static let configMaps = KubernetesResource(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true)
     public static let serviceAccounts = KubernetesResource(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
     /// The built-in pod controllers (`apps/v1`, `batch/v1`, core `v1`), read to follow a Pod's owner chain.
     public static let replicaSets = KubernetesResource(group: "apps", version: "v1", plural: "replicasets", kind: "ReplicaSet", namespaced: true)

@@ -25,10 +25,12 @@ public enum AttestationSigner: Sendable, Hashable {
         }
     }
 
-    /// Secrets the signer's keys are read from.
-    public var secretReferences: [ClusterImagePolicy.SecretKeyReference] {
-        if case .key(let trust) = self { return trust.secretReferences }
-        return []
+    /// Secret and ConfigMap keys the signer's trust material is read from.
+    public var clusterReferences: [ClusterKeyReference] {
+        switch self {
+        case .key(let trust): trust.clusterReferences + trust.transparencyLog.clusterReferences
+        case .keyless(let trust): trust.clusterReferences
+        }
     }
 
     /// Trust material named but not read: keys, or a trust root.

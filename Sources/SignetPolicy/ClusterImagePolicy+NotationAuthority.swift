@@ -8,6 +8,8 @@ extension ClusterImagePolicy {
     ///   trustPolicy: |            # the trustpolicy.json document, inline (JSON text or YAML)
     ///     {"version": "1.0", "trustPolicies": [ ... ]}
     ///   # or trustPolicyFile: /etc/signet/notation/trustpolicy.json
+    ///   # or trustPolicyConfigMapRef: {namespace: signet-system, name: notation, key: trustpolicy.json}
+    ///   # or trustPolicySecretRef: {namespace: signet-system, name: notation}   # key trustpolicy.json
     ///   trustStores:              # named stores the document refers to, {type}:{name}
     ///     - name: ca:wabbit-networks
     ///       pem: |
@@ -15,15 +17,27 @@ extension ClusterImagePolicy {
     ///         ...
     ///     - name: tsa:acme-tsa
     ///       file: /etc/signet/notation/tsa-root.crt
+    ///     - name: signingAuthority:aws-signer
+    ///       configMapRef: {namespace: signet-system, name: notation, key: aws-signer-root.crt}
     ///   trustStoreDirectory: /etc/signet/notation/truststore   # optional: x509/{type}/{name}/*.crt
-    ///   crls:                     # optional: CRLs for the revocation check, pem or file
-    ///     - file: /etc/signet/notation/intermediate.crl
+    ///   crls:                     # optional: CRLs for the revocation check, pem, file,
+    ///     - file: /etc/signet/notation/intermediate.crl     # configMapRef or secretRef
     /// ```
+    ///
+    /// A `configMapRef` or `secretRef` (Kubernetes "ConfigMaps", "Secrets") is read from the
+    /// mounted volume (`/etc/signet/configmaps` or `/etc/signet/key-secrets`, then
+    /// `<namespace>/<name>/<key>`), or with `--key-secrets-source api` through the Kubernetes
+    /// API, watched: a change recompiles the policy within one reload interval, and a key that
+    /// is missing fails the authority closed.
     public struct NotationAuthority: Sendable, Hashable, Codable {
         /// The trust policy document inline: JSON text, or the same structure written as YAML.
         public var trustPolicy: PolicyValue?
         /// A file holding the trust policy document.
         public var trustPolicyFile: String?
+        /// A ConfigMap key holding the trust policy document (key `trustpolicy.json` by default).
+        public var trustPolicyConfigMapRef: ConfigMapKeyReference?
+        /// A Secret key holding the trust policy document (key `trustpolicy.json` by default).
+        public var trustPolicySecretRef: SecretKeyReference?
         /// Certificates of named trust stores.
         public var trustStores: [NotationTrustStoreSource]?
         /// A Notation trust store directory (`x509/{ca,signingAuthority,tsa}/{name}/*.{pem,crt,cer}`).
@@ -40,10 +54,13 @@ extension ClusterImagePolicy {
         }
     }
 
-    /// One CRL: exactly one of `pem` (`-----BEGIN X509 CRL-----` blocks) or `file` (PEM or DER).
+    /// One CRL: exactly one of `pem` (`-----BEGIN X509 CRL-----` blocks), `file`, `configMapRef`
+    /// or `secretRef` (PEM or DER; `key` required).
     public struct NotationCRLSource: Sendable, Hashable, Codable {
         public var pem: String?
         public var file: String?
+        public var configMapRef: ConfigMapKeyReference?
+        public var secretRef: SecretKeyReference?
 
         public init(pem: String? = nil, file: String? = nil) {
             self.pem = pem
@@ -53,11 +70,14 @@ extension ClusterImagePolicy {
 
     /// Certificates for one named trust store: `name` as the trust policy writes it
     /// (`ca:acme`, `signingAuthority:aws-signer`, `tsa:acme-tsa`) and exactly one of `pem`
-    /// (PEM certificates, RFC 7468 section 5) or `file` (PEM or DER).
+    /// (PEM certificates, RFC 7468 section 5), `file`, `configMapRef` or `secretRef` (PEM or DER;
+    /// `key` required).
     public struct NotationTrustStoreSource: Sendable, Hashable, Codable {
         public var name: String
         public var pem: String?
         public var file: String?
+        public var configMapRef: ConfigMapKeyReference?
+        public var secretRef: SecretKeyReference?
 
         public init(name: String, pem: String? = nil, file: String? = nil) {
             self.name = name

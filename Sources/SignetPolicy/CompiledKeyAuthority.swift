@@ -26,7 +26,7 @@ public struct CompiledKeyAuthority: Sendable, Hashable {
     public var unresolvedKeys: [String] = []
     /// Every Secret key the authority names with `secretRef` (its `key` filled in), read or
     /// not, so that a policy source reading Secrets through the API knows which to watch.
-    public var secretReferences: [ClusterImagePolicy.SecretKeyReference] = []
+    public var clusterReferences: [ClusterKeyReference] = []
     /// Whether each signature must be logged, and against which trust root (`transparencyLog`).
     public var transparencyLog: KeyTransparencyLog = .ignore
 
@@ -75,6 +75,8 @@ public struct KeyTransparencyLog: Sendable, Hashable {
     public let trustRootDigest: String
     /// The trust root file read (a `file` or a mounted ConfigMap key), for the change checks.
     public var trustMaterialFiles: [String] = []
+    /// The ConfigMap key the trust root is read from (`configMapRef`), read or not.
+    public var clusterReferences: [ClusterKeyReference] = []
     /// Why the trust root the authority names could not be read; while set the authority fails
     /// every image (``CompiledAuthority/unresolvedReason``).
     public var unresolvedTrustRoot: String?

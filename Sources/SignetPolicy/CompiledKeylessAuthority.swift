@@ -23,6 +23,10 @@ public struct CompiledKeylessAuthority: Sendable, Hashable {
     /// The file the trust root was read from (a `file` or a mounted ConfigMap key); empty for the
     /// embedded or an inline root. A change to it recompiles the policy.
     public var trustMaterialFiles: [String] = []
+    /// The ConfigMap key the trust root is read from (`configMapRef`, also a TUF repository's
+    /// bootstrap root), read or not, so that a policy source reading ConfigMaps through the API
+    /// knows which to watch.
+    public var clusterReferences: [ClusterKeyReference] = []
     /// Why the trust root the authority names could not be read when it was compiled (a trust
     /// root file or mounted ConfigMap key missing or unusable), as
     /// `spec.authorities[0].keyless.trustRoot.file: cannot read the trust root file /r.json`.

@@ -14,15 +14,19 @@ public struct CompiledNotationAuthority: Sendable, Hashable {
     public let trustStores: NotationTrustStores
     /// CRLs for the revocation check (the authority's `crls`).
     public var crls: [CertificateRevocationList] = []
-    /// `inline` or `file /etc/signet/notation/trustpolicy.json`.
+    /// `inline`, `file /etc/signet/notation/trustpolicy.json` or
+    /// `key trustpolicy.json of ConfigMap signet-system/notation`.
     public let trustPolicySource: String
     /// SHA-256 over the trust policy bytes and every trust store certificate, for cache keys.
     public let trustDigest: String
     /// Files read (trust policy, certificate files, trust store directory files): a change to
     /// any of them recompiles the policy.
     public var trustMaterialFiles: [String] = []
-    /// Why trust material named by a file could not be read when compiled; while set the
-    /// authority fails every image (``CompiledAuthority/unresolvedReason``).
+    /// Secret and ConfigMap keys read (`secretRef`, `configMapRef`), present or not: a policy
+    /// source reading them through the API watches each, and a change recompiles the policy.
+    public var clusterReferences: [ClusterKeyReference] = []
+    /// Why trust material named by a file, Secret or ConfigMap could not be read (or was
+    /// unusable) when compiled; while set the authority fails every image (``CompiledAuthority/unresolvedReason``).
     public var unresolvedTrustMaterial: String?
 
     public init(trustPolicy: NotationTrustPolicy, trustStores: NotationTrustStores, trustPolicySource: String, trustDigest: String) {

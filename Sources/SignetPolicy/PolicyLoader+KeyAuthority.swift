@@ -25,7 +25,7 @@ extension PolicyLoader {
         // toward the threshold (`requireSecretReferences` off: the Secret lives in a cluster).
         var unresolvedKeys: [String] = []
         var files: [String] = []
-        var secretReferences: [ClusterImagePolicy.SecretKeyReference] = []
+        var clusterReferences: [ClusterKeyReference] = []
         for (index, entry) in body.publicKeys.enumerated() {
             let keyPath = "\(path).publicKeys[\(index)]"
             let given = [entry.pem != nil, entry.file != nil, entry.secretRef != nil].filter { $0 }.count
@@ -49,32 +49,18 @@ extension PolicyLoader {
             } else {
                 let secret = entry.secretRef!
                 field = "\(keyPath).secretRef"
-                let name = secret.key ?? "cosign.pub"
-                for part in [secret.namespace, secret.name, name] where part.isEmpty || part.contains("/") || part.hasPrefix(".") {
-                    throw invalid(field, "\"\(part)\" is not a valid Secret namespace, name or key")
-                }
-                let reference = ClusterImagePolicy.SecretKeyReference(namespace: secret.namespace, name: secret.name, key: name)
-                secretReferences.append(reference)
+                let reference = try clusterKeyReference(
+                    .secret, namespace: secret.namespace, name: secret.name, key: secret.key, defaultKey: "cosign.pub", field: field, invalid: invalid)
+                clusterReferences.append(reference)
                 let bytes: [UInt8]
-                if let secretKeyReader, requireSecretReferences {
-                    switch secretKeyReader.read(reference) {
-                    case .found(let found):
-                        bytes = found
-                    case .missing(let why):
-                        unresolvedKeys.append("publicKeys[\(index)]: key \(name) of Secret \(secret.namespace)/\(secret.name) is missing (\(why))")
-                        continue
-                    }
-                } else {
-                    let location = [keySecretsDirectory, secret.namespace, secret.name, name].joined(separator: "/")
-                    files.append(location)
-                    guard let data = FileManager.default.contents(atPath: location) else {
-                        unresolvedKeys.append(
-                            "publicKeys[\(index)]: key \(name) of Secret \(secret.namespace)/\(secret.name) is missing (expected at \(location))")
-                        continue
-                    }
-                    bytes = [UInt8](data)
+                switch readClusterKey(reference, files: &files) {
+                case .found(let found):
+                    bytes = found
+                case .missing(let why):
+                    unresolvedKeys.append("publicKeys[\(index)]: \(reference) is missing (\(why))")
+                    continue
                 }
-                (pem, origin) = (String(decoding: bytes, as: UTF8.self), "secret \(secret.namespace)/\(secret.name) key \(name)")
+                (pem, origin) = (String(decoding: bytes, as: UTF8.self), "secret \(secret.namespace)/\(secret.name) key \(reference.key)")
             }
             let key: PublicKey
             do {
@@ -127,7 +113,7 @@ extension PolicyLoader {
         var compiled = CompiledKeyAuthority(keys: keys, threshold: threshold, requiredAnnotations: body.annotations ?? [:])
         compiled.trustMaterialFiles = files
         compiled.unresolvedKeys = unresolvedKeys
-        compiled.secretReferences = secretReferences
+        compiled.clusterReferences = clusterReferences
         compiled.transparencyLog = try compileTransparencyLog(body, path: path, source: source, invalid: invalid)
         return compiled
     }
@@ -154,19 +140,22 @@ extension PolicyLoader {
             return .ignore
         }
         let files = trustRootFiles(body.trustRoot)
+        let references = trustRootReferences(body.trustRoot)
         do throws(PolicyLoadError) {
             let (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .transparencyLogs, invalid: invalid)
             var log = KeyTransparencyLog(requirement: .require, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
             log.trustMaterialFiles = files
+            log.clusterReferences = references
             return log
         } catch {
-            guard requireSecretReferences, !files.isEmpty, body.trustRoot?.inline == nil else { throw error }
+            guard requireSecretReferences, !files.isEmpty || !references.isEmpty, body.trustRoot?.inline == nil else { throw error }
             logger.warning("a key authority's trust root cannot be read; it fails every image until it is back", metadata: [
                 "source": "\(source)", "authority": "\(path)", "error": "\(error.message)",
             ])
             var log = KeyTransparencyLog(
                 requirement: .require, trustedRoot: .empty, trustRootSource: "unresolved", trustRootDigest: "unresolved: " + error.message)
             log.trustMaterialFiles = files
+            log.clusterReferences = references
             log.unresolvedTrustRoot = "\(error.fieldPath ?? path): \(error.message)"
             return log
         }

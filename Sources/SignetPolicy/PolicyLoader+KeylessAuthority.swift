@@ -60,6 +60,7 @@ extension PolicyLoader {
             identities.append(CertificateIdentity(issuer: issuer, subjectAlternativeName: subject, extensions: extensions))
         }
         let files = trustRootFiles(body.trustRoot)
+        let references = trustRootReferences(body.trustRoot)
         let (root, origin, digest): (TrustedRoot, String, String)
         do throws(PolicyLoadError) {
             (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .certificateAuthorities, invalid: invalid)
@@ -67,7 +68,7 @@ extension PolicyLoader {
             // A trust root file or mounted ConfigMap key that is missing or unusable fails the
             // authority closed, as a removed key does: refusing the reload would keep the last
             // good set, and the root that was removed, in force.
-            guard requireSecretReferences, !files.isEmpty, body.trustRoot?.inline == nil else { throw error }
+            guard requireSecretReferences, !files.isEmpty || !references.isEmpty, body.trustRoot?.inline == nil else { throw error }
             logger.warning("a keyless authority's trust root cannot be read; it fails every image until it is back", metadata: [
                 "source": "\(source)", "authority": "\(path)", "error": "\(error.message)",
             ])
@@ -75,11 +76,13 @@ extension PolicyLoader {
                 identities: identities, trustedRoot: TrustedRoot(transparencyLogs: [], certificateAuthorities: [], certificateTransparencyLogs: [], timestampAuthorities: []),
                 trustRootSource: "unresolved", trustRootDigest: "unresolved: " + error.message)
             unresolved.trustMaterialFiles = files
+            unresolved.clusterReferences = references
             unresolved.unresolvedTrustRoot = "\(error.fieldPath ?? path): \(error.message)"
             return unresolved
         }
         var compiled = CompiledKeylessAuthority(identities: identities, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
         compiled.trustMaterialFiles = files
+        compiled.clusterReferences = references
         return compiled
     }
 
@@ -165,15 +168,15 @@ extension PolicyLoader {
         }
         guard let configMap = configMapRef else { throw invalid(path, "needs one of file, inline, configMapRef") }
         let field = "\(path).configMapRef"
-        let name = configMap.key ?? defaultKey
-        for part in [configMap.namespace, configMap.name, name] where part.isEmpty || part.contains("/") || part.hasPrefix(".") {
-            throw invalid(field, "\"\(part)\" is not a valid ConfigMap namespace, name or key")
+        let reference = try clusterKeyReference(
+            .configMap, namespace: configMap.namespace, name: configMap.name, key: configMap.key, defaultKey: defaultKey, field: field, invalid: invalid)
+        var read: [String] = []  // listed by trustRootFiles
+        switch readClusterKey(reference, files: &read) {
+        case .found(let bytes):
+            return (bytes, "configmap \(configMap.namespace)/\(configMap.name) key \(reference.key)", field)
+        case .missing(let why):
+            throw invalid(field, "cannot read \(reference) (\(why))")
         }
-        let location = [configMapsDirectory, configMap.namespace, configMap.name, name].joined(separator: "/")
-        guard let data = FileManager.default.contents(atPath: location) else {
-            throw invalid(field, "cannot read key \(name) of ConfigMap \(configMap.namespace)/\(configMap.name) (expected at \(location))")
-        }
-        return ([UInt8](data), "configmap \(configMap.namespace)/\(configMap.name) key \(name)", field)
     }
 
     /// The trusted root a policy's own TUF repository delivered, or nil when none has been
@@ -198,17 +201,22 @@ extension PolicyLoader {
     }
 
     /// The file a trust root reference reads: its `file`, its mounted ConfigMap key, or its TUF
-    /// repository's bootstrap root file or key.
+    /// repository's bootstrap root file or mounted key (no ConfigMap file when ConfigMaps are
+    /// read through the API).
     func trustRootFiles(_ reference: ClusterImagePolicy.TrustRootSource?) -> [String] {
-        if let file = reference?.file { return [file] }
+        if let file = reference?.file ?? reference?.tuf?.root.file { return [file] }
+        guard !readsClusterKeysThroughAPI else { return [] }
+        return trustRootReferences(reference).map(mountedLocation)
+    }
+
+    /// The ConfigMap key a trust root reference reads (its `configMapRef`, or its TUF
+    /// repository's bootstrap root's), if any.
+    func trustRootReferences(_ reference: ClusterImagePolicy.TrustRootSource?) -> [ClusterKeyReference] {
         if let configMap = reference?.configMapRef {
-            return [[configMapsDirectory, configMap.namespace, configMap.name, configMap.key ?? "trusted_root.json"].joined(separator: "/")]
+            return [ClusterKeyReference(kind: .configMap, namespace: configMap.namespace, name: configMap.name, key: configMap.key ?? "trusted_root.json")]
         }
-        if let root = reference?.tuf?.root {
-            if let file = root.file { return [file] }
-            if let configMap = root.configMapRef {
-                return [[configMapsDirectory, configMap.namespace, configMap.name, configMap.key ?? "root.json"].joined(separator: "/")]
-            }
+        if let configMap = reference?.tuf?.root.configMapRef {
+            return [ClusterKeyReference(kind: .configMap, namespace: configMap.namespace, name: configMap.name, key: configMap.key ?? "root.json")]
         }
         return []
     }

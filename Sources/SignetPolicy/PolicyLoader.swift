@@ -36,16 +36,17 @@ public struct PolicyLoader: Sendable {
     public static let defaultKeySecretsDirectory = "/etc/signet/key-secrets"
 
     public var logger: Logger
-    /// Where `secretRef` public keys of `key` authorities are read from:
+    /// Where `secretRef` keys (public keys, Notation trust material) are read from:
     /// `<directory>/<namespace>/<name>/<key>` (each Secret mounted as a volume there).
     public var keySecretsDirectory: String
-    /// Where `configMapRef` trust roots of `keyless` authorities are read from:
+    /// Where `configMapRef` keys (trust roots, Notation trust material) are read from:
     /// `<directory>/<namespace>/<name>/<key>` (each ConfigMap mounted as a volume there).
     public var configMapsDirectory: String = PolicyLoader.defaultConfigMapsDirectory
 
-    /// Where `secretRef` public keys are read from instead of ``keySecretsDirectory`` (the
-    /// Kubernetes API); `nil`: the mounted directory.
-    public var secretKeyReader: (any SecretKeyReader)?
+    /// Where the Secret and ConfigMap keys policies name (`secretRef`, `configMapRef`) are read
+    /// from instead of ``keySecretsDirectory`` and ``configMapsDirectory`` (the Kubernetes API);
+    /// `nil`: the mounted directories.
+    public var clusterKeyReader: (any ClusterKeyReader)?
 
     /// The Sigstore trusted root kept current through TUF, used by `keyless` authorities that
     /// name no `trustRoot` (instead of the embedded production root); its digest is part of the
@@ -57,9 +58,10 @@ public struct PolicyLoader: Sendable {
     /// as in `signet lint`, which runs no TUF client.
     public var tufTrustRoots: PolicyTUFTrustRoots?
 
-    /// Whether a `secretRef` public key whose Secret is not mounted is an error (`true`, when
-    /// signet loads policies it will enforce) or only checked for shape (`false`: `signet lint`
-    /// and admission of signet's own resources, where the Secret lives in the cluster, not here).
+    /// Whether a `secretRef` or `configMapRef` key that cannot be read fails its authority closed
+    /// (`true`, when signet loads policies it will enforce) or is only checked for shape
+    /// (`false`: `signet lint` and admission of signet's own resources, where the Secret or
+    /// ConfigMap lives in the cluster, not here).
     public var requireSecretReferences = true
 
     public init(logger: Logger = Logger(label: "signet.policy"), keySecretsDirectory: String = PolicyLoader.defaultKeySecretsDirectory) {
@@ -320,9 +322,11 @@ public struct PolicyLoader: Sendable {
     private static let keyFields: Set<String> = ["publicKeys", "threshold", "annotations", "transparencyLog", "trustRoot"]
     private static let publicKeyFields: Set<String> = ["pem", "file", "secretRef", "hashAlgorithm", "rsaPadding"]
     private static let secretRefFields: Set<String> = ["namespace", "name", "key"]
-    private static let notationFields: Set<String> = ["trustPolicy", "trustPolicyFile", "trustStores", "trustStoreDirectory", "crls"]
-    private static let notationCRLFields: Set<String> = ["pem", "file"]
-    private static let notationStoreFields: Set<String> = ["name", "pem", "file"]
+    private static let notationFields: Set<String> = [
+        "trustPolicy", "trustPolicyFile", "trustPolicyConfigMapRef", "trustPolicySecretRef", "trustStores", "trustStoreDirectory", "crls",
+    ]
+    private static let notationCRLFields: Set<String> = ["pem", "file", "configMapRef", "secretRef"]
+    private static let notationStoreFields: Set<String> = ["name", "pem", "file", "configMapRef", "secretRef"]
     private static let notaryV1Fields: Set<String> = ["server", "rootKeys", "delegations", "threshold", "caBundleFile"]
     private static let notaryRootKeyFields: Set<String> = ["pem", "file"]
 
@@ -350,13 +354,20 @@ public struct PolicyLoader: Sendable {
                 }
                 if let body = value(mapping, "notation")?.mapping {
                     try checkKeys(body, allowed: notationFields, path: "\(path).notation", at: location)
-                    for (storeIndex, store) in (value(body, "trustStores")?.sequence ?? []).enumerated() {
-                        guard let storeMapping = store.mapping else { continue }
-                        try checkKeys(storeMapping, allowed: notationStoreFields, path: "\(path).notation.trustStores[\(storeIndex)]", at: location)
+                    for field in ["trustPolicyConfigMapRef", "trustPolicySecretRef"] {
+                        guard let reference = value(body, field)?.mapping else { continue }
+                        try checkKeys(reference, allowed: secretRefFields, path: "\(path).notation.\(field)", at: location)
                     }
-                    for (crlIndex, crl) in (value(body, "crls")?.sequence ?? []).enumerated() {
-                        guard let crlMapping = crl.mapping else { continue }
-                        try checkKeys(crlMapping, allowed: notationCRLFields, path: "\(path).notation.crls[\(crlIndex)]", at: location)
+                    for (list, allowed) in [("trustStores", notationStoreFields), ("crls", notationCRLFields)] {
+                        for (entryIndex, entry) in (value(body, list)?.sequence ?? []).enumerated() {
+                            guard let entryMapping = entry.mapping else { continue }
+                            let entryPath = "\(path).notation.\(list)[\(entryIndex)]"
+                            try checkKeys(entryMapping, allowed: allowed, path: entryPath, at: location)
+                            for field in ["configMapRef", "secretRef"] {
+                                guard let reference = value(entryMapping, field)?.mapping else { continue }
+                                try checkKeys(reference, allowed: secretRefFields, path: "\(entryPath).\(field)", at: location)
+                            }
+                        }
                     }
                 }
                 if let body = value(mapping, "keyless")?.mapping {

@@ -44,16 +44,22 @@ public struct PolicySet: Sendable {
         return files.sorted()
     }
 
-    /// Every Secret key a `key` authority names with `secretRef`, sorted by namespace, name and key.
-    public var secretReferences: [ClusterImagePolicy.SecretKeyReference] {
-        var references: Set<ClusterImagePolicy.SecretKeyReference> = []
+    /// Every Secret and ConfigMap key the policies read trust material from (`secretRef`,
+    /// `configMapRef`), sorted: what a policy source reading them through the API watches.
+    public var clusterReferences: [ClusterKeyReference] {
+        var references: Set<ClusterKeyReference> = []
         for policy in policies {
             for authority in policy.authorities {
-                if case .key(let trust) = authority.kind { references.formUnion(trust.secretReferences) }
-                if case .attestations(let trust) = authority.kind { references.formUnion(trust.requirements.flatMap(\.signer.secretReferences)) }
+                switch authority.kind {
+                case .key(let trust): references.formUnion(trust.clusterReferences + trust.transparencyLog.clusterReferences)
+                case .keyless(let trust): references.formUnion(trust.clusterReferences)
+                case .notation(let trust): references.formUnion(trust.clusterReferences)
+                case .attestations(let trust): references.formUnion(trust.requirements.flatMap(\.signer.clusterReferences))
+                default: break
+                }
             }
         }
-        return references.sorted { ($0.namespace, $0.name, $0.key ?? "") < ($1.namespace, $1.name, $1.key ?? "") }
+        return references.sorted()
     }
 
     /// A fingerprint of the contents (or absence) of `files`: what changes when trust material

@@ -80,6 +80,8 @@ SCENARIOS = {
     "webhook-url": ["--set", "webhook.url=https://127.0.0.1:9443/validate"],
     "no-pinning": ["--set", "webhook.pinDigests=false"],
     "key-secrets-api": ["--set", "keySecretsSource=api", "--set", "keySecrets={release-keys,team-a/deploy-key,team-a/build-key}"],
+    "trust-configmaps-api": ["--set", "keySecretsSource=api", "--set", "trustConfigMaps={notation-trust,team-a/team-trust}"],
+    "trust-configmaps-mounted": ["--set", "trustConfigMaps={notation-trust}"],
     "mutual-tls": ["--set", "server.clientAuth.enabled=true", "--set", "server.clientAuth.caSecret=apiserver-client-ca",
                    "--set", "server.clientAuth.allowedNames={kube-apiserver,apiserver.example}"],
     "mutual-tls-configmap": ["--set", "server.clientAuth.enabled=true", "--set", "server.clientAuth.caConfigMap=apiserver-client-ca",
@@ -1027,6 +1029,35 @@ class RBAC(unittest.TestCase):
         self.assertFalse([r for r in find(mounted, "Role") if r["metadata"]["name"].endswith("-key-secrets")])
         self.assertNotIn("key-secrets-source", container_args(one(mounted, "Deployment")))
         self.assertIn("key-secret-release-keys", [v["name"] for v in one(mounted, "Deployment")["spec"]["template"]["spec"]["volumes"]])
+
+    def test_trust_configmaps_through_the_api_are_granted_by_name_or_mounted(self):
+        docs = render("trust-configmaps-api")
+        roles = [r for r in find(docs, "Role") if r["metadata"]["name"].endswith("-trust-configmaps")]
+        self.assertEqual({r["metadata"]["namespace"]: r["rules"] for r in roles}, {
+            NAMESPACE: [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["notation-trust"], "verbs": ["get", "list", "watch"]}],
+            "team-a": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["team-trust"], "verbs": ["get", "list", "watch"]}],
+        })
+        bindings = [b for b in find(docs, "RoleBinding") if b["metadata"]["name"].endswith("-trust-configmaps")]
+        self.assertEqual(sorted(b["metadata"]["namespace"] for b in bindings), sorted([NAMESPACE, "team-a"]))
+        self.assertEqual([r for r in self.rules(docs, "ClusterRole") if "configmaps" in r["resources"]], [], "no ConfigMap access cluster-wide")
+        self.assertFalse([r for r in find(docs, "Role") if r["metadata"]["name"].endswith("-key-secrets")], "no Secret access when none is named")
+        self.assertTrue(granted(docs, "GET", "/api/v1/namespaces/team-a/configmaps/team-trust", {}))
+        self.assertFalse(granted(docs, "GET", "/api/v1/namespaces/team-a/configmaps/kube-root-ca.crt", {}))
+        self.assertFalse(granted(docs, "GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps/team-trust", {}), "a name is granted in its namespace only")
+        deployment = one(docs, "Deployment")
+        self.assertEqual(container_args(deployment)["key-secrets-source"], "api")
+        self.assertFalse([v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"].startswith("trust-configmap-")])
+        # Mounted (the default): no ConfigMap access through the API, a volume per ConfigMap where
+        # signet reads configMapRef keys.
+        mounted = render("trust-configmaps-mounted")
+        self.assertFalse([r for r in find(mounted, "Role") if r["metadata"]["name"].endswith("-trust-configmaps")])
+        spec = one(mounted, "Deployment")["spec"]["template"]["spec"]
+        self.assertIn({"name": "trust-configmap-notation-trust", "configMap": {"name": "notation-trust"}}, spec["volumes"])
+        self.assertIn({"name": "trust-configmap-notation-trust", "mountPath": f"/etc/signet/configmaps/{NAMESPACE}/notation-trust", "readOnly": True},
+                      spec["containers"][0]["volumeMounts"])
+        refused = run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE, "--set", "trustConfigMaps={team-a/team-trust}"], check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("a pod mounts ConfigMaps of its own namespace only", refused.stderr)
 
 
 class Network(unittest.TestCase):

@@ -92,4 +92,86 @@ struct NotationAuthorityLoaderTests {
         }
         #expect(error.fieldPath == "spec.authorities[0].notation.crls[0]")
     }
+
+    @Test func configMapAndSecretReferencesAreReadFromTheirMountedVolumes() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("signet-notation-mounts-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Vectors/notation/test/e2e/testdata/config/localkeys")
+        let configMap = root.appendingPathComponent("configmaps/signet-system/notation-trust")
+        let secret = root.appendingPathComponent("secrets/signet-system/notation-tsa")
+        for directory in [configMap, secret] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        try Data(statement.utf8).write(to: configMap.appendingPathComponent("trustpolicy.json"))
+        try Data(contentsOf: vectors.appendingPathComponent("e2e.crt")).write(to: configMap.appendingPathComponent("ca.crt"))
+        try Data(contentsOf: vectors.appendingPathComponent("new_e2e.crt")).write(to: secret.appendingPathComponent("acme.crt"))
+        var loader = PolicyLoader(keySecretsDirectory: root.appendingPathComponent("secrets").path)
+        loader.configMapsDirectory = root.appendingPathComponent("configmaps").path
+        let body = """
+                    trustPolicyConfigMapRef: {namespace: signet-system, name: notation-trust}
+                    trustStores:
+                      - name: ca:acme
+                        configMapRef: {namespace: signet-system, name: notation-trust, key: ca.crt}
+                      - name: ca:acme
+                        secretRef: {namespace: signet-system, name: notation-tsa, key: acme.crt}
+
+            """
+        let set = try load(notationPolicy(body), loader: loader).get()
+        guard case .notation(let trust) = set.policies[0].authorities[0].kind else {
+            Issue.record("not a notation authority")
+            return
+        }
+        #expect(set.policies[0].authorities[0].unresolvedReason == nil)
+        #expect(trust.trustPolicySource == "key trustpolicy.json of ConfigMap signet-system/notation-trust")
+        #expect(trust.trustStores.stores.values.first?.count == 2, "both certificates in ca:acme")
+        #expect(set.clusterReferences.map(\.description) == [
+            "key ca.crt of ConfigMap signet-system/notation-trust", "key trustpolicy.json of ConfigMap signet-system/notation-trust",
+            "key acme.crt of Secret signet-system/notation-tsa",
+        ])
+        #expect(set.trustMaterialFiles == [configMap.appendingPathComponent("ca.crt").path, configMap.appendingPathComponent("trustpolicy.json").path,
+                                           secret.appendingPathComponent("acme.crt").path])
+
+        // A key replaced by something that is not a certificate, and one removed: the authority
+        // fails closed naming each (refusing the reload would keep the old trust in force).
+        try Data("not a certificate".utf8).write(to: configMap.appendingPathComponent("ca.crt"))
+        try FileManager.default.removeItem(at: secret.appendingPathComponent("acme.crt"))
+        let broken = try load(notationPolicy(body), loader: loader).get()
+        let reason = try #require(broken.policies[0].authorities[0].unresolvedReason)
+        #expect(reason.contains("trustStores[0]: key ca.crt of ConfigMap signet-system/notation-trust is neither PEM certificates nor DER certificates"), "\(reason)")
+        #expect(reason.contains("trustStores[1]: key acme.crt of Secret signet-system/notation-tsa is missing (expected at \(secret.path)/acme.crt)"), "\(reason)")
+        #expect(broken.revision != set.revision)
+
+        // signet lint: the objects live in the cluster, so their absence is no error.
+        let linted = try load(notationPolicy(body), loader: .shapeOnly).get()
+        #expect(linted.policies.count == 1)
+
+        // A store's reference names its key; references are shaped like names; no unknown fields.
+        guard case .failure(let noKey) = load(notationPolicy("""
+                    trustPolicyConfigMapRef: {namespace: signet-system, name: notation-trust}
+                    trustStores:
+                      - name: ca:acme
+                        configMapRef: {namespace: signet-system, name: notation-trust}
+
+            """), loader: loader) else {
+            Issue.record("accepted a certificate reference without a key")
+            return
+        }
+        #expect(noKey.fieldPath == "spec.authorities[0].notation.trustStores[0].configMapRef")
+        #expect(noKey.message.contains("needs key"), "\(noKey.message)")
+        guard case .failure(let badName) = load(notationPolicy("        trustPolicySecretRef: {namespace: signet-system, name: ../etc}\n"), loader: loader) else {
+            Issue.record("accepted a path as a Secret name")
+            return
+        }
+        #expect(badName.fieldPath == "spec.authorities[0].notation.trustPolicySecretRef")
+        guard case .failure(let unknown) = load(notationPolicy("        trustPolicyConfigMapRef: {namespace: a, name: b, keys: c}\n"), loader: loader) else {
+            Issue.record("accepted an unknown field")
+            return
+        }
+        #expect(unknown.message.contains("unknown field \"keys\""), "\(unknown.message)")
+        guard case .failure(let two) = load(notationPolicy(
+            "        trustPolicy: '\(statement)'\n        trustPolicyConfigMapRef: {namespace: a, name: b}\n"), loader: loader) else {
+            Issue.record("accepted two documents")
+            return
+        }
+        #expect(two.message.contains("exactly one of trustPolicy, trustPolicyFile, trustPolicyConfigMapRef, trustPolicySecretRef"), "\(two.message)")
+    }
 }

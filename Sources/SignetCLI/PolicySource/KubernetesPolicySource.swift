@@ -14,12 +14,14 @@ import Synchronization
 /// taking the others with it.
 ///
 /// Trust material is live (DESIGN: everything a verdict depended on is in its cache key): the
-/// Secrets `secretRef` public keys name are read through the API, each watched alone
-/// (``KeySecretsSource/api``), or from their mounted files (``KeySecretsSource/directory(_:)``);
-/// key files, mounted Secret keys and trust root files are checked every `trustMaterialInterval`.
-/// What the policies read is part of the set's revision, so a rotated or removed Secret or file
-/// recompiles them (a removed key fails closed, ``CompiledKeyAuthority/unresolvedKeys``) and
-/// retires the cached verdicts made with the old one within one interval.
+/// Secrets and ConfigMaps policies name (`secretRef` public keys, `notation` trust policies,
+/// certificates and CRLs, `configMapRef` trust roots) are read through the API, each watched
+/// alone (``KeySecretsSource/api``), or from their mounted files
+/// (``KeySecretsSource/directory(_:)``); key files, mounted keys and trust root files are checked
+/// every `trustMaterialInterval`. What the policies read is part of the set's revision, so a
+/// rotated or removed Secret, ConfigMap or file recompiles them (a removed key fails closed,
+/// ``CompiledAuthority/unresolvedReason``) and retires the cached verdicts made with the old one
+/// within one interval.
 actor KubernetesPolicySource: PolicySource {
     static let resources: [KubernetesResource] = [.clusterImagePolicies, .policyExceptions, .emergencyBypasses, .namespaces]
 
@@ -36,14 +38,14 @@ actor KubernetesPolicySource: PolicySource {
     private var invalid: [String: String] = [:]
     private var loaded = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
-    /// Where `secretRef` keys are read.
+    /// Where `secretRef` and `configMapRef` keys are read.
     nonisolated let keySecrets: KeySecretsSource
     private let trustMaterialInterval: Duration
     private let backoff: Backoff
-    /// The Secrets named by `secretRef` (API mode), by `namespace/name`: what is known of each,
-    /// and the tasks that watch it.
-    private var secrets: [String: WatchedSecret] = [:]
-    private var secretWatches: [String: [Task<Void, Never>]] = [:]
+    /// The Secrets and ConfigMaps policies name (API mode), by ``ClusterKeyReference/object``:
+    /// what is known of each, and the tasks that watch it.
+    private var watched: [String: WatchedObject] = [:]
+    private var watches: [String: [Task<Void, Never>]] = [:]
     /// The fingerprint of the trust material files the set in force read.
     private var filesFingerprint = ""
 
@@ -97,7 +99,7 @@ actor KubernetesPolicySource: PolicySource {
                     }
                 }
             }
-            // Key files, mounted Secret keys and trust root files: checked every interval.
+            // Key files, mounted Secret and ConfigMap keys and trust root files: checked every interval.
             group.addTask {
                 await self.waitUntilLoaded()
                 while !Task.isCancelled {
@@ -115,8 +117,8 @@ actor KubernetesPolicySource: PolicySource {
                 }
             }
         }
-        for tasks in secretWatches.values { tasks.forEach { $0.cancel() } }
-        secretWatches.removeAll()
+        for tasks in watches.values { tasks.forEach { $0.cancel() } }
+        watches.removeAll()
     }
 
     private func rejectedObjects() -> [String: String] { invalid }
@@ -128,10 +130,10 @@ actor KubernetesPolicySource: PolicySource {
         markLoadedIfReady()
     }
 
-    /// A Secret named by a `secretRef` changed (or was first read, or cannot be read).
-    private func updateSecret(_ key: String, _ state: WatchedSecret) {
-        guard secretWatches[key] != nil, secrets[key] != state else { return }
-        secrets[key] = state
+    /// A Secret or ConfigMap a policy names changed (or was first read, or cannot be read).
+    private func updateWatched(_ key: String, _ state: WatchedObject) {
+        guard watches[key] != nil, watched[key] != state else { return }
+        watched[key] = state
         guard Self.resources.allSatisfy({ snapshots[$0]?.hasSynced == true }) else { return }
         rebuild()
         markLoadedIfReady()
@@ -145,15 +147,15 @@ actor KubernetesPolicySource: PolicySource {
         rebuild()
     }
 
-    /// Loaded once every resource is listed and every Secret the policies name has been read
-    /// once (or found unreadable), so the first set in force has its keys.
+    /// Loaded once every resource is listed and every Secret and ConfigMap the policies name has
+    /// been read once (or found unreadable), so the first set in force has its trust material.
     private func markLoadedIfReady() {
         guard !loaded, Self.resources.allSatisfy({ snapshots[$0]?.hasSynced == true }) else { return }
-        guard !secrets.values.contains(.pending) else { return }
+        guard !watched.values.contains(.pending) else { return }
         loaded = true
         logger.info("policies synced from the cluster", metadata: [
             "policies": "\(set.policies.count)", "exceptions": "\(set.exceptions.count)", "bypasses": "\(set.bypasses.count)",
-            "key_secrets": "\(secrets.count)",
+            "watched_objects": "\(watched.count)",
         ])
         for waiter in waiters { waiter.resume() }
         waiters.removeAll()
@@ -161,7 +163,7 @@ actor KubernetesPolicySource: PolicySource {
 
     private func rebuild() {
         var loader = loader
-        if keySecrets == .api { loader.secretKeyReader = KubernetesSecretKeys(secrets: secrets) }
+        if keySecrets == .api { loader.clusterKeyReader = KubernetesClusterKeys(objects: watched) }
         // One live Sigstore root for every object of this set.
         let liveRoot = loader.liveTrustedRoot?.current
         if let liveRoot { loader.liveTrustedRoot = LiveTrustedRoot(liveRoot) }
@@ -198,13 +200,12 @@ actor KubernetesPolicySource: PolicySource {
         labels.withLock { $0 = namespaces }
         invalid = rejected
         let unhashed = PolicySet(policies: policies, revision: "")
-        // What the policies read besides their text: the Secrets named by secretRef (API) and
-        // the files (key files, mounted Secret keys, trust roots), present or not.
+        // What the policies read besides their text: the Secrets and ConfigMaps they name (API)
+        // and the files (key files, mounted keys, trust roots), present or not.
         if keySecrets == .api {
-            for reference in unhashed.secretReferences {
-                let key = "\(reference.namespace)/\(reference.name)"
-                hash.combine("Secret \(key)")
-                hash.combine((secrets[key] ?? .pending).revisionText)
+            for object in Set(unhashed.clusterReferences.map(\.object)).sorted() {
+                hash.combine(object)
+                hash.combine((watched[object] ?? .pending).revisionText)
             }
         }
         let files = unhashed.trustMaterialFiles
@@ -212,7 +213,7 @@ actor KubernetesPolicySource: PolicySource {
             + (loader.tufTrustRoots.map { "/" + $0.fingerprint } ?? "")
         hash.combine(filesFingerprint)
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
-        if keySecrets == .api { watchSecrets(unhashed.secretReferences) }
+        if keySecrets == .api { watch(unhashed.clusterReferences) }
     }
 
     /// The contents of `files` and the digest of the live Sigstore root (TUF), if any.
@@ -221,33 +222,34 @@ actor KubernetesPolicySource: PolicySource {
             + (loader.tufTrustRoots.map { "/" + $0.fingerprint } ?? "")
     }
 
-    /// Watches each Secret in `references` alone (a list and watch with
+    /// Watches each Secret and ConfigMap in `references` alone (a list and watch with
     /// `fieldSelector=metadata.name=<name>` in its namespace), and stops watching the others.
-    /// A Secret watched for the first time is `pending` until its first list; then the
+    /// An object watched for the first time is `pending` until its first list; then the
     /// policies are compiled again with it.
-    private func watchSecrets(_ references: [ClusterImagePolicy.SecretKeyReference]) {
-        let wanted = Set(references.map { "\($0.namespace)/\($0.name)" })
-        for (key, tasks) in secretWatches where !wanted.contains(key) {
+    private func watch(_ references: [ClusterKeyReference]) {
+        let wanted = Set(references.map(\.object))
+        for (key, tasks) in watches where !wanted.contains(key) {
             tasks.forEach { $0.cancel() }
-            secretWatches[key] = nil
-            secrets[key] = nil
+            watches[key] = nil
+            watched[key] = nil
         }
         for reference in references {
-            let key = "\(reference.namespace)/\(reference.name)"
-            guard secretWatches[key] == nil else { continue }
-            let (namespace, name) = (reference.namespace, reference.name)
+            let key = reference.object
+            guard watches[key] == nil else { continue }
+            let (kind, namespace, name) = (reference.kind, reference.namespace, reference.name)
             let reflector = ResourceReflector(
-                client: client, resource: .secrets, scope: .named(name, namespace: namespace), backoff: backoff, logger: logger)
-            secrets[key] = .pending
-            secretWatches[key] = [
+                client: client, resource: kind == .secret ? .secrets : .configMaps, scope: .named(name, namespace: namespace), backoff: backoff,
+                logger: logger)
+            watched[key] = .pending
+            watches[key] = [
                 Task { await reflector.run() },
                 Task { [weak self] in
                     for await snapshot in reflector.snapshots {
-                        await self?.updateSecret(key, WatchedSecret(snapshot, namespace: namespace, name: name))
+                        await self?.updateWatched(key, WatchedObject(snapshot, kind: kind, namespace: namespace, name: name))
                     }
                 },
             ]
-            logger.info("watching a Secret named by a secretRef", metadata: ["secret": "\(key)"])
+            logger.info("watching an object a policy reads trust material from", metadata: ["object": "\(key)"])
         }
     }
 

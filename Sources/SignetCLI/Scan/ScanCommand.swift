@@ -46,7 +46,7 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
     var keySecretsDir: String?
 
-    @Option(name: .long, help: "With --policy-source kubernetes, where secretRef public keys are read: directory or api, as for serve. (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
+    @Option(name: .long, help: "With --policy-source kubernetes, where the Secrets and ConfigMaps policies name are read: directory or api, as for serve. (env: SIGNET_KEY_SECRETS_SOURCE, default directory)")
     var keySecretsSource: String?
 
     @Option(name: .long, help: "kubeconfig file to reach the API server with (token, tokenFile or client-certificate users). (env: KUBECONFIG; default: the in-cluster service account, else ~/.kube/config)")
