@@ -179,6 +179,26 @@ http:
             raise AssertionError(f"rebuilt cosign config for {tag} is {pushed}, the manifest names {document['config']['digest']}")
         return self.push_manifest(repository, tag, manifest, document["mediaType"])
 
+    def push_oci_layout(self, repository, layout):
+        """Every blob and manifest of an OCI image layout directory (image manifests first, then
+        indexes such as the `sha256-<hex>` referrers tag index), each tagged with its
+        `org.opencontainers.image.ref.name` or pushed by digest; returns the digest tagged `v1`."""
+        blobs = os.path.join(layout, "blobs", "sha256")
+        for name in sorted(os.listdir(blobs)):
+            with open(os.path.join(blobs, name), "rb") as handle:
+                self.push_blob(repository, handle.read())
+        with open(os.path.join(layout, "index.json")) as handle:
+            entries = json.load(handle)["manifests"]
+        tagged = None
+        for entry in sorted(entries, key=lambda e: e["mediaType"] == "application/vnd.oci.image.index.v1+json"):
+            with open(os.path.join(blobs, entry["digest"].split(":", 1)[1]), "rb") as handle:
+                data = handle.read()
+            tag = (entry.get("annotations") or {}).get("org.opencontainers.image.ref.name") or entry["digest"]
+            self.push_manifest(repository, tag, data, entry["mediaType"])
+            if tag == "v1":
+                tagged = entry["digest"]
+        return tagged
+
     def push_signed(self, vectors, repository, image_tag, tag=None, signature=None):
         """The vector image `image_tag` under `repository:tag` with its signature (or the
         signature manifest given); returns the image digest."""

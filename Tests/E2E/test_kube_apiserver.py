@@ -46,6 +46,8 @@ SIGNET = os.path.abspath(os.environ["SIGNET_BINARY"]) if os.environ.get("SIGNET_
 RELEASE = "signet"
 NAMESPACE = "signet-e2e"
 KEY_SECRET = "e2e-release-key"
+NOTATION_CONFIGMAP = "e2e-notation-trust"
+NOTATION_TESTDATA = os.path.join(kube_cluster.ROOT, "Tests", "Vectors", "notation", "test", "e2e", "testdata")
 REGISTRY_USER, REGISTRY_PASSWORD = "puller", "e2e-registry-password"
 OPT_OUT_GROUP = "e2e-opt-out-approvers"
 
@@ -175,6 +177,8 @@ class Environment:
                 "--set", f"registry.insecureRegistries={{{self.registry.host},{self.private.host}}}",
                 # secretRef keys read through the API, the chart granting this one Secret by name.
                 "--set", "keySecretsSource=api", "--set", f"keySecrets={{{KEY_SECRET}}}",
+                # The notation trust policy and CA certificate in one ConfigMap, granted by name.
+                "--set", f"trustConfigMaps={{{NOTATION_CONFIGMAP}}}",
                 # Who may opt a namespace out (signet validates Namespace label changes).
                 "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}",
                 # The scan CronJob and PolicyReports: RBAC on Pods and reports, the report CRDs.
@@ -634,6 +638,63 @@ class T04bKeySecrets(Step):
         self.assertDeniedBySignet(self.run_keyed(image), f"key cosign.pub of Secret {NAMESPACE}/{KEY_SECRET} is missing")
         wait_for_state("clusterimagepolicy", "e2e-secret-key", "Invalid")
         ENV.kubectl("delete", "clusterimagepolicy", "e2e-secret-key")
+
+
+class T04cNotationConfigMap(Step):
+    """A `notation` authority whose trust policy document and CA certificate live in a ConfigMap,
+    read and watched through the real API under the chart's Role (trustConfigMaps): the Notary
+    Project's `e2e-valid-signature` image is admitted while the ConfigMap trusts `e2e.crt`, refused
+    naming the failed check once it trusts `new_e2e.crt`, and refused naming the ConfigMap once it
+    is gone."""
+    ns = "e2e-notation"
+
+    def config_map(self, certificate):
+        def read(*parts):
+            with open(os.path.join(NOTATION_TESTDATA, "config", *parts)) as handle:
+                return handle.read()
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NOTATION_CONFIGMAP, "namespace": NAMESPACE},
+                "data": {"trustpolicy.json": read("trustpolicies", "trustpolicy.json"), "ca.crt": read("localkeys", certificate)}}
+
+    def run_notation(self, image):
+        # A server dry run: the API server calls the webhooks but stores no Pod, so no later step
+        # (the scan) finds one under trust this step withdraws.
+        return ENV.kubectl("run", "notation", "-n", self.ns, f"--image={image}", "--dry-run=server", check=False)
+
+    def test_a_changed_or_deleted_trust_configmap_is_in_force_within_one_interval(self):
+        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+        for verb, target, expected in (("get", f"configmap/{NOTATION_CONFIGMAP}", "yes"), ("watch", f"configmap/{NOTATION_CONFIGMAP}", "yes"),
+                                       ("get", "configmap/kube-root-ca.crt", "no"), ("list", "configmaps", "no")):
+            with self.subTest(verb=verb, target=target):
+                result = ENV.kubectl("auth", "can-i", verb, target, "-n", NAMESPACE, "--as", account, check=False)
+                self.assertEqual(result.stdout.strip(), expected, result.stderr)
+        ENV.namespace(self.ns)
+        registry = ENV.registry
+        registry.push_oci_layout("notation/app", os.path.join(NOTATION_TESTDATA, "registry", "oci_layout", "e2e-valid-signature"))
+        image = f"{registry.host}/notation/app:v1"
+        ENV.kubectl("apply", "-f", "-", input=self.config_map("e2e.crt"))
+        reference = {"namespace": NAMESPACE, "name": NOTATION_CONFIGMAP}
+        ENV.kubectl("apply", "-f", "-", input=policy("e2e-notation", [f"{registry.host}/notation/**"], [
+            {"name": "notation-e2e", "notation": {"trustPolicyConfigMapRef": reference,
+                                                  "trustStores": [{"name": "ca:e2e", "configMapRef": dict(reference, key="ca.crt")}]}}]))
+        wait_for_state("clusterimagepolicy", "e2e-notation", "Ready")
+        wait_until("admitted under the ConfigMap trusting e2e.crt", lambda: self.run_notation(image).returncode == 0, timeout=30,
+                   on_timeout=lambda: self.run_notation(image).stderr)
+        self.assertAdmitted(self.run_notation(image))
+
+        # The ConfigMap now trusts new_e2e.crt: refused naming the check, without a policy edit.
+        ENV.kubectl("apply", "-f", "-", input=self.config_map("new_e2e.crt"))
+        wait_until("denied after the ConfigMap changed", lambda: "authenticity validation failed" in self.run_notation(image).stderr, timeout=30,
+                   on_timeout=lambda: self.run_notation(image).stderr)
+        self.assertDeniedBySignet(self.run_notation(image), image, 'policy "e2e-notation"', "authenticity validation failed", "ca:e2e")
+
+        # Deleted: fails closed, naming the ConfigMap; the status says so.
+        ENV.kubectl("delete", "configmap", NOTATION_CONFIGMAP, "-n", NAMESPACE)
+        wait_until("denied as unresolved", lambda: "unresolved notation trust material" in self.run_notation(image).stderr, timeout=30,
+                   on_timeout=lambda: self.run_notation(image).stderr)
+        self.assertDeniedBySignet(self.run_notation(image),
+                                  f"key trustpolicy.json of ConfigMap {NAMESPACE}/{NOTATION_CONFIGMAP} is missing (the ConfigMap does not exist)")
+        wait_for_state("clusterimagepolicy", "e2e-notation", "Invalid")
+        ENV.kubectl("delete", "clusterimagepolicy", "e2e-notation")
 
 
 class T05Exemptions(Step):

@@ -37,31 +37,8 @@ struct NotationClusterServeTests {
                 ]]],
             ],
         ])
-        try apiServer.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "default"]])
-        let serviceAccount = TemporaryDirectory(prefix: "signet-sa")
-        try serviceAccount.write("token", apiServer.token)
-        try serviceAccount.write("namespace", "signet-system")
-        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: serviceAccount.file("ca.crt").path)
-        let unused = TemporaryDirectory(prefix: "signet-unused-policies")
         let interval = 1
-        let server = try await SignetServerFixture.start(
-            policyDirectory: unused.path,
-            arguments: [
-                "--allow-insecure-registry", registry.host, "--policy-source", "kubernetes", "--policy-reload-interval", "\(interval)s",
-                "--key-secrets-source", "api",
-            ],
-            environment: [
-                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
-                "SIGNET_SERVICE_ACCOUNT_DIR": serviceAccount.path,
-            ])
-        let reviews = TemporaryDirectory(prefix: "signet-notation-cluster-reviews")
-        let reviewFile = try reviews.write("review.json", """
-            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"6d0c4d7e-0000-4000-8000-000000000019",\
-            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
-            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
-            "metadata":{"name":"app","namespace":"default"},"spec":{"containers":[{"name":"app","image":"\(image)"}]}}}}
-            """).path
-        let served = TrustMaterialReloadTests.ServedImage(server: server, registry: registry, reviewFile: reviewFile, reviews: reviews)
+        let served = try await TrustMaterialReloadTests.ServedImage.fromCluster(apiServer: apiServer, registry: registry, image: image, interval: interval)
 
         let allowed = try await served.decide()
         #expect(allowed.allowed, "\(allowed.message)")
