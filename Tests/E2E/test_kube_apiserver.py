@@ -308,6 +308,16 @@ class Step(unittest.TestCase):
     def assertDeniedBySignet(self, result, *reasons):
         self.assertDenied(result, 'admission webhook "images.signet.dev" denied the request', *reasons)
 
+    def assertGrantedByName(self, kind, name):
+        """The chart's ServiceAccount may get and watch the `kind` object `name` of the release
+        namespace, and no other object of that kind, nor list them all (RBAC resourceNames)."""
+        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+        for verb, target, expected in (("get", f"{kind}/{name}", "yes"), ("watch", f"{kind}/{name}", "yes"),
+                                       ("get", f"{kind}/kube-root-ca.crt", "no"), ("list", f"{kind}s", "no")):
+            with self.subTest(verb=verb, target=target):
+                result = ENV.kubectl("auth", "can-i", verb, target, "-n", NAMESPACE, "--as", account, check=False)
+                self.assertEqual(result.stdout.strip(), expected, result.stderr)
+
     @staticmethod
     def pod(name, namespace, image, **spec):
         return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
@@ -613,12 +623,7 @@ class T04bKeySecrets(Step):
         return ENV.kubectl("run", "keyed", "-n", self.ns, f"--image={image}", "--dry-run=server", check=False)
 
     def test_a_rotated_or_removed_secret_key_is_in_force_within_one_interval(self):
-        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
-        for verb, target, expected in (("get", f"secret/{KEY_SECRET}", "yes"), ("watch", f"secret/{KEY_SECRET}", "yes"),
-                                       ("get", "secret/other", "no"), ("list", "secrets", "no")):
-            with self.subTest(verb=verb, target=target):
-                result = ENV.kubectl("auth", "can-i", verb, target, "-n", NAMESPACE, "--as", account, check=False)
-                self.assertEqual(result.stdout.strip(), expected, result.stderr)
+        self.assertGrantedByName("secret", KEY_SECRET)
         v, registry = ENV.vectors, ENV.registry
         registry.push_signed(v, "keyed/app", v.ALICE, tag="v1")
         image = f"{registry.host}/keyed/app:v1"
@@ -661,12 +666,7 @@ class T04cNotationConfigMap(Step):
         return ENV.kubectl("run", "notation", "-n", self.ns, f"--image={image}", "--dry-run=server", check=False)
 
     def test_a_changed_or_deleted_trust_configmap_is_in_force_within_one_interval(self):
-        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
-        for verb, target, expected in (("get", f"configmap/{NOTATION_CONFIGMAP}", "yes"), ("watch", f"configmap/{NOTATION_CONFIGMAP}", "yes"),
-                                       ("get", "configmap/kube-root-ca.crt", "no"), ("list", "configmaps", "no")):
-            with self.subTest(verb=verb, target=target):
-                result = ENV.kubectl("auth", "can-i", verb, target, "-n", NAMESPACE, "--as", account, check=False)
-                self.assertEqual(result.stdout.strip(), expected, result.stderr)
+        self.assertGrantedByName("configmap", NOTATION_CONFIGMAP)
         ENV.namespace(self.ns)
         registry = ENV.registry
         registry.push_oci_layout("notation/app", os.path.join(NOTATION_TESTDATA, "registry", "oci_layout", "e2e-valid-signature"))

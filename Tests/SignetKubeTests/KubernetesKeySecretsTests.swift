@@ -45,17 +45,23 @@ struct KubernetesKeySecretsTests {
         return trust.keys.map(\.key.fingerprint)
     }
 
+    /// A policy source over `server` reading Secrets and ConfigMaps through the API, checking
+    /// trust material every 200 ms.
+    static func apiSource(_ server: KubernetesAPIServerDouble) throws -> KubernetesPolicySource {
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        return KubernetesPolicySource(
+            client: client, exemptions: ExemptionConfiguration(), writeStatus: true, keySecrets: .api,
+            trustMaterialInterval: .milliseconds(200), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+    }
+
     @Test func namedSecretsAreWatchedAloneAndTheirContentIsTrustMaterial() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         try server.restrictSecrets(to: ["signet-system/release-key"])
         try server.apply("clusterimagepolicies", Self.policy(name: "payments", secret: "release-key"))
         try server.apply("secrets", Self.secret("release-key", Self.alicePEM))
         try server.apply("secrets", Self.secret("unrelated", Self.bobPEM))
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
-        let source = KubernetesPolicySource(
-            client: client, exemptions: ExemptionConfiguration(), writeStatus: true, keySecrets: .api,
-            trustMaterialInterval: .milliseconds(200), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let source = try Self.apiSource(server)
         let task = Task { await source.run() }
         defer { task.cancel() }
         await source.waitUntilLoaded()

@@ -77,11 +77,7 @@ struct KubernetesNotationTrustTests {
             "apiVersion": "v1", "kind": "Secret", "metadata": ["name": "notation-secret", "namespace": "signet-system"], "type": "Opaque",
             "data": ["trustpolicy.json": Data(trustPolicy.utf8).base64EncodedString(), "ca.crt": Data(e2e.utf8).base64EncodedString()],
         ])
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
-        let source = KubernetesPolicySource(
-            client: client, exemptions: ExemptionConfiguration(), writeStatus: true, keySecrets: .api,
-            trustMaterialInterval: .milliseconds(200), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let source = try KubernetesKeySecretsTests.apiSource(server)
         let task = Task { await source.run() }
         defer { task.cancel() }
         await source.waitUntilLoaded()

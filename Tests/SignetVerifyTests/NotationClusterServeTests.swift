@@ -56,17 +56,9 @@ struct NotationClusterServeTests {
 
         // Deleted: fails closed, naming the ConfigMap and the key the trust policy was read from.
         try apiServer.delete("configmaps", key: "signet-system/notation-trust")
-        let start = ContinuousClock.now
-        var unresolved: AdmissionAnswer?
-        while ContinuousClock.now - start < TestBudget.seconds(interval * 10) {
-            let answer = try await served.decide()
-            if answer.message.contains("unresolved notation trust material") {
-                unresolved = answer
-                break
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        let answer = try #require(unresolved, "a deleted ConfigMap must fail closed")
+        let answer = try #require(
+            try await served.firstAnswer(containing: "unresolved notation trust material", within: TestBudget.seconds(interval * 10)),
+            "a deleted ConfigMap must fail closed")
         #expect(!answer.allowed)
         #expect(answer.message.contains(
             "trustPolicyConfigMapRef: key trustpolicy.json of ConfigMap signet-system/notation-trust is missing (the ConfigMap does not exist)"),

@@ -69,10 +69,19 @@ struct TrustMaterialReloadTests {
 
         /// Reviews until an answer denies, for at most `budget`.
         func firstDenial(within budget: Duration) async throws -> AdmissionAnswer? {
+            try await firstAnswer(within: budget) { !$0.allowed }
+        }
+
+        /// Reviews until an answer's message contains `text`, for at most `budget`.
+        func firstAnswer(containing text: String, within budget: Duration) async throws -> AdmissionAnswer? {
+            try await firstAnswer(within: budget) { $0.message.contains(text) }
+        }
+
+        private func firstAnswer(within budget: Duration, where wanted: (AdmissionAnswer) -> Bool) async throws -> AdmissionAnswer? {
             let start = ContinuousClock.now
             while ContinuousClock.now - start < budget {
                 let answer = try await decide()
-                if !answer.allowed { return answer }
+                if wanted(answer) { return answer }
                 try await Task.sleep(for: .milliseconds(200))
             }
             return nil
@@ -322,17 +331,8 @@ struct TrustMaterialReloadTests {
 
         // Removed: fails closed, naming the Secret.
         try apiServer.delete("secrets", key: "signet-system/release-key")
-        let start = ContinuousClock.now
-        var removed: AdmissionAnswer?
-        while ContinuousClock.now - start < TestBudget.seconds(interval * 10) {
-            let answer = try await served.decide()
-            if answer.message.contains("unresolved key") {
-                removed = answer
-                break
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        let answer = try #require(removed, "a removed Secret must fail closed")
+        let answer = try #require(
+            try await served.firstAnswer(containing: "unresolved key", within: TestBudget.seconds(interval * 10)), "a removed Secret must fail closed")
         #expect(!answer.allowed)
         #expect(answer.message.contains("key cosign.pub of Secret signet-system/release-key is missing (the Secret does not exist)"), "\(answer.message)")
         #expect(try !apiServer.requests().contains { $0.hasPrefix("GET /api/v1/secrets") }, "Secrets are never listed across the cluster")
