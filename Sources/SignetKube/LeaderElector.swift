@@ -207,15 +207,9 @@ struct LeaseRecord: Hashable {
     var acquireTime: Date?
     var renewTime: Date?
     var leaseTransitions: Int?
+}
 
-    init(holderIdentity: String?, leaseDurationSeconds: Int?, acquireTime: Date?, renewTime: Date?, leaseTransitions: Int?) {
-        self.holderIdentity = holderIdentity
-        self.leaseDurationSeconds = leaseDurationSeconds
-        self.acquireTime = acquireTime
-        self.renewTime = renewTime
-        self.leaseTransitions = leaseTransitions
-    }
-
+extension LeaseRecord {
     /// Reads `spec` of a Lease's JSON; absent fields are `nil`.
     init(json: [UInt8]) {
         let object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any]
