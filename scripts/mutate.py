@@ -13,7 +13,9 @@ once), the replacement, the suites to run (a `swift test --filter` expression) a
 check guards; a check enforced in two places lists the second as `also` (file, find, replace).
 Run some: `make mutate ONLY=<id>,<id>`: their rows in MUTATIONS.md are replaced, the others kept
 with the commit they ran on. The `finding-*` and `item-*` mutations undo the fix of a review
-finding, so their row says whether a test fails on the code as it was before the fix.
+finding, so their row says whether a test fails on the code as it was before the fix. The build
+directory (`--scratch-path`, `.build-mutate` by default) is kept between runs, so that only the
+first builds the dependencies; the build log is `mutate-log.txt` in it.
 """
 import argparse
 import dataclasses
@@ -26,6 +28,10 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+# Limits that catch a hung build or test run only: a first build on a busy 2-core machine takes
+# over an hour.
+BUILD_TIMEOUT = 4 * 3600
+TEST_TIMEOUT = 2 * 3600
 
 
 @dataclasses.dataclass
@@ -116,6 +122,26 @@ MUTATIONS = [
              "        X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(context), X509_V_FLAG_USE_CHECK_TIME);"
              " X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(context), X509_V_FLAG_NO_CHECK_TIME);",
              "SignetSigstoreTests|SignetVerifyTests|SignetNotationTests"),
+    Mutation("sigstore-sct-signature", "an embedded SCT is signed by a CT log of the trusted root",
+             "Sources/SignetSigstore/SigstoreVerifier+CertificateChain.swift",
+             "guard sct.verify(certificate: leaf, issuer: chain.issuer, logKey: log.publicKey) else {",
+             "guard sct.verify(certificate: leaf, issuer: chain.issuer, logKey: log.publicKey) || true else {",
+             "SignetSigstoreTests|SignetVerifyTests"),
+    Mutation("sigstore-sct-threshold", "a Fulcio certificate carries valid SCTs from enough distinct trusted CT logs",
+             "Sources/SignetSigstore/SigstoreVerifier+CertificateChain.swift",
+             "guard valid.count >= required else {",
+             "guard valid.count >= min(required, 0) else {",
+             "SignetSigstoreTests|SignetVerifyTests"),
+    Mutation("rfc3161-signature", "an RFC 3161 token is signed by a time-stamping certificate of a trusted TSA",
+             "Sources/CSignetOpenSSL/shims.c",
+             "TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_DATA);",
+             "TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_DATA);",
+             "SignetSigstoreTests|SignetVerifyTests|SignetNotationTests"),
+    Mutation("rfc3161-message-imprint", "an RFC 3161 token's message imprint is the hash of the signature it stamps",
+             "Sources/CSignetOpenSSL/shims.c",
+             "TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_DATA);",
+             "TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_SIGNATURE);",
+             "SignetSigstoreTests|SignetVerifyTests|SignetNotationTests"),
     Mutation("notary-role-expiry", "Notary (TUF) metadata is refused after it expires",
              "Sources/SignetNotary/NotaryTrustedCollection.swift",
              "guard header.expires > referenceTime else {",
@@ -196,19 +222,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated mutation ids")
     parser.add_argument("--output", default=os.path.join(ROOT, "MUTATIONS.md"))
+    parser.add_argument("--scratch-path", default=os.path.join(ROOT, ".build-mutate"),
+                        help="the SwiftPM build directory, kept between runs so that dependencies build once")
     args = parser.parse_args()
     chosen = [m for m in MUTATIONS if not args.only or m.id in args.only.split(",")]
 
+    build = os.path.abspath(args.scratch_path)
+    os.makedirs(build, exist_ok=True)
+    log = os.path.join(build, "mutate-log.txt")
+    open(log, "w").close()
     scratch = tempfile.mkdtemp(prefix="signet-mutate-")
     tree = os.path.join(scratch, "tree")
-    log = os.path.join(scratch, "log.txt")
     subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, "HEAD"], check=True, capture_output=True)
+    # The dependency versions the checkout resolved, so that the kept build directory's stay valid.
+    if os.path.exists(os.path.join(ROOT, "Package.resolved")):
+        shutil.copy(os.path.join(ROOT, "Package.resolved"), tree)
+    swift_build = ["swift", "build", "--build-tests", "--scratch-path", build]
     results = []
     try:
-        env_binary = os.path.join(tree, ".build", "debug", "signet")
-        os.environ["SIGNET_BINARY"] = env_binary
-        print("building the unmutated tree once", flush=True)
-        if run(["swift", "build", "--build-tests"], tree, log, 3600) != 0:
+        os.environ["SIGNET_BINARY"] = os.path.join(build, "debug", "signet")
+        print(f"building the unmutated tree once (log: {log})", flush=True)
+        if run(swift_build, tree, log, BUILD_TIMEOUT) != 0:
             sys.exit(f"the unmutated tree does not build; see {log}")
         for mutation in chosen:
             started = time.monotonic()
@@ -229,10 +263,11 @@ def main():
             for file, text in mutated.items():
                 open(os.path.join(tree, file), "w").write(text)
             try:
-                if run(["swift", "build", "--build-tests"], tree, log, 3600) != 0:
+                if run(swift_build, tree, log, BUILD_TIMEOUT) != 0:
                     verdict = "caught (does not build)"
                 else:
-                    status = run(["swift", "test", "--skip-build", "--filter", mutation.suites], tree, log, 3600)
+                    status = run(["swift", "test", "--skip-build", "--scratch-path", build, "--filter", mutation.suites],
+                                 tree, log, TEST_TIMEOUT)
                     verdict = "caught" if status != 0 else "survived"
             finally:
                 for file, text in originals.items():

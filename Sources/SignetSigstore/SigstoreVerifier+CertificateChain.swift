@@ -78,7 +78,8 @@ extension SigstoreVerifier {
         }
         guard valid.count >= required else {
             let why = read.timestamps.isEmpty && read.malformed.isEmpty ? "the certificate has no embedded SCTs" : reasons.joined(separator: "; ")
-            throw SigstoreVerificationFailure(.certificateTransparency("valid SCTs from \(valid.count) distinct trusted logs, \(required) required: \(why)"))
+            let counted = "valid SCTs from \(valid.count) distinct trusted logs, \(required) required"
+            throw SigstoreVerificationFailure(.certificateTransparency(why.isEmpty ? counted : "\(counted): \(why)"))
         }
         var detail = "SCT from " + valid.map(\.baseURL).joined(separator: ", ")
         if !reasons.isEmpty { detail += " (skipped: " + reasons.joined(separator: "; ") + ")" }

@@ -58,12 +58,12 @@ struct PrivateSigstoreTests {
     static let identity = CertificateIdentity(
         issuer: .exact("https://issuer.signet.test"), subjectAlternativeName: .exact("signer@signet.test"))
 
-    /// The verifier for keyless cases: the fixture's log and CA, the SET's integrated time as
-    /// the signing time; the fixture has no CT log, so no SCT is required.
-    static func keylessVerifier(_ fixture: TemporaryDirectory) throws -> SigstoreVerifier {
+    /// The verifier for keyless cases: the fixture's log, CA, CT log and TSA, with the secure
+    /// defaults (one log entry, one verified time, `signedCertificateTimestampThreshold` SCTs).
+    static func keylessVerifier(_ fixture: TemporaryDirectory, signedCertificateTimestampThreshold: Int = 1) throws -> SigstoreVerifier {
         var configuration = SigstoreVerifierConfiguration()
         configuration.clock = { now }
-        configuration.signedCertificateTimestampThreshold = 0
+        configuration.signedCertificateTimestampThreshold = signedCertificateTimestampThreshold
         return SigstoreVerifier(trustedRoot: try TrustedRoot(contentsOf: fixture.file("trusted_root.json")), configuration: configuration)
     }
 

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""A private Sigstore made by the tests: a transparency log key of our own and a Fulcio-like
-certificate authority (root and intermediate) in a custom `trusted_root.json`, a managed signing
-key, and Sigstore bundles (Rekor v1 hashedrekord entries with a signed entry timestamp) whose log
-entries are correct, each then broken in exactly one place. Because the log entry always matches
-what the bundle carries, a broken signature or certificate reaches its own step instead of being
-refused earlier at the entry-body check.
+"""A private Sigstore made by the tests: a transparency log key of our own, a Fulcio-like
+certificate authority (root and intermediate), a certificate transparency log and a time-stamping
+authority in a custom `trusted_root.json`, a managed signing key, and Sigstore bundles (Rekor v1
+entries with a signed entry timestamp or an inclusion proof) whose log entries are correct, each
+then broken in exactly one place. Because the log entry always matches what the bundle carries, a
+broken signature, certificate, SCT or timestamp reaches its own step instead of being refused
+earlier at the entry-body check.
 
-Usage: private_sigstore.py OUT_DIR. Writes trusted_root.json, key.pub, artifact, one
+Usage: private_sigstore.py OUT_DIR. Writes trusted_root.json, key.pub, artifact, image-digest
+(the subject of the DSSE cases' statement), foreign-ctlog-id (the untrusted CT log's ID), one
 <case>.json per bundle, and keyless-sig/<case>/ with the annotations of a cosign keyless `.sig`
 layer (signature, certificate, chain, bundle) and its payload. Keys are made fresh at every run
-(Python's `cryptography`).
+(Python's `cryptography`; the TSA's tokens by OpenSSL's responder, see timestamp_authority.py).
 """
 import datetime
 import base64
@@ -23,11 +25,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from certificate_transparency import CertificateTransparencyLog, flip_last_bit, sct_list_extension
+from timestamp_authority import TimestampAuthority
+
 ISSUER = "https://issuer.signet.test"
 SUBJECT = "signer@signet.test"
 
 INTEGRATED_TIME = 1767225600  # 2026-01-01T00:00:00Z; the tests pin their clock after it
 LOG_INDEX = 7
+# When the TSA stamps the signatures of the timestamp cases: inside the leaf's ten minutes.
+TIMESTAMP_TIME = INTEGRATED_TIME + 120
+IN_TOTO = "application/vnd.in-toto+json"
 
 
 def b64(data):
@@ -59,9 +67,9 @@ def name(common_name):
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "signet.test"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def certificate(subject, issuer_name, key, signing_key, ca, not_before, not_after, extensions=()):
+def certificate(subject, issuer_name, key, signing_key, ca, not_before, not_after, extensions=(), serial=None):
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name).public_key(key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(at(not_before)).not_valid_after(at(not_after))
+               .serial_number(serial or x509.random_serial_number()).not_valid_before(at(not_before)).not_valid_after(at(not_after))
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
     if ca:
         builder = builder.add_extension(x509.KeyUsage(
@@ -73,9 +81,10 @@ def certificate(subject, issuer_name, key, signing_key, ca, not_before, not_afte
 
 
 class CertificateAuthority:
-    """A Fulcio-like CA: a root and an intermediate, both valid from 2025 on."""
+    """A Fulcio-like CA: a root and an intermediate, both valid from 2025 on. Its leaves carry an
+    SCT from `ct_log` (RFC 6962 precertificate flow) unless a case says otherwise."""
 
-    def __init__(self, label):
+    def __init__(self, label, ct_log):
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         self.intermediate_key = ec.generate_private_key(ec.SECP256R1())
         start, end = INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400
@@ -84,20 +93,39 @@ class CertificateAuthority:
         self.intermediate = certificate(
             name("signet test intermediate"), name("signet test root"), self.intermediate_key, self.root_key, True, start, end)
         self.label = label
+        self.ct_log = ct_log
 
-    def leaf(self, key, issuer=ISSUER, subject=SUBJECT, not_before=INTEGRATED_TIME - 60, not_after=INTEGRATED_TIME + 600):
+    def leaf(self, key, issuer=ISSUER, subject=SUBJECT, not_before=INTEGRATED_TIME - 60, not_after=INTEGRATED_TIME + 600, scts=None):
         """A Fulcio-style leaf: the SAN email, the OIDC issuer in both Fulcio extensions
-        (1.3.6.1.4.1.57264.1.1 raw, .1.8 a DER UTF8String), code signing."""
+        (1.3.6.1.4.1.57264.1.1 raw, .1.8 a DER UTF8String), code signing, and an embedded SCT
+        list. `scts` lists (CT log, flip the signature) pairs; by default one valid SCT from the
+        CA's CT log, each timestamped when the certificate becomes valid."""
+        if scts is None:
+            scts = [(self.ct_log, False)]
         raw_issuer = issuer.encode()
         der_issuer = bytes([0x0c, len(raw_issuer)]) + raw_issuer
-        return certificate(x509.Name([]), self.intermediate.subject, key, self.intermediate_key, False, not_before, not_after, [
+        serial = x509.random_serial_number()
+        extensions = [
             (x509.SubjectAlternativeName([x509.RFC822Name(subject)]), True),
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), False),
             (x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
                            key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False), True),
             (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), raw_issuer), False),
             (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), der_issuer), False),
-        ])
+        ]
+
+        def issue(extra):
+            return certificate(x509.Name([]), self.intermediate.subject, key, self.intermediate_key, False, not_before, not_after,
+                               extensions + extra, serial=serial)
+
+        if not scts:
+            return issue([])
+        # RFC 6962 section 3.2: each log signs the precertificate's TBS, which is the final
+        # certificate's without the SCT list; the list is then added as the last extension.
+        precertificate_tbs = issue([]).tbs_certificate_bytes
+        issuer_spki = spki(self.intermediate_key)
+        timestamps = [log.timestamp(precertificate_tbs, issuer_spki, not_before * 1000, flip_signature=flip) for log, flip in scts]
+        return issue([(sct_list_extension(timestamps), False)])
 
     def trusted_root_entry(self):
         return {
@@ -115,9 +143,42 @@ def cert_pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def rekor_entry(log, body, set_key=None, integrated_time=INTEGRATED_TIME, logged_time=None, promise=True):
+def merkle_root(leaves):
+    """RFC 6962 section 2.1: the Merkle tree hash of leaf hashes."""
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + merkle_root(leaves[:split]) + merkle_root(leaves[split:])).digest()
+
+
+def merkle_path(index, leaves):
+    """RFC 6962 section 2.1.1: the audit path of the leaf at `index`."""
+    if len(leaves) == 1:
+        return []
+    split = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if index < split:
+        return merkle_path(index, leaves[:split]) + [merkle_root(leaves[split:])]
+    return merkle_path(index - split, leaves[split:]) + [merkle_root(leaves[:split])]
+
+
+def inclusion_proof(log, canonical_body):
+    """The entry's inclusion proof at LOG_INDEX in a tree of LOG_INDEX + 3 leaves (the others
+    random), with a checkpoint the log signs (C2SP tlog-checkpoint in a signed note whose
+    signature line starts with the first four bytes of the log ID)."""
+    leaves = [hashlib.sha256(b"\x00" + os.urandom(32)).digest() for _ in range(LOG_INDEX + 3)]
+    leaves[LOG_INDEX] = hashlib.sha256(b"\x00" + canonical_body).digest()
+    root = merkle_root(leaves)
+    text = f"rekor.signet.test - 1\n{len(leaves)}\n{b64(root)}\n"
+    log_id = hashlib.sha256(spki(log)).digest()
+    note = text + "\n" + f"\u2014 rekor.signet.test {b64(log_id[:4] + sign(log, text.encode()))}\n"
+    return {"logIndex": str(LOG_INDEX), "rootHash": b64(root), "treeSize": str(len(leaves)),
+            "hashes": [b64(h) for h in merkle_path(LOG_INDEX, leaves)], "checkpoint": {"envelope": note}}
+
+
+def rekor_entry(log, body, set_key=None, integrated_time=INTEGRATED_TIME, logged_time=None, promise=True, proof=False):
     """A Rekor v1 entry of `body` (a JSON object) with its signed entry timestamp by `set_key`
-    (the log's key unless given) over `logged_time` (the integrated time unless given)."""
+    (the log's key unless given) over `logged_time` (the integrated time unless given), and,
+    when `proof`, its inclusion proof with a signed checkpoint."""
     encoded_body = b64(canonical(body))
     log_id = hashlib.sha256(spki(log)).digest()
     payload = {"body": encoded_body, "integratedTime": logged_time or integrated_time, "logID": log_id.hex(), "logIndex": LOG_INDEX}
@@ -129,6 +190,8 @@ def rekor_entry(log, body, set_key=None, integrated_time=INTEGRATED_TIME, logged
     }
     if promise:
         entry["inclusionPromise"] = {"signedEntryTimestamp": signed_entry_timestamp}
+    if proof:
+        entry["inclusionProof"] = inclusion_proof(log, canonical(body))
     cosign = {"SignedEntryTimestamp": signed_entry_timestamp, "Payload": {
         "body": encoded_body, "integratedTime": integrated_time, "logIndex": LOG_INDEX, "logID": log_id.hex()}}
     return entry, cosign
@@ -144,11 +207,12 @@ def hashed_rekord(verifier_pem, artifact_digest, signature):
     }
 
 
-def keyless_bundle(leaf, log, artifact_digest, signature, version="0.1", chain=(), message_digest=True):
+def keyless_bundle(leaf, log, artifact_digest, signature, version="0.1", chain=(), message_digest=True, promise=True, proof=False,
+                   timestamps=()):
     """A keyless bundle: the leaf (v0.3: `certificate`; earlier: an `x509CertificateChain` of the
-    leaf and `chain`), its hashedrekord entry logged with a SET (so v0.1: v0.2 and v0.3 entries
-    need an inclusion proof)."""
-    entry, _ = rekor_entry(log, hashed_rekord(cert_pem(leaf), artifact_digest, signature))
+    leaf and `chain`), its hashedrekord entry logged with a SET and, when `proof`, an inclusion
+    proof (v0.2 and v0.3 entries need one), and the DER RFC 3161 `timestamps`."""
+    entry, _ = rekor_entry(log, hashed_rekord(cert_pem(leaf), artifact_digest, signature), promise=promise, proof=proof)
     if version == "0.3":
         material = {"certificate": {"rawBytes": b64(der(leaf))}}
         media_type = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -156,10 +220,36 @@ def keyless_bundle(leaf, log, artifact_digest, signature, version="0.1", chain=(
         material = {"x509CertificateChain": {"certificates": [{"rawBytes": b64(der(c))} for c in (leaf, *chain)]}}
         media_type = f"application/vnd.dev.sigstore.bundle+json;version={version}"
     material["tlogEntries"] = [entry]
+    if timestamps:
+        material["timestampVerificationData"] = {"rfc3161Timestamps": [{"signedTimestamp": b64(t)} for t in timestamps]}
     message = {"signature": b64(signature)}
     if message_digest:
         message["messageDigest"] = {"algorithm": "SHA2_256", "digest": b64(artifact_digest)}
     return {"mediaType": media_type, "verificationMaterial": material, "messageSignature": message}
+
+
+def dsse_bundle(leaf, log, payload, signature):
+    """A v0.3 keyless bundle of an in-toto statement in a DSSE envelope, logged as a Rekor `dsse`
+    0.0.1 entry (the hashes of the envelope and its payload, the signature and the leaf) with a
+    SET and an inclusion proof."""
+    envelope = {"payload": b64(payload), "payloadType": IN_TOTO, "signatures": [{"sig": b64(signature), "keyid": ""}]}
+    body = {
+        "apiVersion": "0.0.1", "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(canonical(envelope)).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": [{"signature": b64(signature), "verifier": b64(cert_pem(leaf))}],
+        },
+    }
+    entry, _ = rekor_entry(log, body, proof=True)
+    return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"certificate": {"rawBytes": b64(der(leaf))}, "tlogEntries": [entry]},
+            "dsseEnvelope": envelope}
+
+
+def pre_authentication_encoding(payload_type, payload):
+    """DSSE v1 PAE: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body."""
+    return b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(payload), payload)
 
 
 def bundle(signer, log, artifact_digest, signature, set_key=None, integrated_time=INTEGRATED_TIME, logged_time=None):
@@ -221,9 +311,13 @@ def main():
         "integrated-time-altered": bundle(signer, log, digest, sign(signer, artifact), logged_time=INTEGRATED_TIME - 3600),
     }
     # Keyless: a Fulcio-like CA the trusted root names, and a foreign one with the same names.
-    fulcio = CertificateAuthority("signet test fulcio")
-    foreign = CertificateAuthority("foreign fulcio")
+    # Each CA's leaves carry an SCT from its CT log; only the trusted one is in the trusted root.
+    ct_log = CertificateTransparencyLog("https://ctfe.signet.test")
+    foreign_ct_log = CertificateTransparencyLog("https://ctfe.foreign.test")
+    fulcio = CertificateAuthority("signet test fulcio", ct_log)
+    foreign = CertificateAuthority("foreign fulcio", foreign_ct_log)
     root["certificateAuthorities"] = [fulcio.trusted_root_entry()]
+    root["ctlogs"] = [ct_log.trusted_root_entry()]
     ephemeral = ec.generate_private_key(ec.SECP256R1())
     leaf = fulcio.leaf(ephemeral)
     signature = sign(ephemeral, artifact)
@@ -246,6 +340,54 @@ def main():
         "keyless-expired-at-signing": keyless_bundle(
             fulcio.leaf(ephemeral, not_before=INTEGRATED_TIME - 1200, not_after=INTEGRATED_TIME - 600), log, digest, signature),
     })
+    # Certificate transparency (RFC 6962): leaves of the trusted CA, correctly logged, whose
+    # embedded SCTs differ. Only the SCT step can tell.
+    def with_scts(scts):
+        return keyless_bundle(fulcio.leaf(ephemeral, scts=scts), log, digest, signature)
+    cases.update({
+        "sct-from-unknown-log": with_scts([(foreign_ct_log, False)]),
+        "sct-unknown-and-trusted": with_scts([(foreign_ct_log, False), (ct_log, False)]),
+        "sct-signature-flipped": with_scts([(ct_log, True)]),
+        "sct-none": with_scts([]),
+        "sct-same-log-twice": with_scts([(ct_log, False), (ct_log, False)]),
+    })
+
+    # RFC 3161 timestamps: v0.3 bundles whose log entry has an inclusion proof but no SET, so
+    # the TSA's token is the only time the signature has. The leaf is valid for ten minutes
+    # around the integrated time, long expired when the tests verify.
+    tsa = TimestampAuthority("https://tsa.signet.test", INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400)
+    # The same names and URI, other keys, not in the trusted root.
+    foreign_tsa = TimestampAuthority("https://tsa.signet.test", INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400)
+    root["timestampAuthorities"] = [tsa.trusted_root_entry()]
+
+    def timestamped(*timestamps):
+        return keyless_bundle(leaf, log, digest, signature, version="0.3", promise=False, proof=True, timestamps=timestamps)
+    cases.update({
+        "tsa-valid": timestamped(tsa.respond(signature, TIMESTAMP_TIME)),
+        "tsa-none": timestamped(),
+        "tsa-untrusted": timestamped(foreign_tsa.respond(signature, TIMESTAMP_TIME)),
+        # The artifact stamped instead of the signature: the message imprint is not the
+        # signature's hash.
+        "tsa-other-data": timestamped(tsa.respond(artifact, TIMESTAMP_TIME)),
+        # Ten minutes after the leaf expired.
+        "tsa-outside-validity": timestamped(tsa.respond(signature, INTEGRATED_TIME + 1200)),
+    })
+
+    # An in-toto statement about an image digest in a DSSE envelope signed by the trusted CA's
+    # leaf, and the same with one bit of the DSSE signature flipped and logged as flipped.
+    image_digest = hashlib.sha256(b"an image manifest signed through signet's private Sigstore\n").hexdigest()
+    statement = canonical({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.signet.test/app", "digest": {"sha256": image_digest}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"buildDefinition": {"buildType": "https://signet.test/build"}, "runDetails": {"builder": {"id": "https://signet.test/builder"}}},
+    })
+    envelope_signature = sign(ephemeral, pre_authentication_encoding(IN_TOTO, statement))
+    cases.update({
+        "dsse-valid": dsse_bundle(leaf, log, statement, envelope_signature),
+        "dsse-signature-flipped": dsse_bundle(leaf, log, statement, flip_last_bit(envelope_signature)),
+    })
+
     # Bundle version rules (sigstore_bundle.proto): each refused when the bundle is read.
     no_promise = keyless_bundle(leaf, log, digest, signature, version="0.1", chain=(fulcio.intermediate,))
     del no_promise["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
@@ -294,6 +436,10 @@ def main():
         f.write(pem(signer))
     with open(os.path.join(out, "artifact"), "wb") as f:
         f.write(artifact)
+    with open(os.path.join(out, "image-digest"), "w") as f:
+        f.write(f"sha256:{image_digest}")
+    with open(os.path.join(out, "foreign-ctlog-id"), "w") as f:
+        f.write(b64(foreign_ct_log.log_id))
 
 
 if __name__ == "__main__":
