@@ -179,7 +179,8 @@ let package = Package(
         ),
         // The verification console: pages and a JSON API on their own port, every request
         // authenticated by a TokenReview and authorised by a SubjectAccessReview; verifications
-        // on demand through the admission engine, trust chains drawn as SVG, server-sent events.
+        // on demand through the admission engine, trust chains drawn as SVG, server-sent events;
+        // the history store's decisions with filters, detail pages and charts.
         .target(
             name: "SignetConsole",
             dependencies: [
@@ -190,6 +191,7 @@ let package = Package(
                 "SignetAdmission",
                 "SignetRegistry",
                 "SignetCrypto",
+                "SignetHistory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -305,6 +307,14 @@ let package = Package(
         .testTarget(
             name: "SignetHistoryTests",
             dependencies: ["SignetHistory", "SignetTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetConsoleTests",
+            dependencies: [
+                "SignetConsole", "SignetHistory", "SignetHTTP", "SignetKube", "SignetPolicy", "SignetVerify", "SignetRegistry",
+                "SignetTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -4,6 +4,7 @@ import Logging
 import SignetAdmission
 import SignetConsole
 import SignetHTTP
+import SignetHistory
 import SignetKube
 
 /// `signet serve`'s console flags: off unless `--console-port` is given, never on the webhook's
@@ -50,9 +51,12 @@ struct ConsoleRuntime: Sendable {
     let feed: DecisionFeed
 
     /// Starts the console on `settings.server` with the webhook's TLS files, deciding with the
-    /// evaluator `responder` uses; the Kubernetes API reviews tokens.
+    /// evaluator `responder` uses (and the namespace labels it knows); the Kubernetes API reviews
+    /// tokens. With a history, the History and Overview pages read its store and each finished
+    /// verification is recorded in it (source `console`, the reviewed user).
     static func start(
-        settings: ConsoleSettings, tls: TLSServerConfiguration, responder: AdmissionResponder, feed: DecisionFeed, logger: Logger
+        settings: ConsoleSettings, tls: TLSServerConfiguration, responder: AdmissionResponder, feed: DecisionFeed,
+        history: HistoryRecorder?, logger: Logger
     ) throws -> ConsoleRuntime {
         let client: KubernetesClient
         do {
@@ -69,9 +73,15 @@ struct ConsoleRuntime: Sendable {
         let authorizer = KubernetesConsoleAuthorizer(
             client: client, rules: ConsoleAccessRules(), cacheTTL: settings.authCacheTTL, cacheCapacity: 1024, logger: consoleLogger)
         let evaluator = responder.evaluator
-        let runner = VerificationRunner(evaluator: evaluator, logger: consoleLogger)
+        let runner = VerificationRunner(
+            evaluator: evaluator, namespaceLabels: responder.namespaceLabels, logger: consoleLogger,
+            finished: { run in
+                guard let history, let entry = HistoryEntry.console(run, time: Date()) else { return }
+                history.record(entry)
+            })
         let handler = ConsoleRequestHandler(
-            authorizer: authorizer, runner: runner, feed: feed, policies: { evaluator().policies }, logger: consoleLogger)
+            authorizer: authorizer, runner: runner, feed: feed, history: history?.store, policies: { evaluator().policies },
+            logger: consoleLogger)
         let certificates: CertificateReloader
         do {
             certificates = try CertificateReloader(configuration: tls, logger: Logger(label: "signet.console.tls"))

@@ -39,7 +39,7 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "The decision: allowed or denied.")
     var decision: String?
 
-    @Option(name: .long, help: "admission or verification.")
+    @Option(name: .long, help: "admission, verification (signet verify) or console (the console's Verify page).")
     var source: String?
 
     @Option(name: .long, help: "Entries at or after this time: RFC 3339 (2026-12-01T00:00:00Z) or a duration ago (24h).")
@@ -81,7 +81,7 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
         }
         if let source {
             guard let value = HistoryEntry.Source(rawValue: source) else {
-                throw ValidationError("--source must be admission or verification, not \(source)")
+                throw ValidationError("--source must be admission, verification or console, not \(source)")
             }
             query.source = value
         }

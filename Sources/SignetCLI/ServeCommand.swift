@@ -259,7 +259,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         readiness.markCertificateServing()
         let consoleServer = try settings.console.map { consoleSettings in
             try ConsoleRuntime.start(
-                settings: consoleSettings, tls: settings.tls, responder: admissionResponder, feed: decisionFeed ?? DecisionFeed(), logger: logger
+                settings: consoleSettings, tls: settings.tls, responder: admissionResponder, feed: decisionFeed ?? DecisionFeed(),
+                history: serveHistory?.recorder, logger: logger
             ).server
         }
 

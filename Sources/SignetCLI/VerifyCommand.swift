@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SignetConsole
 import SignetCrypto
 import SignetHistory
 import SignetNotary

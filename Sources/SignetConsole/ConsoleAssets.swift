@@ -24,6 +24,10 @@ enum ConsoleAssets {
         dl.help dt{font-weight:bold;margin-top:.8em}dl.help dd{margin-left:1em}
         .charts{display:flex;flex-wrap:wrap;gap:1.5em}.charts figure{margin:0;background:#fff;border:1px solid #e2e8f0;padding:.5em}
         tr.fresh td{background:#fef9c3}
+        dl.decision,section.image dl{display:grid;grid-template-columns:max-content 1fr;gap:.3em 1em;background:#fff;border:1px solid #e2e8f0;padding:.7em}
+        dl dt{font-weight:bold}dl dd{margin:0;overflow-wrap:anywhere}
+        section.image h3{margin:1em 0 .4em}p.paging,p.ranges{font-size:.95em}
+        svg.chart{display:block}
         """
 
     /// Live updates: on a verification page, each stage as it is reported; on the History page,

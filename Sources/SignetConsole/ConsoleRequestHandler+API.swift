@@ -34,6 +34,12 @@ extension ConsoleRequestHandler {
                 return Self.json(404, ["error": "no verification of that digest is kept"])
             }
             return Self.json(200, TrustChain.chains(of: run))
+        case ("GET", "history", 1):
+            return await historyAPI(request, id: nil)
+        case ("GET", "history", 2):
+            return await historyAPI(request, id: parts[1])
+        case ("GET", "overview", 1):
+            return await overviewAPI(request)
         case ("GET", "help", 1):
             return Self.json(200, HelpPage.entries.map { ["term": $0.term, "meaning": $0.meaning, "action": $0.action] })
         default:

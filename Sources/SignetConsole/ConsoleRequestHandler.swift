@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SignetHTTP
+import SignetHistory
 import SignetKube
 import SignetPolicy
 
@@ -15,6 +16,8 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
     public let credentials: ConsoleCredentials
     public let runner: VerificationRunner
     public let feed: DecisionFeed
+    /// The verification history the History and Overview pages read; nil when none is configured.
+    public let history: (any HistoryStore)?
     /// The policies, exceptions and bypasses admission decides with now.
     public let policies: @Sendable () -> PolicySet
     public let clock: @Sendable () -> Date
@@ -23,9 +26,10 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
 
     public init(
         authorizer: any ConsoleAuthorizer, credentials: ConsoleCredentials = ConsoleCredentials(), runner: VerificationRunner,
-        feed: DecisionFeed, policies: @escaping @Sendable () -> PolicySet, clock: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger = Logger(label: "signet.console")
+        feed: DecisionFeed, history: (any HistoryStore)? = nil, policies: @escaping @Sendable () -> PolicySet,
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "signet.console")
     ) {
+        self.history = history
         self.authorizer = authorizer
         self.credentials = credentials
         self.runner = runner
@@ -91,7 +95,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         let parts = path.split(separator: "/").map(String.init)
         switch (request.method, parts.first ?? "", parts.count) {
         case ("GET", "", 0):
-            return Self.page(200, title: "Overview", active: "Overview", user: user, body: OverviewPage.html(policies: policies(), runs: runner.recent()))
+            return await overviewPage(request, user: user)
         case ("GET", "policies", 1):
             return Self.page(200, title: "Policies", active: "Policies", user: user, body: PoliciesInForce(policies(), now: clock()).html)
         case ("GET", "help", 1):
@@ -126,11 +130,13 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
             }
             return Self.page(200, title: "Trust chain", active: "Verify", user: user, body: VerifyPages.trust(run))
         case ("GET", "history", 1):
-            return Self.page(200, title: "History", active: "History", user: user, body: HistoryPage.live(), script: true)
+            return await historyPage(request, user: user)
         case ("GET", "history", 2) where parts[1] == "events":
             return Self.eventStream(ServerSentEvents.stream(feed.subscribe(), encode: { decision in
-                ServerSentEvents.event("decision", json: HistoryPage.LiveRow(decision))
+                ServerSentEvents.event("decision", json: HistoryPages.LiveRow(decision))
             }))
+        case ("GET", "history", 2):
+            return await decisionPage(parts[1], user: user)
         case ("GET", "logout", 1):
             return Self.page(200, title: "Sign out", active: "", user: user, body: """
                 <form method="post" action="/logout">\(csrf.map { "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape($0))\">" } ?? "")\

@@ -2,12 +2,14 @@ import Foundation
 import SignetVerify
 
 /// The chain of trust behind a verified digest, from the anchor the policy trusts to the
-/// signature over the image: the root or key, intermediate certificates, the leaf's identity,
+/// signature over the image: the root or key, intermediate certificates, the leaf and its identity,
 /// the signature, the transparency-log entry and timestamp, the image digest. Built from the
 /// engine's results (signers and the checks in order), one chain per passing authority.
 public struct TrustChain: Sendable, Codable {
     public struct Link: Sendable, Codable, Hashable {
-        /// `anchor`, `certificates`, `identity`, `signature`, `log`, `timestamp`, `subject`, `check`.
+        /// `anchor`, `root`, `intermediate`, `leaf` (the certification path, root first),
+        /// `certificates` (checks of the path), `identity`, `signature`, `log`, `timestamp`,
+        /// `subject`, `check`.
         public var role: String
         public var title: String
         public var detail: String
@@ -45,6 +47,18 @@ public struct TrustChain: Sendable, Codable {
                 role: "anchor", title: "key \(signer.algorithm)",
                 detail: "\(signer.key), SHA-256 \(signer.fingerprint.prefix(16))…", passed: true))
         }
+        // The certification path of each certificate signer, root first: root, intermediates, leaf.
+        for signer in result.signers {
+            guard let path = signer.certificateChain, let leaf = path.first else { continue }
+            if path.count > 1, let root = path.last {
+                links.append(Link(role: "root", title: "root certificate", detail: root, passed: true))
+                for intermediate in path.dropFirst().dropLast().reversed() {
+                    links.append(Link(role: "intermediate", title: "intermediate certificate", detail: intermediate, passed: true))
+                }
+            }
+            links.append(Link(
+                role: "leaf", title: "signing certificate", detail: leaf + (signer.identity.map { " (\($0))" } ?? ""), passed: true))
+        }
         if result.signers.isEmpty && report.trustRoot == nil {
             links.append(Link(role: "anchor", title: "trust material", detail: "the authority's keys or trust store", passed: result.passed))
         }
@@ -63,11 +77,15 @@ public struct TrustChain: Sendable, Codable {
         self.links = Self.ordered(links)
     }
 
-    /// The order a chain is read in: anchor → certificates → identity → signature → log → timestamp → subject.
+    /// The order a chain is read in: anchor → root → intermediates → leaf → certificate checks →
+    /// identity → signature → log → timestamp → subject.
     static func ordered(_ links: [Link]) -> [Link] {
-        let rank = ["anchor": 0, "certificates": 1, "identity": 2, "signature": 3, "log": 4, "timestamp": 5, "check": 6, "subject": 7]
+        let rank = [
+            "anchor": 0, "root": 1, "intermediate": 2, "leaf": 3, "certificates": 4, "identity": 5, "signature": 6, "log": 7,
+            "timestamp": 8, "check": 9, "subject": 10,
+        ]
         return links.enumerated().sorted {
-            (rank[$0.element.role] ?? 6, $0.offset) < (rank[$1.element.role] ?? 6, $1.offset)
+            (rank[$0.element.role] ?? 9, $0.offset) < (rank[$1.element.role] ?? 9, $1.offset)
         }.map(\.element)
     }
 
@@ -101,8 +119,9 @@ public struct TrustChain: Sendable, Codable {
         out += "<defs><marker id=\"arrow\" markerWidth=\"10\" markerHeight=\"10\" refX=\"5\" refY=\"5\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>"
         for (index, link) in links.enumerated() {
             let y = margin + index * (boxHeight + gap)
-            let fill = link.passed ? (link.role == "anchor" ? "#dbeafe" : "#dcfce7") : "#fee2e2"
-            let stroke = link.passed ? (link.role == "anchor" ? "#1d4ed8" : "#15803d") : "#b91c1c"
+            let certificate = ["root", "intermediate", "leaf"].contains(link.role)
+            let fill = !link.passed ? "#fee2e2" : link.role == "anchor" ? "#dbeafe" : certificate ? "#ede9fe" : "#dcfce7"
+            let stroke = !link.passed ? "#b91c1c" : link.role == "anchor" ? "#1d4ed8" : certificate ? "#6d28d9" : "#15803d"
             out += "<g class=\"link link-\(link.role)\"><rect x=\"\(margin)\" y=\"\(y)\" width=\"\(width - 2 * margin)\" height=\"\(boxHeight)\" rx=\"6\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1.5\"/>"
             out += "<text x=\"\(margin + 12)\" y=\"\(y + 21)\" font-family=\"sans-serif\" font-size=\"14\" font-weight=\"bold\" fill=\"#111\">\(HTML.escape("\(link.passed ? "✔" : "✘") \(link.role): \(link.title)"))</text>"
             out += "<text x=\"\(margin + 12)\" y=\"\(y + 42)\" font-family=\"monospace\" font-size=\"11\" fill=\"#333\">\(HTML.escape(Self.clipped(link.detail, to: 100)))</text></g>"

@@ -9,8 +9,11 @@ import Synchronization
 /// every authority's result into stages subscribers receive as they happen.
 ///
 /// The subject is a dry-run `Pod` CREATE in the chosen namespace by the console's user, named
-/// `signet-console-verify`: exceptions and bypasses for that namespace apply; a policy's
-/// `namespaceSelector` is decided without namespace labels.
+/// `signet-console-verify`: exceptions and bypasses for that namespace apply, and a policy's
+/// `namespaceSelector` is matched against the namespace's labels as admission knows them
+/// (``namespaceLabels``). Where the labels are unknown (no namespace given, or one admission has
+/// no labels for) every policy whose globs match applies, as at admission: missing information
+/// never exempts an image. Without a namespace, only exemptions for every namespace apply.
 public final class VerificationRunner: Sendable {
     public typealias Finished = @Sendable (VerificationRun) async -> Void
 
@@ -21,6 +24,7 @@ public final class VerificationRunner: Sendable {
     }
 
     private let evaluator: @Sendable () -> PolicyEvaluator
+    private let namespaceLabels: (@Sendable (String) -> [String: String]?)?
     private let capacity: Int
     private let timeout: Duration
     private let finished: Finished
@@ -28,10 +32,12 @@ public final class VerificationRunner: Sendable {
     private let state = Mutex(State())
 
     public init(
-        evaluator: @escaping @Sendable () -> PolicyEvaluator, capacity: Int = 200, timeout: Duration = .seconds(30),
-        logger: Logger = Logger(label: "signet.console"), finished: @escaping Finished = { _ in }
+        evaluator: @escaping @Sendable () -> PolicyEvaluator, namespaceLabels: (@Sendable (String) -> [String: String]?)? = nil,
+        capacity: Int = 200, timeout: Duration = .seconds(30), logger: Logger = Logger(label: "signet.console"),
+        finished: @escaping Finished = { _ in }
     ) {
         self.evaluator = evaluator
+        self.namespaceLabels = namespaceLabels
         self.capacity = max(1, capacity)
         self.timeout = timeout
         self.finished = finished
@@ -125,8 +131,7 @@ public final class VerificationRunner: Sendable {
         let observed = PolicyEvaluator(
             policies: current.policies, noMatchAction: current.noMatchAction, verifier: observer, logger: current.logger,
             exemptions: current.exemptions, credentialProvider: current.credentialProvider)
-        let subject = AdmissionSubject(
-            namespace: namespace, name: "signet-console-verify", kind: "Pod", operation: "CREATE", dryRun: true, userName: user)
+        let subject = Self.subject(namespace: namespace, user: user, labels: namespace.flatMap { namespaceLabels?($0) })
         let decision = await observed.evaluate(
             [ImageUse(image: image, container: "console")], subject: subject, deadline: .now + timeout)
         let verdict = decision.verdicts.first
@@ -146,6 +151,16 @@ public final class VerificationRunner: Sendable {
             "milliseconds": "\(Int(total))",
         ])
         if let finishedRun { await finished(finishedRun) }
+    }
+
+    /// The Pod a console verification decides. A Pod always lives in a namespace: without one
+    /// given, it is an unnamed one ("", which no exception or bypass names) whose labels are
+    /// unknown, so a policy with a `namespaceSelector` applies rather than being skipped as it
+    /// would be for a cluster-scoped object.
+    static func subject(namespace: String?, user: String, labels: [String: String]?) -> AdmissionSubject {
+        AdmissionSubject(
+            namespace: namespace ?? "", name: "signet-console-verify", kind: "Pod", operation: "CREATE", dryRun: true, userName: user,
+            namespaceLabels: namespace == nil ? nil : labels)
     }
 
     private func record(_ id: String, _ report: AuthorityReport) {

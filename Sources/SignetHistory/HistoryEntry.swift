@@ -2,7 +2,8 @@ import Foundation
 
 /// One decision kept in the verification history: an admission decision (a Kubernetes
 /// `admission.k8s.io/v1` `AdmissionRequest` and signet's answer to it) or an on-demand
-/// verification (`signet verify`), with one ``HistoryImageRecord`` per image it judged.
+/// verification (`signet verify`, or the console's Verify page), with one ``HistoryImageRecord``
+/// per image it judged.
 ///
 /// The request fields mirror the `AdmissionRequest` (namespace, kind, name, user, dry run, uid);
 /// `peer` and `clientCertificate` say who sent it as the connection showed it. A store assigns
@@ -14,6 +15,9 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         case admission
         /// An image checked on demand (`signet verify`).
         case verification
+        /// An image checked on demand in the console (its Verify page or `POST /api/verifications`),
+        /// by the user the TokenReview named.
+        case console
     }
 
     /// Assigned by the store; nil before the entry is written.
@@ -41,13 +45,17 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var reason: String?
     /// The revision of the policies that decided.
     public var policyRevision: String?
+    /// Signature authorities whose verdict came from the verification cache.
+    public var cacheHits: Int
+    /// Signature authorities that had to be verified (not in the cache).
+    public var cacheMisses: Int
     public var images: [HistoryImageRecord]
 
     public init(
         id: Int64? = nil, source: Source, time: Date, namespace: String? = nil, objectKind: String? = nil, name: String? = nil,
         user: String? = nil, operation: String? = nil, dryRun: Bool = false, uid: String? = nil, peer: String? = nil,
         clientCertificate: String? = nil, latencyMs: Double, allowed: Bool, reason: String? = nil, policyRevision: String? = nil,
-        images: [HistoryImageRecord]
+        cacheHits: Int = 0, cacheMisses: Int = 0, images: [HistoryImageRecord]
     ) {
         self.id = id
         self.source = source
@@ -65,6 +73,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         self.allowed = allowed
         self.reason = reason
         self.policyRevision = policyRevision
+        self.cacheHits = cacheHits
+        self.cacheMisses = cacheMisses
         self.images = images
     }
 

@@ -11,6 +11,8 @@ public struct HistoryQuery: Sendable, Hashable {
     /// The most entries one page may hold.
     public static let maximumLimit = 1000
 
+    /// The one entry with this id (``HistoryStore/entry(id:)``).
+    public var id: Int64?
     public var image: String?
     public var digest: String?
     public var namespace: String?
@@ -30,10 +32,11 @@ public struct HistoryQuery: Sendable, Hashable {
     public var cursor: HistoryCursor?
 
     public init(
-        image: String? = nil, digest: String? = nil, namespace: String? = nil, policy: String? = nil, verdict: String? = nil,
+        id: Int64? = nil, image: String? = nil, digest: String? = nil, namespace: String? = nil, policy: String? = nil, verdict: String? = nil,
         allowed: Bool? = nil, source: HistoryEntry.Source? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50,
         cursor: HistoryCursor? = nil
     ) {
+        self.id = id
         self.image = image
         self.digest = digest
         self.namespace = namespace

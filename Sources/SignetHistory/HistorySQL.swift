@@ -11,6 +11,22 @@ enum HistorySQLValue: Sendable, Hashable {
     static func bool(_ value: Bool) -> Self { .integer(value ? 1 : 0) }
 }
 
+/// The values of a statement being written, each bound where its placeholder is placed
+/// (`bind(value)` gives the placeholder), in the order they appear.
+struct HistoryBindings {
+    let dialect: HistorySchema.Dialect
+    private(set) var values: [HistorySQLValue] = []
+
+    init(dialect: HistorySchema.Dialect) {
+        self.dialect = dialect
+    }
+
+    mutating func callAsFunction(_ value: HistorySQLValue) -> String {
+        values.append(value)
+        return dialect.placeholder(values.count)
+    }
+}
+
 /// A statement and its bound values, in the backend's dialect.
 struct HistoryStatement: Sendable {
     var sql: String
@@ -24,7 +40,7 @@ struct HistorySQL: Sendable {
 
     static let entryColumns = [
         "source", "time_us", "namespace", "object_kind", "name", "user_name", "operation", "dry_run", "uid", "peer",
-        "client_certificate", "latency_ms", "allowed", "reason", "policy_revision",
+        "client_certificate", "latency_ms", "allowed", "reason", "policy_revision", "cache_hits", "cache_misses",
     ]
     static let imageColumns = [
         "entry_id", "position", "image", "reference", "repository", "digest", "container", "policies", "authorities", "verdict",
@@ -41,7 +57,7 @@ struct HistorySQL: Sendable {
             .text(entry.source.rawValue), .integer(entry.timeMicroseconds), .optional(entry.namespace), .optional(entry.objectKind),
             .optional(entry.name), .optional(entry.user), .optional(entry.operation), .bool(entry.dryRun), .optional(entry.uid),
             .optional(entry.peer), .optional(entry.clientCertificate), .real(entry.latencyMs), .bool(entry.allowed),
-            .optional(entry.reason), .optional(entry.policyRevision),
+            .optional(entry.reason), .optional(entry.policyRevision), .integer(Int64(entry.cacheHits)), .integer(Int64(entry.cacheMisses)),
         ]
         return HistoryStatement(
             sql: "INSERT INTO signet_history_entries (\(Self.entryColumns.joined(separator: ", "))) VALUES (\(placeholders(values.count))) RETURNING id",
@@ -82,12 +98,9 @@ struct HistorySQL: Sendable {
         guard (1...HistoryQuery.maximumLimit).contains(query.limit) else {
             throw HistoryStoreError.invalidQuery("the page size must be between 1 and \(HistoryQuery.maximumLimit), not \(query.limit)")
         }
-        var values: [HistorySQLValue] = []
-        func bind(_ value: HistorySQLValue) -> String {
-            values.append(value)
-            return dialect.placeholder(values.count)
-        }
+        var bind = HistoryBindings(dialect: dialect)
         var conditions: [String] = []
+        if let id = query.id { conditions.append("e.id = \(bind(.integer(id)))") }
         if let namespace = query.namespace { conditions.append("e.namespace = \(bind(.text(namespace)))") }
         if let allowed = query.allowed { conditions.append("e.allowed = \(bind(.bool(allowed)))") }
         if let source = query.source { conditions.append("e.source = \(bind(.text(source.rawValue)))") }
@@ -118,7 +131,44 @@ struct HistorySQL: Sendable {
         let columns = (["id"] + Self.entryColumns).map { "e.\($0)" }.joined(separator: ", ")
         return HistoryStatement(
             sql: "SELECT \(columns) FROM signet_history_entries e\(filter) ORDER BY e.time_us DESC, e.id DESC LIMIT \(bind(.integer(Int64(query.limit + 1))))",
-            values: values)
+            values: bind.values)
+    }
+
+    /// Decisions, denies, cache hits and misses and latency per bucket of `query` (bucket index,
+    /// counts, mean and highest latency); buckets without decisions are absent. Sums are cast
+    /// to BIGINT, which PostgreSQL would otherwise answer as NUMERIC.
+    func overviewBuckets(_ query: HistoryOverviewQuery) -> HistoryStatement {
+        var bind = HistoryBindings(dialect: dialect)
+        let start = HistoryEntry.microseconds(query.since)
+        let bucket = "(time_us - \(bind(.integer(start)))) / \(bind(.integer(query.bucketMicroseconds)))"
+        var conditions = ["time_us >= \(bind(.integer(start)))", "time_us < \(bind(.integer(HistoryEntry.microseconds(query.until))))"]
+        if let source = query.source { conditions.append("source = \(bind(.text(source.rawValue)))") }
+        return HistoryStatement(
+            sql: """
+                SELECT \(bucket) AS bucket, count(*) AS decisions, CAST(sum(CASE WHEN allowed = 0 THEN 1 ELSE 0 END) AS BIGINT) AS denies, \
+                CAST(sum(cache_hits) AS BIGINT) AS hits, CAST(sum(cache_misses) AS BIGINT) AS misses, avg(latency_ms) AS mean_latency, \
+                max(latency_ms) AS max_latency FROM signet_history_entries WHERE \(conditions.joined(separator: " AND ")) GROUP BY 1 ORDER BY 1
+                """,
+            values: bind.values)
+    }
+
+    /// The images denied most often in `query`'s range: the reference (or the image as
+    /// written), how many denials, the time of the last (microseconds).
+    func overviewRefused(_ query: HistoryOverviewQuery) -> HistoryStatement {
+        var bind = HistoryBindings(dialect: dialect)
+        var conditions = [
+            "i.verdict = \(bind(.text("deny")))", "e.time_us >= \(bind(.integer(HistoryEntry.microseconds(query.since))))",
+            "e.time_us < \(bind(.integer(HistoryEntry.microseconds(query.until))))",
+        ]
+        if let source = query.source { conditions.append("e.source = \(bind(.text(source.rawValue)))") }
+        return HistoryStatement(
+            sql: """
+                SELECT COALESCE(i.reference, i.image) AS refused, count(*) AS denies, max(e.time_us) AS last_us \
+                FROM signet_history_images i JOIN signet_history_entries e ON e.id = i.entry_id \
+                WHERE \(conditions.joined(separator: " AND ")) GROUP BY COALESCE(i.reference, i.image) \
+                ORDER BY denies DESC, last_us DESC, refused LIMIT \(bind(.integer(Int64(query.topRefused))))
+                """,
+            values: bind.values)
     }
 
     /// The images of the entries `ids`, in entry and position order.

@@ -4,12 +4,15 @@
 /// migration above it in one transaction; a version above ``currentVersion`` (written by a newer
 /// signet) is refused rather than guessed at.
 ///
+/// Versions: 1, the tables; 2, `cache_hits` and `cache_misses` per decision (what the console's
+/// Overview charts as the cache hit rate; 0 in rows written before).
+///
 /// Tables: `signet_history_entries` (one row per decision; `time_us` is microseconds since 1970)
 /// and `signet_history_images` (one row per image of a decision; `policies`, `authorities` and
 /// `exemptions` are newline-separated lists, `policies` wrapped in newlines so one policy is
 /// matched exactly).
 public enum HistorySchema {
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     /// The SQL dialect a backend speaks; only the id column and placeholders differ.
     enum Dialect: Sendable {
@@ -80,6 +83,10 @@ public enum HistorySchema {
                 """,
                 "CREATE INDEX signet_history_images_digest ON signet_history_images (digest)",
                 "CREATE INDEX signet_history_images_repository ON signet_history_images (repository)",
+            ],
+            [
+                "ALTER TABLE signet_history_entries ADD COLUMN cache_hits BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE signet_history_entries ADD COLUMN cache_misses BIGINT NOT NULL DEFAULT 0",
             ],
         ]
     }

@@ -13,11 +13,21 @@ public protocol HistoryStore: Sendable {
     func append(_ entries: [HistoryEntry]) async throws
     /// One page of the entries `query` selects, newest first.
     func query(_ query: HistoryQuery) async throws -> HistoryPage
+    /// Decisions, denies, cache hit rate and latency per bucket of a time range, and the images
+    /// refused most often in it.
+    func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview
     /// Deletes what `retention` no longer keeps at `now`; how many entries went.
     @discardableResult
     func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int
     /// Releases the store's connections; no call may follow.
     func close() async
+}
+
+extension HistoryStore {
+    /// The entry `id` with its images, or nil when there is none (any more).
+    public func entry(id: Int64) async throws -> HistoryEntry? {
+        try await query(HistoryQuery(id: id, limit: 1)).entries.first
+    }
 }
 
 /// How much history is kept: entries older than ``maximumAge`` and all but the newest

@@ -98,6 +98,25 @@ public final class PostgresHistoryStore: HistoryStore {
         return HistorySQL.page(entries, limit: query.limit)
     }
 
+    public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
+        let query = try query.validated()
+        var buckets: [HistoryOverview.BucketRow] = []
+        for try await row in try await client.query(Self.query(sql.overviewBuckets(query)), logger: logger) {
+            let cells = row.makeRandomAccess()
+            buckets.append(HistoryOverview.BucketRow(
+                index: try cells["bucket"].decode(Int64.self), decisions: try cells["decisions"].decode(Int64.self),
+                denies: try cells["denies"].decode(Int64.self), cacheHits: try cells["hits"].decode(Int64.self),
+                cacheMisses: try cells["misses"].decode(Int64.self), meanLatencyMs: try cells["mean_latency"].decode(Double?.self),
+                maxLatencyMs: try cells["max_latency"].decode(Double?.self)))
+        }
+        var refused: [(String, Int64, Int64)] = []
+        for try await row in try await client.query(Self.query(sql.overviewRefused(query)), logger: logger) {
+            let cells = row.makeRandomAccess()
+            refused.append((try cells["refused"].decode(String.self), try cells["denies"].decode(Int64.self), try cells["last_us"].decode(Int64.self)))
+        }
+        return HistoryOverview.assemble(query, buckets: buckets, refused: refused)
+    }
+
     @discardableResult
     public func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int {
         let sql = self.sql
@@ -167,7 +186,8 @@ public final class PostgresHistoryStore: HistoryStore {
             uid: try cells["uid"].decode(String?.self), peer: try cells["peer"].decode(String?.self),
             clientCertificate: try cells["client_certificate"].decode(String?.self), latencyMs: try cells["latency_ms"].decode(Double.self),
             allowed: try cells["allowed"].decode(Int64.self) != 0, reason: try cells["reason"].decode(String?.self),
-            policyRevision: try cells["policy_revision"].decode(String?.self), images: [])
+            policyRevision: try cells["policy_revision"].decode(String?.self),
+            cacheHits: Int(try cells["cache_hits"].decode(Int64.self)), cacheMisses: Int(try cells["cache_misses"].decode(Int64.self)), images: [])
     }
 
     private static func image(_ cells: PostgresRandomAccessRow) throws -> HistoryImageRecord {

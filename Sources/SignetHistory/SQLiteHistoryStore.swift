@@ -87,6 +87,22 @@ public final class SQLiteHistoryStore: HistoryStore {
         return HistorySQL.page(entries, limit: query.limit)
     }
 
+    public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
+        let query = try query.validated()
+        let buckets = sql.overviewBuckets(query), refused = sql.overviewRefused(query)
+        return try await database.read { db in
+            let bucketRows = try Row.fetchAll(db, sql: buckets.sql, arguments: Self.arguments(buckets.values)).map { row in
+                HistoryOverview.BucketRow(
+                    index: row["bucket"], decisions: row["decisions"], denies: row["denies"], cacheHits: row["hits"], cacheMisses: row["misses"],
+                    meanLatencyMs: row["mean_latency"], maxLatencyMs: row["max_latency"])
+            }
+            let refusedRows = try Row.fetchAll(db, sql: refused.sql, arguments: Self.arguments(refused.values)).map { row -> (String, Int64, Int64) in
+                (row["refused"], row["denies"], row["last_us"])
+            }
+            return HistoryOverview.assemble(query, buckets: bucketRows, refused: refusedRows)
+        }
+    }
+
     @discardableResult
     public func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int {
         let sql = self.sql
@@ -132,7 +148,8 @@ public final class SQLiteHistoryStore: HistoryStore {
             time: HistoryEntry.date(microseconds: row["time_us"]), namespace: row["namespace"], objectKind: row["object_kind"],
             name: row["name"], user: row["user_name"], operation: row["operation"], dryRun: (row["dry_run"] as Int64) != 0,
             uid: row["uid"], peer: row["peer"], clientCertificate: row["client_certificate"], latencyMs: row["latency_ms"],
-            allowed: (row["allowed"] as Int64) != 0, reason: row["reason"], policyRevision: row["policy_revision"], images: [])
+            allowed: (row["allowed"] as Int64) != 0, reason: row["reason"], policyRevision: row["policy_revision"],
+            cacheHits: Int(row["cache_hits"] as Int64), cacheMisses: Int(row["cache_misses"] as Int64), images: [])
     }
 
     private static func image(_ row: Row) -> HistoryImageRecord {

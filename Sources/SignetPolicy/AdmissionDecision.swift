@@ -141,10 +141,26 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     /// The Sigstore trust root the verifier checked against (``CompiledAuthority/trustRoot``),
     /// when the authority uses one.
     public var trustRoot: String?
+    /// Whether the verdict was found in the verification cache (`hit`) or asked of the
+    /// verifier (`miss`); nil for an authority decided without the verifier (static, trust
+    /// material missing). Kept for the history's cache hit rate; not part of the JSON form.
+    public var cache: CacheUse?
+
+    /// How an authority's verdict was obtained.
+    public enum CacheUse: String, Sendable, Hashable {
+        case hit
+        case miss
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case authority, status, reason, steps, digest, trustRoot
+    }
 
     public init(
-        authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil, trustRoot: String? = nil
+        authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil, trustRoot: String? = nil,
+        cache: CacheUse? = nil
     ) {
+        self.cache = cache
         self.authority = authority
         self.status = status
         self.reason = reason

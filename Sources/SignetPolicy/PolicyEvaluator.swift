@@ -380,7 +380,7 @@ public struct PolicyEvaluator: Sendable {
                     progress.record(
                         AuthorityResult(
                             authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
-                            steps: verdict.steps, digest: verdict.digest, trustRoot: authority.trustRoot),
+                            steps: verdict.steps, digest: verdict.digest, trustRoot: authority.trustRoot, cache: .hit),
                         at: authority.index)
                 } else {
                     progress.pending.append(authority)
@@ -429,17 +429,18 @@ public struct PolicyEvaluator: Sendable {
         image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy,
         verifier: any AuthorityVerifier, deadline: ContinuousClock.Instant
     ) async -> AuthorityResult {
-        let missed = AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed")
+        let missed = AuthorityResult(
+            authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed", cache: .miss)
         if ContinuousClock.now >= deadline { return missed }
         do {
             let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(
                 authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps,
-                digest: verdict.digest, trustRoot: authority.trustRoot)
+                digest: verdict.digest, trustRoot: authority.trustRoot, cache: .miss)
         } catch {
             if ContinuousClock.now >= deadline { return missed }
-            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)")
+            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)", cache: .miss)
         }
     }
 }

@@ -94,6 +94,10 @@ public struct SigstoreVerificationResult: Sendable, CustomStringConvertible, Enc
     public var identity: FulcioCertificateIdentity?
     /// The identity policy entry that matched.
     public var matchedIdentity: CertificateIdentity?
+    /// The certification path validated for the signing certificate (at the first signing
+    /// time), each certificate as its subject, leaf first and trust anchor last; empty for a
+    /// key without a certificate.
+    public var certificatePath: [String] = []
 
     /// Whether every step passed or did not apply.
     public var isVerified: Bool { failure == nil }

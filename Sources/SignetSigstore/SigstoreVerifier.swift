@@ -99,8 +99,10 @@ public struct SigstoreVerifier: Sendable {
                 steps.append(SigstoreVerificationStep(kind: kind, outcome: .failed(error)))
             }
         }
-        return SigstoreVerificationResult(
+        var result = SigstoreVerificationResult(
             steps: steps, failure: failure, timestamps: run.timestamps, identity: run.identity, matchedIdentity: run.matchedIdentity)
+        result.certificatePath = run.chains.first?.certificates.map(\.description) ?? []
+        return result
     }
 
     /// What the steps learn and pass on.

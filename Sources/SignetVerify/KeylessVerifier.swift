@@ -103,7 +103,8 @@ public struct KeylessVerifier: SignatureVerifier {
             if let time = accepted.signingTime { reason += ", signed at \(time.formatted(.iso8601))" }
             let signer = VerificationResult.Signer(
                 key: "Fulcio certificate (\(trust.trustRootSource))", algorithm: accepted.keyAlgorithm, fingerprint: accepted.keyFingerprint,
-                identity: san, issuer: issuer, layers: accepted.layer.map { [$0] } ?? [])
+                identity: san, issuer: issuer, layers: accepted.layer.map { [$0] } ?? [],
+                certificateChain: accepted.certificatePath.isEmpty ? nil : accepted.certificatePath)
             return run.result(passed: true, reason: reason, failure: nil, format: accepted.format, signers: [signer])
         }
         let wanted = trust.identities.map { "{\($0)}" }.joined(separator: " or ")
@@ -239,9 +240,12 @@ private struct AcceptedSignature {
     var location: String
     var layer: Int?
     var format: SignatureFormat
+    /// Leaf first, trust anchor last.
+    var certificatePath: [String]
 
     init(verified: SigstoreVerificationResult, bundle: SigstoreBundle, location: String, layer: Int?, format: SignatureFormat) {
         identity = verified.identity
+        certificatePath = verified.certificatePath
         signingTime = verified.timestamps.map(\.time).min()
         let key = try? bundle.certificate?.publicKey()
         keyAlgorithm = key.map { "\($0.algorithm)" } ?? "unknown"

@@ -125,7 +125,8 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 let logged = outcome.loggedFailures
                 let signer = VerificationResult.Signer(
                     key: "trust policy statement \(statement.name)", algorithm: outcome.signingScheme?.rawValue ?? "notary.x509",
-                    fingerprint: descriptor.digest.encoded, identity: outcome.signer, layers: [index])
+                    fingerprint: descriptor.digest.encoded, identity: outcome.signer, layers: [index],
+                    certificateChain: outcome.chain.isEmpty ? nil : outcome.chain)
                 let note = logged.isEmpty ? "" : "; logged: " + logged.joined(separator: "; ")
                 return result(true, "Notation signature by \(outcome.signer ?? "unknown") verified under trust policy statement \"\(statement.name)\" (level \(statement.level.rawValue))\(note)", failure: nil, signers: [signer])
             }

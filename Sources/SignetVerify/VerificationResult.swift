@@ -68,11 +68,15 @@ public struct VerificationResult: Sendable, Hashable, Codable {
         public var layers: [Int]
         /// The Sigstore bundle referrers (manifest digests) this signer signed, when any.
         public var bundles: [String]?
+        /// The certification path that was validated for the signer's certificate, as subjects
+        /// (RFC 4514), leaf first and trust anchor last; nil for a bare key.
+        public var certificateChain: [String]?
 
         public init(
             key: String, algorithm: String, fingerprint: String, identity: String? = nil, issuer: String? = nil, layers: [Int],
-            bundles: [String]? = nil
+            bundles: [String]? = nil, certificateChain: [String]? = nil
         ) {
+            self.certificateChain = certificateChain
             self.key = key
             self.algorithm = algorithm
             self.fingerprint = fingerprint

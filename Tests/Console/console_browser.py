@@ -5,7 +5,9 @@ Signs in through the login form with a Kubernetes token, loads every page, submi
 form for a signed and an unsigned image, opens the trust chain, and measures how long a new
 admission decision takes to reach an open History page (server-sent events): the page stamps
 each row with the server's decision time and its own arrival time, both milliseconds since the
-epoch on this machine. Screenshots go to --out. Prints one JSON object on its last line.
+epoch on this machine. Then filters the stored history with its GET form, opens a decision's
+page, pages through the history by its links, and reads the Overview's charts. Screenshots go
+to --out. Prints one JSON object on its last line.
 """
 import argparse, json, os, shutil, socket, ssl, subprocess, sys, tempfile, time, urllib.request
 import websocket  # websocket-client (make deps installs it)
@@ -174,6 +176,52 @@ try:
     result["history"] = {"decidedToShownMs": row["received"] - row["decided"], "postedToShownMs": row["received"] - posted,
                          "row": row["text"]}
     result["screenshots"].append(tab.shot("history-live"))
+
+    # The stored history, without script: the GET form filters, pages follow links, a row opens
+    # the decision's page. The store is written off the admission path: reload (bounded) until
+    # the decision is there.
+    def rows():
+        return tab.eval("Array.from(document.querySelectorAll('#history tbody tr')).map(r => r.innerText)")
+    tab.go(console + "/history")
+    tab.eval("document.querySelector('#filter-namespace').value = 'team-a'")
+    tab.eval("document.querySelector('#filter-source').value = 'admission'")
+    tab.eval("document.querySelector('#filter-button').click()")
+    tab.wait_for("location.search.includes('namespace=team-a') && document.readyState === 'complete'")
+    filtered_url = tab.eval("location.href")
+    end = time.time() + 60
+    while not any("team-a/live" in row for row in rows()) and time.time() < end:
+        time.sleep(0.2)
+        tab.go(filtered_url)
+    result["historyFiltered"] = {"url": tab.eval("location.pathname + location.search"), "rows": rows(),
+                                 "form": tab.eval("document.querySelector('#filter-namespace').value")}
+    result["screenshots"].append(tab.shot("history"))
+    tab.eval("document.querySelector('#history a.decision-link').click()")
+    tab.wait_for("/^\\/history\\/[0-9]+$/.test(location.pathname) && document.querySelector('dl.decision') !== null")
+    result["decision"] = {
+        "path": tab.eval("location.pathname"),
+        "source": tab.eval("document.querySelector('#decision-source').textContent"),
+        "user": tab.eval("document.querySelector('#decision-user').textContent"),
+        "dryRun": tab.eval("document.querySelector('#decision-dry-run').textContent"),
+        "latency": tab.eval("document.querySelector('#decision-latency').textContent"),
+        "reason": tab.eval("document.querySelector('#image-0-reason').textContent"),
+        "policies": tab.eval("document.querySelector('#image-0-policies') && document.querySelector('#image-0-policies').textContent"),
+    }
+    result["screenshots"].append(tab.shot("history-decision"))
+
+    # Paging: one decision a page, the next page by its link, back to the first.
+    tab.go(console + "/history?limit=1")
+    first_page = rows()
+    tab.eval("document.querySelector('#next-page').click()")
+    tab.wait_for("location.search.includes('cursor=') && document.readyState === 'complete'")
+    result["paging"] = {"first": first_page, "second": rows(),
+                        "firstLink": tab.eval("document.querySelector('#first-page') !== null")}
+
+    # The Overview's charts, drawn by the server.
+    tab.go(console + "/")
+    result["overview"] = {"charts": tab.eval("Array.from(document.querySelectorAll('svg.chart')).map(s => s.id)"),
+                          "totals": tab.eval("document.querySelector('#overview-totals') && document.querySelector('#overview-totals').textContent"),
+                          "refused": tab.eval("Array.from(document.querySelectorAll('#top-refused tbody tr')).map(r => r.innerText)")}
+    result["screenshots"].append(tab.shot("overview-charts"))
     print(json.dumps(result))
 finally:
     chromium.terminate()

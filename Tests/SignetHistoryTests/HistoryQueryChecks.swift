@@ -36,7 +36,7 @@ enum HistoryQueryChecks {
                 user: "system:serviceaccount:kube-system:replicaset-controller", operation: source == .admission ? "CREATE" : nil,
                 dryRun: dryRun, uid: "uid-\(minute)", peer: "10.0.0.1:4000\(minute)", clientCertificate: "CN=kube-apiserver",
                 latencyMs: Double(minute) + 0.5, allowed: allowed, reason: allowed ? nil : "denied", policyRevision: "rev-\(minute)",
-                images: images)
+                cacheHits: minute % 3, cacheMisses: minute % 2, images: images)
         }
         return [
             entry(0, "shop", allowed: true, [image("ghcr.io/acme/web:1.0", verdict: "allow", digest: digestA)]),
@@ -49,7 +49,7 @@ enum HistoryQueryChecks {
                 image("docker.io/library/nginx:1.27", verdict: "allow", policies: [], exemptions: ["PolicyException billing/legacy"]),
             ]),
             entry(4, nil, allowed: false, source: .verification, [image("ghcr.io/acme/worker:2.0", verdict: "deny", policies: ["signet-verify"], digest: digestB)]),
-            entry(5, "shop", allowed: true, [image("ghcr.io/acme/web_x:1.0", verdict: "audit", policies: ["web_x"])]),
+            entry(5, "shop", allowed: true, source: .console, [image("ghcr.io/acme/web_x:1.0", verdict: "audit", policies: ["web_x"])]),
             entry(6, "kube-system", allowed: true, []),
         ]
     }
@@ -98,11 +98,14 @@ enum HistoryQueryChecks {
         #expect(try await all(store, HistoryQuery(verdict: "audit")) == [5])
         #expect(try await all(store, HistoryQuery(allowed: false)) == [4, 1])
         #expect(try await all(store, HistoryQuery(source: .verification)) == [4])
+        #expect(try await all(store, HistoryQuery(source: .console)) == [5])
         #expect(try await all(store, HistoryQuery(since: base.addingTimeInterval(120), until: base.addingTimeInterval(300))) == [4, 3, 2])
         // Image filters hold for one and the same image: web:2.0 was allowed, worker denied.
         #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/web:2.0", verdict: "deny")) == [])
         #expect(try await all(store, HistoryQuery(image: "ghcr.io/acme/worker:2.0", verdict: "deny")) == [4, 1])
         #expect(try await all(store, HistoryQuery(digest: digestB, namespace: "shop", policy: "web-strict", verdict: "deny")) == [1])
+
+        try await checkLookupAndOverview(store, entries: everything.entries)
 
         // Pages chain through the cursor; an entry written between pages does not shift them.
         let first = try await store.query(HistoryQuery(limit: 3))
@@ -140,6 +143,85 @@ enum HistoryQueryChecks {
 
         try await checkRetention(try await makeStore("retention"))
     }
+
+    /// One entry by id; the overview's buckets and most refused images (over the seven samples only).
+    static func checkLookupAndOverview(_ store: any HistoryStore, entries: [HistoryEntry]) async throws {
+        let second = try #require(entries.first { minutes([$0]) == [1] })
+        let secondID = try #require(second.id)
+        let found = try #require(try await store.entry(id: secondID))
+        #expect(found == second, "the entry with both its images")
+        #expect(found.images.count == 2)
+        #expect(try await store.entry(id: 999_999) == nil)
+
+        // Seven one-minute buckets of admissions: minutes 0, 1, 2, 3 and 6 (4 is a verification, 5 a console one).
+        let range = HistoryOverviewQuery(since: base, until: base.addingTimeInterval(420), buckets: 7)
+        let overview = try await store.overview(range)
+        #expect(overview.buckets.map(\.start) == (0..<7).map { base.addingTimeInterval(Double($0) * 60) })
+        #expect(overview.bucketSeconds == 60)
+        #expect(overview.buckets.map(\.decisions) == [1, 1, 1, 1, 0, 0, 1])
+        #expect(overview.buckets.map(\.denies) == [0, 1, 0, 0, 0, 0, 0])
+        #expect(overview.buckets.map(\.cacheHits) == [0, 1, 2, 0, 0, 0, 0])
+        #expect(overview.buckets.map(\.cacheMisses) == [0, 1, 0, 1, 0, 0, 0])
+        #expect(overview.buckets.map(\.cacheHitRate) == [nil, 0.5, 1, 0, nil, nil, nil])
+        #expect(overview.buckets.map(\.meanLatencyMs) == [0.5, 1.5, 2.5, 3.5, nil, nil, 6.5])
+        #expect(overview.buckets.map(\.maxLatencyMs) == [0.5, 1.5, 2.5, 3.5, nil, nil, 6.5])
+        #expect(overview.totals.decisions == 5)
+        #expect(overview.totals.denies == 1)
+        #expect(overview.topRefused == [HistoryOverview.RefusedImage(image: "ghcr.io/acme/worker@\(digestB)", denies: 1, lastDenied: base.addingTimeInterval(60))])
+
+        // Every source: the verification's denial of the same image counts too, and is the last.
+        var everySource = range
+        everySource.source = nil
+        let all = try await store.overview(everySource)
+        #expect(all.buckets.map(\.decisions) == [1, 1, 1, 1, 1, 1, 1])
+        #expect(all.topRefused == [HistoryOverview.RefusedImage(image: "ghcr.io/acme/worker@\(digestB)", denies: 2, lastDenied: base.addingTimeInterval(240))])
+        var console = range
+        console.source = .console
+        #expect(try await store.overview(console).buckets.map(\.decisions) == [0, 0, 0, 0, 0, 1, 0])
+
+        // Two buckets of 3.5 minutes; nothing outside the range is counted.
+        let halves = try await store.overview(HistoryOverviewQuery(since: base, until: base.addingTimeInterval(420), buckets: 2))
+        #expect(halves.buckets.map(\.decisions) == [4, 1])
+        #expect(halves.buckets.map(\.denies) == [1, 0])
+        let later = try await store.overview(HistoryOverviewQuery(since: base.addingTimeInterval(-3600), until: base, buckets: 3))
+        #expect(later.buckets.map(\.decisions) == [0, 0, 0])
+        #expect(later.topRefused.isEmpty)
+
+        await #expect(throws: HistoryStoreError.self) { try await store.overview(HistoryOverviewQuery(since: base, until: base, buckets: 1)) }
+        await #expect(throws: HistoryStoreError.self) {
+            try await store.overview(HistoryOverviewQuery(since: base, until: base.addingTimeInterval(60), buckets: 0))
+        }
+    }
+
+    /// A database at schema version 1 (`downgrade` takes the store `name` back to it) is
+    /// migrated when opened: its entries stay, with no cache figures, and new ones keep theirs.
+    static func checkMigrationFromVersion1(
+        _ makeStore: (String) async throws -> any HistoryStore, downgrade: (String) async throws -> Void
+    ) async throws {
+        let store = try await makeStore("migration")
+        try await store.append(Array(samples().prefix(2)))
+        await store.close()
+        try await downgrade("migration")
+        let migrated = try await makeStore("migration")
+        let old = try await migrated.query(HistoryQuery(limit: 10)).entries
+        #expect(minutes(old) == [1, 0])
+        #expect(old.allSatisfy { $0.cacheHits == 0 && $0.cacheMisses == 0 })
+        #expect(old.first?.images.count == 2)
+        var new = samples()[2]
+        new.cacheHits = 4
+        new.cacheMisses = 1
+        try await migrated.append([new])
+        let read = try await migrated.query(HistoryQuery(limit: 1)).entries
+        #expect(read.first?.cacheHits == 4)
+        #expect(read.first?.cacheMisses == 1)
+        await migrated.close()
+    }
+
+    /// The statements that take a version 2 database back to version 1.
+    static let downgradeToVersion1 = [
+        "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
+        "UPDATE signet_history_schema SET version = 1",
+    ]
 
     /// Retention by age and by count, at an injected time.
     static func checkRetention(_ store: any HistoryStore) async throws {

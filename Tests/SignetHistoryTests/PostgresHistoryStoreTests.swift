@@ -17,6 +17,16 @@ struct PostgresHistoryStoreTests {
         let version = try await offThePool { try server.psql("SELECT version FROM signet_history_schema", database: "queries") }
         #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
 
+        // A version 1 database is migrated.
+        try await HistoryQueryChecks.checkMigrationFromVersion1({ name in
+            if created.insert(name).inserted { try await offThePool { try server.createDatabase(name) } }
+            return try await PostgresHistoryStore.open(try PostgresConnectionString(parsing: server.connectionString(database: name)))
+        }, downgrade: { name in
+            _ = try await offThePool { try server.psql(HistoryQueryChecks.downgradeToVersion1.joined(separator: "; "), database: name) }
+        })
+        let migrated = try await offThePool { try server.psql("SELECT version FROM signet_history_schema", database: "migration") }
+        #expect(migrated.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
+
         // A newer schema is refused, naming both versions.
         try await offThePool { try server.psql("UPDATE signet_history_schema SET version = 99", database: "queries") }
         let error = await #expect(throws: HistoryStoreError.self) {

@@ -24,6 +24,22 @@ import Testing
         #expect(error?.description.contains("version 99, newer than this signet knows") == true)
     }
 
+    @Test func aVersion1DatabaseIsMigrated() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-sqlite")
+        try await HistoryQueryChecks.checkMigrationFromVersion1({ name in
+            try await SQLiteHistoryStore.open(path: directory.file("\(name).sqlite").path)
+        }, downgrade: { name in
+            let database = try DatabaseQueue(path: directory.file("\(name).sqlite").path)
+            try await database.write { db in
+                for statement in HistoryQueryChecks.downgradeToVersion1 { try db.execute(sql: statement) }
+            }
+            try database.close()
+        })
+        let database = try DatabaseQueue(path: directory.file("migration.sqlite").path)
+        #expect(try await database.read { try Int.fetchAll($0, sql: "SELECT version FROM signet_history_schema") } == [HistorySchema.currentVersion])
+        try database.close()
+    }
+
     @Test func anUnopenableFileIsAClearError() async throws {
         let error = await #expect(throws: HistoryStoreError.self) {
             try await SQLiteHistoryStore.open(path: "/nonexistent-signet-directory/history.sqlite")

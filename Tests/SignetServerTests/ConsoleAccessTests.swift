@@ -97,6 +97,73 @@ struct ConsoleAccessTests {
         #expect(counted("verify", "forbidden") == 1)
     }
 
+    @Test func historyEndpointsAreReviewedAndConsoleVerificationsRecordedInSQLite() async throws {
+        let scratch = TemporaryDirectory(prefix: "signet-console-history")
+        try await Self.checkHistory(store: ["--history-sqlite", scratch.file("history.sqlite").path])
+    }
+
+    @Test(.enabled(if: PostgresServerFixture.isAvailable, "Debian's postgresql is not installed"))
+    func historyEndpointsAreReviewedAndConsoleVerificationsRecordedInPostgreSQL() async throws {
+        let server = try await PostgresServerFixture.start()
+        defer { server.stop() }
+        try await offThePool { try server.createDatabase("console") }
+        let scratch = TemporaryDirectory(prefix: "signet-console-history")
+        let dsn = try scratch.write("dsn", server.connectionString(database: "console"))
+        try await Self.checkHistory(store: ["--history-postgres-dsn-file", dsn.path])
+    }
+
+    /// `signet serve --console-port` with a history store: `/api/history`, `/api/history/{id}`,
+    /// `/api/overview` and the History pages answer 401 without a token or with a refused one and
+    /// 403 to a user the SubjectAccessReview denies; a verification run from the console is
+    /// written to the store as a `console` entry naming the user the TokenReview found.
+    static func checkHistory(store: [String]) async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let console = try await ConsoleFixture.start(policyDirectory: policies.path, arguments: store)
+        defer { console.stop() }
+
+        let verified = try await console.request(
+            "/api/verifications", token: ConsoleFixture.verifierToken, method: "POST",
+            body: #"{"image":"docker.io/library/nginx:1.25","namespace":"team-a"}"#, contentType: "application/json")
+        #expect(verified.status == 200, "\(verified.body)")
+        // Written off the request path: wait (bounded) until the store has it.
+        var entries: [[String: Any]] = []
+        let deadline = TestBudget.deadline(60)
+        while entries.isEmpty && ContinuousClock.now < deadline {
+            let page = try await console.request("/api/history?source=console", token: ConsoleFixture.readerToken)
+            #expect(page.status == 200, "\(page.body)")
+            entries = (try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+            if entries.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let entry = try #require(entries.first, "the console verification reached the history")
+        #expect(entries.count == 1)
+        #expect(entry["source"] as? String == "console")
+        #expect(entry["user"] as? String == "verifier", "the user the TokenReview found")
+        #expect(entry["namespace"] as? String == "team-a")
+        #expect(entry["dryRun"] as? Bool == true)
+        #expect(entry["allowed"] as? Bool == false)
+        let image = try #require((entry["images"] as? [[String: Any]])?.first)
+        #expect(image["policies"] as? [String] == ["no-docker-hub"])
+        #expect(image["verdict"] as? String == "deny")
+        #expect((image["reason"] as? String)?.contains("Docker Hub images are not trusted here") == true)
+        let id = try #require(entry["id"] as? Int)
+
+        for path in ["/api/history", "/api/history/\(id)", "/api/overview", "/history", "/history/\(id)", "/"] {
+            #expect(try await console.request(path).status == 401, "\(path) without a token")
+            #expect(try await console.request(path, token: "not-a-token-the-api-server-knows").status == 401, "\(path) refused token")
+            let outsider = try await console.request(path, token: ConsoleFixture.outsiderToken)
+            #expect(outsider.status == 403, "\(path) denied")
+            #expect(outsider.body.contains("outsider may not get clusterimagepolicies.signet.dev"), "\(path): \(outsider.body)")
+            #expect(try await console.request(path, token: ConsoleFixture.readerToken).status == 200, "\(path) for a reader")
+        }
+        let detail = try await console.request("/history/\(id)", token: ConsoleFixture.readerToken)
+        #expect(detail.body.contains("id=\"decision-source\">console"))
+        #expect(detail.body.contains("id=\"decision-user\">verifier"))
+        let listed = try await console.request("/history?source=console&namespace=team-a", token: ConsoleFixture.readerToken)
+        #expect(listed.body.contains("href=\"/history/\(id)\""))
+        let overview = try await console.request("/api/overview?range=1h&source=console", token: ConsoleFixture.readerToken)
+        #expect(overview.status == 200)
+    }
+
     @Test func consolePortMustDifferFromTheWebhookPort() async throws {
         let policies = try LivePolicies.makeDirectory()
         let pki = try TestPKI()

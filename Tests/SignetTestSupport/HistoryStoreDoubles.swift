@@ -36,6 +36,9 @@ public final class BlockingHistoryStore: HistoryStore {
     }
 
     public func query(_ query: HistoryQuery) async throws -> HistoryPage { HistoryPage(entries: [], nextCursor: nil) }
+    public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
+        HistoryOverview(since: query.since, until: query.until, bucketSeconds: 0, buckets: [], topRefused: [])
+    }
     public func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int { 0 }
     public func close() async {}
 }
@@ -54,6 +57,7 @@ public final class FailingHistoryStore: HistoryStore {
     }
 
     public func query(_ query: HistoryQuery) async throws -> HistoryPage { throw DiskFull() }
+    public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview { throw DiskFull() }
     public func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int { throw DiskFull() }
     public func close() async {}
 }

@@ -6,7 +6,9 @@ import Testing
 /// The console in headless Chromium (Debian's `chromium`, over the DevTools protocol with
 /// `Tests/Console/console_browser.py`): sign in with a token through the login form, load each
 /// page, verify a signed and an unsigned image from a local docker-registry through the form,
-/// open the trust chain, and watch a new admission decision arrive on an open History page.
+/// open the trust chain, watch a new admission decision arrive on an open History page, filter
+/// the stored history with its form, open a decision's page, page through it, and read the
+/// Overview's charts.
 /// Screenshots are written to `$SIGNET_TEST_OUTPUT/console` (default `.build/test-output/console`).
 @Suite(.serialized)
 struct ConsoleBrowserTests {
@@ -29,14 +31,15 @@ struct ConsoleBrowserTests {
 
         let policies = TemporaryDirectory(prefix: "signet-console-policies")
         try policies.write("signed.yaml", keyPolicyYAML(name: "team-signed", glob: "\(registry.host)/team/**", keyFile: key.publicKeyFile))
+        let scratch = TemporaryDirectory(prefix: "signet-console-browser")
         let console = try await ConsoleFixture.start(
-            policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host])
+            policyDirectory: policies.path,
+            arguments: ["--allow-insecure-registry", registry.host, "--history-sqlite", scratch.file("history.sqlite").path])
         defer {
             console.stop()
             registry.stop()
         }
 
-        let scratch = TemporaryDirectory(prefix: "signet-console-browser")
         let uid = UUID().uuidString.lowercased()
         let review = try scratch.write("review.json", """
             {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\(uid)",\
@@ -90,7 +93,38 @@ struct ConsoleBrowserTests {
         #expect(decidedToShown >= 0)
         #expect(decidedToShown < 500 * Double(TestBudget.scale) * 4, "\(history)")
         #expect((history["row"] as? String ?? "").contains("team-a/live"), "\(history)")
-        for name in ["verify-signed", "trust-chain", "history-live"] {
+
+        // The stored history: filtered by its GET form, a decision's page, paging by links.
+        let filtered = try #require(result["historyFiltered"] as? [String: Any])
+        #expect((filtered["url"] as? String ?? "").hasPrefix("/history?"), "\(filtered)")
+        #expect((filtered["url"] as? String ?? "").contains("namespace=team-a"), "\(filtered)")
+        #expect(filtered["form"] as? String == "team-a", "the form keeps the filter")
+        let filteredRows = filtered["rows"] as? [String] ?? []
+        #expect(filteredRows.count == 1, "only the admission in team-a: \(filteredRows)")
+        #expect(filteredRows.first?.contains("team-a/live") == true, "\(filteredRows)")
+        let decision = try #require(result["decision"] as? [String: Any])
+        #expect(decision["source"] as? String == "admission")
+        #expect(decision["user"] as? String == "alice@example.com")
+        #expect(decision["dryRun"] as? String == "no")
+        #expect((decision["reason"] as? String ?? "").contains("no cosign signatures"), "\(decision)")
+        #expect((decision["policies"] as? String ?? "").contains("team-signed"), "\(decision)")
+        let paging = try #require(result["paging"] as? [String: Any])
+        let firstPage = paging["first"] as? [String] ?? [], secondPage = paging["second"] as? [String] ?? []
+        #expect(firstPage.count == 1 && secondPage.count == 1, "\(paging)")
+        #expect(firstPage != secondPage, "\(paging)")
+        #expect(paging["firstLink"] as? Bool == true)
+        // Newest first: the admission, then the console's verification of the unsigned image,
+        // recorded with the user the TokenReview found.
+        #expect(firstPage.first?.contains("admission") == true && firstPage.first?.contains("team-a/live") == true, "\(paging)")
+        #expect(secondPage.first?.contains("console") == true && secondPage.first?.contains("verifier") == true, "\(paging)")
+
+        // The Overview's server-drawn charts.
+        let overview = try #require(result["overview"] as? [String: Any])
+        #expect(overview["charts"] as? [String] == ["chart-decisions", "chart-cache", "chart-latency"], "\(overview)")
+        #expect((overview["totals"] as? String ?? "").hasPrefix("1 decision, 1 denied"), "\(overview)")
+        #expect((overview["refused"] as? [String] ?? []).first?.contains("team/unsigned") == true, "\(overview)")
+
+        for name in ["verify-signed", "trust-chain", "history-live", "history", "history-decision", "overview-charts"] {
             #expect(FileManager.default.fileExists(atPath: "\(output)/\(name).png"), "screenshot \(name)")
         }
     }
