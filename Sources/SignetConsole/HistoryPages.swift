@@ -21,7 +21,7 @@ enum HistoryPages {
                 HTML.escape(decision.time), HTML.escape(decision.kind), HTML.escape(object), HTML.escape(decision.user ?? ""),
                 HTML.badge(decision.allowed ? "allow" : "deny") + (decision.dryRun ? " <small>dry run</small>" : ""),
                 zip(decision.images, decision.verdicts).map { "\(HTML.badge($1)) <code>\(HTML.escape($0))</code>" }.joined(separator: "<br>"),
-                HTML.escape(decision.reason ?? ""), HTML.milliseconds(decision.latencyMs),
+                HTML.escape(TrustChain.clipped(decision.reason ?? "", to: 240)), HTML.milliseconds(decision.latencyMs),
             ]
         }
     }
@@ -121,7 +121,7 @@ enum HistoryPages {
         out += item("User", HTML.escape(entry.user ?? ""), id: "decision-user")
         out += item("Dry run", entry.dryRun ? "yes" : "no", id: "decision-dry-run")
         out += item("Latency", HTML.milliseconds(entry.latencyMs), id: "decision-latency")
-        out += item("Cache", entry.cacheHits + entry.cacheMisses == 0 ? nil : "\(entry.cacheHits) verdicts from the cache, \(entry.cacheMisses) verified")
+        out += item("Cache", entry.cacheHits + entry.cacheMisses == 0 ? nil : "signature verdicts: \(entry.cacheHits) from the cache, \(entry.cacheMisses) verified")
         out += item("Policy revision", entry.policyRevision.map { "<code>\(HTML.escape($0))</code>" })
         out += item("Request uid", entry.uid.map { "<code>\(HTML.escape($0))</code>" })
         out += item("Sent from", HTML.escape([entry.peer, entry.clientCertificate].compactMap { $0 }.joined(separator: ", ")))

@@ -36,7 +36,9 @@ struct SVGChart {
     var svg: String {
         let plotWidth = Self.width - Self.left - Self.right, plotHeight = Self.height - Self.top - Self.bottom
         let count = max(labels.count, 1)
-        let top = max(maximum ?? series.flatMap { $0.values.compactMap { $0 } }.max() ?? 0, maximum == nil ? 1 : 0.000001)
+        let largest = series.flatMap { $0.values.compactMap { $0 } }.max() ?? 0
+        // Counts (bars) get an even top, so the middle line is a whole number too.
+        let top = maximum ?? (kind == .bars ? max(2, (largest / 2).rounded(.up) * 2) : max(largest, 1))
         func x(_ index: Int) -> Double { Double(Self.left) + (Double(index) + 0.5) * Double(plotWidth) / Double(count) }
         func y(_ value: Double) -> Double { Double(Self.top + plotHeight) - min(value / top, 1) * Double(plotHeight) }
         func number(_ value: Double) -> String { String(format: "%.1f", value) }
