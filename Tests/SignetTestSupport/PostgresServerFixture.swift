@@ -73,6 +73,21 @@ public final class PostgresServerFixture: @unchecked Sendable {
             stop()
             throw TestProcessError(message: "postgres did not listen on \(port): \(logs)")
         }
+        // Listening is not accepting: until recovery ends, connections are refused with "the
+        // database system is starting up". Wait (bounded) for pg_isready to say it accepts.
+        let deadline = TestBudget.deadline(60)
+        while true {
+            let ready = try TestProcess.run(binaries.appendingPathComponent("pg_isready").path, [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres",
+            ])
+            if ready.status == 0 { break }
+            guard ContinuousClock.now < deadline else {
+                let logs = process?.stderr ?? ""
+                stop()
+                throw TestProcessError(message: "postgres on \(port) never accepted connections: \(ready.stdout) \(logs)")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
     }
 
     /// Creates the database `name` (owned by ``user``).
