@@ -222,6 +222,7 @@ let package = Package(
                 "SignetRegistry",
                 "SignetSigstore",
                 "SignetTrustRoot",
+                "SignetTUF",
                 "SignetKube",
                 "SignetContinuous",
                 "SignetConsole",

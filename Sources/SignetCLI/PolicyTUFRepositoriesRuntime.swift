@@ -1,55 +1,110 @@
 import Foundation
 import Logging
+import SignetCrypto
 import SignetPolicy
 import SignetTrustRoot
 
 /// The TUF clients of the repositories policies name as their trust root (`trustRoot.tuf`): one
 /// ``SigstoreTrustedRootUpdater`` per repository (TUF specification section 5, bootstrapped from
 /// the policy's `root.json`, never from the embedded Sigstore root), started when a policy first
-/// names it and refreshed for the server's lifetime; each root it adopts is published to
-/// ``PolicyTUFTrustRoots``, which recompiles the policies that use it.
+/// names it and stopped when no policy in force names it any longer; each root it adopts is
+/// published to ``PolicyTUFTrustRoots``, which recompiles the policies that use it, with the
+/// check of its metadata's expiry that every decision asks (freeze-attack protection).
+///
+/// With a cache directory, each repository keeps its last good metadata in
+/// `<cache>/repositories/<sha256 of mirror and root>/`; a restarted client verifies it again
+/// (root chain from the policy's root, signatures, versions, hashes, expiry) and puts the root
+/// it vouches for in force before reaching the mirror, and its stored versions are the floor
+/// the repository's metadata must not go below (rollback across a restart).
 struct PolicyTUFRepositoriesRuntime: Sendable {
     let roots: PolicyTUFTrustRoots
-    /// Refresh interval, CA bundle and request timeout shared by every repository.
+    /// Refresh interval, CA bundle, cache directory and request timeout shared by every repository.
     let settings: TrustedRootUpdaterConfiguration
     let now: @Sendable () -> Date
+    let metrics = TUFTrustRootMetrics(repository: "policy")
 
-    /// Runs a client for every repository as it is named, until the task is cancelled.
+    /// Where `repository` keeps its metadata under the cache directory `cache`: one directory per
+    /// repository identity (mirror URL and bootstrap root), so two policies naming one mirror
+    /// with different roots never share metadata.
+    static func cacheDirectory(for repository: PolicyTUFTrustRoots.Repository, under cache: String) -> String {
+        let key = DigestAlgorithm.sha256.hexHash(Array((repository.mirrorURL + "\n").utf8) + repository.bootstrapRoot)
+        return URL(fileURLWithPath: cache).appendingPathComponent("repositories").appendingPathComponent(key).path
+    }
+
+    /// Runs a client for every repository while policies name it, until the task is cancelled.
     func run(logger: Logger) async {
-        await withDiscardingTaskGroup { group in
-            for await repository in roots.newRepositories {
-                var configuration = settings
-                configuration.mirrorURL = repository.mirrorURL
-                configuration.bootstrapRoot = repository.bootstrapRoot
-                configuration.cacheDirectory = nil
-                let updater: SigstoreTrustedRootUpdater
-                do {
-                    updater = try SigstoreTrustedRootUpdater(configuration: configuration, now: now)
-                } catch {
-                    logger.error("cannot start the TUF client of a policy's trust root", metadata: [
-                        "repository": "\(repository.identity)", "error": "\(error)",
-                    ])
-                    continue
-                }
-                logger.info("keeping a policy's trust root current through TUF", metadata: [
-                    "repository": "\(repository.identity)", "refresh_interval": "\(configuration.refreshInterval)",
+        var clients: [String: Task<Void, Never>] = [:]
+        for await change in roots.changes {
+            switch change {
+            case .registered(let repository):
+                guard clients[repository.identity] == nil else { continue }
+                let client = self
+                clients[repository.identity] = Task { await client.keepCurrent(repository, logger: logger) }
+            case .unregistered(let repository):
+                guard let task = clients.removeValue(forKey: repository.identity) else { continue }
+                task.cancel()
+                logger.notice("stopped keeping a trust root current through TUF: no policy in force names its repository", metadata: [
+                    "repository": "\(repository.identity)",
                 ])
-                let roots = roots
-                group.addTask {
-                    for await root in updater.updates {
-                        roots.publish(.init(root: root.root, digest: root.digest, origin: root.origin), for: repository)
-                        logger.notice("policy trust root from TUF in force", metadata: [
-                            "repository": "\(repository.identity)", "origin": "\(root.origin)", "digest": "\(root.digest)",
-                        ])
-                    }
+            }
+        }
+        for task in clients.values { task.cancel() }
+    }
+
+    /// One repository's client: the stored metadata first, then refreshes until cancelled.
+    private func keepCurrent(_ repository: PolicyTUFTrustRoots.Repository, logger: Logger) async {
+        var configuration = settings
+        configuration.mirrorURL = repository.mirrorURL
+        configuration.bootstrapRoot = repository.bootstrapRoot
+        configuration.cacheDirectory = settings.cacheDirectory.map { Self.cacheDirectory(for: repository, under: $0) }
+        let updater: SigstoreTrustedRootUpdater
+        do {
+            updater = try SigstoreTrustedRootUpdater(configuration: configuration, now: now)
+        } catch {
+            logger.error("cannot start the TUF client of a policy's trust root", metadata: [
+                "repository": "\(repository.identity)", "error": "\(error)",
+            ])
+            return
+        }
+        logger.info("keeping a policy's trust root current through TUF", metadata: [
+            "repository": "\(repository.identity)", "refresh_interval": "\(configuration.refreshInterval)",
+            "cache": "\(configuration.cacheDirectory ?? "memory")",
+        ])
+        let (roots, metrics) = (roots, metrics)
+        metrics.track(updater.freshness)
+        defer { metrics.untrack(updater.freshness) }
+        if configuration.cacheDirectory != nil {
+            do {
+                let stored = try await updater.loadStored()
+                logger.notice("policy trust root from the last good TUF metadata on disk in force", metadata: [
+                    "repository": "\(repository.identity)", "origin": "\(stored.origin)",
+                    "valid_until": "\(updater.freshness.current.validUntil?.description ?? "-")",
+                ])
+            } catch {
+                logger.info("no usable TUF metadata on disk for a policy's repository; waiting for the first refresh", metadata: [
+                    "repository": "\(repository.identity)", "error": "\(error)",
+                ])
+            }
+        }
+        let freshness = updater.freshness
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await root in updater.updates {
+                    roots.publish(
+                        .init(root: root.root, digest: root.digest, origin: root.origin, freshness: TrustRootFreshnessCheck { freshness.staleReason() }),
+                        for: repository)
+                    logger.notice("policy trust root from TUF in force", metadata: [
+                        "repository": "\(repository.identity)", "origin": "\(root.origin)", "digest": "\(root.digest)",
+                    ])
                 }
-                group.addTask {
-                    await updater.run { error in
-                        logger.error("TUF refresh of a policy's trust root failed; the root in force stays", metadata: [
-                            "repository": "\(repository.identity)", "error": "\(error)",
-                        ])
-                    }
-                }
+            }
+            group.addTask {
+                await updater.run(onSuccess: { _ in metrics.refreshed() }, onFailure: { error in
+                    metrics.failed()
+                    TUFRefreshLog.failure(
+                        error, freshness: freshness, subject: "a policy's trust root", logger: logger,
+                        metadata: ["repository": "\(repository.identity)"])
+                })
             }
         }
     }

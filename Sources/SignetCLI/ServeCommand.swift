@@ -169,7 +169,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         if let (configuration, now) = try sigstoreTUF.resolve() {
             let tuf: SigstoreTUFRuntime
             do {
-                tuf = try await SigstoreTUFRuntime.make(configuration: configuration, now: now)
+                tuf = try await SigstoreTUFRuntime.make(configuration: configuration, now: now, logger: Logger(label: "signet.trustroot"))
             } catch {
                 logger.critical("cannot start the Sigstore TUF updater", metadata: ["error": "\(error)"])
                 throw ExitCode(2)
@@ -214,7 +214,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
                     configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL), credentials: settings.registryCredentials)),
             logger: Logger(label: "signet.verify"))
         var (responder, policyUpdates) = await policySource.makeResponder(
-            noMatchAction: settings.noMatchAction, verifier: engine, onChange: { await engine.retain($0) })
+            noMatchAction: settings.noMatchAction, verifier: engine, onChange: { policies in
+                await engine.retain(policies)
+                // The policies' own TUF repositories: clients run for exactly those the set in force names.
+                policyTUF.roots.retain(only: policies.tufRepositories)
+            })
         // Alerts on denies and bypass uses are queued by the audit path and sent by their own task.
         let alertDispatcher = try settings.alerts.map { try AlertDispatcher(configuration: $0) }
         if let alertDispatcher { responder.auditSink = AlertingAuditSink(dispatcher: alertDispatcher, next: responder.auditSink) }

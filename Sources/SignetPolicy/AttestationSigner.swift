@@ -43,6 +43,23 @@ public enum AttestationSigner: Sendable, Hashable {
         }
     }
 
+    /// Why the signer's trust root, delivered through TUF, may not be used now; nil while it
+    /// may (or when it does not expire).
+    public var staleTrustRootReason: String? {
+        switch self {
+        case .key(let trust): trust.transparencyLog.staleReason
+        case .keyless(let trust): trust.freshness?.staleReason
+        }
+    }
+
+    /// The policy's own TUF repository the signer's trust root comes from, if any.
+    public var tufRepository: PolicyTUFTrustRoots.Repository? {
+        switch self {
+        case .key(let trust): trust.transparencyLog.requirement == .require ? trust.transparencyLog.tufRepository : nil
+        case .keyless(let trust): trust.tufRepository
+        }
+    }
+
     /// What the signer trusts beyond the policy text, for the authority's trust fingerprint.
     var fingerprintText: String {
         switch self {

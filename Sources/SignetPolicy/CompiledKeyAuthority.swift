@@ -80,6 +80,11 @@ public struct KeyTransparencyLog: Sendable, Hashable {
     /// Why the trust root the authority names could not be read; while set the authority fails
     /// every image (``CompiledAuthority/unresolvedReason``).
     public var unresolvedTrustRoot: String?
+    /// Whether the trust root, delivered through TUF, may still be used; asked at each decision
+    /// (``CompiledAuthority/staleTrustRootReason``). Nil for a root that does not expire.
+    public var freshness: TrustRootFreshnessCheck?
+    /// The policy's own TUF repository the trust root comes from (`trustRoot.tuf`).
+    public var tufRepository: PolicyTUFTrustRoots.Repository?
 
     public init(requirement: Requirement, trustedRoot: TrustedRoot, trustRootSource: String, trustRootDigest: String) {
         self.requirement = requirement
@@ -90,6 +95,12 @@ public struct KeyTransparencyLog: Sendable, Hashable {
 
     /// No log entry looked at.
     public static let ignore = KeyTransparencyLog(requirement: .ignore, trustedRoot: .empty, trustRootSource: "none", trustRootDigest: "")
+
+    /// Under `require`, why the trust root may not be used now (its TUF metadata expired
+    /// without a refresh); nil under `ignore`, while it may, or when it does not expire.
+    public var staleReason: String? {
+        requirement == .require ? freshness?.staleReason : nil
+    }
 
     public static func == (lhs: KeyTransparencyLog, rhs: KeyTransparencyLog) -> Bool {
         lhs.requirement == rhs.requirement && lhs.trustRootDigest == rhs.trustRootDigest && lhs.trustRootSource == rhs.trustRootSource

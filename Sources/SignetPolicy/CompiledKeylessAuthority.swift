@@ -33,6 +33,12 @@ public struct CompiledKeylessAuthority: Sendable, Hashable {
     /// While set, ``trustedRoot`` is empty and the authority fails every image
     /// (``CompiledAuthority/unresolvedReason``).
     public var unresolvedTrustRoot: String?
+    /// Whether the trust root, delivered through TUF, may still be used; asked at each decision
+    /// (``CompiledAuthority/staleTrustRootReason``). Nil for a root that does not expire.
+    public var freshness: TrustRootFreshnessCheck?
+    /// The policy's own TUF repository the trust root comes from (`trustRoot.tuf`), kept
+    /// current while a policy in force names it.
+    public var tufRepository: PolicyTUFTrustRoots.Repository?
 
     public init(identities: [CertificateIdentity], trustedRoot: TrustedRoot, trustRootSource: String, trustRootDigest: String) {
         self.identities = identities

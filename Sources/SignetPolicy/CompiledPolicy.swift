@@ -223,6 +223,43 @@ public struct CompiledAuthority: Sendable, Hashable {
         }
     }
 
+    /// Why the authority fails every image at this moment: the trust root it verifies against
+    /// was delivered through TUF and the metadata it was verified under has expired with no
+    /// refresh to replace it (freeze-attack protection, TUF specification sections 5.4.4 to
+    /// 5.6.5): `Sigstore trust root is stale: TUF timestamp metadata (version 3) of https://…
+    /// expired at …; refresh failing: …`. Asked at each decision and never cached, so the
+    /// authority verifies again as soon as a refresh succeeds. Nil while the root may be used,
+    /// and for roots that do not expire (embedded, file, inline, ConfigMap).
+    public var staleTrustRootReason: String? {
+        switch kind {
+        case .key(let trust):
+            return trust.transparencyLog.staleReason
+        case .keyless(let trust):
+            return trust.freshness?.staleReason
+        case .attestations(let trust):
+            for requirement in trust.requirements {
+                if let reason = requirement.signer.staleTrustRootReason { return "attestation \(requirement.name): \(reason)" }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// The policies' own TUF repositories (`trustRoot.tuf`) the authority's trust roots come from.
+    public var tufRepositories: [PolicyTUFTrustRoots.Repository] {
+        switch kind {
+        case .key(let trust):
+            return trust.transparencyLog.requirement == .require ? trust.transparencyLog.tufRepository.map { [$0] } ?? [] : []
+        case .keyless(let trust):
+            return trust.tufRepository.map { [$0] } ?? []
+        case .attestations(let trust):
+            return trust.requirements.compactMap(\.signer.tufRepository)
+        default:
+            return []
+        }
+    }
+
     /// What the authority checks.
     public enum Kind: Sendable, Hashable {
         /// Passes or fails every image; `message` explains why.

@@ -18,11 +18,16 @@ public final class LiveTrustedRoot: Sendable {
         public var digest: String
         /// Where it came from, for reasons and audit: `TUF https://… (targets version 14)`.
         public var origin: String
+        /// Whether the TUF metadata it was verified under is still unexpired, asked at each
+        /// decision; nil for a root not delivered through TUF (the embedded one), which does not
+        /// expire.
+        public var freshness: TrustRootFreshnessCheck?
 
-        public init(root: TrustedRoot, digest: String, origin: String) {
+        public init(root: TrustedRoot, digest: String, origin: String, freshness: TrustRootFreshnessCheck? = nil) {
             self.root = root
             self.digest = digest
             self.origin = origin
+            self.freshness = freshness
         }
     }
 

@@ -344,9 +344,11 @@ public struct PolicyEvaluator: Sendable {
         let authorities = policy.authorities
         // By index: an authority is read in place, not copied with its trust configuration.
         for position in authorities.indices {
-            // Trust material that could not be read fails the authority (fail closed), decided
-            // here, never cached: it passes again as soon as the material is back.
-            if let unresolved = authorities[position].unresolvedReason {
+            // Trust material that could not be read, or a trust root whose TUF metadata expired
+            // without a refresh (a frozen mirror), fails the authority (fail closed), decided
+            // here, before any cached verdict, never cached: it passes again as soon as the
+            // material is back or a refresh succeeds.
+            if let unresolved = authorities[position].unresolvedReason ?? authorities[position].staleTrustRootReason {
                 progress.record(
                     AuthorityResult(authority: authorities[position].name, status: .failed, reason: unresolved),
                     at: authorities[position].index)

@@ -142,10 +142,13 @@ extension PolicyLoader {
         let files = trustRootFiles(body.trustRoot)
         let references = trustRootReferences(body.trustRoot)
         do throws(PolicyLoadError) {
-            let (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .transparencyLogs, invalid: invalid)
-            var log = KeyTransparencyLog(requirement: .require, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
+            let resolved = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .transparencyLogs, invalid: invalid)
+            var log = KeyTransparencyLog(
+                requirement: .require, trustedRoot: resolved.root, trustRootSource: resolved.origin, trustRootDigest: resolved.digest)
             log.trustMaterialFiles = files
             log.clusterReferences = references
+            log.freshness = resolved.freshness
+            log.tufRepository = resolved.repository
             return log
         } catch {
             guard requireSecretReferences, !files.isEmpty || !references.isEmpty, body.trustRoot?.inline == nil else { throw error }

@@ -61,9 +61,9 @@ extension PolicyLoader {
         }
         let files = trustRootFiles(body.trustRoot)
         let references = trustRootReferences(body.trustRoot)
-        let (root, origin, digest): (TrustedRoot, String, String)
+        let resolved: ResolvedTrustRoot
         do throws(PolicyLoadError) {
-            (root, origin, digest) = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .certificateAuthorities, invalid: invalid)
+            resolved = try readTrustRoot(body.trustRoot, path: "\(path).trustRoot", use: .certificateAuthorities, invalid: invalid)
         } catch {
             // A trust root file or mounted ConfigMap key that is missing or unusable fails the
             // authority closed, as a removed key does: refusing the reload would keep the last
@@ -80,9 +80,12 @@ extension PolicyLoader {
             unresolved.unresolvedTrustRoot = "\(error.fieldPath ?? path): \(error.message)"
             return unresolved
         }
-        var compiled = CompiledKeylessAuthority(identities: identities, trustedRoot: root, trustRootSource: origin, trustRootDigest: digest)
+        var compiled = CompiledKeylessAuthority(
+            identities: identities, trustedRoot: resolved.root, trustRootSource: resolved.origin, trustRootDigest: resolved.digest)
         compiled.trustMaterialFiles = files
         compiled.clusterReferences = references
+        compiled.freshness = resolved.freshness
+        compiled.tufRepository = resolved.repository
         return compiled
     }
 
@@ -94,14 +97,29 @@ extension PolicyLoader {
         case transparencyLogs
     }
 
+    /// A trust root as an authority is compiled with it.
+    struct ResolvedTrustRoot {
+        var root: TrustedRoot
+        /// `embedded production root`, `TUF <mirror> (targets version N)`, `file /r.json`, ...
+        var origin: String
+        /// SHA-256 (hexadecimal) of its JSON, or a marker for a root not delivered yet.
+        var digest: String
+        /// Asked at each decision for a root delivered through TUF.
+        var freshness: TrustRootFreshnessCheck?
+        /// The policy's own TUF repository it comes from.
+        var repository: PolicyTUFTrustRoots.Repository?
+    }
+
     /// Reads the trust root `reference` names, or the one in force (from TUF, else embedded).
     func readTrustRoot(
         _ reference: ClusterImagePolicy.TrustRootSource?, path: String, use: TrustRootUse, invalid: (String, String) -> PolicyLoadError
-    ) throws(PolicyLoadError) -> (TrustedRoot, String, String) {
+    ) throws(PolicyLoadError) -> ResolvedTrustRoot {
         guard let reference else {
-            if let live = liveTrustedRoot?.current { return (live.root, live.origin, live.digest) }
+            if let live = liveTrustedRoot?.current {
+                return ResolvedTrustRoot(root: live.root, origin: live.origin, digest: live.digest, freshness: live.freshness)
+            }
             switch Self.productionRoot {
-            case .success(let root): return (root, "embedded production root", TrustedRoot.productionJSONDigest)
+            case .success(let root): return ResolvedTrustRoot(root: root, origin: "embedded production root", digest: TrustedRoot.productionJSONDigest)
             case .failure(let error): throw invalid(path, "the embedded production trust root does not load: \(error)")
             }
         }
@@ -114,20 +132,25 @@ extension PolicyLoader {
         let field: String
         if let tuf = reference.tuf {
             field = "\(path).tuf"
-            guard let delivered = try tufRepository(tuf, path: field, invalid: invalid) else {
+            let (repository, delivered) = try tufRepository(tuf, path: field, invalid: invalid)
+            guard let delivered else {
                 // Not delivered yet: no log or CA is trusted, so every image fails closed,
                 // naming the repository, until the first refresh succeeds.
-                return (.empty, "TUF \(tuf.mirror) (not fetched yet)", "pending: TUF \(tuf.mirror)")
+                return ResolvedTrustRoot(
+                    root: .empty, origin: "TUF \(tuf.mirror) (not fetched yet)", digest: "pending: TUF \(tuf.mirror)", repository: repository)
             }
             switch use {
             case .certificateAuthorities where delivered.root.certificateAuthorities.isEmpty,
                  .transparencyLogs where delivered.root.transparencyLogs.isEmpty:
                 // What the repository now delivers trusts nothing this authority needs: it fails
                 // closed (an empty root verifies nothing), naming the repository's root.
-                return (.empty, delivered.origin + " (names no usable \(use == .certificateAuthorities ? "certificate authority" : "transparency log"))",
-                        delivered.digest)
+                return ResolvedTrustRoot(
+                    root: .empty,
+                    origin: delivered.origin + " (names no usable \(use == .certificateAuthorities ? "certificate authority" : "transparency log"))",
+                    digest: delivered.digest, freshness: delivered.freshness, repository: repository)
             default:
-                return (delivered.root, delivered.origin, delivered.digest)
+                return ResolvedTrustRoot(
+                    root: delivered.root, origin: delivered.origin, digest: delivered.digest, freshness: delivered.freshness, repository: repository)
             }
         } else {
             (bytes, origin, field) = try readTrustMaterial(
@@ -148,7 +171,7 @@ extension PolicyLoader {
         default:
             break
         }
-        return (root, origin, DigestAlgorithm.sha256.hexHash(bytes))
+        return ResolvedTrustRoot(root: root, origin: origin, digest: DigestAlgorithm.sha256.hexHash(bytes))
     }
 
     /// The bytes of a `file`, `inline` or `configMapRef` reference (exactly one given, checked by
@@ -179,13 +202,13 @@ extension PolicyLoader {
         }
     }
 
-    /// The trusted root a policy's own TUF repository delivered, or nil when none has been
-    /// delivered yet (the repository is registered with ``tufTrustRoots`` for `signet serve`'s
-    /// TUF client). The bootstrap `root.json` is read here, so a missing one is the same error
-    /// as a missing trust root file.
+    /// The repository a policy's `trustRoot.tuf` names and the trusted root it delivered, or nil
+    /// when none has been delivered yet (the repository is registered with ``tufTrustRoots`` for
+    /// `signet serve`'s TUF client). The bootstrap `root.json` is read here, so a missing one is
+    /// the same error as a missing trust root file.
     func tufRepository(
         _ reference: ClusterImagePolicy.TUFRepositoryReference, path: String, invalid: (String, String) -> PolicyLoadError
-    ) throws(PolicyLoadError) -> LiveTrustedRoot.Snapshot? {
+    ) throws(PolicyLoadError) -> (PolicyTUFTrustRoots.Repository, LiveTrustedRoot.Snapshot?) {
         guard reference.mirror.hasPrefix("https://") || reference.mirror.hasPrefix("http://") else {
             throw invalid("\(path).mirror", "must be an http(s) URL, not \"\(reference.mirror)\"")
         }
@@ -197,7 +220,7 @@ extension PolicyLoader {
             file: root.file, inline: root.inline, configMapRef: root.configMapRef, defaultKey: "root.json", what: "TUF root",
             path: "\(path).root", invalid: invalid)
         let repository = PolicyTUFTrustRoots.Repository(mirrorURL: reference.mirror, bootstrapRoot: bootstrap)
-        return tufTrustRoots?.root(for: repository)
+        return (repository, tufTrustRoots?.root(for: repository))
     }
 
     /// The file a trust root reference reads: its `file`, its mounted ConfigMap key, or its TUF

@@ -44,6 +44,18 @@ public struct PolicySet: Sendable {
         return files.sorted()
     }
 
+    /// Every TUF repository a policy names as its own trust root (`trustRoot.tuf`), by identity:
+    /// the repositories whose clients must run while this set is in force.
+    public var tufRepositories: [PolicyTUFTrustRoots.Repository] {
+        var repositories: [String: PolicyTUFTrustRoots.Repository] = [:]
+        for policy in policies {
+            for authority in policy.authorities {
+                for repository in authority.tufRepositories { repositories[repository.identity] = repository }
+            }
+        }
+        return repositories.keys.sorted().map { repositories[$0]! }
+    }
+
     /// Every Secret and ConfigMap key the policies read trust material from (`secretRef`,
     /// `configMapRef`), sorted: what a policy source reading them through the API watches.
     public var clusterReferences: [ClusterKeyReference] {

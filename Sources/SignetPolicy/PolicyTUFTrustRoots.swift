@@ -12,8 +12,19 @@ import Synchronization
 /// authority has no trusted logs or CAs, so it fails closed. `signet serve` runs a TUF client
 /// for each registered repository and publishes every root it adopts here; the published roots'
 /// digests are part of the policy sources' change checks and of the policy set's revision, so a
-/// new root recompiles the policies and retires the verdicts cached under the old one.
+/// new root recompiles the policies and retires the verdicts cached under the old one. Each
+/// policy set put in force is handed to ``retain(only:)``: repositories it no longer names
+/// (their policies were edited or removed) are unregistered, their roots dropped and their
+/// clients stopped, so signet asks no mirror that no policy in force names.
 public final class PolicyTUFTrustRoots: Sendable {
+    /// A repository registered or unregistered, in order.
+    public enum Change: Sendable, Equatable {
+        /// A policy names it: its client should run.
+        case registered(Repository)
+        /// No policy in force names it any longer: its client should stop.
+        case unregistered(Repository)
+    }
+
     /// One repository: where it is served and the root it is trusted from.
     public struct Repository: Sendable, Hashable {
         /// Metadata at `<mirrorURL>/`, targets at `<mirrorURL>/targets/`.
@@ -37,23 +48,23 @@ public final class PolicyTUFTrustRoots: Sendable {
     }
 
     private let shared: Mutex<Shared>
-    private let registrations: AsyncStream<Repository>.Continuation
-    /// Each repository as it is first asked for.
-    public let newRepositories: AsyncStream<Repository>
+    private let registrations: AsyncStream<Change>.Continuation
+    /// Each repository as it is first asked for, and as the policies in force stop naming it.
+    public let changes: AsyncStream<Change>
     /// The roots a pinned copy reads (one load sees one state); nil: the shared ones.
     private let pinnedRoots: [String: LiveTrustedRoot.Snapshot]?
     private let parent: PolicyTUFTrustRoots?
 
     public init() {
         shared = Mutex(Shared())
-        (newRepositories, registrations) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        (changes, registrations) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         pinnedRoots = nil
         parent = nil
     }
 
     private init(pinning parent: PolicyTUFTrustRoots) {
         shared = Mutex(Shared())
-        (newRepositories, registrations) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(0))
+        (changes, registrations) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(0))
         pinnedRoots = parent.shared.withLock { $0.roots }
         self.parent = parent
     }
@@ -73,14 +84,42 @@ public final class PolicyTUFTrustRoots: Sendable {
             state.registered[repository.identity] = repository
             return true
         }
-        if isNew { owner.registrations.yield(repository) }
+        if isNew { owner.registrations.yield(.registered(repository)) }
         if let pinnedRoots { return pinnedRoots[repository.identity] }
         return owner.shared.withLock { $0.roots[repository.identity] }
     }
 
-    /// Makes `snapshot` the root in force for `repository`.
+    /// Makes `snapshot` the root in force for `repository`, while it is registered (a client
+    /// that is being stopped cannot bring back the root of a repository no policy names).
     public func publish(_ snapshot: LiveTrustedRoot.Snapshot, for repository: Repository) {
-        (parent ?? self).shared.withLock { $0.roots[repository.identity] = snapshot }
+        (parent ?? self).shared.withLock { state in
+            guard state.registered[repository.identity] != nil else { return }
+            state.roots[repository.identity] = snapshot
+        }
+    }
+
+    /// Makes the registered repositories exactly `repositories` (those the policy set just put
+    /// in force names): the others are unregistered and their roots dropped, and any of
+    /// `repositories` not registered is registered. Returns what changed.
+    @discardableResult
+    public func retain(only repositories: [Repository]) -> [Change] {
+        let owner = parent ?? self
+        let wanted = Dictionary(repositories.map { ($0.identity, $0) }, uniquingKeysWith: { first, _ in first })
+        let changes = owner.shared.withLock { state in
+            var changes: [Change] = []
+            for (identity, repository) in state.registered.sorted(by: { $0.key < $1.key }) where wanted[identity] == nil {
+                state.registered[identity] = nil
+                state.roots[identity] = nil
+                changes.append(.unregistered(repository))
+            }
+            for (identity, repository) in wanted.sorted(by: { $0.key < $1.key }) where state.registered[identity] == nil {
+                state.registered[identity] = repository
+                changes.append(.registered(repository))
+            }
+            return changes
+        }
+        for change in changes { owner.registrations.yield(change) }
+        return changes
     }
 
     /// The repositories asked for so far.

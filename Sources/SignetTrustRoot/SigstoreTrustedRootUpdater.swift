@@ -10,13 +10,21 @@ import SignetTUF
 /// Until the first refresh succeeds, ``current`` is the root embedded at build time. Each
 /// refresh verifies the metadata (root rotation from the embedded TUF root, thresholds,
 /// rollback, expiry, hashes), downloads `trusted_root.json` only when its trusted hash
-/// changed, and publishes it on ``updates``. A failed refresh keeps the last good root.
+/// changed, and publishes it on ``updates``. A failed refresh keeps the last good root, but only
+/// for as long as the metadata it was verified under is unexpired: ``freshness`` says, at each
+/// decision, when that metadata has expired (freeze-attack protection, sections 5.4.4 to
+/// 5.6.5), and verification that depends on the root then fails closed. With a cache directory,
+/// ``loadStored()`` puts the root the stored metadata vouches for in force at start, after
+/// verifying that metadata again (root chain, signatures, versions, hashes, expiry), before
+/// the repository is reached.
 public actor SigstoreTrustedRootUpdater {
     public let configuration: TrustedRootUpdaterConfiguration
     private let client: TUFClient
     private let now: @Sendable () -> Date
     private var state: CurrentTrustedRoot
     private var lastError: TUFError?
+    /// Until when the root in force may be used; recorded by every refresh.
+    public nonisolated let freshness: TrustedRootFreshness
     private let continuation: AsyncStream<CurrentTrustedRoot>.Continuation
     /// Every new trusted root, as it is adopted.
     public nonisolated let updates: AsyncStream<CurrentTrustedRoot>
@@ -30,6 +38,7 @@ public actor SigstoreTrustedRootUpdater {
     ) throws(TrustedRootUpdaterError) {
         self.configuration = configuration
         self.now = now
+        freshness = TrustedRootFreshness(mirrorURL: configuration.mirrorURL, now: now)
         do {
             state = try CurrentTrustedRoot.embedded()
         } catch {
@@ -70,40 +79,74 @@ public actor SigstoreTrustedRootUpdater {
             let trusted = try await client.refresh()
             let target = try await client.targetInfo(for: SigstoreTUFRoot.trustedRootTarget)
             let bytes = try await client.download(target)
-            let digest = DigestAlgorithm.sha256.hexHash(bytes)
+            try adopt(bytes, targetsVersion: trusted.targets["targets"]?.signed.header.version ?? 0, at: started)
             lastError = nil
-            if digest == state.digest, state.refreshedAt != nil {
-                state.refreshedAt = started
-                return state
-            }
-            let root: TrustedRoot
-            do {
-                root = try TrustedRoot(json: bytes)
-            } catch {
-                throw TUFError(.unusableTarget, "\(SigstoreTUFRoot.trustedRootTarget) is not a usable trusted root: \(error)")
-            }
-            let version = trusted.targets["targets"]?.signed.header.version ?? 0
-            state = CurrentTrustedRoot(
-                root: root, digest: digest, origin: "TUF \(configuration.mirrorURL) (targets version \(version))", refreshedAt: started)
-            continuation.yield(state)
+            freshness.recordSuccess(validUntil: await client.trustedMetadata?.earliestExpiry ?? trusted.earliestExpiry)
             return state
         } catch {
             lastError = error
+            freshness.recordFailure(error)
             throw error
         }
     }
 
+    /// Puts in force the trusted root the metadata kept in the cache directory vouches for,
+    /// without asking the repository (``TUFClient/loadStored()``: the stored root chain from the
+    /// bootstrap root, the stored timestamp, snapshot and targets verified again, none expired,
+    /// the stored target's hashes matching). Throws, keeping the root in force, when there is
+    /// no cache or anything in it is missing, does not verify or has expired.
+    @discardableResult
+    public func loadStored() async throws(TUFError) -> CurrentTrustedRoot {
+        let started = now()
+        let trusted = try await client.loadStored()
+        let target = try await client.targetInfo(for: SigstoreTUFRoot.trustedRootTarget)
+        guard let bytes = try await client.storedTarget(target) else {
+            throw TUFError(.notFound, "the store holds no \(SigstoreTUFRoot.trustedRootTarget) matching the stored metadata")
+        }
+        try adopt(bytes, targetsVersion: trusted.targets["targets"]?.signed.header.version ?? 0, at: started)
+        freshness.recordSuccess(validUntil: await client.trustedMetadata?.earliestExpiry ?? trusted.earliestExpiry)
+        return state
+    }
+
+    /// Makes `bytes` (the trusted root target, verified against its metadata) the root in force
+    /// and publishes it when it differs from the one in force.
+    private func adopt(_ bytes: [UInt8], targetsVersion: Int, at started: Date) throws(TUFError) {
+        let digest = DigestAlgorithm.sha256.hexHash(bytes)
+        if digest == state.digest, state.refreshedAt != nil {
+            state.refreshedAt = started
+            return
+        }
+        let root: TrustedRoot
+        do {
+            root = try TrustedRoot(json: bytes)
+        } catch {
+            throw TUFError(.unusableTarget, "\(SigstoreTUFRoot.trustedRootTarget) is not a usable trusted root: \(error)")
+        }
+        state = CurrentTrustedRoot(
+            root: root, digest: digest, origin: "TUF \(configuration.mirrorURL) (targets version \(targetsVersion))", refreshedAt: started)
+        continuation.yield(state)
+    }
+
     /// Refreshes now and then every ``TrustedRootUpdaterConfiguration/refreshInterval`` (or
-    /// ``TrustedRootUpdaterConfiguration/retryInterval`` after a failure), until the task is
-    /// cancelled. `onFailure` hears each failed refresh.
-    public func run(onFailure: @Sendable (TUFError) -> Void = { _ in }) async {
+    /// ``TrustedRootUpdaterConfiguration/retryInterval`` after a failure), and no later than
+    /// the moment the metadata in force expires (a repository whose metadata expires sooner than
+    /// the interval is asked before its root turns stale), until the task is cancelled.
+    /// `onSuccess` hears each adopted or confirmed root, `onFailure` each failed refresh.
+    public func run(
+        onSuccess: @Sendable (CurrentTrustedRoot) -> Void = { _ in }, onFailure: @Sendable (TUFError) -> Void = { _ in }
+    ) async {
         while !Task.isCancelled {
             var wait = configuration.refreshInterval
             do {
-                try await refresh()
+                onSuccess(try await refresh())
             } catch {
                 onFailure(error)
                 wait = min(configuration.retryInterval, configuration.refreshInterval)
+            }
+            if let expires = freshness.current.validUntil?.expires, case let untilExpiry = expires.timeIntervalSince(now()),
+               untilExpiry > 0, untilExpiry < 1e9 {
+                // A second after it; once expired, the retry interval paces the attempts.
+                wait = min(wait, .milliseconds(Int64(untilExpiry * 1000) + 1000))
             }
             do {
                 try await Task.sleep(for: wait)

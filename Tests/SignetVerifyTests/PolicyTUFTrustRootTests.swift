@@ -132,4 +132,66 @@ struct PolicyTUFTrustRootTests {
         _ = try? await offThePool { server.stop() }
         await setup.fixture.stop()
     }
+
+    /// A policy's repository under `signet serve --sigstore-tuf-cache-dir`: its last good
+    /// metadata is kept in a directory of its own under the cache; when no policy in force names
+    /// it any longer its client stops asking the mirror; and a restart with the mirror down puts
+    /// the root the stored metadata vouches for (verified again) in force without the mirror.
+    @Test func aPolicysRepositorySurvivesARestartAndStopsWithItsPolicy() async throws {
+        let setup = try await KeyTransparencyLogTests.setup()
+        let image = try await KeyTransparencyLogTests.signedImage("policy-tuf-cache", setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON())
+        defer { repository.stop() }
+        let policies = TemporaryDirectory(prefix: "signet-policy-tuf-cache")
+        let named = Self.policy(
+            glob: "\(setup.fixture.registry.host)/tlog/**", keyFile: setup.key.publicKeyFile, mirror: repository.mirrorURL,
+            rootFile: repository.bootstrapRootFile)
+        try policies.write("key.yaml", named)
+        let cache = TemporaryDirectory(prefix: "signet-policy-tuf-cache-dir")
+        let arguments = [
+            "--allow-insecure-registry", setup.fixture.registry.host, "--policy-reload-interval", "1s",
+            "--sigstore-tuf-cache-dir", cache.path, "--sigstore-tuf-refresh-interval", "1s",
+            "--sigstore-tuf-now-unsafe", PrivateTUFServeTests.repositoryTime,
+        ]
+        let server = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: arguments)
+        let reviews = TemporaryDirectory(prefix: "signet-policy-tuf-cache-reviews")
+        let review = try PrivateTUFServeTests.review(for: image, in: reviews)
+        let allowed = try await PrivateTUFServeTests.reviewUntil(server, review) { $0.allowed }
+        #expect(allowed.allowed, "\(allowed.message)\n\(server.process.stderr.suffix(3000))")
+        // One directory for the repository, holding its metadata and target.
+        let directories = try FileManager.default.contentsOfDirectory(atPath: cache.file("repositories").path)
+        #expect(directories.count == 1)
+        let stored = cache.file("repositories").appendingPathComponent(directories.first ?? "-")
+        let files = Set((try? FileManager.default.contentsOfDirectory(atPath: stored.path)) ?? [])
+        #expect(files.isSuperset(of: ["root.json", "timestamp.json", "snapshot.json", "targets.json", "targets"]), "\(files)")
+
+        // The policy stops naming the repository: its client stops, and the mirror hears no more.
+        try policies.write("key.yaml", named.replacingOccurrences(of: "transparencyLog: require", with: "transparencyLog: ignore")
+            .components(separatedBy: "\n").prefix { !$0.contains("trustRoot:") }.joined(separator: "\n"))
+        let stopped = "stopped keeping a trust root current through TUF"
+        let start = ContinuousClock.now
+        while !server.process.stderr.contains(stopped), ContinuousClock.now - start < TestBudget.seconds(60) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(server.process.stderr.contains(stopped), "\(server.process.stderr.suffix(3000))")
+        let requests = repository.requestCount
+        // Three refresh intervals: a client still running would have asked for the timestamp.
+        try await Task.sleep(for: .seconds(3))
+        #expect(repository.requestCount == requests, "no request to a mirror no policy names")
+        _ = try? await offThePool { server.stop() }
+
+        // Restart with the policy back and the mirror down: the stored metadata vouches.
+        try policies.write("key.yaml", named)
+        repository.stop()
+        let restarted = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: arguments)
+        let again = try await PrivateTUFServeTests.reviewUntil(restarted, review) { $0.allowed }
+        #expect(again.allowed, "\(again.message)\n\(restarted.process.stderr.suffix(3000))")
+        #expect(restarted.process.stderr.contains("policy trust root from the last good TUF metadata on disk in force"),
+                "\(restarted.process.stderr.suffix(3000))")
+        _ = try? await offThePool { restarted.stop() }
+        await setup.fixture.stop()
+    }
 }

@@ -20,12 +20,19 @@ struct TestTUFRepository: @unchecked Sendable {
 
     static let script = TestPaths.packageRoot.appendingPathComponent("Tests/SigstoreFixture/tuf_repository.py").path
 
-    /// Makes the keys and root 1, publishes `trustedRoot` as targets version 1, and serves it.
-    static func start(trustedRoot: String) async throws -> TestTUFRepository {
+    /// Makes the keys and root 1, publishes `trustedRoot` as targets version 1 (its timestamp
+    /// expiring at `timestampExpires`, RFC 3339, or with the other metadata in 2030), and serves it.
+    static func start(trustedRoot: String, timestampExpires: String? = nil) async throws -> TestTUFRepository {
         let directory = TemporaryDirectory(prefix: "signet-private-tuf")
         let rootFile = try directory.write("trusted_root-1.json", trustedRoot).path
-        let made = try await TestProcess.run("python3", [script, "init", directory.path, rootFile])
+        let made = try await TestProcess.run(
+            "python3", [script, "init", directory.path, rootFile], environment: timestampExpires.map { ["TUF_TIMESTAMP_EXPIRES": $0] } ?? [:])
         guard made.status == 0 else { throw TestProcessError(message: "tuf_repository.py init: \(made.stderr)") }
+        return try await serve(directory)
+    }
+
+    /// Serves the repository in `directory` on a port of its own.
+    private static func serve(_ directory: TemporaryDirectory) async throws -> TestTUFRepository {
         // Port 0 and the port the server says it bound: a port picked beforehand could be taken
         // by another test's server in between, and this test would then fetch from that one.
         let server = try TestProcess(
@@ -48,6 +55,9 @@ struct TestTUFRepository: @unchecked Sendable {
         let made = try await TestProcess.run("python3", [Self.script, "publish", directory.path, rootFile])
         guard made.status == 0 else { throw TestProcessError(message: "tuf_repository.py publish: \(made.stderr)") }
     }
+
+    /// How many files the server was asked for so far (its request log).
+    var requestCount: Int { server.stderr.components(separatedBy: "\"GET ").count - 1 }
 
     func stop() { server.terminate() }
 }
@@ -84,6 +94,26 @@ struct PrivateTUFServeTests {
         return answer
     }
 
+    /// A key authority whose signatures must be logged by the Sigstore root in force: no
+    /// trustRoot, so the one TUF keeps current.
+    static func loggedKeyPolicy(_ setup: KeyTransparencyLogTests.Setup) -> String {
+        """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: logged-release
+        spec:
+          images:
+            - glob: "\(setup.fixture.registry.host)/tlog/**"
+          authorities:
+            - name: release
+              key:
+                publicKeys:
+                  - file: \(setup.key.publicKeyFile)
+                transparencyLog: require
+        """
+    }
+
     @Test("a log rotated out of the TUF-delivered root retires the cached allow")
     func aRotatedLogRetiresTheCachedAllow() async throws {
         let setup = try await KeyTransparencyLogTests.setup()
@@ -95,22 +125,7 @@ struct PrivateTUFServeTests {
         defer { repository.stop() }
 
         let policies = TemporaryDirectory(prefix: "signet-private-tuf-policies")
-        // No trustRoot: the authority requires a log of the Sigstore root in force, the TUF one.
-        try policies.write("key.yaml", """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: logged-release
-            spec:
-              images:
-                - glob: "\(setup.fixture.registry.host)/tlog/**"
-              authorities:
-                - name: release
-                  key:
-                    publicKeys:
-                      - file: \(setup.key.publicKeyFile)
-                    transparencyLog: require
-            """)
+        try policies.write("key.yaml", Self.loggedKeyPolicy(setup))
         let server = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: [
             "--allow-insecure-registry", setup.fixture.registry.host, "--policy-reload-interval", "1s",
             "--sigstore-tuf", "--sigstore-tuf-mirror", repository.mirrorURL, "--sigstore-tuf-root", repository.bootstrapRootFile,
@@ -137,6 +152,69 @@ struct PrivateTUFServeTests {
         #expect(!denied.allowed, "the cached allow must be retired by the new root: \(denied.message)")
         #expect(denied.message.contains("which the trusted root does not name"), "\(denied.message)")
         #expect(server.process.stderr.contains("TUF \(repository.mirrorURL) (targets version 2)"), "\(server.process.stderr.suffix(2000))")
+        _ = try? await offThePool { server.stop() }
+        await setup.fixture.stop()
+    }
+
+    /// Freeze-attack protection under `signet serve`: the mirror stops answering after a good
+    /// refresh. Until the timestamp the root was verified under expires (judged at the time the
+    /// test writes to the clock file) the root stays in force and the pod stays ready; past it,
+    /// every verification that depends on the root is denied, naming the repository, the
+    /// metadata, its expiry and the refresh error, and a critical log line and the
+    /// `signet_tuf_trust_roots_stale` gauge say so, while `/readyz` still answers 200.
+    @Test("a frozen mirror keeps the TUF root only until its timestamp expires")
+    func aFrozenMirrorDeniesOnceTheTimestampExpires() async throws {
+        let setup = try await KeyTransparencyLogTests.setup()
+        let image = try await KeyTransparencyLogTests.signedImage("tuf-frozen", setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+        let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON(), timestampExpires: "2026-12-02T00:00:00Z")
+        defer { repository.stop() }
+        let policies = TemporaryDirectory(prefix: "signet-frozen-tuf-policies")
+        try policies.write("key.yaml", Self.loggedKeyPolicy(setup))
+        let clock = TemporaryDirectory(prefix: "signet-frozen-tuf-clock")
+        let clockFile = try clock.write("now", Self.repositoryTime).path
+        let server = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: [
+            "--allow-insecure-registry", setup.fixture.registry.host, "--policy-reload-interval", "1s",
+            "--sigstore-tuf", "--sigstore-tuf-mirror", repository.mirrorURL, "--sigstore-tuf-root", repository.bootstrapRootFile,
+            "--sigstore-tuf-refresh-interval", "1s", "--sigstore-tuf-now-unsafe", "@" + clockFile,
+        ])
+        let reviews = TemporaryDirectory(prefix: "signet-frozen-tuf-reviews")
+        let review = try Self.review(for: image, in: reviews)
+        let allowed = try await Self.reviewUntil(server, review) { $0.allowed }
+        #expect(allowed.allowed, "\(allowed.message)\n\(server.process.stderr.suffix(3000))")
+
+        // The mirror stops answering; half a day later the timestamp is still valid.
+        repository.stop()
+        try clock.write("now", "2026-12-01T12:00:00Z")
+        let failing = "TUF refresh of the Sigstore trusted root failed; the root in force stays until its metadata expires"
+        let start = ContinuousClock.now
+        while !server.process.stderr.contains(failing), ContinuousClock.now - start < TestBudget.seconds(60) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(server.process.stderr.contains(failing), "\(server.process.stderr.suffix(3000))")
+        let stillAllowed = try AdmissionAnswer(decoding: try await server.review(review).body)
+        #expect(stillAllowed.allowed, "a transient outage with valid metadata denies nothing: \(stillAllowed.message)")
+
+        // Past the timestamp's expiry the root is stale: denied, naming why.
+        try clock.write("now", "2026-12-02T00:00:01Z")
+        let denied = try await Self.reviewUntil(server, review) { !$0.allowed }
+        #expect(!denied.allowed)
+        let stale = "Sigstore trust root is stale: TUF timestamp metadata (version 1) of \(repository.mirrorURL) expired at 2026-12-02T00:00:00Z; refresh failing: fetch failed"
+        #expect(denied.message.contains(stale), "\(denied.message)")
+        #expect(denied.message.contains("logged-release"), "the deny names the policy: \(denied.message)")
+        let gaugeStart = ContinuousClock.now
+        let gauge = #"signet_tuf_trust_roots_stale{repository="sigstore"}"#
+        while (try await server.metricValue(gauge) ?? 0) < 1, ContinuousClock.now - gaugeStart < TestBudget.seconds(60) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(try await server.metricValue(gauge) == 1)
+        #expect((try await server.metricValue(#"signet_tuf_metadata_expiry_timestamp_seconds{repository="sigstore"}"#)) == 1_796_169_600)
+        #expect(server.process.stderr.contains("its metadata has expired: verification depending on it is denied"), "\(server.process.stderr.suffix(3000))")
+        // Readiness stays: the pod keeps answering, and denying, rather than leaving the Service.
+        let ready = try await server.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(server.baseURL)/readyz"])
+        #expect(ready.stdout == "200")
         _ = try? await offThePool { server.stop() }
         await setup.fixture.stop()
     }

@@ -11,6 +11,7 @@ Usage:
   tuf_repository.py publish DIR TRUSTED_ROOT  new targets, snapshot and timestamp versions
                                               delivering another trusted root
 The signing keys and versions live in DIR/.keys (outside what the tests serve: serve DIR/mirror).
+TUF_TIMESTAMP_EXPIRES, when set, is the timestamp's `expires` (a freeze-attack test lets it pass).
 `DIR/mirror/1.root.json` is the root a client bootstraps from.
 """
 import hashlib
@@ -119,7 +120,8 @@ class Repository:
         snapshot_bytes = signed_document(snapshot, [self.keys["snapshot"]])
         self.write(f"{self.versions['snapshot']}.snapshot.json", snapshot_bytes)
         timestamp = {
-            "_type": "timestamp", "spec_version": "1.0.31", "version": self.versions["timestamp"], "expires": EXPIRES,
+            "_type": "timestamp", "spec_version": "1.0.31", "version": self.versions["timestamp"],
+            "expires": os.environ.get("TUF_TIMESTAMP_EXPIRES") or EXPIRES,
             "meta": {"snapshot.json": {
                 "version": self.versions["snapshot"], "length": len(snapshot_bytes),
                 "hashes": {"sha256": hashlib.sha256(snapshot_bytes).hexdigest()},

@@ -37,16 +37,23 @@ extension TUFClient {
     /// otherwise fetched (by hash-prefixed name under consistent snapshots) and checked against
     /// the trusted length and hashes before it is stored and returned.
     public func download(_ target: TargetFileInfo) async throws(TUFError) -> [UInt8] {
+        if let stored = try await storedTarget(target) { return stored }
         let storeName = "targets/\(target.path)"
-        if let stored = try await targetStore.read(storeName),
-           (try? MetadataFileCheck.verify(stored, length: target.length, hashes: target.hashes, name: target.path)) != nil {
-            return stored
-        }
         let consistent = trustedMetadata?.root.signed.consistentSnapshot ?? false
         let hash = consistent ? (target.hashes["sha256"] ?? target.hashes.sorted(by: { $0.key < $1.key }).first?.value) : nil
         let bytes = try await fetch(configuration.layout.targetURL(path: target.path, hash: hash), maximumLength: target.length)
         try MetadataFileCheck.verify(bytes, length: target.length, hashes: target.hashes, name: target.path)
         try await targetStore.write(storeName, bytes)
         return bytes
+    }
+
+    /// The stored copy of `target` when its length and hashes match the trusted ones (section
+    /// 5.7.3), without asking the repository; nil otherwise.
+    public func storedTarget(_ target: TargetFileInfo) async throws(TUFError) -> [UInt8]? {
+        guard let stored = try await targetStore.read("targets/\(target.path)"),
+              (try? MetadataFileCheck.verify(stored, length: target.length, hashes: target.hashes, name: target.path)) != nil else {
+            return nil
+        }
+        return stored
     }
 }

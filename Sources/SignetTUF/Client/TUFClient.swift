@@ -14,7 +14,7 @@ public actor TUFClient {
     private let fetcher: any TUFFetcher
     private let store: any TUFMetadataStore
     private let bootstrapRoot: [UInt8]
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     private var trusted: TrustedMetadataSet?
 
     /// - Parameters:
@@ -74,17 +74,47 @@ public actor TUFClient {
         return set
     }
 
-    /// Section 5.2: the stored root when it verifies and is newer than the bootstrap root,
-    /// otherwise the bootstrap root.
-    private func startingSet(referenceTime: Date) async throws(TUFError) -> TrustedMetadataSet {
-        let bootstrap = try TrustedMetadataSet(trustedRoot: bootstrapRoot, referenceTime: referenceTime, format: configuration.format)
-        if let local = try await store.read("root.json"),
-           let stored = try? TrustedMetadataSet(trustedRoot: local, referenceTime: referenceTime, format: configuration.format),
-           stored.root.signed.header.version > bootstrap.root.signed.header.version {
-            return stored
+    /// Section 5.2: the bootstrap root, then each newer root version the store keeps
+    /// (`<version>.root.json`, written by earlier updates), every one verified as section 5.3
+    /// verifies a fetched one: signed by a threshold of the previous root's keys and of its own,
+    /// with the next version number. The chain stops at the first version the store lacks or
+    /// that does not verify (a damaged cache is fetched again); a root the store holds only as
+    /// `root.json` is not trusted on its own signatures, so a replaced file cannot swap the
+    /// repository's keys across a restart.
+    func startingSet(referenceTime: Date) async throws(TUFError) -> TrustedMetadataSet {
+        var set = try TrustedMetadataSet(trustedRoot: bootstrapRoot, referenceTime: referenceTime, format: configuration.format)
+        for _ in 0..<configuration.maximumRootRotations {
+            let next = set.root.signed.header.version + 1
+            guard let bytes = try await store.read(Self.rootVersionFile(next)), (try? set.updateRoot(bytes)) != nil else { break }
         }
-        return bootstrap
+        return set
     }
+
+    /// Section 5 from the client's own storage alone, with no request to the repository: the
+    /// stored root chain (as ``refresh()`` starts it), then the stored timestamp, snapshot and
+    /// targets, each checked as a fetched copy is (signature thresholds; the snapshot's and the
+    /// targets' lengths, hashes and versions as the timestamp and the snapshot name them; expiry
+    /// at the clock's time, read once). What verifies becomes the trusted metadata, so
+    /// ``targetInfo(for:)`` and ``download(_:)`` answer from the store before the repository has
+    /// been reached (after a restart during an outage). Throws, trusting nothing new, when a
+    /// file is missing, does not verify, or has expired: expired metadata is never used.
+    @discardableResult
+    public func loadStored() async throws(TUFError) -> TrustedMetadataSet {
+        var set = try await startingSet(referenceTime: now())
+        try set.checkFinalRoot()
+        func stored(_ name: String) async throws(TUFError) -> [UInt8] {
+            guard let bytes = try await store.read(name) else { throw TUFError(.notFound, "the store holds no \(name)") }
+            return bytes
+        }
+        try set.updateTimestamp(try await stored("timestamp.json"))
+        try set.updateSnapshot(try await stored("snapshot.json"))
+        try set.updateTargets(try await stored("targets.json"))
+        trusted = set
+        return set
+    }
+
+    /// Where the store keeps root version `version`.
+    static func rootVersionFile(_ version: Int) -> String { "\(version).root.json" }
 
     /// Section 5.3: follows root versions N+1, N+2, ... until the repository has no next one,
     /// storing each. When the timestamp or snapshot keys changed on the way, the stored
@@ -101,6 +131,7 @@ public actor TUFClient {
                 break
             }
             try set.updateRoot(bytes)
+            try await store.write(Self.rootVersionFile(next), bytes)
             try await store.write("root.json", bytes)
         }
         let current = set.root.signed
