@@ -55,10 +55,13 @@ public actor PolicyDirectoryWatcher {
     /// Loads the directory now and makes it current; throws instead of keeping a previous set.
     @discardableResult
     public func loadInitial() throws(PolicyLoadError) -> PolicySet {
-        let (files, _) = try snapshot(trustMaterialFiles: [])
+        // The roots from TUF as they were before the load: one published while it runs is then
+        // a change at the next poll, not folded into a fingerprint the load never saw.
+        let roots = liveRoots()
+        let (files, _) = try snapshot(trustMaterialFiles: [], roots: roots)
         let set = try loader.load(files: files)
         self.current = set
-        self.fingerprint = try snapshot(trustMaterialFiles: set.trustMaterialFiles).1
+        self.fingerprint = try snapshot(trustMaterialFiles: set.trustMaterialFiles, roots: roots).1
         logger.info("loaded policies", metadata: [
             "directory": "\(directory)", "policies": "\(set.policies.count)", "revision": "\(set.revision)",
         ])
@@ -70,8 +73,9 @@ public actor PolicyDirectoryWatcher {
     public func poll() -> PolicyWatchEvent? {
         let files: [PolicySourceFile]
         let newFingerprint: String
+        let roots = liveRoots()
         do {
-            (files, newFingerprint) = try snapshot(trustMaterialFiles: current.trustMaterialFiles)
+            (files, newFingerprint) = try snapshot(trustMaterialFiles: current.trustMaterialFiles, roots: roots)
         } catch {
             // An unreadable directory is reported when it first fails, not at every poll.
             if error == lastRejection { return nil }
@@ -84,7 +88,7 @@ public actor PolicyDirectoryWatcher {
             let set = try loader.load(files: files)
             // The fingerprint over the new set's trust material, so that a policy that starts
             // reading a file is watched for it from now on.
-            fingerprint = (try? snapshot(trustMaterialFiles: set.trustMaterialFiles).1) ?? newFingerprint
+            fingerprint = (try? snapshot(trustMaterialFiles: set.trustMaterialFiles, roots: roots).1) ?? newFingerprint
             lastRejection = nil
             if set.revision == current.revision {
                 return nil
@@ -126,9 +130,21 @@ public actor PolicyDirectoryWatcher {
         return event
     }
 
-    /// The policy files and a fingerprint of their names, sizes, modification times and contents
-    /// and of the contents of `trustMaterialFiles`.
-    private func snapshot(trustMaterialFiles: [String]) throws(PolicyLoadError) -> ([PolicySourceFile], String) {
+    /// The Sigstore root from TUF and the roots of policies' own TUF repositories in force now.
+    private func liveRoots() -> String {
+        var text = ""
+        if let live = loader.liveTrustedRoot {
+            let current = live.current
+            text += current.digest + " " + current.origin
+        }
+        if let tuf = loader.tufTrustRoots { text += "/" + tuf.fingerprint }
+        return text
+    }
+
+    /// The policy files and a fingerprint of their names, sizes, modification times and contents,
+    /// of the contents of `trustMaterialFiles`, and of `roots` (``liveRoots()`` read before the
+    /// load the fingerprint goes with).
+    private func snapshot(trustMaterialFiles: [String], roots: String) throws(PolicyLoadError) -> ([PolicySourceFile], String) {
         let files = try PolicyLoader.readDirectory(directory)
         var hash = StableHash()
         for file in files {
@@ -141,13 +157,9 @@ public actor PolicyDirectoryWatcher {
             hash.combine(file.bytes)
         }
         PolicySet.combineTrustMaterial(trustMaterialFiles, into: &hash)
-        // A new Sigstore root from TUF is a change too.
-        if let live = loader.liveTrustedRoot {
-            hash.combine(live.current.digest)
-            hash.combine(live.current.origin)
-        }
-        // And so is a new root from a policy's own TUF repository.
-        if let tuf = loader.tufTrustRoots { hash.combine(tuf.fingerprint) }
+        // A new Sigstore root from TUF is a change too, and so is a new root from a policy's
+        // own TUF repository.
+        hash.combine(roots)
         return (files, hash.hexDigest)
     }
 }
