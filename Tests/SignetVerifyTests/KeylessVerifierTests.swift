@@ -35,6 +35,11 @@ struct KeylessVerifierTests {
         #expect(signer.issuer == KeylessVector.issuer)
         #expect(signer.layers == [0])
         #expect(signer.key == "Fulcio certificate (embedded production root)")
+        // The certification path validated for the Fulcio certificate, leaf first, the production root last:
+        // what the console's trust chain draws as root → intermediates → leaf.
+        let path = try #require(signer.certificateChain, "no certificate path")
+        #expect(path.count >= 2, "\(path)")
+        #expect(path.last?.contains("CN=sigstore") == true, "\(path)")
         for name in ["layer 0 tlog", "layer 0 timestamps", "layer 0 chain", "layer 0 sct", "layer 0 signature", "layer 0 identity", "layer 0 payload claims"] {
             #expect(passed.steps.contains { $0.name == name && $0.passed }, "\(name) missing from \(passed.steps.map(\.name))")
         }

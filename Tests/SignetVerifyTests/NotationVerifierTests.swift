@@ -47,6 +47,7 @@ struct NotationVerifierTests {
         #expect(valid.format == .notation)
         #expect(valid.steps.contains { $0.name == "signatures" && $0.detail.contains("tag index") })
         #expect(valid.signers.first?.identity?.contains("CN=e2e") == true)
+        #expect(valid.signers.first?.certificateChain?.first?.contains("CN=e2e") == true, "the path starts at the signing certificate")
 
         let multiple = try await fixture.verify("e2e-valid-multiple-signatures", policy: "trustpolicy.json")
         #expect(multiple.passed, "\(multiple.reason)")
