@@ -24,9 +24,9 @@ enum EnvironmentOption {
         return values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    static func duration(_ flag: String?, _ variable: String, default fallback: Duration) throws -> Duration {
+    static func duration(_ flag: String?, _ variable: String, default fallback: Duration, maximumSeconds: Double = 86_400) throws -> Duration {
         guard let text = string(flag, variable) else { return fallback }
-        guard let value = GoDuration.parse(text) else {
+        guard let value = GoDuration.parse(text, maximumSeconds: maximumSeconds) else {
             throw ValidationError("\(text) is not a duration (examples: 10s, 500ms, 2m)")
         }
         return value

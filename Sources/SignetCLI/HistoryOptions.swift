@@ -68,7 +68,9 @@ struct HistoryRetentionOptions: ParsableArguments {
     /// `--history-max-age` and `--history-max-rows`, checked.
     func retention() throws -> HistoryRetention {
         var retention = HistoryRetention()
-        retention.maximumAge = try EnvironmentOption.duration(historyMaxAge, "SIGNET_HISTORY_MAX_AGE", default: retention.maximumAge!)
+        // Retention runs to months (the default and the chart's is 720h): up to ten years.
+        retention.maximumAge = try EnvironmentOption.duration(
+            historyMaxAge, "SIGNET_HISTORY_MAX_AGE", default: retention.maximumAge!, maximumSeconds: 10 * 365 * 86_400)
         retention.maximumEntries = try EnvironmentOption.int(historyMaxRows, "SIGNET_HISTORY_MAX_ROWS", default: retention.maximumEntries!)
         guard retention.maximumAge! > .zero else { throw ValidationError("--history-max-age must be positive") }
         guard retention.maximumEntries! > 0 else { throw ValidationError("--history-max-rows must be positive") }

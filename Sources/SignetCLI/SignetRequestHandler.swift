@@ -154,14 +154,15 @@ struct SignetRequestHandler: HTTPRequestHandler {
 }
 
 /// Go's `time.ParseDuration` format, which the API server uses for `?timeout=` (e.g. `10s`,
-/// `1m30s`, `500ms`, `1.5s`).
+/// `1m30s`, `500ms`, `1.5s`), below `maximumSeconds` (a day unless the caller allows more, as
+/// retention periods such as `720h` need).
 enum GoDuration {
-    static func parse(_ text: String) -> Duration? {
-        parseWholeSecondsOrMilliseconds(text) ?? parseAnyForm(text)
+    static func parse(_ text: String, maximumSeconds: Double = 86_400) -> Duration? {
+        parseWholeSecondsOrMilliseconds(text) ?? parseAnyForm(text, maximumSeconds: maximumSeconds)
     }
 
     /// The general reading: numbers with fractions, every unit, several parts.
-    static func parseAnyForm(_ text: String) -> Duration? {
+    static func parseAnyForm(_ text: String, maximumSeconds: Double = 86_400) -> Duration? {
         let units: [(String, Double)] = [
             ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
         ]
@@ -178,7 +179,7 @@ enum GoDuration {
             remaining = remaining.dropFirst(unit.0.count)
             seconds += value * unit.1
         }
-        guard seconds.isFinite, seconds < 86_400 else { return nil }
+        guard seconds.isFinite, seconds < maximumSeconds else { return nil }
         return .nanoseconds(Int64(seconds * 1e9))
     }
 

@@ -22,7 +22,7 @@ import Testing
         let policies = try LivePolicies.makeDirectory()
         let database = scratch.file("history.sqlite").path
         let server = try await SignetServerFixture.start(
-            policyDirectory: policies.path, arguments: ["--history-sqlite", database, "--history-max-rows", "1000"])
+            policyDirectory: policies.path, arguments: ["--history-sqlite", database, "--history-max-rows", "1000", "--history-max-age", "720h"])
         let scratch = scratch
         let denied = try await offThePool {
             try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "docker.io/library/nginx:1.27")], uid: "uid-denied"), in: scratch, name: "denied.json")
