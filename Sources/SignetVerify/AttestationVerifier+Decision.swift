@@ -14,10 +14,13 @@ extension AttestationVerifier {
         var steps: [VerificationStep] = []
     }
 
-    /// Steps 2 and 3 for one candidate. The statement is read before its signature is checked
-    /// only to route the envelope to the requirements of its claimed predicate type; nothing of
-    /// it counts until a requirement's signer has verified the whole payload, predicate type
-    /// included.
+    /// Steps 2 and 3 for one candidate. The signature comes first: each distinct signer among
+    /// the requirements verifies the envelope over its pre-authentication encoding (DSSE
+    /// `protocol.md`, "Verification": the payload is used only once the signature verified),
+    /// and the payload is read as an in-toto statement only when one of them has signed it, so
+    /// an unsigned payload, however large or deeply nested, is refused without being parsed.
+    /// The statement then counts for the requirements whose signer signed it and whose
+    /// predicate type it names.
     func examine(_ candidate: AttestationCandidate, source: String, digest: ImageDigest, requirements: [CompiledAttestationAuthority.Requirement]) -> Examination {
         var examination = Examination()
         let envelope = candidate.envelope
@@ -27,29 +30,42 @@ extension AttestationVerifier {
             for requirement in requirements { examination.rejections[requirement.name, default: []].append(reason) }
             return examination
         }
+        // Step 2: who signed it, once per distinct signer (requirements may share one).
+        var verdicts: [(signer: AttestationSigner, result: Result<[String], LayerRejection>)] = []
+        var signed: [(requirement: CompiledAttestationAuthority.Requirement, names: [String])] = []
+        for requirement in requirements {
+            let result: Result<[String], LayerRejection>
+            if let known = verdicts.first(where: { $0.signer == requirement.signer }) {
+                result = known.result
+            } else {
+                result = signers(of: candidate, for: requirement.signer, digest: digest)
+                verdicts.append((requirement.signer, result))
+            }
+            switch result {
+            case .failure(let rejection):
+                let reason = "an envelope not signed by the \(requirement.name) signer (its statement was not read): \(rejection.reason)"
+                examination.rejections[requirement.name, default: []].append(reason)
+                examination.steps.append(VerificationStep(name: "\(requirement.name) \(rejection.step)", passed: false, detail: reason))
+            case .success(let names):
+                signed.append((requirement, names))
+            }
+        }
+        guard !signed.isEmpty else { return examination }
+        // Step 3: the signed payload read as a statement.
         let statement: InTotoStatement
         do {
             statement = try InTotoStatement(json: envelope.payload)
         } catch {
-            let reason = UntrustedText.clipped(error.reason, limit: 300)
+            let reason = "a statement signed by the \(signed.map(\.requirement.name).joined(separator: ", ")) signer cannot be read: "
+                + UntrustedText.clipped(error.reason, limit: 300)
             examination.steps.append(VerificationStep(name: "statement", passed: false, detail: reason))
-            for requirement in requirements { examination.rejections[requirement.name, default: []].append(reason) }
+            for (requirement, _) in signed { examination.rejections[requirement.name, default: []].append(reason) }
             return examination
         }
         examination.steps.append(VerificationStep(
             name: "statement", passed: true,
-            detail: "\(UntrustedText.clipped(statement.type)), predicate type \(UntrustedText.clipped(statement.predicateType)) (not yet verified)"))
-        for requirement in requirements where requirement.predicateType == statement.predicateType {
-            let names: [String]
-            switch signers(of: candidate, for: requirement.signer, digest: digest) {
-            case .failure(let rejection):
-                let reason = "a \(requirement.name) attestation not signed by its signer: \(rejection.reason)"
-                examination.rejections[requirement.name, default: []].append(reason)
-                examination.steps.append(VerificationStep(name: "\(requirement.name) \(rejection.step)", passed: false, detail: reason))
-                continue
-            case .success(let signed):
-                names = signed
-            }
+            detail: "\(UntrustedText.clipped(statement.type)), predicate type \(UntrustedText.clipped(statement.predicateType))"))
+        for (requirement, names) in signed where requirement.predicateType == statement.predicateType {
             examination.steps.append(VerificationStep(
                 name: "\(requirement.name) signature", passed: true, detail: "signed by " + names.joined(separator: ", ")))
             let subjects = statement.subjects.flatMap { subject in subject.digest.map { "\($0.key):\($0.value)" } }.sorted()

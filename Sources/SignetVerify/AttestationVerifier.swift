@@ -17,13 +17,14 @@ import SignetSigstore
 ///    `envelope.md`), with the certificate, chain and Rekor SET of their annotations; then the
 ///    Sigstore bundles attached as OCI referrers (cosign 3's default, `specs/BUNDLE_SPEC.md`;
 ///    the referrers API or its `sha256-<hex>` tag fallback) holding a DSSE envelope;
-/// 2. for each requirement whose predicate type the envelope claims, its signer verifies it
+/// 2. each requirement's signer verifies the envelope, whatever it claims to be
 ///    (``signers(of:for:digest:)``: a key signer's threshold of keys over the DSSE
 ///    pre-authentication encoding, each with its scheme, and the transparency log when the key
 ///    requires it; a keyless signer's Fulcio certificate, Rekor entry and identity through the
-///    Sigstore verifier); only then is the payload read as an in-toto Statement (v1 or v0.1,
-///    in-toto Attestation Framework `spec/v1/statement.md`): its `predicateType` must be the
-///    requirement's and one of its subjects must carry the image's digest;
+///    Sigstore verifier); only once one has signed it is the payload read as an in-toto
+///    Statement (v1 or v0.1, in-toto Attestation Framework `spec/v1/statement.md`), so an
+///    unsigned payload is never parsed: its `predicateType` must be the signing requirement's
+///    and one of its subjects must carry the image's digest;
 /// 3. from each attestation so verified, only the predicate fields the requirement's
 ///    conditions read are kept (``VerifiedAttestation``);
 /// 4. the conditions are evaluated at the wall clock's time (``decide(_:attestations:rejections:now:)``):

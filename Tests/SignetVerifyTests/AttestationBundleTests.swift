@@ -65,7 +65,7 @@ struct AttestationBundleTests {
         #expect(!untrusted.passed)
         #expect(untrusted.failure == .noValidSignature)
         #expect(untrusted.reason.contains("(referrer)") || untrusted.reason.contains("bundle sha256:"), "\(untrusted.reason)")
-        #expect(untrusted.reason.contains("a provenance attestation not signed by its signer"), "\(untrusted.reason)")
+        #expect(untrusted.reason.contains("an envelope not signed by the provenance signer"), "\(untrusted.reason)")
 
         let otherDigest = try await setup.fixture.images.pushImage(try setup.fixture.reference("attb/other:v1"))
         let foreign = try await image("attb/foreign:v1", setup) { _ in
@@ -84,7 +84,7 @@ struct AttestationBundleTests {
         let forged = try await setup.verify(tampered, authority)
         #expect(!forged.passed)
         #expect(forged.failure == .noValidSignature)
-        #expect(forged.reason.contains("not signed by its signer"), "\(forged.reason)")
+        #expect(forged.reason.contains("not signed by the provenance signer"), "\(forged.reason)")
         await setup.fixture.stop()
     }
 
@@ -105,7 +105,7 @@ struct AttestationBundleTests {
             #expect(passed.attestations?.first?.signers == ["pss-key"])
             let refused = try await setup.verify(image, withoutScheme)
             #expect(!refused.passed, "\(image)")
-            #expect(refused.reason.contains("not signed by its signer"), "\(refused.reason)")
+            #expect(refused.reason.contains("not signed by the provenance signer"), "\(refused.reason)")
         }
 
         // Through the policy loader: `rsaPadding: pss` on the attestation's key.
@@ -197,7 +197,7 @@ struct AttestationBundleTests {
         }
         let mismatched = try await setup.verify(otherEntry, authority)
         #expect(!mismatched.passed)
-        #expect(mismatched.reason.contains("not signed by its signer"), "\(mismatched.reason)")
+        #expect(mismatched.reason.contains("not signed by the provenance signer"), "\(mismatched.reason)")
         await setup.fixture.stop()
     }
 

@@ -74,7 +74,7 @@ struct AttestationKeylessTests {
         let someoneElse = try await setup.verify("attk/bundle", digest: digest, try Self.authority(subject: "https://github.com/example/app/.github/workflows/release.yml@refs/heads/main"))
         #expect(!someoneElse.passed)
         #expect(someoneElse.failure == .noValidSignature)
-        #expect(someoneElse.reason.contains("a provenance attestation not signed by its signer"), "\(someoneElse.reason)")
+        #expect(someoneElse.reason.contains("an envelope not signed by the provenance signer"), "\(someoneElse.reason)")
         #expect(someoneElse.reason.contains("identity"), "\(someoneElse.reason)")
 
         // A key signer does not accept a keyless bundle.
@@ -97,7 +97,7 @@ struct AttestationKeylessTests {
             let result = try await setup.verify(repository, digest: digest, try Self.authority())
             #expect(!result.passed, "\(name)")
             #expect(result.failure == .noValidSignature, "\(name): \(result.reason)")
-            #expect(result.reason.contains("a provenance attestation not signed by its signer"), "\(name): \(result.reason)")
+            #expect(result.reason.contains("an envelope not signed by the provenance signer"), "\(name): \(result.reason)")
         }
         await setup.fixture.stop()
     }
@@ -166,7 +166,7 @@ struct AttestationKeylessTests {
         try await ConformanceAttestations.push(["dsse-mismatch-envelope_fail"], for: digest, repository: "attk/att-mismatch", setup: setup)
         let mismatch = try await setup.verify("attk/att-mismatch", digest: digest, try Self.authority())
         #expect(!mismatch.passed)
-        #expect(mismatch.reason.contains("not signed by its signer"), "\(mismatch.reason)")
+        #expect(mismatch.reason.contains("not signed by the provenance signer"), "\(mismatch.reason)")
 
         // A key-signed envelope (no certificate annotation) does not count for a keyless signer.
         let key = try await TestSigningKey.generate(.ecP256)
@@ -197,7 +197,7 @@ struct AttestationKeylessTests {
         #expect(custom.passed, "\(custom.reason)")
         let production = try await setup.verify("attk/intoto", digest: digest, try Self.authority())
         #expect(!production.passed)
-        #expect(production.reason.contains("not signed by its signer"), "\(production.reason)")
+        #expect(production.reason.contains("not signed by the provenance signer"), "\(production.reason)")
         await setup.fixture.stop()
     }
 }

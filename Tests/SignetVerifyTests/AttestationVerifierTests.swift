@@ -107,7 +107,7 @@ struct AttestationVerifierTests {
         #expect(!stranger.passed)
         #expect(stranger.failure == .noValidSignature)
         #expect(stranger.reason.hasPrefix("no attestation of type \(type) signed by builder-key ("), "\(stranger.reason)")
-        #expect(stranger.reason.contains("a provenance attestation not signed by its signer"), "\(stranger.reason)")
+        #expect(stranger.reason.contains("an envelope not signed by the provenance signer"), "\(stranger.reason)")
 
         // A statement about another digest, signed by the right key, attached to this image.
         let other = try setup.fixture.reference("att/other:v1")
@@ -131,7 +131,7 @@ struct AttestationVerifierTests {
         let forged = try await setup.verify(tampered, authority)
         #expect(!forged.passed)
         #expect(forged.failure == .noValidSignature)
-        #expect(forged.reason.contains("not signed by its signer"), "\(forged.reason)")
+        #expect(forged.reason.contains("not signed by the provenance signer"), "\(forged.reason)")
 
         // Another predicate type signed by the right key does not count as provenance.
         let sbomOnly = try await setup.image("att/sbom-only:v1") { digest in
@@ -230,6 +230,34 @@ struct AttestationVerifierTests {
         #expect(result.reason.contains("the envelope's payload type is AAAA"), "\(result.reason.prefix(300))")
         #expect(result.reason.contains("more"), "the rejections beyond the first few are counted, not listed")
         #expect(result.steps.allSatisfy { $0.detail.utf8.count <= 4 * UntrustedText.detailLimit }, "a step detail is bounded")
+        await setup.fixture.stop()
+    }
+
+    /// The signature comes before the statement (DSSE `protocol.md`): a deeply nested payload
+    /// that no JSON reader accepts, signed by a key the requirement does not trust, is refused at
+    /// the signature step and never read; the same payload signed by the trusted key is read
+    /// after its signature verified, and refused as a statement that cannot be read.
+    @Test func anUnsignedPayloadIsRefusedAtTheSignatureWithoutBeingParsed() async throws {
+        let setup = try await Setup()
+        let nested = Array((String(repeating: "[", count: 1 << 20) + String(repeating: "]", count: 1 << 20)).utf8)
+        let unsigned = try await setup.image("att/nested-unsigned:v1") { _ in
+            [try await TestAttestation.envelope(nested, key: setup.stranger)]
+        }
+        let refused = try await setup.verify(unsigned, try provenanceAuthority(setup))
+        #expect(!refused.passed)
+        #expect(refused.failure == .noValidSignature)
+        #expect(refused.reason.contains("an envelope not signed by the provenance signer (its statement was not read)"), "\(refused.reason.prefix(500))")
+        #expect(!refused.reason.contains("JSON"), "the unsigned payload was parsed: \(refused.reason.prefix(500))")
+        #expect(!refused.steps.contains { $0.name.hasSuffix("statement") }, "\(refused.steps.map(\.name))")
+        #expect(refused.steps.contains { $0.name.hasSuffix("provenance signature") && !$0.passed }, "\(refused.steps.map(\.name))")
+
+        let signed = try await setup.image("att/nested-signed:v1") { _ in
+            [try await TestAttestation.envelope(nested, key: setup.key)]
+        }
+        let unreadable = try await setup.verify(signed, try provenanceAuthority(setup))
+        #expect(!unreadable.passed)
+        #expect(unreadable.reason.contains("a statement signed by the provenance signer cannot be read: the DSSE payload is not a JSON object"),
+                "\(unreadable.reason.prefix(500))")
         await setup.fixture.stop()
     }
 
