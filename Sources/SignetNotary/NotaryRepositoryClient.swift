@@ -18,8 +18,11 @@ import Synchronization
 /// A server behind token authentication is answered with the registry client's
 /// ``TokenAuthenticator`` (see ``NotaryHTTPFetcher``): the credential for the server's host comes
 /// from the calling task's ``RequestCredentials`` (pull secrets), then from the client's own
-/// ``RegistryCredentialStore``. Verified collections are shared only between callers with the
-/// same credentials (``RequestCredentials/identity``), as registry answers are.
+/// ``RegistryCredentialStore``. Verified collections are kept by server, GUN, trust and the
+/// caller's credentials (``RequestCredentials/identity``), and shared only between callers with
+/// the same credentials, as registry answers are; at most
+/// ``Configuration/maximumCachedCollections`` are kept (an expired one, or the soonest to
+/// expire, makes room), so requests naming endless repositories cannot grow the process.
 ///
 /// Metrics: `signet_notary_metadata_requests_total`, the metadata files requested from Notary servers.
 public final class NotaryRepositoryClient: Sendable {
@@ -31,11 +34,17 @@ public final class NotaryRepositoryClient: Sendable {
         public var maximumMetadataBytes: Int
         /// How long one fetch may take, bounded further by the caller's deadline.
         public var requestTimeout: Duration
+        /// The most verified collections (and refusals) kept at once.
+        public var maximumCachedCollections: Int
 
-        public init(cacheTTL: Duration = .seconds(300), maximumMetadataBytes: Int = 4 << 20, requestTimeout: Duration = .seconds(10)) {
+        public init(
+            cacheTTL: Duration = .seconds(300), maximumMetadataBytes: Int = 4 << 20, requestTimeout: Duration = .seconds(10),
+            maximumCachedCollections: Int = 256
+        ) {
             self.cacheTTL = cacheTTL
             self.maximumMetadataBytes = maximumMetadataBytes
             self.requestTimeout = requestTimeout
+            self.maximumCachedCollections = maximumCachedCollections
         }
     }
 
@@ -80,7 +89,7 @@ public final class NotaryRepositoryClient: Sendable {
     private let clock: @Sendable () -> Date
     private let makeFetcher: FetcherFactory
     private let fetchers = Mutex<[String: any TUFFetcher]>([:])
-    private let entries = Mutex<[CacheKey: Entry]>([:])
+    private let entries: Mutex<ExpiringTable<CacheKey, Outcome, Date>>
     private let inFlight = Mutex<[CacheKey: Task<Entry, any Error>]>([:])
 
     /// A request and who it is made for: credentials that differ never share a fetch.
@@ -97,6 +106,7 @@ public final class NotaryRepositoryClient: Sendable {
         credentials: RegistryCredentialStore = RegistryCredentialStore(), logger: Logger = Logger(label: "signet.notary")
     ) {
         self.configuration = configuration
+        self.entries = Mutex(ExpiringTable(capacity: configuration.maximumCachedCollections))
         self.versionGuard = versionGuard
         self.clock = clock
         if let makeFetcher {
@@ -110,13 +120,16 @@ public final class NotaryRepositoryClient: Sendable {
     /// How many metadata files were requested from servers so far.
     public var metadataRequests: Int { fetchCount.load(ordering: .relaxed) }
 
+    /// How many collections and refusals are held (expired ones not yet dropped included).
+    var cachedCollections: Int { entries.withLock { $0.count } }
+
     /// The verified collection for `request`, from the cache while it is fresh. Throws
     /// ``TUFError/Code/fetchFailed`` when a server cannot be reached or answers with an error
     /// (the caller could not find out), and `CancellationError` past `deadline`.
     public func collection(_ request: Request, deadline: ContinuousClock.Instant) async throws -> Outcome {
         let now = clock()
         let key = CacheKey(request: request, credentials: RequestCredentials.identity)
-        if let entry = entries.withLock({ $0[key] }), entry.validUntil > now { return entry.outcome }
+        if let outcome = entries.withLock({ $0.value(for: key, now: now) }) { return outcome }
         let task = inFlight.withLock { tasks -> Task<Entry, any Error> in
             if let running = tasks[key] { return running }
             let task = Task { try await self.load(key) }
@@ -149,7 +162,7 @@ public final class NotaryRepositoryClient: Sendable {
             validUntil = fetched.addingTimeInterval(min(ttl, 30))
         }
         let entry = Entry(outcome: outcome, validUntil: validUntil)
-        entries.withLock { $0[key] = entry }
+        entries.withLock { $0.insert(outcome, for: key, expires: validUntil, now: fetched) }
         return entry
     }
 

@@ -40,7 +40,7 @@ public final class RegistryClient: Sendable {
         self.configuration = configuration
         self.credentials = credentials
         self.logger = logger
-        authenticator = TokenAuthenticator(defaultTokenLifetime: configuration.defaultTokenLifetime)
+        authenticator = TokenAuthenticator(defaultTokenLifetime: configuration.defaultTokenLifetime, limits: configuration.tokenCacheLimits)
         if let path = configuration.caBundlePath, !FileManager.default.isReadableFile(atPath: path) {
             throw RegistryError(.invalidConfiguration("CA bundle \(path) is not readable"))
         }

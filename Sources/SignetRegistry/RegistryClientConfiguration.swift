@@ -31,6 +31,8 @@ public struct RegistryClientConfiguration: Sendable {
     public var defaultTokenLifetime: Duration
     /// The `User-Agent` header.
     public var userAgent: String
+    /// How many bearer tokens and server challenges are kept (``TokenAuthenticator/Limits``).
+    public var tokenCacheLimits: TokenAuthenticator.Limits
 
     public init(
         caBundlePath: String? = nil,
@@ -42,7 +44,8 @@ public struct RegistryClientConfiguration: Sendable {
         retry: RetryPolicy = RetryPolicy(),
         maximumRedirects: Int = 5,
         defaultTokenLifetime: Duration = .seconds(60),
-        userAgent: String = "signet"
+        userAgent: String = "signet",
+        tokenCacheLimits: TokenAuthenticator.Limits = TokenAuthenticator.Limits()
     ) {
         self.caBundlePath = caBundlePath
         self.allowInsecureRegistries = allowInsecureRegistries
@@ -54,6 +57,7 @@ public struct RegistryClientConfiguration: Sendable {
         self.maximumRedirects = maximumRedirects
         self.defaultTokenLifetime = defaultTokenLifetime
         self.userAgent = userAgent
+        self.tokenCacheLimits = tokenCacheLimits
     }
 }
 

@@ -1,9 +1,11 @@
 import Foundation
-import SignetNotary
+import SignetRegistry
 import SignetTUF
 import SignetTestSupport
 import Synchronization
 import Testing
+
+@testable import SignetNotary
 
 /// The verified collection is reused until the configured TTL or the earliest expiry of its
 /// roles, whichever comes first: a cached repository never outlives its metadata.
@@ -47,6 +49,46 @@ struct NotaryCacheTests {
         }
         #expect(error.code == .expired)
         #expect(server.requests.count == 10)
+    }
+
+    /// A pull secret by its identity (the namespace and secret names it was read from).
+    struct Secret: RegistryCredentialSource {
+        let identity: String?
+        func credential(for registry: String) async -> RegistryCredential? { nil }
+    }
+
+    /// Collections are kept per credential identity: a second pull secret is fetched for, never
+    /// served what the first one's credentials were answered; and however many identities ask,
+    /// the cache keeps at most its configured number, the soonest to expire making room.
+    @Test func keptPerCredentialAndBounded() async throws {
+        let (server, request) = try await Self.serveVector()
+        defer { server.stop() }
+        let clock = MovableClock()
+        let client = NotaryRepositoryClient(configuration: .init(cacheTTL: .seconds(600), maximumCachedCollections: 4), clock: clock.read)
+        func ask(_ identity: String) async throws {
+            let outcome = try await RequestCredentials.using(Secret(identity: identity)) {
+                try await client.collection(request, deadline: TestBudget.deadline())
+            }
+            guard case .trusted = outcome else {
+                Issue.record("the vector did not verify for \(identity)")
+                return
+            }
+        }
+        try await ask("team-a/pull")
+        try await ask("team-a/pull")
+        #expect(server.requests.count == 5, "the same identity is served from the cache")
+        try await ask("team-b/pull")
+        #expect(server.requests.count == 10, "a second identity does not reuse the first one's collection")
+        for index in 0..<10 {
+            clock.advance(1)
+            try await ask("tenant-\(index)/pull")
+        }
+        #expect(server.requests.count == 60)
+        #expect(client.cachedCollections <= 4, "\(client.cachedCollections) collections kept")
+        try await ask("tenant-9/pull")
+        #expect(server.requests.count == 60, "the newest entry stays")
+        try await ask("team-a/pull")
+        #expect(server.requests.count == 65, "the oldest entry made room")
     }
 
     static func serveVector() async throws -> (RegistryStubServer, NotaryRepositoryClient.Request) {

@@ -56,12 +56,15 @@ struct NotaryTokenAuthTests {
         #expect(afterFirst - before <= 2, "one token (per fetcher) serves every role: \(afterFirst - before)")
 
         // The pod's pull secret, with nothing configured.
-        let viaSecret = try await outcome(world, NotaryRepositoryClient(), secret: PullSecret(host: world.notaryHost, credential: right))
+        let shared = NotaryRepositoryClient()
+        let viaSecret = try await outcome(world, shared, secret: PullSecret(host: world.notaryHost, credential: right))
         #expect(viaSecret.passed, "\(viaSecret.reason)")
 
-        // Refused credentials: the token service says no, and the deny names the user.
+        // Refused credentials, on the same client: neither the collection verified for the first
+        // secret nor the token it earned serves another; the token service says no, and the deny
+        // names the user.
         let wrong = try await outcome(
-            world, NotaryRepositoryClient(), secret: PullSecret(host: world.notaryHost, credential: RegistryCredential(username: issuer.username, password: "wrong")))
+            world, shared, secret: PullSecret(host: world.notaryHost, credential: RegistryCredential(username: issuer.username, password: "wrong")))
         #expect(!wrong.passed)
         #expect(wrong.reason.contains("token service refused the credentials of \(issuer.username)"), "\(wrong.reason)")
     }

@@ -160,6 +160,37 @@ struct RegistryAuthenticationTests {
         #expect(impostor?.description.contains("refused the credentials of bob") == true, "\(impostor?.description ?? "")")
     }
 
+    /// The token cache is bounded: a client that fetched tokens for more repositories than it
+    /// keeps drops the soonest to expire, so the first repository's token is fetched again and
+    /// the newest is still served from the cache.
+    @Test func bearerTokenCacheIsBounded() async throws {
+        let issuer = try await TokenIssuer.start(username: "bob", password: "hunter2")
+        let registry = try await RegistryFixture.start(authentication: .token(issuer))
+        let bob = RegistryCredentialStore([registry.host: RegistryCredential(username: "bob", password: "hunter2")])
+        let client = try RegistryClient(
+            configuration: RegistryClientConfiguration(
+                allowInsecureRegistries: [registry.host], tokenCacheLimits: TokenAuthenticator.Limits(tokens: 4, servers: 4)),
+            credentials: bob)
+        defer { client.shutdown() }
+        /// Resolves a tag that does not exist: the token flow runs, the registry answers 404.
+        func resolve(_ repository: String) async throws {
+            let reference = try TestImages.reference("\(registry.host)/tenant/\(repository):v1")
+            let error = await #expect(throws: RegistryError.self) { try await client.resolve(reference, deadline: TestImages.deadline()) }
+            #expect(error?.kind == .notFound, "\(error?.description ?? "")")
+        }
+        try await resolve("r0")
+        let first = issuer.issuedCount
+        for index in 1..<10 {
+            try await resolve("r\(index)")
+        }
+        #expect(issuer.issuedCount == first + 9, "one token per repository")
+        let before = issuer.issuedCount
+        try await resolve("r9")
+        #expect(issuer.issuedCount == before, "the newest token is kept")
+        try await resolve("r0")
+        #expect(issuer.issuedCount == before + 1, "the oldest token made room and is fetched again")
+    }
+
     /// The same with Basic authentication, where there is no token: the request's credential is
     /// sent with its own requests only; the client's own credential is the fallback.
     @Test func requestCredentialsWithBasicAuthenticationAndTheClientsOwnAsFallback() async throws {

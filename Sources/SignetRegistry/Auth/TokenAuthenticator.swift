@@ -13,8 +13,11 @@ import SignetHTTPClient
 /// It remembers each server's last challenge, so later requests carry authorisation before the
 /// server asks, and caches tokens per server, scope and credential (a token one credential
 /// earned never serves another) until shortly before they expire; concurrent requests for the
-/// same token share one token request. It sends nothing itself: each call takes the
-/// ``Exchange`` that carries the token request on the caller's transport.
+/// same token share one token request. Both are bounded: at most ``Limits/tokens`` tokens and
+/// ``Limits/servers`` servers' challenges are kept (an expired token, or the soonest to expire,
+/// makes room; a challenge is learnt again after ``Limits/challengeLifetime``), so requests
+/// naming endless repositories or credentials cannot grow the process. It sends nothing itself:
+/// each call takes the ``Exchange`` that carries the token request on the caller's transport.
 ///
 /// Metrics: `signet_registry_token_cache_hits_total` and `signet_registry_token_cache_misses_total`,
 /// labelled by server (bounded by ``RegistryMetricLabel``).
@@ -37,13 +40,35 @@ public final class TokenAuthenticator: Sendable {
     /// authorisation) and returns the status and body; errors it throws pass through.
     public typealias Exchange = @Sendable (_ url: String, _ headers: [(String, String)], _ deadline: ContinuousClock.Instant) async throws -> (status: Int, body: [UInt8])
 
+    /// How much the authenticator remembers.
+    public struct Limits: Sendable {
+        /// The most tokens kept (one per server, scope and credential).
+        public var tokens: Int
+        /// The most servers whose last challenge is kept.
+        public var servers: Int
+        /// How long a server's challenge is used before the server is asked again.
+        public var challengeLifetime: Duration
+
+        public init(tokens: Int = 4_096, servers: Int = 1_024, challengeLifetime: Duration = .seconds(3_600)) {
+            self.tokens = tokens
+            self.servers = servers
+            self.challengeLifetime = challengeLifetime
+        }
+    }
+
     private let defaultTokenLifetime: Duration
-    private let state = Locked(State())
+    private let limits: Limits
+    private let state: Locked<State>
 
     /// `defaultTokenLifetime`: how long a token without `expires_in` is used.
-    public init(defaultTokenLifetime: Duration = .seconds(60)) {
+    public init(defaultTokenLifetime: Duration = .seconds(60), limits: Limits = Limits()) {
         self.defaultTokenLifetime = defaultTokenLifetime
+        self.limits = limits
+        self.state = Locked(State(limits: limits))
     }
+
+    /// How many tokens are held (expired ones not yet dropped included).
+    var cachedTokenCount: Int { state.withLock { $0.tokens.count } }
 
     /// The `Authorization` value to send to `server` for `scope`, from what earlier challenges
     /// taught: Basic for servers that asked for it, a cached token, or a new token fetched
@@ -59,8 +84,9 @@ public final class TokenAuthenticator: Sendable {
         }
         let now = ContinuousClock.now
         let (challenge, token) = state.withLock { state -> (AuthenticationChallenge?, String?) in
-            let cached = keys.compactMap { state.tokens[$0] }.first { $0.expires > now }
-            return (state.challenges[server.name], cached?.value)
+            var cached: String?
+            for key in keys where cached == nil { cached = state.tokens.value(for: key, now: now) }
+            return (state.challenges.value(for: server.name, now: now), cached)
         }
         guard let challenge else { return nil }
         switch challenge.scheme {
@@ -90,21 +116,22 @@ public final class TokenAuthenticator: Sendable {
         if let bearer = challenges.first(where: { $0.scheme == "bearer" }) {
             let now = ContinuousClock.now
             let newer = state.withLock { state -> Bool in
-                state.challenges[server.name] = bearer
+                state.challenges.insert(bearer, for: server.name, expires: now + limits.challengeLifetime, now: now)
                 // Another call may have fetched a token since this request left: use that one.
-                if let token = state.tokens[key], token.expires > now, "Bearer " + token.value != sent {
+                if let token = state.tokens.value(for: key, now: now), "Bearer " + token != sent {
                     return true
                 }
-                state.tokens[key] = nil
+                state.tokens.removeValue(for: key)
                 return false
             }
             if newer { return true }
             return try await sharedToken(challenge: bearer, server: server, scope: scope, credential: credential, deadline: deadline, exchange: exchange) != nil
         }
         if let basic = challenges.first(where: { $0.scheme == "basic" }) {
+            let now = ContinuousClock.now
             let hadBasic = state.withLock { state in
-                defer { state.challenges[server.name] = basic }
-                return state.challenges[server.name]?.scheme == "basic"
+                defer { state.challenges.insert(basic, for: server.name, expires: now + limits.challengeLifetime, now: now) }
+                return state.challenges.value(for: server.name, now: now)?.scheme == "basic"
             }
             // Credentials already sent and refused: sending them again will not help.
             return !hadBasic && credential != nil
@@ -183,8 +210,9 @@ public final class TokenAuthenticator: Sendable {
         var lifetime = decoded.expires_in.map { Duration.seconds($0) } ?? defaultTokenLifetime
         // Renew a little early so a token does not expire in flight.
         lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
+        let now = ContinuousClock.now
         state.withLock { state in
-            state.tokens[TokenKey(server: server.name, scope: scope, credential: credential)] = CachedToken(value: token, expires: issued + lifetime)
+            state.tokens.insert(token, for: TokenKey(server: server.name, scope: scope, credential: credential), expires: issued + lifetime, now: now)
         }
         return token
     }
@@ -196,17 +224,18 @@ public final class TokenAuthenticator: Sendable {
         var credential: RegistryCredential?
     }
 
-    struct CachedToken: Sendable {
-        var value: String
-        var expires: ContinuousClock.Instant
-    }
-
     /// What the authenticator learnt about servers.
     struct State: Sendable {
         /// The last challenge each server sent.
-        var challenges: [String: AuthenticationChallenge] = [:]
-        var tokens: [TokenKey: CachedToken] = [:]
+        var challenges: ExpiringTable<String, AuthenticationChallenge, ContinuousClock.Instant>
+        /// Tokens by server, scope and credential.
+        var tokens: ExpiringTable<TokenKey, String, ContinuousClock.Instant>
         /// Token requests in flight, so concurrent calls share one.
         var fetching: [TokenKey: Task<String?, any Error>] = [:]
+
+        init(limits: Limits) {
+            challenges = ExpiringTable(capacity: limits.servers)
+            tokens = ExpiringTable(capacity: limits.tokens)
+        }
     }
 }
