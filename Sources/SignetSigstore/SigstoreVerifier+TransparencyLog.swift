@@ -8,7 +8,8 @@ extension SigstoreVerifier {
     ///   not verify (RFC 8785 canonical JSON of `{body, integratedTime, logID, logIndex}`, with the
     ///   hash the log's key details name) or lies outside the log's validity, is skipped;
     /// - an entry that is malformed, records another signature, key or artifact, or whose RFC 6962
-    ///   inclusion proof or signed checkpoint does not verify refuses the bundle;
+    ///   inclusion proof or signed checkpoint does not verify refuses the bundle, as does a Rekor v2
+    ///   entry whose index is not its inclusion proof's;
     /// - the same entry twice (log and index) refuses the bundle, so it cannot count twice;
     /// - verified entries are counted once per log, and each log's first SET gives one timestamp.
     func verifyTransparencyLog(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
@@ -83,6 +84,12 @@ extension SigstoreVerifier {
     private func verifyInclusion(_ proof: TransparencyLogEntry.InclusionProof, of entry: TransparencyLogEntry, in log: TransparencyLogInstance)
         throws(SigstoreVerificationFailure)
     {
+        // A Rekor v2 log has one tree: the entry's index is the leaf the proof is for. (A Rekor
+        // v1 entry's index counts across the log's shards, its proof's within the active one.)
+        if entry.isRekorV2, proof.logIndex != entry.logIndex {
+            throw SigstoreVerificationFailure(.transparencyLog(
+                "Rekor v2 entry \(entry.logIndex) carries an inclusion proof for index \(proof.logIndex)"))
+        }
         let leaf = MerkleTree.leafHash(entry.canonicalizedBody)
         guard proof.logIndex < proof.treeSize,
               let root = MerkleTree.rootFromInclusionProof(

@@ -20,10 +20,6 @@ struct SigstoreTamperMatrixTests {
         var unsigned = [
             "messageSignature.messageDigest removed": "the artifact's digest is computed from the artifact; the bundle's copy is optional",
         ]
-        if name.hasPrefix("rekor2-") {
-            unsigned["verificationMaterial.tlogEntries[0].logIndex"] =
-                "a Rekor v2 entry has no signed entry timestamp; the index checked is the inclusion proof's (this copy is not compared)"
-        }
         if name.hasPrefix("managed-key") {
             unsigned["verificationMaterial.publicKey.hint"] = "a lookup hint: the key is the policy's"
             unsigned["verificationMaterial.tlogEntries[0].inclusionPromise removed"] =
@@ -37,7 +33,13 @@ struct SigstoreTamperMatrixTests {
 
     /// Whether `bundle` verifies for `testCase` (its root, signer and artifact, its pinned clock).
     static func verifies(_ testCase: ConformanceCase, bundle bytes: [UInt8]) -> Bool {
-        let result = Result { () throws -> SigstoreVerificationResult in
+        guard case .success(let verification) = verification(testCase, bundle: bytes) else { return false }
+        return verification.failure == nil
+    }
+
+    /// `bundle` verified for `testCase`, or why it could not be read.
+    static func verification(_ testCase: ConformanceCase, bundle bytes: [UInt8]) -> Result<SigstoreVerificationResult, any Error> {
+        Result { () throws -> SigstoreVerificationResult in
             let root = try testCase.trustedRootURL.map { try TrustedRoot(contentsOf: $0) } ?? TrustedRoot.production()
             let bundle = try SigstoreBundle(json: bytes)
             let artifact = SigstoreArtifact.bytes([UInt8](try Data(contentsOf: testCase.artifactURL)))
@@ -51,8 +53,25 @@ struct SigstoreTamperMatrixTests {
             return SigstoreVerifier(trustedRoot: root, configuration: configuration)
                 .verify(bundle, policy: SigstoreVerificationPolicy(signer: signer, artifact: artifact))
         }
-        guard case .success(let verification) = result else { return false }
-        return verification.failure == nil
+    }
+
+    /// A Rekor v2 entry whose index is not its inclusion proof's is refused at the log step,
+    /// naming both (the proof, the checkpoint and the body still verify: only the index moved).
+    @Test(arguments: ["rekor2-happy-path", "rekor2-dsse-happy-path"], [1, -1])
+    func aRekorV2IndexOtherThanTheProofsIsRefused(_ name: String, shift: Int) throws {
+        let testCase = ConformanceCase(name: name)
+        var bundle = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: testCase.bundleURL)) as? [String: Any])
+        var material = try #require(bundle["verificationMaterial"] as? [String: Any])
+        var entries = try #require(material["tlogEntries"] as? [[String: Any]])
+        let index = try #require(Int(try #require(entries[0]["logIndex"] as? String)))
+        entries[0]["logIndex"] = String(index + shift)
+        material["tlogEntries"] = entries
+        bundle["verificationMaterial"] = material
+        let tampered = [UInt8](try JSONSerialization.data(withJSONObject: bundle))
+        let verification = try Self.verification(testCase, bundle: tampered).get()
+        let failure = try #require(verification.failure, "a moved index verified")
+        #expect(failure.step == .transparencyLog, "\(failure)")
+        #expect(failure.description.contains("Rekor v2 entry \(index + shift) carries an inclusion proof for index \(index)"), "\(failure)")
     }
 
     @Test(arguments: cases)
