@@ -59,6 +59,12 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Memory budget for request bodies across all connections; a body beyond it gets 503 with Retry-After. (env: SIGNET_MAX_BUFFERED_BODY_BYTES, default 67108864)")
     var maxBufferedBodyBytes: Int?
 
+    @Option(name: .long, help: "Share of --max-buffered-body-bytes one IP address may hold (reserved peers excepted); at least --max-body-bytes. (env: SIGNET_MAX_BUFFERED_BODY_BYTES_PER_PEER, default a quarter of the budget, at least --max-body-bytes)")
+    var maxBufferedBodyBytesPerPeer: Int?
+
+    @Option(name: .long, help: "With --reserved-peers: the last this many bytes of --max-buffered-body-bytes only reserved peers may use. (env: SIGNET_RESERVED_BODY_BYTES, default a quarter of the budget)")
+    var reservedBodyBytes: Int?
+
     @Option(name: .long, help: "Largest request head (request line and headers) in bytes; larger gets 431. (env: SIGNET_MAX_HEADER_BYTES, default 32768)")
     var maxHeaderBytes: Int?
 
@@ -303,8 +309,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         registry.shutdown()
     }
 
-    /// `--max-connections-per-peer`, `--reserved-peers` and `--reserved-connections`, checked.
-    func peerLimits(maxConnections: Int) throws -> PeerConnectionLimits {
+    /// `--max-connections-per-peer`, `--reserved-peers`, `--reserved-connections`,
+    /// `--max-buffered-body-bytes-per-peer` and `--reserved-body-bytes`, checked.
+    func peerLimits(maxConnections: Int, maxBufferedBodyBytes: Int, maxBodyBytes: Int) throws -> PeerConnectionLimits {
         var limits = PeerConnectionLimits()
         limits.maxConnectionsPerPeer = try EnvironmentOption.int(
             maxConnectionsPerPeer, "SIGNET_MAX_CONNECTIONS_PER_PEER", default: limits.maxConnectionsPerPeer)
@@ -319,6 +326,17 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         guard limits.maxConnectionsPerPeer > 0 else { throw ValidationError("--max-connections-per-peer must be positive") }
         guard limits.reservedPeers.isEmpty || (0..<maxConnections).contains(limits.reservedConnections) else {
             throw ValidationError("--reserved-connections must be at least 0 and less than --max-connections (\(maxConnections))")
+        }
+        limits.maxBufferedBodyBytesPerPeer = try EnvironmentOption.int(
+            maxBufferedBodyBytesPerPeer, "SIGNET_MAX_BUFFERED_BODY_BYTES_PER_PEER", default: max(maxBodyBytes, maxBufferedBodyBytes / 4))
+        limits.reservedBodyBytes = try EnvironmentOption.int(reservedBodyBytes, "SIGNET_RESERVED_BODY_BYTES", default: maxBufferedBodyBytes / 4)
+        guard (maxBodyBytes...maxBufferedBodyBytes).contains(limits.maxBufferedBodyBytesPerPeer) else {
+            throw ValidationError("--max-buffered-body-bytes-per-peer must be at least --max-body-bytes (\(maxBodyBytes)) "
+                + "and at most --max-buffered-body-bytes (\(maxBufferedBodyBytes))")
+        }
+        guard limits.reservedPeers.isEmpty || (0...(maxBufferedBodyBytes - maxBodyBytes)).contains(limits.reservedBodyBytes) else {
+            throw ValidationError("--reserved-body-bytes must be at least 0 and leave others room for one body of --max-body-bytes "
+                + "(at most \(maxBufferedBodyBytes - maxBodyBytes))")
         }
         return limits
     }
@@ -371,7 +389,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         guard server.maxConnections > 0, server.eventLoopThreads > 0 else {
             throw ValidationError("--max-connections and --event-loops must be positive")
         }
-        server.peerLimits = try peerLimits(maxConnections: server.maxConnections)
+        server.peerLimits = try peerLimits(
+            maxConnections: server.maxConnections, maxBufferedBodyBytes: server.maxBufferedBodyBytes, maxBodyBytes: limits.maxBodyBytes)
 
         let actionText = EnvironmentOption.string(noMatchAction, "SIGNET_NO_MATCH_ACTION", default: "deny")!
         guard let action = NoMatchAction(rawValue: actionText) else {

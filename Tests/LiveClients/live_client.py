@@ -275,10 +275,14 @@ def scenario_bad_neighbours(args):
 
 
 def scenario_hold(args):
-    """Holds N handshaken connections, then tries one more and reports whether it was served."""
-    held = []
+    """Tries to hold N handshaken connections (those the server closes on accept are counted, not
+    held), then tries one more and reports whether it was served."""
+    held, refused = [], 0
     for _ in range(args.count):
-        held.append(tls_socket(args))
+        try:
+            held.append(tls_socket(args))
+        except (ssl.SSLError, ConnectionError, OSError):
+            refused += 1
     extra = {"served": False}
     try:
         sock = tls_socket(args, timeout=5)
@@ -292,6 +296,8 @@ def scenario_hold(args):
     after = tls_socket(args)
     after.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
     extra["after_release_status"] = read_response(after, timeout=5)["status"]
+    extra["held"] = len(held)
+    extra["refused_on_accept"] = refused
     return extra
 
 
@@ -396,6 +402,62 @@ def scenario_body_budget(args):
     return {"refused": refused, "held_answered": held_answers, "after_release_status": after}
 
 
+def post_review(args, body, source):
+    """One complete review on a new connection from `source`; its status, or the error's name."""
+    try:
+        sock = tls_socket(args, source=source)
+        sock.sendall(("POST /validate?timeout=10s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
+        status = read_response(sock, timeout=10)["status"]
+        sock.close()
+        return status
+    except (ssl.SSLError, ConnectionError, OSError) as error:
+        return type(error).__name__
+
+
+def scenario_body_share(args):
+    """From each address of --sources in turn, opens --count connections that announce a
+    --then-body-bytes body and send its first byte; each is either held (no answer yet) or
+    answered at once (a refusal). Then, while they are held, --other-source posts --healthy
+    complete reviews. Reports per source how many were held and the refusals' statuses, and the
+    other peer's statuses; then lets everything go."""
+    head = ("POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % args.then_body_bytes).encode()
+    held, per_source = [], {}
+    for source in args.sources.split(","):
+        outcome = {"held": 0, "refused": []}
+        for _ in range(args.count):
+            sock = tls_socket(args, source=source)
+            sock.sendall(head + b"{")
+            sock.settimeout(0.5)
+            try:
+                answered = sock.recv(1) != b""
+            except (socket.timeout, TimeoutError):
+                answered = False
+            except (ssl.SSLError, ConnectionError, OSError):
+                answered = True
+            if answered:
+                sock.settimeout(5)
+                rest = b""
+                try:
+                    rest = sock.recv(64)
+                except (ssl.SSLError, ConnectionError, OSError):
+                    pass
+                # The first byte was read above: "H" of "HTTP/1.1 503 ...".
+                status = ("H" + rest.decode("latin-1")).split(" ")
+                outcome["refused"].append(int(status[1]) if len(status) > 1 and status[1].isdigit() else None)
+                sock.close()
+            else:
+                outcome["held"] += 1
+                held.append(sock)
+        per_source[source] = outcome
+    body = open(args.body_file, "rb").read()
+    healthy = [post_review(args, body, args.other_source) for _ in range(args.healthy)]
+    for sock in held:
+        sock.close()
+    return {"sources": per_source, "other_peer_statuses": healthy}
+
+
 def scenario_forged_kinds(args):
     """Posts --count reviews on one keep-alive connection, each of the review in --body-file
     with its kind replaced by a different made-up 1 KB name; reports the statuses."""
@@ -482,6 +544,8 @@ def main():
     parser.add_argument("--go")
     parser.add_argument("--pid", type=int)
     parser.add_argument("--other-source", default="127.0.0.2")
+    parser.add_argument("--sources", default="127.0.0.1")
+    parser.add_argument("--healthy", type=int, default=5)
     args = parser.parse_args()
     result = globals()["scenario_" + args.scenario.replace("-", "_")](args)
     print(json.dumps(result))

@@ -49,4 +49,34 @@ struct PeerConnectionLimitsTests {
         _ = table.release(other)
         #expect(admitted(tenant) == nil, "released connections count no more")
     }
+
+    /// The body budget as connection slots: a share per peer, room of their own for reserved
+    /// peers (no share for them), the whole budget for everyone; given-back bytes count no more.
+    @Test func eachPeerHasItsShareOfTheBodyBudgetAndReservedPeersTheirRoom() throws {
+        let limits = PeerConnectionLimits(
+            reservedPeers: [try #require(PeerNetwork(parsing: "10.0.0.0/24"))], maxBufferedBodyBytesPerPeer: 40, reservedBodyBytes: 30)
+        let budget = BodyBudget(limit: 100, limits: limits)
+        let tenant = try address("192.168.0.9"), other = try address("192.168.0.10"), apiServer = try address("10.0.0.2")
+        #expect(!budget.isReserved(tenant) && budget.isReserved(apiServer))
+        #expect(budget.reserve(40, peer: tenant, reserved: false) == nil)
+        #expect(budget.reserve(1, peer: tenant, reserved: false) == .peerShare)
+        #expect(budget.reserve(30, peer: other, reserved: false) == nil)
+        #expect(budget.reserve(1, peer: nil, reserved: false) == .reservedRoom, "70 of 100 held: the last 30 are the API server's")
+        #expect(budget.reserve(30, peer: apiServer, reserved: true) == nil, "no share for a reserved peer")
+        #expect(budget.reserve(1, peer: apiServer, reserved: true) == .serverFull)
+        #expect(budget.held(by: tenant) == (100, 40))
+        budget.release(40, peer: tenant)
+        #expect(budget.held(by: tenant) == (60, 0))
+        #expect(budget.reserve(10, peer: tenant, reserved: false) == nil, "given-back bytes count no more")
+        #expect(budget.reserve(1, peer: other, reserved: false) == .reservedRoom)
+    }
+
+    /// Without reserved peers, the whole budget is everyone's and only the shares limit a peer.
+    @Test func withoutReservedPeersTheBudgetIsShared() throws {
+        let budget = BodyBudget(limit: 100, limits: PeerConnectionLimits(maxBufferedBodyBytesPerPeer: 60, reservedBodyBytes: 30))
+        let tenant = try address("192.168.0.9"), other = try address("192.168.0.10")
+        #expect(budget.reserve(60, peer: tenant, reserved: false) == nil)
+        #expect(budget.reserve(40, peer: other, reserved: false) == nil, "reservedBodyBytes is ignored without reserved peers")
+        #expect(budget.reserve(1, peer: other, reserved: false) == .serverFull)
+    }
 }

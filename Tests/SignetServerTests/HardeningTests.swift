@@ -47,7 +47,9 @@ extension HardeningTests {
     /// budget; the next body beyond it is refused at once with 503 and `Retry-After` (it used
     /// to be buffered whole), the held ones are left alone, and once they go the budget is back.
     @Test func bodiesBeyondTheServersBudgetAreRefusedWith503() async throws {
-        let server = try await startServer(["--max-buffered-body-bytes", "\(4 << 20)", "--max-body-bytes", "\(2 << 20)"])
+        let server = try await startServer([
+            "--max-buffered-body-bytes", "\(4 << 20)", "--max-body-bytes", "\(2 << 20)", "--max-buffered-body-bytes-per-peer", "\(4 << 20)",
+        ])
         let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
         let result = try await LiveClient.run(
             "body-budget", server, ["--count", "2", "--then-body-bytes", "\(2 << 20)", "--body-file", file])
@@ -58,6 +60,45 @@ extension HardeningTests {
         #expect(result["held_answered"] as? [Bool] == [false, false], "\(result)")
         #expect(result["after_release_status"] as? Int == 200, "\(result)")
         #expect(try await server.metricValue("signet_http_body_budget_refusals_total") ?? 0 >= 1)
+    }
+
+    /// One address holding many unfinished bodies gets only its share of the budget: of six 2 MiB
+    /// bodies it announces, two are held and the rest refused with 503, and another address's
+    /// reviews are answered 200 all the while (they used to get 503 once the one address had
+    /// filled the whole budget).
+    @Test func oneAddressHoldsOnlyItsShareOfTheBodyBudget() async throws {
+        let server = try await startServer([
+            "--max-buffered-body-bytes", "\(8 << 20)", "--max-body-bytes", "\(2 << 20)", "--max-buffered-body-bytes-per-peer", "\(4 << 20)",
+        ])
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
+        let result = try await LiveClient.run("body-share", server, [
+            "--sources", "127.0.0.1", "--count", "6", "--then-body-bytes", "\(2 << 20)", "--body-file", file,
+            "--other-source", "127.0.0.2", "--healthy", "5",
+        ])
+        let attacker = try #require((result["sources"] as? [String: Any])?["127.0.0.1"] as? [String: Any], "\(result)")
+        #expect(attacker["held"] as? Int == 2, "\(result)")
+        #expect(attacker["refused"] as? [Int] == [503, 503, 503, 503], "\(result)")
+        #expect(result["other_peer_statuses"] as? [Int] == [200, 200, 200, 200, 200], "\(result)")
+        #expect(try await server.metricValue("signet_http_body_budget_refusals_total") ?? 0 >= 4)
+    }
+
+    /// With the API server's addresses reserved, the last `--reserved-body-bytes` of the budget
+    /// are theirs: two other addresses holding all they may leave the reserved address room for
+    /// its reviews (without the reserved room they filled the budget and it got 503).
+    @Test func reservedPeersKeepTheirRoomInTheBodyBudget() async throws {
+        let server = try await startServer([
+            "--max-buffered-body-bytes", "\(8 << 20)", "--max-body-bytes", "\(2 << 20)", "--max-buffered-body-bytes-per-peer", "\(4 << 20)",
+            "--reserved-peers", "127.0.0.2/32", "--reserved-body-bytes", "\(2 << 20)",
+        ])
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "ghcr.io/signet-demo/web:1.0")]), in: scratch)
+        let result = try await LiveClient.run("body-share", server, [
+            "--sources", "127.0.0.1,127.0.0.3", "--count", "3", "--then-body-bytes", "\(2 << 20)", "--body-file", file,
+            "--other-source", "127.0.0.2", "--healthy", "5",
+        ])
+        let sources = try #require(result["sources"] as? [String: [String: Any]], "\(result)")
+        #expect(sources["127.0.0.1"]?["held"] as? Int == 2, "\(result)")
+        #expect(sources["127.0.0.3"]?["held"] as? Int == 1, "6 of 8 MiB are for others, 2 reserved: \(result)")
+        #expect(result["other_peer_statuses"] as? [Int] == [200, 200, 200, 200, 200], "\(result)")
     }
 
     /// With a client CA, a review from a client without a certificate is refused from its head:

@@ -37,7 +37,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// A memory budget for request bodies across all connections: a request whose body would
     /// take the bytes buffered for bodies being received or handled beyond this is refused at
     /// once with 503 and `Retry-After` (RFC 9110 §15.6.4, §10.2.3) and its connection closed.
-    /// A Content-Length body counts in full from its head on; a chunked one as it arrives.
+    /// A Content-Length body counts in full from its head on; a chunked one as it arrives. Each
+    /// peer has a share of it, and reserved peers room of their own (``PeerConnectionLimits``).
     public var maxBufferedBodyBytes: Int
     /// Event loop threads that own sockets and TLS. Defaults to the number of cores (at most 8).
     public var eventLoopThreads: Int

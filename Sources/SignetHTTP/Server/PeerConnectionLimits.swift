@@ -1,11 +1,14 @@
 import Synchronization
 
-/// How connections are shared among peers, so that no client can take every slot the
-/// Kubernetes API server needs (an admission webhook's availability is the cluster's ability to
-/// start pods): at most ``maxConnectionsPerPeer`` connections from one IP address, and, when
-/// ``reservedPeers`` are named (the API server's addresses), the last ``reservedConnections`` of
-/// ``HTTPServerConfiguration/maxConnections`` kept for them. Reserved peers have no per-peer
-/// limit. A connection beyond a limit is closed as soon as it is accepted.
+/// How connections and request bodies are shared among peers, so that no client can take every
+/// slot or all the body memory the Kubernetes API server needs (an admission webhook's
+/// availability is the cluster's ability to start pods): at most ``maxConnectionsPerPeer``
+/// connections and ``maxBufferedBodyBytesPerPeer`` bytes of buffered request bodies from one IP
+/// address, and, when ``reservedPeers`` are named (the API server's addresses), the last
+/// ``reservedConnections`` of ``HTTPServerConfiguration/maxConnections`` and the last
+/// ``reservedBodyBytes`` of ``HTTPServerConfiguration/maxBufferedBodyBytes`` kept for them.
+/// Reserved peers have no per-peer limit. A connection beyond a limit is closed as soon as it is
+/// accepted; a body beyond one is refused with 503 (see ``BodyBudget``).
 public struct PeerConnectionLimits: Sendable {
     /// Connections one IP address may hold at once (reserved peers excepted).
     public var maxConnectionsPerPeer: Int
@@ -13,11 +16,22 @@ public struct PeerConnectionLimits: Sendable {
     public var reservedPeers: [PeerNetwork]
     /// Connections only reserved peers may open; ignored when there are none.
     public var reservedConnections: Int
+    /// Bytes of request bodies one IP address may have buffered at once (reserved peers
+    /// excepted); at least the largest body (``HTTPParserLimits/maxBodyBytes``), so an idle
+    /// peer's body always fits its share.
+    public var maxBufferedBodyBytesPerPeer: Int
+    /// Bytes of the body budget only reserved peers may use; ignored when there are none.
+    public var reservedBodyBytes: Int
 
-    public init(maxConnectionsPerPeer: Int = 256, reservedPeers: [PeerNetwork] = [], reservedConnections: Int = 256) {
+    public init(
+        maxConnectionsPerPeer: Int = 256, reservedPeers: [PeerNetwork] = [], reservedConnections: Int = 256,
+        maxBufferedBodyBytesPerPeer: Int = 16 << 20, reservedBodyBytes: Int = 16 << 20
+    ) {
         self.maxConnectionsPerPeer = maxConnectionsPerPeer
         self.reservedPeers = reservedPeers
         self.reservedConnections = reservedConnections
+        self.maxBufferedBodyBytesPerPeer = maxBufferedBodyBytesPerPeer
+        self.reservedBodyBytes = reservedBodyBytes
     }
 }
 

@@ -58,6 +58,8 @@ final class ServerConnection {
     private var pausedForOutput = false
     /// Bytes of request bodies this connection holds against the server's body budget.
     private var bodyReservation = 0
+    /// Whether the peer is one of ``PeerConnectionLimits/reservedPeers``.
+    private let isReservedPeer: Bool
     /// The head of the request being read has been shown to the handler's `screen`.
     private var headScreened = false
     private var writeInterest = false
@@ -86,6 +88,7 @@ final class ServerConnection {
         self.engine = engine
         self.loop = loop
         self.parser = HTTPRequestParser(limits: loop.core.configuration.parserLimits)
+        self.isReservedPeer = loop.core.bodyBudget.isReserved(peer)
         self.deadline = (.handshake, .now + loop.core.configuration.handshakeTimeout)
     }
 
@@ -262,19 +265,16 @@ final class ServerConnection {
         return false
     }
 
-    /// Holds `byteCount` bytes of body against ``HTTPServerConfiguration/maxBufferedBodyBytes``;
-    /// over the budget, answers 503 with `Retry-After` and closes.
+    /// Holds `byteCount` bytes of body against the server's body budget and the peer's share
+    /// of it (``BodyBudget``); beyond either, answers 503 with `Retry-After` and closes.
     private func reserveBody(_ byteCount: Int) -> Bool {
         guard byteCount > bodyReservation else { return true }
-        let more = byteCount - bodyReservation
-        let total = core.bufferedBodyBytes.wrappingAdd(more, ordering: .relaxed).newValue
-        guard total <= core.configuration.maxBufferedBodyBytes else {
-            core.bufferedBodyBytes.wrappingSubtract(more, ordering: .relaxed)
+        if let refusal = core.bodyBudget.reserve(byteCount - bodyReservation, peer: peer, reserved: isReservedPeer) {
             core.metrics.bodyBudgetRefusals.increment()
-            core.logger.notice("request body refused: the server's body budget is spent", metadata: [
-                "peer": "\(remote)", "body_bytes": "\(byteCount)",
+            core.logger.notice("request body refused: the body budget is spent", metadata: [
+                "peer": "\(remote)", "body_bytes": "\(byteCount)", "reason": "\(refusal.rawValue)",
             ])
-            var response = HTTPResponse.text(503, "the server is buffering too many request bodies; retry shortly\n")
+            var response = HTTPResponse.text(503, refusal.explanation + "\n")
             response.headers.add(name: "Retry-After", value: "1")
             respondAndClose(response)
             return false
@@ -286,7 +286,7 @@ final class ServerConnection {
     /// Gives the connection's body bytes back to the budget (its request was answered or dropped).
     private func releaseBody() {
         guard bodyReservation > 0 else { return }
-        core.bufferedBodyBytes.wrappingSubtract(bodyReservation, ordering: .relaxed)
+        core.bodyBudget.release(bodyReservation, peer: peer)
         bodyReservation = 0
     }
 

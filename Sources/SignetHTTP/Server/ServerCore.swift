@@ -16,8 +16,8 @@ final class ServerCore: Sendable {
     /// When a refused connection was last logged (at most one line a second).
     private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
     let requestsInFlight = Atomic<Int>(0)
-    /// Bytes of request bodies reserved by connections (``HTTPServerConfiguration/maxBufferedBodyBytes``).
-    let bufferedBodyBytes = Atomic<Int>(0)
+    /// Bytes of request bodies held by connections, in all and per peer.
+    let bodyBudget: BodyBudget
     let draining = Atomic<Bool>(false)
     private let nextConnectionID = Atomic<UInt64>(EventLoop.firstConnectionToken)
 
@@ -33,6 +33,7 @@ final class ServerCore: Sendable {
         self.logger = logger
         self.metrics = ServerMetrics()
         self.peers = PeerConnectionTable(limits: configuration.peerLimits, maxConnections: configuration.maxConnections)
+        self.bodyBudget = BodyBudget(limit: configuration.maxBufferedBodyBytes, limits: configuration.peerLimits)
     }
 
     /// Counts a connection closed on accept, and logs it (at most once a second).
@@ -77,7 +78,8 @@ struct ServerMetrics: Sendable {
     let badRequests = Counter(label: "signet_http_malformed_requests_total")
     /// Times a connection stopped being read because its client did not take its responses.
     let readPauses = Counter(label: "signet_http_read_pauses_total")
-    /// Requests refused with 503 because the bodies buffered across connections were at their budget.
+    /// Requests refused with 503 because the bodies buffered across connections, or the peer's
+    /// share of them, were at their budget (``BodyBudget``).
     let bodyBudgetRefusals = Counter(label: "signet_http_body_budget_refusals_total")
     /// Requests the handler refused from their head, before their body was read.
     let refusedAtHead = Counter(label: "signet_http_requests_refused_at_head_total")
