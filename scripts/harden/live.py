@@ -1,4 +1,4 @@
-"""A release `signet serve` on 127.0.0.1 for parts 4 and 5 of `make harden`: a throwaway PKI made
+"""`signet serve` (release build, or debug in short mode) on 127.0.0.1 for parts 4 and 5 of `make harden`: a throwaway PKI made
 with openssl, static policies, and a healthy client (the API server's stand-in) that posts reviews
 at a steady rate from 127.0.0.2 with its client certificate and records each latency."""
 import http.client
@@ -13,8 +13,13 @@ import time
 
 from common import ROOT, SCRATCH, StepFailed
 
-# Its own scratch path, so it never waits on (or for) the debug build of the test suites.
-RELEASE_BUILD = ["swift", "build", "-c", "release", "--product", "signet", "--scratch-path", ".build-release"]
+# Full mode: the release build, in its own scratch path so it never waits on (or for) the debug
+# build of the test suites. Short mode (CI, after `make test`): the debug build `make test` made,
+# so no second full build.
+BUILDS = {
+    "release": ["swift", "build", "-c", "release", "--product", "signet", "--scratch-path", ".build-release"],
+    "debug": ["swift", "build", "--product", "signet"],
+}
 POLICY = """apiVersion: signet.dev/v1alpha1
 kind: ClusterImagePolicy
 metadata:
@@ -69,13 +74,16 @@ def review_body(uid="harden", kind="Pod", image="ghcr.io/signet-demo/web:v1"):
     }).encode()
 
 
-def release_binary(log):
+def server_binary(kind, log):
+    """Builds `signet` (`kind`: release or debug, see BUILDS) and returns its path."""
+    build = BUILDS[kind]
     with open(log, "a") as f:
-        f.write("$ %s\n" % " ".join(RELEASE_BUILD))
+        f.write("$ %s\n" % " ".join(build))
         f.flush()
-        if subprocess.run(RELEASE_BUILD, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
-            raise StepFailed("the release build failed (see .build-harden/harden.log)")
-    path = subprocess.run(RELEASE_BUILD[:4] + RELEASE_BUILD[6:] + ["--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        if subprocess.run(build, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
+            raise StepFailed("the %s build failed (see .build-harden/harden.log)" % kind)
+    show = [a for a in build if a not in ("--product", "signet")] + ["--show-bin-path"]
+    path = subprocess.run(show, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     return os.path.join(path, "signet")
 
 

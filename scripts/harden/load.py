@@ -1,6 +1,7 @@
 """Part 4 of `make harden`: each finding of the hardening review replayed against the release
-build beside a healthy client; the healthy client's p99 and errors before and during, the
-server's peak memory during. Part 5: certificate rotation and SIGTERM drain under load."""
+build (the debug build in short mode) beside a healthy client; the healthy client's p99 and
+errors before and during, the server's peak memory during. Part 5: certificate rotation and
+SIGTERM drain under load."""
 import http.client
 import json
 import os
@@ -11,7 +12,7 @@ import sys
 import time
 
 from common import ROOT, SCRATCH
-from live import RELEASE_BUILD, HealthyClient, Server, release_binary, review_body
+from live import BUILDS, HealthyClient, Server, review_body, server_binary
 
 LIVE_CLIENT = os.path.join(ROOT, "Tests", "LiveClients", "live_client.py")
 
@@ -84,8 +85,8 @@ def findings(server, review_file):
     ]
 
 
-def run(seconds, log):
-    binary = release_binary(log)
+def run(seconds, build, log):
+    binary = server_binary(build, log)
     server = Server(binary, os.path.join(SCRATCH, "load"))
     healthy = HealthyClient(server).start()
     review_file = os.path.join(server.work, "review.json")
@@ -113,12 +114,12 @@ def run(seconds, log):
     finally:
         healthy.stop()
         server.stop()
-    return {"build_command": " ".join(RELEASE_BUILD), "server_command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in server.command),
+    return {"build": build, "build_command": " ".join(BUILDS[build]), "server_command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in server.command),
             "seconds_per_window": seconds, "findings": results, **summary}
 
 
-def lifecycle(seconds, log):
-    binary = release_binary(log)
+def lifecycle(seconds, build, log):
+    binary = server_binary(build, log)
     results = {}
     # Certificate rotation: the served files replaced by a new certificate under load.
     server = Server(binary, os.path.join(SCRATCH, "rotation"))
@@ -170,6 +171,7 @@ def lifecycle(seconds, log):
     results["drain"] = {"requests": sum(w["requests"] for w in windows), "failed": sum(w["errors"] for w in windows),
                         "error_kinds": sorted({k for w in windows for k in w["error_kinds"]}),
                         "readyz_not_ready_after_sigterm": not_ready, "exit_status": exit_status, "exited_after_seconds": exited_after}
+    results["build"] = build
     results["server_command"] = " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in server.command)
     return results
 

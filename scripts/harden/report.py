@@ -45,6 +45,19 @@ def not_run(part, why):
     return "Not run: %s.\n" % (part.get("error") if part and "error" in part else why)
 
 
+def loaded(results):
+    """A warning when the machine was busy: latencies and peak memory are then rough."""
+    m = results["machine"]
+    try:
+        busy = float(m["load_average"].split()[0]) > (m["cores"] or 1)
+    except (ValueError, IndexError, KeyError):
+        return ""
+    if not busy:
+        return ""
+    return (" The machine was loaded (load average %s on %s cores at the start; other builds ran beside it), so latencies "
+            "and peak memory are rough: compare a replay's before and during, not figures across runs." % (m["load_average"], m["cores"]))
+
+
 def markdown(results, settings):
     m = results["machine"]
     parts = results["parts"]
@@ -114,11 +127,12 @@ def markdown(results, settings):
     out.append("## 4. Load: the review's findings replayed\n")
     ld = parts.get("load")
     if ld and "error" not in ld:
-        out.append("Release build (`%s`) started as `%s`. A healthy client (the API "
+        out.append("%s build (`%s`) started as `%s`. A healthy client (the API "
                    "server's stand-in: client certificate CN=kube-apiserver, from 127.0.0.2, keep-alive) posts a review 40 times a "
                    "second throughout; each finding is replayed by `Tests/LiveClients/live_client.py` (or `scripts/harden/load.py`) "
                    "and the healthy client's requests in the %d s before and the time during it are compared. Peak memory is the "
-                   "server's VmHWM, reset before each replay.\n" % (ld["build_command"], ld["server_command"], ld["seconds_per_window"]))
+                   "server's VmHWM, reset before each replay.%s\n"
+                   % (ld.get("build", "release").capitalize(), ld["build_command"], ld["server_command"], ld["seconds_per_window"], loaded(results)))
         rows = []
         for f in ld["findings"]:
             b, d = f["before"], f["during"]
@@ -133,7 +147,8 @@ def markdown(results, settings):
     lc = parts.get("lifecycle")
     if lc and "error" not in lc:
         r, d = lc["rotation"], lc["drain"]
-        out.append("Two healthy clients (40 and 20 reviews a second, keep-alive, from 127.0.0.2 and 127.0.0.3) against the release build.\n")
+        out.append("Two healthy clients (40 and 20 reviews a second, keep-alive, from 127.0.0.2 and 127.0.0.3) against the %s build.%s\n"
+                   % (lc.get("build", "release"), loaded(results)))
         out.append(table(["event", "requests", "failed", "details"], [
             ("certificate rotation (tls.crt and tls.key replaced by a new certificate)", r["requests"], r["failed"],
              "new certificate served: %s, %s s after the files changed; p99 %s ms" % (r["new_certificate_served"], r["seconds_to_serve_new_certificate"], r["p99_ms"])),

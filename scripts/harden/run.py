@@ -22,9 +22,11 @@ import load  # noqa: E402
 import suites  # noqa: E402
 import report  # noqa: E402
 
+# Short mode is what CI runs after `make test`: the server under load is the debug build that
+# `make test` made (no second full build), the fuzzers and load windows are brief.
 MODES = {
-    "short": {"fuzz_seconds": 15, "load_seconds": 6, "sanitizers": False},
-    "full": {"fuzz_seconds": 300, "load_seconds": 20, "sanitizers": True},
+    "short": {"fuzz_seconds": 15, "load_seconds": 6, "sanitizers": False, "server_build": "debug"},
+    "full": {"fuzz_seconds": 300, "load_seconds": 20, "sanitizers": True, "server_build": "release"},
 }
 PARTS = ["fuzz", "tamper", "faults", "load", "lifecycle", "sanitizers"]
 
@@ -69,8 +71,8 @@ def main():
         attempt("build", lambda: suites.build_tests(log) or {"ok": True})
     attempt("tamper", lambda: suites.tamper(log))
     attempt("faults", lambda: suites.faults(log))
-    attempt("load", lambda: load.run(settings["load_seconds"], log))
-    attempt("lifecycle", lambda: load.lifecycle(settings["load_seconds"], log))
+    attempt("load", lambda: load.run(settings["load_seconds"], settings["server_build"], log))
+    attempt("lifecycle", lambda: load.lifecycle(settings["load_seconds"], settings["server_build"], log))
     if settings["sanitizers"]:
         attempt("sanitizers", lambda: {"address": suites.sanitizer("address", log), "thread": suites.sanitizer("thread", log)})
     results["seconds"] = round(time.monotonic() - started)
