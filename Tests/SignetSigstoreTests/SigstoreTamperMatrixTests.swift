@@ -63,7 +63,8 @@ struct SigstoreTamperMatrixTests {
         var bundle = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: testCase.bundleURL)) as? [String: Any])
         var material = try #require(bundle["verificationMaterial"] as? [String: Any])
         var entries = try #require(material["tlogEntries"] as? [[String: Any]])
-        let index = try #require(Int(try #require(entries[0]["logIndex"] as? String)))
+        let text = try #require(entries[0]["logIndex"] as? String)
+        let index = try #require(Int(text))
         entries[0]["logIndex"] = String(index + shift)
         material["tlogEntries"] = entries
         bundle["verificationMaterial"] = material

@@ -197,7 +197,7 @@ struct AttestationBundleTests {
         }
         let mismatched = try await setup.verify(otherEntry, authority)
         #expect(!mismatched.passed)
-        #expect(mismatched.reason.contains("not signed by the provenance signer"), "\(mismatched.reason)")
+        #expect(mismatched.reason.contains("not signed by the slsaprovenance1 signer"), "\(mismatched.reason)")
         await setup.fixture.stop()
     }
 
