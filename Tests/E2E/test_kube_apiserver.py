@@ -66,6 +66,7 @@ class Environment:
         self.registries = []
         self.signet = None
         self.signet_port = free_port()
+        self.console_port = free_port()
         self.signet_started = False
         home = os.path.join(self.directory, "home")
         os.makedirs(home)
@@ -182,7 +183,9 @@ class Environment:
                 # Who may opt a namespace out (signet validates Namespace label changes).
                 "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}",
                 # The scan CronJob and PolicyReports: RBAC on Pods and reports, the report CRDs.
-                "--set", "continuousVerification.cronJob.enabled=true", "--set", "policyReports.enabled=true"]
+                "--set", "continuousVerification.cronJob.enabled=true", "--set", "policyReports.enabled=true",
+                # The console (TokenReview and SubjectAccessReview RBAC) and an SQLite history.
+                "--set", "console.enabled=true", "--set", "history.enabled=true"]
 
     # signet, out of cluster, as the chart's Deployment describes it.
     def start_signet(self):
@@ -216,6 +219,10 @@ class Environment:
                 arg = f"--tls-cert={tls_dir}/tls.crt"
             elif arg.startswith("--tls-key="):
                 arg = f"--tls-key={tls_dir}/tls.key"
+            elif arg.startswith("--console-port="):
+                arg = f"--console-port={self.console_port}"
+            elif arg.startswith("--history-sqlite="):
+                arg = f"--history-sqlite={root}/history.sqlite"
             args.append(arg)
         args += ["--address=127.0.0.1", "--log-format=json", f"--key-secrets-dir={root}/key-secrets"]
         env = {"PATH": self.env["PATH"], "HOME": root, "NO_PROXY": "*", "no_proxy": "*",
@@ -234,6 +241,21 @@ class Environment:
                                  "-w", "%{http_code}", f"https://127.0.0.1:{self.signet_port}{path}"],
                                 capture_output=True, text=True, timeout=30)
         return int(result.stdout or 0)
+
+    def console(self, path, token=None, method="GET", body=None):
+        """A console request with curl: (status, parsed JSON body or text)."""
+        args = ["curl", "-sS", "--noproxy", "*", "--max-time", "60", "--cacert", self.signet_ca, "-X", method,
+                "-w", "\n%{http_code}", f"https://127.0.0.1:{self.console_port}{path}"]
+        if token:
+            args += ["-H", f"Authorization: Bearer {token}"]
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=90)
+        text, _, status = result.stdout.rpartition("\n")
+        try:
+            return int(status or 0), json.loads(text)
+        except ValueError:
+            return int(status or 0), text
 
     def stop_signet(self):
         self.signet.stop()
@@ -597,6 +619,69 @@ class T04Admission(Step):
         # Removing it needs the group too.
         self.assertDenied(ENV.kubectl("label", "namespace", "e2e-opted-out", "signet.dev/exclude-", "--as=bob", "--as-group=e2e-tenants",
                                       check=False), "removing the label")
+
+
+class T04cConsole(Step):
+    """The console against the real API server: TokenReview and SubjectAccessReview decide every
+    request with ServiceAccount tokens and the chart's ClusterRoles; the stored history holds the
+    admissions of T04, and a verification run from the console is stored with the reviewed user."""
+    ns = "e2e-console"
+
+    def token(self, account, role=None):
+        if self.get_account(account) is None:
+            ENV.kubectl("create", "serviceaccount", account, "-n", self.ns)
+        if role:
+            ENV.kubectl("create", "clusterrolebinding", f"e2e-{account}", f"--clusterrole={role}",
+                        f"--serviceaccount={self.ns}:{account}", check=False)
+        return ENV.kubectl("create", "token", account, "-n", self.ns, "--duration=1h").stdout.strip()
+
+    def get_account(self, account):
+        return ENV.get("serviceaccount", account, "-n", self.ns)
+
+    def test_tokens_are_reviewed_history_is_browsed_and_verifications_stored(self):
+        ENV.namespace(self.ns)
+        reader = self.token("console-reader", "signet-console-reader")
+        verifier = self.token("console-verifier", "signet-console-verifier")
+        outsider = self.token("console-outsider")
+
+        status, whoami = ENV.console("/api/whoami", reader)
+        self.assertEqual(status, 200, whoami)
+        self.assertEqual(whoami["username"], f"system:serviceaccount:{self.ns}:console-reader")
+        for path in ("/api/history", "/api/overview", "/history"):
+            with self.subTest(path=path):
+                self.assertEqual(ENV.console(path)[0], 401, "no token")
+                self.assertEqual(ENV.console(path, "not-a-token")[0], 401, "a token the TokenReview refuses")
+                status, answer = ENV.console(path, outsider)
+                self.assertEqual(status, 403, answer)
+                self.assertIn(f"system:serviceaccount:{self.ns}:console-outsider may not get clusterimagepolicies.signet.dev", str(answer))
+
+        # The admissions of T04 are in the store (written off the admission path).
+        def denied_unsigned():
+            status, page = ENV.console(f"/api/history?namespace=e2e-apps&decision=denied&image={ENV.images['unsigned']}", reader)
+            return status == 200 and page["entries"]
+        wait_until("T04's denial of the unsigned image is in the history", denied_unsigned, timeout=30)
+        status, page = ENV.console(f"/api/history?namespace=e2e-apps&decision=denied&image={ENV.images['unsigned']}", reader)
+        entry = page["entries"][0]
+        self.assertEqual(entry["source"], "admission")
+        self.assertIn("no cosign signatures", entry["images"][0]["reason"])
+        status, detail = ENV.console(f"/api/history/{entry['id']}", reader)
+        self.assertEqual((status, detail["uid"]), (200, entry["uid"]))
+
+        # Reading does not let one verify; the verifier's run is stored as a console entry.
+        self.assertEqual(ENV.console("/api/verifications", reader, "POST", {"image": ENV.images["unsigned"]})[0], 403)
+        status, run = ENV.console("/api/verifications", verifier, "POST", {"image": ENV.images["unsigned"], "namespace": "e2e-apps"})
+        self.assertEqual(status, 200, run)
+        self.assertEqual(run["verdict"]["outcome"], "deny")
+
+        def console_entry():
+            status, page = ENV.console("/api/history?source=console", verifier)
+            return page["entries"] if status == 200 and page["entries"] else None
+        wait_until("the console verification is in the history", console_entry, timeout=30)
+        stored = console_entry()[0]
+        self.assertEqual(stored["user"], f"system:serviceaccount:{self.ns}:console-verifier")
+        self.assertEqual(stored["namespace"], "e2e-apps")
+        self.assertTrue(stored["dryRun"])
+        self.assertFalse(stored["allowed"])
 
 
 def exception(name, namespace, valid_until, **spec):
