@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A child process started by a test (the signet server, a registry, openssl, python), with its
 /// output captured to files so a chatty child never blocks on a full pipe. Terminated when released.
@@ -183,8 +184,21 @@ public struct TestProcessError: Error, CustomStringConvertible {
 
 /// Loopback ports for servers the tests start.
 public enum FreePort {
-    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released).
+    /// Ports already handed out in this process: the kernel may offer a released port again at
+    /// once, and two fixtures starting side by side must never be given the same one.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released),
+    /// never one this process was given before.
     public static func make() -> Int {
+        for _ in 0..<1_000 {
+            let port = kernelOffer()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        preconditionFailure("no TCP port on 127.0.0.1 that this process has not used already")
+    }
+
+    private static func kernelOffer() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         precondition(fd >= 0)
         defer { close(fd) }
