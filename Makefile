@@ -148,7 +148,8 @@ bench: deps
 
 # Reliability run (not part of make test): libFuzzer targets (Fuzz/), the tamper matrix, fault
 # injection, and in full mode the test suite under AddressSanitizer and ThreadSanitizer; writes
-# RELIABILITY.md. HARDEN=short (the default, a few minutes) or HARDEN=full. ONLY=fuzz,tamper,...
+# RELIABILITY.md from RELIABILITY.json. HARDEN=short (the default, a few minutes) or HARDEN=full.
+# ONLY=fuzz,tamper,... runs those parts alone and keeps the others' last figures.
 HARDEN ?= short
 .PHONY: harden
 harden: deps

@@ -6,6 +6,13 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRATCH = os.path.join(ROOT, ".build-harden")
 
+# Short mode is what CI runs after `make test`: the server under load is the debug build that
+# `make test` made (no second full build), the fuzzers and load windows are brief.
+MODES = {
+    "short": {"fuzz_seconds": 15, "load_seconds": 6, "sanitizers": False, "server_build": "debug"},
+    "full": {"fuzz_seconds": 300, "load_seconds": 20, "sanitizers": True, "server_build": "release"},
+}
+
 
 class StepFailed(Exception):
     """A build or command a part needs failed; the part is reported as not run, with the log."""

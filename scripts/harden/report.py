@@ -1,6 +1,8 @@
 """RELIABILITY.md from the results of `make harden` (scripts/harden/run.py)."""
 import json
 
+from common import MODES
+
 
 def failures(results):
     """What makes `make harden` fail: a crash, a false allow, a fault allowed, a sanitizer report, a part that broke."""
@@ -29,8 +31,11 @@ def failures(results):
     for event in ("rotation", "drain"):
         if parts.get("lifecycle", {}).get(event, {}).get("failed"):
             found.append("lifecycle %s: %d failed requests" % (event, parts["lifecycle"][event]["failed"]))
-    for name, run in parts.get("sanitizers", {}).items():
-        if isinstance(run, dict) and run.get("reports"):
+    for name in ("address", "thread"):
+        run = parts.get("sanitizers", {}).get(name, {})
+        if "error" in run:
+            found.append("%s sanitizer: %s" % (name, run["error"]))
+        elif run.get("reports"):
             found.append("%s sanitizer: %d report(s)" % (name, run["reports"]))
     return found
 
@@ -45,30 +50,53 @@ def not_run(part, why):
     return "Not run: %s.\n" % (part.get("error") if part and "error" in part else why)
 
 
-def loaded(results):
-    """A warning when the machine was busy: latencies and peak memory are then rough."""
+def loaded(results, part):
+    """A warning when the machine was busy while `part` ran: latencies and peak memory are then rough."""
     m = results["machine"]
+    load_average = part.get("run", {}).get("load_average", "")
     try:
-        busy = float(m["load_average"].split()[0]) > (m["cores"] or 1)
+        busy = float(load_average.split()[0]) > (m["cores"] or 1)
     except (ValueError, IndexError, KeyError):
         return ""
     if not busy:
         return ""
-    return (" The machine was loaded (load average %s on %s cores at the start; other builds ran beside it), so latencies "
-            "and peak memory are rough: compare a replay's before and during, not figures across runs." % (m["load_average"], m["cores"]))
+    return (" The machine was loaded (load average %s on %s cores when this part started; other builds ran beside it), so latencies "
+            "and peak memory are rough: compare a replay's before and during, not figures across runs." % (load_average, m["cores"]))
 
 
-def markdown(results, settings):
+PART_TITLES = [("fuzz", "1. Fuzzing"), ("tamper", "2. Tamper matrix"), ("faults", "3. Faults"), ("load", "4. Load"),
+               ("lifecycle", "5. Lifecycle"), ("sanitizers", "6. Sanitizers")]
+
+
+def runs_table(results):
+    """When each part last ran: the parts run alone (`ONLY=`) and keep their figures between runs."""
+    m = results["machine"]
+    rows = []
+    for name, title in PART_TITLES:
+        run = results["parts"].get(name, {}).get("run")
+        if run:
+            rows.append((title, run["date"], run["mode"], run["commit"], run["kernel"], run["load_average"],
+                         "not recorded" if run.get("seconds") is None else run["seconds"]))
+    if not rows:
+        return ""
+    return ("Each part keeps the figures of its last run (`RELIABILITY.json`) until it runs again, alone "
+            "(`make harden ONLY=load,lifecycle`) or with the others. When each ran, in which mode, at which commit, on which "
+            "kernel and under what load (the load average over 1, 5 and 15 minutes; on this %s-core machine anything above %s "
+            "means processes were waiting for a core, and every time measured in that part is inflated by the wait):\n\n"
+            % (m["cores"], m["cores"]) + table(["part", "ran", "mode", "commit", "kernel", "load average", "seconds"], rows))
+
+
+def markdown(results):
     m = results["machine"]
     parts = results["parts"]
     out = ["# Reliability\n",
-           "Written by `%s` (`scripts/harden/run.py`, mode %s) on %s; it took %d s. Do not edit: run it again.\n"
-           % (results["command"], results["mode"], results["date"], results["seconds"]),
-           "**Machine:** %s, %s cores, %s memory, Linux %s, %s; load average at the start %s.\n"
-           % (m["cpu"], m["cores"], m["memory"], m["kernel"], m["swift"], m["load_average"]),
-           "This run fuzzed each target %d s%s. Short mode (`make harden`) skips the sanitizers; full mode "
-           "(`make harden HARDEN=full`) fuzzes longer and runs the whole test suite under AddressSanitizer and "
-           "ThreadSanitizer.\n" % (settings["fuzz_seconds"], " and ran the sanitizers" if settings["sanitizers"] else ""),
+           "Written by `make harden` (`scripts/harden/run.py`) from `RELIABILITY.json`. Do not edit: run it again.\n",
+           "**Machine:** %s, %s cores, %s memory, %s, %s.\n" % (m["cpu"], m["cores"], m["memory"], m["os"], m["swift"]),
+           runs_table(results),
+           "Short mode (`make harden`) fuzzes each target %d s, replays the load %d s per window against the debug build "
+           "and skips the sanitizers; full mode (`make harden HARDEN=full`) fuzzes %d s per target, uses the release build "
+           "and runs the whole test suite under AddressSanitizer and ThreadSanitizer.\n"
+           % (MODES["short"]["fuzz_seconds"], MODES["short"]["load_seconds"], MODES["full"]["fuzz_seconds"]),
            ]
     problems = failures(results)
     out.append("**Outcome:** %s\n" % ("every check passed." if not problems else "FAILED: " + "; ".join(problems)))
@@ -84,7 +112,7 @@ def markdown(results, settings):
                           for t in fz["targets"]]))
         out.append("Total: %d executions, %d crashes.\n" % (sum(t["executions"] for t in fz["targets"]), sum(t["crashes"] for t in fz["targets"])))
     else:
-        out.append(not_run(fz, "part not selected"))
+        out.append(not_run(fz, "no run of this part is recorded yet (`make harden ONLY=fuzz`)"))
 
     out.append("## 2. Tamper matrix\n")
     tm = parts.get("tamper")
@@ -106,7 +134,7 @@ def markdown(results, settings):
             out += ["- %s `%s` (%s): %s" % (matrix, path, ", ".join(artifacts), reason) for (matrix, path, reason), artifacts in sorted(left_out.items())]
             out.append("")
     else:
-        out.append(not_run(tm, "part not selected"))
+        out.append(not_run(tm, "no run of this part is recorded yet (`make harden ONLY=tamper`)"))
 
     out.append("## 3. Faults\n")
     ft = parts.get("faults")
@@ -122,7 +150,7 @@ def markdown(results, settings):
         if ft.get("failed_tests"):
             out.append("Failed: %s.\n" % ", ".join(ft["failed_tests"]))
     else:
-        out.append(not_run(ft, "part not selected"))
+        out.append(not_run(ft, "no run of this part is recorded yet (`make harden ONLY=faults`)"))
 
     out.append("## 4. Load: the review's findings replayed\n")
     ld = parts.get("load")
@@ -132,7 +160,7 @@ def markdown(results, settings):
                    "second throughout; each finding is replayed by `Tests/LiveClients/live_client.py` (or `scripts/harden/load.py`) "
                    "and the healthy client's requests in the %d s before and the time during it are compared. Peak memory is the "
                    "server's VmHWM, reset before each replay.%s\n"
-                   % (ld.get("build", "release").capitalize(), ld["build_command"], ld["server_command"], ld["seconds_per_window"], loaded(results)))
+                   % (ld.get("build", "release").capitalize(), ld["build_command"], ld["server_command"], ld["seconds_per_window"], loaded(results, ld)))
         rows = []
         for f in ld["findings"]:
             b, d = f["before"], f["during"]
@@ -141,14 +169,14 @@ def markdown(results, settings):
         out.append(table(["finding", "replay", "healthy p99 ms before / during", "healthy errors before / during", "peak MiB", "server alive", "attack outcome"], rows))
         out.append("`/metrics` was %d bytes before the replays and %d after.\n" % (ld["metrics_bytes_before"], ld["metrics_bytes_after"]))
     else:
-        out.append(not_run(ld, "part not selected"))
+        out.append(not_run(ld, "no run of this part is recorded yet (`make harden ONLY=load`)"))
 
     out.append("## 5. Lifecycle\n")
     lc = parts.get("lifecycle")
     if lc and "error" not in lc:
         r, d = lc["rotation"], lc["drain"]
         out.append("Two healthy clients (40 and 20 reviews a second, keep-alive, from 127.0.0.2 and 127.0.0.3) against the %s build.%s\n"
-                   % (lc.get("build", "release"), loaded(results)))
+                   % (lc.get("build", "release"), loaded(results, lc)))
         out.append(table(["event", "requests", "failed", "details"], [
             ("certificate rotation (tls.crt and tls.key replaced by a new certificate)", r["requests"], r["failed"],
              "new certificate served: %s, %s s after the files changed; p99 %s ms" % (r["new_certificate_served"], r["seconds_to_serve_new_certificate"], r["p99_ms"])),
@@ -157,7 +185,7 @@ def markdown(results, settings):
         ]))
         out.append("Server: `%s`.\n" % lc["server_command"])
     else:
-        out.append(not_run(lc, "part not selected"))
+        out.append(not_run(lc, "no run of this part is recorded yet (`make harden ONLY=lifecycle`)"))
 
     out.append("## 6. Sanitizers\n")
     sz = parts.get("sanitizers")
@@ -172,6 +200,6 @@ def markdown(results, settings):
                          % (run["build_command"], run["build_seconds"], run["command"], run["seconds"])))
         out.append(table(["sanitizer", "tests", "outcome", "reports", "commands"], rows))
     else:
-        out.append(not_run(sz, "short mode runs no sanitizers (a sanitized build of the suite takes tens of minutes on 2 cores); `make harden HARDEN=full` runs them"))
+        out.append(not_run(sz, "no run of this part is recorded yet: short mode runs no sanitizers (a sanitized build of the suite takes tens of minutes on 2 cores); `make harden HARDEN=full ONLY=sanitizers` runs them"))
     return "\n".join(out)
 

@@ -4,11 +4,18 @@ RELIABILITY.md with every figure, the command that produced it and the machine i
 
   python3 scripts/harden/run.py --mode short|full [--only fuzz,tamper,...]
 
+The figures are kept in RELIABILITY.json beside the report (committed): the parts that run
+replace their own entries, each recording when it ran, in which mode, at which commit, on which
+kernel and under what load; the others keep their last results, and the report is rendered from
+the merged whole. So `--only lifecycle` refreshes part 5 alone, and full mode's sanitizer run
+(`make harden HARDEN=full ONLY=sanitizers`) adds part 6 to the figures of a short run.
+
 Logs and working files go to .build-harden/ (not in git)."""
 import argparse
 import datetime
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -16,19 +23,41 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, SCRATCH, StepFailed, machine  # noqa: E402
+from common import MODES, ROOT, SCRATCH, StepFailed, machine  # noqa: E402
 import fuzz  # noqa: E402
 import load  # noqa: E402
 import suites  # noqa: E402
 import report  # noqa: E402
 
-# Short mode is what CI runs after `make test`: the server under load is the debug build that
-# `make test` made (no second full build), the fuzzers and load windows are brief.
-MODES = {
-    "short": {"fuzz_seconds": 15, "load_seconds": 6, "sanitizers": False, "server_build": "debug"},
-    "full": {"fuzz_seconds": 300, "load_seconds": 20, "sanitizers": True, "server_build": "release"},
-}
 PARTS = ["fuzz", "tamper", "faults", "load", "lifecycle", "sanitizers"]
+
+
+def part_record(mode):
+    """When, in which mode, at which commit and under what load a part started (the machine's
+    other details are the latest run's)."""
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {"date": now(), "mode": mode, "commit": commit or "unknown", "kernel": platform.release(),
+            "load_average": "%.2f %.2f %.2f" % os.getloadavg()}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def load_results(path):
+    """The figures of the last runs, or an empty set when there are none yet."""
+    if not os.path.exists(path):
+        return {"parts": {}}
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_report(results, output, results_path):
+    with open(results_path, "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(output, "w") as f:
+        f.write(report.markdown(results))
 
 
 def main():
@@ -36,51 +65,66 @@ def main():
     parser.add_argument("--mode", choices=sorted(MODES), default="short")
     parser.add_argument("--only", default="", help="comma-separated parts: " + ",".join(PARTS))
     parser.add_argument("--output", default=os.path.join(ROOT, "RELIABILITY.md"))
-    parser.add_argument("--render-only", action="store_true", help="write the report again from .build-harden/results.json")
+    parser.add_argument("--results", default=os.path.join(ROOT, "RELIABILITY.json"),
+                        help="the figures of every part's last run, read and merged with this run's")
+    parser.add_argument("--render-only", action="store_true", help="write the report again from the results file")
     args = parser.parse_args()
+    results = load_results(args.results)
     if args.render_only:
-        with open(os.path.join(SCRATCH, "results.json")) as f:
-            results = json.load(f)
-        with open(args.output, "w") as f:
-            f.write(report.markdown(results, MODES[results["mode"]]))
+        write_report(results, args.output, args.results)
         return 1 if report.failures(results) else 0
     settings = MODES[args.mode]
-    parts = [p for p in args.only.split(",") if p] or PARTS
+    chosen = [p for p in args.only.split(",") if p]
+    unknown = [p for p in chosen if p not in PARTS]
+    if unknown:
+        sys.exit("harden: unknown part(s) %s; the parts are %s" % (", ".join(unknown), ", ".join(PARTS)))
+    if "sanitizers" in chosen and not settings["sanitizers"]:
+        sys.exit("harden: the sanitizers run in full mode only: make harden HARDEN=full ONLY=sanitizers")
+    # Without --only every part of the mode runs; short mode's run keeps the sanitizers' last figures.
+    parts = chosen or [p for p in PARTS if p != "sanitizers" or settings["sanitizers"]]
     os.makedirs(SCRATCH, exist_ok=True)
     log = os.path.join(SCRATCH, "harden.log")
     open(log, "w").close()
     started = time.monotonic()
-    results = {"mode": args.mode, "machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "command": "make harden" + ("" if args.mode == "short" else " HARDEN=full"), "parts": {}}
+    results["machine"] = machine()
+    results.setdefault("parts", {})
 
-    def attempt(name, work):
+    def attempt(name, work, record=True):
         if name not in parts:
             return
         print("harden: %s ..." % name, flush=True)
         begin = time.monotonic()
+        run = part_record(args.mode)
         try:
-            results["parts"][name] = work()
+            outcome = work()
         except (StepFailed, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
-            results["parts"][name] = {"error": str(error)}
+            outcome = {"error": str(error)}
             with open(log, "a") as f:
                 traceback.print_exc(file=f)
+        run["seconds"] = round(time.monotonic() - begin)
+        if record:
+            results["parts"][name] = dict(outcome, run=run)
+        elif "error" in outcome:
+            # The suites' parts cannot run without their build: each reports the build's failure.
+            for part in ("tamper", "faults"):
+                if part in parts:
+                    parts.remove(part)
+                    results["parts"][part] = dict(outcome, run=run)
         print("harden: %s done in %.0f s" % (name, time.monotonic() - begin), flush=True)
 
     attempt("fuzz", lambda: fuzz.run(settings["fuzz_seconds"], log))
     if any(p in parts for p in ("tamper", "faults")):
-        attempt("build", lambda: suites.build_tests(log) or {"ok": True})
+        parts.append("build")
+        attempt("build", lambda: suites.build_tests(log) or {"ok": True}, record=False)
     attempt("tamper", lambda: suites.tamper(log))
     attempt("faults", lambda: suites.faults(log))
     attempt("load", lambda: load.run(settings["load_seconds"], settings["server_build"], log))
     attempt("lifecycle", lambda: load.lifecycle(settings["load_seconds"], settings["server_build"], log))
-    if settings["sanitizers"]:
-        attempt("sanitizers", lambda: {"address": suites.sanitizer("address", log), "thread": suites.sanitizer("thread", log)})
-    results["seconds"] = round(time.monotonic() - started)
-    with open(os.path.join(SCRATCH, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    with open(args.output, "w") as f:
-        f.write(report.markdown(results, settings))
-    print("harden: wrote %s in %d s" % (os.path.relpath(args.output, ROOT), results["seconds"]))
+    attempt("sanitizers", lambda: {"address": suites.sanitizer("address", log), "thread": suites.sanitizer("thread", log)})
+    results["parts"].pop("build", None)
+    write_report(results, args.output, args.results)
+    print("harden: wrote %s and %s in %d s" % (os.path.relpath(args.output, ROOT), os.path.relpath(args.results, ROOT),
+                                              round(time.monotonic() - started)))
     return 1 if report.failures(results) else 0
 
 
