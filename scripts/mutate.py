@@ -14,8 +14,9 @@ check guards; a check enforced in two places lists the second as `also` (file, f
 Run some: `make mutate ONLY=<id>,<id>`: their rows in MUTATIONS.md are replaced, the others kept
 with the commit they ran on. The `finding-*` and `item-*` mutations undo the fix of a review
 finding, so their row says whether a test fails on the code as it was before the fix. The build
-directory (`--scratch-path`, `.build-mutate` by default) is kept between runs, so that only the
-first builds the dependencies; the build log is `mutate-log.txt` in it.
+directory (`--scratch-path`, `.build-mutate` by default) and the scratch worktree in it (`tree`,
+moved to HEAD at each run) are kept between runs, so that a run rebuilds only what changed since the
+last; the build log is `mutate-log.txt` in it.
 """
 import argparse
 import dataclasses
@@ -24,7 +25,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -231,9 +231,15 @@ def main():
     os.makedirs(build, exist_ok=True)
     log = os.path.join(build, "mutate-log.txt")
     open(log, "w").close()
-    scratch = tempfile.mkdtemp(prefix="signet-mutate-")
-    tree = os.path.join(scratch, "tree")
-    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, "HEAD"], check=True, capture_output=True)
+    # The scratch worktree stays at one path between runs and is moved to HEAD, so that the kept
+    # build directory rebuilds only the files that changed since the last run.
+    tree = os.path.join(build, "tree")
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["git", "-C", tree, "checkout", "--detach", "--force", head], capture_output=True).returncode != 0:
+        shutil.rmtree(tree, ignore_errors=True)
+        subprocess.run(["git", "-C", ROOT, "worktree", "prune"], capture_output=True)
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, head], check=True, capture_output=True)
+    subprocess.run(["git", "-C", tree, "clean", "-fdq"], check=True, capture_output=True)
     # The dependency versions the checkout resolved, so that the kept build directory's stay valid.
     if os.path.exists(os.path.join(ROOT, "Package.resolved")):
         shutil.copy(os.path.join(ROOT, "Package.resolved"), tree)
@@ -275,8 +281,8 @@ def main():
             results.append((mutation, verdict, time.monotonic() - started))
             print(f"{mutation.id}: {verdict}", flush=True)
     finally:
-        subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", tree], capture_output=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+        # A mutation is never left behind, even when a build or test run was interrupted.
+        subprocess.run(["git", "-C", tree, "checkout", "--force", "--", "."], capture_output=True)
 
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     rows = {}
