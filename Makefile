@@ -128,7 +128,8 @@ mutate: deps
 # Benchmarks: release build, wrk and nginx on 127.0.0.1, the formats against docker-registry and
 # notary-server, beside the reference verifiers (notary lookup; sigstore-python from PyPI, kept in
 # .build/bench-venv); writes bench/RESULTS.md and bench/results.json. ONLY=notary,formats,... runs
-# those parts alone (throughput, registry, notary, formats, reference) and keeps the others' figures.
+# those parts alone (throughput, registry, notary, formats, reference, mixed, rollout, memory) and keeps
+# the others' figures.
 BENCH_APT_PACKAGES := wrk nginx-light
 BENCH_SIGSTORE_PACKAGE := sigstore==4.5.1
 BENCH_VENV := .build/bench-venv

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 
 import notary_bench
 import registry_bench
@@ -99,10 +98,7 @@ def prepare(ws, registry, notary):
         cases.append({"key": key, "label": label, "reference": reference, "minimum": minimum, "why": why})
 
     # Key-based .sig: a P-256 key, the simple-signing payload in the `.sig` image.
-    key = os.path.join(ws.dir, "formats-cosign.key")
-    public = os.path.join(ws.dir, "formats-cosign.pub")
-    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
-    subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", public], check=True, capture_output=True)
+    key, public = registry_bench.make_key(ws, "formats-cosign")
     digest = registry.push_image("formats/sig", "v1", "formats-sig")
     registry.push_signature("formats/sig", digest, key)
     add("key-sig", "key-based `.sig`", f"{registry.host}/formats/sig@{digest}",

@@ -9,6 +9,7 @@ import re
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,7 +43,15 @@ class Registry:
             return r.status, dict(r.headers), r.read()
 
     def push_blob(self, repo, data):
+        """Uploads `data` unless the repository has it already (as docker push does, so pushes in
+        parallel that share a blob do not upload it over each other)."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        try:
+            self.request("HEAD", f"/v2/{repo}/blobs/{digest}")
+            return {"digest": digest, "size": len(data)}
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
         _, headers, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/")
         location = headers["Location"]
         if location.startswith("http"):
@@ -110,6 +119,20 @@ spec:
 """
 
 
+def make_key(ws, name):
+    """A P-256 signing key made with openssl; returns (private key file, public key file)."""
+    key = os.path.join(ws.dir, f"{name}.key")
+    public = os.path.join(ws.dir, f"{name}.pub")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
+    subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", public], check=True, capture_output=True)
+    return key, public
+
+
+def key_policy(name, glob, public):
+    """A ClusterImagePolicy trusting the cosign key `public` for `glob`."""
+    return policy_yaml(name, glob, f"- name: release-key\n  key:\n    publicKeys:\n      - file: {public}")
+
+
 def pod_review(images, uid="bench"):
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                        "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
@@ -130,24 +153,9 @@ def metric(metrics, prefix):
 
 
 def measure(binary, ws, results, registry):
-    key = os.path.join(ws.dir, "cosign.key")
-    public = os.path.join(ws.dir, "cosign.pub")
-    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
-    subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", public], check=True, capture_output=True)
+    key, public = make_key(ws, "cosign")
     with open(os.path.join(ws.policies, "signed.yaml"), "w") as f:
-        f.write(f"""apiVersion: signet.dev/v1alpha1
-kind: ClusterImagePolicy
-metadata:
-  name: bench-signed
-spec:
-  images:
-    - glob: "{registry.host}/**"
-  authorities:
-    - name: release-key
-      key:
-        publicKeys:
-          - file: {public}
-""")
+        f.write(key_policy("bench-signed", f"{registry.host}/**", public))
     signed = []
     for i in range(6):
         digest = registry.push_image("bench/app", f"v{i}", f"cold-{i}")

@@ -106,9 +106,10 @@ def children(pid):
     return found
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """Resident memory of the process in KiB; `field="VmHWM"` is its peak since it started."""
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return None
 
@@ -145,46 +146,60 @@ spec:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def deployment_review():
+def container_spec(name, image):
+    """A container as a Deployment's template or a Pod names it, with the fields real ones carry."""
+    return {
+        "name": name, "image": image,
+        "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
+        "env": [{"name": f"{name.upper()}_SETTING_{i}", "value": f"value-{i}-" + "x" * 40} for i in range(12)],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10},
+        "securityContext": {"runAsNonRoot": True, "readOnlyRootFilesystem": True,
+                            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}],
+    }
+
+
+def pod_template(app, containers):
+    return {"metadata": {"labels": {"app": app, "tier": "frontend"},
+                         "annotations": {"example.com/owner": f"team-{app}", "example.com/runbook": f"https://runbooks.example.com/{app}/" + "r" * 60}},
+            "spec": {"serviceAccountName": app, "containers": containers,
+                     "volumes": [{"name": "config", "configMap": {"name": f"{app}-config"}}]}}
+
+
+def admission_review(uid, group, kind, resource, name, namespace, username, obj):
+    """A CREATE AdmissionReview of `obj` as the API server sends it."""
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": uid,
+                        "kind": {"group": group, "version": "v1", "kind": kind},
+                        "resource": {"group": group, "version": "v1", "resource": resource},
+                        "name": name, "namespace": namespace, "operation": "CREATE",
+                        "userInfo": {"username": username,
+                                     "groups": ["system:serviceaccounts", "system:authenticated"]},
+                        "object": obj, "oldObject": None, "dryRun": False,
+                        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}
+
+
+def deployment_review(images=None):
     """An AdmissionReview of a 3-container Deployment as the API server sends it, about 10 KB."""
-    containers = []
-    for name in ("web", "sidecar", "metrics"):
-        containers.append({
-            "name": name, "image": f"ghcr.io/signet-bench/{name}:1.4.2",
-            "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
-            "env": [{"name": f"{name.upper()}_SETTING_{i}", "value": f"value-{i}-" + "x" * 40} for i in range(12)],
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-            "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10},
-            "securityContext": {"runAsNonRoot": True, "readOnlyRootFilesystem": True,
-                                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-            "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}],
-        })
-    template = {"metadata": {"labels": {"app": "shop", "tier": "frontend"},
-                             "annotations": {"example.com/owner": "team-shop", "example.com/runbook": "https://runbooks.example.com/shop/" + "r" * 60}},
-                "spec": {"serviceAccountName": "shop", "containers": containers,
-                         "volumes": [{"name": "config", "configMap": {"name": "shop-config"}}]}}
+    names = ("web", "sidecar", "metrics")
+    images = images or [f"ghcr.io/signet-bench/{name}:1.4.2" for name in names]
+    template = pod_template("shop", [container_spec(name, image) for name, image in zip(names, images)])
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
                   "metadata": {"name": "shop", "namespace": "shop", "labels": {"app": "shop"},
                                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}" + " " * 1500}},
                   "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "shop"}}, "template": template}}
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-            "request": {"uid": "b2c5f6e0-0c1d-4d7e-9a8b-000000000001",
-                        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-                        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-                        "name": "shop", "namespace": "shop", "operation": "CREATE",
-                        "userInfo": {"username": "system:serviceaccount:argocd:argocd-application-controller",
-                                     "groups": ["system:serviceaccounts", "system:authenticated"]},
-                        "object": deployment, "oldObject": None, "dryRun": False,
-                        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}
+    return admission_review("b2c5f6e0-0c1d-4d7e-9a8b-000000000001", "apps", "Deployment", "deployments", "shop", "shop",
+                            "system:serviceaccount:argocd:argocd-application-controller", deployment)
 
 
 class Signet:
-    def __init__(self, binary, ws, extra=(), policy_dir=None):
+    def __init__(self, binary, ws, extra=(), policy_dir=None, env=None):
         self.port = free_port()
         self.process = subprocess.Popen(
             [binary, "serve", "--address", "127.0.0.1", "--port", str(self.port), "--tls-cert", ws.cert,
              "--tls-key", ws.key, "--policy-dir", policy_dir or ws.policies, "--log-level", "error", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         wait_until_listening(self.port)
         self.context = ssl.create_default_context(cafile=ws.cert)
 
@@ -231,14 +246,20 @@ class Nginx:
     `reuseport` gives each worker its own listening socket, so the kernel spreads connections
     over both workers as signet's round robin spreads them over its event loops. Without it, 16
     connections sometimes all went to one worker and nginx ran at two thirds of its speed,
-    which flattered signet's share."""
+    which flattered signet's share.
 
-    def __init__(self, ws, response):
+    With `tls=False`, plain HTTP answering every request with `status` and `response`: the memory
+    part's registry that holds no signature of anything."""
+
+    def __init__(self, ws, response, status=200, tls=True):
         self.port = free_port()
-        self.dir = os.path.join(ws.dir, "nginx")
+        self.dir = os.path.join(ws.dir, "nginx" if tls else f"nginx-{status}")
         os.makedirs(self.dir, exist_ok=True)
         text = response.decode().replace("\\", "\\\\").replace("'", "\\'")
         assert "$" not in text
+        tls_lines = (f"listen 127.0.0.1:{self.port} ssl reuseport;\n        ssl_certificate {ws.cert};\n"
+                     f"        ssl_certificate_key {ws.key};\n        ssl_protocols TLSv1.2 TLSv1.3;" if tls
+                     else f"listen 127.0.0.1:{self.port} reuseport;")
         config = f"""
 worker_processes {os.cpu_count()};
 pid {self.dir}/nginx.pid;
@@ -252,13 +273,10 @@ http {{
     keepalive_timeout 120s;
     keepalive_requests 1000000;
     server {{
-        listen 127.0.0.1:{self.port} ssl reuseport;
-        ssl_certificate {ws.cert};
-        ssl_certificate_key {ws.key};
-        ssl_protocols TLSv1.2 TLSv1.3;
+        {tls_lines}
         location / {{
             default_type application/json;
-            return 200 '{text}';
+            return {status} '{text}';
         }}
     }}
 }}
@@ -306,13 +324,13 @@ def wrk(port, ws, connections, close_each=False, server=None):
     return data
 
 
-def run_wrk(port, ws, connections, close_each=False):
-    script = os.path.join(ws.dir, "close.lua" if close_each else "post.lua")
+def run_wrk(port, ws, connections, close_each=False, duration=DURATION, body=None):
+    script = os.path.join(ws.dir, ("close" if close_each else "post") + (f"-{os.path.basename(body)}" if body else "") + ".lua")
     with open(script, "w") as f:
-        f.write(WRK_SCRIPT.format(body=ws.body, extra_headers='wrk.headers["Connection"] = "close"' if close_each else ""))
-    out = subprocess.run(["wrk", "-t", str(min(THREADS, connections)), "-c", str(connections), "-d", f"{DURATION}s",
+        f.write(WRK_SCRIPT.format(body=body or ws.body, extra_headers='wrk.headers["Connection"] = "close"' if close_each else ""))
+    out = subprocess.run(["wrk", "-t", str(min(THREADS, connections)), "-c", str(connections), "-d", f"{duration}s",
                           "-s", script, f"https://127.0.0.1:{port}/validate?timeout=10s"],
-                         capture_output=True, text=True, timeout=DURATION + 60)
+                         capture_output=True, text=True, timeout=duration + 60)
     match = re.search(r"WRKJSON(\{.*\})", out.stdout)
     if not match:
         raise RuntimeError(f"wrk failed: {out.stdout} {out.stderr}")
@@ -526,7 +544,7 @@ def evaluate_targets(results):
     results["targets"] = targets
 
 
-PARTS = ("throughput", "registry", "notary", "formats", "reference")
+PARTS = ("throughput", "registry", "notary", "formats", "reference", "mixed", "rollout", "memory")
 
 
 def main():
@@ -573,6 +591,15 @@ def main():
             elif part == "reference":
                 import reference_bench
                 reference_bench.measure(binary, ws, results)
+            elif part == "mixed":
+                import mixed_bench
+                mixed_bench.measure(binary, ws, results, registry)
+            elif part == "rollout":
+                import rollout_bench
+                rollout_bench.measure(binary, ws, results, registry)
+            elif part == "memory":
+                import memory_bench
+                memory_bench.measure(binary, ws, results, registry)
             for entry in results.get("sections", [])[sections:] + results.get("extra_targets", [])[targets:]:
                 entry["part"] = part
         evaluate_targets(results)

@@ -1,0 +1,214 @@
+"""Mixed load in `make bench`: warm reviews with wrk at 16 connections (as the throughput part
+sends them) while cold verifications of new images arrive at 50 per second from a second client.
+
+The registry is the loopback docker-registry behind bench/registry_proxy.py, which passes each
+request on 50 ms after it arrived (a registry that answers in 50 ms), and later passes nothing
+(a registry that accepts connections and never answers). The warm review is a 3-container
+Deployment whose images are signed, named by digest and verified once before the first window, so
+every warm review is answered from the verification cache. Each cold review is a Pod naming one
+image signet has not seen, named by digest: against the slow registry a distinct image pushed and
+signed with the same key (two registry requests: the `.sig` manifest and its payload); against the
+hanging one a distinct digest (the registry never answers, so nothing is pushed for it).
+
+Windows of equal length, one after the other: warm alone, warm with cold against the slow
+registry, warm alone, warm with cold against the hanging registry (then its cold reviews are
+waited for), warm alone. Each window with cold load is compared with the warm-alone windows on
+either side of it, so the machine's speed drifting over the run moves both. The cold client sends
+on a fixed schedule (open loop: it does not wait for an answer before sending the next) over
+keep-alive connections, opening one when none is idle, and reads every answer's JSON; the warm
+answers are counted by wrk (errors, non-200) and by signet's own review counter (denials)."""
+import asyncio
+import functools
+import hashlib
+import json
+import os
+import re
+
+import load
+import registry_bench
+import run
+
+WINDOW = int(os.environ.get("SIGNET_BENCH_MIXED_SECONDS", "10"))
+RATE = 50
+DELAY_MS = 50
+CONNECTIONS = 16
+# The chart's webhook.timeoutSeconds: the API server sends ?timeout=10s and signet gives itself 9 s.
+TIMEOUT = "10s"
+DEADLINE_S = 9
+TARGET_P99_GROWTH = 0.20
+
+
+def reviews_by_decision(metrics):
+    """signet_admission_reviews_total summed by decision: {"allowed": n, "denied": n}."""
+    totals = {"allowed": 0, "denied": 0}
+    for line in metrics.splitlines():
+        m = re.match(r'signet_admission_reviews_total\{.*decision="(allowed|denied)".*\} ([0-9.e+]+)$', line)
+        if m:
+            totals[m.group(1)] += float(m.group(2))
+    return totals
+
+
+async def cold_stream(client, references):
+    """One review per reference at RATE per second on a fixed schedule; each answer classified."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks, lateness = [], []
+    for index, reference in enumerate(references):
+        due = start + index / RATE
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+        lateness.append((loop.time() - due) * 1000)
+        body = registry_bench.pod_review([reference], f"cold-{reference[-12:]}")
+        tasks.append(asyncio.ensure_future(client.review(body, TIMEOUT, limit=DEADLINE_S + 20)))
+    answers = await asyncio.gather(*tasks)
+    outcome = {"sent": len(references), "allowed": 0, "denied": 0, "denied_at_deadline": 0, "errors": 0,
+               "latency_ms": [], "reasons": {}, "late_send_ms_max": max(lateness) if lateness else 0}
+    for status, answer, elapsed in answers:
+        outcome["latency_ms"].append(elapsed)
+        if status != 200:
+            outcome["errors"] += 1
+            outcome["reasons"][f"error: {answer}"[:160]] = outcome["reasons"].get(f"error: {answer}"[:160], 0) + 1
+        elif answer["response"]["allowed"]:
+            outcome["allowed"] += 1
+        else:
+            outcome["denied"] += 1
+            message = load.denial_message(answer)
+            if "deadline" in message:
+                outcome["denied_at_deadline"] += 1
+            key = load.reason_key(message)
+            outcome["reasons"][key] = outcome["reasons"].get(key, 0) + 1
+    outcome["latency"] = load.latency_summary(outcome.pop("latency_ms"))
+    return outcome
+
+
+async def window(server, ws, warm_body, client, references):
+    """wrk for WINDOW seconds and, with `references`, the cold stream beside it."""
+    loop = asyncio.get_running_loop()
+    before = reviews_by_decision(server.metrics())
+    warm = loop.run_in_executor(None, functools.partial(run.run_wrk, server.port, ws, CONNECTIONS, duration=WINDOW, body=warm_body))
+    cold = await cold_stream(client, references) if references else None
+    warm = await warm
+    after = reviews_by_decision(server.metrics())
+    warm["denied"] = int(after["denied"] - before["denied"] - (cold["denied"] if cold else 0))
+    return {"warm": warm, "cold": cold}
+
+
+def push(ws, registry, key, name, count):
+    images = [(f"mixed/{name}", f"{name}-{index}", f"mixed-{name}-{index}") for index in range(count)]
+    return load.push_signed_images(registry, images, key)
+
+
+def measure(binary, ws, results, registry):
+    key, public = registry_bench.make_key(ws, "mixed")
+    proxy = load.RegistryProxy(ws, registry, "mixed", delay_ms=DELAY_MS)
+    policy_dir = os.path.join(ws.dir, "policies-mixed")
+    os.makedirs(policy_dir, exist_ok=True)
+    with open(os.path.join(policy_dir, "mixed.yaml"), "w") as f:
+        f.write(registry_bench.key_policy("bench-mixed", f"{proxy.host}/**", public))
+    warm_digests = push(ws, registry, key, "warm", 3)
+    slow_digests = push(ws, registry, key, "slow", RATE * WINDOW)
+    # Never answered, so never pushed: distinct digests no one has seen.
+    hang_digests = ["sha256:" + hashlib.sha256(f"mixed-hang-{index}".encode()).hexdigest() for index in range(RATE * WINDOW)]
+    warm_body = os.path.join(ws.dir, "mixed-warm.json")
+    with open(warm_body, "w") as f:
+        json.dump(run.deployment_review([f"{proxy.host}/mixed/warm@{d}" for d in warm_digests]), f)
+    run.log(f"mixed: pushed {3 + RATE * WINDOW} signed images")
+    # The clients stand for the API server: a reserved peer, as the chart makes the control plane.
+    server = run.Signet(binary, ws, policy_dir=policy_dir,
+                        extra=("--allow-insecure-registry", proxy.host, "--reserved-peers", "127.0.0.1/32"))
+    try:
+        first = json.loads(server.post(f"/validate?timeout={TIMEOUT}", open(warm_body, "rb").read()))
+        if not first["response"]["allowed"]:
+            raise RuntimeError(f"mixed: the warm review was denied: {load.denial_message(first)}")
+        requests_before = len(registry.requests())
+        client = load.AdmissionClient(server.port, ws.cert)
+
+        async def sequence():
+            windows = {}
+            windows["warm alone 1"] = await window(server, ws, warm_body, client, None)
+            windows["slow registry"] = await window(server, ws, warm_body, client, [f"{proxy.host}/mixed/slow@{d}" for d in slow_digests])
+            windows["warm alone 2"] = await window(server, ws, warm_body, client, None)
+            made = len(registry.requests()) - requests_before
+            proxy.hang()
+            windows["hanging registry"] = await window(server, ws, warm_body, client, [f"{proxy.host}/mixed/hang@{d}" for d in hang_digests])
+            windows["warm alone 3"] = await window(server, ws, warm_body, client, None)
+            return windows, made
+
+        windows, slow_requests = asyncio.run(sequence())
+        connections_opened = client.opened
+        rss = run.rss_kib(server.process.pid, "VmHWM")
+    finally:
+        server.stop()
+        proxy.stop()
+    report(results, windows, slow_requests, connections_opened, rss)
+
+
+def report(results, windows, slow_requests, connections_opened, rss_peak_kib):
+    for name, data in windows.items():
+        w, c = data["warm"], data["cold"]
+        run.log(f"mixed {name}: warm {w['rps']:.0f} req/s p99 {w['p99_us'] / 1000:.2f} ms errors {w['errors'] + w['non2xx']}"
+                + (f"; cold {c['sent']} sent, {c['allowed']} allowed, {c['denied']} denied ({c['denied_at_deadline']} at the deadline), "
+                   f"{c['errors']} errors, p50 {c['latency']['p50_ms']:.0f} ms p99 {c['latency']['p99_ms']:.0f} ms" if c else ""))
+
+    def baseline(a, b):
+        return (windows[a]["warm"]["p99_us"] + windows[b]["warm"]["p99_us"]) / 2 / 1000
+
+    slow, hang = windows["slow registry"], windows["hanging registry"]
+    comparisons = {"slow registry": baseline("warm alone 1", "warm alone 2"), "hanging registry": baseline("warm alone 2", "warm alone 3")}
+    warm_errors = sum(d["warm"]["errors"] + d["warm"]["non2xx"] + d["warm"]["denied"] for d in windows.values())
+    results["mixed"] = {"window_seconds": WINDOW, "cold_per_second": RATE, "registry_delay_ms": DELAY_MS,
+                        "connections": CONNECTIONS, "windows": windows, "baseline_p99_ms": comparisons,
+                        "registry_requests_slow_window": slow_requests, "cold_connections_opened": connections_opened,
+                        "peak_rss_mib": round(rss_peak_kib / 1024, 1)}
+    lines = [
+        f"Measured {run.now()} with load average {'{:.1f}, {:.1f}, {:.1f}'.format(*os.getloadavg())} (1, 5, 15 min) at the end, "
+        f"on {os.cpu_count()} cores shared by wrk, the cold client, the proxy, docker-registry and signet. Windows of {WINDOW} s "
+        f"in this order. Warm: wrk, {CONNECTIONS} connections, a 3-container Deployment of signed images named by digest, "
+        f"verified once before the first window (every warm review is a cache hit). Cold: a second client sending a Pod naming "
+        f"one new image (a distinct digest; pushed and signed for the slow window, never pushed for the hanging one) every {1000 // RATE} ms on a fixed schedule, with "
+        f"`?timeout={TIMEOUT}` as the chart's webhook sends it (signet's deadline: {DEADLINE_S} s), over keep-alive connections "
+        f"({connections_opened} opened in all). The registry (docker-registry behind a proxy in Python) answers each request "
+        f"{DELAY_MS} ms after it was sent, then, in the hanging window, accepts connections and never answers.", "",
+        "| window | warm req/s | warm p50 ms | warm p99 ms | warm p99 beside the warm-alone windows around it | warm errors (wrk, non-200, denied) "
+        "| cold sent | cold allowed | cold denied (at the deadline) | cold errors | cold p50 ms | cold p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, data in windows.items():
+        w, c = data["warm"], data["cold"]
+        versus = (f"{w['p99_us'] / 1000 / comparisons[name] - 1:+.0%} (vs {comparisons[name]:.2f} ms)" if name in comparisons else "")
+        cold = (f"| {c['sent']} | {c['allowed']} | {c['denied']} ({c['denied_at_deadline']}) | {c['errors']} "
+                f"| {c['latency']['p50_ms']:.1f} | {c['latency']['p99_ms']:.1f} |" if c else "| | | | | | |")
+        lines.append(f"| {name} | {w['rps']:,.0f} | {w['p50_us'] / 1000:.2f} | {w['p99_us'] / 1000:.2f} | {versus} "
+                     f"| {w['errors']} + {w['non2xx']} + {w['denied']} {cold}")
+    lines += ["", f"Registry requests during the slow window (docker-registry's access log): {slow_requests:,} for "
+              f"{slow['cold']['sent']:,} cold reviews. Peak resident memory of signet over the run: {rss_peak_kib / 1024:.1f} MiB. "
+              f"The cold client sent each review at most {max(slow['cold']['late_send_ms_max'], hang['cold']['late_send_ms_max']):.0f} ms "
+              "after its scheduled time.", "",
+              "Reasons of the cold denials (digests elided), with their counts:", ""]
+    for name in ("slow registry", "hanging registry"):
+        for reason, count in sorted(windows[name]["cold"]["reasons"].items(), key=lambda item: -item[1]):
+            lines.append(f"- {name}, {count}×: {reason}")
+        if not windows[name]["cold"]["reasons"]:
+            lines.append(f"- {name}: none")
+    results.setdefault("sections", []).append({"title": "Mixed load: warm reviews while cold verifications arrive", "lines": lines})
+
+    targets = []
+    for name in ("slow registry", "hanging registry"):
+        growth = windows[name]["warm"]["p99_us"] / 1000 / comparisons[name] - 1
+        targets.append({"target": f"mixed, {name}: warm p99 within 20% of the warm-alone windows around it",
+                        "measured": f"{windows[name]['warm']['p99_us'] / 1000:.2f} ms vs {comparisons[name]:.2f} ms ({growth:+.0%})",
+                        "met": "yes" if growth <= TARGET_P99_GROWTH else "no"})
+    targets.append({"target": "mixed: no warm errors (wrk errors, non-200 answers, denials) in any window",
+                    "measured": f"{warm_errors}", "met": "yes" if warm_errors == 0 else "no"})
+    c = slow["cold"]
+    targets.append({"target": f"mixed, slow registry ({DELAY_MS} ms): every cold review allowed",
+                    "measured": f"{c['allowed']} of {c['sent']} allowed, {c['denied']} denied, {c['errors']} errors; "
+                                f"p50 {c['latency']['p50_ms']:.0f} ms, p99 {c['latency']['p99_ms']:.0f} ms",
+                    "met": "yes" if c["allowed"] == c["sent"] else "no"})
+    c = hang["cold"]
+    at_deadline = c["denied_at_deadline"] == c["sent"] and c["latency"]["max_ms"] < (DEADLINE_S + 1) * 1000 \
+        and c["latency"]["p50_ms"] >= DEADLINE_S * 1000 * 0.95
+    targets.append({"target": f"mixed, hanging registry: every cold review denied at the deadline ({DEADLINE_S} s) naming it",
+                    "measured": f"{c['denied_at_deadline']} of {c['sent']} denied naming the deadline, {c['errors']} errors; "
+                                f"p50 {c['latency']['p50_ms'] / 1000:.2f} s, max {c['latency']['max_ms'] / 1000:.2f} s",
+                    "met": "yes" if at_deadline else "no"})
+    results.setdefault("extra_targets", []).extend(targets)
