@@ -44,11 +44,7 @@ class RegistryProxy:
         self.process.send_signal(signal.SIGUSR1)
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        run.stop_process(self.process)
 
 
 class AdmissionClient:

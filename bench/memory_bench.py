@@ -32,17 +32,18 @@ def image(host, index):
 
 
 def measure(binary, ws, results, registry):
+    _, public = registry_bench.make_key(ws, "memory")
     nginx = run.Nginx(ws, NOT_FOUND, status=404, tls=False)
     host = f"127.0.0.1:{nginx.port}"
-    _, public = registry_bench.make_key(ws, "memory")
-    policy_dir = os.path.join(ws.dir, "policies-memory")
-    os.makedirs(policy_dir, exist_ok=True)
-    with open(os.path.join(policy_dir, "memory.yaml"), "w") as f:
-        f.write(registry_bench.key_policy("bench-memory", f"{host}/**", public))
-    server = run.Signet(binary, ws, policy_dir=policy_dir,
-                        extra=("--allow-insecure-registry", host, "--verification-cache-size", str(VERDICTS),
-                               "--verification-negative-cache-ttl", "1h", "--reserved-peers", "127.0.0.1/32"))
+    server = None
     try:
+        policy_dir = os.path.join(ws.dir, "policies-memory")
+        os.makedirs(policy_dir, exist_ok=True)
+        with open(os.path.join(policy_dir, "memory.yaml"), "w") as f:
+            f.write(registry_bench.key_policy("bench-memory", f"{host}/**", public))
+        server = run.Signet(binary, ws, policy_dir=policy_dir,
+                            extra=("--allow-insecure-registry", host, "--verification-cache-size", str(VERDICTS),
+                                   "--verification-negative-cache-ttl", "1h", "--reserved-peers", "127.0.0.1/32"))
         checkpoints = [(0, run.rss_kib(server.process.pid))]
         denied, other, reasons = 0, 0, {}
 
@@ -80,7 +81,8 @@ def measure(binary, ws, results, registry):
         requests_again = registry_bench.metric(metrics, "signet_registry_requests_total") - requests
         rss_final = run.rss_kib(server.process.pid)
     finally:
-        server.stop()
+        if server:
+            server.stop()
         nginx.stop()
     report(results, checkpoints, fill_seconds, denied, other, reasons, misses, evictions, requests, len(again), hits, requests_again, rss_final)
 

@@ -93,7 +93,7 @@ async def window(server, ws, warm_body, client, references):
     return {"warm": warm, "cold": cold}
 
 
-def push(ws, registry, key, name, count):
+def push(registry, key, name, count):
     images = [(f"mixed/{name}", f"{name}-{index}", f"mixed-{name}-{index}") for index in range(count)]
     return load.push_signed_images(registry, images, key)
 
@@ -101,22 +101,23 @@ def push(ws, registry, key, name, count):
 def measure(binary, ws, results, registry):
     key, public = registry_bench.make_key(ws, "mixed")
     proxy = load.RegistryProxy(ws, registry, "mixed", delay_ms=DELAY_MS)
-    policy_dir = os.path.join(ws.dir, "policies-mixed")
-    os.makedirs(policy_dir, exist_ok=True)
-    with open(os.path.join(policy_dir, "mixed.yaml"), "w") as f:
-        f.write(registry_bench.key_policy("bench-mixed", f"{proxy.host}/**", public))
-    warm_digests = push(ws, registry, key, "warm", 3)
-    slow_digests = push(ws, registry, key, "slow", RATE * WINDOW)
-    # Never answered, so never pushed: distinct digests no one has seen.
-    hang_digests = ["sha256:" + hashlib.sha256(f"mixed-hang-{index}".encode()).hexdigest() for index in range(RATE * WINDOW)]
-    warm_body = os.path.join(ws.dir, "mixed-warm.json")
-    with open(warm_body, "w") as f:
-        json.dump(run.deployment_review([f"{proxy.host}/mixed/warm@{d}" for d in warm_digests]), f)
-    run.log(f"mixed: pushed {3 + RATE * WINDOW} signed images")
-    # The clients stand for the API server: a reserved peer, as the chart makes the control plane.
-    server = run.Signet(binary, ws, policy_dir=policy_dir,
-                        extra=("--allow-insecure-registry", proxy.host, "--reserved-peers", "127.0.0.1/32"))
+    server = None
     try:
+        policy_dir = os.path.join(ws.dir, "policies-mixed")
+        os.makedirs(policy_dir, exist_ok=True)
+        with open(os.path.join(policy_dir, "mixed.yaml"), "w") as f:
+            f.write(registry_bench.key_policy("bench-mixed", f"{proxy.host}/**", public))
+        warm_digests = push(registry, key, "warm", 3)
+        slow_digests = push(registry, key, "slow", RATE * WINDOW)
+        # Never answered, so never pushed: distinct digests no one has seen.
+        hang_digests = ["sha256:" + hashlib.sha256(f"mixed-hang-{index}".encode()).hexdigest() for index in range(RATE * WINDOW)]
+        warm_body = os.path.join(ws.dir, "mixed-warm.json")
+        with open(warm_body, "w") as f:
+            json.dump(run.deployment_review([f"{proxy.host}/mixed/warm@{d}" for d in warm_digests]), f)
+        run.log(f"mixed: pushed {3 + RATE * WINDOW} signed images")
+        # The clients stand for the API server: a reserved peer, as the chart makes the control plane.
+        server = run.Signet(binary, ws, policy_dir=policy_dir,
+                            extra=("--allow-insecure-registry", proxy.host, "--reserved-peers", "127.0.0.1/32"))
         first = json.loads(server.post(f"/validate?timeout={TIMEOUT}", open(warm_body, "rb").read()))
         if not first["response"]["allowed"]:
             raise RuntimeError(f"mixed: the warm review was denied: {load.denial_message(first)}")
@@ -138,7 +139,8 @@ def measure(binary, ws, results, registry):
         connections_opened = client.opened
         rss = run.rss_kib(server.process.pid, "VmHWM")
     finally:
-        server.stop()
+        if server:
+            server.stop()
         proxy.stop()
     report(results, windows, slow_requests, connections_opened, rss)
 

@@ -101,11 +101,7 @@ class NotaryServer:
         return found
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        run.stop_process(self.process)
         self.log.close()
 
 

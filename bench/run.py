@@ -9,6 +9,7 @@ machine's description go to bench/RESULTS.md and bench/results.json.
 """
 import datetime
 import http.client
+import importlib
 import json
 import os
 import platform
@@ -58,6 +59,16 @@ def wait_until_listening(port, timeout=30):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {port}")
+
+
+def stop_process(process, stop_signal=signal.SIGTERM, wait=10):
+    """Asks `process` to stop; kills it if it has not within `wait` seconds."""
+    process.send_signal(stop_signal)
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def machine():
@@ -233,11 +244,7 @@ class Signet:
         return [self.process.pid]
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process, wait=30)
 
 
 class Nginx:
@@ -292,11 +299,7 @@ http {{
         return [self.process.pid] + children(self.process.pid)
 
     def stop(self):
-        self.process.send_signal(signal.SIGQUIT)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process, signal.SIGQUIT)
 
 
 WRK_SCRIPT = """
@@ -580,26 +583,11 @@ def main():
             if registry is None:
                 registry = registry_bench.Registry(ws)
             sections, targets = len(results.get("sections", [])), len(results.get("extra_targets", []))
-            if part == "registry":
-                registry_bench.measure(binary, ws, results, registry)
-            elif part == "notary":
-                import notary_bench
-                notary_bench.measure(binary, ws, results, registry)
-            elif part == "formats":
-                import formats_bench
-                formats_bench.measure(binary, ws, results, registry)
-            elif part == "reference":
-                import reference_bench
-                reference_bench.measure(binary, ws, results)
-            elif part == "mixed":
-                import mixed_bench
-                mixed_bench.measure(binary, ws, results, registry)
-            elif part == "rollout":
-                import rollout_bench
-                rollout_bench.measure(binary, ws, results, registry)
-            elif part == "memory":
-                import memory_bench
-                memory_bench.measure(binary, ws, results, registry)
+            module = importlib.import_module(f"{part}_bench")
+            if part == "reference":
+                module.measure(binary, ws, results)
+            else:
+                module.measure(binary, ws, results, registry)
             for entry in results.get("sections", [])[sections:] + results.get("extra_targets", [])[targets:]:
                 entry["part"] = part
         evaluate_targets(results)
