@@ -531,16 +531,41 @@ def write_results(results):
         f.write("\n".join(lines))
 
 
+README = os.path.join(ROOT, "README.md")
+README_TABLE = ("<!-- bench/run.py writes this table from bench/results.json -->", "<!-- end of the bench table -->")
+
+
+def update_readme(results):
+    """The README's Benchmarks table, between its markers: every target bench/RESULTS.md checks,
+    met or not, with the part that measured it, when and under what load."""
+    text = open(README).read()
+    start, end = text.find(README_TABLE[0]), text.find(README_TABLE[1])
+    if start < 0 or end < start:
+        log("README.md has no bench table markers; its table was not updated")
+        return
+    parts = results.get("parts", {})
+    rows = [README_TABLE[0], "", "| part (ran, load average) | target | measured | met |", "|---|---|---|---|"]
+    for target in results["targets"]:
+        part = target.get("part", "registry")
+        ran = parts.get(part, {})
+        when = f"{ran['date'][:10]}, {ran['load_average'].split(',')[0]}" if ran.get("load_average", "not recorded") != "not recorded" \
+            else ran.get("date", results["date"])[:10]
+        cells = [f"{part} ({when})", target["target"], target["measured"], target["met"]]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    with open(README, "w") as f:
+        f.write(text[:start] + "\n".join(rows) + "\n\n" + text[end:])
+
+
 def evaluate_targets(results):
     targets = []
     d = results.get("decision_time")
     if d:
-        targets.append({"target": "warm p99 decision time inside the server < 1 ms",
+        targets.append({"part": "throughput", "target": "warm p99 decision time inside the server < 1 ms",
                         "measured": f"p99 {fmt_bound(d['p99_le_seconds'])} over {d['count']:,} reviews",
                         "met": "yes" if d["p99_le_seconds"] < 0.001 else "no"})
     # Met only when it holds at every concurrency measured.
     short = [c for c, row in results["warm"].items() if row["ratio"] < 0.5]
-    targets.append({"target": "warm throughput ≥ 50% of nginx's on the same machine, at every concurrency",
+    targets.append({"part": "throughput", "target": "warm throughput ≥ 50% of nginx's on the same machine, at every concurrency",
                     "measured": ", ".join(f"{c} conns: {row['ratio']:.0%}" for c, row in results["warm"].items()),
                     "met": "yes" if not short else "no (below at " + ", ".join(f"{c} conns" for c in short) + ")"})
     targets += results.get("extra_targets", [])
@@ -592,6 +617,7 @@ def main():
                 entry["part"] = part
         evaluate_targets(results)
         write_results(results)
+        update_readme(results)
     finally:
         if registry:
             registry.stop()
