@@ -204,6 +204,15 @@ def report(results, records, duration, made, per_replica, idle_rss, peak_rss, me
             key = (repository_of(line), replica)
             per_image_replica[key] = per_image_replica.get(key, 0) + 1
     attributed = sum(len(lines) for lines in per_replica)
+    # The most requests of each kind one replica made for one image.
+    most_by_kind = {}
+    for replica, lines in enumerate(per_replica):
+        counts = {}
+        for line in lines:
+            key = (repository_of(line), request_kind(line.split(" ", 1)[1]))
+            counts[key] = counts.get(key, 0) + 1
+        for (_, kind), count in counts.items():
+            most_by_kind[kind] = max(most_by_kind.get(kind, 0), count)
     kinds = {}
     for line in made:
         kind = request_kind(line.split(" ", 1)[1])
@@ -222,7 +231,7 @@ def report(results, records, duration, made, per_replica, idle_rss, peak_rss, me
                "registry_requests": len(made), "registry_requests_by_kind": kinds,
                "registry_requests_per_image": {"max": max(per_image.values()), "min": min(per_image.values()), "images": len(per_image)},
                "attributed_to_replicas": attributed, "per_replica_requests": [len(lines) for lines in per_replica],
-               "per_replica_metric": metrics, "max_per_image_per_replica": worst,
+               "per_replica_metric": metrics, "max_per_image_per_replica": worst, "max_per_image_per_replica_by_kind": most_by_kind,
                "idle_rss_mib": [round(k / 1024, 1) for k in idle_rss], "peak_rss_mib": [round(k / 1024, 1) for k in peak_rss]}
     results["rollout"] = summary
     run.log(f"rollout: {len(made)} registry requests ({kinds}), per image per replica at most {worst}, "
@@ -251,7 +260,13 @@ def report(results, records, duration, made, per_replica, idle_rss, peak_rss, me
         f"| registry requests per replica (its proxy's log; signet's own counter) | "
         + ", ".join(f"{len(lines)} ({int(m)})" for lines, m in zip(per_replica, metrics)) + f"; {attributed:,} of {len(made):,} attributed |",
         f"| registry requests per image per replica, most | {worst} (target ≤ {TARGET_PER_IMAGE_PER_REPLICA}) |",
+        "| of which, most of each kind for one image on one replica | " + ", ".join(f"{n} {k}" for k, n in sorted(most_by_kind.items())) + " |",
         f"| resident memory per replica, idle → peak (VmHWM) | " + ", ".join(f"{i} → {pk} MiB" for i, pk in zip(summary["idle_rss_mib"], summary["peak_rss_mib"])) + " |"]
+    if most_by_kind.get("tag resolution", 0) > 1:
+        lines += ["", "A replica keeps a tag's resolved digest for 30 s (`--tag-cache-ttl`, its default) and the verdict for the "
+                  "digest for 10 minutes, so a wave that comes more than 30 s after a replica first resolved a tag has it "
+                  "resolved again (one request) and finds the verdict in the cache; the signature is fetched once per image "
+                  "and replica."]
     if denied or errors:
         lines += ["", "First refusals and errors:", ""] + [f"- {r['kind']} on replica {r['replica']}: {r['reason']}"
                                                           for r in [r for r in records if not r["allowed"]][:5]]
