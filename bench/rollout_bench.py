@@ -265,8 +265,8 @@ def report(results, records, duration, made, per_replica, idle_rss, peak_rss, me
     if most_by_kind.get("tag resolution", 0) > 1:
         lines += ["", "A replica keeps a tag's resolved digest for 30 s (`--tag-cache-ttl`, its default) and the verdict for the "
                   "digest for 10 minutes, so a wave that comes more than 30 s after a replica first resolved a tag has it "
-                  "resolved again (one request) and finds the verdict in the cache; the signature is fetched once per image "
-                  "and replica."]
+                  "resolved again (one request) and finds the verdict in the cache"
+                  + ("; the signature is fetched once per image and replica." if most_by_kind.get("signature manifest") == 1 else ".")]
     if denied or errors:
         lines += ["", "First refusals and errors:", ""] + [f"- {r['kind']} on replica {r['replica']}: {r['reason']}"
                                                           for r in [r for r in records if not r["allowed"]][:5]]
