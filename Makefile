@@ -125,12 +125,12 @@ clean:
 mutate: deps
 	python3 scripts/mutate.py $(if $(ONLY),--only $(ONLY))
 
-# Benchmarks: release build, wrk and nginx on 127.0.0.1, the formats against docker-registry and
-# notary-server, beside the reference verifiers (notary lookup; sigstore-python from PyPI, kept in
-# .build/bench-venv); writes bench/RESULTS.md and bench/results.json. ONLY=notary,formats,... runs
-# those parts alone (throughput, registry, notary, formats, reference, mixed, rollout, memory) and keeps
-# the others' figures.
-BENCH_APT_PACKAGES := wrk nginx-light
+# Benchmarks: release build, wrk and nginx on 127.0.0.1 (perf and strace to see where the time goes),
+# the formats against docker-registry and notary-server, beside the reference verifiers (notary
+# lookup; sigstore-python from PyPI, kept in .build/bench-venv); writes bench/RESULTS.md and
+# bench/results.json. ONLY=notary,formats,... runs those parts alone (throughput, profile, registry,
+# notary, formats, reference, mixed, rollout, memory) and keeps the others' figures.
+BENCH_APT_PACKAGES := wrk nginx-light linux-perf strace
 BENCH_SIGSTORE_PACKAGE := sigstore==4.5.1
 BENCH_VENV := .build/bench-venv
 .PHONY: bench
