@@ -48,6 +48,15 @@ def reviews_by_decision(metrics):
     return totals
 
 
+def verification_time(before, after):
+    """signet's own time for the verifications that passed between two scrapes, read off the
+    `signet_verification_duration_seconds` histogram (bucket upper bounds)."""
+    def passed(text):
+        return "\n".join(line for line in text.splitlines() if 'outcome="passed"' in line)
+    name = "signet_verification_duration_seconds"
+    return run.histogram_quantiles(passed(after), name, since=run.histogram_buckets(passed(before), name))
+
+
 async def cold_stream(client, references):
     """One review per reference at RATE per second on a fixed schedule; each answer classified."""
     loop = asyncio.get_running_loop()
@@ -77,6 +86,10 @@ async def cold_stream(client, references):
                 outcome["denied_at_deadline"] += 1
             key = load.reason_key(message)
             outcome["reasons"][key] = outcome["reasons"].get(key, 0) + 1
+    # Answers to the first and to the last 2 s of sending apart: a queue that grows shows as the second slower.
+    edge = min(len(references), 2 * RATE)
+    outcome["latency_first_2s"] = load.latency_summary(outcome["latency_ms"][:edge])
+    outcome["latency_last_2s"] = load.latency_summary(outcome["latency_ms"][-edge:])
     outcome["latency"] = load.latency_summary(outcome.pop("latency_ms"))
     return outcome
 
@@ -84,12 +97,16 @@ async def cold_stream(client, references):
 async def window(server, ws, warm_body, client, references):
     """wrk for WINDOW seconds and, with `references`, the cold stream beside it."""
     loop = asyncio.get_running_loop()
-    before = reviews_by_decision(server.metrics())
+    scrape = server.metrics()
+    before = reviews_by_decision(scrape)
     warm = loop.run_in_executor(None, functools.partial(run.run_wrk, server.port, ws, CONNECTIONS, duration=WINDOW, body=warm_body))
     cold = await cold_stream(client, references) if references else None
     warm = await warm
-    after = reviews_by_decision(server.metrics())
+    scraped = server.metrics()
+    after = reviews_by_decision(scraped)
     warm["denied"] = int(after["denied"] - before["denied"] - (cold["denied"] if cold else 0))
+    if cold:
+        cold["verification_time"] = verification_time(scrape, scraped)
     return {"warm": warm, "cold": cold}
 
 
@@ -185,7 +202,20 @@ def report(results, windows, slow_requests, connections_opened, rss_peak_kib):
               f"{slow['cold']['sent']:,} cold reviews. Peak resident memory of signet over the run: {rss_peak_kib / 1024:.1f} MiB. "
               f"The cold client sent each review at most {max(slow['cold']['late_send_ms_max'], hang['cold']['late_send_ms_max']):.0f} ms "
               "after its scheduled time.", "",
-              "Reasons of the cold denials (digests elided), with their counts:", ""]
+              "Cold latency of the reviews sent in the first and in the last 2 s of a window (p50 / p99), which tells a "
+              "steady state from a queue that grows:", ""]
+    for name in ("slow registry", "hanging registry"):
+        c = windows[name]["cold"]
+        lines.append(f"- {name}: first 2 s {c['latency_first_2s']['p50_ms']:.0f} / {c['latency_first_2s']['p99_ms']:.0f} ms, "
+                     f"last 2 s {c['latency_last_2s']['p50_ms']:.0f} / {c['latency_last_2s']['p99_ms']:.0f} ms")
+    v = slow["cold"].get("verification_time")
+    if v:
+        lines += ["", f"signet's own time for the {v['count']} verifications that passed in the slow window (the "
+                  f"`signet_verification_duration_seconds` histogram; upper bounds of its buckets): p50 {run.fmt_bound(v['p50_le_seconds'])}, "
+                  f"p99 {run.fmt_bound(v['p99_le_seconds'])}; whatever a cold review took beyond that was spent outside the "
+                  "verification (the client's connection and TLS handshake, reading, deciding and answering the review, "
+                  "each process waiting for a core)."]
+    lines += ["", "Reasons of the cold denials (digests elided), with their counts:", ""]
     for name in ("slow registry", "hanging registry"):
         for reason, count in sorted(windows[name]["cold"]["reasons"].items(), key=lambda item: -item[1]):
             lines.append(f"- {name}, {count}×: {reason}")
