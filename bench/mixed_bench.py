@@ -20,6 +20,7 @@ answers are counted by wrk (errors, non-200) and by signet's own review counter 
 import asyncio
 import functools
 import hashlib
+import resource
 import json
 import os
 import re
@@ -94,9 +95,18 @@ async def cold_stream(client, references):
     return outcome
 
 
-async def window(server, ws, warm_body, client, references):
-    """wrk for WINDOW seconds and, with `references`, the cold stream beside it."""
+def own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def window(server, ws, warm_body, client, references, helpers):
+    """wrk for WINDOW seconds and, with `references`, the cold stream beside it. The CPU time
+    signet, this client and `helpers` (the proxy, docker-registry) used."""
     loop = asyncio.get_running_loop()
+    def sample():
+        return [run.cpu_seconds(server.pids()), own_cpu_seconds()] + [run.cpu_seconds([pid]) for pid in helpers]
+    cpu, start = sample(), loop.time()
     scrape = server.metrics()
     before = reviews_by_decision(scrape)
     warm = loop.run_in_executor(None, functools.partial(run.run_wrk, server.port, ws, CONNECTIONS, duration=WINDOW, body=warm_body))
@@ -107,7 +117,10 @@ async def window(server, ws, warm_body, client, references):
     warm["denied"] = int(after["denied"] - before["denied"] - (cold["denied"] if cold else 0))
     if cold:
         cold["verification_time"] = verification_time(scrape, scraped)
-    return {"warm": warm, "cold": cold}
+    used = [after_s - before_s for after_s, before_s in zip(sample(), cpu)]
+    usage = {"seconds": loop.time() - start, "signet_cpu_s": used[0], "client_cpu_s": used[1], "proxy_cpu_s": used[2],
+             "registry_cpu_s": used[3]}
+    return {"warm": warm, "cold": cold, "cpu": usage}
 
 
 def push(registry, key, name, count):
@@ -140,16 +153,17 @@ def measure(binary, ws, results, registry):
             raise RuntimeError(f"mixed: the warm review was denied: {load.denial_message(first)}")
         requests_before = len(registry.requests())
         client = load.AdmissionClient(server.port, ws.cert)
+        helpers = [proxy.process.pid, registry.process.pid]
 
         async def sequence():
             windows = {}
-            windows["warm alone 1"] = await window(server, ws, warm_body, client, None)
-            windows["slow registry"] = await window(server, ws, warm_body, client, [f"{proxy.host}/mixed/slow@{d}" for d in slow_digests])
-            windows["warm alone 2"] = await window(server, ws, warm_body, client, None)
+            windows["warm alone 1"] = await window(server, ws, warm_body, client, None, helpers)
+            windows["slow registry"] = await window(server, ws, warm_body, client, [f"{proxy.host}/mixed/slow@{d}" for d in slow_digests], helpers)
+            windows["warm alone 2"] = await window(server, ws, warm_body, client, None, helpers)
             made = len(registry.requests()) - requests_before
             proxy.hang()
-            windows["hanging registry"] = await window(server, ws, warm_body, client, [f"{proxy.host}/mixed/hang@{d}" for d in hang_digests])
-            windows["warm alone 3"] = await window(server, ws, warm_body, client, None)
+            windows["hanging registry"] = await window(server, ws, warm_body, client, [f"{proxy.host}/mixed/hang@{d}" for d in hang_digests], helpers)
+            windows["warm alone 3"] = await window(server, ws, warm_body, client, None, helpers)
             return windows, made
 
         windows, slow_requests = asyncio.run(sequence())
@@ -189,19 +203,24 @@ def report(results, windows, slow_requests, connections_opened, rss_peak_kib):
         f"({connections_opened} opened in all). The registry (docker-registry behind a proxy in Python) answers each request "
         f"{DELAY_MS} ms after it was sent, then, in the hanging window, accepts connections and never answers.", "",
         "| window | warm req/s | warm p50 ms | warm p99 ms | warm p99 beside the warm-alone windows around it | warm errors (wrk, non-200, denied) "
-        "| cold sent | cold allowed | cold denied (at the deadline) | cold errors | cold p50 ms | cold p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "| cold sent | cold allowed | cold denied (at the deadline) | cold errors | cold p50 ms | cold p99 ms "
+        "| CPU s: signet; cold client, proxy, registry (in s of wall time) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, data in windows.items():
         w, c = data["warm"], data["cold"]
         versus = (f"{w['p99_us'] / 1000 / comparisons[name] - 1:+.0%} (vs {comparisons[name]:.2f} ms)" if name in comparisons else "")
+        u = data["cpu"]
         cold = (f"| {c['sent']} | {c['allowed']} | {c['denied']} ({c['denied_at_deadline']}) | {c['errors']} "
-                f"| {c['latency']['p50_ms']:.1f} | {c['latency']['p99_ms']:.1f} |" if c else "| | | | | | |")
+                f"| {c['latency']['p50_ms']:.1f} | {c['latency']['p99_ms']:.1f} " if c else "| | | | | | ")
+        cold += (f"| {u['signet_cpu_s']:.1f}; {u['client_cpu_s']:.1f}, {u['proxy_cpu_s']:.1f}, {u['registry_cpu_s']:.1f} "
+                 f"({u['seconds']:.0f}) |")
         lines.append(f"| {name} | {w['rps']:,.0f} | {w['p50_us'] / 1000:.2f} | {w['p99_us'] / 1000:.2f} | {versus} "
                      f"| {w['errors']} + {w['non2xx']} + {w['denied']} {cold}")
     lines += ["", f"Registry requests during the slow window (docker-registry's access log): {slow_requests:,} for "
               f"{slow['cold']['sent']:,} cold reviews. Peak resident memory of signet over the run: {rss_peak_kib / 1024:.1f} MiB. "
               f"The cold client sent each review at most {max(slow['cold']['late_send_ms_max'], hang['cold']['late_send_ms_max']):.0f} ms "
-              "after its scheduled time.", "",
+              "after its scheduled time. The cold side (this client, the registry proxy and docker-registry) runs on the same "
+              "cores as wrk and signet, so its CPU time, in the last column, is taken from them.", "",
               "Cold latency of the reviews sent in the first and in the last 2 s of a window (p50 / p99), which tells a "
               "steady state from a queue that grows:", ""]
     for name in ("slow registry", "hanging registry"):
