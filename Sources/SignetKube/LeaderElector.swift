@@ -8,36 +8,56 @@ import Logging
 /// - A candidate reads the Lease. When it is absent, the candidate creates it holding it (`POST`;
 ///   409 `AlreadyExists` means another was first). When it is held by another whose record has
 ///   not changed for ``LeaderElectionConfiguration/leaseDuration`` (measured on this replica's
-///   clock from when this replica first saw that record, so clocks need not agree), or held by
+///   steady clock from when this replica first saw that record, so clocks need not agree and a
+///   step of the wall clock moves no deadline), or held by
 ///   nobody, the candidate takes it over: a `PUT` at the resourceVersion it read (409
 ///   `Conflict` means another moved first), counting a transition.
 /// - The leader renews (the same `PUT`, renewTime now) every ``LeaderElectionConfiguration/retryPeriod``;
 ///   it leads only while its last successful renewal is less than
 ///   ``LeaderElectionConfiguration/renewDeadline`` old. Since the renew deadline is shorter than
 ///   the lease duration, a leader that cannot renew stops before anyone may take over.
+/// - The work stops at the renew deadline even while a renewal is still waiting for the API
+///   server (a request may take the client's whole timeout, longer than the lease duration):
+///   a watch beside the work ends it as soon as ``isLeading`` turns false, and it starts again
+///   once a renewal succeeds.
 /// - On cancellation the leader releases the Lease (holder cleared, duration 1 s), so another
 ///   takes over at its next attempt rather than after the lease duration.
 public actor LeaderElector {
     public nonisolated let configuration: LeaderElectionConfiguration
     private let client: KubernetesClient
     private let now: @Sendable () -> Date
+    /// Seconds on a clock that only moves forward: what every interval is measured with.
+    private let steady: @Sendable () -> TimeInterval
     private let logger: Logger
-    /// The last record read or written, its resourceVersion, and when (this replica's clock)
-    /// it was first seen.
+    /// The last record read or written, its resourceVersion, and when (``steady``) it was
+    /// first seen.
     private var observed: LeaseRecord?
     private var observedResourceVersion: String?
-    private var observedTime = Date.distantPast
-    /// When this replica last acquired or renewed the Lease.
-    private var lastRenewal: Date?
+    private var observedTime: TimeInterval = 0
+    /// When (``steady``) this replica last acquired or renewed the Lease.
+    private var lastRenewal: TimeInterval?
 
-    /// `now` is the clock lease times are written and measured with (injected by tests).
+    /// - Parameters:
+    ///   - now: the wall clock the Lease's times are written with; the system's by default.
+    ///   - steadyNow: the time since an arbitrary start on a clock that never goes back, which
+    ///     the lease duration and the renew deadline are measured with. By default
+    ///     `ContinuousClock` (so an NTP step of the wall clock neither lengthens this replica's
+    ///     leadership nor shortens another's lease); when only `now` is injected (tests), `now`.
     public init(
-        configuration: LeaderElectionConfiguration, client: KubernetesClient, now: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger = Logger(label: "signet.leader")
+        configuration: LeaderElectionConfiguration, client: KubernetesClient, now: (@Sendable () -> Date)? = nil,
+        steadyNow: (@Sendable () -> Duration)? = nil, logger: Logger = Logger(label: "signet.leader")
     ) {
         self.configuration = configuration
         self.client = client
-        self.now = now
+        self.now = now ?? { Date() }
+        if let steadyNow {
+            steady = { steadyNow().timeInterval }
+        } else if let now {
+            steady = { now().timeIntervalSince1970 }
+        } else {
+            let origin = ContinuousClock.now
+            steady = { (ContinuousClock.now - origin).timeInterval }
+        }
         self.logger = logger
     }
 
@@ -45,7 +65,7 @@ public actor LeaderElector {
     /// deadline ago.
     public var isLeading: Bool {
         guard let lastRenewal, observed?.holderIdentity == configuration.identity else { return false }
-        return now().timeIntervalSince(lastRenewal) < configuration.renewDeadline.timeInterval
+        return steady() - lastRenewal < configuration.renewDeadline.timeInterval
     }
 
     /// The holder of the Lease as last read or written (`nil` before the first attempt).
@@ -55,6 +75,7 @@ public actor LeaderElector {
     @discardableResult
     public func tryAcquireOrRenew() async -> Bool {
         let time = now()
+        let started = steady()
         let existing: KubernetesObject?
         do {
             existing = try await client.get(.leases, name: configuration.leaseName, namespace: configuration.namespace)
@@ -68,7 +89,7 @@ public actor LeaderElector {
                 acquireTime: time, renewTime: time, leaseTransitions: 0)
             do {
                 let stored = try await client.create(.leases, namespace: configuration.namespace, object: record.object(configuration, resourceVersion: nil))
-                took(record, resourceVersion: Self.resourceVersion(of: stored), at: time)
+                took(record, resourceVersion: Self.resourceVersion(of: stored), at: started)
             } catch {
                 logger.info("the leader lease was created by another replica first", metadata: ["error": "\(error)"])
             }
@@ -78,11 +99,11 @@ public actor LeaderElector {
         if current != observed || existing.resourceVersion != observedResourceVersion {
             observed = current
             observedResourceVersion = existing.resourceVersion
-            observedTime = time
+            observedTime = started
         }
         let holder = current.holderIdentity ?? ""
         let heldByMe = holder == configuration.identity
-        if !holder.isEmpty, !heldByMe, time.timeIntervalSince(observedTime) < TimeInterval(current.leaseDurationSeconds ?? configuration.leaseDurationSeconds) {
+        if !holder.isEmpty, !heldByMe, started - observedTime < TimeInterval(current.leaseDurationSeconds ?? configuration.leaseDurationSeconds) {
             lastRenewal = nil
             return false
         }
@@ -94,7 +115,7 @@ public actor LeaderElector {
             let stored = try await client.replace(
                 .leases, name: configuration.leaseName, namespace: configuration.namespace,
                 object: record.object(configuration, resourceVersion: existing.resourceVersion))
-            took(record, resourceVersion: Self.resourceVersion(of: stored), at: time)
+            took(record, resourceVersion: Self.resourceVersion(of: stored), at: started)
         } catch {
             logger.info("cannot take or renew the leader lease", metadata: ["error": "\(error)"])
         }
@@ -106,7 +127,7 @@ public actor LeaderElector {
         return (object?["metadata"] as? [String: Any])?["resourceVersion"] as? String
     }
 
-    private func took(_ record: LeaseRecord, resourceVersion: String?, at time: Date) {
+    private func took(_ record: LeaseRecord, resourceVersion: String?, at time: TimeInterval) {
         if lastRenewal == nil || observed?.holderIdentity != configuration.identity {
             logger.notice("leading", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)", "identity": "\(configuration.identity)"])
         }
@@ -148,32 +169,79 @@ public actor LeaderElector {
     }
 
     /// Campaigns until the task is cancelled: while this replica leads, `work` runs in a task of
-    /// its own, cancelled (and awaited) as soon as leadership is lost; `onChange` is told each
-    /// change of leadership. On cancellation the work stops and the Lease is released.
+    /// its own, cancelled (and awaited) as soon as leadership is lost, whether an attempt said so
+    /// or the renew deadline passed while an attempt was still waiting for the API server;
+    /// `onChange` is told each change of leadership. On cancellation the work stops and the
+    /// Lease is released.
     public func run(onChange: @escaping @Sendable (Bool) -> Void = { _ in }, _ work: @escaping @Sendable () async -> Void) async {
         var running: Task<Void, Never>?
         onChange(false)
         while !Task.isCancelled {
             let leading = await tryAcquireOrRenew()
-            if leading, running == nil {
-                running = Task { await work() }
-                onChange(true)
-            } else if !leading, let task = running {
-                logger.warning("lost the leader lease: stopping", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)"])
+            if let task = running, !leading || lapsed {
+                if !lapsed {
+                    logger.warning("lost the leader lease: stopping", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)"])
+                }
                 task.cancel()
                 await task.value
                 running = nil
-                onChange(false)
+                // A lapse has told `onChange` already.
+                if !lapsed { onChange(false) }
+                lapsed = false
+            }
+            if leading, running == nil {
+                running = Task { await self.whileLeading(work, onLapse: { onChange(false) }) }
+                onChange(true)
             }
             try? await Task.sleep(for: configuration.retryPeriod)
         }
         if let running {
             running.cancel()
             await running.value
-            onChange(false)
+            if !lapsed { onChange(false) }
         }
         // The request must not inherit the cancellation; it is bounded by the client's timeout.
         await Task.detached { await self.release() }.value
+    }
+
+    /// The work ended by the renew deadline (see ``whileLeading(_:onLapse:)``), not yet seen by ``run(onChange:_:)``.
+    private var lapsed = false
+
+    /// Runs `work` until it returns, the task is cancelled, or ``isLeading`` turns false, which
+    /// this watch checks at the moment the last renewal's deadline passes (and every retry
+    /// period), not only when the next attempt returns; `onLapse` is told when that ends it.
+    private func whileLeading(_ work: @escaping @Sendable () async -> Void, onLapse: @escaping @Sendable () -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                while !Task.isCancelled {
+                    guard let wait = await self.timeLeftLeading() else {
+                        await self.noteLapse()
+                        onLapse()
+                        return
+                    }
+                    try? await Task.sleep(for: wait)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// How long this replica leads at most from now, without another renewal (at least a
+    /// millisecond, at most a retry period); nil when it does not lead.
+    private func timeLeftLeading() -> Duration? {
+        guard isLeading, let lastRenewal else { return nil }
+        let left = configuration.renewDeadline.timeInterval - (steady() - lastRenewal)
+        return min(configuration.retryPeriod, .milliseconds(max(1, Int((left * 1000).rounded(.up)))))
+    }
+
+    private func noteLapse() {
+        lapsed = true
+        logger.warning("the leader lease was not renewed within the renew deadline: stopping", metadata: [
+            "lease": "\(configuration.namespace)/\(configuration.leaseName)",
+            "renew_deadline": "\(configuration.renewDeadline)",
+        ])
     }
 }
 

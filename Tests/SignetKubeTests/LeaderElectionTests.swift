@@ -14,11 +14,19 @@ struct LeaderElectionTests {
     static let namespace = "signet-system"
     static let lease = "signet-continuous-verification"
 
-    /// A clock the test moves.
+    /// A clock the test moves: the wall clock and the steady clock together, or the wall clock
+    /// alone (an NTP step).
     final class TestClock: Sendable {
-        private let time = Mutex(LeaderElectionTests.start)
-        func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
-        var now: Date { time.withLock { $0 } }
+        private let time = Mutex((wall: LeaderElectionTests.start, steady: Duration.seconds(1000)))
+        func advance(_ seconds: TimeInterval) {
+            time.withLock {
+                $0.wall = $0.wall.addingTimeInterval(seconds)
+                $0.steady += .milliseconds(Int(seconds * 1000))
+            }
+        }
+        func stepWallClock(_ seconds: TimeInterval) { time.withLock { $0.wall = $0.wall.addingTimeInterval(seconds) } }
+        var now: Date { time.withLock { $0.wall } }
+        var steady: Duration { time.withLock { $0.steady } }
     }
 
     static func server() async throws -> KubernetesAPIServerDouble {
@@ -29,9 +37,12 @@ struct LeaderElectionTests {
         return server
     }
 
-    static func elector(_ identity: String, _ server: KubernetesAPIServerDouble, clock: TestClock? = nil, fast: Bool = false) throws -> LeaderElector {
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+    static func elector(
+        _ identity: String, _ server: KubernetesAPIServerDouble, clock: TestClock? = nil, fast: Bool = false, requestTimeout: Duration? = nil
+    ) throws -> LeaderElector {
+        var clientConfiguration = KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)
+        if let requestTimeout { clientConfiguration.requestTimeout = requestTimeout }
+        let client = try KubernetesClient(configuration: clientConfiguration)
         var configuration = LeaderElectionConfiguration(leaseName: lease, namespace: namespace, identity: identity)
         if fast {
             configuration.leaseDuration = .seconds(3)
@@ -39,7 +50,7 @@ struct LeaderElectionTests {
             configuration.retryPeriod = .milliseconds(100)
         }
         guard let clock else { return LeaderElector(configuration: configuration, client: client) }
-        return LeaderElector(configuration: configuration, client: client, now: { clock.now })
+        return LeaderElector(configuration: configuration, client: client, now: { clock.now }, steadyNow: { clock.steady })
     }
 
     static func spec(_ server: KubernetesAPIServerDouble) throws -> [String: Any] {
@@ -103,6 +114,32 @@ struct LeaderElectionTests {
         #expect(await leaders() == ["b"])
     }
 
+    /// Steps of the wall clock (NTP, a suspended VM) move no deadline: the leader whose clock
+    /// went back an hour still stops at its renew deadline, and a follower whose clock jumped
+    /// an hour ahead does not take a Lease that was renewed a moment ago.
+    @Test func wallClockStepsMoveNoDeadline() async throws {
+        let server = try await Self.server()
+        defer { server.stop() }
+        let clock = TestClock()
+        let first = try Self.elector("signet-a", server, clock: clock)
+        let second = try Self.elector("signet-b", server, clock: clock)
+        #expect(await first.tryAcquireOrRenew())
+        #expect(await !second.tryAcquireOrRenew())
+
+        clock.stepWallClock(3600)
+        clock.advance(1)
+        #expect(await !second.tryAcquireOrRenew(), "a lease renewed 1 s ago is not taken over, whatever the wall clock says")
+        #expect(await first.isLeading)
+
+        clock.stepWallClock(-2 * 3600)
+        clock.advance(10)
+        #expect(await !first.isLeading, "11 s without a renewal is past the renew deadline, though the wall clock went back")
+        // The follower takes over once 15 s have passed on its steady clock since it saw the record.
+        clock.advance(4)
+        #expect(await second.tryAcquireOrRenew())
+        #expect(await !first.tryAcquireOrRenew())
+    }
+
     @Test func racingCandidatesGetOneLeaderAndAReleasedLeaseIsTakenAtOnce() async throws {
         let server = try await Self.server()
         defer { server.stop() }
@@ -151,17 +188,20 @@ struct LeaderElectionTests {
         }
     }
 
+    /// Waits (bounded, a hang catcher) until `condition` holds.
+    static func eventually(_ what: String, _ condition: () -> Bool) async throws {
+        let end = ContinuousClock.now + TestBudget.seconds(60)
+        while !condition() {
+            guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     @Test func workRunsOnlyOnTheLeaderAndMovesWhenItStops() async throws {
         let server = try await Self.server()
         defer { server.stop() }
         let ledger = Ledger()
-        func eventually(_ what: String, _ condition: () -> Bool) async throws {
-            let end = ContinuousClock.now + TestBudget.seconds(60)
-            while !condition() {
-                guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(what)") }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        let eventually = Self.eventually
         let first = try Self.elector("signet-a", server, fast: true)
         let second = try Self.elector("signet-b", server, fast: true)
         let a = Task { await first.run(onChange: { ledger.told("a", $0) }, ledger.work("a")) }
@@ -180,6 +220,34 @@ struct LeaderElectionTests {
         #expect(try Self.spec(server)["holderIdentity"] as? String == "signet-b")
         b.cancel()
         await b.value
+        #expect(try Self.spec(server)["holderIdentity"] == nil)
+    }
+
+    /// A renewal the API server takes and does not answer (for longer than the lease lasts, and
+    /// within the client's timeout) does not keep the work running: another replica may take
+    /// the Lease once it expires, so the work stops at the renew deadline while the request is
+    /// still waiting, and starts again once a renewal goes through.
+    @Test func workStopsAtTheRenewDeadlineWhileARenewalHangs() async throws {
+        let server = try await Self.server()
+        defer { server.stop() }
+        let ledger = Ledger()
+        let elector = try Self.elector("signet-a", server, fast: true, requestTimeout: .seconds(600))
+        let campaign = Task { await elector.run(onChange: { ledger.told("a", $0) }, ledger.work("a")) }
+        defer { campaign.cancel() }
+        try await Self.eventually("a to lead") { ledger.running == ["a"] }
+
+        try server.failGets("leases", mode: "stall")
+        try await Self.eventually("the work to stop while the renewal hangs") { ledger.running.isEmpty }
+        #expect(ledger.leading == ["a": false])
+        #expect(await !elector.isLeading)
+
+        try server.failGets("leases", mode: nil)
+        try await Self.eventually("the work to start again after a renewal") { ledger.running == ["a"] }
+        #expect(ledger.leading == ["a": true])
+        #expect(ledger.most == 1)
+        campaign.cancel()
+        await campaign.value
+        #expect(ledger.running.isEmpty)
         #expect(try Self.spec(server)["holderIdentity"] == nil)
     }
 }

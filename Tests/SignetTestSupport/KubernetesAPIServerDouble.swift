@@ -119,8 +119,8 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     public func holdLists(_ on: Bool) throws { _ = try control("hold-lists", ["on": on]) }
 
     /// Makes every `GET` of one named object of `collection` fail: `mode` is an HTTP status
-    /// (`"500"`, `"429"`), `"garbage"` (200 with bytes that are not JSON) or `"slow"` (30 s before
-    /// the answer); `nil` ends it.
+    /// (`"500"`, `"429"`), `"garbage"` (200 with bytes that are not JSON), `"slow"` (30 s before
+    /// the answer) or `"stall"` (no answer until the fault is lifted, at most two minutes); `nil` ends it.
     public func failGets(_ collection: String, mode: String?) throws {
         _ = try control("fail-gets", ["collection": collection, "mode": mode.map { $0 as Any } ?? NSNull()])
     }
@@ -557,6 +557,12 @@ class Handler(BaseHTTPRequestHandler):
         fault = state.get("fail_gets") if name is not None and collection == state.get("fail_collection") else None
         if fault == "slow":
             time.sleep(30)
+        elif fault == "stall":
+            # Held until the fault is lifted (at most two minutes), then answered as usual.
+            end = time.time() + 120
+            with lock:
+                while state.get("fail_gets") == "stall" and time.time() < end:
+                    lock.wait(0.05)
         elif fault == "garbage":
             data = b"\x00\xffnot a Kubernetes object{["
             self.send_response(200)
