@@ -22,6 +22,10 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
     public let policies: @Sendable () -> PolicySet
     public let clock: @Sendable () -> Date
     public var sessionSeconds = 8 * 3600
+    /// How long one live stream (server-sent events: the History feed, a verification's
+    /// stages) lasts before signet ends it; the browser reconnects, and the token is reviewed
+    /// again, so a revoked token's live view stops within this time.
+    public var liveStreamLifetime: Duration = .seconds(300)
     let logger: Logger
 
     public init(
@@ -118,7 +122,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
             return Self.page(200, title: "Verification", active: "Verify", user: user, body: body, script: true, refresh: run.state == .running)
         case ("GET", "verify", 3) where parts[2] == "events":
             guard runner.run(parts[1]) != nil else { return .text(404, "no such verification\n") }
-            return Self.eventStream(ServerSentEvents.stream(runner.updates(of: parts[1]), encode: { event in
+            return Self.eventStream(ServerSentEvents.stream(runner.updates(of: parts[1]), lifetime: liveStreamLifetime, encode: { event in
                 ServerSentEvents.event("stage", json: LiveStage(stage: event.stage.rawValue, cells: VerifyPages.row(event)))
             }, ending: Array("event: end\ndata: {}\n\n".utf8)))
         case ("GET", "trust", 2):
@@ -132,7 +136,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         case ("GET", "history", 1):
             return await historyPage(request, user: user)
         case ("GET", "history", 2) where parts[1] == "events":
-            return Self.eventStream(ServerSentEvents.stream(feed.subscribe(), encode: { decision in
+            return Self.eventStream(ServerSentEvents.stream(feed.subscribe(), lifetime: liveStreamLifetime, encode: { decision in
                 ServerSentEvents.event("decision", json: HistoryPages.LiveRow(decision))
             }))
         case ("GET", "history", 2):

@@ -1,12 +1,18 @@
 import Foundation
 import SignetAdmission
+import SignetHistory
 import Synchronization
 
 /// Every admission decision as it is made, for open History pages (server-sent events): an
 /// ``AuditSink`` beside the others that hands each record to the current subscribers and keeps
 /// nothing. A subscriber that does not keep up loses the oldest decisions of its buffer, never
-/// slows admission.
+/// slows admission. A decision carries its texts within the history's bounds
+/// (``HistoryEntryBounds``) and at most ``maximumImages`` images, so an object with megabytes of
+/// image strings cannot make each open page's buffer hold megabytes per decision.
 public final class DecisionFeed: AuditSink {
+    /// The images one live decision names at most; the rest are counted in its reason.
+    public static let maximumImages = 64
+
     /// One decision as the History page shows it live.
     public struct Decision: Sendable, Codable {
         public var uid: String
@@ -34,11 +40,18 @@ public final class DecisionFeed: AuditSink {
 
     public func record(_ record: AdmissionAuditRecord) {
         guard record.event == "admission" else { return }
+        func name(_ text: String?) -> String? { HistoryEntryBounds.clipped(text, to: HistoryEntryBounds.maximumNameScalars) }
+        let shown = record.verdicts.prefix(Self.maximumImages)
+        var reason = HistoryEntryBounds.clipped(record.reason, to: HistoryEntryBounds.maximumTextScalars)
+        if shown.count < record.verdicts.count {
+            let note = "\(record.verdicts.count - shown.count) more images not shown"
+            reason = reason.map { "\($0); \(note)" } ?? note
+        }
         let decision = Decision(
-            uid: record.uid, decidedAt: clock().timeIntervalSince1970 * 1000, time: record.time, namespace: record.namespace,
-            kind: record.kind, name: record.name, user: record.user, allowed: record.allowed, dryRun: record.dryRun,
-            images: record.verdicts.map { $0.reference ?? $0.image }, verdicts: record.verdicts.map(\.outcome.rawValue),
-            reason: record.reason, latencyMs: record.latencyMs)
+            uid: name(record.uid) ?? "", decidedAt: clock().timeIntervalSince1970 * 1000, time: record.time, namespace: name(record.namespace),
+            kind: name(record.kind) ?? "", name: name(record.name), user: name(record.user), allowed: record.allowed, dryRun: record.dryRun,
+            images: shown.map { name($0.reference ?? $0.image) ?? "" }, verdicts: shown.map(\.outcome.rawValue),
+            reason: reason, latencyMs: record.latencyMs)
         publish(decision)
     }
 

@@ -17,9 +17,12 @@ enum ServerSentEvents {
     static let heartbeat: [UInt8] = Array(": keep-alive\n\n".utf8)
 
     /// The bytes of `events` mapped by `encode`, after the opening, with a heartbeat every
-    /// `heartbeat` while idle; ends when `events` ends or the connection goes.
+    /// `heartbeat` while idle; ends when `events` ends, the connection goes, or `lifetime` has
+    /// passed. A stream that ends is opened again by the browser's `EventSource` (after `retry`),
+    /// a new request whose token is reviewed again: a token revoked or expired meanwhile stops
+    /// receiving events within `lifetime`, not when the page is closed.
     static func stream<Element: Sendable>(
-        _ events: AsyncStream<Element>, heartbeat interval: Duration = .seconds(15),
+        _ events: AsyncStream<Element>, heartbeat interval: Duration = .seconds(15), lifetime: Duration,
         encode: @escaping @Sendable (Element) -> [UInt8], ending: [UInt8]? = nil
     ) -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
@@ -36,9 +39,14 @@ enum ServerSentEvents {
                 continuation.yield(heartbeat)
             }
         }
+        let expiry = Task {
+            try? await Task.sleep(for: lifetime)
+            if !Task.isCancelled { continuation.finish() }
+        }
         continuation.onTermination = { _ in
             forward.cancel()
             beat.cancel()
+            expiry.cancel()
         }
         return stream
     }

@@ -9,7 +9,7 @@ import Foundation
 /// loop (PostgreSQL), never on Swift's cooperative pool. Admissions never wait for a store:
 /// ``HistoryRecorder`` writes to it from a queue of its own.
 public protocol HistoryStore: Sendable {
-    /// Writes `entries` in one transaction; the store assigns their ids.
+    /// Writes `entries` in one transaction, each within ``HistoryEntryBounds``; the store assigns their ids.
     func append(_ entries: [HistoryEntry]) async throws
     /// One page of the entries `query` selects, newest first.
     func query(_ query: HistoryQuery) async throws -> HistoryPage

@@ -69,7 +69,7 @@ public final class PostgresHistoryStore: HistoryStore {
         let sql = self.sql
         let logger = self.logger
         try await client.withTransaction(logger: logger) { connection in
-            for entry in entries {
+            for entry in entries.map({ $0.bounded() }) {
                 var id: Int64?
                 for try await row in try await connection.query(Self.query(sql.insertEntry(entry)), logger: logger) {
                     id = try row.makeRandomAccess()["id"].decode(Int64.self)

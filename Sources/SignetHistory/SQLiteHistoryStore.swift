@@ -57,7 +57,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         guard !entries.isEmpty else { return }
         let sql = self.sql
         try await database.write { db in
-            for entry in entries {
+            for entry in entries.map({ $0.bounded() }) {
                 let insert = sql.insertEntry(entry)
                 guard let id = try Int64.fetchOne(db, sql: insert.sql, arguments: Self.arguments(insert.values)) else {
                     throw HistoryStoreError.database("the history database returned no id for a new entry")

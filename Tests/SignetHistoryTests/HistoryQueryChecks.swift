@@ -142,6 +142,51 @@ enum HistoryQueryChecks {
         await reopened.close()
 
         try await checkRetention(try await makeStore("retention"))
+        try await checkBounds(try await makeStore("bounds"))
+    }
+
+    /// A decision whose object carries a megabyte-long image, a name that is one character of
+    /// many scalars, endless policies, and ten thousand containers is kept within
+    /// ``HistoryEntryBounds``: each text cut with a note, images up to the entry's budget, and
+    /// the reason saying how many were not kept. A small decision beside it is kept whole.
+    static func checkBounds(_ store: any HistoryStore) async throws {
+        let huge = "ghcr.io/acme/" + String(repeating: "a", count: 1 << 20)
+        let oneCharacter = "e" + String(repeating: "\u{301}", count: 100_000)
+        var first = image(huge, verdict: "deny", policies: (0..<1000).map { "policy-\($0)" })
+        first.reason = "not a valid reference: " + huge
+        let many = (0..<10_000).map { image("ghcr.io/acme/app-\($0):1.0", verdict: "deny", container: "c\($0)") }
+        let oversized = HistoryEntry(
+            source: .admission, time: base, namespace: "team-a", objectKind: "Pod", name: oneCharacter, user: "mallory",
+            operation: "CREATE", dryRun: true, latencyMs: 1, allowed: false, reason: "denied: " + huge, images: [first] + many)
+        let small = samples()[0]
+        try await store.append([oversized, small])
+
+        let read = try await store.query(HistoryQuery(limit: 2)).entries
+        #expect(read.count == 2)
+        let kept = try #require(read.first { $0.user == "mallory" })
+        #expect(kept.name?.unicodeScalars.count ?? 0 < HistoryEntryBounds.maximumNameScalars + 64)
+        #expect(kept.name?.hasSuffix("(\(100_001 - HistoryEntryBounds.maximumNameScalars) more characters not kept)") == true)
+        let imageBytes = kept.images.reduce(0) { total, image in
+            total + ([image.image, image.reference ?? "", image.reason, image.trustChain] + image.policies + image.authorities)
+                .reduce(0) { $0 + $1.utf8.count }
+        }
+        #expect(kept.images.count > 1 && kept.images.count < many.count, "images up to the budget, not all of them")
+        #expect(imageBytes <= HistoryEntryBounds.maximumImageBytes)
+        let firstKept = try #require(kept.images.first)
+        #expect(firstKept.image.hasPrefix("ghcr.io/acme/aaaa") && firstKept.image.utf8.count < 2 * HistoryEntryBounds.maximumNameScalars)
+        #expect(firstKept.reason.utf8.count < 2 * HistoryEntryBounds.maximumTextScalars)
+        #expect(firstKept.policies.count == HistoryEntryBounds.maximumListItems + 1)
+        #expect(firstKept.policies.last == "… (\(1000 - HistoryEntryBounds.maximumListItems) more not kept)")
+        let reason = try #require(kept.reason)
+        #expect(reason.utf8.count < 2 * HistoryEntryBounds.maximumTextScalars)
+        #expect(reason.hasSuffix("\(many.count + 1 - kept.images.count) of the decision's \(many.count + 1) images not kept in the history (too large)"))
+        // Filters still find what was kept: an image of a container within the budget.
+        #expect(try await store.query(HistoryQuery(image: "ghcr.io/acme/app-0:1.0", limit: 10)).entries.map(\.user) == ["mallory"])
+
+        var whole = try #require(read.first { $0.user != "mallory" })
+        whole.id = nil
+        #expect(whole == small, "a typical decision is kept exactly")
+        await store.close()
     }
 
     /// One entry by id; the overview's buckets and most refused images (over the seven samples only).
