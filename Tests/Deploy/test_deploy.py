@@ -90,6 +90,9 @@ SCENARIOS = {
     "opt-out-group": ["--set", "webhook.optOutGroup=platform-security"],
     "control-plane-only": ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.0/24,192.168.1.5/32}",
                            "--set-json", 'networkPolicy.ingressFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]'],
+    "body-budget": ["--set", "server.connections.reservedPeers={10.0.0.2/32}", "--set", "server.bodies.maxBytes=4194304",
+                    "--set", "server.bodies.maxBufferedBytes=134217728", "--set", "server.bodies.maxBufferedBytesPerPeer=8388608",
+                    "--set", "server.bodies.reservedBytes=0"],
 }
 
 # Kinds that are not part of Kubernetes itself, checked against their own minimal shape.
@@ -1138,6 +1141,42 @@ class Network(unittest.TestCase):
         self.assertEqual((args["reserved-peers"], args["reserved-connections"]), ("172.16.0.2/32", "64"))
         refused = run([HELM, "template", RELEASE, CHART, "--set", "server.connections.reservedPeers={kube-apiserver}"], check=False)
         self.assertNotEqual(refused.returncode, 0)
+
+    def test_request_body_budget(self):
+        """server.bodies: the body size limit and the memory budget for bodies always; the share one
+        address may hold when set; the API server's room when set and there are reserved peers."""
+        args = container_args(one(render("defaults"), "Deployment"))
+        self.assertEqual((args["max-body-bytes"], args["max-buffered-body-bytes"]), ("8388608", "67108864"))
+        self.assertNotIn("max-buffered-body-bytes-per-peer", args)
+        self.assertNotIn("reserved-body-bytes", args)
+        args = container_args(one(render("body-budget"), "Deployment"))
+        self.assertEqual([args[k] for k in ("max-body-bytes", "max-buffered-body-bytes", "max-buffered-body-bytes-per-peer",
+                                            "reserved-peers", "reserved-body-bytes")],
+                         ["4194304", "134217728", "8388608", "10.0.0.2/32", "0"])
+        # Without reserved peers there is no reserved room to size.
+        args = container_args(one(render_with(["--set", "server.bodies.reservedBytes=1048576"]), "Deployment"))
+        self.assertNotIn("reserved-body-bytes", args)
+        args = container_args(one(render("control-plane-only"), "Deployment"))
+        self.assertNotIn("reserved-body-bytes", args)
+        for refused in ("server.bodies.maxBytes=0", "server.bodies.maxBufferedBytes=lots", "server.bodies.reservedBytes=-1"):
+            with self.subTest(refused=refused):
+                self.assertNotEqual(run([HELM, "template", RELEASE, CHART, "--set", refused], check=False).returncode, 0)
+
+    @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
+    def test_body_budget_defaults_are_the_servers(self):
+        """The chart's body limits are the ones `signet serve --help` gives as its defaults, and
+        the per-peer share and reserved room are left to the server (a quarter of the budget)."""
+        text = " ".join(run([SIGNET, "serve", "--help"]).stdout.split())
+        with open(os.path.join(CHART, "values.yaml")) as f:
+            values = yaml.safe_load(f)["server"]["bodies"]
+        for variable, key in (("SIGNET_MAX_BODY_BYTES", "maxBytes"), ("SIGNET_MAX_BUFFERED_BODY_BYTES", "maxBufferedBytes")):
+            with self.subTest(variable=variable):
+                default = re.search(r"\(env: %s, default (\d+)\)" % variable, text)
+                self.assertIsNotNone(default, variable)
+                self.assertEqual(values[key], int(default.group(1)))
+        for variable in ("SIGNET_MAX_BUFFERED_BODY_BYTES_PER_PEER", "SIGNET_RESERVED_BODY_BYTES"):
+            self.assertIn("(env: %s, default a quarter of the budget" % variable, text)
+        self.assertEqual((values["maxBufferedBytesPerPeer"], values["reservedBytes"]), (None, None))
 
     def test_service_monitor(self):
         self.assertEqual(find(render("defaults"), "ServiceMonitor"), [])
