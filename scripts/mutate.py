@@ -13,7 +13,8 @@ once), the replacement, the suites to run (a `swift test --filter` expression) a
 check guards; a check enforced in two places lists the second as `also` (file, find, replace).
 Run some: `make mutate ONLY=<id>,<id>`: their rows in MUTATIONS.md are replaced, the others kept
 with the commit they ran on. The `finding-*` and `item-*` mutations undo the fix of a review
-finding, so their row says whether a test fails on the code as it was before the fix. The build
+finding, so their row says whether a test fails on the code as it was before the fix; the
+`harden-*` mutations do the same for the fixes of the hardening review (RELIABILITY.md). The build
 directory (`--scratch-path`, `.build-mutate` by default) and the scratch worktree in it (`tree`,
 moved to HEAD at each run) are kept between runs, so that a run rebuilds only what changed since the
 last; the build log is `mutate-log.txt` in it.
@@ -210,6 +211,51 @@ MUTATIONS = [
              "            case .publicKey(let der): Self.key(der: der) == key",
              "            case .publicKey(let der): der == key.subjectPublicKeyInfo",
              "KeyTransparencyLogTests"),
+    Mutation("harden-body-peer-share", "one address holds at most its share of the request body budget (--max-buffered-body-bytes-per-peer)",
+             "Sources/SignetHTTP/Server/BodyBudget.swift",
+             "if let peer, state.byPeer[peer, default: 0] + bytes > limits.maxBufferedBodyBytesPerPeer {",
+             "if let peer, state.byPeer[peer, default: 0] + bytes > limit {",
+             "PeerConnectionLimitsTests|HardeningTests/oneAddressHoldsOnlyItsShareOfTheBodyBudget"),
+    Mutation("harden-body-reserved-room", "the last --reserved-body-bytes of the body budget are the reserved peers' alone",
+             "Sources/SignetHTTP/Server/BodyBudget.swift",
+             "if !limits.reservedPeers.isEmpty, state.total + bytes > limit - limits.reservedBodyBytes {",
+             "if !limits.reservedPeers.isEmpty, state.total + bytes > limit {",
+             "PeerConnectionLimitsTests|HardeningTests/reservedPeersKeepTheirRoomInTheBodyBudget"),
+    Mutation("harden-peer-connections", "one address holds at most --max-connections-per-peer connections",
+             "Sources/SignetHTTP/Server/PeerConnectionLimits.swift",
+             "if let peer, counts.byPeer[peer, default: 0] >= limits.maxConnectionsPerPeer {",
+             "if let peer, counts.byPeer[peer, default: 0] >= maxConnections {",
+             "PeerConnectionLimitsTests|HardeningTests/oneAddressCannotHoldMoreThanItsShareOfConnections"),
+    Mutation("harden-reserved-connections", "the last --reserved-connections slots are the reserved peers' alone",
+             "Sources/SignetHTTP/Server/PeerConnectionLimits.swift",
+             "if !limits.reservedPeers.isEmpty, counts.total >= maxConnections - limits.reservedConnections {",
+             "if !limits.reservedPeers.isEmpty, counts.total >= maxConnections {",
+             "PeerConnectionLimitsTests|HardeningTests/reservedPeersKeepTheirRoomWhenOthersFillTheServer"),
+    Mutation("harden-bounded-tables", "bearer tokens, server challenges and Notary collections are kept in tables of bounded size",
+             "Sources/SignetRegistry/ExpiringTable.swift",
+             "        if entries[key] == nil, entries.count >= capacity {",
+             "        if entries[key] == nil, entries.count >= capacity, false {",
+             "RegistryAuthenticationTests|NotaryCacheTests"),
+    Mutation("harden-rekor2-log-index", "a Rekor v2 entry's logIndex is its inclusion proof's index",
+             "Sources/SignetSigstore/SigstoreVerifier+TransparencyLog.swift",
+             "if entry.isRekorV2, proof.logIndex != entry.logIndex {",
+             "if entry.isRekorV2, proof.logIndex != proof.logIndex {",
+             "SigstoreTamperMatrixTests"),
+    Mutation("harden-dsse-signature-first", "an attestation's DSSE payload is parsed only after a trusted signer signed it",
+             "Sources/SignetVerify/AttestationVerifier+Decision.swift",
+             "        guard !signed.isEmpty else { return examination }\n",
+             "",
+             "AttestationVerifierTests"),
+    Mutation("harden-kind-label", "the kind label of signet_admission_reviews_total takes only known kinds, other for the rest",
+             "Sources/SignetAdmission/AdmissionMetrics.swift",
+             "        kindsNamedInMetrics.contains(kind) ? kind : \"other\"",
+             "        kind",
+             "HardeningTests/madeUpKindsAreCountedAsOther"),
+    Mutation("harden-client-allowed-names", "with --client-allowed-names, only a client certificate naming an allowed client may post reviews",
+             "Sources/SignetCLI/SignetRequestHandler.swift",
+             "            && !context.peerCertificateNames.contains(where: allowedClientNames.contains) {",
+             "            && !context.peerCertificateNames.contains(where: allowedClientNames.contains) && false {",
+             "HardeningTests/onlyAllowedClientNamesMayPostReviewsAndTheAuditRecordNamesTheCaller"),
 ]
 
 
