@@ -68,6 +68,12 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
     private func route(_ request: HTTPRequest) async -> HTTPResponse {
         let path = request.path
         let api = path.hasPrefix("/api/")
+        if request.method == "POST", Self.isCrossSite(request) {
+            logger.notice("console POST from another site refused", metadata: [
+                "path": "\(path)", "origin": "\(request.headers["Origin"] ?? "-")", "sec_fetch_site": "\(request.headers["Sec-Fetch-Site"] ?? "-")",
+            ])
+            return Self.crossSiteRefusal(request)
+        }
         switch (request.method, path) {
         case ("GET", "/assets/console.css"): return Self.asset(ConsoleAssets.stylesheet, type: "text/css; charset=utf-8")
         case ("GET", "/assets/console.js"): return Self.asset(ConsoleAssets.script, type: "text/javascript; charset=utf-8")
