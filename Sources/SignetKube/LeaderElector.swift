@@ -215,8 +215,7 @@ public actor LeaderElector {
             group.addTask { await work() }
             group.addTask {
                 while !Task.isCancelled {
-                    guard let wait = await self.timeLeftLeading() else {
-                        await self.noteLapse()
+                    guard let wait = await self.timeLeftLeadingOrLapse() else {
                         onLapse()
                         return
                     }
@@ -229,19 +228,19 @@ public actor LeaderElector {
     }
 
     /// How long this replica leads at most from now, without another renewal (at least a
-    /// millisecond, at most a retry period); nil when it does not lead.
-    private func timeLeftLeading() -> Duration? {
-        guard isLeading, let lastRenewal else { return nil }
+    /// millisecond, at most a retry period); nil when it does not lead, which is noted as a
+    /// lapse in the same step, so ``run(onChange:_:)`` never sees the one without the other.
+    private func timeLeftLeadingOrLapse() -> Duration? {
+        guard isLeading, let lastRenewal else {
+            lapsed = true
+            logger.warning("the leader lease was not renewed within the renew deadline: stopping", metadata: [
+                "lease": "\(configuration.namespace)/\(configuration.leaseName)",
+                "renew_deadline": "\(configuration.renewDeadline)",
+            ])
+            return nil
+        }
         let left = configuration.renewDeadline.timeInterval - (steady() - lastRenewal)
         return min(configuration.retryPeriod, .milliseconds(max(1, Int((left * 1000).rounded(.up)))))
-    }
-
-    private func noteLapse() {
-        lapsed = true
-        logger.warning("the leader lease was not renewed within the renew deadline: stopping", metadata: [
-            "lease": "\(configuration.namespace)/\(configuration.leaseName)",
-            "renew_deadline": "\(configuration.renewDeadline)",
-        ])
     }
 }
 
