@@ -38,15 +38,16 @@ struct LeaderElectionTests {
     }
 
     static func elector(
-        _ identity: String, _ server: KubernetesAPIServerDouble, clock: TestClock? = nil, fast: Bool = false, requestTimeout: Duration? = nil
+        _ identity: String, _ server: KubernetesAPIServerDouble, clock: TestClock? = nil, fast: Bool = false, requestTimeout: Duration? = nil,
+        renewDeadline: Duration = .seconds(2)
     ) throws -> LeaderElector {
         var clientConfiguration = KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)
         if let requestTimeout { clientConfiguration.requestTimeout = requestTimeout }
         let client = try KubernetesClient(configuration: clientConfiguration)
         var configuration = LeaderElectionConfiguration(leaseName: lease, namespace: namespace, identity: identity)
         if fast {
-            configuration.leaseDuration = .seconds(3)
-            configuration.renewDeadline = .seconds(2)
+            configuration.leaseDuration = renewDeadline + .seconds(1)
+            configuration.renewDeadline = renewDeadline
             configuration.retryPeriod = .milliseconds(100)
         }
         guard let clock else { return LeaderElector(configuration: configuration, client: client) }
@@ -202,8 +203,10 @@ struct LeaderElectionTests {
         defer { server.stop() }
         let ledger = Ledger()
         let eventually = Self.eventually
-        let first = try Self.elector("signet-a", server, fast: true)
-        let second = try Self.elector("signet-b", server, fast: true)
+        // Quick retries, but a renew deadline no busy machine misses: the leader keeps its
+        // Lease throughout, and the hand-over below comes from the release, not an expiry.
+        let first = try Self.elector("signet-a", server, fast: true, renewDeadline: TestBudget.seconds(30))
+        let second = try Self.elector("signet-b", server, fast: true, renewDeadline: TestBudget.seconds(30))
         let a = Task { await first.run(onChange: { ledger.told("a", $0) }, ledger.work("a")) }
         try await eventually("a to lead") { ledger.running == ["a"] }
         let b = Task { await second.run(onChange: { ledger.told("b", $0) }, ledger.work("b")) }

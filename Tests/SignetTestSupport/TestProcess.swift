@@ -185,15 +185,19 @@ public struct TestProcessError: Error, CustomStringConvertible {
 /// Loopback ports for servers the tests start.
 public enum FreePort {
     /// Ports already handed out in this process: the kernel may offer a released port again at
-    /// once, and two fixtures starting side by side must never be given the same one.
-    private static let handedOut = Mutex<Set<Int>>([])
+    /// once, and two fixtures starting side by side must never be given the same one. Guarded by
+    /// an `NSLock` (a pthread mutex), not `Synchronization.Mutex`: on Linux the latter waits on
+    /// futexes directly, which ThreadSanitizer cannot see, so fixtures starting on two threads
+    /// were reported as a race in `make harden HARDEN=full`.
+    nonisolated(unsafe) private static var handedOut = Set<Int>()
+    private static let handedOutLock = NSLock()
 
     /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released),
     /// never one this process was given before.
     public static func make() -> Int {
         for _ in 0..<1_000 {
             let port = kernelOffer()
-            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+            if handedOutLock.withLock({ handedOut.insert(port).inserted }) { return port }
         }
         preconditionFailure("no TCP port on 127.0.0.1 that this process has not used already")
     }

@@ -28,7 +28,9 @@ struct TrustRootFreshnessTests {
         loader.liveTrustedRoot = live
         let policies = try loader.load(files: [PolicySourceFile(
             name: "keyless.yaml", bytes: Array(SigstoreTUFServeTests.keylessPolicy(glob: KeylessVector.image(in: registry)).utf8))])
-        let engine = VerificationEngine(registry: client)
+        // The tag's digest is kept for the whole test: the cached allow looked up below must not
+        // lapse with the tag on a machine slow enough to spend the default 30 s in one step.
+        let engine = VerificationEngine(registry: client, configuration: VerificationEngineConfiguration(tagTTL: .seconds(3600)))
         await engine.retain(policies)
         let image = [ImageUse(image: KeylessVector.image(in: registry), container: "app")]
         let subject = AdmissionSubject(namespace: "default", kind: "Pod")
