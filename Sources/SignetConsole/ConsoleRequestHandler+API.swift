@@ -19,9 +19,13 @@ extension ConsoleRequestHandler {
             guard let asked = try? JSONDecoder().decode(Asked.self, from: Data(request.body)), !asked.image.isEmpty else {
                 return Self.json(400, ["error": #"the body must be a JSON object {"image": "...", "namespace": "..."}"#])
             }
-            guard let run = await runner.verify(image: asked.image, namespace: asked.namespace, user: caller.user.username) else {
-                return Self.json(500, ["error": "the verification was not kept"])
+            guard let id = runner.start(image: asked.image, namespace: asked.namespace, user: caller.user.username) else {
+                var busy = Self.json(429, ["error": Self.busyMessage(runner)])
+                busy.headers.add(name: "Retry-After", value: "5")
+                return busy
             }
+            for await _ in runner.updates(of: id) {}
+            guard let run = runner.run(id) else { return Self.json(500, ["error": "the verification was not kept"]) }
             return Self.json(200, run)
         case ("GET", "verifications", 2):
             guard let run = runner.run(parts[1]) else { return Self.json(404, ["error": "no verification \(parts[1])"]) }

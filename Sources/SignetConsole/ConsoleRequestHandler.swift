@@ -119,7 +119,12 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
                                  body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: "enter an image reference"))
             }
             let namespace = form["namespace"].flatMap { $0.isEmpty ? nil : $0 }
-            let id = runner.start(image: image, namespace: namespace, user: user)
+            guard let id = runner.start(image: image, namespace: namespace, user: user) else {
+                var busy = Self.page(429, title: "Verify", active: "Verify", user: user, body: VerifyPages.form(
+                    csrf: csrf, recent: runner.recent(), message: Self.busyMessage(runner)))
+                busy.headers.add(name: "Retry-After", value: "5")
+                return busy
+            }
             return HTTPResponse(status: 303, headers: HTTPHeaders([("Location", "/verify/\(id)")]))
         case ("GET", "verify", 2):
             guard let run = runner.run(parts[1]) else { return notFound("no verification \(parts[1]) (only the latest are kept)", user: user) }
@@ -240,6 +245,11 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
 
     private func notFound(_ message: String, user: String) -> HTTPResponse {
         Self.page(404, title: "Not found", active: "", user: user, body: "<p class=\"error\">\(HTML.escape(message))</p>")
+    }
+
+    /// Why a verification was not started: the most that may run at once are running.
+    static func busyMessage(_ runner: VerificationRunner) -> String {
+        "\(runner.maximumRunning) verifications are running, the most at once; retry when one has finished"
     }
 
     static func asset(_ text: String, type: String) -> HTTPResponse {

@@ -14,6 +14,10 @@ import Synchronization
 /// (``namespaceLabels``). Where the labels are unknown (no namespace given, or one admission has
 /// no labels for) every policy whose globs match applies, as at admission: missing information
 /// never exempts an image. Without a namespace, only exemptions for every namespace apply.
+///
+/// At most ``maximumRunning`` verifications run at once (each may wait on a registry up to the
+/// timeout): a start beyond that is refused, so one user who may verify cannot make signet hold
+/// an unbounded number of registry requests and tasks beside admission.
 public final class VerificationRunner: Sendable {
     public typealias Finished = @Sendable (VerificationRun) async -> Void
 
@@ -21,7 +25,11 @@ public final class VerificationRunner: Sendable {
         var runs: [String: VerificationRun] = [:]
         var order: [String] = []
         var subscribers: [String: [UUID: AsyncStream<VerificationRunEvent>.Continuation]] = [:]
+        var running = 0
     }
+
+    /// How many verifications may run at once.
+    public let maximumRunning: Int
 
     private let evaluator: @Sendable () -> PolicyEvaluator
     private let namespaceLabels: (@Sendable (String) -> [String: String]?)?
@@ -33,9 +41,10 @@ public final class VerificationRunner: Sendable {
 
     public init(
         evaluator: @escaping @Sendable () -> PolicyEvaluator, namespaceLabels: (@Sendable (String) -> [String: String]?)? = nil,
-        capacity: Int = 200, timeout: Duration = .seconds(30), logger: Logger = Logger(label: "signet.console"),
+        capacity: Int = 200, timeout: Duration = .seconds(30), maximumRunning: Int = 8, logger: Logger = Logger(label: "signet.console"),
         finished: @escaping Finished = { _ in }
     ) {
+        self.maximumRunning = max(1, maximumRunning)
         self.evaluator = evaluator
         self.namespaceLabels = namespaceLabels
         self.capacity = max(1, capacity)
@@ -44,15 +53,18 @@ public final class VerificationRunner: Sendable {
         self.logger = logger
     }
 
-    /// Starts verifying `image` for `user`; the run's id at once.
-    public func start(image: String, namespace: String?, user: String) -> String {
+    /// Starts verifying `image` for `user`; the run's id at once, or nil when
+    /// ``maximumRunning`` verifications are running.
+    public func start(image: String, namespace: String?, user: String) -> String? {
         let id = UUID().uuidString.lowercased()
         let run = VerificationRun(
             id: id, image: image, namespace: namespace, user: user, startedAt: Date(), state: .running, events: [],
             authorities: [], verdict: nil, totalMilliseconds: nil)
         // Streams are finished outside the lock: finishing runs their termination handlers,
         // which take the lock themselves.
-        let orphaned = state.withLock { state -> [AsyncStream<VerificationRunEvent>.Continuation] in
+        let orphaned = state.withLock { state -> [AsyncStream<VerificationRunEvent>.Continuation]? in
+            guard state.running < maximumRunning else { return nil }
+            state.running += 1
             state.runs[id] = run
             state.order.append(id)
             var orphaned: [AsyncStream<VerificationRunEvent>.Continuation] = []
@@ -63,14 +75,19 @@ public final class VerificationRunner: Sendable {
             }
             return orphaned
         }
+        guard let orphaned else {
+            logger.notice("console verification refused: too many running", metadata: ["user": "\(user)", "running": "\(maximumRunning)"])
+            return nil
+        }
         orphaned.forEach { $0.finish() }
         Task { await self.perform(id: id, image: image, namespace: namespace, user: user) }
         return id
     }
 
-    /// Runs `image` to its decision and returns the run (for the JSON API and tests).
+    /// Runs `image` to its decision and returns the run (for the JSON API and tests); nil when
+    /// too many are running or the run is no longer kept.
     public func verify(image: String, namespace: String?, user: String) async -> VerificationRun? {
-        let id = start(image: image, namespace: namespace, user: user)
+        guard let id = start(image: image, namespace: namespace, user: user) else { return nil }
         for await _ in updates(of: id) {}
         return run(id)
     }
@@ -140,6 +157,7 @@ public final class VerificationRunner: Sendable {
             stage: .decision, atMilliseconds: total, title: verdict.map { "decision: \($0.outcome.rawValue)" } ?? "decision",
             passed: verdict.map { $0.outcome != .deny }, detail: verdict?.reason ?? "no verdict", durationMilliseconds: total))
         let (finishedRun, subscribers) = state.withLock { state in
+            state.running -= 1
             state.runs[id]?.verdict = verdict
             state.runs[id]?.totalMilliseconds = total
             state.runs[id]?.state = .finished
