@@ -6,6 +6,7 @@ a misbehaving one does, and prints a JSON object with what it observed. The Swif
 that JSON. Every wait is bounded; nothing here talks to anything but 127.0.0.1.
 """
 import argparse
+import concurrent.futures
 import hashlib
 import http.client
 import json
@@ -275,14 +276,19 @@ def scenario_bad_neighbours(args):
 
 
 def scenario_hold(args):
-    """Tries to hold N handshaken connections (those the server closes on accept are counted, not
-    held), then tries one more and reports whether it was served."""
-    held, refused = [], 0
-    for _ in range(args.count):
+    """Tries to hold N handshaken connections, opened 16 at a time so that a slow machine has them
+    all open at once (those the server closes on accept are counted, not held), then tries one
+    more and reports whether it was served and how many of the held ones were still open then."""
+    def attempt(_):
         try:
-            held.append(tls_socket(args))
+            return tls_socket(args)
         except (ssl.SSLError, ConnectionError, OSError):
-            refused += 1
+            return None
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        opened = list(pool.map(attempt, range(args.count)))
+    held = [s for s in opened if s is not None]
+    refused = len(opened) - len(held)
+    still_open = sum(1 for s in held if tcp_state(s) == 1)
     extra = {"served": False}
     try:
         sock = tls_socket(args, timeout=5)
@@ -298,6 +304,7 @@ def scenario_hold(args):
     extra["after_release_status"] = read_response(after, timeout=5)["status"]
     extra["held"] = len(held)
     extra["refused_on_accept"] = refused
+    extra["still_open"] = still_open
     return extra
 
 
