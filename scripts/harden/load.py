@@ -15,6 +15,9 @@ from common import ROOT, SCRATCH
 from live import BUILDS, HealthyClient, Server, review_body, server_binary
 
 LIVE_CLIENT = os.path.join(ROOT, "Tests", "LiveClients", "live_client.py")
+# The drain's --shutdown-delay: the clients stop 1 s after /readyz fails, as endpoints would, so
+# the delay leaves a stalled (busy) machine several seconds before signet stops listening.
+DRAIN_DELAY = 10
 
 
 def live_client(server, scenario, *arguments, certificate=None, timeout=120):
@@ -150,7 +153,8 @@ def lifecycle(seconds, build, log):
                            "p99_ms": max((w["p99_ms"] or 0) for w in windows), "new_certificate_served": fingerprint_after != fingerprint_before,
                            "seconds_to_serve_new_certificate": picked_up}
     # SIGTERM drain: readiness turns false, the load stops as endpoints would, in-flight requests finish.
-    server = Server(binary, os.path.join(SCRATCH, "drain"), extra=["--shutdown-delay", "3s", "--shutdown-grace-period", "20s"])
+    server = Server(binary, os.path.join(SCRATCH, "drain"),
+                    extra=["--shutdown-delay", "%ds" % DRAIN_DELAY, "--shutdown-grace-period", "20s"])
     clients = [HealthyClient(server, rate=40).start(), HealthyClient(server, rate=20, source="127.0.0.3").start()]
     try:
         time.sleep(seconds)
@@ -170,7 +174,8 @@ def lifecycle(seconds, build, log):
     windows = [c.window(0, time.monotonic()) for c in clients]
     results["drain"] = {"requests": sum(w["requests"] for w in windows), "failed": sum(w["errors"] for w in windows),
                         "error_kinds": sorted({k for w in windows for k in w["error_kinds"]}),
-                        "readyz_not_ready_after_sigterm": not_ready, "exit_status": exit_status, "exited_after_seconds": exited_after}
+                        "readyz_not_ready_after_sigterm": not_ready, "exit_status": exit_status, "exited_after_seconds": exited_after,
+                        "shutdown_delay_seconds": DRAIN_DELAY}
     results["build"] = build
     results["server_command"] = " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in server.command)
     return results
@@ -185,7 +190,7 @@ def served_fingerprint(server):
 
 
 def wait_not_ready(server):
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + DRAIN_DELAY
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context(None), timeout=2)

@@ -180,7 +180,8 @@ def markdown(results):
         out.append(table(["event", "requests", "failed", "details"], [
             ("certificate rotation (tls.crt and tls.key replaced by a new certificate)", r["requests"], r["failed"],
              "new certificate served: %s, %s s after the files changed; p99 %s ms" % (r["new_certificate_served"], r["seconds_to_serve_new_certificate"], r["p99_ms"])),
-            ("SIGTERM with `--shutdown-delay 3s` (clients stop 1 s after /readyz fails, as endpoints would)", d["requests"], d["failed"],
+            ("SIGTERM with `--shutdown-delay %ds` (clients stop 1 s after /readyz fails, as endpoints would)" % d.get("shutdown_delay_seconds", 3),
+             d["requests"], d["failed"],
              "/readyz not ready after SIGTERM: %s; exit status %s after %s s; errors: %s" % (d["readyz_not_ready_after_sigterm"], d["exit_status"], d["exited_after_seconds"], ", ".join(d["error_kinds"]) or "none")),
         ]))
         out.append("Server: `%s`.\n" % lc["server_command"])

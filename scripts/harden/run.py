@@ -53,11 +53,13 @@ def load_results(path):
 
 
 def write_report(results, output, results_path):
+    """Writes the results file, then the report from what that file holds (so a report rendered
+    again from it, `--render-only`, is the same)."""
+    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     with open(results_path, "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
-        f.write("\n")
+        f.write(text)
     with open(output, "w") as f:
-        f.write(report.markdown(results))
+        f.write(report.markdown(json.loads(text)))
 
 
 def main():
