@@ -13,11 +13,11 @@ import time
 
 from common import ROOT, SCRATCH, StepFailed
 
-# Full mode: the release build, in its own scratch path so it never waits on (or for) the debug
-# build of the test suites. Short mode (CI, after `make test`): the debug build `make test` made,
-# so no second full build.
+# Full mode: the release build, the one `make bench` makes (debug and release sit side by side in
+# .build; the parts run one after another, so the two builds never wait on each other). Short mode
+# (CI, after `make test`): the debug build `make test` made, so no second full build.
 BUILDS = {
-    "release": ["swift", "build", "-c", "release", "--product", "signet", "--scratch-path", ".build-release"],
+    "release": ["swift", "build", "-c", "release", "--product", "signet"],
     "debug": ["swift", "build", "--product", "signet"],
 }
 POLICY = """apiVersion: signet.dev/v1alpha1
