@@ -172,17 +172,17 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         // The Sigstore root from TUF, refreshed for the server's lifetime; the embedded root
         // until the first refresh succeeds.
         var trustRootTask: Task<Void, Never>?
-        if let (configuration, now) = try sigstoreTUF.resolve() {
-            let tuf: SigstoreTUFRuntime
-            do {
-                tuf = try await SigstoreTUFRuntime.make(configuration: configuration, now: now, logger: Logger(label: "signet.trustroot"))
-            } catch {
-                logger.critical("cannot start the Sigstore TUF updater", metadata: ["error": "\(error)"])
-                throw ExitCode(2)
-            }
+        let sigstoreRoot: SigstoreTUFRuntime?
+        do {
+            sigstoreRoot = try await SigstoreTUFRuntime.start(sigstoreTUF, logger: Logger(label: "signet.trustroot"))
+        } catch let error as SigstoreTUFStartError {
+            logger.critical("cannot start the Sigstore TUF updater", metadata: ["mirror": "\(error.mirrorURL)", "error": "\(error.reason)"])
+            throw ExitCode(2)
+        }
+        if let tuf = sigstoreRoot {
             loader.liveTrustedRoot = tuf.live
             logger.info("keeping the Sigstore trusted root current through TUF", metadata: [
-                "mirror": "\(configuration.mirrorURL)", "refresh_interval": "\(configuration.refreshInterval)",
+                "mirror": "\(tuf.configuration.mirrorURL)", "refresh_interval": "\(tuf.configuration.refreshInterval)",
             ])
             trustRootTask = Task { await tuf.run(logger: Logger(label: "signet.trustroot")) }
         }

@@ -5,10 +5,11 @@ import SignetPolicy
 import SignetTrustRoot
 import SignetTUF
 
-/// `signet serve`'s flags for keeping the Sigstore trusted root current through TUF (TUF
-/// specification section 5, against the Sigstore repository or a mirror of it). Off by
-/// default: signet then trusts the root embedded at build time and never leaves the cluster
-/// for trust material. Each flag has an environment-variable twin.
+/// The flags of `signet serve` and `signet scan` for keeping the Sigstore trusted root current
+/// through TUF (TUF specification section 5, against the Sigstore repository or a mirror of it).
+/// Off by default: signet then trusts the root embedded at build time and never leaves the
+/// cluster for trust material. Each flag has an environment-variable twin. `serve` refreshes for
+/// its lifetime; `scan` refreshes once before it decides, so both decide with the same root.
 struct SigstoreTUFOptions: ParsableArguments {
     @Flag(name: .customLong("sigstore-tuf"), help: "Keep the Sigstore trusted root current through TUF; keyless authorities that name no trustRoot use it. (env: SIGNET_SIGSTORE_TUF=true, default off: the root embedded at build time)")
     var enabled = false
@@ -87,6 +88,20 @@ struct SigstoreTUFRuntime: Sendable {
     let updater: SigstoreTrustedRootUpdater
     let live: LiveTrustedRoot
     let metrics: TUFTrustRootMetrics
+    /// The mirror, refresh interval, CA bundle and cache directory the updater runs with.
+    let configuration: TrustedRootUpdaterConfiguration
+
+    /// The updater `--sigstore-tuf` asks for, or nil when it is off: how `signet serve` and
+    /// `signet scan` both start it. Throws `ValidationError` for flags that cannot be used and
+    /// ``SigstoreTUFStartError`` when the updater cannot start.
+    static func start(_ options: SigstoreTUFOptions, logger: Logger) async throws -> SigstoreTUFRuntime? {
+        guard let (configuration, now) = try options.resolve() else { return nil }
+        do {
+            return try await make(configuration: configuration, now: now, logger: logger)
+        } catch {
+            throw SigstoreTUFStartError(mirrorURL: configuration.mirrorURL, reason: "\(error)")
+        }
+    }
 
     static func make(
         configuration: TrustedRootUpdaterConfiguration, now: @escaping @Sendable () -> Date, logger: Logger
@@ -108,7 +123,8 @@ struct SigstoreTUFRuntime: Sendable {
         let current = await updater.current
         let metrics = TUFTrustRootMetrics(repository: "sigstore")
         metrics.track(updater.freshness)
-        return SigstoreTUFRuntime(updater: updater, live: LiveTrustedRoot(Self.snapshot(current, updater)), metrics: metrics)
+        return SigstoreTUFRuntime(
+            updater: updater, live: LiveTrustedRoot(Self.snapshot(current, updater)), metrics: metrics, configuration: configuration)
     }
 
     /// `root` as policies compile with it: a root from TUF carries its expiry check; the
@@ -118,6 +134,22 @@ struct SigstoreTUFRuntime: Sendable {
         return LiveTrustedRoot.Snapshot(
             root: root.root, digest: root.digest, origin: root.origin,
             freshness: root.refreshedAt == nil ? nil : TrustRootFreshnessCheck { freshness.staleReason() })
+    }
+
+    /// One refresh, for a run that decides once (`signet scan`): the root it adopts or confirms
+    /// is published as ``run(logger:)`` publishes it. Throws, keeping the root in force (the one
+    /// on disk, else the embedded one), when the repository cannot be reached or a check fails.
+    func refreshOnce(logger: Logger) async throws(TUFError) {
+        let root: CurrentTrustedRoot
+        do {
+            root = try await updater.refresh()
+        } catch {
+            metrics.failed()
+            throw error
+        }
+        metrics.refreshed()
+        live.publish(Self.snapshot(root, updater))
+        logger.notice("Sigstore trusted root from TUF in force", metadata: ["origin": "\(root.origin)", "digest": "\(root.digest)"])
     }
 
     /// Refreshes until the task is cancelled, publishing every adopted root.
@@ -141,6 +173,15 @@ struct SigstoreTUFRuntime: Sendable {
             }
         }
     }
+}
+
+/// Why the Sigstore trusted-root updater `--sigstore-tuf` asks for could not start (its cache
+/// directory or CA bundle cannot be used, for example).
+struct SigstoreTUFStartError: Error, CustomStringConvertible {
+    let mirrorURL: String
+    let reason: String
+
+    var description: String { "cannot start the Sigstore TUF updater for \(mirrorURL): \(reason)" }
 }
 
 /// The log line of a failed TUF refresh: an error while the root in force is still valid

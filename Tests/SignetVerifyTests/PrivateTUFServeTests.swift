@@ -94,6 +94,15 @@ struct PrivateTUFServeTests {
         return answer
     }
 
+    /// An image signed by the setup's key, its signature logged by the setup's Rekor log (the
+    /// entry in the cosign bundle annotation).
+    static func loggedImage(_ name: String, _ setup: KeyTransparencyLogTests.Setup) async throws -> ImageReference {
+        try await KeyTransparencyLogTests.signedImage(name, setup) { payload, signature in
+            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
+            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
+        }
+    }
+
     /// A key authority whose signatures must be logged by the Sigstore root in force: no
     /// trustRoot, so the one TUF keeps current.
     static func loggedKeyPolicy(_ setup: KeyTransparencyLogTests.Setup) -> String {
@@ -117,10 +126,7 @@ struct PrivateTUFServeTests {
     @Test("a log rotated out of the TUF-delivered root retires the cached allow")
     func aRotatedLogRetiresTheCachedAllow() async throws {
         let setup = try await KeyTransparencyLogTests.setup()
-        let image = try await KeyTransparencyLogTests.signedImage("tuf-served", setup) { payload, signature in
-            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
-            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
-        }
+        let image = try await Self.loggedImage("tuf-served", setup)
         let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON())
         defer { repository.stop() }
 
@@ -165,10 +171,7 @@ struct PrivateTUFServeTests {
     @Test("a frozen mirror keeps the TUF root only until its timestamp expires")
     func aFrozenMirrorDeniesOnceTheTimestampExpires() async throws {
         let setup = try await KeyTransparencyLogTests.setup()
-        let image = try await KeyTransparencyLogTests.signedImage("tuf-frozen", setup) { payload, signature in
-            let entry = try await setup.log.log(signature: signature, digest: DigestAlgorithm.sha256.hash(payload), signer: setup.key)
-            return ["dev.sigstore.cosign/bundle": entry.cosignAnnotation]
-        }
+        let image = try await Self.loggedImage("tuf-frozen", setup)
         let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON(), timestampExpires: "2026-12-02T00:00:00Z")
         defer { repository.stop() }
         let policies = TemporaryDirectory(prefix: "signet-frozen-tuf-policies")

@@ -14,7 +14,9 @@ import SignetVerify
 /// decision logic as `signet serve`). Pods are listed through the API with a kubeconfig's token
 /// (`--kubeconfig`, `$KUBECONFIG`) or the service account (`KUBERNETES_SERVICE_HOST`/`PORT`, the
 /// token and CA in `SIGNET_SERVICE_ACCOUNT_DIR` or the service-account mount), as
-/// `serve --policy-source kubernetes` does.
+/// `serve --policy-source kubernetes` does. With `--sigstore-tuf` (the flags `serve` takes), the
+/// Sigstore trusted root is fetched and verified once through TUF before any decision, so keyless
+/// images are decided under the root the webhook keeps current, not the one embedded at build time.
 ///
 /// Exit status: 0 when every running image is trusted, 1 naming each that is not (a `fail`:
 /// admission would deny it now), 2 on an error.
@@ -64,6 +66,8 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var alerts: AlertOptions
 
+    @OptionGroup var sigstoreTUF: SigstoreTUFOptions
+
     func runAsynchronously() async throws {
         Observability.bootstrapLogging(format: .text, level: .warning)
         let noMatch = try ScanSetup.noMatchAction(noMatchAction)
@@ -92,12 +96,14 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
             registry: registry, configuration: VerificationEngineConfiguration(), verifiers: StandardVerifiers.make(registry: registry),
             logger: Logger(label: "signet.verify"))
 
+        var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory)
+        loader.liveTrustedRoot = try await sigstoreRoot()?.live
         let readiness = ReadinessState()
         readiness.markCertificateServing()
         let runtime = try await PolicySourceRuntime.make(
             settings: resourceSettings, policyDirectory: EnvironmentOption.string(policyDir, "SIGNET_POLICY_DIR", default: "/etc/signet/policies")!,
             reloadInterval: .seconds(5), readiness: readiness, logger: Logger(label: "signet"),
-            loader: PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory),
+            loader: loader,
             keySecrets: try ScanSetup.keySecrets(keySecretsSource, directory: keySecretsDirectory), kubernetesClient: client)
         let sourceTask = Task { await runtime.source.run() }
         let (responder, refresher) = await runtime.makeResponder(noMatchAction: noMatch, verifier: engine, onChange: { await engine.retain($0) })
@@ -138,6 +144,28 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
             throw ExitCode(1)
         }
         if let reportFailure { throw reportFailure }
+    }
+
+    /// With `--sigstore-tuf`, the Sigstore trusted root the webhook keeps current, fetched and
+    /// verified once (TUF specification section 5) before anything is decided. A refresh that
+    /// fails ends the scan (exit 2) naming the mirror and why: keyless images would otherwise be
+    /// decided under another root than admission's.
+    private func sigstoreRoot() async throws -> SigstoreTUFRuntime? {
+        let logger = Logger(label: "signet.trustroot")
+        let started: SigstoreTUFRuntime?
+        do {
+            started = try await SigstoreTUFRuntime.start(sigstoreTUF, logger: logger)
+        } catch let error as SigstoreTUFStartError {
+            throw fail("\(error)")
+        }
+        guard let tuf = started else { return nil }
+        do {
+            try await tuf.refreshOnce(logger: logger)
+        } catch {
+            throw fail("cannot refresh the Sigstore trusted root through TUF from \(tuf.configuration.mirrorURL): \(error); "
+                + "images under keyless authorities, and key authorities requiring the transparency log, cannot be decided as admission would")
+        }
+        return tuf
     }
 
     private func fail(_ message: String) -> ExitCode {
