@@ -72,6 +72,20 @@ SCENARIOS = {
     "continuous": ["--set", "continuousVerification.enabled=true", "--set", "continuousVerification.cronJob.enabled=true",
                    "--set", "policyReports.enabled=true", "--set", "alerts.enabled=true", "--set", "alerts.secretName=alert-hooks",
                    "--set", "alerts.format=slack", "--set", "grafanaDashboard.enabled=true", "--set", "prometheusRule.enabled=true"],
+    # The scan CronJob beside the webhook, with the trust material of each kind: the two must decide alike.
+    "scan-mounted-trust": ["--set", "continuousVerification.cronJob.enabled=true", "--set", "keySecrets={release-keys,build-keys}",
+                           "--set", "trustConfigMaps={notation-trust}", "--set", "webhook.optOutGroup=platform-security"],
+    "scan-registry-access": ["--set", "continuousVerification.cronJob.enabled=true", "--set", "registry.caBundle.configMap=registry-ca",
+                             "--set", "registry.caBundle.key=bundle.pem", "--set", "registry.insecureRegistries={registry.local:5000}",
+                             "--set", "registry.dockerConfigSecret=signet-registry-auth", "--set", "imagePullSecrets={regcred}",
+                             "--set-json", 'extraVolumes=[{"name":"proxy-ca","configMap":{"name":"proxy-ca"}}]',
+                             "--set-json", 'extraVolumeMounts=[{"name":"proxy-ca","mountPath":"/etc/ssl/proxy","readOnly":true}]',
+                             "--set-json", 'server.extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy.internal:3128"}]'],
+    "scan-sigstore-tuf": ["--set", "continuousVerification.cronJob.enabled=true", "--set", "sigstoreTUF.enabled=true",
+                          "--set", "sigstoreTUF.mirror=https://tuf.mirror.internal", "--set", "sigstoreTUF.refreshInterval=1h",
+                          "--set", "sigstoreTUF.caBundle.configMap=tuf-ca", "--set", "sigstoreTUF.cacheSizeLimit=32Mi"],
+    "scan-api-trust": ["--set", "continuousVerification.cronJob.enabled=true", "--set", "keySecretsSource=api",
+                       "--set", "keySecrets={release-keys,team-a/deploy-key}", "--set", "trustConfigMaps={notation-trust}"],
     "hard-anti-affinity": ["--set", "podAntiAffinity=hard", "--set", "webhook.timeoutSeconds=30",
                            "--set", "server.shutdownGracePeriodSeconds=30", "--set", "server.shutdownDelaySeconds=10"],
     "registry-access": ["--set", "registry.caBundle.configMap=registry-ca", "--set", "registry.insecureRegistries={registry.local:5000}",
@@ -151,6 +165,28 @@ def one(docs, kind):
     if len(found) != 1:
         raise AssertionError(f"expected one {kind}, found {len(found)}")
     return found[0]
+
+
+def scan_pod(docs):
+    """The pod spec of the scan CronJob's Jobs."""
+    return one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+# Flags of `signet serve` that only a server has (its port, certificates, connections, shutdown,
+# logs, the in-process scans, console and history); every other flag the Deployment passes decides
+# an image, and the scan CronJob passes it too.
+SERVE_ONLY_FLAGS = {
+    "port", "tls-cert", "tls-key", "client-ca", "client-allowed-names", "write-status", "max-admission-time",
+    "shutdown-delay", "shutdown-grace-period", "max-connections", "max-connections-per-peer", "reserved-peers",
+    "reserved-connections", "max-body-bytes", "max-buffered-body-bytes", "max-buffered-body-bytes-per-peer",
+    "reserved-body-bytes", "event-loops", "log-format", "log-level", "continuous-verification", "scan-interval",
+    "scan-concurrency", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
+    "console-auth-cache-ttl", "history-sqlite", "history-postgres-dsn-file", "history-max-age", "history-max-rows",
+}
+# Volumes only the server mounts: its serving certificate, the client CA it checks, its history.
+SERVE_ONLY_VOLUMES = {"tls", "client-ca", "history", "history-postgres"}
+# Arguments only a scan passes.
+SCAN_ONLY_ARGS = {"--audit-log=off", "--write-reports", "--concurrency=4"}
 
 
 def parse_duration(text):
@@ -388,16 +424,24 @@ class RenderedDocuments(unittest.TestCase):
 
     @unittest.skipUnless(SIGNET and os.path.exists(SIGNET), "SIGNET_BINARY not built")
     def test_scan_knows_every_flag_of_the_cronjob(self):
-        """The scan CronJob passes only flags `signet scan` defines, and mounts the alert Secret it names."""
+        """In every scenario with the scan CronJob, it passes only flags `signet scan` defines (a
+        misspelt or serve-only flag fails every Job), and mounts the alert Secret it names."""
         known = set(re.findall(r"^\s+(--[a-z0-9-]+)", run([SIGNET, "scan", "--help"]).stdout, re.M))
+        self.assertIn("--sigstore-tuf-mirror", known)
+        scenarios = [name for name in SCENARIOS if find(render(name), "CronJob")]
+        self.assertTrue({"continuous", "scan-mounted-trust", "scan-registry-access", "scan-sigstore-tuf", "scan-api-trust"} <= set(scenarios))
+        for helm in HELMS:
+            for name in scenarios:
+                args = scan_pod(render(name, helm=helm))["containers"][0]["args"]
+                with self.subTest(helm=helm, scenario=name):
+                    self.assertEqual(args[0], "scan")
+                    for arg in args[1:]:
+                        self.assertIn(arg.split("=", 1)[0], known)
         docs = render("continuous")
-        pod = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        pod = scan_pod(docs)
         args = pod["containers"][0]["args"]
-        self.assertEqual(args[0], "scan")
-        for arg in args[1:]:
-            self.assertIn(arg.split("=", 1)[0], known)
         self.assertIn("--write-reports", args)
-        self.assertEqual(pod["volumes"], [{"name": "alerts", "secret": {"secretName": "alert-hooks"}}])
+        self.assertIn({"name": "alerts", "secret": {"secretName": "alert-hooks"}}, pod["volumes"])
         crds = {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
         self.assertEqual(crds, {"policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"})
         rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
@@ -407,6 +451,52 @@ class RenderedDocuments(unittest.TestCase):
         serve = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
         self.assertIn("--continuous-verification=true", serve)
         self.assertIn("--alert-format=slack", serve)
+
+    def test_scan_decides_with_the_webhooks_trust_material(self):
+        """The scan CronJob decides as admission would: in every scenario that enables it, its
+        flags are the Deployment's but for those only a server has, and it mounts every volume
+        the Deployment mounts but the server's own, from the same sources, at the same paths."""
+        for name in [name for name in SCENARIOS if find(render(name), "CronJob")]:
+            docs = render(name)
+            webhook = one(docs, "Deployment")["spec"]["template"]["spec"]
+            scan = scan_pod(docs)
+            served, scanned = webhook["containers"][0], scan["containers"][0]
+            with self.subTest(scenario=name):
+                shared = [arg for arg in served["args"][1:] if arg.split("=", 1)[0][2:] not in SERVE_ONLY_FLAGS]
+                self.assertEqual([arg for arg in scanned["args"] if arg in shared], shared)
+                self.assertEqual(set(scanned["args"][1:]) - set(shared), SCAN_ONLY_ARGS & set(scanned["args"]))
+                mounts = [m for m in served["volumeMounts"] if m["name"] not in SERVE_ONLY_VOLUMES]
+                self.assertEqual(sorted(scanned["volumeMounts"], key=lambda m: m["name"]), sorted(mounts, key=lambda m: m["name"]))
+                volumes = {v["name"]: v for v in webhook["volumes"]}
+                self.assertEqual(sorted(scan["volumes"], key=lambda v: v["name"]), sorted((volumes[m["name"]] for m in mounts), key=lambda v: v["name"]))
+                self.assertEqual(scanned.get("env", []), [e for e in served.get("env", []) if e["name"] not in ("SIGNET_NAMESPACE", "SIGNET_POD_NAME")])
+                self.assertEqual(scan.get("imagePullSecrets"), webhook.get("imagePullSecrets"))
+                self.assertEqual(scanned["securityContext"], served["securityContext"])
+        # What each scenario sets reaches the scan, named as the webhook names it.
+        def scan_of(name):
+            pod = scan_pod(render(name))
+            return container_args({"spec": {"template": {"spec": pod}}}), {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}, pod
+        args, mounts, _ = scan_of("scan-mounted-trust")
+        self.assertNotIn("key-secrets-source", args)
+        self.assertEqual(mounts["key-secret-release-keys"], f"/etc/signet/key-secrets/{NAMESPACE}/release-keys")
+        self.assertEqual(mounts["key-secret-build-keys"], f"/etc/signet/key-secrets/{NAMESPACE}/build-keys")
+        self.assertEqual(mounts["trust-configmap-notation-trust"], f"/etc/signet/configmaps/{NAMESPACE}/notation-trust")
+        args, mounts, pod = scan_of("scan-registry-access")
+        self.assertEqual(args["registry-ca-bundle"], mounts["registry-ca"] + "/bundle.pem")
+        self.assertEqual(args["docker-config"], mounts["docker-config"] + "/config.json")
+        self.assertEqual(args["allow-insecure-registry"], "registry.local:5000")
+        self.assertEqual(mounts["proxy-ca"], "/etc/ssl/proxy")
+        self.assertEqual(pod["imagePullSecrets"], [{"name": "regcred"}])
+        self.assertEqual(pod["containers"][0]["env"], [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}])
+        args, mounts, pod = scan_of("scan-sigstore-tuf")
+        self.assertIn("--sigstore-tuf", pod["containers"][0]["args"])
+        self.assertEqual(args["sigstore-tuf-mirror"], "https://tuf.mirror.internal")
+        self.assertEqual(args["sigstore-tuf-cache-dir"], mounts["sigstore-tuf-cache"])
+        self.assertEqual({v["name"]: v for v in pod["volumes"]}["sigstore-tuf-cache"]["emptyDir"], {"sizeLimit": "32Mi"})
+        self.assertEqual(args["sigstore-tuf-ca-bundle"], mounts["sigstore-tuf-ca"] + "/ca.crt")
+        args, mounts, _ = scan_of("scan-api-trust")
+        self.assertEqual(args["key-secrets-source"], "api")
+        self.assertFalse([m for m in mounts if m.startswith(("key-secret-", "trust-configmap-"))])
 
     def test_report_crds_only_when_asked(self):
         """The PolicyReport CRDs are rendered with policyReports.installCRDs (the default) and not

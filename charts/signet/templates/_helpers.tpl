@@ -150,3 +150,171 @@ deny
 warn
 {{- end -}}
 {{- end }}
+
+{{/* The image pull Secrets of the signet pods (the webhook's and the scan's): imagePullSecrets, by name. */}}
+{{- define "signet.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The flags that decide an image and are the same for `signet serve` (the Deployment) and `signet scan` (the CronJob), so the scan decides as admission would: the exemption windows, the namespace opt-out and the action for images no policy covers. */}}
+{{- define "signet.decisionArgs" -}}
+- --max-bypass-window={{ .Values.policies.maxBypassWindow }}
+- --max-exception-window={{ .Values.policies.maxExceptionWindow }}
+- --namespace-opt-out-label={{ .Values.webhook.optOutLabel }}
+{{- with .Values.webhook.optOutGroup }}
+- --namespace-opt-out-group={{ . }}
+{{- end }}
+- --no-match-action={{ include "signet.noMatchAction" . }}
+{{- end -}}
+
+{{/* The trust material flags `signet serve` and `signet scan` share: how registries are reached (CA bundle, plain-HTTP registries, credentials), where the Secrets and ConfigMaps policies name are read, and the Sigstore trusted root kept current through TUF. The files they name are mounted by signet.verificationVolumeMounts. */}}
+{{- define "signet.trustArgs" -}}
+{{- if .Values.registry.caBundle.configMap }}
+- --registry-ca-bundle=/etc/signet/registry-ca/{{ .Values.registry.caBundle.key }}
+{{- end }}
+{{- range .Values.registry.insecureRegistries }}
+- --allow-insecure-registry={{ . }}
+{{- end }}
+{{- if .Values.registry.dockerConfigSecret }}
+- --docker-config=/etc/signet/docker/config.json
+{{- end }}
+{{- if eq .Values.keySecretsSource "api" }}
+{{- if ne .Values.policies.source "kubernetes" }}
+{{- fail "keySecretsSource api reads Secrets through the API: it needs policies.source kubernetes" }}
+{{- end }}
+- --key-secrets-source=api
+{{- end }}
+{{- with .Values.sigstoreTUF }}
+{{- if .enabled }}
+- --sigstore-tuf
+{{- with .mirror }}
+- --sigstore-tuf-mirror={{ . }}
+{{- end }}
+- --sigstore-tuf-refresh-interval={{ .refreshInterval }}
+- --sigstore-tuf-cache-dir=/var/cache/signet/tuf
+{{- if .caBundle.configMap }}
+- --sigstore-tuf-ca-bundle=/etc/signet/tuf-ca/{{ .caBundle.key }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The alert flags `signet serve` and `signet scan` share (the Secret of URLs is mounted by signet.verificationVolumeMounts). */}}
+{{- define "signet.alertArgs" -}}
+{{- if .Values.alerts.enabled }}
+{{- if not .Values.alerts.secretName }}
+{{- fail "alerts.enabled needs alerts.secretName (a Secret of webhook URLs, one per line)" }}
+{{- end }}
+- --alert-webhook-urls-file=/etc/signet/alerts/{{ .Values.alerts.secretKey }}
+- --alert-format={{ .Values.alerts.format }}
+- --alert-dedup-window={{ .Values.alerts.dedupWindow }}
+{{- end }}
+{{- end -}}
+
+{{/* The volume mounts of the signet container that `signet serve` and `signet scan` share: /tmp, the alert URLs, the registry CA bundle and credentials, the Sigstore TUF cache and CA bundle, the key Secrets and trust ConfigMaps (keySecretsSource directory) and extraVolumeMounts. */}}
+{{- define "signet.verificationVolumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.alerts.enabled }}
+- name: alerts
+  mountPath: /etc/signet/alerts
+  readOnly: true
+{{- end }}
+{{- if .Values.registry.caBundle.configMap }}
+- name: registry-ca
+  mountPath: /etc/signet/registry-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.registry.dockerConfigSecret }}
+- name: docker-config
+  mountPath: /etc/signet/docker
+  readOnly: true
+{{- end }}
+{{- if .Values.sigstoreTUF.enabled }}
+- name: sigstore-tuf-cache
+  mountPath: /var/cache/signet/tuf
+{{- if .Values.sigstoreTUF.caBundle.configMap }}
+- name: sigstore-tuf-ca
+  mountPath: /etc/signet/tuf-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- if eq .Values.keySecretsSource "directory" }}
+{{- range .Values.keySecrets }}
+{{- if contains "/" . }}
+{{- fail (printf "keySecrets %s: a pod mounts Secrets of its own namespace only; use keySecretsSource api for another namespace" .) }}
+{{- end }}
+- name: key-secret-{{ . }}
+  mountPath: /etc/signet/key-secrets/{{ $.Release.Namespace }}/{{ . }}
+  readOnly: true
+{{- end }}
+{{- range .Values.trustConfigMaps }}
+{{- if contains "/" . }}
+{{- fail (printf "trustConfigMaps %s: a pod mounts ConfigMaps of its own namespace only; use keySecretsSource api for another namespace" .) }}
+{{- end }}
+- name: trust-configmap-{{ . }}
+  mountPath: /etc/signet/configmaps/{{ $.Release.Namespace }}/{{ . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The volumes behind signet.verificationVolumeMounts, the same in the webhook's pod and the scan's (the TUF cache an emptyDir: a scan fetches and verifies the metadata once). */}}
+{{- define "signet.verificationVolumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 16Mi
+{{- if .Values.alerts.enabled }}
+- name: alerts
+  secret:
+    secretName: {{ .Values.alerts.secretName }}
+{{- end }}
+{{- with .Values.registry.caBundle.configMap }}
+- name: registry-ca
+  configMap:
+    name: {{ . }}
+{{- end }}
+{{- with .Values.registry.dockerConfigSecret }}
+- name: docker-config
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: .dockerconfigjson
+        path: config.json
+{{- end }}
+{{- with .Values.sigstoreTUF }}
+{{- if .enabled }}
+- name: sigstore-tuf-cache
+  emptyDir:
+    sizeLimit: {{ .cacheSizeLimit }}
+{{- with .caBundle.configMap }}
+- name: sigstore-tuf-ca
+  configMap:
+    name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if eq .Values.keySecretsSource "directory" }}
+{{- range .Values.keySecrets }}
+- name: key-secret-{{ . }}
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- range .Values.trustConfigMaps }}
+- name: trust-configmap-{{ . }}
+  configMap:
+    name: {{ . }}
+{{- end }}
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
