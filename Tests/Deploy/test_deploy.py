@@ -892,7 +892,7 @@ class Webhook(unittest.TestCase):
                 self.assertEqual(webhook["clientConfig"], self.webhooks(name)["images.signet.dev"]["clientConfig"])
                 args = container_args(one(render(name), "Deployment"))
                 self.assertEqual(args["namespace-opt-out-label"], values["webhook"]["optOutLabel"])
-                if name == "opt-out-group":
+                if "webhook.optOutGroup=platform-security" in SCENARIOS[name]:
                     self.assertEqual(args["namespace-opt-out-group"], "platform-security")
                 else:
                     self.assertNotIn("namespace-opt-out-group", args, "by default nobody may opt a namespace out")
