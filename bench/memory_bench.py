@@ -37,10 +37,7 @@ def measure(binary, ws, results, registry):
     host = f"127.0.0.1:{nginx.port}"
     server = None
     try:
-        policy_dir = os.path.join(ws.dir, "policies-memory")
-        os.makedirs(policy_dir, exist_ok=True)
-        with open(os.path.join(policy_dir, "memory.yaml"), "w") as f:
-            f.write(registry_bench.key_policy("bench-memory", f"{host}/**", public))
+        policy_dir = registry_bench.key_policy_dir(ws, "memory", f"{host}/**", public)
         server = run.Signet(binary, ws, policy_dir=policy_dir,
                             extra=("--allow-insecure-registry", host, "--verification-cache-size", str(VERDICTS),
                                    "--verification-negative-cache-ttl", "1h", "--reserved-peers", "127.0.0.1/32"))

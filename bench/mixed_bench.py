@@ -133,10 +133,7 @@ def measure(binary, ws, results, registry):
     proxy = load.RegistryProxy(ws, registry, "mixed", delay_ms=DELAY_MS)
     server = None
     try:
-        policy_dir = os.path.join(ws.dir, "policies-mixed")
-        os.makedirs(policy_dir, exist_ok=True)
-        with open(os.path.join(policy_dir, "mixed.yaml"), "w") as f:
-            f.write(registry_bench.key_policy("bench-mixed", f"{proxy.host}/**", public))
+        policy_dir = registry_bench.key_policy_dir(ws, "mixed", f"{proxy.host}/**", public)
         warm_digests = push(registry, key, "warm", 3)
         slow_digests = push(registry, key, "slow", RATE * WINDOW)
         # Never answered, so never pushed: distinct digests no one has seen.

@@ -133,6 +133,15 @@ def key_policy(name, glob, public):
     return policy_yaml(name, glob, f"- name: release-key\n  key:\n    publicKeys:\n      - file: {public}")
 
 
+def key_policy_dir(ws, part, glob, public):
+    """A policy directory of its own for one part of the bench, holding `key_policy` for `glob`."""
+    directory = os.path.join(ws.dir, f"policies-{part}")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f"{part}.yaml"), "w") as f:
+        f.write(key_policy(f"bench-{part}", glob, public))
+    return directory
+
+
 def pod_review(images, uid="bench"):
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                        "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},

@@ -117,10 +117,7 @@ def repository_of(path):
 
 def measure(binary, ws, results, registry):
     key, public = registry_bench.make_key(ws, "rollout")
-    policy_dir = os.path.join(ws.dir, "policies-rollout")
-    os.makedirs(policy_dir, exist_ok=True)
-    with open(os.path.join(policy_dir, "rollout.yaml"), "w") as f:
-        f.write(registry_bench.key_policy("bench-rollout", f"{registry.host}/rollout/**", public))
+    policy_dir = registry_bench.key_policy_dir(ws, "rollout", f"{registry.host}/rollout/**", public)
     load.push_signed_images(registry, [(f"rollout/svc{k:02d}", f"1.{k}.0", f"rollout-{k}") for k in range(IMAGES)], key)
     images = [f"{registry.host}/rollout/svc{k:02d}:1.{k}.0" for k in range(IMAGES)]
     rng = random.Random(SEED)
