@@ -13,6 +13,10 @@ import Testing
 /// or with refused ones, the verification cannot find out and fails closed.
 @Suite("Notary v1 behind token authentication", .serialized)
 struct NotaryTokenAuthTests {
+    /// Clients whose fetches (each a token exchange and a metadata request) may take as long as a
+    /// sanitized build of the whole suite on two busy cores needs; the default 10 s ran out there.
+    static let patient = NotaryRepositoryClient.Configuration(requestTimeout: TestBudget.seconds(120))
+
     /// A pull secret holding `credential` for `host` only.
     struct PullSecret: RegistryCredentialSource {
         let host: String
@@ -41,14 +45,14 @@ struct NotaryTokenAuthTests {
         let right = RegistryCredential(username: issuer.username, password: issuer.password)
 
         // The server really asks: anonymous reads are refused with a Bearer challenge.
-        let anonymous = try await outcome(world, NotaryRepositoryClient())
+        let anonymous = try await outcome(world, NotaryRepositoryClient(configuration: Self.patient))
         #expect(!anonymous.passed)
         #expect(anonymous.reason.contains("no credentials"), "\(anonymous.reason)")
         #expect(anonymous.reason.contains(world.notaryHost), "names the Notary server: \(anonymous.reason)")
 
         // signet's own credentials for the Notary host (a docker config.json entry).
         let before = issuer.issuedCount
-        let configured = NotaryRepositoryClient(credentials: world.notaryCredentials)
+        let configured = NotaryRepositoryClient(configuration: Self.patient, credentials: world.notaryCredentials)
         let allowed = try await outcome(world, configured)
         #expect(allowed.passed, "\(allowed.reason)")
         #expect(issuer.issuedCount > before, "a token was fetched from the realm")
@@ -56,7 +60,7 @@ struct NotaryTokenAuthTests {
         #expect(afterFirst - before <= 2, "one token (per fetcher) serves every role: \(afterFirst - before)")
 
         // The pod's pull secret, with nothing configured.
-        let shared = NotaryRepositoryClient()
+        let shared = NotaryRepositoryClient(configuration: Self.patient)
         let viaSecret = try await outcome(world, shared, secret: PullSecret(host: world.notaryHost, credential: right))
         #expect(viaSecret.passed, "\(viaSecret.reason)")
 
