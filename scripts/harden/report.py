@@ -200,6 +200,12 @@ def markdown(results):
             rows.append((name, run["tests"], run["outcome"], run["reports"], "`%s` (%d s), then `%s` (%d s)"
                          % (run["build_command"], run["build_seconds"], run["command"], run["seconds"])))
         out.append(table(["sanitizer", "tests", "outcome", "reports", "commands"], rows))
+        for name in ("address", "thread"):
+            run = sz.get(name, {})
+            if run.get("report_sites"):
+                out.append("%s reports point at: %s.\n" % (name.capitalize(), "; ".join("`%s`" % site for site in run["report_sites"])))
+            if run.get("failed_tests"):
+                out.append("Tests that failed under the %s sanitizer: %s.\n" % (name, ", ".join("`%s`" % t for t in run["failed_tests"])))
     else:
         out.append(not_run(sz, "no run of this part is recorded yet: short mode runs no sanitizers (a sanitized build of the suite takes tens of minutes on 2 cores); `make harden HARDEN=full ONLY=sanitizers` runs them"))
     return "\n".join(out)

@@ -79,6 +79,19 @@ def faults(log):
     return result
 
 
+def report_sites(output, marker, most=10):
+    """Where each report points: the first frame of its first stack (`file:line` in the source),
+    with the function demangled, so the report says which code a finding is about."""
+    sites = []
+    for match in re.finditer(marker + r".*?\n(?:.*\n)*?\s+#0 (\S+) (\S+)", output):
+        symbol, place = match.group(1), match.group(2)
+        demangled = subprocess.run(["swift", "demangle", "--simplified", "--compact", symbol], capture_output=True, text=True).stdout.strip()
+        sites.append("%s (%s)" % (os.path.relpath(place, ROOT) if place.startswith("/") else place, demangled or symbol))
+        if len(sites) == most:
+            break
+    return sites
+
+
 def sanitizer(name, log):
     """Builds and runs the whole Swift test suite under `--sanitize=name` in .build-<name>."""
     scratch = os.path.join(ROOT, ".build-" + {"address": "asan", "thread": "tsan"}[name])
@@ -90,6 +103,8 @@ def sanitizer(name, log):
     marker = {"address": r"ERROR: AddressSanitizer", "thread": r"WARNING: ThreadSanitizer"}[name]
     result["reports"] = len(re.findall(marker, output))
     result["report_kinds"] = sorted(set(re.findall(marker + r":? ([\w-]+(?: [\w-]+)?)", output)))[:10]
+    result["report_sites"] = report_sites(output, marker)
+    result["failed_tests"] = sorted(set(re.findall(r"✘ Test (.+?) failed after", output)))[:20]
     result["build_seconds"] = build_seconds
     result["build_command"] = "swift build --build-tests --sanitize=%s --scratch-path %s" % (name, os.path.relpath(scratch, ROOT))
     return result
