@@ -95,7 +95,9 @@ enum ScanFixtures {
         let evaluator = PolicyEvaluator(policies: policies, noMatchAction: .deny, verifier: SigningKeyVerifier(), exemptions: exemptions)
         var responder = AdmissionResponder(evaluator: evaluator)
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
-        return PodScanner(responder: responder, concurrency: 2, formats: { _ in ["key"] })
+        // A deadline no slow run reaches (the default 28 s ran out under ThreadSanitizer with the
+        // whole suite beside it): these tests are about results, not about the deadline.
+        return PodScanner(responder: responder, concurrency: 2, deadline: .seconds(600), formats: { _ in ["key"] })
     }
 
     /// A running Pod whose container `app` runs `image` at `digest` (as the kubelet reports it).

@@ -4,10 +4,12 @@ import json
 from common import MODES
 
 
-def failures(results):
-    """What makes `make harden` fail: a crash, a false allow, a fault allowed, a sanitizer report, a part that broke."""
+def failures(results, only=None):
+    """What makes `make harden` fail: a crash, a false allow, a fault allowed, a sanitizer report, a part that broke.
+    With `only`, the failures of those parts alone (a run answers for what it measured; the
+    figures other parts keep from their last run are reported, not judged again)."""
     found = []
-    parts = results["parts"]
+    parts = {name: part for name, part in results["parts"].items() if only is None or name in only}
     for name, part in parts.items():
         if "error" in part:
             found.append("%s: %s" % (name, part["error"]))
@@ -37,6 +39,10 @@ def failures(results):
             found.append("%s sanitizer: %s" % (name, run["error"]))
         elif run.get("reports"):
             found.append("%s sanitizer: %d report(s)" % (name, run["reports"]))
+        if run.get("leak_reports"):
+            found.append("%s sanitizer: LeakSanitizer reported leaks in %d process(es)" % (name, run["leak_reports"]))
+        if run.get("outcome") == "failed":
+            found.append("%s sanitizer: %s" % (name, ", ".join(run.get("failed_tests") or ["the suite"]) + " failed"))
     return found
 
 
@@ -204,6 +210,9 @@ def markdown(results):
             run = sz.get(name, {})
             if run.get("report_sites"):
                 out.append("%s reports point at: %s.\n" % (name.capitalize(), "; ".join("`%s`" % site for site in run["report_sites"])))
+            if run.get("leak_reports"):
+                out.append("LeakSanitizer reported leaks at the exit of %d test process(es): %s.\n"
+                           % (run["leak_reports"], "; ".join(run.get("leak_summaries", []))))
             if run.get("failed_tests"):
                 out.append("Tests that failed under the %s sanitizer: %s.\n" % (name, ", ".join("`%s`" % t for t in run["failed_tests"])))
     else:

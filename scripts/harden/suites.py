@@ -104,7 +104,11 @@ def sanitizer(name, log):
     result["reports"] = len(re.findall(marker, output))
     result["report_kinds"] = sorted(set(re.findall(marker + r":? ([\w-]+(?: [\w-]+)?)", output)))[:10]
     result["report_sites"] = report_sites(output, marker)
-    result["failed_tests"] = sorted(set(re.findall(r"✘ Test (.+?) failed after", output)))[:20]
+    result["failed_tests"] = sorted(set(re.findall(r"✘ Test (?!run with)(.+?) failed after", output)))[:20]
+    # LeakSanitizer (part of AddressSanitizer) reports at a process's exit: counted apart, with
+    # its summary lines, as leaks are not memory-safety errors but still make the run fail.
+    result["leak_reports"] = len(re.findall(r"ERROR: LeakSanitizer", output))
+    result["leak_summaries"] = re.findall(r"SUMMARY: AddressSanitizer: (\d+ byte\(s\) leaked in \d+ allocation\(s\))", output)[:10]
     result["build_seconds"] = build_seconds
     result["build_command"] = "swift build --build-tests --sanitize=%s --scratch-path %s" % (name, os.path.relpath(scratch, ROOT))
     return result
