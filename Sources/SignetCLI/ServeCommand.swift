@@ -133,7 +133,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Most verification results kept. (env: SIGNET_VERIFICATION_CACHE_SIZE, default 10000)")
     var verificationCacheSize: Int?
 
-    @Option(name: .long, help: "How long a tag's resolved digest is reused. (env: SIGNET_TAG_CACHE_TTL, default 30s)")
+    @Option(name: .long, help: "How long a tag's resolved digest is reused. (env: SIGNET_TAG_CACHE_TTL, default 60s)")
     var tagCacheTTL: String?
 
     @Option(name: .long, help: "Log format: json or text. (env: SIGNET_LOG_FORMAT, default json)")

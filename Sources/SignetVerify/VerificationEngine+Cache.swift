@@ -34,16 +34,19 @@ extension VerificationEngine: CachedVerdictSource {
             return result.verdict
         }
         // What report(...).verdict gives for a hit, without building the whole result.
+        let repository = image.name
         var steps: [VerificationStep] = []
-        steps.reserveCapacity(stored.steps.count + 2)
+        steps.reserveCapacity(stored.cachedSteps.count + 2)
         steps.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
         steps.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
-        steps.append(contentsOf: stored.steps)
+        steps.append(contentsOf: stored.steps(digest: digest, repository: repository))
         logger.debug("verified", metadata: [
             "image": "\(image)", "digest": "\(digest)", "policy": "\(policy.name)", "authority": "\(authority.name)",
             "passed": "\(stored.passed)", "cache": "\(CacheOutcome.hit.rawValue)",
         ])
-        return AuthorityVerdict(passed: stored.passed, authority: authority.name, reason: stored.reason, steps: steps, digest: digest)
+        return AuthorityVerdict(
+            passed: stored.passed, authority: authority.name, reason: stored.reason(digest: digest, repository: repository), steps: steps,
+            digest: digest)
     }
 
     /// The result a caller gets for `stored`: the image as it named it, the cache outcome, and
@@ -52,7 +55,7 @@ extension VerificationEngine: CachedVerdictSource {
         _ stored: CachedVerification, outcome: CacheOutcome, image: ImageReference, digest: ImageDigest, policy: String,
         authority: String
     ) -> VerificationResult {
-        var result = stored.result(image: image.description, digest: digest, policy: policy, authority: authority)
+        var result = stored.result(image: image, digest: digest, policy: policy, authority: authority)
         result.cache = outcome
         if outcome != .miss {
             result.steps.insert(VerificationStep(
@@ -159,34 +162,71 @@ struct DigestKey: Hashable, Sendable {
 /// A verification result as the cache keeps it: what the verifier found, without what the key
 /// and the caller already hold (the image as named, the digest, the policy and the authority),
 /// which ``result(image:digest:policy:authority:)`` puts back.
+///
+/// Compact, for a cache of 100,000 verdicts: the reason and the steps are ``CachedText`` (the
+/// image's digest and repository kept as markers), and every text comes from the engine's
+/// ``TextPool``, so verdicts alike share their texts.
 struct CachedVerification: Sendable {
+    /// A ``VerificationStep`` as the cache keeps it.
+    struct Step: Sendable {
+        var name: String
+        var passed: Bool
+        var detail: CachedText
+    }
+
     var format: SignatureFormat
     var passed: Bool
-    var reason: String
+    var reason: CachedText
     var failure: VerificationFailure?
     var signers: [VerificationResult.Signer]
-    var steps: [VerificationStep]
+    var cachedSteps: [Step]
     var fetchMilliseconds: Double?
     var checkMilliseconds: Double?
     /// The attestations verified, with only the predicate fields their conditions read.
     var attestations: [VerifiedAttestation]?
 
-    init(_ result: VerificationResult) {
+    /// `result` of verifying `repository` at `digest`, its texts taken from `pool`.
+    init(_ result: VerificationResult, digest: ImageDigest, repository: String, pool: TextPool) {
+        let hex = digest.encoded
         format = result.format
         passed = result.passed
-        reason = result.reason
+        reason = CachedText(result.reason, digestHex: hex, repository: repository, pool: pool)
         failure = result.failure
-        signers = result.signers
-        steps = result.steps
+        signers = result.signers.map { signer in
+            var signer = signer
+            signer.key = pool.intern(signer.key)
+            signer.algorithm = pool.intern(signer.algorithm)
+            signer.fingerprint = pool.intern(signer.fingerprint)
+            signer.identity = signer.identity.map(pool.intern)
+            signer.issuer = signer.issuer.map(pool.intern)
+            return signer
+        }
+        cachedSteps = result.steps.map { step in
+            Step(name: pool.intern(step.name), passed: step.passed,
+                 detail: CachedText(step.detail, digestHex: hex, repository: repository, pool: pool))
+        }
         fetchMilliseconds = result.timings.fetchMilliseconds
         checkMilliseconds = result.timings.checkMilliseconds
         attestations = result.attestations
     }
 
-    func result(image: String, digest: ImageDigest, policy: String, authority: String) -> VerificationResult {
+    /// The reason, for the image at `digest` in `repository` it was kept for.
+    func reason(digest: ImageDigest, repository: String) -> String {
+        reason.text(digestHex: digest.encoded, repository: repository)
+    }
+
+    /// The steps, for the image at `digest` in `repository` they were kept for.
+    func steps(digest: ImageDigest, repository: String) -> [VerificationStep] {
+        let hex = digest.encoded
+        return cachedSteps.map { VerificationStep(name: $0.name, passed: $0.passed, detail: $0.detail.text(digestHex: hex, repository: repository)) }
+    }
+
+    func result(image: ImageReference, digest: ImageDigest, policy: String, authority: String) -> VerificationResult {
+        let repository = image.name
         var result = VerificationResult(
-            image: image, digest: digest, policy: policy, authority: authority, format: format, passed: passed,
-            reason: reason, failure: failure, signers: signers, steps: steps,
+            image: image.description, digest: digest, policy: policy, authority: authority, format: format, passed: passed,
+            reason: reason(digest: digest, repository: repository), failure: failure, signers: signers,
+            steps: steps(digest: digest, repository: repository),
             timings: VerificationResult.Timings(fetchMilliseconds: fetchMilliseconds, checkMilliseconds: checkMilliseconds))
         result.attestations = attestations
         return result

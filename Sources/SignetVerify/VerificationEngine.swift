@@ -32,6 +32,8 @@ public final class VerificationEngine: AuthorityVerifier {
     let verifiers: [any SignatureVerifier]
     let results: ExpiringCache<VerificationCacheKey, CachedVerification>
     let tags: ExpiringCache<String, ImageDigest>
+    /// The texts of cached results and the repositories of their keys, one copy each.
+    let texts = TextPool()
     let logger: Logger
     private let retainedRevision = Mutex<String?>(nil)
 
@@ -72,9 +74,11 @@ public final class VerificationEngine: AuthorityVerifier {
             throw VerificationError.unsupported(authority.kind.fieldName)
         }
         let (digest, resolutionTime) = try await resolve(image, deadline: deadline)
+        let repository = texts.intern(image.name)
         let key = VerificationCacheKey(
-            digest: digest, repository: image.name, policy: policy, revision: revision, authority: authority.name,
+            digest: digest, repository: repository, policy: policy, revision: revision, authority: authority.name,
             trust: Self.trustFingerprint(of: authority))
+        let texts = self.texts
         let request = VerificationRequest(image: image, digest: digest, authority: authority, policy: policy, deadline: deadline)
         let stored: CachedVerification
         let outcome: CacheOutcome
@@ -88,7 +92,7 @@ public final class VerificationEngine: AuthorityVerifier {
                     let result = try await verifier.verify(request)
                     Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", result.passed ? "passed" : "failed")])
                         .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                    return (CachedVerification(result), result.passed ? configuration.positiveTTL : configuration.negativeTTL)
+                    return (CachedVerification(result, digest: digest, repository: repository, pool: texts), result.passed ? configuration.positiveTTL : configuration.negativeTTL)
                 } catch {
                     Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", "error")])
                         .recordNanoseconds((ContinuousClock.now - started).nanoseconds)

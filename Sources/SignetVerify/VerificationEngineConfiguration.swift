@@ -18,7 +18,7 @@ public struct VerificationEngineConfiguration: Sendable {
 
     public init(
         positiveTTL: Duration = .seconds(600), negativeTTL: Duration = .seconds(60), capacity: Int = 10_000,
-        tagTTL: Duration = .seconds(30), tagCapacity: Int = 10_000
+        tagTTL: Duration = .seconds(60), tagCapacity: Int = 10_000
     ) {
         self.positiveTTL = positiveTTL
         self.negativeTTL = negativeTTL

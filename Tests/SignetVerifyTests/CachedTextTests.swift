@@ -1,0 +1,147 @@
+import SignetPolicy
+import SignetRegistry
+import SignetTestSupport
+import Testing
+
+@testable import SignetVerify
+
+/// A verifier double that fails as cosign's key verifier does for an unsigned image: its reason
+/// and steps name the signature tag derived from the digest and the repository.
+private struct UnsignedImageVerifier: SignatureVerifier {
+    var format: SignatureFormat { SignatureFormat("test") }
+
+    func handles(_ authority: CompiledAuthority) -> Bool { true }
+
+    func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
+        let artifact = "\(request.image.name):sha256-\(request.digest.encoded).sig"
+        return VerificationResult(
+            image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
+            format: format, passed: false,
+            reason: "no cosign signatures: \(artifact) does not exist; no Sigstore bundle refers to \(request.digest)",
+            failure: .noSignatures,
+            steps: [
+                VerificationStep(name: "signature artifact", passed: false, detail: "\(artifact) does not exist"),
+                VerificationStep(name: "bundle referrers", passed: false, detail: "0 referrer(s) of \(request.digest)"),
+            ])
+    }
+}
+
+@Suite("Cached verdict texts")
+struct CachedTextTests {
+    let hex = String(repeating: "0123456789abcdef", count: 4)
+    let repository = "registry.example:5000/team/app"
+
+    func roundTrip(_ text: String, hex: String? = nil, repository: String? = nil) -> (String, CachedText) {
+        let hex = hex ?? self.hex
+        let repository = repository ?? self.repository
+        let kept = CachedText(text, digestHex: hex, repository: repository, pool: TextPool())
+        return (kept.text(digestHex: hex, repository: repository), kept)
+    }
+
+    @Test func textsNamingTheImageAreKeptWithMarkersAndReadBackExactly() {
+        let texts = [
+            "\(repository):sha256-\(hex).sig does not exist",
+            "no Sigstore bundle refers to sha256:\(hex) in \(repository) (\(repository)@sha256:\(hex))",
+            "\(hex)\(hex)\(repository)\(repository)",
+        ]
+        for text in texts {
+            let (back, kept) = roundTrip(text)
+            #expect(back == text)
+            #expect(kept.isTemplate)
+        }
+        // Read back for another image, the markers become that image's digest and repository.
+        let kept = CachedText(texts[0], digestHex: hex, repository: repository, pool: TextPool())
+        #expect(kept.text(digestHex: "ff", repository: "other/repo") == "other/repo:sha256-ff.sig does not exist")
+    }
+
+    @Test func textsThatCannotBeKeptExactlyWithMarkersAreKeptAsWritten() {
+        let marker = String(CachedText.digestMarker)
+        let cases: [(String, String?, String?)] = [
+            ("signed by publicKeys[0]", nil, nil),
+            ("", nil, nil),
+            // A text that already holds a marker scalar (untrusted text from a registry).
+            ("\(marker) names \(hex)", nil, nil),
+            ("\(String(CachedText.repositoryMarker))\(repository)", nil, nil),
+            // A digest or repository holding a marker scalar.
+            ("\(repository) at \(hex)", "ab\(marker)", nil),
+            ("\(repository) at \(hex)", nil, "a/\(marker)"),
+            // An empty digest or repository matches everywhere.
+            ("\(repository) at \(hex)", "", nil),
+            ("\(repository) at \(hex)", nil, ""),
+        ]
+        for (text, hex, repository) in cases {
+            let (back, kept) = roundTrip(text, hex: hex, repository: repository)
+            #expect(back == text)
+            #expect(!kept.isTemplate)
+        }
+    }
+
+    /// Texts assembled from the digest, the repository, overlapping pieces of both, marker
+    /// scalars and other text, in a long deterministic run: every one reads back exactly.
+    @Test func everyTextReadsBackExactly() {
+        let repositories = [repository, "r/\(hex.prefix(8))", "\(hex.prefix(20))/x", "a/b"]
+        let pieces = [
+            hex, String(hex.prefix(10)), String(hex.suffix(30)), ":", "sha256-", " ", "é", "\u{E001}", "\u{E002}", "\u{E000}", "/",
+            "a", "b", "registry.example:5000/", "team/app", "0123",
+        ]
+        var generator = SeededGenerator(seed: 0x5EED)
+        for round in 0..<4_000 {
+            let repository = repositories[round % repositories.count]
+            var text = ""
+            for _ in 0..<Int.random(in: 0...8, using: &generator) {
+                text += Bool.random(using: &generator) ? repository : pieces.randomElement(using: &generator)!
+            }
+            let (back, _) = roundTrip(text, repository: repository)
+            #expect(back == text, "round \(round): \(text.debugDescription)")
+            if back != text { return }
+        }
+    }
+
+    @Test func thePoolKeepsOneCopyAndStaysWithinItsCapacity() {
+        let pool = TextPool(capacity: 64)
+        let first = pool.intern(String("a text long enough to be stored apart".utf8))
+        let second = pool.intern(String("a text long enough to be stored apart".utf8))
+        #expect(first == second)
+        #expect(pool.count == 1)
+        for index in 0..<1_000 { _ = pool.intern("distinct text number \(index) from a registry") }
+        #expect(pool.count <= 64)
+        #expect(pool.count > 0)
+    }
+
+    /// Many unsigned images of one repository: each verdict read from the cache says exactly
+    /// what the verification said, and the texts of all of them are kept once.
+    @Test func cachedVerdictsOfManyImagesShareTheirTextsAndReadBackExactly() async throws {
+        let client = try RegistryClient()
+        let engine = VerificationEngine(registry: client, verifiers: [UnsignedImageVerifier()], clock: ManualClock().clock)
+        let authority = keyAuthority([try trustedKey(file: ConnaisseurVectors.keyFile("alice"))])
+        var generator = SeededGenerator(seed: 7)
+        for index in 0..<200 {
+            let digest = try ImageDigest(parsing: "sha256:" + (0..<64).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined())
+            let image = try ImageReference(parsing: "registry.example:5000/team/app\(index % 2)@\(digest)")
+            let verified = try await engine.verify(image: image, authority: authority, policy: "p", revision: "1", deadline: deadline())
+            #expect(verified.cache == .miss)
+            let again = try await engine.verify(image: image, authority: authority, policy: "p", revision: "1", deadline: deadline())
+            #expect(again.cache == .hit)
+            #expect(again.reason == verified.reason)
+            #expect(again.reason.contains("registry.example:5000/team/app\(index % 2):sha256-\(digest.encoded).sig"))
+            #expect(Array(again.steps.dropFirst(2)) == Array(verified.steps.dropFirst(1)))
+        }
+        // Two repositories, one reason, two step details, two step names: a handful of texts, not 200 of each.
+        #expect(engine.texts.count <= 8)
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so a failing round can be run again.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
