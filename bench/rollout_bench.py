@@ -260,8 +260,8 @@ def report(results, records, duration, made, per_replica, idle_rss, peak_rss, me
         "| of which, most of each kind for one image on one replica | " + ", ".join(f"{n} {k}" for k, n in sorted(most_by_kind.items())) + " |",
         f"| resident memory per replica, idle → peak (VmHWM) | " + ", ".join(f"{i} → {pk} MiB" for i, pk in zip(summary["idle_rss_mib"], summary["peak_rss_mib"])) + " |"]
     if most_by_kind.get("tag resolution", 0) > 1:
-        lines += ["", "A replica keeps a tag's resolved digest for 30 s (`--tag-cache-ttl`, its default) and the verdict for the "
-                  "digest for 10 minutes, so a wave that comes more than 30 s after a replica first resolved a tag has it "
+        lines += ["", "A replica keeps a tag's resolved digest for 60 s (`--tag-cache-ttl`, its default) and the verdict for the "
+                  "digest for 10 minutes, so a wave that comes more than 60 s after a replica first resolved a tag has it "
                   "resolved again (one request) and finds the verdict in the cache"
                   + ("; the signature is fetched once per image and replica." if most_by_kind.get("signature manifest") == 1 else ".")]
     if denied or errors:
