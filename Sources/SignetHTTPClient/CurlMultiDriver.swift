@@ -8,6 +8,12 @@ import Foundation
 /// locked queue and wake it with `curl_multi_wakeup`. Nothing here blocks a thread of Swift's
 /// cooperative pool: callers suspend on a continuation that the driver thread resumes.
 ///
+/// Each transfer ends at its request's deadline, measured by `ContinuousClock` as callers set
+/// it: the thread never sleeps past the earliest deadline of a running transfer and fails the
+/// overdue ones with ``TransportFailure/deadlineExceeded``. curl's own timeout, in whole
+/// milliseconds from when curl started the transfer, could fire a hair before the deadline and
+/// name curl's timeout instead; it is only a backstop set past the deadline.
+///
 /// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
 /// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
 /// reuse the connection and skip full TLS handshakes.
@@ -125,8 +131,10 @@ package final class CurlMultiDriver: @unchecked Sendable {
                 let expired = ContinuousClock.now >= transfer.request.deadline
                 complete(transfer, with: transfer.finish(code: code, deadlineExpired: expired))
             }
-            // Sleeps until a socket is ready, curl's own timer fires, or a caller wakes us.
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            let nextDeadline = expireOverdueTransfers()
+            // Sleeps until a socket is ready, curl's own timer fires, a caller wakes us, or the
+            // earliest deadline of a running transfer comes.
+            curl_multi_poll(multi, nil, 0, Self.pollTimeout(until: nextDeadline), nil)
         }
         for transfer in Array(active.values) {
             complete(transfer, with: .failure(.cancelled))
@@ -142,6 +150,37 @@ package final class CurlMultiDriver: @unchecked Sendable {
         }
         curl_multi_cleanup(multi)
         if let share { curl_share_cleanup(share) }
+    }
+
+    /// Ends, as past their deadline, the running transfers whose deadline has come by the clock
+    /// their callers set it with (curl's own timeout is only a backstop past it; see
+    /// ``CurlTransfer``), and returns the earliest deadline among those still running.
+    private func expireOverdueTransfers() -> ContinuousClock.Instant? {
+        let now = ContinuousClock.now
+        var overdue: [CurlTransfer] = []
+        var earliest: ContinuousClock.Instant?
+        for transfer in active.values {
+            let deadline = transfer.request.deadline
+            if deadline <= now {
+                overdue.append(transfer)
+            } else if earliest.map({ deadline < $0 }) ?? true {
+                earliest = deadline
+            }
+        }
+        for transfer in overdue {
+            complete(transfer, with: .failure(.deadlineExceeded))
+        }
+        return earliest
+    }
+
+    /// Milliseconds `curl_multi_poll` may sleep: at most a second, and never past `deadline`
+    /// (rounded up, so the driver wakes at or after it, never just before).
+    static func pollTimeout(until deadline: ContinuousClock.Instant?, now: ContinuousClock.Instant = .now) -> Int32 {
+        let longest = 1000
+        guard let deadline else { return Int32(longest) }
+        let remaining = now.duration(to: deadline)
+        guard remaining > .zero else { return 0 }
+        return Int32(min(longest, CurlTransfer.millisecondsRoundedUp(remaining)))
     }
 
     private func start(_ transfer: CurlTransfer) {

@@ -115,7 +115,12 @@ final class CurlTransfer: @unchecked Sendable {
         }
         try check(signet_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, settings.userAgent), "user agent")
 
-        let totalMilliseconds = max(1, Self.milliseconds(remaining))
+        // The deadline is the driver's to enforce, by the clock callers set it with (see
+        // `CurlMultiDriver.expireOverdueTransfers`). curl's own total timeout, measured by its
+        // clock from when it starts the transfer and in whole milliseconds, can fire a hair before
+        // the deadline and would then be reported as a timeout of curl's; it stays only as a
+        // backstop, a little past the deadline.
+        let totalMilliseconds = Self.millisecondsRoundedUp(remaining + Self.deadlineBackstop)
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, totalMilliseconds), "timeout")
         let connectMilliseconds = max(1, min(totalMilliseconds, Self.milliseconds(settings.connectTimeout)))
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMilliseconds), "connect timeout")
@@ -258,9 +263,19 @@ final class CurlTransfer: @unchecked Sendable {
             || code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM
     }
 
+    /// How long past the deadline curl's own total timeout is set: never reached while the
+    /// driver thread runs, which ends the transfer at the deadline itself.
+    static let deadlineBackstop: Duration = .milliseconds(250)
+
     private static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Whole milliseconds, never less than `duration` (and at least 1).
+    static func millisecondsRoundedUp(_ duration: Duration) -> Int {
+        let whole = milliseconds(duration)
+        return max(1, .milliseconds(whole) < duration ? whole + 1 : whole)
     }
 }
 
