@@ -1,4 +1,5 @@
 import Foundation
+import SignetCrypto
 import SignetTUF
 
 /// Typed access to the members of one Notary v1 metadata object, with errors that name the
@@ -63,7 +64,7 @@ struct NotaryFieldReader {
             guard let text = value.stringValue, let bytes = Data(base64Encoded: text), !bytes.isEmpty else {
                 throw failure("hash \(algorithm) must be a base64 string")
             }
-            result[algorithm] = bytes.map { String(format: "%02x", $0) }.joined()
+            result[algorithm] = Hex.encode(bytes)
         }
         return result
     }

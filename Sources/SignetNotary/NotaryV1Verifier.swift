@@ -54,6 +54,18 @@ public struct NotaryV1Verifier: SignatureVerifier {
             server: trust.server, gun: gun, pinnedRootKeys: trust.rootKeys.map(\.key), delegations: wanted, caBundlePath: trust.caBundleFile)
         let fetchStart = ContinuousClock.now
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
+        // The manifest's length is checked against the signed one once a role vouches for the
+        // digest: fetched beside the metadata rather than after it (one round trip less), and
+        // dropped when no role gets that far.
+        let registry = self.registry
+        let manifestFetch = Task { () async -> Result<Int, RegistryError> in
+            do throws(RegistryError) {
+                return .success(try await registry.manifest(request.pinnedImage, deadline: request.deadline).bytes.count)
+            } catch {
+                return .failure(error)
+            }
+        }
+        defer { manifestFetch.cancel() }
         let outcome: NotaryRepositoryClient.Outcome
         do {
             outcome = try await client.collection(repository, deadline: request.deadline)
@@ -88,15 +100,10 @@ public struct NotaryV1Verifier: SignatureVerifier {
             (roles, threshold) = (trust.delegations, trust.threshold)
         }
         let checkStart = ContinuousClock.now
-        var manifestLength: Int?
         func length() async throws(VerificationError) -> Int {
-            if let manifestLength { return manifestLength }
-            do {
-                let fetched = try await registry.manifest(request.pinnedImage, deadline: request.deadline)
-                manifestLength = fetched.bytes.count
-                return fetched.bytes.count
-            } catch {
-                throw VerificationError(error)
+            switch await manifestFetch.value {
+            case .success(let length): return length
+            case .failure(let error): throw VerificationError(error)
             }
         }
         let tag = request.image.tag
@@ -176,7 +183,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
     /// what `docker trust inspect --pretty` shows of a role.
     static func describe(_ role: NotaryTrustedCollection.TrustedRole) -> String {
         let keys = role.signedBy.map { String($0.prefix(12)) }.joined(separator: ", ")
-        return "version \(role.version), signed by key \(keys) (threshold \(role.threshold) of \(role.keyIDs.count) key(s)), expires \(role.expires.formatted(.iso8601))"
+        return "version \(role.version), signed by key \(keys) (threshold \(role.threshold) of \(role.keyIDs.count) key(s)), expires \(KubernetesTime.format(role.expires))"
     }
 
     /// `root v1 (root key 354e203ba09d, threshold 1, expires …), timestamp v4 (expires …), snapshot v5 (expires …)`.
@@ -184,9 +191,9 @@ public struct NotaryV1Verifier: SignatureVerifier {
         let root = collection.root
         let rootRole = root.roles["root"]
         let rootKeys = (rootRole?.keyIDs ?? []).map { String($0.prefix(12)) }.joined(separator: ", ")
-        return "root v\(root.header.version) (root key \(rootKeys), threshold \(rootRole?.threshold ?? 1), expires \(root.header.expires.formatted(.iso8601))), "
-            + "timestamp v\(collection.timestamp.header.version) (expires \(collection.timestamp.header.expires.formatted(.iso8601))), "
-            + "snapshot v\(collection.snapshot.header.version) (expires \(collection.snapshot.header.expires.formatted(.iso8601)))"
+        return "root v\(root.header.version) (root key \(rootKeys), threshold \(rootRole?.threshold ?? 1), expires \(KubernetesTime.format(root.header.expires))), "
+            + "timestamp v\(collection.timestamp.header.version) (expires \(KubernetesTime.format(collection.timestamp.header.expires))), "
+            + "snapshot v\(collection.snapshot.header.version) (expires \(KubernetesTime.format(collection.snapshot.header.expires)))"
     }
 
     static func milliseconds(_ duration: Duration) -> Double {

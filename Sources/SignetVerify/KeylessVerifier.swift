@@ -100,7 +100,7 @@ public struct KeylessVerifier: SignatureVerifier {
             let san = accepted.identity?.subjectAlternativeName ?? "?"
             let issuer = accepted.identity?.issuer ?? "?"
             var reason = "signed keyless by \(san) (issuer \(issuer)), \(accepted.location)"
-            if let time = accepted.signingTime { reason += ", signed at \(time.formatted(.iso8601))" }
+            if let time = accepted.signingTime { reason += ", signed at \(KubernetesTime.format(time))" }
             let signer = VerificationResult.Signer(
                 key: "Fulcio certificate (\(trust.trustRootSource))", algorithm: accepted.keyAlgorithm, fingerprint: accepted.keyFingerprint,
                 identity: san, issuer: issuer, layers: accepted.layer.map { [$0] } ?? [],
