@@ -307,6 +307,9 @@ public struct AdmissionResponder: Sendable {
             }
         }
         var annotations = evaluation.annotations
+        // Room for what follows (decision, images, policy revision, and a few more), so the
+        // dictionary is not grown and rehashed member by member.
+        annotations.reserveCapacity(annotations.count + 6)
         let revision = evaluation.revision
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)
@@ -361,7 +364,8 @@ public struct AdmissionResponder: Sendable {
             writer.raw("}")
         }
         writer.raw("]")
-        return String(decoding: writer.bytes, as: UTF8.self)
+        // Straight from the writer's buffer: no intermediate array.
+        return writer.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     // MARK: - Request validation

@@ -52,16 +52,18 @@ public final class SignatureVerificationMetrics: Sendable {
 
     /// The `format` label values; the last one, `none`, when no authority decided.
     static let formats = ["static", "key", "keyless", "notation", "notaryV1", "attestations", "none"]
-    /// By source, result and format index.
-    private let totals: [Source: [ImageVerificationResult: [Counter]]]
-    private let successes: [Source: Counter]
+    /// Every total, at ``slot(_:_:_:)`` of its source, result and format index: found by
+    /// arithmetic, without hashing two dictionary keys for each image decided.
+    private let totals: [Counter]
+    /// By source (``Source/allCases`` order).
+    private let successes: [Counter]
 
     private init() {
-        var totals: [Source: [ImageVerificationResult: [Counter]]] = [:]
-        var successes: [Source: Counter] = [:]
+        var totals: [Counter] = []
+        var successes: [Counter] = []
         for source in Source.allCases {
             for result in ImageVerificationResult.allCases {
-                totals[source, default: [:]][result] = Self.formats.map { format in
+                totals += Self.formats.map { format in
                     Counter(label: "signet_image_signature_verification_total", dimensions: [
                         ("result", result.rawValue), ("format", format), ("source", source.rawValue),
                     ])
@@ -70,10 +72,34 @@ public final class SignatureVerificationMetrics: Sendable {
             let success = Counter(label: "signet_image_signature_verification_success_total", dimensions: [("source", source.rawValue)])
             // The runbook's success ratio exists from the first decision on, at zero until one passes.
             success.increment(by: 0)
-            successes[source] = success
+            successes.append(success)
         }
         self.totals = totals
         self.successes = successes
+    }
+
+    /// The index of a source in ``Source/allCases``.
+    private static func sourceIndex(_ source: Source) -> Int {
+        switch source {
+        case .admission: 0
+        case .scan: 1
+        }
+    }
+
+    /// The index of a result in ``ImageVerificationResult/allCases``.
+    private static func resultIndex(_ result: ImageVerificationResult) -> Int {
+        switch result {
+        case .pass: 0
+        case .fail: 1
+        case .warn: 2
+        case .skip: 3
+        }
+    }
+
+    /// Where the total of `source`, `result` and format index `format` is in ``totals``
+    /// (the order ``init()`` makes them in).
+    private static func slot(_ source: Source, _ result: ImageVerificationResult, _ format: Int) -> Int {
+        (sourceIndex(source) * ImageVerificationResult.allCases.count + resultIndex(result)) * formats.count + format
     }
 
     /// The `format` label of an authority kind (`none` for `nil`).
@@ -91,8 +117,8 @@ public final class SignatureVerificationMetrics: Sendable {
 
     /// Counts one image decided `result`, by an authority of `kind` (`nil`: none decided).
     public func count(_ result: ImageVerificationResult, kind: CompiledAuthority.Kind?, source: Source) {
-        totals[source]![result]![Self.formatIndex(kind)].increment()
-        if result == .pass { successes[source]!.increment() }
+        totals[Self.slot(source, result, Self.formatIndex(kind))].increment()
+        if result == .pass { successes[Self.sourceIndex(source)].increment() }
     }
 
     /// Counts each verdict of `decision`, decided under `policies`.

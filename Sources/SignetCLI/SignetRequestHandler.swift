@@ -133,7 +133,9 @@ struct SignetRequestHandler: HTTPRequestHandler {
         guard let text = timeoutParameter, let timeout = GoDuration.parse(text), timeout > .zero else {
             return maximumAdmissionTime
         }
-        let margin = min(.seconds(1), timeout / 5)
+        // At five seconds or more the margin is the full second: no division (Int128 arithmetic)
+        // for the API server's usual 10s.
+        let margin: Duration = timeout >= .seconds(5) ? .seconds(1) : timeout / 5
         return min(maximumAdmissionTime, timeout - margin)
     }
 

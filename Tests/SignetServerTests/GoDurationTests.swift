@@ -1,3 +1,4 @@
+import SignetAdmission
 import Testing
 
 @testable import SignetCLI
@@ -19,5 +20,33 @@ struct GoDurationTests {
             Issue.record("quick reading took \(text) as \(quick)")
         }
         #expect(GoDuration.parse(text) == GoDuration.parseAnyForm(text))
+    }
+}
+
+/// The time signet gives itself for a review: the API server's `?timeout=` less a fifth of it,
+/// at most one second, capped by the configured maximum.
+struct AdmissionBudgetTests {
+    private func budget(_ timeout: String?, maximum: Duration = .seconds(30)) -> Duration {
+        let unused = AdmissionHTTPResult(status: 500, contentType: "text/plain", body: [])
+        return SignetRequestHandler(
+            admit: { _, _, _ in .answered(unused) }, mutate: { _, _, _ in .answered(unused) },
+            readiness: ReadinessState(), maximumAdmissionTime: maximum
+        ).admissionBudget(timeoutParameter: timeout)
+    }
+
+    @Test(arguments: [
+        ("10s", Duration.seconds(9)), ("5s", .seconds(4)), ("30s", .seconds(29)),
+        // Below five seconds the margin is a fifth.
+        ("4s", .milliseconds(3200)), ("4999ms", .microseconds(3_999_200)), ("1s", .milliseconds(800)), ("1ms", .microseconds(800)),
+    ] as [(String, Duration)])
+    func marginIsAFifthAtMostOneSecond(timeout: String, expected: Duration) {
+        #expect(budget(timeout) == expected)
+    }
+
+    @Test func theMaximumCapsTheBudget() {
+        #expect(budget("30s", maximum: .seconds(10)) == .seconds(10))
+        #expect(budget(nil, maximum: .seconds(10)) == .seconds(10))
+        #expect(budget("0s", maximum: .seconds(10)) == .seconds(10))
+        #expect(budget("soon", maximum: .seconds(10)) == .seconds(10))
     }
 }

@@ -165,7 +165,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     public var jsonLine: String {
         var writer = JSONWriter(capacity: 1024)
         write(to: &writer)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The record's JSON object, as ``jsonLine`` has it.

@@ -56,7 +56,14 @@ public struct HTTPRequest: Sendable {
     /// `=` has the empty value. Malformed percent escapes are kept literally.
     public func queryValue(_ name: String) -> String? {
         guard let query else { return nil }
-        for pair in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+        // Pair by pair in place (no array of the pairs is built).
+        let utf8 = query.utf8
+        var next = utf8.startIndex
+        while next < utf8.endIndex {
+            let pairEnd = utf8[next...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            let pair = utf8[next..<pairEnd]
+            next = pairEnd == utf8.endIndex ? pairEnd : utf8.index(after: pairEnd)
+            if pair.isEmpty { continue }
             let key: Substring.UTF8View.SubSequence
             let value: Substring.UTF8View.SubSequence
             if let equals = pair.firstIndex(of: UInt8(ascii: "=")) {
@@ -70,7 +77,10 @@ public struct HTTPRequest: Sendable {
                 ? Self.percentDecoded(key).elementsEqual(name.utf8)
                 : key.elementsEqual(name.utf8)
             if matches {
-                return String(decoding: Self.percentDecoded(value), as: UTF8.self)
+                if value.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+                    return String(decoding: Self.percentDecoded(value), as: UTF8.self)
+                }
+                return String(decoding: value, as: UTF8.self)
             }
         }
         return nil
