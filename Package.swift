@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // NIOConcurrencyHelpers: the one lock of the project (a pthread mutex, which ThreadSanitizer
+        // sees). Already in the graph through postgres-nio.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
     ],
     targets: [
         // System OpenSSL 3 (libssl, libcrypto) as the toolchain sees it.
@@ -70,19 +73,20 @@ let package = Package(
                 "CSignetSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
         // The outgoing HTTP client: libcurl's multi interface on a thread of its own, plain and
         // streamed exchanges. Used by the registry client and the Kubernetes API client.
-        .target(name: "SignetHTTPClient", dependencies: ["CSignetCurl"], swiftSettings: strictSettings),
+        .target(name: "SignetHTTPClient", dependencies: ["CSignetCurl", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
         // The TUF 1.0 client: metadata, canonical JSON, the trusted set and the update workflow,
         // a fetcher over SignetHTTPClient and a metadata store on disk. Used by the Sigstore
         // trusted-root updater and by Notary v1.
-        .target(name: "SignetTUF", dependencies: ["SignetCrypto", "SignetHTTPClient"], swiftSettings: strictSettings),
+        .target(name: "SignetTUF", dependencies: ["SignetCrypto", "SignetHTTPClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
         // The Sigstore trusted root kept current through TUF: the embedded TUF root as bootstrap,
         // a mirror, a refresh interval, the last good metadata on disk.
-        .target(name: "SignetTrustRoot", dependencies: ["SignetTUF", "SignetSigstore", "SignetCrypto"], swiftSettings: strictSettings),
+        .target(name: "SignetTrustRoot", dependencies: ["SignetTUF", "SignetSigstore", "SignetCrypto", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
         // Image references, manifests and the OCI distribution client.
         .target(
             name: "SignetRegistry",
@@ -91,6 +95,7 @@ let package = Package(
                 "SignetCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -105,6 +110,7 @@ let package = Package(
                 "SignetAttestation",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -121,6 +127,7 @@ let package = Package(
                 "SignetPolicy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -137,6 +144,7 @@ let package = Package(
                 "SignetVerify",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -148,6 +156,7 @@ let package = Package(
                 "SignetHTTPClient",
                 "SignetRegistry",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -159,6 +168,7 @@ let package = Package(
                 "SignetRegistry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -174,6 +184,7 @@ let package = Package(
                 "SignetHTTPClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -194,6 +205,7 @@ let package = Package(
                 "SignetHistory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -207,6 +219,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -232,6 +245,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -241,7 +255,7 @@ let package = Package(
         // a libcurl client.
         .target(
             name: "SignetTestSupport",
-            dependencies: ["CSignetCurl", "SignetHistory"],
+            dependencies: ["CSignetCurl", "SignetHistory", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Tests/SignetTestSupport",
             swiftSettings: strictSettings
         ),
@@ -257,17 +271,17 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetPolicyTests",
-            dependencies: ["SignetPolicy", "SignetRegistry"],
+            dependencies: ["SignetPolicy", "SignetRegistry", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignetAdmissionTests",
-            dependencies: ["SignetAdmission", "SignetPolicy", "SignetTestSupport"],
+            dependencies: ["SignetAdmission", "SignetPolicy", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignetVerifyTests",
-            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetAttestation", "SignetTestSupport"],
+            dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetAttestation", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -292,22 +306,22 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetNotaryTests",
-            dependencies: ["SignetNotary", "SignetTUF", "SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetTestSupport"],
+            dependencies: ["SignetNotary", "SignetTUF", "SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignetKubeTests",
-            dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetSigstore", "SignetCrypto", "SignetNotation", "SignetCLI", "SignetTestSupport"],
+            dependencies: ["SignetKube", "SignetPolicy", "SignetAdmission", "SignetSigstore", "SignetCrypto", "SignetNotation", "SignetCLI", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignetContinuousTests",
-            dependencies: ["SignetContinuous", "SignetAdmission", "SignetPolicy", "SignetKube", "SignetTestSupport"],
+            dependencies: ["SignetContinuous", "SignetAdmission", "SignetPolicy", "SignetKube", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignetHistoryTests",
-            dependencies: ["SignetHistory", "SignetTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SignetHistory", "SignetTestSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -315,6 +329,7 @@ let package = Package(
             dependencies: [
                 "SignetConsole", "SignetHistory", "SignetHTTP", "SignetKube", "SignetPolicy", "SignetVerify", "SignetRegistry",
                 "SignetTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,6 +1,6 @@
 import Metrics
+import NIOConcurrencyHelpers
 import SignetPolicy
-import Synchronization
 
 /// The metrics of ``AdmissionResponder``, made once and reused (a swift-metrics handler made per
 /// review asked the Prometheus registry, under its lock, every time):
@@ -18,8 +18,8 @@ final class AdmissionMetrics: Sendable {
     let badRequests = Counter(label: "signet_admission_bad_requests_total")
     private let verdicts: [ImageOutcome: Counter]
     private let uncovered: [NoMatchAction: Counter]
-    private let reviews = Mutex<[ReviewKey: Counter]>([:])
-    private let optOuts = Mutex<[ReviewKey: Counter]>([:])
+    private let reviews = NIOLockedValueBox<[ReviewKey: Counter]>([:])
+    private let optOuts = NIOLockedValueBox<[ReviewKey: Counter]>([:])
 
     private struct ReviewKey: Hashable {
         var allowed: Bool
@@ -58,7 +58,7 @@ final class AdmissionMetrics: Sendable {
     /// Counts one admission the namespace opt-out label let in unevaluated.
     func countOptOut(kind: String, dryRun: Bool) {
         let key = ReviewKey(allowed: true, kind: Self.kindLabel(kind), dryRun: dryRun)
-        let counter = optOuts.withLock { counters in
+        let counter = optOuts.withLockedValue { counters in
             if let counter = counters[key] { return counter }
             let counter = Counter(label: "signet_namespace_opt_out_admissions_total", dimensions: [
                 ("kind", key.kind), ("dry_run", dryRun ? "true" : "false"),
@@ -72,7 +72,7 @@ final class AdmissionMetrics: Sendable {
     /// Counts one decided review.
     func countReview(allowed: Bool, kind: String, dryRun: Bool) {
         let key = ReviewKey(allowed: allowed, kind: Self.kindLabel(kind), dryRun: dryRun)
-        let counter = reviews.withLock { counters in
+        let counter = reviews.withLockedValue { counters in
             if let counter = counters[key] { return counter }
             let counter = Counter(label: "signet_admission_reviews_total", dimensions: [
                 ("decision", allowed ? "allowed" : "denied"), ("kind", key.kind), ("dry_run", dryRun ? "true" : "false"),

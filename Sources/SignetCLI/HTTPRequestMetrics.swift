@@ -1,5 +1,5 @@
 import Metrics
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The request metrics of ``SignetRequestHandler``, made once and reused: creating a swift-metrics
 /// handler asks the Prometheus registry, which takes its lock and checks the labels, so doing it
@@ -22,7 +22,7 @@ final class HTTPRequestMetrics: Sendable {
     }
 
     private let durations: [Timer]
-    private let requests = Mutex<[CounterKey: Counter]>([:])
+    private let requests = NIOLockedValueBox<[CounterKey: Counter]>([:])
 
     private init() {
         durations = (Self.routes + ["other"]).map { Timer(label: "signet_http_request_duration_seconds", dimensions: [("path", $0)]) }
@@ -37,7 +37,7 @@ final class HTTPRequestMetrics: Sendable {
     func record(route: Int, method: String, status: Int, duration: Duration) {
         let methodIndex = Self.methods.firstIndex(of: method) ?? Self.methods.count
         let key = CounterKey(route: route, method: methodIndex, code: status)
-        let counter = requests.withLock { counters in
+        let counter = requests.withLockedValue { counters in
             if let counter = counters[key] { return counter }
             let label = methodIndex < Self.methods.count ? Self.methods[methodIndex] : "other"
             let path = route < Self.routes.count ? Self.routes[route] : "other"

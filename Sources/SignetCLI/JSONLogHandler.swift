@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A swift-log handler that writes one JSON object per line to standard error: the format log
 /// pipelines in Kubernetes (Fluent Bit, Vector, Loki) parse without configuration.
@@ -37,12 +37,12 @@ public struct JSONLogHandler: LogHandler {
             Self.appendJSONString(Self.flatten(fields[key]!), to: &line)
         }
         line += "}\n"
-        Self.output.withLock { _ in
+        Self.output.withLock {
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
 
-    private static let output = Mutex<Void>(())
+    private static let output = NIOLock()
 
     private static func flatten(_ value: Logger.Metadata.Value) -> String {
         switch value {
@@ -91,10 +91,10 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
 /// Process-wide logging and metrics set-up, done once.
 enum Observability {
-    private static let bootstrapped = Mutex<Bool>(false)
+    private static let bootstrapped = NIOLockedValueBox<Bool>(false)
 
     static func bootstrapLogging(format: LogFormat, level: Logger.Level) {
-        let first = bootstrapped.withLock { done -> Bool in
+        let first = bootstrapped.withLockedValue { done -> Bool in
             defer { done = true }
             return !done
         }

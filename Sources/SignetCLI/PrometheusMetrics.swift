@@ -1,13 +1,13 @@
 import CoreMetrics
+import NIOConcurrencyHelpers
 import Prometheus
-import Synchronization
 
 /// The process's Prometheus registry, behind swift-metrics: every `Counter`, `Timer` and `Gauge`
 /// in signet's modules lands here and is served at `GET /metrics` in the Prometheus text
 /// exposition format (version 0.0.4).
 enum PrometheusMetrics {
     static let registry = PrometheusCollectorRegistry()
-    private static let bootstrapped = Mutex<Bool>(false)
+    private static let bootstrapped = NIOLockedValueBox<Bool>(false)
 
     /// Latency buckets from 100 µs to 10 s: warm admission decisions sit in the lowest ones,
     /// cold verifications against a registry in the upper ones.
@@ -27,7 +27,7 @@ enum PrometheusMetrics {
 
     /// Installs the Prometheus backend once per process.
     static func bootstrap() {
-        let first = bootstrapped.withLock { done -> Bool in
+        let first = bootstrapped.withLockedValue { done -> Bool in
             defer { done = true }
             return !done
         }

@@ -1,17 +1,17 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// What `GET /readyz` reports: ready once policies are loaded and a certificate is serving, and
 /// not ready again as soon as a graceful shutdown starts (so endpoints stop routing to the pod).
 final class ReadinessState: Sendable {
-    private let flags = Mutex<(policiesLoaded: Bool, certificateServing: Bool, draining: Bool)>((false, false, false))
+    private let flags = NIOLockedValueBox<(policiesLoaded: Bool, certificateServing: Bool, draining: Bool)>((false, false, false))
 
-    func markPoliciesLoaded() { flags.withLock { $0.policiesLoaded = true } }
-    func markCertificateServing() { flags.withLock { $0.certificateServing = true } }
-    func markDraining() { flags.withLock { $0.draining = true } }
+    func markPoliciesLoaded() { flags.withLockedValue { $0.policiesLoaded = true } }
+    func markCertificateServing() { flags.withLockedValue { $0.certificateServing = true } }
+    func markDraining() { flags.withLockedValue { $0.draining = true } }
 
     /// Nil when ready, otherwise the reason it is not.
     var notReadyReason: String? {
-        flags.withLock { flags in
+        flags.withLockedValue { flags in
             if flags.draining { return "shutting down" }
             if !flags.policiesLoaded { return "policies not loaded" }
             if !flags.certificateServing { return "no serving certificate" }

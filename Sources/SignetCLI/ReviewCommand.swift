@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetPolicy
 import SignetRegistry
 import SignetVerify
-import Synchronization
 import Yams
 
 /// `signet review -f FILE`: the decision `signet serve` would give, from the command line — the
@@ -162,17 +162,17 @@ struct OfflineVerifier: AuthorityVerifier {
 
 /// Keeps the audit record of the review being decided, for the per-image lines of the text output.
 final class CollectingAuditSink: AuditSink {
-    private let last = Mutex<AdmissionAuditRecord?>(nil)
+    private let last = NIOLockedValueBox<AdmissionAuditRecord?>(nil)
 
     func record(_ record: AdmissionAuditRecord) {
         // The extra record of an emergency bypass repeats the admission's; keep the admission's.
         guard record.event == "admission" else { return }
-        last.withLock { $0 = record }
+        last.withLockedValue { $0 = record }
     }
 
     /// The record of the last decision, cleared.
     func take() -> AdmissionAuditRecord? {
-        last.withLock { record in
+        last.withLockedValue { record in
             defer { record = nil }
             return record
         }

@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
+import NIOConcurrencyHelpers
 import SignetTrustRoot
-import Synchronization
 
 /// Prometheus series for trust roots delivered through TUF (TUF specification section 5;
 /// freeze-attack protection), with one bounded label, `repository`: `sigstore` for the Sigstore
@@ -19,7 +19,7 @@ final class TUFTrustRootMetrics: Sendable {
     private let stale: Gauge
     private let successes: Counter
     private let failures: Counter
-    private let tracked = Mutex<[ObjectIdentifier: TrustedRootFreshness]>([:])
+    private let tracked = NIOLockedValueBox<[ObjectIdentifier: TrustedRootFreshness]>([:])
 
     init(repository: String) {
         expiry = Gauge(label: "signet_tuf_metadata_expiry_timestamp_seconds", dimensions: [("repository", repository)])
@@ -32,13 +32,13 @@ final class TUFTrustRootMetrics: Sendable {
 
     /// Counts `freshness` (one repository client's) in the series.
     func track(_ freshness: TrustedRootFreshness) {
-        tracked.withLock { $0[ObjectIdentifier(freshness)] = freshness }
+        tracked.withLockedValue { $0[ObjectIdentifier(freshness)] = freshness }
         update()
     }
 
     /// Stops counting `freshness` (its client stopped: no policy names the repository any longer).
     func untrack(_ freshness: TrustedRootFreshness) {
-        _ = tracked.withLock { $0.removeValue(forKey: ObjectIdentifier(freshness)) }
+        _ = tracked.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(freshness)) }
         update()
     }
 
@@ -53,7 +53,7 @@ final class TUFTrustRootMetrics: Sendable {
     }
 
     private func update() {
-        let all = tracked.withLock { Array($0.values) }
+        let all = tracked.withLockedValue { Array($0.values) }
         let expiries = all.compactMap { $0.current.validUntil?.expires.timeIntervalSince1970 }
         expiry.record(expiries.min() ?? 0)
         stale.record(all.filter { $0.isStale() }.count)

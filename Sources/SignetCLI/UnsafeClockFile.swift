@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOConcurrencyHelpers
 import SignetPolicy
 import Synchronization
 
@@ -9,10 +10,10 @@ import Synchronization
 /// name and by flag: the time no longer follows the real clock, so freeze-attack protection
 /// holds only as far as the file's writer makes it. Lives as long as the process.
 final class UnsafeClockFile: @unchecked Sendable {
-    // `timer` is set once in init and only cancelled in deinit; the time is behind a Mutex.
+    // `timer` is set once in init and only cancelled in deinit; the time is behind a lock.
     private final class Reading: Sendable {
-        let instant: Mutex<Date>
-        init(_ date: Date) { instant = Mutex(date) }
+        let instant: NIOLockedValueBox<Date>
+        init(_ date: Date) { instant = NIOLockedValueBox(date) }
     }
 
     let path: String
@@ -31,13 +32,13 @@ final class UnsafeClockFile: @unchecked Sendable {
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
         timer.setEventHandler {
             // A file caught half-written keeps the last time read.
-            if let date = Self.read(path) { reading.instant.withLock { $0 = date } }
+            if let date = Self.read(path) { reading.instant.withLockedValue { $0 = date } }
         }
         timer.resume()
     }
 
     /// The time the file held at its last reading.
-    var now: Date { reading.instant.withLock { $0 } }
+    var now: Date { reading.instant.withLockedValue { $0 } }
 
     private static func read(_ path: String) -> Date? {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return nil }

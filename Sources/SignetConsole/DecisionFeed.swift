@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetHistory
-import Synchronization
 
 /// Every admission decision as it is made, for open History pages (server-sent events): an
 /// ``AuditSink`` beside the others that hands each record to the current subscribers and keeps
@@ -31,7 +31,7 @@ public final class DecisionFeed: AuditSink {
         public var latencyMs: Double
     }
 
-    private let subscribers = Mutex<[UUID: AsyncStream<Decision>.Continuation]>([:])
+    private let subscribers = NIOLockedValueBox<[UUID: AsyncStream<Decision>.Continuation]>([:])
     private let clock: @Sendable () -> Date
 
     public init(clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -59,7 +59,7 @@ public final class DecisionFeed: AuditSink {
     public func publish(_ decision: Decision) {
         // Yielded outside the lock: a consumer that has gone runs its termination handler,
         // which takes the lock.
-        let current = subscribers.withLock { Array($0.values) }
+        let current = subscribers.withLockedValue { Array($0.values) }
         current.forEach { $0.yield(decision) }
     }
 
@@ -67,12 +67,12 @@ public final class DecisionFeed: AuditSink {
     public func subscribe() -> AsyncStream<Decision> {
         let (stream, continuation) = AsyncStream.makeStream(of: Decision.self, bufferingPolicy: .bufferingNewest(512))
         let key = UUID()
-        subscribers.withLock { $0[key] = continuation }
-        continuation.onTermination = { [weak self] _ in self?.subscribers.withLock { _ = $0.removeValue(forKey: key) } }
+        subscribers.withLockedValue { $0[key] = continuation }
+        continuation.onTermination = { [weak self] _ in self?.subscribers.withLockedValue { _ = $0.removeValue(forKey: key) } }
         return stream
     }
 
-    public var subscriberCount: Int { subscribers.withLock { $0.count } }
+    public var subscriberCount: Int { subscribers.withLockedValue { $0.count } }
 }
 
 /// Tees admission audit records to several sinks, in order.

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetKube
-import Synchronization
 
 /// The console's door: a TokenReview says who a bearer token belongs to, a SubjectAccessReview
 /// whether that user may do the action (Kubernetes "Authenticating" and "Authorization";
@@ -98,7 +98,7 @@ final class ConsoleAccessCache: Sendable {
 
     private let ttl: Duration
     private let capacity: Int
-    private let entries = Mutex<(values: [String: Entry], order: [String])>(([:], []))
+    private let entries = NIOLockedValueBox<(values: [String: Entry], order: [String])>(([:], []))
 
     init(ttl: Duration, capacity: Int) {
         self.ttl = ttl
@@ -106,7 +106,7 @@ final class ConsoleAccessCache: Sendable {
     }
 
     func value(for key: String, now: ContinuousClock.Instant = .now) -> ConsoleAccessDecision? {
-        entries.withLock { state in
+        entries.withLockedValue { state in
             guard let entry = state.values[key] else { return nil }
             guard entry.expires > now else {
                 state.values[key] = nil
@@ -118,7 +118,7 @@ final class ConsoleAccessCache: Sendable {
 
     func store(_ decision: ConsoleAccessDecision, for key: String, now: ContinuousClock.Instant = .now) {
         guard ttl > .zero else { return }
-        entries.withLock { state in
+        entries.withLockedValue { state in
             if state.values[key] == nil { state.order.append(key) }
             state.values[key] = Entry(decision: decision, expires: now + ttl)
             while state.values.count > capacity, !state.order.isEmpty {
@@ -129,5 +129,5 @@ final class ConsoleAccessCache: Sendable {
         }
     }
 
-    var count: Int { entries.withLock { $0.values.count } }
+    var count: Int { entries.withLockedValue { $0.values.count } }
 }

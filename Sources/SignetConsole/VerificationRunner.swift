@@ -1,7 +1,7 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetPolicy
-import Synchronization
 
 /// Runs the console's verifications and keeps the last ``capacity`` of them: each image is
 /// decided by the evaluator admission uses at that moment (same policies, exceptions, bypasses
@@ -37,7 +37,7 @@ public final class VerificationRunner: Sendable {
     private let timeout: Duration
     private let finished: Finished
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     public init(
         evaluator: @escaping @Sendable () -> PolicyEvaluator, namespaceLabels: (@Sendable (String) -> [String: String]?)? = nil,
@@ -62,7 +62,7 @@ public final class VerificationRunner: Sendable {
             authorities: [], verdict: nil, totalMilliseconds: nil)
         // Streams are finished outside the lock: finishing runs their termination handlers,
         // which take the lock themselves.
-        let orphaned = state.withLock { state -> [AsyncStream<VerificationRunEvent>.Continuation]? in
+        let orphaned = state.withLockedValue { state -> [AsyncStream<VerificationRunEvent>.Continuation]? in
             guard state.running < maximumRunning else { return nil }
             state.running += 1
             state.runs[id] = run
@@ -94,12 +94,12 @@ public final class VerificationRunner: Sendable {
 
     /// The run `id`, if still kept.
     public func run(_ id: String) -> VerificationRun? {
-        state.withLock { $0.runs[id] }
+        state.withLockedValue { $0.runs[id] }
     }
 
     /// The runs kept, oldest first.
     public func recent() -> [VerificationRun] {
-        state.withLock { state in state.order.compactMap { state.runs[$0] } }
+        state.withLockedValue { state in state.order.compactMap { state.runs[$0] } }
     }
 
     /// The newest finished run that verified `digest`.
@@ -114,9 +114,9 @@ public final class VerificationRunner: Sendable {
         // Set before the continuation is shared; it runs outside the lock (streams are finished
         // after the lock is released).
         continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { _ = $0.subscribers[id]?.removeValue(forKey: key) }
+            self?.state.withLockedValue { _ = $0.subscribers[id]?.removeValue(forKey: key) }
         }
-        let done = state.withLock { state -> Bool in
+        let done = state.withLockedValue { state -> Bool in
             guard let run = state.runs[id] else { return true }
             run.events.forEach { continuation.yield($0) }
             if run.state == .finished { return true }
@@ -134,11 +134,11 @@ public final class VerificationRunner: Sendable {
             stage: .started, atMilliseconds: 0, title: "started", passed: nil,
             detail: "verifying \(image) as a Pod in \(namespace ?? "no namespace") for \(user)"))
         let current = evaluator()
-        let resolutionReported = Mutex(false)
+        let resolutionReported = NIOLockedValueBox(false)
         let observer = current.verifier.map { inner in
             ObservingVerifier(inner: inner) { report in
                 self.record(id, report)
-                let firstReport = resolutionReported.withLock { reported -> Bool in
+                let firstReport = resolutionReported.withLockedValue { reported -> Bool in
                     defer { reported = true }
                     return !reported
                 }
@@ -156,7 +156,7 @@ public final class VerificationRunner: Sendable {
         emit(id, VerificationRunEvent(
             stage: .decision, atMilliseconds: total, title: verdict.map { "decision: \($0.outcome.rawValue)" } ?? "decision",
             passed: verdict.map { $0.outcome != .deny }, detail: verdict?.reason ?? "no verdict", durationMilliseconds: total))
-        let (finishedRun, subscribers) = state.withLock { state in
+        let (finishedRun, subscribers) = state.withLockedValue { state in
             state.running -= 1
             state.runs[id]?.verdict = verdict
             state.runs[id]?.totalMilliseconds = total
@@ -182,11 +182,11 @@ public final class VerificationRunner: Sendable {
     }
 
     private func record(_ id: String, _ report: AuthorityReport) {
-        state.withLock { $0.runs[id]?.authorities.append(report) }
+        state.withLockedValue { $0.runs[id]?.authorities.append(report) }
     }
 
     private func emit(_ id: String, _ event: VerificationRunEvent) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.runs[id]?.events.append(event)
             state.subscribers[id]?.values.forEach { $0.yield(event) }
         }

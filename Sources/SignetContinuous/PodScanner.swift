@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetPolicy
-import Synchronization
 
 /// Decides the running images of Pods exactly as the admission webhook would decide a `CREATE`
 /// of each Pod now: the same ``AdmissionResponder`` (policies, exceptions, owner-chain
@@ -91,9 +91,9 @@ public struct PodScanner: Sendable {
 
 /// Keeps the `admission` audit record of one decision.
 final class AdmissionRecordCapture: AuditSink {
-    private let records = Mutex<[AdmissionAuditRecord]>([])
+    private let records = NIOLockedValueBox<[AdmissionAuditRecord]>([])
 
-    func record(_ record: AdmissionAuditRecord) { records.withLock { $0.append(record) } }
+    func record(_ record: AdmissionAuditRecord) { records.withLockedValue { $0.append(record) } }
 
-    var admission: AdmissionAuditRecord? { records.withLock { $0.first { $0.event == "admission" } } }
+    var admission: AdmissionAuditRecord? { records.withLockedValue { $0.first { $0.event == "admission" } } }
 }

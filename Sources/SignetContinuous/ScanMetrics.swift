@@ -1,6 +1,6 @@
 import Foundation
 import Metrics
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The runbook metrics of continuous verification, with bounded labels (result; never an
 /// image, pod or namespace). The verification totals themselves
@@ -20,7 +20,7 @@ public final class ScanMetrics: Sendable {
     public static let shared = ScanMetrics()
     /// The untrusted containers already counted (`container image`), by ``ImageFinding/podKey``;
     /// a Pod's entry goes with the Pod (``forgetPods(except:)``).
-    private let detected = Mutex<[String: Set<String>]>([:])
+    private let detected = NIOLockedValueBox<[String: Set<String>]>([:])
 
     /// Counts one scan's findings; `now` is the time of the scan.
     public func record(_ findings: [ImageFinding], duration: Duration, now: Date) {
@@ -38,7 +38,7 @@ public final class ScanMetrics: Sendable {
             if finding.bypassed { bypassed += 1 }
             guard finding.result == .fail else { continue }
             let container = "\(finding.container) \(finding.image)"
-            guard detected.withLock({ $0[finding.podKey, default: []].insert(container).inserted }) else { continue }
+            guard detected.withLockedValue({ $0[finding.podKey, default: []].insert(container).inserted }) else { continue }
             detections.increment()
             if let started = finding.podStartTime {
                 Recorder(label: "signet_unsigned_image_detection_seconds").record(max(0, now.timeIntervalSince(started)))
@@ -49,9 +49,9 @@ public final class ScanMetrics: Sendable {
 
     /// Forgets the untrusted containers of every Pod but those of `running` (Pod keys).
     public func forgetPods(except running: Set<String>) {
-        detected.withLock { detected in detected = detected.filter { running.contains($0.key) } }
+        detected.withLockedValue { detected in detected = detected.filter { running.contains($0.key) } }
     }
 
     /// How many Pods have untrusted containers remembered (for tests of the bound).
-    var rememberedPods: Int { detected.withLock { $0.count } }
+    var rememberedPods: Int { detected.withLockedValue { $0.count } }
 }

@@ -1,5 +1,6 @@
 import CSignetCurl
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Runs libcurl's multi interface on one dedicated thread and bridges finished transfers to async
 /// callers.
@@ -26,7 +27,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
     private let share: UnsafeMutableRawPointer?
     private let settings: CurlTransferSettings
     private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
-    private let state = Locked(QueueState())
+    private let state = NIOLockedValueBox(QueueState())
 
     private struct QueueState: Sendable {
         var pending: [CurlTransfer] = []
@@ -58,7 +59,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
 
     /// Stops the driver thread; transfers still running fail as cancelled. Idempotent.
     package func shutdown() {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard !state.closed, !state.stopping else { return }
             state.stopping = true
             curl_multi_wakeup(multi)
@@ -70,7 +71,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
         let transfer = try CurlTransfer(request, settings: settings)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-                let refusal: (any Error)? = state.withLock { state in
+                let refusal: (any Error)? = state.withLockedValue { state in
                     if transfer.cancelRequested { return TransportFailure.cancelled }
                     if state.stopping || state.closed { return TransportFailure.invalidRequest("the registry client was shut down") }
                     transfer.continuation = continuation
@@ -86,7 +87,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
     }
 
     private func cancel(_ transfer: CurlTransfer) {
-        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLock { state in
+        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLockedValue { state in
             transfer.cancelRequested = true
             if let index = state.pending.firstIndex(where: { $0 === transfer }) {
                 state.pending.remove(at: index)
@@ -107,7 +108,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
     private func run() {
         var running: Int32 = 0
         while true {
-            let (added, cancelled, stopping) = state.withLock { state in
+            let (added, cancelled, stopping) = state.withLockedValue { state in
                 defer {
                     state.pending.removeAll()
                     state.cancelling.removeAll()
@@ -139,7 +140,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
         for transfer in Array(active.values) {
             complete(transfer, with: .failure(.cancelled))
         }
-        state.withLock { state in
+        state.withLockedValue { state in
             state.closed = true
             for transfer in state.pending + state.cancelling where transfer.continuation != nil {
                 transfer.continuation?.resume(throwing: TransportFailure.cancelled)
@@ -205,7 +206,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
             curl_multi_remove_handle(multi, easy)
         }
         transfer.close()
-        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLock { _ in
+        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLockedValue { _ in
             defer { transfer.continuation = nil }
             return transfer.continuation
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// Writes history entries to a ``HistoryStore`` off the admission path (the signet design:
@@ -24,7 +25,7 @@ public final class HistoryRecorder: Sendable {
     public let configuration: HistoryRecorderConfiguration
     private let clock: @Sendable () -> Date
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let wakeUp: AsyncStream<Void>.Continuation
     private let wakeUps: AsyncStream<Void>
     private let metrics: Instruments
@@ -101,7 +102,7 @@ public final class HistoryRecorder: Sendable {
     /// Queues the entry `make` builds; the writer calls `make`, so what it costs is not spent
     /// on the caller's thread. Never waits; dropped (and counted) like ``record(_:)``.
     public func record(deferred make: @escaping @Sendable () -> HistoryEntry) {
-        let accepted = state.withLock { state -> Bool in
+        let accepted = state.withLockedValue { state -> Bool in
             guard !state.finished, state.pending.count < configuration.capacity else { return false }
             state.pending.append(make)
             return true
@@ -120,7 +121,7 @@ public final class HistoryRecorder: Sendable {
     }
 
     /// Entries queued and not yet handed to the store.
-    public var queued: Int { state.withLock { $0.pending.count } }
+    public var queued: Int { state.withLockedValue { $0.pending.count } }
 
     /// Writes queued entries until ``finish()``; runs retention on its interval meanwhile.
     /// Returns once everything queued before ``finish()`` was handed to the store.
@@ -142,7 +143,7 @@ public final class HistoryRecorder: Sendable {
 
     /// Stops accepting entries; ``run()`` returns after writing what is queued.
     public func finish() {
-        state.withLock { $0.finished = true }
+        state.withLockedValue { $0.finished = true }
         wakeUp.finish()
     }
 
@@ -162,7 +163,7 @@ public final class HistoryRecorder: Sendable {
 
     private func writePending() async {
         while true {
-            let makers = state.withLock { state -> [@Sendable () -> HistoryEntry] in
+            let makers = state.withLockedValue { state -> [@Sendable () -> HistoryEntry] in
                 let count = min(state.pending.count, configuration.batchSize)
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
@@ -190,7 +191,7 @@ public final class HistoryRecorder: Sendable {
         counter.increment(by: Int64(count))
         counts.dropped.add(count, ordering: .relaxed)
         let now = ContinuousClock.now
-        let dropped = state.withLock { state -> Int? in
+        let dropped = state.withLockedValue { state -> Int? in
             state.droppedSinceWarning += count
             if let last = state.lastWarning, now - last < configuration.warningInterval { return nil }
             state.lastWarning = now

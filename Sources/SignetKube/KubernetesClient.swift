@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetHTTPClient
 import SignetRegistry
-import Synchronization
 
 /// A small client of the Kubernetes API over signet's libcurl transport (one dedicated thread;
 /// nothing blocks the cooperative pool): list, get, JSON merge patch (RFC 7386) and watch,
@@ -206,13 +206,13 @@ public final class KubernetesClient: Sendable {
         let headers = headers()
         let deadline = ContinuousClock.now + configuration.watchTimeout + .seconds(30)
         let transport = transport
-        let parser = Mutex(WatchStreamParser(resource: resource))
+        let parser = NIOLockedValueBox(WatchStreamParser(resource: resource))
         let task = Task {
             do {
                 let response = try await transport.stream(url: url, headers: headers, deadline: deadline) { status, bytes in
-                    parser.withLock { $0.feed(status: status, bytes: bytes, into: continuation) }
+                    parser.withLockedValue { $0.feed(status: status, bytes: bytes, into: continuation) }
                 }
-                let error = parser.withLock { $0.finish(status: response.status, into: continuation) }
+                let error = parser.withLockedValue { $0.finish(status: response.status, into: continuation) }
                 continuation.finish(throwing: error)
             } catch let error as HTTPClient.Failure {
                 continuation.finish(throwing: error.isTimeout

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import SignetRegistry
 import Synchronization
 
@@ -21,7 +22,7 @@ public final class PullSecretReader: Sendable {
     /// The most credential sets kept; the oldest is dropped first.
     public let cacheCapacity: Int
     private let logger: Logger
-    private let cache = Mutex<[CacheKey: CachedStore]>([:])
+    private let cache = NIOLockedValueBox<[CacheKey: CachedStore]>([:])
     private let reportedForbidden = Atomic<Bool>(false)
 
     private struct CacheKey: Hashable {
@@ -50,13 +51,13 @@ public final class PullSecretReader: Sendable {
     public func credentials(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> RegistryCredentialStore {
         let key = CacheKey(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[key] }), cached.expires > now {
+        if let cached = cache.withLockedValue({ $0[key] }), cached.expires > now {
             return cached.store
         }
         let store = await read(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
         if cacheLifetime > .zero {
             let expires = ContinuousClock.now + cacheLifetime
-            cache.withLock { entries in
+            cache.withLockedValue { entries in
                 if entries.count >= cacheCapacity {
                     entries = entries.filter { $0.value.expires > now }
                     if entries.count >= cacheCapacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires }) {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetRegistry
 import SignetTUF
@@ -88,9 +89,9 @@ public final class NotaryRepositoryClient: Sendable {
     public let versionGuard: NotaryVersionGuard
     private let clock: @Sendable () -> Date
     private let makeFetcher: FetcherFactory
-    private let fetchers = Mutex<[String: any TUFFetcher]>([:])
-    private let entries: Mutex<ExpiringTable<CacheKey, Outcome, Date>>
-    private let inFlight = Mutex<[CacheKey: Task<Entry, any Error>]>([:])
+    private let fetchers = NIOLockedValueBox<[String: any TUFFetcher]>([:])
+    private let entries: NIOLockedValueBox<ExpiringTable<CacheKey, Outcome, Date>>
+    private let inFlight = NIOLockedValueBox<[CacheKey: Task<Entry, any Error>]>([:])
 
     /// A request and who it is made for: credentials that differ never share a fetch.
     private struct CacheKey: Hashable, Sendable {
@@ -106,7 +107,7 @@ public final class NotaryRepositoryClient: Sendable {
         credentials: RegistryCredentialStore = RegistryCredentialStore(), logger: Logger = Logger(label: "signet.notary")
     ) {
         self.configuration = configuration
-        self.entries = Mutex(ExpiringTable(capacity: configuration.maximumCachedCollections))
+        self.entries = NIOLockedValueBox(ExpiringTable(capacity: configuration.maximumCachedCollections))
         self.versionGuard = versionGuard
         self.clock = clock
         if let makeFetcher {
@@ -121,7 +122,7 @@ public final class NotaryRepositoryClient: Sendable {
     public var metadataRequests: Int { fetchCount.load(ordering: .relaxed) }
 
     /// How many collections and refusals are held (expired ones not yet dropped included).
-    var cachedCollections: Int { entries.withLock { $0.count } }
+    var cachedCollections: Int { entries.withLockedValue { $0.count } }
 
     /// The verified collection for `request`, from the cache while it is fresh. Throws
     /// ``TUFError/Code/fetchFailed`` when a server cannot be reached or answers with an error
@@ -129,14 +130,14 @@ public final class NotaryRepositoryClient: Sendable {
     public func collection(_ request: Request, deadline: ContinuousClock.Instant) async throws -> Outcome {
         let now = clock()
         let key = CacheKey(request: request, credentials: RequestCredentials.identity)
-        if let outcome = entries.withLock({ $0.value(for: key, now: now) }) { return outcome }
-        let task = inFlight.withLock { tasks -> Task<Entry, any Error> in
+        if let outcome = entries.withLockedValue({ $0.value(for: key, now: now) }) { return outcome }
+        let task = inFlight.withLockedValue { tasks -> Task<Entry, any Error> in
             if let running = tasks[key] { return running }
             let task = Task { try await self.load(key) }
             tasks[key] = task
             return task
         }
-        defer { _ = inFlight.withLock { $0.removeValue(forKey: key) } }
+        defer { _ = inFlight.withLockedValue { $0.removeValue(forKey: key) } }
         let entry = try await withDeadline(deadline) { try await task.value }
         return entry.outcome
     }
@@ -162,7 +163,7 @@ public final class NotaryRepositoryClient: Sendable {
             validUntil = fetched.addingTimeInterval(min(ttl, 30))
         }
         let entry = Entry(outcome: outcome, validUntil: validUntil)
-        entries.withLock { $0.insert(outcome, for: key, expires: validUntil, now: fetched) }
+        entries.withLockedValue { $0.insert(outcome, for: key, expires: validUntil, now: fetched) }
         return entry
     }
 
@@ -251,9 +252,9 @@ public final class NotaryRepositoryClient: Sendable {
 
     private func fetcher(for caBundlePath: String?) throws -> any TUFFetcher {
         let key = caBundlePath ?? ""
-        if let existing = fetchers.withLock({ $0[key] }) { return existing }
+        if let existing = fetchers.withLockedValue({ $0[key] }) { return existing }
         let made = try makeFetcher(caBundlePath)
-        return fetchers.withLock { table in
+        return fetchers.withLockedValue { table in
             if let existing = table[key] { return existing }
             table[key] = made
             return made

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The highest version of each role seen per Notary server and GUN during the life of the
 /// process (TUF specification sections 5.4.3 and 5.5.5, Notary's client cache): metadata whose
@@ -6,14 +6,14 @@ import Synchronization
 /// replaying older signed metadata, for example to bring back a tag's previous digest) and is
 /// refused.
 public final class NotaryVersionGuard: Sendable {
-    private let seen = Mutex<[String: [String: Int]]>([:])
+    private let seen = NIOLockedValueBox<[String: [String: Int]]>([:])
 
     public init() {}
 
     /// Records `versions` for `repository` when none goes backwards; otherwise returns the
     /// rollback found (`snapshot version 3 is older than version 4 already trusted`) and records nothing.
     public func admit(_ versions: [String: Int], for repository: String) -> String? {
-        seen.withLock { table in
+        seen.withLockedValue { table in
             let known = table[repository] ?? [:]
             for (role, version) in versions.sorted(by: { $0.key < $1.key }) {
                 if let trusted = known[role], version < trusted {

@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Waits until a deadline, and leaves nothing behind when the wait is cancelled first.
 ///
@@ -37,7 +37,7 @@ enum DeadlineTimer {
             let source: any DispatchSourceTimer
         }
 
-        private let state = Mutex(State())
+        private let state = NIOLockedValueBox(State())
 
         func start(_ continuation: CheckedContinuation<Void, any Error>, deadline: ContinuousClock.Instant, queue: DispatchQueue) {
             let remaining = deadline - ContinuousClock.now
@@ -46,7 +46,7 @@ enum DeadlineTimer {
                 return
             }
             let (seconds, attoseconds) = remaining.components
-            let timer: Timer? = state.withLock { state in
+            let timer: Timer? = state.withLockedValue { state in
                 // Cancelled before the wait began: no timer at all.
                 if state.finished { return nil }
                 let source = DispatchSource.makeTimerSource(queue: queue)
@@ -66,7 +66,7 @@ enum DeadlineTimer {
         func cancel() { finish(CancellationError()) }
 
         private func finish(_ error: (any Error)?) {
-            let (continuation, timer) = state.withLock { state in
+            let (continuation, timer) = state.withLockedValue { state in
                 state.finished = true
                 defer {
                     state.continuation = nil

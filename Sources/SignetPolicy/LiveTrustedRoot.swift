@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import SignetSigstore
-import Synchronization
 
 /// The Sigstore trusted root that `keyless` authorities naming no `trustRoot` verify against,
 /// when signet keeps it current at run time through TUF (Sigstore client specification,
@@ -31,17 +31,17 @@ public final class LiveTrustedRoot: Sendable {
         }
     }
 
-    private let state: Mutex<Snapshot>
+    private let state: NIOLockedValueBox<Snapshot>
 
     public init(_ initial: Snapshot) {
-        state = Mutex(initial)
+        state = NIOLockedValueBox(initial)
     }
 
     /// The root in force.
-    public var current: Snapshot { state.withLock { $0 } }
+    public var current: Snapshot { state.withLockedValue { $0 } }
 
     /// Makes `snapshot` the root in force.
     public func publish(_ snapshot: Snapshot) {
-        state.withLock { $0 = snapshot }
+        state.withLockedValue { $0 = snapshot }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetRegistry
-import Synchronization
 
 /// Decides whether the images of an admission request may run, per the ``PolicySet`` in force.
 ///
@@ -488,14 +488,14 @@ final class ParsedImages: Sendable {
 
     static let capacity = 4096
     private let policies: [CompiledPolicy]
-    private let entries = Mutex<[String: Result<Parsed, ImageReferenceError>]>([:])
+    private let entries = NIOLockedValueBox<[String: Result<Parsed, ImageReferenceError>]>([:])
 
     init(policies: [CompiledPolicy]) {
         self.policies = policies
     }
 
     func parse(_ image: String) -> Result<Parsed, ImageReferenceError> {
-        if let known = entries.withLock({ $0[image] }) { return known }
+        if let known = entries.withLockedValue({ $0[image] }) { return known }
         let parsed: Result<Parsed, ImageReferenceError>
         do {
             let reference = try ImageReference(parsing: image)
@@ -506,7 +506,7 @@ final class ParsedImages: Sendable {
         } catch {
             parsed = .failure(error)
         }
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
             entries[image] = parsed
         }

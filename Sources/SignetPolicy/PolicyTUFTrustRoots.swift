@@ -1,6 +1,6 @@
+import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetSigstore
-import Synchronization
 
 /// Sigstore trusted roots delivered by TUF repositories that policies name themselves
 /// (`trustRoot.tuf`: a mirror and the repository's bootstrap `root.json`; TUF specification
@@ -47,7 +47,7 @@ public final class PolicyTUFTrustRoots: Sendable {
         var registered: [String: Repository] = [:]
     }
 
-    private let shared: Mutex<Shared>
+    private let shared: NIOLockedValueBox<Shared>
     private let registrations: AsyncStream<Change>.Continuation
     /// Each repository as it is first asked for, and as the policies in force stop naming it.
     public let changes: AsyncStream<Change>
@@ -56,16 +56,16 @@ public final class PolicyTUFTrustRoots: Sendable {
     private let parent: PolicyTUFTrustRoots?
 
     public init() {
-        shared = Mutex(Shared())
+        shared = NIOLockedValueBox(Shared())
         (changes, registrations) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         pinnedRoots = nil
         parent = nil
     }
 
     private init(pinning parent: PolicyTUFTrustRoots) {
-        shared = Mutex(Shared())
+        shared = NIOLockedValueBox(Shared())
         (changes, registrations) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(0))
-        pinnedRoots = parent.shared.withLock { $0.roots }
+        pinnedRoots = parent.shared.withLockedValue { $0.roots }
         self.parent = parent
     }
 
@@ -79,20 +79,20 @@ public final class PolicyTUFTrustRoots: Sendable {
     /// is registered for the TUF client then).
     public func root(for repository: Repository) -> LiveTrustedRoot.Snapshot? {
         let owner = parent ?? self
-        let isNew = owner.shared.withLock { state in
+        let isNew = owner.shared.withLockedValue { state in
             guard state.registered[repository.identity] == nil else { return false }
             state.registered[repository.identity] = repository
             return true
         }
         if isNew { owner.registrations.yield(.registered(repository)) }
         if let pinnedRoots { return pinnedRoots[repository.identity] }
-        return owner.shared.withLock { $0.roots[repository.identity] }
+        return owner.shared.withLockedValue { $0.roots[repository.identity] }
     }
 
     /// Makes `snapshot` the root in force for `repository`, while it is registered (a client
     /// that is being stopped cannot bring back the root of a repository no policy names).
     public func publish(_ snapshot: LiveTrustedRoot.Snapshot, for repository: Repository) {
-        (parent ?? self).shared.withLock { state in
+        (parent ?? self).shared.withLockedValue { state in
             guard state.registered[repository.identity] != nil else { return }
             state.roots[repository.identity] = snapshot
         }
@@ -105,7 +105,7 @@ public final class PolicyTUFTrustRoots: Sendable {
     public func retain(only repositories: [Repository]) -> [Change] {
         let owner = parent ?? self
         let wanted = Dictionary(repositories.map { ($0.identity, $0) }, uniquingKeysWith: { first, _ in first })
-        let changes = owner.shared.withLock { state in
+        let changes = owner.shared.withLockedValue { state in
             var changes: [Change] = []
             for (identity, repository) in state.registered.sorted(by: { $0.key < $1.key }) where wanted[identity] == nil {
                 state.registered[identity] = nil
@@ -124,12 +124,12 @@ public final class PolicyTUFTrustRoots: Sendable {
 
     /// The repositories asked for so far.
     public var repositories: [Repository] {
-        (parent ?? self).shared.withLock { Array($0.registered.values) }.sorted { $0.identity < $1.identity }
+        (parent ?? self).shared.withLockedValue { Array($0.registered.values) }.sorted { $0.identity < $1.identity }
     }
 
     /// The delivered roots (repository and digest), for change checks and revisions.
     public var fingerprint: String {
-        let roots = pinnedRoots ?? shared.withLock { $0.roots }
+        let roots = pinnedRoots ?? shared.withLockedValue { $0.roots }
         return roots.keys.sorted().map { "\($0)=\(roots[$0]!.digest)" }.joined(separator: ";")
     }
 }

@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import SignetRegistry
-import Synchronization
 
 /// Where a verifier gets registry credentials for the images of one admission: the pod's
 /// `imagePullSecrets`, its service account's `imagePullSecrets`, and secrets named in signet's
@@ -22,7 +22,7 @@ public protocol RegistryCredentialProvider: Sendable {
 public final class AdmissionCredentials: RegistryCredentialSource {
     private let provider: any RegistryCredentialProvider
     private let subject: AdmissionSubject
-    private let read = Mutex<Task<RegistryCredentialStore, Never>?>(nil)
+    private let read = NIOLockedValueBox<Task<RegistryCredentialStore, Never>?>(nil)
 
     public init(provider: any RegistryCredentialProvider, subject: AdmissionSubject) {
         self.provider = provider
@@ -37,7 +37,7 @@ public final class AdmissionCredentials: RegistryCredentialSource {
     }
 
     public func credential(for registry: String) async -> RegistryCredential? {
-        let task = read.withLock { running in
+        let task = read.withLockedValue { running in
             if let running { return running }
             let (provider, subject) = (self.provider, self.subject)
             let task = Task { await provider.credentials(for: subject) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetHTTPClient
 
 /// A client for the OCI distribution API (OCI distribution specification v1.1) over libcurl.
@@ -29,7 +30,7 @@ public final class RegistryClient: Sendable {
     private let driver: CurlMultiDriver
     /// The token flow and the challenges learnt, shared with nothing else by default.
     private let authenticator: TokenAuthenticator
-    private let totalRequests = Locked(0)
+    private let totalRequests = NIOLockedValueBox(0)
 
     /// Creates a client and starts its transfer thread.
     public init(
@@ -68,7 +69,7 @@ public final class RegistryClient: Sendable {
 
     /// HTTP requests this client has sent (token requests and retries included).
     public var requestCount: Int {
-        totalRequests.withLock { $0 }
+        totalRequests.withLockedValue { $0 }
     }
 
     // MARK: - Addressing
@@ -171,7 +172,7 @@ public final class RegistryClient: Sendable {
 
     /// One HTTP exchange, counted, with transport failures turned into registry errors.
     func transport(_ request: HTTPRequest, target: Target, operation: String) async throws -> HTTPResponse {
-        totalRequests.withLock { $0 += 1 }
+        totalRequests.withLockedValue { $0 += 1 }
         RegistryRequestCounter.current?.increment()
         do {
             let response = try await driver.perform(request)

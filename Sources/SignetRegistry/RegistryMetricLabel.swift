@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The `registry` label of the registry metrics, bounded: the first ``capacity`` registries
 /// signet talks to keep their name, any further one is counted as `other`. Which registries
@@ -11,7 +11,7 @@ public final class RegistryMetricLabel: Sendable {
 
     /// How many registries keep their own label value.
     public let capacity: Int
-    private let named = Mutex<Set<String>>([])
+    private let named = NIOLockedValueBox<Set<String>>([])
 
     public init(capacity: Int = 64) {
         self.capacity = capacity
@@ -19,7 +19,7 @@ public final class RegistryMetricLabel: Sendable {
 
     /// The label value for `registry`: its name while there is room, else `other`.
     public func label(for registry: String) -> String {
-        named.withLock { named in
+        named.withLockedValue { named in
             if named.contains(registry) { return registry }
             guard named.count < capacity else { return "other" }
             named.insert(registry)

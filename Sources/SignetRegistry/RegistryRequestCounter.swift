@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import SignetHTTPClient
 
 /// Counts the HTTP requests a piece of work sends to registries (token requests and retries
@@ -12,15 +13,15 @@ import SignetHTTPClient
 /// }
 /// ```
 public final class RegistryRequestCounter: Sendable {
-    private let count = Locked(0)
+    private let count = NIOLockedValueBox(0)
 
     public init() {}
 
     /// Requests counted so far.
-    public var value: Int { count.withLock { $0 } }
+    public var value: Int { count.withLockedValue { $0 } }
 
     func increment() {
-        count.withLock { $0 += 1 }
+        count.withLockedValue { $0 += 1 }
     }
 
     @TaskLocal static var current: RegistryRequestCounter?

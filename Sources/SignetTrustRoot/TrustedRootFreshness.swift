@@ -1,6 +1,6 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetTUF
-import Synchronization
 
 /// Whether the Sigstore trusted root a TUF repository delivered may still be used: freeze-attack
 /// protection carried past the update into every decision (TUF specification sections 5.3.10,
@@ -35,7 +35,7 @@ public final class TrustedRootFreshness: Sendable {
     /// The repository the root comes from (metadata at `<mirrorURL>/`).
     public let mirrorURL: String
     private let now: @Sendable () -> Date
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     /// - Parameter now: the clock expiry is judged by (the updater's).
     public init(mirrorURL: String, now: @escaping @Sendable () -> Date) {
@@ -44,17 +44,17 @@ public final class TrustedRootFreshness: Sendable {
     }
 
     /// The state now.
-    public var current: State { state.withLock { $0 } }
+    public var current: State { state.withLockedValue { $0 } }
 
     /// A refresh (or a load of the stored metadata) put a root verified under metadata valid
     /// until `validUntil` in force.
     public func recordSuccess(validUntil: MetadataExpiry) {
-        state.withLock { $0 = State(validUntil: validUntil, lastRefreshError: nil, consecutiveFailures: 0) }
+        state.withLockedValue { $0 = State(validUntil: validUntil, lastRefreshError: nil, consecutiveFailures: 0) }
     }
 
     /// A refresh failed; the root in force stays, as long as its metadata has not expired.
     public func recordFailure(_ error: TUFError) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.lastRefreshError = error.description
             state.consecutiveFailures += 1
         }

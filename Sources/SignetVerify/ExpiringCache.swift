@@ -1,6 +1,6 @@
 import Metrics
+import NIOConcurrencyHelpers
 import SignetRegistry
-import Synchronization
 
 /// A bounded LRU cache whose entries expire, with single flight: concurrent lookups of a key
 /// that is being computed wait for that one computation instead of starting their own.
@@ -21,12 +21,12 @@ import Synchronization
 /// `signet_verification_cache_evictions_total` (capacity evictions; expired entries are
 /// replaced, not counted).
 final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private struct Entry {
+    private struct Entry: Sendable {
         var value: Value
         var expires: ContinuousClock.Instant
     }
 
-    private struct State {
+    private struct State: Sendable {
         var store: LRUStore<Key, Entry>
         var inFlight: [Key: Flight] = [:]
     }
@@ -62,7 +62,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     let name: String
     private let clock: VerificationClock
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let hits: Counter
     private let misses: Counter
     private let waits: Counter
@@ -71,7 +71,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     init(name: String, capacity: Int, clock: VerificationClock) {
         self.name = name
         self.clock = clock
-        self.state = Mutex(State(store: LRUStore(capacity: capacity)))
+        self.state = NIOLockedValueBox(State(store: LRUStore(capacity: capacity)))
         let dimensions = [("cache", name)]
         hits = Counter(label: "signet_verification_cache_hits_total", dimensions: dimensions)
         misses = Counter(label: "signet_verification_cache_misses_total", dimensions: dimensions)
@@ -80,13 +80,13 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     /// Entries stored (fresh or not yet noticed to be stale).
-    var count: Int { state.withLock { $0.store.count } }
+    var count: Int { state.withLockedValue { $0.store.count } }
 
     /// The fresh value for `key`, if one is stored, without waiting and without counting a hit
     /// (a caller that uses it counts it with ``countHit()``). A stale entry is dropped.
     func cachedValue(for key: Key) -> Value? {
         let now = clock.now
-        return state.withLock { state -> Value? in
+        return state.withLockedValue { state -> Value? in
             guard let entry = state.store.value(for: key) else { return nil }
             if now < entry.expires { return entry.value }
             state.store.removeValue(for: key)
@@ -111,7 +111,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         compute: @escaping @Sendable () async throws -> (Value, Duration)
     ) async throws -> (value: Value, outcome: CacheOutcome) {
         let now = clock.now
-        let lookup = state.withLock { state -> Lookup in
+        let lookup = state.withLockedValue { state -> Lookup in
             if let entry = state.store.value(for: key) {
                 if now < entry.expires { return .hit(entry.value) }
                 state.store.removeValue(for: key)
@@ -136,7 +136,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
                 let (value, lifetime) = try await compute()
                 if lifetime > .zero {
                     let now = clock.now
-                    let evicted = state.withLock { $0.store.insert(Entry(value: value, expires: now + lifetime), for: key) }
+                    let evicted = state.withLockedValue { $0.store.insert(Entry(value: value, expires: now + lifetime), for: key) }
                     if evicted > 0 { evictions.increment(by: evicted) }
                 }
                 return (value, .miss)
@@ -151,7 +151,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Drops every entry whose key matches (for example the entries of a changed policy).
     @discardableResult
     func removeAll(where shouldRemove: @Sendable (Key) -> Bool) -> Int {
-        state.withLock { $0.store.removeAll(where: shouldRemove) }
+        state.withLockedValue { $0.store.removeAll(where: shouldRemove) }
     }
 
     // MARK: - Single flight
@@ -166,7 +166,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             outcome = .failure(error)
         }
         let now = clock.now
-        let (waiters, result, evicted) = state.withLock { state in
+        let (waiters, result, evicted) = state.withLockedValue { state in
             if state.inFlight[key] === flight { state.inFlight[key] = nil }
             var evicted = 0
             if case .success(let (value, lifetime)) = outcome, lifetime > .zero {
@@ -188,7 +188,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private func wait(for flight: Flight, as waiter: Int) async throws -> Value {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
-                let ready = state.withLock { _ -> Result<Value, any Error>? in
+                let ready = state.withLockedValue { _ -> Result<Value, any Error>? in
                     if let result = flight.result { return result }
                     if flight.cancelled.remove(waiter) != nil { return .failure(CancellationError()) }
                     flight.waiters[waiter] = continuation
@@ -197,7 +197,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
                 if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
-            let continuation = state.withLock { _ -> CheckedContinuation<Value, any Error>? in
+            let continuation = state.withLockedValue { _ -> CheckedContinuation<Value, any Error>? in
                 if let continuation = flight.waiters.removeValue(forKey: waiter) { return continuation }
                 if flight.result == nil { flight.cancelled.insert(waiter) }
                 return nil

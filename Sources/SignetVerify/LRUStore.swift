@@ -6,7 +6,7 @@
 /// second copy of every key); entries live in pages of fixed size, so the store never holds the
 /// unused half of a doubled array; the use order is a list linked by slot numbers.
 struct LRUStore<Key: Hashable, Value> {
-    private struct Node {
+    fileprivate struct Node {
         var key: Key
         var value: Value
         /// Slot of the next more recently used entry, or `none`.
@@ -187,3 +187,7 @@ struct LRUStore<Key: Hashable, Value> {
         }
     }
 }
+
+extension LRUStore: Sendable where Key: Sendable, Value: Sendable {}
+
+extension LRUStore.Node: Sendable where Key: Sendable, Value: Sendable {}

@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetPolicy
 import SignetRegistry
-import Synchronization
 
 /// The verification engine: resolves an image to the digest its signatures must cover, finds
 /// the verifier for the authority's signature format, and caches results by digest.
@@ -35,7 +35,7 @@ public final class VerificationEngine: AuthorityVerifier {
     /// The texts of cached results and the repositories of their keys, one copy each.
     let texts = TextPool()
     let logger: Logger
-    private let retainedRevision = Mutex<String?>(nil)
+    private let retainedRevision = NIOLockedValueBox<String?>(nil)
 
     /// An engine over `registry` with the given verifiers (default: cosign key-based, keyless,
     /// Notation and in-toto attestations, with the system's calendar clock).
@@ -115,7 +115,7 @@ public final class VerificationEngine: AuthorityVerifier {
     /// (removed or changed); their new revisions start with an empty cache either way.
     /// Cheap when the set's revision is the one seen last: call it with every request.
     public func retain(_ policies: PolicySet) async {
-        let changed = retainedRevision.withLock { seen -> Bool in
+        let changed = retainedRevision.withLockedValue { seen -> Bool in
             defer { seen = policies.revision }
             return seen != policies.revision
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetPolicy
 import SignetRegistry
@@ -319,13 +320,12 @@ struct WorkloadImagesTests {
 /// `begin` answers what needs no verification at once and leaves the rest to a closure.
 struct AdmissionBeginningTests {
     /// Passes every image after a short wait, counting its calls.
-    final class SlowVerifier: AuthorityVerifier, @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        var calls: Int { lock.withLock { count } }
+    final class SlowVerifier: AuthorityVerifier, Sendable {
+        private let count = NIOLockedValueBox(0)
+        var calls: Int { count.withLockedValue { $0 } }
 
         func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
-            lock.withLock { count += 1 }
+            count.withLockedValue { $0 += 1 }
             try await Task.sleep(for: .milliseconds(10))
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release workflow")
         }

@@ -1,13 +1,13 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import SignetAdmission
 @testable import SignetPolicy
 
 /// Keeps every log line in memory (a `Logger` made with it, no global bootstrap).
 final class MemoryLogHandler: LogHandler, Sendable {
-    private let lines = Mutex<[(Logger.Level, String, Logger.Metadata)]>([])
+    private let lines = NIOLockedValueBox<[(Logger.Level, String, Logger.Metadata)]>([])
     var metadata: Logger.Metadata {
         get { [:] }
         set {}
@@ -21,9 +21,9 @@ final class MemoryLogHandler: LogHandler, Sendable {
         set {}
     }
     func log(event: LogEvent) {
-        lines.withLock { $0.append((event.level, "\(event.message)", event.metadata ?? [:])) }
+        lines.withLockedValue { $0.append((event.level, "\(event.message)", event.metadata ?? [:])) }
     }
-    var all: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] { lines.withLock { $0.map { ($0.0, $0.1, $0.2) } } }
+    var all: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] { lines.withLockedValue { $0.map { ($0.0, $0.1, $0.2) } } }
 }
 
 /// The namespace opt-out label under signet's control (issue 16, "Opt-out under control"):

@@ -1,14 +1,14 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import SignetAdmission
 @testable import SignetPolicy
 
 /// Collects audit records in memory.
 final class MemoryAuditSink: AuditSink {
-    private let records = Mutex<[AdmissionAuditRecord]>([])
-    func record(_ record: AdmissionAuditRecord) { records.withLock { $0.append(record) } }
-    var all: [AdmissionAuditRecord] { records.withLock { $0 } }
+    private let records = NIOLockedValueBox<[AdmissionAuditRecord]>([])
+    func record(_ record: AdmissionAuditRecord) { records.withLockedValue { $0.append(record) } }
+    var all: [AdmissionAuditRecord] { records.withLockedValue { $0 } }
 }
 
 /// signet's own resources at admission, exemptions in responses and audit records.

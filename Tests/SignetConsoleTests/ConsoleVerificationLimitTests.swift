@@ -1,10 +1,10 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetHTTP
 import SignetKube
 import SignetPolicy
 import SignetRegistry
 import SignetTestSupport
-import Synchronization
 import Testing
 
 @testable import SignetConsole
@@ -15,11 +15,11 @@ import Testing
 @Suite struct ConsoleVerificationLimitTests {
     /// Passes every image once released; until then it waits (bounded, a hang catcher).
     final class HeldVerifier: AuthorityVerifier {
-        let released = Mutex(false)
+        let released = NIOLockedValueBox(false)
 
         func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
             let end = ContinuousClock.now + TestBudget.seconds(60)
-            while !released.withLock({ $0 }), ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(10)) }
+            while !released.withLockedValue({ $0 }), ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(10)) }
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed")
         }
     }
@@ -59,7 +59,7 @@ import Testing
         #expect(form.status == 429)
         #expect(String(decoding: form.body, as: UTF8.self).contains("2 verifications are running"))
 
-        verifier.released.withLock { $0 = true }
+        verifier.released.withLockedValue { $0 = true }
         for id in [first, second] {
             for await _ in runner.updates(of: id) {}
             #expect(runner.run(id)?.state == .finished)

@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetPolicy
 import SignetTestSupport
-import Synchronization
 import Testing
 @testable import SignetContinuous
 
@@ -47,15 +47,15 @@ struct AlertDispatcherTests {
         let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
         defer { receiver.stop() }
         let start = ContinuousClock.now
-        let offset = Mutex<Duration>(.zero)
+        let offset = NIOLockedValueBox<Duration>(.zero)
         var configuration = Self.configuration(receiver)
         configuration.deduplicationWindow = .seconds(600)
-        let dispatcher = try AlertDispatcher(configuration: configuration, now: { start + offset.withLock { $0 } })
+        let dispatcher = try AlertDispatcher(configuration: configuration, now: { start + offset.withLockedValue { $0 } })
         #expect(dispatcher.enqueue(Self.alert()))
-        offset.withLock { $0 = .seconds(599) }
+        offset.withLockedValue { $0 = .seconds(599) }
         #expect(!dispatcher.enqueue(Self.alert()))
         #expect(dispatcher.enqueue(Self.alert("registry.example/other:1")))
-        offset.withLock { $0 = .seconds(601) }
+        offset.withLockedValue { $0 = .seconds(601) }
         #expect(dispatcher.enqueue(Self.alert()))
         dispatcher.finish()
         await dispatcher.run()

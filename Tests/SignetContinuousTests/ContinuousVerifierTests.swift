@@ -1,8 +1,8 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetKube
 import SignetPolicy
 import SignetTestSupport
-import Synchronization
 import Testing
 @testable import SignetContinuous
 
@@ -46,15 +46,15 @@ struct ContinuousVerifierTests {
         let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
         let before = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
         let after = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "next-release")), clock: clock)
-        let keyRemoved = Mutex(false)
+        let keyRemoved = NIOLockedValueBox(false)
         var configuration = ContinuousVerifier.Configuration()
         configuration.interval = .seconds(3600)
         configuration.changeCheckInterval = .milliseconds(100)
         let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
-            scanner: { keyRemoved.withLock { $0 } ? after : before },
-            changeToken: { keyRemoved.withLock { $0 } ? "revision-2" : "revision-1" },
+            scanner: { keyRemoved.withLockedValue { $0 } ? after : before },
+            changeToken: { keyRemoved.withLockedValue { $0 } ? "revision-2" : "revision-1" },
             reports: PolicyReportWriter(client: client), alerts: alerts)
         let running = Task { await verifier.run() }
         let sending = Task { await alerts.run() }
@@ -77,7 +77,7 @@ struct ContinuousVerifierTests {
         try await Self.waitFor("its alert") { receiver.requests.count == 2 }
 
         // The release key taken out of the policy: the signed pod fails at once.
-        keyRemoved.withLock { $0 = true }
+        keyRemoved.withLockedValue { $0 = true }
         try await Self.waitFor("every pod failing") {
             (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 3
         }

@@ -1,9 +1,9 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetContinuous
 import SignetPolicy
 import SignetRegistry
-import Synchronization
 
 /// A verifier double standing for a key authority: an image passes an authority named
 /// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), and fails
@@ -23,10 +23,10 @@ struct SigningKeyVerifier: AuthorityVerifier {
 
 /// A clock tests move by hand.
 final class ManualClock: Sendable {
-    private let instant: Mutex<Date>
-    init(_ start: Date) { instant = Mutex(start) }
-    func advance(to date: Date) { instant.withLock { $0 = date } }
-    var policyClock: PolicyClock { PolicyClock { self.instant.withLock { $0 } } }
+    private let instant: NIOLockedValueBox<Date>
+    init(_ start: Date) { instant = NIOLockedValueBox(start) }
+    func advance(to date: Date) { instant.withLockedValue { $0 = date } }
+    var policyClock: PolicyClock { PolicyClock { self.instant.withLockedValue { $0 } } }
 }
 
 enum ScanFixtures {

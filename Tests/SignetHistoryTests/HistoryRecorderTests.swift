@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetHistory
 import SignetTestSupport
-import Synchronization
 import Testing
 
 @Suite struct HistoryRecorderTests {
@@ -83,14 +83,14 @@ import Testing
         let directory = TemporaryDirectory(prefix: "signet-history-recorder")
         let store = try await SQLiteHistoryStore.open(path: directory.file("history.sqlite").path)
         try await store.append((0..<10).map(Self.entry))
-        let now = Mutex(HistoryQueryChecks.base.addingTimeInterval(12 * 60))
+        let now = NIOLockedValueBox(HistoryQueryChecks.base.addingTimeInterval(12 * 60))
         var configuration = HistoryRecorderConfiguration()
         configuration.retention = HistoryRetention(maximumAge: .seconds(5 * 60), maximumEntries: 3)
-        let recorder = HistoryRecorder(store: store, storeName: "sqlite", configuration: configuration, clock: { now.withLock { $0 } })
+        let recorder = HistoryRecorder(store: store, storeName: "sqlite", configuration: configuration, clock: { now.withLockedValue { $0 } })
         await recorder.applyRetention()
         // Minutes 7, 8 and 9 are within five minutes of minute 12 and within the newest three.
         #expect(HistoryQueryChecks.minutes(try await store.query(HistoryQuery()).entries) == [9, 8, 7])
-        now.withLock { $0 = HistoryQueryChecks.base.addingTimeInterval(13 * 60) }
+        now.withLockedValue { $0 = HistoryQueryChecks.base.addingTimeInterval(13 * 60) }
         await recorder.applyRetention()
         #expect(HistoryQueryChecks.minutes(try await store.query(HistoryQuery()).entries) == [9, 8])
         await store.close()

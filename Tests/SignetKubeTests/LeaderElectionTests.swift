@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetKube
 import SignetTestSupport
-import Synchronization
 import Testing
 
 /// Leader election over a `coordination.k8s.io/v1` Lease against the API double (its 409s on
@@ -17,16 +17,16 @@ struct LeaderElectionTests {
     /// A clock the test moves: the wall clock and the steady clock together, or the wall clock
     /// alone (an NTP step).
     final class TestClock: Sendable {
-        private let time = Mutex((wall: LeaderElectionTests.start, steady: Duration.seconds(1000)))
+        private let time = NIOLockedValueBox((wall: LeaderElectionTests.start, steady: Duration.seconds(1000)))
         func advance(_ seconds: TimeInterval) {
-            time.withLock {
+            time.withLockedValue {
                 $0.wall = $0.wall.addingTimeInterval(seconds)
                 $0.steady += .milliseconds(Int(seconds * 1000))
             }
         }
-        func stepWallClock(_ seconds: TimeInterval) { time.withLock { $0.wall = $0.wall.addingTimeInterval(seconds) } }
-        var now: Date { time.withLock { $0.wall } }
-        var steady: Duration { time.withLock { $0.steady } }
+        func stepWallClock(_ seconds: TimeInterval) { time.withLockedValue { $0.wall = $0.wall.addingTimeInterval(seconds) } }
+        var now: Date { time.withLockedValue { $0.wall } }
+        var steady: Duration { time.withLockedValue { $0.steady } }
     }
 
     static func server() async throws -> KubernetesAPIServerDouble {
@@ -171,20 +171,20 @@ struct LeaderElectionTests {
     /// What runs where: the replicas whose work runs now, the most that ever ran at once, and
     /// what each replica was last told of its leadership.
     final class Ledger: Sendable {
-        private let state = Mutex<(running: [String], most: Int, leading: [String: Bool])>(([], 0, [:]))
-        var running: [String] { state.withLock { $0.running } }
-        var most: Int { state.withLock { $0.most } }
-        var leading: [String: Bool] { state.withLock { $0.leading } }
-        func told(_ name: String, _ on: Bool) { state.withLock { $0.leading[name] = on } }
+        private let state = NIOLockedValueBox<(running: [String], most: Int, leading: [String: Bool])>(([], 0, [:]))
+        var running: [String] { state.withLockedValue { $0.running } }
+        var most: Int { state.withLockedValue { $0.most } }
+        var leading: [String: Bool] { state.withLockedValue { $0.leading } }
+        func told(_ name: String, _ on: Bool) { state.withLockedValue { $0.leading[name] = on } }
 
         func work(_ name: String) -> @Sendable () async -> Void {
             {
-                self.state.withLock {
+                self.state.withLockedValue {
                     $0.running.append(name)
                     $0.most = max($0.most, $0.running.count)
                 }
                 while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
-                self.state.withLock { $0.running.removeAll { $0 == name } }
+                self.state.withLockedValue { $0.running.removeAll { $0 == name } }
             }
         }
     }

@@ -1,8 +1,8 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetRegistry
 import SignetTUF
 import SignetTestSupport
-import Synchronization
 import Testing
 
 @testable import SignetNotary
@@ -12,10 +12,10 @@ import Testing
 @Suite("Notary v1 collection cache")
 struct NotaryCacheTests {
     final class MovableClock: Sendable {
-        let now = Mutex(NotaryTest.vectorTime)
-        func advance(_ seconds: TimeInterval) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
-        func set(_ date: Date) { now.withLock { $0 = date } }
-        var read: @Sendable () -> Date { { self.now.withLock { $0 } } }
+        let now = NIOLockedValueBox(NotaryTest.vectorTime)
+        func advance(_ seconds: TimeInterval) { now.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
+        func set(_ date: Date) { now.withLockedValue { $0 = date } }
+        var read: @Sendable () -> Date { { self.now.withLockedValue { $0 } } }
     }
 
     @Test func reusedUntilTheTTLThenFetchedAgain() async throws {

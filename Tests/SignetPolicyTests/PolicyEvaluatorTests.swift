@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetRegistry
 import Testing
 @testable import SignetPolicy
@@ -204,11 +205,9 @@ struct PolicyEvaluatorTests {
     }
 
     /// A verifier with a cache: images whose repository ends in `-cached` are answered from it.
-    final class CachingVerifier: AuthorityVerifier, CachedVerdictSource, @unchecked Sendable {
-        // Guarded by `lock`.
-        private let lock = NSLock()
-        private var verified: [String] = []
-        var verifiedImages: [String] { lock.withLock { verified } }
+    final class CachingVerifier: AuthorityVerifier, CachedVerdictSource, Sendable {
+        private let verified = NIOLockedValueBox<[String]>([])
+        var verifiedImages: [String] { verified.withLockedValue { $0 } }
 
         func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
             guard image.repository.hasSuffix("-cached") else { return nil }
@@ -217,7 +216,7 @@ struct PolicyEvaluatorTests {
         }
 
         func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
-            lock.withLock { verified.append(image.description) }
+            verified.withLockedValue { $0.append(image.description) }
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "verified now")
         }
     }
@@ -407,16 +406,14 @@ struct PolicyEvaluatorTests {
             "k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("slowish")),
         ])
         /// Counts how many verifications are under way at once; each waits until several have started.
-        final class ConcurrencyProbe: AuthorityVerifier, @unchecked Sendable {
-            // Guarded by `lock`.
-            private let lock = NSLock()
-            private var running = 0
-            private(set) var peak = 0
+        final class ConcurrencyProbe: AuthorityVerifier, Sendable {
+            private let counts = NIOLockedValueBox((running: 0, peak: 0))
+            var peak: Int { counts.withLockedValue { $0.peak } }
             func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
-                lock.withLock { running += 1; peak = max(peak, running) }
+                counts.withLockedValue { $0.running += 1; $0.peak = max($0.peak, $0.running) }
                 // Give the other verifications a chance to start; bounded, never a timing assertion.
-                for _ in 0..<200 where lock.withLock({ peak }) < 10 { try await Task.sleep(for: .milliseconds(5)) }
-                lock.withLock { running -= 1 }
+                for _ in 0..<200 where peak < 10 { try await Task.sleep(for: .milliseconds(5)) }
+                counts.withLockedValue { $0.running -= 1 }
                 let passed = !image.repository.hasSuffix("7")
                 return AuthorityVerdict(passed: passed, authority: authority.name, reason: passed ? "signed" : "no signature found")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetHistory
 import Synchronization
 
@@ -7,15 +8,15 @@ import Synchronization
 /// A store whose writes wait until ``release()`` (a disk or database that hangs), counting the
 /// writes that started and the entries it took.
 public final class BlockingHistoryStore: HistoryStore {
-    private let state = Mutex<(released: Bool, waiters: [CheckedContinuation<Void, Never>], started: Int, taken: Int)>((false, [], 0, 0))
+    private let state = NIOLockedValueBox<(released: Bool, waiters: [CheckedContinuation<Void, Never>], started: Int, taken: Int)>((false, [], 0, 0))
 
     public init() {}
 
-    public var startedWrites: Int { state.withLock { $0.started } }
-    public var takenEntries: Int { state.withLock { $0.taken } }
+    public var startedWrites: Int { state.withLockedValue { $0.started } }
+    public var takenEntries: Int { state.withLockedValue { $0.taken } }
 
     public func release() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             state.released = true
             defer { state.waiters = [] }
             return state.waiters
@@ -25,7 +26,7 @@ public final class BlockingHistoryStore: HistoryStore {
 
     public func append(_ entries: [HistoryEntry]) async throws {
         await withCheckedContinuation { continuation in
-            let released = state.withLock { state -> Bool in
+            let released = state.withLockedValue { state -> Bool in
                 state.started += 1
                 state.taken += entries.count
                 if !state.released { state.waiters.append(continuation) }

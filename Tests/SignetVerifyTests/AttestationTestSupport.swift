@@ -1,11 +1,11 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetAttestation
 import SignetCrypto
 import SignetPolicy
 import SignetRegistry
 import SignetTestSupport
 import SignetVerify
-import Synchronization
 
 /// in-toto attestations made the way `cosign attest --key` makes them (sigstore/cosign
 /// `specs/ATTESTATION_SPEC.md`): an in-toto statement about the image digest, in a DSSE
@@ -87,13 +87,13 @@ enum DSSEEnvelopeText {
 
 /// A calendar clock a test moves by hand.
 final class SettableWallClock: Sendable {
-    private let date: Mutex<Date>
+    private let date: NIOLockedValueBox<Date>
 
     init(_ date: Date) {
-        self.date = Mutex(date)
+        self.date = NIOLockedValueBox(date)
     }
 
-    func advance(by seconds: TimeInterval) { date.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    func advance(by seconds: TimeInterval) { date.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
 
-    var clock: WallClock { WallClock { self.date.withLock { $0 } } }
+    var clock: WallClock { WallClock { self.date.withLockedValue { $0 } } }
 }

@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetPolicy
 import SignetTestSupport
-import Synchronization
 import SignetVerify
 import Testing
 
@@ -21,7 +21,7 @@ struct SingleFlightCredentialsTests {
     /// Refuses (as a registry answering 401) unless the task's credentials are `team`; holds the
     /// first call until opened, so the others join it.
     final class CredentialCheckingVerifier: SignatureVerifier, Sendable {
-        let calls = Mutex<[String]>([])
+        let calls = NIOLockedValueBox<[String]>([])
         private let gate: AsyncStream<Void>
         private let release: AsyncStream<Void>.Continuation
 
@@ -30,7 +30,7 @@ struct SingleFlightCredentialsTests {
         }
 
         var format: SignatureFormat { SignatureFormat("test") }
-        var callers: [String] { calls.withLock { $0 } }
+        var callers: [String] { calls.withLockedValue { $0 } }
         func handles(_ authority: CompiledAuthority) -> Bool { true }
         func open() { release.finish() }
 
@@ -41,7 +41,7 @@ struct SingleFlightCredentialsTests {
             case .client: caller = "client"
             case .unshared: caller = "unshared"
             }
-            let first = calls.withLock { calls -> Bool in
+            let first = calls.withLockedValue { calls -> Bool in
                 calls.append(caller)
                 return calls.count == 1
             }

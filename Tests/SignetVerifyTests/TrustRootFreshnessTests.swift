@@ -1,11 +1,11 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetPolicy
 import SignetRegistry
 import SignetSigstore
 import SignetTestSupport
 import SignetVerify
-import Synchronization
 import Testing
 
 /// A trust root delivered through TUF is asked, at each decision, whether the metadata it was
@@ -20,10 +20,10 @@ struct TrustRootFreshnessTests {
         try await ConnaisseurVectors.push(to: registry, client: client)
         let production = [UInt8](try Data(contentsOf: SigstoreTUFServeTests.rootSigning.appendingPathComponent("targets/trusted_root.json")))
         // What the updater's freshness would say; the test moves it.
-        let stale = Mutex<String?>(nil)
+        let stale = NIOLockedValueBox<String?>(nil)
         let live = LiveTrustedRoot(.init(
             root: try TrustedRoot(json: production), digest: DigestAlgorithm.sha256.hexHash(production),
-            origin: "TUF http://127.0.0.1:1 (targets version 14)", freshness: TrustRootFreshnessCheck { stale.withLock { $0 } }))
+            origin: "TUF http://127.0.0.1:1 (targets version 14)", freshness: TrustRootFreshnessCheck { stale.withLockedValue { $0 } }))
         var loader = PolicyLoader()
         loader.liveTrustedRoot = live
         let policies = try loader.load(files: [PolicySourceFile(
@@ -47,14 +47,14 @@ struct TrustRootFreshnessTests {
         // The metadata expired and the mirror cannot be reached: the same compiled policy, with
         // its allow still cached, now denies, naming why.
         let reason = "Sigstore trust root is stale: TUF timestamp metadata (version 762) of http://127.0.0.1:1 expired at 2026-08-28T19:25:56Z; refresh failing: fetch failed: connection refused"
-        stale.withLock { $0 = reason }
+        stale.withLockedValue { $0 = reason }
         let denied = await decide()
         #expect(!denied.allowed)
         #expect(denied.denials.joined().contains(reason), "\(denied.denials)")
         #expect(denied.denials.joined().contains("keyless-philipp"), "the deny names the policy: \(denied.denials)")
 
         // A refresh succeeded: the root is usable again, and the cached allow with it.
-        stale.withLock { $0 = nil }
+        stale.withLockedValue { $0 = nil }
         let again = await decide()
         #expect(again.allowed, "\(again.denials)")
         _ = try? await offThePool { registry.stop() }

@@ -1,14 +1,14 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetPolicy
 import SignetRegistry
 import SignetTestSupport
-import Synchronization
 import SignetVerify
 import Testing
 
 /// A verifier double: counts calls, answers as scripted, and can hold every call until released.
 final class CountingVerifier: SignatureVerifier, Sendable {
-    let calls = Mutex(0)
+    let calls = NIOLockedValueBox(0)
     let passes: Bool
     private let gate: AsyncStream<Void>?
     private let release: AsyncStream<Void>.Continuation?
@@ -29,7 +29,7 @@ final class CountingVerifier: SignatureVerifier, Sendable {
     }
 
     var format: SignatureFormat { SignatureFormat("test") }
-    var callCount: Int { calls.withLock { $0 } }
+    var callCount: Int { calls.withLockedValue { $0 } }
 
     func handles(_ authority: CompiledAuthority) -> Bool { true }
 
@@ -43,7 +43,7 @@ final class CountingVerifier: SignatureVerifier, Sendable {
     }
 
     func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
-        calls.withLock { $0 += 1 }
+        calls.withLockedValue { $0 += 1 }
         calledContinuation.yield()
         if let gate { for await _ in gate {} }
         return VerificationResult(

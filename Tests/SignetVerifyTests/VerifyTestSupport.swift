@@ -1,5 +1,5 @@
-import Synchronization
 import Foundation
+import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetPolicy
 import SignetRegistry
@@ -58,7 +58,7 @@ final class TestSigningKey: Sendable {
     /// A key pair of `kind`, made once per process and `slot` (key generation, RSA above all,
     /// is the costliest part of these tests), without blocking the cooperative pool.
     static func generate(_ kind: Kind, slot: Int = 0) async throws -> TestSigningKey {
-        let task = keys.withLock { keys in
+        let task = keys.withLockedValue { keys in
             if let existing = keys["\(kind.rawValue)-\(slot)"] { return existing }
             let task = Task { try await offThePool { try TestSigningKey(kind) } }
             keys["\(kind.rawValue)-\(slot)"] = task
@@ -67,7 +67,7 @@ final class TestSigningKey: Sendable {
         return try await task.value
     }
 
-    private static let keys = Mutex<[String: Task<TestSigningKey, any Error>]>([:])
+    private static let keys = NIOLockedValueBox<[String: Task<TestSigningKey, any Error>]>([:])
 
     /// Every key of this process lives under one directory, removed when the test process exits:
     /// keys are shared by the tests for the life of the process, so none is ever released.
@@ -264,12 +264,12 @@ enum ConnaisseurVectors {
 
 /// A clock tests move by hand.
 final class ManualClock: Sendable {
-    private let offset = Mutex<Duration>(.zero)
+    private let offset = NIOLockedValueBox<Duration>(.zero)
     private let start = ContinuousClock.now
 
-    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+    func advance(by duration: Duration) { offset.withLockedValue { $0 += duration } }
 
     var clock: VerificationClock {
-        VerificationClock { [self] in start + offset.withLock { $0 } }
+        VerificationClock { [self] in start + offset.withLockedValue { $0 } }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetPolicy
 import Synchronization
 
@@ -331,9 +332,9 @@ public protocol AuditSink: Sendable {
 /// so a client never reads an answer whose audit line is not yet on standard output, and a
 /// busy server makes one write per pass instead of one per review.
 public struct StandardOutputAuditSink: AuditSink {
-    private static let lock = Mutex<Void>(())
+    private static let lock = NIOLock()
     /// Deferred lines not yet written.
-    private static let pending = Mutex<[UInt8]>([])
+    private static let pending = NIOLockedValueBox<[UInt8]>([])
     /// Whether `pending` holds anything, read without taking its lock.
     private static let hasPending = Atomic<Bool>(false)
     /// Deferred lines are written at once when they reach this size.
@@ -353,7 +354,7 @@ public struct StandardOutputAuditSink: AuditSink {
             writer.withBytes { Self.writeLines($0) }
             return
         }
-        let full = Self.pending.withLock { pending -> Bool in
+        let full = Self.pending.withLockedValue { pending -> Bool in
             writer.withBytes { pending.append(contentsOf: $0) }
             return pending.count >= Self.deferredLimit
         }
@@ -365,9 +366,9 @@ public struct StandardOutputAuditSink: AuditSink {
     public static func flushDeferredLines() {
         guard hasPending.load(ordering: .acquiring) else { return }
         // The write lock is taken first, so lines taken later are also written later.
-        lock.withLock { _ in
+        lock.withLock {
             var lines: [UInt8] = []
-            pending.withLock { pending in
+            pending.withLockedValue { pending in
                 hasPending.store(false, ordering: .releasing)
                 swap(&lines, &pending)
             }
@@ -377,7 +378,7 @@ public struct StandardOutputAuditSink: AuditSink {
 
     /// Whole lines under the lock, so that concurrent records never interleave.
     private static func writeLines(_ buffer: UnsafeRawBufferPointer) {
-        lock.withLock { _ in writeAll(buffer) }
+        lock.withLock { writeAll(buffer) }
     }
 
     /// A line that cannot be written (standard output closed) is dropped: the decision does not

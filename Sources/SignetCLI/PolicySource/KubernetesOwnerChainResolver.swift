@@ -1,8 +1,8 @@
 import Logging
+import NIOConcurrencyHelpers
 import SignetKube
 import SignetPolicy
 import SignetRegistry
-import Synchronization
 
 /// Follows an admitted object's owner chain through the Kubernetes API ("Owners and
 /// Dependents"): from the controller reference the object claims, each owner is read with `get`
@@ -24,7 +24,7 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
     let cacheCapacity: Int
     /// The most owners followed above an object.
     static let maximumDepth = 4
-    private let cache = Mutex<[CacheKey: CachedOwner]>([:])
+    private let cache = NIOLockedValueBox<[CacheKey: CachedOwner]>([:])
 
     private struct CacheKey: Hashable {
         var kind: String
@@ -77,7 +77,7 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
     ) async -> Result<(owner: VerifiedOwner, next: ControllerReference?), Problem> {
         let key = CacheKey(kind: reference.kind, namespace: namespace, name: reference.name, uid: reference.uid)
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[key] }), cached.expires > now, images.allSatisfy(cached.owner.templateNames) {
+        if let cached = cache.withLockedValue({ $0[key] }), cached.expires > now, images.allSatisfy(cached.owner.templateNames) {
             return .success((cached.owner, cached.next))
         }
         let object: KubernetesObject?
@@ -98,7 +98,7 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
         let metadata = dictionary["metadata"] as? [String: Any]
         let next = Self.controller(in: metadata?["ownerReferences"] as? [[String: Any]] ?? [])
         if cacheLifetime > .zero {
-            cache.withLock { entries in
+            cache.withLockedValue { entries in
                 if entries.count >= cacheCapacity { entries = entries.filter { $0.value.expires > now } }
                 if entries.count >= cacheCapacity { entries.removeAll() }
                 entries[key] = CachedOwner(owner: owner, next: next, expires: ContinuousClock.now + cacheLifetime)

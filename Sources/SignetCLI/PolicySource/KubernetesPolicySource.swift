@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetKube
 import SignetPolicy
-import Synchronization
 
 /// Policies, exceptions, bypasses and namespace labels from the cluster: one
 /// ``ResourceReflector`` (list + watch with resume) per resource type, compiled into a
@@ -34,7 +34,7 @@ actor KubernetesPolicySource: PolicySource {
     private var set = PolicySet.empty
     /// The labels of every namespace, once loaded (`nil` before): read by each admission
     /// without a hop onto the actor.
-    private let labels = Mutex<[String: [String: String]]?>(nil)
+    private let labels = NIOLockedValueBox<[String: [String: String]]?>(nil)
     private var invalid: [String: String] = [:]
     private var loaded = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -75,7 +75,7 @@ actor KubernetesPolicySource: PolicySource {
     /// apply every policy with a selector and never match an opt-out label, so missing
     /// information never exempts an image.
     nonisolated func namespaceLabels(_ namespace: String) -> [String: String]? {
-        labels.withLock { labels in labels?[namespace] }
+        labels.withLockedValue { labels in labels?[namespace] }
     }
 
     /// Whether every resource type has been listed once.
@@ -197,7 +197,7 @@ actor KubernetesPolicySource: PolicySource {
             }
         }
         let namespaces = Dictionary((snapshots[.namespaces]?.objects ?? []).map { ($0.name, $0.labels) }, uniquingKeysWith: { _, last in last })
-        labels.withLock { $0 = namespaces }
+        labels.withLockedValue { $0 = namespaces }
         invalid = rejected
         let unhashed = PolicySet(policies: policies, revision: "")
         // What the policies read besides their text: the Secrets and ConfigMaps they name (API)

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetKube
 import SignetPolicy
-import Synchronization
 
 /// What `signet serve` builds from ``ResourceSettings``: the policy source (directory or
 /// cluster), the responder on top of it, and, in a cluster, the registry credential provider
@@ -96,7 +96,7 @@ struct PolicySourceRuntime: Sendable {
         }
         let initial = await source.current()
         await onChange(initial)
-        let evaluator = Mutex(makeEvaluator(initial))
+        let evaluator = NIOLockedValueBox(makeEvaluator(initial))
         let readiness = readinessAfterSync
         let monitor = ExemptionMonitorService(source: source, configuration: exemptions)
         let events = events
@@ -108,7 +108,7 @@ struct PolicySourceRuntime: Sendable {
                 let policies = await source.current()
                 revision = policies.revision
                 await onChange(policies)
-                evaluator.withLock { $0 = makeEvaluator(policies) }
+                evaluator.withLockedValue { $0 = makeEvaluator(policies) }
                 readiness.markPoliciesLoaded()
             }
             while !Task.isCancelled {
@@ -117,7 +117,7 @@ struct PolicySourceRuntime: Sendable {
                 guard policies.revision != revision else { continue }
                 revision = policies.revision
                 await onChange(policies)
-                evaluator.withLock { $0 = makeEvaluator(policies) }
+                evaluator.withLockedValue { $0 = makeEvaluator(policies) }
             }
         }
         // The refresher, the exemption gauges and logs, and the event poster live and end together.
@@ -129,7 +129,7 @@ struct PolicySourceRuntime: Sendable {
             }
         }
         var responder = AdmissionResponder(logger: Logger(label: "signet.admission")) {
-            evaluator.withLock { $0 }
+            evaluator.withLockedValue { $0 }
         }
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         responder.namespaceLabels = { source.namespaceLabels($0) }

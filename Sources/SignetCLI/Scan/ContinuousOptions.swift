@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetContinuous
 import SignetKube
 import SignetPolicy
-import Synchronization
 
 /// `signet serve`'s flags for continuous verification of running Pods.
 struct ContinuousOptions: ParsableArguments {
@@ -84,17 +84,17 @@ enum ContinuousRuntime {
         let client = try PolicySourceRuntime.makeKubernetesClient()
         let election = try settings.leaderElection(client: client)
         let source = policySource.source
-        let current = Mutex(PolicySet.empty)
+        let current = NIOLockedValueBox(PolicySet.empty)
         let clock = policySource.settings.exemptions.clock
         let verifier = ContinuousVerifier(
             configuration: settings.configuration, pods: ResourceReflector(client: client, resource: .pods),
             scanner: {
                 PodScanner(responder: responder, concurrency: settings.concurrency, deadline: maximumAdmissionTime,
-                           formats: ScanSetup.formats(of: current.withLock { $0 }))
+                           formats: ScanSetup.formats(of: current.withLockedValue { $0 }))
             },
             changeToken: {
                 let policies = await source.current()
-                current.withLock { $0 = policies }
+                current.withLockedValue { $0 = policies }
                 return ContinuousVerifier.changeToken(of: policies, at: clock.now())
             },
             reports: settings.reports ? PolicyReportWriter(client: client) : nil, alerts: alerts)

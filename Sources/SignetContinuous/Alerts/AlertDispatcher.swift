@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetHTTPClient
-import Synchronization
 
 /// Sends alerts to webhook receivers off the caller's clock: ``enqueue(_:)`` never waits (an
 /// alert joins a bounded queue, or is dropped and counted when the queue is full), and ``run()``
@@ -15,7 +15,7 @@ import Synchronization
 public final class AlertDispatcher: Sendable {
     public let configuration: AlertConfiguration
     private let now: @Sendable () -> ContinuousClock.Instant
-    private let lastQueued = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let lastQueued = NIOLockedValueBox<[String: ContinuousClock.Instant]>([:])
     private let queue: AsyncStream<Alert>
     private let continuation: AsyncStream<Alert>.Continuation
     private let transport: HTTPClient
@@ -43,7 +43,7 @@ public final class AlertDispatcher: Sendable {
         let key = alert.deduplicationKey
         let instant = now()
         let window = configuration.deduplicationWindow
-        let fresh = lastQueued.withLock { last in
+        let fresh = lastQueued.withLockedValue { last in
             if let previous = last[key], instant - previous < window { return false }
             if last.count > 10_000 { last = last.filter { instant - $0.value < window } }
             last[key] = instant

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The memory budget for request bodies and how it is shared among peers, as connection slots
 /// are (``PeerConnectionLimits``): bodies buffered across all connections stay within
@@ -33,7 +33,7 @@ final class BodyBudget: Sendable {
 
     let limit: Int
     let limits: PeerConnectionLimits
-    private let state = Mutex<(total: Int, byPeer: [PeerAddress: Int])>((0, [:]))
+    private let state = NIOLockedValueBox<(total: Int, byPeer: [PeerAddress: Int])>((0, [:]))
 
     init(limit: Int, limits: PeerConnectionLimits) {
         self.limit = limit
@@ -49,7 +49,7 @@ final class BodyBudget: Sendable {
     /// Holds `bytes` more for a connection of `peer` (`nil`: an address of another family,
     /// counted only in the total), or says why not. `reserved` is ``isReserved(_:)`` of `peer`.
     func reserve(_ bytes: Int, peer: PeerAddress?, reserved: Bool) -> Refusal? {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.total + bytes <= limit else { return .serverFull }
             if !reserved {
                 if !limits.reservedPeers.isEmpty, state.total + bytes > limit - limits.reservedBodyBytes {
@@ -68,7 +68,7 @@ final class BodyBudget: Sendable {
     /// Gives back `bytes` a connection of `peer` held.
     func release(_ bytes: Int, peer: PeerAddress?) {
         guard bytes > 0 else { return }
-        state.withLock { state in
+        state.withLockedValue { state in
             state.total -= bytes
             if let peer {
                 let left = state.byPeer[peer, default: bytes] - bytes
@@ -79,6 +79,6 @@ final class BodyBudget: Sendable {
 
     /// Bytes held in all, and by `peer`.
     func held(by peer: PeerAddress? = nil) -> (total: Int, peer: Int) {
-        state.withLock { state in (state.total, peer.map { state.byPeer[$0, default: 0] } ?? 0) }
+        state.withLockedValue { state in (state.total, peer.map { state.byPeer[$0, default: 0] } ?? 0) }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Metrics
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Holds the TLS context new connections use, and replaces it when the certificate, key or client
 /// CA files change on disk (cert-manager and Kubernetes Secret volumes rotate them in place, the
@@ -17,7 +17,7 @@ import Synchronization
 /// RFC 5280 §4.1.2.5, in Unix seconds; updated on every reload).
 public final class CertificateReloader: Sendable {
     private let configuration: TLSServerConfiguration
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let logger: Logger
     private let reloads = Counter(label: "signet_tls_certificate_reloads_total", dimensions: [("result", "success")])
     private let reloadFailures = Counter(label: "signet_tls_certificate_reloads_total", dimensions: [("result", "failure")])
@@ -38,7 +38,7 @@ public final class CertificateReloader: Sendable {
         self.logger = logger
         let fingerprint = Self.fingerprint(of: configuration)
         let context = try TLSContext.makeServer(configuration)
-        state = Mutex(State(context: context, fingerprint: fingerprint))
+        state = NIOLockedValueBox(State(context: context, fingerprint: fingerprint))
         recordExpiry(of: context)
         logger.info("serving certificate", metadata: ["certificate": "\(context.certificateSummary)"])
     }
@@ -48,20 +48,20 @@ public final class CertificateReloader: Sendable {
     }
 
     /// The context for the next accepted connection.
-    public var currentContext: TLSContext { state.withLock { $0.context } }
+    public var currentContext: TLSContext { state.withLockedValue { $0.context } }
 
     /// The last reload error, if the files on disk currently cannot be loaded.
-    public var lastReloadError: String? { state.withLock { $0.lastError } }
+    public var lastReloadError: String? { state.withLockedValue { $0.lastError } }
 
     /// Checks the files now and swaps the context if they changed and load cleanly. Returns true when swapped.
     @discardableResult
     public func checkForChanges() -> Bool {
         let fingerprint = Self.fingerprint(of: configuration)
-        let unchanged = state.withLock { $0.fingerprint == fingerprint }
+        let unchanged = state.withLockedValue { $0.fingerprint == fingerprint }
         if unchanged { return false }
         do {
             let context = try TLSContext.makeServer(configuration)
-            state.withLock {
+            state.withLockedValue {
                 $0.context = context
                 $0.fingerprint = fingerprint
                 $0.lastError = nil
@@ -72,7 +72,7 @@ public final class CertificateReloader: Sendable {
             return true
         } catch {
             let message = "\(error)"
-            let isNew = state.withLock { current in
+            let isNew = state.withLockedValue { current in
                 defer { current.lastError = message }
                 return current.lastError != message
             }
@@ -91,7 +91,7 @@ public final class CertificateReloader: Sendable {
     public func startWatching(interval: Duration) {
         let thread = Thread { [self] in
             var nextCheck = ContinuousClock.now + interval
-            while !state.withLock({ $0.stopped }) {
+            while !state.withLockedValue({ $0.stopped }) {
                 Thread.sleep(forTimeInterval: 0.2)
                 if ContinuousClock.now >= nextCheck {
                     checkForChanges()
@@ -104,7 +104,7 @@ public final class CertificateReloader: Sendable {
     }
 
     /// Stops the watching thread.
-    public func stop() { state.withLock { $0.stopped = true } }
+    public func stop() { state.withLockedValue { $0.stopped = true } }
 
     /// The files' contents, concatenated: a change to any byte of any of them is a change.
     private static func fingerprint(of configuration: TLSServerConfiguration) -> [UInt8] {

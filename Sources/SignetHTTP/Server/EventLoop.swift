@@ -1,6 +1,7 @@
 import CSignetSystem
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// One thread that owns a set of connections: it waits on epoll(7), reads and writes their
@@ -26,11 +27,10 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         case job(UnownedJob)
     }
 
-    private let inbox = Mutex<[Work]>([])
-    private var thread: Thread?
+    private let inbox = NIOLockedValueBox<[Work]>([])
     /// The loop thread's identity, to tell whether `execute` is called from the loop itself.
     private let threadID = Atomic<UInt>(0)
-    private let finished = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]>([])
     private let hasFinished = Atomic<Bool>(false)
 
     // Loop-confined state.
@@ -64,6 +64,8 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     /// Starts the loop's thread. `listener` is given to the loop that accepts; `peers` are all loops.
+    /// The thread holds the loop until it exits; the loop keeps no reference to the thread, and
+    /// lets go of its peers (itself among them) when it ends, so a stopped server is freed.
     func start(listener: Int32?, peers: [EventLoop]) {
         let thread = Thread { [self] in
             threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .releasing)
@@ -73,7 +75,6 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
         thread.name = "signet-loop-\(index)"
         thread.stackSize = 1 << 20
-        self.thread = thread
         thread.start()
     }
 
@@ -84,7 +85,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     private func submit(_ work: Work) {
-        inbox.withLock { $0.append(work) }
+        inbox.withLockedValue { $0.append(work) }
         if !inLoopThread {
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
@@ -106,7 +107,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// Resumes when the loop's thread has exited.
     func waitUntilFinished() async {
         await withCheckedContinuation { continuation in
-            let resumeNow = finished.withLock { waiters -> Bool in
+            let resumeNow = finished.withLockedValue { waiters -> Bool in
                 if hasFinished.load(ordering: .acquiring) { return true }
                 waiters.append(continuation)
                 return false
@@ -151,7 +152,11 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
         closeListener()
         core.configuration.beforeAnswersAreSent?()
-        let waiters = finished.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+        // Every loop holds every loop (itself too) as a peer: a cycle that outlives the server
+        // unless it is broken here. Connections are gone by now; the buffers go with the loop.
+        peers = []
+        toFlush = []
+        let waiters = finished.withLockedValue { waiters -> [CheckedContinuation<Void, Never>] in
             hasFinished.store(true, ordering: .releasing)
             defer { waiters.removeAll() }
             return waiters
@@ -163,7 +168,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         while true {
             var batch = draining
             draining = []
-            inbox.withLock { swap(&$0, &batch) }
+            inbox.withLockedValue { swap(&$0, &batch) }
             if batch.isEmpty {
                 draining = batch
                 return

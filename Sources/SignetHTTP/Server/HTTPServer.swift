@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The HTTPS server: a listening socket, event-loop threads that own connections (TLS over
 /// memory BIOs, the HTTP/1.1 codec, per-phase deadlines), and a request handler that runs in
@@ -12,7 +12,7 @@ import Synchronization
 public final class HTTPServer: Sendable {
     private let core: ServerCore
     private let loops: [EventLoop]
-    private let state = Mutex<LifecycleState>(.idle)
+    private let state = NIOLockedValueBox<LifecycleState>(.idle)
 
     private enum LifecycleState {
         case idle
@@ -35,7 +35,7 @@ public final class HTTPServer: Sendable {
     public func start() throws -> Int {
         let configuration = core.configuration
         let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
-        state.withLock { $0 = .running(port: port) }
+        state.withLockedValue { $0 = .running(port: port) }
         for loop in loops {
             loop.start(listener: loop.index == 0 ? fd : nil, peers: loops)
         }
@@ -51,7 +51,7 @@ public final class HTTPServer: Sendable {
 
     /// The port the server listens on, once started.
     public var port: Int? {
-        if case .running(let port) = state.withLock({ $0 }) { return port }
+        if case .running(let port) = state.withLockedValue({ $0 }) { return port }
         return nil
     }
 
@@ -61,7 +61,7 @@ public final class HTTPServer: Sendable {
     /// Graceful shutdown (SIGTERM): stop accepting, finish requests in flight within
     /// `gracePeriod` (default: the configured one), then close everything and stop the loops.
     public func shutdown(gracePeriod: Duration? = nil) async {
-        let proceed = state.withLock { current -> Bool in
+        let proceed = state.withLockedValue { current -> Bool in
             if case .running = current {
                 current = .stopping
                 return true
@@ -92,7 +92,7 @@ public final class HTTPServer: Sendable {
         for loop in loops { loop.execute { loop.stop(force: true) } }
         for loop in loops { await loop.waitUntilFinished() }
         core.certificates.stop()
-        state.withLock { $0 = .stopped }
+        state.withLockedValue { $0 = .stopped }
         core.logger.notice("stopped")
     }
 

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// How connections and request bodies are shared among peers, so that no client can take every
 /// slot or all the body memory the Kubernetes API server needs (an admission webhook's
@@ -51,7 +51,7 @@ enum ConnectionRefusal: String, CaseIterable, Sendable {
 final class PeerConnectionTable: Sendable {
     let limits: PeerConnectionLimits
     let maxConnections: Int
-    private let counts = Mutex<(total: Int, byPeer: [PeerAddress: Int])>((0, [:]))
+    private let counts = NIOLockedValueBox<(total: Int, byPeer: [PeerAddress: Int])>((0, [:]))
 
     init(limits: PeerConnectionLimits, maxConnections: Int) {
         self.limits = limits
@@ -62,7 +62,7 @@ final class PeerConnectionTable: Sendable {
     /// the total), or says why it must be refused.
     func admit(_ peer: PeerAddress?) -> Result<Int, RefusalError> {
         let reserved = peer.map { address in limits.reservedPeers.contains { $0.contains(address) } } ?? false
-        return counts.withLock { counts in
+        return counts.withLockedValue { counts in
             guard counts.total < maxConnections else { return .failure(RefusalError(reason: .serverFull)) }
             if !reserved {
                 if !limits.reservedPeers.isEmpty, counts.total >= maxConnections - limits.reservedConnections {
@@ -80,7 +80,7 @@ final class PeerConnectionTable: Sendable {
 
     /// Forgets a connection ``admit(_:)`` counted; the new total.
     func release(_ peer: PeerAddress?) -> Int {
-        counts.withLock { counts in
+        counts.withLockedValue { counts in
             counts.total -= 1
             if let peer {
                 let left = counts.byPeer[peer, default: 1] - 1

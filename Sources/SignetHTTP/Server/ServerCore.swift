@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// State every event loop of one server shares: configuration, the handler, the TLS contexts,
@@ -14,7 +15,7 @@ final class ServerCore: Sendable {
     /// Connections per peer, and the limits on them.
     let peers: PeerConnectionTable
     /// When a refused connection was last logged (at most one line a second).
-    private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastRefusalLog = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     let requestsInFlight = Atomic<Int>(0)
     /// Bytes of request bodies held by connections, in all and per peer.
     let bodyBudget: BodyBudget
@@ -40,7 +41,7 @@ final class ServerCore: Sendable {
     func refused(_ reason: ConnectionRefusal, peer: PeerAddress?) {
         metrics.connectionsRejected[reason]?.increment()
         let now = ContinuousClock.now
-        let log = lastRefusalLog.withLock { last -> Bool in
+        let log = lastRefusalLog.withLockedValue { last -> Bool in
             if let last, now - last < .seconds(1) { return false }
             last = now
             return true

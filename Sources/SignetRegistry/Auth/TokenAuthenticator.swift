@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import NIOConcurrencyHelpers
 import SignetHTTPClient
 
 /// The authentication a server asks for in its 401 challenges, as the Docker registry token
@@ -58,17 +59,17 @@ public final class TokenAuthenticator: Sendable {
 
     private let defaultTokenLifetime: Duration
     private let limits: Limits
-    private let state: Locked<State>
+    private let state: NIOLockedValueBox<State>
 
     /// `defaultTokenLifetime`: how long a token without `expires_in` is used.
     public init(defaultTokenLifetime: Duration = .seconds(60), limits: Limits = Limits()) {
         self.defaultTokenLifetime = defaultTokenLifetime
         self.limits = limits
-        self.state = Locked(State(limits: limits))
+        self.state = NIOLockedValueBox(State(limits: limits))
     }
 
     /// How many tokens are held (expired ones not yet dropped included).
-    var cachedTokenCount: Int { state.withLock { $0.tokens.count } }
+    var cachedTokenCount: Int { state.withLockedValue { $0.tokens.count } }
 
     /// The `Authorization` value to send to `server` for `scope`, from what earlier challenges
     /// taught: Basic for servers that asked for it, a cached token, or a new token fetched
@@ -83,7 +84,7 @@ public final class TokenAuthenticator: Sendable {
             keys.append(TokenKey(server: server.name, scope: scope + ",push", credential: credential))
         }
         let now = ContinuousClock.now
-        let (challenge, token) = state.withLock { state -> (AuthenticationChallenge?, String?) in
+        let (challenge, token) = state.withLockedValue { state -> (AuthenticationChallenge?, String?) in
             var cached: String?
             for key in keys where cached == nil { cached = state.tokens.value(for: key, now: now) }
             return (state.challenges.value(for: server.name, now: now), cached)
@@ -115,7 +116,7 @@ public final class TokenAuthenticator: Sendable {
         let key = TokenKey(server: server.name, scope: scope, credential: credential)
         if let bearer = challenges.first(where: { $0.scheme == "bearer" }) {
             let now = ContinuousClock.now
-            let newer = state.withLock { state -> Bool in
+            let newer = state.withLockedValue { state -> Bool in
                 state.challenges.insert(bearer, for: server.name, expires: now + limits.challengeLifetime, now: now)
                 // Another call may have fetched a token since this request left: use that one.
                 if let token = state.tokens.value(for: key, now: now), "Bearer " + token != sent {
@@ -129,7 +130,7 @@ public final class TokenAuthenticator: Sendable {
         }
         if let basic = challenges.first(where: { $0.scheme == "basic" }) {
             let now = ContinuousClock.now
-            let hadBasic = state.withLock { state in
+            let hadBasic = state.withLockedValue { state in
                 defer { state.challenges.insert(basic, for: server.name, expires: now + limits.challengeLifetime, now: now) }
                 return state.challenges.value(for: server.name, now: now)?.scheme == "basic"
             }
@@ -146,7 +147,7 @@ public final class TokenAuthenticator: Sendable {
         exchange: @escaping Exchange
     ) async throws -> String? {
         let key = TokenKey(server: server.name, scope: scope, credential: credential)
-        let (task, isOwner) = state.withLock { state -> (Task<String?, any Error>, Bool) in
+        let (task, isOwner) = state.withLockedValue { state -> (Task<String?, any Error>, Bool) in
             if let running = state.fetching[key] { return (running, false) }
             let task = Task {
                 try await self.fetchToken(challenge: challenge, server: server, scope: scope, credential: credential, deadline: deadline, exchange: exchange)
@@ -155,7 +156,7 @@ public final class TokenAuthenticator: Sendable {
             return (task, true)
         }
         defer {
-            if isOwner { state.withLock { $0.fetching[key] = nil } }
+            if isOwner { state.withLockedValue { $0.fetching[key] = nil } }
         }
         return try await task.value
     }
@@ -211,7 +212,7 @@ public final class TokenAuthenticator: Sendable {
         // Renew a little early so a token does not expire in flight.
         lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
         let now = ContinuousClock.now
-        state.withLock { state in
+        state.withLockedValue { state in
             state.tokens.insert(token, for: TokenKey(server: server.name, scope: scope, credential: credential), expires: issued + lifetime, now: now)
         }
         return token

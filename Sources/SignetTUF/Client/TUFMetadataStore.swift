@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Where the client keeps the last good metadata and downloaded targets between updates (TUF
 /// specification section 5.2: "load the trusted root metadata file" and the previous trusted
@@ -95,13 +95,13 @@ public final class TUFDirectoryStore: TUFMetadataStore {
 /// A ``TUFMetadataStore`` in memory (TUF specification section 5.2, the client's trusted
 /// storage), for clients that must not write to disk and for tests.
 public final class TUFMemoryStore: TUFMetadataStore {
-    private let files: Mutex<[String: [UInt8]]>
+    private let files: NIOLockedValueBox<[String: [UInt8]]>
 
     public init(files: [String: [UInt8]] = [:]) {
-        self.files = Mutex(files)
+        self.files = NIOLockedValueBox(files)
     }
 
-    public func read(_ name: String) async throws(TUFError) -> [UInt8]? { files.withLock { $0[name] } }
-    public func write(_ name: String, _ bytes: [UInt8]) async throws(TUFError) { files.withLock { $0[name] = bytes } }
-    public func remove(_ name: String) async throws(TUFError) { _ = files.withLock { $0.removeValue(forKey: name) } }
+    public func read(_ name: String) async throws(TUFError) -> [UInt8]? { files.withLockedValue { $0[name] } }
+    public func write(_ name: String, _ bytes: [UInt8]) async throws(TUFError) { files.withLockedValue { $0[name] = bytes } }
+    public func remove(_ name: String) async throws(TUFError) { _ = files.withLockedValue { $0.removeValue(forKey: name) } }
 }
