@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A text the verification cache keeps (a reason or a step's detail), made compact for a cache
 /// that holds 100,000 verdicts.
@@ -97,18 +97,18 @@ struct CachedText: Sendable, Hashable {
 /// (registry errors, image names) cannot grow it.
 final class TextPool: Sendable {
     let capacity: Int
-    private let texts: Mutex<Set<String>>
+    private let texts: NIOLockedValueBox<Set<String>>
 
     init(capacity: Int = 4096) {
         self.capacity = max(1, capacity)
-        texts = Mutex([])
+        texts = NIOLockedValueBox([])
     }
 
     /// The pool's copy of `text` (which shares its storage), `text` itself when it is new.
     /// Texts of 15 bytes or fewer are stored inside the string value itself and are not kept.
     func intern(_ text: String) -> String {
         guard text.utf8.count > 15 else { return text }
-        return texts.withLock { texts in
+        return texts.withLockedValue { texts in
             if let index = texts.firstIndex(of: text) { return texts[index] }
             if texts.count >= capacity { texts.removeAll(keepingCapacity: true) }
             texts.insert(text)
@@ -117,5 +117,5 @@ final class TextPool: Sendable {
     }
 
     /// Texts held (for tests).
-    var count: Int { texts.withLock { $0.count } }
+    var count: Int { texts.withLockedValue { $0.count } }
 }
