@@ -266,7 +266,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetRegistryTests",
-            dependencies: ["SignetRegistry", "SignetHTTPClient", "SignetCrypto", "SignetTestSupport"],
+            dependencies: ["SignetRegistry", "SignetHTTPClient", "SignetCrypto", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetTestSupport
 import Testing
 
@@ -66,14 +67,11 @@ struct TransportDeadlineTests {
 
 /// A TCP server on 127.0.0.1 that accepts connections, reads nothing and never answers: a
 /// registry that hangs. Connections are held open until ``stop()``.
-private final class SilentServer: @unchecked Sendable {
-    // `listener` and `port` are fixed after init; `accepted` and `stopped` are touched by the
-    // accepting thread and `stop()`, always under `lock`.
+private final class SilentServer: Sendable {
     let port: Int
     private let listener: Int32
-    private let lock = NSLock()
-    private var accepted: [Int32] = []
-    private var stopped = false
+    /// The connections accepted, and whether ``stop()`` was called.
+    private let state = NIOLockedValueBox((accepted: [Int32](), stopped: false))
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -110,9 +108,9 @@ private final class SilentServer: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            let kept = lock.withLock { () -> Bool in
-                guard !stopped else { return false }
-                accepted.append(connection)
+            let kept = state.withLockedValue { state -> Bool in
+                guard !state.stopped else { return false }
+                state.accepted.append(connection)
                 return true
             }
             if !kept {
@@ -124,10 +122,10 @@ private final class SilentServer: @unchecked Sendable {
 
     /// Stops accepting and closes every connection accepted.
     func stop() {
-        let connections = lock.withLock { () -> [Int32] in
-            stopped = true
-            defer { accepted = [] }
-            return accepted
+        let connections = state.withLockedValue { state -> [Int32] in
+            state.stopped = true
+            defer { state.accepted = [] }
+            return state.accepted
         }
         shutdown(listener, Int32(SHUT_RDWR))
         for connection in connections { close(connection) }
