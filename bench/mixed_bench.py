@@ -12,8 +12,10 @@ hanging one a distinct digest (the registry never answers, so nothing is pushed 
 
 Windows of equal length, one after the other: warm alone, warm with cold against the slow
 registry, warm alone, warm with cold against the hanging registry (then its cold reviews are
-waited for), warm alone. Each window with cold load is compared with the warm-alone windows on
-either side of it, so the machine's speed drifting over the run moves both. The cold client sends
+waited for), warm alone. Each window with cold load is compared with the better (lower p99) of
+the warm-alone windows on either side of it: the machine's speed drifting over the run moves
+both, and a neighbour window that something else on the machine disturbed cannot make the
+comparison look better than it is. The cold client sends
 on a fixed schedule (open loop: it does not wait for an answer before sending the next) over
 keep-alive connections, opening one when none is idle, and reads every answer's JSON; the warm
 answers are counted by wrk (errors, non-200) and by signet's own review counter (denials)."""
@@ -181,7 +183,7 @@ def report(results, windows, slow_requests, connections_opened, rss_peak_kib):
                    f"{c['errors']} errors, p50 {c['latency']['p50_ms']:.0f} ms p99 {c['latency']['p99_ms']:.0f} ms" if c else ""))
 
     def baseline(a, b):
-        return (windows[a]["warm"]["p99_us"] + windows[b]["warm"]["p99_us"]) / 2 / 1000
+        return min(windows[a]["warm"]["p99_us"], windows[b]["warm"]["p99_us"]) / 1000
 
     slow, hang = windows["slow registry"], windows["hanging registry"]
     comparisons = {"slow registry": baseline("warm alone 1", "warm alone 2"), "hanging registry": baseline("warm alone 2", "warm alone 3")}
@@ -199,7 +201,7 @@ def report(results, windows, slow_requests, connections_opened, rss_peak_kib):
         f"`?timeout={TIMEOUT}` as the chart's webhook sends it (signet's deadline: {DEADLINE_S} s), over keep-alive connections "
         f"({connections_opened} opened in all). The registry (docker-registry behind a proxy in Python) answers each request "
         f"{DELAY_MS} ms after it was sent, then, in the hanging window, accepts connections and never answers.", "",
-        "| window | warm req/s | warm p50 ms | warm p99 ms | warm p99 beside the warm-alone windows around it | warm errors (wrk, non-200, denied) "
+        "| window | warm req/s | warm p50 ms | warm p99 ms | warm p99 beside the better warm-alone window around it | warm errors (wrk, non-200, denied) "
         "| cold sent | cold allowed | cold denied (at the deadline) | cold errors | cold p50 ms | cold p99 ms "
         "| CPU s: signet; cold client, proxy, registry (in s of wall time) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -242,7 +244,7 @@ def report(results, windows, slow_requests, connections_opened, rss_peak_kib):
     targets = []
     for name in ("slow registry", "hanging registry"):
         growth = windows[name]["warm"]["p99_us"] / 1000 / comparisons[name] - 1
-        targets.append({"target": f"mixed, {name}: warm p99 within 20% of the warm-alone windows around it",
+        targets.append({"target": f"mixed, {name}: warm p99 within 20% of the better warm-alone window beside it",
                         "measured": f"{windows[name]['warm']['p99_us'] / 1000:.2f} ms vs {comparisons[name]:.2f} ms ({growth:+.0%})",
                         "met": "yes" if growth <= TARGET_P99_GROWTH else "no"})
     targets.append({"target": "mixed: no warm errors (wrk errors, non-200 answers, denials) in any window",
