@@ -18,7 +18,7 @@ final class UnsafeClockFile: @unchecked Sendable {
 
     let path: String
     private let reading: Reading
-    private let timer: DispatchSourceTimer
+    private let timer: any DispatchSourceTimer
 
     /// Reads the file once (it must hold an RFC 3339 time) and starts the timer.
     init(path: String) throws {

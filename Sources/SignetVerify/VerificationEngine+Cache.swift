@@ -21,8 +21,9 @@ extension VerificationEngine: CachedVerdictSource {
         } else {
             return nil
         }
+        let repository = image.name
         let key = VerificationCacheKey(
-            digest: digest, repository: image.name, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
+            digest: digest, repository: repository, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
             trust: Self.trustFingerprint(of: authority))
         guard let stored = results.cachedValue(for: key) else { return nil }
         if tagged { tags.countHit() }
@@ -34,12 +35,11 @@ extension VerificationEngine: CachedVerdictSource {
             return result.verdict
         }
         // What report(...).verdict gives for a hit, without building the whole result.
-        let repository = image.name
         var steps: [VerificationStep] = []
         steps.reserveCapacity(stored.cachedSteps.count + 2)
         steps.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
         steps.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
-        steps.append(contentsOf: stored.steps(digest: digest, repository: repository))
+        stored.appendSteps(to: &steps, digest: digest, repository: repository)
         logger.debug("verified", metadata: [
             "image": "\(image)", "digest": "\(digest)", "policy": "\(policy.name)", "authority": "\(authority.name)",
             "passed": "\(stored.passed)", "cache": "\(CacheOutcome.hit.rawValue)",
@@ -217,8 +217,18 @@ struct CachedVerification: Sendable {
 
     /// The steps, for the image at `digest` in `repository` they were kept for.
     func steps(digest: ImageDigest, repository: String) -> [VerificationStep] {
+        var steps: [VerificationStep] = []
+        steps.reserveCapacity(cachedSteps.count)
+        appendSteps(to: &steps, digest: digest, repository: repository)
+        return steps
+    }
+
+    /// Appends the steps to `steps`, for the image at `digest` in `repository` they were kept for.
+    func appendSteps(to steps: inout [VerificationStep], digest: ImageDigest, repository: String) {
         let hex = digest.encoded
-        return cachedSteps.map { VerificationStep(name: $0.name, passed: $0.passed, detail: $0.detail.text(digestHex: hex, repository: repository)) }
+        for step in cachedSteps {
+            steps.append(VerificationStep(name: step.name, passed: step.passed, detail: step.detail.text(digestHex: hex, repository: repository)))
+        }
     }
 
     func result(image: ImageReference, digest: ImageDigest, policy: String, authority: String) -> VerificationResult {
