@@ -206,6 +206,11 @@ def markdown(results):
             rows.append((name, run["tests"], run["outcome"], run["reports"], "`%s` (%d s), then `%s` (%d s)"
                          % (run["build_command"], run["build_seconds"], run["command"], run["seconds"])))
         out.append(table(["sanitizer", "tests", "outcome", "reports", "commands"], rows))
+        if any("processes_reporting" in sz.get(name, {}) for name in ("address", "thread")):
+            out.append("The tests that start `signet` (serve, review, verify, scan) start the sanitized build's own binary "
+                       "(`SIGNET_BINARY`), and every sanitized process, the test runner and each `signet` it started, writes "
+                       "its reports to a file that is counted here (address: %s process(es) reported, thread: %s).\n"
+                       % (sz.get("address", {}).get("processes_reporting", "-"), sz.get("thread", {}).get("processes_reporting", "-")))
         for name in ("address", "thread"):
             run = sz.get(name, {})
             if run.get("report_sites"):

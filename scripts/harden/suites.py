@@ -14,9 +14,10 @@ from common import ROOT, SCRATCH, StepFailed, run_logged
 SUMMARY = re.compile(r"Test run with (\d+) tests? (?:in \d+ suites? )?(passed|failed)(?: after [\d.]+ seconds)?(?: with (\d+) issues?)?")
 
 
-def swift_test(filter_pattern, log, extra=(), report_dir=None, scratch=None, timeout=None):
+def swift_test(filter_pattern, log, extra=(), report_dir=None, scratch=None, timeout=None, environment=None):
     """Runs `swift test --skip-build --filter` and returns its exit status and Swift Testing's summary."""
     env = dict(os.environ)
+    env.update(environment or {})
     if report_dir:
         shutil.rmtree(report_dir, ignore_errors=True)
         os.makedirs(report_dir)
@@ -98,10 +99,28 @@ def sanitizer(name, log):
     begin = time.monotonic()
     run_logged(["swift", "build", "--build-tests", "--sanitize=" + name, "--scratch-path", scratch], log)
     build_seconds = round(time.monotonic() - begin)
+    # Every sanitized process writes its reports to files here: the test runner and the
+    # `signet` processes the tests start, which are the sanitized build's own binary
+    # (SIGNET_BINARY), so the server, the CLI and the scanner run under the sanitizer too.
+    reports = os.path.join(ROOT, ".build-harden", "sanitizer-" + name)
+    shutil.rmtree(reports, ignore_errors=True)
+    os.makedirs(reports)
+    options = {"address": "ASAN_OPTIONS", "thread": "TSAN_OPTIONS"}[name]
+    environment = {
+        "SIGNET_BINARY": os.path.join(scratch, "debug", "signet"),
+        options: ":".join(o for o in (os.environ.get(options, ""), "log_path=" + os.path.join(reports, "report")) if o),
+    }
     # The suite is Swift Testing alone: the XCTest runner would run no test, and its process
     # exits holding its (empty) suite tree, which LeakSanitizer reported as leaked.
-    result = swift_test(None, log, extra=["--sanitize=" + name, "--disable-xctest"], scratch=scratch)
+    result = swift_test(None, log, extra=["--sanitize=" + name, "--disable-xctest"], scratch=scratch, environment=environment)
     output = result.pop("output")
+    result["processes_reporting"] = len(os.listdir(reports))
+    for entry in sorted(os.listdir(reports)):
+        with open(os.path.join(reports, entry), errors="replace") as f:
+            report = f.read()
+        output += "\n" + report
+        with open(log, "a") as f:
+            f.write("\n--- %s ---\n%s" % (entry, report))
     marker = {"address": r"ERROR: AddressSanitizer", "thread": r"WARNING: ThreadSanitizer"}[name]
     result["reports"] = len(re.findall(marker, output))
     result["report_kinds"] = sorted(set(re.findall(marker + r":? ([\w-]+(?: [\w-]+)?)", output)))[:10]
