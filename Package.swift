@@ -249,7 +249,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "signet", dependencies: ["SignetCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strictSettings),
+        .executableTarget(name: "signet", dependencies: ["SignetCLI", "SignetCrypto", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strictSettings),
 
         // Shared test helpers: a test PKI made with the openssl CLI, process and port helpers,
         // a libcurl client.

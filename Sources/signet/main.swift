@@ -1,5 +1,10 @@
 import ArgumentParser
 import SignetCLI
+import SignetCrypto
+
+// OpenSSL keeps its library state until the process is gone (no atexit cleanup racing the
+// threads that still use it); this must come before anything else initialises OpenSSL.
+OpenSSLLibraryState.keepUntilProcessExit()
 
 // Parses the command line, then runs the chosen subcommand, awaiting the asynchronous ones.
 do {
