@@ -216,8 +216,10 @@ def markdown(results):
             if run.get("report_sites"):
                 out.append("%s reports point at: %s.\n" % (name.capitalize(), "; ".join("`%s`" % site for site in run["report_sites"])))
             if run.get("suppressed_leaks"):
-                out.append("LeakSanitizer left out %d allocation(s) matching `scripts/harden/leak-suppressions.txt` (Swift's weak-reference "
-                           "side tables of objects alive at exit, a blind spot explained in that file).\n" % run["suppressed_leaks"])
+                out.append("LeakSanitizer left out %d allocation(s) matching `scripts/harden/leak-suppressions.txt`: memory still "
+                           "in use at exit that LeakSanitizer cannot see referenced, because Swift keeps the pointer to it with bits "
+                           "set (a weak-reference side table; an array whose pointer carries an enum's case tag), each shown and "
+                           "explained in that file.\n" % run["suppressed_leaks"])
             if run.get("leak_reports"):
                 out.append("LeakSanitizer reported leaks at the exit of %d test process(es): %s.\n"
                            % (run["leak_reports"], "; ".join(run.get("leak_summaries", []))))
