@@ -469,9 +469,12 @@ def write_results(results):
         lines += ["Each part of the bench can run alone (`make bench ONLY=notary,formats`). When each part last ran, "
                   f"on which kernel, and under what load (the load average over 1, 5 and 15 minutes; on this {m['cores']}-core "
                   f"machine anything above {m['cores']} means processes were waiting for a core, and every wall-clock figure of "
-                  "that part is inflated by the wait):", "",
-                  "| part | ran | kernel | load average |", "|---|---|---|---|"]
-        lines += [f"| {name} | {parts[name]['date']} | {parts[name].get('kernel', m['kernel'])} | {parts[name]['load_average']} |"
+                  "that part is inflated by the wait) and how much CPU time the hypervisor gave to other guests while it ran "
+                  "(steal, from /proc/stat; this machine is a virtual one, and a part measured under steal is slowed as "
+                  "under load):", "",
+                  "| part | ran | kernel | load average | CPU steal |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {parts[name]['date']} | {parts[name].get('kernel', m['kernel'])} | {parts[name]['load_average']} | "
+                  f"{parts[name].get('cpu_steal', 'not recorded')} |"
                   for name in PARTS if name in parts]
         lines.append("")
     lines += [
@@ -581,6 +584,42 @@ def evaluate_targets(results):
 PARTS = ("throughput", "profile", "registry", "notary", "formats", "reference", "mixed", "rollout", "memory")
 
 
+def measure_part(part, binary, ws, results, shared):
+    """Runs `<part>_bench.measure`, marking what it adds with the part's name."""
+    import registry_bench
+    sections, targets = len(results.get("sections", [])), len(results.get("extra_targets", []))
+    module = importlib.import_module(f"{part}_bench")
+    if part in ("reference", "profile"):
+        module.measure(binary, ws, results)
+    else:
+        if "registry" not in shared:
+            shared["registry"] = registry_bench.Registry(ws)
+        module.measure(binary, ws, results, shared["registry"])
+    for entry in results.get("sections", [])[sections:] + results.get("extra_targets", [])[targets:]:
+        entry["part"] = part
+
+
+def cpu_times():
+    """The machine's CPU time so far, from the first line of /proc/stat (in clock ticks):
+    (all, steal); None where /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_share(before, after):
+    """The share of the machine's CPU time its hypervisor gave to other guests between two
+    `cpu_times()` readings ("steal" in proc(5)), as a percentage; the wall-clock figures of a
+    part measured with much steal are inflated by it, as by a high load."""
+    if not before or not after or after[0] <= before[0]:
+        return "not recorded"
+    return "{:.0f}%".format(100.0 * (after[1] - before[1]) / (after[0] - before[0]))
+
+
 def main():
     arguments = sys.argv[1:]
     only = None
@@ -601,32 +640,27 @@ def main():
     else:
         results = {"date": now(), "machine": machine(), "repeats": REPEATS, "seconds_per_run": DURATION}
     ws = Workspace()
-    registry = None
+    shared = {}  # the loopback registry, started by the first part that needs it
     try:
-        import registry_bench
         for part in parts:
             results.setdefault("parts", {})[part] = {"date": now(), "kernel": platform.release(),
                                                      "load_average": "{:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())}
             log(f"{part} (load average {results['parts'][part]['load_average']})")
-            if part == "throughput":
-                measure_throughput(binary, ws, results)
-                continue
-            sections, targets = len(results.get("sections", [])), len(results.get("extra_targets", []))
-            module = importlib.import_module(f"{part}_bench")
-            if part in ("reference", "profile"):
-                module.measure(binary, ws, results)
-            else:
-                if registry is None:
-                    registry = registry_bench.Registry(ws)
-                module.measure(binary, ws, results, registry)
-            for entry in results.get("sections", [])[sections:] + results.get("extra_targets", [])[targets:]:
-                entry["part"] = part
+            before = cpu_times()
+            try:
+                if part == "throughput":
+                    measure_throughput(binary, ws, results)
+                else:
+                    measure_part(part, binary, ws, results, shared)
+            finally:
+                results["parts"][part]["cpu_steal"] = steal_share(before, cpu_times())
+                log(f"{part}: CPU steal {results['parts'][part]['cpu_steal']}")
         evaluate_targets(results)
         write_results(results)
         update_readme(results)
     finally:
-        if registry:
-            registry.stop()
+        if shared.get("registry"):
+            shared["registry"].stop()
         ws.close()
     log("wrote bench/RESULTS.md and bench/results.json")
 
