@@ -68,12 +68,12 @@ struct KubernetesPolicySourceTests {
     @Test func syncsDecidesAndFollowsChanges() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()
-        try await server.apply("clusterimagepolicies", Self.policy)
-        try await server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
-        try await server.apply("emergencybypasses", Self.invalid)
-        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["environment": "production"]]])
-        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "production"]]])
-        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "sandbox", "labels": ["signet.dev/exclude": "true"]]])
+        try server.apply("clusterimagepolicies", Self.policy)
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
+        try server.apply("emergencybypasses", Self.invalid)
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["environment": "production"]]])
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "production"]]])
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "sandbox", "labels": ["signet.dev/exclude": "true"]]])
 
         let source = try Self.source(server, now: now)
         #expect(await source.hasLoaded == false)
@@ -94,13 +94,13 @@ struct KubernetesPolicySourceTests {
 
         // The exception is withdrawn: the next decision denies, no restart.
         let revision = set.revision
-        try await server.delete("policyexceptions", key: "billing/vendor")
+        try server.delete("policyexceptions", key: "billing/vendor")
         try await KubernetesWatchTests.eventually("exception gone") { await source.current().exceptions.isEmpty }
         #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)
         #expect(await source.current().revision != revision)
 
         // The shop namespace leaves production: the policy no longer selects it.
-        try await server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
+        try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
         try await KubernetesWatchTests.eventually("labels updated") { source.namespaceLabels("shop") == ["environment": "staging"] }
         let shop = await Self.decide(source, namespace: "shop", now: now)
         #expect(shop.allowed, "the policy still covers the image; it is not enforced in shop")
@@ -131,31 +131,31 @@ struct KubernetesPolicySourceTests {
 
         // Status is written: the policy is Ready, the bypass Invalid with the reason.
         try await KubernetesWatchTests.eventually("status written") {
-            let policy = try await server.object("clusterimagepolicies", key: "deny-untrusted")
-            let bypass = try await server.object("emergencybypasses", key: "open-ended")
+            let policy = try server.object("clusterimagepolicies", key: "deny-untrusted")
+            let bypass = try server.object("emergencybypasses", key: "open-ended")
             return (policy?["status"] as? [String: Any])?["state"] as? String == "Ready"
                 && (bypass?["status"] as? [String: Any])?["state"] as? String == "Invalid"
         }
-        let bypass = try await server.object("emergencybypasses", key: "open-ended")
+        let bypass = try server.object("emergencybypasses", key: "open-ended")
         #expect(((bypass?["status"] as? [String: Any])?["message"] as? String)?.contains("must expire") == true)
     }
 
     @Test func statusSaysActiveOrExpiredAndForbiddenWritesStopQuietly() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()
-        try await server.apply("clusterimagepolicies", Self.policy)
-        try await server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
+        try server.apply("clusterimagepolicies", Self.policy)
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
         let source = try Self.source(server, now: now)
         let task = Task { await source.run() }
         defer { task.cancel() }
         await source.waitUntilLoaded()
         try await KubernetesWatchTests.eventually("expired status") {
-            let status = try await server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any]
+            let status = try server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any]
             return status?["state"] as? String == "Expired" && status?["validUntil"] as? String == "2026-11-22T09:00:00Z"
         }
         // The status write (a MODIFIED event) must not change the policy revision.
         let revision = await source.current().revision
-        try await server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
         try await Task.sleep(for: .milliseconds(200))
         #expect(await source.current().revision == revision)
 
