@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import time
 
 import notary_bench
 import registry_bench
@@ -155,6 +156,30 @@ def prepare(ws, registry, notary):
     return directory, cases
 
 
+def cold_in_running_server(binary, ws, policy_dir, extra, case, cases):
+    """One `signet serve` reviews a pod naming each other case's image, then, timed, one naming
+    `case`'s: the cold latency of a new image in a server past its first verification (ms)."""
+    server = run.Signet(binary, ws, extra=extra, policy_dir=policy_dir)
+    try:
+        connection = server.connection()
+        server.request(connection, "GET", "/metrics")
+        for other in cases:
+            if other is not case:
+                answer = json.loads(server.request(connection, "POST", "/validate?timeout=10s", registry_bench.pod_review([other["reference"]])))
+                if not answer["response"]["allowed"]:
+                    raise RuntimeError(f"{other['key']}: denied: {answer['response'].get('status', {}).get('message')}")
+        body = registry_bench.pod_review([case["reference"]])
+        start = time.perf_counter()
+        answer = json.loads(server.request(connection, "POST", "/validate?timeout=10s", body))
+        elapsed = (time.perf_counter() - start) * 1000
+        if not answer["response"]["allowed"]:
+            raise RuntimeError(f"{case['key']}: denied in a running server: {answer['response'].get('status', {}).get('message')}")
+        connection.close()
+        return elapsed
+    finally:
+        server.stop()
+
+
 def measure(binary, ws, results, registry):
     notary = None
     server = None
@@ -178,11 +203,20 @@ def measure(binary, ws, results, registry):
                 requests.append(sum(len(listed) for listed in made.values()))
                 detail = detail or [f"{name}: {request}" for name, listed in made.items() for request in listed]
             spread = run.spread(latencies)
+            # The same review in a server that has already verified every other format: what a
+            # new image costs once the process's first-use work (Swift runtime metadata and
+            # conformance lookups, OpenSSL algorithm fetches) is done. Shown beside; the target
+            # is judged on the fresh process.
+            running_samples = [cold_in_running_server(binary, ws, policy_dir, extra, case, cases) for _ in range(SAMPLES)]
+            running = run.spread(running_samples)
             met_time = spread["max"] < TARGET_MS
             met_requests = max(requests) <= case["minimum"][1] + 1
-            rows.append({**{k: v for k, v in case.items() if k != "notary"}, "latency_ms": spread, "requests": requests,
+            rows.append({**{k: v for k, v in case.items() if k != "notary"}, "latency_ms": spread, "running_ms": running, "requests": requests,
+                         # every sample, in the order taken, so a bimodal run can be told from a slow one
+                         "samples_ms": [round(x, 1) for x in latencies], "running_samples_ms": [round(x, 1) for x in running_samples],
                          "met_time": met_time, "met_requests": met_requests, "first_sample_requests": detail})
-            run.log(f"cold {case['key']}: {spread['median']:.1f} ms median, {spread['max']:.1f} ms max, requests {requests}")
+            run.log(f"cold {case['key']}: {spread['median']:.1f} ms median, {spread['max']:.1f} ms max, requests {requests}; "
+                    f"in a running server {running['median']:.1f} ms median, {running['max']:.1f} ms max")
     finally:
         if server:
             server.stop()
@@ -194,13 +228,21 @@ def measure(binary, ws, results, registry):
         f"{SAMPLES} samples per format. Requests are every request signet made, as the registry's access log and "
         "the Notary server's request log recorded them. The minimum is what the format needs on this registry and, in "
         "brackets, on one with the OCI referrers API; Debian's docker-registry has none, so a referrer lookup there is a 404 and "
-        "then the `sha256-<hex>` tag index (one request more).", "",
-        f"| format | image named by | median (max) | target < {TARGET_MS} ms | requests made | minimum here (with a referrers API) | target ≤ minimum here + 1 |",
-        "|---|---|---|---|---|---|---|"]
+        "then the `sha256-<hex>` tag index (one request more). The column \"in a running server\" is the same cold "
+        "review (nothing cached for that image; a connection to the registry may be open from the earlier reviews) in a `signet serve` that has just verified "
+        "each of the other formats: the difference from the fresh process is the work a process does once, at its first "
+        "verification (Swift runtime type metadata and protocol conformance lookups for the decoders, OpenSSL's first "
+        "algorithm fetches), which every new image in a running server no longer pays. The target is judged on the fresh "
+        "process.", "",
+        f"| format | image named by | fresh process: median (max) | target < {TARGET_MS} ms | in a running server: median (max) "
+        "| requests made | minimum here (with a referrers API) | target ≤ minimum here + 1 |",
+        "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         named = "tag" if "@" not in row["reference"] else "digest"
         lines.append(f"| {row['label']} | {named} | {row['latency_ms']['median']:.1f} ms ({row['latency_ms']['max']:.1f}) "
-                     f"| {'met' if row['met_time'] else 'not met'} | {', '.join(sorted(set(map(str, row['requests']))))} "
+                     f"| {'met' if row['met_time'] else 'not met'} "
+                     f"| {row['running_ms']['median']:.1f} ms ({row['running_ms']['max']:.1f}) "
+                     f"| {', '.join(sorted(set(map(str, row['requests']))))} "
                      f"| {row['minimum'][1]} ({row['minimum'][0]}) | {'met' if row['met_requests'] else 'not met'} |")
     lines += ["", "What each minimum counts:", ""] + [f"- {row['key']}: {row['why']}." for row in rows]
     lines += ["", "The requests of each format's first sample, as the servers logged them (a digest shortened to 12 characters):", ""]
