@@ -63,6 +63,8 @@ public final class SignatureVerificationMetrics: Sendable {
         var successes: [Counter] = []
         for source in Source.allCases {
             for result in ImageVerificationResult.allCases {
+                // ``slot(_:_:_:)`` finds a counter by the order made here; the two must agree.
+                precondition(Self.slot(source, result, 0) == totals.count, "signature verification counters out of slot order")
                 totals += Self.formats.map { format in
                     Counter(label: "signet_image_signature_verification_total", dimensions: [
                         ("result", result.rawValue), ("format", format), ("source", source.rawValue),
@@ -72,6 +74,7 @@ public final class SignatureVerificationMetrics: Sendable {
             let success = Counter(label: "signet_image_signature_verification_success_total", dimensions: [("source", source.rawValue)])
             // The runbook's success ratio exists from the first decision on, at zero until one passes.
             success.increment(by: 0)
+            precondition(Self.sourceIndex(source) == successes.count, "signature verification counters out of source order")
             successes.append(success)
         }
         self.totals = totals
