@@ -100,6 +100,22 @@ class NotaryServer:
                     found.append(f"{entry.get('http.request.method')} {entry['http.request.uri']}")
         return found
 
+    def answer_durations_ms(self):
+        """`(METHOD uri, milliseconds)` for each request answered so far, in the order answered
+        (`http.response.duration` of its `response completed` lines; None where absent)."""
+        self.log.flush()
+        answers = []
+        with open(self.log_path, "rb") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("msg") == "response completed" and "http.request.uri" in entry:
+                    answers.append((f"{entry.get('http.request.method')} {entry['http.request.uri']}",
+                                    registry_bench.go_duration_ms(entry.get("http.response.duration"))))
+        return answers
+
     def stop(self):
         run.stop_process(self.process)
         self.log.close()

@@ -16,20 +16,57 @@ from concurrent.futures import ThreadPoolExecutor
 import run
 
 
+def go_duration_ms(text):
+    """A Go `time.Duration` as its String() writes it (logfmt quotes the `µs` form; unquoted here) (`85.596µs`, `1.188465ms`, `1.2s`), in
+    milliseconds; None for any other form."""
+    match = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", text or "")
+    if not match:
+        return None
+    return float(match.group(1)) * {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1e3}[match.group(2)]
+
+
 class Registry:
-    def __init__(self, ws):
+    """Debian's docker-registry on 127.0.0.1 with filesystem storage.
+
+    With `answer_times`, it also logs at level info, which writes one `response completed` line
+    per request with the time the registry itself took to answer (`http.response.duration`):
+    what a cold review waited on the registry, told apart from signet's own work."""
+
+    def __init__(self, ws, answer_times=False):
         self.port = run.free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.dir = tempfile.mkdtemp(prefix="signet-bench-registry-", dir=ws.dir)
         config = os.path.join(self.dir, "config.yml")
+        level = "info" if answer_times else "error"
         with open(config, "w") as f:
-            f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n"
+            f.write(f"version: 0.1\nlog:\n  level: {level}\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n"
                     f"    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n")
         # The access log (one combined-format line per request answered) counts requests.
         self.log_path = os.path.join(self.dir, "access.log")
         self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(["docker-registry", "serve", config], stdout=self.log, stderr=subprocess.DEVNULL)
+        self.app_log_path = os.path.join(self.dir, "registry.log") if answer_times else None
+        self.app_log = open(self.app_log_path, "wb") if answer_times else subprocess.DEVNULL
+        self.process = subprocess.Popen(["docker-registry", "serve", config], stdout=self.log, stderr=self.app_log)
         run.wait_until_listening(self.port)
+
+    def answer_durations_ms(self):
+        """`(METHOD uri, milliseconds)` for each request answered so far through the registry's
+        handlers, in the order answered (only with `answer_times`; None where no duration was
+        logged). A path no handler serves (`/v2/<name>/referrers/...` on this registry) is
+        answered 404 by the router without a line."""
+        if not self.app_log_path:
+            return []
+        self.app_log.flush()
+        answers = []
+        with open(self.app_log_path, "rb") as f:
+            for line in f.read().decode(errors="replace").splitlines():
+                if 'msg="response completed' in line:
+                    duration = re.search(r'http\.response\.duration="?([^" ]+)', line)
+                    method = re.search(r'http\.request\.method=(\S+)', line)
+                    uri = re.search(r'http\.request\.uri="?([^" ]+)', line)
+                    answers.append((f"{method.group(1) if method else '?'} {uri.group(1) if uri else '?'}",
+                                    go_duration_ms(duration.group(1)) if duration else None))
+        return answers
 
     def requests(self):
         """The requests the registry has answered so far, as `METHOD path` strings."""
@@ -98,6 +135,8 @@ class Registry:
     def stop(self):
         self.process.terminate()
         self.process.wait(10)
+        if self.app_log_path:
+            self.app_log.close()
         self.log.close()
 
 
