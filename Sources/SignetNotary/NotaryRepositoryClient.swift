@@ -163,7 +163,7 @@ public final class NotaryRepositoryClient: Sendable {
             validUntil = fetched.addingTimeInterval(min(ttl, 30))
         }
         let entry = Entry(outcome: outcome, validUntil: validUntil)
-        entries.withLockedValue { $0.insert(outcome, for: key, expires: validUntil, now: fetched) }
+        entries.withLockedValue { _ = $0.insert(outcome, for: key, expires: validUntil, now: fetched) }
         return entry
     }
 

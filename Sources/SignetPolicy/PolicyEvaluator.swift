@@ -340,9 +340,10 @@ public struct PolicyEvaluator: Sendable {
         progress.missingDigest = policy.requireDigest && image.digest == nil
         // Static authorities, and those whose trust material is missing, are decided here,
         // without the verifier.
-        var signature: [CompiledAuthority] = []
+        // Positions of the signature authorities. By index: an authority is read in place, not
+        // copied with its trust configuration.
+        var signature: [Int] = []
         let authorities = policy.authorities
-        // By index: an authority is read in place, not copied with its trust configuration.
         for position in authorities.indices {
             // Trust material that could not be read, or a trust root whose TUF metadata expired
             // without a refresh (a frozen mirror), fails the authority (fail closed), decided
@@ -355,7 +356,7 @@ public struct PolicyEvaluator: Sendable {
                 continue
             }
             guard case .static(let action, let message) = authorities[position].kind else {
-                signature.append(authorities[position])
+                signature.append(position)
                 continue
             }
             let passed = action == .pass
@@ -366,30 +367,30 @@ public struct PolicyEvaluator: Sendable {
         }
         guard !signature.isEmpty, !progress.isSettled else { return progress }
         guard verifier != nil else {
-            for authority in signature {
+            for position in signature {
                 progress.record(
                     AuthorityResult(
-                        authority: authority.name, status: .error,
-                        reason: "no verifier is configured for \(authority.kind.fieldName) authorities"),
-                    at: authority.index)
+                        authority: authorities[position].name, status: .error,
+                        reason: "no verifier is configured for \(authorities[position].kind.fieldName) authorities"),
+                    at: authorities[position].index)
             }
             return progress
         }
         if let cache = cachedVerdicts {
-            for authority in signature {
+            for position in signature {
                 guard !progress.isSettled else { return progress }
-                if let verdict = cache.cachedVerdict(image: image, authority: authority, policy: policy) {
+                if let verdict = cache.cachedVerdict(image: image, authority: authorities[position], policy: policy) {
                     progress.record(
                         AuthorityResult(
-                            authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
-                            steps: verdict.steps, digest: verdict.digest, trustRoot: authority.trustRoot, cache: .hit),
-                        at: authority.index)
+                            authority: authorities[position].name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
+                            steps: verdict.steps, digest: verdict.digest, trustRoot: authorities[position].trustRoot, cache: .hit),
+                        at: authorities[position].index)
                 } else {
-                    progress.pending.append(authority)
+                    progress.pending.append(authorities[position])
                 }
             }
         } else {
-            progress.pending = signature
+            progress.pending = signature.map { authorities[$0] }
         }
         return progress
     }

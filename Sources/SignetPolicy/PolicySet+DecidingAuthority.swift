@@ -13,17 +13,24 @@ extension PolicySet {
     /// one consulted; `nil` when none was (no policy covers the image, an exemption applied, or
     /// the reference did not parse). Its kind is the verdict's signature format in metrics.
     public func decidingAuthority(of verdict: ImageVerdict) -> CompiledAuthority? {
-        var first: (policy: String, authority: String)?
-        for result in verdict.results {
-            for authority in result.authorities {
-                if authority.status == .passed { return self.authority(authority.authority, of: result.policy) }
-                if first == nil { first = (result.policy, authority.authority) }
+        // By index: results and authority results (with their steps) are read in place, not copied.
+        let results = verdict.results
+        var first: (policy: Int, authority: Int)?
+        for policy in results.indices {
+            for authority in results[policy].authorities.indices {
+                if results[policy].authorities[authority].status == .passed {
+                    return self.authority(results[policy].authorities[authority].authority, of: results[policy].policy)
+                }
+                if first == nil { first = (policy, authority) }
             }
         }
-        return first.flatMap { authority($0.authority, of: $0.policy) }
+        return first.flatMap { authority(results[$0.policy].authorities[$0.authority].authority, of: results[$0.policy].policy) }
     }
 
     private func authority(_ name: String, of policy: String) -> CompiledAuthority? {
-        self.policy(named: policy)?.authorities.first { $0.name == name }
+        guard let authorities = self.policy(named: policy)?.authorities,
+              let index = authorities.firstIndex(where: { $0.name == name })
+        else { return nil }
+        return authorities[index]
     }
 }

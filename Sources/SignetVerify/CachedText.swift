@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOConcurrencyHelpers
 
 /// A text the verification cache keeps (a reason or a step's detail), made compact for a cache
@@ -41,7 +46,10 @@ struct CachedText: Sendable, Hashable {
         if template.contains(repository) {
             template = template.replacing(repository, with: String(Self.repositoryMarker))
         }
-        if template != text, Self.expand(template, digestHex: digestHex, repository: repository) == text {
+        // Byte for byte: String's == compares canonical equivalence, which could take a
+        // differently encoded text for the one given.
+        if !template.utf8.elementsEqual(text.utf8),
+           Self.expand(template, digestHex: digestHex, repository: repository).utf8.elementsEqual(text.utf8) {
             storage = .template(pool.intern(template))
         } else {
             storage = .plain(pool.intern(text))
@@ -62,29 +70,87 @@ struct CachedText: Sendable, Hashable {
         return false
     }
 
-    private static func expand(_ template: String, digestHex: String, repository: String) -> String {
-        let scalars = template.unicodeScalars
-        var result = String()
-        result.reserveCapacity(template.utf8.count + 2 * max(digestHex.utf8.count, repository.utf8.count))
-        var start = scalars.startIndex
-        var index = start
-        while index < scalars.endIndex {
-            let scalar = scalars[index]
-            if scalar == digestMarker || scalar == repositoryMarker {
-                result.unicodeScalars.append(contentsOf: scalars[start..<index])
-                result += scalar == digestMarker ? digestHex : repository
-                index = scalars.index(after: index)
-                start = index
-            } else {
-                index = scalars.index(after: index)
+    /// `template` with each marker replaced by what it stands for. On UTF-8 bytes: a marker is
+    /// the three-byte sequence `EE 80 81` or `EE 80 82`, and UTF-8 is self-synchronising (a lead
+    /// byte such as `EE` never occurs inside another scalar's encoding), so a byte scan finds
+    /// exactly the marker scalars. A cached verdict's texts are expanded on every warm review.
+    static func expand(_ template: String, digestHex: String, repository: String) -> String {
+        let original = template
+        var template = template
+        var digestHex = digestHex
+        var repository = repository
+        return template.withUTF8 { text in
+            digestHex.withUTF8 { digest in
+                repository.withUTF8 { repository in
+                    let markers = markerCount(text)
+                    guard markers > 0 else { return original }
+                    let capacity = text.count + markers * max(digest.count, repository.count)
+                    return String(unsafeUninitializedCapacity: capacity) { output in
+                        var written = 0
+                        func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+                            guard let source = bytes.baseAddress, let target = output.baseAddress, !bytes.isEmpty else { return }
+                            (target + written).update(from: source, count: bytes.count)
+                            written += bytes.count
+                        }
+                        var start = 0
+                        var index = nextCandidate(text, from: 0)
+                        while index < text.count {
+                            if let stands = markerByte(text, at: index) {
+                                copy(UnsafeBufferPointer(rebasing: text[start..<index]))
+                                copy(stands == digestMarkerByte ? digest : repository)
+                                start = index + 3
+                                index = nextCandidate(text, from: start)
+                            } else {
+                                index = nextCandidate(text, from: index + 1)
+                            }
+                        }
+                        copy(UnsafeBufferPointer(rebasing: text[start...]))
+                        return written
+                    }
+                }
             }
         }
-        result.unicodeScalars.append(contentsOf: scalars[start...])
-        return result
+    }
+
+    /// The last byte of ``digestMarker``'s UTF-8 encoding (`EE 80 81`).
+    private static let digestMarkerByte: UInt8 = 0x81
+    /// The last byte of ``repositoryMarker``'s UTF-8 encoding (`EE 80 82`).
+    private static let repositoryMarkerByte: UInt8 = 0x82
+
+    /// The last byte of the marker whose encoding starts at `index`, or nil.
+    @inline(__always)
+    private static func markerByte(_ text: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt8? {
+        guard index + 2 < text.count, text[index] == 0xEE, text[index + 1] == 0x80 else { return nil }
+        let last = text[index + 2]
+        return last == digestMarkerByte || last == repositoryMarkerByte ? last : nil
+    }
+
+    /// The index of the next `EE` byte (a marker's first) at or after `index`, or the end.
+    @inline(__always)
+    private static func nextCandidate(_ text: UnsafeBufferPointer<UInt8>, from index: Int) -> Int {
+        guard index < text.count, let base = text.baseAddress,
+              let found = memchr(base + index, 0xEE, text.count - index)
+        else { return text.count }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+
+    private static func markerCount(_ text: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        var index = nextCandidate(text, from: 0)
+        while index < text.count {
+            if markerByte(text, at: index) != nil {
+                count += 1
+                index = nextCandidate(text, from: index + 3)
+            } else {
+                index = nextCandidate(text, from: index + 1)
+            }
+        }
+        return count
     }
 
     private static func holdsMarker(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0 == digestMarker || $0 == repositoryMarker }
+        var text = text
+        return text.withUTF8 { markerCount($0) > 0 }
     }
 }
 
