@@ -581,7 +581,7 @@ def evaluate_targets(results):
     results["targets"] = targets
 
 
-PARTS = ("throughput", "profile", "registry", "notary", "formats", "reference", "mixed", "rollout", "memory")
+PARTS = ("throughput", "verdicts", "profile", "registry", "notary", "formats", "reference", "mixed", "rollout", "memory")
 
 
 def measure_part(part, binary, ws, results, shared):
