@@ -9,6 +9,7 @@ extension RegistryClient {
     /// OCI distribution specification v1.1, "Pushing a blob monolithically" (the POST-then-PUT
     /// form): `POST /v2/<name>/blobs/uploads/` answers 202 with a `Location`; `PUT <location>?digest=<digest>`
     /// with the bytes answers 201. The digest is SHA-256 of the bytes.
+    @discardableResult
     public func pushBlob(
         _ bytes: [UInt8], mediaType: String = "application/octet-stream", to reference: ImageReference,
         deadline: ContinuousClock.Instant
@@ -45,6 +46,7 @@ extension RegistryClient {
     /// `Content-Type: mediaType` (OCI distribution specification v1.1, "Pushing Manifests").
     /// `reference` names the tag (or the digest, for an untagged push). Returns the manifest's
     /// descriptor, its digest computed from `bytes`.
+    @discardableResult
     public func pushManifest(
         _ bytes: [UInt8], mediaType: String, to reference: ImageReference, deadline: ContinuousClock.Instant
     ) async throws(RegistryError) -> Descriptor {
@@ -70,6 +72,7 @@ extension RegistryClient {
     }
 
     /// Encodes `manifest` with ``Manifest/encoded()`` and pushes it with ``pushManifest(_:mediaType:to:deadline:)``.
+    @discardableResult
     public func pushManifest(
         _ manifest: Manifest, to reference: ImageReference, deadline: ContinuousClock.Instant
     ) async throws(RegistryError) -> Descriptor {

@@ -28,7 +28,7 @@ struct PostgresHistoryStoreTests {
         #expect(migrated.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
 
         // A newer schema is refused, naming both versions.
-        try await offThePool { try server.psql("UPDATE signet_history_schema SET version = 99", database: "queries") }
+        _ = try await offThePool { try server.psql("UPDATE signet_history_schema SET version = 99", database: "queries") }
         let error = await #expect(throws: HistoryStoreError.self) {
             try await PostgresHistoryStore.open(try PostgresConnectionString(parsing: server.connectionString(database: "queries")))
         }

@@ -60,6 +60,7 @@ final class NotaryWorld: @unchecked Sendable {
     }
 
     /// Pushes a new one-layer image as `reference`; returns its manifest descriptor.
+    @discardableResult
     static func push(_ client: RegistryClient, _ reference: ImageReference) async throws -> Descriptor {
         let deadline = TestBudget.deadline()
         let layer = try await client.pushBlob(

@@ -319,7 +319,7 @@ struct LiveServerTests {
             """,
         ])
         // Rotate: a new certificate from the same CA, written key first as cert-manager would.
-        _ = try await server.pki.issueServerCertificate(commonName: "localhost", into: server.certificateDirectory.url)
+        _ = try server.pki.issueServerCertificate(commonName: "localhost", into: server.certificateDirectory.url)
         var after: [String: Any] = [:]
         for _ in 0..<100 {
             after = try await LiveClient.run("tls", server)

@@ -31,7 +31,7 @@ struct PrivateSigstoreTests {
         let artifact = [UInt8](try Data(contentsOf: fixture.file("artifact")))
         var configuration = SigstoreVerifierConfiguration()
         configuration.clock = { now }
-        let result = try SigstoreVerifier(trustedRoot: root, configuration: configuration)
+        let result = SigstoreVerifier(trustedRoot: root, configuration: configuration)
             .verify(bundle, policy: SigstoreVerificationPolicy(signer: .publicKey(key), artifact: .bytes(artifact)))
         guard let failure = result.failure else { return ("verified", "") }
         let failed = result.steps.first { if case .failed = $0.outcome { true } else { false } }

@@ -23,8 +23,8 @@ public final class TestProcess: @unchecked Sendable {
         directory = TemporaryDirectory(prefix: "signet-proc")
         stdoutURL = directory.file("stdout")
         stderrURL = directory.file("stderr")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process = try Child(

@@ -67,8 +67,10 @@ struct ConsoleBrowserTests {
         for (name, heading) in [("overview", "Overview"), ("policies", "Policies"), ("help", "Help"), ("verify", "Verify"), ("history", "History")] {
             #expect(pages[name]?["h1"] as? String == heading, "\(name): \(pages[name] ?? [:])")
         }
-        #expect((pages["policies"]?["text"] as? String ?? "").contains("team-signed"))
-        #expect((pages["help"]?["text"] as? String ?? "").contains("What to do"))
+        let policiesText = try #require(pages["policies"]?["text"] as? String)
+        let helpText = try #require(pages["help"]?["text"] as? String)
+        #expect(policiesText.contains("team-signed"))
+        #expect(helpText.contains("What to do"))
 
         let signedRun = try #require(result["signed"] as? [String: Any])
         #expect((signedRun["verdict"] as? String ?? "").hasPrefix("allow"), "\(signedRun)")

@@ -19,7 +19,7 @@ struct KeyEncodingTests {
 
     /// alice's key with its point compressed (`openssl ec -conv_form compressed`).
     static func aliceCompressedPEM() async throws -> String {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let output = directory.path + "/alice-compressed.pub"
         try await offThePool {
             try TestSigningKey.openssl(["ec", "-pubin", "-in", alicePEM, "-conv_form", "compressed", "-pubout", "-out", output])

@@ -154,7 +154,7 @@ struct SigstoreTUFServeTests {
         #expect(allowed.allowed, "\(allowed.denials)")
         let reference = try ImageReference(parsing: KeylessVector.image(in: registry))
         let policy = try #require(first["keyless-philipp"])
-        #expect(await engine.cachedVerdict(image: reference, authority: policy.authorities[0], policy: policy)?.passed == true)
+        #expect(engine.cachedVerdict(image: reference, authority: policy.authorities[0], policy: policy)?.passed == true)
 
         live.publish(.init(root: try TrustedRoot(json: next), digest: DigestAlgorithm.sha256.hexHash(next), origin: "TUF test (targets version 15)"))
         guard case .reloaded(let second)? = await watcher.poll() else {
@@ -170,7 +170,7 @@ struct SigstoreTUFServeTests {
         }
         #expect(trust.trustRootSource == "TUF test (targets version 15)")
         await engine.retain(second)
-        #expect(await engine.cachedVerdict(image: reference, authority: recompiled.authorities[0], policy: recompiled) == nil,
+        #expect(engine.cachedVerdict(image: reference, authority: recompiled.authorities[0], policy: recompiled) == nil,
                 "the verdict cached under the old root is not reused")
         let denied = await decide(second)
         #expect(!denied.allowed, "verified again against the new root, which cannot verify the signature")

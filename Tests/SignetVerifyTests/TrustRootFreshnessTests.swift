@@ -42,7 +42,7 @@ struct TrustRootFreshnessTests {
         #expect(allowed.allowed, "\(allowed.denials)")
         let reference = try ImageReference(parsing: KeylessVector.image(in: registry))
         let policy = try #require(policies["keyless-philipp"])
-        #expect(await engine.cachedVerdict(image: reference, authority: policy.authorities[0], policy: policy)?.passed == true)
+        #expect(engine.cachedVerdict(image: reference, authority: policy.authorities[0], policy: policy)?.passed == true)
 
         // The metadata expired and the mirror cannot be reached: the same compiled policy, with
         // its allow still cached, now denies, naming why.
