@@ -85,11 +85,11 @@ class NotaryServer:
         key_id = signed["roles"]["root"]["keyids"][0]
         return base64.b64decode(signed["keys"][key_id]["keyval"]["public"]).decode()
 
-    def requests(self):
-        """The requests the server has answered so far, as `METHOD uri` strings (its JSON log
-        writes one `response completed` line per request)."""
+    def answered(self):
+        """Each `response completed` line of the server's JSON log so far (one per request
+        answered), as its decoded entry."""
         self.log.flush()
-        found = []
+        entries = []
         with open(self.log_path, "rb") as f:
             for line in f:
                 try:
@@ -97,24 +97,18 @@ class NotaryServer:
                 except ValueError:
                     continue
                 if entry.get("msg") == "response completed" and "http.request.uri" in entry:
-                    found.append(f"{entry.get('http.request.method')} {entry['http.request.uri']}")
-        return found
+                    entries.append(entry)
+        return entries
+
+    def requests(self):
+        """The requests the server has answered so far, as `METHOD uri` strings."""
+        return [f"{e.get('http.request.method')} {e['http.request.uri']}" for e in self.answered()]
 
     def answer_durations_ms(self):
         """`(METHOD uri, milliseconds)` for each request answered so far, in the order answered
-        (`http.response.duration` of its `response completed` lines; None where absent)."""
-        self.log.flush()
-        answers = []
-        with open(self.log_path, "rb") as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if entry.get("msg") == "response completed" and "http.request.uri" in entry:
-                    answers.append((f"{entry.get('http.request.method')} {entry['http.request.uri']}",
-                                    registry_bench.go_duration_ms(entry.get("http.response.duration"))))
-        return answers
+        (`http.response.duration`; None where absent)."""
+        return [(f"{e.get('http.request.method')} {e['http.request.uri']}",
+                 registry_bench.go_duration_ms(e.get("http.response.duration"))) for e in self.answered()]
 
     def stop(self):
         run.stop_process(self.process)
