@@ -89,7 +89,7 @@ struct CachedText: Sendable, Hashable {
                         var written = 0
                         func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
                             guard let source = bytes.baseAddress, let target = output.baseAddress, !bytes.isEmpty else { return }
-                            (target + written).update(from: source, count: bytes.count)
+                            (target + written).initialize(from: source, count: bytes.count)
                             written += bytes.count
                         }
                         var start = 0
@@ -163,21 +163,39 @@ struct CachedText: Sendable, Hashable {
 /// (registry errors, image names) cannot grow it.
 final class TextPool: Sendable {
     let capacity: Int
-    private let texts: NIOLockedValueBox<Set<String>>
+    private let texts: NIOLockedValueBox<Set<ExactText>>
+
+    /// A text compared and hashed by its UTF-8 bytes: String's own equality is canonical
+    /// equivalence, under which `café` written precomposed and decomposed are one text, and the
+    /// pool would hand back other bytes than it was given.
+    private struct ExactText: Hashable, Sendable {
+        let text: String
+
+        static func == (left: ExactText, right: ExactText) -> Bool {
+            left.text.utf8.elementsEqual(right.text.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            var text = text
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
 
     init(capacity: Int = 4096) {
         self.capacity = max(1, capacity)
         texts = NIOLockedValueBox([])
     }
 
-    /// The pool's copy of `text` (which shares its storage), `text` itself when it is new.
-    /// Texts of 15 bytes or fewer are stored inside the string value itself and are not kept.
+    /// The pool's copy of `text` (the same bytes, sharing one storage), `text` itself when it
+    /// is new. Texts of 15 bytes or fewer are stored inside the string value itself and are not
+    /// kept.
     func intern(_ text: String) -> String {
         guard text.utf8.count > 15 else { return text }
+        let exact = ExactText(text: text)
         return texts.withLockedValue { texts in
-            if let index = texts.firstIndex(of: text) { return texts[index] }
+            if let index = texts.firstIndex(of: exact) { return texts[index].text }
             if texts.count >= capacity { texts.removeAll(keepingCapacity: true) }
-            texts.insert(text)
+            texts.insert(exact)
             return text
         }
     }

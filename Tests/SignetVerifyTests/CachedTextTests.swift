@@ -101,6 +101,54 @@ struct CachedTextTests {
         }
     }
 
+    /// `expand` against a reference that replaces marker scalars one by one, over templates of
+    /// markers, other private-use scalars whose UTF-8 also starts with `EE`, and text, read back
+    /// with digests and repositories longer or shorter than the texts were kept with (and
+    /// holding `EE`-led scalars themselves, which are copied, never expanded again).
+    @Test func expandingPutsBackExactlyWhatEachMarkerStandsFor() {
+        func reference(_ template: String, _ digest: String, _ repository: String) -> String {
+            var result = ""
+            for scalar in template.unicodeScalars {
+                if scalar == CachedText.digestMarker {
+                    result += digest
+                } else if scalar == CachedText.repositoryMarker {
+                    result += repository
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+            return result
+        }
+        let pieces = ["\u{E001}", "\u{E002}", "\u{E000}", "\u{E003}", "\u{E041}", "\u{E081}", "é", "e\u{301}", "a", ":", "/", "sha256-", " "]
+        let digests = ["", "ab", hex, hex + hex, "\u{E001}"]
+        let repositories = ["", "r", repository, String(repeating: "long/", count: 60) + "app", "\u{E000}/x", "\u{E002}y", "caf\u{E9}"]
+        var generator = SeededGenerator(seed: 0xE001)
+        for round in 0..<4_000 {
+            var template = ""
+            for _ in 0..<Int.random(in: 0...10, using: &generator) { template += pieces.randomElement(using: &generator)! }
+            let digest = digests.randomElement(using: &generator)!
+            let repository = repositories.randomElement(using: &generator)!
+            let expanded = CachedText.expand(template, digestHex: digest, repository: repository)
+            let expected = reference(template, digest, repository)
+            let exact = Array(expanded.utf8) == Array(expected.utf8)
+            #expect(exact, "round \(round): \(template.debugDescription) with \(digest.debugDescription), \(repository.debugDescription)")
+            if !exact { return }
+        }
+    }
+
+    /// A pool holding a text gives back that text only for the same bytes: a canonically
+    /// equivalent text written otherwise is kept as given.
+    @Test func thePoolGivesBackTheBytesItWasGiven() {
+        let pool = TextPool()
+        let precomposed = "signed by someone at caf\u{E9}.example"
+        let decomposed = "signed by someone at cafe\u{301}.example"
+        #expect(precomposed == decomposed)  // String equality is canonical equivalence
+        _ = pool.intern(precomposed)
+        #expect(Array(pool.intern(decomposed).utf8) == Array(decomposed.utf8))
+        #expect(Array(pool.intern(precomposed).utf8) == Array(precomposed.utf8))
+        #expect(pool.count == 2)
+    }
+
     @Test func thePoolKeepsOneCopyAndStaysWithinItsCapacity() {
         let pool = TextPool(capacity: 64)
         let first = pool.intern(String("a text long enough to be stored apart".utf8))

@@ -213,7 +213,7 @@ public final class TokenAuthenticator: Sendable {
         lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
         let now = ContinuousClock.now
         state.withLockedValue { state in
-            state.tokens.insert(token, for: TokenKey(server: server.name, scope: scope, credential: credential), expires: issued + lifetime, now: now)
+            _ = state.tokens.insert(token, for: TokenKey(server: server.name, scope: scope, credential: credential), expires: issued + lifetime, now: now)
         }
         return token
     }
