@@ -318,13 +318,30 @@ end
 """
 
 
-def wrk(port, ws, connections, close_each=False, server=None):
+def wrk(port, ws, connections, close_each=False, server=None, body=None):
     """One wrk run; with `server`, also the server's CPU time per request (user + system)."""
     before = cpu_seconds(server.pids()) if server else None
-    data = run_wrk(port, ws, connections, close_each)
+    data = run_wrk(port, ws, connections, close_each, body=body)
     if server:
         data["cpu_us_per_request"] = (cpu_seconds(server.pids()) - before) * 1e6 / max(1, data["requests"])
     return data
+
+
+def alternating_runs(signet, nginx, ws, connections, body=None):
+    """REPEATS wrk runs of each server at `connections`, alternating (which goes first
+    alternates too, so neither always runs right after the other); {"signet": [...], "nginx": [...]}."""
+    runs = {"signet": [], "nginx": []}
+    for repeat in range(REPEATS):
+        pair = (("signet", signet), ("nginx", nginx)) if repeat % 2 == 0 else (("nginx", nginx), ("signet", signet))
+        for name, server in pair:
+            runs[name].append(wrk(server.port, ws, connections, server=server, body=body))
+    return runs
+
+
+def paired_ratio(runs):
+    """The ratio of each signet run to the nginx run beside it: a machine that gets slower or
+    faster between runs moves both runs of a pair alike."""
+    return spread([s["rps"] / n["rps"] for s, n in zip(runs["signet"], runs["nginx"]) if n["rps"]])
 
 
 def run_wrk(port, ws, connections, close_each=False, duration=DURATION, body=None):
@@ -388,13 +405,8 @@ def measure_throughput(binary, ws, results):
     table = {}
     decision = "signet_admission_decision_duration_seconds"
     for connections in CONCURRENCY:
-        runs = {"signet": [], "nginx": []}
         before = histogram_buckets(signet.metrics(), decision)
-        for repeat in range(REPEATS):
-            # Alternating which server goes first, so neither always runs right after the other.
-            pair = (("signet", signet), ("nginx", nginx)) if repeat % 2 == 0 else (("nginx", nginx), ("signet", signet))
-            for name, server in pair:
-                runs[name].append(wrk(server.port, ws, connections, server=server))
+        runs = alternating_runs(signet, nginx, ws, connections)
         row = {}
         for name in runs:
             errors = sum(r["errors"] + r["non2xx"] for r in runs[name])
@@ -404,10 +416,7 @@ def measure_throughput(binary, ws, results):
                          "p999_ms": spread([r["p999_us"] / 1000 for r in runs[name]]),
                          "cpu_us_per_request": spread([r["cpu_us_per_request"] for r in runs[name]]),
                          "errors": errors}
-        # The ratio of each signet run to the nginx run beside it, then their median: a machine
-        # that gets slower or faster between runs moves both runs of a pair alike.
-        pairs = [s["rps"] / n["rps"] for s, n in zip(runs["signet"], runs["nginx"]) if n["rps"]]
-        row["ratio_spread"] = spread(pairs)
+        row["ratio_spread"] = paired_ratio(runs)
         row["ratio"] = row["ratio_spread"]["median"]
         row["ratio_of_medians"] = row["signet"]["rps"]["median"] / row["nginx"]["rps"]["median"]
         row["decision_time"] = histogram_quantiles(signet.metrics(), decision, since=before)

@@ -35,19 +35,12 @@ def measure(binary, ws, results, registry):
         nginx = run.Nginx(ws, response)
         table = {}
         for connections in CONNECTIONS:
-            runs = {"signet": [], "nginx": []}
-            for repeat in range(run.REPEATS):
-                pair = (("signet", signet), ("nginx", nginx)) if repeat % 2 == 0 else (("nginx", nginx), ("signet", signet))
-                for name, server in pair:
-                    before = run.cpu_seconds(server.pids())
-                    data = run.run_wrk(server.port, ws, connections, body=body)
-                    data["cpu_us_per_request"] = (run.cpu_seconds(server.pids()) - before) * 1e6 / max(1, data["requests"])
-                    runs[name].append(data)
+            runs = run.alternating_runs(signet, nginx, ws, connections, body=body)
             row = {name: {"rps": run.spread([r["rps"] for r in runs[name]]),
                           "p99_ms": run.spread([r["p99_us"] / 1000 for r in runs[name]]),
                           "cpu_us_per_request": run.spread([r["cpu_us_per_request"] for r in runs[name]]),
                           "errors": sum(r["errors"] + r["non2xx"] for r in runs[name])} for name in runs}
-            row["ratio"] = run.spread([s["rps"] / n["rps"] for s, n in zip(runs["signet"], runs["nginx"]) if n["rps"]])["median"]
+            row["ratio"] = run.paired_ratio(runs)["median"]
             row["cpu_ratio"] = row["signet"]["cpu_us_per_request"]["median"] / row["nginx"]["cpu_us_per_request"]["median"]
             table[str(connections)] = row
             run.log(f"verdicts, {connections} connections: signet {row['signet']['rps']['median']:.0f} req/s "

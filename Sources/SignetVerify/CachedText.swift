@@ -93,16 +93,10 @@ struct CachedText: Sendable, Hashable {
                             written += bytes.count
                         }
                         var start = 0
-                        var index = nextCandidate(text, from: 0)
-                        while index < text.count {
-                            if let stands = markerByte(text, at: index) {
-                                copy(UnsafeBufferPointer(rebasing: text[start..<index]))
-                                copy(stands == digestMarkerByte ? digest : repository)
-                                start = index + 3
-                                index = nextCandidate(text, from: start)
-                            } else {
-                                index = nextCandidate(text, from: index + 1)
-                            }
+                        forEachMarker(text) { index, stands in
+                            copy(UnsafeBufferPointer(rebasing: text[start..<index]))
+                            copy(stands == digestMarkerByte ? digest : repository)
+                            start = index + 3
                         }
                         copy(UnsafeBufferPointer(rebasing: text[start...]))
                         return written
@@ -112,7 +106,9 @@ struct CachedText: Sendable, Hashable {
         }
     }
 
-    /// The last byte of ``digestMarker``'s UTF-8 encoding (`EE 80 81`).
+    /// The last byte of ``digestMarker``'s UTF-8 encoding (`EE 80 81`). Literal, as it is read
+    /// for every marker; `expandingPutsBackExactlyWhatEachMarkerStandsFor` checks the bytes
+    /// against the scalars.
     private static let digestMarkerByte: UInt8 = 0x81
     /// The last byte of ``repositoryMarker``'s UTF-8 encoding (`EE 80 82`).
     private static let repositoryMarkerByte: UInt8 = 0x82
@@ -120,6 +116,7 @@ struct CachedText: Sendable, Hashable {
     /// The last byte of the marker whose encoding starts at `index`, or nil.
     @inline(__always)
     private static func markerByte(_ text: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt8? {
+        // Both markers start `EE 80` (U+E000 to U+E03F do).
         guard index + 2 < text.count, text[index] == 0xEE, text[index + 1] == 0x80 else { return nil }
         let last = text[index + 2]
         return last == digestMarkerByte || last == repositoryMarkerByte ? last : nil
@@ -134,17 +131,23 @@ struct CachedText: Sendable, Hashable {
         return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
-    private static func markerCount(_ text: UnsafeBufferPointer<UInt8>) -> Int {
-        var count = 0
+    /// Calls `body` with the index and last byte of each marker in `text`, in order.
+    @inline(__always)
+    private static func forEachMarker(_ text: UnsafeBufferPointer<UInt8>, _ body: (_ index: Int, _ stands: UInt8) -> Void) {
         var index = nextCandidate(text, from: 0)
         while index < text.count {
-            if markerByte(text, at: index) != nil {
-                count += 1
+            if let stands = markerByte(text, at: index) {
+                body(index, stands)
                 index = nextCandidate(text, from: index + 3)
             } else {
                 index = nextCandidate(text, from: index + 1)
             }
         }
+    }
+
+    private static func markerCount(_ text: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        forEachMarker(text) { _, _ in count += 1 }
         return count
     }
 
