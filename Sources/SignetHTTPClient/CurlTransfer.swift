@@ -100,8 +100,14 @@ final class CurlTransfer: @unchecked Sendable {
         try check(signet_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "nosignal")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "HTTP version")
-        // Wait for a multiplexed HTTP/2 connection instead of opening a second one.
-        try check(signet_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
+        // Over TLS, wait for a connection being opened to the same host instead of opening a
+        // second one, in case ALPN makes it HTTP/2 and it can carry this transfer too. Over plain
+        // HTTP nothing multiplexes (HTTP/2 is asked for over TLS only), and curl learns that only
+        // from an answer, forgotten with the connection: waiting made every transfer to a
+        // registry that closes its connections (`Connection: close`) wait for the one before it.
+        if request.url.prefix(8).lowercased() == "https://" {
+            try check(signet_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
+        }
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1), "follow redirects")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, settings.maximumRedirects), "redirects")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")

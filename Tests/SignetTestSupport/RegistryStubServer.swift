@@ -15,12 +15,17 @@ public final class RegistryStubServer: @unchecked Sendable {
         public var body: [UInt8]
         /// Seconds to wait before answering.
         public var delay: Double
+        /// With a value above 1: before answering, wait until this many requests are being
+        /// answered at once (or 5 s have passed), so a client that sends them one at a time
+        /// shows as ``RegistryStubServer/peakConcurrentRequests`` 1.
+        public var gather: Int
 
-        public init(status: Int = 200, headers: [String: String] = [:], body: [UInt8] = [], delay: Double = 0) {
+        public init(status: Int = 200, headers: [String: String] = [:], body: [UInt8] = [], delay: Double = 0, gather: Int = 0) {
             self.status = status
             self.headers = headers
             self.body = body
             self.delay = delay
+            self.gather = gather
         }
     }
 
@@ -43,7 +48,10 @@ public final class RegistryStubServer: @unchecked Sendable {
         var table: [String: [[String: Any]]] = [:]
         for (route, responses) in routes {
             table[route] = responses.map {
-                ["status": $0.status, "headers": $0.headers, "body": Data($0.body).base64EncodedString(), "delay": $0.delay]
+                [
+                    "status": $0.status, "headers": $0.headers, "body": Data($0.body).base64EncodedString(), "delay": $0.delay,
+                    "gather": $0.gather,
+                ]
             }
         }
         let routesFile = directory.file("routes.json")
@@ -59,7 +67,14 @@ public final class RegistryStubServer: @unchecked Sendable {
 
     /// The requests served so far, as `METHOD /path?query` lines.
     public var requests: [String] {
-        (process?.stdout ?? "").split(separator: "\n").map(String.init)
+        (process?.stdout ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+    }
+
+    /// The most requests the server was answering at one time so far.
+    public var peakConcurrentRequests: Int {
+        (process?.stdout ?? "").split(separator: "\n").compactMap { line in
+            line.hasPrefix("# in flight ") ? Int(line.dropFirst("# in flight ".count)) : nil
+        }.max() ?? 0
     }
 
     public func stop() {
@@ -78,6 +93,8 @@ public final class RegistryStubServer: @unchecked Sendable {
             routes = json.load(f)
         served = {}
         lock = threading.Lock()
+        changed = threading.Condition(lock)
+        in_flight = [0]
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -92,10 +109,23 @@ public final class RegistryStubServer: @unchecked Sendable {
                     responses = routes.get(key)
                     index = served.get(key, 0)
                     served[key] = index + 1
+                    in_flight[0] += 1
+                    print("# in flight %d" % in_flight[0], flush=True)
+                    changed.notify_all()
+                try:
+                    self.respond(method, responses, index)
+                finally:
+                    with lock:
+                        in_flight[0] -= 1
+
+            def respond(self, method, responses, index):
                 if not responses:
                     response = {"status": 404, "headers": {}, "body": "", "delay": 0}
                 else:
                     response = responses[min(index, len(responses) - 1)]
+                if response.get("gather", 0) > 1:
+                    with lock:
+                        changed.wait_for(lambda: in_flight[0] >= response["gather"], timeout=5)
                 if response["delay"]:
                     time.sleep(response["delay"])
                 if response["status"] == 0:
