@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import run
@@ -23,13 +24,13 @@ class RegistryProxy:
     """bench/registry_proxy.py in front of `registry`; `host` is the address images name (or,
     with `forward`, the `http_proxy` a signet process is given)."""
 
-    def __init__(self, ws, registry, name, delay_ms=0, forward=False):
+    def __init__(self, ws, registry, name, delay_ms=0, forward=False, memo=False):
         self.port = run.free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.log_path = os.path.join(ws.dir, f"proxy-{name}.log")
         arguments = [sys.executable, PROXY, "--listen", str(self.port), "--upstream", str(registry.port),
                      "--delay-ms", str(delay_ms), "--log", self.log_path]
-        self.process = subprocess.Popen(arguments + (["--forward"] if forward else []),
+        self.process = subprocess.Popen(arguments + (["--forward"] if forward else []) + (["--memo"] if memo else []),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         run.wait_until_listening(self.port)
 
@@ -39,6 +40,25 @@ class RegistryProxy:
             return []
         with open(self.log_path, "rb") as f:
             return [line.decode().strip() for line in f if line.strip()]
+
+    def remember_signatures(self, repository, digests, workers=32):
+        """With `memo`: asks through the proxy for each image's cosign `.sig` manifest and the
+        blobs it names, so the proxy answers signet's own requests for them from memory."""
+        accept = ", ".join(["application/vnd.oci.image.manifest.v1+json",
+                            "application/vnd.docker.distribution.manifest.v2+json"])
+
+        def get(path, headers=None):
+            request = urllib.request.Request(f"http://{self.host}{path}", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.read()
+
+        def remember(digest):
+            tag = digest.replace(":", "-") + ".sig"
+            manifest = json.loads(get(f"/v2/{repository}/manifests/{tag}", {"Accept": accept}))
+            for blob in [manifest["config"]] + manifest["layers"]:
+                get(f"/v2/{repository}/blobs/{blob['digest']}")
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(remember, digests))
 
     def hang(self):
         self.process.send_signal(signal.SIGUSR1)
