@@ -40,16 +40,18 @@ struct CachedText: Sendable, Hashable {
             return
         }
         var template = text
-        if template.contains(digestHex) {
-            template = template.replacing(digestHex, with: String(Self.digestMarker))
+        var replaced = false
+        if let marked = Self.replacing(digestHex, in: template, withMarkerEndingIn: Self.digestMarkerByte) {
+            template = marked
+            replaced = true
         }
-        if template.contains(repository) {
-            template = template.replacing(repository, with: String(Self.repositoryMarker))
+        if let marked = Self.replacing(repository, in: template, withMarkerEndingIn: Self.repositoryMarkerByte) {
+            template = marked
+            replaced = true
         }
-        // Byte for byte: String's == compares canonical equivalence, which could take a
-        // differently encoded text for the one given.
-        if !template.utf8.elementsEqual(text.utf8),
-           Self.expand(template, digestHex: digestHex, repository: repository).utf8.elementsEqual(text.utf8) {
+        // Byte for byte (String's == compares canonical equivalence, which could take a
+        // differently encoded text for the one given); exact by construction, checked anyway.
+        if replaced, Self.expand(template, digestHex: digestHex, repository: repository).utf8.elementsEqual(text.utf8) {
             storage = .template(pool.intern(template))
         } else {
             storage = .plain(pool.intern(text))
@@ -102,6 +104,41 @@ struct CachedText: Sendable, Hashable {
                         return written
                     }
                 }
+            }
+        }
+    }
+
+    /// `text` with every occurrence of `needle`'s UTF-8 bytes, left to right and not
+    /// overlapping, replaced by the marker `EE 80 <last>`; nil when there is none. On bytes, so
+    /// a match is exactly the bytes the marker stands for (String's own `replacing` matches by
+    /// canonical equivalence and whole characters). A valid UTF-8 needle can only match at a
+    /// scalar boundary of valid UTF-8 text, so the result is valid UTF-8.
+    private static func replacing(_ needle: String, in text: String, withMarkerEndingIn last: UInt8) -> String? {
+        var text = text
+        var needle = needle
+        return text.withUTF8 { text -> String? in
+            needle.withUTF8 { needle -> String? in
+                guard let base = text.baseAddress, let pattern = needle.baseAddress, !needle.isEmpty else { return nil }
+                var output: [UInt8] = []
+                var start = 0
+                var index = start
+                while index + needle.count <= text.count {
+                    // The next byte that starts the needle (memchr), then the rest compared.
+                    guard let found = memchr(base + index, Int32(needle[0]), text.count - needle.count + 1 - index) else { break }
+                    index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    guard memcmp(base + index, pattern, needle.count) == 0 else {
+                        index += 1
+                        continue
+                    }
+                    if output.isEmpty { output.reserveCapacity(text.count) }
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<index]))
+                    output.append(contentsOf: [0xEE, 0x80, last])
+                    start = index + needle.count
+                    index = start
+                }
+                guard start > 0 else { return nil }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: text[start...]))
+                return String(decoding: output, as: UTF8.self)
             }
         }
     }

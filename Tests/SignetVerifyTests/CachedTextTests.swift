@@ -70,13 +70,20 @@ struct CachedTextTests {
             ("\(repository) at \(hex)", nil, ""),
             // The repository written precomposed, the text holding it decomposed: equal as
             // Strings (canonical equivalence), different bytes; read back byte for byte.
-            ("reg.example/cafe\u{301} at \(hex)", nil, "reg.example/caf\u{E9}"),
+            ("reg.example/cafe\u{301}", nil, "reg.example/caf\u{E9}"),
         ]
         for (text, hex, repository) in cases {
             let (back, kept) = roundTrip(text, hex: hex, repository: repository)
             #expect(Array(back.utf8) == Array(text.utf8))
             #expect(!kept.isTemplate)
         }
+        // The same with the digest in the text: the digest is marked, the repository's other
+        // bytes are not, and the text reads back byte for byte.
+        let text = "reg.example/cafe\u{301} at \(hex)"
+        let (back, kept) = roundTrip(text, hex: nil, repository: "reg.example/caf\u{E9}")
+        #expect(Array(back.utf8) == Array(text.utf8))
+        #expect(kept.isTemplate)
+        #expect(Array(kept.text(digestHex: "", repository: "reg.example/caf\u{E9}").utf8) == Array("reg.example/cafe\u{301} at ".utf8))
     }
 
     /// Texts assembled from the digest, the repository, overlapping pieces of both, marker
