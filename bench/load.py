@@ -47,9 +47,12 @@ class RegistryProxy:
         accept = ", ".join(["application/vnd.oci.image.manifest.v1+json",
                             "application/vnd.docker.distribution.manifest.v2+json"])
 
+        # Straight to the proxy on loopback, whatever http_proxy says.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
         def get(path, headers=None):
             request = urllib.request.Request(f"http://{self.host}{path}", headers=headers or {})
-            with urllib.request.urlopen(request, timeout=30) as answer:
+            with opener.open(request, timeout=30) as answer:
                 return answer.read()
 
         def remember(digest):

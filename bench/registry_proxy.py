@@ -21,7 +21,9 @@ and for each one:
   without the registry's CPU time. The `mixed` part asks for each image's signature once through
   the proxy before its windows, so the registry that shares the machine with signet does not take
   cores from it while it is measured (a real registry runs elsewhere). The request log marks an
-  answer from memory with ` memo` after the path.
+  answer from memory with ` memo` after the path. The key ignores `Accept` and `Authorization`:
+  for a registry without authentication whose answers do not depend on them (the loopback one),
+  and not with `--forward`.
 
 Responses are passed back unchanged. SIGTERM ends the proxy."""
 import argparse
@@ -123,7 +125,8 @@ class Proxy:
                     if keep and line[0] in (b"GET", b"HEAD"):
                         # Kept without a `Connection` header: the request that filled the memo may
                         # have asked the registry to close, which signet's requests do not.
-                        self.memo[key] = CONNECTION.sub(b"\r\n", answer, count=1)
+                        end = answer.index(b"\r\n\r\n") + 2
+                        self.memo[key] = CONNECTION.sub(b"\r\n", answer[:end], count=1) + answer[end:]
                     remembered = answer
                 writer.write(remembered)
                 await writer.drain()
@@ -200,6 +203,8 @@ async def main():
     parser.add_argument("--log")
     parser.add_argument("--memo", action="store_true")
     arguments = parser.parse_args()
+    if arguments.memo and arguments.forward:
+        parser.error("--memo answers requests in origin form; it does not go with --forward")
     proxy = Proxy(arguments.upstream, arguments.delay_ms / 1000, arguments.forward,
                   open(arguments.log, "ab") if arguments.log else None, memo=arguments.memo)
     loop = asyncio.get_running_loop()

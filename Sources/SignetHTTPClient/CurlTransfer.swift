@@ -105,6 +105,7 @@ final class CurlTransfer: @unchecked Sendable {
         // HTTP nothing multiplexes (HTTP/2 is asked for over TLS only), and curl learns that only
         // from an answer, forgotten with the connection: waiting made every transfer to a
         // registry that closes its connections (`Connection: close`) wait for the one before it.
+        // The first URL decides for the redirects it leads to.
         if request.url.prefix(8).lowercased() == "https://" {
             try check(signet_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
         }

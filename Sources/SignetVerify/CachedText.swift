@@ -72,6 +72,13 @@ struct CachedText: Sendable, Hashable {
         return false
     }
 
+    /// The text as kept, markers and all (for tests).
+    var kept: String {
+        switch storage {
+        case .plain(let text), .template(let text): text
+        }
+    }
+
     /// `template` with each marker replaced by what it stands for. On UTF-8 bytes: a marker is
     /// the three-byte sequence `EE 80 81` or `EE 80 82`, and UTF-8 is self-synchronising (a lead
     /// byte such as `EE` never occurs inside another scalar's encoding), so a byte scan finds

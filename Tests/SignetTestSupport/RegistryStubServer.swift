@@ -16,7 +16,7 @@ public final class RegistryStubServer: @unchecked Sendable {
         /// Seconds to wait before answering.
         public var delay: Double
         /// With a value above 1: before answering, wait until this many requests are being
-        /// answered at once (or 5 s have passed), so a client that sends them one at a time
+        /// answered at once (or 20 s have passed), so a client that sends them one at a time
         /// shows as ``RegistryStubServer/peakConcurrentRequests`` 1.
         public var gather: Int
 
@@ -125,7 +125,7 @@ public final class RegistryStubServer: @unchecked Sendable {
                     response = responses[min(index, len(responses) - 1)]
                 if response.get("gather", 0) > 1:
                     with lock:
-                        changed.wait_for(lambda: in_flight[0] >= response["gather"], timeout=5)
+                        changed.wait_for(lambda: in_flight[0] >= response["gather"], timeout=20)
                 if response["delay"]:
                     time.sleep(response["delay"])
                 if response["status"] == 0:

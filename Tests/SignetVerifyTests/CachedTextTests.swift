@@ -88,6 +88,41 @@ struct CachedTextTests {
 
     /// Texts assembled from the digest, the repository, overlapping pieces of both, marker
     /// scalars and other text, in a long deterministic run: every one reads back exactly.
+    /// The marks are where a plain byte-by-byte scan puts them: every occurrence of the digest,
+    /// left to right and not overlapping, then of the repository in what is left, at the start,
+    /// at the end, back to back, as the whole text, in texts shorter than the needle, in texts
+    /// short enough to be stored inside the string value.
+    @Test func marksAreWhereAByteByByteScanPutsThem() {
+        func marked(_ text: [UInt8], _ needle: [UInt8], _ last: UInt8) -> [UInt8] {
+            var output: [UInt8] = []
+            var index = 0
+            while index < text.count {
+                if index + needle.count <= text.count, Array(text[index..<(index + needle.count)]) == needle {
+                    output += [0xEE, 0x80, last]
+                    index += needle.count
+                } else {
+                    output.append(text[index])
+                    index += 1
+                }
+            }
+            return output
+        }
+        let digests = ["a", "aa", "ab", "ba", "aab", "abab"]
+        let repositories = ["b", "a/b", "b/", "ab/a", "/"]
+        var generator = SeededGenerator(seed: 0x5EED_CAFE)
+        for round in 0..<4000 {
+            let digest = digests[round % digests.count]
+            let repository = repositories[(round / digests.count) % repositories.count]
+            let length = Int.random(in: 0...24, using: &generator)
+            let text = String((0..<length).map { _ in "ab/:".randomElement(using: &generator)! })
+            let expected = marked(marked(Array(text.utf8), Array(digest.utf8), 0x81), Array(repository.utf8), 0x82)
+            let kept = CachedText(text, digestHex: digest, repository: repository, pool: TextPool())
+            #expect(Array(kept.kept.utf8) == expected, "\(text) with \(digest) and \(repository)")
+            #expect(kept.isTemplate == (expected != Array(text.utf8)))
+            #expect(Array(kept.text(digestHex: digest, repository: repository).utf8) == Array(text.utf8))
+        }
+    }
+
     @Test func everyTextReadsBackExactly() {
         let repositories = [repository, "r/\(hex.prefix(8))", "\(hex.prefix(20))/x", "a/b", "caf\u{E9}/x"]
         let pieces = [
