@@ -51,12 +51,43 @@ struct PolicyTUFRepositoriesRuntime: Sendable {
         for task in clients.values { task.cancel() }
     }
 
-    /// One repository's client: the stored metadata first, then refreshes until cancelled.
-    private func keepCurrent(_ repository: PolicyTUFTrustRoots.Repository, logger: Logger) async {
+    /// `repository`'s client settings: the shared ones with its mirror, its bootstrap root and
+    /// a cache directory of its own.
+    private func configuration(for repository: PolicyTUFTrustRoots.Repository) -> TrustedRootUpdaterConfiguration {
         var configuration = settings
         configuration.mirrorURL = repository.mirrorURL
         configuration.bootstrapRoot = repository.bootstrapRoot
         configuration.cacheDirectory = settings.cacheDirectory.map { Self.cacheDirectory(for: repository, under: $0) }
+        return configuration
+    }
+
+    /// For `signet scan`, which decides once: each of `repositories` refreshed once (TUF
+    /// specification section 5) and the root it delivers put in force, in order. Throws naming
+    /// the first repository that cannot deliver one: its authorities could not be decided as
+    /// admission decides them.
+    func refreshOnce(_ repositories: [PolicyTUFTrustRoots.Repository], logger: Logger) async throws(PolicyTUFRefreshFailure) {
+        for repository in repositories {
+            do {
+                let updater = try SigstoreTrustedRootUpdater(configuration: configuration(for: repository), now: now)
+                let root = try await updater.refresh()
+                let freshness = updater.freshness
+                roots.publish(
+                    .init(root: root.root, digest: root.digest, origin: root.origin, freshness: TrustRootFreshnessCheck { freshness.staleReason() }),
+                    for: repository)
+                metrics.refreshed()
+                logger.notice("policy trust root from TUF in force", metadata: [
+                    "repository": "\(repository.identity)", "origin": "\(root.origin)", "digest": "\(root.digest)",
+                ])
+            } catch {
+                metrics.failed()
+                throw PolicyTUFRefreshFailure(repository: repository, reason: "\(error)")
+            }
+        }
+    }
+
+    /// One repository's client: the stored metadata first, then refreshes until cancelled.
+    private func keepCurrent(_ repository: PolicyTUFTrustRoots.Repository, logger: Logger) async {
+        let configuration = configuration(for: repository)
         let updater: SigstoreTrustedRootUpdater
         do {
             updater = try SigstoreTrustedRootUpdater(configuration: configuration, now: now)
@@ -108,4 +139,13 @@ struct PolicyTUFRepositoriesRuntime: Sendable {
             }
         }
     }
+}
+
+/// A policy's TUF repository that could not deliver a trust root
+/// (``PolicyTUFRepositoriesRuntime/refreshOnce(_:logger:)``).
+struct PolicyTUFRefreshFailure: Error, CustomStringConvertible {
+    let repository: PolicyTUFTrustRoots.Repository
+    let reason: String
+
+    var description: String { "cannot refresh the trust root of \(repository.mirrorURL) through TUF: \(reason)" }
 }

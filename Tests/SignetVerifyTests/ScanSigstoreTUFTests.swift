@@ -80,4 +80,57 @@ struct ScanSigstoreTUFTests {
         #expect(results(unreachable.stdout).isEmpty, "nothing is decided: \(unreachable.stdout)")
         await setup.fixture.stop()
     }
+
+    /// A policy naming a TUF repository of its own as the trust root of its log
+    /// (`trustRoot.tuf`): the scan refreshes that repository once and decides under the root it
+    /// delivers, as `signet serve` keeps it current. Before, the scan never fetched it, the
+    /// authority trusted nothing, and every running image under the policy was reported untrusted.
+    @Test("signet scan decides under the root a policy's own TUF repository delivers")
+    func scanDecidesUnderAPolicysOwnTUFRoot() async throws {
+        let setup = try await KeyTransparencyLogTests.setup()
+        let image = try await PrivateTUFServeTests.loggedImage("scan-policy-tuf", setup)
+        let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON())
+        defer { repository.stop() }
+        let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
+        try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#))
+        try apiServer.apply("pods", Self.object(
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"uid-web"},"#
+                + #""spec":{"containers":[{"name":"app","image":"\#(image)"}]},"#
+                + #""status":{"phase":"Running","startTime":"2026-12-01T00:00:00Z"}}"#))
+        let scratch = TemporaryDirectory(prefix: "signet-scan-policy-tuf")
+        try scratch.write("token", apiServer.token)
+        try scratch.write("namespace", "signet-system")
+        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
+        let policies = TemporaryDirectory(prefix: "signet-scan-policy-tuf-policies")
+        try policies.write("key.yaml", PolicyTUFTrustRootTests.policy(
+            glob: "\(setup.fixture.registry.host)/tlog/**", keyFile: setup.key.publicKeyFile, mirror: repository.mirrorURL,
+            rootFile: repository.bootstrapRootFile))
+        func scan() async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await TestProcess.run(TestPaths.signetBinary.path, [
+                "scan", "--policy-source", "directory", "--policy-dir", policies.path, "--audit-log", "off",
+                "--allow-insecure-registry", setup.fixture.registry.host, "--output", "json",
+                "--sigstore-tuf-now-unsafe", PrivateTUFServeTests.repositoryTime,
+            ], environment: [
+                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
+                "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path, "KUBECONFIG": "",
+            ])
+        }
+        func results(_ output: String) -> [String] {
+            ((try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [[String: Any]] ?? []).compactMap { $0["result"] as? String }
+        }
+
+        let trusted = try await scan()
+        #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr)")
+        #expect(results(trusted.stdout) == ["pass"], "\(trusted.stdout)")
+        #expect(repository.requestCount > 0, "the scan asked the policy's repository")
+
+        // The repository cannot be reached: no decision under a root that trusts nothing.
+        repository.stop()
+        let unreachable = try await scan()
+        #expect(unreachable.status == 2, "\(unreachable.stdout)\n\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("cannot refresh the trust root of \(repository.mirrorURL) through TUF"), "\(unreachable.stderr)")
+        #expect(results(unreachable.stdout).isEmpty, "nothing is decided: \(unreachable.stdout)")
+        await setup.fixture.stop()
+    }
 }

@@ -17,6 +17,9 @@ import SignetVerify
 /// `serve --policy-source kubernetes` does. With `--sigstore-tuf` (the flags `serve` takes), the
 /// Sigstore trusted root is fetched and verified once through TUF before any decision, so keyless
 /// images are decided under the root the webhook keeps current, not the one embedded at build time.
+/// The TUF repositories policies name as their own trust root (`trustRoot.tuf`) are refreshed
+/// once likewise (with `--sigstore-tuf-cache-dir`, `--sigstore-tuf-ca-bundle` and the other
+/// shared settings), and a repository that cannot deliver ends the scan, naming it.
 ///
 /// Exit status: 0 when every running image is trusted, 1 naming each that is not (a `fail`:
 /// admission would deny it now), 2 on an error.
@@ -98,6 +101,9 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
 
         var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory)
         loader.liveTrustedRoot = try await sigstoreRoot()?.live
+        let sharedTUF = try sigstoreTUF.resolveShared()
+        let policyTUF = PolicyTUFRepositoriesRuntime(roots: PolicyTUFTrustRoots(), settings: sharedTUF.configuration, now: sharedTUF.now)
+        loader.tufTrustRoots = policyTUF.roots
         let readiness = ReadinessState()
         readiness.markCertificateServing()
         let runtime = try await PolicySourceRuntime.make(
@@ -114,6 +120,7 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
         guard await ScanSetup.waitUntilReady(readiness, limit: waitLimit) else {
             throw fail("the policies were not read within \(waitLimit)")
         }
+        try await deliverPolicyTrustRoots(policyTUF, responder: responder, limit: waitLimit)
         let policies = await runtime.source.current()
         let scanner = PodScanner(responder: responder, concurrency: parallel, formats: ScanSetup.formats(of: policies))
 
@@ -166,6 +173,30 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
                 + "images under keyless authorities, and key authorities requiring the transparency log, cannot be decided as admission would")
         }
         return tuf
+    }
+
+    /// The TUF repositories policies name as their own trust root (`trustRoot.tuf`), each
+    /// refreshed once and its root put in force before anything is decided, as `signet serve`
+    /// keeps them current: until then such an authority trusts nothing and fails every image.
+    /// Returns once the responder decides with the policies compiled again with the roots; a
+    /// repository that cannot deliver ends the scan (exit 2) naming it.
+    private func deliverPolicyTrustRoots(_ runtime: PolicyTUFRepositoriesRuntime, responder: AdmissionResponder, limit: Duration) async throws {
+        let compiled = responder.evaluator().policies
+        guard !compiled.tufRepositories.isEmpty else { return }
+        do {
+            try await runtime.refreshOnce(compiled.tufRepositories, logger: Logger(label: "signet.trustroot"))
+        } catch {
+            throw fail("\(error); images under the authorities that name it cannot be decided as admission would")
+        }
+        // A new root is a change of the policy source's fingerprint: it compiles the policies
+        // again, and the responder takes the new set.
+        let end = ContinuousClock.now + limit
+        while responder.evaluator().policies.revision == compiled.revision {
+            guard ContinuousClock.now < end else {
+                throw fail("the policies were not compiled again with their TUF trust roots within \(limit)")
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     private func fail(_ message: String) -> ExitCode {
