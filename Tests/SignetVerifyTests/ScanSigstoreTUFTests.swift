@@ -14,38 +14,21 @@ import Testing
 /// the log are real servers on 127.0.0.1.
 @Suite("signet scan with the Sigstore root from TUF", .serialized)
 struct ScanSigstoreTUFTests {
-    static func object(_ json: String) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-    }
-
     @Test("signet scan --sigstore-tuf decides under the root it fetched once, and fails closed without it")
     func scanDecidesUnderTheRootFetchedOnce() async throws {
         let setup = try await KeyTransparencyLogTests.setup()
         let image = try await PrivateTUFServeTests.loggedImage("scan-tuf", setup)
         let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON())
         defer { repository.stop() }
-        let apiServer = try await KubernetesAPIServerDouble.start()
-        defer { apiServer.stop() }
-        try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#))
-        try apiServer.apply("pods", Self.object(
-            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"uid-web"},"#
-                + #""spec":{"containers":[{"name":"app","image":"\#(image)"}]},"#
-                + #""status":{"phase":"Running","startTime":"2026-12-01T00:00:00Z"}}"#))
-
-        let scratch = TemporaryDirectory(prefix: "signet-scan-tuf")
-        try scratch.write("token", apiServer.token)
-        try scratch.write("namespace", "signet-system")
-        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
+        let harness = try await ScanHarness.start(podImage: "\(image)")
+        defer { harness.stop() }
         let policies = TemporaryDirectory(prefix: "signet-scan-tuf-policies")
         try policies.write("key.yaml", PrivateTUFServeTests.loggedKeyPolicy(setup))
         func scan(_ extra: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-            try await TestProcess.run(TestPaths.signetBinary.path, [
-                "scan", "--policy-source", "directory", "--policy-dir", policies.path, "--audit-log", "off",
-                "--allow-insecure-registry", setup.fixture.registry.host, "--output", "json",
-            ] + extra, environment: [
-                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
-                "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path, "KUBECONFIG": "",
-            ])
+            try await harness.scan([
+                "--policy-source", "directory", "--policy-dir", policies.path, "--audit-log", "off",
+                "--allow-insecure-registry", setup.fixture.registry.host,
+            ] + extra)
         }
         func tuf(cache: TemporaryDirectory) -> [String] {
             [
@@ -54,22 +37,19 @@ struct ScanSigstoreTUFTests {
                 "--sigstore-tuf-now-unsafe", PrivateTUFServeTests.repositoryTime,
             ]
         }
-        func results(_ output: String) -> [String] {
-            ((try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [[String: Any]] ?? []).compactMap { $0["result"] as? String }
-        }
 
         // The root from the repository names the test log: the running image is trusted.
         let cache = TemporaryDirectory(prefix: "signet-scan-tuf-cache")
         let trusted = try await scan(tuf(cache: cache))
         #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr)")
-        #expect(results(trusted.stdout) == ["pass"], "\(trusted.stdout)")
+        #expect(ScanHarness.results(trusted.stdout) == ["pass"], "\(trusted.stdout)")
         #expect(repository.requestCount > 0, "the scan asked the repository")
         #expect(FileManager.default.fileExists(atPath: cache.file("timestamp.json").path), "the verified metadata is kept in the cache directory")
 
         // Under the embedded root (no TUF flags), which does not name the test log, it is not.
         let embedded = try await scan([])
         #expect(embedded.status == 1, "\(embedded.stdout)\n\(embedded.stderr)")
-        #expect(results(embedded.stdout) == ["fail"], "\(embedded.stdout)")
+        #expect(ScanHarness.results(embedded.stdout) == ["fail"], "\(embedded.stdout)")
         #expect(embedded.stderr.contains("which the trusted root does not name"), "\(embedded.stderr)")
 
         // A repository that cannot be reached: no decision under another root than admission's.
@@ -77,7 +57,7 @@ struct ScanSigstoreTUFTests {
         let unreachable = try await scan(tuf(cache: TemporaryDirectory(prefix: "signet-scan-tuf-cold")))
         #expect(unreachable.status == 2, "\(unreachable.stdout)\n\(unreachable.stderr)")
         #expect(unreachable.stderr.contains("cannot refresh the Sigstore trusted root through TUF from \(repository.mirrorURL)"), "\(unreachable.stderr)")
-        #expect(results(unreachable.stdout).isEmpty, "nothing is decided: \(unreachable.stdout)")
+        #expect(ScanHarness.results(unreachable.stdout).isEmpty, "nothing is decided: \(unreachable.stdout)")
         await setup.fixture.stop()
     }
 
@@ -91,38 +71,22 @@ struct ScanSigstoreTUFTests {
         let image = try await PrivateTUFServeTests.loggedImage("scan-policy-tuf", setup)
         let repository = try await TestTUFRepository.start(trustedRoot: try setup.log.trustedRootJSON())
         defer { repository.stop() }
-        let apiServer = try await KubernetesAPIServerDouble.start()
-        defer { apiServer.stop() }
-        try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#))
-        try apiServer.apply("pods", Self.object(
-            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"uid-web"},"#
-                + #""spec":{"containers":[{"name":"app","image":"\#(image)"}]},"#
-                + #""status":{"phase":"Running","startTime":"2026-12-01T00:00:00Z"}}"#))
-        let scratch = TemporaryDirectory(prefix: "signet-scan-policy-tuf")
-        try scratch.write("token", apiServer.token)
-        try scratch.write("namespace", "signet-system")
-        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
+        let harness = try await ScanHarness.start(podImage: "\(image)")
+        defer { harness.stop() }
         let policies = TemporaryDirectory(prefix: "signet-scan-policy-tuf-policies")
         try policies.write("key.yaml", PolicyTUFTrustRootTests.policy(
             glob: "\(setup.fixture.registry.host)/tlog/**", keyFile: setup.key.publicKeyFile, mirror: repository.mirrorURL,
             rootFile: repository.bootstrapRootFile))
         func scan() async throws -> (status: Int32, stdout: String, stderr: String) {
-            try await TestProcess.run(TestPaths.signetBinary.path, [
-                "scan", "--policy-source", "directory", "--policy-dir", policies.path, "--audit-log", "off",
-                "--allow-insecure-registry", setup.fixture.registry.host, "--output", "json",
-                "--sigstore-tuf-now-unsafe", PrivateTUFServeTests.repositoryTime,
-            ], environment: [
-                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
-                "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path, "KUBECONFIG": "",
+            try await harness.scan([
+                "--policy-source", "directory", "--policy-dir", policies.path, "--audit-log", "off",
+                "--allow-insecure-registry", setup.fixture.registry.host, "--sigstore-tuf-now-unsafe", PrivateTUFServeTests.repositoryTime,
             ])
-        }
-        func results(_ output: String) -> [String] {
-            ((try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [[String: Any]] ?? []).compactMap { $0["result"] as? String }
         }
 
         let trusted = try await scan()
         #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr)")
-        #expect(results(trusted.stdout) == ["pass"], "\(trusted.stdout)")
+        #expect(ScanHarness.results(trusted.stdout) == ["pass"], "\(trusted.stdout)")
         #expect(repository.requestCount > 0, "the scan asked the policy's repository")
 
         // The repository cannot be reached: no decision under a root that trusts nothing.
@@ -130,7 +94,7 @@ struct ScanSigstoreTUFTests {
         let unreachable = try await scan()
         #expect(unreachable.status == 2, "\(unreachable.stdout)\n\(unreachable.stderr)")
         #expect(unreachable.stderr.contains("cannot refresh the trust root of \(repository.mirrorURL) through TUF"), "\(unreachable.stderr)")
-        #expect(results(unreachable.stdout).isEmpty, "nothing is decided: \(unreachable.stdout)")
+        #expect(ScanHarness.results(unreachable.stdout).isEmpty, "nothing is decided: \(unreachable.stdout)")
         await setup.fixture.stop()
     }
 }

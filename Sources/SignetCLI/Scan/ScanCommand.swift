@@ -88,15 +88,20 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
             throw fail("cannot reach the Kubernetes API: \(error)")
         }
         let registry: RegistryClient
+        let credentials: RegistryCredentialStore
         do {
-            let (configuration, credentials) = try registryFlags.resolve(useDefaultDockerConfig: false)
+            let configuration: RegistryClientConfiguration
+            (configuration, credentials) = try registryFlags.resolve(useDefaultDockerConfig: false)
             registry = try RegistryClient(configuration: configuration, credentials: credentials, logger: Logger(label: "signet.registry"))
         } catch {
             throw fail("cannot start the registry client: \(error)")
         }
         defer { registry.shutdown() }
+        // Notary servers are asked with the same credentials as registries (their hosts' entries
+        // in the docker config), as `signet serve` asks them.
         let engine = VerificationEngine(
-            registry: registry, configuration: VerificationEngineConfiguration(), verifiers: StandardVerifiers.make(registry: registry),
+            registry: registry, configuration: VerificationEngineConfiguration(),
+            verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials)),
             logger: Logger(label: "signet.verify"))
 
         var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory)
