@@ -16,28 +16,9 @@ struct NotaryScanTests {
         let issuer = try #require(world.notary.tokenIssuer)
         let harness = try await ScanHarness.start(podImage: "\(world.gun):v1")
         defer { harness.stop() }
-        let rootPEM = NotaryTest.pem(try await world.rootKey())
         let scratch = TemporaryDirectory(prefix: "signet-notary-scan")
         let policies = TemporaryDirectory(prefix: "signet-notary-scan-policies")
-        _ = try policies.write("dct.yaml", """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: content-trust
-            spec:
-              images:
-                - glob: "\(world.registry.host)/**"
-              authorities:
-                - name: dct
-                  notaryV1:
-                    server: \(world.notary.url)
-                    rootKeys:
-                      - pem: |
-            \(rootPEM.split(separator: "\n").map { "                      \($0)" }.joined(separator: "\n"))
-                    delegations: [targets/releases]
-                    caBundleFile: \(world.notary.caFile)
-
-            """)
+        _ = try policies.write("dct.yaml", try await world.policyText())
         let auth = Data("\(issuer.username):\(issuer.password)".utf8).base64EncodedString()
         let dockerConfig = try scratch.write("config.json", #"{"auths": {"\#(world.notaryHost)": {"auth": "\#(auth)"}}}"#).path
         let arguments = [

@@ -20,27 +20,8 @@ struct NotaryServeTests {
         try await world.notary.notary(["publish", world.gun])
         try await NotaryWorld.push(world.client, try ImageReference(parsing: "\(world.gun):unsigned"))
 
-        let rootPEM = NotaryTest.pem(try await world.rootKey())
         let policies = TemporaryDirectory(prefix: "signet-notary-policies")
-        _ = try policies.write("dct.yaml", """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata:
-              name: content-trust
-            spec:
-              images:
-                - glob: "\(world.registry.host)/**"
-              authorities:
-                - name: dct
-                  notaryV1:
-                    server: \(world.notary.url)
-                    rootKeys:
-                      - pem: |
-            \(rootPEM.split(separator: "\n").map { "                      \($0)" }.joined(separator: "\n"))
-                    delegations: [targets/releases]
-                    caBundleFile: \(world.notary.caFile)
-
-            """)
+        _ = try policies.write("dct.yaml", try await world.policyText())
         let server = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: ["--allow-insecure-registry", world.registry.host])
         defer { server.stop() }
         let scratch = TemporaryDirectory(prefix: "signet-notary-reviews")

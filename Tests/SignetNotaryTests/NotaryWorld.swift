@@ -100,6 +100,17 @@ final class NotaryWorld: @unchecked Sendable {
         rootKey: PublicKey? = nil, server: String? = nil, delegations: [String]? = ["targets/releases"], threshold: Int? = nil,
         caBundle: Bool = true
     ) async throws -> CompiledPolicy {
+        let yaml = try await policyText(rootKey: rootKey, server: server, delegations: delegations, threshold: threshold, caBundle: caBundle)
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "dct.yaml", bytes: Array(yaml.utf8))])
+        return set.policies[0]
+    }
+
+    /// The `content-trust` policy over every image of the world's registry, with one `notaryV1`
+    /// authority `dct` pinning the repository's root key (the server's by default).
+    func policyText(
+        rootKey: PublicKey? = nil, server: String? = nil, delegations: [String]? = ["targets/releases"], threshold: Int? = nil,
+        caBundle: Bool = true
+    ) async throws -> String {
         let pinned: PublicKey
         if let rootKey { pinned = rootKey } else { pinned = try await self.rootKey() }
         var body = "        server: \(server ?? notary.url)\n        rootKeys:\n          - pem: |\n"
@@ -107,7 +118,7 @@ final class NotaryWorld: @unchecked Sendable {
         if let delegations { body += "        delegations: [\(delegations.joined(separator: ", "))]\n" }
         if let threshold { body += "        threshold: \(threshold)\n" }
         if caBundle { body += "        caBundleFile: \(notary.caFile)\n" }
-        let yaml = """
+        return """
             apiVersion: signet.dev/v1alpha1
             kind: ClusterImagePolicy
             metadata:
@@ -120,8 +131,6 @@ final class NotaryWorld: @unchecked Sendable {
                   notaryV1:
 
             """ + body
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "dct.yaml", bytes: Array(yaml.utf8))])
-        return set.policies[0]
     }
 
     /// Verifies `image` against `policy`'s authority with a fresh engine over `notaryClient`.
