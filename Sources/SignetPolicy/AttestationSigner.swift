@@ -45,10 +45,13 @@ public enum AttestationSigner: Sendable, Hashable {
 
     /// Why the signer's trust root, delivered through TUF, may not be used now; nil while it
     /// may (or when it does not expire).
-    public var staleTrustRootReason: String? {
+    public var staleTrustRootReason: String? { freshness?.staleReason }
+
+    /// The expiry check of the TUF-delivered root the signer verifies against, if any.
+    var freshness: TrustRootFreshnessCheck? {
         switch self {
-        case .key(let trust): trust.transparencyLog.staleReason
-        case .keyless(let trust): trust.freshness?.staleReason
+        case .key(let trust): trust.transparencyLog.requirement == .require ? trust.transparencyLog.freshness : nil
+        case .keyless(let trust): trust.freshness
         }
     }
 

@@ -120,12 +120,52 @@ public struct CompiledAuthority: Sendable, Hashable {
     /// required annotations, or the keyless trust root and identities. Cached verification
     /// results are keyed by it. Computed once here, not at every verification.
     public let trustFingerprint: String
+    /// Why the authority fails every image without asking a verifier, when trust material it
+    /// names could not be read: `unresolved key: publicKeys[0]: the public key file /k.pub is
+    /// missing or unreadable`, or `unresolved trust root: ...`. `nil` when everything it names
+    /// was read.
+    /// Worked out once, as the next three: the authority is read for every image of every review.
+    public let unresolvedReason: String?
+    /// The Sigstore trust root the authority verifies against, as audit records name it: its
+    /// origin and the SHA-256 of its JSON (`embedded production root sha256:0123456789ab`,
+    /// `TUF https://tuf-repo-cdn.sigstore.dev (targets version 14) sha256:…`, `file /r.json sha256:…`).
+    /// Set for `keyless` authorities and for `key` authorities under `transparencyLog: require`,
+    /// and for `attestations` authorities with such signers (their distinct roots, joined by
+    /// `, `); nil for every other authority, which trusts no root.
+    public let trustRoot: String?
+    /// What a `static` authority decides for every image, nil for the others.
+    public let staticDecision: StaticDecision?
+    /// The expiry checks of the TUF-delivered roots the authority verifies against, each with
+    /// the attestation requirement it belongs to, asked by ``staleTrustRootReason``.
+    private let freshnessChecks: [(requirement: String?, check: TrustRootFreshnessCheck)]
+
+    /// A `static` authority's outcome: whether it passes, and the reason a decision gives.
+    public struct StaticDecision: Sendable, Hashable {
+        public let passes: Bool
+        public let reason: String
+    }
 
     public init(name: String, index: Int, kind: Kind) {
         self.name = name
         self.index = index
         self.kind = kind
         self.trustFingerprint = Self.fingerprint(of: kind)
+        self.unresolvedReason = Self.unresolvedReason(of: kind)
+        self.trustRoot = Self.trustRoot(of: kind)
+        self.staticDecision = Self.staticDecision(of: kind)
+        self.freshnessChecks = Self.freshnessChecks(of: kind)
+    }
+
+    /// Equal when the name, position and kind are: everything else is worked out from them.
+    public static func == (lhs: CompiledAuthority, rhs: CompiledAuthority) -> Bool {
+        lhs.name == rhs.name && lhs.index == rhs.index && lhs.trustFingerprint == rhs.trustFingerprint && lhs.kind == rhs.kind
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(index)
+        hasher.combine(kind)
+        hasher.combine(trustFingerprint)
     }
 
     private static func fingerprint(of kind: Kind) -> String {
@@ -158,13 +198,8 @@ public struct CompiledAuthority: Sendable, Hashable {
         return DigestAlgorithm.sha256.hexHash(Array(text.utf8))
     }
 
-    /// The Sigstore trust root the authority verifies against, as audit records name it: its
-    /// origin and the SHA-256 of its JSON (`embedded production root sha256:0123456789ab`,
-    /// `TUF https://tuf-repo-cdn.sigstore.dev (targets version 14) sha256:…`, `file /r.json sha256:…`).
-    /// Set for `keyless` authorities and for `key` authorities under `transparencyLog: require`,
-    /// and for `attestations` authorities with such signers (their distinct roots, joined by
-    /// `, `); nil for every other authority, which trusts no root.
-    public var trustRoot: String? {
+    /// ``trustRoot`` for `kind`.
+    private static func trustRoot(of kind: Kind) -> String? {
         switch kind {
         case .keyless(let trust):
             return Self.trustRoot(of: trust)
@@ -196,11 +231,8 @@ public struct CompiledAuthority: Sendable, Hashable {
         return "\(log.trustRootSource) sha256:\(log.trustRootDigest.prefix(12))"
     }
 
-    /// Why the authority fails every image without asking a verifier, when trust material it
-    /// names could not be read: `unresolved key: publicKeys[0]: the public key file /k.pub is
-    /// missing or unreadable`, or `unresolved trust root: ...`. `nil` when everything it names
-    /// was read.
-    public var unresolvedReason: String? {
+    /// ``unresolvedReason`` for `kind`.
+    private static func unresolvedReason(of kind: Kind) -> String? {
         switch kind {
         case .key(let trust) where !trust.unresolvedKeys.isEmpty:
             return "unresolved key: " + trust.unresolvedKeys.joined(separator: "; ") + "; the authority fails every image until the key is back"
@@ -231,19 +263,32 @@ public struct CompiledAuthority: Sendable, Hashable {
     /// authority verifies again as soon as a refresh succeeds. Nil while the root may be used,
     /// and for roots that do not expire (embedded, file, inline, ConfigMap).
     public var staleTrustRootReason: String? {
+        for (requirement, check) in freshnessChecks {
+            guard let reason = check.staleReason else { continue }
+            return requirement.map { "attestation \($0): \(reason)" } ?? reason
+        }
+        return nil
+    }
+
+    private static func freshnessChecks(of kind: Kind) -> [(requirement: String?, check: TrustRootFreshnessCheck)] {
         switch kind {
         case .key(let trust):
-            return trust.transparencyLog.staleReason
+            let log = trust.transparencyLog
+            return log.requirement == .require ? log.freshness.map { [(nil, $0)] } ?? [] : []
         case .keyless(let trust):
-            return trust.freshness?.staleReason
+            return trust.freshness.map { [(nil, $0)] } ?? []
         case .attestations(let trust):
-            for requirement in trust.requirements {
-                if let reason = requirement.signer.staleTrustRootReason { return "attestation \(requirement.name): \(reason)" }
-            }
-            return nil
+            return trust.requirements.compactMap { requirement in requirement.signer.freshness.map { (requirement.name, $0) } }
         default:
-            return nil
+            return []
         }
+    }
+
+    private static func staticDecision(of kind: Kind) -> StaticDecision? {
+        guard case .static(let action, let message) = kind else { return nil }
+        let passes = action == .pass
+        return StaticDecision(
+            passes: passes, reason: message ?? (passes ? "static authority passes every image" : "static authority fails every image"))
     }
 
     /// The policies' own TUF repositories (`trustRoot.tuf`) the authority's trust roots come from.

@@ -355,14 +355,12 @@ public struct PolicyEvaluator: Sendable {
                     at: authorities[position].index)
                 continue
             }
-            guard case .static(let action, let message) = authorities[position].kind else {
+            guard let decision = authorities[position].staticDecision else {
                 signature.append(position)
                 continue
             }
-            let passed = action == .pass
-            let reason = message ?? (passed ? "static authority passes every image" : "static authority fails every image")
             progress.record(
-                AuthorityResult(authority: authorities[position].name, status: passed ? .passed : .failed, reason: reason),
+                AuthorityResult(authority: authorities[position].name, status: decision.passes ? .passed : .failed, reason: decision.reason),
                 at: authorities[position].index)
         }
         guard !signature.isEmpty, !progress.isSettled else { return progress }
