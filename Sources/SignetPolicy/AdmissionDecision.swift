@@ -47,7 +47,9 @@ public struct AdmissionDecision: Sendable, Hashable {
 
 /// The verdict for one image use.
 public struct ImageVerdict: Sendable, Hashable, Codable {
-    /// The image as written in the pod spec.
+    /// The image as written in the pod spec (``UntrustedText/shown(image:)``: an invalid one
+    /// longer than ``UntrustedText/imageLimit`` bytes or holding control characters is cut and
+    /// made printable).
     public var image: String
     /// The normalised reference, or `nil` when the image does not parse.
     public var reference: String?
@@ -76,7 +78,9 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
         self.verifiedDigest = verifiedDigest
         self.position = position
         self.exemptions = exemptions
-        self.image = image
+        // Shown in deny messages, audit records and events: cut and made printable when it is
+        // not a valid reference (a valid one is kept as written, which pinning relies on).
+        self.image = UntrustedText.shown(image: image)
         self.reference = reference
         self.container = container
         self.containerType = containerType

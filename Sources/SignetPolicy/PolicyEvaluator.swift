@@ -551,7 +551,7 @@ private enum ImageEvaluation: Sendable {
             decision.verdicts.append(ImageVerdict(
                 image: use.image, reference: nil, container: use.container, containerType: use.containerType,
                 policies: [], outcome: .deny, reason: error.description))
-            decision.denials.append("image \"\(use.image)\" (\(container)) denied: \(error.description)")
+            decision.denials.append("image \"\(UntrustedText.shown(image: use.image))\" (\(container)) denied: \(error.description)")
 
         case .uncovered(_, let reference):
             let message: String

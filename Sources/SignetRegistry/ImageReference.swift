@@ -412,8 +412,9 @@ public struct ImageReferenceError: Error, Sendable, Hashable, CustomStringConver
         }
     }
 
-    /// `invalid image reference "Nginx": repository name must be lowercase`.
+    /// `invalid image reference "Nginx": repository name must be lowercase`, the input as
+    /// ``UntrustedText/shown(image:)`` shows it.
     public var description: String {
-        "invalid image reference \"\(input)\": \(reason)"
+        "invalid image reference \"\(UntrustedText.shown(image: input))\": \(reason)"
     }
 }

@@ -401,6 +401,34 @@ struct PolicyEvaluatorTests {
         #expect(decision.denials == [#"image "Nginx" (container "web") denied: invalid image reference "Nginx": repository name must be lowercase"#])
     }
 
+    /// An image is anyone's text: a 20,000-character one, or one with an escape sequence, is
+    /// denied as an invalid reference and shown cut to a bound and printable, in the verdict and
+    /// in the deny message (which reach audit records, events and terminals).
+    @Test func anInvalidImageIsShownCutAndPrintable() async throws {
+        let set = try load(["a.yaml": policyYAML(name: "all", globs: ["**"])])
+        let long = "registry.example/" + String(repeating: "a", count: 20_000) + ":v1"
+        let escaped = "registry.example/app\u{1B}[2J:v1"
+        let decision = await PolicyEvaluator(policies: set, noMatchAction: .allow).evaluate(
+            [ImageUse(image: long, container: "long"), ImageUse(image: escaped, container: "escaped")], subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.verdicts.count == 2)
+        let shownLong = decision.verdicts[0].image
+        #expect(shownLong.hasPrefix("registry.example/aaa"))
+        #expect(shownLong.hasSuffix("… (\(long.utf8.count) bytes)"))
+        #expect(shownLong.count < UntrustedText.imageLimit + 30)
+        #expect(decision.verdicts[1].image == "registry.example/app?[2J:v1")
+        for message in decision.denials {
+            #expect(message.utf8.count < 2 * UntrustedText.imageLimit + 300, "\(message.prefix(300))")
+            #expect(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(message)")
+            #expect(message.contains("invalid image reference"))
+        }
+        // A valid reference is kept as written.
+        let valid = "ghcr.io/org/" + String(repeating: "b", count: 200) + ":" + String(repeating: "t", count: 128)
+        let kept = await PolicyEvaluator(policies: set, noMatchAction: .allow).evaluate(
+            [ImageUse(image: valid, container: "app")], subject: subject, deadline: deadline())
+        #expect(kept.verdicts[0].image == valid)
+    }
+
     @Test func manyImagesInParallel() async throws {
         let set = try load([
             "k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("slowish")),

@@ -20,6 +20,23 @@ public enum UntrustedText {
 
     /// The most characters a verdict's reason keeps.
     public static let reasonLimit = 4_096
+    /// The most characters an image as a pod spec writes it keeps where signet shows it (deny
+    /// messages, audit records, CLI output): above any valid reference (a name of at most 255
+    /// characters, a tag of at most 128, a digest), so only an invalid one is ever cut.
+    public static let imageLimit = 512
+
+    /// `image` as signet shows it: itself when it is at most ``imageLimit`` bytes without a
+    /// control character (every valid reference), otherwise ``clipped(_:limit:)``. A pod spec's
+    /// image is anyone's text: a long one would make audit lines longer than log pipelines take
+    /// whole, and an escape sequence would reach the terminal of whoever reads the deny message
+    /// (`kubectl describe` of a ReplicaSet shows it in its events).
+    public static func shown(image: String) -> String {
+        guard image.utf8.count <= imageLimit, !image.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            return clipped(image, limit: imageLimit)
+        }
+        return image
+    }
+
     /// The most characters a verification step's detail keeps.
     public static let detailLimit = 2_048
 }
