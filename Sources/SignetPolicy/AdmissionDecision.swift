@@ -47,9 +47,9 @@ public struct AdmissionDecision: Sendable, Hashable {
 
 /// The verdict for one image use.
 public struct ImageVerdict: Sendable, Hashable, Codable {
-    /// The image as written in the pod spec (``UntrustedText/shown(image:)``: an invalid one
-    /// longer than ``UntrustedText/imageLimit`` bytes or holding control characters is cut and
-    /// made printable).
+    /// The image as written in the pod spec (``UntrustedText/shown(image:)``: one longer than
+    /// any valid reference or holding bytes outside printable ASCII, so never a valid one, is
+    /// cut and made printable).
     public var image: String
     /// The normalised reference, or `nil` when the image does not parse.
     public var reference: String?

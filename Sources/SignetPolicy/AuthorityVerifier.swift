@@ -35,7 +35,7 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
     public init(passed: Bool, authority: String, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil) {
         self.passed = passed
         self.authority = authority
-        self.reason = reason.utf8.count > UntrustedText.reasonLimit && reason.count > UntrustedText.reasonLimit ? UntrustedText.clipped(reason, limit: UntrustedText.reasonLimit) : reason
+        self.reason = UntrustedText.bounded(reason, limit: UntrustedText.reasonLimit)
         self.steps = steps
         self.digest = digest
     }
@@ -50,6 +50,6 @@ public struct VerificationStep: Sendable, Hashable, Codable {
     public init(name: String, passed: Bool, detail: String) {
         self.name = name
         self.passed = passed
-        self.detail = detail.utf8.count > UntrustedText.detailLimit && detail.count > UntrustedText.detailLimit ? UntrustedText.clipped(detail, limit: UntrustedText.detailLimit) : detail
+        self.detail = UntrustedText.bounded(detail, limit: UntrustedText.detailLimit)
     }
 }

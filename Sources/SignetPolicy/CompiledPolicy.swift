@@ -305,6 +305,32 @@ public struct CompiledAuthority: Sendable, Hashable {
         }
     }
 
+    /// The policies' own TUF repositories the authority names whose root had not been delivered
+    /// when it was compiled: until it is compiled again with one, the authority trusts nothing.
+    public var pendingTUFRepositories: [PolicyTUFTrustRoots.Repository] {
+        func pending(_ digest: String, _ repository: PolicyTUFTrustRoots.Repository?) -> PolicyTUFTrustRoots.Repository? {
+            digest.hasPrefix(PolicyTUFTrustRoots.pendingDigestPrefix) ? repository : nil
+        }
+        func pending(_ log: KeyTransparencyLog) -> PolicyTUFTrustRoots.Repository? {
+            log.requirement == .require ? pending(log.trustRootDigest, log.tufRepository) : nil
+        }
+        switch kind {
+        case .key(let trust):
+            return pending(trust.transparencyLog).map { [$0] } ?? []
+        case .keyless(let trust):
+            return pending(trust.trustRootDigest, trust.tufRepository).map { [$0] } ?? []
+        case .attestations(let trust):
+            return trust.requirements.compactMap { requirement in
+                switch requirement.signer {
+                case .key(let signer): pending(signer.transparencyLog)
+                case .keyless(let signer): pending(signer.trustRootDigest, signer.tufRepository)
+                }
+            }
+        default:
+            return []
+        }
+    }
+
     /// What the authority checks.
     public enum Kind: Sendable, Hashable {
         /// Passes or fails every image; `message` explains why.

@@ -137,7 +137,7 @@ extension PolicyLoader {
                 // Not delivered yet: no log or CA is trusted, so every image fails closed,
                 // naming the repository, until the first refresh succeeds.
                 return ResolvedTrustRoot(
-                    root: .empty, origin: "TUF \(tuf.mirror) (not fetched yet)", digest: "pending: TUF \(tuf.mirror)", repository: repository)
+                    root: .empty, origin: "TUF \(tuf.mirror) (not fetched yet)", digest: PolicyTUFTrustRoots.pendingDigestPrefix + tuf.mirror, repository: repository)
             }
             switch use {
             case .certificateAuthorities where delivered.root.certificateAuthorities.isEmpty,

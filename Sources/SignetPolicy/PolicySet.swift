@@ -56,6 +56,18 @@ public struct PolicySet: Sendable {
         return repositories.keys.sorted().map { repositories[$0]! }
     }
 
+    /// The policies' own TUF repositories some authority was compiled without a root of, by
+    /// identity (``CompiledAuthority/pendingTUFRepositories``).
+    public var pendingTUFRepositories: [PolicyTUFTrustRoots.Repository] {
+        var repositories: [String: PolicyTUFTrustRoots.Repository] = [:]
+        for policy in policies {
+            for authority in policy.authorities {
+                for repository in authority.pendingTUFRepositories { repositories[repository.identity] = repository }
+            }
+        }
+        return repositories.keys.sorted().map { repositories[$0]! }
+    }
+
     /// Every Secret and ConfigMap key the policies read trust material from (`secretRef`,
     /// `configMapRef`), sorted: what a policy source reading them through the API watches.
     public var clusterReferences: [ClusterKeyReference] {

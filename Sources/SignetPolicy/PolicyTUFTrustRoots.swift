@@ -42,6 +42,10 @@ public final class PolicyTUFTrustRoots: Sendable {
         public var identity: String { "\(mirrorURL) root sha256:\(DigestAlgorithm.sha256.hexHash(bootstrapRoot))" }
     }
 
+    /// How the trust root digest of an authority compiled before its repository delivered a
+    /// root begins (`pending: TUF <mirror>`).
+    public static let pendingDigestPrefix = "pending: TUF "
+
     private struct Shared {
         var roots: [String: LiveTrustedRoot.Snapshot] = [:]
         var registered: [String: Repository] = [:]

@@ -64,6 +64,9 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     }
     /// The longest normalised name (`registry/repository`) the grammar allows.
     public static let maximumNameLength = 255
+    /// The longest text a valid reference can be: a maximal name, `:` and a tag of 128
+    /// characters, `@` and a digest of up to 200 (longer input is refused before it is scanned).
+    public static let maximumReferenceLength = maximumNameLength + 1 + 128 + 1 + 200
 
     /// Parses and normalises a reference such as `nginx`, `ghcr.io/org/app:v1@sha256:…`.
     ///
@@ -134,7 +137,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         }
         // Anything longer than a maximal name, tag and sha512 digest cannot be valid; refuse it
         // before scanning.
-        if bytes.count > maximumNameLength + 1 + 128 + 1 + 200 {
+        if bytes.count > maximumReferenceLength {
             throw ImageReferenceError(.tooLong(bytes.count), input: input)
         }
         for byte in bytes where byte <= 0x20 || byte >= 0x7F {

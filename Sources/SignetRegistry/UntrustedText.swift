@@ -3,38 +3,53 @@
 /// attacker who controls an image's signature material cannot make every copy of a deny reason
 /// megabytes long, and with control characters replaced so it stays one printable line.
 public enum UntrustedText {
-    /// At most `limit` characters of `text`, control characters shown as `?`; a cut text ends
-    /// with `…` and the size of the whole.
+    /// At most `limit` characters and `4 × limit` UTF-8 bytes of `text` (one character can be
+    /// any number of combining scalars), control characters shown as `?`; a cut text ends with
+    /// `…` and the size of the whole.
     public static func clipped(_ text: String, limit: Int = 120) -> String {
         var result = ""
         var count = 0
+        var bytes = 0
         for character in text {
-            if count == limit {
+            let piece: Character = character.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } ? character : "?"
+            let size = piece.utf8.count
+            if count == limit || bytes + size > 4 * limit {
                 return result + "… (\(text.utf8.count) bytes)"
             }
-            result.append(character.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } ? character : "?")
+            result.append(piece)
             count += 1
+            bytes += size
         }
         return result
     }
 
+    /// `text` itself when it is at most `limit` characters and `4 × limit` bytes, otherwise
+    /// ``clipped(_:limit:)``.
+    public static func bounded(_ text: String, limit: Int) -> String {
+        let bytes = text.utf8.count
+        guard bytes > limit, bytes > 4 * limit || text.count > limit else { return text }
+        return clipped(text, limit: limit)
+    }
+
     /// The most characters a verdict's reason keeps.
     public static let reasonLimit = 4_096
-    /// The most characters an image as a pod spec writes it keeps where signet shows it (deny
-    /// messages, audit records, CLI output): above any valid reference (a name of at most 255
-    /// characters, a tag of at most 128, a digest), so only an invalid one is ever cut.
-    public static let imageLimit = 512
+    /// The most bytes an image as a pod spec writes it keeps where signet shows it (deny
+    /// messages, audit records, CLI output): the longest text a valid reference can be, so only
+    /// an invalid one is ever cut.
+    public static let imageLimit = ImageReference.maximumReferenceLength
 
-    /// `image` as signet shows it: itself when it is at most ``imageLimit`` bytes without a
-    /// control character (every valid reference), otherwise ``clipped(_:limit:)``. A pod spec's
+    /// `image` as signet shows it: itself when it is at most ``imageLimit`` bytes of printable
+    /// ASCII (every valid reference is), otherwise its first ``imageLimit`` bytes with every byte
+    /// outside printable ASCII shown as `?`, then `…` and the size of the whole. A pod spec's
     /// image is anyone's text: a long one would make audit lines longer than log pipelines take
-    /// whole, and an escape sequence would reach the terminal of whoever reads the deny message
-    /// (`kubectl describe` of a ReplicaSet shows it in its events).
+    /// whole, and control characters, escape sequences or bidirectional overrides would reach the
+    /// terminal of whoever reads the deny message (`kubectl describe` of a ReplicaSet shows it).
     public static func shown(image: String) -> String {
-        guard image.utf8.count <= imageLimit, !image.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            return clipped(image, limit: imageLimit)
-        }
-        return image
+        let bytes = image.utf8
+        guard bytes.count > imageLimit || bytes.contains(where: { $0 < 0x20 || $0 > 0x7E }) else { return image }
+        var shown = String(decoding: bytes.prefix(imageLimit).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+        if bytes.count > imageLimit { shown += "… (\(bytes.count) bytes)" }
+        return shown
     }
 
     /// The most characters a verification step's detail keeps.

@@ -44,7 +44,7 @@ public struct VerificationResult: Sendable, Hashable, Codable {
         self.authority = authority
         self.format = format
         self.passed = passed
-        self.reason = reason.utf8.count > UntrustedText.reasonLimit && reason.count > UntrustedText.reasonLimit ? UntrustedText.clipped(reason, limit: UntrustedText.reasonLimit) : reason
+        self.reason = UntrustedText.bounded(reason, limit: UntrustedText.reasonLimit)
         self.failure = failure
         self.signers = signers
         self.steps = steps

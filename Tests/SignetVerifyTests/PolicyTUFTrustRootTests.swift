@@ -50,6 +50,7 @@ struct PolicyTUFTrustRootTests {
         #expect(before.transparencyLog.trustRootSource == "TUF https://tuf.signet.test (not fetched yet)")
         #expect(before.transparencyLog.trustedRoot.transparencyLogs.isEmpty, "nothing is trusted before the repository delivers")
         let repository = try #require(roots.repositories.first, "the repository is registered for the TUF client")
+        #expect(pending.pendingTUFRepositories == [repository], "the set says which repository it waits for")
         #expect(repository.mirrorURL == "https://tuf.signet.test")
         #expect(repository.bootstrapRoot == Array(try Data(contentsOf: URL(fileURLWithPath: rootFile))))
 
@@ -57,6 +58,7 @@ struct PolicyTUFTrustRootTests {
         roots.publish(.init(root: try TrustedRoot(json: Array(json.utf8)), digest: DigestAlgorithm.sha256.hexHash(Array(json.utf8)),
                             origin: "TUF https://tuf.signet.test (targets version 1)"), for: repository)
         let delivered = try loader.load(files: files)
+        #expect(delivered.pendingTUFRepositories.isEmpty, "compiled with the delivered root, it waits for nothing")
         guard case .key(let after) = delivered.policies[0].authorities[0].kind else { Issue.record("not a key authority"); return }
         #expect(after.transparencyLog.trustRootSource == "TUF https://tuf.signet.test (targets version 1)")
         #expect(after.transparencyLog.trustedRoot.transparencyLogs.count == 1)

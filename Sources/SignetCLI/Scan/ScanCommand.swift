@@ -106,8 +106,13 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
 
         var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory)
         loader.liveTrustedRoot = try await sigstoreRoot()?.live
-        let sharedTUF = try sigstoreTUF.resolveShared()
-        let policyTUF = PolicyTUFRepositoriesRuntime(roots: PolicyTUFTrustRoots(), settings: sharedTUF.configuration, now: sharedTUF.now)
+        let policyTUF: PolicyTUFRepositoriesRuntime
+        do {
+            let shared = try sigstoreTUF.resolveShared()
+            policyTUF = PolicyTUFRepositoriesRuntime(roots: PolicyTUFTrustRoots(), settings: shared.configuration, now: shared.now)
+        } catch {
+            throw fail("\(error)")
+        }
         loader.tufTrustRoots = policyTUF.roots
         let readiness = ReadinessState()
         readiness.markCertificateServing()
@@ -183,20 +188,26 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
     /// The TUF repositories policies name as their own trust root (`trustRoot.tuf`), each
     /// refreshed once and its root put in force before anything is decided, as `signet serve`
     /// keeps them current: until then such an authority trusts nothing and fails every image.
-    /// Returns once the responder decides with the policies compiled again with the roots; a
-    /// repository that cannot deliver ends the scan (exit 2) naming it.
+    /// Returns once the responder decides with policies none of whose authorities waits for a
+    /// root (a repository a recompiled set names anew is refreshed too); a repository that
+    /// cannot deliver ends the scan (exit 2) naming it.
     private func deliverPolicyTrustRoots(_ runtime: PolicyTUFRepositoriesRuntime, responder: AdmissionResponder, limit: Duration) async throws {
-        let compiled = responder.evaluator().policies
-        guard !compiled.tufRepositories.isEmpty else { return }
-        do {
-            try await runtime.refreshOnce(compiled.tufRepositories, logger: Logger(label: "signet.trustroot"))
-        } catch {
-            throw fail("\(error); images under the authorities that name it cannot be decided as admission would")
-        }
-        // A new root is a change of the policy source's fingerprint: it compiles the policies
-        // again, and the responder takes the new set.
         let end = ContinuousClock.now + limit
-        while responder.evaluator().policies.revision == compiled.revision {
+        var refreshed: Set<String> = []
+        while true {
+            let pending = responder.evaluator().policies.pendingTUFRepositories
+            guard !pending.isEmpty else { return }
+            let fresh = pending.filter { !refreshed.contains($0.identity) }
+            if !fresh.isEmpty {
+                do {
+                    try await runtime.refreshOnce(fresh, logger: Logger(label: "signet.trustroot"))
+                } catch {
+                    throw fail("\(error); images under the authorities that name it cannot be decided as admission would")
+                }
+                refreshed.formUnion(fresh.map(\.identity))
+            }
+            // A new root is a change of the policy source's fingerprint: it compiles the policies
+            // again, and the responder takes the new set.
             guard ContinuousClock.now < end else {
                 throw fail("the policies were not compiled again with their TUF trust roots within \(limit)")
             }

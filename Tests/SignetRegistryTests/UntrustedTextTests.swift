@@ -1,0 +1,44 @@
+import SignetRegistry
+import Testing
+
+/// Text from outside is bounded in characters and in bytes, and printable where signet shows it.
+@Suite
+struct UntrustedTextTests {
+    /// One character can be any number of combining scalars: the byte bound holds anyway.
+    @Test func oneCharacterOfAMillionCombiningMarksIsCut() {
+        let text = "a" + String(repeating: "\u{301}", count: 500_000)
+        #expect(text.count == 1)
+        let bounded = UntrustedText.bounded(text, limit: 100)
+        #expect(bounded.utf8.count < 4 * 100 + 40, "\(bounded.utf8.count) bytes")
+        #expect(bounded.hasSuffix("… (\(text.utf8.count) bytes)"))
+        // Within both bounds a text is kept as written.
+        #expect(UntrustedText.bounded("café \u{1F600}", limit: 100) == "café \u{1F600}")
+    }
+
+    /// An image is shown as printable ASCII within the longest valid reference: C0 and C1
+    /// controls, escape sequences, bidirectional overrides and combining marks become `?`.
+    @Test func anImageIsShownAsPrintableASCII() {
+        #expect(UntrustedText.shown(image: "r.example/app\u{1B}[2J:v1") == "r.example/app?[2J:v1")
+        #expect(UntrustedText.shown(image: "r.example/app\u{9B}2J:v1") == "r.example/app??2J:v1")
+        #expect(UntrustedText.shown(image: "r.example/\u{202E}ppa:v1") == "r.example/???ppa:v1")
+        let marks = "r.example/a" + String(repeating: "\u{301}", count: 100_000)
+        let shown = UntrustedText.shown(image: marks)
+        #expect(shown.utf8.count <= UntrustedText.imageLimit + 30)
+        #expect(shown.utf8.prefix(UntrustedText.imageLimit).allSatisfy { (0x20...0x7E).contains($0) })
+        #expect(shown.hasSuffix("… (\(marks.utf8.count) bytes)"))
+    }
+
+    /// The longest valid references (a 255-character name, a 128-character tag, a sha512 or a
+    /// long digest of another algorithm) are kept as written: digest pinning patches them.
+    @Test func everyValidReferenceIsKeptAsWritten() throws {
+        let name = "r.example/" + String(repeating: "a", count: 245)
+        let longest = [
+            name + ":" + String(repeating: "t", count: 128) + "@sha512:" + String(repeating: "0", count: 128),
+            name + ":" + String(repeating: "t", count: 128) + "@x:" + String(repeating: "0", count: 198),
+        ]
+        for reference in longest {
+            _ = try ImageReference(parsing: reference)
+            #expect(UntrustedText.shown(image: reference) == reference, "\(reference.utf8.count) bytes")
+        }
+    }
+}
