@@ -69,20 +69,28 @@ struct PolicyTUFRepositoriesRuntime: Sendable {
         for repository in repositories {
             do {
                 let updater = try SigstoreTrustedRootUpdater(configuration: configuration(for: repository), now: now)
-                let root = try await updater.refresh()
-                let freshness = updater.freshness
-                roots.publish(
-                    .init(root: root.root, digest: root.digest, origin: root.origin, freshness: TrustRootFreshnessCheck { freshness.staleReason() }),
-                    for: repository)
+                Self.putInForce(try await updater.refresh(), from: updater, for: repository, in: roots, logger: logger)
                 metrics.refreshed()
-                logger.notice("policy trust root from TUF in force", metadata: [
-                    "repository": "\(repository.identity)", "origin": "\(root.origin)", "digest": "\(root.digest)",
-                ])
             } catch {
                 metrics.failed()
                 throw PolicyTUFRefreshFailure(repository: repository, reason: "\(error)")
             }
         }
+    }
+
+    /// Publishes `root`, adopted by `updater`, as `repository`'s root in force, with the check of
+    /// its metadata's expiry every decision asks.
+    private static func putInForce(
+        _ root: CurrentTrustedRoot, from updater: SigstoreTrustedRootUpdater, for repository: PolicyTUFTrustRoots.Repository,
+        in roots: PolicyTUFTrustRoots, logger: Logger
+    ) {
+        let freshness = updater.freshness
+        roots.publish(
+            .init(root: root.root, digest: root.digest, origin: root.origin, freshness: TrustRootFreshnessCheck { freshness.staleReason() }),
+            for: repository)
+        logger.notice("policy trust root from TUF in force", metadata: [
+            "repository": "\(repository.identity)", "origin": "\(root.origin)", "digest": "\(root.digest)",
+        ])
     }
 
     /// One repository's client: the stored metadata first, then refreshes until cancelled.
@@ -121,12 +129,7 @@ struct PolicyTUFRepositoriesRuntime: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await root in updater.updates {
-                    roots.publish(
-                        .init(root: root.root, digest: root.digest, origin: root.origin, freshness: TrustRootFreshnessCheck { freshness.staleReason() }),
-                        for: repository)
-                    logger.notice("policy trust root from TUF in force", metadata: [
-                        "repository": "\(repository.identity)", "origin": "\(root.origin)", "digest": "\(root.digest)",
-                    ])
+                    Self.putInForce(root, from: updater, for: repository, in: roots, logger: logger)
                 }
             }
             group.addTask {

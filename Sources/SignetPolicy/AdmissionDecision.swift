@@ -78,9 +78,10 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
         self.verifiedDigest = verifiedDigest
         self.position = position
         self.exemptions = exemptions
-        // Shown in deny messages, audit records and events: cut and made printable when it is
-        // not a valid reference (a valid one is kept as written, which pinning relies on).
-        self.image = UntrustedText.shown(image: image)
+        // Shown in deny messages, audit records and events: cut and made printable when it did
+        // not parse (a reference that did is printable and bounded already, and is kept as
+        // written, which pinning relies on; no byte scan per image on the review path).
+        self.image = reference == nil ? UntrustedText.shown(image: image) : image
         self.reference = reference
         self.container = container
         self.containerType = containerType

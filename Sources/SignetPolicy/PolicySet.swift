@@ -46,23 +46,18 @@ public struct PolicySet: Sendable {
 
     /// Every TUF repository a policy names as its own trust root (`trustRoot.tuf`), by identity:
     /// the repositories whose clients must run while this set is in force.
-    public var tufRepositories: [PolicyTUFTrustRoots.Repository] {
-        var repositories: [String: PolicyTUFTrustRoots.Repository] = [:]
-        for policy in policies {
-            for authority in policy.authorities {
-                for repository in authority.tufRepositories { repositories[repository.identity] = repository }
-            }
-        }
-        return repositories.keys.sorted().map { repositories[$0]! }
-    }
+    public var tufRepositories: [PolicyTUFTrustRoots.Repository] { repositories(\.tufRepositories) }
 
     /// The policies' own TUF repositories some authority was compiled without a root of, by
     /// identity (``CompiledAuthority/pendingTUFRepositories``).
-    public var pendingTUFRepositories: [PolicyTUFTrustRoots.Repository] {
+    public var pendingTUFRepositories: [PolicyTUFTrustRoots.Repository] { repositories(\.pendingTUFRepositories) }
+
+    /// The repositories `named` gives for each authority, once each, in order of identity.
+    private func repositories(_ named: KeyPath<CompiledAuthority, [PolicyTUFTrustRoots.Repository]>) -> [PolicyTUFTrustRoots.Repository] {
         var repositories: [String: PolicyTUFTrustRoots.Repository] = [:]
         for policy in policies {
             for authority in policy.authorities {
-                for repository in authority.pendingTUFRepositories { repositories[repository.identity] = repository }
+                for repository in authority[keyPath: named] { repositories[repository.identity] = repository }
             }
         }
         return repositories.keys.sorted().map { repositories[$0]! }
