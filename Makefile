@@ -129,7 +129,9 @@ mutate: deps
 # the formats against docker-registry and notary-server, beside the reference verifiers (notary
 # lookup; sigstore-python from PyPI, kept in .build/bench-venv); writes bench/RESULTS.md and
 # bench/results.json. ONLY=notary,formats,... runs those parts alone (throughput, profile, registry,
-# notary, formats, reference, mixed, rollout, memory) and keeps the others' figures.
+# notary, formats, reference, mixed, rollout, memory) and keeps the others' figures. The binary is
+# linked as the Dockerfile links it (the Swift runtime and Foundation inside it), so the figures are
+# those of the binary users run.
 BENCH_APT_PACKAGES := wrk nginx-light linux-perf strace
 BENCH_SIGSTORE_PACKAGE := sigstore==4.5.1
 BENCH_VENV := .build/bench-venv
@@ -144,7 +146,7 @@ bench: deps
 	fi
 	@$(BENCH_VENV)/bin/python -c 'import importlib.metadata as m; assert m.version("sigstore") == "$(word 2,$(subst ==, ,$(BENCH_SIGSTORE_PACKAGE)))"' 2>/dev/null || \
 	  { python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q "$(BENCH_SIGSTORE_PACKAGE)"; }
-	$(SWIFT) build -c release --product signet
+	$(SWIFT) build -c release --static-swift-stdlib --product signet
 	python3 bench/run.py "$$($(SWIFT) build -c release --show-bin-path)/signet" $(if $(ONLY),--only $(ONLY))
 
 # Reliability run (not part of make test): libFuzzer targets (Fuzz/), the tamper matrix, fault

@@ -481,9 +481,12 @@ def write_results(results):
                   "that part is inflated by the wait) and how much CPU time the hypervisor gave to other guests while it ran "
                   "(steal, from /proc/stat; this machine is a virtual one, and a part measured under steal is slowed as "
                   "under load):", "",
-                  "| part | ran | kernel | load average | CPU steal |", "|---|---|---|---|---|"]
+                  "under load), and how the signet binary it measured was linked (`make bench` links it as the Dockerfile "
+                  "does, with the Swift runtime and Foundation inside it; with them as shared libraries, every process "
+                  "start pays for loading and relocating them):", "",
+                  "| part | ran | kernel | load average | CPU steal | Swift runtime |", "|---|---|---|---|---|---|"]
         lines += [f"| {name} | {parts[name]['date']} | {parts[name].get('kernel', m['kernel'])} | {parts[name]['load_average']} | "
-                  f"{parts[name].get('cpu_steal', 'not recorded')} |"
+                  f"{parts[name].get('cpu_steal', 'not recorded')} | {parts[name].get('swift_runtime', 'not recorded')} |"
                   for name in PARTS if name in parts]
         lines.append("")
     lines += [
@@ -629,6 +632,16 @@ def steal_share(before, after):
     return "{:.0f}%".format(100.0 * (after[1] - before[1]) / (after[0] - before[0]))
 
 
+def swift_runtime_linkage(binary):
+    """`static` when the binary carries the Swift runtime (`--static-swift-stdlib`, as the
+    Dockerfile builds it), `shared` when it loads libswiftCore.so, from the binary's own dynamic
+    section (`readelf -d`: its NEEDED entries), not from what happens to be installed."""
+    out = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True)
+    if out.returncode != 0:
+        return "not recorded"
+    return "shared" if "libswiftCore.so" in out.stdout else "static"
+
+
 def main():
     arguments = sys.argv[1:]
     only = None
@@ -653,7 +666,8 @@ def main():
     try:
         for part in parts:
             results.setdefault("parts", {})[part] = {"date": now(), "kernel": platform.release(),
-                                                     "load_average": "{:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())}
+                                                     "load_average": "{:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg()),
+                                                     "swift_runtime": swift_runtime_linkage(binary)}
             log(f"{part} (load average {results['parts'][part]['load_average']})")
             before = cpu_times()
             try:
