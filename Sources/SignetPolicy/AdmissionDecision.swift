@@ -53,6 +53,7 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
     public var image: String
     /// The normalised reference, or `nil` when the image does not parse.
     public var reference: String?
+    /// The container's name as signet shows it (``UntrustedText/shown(containerName:)``).
     public var container: String
     public var containerType: ContainerType
     /// The names of the policies whose globs matched.
@@ -83,7 +84,7 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
         // written, which pinning relies on; no byte scan per image on the review path).
         self.image = reference == nil ? UntrustedText.shown(image: image) : image
         self.reference = reference
-        self.container = container
+        self.container = UntrustedText.shown(containerName: container)
         self.containerType = containerType
         self.policies = policies
         self.outcome = outcome

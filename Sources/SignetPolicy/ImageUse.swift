@@ -1,3 +1,5 @@
+import SignetRegistry
+
 /// One image as a workload uses it: the string written in the pod spec and the container that
 /// names it (Kubernetes `core/v1` `Container.image`, `PodSpec.containers`, `initContainers`,
 /// `ephemeralContainers`).
@@ -34,8 +36,10 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// How messages name a container of this type: `container "web"`, `init container "setup"`.
+    /// How messages name a container of this type: `container "web"`, `init container "setup"`;
+    /// the name as ``UntrustedText/shown(containerName:)`` shows it.
     public func describe(_ name: String) -> String {
+        let name = UntrustedText.shown(containerName: name)
         let kind: String = switch self {
         case .container: "container \""
         case .initContainer: "init container \""

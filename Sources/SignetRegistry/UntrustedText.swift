@@ -45,10 +45,30 @@ public enum UntrustedText {
     /// whole, and control characters, escape sequences or bidirectional overrides would reach the
     /// terminal of whoever reads the deny message (`kubectl describe` of a ReplicaSet shows it).
     public static func shown(image: String) -> String {
-        let bytes = image.utf8
-        guard bytes.count > imageLimit || bytes.contains(where: { $0 < 0x20 || $0 > 0x7E }) else { return image }
-        var shown = String(decoding: bytes.prefix(imageLimit).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
-        if bytes.count > imageLimit { shown += "… (\(bytes.count) bytes)" }
+        printableASCII(image, limit: imageLimit)
+    }
+
+    /// The most bytes a container's name keeps where signet shows it: 63, the longest name
+    /// Kubernetes accepts (`Container.name` is an RFC 1123 label).
+    public static let containerNameLimit = 63
+
+    /// A container's name as signet shows it, by the rule of ``shown(image:)`` with
+    /// ``containerNameLimit``: the API server validates names before a validating webhook sees
+    /// them, but an object read from a file (`signet review`), a custom resource's pod template
+    /// or a server that skips validation can carry any text there, and the name is in every
+    /// deny message, audit record and event of its image.
+    public static func shown(containerName: String) -> String {
+        printableASCII(containerName, limit: containerNameLimit)
+    }
+
+    /// `text` itself when it is at most `limit` bytes of printable ASCII, otherwise its first
+    /// `limit` bytes with every byte outside printable ASCII shown as `?`, then `…` and the size
+    /// of the whole.
+    private static func printableASCII(_ text: String, limit: Int) -> String {
+        let bytes = text.utf8
+        guard bytes.count > limit || bytes.contains(where: { $0 < 0x20 || $0 > 0x7E }) else { return text }
+        var shown = String(decoding: bytes.prefix(limit).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+        if bytes.count > limit { shown += "… (\(bytes.count) bytes)" }
         return shown
     }
 

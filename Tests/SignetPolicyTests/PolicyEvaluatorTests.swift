@@ -429,6 +429,28 @@ struct PolicyEvaluatorTests {
         #expect(kept.verdicts[0].image == valid)
     }
 
+    /// A container's name reaches every deny message, verdict and audit record of its image:
+    /// one that is not a valid Kubernetes name (a file given to `signet review`, a custom
+    /// resource's pod template) is cut to 63 bytes and made printable there too.
+    @Test func aContainerNameIsShownCutAndPrintable() async throws {
+        let set = try load(["a.yaml": policyYAML(name: "all", globs: ["ghcr.io/org/**"], authorities: keyAuthority("k"))])
+        let long = String(repeating: "c", count: 2_000)
+        let escaped = "app\u{1B}[2J\u{202E}"
+        let decision = await PolicyEvaluator(policies: set, noMatchAction: .deny).evaluate(
+            [ImageUse(image: "ghcr.io/other/app:v1", container: long), ImageUse(image: "bad image", container: escaped, containerType: .initContainer)],
+            subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.verdicts.map(\.container) == [
+            String(repeating: "c", count: UntrustedText.containerNameLimit) + "… (2000 bytes)", "app?[2J???",
+        ])
+        #expect(decision.denials.count == 2)
+        for message in decision.denials {
+            #expect(message.utf8.count < 600, "\(message.prefix(300))")
+            #expect(message.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }, "\(message)")
+        }
+        #expect(decision.denials.contains { $0.contains("(init container \"app?[2J???\")") })
+    }
+
     @Test func manyImagesInParallel() async throws {
         let set = try load([
             "k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("slowish")),

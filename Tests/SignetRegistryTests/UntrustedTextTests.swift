@@ -41,4 +41,16 @@ struct UntrustedTextTests {
             #expect(UntrustedText.shown(image: reference) == reference, "\(reference.utf8.count) bytes")
         }
     }
+
+    /// A container's name is shown by the same rule within 63 bytes, the longest RFC 1123 label
+    /// Kubernetes accepts: every valid name is kept, anything else is cut and made printable.
+    @Test func aContainerNameIsShownAsPrintableASCIIWithinALabel() {
+        let longest = String(repeating: "a", count: 62) + "z"
+        #expect(UntrustedText.shown(containerName: longest) == longest)
+        #expect(UntrustedText.shown(containerName: "web-1") == "web-1")
+        #expect(UntrustedText.shown(containerName: "web\u{1B}]8;;http://x\u{7}") == "web?]8;;http://x?")
+        let long = String(repeating: "b", count: 100_000)
+        let shown = UntrustedText.shown(containerName: long)
+        #expect(shown == String(repeating: "b", count: UntrustedText.containerNameLimit) + "… (100000 bytes)")
+    }
 }
