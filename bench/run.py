@@ -480,7 +480,6 @@ def write_results(results):
                   f"machine anything above {m['cores']} means processes were waiting for a core, and every wall-clock figure of "
                   "that part is inflated by the wait) and how much CPU time the hypervisor gave to other guests while it ran "
                   "(steal, from /proc/stat; this machine is a virtual one, and a part measured under steal is slowed as "
-                  "under load):", "",
                   "under load), and how the signet binary it measured was linked (`make bench` links it as the Dockerfile "
                   "does, with the Swift runtime and Foundation inside it; with them as shared libraries, every process "
                   "start pays for loading and relocating them):", "",
@@ -636,7 +635,10 @@ def swift_runtime_linkage(binary):
     """`static` when the binary carries the Swift runtime (`--static-swift-stdlib`, as the
     Dockerfile builds it), `shared` when it loads libswiftCore.so, from the binary's own dynamic
     section (`readelf -d`: its NEEDED entries), not from what happens to be installed."""
-    out = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True)
+    try:
+        out = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True)
+    except OSError:
+        return "not recorded"
     if out.returncode != 0:
         return "not recorded"
     return "shared" if "libswiftCore.so" in out.stdout else "static"

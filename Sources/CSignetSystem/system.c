@@ -5,3 +5,12 @@
 int signet_accept(int fd, struct sockaddr_storage *address, socklen_t *length) {
     return accept4(fd, (struct sockaddr *)address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+
+#include <sched.h>
+
+int signet_affinity_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}

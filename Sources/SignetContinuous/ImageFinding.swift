@@ -1,6 +1,7 @@
 import Foundation
 import SignetAdmission
 import SignetPolicy
+import SignetRegistry
 
 /// What a scan found for one container of a running Pod: the result admission would give its
 /// running image now, in the vocabulary of the Policy WG's PolicyReport (`wgpolicyk8s.io/v1alpha2`
@@ -73,7 +74,7 @@ extension ImageFinding {
         namespace = pod.namespace
         self.pod = pod.name
         podUID = pod.uid
-        self.container = container.name
+        self.container = UntrustedText.shown(containerName: container.name)
         image = container.runningImage
         policies = []
         self.reason = reason

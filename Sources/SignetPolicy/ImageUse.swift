@@ -36,10 +36,10 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// How messages name a container of this type: `container "web"`, `init container "setup"`;
-    /// the name as ``UntrustedText/shown(containerName:)`` shows it.
+    /// How messages name a container of this type: `container "web"`, `init container "setup"`.
+    /// `name` is put in as given: a name from a pod spec goes through
+    /// ``UntrustedText/shown(containerName:)`` first (a verdict's ``ImageVerdict/container`` has).
     public func describe(_ name: String) -> String {
-        let name = UntrustedText.shown(containerName: name)
         let kind: String = switch self {
         case .container: "container \""
         case .initContainer: "init container \""

@@ -62,8 +62,8 @@ public enum UntrustedText {
     }
 
     /// `text` itself when it is at most `limit` bytes of printable ASCII, otherwise its first
-    /// `limit` bytes with every byte outside printable ASCII shown as `?`, then `…` and the size
-    /// of the whole.
+    /// `limit` bytes with every byte outside printable ASCII shown as `?`, followed, when `text`
+    /// was longer than `limit` bytes, by `…` and the size of the whole.
     private static func printableASCII(_ text: String, limit: Int) -> String {
         let bytes = text.utf8
         guard bytes.count > limit || bytes.contains(where: { $0 < 0x20 || $0 > 0x7E }) else { return text }

@@ -449,6 +449,8 @@ struct PolicyEvaluatorTests {
             #expect(message.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }, "\(message)")
         }
         #expect(decision.denials.contains { $0.contains("(init container \"app?[2J???\")") })
+        // Cut once: the size is the whole name's.
+        #expect(decision.denials.contains { $0.contains("(container \"\(String(repeating: "c", count: 63))… (2000 bytes)\")") })
     }
 
     @Test func manyImagesInParallel() async throws {

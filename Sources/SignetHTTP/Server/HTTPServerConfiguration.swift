@@ -85,9 +85,10 @@ public struct HTTPServerConfiguration: Sendable {
         self.certificateReloadInterval = certificateReloadInterval
     }
 
-    /// The number of active processors, between 1 and 8.
+    /// One per CPU the process can use (``CPUBudget``: its affinity mask and its control group's
+    /// CPU quota, rounded up), between 1 and 8.
     public static var defaultEventLoopThreads: Int {
-        max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        min(8, CPUBudget.current().usableCPUs)
     }
 }
 
