@@ -35,7 +35,8 @@ static inline int signet_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC
 static inline int signet_eventfd_create(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 /* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (a GNU extension, so defined in system.c). */
 int signet_accept(int fd, struct sockaddr_storage *address, socklen_t *length);
-/* The CPUs this process may run on (sched_getaffinity(2), CPU_COUNT), or -1 when it cannot be read. */
+/* The CPUs this process may run on (sched_getaffinity(2), CPU_COUNT), or -1 when it cannot be read
+   (among others on a machine of more than 1024 possible CPUs, for which a cpu_set_t is too small). */
 int signet_affinity_cpu_count(void);
 static inline int signet_set_nodelay(int fd) {
     int one = 1; return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -5,7 +5,8 @@ import Foundation
 /// (sched_getaffinity(2): a cpuset, Kubernetes' static CPU manager) and the CPU quota of its
 /// control group, rounded up (cgroup v2 `cpu.max`, Linux Documentation/admin-guide/cgroup-v2.rst
 /// "CPU Interface Files"; cgroup v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`,
-/// Documentation/scheduler/sched-bwc.rst), the smallest quota of the group and its ancestors.
+/// Documentation/scheduler/sched-bwc.rst), the smallest quota of the group and of the ancestors
+/// visible under its mount.
 ///
 /// A container with `resources.limits.cpu: 2` on a 64-core node sees 64 online processors; eight
 /// event loops there take turns in two CPUs' worth of time and are throttled, where two would not.
@@ -18,44 +19,52 @@ public struct CPUBudget: Sendable, Equatable {
     /// Whole CPUs: the affinity count, lowered to the quota rounded up; at least 1.
     public var usableCPUs: Int {
         var count = affinityCPUs
-        if let quotaCPUs { count = min(count, Int(quotaCPUs.rounded(.up))) }
+        // Compared as a Double: a quota far above any CPU count never becomes an Int.
+        if let quotaCPUs, quotaCPUs.rounded(.up) < Double(count) { count = Int(quotaCPUs.rounded(.up)) }
         return max(1, count)
     }
 
     /// The budget of this process, read from the kernel.
     public static func current() -> CPUBudget {
         let affinity = Int(signet_affinity_cpu_count())
-        let online = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        // Never above the online count (LXCFS can show a container fewer online processors
+        // than its mask holds).
         return CPUBudget(
-            affinityCPUs: affinity > 0 ? affinity : max(1, online),
+            affinityCPUs: affinity > 0 ? min(affinity, online) : online,
             quotaCPUs: quota(readFile: { try? String(contentsOfFile: $0, encoding: .utf8) }))
     }
 
-    /// The smallest quota over the cgroup v2 group of this process and its ancestors, or else over
-    /// its cgroup v1 `cpu` group and its ancestors; `readFile` reads a file of /proc or /sys.
+    /// The smallest quota over the cgroup v2 group of this process and the ancestors visible
+    /// under its mount, or else over its cgroup v1 `cpu` group and such ancestors (in a cgroup
+    /// namespace, the Kubernetes default with v2, that is the container's own group);
+    /// `readFile` reads a file of /proc or /sys.
     static func quota(readFile: (String) -> String?) -> Double? {
         guard let membership = readFile("/proc/self/cgroup"), let mounts = readFile("/proc/self/mountinfo") else { return nil }
         let mountList = mounts.split(separator: "\n").compactMap { CgroupMount(mountinfoLine: $0) }
         let groups = membership.split(separator: "\n").compactMap { CgroupMembership(line: $0) }
         if let group = groups.first(where: { $0.hierarchyID == "0" }),
-            let mount = mountList.first(where: { $0.version2 }),
-            let quota = smallestQuota(group: group.path, mount: mount, version2: true, readFile: readFile)
+            let quota = smallestQuota(group: group.path, mounts: mountList.filter(\.version2), version2: true, readFile: readFile)
         {
             return quota
         }
-        if let group = groups.first(where: { $0.controllers.contains("cpu") }),
-            let mount = mountList.first(where: { !$0.version2 && $0.controllers.contains("cpu") })
-        {
-            return smallestQuota(group: group.path, mount: mount, version2: false, readFile: readFile)
+        if let group = groups.first(where: { $0.controllers.contains("cpu") }) {
+            let mounts = mountList.filter { !$0.version2 && $0.controllers.contains("cpu") }
+            return smallestQuota(group: group.path, mounts: mounts, version2: false, readFile: readFile)
         }
         return nil
     }
 
-    /// Walks from the group's folder up to the mount point, keeping the smallest quota found.
-    private static func smallestQuota(group: String, mount: CgroupMount, version2: Bool, readFile: (String) -> String?) -> Double? {
-        // The group's path is relative to the hierarchy's root; the mount shows the hierarchy
-        // from `mount.root` on (in a cgroup namespace both are "/").
-        guard let relative = relativePath(group, under: mount.root) else { return nil }
+    /// Walks from the group's folder up to the mount point, keeping the smallest quota found,
+    /// in the first of `mounts` whose root holds the group (the hierarchy can be mounted more
+    /// than once, a host's bind-mounted beside the container's own).
+    private static func smallestQuota(group: String, mounts: [CgroupMount], version2: Bool, readFile: (String) -> String?) -> Double? {
+        // The group's path is relative to the hierarchy's root; a mount shows the hierarchy
+        // from `mount.root` on (in a cgroup namespace both are "/"). A group outside the
+        // namespace's root is written with `..`: it is not under any mount, so no quota is read.
+        guard !group.split(separator: "/").contains(".."),
+            let (mount, relative) = mounts.lazy.compactMap({ mount in relativePath(group, under: mount.root).map { (mount, $0) } }).first
+        else { return nil }
         var components = relative.split(separator: "/").map(String.init)
         var smallest: Double?
         while true {
