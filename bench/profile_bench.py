@@ -75,10 +75,32 @@ def around_wrk(command, server, ws, settle):
     return data, err
 
 
+def switch_counts(pids):
+    """Voluntary (the thread waited) and involuntary (the scheduler preempted it) context
+    switches of every thread of `pids` so far, from /proc/PID/task/TID/status (proc(5))."""
+    voluntary = involuntary = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                status = open(f"/proc/{pid}/task/{task}/status").read()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            voluntary += int(fields.get("voluntary_ctxt_switches", "0"))
+            involuntary += int(fields.get("nonvoluntary_ctxt_switches", "0"))
+    return voluntary, involuntary
+
+
 def perf_stat(server, ws):
     pids = ",".join(str(p) for p in server.pids())
+    switches_before = switch_counts(server.pids())
     data, err = around_wrk(["perf", "stat", "-x", ",", "-e", "task-clock,context-switches,cpu-migrations,page-faults",
                             "-p", pids], server, ws, settle=2)
+    switches_after = switch_counts(server.pids())
     counters = {}
     for line in err.splitlines():
         fields = line.split(",")
@@ -91,6 +113,9 @@ def perf_stat(server, ws):
     return {"requests": data["requests"], "rps": data["rps"],
             "cpu_us_per_request": counters.get("task-clock", 0) * 1000 / requests,
             "context_switches_per_request": counters.get("context-switches", 0) / requests,
+            "voluntary_switches_per_request": (switches_after[0] - switches_before[0]) / requests,
+            "involuntary_switches_per_request": (switches_after[1] - switches_before[1]) / requests,
+            "cores_busy": counters.get("task-clock", 0) / 1000 / (data["duration_us"] / 1e6),
             "page_faults_per_request": counters.get("page-faults", 0) / requests}
 
 
@@ -197,7 +222,21 @@ def section_lines(figures):
     row("CPU time (µs, user + system)", s["stat"]["cpu_us_per_request"], n["stat"]["cpu_us_per_request"], 1)
     row("system calls", s["strace"]["syscalls_per_request"], n["strace"]["syscalls_per_request"], 2)
     row("context switches", s["stat"]["context_switches_per_request"], n["stat"]["context_switches_per_request"], 3)
+    if "involuntary_switches_per_request" in s["stat"] and "involuntary_switches_per_request" in n["stat"]:
+        row("… of which voluntary (the thread waited)", s["stat"]["voluntary_switches_per_request"],
+            n["stat"]["voluntary_switches_per_request"], 3)
+        row("… of which involuntary (the scheduler preempted it)", s["stat"]["involuntary_switches_per_request"],
+            n["stat"]["involuntary_switches_per_request"], 3)
+        row("cores busy (CPU time per second)", s["stat"]["cores_busy"], n["stat"]["cores_busy"], 2)
     row("page faults", s["stat"]["page_faults_per_request"], n["stat"]["page_faults_per_request"], 3)
+    if "involuntary_switches_per_request" in s["stat"]:
+        lines += ["", "Context switches are counted twice: by `perf stat` over the whole attach (its settle time "
+                  "included), and per thread from /proc before and after the wrk run. wrk and the two servers' "
+                  "threads share 2 cores. The likely reason for the difference in involuntary switches: a server "
+                  "thread that uses more than its fair share of a core runs ahead of the others in the scheduler's "
+                  "reckoning (EEVDF), so a wrk thread its answer wakes preempts it on the spot, and one that uses "
+                  "less is preempted far less often (see the cores busy). If so, the preemptions are a kernel cost "
+                  "of the CPU a request takes, and fall with it."]
     lines += ["", "System calls per request, the most frequent of each server:", "",
               "| signet | nginx |", "|---|---|"]
     signet_calls = list(s["strace"]["by_call"].items())
