@@ -79,19 +79,12 @@ def switch_counts(pids):
     """Voluntary (the thread waited) and involuntary (the scheduler preempted it) context
     switches of every thread of `pids` so far, from /proc/PID/task/TID/status (proc(5))."""
     voluntary = involuntary = 0
-    for pid in pids:
+    for task in threads(pids):
         try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
+            voluntary += run.rss_kib(task, "voluntary_ctxt_switches") or 0
+            involuntary += run.rss_kib(task, "nonvoluntary_ctxt_switches") or 0
+        except OSError:  # the thread ended in between
             continue
-        for task in tasks:
-            try:
-                status = open(f"/proc/{pid}/task/{task}/status").read()
-            except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            voluntary += int(fields.get("voluntary_ctxt_switches", "0"))
-            involuntary += int(fields.get("nonvoluntary_ctxt_switches", "0"))
     return voluntary, involuntary
 
 

@@ -118,7 +118,8 @@ def children(pid):
 
 
 def rss_kib(pid, field="VmRSS"):
-    """Resident memory of the process in KiB; `field="VmHWM"` is its peak since it started."""
+    """Resident memory of the process in KiB; `field="VmHWM"` is its peak since it started. Any
+    other numeric field of /proc/PID/status (a thread's ID is a PID there too) reads the same way."""
     for line in open(f"/proc/{pid}/status"):
         if line.startswith(field + ":"):
             return int(line.split()[1])

@@ -1,6 +1,5 @@
 import Foundation
 import SignetPolicy
-import SignetRegistry
 
 /// Finds the images a Kubernetes object would run, per kind (Kubernetes `core/v1` `PodSpec`:
 /// `containers`, `initContainers`, `ephemeralContainers`).
@@ -173,9 +172,9 @@ public enum WorkloadImages {
                 case .value(let image) where !image.isEmpty:
                     images.append(ImageUse(image: image, container: name, containerType: type, position: index))
                 case .malformed:
-                    return .failure(Problem(message: "\(at).image (\(type.describe(UntrustedText.shown(containerName: name)))) is not a string"))
+                    return .failure(Problem(message: "\(at).image (\(type.describe(podSpecName: name))) is not a string"))
                 default:
-                    return .failure(Problem(message: "\(at) (\(type.describe(UntrustedText.shown(containerName: name)))) has no image"))
+                    return .failure(Problem(message: "\(at) (\(type.describe(podSpecName: name))) has no image"))
                 }
             }
             return .success(images)

@@ -36,9 +36,13 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// How messages name a container of this type: `container "web"`, `init container "setup"`.
-    /// `name` is put in as given: a name from a pod spec goes through
-    /// ``UntrustedText/shown(containerName:)`` first (a verdict's ``ImageVerdict/container`` has).
+    /// How messages name a container of this type: `container "web"`, `init container "setup"`,
+    /// the name as written in a pod spec shown by ``UntrustedText/shown(containerName:)``.
+    public func describe(podSpecName name: String) -> String {
+        describe(UntrustedText.shown(containerName: name))
+    }
+
+    /// ``describe(podSpecName:)`` for a name already shown (a verdict's).
     public func describe(_ name: String) -> String {
         let kind: String = switch self {
         case .container: "container \""

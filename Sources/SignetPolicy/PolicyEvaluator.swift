@@ -545,7 +545,7 @@ private enum ImageEvaluation: Sendable {
     /// audit findings (appended in place: a verdict holds a dozen strings and arrays, and
     /// handing it over by value retained and released each of them).
     func addVerdict(for use: ImageUse, noMatchAction: NoMatchAction, to decision: inout AdmissionDecision) {
-        let container = use.containerType.describe(UntrustedText.shown(containerName: use.container))
+        let container = use.containerType.describe(podSpecName: use.container)
         switch self {
         case .invalid(let error):
             decision.verdicts.append(ImageVerdict(

@@ -86,16 +86,17 @@ public struct CPUBudget: Sendable, Equatable {
     /// `cpu.max`: `max 100000` (no limit) or `150000 100000` (1.5 CPUs).
     static func v2Quota(folder: String, readFile: (String) -> String?) -> Double? {
         guard let text = readFile(folder + "/cpu.max") else { return nil }
-        return quota(text.split(whereSeparator: \.isWhitespace).map(String.init))
+        return ratio(text.split(whereSeparator: \.isWhitespace).map(String.init))
     }
 
     /// `cpu.cfs_quota_us` (-1: no limit) over `cpu.cfs_period_us`.
     static func v1Quota(folder: String, readFile: (String) -> String?) -> Double? {
         guard let quota = readFile(folder + "/cpu.cfs_quota_us"), let period = readFile(folder + "/cpu.cfs_period_us") else { return nil }
-        return Self.quota([quota.trimmingCharacters(in: .whitespacesAndNewlines), period.trimmingCharacters(in: .whitespacesAndNewlines)])
+        return ratio([quota.trimmingCharacters(in: .whitespacesAndNewlines), period.trimmingCharacters(in: .whitespacesAndNewlines)])
     }
 
-    private static func quota(_ fields: [String]) -> Double? {
+    /// Quota over period, from the two fields; nil for `max`, `-1` or anything not positive.
+    private static func ratio(_ fields: [String]) -> Double? {
         guard fields.count == 2, let quota = Int64(fields[0]), let period = Int64(fields[1]), quota > 0, period > 0 else { return nil }
         return Double(quota) / Double(period)
     }
