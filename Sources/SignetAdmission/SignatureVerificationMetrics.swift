@@ -106,7 +106,7 @@ public final class SignatureVerificationMetrics: Sendable {
     }
 
     /// The `format` label of an authority kind (`none` for `nil`).
-    static func formatIndex(_ kind: CompiledAuthority.Kind?) -> Int {
+    static func formatIndex(_ kind: CompiledAuthority.Kind.Name?) -> Int {
         switch kind {
         case .static: 0
         case .key: 1
@@ -119,7 +119,7 @@ public final class SignatureVerificationMetrics: Sendable {
     }
 
     /// Counts one image decided `result`, by an authority of `kind` (`nil`: none decided).
-    public func count(_ result: ImageVerificationResult, kind: CompiledAuthority.Kind?, source: Source) {
+    public func count(_ result: ImageVerificationResult, kind: CompiledAuthority.Kind.Name?, source: Source) {
         totals[Self.slot(source, result, Self.formatIndex(kind))].increment()
         if result == .pass { successes[Self.sourceIndex(source)].increment() }
     }
@@ -128,7 +128,7 @@ public final class SignatureVerificationMetrics: Sendable {
     func count(_ decision: AdmissionDecision, policies: PolicySet, source: Source) {
         // By index: the verdicts are read in place, not copied.
         for index in decision.verdicts.indices {
-            count(ImageVerificationResult(decision.verdicts[index]), kind: policies.decidingAuthority(of: decision.verdicts[index])?.kind, source: source)
+            count(ImageVerificationResult(decision.verdicts[index]), kind: policies.decidingAuthority(of: decision.verdicts[index])?.kindName, source: source)
         }
     }
 }

@@ -27,8 +27,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
-        if case .notaryV1 = authority.kind { return true }
-        return false
+        authority.kindName == .notaryV1
     }
 
     public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {

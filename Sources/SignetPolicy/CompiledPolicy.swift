@@ -111,33 +111,64 @@ public struct PolicySourceLocation: Sendable, Hashable, CustomStringConvertible 
 /// attestations), each carrying its typed configuration.
 public struct CompiledAuthority: Sendable, Hashable {
     /// `name`, or `authority-<index>` when absent.
-    public let name: String
+    public var name: String { _read { yield storage.name } }
     /// The 0-based position in `spec.authorities`.
-    public let index: Int
-    public let kind: Kind
+    public var index: Int { _read { yield storage.index } }
+    public var kind: Kind { _read { yield storage.kind } }
+    /// ``kind`` without its configuration.
+    public var kindName: Kind.Name { storage.kindName }
     /// SHA-256 (hexadecimal) over what the authority trusts that the policy text does not show:
     /// the fingerprints of keys read from files and secrets with their schemes, the threshold and
     /// required annotations, or the keyless trust root and identities. Cached verification
     /// results are keyed by it. Computed once here, not at every verification.
-    public let trustFingerprint: String
+    public var trustFingerprint: String { _read { yield storage.trustFingerprint } }
     /// Why the authority fails every image without asking a verifier, when trust material it
     /// names could not be read: `unresolved key: publicKeys[0]: the public key file /k.pub is
     /// missing or unreadable`, or `unresolved trust root: ...`. `nil` when everything it names
     /// was read.
     /// Worked out once, as the next three: the authority is read for every image of every review.
-    public let unresolvedReason: String?
+    public var unresolvedReason: String? { _read { yield storage.unresolvedReason } }
     /// The Sigstore trust root the authority verifies against, as audit records name it: its
     /// origin and the SHA-256 of its JSON (`embedded production root sha256:0123456789ab`,
     /// `TUF https://tuf-repo-cdn.sigstore.dev (targets version 14) sha256:…`, `file /r.json sha256:…`).
     /// Set for `keyless` authorities and for `key` authorities under `transparencyLog: require`,
     /// and for `attestations` authorities with such signers (their distinct roots, joined by
     /// `, `); nil for every other authority, which trusts no root.
-    public let trustRoot: String?
+    public var trustRoot: String? { _read { yield storage.trustRoot } }
     /// What a `static` authority decides for every image, nil for the others.
-    public let staticDecision: StaticDecision?
+    public var staticDecision: StaticDecision? { _read { yield storage.staticDecision } }
     /// The expiry checks of the TUF-delivered roots the authority verifies against, each with
     /// the attestation requirement it belongs to, asked by ``staleTrustRootReason``.
-    private let freshnessChecks: [(requirement: String?, check: TrustRootFreshnessCheck)]
+    private var freshnessChecks: [(requirement: String?, check: TrustRootFreshnessCheck)] { _read { yield storage.freshnessChecks } }
+
+    /// Everything above, worked out once and shared by every copy: an authority is handed
+    /// around for every image of every review, and a copy is then one reference, not the whole
+    /// trust configuration.
+    private final class Storage: Sendable {
+        let name: String
+        let index: Int
+        let kind: Kind
+        let kindName: Kind.Name
+        let trustFingerprint: String
+        let unresolvedReason: String?
+        let trustRoot: String?
+        let staticDecision: StaticDecision?
+        let freshnessChecks: [(requirement: String?, check: TrustRootFreshnessCheck)]
+
+        init(name: String, index: Int, kind: Kind) {
+            self.name = name
+            self.index = index
+            self.kind = kind
+            self.kindName = kind.name
+            self.trustFingerprint = CompiledAuthority.fingerprint(of: kind)
+            self.unresolvedReason = CompiledAuthority.unresolvedReason(of: kind)
+            self.trustRoot = CompiledAuthority.trustRoot(of: kind)
+            self.staticDecision = CompiledAuthority.staticDecision(of: kind)
+            self.freshnessChecks = CompiledAuthority.freshnessChecks(of: kind)
+        }
+    }
+
+    private let storage: Storage
 
     /// A `static` authority's outcome: whether it passes, and the reason a decision gives.
     public struct StaticDecision: Sendable, Hashable {
@@ -146,19 +177,13 @@ public struct CompiledAuthority: Sendable, Hashable {
     }
 
     public init(name: String, index: Int, kind: Kind) {
-        self.name = name
-        self.index = index
-        self.kind = kind
-        self.trustFingerprint = Self.fingerprint(of: kind)
-        self.unresolvedReason = Self.unresolvedReason(of: kind)
-        self.trustRoot = Self.trustRoot(of: kind)
-        self.staticDecision = Self.staticDecision(of: kind)
-        self.freshnessChecks = Self.freshnessChecks(of: kind)
+        storage = Storage(name: name, index: index, kind: kind)
     }
 
     /// Equal when the name, position and kind are: everything else is worked out from them.
     public static func == (lhs: CompiledAuthority, rhs: CompiledAuthority) -> Bool {
-        lhs.name == rhs.name && lhs.index == rhs.index && lhs.trustFingerprint == rhs.trustFingerprint && lhs.kind == rhs.kind
+        if lhs.storage === rhs.storage { return true }
+        return lhs.name == rhs.name && lhs.index == rhs.index && lhs.trustFingerprint == rhs.trustFingerprint && lhs.kind == rhs.kind
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -348,15 +373,25 @@ public struct CompiledAuthority: Sendable, Hashable {
         case attestations(CompiledAttestationAuthority)
 
         /// The field name of the kind in the resource: `static`, `key`, `keyless`, ...
-        public var fieldName: String {
+        public var fieldName: String { name.rawValue }
+
+        /// The kind without its configuration.
+        public var name: Name {
             switch self {
-            case .static: "static"
-            case .key: "key"
-            case .keyless: "keyless"
-            case .notation: "notation"
-            case .notaryV1: "notaryV1"
-            case .attestations: "attestations"
+            case .static: .static
+            case .key: .key
+            case .keyless: .keyless
+            case .notation: .notation
+            case .notaryV1: .notaryV1
+            case .attestations: .attestations
             }
+        }
+
+        /// Which kind an authority is, without its configuration; the raw value is the field
+        /// name in the resource. What code that only asks "is it a `key` authority" compares:
+        /// matching ``Kind`` itself copies the whole trust configuration it carries.
+        public enum Name: String, Sendable, Hashable, CaseIterable {
+            case `static`, key, keyless, notation, notaryV1, attestations
         }
     }
 }

@@ -56,8 +56,7 @@ public struct AttestationVerifier: SignatureVerifier {
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
-        if case .attestations = authority.kind { return true }
-        return false
+        authority.kindName == .attestations
     }
 
     public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {

@@ -50,8 +50,7 @@ public struct CosignKeyVerifier: SignatureVerifier {
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
-        if case .key = authority.kind { return true }
-        return false
+        authority.kindName == .key
     }
 
     public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {

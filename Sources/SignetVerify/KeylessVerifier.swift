@@ -65,8 +65,7 @@ public struct KeylessVerifier: SignatureVerifier {
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
-        if case .keyless = authority.kind { return true }
-        return false
+        authority.kindName == .keyless
     }
 
     /// Whether `type` names a Sigstore bundle (`artifactType` of a referrer or a layer's media type).

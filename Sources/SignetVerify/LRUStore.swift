@@ -1,14 +1,17 @@
 /// A bounded map that evicts the least recently used entry when full; lookups, insertions and
 /// evictions are O(1).
 ///
-/// Kept compact, since it holds every cached verdict: each key is stored once, in its entry
+/// Kept compact, since it holds every cached verdict: each key is stored once, in its slot
 /// (an open-addressing table of 32-bit slot numbers finds it, instead of a dictionary holding a
-/// second copy of every key); entries live in pages of fixed size, so the store never holds the
+/// second copy of every key); slots live in pages of fixed size, so the store never holds the
 /// unused half of a doubled array; the use order is a list linked by slot numbers.
+///
+/// Keys, values and links are kept in pages of their own: marking an entry used rewrites only
+/// its links (two plain integers), and a lookup compares keys without copying the value beside
+/// them; a value is copied once, when a lookup returns it.
 struct LRUStore<Key: Hashable, Value> {
-    fileprivate struct Node {
-        var key: Key
-        var value: Value
+    /// Where a slot stands in the use order.
+    fileprivate struct Links {
         /// Slot of the next more recently used entry, or `none`.
         var newer: Int32
         /// Slot of the next less recently used entry, or `none`.
@@ -20,8 +23,11 @@ struct LRUStore<Key: Hashable, Value> {
 
     let capacity: Int
     private(set) var count = 0
-    /// Entries by slot: slot `s` is `pages[s / pageSize][s % pageSize]`; `nil` when free.
-    private var pages: [[Node?]] = []
+    /// Keys by slot: slot `s` is `keys[s / pageSize][s % pageSize]`; `nil` when free. `values`
+    /// and `links` are paged the same way.
+    private var keys: [[Key?]] = []
+    private var values: [[Value?]] = []
+    private var links: [[Links]] = []
     private var freeSlots: [Int32] = []
     /// Open addressing, linear probing: a slot number, or `none` for an empty bucket.
     private var table: [Int32] = []
@@ -37,7 +43,7 @@ struct LRUStore<Key: Hashable, Value> {
         guard let bucket = find(key) else { return nil }
         let slot = table[bucket]
         moveToNewest(slot)
-        return self[slot].value
+        return values[page(slot)][offset(slot)]
     }
 
     /// Stores `value`; returns how many entries were evicted to make room (0 or 1).
@@ -45,7 +51,7 @@ struct LRUStore<Key: Hashable, Value> {
     mutating func insert(_ value: Value, for key: Key) -> Int {
         if let bucket = find(key) {
             let slot = table[bucket]
-            self[slot].value = value
+            values[page(slot)][offset(slot)] = value
             moveToNewest(slot)
             return 0
         }
@@ -55,7 +61,7 @@ struct LRUStore<Key: Hashable, Value> {
             evicted = 1
         }
         growTableIfNeeded(toHold: count + 1)
-        let slot = allocateSlot(Node(key: key, value: value, newer: Self.none, older: newest))
+        let slot = allocateSlot(key: key, value: value, links: Links(newer: Self.none, older: newest))
         if newest != Self.none { self[newest].newer = slot }
         newest = slot
         if oldest == Self.none { oldest = slot }
@@ -75,9 +81,8 @@ struct LRUStore<Key: Hashable, Value> {
         var doomed: [Int32] = []
         var slot = oldest
         while slot != Self.none {
-            let node = self[slot]
-            if shouldRemove(node.key) { doomed.append(slot) }
-            slot = node.newer
+            if let key = keys[page(slot)][offset(slot)], shouldRemove(key) { doomed.append(slot) }
+            slot = self[slot].newer
         }
         doomed.forEach { remove(slot: $0) }
         return doomed.count
@@ -85,31 +90,51 @@ struct LRUStore<Key: Hashable, Value> {
 
     // MARK: - Slots
 
-    /// The entry in `slot` (which must be in use), read and changed in place.
-    private subscript(slot: Int32) -> Node {
-        _read { yield pages[Int(slot) / Self.pageSize][Int(slot) % Self.pageSize]! }
-        _modify { yield &pages[Int(slot) / Self.pageSize][Int(slot) % Self.pageSize]! }
+    private func page(_ slot: Int32) -> Int { Int(slot) / Self.pageSize }
+    private func offset(_ slot: Int32) -> Int { Int(slot) % Self.pageSize }
+
+    /// The links of `slot`, read and changed in place.
+    private subscript(slot: Int32) -> Links {
+        get { links[page(slot)][offset(slot)] }
+        set { links[page(slot)][offset(slot)] = newValue }
     }
 
-    private mutating func allocateSlot(_ node: Node) -> Int32 {
+    /// Whether `slot` (which must be in use) holds `key`.
+    private func holds(_ slot: Int32, _ key: Key) -> Bool {
+        keys[page(slot)][offset(slot)] == key
+    }
+
+    private mutating func allocateSlot(key: Key, value: Value, links entry: Links) -> Int32 {
         if let slot = freeSlots.popLast() {
-            pages[Int(slot) / Self.pageSize][Int(slot) % Self.pageSize] = node
+            keys[page(slot)][offset(slot)] = key
+            values[page(slot)][offset(slot)] = value
+            links[page(slot)][offset(slot)] = entry
             return slot
         }
-        if pages.last.map({ $0.count == Self.pageSize }) ?? true {
-            var page: [Node?] = []
-            page.reserveCapacity(Self.pageSize)
-            pages.append(page)
+        if keys.last.map({ $0.count == Self.pageSize }) ?? true {
+            keys.append(Self.emptyPage())
+            values.append(Self.emptyPage())
+            links.append(Self.emptyPage())
         }
-        let slot = Int32((pages.count - 1) * Self.pageSize + pages[pages.count - 1].count)
-        pages[pages.count - 1].append(node)
+        let last = keys.count - 1
+        let slot = Int32(last * Self.pageSize + keys[last].count)
+        keys[last].append(key)
+        values[last].append(value)
+        links[last].append(entry)
         return slot
+    }
+
+    private static func emptyPage<Element>() -> [Element] {
+        var page: [Element] = []
+        page.reserveCapacity(pageSize)
+        return page
     }
 
     private mutating func remove(slot: Int32) {
         unlink(slot)
-        if let bucket = find(self[slot].key) { erase(bucket: bucket) }
-        pages[Int(slot) / Self.pageSize][Int(slot) % Self.pageSize] = nil
+        if let key = keys[page(slot)][offset(slot)], let bucket = find(key) { erase(bucket: bucket) }
+        keys[page(slot)][offset(slot)] = nil
+        values[page(slot)][offset(slot)] = nil
         freeSlots.append(slot)
         count -= 1
     }
@@ -142,10 +167,15 @@ struct LRUStore<Key: Hashable, Value> {
         guard !table.isEmpty else { return nil }
         var bucket = home(key.hashValue)
         while table[bucket] != Self.none {
-            if self[table[bucket]].key == key { return bucket }
+            if holds(table[bucket], key) { return bucket }
             bucket = (bucket + 1) & mask
         }
         return nil
+    }
+
+    /// The hash of the key in `slot` (which must be in use).
+    private func hashValue(of slot: Int32) -> Int {
+        keys[page(slot)][offset(slot)]!.hashValue
     }
 
     private mutating func place(_ slot: Int32, hash: Int) {
@@ -160,7 +190,7 @@ struct LRUStore<Key: Hashable, Value> {
         var hole = bucket
         var next = (hole + 1) & mask
         while table[next] != Self.none {
-            let wanted = home(self[table[next]].key.hashValue)
+            let wanted = home(hashValue(of: table[next]))
             // Move the entry into the hole unless its home lies cyclically in (hole, next].
             let distanceToNext = (next - wanted) & mask
             let distanceToHole = (hole - wanted) & mask
@@ -182,7 +212,7 @@ struct LRUStore<Key: Hashable, Value> {
         table = [Int32](repeating: Self.none, count: size)
         var slot = oldest
         while slot != Self.none {
-            place(slot, hash: self[slot].key.hashValue)
+            place(slot, hash: hashValue(of: slot))
             slot = self[slot].newer
         }
     }
@@ -190,4 +220,3 @@ struct LRUStore<Key: Hashable, Value> {
 
 extension LRUStore: Sendable where Key: Sendable, Value: Sendable {}
 
-extension LRUStore.Node: Sendable where Key: Sendable, Value: Sendable {}

@@ -35,8 +35,7 @@ public struct NotationSignatureVerifier: SignatureVerifier {
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
-        if case .notation = authority.kind { return true }
-        return false
+        authority.kindName == .notation
     }
 
     public func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {

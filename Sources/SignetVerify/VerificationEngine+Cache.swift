@@ -124,26 +124,30 @@ struct DigestKey: Hashable, Sendable {
         self.words = words
     }
 
+    /// The 64 lowercase hexadecimal digits of `hex` as four big-endian words; nil for anything
+    /// else. Read on every cached verdict looked up, so branch-light: a digit's value is its low
+    /// four bits, plus 9 for `a`-`f` (whose bit 6 is set).
     private static func words(_ hex: String) -> (UInt64, UInt64, UInt64, UInt64)? {
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        var count = 0
-        for byte in hex.utf8 {
-            let digit: UInt64
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
-            default: return nil
+        var hex = hex
+        return hex.withUTF8 { bytes -> (UInt64, UInt64, UInt64, UInt64)? in
+            guard bytes.count == 64 else { return nil }
+            var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            var valid = true
+            for word in 0..<4 {
+                var value: UInt64 = 0
+                for byte in bytes[(word * 16)..<(word * 16 + 16)] {
+                    valid = valid && (byte &- UInt8(ascii: "0") < 10 || byte &- UInt8(ascii: "a") < 6)
+                    value = value << 4 | UInt64((byte & 0x0F) &+ 9 &* (byte >> 6))
+                }
+                switch word {
+                case 0: words.0 = value
+                case 1: words.1 = value
+                case 2: words.2 = value
+                default: words.3 = value
+                }
             }
-            switch count / 16 {
-            case 0: words.0 = words.0 << 4 | digit
-            case 1: words.1 = words.1 << 4 | digit
-            case 2: words.2 = words.2 << 4 | digit
-            case 3: words.3 = words.3 << 4 | digit
-            default: return nil
-            }
-            count += 1
+            return valid ? words : nil
         }
-        return count == 64 ? words : nil
     }
 
     static func == (lhs: DigestKey, rhs: DigestKey) -> Bool {
