@@ -531,12 +531,16 @@ def write_results(results):
               "| signet connections/s | nginx connections/s | signet / nginx |", "|---|---|---|",
               f"| {fmt(c['signet_connections_per_s']['median'], 0)} | {fmt(c['nginx_connections_per_s']['median'], 0)} | {c['ratio']:.0%} |"]
     mem = results["memory"]
-    lines += ["", "## Memory", "", "| state | resident |", "|---|---|",
-              f"| idle after start | {mem['idle_rss_mib']} MiB |",
-              f"| after the warm runs | {mem['after_load_rss_mib']} MiB |"]
+    # Two parts fill this table and may have run at different times: each row says which.
+    parts = results.get("parts", {})
+    def measured_by(part):
+        return f"{part} part, {parts[part]['date']}" if part in parts else f"{part} part"
+    lines += ["", "## Memory", "", "| state | resident | measured by |", "|---|---|---|",
+              f"| idle after start | {mem['idle_rss_mib']} MiB | {measured_by('throughput')} |",
+              f"| after the warm runs | {mem['after_load_rss_mib']} MiB | {measured_by('throughput')} |"]
     if "with_10000_cached_verdicts_rss_mib" in mem:
-        lines += [f"| a second server before filling its cache | {mem['before_filling_cache_rss_mib']} MiB |",
-                  f"| with 10,000 cached verdicts | {mem['with_10000_cached_verdicts_rss_mib']} MiB |"]
+        lines += [f"| a second server before filling its cache | {mem['before_filling_cache_rss_mib']} MiB | {measured_by('registry')} |",
+                  f"| with 10,000 cached verdicts | {mem['with_10000_cached_verdicts_rss_mib']} MiB | {measured_by('registry')} |"]
         if "growth_per_cached_verdict_bytes" in mem:
             lines += ["", "The cache was filled by 100 reviews of 100 unsigned digest-pinned images each; the growth "
                       f"per cached verdict, everything the fill left resident included, is "
@@ -683,9 +687,12 @@ def main():
             finally:
                 results["parts"][part]["cpu_steal"] = steal_share(before, cpu_times())
                 log(f"{part}: CPU steal {results['parts'][part]['cpu_steal']}")
-        # In the order of the parts, whichever of them ran this time.
+        # In the order of the parts, whichever of them ran this time (a part no longer in PARTS last).
+        def part_order(entry):
+            part = entry.get("part", "registry")
+            return PARTS.index(part) if part in PARTS else len(PARTS)
         for key in ("sections", "extra_targets"):
-            results[key] = sorted(results.get(key, []), key=lambda entry: PARTS.index(entry.get("part", "registry")))
+            results[key] = sorted(results.get(key, []), key=part_order)
         evaluate_targets(results)
         write_results(results)
         update_readme(results)

@@ -20,6 +20,9 @@ struct ConsoleOptions: ParsableArguments {
     @Option(name: .customLong("console-auth-cache-ttl"), help: "How long a token's TokenReview and SubjectAccessReview answers are reused. (env: SIGNET_CONSOLE_AUTH_CACHE_TTL, default 10s)")
     var authCacheTTL: String?
 
+    @Option(name: .customLong("console-token-audience"), help: "Accept only console tokens issued for this audience (repeatable; kubectl create token ACCOUNT --audience AUDIENCE), so a console token is no good against the API server. (env: SIGNET_CONSOLE_TOKEN_AUDIENCES, comma-separated; default: the API server's own audience)")
+    var tokenAudiences: [String] = []
+
     /// The console's settings, or nil when it is off.
     func resolve(webhook: HTTPServerConfiguration) throws -> ConsoleSettings? {
         let port = try EnvironmentOption.int(port, "SIGNET_CONSOLE_PORT", default: 0)
@@ -35,7 +38,8 @@ struct ConsoleOptions: ParsableArguments {
         server.beforeAnswersAreSent = nil
         let ttl = try EnvironmentOption.duration(authCacheTTL, "SIGNET_CONSOLE_AUTH_CACHE_TTL", default: .seconds(10))
         guard ttl >= .zero else { throw ValidationError("--console-auth-cache-ttl must not be negative") }
-        return ConsoleSettings(server: server, authCacheTTL: ttl)
+        let audiences = EnvironmentOption.list(tokenAudiences, "SIGNET_CONSOLE_TOKEN_AUDIENCES")
+        return ConsoleSettings(server: server, authCacheTTL: ttl, tokenAudiences: audiences)
     }
 }
 
@@ -43,6 +47,8 @@ struct ConsoleOptions: ParsableArguments {
 struct ConsoleSettings: Sendable {
     var server: HTTPServerConfiguration
     var authCacheTTL: Duration
+    /// The audiences a console token must be issued for; empty: the API server's own.
+    var tokenAudiences: [String]
 }
 
 /// The running console: its HTTPS server and what it shares with admission.
@@ -71,7 +77,8 @@ struct ConsoleRuntime: Sendable {
         }
         let consoleLogger = Logger(label: "signet.console")
         let authorizer = KubernetesConsoleAuthorizer(
-            client: client, rules: ConsoleAccessRules(), cacheTTL: settings.authCacheTTL, cacheCapacity: 1024, logger: consoleLogger)
+            client: client, rules: ConsoleAccessRules(), cacheTTL: settings.authCacheTTL, cacheCapacity: 1024,
+            audiences: settings.tokenAudiences, logger: consoleLogger)
         let evaluator = responder.evaluator
         let runner = VerificationRunner(
             evaluator: evaluator, namespaceLabels: responder.namespaceLabels, logger: consoleLogger,
@@ -79,9 +86,10 @@ struct ConsoleRuntime: Sendable {
                 guard let history, let entry = HistoryEntry.console(run, time: Date()) else { return }
                 history.record(entry)
             })
-        let handler = ConsoleRequestHandler(
+        var handler = ConsoleRequestHandler(
             authorizer: authorizer, runner: runner, feed: feed, history: history?.store, policies: { evaluator().policies },
             logger: consoleLogger)
+        handler.tokenAudience = settings.tokenAudiences.first
         let certificates: CertificateReloader
         do {
             certificates = try CertificateReloader(configuration: tls, logger: Logger(label: "signet.console.tls"))

@@ -22,6 +22,9 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
     public let policies: @Sendable () -> PolicySet
     public let clock: @Sendable () -> Date
     public var sessionSeconds = 8 * 3600
+    /// The audience console tokens must be issued for (`--console-token-audience`, the first
+    /// one), named in the sign-in page's `kubectl create token` command; nil: the API server's own.
+    public var tokenAudience: String?
     /// How long one live stream (server-sent events: the History feed, a verification's
     /// stages) lasts before signet ends it; the browser reconnects, and the token is reviewed
     /// again, so a revoked token's live view stops within this time.
@@ -77,7 +80,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         switch (request.method, path) {
         case ("GET", "/assets/console.css"): return Self.asset(ConsoleAssets.stylesheet, type: "text/css; charset=utf-8")
         case ("GET", "/assets/console.js"): return Self.asset(ConsoleAssets.script, type: "text/javascript; charset=utf-8")
-        case ("GET", "/login"): return Self.loginPage(status: 200, message: nil)
+        case ("GET", "/login"): return loginPage(status: 200, message: nil)
         case ("POST", "/login"): return await login(request)
         default: break
         }
@@ -200,14 +203,14 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
     }
 
     private func unauthenticated(_ why: String, api: Bool) -> HTTPResponse {
-        var response = api ? Self.json(401, ["error": why]) : Self.loginPage(status: 401, message: why)
+        var response = api ? Self.json(401, ["error": why]) : loginPage(status: 401, message: why)
         response.headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"signet-console\"")
         return response
     }
 
     private func login(_ request: HTTPRequest) async -> HTTPResponse {
         guard let token = Self.form(request)["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
-            return Self.loginPage(status: 401, message: "paste a Kubernetes bearer token")
+            return loginPage(status: 401, message: "paste a Kubernetes bearer token")
         }
         switch await authorizer.decide(token: token, action: .read) {
         case .allowed(let user):
@@ -215,17 +218,18 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
             return HTTPResponse(status: 303, headers: HTTPHeaders([
                 ("Location", "/"), ("Set-Cookie", ConsoleCredentials.sessionCookie(token, maxAgeSeconds: sessionSeconds)),
             ]))
-        case .unauthenticated(let why): return Self.loginPage(status: 401, message: why)
-        case .forbidden(_, let why): return Self.loginPage(status: 403, message: why)
-        case .unavailable(let why): return Self.loginPage(status: 503, message: why)
+        case .unauthenticated(let why): return loginPage(status: 401, message: why)
+        case .forbidden(_, let why): return loginPage(status: 403, message: why)
+        case .unavailable(let why): return loginPage(status: 503, message: why)
         }
     }
 
-    static func loginPage(status: Int, message: String?) -> HTTPResponse {
-        page(status, title: "Sign in", active: "", user: nil, body: """
+    func loginPage(status: Int, message: String?) -> HTTPResponse {
+        let command = "kubectl create token YOUR-SERVICE-ACCOUNT" + (tokenAudience.map { " --audience \($0)" } ?? "")
+        return Self.page(status, title: "Sign in", active: "", user: nil, body: """
             \(message.map { "<p class=\"error\" id=\"refusal\">\(HTML.escape($0))</p>" } ?? "")
             <p>The console accepts a Kubernetes bearer token, checked by a TokenReview and a SubjectAccessReview. \
-            Make one with <code>kubectl create token YOUR-SERVICE-ACCOUNT</code>, or send it as \
+            Make one with <code>\(HTML.escape(command))</code>, or send it as \
             <code>Authorization: Bearer</code>.</p>
             <form method="post" action="/login"><label>Token <input type="password" name="token" id="token" size="70" required \
             autocomplete="off"></label> <button type="submit" id="sign-in">Sign in</button></form>

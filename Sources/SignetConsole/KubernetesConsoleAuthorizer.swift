@@ -10,14 +10,27 @@ import SignetKube
 /// `authentication.k8s.io/v1`, `authorization.k8s.io/v1`). Answers are kept briefly per token
 /// and action (``ConsoleAccessCache``) so a page with its stylesheet and script costs one pair
 /// of reviews, not three; failures to reach the API server are never kept, and deny.
+///
+/// With token audiences (`--console-token-audience`), only tokens issued for one of them are
+/// accepted (`kubectl create token ACCOUNT --audience AUDIENCE`): the TokenReview asks for them,
+/// and an answer that does not name one of them (a token for the API server itself, or an
+/// authenticator that ignores audiences) is refused. A token made for the console is then no
+/// good against the API server, so whoever reads the console's traffic or memory cannot replay
+/// it there, and an API server token given to something else cannot open the console.
 public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     private let client: KubernetesClient
     private let rules: ConsoleAccessRules
     private let cache: ConsoleAccessCache
     private let logger: Logger
+    /// The audiences a token must be issued for; empty: the API server's own.
+    private let audiences: [String]
 
-    public init(client: KubernetesClient, rules: ConsoleAccessRules, cacheTTL: Duration, cacheCapacity: Int, logger: Logger) {
+    public init(
+        client: KubernetesClient, rules: ConsoleAccessRules, cacheTTL: Duration, cacheCapacity: Int, audiences: [String] = [],
+        logger: Logger
+    ) {
         self.client = client
+        self.audiences = audiences
         self.rules = rules
         self.cache = ConsoleAccessCache(ttl: cacheTTL, capacity: cacheCapacity)
         self.logger = logger
@@ -60,11 +73,24 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
 
     private func authenticate(_ token: String) async -> ConsoleAccessDecision {
         do {
-            guard let user = try await client.reviewToken(token) else {
+            guard let review = try await client.reviewToken(token, audiences: audiences) else {
                 logger.info("console token refused by the TokenReview")
-                return .unauthenticated("the API server did not authenticate the token")
+                return .unauthenticated(audiences.isEmpty
+                    ? "the API server did not authenticate the token"
+                    : "the API server did not authenticate the token for the console's audience (\(audiences.joined(separator: ", "))): "
+                        + "create one with kubectl create token ACCOUNT --audience \(audiences[0])")
             }
-            return .allowed(user)
+            if !audiences.isEmpty && !review.audiences.contains(where: audiences.contains) {
+                // Authenticated, but not for the console: the API server's own audience, or an
+                // authenticator that does not check audiences at all (status.audiences empty).
+                logger.warning("console token refused: the TokenReview did not confirm the console's audience", metadata: [
+                    "user": "\(review.user.username)", "audiences": "\(review.audiences.joined(separator: ","))",
+                ])
+                return .unauthenticated(
+                    "the token is not issued for the console's audience (\(audiences.joined(separator: ", "))): "
+                        + "create one with kubectl create token ACCOUNT --audience \(audiences[0])")
+            }
+            return .allowed(review.user)
         } catch {
             logger.warning("TokenReview failed", metadata: ["error": "\(error)"])
             return .unavailable("the API server could not review the token: \(error)")

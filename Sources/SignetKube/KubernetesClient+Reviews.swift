@@ -16,6 +16,19 @@ public struct KubernetesUserInfo: Sendable, Hashable, Codable {
     }
 }
 
+/// An authenticated TokenReview (`authentication.k8s.io/v1` `TokenReviewStatus`): who the
+/// token belongs to, and the audiences it was found good for among those asked (empty when none
+/// were asked, or when the authenticator does not know audiences).
+public struct KubernetesTokenReview: Sendable, Hashable {
+    public var user: KubernetesUserInfo
+    public var audiences: [String]
+
+    public init(user: KubernetesUserInfo, audiences: [String] = []) {
+        self.user = user
+        self.audiences = audiences
+    }
+}
+
 /// What a SubjectAccessReview asks about (`authorization.k8s.io/v1` `ResourceAttributes`).
 public struct KubernetesResourceAttributes: Sendable, Hashable {
     public var verb: String
@@ -52,15 +65,22 @@ extension KubernetesClient {
     /// Asks the API server who `token` belongs to (Kubernetes "Authenticating", "Webhook Token
     /// Authentication": `POST /apis/authentication.k8s.io/v1/tokenreviews`). `nil` when the
     /// server says the token is not authenticated; throws when it could not be asked.
-    public func reviewToken(_ token: String, audiences: [String] = []) async throws(KubernetesError) -> KubernetesUserInfo? {
+    ///
+    /// With `audiences`, the review asks whether the token was issued for one of them
+    /// (`spec.audiences`); the answer's ``KubernetesTokenReview/audiences`` are those the server
+    /// found the token good for (`status.audiences`), which the caller must check: an
+    /// authenticator that does not know audiences answers with none, meaning "valid for the API
+    /// server itself".
+    public func reviewToken(_ token: String, audiences: [String] = []) async throws(KubernetesError) -> KubernetesTokenReview? {
         var spec: [String: Any] = ["token": token]
         if !audiences.isEmpty { spec["audiences"] = audiences }
         let status = try await review(.tokenReviews, spec: spec)
         guard status["authenticated"] as? Bool == true, let user = status["user"] as? [String: Any],
               let username = user["username"] as? String, !username.isEmpty else { return nil }
-        return KubernetesUserInfo(
+        let info = KubernetesUserInfo(
             username: username, uid: user["uid"] as? String ?? "", groups: user["groups"] as? [String] ?? [],
             extra: user["extra"] as? [String: [String]] ?? [:])
+        return KubernetesTokenReview(user: info, audiences: status["audiences"] as? [String] ?? [])
     }
 
     /// Asks the API server whether `user` may do what `attributes` describe (Kubernetes

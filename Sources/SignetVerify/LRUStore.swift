@@ -81,7 +81,8 @@ struct LRUStore<Key: Hashable, Value> {
         var doomed: [Int32] = []
         var slot = oldest
         while slot != Self.none {
-            if let key = keys[page(slot)][offset(slot)], shouldRemove(key) { doomed.append(slot) }
+            // Every slot on the use list is in use: a free one here is a broken store.
+            if shouldRemove(keys[page(slot)][offset(slot)]!) { doomed.append(slot) }
             slot = self[slot].newer
         }
         doomed.forEach { remove(slot: $0) }
@@ -131,8 +132,10 @@ struct LRUStore<Key: Hashable, Value> {
     }
 
     private mutating func remove(slot: Int32) {
+        // Only a slot in use is removed; freeing one twice would hand it to two keys.
+        guard let key = keys[page(slot)][offset(slot)] else { preconditionFailure("LRUStore: slot \(slot) removed while free") }
         unlink(slot)
-        if let key = keys[page(slot)][offset(slot)], let bucket = find(key) { erase(bucket: bucket) }
+        if let bucket = find(key) { erase(bucket: bucket) }
         keys[page(slot)][offset(slot)] = nil
         values[page(slot)][offset(slot)] = nil
         freeSlots.append(slot)

@@ -50,6 +50,8 @@ NOTATION_CONFIGMAP = "e2e-notation-trust"
 NOTATION_TESTDATA = os.path.join(kube_cluster.ROOT, "Tests", "Vectors", "notation", "test", "e2e", "testdata")
 REGISTRY_USER, REGISTRY_PASSWORD = "puller", "e2e-registry-password"
 OPT_OUT_GROUP = "e2e-opt-out-approvers"
+# The audience console tokens must be issued for (console.tokenAudiences).
+CONSOLE_AUDIENCE = "signet-console"
 
 
 def rfc3339(delta):
@@ -184,8 +186,10 @@ class Environment:
                 "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}",
                 # The scan CronJob and PolicyReports: RBAC on Pods and reports, the report CRDs.
                 "--set", "continuousVerification.cronJob.enabled=true", "--set", "policyReports.enabled=true",
-                # The console (TokenReview and SubjectAccessReview RBAC) and an SQLite history.
-                "--set", "console.enabled=true", "--set", "history.enabled=true"]
+                # The console (TokenReview and SubjectAccessReview RBAC) and an SQLite history;
+                # console tokens must be issued for the console's audience.
+                "--set", "console.enabled=true", "--set", f"console.tokenAudiences={{{CONSOLE_AUDIENCE}}}",
+                "--set", "history.enabled=true"]
 
     # signet, out of cluster, as the chart's Deployment describes it.
     def start_signet(self):
@@ -627,13 +631,16 @@ class T04cConsole(Step):
     admissions of T04, and a verification run from the console is stored with the reviewed user."""
     ns = "e2e-console"
 
-    def token(self, account, role=None):
+    def token(self, account, role=None, audience=CONSOLE_AUDIENCE):
+        """A TokenRequest token of `account` (made if missing, bound to `role`), issued for the
+        console's audience; `audience=None`: for the API server's own, as kubectl's are."""
         if self.get_account(account) is None:
             ENV.kubectl("create", "serviceaccount", account, "-n", self.ns)
         if role:
             ENV.kubectl("create", "clusterrolebinding", f"e2e-{account}", f"--clusterrole={role}",
                         f"--serviceaccount={self.ns}:{account}", check=False)
-        return ENV.kubectl("create", "token", account, "-n", self.ns, "--duration=1h").stdout.strip()
+        extra = ["--audience", audience] if audience else []
+        return ENV.kubectl("create", "token", account, "-n", self.ns, "--duration=1h", *extra).stdout.strip()
 
     def get_account(self, account):
         return ENV.get("serviceaccount", account, "-n", self.ns)
@@ -647,6 +654,22 @@ class T04cConsole(Step):
         status, whoami = ENV.console("/api/whoami", reader)
         self.assertEqual(status, 200, whoami)
         self.assertEqual(whoami["username"], f"system:serviceaccount:{self.ns}:console-reader")
+        # The same account's token for the API server's own audience opens the API server, not
+        # the console; the console's token is refused by the API server.
+        api_token = self.token("console-reader", audience=None)
+        status, answer = ENV.console("/api/whoami", api_token)
+        self.assertEqual(status, 401, answer)
+        self.assertIn(f"kubectl create token ACCOUNT --audience {CONSOLE_AUDIENCE}", str(answer))
+        for token, expected in ((reader, "401"), (api_token, "201")):
+            # The bearer token alone (kubectl would send its client certificate too).
+            answer = subprocess.run(
+                ["curl", "-sS", "--noproxy", "*", "--max-time", "10", "--cacert", ENV.cluster.ca_file, "-o", "/dev/null",
+                 "-w", "%{http_code}", "-H", f"Authorization: Bearer {token}",
+                 f"https://127.0.0.1:{ENV.cluster.port}/apis/authentication.k8s.io/v1/selfsubjectreviews", "-X", "POST",
+                 "-H", "Content-Type: application/json",
+                 "--data", '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'],
+                capture_output=True, text=True, timeout=30)
+            self.assertEqual(answer.stdout, expected, answer.stderr)
         for path in ("/api/history", "/api/overview", "/history"):
             with self.subTest(path=path):
                 self.assertEqual(ENV.console(path)[0], 401, "no token")

@@ -97,6 +97,48 @@ struct ConsoleAccessTests {
         #expect(counted("verify", "forbidden") == 1)
     }
 
+    /// `--console-token-audience`: only tokens issued for the console's audience open it; a token
+    /// for the API server itself is refused, and so is any token when the TokenReview answers
+    /// without confirming the audience (an authenticator that ignores audiences).
+    @Test func consoleTokensMustBeIssuedForTheConsolesAudience() async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let console = try await ConsoleFixture.start(
+            policyDirectory: policies.path, arguments: ["--console-token-audience", "signet-console", "--console-auth-cache-ttl", "5m"])
+        defer { console.stop() }
+        let issuedForConsole = "reader-console-audience-token"
+        try console.apiServer.addUser(token: issuedForConsole, username: "reader", groups: ["team-readers"], audiences: ["signet-console"])
+        let issuedForElsewhere = "reader-other-audience-token"
+        try console.apiServer.addUser(token: issuedForElsewhere, username: "reader", groups: ["team-readers"], audiences: ["vault"])
+
+        let signIn = try await console.request("/login")
+        #expect(signIn.body.contains("kubectl create token YOUR-SERVICE-ACCOUNT --audience signet-console"), "\(signIn.body)")
+        let read = try await console.request("/api/policies", token: issuedForConsole)
+        #expect(read.status == 200, "\(read.body)")
+        let whoami = try await console.request("/api/whoami", token: issuedForConsole)
+        #expect(whoami.body.contains("\"reader\""), "\(whoami.body)")
+
+        // The API server's own token (what every other client of it holds) and a token made for
+        // another service are refused, with the command that makes a good one.
+        for token in [ConsoleFixture.readerToken, issuedForElsewhere] {
+            let refused = try await console.request("/api/policies", token: token)
+            #expect(refused.status == 401, "\(refused.body)")
+            #expect(refused.body.contains("kubectl create token ACCOUNT --audience signet-console"), "\(refused.body)")
+        }
+
+        // An authenticator that ignores audiences authenticates every token without naming one:
+        // nothing confirms the token was meant for the console, so it is refused (fresh tokens,
+        // so no cached answer decides).
+        try console.apiServer.ignoreTokenAudiences()
+        for (token, audiences) in [("api-audience-token-2", nil), ("console-audience-token-2", ["signet-console"])] as [(String, [String]?)] {
+            try console.apiServer.addUser(token: token, username: "reader", groups: ["team-readers"], audiences: audiences)
+            let unconfirmed = try await console.request("/api/policies", token: token)
+            #expect(unconfirmed.status == 401, "\(token): \(unconfirmed.body)")
+            #expect(unconfirmed.body.contains("not issued for the console's audience (signet-console)"), "\(unconfirmed.body)")
+        }
+        let reviews = try console.apiServer.reviews()
+        #expect(reviews.filter { $0 == "TokenReview reader" }.count == 3, "one confirmed, two unconfirmed: \(reviews)")
+    }
+
     @Test func historyEndpointsAreReviewedAndConsoleVerificationsRecordedInSQLite() async throws {
         let scratch = TemporaryDirectory(prefix: "signet-console-history")
         try await Self.checkHistory(store: ["--history-sqlite", scratch.file("history.sqlite").path])

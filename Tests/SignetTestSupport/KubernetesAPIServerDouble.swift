@@ -128,10 +128,18 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// Makes `PATCH …/status` answer 403.
     public func forbidStatusWrites() throws { _ = try control("forbid-status", [:]) }
 
-    /// Makes `token` authenticate (TokenReview) as `username` in `groups`.
-    public func addUser(token: String, username: String, groups: [String] = []) throws {
-        _ = try control("add-user", ["token": token, "username": username, "groups": groups])
+    /// Makes `token` authenticate (TokenReview) as `username` in `groups`, issued for
+    /// `audiences` (nil: the API server's own, `https://kubernetes.default.svc`).
+    public func addUser(token: String, username: String, groups: [String] = [], audiences: [String]? = nil) throws {
+        var body: [String: Any] = ["token": token, "username": username, "groups": groups]
+        if let audiences { body["audiences"] = audiences }
+        _ = try control("add-user", body)
     }
+
+    /// Makes TokenReviews ignore `spec.audiences` and answer without `status.audiences`, as an
+    /// authenticator that does not know audiences does (every token then counts as the API
+    /// server's own); a real API server does not do this on demand.
+    public func ignoreTokenAudiences() throws { _ = try control("ignore-token-audiences", [:]) }
 
     /// Lets `subject` (a user name or a group) do `verb` on `resource` of `group` (SubjectAccessReview).
     public func grant(_ subject: String, verb: String, group: String, resource: String) throws {
@@ -197,6 +205,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT, CERT, KEY, TOKEN, CLIENT_CA = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 lock = threading.Condition()
+# The audience the API server issues its own tokens for (--api-audiences defaults to the issuer).
+API_AUDIENCE = "https://kubernetes.default.svc"
 state = {"rv": 100, "objects": {}, "history": {}, "compacted": 0, "gone_http": False,
          "forbid_status": False, "watches": [], "requests": [], "snapshots": {}}
 
@@ -479,6 +489,10 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "add-user":
                 state.setdefault("users", {})[body["token"]] = {"username": body["username"], "uid": "uid-" + body["username"],
                                                                 "groups": body.get("groups", [])}
+                state.setdefault("token_audiences", {})[body["token"]] = body.get("audiences", [API_AUDIENCE])
+                self.send_json(200, {})
+            elif action == "ignore-token-audiences":
+                state["ignore_token_audiences"] = True
                 self.send_json(200, {})
             elif action == "grant":
                 state.setdefault("grants", []).append(body)
@@ -532,8 +546,19 @@ class Handler(BaseHTTPRequestHandler):
         spec = obj.get("spec") or {}
         with lock:
             if collection == "tokenreviews":
+                # spec.audiences: the token must be issued for one of them (status.audiences names
+                # those it is); none asked: for the API server's own audience.
                 user = state.get("users", {}).get(spec.get("token"))
-                obj["status"] = {"authenticated": True, "user": user} if user else {"authenticated": False, "error": "invalid bearer token"}
+                issued = state.get("token_audiences", {}).get(spec.get("token"), [])
+                wanted = spec.get("audiences") or [API_AUDIENCE]
+                confirmed = [audience for audience in wanted if audience in issued]
+                if state.get("ignore_token_audiences"):
+                    obj["status"] = {"authenticated": True, "user": user} if user else {"authenticated": False, "error": "invalid bearer token"}
+                elif user and confirmed:
+                    obj["status"] = {"authenticated": True, "user": user, "audiences": confirmed}
+                else:
+                    user = None
+                    obj["status"] = {"authenticated": False, "error": "invalid bearer token, token audiences are invalid for the target audiences"}
                 state.setdefault("reviews", []).append("TokenReview " + (user["username"] if user else "unauthenticated"))
             else:
                 attributes = spec.get("resourceAttributes") or {}

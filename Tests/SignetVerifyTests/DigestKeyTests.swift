@@ -29,7 +29,8 @@ struct DigestKeyTests {
             }
         }
         #expect(keys.count == 1 + 64 * 15)
-        #expect(Self.key(Self.base) == Self.key(String(Self.base)))
+        // Equal for the same digits in another string's storage.
+        #expect(Self.key(Self.base) == Self.key(String(decoding: Array(Self.base.utf8), as: UTF8.self)))
     }
 
     @Test("a digest that is not 64 lowercase hexadecimal digits never equals a canonical one", arguments: [
@@ -42,6 +43,26 @@ struct DigestKeyTests {
             let odd = Self.replacing(position, of: Self.base, with: digit)
             let near = Self.hexDigits.map { Self.key(Self.replacing(position, of: Self.base, with: $0)) }
             #expect(!near.contains(Self.key(odd)), "digit \(digit) at \(position)")
+            #expect(Self.key(odd) == Self.key(odd))
+        }
+    }
+
+    @Test("bytes outside ASCII never read as digits", arguments: ["é", "ß", "\u{80}", "\u{FF}", "€"])
+    func nonASCIIBytes(_ character: String) {
+        // A character of two or three UTF-8 bytes in place of as many digits keeps 64 bytes.
+        let width = character.utf8.count
+        for position in [0, 30, 61] {
+            var bytes = Array(Self.base.utf8)
+            bytes.replaceSubrange(position..<(position + width), with: Array(character.utf8))
+            let odd = String(decoding: bytes, as: UTF8.self)
+            #expect(odd.utf8.count == 64)
+            var near: [DigestKey] = []
+            for digit in Self.hexDigits {
+                var canonical = Array(Self.base.utf8)
+                canonical.replaceSubrange(position..<(position + width), with: Array(repeating: digit.asciiValue!, count: width))
+                near.append(Self.key(String(decoding: canonical, as: UTF8.self)))
+            }
+            #expect(!near.contains(Self.key(odd)), "\(character) at \(position)")
             #expect(Self.key(odd) == Self.key(odd))
         }
     }

@@ -100,4 +100,39 @@ struct LRUStoreTests {
         }
         #expect(store.count == 500 - 167)
     }
+    /// A value the store no longer holds is released with it: a cache of 100,000 verdicts must not
+    /// keep the evicted and removed ones alive in its free slots, nor their keys.
+    final class Tracked {
+        let id: Int
+        init(_ id: Int) { self.id = id }
+    }
+
+    @Test func valuesLeavingTheStoreAreReleased() {
+        var store = LRUStore<String, Tracked>(capacity: 3)
+        // Keys long enough to be stored on the heap.
+        let key = { (name: String) in name + String(repeating: "-", count: 32) }
+        /// Inserts a fresh value under `name`; the only strong reference is the store's.
+        func insert(_ id: Int, _ name: String) -> () -> Tracked? {
+            let value = Tracked(id)
+            weak var held = value
+            store.insert(value, for: key(name))
+            return { held }
+        }
+        let first = insert(1, "first")
+        let second = insert(2, "second")
+        let third = insert(3, "third")
+        // Checked at once, before any insertion could reuse the freed slot and overwrite it.
+        store.removeValue(for: key("second"))
+        #expect(second() == nil, "a removed value is released at once")
+        #expect(store.removeAll { $0 == key("third") } == 1)
+        #expect(third() == nil, "a value removed by removeAll(where:) is released at once")
+        #expect(first()?.id == 1, "a value still in the store is kept")
+        let replaced = insert(4, "first")
+        #expect(first() == nil, "a replaced value is released")
+        _ = insert(5, "fifth")
+        _ = insert(6, "sixth")
+        _ = insert(7, "seventh")  // evicts the value under "first", the least recently used
+        #expect(replaced() == nil, "an evicted value is released")
+        #expect(store.count == 3)
+    }
 }
