@@ -88,25 +88,38 @@ final class JSONDocument: Sendable {
         @inline(__always)
         func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
 
+        /// A container open while the document is checked: its slot in `spans` and whether it is an object.
+        typealias OpenContainer = (slot: Int, isObject: Bool)
+
         /// The index past the one value at the first non-whitespace byte.
         mutating func skipDocument() throws(JSONSyntaxError) -> Int {
-            // The containers open, innermost last: their slot in `spans` and whether each is an object.
-            var open: [(slot: Int, isObject: Bool)] = []
-            open.reserveCapacity(32)
+            // The containers open, innermost last, on the stack: never more than the depth limit,
+            // checked before each is pushed, and no array to check for uniqueness and grow.
+            let result = withUnsafeTemporaryAllocation(
+                of: OpenContainer.self, capacity: LazyJSONDecoder.maximumDepth
+            ) { open -> Result<Int, JSONSyntaxError> in
+                do throws(JSONSyntaxError) { return .success(try skipDocument(open: open)) } catch { return .failure(error) }
+            }
+            return try result.get()
+        }
+
+        private mutating func skipDocument(open: UnsafeMutableBufferPointer<OpenContainer>) throws(JSONSyntaxError) -> Int {
+            var depth = 0
             var i = skipWhitespace(0)
             while true {
                 // A value starts at `i`.
                 guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: i) }
                 let byte = bytes[i]
                 if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
-                    guard open.count < LazyJSONDecoder.maximumDepth else {
+                    guard depth < LazyJSONDecoder.maximumDepth, depth < open.count else {
                         throw JSONSyntaxError(reason: "nested too deeply", offset: i)
                     }
                     let isObject = byte == UInt8(ascii: "{")
                     let slot = used
                     if slot < spans.count { spans[slot] = (i, 0) } else { spans.append((i, 0)) }
                     used += 1
-                    open.append((slot, isObject))
+                    open[depth] = (slot, isObject)
+                    depth += 1
                     i = skipWhitespace(i + 1)
                     if i < bytes.count && bytes[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                         // Empty: closed right away, below.
@@ -117,13 +130,13 @@ final class JSONDocument: Sendable {
                 } else {
                     // Strings, the most common value, without the call through skipScalar.
                     i = byte == UInt8(ascii: "\"") ? try JSONDocument.skipString(bytes, i) : try JSONDocument.skipScalar(bytes, i)
-                    guard !open.isEmpty else { return i }
+                    guard depth > 0 else { return i }
                     i = skipWhitespace(i)
                 }
                 // A value ended before `i` inside the innermost open container: a comma and the
                 // next value, or the container's end (and perhaps its parents').
                 while true {
-                    let container = open[open.count - 1]
+                    let container = open[depth - 1]
                     guard i < bytes.count else {
                         throw JSONSyntaxError(
                             reason: container.isObject ? "unexpected end in an object" : "unexpected end in an array", offset: i)
@@ -139,14 +152,14 @@ final class JSONDocument: Sendable {
                             reason: container.isObject ? "expected ',' or '}'" : "expected ',' or ']'", offset: i)
                     }
                     i += 1
-                    open.removeLast()
+                    depth -= 1
                     if i - spans[container.slot].start >= JSONDocument.spanThreshold {
                         spans[container.slot].end = i
                     } else {
                         // Everything inside a small container is smaller still: none of it is kept.
                         used = container.slot
                     }
-                    if open.isEmpty { return i }
+                    if depth == 0 { return i }
                     i = skipWhitespace(i)
                 }
             }
