@@ -128,11 +128,13 @@ mutate: deps
 # Benchmarks: release build, wrk and nginx on 127.0.0.1 (perf and strace to see where the time goes),
 # the formats against docker-registry and notary-server, beside the reference verifiers (notary
 # lookup; sigstore-python from PyPI, kept in .build/bench-venv); writes bench/RESULTS.md and
-# bench/results.json. ONLY=notary,formats,... runs those parts alone (throughput, profile, registry,
-# notary, formats, reference, mixed, rollout, memory) and keeps the others' figures. The binary is
+# bench/results.json. ONLY=notary,formats,... runs those parts alone (throughput, verdicts, profile,
+# instructions, registry, notary, formats, reference, mixed, rollout, memory) and keeps the others'
+# figures (the instructions part counts a review's instructions with valgrind's callgrind, a figure
+# that does not vary with the machine). The binary is
 # linked as the Dockerfile links it (the Swift runtime and Foundation inside it), so the figures are
 # those of the binary users run.
-BENCH_APT_PACKAGES := wrk nginx-light linux-perf strace
+BENCH_APT_PACKAGES := wrk nginx-light linux-perf strace valgrind binutils
 BENCH_SIGSTORE_PACKAGE := sigstore==4.5.1
 BENCH_VENV := .build/bench-venv
 .PHONY: bench

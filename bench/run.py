@@ -599,7 +599,7 @@ def evaluate_targets(results):
     results["targets"] = targets
 
 
-PARTS = ("throughput", "verdicts", "profile", "registry", "notary", "formats", "reference", "mixed", "rollout", "memory")
+PARTS = ("throughput", "verdicts", "profile", "instructions", "registry", "notary", "formats", "reference", "mixed", "rollout", "memory")
 
 
 def measure_part(part, binary, ws, results, shared):

@@ -18,14 +18,21 @@ import run
 CONNECTIONS = (16, 64)
 
 
-def measure(binary, ws, results, registry):
-    key, public = registry_bench.make_key(ws, "verdicts")
-    policy_dir = registry_bench.key_policy_dir(ws, "verdicts", f"{registry.host}/verdicts/**", public)
-    digests = load.push_signed_images(registry, [("verdicts/app", f"v{index}", f"verdicts-{index}") for index in range(3)], key)
-    body = os.path.join(ws.dir, "verdicts-review.json")
+def signed_review(ws, registry, name="verdicts"):
+    """A `key` policy over `<registry>/<name>/**` and the throughput part's Deployment naming
+    three images signed with its key, by digest: (policy directory, review file, serve flags)."""
+    key, public = registry_bench.make_key(ws, name)
+    policy_dir = registry_bench.key_policy_dir(ws, name, f"{registry.host}/{name}/**", public)
+    digests = load.push_signed_images(registry, [(f"{name}/app", f"v{index}", f"{name}-{index}") for index in range(3)], key)
+    body = os.path.join(ws.dir, f"{name}-review.json")
     with open(body, "w") as f:
-        json.dump(run.deployment_review([f"{registry.host}/verdicts/app@{digest}" for digest in digests]), f)
-    signet = run.Signet(binary, ws, policy_dir=policy_dir, extra=("--allow-insecure-registry", registry.host))
+        json.dump(run.deployment_review([f"{registry.host}/{name}/app@{digest}" for digest in digests]), f)
+    return policy_dir, body, ("--allow-insecure-registry", registry.host)
+
+
+def measure(binary, ws, results, registry):
+    policy_dir, body, extra = signed_review(ws, registry)
+    signet = run.Signet(binary, ws, policy_dir=policy_dir, extra=extra)
     nginx = None
     try:
         response = signet.post("/validate?timeout=10s", open(body, "rb").read())
