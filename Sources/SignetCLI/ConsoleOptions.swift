@@ -39,6 +39,11 @@ struct ConsoleOptions: ParsableArguments {
         let ttl = try EnvironmentOption.duration(authCacheTTL, "SIGNET_CONSOLE_AUTH_CACHE_TTL", default: .seconds(10))
         guard ttl >= .zero else { throw ValidationError("--console-auth-cache-ttl must not be negative") }
         let audiences = EnvironmentOption.list(tokenAudiences, "SIGNET_CONSOLE_TOKEN_AUDIENCES")
+        let asked = !tokenAudiences.isEmpty || !(ProcessInfo.processInfo.environment["SIGNET_CONSOLE_TOKEN_AUDIENCES"] ?? "").isEmpty
+        guard !asked || !audiences.isEmpty else {
+            // A blank list would quietly accept tokens for the API server's own audience.
+            throw ValidationError("--console-token-audience (SIGNET_CONSOLE_TOKEN_AUDIENCES) names no audience: give one, or leave it out to accept tokens for the API server's own audience")
+        }
         return ConsoleSettings(server: server, authCacheTTL: ttl, tokenAudiences: audiences)
     }
 }
@@ -90,6 +95,9 @@ struct ConsoleRuntime: Sendable {
             authorizer: authorizer, runner: runner, feed: feed, history: history?.store, policies: { evaluator().policies },
             logger: consoleLogger)
         handler.tokenAudience = settings.tokenAudiences.first
+        logger.info("console tokens", metadata: [
+            "audiences": "\(settings.tokenAudiences.isEmpty ? "the API server's own" : settings.tokenAudiences.joined(separator: ","))",
+        ])
         let certificates: CertificateReloader
         do {
             certificates = try CertificateReloader(configuration: tls, logger: Logger(label: "signet.console.tls"))

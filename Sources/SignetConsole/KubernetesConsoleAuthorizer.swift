@@ -90,11 +90,41 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
                     "the token is not issued for the console's audience (\(audiences.joined(separator: ", "))): "
                         + "create one with kubectl create token ACCOUNT --audience \(audiences[0])")
             }
+            if !audiences.isEmpty, let others = Self.otherAudiences(of: token, allowed: audiences), !others.isEmpty {
+                // Issued for the console and for something else as well (`--audience` given twice,
+                // one of them the API server's): the TokenReview confirms only the overlap, and
+                // such a token read off the console would open the other services.
+                logger.warning("console token refused: it is issued for other audiences too", metadata: [
+                    "user": "\(review.user.username)", "audiences": "\(others.joined(separator: ","))",
+                ])
+                return .unauthenticated(
+                    "the token is also issued for \(others.joined(separator: ", ")): a console token must be issued for "
+                        + "the console's audience (\(audiences.joined(separator: ", "))) alone")
+            }
             return .allowed(review.user)
         } catch {
             logger.warning("TokenReview failed", metadata: ["error": "\(error)"])
             return .unavailable("the API server could not review the token: \(error)")
         }
+    }
+
+    /// The audiences of a JWT bearer token (its `aud` claim, RFC 7519 section 4.1.3: a string or
+    /// an array of strings) outside `allowed`; nil when the token is not a JWT whose claims can
+    /// be read (an opaque token: the TokenReview's confirmation is all there is to go by). Read
+    /// only after the API server has verified the token, so the claims are the issuer's.
+    static func otherAudiences(of token: String, allowed: [String]) -> [String]? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
+              let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+        else { return nil }
+        let audiences: [String]
+        switch claims["aud"] {
+        case let single as String: audiences = [single]
+        case let list as [Any]: audiences = list.map { ($0 as? String) ?? "\($0)" }
+        case nil: audiences = []
+        case let other?: audiences = ["\(other)"]
+        }
+        return audiences.filter { !allowed.contains($0) }
     }
 
     private func authorize(_ user: KubernetesUserInfo, action: ConsoleAction) async -> ConsoleAccessDecision {

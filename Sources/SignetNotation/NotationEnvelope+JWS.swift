@@ -89,16 +89,6 @@ extension NotationEnvelope {
     }
 }
 
-/// Base64url without padding (RFC 4648 section 5, as RFC 7515 section 2 uses it).
-enum Base64URL {
-    static func decode(_ text: String) -> [UInt8]? {
-        guard !text.contains("="), !text.contains("+"), !text.contains("/") else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
-        return Data(base64Encoded: standard).map { [UInt8]($0) }
-    }
-}
-
 /// RFC 3339 date-times (section 5.6), with or without fractional seconds.
 enum RFC3339 {
     static func date(_ text: String) -> Date? {

@@ -51,7 +51,7 @@ NOTATION_TESTDATA = os.path.join(kube_cluster.ROOT, "Tests", "Vectors", "notatio
 REGISTRY_USER, REGISTRY_PASSWORD = "puller", "e2e-registry-password"
 OPT_OUT_GROUP = "e2e-opt-out-approvers"
 # The audience console tokens must be issued for (console.tokenAudiences).
-CONSOLE_AUDIENCE = "signet-console"
+CONSOLE_AUDIENCE = f"signet-console.{NAMESPACE}"
 
 
 def rfc3339(delta):
@@ -660,6 +660,12 @@ class T04cConsole(Step):
         status, answer = ENV.console("/api/whoami", api_token)
         self.assertEqual(status, 401, answer)
         self.assertIn(f"kubectl create token ACCOUNT --audience {CONSOLE_AUDIENCE}", str(answer))
+        # A token for the console and the API server at once is refused: it would open both.
+        both = ENV.kubectl("create", "token", "console-reader", "-n", self.ns, "--duration=1h", "--audience", CONSOLE_AUDIENCE,
+                           "--audience", "https://kubernetes.default.svc").stdout.strip()
+        status, answer = ENV.console("/api/whoami", both)
+        self.assertEqual(status, 401, answer)
+        self.assertIn("also issued for https://kubernetes.default.svc", str(answer))
         for token, expected in ((reader, "401"), (api_token, "201")):
             # The bearer token alone (kubectl would send its client certificate too).
             answer = subprocess.run(

@@ -47,6 +47,22 @@ struct JSONSyntaxDifferentialTests {
         "oldObject":null,"dryRun":false,"options":{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1"}}}
         """#.utf8)
 
+    /// The verdicts of one test: how many documents were valid, and the first disagreements.
+    struct Tally {
+        var accepted = 0
+        var disagreements: [String] = []
+
+        /// Judges `bytes` both ways and records the outcome.
+        mutating func judge(_ bytes: [UInt8]) {
+            let reference = JSONSyntaxDifferentialTests.rfc8259Accepts(bytes)
+            if reference { accepted += 1 }
+            if JSONSyntaxDifferentialTests.signetAccepts(bytes) != reference, disagreements.count < 5 {
+                disagreements.append(
+                    "RFC 8259 (by Foundation) \(reference ? "accepts" : "refuses"), signet does not: \(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+    }
+
     static func foundationAccepts(_ bytes: [UInt8]) -> Bool {
         (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil
     }
@@ -105,8 +121,7 @@ struct JSONSyntaxDifferentialTests {
     /// half of them stay valid, so both verdicts are exercised.
     @Test func mutatedReviewsAreJudgedAsFoundationJudgesThem() {
         var steps = Steps(state: 0x5167_6E65_7400_0001)
-        var accepted = 0
-        var disagreements: [String] = []
+        var tally = Tally()
         for _ in 0..<6_000 {
             var bytes = Self.review
             for _ in 0..<(1 + steps.next(3)) {
@@ -117,14 +132,10 @@ struct JSONSyntaxDifferentialTests {
                 default: bytes.remove(at: position)
                 }
             }
-            let reference = Self.rfc8259Accepts(bytes)
-            if reference { accepted += 1 }
-            if Self.signetAccepts(bytes) != reference, disagreements.count < 5 {
-                disagreements.append("RFC 8259 (by Foundation) \(reference ? "accepts" : "refuses"), signet does not: \(String(decoding: bytes, as: UTF8.self))")
-            }
+            tally.judge(bytes)
         }
-        #expect(disagreements.isEmpty, "\(disagreements.joined(separator: "\n"))")
-        #expect(accepted > 300 && accepted < 5_700, "both verdicts exercised: \(accepted) of 6,000 valid")
+        #expect(tally.disagreements.isEmpty, "\(tally.disagreements.joined(separator: "\n"))")
+        #expect(tally.accepted > 300 && tally.accepted < 5_700, "both verdicts exercised: \(tally.accepted) of 6,000 valid")
     }
 
     /// Random JSON values (nested objects and arrays of every kind of scalar), written as tokens
@@ -155,8 +166,7 @@ struct JSONSyntaxDifferentialTests {
                 return tokens + ["}"]
             }
         }
-        var accepted = 0
-        var disagreements: [String] = []
+        var tally = Tally()
         for _ in 0..<20_000 {
             var tokens = value(0)
             for _ in 0..<steps.next(3) {
@@ -170,14 +180,9 @@ struct JSONSyntaxDifferentialTests {
                 if tokens.isEmpty { tokens = ["null"] }
             }
             let text = tokens.map { $0 + [" ", "", "", "\n"][steps.next(4)] }.joined()
-            let bytes = Array(text.utf8)
-            let reference = Self.rfc8259Accepts(bytes)
-            if reference { accepted += 1 }
-            if Self.signetAccepts(bytes) != reference, disagreements.count < 5 {
-                disagreements.append("RFC 8259 (by Foundation) \(reference ? "accepts" : "refuses"), signet does not: \(text)")
-            }
+            tally.judge(Array(text.utf8))
         }
-        #expect(disagreements.isEmpty, "\(disagreements.joined(separator: "\n"))")
-        #expect(accepted > 2_000 && accepted < 18_000, "both verdicts exercised: \(accepted) of 20,000 valid")
+        #expect(tally.disagreements.isEmpty, "\(tally.disagreements.joined(separator: "\n"))")
+        #expect(tally.accepted > 2_000 && tally.accepted < 18_000, "both verdicts exercised: \(tally.accepted) of 20,000 valid")
     }
 }

@@ -139,6 +139,68 @@ struct ConsoleAccessTests {
         #expect(reviews.filter { $0 == "TokenReview reader" }.count == 3, "one confirmed, two unconfirmed: \(reviews)")
     }
 
+    /// A JWT in the shape the API server issues (its claims readable, the signature the API
+    /// server's to check).
+    static func jwt(audiences: [String]) -> String {
+        func encoded(_ text: String) -> String {
+            Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let claims = try! JSONSerialization.data(withJSONObject: ["aud": audiences, "sub": "system:serviceaccount:team:reader"])
+        return encoded(#"{"alg":"RS256"}"#) + "." + encoded(String(decoding: claims, as: UTF8.self)) + ".c2lnbmF0dXJl"
+    }
+
+    /// The configured audience confirmed is not enough when the token names others too (issued
+    /// with `--audience` twice, one of them the API server's): such a token would open them as
+    /// well. And an authenticator that answers with the token's own audiences, whatever was asked,
+    /// is refused unless the console's is among them. The list also comes from the environment.
+    @Test func consoleTokensMustBeIssuedForTheConsoleAlone() async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let console = try await ConsoleFixture.start(
+            policyDirectory: policies.path, arguments: ["--console-auth-cache-ttl", "5m"],
+            environment: ["SIGNET_CONSOLE_TOKEN_AUDIENCES": "signet-console, signet-console-staging"])
+        defer { console.stop() }
+        let alone = Self.jwt(audiences: ["signet-console"])
+        let shared = Self.jwt(audiences: ["signet-console", "https://kubernetes.default.svc"])
+        let staging = Self.jwt(audiences: ["signet-console-staging"])
+        try console.apiServer.addUser(token: alone, username: "reader", groups: ["team-readers"], audiences: ["signet-console"])
+        try console.apiServer.addUser(
+            token: shared, username: "reader", groups: ["team-readers"], audiences: ["signet-console", "https://kubernetes.default.svc"])
+        try console.apiServer.addUser(token: staging, username: "reader", groups: ["team-readers"], audiences: ["signet-console-staging"])
+
+        #expect(try await console.request("/api/policies", token: alone).status == 200)
+        #expect(try await console.request("/api/policies", token: staging).status == 200, "every audience of the list counts")
+        let sharedAnswer = try await console.request("/api/policies", token: shared)
+        #expect(sharedAnswer.status == 401, "\(sharedAnswer.body)")
+        #expect(sharedAnswer.body.contains("also issued for https://kubernetes.default.svc"), "\(sharedAnswer.body)")
+        // From the environment, as from the flag: the API server's own token is refused.
+        #expect(try await console.request("/api/policies", token: ConsoleFixture.readerToken).status == 401)
+
+        try console.apiServer.answerWithTokensOwnAudiences()
+        let vault = "vault-audience-token"
+        try console.apiServer.addUser(token: vault, username: "reader", groups: ["team-readers"], audiences: ["vault"])
+        let vaultAnswer = try await console.request("/api/policies", token: vault)
+        #expect(vaultAnswer.status == 401, "an audience the console did not ask for confirms nothing: \(vaultAnswer.body)")
+    }
+
+    @Test(arguments: [["--console-token-audience", ""], ["--console-token-audience", " , "]])
+    func aBlankAudienceListIsRefusedAtStart(_ flags: [String]) async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let pki = try TestPKI()
+        let result = try await TestProcess.run(TestPaths.signetBinary.path, [
+            "serve", "--port", "18443", "--console-port", "18444", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
+            "--policy-dir", policies.path,
+        ] + flags)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("names no audience"), "\(result.stderr)")
+        let fromEnvironment = try await TestProcess.run(TestPaths.signetBinary.path, [
+            "serve", "--port", "18443", "--console-port", "18444", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
+            "--policy-dir", policies.path,
+        ], environment: ["SIGNET_CONSOLE_TOKEN_AUDIENCES": ",,"])
+        #expect(fromEnvironment.status != 0)
+        #expect(fromEnvironment.stderr.contains("names no audience"), "\(fromEnvironment.stderr)")
+    }
+
     @Test func historyEndpointsAreReviewedAndConsoleVerificationsRecordedInSQLite() async throws {
         let scratch = TemporaryDirectory(prefix: "signet-console-history")
         try await Self.checkHistory(store: ["--history-sqlite", scratch.file("history.sqlite").path])

@@ -18,12 +18,14 @@ public final class ConsoleFixture: @unchecked Sendable {
     /// `https://127.0.0.1:<console port>`.
     public var url: String { "https://127.0.0.1:\(consolePort)" }
 
-    public static func start(policyDirectory: String, arguments: [String] = []) async throws -> ConsoleFixture {
+    public static func start(policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:]) async throws -> ConsoleFixture {
         let apiServer = try await KubernetesAPIServerDouble.start()
-        return try await offThePool { try ConsoleFixture(apiServer: apiServer, policyDirectory: policyDirectory, arguments: arguments) }
+        return try await offThePool {
+            try ConsoleFixture(apiServer: apiServer, policyDirectory: policyDirectory, arguments: arguments, environment: environment)
+        }
     }
 
-    public init(apiServer: KubernetesAPIServerDouble, policyDirectory: String, arguments: [String]) throws {
+    public init(apiServer: KubernetesAPIServerDouble, policyDirectory: String, arguments: [String], environment: [String: String] = [:]) throws {
         self.apiServer = apiServer
         try apiServer.addUser(token: Self.readerToken, username: "reader", groups: ["team-readers"])
         try apiServer.addUser(token: Self.verifierToken, username: "verifier", groups: ["team-verifiers"])
@@ -42,7 +44,7 @@ public final class ConsoleFixture: @unchecked Sendable {
             environment: [
                 "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
                 "SIGNET_SERVICE_ACCOUNT_DIR": serviceAccount.path,
-            ])
+            ].merging(environment) { _, given in given })
         guard FreePort.waitUntilListening(consolePort) else {
             throw TestProcessError(message: "the console did not listen on \(consolePort): \(server.process.stderr)")
         }

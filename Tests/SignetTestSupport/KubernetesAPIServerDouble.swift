@@ -141,6 +141,10 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// server's own); a real API server does not do this on demand.
     public func ignoreTokenAudiences() throws { _ = try control("ignore-token-audiences", [:]) }
 
+    /// Makes TokenReviews authenticate every known token whatever `spec.audiences` asks, and
+    /// answer with the audiences the token was issued for, not their overlap with those asked.
+    public func answerWithTokensOwnAudiences() throws { _ = try control("own-token-audiences", [:]) }
+
     /// Lets `subject` (a user name or a group) do `verb` on `resource` of `group` (SubjectAccessReview).
     public func grant(_ subject: String, verb: String, group: String, resource: String) throws {
         _ = try control("grant", ["subject": subject, "verb": verb, "group": group, "resource": resource])
@@ -494,6 +498,9 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "ignore-token-audiences":
                 state["ignore_token_audiences"] = True
                 self.send_json(200, {})
+            elif action == "own-token-audiences":
+                state["own_token_audiences"] = True
+                self.send_json(200, {})
             elif action == "grant":
                 state.setdefault("grants", []).append(body)
                 self.send_json(200, {})
@@ -554,6 +561,9 @@ class Handler(BaseHTTPRequestHandler):
                 confirmed = [audience for audience in wanted if audience in issued]
                 if state.get("ignore_token_audiences"):
                     obj["status"] = {"authenticated": True, "user": user} if user else {"authenticated": False, "error": "invalid bearer token"}
+                elif state.get("own_token_audiences"):
+                    obj["status"] = ({"authenticated": True, "user": user, "audiences": issued} if user
+                                     else {"authenticated": False, "error": "invalid bearer token"})
                 elif user and confirmed:
                     obj["status"] = {"authenticated": True, "user": user, "audiences": confirmed}
                 else:
