@@ -206,13 +206,13 @@ def deployment_review(images=None):
 
 
 class Signet:
-    def __init__(self, binary, ws, extra=(), policy_dir=None, env=None):
+    def __init__(self, binary, ws, extra=(), policy_dir=None, env=None, listen_timeout=30):
         self.port = free_port()
         self.process = subprocess.Popen(
             [binary, "serve", "--address", "127.0.0.1", "--port", str(self.port), "--tls-cert", ws.cert,
              "--tls-key", ws.key, "--policy-dir", policy_dir or ws.policies, "--log-level", "error", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        wait_until_listening(self.port)
+        wait_until_listening(self.port, timeout=listen_timeout)
         self.context = ssl.create_default_context(cafile=ws.cert)
 
     def get(self, path):

@@ -111,7 +111,8 @@ final class JSONDocument: Sendable {
                 guard i < bytes.count else { throw JSONSyntaxError(reason: "unexpected end", offset: i) }
                 let byte = bytes[i]
                 if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
-                    guard depth < LazyJSONDecoder.maximumDepth, depth < open.count else {
+                    // `open` holds exactly the depth limit.
+                    guard depth < open.count else {
                         throw JSONSyntaxError(reason: "nested too deeply", offset: i)
                     }
                     let isObject = byte == UInt8(ascii: "{")

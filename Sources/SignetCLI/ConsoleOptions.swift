@@ -39,7 +39,7 @@ struct ConsoleOptions: ParsableArguments {
         let ttl = try EnvironmentOption.duration(authCacheTTL, "SIGNET_CONSOLE_AUTH_CACHE_TTL", default: .seconds(10))
         guard ttl >= .zero else { throw ValidationError("--console-auth-cache-ttl must not be negative") }
         let audiences = EnvironmentOption.list(tokenAudiences, "SIGNET_CONSOLE_TOKEN_AUDIENCES")
-        let asked = !tokenAudiences.isEmpty || !(ProcessInfo.processInfo.environment["SIGNET_CONSOLE_TOKEN_AUDIENCES"] ?? "").isEmpty
+        let asked = !tokenAudiences.isEmpty || EnvironmentOption.string(nil, "SIGNET_CONSOLE_TOKEN_AUDIENCES") != nil
         guard !asked || !audiences.isEmpty else {
             // A blank list would quietly accept tokens for the API server's own audience.
             throw ValidationError("--console-token-audience (SIGNET_CONSOLE_TOKEN_AUDIENCES) names no audience: give one, or leave it out to accept tokens for the API server's own audience")

@@ -108,6 +108,17 @@ struct LazyJSONDecoderTests {
         let nested = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
         #expect(throws: DecodingError.self) { try LazyJSONDecoder.decode([Int].self, from: Array(nested.utf8)) }
         #expect(try LazyJSONDecoder.decode([[[Int]]].self, from: Array("[[[]]]".utf8)) == [[[]]])
+        // The limit exactly: as deep as it allows is checked, one level more is refused as such.
+        let limit = LazyJSONDecoder.maximumDepth
+        let atLimit = String(repeating: "[{\"a\":", count: limit / 2) + "1" + String(repeating: "}]", count: limit / 2)
+        #expect((try? JSONDocument(validating: Array(atLimit.utf8))) != nil)
+        let beyond = "[" + atLimit + "]"
+        #expect(throws: JSONSyntaxError.self) { try JSONDocument(validating: Array(beyond.utf8)) }
+        do {
+            _ = try JSONDocument(validating: Array(beyond.utf8))
+        } catch {
+            #expect(error.reason == "nested too deeply", "\(error)")
+        }
     }
 
     @Test func reportsPathsLikeFoundation() {
@@ -181,5 +192,14 @@ struct AuditLineTests {
         #expect(image.digest == "sha256:" + String(repeating: "a", count: 64))
         #expect(image.authorities.map { "\($0.policy)/\($0.authority)=\($0.status)" } == ["p/a=passed"])
         #expect(image.containerType == "container" && image.verdict == "allow")
+    }
+
+    /// The audit record's digest of a reference: what follows its last `@`, found in the bytes.
+    @Test func auditDigestIsWhatFollowsTheLastAt() {
+        #expect(AdmissionAuditRecord.digest(of: "r.example/a@sha256:00") == "sha256:00")
+        #expect(AdmissionAuditRecord.digest(of: "r.example/é@x@sha256:01") == "sha256:01")
+        #expect(AdmissionAuditRecord.digest(of: "r.example/a:1") == nil)
+        #expect(AdmissionAuditRecord.digest(of: "r.example/a@") == "")
+        #expect(AdmissionAuditRecord.digest(of: "") == nil)
     }
 }

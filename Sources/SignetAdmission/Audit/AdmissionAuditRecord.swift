@@ -157,10 +157,9 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     static func digest(of reference: String) -> Substring? {
         // On the UTF-8 bytes: `@` is ASCII, and no grapheme breaking is needed to find it (a
         // backward walk of the UTF-8 view cost more than the rest of the record's line).
-        let found = reference.utf8.withContiguousStorageIfAvailable { $0.lastIndex(of: UInt8(ascii: "@")) }
-        guard let offset = found ?? reference.utf8.lastIndex(of: UInt8(ascii: "@")).map({ reference.utf8.distance(from: reference.utf8.startIndex, to: $0) })
-        else { return nil }
-        return reference[reference.utf8.index(reference.utf8.startIndex, offsetBy: offset + 1)...]
+        var bytes = reference
+        guard let at = bytes.withUTF8({ $0.lastIndex(of: UInt8(ascii: "@")) }) else { return nil }
+        return reference[reference.utf8.index(reference.utf8.startIndex, offsetBy: at + 1)...]
     }
 
     /// The record as one line of JSON (keys sorted, absent optionals left out), written
