@@ -31,8 +31,8 @@ struct ExemptionOptions: ParsableArguments {
     }
 }
 
-/// `signet serve`'s flags for where policies come from and how exemptions, status, credentials
-/// and the audit trail work. Each has an environment-variable twin.
+/// The flags `signet serve` and `signet scan` share for where policies come from and how
+/// exemptions, credentials and the audit trail work. Each has an environment-variable twin.
 struct ResourceOptions: ParsableArguments {
     @Option(name: .long, help: "Where policies come from: directory (--policy-dir, reloaded on change) or kubernetes (list and watch the signet.dev resources with the pod's service account). (env: SIGNET_POLICY_SOURCE, default directory)")
     var policySource: String?
@@ -42,9 +42,6 @@ struct ResourceOptions: ParsableArguments {
 
     @Option(name: .long, help: "Longest a PolicyException may run after its creation; longer ones are refused and never in force. (env: SIGNET_MAX_EXCEPTION_WINDOW, default 90d)")
     var maxExceptionWindow: String?
-
-    @Option(name: .long, help: "Keep the status of signet resources up to date when permitted: true or false. (env: SIGNET_WRITE_STATUS, default true)")
-    var writeStatus: String?
 
     @Option(name: .long, help: "Image pull secrets every verification may use, as comma-separated namespace/name. (env: SIGNET_REGISTRY_SECRETS)")
     var registrySecrets: String?
@@ -58,11 +55,19 @@ struct ResourceOptions: ParsableArguments {
     @Option(name: .long, help: "Group whose members may add, change or remove the opt-out label on a Namespace (signet validates Namespace create and update); without it nobody may. (env: SIGNET_NAMESPACE_OPT_OUT_GROUP)")
     var namespaceOptOutGroup: String?
 
-    func resolve() throws -> ResourceSettings {
+    /// `--policy-source`: where policies come from.
+    func source() throws -> ResourceSettings.Source {
         let sourceText = EnvironmentOption.string(policySource, "SIGNET_POLICY_SOURCE", default: "directory")!
         guard let source = ResourceSettings.Source(rawValue: sourceText) else {
             throw ValidationError("--policy-source must be directory or kubernetes, not \(sourceText)")
         }
+        return source
+    }
+
+    /// The settings; `writeStatus` is whether the policy source keeps the resources' status
+    /// (``StatusOptions``: `signet serve` only; a scan reads the resources and never writes them).
+    func resolve(writeStatus: Bool) throws -> ResourceSettings {
+        let source = try source()
         var exemptions = ExemptionConfiguration()
         exemptions.maximumBypassWindow = try BypassWindow.resolve(maxBypassWindow, default: exemptions.maximumBypassWindow)
         exemptions.maximumExceptionWindow = try BypassWindow.resolve(
@@ -70,8 +75,6 @@ struct ResourceOptions: ParsableArguments {
             default: exemptions.maximumExceptionWindow)
         exemptions.namespaceOptOutLabel = EnvironmentOption.string(
             namespaceOptOutLabel, "SIGNET_NAMESPACE_OPT_OUT_LABEL", default: exemptions.namespaceOptOutLabel)!
-        let statusText = EnvironmentOption.string(writeStatus, "SIGNET_WRITE_STATUS", default: "true")!
-        guard let status = Bool(statusText) else { throw ValidationError("--write-status must be true or false") }
         let auditText = EnvironmentOption.string(auditLog, "SIGNET_AUDIT_LOG", default: "stdout")!
         guard auditText == "stdout" || auditText == "off" else { throw ValidationError("--audit-log must be stdout or off") }
         let secrets = (EnvironmentOption.string(registrySecrets, "SIGNET_REGISTRY_SECRETS") ?? "")
@@ -87,8 +90,24 @@ struct ResourceOptions: ParsableArguments {
             throw ValidationError("--namespace-opt-out-group \"\(optOutGroup)\" would let everyone (or every service account) opt namespaces out; name a group of the people who approve opt-outs")
         }
         return ResourceSettings(
-            source: source, exemptions: exemptions, writeStatus: status, registrySecrets: secrets,
+            source: source, exemptions: exemptions, writeStatus: writeStatus, registrySecrets: secrets,
             auditToStandardOutput: auditText == "stdout", namespaceOptOutGroup: optOutGroup)
+    }
+}
+
+/// `signet serve --write-status`: whether the webhook keeps the status of the signet resources
+/// (`PolicyException`, `EmergencyBypass`, `ClusterImagePolicy`) true, when its service account
+/// may patch it. `signet scan` has no such flag: the status is the webhook's to keep, and a scan
+/// CronJob that kept it too raced the webhook's writes (or, without the permission, logged a
+/// refusal per resource at every run).
+struct StatusOptions: ParsableArguments {
+    @Option(name: .long, help: "Keep the status of signet resources up to date when permitted: true or false. (env: SIGNET_WRITE_STATUS, default true)")
+    var writeStatus: String?
+
+    func resolve() throws -> Bool {
+        let text = EnvironmentOption.string(writeStatus, "SIGNET_WRITE_STATUS", default: "true")!
+        guard let status = Bool(text) else { throw ValidationError("--write-status must be true or false") }
+        return status
     }
 }
 

@@ -144,6 +144,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var resources: ResourceOptions
 
+    @OptionGroup var status: StatusOptions
+
     @OptionGroup var sigstoreTUF: SigstoreTUFOptions
 
     @OptionGroup var continuous: ContinuousOptions
@@ -193,7 +195,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         loader.tufTrustRoots = policyTUF.roots
         let policyTUFTask = Task { await policyTUF.run(logger: Logger(label: "signet.trustroot")) }
         let policySource = try await PolicySourceRuntime.make(
-            settings: try resources.resolve(), policyDirectory: settings.policyDirectory,
+            settings: try resources.resolve(writeStatus: try status.resolve()), policyDirectory: settings.policyDirectory,
             reloadInterval: settings.policyReloadInterval, readiness: readiness, logger: logger,
             loader: loader, keySecrets: settings.keySecrets)
 
@@ -436,7 +438,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             shutdownDelay: try EnvironmentOption.duration(shutdownDelay, "SIGNET_SHUTDOWN_DELAY", default: .zero),
             logFormat: format, logLevel: level)
         settings.notaryCacheTTL = notaryCacheTTL
-        settings.continuous = try continuous.resolve(source: try resources.resolve().source)
+        settings.continuous = try continuous.resolve(source: try resources.source())
         settings.alerts = try alerts.resolve()
         settings.console = try console.resolve(webhook: server)
         return settings

@@ -74,7 +74,8 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
     func runAsynchronously() async throws {
         Observability.bootstrapLogging(format: .text, level: .warning)
         let noMatch = try ScanSetup.noMatchAction(noMatchAction)
-        let resourceSettings = try resources.resolve()
+        // A scan reads the resources and leaves their status to the webhook (see StatusOptions).
+        let resourceSettings = try resources.resolve(writeStatus: false)
         let alertSettings = try alerts.resolve()
         let waitLimit = try EnvironmentOption.duration(syncTimeout, "SIGNET_SCAN_SYNC_TIMEOUT", default: .seconds(60))
         let parallel = try EnvironmentOption.int(concurrency, "SIGNET_SCAN_CONCURRENCY", default: 8)
