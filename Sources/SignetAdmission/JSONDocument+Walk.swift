@@ -33,25 +33,8 @@ extension JSONDocument {
             if i >= buffer.count || buffer[i] == UInt8(ascii: "}") { return }
             while true {
                 let start = i
-                // The name's end, and whether an escape stopped the scan on the way.
-                var nameEnd = start + 1
-                var hasEscape = false
-                while nameEnd < buffer.count {
-                    nameEnd = Self.skipPlainStringBytes(buffer, nameEnd)
-                    guard nameEnd < buffer.count else { break }
-                    if buffer[nameEnd] == UInt8(ascii: "\"") {
-                        nameEnd += 1
-                        break
-                    }
-                    if buffer[nameEnd] == UInt8(ascii: "\\") {
-                        hasEscape = true
-                        nameEnd += 2
-                    } else {
-                        nameEnd += 1
-                    }
-                }
-                let name = MemberName(start: start, end: nameEnd, hasEscape: hasEscape)
-                i = Self.skipWhitespace(buffer, nameEnd)
+                let name = memberName(at: start, in: buffer)
+                i = Self.skipWhitespace(buffer, name.end)
                 let value = Self.skipWhitespace(buffer, i + 1)
                 body(name, value)
                 i = Self.skipWhitespace(buffer, end(ofValueAt: value))
@@ -59,6 +42,19 @@ extension JSONDocument {
                 i = Self.skipWhitespace(buffer, i + 1)
             }
         }
+    }
+
+    /// The member name whose string starts at `start`: from the end index (which holds only
+    /// names without an escape), or scanned.
+    @inline(__always)
+    private func memberName(at start: Int, in buffer: UnsafeBufferPointer<UInt8>) -> MemberName {
+        if start < ends.count {
+            let end = ends[start]
+            if end != 0 { return MemberName(start: start, end: Int(end), hasEscape: false) }
+        }
+        // A large document, or a name with an escape: scanned (it was checked, so the scan cannot fail).
+        let (nameEnd, hasEscape) = (try? Self.skipStringNotingEscapes(buffer, start)) ?? (buffer.count, false)
+        return MemberName(start: start, end: nameEnd, hasEscape: hasEscape)
     }
 
     /// Calls `body` with where each element of the array at `index` starts, in order.

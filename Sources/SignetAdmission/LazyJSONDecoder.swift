@@ -44,41 +44,72 @@ struct JSONSyntaxError: Error {
 
 /// The bytes of a syntactically checked JSON document and the scanning primitives over them.
 ///
-/// While checking the syntax it records where every object or array of at least
-/// ``spanThreshold`` bytes ends, so opening a member later skips large values in one lookup
-/// instead of scanning them again at every level.
+/// While checking the syntax it records where values end, so that walking the document later
+/// (``forEachMember(ofObjectAt:_:)``, ``end(ofValueAt:)``) steps over a value in one lookup
+/// instead of scanning it again at every level:
+/// - a document of at most ``endIndexLimit`` bytes (an AdmissionReview is a few to a few tens
+///   of kilobytes) gets an end index: for the first byte of every value and of every member
+///   name without an escape, where it ends; 2 bytes per byte of the document;
+/// - a larger one (up to the 8 MiB a request may carry) gets the ends of its objects and arrays
+///   of at least ``spanThreshold`` bytes only, found by binary search (at most a quarter of the
+///   document's size), and everything smaller is scanned.
 final class JSONDocument: Sendable {
     let bytes: [UInt8]
-    /// Start and end offsets of large containers, in document order (sorted by start).
+    /// For each byte that starts a value or a member name without an escape, the offset just
+    /// past it (its closing quote or bracket, or its last digit or letter); 0 elsewhere (a name
+    /// with an escape is scanned, which finds the escape). Empty when the document is larger
+    /// than ``endIndexLimit``.
+    let ends: [UInt16]
+    /// Start and end offsets of large containers, in document order (sorted by start); empty
+    /// when ``ends`` is kept.
     private let spans: [(start: Int, end: Int)]
     static let spanThreshold = 64
+    /// The largest document given an end index: every offset in it fits the index's 16 bits.
+    static let endIndexLimit = Int(UInt16.max)
 
     /// Checks that `bytes` hold exactly one JSON value (whitespace around it allowed).
-    init(validating bytes: [UInt8]) throws(JSONSyntaxError) {
+    convenience init(validating bytes: [UInt8]) throws(JSONSyntaxError) {
+        try self.init(validating: bytes, endIndexLimit: Self.endIndexLimit)
+    }
+
+    /// As ``init(validating:)``, with an end index when `bytes` are at most `endIndexLimit`
+    /// long (tests reach the larger documents' way with a small limit).
+    init(validating bytes: [UInt8], endIndexLimit: Int) throws(JSONSyntaxError) {
         self.bytes = bytes
+        let indexed = bytes.count <= min(endIndexLimit, Self.endIndexLimit)
+        var ends = indexed ? [UInt16](repeating: 0, count: bytes.count) : []
         let result: Result<[(start: Int, end: Int)], JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
-            var validator = Validator(bytes: buffer)
-            // About one container of 64 bytes or more per 128 bytes of a Kubernetes object at most.
-            validator.spans.reserveCapacity(16 + buffer.count / 128)
-            do throws(JSONSyntaxError) {
-                let end = try validator.skipDocument()
-                guard validator.skipWhitespace(end) == buffer.count else {
-                    throw JSONSyntaxError(reason: "text after the value", offset: end)
+            ends.withUnsafeMutableBufferPointer { ends in
+                var validator = Validator(bytes: buffer, ends: ends, indexed: indexed)
+                if !indexed {
+                    // About one container of 64 bytes or more per 128 bytes of a Kubernetes object at most.
+                    validator.spans.reserveCapacity(16 + buffer.count / 128)
                 }
-                validator.spans.removeLast(validator.spans.count - validator.used)
-                return .success(validator.spans)
-            } catch {
-                return .failure(error)
+                do throws(JSONSyntaxError) {
+                    let end = try validator.skipDocument()
+                    guard validator.skipWhitespace(end) == buffer.count else {
+                        throw JSONSyntaxError(reason: "text after the value", offset: end)
+                    }
+                    validator.spans.removeLast(validator.spans.count - validator.used)
+                    return .success(validator.spans)
+                } catch {
+                    return .failure(error)
+                }
             }
         }
         spans = try result.get()
+        self.ends = ends
     }
 
-    /// The syntax check, recording the spans of large containers. One loop over the bytes with
-    /// an explicit stack of the containers open (no call per value), so a document of small
-    /// values, such as a Kubernetes object, costs a few comparisons per value.
+    /// The syntax check, recording where values end (the end index, or the spans of large
+    /// containers). One loop over the bytes with an explicit stack of the containers open (no
+    /// call per value), so a document of small values, such as a Kubernetes object, costs a few
+    /// comparisons per value.
     private struct Validator {
         let bytes: UnsafeBufferPointer<UInt8>
+        /// The end index being filled (``JSONDocument/ends``), when `indexed`.
+        let ends: UnsafeMutableBufferPointer<UInt16>
+        let indexed: Bool
         /// Every container gets a slot as it opens (so the spans stay in document order); a
         /// small one gives back its slot and its children's by moving `used` back, and the
         /// slots are reused, so the array is not shortened and grown again for each of them.
@@ -88,8 +119,9 @@ final class JSONDocument: Sendable {
         @inline(__always)
         func skipWhitespace(_ index: Int) -> Int { JSONDocument.skipWhitespace(bytes, index) }
 
-        /// A container open while the document is checked: its slot in `spans` and whether it is an object.
-        typealias OpenContainer = (slot: Int, isObject: Bool)
+        /// A container open while the document is checked: where it starts, its slot in `spans`
+        /// (when not `indexed`) and whether it is an object.
+        typealias OpenContainer = (start: Int, slot: Int, isObject: Bool)
 
         /// The index past the one value at the first non-whitespace byte.
         mutating func skipDocument() throws(JSONSyntaxError) -> Int {
@@ -117,9 +149,11 @@ final class JSONDocument: Sendable {
                     }
                     let isObject = byte == UInt8(ascii: "{")
                     let slot = used
-                    if slot < spans.count { spans[slot] = (i, 0) } else { spans.append((i, 0)) }
-                    used += 1
-                    open[depth] = (slot, isObject)
+                    if !indexed {
+                        if slot < spans.count { spans[slot] = (i, 0) } else { spans.append((i, 0)) }
+                        used += 1
+                    }
+                    open[depth] = (i, slot, isObject)
                     depth += 1
                     i = skipWhitespace(i + 1)
                     if i < bytes.count && bytes[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
@@ -130,7 +164,9 @@ final class JSONDocument: Sendable {
                     }
                 } else {
                     // Strings, the most common value, without the call through skipScalar.
+                    let start = i
                     i = byte == UInt8(ascii: "\"") ? try JSONDocument.skipString(bytes, i) : try JSONDocument.skipScalar(bytes, i)
+                    if indexed { ends[start] = UInt16(truncatingIfNeeded: i) }
                     guard depth > 0 else { return i }
                     i = skipWhitespace(i)
                 }
@@ -154,7 +190,9 @@ final class JSONDocument: Sendable {
                     }
                     i += 1
                     depth -= 1
-                    if i - spans[container.slot].start >= JSONDocument.spanThreshold {
+                    if indexed {
+                        ends[container.start] = UInt16(truncatingIfNeeded: i)
+                    } else if i - container.start >= JSONDocument.spanThreshold {
                         spans[container.slot].end = i
                     } else {
                         // Everything inside a small container is smaller still: none of it is kept.
@@ -172,14 +210,21 @@ final class JSONDocument: Sendable {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                 throw JSONSyntaxError(reason: "expected a member name", offset: index)
             }
-            let i = skipWhitespace(try JSONDocument.skipString(bytes, index))
+            let (end, hasEscape) = try JSONDocument.skipStringNotingEscapes(bytes, index)
+            if indexed && !hasEscape { ends[index] = UInt16(truncatingIfNeeded: end) }
+            let i = skipWhitespace(end)
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw JSONSyntaxError(reason: "expected ':'", offset: i) }
             return skipWhitespace(i + 1)
         }
     }
 
-    /// The end of the checked value at `index`: a recorded span, or a scan for small values.
+    /// The end of the checked value at `index`: from the end index, a recorded span, or a scan
+    /// for small values.
     func end(ofValueAt index: Int) -> Int {
+        if index < ends.count {
+            let end = ends[index]
+            if end != 0 { return Int(end) }
+        }
         let byte = bytes[index]
         if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
             var low = 0
@@ -235,13 +280,21 @@ final class JSONDocument: Sendable {
 
     @inline(__always)
     static func skipString(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> Int {
+        try skipStringNotingEscapes(bytes, index).end
+    }
+
+    /// As ``skipString(_:_:)``, and whether the string holds an escape.
+    @inline(__always)
+    static func skipStringNotingEscapes(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) throws(JSONSyntaxError) -> (end: Int, hasEscape: Bool) {
         var i = index + 1
+        var hasEscape = false
         while i < bytes.count {
             i = skipPlainStringBytes(bytes, i)
             guard i < bytes.count else { break }
             let byte = bytes[i]
-            if byte == UInt8(ascii: "\"") { return i + 1 }
+            if byte == UInt8(ascii: "\"") { return (i + 1, hasEscape) }
             if byte == UInt8(ascii: "\\") {
+                hasEscape = true
                 i = try skipEscape(bytes, i)
                 continue
             }
@@ -383,7 +436,7 @@ final class JSONDocument: Sendable {
         if bytes[i] == UInt8(ascii: "}") { return result }
         while true {
             let name = i
-            i = skipWhitespace((try? Self.skipString(bytes, i)) ?? bytes.count)
+            i = skipWhitespace(end(ofValueAt: i))
             let value = skipWhitespace(i + 1)
             result.append((name, value))
             i = skipWhitespace(end(ofValueAt: value))

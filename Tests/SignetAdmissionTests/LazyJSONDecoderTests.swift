@@ -66,9 +66,10 @@ struct LazyJSONDecoderTests {
 
     /// The syntax check against Foundation's parser on documents with one structural byte
     /// changed (brackets, braces, commas, colons, quotes, spaces put anywhere): both accept or
-    /// both reject, and every container the check records ends where a plain scan ends it.
+    /// both reject; every container ends where a plain scan ends it, and every value and member
+    /// name ends where the document without an end index (its spans and scans) ends it.
     @Test func syntaxCheckAgreesWithFoundationOnMutatedDocuments() throws {
-        let base = Array(#"{"a": [1, {"b": "x\"y", "c": [true, false, null]}, "long string value over sixty-four bytes, to get a span ....."], "d": {"e": {"f": [[], {}, "g"]}}, "h": -1.5e3}"#.utf8)
+        let base = Array(#"{"a": [1, {"b": "x\"y", "\u0063": [true, false, null]}, "long string value over sixty-four bytes, to get a span ....."], "d": {"e": {"f": [[], {}, "g"]}}, "h": -1.5e3}"#.utf8)
         let replacements = Array("{}[],:\" ".utf8)
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> Int {
@@ -84,6 +85,9 @@ struct LazyJSONDecoderTests {
             #expect((document != nil) == foundation, "\(String(decoding: bytes, as: UTF8.self))")
             guard let document else { continue }
             accepted += 1
+            let unindexed = try JSONDocument(validating: bytes, endIndexLimit: 0)
+            #expect(unindexed.ends.isEmpty)
+            var escapedNames = 0
             // The bytes that open a container, not the ones inside strings.
             var inString = false
             var escaped = false
@@ -97,9 +101,31 @@ struct LazyJSONDecoderTests {
                 guard byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") else { continue }
                 let scanned = bytes.withUnsafeBufferPointer { JSONDocument.skipCheckedContainer($0, index) }
                 #expect(document.end(ofValueAt: index) == scanned)
+                #expect(document.ends[index] == UInt16(scanned), "a container without an end in the index")
+                if byte == UInt8(ascii: "{") {
+                    escapedNames += unindexed.members(ofObjectAt: index).count {
+                        bytes[$0.name..<unindexed.end(ofValueAt: $0.name)].contains(UInt8(ascii: "\\"))
+                    }
+                }
             }
+            var recorded = 0
+            for index in bytes.indices where document.ends[index] != 0 {
+                recorded += 1
+                #expect(document.end(ofValueAt: index) == unindexed.end(ofValueAt: index), "\(String(decoding: bytes, as: UTF8.self)) at \(index)")
+            }
+            // Every value and every member name without an escape has its end recorded: as many
+            // as Foundation parsed, less the names with an escape.
+            let parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
+            #expect(recorded == Self.valuesAndNames(parsed) - escapedNames, "\(String(decoding: bytes, as: UTF8.self))")
         }
         #expect(accepted > 100)
+    }
+
+    /// How many values (nested ones included) and member names a parsed document holds.
+    static func valuesAndNames(_ value: Any) -> Int {
+        if let object = value as? [String: Any] { return 1 + object.count + object.values.reduce(0) { $0 + valuesAndNames($1) } }
+        if let array = value as? [Any] { return 1 + array.reduce(0) { $0 + valuesAndNames($1) } }
+        return 1
     }
 
     @Test func rejectsNestingDeeperThanTheLimitWithoutCrashing() throws {
