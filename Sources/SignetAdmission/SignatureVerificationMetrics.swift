@@ -36,7 +36,7 @@ public enum ImageVerificationResult: String, Sendable, Hashable, Codable, CaseIt
 /// running Pods (source `scan`). Labels are bounded: four results, seven formats, two sources.
 ///
 /// - `signet_image_signature_verification_total{result,format,source}`: `format` is the kind
-///   of the authority that decided (``PolicySet/decidingAuthority(of:)``: `key`, `keyless`,
+///   of the authority that decided (``PolicySet/decidingAuthority(of:)``, of the verdict's results: `key`, `keyless`,
 ///   `notation`, `notaryV1`, `attestations`, `static`), or `none` when no authority was
 ///   consulted (no policy covers the image, or an exemption applied);
 /// - `signet_image_signature_verification_success_total{source}`: those that passed.
@@ -126,9 +126,13 @@ public final class SignatureVerificationMetrics: Sendable {
 
     /// Counts each verdict of `decision`, decided under `policies`.
     func count(_ decision: AdmissionDecision, policies: PolicySet, source: Source) {
-        // By index: the verdicts are read in place, not copied.
+        // By index, field by field: the verdicts are read in place (a whole verdict handed to a
+        // function was copied, every string and array of it retained and released).
         for index in decision.verdicts.indices {
-            count(ImageVerificationResult(decision.verdicts[index]), kind: policies.decidingAuthority(of: decision.verdicts[index])?.kindName, source: source)
+            let result = ImageVerificationResult(
+                outcome: decision.verdicts[index].outcome, exempt: !decision.verdicts[index].exemptions.isEmpty,
+                covered: !decision.verdicts[index].policies.isEmpty)
+            count(result, kind: policies.decidingAuthority(of: decision.verdicts[index].results)?.kindName, source: source)
         }
     }
 }

@@ -157,18 +157,19 @@ public enum WorkloadImages {
         case .value(let list):
             var images: [ImageUse] = []
             images.reserveCapacity(list.entries.count)
-            for (index, entry) in list.entries.enumerated() {
+            // By index: an entry is read in place (`for entry in` copied each, its strings retained).
+            for index in list.entries.indices {
                 var at: String { "\(path())[\(index)]" }
-                guard entry.isObject else {
+                guard list.entries[index].isObject else {
                     return .failure(Problem(message: "\(at) is not an object"))
                 }
                 let name: String
-                switch entry.name {
+                switch list.entries[index].name {
                 case .value(let value) where !value.isEmpty: name = value
                 case .malformed: return .failure(Problem(message: "\(at).name is not a string"))
                 default: name = "#\(index)"
                 }
-                switch entry.image {
+                switch list.entries[index].image {
                 case .value(let image) where !image.isEmpty:
                     images.append(ImageUse(image: image, container: name, containerType: type, position: index))
                 case .malformed:

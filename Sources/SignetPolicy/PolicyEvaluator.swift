@@ -165,32 +165,33 @@ public struct PolicyEvaluator: Sendable {
         case .success(let success): parsed = success
         case .failure(let error): return .decided(.invalid(error))
         }
-        let reference = parsed.reference
-        if let bypass = activeBypass(for: reference, subject: admission, now: now) {
-            return .decided(.bypassed(reference, bypass.use))
+        // The reference is read from the parsed image where it is used: a copy of it retained
+        // each of its strings.
+        if let bypass = activeBypass(for: parsed.reference, subject: admission, now: now) {
+            return .decided(.bypassed(parsed.reference, bypass.use))
         }
         // Coverage is decided by the globs alone: `kinds` and `namespaceSelector` only narrow
         // where a covering policy is enforced, so an image a policy covers is never handed to
         // the no-match action because this object is of another kind or namespace.
         if parsed.matchingPolicies.isEmpty {
-            return .decided(.uncovered(reference, text: parsed.subject.reference))
+            return .decided(.uncovered(parsed.reference, text: parsed.subject.reference))
         }
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         matching.reserveCapacity(parsed.matchingPolicies.count)
         for index in parsed.matchingPolicies where policies.policies[index].applies(to: admission) {
             let policy = policies.policies[index]
-            if let exception = activeException(for: policy, image: reference, subject: admission, now: now) {
+            if let exception = activeException(for: policy, image: parsed.reference, subject: admission, now: now) {
                 exempted.append(PolicyResult(
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
                     exemption: exception.use(policy: policy.name)))
             } else {
-                matching.append(progress(of: policy, image: reference))
+                matching.append(progress(of: policy, image: parsed.reference))
             }
         }
         if matching.isEmpty && exempted.isEmpty {
             let covering = parsed.matchingPolicies.map { policies.policies[$0].name }
-            return .decided(.notEnforcedHere(reference, text: parsed.subject.reference, policies: covering, kind: admission.kind))
+            return .decided(.notEnforcedHere(parsed.reference, text: parsed.subject.reference, policies: covering, kind: admission.kind))
         }
         if matching.allSatisfy({ $0.isFinished }) {
             // The parsed image is kept as it is (one reference), not copied field by field.
@@ -314,10 +315,11 @@ public struct PolicyEvaluator: Sendable {
         /// Nothing is left to wait for.
         var isFinished: Bool { pending.isEmpty || isSettled }
 
-        mutating func record(_ result: AuthorityResult, at index: Int) {
-            results[index] = result
+        /// Takes `result` (consumed: moved into place, not copied and released).
+        mutating func record(_ result: consuming AuthorityResult, at index: Int) {
             decided += 1
             if result.status == .passed { passes += 1 }
+            results[index] = consume result
         }
 
         var result: PolicyResult {
@@ -589,7 +591,6 @@ private enum ImageEvaluation: Sendable {
             decision.warnings.append(message)
 
         case .evaluated(let evaluated):
-            let image = evaluated.reference
             let reference = evaluated.text
             let results = evaluated.results
             // By index: reading fields of the results in place, not copying each result.
@@ -614,21 +615,31 @@ private enum ImageEvaluation: Sendable {
                     auditFindings.append("image \"\(reference)\" (\(container)) would be denied by policy \"\(policy)\" (mode Audit)\(failure)")
                 }
             }
-            let exemptionWarnings = exemptions.map { $0.warning(reference: image, container: container) }
+            // The reference is read where used: a copy of it retained each of its strings.
+            let exemptionWarnings = exemptions.isEmpty
+                ? [] : exemptions.map { $0.warning(reference: evaluated.reference, container: container) }
             // The digest the passing authorities verified. Two different digests for one image in
             // one decision mean its tag moved between two resolutions: nothing can be pinned, so
             // the image is denied rather than admitted unpinned.
             // (No collection is built: this runs for every image of every review.)
-            var verified: ImageDigest?
-            var other: ImageDigest?
+            // Kept as positions and read in place: a digest copied out retained its strings.
+            var verified: (result: Int, authority: Int)?
+            var other: (result: Int, authority: Int)?
             for index in results.indices {
-                for authority in results[index].authorities where authority.status == .passed {
-                    guard let digest = authority.digest else { continue }
-                    if verified == nil { verified = digest } else if digest != verified { other = digest }
+                for position in results[index].authorities.indices
+                where results[index].authorities[position].status == .passed && results[index].authorities[position].digest != nil {
+                    guard let first = verified else {
+                        verified = (index, position)
+                        continue
+                    }
+                    if results[index].authorities[position].digest != results[first.result].authorities[first.authority].digest {
+                        other = (index, position)
+                    }
                 }
             }
-            if let verified, let other {
-                denials.append("image \"\(reference)\" (\(container)) denied: its tag resolved to different digests during verification (\(verified), \(other)); the tag was moved, try again")
+            if let verified, let other, let first = results[verified.result].authorities[verified.authority].digest,
+               let second = results[other.result].authorities[other.authority].digest {
+                denials.append("image \"\(reference)\" (\(container)) denied: its tag resolved to different digests during verification (\(first), \(second)); the tag was moved, try again")
             }
             let outcome: ImageOutcome
             let reason: String
@@ -651,7 +662,8 @@ private enum ImageEvaluation: Sendable {
             decision.verdicts.append(ImageVerdict(
                 image: use.image, reference: reference, container: use.container, containerType: use.containerType,
                 policies: policies, outcome: outcome, reason: reason, results: results, exemptions: exemptions,
-                verifiedDigest: other == nil ? verified : nil, position: use.position))
+                verifiedDigest: other == nil ? verified.flatMap { results[$0.result].authorities[$0.authority].digest } : nil,
+                position: use.position))
             if !denials.isEmpty { decision.denials += denials }
             if !warnings.isEmpty { decision.warnings += warnings }
             if !exemptionWarnings.isEmpty { decision.warnings += exemptionWarnings }

@@ -9,12 +9,12 @@ extension PolicySet {
         return low < policies.count && policies[low].name == name ? policies[low] : nil
     }
 
-    /// The authority that decided `verdict`: the first one consulted that passed, else the first
-    /// one consulted; `nil` when none was (no policy covers the image, an exemption applied, or
-    /// the reference did not parse). Its kind is the verdict's signature format in metrics.
-    public func decidingAuthority(of verdict: ImageVerdict) -> CompiledAuthority? {
+    /// The authority that decided a verdict whose policies' results are `results`
+    /// (``ImageVerdict/results``): the first one consulted that passed, else the first one
+    /// consulted; `nil` when none was (no policy covers the image, an exemption applied, or the
+    /// reference did not parse). Its kind is the verdict's signature format in metrics.
+    public func decidingAuthority(of results: [PolicyResult]) -> CompiledAuthority? {
         // By index: results and authority results (with their steps) are read in place, not copied.
-        let results = verdict.results
         var first: (policy: Int, authority: Int)?
         for policy in results.indices {
             for authority in results[policy].authorities.indices {
