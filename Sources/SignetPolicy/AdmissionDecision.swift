@@ -141,7 +141,9 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     public var authority: String
     public var status: Status
     public var reason: String
-    public var steps: [VerificationStep]
+    /// The checks made, as listed or deferred until read (``steps`` lists them): a verdict
+    /// from the cache keeps them as the cache does.
+    public var stepSource: VerificationSteps
     /// The digest the verdict is about (the one a tag resolved to), when a verifier checked one.
     public var digest: ImageDigest?
     /// The Sigstore trust root the verifier checked against (``CompiledAuthority/trustRoot``),
@@ -151,6 +153,12 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     /// verifier (`miss`); nil for an authority decided without the verifier (static, trust
     /// material missing). Kept for the history's cache hit rate; not part of the JSON form.
     public var cache: CacheUse?
+
+    /// The checks made, in order.
+    public var steps: [VerificationStep] {
+        get { stepSource.steps }
+        set { stepSource = .listed(newValue) }
+    }
 
     /// How an authority's verdict was obtained.
     public enum CacheUse: String, Sendable, Hashable {
@@ -166,12 +174,53 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
         authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil, trustRoot: String? = nil,
         cache: CacheUse? = nil
     ) {
+        self.init(authority: authority, status: status, reason: reason, stepSource: .listed(steps), digest: digest, trustRoot: trustRoot, cache: cache)
+    }
+
+    public init(
+        authority: String, status: Status, reason: String, stepSource: VerificationSteps, digest: ImageDigest? = nil, trustRoot: String? = nil,
+        cache: CacheUse? = nil
+    ) {
         self.cache = cache
         self.authority = authority
         self.status = status
         self.reason = reason
-        self.steps = steps
+        self.stepSource = stepSource
         self.digest = digest
         self.trustRoot = trustRoot
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            authority: try container.decode(String.self, forKey: .authority), status: try container.decode(Status.self, forKey: .status),
+            reason: try container.decode(String.self, forKey: .reason), steps: try container.decode([VerificationStep].self, forKey: .steps),
+            digest: try container.decodeIfPresent(ImageDigest.self, forKey: .digest),
+            trustRoot: try container.decodeIfPresent(String.self, forKey: .trustRoot))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(authority, forKey: .authority)
+        try container.encode(status, forKey: .status)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(steps, forKey: .steps)
+        try container.encodeIfPresent(digest, forKey: .digest)
+        try container.encodeIfPresent(trustRoot, forKey: .trustRoot)
+    }
+
+    public static func == (lhs: AuthorityResult, rhs: AuthorityResult) -> Bool {
+        lhs.authority == rhs.authority && lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.digest == rhs.digest
+            && lhs.trustRoot == rhs.trustRoot && lhs.cache == rhs.cache && lhs.steps == rhs.steps
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(authority)
+        hasher.combine(status)
+        hasher.combine(reason)
+        hasher.combine(steps)
+        hasher.combine(digest)
+        hasher.combine(trustRoot)
+        hasher.combine(cache)
     }
 }

@@ -27,17 +27,85 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
     public var authority: String
     /// Why it passed or failed, one line (at most ``UntrustedText/reasonLimit`` characters).
     public var reason: String
-    /// The checks made, in order.
-    public var steps: [VerificationStep]
+    /// The checks made, as listed or deferred until read (``steps`` lists them).
+    public var stepSource: VerificationSteps
     /// The digest that was verified (the one a tag resolved to); `nil` when no digest was checked.
     public var digest: ImageDigest?
 
+    /// The checks made, in order.
+    public var steps: [VerificationStep] {
+        get { stepSource.steps }
+        set { stepSource = .listed(newValue) }
+    }
+
     public init(passed: Bool, authority: String, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil) {
+        self.init(passed: passed, authority: authority, reason: reason, stepSource: .listed(steps), digest: digest)
+    }
+
+    public init(passed: Bool, authority: String, reason: String, stepSource: VerificationSteps, digest: ImageDigest? = nil) {
         self.passed = passed
         self.authority = authority
         self.reason = UntrustedText.bounded(reason, limit: UntrustedText.reasonLimit)
-        self.steps = steps
+        self.stepSource = stepSource
         self.digest = digest
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case passed, authority, reason, steps, digest
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            passed: try container.decode(Bool.self, forKey: .passed), authority: try container.decode(String.self, forKey: .authority),
+            reason: try container.decode(String.self, forKey: .reason), steps: try container.decode([VerificationStep].self, forKey: .steps),
+            digest: try container.decodeIfPresent(ImageDigest.self, forKey: .digest))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(passed, forKey: .passed)
+        try container.encode(authority, forKey: .authority)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(steps, forKey: .steps)
+        try container.encodeIfPresent(digest, forKey: .digest)
+    }
+
+    public static func == (lhs: AuthorityVerdict, rhs: AuthorityVerdict) -> Bool {
+        lhs.passed == rhs.passed && lhs.authority == rhs.authority && lhs.reason == rhs.reason && lhs.digest == rhs.digest
+            && lhs.steps == rhs.steps
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(passed)
+        hasher.combine(authority)
+        hasher.combine(reason)
+        hasher.combine(steps)
+        hasher.combine(digest)
+    }
+}
+
+/// Verification steps kept in a compact form, put together only when read. The verification
+/// cache keeps a verdict's steps as templates (the image's digest and repository as markers);
+/// a cached verdict answers every review of its image, and only the history, the console and
+/// the JSON forms read the steps.
+public protocol DeferredVerificationSteps: Sendable {
+    /// The steps, in order.
+    func list() -> [VerificationStep]
+}
+
+/// The steps of a verdict: listed, or deferred until read. The verdicts and results holding
+/// them compare and encode their ``steps``, however each keeps them.
+public enum VerificationSteps: Sendable {
+    case listed([VerificationStep])
+    case deferred(any DeferredVerificationSteps)
+
+    /// The steps, put together when deferred (again at every read: they are read rarely).
+    public var steps: [VerificationStep] {
+        switch self {
+        case .listed(let steps): steps
+        case .deferred(let source): source.list()
+        }
     }
 }
 

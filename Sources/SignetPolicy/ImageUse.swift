@@ -61,48 +61,114 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// The object under admission, as far as policies and audit records need it (from the
 /// `AdmissionReview` request of Kubernetes `admission.k8s.io/v1`).
+///
+/// The fields live in one immutable shared object: a subject is handed from the request to the
+/// evaluator, its pending evaluation and the audit record, and each copy of a dozen strings,
+/// arrays and a dictionary retained and released every one of them. A copy is now one reference
+/// count; setting a field (rare: the owner chain, tests) makes a new object.
 public struct AdmissionSubject: Sendable, Hashable {
+    private struct Values: Sendable, Hashable {
+        var namespace: String?
+        var name: String?
+        var kind: String
+        var operation: String
+        var dryRun: Bool
+        var userName: String?
+        var namespaceLabels: [String: String]?
+        var imagePullSecrets: [String]
+        var serviceAccountName: String?
+        var controller: ControllerReference?
+        var owners: [VerifiedOwner]
+    }
+
+    private final class Storage: Sendable {
+        let values: Values
+        init(_ values: Values) { self.values = values }
+    }
+
+    private var storage: Storage
+
+    private mutating func update(_ change: (inout Values) -> Void) {
+        var values = storage.values
+        change(&values)
+        storage = Storage(values)
+    }
+
     /// `request.namespace`; `nil` for cluster-scoped objects.
-    public var namespace: String?
+    public var namespace: String? {
+        get { storage.values.namespace }
+        set { update { $0.namespace = newValue } }
+    }
     /// `request.name`; may be empty on CREATE when the name is generated.
-    public var name: String?
+    public var name: String? {
+        get { storage.values.name }
+        set { update { $0.name = newValue } }
+    }
     /// The object's kind, e.g. `Pod`, `Deployment`.
-    public var kind: String
+    public var kind: String {
+        get { storage.values.kind }
+        set { update { $0.kind = newValue } }
+    }
     /// `request.operation`: `CREATE`, `UPDATE`, `DELETE`, `CONNECT`.
-    public var operation: String
+    public var operation: String {
+        get { storage.values.operation }
+        set { update { $0.operation = newValue } }
+    }
     /// `request.dryRun`.
-    public var dryRun: Bool
+    public var dryRun: Bool {
+        get { storage.values.dryRun }
+        set { update { $0.dryRun = newValue } }
+    }
     /// `request.userInfo.username`.
-    public var userName: String?
+    public var userName: String? {
+        get { storage.values.userName }
+        set { update { $0.userName = newValue } }
+    }
     /// The labels of the object's namespace, when the policy source knows them (for
     /// `spec.namespaceSelector` and the namespace opt-out label); `nil` when unknown.
-    public var namespaceLabels: [String: String]?
+    public var namespaceLabels: [String: String]? {
+        get { storage.values.namespaceLabels }
+        set { update { $0.namespaceLabels = newValue } }
+    }
     /// `PodSpec.imagePullSecrets` names, for registry credentials.
-    public var imagePullSecrets: [String]
+    public var imagePullSecrets: [String] {
+        get { storage.values.imagePullSecrets }
+        set { update { $0.imagePullSecrets = newValue } }
+    }
     /// `PodSpec.serviceAccountName` (`default` when the pod names none).
-    public var serviceAccountName: String?
+    public var serviceAccountName: String? {
+        get { storage.values.serviceAccountName }
+        set { update { $0.serviceAccountName = newValue } }
+    }
     /// The controller `metadata.ownerReferences` names, as claimed by the object (unchecked).
-    public var controller: ControllerReference?
+    public var controller: ControllerReference? {
+        get { storage.values.controller }
+        set { update { $0.controller = newValue } }
+    }
     /// The owner chain above the object, each link checked through the API (see
     /// ``OwnerChainResolver``), nearest first; empty when not looked up or not found.
-    public var owners: [VerifiedOwner]
+    public var owners: [VerifiedOwner] {
+        get { storage.values.owners }
+        set { update { $0.owners = newValue } }
+    }
 
     public init(
         namespace: String? = nil, name: String? = nil, kind: String, operation: String = "CREATE", dryRun: Bool = false,
         userName: String? = nil, namespaceLabels: [String: String]? = nil, imagePullSecrets: [String] = [],
         serviceAccountName: String? = nil, controller: ControllerReference? = nil, owners: [VerifiedOwner] = []
     ) {
-        self.namespace = namespace
-        self.name = name
-        self.kind = kind
-        self.operation = operation
-        self.dryRun = dryRun
-        self.userName = userName
-        self.namespaceLabels = namespaceLabels
-        self.imagePullSecrets = imagePullSecrets
-        self.serviceAccountName = serviceAccountName
-        self.controller = controller
-        self.owners = owners
+        storage = Storage(Values(
+            namespace: namespace, name: name, kind: kind, operation: operation, dryRun: dryRun, userName: userName,
+            namespaceLabels: namespaceLabels, imagePullSecrets: imagePullSecrets, serviceAccountName: serviceAccountName,
+            controller: controller, owners: owners))
+    }
+
+    public static func == (lhs: AdmissionSubject, rhs: AdmissionSubject) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.values == rhs.storage.values
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        storage.values.hash(into: &hasher)
     }
 }
 

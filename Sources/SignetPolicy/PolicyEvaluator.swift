@@ -383,7 +383,7 @@ public struct PolicyEvaluator: Sendable {
                     progress.record(
                         AuthorityResult(
                             authority: authorities[position].name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,
-                            steps: verdict.steps, digest: verdict.digest, trustRoot: authorities[position].trustRoot, cache: .hit),
+                            stepSource: verdict.stepSource, digest: verdict.digest, trustRoot: authorities[position].trustRoot, cache: .hit),
                         at: authorities[position].index)
                 } else {
                     progress.pending.append(authorities[position])
@@ -439,7 +439,7 @@ public struct PolicyEvaluator: Sendable {
             let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
             if ContinuousClock.now >= deadline { return missed }
             return AuthorityResult(
-                authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, steps: verdict.steps,
+                authority: authority.name, status: verdict.passed ? .passed : .failed, reason: verdict.reason, stepSource: verdict.stepSource,
                 digest: verdict.digest, trustRoot: authority.trustRoot, cache: .miss)
         } catch {
             if ContinuousClock.now >= deadline { return missed }

@@ -29,15 +29,47 @@
 /// an image ID.
 ///
 /// The parser is hand-written over UTF-8 bytes: it runs for every image of every admission.
+///
+/// The parts live in one immutable shared object: a reference is handed to bypasses,
+/// exceptions, policies and verdict caches for every image of every review, and each copy of
+/// its five strings retained and released each of them; a copy is now one reference count.
 public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
+    private final class Parts: Sendable {
+        let registry: String
+        let repository: String
+        let tag: String?
+        let digest: ImageDigest?
+
+        init(registry: String, repository: String, tag: String?, digest: ImageDigest?) {
+            self.registry = registry
+            self.repository = repository
+            self.tag = tag
+            self.digest = digest
+        }
+    }
+
+    private let parts: Parts
+
     /// The registry host with optional port: `docker.io`, `ghcr.io`, `127.0.0.1:5000`, `[::1]:5000`.
-    public let registry: String
+    public var registry: String { parts.registry }
     /// The repository path inside the registry: `library/nginx`.
-    public let repository: String
+    public var repository: String { parts.repository }
     /// The tag as written, or `nil` when none was given.
-    public let tag: String?
+    public var tag: String? { parts.tag }
     /// The digest as written, or `nil` when none was given.
-    public let digest: ImageDigest?
+    public var digest: ImageDigest? { parts.digest }
+
+    public static func == (lhs: ImageReference, rhs: ImageReference) -> Bool {
+        lhs.parts === rhs.parts
+            || (lhs.registry == rhs.registry && lhs.repository == rhs.repository && lhs.tag == rhs.tag && lhs.digest == rhs.digest)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(registry)
+        hasher.combine(repository)
+        hasher.combine(tag)
+        hasher.combine(digest)
+    }
 
     /// The registry Docker Hub uses in normalised names.
     public static let dockerHubRegistry = "docker.io"
@@ -85,10 +117,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
 
     /// Builds a reference from parts that are already valid and normalised.
     init(uncheckedRegistry registry: String, repository: String, tag: String?, digest: ImageDigest?) {
-        self.registry = registry
-        self.repository = repository
-        self.tag = tag
-        self.digest = digest
+        parts = Parts(registry: registry, repository: repository, tag: tag, digest: digest)
     }
 
     /// The normalised name without tag or digest: `docker.io/library/nginx`.

@@ -34,19 +34,15 @@ extension VerificationEngine: CachedVerdictSource {
                 report(stored, outcome: .hit, image: image, digest: digest, policy: policy.name, authority: authority.name), authority: authority)
             return result.verdict
         }
-        // What report(...).verdict gives for a hit, without building the whole result.
-        var steps: [VerificationStep] = []
-        steps.reserveCapacity(stored.cachedSteps.count + 2)
-        steps.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
-        steps.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
-        stored.appendSteps(to: &steps, digest: digest, repository: repository)
+        // What report(...).verdict gives for a hit, without building the whole result; the steps
+        // are put together only if read (the history and the console read them, a review does not).
         logger.debug("verified", metadata: [
             "image": "\(image)", "digest": "\(digest)", "policy": "\(policy.name)", "authority": "\(authority.name)",
             "passed": "\(stored.passed)", "cache": "\(CacheOutcome.hit.rawValue)",
         ])
         return AuthorityVerdict(
-            passed: stored.passed, authority: authority.name, reason: stored.reason(digest: digest, repository: repository), steps: steps,
-            digest: digest)
+            passed: stored.passed, authority: authority.name, reason: stored.reason(digest: digest, repository: repository),
+            stepSource: .deferred(CachedHitSteps(steps: stored.cachedSteps, digest: digest, repository: repository)), digest: digest)
     }
 
     /// The result a caller gets for `stored`: the image as it named it, the cache outcome, and
@@ -68,6 +64,30 @@ extension VerificationEngine: CachedVerdictSource {
             "passed": "\(result.passed)", "cache": "\(outcome.rawValue)",
         ])
         return result
+    }
+}
+
+/// The steps of a verdict answered from the cache, as ``VerificationEngine/report(_:outcome:image:digest:policy:authority:)``
+/// gives them for a hit (`digest`, `cache`, then the verifier's steps for this image), put
+/// together when read.
+final class CachedHitSteps: DeferredVerificationSteps {
+    let steps: [CachedVerification.Step]
+    let digest: ImageDigest
+    let repository: String
+
+    init(steps: [CachedVerification.Step], digest: ImageDigest, repository: String) {
+        self.steps = steps
+        self.digest = digest
+        self.repository = repository
+    }
+
+    func list() -> [VerificationStep] {
+        var list: [VerificationStep] = []
+        list.reserveCapacity(steps.count + 2)
+        list.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
+        list.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
+        CachedVerification.append(steps, to: &list, digest: digest, repository: repository)
+        return list
     }
 }
 
@@ -229,8 +249,13 @@ struct CachedVerification: Sendable {
 
     /// Appends the steps to `steps`, for the image at `digest` in `repository` they were kept for.
     func appendSteps(to steps: inout [VerificationStep], digest: ImageDigest, repository: String) {
+        Self.append(cachedSteps, to: &steps, digest: digest, repository: repository)
+    }
+
+    /// Appends `cached` to `steps`, for the image at `digest` in `repository` they were kept for.
+    static func append(_ cached: [Step], to steps: inout [VerificationStep], digest: ImageDigest, repository: String) {
         let hex = digest.encoded
-        for step in cachedSteps {
+        for step in cached {
             steps.append(VerificationStep(name: step.name, passed: step.passed, detail: step.detail.text(digestHex: hex, repository: repository)))
         }
     }

@@ -46,9 +46,16 @@ final class CountingVerifier: SignatureVerifier, Sendable {
         calls.withLockedValue { $0 += 1 }
         calledContinuation.yield()
         if let gate { for await _ in gate {} }
+        // Steps naming the image's repository and digest, as the verifiers' do: the cache keeps
+        // them as templates and puts them together again for each image.
+        let artifact = "\(request.image.name):sha256-\(request.digest.encoded).sig"
         return VerificationResult(
             image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
-            format: format, passed: passes, reason: passes ? "signed" : "not signed", failure: passes ? nil : .noValidSignature)
+            format: format, passed: passes, reason: passes ? "signed" : "not signed", failure: passes ? nil : .noValidSignature,
+            steps: [
+                VerificationStep(name: "signature artifact", passed: true, detail: "\(artifact) fetched"),
+                VerificationStep(name: "signature", passed: passes, detail: passes ? "verified" : "no signature of \(artifact) verified"),
+            ])
     }
 }
 
@@ -184,7 +191,17 @@ struct VerificationCacheTests {
         let hit = try await engine.verify(image: pinned, authority: authority, policy: policy, deadline: deadline())
         #expect(cached == hit)
         #expect(!cached.passed)
-        #expect(cached.steps.map(\.name) == ["digest", "cache"])
+        // The steps of a cached verdict are put together only when read: the same as a hit's.
+        guard case .deferred = cached.stepSource else { Issue.record("a cached verdict's steps were listed at once"); return }
+        #expect(cached.steps == hit.steps)
+        #expect(cached.steps.map(\.name) == ["digest", "cache", "signature artifact", "signature"])
+        #expect(cached.steps[2].detail == "registry.invalid/app:sha256-\(digestA.encoded).sig fetched")
+        #expect(cached.steps[0].detail == digestA.description)
+        // Kept and compared, encoded and decoded like listed ones.
+        let decoded = try JSONDecoder().decode(AuthorityVerdict.self, from: try JSONEncoder().encode(cached))
+        #expect(decoded == cached)
+        guard case .listed(let listed) = decoded.stepSource else { Issue.record("decoded steps are not listed"); return }
+        #expect(listed == hit.steps)
         #expect(verifier.callCount == 1)
         // Another revision of the policy, another digest, or a tag not yet resolved: not cached.
         let edited = try compiledPolicy("two")

@@ -62,15 +62,13 @@ extension AdmissionResponder {
         let decision = outcome?.decision
         let reason = response.status?.message ?? decision.map { Self.joinedReasons($0.verdicts) }
         let time = resourceValidator.configuration.clock.now()
-        func record(of subject: AdmissionSubject) -> AdmissionAuditRecord {
-            AdmissionAuditRecord.make(
-                uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
-                policyRevision: outcome?.revision, latency: latency, time: time, client: client)
-        }
-        // The outcome's subject is read in place, not copied out (`outcome?.subject ?? …` copied it).
-        let record = outcome.map { record(of: $0.subject) } ?? record(of: AdmissionSubject(
+        // A subject is one shared object: taking the outcome's costs one reference count.
+        let subject = outcome?.subject ?? AdmissionSubject(
             namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
-            dryRun: dryRun, userName: request.userInfo?.username))
+            dryRun: dryRun, userName: request.userInfo?.username)
+        let record = AdmissionAuditRecord.make(
+            uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
+            policyRevision: outcome?.revision, latency: latency, time: time, client: client)
         auditSink?.record(record)
 
         // What follows counts and logs admissions; a scan's decision is not one.
