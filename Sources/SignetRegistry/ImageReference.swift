@@ -39,12 +39,22 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         let repository: String
         let tag: String?
         let digest: ImageDigest?
+        /// ``ImageReference/name`` and ``ImageReference/description``, put together once: cache
+        /// keys and logs ask for them at every lookup.
+        let name: String
+        let description: String
 
         init(registry: String, repository: String, tag: String?, digest: ImageDigest?) {
             self.registry = registry
             self.repository = repository
             self.tag = tag
             self.digest = digest
+            name = "\(registry)/\(repository)"
+            var text = name
+            // ``effectiveTag``: `latest` when neither a tag nor a digest is given.
+            if let tag { text += ":" + tag } else if digest == nil { text += ":latest" }
+            if let digest { text += "@" + digest.description }
+            description = text
         }
     }
 
@@ -121,20 +131,11 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The normalised name without tag or digest: `docker.io/library/nginx`.
-    public var name: String { "\(registry)/\(repository)" }
+    public var name: String { parts.name }
 
     /// The normalised reference: `name[:tag][@digest]`. A reference with neither tag nor digest
     /// prints with `:latest`, which is what a container runtime pulls.
-    public var description: String {
-        var text = name
-        if let effectiveTag {
-            text += ":" + effectiveTag
-        }
-        if let digest {
-            text += "@" + digest.description
-        }
-        return text
-    }
+    public var description: String { parts.description }
 
     /// The tag, or `latest` when neither a tag nor a digest was given.
     public var effectiveTag: String? {
