@@ -56,7 +56,7 @@ struct ResourceOptions: ParsableArguments {
     var namespaceOptOutGroup: String?
 
     /// `--policy-source`: where policies come from.
-    func source() throws -> ResourceSettings.Source {
+    private func source() throws -> ResourceSettings.Source {
         let sourceText = EnvironmentOption.string(policySource, "SIGNET_POLICY_SOURCE", default: "directory")!
         guard let source = ResourceSettings.Source(rawValue: sourceText) else {
             throw ValidationError("--policy-source must be directory or kubernetes, not \(sourceText)")

@@ -438,7 +438,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             shutdownDelay: try EnvironmentOption.duration(shutdownDelay, "SIGNET_SHUTDOWN_DELAY", default: .zero),
             logFormat: format, logLevel: level)
         settings.notaryCacheTTL = notaryCacheTTL
-        settings.continuous = try continuous.resolve(source: try resources.source())
+        // Every resource flag is checked here, before anything starts (the source is read again
+        // when the policies are loaded).
+        settings.continuous = try continuous.resolve(source: try resources.resolve(writeStatus: try status.resolve()).source)
         settings.alerts = try alerts.resolve()
         settings.console = try console.resolve(webhook: server)
         return settings

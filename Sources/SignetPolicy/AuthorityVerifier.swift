@@ -54,12 +54,14 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
         case passed, authority, reason, steps, digest
     }
 
+    /// As written (the reason was bounded when the verdict was made, and is not cut again).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            passed: try container.decode(Bool.self, forKey: .passed), authority: try container.decode(String.self, forKey: .authority),
-            reason: try container.decode(String.self, forKey: .reason), steps: try container.decode([VerificationStep].self, forKey: .steps),
-            digest: try container.decodeIfPresent(ImageDigest.self, forKey: .digest))
+        passed = try container.decode(Bool.self, forKey: .passed)
+        authority = try container.decode(String.self, forKey: .authority)
+        reason = try container.decode(String.self, forKey: .reason)
+        stepSource = .listed(try container.decode([VerificationStep].self, forKey: .steps))
+        digest = try container.decodeIfPresent(ImageDigest.self, forKey: .digest)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -121,6 +121,39 @@ struct LazyJSONDecoderTests {
         #expect(accepted > 100)
     }
 
+    /// Documents at the end index's limit: the largest indexed one ends its outer object at the
+    /// last offset a 16-bit entry holds (65,535), one with trailing whitespace ends it before,
+    /// and one byte more gets no index. Each walks as the unindexed document does.
+    @Test func documentsAtTheEndIndexLimitWalkAsUnindexedOnes() throws {
+        func document(length: Int, trailingSpaces: Int) -> [UInt8] {
+            let head = #"{"b": [1, {"c": "d\"e"}, [], {}], "\u0061": null, "a": ""#
+            let tail = #""}"#
+            let padding = length - head.utf8.count - tail.utf8.count - trailingSpaces
+            return Array((head + String(repeating: "p", count: padding) + tail + String(repeating: " ", count: trailingSpaces)).utf8)
+        }
+        let limit = JSONDocument.endIndexLimit
+        #expect(limit == 65_535)
+        for (length, spaces, indexed) in [(limit, 0, true), (limit, 3, true), (limit + 1, 0, false), (limit + 1, 1, false)] {
+            let bytes = document(length: length, trailingSpaces: spaces)
+            #expect(bytes.count == length)
+            let document = try JSONDocument(validating: bytes)
+            let unindexed = try JSONDocument(validating: bytes, endIndexLimit: 0)
+            #expect(document.ends.isEmpty == !indexed, "\(length) bytes")
+            #expect(document.end(ofValueAt: 0) == length - spaces)
+            var members: [(String, Int, Int)] = []
+            document.forEachMember(ofObjectAt: 0) { name, value in
+                members.append((document.decodeString(at: name.start), value, document.end(ofValueAt: value)))
+            }
+            var expected: [(String, Int, Int)] = []
+            unindexed.forEachMember(ofObjectAt: 0) { name, value in
+                expected.append((unindexed.decodeString(at: name.start), value, unindexed.end(ofValueAt: value)))
+            }
+            #expect(members.map(\.0) == ["b", "a", "a"])
+            #expect(members.map(\.0) == expected.map(\.0) && members.map(\.1) == expected.map(\.1) && members.map(\.2) == expected.map(\.2))
+            #expect(members.last?.2 == length - spaces - 1, "the long string ends before the closing brace")
+        }
+    }
+
     /// How many values (nested ones included) and member names a parsed document holds.
     static func valuesAndNames(_ value: Any) -> Int {
         if let object = value as? [String: Any] { return 1 + object.count + object.values.reduce(0) { $0 + valuesAndNames($1) } }

@@ -51,4 +51,12 @@ struct VerificationStepsTests {
         #expect(verdict == AuthorityVerdict(passed: true, authority: "release", reason: "signed", steps: Self.steps))
         #expect(try encoder.encode(verdict) == encoder.encode(AuthorityVerdict(passed: true, authority: "release", reason: "signed", steps: Self.steps)))
     }
+
+    /// A verdict reads back as it was written: a reason cut to the limit is not cut again.
+    @Test func aVerdictWithALongReasonRoundTrips() throws {
+        let verdict = AuthorityVerdict(passed: false, authority: "release", reason: String(repeating: "x", count: 10_000), steps: Self.steps)
+        let decoded = try JSONDecoder().decode(AuthorityVerdict.self, from: try JSONEncoder().encode(verdict))
+        #expect(decoded == verdict)
+        #expect(decoded.reason == verdict.reason)
+    }
 }

@@ -26,12 +26,13 @@ public final class ScanHarness: @unchecked Sendable {
         try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: serviceAccount.file("ca.crt").path)
     }
 
-    /// Runs `signet scan --output json` with `arguments` through the service account.
-    public func scan(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs `signet scan --output json` with `arguments` through the service account, with
+    /// `environment` added to the variables that point it at the double.
+    public func scan(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
         try await TestProcess.run(TestPaths.signetBinary.path, ["scan", "--output", "json"] + arguments, environment: [
             "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
             "SIGNET_SERVICE_ACCOUNT_DIR": serviceAccount.path, "KUBECONFIG": "",
-        ])
+        ].merging(environment) { $1 })
     }
 
     /// The `result` of each running image in a scan's JSON output (`pass`, `fail`, ...).
