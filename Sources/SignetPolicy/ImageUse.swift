@@ -50,12 +50,7 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
         case .ephemeralContainer: "ephemeral container \""
         }
         // Put together in one buffer of the right size: this runs for every image of every review.
-        var text = ""
-        text.reserveCapacity(kind.utf8.count + name.utf8.count + 1)
-        text += kind
-        text += name
-        text += "\""
-        return text
+        return String(concatenating: [kind, name, "\""])
     }
 }
 

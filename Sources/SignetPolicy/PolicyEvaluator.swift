@@ -674,21 +674,15 @@ private enum ImageEvaluation: Sendable {
     /// `image "r" (container "c") allowed by policy "p"` (or `policies "p", "q"`), the reason of
     /// most verdicts, put together in one buffer of the right size.
     private static func allowedReason(reference: String, container: String, results: [PolicyResult]) -> String {
-        var text = ""
-        text.reserveCapacity(
-            reference.utf8.count + container.utf8.count + 40 + results.reduce(0) { $0 + $1.policy.utf8.count + 4 })
-        text += "image \""
-        text += reference
-        text += "\" ("
-        text += container
-        text += results.count == 1 ? ") allowed by policy " : ") allowed by policies "
+        var pieces = ["image \"", reference, "\" (", container, results.count == 1 ? ") allowed by policy " : ") allowed by policies "]
+        pieces.reserveCapacity(pieces.count + 4 * results.count)
         for index in results.indices {
-            if index > 0 { text += ", " }
-            text += "\""
-            text += results[index].policy
-            text += "\""
+            if index > 0 { pieces.append(", ") }
+            pieces.append("\"")
+            pieces.append(results[index].policy)
+            pieces.append("\"")
         }
-        return text
+        return String(concatenating: pieces)
     }
 
     /// `, authority "a": message` for one failing authority, or the count and every failure.
