@@ -134,8 +134,9 @@ struct TrustMaterialReloadTests {
         // Rotate the key: alice's signature is no longer trusted. No policy text changes.
         try keys.write("release.pub", bob.publicKeyPEM)
         let rotated = ContinuousClock.now
-        // One interval for the watcher to poll, plus slack for a busy machine.
-        let budget = TestBudget.seconds(interval * 10)
+        // One interval for the watcher to poll; the budget only catches a rotation never picked
+        // up (on a machine busy with the whole suite, each review alone can take seconds).
+        let budget = TestBudget.seconds(interval * 60)
         var denied: AdmissionAnswer?
         while ContinuousClock.now - rotated < budget {
             let answer = try await decide()
@@ -250,7 +251,7 @@ struct TrustMaterialReloadTests {
 
         try FileManager.default.removeItem(atPath: served.keyFile)
         let answer = try #require(
-            try await served.image.firstDenial(within: TestBudget.seconds(served.interval * 10)),
+            try await served.image.firstDenial(within: TestBudget.seconds(served.interval * 60)),
             "the cached allow must be retired once the key file is gone")
         #expect(answer.message.contains("denied by policy \"team-signed\", authority \"release-key\": unresolved key: publicKeys[0]"), "\(answer.message)")
         #expect(answer.message.contains(served.keyFile), "\(answer.message)")
@@ -326,13 +327,13 @@ struct TrustMaterialReloadTests {
         // Rotated in the cluster: alice's signature is no longer trusted; no policy edit.
         try apiServer.apply("secrets", secret(bob.publicKeyPEM))
         let rotated = try #require(
-            try await served.firstDenial(within: TestBudget.seconds(interval * 10)), "the cached allow must be retired after the Secret rotated")
+            try await served.firstDenial(within: TestBudget.seconds(interval * 60)), "the cached allow must be retired after the Secret rotated")
         #expect(rotated.message.contains("does not verify with any of the 1 trusted key(s)"), "\(rotated.message)")
 
         // Removed: fails closed, naming the Secret.
         try apiServer.delete("secrets", key: "signet-system/release-key")
         let answer = try #require(
-            try await served.firstAnswer(containing: "unresolved key", within: TestBudget.seconds(interval * 10)), "a removed Secret must fail closed")
+            try await served.firstAnswer(containing: "unresolved key", within: TestBudget.seconds(interval * 60)), "a removed Secret must fail closed")
         #expect(!answer.allowed)
         #expect(answer.message.contains("key cosign.pub of Secret signet-system/release-key is missing (the Secret does not exist)"), "\(answer.message)")
         #expect(try !apiServer.requests().contains { $0.hasPrefix("GET /api/v1/secrets") }, "Secrets are never listed across the cluster")
