@@ -167,7 +167,7 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case authority, status, reason, steps, digest, trustRoot
+        case authority, status, reason, stepSource = "steps", digest, trustRoot
     }
 
     public init(
@@ -188,39 +188,5 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
         self.stepSource = stepSource
         self.digest = digest
         self.trustRoot = trustRoot
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            authority: try container.decode(String.self, forKey: .authority), status: try container.decode(Status.self, forKey: .status),
-            reason: try container.decode(String.self, forKey: .reason), steps: try container.decode([VerificationStep].self, forKey: .steps),
-            digest: try container.decodeIfPresent(ImageDigest.self, forKey: .digest),
-            trustRoot: try container.decodeIfPresent(String.self, forKey: .trustRoot))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(authority, forKey: .authority)
-        try container.encode(status, forKey: .status)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(steps, forKey: .steps)
-        try container.encodeIfPresent(digest, forKey: .digest)
-        try container.encodeIfPresent(trustRoot, forKey: .trustRoot)
-    }
-
-    public static func == (lhs: AuthorityResult, rhs: AuthorityResult) -> Bool {
-        lhs.authority == rhs.authority && lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.digest == rhs.digest
-            && lhs.trustRoot == rhs.trustRoot && lhs.cache == rhs.cache && lhs.steps == rhs.steps
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(authority)
-        hasher.combine(status)
-        hasher.combine(reason)
-        hasher.combine(steps)
-        hasher.combine(digest)
-        hasher.combine(trustRoot)
-        hasher.combine(cache)
     }
 }

@@ -51,39 +51,7 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case passed, authority, reason, steps, digest
-    }
-
-    /// As written (the reason was bounded when the verdict was made, and is not cut again).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        passed = try container.decode(Bool.self, forKey: .passed)
-        authority = try container.decode(String.self, forKey: .authority)
-        reason = try container.decode(String.self, forKey: .reason)
-        stepSource = .listed(try container.decode([VerificationStep].self, forKey: .steps))
-        digest = try container.decodeIfPresent(ImageDigest.self, forKey: .digest)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(passed, forKey: .passed)
-        try container.encode(authority, forKey: .authority)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(steps, forKey: .steps)
-        try container.encodeIfPresent(digest, forKey: .digest)
-    }
-
-    public static func == (lhs: AuthorityVerdict, rhs: AuthorityVerdict) -> Bool {
-        lhs.passed == rhs.passed && lhs.authority == rhs.authority && lhs.reason == rhs.reason && lhs.digest == rhs.digest
-            && lhs.steps == rhs.steps
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(passed)
-        hasher.combine(authority)
-        hasher.combine(reason)
-        hasher.combine(steps)
-        hasher.combine(digest)
+        case passed, authority, reason, stepSource = "steps", digest
     }
 }
 
@@ -96,9 +64,9 @@ public protocol DeferredVerificationSteps: Sendable {
     func list() -> [VerificationStep]
 }
 
-/// The steps of a verdict: listed, or deferred until read. The verdicts and results holding
-/// them compare and encode their ``steps``, however each keeps them.
-public enum VerificationSteps: Sendable {
+/// The steps of a verdict: listed, or deferred until read. Two compare, hash and encode as
+/// their ``steps`` (a JSON array), however each keeps them; decoded, they are listed.
+public enum VerificationSteps: Sendable, Hashable, Codable {
     case listed([VerificationStep])
     case deferred(any DeferredVerificationSteps)
 
@@ -108,6 +76,19 @@ public enum VerificationSteps: Sendable {
         case .listed(let steps): steps
         case .deferred(let source): source.list()
         }
+    }
+
+    public static func == (lhs: VerificationSteps, rhs: VerificationSteps) -> Bool { lhs.steps == rhs.steps }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(steps) }
+
+    public init(from decoder: any Decoder) throws {
+        self = .listed(try decoder.singleValueContainer().decode([VerificationStep].self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(steps)
     }
 }
 

@@ -51,8 +51,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
             self.digest = digest
             name = "\(registry)/\(repository)"
             var text = name
-            // ``effectiveTag``: `latest` when neither a tag nor a digest is given.
-            if let tag { text += ":" + tag } else if digest == nil { text += ":latest" }
+            if let tag = ImageReference.effectiveTag(tag: tag, digest: digest) { text += ":" + tag }
             if let digest { text += "@" + digest.description }
             description = text
         }
@@ -138,7 +137,9 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     public var description: String { parts.description }
 
     /// The tag, or `latest` when neither a tag nor a digest was given.
-    public var effectiveTag: String? {
+    public var effectiveTag: String? { Self.effectiveTag(tag: tag, digest: digest) }
+
+    private static func effectiveTag(tag: String?, digest: ImageDigest?) -> String? {
         if let tag { return tag }
         return digest == nil ? "latest" : nil
     }

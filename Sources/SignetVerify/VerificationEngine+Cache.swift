@@ -243,13 +243,8 @@ struct CachedVerification: Sendable {
     func steps(digest: ImageDigest, repository: String) -> [VerificationStep] {
         var steps: [VerificationStep] = []
         steps.reserveCapacity(cachedSteps.count)
-        appendSteps(to: &steps, digest: digest, repository: repository)
-        return steps
-    }
-
-    /// Appends the steps to `steps`, for the image at `digest` in `repository` they were kept for.
-    func appendSteps(to steps: inout [VerificationStep], digest: ImageDigest, repository: String) {
         Self.append(cachedSteps, to: &steps, digest: digest, repository: repository)
+        return steps
     }
 
     /// Appends `cached` to `steps`, for the image at `digest` in `repository` they were kept for.
