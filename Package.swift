@@ -79,7 +79,7 @@ let package = Package(
         ),
         // The outgoing HTTP client: libcurl's multi interface on a thread of its own, plain and
         // streamed exchanges. Used by the registry client and the Kubernetes API client.
-        .target(name: "SignetHTTPClient", dependencies: ["CSignetCurl", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
+        .target(name: "SignetHTTPClient", dependencies: ["CSignetCurl", "CSignetSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
         // The TUF 1.0 client: metadata, canonical JSON, the trusted set and the update workflow,
         // a fetcher over SignetHTTPClient and a metadata store on disk. Used by the Sigstore
         // trusted-root updater and by Notary v1.

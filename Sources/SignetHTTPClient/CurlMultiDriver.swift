@@ -1,4 +1,5 @@
 import CSignetCurl
+import CSignetSystem
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -52,7 +53,10 @@ package final class CurlMultiDriver: @unchecked Sendable {
             _ = signet_curl_share_setopt_lock_data(share, CURL_LOCK_DATA_DNS)
         }
         self.share = share
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            _ = signet_name_current_thread("signet-curl")
+            run()
+        }
         thread.name = "signet-curl"
         thread.start()
     }

@@ -1,3 +1,4 @@
+import CSignetSystem
 import Foundation
 import Logging
 import Metrics
@@ -90,6 +91,7 @@ public final class CertificateReloader: Sendable {
     /// SSL_CTX creation stay off Swift's cooperative pool.
     public func startWatching(interval: Duration) {
         let thread = Thread { [self] in
+            _ = signet_name_current_thread("signet-certs")
             var nextCheck = ContinuousClock.now + interval
             while !state.withLockedValue({ $0.stopped }) {
                 Thread.sleep(forTimeInterval: 0.2)
@@ -99,7 +101,7 @@ public final class CertificateReloader: Sendable {
                 }
             }
         }
-        thread.name = "signet-cert-reload"
+        thread.name = "signet-certs"
         thread.start()
     }
 

@@ -67,13 +67,17 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// The thread holds the loop until it exits; the loop keeps no reference to the thread, and
     /// lets go of its peers (itself among them) when it ends, so a stopped server is freed.
     func start(listener: Int32?, peers: [EventLoop]) {
+        // Foundation's `Thread.name` does not reach the operating system here: the thread names
+        // itself, so `top -H` and a profiler tell the loops apart.
+        let name = "signet-loop-\(index)"
         let thread = Thread { [self] in
+            _ = signet_name_current_thread(name)
             threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .releasing)
             if let listener { self.installListener(listener) }
             self.peers = peers
             self.runLoop()
         }
-        thread.name = "signet-loop-\(index)"
+        thread.name = name
         thread.stackSize = 1 << 20
         thread.start()
     }
