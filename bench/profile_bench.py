@@ -112,6 +112,34 @@ def perf_stat(server, ws):
             "page_faults_per_request": counters.get("page-faults", 0) / requests}
 
 
+def client_stat(server, ws, scratch):
+    """wrk's own CPU time and context switches per request against `server` (`perf stat` around
+    the wrk process): the client shares the 2 cores, so what it spends per request bounds the
+    throughput as much as what the server spends."""
+    output = os.path.join(scratch, "client-stat.csv")
+    data = run.run_wrk(server.port, ws, CONNECTIONS, prefix=(
+        "perf", "stat", "-x", ",", "-o", output, "-e", "task-clock,context-switches", "--"))
+    counters = {}
+    with open(output) as f:
+        for line in f:
+            fields = line.split(",")
+            if len(fields) >= 3 and fields[2] in ("task-clock", "context-switches"):
+                try:
+                    counters[fields[2]] = float(fields[0])
+                except ValueError:
+                    pass
+    requests = max(1, data["requests"])
+    figures = {"rps": data["rps"], "cpu_us_per_request": counters.get("task-clock", 0) * 1000 / requests,
+               "context_switches_per_request": counters.get("context-switches", 0) / requests}
+    # And its system calls per request (`strace -f -c` slows it, not the calls a request makes).
+    traced = os.path.join(scratch, "client-strace.txt")
+    data = run.run_wrk(server.port, ws, CONNECTIONS, prefix=("strace", "-f", "-c", "-q", "-o", traced, "--"))
+    with open(traced) as f:
+        calls = {m.group(2): int(m.group(1)) for m in map(STRACE_ROW.match, f) if m and m.group(2) != "total"}
+    figures["syscalls_per_request"] = sum(calls.values()) / max(1, data["requests"])
+    return figures
+
+
 STRACE_ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
 
 
@@ -189,8 +217,8 @@ def measure(binary, ws, results):
     try:
         for name, server in (("signet", signet), ("nginx", nginx)):
             run.run_wrk(server.port, ws, CONNECTIONS)  # warm both before anything is counted
-            figures[name] = {"stat": perf_stat(server, ws), "strace": strace_counts(server, ws),
-                             "profile": perf_profile(server, ws, scratch)}
+            figures[name] = {"stat": perf_stat(server, ws), "client": client_stat(server, ws, scratch),
+                             "strace": strace_counts(server, ws), "profile": perf_profile(server, ws, scratch)}
             run.log(f"profile {name}: {figures[name]['stat']['cpu_us_per_request']:.1f} µs CPU, "
                     f"{figures[name]['strace']['syscalls_per_request']:.2f} system calls, "
                     f"{figures[name]['stat']['context_switches_per_request']:.3f} context switches per request")
@@ -222,6 +250,13 @@ def section_lines(figures):
             n["stat"]["involuntary_switches_per_request"], 3)
         row("cores busy (CPU time per second)", s["stat"]["cores_busy"], n["stat"]["cores_busy"], 2)
     row("page faults", s["stat"]["page_faults_per_request"], n["stat"]["page_faults_per_request"], 3)
+    if "client" in s and "client" in n:
+        row("the client's (wrk's) CPU time (µs)", s["client"]["cpu_us_per_request"], n["client"]["cpu_us_per_request"], 1)
+        row("the client's context switches", s["client"]["context_switches_per_request"],
+            n["client"]["context_switches_per_request"], 3)
+        both = s["stat"]["cpu_us_per_request"] + s["client"]["cpu_us_per_request"]
+        both_nginx = n["stat"]["cpu_us_per_request"] + n["client"]["cpu_us_per_request"]
+        row("server and client together (µs)", both, both_nginx, 1)
     if "involuntary_switches_per_request" in s["stat"]:
         lines += ["", "Context switches are counted twice: by `perf stat` over the whole attach (its settle time "
                   "included), and per thread from /proc before and after the wrk run. wrk and the two servers' "
@@ -230,6 +265,17 @@ def section_lines(figures):
                   "reckoning (EEVDF), so a wrk thread its answer wakes preempts it on the spot, and one that uses "
                   "less is preempted far less often (see the cores busy). If so, the preemptions are a kernel cost "
                   "of the CPU a request takes, and fall with it."]
+    if "client" in s and "client" in n:
+        both = s["stat"]["cpu_us_per_request"] + s["client"]["cpu_us_per_request"]
+        both_nginx = n["stat"]["cpu_us_per_request"] + n["client"]["cpu_us_per_request"]
+        lines += ["", "The client pays too: wrk runs on the same 2 cores, and the same request and answer cost it "
+                  f"{s['client']['cpu_us_per_request']:.1f} µs against signet and {n['client']['cpu_us_per_request']:.1f} µs "
+                  f"against nginx, with {s['client']['syscalls_per_request']:.2f} and "
+                  f"{n['client']['syscalls_per_request']:.2f} system calls per request (`strace -f -c` on wrk): "
+                  "the difference is the same preemptions seen from its side. With both on 2 cores, throughput is at most 2 s of CPU over "
+                  f"the two together: {both:.1f} µs per request for signet and its client, {both_nginx:.1f} µs for "
+                  f"nginx and its client, so 70% of nginx's throughput needs the pair at {both_nginx / 0.7:.1f} µs "
+                  "or less."]
     lines += ["", "System calls per request, the most frequent of each server:", "",
               "| signet | nginx |", "|---|---|"]
     signet_calls = list(s["strace"]["by_call"].items())

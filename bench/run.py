@@ -345,11 +345,12 @@ def paired_ratio(runs):
     return spread([s["rps"] / n["rps"] for s, n in zip(runs["signet"], runs["nginx"]) if n["rps"]])
 
 
-def run_wrk(port, ws, connections, close_each=False, duration=DURATION, body=None):
+def run_wrk(port, ws, connections, close_each=False, duration=DURATION, body=None, prefix=()):
+    """One wrk run; `prefix` is a command wrk runs under (`perf stat ... --`)."""
     script = os.path.join(ws.dir, ("close" if close_each else "post") + (f"-{os.path.basename(body)}" if body else "") + ".lua")
     with open(script, "w") as f:
         f.write(WRK_SCRIPT.format(body=body or ws.body, extra_headers='wrk.headers["Connection"] = "close"' if close_each else ""))
-    out = subprocess.run(["wrk", "-t", str(min(THREADS, connections)), "-c", str(connections), "-d", f"{duration}s",
+    out = subprocess.run([*prefix, "wrk", "-t", str(min(THREADS, connections)), "-c", str(connections), "-d", f"{duration}s",
                           "-s", script, f"https://127.0.0.1:{port}/validate?timeout=10s"],
                          capture_output=True, text=True, timeout=duration + 60)
     match = re.search(r"WRKJSON(\{.*\})", out.stdout)
