@@ -83,3 +83,13 @@ extension HistoryEntry {
         return entry
     }
 }
+
+extension HistoryEntry {
+    /// About how many bytes the entry holds: the UTF-8 of its texts plus a fixed allowance per
+    /// entry and per image for the rest. What the recorder's queue counts it as.
+    public var estimatedByteCount: Int {
+        let texts = [namespace, objectKind, name, user, operation, uid, peer, clientCertificate, reason, policyRevision]
+        return texts.reduce(512) { $0 + ($1?.utf8.count ?? 0) }
+            + images.reduce(0) { $0 + 256 + HistoryEntryBounds.byteCount($1) }
+    }
+}

@@ -8,7 +8,10 @@ import Synchronization
 /// "audit event, metrics, history (off the admission clock)").
 ///
 /// ``record(_:)`` only appends to a bounded queue under a lock and wakes the writer; it never
-/// waits for the store. The writer (``run()``, one task) takes what has gathered, up to a batch,
+/// waits for the store. The queue is bounded twice: by entries, and by the bytes its entries'
+/// text is estimated to take (an entry holds what the decision holds until the writer builds and
+/// cuts it, and a decision of a large object can take megabytes: without the byte bound, a slow
+/// store and a stream of large objects would grow the queue to the count bound times that). The writer (``run()``, one task) takes what has gathered, up to a batch,
 /// and appends it in one transaction, so a busy server writes many entries per commit. When the
 /// queue is full (the store is slow, blocked or failing) a new entry is dropped, counted and
 /// logged at most once per ``HistoryRecorderConfiguration/warningInterval``; a batch the store
@@ -18,7 +21,8 @@ import Synchronization
 /// Metrics (bounded labels): `signet_history_records_written_total{store}`,
 /// `signet_history_records_dropped_total{reason="queue_full"|"write_failed"}`,
 /// `signet_history_write_failures_total{store}`, `signet_history_write_duration_seconds{store}`,
-/// `signet_history_queue_entries{store}`, `signet_history_retention_deleted_total{store}`,
+/// `signet_history_queue_entries{store}`, `signet_history_queue_bytes{store}` (estimated),
+/// `signet_history_retention_deleted_total{store}`,
 /// `signet_history_retention_failures_total{store}`.
 public final class HistoryRecorder: Sendable {
     public let store: any HistoryStore
@@ -32,8 +36,11 @@ public final class HistoryRecorder: Sendable {
     private let counts = Counts()
 
     private struct State {
-        /// Entries not yet written, made when the writer takes them (off the admission path).
-        var pending: [@Sendable () -> HistoryEntry] = []
+        /// Entries not yet written, made when the writer takes them (off the admission path),
+        /// with the bytes each was estimated to hold.
+        var pending: [(make: @Sendable () -> HistoryEntry, bytes: Int)] = []
+        /// The sum of `pending`'s estimates.
+        var pendingBytes = 0
         var finished = false
         var lastWarning: ContinuousClock.Instant?
         var droppedSinceWarning = 0
@@ -65,6 +72,7 @@ public final class HistoryRecorder: Sendable {
         let failures: Counter
         let duration: Metrics.Timer
         let depth: Gauge
+        let depthBytes: Gauge
         let retentionDeleted: Counter
         let retentionFailures: Counter
 
@@ -75,6 +83,7 @@ public final class HistoryRecorder: Sendable {
             failures = Counter(label: "signet_history_write_failures_total", dimensions: [("store", store)])
             duration = Metrics.Timer(label: "signet_history_write_duration_seconds", dimensions: [("store", store)], preferredDisplayUnit: .seconds)
             depth = Gauge(label: "signet_history_queue_entries", dimensions: [("store", store)])
+            depthBytes = Gauge(label: "signet_history_queue_bytes", dimensions: [("store", store)])
             retentionDeleted = Counter(label: "signet_history_retention_deleted_total", dimensions: [("store", store)])
             retentionFailures = Counter(label: "signet_history_retention_failures_total", dimensions: [("store", store)])
         }
@@ -96,15 +105,22 @@ public final class HistoryRecorder: Sendable {
     /// Queues `entry` for the writer; never waits. Dropped (and counted) when the queue is full
     /// or the recorder has finished.
     public func record(_ entry: HistoryEntry) {
-        record(deferred: { entry })
+        record(estimatedBytes: entry.estimatedByteCount, deferred: { entry })
     }
 
     /// Queues the entry `make` builds; the writer calls `make`, so what it costs is not spent
-    /// on the caller's thread. Never waits; dropped (and counted) like ``record(_:)``.
-    public func record(deferred make: @escaping @Sendable () -> HistoryEntry) {
+    /// on the caller's thread. `estimatedBytes` is what the closure holds until then (the text
+    /// of the decision it captured). Never waits; dropped (and counted) like ``record(_:)``, and
+    /// when the queued estimates would pass ``HistoryRecorderConfiguration/maximumQueuedBytes``
+    /// (an entry finding the queue empty is always taken).
+    public func record(estimatedBytes: Int, deferred make: @escaping @Sendable () -> HistoryEntry) {
+        let bytes = max(0, estimatedBytes)
         let accepted = state.withLockedValue { state -> Bool in
-            guard !state.finished, state.pending.count < configuration.capacity else { return false }
-            state.pending.append(make)
+            guard !state.finished, state.pending.count < configuration.capacity,
+                  state.pending.isEmpty || state.pendingBytes + bytes <= configuration.maximumQueuedBytes
+            else { return false }
+            state.pending.append((make, bytes))
+            state.pendingBytes += bytes
             return true
         }
         guard accepted else {
@@ -122,6 +138,9 @@ public final class HistoryRecorder: Sendable {
 
     /// Entries queued and not yet handed to the store.
     public var queued: Int { state.withLockedValue { $0.pending.count } }
+
+    /// The estimated bytes of the entries queued.
+    public var queuedBytes: Int { state.withLockedValue { $0.pendingBytes } }
 
     /// Writes queued entries until ``finish()``; runs retention on its interval meanwhile.
     /// Returns once everything queued before ``finish()`` was handed to the store.
@@ -163,14 +182,17 @@ public final class HistoryRecorder: Sendable {
 
     private func writePending() async {
         while true {
-            let makers = state.withLockedValue { state -> [@Sendable () -> HistoryEntry] in
+            let (makers, left) = state.withLockedValue { state -> ([@Sendable () -> HistoryEntry], (entries: Int, bytes: Int)) in
                 let count = min(state.pending.count, configuration.batchSize)
-                let batch = Array(state.pending.prefix(count))
+                let batch = state.pending.prefix(count)
+                state.pendingBytes -= batch.reduce(0) { $0 + $1.bytes }
+                let makers = batch.map(\.make)
                 state.pending.removeFirst(count)
-                return batch
+                return (makers, (state.pending.count, state.pendingBytes))
             }
             let batch = makers.map { $0() }
-            metrics.depth.record(queued)
+            metrics.depth.record(left.entries)
+            metrics.depthBytes.record(left.bytes)
             guard !batch.isEmpty else { return }
             let start = ContinuousClock.now
             do {
@@ -201,6 +223,7 @@ public final class HistoryRecorder: Sendable {
         if let dropped {
             logger.warning("history entries dropped; admissions go on", metadata: [
                 "dropped": "\(dropped)", "reason": "\(reason)", "queue_capacity": "\(configuration.capacity)",
+                "queue_capacity_bytes": "\(configuration.maximumQueuedBytes)",
             ])
         }
     }
@@ -211,11 +234,15 @@ public final class HistoryRecorder: Sendable {
     }
 }
 
-/// How a ``HistoryRecorder`` queues, batches and keeps history. Defaults: 10 000 entries
-/// queued, 500 per transaction, retention checked every minute, one drop warning per 10 seconds.
+/// How a ``HistoryRecorder`` queues, batches and keeps history. Defaults: 10 000 entries or
+/// 64 MiB of their estimated text queued, 500 per transaction, retention checked every minute,
+/// one drop warning per 10 seconds.
 public struct HistoryRecorderConfiguration: Sendable {
     /// Entries queued at most; more are dropped.
     public var capacity = 10_000
+    /// Estimated bytes of the queued entries at most; more are dropped (ordinary decisions take
+    /// a few kilobytes, so the entry count is the bound that usually applies).
+    public var maximumQueuedBytes = 64 << 20
     /// Entries written per transaction at most.
     public var batchSize = 500
     public var retention = HistoryRetention()

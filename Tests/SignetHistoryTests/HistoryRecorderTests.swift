@@ -63,6 +63,39 @@ import Testing
         #expect(recorder.statistics == HistoryRecorder.Statistics(written: 6, dropped: 7, failedWrites: 0))
     }
 
+    /// The queue's second bound: the estimated bytes of what it holds. An entry that finds the
+    /// queue empty is taken whatever its size; after that, one that would pass the bound is
+    /// dropped even though the entry bound is far away, and what the writer takes is counted off.
+    @Test func theQueueIsBoundedByBytesToo() async throws {
+        let store = BlockingHistoryStore()
+        var configuration = HistoryRecorderConfiguration()
+        configuration.capacity = 100
+        configuration.batchSize = 1
+        configuration.maximumQueuedBytes = 10_000
+        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
+        let writer = Task { await recorder.run() }
+        recorder.record(Self.entry(0))
+        try await Self.waitUntil { store.startedWrites == 1 }
+        recorder.record(estimatedBytes: 50_000, deferred: { Self.entry(1) })  // alone: taken
+        #expect(recorder.queued == 1 && recorder.queuedBytes == 50_000)
+        recorder.record(estimatedBytes: 1, deferred: { Self.entry(2) })  // past the bound: dropped
+        #expect(recorder.queued == 1 && recorder.statistics.dropped == 1)
+        store.release()
+        try await Self.waitUntil { recorder.queued == 0 }
+        #expect(recorder.queuedBytes == 0)
+        for minute in 3..<8 { recorder.record(estimatedBytes: 4_000, deferred: { Self.entry(minute) }) }
+        // The writer may have taken some already; whatever is queued fits the bound.
+        #expect(recorder.queuedBytes <= configuration.maximumQueuedBytes)
+        recorder.finish()
+        await writer.value
+        #expect(recorder.statistics.written + recorder.statistics.dropped == 8)
+        // An entry's own estimate counts its text: a 100 KB image counts at least 100 KB.
+        var large = Self.entry(9)
+        large.images[0].image = "ghcr.io/acme/" + String(repeating: "a", count: 100_000)
+        #expect(large.estimatedByteCount >= 100_000)
+        #expect(Self.entry(9).estimatedByteCount < 2_000)
+    }
+
     @Test func aFailingStoreDropsAndCountsTheBatch() async throws {
         let store = FailingHistoryStore()
         let recorder = HistoryRecorder(store: store, storeName: "test")

@@ -149,4 +149,48 @@ import Testing
         #expect(statistics.written + statistics.dropped == reviews)
         if kind == "failing" { #expect(statistics.written == 0) }
     }
+
+    /// Pods of many containers (Kubernetes limits only the request's size), reviewed while the
+    /// store hangs: the queue stops at its byte bound long before its entry bound, so a slow
+    /// store and a stream of large objects cannot grow the server's memory by the entry bound
+    /// times the largest decision.
+    @Test func largeDecisionsQueuedForAStuckStoreStopAtTheByteBound() async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let set = try PolicyLoader().load(directory: policies.path)
+        let store = BlockingHistoryStore()
+        var configuration = HistoryRecorderConfiguration()
+        configuration.capacity = 1_000
+        configuration.batchSize = 1
+        configuration.maximumQueuedBytes = 1 << 20
+        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
+        let writer = Task { await recorder.run() }
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: set))
+        responder.auditSink = HistoryAuditSink(recorder: recorder, next: nil)
+
+        let reviews = 40
+        let containers = 500
+        for index in 0..<reviews {
+            let images = (0..<containers).map { ("c\($0)", "ghcr.io/signet-demo/app-\($0):\(index)") }
+            let result = await responder.respond(
+                to: ReviewBodies.make(kind: "Pod", images: images, uid: "uid-\(index)"), deadline: .now + .seconds(30))
+            #expect(result.status == 200)
+            if index == 0 {
+                // The writer takes the first entry and hangs in the store (bounded wait: a hang fails).
+                let deadline = TestBudget.deadline(60)
+                while store.startedWrites == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+                try #require(store.startedWrites == 1)
+            }
+        }
+        // One entry is with the hung store; the queue holds what fits in 1 MiB (each entry's
+        // estimate counts at least 256 bytes per image).
+        #expect(recorder.queuedBytes <= configuration.maximumQueuedBytes)
+        #expect(recorder.queued >= 1 && recorder.queued * containers * 256 <= configuration.maximumQueuedBytes,
+                "queued \(recorder.queued), \(recorder.queuedBytes) bytes")
+        #expect(recorder.statistics.dropped == reviews - 1 - recorder.queued)
+        store.release()
+        recorder.finish()
+        await writer.value
+        #expect(recorder.queuedBytes == 0)
+        #expect(recorder.statistics.written + recorder.statistics.dropped == reviews)
+    }
 }

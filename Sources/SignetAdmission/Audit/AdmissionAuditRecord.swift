@@ -404,3 +404,28 @@ public struct StandardOutputAuditSink: AuditSink {
         }
     }
 }
+
+extension AdmissionAuditRecord {
+    /// About how many bytes the record holds: the UTF-8 of its texts, the client-written ones
+    /// (object names, images, containers) and the reasons made from them, plus a fixed allowance
+    /// per record, image, authority result and exemption for the rest. What a queue that keeps
+    /// records (the history's) counts each as; reading `utf8.count` of a native string is O(1).
+    public var estimatedByteCount: Int {
+        var total = 512 + uid.utf8.count + kind.utf8.count + operation.utf8.count
+        for text in [namespace, name, user, reason, policyRevision, peer, clientCertificate, namespaceOptOut] {
+            total += text?.utf8.count ?? 0
+        }
+        for index in verdicts.indices {
+            total += 256 + verdicts[index].image.utf8.count + (verdicts[index].reference?.utf8.count ?? 0)
+                + verdicts[index].container.utf8.count + verdicts[index].reason.utf8.count
+                + 128 * (verdicts[index].policies.count + verdicts[index].exemptions.count)
+            // An authority's reason may quote the image; its verification steps count as the allowance.
+            for result in verdicts[index].results.indices {
+                for authority in verdicts[index].results[result].authorities.indices {
+                    total += 256 + verdicts[index].results[result].authorities[authority].reason.utf8.count
+                }
+            }
+        }
+        return total + 256 * exemptions.count
+    }
+}
