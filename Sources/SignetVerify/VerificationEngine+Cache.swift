@@ -53,17 +53,25 @@ extension VerificationEngine: CachedVerdictSource {
     ) -> VerificationResult {
         var result = stored.result(image: image, digest: digest, policy: policy, authority: authority)
         result.cache = outcome
-        if outcome != .miss {
-            result.steps.insert(VerificationStep(
-                name: "cache", passed: true,
-                detail: outcome == .hit ? "result reused from the cache" : "result shared with a concurrent verification"), at: 0)
-        }
-        result.steps.insert(VerificationStep(name: "digest", passed: true, detail: digest.description), at: 0)
+        result.steps.insert(contentsOf: Self.leadingSteps(digest: digest, outcome: outcome), at: 0)
         logger.debug("verified", metadata: [
             "image": "\(image)", "digest": "\(digest)", "policy": "\(policy)", "authority": "\(authority)",
             "passed": "\(result.passed)", "cache": "\(outcome.rawValue)",
         ])
         return result
+    }
+
+    /// The steps a reported result starts with, before the verifier's: `digest`, then `cache`
+    /// unless the result was verified now. One list for ``report(_:outcome:image:digest:policy:authority:)``
+    /// and for a cached verdict's deferred steps (``CachedHitSteps``), so the two cannot drift apart.
+    static func leadingSteps(digest: ImageDigest, outcome: CacheOutcome) -> [VerificationStep] {
+        let digestStep = VerificationStep(name: "digest", passed: true, detail: digest.description)
+        switch outcome {
+        case .miss: return [digestStep]
+        case .hit: return [digestStep, VerificationStep(name: "cache", passed: true, detail: "result reused from the cache")]
+        case .joined:
+            return [digestStep, VerificationStep(name: "cache", passed: true, detail: "result shared with a concurrent verification")]
+        }
     }
 }
 
@@ -82,10 +90,8 @@ final class CachedHitSteps: DeferredVerificationSteps {
     }
 
     func list() -> [VerificationStep] {
-        var list: [VerificationStep] = []
-        list.reserveCapacity(steps.count + 2)
-        list.append(VerificationStep(name: "digest", passed: true, detail: digest.description))
-        list.append(VerificationStep(name: "cache", passed: true, detail: "result reused from the cache"))
+        var list = VerificationEngine.leadingSteps(digest: digest, outcome: .hit)
+        list.reserveCapacity(list.count + steps.count)
         CachedVerification.append(steps, to: &list, digest: digest, repository: repository)
         return list
     }
