@@ -71,6 +71,61 @@ struct AlertDispatcherTests {
         #expect(!dispatcher.enqueue(Self.alert("a/three:1")))
     }
 
+    /// A denied Pod of ten thousand containers (Kubernetes limits only the request's size): its
+    /// alert is cut before it is queued, and what reaches the receiver names the first images
+    /// and counts the rest.
+    @Test func theAlertOfAHugeDenialIsCutBeforeItIsQueued() async throws {
+        let images = (0..<10_000).map { "registry.example/team/app-\($0):1.0" }
+        let alert = Alert(
+            kind: .deny, summary: "signet denied Pod/big in shop", namespace: "shop", object: "Pod/big", images: images,
+            policies: (0..<50).map { "policy-\($0)" }, reason: String(repeating: "image not signed; ", count: 100_000),
+            time: "2026-11-30T12:00:00Z")
+        let bounded = alert.bounded()
+        #expect(bounded.images.count == Alert.maximumListItems)
+        #expect(bounded.images.last == "… and \(10_000 - Alert.maximumListItems + 1) more")
+        #expect(bounded.policies.count == Alert.maximumListItems)
+        #expect(bounded.reason.unicodeScalars.count <= Alert.maximumTextScalars)
+        #expect(bounded.bounded() == bounded)
+        #expect(Self.alert().bounded() == Self.alert())
+
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let dispatcher = try AlertDispatcher(configuration: Self.configuration(receiver))
+        #expect(dispatcher.enqueue(alert))
+        dispatcher.finish()
+        await dispatcher.run()
+        #expect(receiver.requests == ["POST /hook"])
+        for format in AlertFormat.allCases {
+            let body = format.body(bounded)
+            #expect(body.count < 32 * 1024, "\(format) body of \(body.count) bytes")
+            #expect(String(decoding: body, as: UTF8.self).contains("registry.example/team/app-0:1.0"))
+        }
+    }
+
+    /// A flood of distinct denials (each object a new alert) while the receiver cannot keep up:
+    /// the window remembers at most its bound of alerts, and an alert dropped for a full queue
+    /// is not remembered, so it is queued again once there is room.
+    @Test func theDeduplicationWindowStaysBoundedAndForgetsDroppedAlerts() throws {
+        var configuration = AlertConfiguration(urls: ["http://127.0.0.1:9/hook"])
+        configuration.queueCapacity = 1
+        configuration.deduplicationWindow = .seconds(600)
+        let start = ContinuousClock.now
+        let dispatcher = try AlertDispatcher(configuration: configuration, now: { start })
+        #expect(dispatcher.enqueue(Self.alert("a/first:1")))
+        #expect(!dispatcher.enqueue(Self.alert("a/second:1")))  // queue full: dropped
+        #expect(dispatcher.rememberedAlerts == 1)
+
+        configuration.queueCapacity = AlertDispatcher.maximumRememberedAlerts * 2
+        let flooded = try AlertDispatcher(configuration: configuration, now: { start })
+        for index in 0..<(AlertDispatcher.maximumRememberedAlerts + 500) {
+            flooded.enqueue(Alert(
+                kind: .deny, summary: "denied", namespace: "shop", object: "Pod/p-\(index)", images: ["a/x:1"], reason: "no",
+                time: "2026-11-30T12:00:00Z"))
+        }
+        #expect(flooded.rememberedAlerts <= AlertDispatcher.maximumRememberedAlerts)
+        #expect(flooded.rememberedAlerts >= 500)
+    }
+
     @Test func aRunAlertsOncePerUntrustedImageNotOncePerReplica() async throws {
         let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
         defer { receiver.stop() }

@@ -39,6 +39,38 @@ public struct Alert: Sendable, Hashable, Codable {
         self.exemption = exemption
     }
 
+    /// The most images (and policies) an alert names; the rest are counted in one last item.
+    public static let maximumListItems = 20
+    /// The longest text an alert carries, in Unicode scalars (a reason, a summary, an image).
+    public static let maximumTextScalars = 4096
+
+    /// The alert cut to what a receiver can use and a queue should hold: at most
+    /// ``maximumListItems`` images and policies (the last one then `… and N more`), every text
+    /// at most ``maximumTextScalars`` (with its note of how much was cut). Kubernetes limits neither the number of containers of a Pod nor
+    /// the length of an image, only the request (3 MiB by default): a deny of a Pod of ten
+    /// thousand containers would otherwise make an alert of megabytes, and a queue of them
+    /// gigabytes.
+    public func bounded() -> Alert {
+        // A cut text or list stays within the bound with its note, so cutting again changes nothing.
+        func clipped(_ text: String) -> String {
+            let count = text.unicodeScalars.count
+            guard count > Self.maximumTextScalars else { return text }
+            let keep = Self.maximumTextScalars - 64
+            var kept = String.UnicodeScalarView()
+            kept.append(contentsOf: text.unicodeScalars.prefix(keep))
+            return String(kept) + "… (\(count - keep) more characters)"
+        }
+        func clipped(_ items: [String]) -> [String] {
+            guard items.count > Self.maximumListItems else { return items.map(clipped) }
+            let keep = Self.maximumListItems - 1
+            return items.prefix(keep).map(clipped) + ["… and \(items.count - keep) more"]
+        }
+        return Alert(
+            kind: kind, summary: clipped(summary), namespace: namespace.map(clipped), object: object.map(clipped),
+            images: clipped(images), policies: clipped(policies), reason: clipped(reason), time: clipped(time),
+            exemption: exemption.map(clipped))
+    }
+
     /// Alerts with the same key within the window are sent once: kind, namespace, object,
     /// images and exemption (not the time or the wording). An untrusted running image is the
     /// same finding whichever Pods run it, so its object is not part of the key.

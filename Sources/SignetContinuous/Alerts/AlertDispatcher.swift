@@ -10,12 +10,21 @@ import SignetHTTPClient
 /// exponential backoff on a transport error or a 5xx/429 answer. An alert whose
 /// ``Alert/deduplicationKey`` was queued within the deduplication window is not sent again.
 ///
+/// Memory stays bounded whatever the alerts hold: an alert is cut (``Alert/bounded()``) before
+/// it is queued, and the window remembers a 64-bit hash of each key (not the key, which names
+/// every image of the object) for at most ``maximumRememberedAlerts`` alerts.
+///
 /// Metrics: `signet_alerts_total{kind,outcome}` (`outcome`: `sent`, `failed`, `dropped`,
 /// `deduplicated`; bounded: the three kinds and four outcomes).
 public final class AlertDispatcher: Sendable {
     public let configuration: AlertConfiguration
     private let now: @Sendable () -> ContinuousClock.Instant
-    private let lastQueued = NIOLockedValueBox<[String: ContinuousClock.Instant]>([:])
+    /// When each alert was last queued, by the hash of its ``Alert/deduplicationKey``.
+    private let lastQueued = NIOLockedValueBox<[Int: ContinuousClock.Instant]>([:])
+    /// The most alerts the deduplication window remembers: past it, those whose window has
+    /// passed are forgotten, and if none has, all are (an alert may then be sent twice; a flood
+    /// of distinct denials must not grow the server's memory).
+    public static let maximumRememberedAlerts = 10_000
     private let queue: AsyncStream<Alert>
     private let continuation: AsyncStream<Alert>.Continuation
     private let transport: HTTPClient
@@ -40,20 +49,29 @@ public final class AlertDispatcher: Sendable {
     /// whether it was queued. Never waits.
     @discardableResult
     public func enqueue(_ alert: Alert) -> Bool {
-        let key = alert.deduplicationKey
+        let alert = alert.bounded()
+        let key = alert.deduplicationKey.hashValue
         let instant = now()
         let window = configuration.deduplicationWindow
-        let fresh = lastQueued.withLockedValue { last in
-            if let previous = last[key], instant - previous < window { return false }
-            if last.count > 10_000 { last = last.filter { instant - $0.value < window } }
+        let previous = lastQueued.withLockedValue { last -> ContinuousClock.Instant?? in
+            if let previous = last[key], instant - previous < window { return .none }
+            if last.count >= Self.maximumRememberedAlerts {
+                last = last.filter { instant - $0.value < window }
+                if last.count >= Self.maximumRememberedAlerts { last.removeAll() }
+            }
+            let previous = last[key]
             last[key] = instant
-            return true
+            return .some(previous)
         }
-        guard fresh else {
+        guard let previous else {
             count(alert, "deduplicated")
             return false
         }
         if case .enqueued = continuation.yield(alert) { return true }
+        // Not sent: the same alert may be queued again as soon as there is room.
+        lastQueued.withLockedValue { last in
+            if last[key] == instant { last[key] = previous }
+        }
         count(alert, "dropped")
         logger.warning("alert queue full: alert dropped", metadata: ["kind": "\(alert.kind.rawValue)", "summary": "\(alert.summary)"])
         return false
@@ -68,6 +86,9 @@ public final class AlertDispatcher: Sendable {
         dispatcher.finish()
         await dispatcher.run()
     }
+
+    /// How many alerts the deduplication window remembers now.
+    var rememberedAlerts: Int { lastQueued.withLockedValue { $0.count } }
 
     /// No more alerts: ``run()`` returns once the queued ones are sent (or given up).
     public func finish() { continuation.finish() }
