@@ -488,6 +488,11 @@ final class ParsedImages: Sendable {
     }
 
     static let capacity = 4096
+    /// Texts longer than this are parsed every time, not remembered: no image reference is
+    /// this long (a name of at most 255 characters, a tag of 128, a sha512 digest of 135), and
+    /// Kubernetes does not limit an image's length, so remembering any text would let one client
+    /// fill ``capacity`` entries of megabytes each.
+    static let maximumRememberedBytes = 1024
     private let policies: [CompiledPolicy]
     private let entries = NIOLockedValueBox<[String: Result<Parsed, ImageReferenceError>]>([:])
 
@@ -507,12 +512,16 @@ final class ParsedImages: Sendable {
         } catch {
             parsed = .failure(error)
         }
+        guard image.utf8.count <= Self.maximumRememberedBytes else { return parsed }
         entries.withLockedValue { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
             entries[image] = parsed
         }
         return parsed
     }
+
+    /// How many texts are remembered.
+    var count: Int { entries.withLockedValue { $0.count } }
 }
 
 /// An image whose matching policies were evaluated: its reference (and that reference's text)

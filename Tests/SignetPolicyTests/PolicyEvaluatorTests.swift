@@ -326,6 +326,24 @@ struct PolicyEvaluatorTests {
         }
     }
 
+    /// A text longer than any reference is answered but not remembered: a client writing
+    /// megabyte-long images must not fill the table's entries with them.
+    @Test func parsedImagesDoNotRememberTextsLongerThanAnyReference() throws {
+        let parsed = ParsedImages(policies: [])
+        let longest = "ghcr.io/" + String(repeating: "a", count: ParsedImages.maximumRememberedBytes - "ghcr.io/".count)
+        for index in 0..<50 {
+            let huge = "ghcr.io/org/" + String(repeating: "a", count: 100_000) + ":\(index)"
+            guard case .failure = parsed.parse(huge) else {
+                Issue.record("a 100 KB reference was accepted")
+                continue
+            }
+        }
+        #expect(parsed.count == 0)
+        _ = parsed.parse(longest)
+        _ = parsed.parse("ghcr.io/org/app:1")
+        #expect(parsed.count == 2)
+    }
+
     @Test func parsedImagesRememberTheMatchingPoliciesAsTheGlobsAnswer() throws {
         let set = try load([
             "a.yaml": policyYAML(name: "ghcr", globs: ["ghcr.io/**"]),
