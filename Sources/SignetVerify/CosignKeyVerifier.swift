@@ -36,6 +36,12 @@ import SignetRegistry
 public struct CosignKeyVerifier: SignatureVerifier {
     /// The annotation that carries a layer's signature.
     public static let signatureAnnotation = "dev.cosignproject.cosign/signature"
+    /// The most simple-signing layers read from one `.sig` image (cosign adds one per `cosign
+    /// sign`, and refuses more than 100 itself): an image with more is denied, naming the count,
+    /// before any payload is fetched. Without a bound, a `.sig` manifest of 4 MiB (tens of
+    /// thousands of layers) in a registry a policy covers would cost a fetch and a signature
+    /// check per layer, and a verdict of megabytes of steps kept in the verification cache.
+    public static let maximumSignatureLayers = 100
     /// The largest payload accepted (cosign payloads are a few hundred bytes).
     public static let maximumPayloadBytes = 1024 * 1024
 
@@ -130,6 +136,14 @@ public struct CosignKeyVerifier: SignatureVerifier {
             return
         }
         let signatureLayers = manifest.layers.enumerated().filter { $0.element.mediaType == MediaType.cosignSimpleSigning }
+        guard signatureLayers.count <= Self.maximumSignatureLayers else {
+            let reason = "\(artifactName) has \(signatureLayers.count) simple-signing layers, more than the \(Self.maximumSignatureLayers) signet reads"
+            run.steps.append(VerificationStep(name: "signature artifact", passed: false, detail: reason))
+            run.candidates += 1
+            run.malformed += 1
+            run.rejections.append(reason)
+            return
+        }
         run.steps.append(VerificationStep(
             name: "signature artifact", passed: !signatureLayers.isEmpty,
             detail: "\(artifactName) (\(fetched.descriptor.digest)): \(manifest.layers.count) layer(s), \(signatureLayers.count) simple-signing"))

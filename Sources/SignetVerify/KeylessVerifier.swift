@@ -139,6 +139,13 @@ public struct KeylessVerifier: SignatureVerifier {
             return nil
         }
         let layers = manifest.layers.enumerated().filter { $0.element.mediaType == MediaType.cosignSimpleSigning }
+        guard layers.count <= CosignKeyVerifier.maximumSignatureLayers else {
+            let reason = "\(artifactName) has \(layers.count) simple-signing layers, more than the \(CosignKeyVerifier.maximumSignatureLayers) signet reads"
+            run.steps.append(VerificationStep(name: "signature artifact", passed: false, detail: reason))
+            run.candidates += 1
+            run.rejections.append(reason)
+            return nil
+        }
         let keyless = layers.filter { $0.element.annotations?[Self.certificateAnnotation] != nil }
         run.steps.append(VerificationStep(
             name: "signature artifact", passed: !keyless.isEmpty,
