@@ -39,7 +39,8 @@ public final class HistoryRecorder: Sendable {
         /// Entries not yet written, made when the writer takes them (off the admission path),
         /// with the bytes each was estimated to hold.
         var pending: [(make: @Sendable () -> HistoryEntry, bytes: Int)] = []
-        /// The sum of `pending`'s estimates.
+        /// The sum of `pending`'s estimates and of the batch being written (until the store has
+        /// it, the batch's entries are held here too).
         var pendingBytes = 0
         var finished = false
         var lastWarning: ContinuousClock.Instant?
@@ -111,13 +112,14 @@ public final class HistoryRecorder: Sendable {
     /// Queues the entry `make` builds; the writer calls `make`, so what it costs is not spent
     /// on the caller's thread. `estimatedBytes` is what the closure holds until then (the text
     /// of the decision it captured). Never waits; dropped (and counted) like ``record(_:)``, and
-    /// when the queued estimates would pass ``HistoryRecorderConfiguration/maximumQueuedBytes``
-    /// (an entry finding the queue empty is always taken).
+    /// when the estimates of what is queued and being written would pass
+    /// ``HistoryRecorderConfiguration/maximumQueuedBytes`` (an entry that finds nothing queued
+    /// or being written is always taken).
     public func record(estimatedBytes: Int, deferred make: @escaping @Sendable () -> HistoryEntry) {
         let bytes = max(0, estimatedBytes)
         let accepted = state.withLockedValue { state -> Bool in
             guard !state.finished, state.pending.count < configuration.capacity,
-                  state.pending.isEmpty || state.pendingBytes + bytes <= configuration.maximumQueuedBytes
+                  state.pendingBytes == 0 || state.pendingBytes + bytes <= configuration.maximumQueuedBytes
             else { return false }
             state.pending.append((make, bytes))
             state.pendingBytes += bytes
@@ -139,7 +141,7 @@ public final class HistoryRecorder: Sendable {
     /// Entries queued and not yet handed to the store.
     public var queued: Int { state.withLockedValue { $0.pending.count } }
 
-    /// The estimated bytes of the entries queued.
+    /// The estimated bytes of the entries queued and of the batch being written.
     public var queuedBytes: Int { state.withLockedValue { $0.pendingBytes } }
 
     /// Writes queued entries until ``finish()``; runs retention on its interval meanwhile.
@@ -182,18 +184,26 @@ public final class HistoryRecorder: Sendable {
 
     private func writePending() async {
         while true {
-            let (makers, left) = state.withLockedValue { state -> ([@Sendable () -> HistoryEntry], (entries: Int, bytes: Int)) in
+            let (makers, batchBytes, left) = state.withLockedValue { state -> ([@Sendable () -> HistoryEntry], Int, (entries: Int, bytes: Int)) in
                 let count = min(state.pending.count, configuration.batchSize)
                 let batch = state.pending.prefix(count)
-                state.pendingBytes -= batch.reduce(0) { $0 + $1.bytes }
                 let makers = batch.map(\.make)
+                let bytes = batch.reduce(0) { $0 + $1.bytes }
                 state.pending.removeFirst(count)
-                return (makers, (state.pending.count, state.pendingBytes))
+                return (makers, bytes, (state.pending.count, state.pendingBytes))
             }
             let batch = makers.map { $0() }
             metrics.depth.record(left.entries)
             metrics.depthBytes.record(left.bytes)
             guard !batch.isEmpty else { return }
+            // The batch's bytes leave the count once the store has the entries (or refused them).
+            defer {
+                let bytes = state.withLockedValue { state -> Int in
+                    state.pendingBytes -= batchBytes
+                    return state.pendingBytes
+                }
+                metrics.depthBytes.record(bytes)
+            }
             let start = ContinuousClock.now
             do {
                 try await store.append(batch)

@@ -76,19 +76,24 @@ import Testing
         let writer = Task { await recorder.run() }
         recorder.record(Self.entry(0))
         try await Self.waitUntil { store.startedWrites == 1 }
-        recorder.record(estimatedBytes: 50_000, deferred: { Self.entry(1) })  // alone: taken
-        #expect(recorder.queued == 1 && recorder.queuedBytes == 50_000)
+        // The entry being written still counts until the store has it.
+        let first = Self.entry(0).estimatedByteCount
+        #expect(recorder.queued == 0 && recorder.queuedBytes == first)
+        recorder.record(estimatedBytes: 10_000 - first, deferred: { Self.entry(1) })  // exactly at the bound: taken
+        #expect(recorder.queued == 1 && recorder.queuedBytes == 10_000)
         recorder.record(estimatedBytes: 1, deferred: { Self.entry(2) })  // past the bound: dropped
         #expect(recorder.queued == 1 && recorder.statistics.dropped == 1)
         store.release()
-        try await Self.waitUntil { recorder.queued == 0 }
-        #expect(recorder.queuedBytes == 0)
+        try await Self.waitUntil { recorder.queuedBytes == 0 }
+        #expect(recorder.queued == 0)
+        recorder.record(estimatedBytes: 50_000, deferred: { Self.entry(2) })  // nothing queued or being written: taken alone
+        try await Self.waitUntil { recorder.queuedBytes == 0 }
         for minute in 3..<8 { recorder.record(estimatedBytes: 4_000, deferred: { Self.entry(minute) }) }
         // The writer may have taken some already; whatever is queued fits the bound.
         #expect(recorder.queuedBytes <= configuration.maximumQueuedBytes)
         recorder.finish()
         await writer.value
-        #expect(recorder.statistics.written + recorder.statistics.dropped == 8)
+        #expect(recorder.statistics.written + recorder.statistics.dropped == 9)
         // An entry's own estimate counts its text: a 100 KB image counts at least 100 KB.
         var large = Self.entry(9)
         large.images[0].image = "ghcr.io/acme/" + String(repeating: "a", count: 100_000)
