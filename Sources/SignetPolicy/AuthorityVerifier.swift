@@ -62,6 +62,8 @@ public struct AuthorityVerdict: Sendable, Hashable, Codable {
 public protocol DeferredVerificationSteps: Sendable {
     /// The steps, in order.
     func list() -> [VerificationStep]
+    /// How many steps ``list()`` gives, without putting them together.
+    var count: Int { get }
 }
 
 /// The steps of a verdict: listed, or deferred until read. Two compare, hash and encode as
@@ -75,6 +77,14 @@ public enum VerificationSteps: Sendable, Hashable, Codable {
         switch self {
         case .listed(let steps): steps
         case .deferred(let source): source.list()
+        }
+    }
+
+    /// How many steps there are, without putting deferred ones together.
+    public var count: Int {
+        switch self {
+        case .listed(let steps): steps.count
+        case .deferred(let source): source.count
         }
     }
 

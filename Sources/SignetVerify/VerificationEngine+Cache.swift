@@ -89,6 +89,9 @@ final class CachedHitSteps: DeferredVerificationSteps {
         self.repository = repository
     }
 
+    /// The cached steps and the two in front (`digest`, `cache`).
+    var count: Int { steps.count + 2 }
+
     func list() -> [VerificationStep] {
         var list = VerificationEngine.leadingSteps(digest: digest, outcome: .hit)
         list.reserveCapacity(list.count + steps.count)

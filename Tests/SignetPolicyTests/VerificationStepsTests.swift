@@ -15,6 +15,8 @@ struct VerificationStepsTests {
 
         var listCount: Int { lists.load(ordering: .relaxed) }
 
+        var count: Int { steps.count }
+
         func list() -> [VerificationStep] {
             lists.add(1, ordering: .relaxed)
             return steps

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import SignetPolicy
+import SignetRegistry
 import Synchronization
 
 /// One structured audit record per admission decision, written as a single JSON line.
@@ -407,8 +408,9 @@ public struct StandardOutputAuditSink: AuditSink {
 
 extension AdmissionAuditRecord {
     /// About how many bytes the record holds: the UTF-8 of its texts, the client-written ones
-    /// (object names, images, containers) and the reasons made from them, plus a fixed allowance
-    /// per record, image, authority result and exemption for the rest. What a queue that keeps
+    /// (object names, images, containers) and the reasons made from them, an allowance per
+    /// verification step, and a fixed allowance per record, image, authority result and
+    /// exemption for the rest. What a queue that keeps
     /// records (the history's) counts each as; reading `utf8.count` of a native string is O(1).
     public var estimatedByteCount: Int {
         var total = 512 + uid.utf8.count + kind.utf8.count + operation.utf8.count
@@ -419,10 +421,12 @@ extension AdmissionAuditRecord {
             total += 256 + verdicts[index].image.utf8.count + (verdicts[index].reference?.utf8.count ?? 0)
                 + verdicts[index].container.utf8.count + verdicts[index].reason.utf8.count
                 + 128 * (verdicts[index].policies.count + verdicts[index].exemptions.count)
-            // An authority's reason may quote the image; its verification steps count as the allowance.
+            // An authority's reason may quote the image; a step's detail is at most
+            // `UntrustedText.detailLimit` bytes, counted as a quarter of it (most are far shorter).
             for result in verdicts[index].results.indices {
                 for authority in verdicts[index].results[result].authorities.indices {
-                    total += 256 + verdicts[index].results[result].authorities[authority].reason.utf8.count
+                    let answer = verdicts[index].results[result].authorities[authority]
+                    total += 256 + answer.reason.utf8.count + answer.stepSource.count * (64 + UntrustedText.detailLimit / 4)
                 }
             }
         }
