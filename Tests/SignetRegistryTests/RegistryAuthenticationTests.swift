@@ -1,5 +1,6 @@
 import Foundation
-import SignetRegistry
+import NIOConcurrencyHelpers
+@testable import SignetRegistry
 import SignetTestSupport
 import Testing
 
@@ -189,6 +190,34 @@ struct RegistryAuthenticationTests {
         #expect(issuer.issuedCount == before, "the newest token is kept")
         try await resolve("r0")
         #expect(issuer.issuedCount == before + 1, "the oldest token made room and is fetched again")
+    }
+
+    /// A token server that answers with enormous tokens (a mebibyte each, for every repository
+    /// named): each is used for its request, none is kept; an ordinary token is kept.
+    @Test func enormousTokensAreUsedButNotKept() async throws {
+        let authenticator = TokenAuthenticator()
+        let server = TokenAuthenticator.Server(name: "registry.example", allowsPlainHTTPRealm: false)
+        let size = NIOLockedValueBox(TokenAuthenticator.maximumCachedTokenBytes + 1)
+        let exchange: TokenAuthenticator.Exchange = { _, _, _ in
+            let token = String(repeating: "t", count: size.withLockedValue { $0 })
+            return (200, Array(#"{"token":"\#(token)","expires_in":3600}"#.utf8))
+        }
+        let challenge = #"Bearer realm="https://auth.registry.example/token",service="registry.example""#
+        for index in 0..<20 {
+            let retry = try await authenticator.answer(
+                challenges: [challenge], server: server, scope: "repository:tenant/r\(index):pull", credential: nil, sent: nil,
+                deadline: .now + .seconds(30), exchange: exchange)
+            #expect(retry)
+            let authorization = try await authenticator.authorization(
+                for: server, scope: "repository:tenant/r\(index):pull", credential: nil, deadline: .now + .seconds(30), exchange: exchange)
+            #expect(authorization?.utf8.count == "Bearer ".utf8.count + TokenAuthenticator.maximumCachedTokenBytes + 1)
+        }
+        #expect(authenticator.cachedTokenCount == 0)
+        size.withLockedValue { $0 = 1_000 }
+        _ = try await authenticator.answer(
+            challenges: [challenge], server: server, scope: "repository:tenant/small:pull", credential: nil, sent: nil,
+            deadline: .now + .seconds(30), exchange: exchange)
+        #expect(authenticator.cachedTokenCount == 1)
     }
 
     /// The same with Basic authentication, where there is no token: the request's credential is

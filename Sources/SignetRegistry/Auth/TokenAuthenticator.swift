@@ -68,6 +68,12 @@ public final class TokenAuthenticator: Sendable {
         self.state = NIOLockedValueBox(State(limits: limits))
     }
 
+    /// Tokens longer than this are used for the request they were fetched for but not kept:
+    /// registries' tokens are a few kilobytes at most, and a token server may answer up to a
+    /// mebibyte, so keeping any would let the token server of a registry a policy covers fill
+    /// ``Limits/tokens`` entries of a mebibyte each (one per repository it names).
+    public static let maximumCachedTokenBytes = 16 * 1024
+
     /// How many tokens are held (expired ones not yet dropped included).
     var cachedTokenCount: Int { state.withLockedValue { $0.tokens.count } }
 
@@ -211,6 +217,7 @@ public final class TokenAuthenticator: Sendable {
         var lifetime = decoded.expires_in.map { Duration.seconds($0) } ?? defaultTokenLifetime
         // Renew a little early so a token does not expire in flight.
         lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
+        guard token.utf8.count <= Self.maximumCachedTokenBytes else { return token }
         let now = ContinuousClock.now
         state.withLockedValue { state in
             _ = state.tokens.insert(token, for: TokenKey(server: server.name, scope: scope, credential: credential), expires: issued + lifetime, now: now)
