@@ -1,9 +1,33 @@
-import SignetHTTP
+@testable import SignetHTTP
 import Testing
 
 @Suite("HTTP/1.1 request parser")
 struct HTTP1ParserTests {
     // MARK: - Well-formed requests
+
+    /// After a large request (or many pipelined ones read at once) the buffer gives its memory
+    /// back once everything in it is parsed: an idle keep-alive connection holds no megabytes.
+    @Test func theBufferGivesBackLargeCapacityOnceEverythingIsParsed() throws {
+        var parser = HTTPRequestParser()
+        let body = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)
+        parser.append(Array("POST /validate HTTP/1.1\r\nHost: signet\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        #expect(parser.bufferCapacity >= body.count)
+        let request = try #require(parser.next().request)
+        #expect(request.body.count == body.count)
+        guard case .needMoreData = parser.next() else {
+            Issue.record("expected to wait for more data")
+            return
+        }
+        #expect(parser.bufferCapacity <= HTTPRequestParser.retainedCapacity)
+        // Small requests keep their buffer (no reallocation per request).
+        parser.append(Array("GET /healthz HTTP/1.1\r\nHost: signet\r\n\r\n".utf8))
+        #expect(try #require(parser.next().request).path == "/healthz")
+        _ = parser.next()
+        let kept = parser.bufferCapacity
+        parser.append(Array("GET /healthz HTTP/1.1\r\nHost: signet\r\n\r\n".utf8))
+        #expect(try #require(parser.next().request).path == "/healthz")
+        #expect(parser.bufferCapacity == kept)
+    }
 
     @Test func simpleGet() throws {
         var parser = HTTPRequestParser()

@@ -43,6 +43,10 @@ public struct HTTPRequestParser: Sendable {
     private static let chunkSizeDigitAllowance = 64
     /// Bytes consumed beyond which the buffer is compacted once more than half of it is consumed.
     private static let compactionThreshold = 16 * 1024
+    /// The most buffer capacity kept once everything buffered is parsed: a connection that once
+    /// received a large request (or many pipelined ones in one read) gives the memory back
+    /// instead of holding it for as long as it stays open.
+    static let retainedCapacity = 64 * 1024
     /// The largest body capacity reserved up front for a declared Content-Length; a body that is
     /// only announced must not reserve its whole size.
     private static let initialBodyCapacity = 256 * 1024
@@ -109,6 +113,9 @@ public struct HTTPRequestParser: Sendable {
         buffer.count - readIndex
     }
 
+    /// The bytes the parser's buffer holds room for.
+    var bufferCapacity: Int { buffer.capacity }
+
     /// Adds received bytes. Bytes appended after a failure are dropped.
     public mutating func append<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         if case .failed = state { return }
@@ -126,7 +133,12 @@ public struct HTTPRequestParser: Sendable {
     /// Parses as far as the buffered bytes allow and returns the next event.
     public mutating func next() -> HTTPParserEvent {
         do {
-            return try step()
+            let event = try step()
+            if case .needMoreData = event, readIndex == buffer.count, buffer.capacity > Self.retainedCapacity {
+                buffer = []
+                readIndex = 0
+            }
+            return event
         } catch {
             state = .failed(error)
             buffer = []
@@ -624,7 +636,7 @@ public struct HTTPRequestParser: Sendable {
             return
         }
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.retainedCapacity)
             readIndex = 0
         } else if readIndex >= Self.compactionThreshold && readIndex * 2 >= buffer.count {
             buffer.removeSubrange(..<readIndex)
