@@ -313,6 +313,9 @@ public struct AdmissionResponder: Sendable {
         let revision = evaluation.revision
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)
+        if decision.verdicts.count > Self.maximumListedItems {
+            annotations["images-not-listed"] = "\(decision.verdicts.count - Self.maximumListedItems) (every image is in signet's audit record)"
+        }
         annotations["policy-revision"] = revision
         if !decision.auditFindings.isEmpty {
             annotations["audit-findings"] = decision.auditFindings.joined(separator: "; ")
@@ -329,8 +332,9 @@ public struct AdmissionResponder: Sendable {
         return (AdmissionResponse(
             uid: evaluation.uid,
             allowed: decision.allowed,
-            status: decision.allowed ? nil : AdmissionStatus(code: 403, reason: "Forbidden", message: decision.denials.joined(separator: "; ")),
-            warnings: decision.warnings.isEmpty && evaluation.notes.isEmpty ? nil : decision.warnings + evaluation.notes,
+            status: decision.allowed ? nil : AdmissionStatus(
+                code: 403, reason: "Forbidden", message: Self.listed(decision.denials, more: "images denied").joined(separator: "; ")),
+            warnings: decision.warnings.isEmpty && evaluation.notes.isEmpty ? nil : Self.listed(decision.warnings + evaluation.notes, more: "warnings"),
             auditAnnotations: annotations), outcome)
     }
 
@@ -347,11 +351,26 @@ public struct AdmissionResponder: Sendable {
         return images.filter { before[Slot(type: $0.containerType, name: $0.container)] != $0.image }
     }
 
-    /// A compact JSON array: `[{"container":"web","image":"…","outcome":"deny","policies":["p"]}]`.
+    /// The most denials, warnings and images a response lists: Kubernetes limits neither the
+    /// containers of a Pod nor the length of what they name, only the request's size, and a
+    /// response of a Pod of ten thousand denied containers would otherwise carry megabytes of
+    /// message for `kubectl` to print and the API server to log. Every image stays in the audit
+    /// record.
+    public static let maximumListedItems = 20
+
+    /// `items`, or the first ``maximumListedItems`` less one and a last one counting the rest.
+    static func listed(_ items: [String], more what: String) -> [String] {
+        guard items.count > maximumListedItems else { return items }
+        let keep = maximumListedItems - 1
+        return Array(items.prefix(keep)) + ["and \(items.count - keep) more \(what) (every image is in signet's audit record)"]
+    }
+
+    /// A compact JSON array of the first ``maximumListedItems`` verdicts (`images-not-listed`
+    /// counts the rest): `[{"container":"web","image":"…","outcome":"deny","policies":["p"]}]`.
     static func summarise(_ verdicts: [ImageVerdict]) -> String {
         var writer = JSONWriter()
         writer.raw("[")
-        for index in verdicts.indices {
+        for index in verdicts.indices.prefix(maximumListedItems) {
             writer.raw(index == 0 ? "{" : ",{")
             writer.key("container", first: true)
             writer.string(verdicts[index].container)
