@@ -293,7 +293,7 @@ public struct AdmissionResponder: Sendable {
             namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
             kind: request.kind.kind, operation: request.operation.rawValue,
             dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
-            imagePullSecrets: references.imagePullSecrets, serviceAccountName: references.serviceAccountName,
+            imagePullSecrets: PullSecretNames.bounded(references.imagePullSecrets).names, serviceAccountName: references.serviceAccountName,
             controller: references.controller)
     }
 

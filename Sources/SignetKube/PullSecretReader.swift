@@ -47,8 +47,15 @@ public final class PullSecretReader: Sendable {
         self.logger = logger
     }
 
-    /// The credentials for a pod in `namespace` naming `pullSecrets` and `serviceAccount`.
-    public func credentials(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> RegistryCredentialStore {
+    /// The credentials for a pod in `namespace` naming `pullSecrets` and `serviceAccount`; at
+    /// most ``PullSecretNames/maximum`` distinct pull secrets are read (the rest are logged).
+    public func credentials(namespace: String?, pullSecrets listed: [String], serviceAccount: String?) async -> RegistryCredentialStore {
+        let (pullSecrets, leftOut) = PullSecretNames.bounded(listed)
+        if leftOut > 0 {
+            logger.warning("a pod names more image pull secrets than signet reads; the rest are not used", metadata: [
+                "namespace": "\(namespace ?? "")", "read": "\(pullSecrets.count)", "not_read": "\(leftOut)",
+            ])
+        }
         let key = CacheKey(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
         let now = ContinuousClock.now
         if let cached = cache.withLockedValue({ $0[key] }), cached.expires > now {

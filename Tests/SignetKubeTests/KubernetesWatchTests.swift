@@ -1,5 +1,6 @@
 import Foundation
 import SignetKube
+import SignetRegistry
 import SignetTestSupport
 import Testing
 
@@ -222,10 +223,18 @@ struct KubernetesWatchTests {
         _ = await cached.credentials(namespace: "shop", pullSecrets: ["pull", "other"], serviceAccount: nil)
         #expect(try secretReads() == 2)
 
+        // A pod naming thousands of pull secrets (or one name thousands of times) costs at most
+        // `maximumPullSecrets` reads: distinct names, in order.
+        let crowded = ["pull"] + (0..<5_000).map { "s\($0 % 2_500)" }
+        _ = await cached.credentials(namespace: "shop", pullSecrets: crowded, serviceAccount: nil)
+        let reads = try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/shop/secrets/") }
+        #expect(reads.filter { $0.hasPrefix("GET /api/v1/namespaces/shop/secrets/s") }.count == PullSecretNames.maximum - 1)
+        #expect(try secretReads() == 3)
+
         let uncached = PullSecretReader(client: try Self.client(server), cacheLifetime: .zero)
         for _ in 0..<3 {
             _ = await uncached.credentials(namespace: "shop", pullSecrets: ["pull"], serviceAccount: nil)
         }
-        #expect(try secretReads() == 5)
+        #expect(try secretReads() == 6)
     }
 }
