@@ -19,6 +19,9 @@ extension ConsoleRequestHandler {
             guard let asked = try? JSONDecoder().decode(Asked.self, from: Data(request.body)), !asked.image.isEmpty else {
                 return Self.json(400, ["error": #"the body must be a JSON object {"image": "...", "namespace": "..."}"#])
             }
+            if let problem = VerificationRunner.problem(image: asked.image, namespace: asked.namespace) {
+                return Self.json(400, ["error": problem])
+            }
             guard let id = runner.start(image: asked.image, namespace: asked.namespace, user: caller.user.username) else {
                 var busy = Self.json(429, ["error": Self.busyMessage(runner)])
                 busy.headers.add(name: "Retry-After", value: "5")

@@ -122,6 +122,10 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
                                  body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: "enter an image reference"))
             }
             let namespace = form["namespace"].flatMap { $0.isEmpty ? nil : $0 }
+            if let problem = VerificationRunner.problem(image: image, namespace: namespace) {
+                return Self.page(400, title: "Verify", active: "Verify", user: user,
+                                 body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: problem))
+            }
             guard let id = runner.start(image: image, namespace: namespace, user: user) else {
                 var busy = Self.page(429, title: "Verify", active: "Verify", user: user, body: VerifyPages.form(
                     csrf: csrf, recent: runner.recent(), message: Self.busyMessage(runner)))

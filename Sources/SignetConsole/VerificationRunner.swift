@@ -53,6 +53,23 @@ public final class VerificationRunner: Sendable {
         self.logger = logger
     }
 
+    /// The longest image text and namespace a verification is started for: no image reference
+    /// is longer (a name of at most 255 characters, a tag of 128, a digest of 135), nor any
+    /// namespace (a DNS label), and each kept run holds its texts.
+    public static let maximumImageBytes = 1024
+    public static let maximumNamespaceBytes = 63
+
+    /// Why `image` and `namespace` cannot be verified as asked, or nil.
+    public static func problem(image: String, namespace: String?) -> String? {
+        if image.utf8.count > maximumImageBytes {
+            return "not an image reference: \(image.utf8.count) bytes, longer than any (at most \(maximumImageBytes))"
+        }
+        if let namespace, namespace.utf8.count > maximumNamespaceBytes {
+            return "not a namespace: \(namespace.utf8.count) bytes, longer than any (at most \(maximumNamespaceBytes))"
+        }
+        return nil
+    }
+
     /// Starts verifying `image` for `user`; the run's id at once, or nil when
     /// ``maximumRunning`` verifications are running.
     public func start(image: String, namespace: String?, user: String) -> String? {

@@ -25,15 +25,20 @@ public struct KubernetesEvent: Sendable, Hashable {
     public var object: ObjectReference
     /// A CamelCase reason, such as `EmergencyBypassUsed`.
     public var reason: String
+    /// At most ``maximumMessageCharacters``, cut when the event is made: the recorder's queue
+    /// holds events, and a message naming every image of a large object would be megabytes.
     public var message: String
     /// `Normal` or `Warning`.
     public var type: String
     public var time: Date
 
+    /// The longest message kept (the API server's own event messages are cut at about this).
+    public static let maximumMessageCharacters = 1024
+
     public init(object: ObjectReference, reason: String, message: String, type: String = "Warning", time: Date) {
         self.object = object
         self.reason = reason
-        self.message = message
+        self.message = String(message.prefix(Self.maximumMessageCharacters))
         self.type = type
         self.time = time
     }
@@ -51,7 +56,7 @@ public struct KubernetesEvent: Sendable, Hashable {
         let event: [String: Any] = [
             "apiVersion": "v1", "kind": "Event",
             "metadata": ["generateName": String(prefix) + ".", "namespace": namespace],
-            "involvedObject": involved, "reason": reason, "message": String(message.prefix(1024)), "type": type,
+            "involvedObject": involved, "reason": reason, "message": String(message.prefix(Self.maximumMessageCharacters)), "type": type,
             "source": ["component": component], "reportingComponent": component, "reportingInstance": component,
             "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
         ]

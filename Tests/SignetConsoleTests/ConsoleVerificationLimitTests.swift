@@ -68,4 +68,31 @@ import Testing
             HTTPRequest(method: "POST", target: "/api/verifications", headers: headers, body: Array(#"{"image":"\#(image)"}"#.utf8)), context: context)
         #expect(again.status == 200)
     }
+
+    /// An image text longer than any reference (or a namespace longer than any) is refused with
+    /// a 400 naming why, on the form and the API, and no run keeps it.
+    @Test func textsLongerThanAnyReferenceAreRefused() async throws {
+        let evaluator = PolicyEvaluator(policies: PolicySet(policies: [], revision: "test"), verifier: HeldVerifier())
+        let runner = VerificationRunner(evaluator: { evaluator })
+        let handler = ConsoleRequestHandler(authorizer: OpenDoor(), runner: runner, feed: DecisionFeed(), policies: { evaluator.policies })
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer any")
+        let context = HTTPRequestContext(remoteAddress: "127.0.0.1:1")
+        let huge = "ghcr.io/" + String(repeating: "a", count: 1 << 20)
+        let api = await handler.handle(
+            HTTPRequest(method: "POST", target: "/api/verifications", headers: headers, body: Array(#"{"image":"\#(huge)"}"#.utf8)), context: context)
+        #expect(api.status == 400)
+        #expect(String(decoding: api.body, as: UTF8.self).contains("longer than any (at most \(VerificationRunner.maximumImageBytes))"))
+        let namespace = await handler.handle(HTTPRequest(
+            method: "POST", target: "/api/verifications", headers: headers,
+            body: Array(#"{"image":"nginx","namespace":"\#(String(repeating: "n", count: 64))"}"#.utf8)), context: context)
+        #expect(namespace.status == 400)
+        var formHeaders = headers
+        formHeaders.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        let form = await handler.handle(
+            HTTPRequest(method: "POST", target: "/verify", headers: formHeaders, body: Array("image=\(huge)".utf8)), context: context)
+        #expect(form.status == 400)
+        #expect(String(decoding: form.body, as: UTF8.self).contains("longer than any"))
+        #expect(runner.recent().isEmpty)
+    }
 }
