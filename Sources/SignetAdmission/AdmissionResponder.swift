@@ -287,13 +287,24 @@ public struct AdmissionResponder: Sendable {
     /// What policies need to know of the object under admission.
     func subject(of request: AdmissionRequest) -> AdmissionSubject {
         let references = request.object?.references ?? PodObjectReferences()
+        var pullSecrets = references.imagePullSecrets
+        if pullSecrets.count > 1 {
+            let bounded = PullSecretNames.bounded(pullSecrets)
+            pullSecrets = bounded.names
+            if bounded.leftOut > 0 {
+                logger.warning("an object names more image pull secrets than signet reads; the rest are not used", metadata: [
+                    "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "name": "\(request.name ?? "")",
+                    "read": "\(pullSecrets.count)", "not_read": "\(bounded.leftOut)",
+                ])
+            }
+        }
         var labels: [String: String]?
         if let namespace = request.namespace, let namespaceLabels { labels = namespaceLabels(namespace) }
         return AdmissionSubject(
             namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
             kind: request.kind.kind, operation: request.operation.rawValue,
             dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
-            imagePullSecrets: PullSecretNames.bounded(references.imagePullSecrets).names, serviceAccountName: references.serviceAccountName,
+            imagePullSecrets: pullSecrets, serviceAccountName: references.serviceAccountName,
             controller: references.controller)
     }
 
@@ -314,7 +325,7 @@ public struct AdmissionResponder: Sendable {
         annotations["decision"] = decision.allowed ? "allowed" : "denied"
         annotations["images"] = Self.summarise(decision.verdicts)
         if decision.verdicts.count > Self.maximumListedItems {
-            annotations["images-not-listed"] = "\(decision.verdicts.count - Self.maximumListedItems) (every image is in signet's audit record)"
+            annotations["images-not-listed"] = String(decision.verdicts.count - Self.maximumListedItems)
         }
         annotations["policy-revision"] = revision
         if !decision.auditFindings.isEmpty {
@@ -333,8 +344,9 @@ public struct AdmissionResponder: Sendable {
             uid: evaluation.uid,
             allowed: decision.allowed,
             status: decision.allowed ? nil : AdmissionStatus(
-                code: 403, reason: "Forbidden", message: Self.listed(decision.denials, more: "images denied").joined(separator: "; ")),
-            warnings: decision.warnings.isEmpty && evaluation.notes.isEmpty ? nil : Self.listed(decision.warnings + evaluation.notes, more: "warnings"),
+                code: 403, reason: "Forbidden", message: Self.listed(decision.denials, more: "denials").joined(separator: "; ")),
+            // Notes (why exemptions did not apply) first: they explain the rest, and are kept when warnings are cut.
+            warnings: decision.warnings.isEmpty && evaluation.notes.isEmpty ? nil : Self.listed(evaluation.notes + decision.warnings, more: "warnings"),
             auditAnnotations: annotations), outcome)
     }
 
@@ -362,7 +374,7 @@ public struct AdmissionResponder: Sendable {
     static func listed(_ items: [String], more what: String) -> [String] {
         guard items.count > maximumListedItems else { return items }
         let keep = maximumListedItems - 1
-        return Array(items.prefix(keep)) + ["and \(items.count - keep) more \(what) (every image is in signet's audit record)"]
+        return Array(items.prefix(keep)) + ["and \(items.count - keep) more \(what) (every image's verdict is in signet's audit record)"]
     }
 
     /// A compact JSON array of the first ``maximumListedItems`` verdicts (`images-not-listed`

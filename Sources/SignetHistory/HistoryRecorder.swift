@@ -250,8 +250,10 @@ public final class HistoryRecorder: Sendable {
 public struct HistoryRecorderConfiguration: Sendable {
     /// Entries queued at most; more are dropped.
     public var capacity = 10_000
-    /// Estimated bytes of the queued entries at most; more are dropped (ordinary decisions take
-    /// a few kilobytes, so the entry count is the bound that usually applies).
+    /// Estimated bytes of the queued entries (and of the batch being written) at most; more are
+    /// dropped. A decision is estimated at a few kilobytes to tens of kilobytes (its images,
+    /// reasons and verification steps), so with a hung store this bound is usually reached
+    /// before the entry count.
     public var maximumQueuedBytes = 64 << 20
     /// Entries written per transaction at most.
     public var batchSize = 500

@@ -48,14 +48,10 @@ public final class PullSecretReader: Sendable {
     }
 
     /// The credentials for a pod in `namespace` naming `pullSecrets` and `serviceAccount`; at
-    /// most ``PullSecretNames/maximum`` distinct pull secrets are read (the rest are logged).
+    /// most ``PullSecretNames/maximum`` distinct pull secrets of the pod and its service account
+    /// together are read (the rest are logged).
     public func credentials(namespace: String?, pullSecrets listed: [String], serviceAccount: String?) async -> RegistryCredentialStore {
-        let (pullSecrets, leftOut) = PullSecretNames.bounded(listed)
-        if leftOut > 0 {
-            logger.warning("a pod names more image pull secrets than signet reads; the rest are not used", metadata: [
-                "namespace": "\(namespace ?? "")", "read": "\(pullSecrets.count)", "not_read": "\(leftOut)",
-            ])
-        }
+        let pullSecrets = PullSecretNames.bounded(listed).names
         let key = CacheKey(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
         let now = ContinuousClock.now
         if let cached = cache.withLockedValue({ $0[key] }), cached.expires > now {
@@ -80,16 +76,24 @@ public final class PullSecretReader: Sendable {
     private func read(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> RegistryCredentialStore {
         var references: [(namespace: String, name: String)] = []
         if let namespace {
-            references += pullSecrets.map { (namespace, $0) }
+            var names = pullSecrets
             let account = serviceAccount ?? "default"
             do {
                 if let object = try await client.get(.serviceAccounts, name: account, namespace: namespace),
                    let secrets = object.dictionary["imagePullSecrets"] as? [[String: Any]] {
-                    references += secrets.compactMap { $0["name"] as? String }.map { (namespace, $0) }
+                    names += secrets.compactMap { $0["name"] as? String }
                 }
             } catch {
                 report(error, "cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)"])
             }
+            // The pod's and its service account's together: each name is an API read.
+            let (read, leftOut) = PullSecretNames.bounded(names)
+            if leftOut > 0 {
+                logger.warning("a pod and its service account name more image pull secrets than signet reads; the rest are not used", metadata: [
+                    "namespace": "\(namespace)", "service_account": "\(account)", "read": "\(read.count)", "not_read": "\(leftOut)",
+                ])
+            }
+            references += read.map { (namespace, $0) }
         }
         for entry in configuredSecrets {
             let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)

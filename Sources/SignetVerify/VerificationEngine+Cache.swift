@@ -89,8 +89,11 @@ final class CachedHitSteps: DeferredVerificationSteps {
         self.repository = repository
     }
 
-    /// The cached steps and the two in front (`digest`, `cache`).
-    var count: Int { steps.count + 2 }
+    /// The steps in front of the cached ones: `digest` and `cache` (``VerificationEngine/leadingSteps(digest:outcome:)``
+    /// of a hit; `VerificationCacheTests` checks that the two agree).
+    static let leadingCount = 2
+
+    var count: Int { steps.count + Self.leadingCount }
 
     func list() -> [VerificationStep] {
         var list = VerificationEngine.leadingSteps(digest: digest, outcome: .hit)

@@ -95,6 +95,9 @@ struct AlertDispatcherTests {
         dispatcher.finish()
         await dispatcher.run()
         #expect(receiver.requests == ["POST /hook"])
+        // What the receiver got is the cut alert: the whole one would be megabytes.
+        let received = try #require(receiver.bodySizes.first)
+        #expect(received == AlertFormat.json.body(bounded).count, "received \(received) bytes")
         for format in AlertFormat.allCases {
             let body = format.body(bounded)
             #expect(body.count < 32 * 1024, "\(format) body of \(body.count) bytes")

@@ -237,4 +237,17 @@ struct KubernetesWatchTests {
         }
         #expect(try secretReads() == 6)
     }
+
+    /// A service account naming a hundred pull secrets, with the pod's own: the two lists together
+    /// cost at most `PullSecretNames.maximum` secret reads.
+    @Test func aServiceAccountsPullSecretsCountTowardsTheBound() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "crowded", "namespace": "shop"],
+                                             "imagePullSecrets": (0..<100).map { ["name": "sa-\($0)"] }])
+        let reader = PullSecretReader(client: try Self.client(server))
+        _ = await reader.credentials(namespace: "shop", pullSecrets: ["own"], serviceAccount: "crowded")
+        let reads = try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/shop/secrets/") }
+        #expect(reads.count == PullSecretNames.maximum, "\(reads.count) secret reads")
+        #expect(reads.first?.hasPrefix("GET /api/v1/namespaces/shop/secrets/own") == true)
+    }
 }

@@ -70,6 +70,13 @@ public final class RegistryStubServer: @unchecked Sendable {
         (process?.stdout ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
     }
 
+    /// The sizes of the request bodies received so far, in order (requests without one left out).
+    public var bodySizes: [Int] {
+        (process?.stdout ?? "").split(separator: "\n").compactMap { line in
+            line.hasPrefix("# body ") ? Int(line.dropFirst("# body ".count)) : nil
+        }
+    }
+
     /// The most requests the server was answering at one time so far.
     public var peakConcurrentRequests: Int {
         (process?.stdout ?? "").split(separator: "\n").compactMap { line in
@@ -106,6 +113,8 @@ public final class RegistryStubServer: @unchecked Sendable {
                     self.rfile.read(length)
                 with lock:
                     print(key, flush=True)
+                    if length:
+                        print("# body %d" % length, flush=True)
                     responses = routes.get(key)
                     index = served.get(key, 0)
                     served[key] = index + 1

@@ -195,6 +195,7 @@ struct VerificationCacheTests {
         guard case .deferred = cached.stepSource else { Issue.record("a cached verdict's steps were listed at once"); return }
         #expect(cached.steps == hit.steps)
         #expect(cached.steps.map(\.name) == ["digest", "cache", "signature artifact", "signature"])
+        #expect(cached.stepSource.count == cached.steps.count, "a deferred list counts what it lists")
         #expect(cached.steps[2].detail == "registry.invalid/app:sha256-\(digestA.encoded).sig fetched")
         #expect(cached.steps[0].detail == digestA.description)
         // Kept and compared, encoded and decoded like listed ones.

@@ -25,12 +25,18 @@ extension AdmissionResponder {
     }
 
     /// The verdicts' reasons joined by `; `, read in place.
+    /// Past ``maximumListedItems`` verdicts, the first less one and a count of the rest, as a
+    /// deny's message lists them.
     static func joinedReasons(_ verdicts: [ImageVerdict]) -> String {
+        let listed = verdicts.count > maximumListedItems ? maximumListedItems - 1 : verdicts.count
         var text = ""
-        text.reserveCapacity(verdicts.indices.reduce(0) { $0 + verdicts[$1].reason.utf8.count + 2 })
-        for index in verdicts.indices {
+        text.reserveCapacity(verdicts.indices.prefix(listed).reduce(0) { $0 + verdicts[$1].reason.utf8.count + 2 })
+        for index in verdicts.indices.prefix(listed) {
             if index > 0 { text += "; " }
             text += verdicts[index].reason
+        }
+        if listed < verdicts.count {
+            text += "; and \(verdicts.count - listed) more images (every image's verdict is in this record's images)"
         }
         return text
     }
@@ -60,6 +66,8 @@ extension AdmissionResponder {
     ) {
         let dryRun = request.dryRun ?? false
         let decision = outcome?.decision
+        // A deny's reason is the message the client got (its first denials, the rest counted),
+        // an allow's its images' reasons, cut alike; every image's verdict is in `images`.
         let reason = response.status?.message ?? decision.map { Self.joinedReasons($0.verdicts) }
         let time = resourceValidator.configuration.clock.now()
         // A subject is one shared object: taking the outcome's costs one reference count.

@@ -49,8 +49,10 @@ public final class AlertDispatcher: Sendable {
     /// whether it was queued. Never waits.
     @discardableResult
     public func enqueue(_ alert: Alert) -> Bool {
-        let alert = alert.bounded()
+        // The key of the whole alert (two objects whose images differ past the cut are not the
+        // same alert), kept as a hash; the alert itself is cut before it is queued.
         let key = alert.deduplicationKey.hashValue
+        let alert = alert.bounded()
         let instant = now()
         let window = configuration.deduplicationWindow
         let previous = lastQueued.withLockedValue { last -> ContinuousClock.Instant?? in

@@ -134,7 +134,10 @@ public struct HTTPRequestParser: Sendable {
     public mutating func next() -> HTTPParserEvent {
         do {
             let event = try step()
-            if case .needMoreData = event, readIndex == buffer.count, buffer.capacity > Self.retainedCapacity {
+            // Idle (between requests, everything parsed): not in the middle of a body, whose
+            // reads would otherwise free and grow the buffer again at every wake-up.
+            if case .needMoreData = event, case .head = state, pending == nil, readIndex == buffer.count,
+               buffer.capacity > Self.retainedCapacity {
                 buffer = []
                 readIndex = 0
             }
