@@ -209,10 +209,23 @@ struct HistorySQL: Sendable {
         return HistoryEntry.microseconds(now) - seconds * 1_000_000 - attoseconds / 1_000_000_000_000
     }
 
-    /// The page of `entries` (one more than the limit when another page follows).
-    static func page(_ entries: [HistoryEntry], limit: Int) -> HistoryPage {
-        guard entries.count > limit else { return HistoryPage(entries: entries, nextCursor: nil) }
-        let shown = Array(entries.prefix(limit))
+    /// The most text a page holds (entries' estimated bytes); the next page goes on where it
+    /// stops. An entry keeps up to 128 KiB of images, so a page of the most entries could be
+    /// over a hundred megabytes of text, and more once written as HTML.
+    static let maximumPageBytes = 8 << 20
+
+    /// The page of `entries` (one more than the limit when another page follows): at most
+    /// `limit` entries and, past the first, at most `maximumBytes` of their text.
+    static func page(_ entries: [HistoryEntry], limit: Int, maximumBytes: Int = maximumPageBytes) -> HistoryPage {
+        var count = 0
+        var bytes = 0
+        while count < min(limit, entries.count) {
+            bytes += entries[count].estimatedByteCount
+            if count > 0 && bytes > maximumBytes { break }
+            count += 1
+        }
+        guard count < entries.count else { return HistoryPage(entries: entries, nextCursor: nil) }
+        let shown = Array(entries.prefix(count))
         let last = shown[shown.count - 1]
         return HistoryPage(entries: shown, nextCursor: HistoryCursor(timeMicroseconds: last.timeMicroseconds, id: last.id ?? 0))
     }
