@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import SignetPolicy
+import SignetRegistry
 
 /// Runs the console's verifications and keeps the last ``capacity`` of them: each image is
 /// decided by the evaluator admission uses at that moment (same policies, exceptions, bypasses
@@ -54,9 +55,8 @@ public final class VerificationRunner: Sendable {
     }
 
     /// The longest image text and namespace a verification is started for: no image reference
-    /// is longer (a name of at most 255 characters, a tag of 128, a digest of 135), nor any
-    /// namespace (a DNS label), and each kept run holds its texts.
-    public static let maximumImageBytes = 1024
+    /// is longer, nor any namespace (a DNS label), and each kept run holds its texts.
+    public static let maximumImageBytes = ImageReference.maximumReferenceLength
     public static let maximumNamespaceBytes = 63
 
     /// Why `image` and `namespace` cannot be verified as asked, or nil.

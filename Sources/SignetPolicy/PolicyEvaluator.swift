@@ -489,10 +489,9 @@ final class ParsedImages: Sendable {
 
     static let capacity = 4096
     /// Texts longer than this are parsed every time, not remembered: no image reference is
-    /// this long (a name of at most 255 characters, a tag of 128, a sha512 digest of 135), and
-    /// Kubernetes does not limit an image's length, so remembering any text would let one client
-    /// fill ``capacity`` entries of megabytes each.
-    static let maximumRememberedBytes = 1024
+    /// longer (parsing refuses them at once), and Kubernetes does not limit an image's length,
+    /// so remembering any text would let one client fill ``capacity`` entries of megabytes each.
+    static let maximumRememberedBytes = ImageReference.maximumReferenceLength
     private let policies: [CompiledPolicy]
     private let entries = NIOLockedValueBox<[String: Result<Parsed, ImageReferenceError>]>([:])
 

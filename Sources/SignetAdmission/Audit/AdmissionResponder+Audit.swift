@@ -25,18 +25,17 @@ extension AdmissionResponder {
     }
 
     /// The verdicts' reasons joined by `; `, read in place.
-    /// Past ``maximumListedItems`` verdicts, the first less one and a count of the rest, as a
-    /// deny's message lists them.
+    /// Past ``maximumListedItems`` verdicts, ``listed(_:more:)`` of their reasons, as a deny's
+    /// message lists its denials.
     static func joinedReasons(_ verdicts: [ImageVerdict]) -> String {
-        let listed = verdicts.count > maximumListedItems ? maximumListedItems - 1 : verdicts.count
+        guard verdicts.count <= maximumListedItems else {
+            return listed(verdicts.map(\.reason), more: "images").joined(separator: "; ")
+        }
         var text = ""
-        text.reserveCapacity(verdicts.indices.prefix(listed).reduce(0) { $0 + verdicts[$1].reason.utf8.count + 2 })
-        for index in verdicts.indices.prefix(listed) {
+        text.reserveCapacity(verdicts.indices.reduce(0) { $0 + verdicts[$1].reason.utf8.count + 2 })
+        for index in verdicts.indices {
             if index > 0 { text += "; " }
             text += verdicts[index].reason
-        }
-        if listed < verdicts.count {
-            text += "; and \(verdicts.count - listed) more images (every image's verdict is in this record's images)"
         }
         return text
     }
