@@ -13,6 +13,9 @@ struct RegistryFlags: ParsableArguments {
     @Option(name: .long, help: "Docker config.json with registry credentials. (env: SIGNET_DOCKER_CONFIG)")
     var dockerConfig: String?
 
+    @Option(name: .long, help: "Memory budget for registry responses across all requests in flight; past it the download holding the most is stopped (and retried). At least 1 MiB; below 16 MiB the largest blobs cannot be fetched. (env: SIGNET_MAX_BUFFERED_REGISTRY_BYTES, default 67108864)")
+    var maxBufferedRegistryBytes: Int?
+
     /// The client configuration and credentials these flags describe. With
     /// `useDefaultDockerConfig`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` is read
     /// when no config is named (the command-line tools do this; the server does not).
@@ -25,6 +28,15 @@ struct RegistryFlags: ParsableArguments {
             }
             : allowInsecureRegistry
         configuration.allowInsecureRegistries = Set(insecure.filter { !$0.isEmpty })
+        do {
+            configuration.maximumBufferedResponseBytes = try EnvironmentOption.int(
+                maxBufferedRegistryBytes, "SIGNET_MAX_BUFFERED_REGISTRY_BYTES", default: configuration.maximumBufferedResponseBytes)
+        } catch {
+            throw RegistryFlagsError(description: "\(error)")
+        }
+        guard configuration.maximumBufferedResponseBytes >= 1 << 20 else {
+            throw RegistryFlagsError(description: "--max-buffered-registry-bytes must be at least 1048576 (1 MiB)")
+        }
         var credentials = RegistryCredentialStore()
         let named = EnvironmentOption.string(dockerConfig, "SIGNET_DOCKER_CONFIG")
         if let path = named ?? (useDefaultDockerConfig ? Self.defaultDockerConfigPath() : nil) {

@@ -16,6 +16,10 @@ import NIOConcurrencyHelpers
 /// milliseconds from when curl started the transfer, could fire a hair before the deadline and
 /// name curl's timeout instead; it is only a backstop set past the deadline.
 ///
+/// With ``CurlTransferSettings/responseBufferLimit``, the room the response bodies of all
+/// transfers take at once is bounded (``ResponseBufferBudget``): past it, the transfer holding the
+/// most is stopped.
+///
 /// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
 /// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
 /// reuse the connection and skip full TLS handshakes.
@@ -28,6 +32,12 @@ package final class CurlMultiDriver: @unchecked Sendable {
     private let share: UnsafeMutableRawPointer?
     private let settings: CurlTransferSettings
     private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    /// The room response bodies take, the transfers counted in it, and those it stopped that
+    /// are still to be completed (driver thread only).
+    private var budget: ResponseBufferBudget?
+    private var budgeted: [ResponseBufferBudget.TransferID: CurlTransfer] = [:]
+    private var stoppedForBudget: [CurlTransfer] = []
+    private var nextTransferID = 0
     private let state = NIOLockedValueBox(QueueState())
 
     private struct QueueState: Sendable {
@@ -45,6 +55,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
         guard let multi = curl_multi_init() else { throw .invalidRequest("curl_multi_init failed") }
         self.multi = multi
         self.settings = settings
+        budget = settings.responseBufferLimit.map(ResponseBufferBudget.init(limit:))
         _ = signet_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         _ = signet_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8)
         let share = curl_share_init()
@@ -134,8 +145,9 @@ package final class CurlMultiDriver: @unchecked Sendable {
                       let transfer = active[easy] else { continue }
                 let code = signet_curl_msg_result(message)
                 let expired = ContinuousClock.now >= transfer.request.deadline
-                complete(transfer, with: transfer.finish(code: code, deadlineExpired: expired))
+                complete(transfer, with: transfer.finish(code: code, deadlineExpired: expired, budgetLimit: budget?.limit ?? 0))
             }
+            completeStoppedTransfers()
             let nextDeadline = expireOverdueTransfers()
             // Sleeps until a socket is ready, curl's own timer fires, a caller wakes us, or the
             // earliest deadline of a running transfer comes.
@@ -201,6 +213,55 @@ package final class CurlMultiDriver: @unchecked Sendable {
             return
         }
         active[easy] = transfer
+        if budget != nil && transfer.request.bodyStream == nil {
+            let id = nextTransferID
+            nextTransferID += 1
+            transfer.budgetID = id
+            budgeted[id] = transfer
+            transfer.bodyBudget = (
+                admit: { [unowned self] count in admitBody(count, id: id) },
+                discard: { [unowned self] count in
+                    budget?.release(count, of: id)
+                    reportBuffer(stopped: 0)
+                })
+        }
+    }
+
+    // MARK: - The response buffer budget
+
+    /// Whether the transfer `id` may take `count` more bytes of room for its body; transfers the
+    /// budget stops to make room drop their bodies now and are completed after this turn.
+    private func admitBody(_ count: Int, id: ResponseBufferBudget.TransferID) -> Bool {
+        guard let admission = budget?.admit(count, for: id) else { return true }
+        switch admission {
+        case .take(let stopping):
+            for victim in stopping {
+                guard let transfer = budgeted[victim] else { continue }
+                transfer.stopForBudget()
+                stoppedForBudget.append(transfer)
+            }
+            reportBuffer(stopped: stopping.count)
+            return true
+        case .stop:
+            reportBuffer(stopped: 1)
+            return false
+        }
+    }
+
+    /// Fails the transfers the budget stopped while curl ran others (outside curl's callbacks,
+    /// where a handle may leave the multi handle).
+    private func completeStoppedTransfers() {
+        guard !stoppedForBudget.isEmpty else { return }
+        let stopped = stoppedForBudget
+        stoppedForBudget.removeAll()
+        for transfer in stopped {
+            complete(transfer, with: .failure(.overBudget(limit: budget?.limit ?? 0)))
+        }
+    }
+
+    private func reportBuffer(stopped: Int) {
+        guard let budget, let observer = settings.onResponseBufferChange else { return }
+        observer(ResponseBufferLevel(bufferedBytes: budget.buffered, stoppedTransfers: stopped))
     }
 
     /// Takes the transfer out of the multi handle, frees its easy handle and resumes its caller.
@@ -208,6 +269,11 @@ package final class CurlMultiDriver: @unchecked Sendable {
     private func complete(_ transfer: CurlTransfer, with result: Result<HTTPResponse, TransportFailure>) {
         if let easy = transfer.easy, active.removeValue(forKey: easy) != nil {
             curl_multi_remove_handle(multi, easy)
+        }
+        if let id = transfer.budgetID, budgeted.removeValue(forKey: id) != nil {
+            budget?.finish(id)
+            transfer.bodyBudget = nil
+            reportBuffer(stopped: 0)
         }
         transfer.close()
         let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLockedValue { _ in

@@ -12,6 +12,11 @@ package struct CurlTransferSettings: Sendable {
     /// PEM client certificate (TLS client authentication) and its PEM private key; none when `nil`.
     package var clientCertificatePath: String?
     package var clientKeyPath: String?
+    /// The room the response bodies of all transfers of the driver may take at once
+    /// (``ResponseBufferBudget``); unbounded but for each transfer's own cap when `nil`.
+    package var responseBufferLimit: Int?
+    /// Told, on the driver thread, each time that room changes or the budget stops transfers.
+    package var onResponseBufferChange: (@Sendable (ResponseBufferLevel) -> Void)?
 
     package init(
         caBundlePath: String?, connectTimeout: Duration, lowSpeedTimeout: Duration, maximumRedirects: Int,
@@ -24,6 +29,14 @@ package struct CurlTransferSettings: Sendable {
         self.userAgent = userAgent
         self.maximumHeaderBytes = maximumHeaderBytes
     }
+}
+
+/// What the transfers of one driver hold, as ``CurlTransferSettings/onResponseBufferChange`` is told.
+package struct ResponseBufferLevel: Sendable, Equatable {
+    /// Room taken by the response bodies of running transfers.
+    package var bufferedBytes: Int
+    /// Transfers this change stopped to stay within the budget.
+    package var stoppedTransfers: Int
 }
 
 /// One HTTP exchange on a libcurl easy handle, which it owns and frees.
@@ -44,6 +57,16 @@ final class CurlTransfer: @unchecked Sendable {
     var continuation: CheckedContinuation<HTTPResponse, any Error>?
     /// Set by ``CurlMultiDriver`` when the task asks to cancel before or during the transfer.
     var cancelRequested = false
+    /// Set by the driver when it keeps a ``ResponseBufferBudget``: asks for more room for the
+    /// body (`false`: this transfer is stopped), and gives back room dropped. Driver thread only.
+    var bodyBudget: (admit: (Int) -> Bool, discard: (Int) -> Void)?
+    /// This transfer's identity in the driver's budget, when it counts against one.
+    var budgetID: ResponseBufferBudget.TransferID?
+    /// The room the body's storage takes, as the budget counts it: the body never outgrows it.
+    private var bodyRoom = 0
+    /// The budget stopped this transfer (its body is gone); it fails with
+    /// ``TransportFailure/overBudget(limit:)``.
+    private(set) var stoppedForBudget = false
 
     private(set) var body: [UInt8] = []
     private(set) var responseHeaders: [(name: String, value: String)] = []
@@ -186,7 +209,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// Write callback: appends to the body, or returns 0 (which aborts the transfer with
-    /// CURLE_WRITE_ERROR) once the body would pass the cap.
+    /// CURLE_WRITE_ERROR) once the body would pass the cap or the driver's budget stops it.
     private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
         if let stream = request.bodyStream, let easy {
             var status = 0
@@ -194,9 +217,21 @@ final class CurlTransfer: @unchecked Sendable {
             stream(status, Array(bytes))
             return bytes.count
         }
-        guard body.count + bytes.count <= request.maximumResponseBytes else {
+        guard !stoppedForBudget else { return 0 }
+        let needed = body.count + bytes.count
+        guard needed <= request.maximumResponseBytes else {
             exceededBodyLimit = true
             return 0
+        }
+        if let bodyBudget, needed > bodyRoom {
+            // The storage grows as an array's does (doubling), counted before it is taken.
+            let room = min(max(needed, bodyRoom * 2), request.maximumResponseBytes)
+            guard bodyBudget.admit(room - bodyRoom) else {
+                stopForBudget()
+                return 0
+            }
+            body.reserveCapacity(room)
+            bodyRoom = room
         }
         body.append(contentsOf: bytes)
         return bytes.count
@@ -215,7 +250,11 @@ final class CurlTransfer: @unchecked Sendable {
         while let last = line.last, last.isNewline { line = line.dropLast() }
         if line.hasPrefix("HTTP/") {
             responseHeaders.removeAll()
-            body.removeAll()
+            body = []
+            if bodyRoom > 0 {
+                bodyBudget?.discard(bodyRoom)
+                bodyRoom = 0
+            }
         } else if let colon = line.firstIndex(of: ":") {
             let name = line[..<colon].trimmingSpaces().lowercased()
             let value = String(line[line.index(after: colon)...].trimmingSpaces())
@@ -224,9 +263,18 @@ final class CurlTransfer: @unchecked Sendable {
         return bytes.count
     }
 
+    /// Drops the body: the driver's budget stopped this transfer to make room (its room is
+    /// already given back). Later chunks are refused, which ends the transfer.
+    func stopForBudget() {
+        stoppedForBudget = true
+        body = []
+        bodyRoom = 0
+    }
+
     /// Builds the response once curl reports the transfer done with `code`.
-    func finish(code: CURLcode, deadlineExpired: Bool) -> Result<HTTPResponse, TransportFailure> {
+    func finish(code: CURLcode, deadlineExpired: Bool, budgetLimit: Int) -> Result<HTTPResponse, TransportFailure> {
         guard let easy else { return .failure(.cancelled) }
+        if stoppedForBudget { return .failure(.overBudget(limit: budgetLimit)) }
         if code != CURLE_OK {
             if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {
                 return .failure(.tooLarge(limit: request.maximumResponseBytes))

@@ -96,6 +96,8 @@ package final class HTTPClient: Sendable {
             case .tooLarge(let limit): throw Failure(description: "response larger than \(limit) bytes", isTimeout: false, isCancelled: false)
             case .connection(let message, _): throw Failure(description: message, isTimeout: false, isCancelled: false)
             case .invalidRequest(let message): throw Failure(description: message, isTimeout: false, isCancelled: false)
+            case .overBudget(let limit):
+                throw Failure(description: "stopped to keep responses within \(limit) bytes", isTimeout: false, isCancelled: false)
             }
         } catch {
             throw Failure(description: "\(error)", isTimeout: false, isCancelled: false)

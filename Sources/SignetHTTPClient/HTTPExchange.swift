@@ -77,4 +77,7 @@ package enum TransportFailure: Error, Sendable {
     case connection(message: String, isReset: Bool)
     /// The request could not be set up (an invalid URL, an unusable CA bundle).
     case invalidRequest(String)
+    /// Stopped to keep the response bodies of all transfers within `limit` bytes
+    /// (``ResponseBufferBudget``): this one held, or asked for, the most. Worth another try.
+    case overBudget(limit: Int)
 }

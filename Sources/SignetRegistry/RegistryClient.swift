@@ -45,12 +45,14 @@ public final class RegistryClient: Sendable {
         if let path = configuration.caBundlePath, !FileManager.default.isReadableFile(atPath: path) {
             throw RegistryError(.invalidConfiguration("CA bundle \(path) is not readable"))
         }
-        let settings = CurlTransferSettings(
+        var settings = CurlTransferSettings(
             caBundlePath: configuration.caBundlePath,
             connectTimeout: configuration.connectTimeout,
             lowSpeedTimeout: configuration.lowSpeedTimeout,
             maximumRedirects: configuration.maximumRedirects,
             userAgent: configuration.userAgent)
+        settings.responseBufferLimit = configuration.maximumBufferedResponseBytes
+        settings.onResponseBufferChange = Self.recordResponseBuffer
         do {
             driver = try CurlMultiDriver(settings: settings)
         } catch {
@@ -170,6 +172,15 @@ public final class RegistryClient: Sendable {
         return true
     }
 
+    /// The room registry responses in flight take, and the downloads stopped to stay within it,
+    /// as metrics (`docs/metrics.md`).
+    @Sendable private static func recordResponseBuffer(_ level: ResponseBufferLevel) {
+        Gauge(label: "signet_registry_response_buffer_bytes").record(level.bufferedBytes)
+        if level.stoppedTransfers > 0 {
+            Counter(label: "signet_registry_downloads_stopped_total").increment(by: level.stoppedTransfers)
+        }
+    }
+
     /// One HTTP exchange, counted, with transport failures turned into registry errors.
     func transport(_ request: HTTPRequest, target: Target, operation: String) async throws -> HTTPResponse {
         totalRequests.withLockedValue { $0 += 1 }
@@ -193,6 +204,8 @@ public final class RegistryClient: Sendable {
                 throw RegistryError(.deadlineExceeded(operation: operation))
             case .tooLarge(let limit):
                 throw RegistryError(.tooLarge(what: operation, limit: limit))
+            case .overBudget(let limit):
+                throw RegistryError(.overBudget(registry: target.registry, limit: limit))
             case .connection(let message, let isReset):
                 if ContinuousClock.now >= request.deadline {
                     throw RegistryError(.deadlineExceeded(operation: operation))

@@ -2,7 +2,8 @@
 ///
 /// Defaults: TLS verified against the system trust store, HTTPS only, manifests capped at 4 MiB
 /// (the limit the OCI distribution specification v1.1 lets registries enforce, "Pushing
-/// Manifests"), blobs at 16 MiB (enough for signature and attestation layers), three attempts
+/// Manifests"), blobs at 16 MiB (enough for signature and attestation layers), 64 MiB of
+/// responses held at once by all requests in flight, three attempts
 /// with exponential backoff for the retryable answers of RFC 9110 (429, 502, 503, 504) and for
 /// reset connections, never past the caller's deadline.
 public struct RegistryClientConfiguration: Sendable {
@@ -33,6 +34,13 @@ public struct RegistryClientConfiguration: Sendable {
     public var userAgent: String
     /// How many bearer tokens and server challenges are kept (``TokenAuthenticator/Limits``).
     public var tokenCacheLimits: TokenAuthenticator.Limits
+    /// The room the responses of all requests in flight may take at once. When a download needs
+    /// room that is not there, the one holding the most is stopped (and retried like a reset
+    /// connection), so small answers are never held up by large ones. Without it, registries
+    /// answering many verifications at once with large bodies (or dripping them) could make the
+    /// process hold every cap at once. Below ``maximumBlobBytes`` the largest blobs cannot be
+    /// fetched.
+    public var maximumBufferedResponseBytes: Int
 
     public init(
         caBundlePath: String? = nil,
@@ -45,7 +53,8 @@ public struct RegistryClientConfiguration: Sendable {
         maximumRedirects: Int = 5,
         defaultTokenLifetime: Duration = .seconds(60),
         userAgent: String = "signet",
-        tokenCacheLimits: TokenAuthenticator.Limits = TokenAuthenticator.Limits()
+        tokenCacheLimits: TokenAuthenticator.Limits = TokenAuthenticator.Limits(),
+        maximumBufferedResponseBytes: Int = 64 * 1024 * 1024
     ) {
         self.caBundlePath = caBundlePath
         self.allowInsecureRegistries = allowInsecureRegistries
@@ -58,6 +67,7 @@ public struct RegistryClientConfiguration: Sendable {
         self.defaultTokenLifetime = defaultTokenLifetime
         self.userAgent = userAgent
         self.tokenCacheLimits = tokenCacheLimits
+        self.maximumBufferedResponseBytes = maximumBufferedResponseBytes
     }
 }
 

@@ -16,6 +16,7 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
         case deadlineExceeded(operation: String)
         case digestMismatch(reference: String, expected: String, actual: String)
         case tooLarge(what: String, limit: Int)
+        case overBudget(registry: String, limit: Int)
         case badResponse(registry: String, detail: String)
         case invalidConfiguration(String)
         case cancelled
@@ -39,6 +40,9 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let digestMismatch = Kind(name: "digestMismatch")
         /// A manifest or blob is larger than the configured cap.
         public static let tooLarge = Kind(name: "tooLarge")
+        /// The download was stopped to keep the registry responses held at once within
+        /// ``RegistryClientConfiguration/maximumBufferedResponseBytes``; it held the most.
+        public static let overBudget = Kind(name: "overBudget")
         /// The registry answered something the protocol does not allow.
         public static let badResponse = Kind(name: "badResponse")
         /// Credentials or client settings could not be read.
@@ -63,6 +67,7 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
         case .deadlineExceeded: .deadlineExceeded
         case .digestMismatch: .digestMismatch
         case .tooLarge: .tooLarge
+        case .overBudget: .overBudget
         case .badResponse: .badResponse
         case .invalidConfiguration: .invalidConfiguration
         case .cancelled: .cancelled
@@ -80,8 +85,10 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// A connection the peer reset or closed mid-exchange: worth another try.
     var isRetryableReset: Bool {
-        if case .connectionFailed(_, _, true) = code { return true }
-        return false
+        switch code {
+        case .connectionFailed(_, _, true), .overBudget: true
+        default: false
+        }
     }
 
     public var description: String {
@@ -100,6 +107,9 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
             "\(reference): content does not match its digest (expected \(expected), got \(actual))"
         case .tooLarge(let what, let limit):
             "\(what): larger than the limit of \(limit) bytes"
+        case .overBudget(let registry, let limit):
+            "\(registry): download stopped: registry responses in flight reached signet's limit of \(limit) bytes "
+                + "(--max-buffered-registry-bytes), and this download held the most"
         case .badResponse(let registry, let detail):
             "\(registry): unexpected response: \(detail)"
         case .invalidConfiguration(let detail):

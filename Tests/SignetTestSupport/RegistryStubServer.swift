@@ -15,17 +15,25 @@ public final class RegistryStubServer: @unchecked Sendable {
         public var body: [UInt8]
         /// Seconds to wait before answering.
         public var delay: Double
-        /// With a value above 1: before answering, wait until this many requests are being
-        /// answered at once (or 20 s have passed), so a client that sends them one at a time
-        /// shows as ``RegistryStubServer/peakConcurrentRequests`` 1.
+        /// With a value above 1: before answering, wait until this many requests to routes that
+        /// gather have arrived (or 20 s have passed), so a client that sends them one at a time
+        /// shows as ``RegistryStubServer/peakConcurrentRequests`` 1, and requests to other routes
+        /// in flight at the same time do not count.
         public var gather: Int
+        /// With a value above 0: the body goes out in pieces of 16 KiB this many seconds apart,
+        /// as from a slow registry (or one that drips its answers on purpose).
+        public var pieceInterval: Double
 
-        public init(status: Int = 200, headers: [String: String] = [:], body: [UInt8] = [], delay: Double = 0, gather: Int = 0) {
+        public init(
+            status: Int = 200, headers: [String: String] = [:], body: [UInt8] = [], delay: Double = 0, gather: Int = 0,
+            pieceInterval: Double = 0
+        ) {
             self.status = status
             self.headers = headers
             self.body = body
             self.delay = delay
             self.gather = gather
+            self.pieceInterval = pieceInterval
         }
     }
 
@@ -50,7 +58,7 @@ public final class RegistryStubServer: @unchecked Sendable {
             table[route] = responses.map {
                 [
                     "status": $0.status, "headers": $0.headers, "body": Data($0.body).base64EncodedString(), "delay": $0.delay,
-                    "gather": $0.gather,
+                    "gather": $0.gather, "piece_interval": $0.pieceInterval,
                 ]
             }
         }
@@ -102,6 +110,7 @@ public final class RegistryStubServer: @unchecked Sendable {
         lock = threading.Lock()
         changed = threading.Condition(lock)
         in_flight = [0]
+        gathered = [0]
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -134,7 +143,9 @@ public final class RegistryStubServer: @unchecked Sendable {
                     response = responses[min(index, len(responses) - 1)]
                 if response.get("gather", 0) > 1:
                     with lock:
-                        changed.wait_for(lambda: in_flight[0] >= response["gather"], timeout=20)
+                        gathered[0] += 1
+                        changed.notify_all()
+                        changed.wait_for(lambda: gathered[0] >= response["gather"], timeout=20)
                 if response["delay"]:
                     time.sleep(response["delay"])
                 if response["status"] == 0:
@@ -147,7 +158,15 @@ public final class RegistryStubServer: @unchecked Sendable {
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if method != "HEAD":
+                if method == "HEAD":
+                    return
+                interval = response.get("piece_interval", 0)
+                if interval > 0:
+                    for start in range(0, len(body), 16384):
+                        self.wfile.write(body[start:start + 16384])
+                        self.wfile.flush()
+                        time.sleep(interval)
+                else:
                     self.wfile.write(body)
 
             def do_GET(self):

@@ -183,6 +183,7 @@ imagePullSecrets:
 {{- if .Values.registry.dockerConfigSecret }}
 - --docker-config=/etc/signet/docker/config.json
 {{- end }}
+- --max-buffered-registry-bytes={{ int64 .Values.registry.maxBufferedBytes }}
 {{- if eq .Values.keySecretsSource "api" }}
 {{- if ne .Values.policies.source "kubernetes" }}
 {{- fail "keySecretsSource api reads Secrets through the API: it needs policies.source kubernetes" }}
