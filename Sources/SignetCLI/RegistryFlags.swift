@@ -13,7 +13,7 @@ struct RegistryFlags: ParsableArguments {
     @Option(name: .long, help: "Docker config.json with registry credentials. (env: SIGNET_DOCKER_CONFIG)")
     var dockerConfig: String?
 
-    @Option(name: .long, help: "Memory budget for registry responses across all requests in flight; past it the download holding the most is stopped (and retried). At least 1 MiB; below 16 MiB the largest blobs cannot be fetched. (env: SIGNET_MAX_BUFFERED_REGISTRY_BYTES, default 67108864)")
+    @Option(name: .long, help: "Memory budget for the bodies of registry responses being downloaded; past it the largest download of the namespace holding the most is stopped (and retried). At least 1 MiB; below 16 MiB the largest blobs cannot be fetched. (env: SIGNET_MAX_BUFFERED_REGISTRY_BYTES, default 67108864)")
     var maxBufferedRegistryBytes: Int?
 
     /// The client configuration and credentials these flags describe. With

@@ -16,9 +16,9 @@ import NIOConcurrencyHelpers
 /// milliseconds from when curl started the transfer, could fire a hair before the deadline and
 /// name curl's timeout instead; it is only a backstop set past the deadline.
 ///
-/// With ``CurlTransferSettings/responseBufferLimit``, the room the response bodies of all
-/// transfers take at once is bounded (``ResponseBufferBudget``): past it, the transfer holding the
-/// most is stopped.
+/// With ``CurlTransferSettings/responseBufferLimit``, the room the bodies of the responses being
+/// downloaded take at once is bounded (``ResponseBufferBudget``): past it, the largest download of
+/// the group holding the most is stopped.
 ///
 /// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
 /// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
@@ -219,7 +219,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
             transfer.budgetID = id
             budgeted[id] = transfer
             transfer.bodyBudget = (
-                admit: { [unowned self] count in admitBody(count, id: id) },
+                admit: { [unowned self, group = transfer.request.budgetGroup] count in admitBody(count, id: id, group: group) },
                 discard: { [unowned self] count in
                     budget?.release(count, of: id)
                     reportBuffer(stopped: 0)
@@ -231,8 +231,8 @@ package final class CurlMultiDriver: @unchecked Sendable {
 
     /// Whether the transfer `id` may take `count` more bytes of room for its body; transfers the
     /// budget stops to make room drop their bodies now and are completed after this turn.
-    private func admitBody(_ count: Int, id: ResponseBufferBudget.TransferID) -> Bool {
-        guard let admission = budget?.admit(count, for: id) else { return true }
+    private func admitBody(_ count: Int, id: ResponseBufferBudget.TransferID, group: String) -> Bool {
+        guard let admission = budget?.admit(count, for: id, group: group) else { return true }
         switch admission {
         case .take(let stopping):
             for victim in stopping {

@@ -224,8 +224,9 @@ final class CurlTransfer: @unchecked Sendable {
             return 0
         }
         if let bodyBudget, needed > bodyRoom {
-            // The storage grows as an array's does (doubling), counted before it is taken.
-            let room = min(max(needed, bodyRoom * 2), request.maximumResponseBytes)
+            // The storage grows as an array's does (doubling), counted before it is taken, but
+            // never past the cap, nor past the announced length when the response has one.
+            let room = min(max(needed, bodyRoom * 2), request.maximumResponseBytes, max(needed, announcedLength ?? .max))
             guard bodyBudget.admit(room - bodyRoom) else {
                 stopForBudget()
                 return 0
@@ -261,6 +262,16 @@ final class CurlTransfer: @unchecked Sendable {
             responseHeaders.append((name, value))
         }
         return bytes.count
+    }
+
+    /// The response's Content-Length, when curl knows it.
+    private var announcedLength: Int? {
+        guard let easy else { return nil }
+        var length: Int64 = -1
+        guard signet_curl_easy_getinfo_off_t(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK, length >= 0 else {
+            return nil
+        }
+        return Int(length)
     }
 
     /// Drops the body: the driver's budget stopped this transfer to make room (its room is

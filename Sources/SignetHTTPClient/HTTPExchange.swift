@@ -20,6 +20,9 @@ package struct HTTPRequest: Sendable {
     /// When set, body bytes are handed here as they arrive (on the transfer thread, with the
     /// response status) instead of being collected, and no size cap applies: for watch streams.
     package var bodyStream: (@Sendable (_ status: Int, _ bytes: [UInt8]) -> Void)? = nil
+    /// Who the response is downloaded for (the namespace of an admission), for the driver's
+    /// ``ResponseBufferBudget``: when room runs out, the group holding the most loses a download.
+    package var budgetGroup: String = ""
 
     package init(
         method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,

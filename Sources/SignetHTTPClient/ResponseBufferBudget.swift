@@ -1,82 +1,109 @@
-/// How many bytes of response bodies the transfers of one ``CurlMultiDriver`` may hold at once.
+/// How much room the bodies of the responses being downloaded by one ``CurlMultiDriver`` may take
+/// at once.
 ///
 /// Each transfer is capped on its own (``HTTPRequest/maximumResponseBytes``), but registries that
 /// answer many transfers at once with large bodies, or drip them out, would otherwise make the
-/// process hold the sum of every cap. When a transfer needs room that is not there, the
-/// transfer holding the most is stopped and its bytes freed, as often as it takes; the one
-/// asking is stopped instead when it holds the most itself. So the bytes held never pass the
-/// limit, small answers (tokens, manifests, signatures) are never held up by large ones, and a
-/// registry that fills the budget with slow answers loses its own transfers first. The callers
-/// of a stopped transfer may try again (``TransportFailure/overBudget(limit:)``).
+/// process hold the sum of every cap. A transfer counts the room its body takes before taking
+/// it. When the room is not there, transfers are stopped one at a time: the largest of the group
+/// (``HTTPRequest/budgetGroup``: the namespace of the admission it serves) holding the most,
+/// counting the room asked for as the asker's. So the room counted never passes the limit, and a
+/// namespace can lose downloads only while it holds more than any other: filling the budget
+/// with slow answers from one namespace stops that namespace's downloads, never another's. The
+/// callers of a stopped transfer may try again (``TransportFailure/overBudget(limit:)``).
 ///
-/// Transfers are not paused instead: libcurl 7.x keeps reading a paused HTTP/2 stream up to its
-/// flow-control window (32 MiB, `curl_easy_pause(3)`, "MULTIPLEXED") into buffers of its own,
-/// past any cap, and a budget that waits lets slow answers hold everyone else up until their
-/// deadline.
+/// Transfers are not paused instead: libcurl 7.x keeps reading a paused HTTP/2 stream into
+/// buffers of its own up to its flow-control window (32 MiB, `curl_easy_pause(3)`,
+/// "MULTIPLEXED"), past any cap, and a budget that waits lets slow answers hold everyone else
+/// up until their deadline.
 ///
 /// A plain state machine, used by the driver thread alone: told how much more room a transfer's
-/// body takes, it answers whether to take it and which transfers to stop.
+/// body takes, it answers whether to take it and which transfer to stop.
 struct ResponseBufferBudget {
     /// Identifies one transfer for as long as it runs.
     typealias TransferID = Int
 
     /// What to do when a transfer's body needs more room.
     enum Admission: Equatable {
-        /// Take the room, after stopping these transfers (their bytes are already given back).
+        /// Take the room, after stopping these transfers (their room is already given back).
         case take(stopping: [TransferID])
-        /// Stop the transfer asking: it would hold the most. Its bytes are already given back.
+        /// Stop the transfer asking: it is the largest of the group holding the most. Its room
+        /// is already given back.
         case stop
     }
 
-    /// The most bytes held at once.
+    /// The most room held at once.
     let limit: Int
-    /// Bytes held by running transfers.
+    /// Room held by running transfers.
     private(set) var buffered = 0
-    /// The most bytes held at once since the budget was made.
+    /// The most room held at once since the budget was made.
     private(set) var peak = 0
-    private var held: [TransferID: Int] = [:]
+    private var held: [TransferID: (group: String, room: Int)] = [:]
+    private var groups: [String: Int] = [:]
 
     init(limit: Int) {
         self.limit = max(0, limit)
     }
 
-    /// Whether `transfer` may hold `count` more bytes, and which transfers make room for it.
-    ///
-    /// With the budget full, stopping the largest holder always makes room: it holds more than
-    /// the asker would, so more than `count`. So at most one transfer is stopped per request.
-    mutating func admit(_ count: Int, for transfer: TransferID) -> Admission {
+    /// Whether `transfer`, downloading for `group`, may take `count` more bytes of room, and
+    /// which transfers make room for it (several when the group holding the most holds it in
+    /// many small transfers).
+    mutating func admit(_ count: Int, for transfer: TransferID, group: String) -> Admission {
         var stopping: [TransferID] = []
         while buffered + count > limit {
-            // The largest holder, counting the room asked for as the asker's.
-            let asking = (held[transfer] ?? 0) + count
-            guard let (largest, bytes) = held.max(by: { $0.value < $1.value }), largest != transfer, bytes > asking else {
-                finish(transfer)
-                return .stop
-            }
-            finish(largest)
-            stopping.append(largest)
+            let victim = victim(for: transfer, group: group, asking: count)
+            finish(victim)
+            if victim == transfer { return .stop }
+            stopping.append(victim)
         }
-        held[transfer, default: 0] += count
+        held[transfer, default: (group, 0)].room += count
+        groups[group, default: 0] += count
         buffered += count
         peak = max(peak, buffered)
         return .take(stopping: stopping)
     }
 
-    /// `transfer` dropped `count` bytes it held (the body of a response it was redirected from).
-    mutating func release(_ count: Int, of transfer: TransferID) {
-        guard let current = held[transfer] else { return }
-        let released = min(count, current)
-        buffered -= released
-        held[transfer] = current - released == 0 ? nil : current - released
-    }
-
-    /// `transfer` ended or was stopped: everything it held is free.
-    mutating func finish(_ transfer: TransferID) {
-        if let current = held.removeValue(forKey: transfer) {
-            buffered -= current
+    /// The transfer to stop so `transfer` gets `asking` more room: the largest of the group
+    /// holding the most, counting the room asked for as the asker's; on a tie, the asker's own
+    /// group, and in it the asker.
+    private func victim(for transfer: TransferID, group: String, asking: Int) -> TransferID {
+        let askerGroupRoom = (groups[group] ?? 0) + asking
+        var heaviest = (group: group, room: askerGroupRoom)
+        for (name, room) in groups where name != group && room > heaviest.room {
+            heaviest = (name, room)
         }
+        var largest = (id: transfer, room: (held[transfer]?.room ?? 0) + asking)
+        for (id, entry) in held where entry.group == heaviest.group && id != transfer {
+            if entry.room > largest.room || (largest.id == transfer && heaviest.group != group) {
+                largest = (id, entry.room)
+            }
+        }
+        return largest.id
     }
 
-    /// Bytes `transfer` holds.
-    func bytes(heldBy transfer: TransferID) -> Int { held[transfer] ?? 0 }
+    /// `transfer` dropped `count` bytes of room (the body of a response it was redirected from).
+    mutating func release(_ count: Int, of transfer: TransferID) {
+        guard let entry = held[transfer] else { return }
+        let released = min(count, entry.room)
+        buffered -= released
+        remove(released, from: entry.group)
+        held[transfer] = entry.room == released ? nil : (entry.group, entry.room - released)
+    }
+
+    /// `transfer` ended or was stopped: all its room is free.
+    mutating func finish(_ transfer: TransferID) {
+        guard let entry = held.removeValue(forKey: transfer) else { return }
+        buffered -= entry.room
+        remove(entry.room, from: entry.group)
+    }
+
+    private mutating func remove(_ room: Int, from group: String) {
+        let left = (groups[group] ?? 0) - room
+        groups[group] = left > 0 ? left : nil
+    }
+
+    /// Room `transfer` holds.
+    func room(heldBy transfer: TransferID) -> Int { held[transfer]?.room ?? 0 }
+
+    /// Room the transfers of `group` hold.
+    func room(heldByGroup group: String) -> Int { groups[group] ?? 0 }
 }

@@ -98,7 +98,10 @@ public struct PolicyEvaluator: Sendable {
         let unfinished = pending.unfinished
         // Registry requests from here on carry the admission's pull secrets.
         let credentials = credentialProvider.map { AdmissionCredentials(provider: $0, subject: pending.subject) }
-        let finished = await RequestCredentials.using(credentials) { await verifyAll(unfinished, deadline: deadline) }
+        // ... and are made for its namespace (the registry client's response budget groups by it).
+        let finished = await RegistryRequestOrigin.using(pending.subject.namespace ?? "") {
+            await RequestCredentials.using(credentials) { await verifyAll(unfinished, deadline: deadline) }
+        }
         for (index, evaluation) in finished { pending.evaluations[index] = evaluation }
         pending.unfinished = []
         return conclude(pending)

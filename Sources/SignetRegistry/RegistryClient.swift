@@ -45,6 +45,9 @@ public final class RegistryClient: Sendable {
         if let path = configuration.caBundlePath, !FileManager.default.isReadableFile(atPath: path) {
             throw RegistryError(.invalidConfiguration("CA bundle \(path) is not readable"))
         }
+        guard configuration.maximumBufferedResponseBytes >= 1 << 20 else {
+            throw RegistryError(.invalidConfiguration("maximumBufferedResponseBytes must be at least 1 MiB"))
+        }
         var settings = CurlTransferSettings(
             caBundlePath: configuration.caBundlePath,
             connectTimeout: configuration.connectTimeout,
@@ -183,6 +186,8 @@ public final class RegistryClient: Sendable {
 
     /// One HTTP exchange, counted, with transport failures turned into registry errors.
     func transport(_ request: HTTPRequest, target: Target, operation: String) async throws -> HTTPResponse {
+        var request = request
+        request.budgetGroup = RegistryRequestOrigin.current ?? ""
         totalRequests.withLockedValue { $0 += 1 }
         RegistryRequestCounter.current?.increment()
         do {

@@ -34,12 +34,12 @@ public struct RegistryClientConfiguration: Sendable {
     public var userAgent: String
     /// How many bearer tokens and server challenges are kept (``TokenAuthenticator/Limits``).
     public var tokenCacheLimits: TokenAuthenticator.Limits
-    /// The room the responses of all requests in flight may take at once. When a download needs
-    /// room that is not there, the one holding the most is stopped (and retried like a reset
-    /// connection), so small answers are never held up by large ones. Without it, registries
-    /// answering many verifications at once with large bodies (or dripping them) could make the
-    /// process hold every cap at once. Below ``maximumBlobBytes`` the largest blobs cannot be
-    /// fetched.
+    /// The room the bodies of the responses being downloaded may take at once. When a download
+    /// needs room that is not there, the largest download of the ``RegistryRequestOrigin`` (the
+    /// admission's namespace) holding the most is stopped, and retried like a reset connection.
+    /// Without it, registries answering many verifications at once with large bodies (or
+    /// dripping them) could make the process hold every cap at once. Below ``maximumBlobBytes``
+    /// the largest blobs cannot be fetched; 1 MiB at least.
     public var maximumBufferedResponseBytes: Int
 
     public init(

@@ -78,12 +78,13 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
     /// opposed to an answer that will not change (not found, denied, tampered content).
     public var isTransient: Bool {
         switch code {
-        case .connectionFailed, .deadlineExceeded, .cancelled: true
+        case .connectionFailed, .deadlineExceeded, .cancelled, .overBudget: true
         default: false
         }
     }
 
-    /// A connection the peer reset or closed mid-exchange: worth another try.
+    /// A connection the peer reset or closed mid-exchange, or a download stopped to keep within
+    /// the response budget: worth another try.
     var isRetryableReset: Bool {
         switch code {
         case .connectionFailed(_, _, true), .overBudget: true

@@ -1,4 +1,5 @@
 import Foundation
+import SignetTestSupport
 import Testing
 
 @testable import SignetAdmission
@@ -16,16 +17,11 @@ import Testing
 /// exponents (a number too large for a Double), bytes of ASCII only, and nesting far below
 /// either reader's depth limit.
 struct JSONSyntaxDifferentialTests {
-    /// A deterministic generator (SplitMix64), so a failure is the same failure on every run.
+    /// Draws from a deterministic generator, so a failure is the same failure on every run.
     struct Steps {
-        var state: UInt64
-        mutating func next(_ bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
+        var generator: SeededGenerator
+        init(state: UInt64) { generator = SeededGenerator(seed: state) }
+        mutating func next(_ bound: Int) -> Int { Int(generator.next() % UInt64(bound)) }
     }
 
     /// What mutations write: JSON's structural bytes, whitespace, the bytes of literals and

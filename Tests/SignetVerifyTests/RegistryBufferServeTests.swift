@@ -64,6 +64,11 @@ struct RegistryBufferServeTests {
         #expect(stub.peakConcurrentRequests >= Self.imageCount, "the payloads were never fetched side by side")
         let stops = try await server.metricValue("signet_registry_downloads_stopped_total")
         #expect((stops ?? 0) >= 1, "no download was stopped: \(String(describing: stops))")
+        // Every stop is retried at once (with a backoff well inside the 20 s deadline).
+        let retries = try await server.metrics().split(separator: "\n")
+            .filter { $0.hasPrefix("signet_registry_retries_total{") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        #expect(retries >= 1, "no stopped download was retried")
         #expect(try await server.metricValue("signet_registry_response_buffer_bytes") == 0)
         _ = try? await offThePool {
             server.stop()

@@ -172,7 +172,7 @@ imagePullSecrets:
 - --no-match-action={{ include "signet.noMatchAction" . }}
 {{- end -}}
 
-{{/* The trust material flags `signet serve` and `signet scan` share: how registries are reached (CA bundle, plain-HTTP registries, credentials), where the Secrets and ConfigMaps policies name are read, and the Sigstore trusted root kept current through TUF. The files they name are mounted by signet.verificationVolumeMounts. */}}
+{{/* The trust material flags `signet serve` and `signet scan` share: how registries are reached (CA bundle, plain-HTTP registries, credentials, the memory budget of their answers), where the Secrets and ConfigMaps policies name are read, and the Sigstore trusted root kept current through TUF. The files they name are mounted by signet.verificationVolumeMounts. */}}
 {{- define "signet.trustArgs" -}}
 {{- if .Values.registry.caBundle.configMap }}
 - --registry-ca-bundle=/etc/signet/registry-ca/{{ .Values.registry.caBundle.key }}
