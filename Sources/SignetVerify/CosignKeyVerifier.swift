@@ -154,8 +154,8 @@ public struct CosignKeyVerifier: SignatureVerifier {
             return
         }
 
-        // Each signature layer; payload blobs fetched once per digest.
-        var payloads: [ImageDigest: Result<[UInt8], LayerRejection>] = [:]
+        // Each signature layer; a payload several layers share is fetched once (within a bound).
+        var payloads = PayloadReuse(digests: signatureLayers.map { $0.element.digest })
         for (index, layer) in signatureLayers {
             run.candidates += 1
             let label = "layer \(index)"
@@ -169,11 +169,11 @@ public struct CosignKeyVerifier: SignatureVerifier {
                 continue
             }
             let outcome: Result<[UInt8], LayerRejection>
-            if let known = payloads[layer.digest] {
+            if let known = payloads.next(layer.digest) {
                 outcome = known
             } else {
                 outcome = try await fetchPayload(layer, request: request)
-                payloads[layer.digest] = outcome
+                payloads.keep(outcome, for: layer.digest)
             }
             guard let payload = outcome.get(orRecord: label, steps: &run.steps, rejections: &run.rejections) else { continue }
             run.steps.append(VerificationStep(name: "\(label) payload", passed: true, detail: "\(layer.digest), \(payload.count) bytes"))
