@@ -8,8 +8,8 @@ extension NotationEnvelope {
     /// (times in RFC 3339); the unprotected header holds `x5c` (base64 DER, RFC 7515 section
     /// 4.1.6), `io.cncf.notary.signingAgent` and `io.cncf.notary.timestampSignature`.
     static func parseJWS(_ bytes: [UInt8]) throws(NotationEnvelopeError) -> NotationEnvelope {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
-            throw NotationEnvelopeError("the JWS envelope is not a JSON object")
+        guard let object = NotationJSON.object(bytes) else {
+            throw NotationEnvelopeError("the JWS envelope is not a JSON object (of at most \(NotationJSON.maximumContainers) objects and arrays)")
         }
         let allowed: Set<String> = ["payload", "protected", "header", "signature"]
         if let unknown = object.keys.first(where: { !allowed.contains($0) }) {
@@ -23,8 +23,8 @@ extension NotationEnvelope {
               let signature = Base64URL.decode(signatureText) else {
             throw NotationEnvelopeError("payload, protected or signature is not base64url without padding")
         }
-        guard let header = (try? JSONSerialization.jsonObject(with: Data(protectedBytes))) as? [String: Any] else {
-            throw NotationEnvelopeError("the JWS protected header is not a JSON object")
+        guard let header = NotationJSON.object(protectedBytes) else {
+            throw NotationEnvelopeError("the JWS protected header is not a JSON object (of at most \(NotationJSON.maximumContainers) objects and arrays)")
         }
         guard let algorithmName = header["alg"] as? String else { throw NotationEnvelopeError("the JWS protected header has no alg") }
         guard let algorithm = NotationSignatureAlgorithm(rawValue: algorithmName) else {

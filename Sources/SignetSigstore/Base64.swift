@@ -6,10 +6,20 @@ enum Base64 {
     /// Decodes standard or URL-safe base64, padded or not, ignoring line breaks (as Go's
     /// `encoding/base64` and MIME-wrapped encoders do); nil on any other character.
     static func decode(_ text: String) -> [UInt8]? {
-        var normalized = String(text.compactMap { $0 == "\n" || $0 == "\r" ? nil : ($0 == "-" ? "+" : ($0 == "_" ? "/" : $0)) })
-        let remainder = normalized.utf8.count % 4
+        // Byte by byte into one buffer (a string of Characters took 16 bytes per byte of a
+        // payload that may be megabytes).
+        var normalized = Data()
+        normalized.reserveCapacity(text.utf8.count + 3)
+        for byte in text.utf8 where byte != UInt8(ascii: "\n") && byte != UInt8(ascii: "\r") {
+            switch byte {
+            case UInt8(ascii: "-"): normalized.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): normalized.append(UInt8(ascii: "/"))
+            default: normalized.append(byte)
+            }
+        }
+        let remainder = normalized.count % 4
         if remainder == 1 { return nil }
-        if remainder > 0 { normalized += String(repeating: "=", count: 4 - remainder) }
+        if remainder > 0 { normalized.append(contentsOf: [UInt8](repeating: UInt8(ascii: "="), count: 4 - remainder)) }
         return Data(base64Encoded: normalized).map { [UInt8]($0) }
     }
 

@@ -55,11 +55,20 @@ public struct DSSEEnvelope: Sendable, Hashable {
         }
         guard !signatures.isEmpty else { return .failure(DSSEError(.noSignatures)) }
         let message = preAuthenticationEncoding
+        // The PAE hashed once per hash algorithm, not once per key and signature (a payload may
+        // be megabytes). Ed25519 signs the message itself (RFC 8032 section 5.1).
+        var digests: [DigestAlgorithm: [UInt8]] = [:]
         var signed: [PublicKey] = []
         for (key, scheme) in signers where !signed.contains(key) {
-            if signatures.contains(where: { key.verify(signature: $0.signature, message: message, scheme: scheme) }) {
-                signed.append(key)
+            let valid: Bool
+            if case .ed25519 = key.algorithm {
+                valid = signatures.contains { key.verify(signature: $0.signature, message: message, scheme: scheme) }
+            } else {
+                let digest = digests[scheme.hash] ?? scheme.hash.hash(message)
+                digests[scheme.hash] = digest
+                valid = signatures.contains { key.verify(signature: $0.signature, digest: digest, scheme: scheme) }
             }
+            if valid { signed.append(key) }
         }
         guard signed.count >= max(threshold, 1) else {
             return .failure(DSSEError(.thresholdNotMet(valid: signed.count, required: max(threshold, 1))))
@@ -67,11 +76,20 @@ public struct DSSEEnvelope: Sendable, Hashable {
         return .success(signed)
     }
 
+    /// The most signatures an envelope may carry. Envelopes are signed by one key, or a few for a
+    /// threshold; every signature is checked against every trusted key, so without a bound an
+    /// envelope of a few megabytes could carry hundreds of thousands of them.
+    public static let maximumSignatures = 16
+
     init(_ document: Document) throws(DSSEError) {
         guard let type = document.payloadType else { throw DSSEError(.malformed("no payloadType")) }
+        let given = document.signatures ?? []
+        guard given.count <= Self.maximumSignatures else {
+            throw DSSEError(.malformed("\(given.count) signatures, more than the \(Self.maximumSignatures) signet reads"))
+        }
         guard let payload = Base64.decode(document.payload ?? "") else { throw DSSEError(.malformed("payload is not base64")) }
         var signatures: [Signature] = []
-        for signature in document.signatures ?? [] {
+        for signature in given {
             guard let text = signature.sig, let bytes = Base64.decode(text), !bytes.isEmpty else {
                 throw DSSEError(.malformed("signature is not base64"))
             }

@@ -99,12 +99,20 @@ extension SigstoreBundle {
         guard bundle.Payload.logIndex >= 0, bundle.Payload.integratedTime >= 0 else {
             throw SigstoreBundleError(.invalidEntry("negative logIndex or integratedTime"))
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let kind = object["kind"] as? String, let version = object["apiVersion"] as? String else {
+        // Its kind and version alone are decoded: the body comes from the image's registry and is
+        // read before the log's signed entry timestamp is verified.
+        guard let head = try? JSONDecoder().decode(RekorBodyHead.self, from: Data(body)),
+              let kind = head.kind, let version = head.apiVersion else {
             throw SigstoreBundleError(.invalidEntry("the Rekor body is not JSON with kind and apiVersion"))
         }
         return TransparencyLogEntry(
             logIndex: bundle.Payload.logIndex, logID: logID, kind: kind, kindVersion: version,
             integratedTime: bundle.Payload.integratedTime, inclusionPromise: set, inclusionProof: nil, canonicalizedBody: body)
     }
+}
+
+/// The fields of a Rekor entry body (Rekor `pkg/types`: `kind`, `apiVersion`) a bundle names it by.
+private struct RekorBodyHead: Decodable {
+    var kind: String?
+    var apiVersion: String?
 }

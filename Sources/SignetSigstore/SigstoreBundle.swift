@@ -73,6 +73,15 @@ public struct SigstoreBundle: Sendable {
         self.additionalCertificates = additionalCertificates
     }
 
+    /// The most certificates, transparency log entries and RFC 3161 timestamps a bundle may
+    /// carry. Signers write one or two of each (a leaf and perhaps its chain; one log; one or
+    /// two timestamp authorities). Each is parsed, and each entry and timestamp checked against
+    /// the trusted root, before anything trusted has vouched for the bundle: without a bound, a
+    /// bundle of a few megabytes from any registry could carry tens of thousands of them.
+    public static let maximumCertificates = 10
+    public static let maximumTransparencyLogEntries = 16
+    public static let maximumTimestamps = 8
+
     /// Reads a bundle's protobuf JSON.
     public init(json: [UInt8]) throws(SigstoreBundleError) {
         let document: Document
@@ -95,6 +104,9 @@ public struct SigstoreBundle: Sendable {
         } else if let chain = material.x509CertificateChain {
             guard version != .v0_3 else { throw SigstoreBundleError(.versionRule("v0.3 bundles carry a single certificate, not a chain")) }
             let certificates = chain.certificates ?? []
+            guard certificates.count <= Self.maximumCertificates else {
+                throw SigstoreBundleError(.tooMany(field: "certificates in x509CertificateChain", count: certificates.count, limit: Self.maximumCertificates))
+            }
             guard let first = certificates.first else { throw SigstoreBundleError(.missingField("x509CertificateChain.certificates")) }
             verificationMaterial = .certificate(try Self.certificate(first.rawBytes, field: "x509CertificateChain"))
             // Only the leaf is used: the path to a trusted CA is built from the trusted root, never
@@ -111,8 +123,12 @@ public struct SigstoreBundle: Sendable {
         }
         additionalCertificates = additional
 
+        let givenEntries = material.tlogEntries ?? []
+        guard givenEntries.count <= Self.maximumTransparencyLogEntries else {
+            throw SigstoreBundleError(.tooMany(field: "tlog entries", count: givenEntries.count, limit: Self.maximumTransparencyLogEntries))
+        }
         var entries: [TransparencyLogEntry] = []
-        for (index, entry) in (material.tlogEntries ?? []).enumerated() {
+        for (index, entry) in givenEntries.enumerated() {
             let parsed = try TransparencyLogEntry(entry, index: index)
             switch version {
             case .v0_1:
@@ -128,8 +144,12 @@ public struct SigstoreBundle: Sendable {
         }
         transparencyLogEntries = entries
 
+        let givenTimestamps = material.timestampVerificationData?.rfc3161Timestamps ?? []
+        guard givenTimestamps.count <= Self.maximumTimestamps else {
+            throw SigstoreBundleError(.tooMany(field: "RFC 3161 timestamps", count: givenTimestamps.count, limit: Self.maximumTimestamps))
+        }
         var timestamps: [[UInt8]] = []
-        for timestamp in material.timestampVerificationData?.rfc3161Timestamps ?? [] {
+        for timestamp in givenTimestamps {
             guard let text = timestamp.signedTimestamp, let der = Base64.decode(text) else {
                 throw SigstoreBundleError(.invalidBase64("rfc3161Timestamps.signedTimestamp"))
             }
@@ -298,6 +318,7 @@ public struct SigstoreBundleError: Error, Sendable, Hashable, CustomStringConver
         case unsupportedDigest(String)
         case versionRule(String)
         case invalidEntry(String)
+        case tooMany(field: String, count: Int, limit: Int)
     }
 
     let code: Code
@@ -318,6 +339,7 @@ public struct SigstoreBundleError: Error, Sendable, Hashable, CustomStringConver
         case .unsupportedDigest(let name): "unsupported message digest algorithm \(name)"
         case .versionRule(let rule): "bundle breaks its version's rules: \(rule)"
         case .invalidEntry(let reason): "bundle tlog entry: \(reason)"
+        case .tooMany(let field, let count, let limit): "bundle has \(count) \(field), more than the \(limit) signet reads"
         }
     }
 }

@@ -54,13 +54,14 @@ extension SigstoreVerifier {
         guard envelope.payloadType == "application/vnd.in-toto+json" else {
             throw SigstoreVerificationFailure(.signature("DSSE payload type \(envelope.payloadType) does not name an artifact"))
         }
-        guard let statement = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any],
-              let subjects = statement["subject"] as? [[String: Any]] else {
+        // Its subjects alone are decoded: the payload may be megabytes, signed by any identity
+        // (which step 6 checks next).
+        guard let subjects = InTotoStatementHead(envelope.payload)?.subject else {
             throw SigstoreVerificationFailure(.signature("the in-toto statement has no subject list"))
         }
         for subject in subjects {
-            for (name, value) in subject["digest"] as? [String: String] ?? [:] {
-                guard let algorithm = DigestAlgorithm(rawValue: name), let expected = Hex.decode(value),
+            for (name, value) in subject.digest ?? [:] {
+                guard let text = value.string, let algorithm = DigestAlgorithm(rawValue: name), let expected = Hex.decode(text),
                       let digest = artifact.digest(algorithm) else { continue }
                 if digest.value == expected { return }
             }

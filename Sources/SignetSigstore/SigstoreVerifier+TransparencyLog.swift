@@ -16,10 +16,9 @@ extension SigstoreVerifier {
         let entries = run.bundle.transparencyLogEntries
         _ = try run.signingKey()
         _ = try run.attestedSignature()
-        for (index, entry) in entries.enumerated() {
-            for other in entries[(index + 1)...] where other.logID == entry.logID && other.logIndex == entry.logIndex {
-                throw SigstoreVerificationFailure(.transparencyLog("entry \(entry.logIndex) of log \(Base64.encode(entry.logID)) appears twice"))
-            }
+        var seen = Set<EntryKey>()
+        for entry in entries where !seen.insert(EntryKey(logID: entry.logID, logIndex: entry.logIndex)).inserted {
+            throw SigstoreVerificationFailure(.transparencyLog("entry \(entry.logIndex) of log \(Base64.encode(entry.logID)) appears twice"))
         }
         let now = configuration.clock()
         var details: [String] = []
@@ -173,4 +172,10 @@ extension SigstoreVerifier {
             }
         }
     }
+}
+
+/// A transparency log entry's identity: its log and its index in that log.
+private struct EntryKey: Hashable {
+    var logID: [UInt8]
+    var logIndex: Int64
 }

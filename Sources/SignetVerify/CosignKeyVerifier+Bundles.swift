@@ -166,24 +166,23 @@ extension CosignKeyVerifier {
         guard case .dsseEnvelope(let envelope) = content else {
             return "a message-signature bundle carries no annotations; the policy requires " + Self.describe(required)
         }
-        guard let statement = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any],
-              let subjects = statement["subject"] as? [[String: Any]] else {
+        guard let subjects = InTotoStatementHead(envelope.payload)?.subject else {
             return "the in-toto statement has no subject list"
         }
         let hex = Hex.encode(digest.value)
-        guard let subject = subjects.first(where: { ($0["digest"] as? [String: String])?[digest.algorithm.rawValue]?.lowercased() == hex }) else {
+        guard let subject = subjects.first(where: { $0.digest?[digest.algorithm.rawValue]?.string?.lowercased() == hex }) else {
             return "no subject of the in-toto statement is \(digest)"
         }
-        let annotations = subject["annotations"] as? [String: Any] ?? [:]
+        let annotations = subject.annotations ?? [:]
         for (key, expected) in required.sorted(by: { $0.key < $1.key }) {
             switch annotations[key] {
-            case let value as String where value == expected:
+            case .string(let value)? where value == expected:
                 continue
-            case nil, is NSNull:
+            case nil, .null?:
                 return "the statement subject has no annotation \"\(key)\" (the policy requires \"\(expected)\")"
-            case let value as String:
+            case .string(let value)?:
                 return "the statement subject's annotation \"\(key)\" is \"\(value)\", the policy requires \"\(expected)\""
-            default:
+            case .other?:
                 return "the statement subject's annotation \"\(key)\" is not a string, the policy requires \"\(expected)\""
             }
         }

@@ -218,10 +218,10 @@ public struct KeylessVerifier: SignatureVerifier {
         guard envelope.payloadType == "application/vnd.in-toto+json" else {
             return "the DSSE payload type is \(envelope.payloadType), not an in-toto statement"
         }
-        guard let statement = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any] else {
+        guard let statement = InTotoStatementHead(envelope.payload) else {
             return "the DSSE payload is not an in-toto statement"
         }
-        let predicateType = statement["predicateType"] as? String ?? "none"
+        let predicateType = statement.predicateType?.string ?? "none"
         guard predicateType == imageSignaturePredicateType else {
             return "an attestation with predicate \(predicateType), not an image signature (\(imageSignaturePredicateType))"
         }

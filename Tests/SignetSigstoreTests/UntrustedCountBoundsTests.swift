@@ -1,0 +1,97 @@
+import Foundation
+import SignetCrypto
+import SignetSigstore
+import SignetTestSupport
+import Testing
+
+/// What a registry serves is read before anything trusted vouches for it, so the counts that
+/// cost work per item are bounded: signatures in a DSSE envelope (each checked against each
+/// trusted key), and certificates, transparency log entries and RFC 3161 timestamps in a bundle
+/// (each parsed, and each entry and timestamp checked against the trusted root). A few
+/// megabytes could otherwise carry hundreds of thousands of them. Each bound is tested at the
+/// limit (read) and one past it (refused, naming the count).
+@Suite("Untrusted counts are bounded")
+struct UntrustedCountBoundsTests {
+    static let vector = ConformanceCase(name: "rekor2-dsse-happy-path")
+
+    static func bundleDocument() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: vector.bundleURL)) as! [String: Any]
+    }
+
+    static func bytes(_ document: [String: Any]) throws -> [UInt8] {
+        [UInt8](try JSONSerialization.data(withJSONObject: document))
+    }
+
+    /// The vector's DSSE envelope, alone, with its one signature repeated `count` times.
+    static func envelope(signatures count: Int) throws -> [UInt8] {
+        var envelope = try bundleDocument()["dsseEnvelope"] as! [String: Any]
+        let signature = (envelope["signatures"] as! [[String: Any]])[0]
+        envelope["signatures"] = Array(repeating: signature, count: count)
+        return try bytes(envelope)
+    }
+
+    @Test
+    func anEnvelopeOfSixteenSignaturesIsReadAndSeventeenAreRefused() throws {
+        let read = try DSSEEnvelope(json: Self.envelope(signatures: DSSEEnvelope.maximumSignatures))
+        #expect(read.signatures.count == 16)
+        #expect {
+            _ = try DSSEEnvelope(json: Self.envelope(signatures: DSSEEnvelope.maximumSignatures + 1))
+        } throws: { error in
+            "\(error)".contains("17 signatures, more than the 16 signet reads")
+        }
+    }
+
+    /// The bundle with its `verificationMaterial` changed by `change`.
+    static func bundle(_ change: (inout [String: Any]) -> Void) throws -> [UInt8] {
+        var document = try bundleDocument()
+        var material = document["verificationMaterial"] as! [String: Any]
+        change(&material)
+        document["verificationMaterial"] = material
+        return try bytes(document)
+    }
+
+    @Test(arguments: [(SigstoreBundle.maximumTransparencyLogEntries, true), (SigstoreBundle.maximumTransparencyLogEntries + 1, false)])
+    func transparencyLogEntries(count: Int, read: Bool) throws {
+        let json = try Self.bundle { material in
+            let entry = (material["tlogEntries"] as! [Any])[0]
+            material["tlogEntries"] = Array(repeating: entry, count: count)
+        }
+        if read {
+            #expect(try SigstoreBundle(json: json).transparencyLogEntries.count == count)
+        } else {
+            #expect { _ = try SigstoreBundle(json: json) } throws: { "\($0)".contains("\(count) tlog entries, more than the 16 signet reads") }
+        }
+    }
+
+    @Test(arguments: [(SigstoreBundle.maximumTimestamps, true), (SigstoreBundle.maximumTimestamps + 1, false)])
+    func timestamps(count: Int, read: Bool) throws {
+        let json = try Self.bundle { material in
+            var data = material["timestampVerificationData"] as! [String: Any]
+            let timestamp = (data["rfc3161Timestamps"] as! [Any])[0]
+            data["rfc3161Timestamps"] = Array(repeating: timestamp, count: count)
+            material["timestampVerificationData"] = data
+        }
+        if read {
+            #expect(try SigstoreBundle(json: json).rfc3161Timestamps.count == count)
+        } else {
+            #expect { _ = try SigstoreBundle(json: json) } throws: { "\($0)".contains("\(count) RFC 3161 timestamps, more than the 8 signet reads") }
+        }
+    }
+
+    @Test(arguments: [(SigstoreBundle.maximumCertificates, true), (SigstoreBundle.maximumCertificates + 1, false)])
+    func certificatesInAChain(count: Int, read: Bool) throws {
+        // A v0.3 bundle carries one certificate; as v0.2 with a chain of the leaf repeated.
+        var document = try Self.bundleDocument()
+        document["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2"
+        var material = document["verificationMaterial"] as! [String: Any]
+        let leaf = material.removeValue(forKey: "certificate")!
+        material["x509CertificateChain"] = ["certificates": Array(repeating: leaf, count: count)]
+        document["verificationMaterial"] = material
+        let json = try Self.bytes(document)
+        if read {
+            #expect(try SigstoreBundle(json: json).additionalCertificates.count == count - 1)
+        } else {
+            #expect { _ = try SigstoreBundle(json: json) } throws: { "\($0)".contains("\(count) certificates in x509CertificateChain, more than the 10 signet reads") }
+        }
+    }
+}
