@@ -81,6 +81,9 @@ extension NotationEnvelope {
             }
         default: throw NotationEnvelopeError("x5chain (label 33) is missing")
         }
+        guard chainBytes.count <= NotationEnvelope.maximumCertificates else {
+            throw NotationEnvelopeError("x5chain has \(chainBytes.count) certificates, more than the \(NotationEnvelope.maximumCertificates) signet reads")
+        }
         var chain: [Certificate] = []
         for (index, der) in chainBytes.enumerated() {
             guard let certificate = try? Certificate(derEncoded: der) else { throw NotationEnvelopeError("x5chain[\(index)] is not a DER certificate") }

@@ -9,7 +9,7 @@ extension NotationEnvelope {
     /// 4.1.6), `io.cncf.notary.signingAgent` and `io.cncf.notary.timestampSignature`.
     static func parseJWS(_ bytes: [UInt8]) throws(NotationEnvelopeError) -> NotationEnvelope {
         guard let object = NotationJSON.object(bytes) else {
-            throw NotationEnvelopeError("the JWS envelope is not a JSON object (of at most \(NotationJSON.maximumContainers) objects and arrays)")
+            throw NotationEnvelopeError("the JWS envelope is not \(NotationJSON.expected)")
         }
         let allowed: Set<String> = ["payload", "protected", "header", "signature"]
         if let unknown = object.keys.first(where: { !allowed.contains($0) }) {
@@ -24,7 +24,7 @@ extension NotationEnvelope {
             throw NotationEnvelopeError("payload, protected or signature is not base64url without padding")
         }
         guard let header = NotationJSON.object(protectedBytes) else {
-            throw NotationEnvelopeError("the JWS protected header is not a JSON object (of at most \(NotationJSON.maximumContainers) objects and arrays)")
+            throw NotationEnvelopeError("the JWS protected header is not \(NotationJSON.expected)")
         }
         guard let algorithmName = header["alg"] as? String else { throw NotationEnvelopeError("the JWS protected header has no alg") }
         guard let algorithm = NotationSignatureAlgorithm(rawValue: algorithmName) else {
@@ -56,6 +56,9 @@ extension NotationEnvelope {
             throw NotationEnvelopeError("the JWS unprotected header has an unexpected member \"\(unknown)\"")
         }
         guard let x5c = unprotected["x5c"] as? [String], !x5c.isEmpty else { throw NotationEnvelopeError("x5c is missing or empty") }
+        guard x5c.count <= NotationEnvelope.maximumCertificates else {
+            throw NotationEnvelopeError("x5c has \(x5c.count) certificates, more than the \(NotationEnvelope.maximumCertificates) signet reads")
+        }
         var chain: [Certificate] = []
         for (index, encoded) in x5c.enumerated() {
             guard let der = Data(base64Encoded: encoded), let certificate = try? Certificate(derEncoded: [UInt8](der)) else {

@@ -9,6 +9,10 @@ import SignetCrypto
 /// Reading an envelope checks its form only (the attributes the specification requires, `crit`,
 /// the content type); the signature itself is checked by ``verifyIntegrity()``.
 public struct NotationEnvelope: Sendable {
+    /// The most certificates a signature's chain (`x5c`, `x5chain`) may hold: each is parsed
+    /// before the signature is verified, and a chain to a signing authority is a few long.
+    public static let maximumCertificates = 10
+
     /// The two envelope media types.
     public enum Format: String, Sendable, Hashable, CaseIterable {
         case jws = "application/jose+json"

@@ -76,7 +76,7 @@ public struct NotationTarget: Sendable, Hashable {
     /// Why `payload` does not name `expected`; nil when it does.
     static func mismatch(payload: [UInt8], expected: NotationTarget) -> String? {
         guard let object = NotationJSON.object(payload), let target = object["targetArtifact"] as? [String: Any] else {
-            return "the payload is not a JSON object (of at most \(NotationJSON.maximumContainers) objects and arrays) with targetArtifact"
+            return "the payload is not \(NotationJSON.expected) with targetArtifact"
         }
         guard let digest = target["digest"] as? String, let mediaType = target["mediaType"] as? String,
               let size = (target["size"] as? NSNumber)?.int64Value else {

@@ -54,6 +54,9 @@ public struct DSSEEnvelope: Sendable, Hashable {
             return .failure(DSSEError(.unacceptedPayloadType(payloadType)))
         }
         guard !signatures.isEmpty else { return .failure(DSSEError(.noSignatures)) }
+        guard signatures.count <= Self.maximumSignatures else {
+            return .failure(DSSEError(.malformed("\(signatures.count) signatures, more than the \(Self.maximumSignatures) signet reads")))
+        }
         let message = preAuthenticationEncoding
         // The PAE hashed once per hash algorithm, not once per key and signature (a payload may
         // be megabytes). Ed25519 signs the message itself (RFC 8032 section 5.1).

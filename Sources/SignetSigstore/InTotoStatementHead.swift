@@ -10,17 +10,20 @@ import Foundation
 /// `JSONSerialization` builds every object and array of a document, reserving room in each: a
 /// payload of a few megabytes of tiny elements grew to gigabytes.
 ///
-/// Any field of another shape reads as absent, as a cast of `JSONSerialization`'s tree did; only
-/// a payload that is not a JSON object is refused.
+/// A field of another shape reads as absent: a subject list with an element that is not an
+/// object, a digest map with a value that is not a string. Only a payload that is not a JSON
+/// object is refused.
 package struct InTotoStatementHead: Decodable {
     package struct Subject: Decodable {
-        package var digest: [String: LooseJSONValue]?
+        package var digest: [String: String]?
         package var annotations: [String: LooseJSONValue]?
 
         package init(from decoder: any Decoder) throws {
-            let container = try? decoder.container(keyedBy: CodingKeys.self)
-            digest = (try? container?.decodeIfPresent([String: LooseJSONValue].self, forKey: .digest)) ?? nil
-            annotations = (try? container?.decodeIfPresent([String: LooseJSONValue].self, forKey: .annotations)) ?? nil
+            // A subject that is not an object makes the whole list absent; a digest map with a
+            // value that is not a string is absent, as protojson (sigstore-go, cosign) refuses them.
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            digest = (try? container.decodeIfPresent([String: String].self, forKey: .digest)) ?? nil
+            annotations = (try? container.decodeIfPresent([String: LooseJSONValue].self, forKey: .annotations)) ?? nil
         }
 
         enum CodingKeys: String, CodingKey { case digest, annotations }

@@ -15,14 +15,21 @@ public struct SignedNote: Sendable, Hashable {
     public var text: String
     public var signatures: [Signature]
 
-    /// Parses a note; nil when it is not in signed-note form.
+    /// The most signature lines a note may carry (C2SP `signed-note` leaves the number open; a
+    /// checkpoint carries its log's and perhaps a few witnesses').
+    public static let maximumSignatures = 16
+
+    /// Parses a note; nil when it is not in signed-note form or has more signature lines.
     public init?(_ note: String) {
         guard let separator = note.range(of: "\n\n") else { return nil }
         text = String(note[..<separator.lowerBound]) + "\n"
         let rest = note[separator.upperBound...]
         guard rest.hasSuffix("\n") else { return nil }
         var signatures: [Signature] = []
-        for line in rest.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
+        let lines = rest.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+        // Each line whose key hash matches costs a signature check, and key hashes are public.
+        guard lines.count <= Self.maximumSignatures else { return nil }
+        for line in lines {
             guard line.hasPrefix("\u{2014} ") else { return nil }
             let fields = line.dropFirst(2).split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count == 2, !fields[0].isEmpty, let bytes = Base64.decode(String(fields[1])), bytes.count > 4 else {

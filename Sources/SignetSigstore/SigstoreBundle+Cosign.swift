@@ -68,6 +68,9 @@ extension SigstoreBundle {
             } catch {
                 throw SigstoreBundleError(.invalidCertificate(error.description))
             }
+            guard chain.count <= SigstoreBundle.maximumCertificates else {
+                throw SigstoreBundleError(.tooMany(field: "certificates in the chain annotation", count: chain.count, limit: SigstoreBundle.maximumCertificates))
+            }
         }
         let entries = try rekorBundleJSON.map { json throws(SigstoreBundleError) in [try cosignRekorEntry(Array(json.utf8))] } ?? []
         return (material, chain, entries)

@@ -60,8 +60,8 @@ extension SigstoreVerifier {
             throw SigstoreVerificationFailure(.signature("the in-toto statement has no subject list"))
         }
         for subject in subjects {
-            for (name, value) in subject.digest ?? [:] {
-                guard let text = value.string, let algorithm = DigestAlgorithm(rawValue: name), let expected = Hex.decode(text),
+            for (name, text) in subject.digest ?? [:] {
+                guard let algorithm = DigestAlgorithm(rawValue: name), let expected = Hex.decode(text),
                       let digest = artifact.digest(algorithm) else { continue }
                 if digest.value == expected { return }
             }

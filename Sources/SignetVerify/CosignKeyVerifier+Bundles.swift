@@ -170,7 +170,7 @@ extension CosignKeyVerifier {
             return "the in-toto statement has no subject list"
         }
         let hex = Hex.encode(digest.value)
-        guard let subject = subjects.first(where: { $0.digest?[digest.algorithm.rawValue]?.string?.lowercased() == hex }) else {
+        guard let subject = subjects.first(where: { $0.digest?[digest.algorithm.rawValue]?.lowercased() == hex }) else {
             return "no subject of the in-toto statement is \(digest)"
         }
         let annotations = subject.annotations ?? [:]

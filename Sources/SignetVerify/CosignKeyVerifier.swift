@@ -160,11 +160,13 @@ public struct CosignKeyVerifier: SignatureVerifier {
             run.candidates += 1
             let label = "layer \(index)"
             guard let encoded = layer.annotations?[Self.signatureAnnotation], !encoded.isEmpty else {
+                payloads.skip(layer.digest)
                 run.reject(label, step: "signature annotation",
                            "the \(Self.signatureAnnotation) annotation is " + (layer.annotations?[Self.signatureAnnotation] == nil ? "missing" : "empty"))
                 continue
             }
             guard let signature = Data(base64Encoded: encoded).map({ [UInt8]($0) }), !signature.isEmpty else {
+                payloads.skip(layer.digest)
                 run.reject(label, step: "signature annotation", "the signature annotation is not base64")
                 continue
             }

@@ -35,6 +35,11 @@ struct PayloadReuse {
         return outcome
     }
 
+    /// The next layer names `digest` but is refused before its payload is needed.
+    mutating func skip(_ digest: ImageDigest) {
+        _ = next(digest)
+    }
+
     /// Keeps the outcome of fetching `digest` when a later layer names it and it fits.
     mutating func keep(_ outcome: Result<[UInt8], LayerRejection>, for digest: ImageDigest) {
         guard layersLeft[digest] != nil else { return }

@@ -10,9 +10,31 @@ struct NotationJSONBoundTests {
     static let jws = "application/jose+json"
 
     @Test
-    func containersInsideStringsAreNotCounted() {
-        let text = #"{"a":"[{\"[{","b":[{},[]],"c":"\\"}"#
-        #expect(NotationJSON.containerCount(Array(text.utf8), stoppingAfter: 100) == 4)
+    func bracketsAndCommasInsideStringsAreNotCounted() {
+        let text = #"{"a":"[{\",[{","b":[{},[]],"c":"\\"}"#
+        let shape = NotationJSON.shape(Array(text.utf8))
+        #expect(shape?.containers == 4)
+        #expect(shape?.values == 4 + 3 + 1)
+    }
+
+    /// `JSONSerialization` reads UTF-16 too, where a quote byte can hide inside another
+    /// character (U+0122 is `22 01`) and blind the scan to every bracket after it.
+    @Test
+    func aDocumentNotInUTF8IsRefused() {
+        let hidden = "[\"\u{0122}\"," + Array(repeating: "{}", count: 2_000).joined(separator: ",") + "]"
+        var utf16: [UInt8] = []
+        for unit in hidden.utf16 { utf16 += [UInt8(truncatingIfNeeded: unit), UInt8(truncatingIfNeeded: unit >> 8)] }
+        #expect(NotationJSON.shape(utf16) == nil)
+        #expect(NotationJSON.object(utf16) == nil)
+    }
+
+    @Test
+    func aFlatArrayOfManyValuesIsRefused() {
+        func document(_ values: Int) -> [UInt8] {
+            Array(("{\"x\":[" + Array(repeating: "0", count: values).joined(separator: ",") + "]}").utf8)
+        }
+        #expect(NotationJSON.object(document(NotationJSON.maximumValues - 2)) != nil)
+        #expect(NotationJSON.object(document(NotationJSON.maximumValues)) == nil)
     }
 
     @Test
@@ -31,7 +53,7 @@ struct NotationJSONBoundTests {
         #expect {
             _ = try NotationEnvelope.parse(Array(envelope.utf8), mediaType: Self.jws)
         } throws: { error in
-            "\(error)".contains("not a JSON object (of at most 1000 objects and arrays)")
+            "\(error)".contains("the JWS envelope is not a JSON object in UTF-8 of at most 1000 objects and arrays and 10000 values")
         }
     }
 }

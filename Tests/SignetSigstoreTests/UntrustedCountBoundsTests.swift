@@ -94,4 +94,26 @@ struct UntrustedCountBoundsTests {
             #expect { _ = try SigstoreBundle(json: json) } throws: { "\($0)".contains("\(count) certificates in x509CertificateChain, more than the 10 signet reads") }
         }
     }
+
+    @Test
+    func aSignedNoteOfSixteenSignatureLinesIsReadAndSeventeenAreRefused() {
+        func note(_ lines: Int) -> String {
+            let line = "\u{2014} log.example AAAAAAAAAAA=\n"
+            return "log.example\n1\nAAAA\n\n" + String(repeating: line, count: lines)
+        }
+        #expect(SignedNote(note(SignedNote.maximumSignatures))?.signatures.count == 16)
+        #expect(SignedNote(note(SignedNote.maximumSignatures + 1)) == nil)
+    }
+
+    @Test
+    func anEnvelopeBuiltWithMoreSignaturesIsNotVerified() throws {
+        let envelope = DSSEEnvelope(
+            payloadType: "application/vnd.in-toto+json", payload: [1],
+            signatures: Array(repeating: DSSEEnvelope.Signature(keyID: nil, signature: [1]), count: 17))
+        guard case .failure(let error) = envelope.verify(keys: []) else {
+            Issue.record("an envelope of 17 signatures verified")
+            return
+        }
+        #expect(error.description.contains("17 signatures, more than the 16 signet reads"))
+    }
 }

@@ -29,12 +29,15 @@ struct InTotoStatementHeadTests {
     }
 
     @Test
-    func subjectsOfOtherShapesReadAsAbsent() {
-        let head = InTotoStatementHead(Array(#"{"subject":[{"digest":{"sha256":"AB","other":1},"annotations":{"a":"b","n":null,"x":[1]}},7]}"#.utf8))
+    func fieldsOfOtherShapesReadAsAbsent() {
+        let head = InTotoStatementHead(Array(#"{"subject":[{"digest":{"sha256":"AB"},"annotations":{"a":"b","n":null,"x":[1]}},{"digest":{"sha256":"CD","other":1}}]}"#.utf8))
         #expect(head?.subject?.count == 2)
-        #expect(head?.subject?[0].digest?["sha256"]?.string == "AB")
+        #expect(head?.subject?[0].digest?["sha256"] == "AB")
         #expect(head?.subject?[0].annotations?["n"] == .null)
         #expect(head?.subject?[0].annotations?["x"] == .other)
-        #expect(head?.subject?[1].digest == nil)
+        #expect(head?.subject?[1].digest == nil, "a digest map with a value that is not a string is absent")
+        // A subject that is not an object makes the list absent, not the statement.
+        let mixed = InTotoStatementHead(Array(#"{"predicateType":"p","subject":[{"digest":{"sha256":"AB"}},7]}"#.utf8))
+        #expect(mixed != nil && mixed?.subject == nil && mixed?.predicateType == .string("p"))
     }
 }

@@ -56,4 +56,14 @@ struct PayloadReuseTests {
         }
         #expect(reuse.keptBytes == PayloadReuse.maximumBytes)
     }
+
+    @Test
+    func aLayerRefusedBeforeItsPayloadCountsAsChecked() throws {
+        let a = try Self.digest("a")
+        var reuse = PayloadReuse(digests: [a, a], maximumBytes: 100)
+        #expect(reuse.next(a) == nil)
+        reuse.keep(.success([1]), for: a)
+        reuse.skip(a)
+        #expect(reuse.keptCount == 0, "no layer left names a: nothing is kept for it")
+    }
 }
