@@ -74,10 +74,23 @@ try:
                     return message.get("result", {})
                 self.events.append(message)
 
+        # What Chromium answers when a page navigates (the verify page reloads itself while a
+        # verification runs) between a poll being sent and evaluated: the next poll sees the new page.
+        NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed",
+                      "Cannot find context with specified id")
+
+        def poll(self, expression):
+            try:
+                return self.eval(expression)
+            except RuntimeError as error:
+                if any(text in str(error) for text in self.NAVIGATING):
+                    return None
+                raise
+
         def wait_load(self, timeout=60):
             end = time.time() + timeout
             while time.time() < end:
-                if self.eval("document.readyState") == "complete":
+                if self.poll("document.readyState") == "complete":
                     return
                 time.sleep(0.05)
             raise RuntimeError("page did not load")
@@ -96,7 +109,7 @@ try:
         def wait_for(self, expression, timeout=60):
             end = time.time() + timeout
             while time.time() < end:
-                value = self.eval(expression)
+                value = self.poll(expression)
                 if value:
                     return value
                 time.sleep(0.05)
