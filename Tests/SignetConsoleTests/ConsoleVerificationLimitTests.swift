@@ -44,18 +44,11 @@ import Testing
         #expect(runner.start(image: image, namespace: nil, user: "dev") == nil)
         #expect(runner.recent().count == 2, "a refused start keeps no run")
 
-        var headers = HTTPHeaders()
-        headers.add(name: "Authorization", value: "Bearer any")
-        let context = HTTPRequestContext(remoteAddress: "127.0.0.1:1")
-        let api = await handler.handle(
-            HTTPRequest(method: "POST", target: "/api/verifications", headers: headers, body: Array(#"{"image":"\#(image)"}"#.utf8)), context: context)
+        let api = await Self.post(handler, api: #"{"image":"\#(image)"}"#)
         #expect(api.status == 429)
         #expect(api.headers["Retry-After"] == "5")
         #expect(String(decoding: api.body, as: UTF8.self).contains("2 verifications are running"))
-        var formHeaders = headers
-        formHeaders.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        let form = await handler.handle(
-            HTTPRequest(method: "POST", target: "/verify", headers: formHeaders, body: Array("image=\(image)".utf8)), context: context)
+        let form = await Self.post(handler, form: "image=\(image)")
         #expect(form.status == 429)
         #expect(String(decoding: form.body, as: UTF8.self).contains("2 verifications are running"))
 
@@ -64,8 +57,7 @@ import Testing
             for await _ in runner.updates(of: id) {}
             #expect(runner.run(id)?.state == .finished)
         }
-        let again = await handler.handle(
-            HTTPRequest(method: "POST", target: "/api/verifications", headers: headers, body: Array(#"{"image":"\#(image)"}"#.utf8)), context: context)
+        let again = await Self.post(handler, api: #"{"image":"\#(image)"}"#)
         #expect(again.status == 200)
     }
 
@@ -75,24 +67,37 @@ import Testing
         let evaluator = PolicyEvaluator(policies: PolicySet(policies: [], revision: "test"), verifier: HeldVerifier())
         let runner = VerificationRunner(evaluator: { evaluator })
         let handler = ConsoleRequestHandler(authorizer: OpenDoor(), runner: runner, feed: DecisionFeed(), policies: { evaluator.policies })
-        var headers = HTTPHeaders()
-        headers.add(name: "Authorization", value: "Bearer any")
-        let context = HTTPRequestContext(remoteAddress: "127.0.0.1:1")
         let huge = "ghcr.io/" + String(repeating: "a", count: 1 << 20)
-        let api = await handler.handle(
-            HTTPRequest(method: "POST", target: "/api/verifications", headers: headers, body: Array(#"{"image":"\#(huge)"}"#.utf8)), context: context)
+        let api = await Self.post(handler, api: #"{"image":"\#(huge)"}"#)
         #expect(api.status == 400)
         #expect(String(decoding: api.body, as: UTF8.self).contains("longer than any (at most \(VerificationRunner.maximumImageBytes))"))
-        let namespace = await handler.handle(HTTPRequest(
-            method: "POST", target: "/api/verifications", headers: headers,
-            body: Array(#"{"image":"nginx","namespace":"\#(String(repeating: "n", count: 64))"}"#.utf8)), context: context)
+        let namespace = await Self.post(handler, api: #"{"image":"nginx","namespace":"\#(String(repeating: "n", count: 64))"}"#)
         #expect(namespace.status == 400)
-        var formHeaders = headers
-        formHeaders.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        let form = await handler.handle(
-            HTTPRequest(method: "POST", target: "/verify", headers: formHeaders, body: Array("image=\(huge)".utf8)), context: context)
+        let form = await Self.post(handler, form: "image=\(huge)")
         #expect(form.status == 400)
         #expect(String(decoding: form.body, as: UTF8.self).contains("longer than any"))
         #expect(runner.recent().isEmpty)
+    }
+
+    /// A signed-in POST of `body` to the verification API.
+    static func post(_ handler: ConsoleRequestHandler, api body: String) async -> HTTPResponse {
+        await handler.handle(
+            HTTPRequest(method: "POST", target: "/api/verifications", headers: signedIn(), body: Array(body.utf8)),
+            context: HTTPRequestContext(remoteAddress: "127.0.0.1:1"))
+    }
+
+    /// A signed-in POST of the verify form with `body`.
+    static func post(_ handler: ConsoleRequestHandler, form body: String) async -> HTTPResponse {
+        var headers = signedIn()
+        headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        return await handler.handle(
+            HTTPRequest(method: "POST", target: "/verify", headers: headers, body: Array(body.utf8)),
+            context: HTTPRequestContext(remoteAddress: "127.0.0.1:1"))
+    }
+
+    static func signedIn() -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer any")
+        return headers
     }
 }
