@@ -14,7 +14,7 @@ let package = Package(
             name: "SignetParsers",
             targets: [
                 "SignetHTTP", "SignetAdmission", "SignetCrypto", "SignetRegistry", "SignetSigstore", "SignetVerify",
-                "SignetTUF", "SignetNotation", "SignetNotary", "SignetAttestation",
+                "SignetTUF", "SignetNotation", "SignetNotary", "SignetAttestation", "SignetJSON",
             ]
         ),
     ],
@@ -51,19 +51,23 @@ let package = Package(
         // Linux epoll/eventfd and socket options for the server's event loops.
         .target(name: "CSignetSystem"),
 
+        // The gate in front of Foundation's JSON readers for documents from registries and
+        // signature servers: values, objects and nesting counted before anything is built.
+        .target(name: "SignetJSON", swiftSettings: strictSettings),
+
         // Digests, keys, X.509 and signatures over OpenSSL's libcrypto.
         .target(name: "SignetCrypto", dependencies: ["CSignetOpenSSL"], swiftSettings: strictSettings),
 
         // Sigstore: trusted roots, bundles, Rekor entries and proofs, Fulcio identities, offline verification.
-        .target(name: "SignetSigstore", dependencies: ["SignetCrypto"], swiftSettings: strictSettings),
+        .target(name: "SignetSigstore", dependencies: ["SignetCrypto", "SignetJSON"], swiftSettings: strictSettings),
 
         // Notary Project (Notation) signatures: JWS and COSE envelopes (with a strict CBOR
         // decoder), trust policy documents, trust stores and the verification steps.
-        .target(name: "SignetNotation", dependencies: ["SignetCrypto"], swiftSettings: strictSettings),
+        .target(name: "SignetNotation", dependencies: ["SignetCrypto", "SignetJSON"], swiftSettings: strictSettings),
 
         // in-toto attestations: statements (v0.1, v1), predicate types and cosign's aliases,
         // declarative conditions on predicates and the fields they read.
-        .target(name: "SignetAttestation", swiftSettings: strictSettings),
+        .target(name: "SignetAttestation", dependencies: ["SignetJSON"], swiftSettings: strictSettings),
 
         // HTTP/1.1 codec and TLS engine on bytes; the server that owns sockets, limits and timeouts.
         .target(
@@ -83,7 +87,7 @@ let package = Package(
         // The TUF 1.0 client: metadata, canonical JSON, the trusted set and the update workflow,
         // a fetcher over SignetHTTPClient and a metadata store on disk. Used by the Sigstore
         // trusted-root updater and by Notary v1.
-        .target(name: "SignetTUF", dependencies: ["SignetCrypto", "SignetHTTPClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
+        .target(name: "SignetTUF", dependencies: ["SignetCrypto", "SignetJSON", "SignetHTTPClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
         // The Sigstore trusted root kept current through TUF: the embedded TUF root as bootstrap,
         // a mirror, a refresh interval, the last good metadata on disk.
         .target(name: "SignetTrustRoot", dependencies: ["SignetTUF", "SignetSigstore", "SignetCrypto", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
@@ -93,6 +97,7 @@ let package = Package(
             dependencies: [
                 "SignetHTTPClient",
                 "SignetCrypto",
+                "SignetJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -119,6 +124,7 @@ let package = Package(
         .target(
             name: "SignetVerify",
             dependencies: [
+                "SignetJSON",
                 "SignetRegistry",
                 "SignetCrypto",
                 "SignetSigstore",
@@ -282,6 +288,11 @@ let package = Package(
         .testTarget(
             name: "SignetVerifyTests",
             dependencies: ["SignetVerify", "SignetPolicy", "SignetRegistry", "SignetCrypto", "SignetSigstore", "SignetAttestation", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignetJSONTests",
+            dependencies: ["SignetJSON"],
             swiftSettings: strictSettings
         ),
         .testTarget(

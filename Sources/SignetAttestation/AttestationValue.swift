@@ -1,4 +1,5 @@
 import Foundation
+import SignetJSON
 
 /// A JSON value (RFC 8259, section 3) of an in-toto statement or of a condition written in a
 /// policy, with lookup by a dotted path.
@@ -14,10 +15,17 @@ public enum AttestationValue: Sendable, Hashable, Codable {
     case array([AttestationValue])
     case object([String: AttestationValue])
 
-    /// Reads a JSON document; nil when `bytes` are not JSON.
+    /// Reads a JSON document; nil when `bytes` are not JSON or hold more than
+    /// `UntrustedJSON.Limits.inTotoStatement` allows.
     public init?(json bytes: [UInt8]) {
-        guard let value = try? JSONDecoder().decode(AttestationValue.self, from: Data(bytes)) else { return nil }
+        guard let value = try? Self.read(json: bytes) else { return nil }
         self = value
+    }
+
+    /// Reads a JSON document; throws `UntrustedJSON.Refusal` when `bytes` hold more than
+    /// `UntrustedJSON.Limits.inTotoStatement` allows, or the decoder's error when they are not JSON.
+    public static func read(json bytes: [UInt8]) throws -> AttestationValue {
+        try UntrustedJSON.decode(AttestationValue.self, from: bytes, limits: .inTotoStatement)
     }
 
     /// The member named `key` of an object, or nil.

@@ -1,3 +1,4 @@
+import SignetJSON
 /// An in-toto Statement (in-toto Attestation Framework, `spec/v1/statement.md`; and v0.1,
 /// `https://in-toto.io/Statement/v0.1`): the subjects it is about, each named by digests, the
 /// predicate's type and the predicate.
@@ -23,9 +24,15 @@ public struct InTotoStatement: Sendable {
 
     /// Parses a statement; the error says what is wrong in on-call words.
     public init(json bytes: [UInt8]) throws(AttestationError) {
-        guard let document = AttestationValue(json: bytes), case .object = document else {
+        let document: AttestationValue
+        do {
+            document = try AttestationValue.read(json: bytes)
+        } catch let refusal as UntrustedJSON.Refusal {
+            throw AttestationError("the DSSE payload is refused: \(refusal)")
+        } catch {
             throw AttestationError("the DSSE payload is not a JSON object")
         }
+        guard case .object = document else { throw AttestationError("the DSSE payload is not a JSON object") }
         guard case .string(let type)? = document["_type"], Self.statementTypes.contains(type) else {
             throw AttestationError("the payload is not an in-toto statement (_type \(document["_type"].map { "\($0.scalar)" } ?? "missing"))")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SignetHTTPClient
+import SignetJSON
 
 /// The kinds of artifact cosign attaches to an image under a tag derived from its digest.
 ///
@@ -96,7 +97,12 @@ extension RegistryClient {
                 guard response.status == 200 else {
                     throw failure(response, target: target, reference: name, operation: "list referrers")
                 }
-                guard let index = try? JSONDecoder().decode(ImageIndex.self, from: Data(response.body)) else {
+                let index: ImageIndex
+                do {
+                    index = try UntrustedJSON.decode(ImageIndex.self, from: response.body)
+                } catch let refusal as UntrustedJSON.Refusal {
+                    throw RegistryError(.badResponse(registry: target.registry, detail: "referrers of \(name): \(refusal)"))
+                } catch {
                     throw RegistryError(.badResponse(registry: target.registry, detail: "referrers of \(name) are not an image index"))
                 }
                 collected += index.manifests

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import SignetHTTPClient
+import SignetJSON
 
 /// A client for the OCI distribution API (OCI distribution specification v1.1) over libcurl.
 ///
@@ -274,7 +275,7 @@ public final class RegistryClient: Sendable {
             }
             var errors: [Entry]?
         }
-        guard let body = try? JSONDecoder().decode(Body.self, from: Data(response.body)), let errors = body.errors else { return "" }
+        guard let body = try? UntrustedJSON.decode(Body.self, from: response.body), let errors = body.errors else { return "" }
         return errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
     }
 }

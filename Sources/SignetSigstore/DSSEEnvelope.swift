@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 
 /// A DSSE envelope (secure-systems-lab/dsse `envelope.md`, protocol v1): a payload, its type and
 /// signatures over the pre-authentication encoding of both.
@@ -105,7 +106,7 @@ public struct DSSEEnvelope: Sendable, Hashable {
     public init(json: [UInt8]) throws(DSSEError) {
         let document: Document
         do {
-            document = try JSONDecoder().decode(Document.self, from: Data(json))
+            document = try UntrustedJSON.decode(Document.self, from: json)
         } catch {
             throw DSSEError(.malformed(String(describing: error)))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SignetJSON
 
 /// The few fields of an in-toto statement (in-toto attestation framework, "Statement" v1) that
 /// matching a DSSE payload to its artifact, deciding whether it is a cosign image signature and
@@ -42,8 +43,19 @@ package struct InTotoStatementHead: Decodable {
 
     /// The statement in `payload`, or nil when it is not a JSON object.
     package init?(_ payload: [UInt8]) {
-        guard let head = try? JSONDecoder().decode(Self.self, from: Data(payload)) else { return nil }
+        guard let head = try? UntrustedJSON.decode(Self.self, from: payload, limits: .inTotoStatement) else { return nil }
         self = head
+    }
+
+    /// Why `payload` gave no statement, for a message: the refusal of `UntrustedJSON` when it
+    /// holds more than `UntrustedJSON.Limits.inTotoStatement` allows, else `otherwise`.
+    package static func problem(_ payload: [UInt8], otherwise: String) -> String {
+        do throws(UntrustedJSON.Refusal) {
+            try UntrustedJSON.check(payload, limits: .inTotoStatement)
+            return otherwise
+        } catch {
+            return "the DSSE payload is refused: \(error)"
+        }
     }
 }
 

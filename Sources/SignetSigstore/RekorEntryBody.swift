@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 
 /// What a Rekor entry body says was logged, reduced to what a verifier compares with the bundle:
 /// digests, signatures and the keys or certificates that made them.
@@ -58,7 +59,7 @@ public struct RekorEntryBody: Sendable, Hashable {
     /// Parses a canonicalized body.
     public init(json body: [UInt8]) throws(SigstoreVerificationFailure) {
         func fail(_ reason: String) -> SigstoreVerificationFailure { SigstoreVerificationFailure(.entryBody(reason)) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+        guard let object = try? UntrustedJSON.object(body) as? [String: Any],
               let kind = object["kind"] as? String, let apiVersion = object["apiVersion"] as? String,
               let spec = object["spec"] as? [String: Any] else {
             throw fail("not a JSON object with kind, apiVersion and spec")

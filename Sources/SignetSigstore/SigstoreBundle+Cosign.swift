@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 
 extension SigstoreBundle {
     /// Builds the equivalent v0.1 bundle from a cosign keyless signature layer (cosign
@@ -90,7 +91,7 @@ extension SigstoreBundle {
         }
         let bundle: RekorBundle
         do {
-            bundle = try JSONDecoder().decode(RekorBundle.self, from: Data(json))
+            bundle = try UntrustedJSON.decode(RekorBundle.self, from: json)
         } catch {
             throw SigstoreBundleError(.invalidJSON("dev.sigstore.cosign/bundle: \(error)"))
         }
@@ -104,7 +105,7 @@ extension SigstoreBundle {
         }
         // Its kind and version alone are decoded: the body comes from the image's registry and is
         // read before the log's signed entry timestamp is verified.
-        guard let head = try? JSONDecoder().decode(RekorBodyHead.self, from: Data(body)),
+        guard let head = try? UntrustedJSON.decode(RekorBodyHead.self, from: body),
               let kind = head.kind, let version = head.apiVersion else {
             throw SigstoreBundleError(.invalidEntry("the Rekor body is not JSON with kind and apiVersion"))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 
 /// A Sigstore bundle: a signature (over a message digest or a DSSE envelope) with everything an
 /// offline verifier needs: the signing certificate or a key hint, transparency log entries and
@@ -86,7 +87,7 @@ public struct SigstoreBundle: Sendable {
     public init(json: [UInt8]) throws(SigstoreBundleError) {
         let document: Document
         do {
-            document = try JSONDecoder().decode(Document.self, from: Data(json))
+            document = try UntrustedJSON.decode(Document.self, from: json)
         } catch {
             throw SigstoreBundleError(.invalidJSON(String(describing: error)))
         }

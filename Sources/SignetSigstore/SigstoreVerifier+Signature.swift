@@ -57,7 +57,7 @@ extension SigstoreVerifier {
         // Its subjects alone are decoded: the payload may be megabytes, signed by any identity
         // (which step 6 checks next).
         guard let subjects = InTotoStatementHead(envelope.payload)?.subject else {
-            throw SigstoreVerificationFailure(.signature("the in-toto statement has no subject list"))
+            throw SigstoreVerificationFailure(.signature(InTotoStatementHead.problem(envelope.payload, otherwise: "the in-toto statement has no subject list")))
         }
         for subject in subjects {
             for (name, text) in subject.digest ?? [:] {

@@ -167,7 +167,7 @@ extension CosignKeyVerifier {
             return "a message-signature bundle carries no annotations; the policy requires " + Self.describe(required)
         }
         guard let subjects = InTotoStatementHead(envelope.payload)?.subject else {
-            return "the in-toto statement has no subject list"
+            return InTotoStatementHead.problem(envelope.payload, otherwise: "the in-toto statement has no subject list")
         }
         let hex = Hex.encode(digest.value)
         guard let subject = subjects.first(where: { $0.digest?[digest.algorithm.rawValue]?.lowercased() == hex }) else {

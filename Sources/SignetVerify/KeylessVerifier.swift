@@ -219,7 +219,7 @@ public struct KeylessVerifier: SignatureVerifier {
             return "the DSSE payload type is \(envelope.payloadType), not an in-toto statement"
         }
         guard let statement = InTotoStatementHead(envelope.payload) else {
-            return "the DSSE payload is not an in-toto statement"
+            return InTotoStatementHead.problem(envelope.payload, otherwise: "the DSSE payload is not an in-toto statement")
         }
         let predicateType = statement.predicateType?.string ?? "none"
         guard predicateType == imageSignaturePredicateType else {

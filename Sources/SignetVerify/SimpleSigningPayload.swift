@@ -1,4 +1,5 @@
 import Foundation
+import SignetJSON
 import SignetPolicy
 
 /// The payload cosign signs for a container image: the "simple signing" JSON of
@@ -44,7 +45,9 @@ public struct SimpleSigningPayload: Sendable, Hashable {
         }
         let document: Document
         do {
-            document = try JSONDecoder().decode(Document.self, from: Data(bytes))
+            document = try UntrustedJSON.decode(Document.self, from: bytes)
+        } catch let refusal as UntrustedJSON.Refusal {
+            throw SimpleSigningPayloadError(description: "the payload is refused: \(refusal)")
         } catch let DecodingError.keyNotFound(key, context) {
             let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
             throw SimpleSigningPayloadError(description: "the payload has no \(path)")

@@ -33,6 +33,18 @@ import Testing
         }
     }
 
+    /// Metadata is read before its signatures are checked: a document of more values than the
+    /// parser allows is refused before a tree is built, saying so.
+    @Test func parserRefusesMoreValuesThanItAllows() throws {
+        let small = JSONParser(maximumValues: 10)
+        #expect(try small.parse(Array("[1,2,3,4,5,6,7,8,9]".utf8)) == .array((1...9).map { .integer(Int64($0)) }))
+        #expect {
+            _ = try small.parse(Array("[1,2,3,4,5,6,7,8,9,10]".utf8))
+        } throws: { error in
+            "\(error)".contains("the document holds more than 10 JSON values")
+        }
+    }
+
     @Test func datesAsRealRepositoriesWroteThem() {
         #expect(MetadataDate.parse("2026-11-20T13:58:18Z") == Date(timeIntervalSince1970: 1_795_183_098))
         let offset = MetadataDate.parse("2021-12-18T13:28:12.99008-06:00")!

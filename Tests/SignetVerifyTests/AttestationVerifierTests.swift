@@ -234,9 +234,9 @@ struct AttestationVerifierTests {
     }
 
     /// The signature comes before the statement (DSSE `protocol.md`): a deeply nested payload
-    /// that no JSON reader accepts, signed by a key the requirement does not trust, is refused at
+    /// that the JSON gate refuses, signed by a key the requirement does not trust, is refused at
     /// the signature step and never read; the same payload signed by the trusted key is read
-    /// after its signature verified, and refused as a statement that cannot be read.
+    /// after its signature verified, and refused as a statement nested too deeply to read.
     @Test func anUnsignedPayloadIsRefusedAtTheSignatureWithoutBeingParsed() async throws {
         let setup = try await Setup()
         let nested = Array((String(repeating: "[", count: 1 << 20) + String(repeating: "]", count: 1 << 20)).utf8)
@@ -256,7 +256,8 @@ struct AttestationVerifierTests {
         }
         let unreadable = try await setup.verify(signed, try provenanceAuthority(setup))
         #expect(!unreadable.passed)
-        #expect(unreadable.reason.contains("a statement signed by the provenance signer cannot be read: the DSSE payload is not a JSON object"),
+        #expect(unreadable.reason.contains(
+            "a statement signed by the provenance signer cannot be read: the DSSE payload is refused: the document nests JSON objects and arrays more than 128 deep"),
                 "\(unreadable.reason.prefix(500))")
         await setup.fixture.stop()
     }

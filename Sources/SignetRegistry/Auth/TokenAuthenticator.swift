@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import NIOConcurrencyHelpers
 import SignetHTTPClient
+import SignetJSON
 
 /// The authentication a server asks for in its 401 challenges, as the Docker registry token
 /// authentication specification describes it (RFC 6750 `WWW-Authenticate: Bearer
@@ -210,7 +211,7 @@ public final class TokenAuthenticator: Sendable {
             var access_token: String?
             var expires_in: Int?
         }
-        guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(response.body)),
+        guard let decoded = try? UntrustedJSON.decode(TokenResponse.self, from: response.body),
               let token = decoded.access_token ?? decoded.token, !token.isEmpty else {
             throw RegistryError(.badResponse(registry: server.name, detail: "token service answer has no token"))
         }

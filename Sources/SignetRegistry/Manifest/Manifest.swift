@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 
 /// An image manifest: one image's config and layers.
 ///
@@ -91,6 +92,7 @@ public enum Manifest: Sendable, Hashable {
             var mediaType: String?
             var manifests: [Descriptor]?
         }
+        try UntrustedJSON.check(bytes)
         let data = Data(bytes)
         let probe = try JSONDecoder().decode(Probe.self, from: data)
         let declared = probe.mediaType ?? mediaType.flatMap { MediaType.allManifestTypes.contains($0) ? $0 : nil }

@@ -1,19 +1,32 @@
+import SignetJSON
+
 /// A strict JSON parser (RFC 8259) producing ``JSONValue``, for the metadata documents of the
 /// TUF specification (section 4.2, "Document formats").
 ///
 /// Strict where TUF needs it: duplicate object keys are refused (two parsers could otherwise
 /// disagree on which one was signed), nesting is bounded, and nothing may follow the value
-/// but whitespace.
+/// but whitespace. Metadata is read before its signatures are checked, so a document of more
+/// than ``maximumValues`` values is refused by `UntrustedJSON`'s gate before a tree is built.
 public struct JSONParser: Sendable {
     /// Deepest nesting of arrays and objects accepted.
     public var maximumDepth: Int
+    /// Most values (objects, arrays, and the members and elements in them) accepted: a Notary
+    /// `targets` file at its 4 MiB limit holds about 250,000 (one target is about ten values in
+    /// 150 bytes).
+    public var maximumValues: Int
 
-    public init(maximumDepth: Int = 64) {
+    public init(maximumDepth: Int = 64, maximumValues: Int = 300_000) {
         self.maximumDepth = maximumDepth
+        self.maximumValues = maximumValues
     }
 
     /// Parses one JSON document.
     public func parse(_ bytes: [UInt8]) throws(TUFError) -> JSONValue {
+        do throws(UntrustedJSON.Refusal) {
+            try UntrustedJSON.check(bytes, limits: UntrustedJSON.Limits(values: maximumValues, depth: maximumDepth))
+        } catch {
+            throw TUFError(.malformedJSON, "\(error)")
+        }
         var cursor = Cursor(bytes: bytes, maximumDepth: maximumDepth)
         let value = try cursor.value(depth: 0)
         cursor.skipWhitespace()

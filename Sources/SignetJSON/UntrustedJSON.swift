@@ -1,0 +1,168 @@
+import Foundation
+
+/// A gate in front of Foundation's JSON readers for documents that come from outside and are
+/// read before anything trusted vouches for them: manifests, indexes and referrer lists from
+/// registries, Sigstore bundles, DSSE envelopes, signature payloads, Rekor bodies, TUF metadata
+/// from a Notary server, Notary Project envelopes.
+///
+/// Foundation's `JSONDecoder` indexes every value of a document before it decodes the few
+/// members a type asks for, about 50 bytes per value, and `JSONSerialization` builds every
+/// object and array, reserving room in each. A document of tiny values (`[[],[],…]`) within a
+/// registry's 16 MiB blob limit took about 300 MB to read, and one verification reads several.
+/// This gate counts a document's values and nesting in one pass over its bytes, without
+/// building anything, and refuses it before a reader sees it when it holds more than its
+/// ``Limits`` allow.
+///
+/// It also refuses text that is not UTF-8 as RFC 8259 section 8.1 requires: Foundation also
+/// reads UTF-16 and UTF-32, in which a quote byte can hide inside another character and blind
+/// a scan of the bytes. Every UTF-16 or UTF-32 text of JSON holds a NUL byte, and UTF-8 JSON
+/// holds none (a NUL inside a string would have to be escaped), so a NUL byte refuses the text.
+public enum UntrustedJSON {
+    /// The most a document may hold.
+    public struct Limits: Sendable, Hashable {
+        /// Values: objects, arrays, and the members and elements in them.
+        public var values: Int
+        /// Objects and arrays.
+        public var containers: Int
+        /// Objects and arrays inside one another.
+        public var depth: Int
+
+        public init(values: Int, containers: Int? = nil, depth: Int = 64) {
+            self.values = values
+            self.containers = containers ?? values
+            self.depth = depth
+        }
+
+        /// What documents from a registry or a signature server are allowed: about 5 MB of
+        /// Foundation's index at most. The largest legitimate ones are referrer lists and Notary
+        /// `targets` files of a few thousand entries, about ten values each; signatures,
+        /// bundles and manifests hold a few dozen to a few hundred.
+        public static let registryDocument = Limits(values: 100_000)
+
+        /// What an in-toto statement (the payload of an attestation) is allowed: the predicate
+        /// of an SBOM or a scan can be a large document, up to the 12 MiB a 16 MiB envelope's
+        /// base64 holds; a million values is about 50 MB of Foundation's index for a moment.
+        public static let inTotoStatement = Limits(values: 1_000_000, depth: 128)
+    }
+
+    /// Why a document was refused unread.
+    public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+        public enum Reason: Sendable, Hashable {
+            case notUTF8
+            case tooManyValues(limit: Int)
+            case tooManyContainers(limit: Int)
+            case nestedTooDeeply(limit: Int)
+        }
+
+        public var reason: Reason
+
+        public var description: String {
+            switch reason {
+            case .notUTF8:
+                "the document is not JSON in UTF-8 (it holds a NUL byte); it was refused unread"
+            case .tooManyValues(let limit):
+                "the document holds more than \(limit) JSON values, more than any signature, manifest or metadata file needs; it was refused unread"
+            case .tooManyContainers(let limit):
+                "the document holds more than \(limit) JSON objects and arrays; it was refused unread"
+            case .nestedTooDeeply(let limit):
+                "the document nests JSON objects and arrays more than \(limit) deep; it was refused unread"
+            }
+        }
+    }
+
+    /// Throws a ``Refusal`` when `bytes` exceed `limits` or are not UTF-8. Malformed JSON within
+    /// the limits passes: the reader that follows says what is wrong with it.
+    public static func check(_ bytes: UnsafeRawBufferPointer, limits: Limits) throws(Refusal) {
+        var containers = 0
+        var commas = 0
+        var depth = 0
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index = endOfString(bytes, after: index + 1)
+                if index < 0 { throw Refusal(reason: .notUTF8) }
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                containers += 1
+                depth += 1
+                if containers > limits.containers { throw Refusal(reason: .tooManyContainers(limit: limits.containers)) }
+                if depth > limits.depth { throw Refusal(reason: .nestedTooDeeply(limit: limits.depth)) }
+                if containers + commas >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                commas += 1
+                if containers + commas >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
+            case 0:
+                throw Refusal(reason: .notUTF8)
+            default:
+                break
+            }
+            index += 1
+        }
+    }
+
+    /// As ``check(_:limits:)-(UnsafeRawBufferPointer,_)``, for bytes in an array.
+    public static func check(_ bytes: [UInt8], limits: Limits = .registryDocument) throws(Refusal) {
+        let result: Result<Void, Refusal> = bytes.withUnsafeBytes { buffer in
+            do throws(Refusal) { try check(buffer, limits: limits); return .success(()) } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+
+    /// `type` decoded from `bytes` by Foundation's `JSONDecoder`, once ``check(_:limits:)-([UInt8],_)``
+    /// let them through; throws its ``Refusal`` or the decoder's error.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], limits: Limits = .registryDocument) throws -> T {
+        try check(bytes, limits: limits)
+        return try JSONDecoder().decode(type, from: Data(bytes))
+    }
+
+    /// The value Foundation's `JSONSerialization` reads from `bytes`, once
+    /// ``check(_:limits:)-([UInt8],_)`` let them through; throws its ``Refusal`` or the reader's error.
+    public static func object(_ bytes: [UInt8], limits: Limits = .registryDocument) throws -> Any {
+        try check(bytes, limits: limits)
+        return try JSONSerialization.jsonObject(with: Data(bytes))
+    }
+
+    /// The index just past the closing quote of the string whose content starts at `start`
+    /// (the end of the bytes for an unterminated one), or -1 when the string holds a NUL byte.
+    /// Eight bytes at a time: the bulk of a large signature document is base64 inside strings.
+    @inline(__always)
+    private static func endOfString(_ bytes: UnsafeRawBufferPointer, after start: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = ones &* UInt64(UInt8(ascii: "\""))
+        let backslashes = ones &* UInt64(UInt8(ascii: "\\"))
+        var index = start
+        let count = bytes.count
+        while index < count {
+            while index + 8 <= count {
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let quote = word ^ quotes
+                let backslash = word ^ backslashes
+                // A byte that is zero, a quote or a backslash sets its high bit here; a borrow
+                // can flag a byte above a flagged one, never below, so the lowest flag is exact.
+                let special = ((word &- ones) & ~word | (quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+                if special != 0 {
+                    index += special.trailingZeroBitCount >> 3
+                    break
+                }
+                index += 8
+            }
+            guard index < count else { return count }
+            switch bytes[index] {
+            case UInt8(ascii: "\""): return index + 1
+            case UInt8(ascii: "\\"):
+                // The escaped byte is skipped, but not a NUL: it is never escaped in UTF-8 JSON.
+                if index + 1 < count && bytes[index + 1] == 0 { return -1 }
+                index += 2
+            case 0: return -1
+            default: index += 1
+            }
+        }
+        return count
+    }
+}

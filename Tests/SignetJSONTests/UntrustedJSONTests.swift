@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+@testable import SignetJSON
+
+/// The gate counts what Foundation would build (values, objects and arrays, nesting) in one
+/// pass, skipping strings eight bytes at a time; these tests pin what it counts, where strings
+/// end, and that text which is not UTF-8 is refused.
+@Suite
+struct UntrustedJSONTests {
+    func refusal(_ text: String, _ limits: UntrustedJSON.Limits) -> UntrustedJSON.Refusal.Reason? {
+        refusal(Array(text.utf8), limits)
+    }
+
+    func refusal(_ bytes: [UInt8], _ limits: UntrustedJSON.Limits) -> UntrustedJSON.Refusal.Reason? {
+        do throws(UntrustedJSON.Refusal) {
+            try UntrustedJSON.check(bytes, limits: limits)
+            return nil
+        } catch {
+            return error.reason
+        }
+    }
+
+    /// 4 containers and 3 commas outside strings: 8 values. The brackets, commas and escaped
+    /// quotes inside the strings are not counted.
+    @Test
+    func bracketsAndCommasInsideStringsAreNotCounted() {
+        let text = #"{"a":"[{\",[{","b":[{},[]],"c":"\\"}"#
+        #expect(refusal(text, .init(values: 8, containers: 4)) == nil)
+        #expect(refusal(text, .init(values: 7, containers: 4)) == .tooManyValues(limit: 7))
+        #expect(refusal(text, .init(values: 8, containers: 3)) == .tooManyContainers(limit: 3))
+    }
+
+    /// A string's closing quote, an escaped quote and a NUL byte are found at every offset of the
+    /// eight-byte words the scan reads, and in the bytes after the last whole word.
+    @Test
+    func stringsEndWhereTheyEndAtEveryOffset() {
+        for length in 0..<40 {
+            let filler = String(repeating: "a", count: length)
+            // `[ "…" , [] ]`: 2 containers, 1 comma, 4 values; were the quote missed, the comma
+            // and brackets after it would be read as inside the string.
+            #expect(refusal(#"["\#(filler)",[]]"#, .init(values: 4)) == nil, "length \(length)")
+            #expect(refusal(#"["\#(filler)",[]]"#, .init(values: 3)) == .tooManyValues(limit: 3), "length \(length)")
+            // An escaped quote does not end the string: the brackets after it are text.
+            #expect(refusal(#"["\#(filler)\"[[[,,,"]"#, .init(values: 2, containers: 1)) == nil, "length \(length)")
+            // An escaped backslash does: `[ "…\\" , [] ]` again holds 4 values.
+            #expect(refusal(#"["\#(filler)\\",[]]"#, .init(values: 3)) == .tooManyValues(limit: 3), "length \(length)")
+            // A NUL byte inside a string, escaped or not.
+            #expect(refusal(Array("[\"\(filler)".utf8) + [0] + Array("\"]".utf8), .registryDocument) == .notUTF8, "length \(length)")
+            #expect(refusal(Array("[\"\(filler)\\".utf8) + [0] + Array("\"]".utf8), .registryDocument) == .notUTF8, "length \(length)")
+        }
+    }
+
+    /// Foundation reads UTF-16 too, where a quote byte can hide inside another character
+    /// (U+0122 is `22 01`) and blind a byte scan to every bracket after it: the NUL bytes every
+    /// UTF-16 text of JSON holds refuse it.
+    @Test
+    func aDocumentNotInUTF8IsRefused() {
+        let hidden = "[\"\u{0122}\"," + Array(repeating: "{}", count: 2_000).joined(separator: ",") + "]"
+        for bigEndian in [false, true] {
+            var utf16: [UInt8] = bigEndian ? [0xFE, 0xFF] : [0xFF, 0xFE]
+            for unit in hidden.utf16 {
+                let pair = [UInt8(truncatingIfNeeded: unit), UInt8(truncatingIfNeeded: unit >> 8)]
+                utf16 += bigEndian ? pair.reversed() : pair
+            }
+            #expect(refusal(utf16, .init(values: 100)) == .notUTF8)
+        }
+    }
+
+    @Test
+    func nestingIsCountedAcrossObjectsAndArrays() {
+        func nested(_ depth: Int) -> String {
+            String(repeating: #"{"a":["#, count: depth / 2) + (depth % 2 == 1 ? "[]" : "0") + String(repeating: "]}", count: depth / 2)
+        }
+        #expect(refusal(nested(64), .registryDocument) == nil)
+        #expect(refusal(nested(65), .registryDocument) == .nestedTooDeeply(limit: 64))
+        #expect(refusal(nested(128), .inTotoStatement) == nil)
+        #expect(refusal(nested(129), .inTotoStatement) == .nestedTooDeeply(limit: 128))
+    }
+
+    /// At the registry limit a document is decoded; one value more and it is refused unread,
+    /// saying why; malformed JSON within the limits gets the decoder's own error.
+    @Test
+    func decodeReadsUpToTheLimitAndRefusesPastIt() throws {
+        struct Wanted: Decodable { var name: String }
+        func document(padding: Int) -> [UInt8] {
+            // The object, its two members, the array: padding + 3 values.
+            Array((#"{"name":"x","padding":["# + Array(repeating: "0", count: padding).joined(separator: ",") + "]}").utf8)
+        }
+        let limit = UntrustedJSON.Limits.registryDocument.values
+        #expect(try UntrustedJSON.decode(Wanted.self, from: document(padding: limit - 3)).name == "x")
+        #expect {
+            _ = try UntrustedJSON.decode(Wanted.self, from: document(padding: limit - 2))
+        } throws: { error in
+            "\(error)".contains("the document holds more than \(limit) JSON values") && error is UntrustedJSON.Refusal
+        }
+        #expect {
+            _ = try UntrustedJSON.decode(Wanted.self, from: Array(#"{"name":"x","#.utf8))
+        } throws: { error in
+            !(error is UntrustedJSON.Refusal)
+        }
+        #expect(try UntrustedJSON.object(Array(#"{"name":"x"}"#.utf8)) as? [String: String] == ["name": "x"])
+    }
+}
