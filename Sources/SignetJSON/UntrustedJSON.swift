@@ -20,7 +20,8 @@ import Foundation
 public enum UntrustedJSON {
     /// The most a document may hold.
     public struct Limits: Sendable, Hashable {
-        /// Values: objects, arrays, and the members and elements in them.
+        /// Values: objects, arrays, the elements of arrays, and the names and values of members
+        /// (Foundation's index holds a member's name as a value of its own).
         public var values: Int
         /// Objects and arrays.
         public var containers: Int
@@ -43,6 +44,11 @@ public enum UntrustedJSON {
         /// of an SBOM or a scan can be a large document, up to the 12 MiB a 16 MiB envelope's
         /// base64 holds; a million values is about 50 MB of Foundation's index for a moment.
         public static let inTotoStatement = Limits(values: 1_000_000, depth: 128)
+
+        /// What a document `JSONSerialization` reads whole is allowed: it builds every object
+        /// and array, at about 1.4 KB each. Rekor entry bodies and Notary Project envelopes,
+        /// headers and payloads hold a few dozen.
+        public static let smallObject = Limits(values: 10_000, containers: 1_000)
     }
 
     /// Why a document was refused unread.
@@ -61,7 +67,7 @@ public enum UntrustedJSON {
             case .notUTF8:
                 "the document is not JSON in UTF-8 (it holds a NUL byte); it was refused unread"
             case .tooManyValues(let limit):
-                "the document holds more than \(limit) JSON values, more than any signature, manifest or metadata file needs; it was refused unread"
+                "the document holds more than \(limit) JSON values (objects, arrays, elements, member names and values); it was refused unread"
             case .tooManyContainers(let limit):
                 "the document holds more than \(limit) JSON objects and arrays; it was refused unread"
             case .nestedTooDeeply(let limit):
@@ -74,7 +80,8 @@ public enum UntrustedJSON {
     /// the limits passes: the reader that follows says what is wrong with it.
     public static func check(_ bytes: UnsafeRawBufferPointer, limits: Limits) throws(Refusal) {
         var containers = 0
-        var commas = 0
+        // Commas and colons: with the containers and one, the values.
+        var separators = 0
         var depth = 0
         var index = 0
         let count = bytes.count
@@ -90,12 +97,13 @@ public enum UntrustedJSON {
                 depth += 1
                 if containers > limits.containers { throw Refusal(reason: .tooManyContainers(limit: limits.containers)) }
                 if depth > limits.depth { throw Refusal(reason: .nestedTooDeeply(limit: limits.depth)) }
-                if containers + commas >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
+                if containers + separators >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-            case UInt8(ascii: ","):
-                commas += 1
-                if containers + commas >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
+                // A closer with nothing open is malformed; the reader after the gate says so.
+                depth = max(0, depth - 1)
+            case UInt8(ascii: ","), UInt8(ascii: ":"):
+                separators += 1
+                if containers + separators >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
             case 0:
                 throw Refusal(reason: .notUTF8)
             default:
@@ -122,7 +130,7 @@ public enum UntrustedJSON {
 
     /// The value Foundation's `JSONSerialization` reads from `bytes`, once
     /// ``check(_:limits:)-([UInt8],_)`` let them through; throws its ``Refusal`` or the reader's error.
-    public static func object(_ bytes: [UInt8], limits: Limits = .registryDocument) throws -> Any {
+    public static func object(_ bytes: [UInt8], limits: Limits = .smallObject) throws -> Any {
         try check(bytes, limits: limits)
         return try JSONSerialization.jsonObject(with: Data(bytes))
     }

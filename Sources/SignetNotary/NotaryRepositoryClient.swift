@@ -33,17 +33,22 @@ public final class NotaryRepositoryClient: Sendable {
         public var cacheTTL: Duration
         /// The largest metadata file accepted (an endless-data attack stops here).
         public var maximumMetadataBytes: Int
+        /// The largest `root.json` (current or versioned) or `timestamp.json` accepted: a root
+        /// holds a few keys and certificates, a timestamp one hash, a few kilobytes each; up to
+        /// ``NotaryRepositoryClient/maximumRootVersions`` older roots are fetched at once.
+        public var maximumRootBytes: Int
         /// How long one fetch may take, bounded further by the caller's deadline.
         public var requestTimeout: Duration
         /// The most verified collections (and refusals) kept at once.
         public var maximumCachedCollections: Int
 
         public init(
-            cacheTTL: Duration = .seconds(300), maximumMetadataBytes: Int = 4 << 20, requestTimeout: Duration = .seconds(10),
-            maximumCachedCollections: Int = 256
+            cacheTTL: Duration = .seconds(300), maximumMetadataBytes: Int = 4 << 20, maximumRootBytes: Int = 512 << 10,
+            requestTimeout: Duration = .seconds(10), maximumCachedCollections: Int = 256
         ) {
             self.cacheTTL = cacheTTL
             self.maximumMetadataBytes = maximumMetadataBytes
+            self.maximumRootBytes = min(maximumRootBytes, maximumMetadataBytes)
             self.requestTimeout = requestTimeout
             self.maximumCachedCollections = maximumCachedCollections
         }
@@ -193,7 +198,7 @@ public final class NotaryRepositoryClient: Sendable {
         let lowest = max(1, Int(version) - Self.maximumRootVersions)
         let fetcher = try fetcher(for: request.caBundlePath)
         let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
-        let limit = configuration.maximumMetadataBytes
+        let limit = configuration.maximumRootBytes
         fetchCount.add(Int(version) - lowest, ordering: .relaxed)
         Counter(label: "signet_notary_metadata_requests_total").increment(by: Int(version) - lowest)
         return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
@@ -225,11 +230,13 @@ public final class NotaryRepositoryClient: Sendable {
         }
         let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
         let limit = configuration.maximumMetadataBytes
+        let rootLimit = configuration.maximumRootBytes
         fetchCount.add(names.count, ordering: .relaxed)
         Counter(label: "signet_notary_metadata_requests_total").increment(by: names.count)
         return try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
             for name in names {
-                group.addTask { (name, try await fetcher.fetch(base + name + ".json", maximumLength: limit)) }
+                let maximum = name == "root" || name == "timestamp" ? rootLimit : limit
+                group.addTask { (name, try await fetcher.fetch(base + name + ".json", maximumLength: maximum)) }
             }
             var files: NotaryTrustedCollection.Files = [:]
             for try await (name, bytes) in group {

@@ -177,21 +177,28 @@ public struct NotaryTrustedCollection: Sendable {
     /// Section 5.3.4 over Notary's versioned roots: the newest older root the pinned keys signed,
     /// then every following version, consecutive, each signed by a threshold of its predecessor's
     /// root keys and of its own, up to `current`.
+    ///
+    /// The older roots come from the server before anything vouches for them: each is read to
+    /// learn its version and dropped, and read again only when the chain reaches it, so one
+    /// parsed root at a time is held, not every version's tree.
     static func checkChain(
         to current: SignedMetadata<NotaryRootMetadata>, olderRoots: [[UInt8]], pinnedRootKeys: [PublicKey], format: NotaryMetadataFormat,
         gun: String
     ) throws(TUFError) {
-        var byVersion: [Int: SignedMetadata<NotaryRootMetadata>] = [:]
-        for bytes in olderRoots {
-            let root = try SignedMetadata(bytes: bytes, format: format, context: "\(gun) versioned root.json") { value, context throws(TUFError) in
+        func read(_ bytes: [UInt8]) throws(TUFError) -> SignedMetadata<NotaryRootMetadata> {
+            try SignedMetadata(bytes: bytes, format: format, context: "\(gun) versioned root.json") { value, context throws(TUFError) in
                 try NotaryRootMetadata(value, context: context)
             }
-            guard root.signed.header.version < current.signed.header.version else { continue }
-            byVersion[root.signed.header.version] = root
+        }
+        var byVersion: [Int: [UInt8]] = [:]
+        for bytes in olderRoots {
+            let version = try read(bytes).signed.header.version
+            guard version < current.signed.header.version else { continue }
+            byVersion[version] = bytes
         }
         var start: SignedMetadata<NotaryRootMetadata>?
         for version in byVersion.keys.sorted(by: >) {
-            let candidate = byVersion[version]!
+            let candidate = try read(byVersion[version]!)
             if (try? checkPinned(candidate, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)) != nil,
                (try? candidate.signed.signers(of: "root").verify(candidate, format: format, signer: "itself")) != nil {
                 start = candidate
@@ -205,7 +212,12 @@ public struct NotaryTrustedCollection: Sendable {
         }
         while trusted.signed.header.version < current.signed.header.version {
             let next = trusted.signed.header.version + 1
-            guard let root = next == current.signed.header.version ? current : byVersion[next] else {
+            let root: SignedMetadata<NotaryRootMetadata>
+            if next == current.signed.header.version {
+                root = current
+            } else if let bytes = byVersion[next] {
+                root = try read(bytes)
+            } else {
                 throw TUFError(.badVersion, "root version \(next) of \(gun) is missing from the rotation chain")
             }
             try trusted.signed.signers(of: "root").verify(root, format: format, signer: "root version \(trusted.signed.header.version)")

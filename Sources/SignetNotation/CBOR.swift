@@ -74,19 +74,26 @@ public struct CBORDecoder: Sendable {
     public var maximumDepth = 16
     /// The most items an array or map may declare.
     public var maximumItems = 4096
+    /// The most items in the whole document, nested ones included: a COSE envelope holds a few
+    /// dozen, and each map decoded keeps a set of its keys, so a megabyte of tiny nested maps
+    /// would otherwise take tens of megabytes before the signature is checked.
+    public var maximumTotalItems = 10_000
 
     public init() {}
 
     /// Decodes exactly one item from `bytes`; trailing bytes are an error.
     public func decode(_ bytes: [UInt8]) throws(CBORError) -> CBOR {
         var cursor = 0
-        let item = try decodeItem(bytes, &cursor, depth: 0)
+        var remaining = maximumTotalItems
+        let item = try decodeItem(bytes, &cursor, depth: 0, remaining: &remaining)
         guard cursor == bytes.count else { throw CBORError("\(bytes.count - cursor) byte(s) after the CBOR item") }
         return item
     }
 
-    private func decodeItem(_ bytes: [UInt8], _ cursor: inout Int, depth: Int) throws(CBORError) -> CBOR {
+    private func decodeItem(_ bytes: [UInt8], _ cursor: inout Int, depth: Int, remaining: inout Int) throws(CBORError) -> CBOR {
         guard depth <= maximumDepth else { throw CBORError("nested deeper than \(maximumDepth) levels") }
+        guard remaining > 0 else { throw CBORError("more than \(maximumTotalItems) items in all") }
+        remaining -= 1
         guard cursor < bytes.count else { throw CBORError("truncated: expected an item at byte \(cursor)") }
         let initial = bytes[cursor]
         cursor += 1
@@ -115,7 +122,7 @@ public struct CBORDecoder: Sendable {
         case 4:
             guard argument <= UInt64(maximumItems) else { throw CBORError("array of \(argument) items exceeds \(maximumItems)") }
             var items: [CBOR] = []
-            for _ in 0..<Int(argument) { items.append(try decodeItem(bytes, &cursor, depth: depth + 1)) }
+            for _ in 0..<Int(argument) { items.append(try decodeItem(bytes, &cursor, depth: depth + 1, remaining: &remaining)) }
             return .array(items)
         case 5:
             guard argument <= UInt64(maximumItems) else { throw CBORError("map of \(argument) entries exceeds \(maximumItems)") }
@@ -125,17 +132,17 @@ public struct CBORDecoder: Sendable {
             var seen: Set<ArraySlice<UInt8>> = []
             for _ in 0..<Int(argument) {
                 let start = cursor
-                let key = try decodeItem(bytes, &cursor, depth: depth + 1)
+                let key = try decodeItem(bytes, &cursor, depth: depth + 1, remaining: &remaining)
                 switch key {
                 case .unsigned, .negative, .text: break
                 default: throw CBORError("map key \(key) is neither an integer nor a text string (RFC 9052 section 3 labels)")
                 }
                 guard seen.insert(bytes[start..<cursor]).inserted else { throw CBORError("duplicate map key \(key)") }
-                entries.append((key, try decodeItem(bytes, &cursor, depth: depth + 1)))
+                entries.append((key, try decodeItem(bytes, &cursor, depth: depth + 1, remaining: &remaining)))
             }
             return .map(entries)
         default:  // 6
-            return .tagged(argument, try decodeItem(bytes, &cursor, depth: depth + 1))
+            return .tagged(argument, try decodeItem(bytes, &cursor, depth: depth + 1, remaining: &remaining))
         }
     }
 

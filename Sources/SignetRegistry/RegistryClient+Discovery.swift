@@ -66,11 +66,16 @@ extension RegistryClient {
     /// only those of `artifactType`.
     ///
     /// Uses `GET /v2/<name>/referrers/<digest>?artifactType=…` (OCI distribution spec v1.1,
-    /// "Listing Referrers"), following `Link` pages (at most 16). When the registry answers 404
+    /// "Listing Referrers"), following `Link` pages (at most 16, and at most
+    /// ``maximumListedReferrers`` referrers of `artifactType` in all). When the registry answers 404
     /// (no referrers API), reads the index tagged `<alg>-<hex>` instead ("Referrers Tag Schema");
     /// when that tag does not exist either, the result is empty with source ``ReferrersResult/Source/none``.
     /// Filtering happens client-side whenever the registry did not confirm it in
     /// `OCI-Filters-Applied`.
+    /// The most referrers one listing reads: a verifier examines a few dozen, and every
+    /// descriptor kept holds its annotations until the listing is read.
+    public static let maximumListedReferrers = 4096
+
     public func referrers(
         of digest: ImageDigest, in reference: ImageReference, artifactType: String? = nil, deadline: ContinuousClock.Instant
     ) async throws(RegistryError) -> ReferrersResult {
@@ -105,14 +110,19 @@ extension RegistryClient {
                 } catch {
                     throw RegistryError(.badResponse(registry: target.registry, detail: "referrers of \(name) are not an image index"))
                 }
-                collected += index.manifests
+                // Filtered page by page, so that other artifacts do not pile up across pages.
+                collected += artifactType.map { type in index.manifests.filter { $0.artifactType == type } } ?? index.manifests
+                guard collected.count <= Self.maximumListedReferrers else {
+                    throw RegistryError(.badResponse(
+                        registry: target.registry,
+                        detail: "\(name) has more than \(Self.maximumListedReferrers) referrers\(artifactType.map { " of type \($0)" } ?? "")"))
+                }
                 let applied = response.header("OCI-Filters-Applied")?.split(separator: ",")
                     .map { $0.trimmingCharacters(in: .whitespaces) } ?? []
                 filtered = filtered && applied.contains("artifactType")
                 nextURL = Self.nextPage(response, base: current)
             }
-            let referrers = artifactType.map { type in collected.filter { $0.artifactType == type } } ?? collected
-            return ReferrersResult(subject: digest, referrers: referrers, source: .referrersAPI, filteredByRegistry: artifactType != nil && filtered)
+            return ReferrersResult(subject: digest, referrers: collected, source: .referrersAPI, filteredByRegistry: artifactType != nil && filtered)
         }
     }
 

@@ -41,17 +41,20 @@ package struct InTotoStatementHead: Decodable {
 
     enum CodingKeys: String, CodingKey { case predicateType, subject }
 
-    /// The statement in `payload`, or nil when it is not a JSON object.
-    package init?(_ payload: [UInt8]) {
-        guard let head = try? UntrustedJSON.decode(Self.self, from: payload, limits: .inTotoStatement) else { return nil }
+    /// The statement in `payload`, or nil when it is not a JSON object or holds more than
+    /// `limits` allow. An attestation's statement may be an SBOM of up to
+    /// `UntrustedJSON.Limits.inTotoStatement`; a caller that only looks for an image signature
+    /// statement (a few dozen values) reads it under `UntrustedJSON.Limits.registryDocument`.
+    package init?(_ payload: [UInt8], limits: UntrustedJSON.Limits = .inTotoStatement) {
+        guard let head = try? UntrustedJSON.decode(Self.self, from: payload, limits: limits) else { return nil }
         self = head
     }
 
     /// Why `payload` gave no statement, for a message: the refusal of `UntrustedJSON` when it
-    /// holds more than `UntrustedJSON.Limits.inTotoStatement` allows, else `otherwise`.
-    package static func problem(_ payload: [UInt8], otherwise: String) -> String {
+    /// holds more than `limits` allow, else `otherwise`.
+    package static func problem(_ payload: [UInt8], limits: UntrustedJSON.Limits = .inTotoStatement, otherwise: String) -> String {
         do throws(UntrustedJSON.Refusal) {
-            try UntrustedJSON.check(payload, limits: .inTotoStatement)
+            try UntrustedJSON.check(payload, limits: limits)
             return otherwise
         } catch {
             return "the DSSE payload is refused: \(error)"

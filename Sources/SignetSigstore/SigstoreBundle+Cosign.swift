@@ -63,6 +63,19 @@ extension SigstoreBundle {
         var material = VerificationMaterial.publicKey(hint: nil)
         var chain: [Certificate] = []
         if let certificatePEM {
+            // Counted before OpenSSL reads them: the annotation is as long as the manifest allows.
+            if let chainPEM {
+                var declared = 0
+                var rest = chainPEM[...]
+                while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----") {
+                    declared += 1
+                    rest = rest[begin.upperBound...]
+                }
+                guard declared <= SigstoreBundle.maximumCertificates else {
+                    throw SigstoreBundleError(.tooMany(
+                        field: "certificates in the chain annotation", count: declared, limit: SigstoreBundle.maximumCertificates))
+                }
+            }
             do {
                 material = .certificate(try Certificate(pemEncoded: certificatePEM))
                 if let chainPEM { chain = try Certificate.certificates(pemEncoded: chainPEM) }

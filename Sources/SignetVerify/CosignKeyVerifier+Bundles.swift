@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 import SignetPolicy
 import SignetRegistry
 import SignetSigstore
@@ -166,8 +167,9 @@ extension CosignKeyVerifier {
         guard case .dsseEnvelope(let envelope) = content else {
             return "a message-signature bundle carries no annotations; the policy requires " + Self.describe(required)
         }
-        guard let subjects = InTotoStatementHead(envelope.payload)?.subject else {
-            return InTotoStatementHead.problem(envelope.payload, otherwise: "the in-toto statement has no subject list")
+        // An image signature statement: a few dozen values, the registry's limit.
+        guard let subjects = InTotoStatementHead(envelope.payload, limits: .registryDocument)?.subject else {
+            return InTotoStatementHead.problem(envelope.payload, limits: .registryDocument, otherwise: "the in-toto statement has no subject list")
         }
         let hex = Hex.encode(digest.value)
         guard let subject = subjects.first(where: { $0.digest?[digest.algorithm.rawValue]?.lowercased() == hex }) else {

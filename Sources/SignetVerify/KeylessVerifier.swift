@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import SignetCrypto
+import SignetJSON
 import SignetPolicy
 import SignetRegistry
 import SignetSigstore
@@ -218,8 +219,10 @@ public struct KeylessVerifier: SignatureVerifier {
         guard envelope.payloadType == "application/vnd.in-toto+json" else {
             return "the DSSE payload type is \(envelope.payloadType), not an in-toto statement"
         }
-        guard let statement = InTotoStatementHead(envelope.payload) else {
-            return InTotoStatementHead.problem(envelope.payload, otherwise: "the DSSE payload is not an in-toto statement")
+        // Read before anything is verified, and an image signature statement is a few dozen
+        // values: the registry's limit, not an SBOM's.
+        guard let statement = InTotoStatementHead(envelope.payload, limits: .registryDocument) else {
+            return InTotoStatementHead.problem(envelope.payload, limits: .registryDocument, otherwise: "the DSSE payload is not an in-toto statement")
         }
         let predicateType = statement.predicateType?.string ?? "none"
         guard predicateType == imageSignaturePredicateType else {

@@ -21,14 +21,24 @@ struct UntrustedJSONTests {
         }
     }
 
-    /// 4 containers and 3 commas outside strings: 8 values. The brackets, commas and escaped
-    /// quotes inside the strings are not counted.
+    /// 4 containers, 3 commas and 3 colons outside strings: 11 values. The brackets, commas,
+    /// colons and escaped quotes inside the strings are not counted.
     @Test
     func bracketsAndCommasInsideStringsAreNotCounted() {
-        let text = #"{"a":"[{\",[{","b":[{},[]],"c":"\\"}"#
-        #expect(refusal(text, .init(values: 8, containers: 4)) == nil)
-        #expect(refusal(text, .init(values: 7, containers: 4)) == .tooManyValues(limit: 7))
-        #expect(refusal(text, .init(values: 8, containers: 3)) == .tooManyContainers(limit: 3))
+        let text = #"{"a":"[{\",[{:","b":[{},[]],"c":"\\"}"#
+        #expect(refusal(text, .init(values: 11, containers: 4)) == nil)
+        #expect(refusal(text, .init(values: 10, containers: 4)) == .tooManyValues(limit: 10))
+        #expect(refusal(text, .init(values: 11, containers: 3)) == .tooManyContainers(limit: 3))
+    }
+
+    /// Foundation's index holds a member's name as a value of its own, and an object's
+    /// dictionary reserves room for every member even when the names repeat: an object of many
+    /// members counts two values each: the object and 1,000 members are 2,001.
+    @Test
+    func memberNamesCountAsValues() {
+        let members = "{" + Array(repeating: #""":0"#, count: 1_000).joined(separator: ",") + "}"
+        #expect(refusal(members, .init(values: 2_001)) == nil)
+        #expect(refusal(members, .init(values: 2_000)) == .tooManyValues(limit: 2_000))
     }
 
     /// A string's closing quote, an escaped quote and a NUL byte are found at every offset of the
@@ -84,13 +94,13 @@ struct UntrustedJSONTests {
     func decodeReadsUpToTheLimitAndRefusesPastIt() throws {
         struct Wanted: Decodable { var name: String }
         func document(padding: Int) -> [UInt8] {
-            // The object, its two members, the array: padding + 3 values.
+            // The object, its two members' names and values, the array's elements: padding + 5.
             Array((#"{"name":"x","padding":["# + Array(repeating: "0", count: padding).joined(separator: ",") + "]}").utf8)
         }
         let limit = UntrustedJSON.Limits.registryDocument.values
-        #expect(try UntrustedJSON.decode(Wanted.self, from: document(padding: limit - 3)).name == "x")
+        #expect(try UntrustedJSON.decode(Wanted.self, from: document(padding: limit - 5)).name == "x")
         #expect {
-            _ = try UntrustedJSON.decode(Wanted.self, from: document(padding: limit - 2))
+            _ = try UntrustedJSON.decode(Wanted.self, from: document(padding: limit - 4))
         } throws: { error in
             "\(error)".contains("the document holds more than \(limit) JSON values") && error is UntrustedJSON.Refusal
         }

@@ -50,6 +50,21 @@ import Testing
         #expect(entries.count == 4096)
     }
 
+    /// Every container may hold up to 4096 items, but the document as a whole at most 10,000:
+    /// two arrays of 4096 nulls decode, three do not.
+    @Test func refusesMoreItemsInAllThanTheTotalLimit() throws {
+        func arrays(_ count: UInt8) -> [UInt8] {
+            [0x80 + count] + Array(repeating: [0x99, 0x10, 0x00] + [UInt8](repeating: 0xf6, count: 4096), count: Int(count)).flatMap { $0 }
+        }
+        guard case .array(let two) = try CBORDecoder().decode(arrays(2)) else { Issue.record("not an array"); return }
+        #expect(two.count == 2)
+        #expect {
+            _ = try CBORDecoder().decode(arrays(3))
+        } throws: { error in
+            "\(error)".contains("more than 10000 items in all")
+        }
+    }
+
     @Test func refusesDeepNesting() {
         let deep = [UInt8](repeating: 0x81, count: 40) + [0x00]
         #expect(throws: CBORError.self) { try CBORDecoder().decode(deep) }

@@ -25,8 +25,9 @@ struct NotationJSONBoundTests {
         func document(_ values: Int) -> [UInt8] {
             Array(("{\"x\":[" + Array(repeating: "0", count: values).joined(separator: ",") + "]}").utf8)
         }
-        #expect(NotationJSON.object(document(NotationJSON.maximumValues - 2)) != nil)
-        #expect(NotationJSON.object(document(NotationJSON.maximumValues)) == nil)
+        // The object, its member's name and value, the array's elements: values + 3.
+        #expect(NotationJSON.object(document(NotationJSON.maximumValues - 3)) != nil)
+        #expect(NotationJSON.object(document(NotationJSON.maximumValues - 2)) == nil)
     }
 
     @Test

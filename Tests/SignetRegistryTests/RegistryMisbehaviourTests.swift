@@ -168,6 +168,46 @@ struct RegistryMisbehaviourTests {
         #expect(serverFiltered.filteredByRegistry)
     }
 
+    /// Pages are filtered as they arrive, and at most 4,096 referrers of the type asked for are
+    /// kept in all: a registry cannot pile up descriptors across its 16 pages.
+    @Test func referrersPagesAreFilteredAsTheyArriveAndBoundedInAll() async throws {
+        let subject = "sha256:" + String(repeating: "c", count: 64)
+        func page(_ types: [String]) -> [UInt8] {
+            let entries = types.enumerated().map { index, type in
+                #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\#(String(format: "%064x", index))","size":10,"artifactType":"\#(type)"}"#
+            }
+            return Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entries.joined(separator: ","))]}"#.utf8)
+        }
+        let signatures = Array(repeating: MediaType.notarySignature, count: 2_100)
+        let others = Array(repeating: "application/spdx+json", count: 2_100)
+        let encodedType = "application%2Fvnd.cncf.notary.signature"
+        func route(_ repository: String, _ first: [UInt8], _ second: [UInt8]) -> [String: [Response]] {
+            [
+                "GET /v2/\(repository)/app/referrers/\(subject)?artifactType=\(encodedType)": [Response(
+                    headers: ["Content-Type": MediaType.ociIndex, "Link": "</v2/\(repository)/app/referrers/\(subject)?page=2>; rel=\"next\""],
+                    body: first)],
+                "GET /v2/\(repository)/app/referrers/\(subject)?page=2": [Response(headers: ["Content-Type": MediaType.ociIndex], body: second)],
+            ]
+        }
+        let stub = try await RegistryStubServer.start(routes: route("mixed", page(signatures + others), page(others + ["x"] + [MediaType.notarySignature]))
+            .merging(route("crowded", page(signatures), page(signatures)), uniquingKeysWith: { first, _ in first }))
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let digest = try ImageDigest(parsing: subject)
+
+        // 8,401 descriptors over two pages, 2,101 of them signatures: read.
+        let mixed = try await client.referrers(
+            of: digest, in: try TestImages.reference("\(stub.host)/mixed/app:v1"), artifactType: MediaType.notarySignature, deadline: TestImages.deadline())
+        #expect(mixed.referrers.count == 2_101)
+        // 4,200 signatures: refused, naming the bound.
+        let error = await #expect(throws: RegistryError.self) {
+            try await client.referrers(
+                of: digest, in: try TestImages.reference("\(stub.host)/crowded/app:v1"), artifactType: MediaType.notarySignature,
+                deadline: TestImages.deadline())
+        }
+        #expect("\(String(describing: error))".contains("has more than 4096 referrers of type \(MediaType.notarySignature)"))
+    }
+
     @Test func cancellingTheTaskCancelsTheTransfer() async throws {
         let stub = try await RegistryStubServer.start(routes: [
             "HEAD /v2/demo/app/manifests/slow": [Response(status: 200, delay: 20)],

@@ -83,6 +83,38 @@ import Testing
         #expect(error?.reason.contains("root version 2 itself") == true)
     }
 
+    /// Each signature is checked over the whole canonical document, which a repository can make
+    /// megabytes long: a document of more than 32 signatures is refused before any is checked,
+    /// and a key ID's first signature is its only one, so 31 bogus signatures by one key cost one
+    /// check, not 31.
+    @Test func boundsTheSignaturesChecked() async throws {
+        let fixture = try await Fixture.make()
+        let repository = fixture.repository
+        let signed = repository.rootSigned(version: 2)
+        let message = try OLPCCanonicalJSON().encode(signed)
+        let first = (repository.rootKeys[0].id, Hex.encode(try await repository.rootKeys[0].sign(message)))
+        let second = (repository.rootKeys[1].id, Hex.encode(try await repository.rootKeys[1].sign(message)))
+        let bogus = (repository.rootKeys[2].id, String(repeating: "00", count: 64))
+        func publish(_ signatures: [(String, String)]) throws {
+            let list = signatures.map { JSONValue.object(["keyid": .string($0.0), "sig": .string($0.1)]) }
+            try repository.write(JSONValue.object(["signed": signed, "signatures": .array(list)]).jsonBytes, "metadata/2.root.json")
+        }
+
+        try publish(Array(repeating: bogus, count: 31) + [first, second])
+        let tooMany = await tufError { _ = try await fixture.client().refresh() }
+        #expect(tooMany?.reason.contains("carries 33 signatures, more than the 32 signet checks") == true, "\(String(describing: tooMany))")
+
+        // The first signature of root key 0 is bogus: its valid second one is not tried.
+        try publish([(first.0, bogus.1), first, second])
+        let secondTry = await tufError { _ = try await fixture.client().refresh() }
+        #expect(secondTry?.code == .thresholdNotMet, "\(String(describing: secondTry))")
+
+        // At the bound, with the bogus ones all by one key: two valid keys meet the threshold.
+        try publish(Array(repeating: bogus, count: 30) + [first, second])
+        let atBound = await tufError { _ = try await fixture.client().refresh() }
+        #expect(atBound == nil, "\(String(describing: atBound))")
+    }
+
     @Test func refusesOneKeyCountedTwice() async throws {
         let fixture = try await Fixture.make()
         let repository = fixture.repository

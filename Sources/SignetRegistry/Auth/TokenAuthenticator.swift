@@ -211,8 +211,15 @@ public final class TokenAuthenticator: Sendable {
             var access_token: String?
             var expires_in: Int?
         }
-        guard let decoded = try? UntrustedJSON.decode(TokenResponse.self, from: response.body),
-              let token = decoded.access_token ?? decoded.token, !token.isEmpty else {
+        let decoded: TokenResponse?
+        do {
+            decoded = try UntrustedJSON.decode(TokenResponse.self, from: response.body)
+        } catch let refusal as UntrustedJSON.Refusal {
+            throw RegistryError(.badResponse(registry: server.name, detail: "token service answer: \(refusal)"))
+        } catch {
+            decoded = nil
+        }
+        guard let decoded, let token = decoded.access_token ?? decoded.token, !token.isEmpty else {
             throw RegistryError(.badResponse(registry: server.name, detail: "token service answer has no token"))
         }
         var lifetime = decoded.expires_in.map { Duration.seconds($0) } ?? defaultTokenLifetime

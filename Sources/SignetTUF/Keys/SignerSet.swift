@@ -19,13 +19,15 @@ public struct SignerSet: Sendable, Hashable {
     /// Distinct means distinct key IDs and distinct keys: the same key listed under two IDs
     /// counts once. Signatures by keys outside the role, by keys of unknown types, or that do
     /// not verify are ignored rather than fatal, so a role can add key types a client does
-    /// not know yet.
+    /// not know yet. Each key ID's first signature is the one checked, as python-tuf keeps
+    /// one signature per key ID: a key does not get a second try over the same document.
     public func verify<Signed>(_ metadata: SignedMetadata<Signed>, format: any TUFMetadataFormat, signer: String) throws(TUFError) {
         let message = try format.signedBytes(of: metadata.signedValue)
+        var triedIDs = Set<String>()
         var countedIDs = Set<String>()
         var countedKeys = Set<[UInt8]>()
         for signature in metadata.signatures {
-            guard role.keyIDs.contains(signature.keyID), !countedIDs.contains(signature.keyID),
+            guard role.keyIDs.contains(signature.keyID), triedIDs.insert(signature.keyID).inserted,
                   let key = keys[signature.keyID],
                   let verifier = try? format.verifier(for: key),
                   !countedKeys.contains(verifier.keyIdentity),

@@ -9,17 +9,31 @@ public struct SignedMetadata<Signed: Sendable & Hashable>: Sendable, Hashable {
     /// The document's bytes as fetched.
     public let bytes: [UInt8]
 
-    /// Reads a document with `format`, then its `signed` part with `read`.
+    /// Reads a document with `format`, then its `signed` part with `read`. A document of more
+    /// than ``TUFLimits/maximumSignatures`` signatures is refused before any is checked.
     public init(
         bytes: [UInt8], format: any TUFMetadataFormat, context: String,
         read: (JSONValue, String) throws(TUFError) -> Signed
     ) throws(TUFError) {
         let envelope = try format.envelope(of: bytes, context: context)
+        guard envelope.signatures.count <= TUFLimits.maximumSignatures else {
+            throw TUFError(
+                .malformedMetadata,
+                "\(context) carries \(envelope.signatures.count) signatures, more than the \(TUFLimits.maximumSignatures) signet checks")
+        }
         self.signed = try read(envelope.signed, context)
         self.signedValue = envelope.signed
         self.signatures = envelope.signatures
         self.bytes = bytes
     }
+}
+
+/// Bounds on metadata read before its signatures are checked.
+public enum TUFLimits {
+    /// The most signatures one document may carry. Each is checked over the whole canonical
+    /// document, which a server can make megabytes long; roles are signed by a handful of keys
+    /// (Sigstore's root by its five keyholders, Notary's by one).
+    public static let maximumSignatures = 32
 }
 
 /// One signature of a metadata document (TUF specification section 4.2, `SIGNATURES`): the
