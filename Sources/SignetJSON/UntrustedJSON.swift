@@ -125,7 +125,12 @@ public enum UntrustedJSON {
     /// let them through; throws its ``Refusal`` or the decoder's error.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], limits: Limits = .registryDocument) throws -> T {
         try check(bytes, limits: limits)
-        return try JSONDecoder().decode(type, from: Data(bytes))
+        // Read in place: a copy into `Data` would double a 16 MiB envelope for the decode.
+        return try bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return try JSONDecoder().decode(type, from: Data()) }
+            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none)
+            return try JSONDecoder().decode(type, from: data)
+        }
     }
 
     /// The value Foundation's `JSONSerialization` reads from `bytes`, once

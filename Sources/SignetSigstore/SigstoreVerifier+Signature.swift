@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetJSON
 
 extension SigstoreVerifier {
     /// Step 5: the signature verifies with the signer's key over the artifact (message
@@ -45,17 +46,28 @@ extension SigstoreVerifier {
                 throw SigstoreVerificationFailure(.signature(
                     "the DSSE signature does not verify with \(key) over the envelope's PAE (hash \(key.algorithm.defaultHash.rawValue) or sha256)"))
             }
-            try matchStatementSubject(envelope, artifact: run.policy.artifact)
+            try matchStatementSubject(envelope, run: &run)
             return .passed("DSSE \(envelope.payloadType) signed by \(key) (\(scheme))")
         }
     }
 
-    private func matchStatementSubject(_ envelope: DSSEEnvelope, artifact: SigstoreArtifact) throws(SigstoreVerificationFailure) {
+    /// The artifact must be a subject of the statement. Its subjects alone are decoded, and a
+    /// statement larger than a registry document (an SBOM's, up to
+    /// `UntrustedJSON.Limits.inTotoStatement`) is decoded only once step 6 found the signer to be
+    /// one of the policy's identities: until then any Fulcio identity may have signed it, and
+    /// Foundation's index of a million values is tens of megabytes.
+    private func matchStatementSubject(_ envelope: DSSEEnvelope, run: inout Run) throws(SigstoreVerificationFailure) {
         guard envelope.payloadType == "application/vnd.in-toto+json" else {
             throw SigstoreVerificationFailure(.signature("DSSE payload type \(envelope.payloadType) does not name an artifact"))
         }
-        // Its subjects alone are decoded: the payload may be megabytes, signed by any identity
-        // (which step 6 checks next).
+        if case .certificateIdentities = run.policy.signer, (try? UntrustedJSON.check(envelope.payload, limits: .registryDocument)) == nil {
+            run.statementAfterIdentity = envelope
+            return
+        }
+        try Self.matchStatementSubject(envelope, artifact: run.policy.artifact)
+    }
+
+    static func matchStatementSubject(_ envelope: DSSEEnvelope, artifact: SigstoreArtifact) throws(SigstoreVerificationFailure) {
         guard let subjects = InTotoStatementHead(envelope.payload)?.subject else {
             throw SigstoreVerificationFailure(.signature(InTotoStatementHead.problem(envelope.payload, otherwise: "the in-toto statement has no subject list")))
         }
@@ -85,6 +97,8 @@ extension SigstoreVerifier {
                 reasons.append(reason)
             } else {
                 run.matchedIdentity = expected
+                // Step 5's subject match of a large statement, now that its signer is trusted.
+                if let envelope = run.statementAfterIdentity { try Self.matchStatementSubject(envelope, artifact: run.policy.artifact) }
                 return .passed("\(identity.subjectAlternativeName ?? "?") from \(identity.issuer ?? "?")")
             }
         }

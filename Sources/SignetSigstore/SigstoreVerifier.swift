@@ -114,6 +114,9 @@ public struct SigstoreVerifier: Sendable {
         var chains: [VerifiedCertificateChain] = []
         var identity: FulcioCertificateIdentity?
         var matchedIdentity: CertificateIdentity?
+        /// A DSSE statement larger than a registry document, whose subjects step 6 matches once
+        /// the signer's identity is one the policy trusts.
+        var statementAfterIdentity: DSSEEnvelope?
 
         init(bundle: SigstoreBundle, policy: SigstoreVerificationPolicy) {
             self.bundle = bundle

@@ -112,6 +112,30 @@ extension PrivateSigstoreTests {
             + "https://fulcio.signet.test: certificate path invalid at 2026-01-01T00:20:00Z: certificate has expired (depth 0)", "\(outside)")
     }
 
+    /// A statement larger than a registry document (an SBOM's) has its subjects matched only
+    /// once the signer is one of the policy's identities: any Fulcio identity can sign one, and
+    /// Foundation indexes all of it to find them. Under another identity the statement is never
+    /// read (the identity step refuses it, not the subject match); under the policy's, a large
+    /// statement about the image verifies and one about another digest is refused.
+    @Test func aLargeStatementIsMatchedOnlyOnceItsSignerIsTrusted() async throws {
+        let fixture = try await Self.fixture()
+        let large = try Self.verifyKeyless("dsse-large", in: fixture, imageDigest: true)
+        #expect(large.failure == nil, "\(large.steps)")
+
+        let other = Self.outcome(try Self.verifyKeyless("dsse-large-other-subject", in: fixture, imageDigest: true))
+        #expect(other.step == "identity", "\(other)")
+        #expect(other.reason.contains("the artifact is not a subject of the in-toto statement"), "\(other)")
+
+        let digest = try String(contentsOf: fixture.file("image-digest"), encoding: .utf8)
+        let stranger = CertificateIdentity(issuer: .exact("https://issuer.signet.test"), subjectAlternativeName: .exact("someone-else@signet.test"))
+        let unread = Self.outcome(try Self.keylessVerifier(fixture).verify(
+            try SigstoreBundle(contentsOf: fixture.file("dsse-large-other-subject.json")),
+            policy: SigstoreVerificationPolicy(
+                signer: .certificateIdentities([stranger]), artifact: .digest(try #require(ArtifactDigest(parsing: digest))))))
+        #expect(unread.step == "identity", "\(unread)")
+        #expect(!unread.reason.contains("subject of the in-toto statement"), "the statement was read: \(unread)")
+    }
+
     /// A DSSE envelope of an in-toto statement about an image digest, signed by the trusted CA's
     /// leaf and logged as a Rekor `dsse` entry with a SET and an inclusion proof; with one bit of
     /// its signature flipped (and logged as flipped) it reaches the signature step and is refused.

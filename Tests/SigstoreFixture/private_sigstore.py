@@ -388,6 +388,20 @@ def main():
         "dsse-signature-flipped": dsse_bundle(leaf, log, statement, flip_last_bit(envelope_signature)),
     })
 
+    # Statements larger than a registry document (110,000 values in the predicate, as an SBOM
+    # has): one about the image, one about another digest. The verifier matches their subjects
+    # only once the signer's identity is trusted.
+    def large_statement(subject_digest):
+        return canonical({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "registry.signet.test/app", "digest": {"sha256": subject_digest}}],
+            "predicateType": "https://spdx.dev/Document",
+            "predicate": {"packages": [0] * 110000},
+        })
+    for name, subject_digest in (("dsse-large", image_digest), ("dsse-large-other-subject", "ab" * 32)):
+        large = large_statement(subject_digest)
+        cases[name] = dsse_bundle(leaf, log, large, sign(ephemeral, pre_authentication_encoding(IN_TOTO, large)))
+
     # Bundle version rules (sigstore_bundle.proto): each refused when the bundle is read.
     no_promise = keyless_bundle(leaf, log, digest, signature, version="0.1", chain=(fulcio.intermediate,))
     del no_promise["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]

@@ -2,6 +2,7 @@ import Foundation
 import SignetAttestation
 import SignetCrypto
 import SignetHTTP
+import SignetJSON
 import SignetNotary
 import SignetNotation
 import SignetRegistry
@@ -23,7 +24,8 @@ enum FuzzTarget: String, CaseIterable {
     /// Image references (the distribution reference grammar), normalised and read again.
     case imageReference
     /// Sigstore bundles, DSSE envelopes, Rekor entry bodies, checkpoints, trusted roots, cosign
-    /// simple-signing payloads.
+    /// simple-signing payloads; and the JSON gate in front of them, which must never count fewer
+    /// values than Foundation builds.
     case sigstore
     /// TUF metadata (specification 1.0): the envelope, each role, canonical JSON.
     case tuf
@@ -120,6 +122,15 @@ enum FuzzTarget: String, CaseIterable {
     }
 
     private static func sigstore(_ bytes: [UInt8]) {
+        // What Foundation builds (containers, scalars, member names) is at most what the gate
+        // counts: a limit one below it must refuse the document.
+        if let tree = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) {
+            let built = nodes(tree)
+            if built >= 2 {
+                let refused = (try? UntrustedJSON.check(bytes, limits: .init(values: built - 1, containers: .max, depth: .max))) == nil
+                precondition(refused, "the gate let through a document of \(built) values under a limit of \(built - 1)")
+            }
+        }
         _ = try? SigstoreBundle(json: bytes)
         if let envelope = try? DSSEEnvelope(json: bytes) {
             _ = DSSEEnvelope.preAuthenticationEncoding(payloadType: envelope.payloadType, payload: envelope.payload)
@@ -131,6 +142,13 @@ enum FuzzTarget: String, CaseIterable {
             _ = SignedNote(text)
             _ = Checkpoint(text)
         }
+    }
+
+    /// The values of a `JSONSerialization` tree, member names included.
+    private static func nodes(_ value: Any) -> Int {
+        if let object = value as? [String: Any] { return 1 + object.values.reduce(0) { $0 + 1 + nodes($1) } }
+        if let array = value as? [Any] { return 1 + array.reduce(0) { $0 + nodes($1) } }
+        return 1
     }
 
     private static func tuf(_ bytes: [UInt8]) {
