@@ -87,17 +87,27 @@ public struct NotarySignatureVerifier: TUFSignatureVerifier {
     public var keyIdentity: [UInt8] { key.canonicalForm }
 
     public func isValid(_ signature: TUFSignature, over message: [UInt8]) -> Bool {
+        isValid(signature, over: message, sha256: nil)
+    }
+
+    /// As ``isValid(_:over:)``, with the message's SHA-256 computed once by a caller that checks
+    /// many signatures over it (ECDSA and RSA verify the digest; Ed25519 hashes the message itself).
+    public func isValid(_ signature: TUFSignature, over message: [UInt8], sha256 digest: [UInt8]?) -> Bool {
+        func verify(_ bytes: [UInt8], _ scheme: SignatureScheme) -> Bool {
+            if let digest { return key.verify(signature: bytes, digest: digest, scheme: scheme) }
+            return key.verify(signature: bytes, message: message, scheme: scheme)
+        }
         switch (signature.method ?? "", key.algorithm) {
         case ("ecdsa", .ecdsaP256):
-            return Self.derECDSA(signature.bytes, width: 32).map { key.verify(signature: $0, message: message, scheme: SignatureScheme(hash: .sha256)) } ?? false
+            return Self.derECDSA(signature.bytes, width: 32).map { verify($0, SignatureScheme(hash: .sha256)) } ?? false
         case ("ecdsa", .ecdsaP384):
-            return Self.derECDSA(signature.bytes, width: 48).map { key.verify(signature: $0, message: message, scheme: SignatureScheme(hash: .sha256)) } ?? false
+            return Self.derECDSA(signature.bytes, width: 48).map { verify($0, SignatureScheme(hash: .sha256)) } ?? false
         case ("eddsa", .ed25519):
             return key.verify(signature: signature.bytes, message: message)
         case ("rsapss", .rsa):
-            return key.verify(signature: signature.bytes, message: message, scheme: Self.rsaPSS)
+            return verify(signature.bytes, Self.rsaPSS)
         case ("rsapkcs1v15", .rsa):
-            return key.verify(signature: signature.bytes, message: message, scheme: SignatureScheme(hash: .sha256, rsaPadding: .pkcs1v15))
+            return verify(signature.bytes, SignatureScheme(hash: .sha256, rsaPadding: .pkcs1v15))
         default:
             return false
         }

@@ -33,8 +33,9 @@ public final class NotaryRepositoryClient: Sendable {
         public var cacheTTL: Duration
         /// The largest metadata file accepted (an endless-data attack stops here).
         public var maximumMetadataBytes: Int
-        /// The largest `root.json` (current or versioned) or `timestamp.json` accepted: a root
-        /// holds a few keys and certificates, a timestamp one hash, a few kilobytes each; up to
+        /// The largest `root.json` (current or versioned), `timestamp.json` or `snapshot.json`
+        /// accepted: a root holds a few keys and certificates, a timestamp one hash, a snapshot
+        /// the hashes of the role files, a few kilobytes each; up to
         /// ``NotaryRepositoryClient/maximumRootVersions`` older roots are fetched at once.
         public var maximumRootBytes: Int
         /// How long one fetch may take, bounded further by the caller's deadline.
@@ -235,7 +236,7 @@ public final class NotaryRepositoryClient: Sendable {
         Counter(label: "signet_notary_metadata_requests_total").increment(by: names.count)
         return try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
             for name in names {
-                let maximum = name == "root" || name == "timestamp" ? rootLimit : limit
+                let maximum = ["root", "timestamp", "snapshot"].contains(name) ? rootLimit : limit
                 group.addTask { (name, try await fetcher.fetch(base + name + ".json", maximumLength: maximum)) }
             }
             var files: NotaryTrustedCollection.Files = [:]

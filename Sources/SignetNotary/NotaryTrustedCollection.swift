@@ -161,10 +161,13 @@ public struct NotaryTrustedCollection: Sendable {
         _ root: SignedMetadata<NotaryRootMetadata>, pinnedRootKeys: [PublicKey], format: NotaryMetadataFormat, gun: String
     ) throws(TUFError) {
         let message = try format.signedBytes(of: root.signedValue)
+        // Every signature (at most 32) against every pinned key: the document is hashed once,
+        // not once per try (a server can make it 512 KiB).
+        let digest = DigestAlgorithm.sha256.hash(message)
         var matched = Set<[UInt8]>()
         for pinned in pinnedRootKeys where !matched.contains(pinned.canonicalForm) {
             let verifier = NotarySignatureVerifier(key: pinned)
-            if root.signatures.contains(where: { verifier.isValid($0, over: message) }) { matched.insert(pinned.canonicalForm) }
+            if root.signatures.contains(where: { verifier.isValid($0, over: message, sha256: digest) }) { matched.insert(pinned.canonicalForm) }
         }
         let threshold = root.signed.roles["root"]?.threshold ?? 1
         guard matched.count >= threshold else {

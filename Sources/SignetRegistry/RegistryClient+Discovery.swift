@@ -36,12 +36,23 @@ public struct ReferrersResult: Sendable, Hashable {
 
     /// The manifest the referrers point at.
     public let subject: ImageDigest
-    /// Descriptors of the referring manifests, filtered by artifact type when one was asked for.
+    /// Descriptors of the referring manifests, filtered by artifact type (or its prefix) when
+    /// one was asked for.
     public let referrers: [Descriptor]
     public let source: Source
     /// Whether the registry applied the `artifactType` filter itself (the `OCI-Filters-Applied`
     /// field); when it did not, the client filtered.
     public let filteredByRegistry: Bool
+    /// How many referrers the registry listed, before the client's filters.
+    public let listedCount: Int
+
+    init(subject: ImageDigest, referrers: [Descriptor], source: Source, filteredByRegistry: Bool, listedCount: Int? = nil) {
+        self.subject = subject
+        self.referrers = referrers
+        self.source = source
+        self.filteredByRegistry = filteredByRegistry
+        self.listedCount = listedCount ?? referrers.count
+    }
 }
 
 extension RegistryClient {
@@ -62,22 +73,24 @@ extension RegistryClient {
         }
     }
 
-    /// Lists the manifests whose `subject` is `digest` in `reference`'s repository, optionally
-    /// only those of `artifactType`.
-    ///
-    /// Uses `GET /v2/<name>/referrers/<digest>?artifactType=…` (OCI distribution spec v1.1,
-    /// "Listing Referrers"), following `Link` pages (at most 16, and at most
-    /// ``maximumListedReferrers`` referrers of `artifactType` in all). When the registry answers 404
-    /// (no referrers API), reads the index tagged `<alg>-<hex>` instead ("Referrers Tag Schema");
-    /// when that tag does not exist either, the result is empty with source ``ReferrersResult/Source/none``.
-    /// Filtering happens client-side whenever the registry did not confirm it in
-    /// `OCI-Filters-Applied`.
-    /// The most referrers one listing reads: a verifier examines a few dozen, and every
-    /// descriptor kept holds its annotations until the listing is read.
+    /// The most referrers one listing keeps (after its filters): a verifier examines a few
+    /// dozen, and every descriptor kept holds its annotations until the listing is read.
     public static let maximumListedReferrers = 4096
 
+    /// Lists the manifests whose `subject` is `digest` in `reference`'s repository, optionally
+    /// only those of `artifactType`, or whose artifact type starts with `artifactTypePrefix`
+    /// (Sigstore bundles' media types carry their version).
+    ///
+    /// Uses `GET /v2/<name>/referrers/<digest>?artifactType=…` (OCI distribution spec v1.1,
+    /// "Listing Referrers"), following `Link` pages (at most 16, filtered page by page, and at
+    /// most ``maximumListedReferrers`` kept in all). When the registry answers 404 (no referrers
+    /// API), reads the index tagged `<alg>-<hex>` instead ("Referrers Tag Schema"); when that
+    /// tag does not exist either, the result is empty with source ``ReferrersResult/Source/none``.
+    /// Filtering happens client-side whenever the registry did not confirm it in
+    /// `OCI-Filters-Applied`.
     public func referrers(
-        of digest: ImageDigest, in reference: ImageReference, artifactType: String? = nil, deadline: ContinuousClock.Instant
+        of digest: ImageDigest, in reference: ImageReference, artifactType: String? = nil, artifactTypePrefix: String? = nil,
+        deadline: ContinuousClock.Instant
     ) async throws(RegistryError) -> ReferrersResult {
         try await mapErrors {
             let target = Target(reference)
@@ -88,6 +101,7 @@ extension RegistryClient {
             }
             var nextURL: String? = url(target, path)
             var collected: [Descriptor] = []
+            var listed = 0
             var filtered = true
             var pages = 0
             while let current = nextURL, pages < 16 {
@@ -97,7 +111,8 @@ extension RegistryClient {
                 request.headers.append(("Accept", MediaType.ociIndex))
                 let response = try await send(request, to: target, operation: "referrers of \(name)")
                 if response.status == 404 && pages == 1 {
-                    return try await referrersFromTagSchema(digest, reference: reference, artifactType: artifactType, deadline: deadline)
+                    return try await referrersFromTagSchema(
+                        digest, reference: reference, artifactType: artifactType, artifactTypePrefix: artifactTypePrefix, deadline: deadline)
                 }
                 guard response.status == 200 else {
                     throw failure(response, target: target, reference: name, operation: "list referrers")
@@ -111,23 +126,33 @@ extension RegistryClient {
                     throw RegistryError(.badResponse(registry: target.registry, detail: "referrers of \(name) are not an image index"))
                 }
                 // Filtered page by page, so that other artifacts do not pile up across pages.
-                collected += artifactType.map { type in index.manifests.filter { $0.artifactType == type } } ?? index.manifests
+                listed += index.manifests.count
+                collected += index.manifests.filter { Self.keeps($0, artifactType: artifactType, prefix: artifactTypePrefix) }
                 guard collected.count <= Self.maximumListedReferrers else {
+                    let kind = artifactType.map { " of type \($0)" } ?? artifactTypePrefix.map { " of type \($0)…" } ?? ""
                     throw RegistryError(.badResponse(
-                        registry: target.registry,
-                        detail: "\(name) has more than \(Self.maximumListedReferrers) referrers\(artifactType.map { " of type \($0)" } ?? "")"))
+                        registry: target.registry, detail: "\(name) has more than \(Self.maximumListedReferrers) referrers\(kind)"))
                 }
                 let applied = response.header("OCI-Filters-Applied")?.split(separator: ",")
                     .map { $0.trimmingCharacters(in: .whitespaces) } ?? []
                 filtered = filtered && applied.contains("artifactType")
                 nextURL = Self.nextPage(response, base: current)
             }
-            return ReferrersResult(subject: digest, referrers: collected, source: .referrersAPI, filteredByRegistry: artifactType != nil && filtered)
+            return ReferrersResult(
+                subject: digest, referrers: collected, source: .referrersAPI, filteredByRegistry: artifactType != nil && filtered,
+                listedCount: listed)
         }
     }
 
+    /// Whether a listed referrer is kept: of `artifactType`, or of a type starting with `prefix`.
+    static func keeps(_ referrer: Descriptor, artifactType: String?, prefix: String?) -> Bool {
+        if let artifactType, referrer.artifactType != artifactType { return false }
+        if let prefix, referrer.artifactType?.hasPrefix(prefix) != true { return false }
+        return true
+    }
+
     private func referrersFromTagSchema(
-        _ digest: ImageDigest, reference: ImageReference, artifactType: String?, deadline: ContinuousClock.Instant
+        _ digest: ImageDigest, reference: ImageReference, artifactType: String?, artifactTypePrefix: String?, deadline: ContinuousClock.Instant
     ) async throws -> ReferrersResult {
         let tagged = ImageReference(
             uncheckedRegistry: reference.registry, repository: reference.repository, tag: digest.tagForm, digest: nil)
@@ -140,8 +165,8 @@ extension RegistryClient {
         guard let index = fetched.index else {
             throw RegistryError(.badResponse(registry: reference.registry, detail: "\(tagged) is not an image index"))
         }
-        let referrers = artifactType.map { type in index.manifests.filter { $0.artifactType == type } } ?? index.manifests
-        return ReferrersResult(subject: digest, referrers: referrers, source: .tagSchema, filteredByRegistry: false)
+        let referrers = index.manifests.filter { Self.keeps($0, artifactType: artifactType, prefix: artifactTypePrefix) }
+        return ReferrersResult(subject: digest, referrers: referrers, source: .tagSchema, filteredByRegistry: false, listedCount: index.manifests.count)
     }
 
     /// The `Link: <url>; rel="next"` target (RFC 8288), resolved against the current page.

@@ -64,16 +64,15 @@ extension SigstoreBundle {
         var chain: [Certificate] = []
         if let certificatePEM {
             // Counted before OpenSSL reads them: the annotation is as long as the manifest allows.
+            for (name, text) in [("certificate", certificatePEM), ("chain", chainPEM ?? "")]
+            where text.utf8.count > SigstoreBundle.maximumCertificateAnnotationBytes {
+                throw SigstoreBundleError(.invalidCertificate(
+                    "the \(name) annotation is \(text.utf8.count) bytes, more than the \(SigstoreBundle.maximumCertificateAnnotationBytes) signet reads"))
+            }
             if let chainPEM {
-                var declared = 0
-                var rest = chainPEM[...]
-                while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----") {
-                    declared += 1
-                    rest = rest[begin.upperBound...]
-                }
+                let declared = PEMBlocks.count("CERTIFICATE", in: chainPEM)
                 guard declared <= SigstoreBundle.maximumCertificates else {
-                    throw SigstoreBundleError(.tooMany(
-                        field: "certificates in the chain annotation", count: declared, limit: SigstoreBundle.maximumCertificates))
+                    throw SigstoreBundleError(.tooMany(field: "certificates in the chain annotation", count: declared, limit: SigstoreBundle.maximumCertificates))
                 }
             }
             do {

@@ -80,6 +80,9 @@ public struct SigstoreBundle: Sendable {
     /// the trusted root, before anything trusted has vouched for the bundle: without a bound, a
     /// bundle of a few megabytes from any registry could carry tens of thousands of them.
     public static let maximumCertificates = 10
+    /// The longest cosign certificate or chain annotation read: ten certificates of a few
+    /// kilobytes each, with room to spare.
+    public static let maximumCertificateAnnotationBytes = 64 * 1024
     public static let maximumTransparencyLogEntries = 16
     public static let maximumTimestamps = 8
 

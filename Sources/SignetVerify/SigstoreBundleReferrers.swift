@@ -52,11 +52,14 @@ struct SigstoreBundleReferrers {
     func list(_ request: VerificationRequest) async throws(VerificationError) -> Listing {
         let listing: ReferrersResult
         do {
-            listing = try await registry.referrers(of: request.digest, in: request.image, deadline: request.deadline)
+            // Bundles alone are kept, page by page: a repository's other referrers (thousands of
+            // them, or large ones) are counted, not held.
+            listing = try await registry.referrers(
+                of: request.digest, in: request.image, artifactTypePrefix: Self.mediaTypePrefix, deadline: request.deadline)
         } catch {
             throw VerificationError(error)
         }
-        let bundles = listing.referrers.filter { Self.isBundleMediaType($0.artifactType) }
+        let bundles = listing.referrers
         let via = switch listing.source {
         case .referrersAPI: "the referrers API"
         case .tagSchema: "the \(request.digest.tagForm) tag index"
@@ -64,9 +67,9 @@ struct SigstoreBundleReferrers {
         }
         let step = VerificationStep(
             name: "bundle referrers", passed: !bundles.isEmpty,
-            detail: "\(listing.referrers.count) referrer(s) of \(request.digest) from \(via), \(bundles.count) Sigstore bundle(s)")
+            detail: "\(listing.listedCount) referrer(s) of \(request.digest) from \(via), \(bundles.count) Sigstore bundle(s)")
         let absence = bundles.isEmpty
-            ? "no Sigstore bundle refers to \(request.digest) (\(listing.referrers.count) referrer(s) from \(via))" : nil
+            ? "no Sigstore bundle refers to \(request.digest) (\(listing.listedCount) referrer(s) from \(via))" : nil
         return Listing(
             step: step, absence: absence, bundles: Array(bundles.prefix(Self.maximumReferrers)),
             overflow: max(0, bundles.count - Self.maximumReferrers))

@@ -95,6 +95,42 @@ struct UntrustedCountBoundsTests {
         }
     }
 
+    /// cosign's certificate and chain annotations are as long as a manifest allows (4 MiB): each
+    /// is refused past 64 KiB, and the chain's certificates are counted before OpenSSL reads any.
+    @Test
+    func cosignCertificateAnnotationsAreBoundedBeforeTheyAreRead() {
+        let marker = "-----BEGIN CERTIFICATE-----\n"
+        func refusal(certificate: String = marker, chain: String?) -> String {
+            do {
+                _ = try SigstoreBundle(cosignSignature: "AAAA", certificatePEM: certificate, chainPEM: chain, rekorBundleJSON: nil)
+                return "read"
+            } catch {
+                return "\(error)"
+            }
+        }
+        // Eleven markers, no certificate in them: counted, not parsed.
+        #expect(refusal(chain: String(repeating: marker, count: 11)).contains("11 certificates in the chain annotation, more than the 10 signet reads"))
+        let long = String(repeating: marker, count: 3_000)
+        #expect(refusal(chain: long).contains("the chain annotation is \(long.utf8.count) bytes, more than the 65536 signet reads"))
+        #expect(refusal(certificate: long, chain: nil).contains("the certificate annotation is \(long.utf8.count) bytes, more than the 65536 signet reads"))
+    }
+
+    /// PEM blocks are found in one pass over the bytes (Foundation's `range(of:)` copied the
+    /// rest of the text at every block, quadratic in its length); the first block alone is
+    /// decoded when only it is wanted.
+    @Test
+    func pemBlocksAreFoundInOnePass() throws {
+        let empty = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
+        #expect(try PEMBlocks.der("CERTIFICATE", in: String(repeating: empty, count: 64_000)).count == 64_000)
+        #expect(PEMBlocks.count("CERTIFICATE", in: "x" + String(repeating: empty, count: 3) + "-----BEGIN CERTIFICATE-----") == 4)
+        let first = "-----BEGIN CERTIFICATE-----\nAQID\r\n\t-----END CERTIFICATE-----\n"
+        let broken = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"
+        #expect(try PEMBlocks.firstDER("CERTIFICATE", in: first + broken) == [1, 2, 3])
+        #expect(throws: CertificateError.self) { try PEMBlocks.der("CERTIFICATE", in: first + broken) }
+        #expect(throws: CertificateError.self) { try PEMBlocks.der("CERTIFICATE", in: "-----BEGIN CERTIFICATE-----\nAQID\n") }
+        #expect(try PEMBlocks.der("X509 CRL", in: first).isEmpty)
+    }
+
     @Test
     func aSignedNoteOfSixteenSignatureLinesIsReadAndSeventeenAreRefused() {
         func note(_ lines: Int) -> String {

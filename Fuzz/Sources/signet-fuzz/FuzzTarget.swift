@@ -90,7 +90,7 @@ enum FuzzTarget: String, CaseIterable {
     private static func certificate(_ bytes: [UInt8]) {
         var certificates: [Certificate] = []
         if let certificate = try? Certificate(derEncoded: bytes) { certificates.append(certificate) }
-        if let pem = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]),
+        if let pem = String(validatingCString: bytes.map { CChar(bitPattern: $0) } + [0]),
            let fromPEM = try? Certificate.certificates(pemEncoded: pem) {
             certificates += fromPEM
         }

@@ -48,32 +48,17 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     /// Reads the first PEM `CERTIFICATE` block in `pemEncoded`.
     public convenience init(pemEncoded: String) throws(CertificateError) {
-        guard let first = try Self.derBlocks(pemEncoded).first else { throw CertificateError(.notPEM) }
+        guard let first = try PEMBlocks.firstDER("CERTIFICATE", in: pemEncoded) else { throw CertificateError(.notPEM) }
         try self.init(derEncoded: first)
     }
 
     /// Reads every PEM `CERTIFICATE` block in `pemEncoded`, in order.
     public static func certificates(pemEncoded: String) throws(CertificateError) -> [Certificate] {
         var result: [Certificate] = []
-        for der in try derBlocks(pemEncoded) {
+        for der in try PEMBlocks.der("CERTIFICATE", in: pemEncoded) {
             result.append(try Certificate(derEncoded: der))
         }
         return result
-    }
-
-    private static func derBlocks(_ pem: String) throws(CertificateError) -> [[UInt8]] {
-        var blocks: [[UInt8]] = []
-        var rest = pem[...]
-        while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----") {
-            guard let end = rest.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<rest.endIndex) else {
-                throw CertificateError(.notPEM)
-            }
-            let body = rest[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
-            guard let data = Data(base64Encoded: String(body)) else { throw CertificateError(.notPEM) }
-            blocks.append([UInt8](data))
-            rest = rest[end.upperBound...]
-        }
-        return blocks
     }
 
     deinit {

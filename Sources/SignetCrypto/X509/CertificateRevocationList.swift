@@ -37,14 +37,8 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.contains("-----BEGIN X509 CRL-----") else { return [try CertificateRevocationList(derEncoded: bytes)] }
         var result: [CertificateRevocationList] = []
-        var rest = text[...]
-        while let begin = rest.range(of: "-----BEGIN X509 CRL-----") {
-            guard let end = rest.range(of: "-----END X509 CRL-----", range: begin.upperBound..<rest.endIndex),
-                  let data = Data(base64Encoded: String(rest[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace })) else {
-                throw CertificateError(.notPEM)
-            }
-            result.append(try CertificateRevocationList(derEncoded: [UInt8](data)))
-            rest = rest[end.upperBound...]
+        for der in try PEMBlocks.der("X509 CRL", in: text) {
+            result.append(try CertificateRevocationList(derEncoded: der))
         }
         return result
     }
