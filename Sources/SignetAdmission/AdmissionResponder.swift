@@ -41,6 +41,9 @@ import SignetRegistry
 public struct AdmissionResponder: Sendable {
     public let evaluator: @Sendable () -> PolicyEvaluator
     let logger: Logger
+    /// Whether `logger` writes info lines, read once: reading a logger's level copies its
+    /// handler (retaining what it holds, shared by every event loop) at each review.
+    private let infoLogging: Bool
     /// Checks signet's own resources at admission; its clock and bypass window should be the
     /// evaluator's.
     public var resourceValidator = SignetResourceValidator()
@@ -65,6 +68,7 @@ public struct AdmissionResponder: Sendable {
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
         self.evaluator = { evaluator }
         self.logger = logger
+        self.infoLogging = logger.logLevel <= .info
     }
 
     /// A responder that asks `evaluator` for the evaluator in force at each request (for
@@ -72,6 +76,7 @@ public struct AdmissionResponder: Sendable {
     public init(logger: Logger = Logger(label: "signet.admission"), evaluator: @escaping @Sendable () -> PolicyEvaluator) {
         self.evaluator = evaluator
         self.logger = logger
+        self.infoLogging = logger.logLevel <= .info
     }
 
     /// Decides one `AdmissionReview` request body. Never throws: every outcome is an HTTP answer.
@@ -153,7 +158,7 @@ public struct AdmissionResponder: Sendable {
             recordAudit(request, response: response, outcome: outcome, latency: ContinuousClock.now - start, client: client)
             return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
         }
-        if logger.logLevel <= .info {
+        if infoLogging {
             // Built only when the line is written: at a higher level the metadata would be dropped.
             var metadata: Logger.Metadata = [
                 "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(kind)",

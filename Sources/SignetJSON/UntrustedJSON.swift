@@ -35,9 +35,9 @@ public enum UntrustedJSON {
         }
 
         /// What documents from a registry or a signature server are allowed: about 5 MB of
-        /// Foundation's index at most. The largest legitimate ones are referrer lists and Notary
-        /// `targets` files of a few thousand entries, about ten values each; signatures,
-        /// bundles and manifests hold a few dozen to a few hundred.
+        /// Foundation's index at most. The largest legitimate ones are referrer lists of a few
+        /// thousand entries, about fifteen values each; signatures, bundles and manifests hold a
+        /// few dozen to a few hundred. (TUF metadata has its own limit: `JSONParser`'s.)
         public static let registryDocument = Limits(values: 100_000)
 
         /// What an in-toto statement (the payload of an attestation) is allowed: the predicate

@@ -24,7 +24,12 @@ public struct PolicyEvaluator: Sendable {
     public let policies: PolicySet
     public let noMatchAction: NoMatchAction
     public let verifier: (any AuthorityVerifier)?
-    public var logger: Logger
+    public var logger: Logger {
+        didSet { debugLogging = logger.logLevel <= .debug }
+    }
+    /// Whether `logger` writes debug lines, read when it is set: reading a logger's level
+    /// copies its handler (retaining what it holds, shared by every event loop) at each decision.
+    private var debugLogging: Bool
     /// The clock, bypass window and opt-out label for exemptions.
     public var exemptions: ExemptionConfiguration
     /// Registry credentials for the images of an admission (its pull secrets); read only when a
@@ -50,6 +55,7 @@ public struct PolicyEvaluator: Sendable {
         self.verifier = verifier
         self.cachedVerdicts = verifier as? any CachedVerdictSource
         self.logger = logger
+        self.debugLogging = logger.logLevel <= .debug
         self.exemptions = exemptions
         self.credentialProvider = credentialProvider
     }
@@ -117,11 +123,13 @@ public struct PolicyEvaluator: Sendable {
         }
         decision.allowed = decision.denials.isEmpty
         let subject = pending.subject
-        logger.debug("evaluated images", metadata: [
+        if debugLogging {
+            logger.debug("evaluated images", metadata: [
             "kind": "\(subject.kind)", "namespace": "\(subject.namespace ?? "")", "name": "\(subject.name ?? "")",
             "decision": "\(decision.allowed ? "allowed" : "denied")", "summary": "\(decision.summary)",
             "revision": "\(policies.revision)",
-        ])
+            ])
+        }
         return decision
     }
 
