@@ -233,13 +233,8 @@ public struct NotaryTrustedCollection: Sendable {
     static func verify(
         _ metadata: SignedMetadata<NotaryTargetsMetadata>, signers: SignerSet, format: NotaryMetadataFormat, signer: String
     ) throws(TUFError) -> [String] {
+        // The key IDs the threshold check counted: each checked once, not verified again here.
         try signers.verify(metadata, format: format, signer: signer)
-        let message = try format.signedBytes(of: metadata.signedValue)
-        return metadata.signatures.compactMap { signature in
-            guard signers.role.keyIDs.contains(signature.keyID), let key = signers.keys[signature.keyID],
-                  let verifier = try? format.verifier(for: key), verifier.isValid(signature, over: message) else { return nil }
-            return signature.keyID
-        }.sorted()
     }
 
     /// The versions of every role verified, for rollback checks: `root`, `timestamp`,

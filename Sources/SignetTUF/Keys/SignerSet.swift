@@ -21,7 +21,9 @@ public struct SignerSet: Sendable, Hashable {
     /// not verify are ignored rather than fatal, so a role can add key types a client does
     /// not know yet. Each key ID's first signature is the one checked, as python-tuf keeps
     /// one signature per key ID: a key does not get a second try over the same document.
-    public func verify<Signed>(_ metadata: SignedMetadata<Signed>, format: any TUFMetadataFormat, signer: String) throws(TUFError) {
+    /// Returns the key IDs whose signatures counted, sorted.
+    @discardableResult
+    public func verify<Signed>(_ metadata: SignedMetadata<Signed>, format: any TUFMetadataFormat, signer: String) throws(TUFError) -> [String] {
         let message = try format.signedBytes(of: metadata.signedValue)
         var triedIDs = Set<String>()
         var countedIDs = Set<String>()
@@ -40,5 +42,6 @@ public struct SignerSet: Sendable, Hashable {
                 .thresholdNotMet,
                 "\(name) metadata has \(countedIDs.count) valid signature(s) by the keys of \(signer), which requires \(role.threshold)")
         }
+        return countedIDs.sorted()
     }
 }
