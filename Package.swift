@@ -170,6 +170,7 @@ let package = Package(
         .target(
             name: "SignetAdmission",
             dependencies: [
+                "SignetJSON",
                 "SignetPolicy",
                 "SignetRegistry",
                 .product(name: "Logging", package: "swift-log"),

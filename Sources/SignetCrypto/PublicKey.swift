@@ -33,15 +33,8 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
 
     /// Reads a PEM `PUBLIC KEY` block (RFC 7468 section 13). Text around the block is ignored.
     public convenience init(pem: String) throws(PublicKeyError) {
-        guard let begin = pem.range(of: "-----BEGIN PUBLIC KEY-----"),
-              let end = pem.range(of: "-----END PUBLIC KEY-----", range: begin.upperBound..<pem.endIndex) else {
-            throw PublicKeyError(.notPEM)
-        }
-        let body = pem[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
-        guard let data = Data(base64Encoded: String(body)) else {
-            throw PublicKeyError(.notPEM)
-        }
-        try self.init(der: [UInt8](data))
+        guard let der = try? PEMBlocks.firstDER("PUBLIC KEY", in: pem) else { throw PublicKeyError(.notPEM) }
+        try self.init(der: der)
     }
 
     /// Reads a DER SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).

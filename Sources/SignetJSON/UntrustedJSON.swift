@@ -78,7 +78,7 @@ public enum UntrustedJSON {
 
     /// Throws a ``Refusal`` when `bytes` exceed `limits` or are not UTF-8. Malformed JSON within
     /// the limits passes: the reader that follows says what is wrong with it.
-    public static func check(_ bytes: UnsafeRawBufferPointer, limits: Limits) throws(Refusal) {
+    public static func check(_ bytes: UnsafeBufferPointer<UInt8>, limits: Limits) throws(Refusal) {
         var containers = 0
         // Commas and colons: with the containers and one, the values.
         var separators = 0
@@ -113,9 +113,9 @@ public enum UntrustedJSON {
         }
     }
 
-    /// As ``check(_:limits:)-(UnsafeRawBufferPointer,_)``, for bytes in an array.
+    /// As ``check(_:limits:)-(UnsafeBufferPointer<UInt8>,_)``, for bytes in an array.
     public static func check(_ bytes: [UInt8], limits: Limits = .registryDocument) throws(Refusal) {
-        let result: Result<Void, Refusal> = bytes.withUnsafeBytes { buffer in
+        let result: Result<Void, Refusal> = bytes.withUnsafeBufferPointer { buffer in
             do throws(Refusal) { try check(buffer, limits: limits); return .success(()) } catch { return .failure(error) }
         }
         try result.get()
@@ -142,40 +142,21 @@ public enum UntrustedJSON {
 
     /// The index just past the closing quote of the string whose content starts at `start`
     /// (the end of the bytes for an unterminated one), or -1 when the string holds a NUL byte.
-    /// Eight bytes at a time: the bulk of a large signature document is base64 inside strings.
     @inline(__always)
-    private static func endOfString(_ bytes: UnsafeRawBufferPointer, after start: Int) -> Int {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let quotes = ones &* UInt64(UInt8(ascii: "\""))
-        let backslashes = ones &* UInt64(UInt8(ascii: "\\"))
+    private static func endOfString(_ bytes: UnsafeBufferPointer<UInt8>, after start: Int) -> Int {
         var index = start
-        let count = bytes.count
-        while index < count {
-            while index + 8 <= count {
-                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-                let quote = word ^ quotes
-                let backslash = word ^ backslashes
-                // A byte that is zero, a quote or a backslash sets its high bit here; a borrow
-                // can flag a byte above a flagged one, never below, so the lowest flag is exact.
-                let special = ((word &- ones) & ~word | (quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
-                if special != 0 {
-                    index += special.trailingZeroBitCount >> 3
-                    break
-                }
-                index += 8
-            }
-            guard index < count else { return count }
+        while true {
+            index = JSONStringBytes.endOfPlainRun(bytes, from: index)
+            guard index < bytes.count else { return bytes.count }
             switch bytes[index] {
             case UInt8(ascii: "\""): return index + 1
             case UInt8(ascii: "\\"):
                 // The escaped byte is skipped, but not a NUL: it is never escaped in UTF-8 JSON.
-                if index + 1 < count && bytes[index + 1] == 0 { return -1 }
+                if index + 1 < bytes.count && bytes[index + 1] == 0 { return -1 }
                 index += 2
             case 0: return -1
-            default: index += 1
+            default: index += 1  // another control byte: malformed, which the reader after the gate says
             }
         }
-        return count
     }
 }
