@@ -10,8 +10,9 @@ import SignetRegistry
 /// Kubernetes "Dynamic Admission Control" (`admission.k8s.io/v1`, mutating webhooks): the answer
 /// carries a JSON Patch (RFC 6902) with `patchType: JSONPatch`. For each container (`containers`,
 /// `initContainers`, `ephemeralContainers`, also through the `pods/ephemeralcontainers`
-/// subresource) whose image has no digest and whose passing signature authorities verified one,
-/// a `test` of the image as admitted and a `replace` with `<image as written>@<digest>`.
+/// subresource) and each image volume (`volumes[].image.reference`) whose image has no digest
+/// and whose passing signature authorities verified one, a `test` of the image as admitted and a
+/// `replace` with `<image as written>@<digest>`.
 ///
 /// The decision is the one `/validate` makes, from the same evaluator and the same verification
 /// cache, so an image is verified once for both. `/mutate` never denies: a Pod that should be
@@ -105,7 +106,7 @@ extension AdmissionResponder {
         var seen: Set<String> = []
         for verdict in decision.verdicts {
             guard let digest = verdict.verifiedDigest, let position = verdict.position, !verdict.image.contains("@") else { continue }
-            let path = "/spec/\(verdict.containerType.podSpecField)/\(position)/image"
+            let path = "/spec/\(verdict.containerType.podSpecField)/\(position)/\(verdict.containerType.imagePointerInEntry)"
             guard seen.insert(path).inserted else { continue }
             pins.append(Pin(
                 containerType: verdict.containerType, container: verdict.container, path: path, original: verdict.image,

@@ -383,13 +383,19 @@ public struct AdmissionResponder: Sendable {
     }
 
     /// A compact JSON array of the first ``maximumListedItems`` verdicts (`images-not-listed`
-    /// counts the rest): `[{"container":"web","image":"…","outcome":"deny","policies":["p"]}]`.
+    /// counts the rest): `[{"container":"web","image":"…","outcome":"deny","policies":["p"]}]`;
+    /// an image volume is named by `imageVolume` instead of `container` (a volume may share a
+    /// container's name).
     static func summarise(_ verdicts: [ImageVerdict]) -> String {
         var writer = JSONWriter()
         writer.raw("[")
         for index in verdicts.indices.prefix(maximumListedItems) {
             writer.raw(index == 0 ? "{" : ",{")
-            writer.key("container", first: true)
+            if verdicts[index].containerType == .imageVolume {
+                writer.key("imageVolume", first: true)
+            } else {
+                writer.key("container", first: true)
+            }
             writer.string(verdicts[index].container)
             writer.key("image")
             writer.string(verdicts[index].reference ?? verdicts[index].image)

@@ -203,7 +203,7 @@ extension WorkloadObject {
 
 extension SpecFields {
     init(document: JSONDocument, objectAt start: Int) {
-        var containers: Int?, initContainers: Int?, ephemeralContainers: Int?, template: Int?, jobTemplate: Int?
+        var containers: Int?, initContainers: Int?, ephemeralContainers: Int?, template: Int?, jobTemplate: Int?, volumes: Int?
         document.forEachMember(ofObjectAt: start) { name, value in
             if document.name(at: name, is: "containers") {
                 containers = value
@@ -215,6 +215,8 @@ extension SpecFields {
                 template = value
             } else if document.name(at: name, is: "jobTemplate") {
                 jobTemplate = value
+            } else if document.name(at: name, is: "volumes") {
+                volumes = value
             }
         }
         self.init()
@@ -223,6 +225,7 @@ extension SpecFields {
         self.ephemeralContainers = document.lenientArray(ephemeralContainers) { ContainerList(document: document, arrayAt: $0) }
         self.template = document.lenientObject(template) { TemplateFields(document: document, objectAt: $0) }
         self.jobTemplate = document.lenientObject(jobTemplate) { TemplateFields(document: document, objectAt: $0) }
+        self.volumes = document.lenientArray(volumes) { VolumeList(document: document, arrayAt: $0) }
     }
 }
 
@@ -265,6 +268,43 @@ extension ContainerEntry {
         self.init(isObject: true)
         self.name = document.lenientString(name)
         self.image = document.lenientString(image)
+    }
+}
+
+extension VolumeList {
+    init(document: JSONDocument, arrayAt start: Int) {
+        var entries: [VolumeEntry] = []
+        document.forEachElement(ofArrayAt: start) { element in
+            entries.append(VolumeEntry(document: document, valueAt: element))
+        }
+        self.init(entries: entries)
+    }
+}
+
+extension VolumeEntry {
+    /// A volume: anything but an object is `isObject == false` (null included).
+    init(document: JSONDocument, valueAt start: Int) {
+        guard document.byte(at: start) == JSONDocument.objectStart else {
+            self.init(isObject: false)
+            return
+        }
+        var name: Int?, image: Int?
+        document.forEachMember(ofObjectAt: start) { member, value in
+            if document.name(at: member, is: "name") {
+                name = value
+            } else if document.name(at: member, is: "image") {
+                image = value
+            }
+        }
+        self.init(isObject: true)
+        self.name = document.lenientString(name)
+        self.image = document.lenientObject(image) { image in
+            var reference: Int?
+            document.forEachMember(ofObjectAt: image) { member, value in
+                if document.name(at: member, is: "reference") { reference = value }
+            }
+            return ImageVolumeFields(reference: document.lenientString(reference))
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 import Foundation
 import SignetPolicy
 
-/// Finds the images a Kubernetes object would run, per kind (Kubernetes `core/v1` `PodSpec`:
-/// `containers`, `initContainers`, `ephemeralContainers`).
+/// Finds the images a Kubernetes object would run or mount, per kind (Kubernetes `core/v1`
+/// `PodSpec`: `containers`, `initContainers`, `ephemeralContainers`, and the image volumes of
+/// `volumes`, `ImageVolumeSource.reference`, KEP-4639).
 ///
 /// | kind | pod spec |
 /// |---|---|
@@ -19,12 +20,14 @@ import SignetPolicy
 ///
 /// Fail closed: a known kind without its pod spec, a container list that is not an array, a
 /// container that is not an object or has no image (even where the API allows an empty image in
-/// a template for later defaulting) yields ``Extraction/malformed(_:)``, which is a denial.
+/// a template for later defaulting) yields ``Extraction/malformed(_:)``, which is a denial; so do
+/// `volumes` that is not an array, a volume that is not an object, and an `image` volume source
+/// that is not an object or has no reference (the API allows an empty one in a template too).
 public enum WorkloadImages {
     /// What an object holds.
     public enum Extraction: Sendable, Hashable {
         /// A pod spec at `path` (e.g. `spec.template.spec`) with these images, in pod-spec order:
-        /// init containers, containers, ephemeral containers.
+        /// init containers, containers, ephemeral containers, image volumes.
         case podSpec(path: String, images: [ImageUse])
         /// No pod spec anywhere signet looks.
         case noPodSpec
@@ -129,6 +132,10 @@ public enum WorkloadImages {
             if case .absent = spec.containers, kind != "EphemeralContainers" {
                 return .malformed("\(kind) has no containers at \(path).containers")
             }
+            switch collect(spec.volumes, path: { "\(path).volumes" }) {
+            case .success(let found): images += found
+            case .failure(let problem): return .malformed(problem.message)
+            }
             return .podSpec(path: path, images: images)
         }
     }
@@ -176,6 +183,46 @@ public enum WorkloadImages {
                     return .failure(Problem(message: "\(at).image (\(type.describe(podSpecName: name))) is not a string"))
                 default:
                     return .failure(Problem(message: "\(at) (\(type.describe(podSpecName: name))) has no image"))
+                }
+            }
+            return .success(images)
+        }
+    }
+
+    /// The image volumes of `volumes`; every other volume is passed over.
+    private static func collect(_ list: Lenient<VolumeList>, path: () -> String) -> Result<[ImageUse], Problem> {
+        switch list {
+        case .absent:
+            return .success([])
+        case .malformed(let expected):
+            return .failure(Problem(message: "\(path()) is not \(expected)"))
+        case .value(let list):
+            var images: [ImageUse] = []
+            for index in list.entries.indices {
+                var at: String { "\(path())[\(index)]" }
+                guard list.entries[index].isObject else {
+                    return .failure(Problem(message: "\(at) is not an object"))
+                }
+                let source: ImageVolumeFields
+                switch list.entries[index].image {
+                case .absent: continue
+                case .malformed: return .failure(Problem(message: "\(at).image is not an object"))
+                case .value(let value): source = value
+                }
+                let name: String
+                switch list.entries[index].name {
+                case .value(let value) where !value.isEmpty: name = value
+                case .malformed: return .failure(Problem(message: "\(at).name is not a string"))
+                default: name = "#\(index)"
+                }
+                let described = ContainerType.imageVolume.describe(podSpecName: name)
+                switch source.reference {
+                case .value(let reference) where !reference.isEmpty:
+                    images.append(ImageUse(image: reference, container: name, containerType: .imageVolume, position: index))
+                case .malformed:
+                    return .failure(Problem(message: "\(at).image.reference (\(described)) is not a string"))
+                default:
+                    return .failure(Problem(message: "\(at).image (\(described)) has no reference"))
                 }
             }
             return .success(images)

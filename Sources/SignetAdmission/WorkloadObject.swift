@@ -64,8 +64,10 @@ struct SpecFields: Sendable, Equatable, Decodable {
     var ephemeralContainers: Lenient<ContainerList> = .absent
     var template: Lenient<TemplateFields> = .absent
     var jobTemplate: Lenient<TemplateFields> = .absent
+    /// `volumes`, for the image volumes among them.
+    var volumes: Lenient<VolumeList> = .absent
 
-    enum CodingKeys: String, CodingKey { case containers, initContainers, ephemeralContainers, template, jobTemplate }
+    enum CodingKeys: String, CodingKey { case containers, initContainers, ephemeralContainers, template, jobTemplate, volumes }
 
     /// Nothing present; ``AdmissionReviewReader`` fills it in.
     init() {}
@@ -77,6 +79,7 @@ struct SpecFields: Sendable, Equatable, Decodable {
         ephemeralContainers = container.lenient(ContainerList.self, forKey: .ephemeralContainers, expected: "an array")
         template = container.lenient(TemplateFields.self, forKey: .template, expected: "an object")
         jobTemplate = container.lenient(TemplateFields.self, forKey: .jobTemplate, expected: "an object")
+        volumes = container.lenient(VolumeList.self, forKey: .volumes, expected: "an array")
     }
 
     /// Whether any container list is present: the mark of a pod spec.
@@ -159,5 +162,67 @@ struct ContainerEntry: Sendable, Equatable, Decodable {
         isObject = true
         name = container.lenient(String.self, forKey: .name, expected: "a string")
         image = container.lenient(String.self, forKey: .image, expected: "a string")
+    }
+}
+
+/// A `PodSpec`'s `volumes` (`core/v1` `Volume`): the name of each and, for an image volume, the
+/// reference of its `image` (`ImageVolumeSource`). Volumes of other types are read no further.
+struct VolumeList: Sendable, Equatable, Decodable {
+    var entries: [VolumeEntry]
+
+    init(entries: [VolumeEntry]) {
+        self.entries = entries
+    }
+
+    init(from decoder: any Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        var entries: [VolumeEntry] = []
+        while !container.isAtEnd {
+            // VolumeEntry never throws, so the container always advances.
+            entries.append(try container.decode(VolumeEntry.self))
+        }
+        self.entries = entries
+    }
+}
+
+/// One volume: `name`, and `image.reference` when it is an image volume; each possibly missing
+/// or of the wrong type.
+struct VolumeEntry: Sendable, Equatable, Decodable {
+    var isObject: Bool
+    var name: Lenient<String> = .absent
+    /// `image`: absent for every other type of volume.
+    var image: Lenient<ImageVolumeFields> = .absent
+
+    enum CodingKeys: String, CodingKey { case name, image }
+
+    /// A volume with neither name nor image read yet.
+    init(isObject: Bool) {
+        self.isObject = isObject
+    }
+
+    init(from decoder: any Decoder) {
+        guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
+            isObject = false
+            return
+        }
+        isObject = true
+        name = container.lenient(String.self, forKey: .name, expected: "a string")
+        image = container.lenient(ImageVolumeFields.self, forKey: .image, expected: "an object")
+    }
+}
+
+/// An `ImageVolumeSource`: the `reference` of the image (its `pullPolicy` is not signet's concern).
+struct ImageVolumeFields: Sendable, Equatable, Decodable {
+    var reference: Lenient<String> = .absent
+
+    enum CodingKeys: String, CodingKey { case reference }
+
+    init(reference: Lenient<String> = .absent) {
+        self.reference = reference
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        reference = container.lenient(String.self, forKey: .reference, expected: "a string")
     }
 }

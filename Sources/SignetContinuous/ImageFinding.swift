@@ -16,7 +16,11 @@ public struct ImageFinding: Sendable, Hashable, Codable {
     public var namespace: String
     public var pod: String
     public var podUID: String?
+    /// The container's name, or the image volume's when ``isImageVolume``.
     public var container: String
+    /// The image is an image volume's (`volumes[].image.reference`), not a container's; `nil`
+    /// (a container) in findings recorded before image volumes were decided.
+    public var imageVolume: Bool?
     /// The image decided (the running digest, when the node reported one).
     public var image: String
     public var result: Result
@@ -40,8 +44,11 @@ public struct ImageFinding: Sendable, Hashable, Codable {
     /// The ``RunningPod/key`` of the Pod: its UID, else `namespace/pod`.
     public var podKey: String { podUID ?? "\(namespace)/\(pod)" }
 
-    /// `namespace/pod/container`.
-    public var location: String { "\(namespace)/\(pod)/\(container)" }
+    /// Whether the image is an image volume's.
+    public var isImageVolume: Bool { imageVolume == true }
+
+    /// `namespace/pod/container`, or `namespace/pod/volume:name` for an image volume.
+    public var location: String { "\(namespace)/\(pod)/\(isImageVolume ? "volume:" : "")\(container)" }
 }
 
 extension ImageFinding {
@@ -52,6 +59,7 @@ extension ImageFinding {
         self.pod = pod.name
         podUID = pod.uid
         container = verdict.container
+        imageVolume = verdict.containerType == ContainerType.imageVolume.rawValue ? true : nil
         image = verdict.reference ?? verdict.image
         policies = verdict.policies
         reason = verdict.reason

@@ -9,7 +9,8 @@ import Foundation
 /// `rule` (`image-signature`), `result` (`pass`, `fail`, `warn`, `skip`), `message` (admission's
 /// reason), `source` `signet`, `category`, `severity` (`high` for a fail, else `info`),
 /// `timestamp` (`seconds`, `nanos`), `scored`, `resources` (the Pod) and `properties`
-/// (`container`, `image`, and `exception` when a PolicyException or EmergencyBypass applies).
+/// (`container`, or `imageVolume` for an image volume's image, `image`, and `exception` when a
+/// PolicyException or EmergencyBypass applies).
 public struct PolicyReportBuilder: Sendable {
     /// The name of every report signet writes.
     public static let reportName = "signet-image-signatures"
@@ -71,7 +72,7 @@ public struct PolicyReportBuilder: Sendable {
     }
 
     private func result(_ finding: ImageFinding) -> [String: Any] {
-        var properties = ["container": finding.container, "image": finding.image]
+        var properties = [finding.isImageVolume ? "imageVolume" : "container": finding.container, "image": finding.image]
         if let exemption = finding.exemption { properties["exception"] = exemption }
         var resource: [String: Any] = ["apiVersion": "v1", "kind": "Pod", "name": finding.pod, "namespace": finding.namespace]
         if let uid = finding.podUID { resource["uid"] = uid }

@@ -1,16 +1,17 @@
 import SignetRegistry
 
-/// One image as a workload uses it: the string written in the pod spec and the container that
-/// names it (Kubernetes `core/v1` `Container.image`, `PodSpec.containers`, `initContainers`,
-/// `ephemeralContainers`).
+/// One image as a workload uses it: the string written in the pod spec and the container or
+/// volume that names it (Kubernetes `core/v1` `Container.image` in `PodSpec.containers`,
+/// `initContainers`, `ephemeralContainers`; `ImageVolumeSource.reference` in `PodSpec.volumes`).
 public struct ImageUse: Sendable, Hashable {
     /// The image exactly as written in the pod spec.
     public var image: String
-    /// The container's name.
+    /// The container's name (the volume's, for an image volume).
     public var container: String
-    /// Which list of the pod spec the container is in.
+    /// Which list of the pod spec the container (or image volume) is in.
     public var containerType: ContainerType
-    /// The container's index in that list, when known (for a JSON Patch that pins its image).
+    /// The container's (or volume's) index in that list, when known (for a JSON Patch that pins
+    /// its image).
     public var position: Int?
 
     public init(image: String, container: String, containerType: ContainerType = .container, position: Int? = nil) {
@@ -21,23 +22,38 @@ public struct ImageUse: Sendable, Hashable {
     }
 }
 
-/// The list of a Kubernetes `PodSpec` a container belongs to.
+/// The list of a Kubernetes `PodSpec` an image is named in: one of its container lists, or its
+/// `volumes`, where an image volume (`core/v1` `ImageVolumeSource`, KEP-4639; the API server of
+/// Kubernetes 1.36 accepts it by default) mounts the files of an image or OCI artifact into the
+/// pod's containers.
 public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
     case container
     case initContainer
     case ephemeralContainer
+    /// `volumes[].image.reference`: the image is pulled like a container's, and its files are
+    /// mounted (read-only) into the containers that mount the volume.
+    case imageVolume
 
-    /// The field of `PodSpec` holding this type: `containers`, `initContainers`, `ephemeralContainers`.
+    /// The field of `PodSpec` holding this type: `containers`, `initContainers`,
+    /// `ephemeralContainers`, `volumes`.
     public var podSpecField: String {
         switch self {
         case .container: "containers"
         case .initContainer: "initContainers"
         case .ephemeralContainer: "ephemeralContainers"
+        case .imageVolume: "volumes"
         }
     }
 
+    /// Where the image is inside one entry of ``podSpecField``, as JSON Pointer tokens (RFC 6901):
+    /// `image` for a container, `image/reference` for an image volume.
+    public var imagePointerInEntry: String {
+        self == .imageVolume ? "image/reference" : "image"
+    }
+
     /// How messages name a container of this type: `container "web"`, `init container "setup"`,
-    /// the name as written in a pod spec shown by ``UntrustedText/shown(containerName:)``.
+    /// `image volume "models"`, the name as written in a pod spec shown by
+    /// ``UntrustedText/shown(containerName:)``.
     public func describe(podSpecName name: String) -> String {
         describe(UntrustedText.shown(containerName: name))
     }
@@ -48,6 +64,7 @@ public enum ContainerType: String, Sendable, Hashable, Codable, CaseIterable {
         case .container: "container \""
         case .initContainer: "init container \""
         case .ephemeralContainer: "ephemeral container \""
+        case .imageVolume: "image volume \""
         }
         // Put together in one buffer of the right size: this runs for every image of every review.
         return String(concatenating: [kind, name, "\""])

@@ -604,6 +604,30 @@ class T04Admission(Step):
         pinned = f"{ENV.images['keyless']}@{ENV.vectors.digest(ENV.vectors.KEYLESS)}"
         self.assertEqual([(c["name"], c["image"]) for c in ephemeral], [("debug-good", pinned)])
 
+    def test_image_volumes_are_images_the_pod_uses(self):
+        """An image volume (volumes[].image.reference, accepted by this API server by default)
+        pulls an image as a container does: an unsigned one denies the Pod and the Deployment
+        whose containers are all signed; a signed one is admitted and pinned to its digest."""
+        def with_volume(name, reference):
+            doc = self.pod(name, self.ns, ENV.images["signed-digest"],
+                           volumes=[{"name": "scratch", "emptyDir": {}}, {"name": "assets", "image": {"reference": reference}}])
+            doc["spec"]["containers"][0]["volumeMounts"] = [{"name": "assets", "mountPath": "/assets"}]
+            return doc
+        denied = ENV.kubectl("apply", "-f", "-", input=with_volume("unsigned-volume", ENV.images["unsigned"]), check=False)
+        self.assertDeniedBySignet(denied, ENV.images["unsigned"], '(image volume "assets")')
+        self.assertIsNone(ENV.get("pod", "unsigned-volume", "-n", self.ns), "not stored")
+        template = with_volume("unused", ENV.images["tampered"])
+        deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "unsigned-volume", "namespace": self.ns},
+                      "spec": {"selector": {"matchLabels": {"app": "v"}},
+                               "template": {"metadata": {"labels": {"app": "v"}}, "spec": template["spec"]}}}
+        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=deployment, check=False), ENV.images["tampered"], "image volume")
+        self.assertIsNone(ENV.get("deployment", "unsigned-volume", "-n", self.ns))
+
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=with_volume("signed-volume", ENV.images["signed"]), check=False))
+        stored = ENV.get("pod", "signed-volume", "-n", self.ns)["spec"]["volumes"]
+        self.assertEqual([v["image"]["reference"] for v in stored if "image" in v],
+                         [f"{ENV.images['signed']}@{ENV.vectors.digest(ENV.vectors.ALICE)}"], "pinned by the mutating webhook")
+
     def test_opted_out_namespace_is_not_checked_but_counted_and_only_the_group_may_label_it(self):
         # Namespace admins (tenants) and the approvers may update namespaces as far as RBAC goes.
         ENV.namespace_editors()

@@ -54,8 +54,12 @@ func makeResponder() throws -> AdmissionResponder {
 let allowedImage = "ghcr.io/signet-demo/app:v1"
 let deniedImage = "nginx:1.25"
 
-/// A pod spec as the API server serialises it after defaulting.
-func podSpec(containers: [(String, String)], initContainers: [(String, String)] = [], ephemeral: [(String, String)] = []) -> String {
+/// A pod spec as the API server serialises it after defaulting; `imageVolumes` are image volumes
+/// (name and reference), written after a `configMap` and an `emptyDir` volume that name no image.
+func podSpec(
+    containers: [(String, String)], initContainers: [(String, String)] = [], ephemeral: [(String, String)] = [],
+    imageVolumes: [(String, String)] = []
+) -> String {
     func list(_ items: [(String, String)], ephemeral: Bool = false) -> String {
         "[" + items.map { name, image in
             """
@@ -66,6 +70,11 @@ func podSpec(containers: [(String, String)], initContainers: [(String, String)] 
     var fields = [#""containers":\#(list(containers))"#]
     if !initContainers.isEmpty { fields.append(#""initContainers":\#(list(initContainers))"#) }
     if !ephemeral.isEmpty { fields.append(#""ephemeralContainers":\#(list(ephemeral, ephemeral: true))"#) }
+    if !imageVolumes.isEmpty {
+        let volumes = [#"{"name":"config","configMap":{"name":"web-config","defaultMode":420}}"#, #"{"name":"scratch","emptyDir":{}}"#]
+            + imageVolumes.map { name, reference in #"{"name":"\#(name)","image":{"reference":"\#(reference)","pullPolicy":"IfNotPresent"}}"# }
+        fields.append(#""volumes":[\#(volumes.joined(separator: ","))]"#)
+    }
     fields += [#""restartPolicy":"Always""#, #""terminationGracePeriodSeconds":30"#, #""dnsPolicy":"ClusterFirst""#,
                #""securityContext":{}"#, #""schedulerName":"default-scheduler""#]
     return "{" + fields.joined(separator: ",") + "}"

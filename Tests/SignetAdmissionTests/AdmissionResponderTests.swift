@@ -36,6 +36,25 @@ struct AdmissionResponderTests {
         #expect(images.contains(#""image":"docker.io/library/nginx:1.25""#))
     }
 
+    /// An image volume (`volumes[].image.reference`) is an image the pod pulls: judged as a
+    /// container's image is, in every kind that holds a pod spec, and named in the denial.
+    @Test("every workload kind: image volumes", arguments: WorkloadFixture.all)
+    func imageVolumes(_ fixture: WorkloadFixture) async throws {
+        let responder = try makeResponder()
+        let allowed = fixture.wrap(podSpec(containers: [("web", allowedImage)], imageVolumes: [("models", allowedImage)]))
+        let allowedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: fixture.kind, group: fixture.group, resource: fixture.resource, object: allowed), deadline: farDeadline))
+        #expect(allowedResponse.allowed)
+        let images = try #require(allowedResponse.auditAnnotations?["images"])
+        #expect(images.contains(#"{"imageVolume":"models","image":"ghcr.io/signet-demo/app:v1","outcome":"allow""#), "\(images)")
+
+        let denied = fixture.wrap(podSpec(containers: [("web", allowedImage)], imageVolumes: [("models", deniedImage)]))
+        let deniedResponse = try decodeResponse(await responder.respond(
+            to: review(kind: fixture.kind, group: fixture.group, resource: fixture.resource, object: denied), deadline: farDeadline))
+        #expect(!deniedResponse.allowed)
+        #expect(deniedResponse.status?.message == #"image "docker.io/library/nginx:1.25" (image volume "models") denied by policy "deny-untrusted", authority "block": Docker Hub images are not signed by a trusted key"#)
+    }
+
     @Test func severalDenialsAreJoined() async throws {
         let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", deniedImage), ("sidecar", "quay.io/x/y:1")]))
         let response = try decodeResponse(await makeResponder().respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline))
@@ -225,6 +244,20 @@ struct AdmissionResponderTests {
         MalformedPod(label: "init containers wrong type", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"initContainers":"x"}"#,
                      reason: "spec.initContainers is not an array"),
         MalformedPod(label: "no containers", spec: #"{"restartPolicy":"Always"}"#, reason: "Pod has no containers at spec.containers"),
+        MalformedPod(label: "volumes not an array", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":{"name":"v"}}"#,
+                     reason: "spec.volumes is not an array"),
+        MalformedPod(label: "volume not an object", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":"a","emptyDir":{}},"nginx"]}"#,
+                     reason: "spec.volumes[1] is not an object"),
+        MalformedPod(label: "image volume source not an object", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":"m","image":"nginx"}]}"#,
+                     reason: "spec.volumes[0].image is not an object"),
+        MalformedPod(label: "image volume without reference", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":"m","image":{"pullPolicy":"Always"}}]}"#,
+                     reason: #"spec.volumes[0].image (image volume "m") has no reference"#),
+        MalformedPod(label: "image volume with an empty reference", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":"m","image":{"reference":""}}]}"#,
+                     reason: #"spec.volumes[0].image (image volume "m") has no reference"#),
+        MalformedPod(label: "image volume reference not a string", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":"m","image":{"reference":["nginx"]}}]}"#,
+                     reason: #"spec.volumes[0].image.reference (image volume "m") is not a string"#),
+        MalformedPod(label: "image volume name not a string", spec: #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":1,"image":{"reference":"nginx"}}]}"#,
+                     reason: "spec.volumes[0].name is not a string"),
         MalformedPod(label: "spec not an object", spec: #""spec""#, reason: "spec (or a field on the way to it) is not an object"),
     ]
 
@@ -305,6 +338,24 @@ struct WorkloadImagesTests {
             ImageUse(image: "w", container: "b", containerType: .container, position: 1),
             ImageUse(image: "z", container: "e", containerType: .ephemeralContainer, position: 0),
         ]))
+    }
+
+    /// Image volumes come after the containers, at their index among all volumes; volumes of
+    /// other types, and `null` where the API server writes none, are passed over.
+    @Test func imageVolumesAndTheirPositions() {
+        let pod = #"{"spec":{"containers":[{"name":"a","image":"x"}],"volumes":[{"name":"c","configMap":{"name":"m"}},{"name":"m","image":{"reference":"v:1","pullPolicy":"Always"}},{"name":"n","image":null},{"image":{"reference":"u"}}]}}"#
+        #expect(WorkloadImages.extract(objectJSON: Array(pod.utf8), kind: "Pod") == .podSpec(path: "spec", images: [
+            ImageUse(image: "x", container: "a", containerType: .container, position: 0),
+            ImageUse(image: "v:1", container: "m", containerType: .imageVolume, position: 1),
+            ImageUse(image: "u", container: "#3", containerType: .imageVolume, position: 3),
+        ]))
+        let deployment = #"{"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}],"volumes":[{"name":"m","image":{"reference":"v:1"}}]}}}}"#
+        #expect(WorkloadImages.extract(objectJSON: Array(deployment.utf8), kind: "Deployment") == .podSpec(path: "spec.template.spec", images: [
+            ImageUse(image: "x", container: "a", containerType: .container, position: 0),
+            ImageUse(image: "v:1", container: "m", containerType: .imageVolume, position: 0),
+        ]))
+        // `volumes` without containers is no pod spec.
+        #expect(WorkloadImages.extract(objectJSON: Array(#"{"spec":{"volumes":[{"name":"m","image":{"reference":"v"}}]}}"#.utf8), kind: "Unknown") == .noPodSpec)
     }
 
     @Test func cronJobPath() {

@@ -41,11 +41,16 @@ struct AdmissionReviewReaderTests {
         [
             fixture.wrap(podSpec(containers: [("web", allowedImage), ("proxy", deniedImage)])),
             fixture.wrap(podSpec(containers: [("web", allowedImage)], initContainers: [("setup", deniedImage)], ephemeral: [("debug", "busybox")])),
+            fixture.wrap(podSpec(containers: [("web", allowedImage)], imageVolumes: [("models", deniedImage), ("data", allowedImage)])),
         ]
     } + [
         #"{"kind":"Pod","spec":{"containers":{"name":"web","image":"a"}}}"#,
         #"{"kind":"Pod","spec":{"containers":[{"name":"web"},{"name":7,"image":"b"},null,"x",{"image":null,"name":null}]}}"#,
         #"{"kind":"Pod","spec":"spec"}"#,
+        #"{"kind":"Pod","spec":{"containers":[],"volumes":[{"name":"a","image":{"reference":"r"}},null,7,{"image":"x"},{"name":[],"image":{"reference":5}},{"image":{}},{"image":null,"name":"e"}]}}"#,
+        #"{"kind":"Pod","spec":{"containers":[],"volumes":{"name":"a"}}}"#,
+        #"{"kind":"Pod","spec":{"containers":[],"volumes":[{"image":{"reference":"first","reference":"last wins"}}]}}"#,
+        #"{"spec":{"template":{"spec":{"volumes":[{"n\u0061me":"esc","im\u0061ge":{"refer\u0065nce":"img"}}]}}}}"#,
         #"{"kind":5,"spec":null,"template":{"spec":{"containers":[{"name":"t","image":"i"}]}}}"#,
         #"{"kind":"PodTemplate","template":[]}"#,
         #"{"ephemeralContainers":[{"name":"e","image":"busybox"}],"ephemeralContainers":"last wins"}"#,

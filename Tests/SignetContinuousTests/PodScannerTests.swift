@@ -39,6 +39,22 @@ struct PodScannerTests {
         #expect(hotfix.exemption?.contains("incident-7") == true)
     }
 
+    /// A running Pod's image volume is decided with its containers and reported as a volume.
+    @Test func anUntrustedImageVolumeFailsItsPod() async throws {
+        let pod = ScanFixtures.pod(
+            "trainer", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest,
+            imageVolume: "registry.example/models@\(SigningKeyVerifier.unsignedDigest)")
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(Self.start))
+        let all = await scanner.scan([pod])
+        let results = Dictionary(uniqueKeysWithValues: all.map { ($0.location, $0) })
+        #expect(results["shop/trainer/app"]?.result == .pass)
+        let volume = try #require(results["shop/trainer/volume:models"], "\(results.keys)")
+        #expect(volume.result == .fail && volume.isImageVolume)
+        #expect(volume.reason.contains(#"(image volume "models")"#), "\(volume.reason)")
+        let alert = try #require(Alert.untrustedRunning(all, time: Self.start).first)
+        #expect(alert.summary == "untrusted image running in shop: Pod trainer, image volume models")
+    }
+
     @Test func anExpiredExceptionTurnsItsPassIntoAFailAtTheNextRun() async throws {
         let clock = ManualClock(Self.start)
         let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)

@@ -101,16 +101,21 @@ enum ScanFixtures {
     }
 
     /// A running Pod whose container `app` runs `image` at `digest` (as the kubelet reports it).
-    static func pod(_ name: String, namespace: String, image: String, runningDigest digest: String?, phase: String = "Running") -> RunningPod {
+    static func pod(
+        _ name: String, namespace: String, image: String, runningDigest digest: String?, phase: String = "Running",
+        imageVolume: String? = nil
+    ) -> RunningPod {
         var status: [String: Any] = ["phase": phase, "startTime": "2026-11-30T12:00:00Z"]
         if let digest {
             let repository = image.split(separator: ":").first.map(String.init) ?? image
             status["containerStatuses"] = [["name": "app", "image": image, "imageID": "\(repository)@\(digest)", "ready": true]]
         }
+        var spec: [String: Any] = ["containers": [["name": "app", "image": image]]]
+        if let imageVolume { spec["volumes"] = [["name": "models", "image": ["reference": imageVolume]]] }
         let object: [String: Any] = [
             "apiVersion": "v1", "kind": "Pod",
             "metadata": ["name": name, "namespace": namespace, "uid": "uid-\(name)"],
-            "spec": ["containers": [["name": "app", "image": image]]],
+            "spec": spec,
             "status": status,
         ]
         return RunningPod(json: Array(try! JSONSerialization.data(withJSONObject: object)))!

@@ -58,13 +58,16 @@ struct OwnerChainExceptionTests {
         OwnerClaim(kind: kind, name: name, uid: uid, apiVersion: apiVersion, controller: controller)
     }
 
+    /// A controller whose template runs `image` and mounts `volumeImage` as an image volume.
     static func controller(
-        _ kind: String, _ name: String, uid: String, image: String, owner: OwnerClaim? = nil, apiVersion: String = "apps/v1"
+        _ kind: String, _ name: String, uid: String, image: String, owner: OwnerClaim? = nil, apiVersion: String = "apps/v1",
+        volumeImage: String = "ghcr.io/acme/models:v1"
     ) -> [String: Any] {
         var metadata: [String: Any] = ["name": name, "namespace": "shop", "uid": uid]
         if let owner { metadata["ownerReferences"] = [owner.json] }
+        let volumes: [[String: Any]] = [["name": "cache", "emptyDir": [:] as [String: Any]], ["name": "models", "image": ["reference": volumeImage]]]
         return ["apiVersion": apiVersion, "kind": kind, "metadata": metadata,
-                "spec": ["template": ["spec": ["containers": [["name": "app", "image": image]]]]]]
+                "spec": ["template": ["spec": ["containers": [["name": "app", "image": image]], "volumes": volumes] as [String: Any]]]]
     }
 
     /// The cluster: Deployment `web` (covered) with ReplicaSet `web-5d4f`, Deployment `api`
@@ -94,10 +97,11 @@ struct OwnerChainExceptionTests {
     }
 
     /// A review of a `kind` object in `shop` created by the ReplicaSet controller, claiming `owner`.
-    static func review(kind: String = "Pod", image: String = "ghcr.io/acme/web:v1", owner: OwnerClaim?) throws -> [UInt8] {
+    static func review(kind: String = "Pod", image: String = "ghcr.io/acme/web:v1", volumeImage: String? = nil, owner: OwnerClaim?) throws -> [UInt8] {
         var metadata: [String: Any] = ["generateName": "web-5d4f-", "namespace": "shop"]
         if let owner { metadata["ownerReferences"] = [owner.json] }
-        let podSpec: [String: Any] = ["containers": [["name": "app", "image": image]]]
+        var podSpec: [String: Any] = ["containers": [["name": "app", "image": image]]]
+        if let volumeImage { podSpec["volumes"] = [["name": "models", "image": ["reference": volumeImage]]] }
         let object: [String: Any] = kind == "Pod"
             ? ["apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": podSpec]
             : ["apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": ["template": ["spec": podSpec]]]
@@ -172,6 +176,17 @@ struct OwnerChainExceptionTests {
         let server = try await Self.cluster()
         let pod = await Self.decide(try Self.responder(server), try Self.review(image: "ghcr.io/acme/web:evil", owner: Self.webReplicaSet))
         #expect(!pod.allowed, "the real ReplicaSet's Deployment runs web:v1 only: \(pod.text)")
+    }
+
+    /// An image volume the Deployment's template mounts is exempt with it; another is not.
+    @Test func imageVolumesOfTheTemplateAreExemptAndOthersAreNot() async throws {
+        let server = try await Self.cluster()
+        let responder = try Self.responder(server)
+        let pod = await Self.decide(responder, try Self.review(volumeImage: "ghcr.io/acme/models:v1", owner: Self.webReplicaSet))
+        #expect(pod.allowed, "\(pod.text)")
+        let other = await Self.decide(responder, try Self.review(volumeImage: "ghcr.io/acme/models:evil", owner: Self.webReplicaSet))
+        #expect(!other.allowed, "the Deployment mounts models:v1 only: \(other.text)")
+        #expect(other.text.contains(#"image \"ghcr.io/acme/models:evil\" (image volume \"models\")"#), "\(other.text)")
     }
 
     @Test func templateImagesMatchByTagOrPinnedDigest() throws {

@@ -8,12 +8,17 @@ import Testing
 /// implementation (Python's `jsonpatch`), as the API server applies it.
 @Suite("Digest pinning", .serialized)
 struct DigestPinningTests {
-    /// An AdmissionReview of a Pod (CREATE) with `containers` and `initContainers`.
-    static func podReview(uid: String, containers: [(String, String)], initContainers: [(String, String)] = []) -> String {
+    /// An AdmissionReview of a Pod (CREATE) with `containers`, `initContainers` and, after an
+    /// `emptyDir` volume, image volumes.
+    static func podReview(
+        uid: String, containers: [(String, String)], initContainers: [(String, String)] = [], imageVolumes: [(String, String)] = []
+    ) -> String {
         func list(_ entries: [(String, String)]) -> String {
             entries.map { #"{"name":"\#($0.0)","image":"\#($0.1)"}"# }.joined(separator: ",")
         }
-        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"team"},"spec":{"containers":[\#(list(containers))],"initContainers":[\#(list(initContainers))]}}"#
+        let volumes = ([#"{"name":"scratch","emptyDir":{}}"#] + imageVolumes.map { #"{"name":"\#($0.0)","image":{"reference":"\#($0.1)"}}"# })
+            .joined(separator: ",")
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"team"},"spec":{"containers":[\#(list(containers))],"initContainers":[\#(list(initContainers))],"volumes":[\#(volumes)]}}"#
         return """
             {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\(uid)",\
             "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
@@ -49,6 +54,11 @@ struct DigestPinningTests {
         ((pod["spec"] as? [String: Any])?[field] as? [[String: Any]] ?? []).compactMap { $0["image"] as? String }
     }
 
+    /// The references of the pod's image volumes, in order.
+    static func imageVolumes(_ pod: [String: Any]) -> [String] {
+        ((pod["spec"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? []).compactMap { ($0["image"] as? [String: Any])?["reference"] as? String }
+    }
+
     /// The review of `pod` (an object already patched) for `/validate`.
     static func review(of pod: [String: Any], uid: String) throws -> String {
         let object = String(decoding: try JSONSerialization.data(withJSONObject: pod), as: UTF8.self)
@@ -78,9 +88,11 @@ struct DigestPinningTests {
             policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host, "--tag-cache-ttl", "1s"])
         let scratch = TemporaryDirectory(prefix: "signet-pinning")
 
-        // The Pod names web by tag twice (a container and an init container) and an unsigned image.
+        // The Pod names web by tag three times (a container, an init container and an image
+        // volume) and an unsigned image.
         let original = Self.podReview(
-            uid: "pin-1", containers: [("web", web.description), ("sidecar", unsigned.description)], initContainers: [("setup", web.description)])
+            uid: "pin-1", containers: [("web", web.description), ("sidecar", unsigned.description)], initContainers: [("setup", web.description)],
+            imageVolumes: [("assets", web.description)])
 
         // /validate alone: the tag is refused by the policy that requires a digest, naming why.
         let unpinned = try await Self.post(server, "/validate", original, in: scratch)
@@ -94,7 +106,16 @@ struct DigestPinningTests {
         let pinned = try await Self.apply(mutation, to: original, in: scratch)
         #expect(Self.images(pinned, "containers") == ["\(web)@\(first)", unsigned.description])
         #expect(Self.images(pinned, "initContainers") == ["\(web)@\(first)"])
+        #expect(Self.imageVolumes(pinned) == ["\(web)@\(first)"])
         #expect((mutation["auditAnnotations"] as? [String: String])?["pinned"]?.contains("container \"web\": \(web)@\(first)") == true)
+        #expect((mutation["auditAnnotations"] as? [String: String])?["pinned"]?.contains("image volume \"assets\": \(web)@\(first)") == true)
+
+        // An unsigned image mounted as a volume denies the Pod, whose containers are all signed.
+        let unsignedVolume = Self.podReview(uid: "pin-0", containers: [("web", "\(web)@\(first)")], imageVolumes: [("assets", unsigned.description)])
+        let volumeAnswer = try await Self.post(server, "/validate", unsignedVolume, in: scratch)
+        #expect(volumeAnswer["allowed"] as? Bool == false)
+        let volumeMessage = (volumeAnswer["status"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(volumeMessage.contains(#"image "\#(unsigned)" (image volume "assets") denied by policy "team-signed""#), "\(volumeMessage)")
 
         // /validate after mutation: web is now verified by the digest it names; the unsigned
         // sidecar still denies the Pod.

@@ -108,8 +108,9 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
     }
 
     /// The images of a controller's pod template (`spec.template`, or a CronJob's
-    /// `spec.jobTemplate.spec.template`): containers and init containers. An image that does
-    /// not parse is left out (it can match nothing).
+    /// `spec.jobTemplate.spec.template`): containers, init containers and image volumes
+    /// (`volumes[].image.reference`). An image that does not parse is left out (it can match
+    /// nothing).
     static func templateImages(of object: [String: Any]) -> [ImageReference] {
         let spec = object["spec"] as? [String: Any]
         let jobSpec = (spec?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any]
@@ -121,6 +122,12 @@ final class KubernetesOwnerChainResolver: OwnerChainResolver {
                 if let image = container["image"] as? String, let reference = try? ImageReference(parsing: image) {
                     images.append(reference)
                 }
+            }
+        }
+        for volume in podSpec?["volumes"] as? [[String: Any]] ?? [] {
+            if let image = (volume["image"] as? [String: Any])?["reference"] as? String,
+               let reference = try? ImageReference(parsing: image) {
+                images.append(reference)
             }
         }
         return images

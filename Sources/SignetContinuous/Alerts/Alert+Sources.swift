@@ -20,12 +20,15 @@ extension Alert {
             let first = group[0]
             var pods: [String] = []
             for finding in group where !pods.contains(finding.pod) { pods.append(finding.pod) }
-            let containers = Set(group.map(\.container)).sorted().joined(separator: ", ")
+            let volumes = Set(group.filter(\.isImageVolume).map(\.container)).sorted().joined(separator: ", ")
+            let containers = Set(group.filter { !$0.isImageVolume }.map(\.container)).sorted().joined(separator: ", ")
+            let uses = [containers.isEmpty ? nil : "container \(containers)", volumes.isEmpty ? nil : "image volume \(volumes)"]
+                .compactMap { $0 }.joined(separator: ", ")
             let place = pods.count == 1
                 ? "Pod \(pods[0])"
                 : "\(pods.count) Pods (\(pods.prefix(5).joined(separator: ", "))\(pods.count > 5 ? " and \(pods.count - 5) more" : ""))"
             return Alert(
-                kind: .untrustedRunning, summary: "untrusted image running in \(first.namespace): \(place), container \(containers)",
+                kind: .untrustedRunning, summary: "untrusted image running in \(first.namespace): \(place), \(uses)",
                 namespace: first.namespace, object: pods.count == 1 ? "Pod/\(pods[0])" : nil, images: [first.image],
                 policies: Array(Set(group.flatMap(\.policies))).sorted(), reason: first.reason, time: KubernetesTime.format(time),
                 exemption: first.exemption)

@@ -43,7 +43,8 @@ public struct ControllerReference: Sendable, Hashable {
 public struct VerifiedOwner: Sendable, Hashable {
     public var kind: String
     public var name: String
-    /// The images of the template's containers and init containers, parsed and normalised.
+    /// The images of the template's containers, init containers and image volumes, parsed and
+    /// normalised.
     public var templateImages: [ImageReference]
 
     public init(kind: String, name: String, templateImages: [ImageReference]) {
