@@ -240,30 +240,39 @@ extension TemplateFields {
     }
 }
 
-extension ContainerList {
+extension PodSpecList {
     init(document: JSONDocument, arrayAt start: Int) {
-        var entries: [ContainerEntry] = []
+        var entries: [Entry] = []
         document.forEachElement(ofArrayAt: start) { element in
-            entries.append(ContainerEntry(document: document, valueAt: element))
+            entries.append(Entry(document: document, valueAt: element))
         }
         self.init(entries: entries)
     }
 }
 
-extension ContainerEntry {
-    /// A container: anything but an object is `isObject == false` (null included).
-    init(document: JSONDocument, valueAt start: Int) {
-        guard document.byte(at: start) == JSONDocument.objectStart else {
-            self.init(isObject: false)
-            return
-        }
+extension JSONDocument {
+    /// Where the members `name` and `image` of the object at `start` begin (the last of each, as
+    /// the decoder keeps it); `nil` when the value is not an object (null included).
+    func nameAndImage(ofObjectAt start: Int) -> (name: Int?, image: Int?)? {
+        guard byte(at: start) == Self.objectStart else { return nil }
         var name: Int?, image: Int?
-        document.forEachMember(ofObjectAt: start) { member, value in
-            if document.name(at: member, is: "name") {
+        forEachMember(ofObjectAt: start) { member, value in
+            if self.name(at: member, is: "name") {
                 name = value
-            } else if document.name(at: member, is: "image") {
+            } else if self.name(at: member, is: "image") {
                 image = value
             }
+        }
+        return (name, image)
+    }
+}
+
+extension ContainerEntry: PodSpecListEntry {
+    /// A container: anything but an object is `isObject == false` (null included).
+    init(document: JSONDocument, valueAt start: Int) {
+        guard let (name, image) = document.nameAndImage(ofObjectAt: start) else {
+            self.init(isObject: false)
+            return
         }
         self.init(isObject: true)
         self.name = document.lenientString(name)
@@ -271,30 +280,12 @@ extension ContainerEntry {
     }
 }
 
-extension VolumeList {
-    init(document: JSONDocument, arrayAt start: Int) {
-        var entries: [VolumeEntry] = []
-        document.forEachElement(ofArrayAt: start) { element in
-            entries.append(VolumeEntry(document: document, valueAt: element))
-        }
-        self.init(entries: entries)
-    }
-}
-
-extension VolumeEntry {
+extension VolumeEntry: PodSpecListEntry {
     /// A volume: anything but an object is `isObject == false` (null included).
     init(document: JSONDocument, valueAt start: Int) {
-        guard document.byte(at: start) == JSONDocument.objectStart else {
+        guard let (name, image) = document.nameAndImage(ofObjectAt: start) else {
             self.init(isObject: false)
             return
-        }
-        var name: Int?, image: Int?
-        document.forEachMember(ofObjectAt: start) { member, value in
-            if document.name(at: member, is: "name") {
-                name = value
-            } else if document.name(at: member, is: "image") {
-                image = value
-            }
         }
         self.init(isObject: true)
         self.name = document.lenientString(name)

@@ -132,7 +132,7 @@ public enum WorkloadImages {
             if case .absent = spec.containers, kind != "EphemeralContainers" {
                 return .malformed("\(kind) has no containers at \(path).containers")
             }
-            switch collect(spec.volumes, path: { "\(path).volumes" }) {
+            switch collect(spec.volumes, type: .imageVolume, path: { "\(path).volumes" }) {
             case .success(let found): images += found
             case .failure(let problem): return .malformed(problem.message)
             }
@@ -154,8 +154,11 @@ public enum WorkloadImages {
         var message: String
     }
 
-    /// The images of one container list; `path` names it in a problem (made only then).
-    private static func collect(_ list: Lenient<ContainerList>, type: ContainerType, path: () -> String) -> Result<[ImageUse], Problem> {
+    /// The images of one list of a pod spec (`type` says which); `path` names it in a problem
+    /// (made only then). Entries that name no image (volumes of other types) are passed over.
+    private static func collect<Entry: PodSpecListEntry>(
+        _ list: Lenient<PodSpecList<Entry>>, type: ContainerType, path: () -> String
+    ) -> Result<[ImageUse], Problem> {
         switch list {
         case .absent:
             return .success([])
@@ -170,62 +173,52 @@ public enum WorkloadImages {
                 guard list.entries[index].isObject else {
                     return .failure(Problem(message: "\(at) is not an object"))
                 }
+                if list.entries[index].namesNoImage { continue }
                 let name: String
                 switch list.entries[index].name {
                 case .value(let value) where !value.isEmpty: name = value
                 case .malformed: return .failure(Problem(message: "\(at).name is not a string"))
                 default: name = "#\(index)"
                 }
-                switch list.entries[index].image {
-                case .value(let image) where !image.isEmpty:
-                    images.append(ImageUse(image: image, container: name, containerType: type, position: index))
-                case .malformed:
-                    return .failure(Problem(message: "\(at).image (\(type.describe(podSpecName: name))) is not a string"))
-                default:
-                    return .failure(Problem(message: "\(at) (\(type.describe(podSpecName: name))) has no image"))
+                switch list.entries[index].image(at: { at }, described: { type.describe(podSpecName: name) }) {
+                case .success(let image): images.append(ImageUse(image: image, container: name, containerType: type, position: index))
+                case .failure(let problem): return .failure(problem)
                 }
             }
             return .success(images)
         }
     }
+}
 
-    /// The image volumes of `volumes`; every other volume is passed over.
-    private static func collect(_ list: Lenient<VolumeList>, path: () -> String) -> Result<[ImageUse], Problem> {
-        switch list {
-        case .absent:
-            return .success([])
-        case .malformed(let expected):
-            return .failure(Problem(message: "\(path()) is not \(expected)"))
-        case .value(let list):
-            var images: [ImageUse] = []
-            for index in list.entries.indices {
-                var at: String { "\(path())[\(index)]" }
-                guard list.entries[index].isObject else {
-                    return .failure(Problem(message: "\(at) is not an object"))
-                }
-                let source: ImageVolumeFields
-                switch list.entries[index].image {
-                case .absent: continue
-                case .malformed: return .failure(Problem(message: "\(at).image is not an object"))
-                case .value(let value): source = value
-                }
-                let name: String
-                switch list.entries[index].name {
-                case .value(let value) where !value.isEmpty: name = value
-                case .malformed: return .failure(Problem(message: "\(at).name is not a string"))
-                default: name = "#\(index)"
-                }
-                let described = ContainerType.imageVolume.describe(podSpecName: name)
-                switch source.reference {
-                case .value(let reference) where !reference.isEmpty:
-                    images.append(ImageUse(image: reference, container: name, containerType: .imageVolume, position: index))
-                case .malformed:
-                    return .failure(Problem(message: "\(at).image.reference (\(described)) is not a string"))
-                default:
-                    return .failure(Problem(message: "\(at).image (\(described)) has no reference"))
-                }
-            }
-            return .success(images)
+extension ContainerEntry {
+    var namesNoImage: Bool { false }
+
+    /// `image`, which must be a non-empty string.
+    func image(at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem> {
+        switch image {
+        case .value(let image) where !image.isEmpty: .success(image)
+        case .malformed: .failure(WorkloadImages.Problem(message: "\(at()).image (\(described())) is not a string"))
+        default: .failure(WorkloadImages.Problem(message: "\(at()) (\(described())) has no image"))
+        }
+    }
+}
+
+extension VolumeEntry {
+    /// A volume of another type than `image`.
+    var namesNoImage: Bool {
+        if case .absent = image { return true }
+        return false
+    }
+
+    /// `image.reference`, which must be a non-empty string in an object.
+    func image(at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem> {
+        guard case .value(let source) = image else {
+            return .failure(WorkloadImages.Problem(message: "\(at()).image is not an object"))
+        }
+        switch source.reference {
+        case .value(let reference) where !reference.isEmpty: return .success(reference)
+        case .malformed: return .failure(WorkloadImages.Problem(message: "\(at()).image.reference (\(described())) is not a string"))
+        default: return .failure(WorkloadImages.Problem(message: "\(at()).image (\(described())) has no reference"))
         }
     }
 }

@@ -122,24 +122,48 @@ struct TemplateFields: Sendable, Equatable, Decodable {
     static func == (lhs: TemplateFields, rhs: TemplateFields) -> Bool { lhs.spec == rhs.spec }
 }
 
-/// A list of `core/v1` `Container` (or `EphemeralContainer`): the name and image of each.
-struct ContainerList: Sendable, Equatable, Decodable {
-    var entries: [ContainerEntry]
+/// One entry of a list in a pod spec that signet reads leniently: an entry that is not an object
+/// is kept as one (`isObject == false`) for the extraction to refuse, naming its index.
+protocol PodSpecListEntry: Sendable, Equatable, Decodable {
+    /// The entry at `start` of a checked document, read as `init(from:)` decodes it.
+    init(document: JSONDocument, valueAt start: Int)
+    /// Whether the entry is a JSON object.
+    var isObject: Bool { get }
+    /// `name`.
+    var name: Lenient<String> { get }
+    /// Whether the entry names no image at all (a volume of another type): passed over.
+    var namesNoImage: Bool { get }
+    /// The image the entry names, or why it names none properly; `at` is the entry's path and
+    /// `described` how messages name it (each made only for a problem).
+    func image(at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem>
+}
 
-    init(entries: [ContainerEntry]) {
+/// A list of a pod spec: `containers`, `initContainers` and `ephemeralContainers`
+/// (``ContainerEntry``), or `volumes` (``VolumeEntry``).
+struct PodSpecList<Entry: PodSpecListEntry>: Sendable, Equatable, Decodable {
+    var entries: [Entry]
+
+    init(entries: [Entry]) {
         self.entries = entries
     }
 
     init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
-        var entries: [ContainerEntry] = []
+        var entries: [Entry] = []
         while !container.isAtEnd {
-            // ContainerEntry never throws, so the container always advances.
-            entries.append(try container.decode(ContainerEntry.self))
+            // An entry never throws, so the container always advances.
+            entries.append(try container.decode(Entry.self))
         }
         self.entries = entries
     }
 }
+
+/// A list of `core/v1` `Container` (or `EphemeralContainer`): the name and image of each.
+typealias ContainerList = PodSpecList<ContainerEntry>
+
+/// A `PodSpec`'s `volumes` (`core/v1` `Volume`): the name of each and, for an image volume, the
+/// reference of its `image` (`ImageVolumeSource`). Volumes of other types are read no further.
+typealias VolumeList = PodSpecList<VolumeEntry>
 
 /// One container: `name` and `image`, each possibly missing or of the wrong type.
 struct ContainerEntry: Sendable, Equatable, Decodable {
@@ -162,26 +186,6 @@ struct ContainerEntry: Sendable, Equatable, Decodable {
         isObject = true
         name = container.lenient(String.self, forKey: .name, expected: "a string")
         image = container.lenient(String.self, forKey: .image, expected: "a string")
-    }
-}
-
-/// A `PodSpec`'s `volumes` (`core/v1` `Volume`): the name of each and, for an image volume, the
-/// reference of its `image` (`ImageVolumeSource`). Volumes of other types are read no further.
-struct VolumeList: Sendable, Equatable, Decodable {
-    var entries: [VolumeEntry]
-
-    init(entries: [VolumeEntry]) {
-        self.entries = entries
-    }
-
-    init(from decoder: any Decoder) throws {
-        var container = try decoder.unkeyedContainer()
-        var entries: [VolumeEntry] = []
-        while !container.isAtEnd {
-            // VolumeEntry never throws, so the container always advances.
-            entries.append(try container.decode(VolumeEntry.self))
-        }
-        self.entries = entries
     }
 }
 
