@@ -135,6 +135,28 @@ extension AdmissionResponder {
         return Data(writer.bytes)
     }
 
+    /// With ``requirePinnedDigests``: each verdict `/mutate` would have pinned (allowed, a digest
+    /// verified, named by tag alone, at a known position) becomes a denial that says so, since
+    /// this object reached `/validate` without the pin.
+    static func denyUnpinned(_ decision: inout AdmissionDecision) {
+        for index in decision.verdicts.indices {
+            let verdict = decision.verdicts[index]
+            guard verdict.outcome != .deny, let digest = verdict.verifiedDigest, verdict.position != nil,
+                  !verdict.image.contains("@") else { continue }
+            let shown = verdict.reference ?? verdict.image
+            let policies = (verdict.policies.count == 1 ? "policy " : "policies ") + verdict.policies.map { "\"\($0)\"" }.joined(separator: ", ")
+            let reason = "image \"\(shown)\" (\(verdict.containerType.describe(verdict.container))) is named by tag alone: "
+                + "\(policies) verified it as \(digest), and signet's mutating webhook pins such an image to its digest "
+                + "(--require-pinned-digests), but this request reached validation unpinned (the mutating webhook timed out or "
+                + "was skipped, or a later webhook changed the image back); create the object again (the verification is cached) "
+                + "or name the image as \(verdict.image)@\(digest)"
+            decision.verdicts[index].outcome = .deny
+            decision.verdicts[index].reason = reason
+            decision.denials.append(reason)
+            decision.allowed = false
+        }
+    }
+
     static func http(_ response: AdmissionResponse) -> AdmissionHTTPResult {
         AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
     }

@@ -58,6 +58,11 @@ public struct AdmissionResponder: Sendable {
     public var ownerChainResolver: (any OwnerChainResolver)? = nil
     /// Who may add, change or remove the opt-out label on a Namespace (nobody by default).
     public var namespaceOptOut = NamespaceOptOutRule()
+    /// Whether `/validate` denies a Pod image named by tag alone whose signature authorities
+    /// verified a digest, which ``beginMutation(_:deadline:)`` pins: when the mutating webhook is
+    /// installed, such an image reached validation without it (the webhook timed out, or a later
+    /// one changed the image back), and would run whatever its tag names later. Admissions only.
+    public var requirePinnedDigests = false
     /// Who asks: `admission` (reviews from the API server) or `scan` (running Pods decided
     /// again). A scan's decisions count only under `source="scan"` in
     /// ``SignatureVerificationMetrics``: never in the admission metrics, the `admission review`
@@ -199,6 +204,7 @@ public struct AdmissionResponder: Sendable {
         let annotations: [String: String]
         let evaluator: PolicyEvaluator
         var notes: [String] = []
+        var requirePinned = false
     }
 
     /// What the answer to an evaluated request needs besides the decision.
@@ -215,6 +221,9 @@ public struct AdmissionResponder: Sendable {
         /// The policies that decided (the verification metrics' formats come from them).
         let policies: PolicySet
         let source: SignatureVerificationMetrics.Source
+        /// Verified images left named by tag are denied (``requirePinnedDigests``, for a request
+        /// the mutating webhook pins).
+        var requirePinned = false
     }
 
     private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
@@ -265,8 +274,9 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
-        let prepared = Prepared(
+        var prepared = Prepared(
             uid: request.uid, subject: subject(of: request), images: images, annotations: annotations, evaluator: evaluator())
+        prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
             return .resolvingOwners(prepared, ownerChainResolver, controller)
         }
@@ -279,7 +289,8 @@ public struct AdmissionResponder: Sendable {
         let subject = prepared.subject
         let evaluation = Evaluation(
             uid: prepared.uid, subject: subject, revision: evaluator.policies.revision, annotations: prepared.annotations,
-            notes: prepared.notes, noMatchAction: evaluator.noMatchAction, policies: evaluator.policies, source: source)
+            notes: prepared.notes, noMatchAction: evaluator.noMatchAction, policies: evaluator.policies, source: source,
+            requirePinned: prepared.requirePinned)
         switch evaluator.begin(prepared.images, subject: subject) {
         case .decided(let decision):
             let (response, outcome) = Self.conclude(evaluation, with: decision)
@@ -315,6 +326,8 @@ public struct AdmissionResponder: Sendable {
 
     /// The response and audit outcome of an evaluated request.
     private static func conclude(_ evaluation: Evaluation, with decision: AdmissionDecision) -> (AdmissionResponse, DecisionOutcome) {
+        var decision = decision
+        if evaluation.requirePinned { denyUnpinned(&decision) }
         SignatureVerificationMetrics.shared.count(decision, policies: evaluation.policies, source: evaluation.source)
         if evaluation.source == .admission {
             // By index: reading a field, not copying each verdict.

@@ -98,6 +98,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Upper bound on the time spent deciding one review, whatever ?timeout= allows. (env: SIGNET_MAX_ADMISSION_TIME, default 28s)")
     var maxAdmissionTime: String?
 
+    @Option(name: .long, help: "Deny, at /validate, a Pod image named by tag alone whose signature authorities verified a digest: the mutating webhook (/mutate) pins such an image, so one that arrives unpinned skipped it (a timeout, a later webhook). Set it when /mutate is installed: true or false. (env: SIGNET_REQUIRE_PINNED_DIGESTS, default false)")
+    var requirePinnedDigests: String?
+
     @Option(name: .long, help: "After SIGTERM, keep serving this long while /readyz reports not ready, so endpoints drop the pod first. (env: SIGNET_SHUTDOWN_DELAY, default 0s)")
     var shutdownDelay: String?
 
@@ -227,6 +230,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
                 // The policies' own TUF repositories: clients run for exactly those the set in force names.
                 policyTUF.roots.retain(only: policies.tufRepositories)
             })
+        // Applies to admissions only: the continuous scans decide running Pods, which the node pins.
+        responder.requirePinnedDigests = settings.requirePinnedDigests
         // Alerts on denies and bypass uses are queued by the audit path and sent by their own task.
         let alertDispatcher = try settings.alerts.map { try AlertDispatcher(configuration: $0) }
         if let alertDispatcher { responder.auditSink = AlertingAuditSink(dispatcher: alertDispatcher, next: responder.auditSink) }
@@ -438,6 +443,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             shutdownDelay: try EnvironmentOption.duration(shutdownDelay, "SIGNET_SHUTDOWN_DELAY", default: .zero),
             logFormat: format, logLevel: level)
         settings.notaryCacheTTL = notaryCacheTTL
+        let pinning = EnvironmentOption.string(requirePinnedDigests, "SIGNET_REQUIRE_PINNED_DIGESTS", default: "false")!
+        guard let requirePinned = Bool(pinning) else { throw ValidationError("--require-pinned-digests must be true or false") }
+        settings.requirePinnedDigests = requirePinned
         // Every resource flag is checked here, before anything starts (the source is read again
         // when the policies are loaded).
         settings.continuous = try continuous.resolve(source: try resources.resolve(writeStatus: try status.resolve()).source)
@@ -467,6 +475,8 @@ struct ServeSettings: Sendable {
     var logLevel: Logger.Level
     /// `--notary-cache-ttl`: how long a Notary v1 repository's verified metadata is reused.
     var notaryCacheTTL: Duration = .seconds(300)
+    /// `--require-pinned-digests`: `/validate` denies a verified Pod image left named by tag.
+    var requirePinnedDigests = false
     /// Continuous verification of running Pods; `nil` when off.
     var continuous: ContinuousSettings? = nil
     /// Where alerts go; `nil`: none.

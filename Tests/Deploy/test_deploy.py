@@ -182,6 +182,7 @@ SERVE_ONLY_FLAGS = {
     "reserved-body-bytes", "event-loops", "log-format", "log-level", "continuous-verification", "scan-interval",
     "scan-concurrency", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
     "console-auth-cache-ttl", "history-sqlite", "history-postgres-dsn-file", "history-max-age", "history-max-rows",
+    "require-pinned-digests",
 }
 # Volumes only the server mounts: its serving certificate, the client CA it checks, its history.
 SERVE_ONLY_VOLUMES = {"tls", "client-ca", "history", "history-postgres"}
@@ -812,9 +813,13 @@ class Webhook(unittest.TestCase):
                 for rule in attribution["rules"]:
                     self.assertEqual((rule["apiGroups"], rule["operations"]), (["signet.dev"], ["CREATE", "UPDATE"]))
                 self.assertEqual(attribution["clientConfig"], by_name.get("pin.images.signet.dev", attribution)["clientConfig"])
+                # /validate denies a verified image that arrives unpinned exactly when /mutate pins.
+                pinned_required = container_args(one(docs, "Deployment")).get("require-pinned-digests")
                 if name == "no-pinning":
                     self.assertEqual(by_name, {})
+                    self.assertIsNone(pinned_required)
                     continue
+                self.assertEqual(pinned_required, "true")
                 webhook = by_name.pop("pin.images.signet.dev")
                 self.assertEqual(by_name, {})
                 self.assertEqual(webhook["reinvocationPolicy"], "IfNeeded")
@@ -888,7 +893,7 @@ class Webhook(unittest.TestCase):
                 self.assertNotIn("namespaceSelector", webhook, "on a Namespace it would match the object's own labels")
                 self.assertEqual(webhook["rules"], [{
                     "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-                    "resources": ["namespaces", "namespaces/status"], "scope": "Cluster"}])
+                    "resources": ["namespaces", "namespaces/status", "namespaces/finalize"], "scope": "Cluster"}])
                 self.assertEqual(webhook["clientConfig"], self.webhooks(name)["images.signet.dev"]["clientConfig"])
                 args = container_args(one(render(name), "Deployment"))
                 self.assertEqual(args["namespace-opt-out-label"], values["webhook"]["optOutLabel"])

@@ -160,7 +160,7 @@ class Environment:
         that signet, not RBAC, decides who may set the opt-out label."""
         self.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": [
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "e2e-namespace-editor"},
-             "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "create", "update", "patch"]}]},
+             "rules": [{"apiGroups": [""], "resources": ["namespaces", "namespaces/finalize"], "verbs": ["get", "list", "create", "update", "patch"]}]},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "e2e-namespace-editor"},
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-namespace-editor"},
              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in ("e2e-tenants", OPT_OUT_GROUP)]}]})
@@ -636,6 +636,12 @@ class T04Admission(Step):
         refused = ENV.kubectl(*label, "--as=bob", "--as-group=e2e-tenants", check=False)
         self.assertDenied(refused, 'admission webhook "namespaces.signet.dev" denied the request',
                           f'only to members of the group "{OPT_OUT_GROUP}"', 'user "bob" is not one')
+        # The finalize subresource writes labels too (RBAC lets the tenants use it here).
+        stored = ENV.get("namespace", "e2e-opted-out")
+        stored["metadata"].setdefault("labels", {})["signet.dev/exclude"] = "true"
+        finalize = ENV.kubectl("replace", "--raw", "/api/v1/namespaces/e2e-opted-out/finalize", "-f", "-",
+                               "--as=bob", "--as-group=e2e-tenants", input=stored, check=False)
+        self.assertDenied(finalize, 'admission webhook "namespaces.signet.dev" denied the request', 'user "bob" is not one')
         self.assertNotIn("signet.dev/exclude", ENV.get("namespace", "e2e-opted-out")["metadata"].get("labels", {}))
         self.assertDeniedBySignet(ENV.kubectl("run", "before-opt-out", "-n", "e2e-opted-out", f"--image={ENV.images['unsigned']}", check=False))
         self.assertAdmitted(ENV.kubectl(*label, "--as=alice", f"--as-group={OPT_OUT_GROUP}", check=False))

@@ -152,4 +152,51 @@ struct DigestPinningTests {
         #expect(try await Self.post(server, "/mutate", deployment, in: scratch)["patch"] == nil)
         #expect(server.stop() == 0)
     }
+    /// With `--require-pinned-digests` (the chart sets it with the mutating webhook), a Pod image
+    /// that its policy verified by digest but that reaches /validate named by tag alone (the
+    /// mutating webhook timed out, was skipped, or a later webhook put the tag back) is denied,
+    /// naming the digest; the same Pod through /mutate first is admitted. Without the flag the
+    /// tag is admitted, as before.
+    @Test func aVerifiedTagThatArrivesUnpinnedIsDeniedWhenPinningIsRequired() async throws {
+        let registry = try await RegistryFixture.start()
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        let images = TestRegistryImages(client: client)
+        let key = try await TestSigningKey.generate(.ecP256)
+        let web = try ImageReference(parsing: "\(registry.host)/team/web:v1")
+        let digest = try await images.pushImage(web)
+        try await images.sign(digest, in: web, with: [key])
+        let policies = TemporaryDirectory(prefix: "signet-pinning-required")
+        try policies.write("team.yaml", keyPolicyYAML(name: "team-signed", glob: "\(registry.host)/team/**", keyFile: key.publicKeyFile))
+        let scratch = TemporaryDirectory(prefix: "signet-pinning-required-reviews")
+        let tagged = Self.podReview(uid: "req-1", containers: [("web", web.description)], imageVolumes: [("assets", web.description)])
+
+        let lenient = try await SignetServerFixture.start(
+            policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host])
+        #expect(try await Self.post(lenient, "/validate", tagged, in: scratch)["allowed"] as? Bool == true)
+        #expect(lenient.stop() == 0)
+
+        let server = try await SignetServerFixture.start(
+            policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host, "--require-pinned-digests=true"])
+        let unpinned = try await Self.post(server, "/validate", tagged, in: scratch)
+        #expect(unpinned["allowed"] as? Bool == false)
+        let message = (unpinned["status"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains(#"image "\#(web)" (container "web") is named by tag alone: policy "team-signed" verified it as \#(digest)"#), "\(message)")
+        #expect(message.contains(#"(image volume "assets") is named by tag alone"#), "\(message)")
+        #expect(message.contains("name the image as \(web)@\(digest)"), "\(message)")
+
+        // Through /mutate first, as the API server calls them: admitted.
+        let pinned = try await Self.apply(try await Self.post(server, "/mutate", tagged, in: scratch), to: tagged, in: scratch)
+        #expect(Self.images(pinned, "containers") == ["\(web)@\(digest)"])
+        let admitted = try await Self.post(server, "/validate", try Self.review(of: pinned, uid: "req-2"), in: scratch)
+        #expect(admitted["allowed"] as? Bool == true, "\(admitted)")
+
+        // What /mutate never pins is not required to be pinned: a Deployment's template.
+        let deployment = tagged.replacingOccurrences(of: #""kind":{"group":"","version":"v1","kind":"Pod"}"#, with: #""kind":{"group":"apps","version":"v1","kind":"Deployment"}"#)
+            .replacingOccurrences(of: #""resource":{"group":"","version":"v1","resource":"pods"}"#, with: #""resource":{"group":"apps","version":"v1","resource":"deployments"}"#)
+            .replacingOccurrences(of: #""spec":{"containers""#, with: #""spec":{"template":{"spec":{"containers""#)
+            .replacingOccurrences(of: #"]}}}}"#, with: #"]}}}}}}"#)
+        let controller = try await Self.post(server, "/validate", deployment, in: scratch)
+        #expect(controller["allowed"] as? Bool == true, "\(controller)")
+        #expect(server.stop() == 0)
+    }
 }
