@@ -100,7 +100,9 @@ extension AdmissionResponder {
         var value: String
     }
 
-    /// The images of `decision` that name no digest and had one verified, each once.
+    /// The images of `decision` that name no digest and had one verified, each once; denied ones
+    /// too, so that a policy with `requireDigest`, which fails an image named by tag alone, passes
+    /// the pinned image at `/validate`.
     static func pins(in decision: AdmissionDecision) -> [Pin] {
         var pins: [Pin] = []
         var seen: Set<String> = []
@@ -135,21 +137,28 @@ extension AdmissionResponder {
         return Data(writer.bytes)
     }
 
-    /// With ``requirePinnedDigests``: each verdict `/mutate` would have pinned (allowed, a digest
-    /// verified, named by tag alone, at a known position) becomes a denial that says so, since
-    /// this object reached `/validate` without the pin.
+    /// With ``requirePinnedDigests``: each verdict `/mutate` pins (a digest verified, named by
+    /// tag alone, at a known position) that is plainly allowed, with the digest verified by a
+    /// passing `Enforce` policy, becomes a denial that says so, since this object reached
+    /// `/validate` without the pin. What only `Warn` or `Audit` policies vouch for never denies,
+    /// and an image an exception or bypass admits is not required to be pinned (`/mutate` may not
+    /// have seen the exception: it does not follow owner chains).
     static func denyUnpinned(_ decision: inout AdmissionDecision) {
         for index in decision.verdicts.indices {
             let verdict = decision.verdicts[index]
-            guard verdict.outcome != .deny, let digest = verdict.verifiedDigest, verdict.position != nil,
+            guard verdict.outcome == .allow, verdict.exemptions.isEmpty, let digest = verdict.verifiedDigest, verdict.position != nil,
                   !verdict.image.contains("@") else { continue }
+            let enforcing = verdict.results.filter { result in
+                result.mode == .enforce && result.passed && result.authorities.contains { $0.status == .passed && $0.digest == digest }
+            }
+            guard !enforcing.isEmpty else { continue }
             let shown = verdict.reference ?? verdict.image
-            let policies = (verdict.policies.count == 1 ? "policy " : "policies ") + verdict.policies.map { "\"\($0)\"" }.joined(separator: ", ")
+            let policies = (enforcing.count == 1 ? "policy " : "policies ") + enforcing.map { "\"\($0.policy)\"" }.joined(separator: ", ")
             let reason = "image \"\(shown)\" (\(verdict.containerType.describe(verdict.container))) is named by tag alone: "
                 + "\(policies) verified it as \(digest), and signet's mutating webhook pins such an image to its digest "
-                + "(--require-pinned-digests), but this request reached validation unpinned (the mutating webhook timed out or "
-                + "was skipped, or a later webhook changed the image back); create the object again (the verification is cached) "
-                + "or name the image as \(verdict.image)@\(digest)"
+                + "(--require-pinned-digests), but this request reached validation unpinned (the mutating webhook ran out of "
+                + "time, was skipped, or a later webhook changed the image back); send the request again (the verification is "
+                + "usually cached by now) or name the image as \(verdict.image)@\(digest)"
             decision.verdicts[index].outcome = .deny
             decision.verdicts[index].reason = reason
             decision.denials.append(reason)

@@ -326,9 +326,10 @@ public struct AdmissionResponder: Sendable {
 
     /// The response and audit outcome of an evaluated request.
     private static func conclude(_ evaluation: Evaluation, with decision: AdmissionDecision) -> (AdmissionResponse, DecisionOutcome) {
+        // Signatures are counted as verified before an unpinned image is denied: they were.
+        SignatureVerificationMetrics.shared.count(decision, policies: evaluation.policies, source: evaluation.source)
         var decision = decision
         if evaluation.requirePinned { denyUnpinned(&decision) }
-        SignatureVerificationMetrics.shared.count(decision, policies: evaluation.policies, source: evaluation.source)
         if evaluation.source == .admission {
             // By index: reading a field, not copying each verdict.
             for index in decision.verdicts.indices {

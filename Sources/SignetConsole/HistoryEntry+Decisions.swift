@@ -103,7 +103,10 @@ extension HistoryImageRecord {
             reference.firstIndex(of: "@").map { String(reference[reference.index(after: $0)...]) }
         }
         self.init(
-            image: verdict.image, reference: verdict.reference, digest: digest, container: verdict.container, policies: verdict.policies,
+            image: verdict.image, reference: verdict.reference, digest: digest,
+            // An image volume may share a container's name: it says what it is.
+            container: verdict.containerType == .imageVolume ? "\(verdict.container) (image volume)" : verdict.container,
+            policies: verdict.policies,
             authorities: authorities, verdict: verdict.outcome.rawValue, reason: verdict.reason, trustChain: vouched.joined(separator: "; "),
             exemptions: verdict.exemptions.map { "\($0.kind == .emergencyBypass ? "EmergencyBypass" : "PolicyException") \($0.qualifiedName)" })
     }

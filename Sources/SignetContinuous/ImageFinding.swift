@@ -83,6 +83,7 @@ extension ImageFinding {
         self.pod = pod.name
         podUID = pod.uid
         self.container = UntrustedText.shown(containerName: container.name)
+        imageVolume = container.isImageVolume ? true : nil
         image = container.runningImage
         policies = []
         self.reason = reason

@@ -20,16 +20,19 @@ public struct RunningPod: Sendable {
     public var startTime: Date?
     /// The Pod's JSON with the running images written into its spec.
     public var objectJSON: [UInt8]
-    /// Each container and the image it runs, in spec order (init, containers, ephemeral).
+    /// Each container and the image it runs, in spec order (init, containers, ephemeral), then
+    /// each image volume (`volumes[].image.reference`, decided by its spec reference).
     public var containers: [Container]
 
-    /// One container of the pod.
+    /// One container of the pod, or one image volume.
     public struct Container: Sendable, Hashable {
         public var name: String
         /// The image the spec names.
         public var specImage: String
         /// The image decided: the spec image pinned to the running digest, when one is known.
         public var runningImage: String
+        /// An image volume's, not a container's.
+        public var isImageVolume = false
     }
 
     /// Reads a Pod; `nil` when it is not a JSON object with a name and namespace.
@@ -59,6 +62,10 @@ public struct RunningPod: Sendable {
                 containers.append(Container(name: containerName, specImage: image, runningImage: running))
             }
             spec[specKey] = list
+        }
+        for volume in spec["volumes"] as? [[String: Any]] ?? [] {
+            guard let name = volume["name"] as? String, let reference = (volume["image"] as? [String: Any])?["reference"] as? String else { continue }
+            containers.append(Container(name: name, specImage: reference, runningImage: reference, isImageVolume: true))
         }
         pod["spec"] = spec
         pod["apiVersion"] = pod["apiVersion"] ?? "v1"

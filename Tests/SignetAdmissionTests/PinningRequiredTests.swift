@@ -1,0 +1,176 @@
+import Foundation
+import SignetAdmission
+import SignetPolicy
+import SignetRegistry
+import Testing
+
+/// `--require-pinned-digests`: `/validate` denies what `/mutate` pins but what arrived unpinned,
+/// and nothing else. The verifier is a stand-in that verifies every image as one digest (the
+/// real registry, signatures and server are in `DigestPinningTests`); these tests walk the
+/// admission paths around the rule.
+@Suite("Pinning required")
+struct PinningRequiredTests {
+    static let digest = try! ImageDigest(parsing: "sha256:" + String(repeating: "c", count: 64))
+    static let now = KubernetesTime.parse("2026-11-22T10:00:00Z")!
+
+    /// Passes every image, as verified at ``digest``, for every authority but one named `second`.
+    struct VerifiesAsOneDigest: AuthorityVerifier {
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            guard authority.name != "second" else {
+                return AuthorityVerdict(passed: false, authority: authority.name, reason: "no signature by the second workflow")
+            }
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release workflow", digest: PinningRequiredTests.digest)
+        }
+    }
+
+    /// `my-app` under an Enforce policy, `tool` under a Warn one, `legacy` under an Enforce one
+    /// that a PolicyException lifts for Pod `excepted` in `team`, `strict` under one whose second
+    /// authority fails.
+    static let policies = """
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: strict-two-signers
+        spec:
+          images:
+            - glob: "ghcr.io/my-org/strict"
+          authorities:
+            - name: release
+              keyless:
+                identities:
+                  - issuer: "https://token.actions.githubusercontent.com"
+                    subject: "https://github.com/my-org/strict/.github/workflows/release.yml@refs/heads/main"
+            - name: second
+              keyless:
+                identities:
+                  - issuer: "https://token.actions.githubusercontent.com"
+                    subject: "https://github.com/my-org/strict/.github/workflows/second.yml@refs/heads/main"
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: my-app-signed
+        spec:
+          images:
+            - glob: "ghcr.io/my-org/my-app"
+            - glob: "ghcr.io/my-org/legacy"
+          authorities:
+            - name: release
+              keyless:
+                identities:
+                  - issuer: "https://token.actions.githubusercontent.com"
+                    subject: "https://github.com/my-org/my-app/.github/workflows/release.yml@refs/heads/main"
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: ClusterImagePolicy
+        metadata:
+          name: tool-trial
+        spec:
+          images:
+            - glob: "ghcr.io/my-org/tool"
+          authorities:
+            - name: release
+              keyless:
+                identities:
+                  - issuer: "https://token.actions.githubusercontent.com"
+                    subject: "https://github.com/my-org/tool/.github/workflows/release.yml@refs/heads/main"
+          mode: Warn
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: legacy
+          namespace: team
+          creationTimestamp: "2026-11-20T10:00:00Z"
+        spec:
+          policies: [my-app-signed]
+          kinds: [Pod]
+          names: [excepted]
+          reason: legacy build under review
+          approvedBy: security@example.com
+          validUntil: "2026-12-01T00:00:00Z"
+        """
+
+    static func responder(requirePinned: Bool = true) throws -> AdmissionResponder {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(policies.utf8))])
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(
+            policies: set, verifier: VerifiesAsOneDigest(), exemptions: ExemptionConfiguration(clock: .fixed(now))))
+        responder.requirePinnedDigests = requirePinned
+        return responder
+    }
+
+    static func pod(_ containers: [(String, String)], name: String = "web", ephemeral: [(String, String)] = []) -> String {
+        #"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"\#(name)","namespace":"team"},"spec":\#(podSpec(containers: containers, ephemeral: ephemeral))}"#
+    }
+
+    static func decide(
+        _ responder: AdmissionResponder, kind: String = "Pod", group: String = "", resource: String = "pods", subResource: String? = nil,
+        name: String = "web", operation: String = "CREATE", object: String, oldObject: String? = nil, dryRun: Bool = false
+    ) async throws -> AdmissionResponse {
+        try decodeResponse(await responder.respond(
+            to: review(kind: kind, group: group, resource: resource, subResource: subResource, name: name, operation: operation,
+                       object: object, oldObject: oldObject, dryRun: dryRun),
+            deadline: farDeadline))
+    }
+
+    static let app = "ghcr.io/my-org/my-app:v1"
+
+    @Test func aVerifiedTagThatArrivesUnpinnedIsDeniedNamingTheDigestAndItsPinnedFormIsAdmitted() async throws {
+        let responder = try Self.responder()
+        for dryRun in [false, true] {
+            let denied = try await Self.decide(responder, object: Self.pod([("web", Self.app)]), dryRun: dryRun)
+            #expect(!denied.allowed)
+            let message = denied.status?.message ?? ""
+            #expect(message.hasPrefix(#"image "ghcr.io/my-org/my-app:v1" (container "web") is named by tag alone: policy "my-app-signed" verified it as \#(Self.digest)"#), "\(message)")
+            #expect(message.contains("name the image as \(Self.app)@\(Self.digest)"), "\(message)")
+        }
+        #expect(try await Self.decide(responder, object: Self.pod([("web", "\(Self.app)@\(Self.digest)")])).allowed)
+        #expect(try await Self.decide(try Self.responder(requirePinned: false), object: Self.pod([("web", Self.app)])).allowed)
+    }
+
+    @Test func onlyWhatMutateWouldPinIsRequired() async throws {
+        let responder = try Self.responder()
+        // Vouched for by a Warn policy only: never denied by the rule.
+        #expect(try await Self.decide(responder, object: Self.pod([("tool", "ghcr.io/my-org/tool:v2")])).allowed)
+        // Admitted by a PolicyException: /mutate does not follow owner chains, so it need not pin.
+        let excepted = try await Self.decide(responder, name: "excepted", object: Self.pod([("web", "ghcr.io/my-org/legacy:v1")], name: "excepted"))
+        #expect(excepted.allowed, "\(excepted.status?.message ?? "")")
+        // A controller's template is never pinned.
+        let deployment = WorkloadFixture.all[1].wrap(podSpec(containers: [("web", Self.app)]))
+        #expect(try await Self.decide(responder, kind: "Deployment", group: "apps", resource: "deployments", object: deployment).allowed)
+        // An UPDATE that leaves the image as it was admitted: not evaluated, not denied.
+        let running = Self.pod([("web", Self.app)])
+        let relabelled = running.replacingOccurrences(of: #""namespace":"team"}"#, with: #""namespace":"team","labels":{"tier":"web"}}"#)
+        #expect(try await Self.decide(responder, operation: "UPDATE", object: relabelled, oldObject: running).allowed)
+        // A scan decides running Pods, which the node pins: not subject to the rule.
+        var scanning = responder
+        scanning.source = .scan
+        #expect(try await Self.decide(scanning, object: Self.pod([("web", Self.app)])).allowed)
+    }
+
+    @Test func anEphemeralContainerAddedByTagIsDenied() async throws {
+        let responder = try Self.responder()
+        let before = Self.pod([("web", "\(Self.app)@\(Self.digest)")])
+        let after = Self.pod([("web", "\(Self.app)@\(Self.digest)")], ephemeral: [("debugger", Self.app)])
+        let denied = try await Self.decide(
+            responder, subResource: "ephemeralcontainers", operation: "UPDATE", object: after, oldObject: before)
+        #expect(!denied.allowed)
+        #expect(denied.status?.message?.contains(#"(ephemeral container "debugger") is named by tag alone"#) == true, "\(denied.status?.message ?? "")")
+    }
+
+    /// `/mutate` pins every verified image named by tag: an Enforce policy's, a Warn policy's,
+    /// and a denied one's (a `requireDigest` policy passes it once pinned).
+    @Test func mutatePinsEveryVerifiedImageNamedByTag() async throws {
+        let responder = try Self.responder()
+        let body = review(kind: "Pod", resource: "pods", object: Self.pod([("web", Self.app), ("tool", "ghcr.io/my-org/tool:v2")]))
+        let response = try decodeResponse(await responder.respondToMutation(body, deadline: farDeadline))
+        let patch = String(decoding: try #require(response.patch), as: UTF8.self)
+        #expect(patch.contains(#""path":"/spec/containers/0/image""#) && patch.contains(#""path":"/spec/containers/1/image""#), "\(patch)")
+        // Denied, with one authority's digest: pinned, and still denied by its policy, not by the rule.
+        let strict = review(kind: "Pod", resource: "pods", object: Self.pod([("web", "ghcr.io/my-org/strict:v1")]))
+        #expect(try decodeResponse(await responder.respondToMutation(strict, deadline: farDeadline)).patch != nil)
+        let denied = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1")]))
+        #expect(denied.status?.message?.contains("denied by policy \"strict-two-signers\"") == true)
+        #expect(denied.status?.message?.contains("named by tag alone") == false)
+    }
+}
