@@ -12,20 +12,33 @@ import SignetPolicy
 public struct NamespaceOptOutRule: Sendable, Hashable {
     /// The label that opts a namespace out when `"true"` (`signet.dev/exclude` by default).
     public var label: String
-    /// The group allowed to add, change or remove the label; `nil`: nobody may.
+    /// The group allowed to add, change or remove the label (and the guarded labels); `nil`:
+    /// nobody may.
     public var group: String?
+    /// Namespace labels that `ClusterImagePolicy` namespace selectors read
+    /// (`--guarded-namespace-labels`): whoever may change them may take a namespace out of a
+    /// policy, so they are under the same rule as the opt-out label.
+    public var guardedLabels: [String]
 
-    public init(label: String = ExemptionConfiguration.defaultOptOutLabel, group: String? = nil) {
+    public init(label: String = ExemptionConfiguration.defaultOptOutLabel, group: String? = nil, guardedLabels: [String] = []) {
         self.label = label
         self.group = group
+        self.guardedLabels = guardedLabels
+    }
+
+    /// The opt-out label first, then each guarded label once.
+    var labels: [String] {
+        var labels = [label]
+        for guarded in guardedLabels where !labels.contains(guarded) { labels.append(guarded) }
+        return labels
     }
 }
 
 /// Admission of core `v1` `Namespace` objects under a ``NamespaceOptOutRule``: a `CREATE` or
-/// `UPDATE` (any subresource) whose opt-out label differs from the stored object's (added,
-/// changed or removed) is allowed only when the user is in the rule's group, and refused with
-/// 403 `Forbidden` naming the label, the group and the user otherwise. Every other Namespace
-/// request is allowed untouched; `DELETE` always is.
+/// `UPDATE` (any subresource) whose opt-out label, or one of its guarded labels, differs from the
+/// stored object's (added, changed or removed) is allowed only when the user is in the rule's
+/// group, and refused with 403 `Forbidden` naming the label, the group and the user otherwise.
+/// Every other Namespace request is allowed untouched; `DELETE` always is.
 struct NamespaceOptOutAdmission: Sendable {
     var rule: NamespaceOptOutRule
     var logger: Logger
@@ -39,34 +52,39 @@ struct NamespaceOptOutAdmission: Sendable {
             return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations.isEmpty ? nil : annotations)
         }
         let name = request.name ?? ""
-        guard let change = Self.labelChange(in: body, label: rule.label) else {
+        guard let review = Self.labelChanges(in: body, labels: rule.labels) else {
             annotations["decision"] = "denied"
             return AdmissionResponse(
                 uid: request.uid, allowed: false,
                 status: AdmissionStatus(code: 403, reason: "Forbidden", message: "signet denied Namespace \"\(name)\": request.object is missing or not an object"),
                 auditAnnotations: annotations)
         }
-        guard change.before != change.after else {
+        let changes = review.changes.filter { $0.before != $0.after }
+        guard let change = changes.first else {
             return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations.isEmpty ? nil : annotations)
         }
-        let what = Self.describe(change, label: rule.label)
-        let user = change.user ?? request.userInfo?.username ?? "(unknown)"
-        annotations["namespace-opt-out-change"] = what
+        let what = changes.map { Self.describe($0, optOutLabel: rule.label) }.joined(separator: "; ")
+        let optOut = change.label == rule.label
+        let user = review.user ?? request.userInfo?.username ?? "(unknown)"
+        annotations[optOut ? "namespace-opt-out-change" : "namespace-guarded-label-change"] = what
         let metadata: Logger.Metadata = [
-            "uid": "\(request.uid)", "namespace": "\(name)", "user": "\(user)", "groups": "\(change.groups.joined(separator: ","))",
-            "label": "\(rule.label)", "before": "\(change.before ?? "")", "after": "\(change.after ?? "")",
+            "uid": "\(request.uid)", "namespace": "\(name)", "user": "\(user)", "groups": "\(review.groups.joined(separator: ","))",
+            "label": "\(change.label)", "before": "\(change.before ?? "")", "after": "\(change.after ?? "")",
             "operation": "\(request.operation.rawValue)", "dry_run": "\(request.dryRun ?? false)",
         ]
-        if let group = rule.group, change.groups.contains(group) {
+        if let group = rule.group, review.groups.contains(group) {
             annotations["decision"] = "allowed"
-            logger.notice("namespace opt-out label changed", metadata: metadata)
-            let message = "signet allowed Namespace \"\(name)\": \(what) by \"\(user)\", a member of \"\(group)\"; admissions there are counted, logged and audited but not checked"
+            logger.notice(optOut ? "namespace opt-out label changed" : "namespace guarded label changed", metadata: metadata)
+            let consequence = optOut
+                ? "admissions there are counted, logged and audited but not checked"
+                : "the policies whose namespace selectors read it apply to the namespace as its new labels say"
+            let message = "signet allowed Namespace \"\(name)\": \(what) by \"\(user)\", a member of \"\(group)\"; \(consequence)"
             return AdmissionResponse(
                 uid: request.uid, allowed: true, status: AdmissionStatus(code: 200, reason: nil, message: message),
                 warnings: [message], auditAnnotations: annotations)
         }
         annotations["decision"] = "denied"
-        logger.warning("namespace opt-out label change refused", metadata: metadata)
+        logger.warning(optOut ? "namespace opt-out label change refused" : "namespace guarded label change refused", metadata: metadata)
         let who: String
         if let group = rule.group {
             who = "is allowed only to members of the group \"\(group)\" (--namespace-opt-out-group); user \"\(user)\" is not one"
@@ -79,35 +97,45 @@ struct NamespaceOptOutAdmission: Sendable {
             auditAnnotations: annotations)
     }
 
-    /// The label's value before and after, and who asks, read from the review body.
+    /// One label's value before and after.
     struct LabelChange: Equatable {
+        var label: String
         var before: String?
         var after: String?
+    }
+
+    /// The labels' values before and after, and who asks, read from the review body.
+    struct LabelReview: Equatable {
+        var changes: [LabelChange]
         var user: String?
         var groups: [String]
     }
 
     /// `nil` when the body has no object.
-    static func labelChange(in body: [UInt8], label: String) -> LabelChange? {
+    static func labelChanges(in body: [UInt8], labels watched: [String]) -> LabelReview? {
         guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
               let request = review["request"] as? [String: Any],
               let object = request["object"] as? [String: Any] else { return nil }
-        func value(_ object: Any?) -> String? {
-            guard let metadata = (object as? [String: Any])?["metadata"] as? [String: Any],
-                  let labels = metadata["labels"] as? [String: Any], let value = labels[label] else { return nil }
-            // Labels are strings; anything else is recorded as written rather than dropped.
-            return value as? String ?? "\(value)"
+        func labels(_ object: Any?) -> [String: Any] {
+            ((object as? [String: Any])?["metadata"] as? [String: Any])?["labels"] as? [String: Any] ?? [:]
         }
+        // Labels are strings; anything else is recorded as written rather than dropped.
+        func text(_ value: Any?) -> String? { value.map { $0 as? String ?? "\($0)" } }
+        let before = labels(request["oldObject"]), after = labels(object)
         let userInfo = request["userInfo"] as? [String: Any]
-        return LabelChange(
-            before: value(request["oldObject"]), after: value(object),
+        return LabelReview(
+            changes: watched.map { LabelChange(label: $0, before: text(before[$0]), after: text(after[$0])) },
             user: userInfo?["username"] as? String, groups: userInfo?["groups"] as? [String] ?? [])
     }
 
     /// `adding the label signet.dev/exclude="true" (which opts the namespace out of image
-    /// signature checks)`, `removing …`, `changing … from "x" to "y"`.
-    static func describe(_ change: LabelChange, label: String) -> String {
-        let meaning = "(which opts the namespace out of image signature checks)"
+    /// signature checks)`, `removing …`, `changing … from "x" to "y"`; a guarded label is said to
+    /// be read by policies' namespace selectors.
+    static func describe(_ change: LabelChange, optOutLabel: String) -> String {
+        let label = change.label
+        let meaning = label == optOutLabel
+            ? "(which opts the namespace out of image signature checks)"
+            : "(which ClusterImagePolicy namespace selectors read; guarded by --guarded-namespace-labels)"
         switch (change.before, change.after) {
         case (nil, let after?): return "adding the label \(label)=\"\(after)\" \(meaning)"
         case (let before?, nil): return "removing the label \(label)=\"\(before)\" \(meaning)"

@@ -55,6 +55,9 @@ struct ResourceOptions: ParsableArguments {
     @Option(name: .long, help: "Group whose members may add, change or remove the opt-out label on a Namespace (signet validates Namespace create and update); without it nobody may. (env: SIGNET_NAMESPACE_OPT_OUT_GROUP)")
     var namespaceOptOutGroup: String?
 
+    @Option(name: .long, help: "Namespace labels that ClusterImagePolicy namespace selectors read, comma-separated: only --namespace-opt-out-group may add, change or remove them, as the opt-out label (the webhook configuration must send Namespaces carrying them). (env: SIGNET_GUARDED_NAMESPACE_LABELS)")
+    var guardedNamespaceLabels: String?
+
     /// `--policy-source`: where policies come from.
     private func source() throws -> ResourceSettings.Source {
         let sourceText = EnvironmentOption.string(policySource, "SIGNET_POLICY_SOURCE", default: "directory")!
@@ -89,9 +92,16 @@ struct ResourceOptions: ParsableArguments {
             || optOutGroup.hasPrefix("system:serviceaccounts:") {
             throw ValidationError("--namespace-opt-out-group \"\(optOutGroup)\" would let everyone (or every service account) opt namespaces out; name a group of the people who approve opt-outs")
         }
-        return ResourceSettings(
+        let guarded = (EnvironmentOption.string(guardedNamespaceLabels, "SIGNET_GUARDED_NAMESPACE_LABELS") ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for label in guarded where label.contains(where: { $0.isWhitespace || $0 == "=" }) || label.hasPrefix("/") || label.hasSuffix("/") {
+            throw ValidationError("--guarded-namespace-labels: \"\(label)\" is not a label key (such as environment or example.com/tier)")
+        }
+        var settings = ResourceSettings(
             source: source, exemptions: exemptions, writeStatus: writeStatus, registrySecrets: secrets,
             auditToStandardOutput: auditText == "stdout", namespaceOptOutGroup: optOutGroup)
+        settings.guardedNamespaceLabels = guarded
+        return settings
     }
 }
 
@@ -125,6 +135,8 @@ struct ResourceSettings: Sendable {
     var auditToStandardOutput: Bool
     /// `--namespace-opt-out-group`: who may change the opt-out label; `nil`: nobody.
     var namespaceOptOutGroup: String?
+    /// `--guarded-namespace-labels`: labels under the same rule as the opt-out label.
+    var guardedNamespaceLabels: [String] = []
 }
 
 /// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW` and `--max-exception-window` /

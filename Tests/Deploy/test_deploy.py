@@ -102,6 +102,8 @@ SCENARIOS = {
                              "--set", "server.clientAuth.caKey=client-ca.pem"],
     "enforce": ["--set", "enforcement.mode=enforce"],
     "opt-out-group": ["--set", "webhook.optOutGroup=platform-security"],
+    "guarded-labels": ["--set", "webhook.optOutGroup=platform-security",
+                       "--set", "webhook.guardedNamespaceLabels={environment,example.com/tier,signet.dev/exclude}"],
     "control-plane-only": ["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.0/24,192.168.1.5/32}",
                            "--set-json", 'networkPolicy.ingressFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]'],
     "body-budget": ["--set", "server.connections.reservedPeers={10.0.0.2/32}", "--set", "server.bodies.maxBytes=4194304",
@@ -904,6 +906,26 @@ class Webhook(unittest.TestCase):
         relabelled = {w["name"]: w for w in one(render_with(["--set", "webhook.optOutLabel=example.com/skip"]),
                                                 "ValidatingWebhookConfiguration")["webhooks"]}
         self.assertEqual(relabelled["namespaces.signet.dev"]["objectSelector"]["matchExpressions"][0]["key"], "example.com/skip")
+
+    def test_guarded_namespace_labels_are_reviewed_like_the_opt_out_label(self):
+        """webhook.guardedNamespaceLabels: each label a policy's namespaceSelector reads gets a
+        webhook that sends signet the Namespaces carrying it (before or after), the same flag for
+        serve and scan, and nothing for the opt-out label listed again; none by default."""
+        webhooks = self.webhooks("guarded-labels")
+        guarded = {name: w for name, w in webhooks.items() if name.startswith("namespaces-")}
+        self.assertEqual(sorted(guarded), ["namespaces-0.signet.dev", "namespaces-1.signet.dev"])
+        opt_out = webhooks["namespaces.signet.dev"]
+        for (name, webhook), label in zip(sorted(guarded.items()), ["environment", "example.com/tier"]):
+            with self.subTest(webhook=name):
+                self.assertEqual(webhook["objectSelector"], {"matchExpressions": [{"key": label, "operator": "Exists"}]})
+                for field in ("rules", "clientConfig", "failurePolicy", "timeoutSeconds", "sideEffects", "matchPolicy"):
+                    self.assertEqual(webhook[field], opt_out[field], field)
+                self.assertNotIn("namespaceSelector", webhook)
+        docs = render("guarded-labels")
+        self.assertEqual(container_args(one(docs, "Deployment"))["guarded-namespace-labels"],
+                         "environment,example.com/tier,signet.dev/exclude")
+        self.assertFalse([n for n in self.webhooks("defaults") if n.startswith("namespaces-")])
+        self.assertNotIn("guarded-namespace-labels", container_args(one(render("defaults"), "Deployment")))
 
     def test_first_install_warns_and_one_value_enforces(self):
         """A fresh install cannot lock the cluster out: images no policy covers are admitted with a

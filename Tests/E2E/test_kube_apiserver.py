@@ -184,6 +184,8 @@ class Environment:
                 "--set", f"trustConfigMaps={{{NOTATION_CONFIGMAP}}}",
                 # Who may opt a namespace out (signet validates Namespace label changes).
                 "--set", f"webhook.optOutGroup={OPT_OUT_GROUP}",
+                # ... and the label policies' namespace selectors read, under the same rule.
+                "--set", "webhook.guardedNamespaceLabels={environment}",
                 # The scan CronJob and PolicyReports: RBAC on Pods and reports, the report CRDs.
                 "--set", "continuousVerification.cronJob.enabled=true", "--set", "policyReports.enabled=true",
                 # The console (TokenReview and SubjectAccessReview RBAC) and an SQLite history;
@@ -366,7 +368,8 @@ class T01ChartInstall(Step):
         # Every webhook calls signet by URL, with the chart's CA.
         config = ENV.get("validatingwebhookconfiguration", RELEASE)
         self.assertEqual({w["name"] for w in config["webhooks"]},
-                         {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev", "namespaces.signet.dev"})
+                         {"images.signet.dev", "policies.signet.dev", "exemptions.signet.dev", "namespaces.signet.dev",
+                          "namespaces-0.signet.dev"})
         secret = ENV.get("secret", f"{RELEASE}-tls", "-n", NAMESPACE)
         for webhook in config["webhooks"]:
             self.assertEqual(webhook["clientConfig"]["url"], f"https://127.0.0.1:{ENV.signet_port}/validate")
@@ -653,6 +656,25 @@ class T04Admission(Step):
         # Removing it needs the group too.
         self.assertDenied(ENV.kubectl("label", "namespace", "e2e-opted-out", "signet.dev/exclude-", "--as=bob", "--as-group=e2e-tenants",
                                       check=False), "removing the label")
+
+
+    def test_a_guarded_namespace_label_is_changed_only_by_the_group(self):
+        """webhook.guardedNamespaceLabels={environment}: a tenant who may update Namespaces cannot
+        remove the label a policy's namespaceSelector reads (nor create a namespace with it);
+        the opt-out group can; other labels stay free."""
+        ENV.namespace_editors()
+        production = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "e2e-guarded", "labels": {"environment": "production"}}}
+        as_tenant, as_approver = ["--as=bob", "--as-group=e2e-tenants"], ["--as=alice", f"--as-group={OPT_OUT_GROUP}"]
+        self.assertDenied(ENV.kubectl("create", "-f", "-", *as_tenant, input=production, check=False),
+                          'admission webhook "namespaces-0.signet.dev" denied the request', 'user "bob" is not one')
+        self.assertEqual(ENV.kubectl("create", "-f", "-", *as_approver, input=production, check=False).returncode, 0)
+        removed = ENV.kubectl("label", "namespace", "e2e-guarded", "environment-", *as_tenant, check=False)
+        self.assertDenied(removed, 'admission webhook "namespaces-0.signet.dev" denied the request',
+                          'removing the label environment="production"', "--guarded-namespace-labels")
+        self.assertEqual(ENV.get("namespace", "e2e-guarded")["metadata"]["labels"].get("environment"), "production")
+        self.assertEqual(ENV.kubectl("label", "namespace", "e2e-guarded", "team=a", *as_tenant, check=False).returncode, 0)
+        self.assertEqual(ENV.kubectl("label", "namespace", "e2e-guarded", "environment=staging", "--overwrite", *as_approver,
+                                     check=False).returncode, 0)
 
 
 class T04cConsole(Step):

@@ -48,10 +48,12 @@ struct NamespaceOptOutTests {
         return Array(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"ns-1","kind":{"group":"","version":"v1","kind":"Namespace"},"resource":{"group":"","version":"v1","resource":"namespaces"},\#(sub)"name":"sandbox","operation":"\#(operation)","userInfo":{"username":"\#(user)","groups":[\#(groupList)]},"object":\#(object ?? "null"),"oldObject":\#(oldObject ?? "null"),"dryRun":false}}"#.utf8)
     }
 
-    static func responder(group: String? = Self.group, sink: MemoryAuditSink? = nil, log: MemoryLogHandler? = nil) throws -> AdmissionResponder {
+    static func responder(
+        group: String? = Self.group, guarded: [String] = [], sink: MemoryAuditSink? = nil, log: MemoryLogHandler? = nil
+    ) throws -> AdmissionResponder {
         let logger = log.map { handler in Logger(label: "test") { _ in handler } } ?? Logger(label: "test")
         var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: try testPolicies()), logger: logger)
-        responder.namespaceOptOut = NamespaceOptOutRule(label: label, group: group)
+        responder.namespaceOptOut = NamespaceOptOutRule(label: label, group: group, guardedLabels: guarded)
         responder.auditSink = sink
         return responder
     }
@@ -113,6 +115,51 @@ struct NamespaceOptOutTests {
             operation: "CREATE", object: Self.namespace("sandbox", labels: [Self.label: "true"]), user: "cluster-admin", groups: ["system:masters"]))
         #expect(!response.allowed)
         #expect(response.status?.message?.hasSuffix("is allowed to no one: no group is configured (--namespace-opt-out-group)") == true)
+    }
+
+    /// A label a policy's namespace selector reads, guarded (`--guarded-namespace-labels`): a
+    /// tenant cannot remove it to take the namespace out of the policy, nor add or change it; the
+    /// group may; other labels stay free.
+    @Test func guardedLabelsAreUnderTheSameRule() async throws {
+        let log = MemoryLogHandler()
+        let responder = try Self.responder(guarded: ["environment", Self.label], log: log)
+        let production = Self.namespace("sandbox", labels: ["environment": "production", "team": "a"])
+        let removed = try await Self.decide(responder, Self.namespaceReview(
+            operation: "UPDATE", object: Self.namespace("sandbox", labels: ["team": "a"]), oldObject: production,
+            user: "tenant-admin", groups: ["tenants"]))
+        #expect(!removed.allowed)
+        #expect(removed.status?.message == #"signet denied Namespace "sandbox": removing the label environment="production" (which ClusterImagePolicy namespace selectors read; guarded by --guarded-namespace-labels) is allowed only to members of the group "platform-security" (--namespace-opt-out-group); user "tenant-admin" is not one"#)
+        #expect(removed.auditAnnotations?["namespace-guarded-label-change"]?.hasPrefix(#"removing the label environment="production""#) == true)
+        #expect(log.all.contains { $0.level == .warning && $0.message == "namespace guarded label change refused" && $0.metadata["label"] == "environment" })
+        // Through the finalize subresource as well.
+        let viaFinalize = try await Self.decide(responder, Self.namespaceReview(
+            operation: "UPDATE", object: Self.namespace("sandbox", labels: ["environment": "staging", "team": "a"]), oldObject: production,
+            user: "tenant-admin", groups: ["tenants"], subResource: "finalize"))
+        #expect(!viaFinalize.allowed)
+        #expect(viaFinalize.status?.message?.contains(#"changing the label environment (which ClusterImagePolicy namespace selectors read; guarded by --guarded-namespace-labels) from "production" to "staging""#) == true)
+        // Other labels are free; so is the guarded label left as it was.
+        let team = try await Self.decide(responder, Self.namespaceReview(
+            operation: "UPDATE", object: Self.namespace("sandbox", labels: ["environment": "production", "team": "b"]), oldObject: production,
+            user: "tenant-admin", groups: ["tenants"]))
+        #expect(team.allowed && team.warnings == nil)
+        // A new namespace with the label, by a tenant: refused (CREATE compares with nothing).
+        let created = try await Self.decide(responder, Self.namespaceReview(
+            operation: "CREATE", object: production, user: "tenant-admin", groups: ["tenants"]))
+        #expect(!created.allowed)
+        // The group may, and is told what follows.
+        let approved = try await Self.decide(responder, Self.namespaceReview(
+            operation: "UPDATE", object: Self.namespace("sandbox", labels: ["team": "a"]), oldObject: production,
+            user: "alice", groups: ["platform-security"]))
+        #expect(approved.allowed)
+        #expect(approved.warnings?.first?.hasSuffix("the policies whose namespace selectors read it apply to the namespace as its new labels say") == true)
+        // Both at once: the opt-out label is named first, and both changes are said.
+        let both = try await Self.decide(responder, Self.namespaceReview(
+            operation: "UPDATE", object: Self.namespace("sandbox", labels: [Self.label: "true", "team": "a"]), oldObject: production,
+            user: "tenant-admin", groups: ["tenants"]))
+        #expect(!both.allowed)
+        let message = both.status?.message ?? ""
+        #expect(message.contains(#"adding the label signet.dev/exclude="true""#) && message.contains(#"removing the label environment="production""#), "\(message)")
+        #expect(both.auditAnnotations?["namespace-opt-out-change"] != nil)
     }
 
     /// Everything else about namespaces stays as it was: other labels, an opted-out namespace

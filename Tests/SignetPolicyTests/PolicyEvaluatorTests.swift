@@ -502,3 +502,44 @@ struct PolicyEvaluatorTests {
         #expect(!decision.allowed)
     }
 }
+
+/// `--guarded-namespace-labels`: which labels Enforce policies select namespaces by that nobody
+/// guards (signet serve warns of each).
+@Suite("Unguarded namespace selector labels")
+struct UnguardedSelectorLabelTests {
+    @Test func enforcePoliciesSelectingByUnguardedLabelsAreNamed() throws {
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: production}
+            spec:
+              images: [{glob: "ghcr.io/**"}]
+              authorities: [{static: {action: pass}}]
+              namespaceSelector:
+                matchLabels: {environment: production}
+                matchExpressions:
+                  - {key: team, operator: In, values: [a]}
+                  - {key: kubernetes.io/metadata.name, operator: NotIn, values: [sandbox]}
+            ---
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: trial}
+            spec:
+              images: [{glob: "quay.io/**"}]
+              authorities: [{static: {action: pass}}]
+              namespaceSelector: {matchLabels: {environment: production}}
+              mode: Warn
+            ---
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: everywhere}
+            spec:
+              images: [{glob: "docker.io/**"}]
+              authorities: [{static: {action: pass}}]
+            """
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+        #expect(set.unguardedSelectorLabels(guarded: []).map { "\($0.policy)/\($0.label)" } == ["production/environment", "production/team"])
+        #expect(set.unguardedSelectorLabels(guarded: ["environment"]).map { "\($0.policy)/\($0.label)" } == ["production/team"])
+        #expect(set.unguardedSelectorLabels(guarded: ["environment", "team"]).isEmpty)
+    }
+}

@@ -95,7 +95,20 @@ struct PolicySourceRuntime: Sendable {
                 logger: Logger(label: "signet.policy"), exemptions: exemptions, credentialProvider: credentialProvider)
         }
         let initial = await source.current()
+        // Namespace labels are read from the cluster watch only: a directory source has none.
+        let guarded = settings.source == .kubernetes ? Set(settings.guardedNamespaceLabels) : nil
+        let warnUnguarded = { @Sendable (policies: PolicySet) in
+            guard let guarded else { return }
+            let logger = Logger(label: "signet.policy")
+            for (policy, label) in policies.unguardedSelectorLabels(guarded: guarded) {
+                logger.warning("an Enforce policy selects namespaces by a label signet does not guard: whoever may update a Namespace can remove it and take the namespace out of the policy", metadata: [
+                    "policy": "\(policy)", "label": "\(label)", "revision": "\(policies.revision)",
+                    "fix": "add the label to --guarded-namespace-labels (the chart's webhook.guardedNamespaceLabels), or select by kubernetes.io/metadata.name",
+                ])
+            }
+        }
         await onChange(initial)
+        warnUnguarded(initial)
         let evaluator = NIOLockedValueBox(makeEvaluator(initial))
         let readiness = readinessAfterSync
         let monitor = ExemptionMonitorService(source: source, configuration: exemptions)
@@ -109,6 +122,7 @@ struct PolicySourceRuntime: Sendable {
                 revision = policies.revision
                 await onChange(policies)
                 evaluator.withLockedValue { $0 = makeEvaluator(policies) }
+                if policies.revision != initial.revision { warnUnguarded(policies) }
                 readiness.markPoliciesLoaded()
             }
             while !Task.isCancelled {
@@ -118,6 +132,7 @@ struct PolicySourceRuntime: Sendable {
                 revision = policies.revision
                 await onChange(policies)
                 evaluator.withLockedValue { $0 = makeEvaluator(policies) }
+                warnUnguarded(policies)
             }
         }
         // The refresher, the exemption gauges and logs, and the event poster live and end together.
@@ -134,7 +149,8 @@ struct PolicySourceRuntime: Sendable {
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         responder.namespaceLabels = { source.namespaceLabels($0) }
         responder.ownerChainResolver = ownerChainResolver
-        responder.namespaceOptOut = NamespaceOptOutRule(label: exemptions.namespaceOptOutLabel, group: settings.namespaceOptOutGroup)
+        responder.namespaceOptOut = NamespaceOptOutRule(
+            label: exemptions.namespaceOptOutLabel, group: settings.namespaceOptOutGroup, guardedLabels: settings.guardedNamespaceLabels)
         // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before
         // that pass's answers (HTTPServerConfiguration.beforeAnswersAreSent).
         if settings.auditToStandardOutput { responder.auditSink = StandardOutputAuditSink(deferred: true) }

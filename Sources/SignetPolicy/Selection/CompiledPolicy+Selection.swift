@@ -32,3 +32,22 @@ extension PolicyLoader {
         }
     }
 }
+
+extension PolicySet {
+    /// The labels each `Enforce` policy's `namespaceSelector` reads that are not in `guarded`
+    /// (`--guarded-namespace-labels`) and that the API server does not set itself: whoever may
+    /// update a Namespace may change them and take the namespace out of the policy. In policy
+    /// order, each label once per policy.
+    public func unguardedSelectorLabels(guarded: Set<String>) -> [(policy: String, label: String)] {
+        var found: [(policy: String, label: String)] = []
+        for policy in policies where policy.mode == .enforce {
+            guard let selector = policy.definition.spec.namespaceSelector else { continue }
+            var labels = Array((selector.matchLabels ?? [:]).keys).sorted()
+            for requirement in selector.matchExpressions ?? [] where !labels.contains(requirement.key) { labels.append(requirement.key) }
+            for label in labels where !guarded.contains(label) && label != "kubernetes.io/metadata.name" {
+                found.append((policy.name, label))
+            }
+        }
+        return found
+    }
+}

@@ -161,13 +161,16 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* The flags that decide an image and are the same for `signet serve` (the Deployment) and `signet scan` (the CronJob), so the scan decides as admission would: the exemption windows, the namespace opt-out and the action for images no policy covers. */}}
+{{/* The flags that decide an image and are the same for `signet serve` (the Deployment) and `signet scan` (the CronJob), so the scan decides as admission would: the exemption windows, the namespace opt-out and guarded labels, and the action for images no policy covers. */}}
 {{- define "signet.decisionArgs" -}}
 - --max-bypass-window={{ .Values.policies.maxBypassWindow }}
 - --max-exception-window={{ .Values.policies.maxExceptionWindow }}
 - --namespace-opt-out-label={{ .Values.webhook.optOutLabel }}
 {{- with .Values.webhook.optOutGroup }}
 - --namespace-opt-out-group={{ . }}
+{{- end }}
+{{- with .Values.webhook.guardedNamespaceLabels }}
+- --guarded-namespace-labels={{ join "," . }}
 {{- end }}
 - --no-match-action={{ include "signet.noMatchAction" . }}
 {{- end -}}
