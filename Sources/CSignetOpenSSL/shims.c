@@ -229,6 +229,19 @@ static void signet_append_identity_name(
     *used += (size_t)length + 1;
 }
 
+size_t signet_X509_common_names(X509 *certificate, char *buffer, size_t capacity) {
+    size_t used = 0;
+    X509_NAME *subject = X509_get_subject_name(certificate);
+    for (int index = -1; subject != NULL && (index = X509_NAME_get_index_by_NID(subject, NID_commonName, index)) >= 0;) {
+        unsigned char *utf8 = NULL;
+        int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
+        if (length > 0) signet_append_identity_name(utf8, length, buffer, capacity, &used);
+        OPENSSL_free(utf8);
+    }
+    ERR_clear_error();
+    return used;
+}
+
 size_t signet_X509_identity_names(X509 *certificate, char *buffer, size_t capacity) {
     size_t used = 0;
     X509_NAME *subject = X509_get_subject_name(certificate);
@@ -261,9 +274,11 @@ size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t c
         char *data = NULL;
         long available = BIO_get_mem_data(bio, &data);
         if (available > 0) {
-            length = (size_t)available < capacity - 1 ? (size_t)available : capacity - 1;
-            memcpy(buffer, data, length);
-            buffer[length] = '\0';
+            size_t copied = (size_t)available < capacity - 1 ? (size_t)available : capacity - 1;
+            memcpy(buffer, data, copied);
+            buffer[copied] = '\0';
+            // The whole name's length: a caller whose buffer was too small asks again.
+            length = (size_t)available;
         }
     }
     BIO_free(bio);

@@ -274,8 +274,11 @@ public struct AdmissionResponder: Sendable {
             images = Self.changedImages(images, since: previous)
         }
 
+        var subject = subject(of: request)
+        // A scan's Pod names each container's tag pinned to the digest the node runs.
+        if source == .scan { subject.digestsFromTheNode = true }
         var prepared = Prepared(
-            uid: request.uid, subject: subject(of: request), images: images, annotations: annotations, evaluator: evaluator())
+            uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator())
         prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
             return .resolvingOwners(prepared, ownerChainResolver, controller)

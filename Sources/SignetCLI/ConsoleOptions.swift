@@ -23,6 +23,10 @@ struct ConsoleOptions: ParsableArguments {
     @Option(name: .customLong("console-token-audience"), help: "Accept only console tokens issued for this audience (repeatable; kubectl create token ACCOUNT --audience AUDIENCE), so a console token is no good against the API server. (env: SIGNET_CONSOLE_TOKEN_AUDIENCES, comma-separated; default: the API server's own audience)")
     var tokenAudiences: [String] = []
 
+    /// Connections one address may hold on the console (of at most 256): a browser opens a few,
+    /// and an ingress in front of the console shares this among the users behind it.
+    static let maximumConnectionsPerPeer = 64
+
     /// The console's settings, or nil when it is off.
     func resolve(webhook: HTTPServerConfiguration) throws -> ConsoleSettings? {
         let port = try EnvironmentOption.int(port, "SIGNET_CONSOLE_PORT", default: 0)
@@ -34,7 +38,8 @@ struct ConsoleOptions: ParsableArguments {
         server.host = EnvironmentOption.string(address, "SIGNET_CONSOLE_ADDRESS", default: webhook.host)!
         server.eventLoopThreads = 1
         server.maxConnections = min(webhook.maxConnections, 256)
-        server.peerLimits = PeerConnectionLimits()
+        // One address cannot hold every console connection (the sign-in page needs no token).
+        server.peerLimits = PeerConnectionLimits(maxConnectionsPerPeer: Self.maximumConnectionsPerPeer)
         server.beforeAnswersAreSent = nil
         let ttl = try EnvironmentOption.duration(authCacheTTL, "SIGNET_CONSOLE_AUTH_CACHE_TTL", default: .seconds(10))
         guard ttl >= .zero else { throw ValidationError("--console-auth-cache-ttl must not be negative") }

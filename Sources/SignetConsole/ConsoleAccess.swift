@@ -23,6 +23,10 @@ public enum ConsoleAccessDecision: Sendable, Hashable {
 /// Decides who a bearer token is and whether that user may do a ``ConsoleAction``.
 public protocol ConsoleAuthorizer: Sendable {
     func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision
+    /// Whether the token's user may create Pods in `namespace`: a verification as if a Pod were
+    /// admitted there uses the namespace's pull secrets and exceptions, which only someone who
+    /// may create Pods there may have used.
+    func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision
 }
 
 /// The access rules of the console: the resource attributes each action is checked against.

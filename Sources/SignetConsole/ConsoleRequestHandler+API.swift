@@ -22,6 +22,9 @@ extension ConsoleRequestHandler {
             if let problem = VerificationRunner.problem(image: asked.image, namespace: asked.namespace) {
                 return Self.json(400, ["error": problem])
             }
+            if let namespace = asked.namespace, let refusal = await refusal(creatingPodsIn: namespace, caller: caller, api: true) {
+                return refusal
+            }
             guard let id = runner.start(image: asked.image, namespace: asked.namespace, user: caller.user.username) else {
                 var busy = Self.json(429, ["error": Self.busyMessage(runner)])
                 busy.headers.add(name: "Retry-After", value: "5")

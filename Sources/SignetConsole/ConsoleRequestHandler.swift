@@ -70,6 +70,13 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
 
     private func route(_ request: HTTPRequest) async -> HTTPResponse {
         let path = request.path
+        // One spelling per page: the right a request needs is decided on the path below, and the
+        // pages are routed on its segments, so `/verify/` or `//verify` must not reach the page
+        // `/verify` under the read right.
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard path.hasPrefix("/"), path == "/" || !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            return Self.page(404, title: "Not found", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape("no page \(path)"))</p>")
+        }
         let api = path.hasPrefix("/api/")
         if request.method == "POST", Self.isCrossSite(request) {
             logger.notice("console POST from another site refused", metadata: [
@@ -126,6 +133,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
                 return Self.page(400, title: "Verify", active: "Verify", user: user,
                                  body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: problem))
             }
+            if let namespace, let refusal = await refusal(creatingPodsIn: namespace, caller: caller, api: false) { return refusal }
             guard let id = runner.start(image: image, namespace: namespace, user: user) else {
                 var busy = Self.page(429, title: "Verify", active: "Verify", user: user, body: VerifyPages.form(
                     csrf: csrf, recent: runner.recent(), message: Self.busyMessage(runner)))
@@ -203,6 +211,23 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
             return .failure(Refusal(response: api
                 ? Self.json(503, ["error": why])
                 : Self.page(503, title: "Unavailable", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>")))
+        }
+    }
+
+    /// The refusal when the caller may not create Pods in `namespace` (a verification there uses
+    /// its pull secrets and exceptions); nil when it may.
+    func refusal(creatingPodsIn namespace: String, caller: Caller, api: Bool) async -> HTTPResponse? {
+        switch await authorizer.decideCreatingPods(token: caller.token, namespace: namespace) {
+        case .allowed: return nil
+        case .unauthenticated(let why): return unauthenticated(why, api: api)
+        case .forbidden(let user, let why):
+            return api
+                ? Self.json(403, ["error": why])
+                : Self.page(403, title: "Forbidden", active: "", user: user.username, body: "<p class=\"error\" id=\"refusal\">\(HTML.escape(why))</p>")
+        case .unavailable(let why):
+            return api
+                ? Self.json(503, ["error": why])
+                : Self.page(503, title: "Unavailable", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>")
         }
     }
 

@@ -50,6 +50,31 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         return decision
     }
 
+    public func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision {
+        let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
+        let identity = await cached(tokenKey + "/identity") { await authenticate(token) }
+        guard case .allowed(let user) = identity else {
+            Self.count(identity, action: .verify)
+            return identity
+        }
+        let attributes = KubernetesResourceAttributes(verb: "create", group: "", resource: "pods", namespace: namespace)
+        let decision = await cached(tokenKey + "/create-pods/" + namespace) {
+            do {
+                let access = try await client.reviewAccess(user: user, attributes: attributes)
+                guard access.allowed else {
+                    logger.info("console verification in a namespace denied", metadata: ["user": "\(user.username)", "namespace": "\(namespace)"])
+                    return .forbidden(user, "user \(user.username) may not create pods in namespace \(namespace); a verification as if in a namespace uses its pull secrets and exceptions, so it needs that right (leave the namespace empty to verify without them)")
+                }
+                return .allowed(user)
+            } catch {
+                logger.warning("SubjectAccessReview failed", metadata: ["error": "\(error)"])
+                return .unavailable("the API server could not review the access: \(error)")
+            }
+        }
+        Self.count(decision, action: .verify)
+        return decision
+    }
+
     /// `signet_console_access_total{action,decision}`: `allowed`, `unauthenticated`, `forbidden`, `unavailable`.
     private static func count(_ decision: ConsoleAccessDecision, action: ConsoleAction) {
         let name: String

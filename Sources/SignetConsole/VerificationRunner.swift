@@ -67,6 +67,11 @@ public final class VerificationRunner: Sendable {
         if let namespace, namespace.utf8.count > maximumNamespaceBytes {
             return "not a namespace: \(namespace.utf8.count) bytes, longer than any (at most \(maximumNamespaceBytes))"
         }
+        // A namespace name is an RFC 1123 label: lowercase letters, digits and '-', not at either end.
+        if let namespace, namespace.isEmpty || !namespace.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
+            || namespace.hasPrefix("-") || namespace.hasSuffix("-") {
+            return "not a namespace name: \"\(UntrustedText.bounded(namespace, limit: 80))\" (lowercase letters, digits and '-', as an RFC 1123 label)"
+        }
         return nil
     }
 

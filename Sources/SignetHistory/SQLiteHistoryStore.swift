@@ -5,12 +5,14 @@ import GRDB
 /// GRDB over the system's libsqlite3.
 ///
 /// The file is opened in WAL mode, so `signet history` can read while `signet serve` writes, with
-/// a busy timeout for the moments the other process holds the write lock. Every call runs on
-/// GRDB's serial dispatch queue for the database, never on Swift's cooperative pool; the async
-/// methods suspend until it is done. The schema is created or migrated when the store opens
+/// a busy timeout for the moments the other process holds the write lock. Inside the process a
+/// pool of connections (GRDB's `DatabasePool`) lets the console's queries read while the recorder
+/// writes: a slow filtered query over a large history never holds decisions back from being
+/// recorded. Every call runs on GRDB's dispatch queues, never on Swift's cooperative pool; the
+/// async methods suspend until it is done. The schema is created or migrated when the store opens
 /// (``HistorySchema``).
 public final class SQLiteHistoryStore: HistoryStore {
-    private let database: DatabaseQueue
+    private let database: DatabasePool
     private let sql = HistorySQL(dialect: .sqlite)
     public let path: String
 
@@ -31,7 +33,7 @@ public final class SQLiteHistoryStore: HistoryStore {
             })
         }
         do {
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            database = try DatabasePool(path: path, configuration: configuration)
             try database.write { db in
                 try db.execute(sql: HistorySchema.versionTable)
                 let version = try Int.fetchOne(db, sql: "SELECT version FROM signet_history_schema") ?? 0

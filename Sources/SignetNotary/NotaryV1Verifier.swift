@@ -105,7 +105,8 @@ public struct NotaryV1Verifier: SignatureVerifier {
             case .failure(let error): throw VerificationError(error)
             }
         }
-        let tag = request.image.tag
+        // A reference with neither tag nor digest runs `latest`: that tag must be signed as the digest.
+        let tag = request.image.effectiveTag
         var vouched: [(role: NotaryTrustedCollection.TrustedRole, detail: String)] = []
         var refusals: [String] = []
         for name in roles {

@@ -10,7 +10,8 @@ import SignetCrypto
 ///   false; `keyUsage` present, critical, with `digitalSignature` and none of
 ///   `keyEncipherment`, `dataEncipherment`, `keyAgreement`, `keyCertSign`, `encipherOnly`,
 ///   `decipherOnly`, `cRLSign`; `extendedKeyUsage`, when present, without
-///   `anyExtendedKeyUsage`, `serverAuth`, `clientAuth`, `emailProtection` or `timeStamping`;
+///   `anyExtendedKeyUsage`, `serverAuth`, `clientAuth`, `emailProtection`, `timeStamping` or
+///   `OCSPSigning`;
 ///   an RSA key of at least 2048 bits or an EC key of at least 256.
 ///
 /// Only these three extensions are honoured, as the specification says. notation-core-go runs
@@ -20,7 +21,7 @@ public enum NotationCertificateProfile {
     /// Key purposes a signing certificate must not carry, by RFC 5280 name.
     static let forbiddenLeafUsages: [(String, String)] = [
         (anyExtendedKeyUsage, "anyExtendedKeyUsage"), ("1.3.6.1.5.5.7.3.1", "serverAuth"), ("1.3.6.1.5.5.7.3.2", "clientAuth"),
-        ("1.3.6.1.5.5.7.3.4", "emailProtection"), ("1.3.6.1.5.5.7.3.8", "timeStamping"),
+        ("1.3.6.1.5.5.7.3.4", "emailProtection"), ("1.3.6.1.5.5.7.3.8", "timeStamping"), ("1.3.6.1.5.5.7.3.9", "OCSPSigning"),
     ]
     static let forbiddenLeafKeyUsage: Certificate.KeyUsage = [
         .keyEncipherment, .dataEncipherment, .keyAgreement, .keyCertSign, .encipherOnly, .decipherOnly, .cRLSign,

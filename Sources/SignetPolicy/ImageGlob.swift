@@ -149,9 +149,18 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether an exception or a bypass with this entry applies to `image`: the glob matches its
-    /// repository name, and its tag is known and allowed.
+    /// repository name, and, when the entry lists tags, the image is named by an allowed tag and
+    /// no digest. A digest is what runs (`name:1.25@sha256:…` runs the digest, whatever `1.25`
+    /// names), so a tag the entry allows vouches for nothing when a digest comes with it.
     public func exempts(_ image: ImageReference) -> Bool {
         exempts(ImageMatchSubject(image))
+    }
+
+    /// As ``exempts(_:)``; with `digestFromTheNode`, a digest beside the tag is the one the node
+    /// pulled the tag as (a scan of running Pods), and the tag decides.
+    func exempts(_ subject: ImageMatchSubject, digestFromTheNode: Bool) -> Bool {
+        guard digestFromTheNode, subject.hasDigest, subject.tag != nil, tags != nil else { return exempts(subject) }
+        return exempts(ImageMatchSubject(name: subject.name, tag: subject.tag, hasDigest: false, reference: subject.reference))
     }
 
     /// Whether the repository glob matches `text` (a repository name) as a whole.
@@ -169,7 +178,7 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     func exempts(_ subject: ImageMatchSubject) -> Bool {
         guard matchesName(subject) else { return false }
         guard let tags else { return true }
-        guard let tag = subject.tag else { return false }
+        guard !subject.hasDigest, let tag = subject.tag else { return false }
         return tags.contains { $0.matches(tag) }
     }
 
@@ -274,13 +283,23 @@ struct ImageMatchSubject: Sendable {
     /// The tag (`latest` when neither a tag nor a digest was written), `nil` for a reference by
     /// digest alone.
     let tag: String?
+    /// Whether the reference names a digest (then the digest is what runs, whatever the tag).
+    let hasDigest: Bool
     /// The full normalised reference, e.g. `docker.io/library/nginx:1.25` (its `description`).
     let reference: String
 
     init(_ image: ImageReference) {
         name = image.name
         tag = image.effectiveTag
+        hasDigest = image.digest != nil
         reference = image.description
+    }
+
+    init(name: String, tag: String?, hasDigest: Bool, reference: String) {
+        self.name = name
+        self.tag = tag
+        self.hasDigest = hasDigest
+        self.reference = reference
     }
 }
 

@@ -91,6 +91,7 @@ public struct AdmissionSubject: Sendable, Hashable {
         var serviceAccountName: String?
         var controller: ControllerReference?
         var owners: [VerifiedOwner]
+        var digestsFromTheNode = false
     }
 
     private final class Storage: Sendable {
@@ -162,6 +163,14 @@ public struct AdmissionSubject: Sendable, Hashable {
     public var owners: [VerifiedOwner] {
         get { storage.values.owners }
         set { update { $0.owners = newValue } }
+    }
+    /// The images' digests are the ones the node reported running (a scan pins each container's
+    /// tag to them), not written by a user: an exception limited to a tag still takes in the
+    /// digest that tag was pulled as. At admission a digest beside a tag is the user's, and
+    /// the tag then vouches for nothing.
+    public var digestsFromTheNode: Bool {
+        get { storage.values.digestsFromTheNode }
+        set { update { $0.digestsFromTheNode = newValue } }
     }
 
     public init(

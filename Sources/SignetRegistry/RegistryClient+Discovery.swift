@@ -137,6 +137,11 @@ extension RegistryClient {
                     .map { $0.trimmingCharacters(in: .whitespaces) } ?? []
                 filtered = filtered && applied.contains("artifactType")
                 nextURL = Self.nextPage(response, base: current)
+                // The next page is asked with this registry's credentials: only of this registry.
+                if let next = nextURL, !Self.sameOrigin(next, current) {
+                    throw RegistryError(.badResponse(
+                        registry: target.registry, detail: "the referrers of \(name) continue at another address (\(next)), which signet does not follow"))
+                }
             }
             return ReferrersResult(
                 subject: digest, referrers: collected, source: .referrersAPI, filteredByRegistry: artifactType != nil && filtered,
@@ -181,6 +186,15 @@ extension RegistryClient {
             }
         }
         return nil
+    }
+
+    /// Whether two absolute URLs have the same scheme, host and port (RFC 6454 origin).
+    static func sameOrigin(_ one: String, _ other: String) -> Bool {
+        guard let a = URLComponents(string: one), let b = URLComponents(string: other),
+              let schemeA = a.scheme?.lowercased(), let schemeB = b.scheme?.lowercased(),
+              let hostA = a.host?.lowercased(), let hostB = b.host?.lowercased() else { return false }
+        func port(_ components: URLComponents, _ scheme: String) -> Int? { components.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : nil) }
+        return schemeA == schemeB && hostA == hostB && port(a, schemeA) == port(b, schemeB)
     }
 
     static let queryValueCharacters: CharacterSet = {

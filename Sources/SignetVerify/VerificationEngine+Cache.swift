@@ -24,7 +24,7 @@ extension VerificationEngine: CachedVerdictSource {
         let repository = image.name
         let key = VerificationCacheKey(
             digest: digest, repository: repository, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
-            trust: Self.trustFingerprint(of: authority))
+            trust: Self.trustFingerprint(of: authority), tag: Self.signedTag(of: image, authority: authority))
         guard let stored = results.cachedValue(for: key) else { return nil }
         if tagged { tags.countHit() }
         results.countHit()
@@ -109,6 +109,8 @@ final class CachedHitSteps: DeferredVerificationSteps {
 /// The repository is part of the key because signatures are found per repository (cosign's
 /// `<repository>:sha256-<hex>.sig`, referrers): the same bytes copied to another repository
 /// without signatures are a different question, and must not reuse the signed copy's verdict.
+/// So is the tag, for an authority whose verdict depends on it (Notary v1 signs a tag as a
+/// digest: `api:v1` signed as D says nothing of `api:v2` pointed at D).
 ///
 /// Compact: a sha256 digest is kept as its 32 bytes, and the revision and trust fingerprint are
 /// the compiled policy's own strings, shared by every entry of that policy.
@@ -120,6 +122,8 @@ struct VerificationCacheKey: Hashable, Sendable {
     var revision: String
     var authority: String
     var trust: String
+    /// The tag the verdict is about, for an authority that signs tags (``VerificationEngine/signedTag(of:authority:)``); empty otherwise.
+    var tag: String
 
     /// Hashes the digest and the policy and authority names only: the revision and trust
     /// fingerprint are 64 hexadecimal digits each, and entries that differ only in them (two
@@ -131,13 +135,24 @@ struct VerificationCacheKey: Hashable, Sendable {
         hasher.combine(authority)
     }
 
-    init(digest: ImageDigest, repository: String, policy: String, revision: String, authority: String, trust: String) {
+    init(digest: ImageDigest, repository: String, policy: String, revision: String, authority: String, trust: String, tag: String = "") {
         self.digest = DigestKey(digest)
         self.repository = repository
         self.policy = policy
         self.revision = revision
         self.authority = authority
         self.trust = trust
+        self.tag = tag
+    }
+}
+
+extension VerificationEngine {
+    /// The tag a verdict of `authority` is about: for Notary v1, the image's tag (`latest` when it
+    /// names neither tag nor digest); empty for every other kind, whose verdicts are about the
+    /// digest alone.
+    static func signedTag(of image: ImageReference, authority: CompiledAuthority) -> String {
+        guard authority.kindName == .notaryV1 else { return "" }
+        return image.effectiveTag ?? ""
     }
 }
 

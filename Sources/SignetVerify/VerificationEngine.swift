@@ -77,7 +77,7 @@ public final class VerificationEngine: AuthorityVerifier {
         let repository = texts.intern(image.name)
         let key = VerificationCacheKey(
             digest: digest, repository: repository, policy: policy, revision: revision, authority: authority.name,
-            trust: Self.trustFingerprint(of: authority))
+            trust: Self.trustFingerprint(of: authority), tag: Self.signedTag(of: image, authority: authority))
         let texts = self.texts
         let request = VerificationRequest(image: image, digest: digest, authority: authority, policy: policy, deadline: deadline)
         let stored: CachedVerification

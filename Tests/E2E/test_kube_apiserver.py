@@ -750,6 +750,14 @@ class T04cConsole(Step):
 
         # Reading does not let one verify; the verifier's run is stored as a console entry.
         self.assertEqual(ENV.console("/api/verifications", reader, "POST", {"image": ENV.images["unsigned"]})[0], 403)
+        # Verifying as if in a namespace (its pull secrets, its exceptions) takes the right to
+        # create Pods there, which the verifier has in e2e-apps only.
+        ENV.kubectl("create", "role", "e2e-pod-creator", "--verb=create", "--resource=pods", "-n", "e2e-apps", check=False)
+        ENV.kubectl("create", "rolebinding", "e2e-console-verifier-pods", "--role=e2e-pod-creator",
+                    f"--serviceaccount={self.ns}:console-verifier", "-n", "e2e-apps", check=False)
+        status, refused = ENV.console("/api/verifications", verifier, "POST", {"image": ENV.images["unsigned"], "namespace": "default"})
+        self.assertEqual(status, 403, refused)
+        self.assertIn("may not create pods in namespace default", str(refused))
         status, run = ENV.console("/api/verifications", verifier, "POST", {"image": ENV.images["unsigned"], "namespace": "e2e-apps"})
         self.assertEqual(status, 200, run)
         self.assertEqual(run["verdict"]["outcome"], "deny")

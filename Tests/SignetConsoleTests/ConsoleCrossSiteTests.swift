@@ -45,6 +45,42 @@ import Testing
         #expect(response.headers["Set-Cookie"]?.hasPrefix("\(ConsoleCredentials.cookieName)=reader;") == true)
     }
 
+    /// The right a request needs is decided on its path and the page it reaches on the path's
+    /// segments: another spelling of a page that starts verifications (a trailing slash, doubled
+    /// or dot segments) is no page at all, never that page under the read right.
+    @Test(arguments: ["/verify/", "//verify", "/verify//", "/./verify", "/api/verifications/", "/api//verifications", "//api/verifications",
+                      "/api/./verifications", "/api/x/../verifications"])
+    func anotherSpellingOfAVerifyPathIsNoPage(path: String) async throws {
+        let response = await Self.post(path, body: #"{"image":"nginx"}"#, [("Authorization", "Bearer reader")])
+        #expect(response.status == 404, "\(path): \(response.status)")
+        let form = await Self.post(path, body: "image=nginx", [("Authorization", "Bearer reader"), ("Origin", "https://console.example:8443")])
+        #expect(form.status == 404, "\(path): \(form.status)")
+        // The right spelling asks for the verify right, which the reader lacks.
+        let canonical = path.hasPrefix("/api") || path.hasPrefix("//api") ? "/api/verifications" : "/verify"
+        #expect(await Self.post(canonical, body: #"{"image":"nginx"}"#, [("Authorization", "Bearer reader")]).status == 403)
+    }
+
+    /// A verification as if in a namespace uses that namespace's pull secrets and exceptions:
+    /// it needs the right to create Pods there, and a namespace that is no namespace name (one
+    /// that would reach other API paths) is refused before anything is asked.
+    @Test func verifyingInANamespaceNeedsTheRightToCreatePodsThere() async throws {
+        let json = [("Authorization", "Bearer verifier")]
+        let allowed = await Self.post("/api/verifications", body: #"{"image":"nginx","namespace":"team"}"#, json)
+        #expect(allowed.status == 200, "\(String(decoding: allowed.body, as: UTF8.self))")
+        #expect(await Self.post("/api/verifications", body: #"{"image":"nginx"}"#, json).status == 200)
+        let elsewhere = await Self.post("/api/verifications", body: #"{"image":"nginx","namespace":"payments"}"#, json)
+        #expect(elsewhere.status == 403)
+        #expect(String(decoding: elsewhere.body, as: UTF8.self).contains("may not create pods in namespace payments"))
+        for name in ["x/../../apis", "Payments", "-a", "a b", "a%2Fb"] {
+            let refused = await Self.post("/api/verifications", body: #"{"image":"nginx","namespace":"\#(name)"}"#, json)
+            #expect(refused.status == 400, "\(name)")
+            #expect(String(decoding: refused.body, as: UTF8.self).contains("not a namespace name"), "\(name)")
+        }
+        let form = await Self.post("/verify", body: "image=nginx&namespace=payments", json)
+        #expect(form.status == 403)
+        #expect(String(decoding: form.body, as: UTF8.self).contains("may not create pods in namespace payments"))
+    }
+
     @Test func theAPIAnswersACrossSitePostInJSON() async throws {
         let response = await Self.post("/api/verifications", body: #"{"image":"nginx"}"#, [("Origin", "https://evil.example"), ("Authorization", "Bearer reader")])
         #expect(response.status == 403)

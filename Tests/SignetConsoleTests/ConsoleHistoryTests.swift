@@ -26,8 +26,17 @@ struct ConsoleHistoryTests {
             case ("reader", .read): return .allowed(KubernetesUserInfo(username: "reader"))
             case ("reader", .verify): return .forbidden(KubernetesUserInfo(username: "reader"), "reader may not create verifications.console.signet.dev")
             case ("outsider", _): return .forbidden(KubernetesUserInfo(username: "outsider"), "outsider may not get clusterimagepolicies.signet.dev")
+            case ("verifier", _): return .allowed(KubernetesUserInfo(username: "verifier"))
             default: return .unauthenticated("the TokenReview did not authenticate the token")
             }
+        }
+
+        /// Only `verifier` may create Pods, and only in `team`.
+        func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision {
+            guard token == "verifier" || token == "reader" else { return .unauthenticated("the TokenReview did not authenticate the token") }
+            return token == "verifier" && namespace == "team"
+                ? .allowed(KubernetesUserInfo(username: token))
+                : .forbidden(KubernetesUserInfo(username: token), "user \(token) may not create pods in namespace \(namespace)")
         }
     }
 

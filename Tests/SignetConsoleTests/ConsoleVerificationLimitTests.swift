@@ -27,6 +27,7 @@ import Testing
     /// Everyone may do everything.
     struct OpenDoor: ConsoleAuthorizer {
         func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision { .allowed(KubernetesUserInfo(username: "dev")) }
+        func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision { .allowed(KubernetesUserInfo(username: "dev")) }
     }
 
     @Test func startsBeyondTheLimitAreRefusedUntilOneFinishes() async throws {

@@ -92,8 +92,17 @@ struct KubernetesPolicySourceTests {
         #expect(await !Self.decide(source, namespace: "shop", now: now).allowed)
         #expect(await Self.decide(source, namespace: "sandbox", now: now).allowed)
 
+        // The exception is being deleted but a finalizer holds it: no longer in force.
+        var terminating = Self.exception(validUntil: "2026-11-22T11:00:00Z")
+        terminating["metadata"] = ["name": "vendor", "namespace": "billing", "finalizers": ["example.com/keep"], "deletionTimestamp": "2026-11-22T09:59:00Z"]
+        try server.apply("policyexceptions", terminating)
+        try await KubernetesWatchTests.eventually("terminating exception out of force") { await source.current().exceptions.isEmpty }
+        #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
+        try await KubernetesWatchTests.eventually("exception back") { await !source.current().exceptions.isEmpty }
+
         // The exception is withdrawn: the next decision denies, no restart.
-        let revision = set.revision
+        let revision = await source.current().revision
         try server.delete("policyexceptions", key: "billing/vendor")
         try await KubernetesWatchTests.eventually("exception gone") { await source.current().exceptions.isEmpty }
         #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)

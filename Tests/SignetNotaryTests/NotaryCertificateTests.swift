@@ -38,6 +38,23 @@ struct NotaryCertificateTests {
         #expect(late.reason.contains(repository.certificate.notValidAfter.formatted(.iso8601)), "names notAfter: \(late)")
     }
 
+    /// One signer's root key signs the root of every repository it initialises (docker trust
+    /// reuses it): the metadata of another of its repositories, served whole for this GUN, must
+    /// not pass for this one's, as Notary's client refuses a root certificate naming another GUN.
+    @Test("the signed metadata of another repository with the same root key is refused, naming both repositories")
+    func anotherRepositorysRootIsRefused() async throws {
+        let debug = try await NotaryTestRepository.make(gun: "registry.example/team/debug", kind: .ecdsa, days: 1)
+        let files = try await debug.files()
+        let pinned = try debug.certificate.publicKey()
+        let at = debug.certificate.notValidBefore.addingTimeInterval(3600)
+        _ = try NotaryTrustedCollection(gun: "registry.example/team/debug", files: files, pinnedRootKeys: [pinned], delegations: [], at: at)
+        let swapped = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [], at: at)
+        }
+        #expect(swapped.code == .certificateNotValid)
+        #expect(swapped.reason.contains(#"names "registry.example/team/debug", not "\#(Self.gun)": it is the root of another repository"#), "\(swapped)")
+    }
+
     @Test("the served repository's deny names the expired root certificate")
     func servedExpiredRoot() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)

@@ -62,6 +62,44 @@ struct NotaryServerTests {
         #expect(length.reason.contains("with length \(wrongLength.size), but the manifest of \(wrongLength.digest) is \(wrongLength.size - 1) bytes"), "\(length.reason)")
     }
 
+    /// Notary v1 signs a tag as a digest: another tag pointed at the same manifest is not signed,
+    /// even right after the signed tag's verdict was cached, and a reference naming no tag runs
+    /// `latest`, which must be signed as the digest itself.
+    @Test("another tag or an implicit latest pointed at a signed digest is denied, also after the signed tag's verdict was cached")
+    func tagsAreJudgedByTheirOwnSignatures() async throws {
+        let world = try await NotaryWorld.start()
+        defer { world.stop() }
+        let policy = try await world.authority()
+        let engine = VerificationEngine(registry: world.client, verifiers: [NotaryV1Verifier(registry: world.client, client: NotaryRepositoryClient())])
+        func verify(_ image: String) async throws -> VerificationResult {
+            try await engine.verify(
+                image: try ImageReference(parsing: image), authority: policy.authorities[0], policy: policy.name,
+                revision: VerificationEngine.revision(of: policy), deadline: TestBudget.deadline())
+        }
+        let signed = try await verify("\(world.gun):v1")
+        #expect(signed.passed, "\(signed.reason)")
+        let fetched = try await world.client.manifest(try ImageReference(parsing: "\(world.gun):v1"), deadline: TestBudget.deadline())
+        for tag in ["v2", "latest"] {
+            let pushed = try await world.client.pushManifest(
+                fetched.bytes, mediaType: world.signed.mediaType, to: try ImageReference(parsing: "\(world.gun):\(tag)"), deadline: TestBudget.deadline())
+            #expect(pushed.digest == world.signed.digest)
+        }
+        let otherTag = try await verify("\(world.gun):v2")
+        #expect(!otherTag.passed, "v2 was never signed: \(otherTag.reason)")
+        #expect(otherTag.reason.contains("has not signed tag v2"), "\(otherTag.reason)")
+        let implicit = try await verify(world.gun)
+        #expect(!implicit.passed, "latest was never signed: \(implicit.reason)")
+        #expect(implicit.reason.contains("has not signed tag latest"), "\(implicit.reason)")
+        // Signed as latest too: the reference without a tag passes.
+        try await world.sign("latest", world.signed, roles: ["targets/releases"])
+        try await world.notary.notary(["publish", world.gun])
+        let engineAfter = VerificationEngine(registry: world.client, verifiers: [NotaryV1Verifier(registry: world.client, client: NotaryRepositoryClient())])
+        let latest = try await engineAfter.verify(
+            image: try ImageReference(parsing: world.gun), authority: policy.authorities[0], policy: policy.name,
+            revision: VerificationEngine.revision(of: policy), deadline: TestBudget.deadline())
+        #expect(latest.passed, "\(latest.reason)")
+    }
+
     @Test("an unsigned tag, a repository never signed, and a wrong pinned root key are denied")
     func unsignedAndWrongRoot() async throws {
         let world = try await NotaryWorld.start()

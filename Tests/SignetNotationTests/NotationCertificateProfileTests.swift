@@ -75,9 +75,9 @@ import Testing
         }
     }
 
-    @Test("leaf: extendedKeyUsage, when present, must not have anyExtendedKeyUsage, serverAuth, clientAuth, emailProtection, timeStamping")
+    @Test("leaf: extendedKeyUsage, when present, must not have anyExtendedKeyUsage, serverAuth, clientAuth, emailProtection, timeStamping, OCSPSigning")
     func leafForbiddenPurposes() async throws {
-        for purpose in ["anyExtendedKeyUsage", "serverAuth", "clientAuth", "emailProtection", "timeStamping"] {
+        for purpose in ["anyExtendedKeyUsage", "serverAuth", "clientAuth", "emailProtection", "timeStamping", "OCSPSigning"] {
             var extensions = Extensions()
             extensions.leaf = ["keyUsage=critical,digitalSignature", "extendedKeyUsage=codeSigning,\(purpose)"]
             try await expectIntegrityFailure(extensions, naming: "has extendedKeyUsage \(purpose)", "\(purpose)")

@@ -72,9 +72,16 @@ struct ImageGlobTests {
         for (glob, image, exempts) in [
             (explicit, "ghcr.io/acme/web:prod-1", true), (explicit, "ghcr.io/acme/web:dev-1", false),
             (explicit, "ghcr.io/acme/web@\(digest)", false), (try ImageGlob("ghcr.io/acme/web"), "ghcr.io/acme/web@\(digest)", true),
+            // The digest is what runs: an allowed tag beside it vouches for nothing.
+            (explicit, "ghcr.io/acme/web:prod-1@\(digest)", false), (try ImageGlob("ghcr.io/acme/web"), "ghcr.io/acme/web:prod-1@\(digest)", true),
         ] {
             #expect(glob.exempts(try ImageReference(parsing: image)) == exempts, "\(glob) exempts \(image)")
         }
+        // A scan pins a running container's tag to the digest the node pulled it as: there the tag decides.
+        let running = ImageMatchSubject(try ImageReference(parsing: "ghcr.io/acme/web:prod-1@\(digest)"))
+        #expect(explicit.exempts(running, digestFromTheNode: true))
+        #expect(!explicit.exempts(running, digestFromTheNode: false))
+        #expect(!explicit.exempts(ImageMatchSubject(try ImageReference(parsing: "ghcr.io/acme/web:dev-1@\(digest)")), digestFromTheNode: true))
         #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app@sha256:*") }
         #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app:v1", tags: ["v2"]) }
         #expect(throws: ImageGlobError.self) { try ImageGlob("ghcr.io/org/app", tags: []) }

@@ -1,6 +1,6 @@
 import Foundation
 import SignetCrypto
-import SignetRegistry
+@testable import SignetRegistry
 import SignetTestSupport
 import Testing
 
@@ -206,6 +206,33 @@ struct RegistryMisbehaviourTests {
                 deadline: TestImages.deadline())
         }
         #expect("\(String(describing: error))".contains("has more than 4096 referrers of type \(MediaType.notarySignature)"))
+    }
+
+    /// A referrers page whose next link points at another address is refused: the next page
+    /// would be asked with this registry's credentials, at an address the registry chose.
+    @Test func referrersPagesAreFollowedOnlyOnTheSameRegistry() async throws {
+        let subject = "sha256:" + String(repeating: "d", count: 64)
+        let empty = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.utf8)
+        let other = try await RegistryStubServer.start(routes: [
+            "GET /v2/app/referrers/\(subject)?page=2": [Response(headers: ["Content-Type": MediaType.ociIndex], body: empty)],
+        ])
+        defer { other.stop() }
+        let stub = try await RegistryStubServer.start(routes: [
+            "GET /v2/away/app/referrers/\(subject)": [Response(
+                headers: ["Content-Type": MediaType.ociIndex, "Link": "<http://\(other.host)/v2/app/referrers/\(subject)?page=2>; rel=\"next\""],
+                body: empty)],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let error = await #expect(throws: RegistryError.self) {
+            try await client.referrers(
+                of: try ImageDigest(parsing: subject), in: try TestImages.reference("\(stub.host)/away/app:v1"), deadline: TestImages.deadline())
+        }
+        #expect("\(String(describing: error))".contains("continue at another address"), "\(String(describing: error))")
+        #expect(other.requests.isEmpty, "nothing was asked of the other address")
+        #expect(RegistryClient.sameOrigin("https://r.example/v2/a?x=1", "https://R.example:443/v2/b"))
+        #expect(!RegistryClient.sameOrigin("https://r.example/v2/a", "http://r.example/v2/a"))
+        #expect(!RegistryClient.sameOrigin("https://r.example:5000/v2/a", "https://r.example/v2/a"))
     }
 
     @Test func cancellingTheTaskCancelsTheTransfer() async throws {

@@ -33,6 +33,9 @@ public final class ConsoleFixture: @unchecked Sendable {
         try apiServer.grant("team-readers", verb: "get", group: "signet.dev", resource: "clusterimagepolicies")
         try apiServer.grant("verifier", verb: "get", group: "signet.dev", resource: "clusterimagepolicies")
         try apiServer.grant("team-verifiers", verb: "create", group: "console.signet.dev", resource: "verifications")
+        // A verification in a namespace also takes the right to create Pods there (the double
+        // does not scope grants by namespace; the end-to-end suite checks that on a real server).
+        try apiServer.grant("team-verifiers", verb: "create", group: "", resource: "pods")
         if ChartRBAC.helm != nil { try apiServer.restrict(to: try ChartRBAC.serviceAccountRules(values: ["console.enabled=true"])) }
         serviceAccount = TemporaryDirectory(prefix: "signet-console-sa")
         try serviceAccount.write("token", apiServer.token)

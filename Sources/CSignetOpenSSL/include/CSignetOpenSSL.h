@@ -89,8 +89,14 @@ int signet_ERR_get_reason(unsigned long code);
 
 // MARK: - Certificates
 
-/// Writes the RFC 2253 form of `name` into `buffer` (NUL terminated); returns its length.
+/// Writes the RFC 2253 form of `name` into `buffer` (NUL terminated, cut to `capacity` - 1 bytes);
+/// returns the whole form's length, which is `capacity` or more when it was cut.
 size_t signet_X509_NAME_to_rfc2253(const X509_NAME *name, char *buffer, size_t capacity);
+
+/// The subject's commonName entries as UTF-8, each followed by a newline (entries holding a
+/// newline or NUL are left out); returns the bytes the whole list needs, which is more than
+/// `capacity` when it did not fit (then nothing past `capacity` is written).
+size_t signet_X509_common_names(X509 *certificate, char *buffer, size_t capacity);
 
 /// The names a certificate identifies its holder by, each followed by a newline: the subject's
 /// commonName entries (as UTF-8), then the subjectAltName dNSName, uniformResourceIdentifier and

@@ -180,6 +180,13 @@ actor KubernetesPolicySource: PolicySource {
                 // The spec, not the resourceVersion: status writes must not change the revision.
                 let spec = object.dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
                 hash.combine(spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
+                // An exception or bypass being deleted (held by a finalizer) is no longer in force:
+                // deleting one revokes it at once, and it cannot be widened while it lingers. A
+                // policy being deleted keeps applying until it is gone.
+                if resource != .clusterImagePolicies, (object.dictionary["metadata"] as? [String: Any])?["deletionTimestamp"] != nil {
+                    hash.combine("being deleted")
+                    continue
+                }
                 do {
                     let loadedSet = try loader.load(files: [PolicySourceFile(name: label, bytes: object.json)])
                     policies += loadedSet.policies

@@ -85,16 +85,36 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return subject.isEmpty ? "certificate sha256:\(DigestAlgorithm.sha256.hexHash(derEncoded).prefix(12))" : subject
     }
 
+    /// The subject's commonName entries (RFC 5280 section 4.1.2.6, X.520 `CN`), as UTF-8, in
+    /// the order the name holds them; one holding a newline or NUL is left out.
+    public var commonNames: [String] {
+        var buffer = [CChar](repeating: 0, count: 256)
+        var length = buffer.withUnsafeMutableBufferPointer { signet_X509_common_names(handle, $0.baseAddress, $0.count) }
+        if length > buffer.count {
+            buffer = [CChar](repeating: 0, count: length)
+            length = buffer.withUnsafeMutableBufferPointer { signet_X509_common_names(handle, $0.baseAddress, $0.count) }
+        }
+        let bytes = buffer.prefix(length).map { UInt8(bitPattern: $0) }
+        return bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The subject name in RFC 2253 form.
     public var subject: String { Self.name(X509_get_subject_name(handle)) }
     /// The issuer name in RFC 2253 form.
     public var issuer: String { Self.name(X509_get_issuer_name(handle)) }
 
+    /// The whole name, however long: a name cut short could match an identity that is only its
+    /// beginning (a subject ending `O=acme-evil` cut after `O=acme`).
     private static func name(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
-        var buffer = [CChar](repeating: 0, count: 1024)
-        let length = signet_X509_NAME_to_rfc2253(name, &buffer, buffer.count)
-        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var capacity = 1024
+        while true {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            let length = signet_X509_NAME_to_rfc2253(name, &buffer, buffer.count)
+            if length < capacity { return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            // The shim reports the whole length: one more call with room for it.
+            capacity = length + 1
+        }
     }
 
     /// The start of the validity period (RFC 5280 section 4.1.2.5).

@@ -9,11 +9,16 @@ import Darwin
 
 /// Text forms of certificate fields for logs.
 enum X509Text {
+    /// The whole name, however long (never cut short: an allowed name must not match a prefix).
     static func rfc2253(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
-        var buffer = [CChar](repeating: 0, count: 1024)
-        _ = buffer.withUnsafeMutableBufferPointer { signet_X509_NAME_to_rfc2253(name, $0.baseAddress, $0.count) }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var capacity = 1024
+        while true {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            let length = buffer.withUnsafeMutableBufferPointer { signet_X509_NAME_to_rfc2253(name, $0.baseAddress, $0.count) }
+            if length < capacity { return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
+            capacity = length + 1
+        }
     }
 
     static func hexByte(_ byte: UInt8) -> String {
