@@ -33,7 +33,16 @@ struct SignetResourceAdmission: Sendable {
         guard let bytes = try? JSONSerialization.data(withJSONObject: object) else {
             return deny(request, "signet denied \(label): request.object cannot be read", annotations)
         }
-        let problems = validator.validate(PolicySourceFile(name: label, bytes: Array(bytes)))
+        if request.operation == .update, (object["metadata"] as? [String: Any])?["deletionTimestamp"] != nil {
+            // Being deleted: never in force again (see the policy source), and a finalizer's
+            // holder must be able to let it go, expired or not.
+            annotations["decision"] = "allowed"
+            return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations)
+        }
+        // An UPDATE that leaves the spec as stored (labels, annotations, finalizers) is checked
+        // for attribution only: an expired exception can still be relabelled or let go.
+        let specUnchanged = request.operation == .update && Self.sameSpec(object, Self.oldObject(in: body))
+        let problems = specUnchanged ? [] : validator.validate(PolicySourceFile(name: label, bytes: Array(bytes)))
         if problems.isEmpty, Self.isAttributed(request), let problem = Self.attributionProblem(in: body) {
             return deny(request, "signet denied \(label): \(problem)", annotations)
         }
@@ -57,6 +66,20 @@ struct SignetResourceAdmission: Sendable {
     private static func describe(_ problem: PolicyLoadError) -> String {
         if let path = problem.fieldPath, !path.isEmpty { return "\(path): \(problem.message)" }
         return problem.message
+    }
+
+    private static func oldObject(in body: [UInt8]) -> [String: Any]? {
+        guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let request = review["request"] as? [String: Any] else { return nil }
+        return request["oldObject"] as? [String: Any]
+    }
+
+    /// Whether both objects carry the same `spec` (compared as canonical JSON).
+    private static func sameSpec(_ object: [String: Any], _ old: [String: Any]?) -> Bool {
+        guard let old, let new = object["spec"], let before = old["spec"],
+              let a = try? JSONSerialization.data(withJSONObject: new, options: [.sortedKeys]),
+              let b = try? JSONSerialization.data(withJSONObject: before, options: [.sortedKeys]) else { return false }
+        return a == b
     }
 
     private static func object(in body: [UInt8]) -> [String: Any]? {

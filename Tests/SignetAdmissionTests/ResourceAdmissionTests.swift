@@ -94,6 +94,34 @@ struct ResourceAdmissionTests {
         #expect(deletion.allowed)
     }
 
+    /// An expired exception held by a finalizer can still be let go: an UPDATE of an object
+    /// being deleted, or one that leaves its spec as stored, is not refused for the expiry; a
+    /// change of its spec still is.
+    @Test func anExpiredExceptionCanBeRelabelledAndLetGo() async throws {
+        let responder = Self.responder()
+        let expired = Self.exceptionJSON(validUntil: "2026-11-22T09:30:00Z")
+        func with(metadata extra: String, spec: String? = nil) -> String {
+            var text = expired.replacingOccurrences(of: #""creationTimestamp":"2026-11-22T09:00:00Z""#, with: #""creationTimestamp":"2026-11-22T09:00:00Z",\#(extra)"#)
+            if let spec { text = text.replacingOccurrences(of: #""reason":"vendor image""#, with: spec) }
+            return text
+        }
+        let relabelled = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: with(metadata: #""labels":{"team":"b"}"#), oldObject: expired,
+            operation: "UPDATE")
+        #expect(relabelled.allowed, "\(relabelled.status?.message ?? "")")
+        let released = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions",
+            object: with(metadata: #""deletionTimestamp":"2026-11-22T09:45:00Z","finalizers":[]"#),
+            oldObject: with(metadata: #""deletionTimestamp":"2026-11-22T09:45:00Z","finalizers":["example.com/keep"]"#),
+            operation: "UPDATE", mutate: false)
+        #expect(released.allowed, "\(released.status?.message ?? "")")
+        let widened = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: with(metadata: #""labels":{}"#, spec: #""reason":"wider""#),
+            oldObject: expired, operation: "UPDATE")
+        #expect(!widened.allowed)
+        #expect(widened.status?.message?.contains("has already expired") == true)
+    }
+
     @Test func bypassesBeyondTheWindowAreDenied() async throws {
         let responder = Self.responder()
         let far = try await Self.respond(responder, kind: "EmergencyBypass", resource: "emergencybypasses", object: Self.bypassJSON(expiresAt: "2026-11-24T10:00:00Z"), namespace: nil)

@@ -61,6 +61,22 @@ struct PolicyLoaderTests {
         #expect(second.source.document == 3)
     }
 
+    /// An exception or bypass holds at most as many entries as the CRDs allow: every replica
+    /// compiles and keeps them, so one object must not fill a replica's memory.
+    @Test func exemptionListsAreBounded() throws {
+        func exception(names: Int) -> String {
+            "apiVersion: signet.dev/v1alpha1\nkind: PolicyException\nmetadata:\n  name: wide\n  namespace: team\nspec:\n  allPolicies: true\n"
+                + "  names: [\((0..<names).map { "\"n\($0)\"" }.joined(separator: ","))]\n  reason: r\n  approvedBy: a\n  validUntil: \"2030-01-01T00:00:00Z\"\n"
+        }
+        #expect(try load(["ok.yaml": exception(names: 256)]).exceptions.count == 1)
+        let refused = try #require(throws: PolicyLoadError.self) { try load(["wide.yaml": exception(names: 257)]) }
+        #expect(refused.description.contains("spec.names") && refused.description.contains("257 entries, more than the 256 allowed"), "\(refused)")
+        let bypass = "apiVersion: signet.dev/v1alpha1\nkind: EmergencyBypass\nmetadata:\n  name: wide\nspec:\n"
+            + "  namespaces: [\((0..<1025).map { "\"ns\($0)\"" }.joined(separator: ","))]\n  reason: r\n  requestedBy: a\n  expiresAt: \"2030-01-01T00:00:00Z\"\n"
+        let wideBypass = try #require(throws: PolicyLoadError.self) { try load(["bypass.yaml": bypass]) }
+        #expect(wideBypass.description.contains("spec.namespaces"), "\(wideBypass)")
+    }
+
     @Test func revisionFollowsContent() throws {
         let a = try load(["a.yaml": policyYAML(name: "one")])
         let b = try load(["a.yaml": policyYAML(name: "one")])

@@ -79,6 +79,10 @@ extension PolicyLoader {
         guard let approvedBy = spec.approvedBy, !approvedBy.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw invalid("spec.approvedBy", "a PolicyException needs approvedBy (who approved it)")
         }
+        try Self.checkCount(spec.names, at: "spec.names", limit: ExemptionLimits.names, invalid: invalid)
+        try Self.checkCount(spec.images, at: "spec.images", limit: ExemptionLimits.images, invalid: invalid)
+        try Self.checkCount(spec.policies, at: "spec.policies", limit: ExemptionLimits.policies, invalid: invalid)
+        try Self.checkCount(spec.kinds, at: "spec.kinds", limit: ExemptionLimits.kinds, invalid: invalid)
         var names: [NameGlob] = []
         for (index, pattern) in (spec.names ?? []).enumerated() {
             do { names.append(try NameGlob(pattern)) } catch { throw invalid("spec.names[\(index)]", "invalid name glob \"\(pattern)\": \(error.reason)") }
@@ -112,6 +116,8 @@ extension PolicyLoader {
             PolicyLoadError(.invalidField, file: source.file, document: source.document, fieldPath: path, message: message)
         }
         let spec = bypass.spec
+        try Self.checkCount(spec.images, at: "spec.images", limit: ExemptionLimits.images, invalid: invalid)
+        try Self.checkCount(spec.namespaces, at: "spec.namespaces", limit: ExemptionLimits.namespaces, invalid: invalid)
         let name = bypass.metadata.name
         guard Self.isValidResourceName(name) else {
             throw invalid("metadata.name", "\"\(name)\" is not a valid resource name (lowercase letters, digits, '-' and '.', at most 253 characters)")
@@ -142,6 +148,16 @@ extension PolicyLoader {
     }
 
     /// `metadata.creationTimestamp`, when the object has one (objects read from the cluster).
+    /// Refuses a list longer than the CRD allows (`maxItems`), for objects the CRD did not check
+    /// (a policy directory, objects stored before the limit): each entry is compiled and kept in
+    /// memory by every replica.
+    private static func checkCount<Element>(
+        _ list: [Element]?, at path: String, limit: Int, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) {
+        guard let list, list.count > limit else { return }
+        throw invalid(path, "\(list.count) entries, more than the \(limit) allowed")
+    }
+
     private static func creationTime(_ metadata: ResourceMetadata, invalid: (String, String) -> PolicyLoadError) throws(PolicyLoadError) -> Date? {
         guard let text = metadata.creationTimestamp, !text.isEmpty else { return nil }
         guard let date = KubernetesTime.parse(text) else {
@@ -171,4 +187,15 @@ extension PolicyLoader {
         }
         return globs
     }
+}
+
+/// The most entries a PolicyException or EmergencyBypass list may hold, as the CRDs' `maxItems`
+/// say: every replica compiles and keeps every entry, so a tenant's exception must not be able
+/// to fill a replica's memory.
+enum ExemptionLimits {
+    static let names = 256
+    static let images = 256
+    static let policies = 256
+    static let kinds = 64
+    static let namespaces = 1024
 }
