@@ -229,28 +229,26 @@ static void signet_append_identity_name(
     *used += (size_t)length + 1;
 }
 
-size_t signet_X509_common_names(X509 *certificate, char *buffer, size_t capacity) {
-    size_t used = 0;
+static void signet_append_common_names(X509 *certificate, char *buffer, size_t capacity, size_t *used) {
     X509_NAME *subject = X509_get_subject_name(certificate);
     for (int index = -1; subject != NULL && (index = X509_NAME_get_index_by_NID(subject, NID_commonName, index)) >= 0;) {
         unsigned char *utf8 = NULL;
         int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
-        if (length > 0) signet_append_identity_name(utf8, length, buffer, capacity, &used);
+        if (length > 0) signet_append_identity_name(utf8, length, buffer, capacity, used);
         OPENSSL_free(utf8);
     }
+}
+
+size_t signet_X509_common_names(X509 *certificate, char *buffer, size_t capacity) {
+    size_t used = 0;
+    signet_append_common_names(certificate, buffer, capacity, &used);
     ERR_clear_error();
     return used;
 }
 
 size_t signet_X509_identity_names(X509 *certificate, char *buffer, size_t capacity) {
     size_t used = 0;
-    X509_NAME *subject = X509_get_subject_name(certificate);
-    for (int index = -1; subject != NULL && (index = X509_NAME_get_index_by_NID(subject, NID_commonName, index)) >= 0;) {
-        unsigned char *utf8 = NULL;
-        int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
-        if (length > 0) signet_append_identity_name(utf8, length, buffer, capacity, &used);
-        OPENSSL_free(utf8);
-    }
+    signet_append_common_names(certificate, buffer, capacity, &used);
     GENERAL_NAMES *names = X509_get_ext_d2i(certificate, NID_subject_alt_name, NULL, NULL);
     for (int index = 0; names != NULL && index < sk_GENERAL_NAME_num(names); index++) {
         const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, index);

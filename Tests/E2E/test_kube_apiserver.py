@@ -1133,6 +1133,9 @@ class T06OwnResources(Step):
                                               "allPolicies"),
             "an exception of some and all policies": (exception("both-policies", "e2e-apps", rfc3339(datetime.timedelta(hours=1)),
                                                                 policies=["e2e-alice"], allPolicies=True), "allPolicies"),
+            # Every replica compiles and keeps each entry: the CRD bounds the lists.
+            "an exception of too many names": (exception("wide", "e2e-apps", rfc3339(datetime.timedelta(hours=1)), policies=["e2e-alice"],
+                                                         names=[f"n{i}" for i in range(257)]), "spec.names", "must have at most 256 items"),
         }
         for name, (document, *reasons) in cases.items():
             with self.subTest(name):
