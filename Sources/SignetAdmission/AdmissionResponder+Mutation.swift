@@ -144,10 +144,12 @@ extension AdmissionResponder {
     /// and an image an exception or bypass admits is not required to be pinned (`/mutate` may not
     /// have seen the exception: it does not follow owner chains).
     static func denyUnpinned(_ decision: inout AdmissionDecision) {
+        // By index: the common verdict (nothing to deny) is read in place, not copied.
         for index in decision.verdicts.indices {
+            guard decision.verdicts[index].outcome == .allow, decision.verdicts[index].exemptions.isEmpty,
+                  let digest = decision.verdicts[index].verifiedDigest, decision.verdicts[index].position != nil,
+                  !decision.verdicts[index].image.contains("@") else { continue }
             let verdict = decision.verdicts[index]
-            guard verdict.outcome == .allow, verdict.exemptions.isEmpty, let digest = verdict.verifiedDigest, verdict.position != nil,
-                  !verdict.image.contains("@") else { continue }
             let enforcing = verdict.results.filter { result in
                 result.mode == .enforce && result.passed && result.authorities.contains { $0.status == .passed && $0.digest == digest }
             }

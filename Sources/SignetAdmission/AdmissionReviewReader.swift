@@ -242,60 +242,33 @@ extension TemplateFields {
 
 extension PodSpecList {
     init(document: JSONDocument, arrayAt start: Int) {
-        var entries: [Entry] = []
+        var entries: [PodSpecEntry<Field>] = []
         document.forEachElement(ofArrayAt: start) { element in
-            entries.append(Entry(document: document, valueAt: element))
+            entries.append(PodSpecEntry(document: document, valueAt: element))
         }
         self.init(entries: entries)
     }
 }
 
-extension JSONDocument {
-    /// Where the members `name` and `image` of the object at `start` begin (the last of each, as
-    /// the decoder keeps it); `nil` when the value is not an object (null included).
-    func nameAndImage(ofObjectAt start: Int) -> (name: Int?, image: Int?)? {
-        guard byte(at: start) == Self.objectStart else { return nil }
+extension PodSpecEntry {
+    /// An entry: anything but an object is `isObject == false` (null included); of an object,
+    /// `name` and `image` (the last of each, as the decoder keeps it).
+    init(document: JSONDocument, valueAt start: Int) {
+        guard document.byte(at: start) == JSONDocument.objectStart else {
+            self.init(isObject: false)
+            return
+        }
         var name: Int?, image: Int?
-        forEachMember(ofObjectAt: start) { member, value in
-            if self.name(at: member, is: "name") {
+        document.forEachMember(ofObjectAt: start) { member, value in
+            if document.name(at: member, is: "name") {
                 name = value
-            } else if self.name(at: member, is: "image") {
+            } else if document.name(at: member, is: "image") {
                 image = value
             }
         }
-        return (name, image)
-    }
-}
-
-extension ContainerEntry: PodSpecListEntry {
-    /// A container: anything but an object is `isObject == false` (null included).
-    init(document: JSONDocument, valueAt start: Int) {
-        guard let (name, image) = document.nameAndImage(ofObjectAt: start) else {
-            self.init(isObject: false)
-            return
-        }
         self.init(isObject: true)
         self.name = document.lenientString(name)
-        self.image = document.lenientString(image)
-    }
-}
-
-extension VolumeEntry: PodSpecListEntry {
-    /// A volume: anything but an object is `isObject == false` (null included).
-    init(document: JSONDocument, valueAt start: Int) {
-        guard let (name, image) = document.nameAndImage(ofObjectAt: start) else {
-            self.init(isObject: false)
-            return
-        }
-        self.init(isObject: true)
-        self.name = document.lenientString(name)
-        self.image = document.lenientObject(image) { image in
-            var reference: Int?
-            document.forEachMember(ofObjectAt: image) { member, value in
-                if document.name(at: member, is: "reference") { reference = value }
-            }
-            return ImageVolumeFields(reference: document.lenientString(reference))
-        }
+        self.image = Field.read(document, at: image)
     }
 }
 

@@ -23,7 +23,8 @@ struct SignetResourceAdmission: Sendable {
             return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations.isEmpty ? nil : annotations)
         }
         let label = "\(request.kind.kind) \"\(request.namespace.map { "\($0)/" } ?? "")\(request.name ?? "")\""
-        guard var object = Self.object(in: body) else {
+        let (found, oldObject) = Self.objects(in: body)
+        guard var object = found else {
             return deny(request, "signet denied \(label): request.object is missing or not an object", annotations)
         }
         if let namespace = request.namespace, var metadata = object["metadata"] as? [String: Any], metadata["namespace"] == nil {
@@ -41,7 +42,7 @@ struct SignetResourceAdmission: Sendable {
         }
         // An UPDATE that leaves the spec as stored (labels, annotations, finalizers) is checked
         // for attribution only: an expired exception can still be relabelled or let go.
-        let specUnchanged = request.operation == .update && Self.sameSpec(object, Self.oldObject(in: body))
+        let specUnchanged = request.operation == .update && Self.sameSpec(object, oldObject)
         let problems = specUnchanged ? [] : validator.validate(PolicySourceFile(name: label, bytes: Array(bytes)))
         if problems.isEmpty, Self.isAttributed(request), let problem = Self.attributionProblem(in: body) {
             return deny(request, "signet denied \(label): \(problem)", annotations)
@@ -68,12 +69,6 @@ struct SignetResourceAdmission: Sendable {
         return problem.message
     }
 
-    private static func oldObject(in body: [UInt8]) -> [String: Any]? {
-        guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let request = review["request"] as? [String: Any] else { return nil }
-        return request["oldObject"] as? [String: Any]
-    }
-
     /// Whether both objects carry the same `spec` (compared as canonical JSON).
     private static func sameSpec(_ object: [String: Any], _ old: [String: Any]?) -> Bool {
         guard let old, let new = object["spec"], let before = old["spec"],
@@ -82,9 +77,10 @@ struct SignetResourceAdmission: Sendable {
         return a == b
     }
 
-    private static func object(in body: [UInt8]) -> [String: Any]? {
+    /// `request.object` and `request.oldObject` of the review, read in one pass.
+    private static func objects(in body: [UInt8]) -> (object: [String: Any]?, oldObject: [String: Any]?) {
         guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let request = review["request"] as? [String: Any] else { return nil }
-        return request["object"] as? [String: Any]
+              let request = review["request"] as? [String: Any] else { return (nil, nil) }
+        return (request["object"] as? [String: Any], request["oldObject"] as? [String: Any])
     }
 }

@@ -156,8 +156,8 @@ public enum WorkloadImages {
 
     /// The images of one list of a pod spec (`type` says which); `path` names it in a problem
     /// (made only then). Entries that name no image (volumes of other types) are passed over.
-    private static func collect<Entry: PodSpecListEntry>(
-        _ list: Lenient<PodSpecList<Entry>>, type: ContainerType, path: () -> String
+    private static func collect<Field: PodSpecImageField>(
+        _ list: Lenient<PodSpecList<Field>>, type: ContainerType, path: () -> String
     ) -> Result<[ImageUse], Problem> {
         switch list {
         case .absent:
@@ -173,14 +173,14 @@ public enum WorkloadImages {
                 guard list.entries[index].isObject else {
                     return .failure(Problem(message: "\(at) is not an object"))
                 }
-                if list.entries[index].namesNoImage { continue }
+                if Field.namesNoImage(list.entries[index].image) { continue }
                 let name: String
                 switch list.entries[index].name {
                 case .value(let value) where !value.isEmpty: name = value
                 case .malformed: return .failure(Problem(message: "\(at).name is not a string"))
                 default: name = "#\(index)"
                 }
-                switch list.entries[index].image(at: { at }, described: { type.describe(podSpecName: name) }) {
+                switch Field.image(of: list.entries[index].image, at: { at }, described: { type.describe(podSpecName: name) }) {
                 case .success(let image): images.append(ImageUse(image: image, container: name, containerType: type, position: index))
                 case .failure(let problem): return .failure(problem)
                 }
@@ -190,12 +190,16 @@ public enum WorkloadImages {
     }
 }
 
-extension ContainerEntry {
-    var namesNoImage: Bool { false }
+extension String: PodSpecImageField {
+    static var expected: String { "a string" }
 
-    /// `image`, which must be a non-empty string.
-    func image(at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem> {
-        switch image {
+    static func read(_ document: JSONDocument, at start: Int?) -> Lenient<String> { document.lenientString(start) }
+
+    static func namesNoImage(_ field: Lenient<String>) -> Bool { false }
+
+    /// A container's `image`, which must be a non-empty string.
+    static func image(of field: Lenient<String>, at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem> {
+        switch field {
         case .value(let image) where !image.isEmpty: .success(image)
         case .malformed: .failure(WorkloadImages.Problem(message: "\(at()).image (\(described())) is not a string"))
         default: .failure(WorkloadImages.Problem(message: "\(at()) (\(described())) has no image"))
@@ -203,16 +207,28 @@ extension ContainerEntry {
     }
 }
 
-extension VolumeEntry {
+extension ImageVolumeFields: PodSpecImageField {
+    static var expected: String { "an object" }
+
+    static func read(_ document: JSONDocument, at start: Int?) -> Lenient<ImageVolumeFields> {
+        document.lenientObject(start) { image in
+            var reference: Int?
+            document.forEachMember(ofObjectAt: image) { member, value in
+                if document.name(at: member, is: "reference") { reference = value }
+            }
+            return ImageVolumeFields(reference: document.lenientString(reference))
+        }
+    }
+
     /// A volume of another type than `image`.
-    var namesNoImage: Bool {
-        if case .absent = image { return true }
+    static func namesNoImage(_ field: Lenient<ImageVolumeFields>) -> Bool {
+        if case .absent = field { return true }
         return false
     }
 
-    /// `image.reference`, which must be a non-empty string in an object.
-    func image(at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem> {
-        guard case .value(let source) = image else {
+    /// A volume's `image.reference`, which must be a non-empty string in an object.
+    static func image(of field: Lenient<ImageVolumeFields>, at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem> {
+        guard case .value(let source) = field else {
             return .failure(WorkloadImages.Problem(message: "\(at()).image is not an object"))
         }
         switch source.reference {

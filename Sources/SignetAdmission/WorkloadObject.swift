@@ -122,98 +122,76 @@ struct TemplateFields: Sendable, Equatable, Decodable {
     static func == (lhs: TemplateFields, rhs: TemplateFields) -> Bool { lhs.spec == rhs.spec }
 }
 
-/// One entry of a list in a pod spec that signet reads leniently: an entry that is not an object
-/// is kept as one (`isObject == false`) for the extraction to refuse, naming its index.
-protocol PodSpecListEntry: Sendable, Equatable, Decodable {
-    /// The entry at `start` of a checked document, read as `init(from:)` decodes it.
-    init(document: JSONDocument, valueAt start: Int)
-    /// Whether the entry is a JSON object.
-    var isObject: Bool { get }
-    /// `name`.
-    var name: Lenient<String> { get }
-    /// Whether the entry names no image at all (a volume of another type): passed over.
-    var namesNoImage: Bool { get }
-    /// The image the entry names, or why it names none properly; `at` is the entry's path and
-    /// `described` how messages name it (each made only for a problem).
-    func image(at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem>
+/// What the `image` member of a pod spec list's entry holds: a string for a container, an
+/// `ImageVolumeSource` object for a volume.
+protocol PodSpecImageField: Sendable, Equatable, Decodable {
+    /// What the member must be, as a problem names it (`a string`, `an object`).
+    static var expected: String { get }
+    /// The member at `start` of a checked document (`nil`: absent), read as `init(from:)` decodes it.
+    static func read(_ document: JSONDocument, at start: Int?) -> Lenient<Self>
+    /// Whether an entry with `field` names no image at all (a volume of another type): passed over.
+    static func namesNoImage(_ field: Lenient<Self>) -> Bool
+    /// The image `field` names, or why it names none properly; `at` is the entry's path and
+    /// `described` how messages name the entry (each made only for a problem).
+    static func image(of field: Lenient<Self>, at: () -> String, described: () -> String) -> Result<String, WorkloadImages.Problem>
+}
+
+/// One entry of a list in a pod spec, read leniently: `name` and `image`, each possibly missing
+/// or of the wrong type; an entry that is not an object is kept as one (`isObject == false`) for
+/// the extraction to refuse, naming its index.
+struct PodSpecEntry<Field: PodSpecImageField>: Sendable, Equatable, Decodable {
+    var isObject: Bool
+    var name: Lenient<String> = .absent
+    var image: Lenient<Field> = .absent
+
+    enum CodingKeys: String, CodingKey { case name, image }
+
+    /// An entry with neither name nor image read yet.
+    init(isObject: Bool) {
+        self.isObject = isObject
+    }
+
+    init(from decoder: any Decoder) {
+        guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
+            isObject = false
+            return
+        }
+        isObject = true
+        name = container.lenient(String.self, forKey: .name, expected: "a string")
+        image = container.lenient(Field.self, forKey: .image, expected: Field.expected)
+    }
 }
 
 /// A list of a pod spec: `containers`, `initContainers` and `ephemeralContainers`
-/// (``ContainerEntry``), or `volumes` (``VolumeEntry``).
-struct PodSpecList<Entry: PodSpecListEntry>: Sendable, Equatable, Decodable {
-    var entries: [Entry]
+/// (``ContainerList``), or `volumes` (``VolumeList``).
+struct PodSpecList<Field: PodSpecImageField>: Sendable, Equatable, Decodable {
+    var entries: [PodSpecEntry<Field>]
 
-    init(entries: [Entry]) {
+    init(entries: [PodSpecEntry<Field>]) {
         self.entries = entries
     }
 
     init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
-        var entries: [Entry] = []
+        var entries: [PodSpecEntry<Field>] = []
         while !container.isAtEnd {
             // An entry never throws, so the container always advances.
-            entries.append(try container.decode(Entry.self))
+            entries.append(try container.decode(PodSpecEntry<Field>.self))
         }
         self.entries = entries
     }
 }
 
-/// A list of `core/v1` `Container` (or `EphemeralContainer`): the name and image of each.
-typealias ContainerList = PodSpecList<ContainerEntry>
+/// One container (`core/v1` `Container` or `EphemeralContainer`): `name` and `image`.
+typealias ContainerEntry = PodSpecEntry<String>
+/// A list of containers: the name and image of each.
+typealias ContainerList = PodSpecList<String>
 
-/// A `PodSpec`'s `volumes` (`core/v1` `Volume`): the name of each and, for an image volume, the
-/// reference of its `image` (`ImageVolumeSource`). Volumes of other types are read no further.
-typealias VolumeList = PodSpecList<VolumeEntry>
-
-/// One container: `name` and `image`, each possibly missing or of the wrong type.
-struct ContainerEntry: Sendable, Equatable, Decodable {
-    var isObject: Bool
-    var name: Lenient<String> = .absent
-    var image: Lenient<String> = .absent
-
-    enum CodingKeys: String, CodingKey { case name, image }
-
-    /// A container with neither name nor image read yet.
-    init(isObject: Bool) {
-        self.isObject = isObject
-    }
-
-    init(from decoder: any Decoder) {
-        guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
-            isObject = false
-            return
-        }
-        isObject = true
-        name = container.lenient(String.self, forKey: .name, expected: "a string")
-        image = container.lenient(String.self, forKey: .image, expected: "a string")
-    }
-}
-
-/// One volume: `name`, and `image.reference` when it is an image volume; each possibly missing
-/// or of the wrong type.
-struct VolumeEntry: Sendable, Equatable, Decodable {
-    var isObject: Bool
-    var name: Lenient<String> = .absent
-    /// `image`: absent for every other type of volume.
-    var image: Lenient<ImageVolumeFields> = .absent
-
-    enum CodingKeys: String, CodingKey { case name, image }
-
-    /// A volume with neither name nor image read yet.
-    init(isObject: Bool) {
-        self.isObject = isObject
-    }
-
-    init(from decoder: any Decoder) {
-        guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
-            isObject = false
-            return
-        }
-        isObject = true
-        name = container.lenient(String.self, forKey: .name, expected: "a string")
-        image = container.lenient(ImageVolumeFields.self, forKey: .image, expected: "an object")
-    }
-}
+/// One volume (`core/v1` `Volume`): `name`, and `image.reference` when it is an image volume.
+typealias VolumeEntry = PodSpecEntry<ImageVolumeFields>
+/// A `PodSpec`'s `volumes`: the name of each and, for an image volume, the reference of its
+/// `image` (`ImageVolumeSource`). Volumes of other types are read no further.
+typealias VolumeList = PodSpecList<ImageVolumeFields>
 
 /// An `ImageVolumeSource`: the `reference` of the image (its `pullPolicy` is not signet's concern).
 struct ImageVolumeFields: Sendable, Equatable, Decodable {

@@ -196,30 +196,22 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         guard let (token, fromCookie) = credentials.token(of: request) else {
             return .failure(Refusal(response: unauthenticated("a bearer token is required", api: api)))
         }
-        switch await authorizer.decide(token: token, action: action) {
-        case .allowed(let user):
-            return .success(Caller(user: user, token: token, fromCookie: fromCookie))
+        let decision = await authorizer.decide(token: token, action: action)
+        if case .allowed(let user) = decision { return .success(Caller(user: user, token: token, fromCookie: fromCookie)) }
+        return .failure(Refusal(response: refusal(decision, api: api, fromCookie: fromCookie) ?? unauthenticated("the token was not accepted", api: api)))
+    }
+
+    /// The answer to a request `decision` does not allow: 401 (the session cookie cleared), 403
+    /// naming what the user may not do, or 503 when the API server could not be asked; nil when
+    /// it allows.
+    private func refusal(_ decision: ConsoleAccessDecision, api: Bool, fromCookie: Bool) -> HTTPResponse? {
+        switch decision {
+        case .allowed:
+            return nil
         case .unauthenticated(let why):
             var response = unauthenticated(why, api: api)
             if fromCookie { response.headers.add(name: "Set-Cookie", value: ConsoleCredentials.clearedCookie) }
-            return .failure(Refusal(response: response))
-        case .forbidden(let user, let why):
-            return .failure(Refusal(response: api
-                ? Self.json(403, ["error": why])
-                : Self.page(403, title: "Forbidden", active: "", user: user.username, body: "<p class=\"error\" id=\"refusal\">\(HTML.escape(why))</p>")))
-        case .unavailable(let why):
-            return .failure(Refusal(response: api
-                ? Self.json(503, ["error": why])
-                : Self.page(503, title: "Unavailable", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>")))
-        }
-    }
-
-    /// The refusal when the caller may not create Pods in `namespace` (a verification there uses
-    /// its pull secrets and exceptions); nil when it may.
-    func refusal(creatingPodsIn namespace: String, caller: Caller, api: Bool) async -> HTTPResponse? {
-        switch await authorizer.decideCreatingPods(token: caller.token, namespace: namespace) {
-        case .allowed: return nil
-        case .unauthenticated(let why): return unauthenticated(why, api: api)
+            return response
         case .forbidden(let user, let why):
             return api
                 ? Self.json(403, ["error": why])
@@ -229,6 +221,12 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
                 ? Self.json(503, ["error": why])
                 : Self.page(503, title: "Unavailable", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>")
         }
+    }
+
+    /// The refusal when the caller may not create Pods in `namespace` (a verification there uses
+    /// its pull secrets and exceptions); nil when it may.
+    func refusal(creatingPodsIn namespace: String, caller: Caller, api: Bool) async -> HTTPResponse? {
+        refusal(await authorizer.decideCreatingPods(token: caller.token, namespace: namespace), api: api, fromCookie: caller.fromCookie)
     }
 
     private func unauthenticated(_ why: String, api: Bool) -> HTTPResponse {

@@ -37,41 +37,33 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     }
 
     public func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision {
-        // Keyed by a hash: the cache never holds a usable token. Who the token is and what that
-        // user may do are kept apart, so a second action costs one review, not two.
+        await decide(token: token, action: action, attributes: rules.attributes(for: action), key: action.rawValue, consequence: "")
+    }
+
+    public func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision {
+        await decide(
+            token: token, action: .verify,
+            attributes: KubernetesResourceAttributes(verb: "create", group: "", resource: "pods", namespace: namespace),
+            key: "create-pods/" + namespace,
+            consequence: "; a verification as if in a namespace uses its pull secrets and exceptions, so it needs that right (leave the namespace empty to verify without them)")
+    }
+
+    /// Who `token` is, then whether that user may do `attributes` (counted under `action`),
+    /// each answer cached: keyed by a hash, so the cache never holds a usable token, and who the
+    /// token is apart from what the user may do, so a second question costs one review, not two.
+    private func decide(
+        token: String, action: ConsoleAction, attributes: KubernetesResourceAttributes, key: String, consequence: String
+    ) async -> ConsoleAccessDecision {
         let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
         let identity = await cached(tokenKey + "/identity") { await authenticate(token) }
         guard case .allowed(let user) = identity else {
             Self.count(identity, action: action)
             return identity
         }
-        let decision = await cached(tokenKey + "/" + action.rawValue) { await authorize(user, action: action) }
+        let decision = await cached(tokenKey + "/" + key) {
+            await authorize(user, attributes: attributes, action: action, consequence: consequence)
+        }
         Self.count(decision, action: action)
-        return decision
-    }
-
-    public func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision {
-        let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
-        let identity = await cached(tokenKey + "/identity") { await authenticate(token) }
-        guard case .allowed(let user) = identity else {
-            Self.count(identity, action: .verify)
-            return identity
-        }
-        let attributes = KubernetesResourceAttributes(verb: "create", group: "", resource: "pods", namespace: namespace)
-        let decision = await cached(tokenKey + "/create-pods/" + namespace) {
-            do {
-                let access = try await client.reviewAccess(user: user, attributes: attributes)
-                guard access.allowed else {
-                    logger.info("console verification in a namespace denied", metadata: ["user": "\(user.username)", "namespace": "\(namespace)"])
-                    return .forbidden(user, "user \(user.username) may not create pods in namespace \(namespace); a verification as if in a namespace uses its pull secrets and exceptions, so it needs that right (leave the namespace empty to verify without them)")
-                }
-                return .allowed(user)
-            } catch {
-                logger.warning("SubjectAccessReview failed", metadata: ["error": "\(error)"])
-                return .unavailable("the API server could not review the access: \(error)")
-            }
-        }
-        Self.count(decision, action: .verify)
         return decision
     }
 
@@ -152,14 +144,18 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         return audiences.filter { !allowed.contains($0) }
     }
 
-    private func authorize(_ user: KubernetesUserInfo, action: ConsoleAction) async -> ConsoleAccessDecision {
-        let attributes = rules.attributes(for: action)
+    private func authorize(
+        _ user: KubernetesUserInfo, attributes: KubernetesResourceAttributes, action: ConsoleAction, consequence: String
+    ) async -> ConsoleAccessDecision {
         do {
             let access = try await client.reviewAccess(user: user, attributes: attributes)
             guard access.allowed else {
-                logger.info("console access denied", metadata: ["user": "\(user.username)", "action": "\(action.rawValue)"])
+                logger.info("console access denied", metadata: [
+                    "user": "\(user.username)", "action": "\(action.rawValue)", "namespace": "\(attributes.namespace ?? "")",
+                ])
                 let why = access.reason.isEmpty ? "" : ": \(access.reason)"
-                return .forbidden(user, "user \(user.username) may not \(attributes.description)\(why)")
+                let scope = attributes.namespace.map { " in namespace \($0)" } ?? ""
+                return .forbidden(user, "user \(user.username) may not \(attributes.description)\(scope)\(why)\(consequence)")
             }
             return .allowed(user)
         } catch {

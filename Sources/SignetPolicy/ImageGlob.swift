@@ -156,12 +156,7 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         exempts(ImageMatchSubject(image))
     }
 
-    /// As ``exempts(_:)``; with `digestFromTheNode`, a digest beside the tag is the one the node
-    /// pulled the tag as (a scan of running Pods), and the tag decides.
-    func exempts(_ subject: ImageMatchSubject, digestFromTheNode: Bool) -> Bool {
-        guard digestFromTheNode, subject.hasDigest, subject.tag != nil, tags != nil else { return exempts(subject) }
-        return exempts(ImageMatchSubject(name: subject.name, tag: subject.tag, hasDigest: false, reference: subject.reference))
-    }
+
 
     /// Whether the repository glob matches `text` (a repository name) as a whole.
     public func matches(text: String) -> Bool {
@@ -175,10 +170,12 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         return tags.contains { $0.matches(tag) }
     }
 
-    func exempts(_ subject: ImageMatchSubject) -> Bool {
+    /// As ``exempts(_:)``; with `digestFromTheNode`, a digest beside the tag is the one the node
+    /// pulled the tag as (a scan of running Pods), and the tag decides.
+    func exempts(_ subject: ImageMatchSubject, digestFromTheNode: Bool = false) -> Bool {
         guard matchesName(subject) else { return false }
         guard let tags else { return true }
-        guard !subject.hasDigest, let tag = subject.tag else { return false }
+        guard digestFromTheNode || !subject.hasDigest, let tag = subject.tag else { return false }
         return tags.contains { $0.matches(tag) }
     }
 
@@ -295,12 +292,6 @@ struct ImageMatchSubject: Sendable {
         reference = image.description
     }
 
-    init(name: String, tag: String?, hasDigest: Bool, reference: String) {
-        self.name = name
-        self.tag = tag
-        self.hasDigest = hasDigest
-        self.reference = reference
-    }
 }
 
 /// A glob in `spec.images` that cannot be compiled.
