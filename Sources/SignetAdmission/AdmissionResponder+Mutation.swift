@@ -18,7 +18,9 @@ import SignetRegistry
 /// cache, so an image is verified once for both. `/mutate` never denies: a Pod that should be
 /// refused is refused by `/validate` (the one place that audits and counts decisions), which then
 /// sees the pinned digest and verifies exactly that. Images allowed without a verified digest
-/// (static authorities, exceptions, bypasses, the no-match action) are left as written.
+/// (static authorities, the no-match action) or admitted by an exception or bypass are left as
+/// written; exceptions for a Pod's controllers are found through its owner chain, as `/validate`
+/// finds them.
 /// Objects other than Pods are never mutated, so controllers managed by GitOps tools do not drift,
 /// with one exception of signet's own: a `PolicyException` or `EmergencyBypass` gets the
 /// annotations that record who created and last changed it (see ``SignetResourceAdmission``).
@@ -53,7 +55,18 @@ extension AdmissionResponder {
         guard !images.isEmpty else { return .answered(Self.http(allowUnchanged)) }
 
         let evaluator = evaluator()
-        let subject = subject(of: request)
+        var subject = subject(of: request)
+        // An exception for the Pod's controller admits its images as the template names them, so
+        // `/mutate` must see that exception as `/validate` will, and leave those images as written.
+        if let ownerChainResolver, let controller = subject.controller, evaluator.needsOwnerChain(subject) {
+            let (unresolved, unpinned) = (subject, images)
+            return .waiting {
+                var subject = unresolved
+                subject.owners = await Self.owners(
+                    of: subject, images: unpinned, controller: controller, resolver: ownerChainResolver, deadline: deadline).owners
+                return await Self.pinning(unpinned, subject: subject, evaluator: evaluator, uid: request.uid, deadline: deadline)
+            }
+        }
         switch evaluator.begin(images, subject: subject) {
         case .decided(let decision):
             return .answered(Self.http(Self.pinning(decision, uid: request.uid)))
@@ -62,6 +75,18 @@ extension AdmissionResponder {
                 let decision = await evaluator.finish(pending, deadline: deadline)
                 return Self.http(Self.pinning(decision, uid: request.uid))
             }
+        }
+    }
+
+    /// The `/mutate` answer for `images` of `subject`, verifications waited for.
+    private static func pinning(
+        _ images: [ImageUse], subject: AdmissionSubject, evaluator: PolicyEvaluator, uid: String, deadline: ContinuousClock.Instant
+    ) async -> AdmissionHTTPResult {
+        switch evaluator.begin(images, subject: subject) {
+        case .decided(let decision):
+            return http(pinning(decision, uid: uid))
+        case .verifying(let pending):
+            return http(pinning(await evaluator.finish(pending, deadline: deadline), uid: uid))
         }
     }
 
@@ -102,12 +127,15 @@ extension AdmissionResponder {
 
     /// The images of `decision` that name no digest and had one verified, each once; denied ones
     /// too, so that a policy with `requireDigest`, which fails an image named by tag alone, passes
-    /// the pinned image at `/validate`.
+    /// the pinned image at `/validate`. An image an exception or bypass admits is left as written:
+    /// exceptions match the image as written (a tag-limited entry, a controller's template), so a
+    /// pinned image would no longer be the one excepted, and `/validate` would deny it.
     static func pins(in decision: AdmissionDecision) -> [Pin] {
         var pins: [Pin] = []
         var seen: Set<String> = []
         for verdict in decision.verdicts {
-            guard let digest = verdict.verifiedDigest, let position = verdict.position, !verdict.image.contains("@") else { continue }
+            guard let digest = verdict.verifiedDigest, let position = verdict.position, !verdict.image.contains("@"),
+                  verdict.exemptions.isEmpty else { continue }
             let path = "/spec/\(verdict.containerType.podSpecField)/\(position)/\(verdict.containerType.imagePointerInEntry)"
             guard seen.insert(path).inserted else { continue }
             pins.append(Pin(
@@ -141,8 +169,8 @@ extension AdmissionResponder {
     /// tag alone, at a known position) that is plainly allowed, with the digest verified by a
     /// passing `Enforce` policy, becomes a denial that says so, since this object reached
     /// `/validate` without the pin. What only `Warn` or `Audit` policies vouch for never denies,
-    /// and an image an exception or bypass admits is not required to be pinned (`/mutate` may not
-    /// have seen the exception: it does not follow owner chains).
+    /// and an image an exception or bypass admits is not required to be pinned (``pins(in:)``
+    /// leaves it as written).
     static func denyUnpinned(_ decision: inout AdmissionDecision) {
         // By index: the common verdict (nothing to deny) is read in place, not copied.
         for index in decision.verdicts.indices {

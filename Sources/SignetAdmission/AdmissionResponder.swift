@@ -138,8 +138,8 @@ public struct AdmissionResponder: Sendable {
             let (response, outcome) = Self.conclude(evaluation, with: decision)
             return answer(request, response: response, outcome: outcome, since: start, client: client)
         case .resolvingOwners(var prepared, let resolver, let controller):
-            let images = prepared.images.compactMap { try? ImageReference(parsing: $0.image) }
-            let resolution = await resolver.resolve(controller, namespace: prepared.subject.namespace ?? "", images: images, deadline: deadline)
+            let resolution = await Self.owners(
+                of: prepared.subject, images: prepared.images, controller: controller, resolver: resolver, deadline: deadline)
             prepared.subject.owners = resolution.owners
             if let problem = resolution.problem {
                 prepared.notes.append("exceptions for the controllers of this \(request.kind.kind) were not applied: \(problem)")
@@ -284,6 +284,16 @@ public struct AdmissionResponder: Sendable {
             return .resolvingOwners(prepared, ownerChainResolver, controller)
         }
         return evaluate(prepared)
+    }
+
+    /// The owner chain above `subject`, read for exceptions that name its controllers; the
+    /// same lookup for `/validate` and `/mutate`, so both see the same exceptions.
+    static func owners(
+        of subject: AdmissionSubject, images: [ImageUse], controller: ControllerReference, resolver: any OwnerChainResolver,
+        deadline: ContinuousClock.Instant
+    ) async -> OwnerChainResolution {
+        let references = images.compactMap { try? ImageReference(parsing: $0.image) }
+        return await resolver.resolve(controller, namespace: subject.namespace ?? "", images: references, deadline: deadline)
     }
 
     /// Evaluates the images of a prepared request, as far as it can without waiting.

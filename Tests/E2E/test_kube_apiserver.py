@@ -903,42 +903,79 @@ class T05Exemptions(Step):
         self.assertIn("CREATED-BY", wide)
         self.assertIn(whoami, wide)
 
+    @staticmethod
+    def owned_by(kind, name, uid):
+        """`ownerReferences` naming a controller, as the controller-manager writes them."""
+        return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": True}]
+
+    def deployment_web_and_its_replica_set(self, ns, image, exception_name):
+        """Deployment `web` running `image`, admitted under `exception_name`, and its ReplicaSet
+        `web-1` made by hand (no controller-manager runs here); the ReplicaSet's UID."""
+        self.assertAdmitted(ENV.kubectl("create", "deployment", "web", "-n", ns, f"--image={image}", check=False), warning=exception_name)
+        deployment = ENV.get("deployment", "web", "-n", ns)
+        replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                       "metadata": {"name": "web-1", "namespace": ns, "labels": {"app": "web"},
+                                    "ownerReferences": self.owned_by("Deployment", "web", deployment["metadata"]["uid"])},
+                       "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+                           "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=replica_set, check=False), warning=exception_name)
+        return ENV.get("replicaset", "web-1", "-n", ns)["metadata"]["uid"]
+
+    def pod_of_web_1(self, name, ns, uid, image):
+        """A Pod as ReplicaSet `web-1` (UID `uid`) would create it."""
+        doc = self.pod(name, ns, image)
+        doc["metadata"]["labels"] = {"app": "web"}
+        doc["metadata"]["ownerReferences"] = self.owned_by("ReplicaSet", "web-1", uid)
+        return doc
+
     def test_exception_for_a_deployment_exempts_its_pods_only_through_the_real_owner_chain(self):
-        # No controller-manager runs here, so the ReplicaSet and Pods the Deployment controller
-        # would create are created by hand, with the owner references it would write.
         ns, image = "e2e-owned", ENV.images["unsigned"]
         ENV.namespace(ns)
         until = rfc3339(datetime.timedelta(hours=1))
         self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=exception(
             "legacy-web", ns, until, policies=["e2e-alice"], kinds=["Deployment"], names=["web"])))
         wait_for_state("policyexception", "legacy-web", "Active", "-n", ns)
-        self.assertAdmitted(ENV.kubectl("create", "deployment", "web", "-n", ns, f"--image={image}", check=False), warning="legacy-web")
-        deployment = ENV.get("deployment", "web", "-n", ns)
-
-        def owner(kind, name, uid):
-            return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": True}]
-        labels = {"app": "web"}
-        replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                       "metadata": {"name": "web-1", "namespace": ns, "labels": labels,
-                                    "ownerReferences": owner("Deployment", "web", deployment["metadata"]["uid"])},
-                       "spec": {"selector": {"matchLabels": labels}, "template": {
-                           "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
-        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=replica_set, check=False), warning="legacy-web")
-        rs_uid = ENV.get("replicaset", "web-1", "-n", ns)["metadata"]["uid"]
-
-        def pod(name, uid, pod_image=image):
-            doc = self.pod(name, ns, pod_image)
-            doc["metadata"]["labels"] = labels
-            doc["metadata"]["ownerReferences"] = owner("ReplicaSet", "web-1", uid)
-            return doc
-        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=pod("web-1-a", rs_uid), check=False), warning="legacy-web")
+        rs_uid = self.deployment_web_and_its_replica_set(ns, image, "legacy-web")
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
+                            warning="legacy-web")
         # A Pod that claims the ReplicaSet with another UID, or runs an image the Deployment does not.
-        forged = ENV.kubectl("apply", "-f", "-", input=pod("web-1-b", "00000000-0000-0000-0000-000000000000"), check=False)
+        made_up = "00000000-0000-0000-0000-000000000000"
+        forged = ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-b", ns, made_up, image), check=False)
         self.assertDeniedBySignet(forged, "e2e-alice")
-        self.assertIn("not 00000000-0000-0000-0000-000000000000 as the owner reference claims", forged.stderr)
-        self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=pod("web-1-c", rs_uid, ENV.images["tampered"]), check=False))
+        self.assertIn(f"not {made_up} as the owner reference claims", forged.stderr)
+        self.assertDeniedBySignet(ENV.kubectl(
+            "apply", "-f", "-", input=self.pod_of_web_1("web-1-c", ns, rs_uid, ENV.images["tampered"]), check=False))
         # A bare Pod in the namespace is not the Deployment.
         self.assertDeniedBySignet(ENV.kubectl("run", "bare", "-n", ns, f"--image={image}", check=False), "e2e-alice")
+
+    def test_pinning_leaves_what_a_deployments_exception_admits_as_written(self):
+        """The mutating webhook finds a Deployment's exception through the owner chain, as
+        validation does. Here one policy verifies the image's digest and a second, which only
+        the exception lifts, fails it: pinned to that digest, the Pod's image would no longer be
+        the one the template names, the exception would not apply, and the Pod would be denied."""
+        ns, image = "e2e-owned-pinned", ENV.images["signed"]
+        ENV.namespace(ns)
+        bob = {"name": "bob", "key": {"publicKeys": [{"pem": ENV.vectors.key("bob")}]}}
+        second = policy("e2e-owned-bob", [f"{ENV.registry.host}/signed/**"], [bob],
+                        namespaceSelector={"matchLabels": {"kubernetes.io/metadata.name": ns}})
+        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=second, check=False))
+        try:
+            wait_for_state("clusterimagepolicy", "e2e-owned-bob", "Ready")
+            wait_until("signet applies e2e-owned-bob in its namespace", lambda: "e2e-owned-bob" in ENV.kubectl(
+                "run", "bare", "-n", ns, f"--image={image}", "--dry-run=server", check=False).stderr, timeout=60, interval=2)
+            until = rfc3339(datetime.timedelta(hours=1))
+            self.assertAdmitted(ENV.kubectl("apply", "-f", "-", check=False, input=exception(
+                "bob-signs-later", ns, until, policies=["e2e-owned-bob"], kinds=["Deployment"], names=["web"])))
+            wait_for_state("policyexception", "bob-signs-later", "Active", "-n", ns)
+            rs_uid = self.deployment_web_and_its_replica_set(ns, image, "bob-signs-later")
+            self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
+                                warning="bob-signs-later")
+            self.assertEqual(ENV.get("pod", "web-1-a", "-n", ns)["spec"]["containers"][0]["image"], image, "left as written")
+            # A Pod whose owner does not check out gets no exception: pinned, and denied by the second policy.
+            forged = self.pod_of_web_1("web-1-b", ns, "00000000-0000-0000-0000-000000000000", image)
+            self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=forged, check=False), "e2e-owned-bob")
+        finally:
+            ENV.kubectl("delete", "clusterimagepolicy", "e2e-owned-bob", check=False)
 
     def test_bypass_admits_everything_in_its_namespaces(self):
         expires = rfc3339(datetime.timedelta(hours=2))

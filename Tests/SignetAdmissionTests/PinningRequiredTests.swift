@@ -24,8 +24,8 @@ struct PinningRequiredTests {
     }
 
     /// `my-app` under an Enforce policy, `tool` under a Warn one, `legacy` under an Enforce one
-    /// that a PolicyException lifts for Pod `excepted` in `team`, `strict` under one whose second
-    /// authority fails.
+    /// that a PolicyException lifts for Pod `excepted` in `team`, `strict` under that one too and
+    /// one whose second authority fails, which another PolicyException lifts for tag `v1`.
     static let policies = """
         apiVersion: signet.dev/v1alpha1
         kind: ClusterImagePolicy
@@ -54,6 +54,7 @@ struct PinningRequiredTests {
           images:
             - glob: "ghcr.io/my-org/my-app"
             - glob: "ghcr.io/my-org/legacy"
+            - glob: "ghcr.io/my-org/strict"
           authorities:
             - name: release
               keyless:
@@ -87,6 +88,20 @@ struct PinningRequiredTests {
           kinds: [Pod]
           names: [excepted]
           reason: legacy build under review
+          approvedBy: security@example.com
+          validUntil: "2026-12-01T00:00:00Z"
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: strict-v1
+          namespace: team
+          creationTimestamp: "2026-11-20T10:00:00Z"
+        spec:
+          policies: [strict-two-signers]
+          images:
+            - glob: "ghcr.io/my-org/strict:v1"
+          reason: the second workflow signs from the next release
           approvedBy: security@example.com
           validUntil: "2026-12-01T00:00:00Z"
         """
@@ -166,11 +181,28 @@ struct PinningRequiredTests {
         let response = try decodeResponse(await responder.respondToMutation(body, deadline: farDeadline))
         let patch = String(decoding: try #require(response.patch), as: UTF8.self)
         #expect(patch.contains(#""path":"/spec/containers/0/image""#) && patch.contains(#""path":"/spec/containers/1/image""#), "\(patch)")
-        // Denied, with one authority's digest: pinned, and still denied by its policy, not by the rule.
-        let strict = review(kind: "Pod", resource: "pods", object: Self.pod([("web", "ghcr.io/my-org/strict:v1")]))
+        // Denied by one policy, with a digest the other verified: pinned, and still denied by its
+        // policy, not by the rule.
+        let strict = review(kind: "Pod", resource: "pods", object: Self.pod([("web", "ghcr.io/my-org/strict:v2")]))
         #expect(try decodeResponse(await responder.respondToMutation(strict, deadline: farDeadline)).patch != nil)
-        let denied = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1")]))
+        let denied = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v2")]))
         #expect(denied.status?.message?.contains("denied by policy \"strict-two-signers\"") == true)
         #expect(denied.status?.message?.contains("named by tag alone") == false)
+    }
+
+    /// An image an exception admits is left as written, though another policy verified a digest:
+    /// the exception is limited to tag `v1`, which `strict:v1@sha256:…` no longer is.
+    @Test func mutateLeavesAnExceptedImageAsWritten() async throws {
+        let responder = try Self.responder()
+        let excepted = Self.pod([("web", "ghcr.io/my-org/strict:v1")])
+        let body = review(kind: "Pod", resource: "pods", object: excepted)
+        let mutated = try decodeResponse(await responder.respondToMutation(body, deadline: farDeadline))
+        #expect(mutated.allowed && mutated.patch == nil, "\(mutated.patch.map { String(decoding: $0, as: UTF8.self) } ?? "")")
+        let validated = try await Self.decide(responder, object: excepted)
+        #expect(validated.allowed, "\(validated.status?.message ?? "")")
+        #expect(validated.warnings?.contains { $0.contains("PolicyException") } == true, "\(validated.warnings ?? [])")
+        // What a pin would have made of it: no longer the image excepted, and denied.
+        let pinned = Self.pod([("web", "ghcr.io/my-org/strict:v1@\(Self.digest)")])
+        #expect(try await !Self.decide(responder, object: pinned).allowed)
     }
 }

@@ -189,6 +189,62 @@ struct OwnerChainExceptionTests {
         #expect(other.text.contains(#"image \"ghcr.io/acme/models:evil\" (image volume \"models\")"#), "\(other.text)")
     }
 
+    /// Verifies every image as one digest.
+    struct ReleaseSigned: AuthorityVerifier {
+        static let digest = try! ImageDigest(parsing: "sha256:" + String(repeating: "d", count: 64))
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release workflow", digest: Self.digest)
+        }
+    }
+
+    /// The Deployment's exception admits its Pods' images as its template names them, so
+    /// `/mutate` must find the exception through the owner chain too and leave those images as
+    /// written: pinned, they would no longer be the template's image, and `/validate` would deny
+    /// them. A Pod whose owner does not check out is pinned as any other (its policy verifies the
+    /// image, and `requireDigest` fails it until it is pinned).
+    @Test func mutateLeavesImagesTheOwnersExceptionAdmitsAsWritten() async throws {
+        let server = try await Self.cluster()
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let policies = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: pinned-only
+            spec:
+              images:
+                - glob: "ghcr.io/acme/**"
+              requireDigest: true
+              authorities:
+                - name: release
+                  keyless:
+                    identities:
+                      - issuer: "https://token.actions.githubusercontent.com"
+                        subject: "https://github.com/acme/web/.github/workflows/release.yml@refs/heads/main"
+            """ + "\n---\n" + Self.policies.components(separatedBy: "---\n")[1].replacingOccurrences(of: "deny-untrusted", with: "pinned-only")
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(policies.utf8))])
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(
+            policies: set, verifier: ReleaseSigned(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
+        responder.ownerChainResolver = KubernetesOwnerChainResolver(client: client, cacheLifetime: .zero)
+        responder.requirePinnedDigests = true
+
+        func mutate(_ body: [UInt8]) async -> String {
+            String(decoding: await responder.respondToMutation(body, deadline: .now + .seconds(30)).body, as: UTF8.self)
+        }
+        let owned = try Self.review(owner: Self.webReplicaSet)
+        let mutated = await mutate(owned)
+        #expect(mutated.contains(#""allowed":true"#) && !mutated.contains("patch"), "left as the template names it: \(mutated)")
+        let validated = await Self.decide(responder, owned)
+        #expect(validated.allowed, "\(validated.text)")
+        #expect(validated.text.contains("PolicyException \\\"shop/legacy-web\\\""), "\(validated.text)")
+
+        // An owner that does not check out: no exception, so the verified digest is pinned.
+        let forged = try Self.review(owner: Self.owner("ReplicaSet", "web-5d4f", uid: "uid-made-up"))
+        let pinned = await mutate(forged)
+        #expect(pinned.contains("patch"), "\(pinned)")
+        #expect(!(await Self.decide(responder, forged)).allowed)
+    }
+
     @Test func templateImagesMatchByTagOrPinnedDigest() throws {
         let digest = "sha256:" + String(repeating: "b", count: 64)
         func owner(_ image: String) throws -> VerifiedOwner {
