@@ -8,7 +8,7 @@ import SignetPolicy
 /// verifications) from the SQLite file or PostgreSQL database `signet serve` writes, filtered by
 /// image, digest, namespace, policy, verdict, decision, source and time, newest first, one page
 /// at a time (`--cursor` continues where the last page ended). Output: a table, or JSON
-/// (`{"entries": [...], "nextCursor": "..."}`, times in RFC 3339).
+/// (`{"entries": [...], "nextCursor": "...", "searchedThrough": "..."}`, times in RFC 3339).
 ///
 /// Exit status: 0 (even when nothing matched), 2 error (no store configured, unreadable store,
 /// bad filter).
@@ -132,11 +132,13 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
         }
     }
 
-    /// `{"entries": [...], "nextCursor": "..."}`, keys sorted, times in RFC 3339.
+    /// `{"entries": [...], "nextCursor": "...", "searchedThrough": "..."}`, keys sorted, times in
+    /// RFC 3339; `searchedThrough` only when the image filters' window ended the page.
     static func json(_ page: HistoryPage) -> String {
         struct Document: Encodable {
             var entries: [HistoryEntry]
             var nextCursor: String?
+            var searchedThrough: Date?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -144,7 +146,8 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
             var container = encoder.singleValueContainer()
             try container.encode(Self.timestamp(date))
         }
-        let data = (try? encoder.encode(Document(entries: page.entries, nextCursor: page.nextCursor?.description))) ?? Data("{}".utf8)
+        let data = (try? encoder.encode(Document(
+            entries: page.entries, nextCursor: page.nextCursor?.description, searchedThrough: page.searchedThrough))) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -184,6 +187,9 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
             text += line + "\n"
         }
         if page.entries.isEmpty { text += "(no entries)\n" }
+        if let searched = page.searchedThrough {
+            text += "searched back to \(KubernetesTime.format(searched)) (image filters read at most \(HistoryQuery.scanWindow) entries a page)\n"
+        }
         if let next = page.nextCursor { text += "more: --cursor \(next)\n" }
         return text
     }

@@ -98,10 +98,12 @@ extension ConsoleRequestHandler {
         struct Answer: Encodable {
             var entries: [HistoryEntry]
             var nextCursor: String?
+            /// Set when the image filters searched a bounded window that ended before the page was full.
+            var searchedThrough: Date?
         }
         do {
             let page = try await history.query(filters.query)
-            return Self.json(200, Answer(entries: page.entries, nextCursor: page.nextCursor?.description))
+            return Self.json(200, Answer(entries: page.entries, nextCursor: page.nextCursor?.description, searchedThrough: page.searchedThrough))
         } catch {
             logger.warning("the console could not read the history", metadata: ["error": "\(error)"])
             return Self.json(503, ["error": "the history store could not be read: \(error)"])

@@ -44,10 +44,18 @@ enum HistoryPages {
         out += "<p id=\"history-summary\">\(page.entries.count) decision\(page.entries.count == 1 ? "" : "s") on this page, newest first"
         out += filters.query.cursor == nil ? "" : " (continued)"
         out += (filters.isFiltered ? ", filtered" : "") + ".</p>"
+        if let searched = page.searchedThrough {
+            out += "<p id=\"history-searched\">The image filters searched the \(HistoryQuery.scanWindow.formatted()) most recent "
+                + "decisions of this page's range, back to \(HTML.escape(PoliciesInForce.timestamp(searched))); the next page searches "
+                + "further back.</p>"
+        }
         out += HTML.table(storedHeaders, page.entries.map(row), id: "history", empty: "no stored decision matches")
         var links: [String] = []
         if filters.query.cursor != nil { links.append("<a href=\"\(HTML.escape(filters.link(cursor: nil)))\" id=\"first-page\">First page</a>") }
-        if let next = page.nextCursor { links.append("<a href=\"\(HTML.escape(filters.link(cursor: next)))\" id=\"next-page\">Next page</a>") }
+        if let next = page.nextCursor {
+            let label = page.searchedThrough == nil ? "Next page" : "Search further back"
+            links.append("<a href=\"\(HTML.escape(filters.link(cursor: next)))\" id=\"next-page\">\(label)</a>")
+        }
         if !links.isEmpty { out += "<p class=\"paging\">\(links.joined(separator: " · "))</p>" }
         return out
     }

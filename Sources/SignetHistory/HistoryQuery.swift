@@ -11,6 +11,16 @@ public struct HistoryQuery: Sendable, Hashable {
     /// The most entries one page may hold.
     public static let maximumLimit = 1000
 
+    /// The most entries a page reads to test image filters that no index serves (`image`,
+    /// `policy`, `verdict` without `digest`): newest first from where the page starts, after
+    /// the entry filters (namespace, decision, source, time). A filter that matches rarely would
+    /// otherwise read every entry of the history (about a second at a million entries in SQLite)
+    /// for each page. With the window a page costs at most this many probes; when it finds too
+    /// few matches it ends where the window did (``HistoryPage/searchedThrough``), and the next
+    /// page searches on from there. A `digest` is found through its index, with the other image
+    /// filters, and reads only the entries of that digest.
+    public static let scanWindow = 50_000
+
     /// The one entry with this id (``HistoryStore/entry(id:)``).
     public var id: Int64?
     public var image: String?
@@ -77,9 +87,15 @@ public struct HistoryPage: Sendable, Hashable {
     public var entries: [HistoryEntry]
     /// Where the next page starts; nil when this page is the last.
     public var nextCursor: HistoryCursor?
+    /// Set when image filters (`image`, `policy`, `verdict` without `digest`) were tested on a
+    /// bounded window of entries (``HistorySQL/scanWindow``) that ended before the page was full:
+    /// the time of the last entry searched. Older matches, if any, are on the next page, which
+    /// searches on from there.
+    public var searchedThrough: Date?
 
-    public init(entries: [HistoryEntry], nextCursor: HistoryCursor?) {
+    public init(entries: [HistoryEntry], nextCursor: HistoryCursor?, searchedThrough: Date? = nil) {
         self.entries = entries
         self.nextCursor = nextCursor
+        self.searchedThrough = searchedThrough
     }
 }

@@ -93,12 +93,66 @@ struct HistorySQL: Sendable {
         text.split(separator: "\n").map(String.init)
     }
 
-    /// The entries of one page (one more than the limit, to know whether another page follows).
-    func selectEntries(_ query: HistoryQuery) throws -> HistoryStatement {
+    /// The most entries a windowed page reads (``HistoryQuery/scanWindow``).
+    static let scanWindow = HistoryQuery.scanWindow
+
+    /// Whether a page of `query` reads at most ``scanWindow`` entries: it has image filters and
+    /// none of them is a `digest` (found through its index, with the other image filters, so
+    /// only the entries of that digest are read).
+    static func isWindowed(_ query: HistoryQuery) -> Bool {
+        query.digest == nil && hasImageFilter(query)
+    }
+
+    /// The query of one page's entries (one more than the limit, to know whether another page
+    /// follows), without their images. `oldest`, for a windowed query, is the last entry the
+    /// window takes in (``windowBoundary(_:scanWindow:)``).
+    func selectEntries(_ query: HistoryQuery, oldest: HistoryCursor? = nil) throws -> HistoryStatement {
+        try Self.check(query)
+        var bind = HistoryBindings(dialect: dialect)
+        var conditions = Self.entryConditions(query, bind: &bind)
+        if let oldest {
+            let time = bind(.integer(oldest.timeMicroseconds))
+            let timeAgain = bind(.integer(oldest.timeMicroseconds))
+            conditions.append("(e.time_us > \(time) OR (e.time_us = \(timeAgain) AND e.id >= \(bind(.integer(oldest.id)))))")
+        }
+        let images = Self.imageConditions(query, bind: &bind)
+        if !images.isEmpty {
+            let test = images.joined(separator: " AND ")
+            conditions.append(query.digest != nil
+                ? "e.id IN (SELECT i.entry_id FROM signet_history_images i WHERE \(test))"
+                : "EXISTS (SELECT 1 FROM signet_history_images i WHERE i.entry_id = e.id AND \(test))")
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let columns = (["id"] + Self.entryColumns).map { "e.\($0)" }.joined(separator: ", ")
+        return HistoryStatement(
+            sql: "SELECT \(columns) FROM signet_history_entries e\(filter) ORDER BY e.time_us DESC, e.id DESC LIMIT \(bind(.integer(Int64(query.limit + 1))))",
+            values: bind.values)
+    }
+
+    /// Refuses a page size outside 1 to ``HistoryQuery/maximumLimit``.
+    static func check(_ query: HistoryQuery) throws {
         guard (1...HistoryQuery.maximumLimit).contains(query.limit) else {
             throw HistoryStoreError.invalidQuery("the page size must be between 1 and \(HistoryQuery.maximumLimit), not \(query.limit)")
         }
+    }
+
+    /// The time and id of the last entry a windowed page reads (the `scanWindow`-th after the
+    /// entry filters, newest first), if there are that many.
+    func windowBoundary(_ query: HistoryQuery, scanWindow: Int = Self.scanWindow) -> HistoryStatement {
         var bind = HistoryBindings(dialect: dialect)
+        let conditions = Self.entryConditions(query, bind: &bind)
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return HistoryStatement(
+            sql: "SELECT e.time_us, e.id FROM signet_history_entries e\(filter) ORDER BY e.time_us DESC, e.id DESC LIMIT 1 OFFSET \(bind(.integer(Int64(scanWindow - 1))))",
+            values: bind.values)
+    }
+
+    static func hasImageFilter(_ query: HistoryQuery) -> Bool {
+        query.image != nil || query.digest != nil || query.verdict != nil || query.policy != nil
+    }
+
+    /// The filters on the entry itself, the page's start among them.
+    private static func entryConditions(_ query: HistoryQuery, bind: inout HistoryBindings) -> [String] {
         var conditions: [String] = []
         if let id = query.id { conditions.append("e.id = \(bind(.integer(id)))") }
         if let namespace = query.namespace { conditions.append("e.namespace = \(bind(.text(namespace)))") }
@@ -111,27 +165,24 @@ struct HistorySQL: Sendable {
             let timeAgain = bind(.integer(cursor.timeMicroseconds))
             conditions.append("(e.time_us < \(time) OR (e.time_us = \(timeAgain) AND e.id < \(bind(.integer(cursor.id)))))")
         }
-        var imageConditions: [String] = []
+        return conditions
+    }
+
+    /// The filters that one and the same image of an entry (`i`) must pass.
+    private static func imageConditions(_ query: HistoryQuery, bind: inout HistoryBindings) -> [String] {
+        var conditions: [String] = []
+        if let digest = query.digest { conditions.append("i.digest = \(bind(.text(digest)))") }
         if let image = query.image {
             let written = bind(.text(image)), reference = bind(.text(image)), repository = bind(.text(image))
-            imageConditions.append("(i.image = \(written) OR i.reference = \(reference) OR i.repository = \(repository))")
+            conditions.append("(i.image = \(written) OR i.reference = \(reference) OR i.repository = \(repository))")
         }
-        if let digest = query.digest { imageConditions.append("i.digest = \(bind(.text(digest)))") }
-        if let verdict = query.verdict { imageConditions.append("i.verdict = \(bind(.text(verdict)))") }
+        if let verdict = query.verdict { conditions.append("i.verdict = \(bind(.text(verdict)))") }
         if let policy = query.policy {
             // A substring test on "\npolicy\n" finds the name exactly; LIKE would read `_` and `%`
             // and ignores case in SQLite only.
-            imageConditions.append("strpos(i.policies, \(bind(.text("\n" + policy + "\n")))) > 0")
+            conditions.append("strpos(i.policies, \(bind(.text("\n" + policy + "\n")))) > 0")
         }
-        if !imageConditions.isEmpty {
-            conditions.append(
-                "EXISTS (SELECT 1 FROM signet_history_images i WHERE i.entry_id = e.id AND \(imageConditions.joined(separator: " AND ")))")
-        }
-        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        let columns = (["id"] + Self.entryColumns).map { "e.\($0)" }.joined(separator: ", ")
-        return HistoryStatement(
-            sql: "SELECT \(columns) FROM signet_history_entries e\(filter) ORDER BY e.time_us DESC, e.id DESC LIMIT \(bind(.integer(Int64(query.limit + 1))))",
-            values: bind.values)
+        return conditions
     }
 
     /// Decisions, denies, cache hits and misses and latency per bucket of `query` (bucket index,
@@ -207,26 +258,5 @@ struct HistorySQL: Sendable {
         guard let age = retention.maximumAge else { return nil }
         let (seconds, attoseconds) = age.components
         return HistoryEntry.microseconds(now) - seconds * 1_000_000 - attoseconds / 1_000_000_000_000
-    }
-
-    /// The most text a page holds (entries' estimated bytes); the next page goes on where it
-    /// stops. An entry keeps up to 128 KiB of images, so a page of the most entries could be
-    /// over a hundred megabytes of text, and more once written as HTML.
-    static let maximumPageBytes = 8 << 20
-
-    /// The page of `entries` (one more than the limit when another page follows): at most
-    /// `limit` entries and, past the first, at most `maximumBytes` of their text.
-    static func page(_ entries: [HistoryEntry], limit: Int, maximumBytes: Int = maximumPageBytes) -> HistoryPage {
-        var count = 0
-        var bytes = 0
-        while count < min(limit, entries.count) {
-            bytes += entries[count].estimatedByteCount
-            if count > 0 && bytes > maximumBytes { break }
-            count += 1
-        }
-        guard count < entries.count else { return HistoryPage(entries: entries, nextCursor: nil) }
-        let shown = Array(entries.prefix(count))
-        let last = shown[shown.count - 1]
-        return HistoryPage(entries: shown, nextCursor: HistoryCursor(timeMicroseconds: last.timeMicroseconds, id: last.id ?? 0))
     }
 }

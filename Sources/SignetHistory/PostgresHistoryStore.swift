@@ -83,19 +83,33 @@ public final class PostgresHistoryStore: HistoryStore {
     }
 
     public func query(_ query: HistoryQuery) async throws -> HistoryPage {
+        try await self.query(query, scanWindow: HistorySQL.scanWindow)
+    }
+
+    /// ``query(_:)`` with a scan window of `scanWindow` entries (tests use a small one).
+    func query(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
+        try HistorySQL.check(query)
+        var oldest: HistoryCursor?
+        if HistorySQL.isWindowed(query) {
+            for try await row in try await client.query(Self.query(sql.windowBoundary(query, scanWindow: scanWindow)), logger: logger) {
+                let cells = row.makeRandomAccess()
+                oldest = HistoryCursor(timeMicroseconds: try cells["time_us"].decode(Int64.self), id: try cells["id"].decode(Int64.self))
+            }
+        }
         var entries: [HistoryEntry] = []
-        for try await row in try await client.query(Self.query(try sql.selectEntries(query)), logger: logger) {
+        for try await row in try await client.query(Self.query(try sql.selectEntries(query, oldest: oldest)), logger: logger) {
             entries.append(try Self.entry(row.makeRandomAccess()))
         }
-        if !entries.isEmpty {
+        var filler = HistoryPageFiller(entries: entries, limit: query.limit)
+        while let ids = filler.nextChunk() {
             var byEntry: [Int64: [HistoryImageRecord]] = [:]
-            for try await row in try await client.query(Self.query(sql.selectImages(entryIDs: entries.compactMap(\.id))), logger: logger) {
+            for try await row in try await client.query(Self.query(sql.selectImages(entryIDs: ids)), logger: logger) {
                 let cells = row.makeRandomAccess()
                 byEntry[try cells["entry_id"].decode(Int64.self), default: []].append(try Self.image(cells))
             }
-            for index in entries.indices { entries[index].images = byEntry[entries[index].id ?? -1] ?? [] }
+            filler.attach(byEntry)
         }
-        return HistorySQL.page(entries, limit: query.limit)
+        return filler.page(scanBoundary: oldest)
     }
 
     public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {

@@ -72,21 +72,34 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     public func query(_ query: HistoryQuery) async throws -> HistoryPage {
-        let select = try sql.selectEntries(query)
+        try await self.query(query, scanWindow: HistorySQL.scanWindow)
+    }
+
+    /// ``query(_:)`` with a scan window of `scanWindow` entries (tests use a small one).
+    func query(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
         let sql = self.sql
-        let entries = try await database.read { db -> [HistoryEntry] in
-            var entries = try Row.fetchAll(db, sql: select.sql, arguments: Self.arguments(select.values)).map(Self.entry)
-            guard !entries.isEmpty else { return entries }
-            let images = sql.selectImages(entryIDs: entries.compactMap(\.id))
-            var byEntry: [Int64: [HistoryImageRecord]] = [:]
-            for row in try Row.fetchAll(db, sql: images.sql, arguments: Self.arguments(images.values)) {
-                let id: Int64 = row["entry_id"]
-                byEntry[id, default: []].append(Self.image(row))
+        let boundary = HistorySQL.isWindowed(query) ? sql.windowBoundary(query, scanWindow: scanWindow) : nil
+        try HistorySQL.check(query)
+        return try await database.read { db -> HistoryPage in
+            let oldest = try boundary.flatMap { boundary in
+                try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)).map {
+                    HistoryCursor(timeMicroseconds: $0["time_us"], id: $0["id"])
+                }
             }
-            for index in entries.indices { entries[index].images = byEntry[entries[index].id ?? -1] ?? [] }
-            return entries
+            let select = try sql.selectEntries(query, oldest: oldest)
+            let entries = try Row.fetchAll(db, sql: select.sql, arguments: Self.arguments(select.values)).map(Self.entry)
+            var filler = HistoryPageFiller(entries: entries, limit: query.limit)
+            while let ids = filler.nextChunk() {
+                let images = sql.selectImages(entryIDs: ids)
+                var byEntry: [Int64: [HistoryImageRecord]] = [:]
+                for row in try Row.fetchAll(db, sql: images.sql, arguments: Self.arguments(images.values)) {
+                    let id: Int64 = row["entry_id"]
+                    byEntry[id, default: []].append(Self.image(row))
+                }
+                filler.attach(byEntry)
+            }
+            return filler.page(scanBoundary: oldest)
         }
-        return HistorySQL.page(entries, limit: query.limit)
     }
 
     public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {

@@ -243,3 +243,20 @@ struct ConsoleHistoryTests {
         #expect(await Self.get(handler, "/api/history", token: nil).status == 401)
     }
 }
+
+/// A page that ended where the image filters' search window did says how far back it searched,
+/// and its next link searches further back.
+struct ConsoleHistoryWindowTests {
+    @Test func aPageEndedByTheSearchWindowSaysHowFarItSearched() throws {
+        let filters = try HistoryFilters.parse(HTTPRequest(method: "GET", target: "/history?policy=rare", headers: [:])).get()
+        let cursor = try #require(HistoryCursor("1780272480000000.8"))
+        let windowed = HistoryPage(entries: [], nextCursor: cursor, searchedThrough: ConsoleHistoryTests.base.addingTimeInterval(480))
+        let html = HistoryPages.html(filters: filters, values: filters.values, page: windowed, storeOn: true, problem: nil)
+        #expect(html.contains("id=\"history-searched\""), "\(html)")
+        #expect(html.contains("back to 2026-06-01T00:08:00Z"), "\(html)")
+        #expect(html.contains("id=\"next-page\">Search further back</a>"), "\(html)")
+        #expect(html.contains("cursor=1780272480000000.8"))
+        let plain = HistoryPages.html(filters: filters, values: filters.values, page: HistoryPage(entries: [], nextCursor: cursor), storeOn: true, problem: nil)
+        #expect(!plain.contains("history-searched") && plain.contains("id=\"next-page\">Next page</a>"))
+    }
+}

@@ -65,6 +65,48 @@ enum HistoryQueryChecks {
         return minutes(try await store.query(query).entries)
     }
 
+    /// Image filters that no index serves read a bounded window of entries per page: here 4
+    /// (`query` runs the store's query with that window). Twelve decisions a minute apart; the
+    /// policy `rare` matched at minutes 9 and 1 only, `common` every one.
+    static func checkScanWindow(_ store: any HistoryStore, query: (HistoryQuery) async throws -> HistoryPage) async throws {
+        let entries = (0..<12).map { (minute: Int) -> HistoryEntry in
+            let rare = minute == 9 || minute == 1
+            let record = image("ghcr.io/acme/web:\(minute)", verdict: "allow", policies: [rare ? "rare" : "common"], digest: minute == 1 ? digestB : digestA)
+            return HistoryEntry(
+                source: .admission, time: base.addingTimeInterval(Double(minute) * 60), namespace: minute % 2 == 0 ? "even" : "odd",
+                name: "pod-\(minute)", latencyMs: 1, allowed: true, images: [record])
+        }
+        try await store.append(entries)
+        func stamp(_ minute: Int) -> Date { base.addingTimeInterval(Double(minute) * 60) }
+
+        // The first window holds minutes 11 to 8: one match, and the page ends where the window did.
+        let first = try await query(HistoryQuery(policy: "rare", limit: 5))
+        #expect(minutes(first.entries) == [9])
+        #expect(first.searchedThrough == stamp(8))
+        // The next searches the four before: nothing, and on again.
+        let second = try await query(HistoryQuery(policy: "rare", limit: 5, cursor: first.nextCursor))
+        #expect(minutes(second.entries) == [] && second.searchedThrough == stamp(4))
+        let third = try await query(HistoryQuery(policy: "rare", limit: 5, cursor: second.nextCursor))
+        #expect(minutes(third.entries) == [1] && third.searchedThrough == stamp(0))
+        let last = try await query(HistoryQuery(policy: "rare", limit: 5, cursor: third.nextCursor))
+        #expect(last.entries.isEmpty && last.nextCursor == nil && last.searchedThrough == nil)
+
+        // A page filled inside its window pages as usual.
+        let full = try await query(HistoryQuery(policy: "common", limit: 2))
+        #expect(minutes(full.entries) == [11, 10] && full.searchedThrough == nil)
+        #expect(minutes(try await query(HistoryQuery(policy: "common", limit: 2, cursor: full.nextCursor)).entries) == [8, 7])
+        // The window counts entries after the entry filters: six odd minutes, the first four searched.
+        let odd = try await query(HistoryQuery(namespace: "odd", policy: "rare", limit: 5))
+        #expect(minutes(odd.entries) == [9] && odd.searchedThrough == stamp(5))
+        #expect(minutes(try await query(HistoryQuery(namespace: "odd", policy: "rare", limit: 5, cursor: odd.nextCursor)).entries) == [1])
+        // A digest is found through its index, however far back, with the other image filters.
+        let digest = try await query(HistoryQuery(digest: digestB, policy: "rare", limit: 5))
+        #expect(minutes(digest.entries) == [1] && digest.nextCursor == nil && digest.searchedThrough == nil)
+        #expect(minutes(try await query(HistoryQuery(digest: digestB, policy: "common", limit: 5)).entries) == [])
+        // Without image filters nothing is windowed.
+        #expect(minutes(try await query(HistoryQuery(namespace: "even", limit: 10)).entries) == [10, 8, 6, 4, 2, 0])
+    }
+
     static func run(_ makeStore: (String) async throws -> any HistoryStore) async throws {
         let store = try await makeStore("queries")
         let samples = samples()

@@ -1,7 +1,8 @@
 import Foundation
-import SignetHistory
 import SignetTestSupport
 import Testing
+
+@testable import SignetHistory
 
 @Suite(.enabled(if: PostgresServerFixture.isAvailable, "Debian's postgresql is not installed: the PostgreSQL history tests are skipped"))
 struct PostgresHistoryStoreTests {
@@ -16,6 +17,12 @@ struct PostgresHistoryStoreTests {
         // signet created and versioned its schema.
         let version = try await offThePool { try server.psql("SELECT version FROM signet_history_schema", database: "queries") }
         #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
+
+        // Image filters search a bounded window per page.
+        try await offThePool { try server.createDatabase("window") }
+        let windowed = try await PostgresHistoryStore.open(try PostgresConnectionString(parsing: server.connectionString(database: "window")))
+        try await HistoryQueryChecks.checkScanWindow(windowed) { try await windowed.query($0, scanWindow: 4) }
+        await windowed.close()
 
         // A version 1 database is migrated.
         try await HistoryQueryChecks.checkMigrationFromVersion1({ name in

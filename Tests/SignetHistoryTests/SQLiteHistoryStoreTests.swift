@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
-import SignetHistory
 import SignetTestSupport
 import Testing
+
+@testable import SignetHistory
 
 @Suite struct SQLiteHistoryStoreTests {
     @Test func theQuerySuitePassesOnSQLite() async throws {
@@ -10,6 +11,13 @@ import Testing
         try await HistoryQueryChecks.run { name in
             try await SQLiteHistoryStore.open(path: directory.file("\(name).sqlite").path)
         }
+    }
+
+    @Test func imageFiltersSearchABoundedWindowPerPage() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-sqlite")
+        let store = try await SQLiteHistoryStore.open(path: directory.file("window.sqlite").path)
+        try await HistoryQueryChecks.checkScanWindow(store) { try await store.query($0, scanWindow: 4) }
+        await store.close()
     }
 
     @Test func theSchemaVersionIsRecordedAndANewerOneIsRefused() async throws {
