@@ -67,13 +67,14 @@ extension AdmissionResponder {
                 return await Self.pinning(unpinned, subject: subject, evaluator: evaluator, uid: request.uid, deadline: deadline)
             }
         }
-        switch evaluator.begin(images, subject: subject) {
+        let decided = subject
+        switch evaluator.begin(images, subject: decided) {
         case .decided(let decision):
-            return .answered(Self.http(Self.pinning(decision, uid: request.uid)))
+            return .answered(Self.http(Self.pinning(decision, evaluator: evaluator, subject: decided, uid: request.uid)))
         case .verifying(let pending):
             return .waiting {
                 let decision = await evaluator.finish(pending, deadline: deadline)
-                return Self.http(Self.pinning(decision, uid: request.uid))
+                return Self.http(Self.pinning(decision, evaluator: evaluator, subject: decided, uid: request.uid))
             }
         }
     }
@@ -84,9 +85,9 @@ extension AdmissionResponder {
     ) async -> AdmissionHTTPResult {
         switch evaluator.begin(images, subject: subject) {
         case .decided(let decision):
-            return http(pinning(decision, uid: uid))
+            return http(pinning(decision, evaluator: evaluator, subject: subject, uid: uid))
         case .verifying(let pending):
-            return http(pinning(await evaluator.finish(pending, deadline: deadline), uid: uid))
+            return http(pinning(await evaluator.finish(pending, deadline: deadline), evaluator: evaluator, subject: subject, uid: uid))
         }
     }
 
@@ -108,8 +109,8 @@ extension AdmissionResponder {
 
     /// The allowed response with the patch that pins each verified image, and an audit
     /// annotation `pinned` naming them.
-    static func pinning(_ decision: AdmissionDecision, uid: String) -> AdmissionResponse {
-        let pins = pins(in: decision)
+    static func pinning(_ decision: AdmissionDecision, evaluator: PolicyEvaluator, subject: AdmissionSubject, uid: String) -> AdmissionResponse {
+        let pins = pins(in: decision, evaluator: evaluator, subject: subject)
         guard !pins.isEmpty else { return AdmissionResponse(uid: uid, allowed: true) }
         Counter(label: "signet_admission_images_pinned_total").increment(by: pins.count)
         let summary = pins.map { "\($0.containerType.describe($0.container)): \($0.value)" }.joined(separator: "; ")
@@ -127,15 +128,14 @@ extension AdmissionResponder {
 
     /// The images of `decision` that name no digest and had one verified, each once; denied ones
     /// too, so that a policy with `requireDigest`, which fails an image named by tag alone, passes
-    /// the pinned image at `/validate`. An image an exception or bypass admits is left as written:
-    /// exceptions match the image as written (a tag-limited entry, a controller's template), so a
-    /// pinned image would no longer be the one excepted, and `/validate` would deny it.
-    static func pins(in decision: AdmissionDecision) -> [Pin] {
+    /// the pinned image at `/validate`. An image an exception or bypass admits is pinned only when
+    /// the same exemptions take in its pinned form (``pinnable(_:evaluator:subject:)``).
+    static func pins(in decision: AdmissionDecision, evaluator: PolicyEvaluator, subject: AdmissionSubject) -> [Pin] {
         var pins: [Pin] = []
         var seen: Set<String> = []
         for verdict in decision.verdicts {
             guard let digest = verdict.verifiedDigest, let position = verdict.position, !verdict.image.contains("@"),
-                  verdict.exemptions.isEmpty else { continue }
+                  pinnable(verdict, evaluator: evaluator, subject: subject) else { continue }
             let path = "/spec/\(verdict.containerType.podSpecField)/\(position)/\(verdict.containerType.imagePointerInEntry)"
             guard seen.insert(path).inserted else { continue }
             pins.append(Pin(
@@ -143,6 +143,17 @@ extension AdmissionResponder {
                 value: "\(verdict.image)@\(digest)"))
         }
         return pins
+    }
+
+    /// Whether `verdict`'s image may be pinned to its verified digest: always, unless an
+    /// exemption admitted it that matches the image as written (an exception's tag-limited
+    /// `images` entry, a controller's template naming the tag): pinned, the image would no
+    /// longer be the one excepted, and `/validate` would deny it. Such an image keeps its tag,
+    /// as the exception that admits it does.
+    static func pinnable(_ verdict: ImageVerdict, evaluator: PolicyEvaluator, subject: AdmissionSubject) -> Bool {
+        guard !verdict.exemptions.isEmpty else { return true }
+        guard let digest = verdict.verifiedDigest else { return false }
+        return evaluator.exemptsAlike(verdict.image, pinned: "\(verdict.image)@\(digest)", subject: subject)
     }
 
     /// RFC 6902: a `test` that the image is still what was verified, then the `replace`.
@@ -166,17 +177,18 @@ extension AdmissionResponder {
     }
 
     /// With ``requirePinnedDigests``: each verdict `/mutate` pins (a digest verified, named by
-    /// tag alone, at a known position) that is plainly allowed, with the digest verified by a
-    /// passing `Enforce` policy, becomes a denial that says so, since this object reached
-    /// `/validate` without the pin. What only `Warn` or `Audit` policies vouch for never denies,
-    /// and an image an exception or bypass admits is not required to be pinned (``pins(in:)``
-    /// leaves it as written).
-    static func denyUnpinned(_ decision: inout AdmissionDecision) {
+    /// tag alone, at a known position, ``pinnable(_:evaluator:subject:)``) that is allowed, with
+    /// the digest verified by a passing `Enforce` policy, becomes a denial that says so, since
+    /// this object reached `/validate` without the pin. What only `Warn` or `Audit` policies vouch
+    /// for never denies, nor an image an exemption admits as written (``pins(in:evaluator:subject:)``
+    /// leaves it so).
+    static func denyUnpinned(_ decision: inout AdmissionDecision, evaluator: PolicyEvaluator, subject: AdmissionSubject) {
         // By index: the common verdict (nothing to deny) is read in place, not copied.
         for index in decision.verdicts.indices {
-            guard decision.verdicts[index].outcome == .allow, decision.verdicts[index].exemptions.isEmpty,
+            guard decision.verdicts[index].outcome == .allow,
                   let digest = decision.verdicts[index].verifiedDigest, decision.verdicts[index].position != nil,
-                  !decision.verdicts[index].image.contains("@") else { continue }
+                  !decision.verdicts[index].image.contains("@"),
+                  pinnable(decision.verdicts[index], evaluator: evaluator, subject: subject) else { continue }
             let verdict = decision.verdicts[index]
             let enforcing = verdict.results.filter { result in
                 result.mode == .enforce && result.passed && result.authorities.contains { $0.status == .passed && $0.digest == digest }

@@ -220,6 +220,8 @@ public struct AdmissionResponder: Sendable {
         let noMatchAction: NoMatchAction
         /// The policies that decided (the verification metrics' formats come from them).
         let policies: PolicySet
+        /// The evaluator that decided (whether an exempted image would have been pinned).
+        let evaluator: PolicyEvaluator
         let source: SignatureVerificationMetrics.Source
         /// Verified images left named by tag are denied (``requirePinnedDigests``, for a request
         /// the mutating webhook pins).
@@ -302,7 +304,7 @@ public struct AdmissionResponder: Sendable {
         let subject = prepared.subject
         let evaluation = Evaluation(
             uid: prepared.uid, subject: subject, revision: evaluator.policies.revision, annotations: prepared.annotations,
-            notes: prepared.notes, noMatchAction: evaluator.noMatchAction, policies: evaluator.policies, source: source,
+            notes: prepared.notes, noMatchAction: evaluator.noMatchAction, policies: evaluator.policies, evaluator: evaluator, source: source,
             requirePinned: prepared.requirePinned)
         switch evaluator.begin(prepared.images, subject: subject) {
         case .decided(let decision):
@@ -342,7 +344,7 @@ public struct AdmissionResponder: Sendable {
         // Signatures are counted as verified before an unpinned image is denied: they were.
         SignatureVerificationMetrics.shared.count(decision, policies: evaluation.policies, source: evaluation.source)
         var decision = decision
-        if evaluation.requirePinned { denyUnpinned(&decision) }
+        if evaluation.requirePinned { denyUnpinned(&decision, evaluator: evaluation.evaluator, subject: evaluation.subject) }
         if evaluation.source == .admission {
             // By index: reading a field, not copying each verdict.
             for index in decision.verdicts.indices {

@@ -37,7 +37,7 @@ public struct PolicyEvaluator: Sendable {
     public var credentialProvider: (any RegistryCredentialProvider)?
     /// Image references already parsed, with the policies whose globs match them; shared by
     /// the copies of this evaluator.
-    private let references: ParsedImages
+    let references: ParsedImages
     /// The verifier as a ``CachedVerdictSource``, when it is one (cast once, not per authority).
     private let cachedVerdicts: (any CachedVerdictSource)?
 

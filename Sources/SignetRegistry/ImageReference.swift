@@ -161,6 +161,9 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     private static let colon = UInt8(ascii: ":")
     private static let at = UInt8(ascii: "@")
     private static let dot = UInt8(ascii: ".")
+    /// The names before `:` that make a reference an image ID to the runtime (OCI image-spec
+    /// digest algorithms, upper case too since a runtime may read them without regard to case).
+    private static let digestAlgorithms = ["sha256", "sha384", "sha512", "SHA256", "SHA384", "SHA512"]
 
     private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, input: String) throws(ImageReferenceError) -> ImageReference {
         if bytes.isEmpty {
@@ -176,6 +179,14 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         }
         if bytes.count == 64, bytes.allSatisfy(ASCII.isLowerHex) {
             throw ImageReferenceError(.hexIdentifier, input: input)
+        }
+        // `sha256:<hex>` (whole or cut short) reads as the Docker Hub image `library/sha256`, but a
+        // container runtime takes it for an image ID and runs that image from its local store,
+        // without pulling it (containerd's CRI looks up truncated IDs too): refused, whatever the
+        // tag, since no image of that name is what the node would run.
+        if let colon = bytes.firstIndex(of: Self.colon), !bytes[..<colon].contains(Self.slash),
+           Self.digestAlgorithms.contains(where: { bytes[..<colon].elementsEqual($0.utf8) }) {
+            throw ImageReferenceError(.imageID, input: input)
         }
 
         // name[:tag] @ digest
@@ -377,6 +388,8 @@ public struct ImageReferenceError: Error, Sendable, Hashable, CustomStringConver
         case tooLong(Int)
         case invalidCharacters
         case hexIdentifier
+        /// `sha256:<hex>`: an image ID the runtime would run from the node's store.
+        case imageID
         case missingRepository
         case uppercaseRepository
         case invalidRepository(String)
@@ -418,7 +431,7 @@ public struct ImageReferenceError: Error, Sendable, Hashable, CustomStringConver
         case .empty: .empty
         case .tooLong: .tooLong
         case .invalidCharacters: .invalidCharacters
-        case .hexIdentifier, .missingRepository, .invalidRepository: .invalidRepository
+        case .hexIdentifier, .imageID, .missingRepository, .invalidRepository: .invalidRepository
         case .uppercaseRepository: .uppercaseRepository
         case .emptyTag: .emptyTag
         case .invalidTag: .invalidTag
@@ -435,6 +448,7 @@ public struct ImageReferenceError: Error, Sendable, Hashable, CustomStringConver
         case .tooLong(let length): "name is too long (\(length) characters, at most \(ImageReference.maximumNameLength))"
         case .invalidCharacters: "contains whitespace, control or non-ASCII characters"
         case .hexIdentifier: "a 64-character hexadecimal string is an image ID, not a repository name"
+        case .imageID: "an image ID (sha256:…), which the container runtime runs from the node's local images without pulling it, not an image of a repository: name the image by repository and digest"
         case .missingRepository: "repository name is missing"
         case .uppercaseRepository: "repository name must be lowercase"
         case .invalidRepository(let detail): "invalid repository name: \(detail)"

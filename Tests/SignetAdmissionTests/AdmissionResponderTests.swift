@@ -287,6 +287,21 @@ struct AdmissionResponderTests {
         #expect(response.status?.message?.contains("repository name must be lowercase") == true)
     }
 
+    /// `sha256:<id>` would read as the Docker Hub image `library/sha256`, which few policies
+    /// cover, while the runtime runs the local image of that ID: denied even where uncovered
+    /// images are allowed.
+    @Test func anImageIDIsDeniedWhateverTheNoMatchAction() async throws {
+        let policies = try testPolicies()
+        let responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: policies, noMatchAction: .allow))
+        for image in ["sha256:" + String(repeating: "a", count: 64), "sha256:abab12"] {
+            let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", image)]))
+            let response = try decodeResponse(await responder.respond(to: review(kind: "Pod", resource: "pods", object: pod), deadline: farDeadline))
+            #expect(!response.allowed, "\(image)")
+            #expect(response.status?.message?.contains("an image ID (sha256:…), which the container runtime runs from the node's local images") == true,
+                    "\(response.status?.message ?? "")")
+        }
+    }
+
     @Test func evaluatorProviderIsAskedPerRequest() async throws {
         let policies = try testPolicies()
         let responder = AdmissionResponder { PolicyEvaluator(policies: policies, noMatchAction: .allow) }

@@ -25,7 +25,8 @@ struct PinningRequiredTests {
 
     /// `my-app` under an Enforce policy, `tool` under a Warn one, `legacy` under an Enforce one
     /// that a PolicyException lifts for Pod `excepted` in `team`, `strict` under that one too and
-    /// one whose second authority fails, which another PolicyException lifts for tag `v1`.
+    /// one whose second authority fails, which another PolicyException lifts for tag `v1`, and a
+    /// third for every image of Pod `batch`.
     static let policies = """
         apiVersion: signet.dev/v1alpha1
         kind: ClusterImagePolicy
@@ -102,6 +103,20 @@ struct PinningRequiredTests {
           images:
             - glob: "ghcr.io/my-org/strict:v1"
           reason: the second workflow signs from the next release
+          approvedBy: security@example.com
+          validUntil: "2026-12-01T00:00:00Z"
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: batch
+          namespace: team
+          creationTimestamp: "2026-11-20T10:00:00Z"
+        spec:
+          policies: [strict-two-signers]
+          kinds: [Pod]
+          names: [batch]
+          reason: the batch job is signed by the release workflow only
           approvedBy: security@example.com
           validUntil: "2026-12-01T00:00:00Z"
         """
@@ -204,5 +219,22 @@ struct PinningRequiredTests {
         // What a pin would have made of it: no longer the image excepted, and denied.
         let pinned = Self.pod([("web", "ghcr.io/my-org/strict:v1@\(Self.digest)")])
         #expect(try await !Self.decide(responder, object: pinned).allowed)
+    }
+
+    /// An exemption that takes in the pinned form as well (an exception by Pod name, for every
+    /// image) does not stop the pin: the policy that verified the digest still gets what it
+    /// verified, and `/validate` requires it.
+    @Test func mutatePinsAnImageWhoseExemptionTakesInThePinnedForm() async throws {
+        let responder = try Self.responder()
+        let batch = Self.pod([("web", "ghcr.io/my-org/strict:v3")], name: "batch")
+        let body = review(kind: "Pod", resource: "pods", name: "batch", object: batch)
+        let mutated = try decodeResponse(await responder.respondToMutation(body, deadline: farDeadline))
+        let patch = String(decoding: try #require(mutated.patch), as: UTF8.self)
+        #expect(patch.contains("ghcr.io/my-org/strict:v3@\(Self.digest)"), "\(patch)")
+        let unpinned = try await Self.decide(responder, name: "batch", object: batch)
+        #expect(!unpinned.allowed && unpinned.status?.message?.contains("named by tag alone") == true, "\(unpinned.status?.message ?? "")")
+        let pinned = try await Self.decide(responder, name: "batch", object: Self.pod([("web", "ghcr.io/my-org/strict:v3@\(Self.digest)")], name: "batch"))
+        #expect(pinned.allowed, "\(pinned.status?.message ?? "")")
+        #expect(pinned.warnings?.contains { $0.contains("PolicyException \"team/batch\"") } == true, "\(pinned.warnings ?? [])")
     }
 }

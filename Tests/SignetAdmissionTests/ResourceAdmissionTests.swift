@@ -236,7 +236,10 @@ struct ResourceAdmissionTests {
         let sink = MemoryAuditSink()
         let response = try decodeResponse(await Self.responder(try Self.podSet(attributed), sink: sink).respond(to: Self.pod(), deadline: farDeadline))
         #expect(response.allowed)
-        #expect(response.auditAnnotations?["exemptions"] == "PolicyException \"team/vendor\" (valid until 2026-11-29T00:00:00Z, created by \"alice@example.com\")")
+        // Bob changed it since Alice created it: both are named, Bob for what is in force now.
+        #expect(response.auditAnnotations?["exemptions"]
+            == "PolicyException \"team/vendor\" (valid until 2026-11-29T00:00:00Z, created by \"alice@example.com\", last changed by \"bob@example.com\")")
+        #expect(response.warnings?.contains { $0.contains("last changed by \"bob@example.com\"") } == true, "\(response.warnings ?? [])")
         let record = try #require(sink.all.first)
         let use = try #require(record.exemptions.first)
         #expect(use.attribution.createdBy == "alice@example.com")

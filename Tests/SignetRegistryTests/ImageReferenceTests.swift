@@ -126,6 +126,13 @@ struct ImageReferenceTests {
         Invalid(input: "[::g]/app", kind: .invalidRegistry),
         Invalid(input: "foo_bar.com:8080/app", kind: .invalidRegistry),
         Invalid(input: sha256Hex, kind: .invalidRepository),
+        // An image ID, whole or cut short, with or without a digest: the runtime runs it from the
+        // node's store (it would otherwise read as the Docker Hub image library/sha256).
+        Invalid(input: "sha256:\(sha256Hex)", kind: .invalidRepository),
+        Invalid(input: "sha256:abab12", kind: .invalidRepository),
+        Invalid(input: "sha512:abab12", kind: .invalidRepository),
+        Invalid(input: "sha384:abab12", kind: .invalidRepository),
+        Invalid(input: "sha256:abab12@sha256:\(sha256Hex)", kind: .invalidRepository),
         Invalid(input: "ghcr.io/" + String(repeating: "a", count: 250), kind: .tooLong),
         Invalid(input: String(repeating: "a/", count: 1000) + "a", kind: .tooLong),
     ]

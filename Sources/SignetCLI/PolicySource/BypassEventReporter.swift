@@ -20,7 +20,7 @@ struct BypassEventReporter: ExemptionEventSink {
         let workload = "\(use.kind) \"\(use.namespace.map { "\($0)/" } ?? "")\(use.name)\""
         let images = use.images.joined(separator: ", ")
         let who = use.user.map { " for \"\($0)\"" } ?? ""
-        let creator = use.bypass.attribution.createdBy.map { ", created by \"\($0)\"" } ?? ""
+        let creator = use.bypass.attribution.credit
         let onBypass = KubernetesEvent(
             object: .init(apiVersion: ClusterImagePolicy.apiVersion, kind: EmergencyBypass.kind, name: use.bypass.name, namespace: nil),
             reason: reason,

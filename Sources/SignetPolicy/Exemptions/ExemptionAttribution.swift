@@ -46,6 +46,15 @@ public struct ExemptionAttribution: Sendable, Hashable, Codable {
         (text ?? "").split(separator: ",").map(String.init)
     }
 
+    /// `, created by "alice"`, with `, last changed by "bob"` when someone else changed it since
+    /// (the one who shaped what is in force now); empty when signet recorded neither. Appended
+    /// to the description of an exemption in warnings, audit annotations and Events.
+    public var credit: String {
+        var text = createdBy.map { ", created by \"\($0)\"" } ?? ""
+        if let lastChangedBy, lastChangedBy != createdBy { text += ", last changed by \"\(lastChangedBy)\"" }
+        return text
+    }
+
     /// `"alice" (groups: sre, system:authenticated)`, or `unknown (not recorded)`.
     public static func describe(_ user: String?, groups: [String]) -> String {
         guard let user else { return "unknown (not recorded)" }

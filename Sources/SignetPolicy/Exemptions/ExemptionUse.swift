@@ -39,10 +39,11 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
     public var qualifiedName: String { namespace.map { "\($0)/\(name)" } ?? name }
 
     /// `PolicyException "billing/legacy-billing" (valid until 2026-12-01T00:00:00Z)`, with
-    /// `, created by "alice"` when signet recorded who created it.
+    /// `, created by "alice"` (and `, last changed by "bob"`) when signet recorded who created
+    /// and changed it (``ExemptionAttribution/credit``).
     public var description: String {
         let until = KubernetesTime.format(expiresAt)
-        let creator = attribution.createdBy.map { ", created by \"\($0)\"" } ?? ""
+        let creator = attribution.credit
         switch kind {
         case .policyException: return "PolicyException \"\(qualifiedName)\" (valid until \(until)\(creator))"
         case .emergencyBypass: return "EmergencyBypass \"\(qualifiedName)\" (expires at \(until)\(creator))"

@@ -28,6 +28,29 @@ extension PolicyEvaluator {
         }
     }
 
+    /// Whether `pinned` (`image` pinned to a digest: `name:tag@sha256:…`) is exempted for
+    /// `subject` exactly as `image` is: by the same bypass, or from the same policies by the same
+    /// exceptions. The mutating webhook pins an image an exemption admits only then; an
+    /// exemption that matches the image as written (a tag-limited `images` entry, a controller's
+    /// template that names the tag) would not take in the pinned form, and `/validate` would deny it.
+    public func exemptsAlike(_ image: String, pinned: String, subject: AdmissionSubject) -> Bool {
+        let now = exemptions.clock.now()
+        func exemptionsOf(_ text: String) -> [String]? {
+            guard case .success(let parsed) = references.parse(text) else { return nil }
+            if let bypass = activeBypass(for: parsed.reference, subject: subject, now: now) { return ["bypass \u{0}" + bypass.name] }
+            var found: [String] = []
+            for index in parsed.matchingPolicies where policies.policies[index].applies(to: subject) {
+                let policy = policies.policies[index]
+                if let exception = activeException(for: policy, image: parsed.reference, subject: subject, now: now) {
+                    found.append(policy.name + "\u{0}" + exception.namespace + "/" + exception.name)
+                }
+            }
+            return found
+        }
+        guard let written = exemptionsOf(image), let pinnedForm = exemptionsOf(pinned) else { return false }
+        return written == pinnedForm
+    }
+
     /// Whether an exception in force could exempt `subject` only through its owners, so that
     /// its owner chain should be looked up before evaluating: it names a controller, and an
     /// exception in its namespace does not take in the object itself (by kind and name).
