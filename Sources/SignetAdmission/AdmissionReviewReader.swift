@@ -243,10 +243,15 @@ extension TemplateFields {
 extension PodSpecList {
     init(document: JSONDocument, arrayAt start: Int) {
         var entries: [PodSpecEntry<Field>] = []
+        var overLimit = false
         document.forEachElement(ofArrayAt: start) { element in
+            guard entries.count < Self.maximumEntries else {
+                overLimit = true
+                return
+            }
             entries.append(PodSpecEntry(document: document, valueAt: element))
         }
-        self.init(entries: entries)
+        self.init(entries: entries, overLimit: overLimit)
     }
 }
 

@@ -52,11 +52,15 @@ struct NamespaceOptOutAdmission: Sendable {
             return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations.isEmpty ? nil : annotations)
         }
         let name = request.name ?? ""
-        guard let review = Self.labelChanges(in: body, labels: rule.labels) else {
+        let review: LabelReview
+        switch Self.labelChanges(in: body, labels: rule.labels) {
+        case .success(let read):
+            review = read
+        case .failure(let problem):
             annotations["decision"] = "denied"
             return AdmissionResponse(
                 uid: request.uid, allowed: false,
-                status: AdmissionStatus(code: 403, reason: "Forbidden", message: "signet denied Namespace \"\(name)\": request.object is missing or not an object"),
+                status: AdmissionStatus(code: 403, reason: "Forbidden", message: "signet denied Namespace \"\(name)\": \(problem.message)"),
                 auditAnnotations: annotations)
         }
         let changes = review.changes.filter { $0.before != $0.after }
@@ -111,11 +115,16 @@ struct NamespaceOptOutAdmission: Sendable {
         var groups: [String]
     }
 
-    /// `nil` when the body has no object.
-    static func labelChanges(in body: [UInt8], labels watched: [String]) -> LabelReview? {
-        guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let request = review["request"] as? [String: Any],
-              let object = request["object"] as? [String: Any] else { return nil }
+    /// A problem when the body cannot be read or has no object.
+    static func labelChanges(in body: [UInt8], labels watched: [String]) -> Result<LabelReview, AdmissionReviewObject.Problem> {
+        let request: [String: Any]
+        switch AdmissionReviewObject.request(in: body) {
+        case .success(let read): request = read
+        case .failure(let problem): return .failure(problem)
+        }
+        guard let object = request["object"] as? [String: Any] else {
+            return .failure(AdmissionReviewObject.Problem(message: "request.object is missing or not an object"))
+        }
         func labels(_ object: Any?) -> [String: Any] {
             ((object as? [String: Any])?["metadata"] as? [String: Any])?["labels"] as? [String: Any] ?? [:]
         }
@@ -123,9 +132,9 @@ struct NamespaceOptOutAdmission: Sendable {
         func text(_ value: Any?) -> String? { value.map { $0 as? String ?? "\($0)" } }
         let before = labels(request["oldObject"]), after = labels(object)
         let userInfo = request["userInfo"] as? [String: Any]
-        return LabelReview(
+        return .success(LabelReview(
             changes: watched.map { LabelChange(label: $0, before: text(before[$0]), after: text(after[$0])) },
-            user: userInfo?["username"] as? String, groups: userInfo?["groups"] as? [String] ?? [])
+            user: userInfo?["username"] as? String, groups: userInfo?["groups"] as? [String] ?? []))
     }
 
     /// `adding the label signet.dev/exclude="true" (which opts the namespace out of image

@@ -46,8 +46,7 @@ extension SignetResourceAdmission {
 
     /// The attribution inputs of `body`, or `nil` when it has no object or no user.
     static func attributionRequest(in body: [UInt8]) -> AttributionRequest? {
-        guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let request = review["request"] as? [String: Any],
+        guard case .success(let request) = AdmissionReviewObject.request(in: body),
               let operation = request["operation"] as? String,
               let object = request["object"] as? [String: Any],
               let userInfo = request["userInfo"] as? [String: Any],

@@ -23,8 +23,13 @@ struct SignetResourceAdmission: Sendable {
             return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations.isEmpty ? nil : annotations)
         }
         let label = "\(request.kind.kind) \"\(request.namespace.map { "\($0)/" } ?? "")\(request.name ?? "")\""
-        let (found, oldObject) = Self.objects(in: body)
-        guard var object = found else {
+        let review: [String: Any]
+        switch AdmissionReviewObject.request(in: body) {
+        case .success(let read): review = read
+        case .failure(let problem): return deny(request, "signet denied \(label): \(problem.message)", annotations)
+        }
+        let oldObject = review["oldObject"] as? [String: Any]
+        guard var object = review["object"] as? [String: Any] else {
             return deny(request, "signet denied \(label): request.object is missing or not an object", annotations)
         }
         if let namespace = request.namespace, var metadata = object["metadata"] as? [String: Any], metadata["namespace"] == nil {
@@ -77,10 +82,4 @@ struct SignetResourceAdmission: Sendable {
         return a == b
     }
 
-    /// `request.object` and `request.oldObject` of the review, read in one pass.
-    private static func objects(in body: [UInt8]) -> (object: [String: Any]?, oldObject: [String: Any]?) {
-        guard let review = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let request = review["request"] as? [String: Any] else { return (nil, nil) }
-        return (request["object"] as? [String: Any], request["oldObject"] as? [String: Any])
-    }
 }

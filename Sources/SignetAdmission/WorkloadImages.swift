@@ -165,6 +165,9 @@ public enum WorkloadImages {
         case .malformed(let expected):
             return .failure(Problem(message: "\(path()) is not \(expected)"))
         case .value(let list):
+            guard !list.overLimit else {
+                return .failure(Problem(message: "\(path()) holds more than \(PodSpecList<Field>.maximumEntries) entries, more than signet reads in one list"))
+            }
             var images: [ImageUse] = []
             images.reserveCapacity(list.entries.count)
             // By index: an entry is read in place (`for entry in` copied each, its strings retained).

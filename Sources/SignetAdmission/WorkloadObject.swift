@@ -165,16 +165,29 @@ struct PodSpecEntry<Field: PodSpecImageField>: Sendable, Equatable, Decodable {
 /// A list of a pod spec: `containers`, `initContainers` and `ephemeralContainers`
 /// (``ContainerList``), or `volumes` (``VolumeList``).
 struct PodSpecList<Field: PodSpecImageField>: Sendable, Equatable, Decodable {
-    var entries: [PodSpecEntry<Field>]
+    /// The most entries a list is read to: Kubernetes limits neither containers nor volumes, only
+    /// the size of an object, and a review of 150,000 containers (anyone who reaches the webhook
+    /// can post one) had cost 370 MB to read. Pods hold a few dozen; one list with more is
+    /// refused, naming the limit.
+    static var maximumEntries: Int { 1024 }
 
-    init(entries: [PodSpecEntry<Field>]) {
+    var entries: [PodSpecEntry<Field>]
+    /// The list held more than ``maximumEntries`` entries; only that many were read.
+    var overLimit = false
+
+    init(entries: [PodSpecEntry<Field>], overLimit: Bool = false) {
         self.entries = entries
+        self.overLimit = overLimit
     }
 
     init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
         var entries: [PodSpecEntry<Field>] = []
         while !container.isAtEnd {
+            guard entries.count < Self.maximumEntries else {
+                overLimit = true
+                break
+            }
             // An entry never throws, so the container always advances.
             entries.append(try container.decode(PodSpecEntry<Field>.self))
         }

@@ -26,6 +26,8 @@ struct ConsoleOptions: ParsableArguments {
     /// Connections one address may hold on the console (of at most 256): a browser opens a few,
     /// and an ingress in front of the console shares this among the users behind it.
     static let maximumConnectionsPerPeer = 64
+    /// The largest request body the console reads (a token, a form, a verification request).
+    static let maximumBodyBytes = 64 << 10
 
     /// The console's settings, or nil when it is off.
     func resolve(webhook: HTTPServerConfiguration) throws -> ConsoleSettings? {
@@ -41,6 +43,9 @@ struct ConsoleOptions: ParsableArguments {
         // One address cannot hold every console connection (the sign-in page needs no token).
         server.peerLimits = PeerConnectionLimits(maxConnectionsPerPeer: Self.maximumConnectionsPerPeer)
         server.beforeAnswersAreSent = nil
+        // Forms and verification requests of a few kilobytes, not the webhook's 8 MiB reviews:
+        // the sign-in page takes bodies from anyone.
+        server.parserLimits.maxBodyBytes = Self.maximumBodyBytes
         let ttl = try EnvironmentOption.duration(authCacheTTL, "SIGNET_CONSOLE_AUTH_CACHE_TTL", default: .seconds(10))
         guard ttl >= .zero else { throw ValidationError("--console-auth-cache-ttl must not be negative") }
         let audiences = EnvironmentOption.list(tokenAudiences, "SIGNET_CONSOLE_TOKEN_AUDIENCES")

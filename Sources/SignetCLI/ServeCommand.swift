@@ -169,6 +169,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         PrometheusMetrics.bootstrap()
         signal(SIGPIPE, SIG_IGN)
         let logger = Logger(label: "signet")
+        OpenFileLimit.prepare(
+            webhookConnections: settings.server.maxConnections, consoleConnections: settings.console?.server.maxConnections ?? 0,
+            logger: logger)
         // Opened first: a store that cannot be opened is reported before anything else starts.
         let serveHistory = try await ServeHistory.start(history, retention: historyRetention, logger: logger)
 

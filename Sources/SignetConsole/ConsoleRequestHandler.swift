@@ -299,14 +299,12 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         .streamed(200, headers: HTTPHeaders([("Content-Type", "text/event-stream; charset=utf-8")]), chunks: chunks)
     }
 
-    /// The fields of an `application/x-www-form-urlencoded` body (HTML Living Standard §4.10.21.7).
+    /// The console's forms have a handful of fields; more in one body are not read.
+    static let maximumFormFields = 32
+
+    /// The fields of an `application/x-www-form-urlencoded` body (HTML Living Standard
+    /// §4.10.21.7), the first value of each name, read in one pass.
     static func form(_ request: HTTPRequest) -> [String: String] {
-        let decoded = HTTPRequest(method: "GET", target: "/?" + String(decoding: request.body, as: UTF8.self))
-        var fields: [String: String] = [:]
-        for pair in (decoded.query ?? "").split(separator: "&") {
-            let name = String(pair.split(separator: "=", maxSplits: 1).first ?? "")
-            if fields[name] == nil, let value = decoded.queryValue(name.removingPercentEncoding ?? name) { fields[name] = value }
-        }
-        return fields
+        HTTPRequest.formFields(String(decoding: request.body, as: UTF8.self), maximumFields: maximumFormFields)
     }
 }

@@ -49,6 +49,13 @@ public enum UntrustedJSON {
         /// and array, at about 1.4 KB each. Rekor entry bodies and Notary Project envelopes,
         /// headers and payloads hold a few dozen.
         public static let smallObject = Limits(values: 10_000, containers: 1_000)
+
+        /// What an AdmissionReview that `JSONSerialization` reads whole is allowed (a Namespace's,
+        /// or one of signet's own resources, object and old object with their managed fields):
+        /// a large ClusterImagePolicy holds a few thousand values. A body of 8 MiB of tiny objects
+        /// had grown a replica by 3 GB and held its event loop for seconds; within these limits
+        /// Foundation builds at most about 15 MB.
+        public static let admissionReview = Limits(values: 200_000, containers: 10_000, depth: 128)
     }
 
     /// Why a document was refused unread.

@@ -302,6 +302,23 @@ struct AdmissionResponderTests {
         }
     }
 
+    /// A list of a pod spec is read to 1,024 entries: one with more is refused, naming the list,
+    /// in every kind, before its images are built.
+    @Test func aListOfMoreEntriesThanSignetReadsIsDenied() async throws {
+        let responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: try testPolicies(), noMatchAction: .allow))
+        let many = (0..<1025).map { ("c\($0)", "ghcr.io/acme/app:\($0)") }
+        for fixture in WorkloadFixture.all.prefix(2) {
+            let object = fixture.wrap(podSpec(containers: many))
+            let response = try decodeResponse(await responder.respond(
+                to: review(kind: fixture.kind, group: fixture.group, resource: fixture.resource, object: object), deadline: farDeadline))
+            #expect(!response.allowed, "\(fixture.kind)")
+            #expect(response.status?.message?.contains("containers holds more than 1024 entries, more than signet reads in one list") == true,
+                    "\(response.status?.message ?? "")")
+        }
+        let enough = WorkloadFixture.all[0].wrap(podSpec(containers: Array(many.prefix(1024))))
+        #expect(try decodeResponse(await responder.respond(to: review(kind: "Pod", resource: "pods", object: enough), deadline: farDeadline)).allowed)
+    }
+
     @Test func evaluatorProviderIsAskedPerRequest() async throws {
         let policies = try testPolicies()
         let responder = AdmissionResponder { PolicyEvaluator(policies: policies, noMatchAction: .allow) }

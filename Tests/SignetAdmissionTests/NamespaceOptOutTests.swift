@@ -76,6 +76,29 @@ struct NamespaceOptOutTests {
         #expect(sink.all.count == 2 && sink.all.allSatisfy { !$0.allowed && $0.reason?.contains("platform-security") == true })
     }
 
+    /// A Namespace review is read whole, so one of a million tiny objects (anyone who reaches
+    /// the webhook can post one) is refused unread rather than built into gigabytes; a
+    /// ClusterImagePolicy review, read whole too, the same.
+    @Test func aReviewOfTooManyObjectsIsRefusedUnread() async throws {
+        let responder = try Self.responder()
+        let filler = "[" + Array(repeating: #"{"":0}"#, count: 20_000).joined(separator: ",") + "]"
+        let bloated = Self.namespace("sandbox", labels: [:]).replacingOccurrences(of: #""spec":{"#, with: #""filler":\#(filler),"spec":{"#)
+        let response = try await Self.decide(responder, Self.namespaceReview(operation: "CREATE", object: bloated, user: "tenant-admin", groups: []))
+        #expect(!response.allowed)
+        #expect(response.status?.message == #"signet denied Namespace "sandbox": the review was refused unread: the document holds more than 10000 JSON objects and arrays; it was refused unread"#,
+                "\(response.status?.message ?? "")")
+        // Within the limits, the same review is read.
+        let normal = try await Self.decide(responder, Self.namespaceReview(
+            operation: "CREATE", object: Self.namespace("sandbox", labels: [:]), user: "tenant-admin", groups: []))
+        #expect(normal.allowed)
+
+        let policy = #"{"apiVersion":"signet.dev/v1alpha1","kind":"ClusterImagePolicy","metadata":{"name":"p","filler":\#(filler)},"spec":{"images":[{"glob":"ghcr.io/**"}],"authorities":[{"static":{"action":"pass"}}]}}"#
+        let review = Array(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"p-1","kind":{"group":"signet.dev","version":"v1alpha1","kind":"ClusterImagePolicy"},"resource":{"group":"signet.dev","version":"v1alpha1","resource":"clusterimagepolicies"},"name":"p","operation":"CREATE","userInfo":{"username":"admin"},"object":\#(policy)}}"#.utf8)
+        let refused = try await Self.decide(responder, review)
+        #expect(!refused.allowed)
+        #expect(refused.status?.message?.contains("the review was refused unread") == true, "\(refused.status?.message ?? "")")
+    }
+
     @Test func removingOrChangingTheLabelIsRefusedToo() async throws {
         let responder = try Self.responder()
         let optedOut = Self.namespace("sandbox", labels: [Self.label: "true"])

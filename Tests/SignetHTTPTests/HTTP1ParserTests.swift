@@ -128,6 +128,16 @@ struct HTTP1ParserTests {
         #expect(request.queryValue("missing") == nil)
     }
 
+    /// Form fields read in one pass, as `queryValue` reads each: the first value of a name wins,
+    /// and no more than the cap is read, however many pairs a body holds.
+    @Test func formFieldsInOnePass() throws {
+        let fields = HTTPRequest.formFields("timeout=10s&dry+run=a%20b%2Bc&flag&name=%C3%A9t%C3%A9&bad=%zz%4&timeout=20s&=x", maximumFields: 32)
+        #expect(fields == ["timeout": "10s", "dry run": "a b+c", "flag": "", "name": "été", "bad": "%zz%4", "": "x"])
+        let flood = (0..<200_000).map { "k\($0)" }.joined(separator: "&") + "&token=late"
+        let capped = HTTPRequest.formFields(flood, maximumFields: 32)
+        #expect(capped.count == 32 && capped["k31"] == "" && capped["token"] == nil)
+    }
+
     @Test func emptyQuery() throws {
         let request = try #require(parseEvents("GET /a? HTTP/1.1\r\nHost: a\r\n\r\n").requests.first)
         #expect(request.path == "/a")

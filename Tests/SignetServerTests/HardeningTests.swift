@@ -222,3 +222,49 @@ extension HardeningTests {
         #expect(result["same_peer_served"] as? Bool == true, "\(result)")
     }
 }
+
+extension HardeningTests {
+    // MARK: - The second review: reviews read whole, the open-file limit
+
+    /// A process's `VmHWM` (peak resident memory) in KiB.
+    static func peakResidentKiB(_ pid: pid_t) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+    }
+
+    /// A Namespace review (read whole, for its labels) of 7 MB of tiny objects is refused unread:
+    /// it had grown the server to 3 GB. The peak stays within a few times the body.
+    @Test func aNamespaceReviewOfMillionsOfObjectsIsRefusedUnread() async throws {
+        let server = try await startServer()
+        let filler = "[" + Array(repeating: #"{"":0}"#, count: 1_000_000).joined(separator: ",") + "]"
+        let review = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"ns-1","kind":{"group":"","version":"v1","kind":"Namespace"},"resource":{"group":"","version":"v1","resource":"namespaces"},"name":"sandbox","operation":"CREATE","userInfo":{"username":"tenant"},"object":{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"sandbox"},"filler":\#(filler)}}}"#
+        let file = scratch.file("namespace-review.json")
+        try Data(review.utf8).write(to: file)
+        let pid = server.process.process.processIdentifier
+        let before = try Self.peakResidentKiB(pid)
+        let answer = try await offThePool { try server.review(file.path) }
+        #expect(answer.httpStatus == 200)
+        #expect(answer.body.contains(#""allowed":false"#) && answer.body.contains("refused unread"), "\(answer.body.prefix(400))")
+        let growth = try Self.peakResidentKiB(pid) - before
+        #expect(growth < 128 * 1024, "peak memory grew by \(growth / 1024) MiB")
+    }
+
+    /// signet raises its soft open-file limit to the hard one, and says so when even that is
+    /// below what its connection limits allow (accepts would pause for everyone at the limit).
+    @Test func theOpenFileLimitIsRaisedAndALowOneIsReported() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") else {
+            Issue.record("prlimit (util-linux) is missing")
+            return
+        }
+        let raised = try await SignetServerFixture.start(policyDirectory: policies.path, launcher: ["/usr/bin/prlimit", "--nofile=300:8192"])
+        let limits = try String(contentsOfFile: "/proc/\(raised.process.process.processIdentifier)/limits", encoding: .utf8)
+        let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        #expect(openFiles.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["8192", "8192"], "\(openFiles)")
+        #expect(!raised.process.stderr.contains("open-file limit"))
+
+        let low = try await SignetServerFixture.start(policyDirectory: policies.path, launcher: ["/usr/bin/prlimit", "--nofile=300:300"])
+        #expect(low.process.stderr.contains("the open-file limit is below what the connection limits allow"), "\(low.process.stderr.suffix(2000))")
+        #expect(low.process.stderr.contains(#""open_file_limit":"300""#), "\(low.process.stderr.suffix(2000))")
+    }
+}

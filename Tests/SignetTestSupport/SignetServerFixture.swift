@@ -12,13 +12,17 @@ public final class SignetServerFixture: @unchecked Sendable {
 
     /// ``init(policyDirectory:arguments:environment:)`` from async code, waiting on a thread of its own.
     public static func start(
-        policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:]
+        policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = []
     ) async throws -> SignetServerFixture {
-        try await offThePool { try SignetServerFixture(policyDirectory: policyDirectory, arguments: arguments, environment: environment) }
+        try await offThePool {
+            try SignetServerFixture(policyDirectory: policyDirectory, arguments: arguments, environment: environment, launcher: launcher)
+        }
     }
 
     /// Starts the server and waits until `/readyz` answers 200 (within the test budget).
-    public init(policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// `launcher` is a command that execs the server (`prlimit --nofile=…`), so the process is
+    /// still the server's.
+    public init(policyDirectory: String, arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = []) throws {
         pki = try TestPKI()
         certificateDirectory = TemporaryDirectory(prefix: "signet-serving")
         let certificate = certificateDirectory.file("tls.crt").path
@@ -26,9 +30,10 @@ public final class SignetServerFixture: @unchecked Sendable {
         try FileManager.default.copyItem(atPath: pki.serverCertFile, toPath: certificate)
         try FileManager.default.copyItem(atPath: pki.serverKeyFile, toPath: key)
         port = FreePort.make()
+        let command = launcher + [TestPaths.signetBinary.path]
         process = try TestProcess(
-            TestPaths.signetBinary.path,
-            [
+            command[0],
+            Array(command.dropFirst()) + [
                 "serve", "--address", "127.0.0.1", "--port", "\(port)", "--tls-cert", certificate, "--tls-key", key,
                 "--policy-dir", policyDirectory, "--log-format", "json", "--log-level", "debug",
             ] + arguments,

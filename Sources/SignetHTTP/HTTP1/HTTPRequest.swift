@@ -86,6 +86,25 @@ public struct HTTPRequest: Sendable {
         return nil
     }
 
+    /// The fields of `application/x-www-form-urlencoded` text (HTML Living Standard §4.10.21.7;
+    /// a form's body, or a query), read in one pass: names and values percent-decoded, `+` a
+    /// space, the first value of each name kept. At most `maximumFields` pairs are read; the
+    /// rest are ignored (a body of a million pairs costs one pass, not a search per pair).
+    public static func formFields(_ text: some StringProtocol, maximumFields: Int) -> [String: String] {
+        var fields: [String: String] = [:]
+        var read = 0
+        for pair in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            guard read < maximumFields else { break }
+            read += 1
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            let key = equals.map { pair[pair.startIndex..<$0] } ?? pair[...]
+            let value = equals.map { pair[pair.index(after: $0)...] } ?? pair[pair.endIndex...]
+            let name = String(decoding: percentDecoded(key), as: UTF8.self)
+            if fields[name] == nil { fields[name] = String(decoding: percentDecoded(value), as: UTF8.self) }
+        }
+        return fields
+    }
+
     /// Splits a request-target into path and query (RFC 9112 §3.2). An absolute-form target
     /// contributes the path of its URI.
     static func splitTarget(_ target: String) -> (path: String, query: String?) {
