@@ -11,8 +11,10 @@ import SignetHTTP
 /// cannot make a logged-in browser run verifications; a request with the header needs none,
 /// since browsers never add it by themselves.
 public struct ConsoleCredentials: Sendable {
-    /// The session cookie's name.
-    public static let cookieName = "signet-console-token"
+    /// The session cookie's name. The `__Host-` prefix (RFC 6265bis §4.1.3.2) makes browsers
+    /// accept it only from this host, `Secure`, with `Path=/` and no `Domain`: a page on a
+    /// sibling subdomain cannot plant a session of its own choosing (a login CSRF).
+    public static let cookieName = "__Host-signet-console-token"
 
     private let key: [UInt8]
 

@@ -137,7 +137,7 @@ try:
     tab.eval("document.querySelector('#sign-in').click()")
     tab.wait_for("location.pathname === '/' && document.readyState === 'complete'")
     result["signedIn"] = tab.eval("document.querySelector('.user') && document.querySelector('.user').textContent")
-    result["cookieVisibleToScript"] = tab.eval("document.cookie.includes('signet-console-token')")
+    result["cookieVisibleToScript"] = tab.eval("document.cookie.includes('__Host-signet-console-token')")
 
     for name, path in [("overview", "/"), ("policies", "/policies"), ("help", "/help"), ("verify", "/verify"), ("history", "/history")]:
         tab.go(console + path)

@@ -61,9 +61,9 @@ struct ConsoleAccessTests {
             "/login", method: "POST", body: "token=\(ConsoleFixture.verifierToken)", contentType: "application/x-www-form-urlencoded")
         #expect(login.status == 303)
         let setCookie = try #require(login.headers.split(separator: "\r\n").first { $0.hasPrefix("Set-Cookie:") })
-        #expect(setCookie.contains("signet-console-token=\(ConsoleFixture.verifierToken)"))
+        #expect(setCookie.contains("__Host-signet-console-token=\(ConsoleFixture.verifierToken)"))
         for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] { #expect(setCookie.contains(attribute), "\(setCookie)") }
-        let cookie = "signet-console-token=\(ConsoleFixture.verifierToken)"
+        let cookie = "__Host-signet-console-token=\(ConsoleFixture.verifierToken)"
 
         // A form riding on the cookie needs the session's CSRF token.
         let forged = try await console.request(
