@@ -50,9 +50,13 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
 
     public func has(_ type: String) -> Bool { attributes.contains { $0.type == type } }
 
-    /// Whether every attribute of this name is in `other` with the same value.
+    /// Whether every attribute of this name is in `other` with the same value, compared on the
+    /// bytes as notation-go compares them (Swift's `==` takes canonically equivalent characters,
+    /// such as a Kelvin sign and `K`, for equal).
     public func isSubset(of other: DistinguishedName) -> Bool {
-        attributes.allSatisfy { attribute in other.attributes.contains { $0.type == attribute.type && $0.value == attribute.value } }
+        attributes.allSatisfy { attribute in
+            other.attributes.contains { $0.type.utf8.elementsEqual(attribute.type.utf8) && $0.value.utf8.elementsEqual(attribute.value.utf8) }
+        }
     }
 
     public var description: String { attributes.map { "\($0.type)=\($0.value)" }.joined(separator: ", ") }

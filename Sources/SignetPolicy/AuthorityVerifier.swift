@@ -19,6 +19,18 @@ public protocol AuthorityVerifier: Sendable {
     ) async throws -> AuthorityVerdict
 }
 
+/// What a tag names now. `name:tag@sha256:…` runs the digest whatever the tag names, so a policy
+/// limited to tags (`spec.images[].tags`) that the written tag is outside of still covers the
+/// image unless the tag really names that digest; the ``PolicyEvaluator`` asks this to find out
+/// (a verifier that resolves tags anyway, such as the verification engine, is one).
+public protocol TagDigestSource: Sendable {
+    /// The digest `image` (a tag, no digest) was resolved to recently, without asking anyone;
+    /// `nil` when none is known.
+    func cachedDigest(ofTag image: ImageReference) -> ImageDigest?
+    /// The digest `image` (a tag, no digest) names now, asked of its registry by `deadline`.
+    func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest
+}
+
 /// The result of checking one image against one authority: whether it passed, why, and the
 /// steps taken, in the order a verifier runs them (serialisable for audit).
 public struct AuthorityVerdict: Sendable, Hashable, Codable {

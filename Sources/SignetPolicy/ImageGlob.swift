@@ -23,7 +23,10 @@ import SignetRegistry
 /// of the glob, which ``tagWrittenInGlob`` flags for `signet lint`). A digest in a glob is refused.
 /// How a tag constraint treats a reference without a tag (by digest alone) depends on the use:
 /// for a policy it is covered (its tag is unknown, so the stricter policy applies), for an
-/// exception or a bypass it is not (unknown information never exempts).
+/// exception or a bypass it is not (unknown information never exempts). A tag written beside a
+/// digest is matched here as written; the ``PolicyEvaluator`` also holds such an image covered
+/// by a policy whose tags do not list it, unless the tag names that digest
+/// (``ParsedImages/Parsed/tagClaimPolicies``, ``TagDigestSource``).
 public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     /// The glob as written.
     public let pattern: String
@@ -290,6 +293,21 @@ struct ImageMatchSubject: Sendable {
         tag = image.effectiveTag
         hasDigest = image.digest != nil
         reference = image.description
+    }
+
+    private init(name: String, tag: String?, hasDigest: Bool, reference: String) {
+        self.name = name
+        self.tag = tag
+        self.hasDigest = hasDigest
+        self.reference = reference
+    }
+
+    /// The same image with its tag taken as unknown, as for a reference by digest alone: for
+    /// `name:tag@sha256:…`, which runs the digest whatever the tag names. `nil` when the image
+    /// names no digest (then its tag is what runs).
+    var withTagUnknown: ImageMatchSubject? {
+        guard hasDigest, tag != nil else { return nil }
+        return ImageMatchSubject(name: name, tag: nil, hasDigest: true, reference: reference)
     }
 
 }

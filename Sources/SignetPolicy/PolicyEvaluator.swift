@@ -40,6 +40,8 @@ public struct PolicyEvaluator: Sendable {
     let references: ParsedImages
     /// The verifier as a ``CachedVerdictSource``, when it is one (cast once, not per authority).
     private let cachedVerdicts: (any CachedVerdictSource)?
+    /// The verifier as a ``TagDigestSource``, when it is one: what a tag written beside a digest names.
+    private let tagDigests: (any TagDigestSource)?
 
     public init(
         policies: PolicySet,
@@ -54,6 +56,7 @@ public struct PolicyEvaluator: Sendable {
         self.noMatchAction = noMatchAction
         self.verifier = verifier
         self.cachedVerdicts = verifier as? any CachedVerdictSource
+        self.tagDigests = verifier as? any TagDigestSource
         self.logger = logger
         self.debugLogging = logger.logLevel <= .debug
         self.exemptions = exemptions
@@ -167,6 +170,10 @@ public struct PolicyEvaluator: Sendable {
         var exempted: [PolicyResult]
         /// The matching policies not exempted, in name order, some already settled.
         var policies: [PolicyProgress]
+        /// The covering policies not enforced for this object, and its kind: what the image is
+        /// if every policy above turns out not to cover it (a tag that names its digest).
+        var notEnforcedHere: [String] = []
+        var kind: String = ""
     }
 
     /// Everything about one image that needs no waiting; the verifications left, if any.
@@ -190,25 +197,60 @@ public struct PolicyEvaluator: Sendable {
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         matching.reserveCapacity(parsed.matchingPolicies.count)
-        for index in parsed.matchingPolicies where policies.policies[index].applies(to: admission) {
+        var notEnforcedHere: [String] = []
+        for index in parsed.matchingPolicies {
             let policy = policies.policies[index]
+            var claim: ImageReference?
+            if !parsed.tagClaimPolicies.isEmpty, parsed.tagClaimPolicies.contains(index) {
+                switch tagClaim(of: parsed.reference, subject: admission) {
+                case .named: continue
+                case .unknown: claim = parsed.reference.withoutDigest
+                case .notNamed: break
+                }
+            }
+            guard policy.applies(to: admission) else {
+                notEnforcedHere.append(policy.name)
+                continue
+            }
             if let exception = activeException(for: policy, image: parsed.reference, subject: admission, now: now) {
                 exempted.append(PolicyResult(
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
                     exemption: exception.use(policy: policy.name)))
             } else {
-                matching.append(progress(of: policy, image: parsed.reference))
+                var progress = progress(of: policy, image: parsed.reference)
+                progress.tagClaim = claim
+                matching.append(progress)
             }
         }
         if matching.isEmpty && exempted.isEmpty {
-            let covering = parsed.matchingPolicies.map { policies.policies[$0].name }
-            return .decided(.notEnforcedHere(parsed.reference, text: parsed.subject.reference, policies: covering, kind: admission.kind))
+            // Every policy that matched by its globs alone: a tag that names the digest left none.
+            if notEnforcedHere.isEmpty { return .decided(.uncovered(parsed.reference, text: parsed.subject.reference)) }
+            return .decided(.notEnforcedHere(parsed.reference, text: parsed.subject.reference, policies: notEnforcedHere, kind: admission.kind))
         }
         if matching.allSatisfy({ $0.isFinished }) {
             // The parsed image is kept as it is (one reference), not copied field by field.
             return .decided(.evaluated(EvaluatedImage(parsed: parsed, results: Self.ordered(matching.map(\.result), exempted: exempted))))
         }
-        return .pending(PendingImage(parsed: parsed, exempted: exempted, policies: matching))
+        return .pending(PendingImage(parsed: parsed, exempted: exempted, policies: matching, notEnforcedHere: notEnforcedHere, kind: admission.kind))
+    }
+
+    /// Whether the tag written beside the digest of `image` names that digest, for a policy
+    /// limited to tags the written tag is outside of (``ParsedImages/Parsed/tagClaimPolicies``).
+    private enum TagClaim {
+        /// It does: the image is what the tag names, and such a policy does not cover it.
+        case named
+        /// It does not (or it cannot be known): the digest runs, and the policy covers it.
+        case notNamed
+        /// Not known without asking the registry.
+        case unknown
+    }
+
+    private func tagClaim(of image: ImageReference, subject: AdmissionSubject) -> TagClaim {
+        // A scan's Pods name the tag beside the digest the node pulled it as.
+        if subject.digestsFromTheNode { return .named }
+        guard let digest = image.digest, let tagDigests else { return .notNamed }
+        guard let known = tagDigests.cachedDigest(ofTag: image.withoutDigest) else { return .unknown }
+        return known == digest ? .named : .notNamed
     }
 
     /// What a child task of ``verifyAll(_:deadline:)`` reports.
@@ -288,8 +330,16 @@ public struct PolicyEvaluator: Sendable {
     ) -> [(Int, ImageEvaluation)] {
         unfinished.indices.map { index in
             let work = unfinished[index].work
+            let covering = progress[index].filter { !$0.notCovering }
+            if covering.isEmpty && work.exempted.isEmpty {
+                // Every policy left was limited to tags, and the tag named the digest.
+                let text = work.parsed.subject.reference
+                return (unfinished[index].use, work.notEnforcedHere.isEmpty
+                    ? .uncovered(work.parsed.reference, text: text)
+                    : .notEnforcedHere(work.parsed.reference, text: text, policies: work.notEnforcedHere, kind: work.kind))
+            }
             return (unfinished[index].use,
-                    .evaluated(EvaluatedImage(parsed: work.parsed, results: ordered(progress[index].map(\.result), exempted: work.exempted))))
+                    .evaluated(EvaluatedImage(parsed: work.parsed, results: ordered(covering.map(\.result), exempted: work.exempted))))
         }
     }
 
@@ -312,6 +362,11 @@ public struct PolicyEvaluator: Sendable {
         /// whatever its authorities say (they are still verified, so the digest they checked can
         /// be pinned by the mutating webhook).
         var missingDigest = false
+        /// The tag written beside the image's digest, to resolve first: the policy, limited to
+        /// tags that one is outside of, covers the image unless the tag names its digest.
+        var tagClaim: ImageReference?
+        /// The tag named the digest: the policy does not cover the image after all.
+        var notCovering = false
 
         init(policy: CompiledPolicy) {
             self.policy = policy
@@ -324,7 +379,7 @@ public struct PolicyEvaluator: Sendable {
         }
 
         /// Nothing is left to wait for.
-        var isFinished: Bool { pending.isEmpty || isSettled }
+        var isFinished: Bool { tagClaim == nil && (pending.isEmpty || isSettled) }
 
         /// Takes `result` (consumed: moved into place, not copied and released).
         mutating func record(_ result: consuming AuthorityResult, at index: Int) {
@@ -408,6 +463,15 @@ public struct PolicyEvaluator: Sendable {
 
     /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
     private func verify(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
+        if let claim = progress.tagClaim {
+            progress.tagClaim = nil
+            // A tag that cannot be resolved vouches for nothing: the policy covers the digest.
+            if let tagDigests, let digest = image.digest, ContinuousClock.now < deadline,
+               let named = try? await tagDigests.digest(ofTag: claim, deadline: deadline), named == digest {
+                progress.notCovering = true
+                return
+            }
+        }
         guard let verifier, !progress.isFinished else { return }
         let pending = progress.pending
         let policy = progress.policy
@@ -490,11 +554,16 @@ final class ParsedImages: Sendable {
         let subject: ImageMatchSubject
         /// Indices in the policies given at init whose globs match the image, in their order.
         let matchingPolicies: [Int]
+        /// Those of ``matchingPolicies`` that match only because the image names a digest beside
+        /// a tag they do not list (`name:tag@sha256:…` runs the digest, whatever the tag): they
+        /// cover the image unless the tag names that digest (a ``TagDigestSource`` tells).
+        let tagClaimPolicies: [Int]
 
-        init(reference: ImageReference, subject: ImageMatchSubject, matchingPolicies: [Int]) {
+        init(reference: ImageReference, subject: ImageMatchSubject, matchingPolicies: [Int], tagClaimPolicies: [Int] = []) {
             self.reference = reference
             self.subject = subject
             self.matchingPolicies = matchingPolicies
+            self.tagClaimPolicies = tagClaimPolicies
         }
     }
 
@@ -516,9 +585,18 @@ final class ParsedImages: Sendable {
         do {
             let reference = try ImageReference(parsing: image)
             let subject = ImageMatchSubject(reference)
-            parsed = .success(Parsed(
-                reference: reference, subject: subject,
-                matchingPolicies: policies.indices.filter { policies[$0].matches(subject) }))
+            var matching: [Int] = []
+            var tagClaims: [Int] = []
+            let tagUnknown = subject.withTagUnknown
+            for index in policies.indices {
+                if policies[index].matches(subject) {
+                    matching.append(index)
+                } else if let tagUnknown, policies[index].matches(tagUnknown) {
+                    matching.append(index)
+                    tagClaims.append(index)
+                }
+            }
+            parsed = .success(Parsed(reference: reference, subject: subject, matchingPolicies: matching, tagClaimPolicies: tagClaims))
         } catch {
             parsed = .failure(error)
         }

@@ -150,6 +150,12 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         registry == Self.dockerHubRegistry ? Self.dockerHubAPIHost : registry
     }
 
+    /// The same reference without its digest (`name:tag`, or `name:latest` when it names no
+    /// tag): what the tag names, to be resolved.
+    public var withoutDigest: ImageReference {
+        ImageReference(uncheckedRegistry: registry, repository: repository, tag: effectiveTag ?? "latest", digest: nil)
+    }
+
     /// The same reference pinned to `digest` (the tag, if any, is kept for display).
     public func withDigest(_ digest: ImageDigest) -> ImageReference {
         ImageReference(uncheckedRegistry: registry, repository: repository, tag: tag, digest: digest)

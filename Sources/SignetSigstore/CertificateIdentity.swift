@@ -5,14 +5,18 @@ public enum StringMatcher: Sendable, Hashable, CustomStringConvertible {
     case exact(String)
     case regularExpression(String)
 
-    /// Whether `value` satisfies the condition. An invalid regular expression matches nothing.
+    /// Whether `value` satisfies the condition, on its Unicode scalars as written, as
+    /// sigstore-go and cosign compare (bytes, and RE2 on code points). Swift's `==` and its
+    /// regular expressions' default would compare characters by canonical equivalence, which
+    /// takes `refs/heads/\u{212A}8s` (a Kelvin sign) for `refs/heads/K8s`, a git ref another
+    /// branch could be named. An invalid regular expression matches nothing.
     public func matches(_ value: String) -> Bool {
         switch self {
         case .exact(let expected):
-            return value == expected
+            return value.utf8.elementsEqual(expected.utf8)
         case .regularExpression(let pattern):
             guard let regex = try? Regex(pattern) else { return false }
-            return (try? regex.wholeMatch(in: value)) != nil
+            return (try? regex.matchingSemantics(.unicodeScalar).wholeMatch(in: value)) != nil
         }
     }
 

@@ -293,3 +293,17 @@ struct CachedVerification: Sendable {
         return result
     }
 }
+
+extension VerificationEngine: TagDigestSource {
+    /// The digest `image` (a tag) resolved to within the tag TTL, from the same cache
+    /// verifications use; `nil` when it would have to be asked.
+    public func cachedDigest(ofTag image: ImageReference) -> ImageDigest? {
+        tags.cachedValue(for: image.description)
+    }
+
+    /// The digest `image` (a tag) names now: a fresh resolution from the cache, or the registry
+    /// asked (with the admission's pull secrets), shared with concurrent resolutions of the tag.
+    public func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest {
+        try await resolve(image, deadline: deadline).0
+    }
+}

@@ -130,7 +130,7 @@ public final class VerificationEngine: AuthorityVerifier {
     }
 
     /// The digest to verify and the milliseconds spent resolving it (nil when no request was made).
-    private func resolve(_ image: ImageReference, deadline: ContinuousClock.Instant) async throws(VerificationError) -> (ImageDigest, Double?) {
+    func resolve(_ image: ImageReference, deadline: ContinuousClock.Instant) async throws(VerificationError) -> (ImageDigest, Double?) {
         if let digest = image.digest { return (digest, nil) }
         let registry = self.registry
         let started = ContinuousClock.now

@@ -102,6 +102,9 @@ import Testing
         let subject = try DistinguishedName(parsing: "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US")
         #expect(identity.isSubset(of: subject))
         #expect(!(try DistinguishedName(parsing: "C=US, ST=WA, O=Other")).isSubset(of: subject))
+        // Values compare as bytes: a Kelvin sign is not a K.
+        #expect(!(try DistinguishedName(parsing: "O=\u{212A}ube")).isSubset(of: try DistinguishedName(parsing: "O=Kube")))
+        #expect((try DistinguishedName(parsing: "O=Kube")).isSubset(of: try DistinguishedName(parsing: "O=Kube, C=US")))
         let escaped = try DistinguishedName(parsing: #"C=US, S=WA, O=Acme\, Inc."#)
         #expect(escaped.attributes.last?.value == "Acme, Inc.")
         #expect(escaped.has("ST"))

@@ -111,6 +111,15 @@ struct SigstoreVerifierTests {
         #expect(!StringMatcher.exact("abc").matches("abcd"))
         #expect(!StringMatcher.regularExpression("(").matches("("))
         #expect(throws: SigstoreVerificationFailure.self) { try StringMatcher.regularExpression("(").validate() }
+        // Code points as written, as sigstore-go compares: a Kelvin sign is not a K, a composed
+        // é is not e and a combining accent, though Swift's `==` takes each pair for equal.
+        #expect(!StringMatcher.exact("refs/heads/K8s-release").matches("refs/heads/\u{212A}8s-release"))
+        #expect(!StringMatcher.exact("caf\u{E9}").matches("cafe\u{301}"))
+        #expect(!StringMatcher.exact("a;b").matches("a\u{37E}b"))
+        #expect(!StringMatcher.regularExpression("refs/heads/K8s-.*").matches("refs/heads/\u{212A}8s-release"))
+        #expect(!StringMatcher.regularExpression("caf\u{E9}").matches("cafe\u{301}"))
+        #expect(StringMatcher.regularExpression("refs/heads/.*").matches("refs/heads/\u{212A}8s-release"))
+        #expect(StringMatcher.exact("caf\u{E9}").matches("caf\u{E9}"))
     }
 
     @Test("other Fulcio extensions are matched when the policy names them")

@@ -199,4 +199,43 @@ struct DigestPinningTests {
         #expect(controller["allowed"] as? Bool == true, "\(controller)")
         #expect(server.stop() == 0)
     }
+
+    /// A policy limited to `prod-*` tags, beside one for every tag. A Pod pinned by `/mutate`
+    /// names its dev tag beside the digest that tag names, and is admitted; a Pod that writes the
+    /// dev tag beside the digest of an unreleased `prod-*` build is denied by the release policy,
+    /// since the digest is what runs. The tag is resolved at the real registry.
+    @Test func aTagBesideADigestCountsOnlyWhenItNamesThatDigest() async throws {
+        let registry = try await RegistryFixture.start()
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        let images = TestRegistryImages(client: client)
+        let ci = try await TestSigningKey.generate(.ecP256)
+        let release = try await TestSigningKey.generate(.ecP256, slot: 1)
+        let dev = try ImageReference(parsing: "\(registry.host)/team/app:dev")
+        let devBuild = try await images.pushImage(dev)
+        try await images.sign(devBuild, in: dev, with: [ci])
+        let candidate = try ImageReference(parsing: "\(registry.host)/team/app:prod-2")
+        let unreleased = try await images.pushImage(candidate)
+        try await images.sign(unreleased, in: candidate, with: [ci])
+
+        let policies = TemporaryDirectory(prefix: "signet-tag-claim-policies")
+        try policies.write("ci.yaml", keyPolicyYAML(name: "ci-signed", glob: "\(registry.host)/team/**", keyFile: ci.publicKeyFile))
+        try policies.write("release.yaml", keyPolicyYAML(name: "release-tags", glob: "\(registry.host)/team/app:prod-*", keyFile: release.publicKeyFile))
+        let server = try await SignetServerFixture.start(policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host])
+        let scratch = TemporaryDirectory(prefix: "signet-tag-claim")
+
+        // The dev tag, pinned by /mutate: the release policy does not cover it.
+        let original = Self.podReview(uid: "claim-1", containers: [("app", dev.description)])
+        let pinned = try await Self.apply(try await Self.post(server, "/mutate", original, in: scratch), to: original, in: scratch)
+        #expect(Self.images(pinned, "containers") == ["\(dev)@\(devBuild)"])
+        let admitted = try await Self.post(server, "/validate", try Self.review(of: pinned, uid: "claim-2"), in: scratch)
+        #expect(admitted["allowed"] as? Bool == true, "\(admitted)")
+
+        // The dev tag written beside the unreleased build's digest: that build runs, and the
+        // release policy, which it does not pass, decides.
+        let smuggled = Self.podReview(uid: "claim-3", containers: [("app", "\(dev)@\(unreleased)")])
+        let denied = try await Self.post(server, "/validate", smuggled, in: scratch)
+        #expect(denied["allowed"] as? Bool == false, "\(denied)")
+        let message = (denied["status"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("denied by policy \"release-tags\""), "\(message)")
+    }
 }
