@@ -16,18 +16,20 @@ public enum ImageVerificationResult: String, Sendable, Hashable, Codable, CaseIt
     case skip
 
     /// The result of an image decided `outcome`; `exempt` when a PolicyException or an
-    /// EmergencyBypass applied, `covered` when a policy matched it.
-    public init(outcome: ImageOutcome?, exempt: Bool, covered: Bool) {
+    /// EmergencyBypass applied, `evaluated` when a policy was evaluated for it. An image a policy
+    /// covers but that no policy is enforced for here (`kinds`, `namespaceSelector`) was not
+    /// evaluated: skipped, not passed, since nothing was verified.
+    public init(outcome: ImageOutcome?, exempt: Bool, evaluated: Bool) {
         switch outcome {
         case .deny, nil: self = .fail
         case .warn, .audit: self = .warn
-        case .allow: self = !exempt && covered ? .pass : .skip
+        case .allow: self = !exempt && evaluated ? .pass : .skip
         }
     }
 
     /// The result of one verdict.
     public init(_ verdict: ImageVerdict) {
-        self.init(outcome: verdict.outcome, exempt: !verdict.exemptions.isEmpty, covered: !verdict.policies.isEmpty)
+        self.init(outcome: verdict.outcome, exempt: !verdict.exemptions.isEmpty, evaluated: !verdict.results.isEmpty)
     }
 }
 
@@ -131,7 +133,7 @@ public final class SignatureVerificationMetrics: Sendable {
         for index in decision.verdicts.indices {
             let result = ImageVerificationResult(
                 outcome: decision.verdicts[index].outcome, exempt: !decision.verdicts[index].exemptions.isEmpty,
-                covered: !decision.verdicts[index].policies.isEmpty)
+                evaluated: !decision.verdicts[index].results.isEmpty)
             count(result, kind: policies.decidingAuthority(of: decision.verdicts[index].results)?.kindName, source: source)
         }
     }

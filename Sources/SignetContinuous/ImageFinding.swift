@@ -71,10 +71,11 @@ extension ImageFinding {
     }
 
     /// Admission's outcome as a report result: a deny fails; a warning (or an `Audit` policy's
-    /// failure) warns; an allow under an exemption, or of an image no policy covers, is skipped;
-    /// any other allow passed its policies.
+    /// failure) warns; an allow under an exemption, of an image no policy covers, or of one no
+    /// covering policy is enforced for here (no authority consulted), is skipped; any other
+    /// allow passed its policies.
     static func result(of verdict: AdmissionAuditRecord.Image) -> Result {
-        Result(outcome: ImageOutcome(rawValue: verdict.verdict), exempt: !verdict.exemptions.isEmpty, covered: !verdict.policies.isEmpty)
+        Result(outcome: ImageOutcome(rawValue: verdict.verdict), exempt: !verdict.exemptions.isEmpty, evaluated: !verdict.authorities.isEmpty)
     }
 
     /// A container of a pod admission let in unevaluated (the namespace opt-out).

@@ -7,15 +7,19 @@ extension PolicyLoader {
     /// that names the policy and the error. Without it, the images a broken policy was written
     /// to protect would fall to a broader policy or to the no-match action: fail closed instead.
     ///
-    /// `nil` when the globs themselves do not compile (then what the policy covers is unknown).
+    /// A glob that does not compile is left out, so one typo among a policy's globs does not take
+    /// the others out of force with it. `nil` when none compiles (then what the policy covers is
+    /// unknown).
     public func failClosedPolicy(
         name: String, images: [ClusterImagePolicy.ImagePattern], error: String, source: PolicySourceLocation
     ) -> CompiledPolicy? {
+        let compiling = images.filter { (try? ImageGlob($0.glob, tags: $0.tags)) != nil }
+        guard !compiling.isEmpty else { return nil }
         let message = "ClusterImagePolicy \"\(name)\" is invalid, so it denies every image it covers until it is fixed: \(error)"
         let stand = ClusterImagePolicy(
             name: name,
             spec: ClusterImagePolicy.Spec(
-                images: images,
+                images: compiling,
                 authorities: [ClusterImagePolicy.Authority(name: "invalid-policy", static: .init(action: .fail, message: message))]))
         return try? compile(stand, source: source)
     }

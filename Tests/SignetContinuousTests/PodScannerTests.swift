@@ -55,6 +55,17 @@ struct PodScannerTests {
         #expect(alert.summary == "untrusted image running in shop: Pod trainer, image volume models")
     }
 
+    /// A Pod whose image a policy covers but that the policy is not enforced for (`kinds`,
+    /// `namespaceSelector`) was not verified: skipped, never reported as passing its signatures.
+    @Test func anImageNoPolicyIsEnforcedForIsSkippedNotPassed() async throws {
+        let deploymentsOnly = ScanFixtures.policy(authority: "release").replacingOccurrences(of: "\n  images:", with: "\n  kinds: [Deployment]\n  images:")
+        #expect(deploymentsOnly.contains("kinds: [Deployment]"))
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(deploymentsOnly), clock: ManualClock(Self.start))
+        let web = try #require(await findings(scanner, [signed])["shop/web/app"])
+        #expect(web.result == .skip, "\(web.result) \(web.reason)")
+        #expect(web.reason.contains("not enforced for this Pod"), "\(web.reason)")
+    }
+
     @Test func anExpiredExceptionTurnsItsPassIntoAFailAtTheNextRun() async throws {
         let clock = ManualClock(Self.start)
         let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)

@@ -138,6 +138,20 @@ struct KubernetesPolicySourceTests {
         #expect(billing.denials.first?.contains(#"ClusterImagePolicy "billing-keys" is invalid, so it denies every image it covers until it is fixed"#) == true, "\(billing.denials)")
         try server.delete("clusterimagepolicies", key: "billing-keys")
 
+        // One glob that does not compile (stored past the webhook: signet was down, or the
+        // chart's label kept it from validation) takes only itself out: the policy's other globs
+        // still deny what they cover.
+        var typo = Self.malformedKeyPolicy
+        typo["metadata"] = ["name": "billing-typo"]
+        typo["spec"] = ["images": [["glob": "ghcr.io/acme/billing/**"], ["glob": "ghcr.io/acme/legacy@sha256"]],
+                        "authorities": [["name": "release", "static": ["action": "pass"]]]]
+        try server.apply("clusterimagepolicies", typo)
+        try await KubernetesWatchTests.eventually("policy with a bad glob seen") { await source.rejected["ClusterImagePolicy billing-typo"] != nil }
+        let typoDecision = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/billing/api:1")
+        #expect(!typoDecision.allowed && typoDecision.uncovered == 0, "\(typoDecision.denials)")
+        #expect(typoDecision.denials.first?.contains(#"ClusterImagePolicy "billing-typo" is invalid"#) == true, "\(typoDecision.denials)")
+        try server.delete("clusterimagepolicies", key: "billing-typo")
+
         // Status is written: the policy is Ready, the bypass Invalid with the reason.
         try await KubernetesWatchTests.eventually("status written") {
             let policy = try server.object("clusterimagepolicies", key: "deny-untrusted")
