@@ -68,6 +68,10 @@ public struct AdmissionResponder: Sendable {
     /// ``SignatureVerificationMetrics``: never in the admission metrics, the `admission review`
     /// log lines or the exemption-use and violation counters, which are about admissions.
     public var source: SignatureVerificationMetrics.Source = .admission
+    /// For a scan: the images of the Pod being decided whose digest the node reported running the
+    /// spec's tag as (see ``AdmissionSubject/nodePinnedImages``); set per Pod on a copy of the
+    /// responder.
+    public var nodePinnedImages: Set<String> = []
 
     /// A responder that always uses `evaluator`.
     public init(evaluator: PolicyEvaluator, logger: Logger = Logger(label: "signet.admission")) {
@@ -277,8 +281,8 @@ public struct AdmissionResponder: Sendable {
         }
 
         var subject = subject(of: request)
-        // A scan's Pod names each container's tag pinned to the digest the node runs.
-        if source == .scan { subject.digestsFromTheNode = true }
+        // A scan's Pod names the tags it pinned to the digests the node runs.
+        if source == .scan { subject.nodePinnedImages = nodePinnedImages }
         var prepared = Prepared(
             uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator())
         prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)

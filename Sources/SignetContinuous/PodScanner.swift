@@ -66,6 +66,7 @@ public struct PodScanner: Sendable {
         responder.auditSink = capture
         responder.eventSink = nil
         responder.source = .scan
+        responder.nodePinnedImages = pod.nodePinnedImages
         let answer = await responder.respond(to: body, deadline: .now + deadline)
         guard let record = capture.admission else {
             return pod.containers.map { failed($0, pod: pod, reason: "signet gave no decision for this pod (HTTP \(answer.status))") }

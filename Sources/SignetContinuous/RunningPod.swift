@@ -83,6 +83,18 @@ public struct RunningPod: Sendable {
     /// order: when one changes (a container restarted on another digest) the Pod is decided again.
     public var runningImages: [String] { containers.map(\.runningImage) }
 
+    /// The images (normalised references) whose digest the node reported for a spec that named
+    /// a tag alone: their tag is what the Pod asked for and their digest what the node pulled it
+    /// as. A digest the spec wrote itself is not among them: beside it the tag vouches for
+    /// nothing, as at admission.
+    public var nodePinnedImages: Set<String> {
+        Set(containers.compactMap { container in
+            guard container.runningImage != container.specImage, !container.specImage.contains("@"),
+                  let reference = try? ImageReference(parsing: container.runningImage) else { return nil }
+            return reference.description
+        })
+    }
+
     /// Whether the pod still runs (or is about to): neither `Succeeded` nor `Failed`.
     public var isActive: Bool { phase != "Succeeded" && phase != "Failed" }
 

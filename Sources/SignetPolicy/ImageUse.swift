@@ -91,7 +91,7 @@ public struct AdmissionSubject: Sendable, Hashable {
         var serviceAccountName: String?
         var controller: ControllerReference?
         var owners: [VerifiedOwner]
-        var digestsFromTheNode = false
+        var nodePinnedImages: Set<String> = []
     }
 
     private final class Storage: Sendable {
@@ -164,13 +164,20 @@ public struct AdmissionSubject: Sendable, Hashable {
         get { storage.values.owners }
         set { update { $0.owners = newValue } }
     }
-    /// The images' digests are the ones the node reported running (a scan pins each container's
-    /// tag to them), not written by a user: an exception limited to a tag still takes in the
-    /// digest that tag was pulled as. At admission a digest beside a tag is the user's, and
-    /// the tag then vouches for nothing.
-    public var digestsFromTheNode: Bool {
-        get { storage.values.digestsFromTheNode }
-        set { update { $0.digestsFromTheNode = newValue } }
+    /// The images (normalised references, `name:tag@sha256:…`) whose digest the node reported
+    /// running the tag as: a scan pins a container's tag to its `imageID` when the spec names no
+    /// digest. For them the tag is what the Pod asked for and the digest what the node pulled it
+    /// as, so an exception limited to the tag takes them in, and a policy limited to other tags
+    /// does not cover them. Everywhere else (admission, and a spec that wrote a digest itself) a
+    /// digest beside a tag is the user's, and the tag vouches for nothing by itself.
+    public var nodePinnedImages: Set<String> {
+        get { storage.values.nodePinnedImages }
+        set { update { $0.nodePinnedImages = newValue } }
+    }
+
+    /// Whether `image`'s digest is the one the node pulled its tag as (``nodePinnedImages``).
+    public func isPinnedByTheNode(_ image: ImageReference) -> Bool {
+        !storage.values.nodePinnedImages.isEmpty && storage.values.nodePinnedImages.contains(image.description)
     }
 
     public init(

@@ -246,8 +246,8 @@ public struct PolicyEvaluator: Sendable {
     }
 
     private func tagClaim(of image: ImageReference, subject: AdmissionSubject) -> TagClaim {
-        // A scan's Pods name the tag beside the digest the node pulled it as.
-        if subject.digestsFromTheNode { return .named }
+        // A scan's Pod names the tag beside the digest the node pulled it as.
+        if subject.isPinnedByTheNode(image) { return .named }
         guard let digest = image.digest, let tagDigests else { return .notNamed }
         guard let known = tagDigests.cachedDigest(ofTag: image.withoutDigest) else { return .unknown }
         return known == digest ? .named : .notNamed

@@ -55,6 +55,23 @@ struct PodScannerTests {
         #expect(alert.summary == "untrusted image running in shop: Pod trainer, image volume models")
     }
 
+    /// The exception is limited to `legacy:*` tags. A Pod whose spec names `legacy:3` runs the
+    /// digest the node pulled that tag as, and is exempt; one whose spec itself wrote a digest
+    /// beside the tag runs that digest whatever `3` names, and is decided as admission would
+    /// decide it: not exempt.
+    @Test func onlyADigestTheNodeReportedMakesTheTagBesideItCount() async throws {
+        let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)
+        let scanner = ScanFixtures.scanner(policies, clock: ManualClock(Self.start))
+        let written = ScanFixtures.pod(
+            "batch-pinned", namespace: "billing", image: "registry.example/legacy:3@\(SigningKeyVerifier.unsignedDigest)",
+            runningDigest: SigningKeyVerifier.unsignedDigest)
+        #expect(written.nodePinnedImages.isEmpty && !excepted.nodePinnedImages.isEmpty)
+        let results = await findings(scanner, [excepted, written])
+        #expect(results["billing/batch/app"]?.result == .skip)
+        let pinned = try #require(results["billing/batch-pinned/app"])
+        #expect(pinned.result == .fail && pinned.exemption == nil, "\(pinned.result) \(pinned.reason)")
+    }
+
     /// A Pod whose image a policy covers but that the policy is not enforced for (`kinds`,
     /// `namespaceSelector`) was not verified: skipped, never reported as passing its signatures.
     @Test func anImageNoPolicyIsEnforcedForIsSkippedNotPassed() async throws {

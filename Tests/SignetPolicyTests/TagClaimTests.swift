@@ -71,7 +71,7 @@ struct TagClaimTests {
         let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(policies.utf8))])
         let evaluator = PolicyEvaluator(policies: set, noMatchAction: .allow, verifier: registry)
         var subject = AdmissionSubject(namespace: "shop", name: "web", kind: "Pod")
-        subject.digestsFromTheNode = scan
+        if scan { subject.nodePinnedImages = [try ImageReference(parsing: image).description] }
         return await evaluator.evaluate([ImageUse(image: image, container: "web")], subject: subject, deadline: .now + .seconds(3600))
     }
 

@@ -59,7 +59,7 @@ public struct CompiledBypass: Sendable {
         }
         if !images.isEmpty {
             let match = ImageMatchSubject(image)
-            guard images.contains(where: { $0.exempts(match, digestFromTheNode: subject.digestsFromTheNode) }) else { return false }
+            guard images.contains(where: { $0.exempts(match, digestFromTheNode: subject.isPinnedByTheNode(image)) }) else { return false }
         }
         return true
     }

@@ -76,7 +76,7 @@ public struct CompiledException: Sendable {
         if let policies, !policies.contains(policy) { return false }
         if !images.isEmpty {
             let match = ImageMatchSubject(image)
-            guard images.contains(where: { $0.exempts(match, digestFromTheNode: subject.digestsFromTheNode) }) else { return false }
+            guard images.contains(where: { $0.exempts(match, digestFromTheNode: subject.isPinnedByTheNode(image)) }) else { return false }
         }
         if coversObject(kind: subject.kind, name: subject.name) { return true }
         return subject.owners.contains { coversObject(kind: $0.kind, name: $0.name) && $0.templateNames(image) }
