@@ -218,6 +218,26 @@ struct ExemptionDecisionTests {
         #expect(await Self.evaluate(try Self.set(Self.denyDockerHub, short), at: created.addingTimeInterval(60)).allowed)
     }
 
+    /// A creationTimestamp ahead of now (written in a policy directory file: only the API server
+    /// sets it in a cluster) would let an exception choose where its window starts: refused, and
+    /// never in force, beyond a few minutes of clock skew.
+    @Test func aCreationTimeAheadOfNowIsRefused() async throws {
+        let now = Self.expiry.addingTimeInterval(-3600)
+        let created = now.addingTimeInterval(70 * 365 * 86400)
+        let text = Self.exception(validUntil: KubernetesTime.format(created.addingTimeInterval(60 * 86400))).replacingOccurrences(
+            of: "  namespace: billing\n", with: "  namespace: billing\n  creationTimestamp: \"\(KubernetesTime.format(created))\"\n")
+        let decision = await Self.evaluate(try Self.set(Self.denyDockerHub, text), at: now)
+        #expect(!decision.allowed && decision.exemptionsUsed.isEmpty)
+        let validator = SignetResourceValidator(configuration: ExemptionConfiguration(clock: .fixed(now)))
+        let problem = try #require(validator.validate(PolicySourceFile(name: "e.yaml", bytes: Array(text.utf8))).first)
+        #expect(problem.fieldPath == "metadata.creationTimestamp")
+        #expect(problem.message.contains("says it was created at \(KubernetesTime.format(created)), after now"), "\(problem.message)")
+        // A minute of clock skew between the API server and the replica is no problem.
+        let skewed = Self.exception(validUntil: KubernetesTime.format(now.addingTimeInterval(86400))).replacingOccurrences(
+            of: "  namespace: billing\n", with: "  namespace: billing\n  creationTimestamp: \"\(KubernetesTime.format(now.addingTimeInterval(60)))\"\n")
+        #expect(await Self.evaluate(try Self.set(Self.denyDockerHub, skewed), at: now).allowed)
+    }
+
     /// Issue 16 "Bounded": an exception names at least one policy, or says `allPolicies: true`.
     @Test func anExceptionNamesItsPoliciesOrSaysAllPolicies() async throws {
         func problem(_ text: String) -> PolicyLoadError? {

@@ -48,8 +48,10 @@ public struct CompiledBypass: Sendable {
 
     /// Whether `expiresAt` lies further than `window` after the creation time (after `now` for
     /// an object without one).
+    /// A creation time more than ``ExemptionLimits/creationClockSkew`` after `now` exceeds it too.
     public func exceedsWindow(_ window: Duration, now: Date) -> Bool {
-        expiresAt.timeIntervalSince(createdAt ?? now) > window.timeInterval
+        if let createdAt, createdAt.timeIntervalSince(now) > ExemptionLimits.creationClockSkew { return true }
+        return expiresAt.timeIntervalSince(createdAt ?? now) > window.timeInterval
     }
 
     /// Whether it covers `image` of `subject` (ignoring time).

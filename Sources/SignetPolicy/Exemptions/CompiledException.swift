@@ -61,8 +61,10 @@ public struct CompiledException: Sendable {
 
     /// Whether `validUntil` lies further than `window` after the creation time (after `now`
     /// for an object without one).
+    /// A creation time more than ``ExemptionLimits/creationClockSkew`` after `now` exceeds it too.
     public func exceedsWindow(_ window: Duration, now: Date) -> Bool {
-        validUntil.timeIntervalSince(createdAt ?? now) > window.timeInterval
+        if let createdAt, createdAt.timeIntervalSince(now) > ExemptionLimits.creationClockSkew { return true }
+        return validUntil.timeIntervalSince(createdAt ?? now) > window.timeInterval
     }
 
     /// Whether it exempts `image` of `subject` from `policy` (ignoring time). Name globs match

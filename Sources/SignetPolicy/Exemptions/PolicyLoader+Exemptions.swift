@@ -192,7 +192,13 @@ extension PolicyLoader {
 /// The most entries a PolicyException or EmergencyBypass list may hold, as the CRDs' `maxItems`
 /// say: every replica compiles and keeps every entry, so a tenant's exception must not be able
 /// to fill a replica's memory.
-enum ExemptionLimits {
+public enum ExemptionLimits {
+    /// How far a `creationTimestamp` may lie after the time it is judged at: the API server's clock
+    /// and a replica's disagree a little. One further ahead (an object from a policy directory
+    /// that says it was made in 2099) is refused: its window would otherwise be measured from a
+    /// time of its own choosing, and it would apply now.
+    public static let creationClockSkew: TimeInterval = 300
+
     static let names = 256
     static let images = 256
     static let policies = 256

@@ -114,6 +114,11 @@ public struct SignetResourceValidator: Sendable {
         _ label: String, field: String, end: Date, createdAt: Date?, now: Date, window: Duration, flag: String,
         source: PolicySourceLocation
     ) -> PolicyLoadError {
+        if let createdAt, createdAt.timeIntervalSince(now) > ExemptionLimits.creationClockSkew {
+            return PolicyLoadError(
+                .invalidField, file: source.file, document: source.document, fieldPath: "metadata.creationTimestamp",
+                message: "\(label) says it was created at \(KubernetesTime.format(createdAt)), after now (\(KubernetesTime.format(now))): its window (\(flag)) is measured from its creation, which cannot lie ahead")
+        }
         let start = createdAt ?? now
         let from = createdAt.map { "its creation (creationTimestamp \(KubernetesTime.format($0)))" } ?? "now (\(KubernetesTime.format(now)))"
         let latest = start.addingTimeInterval(window.timeInterval)
