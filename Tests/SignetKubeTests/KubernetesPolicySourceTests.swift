@@ -182,6 +182,17 @@ struct KubernetesPolicySourceTests {
         try await Task.sleep(for: .milliseconds(200))
         #expect(await source.current().revision == revision)
 
+        // A status someone else wrote (an expired exception shown as Active) is put right at the
+        // next interval, from what the watch shows rather than from what signet wrote last.
+        var tampered = Self.exception(validUntil: "2026-11-22T09:00:00Z")
+        tampered["status"] = ["state": "Active", "validUntil": "2026-11-22T09:00:00Z", "message": "exempts matching workloads"]
+        try server.apply("policyexceptions", tampered)
+        #expect((try server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any])?["state"] as? String == "Active")
+        // Up to 60 s: the writer looks every 10 s.
+        try await KubernetesWatchTests.eventually("status put right", rounds: 3000) {
+            (try server.object("policyexceptions", key: "billing/vendor")?["status"] as? [String: Any])?["state"] as? String == "Expired"
+        }
+
         let forbidden = try await KubernetesAPIServerDouble.start()
         try forbidden.forbidStatusWrites()
         try forbidden.apply("clusterimagepolicies", Self.policy)

@@ -24,8 +24,8 @@ struct KubernetesWatchTests {
     }
 
     /// Polls `condition` until it holds; fails the test after a generous bound.
-    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<1000 {
+    static func eventually(_ what: String, rounds: Int = 1000, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<rounds {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -111,7 +111,8 @@ actor KubernetesPolicySource: PolicySource {
                 group.addTask {
                     await self.waitUntilLoaded()
                     while !Task.isCancelled {
-                        await statusWriter.reconcile(await self.current(), rejected: await self.rejectedObjects())
+                        await statusWriter.reconcile(
+                            await self.current(), rejected: await self.rejectedObjects(), observed: await self.observedStatuses())
                         try? await Task.sleep(for: .seconds(10))
                     }
                 }
@@ -122,6 +123,18 @@ actor KubernetesPolicySource: PolicySource {
     }
 
     private func rejectedObjects() -> [String: String] { invalid }
+
+    /// The status each signet resource has in the watch, by `Kind key` (text fields only).
+    private func observedStatuses() -> [String: [String: String]] {
+        var result: [String: [String: String]] = [:]
+        for resource in [KubernetesResource.clusterImagePolicies, .policyExceptions, .emergencyBypasses] {
+            for object in snapshots[resource]?.objects ?? [] {
+                let status = object.dictionary["status"] as? [String: Any] ?? [:]
+                result["\(resource.kind) \(object.key)"] = status.compactMapValues { $0 as? String }
+            }
+        }
+        return result
+    }
 
     private func update(_ resource: KubernetesResource, _ snapshot: ResourceSnapshot) {
         snapshots[resource] = snapshot

@@ -14,8 +14,10 @@ import SignetPolicy
 ///   (the authority fails closed; the message names the key);
 /// - any of them that does not compile: `state` `Invalid` with the reason.
 ///
-/// A status is patched only when it differs from the one last written. When the service account
-/// may not patch status (403), writing stops with one warning.
+/// A status is patched when the one the watch shows differs from it in a field signet writes (a
+/// status someone else wrote, or one lost with the object's re-creation, is put right within an
+/// interval), or, for an object the watch has not shown yet, from the one last written. When the
+/// service account may not patch status (403), writing stops with one warning.
 actor ResourceStatusWriter {
     private let client: KubernetesClient
     private let exemptions: ExemptionConfiguration
@@ -86,12 +88,21 @@ actor ResourceStatusWriter {
         return result
     }
 
-    func reconcile(_ set: PolicySet, rejected: [String: String]) async {
+    /// Whether `current` has every field of `status` with its value (fields signet does not
+    /// write are not its concern: a merge patch would never remove them).
+    static func holds(_ current: [String: String]?, _ status: [String: String]) -> Bool {
+        guard let current else { return false }
+        return status.allSatisfy { current[$0.key] == $0.value }
+    }
+
+    /// Writes each status that differs from what it should be. `observed` is the status each
+    /// object has in the watch (by `Kind key`; absent for one the watch has not shown).
+    func reconcile(_ set: PolicySet, rejected: [String: String], observed: [String: [String: String]] = [:]) async {
         guard !forbidden else { return }
         let desired = Self.desiredStatuses(set, rejected: rejected, exemptions: exemptions, now: exemptions.clock.now())
         // Forget objects that are gone, so a re-created one gets its status again.
         written = written.filter { desired[$0.key] != nil }
-        for (label, entry) in desired.sorted(by: { $0.key < $1.key }) where written[label] != entry.status {
+        for (label, entry) in desired.sorted(by: { $0.key < $1.key }) where !Self.holds(observed[label] ?? written[label], entry.status) {
             guard let patch = try? JSONSerialization.data(withJSONObject: ["status": entry.status], options: [.sortedKeys]) else { continue }
             do {
                 try await client.patchStatus(entry.resource, name: entry.name, namespace: entry.namespace, patch: Array(patch))
