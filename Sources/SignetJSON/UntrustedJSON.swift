@@ -65,6 +65,8 @@ public enum UntrustedJSON {
             case tooManyValues(limit: Int)
             case tooManyContainers(limit: Int)
             case nestedTooDeeply(limit: Int)
+            /// One object names this member twice (shown cut and escaped).
+            case duplicateMember(String)
         }
 
         public var reason: Reason
@@ -79,12 +81,19 @@ public enum UntrustedJSON {
                 "the document holds more than \(limit) JSON objects and arrays; it was refused unread"
             case .nestedTooDeeply(let limit):
                 "the document nests JSON objects and arrays more than \(limit) deep; it was refused unread"
+            case .duplicateMember(let name):
+                "an object of the document names the member \"\(name)\" twice, which JSON readers resolve differently (Foundation's JSONDecoder keeps the first, JSONSerialization and Go the last); it was refused unread"
             }
         }
     }
 
     /// Throws a ``Refusal`` when `bytes` exceed `limits` or are not UTF-8. Malformed JSON within
     /// the limits passes: the reader that follows says what is wrong with it.
+    ///
+    /// It also refuses an object that names a member twice: RFC 8259 §4 leaves the meaning to
+    /// the reader, and readers differ (Foundation's `JSONDecoder` keeps the first, its
+    /// `JSONSerialization` and Go the last), so a signed document could say one thing to its
+    /// signer's tools and another to signet. Names are compared with their escapes resolved.
     public static func check(_ bytes: UnsafeBufferPointer<UInt8>, limits: Limits) throws(Refusal) {
         var containers = 0
         // Commas and colons: with the containers and one, the values.
@@ -92,12 +101,23 @@ public enum UntrustedJSON {
         var depth = 0
         var index = 0
         let count = bytes.count
+        // The containers open, innermost last: an object's member names so far; nil for an array.
+        var open: [Set<[UInt8]>?] = []
         while index < count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
-                index = endOfString(bytes, after: index + 1)
+                let start = index + 1
+                index = endOfString(bytes, after: start)
                 if index < 0 { throw Refusal(reason: .notUTF8) }
+                // A member name: a closed string in an object, followed by a colon.
+                if let last = open.indices.last, open[last] != nil, index <= count, index > start, bytes[index - 1] == UInt8(ascii: "\""),
+                   isFollowedByColon(bytes, index) {
+                    let name = memberName(bytes, start..<(index - 1))
+                    if open[last]!.insert(name).inserted == false {
+                        throw Refusal(reason: .duplicateMember(shownName(name)))
+                    }
+                }
                 continue
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 containers += 1
@@ -105,9 +125,11 @@ public enum UntrustedJSON {
                 if containers > limits.containers { throw Refusal(reason: .tooManyContainers(limit: limits.containers)) }
                 if depth > limits.depth { throw Refusal(reason: .nestedTooDeeply(limit: limits.depth)) }
                 if containers + separators >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
+                open.append(byte == UInt8(ascii: "{") ? [] : nil)
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 // A closer with nothing open is malformed; the reader after the gate says so.
                 depth = max(0, depth - 1)
+                if !open.isEmpty { open.removeLast() }
             case UInt8(ascii: ","), UInt8(ascii: ":"):
                 separators += 1
                 if containers + separators >= limits.values { throw Refusal(reason: .tooManyValues(limit: limits.values)) }
@@ -145,6 +167,73 @@ public enum UntrustedJSON {
     public static func object(_ bytes: [UInt8], limits: Limits = .smallObject) throws -> Any {
         try check(bytes, limits: limits)
         return try JSONSerialization.jsonObject(with: Data(bytes))
+    }
+
+    /// Whether the first byte after `index` that is not whitespace is a colon.
+    @inline(__always)
+    private static func isFollowedByColon(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Bool {
+        var next = index
+        while next < bytes.count, bytes[next] == 0x20 || bytes[next] == 0x0A || bytes[next] == 0x0D || bytes[next] == 0x09 { next += 1 }
+        return next < bytes.count && bytes[next] == UInt8(ascii: ":")
+    }
+
+    /// The UTF-8 of a member name whose content is `range`, escapes resolved (RFC 8259 §7), so
+    /// that `"a"` and `"\u0061"` are one name. A malformed escape is kept as written: the reader
+    /// after the gate refuses the document anyway.
+    private static func memberName(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [UInt8] {
+        guard bytes[range].contains(UInt8(ascii: "\\")) else { return Array(bytes[range]) }
+        var name: [UInt8] = []
+        var index = range.lowerBound
+        func hex(_ at: Int) -> UInt32? {
+            guard at + 4 <= range.upperBound else { return nil }
+            var value: UInt32 = 0
+            for byte in bytes[at..<(at + 4)] {
+                guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else { return nil }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        while index < range.upperBound {
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: "\\"), index + 1 < range.upperBound else {
+                name.append(byte)
+                index += 1
+                continue
+            }
+            let escaped = bytes[index + 1]
+            switch escaped {
+            case UInt8(ascii: "b"): name.append(0x08); index += 2
+            case UInt8(ascii: "f"): name.append(0x0C); index += 2
+            case UInt8(ascii: "n"): name.append(0x0A); index += 2
+            case UInt8(ascii: "r"): name.append(0x0D); index += 2
+            case UInt8(ascii: "t"): name.append(0x09); index += 2
+            case UInt8(ascii: "u"):
+                guard var code = hex(index + 2) else {
+                    name.append(contentsOf: bytes[index..<(index + 2)])
+                    index += 2
+                    continue
+                }
+                index += 6
+                if (0xD800...0xDBFF).contains(code), index + 6 <= range.upperBound, bytes[index] == UInt8(ascii: "\\"),
+                   bytes[index + 1] == UInt8(ascii: "u"), let low = hex(index + 2), (0xDC00...0xDFFF).contains(low) {
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    index += 6
+                }
+                name.append(contentsOf: Array(String(Unicode.Scalar(code).map(Character.init) ?? "\u{FFFD}").utf8))
+            default:
+                // \" \\ \/ stand for themselves.
+                name.append(escaped)
+                index += 2
+            }
+        }
+        return name
+    }
+
+    /// A member name as a refusal shows it: at most 64 characters, control characters escaped.
+    private static func shownName(_ name: [UInt8]) -> String {
+        let text = String(decoding: name, as: UTF8.self)
+        let shown = text.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+        return text.unicodeScalars.count > 64 ? shown + "…" : shown
     }
 
     /// The index just past the closing quote of the string whose content starts at `start`

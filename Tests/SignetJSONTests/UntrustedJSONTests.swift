@@ -31,14 +31,31 @@ struct UntrustedJSONTests {
         #expect(refusal(text, .init(values: 11, containers: 3)) == .tooManyContainers(limit: 3))
     }
 
-    /// Foundation's index holds a member's name as a value of its own, and an object's
-    /// dictionary reserves room for every member even when the names repeat: an object of many
+    /// Foundation's index holds a member's name as a value of its own: an object of many
     /// members counts two values each: the object and 1,000 members are 2,001.
     @Test
     func memberNamesCountAsValues() {
-        let members = "{" + Array(repeating: #""":0"#, count: 1_000).joined(separator: ",") + "}"
+        let members = "{" + (0..<1_000).map { #""m\#($0)":0"# }.joined(separator: ",") + "}"
         #expect(refusal(members, .init(values: 2_001)) == nil)
         #expect(refusal(members, .init(values: 2_000)) == .tooManyValues(limit: 2_000))
+    }
+
+    /// An object that names a member twice is refused: readers disagree on which one counts
+    /// (JSONDecoder the first, JSONSerialization and Go the last). Names compare with their
+    /// escapes resolved; the same name in different objects, or as a string value, is fine.
+    @Test
+    func aMemberNamedTwiceInOneObjectIsRefused() {
+        let digest = #"{"critical":{"image":{"docker-manifest-digest":"sha256:aa"}},"critical":{"image":{"docker-manifest-digest":"sha256:bb"}}}"#
+        #expect(refusal(digest, .registryDocument) == .duplicateMember("critical"))
+        #expect(refusal(#"{"a":1,"\u0061":2}"#, .registryDocument) == .duplicateMember("a"))
+        #expect(refusal(#"{"a\"b":1, "a\u0022b" : 2}"#, .registryDocument) == .duplicateMember("a\"b"))
+        #expect(refusal(#"{"\ud83d\ude00":1,"😀":2}"#, .registryDocument) == .duplicateMember("😀"))
+        #expect(refusal(#"{"x":{"a":1,"a":2}}"#, .registryDocument) == .duplicateMember("a"))
+        #expect(refusal(#"[{"a":1},{"a":2}]"#, .registryDocument) == nil)
+        #expect(refusal(#"{"a":"a","b":{"a":1},"c":["a","a"]}"#, .registryDocument) == nil)
+        #expect(refusal(#"{"a":1,"A":2,"a ":3}"#, .registryDocument) == nil)
+        let refused = UntrustedJSON.Refusal(reason: .duplicateMember("critical"))
+        #expect(refused.description.contains(#"names the member "critical" twice"#))
     }
 
     /// A string's closing quote, an escaped quote and a NUL byte are found at every offset of the
