@@ -129,6 +129,7 @@ struct OwnerChainExceptionTests {
 
     @Test func podsAndReplicaSetsOfTheCoveredDeploymentAreExempt() async throws {
         let server = try await Self.cluster()
+        defer { server.stop() }
         let responder = try Self.responder(server)
 
         let pod = await Self.decide(responder, try Self.review(owner: Self.webReplicaSet))
@@ -148,6 +149,7 @@ struct OwnerChainExceptionTests {
 
     @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {
         let server = try await Self.cluster()
+        defer { server.stop() }
         let pod = await Self.decide(try Self.responder(server, resolving: false), try Self.review(owner: Self.webReplicaSet))
         #expect(!pod.allowed)
         #expect(pod.text.contains("deny-untrusted"), "\(pod.text)")
@@ -162,6 +164,7 @@ struct OwnerChainExceptionTests {
     ])
     func aClaimedOwnerThatDoesNotCheckOutExemptsNothing(_ case: String, _ claimed: OwnerClaim) async throws {
         let server = try await Self.cluster()
+        defer { server.stop() }
         let pod = await Self.decide(try Self.responder(server), try Self.review(owner: claimed))
         #expect(!pod.allowed, "\(`case`): \(pod.text)")
         if `case` == "a forged UID" {
@@ -174,6 +177,7 @@ struct OwnerChainExceptionTests {
 
     @Test func anImageTheDeploymentDoesNotRunIsNotExempt() async throws {
         let server = try await Self.cluster()
+        defer { server.stop() }
         let pod = await Self.decide(try Self.responder(server), try Self.review(image: "ghcr.io/acme/web:evil", owner: Self.webReplicaSet))
         #expect(!pod.allowed, "the real ReplicaSet's Deployment runs web:v1 only: \(pod.text)")
     }
@@ -181,6 +185,7 @@ struct OwnerChainExceptionTests {
     /// An image volume the Deployment's template mounts is exempt with it; another is not.
     @Test func imageVolumesOfTheTemplateAreExemptAndOthersAreNot() async throws {
         let server = try await Self.cluster()
+        defer { server.stop() }
         let responder = try Self.responder(server)
         let pod = await Self.decide(responder, try Self.review(volumeImage: "ghcr.io/acme/models:v1", owner: Self.webReplicaSet))
         #expect(pod.allowed, "\(pod.text)")
@@ -204,6 +209,7 @@ struct OwnerChainExceptionTests {
     /// image, and `requireDigest` fails it until it is pinned).
     @Test func mutateLeavesImagesTheOwnersExceptionAdmitsAsWritten() async throws {
         let server = try await Self.cluster()
+        defer { server.stop() }
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
             serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
         let policies = """
