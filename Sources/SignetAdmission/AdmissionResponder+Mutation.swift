@@ -177,15 +177,16 @@ extension AdmissionResponder {
     }
 
     /// With ``requirePinnedDigests``: each verdict `/mutate` pins (a digest verified, named by
-    /// tag alone, at a known position, ``pinnable(_:evaluator:subject:)``) that is allowed, with
-    /// the digest verified by a passing `Enforce` policy, becomes a denial that says so, since
-    /// this object reached `/validate` without the pin. What only `Warn` or `Audit` policies vouch
-    /// for never denies, nor an image an exemption admits as written (``pins(in:evaluator:subject:)``
+    /// tag alone, at a known position, ``pinnable(_:evaluator:subject:)``) that is admitted
+    /// (allowed, or allowed with a `Warn` or `Audit` policy failing beside), with the digest
+    /// verified by a passing `Enforce` policy, becomes a denial that says so, since this object
+    /// reached `/validate` without the pin. What only `Warn` or `Audit` policies vouch for never
+    /// denies, nor an image an exemption admits as written (``pins(in:evaluator:subject:)``
     /// leaves it so).
     static func denyUnpinned(_ decision: inout AdmissionDecision, evaluator: PolicyEvaluator, subject: AdmissionSubject) {
         // By index: the common verdict (nothing to deny) is read in place, not copied.
         for index in decision.verdicts.indices {
-            guard decision.verdicts[index].outcome == .allow,
+            guard decision.verdicts[index].outcome != .deny,
                   let digest = decision.verdicts[index].verifiedDigest, decision.verdicts[index].position != nil,
                   !decision.verdicts[index].image.contains("@"),
                   pinnable(decision.verdicts[index], evaluator: evaluator, subject: subject) else { continue }

@@ -49,12 +49,15 @@ extension AttestationCondition {
             if op == .in { return hit ? nil : fail("one of \(listed)") }
             return hit ? fail("none of \(listed)") : nil
         case .matches:
-            guard case .string(let pattern) = operand,
-                  let expression = try? NSRegularExpression(pattern: "^(?:\(pattern))$")
+            // The whole value, on its Unicode scalars (as keyless identities are matched): an
+            // anchored ICU pattern (`^(?:...)$`) also took a value with a line break after
+            // what it matched, since ICU's `$` matches before a final line terminator.
+            guard case .string(let pattern) = operand, let expression = try? Regex(pattern)
             else { return fail("a valid regular expression") }
+            let whole = expression.matchingSemantics(.unicodeScalar)
             let hit = values.contains { value in
                 guard case .string(let text) = value else { return false }
-                return expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+                return (try? whole.wholeMatch(in: text)) != nil
             }
             return hit ? nil : fail("to match \(pattern)")
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:

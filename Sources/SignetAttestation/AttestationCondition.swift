@@ -70,7 +70,7 @@ public indirect enum AttestationCondition: Sendable, Hashable {
                 throw AttestationError("\(field).value: \(name) takes a non-empty list of strings, numbers or booleans")
             }
         case .matches:
-            guard case .string(let pattern)? = operand, (try? NSRegularExpression(pattern: pattern)) != nil else {
+            guard case .string(let pattern)? = operand, (try? Regex(pattern)) != nil else {
                 throw AttestationError("\(field).value: matches takes a valid regular expression")
             }
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:

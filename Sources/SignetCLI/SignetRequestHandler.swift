@@ -55,10 +55,25 @@ struct SignetRequestHandler: HTTPRequestHandler {
 
     /// Refuses, from the head and before the body is read, a review from a client without the
     /// certificate the configuration asks for: such a client cannot make signet buffer a body.
+    /// A request with a body anywhere but the two review endpoints is refused the same way: no
+    /// other endpoint reads one, and a body announced there would hold the server's body budget
+    /// (every client's share of it) until its timeout.
     func screen(_ head: HTTPRequest, context: HTTPRequestContext) -> HTTPResponse? {
-        guard let refusal = clientRefusal(head, context: context) else { return nil }
+        guard let refusal = clientRefusal(head, context: context) ?? Self.unreadBodyRefusal(head) else { return nil }
         Self.record(refusal, to: head, context: context)
         return refusal
+    }
+
+    /// 413 for a request that is not a review and announces a body (RFC 9110 §15.5.14: the
+    /// server refuses to take the content); nil for a review, or a request without a body.
+    static func unreadBodyRefusal(_ request: HTTPRequest) -> HTTPResponse? {
+        let takesBody = request.method == "POST" && (request.path == "/validate" || request.path == "/mutate")
+        guard !takesBody else { return nil }
+        // Announced by Content-Length (the parser checked it is one number) or Transfer-Encoding.
+        let announcesBody = !request.body.isEmpty || request.headers["Transfer-Encoding"] != nil
+            || request.headers["Content-Length"].map { Int($0) != 0 } == true
+        guard announcesBody else { return nil }
+        return .text(413, "\(request.method) \(request.path) takes no request body\n")
     }
 
     /// The answer to a review from a client that may not send one, or nil when it may.

@@ -59,6 +59,9 @@ struct HistoryFilters: Sendable {
             guard let date = time(text) else {
                 return .failure(Problem(message: "\(name) must be a time such as 2026-06-01T12:00:00Z, not \"\(text)\""))
             }
+            if let problem = HistoryQuery.problem(with: date, name: name) {
+                return .failure(Problem(message: "\(problem), not \"\(text)\""))
+            }
             query[keyPath: keyPath] = date
         }
         if let since = query.since, let until = query.until, until <= since {

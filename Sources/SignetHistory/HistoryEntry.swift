@@ -82,8 +82,16 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     /// the same way in SQLite and PostgreSQL).
     var timeMicroseconds: Int64 { Self.microseconds(time) }
 
+    /// Saturating at the ends of 64 bits (about 292,000 years either side of 1970), so no
+    /// time converts with a trap; queries refuse times outside ``HistoryQuery/supportedTimes``
+    /// before they get here.
     static func microseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let value = (date.timeIntervalSince1970 * 1_000_000).rounded(.down)
+        guard !value.isNaN else { return 0 }
+        // 2^63 is exact as a Double; Int64.max is not, and rounds up to it.
+        if value >= 9_223_372_036_854_775_808.0 { return Int64.max }
+        if value < -9_223_372_036_854_775_808.0 { return Int64.min }
+        return Int64(value)
     }
 
     static func date(microseconds: Int64) -> Date {

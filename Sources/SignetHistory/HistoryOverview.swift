@@ -32,6 +32,9 @@ public struct HistoryOverviewQuery: Sendable, Hashable {
 
     func validated() throws -> Self {
         guard until > since else { throw HistoryStoreError.invalidQuery("an overview's end must be after its start") }
+        for (name, time) in [("an overview's start", since), ("an overview's end", until)] {
+            if let problem = HistoryQuery.problem(with: time, name: name) { throw HistoryStoreError.invalidQuery(problem) }
+        }
         guard (1...Self.maximumBuckets).contains(buckets) else {
             throw HistoryStoreError.invalidQuery("an overview has between 1 and \(Self.maximumBuckets) buckets, not \(buckets)")
         }

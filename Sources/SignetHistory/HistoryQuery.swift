@@ -21,6 +21,18 @@ public struct HistoryQuery: Sendable, Hashable {
     /// filters, and reads only the entries of that digest.
     public static let scanWindow = 50_000
 
+    /// The times `since` and `until` may name: years 0001 to 9999, as RFC 3339 writes them.
+    /// The stores keep times as whole microseconds since 1970 in 64 bits, which end in the
+    /// year 294,247; a time outside this range is refused as a bad query, never converted.
+    public static let supportedTimes: ClosedRange<Date> =
+        Date(timeIntervalSince1970: -62_135_596_800)...Date(timeIntervalSince1970: 253_402_300_799)
+
+    /// Why `time`, given as `name`, cannot be used in a query; nil when it can.
+    public static func problem(with time: Date, name: String) -> String? {
+        guard !supportedTimes.contains(time) else { return nil }
+        return "\(name) must lie between the years 0001 and 9999"
+    }
+
     /// The one entry with this id (``HistoryStore/entry(id:)``).
     public var id: Int64?
     public var image: String?

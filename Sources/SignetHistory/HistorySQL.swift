@@ -134,6 +134,9 @@ struct HistorySQL: Sendable {
         guard (1...HistoryQuery.maximumLimit).contains(query.limit) else {
             throw HistoryStoreError.invalidQuery("the page size must be between 1 and \(HistoryQuery.maximumLimit), not \(query.limit)")
         }
+        for (name, time) in [("since", query.since), ("until", query.until)] {
+            if let time, let problem = HistoryQuery.problem(with: time, name: name) { throw HistoryStoreError.invalidQuery(problem) }
+        }
     }
 
     /// The time and id of the last entry a windowed page reads (the `scanWindow`-th after the
@@ -257,6 +260,10 @@ struct HistorySQL: Sendable {
     static func ageCutoff(_ retention: HistoryRetention, now: Date) -> Int64? {
         guard let age = retention.maximumAge else { return nil }
         let (seconds, attoseconds) = age.components
-        return HistoryEntry.microseconds(now) - seconds * 1_000_000 - attoseconds / 1_000_000_000_000
+        // Saturating: an age longer than the clock's range keeps everything, it does not trap.
+        let (ageMicroseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return Int64.min }
+        let (cutoff, under) = HistoryEntry.microseconds(now).subtractingReportingOverflow(ageMicroseconds + attoseconds / 1_000_000_000_000)
+        return under ? Int64.min : cutoff
     }
 }

@@ -78,8 +78,8 @@ public final class SQLiteHistoryStore: HistoryStore {
     /// ``query(_:)`` with a scan window of `scanWindow` entries (tests use a small one).
     func query(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
         let sql = self.sql
-        let boundary = HistorySQL.isWindowed(query) ? sql.windowBoundary(query, scanWindow: scanWindow) : nil
         try HistorySQL.check(query)
+        let boundary = HistorySQL.isWindowed(query) ? sql.windowBoundary(query, scanWindow: scanWindow) : nil
         return try await database.read { db -> HistoryPage in
             let oldest = try boundary.flatMap { boundary in
                 try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)).map {

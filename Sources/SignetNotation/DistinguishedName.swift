@@ -8,44 +8,65 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
     /// Attribute types upper-cased, values as written (escapes removed).
     public let attributes: [(type: String, value: String)]
 
+    /// Reads the string form, one Unicode scalar at a time: a backslash escapes the scalar
+    /// after it whatever that scalar is, and `,` `+` `;` separate attributes. (Characters, that
+    /// is grapheme clusters, would join a backslash to a "Prepend" scalar before it, such as
+    /// U+0600, and lose the escape.)
     public init(parsing text: String) throws(NotationTrustPolicyError) {
-        var attributes: [(String, String)] = []
-        var current = ""
+        var parts: [String.UnicodeScalarView] = []
+        var current = String.UnicodeScalarView()
         var escaped = false
-        var parts: [String] = []
-        for character in text {
+        for scalar in text.unicodeScalars {
             if escaped {
-                current.append(character)
+                current.append(scalar)
                 escaped = false
-            } else if character == "\\" {
-                current.append(character)
+            } else if scalar == "\\" {
+                current.append(scalar)
                 escaped = true
-            } else if character == "," || character == "+" || character == ";" {
+            } else if scalar == "," || scalar == "+" || scalar == ";" {
                 parts.append(current)
-                current = ""
+                current = String.UnicodeScalarView()
             } else {
-                current.append(character)
+                current.append(scalar)
             }
         }
         guard !escaped else { throw NotationTrustPolicyError("ends with a lone backslash") }
         parts.append(current)
+        var attributes: [(String, String)] = []
         for part in parts {
-            guard let equals = Self.unescapedEquals(in: part) else { throw NotationTrustPolicyError("\"\(part)\" is not TYPE=value") }
-            var type = part[..<equals].trimmingCharacters(in: .whitespaces).uppercased()
-            if type == "S" { type = "ST" }
-            let value = Self.unescape(String(part[part.index(after: equals)...]))
-            guard !type.isEmpty, type.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." }) else {
-                throw NotationTrustPolicyError("\"\(part)\" has no valid attribute type")
-            }
-            guard !attributes.contains(where: { $0.0 == type }) else { throw NotationTrustPolicyError("attribute \(type) appears twice") }
-            attributes.append((type, value))
+            guard let equals = Self.unescapedEquals(in: part) else { throw NotationTrustPolicyError("\"\(String(part))\" is not TYPE=value") }
+            let type = String(part[..<equals]).trimmingCharacters(in: .whitespaces)
+            try Self.append(type: type, value: Self.unescape(part[part.index(after: equals)...]), to: &attributes, part: String(part))
         }
         self.attributes = attributes
     }
 
-    /// The subject of `certificate` (its RFC 2253 form, read back).
+    /// The subject of `certificate`, read from its attributes (``Certificate/subjectAttributes``),
+    /// not from its printed form read back: a value can hold any text, and only the name itself
+    /// says where one attribute ends.
     public init(subjectOf certificate: Certificate) throws(NotationTrustPolicyError) {
-        try self.init(parsing: certificate.subject)
+        guard let read = certificate.subjectAttributes else {
+            throw NotationTrustPolicyError("the subject of \"\(certificate.subject)\" holds a value that is not text")
+        }
+        var attributes: [(String, String)] = []
+        for attribute in read {
+            try Self.append(type: attribute.type, value: attribute.value, to: &attributes, part: "\(attribute.type)=\(attribute.value)")
+        }
+        self.attributes = attributes
+    }
+
+    /// Adds one attribute, its type upper-cased (`S` read as `ST`); a type that is not letters,
+    /// digits and dots, or one already present, is refused.
+    private static func append(
+        type: String, value: String, to attributes: inout [(String, String)], part: String
+    ) throws(NotationTrustPolicyError) {
+        var type = type.uppercased()
+        if type == "S" { type = "ST" }
+        guard !type.isEmpty, type.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ".") }) else {
+            throw NotationTrustPolicyError("\"\(part)\" has no valid attribute type")
+        }
+        guard !attributes.contains(where: { $0.0 == type }) else { throw NotationTrustPolicyError("attribute \(type) appears twice") }
+        attributes.append((type, value))
     }
 
     public func has(_ type: String) -> Bool { attributes.contains { $0.type == type } }
@@ -72,35 +93,36 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func unescapedEquals(in text: String) -> String.Index? {
+    private static func unescapedEquals(in text: String.UnicodeScalarView) -> String.UnicodeScalarView.Index? {
         var escaped = false
         var index = text.startIndex
         while index < text.endIndex {
-            let character = text[index]
-            if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == "=" { return index }
+            let scalar = text[index]
+            if escaped { escaped = false } else if scalar == "\\" { escaped = true } else if scalar == "=" { return index }
             index = text.index(after: index)
         }
         return nil
     }
 
-    /// Removes escapes and the spaces around a value that are not escaped.
-    private static func unescape(_ text: String) -> String {
-        var value = ""
+    /// Removes escapes and the spaces around a value that are not escaped, scalar by scalar.
+    private static func unescape(_ text: Substring.UnicodeScalarView) -> String {
+        var value = String.UnicodeScalarView()
         var escaped = false
         var trailingUnescapedSpaces = 0
-        for character in text.drop(while: { $0 == " " }) {
+        for scalar in text.drop(while: { $0 == " " }) {
             if escaped {
-                value.append(character)
+                value.append(scalar)
                 escaped = false
                 trailingUnescapedSpaces = 0
-            } else if character == "\\" {
+            } else if scalar == "\\" {
                 escaped = true
             } else {
-                value.append(character)
-                trailingUnescapedSpaces = character == " " ? trailingUnescapedSpaces + 1 : 0
+                value.append(scalar)
+                trailingUnescapedSpaces = scalar == " " ? trailingUnescapedSpaces + 1 : 0
             }
         }
-        return String(value.dropLast(trailingUnescapedSpaces))
+        value.removeLast(trailingUnescapedSpaces)
+        return String(value)
     }
 }
 

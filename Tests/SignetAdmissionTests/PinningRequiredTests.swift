@@ -178,6 +178,41 @@ struct PinningRequiredTests {
         #expect(try await Self.decide(scanning, object: Self.pod([("web", Self.app)])).allowed)
     }
 
+    /// A `Warn` or `Audit` policy that fails beside the `Enforce` policy that verified the digest
+    /// (an SBOM policy on trial, say) leaves the image admitted with a warning: the pin is still
+    /// required, as `/mutate` still pins it (it used to be admitted unpinned, so a tag moved
+    /// after the check ran what nobody verified).
+    @Test func aFailingWarnOrAuditPolicyBesideTheEnforcingOneDoesNotLiftThePin() async throws {
+        for mode in ["Warn", "Audit"] {
+            let yaml = Self.policies + """
+
+                ---
+                apiVersion: signet.dev/v1alpha1
+                kind: ClusterImagePolicy
+                metadata: {name: my-app-attested}
+                spec:
+                  images: [{glob: "ghcr.io/my-org/my-app"}]
+                  mode: \(mode)
+                  authorities:
+                    - name: second
+                      keyless:
+                        identities:
+                          - issuer: "https://token.actions.githubusercontent.com"
+                            subject: "https://github.com/my-org/my-app/.github/workflows/sbom.yml@refs/heads/main"
+                """
+            let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+            var responder = AdmissionResponder(evaluator: PolicyEvaluator(
+                policies: set, verifier: VerifiesAsOneDigest(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
+            responder.requirePinnedDigests = true
+            let denied = try await Self.decide(responder, object: Self.pod([("web", Self.app)]))
+            #expect(!denied.allowed, "\(mode)")
+            #expect(denied.status?.message?.contains(#"is named by tag alone: policy "my-app-signed" verified it as \#(Self.digest)"#) == true,
+                    "\(mode): \(denied.status?.message ?? "")")
+            // Pinned, it is admitted, the failing policy's warning or audit finding beside.
+            #expect(try await Self.decide(responder, object: Self.pod([("web", "\(Self.app)@\(Self.digest)")])).allowed, "\(mode)")
+        }
+    }
+
     @Test func anEphemeralContainerAddedByTagIsDenied() async throws {
         let responder = try Self.responder()
         let before = Self.pod([("web", "\(Self.app)@\(Self.digest)")])

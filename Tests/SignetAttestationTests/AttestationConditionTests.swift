@@ -55,6 +55,17 @@ struct AttestationConditionTests {
                 "a pattern matches the whole value, not a part of it")
         #expect(try failure(#"{"path":"buildDefinition.externalParameters.workflow.ref","operator":"matches","value":"refs/heads/.*"}"#)
             == "buildDefinition.externalParameters.workflow.ref is refs/tags/v1.2.0, expected to match refs/heads/.*")
+        // A line break after the matched text is not part of the match (ICU's `$` took it).
+        for ending in ["\\n", "\\r\\n", "\\u2028", "\\u0085"] {
+            let condition = try condition(#"{"path":"ref","operator":"matches","value":"refs/heads/main"}"#)
+            let predicate = try #require(AttestationValue(json: Array(#"{"ref":"refs/heads/main\#(ending)"}"#.utf8)))
+            #expect(condition.failure(in: PredicateFields(reading: condition.paths, from: predicate), now: Self.now) != nil, "\(ending)")
+            let dollar = try self.condition(#"{"path":"ref","operator":"matches","value":"refs/heads/main$"}"#)
+            #expect(dollar.failure(in: PredicateFields(reading: dollar.paths, from: predicate), now: Self.now) != nil, "$ before \(ending)")
+        }
+        let exact = try #require(AttestationValue(json: Array(#"{"ref":"refs/heads/main"}"#.utf8)))
+        let main = try condition(#"{"path":"ref","operator":"matches","value":"refs/heads/ma.n"}"#)
+        #expect(main.failure(in: PredicateFields(reading: main.paths, from: exact), now: Self.now) == nil)
     }
 
     @Test func exists() throws {

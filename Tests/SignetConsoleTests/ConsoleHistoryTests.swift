@@ -138,11 +138,19 @@ struct ConsoleHistoryTests {
             ("verdict=bogus", "verdict must be"), ("decision=maybe", "decision must be"), ("source=kubectl", "source must be"),
             ("since=yesterday", "since must be a time"), ("since=2026-06-02T00%3A00%3A00Z&until=2026-06-01T00%3A00%3A00Z", "until must be after since"),
             ("limit=0", "limit must be"), ("limit=501", "limit must be"), ("cursor=zzz", "cursor"),
+            // Years the formatter reads but 64-bit microseconds cannot hold: refused, never converted.
+            ("since=999999999-01-01T00%3A00%3A00Z", "since must lie between the years 0001 and 9999"),
+            ("until=300000-01-01T00%3A00%3A00Z", "until must lie between the years 0001 and 9999"),
         ] {
             let refused = await get(handler, "/api/history?" + query)
             #expect(refused.status == 400, "\(query)")
             #expect(refused.body.contains(words), "\(query): \(refused.body)")
         }
+        // The HTML page refuses them alike, and the console (with the webhook beside it) is still up.
+        let farFuture = await get(handler, "/history?until=300000-01-01T00%3A00%3A00Z")
+        #expect(farFuture.status == 400, "\(farFuture.body)")
+        #expect(farFuture.body.contains("until must lie between the years 0001 and 9999"))
+        #expect(await get(handler, "/api/history").status == 200)
         // One decision, whole.
         let detail = try json(await get(handler, "/api/history/\(ids[1])").body)
         #expect(detail["id"] as? Int == Int(ids[1]))

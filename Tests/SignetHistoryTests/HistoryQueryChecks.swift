@@ -229,6 +229,20 @@ enum HistoryQueryChecks {
         var whole = try #require(read.first { $0.user != "mallory" })
         whole.id = nil
         #expect(whole == small, "a typical decision is kept exactly")
+
+        // Times past what 64-bit microseconds since 1970 hold (the year 294,247) are refused as
+        // bad queries, never converted (a trap would end the process, the webhook with it);
+        // the year 10000 is the first refused.
+        let outside = [Date(timeIntervalSince1970: 1e13), Date(timeIntervalSince1970: -1e13), Date(timeIntervalSince1970: 253_402_300_800)]
+        for time in outside {
+            for query in [HistoryQuery(since: time, limit: 5), HistoryQuery(until: time, limit: 5), HistoryQuery(image: "ghcr.io/acme/web", since: time, limit: 5)] {
+                await #expect(throws: HistoryStoreError.self, "\(time)") { try await store.query(query) }
+            }
+            await #expect(throws: HistoryStoreError.self, "\(time)") {
+                try await store.overview(HistoryOverviewQuery(since: time < base ? time : base, until: time < base ? base : time, buckets: 4))
+            }
+        }
+        #expect(try await store.query(HistoryQuery(since: Date(timeIntervalSince1970: 253_402_300_799), limit: 5)).entries.isEmpty)
         await store.close()
     }
 

@@ -74,6 +74,28 @@ import Testing
         #expect(verify(good, statement: strict, stores: stores, at: late).failure?.hasPrefix("authenticTimestamp validation failed") == true)
     }
 
+    /// A trusted CA that lets a requester choose the text of one subject field cannot be made
+    /// to vouch for another team's identity: a commonName of `build\u{0600},OU=Release` prints
+    /// as `CN=build\u{0600}\,OU=Release,...`, which read back by grapheme clusters lost the
+    /// escape (U+0600 takes the backslash into its cluster) and gained `OU=Release`. The subject
+    /// is read from the certificate's own attributes.
+    @Test func aSubjectValueCannotForgeAnotherAttribute() async throws {
+        let forged = try await offThePool { try NotationTestSigner(leafSubject: "/C=US/ST=WA/O=Acme/CN=build\u{0600},OU=Release") }
+        #expect(forged.leaf.subjectAttributes?.map(\.type) == ["C", "ST", "O", "CN"])
+        #expect(forged.leaf.subjectAttributes?.last?.value == "build\u{0600},OU=Release")
+        let release = try NotationTestSigner.statement(identities: ["x509.subject: C=US, ST=WA, O=Acme, OU=Release"])
+        let envelope = try await offThePool { try forged.jws() }
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [forged.root]])
+        let outcome = verify(envelope, statement: release, stores: stores, at: forged.validTime)
+        #expect(outcome.failure?.hasPrefix("authenticity validation failed: signing certificate from the digital signature does not match") == true,
+                "\(outcome.failure ?? "passed")")
+        // The real OU, from the same CA, is trusted.
+        let team = try await offThePool { try NotationTestSigner(leafSubject: "/C=US/ST=WA/O=Acme/OU=Release/CN=build") }
+        let teamEnvelope = try await offThePool { try team.jws() }
+        let teamStores = NotationTrustStores([.init(type: .ca, name: "acme"): [team.root]])
+        #expect(verify(teamEnvelope, statement: release, stores: teamStores, at: team.validTime).passed)
+    }
+
     /// ES256: the `r || s` signature JWS carries, turned into DER for OpenSSL.
     @Test func ecdsaSignaturesVerify() async throws {
         let signer = try await offThePool { try NotationTestSigner(ecdsa: true) }

@@ -23,7 +23,7 @@ final class NotationTestSigner: Sendable {
         var leaf = ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=codeSigning"]
     }
 
-    /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form.
+    /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form (UTF-8).
     init(
         leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false, ecdsa: Bool = false,
         extensions: Extensions = Extensions()
@@ -47,7 +47,7 @@ final class NotationTestSigner: Sendable {
             issuer = "intermediate"
         }
         let leafKeySpec = ecdsa ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"]
-        try Self.openssl(["req"] + leafKeySpec + ["-nodes", "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", leafSubject])
+        try Self.openssl(["req"] + leafKeySpec + ["-nodes", "-utf8", "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", leafSubject])
         try Self.openssl(["x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/\(issuer).crt", "-CAkey", "\(dir)/\(issuer).key",
                           "-set_serial", "3", "-days", "365", "-extfile", "\(dir)/leaf.ext", "-out", "\(dir)/leaf.crt"])
         func read(_ name: String) throws -> Certificate { try Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(name).crt", encoding: .utf8)) }

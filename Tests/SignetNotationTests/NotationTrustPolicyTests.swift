@@ -108,5 +108,11 @@ import Testing
         let escaped = try DistinguishedName(parsing: #"C=US, S=WA, O=Acme\, Inc."#)
         #expect(escaped.attributes.last?.value == "Acme, Inc.")
         #expect(escaped.has("ST"))
+        // A "Prepend" scalar (U+0600) before an escape does not take the backslash into its
+        // grapheme cluster: the comma stays escaped, and no OU appears.
+        let prepended = try DistinguishedName(parsing: "CN=build\u{0600}\\,OU=Release,O=Corp,ST=WA,C=US")
+        #expect(!prepended.has("OU"), "\(prepended)")
+        #expect(prepended.attributes.first?.value == "build\u{0600},OU=Release")
+        #expect(!(try DistinguishedName(parsing: "C=US, ST=WA, O=Corp, OU=Release")).isSubset(of: prepended))
     }
 }

@@ -127,6 +127,33 @@ extension HardeningTests {
         }
         #expect(try await server.metricValue("signet_http_requests_refused_at_head_total") ?? 0 >= 2)
     }
+
+    /// A body announced to an endpoint that reads none (health, metrics, an unknown path, a
+    /// review endpoint by another method) is refused from its head with 413 and close, while the
+    /// client has sent no byte of it: such heads used to hold 8 MiB of the body budget each until
+    /// the body timeout, so a few clients without a certificate could make the API server's
+    /// reviews 503 even with a client CA configured.
+    @Test func bodiesForEndpointsThatReadNoneAreRefusedFromTheirHead() async throws {
+        let apiServerPKI = try TestPKI()
+        let server = try await startServer([
+            "--client-ca", apiServerPKI.clientCAFile, "--max-buffered-body-bytes", "\(8 << 20)", "--max-buffered-body-bytes-per-peer", "\(8 << 20)",
+        ])
+        for (method, path, framing) in [
+            ("POST", "/healthz", "Content-Length: 8388608"), ("POST", "/metrics", "Content-Length: 8388608"),
+            ("PUT", "/nothing-here", "Content-Length: 8388608"), ("GET", "/validate", "Content-Length: 8388608"),
+            ("POST", "/readyz", "Transfer-Encoding: chunked"),
+        ] {
+            let result = try await LiveClient.run("raw", server, [
+                "--send", "\(method) \(path) HTTP/1.1\\r\\nHost: localhost\\r\\n\(framing)\\r\\n\\r\\n",
+            ])
+            #expect(result["status"] as? Int == 413, "\(method) \(path): \(result)")
+            #expect(result["closed"] as? Bool == true, "\(method) \(path)")
+        }
+        #expect(try await server.metricValue("signet_http_requests_refused_at_head_total") ?? 0 >= 5)
+        #expect(try await server.metricValue("signet_http_body_budget_refusals_total") ?? 0 == 0)
+        // Requests without a body are answered as before.
+        #expect(try await server.curl(["-sf", "\(server.baseURL)/healthz"]).stdout == "ok\n")
+    }
 }
 
 extension HardeningTests {

@@ -98,8 +98,54 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The subject name in RFC 2253 form.
+    /// The subject name in RFC 2253 form, for people to read. Matching a name against an
+    /// identity reads ``subjectAttributes`` instead: printed text read back can be split in
+    /// places the name never was.
     public var subject: String { Self.name(X509_get_subject_name(handle)) }
+
+    /// One attribute of a distinguished name (RFC 5280 section 4.1.2.4, X.501 AttributeTypeAndValue).
+    public struct NameAttribute: Sendable, Hashable {
+        /// The type's short name as RFC 2253 output names it (`CN`, `OU`, `O`, `L`, `ST`, `C`,
+        /// `emailAddress`, ...), or its OID in dotted form when it has none.
+        public var type: String
+        /// The value as UTF-8 (converted from whichever string type the certificate holds it in).
+        public var value: String
+    }
+
+    /// The subject's attributes in the order the name holds them (each of a multi-valued RDN
+    /// on its own), read from the name itself, never from its printed form; nil when a value is
+    /// not a string (it could not be compared as one, so nothing may match it).
+    public var subjectAttributes: [NameAttribute]? {
+        guard let name = X509_get_subject_name(handle) else { return [] }
+        var attributes: [NameAttribute] = []
+        for index in 0..<max(0, X509_NAME_entry_count(name)) {
+            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
+                  let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+            let type: String
+            let nid = OBJ_obj2nid(object)
+            if nid != NID_undef, let shortName = OBJ_nid2sn(nid) {
+                type = String(cString: shortName)
+            } else {
+                var buffer = [CChar](repeating: 0, count: 128)
+                let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+                guard length > 0, Int(length) < buffer.count else { return nil }
+                type = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+            var utf8: UnsafeMutablePointer<UInt8>?
+            let length = ASN1_STRING_to_UTF8(&utf8, data)
+            guard length >= 0, let utf8 else {
+                ERR_clear_error()
+                return nil
+            }
+            let bytes = UnsafeBufferPointer(start: utf8, count: Int(length))
+            // Text, or nothing: bytes that are not UTF-8 are not silently repaired into a match.
+            let value = String(validating: bytes, as: UTF8.self)
+            CRYPTO_free(utf8, #fileID, #line)
+            guard let value else { return nil }
+            attributes.append(NameAttribute(type: type, value: value))
+        }
+        return attributes
+    }
     /// The issuer name in RFC 2253 form.
     public var issuer: String { Self.name(X509_get_issuer_name(handle)) }
 
