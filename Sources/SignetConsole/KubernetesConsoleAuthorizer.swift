@@ -120,8 +120,10 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
             }
             return .allowed(review.user)
         } catch {
+            // The error (addresses, the API server's own words) goes to the log, not to a
+            // client that has not been authenticated.
             logger.warning("TokenReview failed", metadata: ["error": "\(error)"])
-            return .unavailable("the API server could not review the token: \(error)")
+            return .unavailable("the API server could not review the token; signet's log says why (\"TokenReview failed\")")
         }
     }
 
@@ -160,7 +162,7 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
             return .allowed(user)
         } catch {
             logger.warning("SubjectAccessReview failed", metadata: ["error": "\(error)", "user": "\(user.username)"])
-            return .unavailable("the API server could not review access: \(error)")
+            return .unavailable("the API server could not review access; signet's log says why (\"SubjectAccessReview failed\")")
         }
     }
 }
