@@ -327,6 +327,15 @@ struct ExemptionDecisionTests {
         #expect(problem(Self.denyDockerHub.replacingOccurrences(of: "static:\n        action: fail\n        message: not signed", with: "cosign: {}"))?
             .message.contains("unknown field \"cosign\"") == true)
         #expect(problem(Self.denyDockerHub + "\n  namespaceSelector:\n    matchExpressions:\n      - key: a\n        operator: In\n") != nil)
+        // An empty list, which a template renders from an empty list of values, is not "every":
+        // refused, where leaving the field out means every name, kind or image.
+        for field in ["names", "kinds", "images"] {
+            let empty = problem(Self.exception(extra: "  \(field): []"))
+            #expect(empty?.fieldPath == "spec.\(field)", "\(field)")
+            #expect(empty?.message.contains("leave \(field) out to mean every") == true, "\(empty?.message ?? "accepted")")
+        }
+        #expect(problem(Self.bypass(expiresAt: "2026-11-22T12:00:00Z", extra: "  namespaces: [billing]\n  images: []"))?.fieldPath == "spec.images")
+        #expect(problem(Self.exception(extra: "  names: [billing-web]\n  kinds: [Pod]")) == nil)
     }
 
     @Test func theValidatorRefusesExpiredExceptions() {

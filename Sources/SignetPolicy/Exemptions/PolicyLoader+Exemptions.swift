@@ -83,6 +83,9 @@ extension PolicyLoader {
         try Self.checkCount(spec.images, at: "spec.images", limit: ExemptionLimits.images, invalid: invalid)
         try Self.checkCount(spec.policies, at: "spec.policies", limit: ExemptionLimits.policies, invalid: invalid)
         try Self.checkCount(spec.kinds, at: "spec.kinds", limit: ExemptionLimits.kinds, invalid: invalid)
+        try Self.checkNotEmpty(spec.names, at: "spec.names", every: "name", invalid: invalid)
+        try Self.checkNotEmpty(spec.images, at: "spec.images", every: "image", invalid: invalid)
+        try Self.checkNotEmpty(spec.kinds, at: "spec.kinds", every: "kind", invalid: invalid)
         var names: [NameGlob] = []
         for (index, pattern) in (spec.names ?? []).enumerated() {
             do { names.append(try NameGlob(pattern)) } catch { throw invalid("spec.names[\(index)]", "invalid name glob \"\(pattern)\": \(error.reason)") }
@@ -104,7 +107,7 @@ extension PolicyLoader {
         }
         let policies: Set<String>? = all ? nil : Set(listed)
         let createdAt = try Self.creationTime(exception.metadata, invalid: invalid)
-        let kinds = spec.kinds.flatMap { $0.isEmpty ? nil : Set($0) }
+        let kinds = spec.kinds.map { Set($0) }
         return CompiledException(
             name: name, namespace: namespace, policies: policies, names: names, kinds: kinds, images: images,
             validUntil: validUntil, createdAt: createdAt, reason: reason, ticket: spec.ticket, approvedBy: approvedBy, source: source, definition: exception)
@@ -118,6 +121,7 @@ extension PolicyLoader {
         let spec = bypass.spec
         try Self.checkCount(spec.images, at: "spec.images", limit: ExemptionLimits.images, invalid: invalid)
         try Self.checkCount(spec.namespaces, at: "spec.namespaces", limit: ExemptionLimits.namespaces, invalid: invalid)
+        try Self.checkNotEmpty(spec.images, at: "spec.images", every: "image", invalid: invalid)
         let name = bypass.metadata.name
         guard Self.isValidResourceName(name) else {
             throw invalid("metadata.name", "\"\(name)\" is not a valid resource name (lowercase letters, digits, '-' and '.', at most 253 characters)")
@@ -156,6 +160,16 @@ extension PolicyLoader {
     ) throws(PolicyLoadError) {
         guard let list, list.count > limit else { return }
         throw invalid(path, "\(list.count) entries, more than the \(limit) allowed")
+    }
+
+    /// Refuses an empty list where leaving the field out means "every": `images: []` is what a
+    /// template renders from an empty list of values, and taken as absent it would exempt every
+    /// image (the CRDs say `minItems: 1` for the same reason).
+    private static func checkNotEmpty<Element>(
+        _ list: [Element]?, at path: String, every: String, invalid: (String, String) -> PolicyLoadError
+    ) throws(PolicyLoadError) {
+        guard let list, list.isEmpty else { return }
+        throw invalid(path, "an empty list is refused: leave \(path.split(separator: ".").last!) out to mean every \(every), or list at least one")
     }
 
     private static func creationTime(_ metadata: ResourceMetadata, invalid: (String, String) -> PolicyLoadError) throws(PolicyLoadError) -> Date? {
