@@ -127,7 +127,7 @@ extension RegistryClient {
                 }
                 // Filtered page by page, so that other artifacts do not pile up across pages.
                 listed += index.manifests.count
-                collected += index.manifests.filter { Self.keeps($0, artifactType: artifactType, prefix: artifactTypePrefix) }
+                collected += index.manifests.compactMap { Self.kept($0, artifactType: artifactType, prefix: artifactTypePrefix) }
                 guard collected.count <= Self.maximumListedReferrers else {
                     let kind = artifactType.map { " of type \($0)" } ?? artifactTypePrefix.map { " of type \($0)…" } ?? ""
                     throw RegistryError(.badResponse(
@@ -149,11 +149,21 @@ extension RegistryClient {
         }
     }
 
-    /// Whether a listed referrer is kept: of `artifactType`, or of a type starting with `prefix`.
-    static func keeps(_ referrer: Descriptor, artifactType: String?, prefix: String?) -> Bool {
-        if let artifactType, referrer.artifactType != artifactType { return false }
-        if let prefix, referrer.artifactType?.hasPrefix(prefix) != true { return false }
-        return true
+    /// The longest media type or artifact type a kept referrer may have: RFC 6838 section 4.2
+    /// allows 127 characters on each side of the `/`.
+    static let maximumMediaTypeBytes = 255
+
+    /// A listed referrer as it is kept: of `artifactType`, or of a type starting with `prefix`,
+    /// and only what a verifier reads of it (media type, digest, size, artifact type). The
+    /// registry chose the rest (annotations, URLs, embedded data, platform); kept, each of up
+    /// to 4,096 descriptors could hold megabytes of it until the listing is read. A referrer
+    /// whose types are longer than any media type is left out.
+    static func kept(_ referrer: Descriptor, artifactType: String?, prefix: String?) -> Descriptor? {
+        if let artifactType, referrer.artifactType != artifactType { return nil }
+        if let prefix, referrer.artifactType?.hasPrefix(prefix) != true { return nil }
+        guard referrer.mediaType.utf8.count <= maximumMediaTypeBytes,
+              (referrer.artifactType?.utf8.count ?? 0) <= maximumMediaTypeBytes else { return nil }
+        return Descriptor(mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size, artifactType: referrer.artifactType)
     }
 
     private func referrersFromTagSchema(
@@ -170,7 +180,7 @@ extension RegistryClient {
         guard let index = fetched.index else {
             throw RegistryError(.badResponse(registry: reference.registry, detail: "\(tagged) is not an image index"))
         }
-        let referrers = index.manifests.filter { Self.keeps($0, artifactType: artifactType, prefix: artifactTypePrefix) }
+        let referrers = index.manifests.compactMap { Self.kept($0, artifactType: artifactType, prefix: artifactTypePrefix) }
         return ReferrersResult(subject: digest, referrers: referrers, source: .tagSchema, filteredByRegistry: false, listedCount: index.manifests.count)
     }
 

@@ -168,6 +168,33 @@ struct RegistryMisbehaviourTests {
         #expect(serverFiltered.filteredByRegistry)
     }
 
+    /// A referrer keeps only what a verifier reads of it: a registry that hangs a megabyte of
+    /// annotations on each descriptor of its 16 pages (the verifiers of 16 images at once held
+    /// about a gigabyte) leaves none of it in the listing, and a descriptor whose artifact type
+    /// is longer than any media type is left out.
+    @Test func referrersKeepNoAnnotationsAndNoOversizedTypes() async throws {
+        let subject = "sha256:" + String(repeating: "c", count: 64)
+        let bulk = String(repeating: "x", count: 1 << 20)
+        let bundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+        let listing = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\#(String(repeating: "d", count: 64))","size":10,"artifactType":"\#(bundle)","annotations":{"junk":"\#(bulk)"},"urls":["https://example.invalid/\#(bulk)"]},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\#(String(repeating: "e", count: 64))","size":10,"artifactType":"\#(bundle)\#(bulk)"}]}"#.utf8)
+        let stub = try await RegistryStubServer.start(routes: [
+            "GET /v2/big/app/referrers/\(subject)": [Response(headers: ["Content-Type": MediaType.ociIndex], body: listing)],
+            "GET /v2/big/app/manifests/sha256-\(String(repeating: "c", count: 64))": [
+                Response(headers: ["Content-Type": MediaType.ociIndex], body: listing),
+            ],
+        ])
+        let client = try Self.makeClient(stub)
+        defer { client.shutdown() }
+        let digest = try ImageDigest(parsing: subject)
+        let listed = try await client.referrers(
+            of: digest, in: try TestImages.reference("\(stub.host)/big/app:v1"), artifactTypePrefix: "application/vnd.dev.sigstore.bundle",
+            deadline: TestImages.deadline())
+        #expect(listed.listedCount == 2)
+        #expect(listed.referrers.map(\.digest.description) == ["sha256:" + String(repeating: "d", count: 64)])
+        #expect(listed.referrers.first?.annotations == nil && listed.referrers.first?.urls == nil)
+        #expect(listed.referrers.first?.artifactType == bundle)
+    }
+
     /// Pages are filtered as they arrive, and at most 4,096 referrers of the type asked for are
     /// kept in all: a registry cannot pile up descriptors across its 16 pages.
     @Test func referrersPagesAreFilteredAsTheyArriveAndBoundedInAll() async throws {
