@@ -32,15 +32,28 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     public func collectionPath(namespace: String?) -> String {
         guard namespaced, let namespace else { return collectionPath }
         let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        return "\(base)/namespaces/\(namespace)/\(plural)"
+        return "\(base)/namespaces/\(Self.segment(namespace))/\(plural)"
     }
 
-    /// The path of one object.
+    /// The path of one object. The name and namespace are each one path segment whatever they
+    /// hold: an image pull secret or service account name comes from a pod spec, which the API
+    /// server does not check, and `../../victim/secrets/regcred` must not read another
+    /// namespace's Secret.
     public func objectPath(name: String, namespace: String?) -> String {
         let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        if namespaced, let namespace { return "\(base)/namespaces/\(namespace)/\(plural)/\(name)" }
-        return "\(base)/\(plural)/\(name)"
+        if namespaced, let namespace { return "\(base)/namespaces/\(Self.segment(namespace))/\(plural)/\(Self.segment(name))" }
+        return "\(base)/\(plural)/\(Self.segment(name))"
     }
+
+    /// `text` as one path segment (RFC 3986 section 3.3): everything but the unreserved
+    /// characters percent-encoded, and a segment of dots alone (which an HTTP client resolves
+    /// as `.` or `..`, RFC 3986 section 5.2.4) written as `%2E`s. No valid object name changes.
+    static func segment(_ text: String) -> String {
+        if !text.isEmpty, text.allSatisfy({ $0 == "." }) { return String(repeating: "%2E", count: text.count) }
+        return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:")
 
     public var description: String { "\(plural).\(group.isEmpty ? "core" : group)/\(version)" }
 

@@ -238,6 +238,28 @@ struct KubernetesWatchTests {
         #expect(try secretReads() == 6)
     }
 
+    /// A pull secret or service account name is one path segment, whatever the pod spec says
+    /// (the API server does not check these names): `../../victim/secrets/regcred` used to
+    /// read the Secret of another namespace, which then verified the tenant's images.
+    @Test func aPullSecretNameCannotReachAnotherNamespace() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        let auth = Data("victim:pw".utf8).base64EncodedString()
+        let config = #"{"auths":{"ghcr.io":{"auth":"\#(auth)"}}}"#
+        try server.apply("secrets", ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "regcred", "namespace": "victim"],
+                                     "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]])
+        try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "builder", "namespace": "victim"],
+                                             "imagePullSecrets": [["name": "regcred"]]])
+        let reader = PullSecretReader(client: try Self.client(server))
+        for (secrets, account) in [(["../../victim/secrets/regcred"], nil), (["..", "."], "../../victim/serviceaccounts/builder")] as [([String], String?)] {
+            let store = await reader.credentials(namespace: "tenant", pullSecrets: secrets, serviceAccount: account)
+            #expect(store.credential(for: "ghcr.io") == nil, "\(secrets) \(account ?? "")")
+        }
+        let requests = try server.requests()
+        #expect(!requests.contains { $0.contains("/namespaces/victim/") }, "\(requests)")
+        #expect(requests.contains { $0.hasPrefix("GET /api/v1/namespaces/tenant/secrets/..%2F..%2Fvictim%2Fsecrets%2Fregcred") }, "\(requests)")
+        #expect(requests.contains { $0.hasPrefix("GET /api/v1/namespaces/tenant/secrets/%2E%2E") }, "\(requests)")
+    }
+
     /// A service account naming a hundred pull secrets, with the pod's own: the two lists together
     /// cost at most `PullSecretNames.maximum` secret reads.
     @Test func aServiceAccountsPullSecretsCountTowardsTheBound() async throws {
