@@ -122,6 +122,12 @@ final class CurlTransfer: @unchecked Sendable {
         try check(signet_curl_easy_restrict_protocols_to_http(easy), "protocols")
         try check(signet_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "nosignal")
+        // A transfer ended (deadline, connect timeout) while its host name is still being
+        // resolved leaves the resolver's thread to finish on its own. Without this, curl waits
+        // for that thread, on the one thread that drives every registry transfer: a name whose
+        // DNS server never answers, chosen by whoever writes an image name, stalled every
+        // admission's registry traffic for as long as the lookup took.
+        try check(signet_curl_easy_setopt_long(easy, CURLOPT_QUICK_EXIT, 1), "quick exit")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "HTTP version")
         // Over TLS, wait for a connection being opened to the same host instead of opening a
         // second one, in case ALPN makes it HTTP/2 and it can carry this transfer too. Over plain

@@ -1,0 +1,75 @@
+import Foundation
+import SignetTestSupport
+import Testing
+
+/// A registry host whose DNS lookup never ends (a name anyone writing a pod spec can choose,
+/// under a domain whose name server does not answer) must not hold up other images' registry
+/// traffic. One thread drives every registry transfer; when a transfer ended while its name was
+/// still being resolved, curl waited on that thread for the lookup to finish.
+///
+/// The stalled lookup is made on 127.0.0.1 alone: `signet serve` runs with a `getaddrinfo` that
+/// the test compiles and preloads, which waits 20 s for `*.stall.invalid` and passes every other
+/// name through.
+@Suite("signet serve: a stalled DNS lookup", .serialized)
+struct ResolverStallServeTests {
+    static let shim = """
+        #define _GNU_SOURCE
+        #include <dlfcn.h>
+        #include <netdb.h>
+        #include <string.h>
+        #include <unistd.h>
+        typedef int (*lookup)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+        int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **result) {
+            if (node != NULL && strstr(node, ".stall.invalid") != NULL) {
+                sleep(20);
+                return EAI_AGAIN;
+            }
+            lookup real = (lookup)dlsym(RTLD_NEXT, "getaddrinfo");
+            return real(node, service, hints, result);
+        }
+        """
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "no C compiler (/usr/bin/cc) to build the stalling getaddrinfo"))
+    func aLookupThatNeverEndsHoldsUpNoOtherImage() async throws {
+        let scratch = TemporaryDirectory(prefix: "signet-resolver-stall")
+        try scratch.write("stall.c", Self.shim)
+        let library = scratch.path + "/stall.so"
+        let compiled = try await TestProcess.run("/usr/bin/cc", ["-shared", "-fPIC", "-o", library, scratch.path + "/stall.c", "-ldl"])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+
+        // A registry that has no signature of anything: its images are denied at once, naming that.
+        let registry = try await RegistryStubServer.start(routes: [:])
+        let key = try await TestSigningKey.generate(.ecP256)
+        let policies = TemporaryDirectory(prefix: "signet-resolver-stall-policies")
+        try policies.write("all.yaml", keyPolicyYAML(name: "signed-everywhere", glob: "**", keyFile: key.publicKeyFile))
+        let stalled = "registry.stall.invalid:5000"
+        let server = try await SignetServerFixture.start(
+            policyDirectory: policies.path, arguments: ["--allow-insecure-registry", stalled, "--allow-insecure-registry", registry.host],
+            environment: ["LD_PRELOAD": library])
+        defer {
+            server.stop()
+            registry.stop()
+        }
+        let reviews = TemporaryDirectory(prefix: "signet-resolver-stall-reviews")
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+
+        // The first review waits for the lookup until its deadline and is denied naming it.
+        let first = try ReviewFiles.pod(in: reviews, named: "stalled", images: ["\(stalled)/team/app@\(digest)"])
+        let stalledReview = try await FaultReview.post(first, to: server, timeoutSeconds: 2, peer: "dns", fault: "stalled-lookup")
+        let stalledAnswer = try #require(stalledReview.answer, "\(stalledReview.stderr)")
+        #expect(!stalledAnswer.allowed)
+        #expect(stalledAnswer.message.contains("deadline"), "\(stalledAnswer.message)")
+
+        // The lookup goes on for another 18 s or so; an image on a registry that answers is
+        // decided meanwhile, on what the registry said (it used to wait for the lookup, and
+        // then for its own deadline).
+        let image = "\(registry.host)/team/app@\(digest)"
+        let second = try ReviewFiles.pod(in: reviews, named: "answering", images: [image])
+        let review = try await FaultReview.post(second, to: server, timeoutSeconds: 6, peer: "dns", fault: "other-registry")
+        let answer = try #require(review.answer, "\(review.stderr)")
+        #expect(!answer.allowed)
+        #expect(answer.message.contains(image), "\(answer.message)")
+        #expect(!answer.message.contains("deadline"), "held up by the stalled lookup: \(answer.message)")
+        #expect(answer.message.contains("no cosign signatures") || answer.message.contains("signature"), "\(answer.message)")
+    }
+}
