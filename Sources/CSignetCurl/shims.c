@@ -40,19 +40,19 @@ CURLcode signet_curl_easy_set_body(CURL *handle, const void *bytes, int64_t leng
     return curl_easy_setopt(handle, CURLOPT_COPYPOSTFIELDS, length > 0 ? bytes : "");
 }
 
-CURLcode signet_curl_easy_restrict_protocols_to_http(CURL *handle) {
+CURLcode signet_curl_easy_restrict_protocols_to_http(CURL *handle, int plain_redirects) {
 #if LIBCURL_VERSION_NUM >= 0x075500
     CURLcode code = curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
     if (code != CURLE_OK) {
         return code;
     }
-    return curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    return curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, plain_redirects ? "http,https" : "https");
 #else
     CURLcode code = curl_easy_setopt(handle, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
     if (code != CURLE_OK) {
         return code;
     }
-    return curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    return curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS, plain_redirects ? (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS) : (long)CURLPROTO_HTTPS);
 #endif
 }
 

@@ -119,7 +119,12 @@ final class CurlTransfer: @unchecked Sendable {
             }
         }
         try check(signet_curl_easy_setopt_string(easy, CURLOPT_URL, request.url), "URL \(request.url)")
-        try check(signet_curl_easy_restrict_protocols_to_http(easy), "protocols")
+        // HTTP and HTTPS only; a transfer that starts over HTTPS is redirected over HTTPS only:
+        // a registry (or token service) sending signet to `http://169.254.169.254/...` or to a
+        // plain-HTTP service beside it would otherwise have it fetch there, and a token read
+        // there would be sent back to the registry.
+        let plainRedirects = request.url.prefix(7).lowercased() == "http://"
+        try check(signet_curl_easy_restrict_protocols_to_http(easy, plainRedirects ? 1 : 0), "protocols")
         try check(signet_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "nosignal")
         // A transfer ended (deadline, connect timeout) while its host name is still being

@@ -44,13 +44,14 @@ public final class RegistryStubServer: @unchecked Sendable {
     /// `127.0.0.1:<port>`.
     public var host: String { "127.0.0.1:\(port)" }
 
-    /// ``init(routes:)`` from async code, waiting on a thread of its own.
-    public static func start(routes: [String: [Response]]) async throws -> RegistryStubServer {
-        try await offThePool { try RegistryStubServer(routes: routes) }
+    /// ``init(routes:tls:)`` from async code, waiting on a thread of its own.
+    public static func start(routes: [String: [Response]], tls: (certificatePath: String, keyPath: String)? = nil) async throws -> RegistryStubServer {
+        try await offThePool { try RegistryStubServer(routes: routes, tls: tls) }
     }
 
-    /// Starts the server with `routes` (`"GET /v2/demo/app/manifests/v1"` → responses).
-    public init(routes: [String: [Response]]) throws {
+    /// Starts the server with `routes` (`"GET /v2/demo/app/manifests/v1"` → responses), over TLS
+    /// with `tls`'s certificate and key when given.
+    public init(routes: [String: [Response]], tls: (certificatePath: String, keyPath: String)? = nil) throws {
         directory = TemporaryDirectory(prefix: "signet-stub")
         port = FreePort.make()
         var table: [String: [[String: Any]]] = [:]
@@ -65,7 +66,7 @@ public final class RegistryStubServer: @unchecked Sendable {
         let routesFile = directory.file("routes.json")
         try JSONSerialization.data(withJSONObject: table).write(to: routesFile)
         let script = try directory.write("stub.py", Self.script)
-        process = try TestProcess("python3", [script.path, String(port), routesFile.path])
+        process = try TestProcess("python3", [script.path, String(port), routesFile.path] + (tls.map { [$0.certificatePath, $0.keyPath] } ?? []))
         guard FreePort.waitUntilListening(port) else {
             let logs = process?.stderr ?? ""
             stop()
@@ -100,10 +101,11 @@ public final class RegistryStubServer: @unchecked Sendable {
     deinit { stop() }
 
     static let script = #"""
-        import base64, json, sys, time, threading
+        import base64, json, ssl, sys, time, threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         port, routes_path = sys.argv[1:3]
+        tls = sys.argv[3:5]
         with open(routes_path) as f:
             routes = json.load(f)
         served = {}
@@ -184,6 +186,11 @@ public final class RegistryStubServer: @unchecked Sendable {
             def log_message(self, format, *args):
                 pass
 
-        ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
+        server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls[0], tls[1])
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.serve_forever()
         """#
 }

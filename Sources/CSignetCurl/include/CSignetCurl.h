@@ -30,9 +30,10 @@ CURLcode signet_curl_easy_setopt_writefunction(CURL *handle, curl_write_callback
 CURLcode signet_curl_easy_setopt_headerfunction(CURL *handle, curl_write_callback callback);
 /// Copies `length` bytes as the request body (CURLOPT_POSTFIELDSIZE_LARGE + CURLOPT_COPYPOSTFIELDS).
 CURLcode signet_curl_easy_set_body(CURL *handle, const void *bytes, int64_t length);
-/// Limits a transfer and its redirects to http and https (CURLOPT_PROTOCOLS_STR on 7.85+,
-/// the bitmask options before that).
-CURLcode signet_curl_easy_restrict_protocols_to_http(CURL *handle);
+/// Limits a transfer to http and https, and its redirects to https alone unless
+/// `plain_redirects` (CURLOPT_PROTOCOLS_STR and CURLOPT_REDIR_PROTOCOLS_STR on 7.85+, the
+/// bitmask options before that).
+CURLcode signet_curl_easy_restrict_protocols_to_http(CURL *handle, int plain_redirects);
 
 // MARK: easy handle information
 
