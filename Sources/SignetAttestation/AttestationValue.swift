@@ -86,6 +86,18 @@ public enum AttestationScalar: Sendable, Hashable, Codable, CustomStringConverti
     case object
     case array
 
+    /// Equal when of the same kind and value; strings by their bytes (``WrittenText``), so an
+    /// `equals` or `in` condition is not met by a canonically equivalent look-alike.
+    public static func == (lhs: AttestationScalar, rhs: AttestationScalar) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null), (.object, .object), (.array, .array): true
+        case (.bool(let one), .bool(let other)): one == other
+        case (.number(let one), .number(let other)): one == other
+        case (.string(let one), .string(let other)): WrittenText.equal(one, other)
+        default: false
+        }
+    }
+
     /// How a deny reason shows the value: strings as written, numbers without a needless `.0`.
     public var description: String {
         switch self {

@@ -177,8 +177,8 @@ extension CosignKeyVerifier {
         }
         let annotations = subject.annotations ?? [:]
         for (key, expected) in required.sorted(by: { $0.key < $1.key }) {
-            switch annotations[key] {
-            case .string(let value)? where value == expected:
+            switch WrittenText.member(key, of: annotations) {
+            case .string(let value)? where WrittenText.equal(value, expected):
                 continue
             case nil, .null?:
                 return "the statement subject has no annotation \"\(key)\" (the policy requires \"\(expected)\")"

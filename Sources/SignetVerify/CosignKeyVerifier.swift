@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import SignetCrypto
+import SignetJSON
 import SignetPolicy
 import SignetRegistry
 
@@ -255,8 +256,8 @@ public struct CosignKeyVerifier: SignatureVerifier {
             return "the payload signs \(payload.dockerManifestDigest), not the image's digest \(digest)"
         }
         for (key, expected) in required.sorted(by: { $0.key < $1.key }) {
-            switch payload.optional[key] {
-            case .string(let value) where value == expected:
+            switch WrittenText.member(key, of: payload.optional) {
+            case .string(let value) where WrittenText.equal(value, expected):
                 continue
             case nil, .null:
                 return "the payload has no annotation \"\(key)\" (the policy requires \"\(expected)\")"

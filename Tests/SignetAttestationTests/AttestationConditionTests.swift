@@ -68,6 +68,20 @@ struct AttestationConditionTests {
         #expect(main.failure(in: PredicateFields(reading: main.paths, from: exact), now: Self.now) == nil)
     }
 
+    /// `equals`, `notEquals` and `in` compare strings by their bytes: a Kelvin sign (U+212A) is
+    /// not a `K`, though Swift's `==` takes them for canonically equivalent.
+    @Test func stringsCompareByTheirBytes() throws {
+        let predicate = try #require(AttestationValue(json: Array(#"{"ref":"refs/heads/\u212A8s"}"#.utf8)))
+        func failure(_ json: String) throws -> String? {
+            let condition = try condition(json)
+            return condition.failure(in: PredicateFields(reading: condition.paths, from: predicate), now: Self.now)
+        }
+        #expect(try failure(#"{"path":"ref","operator":"equals","value":"refs/heads/K8s"}"#) != nil)
+        #expect(try failure(#"{"path":"ref","operator":"in","value":["refs/heads/K8s","refs/heads/main"]}"#) != nil)
+        #expect(try failure(#"{"path":"ref","operator":"notEquals","value":"refs/heads/K8s"}"#) == nil)
+        #expect(try failure(#"{"path":"ref","operator":"equals","value":"refs/heads/\u212A8s"}"#) == nil)
+    }
+
     @Test func exists() throws {
         #expect(try failure(#"{"path":"runDetails.builder.id","operator":"exists"}"#) == nil)
         #expect(try failure(#"{"path":"runDetails.builder.version","operator":"exists"}"#) == "runDetails.builder.version is absent, expected it to exist")

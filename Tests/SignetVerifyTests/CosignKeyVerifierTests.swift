@@ -124,6 +124,27 @@ struct CosignKeyVerifierTests {
         await fixture.stop()
     }
 
+    /// Annotations match as written, byte for byte, as cosign matches them: a Kelvin sign
+    /// (U+212A) is not a `K`, though Swift's `==` takes the two for canonically equivalent. A
+    /// build of `refs/heads/\u{212A}8s`, a branch anyone may push, signed by the release key,
+    /// does not pass for the protected `refs/heads/K8s`; nor does a look-alike annotation name.
+    @Test func annotationsMatchByTheirBytes() async throws {
+        let fixture = try await VerificationFixture()
+        let key = try await TestSigningKey.generate(.ecP256)
+        let image = try fixture.reference("annotated/lookalike:v1")
+        let digest = try await fixture.images.pushImage(image)
+        try await fixture.images.sign(digest, in: image, with: [key], optional: #"{"ref":"refs/heads/\u212A8s","\u212Aind":"release"}"#)
+        let branch = try await fixture.verify(image, keyAuthority([try key.trusted()], annotations: ["ref": "refs/heads/K8s"]))
+        #expect(!branch.passed, "\(branch.reason)")
+        #expect(branch.reason.contains(#"the payload annotation "ref" is"#), "\(branch.reason)")
+        let name = try await fixture.verify(image, keyAuthority([try key.trusted()], annotations: ["Kind": "release"]))
+        #expect(!name.passed, "\(name.reason)")
+        #expect(name.reason.contains(#"the payload has no annotation "Kind""#), "\(name.reason)")
+        let exact = try await fixture.verify(image, keyAuthority([try key.trusted()], annotations: ["ref": "refs/heads/\u{212A}8s", "\u{212A}ind": "release"]))
+        #expect(exact.passed, "\(exact.reason)")
+        await fixture.stop()
+    }
+
     // MARK: - Tampering: each is a verdict (deny) with a precise reason
 
     @Test func tampering() async throws {
