@@ -443,6 +443,31 @@ public struct AdmissionResponder: Sendable {
         return writer.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
+    // MARK: - Before the policies are loaded
+
+    /// The answer to a review that arrives before the policies are (a replica still reading them
+    /// from the cluster, or unable to): `/validate` denies, naming why, whatever the no-match
+    /// action, since an empty policy set would cover nothing; `/mutate` allows without a patch
+    /// (its `/validate` decides). Deciding with no policies at all, a permissive no-match
+    /// action admitted every image. Only the replica's own readiness (`/readyz`) kept reviews
+    /// away, and a review that reaches the port directly does not ask it.
+    public static func beforePoliciesAreLoaded(_ body: [UInt8], mutating: Bool, reason: String) -> AdmissionHTTPResult {
+        let request: AdmissionRequest
+        switch decodeRequest(body) {
+        case .success(let decoded): request = decoded
+        case .failure(let problem): return .badRequest(problem.message)
+        }
+        guard !mutating else { return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(AdmissionResponse(uid: request.uid, allowed: true))) }
+        AdmissionMetrics.shared.countReview(allowed: false, kind: request.kind.kind, dryRun: request.dryRun ?? false)
+        let object = [request.namespace, request.name].compactMap { $0 }.joined(separator: "/")
+        let message = "signet denied \(request.kind.kind)\(object.isEmpty ? "" : " \"\(object)\""): \(reason); "
+            + "nothing is admitted until it has them, so send the request again in a few seconds"
+        let response = AdmissionResponse(
+            uid: request.uid, allowed: false, status: AdmissionStatus(code: 503, reason: "ServiceUnavailable", message: message),
+            auditAnnotations: ["decision": "denied", "not-evaluated": reason])
+        return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
+    }
+
     // MARK: - Request validation
 
     struct BadRequest: Error {

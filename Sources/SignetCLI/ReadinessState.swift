@@ -9,6 +9,9 @@ final class ReadinessState: Sendable {
     func markCertificateServing() { flags.withLockedValue { $0.certificateServing = true } }
     func markDraining() { flags.withLockedValue { $0.draining = true } }
 
+    /// Whether the policies have been loaded (reviews are decided only then).
+    var policiesLoaded: Bool { flags.withLockedValue { $0.policiesLoaded } }
+
     /// Nil when ready, otherwise the reason it is not.
     var notReadyReason: String? {
         flags.withLockedValue { flags in

@@ -108,6 +108,10 @@ struct SignetRequestHandler: HTTPRequestHandler {
         if let type = request.headers["Content-Type"], !Self.isJSON(type) {
             return .answered(.text(415, "\(request.path) expects Content-Type: application/json, got \(type)\n"))
         }
+        guard readiness.policiesLoaded else {
+            return .answered(Self.response(AdmissionResponder.beforePoliciesAreLoaded(
+                request.body, mutating: request.path == "/mutate", reason: "this signet replica has not loaded its policies yet")))
+        }
         let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
         let client = AdmissionClient(address: context.remoteAddress, certificateSubject: context.peerCertificateSubject)
         switch decide(request.body, deadline, client) {

@@ -39,7 +39,7 @@ struct KubernetesServeTests {
         let policies = TemporaryDirectory(prefix: "signet-unused-policies")
         let server = try TestProcess(TestPaths.signetBinary.path, [
             "serve", "--address", "127.0.0.1", "--port", "\(port)", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
-            "--policy-dir", policies.path, "--policy-source", "kubernetes", "--log-format", "json",
+            "--policy-dir", policies.path, "--policy-source", "kubernetes", "--log-format", "json", "--no-match-action", "allow",
         ], environment: [
             "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)",
             "SIGNET_SERVICE_ACCOUNT_DIR": serviceAccount.path,
@@ -60,6 +60,16 @@ struct KubernetesServeTests {
         #expect(try readyz() == "503")
         let reason = try curl(["https://127.0.0.1:\(port)/readyz"]).stdout
         #expect(reason.contains("policies not loaded"))
+        // A review that reaches the port anyway is denied, naming why: decided with no policies,
+        // the permissive no-match action admitted every image. `/mutate` leaves it unpatched.
+        let earlyDirectory = TemporaryDirectory(prefix: "signet-kube-early")
+        let early = try earlyDirectory.write("early.json", Self.podReview(uid: "uid-early", namespace: "shop"))
+        let earlyAnswer = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(early.path)", "https://127.0.0.1:\(port)/validate"])
+        #expect(earlyAnswer.stdout.contains(#""allowed":false"#), "\(earlyAnswer.stdout)")
+        #expect(earlyAnswer.stdout.contains("has not loaded its policies yet"), "\(earlyAnswer.stdout)")
+        #expect(earlyAnswer.stdout.contains(#""uid":"uid-early""#))
+        let earlyMutation = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(early.path)", "https://127.0.0.1:\(port)/mutate"])
+        #expect(earlyMutation.stdout.contains(#""allowed":true"#) && !earlyMutation.stdout.contains("patch"), "\(earlyMutation.stdout)")
 
         try apiServer.holdLists(false)
         try waitUntil("ready after the first sync") { try readyz() == "200" }
