@@ -231,6 +231,32 @@ struct KubernetesPolicySourceTests {
         #expect(try forbidden.object("clusterimagepolicies", key: "deny-untrusted")?["status"] == nil)
     }
 
+    /// An exception deleted and made again by someone else with the same spec is another
+    /// object: the set's revision changes with it, so replicas rebuild their decisions and its
+    /// uses are attributed to the one who made it now (the revision followed the spec alone,
+    /// and audit records and Events went on naming the first author).
+    @Test func anExceptionMadeAgainBySomeoneElseIsAnotherRevision() async throws {
+        let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
+        let server = try await KubernetesAPIServerDouble.start()
+        try server.apply("clusterimagepolicies", Self.policy)
+        func exception(by user: String) -> [String: Any] {
+            var object = Self.exception(validUntil: "2026-11-22T11:00:00Z")
+            object["metadata"] = ["name": "vendor", "namespace": "billing", "annotations": [ExemptionAttribution.createdByAnnotation: user]]
+            return object
+        }
+        try server.apply("policyexceptions", exception(by: "alice"))
+        let source = try Self.source(server, now: now, writeStatus: false)
+        let task = Task { await source.run() }
+        defer { task.cancel() }
+        await source.waitUntilLoaded()
+        try await KubernetesWatchTests.eventually("alice's exception") { await source.current().exceptions.first?.attribution.createdBy == "alice" }
+        let revision = await source.current().revision
+        try server.delete("policyexceptions", key: "billing/vendor")
+        try server.apply("policyexceptions", exception(by: "bob"))
+        try await KubernetesWatchTests.eventually("bob's exception") { await source.current().exceptions.first?.attribution.createdBy == "bob" }
+        #expect(await source.current().revision != revision)
+    }
+
     static func crdCheck(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let root = TestPaths.packageRoot
         return try await TestProcess.run("python3", [root.appendingPathComponent("Tests/CRDChecks/crd_check.py").path] + arguments)

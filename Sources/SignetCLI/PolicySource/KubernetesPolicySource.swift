@@ -193,6 +193,13 @@ actor KubernetesPolicySource: PolicySource {
                 // The spec, not the resourceVersion: status writes must not change the revision.
                 let spec = object.dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
                 hash.combine(spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
+                // Who made it, and which object it is: an exception deleted and made again with
+                // the same spec by someone else is another object, and its uses are theirs.
+                let metadata = object.dictionary["metadata"] as? [String: Any]
+                hash.combine(metadata?["uid"] as? String ?? "")
+                hash.combine(metadata?["creationTimestamp"] as? String ?? "")
+                let annotations = metadata?["annotations"] as? [String: Any]
+                for key in ExemptionAttribution.annotations { hash.combine(annotations?[key] as? String ?? "") }
                 // An exception or bypass being deleted (held by a finalizer) is no longer in force:
                 // deleting one revokes it at once, and it cannot be widened while it lingers. A
                 // policy being deleted keeps applying until it is gone.
