@@ -39,6 +39,8 @@ package final class HTTPClient: Sendable {
         package var isTimeout: Bool
         /// The task was cancelled.
         package var isCancelled: Bool
+        /// The response was larger than the request allowed.
+        package var isTooLarge = false
     }
 
     private let driver: CurlMultiDriver
@@ -93,7 +95,8 @@ package final class HTTPClient: Sendable {
             switch failure {
             case .cancelled: throw Failure(description: "cancelled", isTimeout: false, isCancelled: true)
             case .deadlineExceeded: throw Failure(description: "the deadline passed", isTimeout: true, isCancelled: false)
-            case .tooLarge(let limit): throw Failure(description: "response larger than \(limit) bytes", isTimeout: false, isCancelled: false)
+            case .tooLarge(let limit):
+                throw Failure(description: "response larger than \(limit) bytes", isTimeout: false, isCancelled: false, isTooLarge: true)
             case .connection(let message, _): throw Failure(description: message, isTimeout: false, isCancelled: false)
             case .invalidRequest(let message): throw Failure(description: message, isTimeout: false, isCancelled: false)
             case .overBudget(let limit):

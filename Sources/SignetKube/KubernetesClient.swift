@@ -16,9 +16,6 @@ public final class KubernetesClient: Sendable {
     private let transport: HTTPClient
     private let logger: Logger
 
-    /// The largest list or object response accepted.
-    static let maximumResponseBytes = 64 * 1024 * 1024
-
     public init(configuration: KubernetesClientConfiguration, logger: Logger = Logger(label: "signet.kube")) throws(KubernetesError) {
         self.configuration = configuration
         self.logger = logger
@@ -74,19 +71,32 @@ public final class KubernetesClient: Sendable {
     /// The most pages one list follows: a server that never stops answering `continue` is an error.
     static let maximumListPages = 10_000
 
+    /// Pages of ``KubernetesClientConfiguration/listPageSize`` objects; a page larger than the
+    /// client reads (objects of a megabyte each, as anyone who can create Pods can make them) is
+    /// asked again with half as many objects, down to one, so no namespace's objects can keep
+    /// a list (and everything that waits for it, such as continuous verification) from ending.
     private func listPages(_ resource: KubernetesResource, scope: KubernetesListScope) async throws(KubernetesError) -> KubernetesObjectList {
         var items: [KubernetesObject] = []
         var version = ""
         var token: String? = nil
-        for page in 0..<Self.maximumListPages {
-            var query = [scope.queryItem, "limit=\(max(1, configuration.listPageSize))"].filter { !$0.isEmpty }
+        var pageSize = max(1, configuration.listPageSize)
+        var page = 0
+        while page < Self.maximumListPages {
+            var query = [scope.queryItem, "limit=\(pageSize)"].filter { !$0.isEmpty }
             if let token { query.append("continue=" + Self.percentEncoded(token)) }
             let response: [UInt8]
             do {
                 response = try await send("GET", resource.collectionPath(namespace: scope.namespace) + "?" + query.joined(separator: "&"))
+            } catch let error where error.isResponseTooLarge && pageSize > 1 {
+                pageSize /= 2
+                logger.notice("a list page was larger than signet reads; asking for fewer objects a page", metadata: [
+                    "resource": "\(resource)", "page_size": "\(pageSize)",
+                ])
+                continue
             } catch {
                 throw page == 0 ? error : error.continuing()
             }
+            page += 1
             guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
                 throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
             }
@@ -172,9 +182,11 @@ public final class KubernetesClient: Sendable {
         do {
             response = try await transport.send(
                 method: method, url: configuration.serverURL + path, headers: headers(contentType: contentType), body: body,
-                maximumResponseBytes: Self.maximumResponseBytes, deadline: deadline.map { min($0, timeout) } ?? timeout)
+                maximumResponseBytes: configuration.maximumResponseBytes, deadline: deadline.map { min($0, timeout) } ?? timeout)
         } catch {
-            throw KubernetesError(.transport, "\(method) \(path): \(error.description)")
+            var failure = KubernetesError(.transport, "\(method) \(path): \(error.description)")
+            failure.isResponseTooLarge = error.isTooLarge
+            throw failure
         }
         guard (200..<300).contains(response.status) else {
             throw Self.statusError(status: response.status, body: response.body, what: "\(method) \(path)")

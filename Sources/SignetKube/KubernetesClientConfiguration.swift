@@ -32,6 +32,9 @@ public struct KubernetesClientConfiguration: Sendable, Hashable {
     /// Objects asked for per list page (`limit`; API concepts, "Retrieving large results sets in
     /// chunks"); the client follows `metadata.continue` until the list is complete.
     public var listPageSize: Int = 500
+    /// The largest answer read (64 MiB): a list page larger than this is asked again with fewer
+    /// objects.
+    public var maximumResponseBytes: Int = 64 * 1024 * 1024
 
     /// The default service-account mount.
     public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"

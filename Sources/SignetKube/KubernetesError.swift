@@ -15,6 +15,8 @@ public struct KubernetesError: Error, Sendable, Hashable, CustomStringConvertibl
     public let message: String
     /// The error answered a list page asked for by a continue token (not the first page).
     var duringContinuation = false
+    /// The answer was larger than the client reads (``KubernetesClient``'s response limit).
+    var isResponseTooLarge = false
 
     init(_ code: Code, _ message: String, statusCode: Int? = nil) {
         self.code = code

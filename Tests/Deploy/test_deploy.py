@@ -475,6 +475,10 @@ class RenderedDocuments(unittest.TestCase):
                 self.assertEqual(scanned.get("env", []), [e for e in served.get("env", []) if e["name"] not in ("SIGNET_NAMESPACE", "SIGNET_POD_NAME")])
                 self.assertEqual(scan.get("imagePullSecrets"), webhook.get("imagePullSecrets"))
                 self.assertEqual(scanned["securityContext"], served["securityContext"])
+                # It reads the cluster through the API, as the webhook does: the ServiceAccount
+                # itself mounts no token, so the Pod asks for one (without it every scan failed).
+                self.assertIs(scan.get("automountServiceAccountToken"), True)
+                self.assertIs(webhook.get("automountServiceAccountToken"), True)
         # What each scenario sets reaches the scan, named as the webhook names it.
         def scan_of(name):
             pod = scan_pod(render(name))

@@ -46,6 +46,31 @@ struct KubernetesAPIFidelityTests {
         #expect(try server.requests().contains { $0.contains("labelSelector=tier%20notin%20%28gold%29%2Ctier") })
     }
 
+    /// Objects large enough that a page of them passes the response limit (anyone who can
+    /// create Pods can make each a megabyte: a list of 500 of them passed signet's 64 MiB, and the
+    /// list, and continuous verification waiting for it, never ended): the page is asked again
+    /// with half as many objects until it fits.
+    @Test func aPageLargerThanTheClientReadsIsAskedAgainWithFewerObjects() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        let padding = String(repeating: "x", count: 20_000)
+        for index in 0..<12 {
+            var object = Self.exception("big-\(index)", namespace: "billing")
+            object["spec"] = ["allPolicies": true, "validUntil": "2026-12-01T00:00:00Z", "reason": padding]
+            try server.apply("policyexceptions", object)
+        }
+        var configuration = KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)
+        configuration.listPageSize = 500
+        configuration.maximumResponseBytes = 64 * 1024
+        let client = try KubernetesClient(configuration: configuration)
+        let list = try await client.list(.policyExceptions)
+        #expect(list.items.map(\.key).sorted() == (0..<12).map { "billing/big-\($0)" }.sorted())
+        let limits = try server.requests().filter { $0.hasPrefix("GET /apis/signet.dev/v1alpha1/policyexceptions?") }
+            .compactMap { $0.split(separator: "limit=").last.flatMap { Int($0.prefix { $0.isNumber }) } }
+        // Three objects of 20 KB fit in 64 KiB; seven do not.
+        #expect(Array(limits.prefix(8)) == [500, 250, 125, 62, 31, 15, 7, 3], "\(limits)")
+        #expect(limits.dropFirst(8).allSatisfy { $0 == 3 }, "\(limits)")
+    }
+
     @Test func aListWhoseSnapshotExpiredStartsAgain() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         for index in 0..<5 { try server.apply("policyexceptions", Self.exception("e-\(index)", namespace: "billing")) }
