@@ -73,7 +73,10 @@ public struct KubernetesEvent: Sendable, Hashable {
 /// Posts ``KubernetesEvent``s off the caller's path: ``record(_:)`` only enqueues (never
 /// blocks an admission), ``run()`` posts them one by one through the ``KubernetesClient``. At
 /// most `capacity` events wait; beyond that the oldest are dropped and counted in the log. A 403
-/// (no RBAC to create events) is logged once and further events are dropped.
+/// is logged once per namespace and further events of that namespace are dropped: no RBAC to
+/// create events there, or a namespace being terminated (which refuses new objects). Events of
+/// other namespaces are still posted: one terminating namespace, which a tenant can arrange,
+/// must not silence every later emergency-bypass Event.
 public final class KubernetesEventRecorder: Sendable {
     private let client: KubernetesClient
     private let component: String
@@ -95,19 +98,26 @@ public final class KubernetesEventRecorder: Sendable {
         }
     }
 
+    /// The most namespaces remembered as refusing events before the list starts again.
+    static let rememberedForbiddenNamespaces = 1024
+
     /// Stops accepting events; ``run()`` returns once the queue is drained.
     public func finish() { continuation.finish() }
 
     /// Posts queued events until ``finish()`` (or cancellation).
     public func run() async {
-        var forbidden = false
-        for await event in stream where !forbidden {
+        // The namespaces that refused an event; bounded, so a stream of namespaces cannot grow it.
+        var forbidden: Set<String> = []
+        for await event in stream where !forbidden.contains(event.namespace) {
             do {
                 try await client.create(.events, namespace: event.namespace, object: event.json(component: component))
             } catch {
                 if error.isForbidden {
-                    forbidden = true
-                    logger.warning("no permission to create events; events are not recorded", metadata: ["error": "\(error)"])
+                    if forbidden.count >= Self.rememberedForbiddenNamespaces { forbidden.removeAll() }
+                    forbidden.insert(event.namespace)
+                    logger.warning("events cannot be created in this namespace; its events are not recorded", metadata: [
+                        "namespace": "\(event.namespace)", "error": "\(error)",
+                    ])
                 } else {
                     logger.warning("cannot create event", metadata: [
                         "reason": "\(event.reason)", "object": "\(event.object.kind)/\(event.object.name)", "error": "\(error)",

@@ -97,8 +97,28 @@ struct ExemptionVisibilityTests {
         for _ in 0..<3 { recorder.record(KubernetesEvent(object: object, reason: "EmergencyBypassUsed", message: "m", time: Self.now)) }
         recorder.finish()
         await recorder.run()
-        // One attempt, then no more: the first 403 stops posting.
+        // One attempt, then no more: the first 403 stops posting in that namespace.
         #expect(try await offThePool { try server.requests() }.filter { $0.hasPrefix("POST") }.count == 1)
         #expect(try await Self.events(server).isEmpty)
+    }
+
+    /// A namespace that refuses events (one being terminated refuses new objects, and a tenant can
+    /// arrange a bypass use there) silences only itself: the events of other namespaces after it
+    /// are posted (the first 403 used to stop every later event).
+    @Test func aNamespaceThatRefusesEventsSilencesOnlyItself() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        try await offThePool { try server.forbidCreating("events", namespace: "doomed") }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let recorder = KubernetesEventRecorder(client: client)
+        for namespace in ["doomed", "doomed", "payments", "default"] {
+            let object = KubernetesEvent.ObjectReference(apiVersion: "v1", kind: "Pod", name: "web", namespace: namespace)
+            recorder.record(KubernetesEvent(object: object, reason: "EmergencyBypassUsed", message: "m", time: Self.now))
+        }
+        recorder.finish()
+        await recorder.run()
+        #expect(try await offThePool { try server.requests() }.filter { $0.hasPrefix("POST") }.sorted()
+            == ["POST /api/v1/namespaces/default/events", "POST /api/v1/namespaces/doomed/events", "POST /api/v1/namespaces/payments/events"])
+        #expect(try await Self.events(server).count == 2)
     }
 }

@@ -154,8 +154,11 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// `SubjectAccessReview <user> <verb> <resource>.<group> <allowed|denied>`.
     public func reviews() throws -> [String] { try control("state", [:])["reviews"] as? [String] ?? [] }
 
-    /// Answers 403 to every `POST` creating an object of `collection` from now on.
-    public func forbidCreating(_ collection: String) throws { _ = try control("forbid-create", ["collection": collection]) }
+    /// Answers 403 to every `POST` creating an object of `collection` from now on (in `namespace`
+    /// only, when given: as the API server refuses new objects in a namespace being terminated).
+    public func forbidCreating(_ collection: String, namespace: String? = nil) throws {
+        _ = try control("forbid-create", ["collection": namespace.map { "\(collection)/\($0)" } ?? collection])
+    }
 
     /// Every stored object of `collection`.
     public func objects(_ collection: String) throws -> [[String: Any]] {
@@ -532,7 +535,7 @@ class Handler(BaseHTTPRequestHandler):
             self.review(collection, obj)
             return
         with lock:
-            if collection in state.get("forbid_create", []):
+            if collection in state.get("forbid_create", []) or f"{collection}/{namespace}" in state.get("forbid_create", []):
                 self.status(403, "Forbidden", f"cannot create {collection}")
                 return
             meta = obj.setdefault("metadata", {})
