@@ -85,7 +85,9 @@ extension ImageFinding {
         podUID = pod.uid
         self.container = UntrustedText.shown(containerName: container.name)
         imageVolume = container.isImageVolume ? true : nil
-        image = container.runningImage
+        // Shown as verdicts show images: a pod spec's image is anyone's text, and escape
+        // sequences in it would reach the terminal of whoever reads `signet scan`'s table.
+        image = UntrustedText.shown(image: container.runningImage)
         policies = []
         self.reason = reason
         exemption = nil

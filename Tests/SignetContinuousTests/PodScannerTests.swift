@@ -39,6 +39,24 @@ struct PodScannerTests {
         #expect(hotfix.exemption?.contains("incident-7") == true)
     }
 
+    /// A Pod signet cannot decide (here, more containers than it reads) is a fail for each of
+    /// its containers, and their images are shown as verdicts show images: an escape sequence in
+    /// one (the API server only refuses whitespace around an image) would reach the terminal of
+    /// whoever reads `signet scan`'s table.
+    @Test func anUndecidablePodsImagesAreShownWithoutControlCharacters() async throws {
+        let containers = (0..<1025).map { ["name": "c\($0)", "image": $0 == 0 ? "registry.example/web:1\u{1b}[8m" : "registry.example/web:1"] }
+        let object: [String: Any] = [
+            "apiVersion": "v1", "kind": "Pod", "metadata": ["name": "crowd", "namespace": "shop", "uid": "uid-crowd"],
+            "spec": ["containers": containers], "status": ["phase": "Running", "startTime": "2026-11-30T12:00:00Z"],
+        ]
+        let pod = try #require(RunningPod(json: Array(try JSONSerialization.data(withJSONObject: object))))
+        let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"))
+        let found = await ScanFixtures.scanner(policies, clock: ManualClock(Self.start)).scan([pod])
+        #expect(!found.isEmpty && found.allSatisfy { $0.result == .fail }, "\(found.prefix(2))")
+        #expect(found.allSatisfy { !$0.image.utf8.contains { $0 < 0x20 || $0 == 0x7F } }, "\(found.first?.image ?? "")")
+        #expect(found.first { $0.container == "c0" }?.image == "registry.example/web:1?[8m")
+    }
+
     /// A running Pod's image volume is decided with its containers and reported as a volume.
     @Test func anUntrustedImageVolumeFailsItsPod() async throws {
         let pod = ScanFixtures.pod(
