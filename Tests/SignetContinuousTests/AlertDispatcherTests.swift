@@ -71,6 +71,20 @@ struct AlertDispatcherTests {
         #expect(!dispatcher.enqueue(Self.alert("a/three:1")))
     }
 
+    /// Denials have a queue of their own: a flood of them (anyone can cause one per object)
+    /// leaves room for an emergency-bypass use and an untrusted image running (they shared one
+    /// queue, and a full one dropped them).
+    @Test func aFloodOfDenialsLeavesRoomForBypassAndRunningAlerts() throws {
+        var configuration = AlertConfiguration(urls: ["http://127.0.0.1:9/hook"])
+        configuration.queueCapacity = 2
+        let dispatcher = try AlertDispatcher(configuration: configuration)
+        for index in 0..<5 {
+            dispatcher.enqueue(Alert(kind: .deny, summary: "denied", namespace: "shop", object: "Pod/p-\(index)", images: ["a/x:\(index)"], reason: "no", time: "2026-11-30T12:00:00Z"))
+        }
+        #expect(dispatcher.enqueue(Alert(kind: .bypass, summary: "bypass used", namespace: "ops", object: "Pod/hotfix", images: ["a/hotfix:1"], reason: "incident", time: "2026-11-30T12:00:00Z")))
+        #expect(dispatcher.enqueue(Alert(kind: .untrustedRunning, summary: "untrusted running", namespace: "shop", object: "Pod/w", images: ["a/w:1"], reason: "no", time: "2026-11-30T12:00:00Z")))
+    }
+
     /// A denied Pod of ten thousand containers (Kubernetes limits only the request's size): its
     /// alert is cut before it is queued, and what reaches the receiver names the first images
     /// and counts the rest.

@@ -6,9 +6,13 @@ import SignetHTTPClient
 
 /// Sends alerts to webhook receivers off the caller's clock: ``enqueue(_:)`` never waits (an
 /// alert joins a bounded queue, or is dropped and counted when the queue is full), and ``run()``
-/// drains the queue on its own task, POSTing each alert to every URL with retries and
+/// drains the queues on its own task, POSTing each alert to every URL with retries and
 /// exponential backoff on a transport error or a 5xx/429 answer. An alert whose
 /// ``Alert/deduplicationKey`` was queued within the deduplication window is not sent again.
+///
+/// Denials have a queue of their own, drained beside the other: anyone may cause denials (each
+/// a new alert), and a flood of them, behind a receiver that answers 429, must neither push
+/// emergency-bypass and untrusted-running alerts out of a shared queue nor hold them back.
 ///
 /// Memory stays bounded whatever the alerts hold: an alert is cut (``Alert/bounded()``) before
 /// it is queued, and the window remembers a 64-bit hash of each key (not the key, which names
@@ -25,8 +29,12 @@ public final class AlertDispatcher: Sendable {
     /// passed are forgotten, and if none has, all are (an alert may then be sent twice; a flood
     /// of distinct denials must not grow the server's memory).
     public static let maximumRememberedAlerts = 10_000
+    /// Emergency-bypass uses and untrusted images running.
     private let queue: AsyncStream<Alert>
     private let continuation: AsyncStream<Alert>.Continuation
+    /// Denials.
+    private let denials: AsyncStream<Alert>
+    private let denialsContinuation: AsyncStream<Alert>.Continuation
     private let transport: HTTPClient
     private let logger: Logger
 
@@ -39,6 +47,8 @@ public final class AlertDispatcher: Sendable {
         self.now = now
         self.logger = logger
         (queue, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
+        (denials, denialsContinuation) = AsyncStream.makeStream(
+            of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
         transport = try HTTPClient(configuration: HTTPClient.Configuration(
             caBundlePath: configuration.caBundlePath, connectTimeout: configuration.requestTimeout, userAgent: "signet-alerts"))
     }
@@ -69,7 +79,7 @@ public final class AlertDispatcher: Sendable {
             count(alert, "deduplicated")
             return false
         }
-        if case .enqueued = continuation.yield(alert) { return true }
+        if case .enqueued = (alert.kind == .deny ? denialsContinuation : continuation).yield(alert) { return true }
         // Not sent: the same alert may be queued again as soon as there is room.
         lastQueued.withLockedValue { last in
             if last[key] == instant { last[key] = previous }
@@ -93,11 +103,22 @@ public final class AlertDispatcher: Sendable {
     var rememberedAlerts: Int { lastQueued.withLockedValue { $0.count } }
 
     /// No more alerts: ``run()`` returns once the queued ones are sent (or given up).
-    public func finish() { continuation.finish() }
+    public func finish() {
+        continuation.finish()
+        denialsContinuation.finish()
+    }
 
-    /// Sends queued alerts until ``finish()`` and the queue is empty, or the task is cancelled.
+    /// Sends queued alerts until ``finish()`` and the queues are empty, or the task is
+    /// cancelled; the two queues side by side.
     public func run() async {
-        for await alert in queue {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.send(self.queue) }
+            group.addTask { await self.send(self.denials) }
+        }
+    }
+
+    private func send(_ alerts: AsyncStream<Alert>) async {
+        for await alert in alerts {
             for url in configuration.urls {
                 let sent = await deliver(alert, to: url)
                 count(alert, sent ? "sent" : "failed")
