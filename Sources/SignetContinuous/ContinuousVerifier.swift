@@ -107,7 +107,10 @@ public actor ContinuousVerifier {
         if replacing { tracked = [:] }
         let byPod = Dictionary(grouping: found, by: \.podKey)
         for pod in running { tracked[pod.key] = (pod.runningImages, byPod[pod.key] ?? []) }
-        metrics.record(found, duration: ContinuousClock.now - start, now: Date())
+        // The gauge counts every Pod's bypassed images, not only those of the Pods scanned now:
+        // a partial scan (a Pod came or went) used to set it from its few findings, often to 0.
+        let bypassedRunning = tracked.values.reduce(0) { $0 + $1.findings.filter(\.bypassed).count }
+        metrics.record(found, duration: ContinuousClock.now - start, now: Date(), bypassedRunning: bypassedRunning)
         metrics.forgetPods(except: Set(tracked.keys))
         let untrusted = found.filter { !$0.isTrusted }
         if !untrusted.isEmpty {

@@ -22,8 +22,10 @@ public final class ScanMetrics: Sendable {
     /// a Pod's entry goes with the Pod (``forgetPods(except:)``).
     private let detected = NIOLockedValueBox<[String: Set<String>]>([:])
 
-    /// Counts one scan's findings; `now` is the time of the scan.
-    public func record(_ findings: [ImageFinding], duration: Duration, now: Date) {
+    /// Counts one scan's findings; `now` is the time of the scan. `bypassedRunning` is how many
+    /// running images an emergency bypass admits now, over every Pod (a scan of the new Pods
+    /// alone sees only theirs); nil: those of `findings` (a scan of every Pod).
+    public func record(_ findings: [ImageFinding], duration: Duration, now: Date, bypassedRunning: Int? = nil) {
         Counter(label: "signet_scans_total").increment()
         Timer(label: "signet_scan_duration_seconds").recordNanoseconds(
             duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
@@ -44,7 +46,7 @@ public final class ScanMetrics: Sendable {
                 Recorder(label: "signet_unsigned_image_detection_seconds").record(max(0, now.timeIntervalSince(started)))
             }
         }
-        Gauge(label: "signet_emergency_bypass_running_images").record(bypassed)
+        Gauge(label: "signet_emergency_bypass_running_images").record(bypassedRunning ?? bypassed)
     }
 
     /// Forgets the untrusted containers of every Pod but those of `running` (Pod keys).

@@ -101,6 +101,13 @@ struct ContinuousServeTests {
         #expect(metrics.contains("signet_emergency_bypass_running_images 1"))
         #expect(metrics.contains(#"signet_alerts_total{kind="deny",outcome="deduplicated"} 1"#))
         #expect(metrics.contains(#"signet_alerts_total{kind="bypass",outcome="sent"} 1"#))
+        // A Pod gone elsewhere is a scan of the changes alone: the bypassed image in ops still
+        // runs, and the gauge still counts it (it used to count only the changed Pods' images).
+        try apiServer.delete("pods", key: "shop/web")
+        try waitUntil("the emptied shop report") {
+            (try apiServer.object("policyreports", key: "shop/signet-image-signatures")?["summary"] as? [String: Int])?["fail"] == 0
+        }
+        #expect(try curl(["https://127.0.0.1:\(port)/metrics"]).contains("signet_emergency_bypass_running_images 1"))
         let exposed = Set(metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.map {
             String($0.prefix { $0 != "{" && $0 != " " })
         })
