@@ -9,9 +9,9 @@ extension PolicyLoader {
     /// policy or to the no-match action: fail closed instead.
     ///
     /// A glob that does not compile is taken to cover what its plainest reading covers
-    /// (``standInPattern(_:)``: without its tags, its digest or tag, doubled `/` or `*`), which
-    /// is at least what its author meant; one that cannot be read even so makes the stand-in
-    /// cover every image, since what the policy covers is then unknown. `nil` when the policy
+    /// (``standInPattern(_:)``: without its tags, whitespace, its digest or tag, doubled `/` or
+    /// `*`), which is at least what its author meant; one that cannot be read even so (an empty
+    /// glob) makes the stand-in cover every image, since what the policy covers is then unknown. `nil` when the policy
     /// lists no image at all.
     public func failClosedPolicy(
         name: String, images: [ClusterImagePolicy.ImagePattern], error: String, source: PolicySourceLocation
@@ -32,13 +32,14 @@ extension PolicyLoader {
 
     /// What a stand-in covers for `pattern`: the pattern itself when it compiles; else the first
     /// of its plainer readings that does, each covering at least as much: the glob without the
-    /// `tags` list; then lower-cased, without a digest or a tag written into it, with `//` and
-    /// `***` made `/` and `**`. Nil when none compiles.
+    /// `tags` list; then lower-cased, without whitespace or control characters, without a
+    /// digest or a tag written into it, with `//` and `***` made `/` and `**`. Nil when none
+    /// compiles (an empty glob).
     static func standInPattern(_ pattern: ClusterImagePolicy.ImagePattern) -> ClusterImagePolicy.ImagePattern? {
         func compiles(_ glob: String, _ tags: [String]?) -> Bool { (try? ImageGlob(glob, tags: tags)) != nil }
         if compiles(pattern.glob, pattern.tags) { return pattern }
         if pattern.tags != nil, compiles(pattern.glob, nil) { return ClusterImagePolicy.ImagePattern(glob: pattern.glob) }
-        var glob = pattern.glob.lowercased()
+        var glob = String(decoding: pattern.glob.lowercased().utf8.filter { $0 > 0x20 && $0 != 0x7F }, as: UTF8.self)
         if let at = glob.firstIndex(of: "@") { glob = String(glob[..<at]) }
         // A tag: a colon in the last path segment (one in the host is a port).
         if let colon = glob.lastIndex(of: ":"), !glob[colon...].contains("/"), glob[..<colon].contains("/") { glob = String(glob[..<colon]) }

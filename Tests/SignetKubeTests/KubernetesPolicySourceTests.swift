@@ -154,23 +154,24 @@ struct KubernetesPolicySourceTests {
         try await KubernetesWatchTests.eventually("typo policy gone") { await source.current()["billing-typo"] == nil }
 
         // A policy none of whose globs compiles still covers what they plainly say (here the tag
-        // is given twice, in the glob and in `tags`: read as the glob alone), and one whose glob
-        // cannot be read at all covers every image: the images it was written to protect never
-        // fall to the no-match action (allow here).
+        // is given twice, in the glob and in `tags`: read as the glob alone; a glob with a space
+        // is read without it), and one whose glob cannot be read at all (empty) covers every
+        // image: the images it was written to protect never fall to the no-match action (allow here).
         var solo = typo
         solo["metadata"] = ["name": "solo-twice-tagged"]
-        solo["spec"] = ["images": [["glob": "ghcr.io/acme/solo:prod", "tags": ["prod"]]],
+        solo["spec"] = ["images": [["glob": "ghcr.io/acme/solo:prod", "tags": ["prod"]], ["glob": "ghcr.io/acme/spaced out"]],
                         "authorities": [["name": "release", "static": ["action": "pass"]]]]
         try server.apply("clusterimagepolicies", solo)
         try await KubernetesWatchTests.eventually("twice-tagged policy seen") { await source.rejected["ClusterImagePolicy solo-twice-tagged"] != nil }
         let soloDecision = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/solo:prod")
         #expect(!soloDecision.allowed, "\(soloDecision.verdicts.map(\.reason))")
         #expect(soloDecision.denials.first?.contains(#"ClusterImagePolicy "solo-twice-tagged" is invalid, so it denies every image it covers"#) == true, "\(soloDecision.denials)")
+        #expect(await !Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/spacedout:1").allowed)
         #expect(await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/web:1").allowed, "images it does not cover are not affected")
         try server.delete("clusterimagepolicies", key: "solo-twice-tagged")
         var unreadable = typo
         unreadable["metadata"] = ["name": "unreadable-glob"]
-        unreadable["spec"] = ["images": [["glob": "ghcr.io/acme/web app"]], "authorities": [["name": "release", "static": ["action": "pass"]]]]
+        unreadable["spec"] = ["images": [["glob": ""]], "authorities": [["name": "release", "static": ["action": "pass"]]]]
         try server.apply("clusterimagepolicies", unreadable)
         try await KubernetesWatchTests.eventually("unreadable policy seen") { await source.rejected["ClusterImagePolicy unreadable-glob"] != nil }
         let anything = await Self.decide(source, namespace: "billing", now: now, image: "ghcr.io/acme/web:1")
