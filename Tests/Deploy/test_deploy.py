@@ -1186,6 +1186,25 @@ class RBAC(unittest.TestCase):
 
 class Network(unittest.TestCase):
     @staticmethod
+    def notes(flags=()):
+        """What `helm install` prints after it installs (NOTES.txt), without a cluster."""
+        out = run([HELM, "install", RELEASE, CHART, "--namespace", NAMESPACE, "--dry-run=client", *flags]).stdout
+        return out.split("NOTES:", 1)[1] if "NOTES:" in out else ""
+
+    def test_the_install_notes_say_what_is_left_open(self):
+        """A default install says that any pod can reach the webhook port, that uncovered images are
+        only warned about, and how the certificate was made; each line goes once it is dealt with."""
+        default = self.notes()
+        self.assertIn("Any pod can reach the webhook port", default)
+        self.assertIn("Enforcement is in warn mode", default)
+        self.assertIn("tls.mode=helm", default)
+        closed = self.notes(["--set", "networkPolicy.controlPlaneCIDRs={10.0.0.0/24}", "--set", "enforcement.mode=enforce",
+                             "--set", "tls.mode=certManager"])
+        self.assertIn("rollout status deployment/", closed)
+        for line in ("Any pod can reach", "warn mode", "tls.mode=helm"):
+            self.assertNotIn(line, closed)
+
+    @staticmethod
     def egress_ports(policy):
         return {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
 
