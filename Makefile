@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-# Debian packages: the system libraries signet links, and the real peers the tests start.
+# Debian packages: the system libraries signet links, the real peers the tests start, and gcc
+# (a test builds a getaddrinfo that stalls, to show a stalled DNS lookup holds up nothing else).
 APT_PACKAGES := libssl-dev libcurl4-openssl-dev libnghttp2-dev openssl curl ca-certificates \
                 python3 python3-yaml python3-jsonschema docker-registry skopeo apache2-utils etcd-server notary \
                 chromium \
-                libsqlite3-dev postgresql
+                libsqlite3-dev postgresql gcc
 # Python modules the tests use (a token issuer for registry Bearer auth; JSON Patch applied as the API server would).
 PIP_MODULES := cryptography jsonpatch
 

@@ -457,7 +457,7 @@ public struct AdmissionResponder: Sendable {
         case .success(let decoded): request = decoded
         case .failure(let problem): return .badRequest(problem.message)
         }
-        guard !mutating else { return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(AdmissionResponse(uid: request.uid, allowed: true))) }
+        guard !mutating else { return http(AdmissionResponse(uid: request.uid, allowed: true)) }
         AdmissionMetrics.shared.countReview(allowed: false, kind: request.kind.kind, dryRun: request.dryRun ?? false)
         let object = [request.namespace, request.name].compactMap { $0 }.joined(separator: "/")
         let message = "signet denied \(request.kind.kind)\(object.isEmpty ? "" : " \"\(object)\""): \(reason); "
@@ -465,7 +465,7 @@ public struct AdmissionResponder: Sendable {
         let response = AdmissionResponse(
             uid: request.uid, allowed: false, status: AdmissionStatus(code: 503, reason: "ServiceUnavailable", message: message),
             auditAnnotations: ["decision": "denied", "not-evaluated": reason])
-        return AdmissionHTTPResult(status: 200, contentType: "application/json", body: AdmissionReview.responseJSON(response))
+        return http(response)
     }
 
     // MARK: - Request validation

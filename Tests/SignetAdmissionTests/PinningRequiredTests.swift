@@ -121,8 +121,8 @@ struct PinningRequiredTests {
           validUntil: "2026-12-01T00:00:00Z"
         """
 
-    static func responder(requirePinned: Bool = true) throws -> AdmissionResponder {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(policies.utf8))])
+    static func responder(requirePinned: Bool = true, policies yaml: String = policies) throws -> AdmissionResponder {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
         var responder = AdmissionResponder(evaluator: PolicyEvaluator(
             policies: set, verifier: VerifiesAsOneDigest(), exemptions: ExemptionConfiguration(clock: .fixed(now))))
         responder.requirePinnedDigests = requirePinned
@@ -200,10 +200,7 @@ struct PinningRequiredTests {
                           - issuer: "https://token.actions.githubusercontent.com"
                             subject: "https://github.com/my-org/my-app/.github/workflows/sbom.yml@refs/heads/main"
                 """
-            let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
-            var responder = AdmissionResponder(evaluator: PolicyEvaluator(
-                policies: set, verifier: VerifiesAsOneDigest(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
-            responder.requirePinnedDigests = true
+            let responder = try Self.responder(policies: yaml)
             let denied = try await Self.decide(responder, object: Self.pod([("web", Self.app)]))
             #expect(!denied.allowed, "\(mode)")
             #expect(denied.status?.message?.contains(#"is named by tag alone: policy "my-app-signed" verified it as \#(Self.digest)"#) == true,

@@ -182,16 +182,10 @@ struct KubernetesWatchTests {
 
     @Test func pullSecretsComeFromThePodTheServiceAccountAndTheConfiguration() async throws {
         let server = try await KubernetesAPIServerDouble.start()
-        func secret(_ namespace: String, _ name: String, registry: String, user: String) -> [String: Any] {
-            let auth = Data("\(user):pw".utf8).base64EncodedString()
-            let config = #"{"auths":{"\#(registry)":{"auth":"\#(auth)"}}}"#
-            return ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": name, "namespace": namespace],
-                    "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]]
-        }
-        try server.apply("secrets", secret("billing", "pod-secret", registry: "ghcr.io", user: "pod"))
-        try server.apply("secrets", secret("billing", "sa-secret", registry: "quay.io", user: "sa"))
-        try server.apply("secrets", secret("billing", "sa-ghcr", registry: "ghcr.io", user: "sa"))
-        try server.apply("secrets", secret("signet-system", "global", registry: "registry.example.com", user: "global"))
+        try server.apply("secrets", Self.pullSecret("billing", "pod-secret", registry: "ghcr.io", user: "pod"))
+        try server.apply("secrets", Self.pullSecret("billing", "sa-secret", registry: "quay.io", user: "sa"))
+        try server.apply("secrets", Self.pullSecret("billing", "sa-ghcr", registry: "ghcr.io", user: "sa"))
+        try server.apply("secrets", Self.pullSecret("signet-system", "global", registry: "registry.example.com", user: "global"))
         try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "builder", "namespace": "billing"],
                                              "imagePullSecrets": [["name": "sa-secret"], ["name": "sa-ghcr"], ["name": "missing"]]])
         let reader = PullSecretReader(client: try Self.client(server), configuredSecrets: ["signet-system/global"])
@@ -202,14 +196,19 @@ struct KubernetesWatchTests {
         #expect(store.credential(for: "docker.io") == nil)
     }
 
+    /// A `kubernetes.io/dockerconfigjson` Secret giving `user` (password `pw`) for `registry`.
+    static func pullSecret(_ namespace: String, _ name: String, registry: String, user: String) -> [String: Any] {
+        let auth = Data("\(user):pw".utf8).base64EncodedString()
+        let config = #"{"auths":{"\#(registry)":{"auth":"\#(auth)"}}}"#
+        return ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": name, "namespace": namespace],
+                "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]]
+    }
+
     /// A burst of pods with the same secrets costs one round of API reads; with no cache
     /// lifetime every pod reads again (so a rotated secret is seen).
     @Test func pullSecretsAreReadOncePerLifetime() async throws {
         let server = try await KubernetesAPIServerDouble.start()
-        let auth = Data("pod:pw".utf8).base64EncodedString()
-        let config = #"{"auths":{"ghcr.io":{"auth":"\#(auth)"}}}"#
-        try server.apply("secrets", ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "pull", "namespace": "shop"],
-                                     "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]])
+        try server.apply("secrets", Self.pullSecret("shop", "pull", registry: "ghcr.io", user: "pod"))
         func secretReads() throws -> Int {
             try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/shop/secrets/pull") }.count
         }
@@ -243,10 +242,7 @@ struct KubernetesWatchTests {
     /// read the Secret of another namespace, which then verified the tenant's images.
     @Test func aPullSecretNameCannotReachAnotherNamespace() async throws {
         let server = try await KubernetesAPIServerDouble.start()
-        let auth = Data("victim:pw".utf8).base64EncodedString()
-        let config = #"{"auths":{"ghcr.io":{"auth":"\#(auth)"}}}"#
-        try server.apply("secrets", ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "regcred", "namespace": "victim"],
-                                     "type": "kubernetes.io/dockerconfigjson", "data": [".dockerconfigjson": Data(config.utf8).base64EncodedString()]])
+        try server.apply("secrets", Self.pullSecret("victim", "regcred", registry: "ghcr.io", user: "victim"))
         try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "builder", "namespace": "victim"],
                                              "imagePullSecrets": [["name": "regcred"]]])
         let reader = PullSecretReader(client: try Self.client(server))
