@@ -8,7 +8,8 @@ public struct AlertConfiguration: Sendable {
     public var format: AlertFormat = .json
     /// Alerts with the same ``Alert/deduplicationKey`` within this window are sent once.
     public var deduplicationWindow: Duration = .seconds(600)
-    /// Alerts waiting to be sent; more are dropped (and counted) rather than wait.
+    /// Alerts waiting to be sent in each of the dispatcher's two queues (denials; bypass uses and
+    /// untrusted images running); more are dropped (and counted) rather than wait.
     public var queueCapacity = 1000
     /// Attempts per URL (the first included).
     public var maximumAttempts = 5
