@@ -11,27 +11,42 @@ import Foundation
 /// `timestamp` (`seconds`, `nanos`), `scored`, `resources` (the Pod) and `properties`
 /// (`container`, or `imageVolume` for an image volume's image, `image`, and `exception` when a
 /// PolicyException or EmergencyBypass applies).
+///
+/// A report is one object in etcd, which refuses any larger than its request limit (1.5 MiB by
+/// default), and one that cannot be written stays stale. So the results of a report are kept
+/// within ``maximumResultBytes``: when a namespace's results do not fit, the failures come first,
+/// then warnings, skips and passes, and the rest are left out; the `summary` still counts
+/// every result, and the annotation ``omittedResultsAnnotation`` says how many were left out.
 public struct PolicyReportBuilder: Sendable {
     /// The name of every report signet writes.
     public static let reportName = "signet-image-signatures"
     public static let apiVersion = "wgpolicyk8s.io/v1alpha2"
     /// The label on every report signet writes.
     public static let managedByLabel = ("app.kubernetes.io/managed-by", "signet")
+    /// The annotation on a report whose results did not all fit: how many were left out.
+    public static let omittedResultsAnnotation = "signet.dev/omitted-results"
+    /// The most bytes of encoded results one report holds: two thirds of etcd's default request
+    /// limit, leaving room for the rest of the object and the API server's managed fields.
+    public static let defaultMaximumResultBytes = 1_000_000
 
     /// The time written in each result.
     public var time: Date
+    /// The most bytes of encoded results one report holds.
+    public var maximumResultBytes: Int
 
-    public init(time: Date) {
+    public init(time: Date, maximumResultBytes: Int = Self.defaultMaximumResultBytes) {
         self.time = time
+        self.maximumResultBytes = maximumResultBytes
     }
 
     /// The `PolicyReport` of `namespace` holding `findings` (the findings of that namespace).
     public func namespaceReport(_ namespace: String, findings: [ImageFinding]) -> [String: Any] {
-        [
+        let (results, omitted) = bounded(findings.map { (finding: $0.result, result: result($0)) })
+        return [
             "apiVersion": Self.apiVersion, "kind": "PolicyReport",
-            "metadata": ["name": Self.reportName, "namespace": namespace, "labels": [Self.managedByLabel.0: Self.managedByLabel.1]],
+            "metadata": metadata(namespace: namespace, omitted: omitted),
             "summary": Self.summary(findings),
-            "results": findings.map(result),
+            "results": results,
         ]
     }
 
@@ -39,24 +54,59 @@ public struct PolicyReportBuilder: Sendable {
     /// namespace that holds a fail or warn, pointing at its `PolicyReport`.
     public func clusterReport(_ findings: [ImageFinding]) -> [String: Any] {
         let byNamespace = Dictionary(grouping: findings, by: \.namespace)
-        let results: [[String: Any]] = byNamespace.keys.sorted().map { namespace in
+        let ranked: [(finding: ImageFinding.Result, result: [String: Any])] = byNamespace.keys.sorted().map { namespace in
             let summary = Self.summary(byNamespace[namespace] ?? [])
             let failing = summary["fail", default: 0], warning = summary["warn", default: 0]
-            let outcome = failing > 0 ? "fail" : warning > 0 ? "warn" : "pass"
-            return [
-                "policy": "signet", "rule": "image-signature", "result": outcome, "source": "signet",
+            let outcome: ImageFinding.Result = failing > 0 ? .fail : warning > 0 ? .warn : .pass
+            return (outcome, [
+                "policy": "signet", "rule": "image-signature", "result": outcome.rawValue, "source": "signet",
                 "category": "Image signatures", "severity": failing > 0 ? "high" : "info", "scored": true,
                 "message": "\(failing) untrusted and \(warning) warned of \((byNamespace[namespace] ?? []).count) running images in namespace \(namespace)",
                 "timestamp": timestamp,
                 "resources": [["apiVersion": "v1", "kind": "Namespace", "name": namespace]],
-            ]
+            ])
         }
+        let (results, omitted) = bounded(ranked)
         return [
             "apiVersion": Self.apiVersion, "kind": "ClusterPolicyReport",
-            "metadata": ["name": Self.reportName, "labels": [Self.managedByLabel.0: Self.managedByLabel.1]],
+            "metadata": metadata(namespace: nil, omitted: omitted),
             "summary": Self.summary(findings),
             "results": results,
         ]
+    }
+
+    private func metadata(namespace: String?, omitted: Int) -> [String: Any] {
+        var metadata: [String: Any] = ["name": Self.reportName, "labels": [Self.managedByLabel.0: Self.managedByLabel.1]]
+        if let namespace { metadata["namespace"] = namespace }
+        if omitted > 0 { metadata["annotations"] = [Self.omittedResultsAnnotation: String(omitted)] }
+        return metadata
+    }
+
+    /// The results that fit ``maximumResultBytes``, in their order when all fit, else the most
+    /// severe first (fail, warn, skip, pass; in their order within each), and how many
+    /// were left out.
+    func bounded(_ results: [(finding: ImageFinding.Result, result: [String: Any])]) -> (results: [[String: Any]], omitted: Int) {
+        let sizes = results.map { PolicyReportWriter.encode($0.result).count + 1 }
+        if sizes.reduce(0, +) <= maximumResultBytes { return (results.map(\.result), 0) }
+        let order = results.indices.sorted { (Self.severity(results[$0].finding), $0) < (Self.severity(results[$1].finding), $1) }
+        var kept: [[String: Any]] = []
+        var bytes = 0
+        for index in order {
+            guard bytes + sizes[index] <= maximumResultBytes else { break }
+            bytes += sizes[index]
+            kept.append(results[index].result)
+        }
+        return (kept, results.count - kept.count)
+    }
+
+    /// The order results are kept in when not all fit: what needs someone's attention first.
+    private static func severity(_ result: ImageFinding.Result) -> Int {
+        switch result {
+        case .fail: 0
+        case .warn: 1
+        case .skip: 2
+        case .pass: 3
+        }
     }
 
     /// `pass`, `fail`, `warn`, `error` and `skip` counts.

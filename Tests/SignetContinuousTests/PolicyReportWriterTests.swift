@@ -44,3 +44,58 @@ struct PolicyReportWriterTests {
         #expect(cluster["summary"] as? [String: Int] == ["pass": 1, "fail": 2, "warn": 0, "error": 0, "skip": 0])
     }
 }
+
+/// A report is one etcd object, refused above etcd's request limit (1.5 MiB by default), and a
+/// report that cannot be written stays stale however often the scan runs. A namespace of
+/// thousands of pods, or a cluster of thousands of namespaces, gets a report within the limit
+/// with every failure in it first, a summary of every result and the count of those left out.
+@Suite("PolicyReport size")
+struct PolicyReportSizeTests {
+    static let etcdRequestLimit = 1_572_864
+
+    static func finding(_ index: Int, namespace: String, result: ImageFinding.Result) -> ImageFinding {
+        ImageFinding(
+            namespace: namespace, pod: "web-\(index)-7d9f8c6b5d-x2x4z", podUID: "5f0c6a9e-0000-4000-8000-\(String(index, radix: 16))",
+            container: "app", image: "registry.example/team/web@sha256:" + String(repeating: "ab", count: 32), result: result,
+            policies: ["release-signatures"], reason: String(repeating: "image registry.example/team/web is not signed by a trusted key; ", count: 4),
+            bypassed: false, formats: ["key"])
+    }
+
+    @Test func aNamespaceOfThousandsOfPodsFitsWithEveryFailureFirst() throws {
+        let failing: Set<Int> = [17, 2_500, 4_999]
+        let findings = (0..<5_000).map { Self.finding($0, namespace: "shop", result: failing.contains($0) ? .fail : $0 % 10 == 0 ? .warn : .pass) }
+        let report = PolicyReportBuilder(time: PolicyReportWriterTests.start).namespaceReport("shop", findings: findings)
+
+        #expect(PolicyReportWriter.encode(report).count < Self.etcdRequestLimit)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.count < findings.count)
+        #expect(results.prefix(3).compactMap { ($0["resources"] as? [[String: Any]])?.first?["name"] as? String }
+            == failing.sorted().map { "web-\($0)-7d9f8c6b5d-x2x4z" })
+        #expect(results.dropFirst(3).prefix(499).allSatisfy { $0["result"] as? String == "warn" })
+        #expect(report["summary"] as? [String: Int] == ["pass": 4_498, "fail": 3, "warn": 499, "error": 0, "skip": 0])
+        let annotations = (report["metadata"] as? [String: Any])?["annotations"] as? [String: String]
+        #expect(annotations?[PolicyReportBuilder.omittedResultsAnnotation] == String(findings.count - results.count))
+    }
+
+    @Test func aReportThatFitsKeepsItsOrderAndHasNoAnnotation() throws {
+        let findings = (0..<20).map { Self.finding($0, namespace: "shop", result: $0 == 19 ? .fail : .pass) }
+        let report = PolicyReportBuilder(time: PolicyReportWriterTests.start).namespaceReport("shop", findings: findings)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.map { $0["result"] as? String } == findings.map { $0.result.rawValue })
+        #expect((report["metadata"] as? [String: Any])?["annotations"] == nil)
+    }
+
+    @Test func aClusterOfThousandsOfNamespacesFitsWithEveryFailingNamespaceFirst() throws {
+        let findings = (0..<12_000).map { Self.finding($0, namespace: "team-\($0)", result: $0 == 11_999 ? .fail : .pass) }
+        let report = PolicyReportBuilder(time: PolicyReportWriterTests.start).clusterReport(findings)
+
+        #expect(PolicyReportWriter.encode(report).count < Self.etcdRequestLimit)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.count < 12_000)
+        #expect(results.first?["result"] as? String == "fail")
+        #expect((results.first?["resources"] as? [[String: Any]])?.first?["name"] as? String == "team-11999")
+        #expect(report["summary"] as? [String: Int] == ["pass": 11_999, "fail": 1, "warn": 0, "error": 0, "skip": 0])
+        let annotations = (report["metadata"] as? [String: Any])?["annotations"] as? [String: String]
+        #expect(annotations?[PolicyReportBuilder.omittedResultsAnnotation] == String(12_000 - results.count))
+    }
+}
