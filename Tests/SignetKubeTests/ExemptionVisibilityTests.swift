@@ -50,6 +50,7 @@ struct ExemptionVisibilityTests {
 
     @Test func everyBypassUseIsAnEventOnTheBypassAndTheWorkload() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
             serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
         let recorder = KubernetesEventRecorder(client: client)
@@ -89,6 +90,7 @@ struct ExemptionVisibilityTests {
 
     @Test func withoutPermissionEventsAreDroppedQuietly() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try await offThePool { try server.forbidCreating("events") }
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
             serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
@@ -107,6 +109,7 @@ struct ExemptionVisibilityTests {
     /// are posted (the first 403 used to stop every later event).
     @Test func aNamespaceThatRefusesEventsSilencesOnlyItself() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try await offThePool { try server.forbidCreating("events", namespace: "doomed") }
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
             serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))

@@ -23,6 +23,7 @@ struct KubernetesAPIFidelityTests {
 
     @Test func aListIsReadInPagesScopedToItsNamespaceAndSelector() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         for index in 0..<7 {
             try server.apply("policyexceptions", Self.exception("billing-\(index)", namespace: "billing", labels: ["tier": index < 3 ? "gold" : "silver"]))
         }
@@ -52,6 +53,7 @@ struct KubernetesAPIFidelityTests {
     /// with half as many objects until it fits.
     @Test func aPageLargerThanTheClientReadsIsAskedAgainWithFewerObjects() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         let padding = String(repeating: "x", count: 20_000)
         for index in 0..<12 {
             var object = Self.exception("big-\(index)", namespace: "billing")
@@ -73,6 +75,7 @@ struct KubernetesAPIFidelityTests {
 
     @Test func aListWhoseSnapshotExpiredStartsAgain() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         for index in 0..<5 { try server.apply("policyexceptions", Self.exception("e-\(index)", namespace: "billing")) }
         let client = try Self.client(server, pageSize: 2)
         try server.expireNextContinueToken()
@@ -85,6 +88,7 @@ struct KubernetesAPIFidelityTests {
 
     @Test func aStatusPatchMergesAndAStalePreconditionConflicts() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         var object = Self.exception("vendor", namespace: "billing")
         object["status"] = ["phase": "Active", "approvedAt": "2026-11-01T00:00:00Z"]
         let created = try server.apply("policyexceptions", object)
@@ -114,6 +118,7 @@ struct KubernetesAPIFidelityTests {
             return
         }
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("policyexceptions", Self.exception("vendor", namespace: "billing"))
         try server.apply("secrets", ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "pull", "namespace": "billing"]])
         try server.restrict(to: try ChartRBAC.serviceAccountRules())

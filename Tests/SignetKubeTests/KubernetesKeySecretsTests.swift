@@ -57,6 +57,7 @@ struct KubernetesKeySecretsTests {
 
     @Test func namedSecretsAreWatchedAloneAndTheirContentIsTrustMaterial() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.restrictSecrets(to: ["signet-system/release-key"])
         try server.apply("clusterimagepolicies", Self.policy(name: "payments", secret: "release-key"))
         try server.apply("secrets", Self.secret("release-key", Self.alicePEM))
@@ -122,6 +123,7 @@ struct KubernetesKeySecretsTests {
         try FileManager.default.createDirectory(atPath: directory.file("signet-system/release-key").path, withIntermediateDirectories: true)
         let keyFile = try directory.write("signet-system/release-key/cosign.pub", Self.alicePEM).path
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy(name: "payments", secret: "release-key"))
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
             serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
@@ -151,6 +153,7 @@ struct KubernetesKeySecretsTests {
 
     @Test func aNewSigstoreRootFromTUFRecompilesKeylessPolicies() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", [
             "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "keyless"],
             "spec": [

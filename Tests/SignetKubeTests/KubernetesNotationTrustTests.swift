@@ -52,6 +52,7 @@ struct KubernetesNotationTrustTests {
         let e2e = try Self.text(Self.localKeys.appendingPathComponent("e2e.crt"))
         let newE2E = try Self.text(Self.localKeys.appendingPathComponent("new_e2e.crt"))
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         // RBAC as the chart grants it with these values: the named ConfigMap and Secret only.
         let rbac = ChartRBAC.helm != nil
         if rbac {

@@ -68,6 +68,7 @@ struct KubernetesPolicySourceTests {
     @Test func syncsDecidesAndFollowsChanges() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy)
         try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
         try server.apply("emergencybypasses", Self.invalid)
@@ -193,6 +194,7 @@ struct KubernetesPolicySourceTests {
     @Test func statusSaysActiveOrExpiredAndForbiddenWritesStopQuietly() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy)
         try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T09:00:00Z"))
         let source = try Self.source(server, now: now)
@@ -221,6 +223,7 @@ struct KubernetesPolicySourceTests {
         }
 
         let forbidden = try await KubernetesAPIServerDouble.start()
+        defer { forbidden.stop() }
         try forbidden.forbidStatusWrites()
         try forbidden.apply("clusterimagepolicies", Self.policy)
         let quiet = try Self.source(forbidden, now: now)
@@ -239,6 +242,7 @@ struct KubernetesPolicySourceTests {
     @Test func anExceptionMadeAgainBySomeoneElseIsAnotherRevision() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy)
         func exception(by user: String) -> [String: Any] {
             var object = Self.exception(validUntil: "2026-11-22T11:00:00Z")

@@ -39,6 +39,7 @@ struct KubernetesWatchTests {
 
     @Test func listsThenAppliesWatchEventsAndBookmarks() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
         let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies)
         #expect(await reflector.hasSynced == false)
@@ -71,6 +72,7 @@ struct KubernetesWatchTests {
 
     @Test func resumesFromTheLastResourceVersionAfterADroppedConnection() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
         let reflector = ResourceReflector(
             client: try Self.client(server), resource: .clusterImagePolicies,
@@ -95,6 +97,7 @@ struct KubernetesWatchTests {
 
     @Test func aWatchTheServerEndsIsResumedWithoutRelisting() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies)
         let task = Self.start(reflector)
         defer { task.cancel() }
@@ -114,6 +117,7 @@ struct KubernetesWatchTests {
     @Test(arguments: [false, true])
     func relistsOnGone(asHTTPStatus: Bool) async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
         let reflector = ResourceReflector(
             client: try Self.client(server), resource: .clusterImagePolicies,
@@ -138,6 +142,7 @@ struct KubernetesWatchTests {
 
     @Test func coreListItemsGetTheirKindAndLabels() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "billing", "labels": ["team": "billing"]]])
         let list = try await Self.client(server).list(.namespaces)
         let namespace = try #require(list.items.first)
@@ -149,6 +154,7 @@ struct KubernetesWatchTests {
 
     @Test func aWrongTokenIsAnError() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         let directory = TemporaryDirectory()
         let token = try directory.write("token", "wrong")
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
@@ -182,6 +188,7 @@ struct KubernetesWatchTests {
 
     @Test func pullSecretsComeFromThePodTheServiceAccountAndTheConfiguration() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("secrets", Self.pullSecret("billing", "pod-secret", registry: "ghcr.io", user: "pod"))
         try server.apply("secrets", Self.pullSecret("billing", "sa-secret", registry: "quay.io", user: "sa"))
         try server.apply("secrets", Self.pullSecret("billing", "sa-ghcr", registry: "ghcr.io", user: "sa"))
@@ -208,6 +215,7 @@ struct KubernetesWatchTests {
     /// lifetime every pod reads again (so a rotated secret is seen).
     @Test func pullSecretsAreReadOncePerLifetime() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("secrets", Self.pullSecret("shop", "pull", registry: "ghcr.io", user: "pod"))
         func secretReads() throws -> Int {
             try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/shop/secrets/pull") }.count
@@ -242,6 +250,7 @@ struct KubernetesWatchTests {
     /// read the Secret of another namespace, which then verified the tenant's images.
     @Test func aPullSecretNameCannotReachAnotherNamespace() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("secrets", Self.pullSecret("victim", "regcred", registry: "ghcr.io", user: "victim"))
         try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "builder", "namespace": "victim"],
                                              "imagePullSecrets": [["name": "regcred"]]])
@@ -260,6 +269,7 @@ struct KubernetesWatchTests {
     /// cost at most `PullSecretNames.maximum` secret reads.
     @Test func aServiceAccountsPullSecretsCountTowardsTheBound() async throws {
         let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
         try server.apply("serviceaccounts", ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "crowded", "namespace": "shop"],
                                              "imagePullSecrets": (0..<100).map { ["name": "sa-\($0)"] }])
         let reader = PullSecretReader(client: try Self.client(server))

@@ -21,6 +21,7 @@ struct KubernetesServeTests {
 
     @Test func servesDecisionsFromClusterResourcesAfterTheFirstSync() async throws {
         let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
         try apiServer.apply("clusterimagepolicies", Self.object(Self.policy))
         // In force for a day from now: the serve process decides with the real clock.
         let validUntil = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))

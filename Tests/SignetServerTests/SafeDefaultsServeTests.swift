@@ -70,6 +70,7 @@ struct SafeDefaultsServeTests {
     /// only by a member of `--namespace-opt-out-group`.
     @Test func theOptOutIsCountedLoggedAndOnlyTheGroupMaySetIt() async throws {
         let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
         try apiServer.apply("namespaces", KubernetesServeTests.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"sandbox","labels":{"signet.dev/exclude":"true"}}}"#))
         try apiServer.apply("namespaces", KubernetesServeTests.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#))
         let serviceAccount = TemporaryDirectory(prefix: "signet-sa")

@@ -17,6 +17,7 @@ struct NotationClusterServeTests {
         let image = try await NotationLayouts.push("e2e-valid-signature", to: registry, client: client, repository: "trusted/app")
 
         let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
         // Every call signet makes must be one the chart grants with these values: the one ConfigMap, by name.
         if ChartRBAC.helm != nil {
             try apiServer.restrict(to: try ChartRBAC.serviceAccountRules(values: ["keySecretsSource=api", "trustConfigMaps={notation-trust}"]))
