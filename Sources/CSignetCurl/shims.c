@@ -32,6 +32,14 @@ CURLcode signet_curl_easy_setopt_headerfunction(CURL *handle, curl_write_callbac
     return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
 }
 
+CURLcode signet_curl_easy_setopt_resolver_start(CURL *handle, curl_resolver_start_callback callback, void *data) {
+    CURLcode code = curl_easy_setopt(handle, CURLOPT_RESOLVER_START_FUNCTION, callback);
+    if (code != CURLE_OK) {
+        return code;
+    }
+    return curl_easy_setopt(handle, CURLOPT_RESOLVER_START_DATA, data);
+}
+
 CURLcode signet_curl_easy_set_body(CURL *handle, const void *bytes, int64_t length) {
     CURLcode code = curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
     if (code != CURLE_OK) {

@@ -16,6 +16,9 @@ struct RegistryFlags: ParsableArguments {
     @Option(name: .long, help: "Memory budget for the bodies of registry responses being downloaded; past it the largest download of the namespace holding the most is stopped (and retried). At least 1 MiB; below 16 MiB the largest blobs cannot be fetched. (env: SIGNET_MAX_BUFFERED_REGISTRY_BYTES, default 67108864)")
     var maxBufferedRegistryBytes: Int?
 
+    @Option(name: .long, help: "Host name lookups of ended registry requests (a DNS server that does not answer) that may still run before new lookups are refused, naming why. At least 1. (env: SIGNET_MAX_UNFINISHED_LOOKUPS, default 64)")
+    var maxUnfinishedLookups: Int?
+
     /// The client configuration and credentials these flags describe. With
     /// `useDefaultDockerConfig`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` is read
     /// when no config is named (the command-line tools do this; the server does not).
@@ -31,8 +34,13 @@ struct RegistryFlags: ParsableArguments {
         do {
             configuration.maximumBufferedResponseBytes = try EnvironmentOption.int(
                 maxBufferedRegistryBytes, "SIGNET_MAX_BUFFERED_REGISTRY_BYTES", default: configuration.maximumBufferedResponseBytes)
+            configuration.maximumUnfinishedLookups = try EnvironmentOption.int(
+                maxUnfinishedLookups, "SIGNET_MAX_UNFINISHED_LOOKUPS", default: configuration.maximumUnfinishedLookups)
         } catch {
             throw RegistryFlagsError(description: "\(error)")
+        }
+        guard configuration.maximumUnfinishedLookups >= 1 else {
+            throw RegistryFlagsError(description: "--max-unfinished-lookups must be at least 1")
         }
         guard configuration.maximumBufferedResponseBytes >= 1 << 20 else {
             throw RegistryFlagsError(description: "--max-buffered-registry-bytes must be at least 1048576 (1 MiB)")

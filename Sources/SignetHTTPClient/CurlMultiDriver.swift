@@ -20,6 +20,9 @@ import NIOConcurrencyHelpers
 /// downloaded take at once is bounded (``ResponseBufferBudget``): past it, the largest download of
 /// the group holding the most is stopped.
 ///
+/// A transfer ended while its host name is being looked up leaves the lookup running on curl's
+/// resolver thread; ``UnfinishedLookups`` bounds how many such lookups may pile up.
+///
 /// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
 /// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
 /// reuse the connection and skip full TLS handshakes.
@@ -38,6 +41,8 @@ package final class CurlMultiDriver: @unchecked Sendable {
     private var budgeted: [ResponseBufferBudget.TransferID: CurlTransfer] = [:]
     private var stoppedForBudget: [CurlTransfer] = []
     private var nextTransferID = 0
+    /// Host name lookups ended transfers left running (driver thread only).
+    private let unfinishedLookups: UnfinishedLookups
     private let state = NIOLockedValueBox(QueueState())
 
     private struct QueueState: Sendable {
@@ -56,6 +61,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
         self.multi = multi
         self.settings = settings
         budget = settings.responseBufferLimit.map(ResponseBufferBudget.init(limit:))
+        unfinishedLookups = UnfinishedLookups(limit: settings.maximumUnfinishedLookups, allowance: settings.unfinishedLookupAllowance)
         _ = signet_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         _ = signet_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8)
         let share = curl_share_init()
@@ -213,6 +219,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
             return
         }
         active[easy] = transfer
+        transfer.unfinishedLookups = unfinishedLookups
         if budget != nil && transfer.request.bodyStream == nil {
             let id = nextTransferID
             nextTransferID += 1
@@ -275,6 +282,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
             transfer.bodyBudget = nil
             reportBuffer(stopped: 0)
         }
+        if transfer.leftLookupUnfinished(result) { unfinishedLookups.leave() }
         transfer.close()
         let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLockedValue { _ in
             defer { transfer.continuation = nil }

@@ -17,6 +17,10 @@ package struct CurlTransferSettings: Sendable {
     package var responseBufferLimit: Int?
     /// Told, on the driver thread, each time that room changes or the budget stops transfers.
     package var onResponseBufferChange: (@Sendable (ResponseBufferLevel) -> Void)?
+    /// How many host name lookups ended transfers may leave running before new ones are
+    /// refused, and how long each counts (``UnfinishedLookups``).
+    package var maximumUnfinishedLookups = 64
+    package var unfinishedLookupAllowance: Duration = .seconds(30)
 
     package init(
         caBundlePath: String?, connectTimeout: Duration, lowSpeedTimeout: Duration, maximumRedirects: Int,
@@ -67,6 +71,15 @@ final class CurlTransfer: @unchecked Sendable {
     /// The budget stopped this transfer (its body is gone); it fails with
     /// ``TransportFailure/overBudget(limit:)``.
     private(set) var stoppedForBudget = false
+    /// The driver's count of lookups left unfinished, set when the transfer starts (driver
+    /// thread only), and the host name lookups this transfer started (one per host of its
+    /// redirects that curl had not resolved yet).
+    var unfinishedLookups: UnfinishedLookups?
+    private(set) var lookupsStarted = 0
+    /// A lookup was refused: of which host, and how many were left unfinished already.
+    private var refusedLookup: (host: String, held: Int)?
+    /// The code curl ended the transfer with, once it did.
+    private var curlCode: CURLcode?
 
     private(set) var body: [UInt8] = []
     private(set) var responseHeaders: [(name: String, value: String)] = []
@@ -217,6 +230,68 @@ final class CurlTransfer: @unchecked Sendable {
                 let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
                 return transfer.receiveHeader(UnsafeRawBufferPointer(start: pointer, count: size * count))
             }, "header function")
+        try check(
+            signet_curl_easy_setopt_resolver_start(easy, { _, _, context in
+                guard let context else { return 0 }
+                return Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().lookupStarting() ? 0 : 1
+            }, context), "resolver start")
+    }
+
+    /// Resolver-start callback: whether curl may start a lookup (driver thread). curl calls it
+    /// for an IP address too, which it reads without a lookup.
+    private func lookupStarting() -> Bool {
+        guard let host = currentHost(), !Self.isAddress(host) else { return true }
+        if let unfinishedLookups, !unfinishedLookups.admit() {
+            refusedLookup = (host, unfinishedLookups.count())
+            return false
+        }
+        lookupsStarted += 1
+        return true
+    }
+
+    /// The host of the URL being fetched now (after redirects), as written in it.
+    private func currentHost() -> String? {
+        guard let easy else { return nil }
+        var effective: UnsafePointer<CChar>?
+        guard signet_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK, let effective else { return nil }
+        return Self.authority(of: String(cString: effective))
+    }
+
+    /// `host[:port]` of `url` (without user information).
+    static func authority(of url: String) -> String {
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        rest = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        return String(rest)
+    }
+
+    /// Whether `authority` names an IP address (IPv4, or IPv6 in brackets), port or not.
+    static func isAddress(_ authority: String) -> Bool {
+        if authority.hasPrefix("[") { return true }
+        let host = authority.split(separator: ":", maxSplits: 1).first ?? ""
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy { ("0"..."9").contains($0) } && (Int(part) ?? 256) <= 255
+        }
+    }
+
+    /// Whether this transfer, ending with `result`, left a host name lookup running: it started
+    /// one and ended before it could finish (its deadline, cancelled, or curl's connect timeout,
+    /// which counts the lookup). After a redirect curl's lookup time may be the first host's, so a
+    /// transfer that looked up two hosts or more and ended so counts whatever that time says.
+    func leftLookupUnfinished(_ result: Result<HTTPResponse, TransportFailure>) -> Bool {
+        guard lookupsStarted > 0, let easy else { return false }
+        let endedEarly: Bool
+        switch result {
+        case .failure(.deadlineExceeded), .failure(.cancelled): endedEarly = true
+        default: endedEarly = curlCode == CURLE_OPERATION_TIMEDOUT
+        }
+        guard endedEarly else { return false }
+        if lookupsStarted > 1 { return true }
+        var lookupTime: Int64 = 0
+        _ = signet_curl_easy_getinfo_off_t(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookupTime)
+        return lookupTime == 0
     }
 
     /// Write callback: appends to the body, or returns 0 (which aborts the transfer with
@@ -296,7 +371,13 @@ final class CurlTransfer: @unchecked Sendable {
     /// Builds the response once curl reports the transfer done with `code`.
     func finish(code: CURLcode, deadlineExpired: Bool, budgetLimit: Int) -> Result<HTTPResponse, TransportFailure> {
         guard let easy else { return .failure(.cancelled) }
+        curlCode = code
         if stoppedForBudget { return .failure(.overBudget(limit: budgetLimit)) }
+        if let (host, held) = refusedLookup, code != CURLE_OK {
+            return .failure(.connection(
+                message: "not looking up \(host): \(held) host name lookups of ended requests are still running "
+                    + "(a DNS server is not answering); new lookups wait until fewer are", isReset: false))
+        }
         if code != CURLE_OK {
             if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {
                 return .failure(.tooLarge(limit: request.maximumResponseBytes))

@@ -49,6 +49,9 @@ public final class RegistryClient: Sendable {
         guard configuration.maximumBufferedResponseBytes >= 1 << 20 else {
             throw RegistryError(.invalidConfiguration("maximumBufferedResponseBytes must be at least 1 MiB"))
         }
+        guard configuration.maximumUnfinishedLookups >= 1 else {
+            throw RegistryError(.invalidConfiguration("maximumUnfinishedLookups must be at least 1"))
+        }
         var settings = CurlTransferSettings(
             caBundlePath: configuration.caBundlePath,
             connectTimeout: configuration.connectTimeout,
@@ -56,6 +59,7 @@ public final class RegistryClient: Sendable {
             maximumRedirects: configuration.maximumRedirects,
             userAgent: configuration.userAgent)
         settings.responseBufferLimit = configuration.maximumBufferedResponseBytes
+        settings.maximumUnfinishedLookups = configuration.maximumUnfinishedLookups
         settings.onResponseBufferChange = Self.recordResponseBuffer
         do {
             driver = try CurlMultiDriver(settings: settings)

@@ -41,6 +41,11 @@ public struct RegistryClientConfiguration: Sendable {
     /// dripping them) could make the process hold every cap at once. Below ``maximumBlobBytes``
     /// the largest blobs cannot be fetched; 1 MiB at least.
     public var maximumBufferedResponseBytes: Int
+    /// How many host name lookups of ended requests may still be running before new lookups
+    /// are refused. A lookup whose DNS server never answers outlives the request that started
+    /// it, and the image name (so the host) is chosen by whoever writes the pod; without a
+    /// ceiling, such names would pile up resolver threads.
+    public var maximumUnfinishedLookups = 64
 
     public init(
         caBundlePath: String? = nil,

@@ -73,4 +73,59 @@ struct ResolverStallServeTests {
         #expect(!answer.message.contains("deadline"), "held up by the stalled lookup: \(answer.message)")
         #expect(answer.message.contains("no cosign signatures") || answer.message.contains("signature"), "\(answer.message)")
     }
+
+    /// With the lookup no longer waited for, each review naming a new stalled host leaves a
+    /// resolver thread behind for the lookup's whole timeout: the hosts are chosen by whoever
+    /// writes pods, so those threads are bounded. Past `--max-unfinished-lookups`, a lookup is
+    /// refused at once, naming why, while images whose registry needs no lookup are decided.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "no C compiler (/usr/bin/cc) to build the stalling getaddrinfo"))
+    func lookupsLeftRunningAreBounded() async throws {
+        let scratch = TemporaryDirectory(prefix: "signet-resolver-stall")
+        try scratch.write("stall.c", Self.shim)
+        let library = scratch.path + "/stall.so"
+        let compiled = try await TestProcess.run("/usr/bin/cc", ["-shared", "-fPIC", "-o", library, scratch.path + "/stall.c", "-ldl"])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+
+        let registry = try await RegistryStubServer.start(routes: [:])
+        let key = try await TestSigningKey.generate(.ecP256)
+        let policies = TemporaryDirectory(prefix: "signet-resolver-stall-policies")
+        try policies.write("all.yaml", keyPolicyYAML(name: "signed-everywhere", glob: "**", keyFile: key.publicKeyFile))
+        let hosts = ["one", "two", "three"].map { "registry-\($0).stall.invalid:5000" }
+        let server = try await SignetServerFixture.start(
+            policyDirectory: policies.path,
+            arguments: ["--max-unfinished-lookups", "2", "--allow-insecure-registry", registry.host] + hosts.flatMap { ["--allow-insecure-registry", $0] },
+            environment: ["LD_PRELOAD": library])
+        defer {
+            server.stop()
+            registry.stop()
+        }
+        let reviews = TemporaryDirectory(prefix: "signet-resolver-stall-reviews")
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+
+        // Two reviews wait for their lookups until their deadlines, and leave them running.
+        for (index, host) in hosts.prefix(2).enumerated() {
+            let file = try ReviewFiles.pod(in: reviews, named: "stalled-\(index)", images: ["\(host)/team/app@\(digest)"])
+            let review = try await FaultReview.post(file, to: server, timeoutSeconds: 2, peer: "dns", fault: "stalled-lookup-\(index)")
+            let answer = try #require(review.answer, "\(review.stderr)")
+            #expect(!answer.allowed)
+            #expect(answer.message.contains("deadline"), "\(answer.message)")
+        }
+
+        // A third host is not looked up: the image is denied at once, naming why.
+        let third = try ReviewFiles.pod(in: reviews, named: "refused", images: ["\(hosts[2])/team/app@\(digest)"])
+        let refused = try await FaultReview.post(third, to: server, timeoutSeconds: 2, peer: "dns", fault: "refused-lookup")
+        let refusedAnswer = try #require(refused.answer, "\(refused.stderr)")
+        #expect(!refusedAnswer.allowed)
+        #expect(refusedAnswer.message.contains("not looking up registry-three.stall.invalid:5000"), "\(refusedAnswer.message)")
+        #expect(refusedAnswer.message.contains("2 host name lookups"), "\(refusedAnswer.message)")
+
+        // A registry reached by its address needs no lookup and is decided on what it says.
+        let image = "\(registry.host)/team/app@\(digest)"
+        let answering = try ReviewFiles.pod(in: reviews, named: "answering", images: [image])
+        let review = try await FaultReview.post(answering, to: server, timeoutSeconds: 30, peer: "dns", fault: "other-registry")
+        let answer = try #require(review.answer, "\(review.stderr)")
+        #expect(!answer.allowed)
+        #expect(answer.message.contains(image), "\(answer.message)")
+        #expect(!answer.message.contains("deadline") && !answer.message.contains("not looking up"), "\(answer.message)")
+    }
 }

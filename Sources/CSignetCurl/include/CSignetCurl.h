@@ -28,6 +28,9 @@ CURLcode signet_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct c
 CURLcode signet_curl_easy_setopt_share(CURL *handle, CURLSH *share);
 CURLcode signet_curl_easy_setopt_writefunction(CURL *handle, curl_write_callback callback);
 CURLcode signet_curl_easy_setopt_headerfunction(CURL *handle, curl_write_callback callback);
+/// Calls `callback` with `data` before each host name lookup the transfer starts; a non-zero
+/// return refuses the lookup (CURLOPT_RESOLVER_START_FUNCTION and CURLOPT_RESOLVER_START_DATA).
+CURLcode signet_curl_easy_setopt_resolver_start(CURL *handle, curl_resolver_start_callback callback, void *data);
 /// Copies `length` bytes as the request body (CURLOPT_POSTFIELDSIZE_LARGE + CURLOPT_COPYPOSTFIELDS).
 CURLcode signet_curl_easy_set_body(CURL *handle, const void *bytes, int64_t length);
 /// Limits a transfer to http and https, and its redirects to https alone unless
