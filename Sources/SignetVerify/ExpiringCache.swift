@@ -37,14 +37,17 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private final class Flight: @unchecked Sendable {
         /// Whose credentials the computation runs with.
         let caller: RequestCredentials.Identity
+        /// The deadline the computation runs under (its starter's), when it has one.
+        let deadline: ContinuousClock.Instant?
         var waiters: [Int: CheckedContinuation<Value, any Error>] = [:]
         /// Callers cancelled before they started waiting.
         var cancelled: Set<Int> = []
         var nextWaiter = 0
         var result: Result<Value, any Error>?
 
-        init(caller: RequestCredentials.Identity) {
+        init(caller: RequestCredentials.Identity, deadline: ContinuousClock.Instant?) {
             self.caller = caller
+            self.deadline = deadline
         }
 
         func makeWaiter() -> Int {
@@ -105,9 +108,17 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// computation of another caller, which then failed with an error `dependsOnCaller` accepts
     /// (a registry that refused those credentials), runs its own `compute` instead of taking
     /// that error; callers with the same credentials share the failure.
+    ///
+    /// `deadline` is the one `compute` runs under. A caller that joined a computation started
+    /// under an earlier deadline, which then failed because that deadline passed
+    /// (`dependsOnDeadline`), runs its own `compute` in the time it has left: whoever starts a
+    /// computation with a short deadline (a review posted with `timeout=300ms`, again and again)
+    /// must not make it fail for the callers that joined it.
     func value(
         for key: Key, caller: RequestCredentials.Identity = .client,
         dependsOnCaller: @Sendable (any Error) -> Bool = { _ in false },
+        deadline: ContinuousClock.Instant? = nil,
+        dependsOnDeadline: @Sendable (any Error) -> Bool = { _ in false },
         compute: @escaping @Sendable () async throws -> (Value, Duration)
     ) async throws -> (value: Value, outcome: CacheOutcome) {
         let now = clock.now
@@ -119,7 +130,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             if let running = state.inFlight[key] {
                 return .join(running, waiter: running.makeWaiter())
             }
-            let flight = Flight(caller: caller)
+            let flight = Flight(caller: caller, deadline: deadline)
             state.inFlight[key] = flight
             return .start(flight, waiter: flight.makeWaiter())
         }
@@ -131,7 +142,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             waits.increment()
             do {
                 return (try await wait(for: flight, as: waiter), .joined)
-            } catch where flight.caller != caller && dependsOnCaller(error) {
+            } catch where (flight.caller != caller && dependsOnCaller(error)) || (Self.later(deadline, than: flight.deadline) && dependsOnDeadline(error)) {
                 misses.increment()
                 let (value, lifetime) = try await compute()
                 if lifetime > .zero {
@@ -146,6 +157,12 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             Task { await self.run(compute, for: key, in: flight) }
             return (try await wait(for: flight, as: waiter), .miss)
         }
+    }
+
+    /// Whether `deadline` is later than `other` (both known).
+    private static func later(_ deadline: ContinuousClock.Instant?, than other: ContinuousClock.Instant?) -> Bool {
+        guard let deadline, let other else { return false }
+        return other < deadline
     }
 
     /// Drops every entry whose key matches (for example the entries of a changed policy).

@@ -84,7 +84,8 @@ public final class VerificationEngine: AuthorityVerifier {
         let outcome: CacheOutcome
         do {
             (stored, outcome) = try await results.value(
-                for: key, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials
+                for: key, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials,
+                deadline: deadline, dependsOnDeadline: Self.isDeadline
             ) { [configuration] in
                 let started = ContinuousClock.now
                 let dimensions = [("format", verifier.format.name)]
@@ -136,7 +137,8 @@ public final class VerificationEngine: AuthorityVerifier {
         let started = ContinuousClock.now
         do {
             let (digest, outcome) = try await tags.value(
-                for: image.description, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials
+                for: image.description, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials,
+                deadline: deadline, dependsOnDeadline: Self.isDeadline
             ) { [configuration] in
                 (try await registry.identityDigest(of: image, deadline: deadline), configuration.tagTTL)
             }
@@ -154,6 +156,15 @@ public final class VerificationEngine: AuthorityVerifier {
     static func dependsOnCredentials(_ error: any Error) -> Bool {
         guard let registryError = (error as? RegistryError) ?? (error as? VerificationError)?.registryError else { return false }
         return registryError.kind == .unauthorized || registryError.kind == .denied
+    }
+
+    /// Whether `error` says the deadline passed: a shared verification or tag resolution that
+    /// ended so ended at its starter's deadline, and a caller with more time tries again.
+    static func isDeadline(_ error: any Error) -> Bool {
+        if let registryError = (error as? RegistryError) ?? (error as? VerificationError)?.registryError {
+            return registryError.kind == .deadlineExceeded
+        }
+        return (error as? VerificationError)?.code == .deadlineExceeded
     }
 
     // MARK: - Cache identity
