@@ -176,7 +176,9 @@ public struct NotaryV1Verifier: SignatureVerifier {
             return result(false, reason, failure: vouched.isEmpty ? .noValidSignature : .thresholdNotMet, signers: signers)
         }
         let reason = "\(subject) is signed in Notary \(trust.server): " + vouched.map(\.detail).joined(separator: "; ")
-        return result(true, reason, failure: nil, signers: signers)
+        var passed = result(true, reason, failure: nil, signers: signers)
+        passed.validUntil = collection.earliestExpiry
+        return passed
     }
 
     /// `version 2, signed by key 8ed6f73e… (threshold 1 of 1 key), expires 2029-12-01T13:58:16Z`:

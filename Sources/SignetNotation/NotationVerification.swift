@@ -23,6 +23,9 @@ public struct NotationVerification: Sendable, Hashable, Codable {
     public var chain: [String] = []
     public var signingScheme: NotationSigningScheme?
     public var signingTimeSource: String?
+    /// When a pass stops holding as time goes on: the signature's expiry, the chain's
+    /// `notAfter` when it is judged at the time of verification, the CRLs' `nextUpdate`.
+    public var validUntil: Date?
 
     init(statement: String, level: NotationTrustPolicy.VerificationLevel) {
         self.statement = statement

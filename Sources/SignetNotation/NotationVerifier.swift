@@ -46,8 +46,12 @@ public struct NotationVerifier: Sendable {
         let expiryProblem = envelope.expiry.flatMap { now >= $0 ? "digital signature has expired on \($0.formatted(.iso8601))" : nil }
         guard report.proceed(.expiry, statement.action(for: .expiry), failure: expiryProblem,
                              passed: envelope.expiry.map { "expires \($0.formatted(.iso8601))" } ?? "no expiry set") else { return report }
-        let (timestampProblem, source) = authenticTimestampProblem(envelope, now: now)
+        let (timestampProblem, source, atVerification) = authenticTimestampProblem(envelope, now: now)
         report.signingTimeSource = source
+        // What makes a pass stop holding as time goes on: the signature's expiry, the chain's
+        // validity when it is judged at the time of verification, and the CRLs' nextUpdate.
+        let limits = [envelope.expiry] + (atVerification ? envelope.certificateChain.map(\.notValidAfter) : []) + crls.map(\.nextUpdate)
+        report.validUntil = limits.compactMap { $0 }.min()
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
         let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, now: now)
         _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocationProblem, passed: revocationDetail)
@@ -123,7 +127,7 @@ public struct NotationVerifier: Sendable {
     /// authority's `authenticSigningTime`, or for `notary.x509` the genTime of an RFC 3161
     /// countersignature from a TSA in a `tsa` trust store, or, without one, the time of
     /// verification. Returns the problem (nil when it holds) and the signing time's source.
-    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String) {
+    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String, atVerification: Bool) {
         let chain = envelope.certificateChain
         func outside(_ time: Date) -> String? {
             for certificate in chain where !certificate.isValid(at: time) {
@@ -133,32 +137,32 @@ public struct NotationVerifier: Sendable {
         }
         if envelope.signingScheme == .signingAuthority, let time = envelope.authenticSigningTime {
             let source = "authentic signing time \(time.formatted(.iso8601)) from the signing authority"
-            return (outside(time), source)
+            return (outside(time), source, false)
         }
         let validNow = outside(now) == nil
         guard let token = envelope.timestampToken, !(statement.verifyTimestamp == .afterCertExpiry && validNow) else {
-            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature used)")
+            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature used)", true)
         }
         let tsaNames = statement.trustStores.filter { $0.type == .tsa }
         guard !tsaNames.isEmpty else {
-            return ("the signature has a timestamp countersignature, and trust policy statement \"\(statement.name)\" lists no tsa trust store to verify it", "timestamp countersignature (not verified)")
+            return ("the signature has a timestamp countersignature, and trust policy statement \"\(statement.name)\" lists no tsa trust store to verify it", "timestamp countersignature (not verified)", false)
         }
         var anchors: [Certificate] = []
         for name in tsaNames {
-            guard let certificates = stores[name] else { return ("the trust store \"\(name.name)\" of type \"tsa\" does not exist", "timestamp countersignature (not verified)") }
+            guard let certificates = stores[name] else { return ("the trust store \"\(name.name)\" of type \"tsa\" does not exist", "timestamp countersignature (not verified)", false) }
             anchors += certificates
         }
         let response: TimeStampResponse
         do {
             response = try TimeStampResponse(derEncoded: TimeStampToken.response(wrapping: token))
         } catch {
-            return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)")
+            return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)", false)
         }
         let source = "RFC 3161 timestamp \(response.generationTime.formatted(.iso8601)) from a TSA in \(tsaNames.map(\.description).joined(separator: ", "))"
         if let error = response.verify(data: envelope.signature, certificates: [], trustAnchors: anchors) {
-            return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)")
+            return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)", false)
         }
-        return (outside(response.generationTime), source)
+        return (outside(response.generationTime), source, false)
     }
 }
 

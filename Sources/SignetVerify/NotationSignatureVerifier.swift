@@ -127,7 +127,9 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                     fingerprint: descriptor.digest.encoded, identity: outcome.signer, layers: [index],
                     certificateChain: outcome.chain.isEmpty ? nil : outcome.chain)
                 let note = logged.isEmpty ? "" : "; logged: " + logged.joined(separator: "; ")
-                return result(true, "Notation signature by \(outcome.signer ?? "unknown") verified under trust policy statement \"\(statement.name)\" (level \(statement.level.rawValue))\(note)", failure: nil, signers: [signer])
+                var passed = result(true, "Notation signature by \(outcome.signer ?? "unknown") verified under trust policy statement \"\(statement.name)\" (level \(statement.level.rawValue))\(note)", failure: nil, signers: [signer])
+                passed.validUntil = outcome.validUntil
+                return passed
             }
             failures.append("\(label): \(failure)")
         }

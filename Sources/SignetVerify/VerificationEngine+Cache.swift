@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SignetAttestation
 import SignetPolicy
@@ -235,6 +236,8 @@ struct CachedVerification: Sendable {
     var checkMilliseconds: Double?
     /// The attestations verified, with only the predicate fields their conditions read.
     var attestations: [VerifiedAttestation]?
+    /// When the result stops holding (the entry expires by then).
+    var validUntil: Date?
 
     /// `result` of verifying `repository` at `digest`, its texts taken from `pool`.
     init(_ result: VerificationResult, digest: ImageDigest, repository: String, pool: TextPool) {
@@ -259,6 +262,7 @@ struct CachedVerification: Sendable {
         fetchMilliseconds = result.timings.fetchMilliseconds
         checkMilliseconds = result.timings.checkMilliseconds
         attestations = result.attestations
+        validUntil = result.validUntil
     }
 
     /// The reason, for the image at `digest` in `repository` it was kept for.
@@ -290,6 +294,7 @@ struct CachedVerification: Sendable {
             steps: steps(digest: digest, repository: repository),
             timings: VerificationResult.Timings(fetchMilliseconds: fetchMilliseconds, checkMilliseconds: checkMilliseconds))
         result.attestations = attestations
+        result.validUntil = validUntil
         return result
     }
 }

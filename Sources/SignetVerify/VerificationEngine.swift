@@ -35,6 +35,8 @@ public final class VerificationEngine: AuthorityVerifier {
     /// The texts of cached results and the repositories of their keys, one copy each.
     let texts = TextPool()
     let logger: Logger
+    /// The calendar time a result's ``VerificationResult/validUntil`` is measured against.
+    let wallClock: WallClock
     private let retainedRevision = NIOLockedValueBox<String?>(nil)
 
     /// An engine over `registry` with the given verifiers (default: cosign key-based, keyless,
@@ -44,8 +46,10 @@ public final class VerificationEngine: AuthorityVerifier {
         configuration: VerificationEngineConfiguration = VerificationEngineConfiguration(),
         verifiers: [any SignatureVerifier]? = nil,
         clock: VerificationClock = .continuous,
+        wallClock: WallClock = .system,
         logger: Logger = Logger(label: "signet.verify")
     ) {
+        self.wallClock = wallClock
         self.registry = registry
         self.configuration = configuration
         self.verifiers = verifiers ?? [CosignKeyVerifier(registry: registry), KeylessVerifier(registry: registry), NotationSignatureVerifier(registry: registry), AttestationVerifier(registry: registry)]
@@ -86,14 +90,17 @@ public final class VerificationEngine: AuthorityVerifier {
             (stored, outcome) = try await results.value(
                 for: key, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials,
                 deadline: deadline, dependsOnDeadline: Self.isDeadline
-            ) { [configuration] in
+            ) { [configuration, wallClock] in
                 let started = ContinuousClock.now
                 let dimensions = [("format", verifier.format.name)]
                 do {
                     let result = try await verifier.verify(request)
                     Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", result.passed ? "passed" : "failed")])
                         .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                    return (CachedVerification(result, digest: digest, repository: repository, pool: texts), result.passed ? configuration.positiveTTL : configuration.negativeTTL)
+                    let lifetime = result.passed
+                        ? Self.lifetime(configuration.positiveTTL, validUntil: result.validUntil, now: wallClock.now)
+                        : configuration.negativeTTL
+                    return (CachedVerification(result, digest: digest, repository: repository, pool: texts), lifetime)
                 } catch {
                     Timer(label: "signet_verification_duration_seconds", dimensions: dimensions + [("outcome", "error")])
                         .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
@@ -156,6 +163,15 @@ public final class VerificationEngine: AuthorityVerifier {
     static func dependsOnCredentials(_ error: any Error) -> Bool {
         guard let registryError = (error as? RegistryError) ?? (error as? VerificationError)?.registryError else { return false }
         return registryError.kind == .unauthorized || registryError.kind == .denied
+    }
+
+    /// How long a pass is kept: `ttl`, but never past the time it stops holding (an expiring
+    /// signature, certificate, CRL or trust metadata), measured from `now`.
+    static func lifetime(_ ttl: Duration, validUntil: Date?, now: Date) -> Duration {
+        guard let validUntil else { return ttl }
+        let remaining = validUntil.timeIntervalSince(now)
+        guard remaining > 0 else { return .zero }
+        return remaining * 1000 < ttl.milliseconds ? .milliseconds(Int64(remaining * 1000)) : ttl
     }
 
     /// Whether `error` says the deadline passed: a shared verification or tag resolution that

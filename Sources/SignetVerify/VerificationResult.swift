@@ -1,3 +1,4 @@
+import Foundation
 import SignetAttestation
 import SignetPolicy
 import SignetRegistry
@@ -32,6 +33,11 @@ public struct VerificationResult: Sendable, Hashable, Codable {
     /// For an `attestations` authority: the attestations verified (signature and subject), with
     /// the predicate fields their conditions read; nil for other formats.
     public var attestations: [VerifiedAttestation]?
+    /// When a pass stops holding by the passage of time alone, when it does: the signature's own
+    /// expiry (Notation's `io.cncf.notary.expiry`), a certificate judged at the time of
+    /// verification, a CRL's `nextUpdate`, the expiry of trust metadata (Notary v1). The result
+    /// is not cached past it.
+    public var validUntil: Date?
 
     public init(
         image: String, digest: ImageDigest, policy: String, authority: String, format: SignatureFormat, passed: Bool,

@@ -48,6 +48,25 @@ import Testing
         let before = try NotationVectors.verify(
             "e2e-expired-signature", policy: "trustpolicy.json", stores: stores, at: ISO8601DateFormatter().date(from: "2023-06-27T05:20:50Z")!)
         #expect(before.passed, "\(before.failure ?? "")")
+        // The pass says until when it holds: the signature's expiry. A cached pass must not
+        // outlive it; verified again then, the signature fails.
+        let validUntil = try #require(before.validUntil)
+        #expect(validUntil > ISO8601DateFormatter().date(from: "2023-06-27T05:20:50Z")!)
+        let justBefore = try NotationVectors.verify("e2e-expired-signature", policy: "trustpolicy.json", stores: stores, at: validUntil - 1)
+        #expect(justBefore.passed, "\(justBefore.failure ?? "")")
+        let then = try NotationVectors.verify("e2e-expired-signature", policy: "trustpolicy.json", stores: stores, at: validUntil)
+        #expect(then.failure?.hasPrefix("expiry validation failed") == true, "\(then.failure ?? "passed")")
+    }
+
+    /// Judged at the time of verification (no timestamp), a pass holds until the chain expires.
+    @Test func aPassJudgedNowHoldsUntilTheChainExpires() throws {
+        let stores = try NotationVectors.stores(ca: "e2e.crt")
+        let outcome = try NotationVectors.verify("e2e-valid-signature", policy: "trustpolicy.json", stores: stores)
+        #expect(outcome.signingTimeSource?.contains("time of verification") == true)
+        let validUntil = try #require(outcome.validUntil)
+        #expect(try NotationVectors.verify("e2e-valid-signature", policy: "trustpolicy.json", stores: stores, at: validUntil - 1).passed)
+        let then = try NotationVectors.verify("e2e-valid-signature", policy: "trustpolicy.json", stores: stores, at: validUntil + 1)
+        #expect(then.failure?.hasPrefix("authenticTimestamp validation failed") == true, "\(then.failure ?? "passed")")
     }
 
     @Test func expiredCertificateFailsAuthenticTimestamp() throws {
