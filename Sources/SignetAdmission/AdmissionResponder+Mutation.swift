@@ -147,9 +147,10 @@ extension AdmissionResponder {
 
     /// Whether `verdict`'s image may be pinned to its verified digest: always, unless an
     /// exemption admitted it that matches the image as written (an exception's tag-limited
-    /// `images` entry, a controller's template naming the tag): pinned, the image would no
-    /// longer be the one excepted, and `/validate` would deny it. Such an image keeps its tag,
-    /// as the exception that admits it does.
+    /// `images` entry, a controller's template naming the tag) and the tag is not known to name
+    /// the digest (``PolicyEvaluator/taggedForm(of:)``): pinned, the image would then no longer be
+    /// the one excepted, and `/validate` would deny it. Such an image keeps its tag, as the
+    /// exception that admits it does.
     static func pinnable(_ verdict: ImageVerdict, evaluator: PolicyEvaluator, subject: AdmissionSubject) -> Bool {
         guard !verdict.exemptions.isEmpty else { return true }
         guard let digest = verdict.verifiedDigest else { return false }

@@ -41,7 +41,7 @@ public struct PolicyEvaluator: Sendable {
     /// The verifier as a ``CachedVerdictSource``, when it is one (cast once, not per authority).
     private let cachedVerdicts: (any CachedVerdictSource)?
     /// The verifier as a ``TagDigestSource``, when it is one: what a tag written beside a digest names.
-    private let tagDigests: (any TagDigestSource)?
+    let tagDigests: (any TagDigestSource)?
 
     public init(
         policies: PolicySet,

@@ -237,8 +237,45 @@ struct PinningRequiredTests {
         #expect(denied.status?.message?.contains("named by tag alone") == false)
     }
 
-    /// An image an exception admits is left as written, though another policy verified a digest:
-    /// the exception is limited to tag `v1`, which `strict:v1@sha256:…` no longer is.
+    /// As ``VerifiesAsOneDigest``, and every tag is known to name ``digest`` (as the verification
+    /// engine knows the tags it resolved within the tag cache's lifetime).
+    struct VerifiesAsOneDigestKnowingTags: AuthorityVerifier, TagDigestSource {
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            try await VerifiesAsOneDigest().verify(image: image, authority: authority, policy: policy, deadline: deadline)
+        }
+        func cachedDigest(ofTag image: ImageReference) -> ImageDigest? { PinningRequiredTests.digest }
+        func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest { PinningRequiredTests.digest }
+    }
+
+    /// An exception limited to tag `v1` of one policy must not leave the image unpinned when
+    /// another policy verified what `v1` names: the tag could be moved after admission (or a
+    /// registry could answer the node otherwise than signet), and the Pod would run bytes no
+    /// policy verified. With the tag known to name the digest, the pinned form is what the tag
+    /// names, and the exception takes it in; a digest the tag does not name, it does not.
+    @Test func anImageExceptedByItsTagIsPinnedWhenTheTagIsKnownToNameTheDigest() async throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(
+            policies: set, verifier: VerifiesAsOneDigestKnowingTags(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
+        responder.requirePinnedDigests = true
+        let excepted = Self.pod([("web", "ghcr.io/my-org/strict:v1")])
+        let mutated = try decodeResponse(await responder.respondToMutation(review(kind: "Pod", resource: "pods", object: excepted), deadline: farDeadline))
+        let patch = String(decoding: try #require(mutated.patch, "not pinned"), as: UTF8.self)
+        #expect(patch.contains("ghcr.io/my-org/strict:v1@\(Self.digest)"), "\(patch)")
+
+        let pinned = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1@\(Self.digest)")]))
+        #expect(pinned.allowed, "\(pinned.status?.message ?? "")")
+        #expect(pinned.warnings?.contains { $0.contains("PolicyException \"team/strict-v1\"") } == true, "\(pinned.warnings ?? [])")
+        let unpinned = try await Self.decide(responder, object: excepted)
+        #expect(!unpinned.allowed && unpinned.status?.message?.contains("named by tag alone") == true, "\(unpinned.status?.message ?? "")")
+        let other = "sha256:" + String(repeating: "d", count: 64)
+        let elsewhere = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1@\(other)")]))
+        #expect(!elsewhere.allowed && elsewhere.status?.message?.contains("denied by policy \"strict-two-signers\"") == true,
+                "\(elsewhere.status?.message ?? "")")
+    }
+
+    /// An image an exception admits is left as written when it is not known what its tag names
+    /// (a verifier that keeps no tags): the exception is limited to tag `v1`, which
+    /// `strict:v1@sha256:…` is then not known to be.
     @Test func mutateLeavesAnExceptedImageAsWritten() async throws {
         let responder = try Self.responder()
         let excepted = Self.pod([("web", "ghcr.io/my-org/strict:v1")])

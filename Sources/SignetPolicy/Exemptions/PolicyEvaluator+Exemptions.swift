@@ -14,18 +14,41 @@ import SignetRegistry
 /// "In force" is decided against ``ExemptionConfiguration/clock`` once per admission, so an
 /// exemption stops applying at the instant it expires.
 extension PolicyEvaluator {
-    /// The first active bypass covering `image` for `subject`, by name.
+    /// The first active bypass covering `image` for `subject`, by name (for an image pinned
+    /// beside its tag, as ``taggedForm(of:)`` reads it too).
     func activeBypass(for image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledBypass? {
-        policies.bypasses.first {
-            $0.isActive(at: now, maximumWindow: exemptions.maximumBypassWindow) && $0.covers(subject: subject, image: image)
+        guard !policies.bypasses.isEmpty else { return nil }
+        func covering(_ image: ImageReference) -> CompiledBypass? {
+            policies.bypasses.first {
+                $0.isActive(at: now, maximumWindow: exemptions.maximumBypassWindow) && $0.covers(subject: subject, image: image)
+            }
         }
+        return covering(image) ?? taggedForm(of: image).flatMap(covering)
     }
 
-    /// The first active exception exempting `image` of `subject` from `policy`.
+    /// The first active exception exempting `image` of `subject` from `policy` (for an image
+    /// pinned beside its tag, as ``taggedForm(of:)`` reads it too).
     func activeException(for policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledException? {
-        policies.exceptions.first {
-            $0.isActive(at: now, maximumWindow: exemptions.maximumExceptionWindow) && $0.covers(policy: policy.name, subject: subject, image: image)
+        guard !policies.exceptions.isEmpty else { return nil }
+        func exempting(_ image: ImageReference) -> CompiledException? {
+            policies.exceptions.first {
+                $0.isActive(at: now, maximumWindow: exemptions.maximumExceptionWindow) && $0.covers(policy: policy.name, subject: subject, image: image)
+            }
         }
+        return exempting(image) ?? taggedForm(of: image).flatMap(exempting)
+    }
+
+    /// `name:tag` for `name:tag@digest` when the tag is known to name that digest now (it was
+    /// resolved within the tag cache's lifetime): the pinned image is then what the tag names,
+    /// so an exemption written for the tag (a tag-limited `images` entry, a controller's template
+    /// naming the tag) takes it in. Without this, the mutating webhook could not pin an image an
+    /// exemption admits by its tag, and a tag moved after admission would run other bytes than
+    /// the ones the other policies verified. `nil` otherwise: a tag beside a digest that it does
+    /// not (or may not) name vouches for nothing.
+    func taggedForm(of image: ImageReference) -> ImageReference? {
+        guard let digest = image.digest, image.tag != nil, let tagDigests else { return nil }
+        let tagged = image.withoutDigest
+        return tagDigests.cachedDigest(ofTag: tagged) == digest ? tagged : nil
     }
 
     /// Whether `pinned` (`image` pinned to a digest: `name:tag@sha256:…`) is exempted for
