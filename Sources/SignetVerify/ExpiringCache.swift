@@ -24,6 +24,15 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry: Sendable {
         var value: Value
         var expires: ContinuousClock.Instant
+        /// Whose credentials found a value not shared with others (see `sharesValue` of
+        /// ``value(for:caller:dependsOnCaller:deadline:dependsOnDeadline:sharesValue:compute:)``);
+        /// nil for a value everyone may take.
+        var owner: RequestCredentials.Identity?
+
+        /// Whether `caller` may take the value.
+        func isFor(_ caller: @autoclosure () -> RequestCredentials.Identity) -> Bool {
+            owner.map { $0 == caller() } ?? true
+        }
     }
 
     private struct State: Sendable {
@@ -85,13 +94,13 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Entries stored (fresh or not yet noticed to be stale).
     var count: Int { state.withLockedValue { $0.store.count } }
 
-    /// The fresh value for `key`, if one is stored, without waiting and without counting a hit
-    /// (a caller that uses it counts it with ``countHit()``). A stale entry is dropped.
-    func cachedValue(for key: Key) -> Value? {
+    /// The fresh value for `key`, if one is stored for `caller`, without waiting and without
+    /// counting a hit (a caller that uses it counts it with ``countHit()``). A stale entry is dropped.
+    func cachedValue(for key: Key, caller: @autoclosure () -> RequestCredentials.Identity = .client) -> Value? {
         let now = clock.now
         return state.withLockedValue { state -> Value? in
             guard let entry = state.store.value(for: key) else { return nil }
-            if now < entry.expires { return entry.value }
+            if now < entry.expires { return entry.isFor(caller()) ? entry.value : nil }
             state.store.removeValue(for: key)
             return nil
         }
@@ -114,18 +123,27 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// (`dependsOnDeadline`), runs its own `compute` in the time it has left: whoever starts a
     /// computation with a short deadline (a review posted with `timeout=300ms`, again and again)
     /// must not make it fail for the callers that joined it.
+    ///
+    /// A value `sharesValue` refuses (a failed verification: a registry may answer "not found"
+    /// to credentials that may not see a repository) is given, and kept, only for callers with
+    /// the credentials that found it; others compute their own. Otherwise whoever names an
+    /// image with credentials of their own could have everyone's reviews of it denied.
     func value(
         for key: Key, caller: RequestCredentials.Identity = .client,
         dependsOnCaller: @Sendable (any Error) -> Bool = { _ in false },
         deadline: ContinuousClock.Instant? = nil,
         dependsOnDeadline: @Sendable (any Error) -> Bool = { _ in false },
+        sharesValue: @escaping @Sendable (Value) -> Bool = { _ in true },
         compute: @escaping @Sendable () async throws -> (Value, Duration)
     ) async throws -> (value: Value, outcome: CacheOutcome) {
         let now = clock.now
         let lookup = state.withLockedValue { state -> Lookup in
             if let entry = state.store.value(for: key) {
-                if now < entry.expires { return .hit(entry.value) }
-                state.store.removeValue(for: key)
+                if now < entry.expires {
+                    if entry.isFor(caller) { return .hit(entry.value) }
+                } else {
+                    state.store.removeValue(for: key)
+                }
             }
             if let running = state.inFlight[key] {
                 return .join(running, waiter: running.makeWaiter())
@@ -140,23 +158,38 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             return (value, .hit)
         case .join(let flight, let waiter):
             waits.increment()
+            let value: Value
             do {
-                return (try await wait(for: flight, as: waiter), .joined)
+                value = try await wait(for: flight, as: waiter)
             } catch where (flight.caller != caller && dependsOnCaller(error)) || (Self.later(deadline, than: flight.deadline) && dependsOnDeadline(error)) {
-                misses.increment()
-                let (value, lifetime) = try await compute()
-                if lifetime > .zero {
-                    let now = clock.now
-                    let evicted = state.withLockedValue { $0.store.insert(Entry(value: value, expires: now + lifetime), for: key) }
-                    if evicted > 0 { evictions.increment(by: evicted) }
-                }
-                return (value, .miss)
+                return try await computeAlone(compute, for: key, caller: caller, sharesValue: sharesValue)
             }
+            if flight.caller != caller && !sharesValue(value) {
+                return try await computeAlone(compute, for: key, caller: caller, sharesValue: sharesValue)
+            }
+            return (value, .joined)
         case .start(let flight, let waiter):
             misses.increment()
-            Task { await self.run(compute, for: key, in: flight) }
+            Task { await self.run(compute, for: key, in: flight, sharesValue: sharesValue) }
             return (try await wait(for: flight, as: waiter), .miss)
         }
+    }
+
+    /// A caller's own computation, after the shared one could not serve it; stored for it (and
+    /// for everyone, when shared).
+    private func computeAlone(
+        _ compute: @Sendable () async throws -> (Value, Duration), for key: Key, caller: RequestCredentials.Identity,
+        sharesValue: @Sendable (Value) -> Bool
+    ) async throws -> (value: Value, outcome: CacheOutcome) {
+        misses.increment()
+        let (value, lifetime) = try await compute()
+        if lifetime > .zero {
+            let now = clock.now
+            let entry = Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : caller)
+            let evicted = state.withLockedValue { $0.store.insert(entry, for: key) }
+            if evicted > 0 { evictions.increment(by: evicted) }
+        }
+        return (value, .miss)
     }
 
     /// Whether `deadline` is later than `other` (both known).
@@ -175,7 +208,9 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Computes, stores a value that may be kept, and hands the outcome to every waiter, in one
     /// step under the lock, so no lookup sees neither the flight nor the stored value.
-    private func run(_ compute: @Sendable () async throws -> (Value, Duration), for key: Key, in flight: Flight) async {
+    private func run(
+        _ compute: @Sendable () async throws -> (Value, Duration), for key: Key, in flight: Flight, sharesValue: @Sendable (Value) -> Bool
+    ) async {
         let outcome: Result<(Value, Duration), any Error>
         do {
             outcome = .success(try await compute())
@@ -187,7 +222,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             if state.inFlight[key] === flight { state.inFlight[key] = nil }
             var evicted = 0
             if case .success(let (value, lifetime)) = outcome, lifetime > .zero {
-                evicted = state.store.insert(Entry(value: value, expires: now + lifetime), for: key)
+                evicted = state.store.insert(Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : flight.caller), for: key)
             }
             let result = outcome.map(\.0)
             flight.result = result

@@ -26,7 +26,7 @@ extension VerificationEngine: CachedVerdictSource {
         let key = VerificationCacheKey(
             digest: digest, repository: repository, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
             trust: Self.trustFingerprint(of: authority), tag: Self.signedTag(of: image, authority: authority))
-        guard let stored = results.cachedValue(for: key) else { return nil }
+        guard let stored = results.cachedValue(for: key, caller: RequestCredentials.identity) else { return nil }
         if tagged { tags.countHit() }
         results.countHit()
         if stored.attestations != nil, let verifier = verifiers.first(where: { $0.handles(authority) }) {

@@ -89,7 +89,7 @@ public final class VerificationEngine: AuthorityVerifier {
         do {
             (stored, outcome) = try await results.value(
                 for: key, caller: RequestCredentials.identity, dependsOnCaller: Self.dependsOnCredentials,
-                deadline: deadline, dependsOnDeadline: Self.isDeadline
+                deadline: deadline, dependsOnDeadline: Self.isDeadline, sharesValue: \.passed
             ) { [configuration, wallClock] in
                 let started = ContinuousClock.now
                 let dimensions = [("format", verifier.format.name)]

@@ -94,4 +94,71 @@ struct SingleFlightCredentialsTests {
         // What `team` verified is cached for everyone.
         #expect(await verify(as: "other") == "other: passed (hit)")
     }
+
+    /// Finds no signature unless the task's credentials are `team` (as a registry that answers
+    /// "not found" to credentials that may not see a private repository).
+    struct SeenOnlyByTeamVerifier: SignatureVerifier {
+        let calls = NIOLockedValueBox<[String]>([])
+        var format: SignatureFormat { SignatureFormat("test") }
+        func handles(_ authority: CompiledAuthority) -> Bool { true }
+
+        func verify(_ request: VerificationRequest) async throws(VerificationError) -> VerificationResult {
+            let caller: String
+            if case .source(let name) = RequestCredentials.identity { caller = name } else { caller = "client" }
+            calls.withLockedValue { $0.append(caller) }
+            let seen = caller == "team"
+            return VerificationResult(
+                image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
+                format: format, passed: seen, reason: seen ? "signed" : "no cosign signatures", failure: seen ? nil : .noSignatures)
+        }
+    }
+
+    /// A failure found with one admission's credentials is not handed to another's: naming a
+    /// private image with credentials of one's own must not get everyone's reviews of it denied
+    /// for the negative cache's lifetime. A pass is a pass whoever found it.
+    @Test func aFailureFoundWithOnesOwnCredentialsIsNotCachedForOthers() async throws {
+        let verifier = SeenOnlyByTeamVerifier()
+        let client = try RegistryClient()
+        defer { client.shutdown() }
+        let engine = VerificationEngine(registry: client, verifiers: [verifier])
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: p}
+            spec:
+              images: [{glob: "registry.invalid/**"}]
+              authorities:
+                - name: keys
+                  key:
+                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
+            """
+        let policy = try #require(try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])["p"])
+        let authority = policy.authorities[0]
+        let image = try ImageReference(parsing: "registry.invalid/private@sha256:" + String(repeating: "9", count: 64))
+
+        @Sendable func verify(as name: String) async -> String {
+            await RequestCredentials.using(NamedCredentials(name: name)) {
+                do {
+                    let result = try await engine.verify(image: image, authority: authority, policy: "p", revision: VerificationEngine.revision(of: policy), deadline: deadline())
+                    return "\(name): \(result.passed ? "passed" : "failed") (\(result.cache.map { "\($0)" } ?? "-"))"
+                } catch {
+                    return "\(name): error"
+                }
+            }
+        }
+        @Sendable func cached(as name: String) async -> Bool? {
+            await RequestCredentials.using(NamedCredentials(name: name)) {
+                engine.cachedVerdict(image: image, authority: authority, policy: policy)?.passed
+            }
+        }
+
+        #expect(await verify(as: "intruder") == "intruder: failed (miss)")
+        #expect(await verify(as: "intruder") == "intruder: failed (hit)")
+        #expect(await cached(as: "team") == nil)
+        #expect(await verify(as: "team") == "team: passed (miss)")
+        // The pass is everyone's.
+        #expect(await verify(as: "intruder") == "intruder: passed (hit)")
+        #expect(await cached(as: "intruder") == true)
+        #expect(verifier.calls.withLockedValue { $0 } == ["intruder", "team"])
+    }
 }
