@@ -16,6 +16,11 @@ extension SigstoreVerifier {
         guard leaf.extendedKeyUsages?.contains(Self.codeSigningPurpose) == true else {
             throw SigstoreVerificationFailure(.certificateChain("the signing certificate lacks the code-signing extended key usage"))
         }
+        // A certificate is valid only at a verified signing time; with none, nothing vouches for
+        // when it was used, and the chain is not validated at all: refuse rather than pass.
+        guard !run.timestamps.isEmpty else {
+            throw SigstoreVerificationFailure(.certificateChain("no verified signing time to validate the certificate at"))
+        }
         var details: [String] = []
         for timestamp in run.timestamps {
             var reasons: [String] = []

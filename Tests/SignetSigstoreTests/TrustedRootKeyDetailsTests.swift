@@ -231,6 +231,21 @@ struct TrustedRootKeyDetailsTests {
         let read = try SignedCertificateTimestamp.embedded(in: certificate)
         #expect(read == real)
     }
+
+    /// A certificate is validated at a verified signing time; a configuration that asks for no
+    /// log entry and no timestamp leaves none, and the chain is then refused, not passed unchecked.
+    @Test("a certificate with no verified signing time is refused")
+    func certificateWithoutSigningTime() throws {
+        var bundle = try SigstoreBundle(contentsOf: Self.v03.bundleURL)
+        bundle.transparencyLogEntries = []
+        var configuration = Self.configuration
+        configuration.transparencyLogThreshold = 0
+        configuration.timestampThreshold = 0
+        let result = try Self.verify(bundle, root: try TrustedRoot.production(), configuration: configuration)
+        #expect(!result.isVerified)
+        #expect(result.failure?.step == .certificateChain, "\(result)")
+        #expect(result.failure?.description.contains("no verified signing time") == true, "\(result)")
+    }
 }
 
 /// Standard base64 (RFC 4648 section 4), as the bundle and trusted root JSON hold bytes.
