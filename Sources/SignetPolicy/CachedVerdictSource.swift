@@ -8,6 +8,18 @@ import SignetRegistry
 /// would return for a cache hit, so a warm decision runs to its end on the thread that received
 /// the request: no child tasks, no deadline timer. `nil` is never a verdict: the evaluator then
 /// verifies as usual.
+///
+/// `caller` is whose registry credentials the admission would verify with (read only when a
+/// cached verdict is kept for some credentials alone).
 public protocol CachedVerdictSource: Sendable {
-    func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict?
+    func cachedVerdict(
+        image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, caller: () -> RequestCredentials.Identity
+    ) -> AuthorityVerdict?
+}
+
+extension CachedVerdictSource {
+    /// The verdict for the credentials of the current task (``RequestCredentials/identity``).
+    public func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+        cachedVerdict(image: image, authority: authority, policy: policy, caller: { RequestCredentials.identity })
+    }
 }

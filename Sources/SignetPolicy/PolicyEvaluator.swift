@@ -217,7 +217,7 @@ public struct PolicyEvaluator: Sendable {
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
                     exemption: exception.use(policy: policy.name)))
             } else {
-                var progress = progress(of: policy, image: parsed.reference)
+                var progress = progress(of: policy, image: parsed.reference, subject: admission)
                 progress.tagClaim = claim
                 matching.append(progress)
             }
@@ -232,6 +232,12 @@ public struct PolicyEvaluator: Sendable {
             return .decided(.evaluated(EvaluatedImage(parsed: parsed, results: Self.ordered(matching.map(\.result), exempted: exempted))))
         }
         return .pending(PendingImage(parsed: parsed, exempted: exempted, policies: matching, notEnforcedHere: notEnforcedHere, kind: admission.kind))
+    }
+
+    /// Whose registry credentials the verifications of `subject`'s admission use, as
+    /// ``RequestCredentials/identity`` reads them while they run.
+    func credentialIdentity(of subject: AdmissionSubject) -> RequestCredentials.Identity {
+        credentialProvider == nil ? .client : .source(AdmissionCredentials.identity(of: subject))
     }
 
     /// Whether the tag written beside the digest of `image` names that digest, for a policy
@@ -403,7 +409,7 @@ public struct PolicyEvaluator: Sendable {
 
     /// Decides what needs no waiting: static authorities, every signature authority when there
     /// is no verifier, and verdicts the verifier already holds.
-    private func progress(of policy: CompiledPolicy, image: ImageReference) -> PolicyProgress {
+    private func progress(of policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject) -> PolicyProgress {
         var progress = PolicyProgress(policy: policy)
         progress.missingDigest = policy.requireDigest && image.digest == nil
         // Static authorities, and those whose trust material is missing, are decided here,
@@ -445,7 +451,8 @@ public struct PolicyEvaluator: Sendable {
         if let cache = cachedVerdicts {
             for position in signature {
                 guard !progress.isSettled else { return progress }
-                if let verdict = cache.cachedVerdict(image: image, authority: authorities[position], policy: policy) {
+                if let verdict = cache.cachedVerdict(
+                    image: image, authority: authorities[position], policy: policy, caller: { credentialIdentity(of: subject) }) {
                     progress.record(
                         AuthorityResult(
                             authority: authorities[position].name, status: verdict.passed ? .passed : .failed, reason: verdict.reason,

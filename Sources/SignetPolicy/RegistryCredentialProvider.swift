@@ -31,7 +31,10 @@ public final class AdmissionCredentials: RegistryCredentialSource {
 
     /// The namespace, the service account and the pod's pull secrets: the provider reads the
     /// same secrets for two admissions that agree on these.
-    public var identity: String? {
+    public var identity: String? { Self.identity(of: subject) }
+
+    /// The identity of the credentials of `subject`'s admission.
+    static func identity(of subject: AdmissionSubject) -> String {
         [subject.namespace ?? "", subject.serviceAccountName ?? "", subject.imagePullSecrets.joined(separator: ",")]
             .joined(separator: "\u{0}")
     }

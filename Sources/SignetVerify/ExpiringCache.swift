@@ -186,10 +186,17 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         if lifetime > .zero {
             let now = clock.now
             let entry = Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : caller)
-            let evicted = state.withLockedValue { $0.store.insert(entry, for: key) }
+            let evicted = state.withLockedValue { Self.store(entry, for: key, in: &$0.store, now: now) }
             if evicted > 0 { evictions.increment(by: evicted) }
         }
         return (value, .miss)
+    }
+
+    /// Stores `entry`, unless it is kept for one caller and a fresh entry everyone may take is
+    /// there: one admission's failure does not push out what is true for all. The evicted count.
+    private static func store(_ entry: Entry, for key: Key, in store: inout LRUStore<Key, Entry>, now: ContinuousClock.Instant) -> Int {
+        if entry.owner != nil, let present = store.value(for: key), present.owner == nil, now < present.expires { return 0 }
+        return store.insert(entry, for: key)
     }
 
     /// Whether `deadline` is later than `other` (both known).
@@ -222,7 +229,8 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             if state.inFlight[key] === flight { state.inFlight[key] = nil }
             var evicted = 0
             if case .success(let (value, lifetime)) = outcome, lifetime > .zero {
-                evicted = state.store.insert(Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : flight.caller), for: key)
+                let entry = Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : flight.caller)
+                evicted = Self.store(entry, for: key, in: &state.store, now: now)
             }
             let result = outcome.map(\.0)
             flight.result = result

@@ -11,7 +11,9 @@ extension VerificationEngine: CachedVerdictSource {
     /// result (the same steps, the same counts), or `nil` when it would have to resolve a tag or
     /// verify: a digest-pinned image or a tag resolved within its TTL, and a verdict stored for
     /// that digest, policy revision and authority.
-    public func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+    public func cachedVerdict(
+        image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, caller: () -> RequestCredentials.Identity
+    ) -> AuthorityVerdict? {
         guard verifiers.contains(where: { $0.handles(authority) }) else { return nil }
         let digest: ImageDigest
         let tagged = image.digest == nil
@@ -26,7 +28,7 @@ extension VerificationEngine: CachedVerdictSource {
         let key = VerificationCacheKey(
             digest: digest, repository: repository, policy: policy.name, revision: Self.revision(of: policy), authority: authority.name,
             trust: Self.trustFingerprint(of: authority), tag: Self.signedTag(of: image, authority: authority))
-        guard let stored = results.cachedValue(for: key, caller: RequestCredentials.identity) else { return nil }
+        guard let stored = results.cachedValue(for: key, caller: caller()) else { return nil }
         if tagged { tags.countHit() }
         results.countHit()
         if stored.attestations != nil, let verifier = verifiers.first(where: { $0.handles(authority) }) {

@@ -209,7 +209,7 @@ struct PolicyEvaluatorTests {
         private let verified = NIOLockedValueBox<[String]>([])
         var verifiedImages: [String] { verified.withLockedValue { $0 } }
 
-        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, caller: () -> RequestCredentials.Identity) -> AuthorityVerdict? {
             guard image.repository.hasSuffix("-cached") else { return nil }
             let passed = !image.repository.contains("unsigned")
             return AuthorityVerdict(passed: passed, authority: authority.name, reason: passed ? "cached: signed" : "cached: no signature")
@@ -364,7 +364,7 @@ struct PolicyEvaluatorTests {
 
     /// Answers the `quick` authority from its cache and stalls on every other one.
     struct CachedOrStalled: AuthorityVerifier, CachedVerdictSource {
-        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy) -> AuthorityVerdict? {
+        func cachedVerdict(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, caller: () -> RequestCredentials.Identity) -> AuthorityVerdict? {
             authority.name == "quick" ? AuthorityVerdict(passed: true, authority: authority.name, reason: "cached: signed") : nil
         }
 

@@ -99,6 +99,8 @@ struct SingleFlightCredentialsTests {
     /// "not found" to credentials that may not see a private repository).
     struct SeenOnlyByTeamVerifier: SignatureVerifier {
         let calls = NIOLockedValueBox<[String]>([])
+        /// The prefix of the credentials' identity that sees the repository.
+        var team = "team"
         var format: SignatureFormat { SignatureFormat("test") }
         func handles(_ authority: CompiledAuthority) -> Bool { true }
 
@@ -106,7 +108,7 @@ struct SingleFlightCredentialsTests {
             let caller: String
             if case .source(let name) = RequestCredentials.identity { caller = name } else { caller = "client" }
             calls.withLockedValue { $0.append(caller) }
-            let seen = caller == "team"
+            let seen = caller == team || (team.hasSuffix("\u{0}") && caller.hasPrefix(team))
             return VerificationResult(
                 image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
                 format: format, passed: seen, reason: seen ? "signed" : "no cosign signatures", failure: seen ? nil : .noSignatures)
@@ -160,5 +162,48 @@ struct SingleFlightCredentialsTests {
         #expect(await verify(as: "intruder") == "intruder: passed (hit)")
         #expect(await cached(as: "intruder") == true)
         #expect(verifier.calls.withLockedValue { $0 } == ["intruder", "team"])
+    }
+
+    /// No credentials from any secret: what matters here is whose they would be.
+    struct NoSecrets: RegistryCredentialProvider {
+        func credentials(for subject: AdmissionSubject) async -> RegistryCredentialStore { RegistryCredentialStore() }
+    }
+
+    /// Through the evaluator: a failure found for one namespace's pull secrets is answered from
+    /// the cache, without waiting, to that namespace's next admission, and never to another's.
+    @Test func aCachedFailureIsServedWarmToTheSameCredentialsOnly() async throws {
+        let verifier = SeenOnlyByTeamVerifier(team: "team\u{0}")
+        let client = try RegistryClient()
+        defer { client.shutdown() }
+        let engine = VerificationEngine(registry: client, verifiers: [verifier])
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: p}
+            spec:
+              images: [{glob: "registry.invalid/**"}]
+              authorities:
+                - name: keys
+                  key:
+                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
+            """
+        let policies = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+        let evaluator = PolicyEvaluator(policies: policies, verifier: engine, credentialProvider: NoSecrets())
+        let images = [ImageUse(image: "registry.invalid/private@sha256:" + String(repeating: "8", count: 64), container: "app")]
+        let intruder = AdmissionSubject(namespace: "intruders", name: "probe", kind: "Pod", imagePullSecrets: ["mine"])
+        let team = AdmissionSubject(namespace: "team", name: "web", kind: "Pod", imagePullSecrets: ["regcred"])
+
+        #expect(await !evaluator.evaluate(images, subject: intruder, deadline: deadline()).allowed)
+        guard case .decided(let warm) = evaluator.begin(images, subject: intruder) else {
+            Issue.record("the same credentials' cached failure was not answered without waiting")
+            return
+        }
+        #expect(!warm.allowed)
+        guard case .verifying = evaluator.begin(images, subject: team) else {
+            Issue.record("another namespace was answered with the intruder's failure")
+            return
+        }
+        #expect(await evaluator.evaluate(images, subject: team, deadline: deadline()).allowed)
+        #expect(verifier.calls.withLockedValue { $0.count } == 2)
     }
 }
