@@ -5,25 +5,28 @@ import Foundation
 /// first-party assets, so the console's Content-Security-Policy can forbid everything else.
 enum HTML {
     /// `&`, `<`, `>`, `"` and `'` as character references: safe in text and quoted attributes.
+    /// Read one Unicode scalar at a time: a quote followed by a combining mark is one Swift
+    /// `Character` that is not equal to `"`, and yet a quote to the browser, which would end
+    /// the attribute.
     static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": out.append(contentsOf: "&#39;".unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 
-    /// Percent-encodes a query value (RFC 3986 §2.1, unreserved characters kept).
+    /// Percent-encodes a query value (RFC 3986 §2.1, unreserved characters kept: ASCII letters
+    /// and digits, `-._~`).
     static func queryValue(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
+        var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }

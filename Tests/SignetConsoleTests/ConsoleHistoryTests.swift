@@ -182,6 +182,11 @@ struct ConsoleHistoryTests {
         #expect(refusedPage.body.contains("id=\"history-error\""))
         #expect(refusedPage.body.contains("value=\"\"") && refusedPage.body.contains("<select name=\"verdict\""))
         #expect(await get(handler, "/history?image=%3Cscript%3E").body.contains("value=\"&lt;script&gt;\""), "values are escaped")
+        // A quote followed by a combining mark is one Swift Character that is not a quote, and
+        // still a quote to the browser: it must not end the attribute.
+        let combined = Array(await get(handler, "/history?image=%22%CC%81%20autofocus%20x%3Dy").body.utf8)
+        #expect(combined.contains(Array("value=\"&quot;\u{301} autofocus x=y\"".utf8)), "the quote is escaped")
+        #expect(!combined.contains(Array("\"\u{301}".utf8)), "a raw quote before the combining mark")
 
         // A decision's page: each image with its policy, authority, verdict, reason, trust chain, exemption.
         let denied = await get(handler, "/history/\(ids[1])")

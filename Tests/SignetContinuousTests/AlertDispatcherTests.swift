@@ -180,6 +180,10 @@ struct AlertDispatcherTests {
         #expect(text.contains("`registry.example/app:1&lt;https://evil.example|click here&gt;`"))
         #expect(text.contains("reason: no signature for &lt;https://evil.example&gt; `&amp;` &lt;!here&gt;"))
         #expect(AlertFormat.slackEscaped("a&amp;b") == "a&amp;amp;b", "an escape written by the sender is shown, not read")
+        // `<` followed by a combining mark is one Swift Character that is not `<`: escaped all the same.
+        let combined = AlertFormat.slackEscaped("<\u{338}!channel>\u{301} &\u{301}")
+        #expect(!combined.utf8.contains(UInt8(ascii: "<")) && !combined.utf8.contains(UInt8(ascii: ">")), "\(combined)")
+        #expect(combined == "&lt;\u{338}!channel&gt;\u{301} &amp;\u{301}")
         // The JSON format carries the text as it is: its receivers do not read mrkdwn.
         let json = try JSONSerialization.jsonObject(with: Data(AlertFormat.json.body(alert))) as? [String: Any]
         #expect(json?["summary"] as? String == alert.summary)

@@ -119,17 +119,18 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
     /// `<` as `&lt;`, `>` as `&gt;`; Slack "Formatting text for app surfaces", escaping text),
     /// so that an image name, a reason or an object name (which anyone who can create a Pod
     /// writes) cannot become a link, a user or channel mention, or `<!channel>`.
+    /// Read one Unicode scalar at a time: `<` followed by a combining mark is one Swift
+    /// `Character` that is not equal to `<`.
     static func slackEscaped(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            default: escaped.append(character)
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": escaped.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": escaped.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": escaped.append(contentsOf: "&gt;".unicodeScalars)
+            default: escaped.append(scalar)
             }
         }
-        return escaped
+        return String(escaped)
     }
 }
