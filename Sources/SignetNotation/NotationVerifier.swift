@@ -48,14 +48,28 @@ public struct NotationVerifier: Sendable {
                              passed: envelope.expiry.map { "expires \($0.formatted(.iso8601))" } ?? "no expiry set") else { return report }
         let (timestampProblem, source, atVerification) = authenticTimestampProblem(envelope, now: now)
         report.signingTimeSource = source
-        // What makes a pass stop holding as time goes on: the signature's expiry, the chain's
-        // validity when it is judged at the time of verification, and the CRLs' nextUpdate.
-        let limits = [envelope.expiry] + (atVerification ? envelope.certificateChain.map(\.notValidAfter) : []) + crls.map(\.nextUpdate)
-        report.validUntil = limits.compactMap { $0 }.min()
+        report.validUntil = validUntil(envelope, judgedAtVerification: atVerification)
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
         let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, now: now)
         _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocationProblem, passed: revocationDetail)
         return report
+    }
+
+    /// What makes a pass stop holding as time goes on, of the checks the statement enforces (a
+    /// logged or skipped check fails without failing the signature): the signature's expiry, the
+    /// chain's validity when it is judged at the time of verification, and the nextUpdate of
+    /// the CRLs that cover the chain.
+    func validUntil(_ envelope: NotationEnvelope, judgedAtVerification: Bool) -> Date? {
+        let chain = envelope.certificateChain
+        var limits: [Date] = []
+        if statement.action(for: .expiry) == .enforce, let expiry = envelope.expiry { limits.append(expiry) }
+        if judgedAtVerification, statement.action(for: .authenticTimestamp) == .enforce { limits += chain.map(\.notValidAfter) }
+        if statement.action(for: .revocation) == .enforce {
+            for index in chain.indices.dropLast() {
+                limits += crls.filter { $0.isIssued(by: chain[index + 1]) }.compactMap(\.nextUpdate)
+            }
+        }
+        return limits.min()
     }
 
     private func trustStoreNames(for scheme: NotationSigningScheme) -> String {
