@@ -197,6 +197,15 @@ public struct PolicyEvaluator: Sendable {
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         matching.reserveCapacity(parsed.matchingPolicies.count)
+        // `name:tag` of `name:tag@digest` when the tag cache does not know what the tag names,
+        // worked out once: an exception that takes in the tag then waits for its resolution.
+        var awaiting: ImageReference??
+        func tagAwaitingResolution() -> ImageReference? {
+            if let awaiting { return awaiting }
+            let tag = policies.exceptions.isEmpty ? nil : tagToResolve(parsed.reference)
+            awaiting = .some(tag)
+            return tag
+        }
         var notEnforcedHere: [String] = []
         for index in parsed.matchingPolicies {
             let policy = policies.policies[index]
@@ -219,6 +228,10 @@ public struct PolicyEvaluator: Sendable {
             } else {
                 var progress = progress(of: policy, image: parsed.reference, subject: admission)
                 progress.tagClaim = claim
+                if let tag = parsed.reference.digest == nil ? nil : tagAwaitingResolution(),
+                   let exception = activeException(for: policy, image: tag, subject: admission, now: now) {
+                    progress.exemptionClaim = (tag, exception.use(policy: policy.name))
+                }
                 matching.append(progress)
             }
         }
@@ -373,6 +386,12 @@ public struct PolicyEvaluator: Sendable {
         var tagClaim: ImageReference?
         /// The tag named the digest: the policy does not cover the image after all.
         var notCovering = false
+        /// The tag written beside the image's digest, to resolve first, and the exception that
+        /// takes in that tag: it exempts the image when the tag names the digest
+        /// (``PolicyEvaluator/taggedForm(of:)`` when the tag cache does not know).
+        var exemptionClaim: (tag: ImageReference, use: ExemptionUse)?
+        /// The tag named the digest: the exception exempts the image from the policy.
+        var exemptedBy: ExemptionUse?
 
         init(policy: CompiledPolicy) {
             self.policy = policy
@@ -385,7 +404,7 @@ public struct PolicyEvaluator: Sendable {
         }
 
         /// Nothing is left to wait for.
-        var isFinished: Bool { tagClaim == nil && (pending.isEmpty || isSettled) }
+        var isFinished: Bool { tagClaim == nil && exemptionClaim == nil && (pending.isEmpty || isSettled) }
 
         /// Takes `result` (consumed: moved into place, not copied and released).
         mutating func record(_ result: consuming AuthorityResult, at index: Int) {
@@ -395,6 +414,10 @@ public struct PolicyEvaluator: Sendable {
         }
 
         var result: PolicyResult {
+            if let exemptedBy {
+                return PolicyResult(
+                    policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [], exemption: exemptedBy)
+            }
             var authorities = results.compactMap { $0 }
             if missingDigest {
                 authorities.append(AuthorityResult(
@@ -476,6 +499,15 @@ public struct PolicyEvaluator: Sendable {
             if let tagDigests, let digest = image.digest, ContinuousClock.now < deadline,
                let named = try? await tagDigests.digest(ofTag: claim, deadline: deadline), named == digest {
                 progress.notCovering = true
+                return
+            }
+        }
+        if let claim = progress.exemptionClaim {
+            progress.exemptionClaim = nil
+            // Nor for an exception: unresolved, the exception written for the tag does not apply.
+            if let tagDigests, let digest = image.digest, ContinuousClock.now < deadline,
+               let named = try? await tagDigests.digest(ofTag: claim.tag, deadline: deadline), named == digest {
+                progress.exemptedBy = claim.use
                 return
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetPolicy
 import SignetRegistry
@@ -267,6 +268,38 @@ struct PinningRequiredTests {
         #expect(pinned.warnings?.contains { $0.contains("PolicyException \"team/strict-v1\"") } == true, "\(pinned.warnings ?? [])")
         let unpinned = try await Self.decide(responder, object: excepted)
         #expect(!unpinned.allowed && unpinned.status?.message?.contains("named by tag alone") == true, "\(unpinned.status?.message ?? "")")
+        let other = "sha256:" + String(repeating: "d", count: 64)
+        let elsewhere = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1@\(other)")]))
+        #expect(!elsewhere.allowed && elsewhere.status?.message?.contains("denied by policy \"strict-two-signers\"") == true,
+                "\(elsewhere.status?.message ?? "")")
+    }
+
+    /// As ``VerifiesAsOneDigest``; no tag is in its cache, and every tag resolves to ``digest``
+    /// when asked (another replica admits the pinned Pod, or the tag cache expired).
+    struct VerifiesAsOneDigestResolvingTags: AuthorityVerifier, TagDigestSource {
+        let resolutions = NIOLockedValueBox(0)
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            try await VerifiesAsOneDigest().verify(image: image, authority: authority, policy: policy, deadline: deadline)
+        }
+        func cachedDigest(ofTag image: ImageReference) -> ImageDigest? { nil }
+        func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest {
+            resolutions.withLockedValue { $0 += 1 }
+            return PinningRequiredTests.digest
+        }
+    }
+
+    /// The pinned form of an image an exception admits by its tag keeps the exception where the
+    /// tag cache does not know the tag: it is resolved, and the exception applies when the tag
+    /// names the digest (and not otherwise).
+    @Test func aPinnedImageKeepsItsTagsExceptionWhenTheTagMustBeResolved() async throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
+        let verifier = VerifiesAsOneDigestResolvingTags()
+        let responder = AdmissionResponder(evaluator: PolicyEvaluator(
+            policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
+        let pinned = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1@\(Self.digest)")]))
+        #expect(pinned.allowed, "\(pinned.status?.message ?? "")")
+        #expect(pinned.warnings?.contains { $0.contains("PolicyException \"team/strict-v1\"") } == true, "\(pinned.warnings ?? [])")
+        #expect(verifier.resolutions.withLockedValue { $0 } >= 1)
         let other = "sha256:" + String(repeating: "d", count: 64)
         let elsewhere = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v1@\(other)")]))
         #expect(!elsewhere.allowed && elsewhere.status?.message?.contains("denied by policy \"strict-two-signers\"") == true,

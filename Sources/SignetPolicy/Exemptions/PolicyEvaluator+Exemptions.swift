@@ -51,6 +51,14 @@ extension PolicyEvaluator {
         return tagDigests.cachedDigest(ofTag: tagged) == digest ? tagged : nil
     }
 
+    /// `name:tag` for `name:tag@digest` when the tag cache does not know what the tag names (it
+    /// must be asked of the registry before an exception written for the tag may apply).
+    func tagToResolve(_ image: ImageReference) -> ImageReference? {
+        guard image.digest != nil, image.tag != nil, let tagDigests else { return nil }
+        let tagged = image.withoutDigest
+        return tagDigests.cachedDigest(ofTag: tagged) == nil ? tagged : nil
+    }
+
     /// Whether `pinned` (`image` pinned to a digest: `name:tag@sha256:…`) is exempted for
     /// `subject` exactly as `image` is: by the same bypass, or from the same policies by the same
     /// exceptions. The mutating webhook pins an image an exemption admits only then; an
