@@ -16,7 +16,7 @@ struct RegistryFlags: ParsableArguments {
     @Option(name: .long, help: "Memory budget for the bodies of registry responses being downloaded; past it the largest download of the namespace holding the most is stopped (and retried). At least 1 MiB; below 16 MiB the largest blobs cannot be fetched. (env: SIGNET_MAX_BUFFERED_REGISTRY_BYTES, default 67108864)")
     var maxBufferedRegistryBytes: Int?
 
-    @Option(name: .long, help: "Host name lookups of ended registry requests (a DNS server that does not answer) that may still run before new lookups are refused, naming why. At least 1. (env: SIGNET_MAX_UNFINISHED_LOOKUPS, default 64)")
+    @Option(name: .long, help: "Host name lookups of registry requests under way or left running by ended requests (a DNS server that does not answer) before new lookups are refused, naming why; one namespace takes at most a quarter. At least 1. (env: SIGNET_MAX_UNFINISHED_LOOKUPS, default 64)")
     var maxUnfinishedLookups: Int?
 
     /// The client configuration and credentials these flags describe. With

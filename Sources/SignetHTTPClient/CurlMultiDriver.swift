@@ -21,7 +21,7 @@ import NIOConcurrencyHelpers
 /// the group holding the most is stopped.
 ///
 /// A transfer ended while its host name is being looked up leaves the lookup running on curl's
-/// resolver thread; ``UnfinishedLookups`` bounds how many such lookups may pile up.
+/// resolver thread; ``UnfinishedLookups`` bounds how many lookups may be under way or left so.
 ///
 /// All transfers of a driver share one multi handle (its connection cache and DNS cache, and
 /// HTTP/2 multiplexing) and one share handle for TLS sessions, so repeated calls to a registry
@@ -154,6 +154,7 @@ package final class CurlMultiDriver: @unchecked Sendable {
                 complete(transfer, with: transfer.finish(code: code, deadlineExpired: expired, budgetLimit: budget?.limit ?? 0))
             }
             completeStoppedTransfers()
+            for transfer in unfinishedLookups.resolving where transfer.lookupFinished() { unfinishedLookups.finish(transfer) }
             let nextDeadline = expireOverdueTransfers()
             // Sleeps until a socket is ready, curl's own timer fires, a caller wakes us, or the
             // earliest deadline of a running transfer comes.
@@ -282,7 +283,11 @@ package final class CurlMultiDriver: @unchecked Sendable {
             transfer.bodyBudget = nil
             reportBuffer(stopped: 0)
         }
-        if transfer.leftLookupUnfinished(result) { unfinishedLookups.leave() }
+        if transfer.leavesLookupRunning() {
+            unfinishedLookups.leave(transfer)
+        } else {
+            unfinishedLookups.finish(transfer)
+        }
         transfer.close()
         let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLockedValue { _ in
             defer { transfer.continuation = nil }

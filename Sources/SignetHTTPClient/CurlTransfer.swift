@@ -71,13 +71,13 @@ final class CurlTransfer: @unchecked Sendable {
     /// The budget stopped this transfer (its body is gone); it fails with
     /// ``TransportFailure/overBudget(limit:)``.
     private(set) var stoppedForBudget = false
-    /// The driver's count of lookups left unfinished, set when the transfer starts (driver
-    /// thread only), and the host name lookups this transfer started (one per host of its
-    /// redirects that curl had not resolved yet).
+    /// The driver's lookups under way and left running, set when the transfer starts (driver
+    /// thread only).
     var unfinishedLookups: UnfinishedLookups?
-    private(set) var lookupsStarted = 0
-    /// A lookup was refused: of which host, and how many were left unfinished already.
-    private var refusedLookup: (host: String, held: Int)?
+    /// curl's lookup time when the lookup under way started; nil when none is.
+    private var lookupStartedAt: Int64?
+    /// A lookup was refused: of which host, and why.
+    private var refusedLookup: (host: String, why: String)?
     /// The code curl ended the transfer with, once it did.
     private var curlCode: CURLcode?
 
@@ -241,12 +241,38 @@ final class CurlTransfer: @unchecked Sendable {
     /// for an IP address too, which it reads without a lookup.
     private func lookupStarting() -> Bool {
         guard let host = currentHost(), !Self.isAddress(host) else { return true }
-        if let unfinishedLookups, !unfinishedLookups.admit() {
-            refusedLookup = (host, unfinishedLookups.count())
+        guard let unfinishedLookups else { return true }
+        if let refusal = unfinishedLookups.refusal(group: request.budgetGroup) {
+            refusedLookup = (host, refusal)
             return false
         }
-        lookupsStarted += 1
+        unfinishedLookups.start(self, group: request.budgetGroup)
+        lookupStartedAt = lookupTime
         return true
+    }
+
+    /// curl's time spent looking up names so far, summed over the redirects (microseconds).
+    private var lookupTime: Int64 {
+        guard let easy else { return 0 }
+        var time: Int64 = 0
+        _ = signet_curl_easy_getinfo_off_t(easy, CURLINFO_NAMELOOKUP_TIME_T, &time)
+        return time
+    }
+
+    /// Whether the lookup this transfer started has finished: curl's lookup time moved (driver thread).
+    func lookupFinished() -> Bool {
+        guard let started = lookupStartedAt else { return true }
+        guard lookupTime != started else { return false }
+        lookupStartedAt = nil
+        return true
+    }
+
+    /// Whether this transfer, ending now, leaves its lookup running: one was under way, had not
+    /// finished, and the transfer neither succeeded nor ended because the name could not be
+    /// resolved (the lookup's own end).
+    func leavesLookupRunning() -> Bool {
+        guard !lookupFinished(), curlCode != CURLE_OK else { return false }
+        return curlCode != CURLE_COULDNT_RESOLVE_HOST && curlCode != CURLE_COULDNT_RESOLVE_PROXY
     }
 
     /// The host of the URL being fetched now (after redirects), as written in it.
@@ -274,24 +300,6 @@ final class CurlTransfer: @unchecked Sendable {
         return parts.count == 4 && parts.allSatisfy { part in
             !part.isEmpty && part.count <= 3 && part.allSatisfy { ("0"..."9").contains($0) } && (Int(part) ?? 256) <= 255
         }
-    }
-
-    /// Whether this transfer, ending with `result`, left a host name lookup running: it started
-    /// one and ended before it could finish (its deadline, cancelled, or curl's connect timeout,
-    /// which counts the lookup). After a redirect curl's lookup time may be the first host's, so a
-    /// transfer that looked up two hosts or more and ended so counts whatever that time says.
-    func leftLookupUnfinished(_ result: Result<HTTPResponse, TransportFailure>) -> Bool {
-        guard lookupsStarted > 0, let easy else { return false }
-        let endedEarly: Bool
-        switch result {
-        case .failure(.deadlineExceeded), .failure(.cancelled): endedEarly = true
-        default: endedEarly = curlCode == CURLE_OPERATION_TIMEDOUT
-        }
-        guard endedEarly else { return false }
-        if lookupsStarted > 1 { return true }
-        var lookupTime: Int64 = 0
-        _ = signet_curl_easy_getinfo_off_t(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookupTime)
-        return lookupTime == 0
     }
 
     /// Write callback: appends to the body, or returns 0 (which aborts the transfer with
@@ -373,10 +381,9 @@ final class CurlTransfer: @unchecked Sendable {
         guard let easy else { return .failure(.cancelled) }
         curlCode = code
         if stoppedForBudget { return .failure(.overBudget(limit: budgetLimit)) }
-        if let (host, held) = refusedLookup, code != CURLE_OK {
+        if let (host, why) = refusedLookup, code != CURLE_OK {
             return .failure(.connection(
-                message: "not looking up \(host): \(held) host name lookups of ended requests are still running "
-                    + "(a DNS server is not answering); new lookups wait until fewer are", isReset: false))
+                message: "not looking up \(host): \(why) (a DNS server is not answering); new lookups wait until fewer are", isReset: false))
         }
         if code != CURLE_OK {
             if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {

@@ -1,45 +1,72 @@
-/// Host name lookups that transfers left unfinished, and the ceiling on them.
+/// Host name lookups under way, those that ended transfers left running, and the ceiling on them.
 ///
 /// curl resolves a host name on a thread of its own (its threaded resolver, over the system's
-/// `getaddrinfo`). A transfer ended while its lookup runs (its deadline came, or curl's connect
-/// timeout) leaves that thread to finish alone (``CurlTransfer`` sets `CURLOPT_QUICK_EXIT`, so the
-/// driver thread does not wait for it), and nothing tells when it does: a name under a domain
-/// whose name server never answers keeps it for the system resolver's whole timeout (its
-/// `timeout` × `attempts`, per name server and per search domain). Anyone who writes an image
-/// name chooses the host, so without a ceiling, reviews naming new such hosts would add threads
-/// until the process reaches its pids limit.
+/// `getaddrinfo`). A transfer ended while its lookup runs (its deadline came, it was cancelled,
+/// or curl's connect timeout fired) leaves that thread to finish alone (``CurlTransfer`` sets
+/// `CURLOPT_QUICK_EXIT`, so the driver thread does not wait for it), and nothing tells when it
+/// does: a name under a domain whose name server never answers keeps it for the system
+/// resolver's whole timeout (its `timeout` × `attempts`, per name server and per search domain).
+/// Anyone who writes an image name chooses the host, so without a ceiling, reviews naming new
+/// such hosts would add threads until the process reaches its pids limit.
 ///
-/// Each transfer ended mid-lookup holds a place here for ``allowance``, an estimate of how long
-/// its thread may go on; while ``limit`` places are held, new lookups are refused (the transfer
-/// fails at once, naming why) and names already resolved are unaffected (curl's DNS cache). The
-/// threads left are then at most about ``limit`` times the resolver's timeout over the
-/// allowance. Used by the driver thread alone.
+/// A lookup holds a place from when curl starts it until it is seen to finish (curl's lookup time
+/// moves) or its transfer ends; one its transfer left running holds its place for ``allowance``
+/// more, an estimate of how long its thread may go on. While ``limit`` places are held, or
+/// ``groupLimit`` by one group (the namespace of the admission a transfer serves, so one
+/// namespace cannot take every place), new lookups are refused: the transfer fails at once,
+/// naming why. Names already resolved (curl's DNS cache) and IP addresses need no lookup and are
+/// unaffected. Used by the driver thread alone.
 final class UnfinishedLookups {
-    /// How many lookups left unfinished may be held at once.
+    /// How many places may be held at once, and by one group.
     let limit: Int
-    /// How long each is held.
+    let groupLimit: Int
+    /// How long a lookup left running keeps its place after its transfer ended.
     let allowance: Duration
-    /// When each held place is given back, oldest first.
-    private var releases: [ContinuousClock.Instant] = []
+    /// Lookups under way, by transfer, with their group.
+    private var running: [ObjectIdentifier: (transfer: CurlTransfer, group: String)] = [:]
+    /// Lookups left running: when each place is given back, and its group; oldest first.
+    private var left: [(release: ContinuousClock.Instant, group: String)] = []
 
     init(limit: Int, allowance: Duration) {
         self.limit = limit
+        self.groupLimit = max(1, limit / 4)
         self.allowance = allowance
     }
 
-    /// The lookups held now.
-    func count(now: ContinuousClock.Instant = .now) -> Int {
-        releases.removeAll { $0 <= now }
-        return releases.count
+    /// The places held now, in all and by `group`.
+    func held(group: String? = nil, now: ContinuousClock.Instant = .now) -> Int {
+        left.removeAll { $0.release <= now }
+        guard let group else { return running.count + left.count }
+        return running.values.count { $0.group == group } + left.count { $0.group == group }
     }
 
-    /// Whether a new lookup may start.
-    func admit(now: ContinuousClock.Instant = .now) -> Bool {
-        count(now: now) < limit
+    /// Why a new lookup for `group` may not start; nil when it may.
+    func refusal(group: String, now: ContinuousClock.Instant = .now) -> String? {
+        let all = held(now: now)
+        if all >= limit { return "\(all) host name lookups are running or were left running by ended requests" }
+        let own = held(group: group, now: now)
+        if own >= groupLimit {
+            return "\(own) host name lookups for namespace \"\(group)\" are running or were left running by ended requests (its share is \(groupLimit))"
+        }
+        return nil
     }
 
-    /// A transfer ended while its lookup ran.
-    func leave(now: ContinuousClock.Instant = .now) {
-        releases.append(now + allowance)
+    /// `transfer` started a lookup.
+    func start(_ transfer: CurlTransfer, group: String) {
+        running[ObjectIdentifier(transfer)] = (transfer, group)
+    }
+
+    /// The transfers whose lookup is under way.
+    var resolving: [CurlTransfer] { running.values.map(\.transfer) }
+
+    /// `transfer`'s lookup finished.
+    func finish(_ transfer: CurlTransfer) {
+        running.removeValue(forKey: ObjectIdentifier(transfer))
+    }
+
+    /// `transfer` ended while its lookup ran: the lookup keeps its place for the allowance.
+    func leave(_ transfer: CurlTransfer, now: ContinuousClock.Instant = .now) {
+        guard let entry = running.removeValue(forKey: ObjectIdentifier(transfer)) else { return }
+        left.append((now + allowance, entry.group))
     }
 }

@@ -41,8 +41,8 @@ public struct RegistryClientConfiguration: Sendable {
     /// dripping them) could make the process hold every cap at once. Below ``maximumBlobBytes``
     /// the largest blobs cannot be fetched; 1 MiB at least.
     public var maximumBufferedResponseBytes: Int
-    /// How many host name lookups of ended requests may still be running before new lookups
-    /// are refused. A lookup whose DNS server never answers outlives the request that started
+    /// How many host name lookups may be under way or left running by ended requests before
+    /// new lookups are refused (one namespace takes at most a quarter). A lookup whose DNS server never answers outlives the request that started
     /// it, and the image name (so the host) is chosen by whoever writes the pod; without a
     /// ceiling, such names would pile up resolver threads.
     public var maximumUnfinishedLookups = 64

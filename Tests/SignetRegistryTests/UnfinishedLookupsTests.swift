@@ -1,27 +1,37 @@
 import Testing
 @testable import SignetHTTPClient
 
-/// The ceiling on host name lookups that ended transfers leave running: each counts for its
-/// allowance, and new lookups are refused while the limit is held.
+/// The ceiling on host name lookups under way and left running by ended transfers: each left
+/// running holds its place for its allowance; one namespace holds at most a quarter of them.
 @Suite("Unfinished lookups")
 struct UnfinishedLookupsTests {
-    @Test func lookupsLeftRunningCountForTheirAllowanceThenLetNewOnesStart() {
-        let lookups = UnfinishedLookups(limit: 2, allowance: .seconds(30))
-        let start = ContinuousClock.now
-        #expect(lookups.admit(now: start))
-        lookups.leave(now: start)
-        #expect(lookups.admit(now: start + .seconds(1)))
-        lookups.leave(now: start + .seconds(10))
-        #expect(!lookups.admit(now: start + .seconds(11)))
-        #expect(lookups.count(now: start + .seconds(29)) == 2)
-        // The first one's allowance has passed: one place is free again.
-        #expect(lookups.admit(now: start + .seconds(30)))
-        #expect(lookups.count(now: start + .seconds(30)) == 1)
-        #expect(lookups.count(now: start + .seconds(40)) == 0)
+    static func transfer() throws -> CurlTransfer {
+        let settings = CurlTransferSettings(
+            caBundlePath: nil, connectTimeout: .seconds(5), lowSpeedTimeout: .seconds(5), maximumRedirects: 0, userAgent: "test")
+        return try CurlTransfer(
+            HTTPRequest(method: .get, url: "https://registry.invalid/v2/", maximumResponseBytes: 1024, deadline: .now + .seconds(60)),
+            settings: settings)
     }
-}
 
-extension UnfinishedLookupsTests {
+    @Test func lookupsHoldTheirPlacesWhileRunningAndForTheirAllowanceWhenLeft() throws {
+        let lookups = UnfinishedLookups(limit: 8, allowance: .seconds(30))
+        let start = ContinuousClock.now
+        let transfers = try (0..<8).map { _ in try Self.transfer() }
+        for transfer in transfers.prefix(2) { lookups.start(transfer, group: "shop") }
+        #expect(lookups.refusal(group: "shop", now: start)?.contains("for namespace \"shop\"") == true)
+        #expect(lookups.refusal(group: "billing", now: start) == nil)
+        // One finishes: its place is free at once; the other is left running by its transfer.
+        lookups.finish(transfers[0])
+        lookups.leave(transfers[1], now: start + .seconds(10))
+        #expect(lookups.refusal(group: "shop", now: start + .seconds(11)) == nil)
+        #expect(lookups.held(group: "shop", now: start + .seconds(39)) == 1)
+        #expect(lookups.held(now: start + .seconds(40)) == 0)
+        // Eight under way in four namespaces fill every place.
+        for (index, transfer) in transfers.enumerated() { lookups.start(transfer, group: "team-\(index % 4)") }
+        #expect(lookups.refusal(group: "other", now: start + .seconds(41))?.hasPrefix("8 host name lookups are running") == true)
+        #expect(lookups.resolving.count == 8)
+    }
+
     /// curl asks before reading an IP address too, which needs no lookup: those never count.
     @Test func addressesAreToldFromNames() {
         #expect(CurlTransfer.authority(of: "https://user:pw@registry.example:5000/v2/?n=1") == "registry.example:5000")

@@ -76,8 +76,9 @@ struct ResolverStallServeTests {
 
     /// With the lookup no longer waited for, each review naming a new stalled host leaves a
     /// resolver thread behind for the lookup's whole timeout: the hosts are chosen by whoever
-    /// writes pods, so those threads are bounded. Past `--max-unfinished-lookups`, a lookup is
-    /// refused at once, naming why, while images whose registry needs no lookup are decided.
+    /// writes pods, so those threads are bounded. Lookups under way count as well as those left
+    /// running, and one namespace has a quarter of `--max-unfinished-lookups`: past it, a lookup
+    /// is refused at once, naming why, while images whose registry needs no lookup are decided.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "no C compiler (/usr/bin/cc) to build the stalling getaddrinfo"))
     func lookupsLeftRunningAreBounded() async throws {
         let scratch = TemporaryDirectory(prefix: "signet-resolver-stall")
@@ -90,10 +91,10 @@ struct ResolverStallServeTests {
         let key = try await TestSigningKey.generate(.ecP256)
         let policies = TemporaryDirectory(prefix: "signet-resolver-stall-policies")
         try policies.write("all.yaml", keyPolicyYAML(name: "signed-everywhere", glob: "**", keyFile: key.publicKeyFile))
-        let hosts = ["one", "two", "three"].map { "registry-\($0).stall.invalid:5000" }
+        let hosts = ["one", "two", "three", "four"].map { "registry-\($0).stall.invalid:5000" }
         let server = try await SignetServerFixture.start(
             policyDirectory: policies.path,
-            arguments: ["--max-unfinished-lookups", "2", "--allow-insecure-registry", registry.host] + hosts.flatMap { ["--allow-insecure-registry", $0] },
+            arguments: ["--max-unfinished-lookups", "8", "--allow-insecure-registry", registry.host] + hosts.flatMap { ["--allow-insecure-registry", $0] },
             environment: ["LD_PRELOAD": library])
         defer {
             server.stop()
@@ -101,23 +102,33 @@ struct ResolverStallServeTests {
         }
         let reviews = TemporaryDirectory(prefix: "signet-resolver-stall-reviews")
         let digest = "sha256:" + String(repeating: "ab", count: 32)
-
-        // Two reviews wait for their lookups until their deadlines, and leave them running.
-        for (index, host) in hosts.prefix(2).enumerated() {
-            let file = try ReviewFiles.pod(in: reviews, named: "stalled-\(index)", images: ["\(host)/team/app@\(digest)"])
-            let review = try await FaultReview.post(file, to: server, timeoutSeconds: 2, peer: "dns", fault: "stalled-lookup-\(index)")
-            let answer = try #require(review.answer, "\(review.stderr)")
-            #expect(!answer.allowed)
-            #expect(answer.message.contains("deadline"), "\(answer.message)")
+        let files = try hosts.enumerated().map { index, host in
+            try ReviewFiles.pod(in: reviews, named: "stalled-\(index)", images: ["\(host)/team/app@\(digest)"])
         }
 
-        // A third host is not looked up: the image is denied at once, naming why.
-        let third = try ReviewFiles.pod(in: reviews, named: "refused", images: ["\(hosts[2])/team/app@\(digest)"])
-        let refused = try await FaultReview.post(third, to: server, timeoutSeconds: 2, peer: "dns", fault: "refused-lookup")
-        let refusedAnswer = try #require(refused.answer, "\(refused.stderr)")
-        #expect(!refusedAnswer.allowed)
-        #expect(refusedAnswer.message.contains("not looking up registry-three.stall.invalid:5000"), "\(refusedAnswer.message)")
-        #expect(refusedAnswer.message.contains("2 host name lookups"), "\(refusedAnswer.message)")
+        // Three at once from one namespace, whose share is two: two wait for their lookups until
+        // their deadlines (and leave them running), the third is refused at once.
+        let answers = try await withThrowingTaskGroup(of: String.self) { group in
+            for (index, file) in files.prefix(3).enumerated() {
+                group.addTask {
+                    let review = try await FaultReview.post(file, to: server, timeoutSeconds: 2, peer: "dns", fault: "stalled-lookup-\(index)")
+                    let answer = try #require(review.answer, "\(review.stderr)")
+                    #expect(!answer.allowed)
+                    return answer.message
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.filter { $0.contains("deadline") }.count == 2, "\(answers)")
+        let refusedAtOnce = answers.filter { $0.contains("not looking up") }
+        #expect(refusedAtOnce.count == 1, "\(answers)")
+        #expect(refusedAtOnce.first?.contains("2 host name lookups for namespace \"default\"") == true, "\(answers)")
+
+        // Those two are left running: the namespace's next new host is refused too.
+        let fourth = try await FaultReview.post(files[3], to: server, timeoutSeconds: 2, peer: "dns", fault: "refused-lookup")
+        let refused = try #require(fourth.answer, "\(fourth.stderr)")
+        #expect(!refused.allowed)
+        #expect(refused.message.contains("not looking up registry-four.stall.invalid:5000"), "\(refused.message)")
 
         // A registry reached by its address needs no lookup and is decided on what it says.
         let image = "\(registry.host)/team/app@\(digest)"
