@@ -72,6 +72,8 @@ struct SingleFlightDeadlineTests {
             group.addTask { await verify("same deadline", until: short) }
             for _ in 0..<200 { await Task.yield() }
             while ContinuousClock.now < short { try? await Task.sleep(for: .milliseconds(5)) }
+            // Both joined the starter's verification: none of their own has started.
+            #expect(verifier.count == 1)
             verifier.open()
             var answers: [String] = []
             for await answer in group { answers.append(answer) }
