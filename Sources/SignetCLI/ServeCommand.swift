@@ -59,6 +59,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Memory budget for request bodies across all connections; a body beyond it gets 503 with Retry-After. (env: SIGNET_MAX_BUFFERED_BODY_BYTES, default 67108864)")
     var maxBufferedBodyBytes: Int?
 
+    @Option(name: .long, help: "Memory budget for responses waiting for clients that do not read them, across all connections; past it a connection with any answer waiting reads no further request until its client takes it. At least 1 MiB. (env: SIGNET_MAX_UNSENT_OUTPUT_BYTES, default 33554432)")
+    var maxUnsentOutputBytes: Int?
+
     @Option(name: .long, help: "Share of --max-buffered-body-bytes one IP address may hold (reserved peers excepted); at least --max-body-bytes. (env: SIGNET_MAX_BUFFERED_BODY_BYTES_PER_PEER, default a quarter of the budget, at least --max-body-bytes)")
     var maxBufferedBodyBytesPerPeer: Int?
 
@@ -384,6 +387,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             maxBufferedBodyBytes, "SIGNET_MAX_BUFFERED_BODY_BYTES", default: server.maxBufferedBodyBytes)
         guard server.maxBufferedBodyBytes >= limits.maxBodyBytes else {
             throw ValidationError("--max-buffered-body-bytes must be at least --max-body-bytes")
+        }
+        server.maxUnsentOutputBytesInAll = try EnvironmentOption.int(
+            maxUnsentOutputBytes, "SIGNET_MAX_UNSENT_OUTPUT_BYTES", default: server.maxUnsentOutputBytesInAll)
+        guard server.maxUnsentOutputBytesInAll >= 1 << 20 else {
+            throw ValidationError("--max-unsent-output-bytes must be at least 1048576 (1 MiB)")
         }
         server.handshakeTimeout = try EnvironmentOption.duration(handshakeTimeout, "SIGNET_HANDSHAKE_TIMEOUT", default: server.handshakeTimeout)
         server.headerTimeout = try EnvironmentOption.duration(headerTimeout, "SIGNET_HEADER_TIMEOUT", default: server.headerTimeout)

@@ -538,6 +538,65 @@ def scenario_unread(args):
             "rss_before_kib": before, "rss_peak_kib": peak}
 
 
+def scenario_unread_many(args):
+    """Opens --count connections with a small receive buffer that each pipeline --repeat-header
+    requests for --path and never read an answer. Once every one has stalled (the server stopped
+    taking requests) or been dropped, samples the server's held output
+    (`signet_http_unsent_output_bytes`) from another connection for a second, checks that
+    /healthz still answers, and reports the server's peak resident memory (VmHWM of --pid)."""
+    before = peak_rss_kib(args.pid)
+    request = ("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % args.path).encode()
+    stream = request * args.repeat_header
+    held = []
+    for _ in range(args.count):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", args.port))
+        sock = context(args).wrap_socket(raw, server_hostname="localhost")
+        sock.settimeout(0.2)
+        held.append(sock)
+    progress = [0] * len(held)
+    stalls = [0] * len(held)
+    for _ in range(400):
+        active = False
+        for index, sock in enumerate(held):
+            if progress[index] >= len(stream) or stalls[index] >= 4:
+                continue
+            active = True
+            try:
+                written = sock.send(stream[progress[index]:progress[index] + 16384])
+                progress[index] += written
+                stalls[index] = 0 if written else stalls[index] + 1
+            except (socket.timeout, TimeoutError, ssl.SSLWantWriteError):
+                stalls[index] += 1
+            except (ssl.SSLError, ConnectionError, OSError):
+                stalls[index] = 4
+        if not active:
+            break
+    samples = []
+    for _ in range(5):
+        conn = connection(args)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        value = 0
+        for line in text.splitlines():
+            if line.startswith("signet_http_unsent_output_bytes "):
+                value = int(float(line.split()[1]))
+        samples.append(value)
+        time.sleep(0.2)
+    conn = connection(args)
+    conn.request("GET", "/healthz")
+    healthz = conn.getresponse().status
+    conn.close()
+    peak = peak_rss_kib(args.pid)
+    for sock in held:
+        sock.close()
+    return {"held_output_samples": samples, "healthz": healthz, "sent_bytes": sum(progress),
+            "rss_before_kib": before, "rss_peak_kib": peak}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")

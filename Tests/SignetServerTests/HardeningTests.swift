@@ -48,6 +48,38 @@ struct HardeningTests {
         #expect(try await server.metricValue(#"signet_http_timeouts_total{phase="write"}"#) ?? 0 >= 1)
         #expect(try await server.curl(["-sf", "\(server.baseURL)/healthz"]).stdout == "ok\n")
     }
+
+    /// Many clients that each pipeline `GET /metrics` and never read: each stops being read at
+    /// its own 1 MiB, and together they hold no more than `--max-unsent-output-bytes` (and one
+    /// answer each): a few dozen connections used to hold a megabyte each until the write
+    /// timeout, past the pod's memory limit with the default connection limits.
+    @Test func clientsThatNeverReadHoldNoMoreThanTheServersOutputBudget() async throws {
+        var environment: [String: String] = [:]
+        if let options = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] {
+            environment["ASAN_OPTIONS"] = options + ":quarantine_size_mb=4"
+        }
+        let budget = 2 << 20
+        let server = try await SignetServerFixture.start(
+            policyDirectory: policies.path, arguments: ["--max-unsent-output-bytes", "\(budget)", "--write-timeout", "60s"],
+            environment: environment)
+        let answerSize = try await server.metrics().utf8.count
+        let connections = 48
+        // Each asks for about 4 MiB of answers.
+        let result = try await LiveClient.run(
+            "unread-many", server, [
+                "--path", "/metrics", "--count", "\(connections)", "--repeat-header", "\(4 * 1024 * 1024 / max(answerSize, 1))",
+                "--pid", "\(server.process.process.processIdentifier)",
+            ])
+        let samples = try #require(result["held_output_samples"] as? [Int], "\(result)")
+        // The budget, and at most about one answer (with its TLS records) per connection past it.
+        let bound = budget + connections * (answerSize + 4096) * 2
+        #expect(samples.allSatisfy { $0 <= bound }, "held \(samples) bytes; bound \(bound); \(result)")
+        #expect(samples.max() ?? 0 > 0, "no output was held: the clients did not stall the server; \(result)")
+        #expect(result["healthz"] as? Int == 200, "\(result)")
+        let before = try #require(result["rss_before_kib"] as? Int)
+        let peak = try #require(result["rss_peak_kib"] as? Int)
+        #expect(peak - before < 32 * 1024, "peak memory grew by \((peak - before) / 1024) MiB; \(result)")
+    }
 }
 
 extension HardeningTests {

@@ -34,6 +34,13 @@ public struct HTTPServerConfiguration: Sendable {
     /// the server reads and answers no further request on it. It resumes when the client has
     /// taken at least half of them; ``writeTimeout`` still drops a client that takes nothing.
     public var maxUnsentOutputBytes: Int
+    /// The same across all connections: while the responses waiting for their clients take
+    /// more than this, a connection with any of its own waiting reads no further request until
+    /// its client has taken them all. Without it, clients that pipeline requests answered to
+    /// anyone (`/healthz`, `/metrics`) and never read could each hold ``maxUnsentOutputBytes``
+    /// until ``writeTimeout``, a gigabyte over the connection limit. A client that reads its
+    /// answers has none waiting when it sends the next request, and is not held back.
+    public var maxUnsentOutputBytesInAll: Int
     /// A memory budget for request bodies across all connections: a request whose body would
     /// take the bytes buffered for bodies being received or handled beyond this is refused at
     /// once with 503 and `Retry-After` (RFC 9110 §15.6.4, §10.2.3) and its connection closed.
@@ -63,6 +70,7 @@ public struct HTTPServerConfiguration: Sendable {
         maxConnections: Int = 1024,
         peerLimits: PeerConnectionLimits = PeerConnectionLimits(),
         maxUnsentOutputBytes: Int = 1 << 20,
+        maxUnsentOutputBytesInAll: Int = 32 << 20,
         maxBufferedBodyBytes: Int = 64 << 20,
         eventLoopThreads: Int = HTTPServerConfiguration.defaultEventLoopThreads,
         shutdownGracePeriod: Duration = .seconds(25),
@@ -79,6 +87,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.peerLimits = peerLimits
         self.maxUnsentOutputBytes = maxUnsentOutputBytes
+        self.maxUnsentOutputBytesInAll = maxUnsentOutputBytesInAll
         self.maxBufferedBodyBytes = maxBufferedBodyBytes
         self.eventLoopThreads = eventLoopThreads
         self.shutdownGracePeriod = shutdownGracePeriod

@@ -56,6 +56,8 @@ final class ServerConnection {
     /// Reading is off because more than ``HTTPServerConfiguration/maxUnsentOutputBytes`` of
     /// responses wait for the client (back-pressure); ``flush()`` turns it back on.
     private var pausedForOutput = false
+    /// This connection's unsent output as last counted in ``ServerCore/unsentOutput``.
+    private var countedUnsentOutput = 0
     /// Bytes of request bodies this connection holds against the server's body budget.
     private var bodyReservation = 0
     /// Whether the peer is one of ``PeerConnectionLimits/reservedPeers``.
@@ -204,12 +206,12 @@ final class ServerConnection {
 
     private func processRequests() {
         while case .reading = state {
-            if unsentOutputBytes > core.configuration.maxUnsentOutputBytes {
+            if outputWaits {
                 // Answers pile up faster than the client takes them: write what the socket
                 // takes now, and stop reading requests while too much is left.
                 flush()
                 guard case .reading = state else { return }
-                if unsentOutputBytes > core.configuration.maxUnsentOutputBytes {
+                if outputWaits {
                     pauseForOutput()
                     return
                 }
@@ -469,7 +471,8 @@ final class ServerConnection {
                 return
             }
         }
-        if pausedForOutput && unsentOutputBytes <= core.configuration.maxUnsentOutputBytes / 2 {
+        countUnsentOutput()
+        if pausedForOutput && unsentOutputBytes <= core.configuration.maxUnsentOutputBytes / 2 && !(unsentOutputBytes > 0 && core.isOverOutputBudget) {
             resumeAfterOutput()
             if isClosed { return }
         }
@@ -490,6 +493,22 @@ final class ServerConnection {
     /// Responses not yet taken by the socket: ciphertext in the TLS engine and in `outbound`.
     private var unsentOutputBytes: Int {
         engine.pendingCiphertextCount + outbound.count - outboundOffset
+    }
+
+    /// Whether to answer no further request until the client takes what waits: more than the
+    /// connection's share waits, or any does while the server's total is over its budget.
+    private var outputWaits: Bool {
+        let unsent = unsentOutputBytes
+        return unsent > core.configuration.maxUnsentOutputBytes || (unsent > 0 && core.isOverOutputBudget)
+    }
+
+    /// Brings ``ServerCore/unsentOutput`` up to date with this connection's unsent output; an
+    /// atomic only when it changed (a client that takes its answers leaves nothing unsent).
+    private func countUnsentOutput() {
+        let unsent = isClosed ? 0 : unsentOutputBytes
+        guard unsent != countedUnsentOutput else { return }
+        core.holdOutput(unsent - countedUnsentOutput)
+        countedUnsentOutput = unsent
     }
 
     /// Stops reading requests until the client takes its answers (see ``flush()``).
@@ -543,6 +562,7 @@ final class ServerConnection {
         streamTask?.cancel()
         streamTask = nil
         releaseBody()
+        countUnsentOutput()
         close(fd)
         loop.remove(self)
     }

@@ -17,6 +17,18 @@ final class ServerCore: Sendable {
     /// When a refused connection was last logged (at most one line a second).
     private let lastRefusalLog = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     let requestsInFlight = Atomic<Int>(0)
+    /// Bytes of responses that connections hold because their clients have not taken them
+    /// (``HTTPServerConfiguration/maxUnsentOutputBytesInAll``).
+    let unsentOutput = Atomic<Int>(0)
+
+    /// Whether the responses waiting for their clients are over their budget in all.
+    var isOverOutputBudget: Bool { unsentOutput.load(ordering: .relaxed) > configuration.maxUnsentOutputBytesInAll }
+
+    /// Counts `delta` more (or fewer) bytes held for clients, and shows the total.
+    func holdOutput(_ delta: Int) {
+        let total = unsentOutput.wrappingAdd(delta, ordering: .relaxed).newValue
+        metrics.unsentOutput.record(total)
+    }
     /// Bytes of request bodies held by connections, in all and per peer.
     let bodyBudget: BodyBudget
     let draining = Atomic<Bool>(false)
@@ -79,6 +91,8 @@ struct ServerMetrics: Sendable {
     let badRequests = Counter(label: "signet_http_malformed_requests_total")
     /// Times a connection stopped being read because its client did not take its responses.
     let readPauses = Counter(label: "signet_http_read_pauses_total")
+    /// Bytes of responses held for clients that have not taken them, across connections.
+    let unsentOutput = Gauge(label: "signet_http_unsent_output_bytes")
     /// Requests refused with 503 because the bodies buffered across connections, or the peer's
     /// share of them, were at their budget (``BodyBudget``).
     let bodyBudgetRefusals = Counter(label: "signet_http_body_budget_refusals_total")
