@@ -597,6 +597,37 @@ def scenario_unread_many(args):
             "rss_before_kib": before, "rss_peak_kib": peak}
 
 
+def scenario_pipelined_padding(args):
+    """Opens --count connections that each send, in one write, the review in --body-file to
+    /validate followed by --then-body-bytes of a pipelined request that never ends; reports what
+    each connection got within three seconds (a status, or null while its review is held) and
+    the status of /healthz on another connection afterwards."""
+    body = open(args.body_file, "rb").read()
+    request = (b"POST /validate?timeout=10s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    padding = b"GET /healthz HTTP/1.1\r\nX-Padding: " + b"a" * args.then_body_bytes
+    held = []
+    for _ in range(args.count):
+        sock = tls_socket(args)
+        sock.sendall(request + padding)
+        held.append(sock)
+    statuses = []
+    for sock in held:
+        try:
+            statuses.append(read_response(sock, timeout=3)["status"])
+        except (socket.timeout, TimeoutError):
+            statuses.append(None)
+        except (ssl.SSLError, ConnectionError, OSError):
+            statuses.append("closed")
+    conn = connection(args)
+    conn.request("GET", "/healthz")
+    healthz = conn.getresponse().status
+    conn.close()
+    for sock in held:
+        sock.close()
+    return {"statuses": statuses, "healthz": healthz}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")

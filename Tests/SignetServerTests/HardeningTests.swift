@@ -80,6 +80,48 @@ struct HardeningTests {
         let peak = try #require(result["rss_peak_kib"] as? Int)
         #expect(peak - before < 32 * 1024, "peak memory grew by \((peak - before) / 1024) MiB; \(result)")
     }
+
+    /// Bytes a client pipelines after a review wait in the connection while the review is
+    /// verified; they count against the body budget with the review's body (they were held
+    /// outside it, a quarter of a megabyte per connection for as long as the verification took).
+    /// Sixteen connections each send a review held by a slow registry and 240 KiB of a next
+    /// request in one write: the peer's 512 KiB share is spent and some are refused with 503;
+    /// without counting them, all sixteen were held.
+    @Test func bytesPipelinedBehindAHeldReviewCountAgainstTheBodyBudget() async throws {
+        let digest = String(repeating: "ab", count: 32)
+        let registry = try await RegistryStubServer.start(routes: [
+            "GET /v2/team/app/manifests/sha256-\(digest).sig": [RegistryStubServer.Response(status: 404, delay: 8)],
+        ])
+        defer { registry.stop() }
+        let directory = TemporaryDirectory(prefix: "signet-pipelined-policies")
+        let key = TestPaths.vectors.appendingPathComponent("connaisseur/test/testdata/cosign/alice.key").path
+        try directory.write("held.yaml", """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: held-by-the-registry
+            spec:
+              images:
+                - glob: "\(registry.host)/**"
+              authorities:
+                - name: release-key
+                  key:
+                    publicKeys:
+                      - file: \(key)
+            """)
+        let server = try await SignetServerFixture.start(policyDirectory: directory.path, arguments: [
+            "--allow-insecure-registry", registry.host, "--max-body-bytes", "\(256 << 10)",
+            "--max-buffered-body-bytes", "\(2 << 20)", "--max-buffered-body-bytes-per-peer", "\(512 << 10)",
+        ])
+        let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "\(registry.host)/team/app@sha256:\(digest)")]), in: scratch)
+        let result = try await LiveClient.run(
+            "pipelined-padding", server, ["--count", "16", "--then-body-bytes", "\(240 << 10)", "--body-file", file])
+        let statuses = try #require(result["statuses"] as? [Any], "\(result)")
+        #expect(statuses.contains { ($0 as? Int) == 503 }, "no connection was refused: \(result)")
+        #expect(statuses.contains { $0 is NSNull }, "no review was held: \(result)")
+        #expect(result["healthz"] as? Int == 200, "\(result)")
+        #expect(try await server.metricValue("signet_http_body_budget_refusals_total") ?? 0 >= 1)
+    }
 }
 
 extension HardeningTests {

@@ -228,7 +228,10 @@ final class ServerConnection {
                 // at the end of the pass.
                 flush()
             case .request(let request):
-                guard (headScreened || screen(request)) && reserveBody(request.body.count) else { return }
+                // Bytes the client sent after this request (pipelined) wait in the parser while
+                // the handler works: they count against the budget with the body, or a client
+                // could hold a quarter of a megabyte per connection outside it.
+                guard (headScreened || screen(request)) && reserveBody(request.body.count + parser.bufferedByteCount) else { return }
                 headScreened = false
                 // A handler that answers without waiting has already completed the request
                 // here; the loop goes on with the next pipelined one.
