@@ -1,26 +1,25 @@
 import Foundation
+import SignetRegistry
 
 /// Small helpers for server-rendered HTML (HTML Living Standard §13): every text and attribute
 /// value from outside goes through ``escape(_:)``; pages are complete documents that link only
 /// first-party assets, so the console's Content-Security-Policy can forbid everything else.
 enum HTML {
     /// `&`, `<`, `>`, `"` and `'` as character references: safe in text and quoted attributes.
-    /// Read one Unicode scalar at a time: a quote followed by a combining mark is one Swift
-    /// `Character` that is not equal to `"`, and yet a quote to the browser, which would end
-    /// the attribute.
+    /// Read one Unicode scalar at a time (``UntrustedText/replacingScalars(_:_:)``): a quote
+    /// followed by a combining mark is one Swift `Character` that is not equal to `"`, and yet a
+    /// quote to the browser, which would end the attribute.
     static func escape(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
+        UntrustedText.replacingScalars(text) { scalar in
             switch scalar {
-            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
-            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
-            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
-            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
-            case "'": out.append(contentsOf: "&#39;".unicodeScalars)
-            default: out.append(scalar)
+            case "&": "&amp;"
+            case "<": "&lt;"
+            case ">": "&gt;"
+            case "\"": "&quot;"
+            case "'": "&#39;"
+            default: nil
             }
         }
-        return String(out)
     }
 
     /// Percent-encodes a query value (RFC 3986 §2.1, unreserved characters kept: ASCII letters

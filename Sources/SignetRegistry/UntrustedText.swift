@@ -31,6 +31,18 @@ public enum UntrustedText {
         return clipped(text, limit: limit)
     }
 
+    /// `text` with each Unicode scalar that `replacement` maps replaced by what it gives (an
+    /// escape). Read one scalar at a time, not one `Character`: a quote or an angle bracket
+    /// followed by a combining mark is one Character that equals neither, and is still a quote
+    /// or a bracket to a browser or a chat client.
+    public static func replacingScalars(_ text: String, _ replacement: (Unicode.Scalar) -> String?) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if let replaced = replacement(scalar) { out.append(contentsOf: replaced.unicodeScalars) } else { out.append(scalar) }
+        }
+        return String(out)
+    }
+
     /// The most characters a verdict's reason keeps.
     public static let reasonLimit = 4_096
     /// The most bytes an image as a pod spec writes it keeps where signet shows it (deny

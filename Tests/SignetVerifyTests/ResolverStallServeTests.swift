@@ -29,26 +29,38 @@ struct ResolverStallServeTests {
         }
         """
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "no C compiler (/usr/bin/cc) to build the stalling getaddrinfo"))
-    func aLookupThatNeverEndsHoldsUpNoOtherImage() async throws {
+    /// `signet serve` with the stalling `getaddrinfo` preloaded, a policy requiring a key
+    /// signature of every image, `arguments` and the `stalled` hosts allowed over plain HTTP; and
+    /// a registry on 127.0.0.1 that has no signature of anything (its images are denied at once,
+    /// naming that).
+    /// The directories (the shim, the policies) are returned to be kept as long as the server runs.
+    static func serve(
+        stalled: [String], arguments: [String] = []
+    ) async throws -> (server: SignetServerFixture, registry: RegistryStubServer, directories: [TemporaryDirectory]) {
         let scratch = TemporaryDirectory(prefix: "signet-resolver-stall")
-        try scratch.write("stall.c", Self.shim)
+        try scratch.write("stall.c", shim)
         let library = scratch.path + "/stall.so"
         let compiled = try await TestProcess.run("/usr/bin/cc", ["-shared", "-fPIC", "-o", library, scratch.path + "/stall.c", "-ldl"])
         #expect(compiled.status == 0, "\(compiled.stderr)")
-
-        // A registry that has no signature of anything: its images are denied at once, naming that.
         let registry = try await RegistryStubServer.start(routes: [:])
         let key = try await TestSigningKey.generate(.ecP256)
         let policies = TemporaryDirectory(prefix: "signet-resolver-stall-policies")
         try policies.write("all.yaml", keyPolicyYAML(name: "signed-everywhere", glob: "**", keyFile: key.publicKeyFile))
-        let stalled = "registry.stall.invalid:5000"
         let server = try await SignetServerFixture.start(
-            policyDirectory: policies.path, arguments: ["--allow-insecure-registry", stalled, "--allow-insecure-registry", registry.host],
+            policyDirectory: policies.path,
+            arguments: arguments + ([registry.host] + stalled).flatMap { ["--allow-insecure-registry", $0] },
             environment: ["LD_PRELOAD": library])
+        return (server, registry, [scratch, policies])
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "no C compiler (/usr/bin/cc) to build the stalling getaddrinfo"))
+    func aLookupThatNeverEndsHoldsUpNoOtherImage() async throws {
+        let stalled = "registry.stall.invalid:5000"
+        let (server, registry, directories) = try await Self.serve(stalled: [stalled])
         defer {
             server.stop()
             registry.stop()
+            withExtendedLifetime(directories) {}
         }
         let reviews = TemporaryDirectory(prefix: "signet-resolver-stall-reviews")
         let digest = "sha256:" + String(repeating: "ab", count: 32)
@@ -81,24 +93,12 @@ struct ResolverStallServeTests {
     /// is refused at once, naming why, while images whose registry needs no lookup are decided.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "no C compiler (/usr/bin/cc) to build the stalling getaddrinfo"))
     func lookupsLeftRunningAreBounded() async throws {
-        let scratch = TemporaryDirectory(prefix: "signet-resolver-stall")
-        try scratch.write("stall.c", Self.shim)
-        let library = scratch.path + "/stall.so"
-        let compiled = try await TestProcess.run("/usr/bin/cc", ["-shared", "-fPIC", "-o", library, scratch.path + "/stall.c", "-ldl"])
-        #expect(compiled.status == 0, "\(compiled.stderr)")
-
-        let registry = try await RegistryStubServer.start(routes: [:])
-        let key = try await TestSigningKey.generate(.ecP256)
-        let policies = TemporaryDirectory(prefix: "signet-resolver-stall-policies")
-        try policies.write("all.yaml", keyPolicyYAML(name: "signed-everywhere", glob: "**", keyFile: key.publicKeyFile))
         let hosts = ["one", "two", "three", "four"].map { "registry-\($0).stall.invalid:5000" }
-        let server = try await SignetServerFixture.start(
-            policyDirectory: policies.path,
-            arguments: ["--max-unfinished-lookups", "8", "--allow-insecure-registry", registry.host] + hosts.flatMap { ["--allow-insecure-registry", $0] },
-            environment: ["LD_PRELOAD": library])
+        let (server, registry, directories) = try await Self.serve(stalled: hosts, arguments: ["--max-unfinished-lookups", "8"])
         defer {
             server.stop()
             registry.stop()
+            withExtendedLifetime(directories) {}
         }
         let reviews = TemporaryDirectory(prefix: "signet-resolver-stall-reviews")
         let digest = "sha256:" + String(repeating: "ab", count: 32)

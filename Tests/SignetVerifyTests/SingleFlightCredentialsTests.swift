@@ -95,6 +95,22 @@ struct SingleFlightCredentialsTests {
         #expect(await verify(as: "other") == "other: passed (hit)")
     }
 
+    /// Policy `p`: a key authority for every image of `registry.invalid`.
+    static func policies() throws -> PolicySet {
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: p}
+            spec:
+              images: [{glob: "registry.invalid/**"}]
+              authorities:
+                - name: keys
+                  key:
+                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
+            """
+        return try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+    }
+
     /// Finds no signature unless the task's credentials are `team` (as a registry that answers
     /// "not found" to credentials that may not see a private repository).
     struct SeenOnlyByTeamVerifier: SignatureVerifier {
@@ -123,18 +139,7 @@ struct SingleFlightCredentialsTests {
         let client = try RegistryClient()
         defer { client.shutdown() }
         let engine = VerificationEngine(registry: client, verifiers: [verifier])
-        let yaml = """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata: {name: p}
-            spec:
-              images: [{glob: "registry.invalid/**"}]
-              authorities:
-                - name: keys
-                  key:
-                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
-            """
-        let policy = try #require(try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])["p"])
+        let policy = try #require(try Self.policies()["p"])
         let authority = policy.authorities[0]
         let image = try ImageReference(parsing: "registry.invalid/private@sha256:" + String(repeating: "9", count: 64))
 
@@ -176,18 +181,7 @@ struct SingleFlightCredentialsTests {
         let client = try RegistryClient()
         defer { client.shutdown() }
         let engine = VerificationEngine(registry: client, verifiers: [verifier])
-        let yaml = """
-            apiVersion: signet.dev/v1alpha1
-            kind: ClusterImagePolicy
-            metadata: {name: p}
-            spec:
-              images: [{glob: "registry.invalid/**"}]
-              authorities:
-                - name: keys
-                  key:
-                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
-            """
-        let policies = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+        let policies = try Self.policies()
         let evaluator = PolicyEvaluator(policies: policies, verifier: engine, credentialProvider: NoSecrets())
         let images = [ImageUse(image: "registry.invalid/private@sha256:" + String(repeating: "8", count: 64), container: "app")]
         let intruder = AdmissionSubject(namespace: "intruders", name: "probe", kind: "Pod", imagePullSecrets: ["mine"])

@@ -1,4 +1,5 @@
 import Foundation
+import SignetRegistry
 
 /// One thing operators are told about: a deny at admission, an emergency-bypass use, or an
 /// untrusted image found running. ``deduplicationKey`` says which alerts are the same
@@ -119,18 +120,16 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
     /// `<` as `&lt;`, `>` as `&gt;`; Slack "Formatting text for app surfaces", escaping text),
     /// so that an image name, a reason or an object name (which anyone who can create a Pod
     /// writes) cannot become a link, a user or channel mention, or `<!channel>`.
-    /// Read one Unicode scalar at a time: `<` followed by a combining mark is one Swift
-    /// `Character` that is not equal to `<`.
+    /// Read one Unicode scalar at a time (``UntrustedText/replacingScalars(_:_:)``): `<`
+    /// followed by a combining mark is one Swift `Character` that is not equal to `<`.
     static func slackEscaped(_ text: String) -> String {
-        var escaped = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
+        UntrustedText.replacingScalars(text) { scalar in
             switch scalar {
-            case "&": escaped.append(contentsOf: "&amp;".unicodeScalars)
-            case "<": escaped.append(contentsOf: "&lt;".unicodeScalars)
-            case ">": escaped.append(contentsOf: "&gt;".unicodeScalars)
-            default: escaped.append(scalar)
+            case "&": "&amp;"
+            case "<": "&lt;"
+            case ">": "&gt;"
+            default: nil
             }
         }
-        return String(escaped)
     }
 }
