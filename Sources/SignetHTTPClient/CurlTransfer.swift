@@ -382,8 +382,10 @@ final class CurlTransfer: @unchecked Sendable {
         curlCode = code
         if stoppedForBudget { return .failure(.overBudget(limit: budgetLimit)) }
         if let (host, why) = refusedLookup, code != CURLE_OK {
+            // Tried again within the deadline, like a reset connection: a place may free soon.
             return .failure(.connection(
-                message: "not looking up \(host): \(why) (a DNS server is not answering); new lookups wait until fewer are", isReset: false))
+                message: "not looking up \(host): \(why) (a DNS server is slow or not answering); new lookups wait until fewer are",
+                isReset: true))
         }
         if code != CURLE_OK {
             if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {

@@ -14,7 +14,9 @@
 /// more, an estimate of how long its thread may go on. While ``limit`` places are held, or
 /// ``groupLimit`` by one group (the namespace of the admission a transfer serves, so one
 /// namespace cannot take every place), new lookups are refused: the transfer fails at once,
-/// naming why. Names already resolved (curl's DNS cache) and IP addresses need no lookup and are
+/// naming why. Toward a group's share, a lookup under way counts only once it has run for
+/// ``slowLookup`` (a healthy one takes milliseconds): a burst of new images in one namespace is
+/// not refused for lookups that are about to finish, while all of them count toward ``limit``. Names already resolved (curl's DNS cache) and IP addresses need no lookup and are
 /// unaffected. Used by the driver thread alone.
 final class UnfinishedLookups {
     /// How many places may be held at once, and by one group.
@@ -22,14 +24,16 @@ final class UnfinishedLookups {
     let groupLimit: Int
     /// How long a lookup left running keeps its place after its transfer ended.
     let allowance: Duration
-    /// Lookups under way, by transfer, with their group.
-    private var running: [ObjectIdentifier: (transfer: CurlTransfer, group: String)] = [:]
+    /// How long a lookup under way runs before it counts toward its group's share.
+    static let slowLookup: Duration = .seconds(1)
+    /// Lookups under way, by transfer, with their group and when they started.
+    private var running: [ObjectIdentifier: (transfer: CurlTransfer, group: String, started: ContinuousClock.Instant)] = [:]
     /// Lookups left running: when each place is given back, and its group; oldest first.
     private var left: [(release: ContinuousClock.Instant, group: String)] = []
 
     init(limit: Int, allowance: Duration) {
         self.limit = limit
-        self.groupLimit = max(1, limit / 4)
+        self.groupLimit = max(min(limit, 4), limit / 4)
         self.allowance = allowance
     }
 
@@ -37,7 +41,7 @@ final class UnfinishedLookups {
     func held(group: String? = nil, now: ContinuousClock.Instant = .now) -> Int {
         left.removeAll { $0.release <= now }
         guard let group else { return running.count + left.count }
-        return running.values.count { $0.group == group } + left.count { $0.group == group }
+        return running.values.count { $0.group == group && now - $0.started >= Self.slowLookup } + left.count { $0.group == group }
     }
 
     /// Why a new lookup for `group` may not start; nil when it may.
@@ -46,14 +50,14 @@ final class UnfinishedLookups {
         if all >= limit { return "\(all) host name lookups are running or were left running by ended requests" }
         let own = held(group: group, now: now)
         if own >= groupLimit {
-            return "\(own) host name lookups for namespace \"\(group)\" are running or were left running by ended requests (its share is \(groupLimit))"
+            return "\(own) host name lookups for namespace \"\(group)\" have run for over a second or were left running by ended requests (its share is \(groupLimit))"
         }
         return nil
     }
 
     /// `transfer` started a lookup.
-    func start(_ transfer: CurlTransfer, group: String) {
-        running[ObjectIdentifier(transfer)] = (transfer, group)
+    func start(_ transfer: CurlTransfer, group: String, now: ContinuousClock.Instant = .now) {
+        running[ObjectIdentifier(transfer)] = (transfer, group, now)
     }
 
     /// The transfers whose lookup is under way.

@@ -14,22 +14,28 @@ struct UnfinishedLookupsTests {
     }
 
     @Test func lookupsHoldTheirPlacesWhileRunningAndForTheirAllowanceWhenLeft() throws {
-        let lookups = UnfinishedLookups(limit: 8, allowance: .seconds(30))
+        let lookups = UnfinishedLookups(limit: 16, allowance: .seconds(30))
+        #expect(lookups.groupLimit == 4)
         let start = ContinuousClock.now
-        let transfers = try (0..<8).map { _ in try Self.transfer() }
-        for transfer in transfers.prefix(2) { lookups.start(transfer, group: "shop") }
-        #expect(lookups.refusal(group: "shop", now: start)?.contains("for namespace \"shop\"") == true)
-        #expect(lookups.refusal(group: "billing", now: start) == nil)
-        // One finishes: its place is free at once; the other is left running by its transfer.
+        let transfers = try (0..<16).map { _ in try Self.transfer() }
+        // Four just started in one namespace: a burst of healthy lookups does not spend its share.
+        for transfer in transfers.prefix(4) { lookups.start(transfer, group: "shop", now: start) }
+        #expect(lookups.refusal(group: "shop", now: start + .milliseconds(100)) == nil)
+        // Running for over a second, they do.
+        #expect(lookups.refusal(group: "shop", now: start + .seconds(2))?.contains("for namespace \"shop\"") == true)
+        #expect(lookups.refusal(group: "billing", now: start + .seconds(2)) == nil)
+        // One finishes: its place is free at once; another is left running by its transfer.
         lookups.finish(transfers[0])
         lookups.leave(transfers[1], now: start + .seconds(10))
         #expect(lookups.refusal(group: "shop", now: start + .seconds(11)) == nil)
+        lookups.finish(transfers[2])
+        lookups.finish(transfers[3])
         #expect(lookups.held(group: "shop", now: start + .seconds(39)) == 1)
         #expect(lookups.held(now: start + .seconds(40)) == 0)
-        // Eight under way in four namespaces fill every place.
-        for (index, transfer) in transfers.enumerated() { lookups.start(transfer, group: "team-\(index % 4)") }
-        #expect(lookups.refusal(group: "other", now: start + .seconds(41))?.hasPrefix("8 host name lookups are running") == true)
-        #expect(lookups.resolving.count == 8)
+        // Sixteen under way fill every place, however new.
+        for (index, transfer) in transfers.enumerated() { lookups.start(transfer, group: "team-\(index % 4)", now: start + .seconds(41)) }
+        #expect(lookups.refusal(group: "other", now: start + .seconds(41))?.hasPrefix("16 host name lookups are running") == true)
+        #expect(lookups.resolving.count == 16)
     }
 
     /// curl asks before reading an IP address too, which needs no lookup: those never count.
