@@ -148,7 +148,7 @@ extension AdmissionResponder {
     /// Whether `verdict`'s image may be pinned to its verified digest: always, unless an
     /// exemption admitted it that matches the image as written (an exception's tag-limited
     /// `images` entry, a controller's template naming the tag) and the tag is not known to name
-    /// the digest (``PolicyEvaluator/taggedForm(of:)``): pinned, the image would then no longer be
+    /// the digest (``PolicyEvaluator/TagKnowledge``): pinned, the image would then no longer be
     /// the one excepted, and `/validate` would deny it. Such an image keeps its tag, as the
     /// exception that admits it does.
     static func pinnable(_ verdict: ImageVerdict, evaluator: PolicyEvaluator, subject: AdmissionSubject) -> Bool {

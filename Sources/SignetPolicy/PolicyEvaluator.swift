@@ -185,7 +185,9 @@ public struct PolicyEvaluator: Sendable {
         }
         // The reference is read from the parsed image where it is used: a copy of it retained
         // each of its strings.
-        if let bypass = activeBypass(for: parsed.reference, subject: admission, now: now) {
+        // What the tag cache says of a tag beside the digest, asked once for the image.
+        let tag = tagKnowledge(of: parsed.reference)
+        if let bypass = activeBypass(for: parsed.reference, subject: admission, now: now, tag: tag) {
             return .decided(.bypassed(parsed.reference, bypass.use))
         }
         // Coverage is decided by the globs alone: `kinds` and `namespaceSelector` only narrow
@@ -197,15 +199,6 @@ public struct PolicyEvaluator: Sendable {
         var exempted: [PolicyResult] = []
         var matching: [PolicyProgress] = []
         matching.reserveCapacity(parsed.matchingPolicies.count)
-        // `name:tag` of `name:tag@digest` when the tag cache does not know what the tag names,
-        // worked out once: an exception that takes in the tag then waits for its resolution.
-        var awaiting: ImageReference??
-        func tagAwaitingResolution() -> ImageReference? {
-            if let awaiting { return awaiting }
-            let tag = policies.exceptions.isEmpty ? nil : tagToResolve(parsed.reference)
-            awaiting = .some(tag)
-            return tag
-        }
         var notEnforcedHere: [String] = []
         for index in parsed.matchingPolicies {
             let policy = policies.policies[index]
@@ -221,16 +214,18 @@ public struct PolicyEvaluator: Sendable {
                 notEnforcedHere.append(policy.name)
                 continue
             }
-            if let exception = activeException(for: policy, image: parsed.reference, subject: admission, now: now) {
+            if let exception = activeException(for: policy, image: parsed.reference, subject: admission, now: now, tag: tag) {
                 exempted.append(PolicyResult(
                     policy: policy.name, mode: policy.mode, passed: true, required: policy.requiredPasses, authorities: [],
                     exemption: exception.use(policy: policy.name)))
             } else {
                 var progress = progress(of: policy, image: parsed.reference, subject: admission)
                 progress.tagClaim = claim
-                if let tag = parsed.reference.digest == nil ? nil : tagAwaitingResolution(),
-                   let exception = activeException(for: policy, image: tag, subject: admission, now: now) {
-                    progress.exemptionClaim = (tag, exception.use(policy: policy.name))
+                // An exception written for the tag, whose resolution is to wait for, unless cached
+                // verdicts already pass the policy.
+                if let unknown = tag.unknown, !(progress.isSettled && progress.passes >= policy.requiredPasses),
+                   let exception = activeException(for: policy, image: unknown, subject: admission, now: now, tag: .none) {
+                    progress.exemptionClaim = (unknown, exception.use(policy: policy.name))
                 }
                 matching.append(progress)
             }
@@ -388,7 +383,7 @@ public struct PolicyEvaluator: Sendable {
         var notCovering = false
         /// The tag written beside the image's digest, to resolve first, and the exception that
         /// takes in that tag: it exempts the image when the tag names the digest
-        /// (``PolicyEvaluator/taggedForm(of:)`` when the tag cache does not know).
+        /// (``PolicyEvaluator/TagKnowledge/unknown``).
         var exemptionClaim: (tag: ImageReference, use: ExemptionUse)?
         /// The tag named the digest: the exception exempts the image from the policy.
         var exemptedBy: ExemptionUse?
@@ -493,11 +488,19 @@ public struct PolicyEvaluator: Sendable {
 
     /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
     private func verify(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
+        // What the tag beside the digest names, asked of the registry at most once.
+        var resolved: (tag: ImageReference, digest: ImageDigest?)?
+        func names(_ tag: ImageReference) async -> Bool {
+            guard let tagDigests, let digest = image.digest, ContinuousClock.now < deadline else { return false }
+            if let resolved, resolved.tag == tag { return resolved.digest == digest }
+            let named = try? await tagDigests.digest(ofTag: tag, deadline: deadline)
+            resolved = (tag, named)
+            return named == digest
+        }
         if let claim = progress.tagClaim {
             progress.tagClaim = nil
             // A tag that cannot be resolved vouches for nothing: the policy covers the digest.
-            if let tagDigests, let digest = image.digest, ContinuousClock.now < deadline,
-               let named = try? await tagDigests.digest(ofTag: claim, deadline: deadline), named == digest {
+            if await names(claim) {
                 progress.notCovering = true
                 return
             }
@@ -505,8 +508,7 @@ public struct PolicyEvaluator: Sendable {
         if let claim = progress.exemptionClaim {
             progress.exemptionClaim = nil
             // Nor for an exception: unresolved, the exception written for the tag does not apply.
-            if let tagDigests, let digest = image.digest, ContinuousClock.now < deadline,
-               let named = try? await tagDigests.digest(ofTag: claim.tag, deadline: deadline), named == digest {
+            if await names(claim.tag) {
                 progress.exemptedBy = claim.use
                 return
             }

@@ -948,11 +948,12 @@ class T05Exemptions(Step):
         # A bare Pod in the namespace is not the Deployment.
         self.assertDeniedBySignet(ENV.kubectl("run", "bare", "-n", ns, f"--image={image}", check=False), "e2e-alice")
 
-    def test_pinning_leaves_what_a_deployments_exception_admits_as_written(self):
+    def test_pinning_keeps_what_a_deployments_exception_admits(self):
         """The mutating webhook finds a Deployment's exception through the owner chain, as
         validation does. Here one policy verifies the image's digest and a second, which only
-        the exception lifts, fails it: pinned to that digest, the Pod's image would no longer be
-        the one the template names, the exception would not apply, and the Pod would be denied."""
+        the exception lifts, fails it. The Pod is pinned to the verified digest all the same (a
+        tag moved after admission must not change what it runs), and the exception, written for
+        the tag the template names, still applies to the pinned image: the tag names that digest."""
         ns, image = "e2e-owned-pinned", ENV.images["signed"]
         ENV.namespace(ns)
         bob = {"name": "bob", "key": {"publicKeys": [{"pem": ENV.vectors.key("bob")}]}}
@@ -970,7 +971,8 @@ class T05Exemptions(Step):
             rs_uid = self.deployment_web_and_its_replica_set(ns, image, "bob-signs-later")
             self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
                                 warning="bob-signs-later")
-            self.assertEqual(ENV.get("pod", "web-1-a", "-n", ns)["spec"]["containers"][0]["image"], image, "left as written")
+            pinned = ENV.get("pod", "web-1-a", "-n", ns)["spec"]["containers"][0]["image"]
+            self.assertTrue(pinned.startswith(image + "@sha256:"), f"pinned to the verified digest: {pinned}")
             # A Pod whose owner does not check out gets no exception: pinned, and denied by the second policy.
             forged = self.pod_of_web_1("web-1-b", ns, "00000000-0000-0000-0000-000000000000", image)
             self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=forged, check=False), "e2e-owned-bob")

@@ -306,6 +306,40 @@ struct PinningRequiredTests {
                 "\(elsewhere.status?.message ?? "")")
     }
 
+    /// Verdicts from a cache that passes everything; no tag in its tag cache (resolutions counted).
+    struct CachedPassesResolvingTags: AuthorityVerifier, CachedVerdictSource, TagDigestSource {
+        let resolutions = NIOLockedValueBox(0)
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            AuthorityVerdict(passed: true, authority: authority.name, reason: "signed", digest: image.digest)
+        }
+        func cachedVerdict(
+            image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, caller: () -> RequestCredentials.Identity
+        ) -> AuthorityVerdict? {
+            AuthorityVerdict(passed: true, authority: authority.name, reason: "signed (cached)", digest: image.digest)
+        }
+        func cachedDigest(ofTag image: ImageReference) -> ImageDigest? { nil }
+        func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest {
+            resolutions.withLockedValue { $0 += 1 }
+            return PinningRequiredTests.digest
+        }
+    }
+
+    /// A pinned image whose policy its cached verdicts already pass is decided at once, without
+    /// resolving its tag for an exception it does not need (a registry outage would otherwise
+    /// hold every such review until its deadline).
+    @Test func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsTag() throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
+        let verifier = CachedPassesResolvingTags()
+        let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
+        let images = [ImageUse(image: "ghcr.io/my-org/strict:v1@\(Self.digest)", container: "web")]
+        guard case .decided(let decision) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
+            Issue.record("a review its cache passes waited for the tag's resolution")
+            return
+        }
+        #expect(decision.allowed)
+        #expect(verifier.resolutions.withLockedValue { $0 } == 0)
+    }
+
     /// An image an exception admits is left as written when it is not known what its tag names
     /// (a verifier that keeps no tags): the exception is limited to tag `v1`, which
     /// `strict:v1@sha256:…` is then not known to be.

@@ -14,49 +14,56 @@ import SignetRegistry
 /// "In force" is decided against ``ExemptionConfiguration/clock`` once per admission, so an
 /// exemption stops applying at the instant it expires.
 extension PolicyEvaluator {
-    /// The first active bypass covering `image` for `subject`, by name (for an image pinned
-    /// beside its tag, as ``taggedForm(of:)`` reads it too).
-    func activeBypass(for image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledBypass? {
+    /// What the tag cache says of the tag written beside an image's digest (`name:tag@digest`),
+    /// asked once per image: whether the tag names that digest now (then the image is what the
+    /// tag names, and an exemption written for the tag takes it in), or is not known (then the
+    /// tag must be resolved before such an exemption may apply).
+    struct TagKnowledge {
+        /// `name:tag` when the tag is known to name the digest.
+        var naming: ImageReference?
+        /// `name:tag` when the tag cache does not know what it names.
+        var unknown: ImageReference?
+
+        static let none = TagKnowledge()
+    }
+
+    /// ``TagKnowledge`` of `image`; nothing for an image without both a tag and a digest, or
+    /// when no exemption could use it.
+    func tagKnowledge(of image: ImageReference) -> TagKnowledge {
+        guard let digest = image.digest, image.tag != nil, let tagDigests,
+              !policies.exceptions.isEmpty || !policies.bypasses.isEmpty else { return .none }
+        let tagged = image.withoutDigest
+        switch tagDigests.cachedDigest(ofTag: tagged) {
+        case digest?: return TagKnowledge(naming: tagged)
+        case nil: return TagKnowledge(unknown: tagged)
+        default: return .none
+        }
+    }
+
+    /// The first active bypass covering `image` for `subject`, by name (or its tagged form: see
+    /// ``TagKnowledge``).
+    func activeBypass(for image: ImageReference, subject: AdmissionSubject, now: Date, tag: TagKnowledge? = nil) -> CompiledBypass? {
         guard !policies.bypasses.isEmpty else { return nil }
         func covering(_ image: ImageReference) -> CompiledBypass? {
             policies.bypasses.first {
                 $0.isActive(at: now, maximumWindow: exemptions.maximumBypassWindow) && $0.covers(subject: subject, image: image)
             }
         }
-        return covering(image) ?? taggedForm(of: image).flatMap(covering)
+        return covering(image) ?? (tag ?? tagKnowledge(of: image)).naming.flatMap(covering)
     }
 
-    /// The first active exception exempting `image` of `subject` from `policy` (for an image
-    /// pinned beside its tag, as ``taggedForm(of:)`` reads it too).
-    func activeException(for policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject, now: Date) -> CompiledException? {
+    /// The first active exception exempting `image` of `subject` from `policy` (or its tagged
+    /// form: see ``TagKnowledge``).
+    func activeException(
+        for policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject, now: Date, tag: TagKnowledge? = nil
+    ) -> CompiledException? {
         guard !policies.exceptions.isEmpty else { return nil }
         func exempting(_ image: ImageReference) -> CompiledException? {
             policies.exceptions.first {
                 $0.isActive(at: now, maximumWindow: exemptions.maximumExceptionWindow) && $0.covers(policy: policy.name, subject: subject, image: image)
             }
         }
-        return exempting(image) ?? taggedForm(of: image).flatMap(exempting)
-    }
-
-    /// `name:tag` for `name:tag@digest` when the tag is known to name that digest now (it was
-    /// resolved within the tag cache's lifetime): the pinned image is then what the tag names,
-    /// so an exemption written for the tag (a tag-limited `images` entry, a controller's template
-    /// naming the tag) takes it in. Without this, the mutating webhook could not pin an image an
-    /// exemption admits by its tag, and a tag moved after admission would run other bytes than
-    /// the ones the other policies verified. `nil` otherwise: a tag beside a digest that it does
-    /// not (or may not) name vouches for nothing.
-    func taggedForm(of image: ImageReference) -> ImageReference? {
-        guard let digest = image.digest, image.tag != nil, let tagDigests else { return nil }
-        let tagged = image.withoutDigest
-        return tagDigests.cachedDigest(ofTag: tagged) == digest ? tagged : nil
-    }
-
-    /// `name:tag` for `name:tag@digest` when the tag cache does not know what the tag names (it
-    /// must be asked of the registry before an exception written for the tag may apply).
-    func tagToResolve(_ image: ImageReference) -> ImageReference? {
-        guard image.digest != nil, image.tag != nil, let tagDigests else { return nil }
-        let tagged = image.withoutDigest
-        return tagDigests.cachedDigest(ofTag: tagged) == nil ? tagged : nil
+        return exempting(image) ?? (tag ?? tagKnowledge(of: image)).naming.flatMap(exempting)
     }
 
     /// Whether `pinned` (`image` pinned to a digest: `name:tag@sha256:…`) is exempted for
