@@ -229,9 +229,11 @@ final class ServerConnection {
                 flush()
             case .request(let request):
                 // Bytes the client sent after this request (pipelined) wait in the parser while
-                // the handler works: they count against the budget with the body, or a client
-                // could hold a quarter of a megabyte per connection outside it.
-                guard (headScreened || screen(request)) && reserveBody(request.body.count + parser.bufferedByteCount) else { return }
+                // the handler works: past a few kilobytes (a stray CRLF, a short next request)
+                // they count against the budget with the body, or a client could hold a quarter
+                // of a megabyte per connection outside it.
+                let pipelined = max(0, parser.bufferedByteCount - Self.pipelinedAllowance)
+                guard (headScreened || screen(request)) && reserveBody(request.body.count + pipelined) else { return }
                 headScreened = false
                 // A handler that answers without waiting has already completed the request
                 // here; the loop goes on with the next pipelined one.
@@ -399,7 +401,10 @@ final class ServerConnection {
     /// One chunk of a streamed body; a client that does not take its chunks is closed.
     private func sendStreamed(_ bytes: [UInt8]) {
         guard case .streaming = state else { return }
-        if unsentOutputBytes > core.configuration.maxUnsentOutputBytes {
+        // A client that does not take its stream is closed: at its own share, or at a few
+        // chunks while the server's output is over its budget.
+        let unsent = unsentOutputBytes
+        if unsent > core.configuration.maxUnsentOutputBytes || (unsent > 64 * 1024 && core.isOverOutputBudget) {
             closeNow()
             return
         }
@@ -492,6 +497,10 @@ final class ServerConnection {
             if !writeInterest { setWriting(true) }
         }
     }
+
+    /// Bytes pipelined behind a request held by the handler that do not count against the body
+    /// budget (``HTTPServerConfiguration/maxBufferedBodyBytes``).
+    static let pipelinedAllowance = 4096
 
     /// Responses not yet taken by the socket: ciphertext in the TLS engine and in `outbound`.
     private var unsentOutputBytes: Int {
