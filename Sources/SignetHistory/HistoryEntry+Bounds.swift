@@ -20,8 +20,12 @@ public enum HistoryEntryBounds {
     /// The UTF-8 bytes of all kept images of one entry; the first image is always kept.
     public static let maximumImageBytes = 128 * 1024
 
-    /// `text`, or its first `limit` Unicode scalars and a note of how many more there were.
+    /// `text`, or its first `limit` Unicode scalars and a note of how many more there were; a NUL
+    /// becomes U+FFFD. PostgreSQL refuses a `text` value holding NUL (and the store's whole
+    /// batch with it: every decision recorded beside it, anyone's), and SQLite's bindings cut the
+    /// text there; a registry's error body, which reasons quote, is anyone's text.
     public static func clipped(_ text: String, to limit: Int) -> String {
+        let text = text.utf8.contains(0) ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 })) : text
         let count = text.unicodeScalars.count
         guard count > limit else { return text }
         var kept = String.UnicodeScalarView()

@@ -230,6 +230,20 @@ enum HistoryQueryChecks {
         whole.id = nil
         #expect(whole == small, "a typical decision is kept exactly")
 
+        // A NUL in any text (a registry's error body quoted in a reason) is kept as U+FFFD:
+        // PostgreSQL refused the value and the whole batch with it, others' decisions too.
+        var poisoned = samples()[1]
+        poisoned.user = "nul"
+        poisoned.reason = "could not verify: x\u{0}y"
+        poisoned.images[0].reason = "DENIED: x\u{0}"
+        let beside = samples()[2]
+        try await store.append([poisoned, beside])
+        let afterNUL = try await store.query(HistoryQuery(limit: 10)).entries
+        let nul = try #require(afterNUL.first { $0.user == "nul" }, "the entry with a NUL was not stored")
+        #expect(nul.reason == "could not verify: x\u{FFFD}y")
+        #expect(nul.images.first?.reason == "DENIED: x\u{FFFD}")
+        #expect(afterNUL.count == 4, "the entry beside it was not stored")
+
         // Times past what 64-bit microseconds since 1970 hold (the year 294,247) are refused as
         // bad queries, never converted (a trap would end the process, the webhook with it);
         // the year 10000 is the first refused.
