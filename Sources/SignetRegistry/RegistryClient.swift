@@ -270,7 +270,10 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    /// The distribution spec's error body (`{"errors":[{"code","message"}]}`) as one line.
+    /// The distribution spec's error body (`{"errors":[{"code","message"}]}`) as one line, at most
+    /// 300 characters, control characters shown as `?` (``UntrustedText/clipped(_:limit:)``):
+    /// the registry's words go into deny messages a terminal shows (`kubectl apply`), events
+    /// and the history.
     static func errorDetail(_ response: HTTPResponse) -> String {
         struct Body: Decodable {
             struct Entry: Decodable {
@@ -280,6 +283,7 @@ public final class RegistryClient: Sendable {
             var errors: [Entry]?
         }
         guard let body = try? UntrustedJSON.decode(Body.self, from: response.body), let errors = body.errors else { return "" }
-        return errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
+        return UntrustedText.clipped(
+            errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; "), limit: 300)
     }
 }

@@ -4,14 +4,15 @@
 /// megabytes long, and with control characters replaced so it stays one printable line.
 public enum UntrustedText {
     /// At most `limit` characters and `4 × limit` UTF-8 bytes of `text` (one character can be
-    /// any number of combining scalars), control characters shown as `?`; a cut text ends with
-    /// `…` and the size of the whole.
+    /// any number of combining scalars), control characters (C0, DEL, C1: a terminal reads
+    /// U+009B as CSI) and bidirectional overrides and isolates shown as `?`; a cut text ends
+    /// with `…` and the size of the whole.
     public static func clipped(_ text: String, limit: Int = 120) -> String {
         var result = ""
         var count = 0
         var bytes = 0
         for character in text {
-            let piece: Character = character.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } ? character : "?"
+            let piece: Character = character.unicodeScalars.allSatisfy(isShown) ? character : "?"
             let size = piece.utf8.count
             if count == limit || bytes + size > 4 * limit {
                 return result + "… (\(text.utf8.count) bytes)"
@@ -21,6 +22,15 @@ public enum UntrustedText {
             bytes += size
         }
         return result
+    }
+
+    /// Whether `scalar` may be shown as it is: not a control character (C0, DEL, C1) nor a
+    /// bidirectional embedding, override or isolate (which reorder what follows on the line).
+    static func isShown(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0..<0x20, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: false
+        default: true
+        }
     }
 
     /// `text` itself when it is at most `limit` characters and `4 × limit` bytes, otherwise
