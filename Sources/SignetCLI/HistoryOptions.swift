@@ -65,7 +65,10 @@ struct HistoryRetentionOptions: ParsableArguments {
     @Option(name: .long, help: "Keep at most this many history entries, the newest. (env: SIGNET_HISTORY_MAX_ROWS, default 1000000)")
     var historyMaxRows: Int?
 
-    /// `--history-max-age` and `--history-max-rows`, checked.
+    @Option(name: .long, help: "With --history-sqlite: keep the file's entries within this many bytes, deleting the oldest after each write (keep it well below the volume's size). At least 1 MiB. (env: SIGNET_HISTORY_MAX_BYTES, default no limit)")
+    var historyMaxBytes: Int?
+
+    /// `--history-max-age`, `--history-max-rows` and `--history-max-bytes`, checked.
     func retention() throws -> HistoryRetention {
         var retention = HistoryRetention()
         // Retention runs to months (the default and the chart's is 720h): up to ten years.
@@ -74,6 +77,11 @@ struct HistoryRetentionOptions: ParsableArguments {
         retention.maximumEntries = try EnvironmentOption.int(historyMaxRows, "SIGNET_HISTORY_MAX_ROWS", default: retention.maximumEntries!)
         guard retention.maximumAge! > .zero else { throw ValidationError("--history-max-age must be positive") }
         guard retention.maximumEntries! > 0 else { throw ValidationError("--history-max-rows must be positive") }
+        if historyMaxBytes != nil || EnvironmentOption.string(nil, "SIGNET_HISTORY_MAX_BYTES") != nil {
+            let bytes = try EnvironmentOption.int(historyMaxBytes, "SIGNET_HISTORY_MAX_BYTES", default: 0)
+            guard bytes >= 1 << 20 else { throw ValidationError("--history-max-bytes must be at least 1048576 (1 MiB)") }
+            retention.maximumBytes = bytes
+        }
         return retention
     }
 }

@@ -168,6 +168,22 @@ public final class HistoryRecorder: Sendable {
         wakeUp.finish()
     }
 
+    /// Keeps a local store within ``HistoryRetention/maximumBytes``, after every write: between
+    /// two retention runs, a burst of large entries could otherwise outgrow the volume.
+    private func trimToSize() async {
+        guard let maximumBytes = configuration.retention.maximumBytes else { return }
+        do {
+            let deleted = try await store.trim(toBytes: maximumBytes)
+            if deleted > 0 {
+                metrics.retentionDeleted.increment(by: Int64(deleted))
+                logger.info("history trimmed to its size limit", metadata: ["deleted": "\(deleted)", "max_bytes": "\(maximumBytes)"])
+            }
+        } catch {
+            metrics.retentionFailures.increment()
+            logger.warning("history size limit could not be applied", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Deletes what the retention no longer keeps, at the clock's time now.
     public func applyRetention() async {
         do {
@@ -185,10 +201,16 @@ public final class HistoryRecorder: Sendable {
     private func writePending() async {
         while true {
             let (makers, batchBytes, left) = state.withLockedValue { state -> ([@Sendable () -> HistoryEntry], Int, (entries: Int, bytes: Int)) in
-                let count = min(state.pending.count, configuration.batchSize)
+                // Up to the batch size, and up to the batch's bytes (the first entry always).
+                var count = 0
+                var bytes = 0
+                for entry in state.pending.prefix(configuration.batchSize) {
+                    guard count == 0 || bytes + entry.bytes <= configuration.maximumBatchBytes else { break }
+                    count += 1
+                    bytes += entry.bytes
+                }
                 let batch = state.pending.prefix(count)
                 let makers = batch.map(\.make)
-                let bytes = batch.reduce(0) { $0 + $1.bytes }
                 state.pending.removeFirst(count)
                 return (makers, bytes, (state.pending.count, state.pendingBytes))
             }
@@ -210,6 +232,7 @@ public final class HistoryRecorder: Sendable {
                 metrics.duration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
                 metrics.written.increment(by: Int64(batch.count))
                 counts.written.add(batch.count, ordering: .relaxed)
+                await trimToSize()
             } catch {
                 metrics.failures.increment()
                 counts.failedWrites.add(1, ordering: .relaxed)
@@ -245,7 +268,7 @@ public final class HistoryRecorder: Sendable {
 }
 
 /// How a ``HistoryRecorder`` queues, batches and keeps history. Defaults: 10 000 entries or
-/// 64 MiB of their estimated text queued, 500 per transaction, retention checked every minute,
+/// 64 MiB of their estimated text queued, 500 (and 4 MiB) per transaction, retention checked every minute,
 /// one drop warning per 10 seconds.
 public struct HistoryRecorderConfiguration: Sendable {
     /// Entries queued at most; more are dropped.
@@ -257,6 +280,10 @@ public struct HistoryRecorderConfiguration: Sendable {
     public var maximumQueuedBytes = 64 << 20
     /// Entries written per transaction at most.
     public var batchSize = 500
+    /// Estimated bytes written per transaction at most (one entry always goes): a batch is what
+    /// a local store may grow past ``HistoryRetention/maximumBytes`` before it is trimmed, and on
+    /// disk an entry takes several times its text (the images' indexes).
+    public var maximumBatchBytes = 4 << 20
     public var retention = HistoryRetention()
     public var retentionInterval: Duration = .seconds(60)
     /// At most one warning about dropped entries per this interval.

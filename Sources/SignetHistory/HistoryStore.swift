@@ -19,11 +19,18 @@ public protocol HistoryStore: Sendable {
     /// Deletes what `retention` no longer keeps at `now`; how many entries went.
     @discardableResult
     func applyRetention(_ retention: HistoryRetention, now: Date) async throws -> Int
+    /// Deletes the oldest entries until the store takes at most `maximumBytes` of its disk,
+    /// when it measures that (a local file); how many entries went. Cheap when under.
+    @discardableResult
+    func trim(toBytes maximumBytes: Int) async throws -> Int
     /// Releases the store's connections; no call may follow.
     func close() async
 }
 
 extension HistoryStore {
+    /// A store on a server of its own (PostgreSQL) leaves its disk to that server's operators.
+    public func trim(toBytes maximumBytes: Int) async throws -> Int { 0 }
+
     /// The entry `id` with its images, or nil when there is none (any more).
     public func entry(id: Int64) async throws -> HistoryEntry? {
         try await query(HistoryQuery(id: id, limit: 1)).entries.first
@@ -31,15 +38,21 @@ extension HistoryStore {
 }
 
 /// How much history is kept: entries older than ``maximumAge`` and all but the newest
-/// ``maximumEntries`` are deleted. Either may be absent (no limit of that kind).
+/// ``maximumEntries`` are deleted. Either may be absent (no limit of that kind). A local store
+/// (SQLite) is also kept within ``maximumBytes`` after every write: the row count alone does not
+/// bound the file, since anyone who may create a Pod writes an entry of up to
+/// ``HistoryEntryBounds/maximumImageBytes`` of images (dry runs too), and a file that outgrows
+/// its volume (an emptyDir's `sizeLimit`) gets the pod evicted.
 public struct HistoryRetention: Sendable, Hashable {
     public var maximumAge: Duration?
     public var maximumEntries: Int?
+    public var maximumBytes: Int?
 
     /// Secure defaults: 30 days, at most one million decisions.
-    public init(maximumAge: Duration? = .seconds(30 * 24 * 3600), maximumEntries: Int? = 1_000_000) {
+    public init(maximumAge: Duration? = .seconds(30 * 24 * 3600), maximumEntries: Int? = 1_000_000, maximumBytes: Int? = nil) {
         self.maximumAge = maximumAge
         self.maximumEntries = maximumEntries
+        self.maximumBytes = maximumBytes
     }
 }
 

@@ -25,6 +25,9 @@ public final class SQLiteHistoryStore: HistoryStore {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "signet.history.sqlite"
         configuration.prepareDatabase { db in
+            // The write-ahead log is cut back to 64 MiB after each checkpoint (it otherwise keeps
+            // the size of the largest batch ever written, beside the file's own size limit).
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             // PostgreSQL's strpos(string, substring): the 1-based position of the substring, 0 when absent.
             db.add(function: DatabaseFunction("strpos", argumentCount: 2, pure: true) { values in
                 guard let text = String.fromDatabaseValue(values[0]), let part = String.fromDatabaseValue(values[1]) else { return nil }
@@ -137,6 +140,33 @@ public final class SQLiteHistoryStore: HistoryStore {
                     }
                     deleted += db.changesCount
                 }
+            }
+            return deleted
+        }
+    }
+
+    public func trim(toBytes maximumBytes: Int) async throws -> Int {
+        let sql = self.sql
+        return try await database.write { db in
+            // Pages in use (freed ones are reused, not given back): what the entries take.
+            func usedBytes() throws -> Int {
+                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                return (pages - free) * size
+            }
+            var deleted = 0
+            // A tenth of the entries at a time, the oldest, until under: a few rounds at most.
+            for _ in 0..<32 {
+                guard try usedBytes() > maximumBytes else { break }
+                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM signet_history_entries") ?? 0
+                guard count > 0 else { break }
+                let boundary = sql.boundaryBeyond(count - max(1, count / 10))
+                guard let row = try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)) else { break }
+                for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"]) {
+                    try db.execute(sql: statement.sql, arguments: Self.arguments(statement.values))
+                }
+                deleted += db.changesCount
             }
             return deleted
         }

@@ -184,6 +184,7 @@ SERVE_ONLY_FLAGS = {
     "reserved-body-bytes", "event-loops", "log-format", "log-level", "continuous-verification", "scan-interval",
     "scan-concurrency", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
     "console-auth-cache-ttl", "history-sqlite", "history-postgres-dsn-file", "history-max-age", "history-max-rows",
+    "history-max-bytes",
     "require-pinned-digests",
 }
 # Volumes only the server mounts: its serving certificate, the client CA it checks, its history.
@@ -749,6 +750,8 @@ class Workload(unittest.TestCase):
         self.assertEqual(volumes["history"]["emptyDir"], {"sizeLimit": "1Gi"})
         self.assertEqual(args["history-max-age"], "168h")
         self.assertEqual(args["history-max-rows"], "5000")
+        # The file is kept within a byte limit well below the emptyDir's: outgrown, the pod is evicted.
+        self.assertEqual(args["history-max-bytes"], "805306368")
         claim = one(render("history-sqlite-claim"), "Deployment")["spec"]["template"]["spec"]
         self.assertEqual({v["name"]: v for v in claim["volumes"]}["history"]["persistentVolumeClaim"], {"claimName": "signet-history"})
         deployment = one(render("history-postgres"), "Deployment")
@@ -757,6 +760,7 @@ class Workload(unittest.TestCase):
         mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["volumes"]}
         self.assertNotIn("history-sqlite", args)
+        self.assertNotIn("history-max-bytes", args)
         self.assertEqual(args["history-postgres-dsn-file"], mounts["history-postgres"]["mountPath"] + "/dsn")
         self.assertTrue(mounts["history-postgres"]["readOnly"])
         self.assertEqual(volumes["history-postgres"]["secret"]["secretName"], "signet-history-dsn")

@@ -55,3 +55,46 @@ import Testing
         #expect(error?.description.contains("/nonexistent-signet-directory/history.sqlite") == true)
     }
 }
+
+/// The row count alone does not bound the SQLite file: anyone who may create a Pod writes entries
+/// of up to 128 KiB of images (dry runs too), and a file that outgrows its emptyDir's `sizeLimit`
+/// gets the pod evicted, the history with it. With `maximumBytes`, the recorder trims the oldest
+/// entries after every write: the file stays near the limit and the newest entries are kept.
+@Suite("SQLite history size limit")
+struct SQLiteHistorySizeTests {
+    @Test func theFileStaysNearItsByteLimitKeepingTheNewest() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-size")
+        let store = try SQLiteHistoryStore(path: directory.path + "/history.sqlite")
+        var configuration = HistoryRecorderConfiguration()
+        configuration.retention = HistoryRetention(maximumAge: nil, maximumEntries: nil, maximumBytes: 4 << 20)
+        // About 800 KB each on disk (an image's text is indexed): a batch of at most 1 MiB of
+        // their text, about six entries.
+        configuration.maximumBatchBytes = 1 << 20
+        let recorder = HistoryRecorder(store: store, storeName: "sqlite", configuration: configuration)
+        let running = Task { await recorder.run() }
+        let large = (0..<100).map { index in
+            HistoryImageRecord(
+                image: "ghcr.io/acme/app-\(index)-" + String(repeating: "a", count: 1000), reference: nil, digest: nil, container: "c\(index)",
+                policies: [], authorities: [], verdict: "deny", reason: String(repeating: "r", count: 300), trustChain: "", exemptions: [])
+        }
+        for index in 0..<120 {
+            recorder.record(HistoryEntry(
+                source: .admission, time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)), namespace: "mallory", objectKind: "Pod",
+                name: "dry-\(index)", user: "mallory", operation: "CREATE", dryRun: true, latencyMs: 1, allowed: false, reason: "denied",
+                images: large))
+        }
+        recorder.finish()
+        await running.value
+
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path + "/history.sqlite")
+        let fileBytes = (attributes[.size] as? Int) ?? 0
+        // The limit and at most one batch beyond it (about six entries of 800 KB on disk).
+        #expect(fileBytes <= (4 << 20) + 8 * (1 << 20), "the file is \(fileBytes) bytes")
+        #expect(fileBytes >= 1 << 20, "the file is \(fileBytes) bytes")
+        let kept = try await store.query(HistoryQuery(limit: 1000)).entries
+        #expect(kept.count < 120 && kept.count > 0, "\(kept.count) entries kept")
+        #expect(kept.first?.name == "dry-119", "the newest is kept")
+        #expect(recorder.statistics.dropped == 0)
+        await store.close()
+    }
+}
