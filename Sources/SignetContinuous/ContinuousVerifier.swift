@@ -39,6 +39,10 @@ public actor ContinuousVerifier {
     /// Each Pod decided, by ``RunningPod/key`` (its UID): the images it ran then, and its findings.
     private var tracked: [String: (images: [String], findings: [ImageFinding])] = [:]
     private var reportedNamespaces: Set<String> = []
+    /// Each Pod as read, by store key, with the resourceVersion it was read at: a Pod is parsed
+    /// again only when it changed, not at every change check (every two seconds, on the pool the
+    /// admissions run on, for every Pod of the cluster, however large).
+    private var read: [String: (resourceVersion: String?, pod: RunningPod?)] = [:]
 
     public init(
         configuration: Configuration, pods: ResourceReflector, scanner: @escaping @Sendable () -> PodScanner,
@@ -80,7 +84,7 @@ public actor ContinuousVerifier {
         var lastFullScan = ContinuousClock.now
         while !Task.isCancelled {
             let current = await changeToken()
-            let running = await pods.snapshot.objects.compactMap { RunningPod(json: $0.json) }.filter(\.isActive)
+            let running = runningPods(await pods.snapshot.objects)
             if current != token || ContinuousClock.now - lastFullScan >= configuration.interval {
                 token = current
                 lastFullScan = .now
@@ -96,6 +100,30 @@ public actor ContinuousVerifier {
             try? await Task.sleep(for: configuration.changeCheckInterval)
         }
     }
+
+    /// The active Pods among `objects`, each parsed once per resourceVersion (one without a
+    /// resourceVersion every time); what is no longer listed is forgotten.
+    func runningPods(_ objects: [KubernetesObject]) -> [RunningPod] {
+        var current: [String: (resourceVersion: String?, pod: RunningPod?)] = [:]
+        current.reserveCapacity(objects.count)
+        var running: [RunningPod] = []
+        for object in objects {
+            let pod: RunningPod?
+            if let version = object.resourceVersion, let known = read[object.key], known.resourceVersion == version {
+                pod = known.pod
+            } else {
+                pod = RunningPod(json: object.json)
+                podsParsed += 1
+            }
+            current[object.key] = (object.resourceVersion, pod)
+            if let pod, pod.isActive { running.append(pod) }
+        }
+        read = current
+        return running
+    }
+
+    /// How many times a Pod was parsed (for tests of the reading).
+    private(set) var podsParsed = 0
 
     /// How many Pods are kept (for tests of the bound).
     var trackedPods: Int { tracked.count }
