@@ -15,6 +15,9 @@ struct ServeHistory: Sendable {
         guard let location = try options.location() else { return nil }
         var configuration = HistoryRecorderConfiguration()
         configuration.retention = try retention.retention()
+        if configuration.retention.maximumBytes != nil, location.storeName != "sqlite" {
+            throw ValidationError("--history-max-bytes applies to --history-sqlite only: a PostgreSQL server's disk is its operators' to watch")
+        }
         let store: any HistoryStore
         do {
             store = try await HistoryOptions.open(location, logger: Logger(label: "signet.history"))
@@ -26,6 +29,7 @@ struct ServeHistory: Sendable {
         logger.info("recording the verification history", metadata: [
             "store": "\(location.storeName)", "max_age": "\(configuration.retention.maximumAge.map { "\($0)" } ?? "none")",
             "max_rows": "\(configuration.retention.maximumEntries.map { "\($0)" } ?? "none")",
+            "max_bytes": "\(configuration.retention.maximumBytes.map { "\($0)" } ?? "none")",
         ])
         return ServeHistory(recorder: recorder, writer: Task { await recorder.run() })
     }

@@ -218,26 +218,25 @@ public final class HistoryRecorder: Sendable {
             metrics.depth.record(left.entries)
             metrics.depthBytes.record(left.bytes)
             guard !batch.isEmpty else { return }
-            // The batch's bytes leave the count once the store has the entries (or refused them).
-            defer {
-                let bytes = state.withLockedValue { state -> Int in
-                    state.pendingBytes -= batchBytes
-                    return state.pendingBytes
-                }
-                metrics.depthBytes.record(bytes)
-            }
             let start = ContinuousClock.now
             do {
                 try await store.append(batch)
                 metrics.duration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
                 metrics.written.increment(by: Int64(batch.count))
                 counts.written.add(batch.count, ordering: .relaxed)
-                await trimToSize()
             } catch {
                 metrics.failures.increment()
                 counts.failedWrites.add(1, ordering: .relaxed)
                 drop(batch.count, reason: "the history store refused a write: \(error)", counter: metrics.droppedWriteFailed)
             }
+            // The batch's bytes leave the count once the store has the entries (or refused them),
+            // before any trim, which can take a while and must not hold the queue's room.
+            let bytes = state.withLockedValue { state -> Int in
+                state.pendingBytes -= batchBytes
+                return state.pendingBytes
+            }
+            metrics.depthBytes.record(bytes)
+            await trimToSize()
         }
     }
 

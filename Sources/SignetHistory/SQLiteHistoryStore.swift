@@ -147,18 +147,13 @@ public final class SQLiteHistoryStore: HistoryStore {
 
     public func trim(toBytes maximumBytes: Int) async throws -> Int {
         let sql = self.sql
+        // Measured on a reader first: no write transaction while under the limit.
+        guard try await database.read({ try Self.usedBytes($0) }) > maximumBytes else { return 0 }
         return try await database.write { db in
-            // Pages in use (freed ones are reused, not given back): what the entries take.
-            func usedBytes() throws -> Int {
-                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-                let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
-                let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
-                return (pages - free) * size
-            }
             var deleted = 0
             // A tenth of the entries at a time, the oldest, until under: a few rounds at most.
             for _ in 0..<32 {
-                guard try usedBytes() > maximumBytes else { break }
+                guard try Self.usedBytes(db) > maximumBytes else { break }
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM signet_history_entries") ?? 0
                 guard count > 0 else { break }
                 let boundary = sql.boundaryBeyond(count - max(1, count / 10))
@@ -170,6 +165,14 @@ public final class SQLiteHistoryStore: HistoryStore {
             }
             return deleted
         }
+    }
+
+    /// Pages in use (freed ones are reused, not given back): what the entries take.
+    private static func usedBytes(_ db: Database) throws -> Int {
+        let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+        let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+        return (pages - free) * size
     }
 
     public func close() async {

@@ -750,9 +750,19 @@ class Workload(unittest.TestCase):
         self.assertEqual(volumes["history"]["emptyDir"], {"sizeLimit": "1Gi"})
         self.assertEqual(args["history-max-age"], "168h")
         self.assertEqual(args["history-max-rows"], "5000")
-        # The file is kept within a byte limit well below the emptyDir's: outgrown, the pod is evicted.
+        # The file is kept within a byte limit well below the emptyDir's (three quarters of
+        # sizeLimit unless set): outgrown, the pod is evicted.
         self.assertEqual(args["history-max-bytes"], "805306368")
+        small = container_args(one(render_with(SCENARIOS["history-sqlite"] + ["--set", "history.sqlite.sizeLimit=256Mi"]), "Deployment"))
+        self.assertEqual(small["history-max-bytes"], str(192 << 20))
+        chosen = container_args(one(render_with(SCENARIOS["history-sqlite"] + ["--set", "history.sqlite.maxBytes=104857600"]), "Deployment"))
+        self.assertEqual(chosen["history-max-bytes"], "104857600")
+        refused = run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE] + SCENARIOS["history-sqlite"]
+                      + ["--set", "history.sqlite.maxBytes=1073741824"], check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("history.sqlite.maxBytes must be well below", refused.stderr)
         claim = one(render("history-sqlite-claim"), "Deployment")["spec"]["template"]["spec"]
+        self.assertNotIn("history-max-bytes", container_args(one(render("history-sqlite-claim"), "Deployment")), "a claim's size is not known")
         self.assertEqual({v["name"]: v for v in claim["volumes"]}["history"]["persistentVolumeClaim"], {"claimName": "signet-history"})
         deployment = one(render("history-postgres"), "Deployment")
         args = container_args(deployment)
