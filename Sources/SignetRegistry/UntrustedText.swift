@@ -5,8 +5,8 @@
 public enum UntrustedText {
     /// At most `limit` characters and `4 × limit` UTF-8 bytes of `text` (one character can be
     /// any number of combining scalars), control characters (C0, DEL, C1: a terminal reads
-    /// U+009B as CSI) and bidirectional overrides and isolates shown as `?`; a cut text ends
-    /// with `…` and the size of the whole.
+    /// U+009B as CSI), bidirectional marks, overrides and isolates, and line separators shown
+    /// as `?`; a cut text ends with `…` and the size of the whole.
     public static func clipped(_ text: String, limit: Int = 120) -> String {
         var result = ""
         var count = 0
@@ -24,11 +24,12 @@ public enum UntrustedText {
         return result
     }
 
-    /// Whether `scalar` may be shown as it is: not a control character (C0, DEL, C1) nor a
-    /// bidirectional embedding, override or isolate (which reorder what follows on the line).
+    /// Whether `scalar` may be shown as it is: not a control character (C0, DEL, C1), a
+    /// bidirectional mark, embedding, override or isolate (which reorder what follows on the
+    /// line), nor a line or paragraph separator (a line break to some log viewers).
     static func isShown(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0..<0x20, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: false
+        case 0..<0x20, 0x7F...0x9F, 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: false
         default: true
         }
     }

@@ -59,7 +59,7 @@ struct RegistryMisbehaviourTests {
     /// A registry's error words reach deny messages a terminal shows: escape sequences (C0 and
     /// C1 controls) and bidirectional overrides are shown as `?`, and the words are cut short.
     @Test func aRegistrysErrorWordsArePrintableAndShort() async throws {
-        let words = "nope \u{1B}[2J\u{9B}31m\u{202E}evil" + String(repeating: "x", count: 10_000)
+        let words = "nope \u{1B}[2J\u{9B}31m\u{202E}evil\u{2028}\u{200F}" + String(repeating: "x", count: 10_000)
         let body = try JSONSerialization.data(withJSONObject: ["errors": [["code": "DENIED", "message": words]]])
         let stub = try await RegistryStubServer.start(routes: [
             "GET /v2/demo/app/manifests/v1": [Response(status: 403, headers: ["Content-Type": "application/json"], body: Array(body))],
@@ -71,7 +71,7 @@ struct RegistryMisbehaviourTests {
             try await client.manifest(try TestImages.reference("\(stub.host)/demo/app:v1"), deadline: TestImages.deadline())
         }
         let description = try #require(error?.description)
-        #expect(description.contains("DENIED: nope ?[2J?31m?evil"), "\(description)")
+        #expect(description.contains("DENIED: nope ?[2J?31m?evil??x"), "\(description)")
         #expect(!description.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x202E }, "\(description)")
         #expect(description.utf8.count < 2_000, "\(description.utf8.count) bytes")
     }
