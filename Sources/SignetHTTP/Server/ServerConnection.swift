@@ -511,17 +511,28 @@ final class ServerConnection {
     /// connection's share waits, or any does while the server's total is over its budget.
     private var outputWaits: Bool {
         let unsent = unsentOutputBytes
+        // Answers piling up within one pass count toward the server's total before the pass
+        // ends (past a few answers' worth), so that connections answering pipelined requests at
+        // the same time see the total cross its budget.
+        if unsent > Self.uncountedOutputBytes { countUnsentOutput(recording: false) }
         return unsent > core.configuration.maxUnsentOutputBytes || (unsent > 0 && core.isOverOutputBudget)
     }
 
+    /// Unsent output a connection holds within one pass before it counts toward the server's total.
+    static let uncountedOutputBytes = 64 * 1024
+
     /// Brings ``ServerCore/unsentOutput`` up to date with this connection's unsent output; an
     /// atomic only when it changed (a client that takes its answers leaves nothing unsent).
-    private func countUnsentOutput() {
+    private func countUnsentOutput(recording: Bool = true) {
         let unsent = isClosed ? 0 : unsentOutputBytes
-        guard unsent != countedUnsentOutput else { return }
-        core.holdOutput(unsent - countedUnsentOutput)
+        guard unsent != countedUnsentOutput || (recording && unrecordedOutput) else { return }
+        core.holdOutput(unsent - countedUnsentOutput, recording: recording)
         countedUnsentOutput = unsent
+        unrecordedOutput = !recording
     }
+
+    /// The count changed since the gauge last showed it (a change counted within a pass).
+    private var unrecordedOutput = false
 
     /// Stops reading requests until the client takes its answers (see ``flush()``).
     private func pauseForOutput() {

@@ -24,10 +24,10 @@ final class ServerCore: Sendable {
     /// Whether the responses waiting for their clients are over their budget in all.
     var isOverOutputBudget: Bool { unsentOutput.load(ordering: .relaxed) > configuration.maxUnsentOutputBytesInAll }
 
-    /// Counts `delta` more (or fewer) bytes held for clients, and shows the total.
-    func holdOutput(_ delta: Int) {
+    /// Counts `delta` more (or fewer) bytes held for clients, and shows the total when `recording`.
+    func holdOutput(_ delta: Int, recording: Bool = true) {
         let total = unsentOutput.wrappingAdd(delta, ordering: .relaxed).newValue
-        metrics.unsentOutput.record(total)
+        if recording { metrics.unsentOutput.record(total) }
     }
     /// Bytes of request bodies held by connections, in all and per peer.
     let bodyBudget: BodyBudget
