@@ -1,4 +1,5 @@
 import CSignetCurl
+import Glibc
 
 /// Settings every transfer of one client shares.
 package struct CurlTransferSettings: Sendable {
@@ -295,11 +296,9 @@ final class CurlTransfer: @unchecked Sendable {
     /// Whether `authority` names an IP address (IPv4, or IPv6 in brackets), port or not.
     static func isAddress(_ authority: String) -> Bool {
         if authority.hasPrefix("[") { return true }
-        let host = authority.split(separator: ":", maxSplits: 1).first ?? ""
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy { ("0"..."9").contains($0) } && (Int(part) ?? 256) <= 255
-        }
+        let host = String(authority.split(separator: ":", maxSplits: 1).first ?? "")
+        var address = in_addr()
+        return inet_pton(AF_INET, host, &address) == 1
     }
 
     /// Write callback: appends to the body, or returns 0 (which aborts the transfer with

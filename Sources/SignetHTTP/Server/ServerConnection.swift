@@ -206,12 +206,12 @@ final class ServerConnection {
 
     private func processRequests() {
         while case .reading = state {
-            if outputWaits {
+            if outputMustWait() {
                 // Answers pile up faster than the client takes them: write what the socket
                 // takes now, and stop reading requests while too much is left.
                 flush()
                 guard case .reading = state else { return }
-                if outputWaits {
+                if outputMustWait() {
                     pauseForOutput()
                     return
                 }
@@ -404,7 +404,7 @@ final class ServerConnection {
         // A client that does not take its stream is closed: at its own share, or at a few
         // chunks while the server's output is over its budget.
         let unsent = unsentOutputBytes
-        if unsent > core.configuration.maxUnsentOutputBytes || (unsent > 64 * 1024 && core.isOverOutputBudget) {
+        if unsent > core.configuration.maxUnsentOutputBytes || (unsent > Self.uncountedOutputBytes && core.isOverOutputBudget) {
             closeNow()
             return
         }
@@ -509,7 +509,7 @@ final class ServerConnection {
 
     /// Whether to answer no further request until the client takes what waits: more than the
     /// connection's share waits, or any does while the server's total is over its budget.
-    private var outputWaits: Bool {
+    private func outputMustWait() -> Bool {
         let unsent = unsentOutputBytes
         // Answers piling up within one pass count toward the server's total before the pass
         // ends (past a few answers' worth), so that connections answering pipelined requests at
