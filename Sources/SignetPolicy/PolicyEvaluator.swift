@@ -559,7 +559,9 @@ public struct PolicyEvaluator: Sendable {
                 digest: verdict.digest, trustRoot: authority.trustRoot, cache: .miss)
         } catch {
             if ContinuousClock.now >= deadline { return missed }
-            return AuthorityResult(authority: authority.name, status: .error, reason: "could not verify: \(error)", cache: .miss)
+            // An error's words can quote a registry or a certificate: bounded and made printable as a verdict's reason is.
+            let reason = UntrustedText.bounded("could not verify: \(error)", limit: UntrustedText.reasonLimit)
+            return AuthorityResult(authority: authority.name, status: .error, reason: reason, cache: .miss)
         }
     }
 }

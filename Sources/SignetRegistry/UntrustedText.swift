@@ -34,12 +34,18 @@ public enum UntrustedText {
         }
     }
 
-    /// `text` itself when it is at most `limit` characters and `4 × limit` bytes, otherwise
-    /// ``clipped(_:limit:)``.
+    /// `text` itself when it is at most `limit` characters and `4 × limit` bytes and every
+    /// scalar of it may be shown (``isShown(_:)``), otherwise ``clipped(_:limit:)``: a short
+    /// reason can carry an escape sequence from a certificate's identity or a registry's answer
+    /// as well as a long one.
     public static func bounded(_ text: String, limit: Int) -> String {
         let bytes = text.utf8.count
-        guard bytes > limit, bytes > 4 * limit || text.count > limit else { return text }
-        return clipped(text, limit: limit)
+        let fits = bytes <= limit || (bytes <= 4 * limit && text.count <= limit)
+        // Printable ASCII, what nearly every reason is, is decided on the bytes.
+        guard fits, text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }) || text.unicodeScalars.allSatisfy(isShown) else {
+            return clipped(text, limit: limit)
+        }
+        return text
     }
 
     /// `text` with each Unicode scalar that `replacement` maps replaced by what it gives (an

@@ -471,6 +471,29 @@ struct PolicyEvaluatorTests {
         #expect(decision.denials.contains { $0.contains("(container \"\(String(repeating: "c", count: 63))… (2000 bytes)\")") })
     }
 
+    /// A verifier's reason carries text from outside (a certificate's identity, a registry's
+    /// answer, an error's words): however short, it reaches every deny message printable.
+    @Test func aShortReasonWithAnEscapeSequenceIsShownPrintable() async throws {
+        let set = try load([
+            "a.yaml": policyYAML(name: "failing", globs: ["ghcr.io/org/a"], authorities: keyAuthority("k")),
+            "b.yaml": policyYAML(name: "erring", globs: ["ghcr.io/org/b"], authorities: keyAuthority("e")),
+        ])
+        let verifier = ScriptedVerifier(answers: [
+            "k": .fail("identity \u{1B}]8;;https://evil.example\u{7}ci@example.com\u{1B}]8;;\u{7} is not trusted"),
+            "e": .error("registry said \u{9B}2J\u{202E}gnp.exe"),
+        ])
+        let decision = await PolicyEvaluator(policies: set, verifier: verifier).evaluate(
+            [ImageUse(image: "ghcr.io/org/a:v1", container: "a"), ImageUse(image: "ghcr.io/org/b:v1", container: "b")],
+            subject: subject, deadline: deadline())
+        #expect(!decision.allowed)
+        #expect(decision.denials.count == 2)
+        for text in decision.denials + decision.verdicts.map(\.reason) {
+            #expect(text.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) && $0.value != 0x202E }, "\(text)")
+        }
+        #expect(decision.denials.contains { $0.contains("identity ?]8;;https://evil.example?ci@example.com?]8;;? is not trusted") })
+        #expect(decision.denials.contains { $0.contains("registry said ?2J?gnp.exe") })
+    }
+
     @Test func manyImagesInParallel() async throws {
         let set = try load([
             "k.yaml": policyYAML(name: "signed", globs: ["ghcr.io/org/**"], authorities: keyAuthority("slowish")),

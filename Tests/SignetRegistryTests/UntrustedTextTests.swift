@@ -15,6 +15,16 @@ struct UntrustedTextTests {
         #expect(UntrustedText.bounded("café \u{1F600}", limit: 100) == "café \u{1F600}")
     }
 
+    /// A short text is made printable too: an escape sequence in a certificate's identity or a
+    /// registry's answer reaches a deny message whatever its length.
+    @Test func aShortTextIsShownWithoutControlsOrOverrides() {
+        #expect(UntrustedText.bounded("identity \u{1B}]8;;https://x\u{7}ok", limit: 100) == "identity ?]8;;https://x?ok")
+        #expect(UntrustedText.bounded("csi \u{9B}2J", limit: 100) == "csi ?2J")
+        #expect(UntrustedText.bounded("a\u{202E}b\u{2028}c\u{200F}d", limit: 100) == "a?b?c?d")
+        #expect(UntrustedText.bounded("line\nbreak\ttab", limit: 100) == "line?break?tab")
+        #expect(UntrustedText.bounded("plain: café ✓", limit: 100) == "plain: café ✓")
+    }
+
     /// An image is shown as printable ASCII within the longest valid reference: C0 and C1
     /// controls, escape sequences, bidirectional overrides and combining marks become `?`.
     @Test func anImageIsShownAsPrintableASCII() {
