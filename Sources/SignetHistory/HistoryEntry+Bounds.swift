@@ -25,12 +25,18 @@ public enum HistoryEntryBounds {
     /// batch with it: every decision recorded beside it, anyone's), and SQLite's bindings cut the
     /// text there; a registry's error body, which reasons quote, is anyone's text.
     public static func clipped(_ text: String, to limit: Int) -> String {
-        let text = text.utf8.contains(0) ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 })) : text
+        let text = withoutNUL(text)
         let count = text.unicodeScalars.count
         guard count > limit else { return text }
         var kept = String.UnicodeScalarView()
         kept.append(contentsOf: text.unicodeScalars.prefix(limit))
         return String(kept) + "… (\(count - limit) more characters not kept)"
+    }
+
+    /// `text` with each NUL as U+FFFD, as the history keeps it: what is stored and what a search
+    /// binds are the same text, and PostgreSQL takes both.
+    static func withoutNUL(_ text: String) -> String {
+        text.utf8.contains(0) ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 })) : text
     }
 
     public static func clipped(_ text: String?, to limit: Int) -> String? {

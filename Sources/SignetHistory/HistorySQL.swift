@@ -21,8 +21,11 @@ struct HistoryBindings {
         self.dialect = dialect
     }
 
+    /// A text is bound with each NUL as U+FFFD (``HistoryEntryBounds/withoutNUL(_:)``): a
+    /// search's value finds what was stored, and PostgreSQL, which refuses NUL in `text`, does
+    /// not fail the query.
     mutating func callAsFunction(_ value: HistorySQLValue) -> String {
-        values.append(value)
+        if case .text(let text) = value { values.append(.text(HistoryEntryBounds.withoutNUL(text))) } else { values.append(value) }
         return dialect.placeholder(values.count)
     }
 }

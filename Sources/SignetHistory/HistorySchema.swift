@@ -5,14 +5,16 @@
 /// signet) is refused rather than guessed at.
 ///
 /// Versions: 1, the tables; 2, `cache_hits` and `cache_misses` per decision (what the console's
-/// Overview charts as the cache hit rate; 0 in rows written before).
+/// Overview charts as the cache hit rate; 0 in rows written before); 3, indexes on `allowed` and
+/// on `source` (each with the time), so a page of denials only, or of one source's decisions,
+/// reads those entries newest first instead of every entry until it has a page.
 ///
 /// Tables: `signet_history_entries` (one row per decision; `time_us` is microseconds since 1970)
 /// and `signet_history_images` (one row per image of a decision; `policies`, `authorities` and
 /// `exemptions` are newline-separated lists, `policies` wrapped in newlines so one policy is
 /// matched exactly).
 public enum HistorySchema {
-    public static let currentVersion = 2
+    public static let currentVersion = 3
 
     /// The SQL dialect a backend speaks; only the id column and placeholders differ.
     enum Dialect: Sendable {
@@ -87,6 +89,10 @@ public enum HistorySchema {
             [
                 "ALTER TABLE signet_history_entries ADD COLUMN cache_hits BIGINT NOT NULL DEFAULT 0",
                 "ALTER TABLE signet_history_entries ADD COLUMN cache_misses BIGINT NOT NULL DEFAULT 0",
+            ],
+            [
+                "CREATE INDEX signet_history_entries_allowed ON signet_history_entries (allowed, time_us, id)",
+                "CREATE INDEX signet_history_entries_source ON signet_history_entries (source, time_us, id)",
             ],
         ]
     }

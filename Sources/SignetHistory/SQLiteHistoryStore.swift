@@ -179,7 +179,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         try? database.close()
     }
 
-    private static func arguments(_ values: [HistorySQLValue]) -> StatementArguments {
+    static func arguments(_ values: [HistorySQLValue]) -> StatementArguments {
         StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
             switch value {
             case .text(let text): return text

@@ -234,6 +234,7 @@ enum HistoryQueryChecks {
         // PostgreSQL refused the value and the whole batch with it, others' decisions too.
         var poisoned = samples()[1]
         poisoned.user = "nul"
+        poisoned.namespace = "team\u{0}x"
         poisoned.reason = "could not verify: x\u{0}y"
         poisoned.images[0].reason = "DENIED: x\u{0}"
         let beside = samples()[2]
@@ -243,6 +244,13 @@ enum HistoryQueryChecks {
         #expect(nul.reason == "could not verify: x\u{FFFD}y")
         #expect(nul.images.first?.reason == "DENIED: x\u{FFFD}")
         #expect(afterNUL.count == 4, "the entry beside it was not stored")
+        // A search's NUL is bound as the stored text has it: found, never a failed query.
+        let byNamespace = try await store.query(HistoryQuery(namespace: "team\u{0}x", limit: 10)).entries
+        #expect(byNamespace.map(\.user) == ["nul"])
+        for query in [HistoryQuery(image: "ghcr.io/\u{0}", limit: 5), HistoryQuery(policy: "p\u{0}", limit: 5),
+                      HistoryQuery(digest: "sha256:\u{0}", limit: 5), HistoryQuery(verdict: "\u{0}", limit: 5)] {
+            #expect(try await store.query(query).entries.isEmpty)
+        }
 
         // Times past what 64-bit microseconds since 1970 hold (the year 294,247) are refused as
         // bad queries, never converted (a trap would end the process, the webhook with it);
@@ -333,8 +341,9 @@ enum HistoryQueryChecks {
         await migrated.close()
     }
 
-    /// The statements that take a version 2 database back to version 1.
+    /// The statements that take a version 3 database back to version 1.
     static let downgradeToVersion1 = [
+        "DROP INDEX signet_history_entries_allowed", "DROP INDEX signet_history_entries_source",
         "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
         "UPDATE signet_history_schema SET version = 1",
     ]
