@@ -388,17 +388,23 @@ public struct AdmissionResponder: Sendable {
             auditAnnotations: annotations), outcome)
     }
 
-    /// The uses whose image is new or different from the same container (type and name) before.
+    /// The uses whose image is new or different from the same container (type and name) before:
+    /// different bytes (``ExactText``), as the kubelet reads them, not merely text Swift finds
+    /// canonically equivalent (an old image with U+212A KELVIN SIGN, which no runtime pulls, is
+    /// not the image with the letter K an update puts in its place).
     static func changedImages(_ images: [ImageUse], since previous: [ImageUse]) -> [ImageUse] {
         struct Slot: Hashable {
             var type: ContainerType
-            var name: String
+            var name: ExactText
         }
         var before: [Slot: String] = [:]
         for use in previous {
-            before[Slot(type: use.containerType, name: use.container)] = use.image
+            before[Slot(type: use.containerType, name: ExactText(use.container))] = use.image
         }
-        return images.filter { before[Slot(type: $0.containerType, name: $0.container)] != $0.image }
+        return images.filter { use in
+            guard let old = before[Slot(type: use.containerType, name: ExactText(use.container))] else { return true }
+            return !old.isSameBytes(as: use.image)
+        }
     }
 
     /// The most denials, warnings and images a response lists: Kubernetes limits neither the

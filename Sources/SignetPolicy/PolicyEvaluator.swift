@@ -136,22 +136,24 @@ public struct PolicyEvaluator: Sendable {
         return decision
     }
 
-    /// For each use, the index of the first use of the same image. A pod names a handful of
-    /// images, compared directly; a dictionary only for long lists.
+    /// For each use, the index of the first use of the same image (the same bytes,
+    /// ``ExactText``). A pod names a handful of images, compared directly; a dictionary only for
+    /// long lists.
     static func firstUses(of images: [ImageUse]) -> [Int] {
         var first = Array(images.indices)
         if images.count <= 16 {
             for index in images.indices {
-                for earlier in 0..<index where first[earlier] == earlier && images[earlier].image == images[index].image {
+                for earlier in 0..<index where first[earlier] == earlier && images[earlier].image.isSameBytes(as: images[index].image) {
                     first[index] = earlier
                     break
                 }
             }
         } else {
-            var seen: [String: Int] = [:]
+            var seen: [ExactText: Int] = [:]
             seen.reserveCapacity(images.count)
             for index in images.indices {
-                if let earlier = seen[images[index].image] { first[index] = earlier } else { seen[images[index].image] = index }
+                let image = ExactText(images[index].image)
+                if let earlier = seen[image] { first[index] = earlier } else { seen[image] = index }
             }
         }
         return first
@@ -616,14 +618,17 @@ final class ParsedImages: Sendable {
     /// so remembering any text would let one client fill ``capacity`` entries of megabytes each.
     static let maximumRememberedBytes = ImageReference.maximumReferenceLength
     private let policies: [CompiledPolicy]
-    private let entries = NIOLockedValueBox<[String: Result<Parsed, ImageReferenceError>]>([:])
+    /// Keyed by the text's bytes (``ExactText``): a text canonically equivalent to another but
+    /// not the same bytes parses differently (a reference is ASCII).
+    private let entries = NIOLockedValueBox<[ExactText: Result<Parsed, ImageReferenceError>]>([:])
 
     init(policies: [CompiledPolicy]) {
         self.policies = policies
     }
 
     func parse(_ image: String) -> Result<Parsed, ImageReferenceError> {
-        if let known = entries.withLockedValue({ $0[image] }) { return known }
+        let key = ExactText(image)
+        if let known = entries.withLockedValue({ $0[key] }) { return known }
         let parsed: Result<Parsed, ImageReferenceError>
         do {
             let reference = try ImageReference(parsing: image)
@@ -646,7 +651,7 @@ final class ParsedImages: Sendable {
         guard image.utf8.count <= Self.maximumRememberedBytes else { return parsed }
         entries.withLockedValue { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[image] = parsed
+            entries[key] = parsed
         }
         return parsed
     }

@@ -132,6 +132,29 @@ struct AdmissionResponderTests {
         #expect(!movedResponse.allowed)
     }
 
+    /// An image is unchanged by an update only when its bytes are: Swift finds `nginx:K` with
+    /// U+212A KELVIN SIGN equal to `nginx:K` with the letter, but no runtime pulls the first and
+    /// the kubelet pulls the second. A Pod let in unevaluated with the first (an opted-out
+    /// namespace, a Pod older than signet) must not get the second by an update unchecked.
+    @Test func anUpdateToACanonicallyEquivalentImageIsJudged() async throws {
+        let responder = try makeResponder()
+        let pod = WorkloadFixture.all[0].wrap
+        let kelvin = "docker.io/library/nginx:1.25-\u{212A}"
+        let letter = "docker.io/library/nginx:1.25-K"
+        #expect(kelvin == letter, "Swift's String equality is canonical equivalence")
+        let old = pod(podSpec(containers: [("web", kelvin)]))
+        let updated = pod(podSpec(containers: [("web", letter)]))
+        let response = try decodeResponse(await responder.respond(
+            to: review(kind: "Pod", resource: "pods", operation: "UPDATE", object: updated, oldObject: old), deadline: farDeadline))
+        #expect(!response.allowed)
+        #expect(response.status?.message?.contains(#"image "docker.io/library/nginx:1.25-K" (container "web") denied"#) == true,
+                "\(response.status?.message ?? "allowed")")
+        // The same bytes again: unchanged, not judged.
+        let same = try decodeResponse(await responder.respond(
+            to: review(kind: "Pod", resource: "pods", operation: "UPDATE", object: old, oldObject: old), deadline: farDeadline))
+        #expect(same.allowed)
+    }
+
     @Test(arguments: ["DELETE", "CONNECT"])
     func deleteAndConnectAreAllowedUntouched(_ operation: String) async throws {
         let pod = WorkloadFixture.all[0].wrap(podSpec(containers: [("web", deniedImage)]))

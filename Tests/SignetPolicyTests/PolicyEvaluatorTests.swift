@@ -297,6 +297,22 @@ struct PolicyEvaluatorTests {
         // Past the direct comparison, a dictionary: the same answer.
         let long = (0..<40).map { "image-\($0 % 7)" }
         #expect(PolicyEvaluator.firstUses(of: uses(long)) == long.indices.map { $0 % 7 })
+        // The same image is the same bytes: U+212A KELVIN SIGN is not the letter K, though Swift's
+        // String equality says so.
+        #expect(PolicyEvaluator.firstUses(of: uses(["a:K", "a:\u{212A}", "a:K"])) == [0, 1, 0])
+        #expect(PolicyEvaluator.firstUses(of: uses(long + ["a:K", "a:\u{212A}"])) == long.indices.map { $0 % 7 } + [40, 41])
+    }
+
+    /// A text is remembered by its bytes: the parse of an image written with U+212A KELVIN SIGN
+    /// (refused: a reference is ASCII) is not the answer for the one written with the letter K.
+    @Test func parsedImagesAreRememberedByTheirBytes() throws {
+        let parsed = ParsedImages(policies: [])
+        guard case .failure = parsed.parse("ghcr.io/org/app:\u{212A}") else {
+            Issue.record("an image with the Kelvin sign was accepted")
+            return
+        }
+        #expect(try parsed.parse("ghcr.io/org/app:K").get().reference.description == "ghcr.io/org/app:K")
+        #expect(parsed.count == 2)
     }
 
     @Test(.timeLimit(.minutes(5)))
