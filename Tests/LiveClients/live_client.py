@@ -599,12 +599,12 @@ def scenario_unread_many(args):
 
 def scenario_pipelined_padding(args):
     """Opens --count connections that each send, in one write, the review in --body-file to
-    /validate followed by --then-body-bytes of a pipelined request that never ends; reports what
+    /validate (with --review-timeout) followed by --then-body-bytes of a pipelined request that never ends; reports what
     each connection got within three seconds (a status, or null while its review is held) and
     the status of /healthz on another connection afterwards."""
     body = open(args.body_file, "rb").read()
-    request = (b"POST /validate?timeout=10s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    request = (b"POST /validate?timeout=" + args.review_timeout.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+               b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
     padding = b"GET /healthz HTTP/1.1\r\nX-Padding: " + b"a" * args.then_body_bytes
     held = []
     for _ in range(args.count):
@@ -643,6 +643,8 @@ def main():
     parser.add_argument("--send", default="")
     parser.add_argument("--repeat-header", type=int, default=0)
     parser.add_argument("--then-body-bytes", type=int, default=0)
+    # The admission timeout a scenario's reviews ask for (`?timeout=`): how long signet holds them at most.
+    parser.add_argument("--review-timeout", default="10s")
     parser.add_argument("--wait", type=float, default=5)
     parser.add_argument("--min-version")
     parser.add_argument("--max-version")

@@ -87,11 +87,13 @@ struct HardeningTests {
     /// outside it, a quarter of a megabyte per connection for as long as the verification took).
     /// Sixteen connections each send a review held by a slow registry and 240 KiB of a next
     /// request in one write: the peer's 512 KiB share is spent and some are refused with 503;
-    /// without counting them, all sixteen were held.
+    /// without counting them, all sixteen were held. The registry holds for longer than the
+    /// reviews' 30 s deadline, so every review is still held while a loaded machine sends the
+    /// rest (an 8 s hold once ended before the third connection's bytes arrived).
     @Test func bytesPipelinedBehindAHeldReviewCountAgainstTheBodyBudget() async throws {
         let digest = String(repeating: "ab", count: 32)
         let registry = try await RegistryStubServer.start(routes: [
-            "GET /v2/team/app/manifests/sha256-\(digest).sig": [RegistryStubServer.Response(status: 404, delay: 8)],
+            "GET /v2/team/app/manifests/sha256-\(digest).sig": [RegistryStubServer.Response(status: 404, delay: 60)],
         ])
         defer { registry.stop() }
         let directory = TemporaryDirectory(prefix: "signet-pipelined-policies")
@@ -116,7 +118,7 @@ struct HardeningTests {
         ])
         let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "\(registry.host)/team/app@sha256:\(digest)")]), in: scratch)
         let result = try await LiveClient.run(
-            "pipelined-padding", server, ["--count", "16", "--then-body-bytes", "\(240 << 10)", "--body-file", file])
+            "pipelined-padding", server, ["--count", "16", "--then-body-bytes", "\(240 << 10)", "--body-file", file, "--review-timeout", "30s"])
         let statuses = try #require(result["statuses"] as? [Any], "\(result)")
         #expect(statuses.contains { ($0 as? Int) == 503 }, "no connection was refused: \(result)")
         #expect(statuses.contains { $0 is NSNull }, "no review was held: \(result)")
