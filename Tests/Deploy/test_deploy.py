@@ -456,6 +456,50 @@ class RenderedDocuments(unittest.TestCase):
         self.assertIn("--continuous-verification=true", serve)
         self.assertIn("--alert-format=slack", serve)
 
+    def test_scan_runs_as_a_service_account_of_its_own(self):
+        """The scan CronJob's Pods run as `<fullname>-scan`, granted what a scan reads (policies,
+        namespaces, running Pods, owners, the named Secrets and ConfigMaps, pull Secrets) and
+        writes (PolicyReports), and none of what the webhook alone does: status, Events, the
+        leader Lease, the console's TokenReviews and SubjectAccessReviews. The webhook, for its
+        part, lists no Pods for a CronJob it does not run. Without serviceAccount.create, the
+        scan runs as the account named for it, else the webhook's (which then lists Pods)."""
+        docs = render_with(SCENARIOS["scan-api-trust"] + [
+            "--set", "console.enabled=true", "--set", "continuousVerification.enabled=true", "--set", "policyReports.enabled=true",
+            "--set", "rbac.pullSecrets.enabled=true"])
+        scan_account = f"{RELEASE}-scan"
+        self.assertEqual(scan_pod(docs)["serviceAccountName"], scan_account)
+        self.assertEqual({a["metadata"]["name"] for a in find(docs, "ServiceAccount")}, {RELEASE, scan_account})
+        may = [("GET", "/apis/signet.dev/v1alpha1/clusterimagepolicies", {"watch": ["1"]}),
+               ("GET", "/api/v1/namespaces", {}), ("GET", "/api/v1/pods", {"watch": ["1"]}),
+               ("GET", "/apis/apps/v1/namespaces/team-a/replicasets/web-1", {}),
+               ("GET", f"/api/v1/namespaces/{NAMESPACE}/secrets/release-keys", {}),
+               ("GET", "/api/v1/namespaces/team-a/secrets/deploy-key", {}),
+               ("GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps/notation-trust", {}),
+               ("GET", "/api/v1/namespaces/team-a/secrets/regcred", {}),
+               ("GET", "/api/v1/namespaces/team-a/serviceaccounts/builder", {}),
+               ("PUT", "/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/signet-image-signatures", {})]
+        webhook_only = [("PATCH", "/apis/signet.dev/v1alpha1/clusterimagepolicies/release/status", {}),
+                        ("POST", "/api/v1/namespaces/team-a/events", {}),
+                        ("PUT", f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{RELEASE}-continuous-verification", {}),
+                        ("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {}),
+                        ("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {})]
+        for method, path, query in may + webhook_only:
+            with self.subTest(method=method, path=path):
+                self.assertEqual(granted(docs, method, path, query, account=scan_account), (method, path, query) in may)
+                self.assertTrue(granted(docs, method, path, query), "the webhook keeps what it had")
+
+        only_cronjob = render("scan-api-trust")
+        self.assertFalse(granted(only_cronjob, "GET", "/api/v1/pods", {}), "the webhook lists no Pods for the CronJob")
+        self.assertTrue(granted(only_cronjob, "GET", "/api/v1/pods", {}, account=scan_account))
+        for flags, expected in ((["--set", "serviceAccount.create=false"], "default"),
+                                (["--set", "serviceAccount.create=false", "--set", "continuousVerification.cronJob.serviceAccountName=scanner"], "scanner")):
+            docs = render_with(SCENARIOS["scan-api-trust"] + flags)
+            with self.subTest(flags=flags):
+                self.assertEqual(scan_pod(docs)["serviceAccountName"], expected)
+                self.assertEqual(find(docs, "ServiceAccount"), [])
+                self.assertEqual(granted(docs, "GET", "/api/v1/pods", {}), expected == "default",
+                                 "the webhook's account lists Pods only when the scan runs as it")
+
     def test_scan_decides_with_the_webhooks_trust_material(self):
         """The scan CronJob decides as admission would: in every scenario that enables it, its
         flags are the Deployment's but for those only a server has, and it mounts every volume
@@ -696,9 +740,9 @@ class Workload(unittest.TestCase):
 
     def test_service_account_token_is_not_mounted_by_default(self):
         for name in SCENARIOS:
-            account = find(render(name), "ServiceAccount")
-            with self.subTest(scenario=name):
-                self.assertFalse(account[0]["automountServiceAccountToken"], "only the pod that needs it mounts the token")
+            for account in find(render(name), "ServiceAccount"):
+                with self.subTest(scenario=name, account=account["metadata"]["name"]):
+                    self.assertFalse(account["automountServiceAccountToken"], "only the pod that needs it mounts the token")
 
     def test_registry_access(self):
         default_args = container_args(one(render("defaults"), "Deployment"))
@@ -1113,7 +1157,7 @@ class RBAC(unittest.TestCase):
             self.assertIn(("signet.dev", resource), resources)
         self.assertIn(("", "namespaces"), resources)
         binding = one(docs, "ClusterRoleBinding")
-        self.assertEqual(binding["subjects"][0]["name"], one(docs, "ServiceAccount")["metadata"]["name"])
+        self.assertEqual(binding["subjects"][0]["name"], one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"])
         own, = [d for d in find(docs, "ClusterRole") if d["metadata"]["name"] not in self.PEOPLE_ROLES]
         self.assertEqual(binding["roleRef"]["name"], own["metadata"]["name"])
 
@@ -1734,15 +1778,16 @@ def namespace_object(name, labels=None):
             "metadata": {"name": name, "labels": dict({"kubernetes.io/metadata.name": name}, **(labels or {}))}}
 
 
-def granted(docs, method, path, query):
-    """Whether the RBAC objects of a rendering let signet's service account make this request."""
+def granted(docs, method, path, query, account=None):
+    """Whether the RBAC objects of a rendering let `account` (the webhook's service account when
+    not given) make this request."""
     group, namespace, resource, name, subresource = parse_path(path)
     if method == "GET":
         verb = "watch" if query.get("watch", ["0"])[0] in ("1", "true") else ("get" if name else "list")
     else:
         verb = {"PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}[method]
     full = f"{resource}/{subresource}" if subresource else resource
-    account = one(docs, "ServiceAccount")["metadata"]["name"]
+    account = account or one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
 
     def bound(binding):
         return any(s["kind"] == "ServiceAccount" and s["name"] == account and s["namespace"] == NAMESPACE for s in binding["subjects"])

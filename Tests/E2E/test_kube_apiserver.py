@@ -402,7 +402,7 @@ class T02SignetUp(Step):
                    ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces"), ("create", "events"),
                    ("get", "replicasets.apps"), ("get", "deployments.apps"), ("get", "cronjobs.batch"),
                    ("get", "replicationcontrollers")]
-        denied = [("get", "secrets"), ("list", "replicasets.apps"), ("watch", "deployments.apps"), ("get", "pods"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
+        denied = [("get", "secrets"), ("list", "replicasets.apps"), ("watch", "deployments.apps"), ("get", "pods"), ("list", "pods"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
                   ("delete", "events"), ("create", "policyexceptions.signet.dev"),
                   ("update", "emergencybypasses.signet.dev", "--subresource=status")]
         for verb, resource, *extra in allowed + denied:
@@ -1049,19 +1049,43 @@ class T05bScan(Step):
     REPORT = "signet-image-signatures"
 
     def scan(self, *extra, kubeconfig=None):
-        """The CronJob's `signet scan`, with the chart's ServiceAccount token as in the Pod, or
-        with a kubeconfig (`--kubeconfig`) as from a workstation."""
+        """The CronJob's `signet scan`, with a token of the ServiceAccount its Pods run as (the
+        chart's scan account), or with a kubeconfig (`--kubeconfig`) as from a workstation."""
         cronjob = ENV.get("cronjob", f"{RELEASE}-scan", "-n", NAMESPACE)
-        args = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        args = pod["containers"][0]["args"]
         root = os.path.join(ENV.directory, "signet")
         env = {"PATH": ENV.env["PATH"], "HOME": root, "NO_PROXY": "*", "no_proxy": "*"}
         if kubeconfig:
             extra += ("--kubeconfig", kubeconfig)
         else:
+            account_dir = os.path.join(root, "scan-serviceaccount")
+            os.makedirs(account_dir, exist_ok=True)
+            token = ENV.kubectl("create", "token", pod["serviceAccountName"], "-n", NAMESPACE, "--duration=1h").stdout.strip()
+            write(os.path.join(account_dir, "token"), token)
+            write(os.path.join(account_dir, "namespace"), NAMESPACE)
+            shutil.copy(ENV.cluster.ca_file, os.path.join(account_dir, "ca.crt"))
             env.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(ENV.cluster.port),
-                        "SIGNET_SERVICE_ACCOUNT_DIR": os.path.join(root, "serviceaccount")})
+                        "SIGNET_SERVICE_ACCOUNT_DIR": account_dir})
         return subprocess.run([SIGNET] + args + ["--namespace", self.ns, "--output", "json", *extra],
                               capture_output=True, text=True, env=env, timeout=120)
+
+    def test_the_scan_account_may_read_and_report_and_nothing_the_webhook_alone_does(self):
+        """The CronJob runs as the chart's scan ServiceAccount, which the real RBAC lets list Pods,
+        read policies and write reports, and not write status, Events, the leader Lease or the
+        console's reviews."""
+        pod = ENV.get("cronjob", f"{RELEASE}-scan", "-n", NAMESPACE)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        self.assertEqual(pod["serviceAccountName"], f"{RELEASE}-scan")
+        account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-scan"
+        allowed = [("list", "pods"), ("watch", "pods"), ("list", "clusterimagepolicies.signet.dev"), ("watch", "namespaces"),
+                   ("update", "policyreports.wgpolicyk8s.io"), ("get", "replicasets.apps")]
+        denied = [("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("create", "events"),
+                  ("update", "leases.coordination.k8s.io"), ("create", "tokenreviews.authentication.k8s.io"),
+                  ("create", "subjectaccessreviews.authorization.k8s.io"), ("get", "pods"), ("create", "pods")]
+        for verb, resource, *extra in allowed + denied:
+            with self.subTest(verb=verb, resource=resource, extra=extra):
+                result = ENV.kubectl("auth", "can-i", verb, resource, *extra, "--as", account, "-A", check=False)
+                self.assertEqual(result.stdout.strip(), "yes" if (verb, resource, *extra) in allowed else "no", result.stderr)
 
     def test_scan_names_the_untrusted_pod_writes_its_report_and_posts_one_alert(self):
         ns, unsigned, signed = self.ns, ENV.images["unsigned"], ENV.images["signed"]

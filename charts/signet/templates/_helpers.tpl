@@ -42,6 +42,69 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 {{- end -}}
 
+{{/* The service account the scan CronJob's pods run as: one of its own when the chart creates
+service accounts (it reads what a decision reads and writes reports, nothing the webhook alone
+does), else continuousVerification.cronJob.serviceAccountName, else the webhook's. */}}
+{{- define "signet.scanServiceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- printf "%s-scan" (include "signet.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- default (include "signet.serviceAccountName" .) .Values.continuousVerification.cronJob.serviceAccountName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The service accounts that verify images, as RBAC subjects: the webhook's, and the scan
+CronJob's when it runs as another. */}}
+{{- define "signet.verifierSubjects" -}}
+- kind: ServiceAccount
+  name: {{ include "signet.serviceAccountName" . }}
+  namespace: {{ .Release.Namespace }}
+{{- $scan := include "signet.scanServiceAccountName" . }}
+{{- if and .Values.continuousVerification.cronJob.enabled (ne $scan (include "signet.serviceAccountName" .)) }}
+- kind: ServiceAccount
+  name: {{ $scan }}
+  namespace: {{ .Release.Namespace }}
+{{- end }}
+{{- end -}}
+
+{{/* The cluster-wide reads a decision needs (the webhook's and the scan's alike): signet's
+resources and the namespaces they select, the running Pods when `pods` is true, the
+PolicyReports when they are written, and each owner of an owner chain by name. */}}
+{{- define "signet.decisionReadRules" -}}
+- apiGroups: ["signet.dev"]
+  resources: ["clusterimagepolicies", "policyexceptions", "emergencybypasses"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+{{- if .pods }}
+# Continuous verification lists the running Pods (never reads a Pod by name).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+{{- end }}
+{{- if .root.Values.policyReports.enabled }}
+# One signet PolicyReport per namespace and a ClusterPolicyReport, updated in place.
+- apiGroups: ["wgpolicyk8s.io"]
+  resources: ["policyreports", "clusterpolicyreports"]
+  verbs: ["get", "list", "create", "update"]
+{{- end }}
+{{- if .root.Values.rbac.readPodControllers }}
+# Owner chains: a PolicyException for a controller (Deployment, CronJob, ...) exempts the Pods
+# it creates only after signet has read each owner (get, by name) and found the UID the Pod's
+# ownerReference claims.
+- apiGroups: ["apps"]
+  resources: ["replicasets", "deployments", "statefulsets", "daemonsets"]
+  verbs: ["get"]
+- apiGroups: ["batch"]
+  resources: ["jobs", "cronjobs"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["replicationcontrollers"]
+  verbs: ["get"]
+{{- end }}
+{{- end -}}
+
 {{/* The image reference: by digest when one is given, else by tag (appVersion by default). */}}
 {{- define "signet.image" -}}
 {{- if .Values.image.digest -}}
