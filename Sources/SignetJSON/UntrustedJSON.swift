@@ -93,7 +93,10 @@ public enum UntrustedJSON {
     /// It also refuses an object that names a member twice: RFC 8259 §4 leaves the meaning to
     /// the reader, and readers differ (Foundation's `JSONDecoder` keeps the first, its
     /// `JSONSerialization` and Go the last), so a signed document could say one thing to its
-    /// signer's tools and another to signet. Names are compared with their escapes resolved.
+    /// signer's tools and another to signet. Names are compared with their escapes resolved, and
+    /// as the readers after the gate compare them: Swift's strings, the keys of what Foundation
+    /// builds, take canonically equivalent names as one (`"\u212A"`, KELVIN SIGN, and `"K"`),
+    /// where Go keeps two.
     public static func check(_ bytes: UnsafeBufferPointer<UInt8>, limits: Limits) throws(Refusal) {
         var containers = 0
         // Commas and colons: with the containers and one, the values.
@@ -101,8 +104,9 @@ public enum UntrustedJSON {
         var depth = 0
         var index = 0
         let count = bytes.count
-        // The containers open, innermost last: an object's member names so far; nil for an array.
-        var open: [Set<[UInt8]>?] = []
+        // The containers open, innermost last: an object's member names so far (as strings: see
+        // above); nil for an array.
+        var open: [Set<String>?] = []
         while index < count {
             let byte = bytes[index]
             switch byte {
@@ -113,7 +117,7 @@ public enum UntrustedJSON {
                 // A member name: a closed string in an object, followed by a colon.
                 if let last = open.indices.last, open[last] != nil, index <= count, index > start, bytes[index - 1] == UInt8(ascii: "\""),
                    isFollowedByColon(bytes, index) {
-                    let name = memberName(bytes, start..<(index - 1))
+                    let name = String(decoding: memberName(bytes, start..<(index - 1)), as: UTF8.self)
                     if open[last]!.insert(name).inserted == false {
                         throw Refusal(reason: .duplicateMember(shownName(name)))
                     }
@@ -230,8 +234,7 @@ public enum UntrustedJSON {
     }
 
     /// A member name as a refusal shows it: at most 64 characters, control characters escaped.
-    private static func shownName(_ name: [UInt8]) -> String {
-        let text = String(decoding: name, as: UTF8.self)
+    private static func shownName(_ text: String) -> String {
         let shown = text.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
         return text.unicodeScalars.count > 64 ? shown + "…" : shown
     }

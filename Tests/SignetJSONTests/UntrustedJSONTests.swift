@@ -54,6 +54,10 @@ struct UntrustedJSONTests {
         #expect(refusal(#"[{"a":1},{"a":2}]"#, .registryDocument) == nil)
         #expect(refusal(#"{"a":"a","b":{"a":1},"c":["a","a"]}"#, .registryDocument) == nil)
         #expect(refusal(#"{"a":1,"A":2,"a ":3}"#, .registryDocument) == nil)
+        // Canonically equivalent names are one key to Swift's strings and to what Foundation
+        // builds, two to Go: U+212A KELVIN SIGN and K, a precomposed é and e with a combining acute.
+        #expect(refusal(#"{"K":1,"\u212A":2}"#, .registryDocument) == .duplicateMember("\u{212A}"))
+        #expect(refusal("{\"caf\u{E9}\":1,\"cafe\u{301}\":2}", .registryDocument) == .duplicateMember("cafe\u{301}"))
         let refused = UntrustedJSON.Refusal(reason: .duplicateMember("critical"))
         #expect(refused.description.contains(#"names the member "critical" twice"#))
     }
