@@ -76,13 +76,24 @@ extension AttestationCondition {
         case .notOlderThan:
             guard case .string(let text) = operand, let seconds = duration(text) else { return fail("a duration") }
             let oldest = now.addingTimeInterval(-seconds)
+            // A date past the clock by more than the tolerance would be fresh for ever.
+            let latest = now.addingTimeInterval(Self.futureTolerance)
+            var inTheFuture = false
             let hit = values.contains { value in
                 guard case .string(let written) = value, let date = Self.date(written) else { return false }
-                return date >= oldest
+                if date > latest { inTheFuture = true }
+                return date >= oldest && date <= latest
             }
-            return hit ? nil : fail("a date not older than \(text) (on or after \(Self.format(oldest)))")
+            if hit { return nil }
+            return fail(inTheFuture
+                ? "a date not older than \(text) and not later than \(Self.format(latest)) (a time in the future stays fresh for ever)"
+                : "a date not older than \(text) (on or after \(Self.format(oldest)))")
         }
     }
+
+    /// How far past the clock a `notOlderThan` date may be (the signer's clock ahead of signet's):
+    /// five minutes, as Kerberos and most TLS stacks allow.
+    static let futureTolerance: TimeInterval = 300
 
     /// An RFC 3339 date-time, with or without fractional seconds.
     static func date(_ text: String) -> Date? {

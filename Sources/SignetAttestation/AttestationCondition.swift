@@ -24,7 +24,8 @@ public indirect enum AttestationCondition: Sendable, Hashable {
     public enum Operator: String, Sendable, Hashable, CaseIterable {
         case equals, notEquals, `in`, notIn, matches, exists
         case greaterThan, greaterThanOrEqual, lessThan, lessThanOrEqual
-        /// The value at the path is an RFC 3339 date no older than the duration (`168h`, `7d`).
+        /// The value at the path is an RFC 3339 date no older than the duration (`168h`, `7d`),
+        /// and no more than five minutes past the clock.
         case notOlderThan
     }
 

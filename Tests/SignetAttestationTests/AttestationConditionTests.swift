@@ -105,6 +105,12 @@ struct AttestationConditionTests {
         #expect(try failure(check, at: later)
             == "metadata.scanFinishedOn is 2026-01-05T12:00:00Z, expected a date not older than 7d (on or after 2026-01-06T00:00:00Z)")
         #expect(try failure(#"{"path":"runDetails.builder.id","operator":"notOlderThan","value":"7d"}"#) != nil, "not a date")
+        // A date in the future would stay fresh for ever: five minutes of a skewed clock pass, a day does not.
+        let scanned = Self.now.addingTimeInterval(-388_800)  // 2026-01-05T12:00:00Z, the statement's scanFinishedOn
+        let earlier = scanned.addingTimeInterval(-86_400)
+        let future = try failure(check, at: earlier)
+        #expect(future?.contains("not later than 2026-01-04T12:05:00Z (a time in the future stays fresh for ever)") == true, "\(future ?? "passed")")
+        #expect(try failure(check, at: scanned.addingTimeInterval(-240)) == nil, "four minutes ahead is within the tolerance")
         #expect(AttestationCondition.duration("1h30m") == 5_400)
         #expect(AttestationCondition.duration("168h") == 604_800)
         #expect(AttestationCondition.duration("7") == nil)
