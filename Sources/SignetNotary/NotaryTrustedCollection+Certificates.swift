@@ -9,12 +9,14 @@ extension NotaryTrustedCollection {
     /// certificates (`trustpinning/certs.go`, `validRootLeafCerts`); a bare key, a certificate of
     /// another GUN, or one whose `notBefore` is still ahead counts for nothing. The current root must keep its root role's threshold of valid signatures by keys
     /// that pass; otherwise the refusal names each certificate, its validity and the time checked.
+    /// Returns until when the root's certificates in force meet its threshold: the
+    /// threshold-th latest `notAfter` among them (a verdict is not kept past it).
     static func checkRootCertificates(
         _ root: SignedMetadata<NotaryRootMetadata>, format: NotaryMetadataFormat, gun: String, at referenceTime: Date
-    ) throws(TUFError) {
+    ) throws(TUFError) -> Date {
         let signers = root.signed.signers(of: "root")
         let message = try format.signedBytes(of: root.signedValue)
-        var inForce = 0
+        var inForceUntil: [Date] = []
         var outside: [String] = []
         for keyID in Set(signers.role.keyIDs).sorted() {
             guard let key = signers.keys[keyID], let verifier = try? format.verifier(for: key),
@@ -35,17 +37,19 @@ extension NotaryTrustedCollection {
                 continue
             }
             if certificate.isValid(at: referenceTime) {
-                inForce += 1
+                inForceUntil.append(certificate.notValidAfter)
                 continue
             }
             let state = referenceTime < certificate.notValidBefore ? "is not yet valid" : "has expired"
             outside.append(
                 "the certificate of root key \(keyID) (\(certificate.subject)) \(state): valid from \(certificate.notValidBefore.formatted(.iso8601)) to \(certificate.notValidAfter.formatted(.iso8601))")
         }
-        guard inForce >= signers.role.threshold else {
+        let threshold = max(1, signers.role.threshold)
+        guard inForceUntil.count >= threshold else {
             throw TUFError(
                 .certificateNotValid,
-                "root.json of \(gun) (version \(root.signed.header.version)): \(outside.joined(separator: "; ")) (checked at \(referenceTime.formatted(.iso8601))); \(inForce) valid root signature(s), its root role requires \(signers.role.threshold)")
+                "root.json of \(gun) (version \(root.signed.header.version)): \(outside.joined(separator: "; ")) (checked at \(referenceTime.formatted(.iso8601))); \(inForceUntil.count) valid root signature(s), its root role requires \(signers.role.threshold)")
         }
+        return inForceUntil.sorted(by: >)[threshold - 1]
     }
 }

@@ -18,8 +18,13 @@ public struct NotaryTrustedCollection: Sendable {
     public let snapshot: NotarySnapshotMetadata
     /// `targets` and the delegated roles that were asked for and exist, by name.
     public let roles: [String: TrustedRole]
-    /// The earliest `expires` of every role verified: the collection is not used past it.
+    /// The earliest `expires` of every role verified, and the time the root's certificates stop
+    /// being enough for its threshold: the collection is not used past it.
     public let earliestExpiry: Date
+    /// The roles `targets` delegates to, as its signed metadata names them (the repository
+    /// owner's word, not the snapshot's: the server signs the snapshot, and could leave a
+    /// delegated role out of it to make a client fall back to `targets`).
+    public let delegatedByTargets: Set<String>
 
     /// One verified targets role: what it vouches for and who signed it.
     public struct TrustedRole: Sendable, Hashable {
@@ -77,7 +82,7 @@ public struct NotaryTrustedCollection: Sendable {
         }
         try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(root.signed.header.version) itself")
         try expiry(root.signed.header, "root")
-        try Self.checkRootCertificates(root, format: format, gun: gun, at: referenceTime)
+        let rootCertificatesUntil = try Self.checkRootCertificates(root, format: format, gun: gun, at: referenceTime)
 
         let timestamp = try SignedMetadata(bytes: try file("timestamp"), format: format, context: "\(gun) timestamp.json") { value, context throws(TUFError) in
             try NotaryTimestampMetadata(value, context: context)
@@ -99,7 +104,7 @@ public struct NotaryTrustedCollection: Sendable {
 
         var roles: [String: TrustedRole] = [:]
         var loaded: [String: NotaryTargetsMetadata] = [:]
-        var earliest = min(root.signed.header.expires, timestamp.signed.header.expires, snapshot.signed.header.expires)
+        var earliest = min(root.signed.header.expires, timestamp.signed.header.expires, snapshot.signed.header.expires, rootCertificatesUntil)
         // Load `targets`, then each asked-for delegation with the roles above it, parents first.
         var order = ["targets"]
         for name in delegations where name != "targets" {
@@ -152,6 +157,7 @@ public struct NotaryTrustedCollection: Sendable {
         self.snapshot = snapshot.signed
         self.roles = roles
         self.earliestExpiry = earliest
+        self.delegatedByTargets = Set(loaded["targets"]?.delegations.map(\.name) ?? [])
     }
 
     /// The root must carry valid signatures by at least its root role's threshold of distinct

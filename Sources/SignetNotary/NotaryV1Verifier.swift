@@ -93,7 +93,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
         let roles: [String]
         let threshold: Int
         if trust.delegations.isEmpty {
-            roles = [collection.roles["targets/releases"] != nil ? "targets/releases" : "targets"]
+            roles = [Self.defaultRole(in: collection)]
             threshold = 1
         } else {
             (roles, threshold) = (trust.delegations, trust.threshold)
@@ -179,6 +179,15 @@ public struct NotaryV1Verifier: SignatureVerifier {
         var passed = result(true, reason, failure: nil, signers: signers)
         passed.validUntil = collection.earliestExpiry
         return passed
+    }
+
+    /// The role that must vouch when the policy names none, as Docker Content Trust signs:
+    /// `targets/releases` when the owner-signed `targets` delegates to it, which must then vouch
+    /// whether or not the snapshot lists it (a server that signs the snapshot could leave it
+    /// out, and a client that falls back would accept what `targets` signed before the
+    /// delegation existed); `targets` in a repository without that delegation.
+    public static func defaultRole(in collection: NotaryTrustedCollection) -> String {
+        collection.delegatedByTargets.contains("targets/releases") ? "targets/releases" : "targets"
     }
 
     /// `version 2, signed by key 8ed6f73e… (threshold 1 of 1 key), expires 2029-12-01T13:58:16Z`:

@@ -11,6 +11,25 @@ import Testing
 struct NotaryCertificateTests {
     static let gun = "registry.example/team/app"
 
+    /// With no delegation in the policy, `targets/releases` must vouch when the owner-signed
+    /// `targets` delegates to it, even when the snapshot (the server's signature) leaves it out;
+    /// `targets` vouches only in a repository without that delegation.
+    @Test("the default role follows targets' own delegations, not the snapshot")
+    func defaultRoleFollowsTheOwnersDelegations() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        let pinned = try repository.certificate.publicKey()
+        let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
+        let delegated = try NotaryTrustedCollection(
+            gun: Self.gun, files: try await repository.files(delegations: ["targets/releases"]), pinnedRootKeys: [pinned],
+            delegations: ["targets/releases"], at: at)
+        #expect(delegated.roles["targets/releases"] == nil, "the snapshot lists no targets/releases file")
+        #expect(delegated.roles["targets"]?.targets["v1"] != nil, "targets itself signed v1")
+        #expect(NotaryV1Verifier.defaultRole(in: delegated) == "targets/releases")
+        let plain = try NotaryTrustedCollection(
+            gun: Self.gun, files: try await repository.files(), pinnedRootKeys: [pinned], delegations: ["targets/releases"], at: at)
+        #expect(NotaryV1Verifier.defaultRole(in: plain) == "targets")
+    }
+
     @Test("an ecdsa-x509 root verifies inside its certificate's validity, and is refused before notBefore and after notAfter")
     func rootCertificateValidity() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
@@ -19,6 +38,8 @@ struct NotaryCertificateTests {
         let start = repository.certificate.notValidBefore
         let inside = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [], at: start.addingTimeInterval(3600))
         #expect(inside.roles["targets"]?.targets["v1"]?.length == 1234)
+        // The metadata expires in 2100: what the collection vouches for ends with the root certificate.
+        #expect(inside.earliestExpiry == repository.certificate.notValidAfter)
 
         let early = try #require(throws: TUFError.self) {
             _ = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: [pinned], delegations: [], at: start.addingTimeInterval(-3600))

@@ -40,8 +40,11 @@ struct NotaryTestRepository {
         return (DigestAlgorithm.sha256.hexHash(try! OLPCCanonicalJSON().encode(json)), json)
     }
 
-    /// root, targets (`v1` → `digest`), snapshot and timestamp, signed.
-    func files(tag: String = "v1", digest: [UInt8] = Array(repeating: 7, count: 32), length: Int = 1234) async throws -> [String: [UInt8]] {
+    /// root, targets (`v1` → `digest`), snapshot and timestamp, signed; `targets` delegates to
+    /// each of `delegations` (this repository's key, every path), none of which is published.
+    func files(
+        tag: String = "v1", digest: [UInt8] = Array(repeating: 7, count: 32), length: Int = 1234, delegations: [String] = []
+    ) async throws -> [String: [UInt8]] {
         let expires = JSONValue.string("2100-01-01T00:00:00Z")
         let role = JSONValue.object(["keyids": .array([.string(key.id)]), "threshold": .integer(1)])
         let root = try await signed(.object([
@@ -49,10 +52,19 @@ struct NotaryTestRepository {
             "keys": .object([key.id: key.json]),
             "roles": .object(["root": role, "targets": role, "snapshot": role, "timestamp": role]),
         ]))
-        let targets = try await signed(.object([
+        var targetsSigned: [String: JSONValue] = [
             "_type": .string("Targets"), "expires": expires, "version": .integer(1),
             "targets": .object([tag: .object(["length": .integer(Int64(length)), "hashes": .object(["sha256": .string(Data(digest).base64EncodedString())])])]),
-        ]))
+        ]
+        if !delegations.isEmpty {
+            targetsSigned["delegations"] = .object([
+                "keys": .object([key.id: key.json]),
+                "roles": .array(delegations.map { name in
+                    .object(["name": .string(name), "keyids": .array([.string(key.id)]), "threshold": .integer(1), "paths": .array([.string("")])])
+                }),
+            ])
+        }
+        let targets = try await signed(.object(targetsSigned))
         let snapshot = try await signed(.object([
             "_type": .string("Snapshot"), "expires": expires, "version": .integer(1),
             "meta": .object(["root": Self.meta(root), "targets": Self.meta(targets)]),
