@@ -335,8 +335,12 @@ public struct AdmissionResponder: Sendable {
         }
         var labels: [String: String]?
         if let namespace = request.namespace, let namespaceLabels { labels = namespaceLabels(namespace) }
+        // The name: the request's, else the object's (a validating call on CREATE of an object
+        // named by generateName), else only the generateName prefix (the mutating call, before
+        // the API server names the object), which name globs do not match.
+        let named = request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.name
         return AdmissionSubject(
-            namespace: request.namespace, name: request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.generateName,
+            namespace: request.namespace, name: named ?? references.generateName, nameIsGeneratePrefix: named == nil && references.generateName != nil,
             kind: request.kind.kind, operation: request.operation.rawValue,
             dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
             imagePullSecrets: pullSecrets, serviceAccountName: references.serviceAccountName,

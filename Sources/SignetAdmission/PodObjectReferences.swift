@@ -11,17 +11,21 @@ public struct PodObjectReferences: Sendable, Hashable {
     public var imagePullSecrets: [String]
     /// `nil` when the pod names none (Kubernetes then uses `default`).
     public var serviceAccountName: String?
+    /// `metadata.name`, when set: on CREATE the validating call's `request.name` stays empty for
+    /// an object named by `generateName`, whose name the API server has written here by then.
+    public var name: String?
     /// `metadata.generateName`, when set.
     public var generateName: String?
     /// The first `metadata.ownerReferences` entry with `controller: true` and every field set.
     public var controller: ControllerReference?
 
     public init(
-        imagePullSecrets: [String] = [], serviceAccountName: String? = nil, generateName: String? = nil,
+        imagePullSecrets: [String] = [], serviceAccountName: String? = nil, name: String? = nil, generateName: String? = nil,
         controller: ControllerReference? = nil
     ) {
         self.imagePullSecrets = imagePullSecrets
         self.serviceAccountName = serviceAccountName
+        self.name = name
         self.generateName = generateName
         self.controller = controller
     }
@@ -46,6 +50,7 @@ public struct PodObjectReferences: Sendable, Hashable {
 
     private struct Object: Decodable {
         struct Metadata: Decodable {
+            var name: String?
             var generateName: String?
             var ownerReferences: [OwnerReference]?
         }
@@ -80,6 +85,7 @@ public struct PodObjectReferences: Sendable, Hashable {
         self.init(
             imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap(\.name).filter { !$0.isEmpty },
             serviceAccountName: spec?.serviceAccountName,
+            name: object.metadata?.name.flatMap { $0.isEmpty ? nil : $0 },
             generateName: object.metadata?.generateName.flatMap { $0.isEmpty ? nil : $0 },
             controller: Self.controller(among: object.metadata?.ownerReferences))
     }
@@ -106,6 +112,7 @@ extension PodObjectReferences {
         self.init(
             imagePullSecrets: (spec?.imagePullSecrets ?? []).compactMap { $0 }.filter { !$0.isEmpty },
             serviceAccountName: spec?.serviceAccountName,
+            name: object.name.flatMap { $0.isEmpty ? nil : $0 },
             generateName: object.generateName.flatMap { $0.isEmpty ? nil : $0 },
             controller: Self.controller(among: object.ownerReferences))
     }
@@ -117,6 +124,7 @@ extension PodObjectReferences {
         let document: JSONDocument
 
         struct Object {
+            var name: String?
             var generateName: String?
             var ownerReferences: [OwnerReference]?
             var spec: Spec?
@@ -170,6 +178,7 @@ extension PodObjectReferences {
             }
             var object = Object()
             if let metadata = try self.object(metadata) {
+                object.name = try string(member(of: metadata, "name"))
                 object.generateName = try string(member(of: metadata, "generateName"))
                 object.ownerReferences = try ownerReferences(member(of: metadata, "ownerReferences"))
             }

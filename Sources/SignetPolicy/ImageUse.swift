@@ -82,6 +82,7 @@ public struct AdmissionSubject: Sendable, Hashable {
     private struct Values: Sendable, Hashable {
         var namespace: String?
         var name: String?
+        var nameIsGeneratePrefix = false
         var kind: String
         var operation: String
         var dryRun: Bool
@@ -112,10 +113,18 @@ public struct AdmissionSubject: Sendable, Hashable {
         get { storage.values.namespace }
         set { update { $0.namespace = newValue } }
     }
-    /// `request.name`; may be empty on CREATE when the name is generated.
+    /// `request.name`, else the object's `metadata.name`; on CREATE of an object the API server
+    /// has not named yet, its `generateName` prefix (``nameIsGeneratePrefix``).
     public var name: String? {
         get { storage.values.name }
         set { update { $0.name = newValue } }
+    }
+    /// Whether ``name`` is only a `generateName` prefix: shown where the object is named (audit
+    /// records, events), never matched by an exception's name globs (the name the API server
+    /// then gives, prefix and five characters, is what a glob must take in).
+    public var nameIsGeneratePrefix: Bool {
+        get { storage.values.nameIsGeneratePrefix }
+        set { update { $0.nameIsGeneratePrefix = newValue } }
     }
     /// The object's kind, e.g. `Pod`, `Deployment`.
     public var kind: String {
@@ -181,12 +190,12 @@ public struct AdmissionSubject: Sendable, Hashable {
     }
 
     public init(
-        namespace: String? = nil, name: String? = nil, kind: String, operation: String = "CREATE", dryRun: Bool = false,
-        userName: String? = nil, namespaceLabels: [String: String]? = nil, imagePullSecrets: [String] = [],
+        namespace: String? = nil, name: String? = nil, nameIsGeneratePrefix: Bool = false, kind: String, operation: String = "CREATE",
+        dryRun: Bool = false, userName: String? = nil, namespaceLabels: [String: String]? = nil, imagePullSecrets: [String] = [],
         serviceAccountName: String? = nil, controller: ControllerReference? = nil, owners: [VerifiedOwner] = []
     ) {
         storage = Storage(Values(
-            namespace: namespace, name: name, kind: kind, operation: operation, dryRun: dryRun, userName: userName,
+            namespace: namespace, name: name, nameIsGeneratePrefix: nameIsGeneratePrefix, kind: kind, operation: operation, dryRun: dryRun, userName: userName,
             namespaceLabels: namespaceLabels, imagePullSecrets: imagePullSecrets, serviceAccountName: serviceAccountName,
             controller: controller, owners: owners))
     }

@@ -316,6 +316,26 @@ struct ResourceAdmissionTests {
         #expect(optedOut.auditAnnotations?["audit-findings"]?.contains("opted out") == true)
     }
 
+    /// An exception for the Pod named `web` takes in that one Pod: not every Pod a client asks
+    /// the API server to name from the prefix `web` (the validating call's `request.name` stays
+    /// empty then, and the object's own name is `web` and five more characters), nor the prefix
+    /// itself before the name is given.
+    @Test func anExceptionsNameIsTheObjectsNameNotAGenerateNamePrefix() async throws {
+        let exception = #"{"apiVersion":"signet.dev/v1alpha1","kind":"PolicyException","metadata":{"name":"one-pod","namespace":"team","uid":"1","creationTimestamp":"2026-11-22T09:00:00Z"},"spec":{"policies":["deny-untrusted"],"names":["web"],"kinds":["Pod"],"reason":"vendor image","approvedBy":"alice","validUntil":"2026-11-29T00:00:00Z"}}"#
+        let responder = Self.responder(try Self.podSet(exception))
+        func pod(_ metadata: String) -> [UInt8] {
+            review(kind: "Pod", resource: "pods", name: nil, object: #"{"apiVersion":"v1","kind":"Pod","metadata":{\#(metadata),"namespace":"team"},"spec":{"containers":[{"name":"web","image":"nginx:1.25"}]}}"#)
+        }
+        let prefixOnly = try decodeResponse(await responder.respond(to: pod(#""generateName":"web""#), deadline: farDeadline))
+        #expect(!prefixOnly.allowed, "a generateName prefix is not the object's name")
+        let generated = try decodeResponse(await responder.respond(to: pod(#""generateName":"web","name":"webk2x9p""#), deadline: farDeadline))
+        #expect(!generated.allowed, "the name the API server gave does not match the exception")
+        #expect(generated.status?.message?.contains(#"denied by policy "deny-untrusted""#) == true, "\(generated.status?.message ?? "allowed")")
+        let named = try decodeResponse(await responder.respond(to: pod(#""name":"web""#), deadline: farDeadline))
+        #expect(named.allowed, "the Pod named web, read from the object when the request names none")
+        #expect(named.warnings?.first?.contains(#"PolicyException "team/one-pod""#) == true)
+    }
+
     @Test func podCredentialReferencesAreRead() {
         let references = PodObjectReferences.read(reviewBody: Self.pod())
         #expect(references.imagePullSecrets == ["regcred"])
@@ -324,5 +344,7 @@ struct ResourceAdmissionTests {
         #expect(PodObjectReferences.read(reviewBody: deployment).imagePullSecrets == ["a", "b"])
         let generated = review(kind: "Pod", resource: "pods", name: nil, object: #"{"metadata":{"generateName":"billing-web-7d9f-"},"spec":{"containers":[]}}"#)
         #expect(PodObjectReferences.read(reviewBody: generated).generateName == "billing-web-7d9f-")
+        #expect(PodObjectReferences.read(reviewBody: generated).name == nil)
+        #expect(PodObjectReferences.read(reviewBody: Self.pod()).name == "web")
     }
 }

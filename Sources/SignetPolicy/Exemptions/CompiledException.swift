@@ -68,7 +68,9 @@ public struct CompiledException: Sendable {
     }
 
     /// Whether it exempts `image` of `subject` from `policy` (ignoring time). Name globs match
-    /// the object's name, or its `generateName` prefix when the API server has not named it yet.
+    /// the object's name; an object known only by its `generateName` prefix (the mutating call,
+    /// before the API server names it) matches none: `names: [web]` is the one object named
+    /// `web`, not every `web…` a client asks the API server to name.
     /// An exception for a controller (`kinds: [Deployment]`) also exempts the objects it creates
     /// (its ReplicaSets and their Pods): through ``AdmissionSubject/owners``, the owner chain
     /// checked through the API, and only for an image the covered controller's own pod template
@@ -80,7 +82,7 @@ public struct CompiledException: Sendable {
             let match = ImageMatchSubject(image)
             guard images.contains(where: { $0.exempts(match, digestFromTheNode: subject.isPinnedByTheNode(image)) }) else { return false }
         }
-        if coversObject(kind: subject.kind, name: subject.name) { return true }
+        if coversObject(kind: subject.kind, name: subject.nameIsGeneratePrefix ? nil : subject.name) { return true }
         return subject.owners.contains { coversObject(kind: $0.kind, name: $0.name) && $0.templateNames(image) }
     }
 
