@@ -193,6 +193,16 @@ class Environment:
                 "--set", "console.enabled=true", "--set", f"console.tokenAudiences={{{CONSOLE_AUDIENCE}}}",
                 "--set", "history.enabled=true"]
 
+    def service_account_dir(self, account, directory, duration="2h"):
+        """`directory` as a Pod of `account` would have its token mounted (token, namespace,
+        ca.crt), with a TokenRequest token of that ServiceAccount in the release namespace."""
+        os.makedirs(directory, exist_ok=True)
+        token = self.kubectl("create", "token", account, "-n", NAMESPACE, f"--duration={duration}").stdout.strip()
+        write(os.path.join(directory, "token"), token)
+        write(os.path.join(directory, "namespace"), NAMESPACE)
+        shutil.copy(self.cluster.ca_file, os.path.join(directory, "ca.crt"))
+        return directory
+
     # signet, out of cluster, as the chart's Deployment describes it.
     def start_signet(self):
         manifest = self.helm("get", "manifest", RELEASE, "-n", NAMESPACE).stdout
@@ -211,12 +221,7 @@ class Environment:
             write(os.path.join(tls_dir, key), base64.b64decode(value))
         self.signet_ca = os.path.join(tls_dir, "ca.crt")
         # A TokenRequest token of the chart's ServiceAccount: the real RBAC decides every call.
-        account_dir = os.path.join(root, "serviceaccount")
-        os.makedirs(account_dir, exist_ok=True)
-        token = self.kubectl("create", "token", pod["serviceAccountName"], "-n", NAMESPACE, "--duration=2h").stdout.strip()
-        write(os.path.join(account_dir, "token"), token)
-        write(os.path.join(account_dir, "namespace"), NAMESPACE)
-        shutil.copy(self.cluster.ca_file, os.path.join(account_dir, "ca.crt"))
+        account_dir = self.service_account_dir(pod["serviceAccountName"], os.path.join(root, "serviceaccount"))
         args = []
         for arg in container["args"]:
             if arg.startswith("--port="):
@@ -1059,12 +1064,7 @@ class T05bScan(Step):
         if kubeconfig:
             extra += ("--kubeconfig", kubeconfig)
         else:
-            account_dir = os.path.join(root, "scan-serviceaccount")
-            os.makedirs(account_dir, exist_ok=True)
-            token = ENV.kubectl("create", "token", pod["serviceAccountName"], "-n", NAMESPACE, "--duration=1h").stdout.strip()
-            write(os.path.join(account_dir, "token"), token)
-            write(os.path.join(account_dir, "namespace"), NAMESPACE)
-            shutil.copy(ENV.cluster.ca_file, os.path.join(account_dir, "ca.crt"))
+            account_dir = ENV.service_account_dir(pod["serviceAccountName"], os.path.join(root, "scan-serviceaccount"), duration="1h")
             env.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(ENV.cluster.port),
                         "SIGNET_SERVICE_ACCOUNT_DIR": account_dir})
         return subprocess.run([SIGNET] + args + ["--namespace", self.ns, "--output", "json", *extra],
