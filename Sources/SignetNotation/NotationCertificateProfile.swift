@@ -9,19 +9,15 @@ import SignetCrypto
 /// - the leaf (and a chain of one certificate): `basicConstraints`, when present, with `cA`
 ///   false; `keyUsage` present, critical, with `digitalSignature` and none of
 ///   `keyEncipherment`, `dataEncipherment`, `keyAgreement`, `keyCertSign`, `encipherOnly`,
-///   `decipherOnly`, `cRLSign`; `extendedKeyUsage`, when present, with `codeSigning` and
-///   without `anyExtendedKeyUsage`, `serverAuth`, `clientAuth`, `emailProtection`,
-///   `timeStamping` or `OCSPSigning`;
+///   `decipherOnly`, `cRLSign`; `extendedKeyUsage`, when present, without
+///   `anyExtendedKeyUsage`, `serverAuth`, `clientAuth`, `emailProtection`, `timeStamping` or
+///   `OCSPSigning`;
 ///   an RSA key of at least 2048 bits or an EC key of at least 256.
 ///
 /// Only these three extensions are honoured, as the specification says. notation-core-go runs
-/// the same checks while verifying the envelope, so a failure is an integrity failure; it does
-/// not require `codeSigning` where the specification says the extension MUST contain it, and
-/// signet does: a certificate its CA issued for another purpose (document signing, say) does
-/// not sign images.
+/// the same checks while verifying the envelope, so a failure is an integrity failure.
 public enum NotationCertificateProfile {
     static let anyExtendedKeyUsage = "2.5.29.37.0"
-    static let codeSigning = "1.3.6.1.5.5.7.3.3"
     /// Key purposes a signing certificate must not carry, by RFC 5280 name.
     static let forbiddenLeafUsages: [(String, String)] = [
         (anyExtendedKeyUsage, "anyExtendedKeyUsage"), ("1.3.6.1.5.5.7.3.1", "serverAuth"), ("1.3.6.1.5.5.7.3.2", "clientAuth"),
@@ -56,9 +52,6 @@ public enum NotationCertificateProfile {
             let found = forbiddenLeafUsages.filter { purposes.contains($0.0) }.map(\.1)
             guard found.isEmpty else {
                 return "\(name) has extendedKeyUsage \(found.joined(separator: ", ")), which a signing certificate must not have"
-            }
-            guard purposes.contains(codeSigning) else {
-                return "\(name) has an extendedKeyUsage without codeSigning; a signing certificate's must have it"
             }
         }
         switch (try? certificate.publicKey())?.algorithm {
