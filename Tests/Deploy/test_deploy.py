@@ -491,14 +491,24 @@ class RenderedDocuments(unittest.TestCase):
         only_cronjob = render("scan-api-trust")
         self.assertFalse(granted(only_cronjob, "GET", "/api/v1/pods", {}), "the webhook lists no Pods for the CronJob")
         self.assertTrue(granted(only_cronjob, "GET", "/api/v1/pods", {}, account=scan_account))
-        for flags, expected in ((["--set", "serviceAccount.create=false"], "default"),
-                                (["--set", "serviceAccount.create=false", "--set", "continuousVerification.cronJob.serviceAccountName=scanner"], "scanner")):
+        # Without the chart's service accounts, or without its RBAC (whoever binds the webhook's
+        # account binds no other), the scan runs as the webhook's account; a name given is used
+        # as it is, not created, and bound to the scan's rights when the chart makes RBAC.
+        for flags, expected, accounts in (
+                (["--set", "serviceAccount.create=false"], "default", set()),
+                (["--set", "rbac.create=false"], RELEASE, {RELEASE}),
+                (["--set", "serviceAccount.create=false", "--set", "continuousVerification.cronJob.serviceAccountName=scanner"], "scanner", set()),
+                (["--set", "continuousVerification.cronJob.serviceAccountName=scanner"], "scanner", {RELEASE})):
             docs = render_with(SCENARIOS["scan-api-trust"] + flags)
             with self.subTest(flags=flags):
                 self.assertEqual(scan_pod(docs)["serviceAccountName"], expected)
-                self.assertEqual(find(docs, "ServiceAccount"), [])
-                self.assertEqual(granted(docs, "GET", "/api/v1/pods", {}), expected == "default",
-                                 "the webhook's account lists Pods only when the scan runs as it")
+                self.assertEqual({a["metadata"]["name"] for a in find(docs, "ServiceAccount")}, accounts)
+                if find(docs, "ClusterRole"):
+                    webhook = one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
+                    self.assertEqual(granted(docs, "GET", "/api/v1/pods", {}), expected == webhook,
+                                     "the webhook's account lists Pods only when the scan runs as it")
+                    self.assertTrue(granted(docs, "GET", "/api/v1/pods", {}, account=expected))
+                    self.assertTrue(granted(docs, "GET", "/api/v1/namespaces/team-a/secrets/deploy-key", {}, account=expected))
 
     def test_scan_decides_with_the_webhooks_trust_material(self):
         """The scan CronJob decides as admission would: in every scenario that enables it, its

@@ -42,15 +42,23 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 {{- end -}}
 
-{{/* The service account the scan CronJob's pods run as: one of its own when the chart creates
-service accounts (it reads what a decision reads and writes reports, nothing the webhook alone
-does), else continuousVerification.cronJob.serviceAccountName, else the webhook's. */}}
+{{/* The service account the scan CronJob's pods run as: continuousVerification.cronJob.serviceAccountName
+when given; else one of its own when the chart creates both service accounts and RBAC (it reads
+what a decision reads and writes reports, nothing the webhook alone does); else the webhook's,
+which the RBAC someone else manages is bound to. */}}
 {{- define "signet.scanServiceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}
+{{- if .Values.continuousVerification.cronJob.serviceAccountName -}}
+{{- .Values.continuousVerification.cronJob.serviceAccountName -}}
+{{- else if and .Values.serviceAccount.create .Values.rbac.create -}}
 {{- printf "%s-scan" (include "signet.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- default (include "signet.serviceAccountName" .) .Values.continuousVerification.cronJob.serviceAccountName -}}
+{{- include "signet.serviceAccountName" . -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Whether the chart creates the scan's own service account. */}}
+{{- define "signet.createsScanServiceAccount" -}}
+{{- and .Values.continuousVerification.cronJob.enabled .Values.serviceAccount.create .Values.rbac.create (not .Values.continuousVerification.cronJob.serviceAccountName) -}}
 {{- end -}}
 
 {{/* The service accounts that verify images, as RBAC subjects: the webhook's, and the scan
