@@ -5,16 +5,16 @@
 /// signet) is refused rather than guessed at.
 ///
 /// Versions: 1, the tables; 2, `cache_hits` and `cache_misses` per decision (what the console's
-/// Overview charts as the cache hit rate; 0 in rows written before); 3, indexes on `allowed` and
-/// on `source` (each with the time), so a page of denials only, or of one source's decisions,
-/// reads those entries newest first instead of every entry until it has a page.
+/// Overview charts as the cache hit rate; 0 in rows written before). Indexes added since
+/// (``supplementaryIndexes(_:)``) take no version: an index changes no row, so an older signet
+/// still opens a database that has them (a rollback does not stop the webhook).
 ///
 /// Tables: `signet_history_entries` (one row per decision; `time_us` is microseconds since 1970)
 /// and `signet_history_images` (one row per image of a decision; `policies`, `authorities` and
 /// `exemptions` are newline-separated lists, `policies` wrapped in newlines so one policy is
 /// matched exactly).
 public enum HistorySchema {
-    public static let currentVersion = 3
+    public static let currentVersion = 2
 
     /// The SQL dialect a backend speaks; only the id column and placeholders differ.
     enum Dialect: Sendable {
@@ -90,11 +90,19 @@ public enum HistorySchema {
                 "ALTER TABLE signet_history_entries ADD COLUMN cache_hits BIGINT NOT NULL DEFAULT 0",
                 "ALTER TABLE signet_history_entries ADD COLUMN cache_misses BIGINT NOT NULL DEFAULT 0",
             ],
-            [
-                "CREATE INDEX signet_history_entries_allowed ON signet_history_entries (allowed, time_us, id)",
-                "CREATE INDEX signet_history_entries_source ON signet_history_entries (source, time_us, id)",
-            ],
         ]
+    }
+
+    /// Indexes each store creates when missing, after the schema is up to date: on `allowed` and
+    /// on `source`, each with the time, so a page of denials only, or of one source's decisions,
+    /// reads those entries newest first instead of every entry until it has a page. PostgreSQL
+    /// builds them `CONCURRENTLY` (outside a transaction), which does not hold up the other
+    /// replicas' writes while a large table is indexed.
+    static func supplementaryIndexes(_ dialect: Dialect) -> [(name: String, statement: String)] {
+        let build = dialect == .postgres ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS" : "CREATE INDEX IF NOT EXISTS"
+        return [("signet_history_entries_allowed", "allowed"), ("signet_history_entries_source", "source")].map { name, column in
+            (name, "\(build) \(name) ON signet_history_entries (\(column), time_us, id)")
+        }
     }
 
     /// The statements to run on a database at schema `version` (0: none yet).

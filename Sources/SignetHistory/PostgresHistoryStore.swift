@@ -47,7 +47,41 @@ public final class PostgresHistoryStore: HistoryStore {
         configuration.options.maximumConnections = 4
         configuration.options.connectionIdleTimeout = .seconds(60)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        buildSupplementaryIndexes(connection, logger: logger)
         return PostgresHistoryStore(client: client, runner: Task { await client.run() }, logger: logger)
+    }
+
+    /// Builds ``HistorySchema/supplementaryIndexes(_:)`` in the background, on a connection of its
+    /// own: `CONCURRENTLY` cannot run in a transaction and holds up no other replica's writes, and
+    /// on a large table it takes longer than a start may (the history works without them, its
+    /// pages filtered by decision or source reading more rows). An index a stopped build left
+    /// invalid is dropped and built again; a failure is logged and tried again at the next start.
+    @discardableResult
+    static func buildSupplementaryIndexes(_ connection: PostgresConnectionString, logger: Logger) -> Task<Void, Never> {
+        Task.detached {
+            do {
+                let direct = try await PostgresConnection.connect(configuration: try connection.connectionConfiguration(), id: 2, logger: logger)
+                do {
+                    for (name, statement) in HistorySchema.supplementaryIndexes(.postgres) {
+                        var invalid = false
+                        let check = "SELECT NOT i.indisvalid AS invalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '\(name)'"
+                        for try await row in try await direct.query(PostgresQuery(unsafeSQL: check), logger: logger) {
+                            invalid = try row.makeRandomAccess()["invalid"].decode(Bool.self)
+                        }
+                        if invalid { try await direct.query(PostgresQuery(unsafeSQL: "DROP INDEX CONCURRENTLY IF EXISTS \(name)"), logger: logger) }
+                        try await direct.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                } catch {
+                    try? await direct.close()
+                    throw error
+                }
+                try? await direct.close()
+            } catch {
+                logger.warning("could not build the history's indexes; pages filtered by decision or source read more rows until the next start builds them", metadata: [
+                    "error": "\(String(reflecting: error))",
+                ])
+            }
+        }
     }
 
     private static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {

@@ -40,7 +40,7 @@ public final class SQLiteHistoryStore: HistoryStore {
             try database.write { db in
                 try db.execute(sql: HistorySchema.versionTable)
                 let version = try Int.fetchOne(db, sql: "SELECT version FROM signet_history_schema") ?? 0
-                for statement in try HistorySchema.pendingStatements(from: version, dialect: .sqlite) {
+                for statement in try HistorySchema.pendingStatements(from: version, dialect: .sqlite) + HistorySchema.supplementaryIndexes(.sqlite).map(\.statement) {
                     try db.execute(sql: statement)
                 }
             }

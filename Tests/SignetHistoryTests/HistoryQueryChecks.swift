@@ -341,7 +341,7 @@ enum HistoryQueryChecks {
         await migrated.close()
     }
 
-    /// The statements that take a version 3 database back to version 1.
+    /// The statements that take a version 2 database back to version 1 (its indexes too).
     static let downgradeToVersion1 = [
         "DROP INDEX signet_history_entries_allowed", "DROP INDEX signet_history_entries_source",
         "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
