@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A text compared and hashed by its UTF-8 bytes.
 ///
 /// Swift's `String` compares and hashes by Unicode canonical equivalence: `"K"` written with
@@ -8,8 +14,10 @@
 /// pod's repeated image), images are compared as ExactText, so two texts are the same image only
 /// when a runtime would read them the same.
 public struct ExactText: Hashable, Sendable {
+    /// The text, as given.
     public let text: String
 
+    /// `text`, to be compared and hashed by its bytes.
     public init(_ text: String) {
         self.text = text
     }
@@ -27,8 +35,17 @@ public struct ExactText: Hashable, Sendable {
 
 extension String {
     /// Whether the two texts are the same bytes (``ExactText``), not merely canonically equivalent.
-    @inlinable
+    /// Compared as two buffers (native strings hold their UTF-8 contiguously): a walk of the two
+    /// UTF-8 views cost a few dozen instructions a byte, for every image of every review.
     public func isSameBytes(as other: String) -> Bool {
-        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8)
+        guard utf8.count == other.utf8.count else { return false }
+        var left = self
+        var right = other
+        return left.withUTF8 { left in
+            right.withUTF8 { right in
+                guard let a = left.baseAddress, let b = right.baseAddress else { return left.count == right.count }
+                return memcmp(a, b, left.count) == 0
+            }
+        }
     }
 }

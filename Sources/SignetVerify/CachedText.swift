@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import NIOConcurrencyHelpers
+import SignetRegistry
 
 /// A text the verification cache keeps (a reason or a step's detail), made compact for a cache
 /// that holds 100,000 verdicts.
@@ -210,23 +211,10 @@ struct CachedText: Sendable, Hashable {
 /// (registry errors, image names) cannot grow it.
 final class TextPool: Sendable {
     let capacity: Int
+    /// Kept by their bytes (``ExactText``): String's own equality is canonical equivalence,
+    /// under which `café` written precomposed and decomposed are one text, and the pool would hand
+    /// back other bytes than it was given.
     private let texts: NIOLockedValueBox<Set<ExactText>>
-
-    /// A text compared and hashed by its UTF-8 bytes: String's own equality is canonical
-    /// equivalence, under which `café` written precomposed and decomposed are one text, and the
-    /// pool would hand back other bytes than it was given.
-    private struct ExactText: Hashable, Sendable {
-        let text: String
-
-        static func == (left: ExactText, right: ExactText) -> Bool {
-            left.text.utf8.elementsEqual(right.text.utf8)
-        }
-
-        func hash(into hasher: inout Hasher) {
-            var text = text
-            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
-    }
 
     init(capacity: Int = 4096) {
         self.capacity = max(1, capacity)
@@ -238,7 +226,7 @@ final class TextPool: Sendable {
     /// kept.
     func intern(_ text: String) -> String {
         guard text.utf8.count > 15 else { return text }
-        let exact = ExactText(text: text)
+        let exact = ExactText(text)
         return texts.withLockedValue { texts in
             if let index = texts.firstIndex(of: exact) { return texts[index].text }
             if texts.count >= capacity { texts.removeAll(keepingCapacity: true) }

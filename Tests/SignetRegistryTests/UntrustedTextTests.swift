@@ -1,4 +1,4 @@
-import SignetRegistry
+@testable import SignetRegistry
 import Testing
 
 /// Text from outside is bounded in characters and in bytes, and printable where signet shows it.
@@ -23,6 +23,22 @@ struct UntrustedTextTests {
         #expect(UntrustedText.bounded("a\u{202E}b\u{2028}c\u{200F}d", limit: 100) == "a?b?c?d")
         #expect(UntrustedText.bounded("line\nbreak\ttab", limit: 100) == "line?break?tab")
         #expect(UntrustedText.bounded("plain: café ✓", limit: 100) == "plain: café ✓")
+    }
+
+    /// The eight-bytes-at-a-time check agrees with a byte-by-byte one for every byte value at
+    /// every offset of a word, and in the bytes after the last whole word.
+    @Test func thePrintableASCIICheckAgreesWithAPlainOne() {
+        for length in [1, 7, 8, 9, 15, 16, 17, 24] {
+            for offset in 0..<length {
+                for byte in [UInt8(0), 0x09, 0x1F, 0x20, 0x41, 0x7E, 0x7F, 0x80, 0x9B, 0xC3, 0xFF] {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[offset] = byte
+                    let expected = bytes.allSatisfy { (0x20..<0x7F).contains($0) }
+                    #expect(bytes.withUnsafeBufferPointer(UntrustedText.isPrintableASCII) == expected, "\(length) \(offset) \(byte)")
+                }
+            }
+        }
+        #expect([UInt8]().withUnsafeBufferPointer(UntrustedText.isPrintableASCII))
     }
 
     /// An image is shown as printable ASCII within the longest valid reference: C0 and C1
