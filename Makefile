@@ -135,7 +135,7 @@ mutate: deps
 # that does not vary with the machine). The binary is
 # linked as the Dockerfile links it (the Swift runtime and Foundation inside it), so the figures are
 # those of the binary users run.
-BENCH_APT_PACKAGES := wrk nginx-light linux-perf strace valgrind binutils
+BENCH_APT_PACKAGES := wrk nginx-light linux-perf strace valgrind binutils curl
 BENCH_SIGSTORE_PACKAGE := sigstore==4.5.1
 BENCH_VENV := .build/bench-venv
 .PHONY: bench

@@ -126,6 +126,9 @@ public struct AdmissionSubject: Sendable, Hashable {
         get { storage.values.nameIsGeneratePrefix }
         set { update { $0.nameIsGeneratePrefix = newValue } }
     }
+    /// ``name`` when it is the object's own, nil while only a `generateName` prefix is known:
+    /// what an exception's name globs are matched against.
+    public var definiteName: String? { nameIsGeneratePrefix ? nil : name }
     /// The object's kind, e.g. `Pod`, `Deployment`.
     public var kind: String {
         get { storage.values.kind }

@@ -82,7 +82,7 @@ public struct CompiledException: Sendable {
             let match = ImageMatchSubject(image)
             guard images.contains(where: { $0.exempts(match, digestFromTheNode: subject.isPinnedByTheNode(image)) }) else { return false }
         }
-        if coversObject(kind: subject.kind, name: subject.nameIsGeneratePrefix ? nil : subject.name) { return true }
+        if coversObject(kind: subject.kind, name: subject.definiteName) { return true }
         return subject.owners.contains { coversObject(kind: $0.kind, name: $0.name) && $0.templateNames(image) }
     }
 

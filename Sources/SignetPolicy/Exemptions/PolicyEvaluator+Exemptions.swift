@@ -96,7 +96,7 @@ extension PolicyEvaluator {
         guard let controller = subject.controller, controller.isFollowed, let namespace = subject.namespace else { return false }
         let now = exemptions.clock.now()
         return policies.exceptions.contains {
-            $0.namespace == namespace && !$0.coversObject(kind: subject.kind, name: subject.nameIsGeneratePrefix ? nil : subject.name)
+            $0.namespace == namespace && !$0.coversObject(kind: subject.kind, name: subject.definiteName)
                 && $0.isActive(at: now, maximumWindow: exemptions.maximumExceptionWindow)
         }
     }
