@@ -35,9 +35,15 @@ public final class NotaryRepositoryClient: Sendable {
         public var maximumMetadataBytes: Int
         /// The largest `root.json` (current or versioned), `timestamp.json` or `snapshot.json`
         /// accepted: a root holds a few keys and certificates, a timestamp one hash, a snapshot
-        /// the hashes of the role files, a few kilobytes each; up to
-        /// ``NotaryRepositoryClient/maximumRootVersions`` older roots are fetched at once.
+        /// the hashes of the role files, a few kilobytes each.
         public var maximumRootBytes: Int
+        /// The most bytes the older roots of one rotation chain may take together (up to
+        /// ``NotaryRepositoryClient/maximumRootVersions`` of them, fetched at once and held until
+        /// the chain is checked): each may take its share, and at most ``maximumRootBytes``.
+        /// Anyone who may publish a repository on the server can make its current root unsigned
+        /// by the pinned keys, and so make signet fetch its older roots: without this bound, 32
+        /// files of ``maximumRootBytes`` each per verification.
+        public var maximumRootChainBytes: Int
         /// How long one fetch may take, bounded further by the caller's deadline.
         public var requestTimeout: Duration
         /// The most verified collections (and refusals) kept at once.
@@ -45,11 +51,12 @@ public final class NotaryRepositoryClient: Sendable {
 
         public init(
             cacheTTL: Duration = .seconds(300), maximumMetadataBytes: Int = 4 << 20, maximumRootBytes: Int = 512 << 10,
-            requestTimeout: Duration = .seconds(10), maximumCachedCollections: Int = 256
+            maximumRootChainBytes: Int = 1 << 20, requestTimeout: Duration = .seconds(10), maximumCachedCollections: Int = 256
         ) {
             self.cacheTTL = cacheTTL
             self.maximumMetadataBytes = maximumMetadataBytes
             self.maximumRootBytes = min(maximumRootBytes, maximumMetadataBytes)
+            self.maximumRootChainBytes = maximumRootChainBytes
             self.requestTimeout = requestTimeout
             self.maximumCachedCollections = maximumCachedCollections
         }
@@ -193,18 +200,29 @@ public final class NotaryRepositoryClient: Sendable {
     }
 
     /// The root versions before the current one (`<n>.root.json`, Notary server API), at most
-    /// ``maximumRootVersions``, fetched in parallel; versions the server does not have are skipped.
+    /// ``maximumRootVersions``, fetched in parallel, each within its share of
+    /// ``Configuration/maximumRootChainBytes``; versions the server does not have are skipped.
     private func olderRoots(_ request: Request, current: [UInt8]) async throws -> [[UInt8]] {
         guard case .integer(let version)? = (try? JSONParser().parse(current))?["signed"]?["version"], version > 1 else { return [] }
         let lowest = max(1, Int(version) - Self.maximumRootVersions)
         let fetcher = try fetcher(for: request.caBundlePath)
         let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
-        let limit = configuration.maximumRootBytes
-        fetchCount.add(Int(version) - lowest, ordering: .relaxed)
-        Counter(label: "signet_notary_metadata_requests_total").increment(by: Int(version) - lowest)
+        let count = Int(version) - lowest
+        let limit = Self.olderRootLimit(count: count, configuration: configuration)
+        let chainBytes = configuration.maximumRootChainBytes
+        fetchCount.add(count, ordering: .relaxed)
+        Counter(label: "signet_notary_metadata_requests_total").increment(by: count)
         return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
             for number in lowest..<Int(version) {
-                group.addTask { try await fetcher.fetch(base + "\(number).root.json", maximumLength: limit) }
+                group.addTask {
+                    do {
+                        return try await fetcher.fetch(base + "\(number).root.json", maximumLength: limit)
+                    } catch let error as TUFError where error.code == .lengthMismatch {
+                        throw TUFError(
+                            .lengthMismatch,
+                            "\(error.reason): the \(count) older roots of a rotation chain may take \(chainBytes) bytes together")
+                    }
+                }
             }
             var roots: [[UInt8]] = []
             for try await bytes in group { if let bytes { roots.append(bytes) } }
@@ -214,6 +232,12 @@ public final class NotaryRepositoryClient: Sendable {
 
     /// How many root versions back a rotation chain is followed.
     static let maximumRootVersions = 32
+
+    /// The largest older root accepted when `count` of them are fetched: an equal share of the
+    /// chain's bytes, at most the limit of any root.
+    static func olderRootLimit(count: Int, configuration: Configuration) -> Int {
+        min(configuration.maximumRootBytes, configuration.maximumRootChainBytes / max(1, count))
+    }
 
     /// Fetches every file the verification needs in parallel; a file the server does not have is absent.
     private func fetchAll(_ request: Request) async throws -> NotaryTrustedCollection.Files {
