@@ -10,7 +10,8 @@ import SignetPolicy
 /// `PolicyException` and `EmergencyBypass` objects must also carry the attribution signet's
 /// `/mutate` stamped (see ``SignetResourceAdmission/attributionProblem(in:)``).
 ///
-/// `DELETE` is always allowed, so an expired exception can be removed.
+/// `DELETE` is always allowed, so an expired exception can be removed. An allowed object carries
+/// ``SignetResourceValidator/warnings(_:)`` as admission warnings.
 struct SignetResourceAdmission: Sendable {
     var validator: SignetResourceValidator
 
@@ -54,7 +55,12 @@ struct SignetResourceAdmission: Sendable {
         }
         if problems.isEmpty {
             annotations["decision"] = "allowed"
-            return AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations)
+            // What is valid but likely not meant, shown by kubectl as `Warning:` lines (also on
+            // `--dry-run=server`); a spec left as stored was warned about when it was written.
+            let warnings = specUnchanged ? [] : validator.warnings(PolicySourceFile(name: label, bytes: Array(bytes)))
+                .map { "\(label): \(Self.describe($0))" }
+            return AdmissionResponse(
+                uid: request.uid, allowed: true, warnings: warnings.isEmpty ? nil : warnings, auditAnnotations: annotations)
         }
         let message = problems.map { Self.describe($0) }.joined(separator: "; ")
         return deny(request, "signet denied \(label): \(message)", annotations)

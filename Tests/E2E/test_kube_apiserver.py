@@ -680,6 +680,19 @@ class T04Admission(Step):
         self.assertEqual(ENV.kubectl("label", "namespace", "e2e-guarded", "team=a", *as_tenant, check=False).returncode, 0)
         self.assertEqual(ENV.kubectl("label", "namespace", "e2e-guarded", "environment=staging", "--overwrite", *as_approver,
                                      check=False).returncode, 0)
+        # A policy that selects namespaces by a label the webhook does not guard is admitted with a
+        # warning naming it (here on a dry run: nothing is stored); one by the guarded label is not.
+        def policy(label):
+            return json.dumps({"apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": {"name": "e2e-by-label"},
+                               "spec": {"namespaceSelector": {"matchLabels": {label: "a"}}, "images": [{"glob": "e2e.invalid/**"}],
+                                        "authorities": [{"static": {"action": "pass"}}]}})
+        unguarded = ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=policy("team"), check=False)
+        self.assertEqual(unguarded.returncode, 0, unguarded.stderr)
+        self.assertIn('Warning: ClusterImagePolicy "e2e-by-label": spec.namespaceSelector: reads namespace label "team", which signet does not guard',
+                      unguarded.stderr)
+        guarded = ENV.kubectl("apply", "--dry-run=server", "-f", "-", input=policy("environment"), check=False)
+        self.assertEqual(guarded.returncode, 0, guarded.stderr)
+        self.assertNotIn("does not guard", guarded.stderr)
 
 
 class T04cConsole(Step):

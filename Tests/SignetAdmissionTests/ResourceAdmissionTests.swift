@@ -142,6 +142,39 @@ struct ResourceAdmissionTests {
         #expect(globResponse.status?.message?.contains("spec.images[0].glob") == true)
     }
 
+    /// A policy that selects namespaces by a label signet does not guard is admitted with a
+    /// warning naming the label (kubectl prints it, `--dry-run=server` too): whoever may update a
+    /// Namespace can take it out of the policy. A guarded label, the API server's own
+    /// `kubernetes.io/metadata.name`, a policy that does not enforce, and a validator that does
+    /// not know the guarded labels (`signet review`) give none.
+    @Test func aPolicySelectingByAnUnguardedLabelIsAdmittedWithAWarning() async throws {
+        func policy(mode: String, selector: String) -> String {
+            #"{"apiVersion":"signet.dev/v1alpha1","kind":"ClusterImagePolicy","metadata":{"name":"prod"},"spec":{"mode":"\#(mode)","namespaceSelector":\#(selector),"images":[{"glob":"ghcr.io/**"}],"authorities":[{"static":{"action":"pass"}}]}}"#
+        }
+        let selector = #"{"matchLabels":{"environment":"prod","kubernetes.io/metadata.name":"shop"},"matchExpressions":[{"key":"team","operator":"In","values":["a"]}]}"#
+        var responder = Self.responder()
+        responder.resourceValidator.guardedNamespaceLabels = ["environment"]
+        let warned = try await Self.respond(
+            responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: "Enforce", selector: selector), namespace: nil)
+        #expect(warned.allowed)
+        let warnings = warned.warnings ?? []
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect(warnings.first?.contains(#"spec.namespaceSelector: reads namespace label "team", which signet does not guard"#) == true, "\(warnings)")
+        #expect(warnings.first?.hasPrefix(#"ClusterImagePolicy "vendor": "#) == true, "\(warnings)")
+
+        let audit = try await Self.respond(
+            responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: "Audit", selector: selector), namespace: nil)
+        #expect(audit.allowed && audit.warnings == nil, "\(audit.warnings ?? [])")
+        responder.resourceValidator.guardedNamespaceLabels = ["environment", "team"]
+        let guarded = try await Self.respond(
+            responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: "Enforce", selector: selector), namespace: nil)
+        #expect(guarded.allowed && guarded.warnings == nil, "\(guarded.warnings ?? [])")
+        responder.resourceValidator.guardedNamespaceLabels = nil
+        let unknown = try await Self.respond(
+            responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: "Enforce", selector: selector), namespace: nil)
+        #expect(unknown.allowed && unknown.warnings == nil, "\(unknown.warnings ?? [])")
+    }
+
     static func podSet(_ exemption: String) throws -> PolicySet {
         let text = """
             apiVersion: signet.dev/v1alpha1

@@ -147,6 +147,7 @@ struct PolicySourceRuntime: Sendable {
             evaluator.withLockedValue { $0 }
         }
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
+        responder.resourceValidator.guardedNamespaceLabels = guarded
         responder.namespaceLabels = { source.namespaceLabels($0) }
         responder.ownerChainResolver = ownerChainResolver
         responder.namespaceOptOut = NamespaceOptOutRule(

@@ -17,6 +17,10 @@ import Foundation
 public struct SignetResourceValidator: Sendable {
     public var configuration: ExemptionConfiguration
     public var loader: PolicyLoader
+    /// The namespace labels signet guards (`--guarded-namespace-labels`) where it enforces
+    /// policies from the cluster; `nil` where that is not known (`signet lint` without the
+    /// option), and no warning is given about selectors.
+    public var guardedNamespaceLabels: Set<String>?
 
     /// `loader` defaults to one that checks `secretRef` keys for shape only: the Secret is read
     /// where the policy is enforced, not where it is validated.
@@ -38,12 +42,22 @@ public struct SignetResourceValidator: Sendable {
         return resources.compactMap { problem(with: $0, at: now) }
     }
 
-    /// What is valid but likely not meant: a glob that names a tag (`ghcr.io/acme/web:prod-*`),
-    /// which signet reads as the repository glob with a tag constraint. One entry per glob.
+    /// What is valid but likely not meant:
+    /// - a glob that names a tag (`ghcr.io/acme/web:prod-*`), which signet reads as the
+    ///   repository glob with a tag constraint; one entry per glob;
+    /// - with ``guardedNamespaceLabels`` known, an `Enforce` policy whose `namespaceSelector`
+    ///   reads a label signet does not guard; one entry per label.
     public func warnings(_ file: PolicySourceFile) -> [PolicyLoadError] {
         guard let resources = try? loader.loadFile(file) else { return [] }
         var warnings: [PolicyLoadError] = []
         for resource in resources {
+            if case .policy(let policy) = resource, let guarded = guardedNamespaceLabels {
+                for label in policy.unguardedSelectorLabels(guarded: guarded) {
+                    warnings.append(PolicyLoadError(
+                        .invalidField, file: policy.source.file, document: policy.source.document, fieldPath: "spec.namespaceSelector",
+                        message: "reads namespace label \"\(label)\", which signet does not guard: whoever may update a Namespace can change it and take the namespace out of this Enforce policy; add it to --guarded-namespace-labels (the chart's webhook.guardedNamespaceLabels), or select by kubernetes.io/metadata.name"))
+                }
+            }
             let (images, source): ([ImageGlob], PolicySourceLocation) =
                 switch resource {
                 case .policy(let policy): (policy.images, policy.source)

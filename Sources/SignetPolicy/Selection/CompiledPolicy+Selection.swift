@@ -33,21 +33,22 @@ extension PolicyLoader {
     }
 }
 
+extension CompiledPolicy {
+    /// The labels the `namespaceSelector` of this policy, when it is `Enforce`, reads that are
+    /// not in `guarded` (`--guarded-namespace-labels`) and that the API server does not set
+    /// itself: whoever may update a Namespace may change them and take the namespace out of the
+    /// policy. Sorted, each once.
+    public func unguardedSelectorLabels(guarded: Set<String>) -> [String] {
+        guard mode == .enforce, let selector = definition.spec.namespaceSelector else { return [] }
+        var labels = Set((selector.matchLabels ?? [:]).keys)
+        for requirement in selector.matchExpressions ?? [] { labels.insert(requirement.key) }
+        return labels.filter { !guarded.contains($0) && $0 != "kubernetes.io/metadata.name" }.sorted()
+    }
+}
+
 extension PolicySet {
-    /// The labels each `Enforce` policy's `namespaceSelector` reads that are not in `guarded`
-    /// (`--guarded-namespace-labels`) and that the API server does not set itself: whoever may
-    /// update a Namespace may change them and take the namespace out of the policy. In policy
-    /// order, each label once per policy.
+    /// ``CompiledPolicy/unguardedSelectorLabels(guarded:)`` of every policy, in policy order.
     public func unguardedSelectorLabels(guarded: Set<String>) -> [(policy: String, label: String)] {
-        var found: [(policy: String, label: String)] = []
-        for policy in policies where policy.mode == .enforce {
-            guard let selector = policy.definition.spec.namespaceSelector else { continue }
-            var labels = Array((selector.matchLabels ?? [:]).keys).sorted()
-            for requirement in selector.matchExpressions ?? [] where !labels.contains(requirement.key) { labels.append(requirement.key) }
-            for label in labels where !guarded.contains(label) && label != "kubernetes.io/metadata.name" {
-                found.append((policy.name, label))
-            }
-        }
-        return found
+        policies.flatMap { policy in policy.unguardedSelectorLabels(guarded: guarded).map { (policy.name, $0) } }
     }
 }
