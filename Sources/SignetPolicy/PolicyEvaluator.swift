@@ -176,6 +176,10 @@ public struct PolicyEvaluator: Sendable {
         /// if every policy above turns out not to cover it (a tag that names its digest).
         var notEnforcedHere: [String] = []
         var kind: String = ""
+        /// The tag written beside the image's digest, to resolve, and the bypass that takes in
+        /// that tag: it lets the image in when the tag names the digest
+        /// (``PolicyEvaluator/TagKnowledge/unknown``), whatever the policies say.
+        var bypassClaim: (tag: ImageReference, use: ExemptionUse)?
     }
 
     /// Everything about one image that needs no waiting; the verifications left, if any.
@@ -192,10 +196,18 @@ public struct PolicyEvaluator: Sendable {
         if let bypass = activeBypass(for: parsed.reference, subject: admission, now: now, tag: tag) {
             return .decided(.bypassed(parsed.reference, bypass.use))
         }
+        // A bypass written for the tag, when the tag cache does not know what the tag names: the
+        // tag is resolved if the image is not let in without the bypass.
+        let bypassClaim = tag.unknown.flatMap { unknown in
+            activeBypass(for: unknown, subject: admission, now: now, tag: .none).map { (tag: unknown, use: $0.use) }
+        }
         // Coverage is decided by the globs alone: `kinds` and `namespaceSelector` only narrow
         // where a covering policy is enforced, so an image a policy covers is never handed to
         // the no-match action because this object is of another kind or namespace.
         if parsed.matchingPolicies.isEmpty {
+            if let bypassClaim, noMatchAction == .deny {
+                return .pending(PendingImage(parsed: parsed, exempted: [], policies: [], bypassClaim: bypassClaim))
+            }
             return .decided(.uncovered(parsed.reference, text: parsed.subject.reference))
         }
         var exempted: [PolicyResult] = []
@@ -238,10 +250,15 @@ public struct PolicyEvaluator: Sendable {
             return .decided(.notEnforcedHere(parsed.reference, text: parsed.subject.reference, policies: notEnforcedHere, kind: admission.kind))
         }
         if matching.allSatisfy({ $0.isFinished }) {
-            // The parsed image is kept as it is (one reference), not copied field by field.
-            return .decided(.evaluated(EvaluatedImage(parsed: parsed, results: Self.ordered(matching.map(\.result), exempted: exempted))))
+            let results = matching.map(\.result)
+            if bypassClaim == nil || !results.contains(where: { !$0.passed && $0.mode == .enforce }) {
+                // The parsed image is kept as it is (one reference), not copied field by field.
+                return .decided(.evaluated(EvaluatedImage(parsed: parsed, results: Self.ordered(results, exempted: exempted))))
+            }
         }
-        return .pending(PendingImage(parsed: parsed, exempted: exempted, policies: matching, notEnforcedHere: notEnforcedHere, kind: admission.kind))
+        return .pending(PendingImage(
+            parsed: parsed, exempted: exempted, policies: matching, notEnforcedHere: notEnforcedHere, kind: admission.kind,
+            bypassClaim: bypassClaim))
     }
 
     /// Whose registry credentials the verifications of `subject`'s admission use, as
@@ -273,6 +290,8 @@ public struct PolicyEvaluator: Sendable {
     private enum Finished: Sendable {
         /// A policy of an image, verified.
         case policy(image: Int, policy: Int, PolicyProgress)
+        /// An image's bypass claim, resolved: the bypass when the tag names the digest.
+        case bypass(image: Int, ExemptionUse?)
         /// The deadline passed: what is still being verified is cancelled.
         case deadline
         /// The deadline timer was cancelled (everything finished first).
@@ -294,11 +313,13 @@ public struct PolicyEvaluator: Sendable {
         _ unfinished: [(use: Int, work: PendingImage)], deadline: ContinuousClock.Instant
     ) async -> [(Int, ImageEvaluation)] {
         var progress = unfinished.map(\.work.policies)
+        var bypassed = [ExemptionUse?](repeating: nil, count: unfinished.count)
         var jobs: [(image: Int, policy: Int)] = []
         for image in unfinished.indices {
             for policy in progress[image].indices where !progress[image][policy].isFinished { jobs.append((image, policy)) }
         }
-        guard !jobs.isEmpty else { return Self.evaluations(unfinished, progress) }
+        let claims = unfinished.indices.filter { unfinished[$0].work.bypassClaim != nil }
+        guard !jobs.isEmpty || !claims.isEmpty else { return Self.evaluations(unfinished, progress, bypassed: bypassed) }
         await withTaskGroup(of: Finished.self) { group in
             var started = 0
             func startNext() {
@@ -313,6 +334,12 @@ public struct PolicyEvaluator: Sendable {
                 }
             }
             while started < min(jobs.count, Self.concurrentVerifications) { startNext() }
+            // Bypass claims are few (an active bypass written for a tag): each resolves its tag
+            // beside the verifications, which it makes moot when the tag names the digest.
+            for image in claims {
+                guard let claim = unfinished[image].work.bypassClaim, let digest = unfinished[image].work.parsed.reference.digest else { continue }
+                group.addTask { .bypass(image: image, await self.tag(claim.tag, names: digest, deadline: deadline) ? claim.use : nil) }
+            }
             group.addTask {
                 do {
                     try await DeadlineTimer.sleep(until: deadline)
@@ -321,7 +348,7 @@ public struct PolicyEvaluator: Sendable {
                     return .timerStopped
                 }
             }
-            var remaining = jobs.count
+            var remaining = jobs.count + claims.count
             for await finished in group {
                 switch finished {
                 case .policy(let image, let policy, let verified):
@@ -331,6 +358,10 @@ public struct PolicyEvaluator: Sendable {
                     if started < jobs.count { startNext() }
                     // Everything is in: stop the timer.
                     if remaining == 0 { group.cancelAll() }
+                case .bypass(let image, let use):
+                    bypassed[image] = use
+                    remaining -= 1
+                    if remaining == 0 { group.cancelAll() }
                 case .deadline:
                     group.cancelAll()
                 case .timerStopped:
@@ -338,14 +369,22 @@ public struct PolicyEvaluator: Sendable {
                 }
             }
         }
-        return Self.evaluations(unfinished, progress)
+        return Self.evaluations(unfinished, progress, bypassed: bypassed)
+    }
+
+    /// Whether `tag` names `digest`, asked of the registry (a tag that cannot be resolved by
+    /// the deadline names nothing).
+    private func tag(_ tag: ImageReference, names digest: ImageDigest, deadline: ContinuousClock.Instant) async -> Bool {
+        guard let tagDigests, ContinuousClock.now < deadline else { return false }
+        return (try? await tagDigests.digest(ofTag: tag, deadline: deadline)) == digest
     }
 
     private static func evaluations(
-        _ unfinished: [(use: Int, work: PendingImage)], _ progress: [[PolicyProgress]]
+        _ unfinished: [(use: Int, work: PendingImage)], _ progress: [[PolicyProgress]], bypassed: [ExemptionUse?]
     ) -> [(Int, ImageEvaluation)] {
         unfinished.indices.map { index in
             let work = unfinished[index].work
+            if let use = bypassed[index] { return (unfinished[index].use, .bypassed(work.parsed.reference, use)) }
             let covering = progress[index].filter { !$0.notCovering }
             if covering.isEmpty && work.exempted.isEmpty {
                 // Every policy left was limited to tags, and the tag named the digest.
@@ -491,13 +530,13 @@ public struct PolicyEvaluator: Sendable {
     /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
     private func verify(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
         // What the tag beside the digest names, asked of the registry at most once.
-        var resolved: (tag: ImageReference, digest: ImageDigest?)?
+        var resolved: (tag: ImageReference, names: Bool)?
         func names(_ tag: ImageReference) async -> Bool {
-            guard let tagDigests, let digest = image.digest, ContinuousClock.now < deadline else { return false }
-            if let resolved, resolved.tag == tag { return resolved.digest == digest }
-            let named = try? await tagDigests.digest(ofTag: tag, deadline: deadline)
-            resolved = (tag, named)
-            return named == digest
+            guard let digest = image.digest else { return false }
+            if let resolved, resolved.tag == tag { return resolved.names }
+            let names = await self.tag(tag, names: digest, deadline: deadline)
+            resolved = (tag, names)
+            return names
         }
         if let claim = progress.tagClaim {
             progress.tagClaim = nil

@@ -306,6 +306,66 @@ struct PinningRequiredTests {
                 "\(elsewhere.status?.message ?? "")")
     }
 
+    /// An EmergencyBypass written for tags, for `strict:v2`, `my-app:v2` and the uncovered
+    /// `ghcr.io/other/app:v1`, in `team`.
+    static let tagBypass = """
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: EmergencyBypass
+        metadata:
+          name: outage
+          creationTimestamp: "2026-11-22T09:00:00Z"
+        spec:
+          namespaces: [team]
+          images:
+            - glob: "ghcr.io/my-org/strict:v2"
+            - glob: "ghcr.io/my-org/my-app:v2"
+            - glob: "ghcr.io/other/app:v1"
+          reason: signing service outage
+          requestedBy: oncall@example.com
+          expiresAt: "2026-11-22T18:00:00Z"
+        """
+
+    /// A Pod pinned by digest beside the tag an EmergencyBypass names is let in where the tag
+    /// cache does not know the tag (another replica, the cache expired): the tag is resolved, and
+    /// the bypass applies when it names the digest, to a covered image whose policy fails and to
+    /// an uncovered one the no-match action denies. A digest the tag does not name is judged by
+    /// the policies.
+    @Test func aPinnedImageKeepsItsTagsBypassWhenTheTagMustBeResolved() async throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
+        let verifier = VerifiesAsOneDigestResolvingTags()
+        let responder = AdmissionResponder(evaluator: PolicyEvaluator(
+            policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
+        for image in ["ghcr.io/my-org/strict:v2", "ghcr.io/other/app:v1"] {
+            let pinned = try await Self.decide(responder, object: Self.pod([("web", "\(image)@\(Self.digest)")]))
+            #expect(pinned.allowed, "\(image): \(pinned.status?.message ?? "")")
+            #expect(pinned.warnings?.contains { $0.contains(#"EmergencyBypass "outage""#) } == true, "\(image): \(pinned.warnings ?? [])")
+        }
+        #expect(verifier.resolutions.withLockedValue { $0 } >= 2)
+        let other = "sha256:" + String(repeating: "d", count: 64)
+        let elsewhere = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/my-org/strict:v2@\(other)")]))
+        #expect(!elsewhere.allowed && elsewhere.status?.message?.contains("denied by policy \"strict-two-signers\"") == true,
+                "\(elsewhere.status?.message ?? "")")
+        let uncovered = try await Self.decide(responder, object: Self.pod([("web", "ghcr.io/other/app:v1@\(other)")]))
+        #expect(!uncovered.allowed && uncovered.status?.message?.contains("not covered by any ClusterImagePolicy") == true,
+                "\(uncovered.status?.message ?? "")")
+    }
+
+    /// A pinned image its cached verdicts already pass is decided at once, without resolving its
+    /// tag for a bypass it does not need.
+    @Test func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsBypass() throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
+        let verifier = CachedPassesResolvingTags()
+        let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
+        let images = [ImageUse(image: "ghcr.io/my-org/my-app:v2@\(Self.digest)", container: "web")]
+        guard case .decided(let decision) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
+            Issue.record("a review its cache passes waited for the tag's resolution")
+            return
+        }
+        #expect(decision.allowed)
+        #expect(verifier.resolutions.withLockedValue { $0 } == 0)
+    }
+
     /// Verdicts from a cache that passes everything; no tag in its tag cache (resolutions counted).
     struct CachedPassesResolvingTags: AuthorityVerifier, CachedVerdictSource, TagDigestSource {
         let resolutions = NIOLockedValueBox(0)
