@@ -16,12 +16,19 @@
 /// namespace cannot take every place), new lookups are refused: the transfer fails at once,
 /// naming why. Toward a group's share, a lookup under way counts only once it has run for
 /// ``slowLookup`` (a healthy one takes milliseconds): a burst of new images in one namespace is
-/// not refused for lookups that are about to finish, while all of them count toward ``limit``. Names already resolved (curl's DNS cache) and IP addresses need no lookup and are
-/// unaffected. Used by the driver thread alone.
+/// not refused for lookups that are about to finish, while all of them count toward ``limit``.
+/// Young or not, one group never holds more than ``burstLimit`` places: the rest stay for the
+/// others (without it, a namespace whose Pods named hosts under a domain that never answers
+/// took every place within that second, and every namespace's lookups were refused for the
+/// allowance). Names already resolved (curl's DNS cache) and IP addresses need no lookup and
+/// are unaffected. Used by the driver thread alone.
 final class UnfinishedLookups {
     /// How many places may be held at once, and by one group.
     let limit: Int
     let groupLimit: Int
+    /// The most places one group holds, its young lookups included: ``limit`` less a group's
+    /// share, kept for the others.
+    var burstLimit: Int { limit - groupLimit }
     /// How long a lookup left running keeps its place after its transfer ended.
     let allowance: Duration
     /// How long a lookup under way runs before it counts toward its group's share.
@@ -37,11 +44,12 @@ final class UnfinishedLookups {
         self.allowance = allowance
     }
 
-    /// The places held now, in all and by `group`.
-    func held(group: String? = nil, now: ContinuousClock.Instant = .now) -> Int {
+    /// The places held now, in all and by `group` (its lookups under way counted once they are
+    /// slow, or all of them with `young`).
+    func held(group: String? = nil, young: Bool = false, now: ContinuousClock.Instant = .now) -> Int {
         left.removeAll { $0.release <= now }
         guard let group else { return running.count + left.count }
-        return running.values.count { $0.group == group && now - $0.started >= Self.slowLookup } + left.count { $0.group == group }
+        return running.values.count { $0.group == group && (young || now - $0.started >= Self.slowLookup) } + left.count { $0.group == group }
     }
 
     /// Why a new lookup for `group` may not start; nil when it may.
@@ -51,6 +59,10 @@ final class UnfinishedLookups {
         let own = held(group: group, now: now)
         if own >= groupLimit {
             return "\(own) host name lookups for namespace \"\(group)\" have run for over a second or were left running by ended requests (its share is \(groupLimit))"
+        }
+        let burst = held(group: group, young: true, now: now)
+        if burst >= burstLimit {
+            return "\(burst) host name lookups for namespace \"\(group)\" are running or were left running by ended requests (one namespace holds at most \(burstLimit) of the \(limit))"
         }
         return nil
     }

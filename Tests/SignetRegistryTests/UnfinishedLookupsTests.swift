@@ -38,6 +38,27 @@ struct UnfinishedLookupsTests {
         #expect(lookups.resolving.count == 16)
     }
 
+    /// One namespace whose Pods name hosts under a domain that never answers cannot take every
+    /// place within the second its lookups are young: it stops at the limit less a share, and
+    /// the other namespaces' lookups go on, then and while its own are left running.
+    @Test func oneNamespacesBurstLeavesPlacesForTheOthers() throws {
+        let lookups = UnfinishedLookups(limit: 16, allowance: .seconds(30))
+        #expect(lookups.burstLimit == 12)
+        let start = ContinuousClock.now
+        let transfers = try (0..<16).map { _ in try Self.transfer() }
+        var started: [CurlTransfer] = []
+        for transfer in transfers where lookups.refusal(group: "attacker", now: start) == nil {
+            lookups.start(transfer, group: "attacker", now: start)
+            started.append(transfer)
+        }
+        #expect(started.count == 12)
+        #expect(lookups.refusal(group: "attacker", now: start)?.contains("one namespace holds at most 12 of the 16") == true)
+        #expect(lookups.refusal(group: "victim", now: start + .milliseconds(500)) == nil)
+        for transfer in started { lookups.leave(transfer, now: start + .seconds(5)) }
+        #expect(lookups.refusal(group: "victim", now: start + .seconds(6)) == nil)
+        #expect(lookups.refusal(group: "attacker", now: start + .seconds(6)) != nil)
+    }
+
     /// curl asks before reading an IP address too, which needs no lookup: those never count.
     @Test func addressesAreToldFromNames() {
         #expect(CurlTransfer.authority(of: "https://user:pw@registry.example:5000/v2/?n=1") == "registry.example:5000")
