@@ -39,7 +39,7 @@ public final class AdmissionCredentials: RegistryCredentialSource {
             .joined(separator: "\u{0}")
     }
 
-    public func credential(for registry: String) async -> RegistryCredential? {
+    public func credential(for registry: String, repository: String?) async -> RegistryCredential? {
         let task = read.withLockedValue { running in
             if let running { return running }
             let (provider, subject) = (self.provider, self.subject)
@@ -47,6 +47,6 @@ public final class AdmissionCredentials: RegistryCredentialSource {
             running = task
             return task
         }
-        return await task.value.credential(for: registry)
+        return await task.value.credential(for: registry, repository: repository)
     }
 }

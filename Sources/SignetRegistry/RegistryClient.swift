@@ -232,10 +232,11 @@ public final class RegistryClient: Sendable {
     /// The credential for `target`'s registry: the calling task's ``RequestCredentials`` first,
     /// then the client's own.
     func credential(for target: Target) async -> RegistryCredential? {
-        if let source = RequestCredentials.current, let credential = await source.credential(for: target.registry) {
+        if let source = RequestCredentials.current,
+           let credential = await source.credential(for: target.registry, repository: target.repository) {
             return credential
         }
-        return credentials.credential(for: target.registry)
+        return credentials.credential(for: target.registry, repository: target.repository)
     }
 
     /// Carries a token request on this client's transport (counted like every request).

@@ -55,7 +55,7 @@ struct NotaryCacheTests {
     /// A pull secret by its identity (the namespace and secret names it was read from).
     struct Secret: RegistryCredentialSource {
         let identity: String?
-        func credential(for registry: String) async -> RegistryCredential? { nil }
+        func credential(for registry: String, repository: String?) async -> RegistryCredential? { nil }
     }
 
     /// Collections are kept per credential identity: a second pull secret is fetched for, never

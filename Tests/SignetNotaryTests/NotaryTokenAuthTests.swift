@@ -21,7 +21,7 @@ struct NotaryTokenAuthTests {
     struct PullSecret: RegistryCredentialSource {
         let host: String
         let credential: RegistryCredential
-        func credential(for registry: String) async -> RegistryCredential? { registry == host ? credential : nil }
+        func credential(for registry: String, repository: String?) async -> RegistryCredential? { registry == host ? credential : nil }
         var identity: String? { "default/notary-\(credential.username)-\(credential.password)" }
     }
 

@@ -256,4 +256,28 @@ struct RegistryAuthenticationTests {
         #expect(refused?.kind == .unauthorized)
         #expect(refused?.description.contains("credentials of alice refused") == true, "\(refused?.description ?? "")")
     }
+
+    /// A pull secret's key with a path (`HOST/private`) is sent for the repositories under it
+    /// only: a pod that names another repository of the same registry does not borrow it.
+    @Test func aCredentialKeyedByPathIsSentForItsRepositoriesOnly() async throws {
+        let registry = try await RegistryFixture.start(authentication: .htpasswd(username: "alice", password: "s3cret"))
+        let alice = RegistryCredential(username: "alice", password: "s3cret")
+        let pusher = try Self.makeClient(registry.host, RegistryCredentialStore([registry.host: alice]))
+        defer { pusher.shutdown() }
+        let inside = try TestImages.reference("\(registry.host)/private/app:v1")
+        let outside = try TestImages.reference("\(registry.host)/other/app:v1")
+        let pushed = try await TestImages.pushImage(client: pusher, reference: inside)
+        _ = try await TestImages.pushImage(client: pusher, reference: outside)
+
+        let client = try Self.makeClient(registry.host, RegistryCredentialStore())
+        defer { client.shutdown() }
+        let scoped = RegistryCredentialStore(["\(registry.host)/private": alice])
+        let resolved = try await RequestCredentials.using(scoped) { try await client.resolve(inside, deadline: TestImages.deadline()) }
+        #expect(resolved.digest == pushed.digest)
+        let refused = await #expect(throws: RegistryError.self) {
+            try await RequestCredentials.using(scoped) { try await client.resolve(outside, deadline: TestImages.deadline()) }
+        }
+        #expect(refused?.kind == .unauthorized)
+        #expect(refused?.description.contains("alice") == false, "\(refused?.description ?? "")")
+    }
 }

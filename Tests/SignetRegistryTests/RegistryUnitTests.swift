@@ -67,6 +67,27 @@ struct RegistryCredentialStoreTests {
         #expect(throws: RegistryError.self) { try RegistryCredentialStore(dockerConfigJSON: Array("{\"auths\":{\"a\":{\"auth\":\"bm9jb2xvbg==\"}}}".utf8)) }
     }
 
+    /// A key with a path serves the repositories under it only, as the kubelet reads pull
+    /// secrets: the longest matching path wins, a key without one serves the rest of the
+    /// registry, and a server that is not a registry (no repository) gets the host's key only.
+    @Test func aKeyWithAPathServesTheRepositoriesUnderIt() throws {
+        func auth(_ user: String) -> String { #"{"auth":"\#(Data("\(user):pw".utf8).base64EncodedString())"}"# }
+        let json = #"{"auths":{"registry.example.com/team-a":\#(auth("a")),"https://registry.example.com/v2/team-a/deep":\#(auth("deep")),"# +
+            #""registry.example.com/team-b":\#(auth("b")),"docker.io/acme":\#(auth("acme")),"registry.example.com:5000":\#(auth("port"))}}"#
+        let store = try RegistryCredentialStore(dockerConfigJSON: Array(json.utf8))
+        #expect(store.credential(for: "registry.example.com", repository: "team-a/app")?.username == "a")
+        #expect(store.credential(for: "registry.example.com", repository: "team-a/deep/app")?.username == "deep")
+        #expect(store.credential(for: "registry.example.com", repository: "team-b/app")?.username == "b")
+        #expect(store.credential(for: "registry.example.com", repository: "team-c/app") == nil)
+        #expect(store.credential(for: "registry.example.com") == nil)
+        #expect(store.credential(for: "docker.io", repository: "acme/web")?.username == "acme")
+        #expect(store.credential(for: "docker.io", repository: "library/nginx") == nil)
+        #expect(store.credential(for: "registry.example.com:5000", repository: "team-a/app")?.username == "port")
+        // The kubelet compares paths as text: team-a also serves team-ab.
+        #expect(store.credential(for: "registry.example.com", repository: "team-ab/app")?.username == "a")
+        #expect(store.registries.contains("registry.example.com/team-a/deep"))
+    }
+
     @Test func mergingPrefersTheLaterStore() {
         let base = RegistryCredentialStore(["docker.io": RegistryCredential(username: "a", password: "1")])
         let override = RegistryCredentialStore(["index.docker.io": RegistryCredential(username: "b", password: "2")])

@@ -14,7 +14,7 @@ struct SingleFlightCredentialsTests {
     /// Credentials by name; the identity is the name, so two sources of one name share.
     struct NamedCredentials: RegistryCredentialSource {
         let name: String
-        func credential(for registry: String) async -> RegistryCredential? { nil }
+        func credential(for registry: String, repository: String?) async -> RegistryCredential? { nil }
         var identity: String? { name }
     }
 

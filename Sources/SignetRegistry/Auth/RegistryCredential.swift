@@ -26,11 +26,15 @@ public struct RegistryCredential: Sendable, Hashable, CustomStringConvertible {
 /// Formats: docker's `config.json` (`{"auths": {"<registry>": {"auth": base64("user:pass")}}}` or
 /// `"username"`/`"password"` fields), and Kubernetes secrets of type
 /// `kubernetes.io/dockerconfigjson` whose `.dockerconfigjson` data key holds that same document
-/// in base64. Registry keys are matched the way docker does: `https://index.docker.io/v1/`,
-/// `index.docker.io`, `registry-1.docker.io` and `docker.io` all mean Docker Hub, and a scheme or
-/// path on a key is ignored. Credential helpers (`credsStore`, `credHelpers`) and identity tokens
-/// are not supported.
+/// in base64. Registry keys are matched the way the kubelet matches a pull secret's keys
+/// (`k8s.io/kubernetes/pkg/credentialprovider`, `BasicDockerKeyring`): `https://index.docker.io/v1/`,
+/// `index.docker.io`, `registry-1.docker.io` and `docker.io` all mean Docker Hub, a scheme and a
+/// leading `/v1/` or `/v2/` are ignored, and a key with a path (`registry.example.com/team-a`)
+/// serves only the repositories whose path starts with it (`team-a/app`); where several keys
+/// serve a repository, the longest path wins. Credential helpers (`credsStore`, `credHelpers`)
+/// and identity tokens are not supported.
 public struct RegistryCredentialStore: Sendable {
+    /// By key: the normalised registry, then the key's path (`/team-a`) or nothing.
     private var entries: [String: RegistryCredential]
 
     /// No credentials: every registry is accessed anonymously.
@@ -42,7 +46,7 @@ public struct RegistryCredentialStore: Sendable {
     public init(_ credentials: [String: RegistryCredential]) {
         entries = [:]
         for (registry, credential) in credentials {
-            entries[Self.normalizedRegistry(registry)] = credential
+            entries[Self.normalizedKey(registry)] = credential
         }
     }
 
@@ -57,7 +61,7 @@ public struct RegistryCredentialStore: Sendable {
         entries = [:]
         for (key, entry) in document.auths ?? [:] {
             if let credential = try Self.credential(from: entry, key: key) {
-                entries[Self.normalizedRegistry(key)] = credential
+                entries[Self.normalizedKey(key)] = credential
             }
         }
     }
@@ -74,12 +78,29 @@ public struct RegistryCredentialStore: Sendable {
         try self.init(dockerConfigJSON: decoded)
     }
 
-    /// The credential for `registry` (as in ``ImageReference/registry``), if any.
-    public func credential(for registry: String) -> RegistryCredential? {
-        entries[Self.normalizedRegistry(registry)]
+    /// The credential for `repository` (as in ``ImageReference/repository``) of `registry` (as
+    /// in ``ImageReference/registry``), if any: the key with the longest path it starts with, or
+    /// the registry's key without a path. Without `repository` (a server that is not a
+    /// registry), only a key without a path.
+    public func credential(for registry: String, repository: String? = nil) -> RegistryCredential? {
+        let host = Self.normalizedRegistry(registry)
+        var found = entries[host]
+        guard let repository else { return found }
+        // Compared by bytes (a key is whatever a secret holds; a repository is ASCII).
+        let target = Array(("/" + repository).utf8)
+        let prefix = Array((host + "/").utf8)
+        var longest = 0
+        for (key, credential) in entries where key.utf8.count > host.utf8.count + longest && key.utf8.starts(with: prefix) {
+            let path = key.utf8.dropFirst(host.utf8.count)
+            if target.starts(with: path) {
+                found = credential
+                longest = path.count
+            }
+        }
+        return found
     }
 
-    /// The registries that have credentials, normalised.
+    /// The keys that have credentials, normalised: the registry, and the path when there is one.
     public var registries: [String] { entries.keys.sorted() }
 
     /// This store with `other`'s entries added; `other` wins where both have a registry.
@@ -87,6 +108,19 @@ public struct RegistryCredentialStore: Sendable {
         var result = self
         result.entries.merge(other.entries) { _, new in new }
         return result
+    }
+
+    /// The registry of `key` (``normalizedRegistry(_:)``) and its path, as the kubelet reads a
+    /// pull secret's key: `https://registry.example.com/v2/team-a` → `registry.example.com/team-a`;
+    /// `https://index.docker.io/v1/` → `docker.io`.
+    static func normalizedKey(_ key: String) -> String {
+        var text = Substring(key.trimmingCharacters(in: .whitespaces))
+        if let range = text.range(of: "://") { text = text[range.upperBound...] }
+        guard let slash = text.firstIndex(of: "/") else { return normalizedRegistry(String(text)) }
+        var path = text[slash...]
+        for api in ["/v1", "/v2"] where path == api || path.hasPrefix(api + "/") { path = path.dropFirst(3) }
+        let registry = normalizedRegistry(String(text[..<slash]))
+        return path.isEmpty || path == "/" ? registry : registry + path
     }
 
     /// `https://index.docker.io/v1/` → `docker.io`; `https://ghcr.io/` → `ghcr.io`.

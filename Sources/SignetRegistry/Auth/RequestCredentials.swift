@@ -6,8 +6,10 @@
 /// caches never reads a secret. Implementations may fetch lazily and must be safe to call from
 /// concurrent tasks.
 public protocol RegistryCredentialSource: Sendable {
-    /// The credential for `registry` (as in ``ImageReference/registry``), if this source has one.
-    func credential(for registry: String) async -> RegistryCredential?
+    /// The credential for `repository` of `registry` (as in ``ImageReference/repository`` and
+    /// ``ImageReference/registry``; `nil` for a server that is not a registry), if this source
+    /// has one (see ``RegistryCredentialStore/credential(for:repository:)``).
+    func credential(for registry: String, repository: String?) async -> RegistryCredential?
 
     /// What sources with the same credentials share (for example the namespace and secret
     /// names they are read from): two with the same identity get the same answers from a
@@ -50,8 +52,8 @@ public enum RequestCredentials {
     /// The credential the current task's source has for `registry` (a registry or another
     /// server that authenticates like one, such as a Notary server), if a source is installed
     /// and has one.
-    public static func credential(for registry: String) async -> RegistryCredential? {
-        await current?.credential(for: registry)
+    public static func credential(for registry: String, repository: String? = nil) async -> RegistryCredential? {
+        await current?.credential(for: registry, repository: repository)
     }
 
     /// See ``identity``.
