@@ -27,8 +27,8 @@ final class UnfinishedLookups {
     let limit: Int
     let groupLimit: Int
     /// The most places one group holds, its young lookups included: ``limit`` less a group's
-    /// share, kept for the others.
-    var burstLimit: Int { limit - groupLimit }
+    /// share, kept for the others (all of them under a limit too small to keep a share).
+    var burstLimit: Int { max(groupLimit, limit - groupLimit) }
     /// How long a lookup left running keeps its place after its transfer ended.
     let allowance: Duration
     /// How long a lookup under way runs before it counts toward its group's share.

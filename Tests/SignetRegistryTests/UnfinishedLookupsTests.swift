@@ -44,6 +44,8 @@ struct UnfinishedLookupsTests {
     @Test func oneNamespacesBurstLeavesPlacesForTheOthers() throws {
         let lookups = UnfinishedLookups(limit: 16, allowance: .seconds(30))
         #expect(lookups.burstLimit == 12)
+        #expect(UnfinishedLookups(limit: 4, allowance: .seconds(30)).burstLimit == 4)
+        #expect(UnfinishedLookups(limit: 64, allowance: .seconds(30)).burstLimit == 48)
         let start = ContinuousClock.now
         let transfers = try (0..<16).map { _ in try Self.transfer() }
         var started: [CurlTransfer] = []
