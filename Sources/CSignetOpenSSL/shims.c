@@ -386,7 +386,7 @@ int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *se
 int signet_TS_RESP_verify(const unsigned char *der, size_t length,
                           const unsigned char *data, size_t dataLength,
                           X509 *const *untrusted, size_t untrustedCount,
-                          X509 *const *roots, size_t rootCount, int64_t time) {
+                          X509 *const *roots, size_t rootCount, X509 *signer, int64_t time) {
     if (dataLength > INT_MAX) return 0;
     // OpenSSL takes these lengths as long and int: refuse what would not fit rather than cast.
     if (length > LONG_MAX) return 0;
@@ -402,17 +402,23 @@ int signet_TS_RESP_verify(const unsigned char *der, size_t length,
         sk_X509_push(certificates, untrusted[index]);
     }
     BIO *bio = BIO_new_mem_buf(data, (int)dataLength);
-    if (context != NULL && store != NULL && certificates != NULL && bio != NULL) {
-        TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_DATA);
-        // The context takes ownership of the store, the certificates and the BIO.
-        TS_VERIFY_CTX_set_store(context, store);
-        TS_VERIFY_CTX_set_certs(context, certificates);
-        TS_VERIFY_CTX_set_data(context, bio);
-        store = NULL;
-        certificates = NULL;
-        bio = NULL;
-        verified = TS_RESP_verify_response(context, response) == 1;
+    PKCS7 *token = TS_RESP_get_token(response);
+    X509 *found = NULL;
+    if (context != NULL && store != NULL && certificates != NULL && bio != NULL && token != NULL
+        && TS_RESP_verify_signature(token, certificates, store, &found) == 1) {
+        if (signer != NULL && (found == NULL || X509_cmp(found, signer) != 0)) {
+            ERR_raise_data(ERR_LIB_TS, TS_R_CERTIFICATE_VERIFY_ERROR,
+                           "the token is signed by a certificate other than the authority's signing certificate");
+        } else {
+            // The signature is checked above: the rest is the status, version and imprint.
+            TS_VERIFY_CTX_set_flags(context, TS_VFY_VERSION | TS_VFY_DATA);
+            // The context takes ownership of the BIO.
+            TS_VERIFY_CTX_set_data(context, bio);
+            bio = NULL;
+            verified = TS_RESP_verify_response(context, response) == 1;
+        }
     }
+    X509_free(found);
     BIO_free(bio);
     sk_X509_pop_free(certificates, X509_free);
     X509_STORE_free(store);

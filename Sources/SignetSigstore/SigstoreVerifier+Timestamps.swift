@@ -23,9 +23,11 @@ extension SigstoreVerifier {
                     reasons.append("\(authority.uri) is trusted only \(authority.validity)")
                     continue
                 }
+                // The authority's signing certificate is the first of its chain (sigstore-go pins
+                // it, `tsa.Leaf`): another its CA issued, embedded in a token, is not this TSA.
                 if let error = response.verify(
                     data: signature, certificates: Array(authority.certificates.dropLast()),
-                    trustAnchors: [authority.certificates[authority.certificates.count - 1]]) {
+                    trustAnchors: [authority.certificates[authority.certificates.count - 1]], signer: authority.certificates[0]) {
                     reasons.append("\(authority.uri): \(error)")
                     continue
                 }

@@ -23,7 +23,7 @@ import Testing
             withExtendedLifetime(authority.root) {
                 response.withUnsafeBufferPointer { der in
                     terminated.withUnsafeBufferPointer { bytes in
-                        signet_TS_RESP_verify(der.baseAddress, der.count, bytes.baseAddress, length, nil, 0, &roots, 1, time)
+                        signet_TS_RESP_verify(der.baseAddress, der.count, bytes.baseAddress, length, nil, 0, &roots, 1, nil, time)
                     }
                 }
             }

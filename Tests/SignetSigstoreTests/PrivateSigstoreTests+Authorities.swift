@@ -97,6 +97,12 @@ extension PrivateSigstoreTests {
             "\(untrusted)")
         #expect(untrusted.reason.contains("certificate verify error"), "\(untrusted)")
 
+        // A token signed by another time-stamping certificate of the same CA, embedded in the
+        // token: a genuine chain, but not the authority the trusted root names.
+        let sibling = Self.outcome(try Self.verifyKeyless("tsa-sibling", in: fixture))
+        #expect(sibling.step == "timestamps", "\(sibling)")
+        #expect(sibling.reason.contains("signed by a certificate other than the authority's signing certificate"), "\(sibling)")
+
         // The artifact stamped instead of the signature.
         let otherData = Self.outcome(try Self.verifyKeyless("tsa-other-data", in: fixture))
         #expect(otherData.step == "timestamps", "\(otherData)")

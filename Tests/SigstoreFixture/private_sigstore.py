@@ -358,6 +358,9 @@ def main():
     tsa = TimestampAuthority("https://tsa.signet.test", INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400)
     # The same names and URI, other keys, not in the trusted root.
     foreign_tsa = TimestampAuthority("https://tsa.signet.test", INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400)
+    # Another signing certificate the trusted TSA's root issued, not the one the trusted root names.
+    sibling_tsa = TimestampAuthority("https://tsa.signet.test", INTEGRATED_TIME - 366 * 86400, INTEGRATED_TIME + 3650 * 86400,
+                                     sibling_of=tsa)
     root["timestampAuthorities"] = [tsa.trusted_root_entry()]
 
     def timestamped(*timestamps):
@@ -366,6 +369,7 @@ def main():
         "tsa-valid": timestamped(tsa.respond(signature, TIMESTAMP_TIME)),
         "tsa-none": timestamped(),
         "tsa-untrusted": timestamped(foreign_tsa.respond(signature, TIMESTAMP_TIME)),
+        "tsa-sibling": timestamped(sibling_tsa.respond(signature, TIMESTAMP_TIME)),
         # The artifact stamped instead of the signature: the message imprint is not the
         # signature's hash.
         "tsa-other-data": timestamped(tsa.respond(artifact, TIMESTAMP_TIME)),

@@ -64,9 +64,11 @@ def _check(pointer, what):
 class TimestampAuthority:
     """A TSA: a root CA and a signing certificate, valid from `start` to `end` (epoch seconds)."""
 
-    def __init__(self, uri, start, end):
+    def __init__(self, uri, start, end, sibling_of=None):
+        """With `sibling_of`, another signing certificate issued by that authority's root (its
+        root and root key are shared; the trusted root names the other's signing certificate)."""
         self.uri = uri
-        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.root_key = sibling_of.root_key if sibling_of else ec.generate_private_key(ec.SECP256R1())
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
         names = lambda common_name: x509.Name([
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "signet.test"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -83,7 +85,7 @@ class TimestampAuthority:
 
         usage = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
                      encipher_only=False, decipher_only=False)
-        self.root = build("signet test tsa root", self.root_key, self.root_key, True, [
+        self.root = sibling_of.root if sibling_of else build("signet test tsa root", self.root_key, self.root_key, True, [
             (x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), True)])
         # RFC 3161 section 2.3: the signing certificate's only extended key usage is
         # id-kp-timeStamping, and the extension is critical.

@@ -129,15 +129,16 @@ void signet_X509_stack_free(STACK_OF(X509) *stack);
 /// TS_RESP_get_tst_info, TS_TST_INFO_get_time. Writes whole seconds since the epoch to `*seconds`
 /// and the fraction in nanoseconds to `*nanoseconds`. Returns 1 on success.
 int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds);
-/// TS_RESP_verify_response(3) of a DER TimeStampResp with TS_VFY_VERSION | TS_VFY_SIGNATURE |
-/// TS_VFY_DATA: the status is granted, the message imprint is the hash of `data`, and the token is
-/// signed by a certificate (embedded or among `untrusted`) that chains to one of `roots` with the
-/// timeStamping purpose at `time` (seconds since the epoch). Returns 1 when valid; 0 otherwise,
-/// with the reason left on the OpenSSL error queue.
+/// TS_RESP_verify_signature(3) and TS_RESP_verify_response(3) (TS_VFY_VERSION | TS_VFY_DATA) of
+/// a DER TimeStampResp: the status is granted, the message imprint is the hash of `data`, and the
+/// token is signed by a certificate (embedded or among `untrusted`) that chains to one of `roots`
+/// with the timeStamping purpose at `time` (seconds since the epoch) and, when `signer` is not
+/// NULL, is that certificate. Returns 1 when valid; 0 otherwise, with the reason left on the
+/// OpenSSL error queue.
 int signet_TS_RESP_verify(const unsigned char *der, size_t length,
                           const unsigned char *data, size_t dataLength,
                           X509 *const *untrusted, size_t untrustedCount,
-                          X509 *const *roots, size_t rootCount, int64_t time);
+                          X509 *const *roots, size_t rootCount, X509 *signer, int64_t time);
 
 /// i2d_re_X509_tbs(3) of a copy of `cert` without the embedded SCT list extension
 /// (1.3.6.1.4.1.11129.2.4.2): the TBSCertificate the CT log signed (RFC 6962 section 3.2).

@@ -25,16 +25,18 @@ public struct TimeStampResponse: Sendable, Hashable {
     /// Verifies the token (RFC 3161 section 2.4.2 and 2.3): granted status, a message imprint that
     /// is the hash of `data`, and a signature by a time-stamping certificate (embedded in the token
     /// or among `certificates`) whose path ends at one of `trustAnchors`, validated at
-    /// ``generationTime``. Returns nil when valid, otherwise the reason.
-    public func verify(data: [UInt8], certificates: [Certificate], trustAnchors: [Certificate]) -> TimeStampError? {
+    /// ``generationTime``, and that is `signer` when one is given (a trusted root's TSA names its
+    /// signing certificate: another one its CA issued is not that authority). Returns nil when
+    /// valid, otherwise the reason.
+    public func verify(data: [UInt8], certificates: [Certificate], trustAnchors: [Certificate], signer: Certificate? = nil) -> TimeStampError? {
         var untrusted: [OpaquePointer?] = certificates.map(\.handle)
         var roots: [OpaquePointer?] = trustAnchors.map(\.handle)
         let time = Int64(generationTime.timeIntervalSince1970.rounded(.down))
-        let verified = withExtendedLifetime((certificates, trustAnchors)) {
+        let verified = withExtendedLifetime((certificates, trustAnchors, signer)) {
             derEncoded.withUnsafeBufferPointer { der in
                 data.withUnsafeBufferPointer { data in
                     signet_TS_RESP_verify(der.baseAddress, der.count, data.baseAddress, data.count,
-                                          &untrusted, untrusted.count, &roots, roots.count, time)
+                                          &untrusted, untrusted.count, &roots, roots.count, signer?.handle, time)
                 }
             }
         }
