@@ -109,9 +109,12 @@ struct KubernetesPolicySourceTests {
         #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)
         #expect(await source.current().revision != revision)
 
-        // The shop namespace leaves production: the policy no longer selects it.
+        // The shop namespace leaves production: the policy no longer selects it. The policies
+        // are not compiled again for a namespace's labels.
+        let compilations = await source.compilations
         try server.apply("namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "labels": ["environment": "staging"]]])
         try await KubernetesWatchTests.eventually("labels updated") { source.namespaceLabels("shop") == ["environment": "staging"] }
+        #expect(await source.compilations == compilations)
         let shop = await Self.decide(source, namespace: "shop", now: now)
         #expect(shop.allowed, "the policy still covers the image; it is not enforced in shop")
         #expect(shop.verdicts.first?.reason.contains(#"covered by ClusterImagePolicy "deny-untrusted", not enforced"#) == true)

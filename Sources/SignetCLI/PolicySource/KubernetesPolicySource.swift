@@ -80,6 +80,8 @@ actor KubernetesPolicySource: PolicySource {
 
     /// Whether every resource type has been listed once.
     var hasLoaded: Bool { loaded }
+    /// How many times the signet resources were compiled into a set.
+    private(set) var compilations = 0
 
     /// The objects left out because they do not compile, by `Kind namespace/name`.
     var rejected: [String: String] { invalid }
@@ -139,8 +141,20 @@ actor KubernetesPolicySource: PolicySource {
     private func update(_ resource: KubernetesResource, _ snapshot: ResourceSnapshot) {
         snapshots[resource] = snapshot
         guard Self.resources.allSatisfy({ snapshots[$0]?.hasSynced == true }) else { return }
+        if resource == .namespaces && loaded {
+            // The compiled set reads no namespace: a namespace made, labelled or deleted (as
+            // often as a CI system likes) changes the labels alone, not every policy's compilation.
+            publishNamespaceLabels()
+            return
+        }
         rebuild()
         markLoadedIfReady()
+    }
+
+    /// The namespaces' labels as the watch has them, for ``namespaceLabels(_:)``.
+    private func publishNamespaceLabels() {
+        let namespaces = Dictionary((snapshots[.namespaces]?.objects ?? []).map { ($0.name, $0.labels) }, uniquingKeysWith: { _, last in last })
+        labels.withLockedValue { $0 = namespaces }
     }
 
     /// A Secret or ConfigMap a policy names changed (or was first read, or cannot be read).
@@ -175,6 +189,7 @@ actor KubernetesPolicySource: PolicySource {
     }
 
     private func rebuild() {
+        compilations += 1
         var loader = loader
         if keySecrets == .api { loader.clusterKeyReader = KubernetesClusterKeys(objects: watched) }
         // One live Sigstore root for every object of this set.
@@ -223,8 +238,7 @@ actor KubernetesPolicySource: PolicySource {
                 }
             }
         }
-        let namespaces = Dictionary((snapshots[.namespaces]?.objects ?? []).map { ($0.name, $0.labels) }, uniquingKeysWith: { _, last in last })
-        labels.withLockedValue { $0 = namespaces }
+        publishNamespaceLabels()
         invalid = rejected
         let unhashed = PolicySet(policies: policies, revision: "")
         // What the policies read besides their text: the Secrets and ConfigMaps they name (API)
