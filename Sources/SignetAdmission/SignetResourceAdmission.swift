@@ -14,6 +14,10 @@ import SignetPolicy
 /// ``SignetResourceValidator/warnings(_:)`` as admission warnings.
 struct SignetResourceAdmission: Sendable {
     var validator: SignetResourceValidator
+    /// What the PolicyExceptions of a namespace in force take, when known (the in-cluster policy
+    /// source): a new one, or a larger spec, beyond the namespace's budget is refused
+    /// (``ExemptionLimits/namespaceBudgetRefusal(adding:to:namespace:)``).
+    var exceptionUsage: (@Sendable (String) -> ExemptionLimits.NamespaceUsage)? = nil
 
     /// The response for a signet.dev request, or `nil` when `request` is of another group.
     func respond(to request: AdmissionRequest, body: [UInt8]) -> AdmissionResponse? {
@@ -53,6 +57,10 @@ struct SignetResourceAdmission: Sendable {
         if problems.isEmpty, Self.isAttributed(request), let problem = Self.attributionProblem(in: body) {
             return deny(request, "signet denied \(label): \(problem)", annotations)
         }
+        if problems.isEmpty, !specUnchanged, request.kind.kind == "PolicyException", let namespace = request.namespace,
+           let refusal = budgetRefusal(namespace: namespace, object: object, oldObject: request.operation == .update ? oldObject : nil) {
+            return deny(request, "signet denied \(label): \(refusal)", annotations)
+        }
         if problems.isEmpty {
             annotations["decision"] = "allowed"
             // What is valid but likely not meant, shown by kubectl as `Warning:` lines (also on
@@ -72,6 +80,22 @@ struct SignetResourceAdmission: Sendable {
         return AdmissionResponse(
             uid: request.uid, allowed: false, status: AdmissionStatus(code: 422, reason: "Invalid", message: message),
             auditAnnotations: annotations)
+    }
+
+    /// Why `object` does not fit its namespace's exception budget beside the others (`oldObject`,
+    /// the version an UPDATE replaces, gives back its room); nil when it fits or the usage is
+    /// not known.
+    private func budgetRefusal(namespace: String, object: [String: Any], oldObject: [String: Any]?) -> String? {
+        guard let exceptionUsage else { return nil }
+        func specBytes(_ object: [String: Any]) -> Int {
+            object["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }?.count ?? 0
+        }
+        var usage = exceptionUsage(namespace)
+        if let oldObject {
+            usage.count = max(0, usage.count - 1)
+            usage.bytes = max(0, usage.bytes - specBytes(oldObject))
+        }
+        return ExemptionLimits.namespaceBudgetRefusal(adding: specBytes(object), to: usage, namespace: namespace)
     }
 
     /// `spec.validUntil: …` (the source label is already in the message's prefix).

@@ -175,6 +175,31 @@ struct ResourceAdmissionTests {
         #expect(unknown.allowed && unknown.warnings == nil, "\(unknown.warnings ?? [])")
     }
 
+    /// A PolicyException beyond its namespace's budget is refused at admission, naming it; an
+    /// UPDATE gives back the room of the version it replaces, and a namespace with room admits.
+    @Test func anExceptionBeyondItsNamespacesBudgetIsRefused() async throws {
+        var responder = Self.responder()
+        responder.exceptionUsage = { namespace in
+            namespace == "team" ? ExemptionLimits.NamespaceUsage(count: ExemptionLimits.exceptionsPerNamespace, bytes: 10_000) : .init()
+        }
+        let object = Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
+        let full = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: object)
+        #expect(!full.allowed)
+        #expect(full.status?.code == 422)
+        #expect(full.status?.message?.contains(#"namespace "team" already holds 64 PolicyExceptions in force"#) == true, "\(full.status?.message ?? "")")
+        let changed = object.replacingOccurrences(of: "vendor image", with: "vendor image, renewed")
+        let update = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: changed, oldObject: object, operation: "UPDATE")
+        #expect(update.allowed, "\(update.status?.message ?? "")")
+
+        responder.exceptionUsage = { _ in ExemptionLimits.NamespaceUsage(count: 1, bytes: ExemptionLimits.exceptionBytesPerNamespace - 10) }
+        let large = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: object)
+        #expect(!large.allowed)
+        #expect(large.status?.message?.contains("one namespace's may take at most \(1 << 20)") == true, "\(large.status?.message ?? "")")
+        responder.exceptionUsage = { _ in .init() }
+        #expect(try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: object).allowed)
+    }
+
     static func podSet(_ exemption: String) throws -> PolicySet {
         let text = """
             apiVersion: signet.dev/v1alpha1

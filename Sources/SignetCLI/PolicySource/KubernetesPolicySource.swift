@@ -35,6 +35,7 @@ actor KubernetesPolicySource: PolicySource {
     /// The labels of every namespace, once loaded (`nil` before): read by each admission
     /// without a hop onto the actor.
     private let labels = NIOLockedValueBox<[String: [String: String]]?>(nil)
+    private let exceptionUsage = NIOLockedValueBox<[String: ExemptionLimits.NamespaceUsage]>([:])
     private var invalid: [String: String] = [:]
     private var loaded = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -76,6 +77,12 @@ actor KubernetesPolicySource: PolicySource {
     /// information never exempts an image.
     nonisolated func namespaceLabels(_ namespace: String) -> [String: String]? {
         labels.withLockedValue { labels in labels?[namespace] }
+    }
+
+    /// What the PolicyExceptions of `namespace` within its budget take (see
+    /// ``ExemptionLimits/namespaceBudgetRefusal(adding:to:namespace:)``), as last compiled.
+    nonisolated func exceptionUsage(_ namespace: String) -> ExemptionLimits.NamespaceUsage? {
+        exceptionUsage.withLockedValue { $0[namespace] ?? ExemptionLimits.NamespaceUsage() }
     }
 
     /// Whether every resource type has been listed once.
@@ -201,12 +208,13 @@ actor KubernetesPolicySource: PolicySource {
         var bypasses: [CompiledBypass] = []
         var rejected: [String: String] = [:]
         var hash = Hasher.Stable()
+        let (specs, overBudget) = exceptionBudgets()
         for resource in Self.resources where resource != .namespaces {
             for object in snapshots[resource]?.objects ?? [] {
                 let label = "\(resource.kind) \(object.key)"
                 hash.combine(label)
                 // The spec, not the resourceVersion: status writes must not change the revision.
-                let spec = object.dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+                let spec = specs[label] ?? Self.specJSON(of: object)
                 hash.combine(spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
                 // Who made it, and which object it is: an exception deleted and made again with
                 // the same spec by someone else is another object, and its uses are theirs.
@@ -220,6 +228,14 @@ actor KubernetesPolicySource: PolicySource {
                 // policy being deleted keeps applying until it is gone.
                 if resource != .clusterImagePolicies, (object.dictionary["metadata"] as? [String: Any])?["deletionTimestamp"] != nil {
                     hash.combine("being deleted")
+                    continue
+                }
+                if let refusal = overBudget[label] {
+                    hash.combine("over its namespace's budget")
+                    rejected[label] = refusal
+                    if invalid[label] != refusal {
+                        logger.error("ignoring a PolicyException beyond its namespace's budget", metadata: ["object": "\(label)", "error": "\(refusal)"])
+                    }
                     continue
                 }
                 do {
@@ -255,6 +271,43 @@ actor KubernetesPolicySource: PolicySource {
         hash.combine(filesFingerprint)
         set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
         if keySecrets == .api { watch(unhashed.clusterReferences) }
+    }
+
+    /// `object`'s spec as canonical JSON (sorted keys), what the revision and the budgets read.
+    private static func specJSON(of object: KubernetesObject) -> Data? {
+        object.dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+    }
+
+    /// The PolicyExceptions of each namespace, oldest first (then by name), within
+    /// ``ExemptionLimits/exceptionsPerNamespace`` and ``ExemptionLimits/exceptionBytesPerNamespace``:
+    /// their specs by label, and why each one beyond is left out. Those being deleted take no
+    /// room. What the ones within take is published for the admission of new ones.
+    private func exceptionBudgets() -> (specs: [String: Data?], overBudget: [String: String]) {
+        var specs: [String: Data?] = [:]
+        var overBudget: [String: String] = [:]
+        var usage: [String: ExemptionLimits.NamespaceUsage] = [:]
+        // Each object's JSON read once (``KubernetesObject/dictionary`` decodes it at every call).
+        let objects = (snapshots[.policyExceptions]?.objects ?? []).compactMap { object -> (object: KubernetesObject, created: String, spec: Data?)? in
+            let dictionary = object.dictionary
+            let metadata = dictionary["metadata"] as? [String: Any]
+            guard metadata?["deletionTimestamp"] == nil else { return nil }
+            let spec = dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+            return (object, metadata?["creationTimestamp"] as? String ?? "", spec)
+        }
+        for (object, _, spec) in objects.sorted(by: { ($0.created, $0.object.key) < ($1.created, $1.object.key) }) {
+            let label = "\(KubernetesResource.policyExceptions.kind) \(object.key)"
+            specs[label] = spec
+            let namespace = object.namespace ?? ""
+            let bytes = spec?.count ?? 0
+            if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage[namespace] ?? .init(), namespace: namespace) {
+                overBudget[label] = refusal
+            } else {
+                usage[namespace, default: .init()].count += 1
+                usage[namespace, default: .init()].bytes += bytes
+            }
+        }
+        exceptionUsage.withLockedValue { $0 = usage }
+        return (specs, overBudget)
     }
 
     /// The contents of `files` and the digest of the live Sigstore root (TUF), if any.

@@ -149,6 +149,7 @@ struct PolicySourceRuntime: Sendable {
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         responder.resourceValidator.guardedNamespaceLabels = guarded
         responder.namespaceLabels = { source.namespaceLabels($0) }
+        if settings.source == .kubernetes { responder.exceptionUsage = { source.exceptionUsage($0) ?? ExemptionLimits.NamespaceUsage() } }
         responder.ownerChainResolver = ownerChainResolver
         responder.namespaceOptOut = NamespaceOptOutRule(
             label: exemptions.namespaceOptOutLabel, group: settings.namespaceOptOutGroup, guardedLabels: settings.guardedNamespaceLabels)

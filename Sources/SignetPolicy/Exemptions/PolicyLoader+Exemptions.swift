@@ -218,4 +218,33 @@ public enum ExemptionLimits {
     static let policies = 256
     static let kinds = 64
     static let namespaces = 1024
+
+    /// How many PolicyExceptions of one namespace are in force at most, and how many bytes their
+    /// specs (as canonical JSON) take together. Whoever may write exceptions in a namespace could
+    /// otherwise make hundreds of objects near the API server's 1.5 MiB each, which every replica
+    /// keeps compiled; an exception is a few hundred bytes.
+    public static let exceptionsPerNamespace = 64
+    public static let exceptionBytesPerNamespace = 1 << 20
+
+    /// What a namespace's exceptions take, in creation order, up to one being judged.
+    public struct NamespaceUsage: Sendable, Equatable {
+        public var count = 0
+        public var bytes = 0
+        public init(count: Int = 0, bytes: Int = 0) {
+            self.count = count
+            self.bytes = bytes
+        }
+    }
+
+    /// Why one more exception of `bytes` (its spec as canonical JSON) does not fit beside
+    /// `usage` in `namespace`; nil when it fits.
+    public static func namespaceBudgetRefusal(adding bytes: Int, to usage: NamespaceUsage, namespace: String) -> String? {
+        if usage.count + 1 > exceptionsPerNamespace {
+            return "namespace \"\(namespace)\" already holds \(usage.count) PolicyExceptions in force, the most one namespace may hold (\(exceptionsPerNamespace)); delete expired ones first"
+        }
+        if usage.bytes + bytes > exceptionBytesPerNamespace {
+            return "namespace \"\(namespace)\"'s PolicyExceptions in force take \(usage.bytes) bytes, and this one \(bytes) more: one namespace's may take at most \(exceptionBytesPerNamespace)"
+        }
+        return nil
+    }
 }
