@@ -23,11 +23,9 @@ extension SigstoreVerifier {
                     reasons.append("\(authority.uri) is trusted only \(authority.validity)")
                     continue
                 }
-                // The authority's signing certificate is the first of its chain (sigstore-go pins
-                // it, `tsa.Leaf`): another its CA issued, embedded in a token, is not this TSA.
                 if let error = response.verify(
                     data: signature, certificates: Array(authority.certificates.dropLast()),
-                    trustAnchors: [authority.certificates[authority.certificates.count - 1]], signer: authority.certificates[0]) {
+                    trustAnchors: [authority.certificates[authority.certificates.count - 1]], signer: Self.signingCertificate(of: authority)) {
                     reasons.append("\(authority.uri): \(error)")
                     continue
                 }
@@ -55,5 +53,15 @@ extension SigstoreVerifier {
                 "\(run.timestamps.count) verified timestamps, \(configuration.timestampThreshold) required"))
         }
         return .passed(run.timestamps.map(\.description).joined(separator: ", "))
+    }
+
+    /// The signing certificate a trusted root names for a timestamp authority: the first of its
+    /// chain when that is not a CA (as sigstore-go reads `certChain`, its `tsa.Leaf`). A token
+    /// signed by another time-stamping certificate the authority's CA issued is not from this
+    /// authority. A chain of CAs alone names none: any time-stamping certificate they issued signs.
+    static func signingCertificate(of authority: CertificateAuthority) -> Certificate? {
+        guard authority.certificates.count > 1, let first = authority.certificates.first,
+              first.basicConstraints?.isCertificateAuthority != true else { return nil }
+        return first
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import SignetCrypto
-import SignetSigstore
+@testable import SignetSigstore
 import SignetTestSupport
 import Testing
 
@@ -102,6 +102,22 @@ extension PrivateSigstoreTests {
         let sibling = Self.outcome(try Self.verifyKeyless("tsa-sibling", in: fixture))
         #expect(sibling.step == "timestamps", "\(sibling)")
         #expect(sibling.reason.contains("signed by a certificate other than the authority's signing certificate"), "\(sibling)")
+        // A trusted root that lists the authority by its CA alone names no signing certificate:
+        // every time-stamping certificate that CA issued signs for it, the sibling's too.
+        var caOnly = try TrustedRoot(contentsOf: fixture.file("trusted_root.json"))
+        let chain = caOnly.timestampAuthorities[0].certificates
+        #expect(chain.count == 2)
+        #expect(SigstoreVerifier.signingCertificate(of: caOnly.timestampAuthorities[0]) == chain.first)
+        caOnly.timestampAuthorities[0].certificates = [chain[1]]
+        #expect(SigstoreVerifier.signingCertificate(of: caOnly.timestampAuthorities[0]) == nil)
+        var configuration = SigstoreVerifierConfiguration()
+        configuration.clock = { Self.now }
+        for name in ["tsa-valid", "tsa-sibling"] {
+            let result = try SigstoreVerifier(trustedRoot: caOnly, configuration: configuration).verify(
+                try SigstoreBundle(contentsOf: fixture.file("\(name).json")),
+                policy: SigstoreVerificationPolicy(signer: .certificateIdentities([Self.identity]), artifact: .bytes([UInt8](try Data(contentsOf: fixture.file("artifact"))))))
+            #expect(result.failure == nil, "\(name): \(result.steps)")
+        }
 
         // The artifact stamped instead of the signature.
         let otherData = Self.outcome(try Self.verifyKeyless("tsa-other-data", in: fixture))
