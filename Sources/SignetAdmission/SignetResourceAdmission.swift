@@ -58,7 +58,7 @@ struct SignetResourceAdmission: Sendable {
             return deny(request, "signet denied \(label): \(problem)", annotations)
         }
         if problems.isEmpty, !specUnchanged, request.kind.kind == "PolicyException", let namespace = request.namespace,
-           let refusal = budgetRefusal(namespace: namespace, object: object, oldObject: request.operation == .update ? oldObject : nil) {
+           let refusal = budgetRefusal(namespace: namespace, object: object, update: request.operation == .update) {
             return deny(request, "signet denied \(label): \(refusal)", annotations)
         }
         if problems.isEmpty {
@@ -82,20 +82,16 @@ struct SignetResourceAdmission: Sendable {
             auditAnnotations: annotations)
     }
 
-    /// Why `object` does not fit its namespace's exception budget beside the others (`oldObject`,
-    /// the version an UPDATE replaces, gives back its room); nil when it fits or the usage is
-    /// not known.
-    private func budgetRefusal(namespace: String, object: [String: Any], oldObject: [String: Any]?) -> String? {
+    /// Why `object` does not fit its namespace's exception budget beside the others (an UPDATE
+    /// gives back the room its name held, when it was counted); nil when it fits or the usage is
+    /// not known. The usage is the policy source's last view, so exceptions made at the same
+    /// moment may all be admitted; the source then leaves the newest out.
+    private func budgetRefusal(namespace: String, object: [String: Any], update: Bool) -> String? {
         guard let exceptionUsage else { return nil }
-        func specBytes(_ object: [String: Any]) -> Int {
-            object["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }?.count ?? 0
-        }
         var usage = exceptionUsage(namespace)
-        if let oldObject {
-            usage.count = max(0, usage.count - 1)
-            usage.bytes = max(0, usage.bytes - specBytes(oldObject))
-        }
-        return ExemptionLimits.namespaceBudgetRefusal(adding: specBytes(object), to: usage, namespace: namespace)
+        if update, let name = (object["metadata"] as? [String: Any])?["name"] as? String { usage.remove(name) }
+        return ExemptionLimits.namespaceBudgetRefusal(
+            adding: ExemptionLimits.specJSON(object["spec"])?.count ?? 0, to: usage, namespace: namespace)
     }
 
     /// `spec.validUntil: …` (the source label is already in the message's prefix).

@@ -176,21 +176,28 @@ struct ResourceAdmissionTests {
     }
 
     /// A PolicyException beyond its namespace's budget is refused at admission, naming it; an
-    /// UPDATE gives back the room of the version it replaces, and a namespace with room admits.
+    /// UPDATE gives back the room of the version it replaces when that one was counted, and a
+    /// namespace with room admits.
     @Test func anExceptionBeyondItsNamespacesBudgetIsRefused() async throws {
+        let counted = ExemptionLimits.NamespaceUsage(
+            count: ExemptionLimits.exceptionsPerNamespace, bytes: 10_000, sizes: ["vendor": 300])
         var responder = Self.responder()
-        responder.exceptionUsage = { namespace in
-            namespace == "team" ? ExemptionLimits.NamespaceUsage(count: ExemptionLimits.exceptionsPerNamespace, bytes: 10_000) : .init()
-        }
+        responder.exceptionUsage = { namespace in namespace == "team" ? counted : .init() }
         let object = Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
         let full = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: object)
         #expect(!full.allowed)
         #expect(full.status?.code == 422)
-        #expect(full.status?.message?.contains(#"namespace "team" already holds 64 PolicyExceptions in force"#) == true, "\(full.status?.message ?? "")")
+        #expect(full.status?.message?.contains(#"namespace "team" already holds 256 PolicyExceptions (expired ones included)"#) == true,
+                "\(full.status?.message ?? "")")
         let changed = object.replacingOccurrences(of: "vendor image", with: "vendor image, renewed")
         let update = try await Self.respond(
             responder, kind: "PolicyException", resource: "policyexceptions", object: changed, oldObject: object, operation: "UPDATE")
         #expect(update.allowed, "\(update.status?.message ?? "")")
+        // The version an UPDATE replaces was not counted (beyond the budget itself): no room.
+        responder.exceptionUsage = { _ in ExemptionLimits.NamespaceUsage(count: ExemptionLimits.exceptionsPerNamespace, bytes: 10_000) }
+        let uncounted = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: changed, oldObject: object, operation: "UPDATE")
+        #expect(!uncounted.allowed, "\(uncounted.status?.message ?? "")")
 
         responder.exceptionUsage = { _ in ExemptionLimits.NamespaceUsage(count: 1, bytes: ExemptionLimits.exceptionBytesPerNamespace - 10) }
         let large = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: object)

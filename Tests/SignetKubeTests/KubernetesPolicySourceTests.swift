@@ -265,45 +265,51 @@ struct KubernetesPolicySourceTests {
         #expect(await source.current().revision != revision)
     }
 
-    /// A namespace holds at most 64 PolicyExceptions in force, the oldest first: the others are
-    /// left out, named, and the usage the webhook refuses new ones by is published. Another
-    /// namespace is not held back by it.
+    /// A namespace's PolicyExceptions take at most 1 MiB of specs together, the oldest first:
+    /// the newest beyond it are left out, named, and the usage the webhook refuses new ones by
+    /// is published. Another namespace is not held back by it.
     @Test func aNamespaceHoldsAtMostItsBudgetOfExceptions() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy)
+        // 256 name globs of about 250 bytes: some 64 KB of spec each.
+        let names = (0..<256).map { "n\($0)-" + String(repeating: "a", count: 240) }
         func exception(_ index: Int, namespace: String = "billing") -> [String: Any] {
             var object = Self.exception(validUntil: "2026-11-22T11:00:00Z")
             object["metadata"] = [
                 "name": "vendor-\(index)", "namespace": namespace,
-                "creationTimestamp": String(format: "2026-11-22T%02d:%02d:00Z", 8 + index / 60, index % 60),
+                "creationTimestamp": String(format: "2026-11-22T09:%02d:00Z", index),
             ]
+            var spec = object["spec"] as? [String: Any] ?? [:]
+            spec["names"] = names
+            object["spec"] = spec
             return object
         }
-        for index in 0..<66 { try server.apply("policyexceptions", exception(index)) }
+        for index in 0..<20 { try server.apply("policyexceptions", exception(index)) }
         try server.apply("policyexceptions", exception(0, namespace: "shop"))
         let source = try Self.source(server, now: now, writeStatus: false)
         let task = Task { await source.run() }
         defer { task.cancel() }
         await source.waitUntilLoaded()
 
-        let inForce = await source.current().exceptions.map(\.qualifiedName)
-        #expect(inForce.filter { $0.hasPrefix("billing/") }.count == 64)
+        let inForce = Set(await source.current().exceptions.map(\.qualifiedName))
+        let kept = (0..<20).filter { inForce.contains("billing/vendor-\($0)") }
+        #expect(kept == Array(0..<kept.count) && kept.count >= 15 && kept.count < 20, "the oldest are kept: \(kept)")
         #expect(inForce.contains("shop/vendor-0"))
-        #expect(!inForce.contains("billing/vendor-64") && !inForce.contains("billing/vendor-65"), "the newest are left out")
         let rejected = await source.rejected
-        #expect(rejected.keys.sorted() == ["PolicyException billing/vendor-64", "PolicyException billing/vendor-65"], "\(rejected)")
-        #expect(rejected["PolicyException billing/vendor-64"]?.contains(#"namespace "billing" already holds 64 PolicyExceptions"#) == true)
-        #expect(source.exceptionUsage("billing")?.count == 64)
+        #expect(rejected.keys.sorted() == (kept.count..<20).map { "PolicyException billing/vendor-\($0)" }.sorted(), "\(rejected.keys)")
+        #expect(rejected["PolicyException billing/vendor-19"]?.contains("one namespace's may take at most \(1 << 20)") == true)
+        let usage = try #require(source.exceptionUsage("billing"))
+        #expect(usage.count == kept.count && usage.bytes <= 1 << 20 && usage.sizes["vendor-0"] != nil)
         #expect(source.exceptionUsage("shop")?.count == 1)
 
         // An older one deleted makes room for the next.
         try server.delete("policyexceptions", key: "billing/vendor-0")
-        try await KubernetesWatchTests.eventually("vendor-64 in force") {
-            await source.current().exceptions.contains { $0.qualifiedName == "billing/vendor-64" }
+        let next = "billing/vendor-\(kept.count)"
+        try await KubernetesWatchTests.eventually("\(next) in force") {
+            await source.current().exceptions.contains { $0.qualifiedName == next }
         }
-        #expect(await !source.current().exceptions.contains { $0.qualifiedName == "billing/vendor-65" })
     }
 
     static func crdCheck(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {

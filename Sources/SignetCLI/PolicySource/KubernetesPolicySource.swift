@@ -214,7 +214,7 @@ actor KubernetesPolicySource: PolicySource {
                 let label = "\(resource.kind) \(object.key)"
                 hash.combine(label)
                 // The spec, not the resourceVersion: status writes must not change the revision.
-                let spec = specs[label] ?? Self.specJSON(of: object)
+                let spec = specs[label] ?? ExemptionLimits.specJSON(object.dictionary["spec"])
                 hash.combine(spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
                 // Who made it, and which object it is: an exception deleted and made again with
                 // the same spec by someone else is another object, and its uses are theirs.
@@ -273,13 +273,9 @@ actor KubernetesPolicySource: PolicySource {
         if keySecrets == .api { watch(unhashed.clusterReferences) }
     }
 
-    /// `object`'s spec as canonical JSON (sorted keys), what the revision and the budgets read.
-    private static func specJSON(of object: KubernetesObject) -> Data? {
-        object.dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-    }
-
     /// The PolicyExceptions of each namespace, oldest first (then by name), within
-    /// ``ExemptionLimits/exceptionsPerNamespace`` and ``ExemptionLimits/exceptionBytesPerNamespace``:
+    /// ``ExemptionLimits/exceptionsPerNamespace`` and ``ExemptionLimits/exceptionBytesPerNamespace``
+    /// (specs as ``ExemptionLimits/specJSON(_:)`` measures them):
     /// their specs by label, and why each one beyond is left out. Those being deleted take no
     /// room. What the ones within take is published for the admission of new ones.
     private func exceptionBudgets() -> (specs: [String: Data?], overBudget: [String: String]) {
@@ -291,8 +287,7 @@ actor KubernetesPolicySource: PolicySource {
             let dictionary = object.dictionary
             let metadata = dictionary["metadata"] as? [String: Any]
             guard metadata?["deletionTimestamp"] == nil else { return nil }
-            let spec = dictionary["spec"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-            return (object, metadata?["creationTimestamp"] as? String ?? "", spec)
+            return (object, metadata?["creationTimestamp"] as? String ?? "", ExemptionLimits.specJSON(dictionary["spec"]))
         }
         for (object, _, spec) in objects.sorted(by: { ($0.created, $0.object.key) < ($1.created, $1.object.key) }) {
             let label = "\(KubernetesResource.policyExceptions.kind) \(object.key)"
@@ -302,8 +297,7 @@ actor KubernetesPolicySource: PolicySource {
             if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage[namespace] ?? .init(), namespace: namespace) {
                 overBudget[label] = refusal
             } else {
-                usage[namespace, default: .init()].count += 1
-                usage[namespace, default: .init()].bytes += bytes
+                usage[namespace, default: .init()].add(object.name, bytes: bytes)
             }
         }
         exceptionUsage.withLockedValue { $0 = usage }

@@ -219,31 +219,55 @@ public enum ExemptionLimits {
     static let kinds = 64
     static let namespaces = 1024
 
-    /// How many PolicyExceptions of one namespace are in force at most, and how many bytes their
-    /// specs (as canonical JSON) take together. Whoever may write exceptions in a namespace could
+    /// How many PolicyExceptions one namespace holds at most (expired ones and those that do not
+    /// compile included: every replica keeps them), and how many bytes their specs (as canonical
+    /// JSON, ``specJSON(_:)``) take together. Whoever may write exceptions in a namespace could
     /// otherwise make hundreds of objects near the API server's 1.5 MiB each, which every replica
-    /// keeps compiled; an exception is a few hundred bytes.
-    public static let exceptionsPerNamespace = 64
+    /// keeps; an exception is a few hundred bytes, so the bytes bound what is kept and the count
+    /// is far above what a team writes.
+    public static let exceptionsPerNamespace = 256
     public static let exceptionBytesPerNamespace = 1 << 20
 
-    /// What a namespace's exceptions take, in creation order, up to one being judged.
+    /// What a namespace's exceptions within its budget take.
     public struct NamespaceUsage: Sendable, Equatable {
         public var count = 0
         public var bytes = 0
-        public init(count: Int = 0, bytes: Int = 0) {
+        /// The bytes of each exception counted, by name.
+        public var sizes: [String: Int] = [:]
+
+        public init(count: Int = 0, bytes: Int = 0, sizes: [String: Int] = [:]) {
             self.count = count
             self.bytes = bytes
+            self.sizes = sizes
+        }
+
+        /// Counts the exception `name` of `bytes`.
+        public mutating func add(_ name: String, bytes: Int) {
+            count += 1
+            self.bytes += bytes
+            sizes[name] = bytes
+        }
+
+        /// Gives back the room of the exception `name`, if it was counted.
+        public mutating func remove(_ name: String) {
+            guard let size = sizes.removeValue(forKey: name) else { return }
+            count -= 1
+            bytes -= size
         }
     }
 
-    /// Why one more exception of `bytes` (its spec as canonical JSON) does not fit beside
-    /// `usage` in `namespace`; nil when it fits.
+    /// A spec as the budget measures it: canonical JSON (sorted keys).
+    public static func specJSON(_ spec: Any?) -> Data? {
+        spec.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+    }
+
+    /// Why one more exception of `bytes` does not fit beside `usage` in `namespace`; nil when it fits.
     public static func namespaceBudgetRefusal(adding bytes: Int, to usage: NamespaceUsage, namespace: String) -> String? {
         if usage.count + 1 > exceptionsPerNamespace {
-            return "namespace \"\(namespace)\" already holds \(usage.count) PolicyExceptions in force, the most one namespace may hold (\(exceptionsPerNamespace)); delete expired ones first"
+            return "namespace \"\(namespace)\" already holds \(usage.count) PolicyExceptions (expired ones included), the most one namespace may hold (\(exceptionsPerNamespace)); delete the expired ones"
         }
         if usage.bytes + bytes > exceptionBytesPerNamespace {
-            return "namespace \"\(namespace)\"'s PolicyExceptions in force take \(usage.bytes) bytes, and this one \(bytes) more: one namespace's may take at most \(exceptionBytesPerNamespace)"
+            return "namespace \"\(namespace)\"'s PolicyExceptions (expired ones included) take \(usage.bytes) bytes, and this one \(bytes) more: one namespace's may take at most \(exceptionBytesPerNamespace); delete the expired ones"
         }
         return nil
     }
