@@ -47,10 +47,11 @@ public final class NotaryHTTPFetcher: TUFFetcher {
         let scope = Self.scope(ofPath: components.path)
         let deadline = ContinuousClock.now + configuration.requestTimeout
         let credential: RegistryCredential?
-        if let fromTask = await RequestCredentials.credential(for: serverName) {
+        let gun = Self.gun(ofPath: components.path)
+        if let fromTask = await RequestCredentials.credential(for: serverName, repository: gun) {
             credential = fromTask
         } else {
-            credential = credentials.credential(for: serverName)
+            credential = credentials.credential(for: serverName, repository: gun)
         }
         let client = self.client
         let exchange: TokenAuthenticator.Exchange = { tokenURL, headers, deadline in
@@ -100,8 +101,14 @@ public final class NotaryHTTPFetcher: TUFFetcher {
     /// `repository:<gun>:pull` for `/v2/<gun>/_trust/tuf/<role>.json`, the scope Notary's
     /// clients ask a token for.
     static func scope(ofPath path: String) -> String {
+        "repository:\(gun(ofPath: path)):pull"
+    }
+
+    /// The GUN a metadata path names (`/v2/<gun>/_trust/tuf/<role>.json`): the repository the
+    /// Notary server authorises, and the one a credential keyed with a path must serve.
+    static func gun(ofPath path: String) -> String {
         var gun = path.hasPrefix("/v2/") ? String(path.dropFirst(4)) : path
         if let range = gun.range(of: "/_trust/") { gun = String(gun[..<range.lowerBound]) }
-        return "repository:\(gun):pull"
+        return gun
     }
 }

@@ -76,5 +76,11 @@ struct NotaryTokenAuthTests {
     @Test("the token scope names the GUN, as Notary clients ask")
     func scope() {
         #expect(NotaryHTTPFetcher.scope(ofPath: "/v2/127.0.0.1:5000/team/app/_trust/tuf/targets/releases.json") == "repository:127.0.0.1:5000/team/app:pull")
+        // A credential keyed with a path on the Notary server serves the GUNs under it.
+        let gun = NotaryHTTPFetcher.gun(ofPath: "/v2/127.0.0.1:5000/team/app/_trust/tuf/root.json")
+        #expect(gun == "127.0.0.1:5000/team/app")
+        let scoped = RegistryCredentialStore(["notary.example.com/127.0.0.1:5000/team": RegistryCredential(username: "team", password: "pw")])
+        #expect(scoped.credential(for: "notary.example.com", repository: gun)?.username == "team")
+        #expect(scoped.credential(for: "notary.example.com", repository: "127.0.0.1:5000/other/app") == nil)
     }
 }

@@ -93,6 +93,24 @@ struct RegistryCredentialStoreTests {
         let override = RegistryCredentialStore(["index.docker.io": RegistryCredential(username: "b", password: "2")])
         #expect(base.merging(override).credential(for: "docker.io")?.username == "b")
     }
+
+    /// The store asked first answers for every repository it has a key serving, even where a
+    /// later one has a longer path (a pod's own secret over the cluster's team key); a later
+    /// store answers for the rest.
+    @Test func theFirstStoreWithAKeyServingTheRepositoryAnswers() {
+        let cluster = RegistryCredentialStore([
+            "registry.example.com/team-a": RegistryCredential(username: "cluster-team-a", password: "1"),
+            "quay.io": RegistryCredential(username: "cluster-quay", password: "2"),
+        ])
+        let pod = RegistryCredentialStore(["registry.example.com": RegistryCredential(username: "pod", password: "3")])
+        let merged = cluster.merging(pod)
+        #expect(merged.credential(for: "registry.example.com", repository: "team-a/app")?.username == "pod")
+        #expect(merged.credential(for: "quay.io", repository: "team-a/app")?.username == "cluster-quay")
+        let scopedPod = RegistryCredentialStore(["registry.example.com/team-b": RegistryCredential(username: "pod-team-b", password: "4")])
+        #expect(cluster.merging(scopedPod).credential(for: "registry.example.com", repository: "team-a/app")?.username == "cluster-team-a")
+        #expect(cluster.merging(scopedPod).credential(for: "registry.example.com", repository: "team-b/app")?.username == "pod-team-b")
+        #expect(merged.registries == ["quay.io", "registry.example.com", "registry.example.com/team-a"])
+    }
 }
 
 struct RetryAfterTests {

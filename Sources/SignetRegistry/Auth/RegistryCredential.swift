@@ -30,24 +30,28 @@ public struct RegistryCredential: Sendable, Hashable, CustomStringConvertible {
 /// (`k8s.io/kubernetes/pkg/credentialprovider`, `BasicDockerKeyring`): `https://index.docker.io/v1/`,
 /// `index.docker.io`, `registry-1.docker.io` and `docker.io` all mean Docker Hub, a scheme and a
 /// leading `/v1/` or `/v2/` are ignored, and a key with a path (`registry.example.com/team-a`)
-/// serves only the repositories whose path starts with it (`team-a/app`); where several keys
-/// serve a repository, the longest path wins. Credential helpers (`credsStore`, `credHelpers`)
-/// and identity tokens are not supported.
+/// serves only the repositories whose path starts with it (`team-a/app`); where several keys of
+/// one document serve a repository, the longest path wins. Stores merged keep their order
+/// (``merging(_:)``): the first that has a key serving a repository answers for it, as the pod's
+/// own pull secrets come before its service account's. Credential helpers (`credsStore`,
+/// `credHelpers`) and identity tokens are not supported.
 public struct RegistryCredentialStore: Sendable {
-    /// By key: the normalised registry, then the key's path (`/team-a`) or nothing.
-    private var entries: [String: RegistryCredential]
+    /// By key (the normalised registry, then the key's path, `/team-a`, or nothing), one table
+    /// per document merged, the one asked first first.
+    private var layers: [[String: RegistryCredential]]
 
     /// No credentials: every registry is accessed anonymously.
     public init() {
-        entries = [:]
+        layers = []
     }
 
     /// Credentials given directly, keyed by registry as in an image reference.
     public init(_ credentials: [String: RegistryCredential]) {
-        entries = [:]
+        var entries: [String: RegistryCredential] = [:]
         for (registry, credential) in credentials {
             entries[Self.normalizedKey(registry)] = credential
         }
+        layers = [entries]
     }
 
     /// Reads a docker `config.json` document.
@@ -58,12 +62,13 @@ public struct RegistryCredentialStore: Sendable {
         } catch {
             throw RegistryError(.invalidConfiguration("docker config.json does not parse: \(error)"))
         }
-        entries = [:]
+        var entries: [String: RegistryCredential] = [:]
         for (key, entry) in document.auths ?? [:] {
             if let credential = try Self.credential(from: entry, key: key) {
                 entries[Self.normalizedKey(key)] = credential
             }
         }
+        layers = [entries]
     }
 
     /// Reads the data of a `kubernetes.io/dockerconfigjson` secret as the API returns it (each
@@ -79,11 +84,18 @@ public struct RegistryCredentialStore: Sendable {
     }
 
     /// The credential for `repository` (as in ``ImageReference/repository``) of `registry` (as
-    /// in ``ImageReference/registry``), if any: the key with the longest path it starts with, or
-    /// the registry's key without a path. Without `repository` (a server that is not a
-    /// registry), only a key without a path.
+    /// in ``ImageReference/registry``), if any: from the first document merged that has a key
+    /// serving it, the key with the longest path it starts with, or the registry's key without a
+    /// path. Without `repository` (a server that is not a registry), only a key without a path.
     public func credential(for registry: String, repository: String? = nil) -> RegistryCredential? {
         let host = Self.normalizedRegistry(registry)
+        for entries in layers {
+            if let found = Self.credential(in: entries, host: host, repository: repository) { return found }
+        }
+        return nil
+    }
+
+    private static func credential(in entries: [String: RegistryCredential], host: String, repository: String?) -> RegistryCredential? {
         var found = entries[host]
         guard let repository else { return found }
         // Compared by bytes (a key is whatever a secret holds; a repository is ASCII).
@@ -101,12 +113,13 @@ public struct RegistryCredentialStore: Sendable {
     }
 
     /// The keys that have credentials, normalised: the registry, and the path when there is one.
-    public var registries: [String] { entries.keys.sorted() }
+    public var registries: [String] { Set(layers.flatMap(\.keys)).sorted() }
 
-    /// This store with `other`'s entries added; `other` wins where both have a registry.
+    /// This store with `other`'s documents asked first: `other` answers for every repository it
+    /// has a key serving.
     public func merging(_ other: RegistryCredentialStore) -> RegistryCredentialStore {
         var result = self
-        result.entries.merge(other.entries) { _, new in new }
+        result.layers = other.layers + layers
         return result
     }
 
