@@ -318,11 +318,24 @@ public struct PolicyEvaluator: Sendable {
         for image in unfinished.indices {
             for policy in progress[image].indices where !progress[image][policy].isFinished { jobs.append((image, policy)) }
         }
-        let claims = unfinished.indices.filter { unfinished[$0].work.bypassClaim != nil }
+        let claims = unfinished.indices.compactMap { image -> (image: Int, tag: ImageReference, digest: ImageDigest, use: ExemptionUse)? in
+            guard let claim = unfinished[image].work.bypassClaim, let digest = unfinished[image].work.parsed.reference.digest else { return nil }
+            return (image, claim.tag, digest, claim.use)
+        }
         guard !jobs.isEmpty || !claims.isEmpty else { return Self.evaluations(unfinished, progress, bypassed: bypassed) }
+        // Per image, the jobs not yet reported; the claims not yet resolved.
+        var unreported = [Int](repeating: 0, count: unfinished.count)
+        for job in jobs { unreported[job.image] += 1 }
+        var claimsLeft = claims.count
         await withTaskGroup(of: Finished.self) { group in
             var started = 0
             func startNext() {
+                // A bypassed image's verifications are moot: not started.
+                while started < jobs.count, bypassed[jobs[started].image] != nil {
+                    unreported[jobs[started].image] -= 1
+                    started += 1
+                }
+                guard started < jobs.count else { return }
                 let (image, policy) = jobs[started]
                 let reference = unfinished[image].work.parsed.reference
                 let open = progress[image][policy]
@@ -333,12 +346,16 @@ public struct PolicyEvaluator: Sendable {
                     return .policy(image: image, policy: policy, open)
                 }
             }
+            /// Nothing left matters: every claim resolved, and every image whose jobs are not all
+            /// in is bypassed (then its running verifications are cancelled with the timer).
+            func isSettled() -> Bool {
+                claimsLeft == 0 && unreported.indices.allSatisfy { unreported[$0] == 0 || bypassed[$0] != nil }
+            }
             while started < min(jobs.count, Self.concurrentVerifications) { startNext() }
             // Bypass claims are few (an active bypass written for a tag): each resolves its tag
             // beside the verifications, which it makes moot when the tag names the digest.
-            for image in claims {
-                guard let claim = unfinished[image].work.bypassClaim, let digest = unfinished[image].work.parsed.reference.digest else { continue }
-                group.addTask { .bypass(image: image, await self.tag(claim.tag, names: digest, deadline: deadline) ? claim.use : nil) }
+            for claim in claims {
+                group.addTask { .bypass(image: claim.image, await self.tag(claim.tag, names: claim.digest, deadline: deadline) ? claim.use : nil) }
             }
             group.addTask {
                 do {
@@ -348,20 +365,19 @@ public struct PolicyEvaluator: Sendable {
                     return .timerStopped
                 }
             }
-            var remaining = jobs.count + claims.count
             for await finished in group {
                 switch finished {
                 case .policy(let image, let policy, let verified):
                     progress[image][policy] = verified
-                    remaining -= 1
+                    unreported[image] -= 1
                     // After the deadline a job started now reports the deadline at once.
                     if started < jobs.count { startNext() }
                     // Everything is in: stop the timer.
-                    if remaining == 0 { group.cancelAll() }
+                    if isSettled() { group.cancelAll() }
                 case .bypass(let image, let use):
                     bypassed[image] = use
-                    remaining -= 1
-                    if remaining == 0 { group.cancelAll() }
+                    claimsLeft -= 1
+                    if isSettled() { group.cancelAll() }
                 case .deadline:
                     group.cancelAll()
                 case .timerStopped:

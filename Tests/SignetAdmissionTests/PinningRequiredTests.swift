@@ -351,6 +351,33 @@ struct PinningRequiredTests {
                 "\(uncovered.status?.message ?? "")")
     }
 
+    /// Verifies nothing: every verification waits until it is cancelled (a registry that hangs
+    /// during the outage the bypass is for); every tag names ``digest``.
+    struct HangsResolvingTags: AuthorityVerifier, TagDigestSource {
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            try await Task.sleep(for: .seconds(3600))
+            return AuthorityVerdict(passed: false, authority: authority.name, reason: "never")
+        }
+        func cachedDigest(ofTag image: ImageReference) -> ImageDigest? { nil }
+        func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest { PinningRequiredTests.digest }
+    }
+
+    /// Once the tag names the digest, the bypass decides the image: its verifications are
+    /// cancelled, not waited for until the admission's deadline (an hour here; the test's time
+    /// limit catches the wait).
+    @Test(.timeLimit(.minutes(1))) func aResolvedBypassDoesNotWaitForTheVerificationsItMakesMoot() async throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
+        let evaluator = PolicyEvaluator(policies: set, verifier: HangsResolvingTags(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
+        let images = [ImageUse(image: "ghcr.io/my-org/strict:v2@\(Self.digest)", container: "web")]
+        guard case .verifying(let pending) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
+            Issue.record("nothing to verify")
+            return
+        }
+        let decision = await evaluator.finish(pending, deadline: .now + .seconds(3600))
+        #expect(decision.allowed)
+        #expect(decision.warnings.contains { $0.contains(#"EmergencyBypass "outage""#) }, "\(decision.warnings)")
+    }
+
     /// A pinned image its cached verdicts already pass is decided at once, without resolving its
     /// tag for a bypass it does not need.
     @Test func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsBypass() throws {
