@@ -326,7 +326,8 @@ public struct PolicyEvaluator: Sendable {
         // Per image, the jobs not yet reported; the claims not yet resolved.
         var unreported = [Int](repeating: 0, count: unfinished.count)
         for job in jobs { unreported[job.image] += 1 }
-        var claimsLeft = claims.count
+        var claimPending = [Bool](repeating: false, count: unfinished.count)
+        for claim in claims { claimPending[claim.image] = true }
         await withTaskGroup(of: Finished.self) { group in
             var started = 0
             func startNext() {
@@ -346,10 +347,26 @@ public struct PolicyEvaluator: Sendable {
                     return .policy(image: image, policy: policy, open)
                 }
             }
-            /// Nothing left matters: every claim resolved, and every image whose jobs are not all
-            /// in is bypassed (then its running verifications are cancelled with the timer).
+            /// Nothing left matters: every image is bypassed, or has all its jobs in and no claim
+            /// left to resolve unless its policies fail without it (what is still running is then
+            /// cancelled with the timer).
             func isSettled() -> Bool {
-                claimsLeft == 0 && unreported.indices.allSatisfy { unreported[$0] == 0 || bypassed[$0] != nil }
+                unfinished.indices.allSatisfy { image in
+                    bypassed[image] != nil || (unreported[image] == 0 && (!claimPending[image] || passesWithoutBypass(image)))
+                }
+            }
+            /// Every policy of `image` is verified and none that enforces fails: a bypass claim
+            /// is moot (an image no policy covers needs it under a deny no-match action).
+            func passesWithoutBypass(_ image: Int) -> Bool {
+                let covering = progress[image].filter { !$0.notCovering }
+                if covering.isEmpty {
+                    let work = unfinished[image].work
+                    return !work.exempted.isEmpty || !work.notEnforcedHere.isEmpty || noMatchAction != .deny
+                }
+                return !covering.contains { policy in
+                    let result = policy.result
+                    return !result.passed && result.mode == .enforce
+                }
             }
             while started < min(jobs.count, Self.concurrentVerifications) { startNext() }
             // Bypass claims are few (an active bypass written for a tag): each resolves its tag
@@ -376,7 +393,7 @@ public struct PolicyEvaluator: Sendable {
                     if isSettled() { group.cancelAll() }
                 case .bypass(let image, let use):
                     bypassed[image] = use
-                    claimsLeft -= 1
+                    claimPending[image] = false
                     if isSettled() { group.cancelAll() }
                 case .deadline:
                     group.cancelAll()

@@ -378,6 +378,34 @@ struct PinningRequiredTests {
         #expect(decision.warnings.contains { $0.contains(#"EmergencyBypass "outage""#) }, "\(decision.warnings)")
     }
 
+    /// Verifies every image as ``VerifiesAsOneDigest`` does; a tag's resolution waits until it
+    /// is cancelled (a registry whose tag endpoint hangs).
+    struct VerifiesWithTagsHanging: AuthorityVerifier, TagDigestSource {
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            try await VerifiesAsOneDigest().verify(image: image, authority: authority, policy: policy, deadline: deadline)
+        }
+        func cachedDigest(ofTag image: ImageReference) -> ImageDigest? { nil }
+        func digest(ofTag image: ImageReference, deadline: ContinuousClock.Instant) async throws -> ImageDigest {
+            try await Task.sleep(for: .seconds(3600))
+            return PinningRequiredTests.digest
+        }
+    }
+
+    /// An image its policies pass once verified does not wait for the tag a bypass claim
+    /// resolves: the claim is moot and cancelled.
+    @Test(.timeLimit(.minutes(1))) func anImageItsPoliciesPassDoesNotWaitForItsBypassClaim() async throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
+        let evaluator = PolicyEvaluator(policies: set, verifier: VerifiesWithTagsHanging(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
+        let images = [ImageUse(image: "ghcr.io/my-org/my-app:v2@\(Self.digest)", container: "web")]
+        guard case .verifying(let pending) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
+            Issue.record("nothing to verify")
+            return
+        }
+        let decision = await evaluator.finish(pending, deadline: .now + .seconds(3600))
+        #expect(decision.allowed)
+        #expect(!decision.warnings.contains { $0.contains("EmergencyBypass") }, "\(decision.warnings)")
+    }
+
     /// A pinned image its cached verdicts already pass is decided at once, without resolving its
     /// tag for a bypass it does not need.
     @Test func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsBypass() throws {
