@@ -351,6 +351,19 @@ struct PinningRequiredTests {
                 "\(uncovered.status?.message ?? "")")
     }
 
+    /// The decision on a Pod in `team` running `image` under ``policies`` and ``tagBypass``,
+    /// verified by `verifier`, with an hour to go.
+    static func decideUnderTheTagBypass(_ image: String, verifier: some AuthorityVerifier & TagDigestSource) async throws -> AdmissionDecision {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((policies + "\n" + tagBypass).utf8))])
+        let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(now)))
+        let subject = AdmissionSubject(namespace: "team", name: "web", kind: "Pod")
+        guard case .verifying(let pending) = evaluator.begin([ImageUse(image: image, container: "web")], subject: subject) else {
+            Issue.record("nothing to verify")
+            return AdmissionDecision(allowed: false, verdicts: [], denials: ["nothing to verify"], warnings: [], auditFindings: [])
+        }
+        return await evaluator.finish(pending, deadline: .now + .seconds(3600))
+    }
+
     /// Verifies nothing: every verification waits until it is cancelled (a registry that hangs
     /// during the outage the bypass is for); every tag names ``digest``.
     struct HangsResolvingTags: AuthorityVerifier, TagDigestSource {
@@ -366,14 +379,7 @@ struct PinningRequiredTests {
     /// cancelled, not waited for until the admission's deadline (an hour here; the test's time
     /// limit catches the wait).
     @Test(.timeLimit(.minutes(1))) func aResolvedBypassDoesNotWaitForTheVerificationsItMakesMoot() async throws {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
-        let evaluator = PolicyEvaluator(policies: set, verifier: HangsResolvingTags(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
-        let images = [ImageUse(image: "ghcr.io/my-org/strict:v2@\(Self.digest)", container: "web")]
-        guard case .verifying(let pending) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
-            Issue.record("nothing to verify")
-            return
-        }
-        let decision = await evaluator.finish(pending, deadline: .now + .seconds(3600))
+        let decision = try await Self.decideUnderTheTagBypass("ghcr.io/my-org/strict:v2@\(Self.digest)", verifier: HangsResolvingTags())
         #expect(decision.allowed)
         #expect(decision.warnings.contains { $0.contains(#"EmergencyBypass "outage""#) }, "\(decision.warnings)")
     }
@@ -394,31 +400,9 @@ struct PinningRequiredTests {
     /// An image its policies pass once verified does not wait for the tag a bypass claim
     /// resolves: the claim is moot and cancelled.
     @Test(.timeLimit(.minutes(1))) func anImageItsPoliciesPassDoesNotWaitForItsBypassClaim() async throws {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
-        let evaluator = PolicyEvaluator(policies: set, verifier: VerifiesWithTagsHanging(), exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
-        let images = [ImageUse(image: "ghcr.io/my-org/my-app:v2@\(Self.digest)", container: "web")]
-        guard case .verifying(let pending) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
-            Issue.record("nothing to verify")
-            return
-        }
-        let decision = await evaluator.finish(pending, deadline: .now + .seconds(3600))
+        let decision = try await Self.decideUnderTheTagBypass("ghcr.io/my-org/my-app:v2@\(Self.digest)", verifier: VerifiesWithTagsHanging())
         #expect(decision.allowed)
         #expect(!decision.warnings.contains { $0.contains("EmergencyBypass") }, "\(decision.warnings)")
-    }
-
-    /// A pinned image its cached verdicts already pass is decided at once, without resolving its
-    /// tag for a bypass it does not need.
-    @Test func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsBypass() throws {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
-        let verifier = CachedPassesResolvingTags()
-        let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
-        let images = [ImageUse(image: "ghcr.io/my-org/my-app:v2@\(Self.digest)", container: "web")]
-        guard case .decided(let decision) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
-            Issue.record("a review its cache passes waited for the tag's resolution")
-            return
-        }
-        #expect(decision.allowed)
-        #expect(verifier.resolutions.withLockedValue { $0 } == 0)
     }
 
     /// Verdicts from a cache that passes everything; no tag in its tag cache (resolutions counted).
@@ -440,13 +424,14 @@ struct PinningRequiredTests {
     }
 
     /// A pinned image whose policy its cached verdicts already pass is decided at once, without
-    /// resolving its tag for an exception it does not need (a registry outage would otherwise
-    /// hold every such review until its deadline).
-    @Test func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsTag() throws {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
+    /// resolving its tag for an exception (`strict:v1`) or a bypass (`my-app:v2`) it does not
+    /// need (a registry outage would otherwise hold every such review until its deadline).
+    @Test(arguments: ["ghcr.io/my-org/strict:v1", "ghcr.io/my-org/my-app:v2"])
+    func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsTag(image: String) throws {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
         let verifier = CachedPassesResolvingTags()
         let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
-        let images = [ImageUse(image: "ghcr.io/my-org/strict:v1@\(Self.digest)", container: "web")]
+        let images = [ImageUse(image: "\(image)@\(Self.digest)", container: "web")]
         guard case .decided(let decision) = evaluator.begin(images, subject: AdmissionSubject(namespace: "team", name: "web", kind: "Pod")) else {
             Issue.record("a review its cache passes waited for the tag's resolution")
             return
