@@ -14,8 +14,8 @@ import SignetPolicy
 /// ``SignetResourceValidator/warnings(_:)`` as admission warnings.
 struct SignetResourceAdmission: Sendable {
     var validator: SignetResourceValidator
-    /// What the PolicyExceptions of a namespace in force take, when known (the in-cluster policy
-    /// source): a new one, or a larger spec, beyond the namespace's budget is refused
+    /// What the PolicyExceptions of a namespace within its budget take, when known (the
+    /// in-cluster policy source): a new one, or a larger spec, beyond the budget is refused
     /// (``ExemptionLimits/namespaceBudgetRefusal(adding:to:namespace:)``).
     var exceptionUsage: (@Sendable (String) -> ExemptionLimits.NamespaceUsage)? = nil
 
