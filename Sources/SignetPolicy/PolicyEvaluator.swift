@@ -560,7 +560,8 @@ public struct PolicyEvaluator: Sendable {
         return progress
     }
 
-    /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
+    /// Decides what `progress` still waits for: the tag written beside the digest for a policy
+    /// limited to tags, an exception written for that tag, and the authorities left to verify.
     private func verify(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
         // What the tag beside the digest names, asked of the registry at most once.
         var resolved: (tag: ImageReference, names: Bool)?
@@ -579,14 +580,26 @@ public struct PolicyEvaluator: Sendable {
                 return
             }
         }
-        if let claim = progress.exemptionClaim {
-            progress.exemptionClaim = nil
-            // Nor for an exception: unresolved, the exception written for the tag does not apply.
-            if await names(claim.tag) {
-                progress.exemptedBy = claim.use
-                return
-            }
+        guard let claim = progress.exemptionClaim, let digest = image.digest else {
+            await verifyPending(&progress, image: image, deadline: deadline)
+            return
         }
+        progress.exemptionClaim = nil
+        // Nor for an exception: unresolved, the exception written for the tag does not apply.
+        if let resolved, resolved.tag == claim.tag {
+            if resolved.names { progress.exemptedBy = claim.use } else { await verifyPending(&progress, image: image, deadline: deadline) }
+            return
+        }
+        // The tag is resolved beside the verification: moot (and cancelled) when the policy
+        // passes without the exception, waited for only when it does not.
+        async let named = self.tag(claim.tag, names: digest, deadline: deadline)
+        await verifyPending(&progress, image: image, deadline: deadline)
+        if progress.passes >= progress.policy.requiredPasses { return }
+        if await named { progress.exemptedBy = claim.use }
+    }
+
+    /// Verifies the authorities `progress` still waits for, concurrently, until its outcome is certain.
+    private func verifyPending(_ progress: inout PolicyProgress, image: ImageReference, deadline: ContinuousClock.Instant) async {
         guard let verifier, !progress.isFinished else { return }
         let pending = progress.pending
         let policy = progress.policy

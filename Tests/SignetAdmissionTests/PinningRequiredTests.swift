@@ -307,8 +307,22 @@ struct PinningRequiredTests {
     }
 
     /// An EmergencyBypass written for tags, for `strict:v2`, `my-app:v2` and the uncovered
-    /// `ghcr.io/other/app:v1`, in `team`.
-    static let tagBypass = """
+    /// `ghcr.io/other/app:v1`, in `team`; a PolicyException from `my-app-signed` for `my-app:v4`.
+    static let tagExemptions = """
+        ---
+        apiVersion: signet.dev/v1alpha1
+        kind: PolicyException
+        metadata:
+          name: my-app-v4
+          namespace: team
+          creationTimestamp: "2026-11-20T10:00:00Z"
+        spec:
+          policies: [my-app-signed]
+          images:
+            - glob: "ghcr.io/my-org/my-app:v4"
+          reason: a hotfix build
+          approvedBy: security@example.com
+          validUntil: "2026-12-01T00:00:00Z"
         ---
         apiVersion: signet.dev/v1alpha1
         kind: EmergencyBypass
@@ -332,7 +346,7 @@ struct PinningRequiredTests {
     /// an uncovered one the no-match action denies. A digest the tag does not name is judged by
     /// the policies.
     @Test func aPinnedImageKeepsItsTagsBypassWhenTheTagMustBeResolved() async throws {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagExemptions).utf8))])
         let verifier = VerifiesAsOneDigestResolvingTags()
         let responder = AdmissionResponder(evaluator: PolicyEvaluator(
             policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now))))
@@ -351,10 +365,10 @@ struct PinningRequiredTests {
                 "\(uncovered.status?.message ?? "")")
     }
 
-    /// The decision on a Pod in `team` running `image` under ``policies`` and ``tagBypass``,
+    /// The decision on a Pod in `team` running `image` under ``policies`` and ``tagExemptions``,
     /// verified by `verifier`, with an hour to go.
-    static func decideUnderTheTagBypass(_ image: String, verifier: some AuthorityVerifier & TagDigestSource) async throws -> AdmissionDecision {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((policies + "\n" + tagBypass).utf8))])
+    static func decideUnderTheTagExemptions(_ image: String, verifier: some AuthorityVerifier & TagDigestSource) async throws -> AdmissionDecision {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((policies + "\n" + tagExemptions).utf8))])
         let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(now)))
         let subject = AdmissionSubject(namespace: "team", name: "web", kind: "Pod")
         guard case .verifying(let pending) = evaluator.begin([ImageUse(image: image, container: "web")], subject: subject) else {
@@ -379,7 +393,7 @@ struct PinningRequiredTests {
     /// cancelled, not waited for until the admission's deadline (an hour here; the test's time
     /// limit catches the wait).
     @Test(.timeLimit(.minutes(1))) func aResolvedBypassDoesNotWaitForTheVerificationsItMakesMoot() async throws {
-        let decision = try await Self.decideUnderTheTagBypass("ghcr.io/my-org/strict:v2@\(Self.digest)", verifier: HangsResolvingTags())
+        let decision = try await Self.decideUnderTheTagExemptions("ghcr.io/my-org/strict:v2@\(Self.digest)", verifier: HangsResolvingTags())
         #expect(decision.allowed)
         #expect(decision.warnings.contains { $0.contains(#"EmergencyBypass "outage""#) }, "\(decision.warnings)")
     }
@@ -400,7 +414,7 @@ struct PinningRequiredTests {
     /// An image its policies pass once verified does not wait for the tag a bypass claim
     /// resolves: the claim is moot and cancelled.
     @Test(.timeLimit(.minutes(1))) func anImageItsPoliciesPassDoesNotWaitForItsBypassClaim() async throws {
-        let decision = try await Self.decideUnderTheTagBypass("ghcr.io/my-org/my-app:v2@\(Self.digest)", verifier: VerifiesWithTagsHanging())
+        let decision = try await Self.decideUnderTheTagExemptions("ghcr.io/my-org/my-app:v2@\(Self.digest)", verifier: VerifiesWithTagsHanging())
         #expect(decision.allowed)
         #expect(!decision.warnings.contains { $0.contains("EmergencyBypass") }, "\(decision.warnings)")
     }
@@ -423,12 +437,20 @@ struct PinningRequiredTests {
         }
     }
 
+    /// An image its policy passes once verified does not wait for the tag an exception written
+    /// for that tag would need: the resolution runs beside the verification and is cancelled.
+    @Test(.timeLimit(.minutes(1))) func anImageItsPolicyPassesDoesNotWaitForItsExceptionsTag() async throws {
+        let decision = try await Self.decideUnderTheTagExemptions("ghcr.io/my-org/my-app:v4@\(Self.digest)", verifier: VerifiesWithTagsHanging())
+        #expect(decision.allowed, "\(decision.denials)")
+        #expect(!decision.warnings.contains { $0.contains("PolicyException") }, "\(decision.warnings)")
+    }
+
     /// A pinned image whose policy its cached verdicts already pass is decided at once, without
     /// resolving its tag for an exception (`strict:v1`) or a bypass (`my-app:v2`) it does not
     /// need (a registry outage would otherwise hold every such review until its deadline).
     @Test(arguments: ["ghcr.io/my-org/strict:v1", "ghcr.io/my-org/my-app:v2"])
     func aPinnedImageItsCacheAlreadyPassesDoesNotWaitForItsTag(image: String) throws {
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagBypass).utf8))])
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array((Self.policies + "\n" + Self.tagExemptions).utf8))])
         let verifier = CachedPassesResolvingTags()
         let evaluator = PolicyEvaluator(policies: set, verifier: verifier, exemptions: ExemptionConfiguration(clock: .fixed(Self.now)))
         let images = [ImageUse(image: "\(image)@\(Self.digest)", container: "web")]
