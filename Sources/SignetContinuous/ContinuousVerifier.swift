@@ -39,6 +39,9 @@ public actor ContinuousVerifier {
     /// Each Pod decided, by ``RunningPod/key`` (its UID): the images it ran then, and its findings.
     private var tracked: [String: (images: [String], findings: [ImageFinding])] = [:]
     private var reportedNamespaces: Set<String> = []
+    /// What each report holds as last written or found unchanged, timestamps aside
+    /// (``PolicyReportWriter/Outcome/contents``).
+    private var reportContents: [String: [UInt8]] = [:]
     /// Each Pod as read, by store key, with the resourceVersion it was read at: a Pod is parsed
     /// again only when it changed, not at every change check (every two seconds, on the pool the
     /// admissions run on, for every Pod of the cluster, however large).
@@ -149,15 +152,23 @@ public actor ContinuousVerifier {
         if let alerts {
             for alert in Alert.untrustedRunning(untrusted, time: Date()) { alerts.enqueue(alert) }
         }
-        await writeReports()
+        await writeReports(rewrite: replacing)
     }
 
-    private func writeReports() async {
+    /// Writes the reports of every finding tracked; with `rewrite` (a full scan) every report,
+    /// else only those whose results changed since they were written (a report deleted by hand
+    /// comes back at the next full scan).
+    private func writeReports(rewrite: Bool) async {
         guard let reports else { return }
-        let all = tracked.values.flatMap { $0.findings }
+        // In one order whatever the dictionary's, so an unchanged report reads the same.
+        let all = tracked.values.flatMap { $0.findings }.sorted {
+            ($0.namespace, $0.pod, $0.podUID ?? "", $0.container, $0.image) < ($1.namespace, $1.pod, $1.podUID ?? "", $1.container, $1.image)
+        }
         let namespaces = Set(all.map(\.namespace))
         let emptied = reportedNamespaces.subtracting(namespaces)
-        let outcome = await reports.write(all, builder: PolicyReportBuilder(time: Date()), emptiedNamespaces: emptied)
+        let outcome = await reports.write(
+            all, builder: PolicyReportBuilder(time: Date()), emptiedNamespaces: emptied, stored: rewrite ? [:] : reportContents)
+        reportContents = outcome.contents
         // A report that could not be emptied is emptied again after the next scan.
         reportedNamespaces = namespaces.union(emptied.intersection(outcome.failedNamespaces))
     }

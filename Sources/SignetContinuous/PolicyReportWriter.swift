@@ -25,6 +25,10 @@ public struct PolicyReportWriter: Sendable {
     public struct Outcome: Sendable {
         /// The namespaces whose report was written, sorted.
         public var written: [String] = []
+        /// What each report stored now holds, timestamps aside, by namespace (`""` for the
+        /// ClusterPolicyReport): those written and those left as they were. The next write is
+        /// given it, so a report whose results did not change is not written again.
+        public var contents: [String: [UInt8]] = [:]
         /// Why each report that was not written failed, by namespace (`nil` for the
         /// ClusterPolicyReport).
         public var failures: [(namespace: String?, error: KubernetesError)] = []
@@ -39,25 +43,50 @@ public struct PolicyReportWriter: Sendable {
     }
 
     /// Writes one `PolicyReport` per namespace of `findings` (and an empty one for each of
-    /// `emptiedNamespaces`), then the `ClusterPolicyReport`, going on past any that fails.
+    /// `emptiedNamespaces`), then the `ClusterPolicyReport`, going on past any that fails. A
+    /// report whose content, timestamps aside, is what `stored` says it already holds (an
+    /// earlier ``Outcome/contents``) is left as it is: a Pod that comes and goes in one namespace
+    /// does not rewrite every namespace's report.
     @discardableResult
-    public func write(_ findings: [ImageFinding], builder: PolicyReportBuilder, emptiedNamespaces: Set<String> = []) async -> Outcome {
+    public func write(
+        _ findings: [ImageFinding], builder: PolicyReportBuilder, emptiedNamespaces: Set<String> = [], stored: [String: [UInt8]] = [:]
+    ) async -> Outcome {
         let byNamespace = Dictionary(grouping: findings, by: \.namespace)
         var outcome = Outcome()
-        for namespace in Set(byNamespace.keys).union(emptiedNamespaces).sorted() {
+        func write(_ resource: KubernetesResource, namespace: String?, report: [String: Any]) async {
+            let key = namespace ?? ""
+            let content = Self.content(of: report)
+            if stored[key] == content {
+                outcome.contents[key] = content
+                return
+            }
             do {
-                try await upsert(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: byNamespace[namespace] ?? []))
-                outcome.written.append(namespace)
+                try await upsert(resource, namespace: namespace, report: report)
+                outcome.contents[key] = content
+                if let namespace { outcome.written.append(namespace) }
             } catch {
                 failed(&outcome, namespace: namespace, error)
             }
         }
-        do {
-            try await upsert(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings))
-        } catch {
-            failed(&outcome, namespace: nil, error)
+        for namespace in Set(byNamespace.keys).union(emptiedNamespaces).sorted() {
+            await write(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: byNamespace[namespace] ?? []))
         }
+        await write(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings))
         return outcome
+    }
+
+    /// `report` as canonical JSON without its results' timestamps: what decides whether it
+    /// changed.
+    static func content(of report: [String: Any]) -> [UInt8] {
+        var report = report
+        if let results = report["results"] as? [[String: Any]] {
+            report["results"] = results.map { result in
+                var result = result
+                result["timestamp"] = nil
+                return result
+            }
+        }
+        return encode(report)
     }
 
     private func failed(_ outcome: inout Outcome, namespace: String?, _ error: KubernetesError) {

@@ -95,6 +95,45 @@ struct ContinuousVerifierTests {
         try await Self.waitFor("the signed pod's alert") { receiver.requests.count == 3 }
     }
 
+    /// A Pod that comes in one namespace rewrites that namespace's report and the cluster's, not
+    /// every namespace's: a tenant creating and deleting Pods in a loop would otherwise have
+    /// every report of the cluster written again (a GET and a PUT each) every change check.
+    @Test func aChangeInOneNamespaceLeavesTheOtherReportsAlone() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        for namespace in ["shop", "bank"] {
+            let pod = ScanFixtures.pod("web", namespace: namespace, image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+            _ = try server.apply("pods", Self.podObject(pod))
+        }
+        let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = .seconds(3600)
+        configuration.changeCheckInterval = .milliseconds(100)
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
+            scanner: { scanner }, changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), alerts: nil)
+        let running = Task { await verifier.run() }
+        defer { running.cancel() }
+        try await Self.waitFor("both reports") { try Self.report(server, namespace: "shop") != nil && Self.report(server, namespace: "bank") != nil }
+        func bankWrites() throws -> Int { try server.requests().filter { $0.contains("namespaces/bank/policyreports") && !$0.hasPrefix("GET") }.count }
+        let before = try bankWrites()
+
+        let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitFor("the new pod's fail in shop's report") {
+            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 1
+        }
+        try server.delete("pods", key: "shop/late")
+        try await Self.waitFor("shop's report without it") {
+            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 0
+        }
+        let bank = try server.requests().filter { $0.contains("bank") }
+        #expect(try bankWrites() == before, "bank's report was written again: \(bank)")
+    }
+
     /// The JSON of `pod` with another UID.
     static func podObject(_ pod: RunningPod, uid: String) throws -> [String: Any] {
         var object = try podObject(pod)
