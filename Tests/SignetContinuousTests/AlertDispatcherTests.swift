@@ -176,9 +176,14 @@ struct AlertDispatcherTests {
         let slack = try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(alert))) as? [String: Any]
         let text = try #require(slack?["text"] as? String)
         #expect(!text.contains("<") && !text.contains(">"), "\(text)")
-        #expect(text.contains("Pod &lt;!channel&gt; &amp; &lt;@U024BE7LH&gt;"))
+        #expect(text.contains("Pod &lt;!channel&gt; &amp; &lt;@\u{200B}U024BE7LH&gt;"))
         #expect(text.contains("`registry.example/app:1&lt;https://evil.example|click here&gt;`"))
         #expect(text.contains("reason: no signature for &lt;https://evil.example&gt; `&amp;` &lt;!here&gt;"))
+        // Markdown links and `@` mentions, for the receivers that read them (Mattermost, Rocket.Chat).
+        alert.reason = "[rotate the key now](https://evil.example) @channel @all"
+        let markdown = try #require((try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(alert))) as? [String: Any])?["text"] as? String)
+        #expect(!markdown.contains("](") && !markdown.contains("@channel") && !markdown.contains("@all"), "\(markdown)")
+        #expect(markdown.contains("[rotate the key now]\u{200B}(https://evil.example) @\u{200B}channel"), "\(markdown)")
         #expect(AlertFormat.slackEscaped("a&amp;b") == "a&amp;amp;b", "an escape written by the sender is shown, not read")
         // `<` followed by a combining mark is one Swift Character that is not `<`: escaped all the same.
         let combined = AlertFormat.slackEscaped("<\u{338}!channel>\u{301} &\u{301}")

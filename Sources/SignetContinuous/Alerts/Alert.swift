@@ -119,7 +119,10 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
     /// `text` with the three characters Slack's mrkdwn gives meaning escaped (`&` as `&amp;`,
     /// `<` as `&lt;`, `>` as `&gt;`; Slack "Formatting text for app surfaces", escaping text),
     /// so that an image name, a reason or an object name (which anyone who can create a Pod
-    /// writes) cannot become a link, a user or channel mention, or `<!channel>`.
+    /// writes) cannot become a link, a user or channel mention, or `<!channel>`. The receivers
+    /// that take the same message read Markdown and `@` mentions (Mattermost, Rocket.Chat): a
+    /// zero-width space after `]` and `@` keeps `[text](url)` from hiding a link and
+    /// `@channel` or `@all` from notifying everyone, and reads the same.
     /// Read one Unicode scalar at a time (``UntrustedText/replacingScalars(_:_:)``): `<`
     /// followed by a combining mark is one Swift `Character` that is not equal to `<`.
     static func slackEscaped(_ text: String) -> String {
@@ -128,6 +131,8 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
             case "&": "&amp;"
             case "<": "&lt;"
             case ">": "&gt;"
+            case "]": "]\u{200B}"
+            case "@": "@\u{200B}"
             default: nil
             }
         }
