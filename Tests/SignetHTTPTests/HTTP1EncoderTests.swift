@@ -27,6 +27,11 @@ struct HTTP1EncoderTests {
             HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream")]), body: Array("ignored".utf8)),
             keepAlive: false, chunked: true)
         #expect(text(head) == "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        // For an HTTP/1.0 client, neither a length nor chunks: the close ends the body.
+        let closeDelimited = HTTPResponseEncoder.encode(
+            HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream")]), body: Array("ignored".utf8)),
+            version: .http1_0, keepAlive: false, closeDelimited: true)
+        #expect(text(closeDelimited) == "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
         #expect(text(HTTPResponseEncoder.chunk(Array(String(repeating: "x", count: 26).utf8))) == "1a\r\n" + String(repeating: "x", count: 26) + "\r\n")
         #expect(HTTPResponseEncoder.chunk([]).isEmpty, "an empty chunk would end the body")
         #expect(text(HTTPResponseEncoder.lastChunk) == "0\r\n\r\n")

@@ -24,7 +24,10 @@ public enum HTTPResponseEncoder {
     /// `Content-Length`, and no body (RFC 9110 §9.3.2).
     ///
     /// With `chunked`, the body is not written: `Transfer-Encoding: chunked` replaces the
-    /// Content-Length and the caller sends the body with ``chunk(_:)`` and ``lastChunk``.
+    /// Content-Length and the caller sends the body with ``chunk(_:)`` and ``lastChunk``. With
+    /// `closeDelimited` (a streamed body for an HTTP/1.0 client, which RFC 9112 §6.1 forbids
+    /// chunking for), neither field is sent, nor the body: the caller sends it as it comes and
+    /// closes the connection after it.
     ///
     /// `date`, when given, is sent as the `Date` field (RFC 9110 §6.6.1) unless the response has
     /// one; make it with ``imfFixdate(_:)``. Header fields whose name is not a token are left out
@@ -36,7 +39,8 @@ public enum HTTPResponseEncoder {
         keepAlive: Bool,
         date: String? = nil,
         headRequest: Bool = false,
-        chunked: Bool = false
+        chunked: Bool = false,
+        closeDelimited: Bool = false
     ) -> [UInt8] {
         let status = (100...999).contains(response.status) ? response.status : 500
         let bodyAllowed = status >= 200 && status != 204
@@ -63,7 +67,10 @@ public enum HTTPResponseEncoder {
         if let date, !hasDate {
             appendField("Date", date, to: &out)
         }
-        if bodyAllowed && chunked {
+        if bodyAllowed && closeDelimited {
+            // RFC 9112 §6.3: a body delimited by the connection's close, for a client that
+            // cannot read chunks; the caller closes after it.
+        } else if bodyAllowed && chunked {
             out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
         } else if bodyAllowed {
             out.append(contentsOf: "Content-Length: ".utf8)
@@ -76,7 +83,7 @@ public enum HTTPResponseEncoder {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out.append(contentsOf: crlf)
-        if bodyAllowed && !headRequest && !chunked {
+        if bodyAllowed && !headRequest && !chunked && !closeDelimited {
             out.append(contentsOf: response.body)
         }
         return out

@@ -357,7 +357,7 @@ final class ServerConnection {
         releaseBody()
         requestsServed += 1
         if let stream = response.stream, !request.isHead, response.status >= 200, response.status != 204 {
-            startStreaming(response, stream: stream)
+            startStreaming(response, stream: stream, chunked: request.version != .http1_0)
             return
         }
         let keepAlive = request.keepAlive && !draining && !core.isDraining
@@ -382,21 +382,27 @@ final class ServerConnection {
     /// Writes the head of a streamed response, then each chunk as the stream yields it, from a
     /// task that hands them to this loop by connection id; the last chunk and close when the
     /// stream ends. Closing the connection first cancels the task, which ends the stream's
-    /// iteration (its producer sees the termination).
-    private func startStreaming(_ response: HTTPResponse, stream: AsyncStream<[UInt8]>) {
+    /// iteration (its producer sees the termination). Without `chunked` (an HTTP/1.0 client,
+    /// RFC 9112 §6.1), the body goes as it comes and the close ends it.
+    private func startStreaming(_ response: HTTPResponse, stream: AsyncStream<[UInt8]>, chunked: Bool) {
         state = .streaming
-        send(HTTPResponseEncoder.encode(response, keepAlive: false, date: loop.dateHeader(), chunked: true))
+        streamIsChunked = chunked
+        send(HTTPResponseEncoder.encode(
+            response, keepAlive: false, date: loop.dateHeader(), chunked: chunked, closeDelimited: !chunked))
         let loop = self.loop
         let id = self.id
         streamTask = Task.detached {
             for await chunk in stream {
-                let bytes = HTTPResponseEncoder.chunk(chunk)
+                let bytes = chunked ? HTTPResponseEncoder.chunk(chunk) : chunk
                 guard !bytes.isEmpty else { continue }
                 loop.execute { loop.connection(id)?.sendStreamed(bytes) }
             }
             loop.execute { loop.connection(id)?.endStream() }
         }
     }
+
+    /// Whether the streamed body is sent in chunks (see ``startStreaming(_:stream:chunked:)``).
+    private var streamIsChunked = true
 
     /// One chunk of a streamed body; a client that does not take its chunks is closed.
     private func sendStreamed(_ bytes: [UInt8]) {
@@ -414,7 +420,7 @@ final class ServerConnection {
     /// The last chunk of a streamed body, then close.
     private func endStream() {
         guard case .streaming = state else { return }
-        send(HTTPResponseEncoder.lastChunk, thenClose: true, atEndOfPass: true)
+        send(streamIsChunked ? HTTPResponseEncoder.lastChunk : [], thenClose: true, atEndOfPass: true)
     }
 
     /// Sends an error (or final) response with `Connection: close`, then closes after it is written.
