@@ -162,9 +162,14 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         case ("GET", "history", 1):
             return await historyPage(request, user: user)
         case ("GET", "history", 2) where parts[1] == "events":
-            return Self.eventStream(ServerSentEvents.stream(feed.subscribe(), lifetime: liveStreamLifetime, encode: { decision in
-                ServerSentEvents.event("decision", json: HistoryPages.LiveRow(decision))
-            }))
+            guard let updates = feed.subscribe(for: user) else {
+                var busy = Self.page(429, title: "History", active: "History", user: user, body: """
+                    <p class="error">\(HTML.escape("too many live History streams are open (at most \(DecisionFeed.maximumSubscriptionsPerReader) per reader, \(DecisionFeed.maximumSubscriptions) in all); close other History pages"))</p>
+                    """)
+                busy.headers.add(name: "Retry-After", value: "30")
+                return busy
+            }
+            return Self.eventStream(ServerSentEvents.stream(updates, lifetime: liveStreamLifetime, encode: \.event))
         case ("GET", "history", 2):
             return await decisionPage(parts[1], user: user)
         case ("GET", "logout", 1):

@@ -8,10 +8,23 @@ import SignetHistory
 /// nothing. A subscriber that does not keep up loses the oldest decisions of its buffer, never
 /// slows admission. A decision carries its texts within the history's bounds
 /// (``HistoryEntryBounds``) and at most ``maximumImages`` images, so an object with megabytes of
-/// image strings cannot make each open page's buffer hold megabytes per decision.
+/// image strings cannot make each open page's buffer hold megabytes per decision. A decision is
+/// encoded as its server-sent event once, whoever watches, and one reader holds at most
+/// ``maximumSubscriptionsPerReader`` streams of ``maximumSubscriptions``: a reader who opened
+/// hundreds of streams and sent large dry runs made every decision be encoded and encrypted
+/// once per stream.
 public final class DecisionFeed: AuditSink {
     /// The images one live decision names at most; the rest are counted in its reason.
     public static let maximumImages = 64
+    /// Live streams open at once, in all and for one reader (a History page holds one).
+    public static let maximumSubscriptions = 64
+    public static let maximumSubscriptionsPerReader = 8
+
+    /// A decision and its server-sent event (`event: decision`), encoded once for every stream.
+    public struct Published: Sendable {
+        public var decision: Decision
+        public var event: [UInt8]
+    }
 
     /// One decision as the History page shows it live.
     public struct Decision: Sendable, Codable {
@@ -31,7 +44,7 @@ public final class DecisionFeed: AuditSink {
         public var latencyMs: Double
     }
 
-    private let subscribers = NIOLockedValueBox<[UUID: AsyncStream<Decision>.Continuation]>([:])
+    private let subscribers = NIOLockedValueBox<[UUID: (reader: String, continuation: AsyncStream<Published>.Continuation)]>([:])
     private let clock: @Sendable () -> Date
 
     public init(clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -55,19 +68,31 @@ public final class DecisionFeed: AuditSink {
         publish(decision)
     }
 
-    /// Hands `decision` to every subscriber.
+    /// Hands `decision` to every subscriber, encoded once.
     public func publish(_ decision: Decision) {
         // Yielded outside the lock: a consumer that has gone runs its termination handler,
         // which takes the lock.
-        let current = subscribers.withLockedValue { Array($0.values) }
-        current.forEach { $0.yield(decision) }
+        let current = subscribers.withLockedValue { $0.values.map(\.continuation) }
+        guard !current.isEmpty else { return }
+        let published = Published(decision: decision, event: ServerSentEvents.event("decision", json: HistoryPages.LiveRow(decision)))
+        current.forEach { $0.yield(published) }
     }
 
-    /// The decisions made from now on, until the consumer stops.
-    public func subscribe() -> AsyncStream<Decision> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Decision.self, bufferingPolicy: .bufferingNewest(512))
+    /// The decisions made from now on, until the consumer stops; nil when `reader` already
+    /// holds ``maximumSubscriptionsPerReader`` streams or the feed ``maximumSubscriptions``.
+    public func subscribe(for reader: String) -> AsyncStream<Published>? {
+        let (stream, continuation) = AsyncStream.makeStream(of: Published.self, bufferingPolicy: .bufferingNewest(512))
         let key = UUID()
-        subscribers.withLockedValue { $0[key] = continuation }
+        let admitted = subscribers.withLockedValue { subscribers -> Bool in
+            guard subscribers.count < Self.maximumSubscriptions,
+                  subscribers.values.count(where: { $0.reader == reader }) < Self.maximumSubscriptionsPerReader else { return false }
+            subscribers[key] = (reader, continuation)
+            return true
+        }
+        guard admitted else {
+            continuation.finish()
+            return nil
+        }
         continuation.onTermination = { [weak self] _ in self?.subscribers.withLockedValue { _ = $0.removeValue(forKey: key) } }
         return stream
     }

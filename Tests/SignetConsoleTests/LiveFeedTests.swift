@@ -16,7 +16,7 @@ import Testing
 @Suite struct LiveFeedTests {
     @Test func aDecisionOfHugeImagesReachesSubscribersClipped() async throws {
         let feed = DecisionFeed(clock: { Date(timeIntervalSince1970: 1_780_272_000) })
-        let updates = feed.subscribe()
+        let updates = try #require(feed.subscribe(for: "reader"))
         let huge = "ghcr.io/acme/" + String(repeating: "a", count: 1 << 20)
         let verdicts = [huge] + (0..<10_000).map { "ghcr.io/acme/app-\($0):1.0" }
         let record = AdmissionAuditRecord(
@@ -32,7 +32,11 @@ import Testing
         feed.record(record)
 
         var iterator = updates.makeAsyncIterator()
-        let decision = try #require(await iterator.next())
+        let published = try #require(await iterator.next())
+        let decision = published.decision
+        // Encoded once, as the stream sends it.
+        let event = String(decoding: published.event, as: UTF8.self)
+        #expect(event.hasPrefix("event: decision\ndata: {") && event.hasSuffix("}\n\n") && event.contains(#""uid":"u-1""#), "\(event.prefix(200))")
         #expect(decision.images.count == DecisionFeed.maximumImages)
         #expect(decision.verdicts.count == DecisionFeed.maximumImages)
         #expect(decision.images.first?.hasPrefix("ghcr.io/acme/aaaa") == true)
@@ -50,10 +54,50 @@ import Testing
                 image: "nginx", reference: "docker.io/library/nginx:1.27", container: "web", containerType: .container,
                 policies: ["p"], outcome: .allow, reason: "signed")],
             exemptions: []))
-        let small = try #require(await iterator.next())
+        let small = try #require(await iterator.next()).decision
         #expect(small.images == ["docker.io/library/nginx:1.27"])
         #expect(small.reason == nil)
         #expect(small.name == "small")
+    }
+
+    /// One reader holds at most eight live streams, and the feed 64: the next is refused (429
+    /// from the console) until one ends; another reader is not held back by the first.
+    @Test func liveStreamsAreCappedPerReaderAndInAll() async throws {
+        let feed = DecisionFeed()
+        var alice = (0..<DecisionFeed.maximumSubscriptionsPerReader).compactMap { _ in feed.subscribe(for: "alice") }
+        #expect(alice.count == DecisionFeed.maximumSubscriptionsPerReader)
+        #expect(feed.subscribe(for: "alice") == nil)
+        let bob = feed.subscribe(for: "bob")
+        #expect(bob != nil)
+        // A stream that ends gives its place back.
+        alice.removeLast()
+        let end = ContinuousClock.now + TestBudget.seconds(60)
+        while feed.subscriberCount > DecisionFeed.maximumSubscriptionsPerReader, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(feed.subscribe(for: "alice") != nil)
+        var others: [AsyncStream<DecisionFeed.Published>] = []
+        for index in 0..<DecisionFeed.maximumSubscriptions {
+            if let stream = feed.subscribe(for: "reader-\(index)") { others.append(stream) }
+        }
+        #expect(feed.subscriberCount == DecisionFeed.maximumSubscriptions)
+        #expect(feed.subscribe(for: "carol") == nil)
+        withExtendedLifetime((alice, others, bob)) {}
+
+        var handler = ConsoleHistoryTests.handler(nil)
+        handler.liveStreamLifetime = .seconds(60)
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer reader")
+        var streams: [AsyncStream<[UInt8]>] = []
+        for _ in 0..<DecisionFeed.maximumSubscriptionsPerReader {
+            let response = await handler.handle(
+                HTTPRequest(method: "GET", target: "/history/events", headers: headers), context: HTTPRequestContext(remoteAddress: "127.0.0.1:1"))
+            #expect(response.status == 200)
+            if let stream = response.stream { streams.append(stream) }
+        }
+        let refused = await handler.handle(
+            HTTPRequest(method: "GET", target: "/history/events", headers: headers), context: HTTPRequestContext(remoteAddress: "127.0.0.1:1"))
+        #expect(refused.status == 429)
+        #expect(refused.headers.values(for: "Retry-After") == ["30"])
+        withExtendedLifetime(streams) {}
     }
 
     @Test func aLiveStreamEndsAfterItsLifetimeAndLeavesTheFeed() async throws {
