@@ -12,6 +12,11 @@ public final class PostgresHistoryStore: HistoryStore {
     private let runner: Task<Void, Never>
     private let logger: Logger
     private let sql = HistorySQL(dialect: .postgres)
+    /// The pool's connections, and how many of them reads may hold at once: the others stay
+    /// for the recorder's writes and retention (``HistoryReadGate``).
+    static let maximumConnections = 4
+    static let readConnections = 2
+    private let readers = HistoryReadGate(limit: readConnections)
     /// The advisory lock key held while migrating (`signet` in ASCII).
     static let migrationLock: Int64 = 0x7369_676E_6574
 
@@ -44,7 +49,7 @@ public final class PostgresHistoryStore: HistoryStore {
             throw HistoryStoreError.database("cannot open the PostgreSQL history at \(connection.host):\(connection.port): \(String(reflecting: error))")
         }
         var configuration = connection.clientConfiguration()
-        configuration.options.maximumConnections = 4
+        configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.connectionIdleTimeout = .seconds(60)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         buildSupplementaryIndexes(connection, logger: logger)
@@ -123,6 +128,10 @@ public final class PostgresHistoryStore: HistoryStore {
     /// ``query(_:)`` with a scan window of `scanWindow` entries (tests use a small one).
     func query(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
         try HistorySQL.check(query)
+        return try await readers.run { try await self.read(query, scanWindow: scanWindow) }
+    }
+
+    private func read(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
         var oldest: HistoryCursor?
         if HistorySQL.isWindowed(query) {
             for try await row in try await client.query(Self.query(sql.windowBoundary(query, scanWindow: scanWindow)), logger: logger) {
@@ -148,6 +157,10 @@ public final class PostgresHistoryStore: HistoryStore {
 
     public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
         let query = try query.validated()
+        return try await readers.run { try await self.read(query) }
+    }
+
+    private func read(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
         var buckets: [HistoryOverview.BucketRow] = []
         for try await row in try await client.query(Self.query(sql.overviewBuckets(query)), logger: logger) {
             let cells = row.makeRandomAccess()

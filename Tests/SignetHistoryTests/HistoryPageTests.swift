@@ -57,3 +57,38 @@ struct HistoryPageTests {
         #expect(page.nextCursor?.id == page.entries.last?.id)
     }
 }
+
+/// History reads hold at most their share of the PostgreSQL pool: the others wait, and the
+/// recorder's writes keep the rest of the connections.
+@Suite struct HistoryReadGateTests {
+    @Test(.timeLimit(.minutes(1))) func readsBeyondTheLimitWaitForOneToEnd() async throws {
+        #expect(PostgresHistoryStore.readConnections < PostgresHistoryStore.maximumConnections)
+        let gate = HistoryReadGate(limit: 2)
+        let releases = (0..<3).map { _ in AsyncStream.makeStream(of: Void.self) }
+        let (started, starter) = AsyncStream.makeStream(of: Int.self)
+        let readers = (0..<3).map { index in
+            Task {
+                try await gate.run {
+                    starter.yield(index)
+                    for await _ in releases[index].stream { break }
+                    return index
+                }
+            }
+        }
+        var iterator = started.makeAsyncIterator()
+        let first = try #require(await iterator.next())
+        let second = try #require(await iterator.next())
+        // Two run; the third waits for a place (the time only lets it try).
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await gate.reading == 2)
+        releases[first].continuation.yield()
+        let third = try #require(await iterator.next(), "the third read starts once one ends")
+        #expect(Set([first, second, third]) == [0, 1, 2])
+        releases[second].continuation.yield()
+        releases[third].continuation.yield()
+        var ended: [Int] = []
+        for reader in readers { ended.append(try await reader.value) }
+        #expect(ended.sorted() == [0, 1, 2])
+        #expect(await gate.reading == 0)
+    }
+}
