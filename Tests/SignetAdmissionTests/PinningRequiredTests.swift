@@ -392,7 +392,7 @@ struct PinningRequiredTests {
     /// Once the tag names the digest, the bypass decides the image: its verifications are
     /// cancelled, not waited for until the admission's deadline (an hour here; the test's time
     /// limit catches the wait).
-    @Test(.timeLimit(.minutes(1))) func aResolvedBypassDoesNotWaitForTheVerificationsItMakesMoot() async throws {
+    @Test(.timeLimit(.minutes(5))) func aResolvedBypassDoesNotWaitForTheVerificationsItMakesMoot() async throws {
         let decision = try await Self.decideUnderTheTagExemptions("ghcr.io/my-org/strict:v2@\(Self.digest)", verifier: HangsResolvingTags())
         #expect(decision.allowed)
         #expect(decision.warnings.contains { $0.contains(#"EmergencyBypass "outage""#) }, "\(decision.warnings)")
@@ -413,7 +413,7 @@ struct PinningRequiredTests {
 
     /// An image its policies pass once verified does not wait for the tag a bypass claim
     /// resolves: the claim is moot and cancelled.
-    @Test(.timeLimit(.minutes(1))) func anImageItsPoliciesPassDoesNotWaitForItsBypassClaim() async throws {
+    @Test(.timeLimit(.minutes(5))) func anImageItsPoliciesPassDoesNotWaitForItsBypassClaim() async throws {
         let decision = try await Self.decideUnderTheTagExemptions("ghcr.io/my-org/my-app:v2@\(Self.digest)", verifier: VerifiesWithTagsHanging())
         #expect(decision.allowed)
         #expect(!decision.warnings.contains { $0.contains("EmergencyBypass") }, "\(decision.warnings)")
@@ -439,7 +439,7 @@ struct PinningRequiredTests {
 
     /// An image its policy passes once verified does not wait for the tag an exception written
     /// for that tag would need: the resolution runs beside the verification and is cancelled.
-    @Test(.timeLimit(.minutes(1))) func anImageItsPolicyPassesDoesNotWaitForItsExceptionsTag() async throws {
+    @Test(.timeLimit(.minutes(5))) func anImageItsPolicyPassesDoesNotWaitForItsExceptionsTag() async throws {
         let decision = try await Self.decideUnderTheTagExemptions("ghcr.io/my-org/my-app:v4@\(Self.digest)", verifier: VerifiesWithTagsHanging())
         #expect(decision.allowed, "\(decision.denials)")
         #expect(!decision.warnings.contains { $0.contains("PolicyException") }, "\(decision.warnings)")

@@ -61,7 +61,7 @@ struct HistoryPageTests {
 /// History reads hold at most their share of the PostgreSQL pool: the others wait, and the
 /// recorder's writes keep the rest of the connections.
 @Suite struct HistoryReadGateTests {
-    @Test(.timeLimit(.minutes(1))) func readsBeyondTheLimitWaitForOneToEnd() async throws {
+    @Test(.timeLimit(.minutes(5))) func readsBeyondTheLimitWaitForOneToEnd() async throws {
         #expect(PostgresHistoryStore.readConnections < PostgresHistoryStore.maximumConnections)
         let gate = HistoryReadGate(limit: 2)
         let releases = (0..<3).map { _ in AsyncStream.makeStream(of: Void.self) }
