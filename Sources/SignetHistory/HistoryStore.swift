@@ -37,6 +37,34 @@ extension HistoryStore {
     }
 }
 
+/// How long one statement of a history read (a page, a decision, an overview) may run before the
+/// store stops it and the read fails with a ``HistoryStoreError`` that says so. A page filtered
+/// by a digest every Pod runs (a sidecar, the pause image) with a filter that matches none of
+/// its entries, or an overview of a long range, reads rows for seconds on a large history; the
+/// console's readers share at most two of PostgreSQL's connections (``HistoryReadGate``) and a
+/// few of SQLite's, so a read without an end held them from every other reader.
+public enum HistoryReadTimeLimit {
+    /// The limit the stores use unless told otherwise: ten times what a page of a million-entry
+    /// history takes through its indexes.
+    public static let standard: Duration = .seconds(10)
+
+    /// `limit` in whole milliseconds, at least 1 (PostgreSQL's `statement_timeout` unit; 0 there
+    /// would mean no limit).
+    static func milliseconds(_ limit: Duration) -> Int64 {
+        let (seconds, attoseconds) = limit.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return Int64(Int32.max) }
+        // PostgreSQL's setting is a 32-bit count of milliseconds.
+        return min(max(1, whole + attoseconds / 1_000_000_000_000_000), Int64(Int32.max))
+    }
+
+    /// `limit` for a message: whole seconds as seconds, anything else in milliseconds.
+    static func words(_ limit: Duration) -> String {
+        let milliseconds = milliseconds(limit)
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+}
+
 /// How much history is kept: entries older than ``maximumAge`` and all but the newest
 /// ``maximumEntries`` are deleted. Either may be absent (no limit of that kind). A local store
 /// (SQLite) is also kept within ``maximumBytes`` after every write: the row count alone does not
@@ -63,6 +91,7 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable {
         case schemaTooNew
         case invalidConfiguration
         case database
+        case readTimedOut
     }
 
     let code: Code
@@ -78,4 +107,11 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable {
     /// A configuration file (the PostgreSQL DSN file, say) that cannot be read.
     public static func invalidConfigurationFile(_ message: String) -> Self { .init(code: .invalidConfiguration, message: message) }
     static func database(_ message: String) -> Self { .init(code: .database, message: message) }
+    /// A read stopped at the store's ``HistoryReadTimeLimit``.
+    static func readTimedOut(_ limit: Duration) -> Self {
+        .init(code: .readTimedOut, message: "reading the history took longer than \(HistoryReadTimeLimit.words(limit)) and was stopped (the store's read time limit): narrow the query with a time range (since, until), a namespace, a decision or an image")
+    }
+
+    /// Whether this is a read stopped at the store's time limit.
+    public var isReadTimeout: Bool { code == .readTimedOut }
 }

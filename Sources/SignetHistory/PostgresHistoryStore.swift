@@ -20,17 +20,23 @@ public final class PostgresHistoryStore: HistoryStore {
     /// The advisory lock key held while migrating (`signet` in ASCII).
     static let migrationLock: Int64 = 0x7369_676E_6574
 
-    private init(client: PostgresClient, runner: Task<Void, Never>, logger: Logger) {
+    /// How long one statement of a read may run (`statement_timeout`, set for the read's
+    /// transaction only: the recorder's writes are not limited).
+    let readTimeLimit: Duration
+
+    private init(client: PostgresClient, runner: Task<Void, Never>, logger: Logger, readTimeLimit: Duration) {
         self.client = client
         self.runner = runner
         self.logger = logger
+        self.readTimeLimit = readTimeLimit
     }
 
     /// Connects with `connection` and brings the schema up to date. The schema is migrated on a
     /// connection of its own first, so a wrong password or an unreachable server is an error at
     /// once, not after the pool's retries.
     public static func open(
-        _ connection: PostgresConnectionString, logger: Logger = Logger(label: "signet.history.postgres")
+        _ connection: PostgresConnectionString, logger: Logger = Logger(label: "signet.history.postgres"),
+        readTimeLimit: Duration = HistoryReadTimeLimit.standard
     ) async throws -> PostgresHistoryStore {
         do {
             let direct = try await PostgresConnection.connect(configuration: try connection.connectionConfiguration(), id: 1, logger: logger)
@@ -53,7 +59,7 @@ public final class PostgresHistoryStore: HistoryStore {
         configuration.options.connectionIdleTimeout = .seconds(60)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         buildSupplementaryIndexes(connection, logger: logger)
-        return PostgresHistoryStore(client: client, runner: Task { await client.run() }, logger: logger)
+        return PostgresHistoryStore(client: client, runner: Task { await client.run() }, logger: logger, readTimeLimit: readTimeLimit)
     }
 
     /// Builds ``HistorySchema/supplementaryIndexes(_:)`` in the background, on a connection of its
@@ -128,25 +134,48 @@ public final class PostgresHistoryStore: HistoryStore {
     /// ``query(_:)`` with a scan window of `scanWindow` entries (tests use a small one).
     func query(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
         try HistorySQL.check(query)
-        return try await readers.run { try await self.read(query, scanWindow: scanWindow) }
+        return try await reading { connection in try await self.read(query, scanWindow: scanWindow, on: connection) }
     }
 
-    private func read(_ query: HistoryQuery, scanWindow: Int) async throws -> HistoryPage {
+    /// Runs `read` in a transaction of its own whose statements stop at ``readTimeLimit``, once
+    /// the ``HistoryReadGate`` lets it: a statement stopped there is a
+    /// ``HistoryStoreError/readTimedOut(_:)``, any other failure the database's own error.
+    private func reading<Result: Sendable>(_ read: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        let client = self.client, logger = self.logger, limit = readTimeLimit
+        return try await readers.run {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(HistoryReadTimeLimit.milliseconds(limit))"), logger: logger)
+                    return try await read(connection)
+                }
+            } catch let error as PostgresTransactionError {
+                let cause = error.closureError ?? error.beginError ?? error.commitError
+                // SQLSTATE 57014, query_canceled: what `statement_timeout` answers.
+                if let server = cause as? PSQLError, server.serverInfo?[.sqlState] == "57014" {
+                    throw HistoryStoreError.readTimedOut(limit)
+                }
+                throw cause ?? error
+            }
+        }
+    }
+
+    private func read(_ query: HistoryQuery, scanWindow: Int, on connection: PostgresConnection) async throws -> HistoryPage {
         var oldest: HistoryCursor?
         if HistorySQL.isWindowed(query) {
-            for try await row in try await client.query(Self.query(sql.windowBoundary(query, scanWindow: scanWindow)), logger: logger) {
+            for try await row in try await connection.query(Self.query(sql.windowBoundary(query, scanWindow: scanWindow)), logger: logger) {
                 let cells = row.makeRandomAccess()
                 oldest = HistoryCursor(timeMicroseconds: try cells["time_us"].decode(Int64.self), id: try cells["id"].decode(Int64.self))
             }
         }
         var entries: [HistoryEntry] = []
-        for try await row in try await client.query(Self.query(try sql.selectEntries(query, oldest: oldest)), logger: logger) {
+        for try await row in try await connection.query(Self.query(try sql.selectEntries(query, oldest: oldest)), logger: logger) {
             entries.append(try Self.entry(row.makeRandomAccess()))
         }
         var filler = HistoryPageFiller(entries: entries, limit: query.limit)
         while let ids = filler.nextChunk() {
             var byEntry: [Int64: [HistoryImageRecord]] = [:]
-            for try await row in try await client.query(Self.query(sql.selectImages(entryIDs: ids)), logger: logger) {
+            for try await row in try await connection.query(Self.query(sql.selectImages(entryIDs: ids)), logger: logger) {
                 let cells = row.makeRandomAccess()
                 byEntry[try cells["entry_id"].decode(Int64.self), default: []].append(try Self.image(cells))
             }
@@ -157,12 +186,12 @@ public final class PostgresHistoryStore: HistoryStore {
 
     public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
         let query = try query.validated()
-        return try await readers.run { try await self.read(query) }
+        return try await reading { connection in try await self.read(query, on: connection) }
     }
 
-    private func read(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
+    private func read(_ query: HistoryOverviewQuery, on connection: PostgresConnection) async throws -> HistoryOverview {
         var buckets: [HistoryOverview.BucketRow] = []
-        for try await row in try await client.query(Self.query(sql.overviewBuckets(query)), logger: logger) {
+        for try await row in try await connection.query(Self.query(sql.overviewBuckets(query)), logger: logger) {
             let cells = row.makeRandomAccess()
             buckets.append(HistoryOverview.BucketRow(
                 index: try cells["bucket"].decode(Int64.self), decisions: try cells["decisions"].decode(Int64.self),
@@ -171,7 +200,7 @@ public final class PostgresHistoryStore: HistoryStore {
                 maxLatencyMs: try cells["max_latency"].decode(Double?.self)))
         }
         var refused: [(String, Int64, Int64)] = []
-        for try await row in try await client.query(Self.query(sql.overviewRefused(query)), logger: logger) {
+        for try await row in try await connection.query(Self.query(sql.overviewRefused(query)), logger: logger) {
             let cells = row.makeRandomAccess()
             refused.append((try cells["refused"].decode(String.self), try cells["denies"].decode(Int64.self), try cells["last_us"].decode(Int64.self)))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The history in an SQLite database file (the default: one replica, a file on a volume), through
 /// GRDB over the system's libsqlite3.
@@ -15,11 +16,15 @@ public final class SQLiteHistoryStore: HistoryStore {
     private let database: DatabasePool
     private let sql = HistorySQL(dialect: .sqlite)
     public let path: String
+    /// How long one read may run before SQLite stops it (a progress handler that interrupts
+    /// the read's connection past its deadline).
+    let readTimeLimit: Duration
 
     /// Opens (creating when absent) the database at `path` and brings its schema up to date.
     /// Blocks the calling thread while it does: call it before serving, or from ``open(path:)``.
-    public init(path: String, busyTimeout: TimeInterval = 5) throws {
+    public init(path: String, busyTimeout: TimeInterval = 5, readTimeLimit: Duration = HistoryReadTimeLimit.standard) throws {
         self.path = path
+        self.readTimeLimit = readTimeLimit
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
@@ -52,9 +57,32 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     /// ``init(path:busyTimeout:)`` on a thread of its own, for async callers.
-    public static func open(path: String) async throws -> SQLiteHistoryStore {
+    public static func open(path: String, readTimeLimit: Duration = HistoryReadTimeLimit.standard) async throws -> SQLiteHistoryStore {
         try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try SQLiteHistoryStore(path: path) }) }
+            Thread.detachNewThread { continuation.resume(with: Result { try SQLiteHistoryStore(path: path, readTimeLimit: readTimeLimit) }) }
+        }
+    }
+
+    /// Runs `read` on a reader connection, stopped once it has run for ``readTimeLimit``: SQLite
+    /// calls a progress handler every thousand steps of its virtual machine, which interrupts
+    /// the statement past the deadline (``HistoryStoreError/readTimedOut(_:)``).
+    private func reading<Result: Sendable>(_ read: @escaping @Sendable (Database) throws -> Result) async throws -> Result {
+        let limit = readTimeLimit
+        return try await database.read { db in
+            let deadline = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+            defer { deadline.deallocate() }
+            let (nanoseconds, overflow) = UInt64(HistoryReadTimeLimit.milliseconds(limit)).multipliedReportingOverflow(by: 1_000_000)
+            deadline.pointee = overflow ? .max : DispatchTime.now().uptimeNanoseconds &+ nanoseconds
+            sqlite3_progress_handler(db.sqliteConnection, 1000, { context in
+                guard let context else { return 0 }
+                return DispatchTime.now().uptimeNanoseconds > context.assumingMemoryBound(to: UInt64.self).pointee ? 1 : 0
+            }, deadline)
+            defer { sqlite3_progress_handler(db.sqliteConnection, 0, nil, nil) }
+            do {
+                return try read(db)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+                throw HistoryStoreError.readTimedOut(limit)
+            }
         }
     }
 
@@ -83,7 +111,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         let sql = self.sql
         try HistorySQL.check(query)
         let boundary = HistorySQL.isWindowed(query) ? sql.windowBoundary(query, scanWindow: scanWindow) : nil
-        return try await database.read { db -> HistoryPage in
+        return try await reading { db -> HistoryPage in
             let oldest = try boundary.flatMap { boundary in
                 try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)).map {
                     HistoryCursor(timeMicroseconds: $0["time_us"], id: $0["id"])
@@ -108,7 +136,7 @@ public final class SQLiteHistoryStore: HistoryStore {
     public func overview(_ query: HistoryOverviewQuery) async throws -> HistoryOverview {
         let query = try query.validated()
         let buckets = sql.overviewBuckets(query), refused = sql.overviewRefused(query)
-        return try await database.read { db in
+        return try await reading { db in
             let bucketRows = try Row.fetchAll(db, sql: buckets.sql, arguments: Self.arguments(buckets.values)).map { row in
                 HistoryOverview.BucketRow(
                     index: row["bucket"], decisions: row["decisions"], denies: row["denies"], cacheHits: row["hits"], cacheMisses: row["misses"],

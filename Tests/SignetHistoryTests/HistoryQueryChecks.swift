@@ -107,6 +107,40 @@ enum HistoryQueryChecks {
         #expect(minutes(try await query(HistoryQuery(namespace: "even", limit: 10)).entries) == [10, 8, 6, 4, 2, 0])
     }
 
+    /// Statements (either dialect) that fill an empty history with `count` admissions, each of
+    /// one allowed image with ``digestA``: the pause image or a sidecar, which every Pod runs.
+    static func fillWithOneDigest(_ count: Int) -> [String] {
+        [
+            """
+            WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < \(count)) \
+            INSERT INTO signet_history_entries (source, time_us, dry_run, latency_ms, allowed) \
+            SELECT 'admission', x, 0, 1.0, 1 FROM n
+            """,
+            """
+            INSERT INTO signet_history_images (entry_id, position, image, repository, digest, policies, authorities, verdict, reason, trust_chain, exemptions) \
+            SELECT id, 0, 'registry.k8s.io/pause', 'registry.k8s.io/pause', '\(digestA)', '', '', 'allow', '', '', '' FROM signet_history_entries
+            """,
+        ]
+    }
+
+    /// A read that runs past the store's time limit is stopped with an error that says so:
+    /// `limited` stops reads after a millisecond, `standard` after ``HistoryReadTimeLimit/standard``,
+    /// both over a history ``fillWithOneDigest(_:)`` filled with 100,000 entries. A page of that
+    /// digest's denials reads every one of its image rows to find none, and the overview of a
+    /// range reads every entry in it.
+    static func checkReadTimeLimit(limited: any HistoryStore, standard: any HistoryStore) async throws {
+        let denials = HistoryQuery(digest: digestA, verdict: "deny", limit: 50)
+        let stopped = await #expect(throws: HistoryStoreError.self) { try await limited.query(denials) }
+        #expect(stopped?.isReadTimeout == true)
+        #expect(stopped?.description.contains("took longer than 1 ms and was stopped") == true, "\(String(describing: stopped))")
+        let overview = HistoryOverviewQuery(since: Date(timeIntervalSince1970: 0), until: Date(timeIntervalSince1970: 1), buckets: 10)
+        let stoppedOverview = await #expect(throws: HistoryStoreError.self) { try await limited.overview(overview) }
+        #expect(stoppedOverview?.isReadTimeout == true)
+        // Under the standard limit the same reads finish: there are no such denials.
+        #expect(try await standard.query(denials).entries.isEmpty)
+        #expect(try await standard.overview(overview).buckets.reduce(0) { $0 + $1.decisions } == 100_000)
+    }
+
     static func run(_ makeStore: (String) async throws -> any HistoryStore) async throws {
         let store = try await makeStore("queries")
         let samples = samples()

@@ -33,6 +33,18 @@ struct PostgresHistoryStoreTests {
         try await HistoryQueryChecks.checkScanWindow(windowed) { try await windowed.query($0, scanWindow: 4) }
         await windowed.close()
 
+        // A read past the time limit is stopped; the limit holds for reads only.
+        try await offThePool { try server.createDatabase("slow") }
+        let slow = try PostgresConnectionString(parsing: server.connectionString(database: "slow"))
+        let standard = try await PostgresHistoryStore.open(slow)
+        _ = try await offThePool { try server.psql(HistoryQueryChecks.fillWithOneDigest(100_000).joined(separator: "; "), database: "slow") }
+        let limited = try await PostgresHistoryStore.open(slow, readTimeLimit: .milliseconds(1))
+        try await HistoryQueryChecks.checkReadTimeLimit(limited: limited, standard: standard)
+        try await limited.append([HistoryEntry(source: .admission, time: Date(timeIntervalSince1970: 2), namespace: "after", latencyMs: 1, allowed: true, images: [])])
+        #expect(try await standard.query(HistoryQuery(namespace: "after")).entries.count == 1)
+        await limited.close()
+        await standard.close()
+
         // A version 1 database is migrated.
         try await HistoryQueryChecks.checkMigrationFromVersion1({ name in
             if created.insert(name).inserted { try await offThePool { try server.createDatabase(name) } }

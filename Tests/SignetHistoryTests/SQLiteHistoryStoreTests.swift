@@ -20,6 +20,24 @@ import Testing
         await store.close()
     }
 
+    @Test func aReadPastTheTimeLimitIsStopped() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-sqlite")
+        let path = directory.file("slow.sqlite").path
+        let standard = try await SQLiteHistoryStore.open(path: path)
+        let database = try DatabaseQueue(path: path)
+        try await database.write { db in
+            for statement in HistoryQueryChecks.fillWithOneDigest(100_000) { try db.execute(sql: statement) }
+        }
+        try database.close()
+        let limited = try await SQLiteHistoryStore.open(path: path, readTimeLimit: .milliseconds(1))
+        try await HistoryQueryChecks.checkReadTimeLimit(limited: limited, standard: standard)
+        // Writes are not limited, and the reader connection reads again afterwards.
+        try await limited.append([HistoryEntry(source: .admission, time: Date(timeIntervalSince1970: 2), namespace: "after", latencyMs: 1, allowed: true, images: [])])
+        #expect(try await standard.query(HistoryQuery(namespace: "after")).entries.count == 1)
+        await limited.close()
+        await standard.close()
+    }
+
     @Test func theSchemaVersionIsRecordedAndANewerOneIsRefused() async throws {
         let directory = TemporaryDirectory(prefix: "signet-history-sqlite")
         let path = directory.file("history.sqlite").path
