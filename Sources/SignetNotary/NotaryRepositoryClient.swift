@@ -22,8 +22,8 @@ import Synchronization
 /// ``RegistryCredentialStore``. Verified collections are kept by server, GUN, trust and the
 /// caller's credentials (``RequestCredentials/identity``), and shared only between callers with
 /// the same credentials, as registry answers are; at most
-/// ``Configuration/maximumCachedCollections`` are kept (an expired one, or the soonest to
-/// expire, makes room), so requests naming endless repositories cannot grow the process.
+/// ``Configuration/maximumCachedCollections`` are kept (an expired one, or the one stored longest
+/// ago, makes room), so requests naming endless repositories cannot grow the process.
 ///
 /// Metrics: `signet_notary_metadata_requests_total`, the metadata files requested from Notary servers.
 public final class NotaryRepositoryClient: Sendable {

@@ -4,12 +4,16 @@
 /// never holds more than ``capacity`` entries, however many distinct keys requests name.
 ///
 /// An insertion into a full table first drops the expired entries and, when that frees no room,
-/// the quarter of the entries that would expire soonest, so the cost of making room is spread
-/// over many insertions (amortised O(log n) each).
+/// the quarter of the entries stored longest ago, so the cost of making room is spread over many
+/// insertions (amortised O(log n) each). Not the soonest to expire: whoever answers decides how
+/// long an entry lives (a token server's `expires_in`), and a server that answered "ten years"
+/// would keep its entries while every other server's short-lived ones made room for each other.
 public struct ExpiringTable<Key: Hashable, Value, Moment: Comparable> {
     /// The most entries held.
     public let capacity: Int
-    private var entries: [Key: (value: Value, expires: Moment)] = [:]
+    private var entries: [Key: (value: Value, expires: Moment, stored: UInt64)] = [:]
+    /// Counts insertions: the order entries were stored in.
+    private var insertions: UInt64 = 0
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -33,12 +37,13 @@ public struct ExpiringTable<Key: Hashable, Value, Moment: Comparable> {
             let before = entries.count
             entries = entries.filter { $0.value.expires > now }
             if entries.count >= capacity {
-                let soonest = entries.sorted { $0.value.expires < $1.value.expires }.prefix(max(1, capacity / 4))
-                for (doomed, _) in soonest { entries[doomed] = nil }
+                let oldest = entries.sorted { $0.value.stored < $1.value.stored }.prefix(max(1, capacity / 4))
+                for (doomed, _) in oldest { entries[doomed] = nil }
             }
             dropped = before - entries.count
         }
-        entries[key] = (value, expires)
+        insertions &+= 1
+        entries[key] = (value, expires, insertions)
         return dropped
     }
 

@@ -60,7 +60,7 @@ struct NotaryCacheTests {
 
     /// Collections are kept per credential identity: a second pull secret is fetched for, never
     /// served what the first one's credentials were answered; and however many identities ask,
-    /// the cache keeps at most its configured number, the soonest to expire making room.
+    /// the cache keeps at most its configured number, the one stored longest ago making room.
     @Test func keptPerCredentialAndBounded() async throws {
         let (server, request) = try await Self.serveVector()
         defer { server.stop() }

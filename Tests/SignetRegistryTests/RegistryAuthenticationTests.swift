@@ -162,7 +162,7 @@ struct RegistryAuthenticationTests {
     }
 
     /// The token cache is bounded: a client that fetched tokens for more repositories than it
-    /// keeps drops the soonest to expire, so the first repository's token is fetched again and
+    /// keeps drops the one stored longest ago, so the first repository's token is fetched again and
     /// the newest is still served from the cache.
     @Test func bearerTokenCacheIsBounded() async throws {
         let issuer = try await TokenIssuer.start(username: "bob", password: "hunter2")
@@ -190,6 +190,44 @@ struct RegistryAuthenticationTests {
         #expect(issuer.issuedCount == before, "the newest token is kept")
         try await resolve("r0")
         #expect(issuer.issuedCount == before + 1, "the oldest token made room and is fetched again")
+    }
+
+    /// A token server that says its tokens live ten years: they are kept an hour at most, and
+    /// when the cache is full they make room in the order they were stored, as every other
+    /// server's do. The table dropped the soonest to expire, so a server answering years kept its
+    /// entries while the five-minute tokens of real registries pushed each other out.
+    @Test func tokensThatClaimYearsNeitherLiveLongerNorStayLonger() async throws {
+        #expect(TokenAuthenticator.keptLifetime(expiresIn: 315_360_000, default: .seconds(60)) == .seconds(3_590))
+        #expect(TokenAuthenticator.keptLifetime(expiresIn: 300, default: .seconds(60)) == .seconds(290))
+        #expect(TokenAuthenticator.keptLifetime(expiresIn: nil, default: .seconds(60)) == .seconds(54))
+        #expect(TokenAuthenticator.keptLifetime(expiresIn: -5, default: .seconds(60)) == .zero)
+        #expect(TokenAuthenticator.keptLifetime(expiresIn: Int.max, default: .seconds(60)) == .seconds(3_590))
+
+        let authenticator = TokenAuthenticator(limits: TokenAuthenticator.Limits(tokens: 4, servers: 4))
+        let issued = NIOLockedValueBox(0)
+        func exchange(expiresIn: Int) -> TokenAuthenticator.Exchange {
+            { _, _, _ in
+                let count = issued.withLockedValue { $0 += 1; return $0 }
+                return (200, Array(#"{"token":"t\#(count)","expires_in":\#(expiresIn)}"#.utf8))
+            }
+        }
+        func fetch(_ server: String, _ repository: String, expiresIn: Int) async throws {
+            let server = TokenAuthenticator.Server(name: server, allowsPlainHTTPRealm: false)
+            let scope = "repository:\(repository):pull"
+            let challenge = #"Bearer realm="https://\#(server.name)/token",service="\#(server.name)""#
+            if try await authenticator.authorization(
+                for: server, scope: scope, credential: nil, deadline: .now + .seconds(30), exchange: exchange(expiresIn: expiresIn)) == nil {
+                _ = try await authenticator.answer(
+                    challenges: [challenge], server: server, scope: scope, credential: nil, sent: nil,
+                    deadline: .now + .seconds(30), exchange: exchange(expiresIn: expiresIn))
+            }
+        }
+        for index in 0..<4 { try await fetch("years.example", "r\(index)", expiresIn: 315_360_000) }
+        for index in 0..<4 { try await fetch("registry.example", "r\(index)", expiresIn: 300) }
+        #expect(issued.withLockedValue { $0 } == 8)
+        // The real registry's four tokens are all kept: asking again fetches none.
+        for index in 0..<4 { try await fetch("registry.example", "r\(index)", expiresIn: 300) }
+        #expect(issued.withLockedValue { $0 } == 8, "the five-minute tokens pushed each other out")
     }
 
     /// A token server that answers with enormous tokens (a mebibyte each, for every repository

@@ -16,8 +16,9 @@ import SignetJSON
 /// server asks, and caches tokens per server, scope and credential (a token one credential
 /// earned never serves another) until shortly before they expire; concurrent requests for the
 /// same token share one token request. Both are bounded: at most ``Limits/tokens`` tokens and
-/// ``Limits/servers`` servers' challenges are kept (an expired token, or the soonest to expire,
-/// makes room; a challenge is learnt again after ``Limits/challengeLifetime``), so requests
+/// ``Limits/servers`` servers' challenges are kept (an expired token, or the one stored longest
+/// ago, makes room; a challenge is learnt again after ``Limits/challengeLifetime``; a token is
+/// kept for at most ``maximumTokenLifetime``, whatever its `expires_in` says), so requests
 /// naming endless repositories or credentials cannot grow the process. It sends nothing itself:
 /// each call takes the ``Exchange`` that carries the token request on the caller's transport.
 ///
@@ -222,15 +223,26 @@ public final class TokenAuthenticator: Sendable {
         guard let decoded, let token = decoded.access_token ?? decoded.token, !token.isEmpty else {
             throw RegistryError(.badResponse(registry: server.name, detail: "token service answer has no token"))
         }
-        var lifetime = decoded.expires_in.map { Duration.seconds($0) } ?? defaultTokenLifetime
-        // Renew a little early so a token does not expire in flight.
-        lifetime = max(.zero, lifetime - min(.seconds(10), lifetime / 10))
+        let lifetime = Self.keptLifetime(expiresIn: decoded.expires_in, default: defaultTokenLifetime)
         guard token.utf8.count <= Self.maximumCachedTokenBytes else { return token }
         let now = ContinuousClock.now
         state.withLockedValue { state in
             _ = state.tokens.insert(token, for: TokenKey(server: server.name, scope: scope, credential: credential), expires: issued + lifetime, now: now)
         }
         return token
+    }
+
+    /// The longest a token is kept: registries' tokens live minutes (Docker Hub's and GHCR's
+    /// five), and a token server that answers years would otherwise keep a token its registry
+    /// may have revoked, and its cache entries, for as long.
+    public static let maximumTokenLifetime: Duration = .seconds(3_600)
+
+    /// How long a token whose answer said `expiresIn` seconds (nil: `defaultLifetime`) is used:
+    /// at most ``maximumTokenLifetime``, and a little less than it lives, so that it does not
+    /// expire in flight; never negative.
+    static func keptLifetime(expiresIn: Int?, default defaultLifetime: Duration) -> Duration {
+        let lifetime = min(expiresIn.map { Duration.seconds($0) } ?? defaultLifetime, maximumTokenLifetime)
+        return max(.zero, lifetime - min(.seconds(10), lifetime / 10))
     }
 
     /// Tokens are kept per credential: a token one credential earned never serves another.
