@@ -383,6 +383,42 @@ int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *se
     return ok;
 }
 
+int signet_TS_RESP_accuracy(const unsigned char *der, size_t length, int64_t *microseconds, int *baselinePolicy) {
+    if (length > LONG_MAX) return 0;
+    const unsigned char *cursor = der;
+    TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
+    if (response == NULL) return 0;
+    int ok = 0;
+    TS_TST_INFO *info = TS_RESP_get_tst_info(response);
+    if (info != NULL) {
+        ok = 1;
+        *microseconds = -1;
+        TS_ACCURACY *accuracy = TS_TST_INFO_get_accuracy(info);
+        if (accuracy != NULL) {
+            // RFC 3161: seconds INTEGER, millis and micros INTEGER (1..999), each optional.
+            const ASN1_INTEGER *parts[3] = {
+                TS_ACCURACY_get_seconds(accuracy), TS_ACCURACY_get_millis(accuracy), TS_ACCURACY_get_micros(accuracy),
+            };
+            const int64_t limits[3] = {1000000000, 999, 999};
+            const int64_t scales[3] = {1000000, 1000, 1};
+            int64_t total = 0;
+            for (int index = 0; index < 3 && ok; index++) {
+                int64_t value = 0;
+                if (parts[index] == NULL) continue;
+                if (ASN1_INTEGER_get_int64(&value, parts[index]) != 1 || value < 0 || value > limits[index]) ok = 0;
+                else total += value * scales[index];
+            }
+            *microseconds = total;
+        }
+        ASN1_OBJECT *policy = TS_TST_INFO_get_policy_id(info);
+        ASN1_OBJECT *baseline = OBJ_txt2obj("0.4.0.2023.1.1", 1);
+        *baselinePolicy = policy != NULL && baseline != NULL && OBJ_cmp(policy, baseline) == 0;
+        ASN1_OBJECT_free(baseline);
+    }
+    TS_RESP_free(response);
+    return ok;
+}
+
 int signet_TS_RESP_verify(const unsigned char *der, size_t length,
                           const unsigned char *data, size_t dataLength,
                           X509 *const *untrusted, size_t untrustedCount,

@@ -136,11 +136,17 @@ public struct NotationVerifier: Sendable {
         return matches ? nil : "signing certificate from the digital signature does not match the X.509 trusted identities \(statement.trustedIdentities.map(\.description)) defined in the trust policy \"\(statement.name)\" (signer \"\(leaf.subject)\")"
     }
 
-    /// Authentic timestamp: the time range the signature is known to have been made in lies
-    /// within the validity of every certificate of the chain. That range is the signing
-    /// authority's `authenticSigningTime`, or for `notary.x509` the genTime of an RFC 3161
-    /// countersignature from a TSA in a `tsa` trust store, or, without one, the time of
-    /// verification. Returns the problem (nil when it holds) and the signing time's source.
+    /// Authentic timestamp (the Notary Project trust-policy specification, "Validate Authentic
+    /// Timestamp" and "Timestamp Countersignature Verification details"): the time range the
+    /// signature is known to have been made in lies within the validity of every certificate of
+    /// the chain. For `notary.x509.signingAuthority` that is the signing authority's
+    /// `authenticSigningTime`. For `notary.x509`, timestamp countersignature verification is
+    /// triggered when the statement lists a `tsa` trust store and `verifyTimestamp` is `always`
+    /// (or `afterCertExpiry` and a certificate of the chain has expired): the envelope must then
+    /// carry an RFC 3161 countersignature from a TSA of those stores, and the range is its
+    /// `genTime` less and plus its accuracy. Otherwise the range is the time of verification, and
+    /// a countersignature is not looked at. Returns the problem (nil when it holds) and the
+    /// signing time's source.
     func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String, atVerification: Bool) {
         let chain = envelope.certificateChain
         func outside(_ time: Date) -> String? {
@@ -153,13 +159,17 @@ public struct NotationVerifier: Sendable {
             let source = "authentic signing time \(time.formatted(.iso8601)) from the signing authority"
             return (outside(time), source, false)
         }
-        let validNow = outside(now) == nil
-        guard let token = envelope.timestampToken, !(statement.verifyTimestamp == .afterCertExpiry && validNow) else {
-            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature used)", true)
-        }
         let tsaNames = statement.trustStores.filter { $0.type == .tsa }
-        guard !tsaNames.isEmpty else {
-            return ("the signature has a timestamp countersignature, and trust policy statement \"\(statement.name)\" lists no tsa trust store to verify it", "timestamp countersignature (not verified)", false)
+        let validNow = outside(now) == nil
+        guard !tsaNames.isEmpty, statement.verifyTimestamp == .always || !validNow else {
+            let why = tsaNames.isEmpty ? "the statement lists no tsa trust store" : "verifyTimestamp is afterCertExpiry and the certificate chain has not expired"
+            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature verification: \(why))", true)
+        }
+        let tsaList = tsaNames.map(\.description).joined(separator: ", ")
+        guard let token = envelope.timestampToken else {
+            let trigger = statement.verifyTimestamp == .always
+                ? "verifyTimestamp always" : "verifyTimestamp afterCertExpiry, and the certificate chain has expired"
+            return ("the signature has no timestamp countersignature, which trust policy statement \"\(statement.name)\" requires (tsa trust store \(tsaList), \(trigger))", "timestamp countersignature (absent)", false)
         }
         var anchors: [Certificate] = []
         for name in tsaNames {
@@ -172,11 +182,14 @@ public struct NotationVerifier: Sendable {
         } catch {
             return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)", false)
         }
-        let source = "RFC 3161 timestamp \(response.generationTime.formatted(.iso8601)) from a TSA in \(tsaNames.map(\.description).joined(separator: ", "))"
+        let range = response.timeRange
+        let accuracy = range.lowerBound == range.upperBound ? "" : " ± \(response.generationTime.timeIntervalSince(range.lowerBound)) s"
+        let source = "RFC 3161 timestamp \(response.generationTime.formatted(.iso8601))\(accuracy) from a TSA in \(tsaList)"
         if let error = response.verify(data: envelope.signature, certificates: [], trustAnchors: anchors) {
             return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)", false)
         }
-        return (outside(response.generationTime), source, false)
+        // The whole range must lie within the chain's validity: its two ends do.
+        return (outside(range.lowerBound) ?? outside(range.upperBound), source, false)
     }
 }
 

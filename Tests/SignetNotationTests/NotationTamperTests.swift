@@ -173,7 +173,10 @@ import Testing
 }
 
 /// RFC 3161 countersignatures (scheme `notary.x509`): after the signing certificate expired, a
-/// signature is accepted only through a timestamp from a TSA in a `tsa` trust store of the statement.
+/// signature is accepted only through a timestamp from a TSA in a `tsa` trust store of the
+/// statement; a statement with such a store and `verifyTimestamp: always` requires one; one
+/// without a `tsa` store does not look at it (the Notary Project trust-policy specification,
+/// "Timestamp Countersignature Verification details").
 @Suite struct NotationTimestampTests {
     @Test func countersignedSignatureOutlivesItsCertificateOnlyWithATrustedTSA() async throws {
         let signer = try await offThePool { try NotationTestSigner() }
@@ -194,9 +197,11 @@ import Testing
         #expect(trusted.passed, "\(trusted.failure ?? "")")
         #expect(trusted.signingTimeSource?.hasPrefix("RFC 3161 timestamp") == true)
 
-        // The same signature without a tsa store: the certificate has expired, nothing vouches.
+        // The same signature without a tsa store: the countersignature is not looked at, and the
+        // certificate has expired at the time of verification.
         let noStore = verify(try NotationTestSigner.statement(stores: ["ca:acme"]), stores)
-        #expect(noStore.failure?.contains("lists no tsa trust store") == true, "\(noStore.failure ?? "passed")")
+        #expect(noStore.failure?.hasPrefix("authenticTimestamp validation failed: the certificate") == true, "\(noStore.failure ?? "passed")")
+        #expect(noStore.failure?.contains("is not valid at \(expired.formatted(.iso8601))") == true, "\(noStore.failure ?? "passed")")
 
         // A tsa store holding another TSA's root: refused.
         let otherStores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root], .init(type: .tsa, name: "acme-tsa"): [otherTSA.root]])
@@ -209,5 +214,56 @@ import Testing
         // Without a countersignature, the expired certificate fails the same check.
         let plain = try await offThePool { try signer.jws() }
         #expect(verify(withTSA, stores, plain).failure?.hasPrefix("authenticTimestamp validation failed") == true)
+
+        // While the certificate is valid: a tsa store with verifyTimestamp always requires the
+        // countersignature (a key used outside the pipeline that timestamps is refused) ...
+        let valid = signer.leaf.notValidBefore.addingTimeInterval(86_400)
+        func verify(_ statement: NotationTrustPolicy.Statement, _ bytes: [UInt8], at time: Date) -> NotationVerification {
+            NotationVerifier(statement: statement, stores: stores).verify(envelope: bytes, mediaType: "application/jose+json", target: NotationTestSigner.target, at: time)
+        }
+        let unstamped = verify(withTSA, plain, at: valid)
+        #expect(unstamped.failure?.hasPrefix("authenticTimestamp validation failed: the signature has no timestamp countersignature") == true, "\(unstamped.failure ?? "passed")")
+        #expect(verify(withTSA, envelope, at: valid).passed)
+        // ... afterCertExpiry does not, until the chain has expired ...
+        let afterExpiry = try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"], verifyTimestamp: "afterCertExpiry")
+        #expect(verify(afterExpiry, plain, at: valid).passed)
+        #expect(verify(afterExpiry, plain, at: expired).failure?.contains("has no timestamp countersignature") == true)
+        // ... and a statement without a tsa store takes a timestamped signature as it would take
+        // one without: judged at the time of verification.
+        let caOnly = verify(try NotationTestSigner.statement(stores: ["ca:acme"]), envelope, at: valid)
+        #expect(caOnly.passed, "\(caOnly.failure ?? "")")
+        #expect(caOnly.signingTimeSource?.contains("no timestamp countersignature verification: the statement lists no tsa trust store") == true)
+    }
+
+    /// The time a countersignature vouches for is a range, its genTime less and plus its
+    /// accuracy, and the whole range must lie within the chain's validity: a TSA whose tokens say
+    /// they are accurate to twenty years vouches for no time within a certificate's few.
+    @Test func theTimestampsAccuracyCounts() async throws {
+        let signer = try await offThePool { try NotationTestSigner() }
+        let vague = try await offThePool { try TestTimestampAuthority(accuracy: "secs:\(20 * 365 * 86_400)") }
+        let baseline = try await offThePool { try TestTimestampAuthority(policy: "0.4.0.2023.1.1") }
+        let precise = try await offThePool { try TestTimestampAuthority(accuracy: "secs:2, millisecs:500, microsecs:7") }
+        let stores = NotationTrustStores([
+            .init(type: .ca, name: "acme"): [signer.root], .init(type: .tsa, name: "acme-tsa"): [vague.root, baseline.root, precise.root],
+        ])
+        let statement = try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"])
+        let expired = signer.leaf.notValidAfter.addingTimeInterval(86_400 * 30)
+        let stamped = try await offThePool { try signer.jws(timestamp: { try vague.token(over: $0) }) }
+        let outcome = NotationVerifier(statement: statement, stores: stores)
+            .verify(envelope: stamped, mediaType: "application/jose+json", target: NotationTestSigner.target, at: expired)
+        #expect(outcome.failure?.hasPrefix("authenticTimestamp validation failed: the certificate") == true, "\(outcome.failure ?? "passed")")
+
+        // The range as the token states it: an accuracy of seconds, milliseconds and
+        // microseconds; one second under the baseline policy when it states none; else none.
+        let data = Array("signet".utf8)
+        let ranges = try await offThePool {
+            try [precise, baseline, TestTimestampAuthority()].map { try TimeStampResponse(derEncoded: $0.response(over: data)) }
+        }
+        #expect(ranges[0].accuracy == 2.500007 && !ranges[0].isBaselinePolicy)
+        #expect(ranges[1].accuracy == nil && ranges[1].isBaselinePolicy)
+        // Dates are Doubles of seconds since 2001: a microsecond is within their precision, not exact.
+        let widths = ranges.map { $0.timeRange.upperBound.timeIntervalSince($0.timeRange.lowerBound) }
+        #expect(zip(widths, [5.000014, 2, 0]).allSatisfy { abs($0 - $1) < 1e-6 }, "\(widths)")
+        #expect(ranges.allSatisfy { abs($0.timeRange.lowerBound.distance(to: $0.generationTime) - $0.generationTime.distance(to: $0.timeRange.upperBound)) < 1e-6 })
     }
 }

@@ -130,8 +130,10 @@ final class NotationTestSigner: Sendable {
     }
 
     /// A strict statement over `stores` and `identities` (default `*`).
-    static func statement(stores: [String] = ["ca:acme"], identities: [String] = ["*"], level: String = "strict") throws -> NotationTrustPolicy.Statement {
-        let json = #"{"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["*"],"signatureVerification":{"level":"\#(level)"},"trustStores":[\#(stores.map { "\"\($0)\"" }.joined(separator: ","))],"trustedIdentities":[\#(identities.map { "\"\($0)\"" }.joined(separator: ","))]}]}"#
+    static func statement(
+        stores: [String] = ["ca:acme"], identities: [String] = ["*"], level: String = "strict", verifyTimestamp: String = "always"
+    ) throws -> NotationTrustPolicy.Statement {
+        let json = #"{"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["*"],"signatureVerification":{"level":"\#(level)","verifyTimestamp":"\#(verifyTimestamp)"},"trustStores":[\#(stores.map { "\"\($0)\"" }.joined(separator: ","))],"trustedIdentities":[\#(identities.map { "\"\($0)\"" }.joined(separator: ","))]}]}"#
         return try NotationTrustPolicy(json: Array(json.utf8)).statements[0]
     }
 }

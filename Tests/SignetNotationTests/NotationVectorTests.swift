@@ -14,6 +14,20 @@ import Testing
         #expect(outcome.signingTimeSource?.contains("time of verification") == true)
     }
 
+    /// A statement that lists a tsa store with `verifyTimestamp: always` (the vectors'
+    /// `timestamp_trustpolicy.json`) requires a timestamp countersignature: the valid vector has
+    /// none, so it fails the authentic-timestamp check though its certificate is valid (the Notary
+    /// Project trust-policy specification; notation-go: "no timestamp countersignature was found").
+    @Test func aTSAStoreWithVerifyTimestampAlwaysRequiresACountersignature() throws {
+        let stores = try NotationVectors.stores(ca: "e2e.crt", extra: [
+            .init(type: .tsa, name: "e2e"): try NotationVectors.certificates("config/timestamp/DigiCertTSARootSHA384.cer"),
+        ])
+        let outcome = try NotationVectors.verify("e2e-valid-signature", policy: "timestamp_trustpolicy.json", stores: stores)
+        #expect(outcome.failure?.hasPrefix("authenticTimestamp validation failed: the signature has no timestamp countersignature") == true, "\(outcome.failure ?? "passed")")
+        // afterCertExpiry: not while the certificate is valid.
+        #expect(try NotationVectors.verify("e2e-valid-signature", policy: "timestamp_after_cert_expiry_trustpolicy.json", stores: stores).passed)
+    }
+
     @Test func multipleSignaturesVerifyWhenOneIsTrusted() throws {
         let outcome = try NotationVectors.verify("e2e-valid-multiple-signatures", policy: "trustpolicy.json", stores: NotationVectors.stores(ca: "e2e.crt"))
         #expect(outcome.passed, "\(outcome)")

@@ -9,7 +9,11 @@ final class TestTimestampAuthority: Sendable {
     let directory: TemporaryDirectory
     let root: Certificate
 
-    init() throws {
+    /// `accuracy` is the TSTInfo accuracy its tokens state, as `openssl ts` writes it
+    /// (`secs:1`), or nil for none; `policy` the TSTInfo policy (`0.4.0.2023.1.1` is RFC 3628's
+    /// baseline policy). Without an accuracy a token's time range is its genTime alone, so a token
+    /// made in the same second as the certificate it vouches for is within its validity.
+    init(accuracy: String? = nil, policy: String = "1.2.3.4.1") throws {
         directory = TemporaryDirectory(prefix: "notation-tsa")
         let dir = directory.path
         try NotationTestSigner.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
@@ -32,9 +36,10 @@ final class TestTimestampAuthority: Sendable {
             certs = \(dir)/tsa.crt
             signer_key = \(dir)/tsa.key
             signer_digest = sha256
-            default_policy = 1.2.3.4.1
+            default_policy = \(policy)
+            other_policies = 1.2.3.4.1
             digests = sha256, sha384, sha512
-            accuracy = secs:1
+            \(accuracy.map { "accuracy = \($0)" } ?? "")
             ordering = no
             tsa_name = no
             ess_cert_id_chain = no

@@ -8,6 +8,20 @@ public struct TimeStampResponse: Sendable, Hashable {
     public let derEncoded: [UInt8]
     /// The token's `genTime` (TSTInfo, RFC 3161 section 2.4.2), with its fraction of a second.
     public let generationTime: Date
+    /// The token's `accuracy` (TSTInfo, RFC 3161 section 2.4.2) in seconds, nil when it states none.
+    public let accuracy: TimeInterval?
+    /// Whether the token's policy is the baseline time-stamp policy of RFC 3628 section 5.2, whose
+    /// TSAs keep time within a second.
+    public let isBaselinePolicy: Bool
+
+    /// The time range the token puts the data in: `genTime` less and plus its accuracy (RFC 3161
+    /// section 2.4.2), an accuracy of one second under the baseline policy when it states none,
+    /// else none (the Notary Project trust-policy specification's `timeStampLowerLimit` and
+    /// `timeStampUpperLimit`).
+    public var timeRange: ClosedRange<Date> {
+        let margin = accuracy ?? (isBaselinePolicy ? 1 : 0)
+        return generationTime.addingTimeInterval(-margin)...generationTime.addingTimeInterval(margin)
+    }
 
     /// Reads a DER TimeStampResp with a granted token.
     public init(derEncoded: [UInt8]) throws(TimeStampError) {
@@ -18,6 +32,15 @@ public struct TimeStampResponse: Sendable, Hashable {
         }
         ERR_clear_error()
         guard parsed == 1 else { throw TimeStampError(.invalidEncoding) }
+        var microseconds: Int64 = -1
+        var baseline: Int32 = 0
+        let accuracyRead = derEncoded.withUnsafeBufferPointer { buffer in
+            signet_TS_RESP_accuracy(buffer.baseAddress, buffer.count, &microseconds, &baseline)
+        }
+        ERR_clear_error()
+        guard accuracyRead == 1 else { throw TimeStampError(.invalidEncoding) }
+        self.accuracy = microseconds < 0 ? nil : TimeInterval(microseconds) / 1_000_000
+        self.isBaselinePolicy = baseline != 0
         self.derEncoded = derEncoded
         self.generationTime = Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(nanoseconds) / 1e9)
     }
