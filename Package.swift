@@ -280,7 +280,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetPolicyTests",
-            dependencies: ["SignetPolicy", "SignetRegistry", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                "SignetPolicy", "SignetRegistry", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

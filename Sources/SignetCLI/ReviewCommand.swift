@@ -193,7 +193,10 @@ enum ReviewInput {
         }
         var result: [[UInt8]] = []
         do {
-            for document in try Yams.load_all(yaml: text) {
+            let parser = try Parser(yaml: text)
+            while let node = try parser.nextRoot() {
+                try YAMLExpansion.check(node)
+                let document = Constructor.default.any(from: node)
                 guard JSONSerialization.isValidJSONObject(document) else {
                     throw ReviewInputError("a YAML document is not an object")
                 }

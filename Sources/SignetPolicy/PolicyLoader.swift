@@ -172,6 +172,11 @@ public struct PolicyLoader: Sendable {
                 throw PolicyLoadError(.invalidYAML, file: file.name, document: document, message: Self.describe(yamlError: error))
             }
             guard let root else { break }
+            do {
+                try YAMLExpansion.check(root)
+            } catch {
+                throw PolicyLoadError(.invalidYAML, file: file.name, document: document, message: error.description)
+            }
             let location = PolicySourceLocation(file: file.name, document: document)
             if let policy = try loadDocument(root, at: location) {
                 policies.append(policy)

@@ -45,6 +45,18 @@ struct KubeconfigTests {
         #expect(try Kubeconfig.configuration(path: path).tokenFile == directory.file("token").path)
     }
 
+    /// A kubeconfig whose anchors and aliases nest is refused before it is read into values.
+    @Test(.timeLimit(.minutes(5))) func nestedAliasesAreRefused() throws {
+        let directory = TemporaryDirectory(prefix: "signet-kubeconfig")
+        let file = try directory.write("config", "apiVersion: v1\nkind: Config\npreferences:\n\(YAMLAliasBomb.mapping(depth: 10, indent: 2))\n")
+        do {
+            _ = try Kubeconfig.configuration(path: file.path)
+            Issue.record("a kubeconfig of nested aliases was read")
+        } catch {
+            #expect("\(error)".contains("stands for more than 1000000 nodes"), "\(error)")
+        }
+    }
+
     @Test func unsupportedCredentialsAndMissingContextsAreNamed() throws {
         let (exec, execPath) = try Self.write("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /usr/bin/get-token}}")
         _ = exec

@@ -97,6 +97,17 @@ struct ReviewCommandTests {
         #expect(result.stderr.contains("p.yaml"))
     }
 
+    /// A workload file whose anchors and aliases nest (a kilobyte standing for millions of
+    /// nodes) is refused at once: it took `signet review` half a minute and gigabytes per level.
+    @Test(.timeLimit(.minutes(5))) func nestedAliasesAreRefused() async throws {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n\(YAMLAliasBomb.mapping(depth: 10, indent: 4))\n"
+            + "spec: {containers: [{name: a, image: nginx}]}\n"
+        let file = try scratch.write("bomb.yaml", pod)
+        let result = try await review(file.path)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("stands for more than 1000000 nodes once its aliases are expanded"), "\(result.stderr)")
+    }
+
     @Test func versionPrintsTheRelease() async throws {
         let result = try await TestProcess.run(TestPaths.signetBinary.path, ["version"])
         #expect(result.status == 0)

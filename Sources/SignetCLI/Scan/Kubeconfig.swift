@@ -1,5 +1,6 @@
 import Foundation
 import SignetKube
+import SignetPolicy
 import Yams
 
 /// Reads the API server and credentials of a kubeconfig file (Kubernetes "Organize Cluster
@@ -15,7 +16,13 @@ enum Kubeconfig {
 
     static func configuration(path: String, context chosen: String? = nil) throws -> KubernetesClientConfiguration {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Problem(description: "cannot read \(path)") }
-        guard let document = try Yams.load(yaml: text) as? [String: Any] else { throw Problem(description: "\(path) is not a kubeconfig") }
+        guard let node = try Parser(yaml: text).singleRoot() else { throw Problem(description: "\(path) is not a kubeconfig") }
+        do {
+            try YAMLExpansion.check(node)
+        } catch {
+            throw Problem(description: "\(path): \(error)")
+        }
+        guard let document = Constructor.default.any(from: node) as? [String: Any] else { throw Problem(description: "\(path) is not a kubeconfig") }
         func named(_ list: String, _ name: String?, _ field: String) throws -> [String: Any] {
             let entries = document[list] as? [[String: Any]] ?? []
             guard let name, let entry = entries.first(where: { $0["name"] as? String == name })?[field] as? [String: Any] else {
