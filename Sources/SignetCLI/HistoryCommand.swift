@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SignetHistory
 import SignetPolicy
+import SignetRegistry
 
 /// `signet history`: reads the verification history (admission decisions and on-demand
 /// verifications) from the SQLite file or PostgreSQL database `signet serve` writes, filtered by
@@ -176,6 +177,9 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
                 ])
             }
         }
+        // Names, users and reasons came from reviews: an escape sequence or a line break in one
+        // would clear the terminal or start a row of its own.
+        rows = rows.map { $0.map(UntrustedText.escaped) }
         var widths = [Int](repeating: 0, count: rows[0].count)
         for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
         var text = ""

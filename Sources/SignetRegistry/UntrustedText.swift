@@ -27,7 +27,7 @@ public enum UntrustedText {
     /// Whether `scalar` may be shown as it is: not a control character (C0, DEL, C1), a
     /// bidirectional mark, embedding, override or isolate (which reorder what follows on the
     /// line), nor a line or paragraph separator (a line break to some log viewers).
-    static func isShown(_ scalar: Unicode.Scalar) -> Bool {
+    public static func isShown(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0..<0x20, 0x7F...0x9F, 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: false
         default: true
@@ -71,6 +71,22 @@ public enum UntrustedText {
             index += 1
         }
         return true
+    }
+
+    /// `text` with each scalar that may not be shown as it is (``isShown(_:)``) written as
+    /// ``visibleEscape(_:)``, whatever its length: one printable line that still says what was
+    /// there, for text people read (a terminal table, a text log line, a chat message), where a
+    /// name from a review could otherwise clear the screen, hide a link or start a line of its
+    /// own that looks like signet's.
+    public static func escaped(_ text: String) -> String {
+        var copy = text
+        if copy.withUTF8(isPrintableASCII) || text.unicodeScalars.allSatisfy(isShown) { return text }
+        return replacingScalars(text) { isShown($0) ? nil : visibleEscape($0) }
+    }
+
+    /// `\u{1B}`: a scalar written as its code point in Swift's notation.
+    public static func visibleEscape(_ scalar: Unicode.Scalar) -> String {
+        "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
     }
 
     /// `text` with each Unicode scalar that `replacement` maps replaced by what it gives (an

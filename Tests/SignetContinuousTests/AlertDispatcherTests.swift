@@ -189,6 +189,13 @@ struct AlertDispatcherTests {
         let combined = AlertFormat.slackEscaped("<\u{338}!channel>\u{301} &\u{301}")
         #expect(!combined.utf8.contains(UInt8(ascii: "<")) && !combined.utf8.contains(UInt8(ascii: ">")), "\(combined)")
         #expect(combined == "&lt;\u{338}!channel&gt;\u{301} &amp;\u{301}")
+        // A line break or an escape sequence in a name (a forged review's, a user's) is shown as
+        // an escape: it added a line of its own to the message ("reason: approved").
+        alert.summary = "signet denied Pod/web\u{1B}[2J in team\nreason: approved for alice\u{1B}[8m"
+        let lines = try #require((try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(alert))) as? [String: Any])?["text"] as? String)
+        #expect(!lines.split(separator: "\n").contains { $0.hasPrefix("reason: approved") }, "\(lines)")
+        #expect(!lines.unicodeScalars.contains { $0.value == 0x1B }, "\(lines)")
+        #expect(lines.contains("in team\\u{A}reason: approved for alice\\u{1B}[8m"), "\(lines)")
         // The JSON format carries the text as it is: its receivers do not read mrkdwn.
         let json = try JSONSerialization.jsonObject(with: Data(AlertFormat.json.body(alert))) as? [String: Any]
         #expect(json?["summary"] as? String == alert.summary)

@@ -122,7 +122,10 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
     /// writes) cannot become a link, a user or channel mention, or `<!channel>`. The receivers
     /// that take the same message read Markdown and `@` mentions (Mattermost, Rocket.Chat): a
     /// zero-width space after `]` and `@` keeps `[text](url)` from hiding a link and
-    /// `@channel` or `@all` from notifying everyone, and reads the same.
+    /// `@channel` or `@all` from notifying everyone, and reads the same. Control characters,
+    /// line breaks and bidirectional marks are written as escapes (``UntrustedText/escaped(_:)``):
+    /// an object name or a user name with a line break would otherwise add a line of its own to
+    /// the message (`reason: approved`).
     /// Read one Unicode scalar at a time (``UntrustedText/replacingScalars(_:_:)``): `<`
     /// followed by a combining mark is one Swift `Character` that is not equal to `<`.
     static func slackEscaped(_ text: String) -> String {
@@ -133,7 +136,7 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
             case ">": "&gt;"
             case "]": "]\u{200B}"
             case "@": "@\u{200B}"
-            default: nil
+            default: UntrustedText.isShown(scalar) ? nil : UntrustedText.visibleEscape(scalar)
             }
         }
     }
