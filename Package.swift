@@ -236,6 +236,7 @@ let package = Package(
         .target(
             name: "SignetCLI",
             dependencies: [
+                "CSignetSystem",
                 "SignetHTTP",
                 "SignetPolicy",
                 "SignetAdmission",

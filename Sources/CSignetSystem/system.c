@@ -7,6 +7,11 @@ int signet_accept(int fd, struct sockaddr_storage *address, socklen_t *length) {
 }
 
 #include <sched.h>
+#include <sys/mman.h>
+
+int signet_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
+}
 
 int signet_affinity_cpu_count(void) {
     cpu_set_t set;

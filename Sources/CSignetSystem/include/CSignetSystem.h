@@ -38,6 +38,9 @@ int signet_accept(int fd, struct sockaddr_storage *address, socklen_t *length);
 /* The CPUs this process may run on (sched_getaffinity(2), CPU_COUNT), or -1 when it cannot be read
    (among others on a machine of more than 1024 possible CPUs, for which a cpu_set_t is too small). */
 int signet_affinity_cpu_count(void);
+/* memfd_create(2) with MFD_CLOEXEC: a file that lives in memory only, gone when the last descriptor
+   to it closes (a GNU extension, so defined in system.c). */
+int signet_memfd_create(const char *name);
 /* Names the calling thread as `ps -L`, `top -H`, perf and gdb show it (prctl(2) PR_SET_NAME: at most
    15 bytes kept). A thread otherwise carries the name of the thread that created it. */
 int signet_name_current_thread(const char *name);

@@ -1,3 +1,4 @@
+import CSignetSystem
 import Foundation
 import SignetKube
 import SignetPolicy
@@ -78,19 +79,36 @@ enum Kubeconfig {
             + (kinds.isEmpty ? "" : " (\(kinds.joined(separator: ", ")) is not supported)"))
     }
 
-    /// Writes a kubeconfig's inline `…-data` field (base64 PEM) to a file of its own, since the
-    /// TLS library reads certificates and keys from files: in a directory made for it that
-    /// only this user may read (`mkdtemp`, mode 0700), as a private key deserves.
+    /// Holds a kubeconfig's inline `…-data` field (base64 PEM) in a file that lives in memory
+    /// only (`memfd_create`, never on a disk, gone when the process ends however it ends) and
+    /// returns the path the TLS library opens it by (`/proc/self/fd/N`), since it reads
+    /// certificates and keys from files at each connection. Written to a temporary directory
+    /// instead, a client key stayed there after the scan, for whoever next shared the directory
+    /// and the user (a CI runner's next job).
     static func inline(_ base64: String, field: String, path: String) throws -> String {
         guard let pem = Data(base64Encoded: base64.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw Problem(description: "\(path): \(field) is not base64")
         }
-        var template = Array((FileManager.default.temporaryDirectory.path + "/signet-kubeconfig-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw Problem(description: "cannot make a private directory for the kubeconfig's \(field)") }
-        let file = String(cString: made) + "/" + field + ".pem"
-        guard FileManager.default.createFile(atPath: file, contents: pem, attributes: [.posixPermissions: 0o600]) else {
-            throw Problem(description: "cannot write the kubeconfig's \(field) to \(file)")
+        let descriptor = signet_memfd_create("signet-kubeconfig-" + field)
+        guard descriptor >= 0 else {
+            throw Problem(description: "cannot hold the kubeconfig's \(field) in memory: \(String(cString: strerror(errno)))")
         }
-        return file
+        var written = 0
+        let complete = pem.withUnsafeBytes { bytes -> Bool in
+            while written < bytes.count {
+                let count = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return false }
+                written += count
+            }
+            return true
+        }
+        guard complete else {
+            close(descriptor)
+            throw Problem(description: "cannot hold the kubeconfig's \(field) in memory: \(String(cString: strerror(errno)))")
+        }
+        // The descriptor stays open for the life of the process: the client opens the path again
+        // for each connection.
+        return "/proc/self/fd/\(descriptor)"
     }
 }
