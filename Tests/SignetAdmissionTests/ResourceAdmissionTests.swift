@@ -207,6 +207,34 @@ struct ResourceAdmissionTests {
         #expect(try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: object).allowed)
     }
 
+    /// The budget counts the whole object: a small spec with half a megabyte of labels is
+    /// refused as a large spec is, on CREATE and on an UPDATE that leaves the spec alone. It
+    /// counted the spec only, so a namespace's exceptions could each carry a megabyte of labels
+    /// that every replica keeps and decodes at every change. An UPDATE that does not grow the
+    /// object is never refused, so an expired exception in a full namespace can still be let go.
+    @Test func labelsAndAnnotationsCountTowardTheBudget() async throws {
+        var responder = Self.responder()
+        responder.exceptionUsage = { _ in ExemptionLimits.NamespaceUsage(count: 1, bytes: 900_000, sizes: ["vendor": 600]) }
+        let plain = Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
+        let labels = (0..<2_000).map { #""team.example.com/label-\#($0)":"\#(String(repeating: "v", count: 63))""# }.joined(separator: ",")
+        let labelled = plain.replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","labels":{\#(labels)},"#)
+        #expect(labelled.utf8.count > 180_000 + plain.utf8.count)
+        let created = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: labelled)
+        #expect(!created.allowed, "an exception of a few hundred bytes of spec and 200 KB of labels was admitted")
+        #expect(created.status?.message?.contains("(whole objects, labels and annotations included): one namespace's may take at most") == true,
+                "\(created.status?.message ?? "")")
+        let relabelled = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: labelled, oldObject: plain, operation: "UPDATE")
+        #expect(!relabelled.allowed, "labels added to an exception's metadata were not counted")
+        // Letting go of the labels (or a finalizer) in a full namespace: allowed.
+        responder.exceptionUsage = { _ in ExemptionLimits.NamespaceUsage(count: ExemptionLimits.exceptionsPerNamespace, bytes: 1 << 20) }
+        let shrunk = try await Self.respond(
+            responder, kind: "PolicyException", resource: "policyexceptions", object: plain, oldObject: labelled, operation: "UPDATE")
+        #expect(shrunk.allowed, "\(shrunk.status?.message ?? "")")
+        responder.exceptionUsage = { _ in .init() }
+        #expect(try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: labelled).allowed)
+    }
+
     static func podSet(_ exemption: String) throws -> PolicySet {
         let text = """
             apiVersion: signet.dev/v1alpha1

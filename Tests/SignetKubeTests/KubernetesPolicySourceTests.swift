@@ -288,6 +288,15 @@ struct KubernetesPolicySourceTests {
         }
         for index in 0..<20 { try server.apply("policyexceptions", exception(index)) }
         try server.apply("policyexceptions", exception(0, namespace: "shop"))
+        // The same in annotations, beside a small spec: the whole object counts.
+        for index in 0..<20 {
+            var object = Self.exception(validUntil: "2026-11-22T11:00:00Z")
+            object["metadata"] = [
+                "name": "vendor-\(index)", "namespace": "ads", "creationTimestamp": String(format: "2026-11-22T09:%02d:00Z", index),
+                "annotations": Dictionary(uniqueKeysWithValues: names.map { ("example.com/\($0)", $0) }),
+            ]
+            try server.apply("policyexceptions", object)
+        }
         let source = try Self.source(server, now: now, writeStatus: false)
         let task = Task { await source.run() }
         defer { task.cancel() }
@@ -298,11 +307,14 @@ struct KubernetesPolicySourceTests {
         #expect(kept == Array(0..<kept.count) && kept.count >= 15 && kept.count < 20, "the oldest are kept: \(kept)")
         #expect(inForce.contains("shop/vendor-0"))
         let rejected = await source.rejected
-        #expect(rejected.keys.sorted() == (kept.count..<20).map { "PolicyException billing/vendor-\($0)" }.sorted(), "\(rejected.keys)")
+        #expect(rejected.keys.filter { $0.hasPrefix("PolicyException billing/") }.sorted() == (kept.count..<20).map { "PolicyException billing/vendor-\($0)" }.sorted(), "\(rejected.keys)")
         #expect(rejected["PolicyException billing/vendor-19"]?.contains("one namespace's may take at most \(1 << 20)") == true)
         let usage = try #require(source.exceptionUsage("billing"))
         #expect(usage.count == kept.count && usage.bytes <= 1 << 20 && usage.sizes["vendor-0"] != nil)
         #expect(source.exceptionUsage("shop")?.count == 1)
+        let ads = (0..<20).filter { inForce.contains("ads/vendor-\($0)") }
+        #expect(ads == Array(0..<ads.count) && ads.count >= 5 && ads.count < 20, "the oldest are kept: \(ads)")
+        #expect(rejected["PolicyException ads/vendor-19"]?.contains("labels and annotations included") == true)
 
         // An older one deleted makes room for the next.
         try server.delete("policyexceptions", key: "billing/vendor-0")

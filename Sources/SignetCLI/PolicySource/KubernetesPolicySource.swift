@@ -275,7 +275,7 @@ actor KubernetesPolicySource: PolicySource {
 
     /// The PolicyExceptions of each namespace, oldest first (then by name), within
     /// ``ExemptionLimits/exceptionsPerNamespace`` and ``ExemptionLimits/exceptionBytesPerNamespace``
-    /// (specs as ``ExemptionLimits/specJSON(_:)`` measures them):
+    /// (each the whole object as JSON, as it is kept):
     /// their specs by label, and why each one beyond is left out. Those being deleted take no
     /// room. What the ones within take is published for the admission of new ones.
     private func exceptionBudgets() -> (specs: [String: Data?], overBudget: [String: String]) {
@@ -293,7 +293,7 @@ actor KubernetesPolicySource: PolicySource {
             let label = "\(KubernetesResource.policyExceptions.kind) \(object.key)"
             specs[label] = spec
             let namespace = object.namespace ?? ""
-            let bytes = spec?.count ?? 0
+            let bytes = object.json.count
             if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage[namespace] ?? .init(), namespace: namespace) {
                 overBudget[label] = refusal
             } else {

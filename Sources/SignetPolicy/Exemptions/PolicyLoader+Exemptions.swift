@@ -220,11 +220,12 @@ public enum ExemptionLimits {
     static let namespaces = 1024
 
     /// How many PolicyExceptions one namespace holds at most (expired ones and those that do not
-    /// compile included: every replica keeps them), and how many bytes their specs (as canonical
-    /// JSON, ``specJSON(_:)``) take together. Whoever may write exceptions in a namespace could
-    /// otherwise make hundreds of objects near the API server's 1.5 MiB each, which every replica
-    /// keeps; an exception is a few hundred bytes, so the bytes bound what is kept and the count
-    /// is far above what a team writes.
+    /// compile included: every replica keeps them), and how many bytes they take together, each
+    /// the whole object as JSON (metadata, labels, annotations and managed fields count as the
+    /// spec does: every replica keeps them all). Whoever may write exceptions in a namespace
+    /// could otherwise make hundreds of objects near the API server's 1.5 MiB each, in their spec
+    /// or in a thousand labels; an exception is one to a few kilobytes, so the bytes bound what
+    /// is kept and the count is far above what a team writes.
     public static let exceptionsPerNamespace = 256
     public static let exceptionBytesPerNamespace = 1 << 20
 
@@ -256,7 +257,7 @@ public enum ExemptionLimits {
         }
     }
 
-    /// A spec as the budget measures it: canonical JSON (sorted keys).
+    /// A spec as canonical JSON (sorted keys): what the policy revision hashes.
     public static func specJSON(_ spec: Any?) -> Data? {
         spec.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
     }
@@ -267,7 +268,7 @@ public enum ExemptionLimits {
             return "namespace \"\(namespace)\" already holds \(usage.count) PolicyExceptions (expired ones included), the most one namespace may hold (\(exceptionsPerNamespace)); delete the expired ones"
         }
         if usage.bytes + bytes > exceptionBytesPerNamespace {
-            return "namespace \"\(namespace)\"'s PolicyExceptions (expired ones included) take \(usage.bytes) bytes, and this one \(bytes) more: one namespace's may take at most \(exceptionBytesPerNamespace); delete the expired ones"
+            return "namespace \"\(namespace)\"'s PolicyExceptions (expired ones included) take \(usage.bytes) bytes, and this one \(bytes) more (whole objects, labels and annotations included): one namespace's may take at most \(exceptionBytesPerNamespace); delete the expired ones"
         }
         return nil
     }
