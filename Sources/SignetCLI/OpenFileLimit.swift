@@ -29,7 +29,11 @@ enum OpenFileLimit {
     /// The descriptors signet's limits let it use: every webhook and console connection, and
     /// ``reserveForOtherUses``.
     static func needed(webhookConnections: Int, consoleConnections: Int) -> UInt64 {
-        UInt64(max(0, webhookConnections) + max(0, consoleConnections) + reserveForOtherUses)
+        // Saturating: limits this large are refused by the flags, and must not trap here.
+        [webhookConnections, consoleConnections, reserveForOtherUses].reduce(UInt64(0)) { total, count in
+            let (sum, overflow) = total.addingReportingOverflow(UInt64(max(0, count)))
+            return overflow ? .max : sum
+        }
     }
 
     /// Raises the limit and warns when it is still below what the connection limits allow.

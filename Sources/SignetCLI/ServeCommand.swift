@@ -404,8 +404,10 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             certReloadInterval, "SIGNET_CERT_RELOAD_INTERVAL", default: server.certificateReloadInterval)
         server.eventLoopThreads = try EnvironmentOption.int(eventLoops, "SIGNET_EVENT_LOOPS", default: server.eventLoopThreads)
         guard (1...65535).contains(server.port) else { throw ValidationError("--port must be between 1 and 65535") }
-        guard server.maxConnections > 0, server.eventLoopThreads > 0 else {
-            throw ValidationError("--max-connections and --event-loops must be positive")
+        // Each connection takes a file descriptor, and Linux gives a process at most 1,048,576
+        // (fs.nr_open's default); a loop is a thread.
+        guard (1...1_048_576).contains(server.maxConnections), (1...1024).contains(server.eventLoopThreads) else {
+            throw ValidationError("--max-connections must be between 1 and 1048576, and --event-loops between 1 and 1024")
         }
         server.peerLimits = try peerLimits(
             maxConnections: server.maxConnections, maxBufferedBodyBytes: server.maxBufferedBodyBytes, maxBodyBytes: limits.maxBodyBytes)

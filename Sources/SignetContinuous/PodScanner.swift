@@ -44,7 +44,7 @@ public struct PodScanner: Sendable {
                 next += 1
                 group.addTask { (index, await scan(active[index])) }
             }
-            for _ in 0..<concurrency { addNext() }
+            for _ in 0..<min(concurrency, active.count) { addNext() }
             for await (index, findings) in group {
                 results[index] = findings
                 addNext()

@@ -38,7 +38,7 @@ struct ContinuousOptions: ParsableArguments {
         configuration.interval = try EnvironmentOption.duration(scanInterval, "SIGNET_SCAN_INTERVAL", default: configuration.interval)
         guard configuration.interval > .zero else { throw ValidationError("--scan-interval must be positive") }
         let concurrency = try EnvironmentOption.int(scanConcurrency, "SIGNET_SCAN_CONCURRENCY", default: 4)
-        guard concurrency > 0 else { throw ValidationError("--scan-concurrency must be positive") }
+        guard (1...1024).contains(concurrency) else { throw ValidationError("--scan-concurrency must be between 1 and 1024") }
         let reportsText = EnvironmentOption.string(writePolicyReports, "SIGNET_WRITE_POLICY_REPORTS", default: "false")!
         guard let reports = Bool(reportsText) else { throw ValidationError("--write-policy-reports must be true or false") }
         let electionText = EnvironmentOption.string(leaderElection, "SIGNET_LEADER_ELECTION", default: "true")!

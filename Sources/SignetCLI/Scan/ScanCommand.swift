@@ -79,7 +79,7 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
         let alertSettings = try alerts.resolve()
         let waitLimit = try EnvironmentOption.duration(syncTimeout, "SIGNET_SCAN_SYNC_TIMEOUT", default: .seconds(60))
         let parallel = try EnvironmentOption.int(concurrency, "SIGNET_SCAN_CONCURRENCY", default: 8)
-        guard parallel > 0 else { throw ValidationError("--concurrency must be positive") }
+        guard (1...1024).contains(parallel) else { throw ValidationError("--concurrency must be between 1 and 1024") }
         let keySecretsDirectory = EnvironmentOption.string(keySecretsDir, "SIGNET_KEY_SECRETS_DIR", default: PolicyLoader.defaultKeySecretsDirectory)!
 
         let client: KubernetesClient
