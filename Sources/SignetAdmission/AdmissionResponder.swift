@@ -344,7 +344,7 @@ public struct AdmissionResponder: Sendable {
         let named = request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.name
         return AdmissionSubject(
             namespace: request.namespace, name: named ?? references.generateName, nameIsGeneratePrefix: named == nil && references.generateName != nil,
-            kind: request.kind.kind, operation: request.operation.rawValue,
+            uid: references.uid, kind: request.kind.kind, operation: request.operation.rawValue,
             dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
             imagePullSecrets: pullSecrets, serviceAccountName: references.serviceAccountName,
             controller: references.controller)

@@ -16,17 +16,20 @@ public struct PodObjectReferences: Sendable, Hashable {
     public var name: String?
     /// `metadata.generateName`, when set.
     public var generateName: String?
+    /// `metadata.uid`, when set (the validating call of a CREATE, and every UPDATE).
+    public var uid: String?
     /// The first `metadata.ownerReferences` entry with `controller: true` and every field set.
     public var controller: ControllerReference?
 
     public init(
         imagePullSecrets: [String] = [], serviceAccountName: String? = nil, name: String? = nil, generateName: String? = nil,
-        controller: ControllerReference? = nil
+        uid: String? = nil, controller: ControllerReference? = nil
     ) {
         self.imagePullSecrets = imagePullSecrets
         self.serviceAccountName = serviceAccountName
         self.name = name
         self.generateName = generateName
+        self.uid = uid
         self.controller = controller
     }
 
@@ -52,7 +55,16 @@ public struct PodObjectReferences: Sendable, Hashable {
         struct Metadata: Decodable {
             var name: String?
             var generateName: String?
+            var uid: Lenient?
             var ownerReferences: [OwnerReference]?
+        }
+        /// A string, or nil when the value is another type: the uid is only named in Events, and a
+        /// wrong one must not make the other references unread.
+        struct Lenient: Decodable {
+            var value: String?
+            init(from decoder: any Decoder) throws {
+                value = try? decoder.singleValueContainer().decode(String.self)
+            }
         }
         var metadata: Metadata?
         var spec: Spec?
@@ -87,6 +99,7 @@ public struct PodObjectReferences: Sendable, Hashable {
             serviceAccountName: spec?.serviceAccountName,
             name: object.metadata?.name.flatMap { $0.isEmpty ? nil : $0 },
             generateName: object.metadata?.generateName.flatMap { $0.isEmpty ? nil : $0 },
+            uid: object.metadata?.uid?.value.flatMap { $0.isEmpty ? nil : $0 },
             controller: Self.controller(among: object.metadata?.ownerReferences))
     }
 
@@ -114,6 +127,7 @@ extension PodObjectReferences {
             serviceAccountName: spec?.serviceAccountName,
             name: object.name.flatMap { $0.isEmpty ? nil : $0 },
             generateName: object.generateName.flatMap { $0.isEmpty ? nil : $0 },
+            uid: object.uid.flatMap { $0.isEmpty ? nil : $0 },
             controller: Self.controller(among: object.ownerReferences))
     }
 
@@ -126,6 +140,7 @@ extension PodObjectReferences {
         struct Object {
             var name: String?
             var generateName: String?
+            var uid: String?
             var ownerReferences: [OwnerReference]?
             var spec: Spec?
             var template: Template?
@@ -180,6 +195,8 @@ extension PodObjectReferences {
             if let metadata = try self.object(metadata) {
                 object.name = try string(member(of: metadata, "name"))
                 object.generateName = try string(member(of: metadata, "generateName"))
+                // Only named in Events: one that is not a string is left out, not a malformed object.
+                object.uid = try? string(member(of: metadata, "uid"))
                 object.ownerReferences = try ownerReferences(member(of: metadata, "ownerReferences"))
             }
             if let spec = try self.object(spec) { object.spec = try self.spec(at: spec) }

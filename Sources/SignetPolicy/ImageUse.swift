@@ -83,6 +83,7 @@ public struct AdmissionSubject: Sendable, Hashable {
         var namespace: String?
         var name: String?
         var nameIsGeneratePrefix = false
+        var uid: String?
         var kind: String
         var operation: String
         var dryRun: Bool
@@ -125,6 +126,13 @@ public struct AdmissionSubject: Sendable, Hashable {
     public var nameIsGeneratePrefix: Bool {
         get { storage.values.nameIsGeneratePrefix }
         set { update { $0.nameIsGeneratePrefix = newValue } }
+    }
+    /// The object's `metadata.uid`: set by the API server before the validating call of a
+    /// CREATE (not the mutating one); what Events about the object name it by, so that
+    /// `kubectl describe` shows them.
+    public var uid: String? {
+        get { storage.values.uid }
+        set { update { $0.uid = newValue } }
     }
     /// ``name`` when it is the object's own, nil while only a `generateName` prefix is known:
     /// what an exception's name globs are matched against.
@@ -193,12 +201,12 @@ public struct AdmissionSubject: Sendable, Hashable {
     }
 
     public init(
-        namespace: String? = nil, name: String? = nil, nameIsGeneratePrefix: Bool = false, kind: String, operation: String = "CREATE",
+        namespace: String? = nil, name: String? = nil, nameIsGeneratePrefix: Bool = false, uid: String? = nil, kind: String, operation: String = "CREATE",
         dryRun: Bool = false, userName: String? = nil, namespaceLabels: [String: String]? = nil, imagePullSecrets: [String] = [],
         serviceAccountName: String? = nil, controller: ControllerReference? = nil, owners: [VerifiedOwner] = []
     ) {
         storage = Storage(Values(
-            namespace: namespace, name: name, nameIsGeneratePrefix: nameIsGeneratePrefix, kind: kind, operation: operation, dryRun: dryRun, userName: userName,
+            namespace: namespace, name: name, nameIsGeneratePrefix: nameIsGeneratePrefix, uid: uid, kind: kind, operation: operation, dryRun: dryRun, userName: userName,
             namespaceLabels: namespaceLabels, imagePullSecrets: imagePullSecrets, serviceAccountName: serviceAccountName,
             controller: controller, owners: owners))
     }

@@ -8,6 +8,8 @@ import Testing
 
 /// Issue 16 "Visible": every emergency-bypass use becomes a Kubernetes Event on the bypass and
 /// on the workload, posted through the API (here the API server double); dry runs make none.
+/// Each Event names its object by uid as well: `kubectl describe` looks Events up by the
+/// object's kind, name, namespace and uid, and showed none without it.
 struct ExemptionVisibilityTests {
     static let now = KubernetesTime.parse("2026-11-22T10:00:00Z")!
 
@@ -27,6 +29,7 @@ struct ExemptionVisibilityTests {
         kind: EmergencyBypass
         metadata:
           name: incident-4711
+          uid: 0b1e6c2a-bypass-uid
           creationTimestamp: "2026-11-22T09:00:00Z"
           annotations:
             signet.dev/created-by: oncall@example.com
@@ -38,7 +41,7 @@ struct ExemptionVisibilityTests {
         """
 
     static func review(dryRun: Bool) -> [UInt8] {
-        let json = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"name":"checkout","namespace":"payments","operation":"CREATE","userInfo":{"username":"dev@example.com"},"dryRun":\#(dryRun),"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"checkout","namespace":"payments"},"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.25"}]}}}}}}"#
+        let json = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"name":"checkout","namespace":"payments","operation":"CREATE","userInfo":{"username":"dev@example.com"},"dryRun":\#(dryRun),"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"checkout","namespace":"payments","uid":"3f1c9d4e-deployment-uid"},"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.25"}]}}}}}}"#
         return Array(json.utf8)
     }
 
@@ -71,7 +74,7 @@ struct ExemptionVisibilityTests {
         #expect(events.count == 2, "one use, two events; the dry run made none")
         func involved(_ event: [String: Any]) -> [String: String] { event["involvedObject"] as? [String: String] ?? [:] }
         let onBypass = try #require(events.first { involved($0)["kind"] == "EmergencyBypass" })
-        #expect(involved(onBypass) == ["apiVersion": "signet.dev/v1alpha1", "kind": "EmergencyBypass", "name": "incident-4711"])
+        #expect(involved(onBypass) == ["apiVersion": "signet.dev/v1alpha1", "kind": "EmergencyBypass", "name": "incident-4711", "uid": "0b1e6c2a-bypass-uid"])
         #expect((onBypass["metadata"] as? [String: Any])?["namespace"] as? String == "default")
         #expect(onBypass["reason"] as? String == "EmergencyBypassUsed")
         #expect(onBypass["type"] as? String == "Warning")
@@ -80,7 +83,7 @@ struct ExemptionVisibilityTests {
         #expect(bypassMessage.contains("docker.io/library/nginx:1.25"))
 
         let onWorkload = try #require(events.first { involved($0)["kind"] == "Deployment" })
-        #expect(involved(onWorkload) == ["apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout", "namespace": "payments"])
+        #expect(involved(onWorkload) == ["apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout", "namespace": "payments", "uid": "3f1c9d4e-deployment-uid"])
         #expect((onWorkload["metadata"] as? [String: Any])?["namespace"] as? String == "payments")
         let workloadMessage = try #require(onWorkload["message"] as? String)
         #expect(workloadMessage.contains(#"EmergencyBypass "incident-4711" (expires at 2026-11-22T12:00:00Z, created by "oncall@example.com"): signing outage"#))

@@ -107,7 +107,7 @@ extension AdmissionResponder {
                 if !dryRun, let eventSink {
                     eventSink.bypassUsed(BypassUse(
                         bypass: exemption, apiVersion: request.kind.group.isEmpty ? request.kind.version : "\(request.kind.group)/\(request.kind.version)",
-                        kind: request.kind.kind, namespace: request.namespace, name: record.name ?? "", user: request.userInfo?.username,
+                        kind: request.kind.kind, namespace: request.namespace, name: record.name ?? "", uid: subject.uid, user: request.userInfo?.username,
                         images: event.verdicts.map { $0.reference ?? $0.image }, time: time))
                 }
             case .policyException:

@@ -22,7 +22,7 @@ struct BypassEventReporter: ExemptionEventSink {
         let who = use.user.map { " for \"\($0)\"" } ?? ""
         let creator = use.bypass.attribution.credit
         let onBypass = KubernetesEvent(
-            object: .init(apiVersion: ClusterImagePolicy.apiVersion, kind: EmergencyBypass.kind, name: use.bypass.name, namespace: nil),
+            object: .init(apiVersion: ClusterImagePolicy.apiVersion, kind: EmergencyBypass.kind, name: use.bypass.name, namespace: nil, uid: use.bypass.uid),
             reason: reason,
             message: "admitted \(workload)\(who) without signature verification (images: \(images)); expires at \(KubernetesTime.format(use.bypass.expiresAt))",
             time: use.time)

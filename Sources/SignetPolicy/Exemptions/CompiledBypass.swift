@@ -70,7 +70,7 @@ public struct CompiledBypass: Sendable {
     public var use: ExemptionUse {
         ExemptionUse(
             kind: .emergencyBypass, namespace: nil, name: name, expiresAt: expiresAt, reason: reason, policy: nil,
-            attribution: attribution)
+            attribution: attribution, uid: definition.metadata.uid)
     }
 }
 

@@ -21,12 +21,16 @@ public struct ExemptionUse: Sendable, Hashable, Codable {
     public var policy: String?
     /// Who created and last changed the object.
     public var attribution: ExemptionAttribution
+    /// The object's `metadata.uid` when it came from the cluster: what Events about it name it
+    /// by. Not part of audit records, which name the object by kind and name.
+    public var uid: String?
 
     public init(
         kind: Kind, namespace: String?, name: String, expiresAt: Date, reason: String, policy: String?,
-        attribution: ExemptionAttribution = ExemptionAttribution(createdBy: nil, lastChangedBy: nil)
+        attribution: ExemptionAttribution = ExemptionAttribution(createdBy: nil, lastChangedBy: nil), uid: String? = nil
     ) {
         self.attribution = attribution
+        self.uid = uid
         self.kind = kind
         self.namespace = namespace
         self.name = name
