@@ -91,6 +91,43 @@ struct ExemptionVisibilityTests {
             == ["POST /api/v1/namespaces/default/events", "POST /api/v1/namespaces/payments/events"])
     }
 
+    /// Uses a tenant can repeat at will (a CREATE the API server refuses after the webhook let
+    /// it in) are reported once per ten minutes each, and a namespace's uses make at most 25
+    /// reports at once: they made two Events a try, without end, in `default` too, and pushed
+    /// other namespaces' Events out of the queue.
+    @Test func repeatedUsesAreReportedOnceAndANamespaceAtMost25Times() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let recorder = KubernetesEventRecorder(client: client)
+        let reporter = BypassEventReporter(recorder: recorder)
+        let bypass = ExemptionUse(kind: .emergencyBypass, namespace: nil, name: "incident-4711", expiresAt: Self.now + 7200, reason: "outage", policy: nil)
+        func use(_ name: String, namespace: String = "payments", at seconds: TimeInterval = 0) -> BypassUse {
+            BypassUse(bypass: bypass, apiVersion: "v1", kind: "Pod", namespace: namespace, name: name, uid: UUID().uuidString,
+                      user: "dev@example.com", images: ["docker.io/library/nginx:1.25"], time: Self.now + seconds)
+        }
+        // The same Pod created a thousand times within a minute: one report.
+        for attempt in 0..<1000 { reporter.bypassUsed(use("web", at: Double(attempt) / 20)) }
+        // A hundred Pods of other names 50 s on: 25 (the namespace's bucket, full again by then).
+        for index in 0..<100 { reporter.bypassUsed(use("web-\(index)", at: 50)) }
+        // Another namespace is not held back by the first.
+        reporter.bypassUsed(use("api", namespace: "billing", at: 50))
+        // Ten minutes on: the first Pod is reported again, and the namespace has tokens again.
+        reporter.bypassUsed(use("web", at: 700))
+        recorder.finish()
+        await recorder.run()
+
+        let events = try await Self.events(server)
+        func named(_ event: [String: Any]) -> String { (event["involvedObject"] as? [String: String])?["name"] ?? "" }
+        let workloads = events.map(named).filter { $0 != "incident-4711" }
+        #expect(workloads.filter { $0 == "web" }.count == 2, "\(workloads.filter { $0 == "web" }.count) reports of one repeated Pod")
+        #expect(workloads.filter { $0.hasPrefix("web-") }.count == 25)
+        #expect(workloads.contains("api"))
+        #expect(events.count == 2 * workloads.count, "each report is an Event on the bypass and one on the workload")
+        #expect(reporter.filter.heldBack == 999 + 75)
+    }
+
     @Test func withoutPermissionEventsAreDroppedQuietly() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }

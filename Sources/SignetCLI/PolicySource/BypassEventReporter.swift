@@ -7,11 +7,21 @@ import SignetPolicy
 /// reason `EmergencyBypassUsed` (issue 16, "Visible"): one on the `EmergencyBypass` (stored in
 /// `default`, as it is cluster-scoped) and one on the admitted workload, so both
 /// `kubectl describe emergencybypass <name>` and `kubectl describe <workload>` show it.
+///
+/// The same use (bypass, workload, user, images) is reported once per ten minutes, and one
+/// namespace's uses make at most 25 reports at once and one more every 12 seconds
+/// (``EventSpamFilter``): every use is in the audit log and the history, and the Events must not
+/// let a tenant repeating a create the API server then refuses flood `default` or push out
+/// other namespaces' Events.
 struct BypassEventReporter: ExemptionEventSink {
     static let reason = "EmergencyBypassUsed"
     let recorder: KubernetesEventRecorder
+    var filter = EventSpamFilter()
 
     func bypassUsed(_ use: BypassUse) {
+        let key = [use.bypass.name, use.apiVersion, use.kind, use.namespace ?? "", use.name, use.user ?? ""].joined(separator: "\u{0}")
+            + "\u{0}" + use.images.joined(separator: ",")
+        guard filter.admit(key: key, group: use.namespace ?? "", now: use.time) else { return }
         for event in Self.events(for: use) { recorder.record(event) }
     }
 
