@@ -119,6 +119,27 @@ struct KubernetesPolicySourceTests {
         #expect(shop.allowed, "the policy still covers the image; it is not enforced in shop")
         #expect(shop.verdicts.first?.reason.contains(#"covered by ClusterImagePolicy "deny-untrusted", not enforced"#) == true)
 
+        // Edits as fast as the API server takes them (here 40 relabellings of an exception) are
+        // compiled together: at most one compilation a second, and the last edit is in force.
+        try server.apply("policyexceptions", Self.exception(validUntil: "2026-11-22T11:00:00Z"))
+        try await KubernetesWatchTests.eventually("exception back") { await !source.current().exceptions.isEmpty }
+        let beforeEdits = await source.compilations
+        let started = ContinuousClock.now
+        for edit in 0..<40 {
+            var edited = Self.exception(validUntil: "2026-11-22T11:00:00Z")
+            edited["metadata"] = ["name": "vendor", "namespace": "billing", "labels": ["edit": "\(edit)"]]
+            try server.apply("policyexceptions", edited)
+        }
+        var lastEdit = Self.exception(validUntil: "2026-11-22T11:30:00Z")
+        lastEdit["metadata"] = ["name": "vendor", "namespace": "billing"]
+        try server.apply("policyexceptions", lastEdit)
+        try await KubernetesWatchTests.eventually("the last edit in force") {
+            await source.current().exceptions.first?.validUntil == KubernetesTime.parse("2026-11-22T11:30:00Z")
+        }
+        let seconds = Int((ContinuousClock.now - started).components.seconds)
+        let compiled = await source.compilations - beforeEdits
+        #expect(compiled <= seconds + 2, "\(compiled) compilations for 41 edits in about \(seconds) s")
+
         // A namespace the watch has not seen: its labels are unknown, so the policy with a
         // selector applies (missing information never exempts an image).
         #expect(source.namespaceLabels("newcomer") == nil)

@@ -89,6 +89,13 @@ actor KubernetesPolicySource: PolicySource {
     var hasLoaded: Bool { loaded }
     /// How many times the signet resources were compiled into a set.
     private(set) var compilations = 0
+    /// The least time between two compilations that watch events cause: events that come
+    /// faster are compiled together once the interval has passed. Whoever may edit a
+    /// PolicyException (a label, an annotation: as often as the API server lets them) made every
+    /// replica compile every policy, exception and bypass, trust material included, at each edit.
+    static let minimumRebuildInterval: Duration = .seconds(1)
+    private var lastRebuild: ContinuousClock.Instant?
+    private var rebuildPending = false
 
     /// The objects left out because they do not compile, by `Kind namespace/name`.
     var rejected: [String: String] { invalid }
@@ -154,8 +161,35 @@ actor KubernetesPolicySource: PolicySource {
             publishNamespaceLabels()
             return
         }
+        guard loaded else {
+            rebuild()
+            markLoadedIfReady()
+            return
+        }
+        rebuildSoon()
+    }
+
+    /// Compiles now, or once ``minimumRebuildInterval`` has passed since the last compilation
+    /// that an event caused (one compilation for every event until then).
+    private func rebuildSoon() {
+        let now = ContinuousClock.now
+        guard let last = lastRebuild, now < last + Self.minimumRebuildInterval else {
+            lastRebuild = now
+            rebuild()
+            return
+        }
+        guard !rebuildPending else { return }
+        rebuildPending = true
+        Task {
+            try? await Task.sleep(until: last + Self.minimumRebuildInterval)
+            await self.rebuildPendingEvents()
+        }
+    }
+
+    private func rebuildPendingEvents() {
+        rebuildPending = false
+        lastRebuild = ContinuousClock.now
         rebuild()
-        markLoadedIfReady()
     }
 
     /// The namespaces' labels as the watch has them, for ``namespaceLabels(_:)``.
