@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import SignetRegistry
@@ -24,6 +25,17 @@ public final class PullSecretReader: Sendable {
     private let logger: Logger
     private let cache = NIOLockedValueBox<[CacheKey: CachedStore]>([:])
     private let reportedForbidden = Atomic<Bool>(false)
+    /// API reads (service accounts and Secrets) each namespace's pods may cause: `burst` at
+    /// once, then `perSecond`. A pod names up to 32 pull secrets, each an API read, and a tenant
+    /// who changes the names at every dry run misses the cache every time: without a share,
+    /// one namespace's reads filled signet's API priority level, and other namespaces' reads
+    /// (their credentials, their owner chains) waited behind them. Reads beyond the share are
+    /// not made; the pod is verified with the credentials read, which are not cached.
+    private let reads: NIOLockedValueBox<(buckets: TokenBuckets, limited: Set<String>)>
+
+    /// The default share of API reads per namespace.
+    public static let defaultReadBurst = 64
+    public static let defaultReadsPerSecond = 20.0
 
     private struct CacheKey: Hashable {
         var namespace: String?
@@ -38,8 +50,10 @@ public final class PullSecretReader: Sendable {
 
     public init(
         client: KubernetesClient, configuredSecrets: [String] = [], cacheLifetime: Duration = .seconds(30), cacheCapacity: Int = 1024,
+        readBurst: Int = defaultReadBurst, readsPerSecond: Double = defaultReadsPerSecond,
         logger: Logger = Logger(label: "signet.kube.credentials")
     ) {
+        self.reads = NIOLockedValueBox((TokenBuckets(burst: readBurst, refill: readsPerSecond > 0 ? 1 / readsPerSecond : 0), []))
         self.client = client
         self.configuredSecrets = configuredSecrets
         self.cacheLifetime = cacheLifetime
@@ -57,8 +71,8 @@ public final class PullSecretReader: Sendable {
         if let cached = cache.withLockedValue({ $0[key] }), cached.expires > now {
             return cached.store
         }
-        let store = await read(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
-        if cacheLifetime > .zero {
+        let (store, complete) = await read(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
+        if cacheLifetime > .zero, complete {
             let expires = ContinuousClock.now + cacheLifetime
             cache.withLockedValue { entries in
                 if entries.count >= cacheCapacity {
@@ -73,18 +87,25 @@ public final class PullSecretReader: Sendable {
         return store
     }
 
-    private func read(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> RegistryCredentialStore {
+
+    /// The credentials, and whether every read was made (not held back by the namespace's share).
+    private func read(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> (RegistryCredentialStore, complete: Bool) {
         var references: [(namespace: String, name: String)] = []
+        var complete = true
         if let namespace {
             var names = pullSecrets
             let account = serviceAccount ?? "default"
-            do {
-                if let object = try await client.get(.serviceAccounts, name: account, namespace: namespace),
-                   let secrets = object.dictionary["imagePullSecrets"] as? [[String: Any]] {
-                    names += secrets.compactMap { $0["name"] as? String }
+            if mayRead(for: namespace) {
+                do {
+                    if let object = try await client.get(.serviceAccounts, name: account, namespace: namespace),
+                       let secrets = object.dictionary["imagePullSecrets"] as? [[String: Any]] {
+                        names += secrets.compactMap { $0["name"] as? String }
+                    }
+                } catch {
+                    report(error, "cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)"])
                 }
-            } catch {
-                report(error, "cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)"])
+            } else {
+                complete = false
             }
             // The pod's and its service account's together: each name is an API read.
             let (read, leftOut) = PullSecretNames.bounded(names)
@@ -101,6 +122,10 @@ public final class PullSecretReader: Sendable {
         }
         var store = RegistryCredentialStore()
         for reference in references {
+            if let namespace, !mayRead(for: namespace) {
+                complete = false
+                continue
+            }
             do {
                 guard let secret = try await client.get(.secrets, name: reference.name, namespace: reference.namespace),
                       let data = secret.dictionary["data"] as? [String: String] else { continue }
@@ -110,7 +135,26 @@ public final class PullSecretReader: Sendable {
                 report(error, "cannot use an image pull secret", metadata: ["namespace": "\(reference.namespace)", "name": "\(reference.name)"])
             }
         }
-        return store
+        return (store, complete)
+    }
+
+    /// Takes one of `namespace`'s API reads; false (logged once per namespace until it has reads
+    /// again) when its share is spent.
+    private func mayRead(for namespace: String) -> Bool {
+        let (allowed, first) = reads.withLockedValue { state -> (Bool, Bool) in
+            if state.buckets.take(namespace, now: Date()) {
+                state.limited.remove(namespace)
+                return (true, false)
+            }
+            if state.limited.count >= TokenBuckets.maximumKeys { state.limited.removeAll() }
+            return (false, state.limited.insert(namespace).inserted)
+        }
+        if first {
+            logger.warning("a namespace's pods name more pull secrets than signet reads for it per second; the rest are not read, and its pods are verified without them", metadata: [
+                "namespace": "\(namespace)", "burst": "\(reads.withLockedValue { $0.buckets.burst })",
+            ])
+        }
+        return allowed
     }
 
     /// Logs a failed read. A 403 means signet lacks the permission, which holds for every pod:

@@ -248,6 +248,28 @@ struct KubernetesWatchTests {
     /// A pull secret or service account name is one path segment, whatever the pod spec says
     /// (the API server does not check these names): `../../victim/secrets/regcred` used to
     /// read the Secret of another namespace, which then verified the tenant's images.
+    /// A namespace's pods cause at most their share of API reads: a tenant naming 32 new pull
+    /// secrets at every dry run made 33 reads each time, which filled signet's API priority level
+    /// for every other namespace. Beyond the share the reads are not made (and what was read is
+    /// not cached, so the next pod reads again); another namespace has its own share.
+    @Test func aNamespaceCausesAtMostItsShareOfSecretReads() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        try server.apply("secrets", Self.pullSecret("shop", "pull", registry: "ghcr.io", user: "pod"))
+        let reader = PullSecretReader(client: try Self.client(server), readBurst: 10, readsPerSecond: 0.001)
+        func reads(_ namespace: String) throws -> Int {
+            try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/\(namespace)/") }.count
+        }
+        for attempt in 0..<20 {
+            _ = await reader.credentials(namespace: "flood", pullSecrets: (0..<32).map { "s\(attempt)-\($0)" }, serviceAccount: nil)
+        }
+        let flood = try reads("flood")
+        #expect(flood == 10, "\(flood) reads for one namespace")
+        let store = await reader.credentials(namespace: "shop", pullSecrets: ["pull"], serviceAccount: nil)
+        #expect(store.credential(for: "ghcr.io")?.username == "pod")
+        #expect(try reads("shop") == 2)
+    }
+
     @Test func aPullSecretNameCannotReachAnotherNamespace() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }

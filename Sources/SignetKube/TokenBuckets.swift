@@ -1,0 +1,35 @@
+import Foundation
+
+/// A token bucket per key (a namespace): `burst` tokens at once and one more every `refill`
+/// seconds, taken one at a time. At most ``maximumKeys`` buckets are kept; a new key beyond
+/// them replaces the fullest bucket (the one least in use), so whoever names endless keys
+/// cannot grow it. Not locked: its owner locks it.
+struct TokenBuckets {
+    let burst: Int
+    let refill: TimeInterval
+    static let maximumKeys = 1024
+    private var buckets: [String: (tokens: Double, at: Date)] = [:]
+
+    init(burst: Int, refill: TimeInterval) {
+        self.burst = max(1, burst)
+        self.refill = refill
+    }
+
+    /// Takes a token of `key` at `now`; false when it has none.
+    mutating func take(_ key: String, now: Date) -> Bool {
+        var bucket = buckets[key] ?? (Double(burst), now)
+        let elapsed = max(0, now.timeIntervalSince(bucket.at))
+        bucket.tokens = min(Double(burst), bucket.tokens + (refill > 0 ? elapsed / refill : Double(burst)))
+        bucket.at = max(bucket.at, now)
+        defer {
+            if buckets[key] == nil, buckets.count >= Self.maximumKeys,
+               let fullest = buckets.max(by: { $0.value.tokens < $1.value.tokens })?.key {
+                buckets[fullest] = nil
+            }
+            buckets[key] = bucket
+        }
+        guard bucket.tokens >= 1 else { return false }
+        bucket.tokens -= 1
+        return true
+    }
+}
