@@ -58,7 +58,7 @@ struct SignetResourceAdmission: Sendable {
             return deny(request, "signet denied \(label): \(problem)", annotations)
         }
         if problems.isEmpty, request.kind.kind == "PolicyException", let namespace = request.namespace,
-           let refusal = budgetRefusal(namespace: namespace, object: object, bytes: bytes.count, oldObject: oldObject) {
+           let refusal = budgetRefusal(namespace: namespace, object: object, oldObject: oldObject) {
             return deny(request, "signet denied \(label): \(refusal)", annotations)
         }
         if problems.isEmpty {
@@ -82,18 +82,19 @@ struct SignetResourceAdmission: Sendable {
             auditAnnotations: annotations)
     }
 
-    /// Why `object` (`bytes` of JSON, the whole object: labels and annotations count as the
+    /// Why `object` (``ExemptionLimits/measuredBytes(_:)``: labels and annotations count as the
     /// spec does) does not fit its namespace's exception budget beside the others; nil when it
     /// fits or the usage is not known. An UPDATE gives back the room its name held, when it was
     /// counted, and one that does not grow the object (`oldObject`) is never refused, so an
     /// expired exception can still be relabelled or let go. The usage is the policy source's
     /// last view, so exceptions made at the same moment may all be admitted; the source then
     /// leaves the newest out.
-    private func budgetRefusal(namespace: String, object: [String: Any], bytes: Int, oldObject: [String: Any]?) -> String? {
+    private func budgetRefusal(namespace: String, object: [String: Any], oldObject: [String: Any]?) -> String? {
         guard let exceptionUsage else { return nil }
         var usage = exceptionUsage(namespace)
+        let bytes = ExemptionLimits.measuredBytes(object)
         if let oldObject {
-            if let old = try? JSONSerialization.data(withJSONObject: oldObject), bytes <= old.count { return nil }
+            if bytes <= ExemptionLimits.measuredBytes(oldObject) { return nil }
             if let name = (object["metadata"] as? [String: Any])?["name"] as? String { usage.remove(name) }
         }
         return ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage, namespace: namespace)

@@ -95,7 +95,9 @@ actor KubernetesPolicySource: PolicySource {
     /// replica compile every policy, exception and bypass, trust material included, at each edit.
     static let minimumRebuildInterval: Duration = .seconds(1)
     private var lastRebuild: ContinuousClock.Instant?
-    private var rebuildPending = false
+    /// The compilation waiting for the interval to pass, cancelled when ``run()`` ends.
+    private var pendingRebuild: Task<Void, Never>?
+    private var stopped = false
 
     /// The objects left out because they do not compile, by `Kind namespace/name`.
     var rejected: [String: String] { invalid }
@@ -134,6 +136,9 @@ actor KubernetesPolicySource: PolicySource {
                 }
             }
         }
+        stopped = true
+        pendingRebuild?.cancel()
+        pendingRebuild = nil
         for tasks in watches.values { tasks.forEach { $0.cancel() } }
         watches.removeAll()
     }
@@ -178,16 +183,17 @@ actor KubernetesPolicySource: PolicySource {
             rebuild()
             return
         }
-        guard !rebuildPending else { return }
-        rebuildPending = true
-        Task {
+        guard pendingRebuild == nil, !stopped else { return }
+        pendingRebuild = Task {
             try? await Task.sleep(until: last + Self.minimumRebuildInterval)
             await self.rebuildPendingEvents()
         }
     }
 
     private func rebuildPendingEvents() {
-        rebuildPending = false
+        pendingRebuild = nil
+        // After run() ended nothing is compiled again: it would watch Secrets nobody stops.
+        guard !stopped, !Task.isCancelled else { return }
         lastRebuild = ContinuousClock.now
         rebuild()
     }
@@ -309,7 +315,7 @@ actor KubernetesPolicySource: PolicySource {
 
     /// The PolicyExceptions of each namespace, oldest first (then by name), within
     /// ``ExemptionLimits/exceptionsPerNamespace`` and ``ExemptionLimits/exceptionBytesPerNamespace``
-    /// (each the whole object as JSON, as it is kept):
+    /// (each as ``ExemptionLimits/measuredBytes(_:)`` measures it, as the webhook does):
     /// their specs by label, and why each one beyond is left out. Those being deleted take no
     /// room. What the ones within take is published for the admission of new ones.
     private func exceptionBudgets() -> (specs: [String: Data?], overBudget: [String: String]) {
@@ -317,17 +323,17 @@ actor KubernetesPolicySource: PolicySource {
         var overBudget: [String: String] = [:]
         var usage: [String: ExemptionLimits.NamespaceUsage] = [:]
         // Each object's JSON read once (``KubernetesObject/dictionary`` decodes it at every call).
-        let objects = (snapshots[.policyExceptions]?.objects ?? []).compactMap { object -> (object: KubernetesObject, created: String, spec: Data?)? in
+        let objects = (snapshots[.policyExceptions]?.objects ?? []).compactMap { object -> (object: KubernetesObject, created: String, spec: Data?, bytes: Int)? in
             let dictionary = object.dictionary
             let metadata = dictionary["metadata"] as? [String: Any]
             guard metadata?["deletionTimestamp"] == nil else { return nil }
-            return (object, metadata?["creationTimestamp"] as? String ?? "", ExemptionLimits.specJSON(dictionary["spec"]))
+            return (object, metadata?["creationTimestamp"] as? String ?? "", ExemptionLimits.specJSON(dictionary["spec"]),
+                    ExemptionLimits.measuredBytes(dictionary))
         }
-        for (object, _, spec) in objects.sorted(by: { ($0.created, $0.object.key) < ($1.created, $1.object.key) }) {
+        for (object, _, spec, bytes) in objects.sorted(by: { ($0.created, $0.object.key) < ($1.created, $1.object.key) }) {
             let label = "\(KubernetesResource.policyExceptions.kind) \(object.key)"
             specs[label] = spec
             let namespace = object.namespace ?? ""
-            let bytes = object.json.count
             if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage[namespace] ?? .init(), namespace: namespace) {
                 overBudget[label] = refusal
             } else {

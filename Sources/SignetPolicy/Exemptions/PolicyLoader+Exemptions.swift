@@ -221,8 +221,8 @@ public enum ExemptionLimits {
 
     /// How many PolicyExceptions one namespace holds at most (expired ones and those that do not
     /// compile included: every replica keeps them), and how many bytes they take together, each
-    /// the whole object as JSON (metadata, labels, annotations and managed fields count as the
-    /// spec does: every replica keeps them all). Whoever may write exceptions in a namespace
+    /// the object as JSON (labels and annotations count as the spec does: every replica keeps
+    /// them all; ``measuredBytes(_:)``). Whoever may write exceptions in a namespace
     /// could otherwise make hundreds of objects near the API server's 1.5 MiB each, in their spec
     /// or in a thousand labels; an exception is one to a few kilobytes, so the bytes bound what
     /// is kept and the count is far above what a team writes.
@@ -255,6 +255,21 @@ public enum ExemptionLimits {
             count -= 1
             bytes -= size
         }
+    }
+
+    /// What an exception takes of its namespace's budget: the object as JSON without what the
+    /// webhook cannot see when it is made, or what signet and the API server write afterwards
+    /// (`status`, `metadata.managedFields`, `metadata.resourceVersion`), so that the webhook and
+    /// the policy source measure the same bytes: labels, annotations and the spec.
+    public static func measuredBytes(_ object: [String: Any]) -> Int {
+        var object = object
+        object["status"] = nil
+        if var metadata = object["metadata"] as? [String: Any] {
+            metadata["managedFields"] = nil
+            metadata["resourceVersion"] = nil
+            object["metadata"] = metadata
+        }
+        return (try? JSONSerialization.data(withJSONObject: object))?.count ?? 0
     }
 
     /// A spec as canonical JSON (sorted keys): what the policy revision hashes.
