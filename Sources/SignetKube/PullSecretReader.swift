@@ -23,7 +23,7 @@ public final class PullSecretReader: Sendable {
     /// The most credential sets kept; the oldest is dropped first.
     public let cacheCapacity: Int
     private let logger: Logger
-    private let cache = NIOLockedValueBox<[CacheKey: CachedStore]>([:])
+    private let cache = NIOLockedValueBox(CacheState())
     private let reportedForbidden = Atomic<Bool>(false)
     /// API reads (service accounts and Secrets) each namespace's pods may cause: `burst` at
     /// once, then `perSecond`. A pod names up to 32 pull secrets, each an API read, and a tenant
@@ -48,6 +48,15 @@ public final class PullSecretReader: Sendable {
         var expires: ContinuousClock.Instant
     }
 
+    private struct CacheState {
+        var entries: [CacheKey: CachedStore] = [:]
+        /// Reads running, shared by every caller of the same key.
+        var flights: [CacheKey: Task<(RegistryCredentialStore, complete: Bool), Never>] = [:]
+    }
+
+    /// The start of the monotonic clock the read shares are measured on.
+    private let clockStart = ContinuousClock.now
+
     public init(
         client: KubernetesClient, configuredSecrets: [String] = [], cacheLifetime: Duration = .seconds(30), cacheCapacity: Int = 1024,
         readBurst: Int = defaultReadBurst, readsPerSecond: Double = defaultReadsPerSecond,
@@ -63,69 +72,95 @@ public final class PullSecretReader: Sendable {
 
     /// The credentials for a pod in `namespace` naming `pullSecrets` and `serviceAccount`; at
     /// most ``PullSecretNames/maximum`` distinct pull secrets of the pod and its service account
-    /// together are read (the rest are logged).
+    /// together are read (the rest are logged). Pods asking at once with the same secrets share
+    /// one read (a rollout reads once, not once per pod).
     public func credentials(namespace: String?, pullSecrets listed: [String], serviceAccount: String?) async -> RegistryCredentialStore {
         let pullSecrets = PullSecretNames.bounded(listed).names
         let key = CacheKey(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
-        let now = ContinuousClock.now
-        if let cached = cache.withLockedValue({ $0[key] }), cached.expires > now {
-            return cached.store
+        let podStore = await cachedRead(key) { [self] in
+            await read(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
         }
-        let (store, complete) = await read(namespace: namespace, pullSecrets: pullSecrets, serviceAccount: serviceAccount)
-        if cacheLifetime > .zero, complete {
-            let expires = ContinuousClock.now + cacheLifetime
-            cache.withLockedValue { entries in
-                if entries.count >= cacheCapacity {
-                    entries = entries.filter { $0.value.expires > now }
-                    if entries.count >= cacheCapacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires }) {
-                        entries[oldest.key] = nil
-                    }
+        guard !configuredSecrets.isEmpty else { return podStore }
+        // Signet's own secrets, the same for every pod: read once per lifetime, not charged to
+        // the pod's namespace. The pod's own credentials come first.
+        let configured = await cachedRead(CacheKey(namespace: nil, pullSecrets: configuredSecrets, serviceAccount: nil)) { [self] in
+            (await readSecrets(configuredSecrets.compactMap { entry in
+                let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
+                return parts.count == 2 ? (parts[0], parts[1]) : nil
+            }), true)
+        }
+        return configured.merging(podStore)
+    }
+
+    /// The store cached for `key`, else the one `read` makes (shared with every caller asking
+    /// for `key` while it runs), cached when it is complete.
+    private func cachedRead(
+        _ key: CacheKey, _ read: @escaping @Sendable () async -> (RegistryCredentialStore, complete: Bool)
+    ) async -> RegistryCredentialStore {
+        let now = ContinuousClock.now
+        let flight = cache.withLockedValue { state -> Task<(RegistryCredentialStore, complete: Bool), Never>? in
+            if let cached = state.entries[key], cached.expires > now { return nil }
+            if let running = state.flights[key] { return running }
+            let task = Task { await read() }
+            state.flights[key] = task
+            return task
+        }
+        guard let flight else { return cache.withLockedValue { $0.entries[key]?.store } ?? RegistryCredentialStore() }
+        let (store, complete) = await flight.value
+        cache.withLockedValue { state in
+            if state.flights[key] == flight { state.flights[key] = nil }
+            guard cacheLifetime > .zero, complete else { return }
+            if state.entries[key] == nil, state.entries.count >= cacheCapacity {
+                state.entries = state.entries.filter { $0.value.expires > now }
+                if state.entries.count >= cacheCapacity, let oldest = state.entries.min(by: { $0.value.expires < $1.value.expires }) {
+                    state.entries[oldest.key] = nil
                 }
-                entries[key] = CachedStore(store: store, expires: expires)
             }
+            state.entries[key] = CachedStore(store: store, expires: ContinuousClock.now + cacheLifetime)
         }
         return store
     }
 
-
-    /// The credentials, and whether every read was made (not held back by the namespace's share).
+    /// The pod's credentials, and whether every read was made (not held back by the namespace's share).
     private func read(namespace: String?, pullSecrets: [String], serviceAccount: String?) async -> (RegistryCredentialStore, complete: Bool) {
-        var references: [(namespace: String, name: String)] = []
+        guard let namespace else { return (RegistryCredentialStore(), true) }
+        var names = pullSecrets
+        let account = serviceAccount ?? "default"
         var complete = true
-        if let namespace {
-            var names = pullSecrets
-            let account = serviceAccount ?? "default"
-            if mayRead(for: namespace) {
-                do {
-                    if let object = try await client.get(.serviceAccounts, name: account, namespace: namespace),
-                       let secrets = object.dictionary["imagePullSecrets"] as? [[String: Any]] {
-                        names += secrets.compactMap { $0["name"] as? String }
-                    }
-                } catch {
-                    report(error, "cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)"])
+        if mayRead(for: namespace) {
+            do {
+                if let object = try await client.get(.serviceAccounts, name: account, namespace: namespace),
+                   let secrets = object.dictionary["imagePullSecrets"] as? [[String: Any]] {
+                    names += secrets.compactMap { $0["name"] as? String }
                 }
-            } else {
-                complete = false
+            } catch {
+                report(error, "cannot read the service account", metadata: ["namespace": "\(namespace)", "name": "\(account)"])
             }
-            // The pod's and its service account's together: each name is an API read.
-            let (read, leftOut) = PullSecretNames.bounded(names)
-            if leftOut > 0 {
-                logger.warning("a pod and its service account name more image pull secrets than signet reads; the rest are not used", metadata: [
-                    "namespace": "\(namespace)", "service_account": "\(account)", "read": "\(read.count)", "not_read": "\(leftOut)",
-                ])
-            }
-            references += read.map { (namespace, $0) }
+        } else {
+            complete = false
         }
-        for entry in configuredSecrets {
-            let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
-            if parts.count == 2 { references.append((parts[0], parts[1])) }
+        // The pod's and its service account's together: each name is an API read.
+        let (read, leftOut) = PullSecretNames.bounded(names)
+        if leftOut > 0 {
+            logger.warning("a pod and its service account name more image pull secrets than signet reads; the rest are not used", metadata: [
+                "namespace": "\(namespace)", "service_account": "\(account)", "read": "\(read.count)", "not_read": "\(leftOut)",
+            ])
         }
+        let (store, allRead) = await readSecretsCharged(read.map { (namespace, $0) }, to: namespace)
+        return (store, complete && allRead)
+    }
+
+    /// The Secrets `references` name, each charged to `namespace`'s share; and whether each was read.
+    private func readSecretsCharged(_ references: [(namespace: String, name: String)], to namespace: String) async -> (RegistryCredentialStore, Bool) {
+        var allowed: [(namespace: String, name: String)] = []
+        for reference in references where mayRead(for: namespace) { allowed.append(reference) }
+        return (await readSecrets(allowed), allowed.count == references.count)
+    }
+
+    /// The credentials of the Secrets `references` name, earlier ones first.
+    private func readSecrets(_ references: [(namespace: String, name: String)]) async -> RegistryCredentialStore {
         var store = RegistryCredentialStore()
         for reference in references {
-            if let namespace, !mayRead(for: namespace) {
-                complete = false
-                continue
-            }
             do {
                 guard let secret = try await client.get(.secrets, name: reference.name, namespace: reference.namespace),
                       let data = secret.dictionary["data"] as? [String: String] else { continue }
@@ -135,14 +170,15 @@ public final class PullSecretReader: Sendable {
                 report(error, "cannot use an image pull secret", metadata: ["namespace": "\(reference.namespace)", "name": "\(reference.name)"])
             }
         }
-        return (store, complete)
+        return store
     }
 
     /// Takes one of `namespace`'s API reads; false (logged once per namespace until it has reads
     /// again) when its share is spent.
     private func mayRead(for namespace: String) -> Bool {
         let (allowed, first) = reads.withLockedValue { state -> (Bool, Bool) in
-            if state.buckets.take(namespace, now: Date()) {
+            let seconds = (ContinuousClock.now - clockStart).components
+            if state.buckets.take(namespace, now: Date(timeIntervalSinceReferenceDate: Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18)) {
                 state.limited.remove(namespace)
                 return (true, false)
             }

@@ -245,31 +245,43 @@ struct KubernetesWatchTests {
         #expect(try secretReads() == 6)
     }
 
-    /// A pull secret or service account name is one path segment, whatever the pod spec says
-    /// (the API server does not check these names): `../../victim/secrets/regcred` used to
-    /// read the Secret of another namespace, which then verified the tenant's images.
     /// A namespace's pods cause at most their share of API reads: a tenant naming 32 new pull
     /// secrets at every dry run made 33 reads each time, which filled signet's API priority level
     /// for every other namespace. Beyond the share the reads are not made (and what was read is
-    /// not cached, so the next pod reads again); another namespace has its own share.
+    /// not cached, so the next pod reads again); another namespace has its own share, signet's
+    /// own secrets are read once for every namespace and charged to none, and pods asking at
+    /// once with the same secrets (a rollout) share one read.
     @Test func aNamespaceCausesAtMostItsShareOfSecretReads() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         try server.apply("secrets", Self.pullSecret("shop", "pull", registry: "ghcr.io", user: "pod"))
-        let reader = PullSecretReader(client: try Self.client(server), readBurst: 10, readsPerSecond: 0.001)
+        try server.apply("secrets", Self.pullSecret("signet-system", "global", registry: "registry.example.com", user: "global"))
+        let reader = PullSecretReader(
+            client: try Self.client(server), configuredSecrets: ["signet-system/global"], readBurst: 10, readsPerSecond: 0.001)
         func reads(_ namespace: String) throws -> Int {
             try server.requests().filter { $0.hasPrefix("GET /api/v1/namespaces/\(namespace)/") }.count
         }
+        var last = RegistryCredentialStore()
         for attempt in 0..<20 {
-            _ = await reader.credentials(namespace: "flood", pullSecrets: (0..<32).map { "s\(attempt)-\($0)" }, serviceAccount: nil)
+            last = await reader.credentials(namespace: "flood", pullSecrets: (0..<32).map { "s\(attempt)-\($0)" }, serviceAccount: nil)
         }
         let flood = try reads("flood")
         #expect(flood == 10, "\(flood) reads for one namespace")
-        let store = await reader.credentials(namespace: "shop", pullSecrets: ["pull"], serviceAccount: nil)
-        #expect(store.credential(for: "ghcr.io")?.username == "pod")
+        #expect(last.credential(for: "registry.example.com")?.username == "global", "signet's own secret was charged to the namespace")
+        #expect(try reads("signet-system") == 1)
+
+        // Forty pods of one rollout at once: one read of the service account and one of the secret.
+        let stores = await withTaskGroup(of: RegistryCredentialStore.self) { group in
+            for _ in 0..<40 { group.addTask { await reader.credentials(namespace: "shop", pullSecrets: ["pull"], serviceAccount: nil) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(stores.allSatisfy { $0.credential(for: "ghcr.io")?.username == "pod" })
         #expect(try reads("shop") == 2)
     }
 
+    /// A pull secret or service account name is one path segment, whatever the pod spec says
+    /// (the API server does not check these names): `../../victim/secrets/regcred` used to
+    /// read the Secret of another namespace, which then verified the tenant's images.
     @Test func aPullSecretNameCannotReachAnotherNamespace() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
