@@ -194,8 +194,9 @@ enum ReviewInput {
         var result: [[UInt8]] = []
         do {
             let parser = try Parser(yaml: text)
+            var expansion = YAMLExpansion.Budget()
             while let node = try parser.nextRoot() {
-                try YAMLExpansion.check(node)
+                try expansion.spend(on: node)
                 let document = Constructor.default.any(from: node)
                 guard JSONSerialization.isValidJSONObject(document) else {
                     throw ReviewInputError("a YAML document is not an object")

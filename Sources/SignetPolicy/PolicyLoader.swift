@@ -161,10 +161,12 @@ public struct PolicyLoader: Sendable {
         } catch {
             throw PolicyLoadError(.invalidYAML, file: file.name, document: 1, message: Self.describe(yamlError: error))
         }
-        var policies: [LoadedResource] = []
-        var document = 0
+        // Every document is composed and counted before any is read: the documents of a file
+        // stand for a bounded number of nodes together (``YAMLExpansion/Budget``).
+        var roots: [Node] = []
+        var expansion = YAMLExpansion.Budget()
         while true {
-            document += 1
+            let document = roots.count + 1
             let root: Node?
             do {
                 root = try parser.nextRoot()
@@ -173,12 +175,15 @@ public struct PolicyLoader: Sendable {
             }
             guard let root else { break }
             do {
-                try YAMLExpansion.check(root)
+                try expansion.spend(on: root)
             } catch {
                 throw PolicyLoadError(.invalidYAML, file: file.name, document: document, message: error.description)
             }
-            let location = PolicySourceLocation(file: file.name, document: document)
-            if let policy = try loadDocument(root, at: location) {
+            roots.append(root)
+        }
+        var policies: [LoadedResource] = []
+        for (index, root) in roots.enumerated() {
+            if let policy = try loadDocument(root, at: PolicySourceLocation(file: file.name, document: index + 1)) {
                 policies.append(policy)
             }
         }
