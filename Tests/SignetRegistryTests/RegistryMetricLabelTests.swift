@@ -15,13 +15,3 @@ struct RegistryMetricLabelTests {
     }
 }
 
-/// The `exception` and `bypass` labels of the exemption-use counters: names of cluster
-/// resources, but whoever may write exceptions in a namespace can make, use and delete them
-/// under new names without end, each name a series for the life of the process.
-struct ExemptionMetricLabelTests {
-    @Test func exemptionsBeyondTheCapacityAreOther() {
-        let labels = BoundedMetricLabel(capacity: 512)
-        let values = Set((0..<5_000).map { labels.label(for: "team-\($0 % 50)/vendor-\($0)") })
-        #expect(values.count == 513 && values.contains("other"))
-    }
-}

@@ -61,11 +61,13 @@ extension AdmissionResponder {
     /// `signet_policy_exception_uses_total{exception,dry_run}` per use; a dry run counts under
     /// `dry_run="true"`. `signet_policy_violations_total{policy,mode}` counts failed policies of
     /// real (not dry-run) admissions only.
-    /// The `exception` and `bypass` labels: the first 512 exceptions and bypasses used keep
-    /// their name, later ones count as `other`. Whoever may write exceptions in a namespace can
-    /// make, use and delete them under new names without end, and each name was a series kept
-    /// for the life of the process.
-    static let exemptionLabels = BoundedMetricLabel(capacity: 512)
+    /// The `exception` label: the first 512 exceptions used keep their name, later ones count as
+    /// `other`. Whoever may write exceptions in a namespace can make, use and delete them under
+    /// new names without end, and each name was a series kept for the life of the process.
+    static let exceptionLabels = BoundedMetricLabel(capacity: 512)
+    /// The `bypass` label, a table of its own (the first 128 bypasses used): exceptions, which
+    /// tenants may write, cannot take the places of bypasses, which only administrators do.
+    static let bypassLabels = BoundedMetricLabel(capacity: 128)
 
     func recordAudit(
         _ request: AdmissionRequest, response: AdmissionResponse, outcome: DecisionOutcome?, latency: Duration, client: AdmissionClient
@@ -92,7 +94,7 @@ extension AdmissionResponder {
             switch exemption.kind {
             case .emergencyBypass:
                 Counter(label: "signet_emergency_bypass_uses_total", dimensions: [
-                    ("bypass", Self.exemptionLabels.label(for: exemption.name)), ("dry_run", dryRun ? "true" : "false"),
+                    ("bypass", Self.bypassLabels.label(for: exemption.name)), ("dry_run", dryRun ? "true" : "false"),
                 ]).increment()
                 Logger(label: "signet.audit").warning("emergency bypass used", metadata: [
                     "uid": "\(request.uid)", "bypass": "\(exemption.name)", "expires_at": "\(KubernetesTime.format(exemption.expiresAt))",
@@ -112,7 +114,7 @@ extension AdmissionResponder {
                 }
             case .policyException:
                 Counter(label: "signet_policy_exception_uses_total", dimensions: [
-                    ("exception", Self.exemptionLabels.label(for: exemption.qualifiedName)), ("dry_run", dryRun ? "true" : "false"),
+                    ("exception", Self.exceptionLabels.label(for: exemption.qualifiedName)), ("dry_run", dryRun ? "true" : "false"),
                 ]).increment()
             }
         }
