@@ -20,8 +20,9 @@ public final class EventSpamFilter: Sendable {
     static let maximumKeys = 4096
 
     private struct State {
-        /// When each Event was last posted.
-        var posted: [String: Date] = [:]
+        /// When each Event was last posted, by the hash of its key (a key names every image of
+        /// a Pod: 4,096 of them kept whole could take hundreds of megabytes).
+        var posted: [Int: Date] = [:]
         /// Each namespace's tokens.
         var buckets: TokenBuckets
         /// How many were held back (for the log).
@@ -37,8 +38,10 @@ public final class EventSpamFilter: Sendable {
 
     /// Whether the Event `key` about namespace `group` is posted at `now`: not when the same key
     /// was posted within the window, nor when the namespace has no token left.
-    public func admit(key: String, group: String, now: Date) -> Bool {
-        state.withLockedValue { state in
+    public func admit(key text: String, group: String, now: Date) -> Bool {
+        // Hasher is seeded anew in every process: keys cannot be chosen to collide.
+        let key = text.hashValue
+        return state.withLockedValue { state in
             if let last = state.posted[key], now.timeIntervalSince(last) < window, now >= last {
                 state.held += 1
                 return false

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import SignetAdmission
 import SignetKube
 import SignetPolicy
@@ -21,7 +22,10 @@ struct BypassEventReporter: ExemptionEventSink {
     func bypassUsed(_ use: BypassUse) {
         let key = [use.bypass.name, use.apiVersion, use.kind, use.namespace ?? "", use.name, use.user ?? ""].joined(separator: "\u{0}")
             + "\u{0}" + use.images.joined(separator: ",")
-        guard filter.admit(key: key, group: use.namespace ?? "", now: use.time) else { return }
+        guard filter.admit(key: key, group: use.namespace ?? "", now: use.time) else {
+            Counter(label: "signet_emergency_bypass_events_held_back_total").increment()
+            return
+        }
         for event in Self.events(for: use) { recorder.record(event) }
     }
 
