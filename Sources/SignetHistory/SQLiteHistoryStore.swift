@@ -80,7 +80,8 @@ public final class SQLiteHistoryStore: HistoryStore {
             defer { sqlite3_progress_handler(db.sqliteConnection, 0, nil, nil) }
             do {
                 return try read(db)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && DispatchTime.now().uptimeNanoseconds > deadline.pointee {
+                // An interrupt before the deadline is someone else's (a cancelled task's): not a timeout.
                 throw HistoryStoreError.readTimedOut(limit)
             }
         }

@@ -31,7 +31,7 @@ import Testing
         try database.close()
         let limited = try await SQLiteHistoryStore.open(path: path, readTimeLimit: .milliseconds(1))
         try await HistoryQueryChecks.checkReadTimeLimit(limited: limited, standard: standard)
-        // Writes are not limited, and the reader connection reads again afterwards.
+        // Writes are not limited.
         try await limited.append([HistoryEntry(source: .admission, time: Date(timeIntervalSince1970: 2), namespace: "after", latencyMs: 1, allowed: true, images: [])])
         #expect(try await standard.query(HistoryQuery(namespace: "after")).entries.count == 1)
         await limited.close()
