@@ -402,13 +402,14 @@ int signet_TS_RESP_accuracy(const unsigned char *der, size_t length, int64_t *mi
             const int64_t limits[3] = {1000000000, 999, 999};
             const int64_t scales[3] = {1000000, 1000, 1};
             int64_t total = 0;
-            for (int index = 0; index < 3 && ok; index++) {
+            int valid = 1;
+            for (int index = 0; index < 3 && valid; index++) {
                 int64_t value = 0;
                 if (parts[index] == NULL) continue;
-                if (ASN1_INTEGER_get_int64(&value, parts[index]) != 1 || value < 0 || value > limits[index]) ok = 0;
+                if (ASN1_INTEGER_get_int64(&value, parts[index]) != 1 || value < 0 || value > limits[index]) valid = 0;
                 else total += value * scales[index];
             }
-            *microseconds = total;
+            *microseconds = valid ? total : -2;
         }
         ASN1_OBJECT *policy = TS_TST_INFO_get_policy_id(info);
         ASN1_OBJECT *baseline = OBJ_txt2obj("0.4.0.2023.1.1", 1);

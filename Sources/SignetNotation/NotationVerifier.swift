@@ -160,8 +160,9 @@ public struct NotationVerifier: Sendable {
             return (outside(time), source, false)
         }
         let tsaNames = statement.trustStores.filter { $0.type == .tsa }
-        let validNow = outside(now) == nil
-        guard !tsaNames.isEmpty, statement.verifyTimestamp == .always || !validNow else {
+        // afterCertExpiry: a certificate of the chain has expired (not one that is not valid yet).
+        let expired = chain.contains { $0.notValidAfter < now }
+        guard !tsaNames.isEmpty, statement.verifyTimestamp == .always || expired else {
             let why = tsaNames.isEmpty ? "the statement lists no tsa trust store" : "verifyTimestamp is afterCertExpiry and the certificate chain has not expired"
             return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature verification: \(why))", true)
         }
@@ -181,6 +182,9 @@ public struct NotationVerifier: Sendable {
             response = try TimeStampResponse(derEncoded: TimeStampToken.response(wrapping: token))
         } catch {
             return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)", false)
+        }
+        guard !response.hasInvalidAccuracy else {
+            return ("the timestamp countersignature states an accuracy outside RFC 3161's ranges", "timestamp countersignature (unreadable)", false)
         }
         let range = response.timeRange
         let accuracy = range.lowerBound == range.upperBound ? "" : " ± \(response.generationTime.timeIntervalSince(range.lowerBound)) s"

@@ -228,6 +228,9 @@ import Testing
         let afterExpiry = try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"], verifyTimestamp: "afterCertExpiry")
         #expect(verify(afterExpiry, plain, at: valid).passed)
         #expect(verify(afterExpiry, plain, at: expired).failure?.contains("has no timestamp countersignature") == true)
+        // ... and a chain not valid yet has not expired: judged at the time of verification, as notation-go does.
+        let early = verify(afterExpiry, plain, at: signer.leaf.notValidBefore.addingTimeInterval(-86_400))
+        #expect(early.failure?.hasPrefix("authenticTimestamp validation failed: the certificate") == true, "\(early.failure ?? "passed")")
         // ... and a statement without a tsa store takes a timestamped signature as it would take
         // one without: judged at the time of verification.
         let caOnly = verify(try NotationTestSigner.statement(stores: ["ca:acme"]), envelope, at: valid)

@@ -8,8 +8,12 @@ public struct TimeStampResponse: Sendable, Hashable {
     public let derEncoded: [UInt8]
     /// The token's `genTime` (TSTInfo, RFC 3161 section 2.4.2), with its fraction of a second.
     public let generationTime: Date
-    /// The token's `accuracy` (TSTInfo, RFC 3161 section 2.4.2) in seconds, nil when it states none.
+    /// The token's `accuracy` (TSTInfo, RFC 3161 section 2.4.2) in seconds, nil when it states
+    /// none or states one outside RFC 3161's ranges (``hasInvalidAccuracy``).
     public let accuracy: TimeInterval?
+    /// Whether the token states an accuracy with a negative part, or milliseconds or
+    /// microseconds outside 1 to 999: a verifier that relies on the accuracy must refuse it.
+    public let hasInvalidAccuracy: Bool
     /// Whether the token's policy is the baseline time-stamp policy of RFC 3628 section 5.2, whose
     /// TSAs keep time within a second.
     public let isBaselinePolicy: Bool
@@ -40,6 +44,7 @@ public struct TimeStampResponse: Sendable, Hashable {
         ERR_clear_error()
         guard accuracyRead == 1 else { throw TimeStampError(.invalidEncoding) }
         self.accuracy = microseconds < 0 ? nil : TimeInterval(microseconds) / 1_000_000
+        self.hasInvalidAccuracy = microseconds == -2
         self.isBaselinePolicy = baseline != 0
         self.derEncoded = derEncoded
         self.generationTime = Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(nanoseconds) / 1e9)
