@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import SignetRegistry
 
 /// A swift-log handler that writes one JSON object per line to standard error: the format log
 /// pipelines in Kubernetes (Fluent Bit, Vector, Loki) parse without configuration.
@@ -63,7 +64,10 @@ public struct JSONLogHandler: LogHandler {
             case "\n": line += "\\n"
             case "\r": line += "\\r"
             case "\t": line += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where !UntrustedText.isShown(scalar):
+                // C0 as JSON requires; C1, bidirectional marks and line separators too, which a
+                // terminal showing the log would otherwise read (U+009B starts an escape
+                // sequence in some) and which reorder or break the line.
                 line += String(format: "\\u%04x", scalar.value)
             default: line.unicodeScalars.append(scalar)
             }

@@ -28,7 +28,7 @@ import Testing
         #expect(table.contains("Pod/web\\u{1B}[2J\\u{1B}[31mALL CLEAR"), "\(table)")
     }
 
-    @Test func textLogLinesShowEscapes() {
+    @Test func textLogLinesShowEscapes() throws {
         let captured = NIOLockedValueBox<[LogEvent]>([])
         var handler = EscapingLogHandler(CapturingLogHandler(events: captured))
         handler[metadataKey: "replica"] = "a\nb"
@@ -41,6 +41,11 @@ import Testing
         #expect(event?.metadata?["namespace"] == .string("team\\u{A}reason: approved"))
         #expect(event?.metadata?["users"] == .array([.string("x\\u{1B}")]))
         #expect(handler[metadataKey: "replica"] == .string("a\\u{A}b"))
+        // JSON log lines escape them too, beyond the C0 controls JSON requires, and read back the same.
+        var line = ""
+        JSONLogHandler.appendJSONString("a\u{9B}2J\u{202E}b\u{2028}c\u{1B}", to: &line)
+        #expect(line == #""a\u009b2J\u202eb\u2028c\u001b""#, "\(line)")
+        #expect(try JSONSerialization.jsonObject(with: Data(line.utf8), options: .fragmentsAllowed) as? String == "a\u{9B}2J\u{202E}b\u{2028}c\u{1B}")
         // Text without such characters is passed as it is.
         #expect(UntrustedText.escaped("ghcr.io/acme/web:1 — ünïcode") == "ghcr.io/acme/web:1 — ünïcode")
     }
