@@ -354,7 +354,8 @@ void signet_X509_stack_free(STACK_OF(X509) *stack) {
     sk_X509_pop_free(stack, X509_free);
 }
 
-int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds) {
+int signet_TS_RESP_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds,
+                        int64_t *microseconds, int *baselinePolicy) {
     // OpenSSL takes these lengths as long and int: refuse what would not fit rather than cast.
     if (length > LONG_MAX) return 0;
     const unsigned char *cursor = der;
@@ -378,25 +379,11 @@ int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *se
             }
         }
         ok = 1;
-    }
-    TS_RESP_free(response);
-    return ok;
-}
-
-int signet_TS_RESP_accuracy(const unsigned char *der, size_t length, int64_t *microseconds, int *baselinePolicy) {
-    if (length > LONG_MAX) return 0;
-    const unsigned char *cursor = der;
-    TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
-    if (response == NULL) return 0;
-    int ok = 0;
-    TS_TST_INFO *info = TS_RESP_get_tst_info(response);
-    if (info != NULL) {
-        ok = 1;
         *microseconds = -1;
         TS_ACCURACY *accuracy = TS_TST_INFO_get_accuracy(info);
         if (accuracy != NULL) {
             // RFC 3161: seconds INTEGER, millis and micros INTEGER (1..999), each optional.
-            const ASN1_INTEGER *parts[3] = {
+            const ASN1_INTEGER *accuracyParts[3] = {
                 TS_ACCURACY_get_seconds(accuracy), TS_ACCURACY_get_millis(accuracy), TS_ACCURACY_get_micros(accuracy),
             };
             const int64_t limits[3] = {1000000000, 999, 999};
@@ -405,8 +392,8 @@ int signet_TS_RESP_accuracy(const unsigned char *der, size_t length, int64_t *mi
             int valid = 1;
             for (int index = 0; index < 3 && valid; index++) {
                 int64_t value = 0;
-                if (parts[index] == NULL) continue;
-                if (ASN1_INTEGER_get_int64(&value, parts[index]) != 1 || value < 0 || value > limits[index]) valid = 0;
+                if (accuracyParts[index] == NULL) continue;
+                if (ASN1_INTEGER_get_int64(&value, accuracyParts[index]) != 1 || value < 0 || value > limits[index]) valid = 0;
                 else total += value * scales[index];
             }
             *microseconds = valid ? total : -2;

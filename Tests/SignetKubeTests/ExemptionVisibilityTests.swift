@@ -51,12 +51,16 @@ struct ExemptionVisibilityTests {
         return try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []
     }
 
+    /// A recorder posting to `server`.
+    static func recorder(_ server: KubernetesAPIServerDouble) throws -> KubernetesEventRecorder {
+        KubernetesEventRecorder(client: try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)))
+    }
+
     @Test func everyBypassUseIsAnEventOnTheBypassAndTheWorkload() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
-        let recorder = KubernetesEventRecorder(client: client)
+        let recorder = try Self.recorder(server)
         let set = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(Self.policies.utf8))])
         let rules = ExemptionConfiguration(clock: .fixed(Self.now))
         var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: set, exemptions: rules))
@@ -98,9 +102,7 @@ struct ExemptionVisibilityTests {
     @Test func repeatedUsesAreReportedOnceAndANamespaceAtMost25Times() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
-        let recorder = KubernetesEventRecorder(client: client)
+        let recorder = try Self.recorder(server)
         let reporter = BypassEventReporter(recorder: recorder)
         let bypass = ExemptionUse(kind: .emergencyBypass, namespace: nil, name: "incident-4711", expiresAt: Self.now + 7200, reason: "outage", policy: nil)
         func use(_ name: String, namespace: String = "payments", at seconds: TimeInterval = 0) -> BypassUse {

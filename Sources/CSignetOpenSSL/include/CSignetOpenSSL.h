@@ -127,14 +127,13 @@ void signet_X509_stack_free(STACK_OF(X509) *stack);
 
 /// The genTime of the token in a DER TimeStampResp (RFC 3161 section 2.4.2): d2i_TS_RESP(3),
 /// TS_RESP_get_tst_info, TS_TST_INFO_get_time. Writes whole seconds since the epoch to `*seconds`
-/// and the fraction in nanoseconds to `*nanoseconds`. Returns 1 on success.
-int signet_TS_RESP_gen_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds);
-/// The accuracy of the token in a DER TimeStampResp (TSTInfo.accuracy, RFC 3161 section 2.4.2):
-/// TS_TST_INFO_get_accuracy and its seconds, millis and micros, written to `*microseconds` (-1
-/// when the token states none, -2 when a part is negative or too large), and whether
-/// TSTInfo.policy is the baseline time-stamp policy of RFC 3628 section 5.2 (0.4.0.2023.1.1),
-/// written to `*baselinePolicy`. Returns 1 on success, 0 when the response cannot be read.
-int signet_TS_RESP_accuracy(const unsigned char *der, size_t length, int64_t *microseconds, int *baselinePolicy);
+/// and the fraction in nanoseconds to `*nanoseconds`; the token's accuracy
+/// (TS_TST_INFO_get_accuracy: seconds, millis and micros) to `*microseconds` (-1 when the token
+/// states none, -2 when a part is negative or too large); and whether TSTInfo.policy is the
+/// baseline time-stamp policy of RFC 3628 section 5.2 (0.4.0.2023.1.1) to `*baselinePolicy`.
+/// Returns 1 on success.
+int signet_TS_RESP_time(const unsigned char *der, size_t length, int64_t *seconds, int32_t *nanoseconds,
+                        int64_t *microseconds, int *baselinePolicy);
 /// TS_RESP_verify_signature(3) and TS_RESP_verify_response(3) (TS_VFY_VERSION | TS_VFY_DATA) of
 /// a DER TimeStampResp: the status is granted, the message imprint is the hash of `data`, and the
 /// token is signed by a certificate (embedded or among `untrusted`) that chains to one of `roots`

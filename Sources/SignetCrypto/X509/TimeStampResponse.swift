@@ -31,23 +31,18 @@ public struct TimeStampResponse: Sendable, Hashable {
     public init(derEncoded: [UInt8]) throws(TimeStampError) {
         var seconds: Int64 = 0
         var nanoseconds: Int32 = 0
+        var microseconds: Int64 = -1
+        var baseline: Int32 = 0
         let parsed = derEncoded.withUnsafeBufferPointer { buffer in
-            signet_TS_RESP_gen_time(buffer.baseAddress, buffer.count, &seconds, &nanoseconds)
+            signet_TS_RESP_time(buffer.baseAddress, buffer.count, &seconds, &nanoseconds, &microseconds, &baseline)
         }
         ERR_clear_error()
         guard parsed == 1 else { throw TimeStampError(.invalidEncoding) }
-        var microseconds: Int64 = -1
-        var baseline: Int32 = 0
-        let accuracyRead = derEncoded.withUnsafeBufferPointer { buffer in
-            signet_TS_RESP_accuracy(buffer.baseAddress, buffer.count, &microseconds, &baseline)
-        }
-        ERR_clear_error()
-        guard accuracyRead == 1 else { throw TimeStampError(.invalidEncoding) }
-        self.accuracy = microseconds < 0 ? nil : TimeInterval(microseconds) / 1_000_000
-        self.hasInvalidAccuracy = microseconds == -2
-        self.isBaselinePolicy = baseline != 0
         self.derEncoded = derEncoded
         self.generationTime = Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(nanoseconds) / 1e9)
+        self.accuracy = microseconds < 0 ? nil : TimeInterval(microseconds) / 1_000_000
+        self.isBaselinePolicy = baseline != 0
+        self.hasInvalidAccuracy = microseconds == -2
     }
 
     /// Verifies the token (RFC 3161 section 2.4.2 and 2.3): granted status, a message imprint that
