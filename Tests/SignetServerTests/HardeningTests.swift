@@ -86,14 +86,22 @@ struct HardeningTests {
     /// verified; they count against the body budget with the review's body (they were held
     /// outside it, a quarter of a megabyte per connection for as long as the verification took).
     /// Sixteen connections each send a review held by a slow registry and 240 KiB of a next
-    /// request in one write: the peer's 512 KiB share is spent and some are refused with 503;
-    /// without counting them, all sixteen were held. The registry holds for longer than the
+    /// request in one write: the peer's 128 KiB share is spent and some are refused with 503;
+    /// without counting them, all sixteen were held. The share is small enough that the bytes
+    /// of the TLS record that ends each review (about 13 KiB after it) spend it: on a loaded
+    /// machine the rest of a write may arrive after the review went to the handler, and stays
+    /// in the socket, unread and uncounted, until the answer. The registry holds for longer than the
     /// reviews' 30 s deadline, so every review is still held while a loaded machine sends the
-    /// rest (an 8 s hold once ended before the third connection's bytes arrived).
+    /// rest (an 8 s hold once ended before the third connection's bytes arrived). It drips its
+    /// answer, 16 KiB every 5 s: a registry silent for 10 s is given up on (curl's low-speed
+    /// limit), which ended a silent hold after 10 s, before a loaded machine had sent the rest.
     @Test func bytesPipelinedBehindAHeldReviewCountAgainstTheBodyBudget() async throws {
         let digest = String(repeating: "ab", count: 32)
+        let dripped = RegistryStubServer.Response(
+            status: 200, headers: ["Content-Type": "application/vnd.oci.image.manifest.v1+json"],
+            body: [UInt8](repeating: UInt8(ascii: " "), count: 16 * 16_384), pieceInterval: 5)
         let registry = try await RegistryStubServer.start(routes: [
-            "GET /v2/team/app/manifests/sha256-\(digest).sig": [RegistryStubServer.Response(status: 404, delay: 60)],
+            "GET /v2/team/app/manifests/sha256-\(digest).sig": [dripped],
         ])
         defer { registry.stop() }
         let directory = TemporaryDirectory(prefix: "signet-pipelined-policies")
@@ -113,8 +121,8 @@ struct HardeningTests {
                       - file: \(key)
             """)
         let server = try await SignetServerFixture.start(policyDirectory: directory.path, arguments: [
-            "--allow-insecure-registry", registry.host, "--max-body-bytes", "\(256 << 10)",
-            "--max-buffered-body-bytes", "\(2 << 20)", "--max-buffered-body-bytes-per-peer", "\(512 << 10)",
+            "--allow-insecure-registry", registry.host, "--max-body-bytes", "\(64 << 10)",
+            "--max-buffered-body-bytes", "\(2 << 20)", "--max-buffered-body-bytes-per-peer", "\(128 << 10)",
         ])
         let file = try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "\(registry.host)/team/app@sha256:\(digest)")]), in: scratch)
         let result = try await LiveClient.run(
