@@ -193,11 +193,24 @@ extension PodObjectReferences {
             }
             var object = Object()
             if let metadata = try self.object(metadata) {
-                object.name = try string(member(of: metadata, "name"))
-                object.generateName = try string(member(of: metadata, "generateName"))
+                // One walk of the metadata's members (labels and annotations included) for the four.
+                var name: Int?, generateName: Int?, uid: Int?, ownerReferences: Int?
+                document.forEachMember(ofObjectAt: metadata) { member, value in
+                    if document.name(at: member, is: "name") {
+                        name = value
+                    } else if document.name(at: member, is: "generateName") {
+                        generateName = value
+                    } else if document.name(at: member, is: "uid") {
+                        uid = value
+                    } else if document.name(at: member, is: "ownerReferences") {
+                        ownerReferences = value
+                    }
+                }
+                object.name = try string(name)
+                object.generateName = try string(generateName)
                 // Only named in Events: one that is not a string is left out, not a malformed object.
-                object.uid = try? string(member(of: metadata, "uid"))
-                object.ownerReferences = try ownerReferences(member(of: metadata, "ownerReferences"))
+                object.uid = try? string(uid)
+                object.ownerReferences = try self.ownerReferences(ownerReferences)
             }
             if let spec = try self.object(spec) { object.spec = try self.spec(at: spec) }
             if let template = try self.object(template) { object.template = try self.template(at: template) }
@@ -253,12 +266,26 @@ extension PodObjectReferences {
             var entries: [OwnerReference] = []
             for element in elements {
                 guard document.byte(at: element) == JSONDocument.objectStart else { throw Malformed() }
+                var apiVersion: Int?, kind: Int?, name: Int?, uid: Int?, controller: Int?
+                document.forEachMember(ofObjectAt: element) { member, value in
+                    if document.name(at: member, is: "apiVersion") {
+                        apiVersion = value
+                    } else if document.name(at: member, is: "kind") {
+                        kind = value
+                    } else if document.name(at: member, is: "name") {
+                        name = value
+                    } else if document.name(at: member, is: "uid") {
+                        uid = value
+                    } else if document.name(at: member, is: "controller") {
+                        controller = value
+                    }
+                }
                 var entry = OwnerReference()
-                entry.apiVersion = try string(member(of: element, "apiVersion"))
-                entry.kind = try string(member(of: element, "kind"))
-                entry.name = try string(member(of: element, "name"))
-                entry.uid = try string(member(of: element, "uid"))
-                entry.controller = try bool(member(of: element, "controller"))
+                entry.apiVersion = try string(apiVersion)
+                entry.kind = try string(kind)
+                entry.name = try string(name)
+                entry.uid = try string(uid)
+                entry.controller = try bool(controller)
                 entries.append(entry)
             }
             return entries

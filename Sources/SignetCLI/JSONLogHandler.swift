@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import SignetPolicy
 import SignetRegistry
 
 /// A swift-log handler that writes one JSON object per line to standard error: the format log
@@ -78,12 +79,10 @@ public struct JSONLogHandler: LogHandler {
     private static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
+        let parts = UTCTime(secondsSinceEpoch: Int64(now.tv_sec))
         return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1_000_000)
+            format: "%04ld-%02ld-%02ldT%02ld:%02ld:%02ld.%03ldZ", parts.year, parts.month, parts.day,
+            parts.hour, parts.minute, parts.second, now.tv_nsec / 1_000_000)
     }
 }
 

@@ -94,10 +94,8 @@ enum OverviewPage {
 
     /// `14:00`, or `06-01 14:00` for ranges over a day (UTC).
     static func label(_ date: Date, long: Bool) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let time = String(format: "%02d:%02d", parts.tm_hour, parts.tm_min)
-        return long ? String(format: "%02d-%02d ", parts.tm_mon + 1, parts.tm_mday) + time : time
+        let parts = UTCTime(secondsSinceEpoch: Int64(date.timeIntervalSince1970.rounded(.down)))
+        let time = String(format: "%02ld:%02ld", parts.hour, parts.minute)
+        return long ? String(format: "%02ld-%02ld ", parts.month, parts.day) + time : time
     }
 }
