@@ -53,6 +53,9 @@ package struct HTTPResponse: Sendable {
     package var newConnections: Int = 0
     /// The user name of the credential the registry client had for this request, for messages.
     package var credentialUsername: String? = nil
+    /// Why the registry client had no credential to send when some may have been withheld
+    /// (``RegistryCredentialSource``), for messages.
+    package var credentialsWithheld: String? = nil
 
     /// The first value of the field `name` (case-insensitive).
     package func header(_ name: String) -> String? {

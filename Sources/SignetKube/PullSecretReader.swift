@@ -32,6 +32,8 @@ public final class PullSecretReader: Sendable {
     /// (their credentials, their owner chains) waited behind them. Reads beyond the share are
     /// not made; the pod is verified with the credentials read, which are not cached.
     private let reads: NIOLockedValueBox<(buckets: TokenBuckets, limited: Set<String>)>
+    private let readBurst: Int
+    private let readsPerSecond: Double
 
     /// The default share of API reads per namespace.
     public static let defaultReadBurst = 64
@@ -63,6 +65,8 @@ public final class PullSecretReader: Sendable {
         logger: Logger = Logger(label: "signet.kube.credentials")
     ) {
         self.reads = NIOLockedValueBox((TokenBuckets(burst: readBurst, refill: readsPerSecond > 0 ? 1 / readsPerSecond : 0), []))
+        self.readBurst = readBurst
+        self.readsPerSecond = readsPerSecond
         self.client = client
         self.configuredSecrets = configuredSecrets
         self.cacheLifetime = cacheLifetime
@@ -146,7 +150,13 @@ public final class PullSecretReader: Sendable {
                 "namespace": "\(namespace)", "service_account": "\(account)", "read": "\(read.count)", "not_read": "\(leftOut)",
             ])
         }
-        let (store, allRead) = await readSecretsCharged(read.map { (namespace, $0) }, to: namespace)
+        var (store, allRead) = await readSecretsCharged(read.map { (namespace, $0) }, to: namespace)
+        if !(complete && allRead) {
+            let rate = readsPerSecond == readsPerSecond.rounded() ? "\(Int(readsPerSecond))" : "\(readsPerSecond)"
+            store.withheld = "signet did not read every image pull secret of this pod: the pods of namespace \(namespace) "
+                + "asked for more API reads of pull secrets than signet makes for one namespace (\(readBurst) at once, then "
+                + "\(rate) a second); a later try reads them"
+        }
         return (store, complete && allRead)
     }
 
@@ -187,7 +197,7 @@ public final class PullSecretReader: Sendable {
         }
         if first {
             logger.warning("a namespace's pods name more pull secrets than signet reads for it per second; the rest are not read, and its pods are verified without them", metadata: [
-                "namespace": "\(namespace)", "burst": "\(reads.withLockedValue { $0.buckets.burst })",
+                "namespace": "\(namespace)", "burst": "\(readBurst)",
             ])
         }
         return allowed

@@ -49,4 +49,11 @@ public final class AdmissionCredentials: RegistryCredentialSource {
         }
         return await task.value.credential(for: registry, repository: repository)
     }
+
+    /// The provider's ``RegistryCredentialStore/withheld`` for this admission's credentials
+    /// (read already when this is asked: only after a registry refused a request).
+    public func withheldReason() async -> String? {
+        guard let task = read.withLockedValue({ $0 }) else { return nil }
+        return await task.value.withheld
+    }
 }

@@ -119,8 +119,20 @@ public final class RegistryClient: Sendable {
     /// challenge, retries transient failures with backoff within the deadline. The response may
     /// have any status; callers map statuses to errors.
     func send(_ request: HTTPRequest, to target: Target, push: Bool = false, operation: String) async throws -> HTTPResponse {
-        let scope = target.scope(push: push)
         let credential = await credential(for: target)
+        do {
+            return try await send(request, to: target, push: push, operation: operation, credential: credential)
+        } catch let error as RegistryError where credential == nil && error.kind == .unauthorized {
+            // A token service that refused to serve without credentials: say why there were none.
+            guard let withheld = await RequestCredentials.current?.withheldReason() else { throw error }
+            throw error.withCredentialsWithheld(withheld)
+        }
+    }
+
+    private func send(
+        _ request: HTTPRequest, to target: Target, push: Bool, operation: String, credential: RegistryCredential?
+    ) async throws -> HTTPResponse {
+        let scope = target.scope(push: push)
         var answeredChallenge = false
         var attempt = 1
         let server = TokenAuthenticator.Server(name: target.registry, allowsPlainHTTPRealm: isInsecure(target))
@@ -136,6 +148,9 @@ public final class RegistryClient: Sendable {
             do {
                 response = try await transport(attemptRequest, target: target, operation: operation)
                 response.credentialUsername = credential?.username
+                if credential == nil, response.status == 401 || response.status == 403 {
+                    response.credentialsWithheld = await RequestCredentials.current?.withheldReason()
+                }
             } catch let error as RegistryError {
                 if error.isRetryableReset, attempt < configuration.retry.maximumAttempts,
                    try await waitBeforeRetry(attempt: attempt, retryAfter: nil, target: target, deadline: request.deadline) {
@@ -258,10 +273,12 @@ public final class RegistryClient: Sendable {
         case 404:
             return RegistryError(.notFound(reference: reference))
         case 401:
-            let credentials = response.credentialUsername.map { "credentials of \($0) refused" } ?? "no credentials for this registry"
+            var credentials = response.credentialUsername.map { "credentials of \($0) refused" } ?? "no credentials for this registry"
+            if let withheld = response.credentialsWithheld { credentials += ": \(withheld)" }
             return RegistryError(.unauthorized(registry: target.registry, detail: detail.isEmpty ? credentials : "\(detail) (\(credentials))"))
         case 403:
-            return RegistryError(.denied(reference: reference, detail: detail))
+            let withheld = response.credentialsWithheld.map { "no credentials sent: \($0)" }
+            return RegistryError(.denied(reference: reference, detail: [detail, withheld].compactMap { $0?.isEmpty == false ? $0 : nil }.joined(separator: "; ")))
         case 429, 502, 503, 504:
             return RegistryError(.connectionFailed(
                 registry: target.registry, detail: "\(operation): HTTP \(response.status) after \(configuration.retry.maximumAttempts) attempts"))

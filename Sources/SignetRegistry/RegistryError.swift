@@ -22,6 +22,14 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
         case cancelled
     }
 
+    /// This refusal with why no credentials were sent (``RegistryCredentialStore/withheld``).
+    func withCredentialsWithheld(_ reason: String) -> RegistryError {
+        switch code {
+        case .unauthorized(let registry, let detail): RegistryError(.unauthorized(registry: registry, detail: "\(detail): \(reason)"))
+        default: self
+        }
+    }
+
     /// The broad reason, stable across releases, for callers that branch on it.
     public struct Kind: Sendable, Hashable, CustomStringConvertible {
         let name: String

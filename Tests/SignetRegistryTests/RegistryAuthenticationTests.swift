@@ -41,6 +41,14 @@ struct RegistryAuthenticationTests {
         }
         #expect(anonymousError?.kind == .unauthorized)
         #expect(anonymousError?.description.contains(registry.host) == true)
+
+        // Sent without credentials because the source withheld them: the 401 says why.
+        var withheld = RegistryCredentialStore()
+        withheld.withheld = "the pods of namespace flood asked for more API reads"
+        let unread = await #expect(throws: RegistryError.self) {
+            try await RequestCredentials.using(withheld) { try await anonymous.manifest(reference, deadline: TestImages.deadline()) }
+        }
+        #expect(unread?.description.contains("no credentials for this registry: the pods of namespace flood") == true, "\(unread?.description ?? "")")
     }
 
     @Test func bearerTokenAuthenticationWithCachedTokens() async throws {
@@ -159,6 +167,29 @@ struct RegistryAuthenticationTests {
         }
         #expect(impostor?.kind == .unauthorized)
         #expect(impostor?.description.contains("refused the credentials of bob") == true, "\(impostor?.description ?? "")")
+
+        // A source whose credentials were not all read (a namespace that spent its share of
+        // secret reads): the refusal says so, not only that there were none. When a credential
+        // was sent, the refusal is about that credential.
+        var withheld = RegistryCredentialStore()
+        withheld.withheld = "the pods of namespace flood asked for more API reads"
+        let unread = await #expect(throws: RegistryError.self) {
+            try await RequestCredentials.using(withheld) {
+                try await client.resolve(reference, deadline: TestImages.deadline())
+            }
+        }
+        #expect(unread?.kind == .unauthorized)
+        #expect(unread?.description.contains("no credentials for this registry: the pods of namespace flood asked for more API reads") == true,
+                "\(unread?.description ?? "")")
+        var partial = mallory.merging(RegistryCredentialStore())
+        partial.withheld = withheld.withheld
+        let sent = await #expect(throws: RegistryError.self) {
+            try await RequestCredentials.using(partial) {
+                try await client.resolve(reference, deadline: TestImages.deadline())
+            }
+        }
+        #expect(sent?.description.contains("refused the credentials of bob") == true, "\(sent?.description ?? "")")
+        #expect(sent?.description.contains("namespace flood") == false, "\(sent?.description ?? "")")
     }
 
     /// The token cache is bounded: a client that fetched tokens for more repositories than it

@@ -169,6 +169,46 @@ struct SingleFlightCredentialsTests {
         #expect(verifier.calls.withLockedValue { $0 } == ["intruder", "team"])
     }
 
+    /// Credentials of which some were not read (the namespace's share of secret reads spent).
+    struct WithheldSecrets: RegistryCredentialProvider {
+        func credentials(for subject: AdmissionSubject) async -> RegistryCredentialStore {
+            var store = RegistryCredentialStore()
+            store.withheld = "the pods of namespace \(subject.namespace ?? "") asked for more API reads of pull secrets"
+            return store
+        }
+    }
+
+    /// A pod verified without the pull secrets signet did not read for it: the registry's
+    /// refusal, in the denial, says why there were none (not that the pod names no secret).
+    @Test func aDenialForWithheldCredentialsSaysWhy() async throws {
+        let registry = try await offThePool { try RegistryFixture(authentication: .htpasswd(username: "alice", password: "s3cret")) }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        defer { client.shutdown() }
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata: {name: private-signed}
+            spec:
+              images: [{glob: "\(registry.host)/**"}]
+              authorities:
+                - name: keys
+                  key:
+                    publicKeys: [{file: \(ConnaisseurVectors.keyFile("alice"))}]
+            """
+        let policies = try PolicyLoader().load(files: [PolicySourceFile(name: "p.yaml", bytes: Array(yaml.utf8))])
+        let engine = VerificationEngine(registry: client, verifiers: [CosignKeyVerifier(registry: client)])
+        let image = "\(registry.host)/private/app@sha256:" + String(repeating: "7", count: 64)
+        let subject = AdmissionSubject(namespace: "flood", name: "web", kind: "Pod", imagePullSecrets: ["regcred"])
+        for provider in [WithheldSecrets(), NoSecrets()] as [any RegistryCredentialProvider] {
+            let evaluator = PolicyEvaluator(policies: policies, verifier: engine, credentialProvider: provider)
+            let decision = await evaluator.evaluate([ImageUse(image: image, container: "app")], subject: subject, deadline: deadline())
+            #expect(!decision.allowed)
+            let reason = decision.denials.joined(separator: "; ")
+            #expect(reason.contains("no credentials for this registry"), "\(reason)")
+            #expect(reason.contains("the pods of namespace flood asked for more API reads of pull secrets") == (provider is WithheldSecrets), "\(reason)")
+        }
+    }
+
     /// No credentials from any secret: what matters here is whose they would be.
     struct NoSecrets: RegistryCredentialProvider {
         func credentials(for subject: AdmissionSubject) async -> RegistryCredentialStore { RegistryCredentialStore() }

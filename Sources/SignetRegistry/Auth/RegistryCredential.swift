@@ -39,6 +39,11 @@ public struct RegistryCredentialStore: Sendable {
     /// By key (the normalised registry, then the key's path, `/team-a`, or nothing), one table
     /// per document merged, the one asked first first.
     private var layers: [[String: RegistryCredential]]
+    /// Why some credentials that may belong here were not read, when some were not (in signet:
+    /// the pod's namespace had spent its share of API reads for pull secrets). A registry that
+    /// then refuses a request for want of credentials is reported with it, so the refusal does
+    /// not read as a missing secret. Kept by ``merging(_:)``.
+    public var withheld: String?
 
     /// No credentials: every registry is accessed anonymously.
     public init() {
@@ -120,6 +125,7 @@ public struct RegistryCredentialStore: Sendable {
     public func merging(_ other: RegistryCredentialStore) -> RegistryCredentialStore {
         var result = self
         result.layers = other.layers + layers
+        result.withheld = other.withheld ?? withheld
         return result
     }
 

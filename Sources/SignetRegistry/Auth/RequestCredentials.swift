@@ -16,13 +16,21 @@ public protocol RegistryCredentialSource: Sendable {
     /// registry, so work done for one may be handed to the other. `nil` (the default): none is
     /// known, and the source shares with no other.
     var identity: String? { get }
+
+    /// Why some of this source's credentials were not read, if some were not
+    /// (``RegistryCredentialStore/withheld``); asked only when a registry refused a request sent
+    /// without credentials. `nil` (the default): nothing was withheld.
+    func withheldReason() async -> String?
 }
 
 extension RegistryCredentialSource {
     public var identity: String? { nil }
+    public func withheldReason() async -> String? { nil }
 }
 
-extension RegistryCredentialStore: RegistryCredentialSource {}
+extension RegistryCredentialStore: RegistryCredentialSource {
+    public func withheldReason() async -> String? { withheld }
+}
 
 /// The credentials in force for the registry requests of the current task and its child tasks,
 /// whichever ``RegistryClient`` sends them: a task-local value, as ``RegistryRequestCounter`` is.
