@@ -53,7 +53,8 @@ public final class KubernetesClient: Sendable {
     /// results sets in chunks"): each page's `metadata.continue` asks for the next, all from one
     /// consistent snapshot. When the server has compacted that snapshot away (410 Gone on a
     /// continue token), the list starts again from the first page, at most
-    /// ``maximumListRestarts`` times.
+    /// ``maximumListRestarts`` times. The items come without `metadata.managedFields`
+    /// (``KubernetesObject``).
     public func list(_ resource: KubernetesResource, scope: KubernetesListScope = .all) async throws(KubernetesError) -> KubernetesObjectList {
         var restarts = 0
         while true {
@@ -102,7 +103,9 @@ public final class KubernetesClient: Sendable {
             }
             let metadata = list["metadata"] as? [String: Any]
             version = metadata?["resourceVersion"] as? String ?? version
-            items += (list["items"] as? [[String: Any]] ?? []).compactMap { KubernetesObject(dictionary: $0, resource: resource) }
+            items += (list["items"] as? [[String: Any]] ?? []).compactMap {
+                KubernetesObject(dictionary: $0, resource: resource, dropsManagedFields: true)
+            }
             guard let next = metadata?["continue"] as? String, !next.isEmpty else {
                 return KubernetesObjectList(items: items, resourceVersion: version)
             }
@@ -205,7 +208,8 @@ public final class KubernetesClient: Sendable {
     /// Watches `resource` in `scope` from `resourceVersion`. The stream yields events as they arrive and
     /// finishes when the server ends the watch (its `timeoutSeconds`); it throws when the
     /// connection breaks, or with a 410 ``KubernetesError`` when the server answers Gone.
-    /// Cancelling the consuming task ends the transfer.
+    /// Cancelling the consuming task ends the transfer. Objects come without
+    /// `metadata.managedFields` (``KubernetesObject``).
     public func watch(
         _ resource: KubernetesResource, resourceVersion: String, scope: KubernetesListScope = .all
     ) -> AsyncThrowingStream<WatchEvent, any Error> {

@@ -16,14 +16,24 @@ public struct KubernetesObject: Sendable, Hashable {
     public var key: String { namespace.map { "\($0)/\(name)" } ?? name }
 
     /// Reads an object from its decoded JSON; `nil` when it has no `metadata.name`.
-    init?(dictionary: [String: Any], resource: KubernetesResource?) {
+    ///
+    /// `dropsManagedFields`: leaves out `metadata.managedFields`, the API server's bookkeeping of
+    /// which field manager set which field (server-side apply), which signet never reads. Lists
+    /// and watches drop it, as client-go's informers are set up to (`TransformStripManagedFields`):
+    /// it is often the largest part of an object's metadata, and a reflector keeps every object
+    /// it sees (every Pod, for continuous verification).
+    init?(dictionary: [String: Any], resource: KubernetesResource?, dropsManagedFields: Bool = false) {
         var object = dictionary
         if let resource {
             if object["apiVersion"] == nil { object["apiVersion"] = resource.apiVersion }
             if object["kind"] == nil { object["kind"] = resource.kind }
         }
-        guard let metadata = object["metadata"] as? [String: Any], let name = metadata["name"] as? String,
-              let json = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
+        guard var metadata = object["metadata"] as? [String: Any], let name = metadata["name"] as? String else { return nil }
+        if dropsManagedFields, metadata["managedFields"] != nil {
+            metadata["managedFields"] = nil
+            object["metadata"] = metadata
+        }
+        guard let json = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
         self.json = Array(json)
         self.name = name
         self.namespace = metadata["namespace"] as? String

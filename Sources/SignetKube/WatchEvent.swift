@@ -27,7 +27,7 @@ public enum WatchEvent: Sendable, Hashable {
             let code = object["code"] as? Int ?? 500
             return .error(code: code, message: object["message"] as? String ?? "watch error")
         case "ADDED", "MODIFIED", "DELETED":
-            guard let item = KubernetesObject(dictionary: object, resource: resource) else {
+            guard let item = KubernetesObject(dictionary: object, resource: resource, dropsManagedFields: true) else {
                 throw KubernetesError(.decoding, "\(type) event without metadata.name")
             }
             switch type {

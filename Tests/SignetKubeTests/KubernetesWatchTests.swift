@@ -152,6 +152,38 @@ struct KubernetesWatchTests {
         #expect(!list.resourceVersion.isEmpty)
     }
 
+    /// What a list or a watch brings into a reflector leaves out `metadata.managedFields`, which
+    /// signet never reads and which is often most of an object's metadata; everything else stays.
+    @Test func listsAndWatchesDropManagedFields() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        func pod(_ name: String) -> [String: Any] {
+            ["apiVersion": "v1", "kind": "Pod",
+             "metadata": ["name": name, "namespace": "shop", "labels": ["app": "web"],
+                          "managedFields": [["manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1",
+                                             "fieldsType": "FieldsV1", "fieldsV1": ["f:spec": ["f:containers": [String: Any]()]]]]],
+             "spec": ["containers": [["name": "app", "image": "ghcr.io/acme/web:1"]]]]
+        }
+        try server.apply("pods", pod("listed"))
+        let reflector = ResourceReflector(client: try Self.client(server), resource: .pods)
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("first sync") { await reflector.snapshot.hasSynced }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        try server.apply("pods", pod("watched"))
+        try await Self.eventually("ADDED watched") { await reflector.snapshot.objects.count == 2 }
+        for object in await reflector.snapshot.objects {
+            let metadata = try #require(object.dictionary["metadata"] as? [String: Any])
+            #expect(metadata["managedFields"] == nil, "\(object.name) kept its managedFields")
+            #expect(metadata["labels"] as? [String: String] == ["app": "web"])
+            let containers = (object.dictionary["spec"] as? [String: Any])?["containers"] as? [[String: Any]]
+            #expect(containers?.first?["image"] as? String == "ghcr.io/acme/web:1")
+        }
+        // A single read keeps the object as the server gave it.
+        let read = try #require(try await Self.client(server).get(.pods, name: "listed", namespace: "shop"))
+        #expect((read.dictionary["metadata"] as? [String: Any])?["managedFields"] != nil)
+    }
+
     @Test func aWrongTokenIsAnError() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
