@@ -451,6 +451,37 @@ int signet_TS_RESP_verify(const unsigned char *der, size_t length,
     return verified;
 }
 
+X509 *signet_TS_RESP_signer(const unsigned char *der, size_t length, X509 *const *extra, size_t extraCount,
+                            STACK_OF(X509) **embedded) {
+    *embedded = NULL;
+    if (length > LONG_MAX) return NULL;
+    const unsigned char *cursor = der;
+    TS_RESP *response = d2i_TS_RESP(NULL, &cursor, (long)length);
+    if (response == NULL) return NULL;
+    X509 *signer = NULL;
+    PKCS7 *token = TS_RESP_get_token(response);
+    STACK_OF(X509) *candidates = sk_X509_new_null();
+    if (token != NULL && PKCS7_type_is_signed(token) && token->d.sign != NULL && candidates != NULL) {
+        STACK_OF(X509) *own = token->d.sign->cert;
+        *embedded = sk_X509_new_null();
+        for (int index = 0; own != NULL && index < sk_X509_num(own); index++) {
+            X509 *certificate = sk_X509_value(own, index);
+            if (*embedded != NULL && X509_up_ref(certificate) == 1 && sk_X509_push(*embedded, certificate) <= 0) X509_free(certificate);
+            sk_X509_push(candidates, certificate);
+        }
+        for (size_t index = 0; index < extraCount; index++) sk_X509_push(candidates, extra[index]);
+        STACK_OF(X509) *signers = PKCS7_get0_signers(token, candidates, 0);
+        if (signers != NULL && sk_X509_num(signers) == 1) {
+            signer = sk_X509_value(signers, 0);
+            X509_up_ref(signer);
+        }
+        sk_X509_free(signers);
+    }
+    sk_X509_free(candidates);
+    TS_RESP_free(response);
+    return signer;
+}
+
 int signet_X509_precertificate_tbs(X509 *cert, unsigned char **der) {
     *der = NULL;
     X509 *copy = X509_dup(cert);

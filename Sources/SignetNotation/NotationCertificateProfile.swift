@@ -74,6 +74,47 @@ public enum NotationCertificateProfile {
         return nil
     }
 
+    /// The first requirement the certificate chain of a timestamp countersignature (leaf first,
+    /// root last) breaks; nil when it meets them (notation-core-go's
+    /// `ValidateTimestampingCertChain`). The leaf: `basicConstraints`, when present, with `cA`
+    /// false; `keyUsage` present (critical or not) with `digitalSignature` and none of the bits a
+    /// signing certificate must not have; `extendedKeyUsage` present, critical, with
+    /// `timeStamping` alone (RFC 3161 section 2.3); an RSA key of at least 2048 bits or an EC key
+    /// of at least 256. Every CA certificate above it: as for a signing chain, but its `keyUsage`
+    /// need not be critical.
+    public static func timestampingProblem(in chain: [Certificate]) -> String? {
+        guard let leaf = chain.first else { return "the timestamp countersignature's certificate chain is empty" }
+        let name = "the timestamping certificate \"\(leaf.subject)\""
+        if leaf.basicConstraints?.isCertificateAuthority == true {
+            return "\(name) has basicConstraints cA true; a timestamping certificate must not be a CA"
+        }
+        guard let usage = leaf.keyUsage, leaf.isExtensionCritical(oid: "2.5.29.15") != nil else { return "\(name) has no keyUsage extension" }
+        guard usage.contains(.digitalSignature) else { return "\(name) has no digitalSignature in its keyUsage" }
+        let forbidden = usage.intersection(forbiddenLeafKeyUsage)
+        guard forbidden.isEmpty else { return "\(name) has keyUsage \(forbidden), which a timestamping certificate must not have" }
+        guard leaf.extendedKeyUsages == [timeStamping], leaf.isExtensionCritical(oid: "2.5.29.37") == true else {
+            return "\(name) must have a critical extendedKeyUsage extension with timeStamping alone"
+        }
+        switch (try? leaf.publicKey())?.algorithm {
+        case .rsa, .ecdsaP256, .ecdsaP384, .ecdsaP521: break
+        default: return "\(name) has a key that is neither RSA of at least 2048 bits nor EC of at least 256 bits"
+        }
+        for (index, certificate) in chain.enumerated().dropFirst() {
+            let name = "the timestamping CA certificate \"\(certificate.subject)\""
+            guard let constraints = certificate.basicConstraints, certificate.isExtensionCritical(oid: "2.5.29.19") == true,
+                  constraints.isCertificateAuthority else {
+                return "\(name) must have a critical basicConstraints extension with cA true"
+            }
+            if let limit = constraints.pathLengthConstraint, limit < index - 1 {
+                return "\(name) has pathLenConstraint \(limit), but \(index - 1) CA certificate(s) follow it in the chain"
+            }
+            guard certificate.keyUsage?.contains(.keyCertSign) == true else { return "\(name) has no keyCertSign in its keyUsage" }
+        }
+        return nil
+    }
+
+    static let timeStamping = "1.3.6.1.5.5.7.3.8"
+
     static func keyUsagePresentProblem(_ certificate: Certificate, name: String) -> String? {
         switch certificate.isExtensionCritical(oid: "2.5.29.15") {
         case nil: "\(name) has no keyUsage extension"

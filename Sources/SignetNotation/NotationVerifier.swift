@@ -192,6 +192,15 @@ public struct NotationVerifier: Sendable {
         if let error = response.verify(data: envelope.signature, certificates: [], trustAnchors: anchors) {
             return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)", false)
         }
+        // The Notary Project's certificate requirements hold for the TSA's chain as for the signer's.
+        switch response.signerChain(certificates: [], trustAnchors: anchors) {
+        case .failure(let error):
+            return ("the timestamp countersignature's certificate chain cannot be built: \(error)", "timestamp countersignature (not trusted)", false)
+        case .success(let chain):
+            if let problem = NotationCertificateProfile.timestampingProblem(in: chain.certificates) {
+                return ("the timestamp countersignature's certificate chain is invalid: \(problem)", "timestamp countersignature (not trusted)", false)
+            }
+        }
         // The whole range must lie within the chain's validity: its two ends do.
         return (outside(range.lowerBound) ?? outside(range.upperBound), source, false)
     }

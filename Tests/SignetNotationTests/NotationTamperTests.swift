@@ -178,6 +178,34 @@ import Testing
 /// without a `tsa` store does not look at it (the Notary Project trust-policy specification,
 /// "Timestamp Countersignature Verification details").
 @Suite struct NotationTimestampTests {
+    /// The Notary Project's certificate requirements hold for a TSA's certificate chain as for
+    /// the signer's (notation-core-go's `ValidateTimestampingCertChain`): each of these TSAs is
+    /// one OpenSSL's RFC 3161 checks accept (they ask for the critical timeStamping purpose
+    /// alone, and a keyUsage, when present, of digitalSignature or nonRepudiation), and each
+    /// token is refused, naming what the TSA's certificate lacks.
+    @Test func aTSACertificateOutsideTheNotaryProjectRequirementsIsRefused() async throws {
+        let signer = try await offThePool { try NotationTestSigner() }
+        let cases: [(extensions: String, key: String, problem: String)] = [
+            ("basicConstraints=CA:FALSE\nextendedKeyUsage=critical,timeStamping\n", "rsa:2048", "has no keyUsage extension"),
+            ("basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\nextendedKeyUsage=critical,timeStamping\n", "rsa:2048",
+             "has no digitalSignature in its keyUsage"),
+            ("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n", "rsa:1024",
+             "neither RSA of at least 2048 bits nor EC of at least 256 bits"),
+        ]
+        let statement = try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"])
+        let valid = signer.leaf.notValidBefore.addingTimeInterval(86_400)
+        for (extensions, key, problem) in cases {
+            let tsa = try await offThePool { try TestTimestampAuthority(leafExtensions: extensions, leafKey: key) }
+            let envelope = try await offThePool { try signer.jws(timestamp: { try tsa.token(over: $0) }) }
+            let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root], .init(type: .tsa, name: "acme-tsa"): [tsa.root]])
+            let outcome = NotationVerifier(statement: statement, stores: stores)
+                .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: valid)
+            #expect(outcome.failure?.hasPrefix("authenticTimestamp validation failed: the timestamp countersignature's certificate chain is invalid: the timestamping certificate") == true,
+                    "\(key) \(extensions): \(outcome.failure ?? "passed")")
+            #expect(outcome.failure?.contains(problem) == true, "\(outcome.failure ?? "passed")")
+        }
+    }
+
     @Test func countersignedSignatureOutlivesItsCertificateOnlyWithATrustedTSA() async throws {
         let signer = try await offThePool { try NotationTestSigner() }
         let tsa = try await offThePool { try TestTimestampAuthority() }

@@ -158,6 +158,25 @@ import Testing
         #expect(after.passed, "\(after.failure ?? "")")
     }
 
+    /// The certificates of a real TSA (the timestamped vector's token: Microsoft's timestamping
+    /// authority and its CA) meet the Notary Project's requirements for a timestamping chain,
+    /// which the checks of every countersignature hold to; with the leaf's certificate in the
+    /// place of its CA, they do not.
+    @Test func aRealTSAChainMeetsTheTimestampingRequirements() throws {
+        let envelope = try NotationVectors.envelopes("e2e-with-timestamped-signature")[0]
+        let token = try #require(try NotationEnvelope.parse(envelope.bytes, mediaType: envelope.mediaType).timestampToken)
+        let directory = TemporaryDirectory(prefix: "notation-tsa-vector")
+        let file = directory.file("token.der")
+        try Data(token).write(to: file)
+        let printed = try TestProcess.run("openssl", ["pkcs7", "-inform", "DER", "-in", file.path, "-print_certs"])
+        let certificates = try Certificate.certificates(pemEncoded: printed.stdout)
+        let leaf = try #require(certificates.first { $0.subject.contains("Time Stamping Authority") })
+        let authority = try #require(certificates.first { $0.subject.contains("Timestamping CA") })
+        #expect(NotationCertificateProfile.timestampingProblem(in: [leaf, authority]) == nil)
+        #expect(NotationCertificateProfile.timestampingProblem(in: [leaf, leaf])?.contains("timestamping CA certificate") == true)
+        #expect(NotationCertificateProfile.timestampingProblem(in: [authority])?.contains("must not be a CA") == true)
+    }
+
     /// The invalid timestamped vector: its countersignature is not a readable time-stamp token,
     /// so with a tsa store it fails the authentic-timestamp check; the signature itself is sound.
     @Test func unreadableCountersignatureFailsAuthenticTimestamp() throws {

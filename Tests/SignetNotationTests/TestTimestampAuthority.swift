@@ -13,15 +13,20 @@ final class TestTimestampAuthority: Sendable {
     /// (`secs:1`), or nil for none; `policy` the TSTInfo policy (`0.4.0.2023.1.1` is RFC 3628's
     /// baseline policy). Without an accuracy a token's time range is its genTime alone, so a token
     /// made in the same second as the certificate it vouches for is within its validity.
-    init(accuracy: String? = nil, policy: String = "1.2.3.4.1") throws {
+    /// `leafExtensions` and `leafKey` make the TSA's own certificate (an `openssl x509 -extfile`
+    /// and an `openssl req -newkey` argument).
+    init(
+        accuracy: String? = nil, policy: String = "1.2.3.4.1",
+        leafExtensions: String = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n",
+        leafKey: String = "rsa:2048"
+    ) throws {
         directory = TemporaryDirectory(prefix: "notation-tsa")
         let dir = directory.path
         try NotationTestSigner.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
                                         "-subj", "/C=US/ST=WA/O=Acme/CN=Acme TSA Root", "-days", "3650",
                                         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n"
-            .write(toFile: "\(dir)/tsa.ext", atomically: true, encoding: .utf8)
-        try NotationTestSigner.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/tsa.key", "-out", "\(dir)/tsa.csr", "-subj", "/C=US/ST=WA/O=Acme/CN=Acme TSA"])
+        try leafExtensions.write(toFile: "\(dir)/tsa.ext", atomically: true, encoding: .utf8)
+        try NotationTestSigner.openssl(["req", "-newkey", leafKey, "-nodes", "-keyout", "\(dir)/tsa.key", "-out", "\(dir)/tsa.csr", "-subj", "/C=US/ST=WA/O=Acme/CN=Acme TSA"])
         try NotationTestSigner.openssl(["x509", "-req", "-in", "\(dir)/tsa.csr", "-CA", "\(dir)/root.crt", "-CAkey", "\(dir)/root.key",
                                         "-set_serial", "7", "-days", "3650", "-extfile", "\(dir)/tsa.ext", "-out", "\(dir)/tsa.crt"])
         try "01\n".write(toFile: "\(dir)/serial", atomically: true, encoding: .utf8)

@@ -145,6 +145,14 @@ int signet_TS_RESP_verify(const unsigned char *der, size_t length,
                           X509 *const *untrusted, size_t untrustedCount,
                           X509 *const *roots, size_t rootCount, X509 *signer, int64_t time);
 
+/// The certificate that signed the time-stamp token of the DER TimeStampResp `der` (its
+/// SignerInfo's issuer and serial number, looked up among the token's certificates and
+/// `extra`; PKCS7_get0_signers(3)), with a reference the caller frees (X509_free); NULL when the
+/// response or the signer cannot be read. `*embedded` receives the token's own certificates
+/// (release with signet_X509_stack_free), or NULL.
+X509 *signet_TS_RESP_signer(const unsigned char *der, size_t length, X509 *const *extra, size_t extraCount,
+                            STACK_OF(X509) **embedded);
+
 /// i2d_re_X509_tbs(3) of a copy of `cert` without the embedded SCT list extension
 /// (1.3.6.1.4.1.11129.2.4.2): the TBSCertificate the CT log signed (RFC 6962 section 3.2).
 /// Returns the DER length written to `*der` (free with OPENSSL_free via signet_OPENSSL_free), or -1.

@@ -71,6 +71,30 @@ public struct TimeStampResponse: Sendable, Hashable {
         }
         return nil
     }
+
+    /// The certification path of the token's signer to one of `trustAnchors`, valid at
+    /// ``generationTime``, leaf first, completed with the token's own certificates and
+    /// `certificates`: for a caller that holds the TSA's certificates to rules of its own (the
+    /// Notary Project's certificate requirements). Ask it once
+    /// ``verify(data:certificates:trustAnchors:signer:)`` has passed.
+    public func signerChain(certificates: [Certificate], trustAnchors: [Certificate]) -> Result<VerifiedCertificateChain, TimeStampError> {
+        var extra: [OpaquePointer?] = certificates.map(\.handle)
+        var embedded: OpaquePointer?
+        let signer = withExtendedLifetime(certificates) {
+            derEncoded.withUnsafeBufferPointer { der in
+                signet_TS_RESP_signer(der.baseAddress, der.count, &extra, extra.count, &embedded)
+            }
+        }
+        ERR_clear_error()
+        var own: [Certificate] = []
+        if let embedded {
+            own = (0..<signet_X509_stack_count(embedded)).compactMap { signet_X509_stack_get1(embedded, $0).map(Certificate.init(taking:)) }
+            signet_X509_stack_free(embedded)
+        }
+        guard let signer else { return .failure(TimeStampError(.verificationFailed("the token's signing certificate is not among its certificates"))) }
+        let verifier = CertificateChainVerifier(trustAnchors: trustAnchors, intermediates: own + certificates)
+        return verifier.verify(Certificate(taking: signer), at: generationTime).mapError { TimeStampError(.verificationFailed("\($0)")) }
+    }
 }
 
 /// Why a time-stamp response could not be read or verified. A struct over a private code so that
