@@ -18,15 +18,19 @@ public enum ConsoleAccessDecision: Sendable, Hashable {
     case forbidden(KubernetesUserInfo, String)
     /// The API server could not be asked: 503, never an open door.
     case unavailable(String)
+    /// Not asked: the caller's address has made more reviews than the console makes for one
+    /// address (``ConsoleReviewLimiter``): 429, never an open door.
+    case throttled(String)
 }
 
 /// Decides who a bearer token is and whether that user may do a ``ConsoleAction``.
 public protocol ConsoleAuthorizer: Sendable {
-    func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision
+    /// `peer`: the caller's address (`ip:port`), whose share of reviews a review is charged to.
+    func decide(token: String, action: ConsoleAction, peer: String) async -> ConsoleAccessDecision
     /// Whether the token's user may create Pods in `namespace`: a verification as if a Pod were
     /// admitted there uses the namespace's pull secrets and exceptions, which only someone who
     /// may create Pods there may have used.
-    func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision
+    func decideCreatingPods(token: String, namespace: String, peer: String) async -> ConsoleAccessDecision
 }
 
 /// The access rules of the console: the resource attributes each action is checked against.

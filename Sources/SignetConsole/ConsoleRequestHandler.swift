@@ -51,7 +51,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     public func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
-        var response = await route(request)
+        var response = await route(request, peer: context.remoteAddress)
         for (name, value) in [
             ("Content-Security-Policy", Self.contentSecurityPolicy), ("X-Content-Type-Options", "nosniff"),
             ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"),
@@ -66,9 +66,11 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         var user: KubernetesUserInfo
         var token: String
         var fromCookie: Bool
+        /// The address the request came from (`ip:port`), charged for the reviews it causes.
+        var peer: String
     }
 
-    private func route(_ request: HTTPRequest) async -> HTTPResponse {
+    private func route(_ request: HTTPRequest, peer: String) async -> HTTPResponse {
         let path = request.path
         // One spelling per page: the right a request needs is decided on the path below, and the
         // pages are routed on its segments, so `/verify/` or `//verify` must not reach the page
@@ -88,12 +90,12 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         case ("GET", "/assets/console.css"): return Self.asset(ConsoleAssets.stylesheet, type: "text/css; charset=utf-8")
         case ("GET", "/assets/console.js"): return Self.asset(ConsoleAssets.script, type: "text/javascript; charset=utf-8")
         case ("GET", "/login"): return loginPage(status: 200, message: nil)
-        case ("POST", "/login"): return await login(request)
+        case ("POST", "/login"): return await login(request, peer: peer)
         default: break
         }
         let action: ConsoleAction = request.method == "POST" && (path == "/verify" || path == "/api/verifications") ? .verify : .read
         let caller: Caller
-        switch await admit(request, action: action, api: api) {
+        switch await admit(request, action: action, api: api, peer: peer) {
         case .success(let admitted): caller = admitted
         case .failure(let refusal): return refusal.response
         }
@@ -197,12 +199,12 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         var response: HTTPResponse
     }
 
-    private func admit(_ request: HTTPRequest, action: ConsoleAction, api: Bool) async -> Result<Caller, Refusal> {
+    private func admit(_ request: HTTPRequest, action: ConsoleAction, api: Bool, peer: String) async -> Result<Caller, Refusal> {
         guard let (token, fromCookie) = credentials.token(of: request) else {
             return .failure(Refusal(response: unauthenticated("a bearer token is required", api: api)))
         }
-        let decision = await authorizer.decide(token: token, action: action)
-        if case .allowed(let user) = decision { return .success(Caller(user: user, token: token, fromCookie: fromCookie)) }
+        let decision = await authorizer.decide(token: token, action: action, peer: peer)
+        if case .allowed(let user) = decision { return .success(Caller(user: user, token: token, fromCookie: fromCookie, peer: peer)) }
         return .failure(Refusal(response: refusal(decision, api: api, fromCookie: fromCookie) ?? unauthenticated("the token was not accepted", api: api)))
     }
 
@@ -225,13 +227,25 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
             return api
                 ? Self.json(503, ["error": why])
                 : Self.page(503, title: "Unavailable", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>")
+        case .throttled(let why):
+            return Self.throttled(api
+                ? Self.json(429, ["error": why])
+                : Self.page(429, title: "Too many requests", active: "", user: nil, body: "<p class=\"error\">\(HTML.escape(why))</p>"))
         }
+    }
+
+    /// `response` with `Retry-After` (RFC 9110 section 10.2.3): a share of reviews grows by one
+    /// every half second.
+    static func throttled(_ response: HTTPResponse) -> HTTPResponse {
+        var response = response
+        response.headers.add(name: "Retry-After", value: "2")
+        return response
     }
 
     /// The refusal when the caller may not create Pods in `namespace` (a verification there uses
     /// its pull secrets and exceptions); nil when it may.
     func refusal(creatingPodsIn namespace: String, caller: Caller, api: Bool) async -> HTTPResponse? {
-        refusal(await authorizer.decideCreatingPods(token: caller.token, namespace: namespace), api: api, fromCookie: caller.fromCookie)
+        refusal(await authorizer.decideCreatingPods(token: caller.token, namespace: namespace, peer: caller.peer), api: api, fromCookie: caller.fromCookie)
     }
 
     private func unauthenticated(_ why: String, api: Bool) -> HTTPResponse {
@@ -240,11 +254,11 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         return response
     }
 
-    private func login(_ request: HTTPRequest) async -> HTTPResponse {
+    private func login(_ request: HTTPRequest, peer: String) async -> HTTPResponse {
         guard let token = Self.form(request)["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
             return loginPage(status: 401, message: "paste a Kubernetes bearer token")
         }
-        switch await authorizer.decide(token: token, action: .read) {
+        switch await authorizer.decide(token: token, action: .read, peer: peer) {
         case .allowed(let user):
             logger.info("console sign-in", metadata: ["user": "\(user.username)"])
             return HTTPResponse(status: 303, headers: HTTPHeaders([
@@ -253,6 +267,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         case .unauthenticated(let why): return loginPage(status: 401, message: why)
         case .forbidden(_, let why): return loginPage(status: 403, message: why)
         case .unavailable(let why): return loginPage(status: 503, message: why)
+        case .throttled(let why): return Self.throttled(loginPage(status: 429, message: why))
         }
     }
 

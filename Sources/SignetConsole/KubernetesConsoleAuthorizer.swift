@@ -24,50 +24,54 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     private let logger: Logger
     /// The audiences a token must be issued for; empty: the API server's own.
     private let audiences: [String]
+    /// How many reviews a caller's address, and all callers together, may cause.
+    private let limiter: ConsoleReviewLimiter
 
     public init(
         client: KubernetesClient, rules: ConsoleAccessRules, cacheTTL: Duration, cacheCapacity: Int, audiences: [String] = [],
-        logger: Logger
+        limiter: ConsoleReviewLimiter = ConsoleReviewLimiter(), logger: Logger
     ) {
         self.client = client
+        self.limiter = limiter
         self.audiences = audiences
         self.rules = rules
         self.cache = ConsoleAccessCache(ttl: cacheTTL, capacity: cacheCapacity)
         self.logger = logger
     }
 
-    public func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision {
-        await decide(token: token, action: action, attributes: rules.attributes(for: action), key: action.rawValue, consequence: "")
+    public func decide(token: String, action: ConsoleAction, peer: String) async -> ConsoleAccessDecision {
+        await decide(token: token, action: action, attributes: rules.attributes(for: action), key: action.rawValue, consequence: "", peer: peer)
     }
 
-    public func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision {
+    public func decideCreatingPods(token: String, namespace: String, peer: String) async -> ConsoleAccessDecision {
         await decide(
             token: token, action: .verify,
             attributes: KubernetesResourceAttributes(verb: "create", group: "", resource: "pods", namespace: namespace),
             key: "create-pods/" + namespace,
-            consequence: "; a verification as if in a namespace uses its pull secrets and exceptions, so it needs that right (leave the namespace empty to verify without them)")
+            consequence: "; a verification as if in a namespace uses its pull secrets and exceptions, so it needs that right (leave the namespace empty to verify without them)",
+            peer: peer)
     }
 
     /// Who `token` is, then whether that user may do `attributes` (counted under `action`),
     /// each answer cached: keyed by a hash, so the cache never holds a usable token, and who the
     /// token is apart from what the user may do, so a second question costs one review, not two.
     private func decide(
-        token: String, action: ConsoleAction, attributes: KubernetesResourceAttributes, key: String, consequence: String
+        token: String, action: ConsoleAction, attributes: KubernetesResourceAttributes, key: String, consequence: String, peer: String
     ) async -> ConsoleAccessDecision {
         let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
-        let identity = await cached(tokenKey + "/identity") { await authenticate(token) }
+        let identity = await cached(tokenKey + "/identity", peer: peer) { await authenticate(token) }
         guard case .allowed(let user) = identity else {
             Self.count(identity, action: action)
             return identity
         }
-        let decision = await cached(tokenKey + "/" + key) {
+        let decision = await cached(tokenKey + "/" + key, peer: peer) {
             await authorize(user, attributes: attributes, action: action, consequence: consequence)
         }
         Self.count(decision, action: action)
         return decision
     }
 
-    /// `signet_console_access_total{action,decision}`: `allowed`, `unauthenticated`, `forbidden`, `unavailable`.
+    /// `signet_console_access_total{action,decision}`: `allowed`, `unauthenticated`, `forbidden`, `unavailable`, `throttled`.
     private static func count(_ decision: ConsoleAccessDecision, action: ConsoleAction) {
         let name: String
         switch decision {
@@ -75,13 +79,21 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         case .unauthenticated: name = "unauthenticated"
         case .forbidden: name = "forbidden"
         case .unavailable: name = "unavailable"
+        case .throttled: name = "throttled"
         }
         Counter(label: "signet_console_access_total", dimensions: [("action", action.rawValue), ("decision", name)]).increment()
     }
 
-    /// The cached answer for `key`, else `ask`'s, kept unless the API server could not be asked.
-    private func cached(_ key: String, _ ask: () async -> ConsoleAccessDecision) async -> ConsoleAccessDecision {
+    /// The cached answer for `key`, else `ask`'s, kept unless the API server could not be asked;
+    /// `peer`'s share of reviews pays for asking (``ConsoleReviewLimiter``).
+    private func cached(_ key: String, peer: String, _ ask: () async -> ConsoleAccessDecision) async -> ConsoleAccessDecision {
         if let known = cache.value(for: key) { return known }
+        guard limiter.mayReview(peer: peer) else {
+            logger.notice("console review not asked: the caller's address made more reviews than its share", metadata: [
+                "address": "\(ConsoleReviewLimiter.address(of: peer))",
+            ])
+            return .throttled("too many sign-in and access checks from this address; retry in a few seconds")
+        }
         let decision = await ask()
         if case .unavailable = decision { return decision }
         cache.store(decision, for: key)

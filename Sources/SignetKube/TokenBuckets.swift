@@ -4,19 +4,19 @@ import Foundation
 /// seconds, taken one at a time. At most ``maximumKeys`` buckets are kept; a new key beyond
 /// them replaces the fullest bucket (the one least in use), so whoever names endless keys
 /// cannot grow it. Not locked: its owner locks it.
-struct TokenBuckets {
-    let burst: Int
-    let refill: TimeInterval
-    static let maximumKeys = 1024
+package struct TokenBuckets {
+    package let burst: Int
+    package let refill: TimeInterval
+    package static let maximumKeys = 1024
     private var buckets: [String: (tokens: Double, at: Date)] = [:]
 
-    init(burst: Int, refill: TimeInterval) {
+    package init(burst: Int, refill: TimeInterval) {
         self.burst = max(1, burst)
         self.refill = refill
     }
 
     /// Takes a token of `key` at `now`; false when it has none.
-    mutating func take(_ key: String, now: Date) -> Bool {
+    package mutating func take(_ key: String, now: Date) -> Bool {
         var bucket = buckets[key] ?? (Double(burst), now)
         let elapsed = max(0, now.timeIntervalSince(bucket.at))
         bucket.tokens = min(Double(burst), bucket.tokens + (refill > 0 ? elapsed / refill : Double(burst)))

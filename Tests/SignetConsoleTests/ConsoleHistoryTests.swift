@@ -21,18 +21,19 @@ struct ConsoleHistoryTests {
 
     /// `reader` may read, `outsider` is authenticated and may not, anything else is not a token.
     struct TokenTable: ConsoleAuthorizer {
-        func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision {
+        func decide(token: String, action: ConsoleAction, peer: String) async -> ConsoleAccessDecision {
             switch (token, action) {
             case ("reader", .read): return .allowed(KubernetesUserInfo(username: "reader"))
             case ("reader", .verify): return .forbidden(KubernetesUserInfo(username: "reader"), "reader may not create verifications.console.signet.dev")
             case ("outsider", _): return .forbidden(KubernetesUserInfo(username: "outsider"), "outsider may not get clusterimagepolicies.signet.dev")
+            case ("flood", _): return .throttled("too many sign-in and access checks from this address; retry in a few seconds")
             case ("verifier", _): return .allowed(KubernetesUserInfo(username: "verifier"))
             default: return .unauthenticated("the TokenReview did not authenticate the token")
             }
         }
 
         /// Only `verifier` may create Pods, and only in `team`.
-        func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision {
+        func decideCreatingPods(token: String, namespace: String, peer: String) async -> ConsoleAccessDecision {
             guard token == "verifier" || token == "reader" else { return .unauthenticated("the TokenReview did not authenticate the token") }
             return token == "verifier" && namespace == "team"
                 ? .allowed(KubernetesUserInfo(username: token))
@@ -65,6 +66,26 @@ struct ConsoleHistoryTests {
             entry(3, "billing", true, hits: 1, misses: 0, [image("docker.io/library/redis:7", "allow", digest: nil, policy: "no-hub", reason: "allowed by PolicyException billing/legacy", exemptions: ["PolicyException billing/legacy"])]),
             entry(4, "shop", false, source: .console, dryRun: true, user: "alice", [image("ghcr.io/acme/worker:2.0", "deny", digest: digestB, policy: "web-strict", reason: "no signature by the key of web-strict")]),
         ]
+    }
+
+    /// An address over its share of reviews (``ConsoleReviewLimiter``) is answered 429 with
+    /// `Retry-After`, on pages, the API and the sign-in form alike.
+    @Test func aThrottledCallerIsAnswered429WithRetryAfter() async throws {
+        let handler = Self.handler(nil)
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer flood")
+        for target in ["/", "/api/history"] {
+            let response = await handler.handle(HTTPRequest(method: "GET", target: target, headers: headers), context: HTTPRequestContext(remoteAddress: "10.0.0.7:1"))
+            #expect(response.status == 429, "\(target)")
+            #expect(response.headers["Retry-After"] == "2", "\(target)")
+            #expect(String(decoding: response.body, as: UTF8.self).contains("too many sign-in and access checks"), "\(target)")
+        }
+        var form = HTTPHeaders()
+        form.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        let login = await handler.handle(
+            HTTPRequest(method: "POST", target: "/login", headers: form, body: Array("token=flood".utf8)), context: HTTPRequestContext(remoteAddress: "10.0.0.7:1"))
+        #expect(login.status == 429)
+        #expect(login.headers["Retry-After"] == "2")
     }
 
     static func handler(_ store: (any HistoryStore)?) -> ConsoleRequestHandler {

@@ -26,8 +26,8 @@ import Testing
 
     /// Everyone may do everything.
     struct OpenDoor: ConsoleAuthorizer {
-        func decide(token: String, action: ConsoleAction) async -> ConsoleAccessDecision { .allowed(KubernetesUserInfo(username: "dev")) }
-        func decideCreatingPods(token: String, namespace: String) async -> ConsoleAccessDecision { .allowed(KubernetesUserInfo(username: "dev")) }
+        func decide(token: String, action: ConsoleAction, peer: String) async -> ConsoleAccessDecision { .allowed(KubernetesUserInfo(username: "dev")) }
+        func decideCreatingPods(token: String, namespace: String, peer: String) async -> ConsoleAccessDecision { .allowed(KubernetesUserInfo(username: "dev")) }
     }
 
     @Test func startsBeyondTheLimitAreRefusedUntilOneFinishes() async throws {
