@@ -145,6 +145,12 @@ public final class KubernetesClient: Sendable {
             contentType: "application/merge-patch+json")
     }
 
+    /// Applies a JSON merge patch (RFC 7386) to the object; the stored object.
+    @discardableResult
+    public func patch(_ resource: KubernetesResource, name: String, namespace: String?, patch: [UInt8]) async throws(KubernetesError) -> [UInt8] {
+        try await send("PATCH", resource.objectPath(name: name, namespace: namespace), body: patch, contentType: "application/merge-patch+json")
+    }
+
     /// Creates `object` (JSON) in `namespace` (`POST` to the collection; `nil` for a
     /// cluster-scoped resource); the stored object, or for a review the server's answer.
     @discardableResult

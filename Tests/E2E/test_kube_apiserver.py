@@ -405,10 +405,10 @@ class T02SignetUp(Step):
         account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
         allowed = [("list", "clusterimagepolicies.signet.dev"), ("watch", "policyexceptions.signet.dev"),
                    ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces"), ("create", "events"),
-                   ("get", "replicasets.apps"), ("get", "deployments.apps"), ("get", "cronjobs.batch"),
+                   ("patch", "events"), ("get", "replicasets.apps"), ("get", "deployments.apps"), ("get", "cronjobs.batch"),
                    ("get", "replicationcontrollers")]
         denied = [("get", "secrets"), ("list", "replicasets.apps"), ("watch", "deployments.apps"), ("get", "pods"), ("list", "pods"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
-                  ("delete", "events"), ("create", "policyexceptions.signet.dev"),
+                  ("delete", "events"), ("update", "events"), ("get", "events"), ("create", "policyexceptions.signet.dev"),
                   ("update", "emergencybypasses.signet.dev", "--subresource=status")]
         for verb, resource, *extra in allowed + denied:
             with self.subTest(verb=verb, resource=resource, extra=extra):
@@ -1008,6 +1008,21 @@ class T05Exemptions(Step):
         self.assertDeniedBySignet(ENV.kubectl("run", "not-bypassed", "-n", "e2e-apps", f"--image={ENV.images['tampered']}", check=False))
         listed = ENV.kubectl("get", "ebp", "incident").stdout
         self.assertIn(expires, listed)
+
+        # One Event on the bypass counts the three uses (created at the first, its count raised
+        # with a merge patch within signet's flush interval), and each Pod has its own.
+        def on_bypass():
+            events = ENV.get("events", "-n", "default", "--field-selector", "involvedObject.name=incident,reason=EmergencyBypassUsed")
+            return [e for e in (events or {}).get("items", []) if e["involvedObject"].get("kind") == "EmergencyBypass"]
+        counted = wait_until("the Event on the bypass counts three uses",
+                             lambda: (lambda found: found if len(found) == 1 and found[0].get("count") == 3 else None)(on_bypass()),
+                             timeout=60, interval=1, on_timeout=lambda: json.dumps(on_bypass()))
+        self.assertIn("bypassed-", counted[0]["message"])
+        for image in ("tampered", "unsigned", "uncovered"):
+            with self.subTest(image=image):
+                pod_events = ENV.get("events", "-n", "e2e-bypassed", "--field-selector",
+                                     f"involvedObject.name=bypassed-{image},reason=EmergencyBypassUsed")
+                self.assertEqual(len(pod_events["items"]), 1, pod_events)
 
     def test_exception_and_bypass_expire_by_themselves(self):
         # Both valid for a few seconds from now; signet must stop honouring them on its own, and

@@ -96,9 +96,10 @@ struct ExemptionVisibilityTests {
     }
 
     /// Uses a tenant can repeat at will (a CREATE the API server refuses after the webhook let
-    /// it in) are reported once per ten minutes each, and a namespace's uses make at most 25
-    /// reports at once: they made two Events a try, without end, in `default` too, and pushed
-    /// other namespaces' Events out of the queue.
+    /// it in) are reported on the workload once per ten minutes each, and a namespace's uses make
+    /// at most 25 reports at once: they made two Events a try, without end, in `default` too, and
+    /// pushed other namespaces' Events out of the queue. On the bypass every use counts, in one
+    /// Event per ten minutes.
     @Test func repeatedUsesAreReportedOnceAndANamespaceAtMost25Times() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
@@ -126,8 +127,43 @@ struct ExemptionVisibilityTests {
         #expect(workloads.filter { $0 == "web" }.count == 2, "\(workloads.filter { $0 == "web" }.count) reports of one repeated Pod")
         #expect(workloads.filter { $0.hasPrefix("web-") }.count == 25)
         #expect(workloads.contains("api"))
-        #expect(events.count == 2 * workloads.count, "each report is an Event on the bypass and one on the workload")
         #expect(reporter.filter.heldBack == 999 + 75)
+        // On the bypass: the first 50 s (1,101 uses) in one Event, the use ten minutes on in another.
+        let onBypass = events.filter { named($0) == "incident-4711" }.sorted { ($0["count"] as? Int ?? 0) > ($1["count"] as? Int ?? 0) }
+        #expect(onBypass.map { $0["count"] as? Int ?? 0 } == [1101, 1], "\(onBypass.map { $0["count"] ?? "-" })")
+        #expect(onBypass.first?["firstTimestamp"] as? String == "2026-11-22T10:00:00Z")
+        #expect(onBypass.first?["lastTimestamp"] as? String == "2026-11-22T10:00:50Z")
+        #expect((onBypass.first?["message"] as? String)?.contains(#"Pod "billing/api""#) == true, "the latest use: \(onBypass.first?["message"] ?? "")")
+    }
+
+    /// While signet runs, the Event on the bypass is created at the first use and its count
+    /// written as uses come, one patch per flush whatever their number: a rollout shows
+    /// "(x40 over ...)" on `kubectl describe emergencybypass`, not the first 25 uses.
+    @Test func theBypassEventCountsEveryUseAsItComes() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let recorder = KubernetesEventRecorder(client: try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)), flushInterval: .milliseconds(200))
+        let running = Task { await recorder.run() }
+        let reporter = BypassEventReporter(recorder: recorder)
+        let bypass = ExemptionUse(kind: .emergencyBypass, namespace: nil, name: "incident-4711", expiresAt: Self.now + 7200, reason: "outage", policy: nil)
+        func use(_ index: Int) -> BypassUse {
+            BypassUse(bypass: bypass, apiVersion: "v1", kind: "Pod", namespace: "payments", name: "web-\(index)", uid: nil,
+                      user: nil, images: ["docker.io/library/nginx:1.25"], time: Self.now + Double(index))
+        }
+        func bypassEvents() async throws -> [[String: Any]] {
+            try await Self.events(server).filter { ($0["involvedObject"] as? [String: String])?["kind"] == "EmergencyBypass" }
+        }
+        reporter.bypassUsed(use(0))
+        try await KubernetesWatchTests.eventually("the bypass Event is created") { try await bypassEvents().count == 1 }
+        for index in 1..<40 { reporter.bypassUsed(use(index)) }
+        try await KubernetesWatchTests.eventually("the count reaches 40") { try await bypassEvents().first?["count"] as? Int == 40 }
+        let requests = try await offThePool { try server.requests() }
+        #expect(requests.filter { $0.hasPrefix("POST /api/v1/namespaces/default/events") }.count == 1)
+        #expect(requests.filter { $0.hasPrefix("PATCH /api/v1/namespaces/default/events/") }.count <= 3, "\(requests.filter { $0.hasPrefix("PATCH") })")
+        #expect(try await bypassEvents().first?["lastTimestamp"] as? String == "2026-11-22T10:00:39Z")
+        recorder.finish()
+        await running.value
     }
 
     @Test func withoutPermissionEventsAreDroppedQuietly() async throws {
