@@ -50,6 +50,8 @@ public struct AdmissionResponder: Sendable {
     /// What the PolicyExceptions of a namespace take, to refuse one beyond its budget at
     /// admission; not checked by default (see ``ExemptionLimits/exceptionsPerNamespace``).
     public var exceptionUsage: (@Sendable (String) -> ExemptionLimits.NamespaceUsage)? = nil
+    /// The PolicyExceptions admitted here that ``exceptionUsage`` may not count yet.
+    public var exceptionReservations = ExceptionReservations()
     /// Receives one audit record per decision (and one per bypass use); none by default.
     public var auditSink: (any AuditSink)? = nil
     /// Told of every emergency-bypass use of a real admission (Kubernetes Events); none by default.
@@ -236,7 +238,8 @@ public struct AdmissionResponder: Sendable {
     }
 
     private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
-        if let response = SignetResourceAdmission(validator: resourceValidator, exceptionUsage: exceptionUsage).respond(to: request, body: body) {
+        if let response = SignetResourceAdmission(validator: resourceValidator, exceptionUsage: exceptionUsage, reservations: exceptionReservations)
+            .respond(to: request, body: body) {
             return .decided(response, nil)
         }
         if let response = NamespaceOptOutAdmission(rule: namespaceOptOut, logger: logger).respond(to: request, body: body) {

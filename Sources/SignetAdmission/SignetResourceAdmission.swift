@@ -18,6 +18,8 @@ struct SignetResourceAdmission: Sendable {
     /// in-cluster policy source): a new one, or a larger spec, beyond the budget is refused
     /// (``ExemptionLimits/namespaceBudgetRefusal(adding:to:namespace:)``).
     var exceptionUsage: (@Sendable (String) -> ExemptionLimits.NamespaceUsage)? = nil
+    /// The exceptions admitted here that the source's view may not count yet.
+    var reservations: ExceptionReservations? = nil
 
     /// The response for a signet.dev request, or `nil` when `request` is of another group.
     func respond(to request: AdmissionRequest, body: [UInt8]) -> AdmissionResponse? {
@@ -58,7 +60,7 @@ struct SignetResourceAdmission: Sendable {
             return deny(request, "signet denied \(label): \(problem)", annotations)
         }
         if problems.isEmpty, request.kind.kind == "PolicyException", let namespace = request.namespace,
-           let refusal = budgetRefusal(namespace: namespace, object: object, oldObject: oldObject) {
+           let refusal = budgetRefusal(namespace: namespace, object: object, oldObject: oldObject, dryRun: request.dryRun ?? false) {
             return deny(request, "signet denied \(label): \(refusal)", annotations)
         }
         if problems.isEmpty {
@@ -87,17 +89,24 @@ struct SignetResourceAdmission: Sendable {
     /// fits or the usage is not known. An UPDATE gives back the room its name held, when it was
     /// counted, and one that does not grow the object (`oldObject`) is never refused, so an
     /// expired exception can still be relabelled or let go. The usage is the policy source's
-    /// last view, so exceptions made at the same moment may all be admitted; the source then
-    /// leaves the newest out.
-    private func budgetRefusal(namespace: String, object: [String: Any], oldObject: [String: Any]?) -> String? {
+    /// last view with what this replica admitted since (``ExceptionReservations``), so
+    /// exceptions made at the same moment are not each judged without the others.
+    private func budgetRefusal(namespace: String, object: [String: Any], oldObject: [String: Any]?, dryRun: Bool) -> String? {
         guard let exceptionUsage else { return nil }
-        var usage = exceptionUsage(namespace)
         let bytes = ExemptionLimits.measuredBytes(object)
-        if let oldObject {
-            if bytes <= ExemptionLimits.measuredBytes(oldObject) { return nil }
-            if let name = (object["metadata"] as? [String: Any])?["name"] as? String { usage.remove(name) }
+        if let oldObject, bytes <= ExemptionLimits.measuredBytes(oldObject) { return nil }
+        var usage = exceptionUsage(namespace)
+        if let reservations {
+            guard let reserved = reservations.usage(usage, namespace: namespace) else {
+                return "signet admitted more PolicyExceptions in the last \(reservations.lifetime) than it keeps track of; retry in a moment"
+            }
+            usage = reserved
         }
-        return ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage, namespace: namespace)
+        let name = (object["metadata"] as? [String: Any])?["name"] as? String
+        if oldObject != nil, let name { usage.remove(name) }
+        if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage, namespace: namespace) { return refusal }
+        if !dryRun, let name { reservations?.reserve(namespace: namespace, name: name, bytes: bytes) }
+        return nil
     }
 
     /// `spec.validUntil: …` (the source label is already in the message's prefix).

@@ -235,6 +235,49 @@ struct ResourceAdmissionTests {
         #expect(try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: labelled).allowed)
     }
 
+    /// Exceptions created at the same moment, before the policy source has seen any of them
+    /// (its view lags by a watch event and a compilation): judged together, so a burst of
+    /// 200 KB exceptions stops at the namespace's 1 MiB, where each used to be judged against
+    /// the empty view and all were admitted. Dry runs hold no room; another namespace is not
+    /// held back; and what was held lapses once the source has had time to count it.
+    @Test func exceptionsCreatedAtTheSameMomentAreJudgedTogether() async throws {
+        var responder = Self.responder()
+        responder.exceptionUsage = { _ in .init() }
+        let note = String(repeating: "n", count: 200_000)
+        func exception(_ name: String) -> String {
+            Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
+                .replacingOccurrences(of: #""name":"vendor","#, with: #""name":"\#(name)","#)
+                .replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","annotations":{"team.example.com/note":"\#(note)"},"#)
+        }
+        let size = ExemptionLimits.measuredBytes(try #require(try JSONSerialization.jsonObject(with: Data(exception("e-0").utf8)) as? [String: Any]))
+        #expect((200_000...201_000).contains(size), "\(size)")
+        let fit = ExemptionLimits.exceptionBytesPerNamespace / size
+        for index in 0..<6 {
+            let dry = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: exception("dry-\(index)"), dryRun: true)
+            #expect(dry.allowed, "a dry run is judged alone and holds no room")
+        }
+        var admitted = 0
+        for index in 0..<8 {
+            let response = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: exception("e-\(index)"))
+            if response.allowed { admitted += 1 } else {
+                #expect(response.status?.message?.contains("one namespace's may take at most") == true, "\(response.status?.message ?? "")")
+            }
+        }
+        #expect(admitted == fit, "\(admitted) admitted at once; the budget holds \(fit)")
+        let elsewhere = try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: exception("e-0"), namespace: "other")
+        #expect(elsewhere.allowed, "\(elsewhere.status?.message ?? "")")
+
+        // Lapsed reservations give their room back; one that still holds keeps it for its name.
+        let reservations = ExceptionReservations(lifetime: .seconds(30))
+        let start = ContinuousClock.now
+        reservations.reserve(namespace: "team", name: "a", bytes: 600_000, now: start)
+        let held = try #require(reservations.usage(.init(), namespace: "team", now: start + .seconds(29)))
+        #expect(held.bytes == 600_000 && held.count == 1)
+        let grown = try #require(reservations.usage(.init(count: 1, bytes: 1_000, sizes: ["a": 1_000]), namespace: "team", now: start + .seconds(1)))
+        #expect(grown.bytes == 600_000 && grown.count == 1, "an UPDATE the source has not seen yet counts at its admitted size")
+        #expect(reservations.usage(.init(), namespace: "team", now: start + .seconds(31))?.bytes == 0)
+    }
+
     static func podSet(_ exemption: String) throws -> PolicySet {
         let text = """
             apiVersion: signet.dev/v1alpha1
