@@ -2,81 +2,68 @@ import Foundation
 
 /// The aggregated Events of a ``KubernetesEventRecorder``, by key: how many occurrences each
 /// stands for, the latest of them, the Event's name once created, and how many are written.
-/// At most ``maximumKeys`` are kept; a new key beyond them replaces the one whose window
-/// started first. Not locked: its owner locks it.
+///
+/// At most ``maximumKeys`` are kept: a new key beyond them ends the window that started first.
+/// A window that ends (its time is up, or it was pushed out) with occurrences not yet written
+/// waits for the next write (at most ``maximumKeys`` of them; beyond, the oldest are dropped
+/// and counted). Not locked: its owner locks it, and one writer at a time takes what to write.
 struct EventAggregates {
     static let maximumKeys = 1024
 
+    /// One window of one key, as the writer sees it.
     struct Snapshot: Sendable {
+        var key: String
         var latest: KubernetesEvent
         var count: Int
         /// When the window started: the first occurrence's time.
         var first: Date
+        /// The stored Event, once created.
         var name: String?
-    }
-
-    private struct Aggregate {
-        var snapshot: Snapshot
-        /// Occurrences already in the stored Event.
+        /// Occurrences already in the stored Event(s).
         var written = 0
-        /// Whether a write of it waits in the queue.
-        var queued = false
     }
 
-    private var entries: [String: Aggregate] = [:]
-    /// Windows that ended with occurrences not yet written, by key, oldest first: written with
-    /// the key's next write. At most ``maximumKeys`` in all.
-    private var ended: [String: [Snapshot]] = [:]
-    private var endedCount = 0
+    private var current: [String: Snapshot] = [:]
+    private var ended: [Snapshot] = []
+    /// Windows dropped unwritten because too many had ended at once.
+    private(set) var droppedWindows = 0
 
-    /// Counts `event` for `key`; true when it starts a window (its Event is to be created).
-    mutating func add(_ event: KubernetesEvent, key: String, window: TimeInterval) -> Bool {
-        if var entry = entries[key], event.time.timeIntervalSince(entry.snapshot.first) < window {
-            entry.snapshot.count += 1
-            if event.time >= entry.snapshot.latest.time { entry.snapshot.latest = event }
-            entries[key] = entry
-            return false
+    /// Counts `event` for `key`, in its current window when it is younger than `window`.
+    mutating func add(_ event: KubernetesEvent, key: String, window: TimeInterval) {
+        if var entry = current[key], event.time.timeIntervalSince(entry.first) < window {
+            entry.count += 1
+            if event.time >= entry.latest.time { entry.latest = event }
+            current[key] = entry
+            return
         }
-        if let previous = entries[key], previous.snapshot.count > previous.written, endedCount < Self.maximumKeys {
-            ended[key, default: []].append(previous.snapshot)
-            endedCount += 1
+        if let previous = current.removeValue(forKey: key) { end(previous) }
+        if current.count >= Self.maximumKeys, let oldest = current.min(by: { $0.value.first < $1.value.first })?.key {
+            end(current.removeValue(forKey: oldest)!)
         }
-        if entries[key] == nil, entries.count >= Self.maximumKeys,
-           let oldest = entries.min(by: { $0.value.snapshot.first < $1.value.snapshot.first })?.key {
-            entries[oldest] = nil
+        current[key] = Snapshot(key: key, latest: event, count: 1, first: event.time)
+    }
+
+    private mutating func end(_ window: Snapshot) {
+        guard window.count > window.written else { return }
+        if ended.count >= Self.maximumKeys {
+            ended.removeFirst()
+            droppedWindows += 1
         }
-        entries[key] = Aggregate(snapshot: Snapshot(latest: event, count: 1, first: event.time), queued: true)
-        return true
+        ended.append(window)
     }
 
-    /// What to write for `key` now: the windows that ended unwritten, then the current one
-    /// (nil when it was forgotten).
-    mutating func snapshots(_ key: String) -> (ended: [Snapshot], current: Snapshot?) {
-        let closed = ended.removeValue(forKey: key) ?? []
-        endedCount -= closed.count
-        entries[key]?.queued = false
-        return (closed, entries[key]?.snapshot)
+    /// What to write now: the windows that ended unwritten (taken: they are written once, and
+    /// done with), then the current ones whose count grew.
+    mutating func takeWrites() -> [Snapshot] {
+        defer { ended.removeAll() }
+        return ended + current.values.filter { $0.count > $0.written }.sorted { $0.first < $1.first }
     }
 
-    /// The keys whose Event exists and whose count grew since it was written, marked queued.
-    mutating func takeGrown() -> [String] {
-        var keys: [String] = []
-        for (key, entry) in entries where !entry.queued && entry.snapshot.count > entry.written && (entry.snapshot.name != nil || entry.written == 0) {
-            entries[key]?.queued = true
-            keys.append(key)
-        }
-        return keys
-    }
-
-    /// The Event of `key`'s window starting at `window` was created as `name`.
-    mutating func created(_ key: String, window: Date, name: String?) {
-        guard entries[key]?.snapshot.first == window else { return }
-        entries[key]?.snapshot.name = name
-    }
-
-    /// The Event of `key`'s window starting at `window` holds `count` occurrences.
-    mutating func written(_ key: String, window: Date, count: Int) {
-        guard let entry = entries[key], entry.snapshot.first == window else { return }
-        entries[key]?.written = max(entry.written, count)
+    /// `written` was written as `name`: the current window it is still takes the name and count.
+    mutating func wrote(_ written: Snapshot, name: String?) {
+        guard var entry = current[written.key], entry.first == written.first else { return }
+        if let name { entry.name = name }
+        entry.written = max(entry.written, written.count)
+        current[written.key] = entry
     }
 }

@@ -49,7 +49,7 @@ public struct KubernetesEvent: Sendable, Hashable {
 
     /// The `Event` as the API server accepts it on `POST /api/v1/namespaces/<ns>/events`; with
     /// `count` occurrences since `firstTime` when it stands for several (``KubernetesEventRecorder/recordAggregated(_:key:)``).
-    public func json(component: String, count: Int = 1, firstTime: Date? = nil) -> [UInt8] {
+    public func json(component: String, instance: String? = nil, count: Int = 1, firstTime: Date? = nil) -> [UInt8] {
         var involved: [String: Any] = ["apiVersion": object.apiVersion, "kind": object.kind, "name": object.name]
         if let namespace = object.namespace { involved["namespace"] = namespace }
         if let uid = object.uid, !uid.isEmpty { involved["uid"] = uid }
@@ -59,7 +59,7 @@ public struct KubernetesEvent: Sendable, Hashable {
             "apiVersion": "v1", "kind": "Event",
             "metadata": ["generateName": String(prefix) + ".", "namespace": namespace],
             "involvedObject": involved, "reason": reason, "message": String(message.prefix(Self.maximumMessageCharacters)), "type": type,
-            "source": ["component": component], "reportingComponent": component, "reportingInstance": component,
+            "source": ["component": component], "reportingComponent": component, "reportingInstance": instance.flatMap { $0.isEmpty ? nil : $0 } ?? component,
             "firstTimestamp": firstTime.map(Self.rfc3339) ?? stamp, "lastTimestamp": stamp, "count": max(1, count),
         ]
         return Array((try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys])) ?? Data())
@@ -80,138 +80,145 @@ public struct KubernetesEvent: Sendable, Hashable {
 }
 
 /// Posts ``KubernetesEvent``s off the caller's path: ``record(_:)`` and
-/// ``recordAggregated(_:key:)`` only enqueue (never block an admission), ``run()`` posts them one
-/// by one through the ``KubernetesClient``. At most `capacity` events wait; beyond that the oldest
-/// are dropped and counted in the log. A 403 is logged once per namespace and further events of
-/// that namespace are dropped: no RBAC to create events there, or a namespace being terminated
-/// (which refuses new objects). Events of other namespaces are still posted: one terminating
-/// namespace, which a tenant can arrange, must not silence every later emergency-bypass Event.
+/// ``recordAggregated(_:key:)`` only note the event (never block an admission), ``run()`` posts
+/// them through the ``KubernetesClient``. At most `capacity` single events wait; beyond that the
+/// oldest are dropped and counted in the log. A 403 on a create is logged once per namespace and
+/// further events of that namespace are dropped: no RBAC to create events there, or a namespace
+/// being terminated (which refuses new objects). Events of other namespaces are still posted:
+/// one terminating namespace, which a tenant can arrange, must not silence every later
+/// emergency-bypass Event.
 ///
 /// Aggregated events (client-go's `EventCorrelator`: similar events become one Event whose
-/// `count` grows): the first of a key within ``aggregationWindow`` is created; the later ones
-/// raise its `count` and take its `lastTimestamp` and `message` with one merge patch per
-/// ``flushInterval`` at most, whatever their number (`kubectl describe` shows
-/// "(x57 over 9m)"). A key's next window starts a new Event.
+/// `count` grows) are kept apart from that queue, so a flood of single events cannot push them
+/// out: every ``flushInterval`` the first of a key within ``aggregationWindow`` is created with
+/// the count so far, and later ones raise its `count` and take its `lastTimestamp` and `message`
+/// with one merge patch, whatever their number (`kubectl describe` shows "(x57 over 9m)"). A
+/// key's next window starts a new Event. Each replica counts the events it saw, and names
+/// itself in `reportingInstance`. Without the right to patch events, each flush creates an Event
+/// with the count since the last one.
 public final class KubernetesEventRecorder: Sendable {
     private let client: KubernetesClient
     private let component: String
+    /// `reportingInstance`: which replica reports (its host name, the Pod's name in a cluster).
+    private let instance: String
     private let logger: Logger
-    private let stream: AsyncStream<Item>
-    private let continuation: AsyncStream<Item>.Continuation
+    private let stream: AsyncStream<KubernetesEvent>
+    private let continuation: AsyncStream<KubernetesEvent>.Continuation
     /// How long one Event stands for the occurrences of a key.
     public let aggregationWindow: TimeInterval
-    /// How often a grown count is written.
+    /// How often aggregated events are written.
     public let flushInterval: Duration
     private let aggregates = NIOLockedValueBox(EventAggregates())
-
-    private enum Item: Sendable {
-        case event(KubernetesEvent)
-        /// Write the aggregate of this key: create its Event, or patch its count.
-        case aggregate(String)
-    }
+    /// Set at the first 403 on a patch: counts are then written as new Events.
+    private let patchForbidden = NIOLockedValueBox(false)
 
     public init(
-        client: KubernetesClient, component: String = "signet", capacity: Int = 256, aggregationWindow: TimeInterval = 600,
-        flushInterval: Duration = .seconds(10), logger: Logger = Logger(label: "signet.events")
+        client: KubernetesClient, component: String = "signet", instance: String = KubernetesEventRecorder.hostName(), capacity: Int = 256,
+        aggregationWindow: TimeInterval = 600, flushInterval: Duration = .seconds(10), logger: Logger = Logger(label: "signet.events")
     ) {
         self.client = client
         self.component = component
+        self.instance = instance
         self.logger = logger
         self.aggregationWindow = aggregationWindow
         self.flushInterval = flushInterval
-        (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(capacity))
+        (stream, continuation) = AsyncStream.makeStream(of: KubernetesEvent.self, bufferingPolicy: .bufferingNewest(capacity))
+    }
+
+    /// This host's name (`gethostname(2)`): in a cluster, the Pod's name.
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Queues `event`; returns at once.
     public func record(_ event: KubernetesEvent) {
-        if case .dropped = continuation.yield(.event(event)) {
-            logger.warning("event queue full; dropped the oldest event", metadata: ["reason": "\(event.reason)"])
+        if case .dropped(let oldest) = continuation.yield(event) {
+            logger.warning("event queue full; dropped the oldest event", metadata: ["reason": "\(oldest.reason)"])
         }
     }
 
-    /// Counts `event` as one more occurrence of `key`: the first within ``aggregationWindow``
-    /// is queued to be created; the others only grow the count the next flush writes.
+    /// Counts `event` as one more occurrence of `key`, written at the next flush.
     public func recordAggregated(_ event: KubernetesEvent, key: String) {
-        let create = aggregates.withLockedValue { $0.add(event, key: key, window: aggregationWindow) }
-        if create, case .dropped = continuation.yield(.aggregate(key)) {
-            logger.warning("event queue full; dropped the oldest event", metadata: ["reason": "\(event.reason)"])
-        }
+        aggregates.withLockedValue { $0.add(event, key: key, window: aggregationWindow) }
     }
 
     /// The most namespaces remembered as refusing events before the list starts again.
     static let rememberedForbiddenNamespaces = 1024
 
-    /// Stops accepting events; ``run()`` returns once the queue is drained and every grown count
-    /// is written.
+    /// Stops accepting events; ``run()`` returns once the queue is drained and every aggregated
+    /// count is written.
     public func finish() { continuation.finish() }
 
     /// Posts queued events until ``finish()`` (or cancellation); every ``flushInterval``, writes
-    /// the counts that grew.
+    /// the aggregated events.
     public func run() async {
-        let flusher = Task { [continuation, aggregates, flushInterval] in
+        let flusher = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: flushInterval)
-                for key in aggregates.withLockedValue({ $0.takeGrown() }) { continuation.yield(.aggregate(key)) }
+                if Task.isCancelled { break }
+                await flush()
             }
         }
-        defer { flusher.cancel() }
         // The namespaces that refused an event; bounded, so a stream of namespaces cannot grow it.
         var forbidden: Set<String> = []
-        for await item in stream {
-            await post(item, forbidden: &forbidden)
+        for await event in stream where !forbidden.contains(event.namespace) {
+            do {
+                try await client.create(.events, namespace: event.namespace, object: event.json(component: component, instance: instance))
+            } catch {
+                report(error, creating: event, forbidden: &forbidden)
+            }
         }
-        // Finished: what grew since the last flush is written before returning.
-        for key in aggregates.withLockedValue({ $0.takeGrown() }) { await post(.aggregate(key), forbidden: &forbidden) }
+        // Finished: the flusher stops, then what it had not written is.
+        flusher.cancel()
+        await flusher.value
+        await flush()
     }
 
-    private func post(_ item: Item, forbidden: inout Set<String>) async {
-        switch item {
-        case .event(let event):
-            await post(event, aggregate: nil, forbidden: &forbidden)
-        case .aggregate(let key):
-            let (ended, current) = aggregates.withLockedValue { $0.snapshots(key) }
-            // A window that ended before its last count was written: written now, and done with.
-            for snapshot in ended { await post(snapshot.latest, aggregate: (key, snapshot, current: false), forbidden: &forbidden) }
-            if let current { await post(current.latest, aggregate: (key, current, current: true), forbidden: &forbidden) }
-        }
-    }
-
-    private func post(
-        _ event: KubernetesEvent, aggregate: (key: String, snapshot: EventAggregates.Snapshot, current: Bool)?, forbidden: inout Set<String>
-    ) async {
-        guard !forbidden.contains(event.namespace) else { return }
-        do {
-            if let (key, snapshot, current) = aggregate {
-                if let name = snapshot.name {
+    /// Writes the aggregated events whose count grew: a create for a new window, else a patch.
+    /// Only one flush runs at a time (the flusher's, then the last one).
+    private func flush() async {
+        var forbidden: Set<String> = []
+        for window in aggregates.withLockedValue({ $0.takeWrites() }) where !forbidden.contains(window.latest.namespace) {
+            let event = window.latest
+            do {
+                if let name = window.name, !patchForbidden.withLockedValue({ $0 }) {
                     do {
-                        try await client.patch(.events, name: name, namespace: event.namespace, patch: event.occurrencesPatch(count: snapshot.count))
+                        try await client.patch(.events, name: name, namespace: event.namespace, patch: event.occurrencesPatch(count: window.count))
+                        aggregates.withLockedValue { $0.wrote(window, name: nil) }
+                        continue
                     } catch where error.statusCode == 404 {
-                        // Gone (the API server keeps Events an hour, or someone deleted it): made again.
-                        let created = try await client.create(.events, namespace: event.namespace, object: event.json(
-                            component: component, count: snapshot.count, firstTime: snapshot.first))
-                        if current { aggregates.withLockedValue { $0.created(key, window: snapshot.first, name: Self.name(of: created)) } }
+                        // Gone (the API server keeps Events an hour, or someone deleted it): made again below.
+                    } catch where error.isForbidden {
+                        patchForbidden.withLockedValue { $0 = true }
+                        logger.warning("events cannot be patched; each count is reported as a new Event", metadata: [
+                            "remedy": "grant patch on events in namespace \(event.namespace)", "error": "\(error)",
+                        ])
                     }
-                } else {
-                    let created = try await client.create(.events, namespace: event.namespace, object: event.json(
-                        component: component, count: snapshot.count, firstTime: snapshot.first))
-                    if current { aggregates.withLockedValue { $0.created(key, window: snapshot.first, name: Self.name(of: created)) } }
                 }
-                if current { aggregates.withLockedValue { $0.written(key, window: snapshot.first, count: snapshot.count) } }
-            } else {
-                try await client.create(.events, namespace: event.namespace, object: event.json(component: component))
+                // Without a stored Event to patch: the whole count; without the right to patch: what it has not reported.
+                let count = window.name != nil && patchForbidden.withLockedValue({ $0 }) ? window.count - window.written : window.count
+                let created = try await client.create(.events, namespace: event.namespace, object: event.json(
+                    component: component, instance: instance, count: count, firstTime: window.first))
+                aggregates.withLockedValue { $0.wrote(window, name: Self.name(of: created) ?? window.name) }
+            } catch {
+                report(error, creating: event, forbidden: &forbidden)
             }
-        } catch {
-            if error.isForbidden {
-                if forbidden.count >= Self.rememberedForbiddenNamespaces { forbidden.removeAll() }
-                forbidden.insert(event.namespace)
-                logger.warning("events cannot be created in this namespace; its events are not recorded", metadata: [
-                    "namespace": "\(event.namespace)", "error": "\(error)",
-                ])
-            } else {
-                logger.warning("cannot create event", metadata: [
-                    "reason": "\(event.reason)", "object": "\(event.object.kind)/\(event.object.name)", "error": "\(error)",
-                ])
-            }
+        }
+    }
+
+    private func report(_ error: KubernetesError, creating event: KubernetesEvent, forbidden: inout Set<String>) {
+        if error.isForbidden {
+            if forbidden.count >= Self.rememberedForbiddenNamespaces { forbidden.removeAll() }
+            forbidden.insert(event.namespace)
+            logger.warning("events cannot be created in this namespace; its events are not recorded", metadata: [
+                "namespace": "\(event.namespace)", "error": "\(error)",
+            ])
+        } else {
+            logger.warning("cannot create event", metadata: [
+                "reason": "\(event.reason)", "object": "\(event.object.kind)/\(event.object.name)", "error": "\(error)",
+            ])
         }
     }
 

@@ -405,15 +405,20 @@ class T02SignetUp(Step):
         account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
         allowed = [("list", "clusterimagepolicies.signet.dev"), ("watch", "policyexceptions.signet.dev"),
                    ("patch", "clusterimagepolicies.signet.dev", "--subresource=status"), ("list", "namespaces"), ("create", "events"),
-                   ("patch", "events"), ("get", "replicasets.apps"), ("get", "deployments.apps"), ("get", "cronjobs.batch"),
+                   ("get", "replicasets.apps"), ("get", "deployments.apps"), ("get", "cronjobs.batch"),
                    ("get", "replicationcontrollers")]
         denied = [("get", "secrets"), ("list", "replicasets.apps"), ("watch", "deployments.apps"), ("get", "pods"), ("list", "pods"), ("update", "clusterimagepolicies.signet.dev"), ("create", "pods"), ("list", "serviceaccounts"),
-                  ("delete", "events"), ("update", "events"), ("get", "events"), ("create", "policyexceptions.signet.dev"),
+                  ("delete", "events"), ("update", "events"), ("get", "events"), ("patch", "events"), ("create", "policyexceptions.signet.dev"),
                   ("update", "emergencybypasses.signet.dev", "--subresource=status")]
         for verb, resource, *extra in allowed + denied:
             with self.subTest(verb=verb, resource=resource, extra=extra):
                 result = ENV.kubectl("auth", "can-i", verb, resource, *extra, "--as", account, "-A", check=False)
                 self.assertEqual(result.stdout.strip(), "yes" if (verb, resource, *extra) in allowed else "no", result.stderr)
+        # Events are patched in default alone, where a cluster-scoped bypass's Events are stored.
+        for namespace, expected in (("default", "yes"), (NAMESPACE, "no"), ("e2e-apps", "no")):
+            with self.subTest(patch_events_in=namespace):
+                result = ENV.kubectl("auth", "can-i", "patch", "events", "--as", account, "-n", namespace, check=False)
+                self.assertEqual(result.stdout.strip(), expected, result.stderr)
 
 
 class T02bFirstInstallCannotLockOut(Step):

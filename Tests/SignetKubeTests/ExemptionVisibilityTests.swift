@@ -128,12 +128,15 @@ struct ExemptionVisibilityTests {
         #expect(workloads.filter { $0.hasPrefix("web-") }.count == 25)
         #expect(workloads.contains("api"))
         #expect(reporter.filter.heldBack == 999 + 75)
-        // On the bypass: the first 50 s (1,101 uses) in one Event, the use ten minutes on in another.
+        // On the bypass, per namespace: the first 50 s of payments (1,100 uses) in one Event, the
+        // use in billing in another, and the use ten minutes on in a third.
         let onBypass = events.filter { named($0) == "incident-4711" }.sorted { ($0["count"] as? Int ?? 0) > ($1["count"] as? Int ?? 0) }
-        #expect(onBypass.map { $0["count"] as? Int ?? 0 } == [1101, 1], "\(onBypass.map { $0["count"] ?? "-" })")
+        #expect(onBypass.map { $0["count"] as? Int ?? 0 } == [1100, 1, 1], "\(onBypass.map { $0["count"] ?? "-" })")
         #expect(onBypass.first?["firstTimestamp"] as? String == "2026-11-22T10:00:00Z")
         #expect(onBypass.first?["lastTimestamp"] as? String == "2026-11-22T10:00:50Z")
-        #expect((onBypass.first?["message"] as? String)?.contains(#"Pod "billing/api""#) == true, "the latest use: \(onBypass.first?["message"] ?? "")")
+        #expect((onBypass.first?["message"] as? String)?.contains(#"Pod "payments/web-99""#) == true, "the latest use: \(onBypass.first?["message"] ?? "")")
+        #expect(onBypass.contains { ($0["message"] as? String)?.contains(#"Pod "billing/api""#) == true }, "billing's use kept its own Event")
+        #expect(onBypass.allSatisfy { !($0["reportingInstance"] as? String ?? "").isEmpty })
     }
 
     /// While signet runs, the Event on the bypass is created at the first use and its count
@@ -164,6 +167,53 @@ struct ExemptionVisibilityTests {
         #expect(try await bypassEvents().first?["lastTimestamp"] as? String == "2026-11-22T10:00:39Z")
         recorder.finish()
         await running.value
+    }
+
+    /// Aggregated events do not wait in the queue of single events: a flood of single events
+    /// (the workloads' of other namespaces) drops the oldest of those, never a count.
+    @Test func aFloodOfSingleEventsDropsNoCount() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let recorder = KubernetesEventRecorder(client: try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)), capacity: 4)
+        let onBypass = KubernetesEvent(object: .init(apiVersion: "signet.dev/v1alpha1", kind: "EmergencyBypass", name: "incident-4711", namespace: nil),
+                                       reason: "EmergencyBypassUsed", message: "admitted", time: Self.now)
+        for index in 0..<300 {
+            let object = KubernetesEvent.ObjectReference(apiVersion: "v1", kind: "Pod", name: "web-\(index)", namespace: "tenant-\(index % 12)")
+            recorder.record(KubernetesEvent(object: object, reason: "EmergencyBypassUsed", message: "m", time: Self.now))
+            if index % 10 == 0 { recorder.recordAggregated(onBypass, key: "incident-4711") }
+        }
+        recorder.finish()
+        await recorder.run()
+        let counts = try await Self.events(server).filter { ($0["involvedObject"] as? [String: String])?["kind"] == "EmergencyBypass" }.map { $0["count"] as? Int }
+        #expect(counts == [30])
+    }
+
+    /// Without the right to patch events (RBAC from before patch was granted), counts are
+    /// written as new Events of the uses since the last; events are still created, in
+    /// `default` too.
+    @Test func withoutPatchCountsAreNewEvents() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        try await offThePool { try server.restrict(to: [["apiGroups": [""], "resources": ["events"], "verbs": ["create"]]]) }
+        let recorder = KubernetesEventRecorder(client: try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)), flushInterval: .milliseconds(100))
+        let running = Task { await recorder.run() }
+        func onBypass(_ second: Double) -> KubernetesEvent {
+            KubernetesEvent(object: .init(apiVersion: "signet.dev/v1alpha1", kind: "EmergencyBypass", name: "incident-4711", namespace: nil),
+                            reason: "EmergencyBypassUsed", message: "admitted", time: Self.now + second)
+        }
+        func counts() async throws -> [Int] { try await Self.events(server).compactMap { $0["count"] as? Int }.sorted() }
+        recorder.recordAggregated(onBypass(0), key: "incident-4711")
+        try await KubernetesWatchTests.eventually("the first use is an Event") { try await counts() == [1] }
+        for second in 1...5 { recorder.recordAggregated(onBypass(Double(second)), key: "incident-4711") }
+        try await KubernetesWatchTests.eventually("the next uses are another") { try await counts().reduce(0, +) == 6 }
+        recorder.recordAggregated(onBypass(6), key: "incident-4711")
+        recorder.finish()
+        await running.value
+        let final = try await counts()
+        #expect(final.reduce(0, +) == 7, "\(final)")
+        #expect(try await offThePool { try server.requests() }.filter { $0.hasPrefix("PATCH") }.count == 1, "one refused patch, then none")
     }
 
     @Test func withoutPermissionEventsAreDroppedQuietly() async throws {

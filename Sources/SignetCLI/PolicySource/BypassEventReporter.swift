@@ -9,9 +9,10 @@ import SignetPolicy
 /// as it is cluster-scoped) and on the admitted workload, so both
 /// `kubectl describe emergencybypass <name>` and `kubectl describe <workload>` show it.
 ///
-/// - On the bypass, every use counts: one Event per bypass and ten minutes, whose `count` grows
-///   with each use and whose message names the latest (``KubernetesEventRecorder/recordAggregated(_:key:)``);
-///   a rollout of a hundred Pods shows "(x100 over 2m)".
+/// - On the bypass, every use counts: one Event per bypass, namespace of the workload and ten
+///   minutes (per replica), whose `count` grows with each use and whose message names the latest
+///   (``KubernetesEventRecorder/recordAggregated(_:key:)``); a rollout of a hundred Pods shows
+///   "(x100 over 2m)". Per namespace, so uses repeated in one namespace cannot hide another's.
 /// - On the workload, the same use (bypass, workload, user, images) is reported once per ten
 ///   minutes, and one namespace's uses make at most 25 reports at once and one more every 12
 ///   seconds (``EventSpamFilter``): a tenant repeating a create the API server then refuses
@@ -24,7 +25,7 @@ struct BypassEventReporter: ExemptionEventSink {
 
     func bypassUsed(_ use: BypassUse) {
         let (onBypass, onWorkload) = Self.events(for: use)
-        recorder.recordAggregated(onBypass, key: use.bypass.name + "\u{0}" + (use.bypass.uid ?? ""))
+        recorder.recordAggregated(onBypass, key: [use.bypass.name, use.bypass.uid ?? "", use.namespace ?? ""].joined(separator: "\u{0}"))
         let key = [use.bypass.name, use.apiVersion, use.kind, use.namespace ?? "", use.name, use.user ?? ""].joined(separator: "\u{0}")
             + "\u{0}" + use.images.joined(separator: ",")
         guard filter.admit(key: key, group: use.namespace ?? "", now: use.time) else {
