@@ -59,12 +59,13 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         token: String, action: ConsoleAction, attributes: KubernetesResourceAttributes, key: String, consequence: String, peer: String
     ) async -> ConsoleAccessDecision {
         let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
-        let identity = await cached(tokenKey + "/identity", peer: peer) { await authenticate(token) }
+        let identity = await cached(tokenKey + "/identity", token: tokenKey, peer: peer) { await authenticate(token) }
+        if case .allowed = identity { limiter.authenticated(token: tokenKey) }
         guard case .allowed(let user) = identity else {
             Self.count(identity, action: action)
             return identity
         }
-        let decision = await cached(tokenKey + "/" + key, peer: peer) {
+        let decision = await cached(tokenKey + "/" + key, token: tokenKey, peer: peer) {
             await authorize(user, attributes: attributes, action: action, consequence: consequence)
         }
         Self.count(decision, action: action)
@@ -86,9 +87,9 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
 
     /// The cached answer for `key`, else `ask`'s, kept unless the API server could not be asked;
     /// `peer`'s share of reviews pays for asking (``ConsoleReviewLimiter``).
-    private func cached(_ key: String, peer: String, _ ask: () async -> ConsoleAccessDecision) async -> ConsoleAccessDecision {
+    private func cached(_ key: String, token: String, peer: String, _ ask: () async -> ConsoleAccessDecision) async -> ConsoleAccessDecision {
         if let known = cache.value(for: key) { return known }
-        guard limiter.mayReview(peer: peer) else {
+        guard limiter.mayReview(token: token, peer: peer) else {
             logger.notice("console review not asked: the caller's address made more reviews than its share", metadata: [
                 "address": "\(ConsoleReviewLimiter.address(of: peer))",
             ])

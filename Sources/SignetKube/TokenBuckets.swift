@@ -15,6 +15,13 @@ package struct TokenBuckets {
         self.refill = refill
     }
 
+    /// Whether `key` has a token at `now`, taking none.
+    package func has(_ key: String, now: Date) -> Bool {
+        guard let bucket = buckets[key] else { return true }
+        let elapsed = max(0, now.timeIntervalSince(bucket.at))
+        return min(Double(burst), bucket.tokens + (refill > 0 ? elapsed / refill : Double(burst))) >= 1
+    }
+
     /// Takes a token of `key` at `now`; false when it has none.
     package mutating func take(_ key: String, now: Date) -> Bool {
         var bucket = buckets[key] ?? (Double(burst), now)
