@@ -460,6 +460,7 @@ X509 *signet_TS_RESP_signer(const unsigned char *der, size_t length, X509 *const
     if (response == NULL) return NULL;
     X509 *signer = NULL;
     PKCS7 *token = TS_RESP_get_token(response);
+    // `extra` first, then the token's own, as TS_RESP_verify_signature(3) looks them up.
     STACK_OF(X509) *candidates = sk_X509_new_null();
     if (token != NULL && PKCS7_type_is_signed(token) && token->d.sign != NULL && candidates != NULL) {
         STACK_OF(X509) *own = token->d.sign->cert;
@@ -467,7 +468,6 @@ X509 *signet_TS_RESP_signer(const unsigned char *der, size_t length, X509 *const
         for (int index = 0; own != NULL && index < sk_X509_num(own); index++) {
             X509 *certificate = sk_X509_value(own, index);
             if (*embedded != NULL && X509_up_ref(certificate) == 1 && sk_X509_push(*embedded, certificate) <= 0) X509_free(certificate);
-            sk_X509_push(candidates, certificate);
         }
         for (size_t index = 0; index < extraCount; index++) sk_X509_push(candidates, extra[index]);
         STACK_OF(X509) *signers = PKCS7_get0_signers(token, candidates, 0);

@@ -92,7 +92,8 @@ public struct TimeStampResponse: Sendable, Hashable {
             signet_X509_stack_free(embedded)
         }
         guard let signer else { return .failure(TimeStampError(.verificationFailed("the token's signing certificate is not among its certificates"))) }
-        let verifier = CertificateChainVerifier(trustAnchors: trustAnchors, intermediates: own + certificates)
+        // `certificates` first, then the token's own: the order TS_RESP_verify_signature(3) builds the path with.
+        let verifier = CertificateChainVerifier(trustAnchors: trustAnchors, intermediates: certificates + own)
         return verifier.verify(Certificate(taking: signer), at: generationTime).mapError { TimeStampError(.verificationFailed("\($0)")) }
     }
 }
