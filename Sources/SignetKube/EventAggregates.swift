@@ -25,8 +25,8 @@ struct EventAggregates {
 
     private var current: [String: Snapshot] = [:]
     private var ended: [Snapshot] = []
-    /// Windows dropped unwritten because too many had ended at once.
-    private(set) var droppedWindows = 0
+    /// Windows dropped unwritten because too many had ended at once, since the last write.
+    private var droppedWindows = 0
 
     /// Counts `event` for `key`, in its current window when it is younger than `window`.
     mutating func add(_ event: KubernetesEvent, key: String, window: TimeInterval) {
@@ -53,10 +53,14 @@ struct EventAggregates {
     }
 
     /// What to write now: the windows that ended unwritten (taken: they are written once, and
-    /// done with), then the current ones whose count grew.
-    mutating func takeWrites() -> [Snapshot] {
-        defer { ended.removeAll() }
-        return ended + current.values.filter { $0.count > $0.written }.sorted { $0.first < $1.first }
+    /// done with), then the current ones whose count grew; and how many windows were dropped
+    /// unwritten since the last call.
+    mutating func takeWrites() -> (windows: [Snapshot], dropped: Int) {
+        defer {
+            ended.removeAll()
+            droppedWindows = 0
+        }
+        return (ended + current.values.filter { $0.count > $0.written }.sorted { $0.first < $1.first }, droppedWindows)
     }
 
     /// `written` was written as `name`: the current window it is still takes the name and count.

@@ -158,7 +158,9 @@ public final class KubernetesEventRecorder: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: flushInterval)
                 if Task.isCancelled { break }
-                await flush()
+                // In a task of its own, which stopping the flusher does not cancel: a request
+                // cancelled after the API server stored its Event would be written again.
+                await Task { await flush() }.value
             }
         }
         // The namespaces that refused an event; bounded, so a stream of namespaces cannot grow it.
@@ -180,7 +182,13 @@ public final class KubernetesEventRecorder: Sendable {
     /// Only one flush runs at a time (the flusher's, then the last one).
     private func flush() async {
         var forbidden: Set<String> = []
-        for window in aggregates.withLockedValue({ $0.takeWrites() }) where !forbidden.contains(window.latest.namespace) {
+        let (windows, dropped) = aggregates.withLockedValue { $0.takeWrites() }
+        if dropped > 0 {
+            logger.warning("aggregated events dropped unwritten: more windows ended at once than are kept", metadata: [
+                "windows": "\(dropped)", "kept": "\(EventAggregates.maximumKeys)",
+            ])
+        }
+        for window in windows where !forbidden.contains(window.latest.namespace) {
             let event = window.latest
             do {
                 if let name = window.name, !patchForbidden.withLockedValue({ $0 }) {
