@@ -53,7 +53,7 @@ package struct HTTPResponse: Sendable {
     package var newConnections: Int = 0
     /// The user name of the credential the registry client had for this request, for messages.
     package var credentialUsername: String? = nil
-    /// Why the registry client had no credential to send when some may have been withheld
+    /// Which credentials the registry client's source did not read, when a registry refused
     /// (``RegistryCredentialSource``), for messages.
     package var credentialsWithheld: String? = nil
 

@@ -63,6 +63,12 @@ struct EventAggregates {
         return (ended + current.values.filter { $0.count > $0.written }.sorted { $0.first < $1.first }, droppedWindows)
     }
 
+    /// `window` could not be written: when it has ended, it waits for the next write again.
+    mutating func retry(_ window: Snapshot) {
+        guard current[window.key]?.first != window.first else { return }
+        end(window)
+    }
+
     /// `written` was written as `name`: the current window it is still takes the name and count.
     mutating func wrote(_ written: Snapshot, name: String?) {
         guard var entry = current[written.key], entry.first == written.first else { return }

@@ -212,6 +212,9 @@ public final class KubernetesEventRecorder: Sendable {
                 aggregates.withLockedValue { $0.wrote(window, name: Self.name(of: created) ?? window.name) }
             } catch {
                 report(error, creating: event, forbidden: &forbidden)
+                // A window that ended is written again at the next flush (unless the namespace
+                // refuses events); a current one is, as its count stays unwritten.
+                if !error.isForbidden { aggregates.withLockedValue { $0.retry(window) } }
             }
         }
     }

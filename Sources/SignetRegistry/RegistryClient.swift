@@ -122,10 +122,10 @@ public final class RegistryClient: Sendable {
         let credential = await credential(for: target)
         do {
             return try await send(request, to: target, push: push, operation: operation, credential: credential)
-        } catch let error as RegistryError where credential == nil && error.kind == .unauthorized {
-            // A token service that refused to serve without credentials: say why there were none.
+        } catch let error as RegistryError where error.kind == .unauthorized {
+            // A token service that refused: say which credentials were not read, if any.
             guard let withheld = await RequestCredentials.current?.withheldReason() else { throw error }
-            throw error.withCredentialsWithheld(withheld)
+            throw error.withCredentialsWithheld(withheld, credentialSent: credential != nil)
         }
     }
 
@@ -148,7 +148,7 @@ public final class RegistryClient: Sendable {
             do {
                 response = try await transport(attemptRequest, target: target, operation: operation)
                 response.credentialUsername = credential?.username
-                if credential == nil, response.status == 401 || response.status == 403 {
+                if response.status == 401 || response.status == 403 {
                     response.credentialsWithheld = await RequestCredentials.current?.withheldReason()
                 }
             } catch let error as RegistryError {
@@ -274,10 +274,10 @@ public final class RegistryClient: Sendable {
             return RegistryError(.notFound(reference: reference))
         case 401:
             var credentials = response.credentialUsername.map { "credentials of \($0) refused" } ?? "no credentials for this registry"
-            if let withheld = response.credentialsWithheld { credentials += ": \(withheld)" }
+            if let withheld = response.credentialsWithheld { credentials += (response.credentialUsername == nil ? ": " : "; ") + withheld }
             return RegistryError(.unauthorized(registry: target.registry, detail: detail.isEmpty ? credentials : "\(detail) (\(credentials))"))
         case 403:
-            let withheld = response.credentialsWithheld.map { "no credentials sent: \($0)" }
+            let withheld = response.credentialsWithheld.map { response.credentialUsername == nil ? "no credentials sent: \($0)" : $0 }
             return RegistryError(.denied(reference: reference, detail: [detail, withheld].compactMap { $0?.isEmpty == false ? $0 : nil }.joined(separator: "; ")))
         case 429, 502, 503, 504:
             return RegistryError(.connectionFailed(

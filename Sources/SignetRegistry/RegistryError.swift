@@ -22,10 +22,12 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
         case cancelled
     }
 
-    /// This refusal with why no credentials were sent (``RegistryCredentialStore/withheld``).
-    func withCredentialsWithheld(_ reason: String) -> RegistryError {
+    /// This refusal with which credentials were not read (``RegistryCredentialStore/withheld``):
+    /// why there were none, or beside the one refused.
+    func withCredentialsWithheld(_ reason: String, credentialSent: Bool) -> RegistryError {
         switch code {
-        case .unauthorized(let registry, let detail): RegistryError(.unauthorized(registry: registry, detail: "\(detail): \(reason)"))
+        case .unauthorized(let registry, let detail):
+            RegistryError(.unauthorized(registry: registry, detail: detail + (credentialSent ? "; " : ": ") + reason))
         default: self
         }
     }
