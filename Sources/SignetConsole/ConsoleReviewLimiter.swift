@@ -48,8 +48,7 @@ public final class ConsoleReviewLimiter: Sendable {
     /// token authenticated lately, else when `peer`'s share and the total both have one left
     /// (then taken from both; from neither when either is spent).
     public func mayReview(token: String, peer: String, now instant: ContinuousClock.Instant = .now) -> Bool {
-        let elapsed = (instant - start).components
-        let now = Date(timeIntervalSinceReferenceDate: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        let now = TokenBuckets.time(instant, since: start)
         let address = Self.address(of: peer)
         return state.withLockedValue { state in
             if let seen = state.recent[token], instant - seen < recentlyAllowed { return true }

@@ -187,8 +187,7 @@ public final class PullSecretReader: Sendable {
     /// again) when its share is spent.
     private func mayRead(for namespace: String) -> Bool {
         let (allowed, first) = reads.withLockedValue { state -> (Bool, Bool) in
-            let seconds = (ContinuousClock.now - clockStart).components
-            if state.buckets.take(namespace, now: Date(timeIntervalSinceReferenceDate: Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18)) {
+            if state.buckets.take(namespace, now: TokenBuckets.time(.now, since: clockStart)) {
                 state.limited.remove(namespace)
                 return (true, false)
             }

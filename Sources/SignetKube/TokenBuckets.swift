@@ -15,6 +15,13 @@ package struct TokenBuckets {
         self.refill = refill
     }
 
+    /// `instant` on the buckets' clock, measured from `start`: the buckets count elapsed time
+    /// only, and a monotonic clock keeps them from jumping with the wall clock.
+    package static func time(_ instant: ContinuousClock.Instant, since start: ContinuousClock.Instant) -> Date {
+        let elapsed = (instant - start).components
+        return Date(timeIntervalSinceReferenceDate: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+    }
+
     /// Whether `key` has a token at `now`, taking none.
     package func has(_ key: String, now: Date) -> Bool {
         guard let bucket = buckets[key] else { return true }
