@@ -17,18 +17,18 @@
 /// naming why. Toward a group's share, a lookup under way counts only once it has run for
 /// ``slowLookup`` (a healthy one takes milliseconds): a burst of new images in one namespace is
 /// not refused for lookups that are about to finish, while all of them count toward ``limit``.
-/// Young or not, one group never holds more than ``burstLimit`` places: the rest stay for the
-/// others (without it, a namespace whose Pods named hosts under a domain that never answers
-/// took every place within that second, and every namespace's lookups were refused for the
-/// allowance). Names already resolved (curl's DNS cache) and IP addresses need no lookup and
-/// are unaffected. Used by the driver thread alone.
+/// Young or not, a group starts a lookup only while the places it holds are fewer than half of
+/// the places still free, so each group leaves at least twice what it holds to the others, and a
+/// group holding none gets a place while any is free. Without it, a namespace whose Pods named
+/// hosts under a domain that never answers took three quarters of the places within a second,
+/// a second namespace the rest, and every namespace's lookups were refused for the allowance;
+/// now each namespace that does so takes about a third of what is free, so it takes about ten
+/// of them to fill 64 places. Names already resolved (curl's DNS cache) and IP addresses need
+/// no lookup and are unaffected. Used by the driver thread alone.
 final class UnfinishedLookups {
     /// How many places may be held at once, and by one group.
     let limit: Int
     let groupLimit: Int
-    /// The most places one group holds, its young lookups included: ``limit`` less a group's
-    /// share, kept for the others (all of them under a limit too small to keep a share).
-    var burstLimit: Int { max(groupLimit, limit - groupLimit) }
     /// How long a lookup left running keeps its place after its transfer ended.
     let allowance: Duration
     /// How long a lookup under way runs before it counts toward its group's share.
@@ -61,8 +61,9 @@ final class UnfinishedLookups {
             return "\(own) host name lookups for namespace \"\(group)\" have run for over a second or were left running by ended requests (its share is \(groupLimit))"
         }
         let burst = held(group: group, young: true, now: now)
-        if burst >= burstLimit {
-            return "\(burst) host name lookups for namespace \"\(group)\" are running or were left running by ended requests (one namespace holds at most \(burstLimit) of the \(limit))"
+        let free = limit - all
+        if 2 * burst >= free {
+            return "\(burst) host name lookups for namespace \"\(group)\" are running or were left running by ended requests, and \(free) of the \(limit) places are free (one namespace holds fewer than half of the places left free, so the others keep some)"
         }
         return nil
     }

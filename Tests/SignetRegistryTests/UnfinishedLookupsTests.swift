@@ -2,7 +2,8 @@ import Testing
 @testable import SignetHTTPClient
 
 /// The ceiling on host name lookups under way and left running by ended transfers: each left
-/// running holds its place for its allowance; one namespace holds at most a quarter of them.
+/// running holds its place for its allowance; one namespace holds at most a quarter of them once
+/// they are slow, and fewer than half of the places left free at any time.
 @Suite("Unfinished lookups")
 struct UnfinishedLookupsTests {
     static func transfer() throws -> CurlTransfer {
@@ -39,13 +40,11 @@ struct UnfinishedLookupsTests {
     }
 
     /// One namespace whose Pods name hosts under a domain that never answers cannot take every
-    /// place within the second its lookups are young: it stops at the limit less a share, and
-    /// the other namespaces' lookups go on, then and while its own are left running.
+    /// place within the second its lookups are young: it stops while it holds fewer than half of
+    /// the places left free, and the other namespaces' lookups go on, then and while its own are
+    /// left running.
     @Test func oneNamespacesBurstLeavesPlacesForTheOthers() throws {
         let lookups = UnfinishedLookups(limit: 16, allowance: .seconds(30))
-        #expect(lookups.burstLimit == 12)
-        #expect(UnfinishedLookups(limit: 4, allowance: .seconds(30)).burstLimit == 4)
-        #expect(UnfinishedLookups(limit: 64, allowance: .seconds(30)).burstLimit == 48)
         let start = ContinuousClock.now
         let transfers = try (0..<16).map { _ in try Self.transfer() }
         var started: [CurlTransfer] = []
@@ -53,12 +52,37 @@ struct UnfinishedLookupsTests {
             lookups.start(transfer, group: "attacker", now: start)
             started.append(transfer)
         }
-        #expect(started.count == 12)
-        #expect(lookups.refusal(group: "attacker", now: start)?.contains("one namespace holds at most 12 of the 16") == true)
+        // 6 held, 10 free: a seventh would leave fewer than twice what it holds.
+        #expect(started.count == 6)
+        #expect(lookups.refusal(group: "attacker", now: start)?.contains("and 10 of the 16 places are free") == true)
         #expect(lookups.refusal(group: "victim", now: start + .milliseconds(500)) == nil)
         for transfer in started { lookups.leave(transfer, now: start + .seconds(5)) }
         #expect(lookups.refusal(group: "victim", now: start + .seconds(6)) == nil)
         #expect(lookups.refusal(group: "attacker", now: start + .seconds(6)) != nil)
+    }
+
+    /// Several namespaces doing so at once cannot take every place either: each takes about a
+    /// third of what the ones before left free, and a namespace holding none still gets one.
+    /// (Before, two were enough: the first took three quarters, the second the rest.)
+    @Test func severalNamespacesTogetherLeaveAPlaceForAnother() throws {
+        let lookups = UnfinishedLookups(limit: 64, allowance: .seconds(30))
+        let start = ContinuousClock.now
+        var taken: [Int] = []
+        for attacker in 0..<5 {
+            var count = 0
+            while lookups.refusal(group: "attacker-\(attacker)", now: start) == nil {
+                lookups.start(try Self.transfer(), group: "attacker-\(attacker)", now: start)
+                count += 1
+            }
+            taken.append(count)
+        }
+        #expect(taken == [22, 14, 10, 6, 4])
+        #expect(lookups.held(now: start) == 56)
+        // A sixth namespace starts its lookups; every attacker is refused.
+        #expect(lookups.refusal(group: "victim", now: start) == nil)
+        lookups.start(try Self.transfer(), group: "victim", now: start)
+        #expect(lookups.refusal(group: "victim", now: start) == nil)
+        for attacker in 0..<5 { #expect(lookups.refusal(group: "attacker-\(attacker)", now: start) != nil) }
     }
 
     /// curl asks before reading an IP address too, which needs no lookup: those never count.

@@ -113,11 +113,13 @@ struct ResolverStallServeTests {
         let reviews = TemporaryDirectory(prefix: "signet-resolver-stall-reviews")
         let digest = "sha256:" + String(repeating: "ab", count: 32)
         let files = try hosts.enumerated().map { index, host in
-            try ReviewFiles.pod(in: reviews, named: "stalled-\(index)", images: ["\(host)/team/app@\(digest)"])
+            try ReviewFiles.pod(in: reviews, named: "stalled-\(index)", namespace: "team-\(index)", images: ["\(host)/team/app@\(digest)"])
         }
 
-        // Five at once: four wait for their lookups until their deadlines (and leave them
-        // running), the fifth is refused at once (retried until its deadline while no place frees).
+        // Five at once, each from a namespace of its own (one namespace takes fewer than half of
+        // the places left free): four wait for their lookups until their deadlines (and leave
+        // them running), the fifth is refused at once (retried until its deadline while no place
+        // frees).
         let answers = try await withThrowingTaskGroup(of: String.self) { group in
             for (index, file) in files.prefix(5).enumerated() {
                 group.addTask {
