@@ -11,11 +11,13 @@ import SignetRegistry
 /// The normalisation of ``ImageReference`` applies to the glob as it does to references, so a
 /// glob and every spelling of an image meet as one identity: `nginx` means
 /// `docker.io/library/nginx`, `user/app*` means `docker.io/user/app*`, and a registry is
-/// lowercased, loses the default port `:443`, and its Docker Hub aliases (`index.docker.io`,
-/// `registry-1.docker.io`) become `docker.io`. The first segment of a glob with a `/` is a
-/// registry when it contains `.`, `:`, a wildcard, an uppercase letter, or is `localhost`; a glob
-/// without `/` is a Docker Hub official image name (so `nginx*` means `docker.io/library/nginx*`).
-/// A glob that starts with `**` is not normalised.
+/// lowercased, loses the default port `:443` (with wildcards in its name too), and its Docker
+/// Hub aliases (`index.docker.io`, `registry-1.docker.io`) become `docker.io`. The first segment
+/// of a glob with a `/` is a registry when it contains `.`, `:`, a wildcard, or is `localhost`;
+/// a glob without `/` is a Docker Hub official image name (so `nginx*` means
+/// `docker.io/library/nginx*`). A glob that starts with `**` is not normalised. Names are
+/// lowercase once normalised, so a glob with capitals outside the registry host could never
+/// match and is refused (``unmatchableCase(_:)``).
 ///
 /// A glob matches the repository name only (`docker.io/library/nginx`), never the tag or digest:
 /// `ghcr.io/acme/web:prod-*` would otherwise be escaped by `ghcr.io/acme/web@sha256:…`. Tags are
@@ -63,8 +65,8 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
     /// Validates, normalises and compiles `pattern`, limited to `tags` when given.
     ///
     /// - Throws: ``ImageGlobError`` when the glob is empty, contains whitespace or control
-    ///   characters, has three or more `*` in a row, names a digest, or names a tag both in the
-    ///   glob and in `tags`.
+    ///   characters, has three or more `*` in a row, names a digest, names a tag both in the
+    ///   glob and in `tags`, or has capitals that no image name can hold.
     public init(_ pattern: String, tags tagPatterns: [String]? = nil) throws(ImageGlobError) {
         if pattern.isEmpty {
             throw ImageGlobError(pattern: pattern, reason: "glob is empty")
@@ -105,6 +107,9 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
             tags = nil
         }
         self.pattern = pattern
+        if let problem = Self.unmatchableCase(repositoryPattern) {
+            throw ImageGlobError(pattern: pattern, reason: problem)
+        }
         self.normalised = Self.normalise(String(repositoryPattern))
 
         var tokens: [Token] = []
@@ -248,6 +253,26 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Why a glob with uppercase letters could never match an image, or nil: a name is
+    /// lowercase once normalised (the distribution reference grammar allows uppercase in the
+    /// registry host alone, which normalisation lowercases), so uppercase in the repository part
+    /// matches nothing, and neither does a first segment that would be a registry host only
+    /// because of its capitals (a reference such as `Acme/app` is refused). Refusing such a glob
+    /// makes its policy invalid, which denies what it was meant to cover, instead of leaving
+    /// those images uncovered.
+    static func unmatchableCase(_ pattern: Substring) -> String? {
+        func hasUppercase(_ text: Substring) -> Bool { text.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } }
+        guard hasUppercase(pattern) else { return nil }
+        let lowercase = "repository names are lowercase (the distribution reference grammar; only a registry host may be written in capitals): the glob could never match an image"
+        guard !pattern.hasPrefix("**"), let slash = pattern.firstIndex(of: "/") else { return lowercase }
+        let first = pattern[..<slash]
+        let isHost = first.lowercased() == "localhost" || first.contains { $0 == "." || $0 == ":" || $0 == "*" || $0 == "?" }
+        if !isHost && hasUppercase(first) {
+            return "\"\(first)\" is not a registry host (it has no '.' or ':' and is not localhost), and repository names are lowercase: the glob could never match an image"
+        }
+        return hasUppercase(pattern[pattern.index(after: slash)...]) ? lowercase : nil
+    }
+
     /// Docker Hub normalisation of a glob; see the type's documentation.
     static func normalise(_ pattern: String) -> String {
         if pattern.hasPrefix("**") {
@@ -264,8 +289,14 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         guard isHost else {
             return "docker.io/" + pattern
         }
+        // A host with wildcards is lowercased and loses the default port as a literal host does
+        // (`*.Corp.example:443` covers what `*.corp.example` does); a wildcard in the port is
+        // left as written (`0*` would otherwise become `*`).
         var registry = String(first)
-        if !registry.contains(where: { $0 == "*" || $0 == "?" }) {
+        let port = registry.lastIndex(of: ":").map { registry[registry.index(after: $0)...] }
+        if port?.contains(where: { $0 == "*" || $0 == "?" || $0 == "]" }) == true {
+            registry = registry.lowercased()
+        } else {
             registry = ImageReference.canonicalRegistry(registry)
         }
         if registry == "docker.io", !rest.contains("/"), !rest.contains("**") {

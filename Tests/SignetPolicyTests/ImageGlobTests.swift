@@ -99,6 +99,13 @@ struct ImageGlobTests {
         ("registry-1.docker.io/library/nginx", "nginx", true),
         ("ghcr.io:443/acme/**", "ghcr.io/acme/web", true),
         ("ghcr.io/acme/payments/**", "ghcr.io:8443/acme/payments/api:1", false),
+        // A host with wildcards is normalised as a literal one is (these matched nothing).
+        ("*.Corp.example/**", "registry.corp.example/app:1", true),
+        ("*.corp.example:443/**", "registry.corp.example/app:1", true),
+        ("*.corp.example:0443/**", "registry.corp.example:443/app:1", true),
+        ("registry.corp.example:*/**", "registry.corp.example:5000/app", true),
+        ("registry.corp.example:5*/**", "registry.corp.example/app", false),
+        ("LOCALHOST/app", "localhost/app", true),
     ])
     func aliasesAndCaseVariantsMeetOneIdentity(glob: String, image: String, covered: Bool) throws {
         #expect(try matches(glob, image) == covered)
@@ -107,6 +114,22 @@ struct ImageGlobTests {
     @Test(arguments: ["", " ", "ghcr.io/a b", "ghcr.io/***", "a//b", "ghcr.io/\t"])
     func invalidGlobs(_ glob: String) {
         #expect(throws: ImageGlobError.self) { try ImageGlob(glob) }
+    }
+
+    /// Capitals outside the registry host: no image name holds them, so the glob could never
+    /// match and a policy written with it would leave every image it meant to cover uncovered
+    /// (allowed under `--no-match-action allow`). It is an error instead, which makes such a
+    /// policy in the cluster `Invalid`: it then denies what its lowercased reading covers.
+    @Test(arguments: ["ghcr.io/Acme/**", "*.corp.example/Team/*", "Nginx", "**/Acme/*", "acme/App", "Acme/app", "docker.io/Library/nginx"])
+    func globsWithCapitalsNoNameHoldsAreRefused(_ glob: String) throws {
+        let error = try #require(throws: ImageGlobError.self) { try ImageGlob(glob) }
+        #expect("\(error)".contains("could never match an image"), "\(error)")
+        #expect(try matches("GHCR.IO/acme/**", "ghcr.io/acme/web"))
+    }
+
+    @Test func aPolicyWithAGlobNoNameMatchesDeniesWhatItsLowercasedReadingCovers() throws {
+        let pattern = ClusterImagePolicy.ImagePattern(glob: "ghcr.io/Acme/**")
+        #expect(PolicyLoader.standInPattern(pattern)?.glob == "ghcr.io/acme/**")
     }
 
     /// A backtracking matcher would take exponential time here; the time limit turns a hang into a failure.
