@@ -53,13 +53,13 @@ public struct NotaryV1Verifier: SignatureVerifier {
             server: trust.server, gun: gun, pinnedRootKeys: trust.rootKeys.map(\.key), delegations: wanted, caBundlePath: trust.caBundleFile)
         let fetchStart = ContinuousClock.now
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
-        // The manifest's length is checked against the signed one once a role vouches for the
-        // digest: fetched beside the metadata rather than after it (one round trip less), and
-        // dropped when no role gets that far.
+        // The manifest's length and its other hashes are checked against the signed ones once a
+        // role vouches for the digest: fetched beside the metadata rather than after it (one
+        // round trip less), and dropped when no role gets that far.
         let registry = self.registry
-        let manifestFetch = Task { () async -> Result<Int, RegistryError> in
+        let manifestFetch = Task { () async -> Result<[UInt8], RegistryError> in
             do throws(RegistryError) {
-                return .success(try await registry.manifest(request.pinnedImage, deadline: request.deadline).bytes.count)
+                return .success(try await registry.manifest(request.pinnedImage, deadline: request.deadline).bytes)
             } catch {
                 return .failure(error)
             }
@@ -99,9 +99,9 @@ public struct NotaryV1Verifier: SignatureVerifier {
             (roles, threshold) = (trust.delegations, trust.threshold)
         }
         let checkStart = ContinuousClock.now
-        func length() async throws(VerificationError) -> Int {
+        func manifest() async throws(VerificationError) -> [UInt8] {
             switch await manifestFetch.value {
-            case .success(let length): return length
+            case .success(let bytes): return bytes
             case .failure(let error): throw VerificationError(error)
             }
         }
@@ -135,9 +135,15 @@ public struct NotaryV1Verifier: SignatureVerifier {
                     refusals.append(why)
                     continue
                 }
-                let actual = try await length()
-                guard actual == target.length else {
-                    let why = "\(name) signed tag \(tag) with length \(target.length), but the manifest of \(request.digest) is \(actual) bytes"
+                let bytes = try await manifest()
+                guard bytes.count == target.length else {
+                    let why = "\(name) signed tag \(tag) with length \(target.length), but the manifest of \(request.digest) is \(bytes.count) bytes"
+                    steps.append(VerificationStep(name: name, passed: false, detail: why))
+                    refusals.append(why)
+                    continue
+                }
+                if let mismatch = Self.otherHashMismatch(target.hashes, manifest: bytes, digest: request.digest) {
+                    let why = "\(name) signed tag \(tag) with \(mismatch)"
                     steps.append(VerificationStep(name: name, passed: false, detail: why))
                     refusals.append(why)
                     continue
@@ -147,8 +153,10 @@ public struct NotaryV1Verifier: SignatureVerifier {
                 vouched.append((role, detail))
             } else {
                 let candidates = role.targets.filter { $0.value.hashes[request.digest.algorithm] == request.digest.encoded.lowercased() }
-                let actual = candidates.isEmpty ? 0 : try await length()
-                let tags = candidates.filter { $0.value.length == actual }.keys.sorted()
+                let bytes = candidates.isEmpty ? [] : try await manifest()
+                let tags = candidates.filter {
+                    $0.value.length == bytes.count && Self.otherHashMismatch($0.value.hashes, manifest: bytes, digest: request.digest) == nil
+                }.keys.sorted()
                 guard !tags.isEmpty else {
                     let why = "\(name) has signed no tag as \(request.digest)"
                     steps.append(VerificationStep(name: name, passed: false, detail: why))
@@ -192,6 +200,21 @@ public struct NotaryV1Verifier: SignatureVerifier {
 
     /// `version 2, signed by key 8ed6f73e… (threshold 1 of 1 key), expires 2029-12-01T13:58:16Z`:
     /// what `docker trust inspect --pretty` shows of a role.
+    /// The first hash a target lists beside the digest's own that the manifest's bytes do not
+    /// have, described; nil when every one signet can compute matches (TUF specification 5.7.3:
+    /// a target's file must match all its hashes, not only the one the reference names). An
+    /// algorithm signet does not know is left out.
+    static func otherHashMismatch(_ hashes: [String: String], manifest: [UInt8], digest: ImageDigest) -> String? {
+        for (name, signed) in hashes.sorted(by: { $0.key < $1.key }) where name != digest.algorithm {
+            guard let algorithm = DigestAlgorithm(rawValue: name) else { continue }
+            let actual = algorithm.hexHash(manifest)
+            if signed.lowercased() != actual {
+                return "\(name) hash \(signed), but the manifest of \(digest) has \(name) \(actual)"
+            }
+        }
+        return nil
+    }
+
     static func describe(_ role: NotaryTrustedCollection.TrustedRole) -> String {
         let keys = role.signedBy.map { String($0.prefix(12)) }.joined(separator: ", ")
         return "version \(role.version), signed by key \(keys) (threshold \(role.threshold) of \(role.keyIDs.count) key(s)), expires \(KubernetesTime.format(role.expires))"

@@ -60,6 +60,24 @@ struct NotaryServerTests {
         let length = try await world.verify("\(world.gun):v4", try await world.authority(), notaryClient: NotaryRepositoryClient())
         #expect(!length.passed)
         #expect(length.reason.contains("with length \(wrongLength.size), but the manifest of \(wrongLength.digest) is \(wrongLength.size - 1) bytes"), "\(length.reason)")
+
+        // A target lists every hash its file must have (TUF 5.7.3): a sha512 beside the right
+        // sha256 that the manifest does not have is denied, by tag and by digest; the right one passes.
+        let wrongHash = try await NotaryWorld.push(world.client, try ImageReference(parsing: "\(world.gun):v5"))
+        try await world.sign("v5", wrongHash, roles: ["targets/releases"], sha512: String(repeating: "ab", count: 64))
+        let rightHash = try await NotaryWorld.push(world.client, try ImageReference(parsing: "\(world.gun):v6"))
+        let manifest = try await world.client.manifest(try ImageReference(parsing: "\(world.gun)@\(rightHash.digest)"), deadline: TestBudget.deadline()).bytes
+        try await world.sign("v6", rightHash, roles: ["targets/releases"], sha512: DigestAlgorithm.sha512.hexHash(manifest))
+        try await world.notary.notary(["publish", world.gun])
+        let hash = try await world.verify("\(world.gun):v5", try await world.authority(), notaryClient: NotaryRepositoryClient())
+        #expect(!hash.passed)
+        #expect(hash.reason.contains("signed tag v5 with sha512 hash \(String(repeating: "ab", count: 64)), but the manifest of \(wrongHash.digest) has sha512 "), "\(hash.reason)")
+        let hashByDigest = try await world.verify("\(world.gun)@\(wrongHash.digest)", try await world.authority(), notaryClient: NotaryRepositoryClient())
+        #expect(!hashByDigest.passed, "\(hashByDigest.reason)")
+        let right = try await world.verify("\(world.gun):v6", try await world.authority(), notaryClient: NotaryRepositoryClient())
+        #expect(right.passed, "\(right.reason)")
+        let rightByDigest = try await world.verify("\(world.gun)@\(rightHash.digest)", try await world.authority(), notaryClient: NotaryRepositoryClient())
+        #expect(rightByDigest.passed, "\(rightByDigest.reason)")
     }
 
     /// Notary v1 signs a tag as a digest: another tag pointed at the same manifest is not signed,

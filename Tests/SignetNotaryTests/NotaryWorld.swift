@@ -54,9 +54,11 @@ final class NotaryWorld: @unchecked Sendable {
     }
 
     /// Stages `tag` → `descriptor` in `roles` (publish separately).
-    func sign(_ tag: String, _ descriptor: Descriptor, roles: [String]) async throws {
+    /// With `sha512`, the target lists that hash beside the digest's sha256.
+    func sign(_ tag: String, _ descriptor: Descriptor, roles: [String], sha512: String? = nil) async throws {
         try await notary.notary(
-            ["addhash", gun, tag, String(descriptor.size), "--sha256", descriptor.digest.encoded] + (roles.isEmpty ? [] : ["--roles", roles.joined(separator: ",")]))
+            ["addhash", gun, tag, String(descriptor.size), "--sha256", descriptor.digest.encoded] + (sha512.map { ["--sha512", $0] } ?? [])
+                + (roles.isEmpty ? [] : ["--roles", roles.joined(separator: ",")]))
     }
 
     /// Pushes a new one-layer image as `reference`; returns its manifest descriptor.
