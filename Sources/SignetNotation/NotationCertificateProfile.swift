@@ -12,7 +12,9 @@ import SignetCrypto
 ///   `decipherOnly`, `cRLSign`; `extendedKeyUsage`, when present, without
 ///   `anyExtendedKeyUsage`, `serverAuth`, `clientAuth`, `emailProtection`, `timeStamping` or
 ///   `OCSPSigning`;
-///   an RSA key of at least 2048 bits or an EC key of at least 256.
+///   an RSA key of at least 2048 bits or an EC key of at least 256;
+/// - every certificate, the root included: not signed with SHA-1 (the specification forbids
+///   SHA1WithRSA and ECDSAWithSHA1; MD5 and MD4, weaker still, are refused with them).
 ///
 /// Only these three extensions are honoured, as the specification says. notation-core-go runs
 /// the same checks while verifying the envelope, so a failure is an integrity failure.
@@ -31,6 +33,7 @@ public enum NotationCertificateProfile {
     /// nil when every certificate meets its requirements.
     public static func problem(in chain: [Certificate]) -> String? {
         guard let leaf = chain.first else { return "the certificate chain is empty" }
+        if let problem = brokenHashProblem(in: chain) { return problem }
         if let problem = leafProblem(leaf) { return problem }
         for (index, certificate) in chain.enumerated().dropFirst() {
             if let problem = authorityProblem(certificate, authoritiesBelow: index - 1) { return problem }
@@ -84,6 +87,7 @@ public enum NotationCertificateProfile {
     /// need not be critical.
     public static func timestampingProblem(in chain: [Certificate]) -> String? {
         guard let leaf = chain.first else { return "the timestamp countersignature's certificate chain is empty" }
+        if let problem = brokenHashProblem(in: chain) { return problem }
         let name = "the timestamping certificate \"\(leaf.subject)\""
         if leaf.basicConstraints?.isCertificateAuthority == true {
             return "\(name) has basicConstraints cA true; a timestamping certificate must not be a CA"
@@ -114,6 +118,19 @@ public enum NotationCertificateProfile {
     }
 
     static let timeStamping = "1.3.6.1.5.5.7.3.8"
+
+    /// Hashes whose collisions can be made: a certificate signed with one proves nothing about
+    /// what it says (the Notary Project forbids SHA1WithRSA and ECDSAWithSHA1 anywhere in a chain).
+    static let brokenHashes: Set<String> = ["SHA1", "MD5", "MD4", "MD2"]
+
+    static func brokenHashProblem(in chain: [Certificate]) -> String? {
+        for certificate in chain {
+            if let hash = certificate.signatureHashName, brokenHashes.contains(hash.uppercased()) {
+                return "the certificate \"\(certificate.subject)\" is signed with \(hash), which the Notary Project does not allow in a certificate chain (SHA1WithRSA and ECDSAWithSHA1 are forbidden)"
+            }
+        }
+        return nil
+    }
 
     static func keyUsagePresentProblem(_ certificate: Certificate, name: String) -> String? {
         switch certificate.isExtensionCritical(oid: "2.5.29.15") {

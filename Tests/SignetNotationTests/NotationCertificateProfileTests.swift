@@ -38,6 +38,25 @@ import Testing
         #expect(try await outcome(otherPurpose).passed, "a purpose the specification does not forbid is allowed")
     }
 
+    /// "Any certificate in the certificate chain MUST NOT use SHA1WithRSA and ECDSAWithSHA1
+    /// signatures": a leaf or a root signed with SHA-1 (openssl still makes them) fails
+    /// integrity naming the certificate; SHA-384 is fine.
+    @Test("no certificate of the chain may be signed with SHA-1", arguments: [("sha1", "sha256", "signer"), ("sha256", "sha1", "Acme Root"), ("sha384", "sha512", nil)])
+    func sha1Signatures(leafHash: String, rootHash: String, refused: String?) async throws {
+        let signer = try await offThePool { try NotationTestSigner(ecdsa: leafHash == "sha384", rootHash: rootHash, leafHash: leafHash) }
+        let envelope = try await offThePool { try signer.jws() }
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+        let result = NotationVerifier(statement: try NotationTestSigner.statement(), stores: stores)
+            .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: signer.validTime)
+        if let refused {
+            #expect(!result.passed)
+            #expect(result.failure?.contains("integrity validation failed: the certificate chain is invalid: the certificate \"") == true, "\(result.failure ?? "passed")")
+            #expect(result.failure?.contains("the certificate \"CN=\(refused),O=Acme,ST=WA,C=US\" is signed with SHA1") == true, "\(result.failure ?? "passed")")
+        } else {
+            #expect(result.passed, "\(result.failure ?? "")")
+        }
+    }
+
     @Test("leaf: basicConstraints, when present, must have cA false")
     func leafIsCA() async throws {
         var extensions = Extensions()

@@ -26,7 +26,7 @@ final class NotationTestSigner: Sendable {
     /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form (UTF-8).
     init(
         leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false, ecdsa: Bool = false,
-        extensions: Extensions = Extensions()
+        extensions: Extensions = Extensions(), rootHash: String = "sha256", leafHash: String = "sha256"
     ) throws {
         self.ecdsa = ecdsa
         directory = TemporaryDirectory(prefix: "notation-pki")
@@ -35,7 +35,7 @@ final class NotationTestSigner: Sendable {
         try "[req]\ndistinguished_name=dn\nx509_extensions=root_ext\n[dn]\n[root_ext]\n\(extensions.root.joined(separator: "\n"))\n"
             .write(toFile: "\(dir)/root.cnf", atomically: true, encoding: .utf8)
         try Self.openssl(["req", "-x509", "-config", "\(dir)/root.cnf", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/root.key", "-out", "\(dir)/root.crt",
-                          "-subj", "/C=US/ST=WA/O=Acme/CN=Acme Root", "-days", "3650"])
+                          "-subj", "/C=US/ST=WA/O=Acme/CN=Acme Root", "-days", "3650", "-\(rootHash)"])
         try (extensions.intermediate.joined(separator: "\n") + "\n").write(toFile: "\(dir)/ca.ext", atomically: true, encoding: .utf8)
         try (extensions.leaf.joined(separator: "\n") + "\n").write(toFile: "\(dir)/leaf.ext", atomically: true, encoding: .utf8)
         var issuer = "root"
@@ -49,7 +49,7 @@ final class NotationTestSigner: Sendable {
         let leafKeySpec = ecdsa ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"]
         try Self.openssl(["req"] + leafKeySpec + ["-nodes", "-utf8", "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", leafSubject])
         try Self.openssl(["x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/\(issuer).crt", "-CAkey", "\(dir)/\(issuer).key",
-                          "-set_serial", "3", "-days", "365", "-extfile", "\(dir)/leaf.ext", "-out", "\(dir)/leaf.crt"])
+                          "-set_serial", "3", "-days", "365", "-extfile", "\(dir)/leaf.ext", "-out", "\(dir)/leaf.crt", "-\(leafHash)"])
         func read(_ name: String) throws -> Certificate { try Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(name).crt", encoding: .utf8)) }
         root = try read("root")
         intermediate = withIntermediate ? try read("intermediate") : nil

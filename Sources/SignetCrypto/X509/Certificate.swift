@@ -208,6 +208,21 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return Array(UnsafeBufferPointer(start: bytes, count: length))
     }
 
+    /// The hash the issuer's signature over this certificate uses (RFC 5280 section 4.1.1.2),
+    /// as OpenSSL names it (`SHA1`, `SHA256`, `MD5`; for RSASSA-PSS the hash of its
+    /// parameters); nil when OpenSSL cannot tell (an algorithm without a separate hash, such
+    /// as Ed25519, or one it does not know).
+    public var signatureHashName: String? {
+        var hash: Int32 = 0
+        var key: Int32 = 0
+        var bits: Int32 = 0
+        var flags: UInt32 = 0
+        defer { ERR_clear_error() }
+        guard X509_get_signature_info(handle, &hash, &key, &bits, &flags) == 1, hash != NID_undef,
+              let name = OBJ_nid2sn(hash) else { return nil }
+        return String(cString: name)
+    }
+
     /// The object identifiers of every extension, in order.
     public var extensionIdentifiers: [String] {
         (0..<max(0, Int(X509_get_ext_count(handle)))).compactMap { index in
