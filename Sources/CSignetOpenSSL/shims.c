@@ -325,6 +325,11 @@ int signet_X509_verify_at(X509 *leaf, X509 *const *intermediates, size_t interme
     if (store != NULL && untrusted != NULL && context != NULL
         && X509_STORE_CTX_init(context, store, leaf, untrusted) == 1) {
         X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), (time_t)time);
+        /* Security level 1 (80 bits): a certificate signed with SHA-1 or MD5, or an RSA key
+           under 1024 bits, fails the path ("digest algorithm too weak"), as Go's crypto/x509
+           (sigstore-go, notation-go) refuses them. The trust anchor's own self-signature is not
+           checked, so an old root signed with SHA-1 still anchors. */
+        X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(context), 1);
         verified = X509_verify_cert(context) == 1;
         if (verified) {
             *error = X509_V_OK;

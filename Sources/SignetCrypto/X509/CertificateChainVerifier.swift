@@ -2,7 +2,10 @@ import CSignetOpenSSL
 import Foundation
 
 /// Certification path validation (RFC 5280 section 6) at a chosen time, over OpenSSL's
-/// `X509_verify_cert` with `X509_VERIFY_PARAM_set_time`.
+/// `X509_verify_cert` with `X509_VERIFY_PARAM_set_time`, at OpenSSL's security level 1: a
+/// certificate on the path signed with SHA-1 or MD5 (or with an RSA key under 1024 bits) fails
+/// it, as Go's `crypto/x509` refuses them for sigstore-go and notation-go (the trust anchor's
+/// self-signature is not judged).
 ///
 /// The verifier holds the trust (anchors and the intermediates that may complete a path); each
 /// call names the leaf and the time. Key purposes are not checked here: callers add the policy
