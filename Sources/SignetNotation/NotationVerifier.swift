@@ -12,7 +12,8 @@ import SignetCrypto
 public struct NotationVerifier: Sendable {
     public let statement: NotationTrustPolicy.Statement
     public let stores: NotationTrustStores
-    /// CRLs the policy supplies for the revocation check (none: revocation is not checked).
+    /// CRLs the policy supplies for the revocation check: a certificate that publishes where its
+    /// revocation status is and that none of them covers makes revocation unavailable.
     public let crls: [CertificateRevocationList]
 
     public init(statement: NotationTrustPolicy.Statement, stores: NotationTrustStores, crls: [CertificateRevocationList] = []) {
@@ -46,11 +47,11 @@ public struct NotationVerifier: Sendable {
         let expiryProblem = envelope.expiry.flatMap { now >= $0 ? "digital signature has expired on \($0.formatted(.iso8601))" : nil }
         guard report.proceed(.expiry, statement.action(for: .expiry), failure: expiryProblem,
                              passed: envelope.expiry.map { "expires \($0.formatted(.iso8601))" } ?? "no expiry set") else { return report }
-        let (timestampProblem, source, atVerification) = authenticTimestampProblem(envelope, now: now)
+        let (timestampProblem, source, atVerification, timestampChain) = authenticTimestampProblem(envelope, now: now)
         report.signingTimeSource = source
         report.validUntil = validUntil(envelope, judgedAtVerification: atVerification)
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
-        let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, now: now)
+        let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, timestampChain: timestampChain, now: now)
         _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocationProblem, passed: revocationDetail)
         return report
     }
@@ -145,9 +146,11 @@ public struct NotationVerifier: Sendable {
     /// (or `afterCertExpiry` and a certificate of the chain has expired): the envelope must then
     /// carry an RFC 3161 countersignature from a TSA of those stores, and the range is its
     /// `genTime` less and plus its accuracy. Otherwise the range is the time of verification, and
-    /// a countersignature is not looked at. Returns the problem (nil when it holds) and the
-    /// signing time's source.
-    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String, atVerification: Bool) {
+    /// a countersignature is not looked at. A TSA certificate that a supplied CRL lists fails
+    /// this step (as in notation-go); the TSA's chain is returned for the revocation step, which
+    /// judges what the CRLs do not tell. Returns the problem (nil when it holds), the signing
+    /// time's source, and the TSA's chain when the countersignature was verified.
+    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String, atVerification: Bool, tsaChain: [Certificate]?) {
         let chain = envelope.certificateChain
         func outside(_ time: Date) -> String? {
             for certificate in chain where !certificate.isValid(at: time) {
@@ -157,52 +160,55 @@ public struct NotationVerifier: Sendable {
         }
         if envelope.signingScheme == .signingAuthority, let time = envelope.authenticSigningTime {
             let source = "authentic signing time \(time.formatted(.iso8601)) from the signing authority"
-            return (outside(time), source, false)
+            return (outside(time), source, false, nil)
         }
         let tsaNames = statement.trustStores.filter { $0.type == .tsa }
         // afterCertExpiry: a certificate of the chain has expired (not one that is not valid yet).
         let expired = chain.contains { $0.notValidAfter < now }
         guard !tsaNames.isEmpty, statement.verifyTimestamp == .always || expired else {
             let why = tsaNames.isEmpty ? "the statement lists no tsa trust store" : "verifyTimestamp is afterCertExpiry and the certificate chain has not expired"
-            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature verification: \(why))", true)
+            return (outside(now), "time of verification \(now.formatted(.iso8601)) (no timestamp countersignature verification: \(why))", true, nil)
         }
         let tsaList = tsaNames.map(\.description).joined(separator: ", ")
         guard let token = envelope.timestampToken else {
             let trigger = statement.verifyTimestamp == .always
                 ? "verifyTimestamp always" : "verifyTimestamp afterCertExpiry, and the certificate chain has expired"
-            return ("the signature has no timestamp countersignature, which trust policy statement \"\(statement.name)\" requires (tsa trust store \(tsaList), \(trigger))", "timestamp countersignature (absent)", false)
+            return ("the signature has no timestamp countersignature, which trust policy statement \"\(statement.name)\" requires (tsa trust store \(tsaList), \(trigger))", "timestamp countersignature (absent)", false, nil)
         }
         var anchors: [Certificate] = []
         for name in tsaNames {
-            guard let certificates = stores[name] else { return ("the trust store \"\(name.name)\" of type \"tsa\" does not exist", "timestamp countersignature (not verified)", false) }
+            guard let certificates = stores[name] else { return ("the trust store \"\(name.name)\" of type \"tsa\" does not exist", "timestamp countersignature (not verified)", false, nil) }
             anchors += certificates
         }
         let response: TimeStampResponse
         do {
             response = try TimeStampResponse(derEncoded: TimeStampToken.response(wrapping: token))
         } catch {
-            return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)", false)
+            return ("the timestamp countersignature is not an RFC 3161 time-stamp token: \(error)", "timestamp countersignature (unreadable)", false, nil)
         }
         guard !response.hasInvalidAccuracy else {
-            return ("the timestamp countersignature states an accuracy outside RFC 3161's ranges", "timestamp countersignature (unreadable)", false)
+            return ("the timestamp countersignature states an accuracy outside RFC 3161's ranges", "timestamp countersignature (unreadable)", false, nil)
         }
         let range = response.timeRange
         let accuracy = range.lowerBound == range.upperBound ? "" : " ± \(response.generationTime.timeIntervalSince(range.lowerBound)) s"
         let source = "RFC 3161 timestamp \(response.generationTime.formatted(.iso8601))\(accuracy) from a TSA in \(tsaList)"
         if let error = response.verify(data: envelope.signature, certificates: [], trustAnchors: anchors) {
-            return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)", false)
+            return ("the timestamp countersignature is not from a trusted TSA or not over this signature: \(error)", "timestamp countersignature (not trusted)", false, nil)
         }
         // The Notary Project's certificate requirements hold for the TSA's chain as for the signer's.
         switch response.signerChain(certificates: [], trustAnchors: anchors) {
         case .failure(let error):
-            return ("the timestamp countersignature's certificate chain cannot be built: \(error)", "timestamp countersignature (not trusted)", false)
+            return ("the timestamp countersignature's certificate chain cannot be built: \(error)", "timestamp countersignature (not trusted)", false, nil)
         case .success(let chain):
             if let problem = NotationCertificateProfile.timestampingProblem(in: chain.certificates) {
-                return ("the timestamp countersignature's certificate chain is invalid: \(problem)", "timestamp countersignature (not trusted)", false)
+                return ("the timestamp countersignature's certificate chain is invalid: \(problem)", "timestamp countersignature (not trusted)", false, nil)
             }
+            if let revoked = revocation(of: chain.certificates, role: "TSA certificate", now: now).revoked {
+                return ("the timestamp countersignature is not trusted: \(revoked)", "timestamp countersignature (revoked)", false, nil)
+            }
+            // The whole range must lie within the chain's validity: its two ends do.
+            return (outside(range.lowerBound) ?? outside(range.upperBound), source, false, chain.certificates)
         }
-        // The whole range must lie within the chain's validity: its two ends do.
-        return (outside(range.lowerBound) ?? outside(range.upperBound), source, false)
     }
 }
 

@@ -42,8 +42,9 @@ extension ClusterImagePolicy {
         public var trustStores: [NotationTrustStoreSource]?
         /// A Notation trust store directory (`x509/{ca,signingAuthority,tsa}/{name}/*.{pem,crt,cer}`).
         public var trustStoreDirectory: String?
-        /// CRLs for the revocation check (RFC 5280 section 5), each `pem` or `file`; without
-        /// any, revocation is not checked (signet makes no CRL or OCSP requests).
+        /// CRLs for the revocation check (RFC 5280 section 5), each `pem` or `file`. signet makes
+        /// no CRL or OCSP requests: a certificate that names where its revocation status is
+        /// published, and that none of these covers, makes revocation unavailable.
         public var crls: [NotationCRLSource]?
 
         public init(trustPolicy: PolicyValue? = nil, trustPolicyFile: String? = nil, trustStores: [NotationTrustStoreSource]? = nil, trustStoreDirectory: String? = nil) {

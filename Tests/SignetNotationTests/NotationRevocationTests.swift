@@ -22,14 +22,16 @@ import Testing
         #expect(check(try Self.crls("leaf_revoked.crl", "intermediate.crl"))?.contains("\"CN=LeafCert,OU=OrgUnit,O=Organization,L=City,ST=State,C=US\" is revoked") == true)
         #expect(check(try Self.crls("leaf.crl", "intermediate_revoked.crl"))?.contains("\"CN=IntermediateCA,OU=OrgUnit,O=Organization,L=City,ST=State,C=US\" is revoked") == true)
         // leaf_expired.crl names the intermediate as issuer but another key signed it: it is
-        // not the issuer's CRL and says nothing (neither revoked nor unavailable).
-        #expect(check(try Self.crls("leaf_expired.crl")) == nil)
+        // not the issuer's CRL and says nothing, so the leaf, which names its CRL distribution
+        // point, has a status no supplied CRL tells: unavailable.
+        #expect(check(try Self.crls("leaf_expired.crl"))?.hasPrefix("revocation unavailable: the certificate \"CN=LeafCert,") == true)
         #expect(!(try Self.crls("leaf_expired.crl"))[0].isIssued(by: chain[1]))
-        // A CRL whose issuer is not the certificate's issuer says nothing about it.
-        let (problem, detail) = NotationVerifier(statement: statement, stores: NotationTrustStores(), crls: try Self.crls("intermediate.crl"))
+        // A CRL whose issuer is not the certificate's issuer says nothing about it: the leaf's
+        // status is unavailable, naming where it is published and whose CRL would tell it.
+        let (problem, _) = NotationVerifier(statement: statement, stores: NotationTrustStores(), crls: try Self.crls("intermediate.crl"))
             .revocationProblem(chain, now: NotationVectors.pinnedTime)
-        #expect(problem == nil)
-        #expect(detail.contains("not checked (no CRL of their issuer supplied): \"CN=LeafCert,OU=OrgUnit,O=Organization,L=City,ST=State,C=US\""))
+        #expect(problem?.hasPrefix("revocation unavailable: the certificate \"CN=LeafCert,OU=OrgUnit,O=Organization,L=City,ST=State,C=US\" publishes its revocation status (CRL distribution point http://") == true, "\(problem ?? "passed")")
+        #expect(problem?.contains("supply a current CRL of its issuer \"CN=IntermediateCA,OU=OrgUnit,O=Organization,L=City,ST=State,C=US\"") == true, "\(problem ?? "passed")")
         // A CRL signed by another key under the same issuer name is not the issuer's.
         let forged = try Self.crls("leaf_revoked.crl")
         #expect(forged[0].isIssued(by: chain[1]))
@@ -59,5 +61,68 @@ import Testing
         let logged = try verify(revokedList, level: "permissive")
         #expect(logged.passed)
         #expect(logged.loggedFailures.contains { $0.hasPrefix("revocation was set to \"log\"") })
+    }
+
+    /// The Notary Project's revocation evaluation: a certificate without revocation information
+    /// is not revocable and passes; one that publishes its status (a CRL distribution point, an
+    /// OCSP responder) and that no supplied CRL covers has a status signet cannot tell (it makes
+    /// no requests), which is "revocation unavailable": a failure under strict, logged under
+    /// permissive, and gone with a CRL of its issuer or `revocation: skip`. A signature made
+    /// with a revoked certificate passed strict before, as "not checked".
+    @Test func aCertificateThatPublishesItsStatusNeedsACRLThatCoversIt() async throws {
+        var published = NotationTestSigner.Extensions()
+        published.leaf.append("crlDistributionPoints=URI:http://127.0.0.1:9/acme.crl")
+        var ocsp = NotationTestSigner.Extensions()
+        ocsp.leaf.append("authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/ocsp")
+        let (crlExtensions, ocspExtensions) = (published, ocsp)
+        let plain = try await offThePool { try NotationTestSigner() }
+        let withCRL = try await offThePool { try NotationTestSigner(extensions: crlExtensions) }
+        let withOCSP = try await offThePool { try NotationTestSigner(extensions: ocspExtensions) }
+        let envelopes = try await offThePool { (try plain.jws(), try withCRL.jws(), try withOCSP.jws()) }
+        let clean = try await offThePool { try withCRL.rootCRL(revoking: []) }
+        let revokedList = try await offThePool { try withCRL.rootCRL(revoking: [withCRL.leaf]) }
+        func verify(_ signer: NotationTestSigner, _ envelope: [UInt8], level: String = "strict", crls: [UInt8] = [], skip: Bool = false) throws -> NotationVerification {
+            let statement = try NotationTestSigner.statement(level: level, override: skip ? ["revocation": "skip"] : [:])
+            let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+            return NotationVerifier(statement: statement, stores: stores, crls: crls.isEmpty ? [] : try CertificateRevocationList.lists(in: crls))
+                .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: signer.validTime)
+        }
+        let notRevocable = try verify(plain, envelopes.0)
+        #expect(notRevocable.passed, "\(notRevocable.failure ?? "")")
+        #expect(notRevocable.checks.last?.detail.contains("without revocation information, so not revocable: \"CN=signer,O=Acme,ST=WA,C=US\"") == true)
+
+        let unavailable = try verify(withCRL, envelopes.1)
+        #expect(unavailable.failure?.hasPrefix("revocation validation failed: revocation unavailable: the certificate \"CN=signer,O=Acme,ST=WA,C=US\" publishes its revocation status (CRL distribution point http://127.0.0.1:9/acme.crl)") == true,
+                "\(unavailable.failure ?? "passed")")
+        #expect(unavailable.failure?.contains("supply a current CRL of its issuer \"CN=Acme Root,O=Acme,ST=WA,C=US\" in the authority's crls") == true)
+        let ocspUnavailable = try verify(withOCSP, envelopes.2)
+        #expect(ocspUnavailable.failure?.contains("(OCSP responder http://127.0.0.1:9/ocsp)") == true, "\(ocspUnavailable.failure ?? "passed")")
+
+        let logged = try verify(withCRL, envelopes.1, level: "permissive")
+        #expect(logged.passed)
+        #expect(logged.loggedFailures.contains { $0.contains("revocation unavailable") })
+        let skipped = try verify(withCRL, envelopes.1, skip: true)
+        #expect(skipped.passed, "\(skipped.failure ?? "")")
+
+        let covered = try verify(withCRL, envelopes.1, crls: clean)
+        #expect(covered.passed, "\(covered.failure ?? "")")
+        let revoked = try verify(withCRL, envelopes.1, crls: revokedList)
+        #expect(revoked.failure?.contains("is revoked") == true, "\(revoked.failure ?? "passed")")
+    }
+
+    /// The TSA's chain is evaluated too (the specification's "Validate timestamp certificate and
+    /// certificate chain revocation status"): a TSA certificate that publishes its status, with
+    /// no CRL of its issuer supplied, makes revocation unavailable.
+    @Test func aTimestampingCertificateThatPublishesItsStatusNeedsACRLThatCoversIt() async throws {
+        let signer = try await offThePool { try NotationTestSigner() }
+        let tsa = try await offThePool {
+            try TestTimestampAuthority(leafExtensions: "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\ncrlDistributionPoints=URI:http://127.0.0.1:9/tsa.crl\n")
+        }
+        let envelope = try await offThePool { try signer.jws(timestamp: { try tsa.token(over: $0) }) }
+        let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root], .init(type: .tsa, name: "acme-tsa"): [tsa.root]])
+        let outcome = NotationVerifier(statement: try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"]), stores: stores)
+            .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: signer.leaf.notValidBefore.addingTimeInterval(86_400))
+        #expect(outcome.failure?.hasPrefix("revocation validation failed: revocation unavailable: the TSA certificate \"") == true, "\(outcome.failure ?? "passed")")
+        #expect(outcome.failure?.contains("(CRL distribution point http://127.0.0.1:9/tsa.crl)") == true, "\(outcome.failure ?? "passed")")
     }
 }

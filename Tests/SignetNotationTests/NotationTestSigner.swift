@@ -131,9 +131,11 @@ final class NotationTestSigner: Sendable {
 
     /// A strict statement over `stores` and `identities` (default `*`).
     static func statement(
-        stores: [String] = ["ca:acme"], identities: [String] = ["*"], level: String = "strict", verifyTimestamp: String = "always"
+        stores: [String] = ["ca:acme"], identities: [String] = ["*"], level: String = "strict", verifyTimestamp: String = "always",
+        override: [String: String] = [:]
     ) throws -> NotationTrustPolicy.Statement {
-        let json = #"{"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["*"],"signatureVerification":{"level":"\#(level)","verifyTimestamp":"\#(verifyTimestamp)"},"trustStores":[\#(stores.map { "\"\($0)\"" }.joined(separator: ","))],"trustedIdentities":[\#(identities.map { "\"\($0)\"" }.joined(separator: ","))]}]}"#
+        let overrides = override.isEmpty ? "" : #","override":{"# + override.sorted { $0.key < $1.key }.map { #""\#($0.key)":"\#($0.value)""# }.joined(separator: ",") + "}"
+        let json = #"{"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["*"],"signatureVerification":{"level":"\#(level)","verifyTimestamp":"\#(verifyTimestamp)"\#(overrides)},"trustStores":[\#(stores.map { "\"\($0)\"" }.joined(separator: ","))],"trustedIdentities":[\#(identities.map { "\"\($0)\"" }.joined(separator: ","))]}]}"#
         return try NotationTrustPolicy(json: Array(json.utf8)).statements[0]
     }
 }

@@ -223,6 +223,40 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return String(cString: name)
     }
 
+    /// Where the certificate says its revocation status is published (RFC 5280 sections
+    /// 4.2.1.13 and 4.2.2.1): the URIs of its CRL distribution points, and of the OCSP
+    /// responders its authority information access names. A distribution point named otherwise
+    /// (a directory name) or that cannot be read still counts, with a placeholder, so a
+    /// certificate that carries such information is never taken for one that carries none.
+    public var revocationSources: (crlDistributionPoints: [String], ocspResponders: [String]) {
+        var crls: [String] = []
+        if let value = extensionValue(oid: "2.5.29.31") {
+            let points = DER.element(value).flatMap { $0.tag == 0x30 ? $0.children : nil }
+            for point in points ?? [] {
+                let uris = Self.uniformResourceIdentifiers(in: point)
+                crls += uris.isEmpty ? ["(a distribution point without a URI)"] : uris
+            }
+            if points?.isEmpty != false { crls.append("(a CRL distribution points extension that cannot be read)") }
+        }
+        var ocsp: [String] = []
+        if let value = extensionValue(oid: "1.3.6.1.5.5.7.1.1") {
+            let descriptions = DER.element(value).flatMap { $0.tag == 0x30 ? $0.children : nil }
+            for description in descriptions ?? [] {
+                guard let parts = description.children, parts.count == 2, parts[0].objectIdentifier == "1.3.6.1.5.5.7.48.1" else { continue }
+                ocsp.append(parts[1].tag == 0x86 ? String(decoding: parts[1].content, as: UTF8.self) : "(an OCSP responder without a URI)")
+            }
+            if descriptions == nil { ocsp.append("(an authority information access extension that cannot be read)") }
+        }
+        return (crls, ocsp)
+    }
+
+    /// The `uniformResourceIdentifier` general names (`[6]`) anywhere inside `element`.
+    private static func uniformResourceIdentifiers(in element: DER.Element) -> [String] {
+        if element.tag == 0x86 { return [String(decoding: element.content, as: UTF8.self)] }
+        guard element.tag & 0x20 != 0, let children = element.children else { return [] }
+        return children.flatMap(uniformResourceIdentifiers(in:))
+    }
+
     /// The object identifiers of every extension, in order.
     public var extensionIdentifiers: [String] {
         (0..<max(0, Int(X509_get_ext_count(handle)))).compactMap { index in
