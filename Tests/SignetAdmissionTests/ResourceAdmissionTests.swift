@@ -175,6 +175,26 @@ struct ResourceAdmissionTests {
         #expect(unknown.allowed && unknown.warnings == nil, "\(unknown.warnings ?? [])")
     }
 
+    /// `kinds` narrows where a policy is enforced: one that leaves out Pod lets a bare Pod run
+    /// the images it covers unchecked, so it is admitted with a warning saying so (kubectl and
+    /// `--dry-run=server` print it); with Pod listed, or in Audit mode, there is none.
+    @Test func anEnforcePolicyWhoseKindsLeaveOutPodIsAdmittedWithAWarning() async throws {
+        func policy(mode: String, kinds: String) -> String {
+            #"{"apiVersion":"signet.dev/v1alpha1","kind":"ClusterImagePolicy","metadata":{"name":"deployments"},"spec":{"mode":"\#(mode)","kinds":\#(kinds),"images":[{"glob":"ghcr.io/acme/**"}],"authorities":[{"static":{"action":"pass"}}]}}"#
+        }
+        let responder = Self.responder()
+        let warned = try await Self.respond(
+            responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: "Enforce", kinds: #"["Deployment","StatefulSet"]"#), namespace: nil)
+        #expect(warned.allowed)
+        #expect(warned.warnings?.count == 1, "\(warned.warnings ?? [])")
+        #expect(warned.warnings?.first?.contains("spec.kinds: leaves out Pod: this policy checks its images only in Deployment, StatefulSet objects, so a Pod created directly") == true,
+                "\(warned.warnings ?? [])")
+        for (mode, kinds) in [("Enforce", #"["Deployment","Pod"]"#), ("Audit", #"["Deployment"]"#)] {
+            let quiet = try await Self.respond(responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: mode, kinds: kinds), namespace: nil)
+            #expect(quiet.allowed && quiet.warnings == nil, "\(mode) \(kinds): \(quiet.warnings ?? [])")
+        }
+    }
+
     /// A PolicyException beyond its namespace's budget is refused at admission, naming it; an
     /// UPDATE gives back the room of the version it replaces when that one was counted, and a
     /// namespace with room admits.

@@ -46,11 +46,19 @@ public struct SignetResourceValidator: Sendable {
     /// - a glob that names a tag (`ghcr.io/acme/web:prod-*`), which signet reads as the
     ///   repository glob with a tag constraint; one entry per glob;
     /// - with ``guardedNamespaceLabels`` known, an `Enforce` policy whose `namespaceSelector`
-    ///   reads a label signet does not guard; one entry per label.
+    ///   reads a label signet does not guard; one entry per label;
+    /// - an `Enforce` policy whose `kinds` leaves out `Pod`: a Pod created directly, or by a
+    ///   controller whose kind is not listed, runs the images it covers without its check.
     public func warnings(_ file: PolicySourceFile) -> [PolicyLoadError] {
         guard let resources = try? loader.loadFile(file) else { return [] }
         var warnings: [PolicyLoadError] = []
         for resource in resources {
+            if case .policy(let policy) = resource, policy.mode == .enforce, let kinds = policy.definition.spec.kinds,
+               !kinds.isEmpty, !kinds.contains("Pod") {
+                warnings.append(PolicyLoadError(
+                    .invalidField, file: policy.source.file, document: policy.source.document, fieldPath: "spec.kinds",
+                    message: "leaves out Pod: this policy checks its images only in \(kinds.joined(separator: ", ")) objects, so a Pod created directly (or by a controller of another kind) runs them without this check, and so do the Pods those objects create, which are judged when the object is created or changed; add Pod to kinds unless another Enforce policy covers these images in Pods"))
+            }
             if case .policy(let policy) = resource, let guarded = guardedNamespaceLabels {
                 for label in policy.unguardedSelectorLabels(guarded: guarded) {
                     warnings.append(PolicyLoadError(
