@@ -12,8 +12,12 @@ import SignetPolicy
 /// most its namespace's budget in any burst; the API server spreads requests over replicas, so
 /// a burst across all of them is bounded by the budget times the replicas.
 ///
-/// At most ``maximumEntries`` are held; beyond that a growing exception is refused until they
-/// lapse. Dry runs reserve nothing.
+/// Past ``maximumEntries`` held, a namespace still gets room while it holds fewer than its share
+/// (``maximumEntries`` over the namespaces holding any, itself counted), so those with exception
+/// rights in many namespaces cannot fill the table and refuse everyone else's exceptions for the
+/// lifetime (16 namespaces of 256 each filled it before); the table never holds more than twice
+/// ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
+/// reserve nothing.
 public final class ExceptionReservations: Sendable {
     /// How long an admitted exception is held against its namespace without the source.
     public let lifetime: Duration
@@ -33,7 +37,8 @@ public final class ExceptionReservations: Sendable {
 
     /// `usage` (the source's view of `namespace`) with the exceptions admitted here that still
     /// hold: one the view does not count is added, one it counts at fewer bytes (an UPDATE that
-    /// grew it) counts at the admitted size. Nil when the table is full.
+    /// grew it) counts at the admitted size. Nil when the table is full and `namespace` holds
+    /// its share of it.
     func usage(_ usage: ExemptionLimits.NamespaceUsage, namespace: String, now: ContinuousClock.Instant = .now) -> ExemptionLimits.NamespaceUsage? {
         state.withLockedValue { state -> ExemptionLimits.NamespaceUsage? in
             Self.prune(&state, namespace: namespace, now: now)
@@ -45,7 +50,10 @@ public final class ExceptionReservations: Sendable {
                 }
                 usage.add(reservation.name, bytes: reservation.bytes)
             }
-            return state.count < Self.maximumEntries ? usage : nil
+            guard state.count >= Self.maximumEntries else { return usage }
+            let held = state.byNamespace[namespace]?.count ?? 0
+            let holders = state.byNamespace.count + (held == 0 ? 1 : 0)
+            return held < Self.maximumEntries / holders && state.count < 2 * Self.maximumEntries ? usage : nil
         }
     }
 

@@ -296,6 +296,22 @@ struct ResourceAdmissionTests {
         let grown = try #require(reservations.usage(.init(count: 1, bytes: 1_000, sizes: ["a": 1_000]), namespace: "team", now: start + .seconds(1)))
         #expect(grown.bytes == 600_000 && grown.count == 1, "an UPDATE the source has not seen yet counts at its admitted size")
         #expect(reservations.usage(.init(), namespace: "team", now: start + .seconds(31))?.bytes == 0)
+
+        // Sixteen namespaces of 256 fill the table; they are refused more, while a namespace
+        // holding fewer than its share still gets room (it was refused too).
+        let full = ExceptionReservations(lifetime: .seconds(30))
+        for namespace in 0..<16 {
+            for name in 0..<256 { full.reserve(namespace: "flood-\(namespace)", name: "e-\(name)", bytes: 100, now: start) }
+        }
+        #expect(full.usage(.init(), namespace: "flood-3", now: start + .seconds(1)) == nil)
+        for name in 0..<100 {
+            #expect(full.usage(.init(), namespace: "team", now: start + .seconds(1)) != nil, "refused at \(name)")
+            full.reserve(namespace: "team", name: "e-\(name)", bytes: 100, now: start + .seconds(1))
+        }
+        // Its share (4096 over 17 namespaces) is 240; past it, it is refused like the others.
+        for name in 100..<240 { full.reserve(namespace: "team", name: "e-\(name)", bytes: 100, now: start + .seconds(1)) }
+        #expect(full.usage(.init(), namespace: "team", now: start + .seconds(1)) == nil)
+        #expect(full.usage(.init(), namespace: "flood-3", now: start + .seconds(31))?.count == 0, "lapsed, the room comes back")
     }
 
     static func podSet(_ exemption: String) throws -> PolicySet {
