@@ -198,8 +198,6 @@ public struct NotaryV1Verifier: SignatureVerifier {
         collection.delegatedByTargets.contains("targets/releases") ? "targets/releases" : "targets"
     }
 
-    /// `version 2, signed by key 8ed6f73e… (threshold 1 of 1 key), expires 2029-12-01T13:58:16Z`:
-    /// what `docker trust inspect --pretty` shows of a role.
     /// The first hash a target lists beside the digest's own that the manifest's bytes do not
     /// have, described; nil when every one signet can compute matches (TUF specification 5.7.3:
     /// a target's file must match all its hashes, not only the one the reference names). An
@@ -215,6 +213,8 @@ public struct NotaryV1Verifier: SignatureVerifier {
         return nil
     }
 
+    /// `version 2, signed by key 8ed6f73e… (threshold 1 of 1 key), expires 2029-12-01T13:58:16Z`:
+    /// what `docker trust inspect --pretty` shows of a role.
     static func describe(_ role: NotaryTrustedCollection.TrustedRole) -> String {
         let keys = role.signedBy.map { String($0.prefix(12)) }.joined(separator: ", ")
         return "version \(role.version), signed by key \(keys) (threshold \(role.threshold) of \(role.keyIDs.count) key(s)), expires \(KubernetesTime.format(role.expires))"
