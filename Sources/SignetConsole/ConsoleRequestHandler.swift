@@ -125,20 +125,23 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         case ("GET", "verify", 1):
             return Self.page(200, title: "Verify", active: "Verify", user: user, body: VerifyPages.form(csrf: csrf, recent: runner.recent()))
         case ("POST", "verify", 1):
+            // A verification needs the verify right alone, not read: its error pages list the
+            // caller's own recent runs, never other users' images and verdicts.
+            let own = runner.recent().filter { $0.user == user }
             let form = Self.form(request)
             guard let image = form["image"]?.trimmingCharacters(in: .whitespaces), !image.isEmpty else {
                 return Self.page(400, title: "Verify", active: "Verify", user: user,
-                                 body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: "enter an image reference"))
+                                 body: VerifyPages.form(csrf: csrf, recent: own, message: "enter an image reference"))
             }
             let namespace = form["namespace"].flatMap { $0.isEmpty ? nil : $0 }
             if let problem = VerificationRunner.problem(image: image, namespace: namespace) {
                 return Self.page(400, title: "Verify", active: "Verify", user: user,
-                                 body: VerifyPages.form(csrf: csrf, recent: runner.recent(), message: problem))
+                                 body: VerifyPages.form(csrf: csrf, recent: own, message: problem))
             }
             if let namespace, let refusal = await refusal(creatingPodsIn: namespace, caller: caller, api: false) { return refusal }
             guard let id = runner.start(image: image, namespace: namespace, user: user) else {
                 var busy = Self.page(429, title: "Verify", active: "Verify", user: user, body: VerifyPages.form(
-                    csrf: csrf, recent: runner.recent(), message: Self.busyMessage(runner)))
+                    csrf: csrf, recent: own, message: Self.busyMessage(runner)))
                 busy.headers.add(name: "Retry-After", value: "5")
                 return busy
             }

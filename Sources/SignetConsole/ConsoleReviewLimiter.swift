@@ -17,13 +17,17 @@ import SignetKube
 /// (Kubernetes API Priority and Fairness), which the webhook's own reads (pull secrets, owner
 /// chains) and the leader lease share.
 ///
-/// A token the API server authenticated in the last ``recentlyAllowed`` is reviewed whatever
-/// the shares say: one made up cannot be among them, and someone signed in keeps the console
-/// while others flood it (each such token costs its reviews once per cache lifetime).
+/// A token the API server authenticated in the last ``recentlyAllowed`` is reviewed outside the
+/// address and total shares, from a share of its own (`perTokenBurst` at once, one more every
+/// `perTokenRefill` seconds): one made up cannot be among them, so someone signed in keeps the
+/// console while others flood it, and a signed-in token cannot cause reviews without end
+/// either (a SubjectAccessReview per namespace it names for a verification missed the cache
+/// and cost one review a request).
 public final class ConsoleReviewLimiter: Sendable {
     private struct State {
         var perAddress: TokenBuckets
         var total: TokenBuckets
+        var perToken: TokenBuckets
         /// Hashes of tokens the API server authenticated, and when; at most ``maximumRecent``.
         var recent: [String: ContinuousClock.Instant] = [:]
     }
@@ -37,21 +41,22 @@ public final class ConsoleReviewLimiter: Sendable {
 
     public init(
         perAddressBurst: Int = 20, perAddressRefill: TimeInterval = 0.5, totalBurst: Int = 100, totalRefill: TimeInterval = 0.05,
-        recentlyAllowed: Duration = .seconds(900)
+        perTokenBurst: Int = 20, perTokenRefill: TimeInterval = 1, recentlyAllowed: Duration = .seconds(900)
     ) {
         state = NIOLockedValueBox(State(
-            perAddress: TokenBuckets(burst: perAddressBurst, refill: perAddressRefill), total: TokenBuckets(burst: totalBurst, refill: totalRefill)))
+            perAddress: TokenBuckets(burst: perAddressBurst, refill: perAddressRefill), total: TokenBuckets(burst: totalBurst, refill: totalRefill),
+            perToken: TokenBuckets(burst: perTokenBurst, refill: perTokenRefill)))
         self.recentlyAllowed = recentlyAllowed
     }
 
-    /// Whether a review for the token of hash `token` from `peer` may be asked: always for a
-    /// token authenticated lately, else when `peer`'s share and the total both have one left
-    /// (then taken from both; from neither when either is spent).
+    /// Whether a review for the token of hash `token` from `peer` may be asked: for a token
+    /// authenticated lately, when its own share has one left; else when `peer`'s share and the
+    /// total both have one left (then taken from both; from neither when either is spent).
     public func mayReview(token: String, peer: String, now instant: ContinuousClock.Instant = .now) -> Bool {
         let now = TokenBuckets.time(instant, since: start)
         let address = Self.address(of: peer)
         return state.withLockedValue { state in
-            if let seen = state.recent[token], instant - seen < recentlyAllowed { return true }
+            if let seen = state.recent[token], instant - seen < recentlyAllowed { return state.perToken.take(token, now: now) }
             guard state.perAddress.has(address, now: now), state.total.has("", now: now) else { return false }
             return state.perAddress.take(address, now: now) && state.total.take("", now: now)
         }

@@ -197,13 +197,10 @@ final class ConsoleAccessCache: Sendable {
         self.capacity = max(1, capacity)
     }
 
+    /// The answer for `key` while it holds (an expired one stays until stored again or evicted).
     func value(for key: String, now: ContinuousClock.Instant = .now) -> ConsoleAccessDecision? {
         entries.withLockedValue { state in
-            guard let entry = state.values[key] else { return nil }
-            guard entry.expires > now else {
-                state.values[key] = nil
-                return nil
-            }
+            guard let entry = state.values[key], entry.expires > now else { return nil }
             return entry.decision
         }
     }
@@ -211,13 +208,14 @@ final class ConsoleAccessCache: Sendable {
     func store(_ decision: ConsoleAccessDecision, for key: String, now: ContinuousClock.Instant = .now) {
         guard ttl > .zero else { return }
         entries.withLockedValue { state in
-            if state.values[key] == nil { state.order.append(key) }
+            // A key is in the eviction order once, at the time it was last stored: listed again
+            // beside its older place, evicting that place threw the fresh answer away first.
+            if state.values[key] != nil, let place = state.order.firstIndex(of: key) { state.order.remove(at: place) }
+            state.order.append(key)
             state.values[key] = Entry(decision: decision, expires: now + ttl)
             while state.values.count > capacity, !state.order.isEmpty {
                 state.values[state.order.removeFirst()] = nil
             }
-            // Keys whose entries expired and were read away leave the order list here.
-            if state.order.count > capacity * 2 { state.order = state.order.filter { state.values[$0] != nil } }
         }
     }
 

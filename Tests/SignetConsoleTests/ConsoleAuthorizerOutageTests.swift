@@ -67,6 +67,16 @@ import Testing
         #expect(isThrottled(await authorizer.decide(token: "guess-x", action: .read, peer: "10.0.0.8:1")))
         #expect(allowed(await authorizer.decide(token: "alice-token", action: .read, peer: "10.0.0.9:1001")) == "alice")
         #expect(try server.reviews().filter { $0.hasPrefix("TokenReview") }.count == 1 + 5 + 5 + 1)
+        // A signed-in token has a share of its own: a verification per made-up namespace (a
+        // SubjectAccessReview each, the cache missing every time) stops at it.
+        try server.grant("alice", verb: "create", group: "", resource: "pods")
+        var namespaces: [ConsoleAccessDecision] = []
+        for index in 0..<40 {
+            namespaces.append(await authorizer.decideCreatingPods(token: "alice-token", namespace: "n-\(index)", peer: "10.0.0.9:1002"))
+        }
+        let throttledNamespaces = namespaces.filter(isThrottled).count
+        #expect(throttledNamespaces >= 40 - 20, "\(throttledNamespaces) of 40 throttled")
+        #expect(allowed(namespaces[0]) == "alice")
         #expect(ConsoleReviewLimiter.address(of: "[2001:db8:1:2::7]:443") == "2001:db8:1:2::/64")
         #expect(ConsoleReviewLimiter.address(of: "10.0.0.7:40000") == "10.0.0.7")
         #expect(ConsoleReviewLimiter.address(of: "[::ffff:10.0.0.7]:1") == "10.0.0.7")

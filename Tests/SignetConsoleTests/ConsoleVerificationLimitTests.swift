@@ -80,6 +80,22 @@ import Testing
         #expect(runner.recent().isEmpty)
     }
 
+    /// The verify form's error pages need the verify right alone: they list the caller's own
+    /// recent verifications, not other users' images and verdicts (which the read right guards).
+    @Test func aRefusedVerificationShowsTheCallersOwnRunsOnly() async throws {
+        let verifier = HeldVerifier()
+        verifier.released.withLockedValue { $0 = true }
+        let evaluator = PolicyEvaluator(policies: PolicySet(policies: [], revision: "test"), verifier: verifier)
+        let runner = VerificationRunner(evaluator: { evaluator })
+        let handler = ConsoleRequestHandler(authorizer: OpenDoor(), runner: runner, feed: DecisionFeed(), policies: { evaluator.policies })
+        _ = try #require(runner.start(image: "ghcr.io/ops/secret-app:v1", namespace: nil, user: "ops"))
+        _ = try #require(runner.start(image: "ghcr.io/dev/app:v1", namespace: nil, user: "dev"))
+        let page = String(decoding: await Self.post(handler, form: "image=").body, as: UTF8.self)
+        #expect(page.contains("enter an image reference"))
+        #expect(page.contains("ghcr.io/dev/app:v1"), "\(page)")
+        #expect(!page.contains("secret-app"), "another user's verification is listed")
+    }
+
     /// A signed-in POST of `body` to the verification API.
     static func post(_ handler: ConsoleRequestHandler, api body: String) async -> HTTPResponse {
         await handler.handle(
