@@ -1280,6 +1280,12 @@ class Network(unittest.TestCase):
         self.assertIn("rollout status deployment/", closed)
         for line in ("Any pod can reach", "warn mode", "tls.mode=helm"):
             self.assertNotIn(line, closed)
+        # A client certificate for reviews does not keep connections for the API server: only
+        # reserved peers (controlPlaneCIDRs or server.connections.reservedPeers) do.
+        mutual = self.notes(["--set", "server.clientAuth.enabled=true", "--set", "server.clientAuth.caSecret=apiserver-client-ca"])
+        self.assertIn("Any pod can reach the webhook port and hold its connections", mutual)
+        reserved = self.notes(["--set", "server.connections.reservedPeers={10.0.0.1/32}"])
+        self.assertNotIn("Any pod can reach", reserved)
 
     @staticmethod
     def egress_ports(policy):
