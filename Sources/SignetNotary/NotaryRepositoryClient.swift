@@ -73,11 +73,16 @@ public final class NotaryRepositoryClient: Sendable {
         public var pinnedRootKeys: [PublicKey]
         public var delegations: [String]
         public var caBundlePath: String?
+        /// How many of ``pinnedRootKeys`` must have signed the root (``NotaryTrustedCollection``).
+        public var pinnedRootThreshold: Int
 
-        public init(server: String, gun: String, pinnedRootKeys: [PublicKey], delegations: [String], caBundlePath: String? = nil) {
+        public init(
+            server: String, gun: String, pinnedRootKeys: [PublicKey], delegations: [String], caBundlePath: String? = nil, pinnedRootThreshold: Int = 1
+        ) {
             self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
             self.gun = gun
             self.pinnedRootKeys = pinnedRootKeys
+            self.pinnedRootThreshold = pinnedRootThreshold
             self.delegations = delegations.sorted()
             self.caBundlePath = caBundlePath
         }
@@ -185,7 +190,8 @@ public final class NotaryRepositoryClient: Sendable {
     private func verifiedCollection(_ request: Request, files: NotaryTrustedCollection.Files, at time: Date) async throws -> NotaryTrustedCollection {
         let first = Result { () throws(TUFError) -> NotaryTrustedCollection in
             try NotaryTrustedCollection(
-                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, delegations: request.delegations, at: time)
+                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, pinnedRootThreshold: request.pinnedRootThreshold,
+                delegations: request.delegations, at: time)
         }
         switch first {
         case .success(let collection):
@@ -194,8 +200,8 @@ public final class NotaryRepositoryClient: Sendable {
             guard error.code == .thresholdNotMet, error.reason.contains("pinned root key") else { throw error }
             let older = try await olderRoots(request, current: files["root"] ?? [])
             return try NotaryTrustedCollection(
-                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, delegations: request.delegations, at: time,
-                olderRoots: older)
+                gun: request.gun, files: files, pinnedRootKeys: request.pinnedRootKeys, pinnedRootThreshold: request.pinnedRootThreshold,
+                delegations: request.delegations, at: time, olderRoots: older)
         }
     }
 

@@ -54,8 +54,12 @@ public struct NotaryTrustedCollection: Sendable {
     /// than once since the pinned keys signed: the newest of them the pinned keys signed starts a
     /// chain in which each next version is signed by its predecessor's root role and its own
     /// (TUF specification section 5.3.4), ending with the current `root`.
+    ///
+    /// `pinnedRootThreshold` is how many of the pinned keys must have signed the root the chain
+    /// starts from, whatever that root's own root role says (TUF specification 5.3.4: a root is
+    /// judged by the threshold already trusted); its own threshold counts when higher.
     public init(
-        gun: String, files: Files, pinnedRootKeys: [PublicKey], delegations: [String], at referenceTime: Date,
+        gun: String, files: Files, pinnedRootKeys: [PublicKey], pinnedRootThreshold: Int = 1, delegations: [String], at referenceTime: Date,
         olderRoots: [[UInt8]] = [], format: NotaryMetadataFormat = NotaryMetadataFormat()
     ) throws(TUFError) {
         func expiry(_ header: NotaryMetadataHeader, _ role: String) throws(TUFError) {
@@ -76,9 +80,9 @@ public struct NotaryTrustedCollection: Sendable {
             try NotaryRootMetadata(value, context: context)
         }
         if olderRoots.isEmpty {
-            try Self.checkPinned(root, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)
+            try Self.checkPinned(root, pinnedRootKeys: pinnedRootKeys, minimum: pinnedRootThreshold, format: format, gun: gun)
         } else {
-            try Self.checkChain(to: root, olderRoots: olderRoots, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)
+            try Self.checkChain(to: root, olderRoots: olderRoots, pinnedRootKeys: pinnedRootKeys, minimum: pinnedRootThreshold, format: format, gun: gun)
         }
         try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(root.signed.header.version) itself")
         try expiry(root.signed.header, "root")
@@ -164,7 +168,7 @@ public struct NotaryTrustedCollection: Sendable {
     /// pinned keys. A root rotated on the server and signed by the old (pinned) root key as Notary
     /// rotation does passes; one signed only by keys the policy does not pin does not.
     static func checkPinned(
-        _ root: SignedMetadata<NotaryRootMetadata>, pinnedRootKeys: [PublicKey], format: NotaryMetadataFormat, gun: String
+        _ root: SignedMetadata<NotaryRootMetadata>, pinnedRootKeys: [PublicKey], minimum: Int = 1, format: NotaryMetadataFormat, gun: String
     ) throws(TUFError) {
         let message = try format.signedBytes(of: root.signedValue)
         // Every signature (at most 32) against every pinned key: the document is hashed once,
@@ -175,11 +179,13 @@ public struct NotaryTrustedCollection: Sendable {
             let verifier = NotarySignatureVerifier(key: pinned)
             if root.signatures.contains(where: { verifier.isValid($0, over: message, sha256: digest) }) { matched.insert(pinned.canonicalForm) }
         }
-        let threshold = root.signed.roles["root"]?.threshold ?? 1
+        let own = root.signed.roles["root"]?.threshold ?? 1
+        let threshold = max(own, minimum)
         guard matched.count >= threshold else {
+            let rule = minimum >= own ? "the policy's rootThreshold requires \(threshold)" : "its root role requires \(threshold)"
             throw TUFError(
                 .thresholdNotMet,
-                "root.json of \(gun) (version \(root.signed.header.version)) is signed by \(matched.count) of the policy's \(pinnedRootKeys.count) pinned root key(s); its root role requires \(threshold)")
+                "root.json of \(gun) (version \(root.signed.header.version)) is signed by \(matched.count) of the policy's \(pinnedRootKeys.count) pinned root key(s); \(rule)")
         }
     }
 
@@ -191,8 +197,8 @@ public struct NotaryTrustedCollection: Sendable {
     /// learn its version and dropped, and read again only when the chain reaches it, so one
     /// parsed root at a time is held, not every version's tree.
     static func checkChain(
-        to current: SignedMetadata<NotaryRootMetadata>, olderRoots: [[UInt8]], pinnedRootKeys: [PublicKey], format: NotaryMetadataFormat,
-        gun: String
+        to current: SignedMetadata<NotaryRootMetadata>, olderRoots: [[UInt8]], pinnedRootKeys: [PublicKey], minimum: Int = 1,
+        format: NotaryMetadataFormat, gun: String
     ) throws(TUFError) {
         func read(_ bytes: [UInt8]) throws(TUFError) -> SignedMetadata<NotaryRootMetadata> {
             try SignedMetadata(bytes: bytes, format: format, context: "\(gun) versioned root.json") { value, context throws(TUFError) in
@@ -208,7 +214,7 @@ public struct NotaryTrustedCollection: Sendable {
         var start: SignedMetadata<NotaryRootMetadata>?
         for version in byVersion.keys.sorted(by: >) {
             let candidate = try read(byVersion[version]!)
-            if (try? checkPinned(candidate, pinnedRootKeys: pinnedRootKeys, format: format, gun: gun)) != nil,
+            if (try? checkPinned(candidate, pinnedRootKeys: pinnedRootKeys, minimum: minimum, format: format, gun: gun)) != nil,
                (try? candidate.signed.signers(of: "root").verify(candidate, format: format, signer: "itself")) != nil {
                 start = candidate
                 break

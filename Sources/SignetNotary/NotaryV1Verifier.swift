@@ -50,7 +50,8 @@ public struct NotaryV1Verifier: SignatureVerifier {
         let gun = request.image.name
         let wanted = trust.delegations.isEmpty ? ["targets/releases"] : trust.delegations
         let repository = NotaryRepositoryClient.Request(
-            server: trust.server, gun: gun, pinnedRootKeys: trust.rootKeys.map(\.key), delegations: wanted, caBundlePath: trust.caBundleFile)
+            server: trust.server, gun: gun, pinnedRootKeys: trust.rootKeys.map(\.key), delegations: wanted, caBundlePath: trust.caBundleFile,
+            pinnedRootThreshold: trust.rootThreshold)
         let fetchStart = ContinuousClock.now
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
         // The manifest's length and its other hashes are checked against the signed ones once a

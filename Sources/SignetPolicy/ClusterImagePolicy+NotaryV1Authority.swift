@@ -11,6 +11,7 @@ extension ClusterImagePolicy {
     ///         -----BEGIN PUBLIC KEY-----       # or the root's CERTIFICATE
     ///         ...
     ///     - file: /etc/signet/notary/root.pub
+    ///   rootThreshold: 2              # optional: how many pinned keys must sign the root; default 1
     ///   delegations: [targets/releases, targets/alice]   # optional: roles that must have signed
     ///   threshold: 1                  # optional: how many of them; default all
     ///   caBundleFile: /etc/signet/notary/ca.pem          # optional: the server's CA bundle
@@ -18,6 +19,13 @@ extension ClusterImagePolicy {
     ///
     /// Without `delegations`, the tag must be signed in `targets/releases` when the repository
     /// delegates to it, and otherwise in `targets` (the roles `docker trust` signs and reads).
+    ///
+    /// `rootThreshold` is the trusted root's threshold in TUF's sense (specification 5.3.4: a
+    /// new root is judged by the threshold of the root already trusted, never by its own): the
+    /// root the chain starts from must be signed by that many of the pinned keys, or by its own
+    /// root role's threshold when that is higher. Without it one pinned key suffices, so several
+    /// pinned keys are alternatives (a rotation in progress); a key of them that leaks can then
+    /// sign a root of its own.
     public struct NotaryV1Authority: Sendable, Hashable, Codable {
         /// The Notary server's base URL (`https://...`).
         public var server: String
@@ -25,10 +33,16 @@ extension ClusterImagePolicy {
         public var delegations: [String]?
         public var threshold: Int?
         public var caBundleFile: String?
+        /// How many of ``rootKeys`` must have signed the root; 1 when absent.
+        public var rootThreshold: Int?
 
-        public init(server: String, rootKeys: [NotaryRootKeySource], delegations: [String]? = nil, threshold: Int? = nil, caBundleFile: String? = nil) {
+        public init(
+            server: String, rootKeys: [NotaryRootKeySource], delegations: [String]? = nil, threshold: Int? = nil, caBundleFile: String? = nil,
+            rootThreshold: Int? = nil
+        ) {
             self.server = server
             self.rootKeys = rootKeys
+            self.rootThreshold = rootThreshold
             self.delegations = delegations
             self.threshold = threshold
             self.caBundleFile = caBundleFile

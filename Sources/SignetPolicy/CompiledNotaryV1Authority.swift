@@ -18,6 +18,9 @@ public struct CompiledNotaryV1Authority: Sendable, Hashable {
     public let threshold: Int
     /// The PEM bundle of CAs the server's certificate must chain to; the system store when nil.
     public let caBundleFile: String?
+    /// How many of ``rootKeys`` must have signed the root the trust chain starts from (at least
+    /// 1; the root's own root-role threshold when higher).
+    public var rootThreshold = 1
     /// Files read (root key files, the CA bundle), so that a change recompiles the policy.
     public var trustMaterialFiles: [String] = []
     /// Root keys that could not be read; while any is listed the authority fails every image.

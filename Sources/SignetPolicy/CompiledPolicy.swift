@@ -212,7 +212,7 @@ public struct CompiledAuthority: Sendable, Hashable {
         if case .notaryV1(let trust) = kind {
             text += "|server=\(trust.server)|delegations=\(trust.delegations.joined(separator: ","))|threshold=\(trust.threshold)"
             for key in trust.rootKeys { text += "|root=\(key.key.fingerprint)" }
-            text += "|ca=\(trust.caBundleFile ?? "")"
+            text += "|ca=\(trust.caBundleFile ?? "")|rootThreshold=\(trust.rootThreshold)"
             for unresolved in trust.unresolvedKeys { text += "|unresolved=\(unresolved)" }
         }
         if case .attestations(let trust) = kind {

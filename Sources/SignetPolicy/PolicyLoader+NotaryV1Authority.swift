@@ -86,7 +86,12 @@ extension PolicyLoader {
                 unresolved.append("caBundleFile: \(bundle) is missing or unreadable")
             }
         }
+        let rootThreshold = body.rootThreshold ?? 1
+        guard rootThreshold >= 1, rootThreshold <= body.rootKeys.count else {
+            throw invalid("\(path).rootThreshold", "rootThreshold must be between 1 and the number of rootKeys (\(body.rootKeys.count)), found \(rootThreshold)")
+        }
         var compiled = CompiledNotaryV1Authority(server: server, rootKeys: keys, delegations: delegations, threshold: threshold, caBundleFile: body.caBundleFile)
+        compiled.rootThreshold = rootThreshold
         compiled.trustMaterialFiles = files
         compiled.unresolvedKeys = unresolved
         return compiled

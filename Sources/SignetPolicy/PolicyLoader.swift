@@ -337,7 +337,7 @@ public struct PolicyLoader: Sendable {
     ]
     private static let notationCRLFields: Set<String> = ["pem", "file", "configMapRef", "secretRef"]
     private static let notationStoreFields: Set<String> = ["name", "pem", "file", "configMapRef", "secretRef"]
-    private static let notaryV1Fields: Set<String> = ["server", "rootKeys", "delegations", "threshold", "caBundleFile"]
+    private static let notaryV1Fields: Set<String> = ["server", "rootKeys", "delegations", "threshold", "caBundleFile", "rootThreshold"]
     private static let notaryRootKeyFields: Set<String> = ["pem", "file"]
 
     private static func checkKnownFields(_ root: Node.Mapping, at location: PolicySourceLocation) throws(PolicyLoadError) {

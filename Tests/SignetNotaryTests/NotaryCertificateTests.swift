@@ -30,6 +30,25 @@ struct NotaryCertificateTests {
         #expect(NotaryV1Verifier.defaultRole(in: plain) == "targets")
     }
 
+    /// TUF 5.3.4: a root is judged by the threshold already trusted, never by its own. With two
+    /// pinned keys and `rootThreshold: 2`, a root signed by one of them (which names itself alone
+    /// with threshold 1, as one made with a leaked key would) is refused; without it, one suffices.
+    @Test("the policy's rootThreshold of pinned keys must sign the root, whatever the root's own threshold says")
+    func rootThresholdOfThePolicy() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        let other = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        let pinned = [try repository.certificate.publicKey(), try other.certificate.publicKey()]
+        let files = try await repository.files()
+        let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
+        let one = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: pinned, delegations: [], at: at)
+        #expect(one.roles["targets"]?.targets["v1"] != nil)
+        let refused = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(gun: Self.gun, files: files, pinnedRootKeys: pinned, pinnedRootThreshold: 2, delegations: [], at: at)
+        }
+        #expect(refused.code == .thresholdNotMet)
+        #expect(refused.reason.contains("is signed by 1 of the policy's 2 pinned root key(s); the policy's rootThreshold requires 2"), "\(refused)")
+    }
+
     @Test("an ecdsa-x509 root verifies inside its certificate's validity, and is refused before notBefore and after notAfter")
     func rootCertificateValidity() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)

@@ -122,6 +122,22 @@ struct NotaryServerTests {
         #expect(latest.passed, "\(latest.reason)")
     }
 
+    /// `rootThreshold` reaches the verification from the policy: the real repository's root,
+    /// signed by its one root key, passes with that key and another pinned, and is denied when
+    /// the policy asks for two of them.
+    @Test("a policy's rootThreshold of pinned root keys is required of the server's root")
+    func rootThresholdFromThePolicy() async throws {
+        let world = try await NotaryWorld.start()
+        defer { world.stop() }
+        let other = try await NotaryTest.unrelatedKey()
+        let either = try await world.verify("\(world.gun):v1", try await world.authority(alsoPinned: [other]), notaryClient: NotaryRepositoryClient())
+        #expect(either.passed, "\(either.reason)")
+        let both = try await world.verify(
+            "\(world.gun):v1", try await world.authority(alsoPinned: [other], rootThreshold: 2), notaryClient: NotaryRepositoryClient())
+        #expect(!both.passed)
+        #expect(both.reason.contains("the policy's rootThreshold requires 2"), "\(both.reason)")
+    }
+
     @Test("an unsigned tag, a repository never signed, and a wrong pinned root key are denied")
     func unsignedAndWrongRoot() async throws {
         let world = try await NotaryWorld.start()

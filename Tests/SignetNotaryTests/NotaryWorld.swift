@@ -100,9 +100,11 @@ final class NotaryWorld: @unchecked Sendable {
     /// A compiled `notaryV1` authority, loaded from policy text as a deployment would write it.
     func authority(
         rootKey: PublicKey? = nil, server: String? = nil, delegations: [String]? = ["targets/releases"], threshold: Int? = nil,
-        caBundle: Bool = true
+        caBundle: Bool = true, alsoPinned: [PublicKey] = [], rootThreshold: Int? = nil
     ) async throws -> CompiledPolicy {
-        let yaml = try await policyText(rootKey: rootKey, server: server, delegations: delegations, threshold: threshold, caBundle: caBundle)
+        let yaml = try await policyText(
+            rootKey: rootKey, server: server, delegations: delegations, threshold: threshold, caBundle: caBundle, alsoPinned: alsoPinned,
+            rootThreshold: rootThreshold)
         let set = try PolicyLoader().load(files: [PolicySourceFile(name: "dct.yaml", bytes: Array(yaml.utf8))])
         return set.policies[0]
     }
@@ -111,12 +113,15 @@ final class NotaryWorld: @unchecked Sendable {
     /// authority `dct` pinning the repository's root key (the server's by default).
     func policyText(
         rootKey: PublicKey? = nil, server: String? = nil, delegations: [String]? = ["targets/releases"], threshold: Int? = nil,
-        caBundle: Bool = true
+        caBundle: Bool = true, alsoPinned: [PublicKey] = [], rootThreshold: Int? = nil
     ) async throws -> String {
         let pinned: PublicKey
         if let rootKey { pinned = rootKey } else { pinned = try await self.rootKey() }
-        var body = "        server: \(server ?? notary.url)\n        rootKeys:\n          - pem: |\n"
-        body += NotaryTest.pem(pinned).split(separator: "\n").map { "              \($0)\n" }.joined()
+        var body = "        server: \(server ?? notary.url)\n        rootKeys:\n"
+        for key in [pinned] + alsoPinned {
+            body += "          - pem: |\n" + NotaryTest.pem(key).split(separator: "\n").map { "              \($0)\n" }.joined()
+        }
+        if let rootThreshold { body += "        rootThreshold: \(rootThreshold)\n" }
         if let delegations { body += "        delegations: [\(delegations.joined(separator: ", "))]\n" }
         if let threshold { body += "        threshold: \(threshold)\n" }
         if caBundle { body += "        caBundleFile: \(notary.caFile)\n" }

@@ -55,6 +55,7 @@ struct NotaryV1AuthorityLoaderTests {
             ("        server: https://n.example\n" + rootKey() + "        delegations: [targets/a]\n        threshold: 2\n", "spec.authorities[0].notaryV1.threshold", "between 1"),
             ("        server: https://n.example\n" + rootKey() + "        delegation: [targets/a]\n", "spec.authorities[0].notaryV1.delegation", "unknown field"),
             ("        server: https://n.example\n" + rootKey("not a key"), "spec.authorities[0].notaryV1.rootKeys[0]", "unusable root key"),
+            ("        server: https://n.example\n" + rootKey() + "        rootThreshold: 2\n", "spec.authorities[0].notaryV1.rootThreshold", "between 1 and the number of rootKeys (1)"),
         ]
         for (body, field, message) in cases {
             let error = loadError(notaryPolicy(body))
@@ -74,7 +75,10 @@ struct NotaryV1AuthorityLoaderTests {
         let otherKey = try load(notaryPolicy("        server: https://n.example\n" + rootKey(other))).policies[0].authorities[0].trustFingerprint
         let otherRole = try load(notaryPolicy("        server: https://n.example\n" + rootKey() + "        delegations: [targets]\n"))
             .policies[0].authorities[0].trustFingerprint
+        let rootThreshold = try load(notaryPolicy("        server: https://n.example\n" + rootKey() + "        rootThreshold: 1\n")).policies[0].authorities[0]
         #expect(Set([base, otherKey, otherRole]).count == 3)
+        guard case .notaryV1(let trust) = rootThreshold.kind else { return }
+        #expect(trust.rootThreshold == 1 && rootThreshold.trustFingerprint == base, "rootThreshold 1 is the default")
     }
 
     @Test func aRootKeyFileRemovedUnderAStrictSourceFailsClosed() throws {
