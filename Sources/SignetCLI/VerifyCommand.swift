@@ -72,6 +72,9 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Notary v1: the repository's pinned root key or root certificate (PEM file); repeatable.")
     var rootKey: [String] = []
 
+    @Option(name: .long, help: "Notary v1: how many of the --root-key keys must have signed the root, whatever its own threshold says. (default 1)")
+    var rootThreshold: Int?
+
     @Option(name: .long, help: "Notary v1: a role that must have signed the tag (targets or targets/<name>); repeatable. (default targets/releases, else targets)")
     var delegation: [String] = []
 
@@ -110,7 +113,7 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
         let keyless = [certificateIdentity, certificateIdentityRegexp, certificateOidcIssuer, certificateOidcIssuerRegexp, trustedRoot]
             .contains { $0 != nil }
         let notation = notationTrustPolicy != nil || trustStore != nil
-        let notary = notaryServer != nil || !rootKey.isEmpty || !delegation.isEmpty || notaryCa != nil
+        let notary = notaryServer != nil || !rootKey.isEmpty || !delegation.isEmpty || notaryCa != nil || rootThreshold != nil
         guard [!key.isEmpty, keyless, notation, notary].filter({ $0 }).count <= 1 else {
             throw fail("--key, the keyless options, --notation-trust-policy and the Notary options exclude each other")
         }
@@ -128,7 +131,7 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             guard let notaryServer, !rootKey.isEmpty else { throw fail("--notary-server and at least one --root-key are required for Docker Content Trust") }
             authority = .init(name: "notary-v1", notaryV1: .init(
                 server: notaryServer, rootKeys: rootKey.map { .init(file: $0) }, delegations: delegation.isEmpty ? nil : delegation,
-                threshold: threshold, caBundleFile: notaryCa))
+                threshold: threshold, caBundleFile: notaryCa, rootThreshold: rootThreshold))
         } else if let notationTrustPolicy, let trustStore {
             authority = .init(name: "notation", notation: .init(trustPolicyFile: notationTrustPolicy, trustStoreDirectory: trustStore))
         } else if keyless {

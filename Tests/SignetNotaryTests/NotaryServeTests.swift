@@ -63,6 +63,11 @@ struct NotaryServeTests {
         #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
         #expect(refused.stdout.contains("targets/releases has not signed tag unsigned"))
 
+        // --root-threshold reaches the authority: two of one pinned key cannot be met.
+        let threshold = try await TestProcess.run(TestPaths.signetBinary.path, ["verify", "\(world.gun):v1", "--root-threshold", "2"] + common)
+        #expect(threshold.status == 2, "\(threshold.stdout) \(threshold.stderr)")
+        #expect((threshold.stdout + threshold.stderr).contains("rootThreshold must be between 1 and the number of rootKeys (1)"), "\(threshold.stderr)")
+
         let missing = try await TestProcess.run(TestPaths.signetBinary.path, ["verify", "\(world.gun):v1", "--notary-server", world.notary.url])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("--root-key"))

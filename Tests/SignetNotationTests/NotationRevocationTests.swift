@@ -124,5 +124,21 @@ import Testing
             .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: signer.leaf.notValidBefore.addingTimeInterval(86_400))
         #expect(outcome.failure?.hasPrefix("revocation validation failed: revocation unavailable: the TSA certificate \"") == true, "\(outcome.failure ?? "passed")")
         #expect(outcome.failure?.contains("(CRL distribution point http://127.0.0.1:9/tsa.crl)") == true, "\(outcome.failure ?? "passed")")
+
+        // A CRL of the TSA's root covers it: clean, the signature passes; listing the TSA's
+        // certificate, the timestamp is not authentic (as in notation-go).
+        let tsaCertificate = try tsa.certificate
+        let clean = try await offThePool { try tsa.rootCRL(revoking: []) }
+        let revokedList = try await offThePool { try tsa.rootCRL(revoking: [tsaCertificate]) }
+        func verify(_ crl: [UInt8]) throws -> NotationVerification {
+            NotationVerifier(statement: try NotationTestSigner.statement(stores: ["ca:acme", "tsa:acme-tsa"]), stores: stores, crls: try CertificateRevocationList.lists(in: crl))
+                .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: signer.leaf.notValidBefore.addingTimeInterval(86_400))
+        }
+        let covered = try verify(clean)
+        #expect(covered.passed, "\(covered.failure ?? "")")
+        #expect(covered.checks.last?.detail.contains("the TSA's chain: not revoked per the supplied CRLs: \"CN=Acme TSA,O=Acme,ST=WA,C=US\"") == true, "\(covered.checks.last?.detail ?? "")")
+        let revoked = try verify(revokedList)
+        #expect(revoked.failure?.hasPrefix("authenticTimestamp validation failed: the timestamp countersignature is not trusted: the TSA certificate \"CN=Acme TSA,O=Acme,ST=WA,C=US\" is revoked") == true,
+                "\(revoked.failure ?? "passed")")
     }
 }

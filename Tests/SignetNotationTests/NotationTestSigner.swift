@@ -144,6 +144,11 @@ extension NotationTestSigner {
     /// A CRL issued by the root (`openssl ca -gencrl`), listing `revoked` (certificates the
     /// root issued) and valid for `hours`.
     func rootCRL(revoking revoked: [Certificate], hours: Int = 720) throws -> [UInt8] {
+        try Self.crl(of: directory, revoking: revoked, hours: hours)
+    }
+
+    /// A CRL issued by the CA whose `root.crt` and `root.key` are in `directory`.
+    static func crl(of directory: TemporaryDirectory, revoking revoked: [Certificate], hours: Int = 720) throws -> [UInt8] {
         let dir = directory.path + "/ca-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "".write(toFile: "\(dir)/index.txt", atomically: true, encoding: .utf8)

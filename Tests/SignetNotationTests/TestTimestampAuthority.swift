@@ -53,6 +53,16 @@ final class TestTimestampAuthority: Sendable {
         root = try Certificate(pemEncoded: String(contentsOfFile: "\(dir)/root.crt", encoding: .utf8))
     }
 
+    /// The TSA's own certificate.
+    var certificate: Certificate {
+        get throws { try Certificate(pemEncoded: String(contentsOfFile: "\(directory.path)/tsa.crt", encoding: .utf8)) }
+    }
+
+    /// A CRL issued by the TSA's root, listing `revoked`.
+    func rootCRL(revoking revoked: [Certificate]) throws -> [UInt8] {
+        try NotationTestSigner.crl(of: directory, revoking: revoked)
+    }
+
     /// A time-stamp token (CMS ContentInfo) over `data`, hashed with SHA-256.
     func token(over data: [UInt8]) throws -> [UInt8] {
         try reply(over: data, tokenOnly: true)
