@@ -79,12 +79,11 @@ extension NotationVerifier {
     }
 
     /// The revocation step: the signing chain and, when a timestamp countersignature was
-    /// verified, its TSA's chain (the specification's "Validate timestamp certificate and
-    /// certificate chain revocation status"). Returns the problem (nil when none) and what was
-    /// checked.
-    func revocationProblem(_ chain: [Certificate], timestampChain: [Certificate]? = nil, now: Date) -> (String?, String) {
+    /// verified, its TSA's chain as the authentic-timestamp step evaluated it (the
+    /// specification's "Validate timestamp certificate and certificate chain revocation
+    /// status"). Returns the problem (nil when none) and what was checked.
+    func revocationProblem(_ chain: [Certificate], timestamping: ChainRevocation? = nil, now: Date) -> (String?, String) {
         let signing = revocation(of: chain, role: "certificate", now: now)
-        let timestamping = timestampChain.map { revocation(of: $0, role: "TSA certificate", now: now) }
         let detail = signing.detail + (timestamping.map { "; the TSA's chain: " + $0.detail } ?? "")
         if let revoked = signing.revoked ?? timestamping?.revoked { return (revoked, "revoked") }
         if let unavailable = signing.unavailable ?? timestamping?.unavailable { return (unavailable, "unavailable") }

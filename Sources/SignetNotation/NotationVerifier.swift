@@ -47,11 +47,11 @@ public struct NotationVerifier: Sendable {
         let expiryProblem = envelope.expiry.flatMap { now >= $0 ? "digital signature has expired on \($0.formatted(.iso8601))" : nil }
         guard report.proceed(.expiry, statement.action(for: .expiry), failure: expiryProblem,
                              passed: envelope.expiry.map { "expires \($0.formatted(.iso8601))" } ?? "no expiry set") else { return report }
-        let (timestampProblem, source, atVerification, timestampChain) = authenticTimestampProblem(envelope, now: now)
+        let (timestampProblem, source, atVerification, timestampRevocation) = authenticTimestampProblem(envelope, now: now)
         report.signingTimeSource = source
         report.validUntil = validUntil(envelope, judgedAtVerification: atVerification)
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
-        let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, timestampChain: timestampChain, now: now)
+        let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, timestamping: timestampRevocation, now: now)
         _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocationProblem, passed: revocationDetail)
         return report
     }
@@ -147,10 +147,10 @@ public struct NotationVerifier: Sendable {
     /// carry an RFC 3161 countersignature from a TSA of those stores, and the range is its
     /// `genTime` less and plus its accuracy. Otherwise the range is the time of verification, and
     /// a countersignature is not looked at. A TSA certificate that a supplied CRL lists fails
-    /// this step (as in notation-go); the TSA's chain is returned for the revocation step, which
-    /// judges what the CRLs do not tell. Returns the problem (nil when it holds), the signing
-    /// time's source, and the TSA's chain when the countersignature was verified.
-    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String, atVerification: Bool, tsaChain: [Certificate]?) {
+    /// this step (as in notation-go); the evaluation of the TSA's chain is returned for the
+    /// revocation step, which judges what the CRLs do not tell. Returns the problem (nil when it
+    /// holds), the signing time's source, and that evaluation when the countersignature was verified.
+    func authenticTimestampProblem(_ envelope: NotationEnvelope, now: Date) -> (String?, String, atVerification: Bool, tsaRevocation: ChainRevocation?) {
         let chain = envelope.certificateChain
         func outside(_ time: Date) -> String? {
             for certificate in chain where !certificate.isValid(at: time) {
@@ -203,11 +203,12 @@ public struct NotationVerifier: Sendable {
             if let problem = NotationCertificateProfile.timestampingProblem(in: chain.certificates) {
                 return ("the timestamp countersignature's certificate chain is invalid: \(problem)", "timestamp countersignature (not trusted)", false, nil)
             }
-            if let revoked = revocation(of: chain.certificates, role: "TSA certificate", now: now).revoked {
+            let tsaRevocation = revocation(of: chain.certificates, role: "TSA certificate", now: now)
+            if let revoked = tsaRevocation.revoked {
                 return ("the timestamp countersignature is not trusted: \(revoked)", "timestamp countersignature (revoked)", false, nil)
             }
             // The whole range must lie within the chain's validity: its two ends do.
-            return (outside(range.lowerBound) ?? outside(range.upperBound), source, false, chain.certificates)
+            return (outside(range.lowerBound) ?? outside(range.upperBound), source, false, tsaRevocation)
         }
     }
 }

@@ -266,11 +266,16 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         let lowercase = "repository names are lowercase (the distribution reference grammar; only a registry host may be written in capitals): the glob could never match an image"
         guard !pattern.hasPrefix("**"), let slash = pattern.firstIndex(of: "/") else { return lowercase }
         let first = pattern[..<slash]
-        let isHost = first.lowercased() == "localhost" || first.contains { $0 == "." || $0 == ":" || $0 == "*" || $0 == "?" }
-        if !isHost && hasUppercase(first) {
+        if !namesRegistry(first) && hasUppercase(first) {
             return "\"\(first)\" is not a registry host (it has no '.' or ':' and is not localhost), and repository names are lowercase: the glob could never match an image"
         }
         return hasUppercase(pattern[pattern.index(after: slash)...]) ? lowercase : nil
+    }
+
+    /// Whether the first segment of a glob with a `/` names a registry: it contains `.`, `:` or a
+    /// wildcard, or is `localhost` (in any case).
+    static func namesRegistry(_ first: Substring) -> Bool {
+        first.lowercased() == "localhost" || first.contains { $0 == "." || $0 == ":" || $0 == "*" || $0 == "?" }
     }
 
     /// Docker Hub normalisation of a glob; see the type's documentation.
@@ -283,10 +288,8 @@ public struct ImageGlob: Sendable, Hashable, CustomStringConvertible {
         }
         let first = pattern[..<slash]
         let rest = pattern[pattern.index(after: slash)...]
-        let isHost = first == "localhost" || first.contains { character in
-            character == "." || character == ":" || character == "*" || character == "?" || character.isUppercase
-        }
-        guard isHost else {
+        // A first segment that is a host only because of capitals was refused (unmatchableCase).
+        guard namesRegistry(first) else {
             return "docker.io/" + pattern
         }
         // A host with wildcards is lowercased and loses the default port as a literal host does

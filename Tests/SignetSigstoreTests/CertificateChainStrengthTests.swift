@@ -43,4 +43,21 @@ struct CertificateChainStrengthTests {
         }
         #expect(leaf.signatureHashName == leafHash.uppercased(), "\(leaf.signatureHashName ?? "none")")
     }
+
+    /// Where a certificate publishes its revocation status is read from its extension only as
+    /// deep as a DistributionPoint goes: an extension nested 100,000 levels (a certificate no
+    /// one has trusted yet may carry one) is not followed down the stack.
+    @Test func aDeeplyNestedDistributionPointIsNotFollowed() throws {
+        var bytes: [UInt8] = [0x86, 0x03] + Array("x:y".utf8)
+        for _ in 0..<100_000 {
+            let count = bytes.count
+            let length: [UInt8] = count < 0x80 ? [UInt8(count)] : count < 0x100 ? [0x81, UInt8(count)]
+                : count < 0x10000 ? [0x82, UInt8(count >> 8), UInt8(count & 0xFF)] : [0x83, UInt8(count >> 16), UInt8((count >> 8) & 0xFF), UInt8(count & 0xFF)]
+            bytes = [0x30] + length + bytes
+        }
+        let element = try #require(DER.element(bytes))
+        #expect(Certificate.uniformResourceIdentifiers(in: element, depth: 4).isEmpty)
+        let shallow = try #require(DER.element([0x30, 0x09, 0xA0, 0x07, 0xA0, 0x05, 0x86, 0x03] + Array("x:y".utf8)))
+        #expect(Certificate.uniformResourceIdentifiers(in: shallow, depth: 4) == ["x:y"])
+    }
 }

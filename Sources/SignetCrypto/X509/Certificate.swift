@@ -233,7 +233,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         if let value = extensionValue(oid: "2.5.29.31") {
             let points = DER.element(value).flatMap { $0.tag == 0x30 ? $0.children : nil }
             for point in points ?? [] {
-                let uris = Self.uniformResourceIdentifiers(in: point)
+                let uris = Self.uniformResourceIdentifiers(in: point, depth: 4)
                 crls += uris.isEmpty ? ["(a distribution point without a URI)"] : uris
             }
             if points?.isEmpty != false { crls.append("(a CRL distribution points extension that cannot be read)") }
@@ -250,11 +250,14 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return (crls, ocsp)
     }
 
-    /// The `uniformResourceIdentifier` general names (`[6]`) anywhere inside `element`.
-    private static func uniformResourceIdentifiers(in element: DER.Element) -> [String] {
+    /// The `uniformResourceIdentifier` general names (`[6]`) inside `element`, at most `depth`
+    /// levels down: a DistributionPoint holds them three levels down (`[0]` distributionPoint,
+    /// `[0]` fullName, the name), and a certificate signet has not yet trusted may nest its
+    /// extension a hundred thousand levels deep, which an unbounded walk would follow down the stack.
+    package static func uniformResourceIdentifiers(in element: DER.Element, depth: Int) -> [String] {
         if element.tag == 0x86 { return [String(decoding: element.content, as: UTF8.self)] }
-        guard element.tag & 0x20 != 0, let children = element.children else { return [] }
-        return children.flatMap(uniformResourceIdentifiers(in:))
+        guard depth > 0, element.tag & 0x20 != 0, let children = element.children else { return [] }
+        return children.flatMap { uniformResourceIdentifiers(in: $0, depth: depth - 1) }
     }
 
     /// The object identifiers of every extension, in order.
