@@ -131,6 +131,7 @@ let package = Package(
                 "SignetNotation",
                 "SignetAttestation",
                 "SignetPolicy",
+                "SignetHTTPClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -309,7 +310,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetNotationTests",
-            dependencies: ["SignetNotation", "SignetCrypto", "SignetTestSupport"],
+            dependencies: ["SignetNotation", "SignetCrypto", "SignetVerify", "SignetPolicy", "SignetRegistry", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -47,6 +47,8 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup var notationCRL: NotationCRLOptions
+
     @OptionGroup var exemptions: ExemptionOptions
 
     enum OutputFormat: String, ExpressibleByArgument {
@@ -79,9 +81,16 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         let exemptionRules = try exemptions.configuration()
         let registry = try makeRegistryClient()
         defer { registry?.shutdown() }
+        let crlDownloader: HTTPCRLDownloader?
+        do {
+            crlDownloader = registry == nil ? nil : try notationCRL.downloader()
+        } catch {
+            throw fail("\(error)")
+        }
+        defer { crlDownloader?.shutdown() }
         let verifier: any AuthorityVerifier = registry.map {
             VerificationEngine(
-                registry: $0, configuration: VerificationEngineConfiguration(), verifiers: StandardVerifiers.make(registry: $0),
+                registry: $0, configuration: VerificationEngineConfiguration(), verifiers: StandardVerifiers.make(registry: $0, crlDownloader: crlDownloader),
                 logger: Logger(label: "signet.verify"))
         } ?? OfflineVerifier()
         let evaluator = PolicyEvaluator(policies: policies, noMatchAction: action, verifier: verifier, exemptions: exemptionRules)

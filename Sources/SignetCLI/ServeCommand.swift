@@ -121,6 +121,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup var notationCRL: NotationCRLOptions
+
     @Option(name: .long, help: "Directory of mounted Secrets for secretRef public keys: <dir>/<namespace>/<name>/<key>. (env: SIGNET_KEY_SECRETS_DIR, default /etc/signet/key-secrets)")
     var keySecretsDir: String?
 
@@ -224,11 +226,19 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             logger.critical("cannot start the registry client", metadata: ["error": "\(error)"])
             throw ExitCode(2)
         }
+        let crlDownloader: HTTPCRLDownloader?
+        do {
+            crlDownloader = try notationCRL.downloader()
+        } catch {
+            logger.critical("cannot start CRL downloads", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
         let engine = VerificationEngine(
             registry: registry, configuration: settings.verification, verifiers: StandardVerifiers.make(
                 registry: registry,
                 notary: NotaryRepositoryClient(
-                    configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL), credentials: settings.registryCredentials)),
+                    configuration: NotaryRepositoryClient.Configuration(cacheTTL: settings.notaryCacheTTL), credentials: settings.registryCredentials),
+                crlDownloader: crlDownloader),
             logger: Logger(label: "signet.verify"))
         var (responder, policyUpdates) = await policySource.makeResponder(
             noMatchAction: settings.noMatchAction, verifier: engine, onChange: { policies in

@@ -95,6 +95,8 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup var notationCRL: NotationCRLOptions
+
     @OptionGroup var history: HistoryOptions
 
     enum OutputFormat: String, ExpressibleByArgument {
@@ -174,8 +176,16 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             throw fail("\(error)")
         }
         defer { registry.shutdown() }
+        let crlDownloader: HTTPCRLDownloader?
+        do {
+            crlDownloader = try notationCRL.downloader()
+        } catch {
+            throw fail("\(error)")
+        }
+        defer { crlDownloader?.shutdown() }
         let engine = VerificationEngine(
-            registry: registry, verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials)))
+            registry: registry,
+            verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials), crlDownloader: crlDownloader))
         let historyLocation: HistoryOptions.Location?
         do {
             historyLocation = try history.location()

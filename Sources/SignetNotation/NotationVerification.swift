@@ -26,6 +26,12 @@ public struct NotationVerification: Sendable, Hashable, Codable {
     /// When a pass stops holding as time goes on: the signature's expiry, the chain's
     /// `notAfter` when it is judged at the time of verification, the CRLs' `nextUpdate`.
     public var validUntil: Date?
+    /// CRL distribution points (`http` URLs) the revocation step needs and
+    /// ``NotationVerifier/downloads`` does not hold yet: download them and verify again.
+    public var crlLocationsToDownload: [String] = []
+    /// Whether revocation was unavailable because a download failed in a way that may pass later
+    /// (a timeout, a refused connection): a verdict that should not be kept.
+    public var crlDownloadFailedTransiently = false
 
     init(statement: String, level: NotationTrustPolicy.VerificationLevel) {
         self.statement = statement

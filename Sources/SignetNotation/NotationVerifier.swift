@@ -15,11 +15,21 @@ public struct NotationVerifier: Sendable {
     /// CRLs the policy supplies for the revocation check: a certificate that publishes where its
     /// revocation status is and that none of them covers makes revocation unavailable.
     public let crls: [CertificateRevocationList]
+    /// CRLs downloaded from the distribution points of the chains' certificates (for those no
+    /// supplied CRL covers), and whether downloads are on. A verification that needs one not
+    /// yet downloaded names it in ``NotationVerification/crlLocationsToDownload``.
+    public let downloads: CRLDownloads
 
-    public init(statement: NotationTrustPolicy.Statement, stores: NotationTrustStores, crls: [CertificateRevocationList] = []) {
+    public init(statement: NotationTrustPolicy.Statement, stores: NotationTrustStores, crls: [CertificateRevocationList] = [], downloads: CRLDownloads = .disabled) {
         self.statement = statement
         self.stores = stores
         self.crls = crls
+        self.downloads = downloads
+    }
+
+    /// The same trust with `downloads`.
+    public func with(_ downloads: CRLDownloads) -> NotationVerifier {
+        NotationVerifier(statement: statement, stores: stores, crls: crls, downloads: downloads)
     }
 
     /// Verifies `envelope` (bytes of `mediaType`) as a signature of `target` at time `now`.
@@ -42,7 +52,8 @@ public struct NotationVerifier: Sendable {
             return report
         }
         report.record(.integrity, action: .enforce, passed: "signature \(envelope.algorithm.rawValue) verifies over \(envelope.format.rawValue); the payload names \(target.digest)")
-        guard report.proceed(.authenticity, statement.action(for: .authenticity), failure: authenticityProblem(envelope),
+        let untrusted = authenticityProblem(envelope)
+        guard report.proceed(.authenticity, statement.action(for: .authenticity), failure: untrusted,
                              passed: "the chain leads to trust store \(trustStoreNames(for: envelope.signingScheme)) and the signer is a trusted identity") else { return report }
         let expiryProblem = envelope.expiry.flatMap { now >= $0 ? "digital signature has expired on \($0.formatted(.iso8601))" : nil }
         guard report.proceed(.expiry, statement.action(for: .expiry), failure: expiryProblem,
@@ -51,8 +62,14 @@ public struct NotationVerifier: Sendable {
         report.signingTimeSource = source
         report.validUntil = validUntil(envelope, judgedAtVerification: atVerification)
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
-        let (revocationProblem, revocationDetail) = revocationProblem(envelope.certificateChain, timestamping: timestampRevocation, now: now)
-        _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocationProblem, passed: revocationDetail)
+        guard statement.action(for: .revocation) != .skip else {
+            _ = report.proceed(.revocation, .skip, failure: nil, passed: "")
+            return report
+        }
+        let revocation = revocationOutcome(envelope.certificateChain, chainTrusted: untrusted == nil, timestamping: timestampRevocation, now: now)
+        report.crlLocationsToDownload = revocation.locationsToDownload
+        report.crlDownloadFailedTransiently = revocation.downloadFailedTransiently
+        _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocation.problem, passed: revocation.detail)
         return report
     }
 
@@ -66,8 +83,9 @@ public struct NotationVerifier: Sendable {
         if statement.action(for: .expiry) == .enforce, let expiry = envelope.expiry { limits.append(expiry) }
         if judgedAtVerification, statement.action(for: .authenticTimestamp) == .enforce { limits += chain.map(\.notValidAfter) }
         if statement.action(for: .revocation) == .enforce {
+            let downloaded = downloads.results.values.compactMap { try? $0.get() }
             for index in chain.indices.dropLast() {
-                limits += crls.filter { $0.isIssued(by: chain[index + 1]) }.compactMap(\.nextUpdate)
+                limits += (crls + downloaded).filter { $0.isIssued(by: chain[index + 1]) }.compactMap(\.nextUpdate)
             }
         }
         return limits.min()
@@ -203,7 +221,9 @@ public struct NotationVerifier: Sendable {
             if let problem = NotationCertificateProfile.timestampingProblem(in: chain.certificates) {
                 return ("the timestamp countersignature's certificate chain is invalid: \(problem)", "timestamp countersignature (not trusted)", false, nil)
             }
-            let tsaRevocation = revocation(of: chain.certificates, role: "TSA certificate", now: now)
+            // The TSA's chain was verified to a trust anchor of the statement's tsa stores above,
+            // so the CRLs its certificates name may be downloaded.
+            let tsaRevocation = revocation(of: chain.certificates, role: "TSA certificate", now: now, mayDownload: statement.action(for: .revocation) != .skip)
             if let revoked = tsaRevocation.revoked {
                 return ("the timestamp countersignature is not trusted: \(revoked)", "timestamp countersignature (revoked)", false, nil)
             }

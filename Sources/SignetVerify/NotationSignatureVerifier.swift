@@ -27,11 +27,15 @@ public struct NotationSignatureVerifier: SignatureVerifier {
 
     public let registry: RegistryClient
     public let clock: WallClock
+    /// Downloads the CRLs that certificates of trusted chains name, for the revocation check;
+    /// nil: only the CRLs an authority supplies count.
+    public let crlDownloader: (any CRLDownloading)?
     public var format: SignatureFormat { .notation }
 
-    public init(registry: RegistryClient, clock: WallClock = .system) {
+    public init(registry: RegistryClient, clock: WallClock = .system, crlDownloader: (any CRLDownloading)? = nil) {
         self.registry = registry
         self.clock = clock
+        self.crlDownloader = crlDownloader
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
@@ -93,7 +97,8 @@ public struct NotationSignatureVerifier: SignatureVerifier {
         // 4. Each signature.
         var checkTime = Duration.zero
         var failures: [String] = []
-        let verifier = NotationVerifier(statement: statement, stores: trust.trustStores, crls: trust.crls)
+        var downloadsFailedTransiently = false
+        var verifier = NotationVerifier(statement: statement, stores: trust.trustStores, crls: trust.crls, downloads: CRLDownloads(enabled: crlDownloader != nil))
         for (index, descriptor) in listed.referrers.prefix(Self.maximumSignatures).enumerated() {
             let label = "signature \(index) (\(descriptor.digest))"
             let envelope: (bytes: [UInt8], mediaType: String)
@@ -105,9 +110,27 @@ public struct NotationSignatureVerifier: SignatureVerifier {
             case .success(let fetched):
                 envelope = fetched
             }
-            let checkStart = ContinuousClock.now
-            let outcome = verifier.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, target: target, at: clock.now)
+            var checkStart = ContinuousClock.now
+            var outcome = verifier.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, target: target, at: clock.now)
             checkTime += ContinuousClock.now - checkStart
+            // The revocation step names the CRLs it needs (of a trusted chain only): download
+            // them and check again. Each pass downloads what the one before named, so a chain's
+            // and its TSA's CRLs take one pass; the bound only stops a verifier that keeps asking.
+            var passes = 0
+            while let downloader = crlDownloader, !outcome.crlLocationsToDownload.isEmpty, passes < 3 {
+                passes += 1
+                var downloads = verifier.downloads
+                let fetched = await downloader.download(outcome.crlLocationsToDownload, deadline: request.deadline)
+                downloads.results.merge(fetched) { _, new in new }
+                for location in outcome.crlLocationsToDownload where downloads.results[location] == nil {
+                    downloads.results[location] = .failure(CRLDownloadFailure("no answer before the verification deadline", isTransient: true))
+                }
+                verifier = verifier.with(downloads)
+                checkStart = ContinuousClock.now
+                outcome = verifier.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, target: target, at: clock.now)
+                checkTime += ContinuousClock.now - checkStart
+            }
+            if outcome.crlDownloadFailedTransiently, !outcome.passed { downloadsFailedTransiently = true }
             for check in outcome.checks {
                 let state = check.passed.map { $0 ? "passed" : (check.action == "log" ? "failed, logged" : "failed") } ?? "skipped"
                 steps.append(VerificationStep(name: "\(label) \(check.check)", passed: check.passed ?? true, detail: "\(check.action): \(state): \(check.detail)"))
@@ -136,6 +159,11 @@ public struct NotationSignatureVerifier: SignatureVerifier {
         timings.fetchMilliseconds = ((ContinuousClock.now - fetchStart) - checkTime).milliseconds
         timings.checkMilliseconds = checkTime.milliseconds
         let summary = failures.count == 1 ? failures[0] : "none of \(failures.count) Notation signatures verified: " + failures.joined(separator: "; ")
+        // A CRL that could not be downloaded for now is not a verdict on the image: answer with
+        // an error, which is not kept, so the next review downloads again.
+        if downloadsFailedTransiently {
+            throw VerificationError.trustServerUnavailable("\(summary) (trust policy statement \"\(statement.name)\")")
+        }
         return result(false, "\(summary) (trust policy statement \"\(statement.name)\", level \(statement.level.rawValue))", failure: .noValidSignature)
     }
 

@@ -143,12 +143,14 @@ final class NotationTestSigner: Sendable {
 extension NotationTestSigner {
     /// A CRL issued by the root (`openssl ca -gencrl`), listing `revoked` (certificates the
     /// root issued) and valid for `hours`.
-    func rootCRL(revoking revoked: [Certificate], hours: Int = 720) throws -> [UInt8] {
-        try Self.crl(of: directory, revoking: revoked, hours: hours)
+    func rootCRL(revoking revoked: [Certificate], hours: Int = 720, extensions: [String] = []) throws -> [UInt8] {
+        try Self.crl(of: directory, revoking: revoked, hours: hours, extensions: extensions)
     }
 
-    /// A CRL issued by the CA whose `root.crt` and `root.key` are in `directory`.
-    static func crl(of directory: TemporaryDirectory, revoking revoked: [Certificate], hours: Int = 720) throws -> [UInt8] {
+    /// A CRL issued by the CA whose `root.crt` and `root.key` are in `directory`, in DER;
+    /// `extensions` are CRL extensions in openssl's configuration syntax (one per line; a line
+    /// starting with `[` opens a section they may refer to).
+    static func crl(of directory: TemporaryDirectory, revoking revoked: [Certificate], hours: Int = 720, extensions: [String] = []) throws -> [UInt8] {
         let dir = directory.path + "/ca-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "".write(toFile: "\(dir)/index.txt", atomically: true, encoding: .utf8)
@@ -163,13 +165,15 @@ extension NotationTestSigner {
             certificate = \(directory.path)/root.crt
             private_key = \(directory.path)/root.key
             default_md = sha256
+            \(extensions.isEmpty ? "" : "crl_extensions = crl_ext\n[ crl_ext ]\n" + extensions.joined(separator: "\n"))
             """.write(toFile: "\(dir)/ca.cnf", atomically: true, encoding: .utf8)
         for (index, certificate) in revoked.enumerated() {
             let file = "\(dir)/revoked-\(index).crt"
             try certificate.pemEncoded.write(toFile: file, atomically: true, encoding: .utf8)
             try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-revoke", file])
         }
-        try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-gencrl", "-crlhours", "\(hours)", "-out", "\(dir)/root.crl"])
+        try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-gencrl", "-crlhours", "\(hours)", "-out", "\(dir)/root.pem"])
+        try Self.openssl(["crl", "-in", "\(dir)/root.pem", "-outform", "DER", "-out", "\(dir)/root.crl"])
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(dir)/root.crl")))
     }
 }

@@ -65,6 +65,8 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup var notationCRL: NotationCRLOptions
+
     @OptionGroup var resources: ResourceOptions
 
     @OptionGroup var alerts: AlertOptions
@@ -98,11 +100,18 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
             throw fail("cannot start the registry client: \(error)")
         }
         defer { registry.shutdown() }
+        let crlDownloader: HTTPCRLDownloader?
+        do {
+            crlDownloader = try notationCRL.downloader()
+        } catch {
+            throw fail("\(error)")
+        }
+        defer { crlDownloader?.shutdown() }
         // Notary servers are asked with the same credentials as registries (their hosts' entries
         // in the docker config), as `signet serve` asks them.
         let engine = VerificationEngine(
             registry: registry, configuration: VerificationEngineConfiguration(),
-            verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials)),
+            verifiers: StandardVerifiers.make(registry: registry, notary: NotaryRepositoryClient(credentials: credentials), crlDownloader: crlDownloader),
             logger: Logger(label: "signet.verify"))
 
         var loader = PolicyLoader(logger: Logger(label: "signet.policy"), keySecretsDirectory: keySecretsDirectory)

@@ -73,6 +73,60 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
         return X509_CRL_verify(handle, key) == 1
     }
 
+    /// Why this CRL cannot tell `certificate`'s status even when its issuer signed it; nil when it
+    /// can. `location` is where it was fetched from (nil when the policy supplied it).
+    ///
+    /// - A critical extension signet does not process (RFC 5280 section 5.2: the CRL must not be
+    ///   used); the delta CRL indicator is judged by ``isDelta``.
+    /// - An issuing distribution point (RFC 5280 section 5.2.5, and 6.3.3 (b)(2)) that narrows the
+    ///   CRL's scope to leave the certificate out: a distribution point that is neither where the
+    ///   CRL was fetched from nor one the certificate names, only CA or only end-entity
+    ///   certificates of the other kind, only some reasons, an indirect CRL, or attribute
+    ///   certificates. Without this, a CRL of another partition (a plain HTTP download someone on
+    ///   the path replaced) would be taken to say that the certificate is not revoked.
+    public func scopeProblem(for certificate: Certificate, location: String?) -> String? {
+        for index in 0..<max(0, X509_CRL_get_ext_count(handle)) {
+            guard let ext = X509_CRL_get_ext(handle, index), X509_EXTENSION_get_critical(ext) != 0 else { continue }
+            let nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext))
+            guard nid != NID_issuing_distribution_point && nid != NID_delta_crl else { continue }
+            var buffer = [CChar](repeating: 0, count: 128)
+            let length = OBJ_obj2txt(&buffer, Int32(buffer.count), X509_EXTENSION_get_object(ext), 1)
+            let name = String(decoding: buffer.prefix(Int(max(0, length))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return "the CRL has a critical extension signet does not process (\(name))"
+        }
+        let index = X509_CRL_get_ext_by_NID(handle, NID_issuing_distribution_point, -1)
+        guard index >= 0 else { return nil }
+        guard let ext = X509_CRL_get_ext(handle, index), let data = X509_EXTENSION_get_data(ext), let bytes = ASN1_STRING_get0_data(data),
+              let sequence = DER.element(UnsafeBufferPointer(start: bytes, count: Int(ASN1_STRING_length(data)))), sequence.tag == 0x30,
+              let fields = sequence.children else {
+            return "the CRL's issuing distribution point cannot be read"
+        }
+        let isAuthority = certificate.basicConstraints?.isCertificateAuthority == true
+        for field in fields {
+            let isTrue = field.content.first.map { $0 != 0 } ?? false
+            switch field.tag {
+            case 0xa0:
+                guard let names = field.children, names.count == 1, names[0].tag == 0xa0, let generalNames = names[0].children else {
+                    return "the CRL's issuing distribution point is named relative to its issuer, which signet does not match"
+                }
+                let scope = generalNames.filter { $0.tag == 0x86 }.map { String(decoding: $0.content, as: UTF8.self) }
+                let named = (certificate.crlDistributionPoints ?? []).flatMap(\.locations)
+                let matches = location.map { scope.contains($0) } ?? scope.contains(where: named.contains)
+                if !matches {
+                    let source = location.map { "was fetched from \($0)" } ?? "is not for a distribution point the certificate names (\(named.joined(separator: ", ")))"
+                    return "the CRL covers distribution point \(scope.joined(separator: ", ")) and \(source)"
+                }
+            case 0x81 where isTrue && isAuthority: return "the CRL covers end-entity certificates only, and \"\(certificate.subject)\" is a CA"
+            case 0x82 where isTrue && !isAuthority: return "the CRL covers CA certificates only, and \"\(certificate.subject)\" is not a CA"
+            case 0x83: return "the CRL covers some revocation reasons only (a partitioned CRL)"
+            case 0x84 where isTrue: return "the CRL is an indirect CRL, which signet does not process"
+            case 0x85 where isTrue: return "the CRL covers attribute certificates only"
+            default: continue
+            }
+        }
+        return nil
+    }
+
     /// When `certificate` was revoked, if this CRL lists it (by issuer and serial number);
     /// nil when it does not. An entry `removeFromCRL` is not a revocation.
     public func revocationDate(of certificate: Certificate) -> Date? {

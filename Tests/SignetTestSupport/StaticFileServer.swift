@@ -1,18 +1,18 @@
 import Foundation
-import SignetTestSupport
 
-/// Python's `http.server` serving a directory on 127.0.0.1, in a child process: the TUF
-/// repository the client under test fetches from. Files can change between fetches.
-final class StaticFileServer: @unchecked Sendable {
+/// Python's `http.server` serving a directory on 127.0.0.1, in a child process: a TUF
+/// repository or CRL distribution point the client under test fetches from. Files can change
+/// between fetches.
+public final class StaticFileServer: @unchecked Sendable {
     // Immutable after init; the child process is thread-safe.
-    let port: Int
-    let root: URL
+    public let port: Int
+    public let root: URL
     private let process: TestProcess
 
     /// `http://127.0.0.1:<port>`.
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    static func start(serving root: URL) async throws -> StaticFileServer {
+    public static func start(serving root: URL) async throws -> StaticFileServer {
         try await offThePool { try StaticFileServer(root: root) }
     }
 
@@ -27,7 +27,7 @@ final class StaticFileServer: @unchecked Sendable {
     }
 
     /// The request paths served so far, in order (from the server's log).
-    var requestedPaths: [String] {
+    public var requestedPaths: [String] {
         process.stderr.split(separator: "\n").compactMap { line in
             guard let start = line.range(of: "\"GET ") else { return nil }
             let rest = line[start.upperBound...]

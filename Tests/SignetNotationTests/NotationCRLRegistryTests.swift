@@ -1,0 +1,134 @@
+import Foundation
+import SignetCrypto
+import SignetNotation
+import SignetPolicy
+import SignetRegistry
+import SignetTestSupport
+import SignetVerify
+import Testing
+
+/// Revocation end to end: images signed with `notation`'s layout (a JWS envelope in a signature
+/// manifest whose subject is the image, found through the `sha256-<hex>` tag index) on a real
+/// registry (Debian's docker-registry), a policy compiled by the loader, the engine, and CRLs
+/// downloaded from the distribution point the signing certificate names (Python's `http.server`
+/// on 127.0.0.1).
+@Suite(.serialized) struct NotationCRLRegistryTests {
+    static func deadline() -> ContinuousClock.Instant { TestBudget.deadline(120) }
+
+    @Test func theCRLTheSigningCertificateNamesDecidesTheImage() async throws {
+        let served = TemporaryDirectory(prefix: "crl-server")
+        let server = try await StaticFileServer.start(serving: served.url)
+        let location = server.baseURL + "/acme.crl"
+        var named = NotationTestSigner.Extensions()
+        named.leaf.append("crlDistributionPoints=URI:\(location)")
+        // A second signer whose distribution point nothing listens on.
+        let closed = "http://127.0.0.1:\(FreePort.make())/acme.crl"
+        var unreachable = NotationTestSigner.Extensions()
+        unreachable.leaf.append("crlDistributionPoints=URI:\(closed)")
+        let (namedExtensions, unreachableExtensions) = (named, unreachable)
+        let signer = try await offThePool { try NotationTestSigner(extensions: namedExtensions) }
+        let offline = try await offThePool { try NotationTestSigner(extensions: unreachableExtensions) }
+        let registry = try await offThePool { try RegistryFixture() }
+        defer { registry.stop() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        defer { client.shutdown() }
+        let image = try await Self.pushSignedImage(signer: signer, to: registry, client: client, repository: "acme/app")
+        let offlineImage = try await Self.pushSignedImage(signer: offline, to: registry, client: client, repository: "acme/offline")
+
+        var configuration = HTTPCRLDownloader.Configuration()
+        configuration.maximumAge = .zero  // downloaded again for every verification
+        configuration.failureHold = .zero
+        let downloader = try HTTPCRLDownloader(configuration: configuration)
+        defer { downloader.shutdown() }
+        func verify(_ image: ImageReference, by signer: NotationTestSigner) async throws(VerificationError) -> VerificationResult {
+            let engine = VerificationEngine(
+                registry: client, verifiers: [NotationSignatureVerifier(registry: client, clock: .fixed(signer.validTime), crlDownloader: downloader)])
+            let policy: CompiledPolicy
+            do {
+                policy = try Self.policy(glob: "\(registry.host)/**", root: signer.root, in: served)
+            } catch {
+                Issue.record("the policy does not compile: \(error)")
+                throw .deadlineExceeded
+            }
+            return try await engine.verify(image: image, authority: policy.authorities[0], policy: policy.name, revision: UUID().uuidString, deadline: Self.deadline())
+        }
+
+        // Nothing published yet: the distribution point answers 404, a verdict (revocation unavailable).
+        let notPublished = try await verify(image, by: signer)
+        #expect(!notPublished.passed)
+        #expect(notPublished.reason.contains("revocation validation failed: revocation unavailable: the CRL of the certificate \"CN=signer,O=Acme,ST=WA,C=US\" could not be downloaded from \(location): HTTP status 404"),
+                "\(notPublished.reason)")
+
+        try Data(try await offThePool { try signer.rootCRL(revoking: []) }).write(to: served.file("acme.crl"))
+        let clean = try await verify(image, by: signer)
+        #expect(clean.passed, "\(clean.reason)")
+        #expect(clean.steps.contains { $0.name.hasSuffix(" revocation") && $0.detail.contains("(CRL from \(location))") }, "\(clean.steps.map(\.detail))")
+
+        try Data(try await offThePool { try signer.rootCRL(revoking: [signer.leaf]) }).write(to: served.file("acme.crl"))
+        let revoked = try await verify(image, by: signer)
+        #expect(!revoked.passed)
+        #expect(revoked.reason.contains("revocation validation failed: the certificate \"CN=signer,O=Acme,ST=WA,C=US\" is revoked"), "\(revoked.reason)")
+        #expect(server.requestedPaths.filter { $0 == "/acme.crl" }.count == 3, "\(server.requestedPaths)")
+
+        // A distribution point that cannot be reached now is no verdict on the image: the
+        // verification fails with an error, which is not kept, naming what could not be fetched.
+        do {
+            let result = try await verify(offlineImage, by: offline)
+            Issue.record("a CRL that could not be downloaded gave a verdict: \(result.reason)")
+        } catch {
+            #expect(error.isTransient)
+            #expect(error.description.contains("could not be downloaded from \(closed)"), "\(error)")
+        }
+    }
+
+    /// The policy: one `notation` authority trusting `root` (written to `directory`) under a
+    /// strict global statement.
+    static func policy(glob: String, root: Certificate, in directory: TemporaryDirectory) throws -> CompiledPolicy {
+        let file = try directory.write("root-\(UUID().uuidString).crt", root.pemEncoded)
+        let yaml = """
+            apiVersion: signet.dev/v1alpha1
+            kind: ClusterImagePolicy
+            metadata:
+              name: notation-crl
+            spec:
+              images:
+                - glob: "\(glob)"
+              authorities:
+                - name: acme
+                  notation:
+                    trustPolicy: |
+                      {"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:acme"],"trustedIdentities":["*"]}]}
+                    trustStores:
+                      - name: ca:acme
+                        file: \(file.path)
+            """
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "notation.yaml", bytes: Array(yaml.utf8))])
+        guard let policy = set.policies.first else { throw TestProcessError(message: "no policy compiled") }
+        return policy
+    }
+
+    /// Pushes a one-layer image to `<registry>/<repository>:v1` and a Notation signature of it
+    /// by `signer` as `notation sign` leaves it on a registry without the referrers API.
+    static func pushSignedImage(signer: NotationTestSigner, to registry: RegistryFixture, client: RegistryClient, repository: String) async throws -> ImageReference {
+        let name = "\(registry.host)/\(repository)"
+        let reference = try ImageReference(parsing: name)
+        func descriptor(_ pushed: Descriptor, _ mediaType: String) -> String {
+            #"{"mediaType":"\#(mediaType)","digest":"\#(pushed.digest)","size":\#(pushed.size)}"#
+        }
+        let config = try await client.pushBlob(Array("{}".utf8), to: reference, deadline: deadline())
+        let layer = try await client.pushBlob(Array("layer of \(repository)".utf8), to: reference, deadline: deadline())
+        let manifest = #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(descriptor(config, "application/vnd.oci.image.config.v1+json")),"layers":[\#(descriptor(layer, "application/vnd.oci.image.layer.v1.tar"))]}"#
+        let tagged = try ImageReference(parsing: "\(name):v1")
+        let image = try await client.pushManifest(Array(manifest.utf8), mediaType: MediaType.ociManifest, to: tagged, deadline: deadline())
+        let target = NotationTarget(digest: image.digest.description, mediaType: MediaType.ociManifest, size: image.size)
+        let envelope = try await offThePool { try signer.jws(payload: NotationTestSigner.payload(target)) }
+        let envelopeBlob = try await client.pushBlob(envelope, to: reference, deadline: deadline())
+        let signature = #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","artifactType":"\#(MediaType.notarySignature)","config":\#(descriptor(config, MediaType.notarySignature)),"layers":[\#(descriptor(envelopeBlob, "application/jose+json"))],"subject":\#(descriptor(image, MediaType.ociManifest))}"#
+        let signatureManifest = try await client.pushManifest(
+            Array(signature.utf8), mediaType: MediaType.ociManifest, to: try ImageReference(parsing: "\(name):signature"), deadline: deadline())
+        let index = #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(signatureManifest.digest)","size":\#(signatureManifest.size),"artifactType":"\#(MediaType.notarySignature)"}]}"#
+        let tag = image.digest.description.replacingOccurrences(of: ":", with: "-")
+        try await client.pushManifest(Array(index.utf8), mediaType: MediaType.ociIndex, to: try ImageReference(parsing: "\(name):\(tag)"), deadline: deadline())
+        return tagged
+    }
+}
