@@ -1303,8 +1303,9 @@ class Network(unittest.TestCase):
         api_ports = {("TCP", p) for p in values["networkPolicy"]["apiServerPorts"]}
         registry_ports = {("TCP", p) for p in values["networkPolicy"]["registryPorts"]}
         self.assertLessEqual(api_ports, self.egress_ports(one(render("defaults"), "NetworkPolicy")))
+        crl_ports = {("TCP", p) for p in values["networkPolicy"]["crlPorts"]}
         ports = self.egress_ports(one(render("configmap-source"), "NetworkPolicy"))
-        self.assertEqual(ports - {("UDP", 53), ("TCP", 53)}, registry_ports, "no API server egress when signet never calls it")
+        self.assertEqual(ports - {("UDP", 53), ("TCP", 53)}, registry_ports | crl_ports, "no API server egress when signet never calls it")
         limited = one(render_with(["--set-json", 'networkPolicy.apiServerTo=[{"ipBlock":{"cidr":"10.0.0.1/32"}}]']), "NetworkPolicy")
         api_rules = [r for r in limited["spec"]["egress"] if {("TCP", p["port"]) for p in r["ports"]} == api_ports]
         self.assertEqual(api_rules[0]["to"], [{"ipBlock": {"cidr": "10.0.0.1/32"}}])
@@ -1320,6 +1321,20 @@ class Network(unittest.TestCase):
         egress_ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
         self.assertIn(("UDP", 53), egress_ports)
         self.assertIn(("TCP", 443), egress_ports)
+
+    def test_crl_downloads_open_the_crl_ports_only_while_on(self):
+        """notation.crlDownloads (on by default) passes --notation-crl-downloads and lets the pods
+        reach CRL distribution points on networkPolicy.crlPorts (80); off, neither."""
+        for flags, enabled in [([], True), (["--set", "notation.crlDownloads=false"], False)]:
+            with self.subTest(enabled=enabled):
+                docs = render_with(flags)
+                args = container_args(one(docs, "Deployment"))
+                self.assertEqual(args.get("notation-crl-downloads"), "true" if enabled else "false")
+                policy = one(docs, "NetworkPolicy")
+                self.assertEqual(("TCP", 80) in self.egress_ports(policy), enabled)
+                kubernetes_validate.validate(policy, KUBE_VERSION, strict=True)
+        ports = self.egress_ports(one(render_with(["--set-json", "networkPolicy.crlPorts=[80,8080]"]), "NetworkPolicy"))
+        self.assertLessEqual({("TCP", 80), ("TCP", 8080)}, ports)
 
     def test_control_plane_cidrs_limit_the_webhook_port(self):
         """With the control plane's addresses given, the webhook port admits only them and the

@@ -246,7 +246,7 @@ imagePullSecrets:
 - --no-match-action={{ include "signet.noMatchAction" . }}
 {{- end -}}
 
-{{/* The trust material flags `signet serve` and `signet scan` share: how registries are reached (CA bundle, plain-HTTP registries, credentials, the memory budget of their answers), where the Secrets and ConfigMaps policies name are read, and the Sigstore trusted root kept current through TUF. The files they name are mounted by signet.verificationVolumeMounts. */}}
+{{/* The trust material flags `signet serve` and `signet scan` share: how registries are reached (CA bundle, plain-HTTP registries, credentials, the memory budget of their answers), whether Notation CRLs are downloaded, where the Secrets and ConfigMaps policies name are read, and the Sigstore trusted root kept current through TUF. The files they name are mounted by signet.verificationVolumeMounts. */}}
 {{- define "signet.trustArgs" -}}
 {{- if .Values.registry.caBundle.configMap }}
 - --registry-ca-bundle=/etc/signet/registry-ca/{{ .Values.registry.caBundle.key }}
@@ -258,6 +258,7 @@ imagePullSecrets:
 - --docker-config=/etc/signet/docker/config.json
 {{- end }}
 - --max-buffered-registry-bytes={{ int64 .Values.registry.maxBufferedBytes }}
+- --notation-crl-downloads={{ .Values.notation.crlDownloads }}
 {{- if eq .Values.keySecretsSource "api" }}
 {{- if ne .Values.policies.source "kubernetes" }}
 {{- fail "keySecretsSource api reads Secrets through the API: it needs policies.source kubernetes" }}
