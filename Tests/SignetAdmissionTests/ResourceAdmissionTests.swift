@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import SignetTestSupport
 import Testing
 @testable import SignetAdmission
 @testable import SignetPolicy
@@ -192,6 +193,38 @@ struct ResourceAdmissionTests {
         for (mode, kinds) in [("Enforce", #"["Deployment","Pod"]"#), ("Audit", #"["Deployment"]"#)] {
             let quiet = try await Self.respond(responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: mode, kinds: kinds), namespace: nil)
             #expect(quiet.allowed && quiet.warnings == nil, "\(mode) \(kinds): \(quiet.warnings ?? [])")
+        }
+    }
+
+    /// An Enforce policy whose Notation trust policy lets signatures through without checking who
+    /// made them (a statement at level audit, or authenticity overridden to log) or admits images
+    /// unsigned (level skip) is admitted with a warning per statement naming it and its scopes.
+    @Test func anEnforcePolicyWhoseNotationStatementsDoNotEnforceAuthenticityIsAdmittedWithAWarning() async throws {
+        let certificate = TestPaths.vectors.appendingPathComponent("notation/test/e2e/testdata/config/localkeys/e2e.crt").path
+        func policy(mode: String, _ statements: [String]) -> String {
+            let document = #"{"version":"1.0","trustPolicies":[\#(statements.joined(separator: ","))]}"#
+                .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return #"{"apiVersion":"signet.dev/v1alpha1","kind":"ClusterImagePolicy","metadata":{"name":"notation"},"spec":{"mode":"\#(mode)","images":[{"glob":"ghcr.io/acme/**"}],"authorities":[{"name":"acme","notation":{"trustPolicy":"\#(document)","trustStores":[{"name":"ca:acme","file":"\#(certificate)"}]}}]}}"#
+        }
+        func statement(_ name: String, scope: String, _ verification: String) -> String {
+            #"{"name":"\#(name)","registryScopes":["\#(scope)"],"signatureVerification":\#(verification),"trustStores":["ca:acme"],"trustedIdentities":["*"]}"#
+        }
+        let strict = statement("signed", scope: "*", #"{"level":"strict"}"#)
+        let audit = statement("watched", scope: "ghcr.io/acme/watched", #"{"level":"audit"}"#)
+        let logged = statement("logged", scope: "ghcr.io/acme/logged", #"{"level":"strict","override":{"authenticity":"log"}}"#)
+        let skip = #"{"name":"unsigned","registryScopes":["ghcr.io/acme/unsigned"],"signatureVerification":{"level":"skip"}}"#
+        let responder = Self.responder()
+        let warned = try await Self.respond(
+            responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: "Enforce", [strict, audit, logged, skip]), namespace: nil)
+        #expect(warned.allowed, "\(warned.status?.message ?? "")")
+        let warnings = warned.warnings ?? []
+        #expect(warnings.count == 3, "\(warnings)")
+        #expect(warnings.contains { $0.contains("spec.authorities[0].notation.trustPolicy: trust policy statement \"watched\" does not enforce authenticity (level audit): an image of ghcr.io/acme/watched covered by this policy is admitted with any well-formed Notation signature over its digest, whoever made it") }, "\(warnings)")
+        #expect(warnings.contains { $0.contains("trust policy statement \"logged\" does not enforce authenticity (level strict, authenticity overridden to log)") }, "\(warnings)")
+        #expect(warnings.contains { $0.contains("trust policy statement \"unsigned\" is at level skip: images of ghcr.io/acme/unsigned covered by this policy are admitted without any signature") }, "\(warnings)")
+        for (mode, statements) in [("Enforce", [strict]), ("Audit", [strict, audit, skip])] {
+            let quiet = try await Self.respond(responder, kind: "ClusterImagePolicy", resource: "clusterimagepolicies", object: policy(mode: mode, statements), namespace: nil)
+            #expect(quiet.allowed && quiet.warnings == nil, "\(mode): \(quiet.status?.message ?? "") \(quiet.warnings ?? [])")
         }
     }
 

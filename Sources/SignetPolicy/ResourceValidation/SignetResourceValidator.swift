@@ -1,4 +1,5 @@
 import Foundation
+import SignetNotation
 
 /// The checks signet makes of its own resources before they are stored (at admission of a
 /// `signet.dev` object, Kubernetes "Dynamic Admission Control") and offline (`signet lint`): everything ``PolicyLoader`` checks (strict
@@ -48,7 +49,12 @@ public struct SignetResourceValidator: Sendable {
     /// - with ``guardedNamespaceLabels`` known, an `Enforce` policy whose `namespaceSelector`
     ///   reads a label signet does not guard; one entry per label;
     /// - an `Enforce` policy whose `kinds` leaves out `Pod`: a Pod created directly, or by a
-    ///   controller whose kind is not listed, runs the images it covers without its check.
+    ///   controller whose kind is not listed, runs the images it covers without its check;
+    /// - an `Enforce` policy with a `notation` authority whose trust policy has a statement that
+    ///   does not enforce authenticity (level `audit`, or an override that logs or skips it):
+    ///   any well-formed Notation signature over an image's digest passes it, whoever made it;
+    ///   or a statement at level `skip`, which passes the images of its scopes unsigned (the
+    ///   Notary Project trust store and trust policy specification, "Signature Verification").
     public func warnings(_ file: PolicySourceFile) -> [PolicyLoadError] {
         guard let resources = try? loader.loadFile(file) else { return [] }
         var warnings: [PolicyLoadError] = []
@@ -58,6 +64,9 @@ public struct SignetResourceValidator: Sendable {
                 warnings.append(PolicyLoadError(
                     .invalidField, file: policy.source.file, document: policy.source.document, fieldPath: "spec.kinds",
                     message: "leaves out Pod: this policy checks its images only in \(kinds.joined(separator: ", ")) objects, so a Pod created directly (or by a controller of another kind) runs them without this check, and so do the Pods those objects create, which are judged when the object is created or changed; add Pod to kinds unless another Enforce policy covers these images in Pods"))
+            }
+            if case .policy(let policy) = resource, policy.mode == .enforce {
+                warnings += Self.notationStatementWarnings(policy)
             }
             if case .policy(let policy) = resource, let guarded = guardedNamespaceLabels {
                 for label in policy.unguardedSelectorLabels(guarded: guarded) {
@@ -78,6 +87,30 @@ public struct SignetResourceValidator: Sendable {
                 warnings.append(PolicyLoadError(
                     .invalidField, file: source.file, document: source.document, fieldPath: "spec.images[\(index)].glob",
                     message: "glob \"\(glob.pattern)\" names a tag; globs match the repository only, so it is read as glob \"\(repository)\" with tags [\(tags)] (an image by digest alone is covered by a policy, never exempted): write that explicitly"))
+            }
+        }
+        return warnings
+    }
+
+    /// The trust policy statements of `policy`'s `notation` authorities that let images through
+    /// without checking who signed them.
+    static func notationStatementWarnings(_ policy: CompiledPolicy) -> [PolicyLoadError] {
+        var warnings: [PolicyLoadError] = []
+        for (index, authority) in policy.authorities.enumerated() {
+            guard case .notation(let trust) = authority.kind else { continue }
+            for statement in trust.trustPolicy.statements {
+                let scopes = statement.registryScopes.joined(separator: ", ")
+                let message: String
+                if statement.level == .skip {
+                    message = "trust policy statement \"\(statement.name)\" is at level skip: images of \(scopes) covered by this policy are admitted without any signature; keep skip for images you mean to run unsigned"
+                } else if statement.action(for: .authenticity) != .enforce {
+                    message = "trust policy statement \"\(statement.name)\" does not enforce authenticity (level \(statement.level.rawValue)\(statement.level == .audit ? "" : ", authenticity overridden to \(statement.action(for: .authenticity).rawValue)")): an image of \(scopes) covered by this policy is admitted with any well-formed Notation signature over its digest, whoever made it; use level strict or permissive to enforce who signed"
+                } else {
+                    continue
+                }
+                warnings.append(PolicyLoadError(
+                    .invalidField, file: policy.source.file, document: policy.source.document,
+                    fieldPath: "spec.authorities[\(index)].notation.trustPolicy", message: message))
             }
         }
         return warnings
