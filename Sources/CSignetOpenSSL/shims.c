@@ -349,6 +349,11 @@ int signet_X509_stack_count(const STACK_OF(X509) *stack) {
     return stack == NULL ? 0 : sk_X509_num(stack);
 }
 
+int signet_X509_CRL_entry_count(X509_CRL *crl) {
+    STACK_OF(X509_REVOKED) *entries = X509_CRL_get_REVOKED(crl);
+    return entries == NULL ? 0 : sk_X509_REVOKED_num(entries);
+}
+
 X509 *signet_X509_stack_get1(const STACK_OF(X509) *stack, int index) {
     X509 *certificate = sk_X509_value(stack, index);
     if (certificate != NULL) X509_up_ref(certificate);

@@ -157,8 +157,11 @@ final class CurlTransfer: @unchecked Sendable {
         if request.url.prefix(8).lowercased() == "https://" {
             try check(signet_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
         }
-        try check(signet_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1), "follow redirects")
-        try check(signet_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, settings.maximumRedirects), "redirects")
+        // No redirects allowed: a redirect is answered as it came, for the caller to judge.
+        if settings.maximumRedirects > 0 {
+            try check(signet_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1), "follow redirects")
+            try check(signet_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, settings.maximumRedirects), "redirects")
+        }
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")
         try check(signet_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
         if let caBundlePath = settings.caBundlePath {

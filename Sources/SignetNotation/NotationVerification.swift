@@ -32,6 +32,9 @@ public struct NotationVerification: Sendable, Hashable, Codable {
     /// Whether revocation was unavailable because a download failed in a way that may pass later
     /// (a timeout, a refused connection): a verdict that should not be kept.
     public var crlDownloadFailedTransiently = false
+    /// Downloaded CRLs found unusable (not the issuer's, out of scope, without `nextUpdate`, not
+    /// the delta they were fetched as): a downloader should not keep them.
+    public var crlLocationsRejected: [String] = []
 
     init(statement: String, level: NotationTrustPolicy.VerificationLevel) {
         self.statement = statement

@@ -16,6 +16,9 @@ extension NotationVerifier {
         var locationsToDownload: [String] = []
         /// Whether a download that could succeed later failed.
         var downloadFailedTransiently = false
+        /// Downloaded CRLs found unusable (not the issuer's, out of scope, without nextUpdate):
+        /// the downloader should not keep them.
+        var rejectedDownloads: [String] = []
     }
 
     /// The outcome of the revocation step.
@@ -24,6 +27,7 @@ extension NotationVerifier {
         var detail: String
         var locationsToDownload: [String]
         var downloadFailedTransiently: Bool
+        var rejectedDownloads: [String]
     }
 
     /// Revocation ("Certificate Revocation Evaluation" of the Notary Project trust store and
@@ -32,17 +36,22 @@ extension NotationVerifier {
     ///
     /// - a certificate without revocation information (no CRL distribution point, no OCSP
     ///   responder) is not revocable and passes, as the specification says;
-    /// - one whose issuer signed a supplied CRL that covers it (``CertificateRevocationList/scopeProblem(for:location:)``)
-    ///   is judged by the supplied CRLs alone;
-    /// - otherwise, when downloads are on and `mayDownload` (the chain is trusted: an untrusted
-    ///   chain could make signet request any URL it names), by the CRL of each of its
-    ///   distribution points, downloaded from the point's `http` location, which must be
-    ///   signed by its issuer, cover it and be current;
-    /// - a listed certificate is revoked; a CRL past its `nextUpdate`, a delta CRL (RFC 5280
-    ///   section 5.2.4, which lists only changes since its base), a CRL that could not be
-    ///   downloaded or does not cover the certificate, an OCSP responder alone (signet does not
-    ///   query OCSP), or revocation information nothing covers make the status unavailable, a
-    ///   failure where the statement enforces revocation.
+    /// - otherwise its status is known when a current, complete CRL of its issuer that covers it
+    ///   (``CertificateRevocationList/scopeProblem(for:location:)``) was judged: a supplied one,
+    ///   or, when downloads are on and `mayDownload` (the chain is trusted: an untrusted chain
+    ///   could make signet request any URL it names), the CRL of each of its distribution
+    ///   points, downloaded from the point's `http` location. With downloads on, a certificate
+    ///   a supplied CRL covers has its CRLs downloaded too, and a listing in either counts;
+    /// - a CRL is current while its `nextUpdate` has not passed (one without `nextUpdate` never
+    ///   shows it is current, RFC 5280 section 5.1.2.5); a CRL that announces delta CRLs (the
+    ///   freshest CRL extension of the CRL or the certificate, RFC 5280 section 5.2.6) is
+    ///   complete only with a current delta CRL of the same issuer that updates it (supplied, or
+    ///   downloaded), whose listings count as the base's do (`removeFromCRL` takes a certificate
+    ///   off hold);
+    /// - a listed certificate is revoked; a status that cannot be known (a CRL that could not be
+    ///   downloaded, is not the issuer's, does not cover the certificate, is stale, lacks its
+    ///   delta; an OCSP responder alone, which signet does not query) is unavailable, a failure
+    ///   where the statement enforces revocation.
     ///
     /// A revoked certificate is reported before an unavailable status, as notation-go does.
     /// `role` names the chain in messages ("certificate", "TSA certificate").
@@ -50,99 +59,76 @@ extension NotationVerifier {
         var result = ChainRevocation(detail: "")
         var checked: [String] = []
         var notRevocable: [String] = []
-        func unavailable(_ reason: @autoclosure () -> String) {
-            if result.unavailable == nil { result.unavailable = "revocation unavailable: " + reason() }
-        }
-        /// Judges `certificate` by `list` (already known to be issued by its issuer and to
-        /// cover it); false when the list cannot tell its status.
-        func judge(_ certificate: Certificate, by list: CertificateRevocationList, of issuer: Certificate, from location: String?) -> Bool {
-            let source = location.map { "the CRL at \($0)" } ?? "the CRL of \"\(issuer.subject)\""
-            if let revoked = list.revocationDate(of: certificate), result.revoked == nil {
-                result.revoked = "the \(role) \"\(certificate.subject)\" is revoked (since \(revoked.formatted(.iso8601)), \(source))"
-            }
-            // A delta CRL lists only what changed since its base: taken for a complete CRL it
-            // would call any certificate revoked before the base "not revoked".
-            if list.isDelta {
-                unavailable("\(source) is a delta CRL (RFC 5280 section 5.2.4); \(location == nil ? "supply" : "signet needs") the complete CRL")
-                return false
-            }
-            if let next = list.nextUpdate, next < now {
-                unavailable("\(source) expired at \(next.formatted(.iso8601)) (its nextUpdate)")
-                return false
-            }
-            return true
-        }
         for index in 0..<max(0, chain.count - 1) {
             let certificate = chain[index]
             let issuer = chain[index + 1]
-            let supplied = crls.filter { $0.isIssued(by: issuer) && $0.scopeProblem(for: certificate, location: nil) == nil }
-            if !supplied.isEmpty {
-                let known = supplied.map { judge(certificate, by: $0, of: issuer, from: nil) }.allSatisfy { $0 }
-                if known { checked.append("\"\(certificate.subject)\"") }
-                continue
+            var status = CertificateStatus(certificate: certificate, issuer: issuer, role: role, now: now, verifier: self, mayDownload: mayDownload)
+            let supplied = crls.filter { !$0.isDelta && $0.isIssued(by: issuer) && $0.scopeProblem(for: certificate, location: nil) == nil }
+            var known = false
+            var sources: [String] = []
+            for list in supplied where status.judge(list, from: nil) {
+                known = true
+                if !sources.contains("supplied") { sources.append("supplied") }
+            }
+            if supplied.isEmpty, crls.contains(where: { $0.isDelta && $0.isIssued(by: issuer) }) {
+                status.unavailable("a supplied CRL of \"\(issuer.subject)\" is a delta CRL (RFC 5280 section 5.2.4), which updates a complete CRL and never stands for one; supply the complete CRL too")
             }
             let points = certificate.crlDistributionPoints
             let responders = certificate.revocationSources.ocspResponders
-            if points?.isEmpty == true && responders.isEmpty {
+            if supplied.isEmpty, points?.isEmpty == true, responders.isEmpty {
                 notRevocable.append("\"\(certificate.subject)\"")
                 continue
             }
             let ways = "supply a current CRL of its issuer \"\(issuer.subject)\" in the authority's crls, "
                 + "or set revocation to log or skip in the trust policy statement's signatureVerification override"
-            guard let points else {
-                unavailable("the \(role) \"\(certificate.subject)\" has a CRL distribution points extension that cannot be read; \(ways)")
-                continue
-            }
-            guard !points.isEmpty else {
-                unavailable("the \(role) \"\(certificate.subject)\" publishes its revocation status through OCSP only (\(responders.joined(separator: ", "))), "
-                    + "and signet does not query OCSP responders; \(ways)")
-                continue
-            }
-            guard downloads.enabled, mayDownload else {
-                let named = points.flatMap(\.locations).joined(separator: ", ")
-                let why = downloads.enabled
-                    ? "signet downloads CRLs only for a certificate chain that passed authenticity"
-                    : "CRL downloads are off (--notation-crl-downloads)"
-                unavailable("the \(role) \"\(certificate.subject)\" publishes its revocation status (CRL distribution point \(named.isEmpty ? "without a URI" : named)), and \(why); \(ways)")
-                continue
-            }
-            var known = true
-            var sources: [String] = []
-            for point in points {
-                guard !point.isPartial else {
-                    unavailable("the \(role) \"\(certificate.subject)\" names a partial or indirect CRL distribution point, which signet does not process; \(ways)")
-                    known = false
-                    break
-                }
-                guard let location = CRLDownloads.location(of: point) else {
-                    let named = point.locations.isEmpty ? "a name without a URI" : point.locations.joined(separator: ", ")
-                    unavailable("the \(role) \"\(certificate.subject)\" names a CRL distribution point signet cannot download (\(named); only http locations are downloaded); \(ways)")
-                    known = false
-                    break
-                }
-                sources.append(location)
-                switch downloads.results[location] {
-                case nil:
-                    result.locationsToDownload.append(location)
-                    unavailable("the CRL at \(location) was not downloaded")
-                    known = false
-                case .failure(let failure):
-                    if failure.isTransient { result.downloadFailedTransiently = true }
-                    unavailable("the CRL of the \(role) \"\(certificate.subject)\" could not be downloaded from \(location): \(failure.description)")
-                    known = false
-                case .success(let list):
-                    if !list.isIssued(by: issuer) {
-                        unavailable("the CRL at \(location) is not signed by \"\(issuer.subject)\", the issuer of the \(role) \"\(certificate.subject)\"")
-                        known = false
-                    } else if let problem = list.scopeProblem(for: certificate, location: location) {
-                        unavailable("the CRL at \(location) does not cover the \(role) \"\(certificate.subject)\": \(problem)")
-                        known = false
-                    } else if !judge(certificate, by: list, of: issuer, from: location) {
-                        known = false
+            if let points, !points.isEmpty, downloads.enabled, mayDownload {
+                var allKnown = true
+                var downloaded: [String] = []
+                for point in points {
+                    guard !point.isPartial else {
+                        status.unavailable("the \(role) \"\(certificate.subject)\" names a partial or indirect CRL distribution point, which signet does not process; \(ways)")
+                        allKnown = false
+                        continue
+                    }
+                    guard let location = CRLDownloads.location(of: point) else {
+                        let named = point.locations.isEmpty ? "a name without a URI" : point.locations.joined(separator: ", ")
+                        status.unavailable("the \(role) \"\(certificate.subject)\" names a CRL distribution point signet cannot download (\(named); only http locations are downloaded); \(ways)")
+                        allKnown = false
+                        continue
+                    }
+                    if let list = status.downloaded(location), status.judge(list, from: location) {
+                        downloaded.append(location)
+                    } else {
+                        allKnown = false
                     }
                 }
+                if allKnown {
+                    known = true
+                    sources.append("CRL from \(downloaded.joined(separator: ", "))")
+                }
+            } else if !known {
+                if points == nil {
+                    status.unavailable("the \(role) \"\(certificate.subject)\" has a CRL distribution points extension that cannot be read; \(ways)")
+                } else if points?.isEmpty == true {
+                    status.unavailable("the \(role) \"\(certificate.subject)\" publishes its revocation status through OCSP only (\(responders.joined(separator: ", "))), "
+                        + "and signet does not query OCSP responders; \(ways)")
+                } else {
+                    let named = (points ?? []).flatMap(\.locations).joined(separator: ", ")
+                    let why = downloads.enabled
+                        ? "signet downloads CRLs only for a certificate chain that passed authenticity"
+                        : "CRL downloads are off (--notation-crl-downloads)"
+                    status.unavailable("the \(role) \"\(certificate.subject)\" publishes its revocation status (CRL distribution point \(named.isEmpty ? "without a URI" : named)), and \(why); \(ways)")
+                }
             }
-            if known { checked.append("\"\(certificate.subject)\" (CRL from \(sources.joined(separator: ", ")))") }
+            if result.revoked == nil, let revoked = status.revoked { result.revoked = revoked }
+            result.locationsToDownload += status.locationsToDownload
+            result.rejectedDownloads += status.rejectedDownloads
+            if !known {
+                if result.unavailable == nil { result.unavailable = status.problem.map { "revocation unavailable: " + $0 } }
+                if status.downloadFailedTransiently { result.downloadFailedTransiently = true }
+            } else if status.revoked == nil {
+                checked.append("\"\(certificate.subject)\" (\(sources.joined(separator: "; ")))")
+            }
         }
         var parts: [String] = []
         if !checked.isEmpty { parts.append("not revoked per the CRLs: " + checked.joined(separator: ", ")) }
@@ -162,7 +148,8 @@ extension NotationVerifier {
         var outcome = RevocationOutcome(
             problem: nil, detail: signing.detail + (timestamping.map { "; the TSA's chain: " + $0.detail } ?? ""),
             locationsToDownload: signing.locationsToDownload + (timestamping?.locationsToDownload ?? []),
-            downloadFailedTransiently: signing.downloadFailedTransiently || timestamping?.downloadFailedTransiently == true)
+            downloadFailedTransiently: signing.downloadFailedTransiently || timestamping?.downloadFailedTransiently == true,
+            rejectedDownloads: signing.rejectedDownloads + (timestamping?.rejectedDownloads ?? []))
         outcome.problem = signing.revoked ?? timestamping?.revoked ?? signing.unavailable ?? timestamping?.unavailable
         return outcome
     }

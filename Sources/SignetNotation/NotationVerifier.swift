@@ -69,6 +69,7 @@ public struct NotationVerifier: Sendable {
         let revocation = revocationOutcome(envelope.certificateChain, chainTrusted: untrusted == nil, timestamping: timestampRevocation, now: now)
         report.crlLocationsToDownload = revocation.locationsToDownload
         report.crlDownloadFailedTransiently = revocation.downloadFailedTransiently
+        report.crlLocationsRejected = revocation.rejectedDownloads
         _ = report.proceed(.revocation, statement.action(for: .revocation), failure: revocation.problem, passed: revocation.detail)
         return report
     }
@@ -76,16 +77,17 @@ public struct NotationVerifier: Sendable {
     /// What makes a pass stop holding as time goes on, of the checks the statement enforces (a
     /// logged or skipped check fails without failing the signature): the signature's expiry, the
     /// chain's validity when it is judged at the time of verification, and the nextUpdate of
-    /// the CRLs that cover the chain.
+    /// the CRLs that cover the chain (supplied ones of its issuers, and every CRL downloaded for
+    /// this verification, the TSA chain's included).
     func validUntil(_ envelope: NotationEnvelope, judgedAtVerification: Bool) -> Date? {
         let chain = envelope.certificateChain
         var limits: [Date] = []
         if statement.action(for: .expiry) == .enforce, let expiry = envelope.expiry { limits.append(expiry) }
         if judgedAtVerification, statement.action(for: .authenticTimestamp) == .enforce { limits += chain.map(\.notValidAfter) }
         if statement.action(for: .revocation) == .enforce {
-            let downloaded = downloads.results.values.compactMap { try? $0.get() }
+            limits += downloads.results.values.compactMap { try? $0.get().nextUpdate }
             for index in chain.indices.dropLast() {
-                limits += (crls + downloaded).filter { $0.isIssued(by: chain[index + 1]) }.compactMap(\.nextUpdate)
+                limits += crls.filter { $0.isIssued(by: chain[index + 1]) }.compactMap(\.nextUpdate)
             }
         }
         return limits.min()

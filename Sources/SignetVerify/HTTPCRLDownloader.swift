@@ -8,17 +8,23 @@ import SignetNotation
 
 /// Downloads CRLs from the `http` distribution points certificates name (RFC 5280 section
 /// 4.2.1.13: one DER-encoded CRL per URI), for the Notation revocation check, as notation-go
-/// does: `http` only, no redirects, a size limit, each CRL kept until its `nextUpdate`.
+/// does: `http` locations (a redirect may lead to `https`, at most three), a size limit, each CRL
+/// kept until its `nextUpdate`.
 ///
 /// Bounded for an admission server:
 /// - each download has its own time limit (``Configuration/requestTimeout``) whatever the
 ///   caller's deadline, and goes on after a caller stops waiting, so a large CRL that did not
 ///   arrive within one review is kept for the next;
 /// - one download per location at a time (callers asking for one under way wait for it), and at
-///   most ``Configuration/concurrentDownloads`` locations at once;
-/// - the kept CRLs take at most ``Configuration/cacheBytes`` (least recently used leave first);
-///   each is downloaded again after ``Configuration/maximumAge`` or at its `nextUpdate`,
-///   whichever comes first, and while that fails the one kept stands until its `nextUpdate`;
+///   most ``Configuration/concurrentDownloads`` locations at once (a caller beyond waits for a
+///   place until its deadline): a parsed CRL takes about ten times its DER in memory;
+/// - the kept CRLs take at most ``Configuration/cacheBytes`` of memory, estimated
+///   (``CertificateRevocationList/estimatedMemory``; least recently used leave first); each is
+///   downloaded again after ``Configuration/maximumAge`` or at its `nextUpdate`, whichever comes
+///   first, and while that fails (or does not finish within the caller's deadline) the one kept
+///   stands until its `nextUpdate`; an older CRL never replaces a newer one that is current;
+/// - a CRL the verifier finds unusable (not the issuer's, out of scope) is forgotten
+///   (``discard(_:)``), so an answer someone on the plain-HTTP path put there does not stay;
 /// - a failed download is answered from memory for ``Configuration/failureHold``, so a
 ///   distribution point that does not answer costs each review nothing but that answer.
 ///
@@ -33,18 +39,19 @@ public final class HTTPCRLDownloader: CRLDownloading {
     public struct Configuration: Sendable {
         /// How long one download may take, connection included.
         public var requestTimeout: Duration = .seconds(5)
-        /// The largest CRL downloaded (notation-go allows 32 MiB; the largest public CRLs are
-        /// under 16 MiB).
-        public var maximumBytes = 16 << 20
-        /// DER bytes of the CRLs kept at most.
-        public var cacheBytes = 48 << 20
+        /// The largest CRL downloaded, in DER bytes (code-signing CAs publish CRLs of kilobytes;
+        /// parsed, a CRL of minimal entries takes about ten times its size). A larger one is
+        /// "revocation unavailable": supply it in the authority's `crls`.
+        public var maximumBytes = 4 << 20
+        /// Memory the kept CRLs take at most, estimated (``CertificateRevocationList/estimatedMemory``).
+        public var cacheBytes = 64 << 20
         /// A kept CRL is downloaded again after this long even when its `nextUpdate` is later,
         /// so a revocation the CA publishes early is seen within it.
         public var maximumAge: Duration = .seconds(3600)
         /// How long a failed download is answered from memory.
         public var failureHold: Duration = .seconds(30)
         /// Distinct locations downloaded at once at most.
-        public var concurrentDownloads = 4
+        public var concurrentDownloads = 2
         public var userAgent = "signet"
 
         public init() {}
@@ -76,8 +83,10 @@ public final class HTTPCRLDownloader: CRLDownloading {
 
     private enum Lookup {
         case ready(Result<CertificateRevocationList, CRLDownloadFailure>, outcome: String)
-        case join(Flight, waiter: Int)
-        case start(Flight, waiter: Int)
+        case join(Flight, waiter: Int, stale: Result<CertificateRevocationList, CRLDownloadFailure>?)
+        case start(Flight, waiter: Int, stale: Result<CertificateRevocationList, CRLDownloadFailure>?)
+        /// Every place is taken: wait for `flight` (any download under way) to end, then look again.
+        case busy(Flight, waiter: Int)
     }
 
     /// Locations looked up per call at most (a chain's and its TSA's certificates name a few).
@@ -86,6 +95,7 @@ public final class HTTPCRLDownloader: CRLDownloading {
     static let maximumHeldFailures = 1024
 
     public let configuration: Configuration
+    public var maximumAge: Duration { configuration.maximumAge }
     private let client: HTTPClient
     private let clock: WallClock
     private let state = NIOLockedValueBox(State())
@@ -137,45 +147,64 @@ public final class HTTPCRLDownloader: CRLDownloading {
         guard Self.isDownloadable(location) else {
             return .failure(CRLDownloadFailure("not an http URL signet downloads", isTransient: false))
         }
-        let now = ContinuousClock.now
-        let wallNow = clock.now
-        let lookup = state.withLockedValue { state -> Lookup in
-            if var entry = state.entries[location], now < entry.downloaded + configuration.maximumAge,
-               entry.list.nextUpdate.map({ $0 > wallNow }) ?? true {
-                state.uses += 1
-                entry.lastUsed = state.uses
-                state.entries[location] = entry
-                return .ready(.success(entry.list), outcome: "kept")
+        while true {
+            let now = ContinuousClock.now
+            let wallNow = clock.now
+            let lookup = state.withLockedValue { state -> Lookup in
+                if var entry = state.entries[location], now < entry.downloaded + configuration.maximumAge,
+                   entry.list.nextUpdate.map({ $0 > wallNow }) ?? false {
+                    state.uses += 1
+                    entry.lastUsed = state.uses
+                    state.entries[location] = entry
+                    return .ready(.success(entry.list), outcome: "kept")
+                }
+                let stale = Self.stale(state.entries[location], wallNow: wallNow)
+                if let held = state.failures[location], now < held.until {
+                    return .ready(stale ?? .failure(held.failure), outcome: "held_failure")
+                }
+                state.nextWaiter += 1
+                if let flight = state.flights[location] { return .join(flight, waiter: state.nextWaiter, stale: stale) }
+                if state.flights.count >= configuration.concurrentDownloads, let any = state.flights.values.first {
+                    return .busy(any, waiter: state.nextWaiter)
+                }
+                let flight = Flight()
+                state.flights[location] = flight
+                return .start(flight, waiter: state.nextWaiter, stale: stale)
             }
-            if let held = state.failures[location], now < held.until {
-                return .ready(Self.stale(state.entries[location], wallNow: wallNow) ?? .failure(held.failure), outcome: "held_failure")
+            let flight: Flight
+            let waiter: Int
+            let stale: Result<CertificateRevocationList, CRLDownloadFailure>?
+            switch lookup {
+            case .ready(let result, let outcome):
+                Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", outcome)]).increment()
+                return result
+            case .busy(let running, let id):
+                Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", "busy")]).increment()
+                // A place frees when a download ends; past the deadline the caller has waited enough.
+                guard await wait(for: running, as: id, until: deadline) != nil else {
+                    return .failure(CRLDownloadFailure(
+                        "signet downloads at most \(configuration.concurrentDownloads) CRLs at once, and no place freed before the verification deadline; the next review tries again",
+                        isTransient: true))
+                }
+                continue
+            case .join(let running, let id, let kept):
+                Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", "joined")]).increment()
+                (flight, waiter, stale) = (running, id, kept)
+            case .start(let started, let id, let kept):
+                Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", "download")]).increment()
+                (flight, waiter, stale) = (started, id, kept)
+                Task { await self.run(started, for: location) }
             }
-            state.nextWaiter += 1
-            if let flight = state.flights[location] { return .join(flight, waiter: state.nextWaiter) }
-            guard state.flights.count < configuration.concurrentDownloads else {
-                return .ready(Self.stale(state.entries[location], wallNow: wallNow) ?? .failure(CRLDownloadFailure(
-                    "\(state.flights.count) other CRL downloads are under way", isTransient: true)), outcome: "busy")
-            }
-            let flight = Flight()
-            state.flights[location] = flight
-            return .start(flight, waiter: state.nextWaiter)
+            return await wait(for: flight, as: waiter, until: deadline) ?? stale ?? .failure(CRLDownloadFailure(
+                "no answer before the verification deadline (the download goes on for up to \(configuration.requestTimeout) and is kept for the next review)",
+                isTransient: true))
         }
-        let flight: Flight
-        let waiter: Int
-        switch lookup {
-        case .ready(let result, let outcome):
-            Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", outcome)]).increment()
-            return result
-        case .join(let running, let id):
-            Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", "joined")]).increment()
-            (flight, waiter) = (running, id)
-        case .start(let started, let id):
-            Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", "download")]).increment()
-            (flight, waiter) = (started, id)
-            Task { await self.run(started, for: location) }
+    }
+
+    public func discard(_ location: String) {
+        state.withLockedValue { state in
+            if let entry = state.entries.removeValue(forKey: location) { state.bytes -= entry.list.estimatedMemory }
         }
-        return await wait(for: flight, as: waiter, until: deadline) ?? .failure(CRLDownloadFailure(
-            "no answer before the verification deadline (the download goes on and is kept for the next review)", isTransient: true))
     }
 
     /// A kept CRL whose `nextUpdate` has not passed, to stand while downloading it again fails.
@@ -201,7 +230,8 @@ public final class HTTPCRLDownloader: CRLDownloading {
             switch downloaded {
             case .success(let list):
                 state.failures[location] = nil
-                store(list, at: location, downloaded: now, in: &state)
+                store(list, at: location, downloaded: now, wallNow: wallNow, in: &state)
+                result = state.entries[location].map { .success($0.list) } ?? downloaded
             case .failure(let failure):
                 state.failures = state.failures.filter { now < $0.value.until }
                 if state.failures.count >= Self.maximumHeldFailures, let any = state.failures.keys.first { state.failures[any] = nil }
@@ -215,39 +245,69 @@ public final class HTTPCRLDownloader: CRLDownloading {
         for continuation in waiters.0 { continuation.resume(returning: waiters.1) }
     }
 
-    /// Keeps `list`, evicting the least recently used until the kept bytes fit.
-    private func store(_ list: CertificateRevocationList, at location: String, downloaded: ContinuousClock.Instant, in state: inout State) {
-        if let old = state.entries.removeValue(forKey: location) { state.bytes -= old.list.derEncoded.count }
-        let size = list.derEncoded.count
+    /// Keeps `list`, evicting the least recently used until the kept memory fits; a CRL older
+    /// than the current one kept (by `thisUpdate`) does not replace it.
+    private func store(_ list: CertificateRevocationList, at location: String, downloaded: ContinuousClock.Instant, wallNow: Date, in state: inout State) {
+        if let old = state.entries[location], old.list.thisUpdate > list.thisUpdate, Self.stale(old, wallNow: wallNow) != nil {
+            state.entries[location]?.downloaded = downloaded
+            return
+        }
+        if let old = state.entries.removeValue(forKey: location) { state.bytes -= old.list.estimatedMemory }
+        let size = list.estimatedMemory
         guard size <= configuration.cacheBytes else { return }
         while state.bytes + size > configuration.cacheBytes, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
             state.entries[oldest.key] = nil
-            state.bytes -= oldest.value.list.derEncoded.count
+            state.bytes -= oldest.value.list.estimatedMemory
         }
         state.uses += 1
         state.entries[location] = Entry(list: list, downloaded: downloaded, lastUsed: state.uses)
         state.bytes += size
     }
 
+    /// Redirects followed at most.
+    static let maximumRedirects = 3
+
     private func fetch(_ location: String) async -> Result<CertificateRevocationList, CRLDownloadFailure> {
-        let response: HTTPClient.Response
-        do {
-            response = try await client.send(
-                method: "GET", url: location, headers: [("accept", "application/pkix-crl")],
-                maximumResponseBytes: configuration.maximumBytes, deadline: .now + configuration.requestTimeout)
-        } catch {
-            if error.isTooLarge { return .failure(CRLDownloadFailure("the CRL is larger than \(configuration.maximumBytes) bytes", isTransient: false)) }
-            return .failure(CRLDownloadFailure(error.isTimeout ? "no answer within \(configuration.requestTimeout)" : error.description, isTransient: true))
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        var url = location
+        for hop in 0...Self.maximumRedirects {
+            let response: HTTPClient.Response
+            do {
+                response = try await client.send(
+                    method: "GET", url: url, headers: [("accept", "application/pkix-crl")],
+                    maximumResponseBytes: configuration.maximumBytes, deadline: deadline)
+            } catch {
+                if error.isTooLarge {
+                    return .failure(CRLDownloadFailure("the CRL is larger than \(configuration.maximumBytes) bytes, signet's limit; supply it in the authority's crls", isTransient: false))
+                }
+                return .failure(CRLDownloadFailure(error.isTimeout ? "no answer within \(configuration.requestTimeout)" : error.description, isTransient: true))
+            }
+            if [301, 302, 303, 307, 308].contains(response.status) {
+                let target = response.headers.first { $0.name == "location" }?.value ?? ""
+                guard hop < Self.maximumRedirects, let next = URL(string: target, relativeTo: URL(string: url))?.absoluteString,
+                      Self.isDownloadable(next) || (next.lowercased().hasPrefix("https://") && Self.isDownloadable("http://" + next.dropFirst(8))) else {
+                    return .failure(CRLDownloadFailure(
+                        "HTTP status \(response.status) redirects to \(target.isEmpty ? "nowhere" : target), which signet does not follow (at most \(Self.maximumRedirects) redirects, to http or https URLs)",
+                        isTransient: false))
+                }
+                url = next
+                continue
+            }
+            guard response.status == 200 else {
+                let transient = response.status >= 500 || response.status == 408 || response.status == 429
+                return .failure(CRLDownloadFailure("HTTP status \(response.status)\(url == location ? "" : " from \(url)")", isTransient: transient))
+            }
+            do {
+                return .success(try CertificateRevocationList(derEncoded: response.body))
+            } catch {
+                let type = response.headers.first { $0.name == "content-type" }?.value ?? "none"
+                let start = String(decoding: response.body.prefix(16).map { (0x20..<0x7f).contains($0) ? $0 : 0x2e }, as: UTF8.self)
+                return .failure(CRLDownloadFailure(
+                    "the answer is not a DER-encoded CRL (RFC 5280 section 4.2.1.13; content type \(type), \(response.body.count) bytes starting \"\(start)\")",
+                    isTransient: false))
+            }
         }
-        guard response.status == 200 else {
-            let transient = response.status >= 500 || response.status == 408 || response.status == 429
-            return .failure(CRLDownloadFailure("HTTP status \(response.status)", isTransient: transient))
-        }
-        do {
-            return .success(try CertificateRevocationList(derEncoded: response.body))
-        } catch {
-            return .failure(CRLDownloadFailure("the answer is not a DER-encoded CRL (RFC 5280 section 4.2.1.13)", isTransient: false))
-        }
+        return .failure(CRLDownloadFailure("too many redirects", isTransient: false))
     }
 
     /// Waits for `flight` until `deadline` or cancellation; nil then (the download goes on).

@@ -131,6 +131,7 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 checkTime += ContinuousClock.now - checkStart
             }
             if outcome.crlDownloadFailedTransiently, !outcome.passed { downloadsFailedTransiently = true }
+            for location in outcome.crlLocationsRejected { crlDownloader?.discard(location) }
             for check in outcome.checks {
                 let state = check.passed.map { $0 ? "passed" : (check.action == "log" ? "failed, logged" : "failed") } ?? "skipped"
                 steps.append(VerificationStep(name: "\(label) \(check.check)", passed: check.passed ?? true, detail: "\(check.action): \(state): \(check.detail)"))
@@ -152,6 +153,11 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 let note = logged.isEmpty ? "" : "; logged: " + logged.joined(separator: "; ")
                 var passed = result(true, "Notation signature by \(outcome.signer ?? "unknown") verified under trust policy statement \"\(statement.name)\" (level \(statement.level.rawValue))\(note)", failure: nil, signers: [signer])
                 passed.validUntil = outcome.validUntil
+                if let downloader = crlDownloader, !verifier.downloads.results.isEmpty {
+                    // A downloaded CRL is used for maximumAge at most: the pass holds no longer.
+                    let renewal = clock.now.addingTimeInterval(Double(downloader.maximumAge.components.seconds))
+                    passed.validUntil = min(passed.validUntil ?? renewal, renewal)
+                }
                 return passed
             }
             failures.append("\(label): \(failure)")

@@ -56,8 +56,9 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         }
     }
 
-    /// A server that holds signatures outside the registry (a Notary v1 server) could not be
-    /// reached or answered with an error; `reason` names the server and what failed.
+    /// A server that holds signatures or trust data outside the registry (a Notary v1 server, a
+    /// CRL distribution point) could not be reached or answered with an error; `reason` names the
+    /// server and what failed.
     public static func trustServerUnavailable(_ reason: String) -> VerificationError {
         VerificationError(.trustServer(reason))
     }

@@ -1333,6 +1333,11 @@ class Network(unittest.TestCase):
                 policy = one(docs, "NetworkPolicy")
                 self.assertEqual(("TCP", 80) in self.egress_ports(policy), enabled)
                 kubernetes_validate.validate(policy, KUBE_VERSION, strict=True)
+                crl_rules = [r for r in policy["spec"]["egress"] if ("TCP", 80) in {(p["protocol"], p["port"]) for p in r["ports"]}]
+                if enabled:
+                    # Cloud metadata services are never CRL servers.
+                    self.assertEqual(crl_rules[0]["to"][0], {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}})
+                    self.assertIn("fd00:ec2::254/128", crl_rules[0]["to"][1]["ipBlock"]["except"])
         ports = self.egress_ports(one(render_with(["--set-json", "networkPolicy.crlPorts=[80,8080]"]), "NetworkPolicy"))
         self.assertLessEqual({("TCP", 80), ("TCP", 8080)}, ports)
 

@@ -123,4 +123,98 @@ import Testing
         #expect(partial.crlLocationsToDownload.isEmpty)
         #expect(partial.failure?.contains("names a partial or indirect CRL distribution point") == true, "\(partial.failure ?? "passed")")
     }
+
+    /// Delta CRLs (RFC 5280 section 5.2.4): a complete CRL that announces them (freshest CRL)
+    /// tells the status only with the current delta that updates it, supplied or downloaded, and
+    /// a listing in the delta revokes. With downloads on, a certificate a supplied CRL covers has
+    /// its CRLs downloaded too, and a listing in either counts; a CRL without nextUpdate never
+    /// shows it is current; an issuer whose key usage leaves out cRLSign signs no CRL.
+    @Test func deltaCRLsSuppliedCRLsAndUndatedCRLs() async throws {
+        let deltaLocation = "http://127.0.0.1:9/delta.crl"
+        var extensions = NotationTestSigner.Extensions()
+        extensions.leaf.append("crlDistributionPoints=URI:\(Self.location)")
+        let named = extensions
+        let signer = try await offThePool { try NotationTestSigner(extensions: named) }
+        let envelope = try await offThePool { try signer.jws() }
+        func list(_ make: @escaping @Sendable () throws -> [UInt8]) async throws -> CertificateRevocationList {
+            try CertificateRevocationList(derEncoded: try await offThePool(make))
+        }
+        // Each CRL is number 1 of its own openssl CA database.
+        let base = try await list { try signer.rootCRL(revoking: [], extensions: ["freshestCRL=URI:\(deltaLocation)"]) }
+        let delta = try await list { try signer.rootCRL(revoking: [signer.leaf], extensions: ["deltaCRL=critical,DER:02:01:01"]) }
+        let cleanDelta = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:01"]) }
+        let deltaOfALaterBase = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:05"]) }
+        let cleanBase = try await list { try signer.rootCRL(revoking: []) }
+        let revokedBase = try await list { try signer.rootCRL(revoking: [signer.leaf]) }
+        let undated = try CertificateRevocationList(derEncoded: try await offThePool { try Self.withoutNextUpdate(try signer.rootCRL(revoking: []), signer: signer) })
+        #expect(undated.nextUpdate == nil && undated.isIssued(by: signer.root))
+
+        func verify(supplied: [CertificateRevocationList] = [], _ results: Results?) throws -> NotationVerification {
+            let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+            return NotationVerifier(statement: try NotationTestSigner.statement(), stores: stores, crls: supplied,
+                                    downloads: results.map { CRLDownloads(enabled: true, results: $0) } ?? .disabled)
+                .verify(envelope: envelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: signer.validTime)
+        }
+
+        let needsDelta = try verify([Self.location: .success(base)])
+        #expect(needsDelta.crlLocationsToDownload == [deltaLocation])
+        #expect(needsDelta.failure?.contains("revocation unavailable: the CRL at \(deltaLocation) was not downloaded") == true, "\(needsDelta.failure ?? "passed")")
+        let revokedByDelta = try verify([Self.location: .success(base), deltaLocation: .success(delta)])
+        #expect(revokedByDelta.failure?.contains("is revoked (since ") == true && revokedByDelta.failure?.contains("the delta CRL at \(deltaLocation))") == true,
+                "\(revokedByDelta.failure ?? "passed")")
+        let withCleanDelta = try verify([Self.location: .success(base), deltaLocation: .success(cleanDelta)])
+        #expect(withCleanDelta.passed, "\(withCleanDelta.failure ?? "")")
+        let wrongDelta = try verify([Self.location: .success(base), deltaLocation: .success(deltaOfALaterBase)])
+        #expect(wrongDelta.failure?.contains("the CRL at \(deltaLocation) is not a delta CRL that updates it") == true, "\(wrongDelta.failure ?? "passed")")
+        #expect(wrongDelta.crlLocationsRejected == [deltaLocation])
+
+        // Supplied: the base alone is not complete; with its delta it is.
+        let baseAlone = try verify(supplied: [base], nil)
+        #expect(baseAlone.failure?.contains("the supplied CRL of \"CN=Acme Root,O=Acme,ST=WA,C=US\" announces delta CRLs (\(deltaLocation))") == true, "\(baseAlone.failure ?? "passed")")
+        let suppliedPair = try verify(supplied: [base, delta], nil)
+        #expect(suppliedPair.failure?.contains("is revoked") == true && suppliedPair.failure?.contains("the supplied delta CRL") == true, "\(suppliedPair.failure ?? "passed")")
+
+        // A supplied CRL and a downloaded one: a listing in either counts; a failed download
+        // leaves the supplied CRL to tell the status.
+        let eitherListing = try verify(supplied: [cleanBase], [Self.location: .success(revokedBase)])
+        #expect(eitherListing.failure?.contains("is revoked") == true && eitherListing.failure?.contains("the CRL at \(Self.location)") == true, "\(eitherListing.failure ?? "passed")")
+        let suppliedTells = try verify(supplied: [cleanBase], [Self.location: .failure(CRLDownloadFailure("connection refused", isTransient: true))])
+        #expect(suppliedTells.passed, "\(suppliedTells.failure ?? "")")
+        #expect(!suppliedTells.crlDownloadFailedTransiently)
+        let asksToo = try verify(supplied: [cleanBase], [:])
+        #expect(asksToo.passed && asksToo.crlLocationsToDownload == [Self.location])
+
+        // No nextUpdate: the CRL never shows it is current.
+        let undatedDownload = try verify([Self.location: .success(undated)])
+        #expect(undatedDownload.failure?.contains("the CRL at \(Self.location) has no nextUpdate") == true, "\(undatedDownload.failure ?? "passed")")
+        #expect(undatedDownload.crlLocationsRejected == [Self.location])
+
+        // A root whose key usage leaves out cRLSign signs no CRL.
+        var noCRLSign = NotationTestSigner.Extensions()
+        noCRLSign.root = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign"]
+        noCRLSign.leaf.append("crlDistributionPoints=URI:\(Self.location)")
+        let rootExtensions = noCRLSign
+        let limited = try await offThePool { try NotationTestSigner(extensions: rootExtensions) }
+        let limitedList = try await list { try limited.rootCRL(revoking: []) }
+        #expect(!limitedList.isIssued(by: limited.root))
+    }
+
+    /// `der` (a CRL `signer`'s root issued) without its nextUpdate, signed again with the root's key.
+    static func withoutNextUpdate(_ der: [UInt8], signer: NotationTestSigner) throws -> [UInt8] {
+        func encode(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] { [tag] + TimeStampToken.derLength(content.count) + content }
+        guard let outer = DER.element(der), let parts = outer.children, parts.count == 3, let fields = parts[0].children else {
+            throw TestProcessError(message: "not a CRL")
+        }
+        let times = fields.indices.filter { fields[$0].tag == 0x17 || fields[$0].tag == 0x18 }
+        guard times.count == 2 else { throw TestProcessError(message: "no nextUpdate to remove") }
+        var kept = fields
+        kept.remove(at: times[1])
+        let tbs = encode(0x30, kept.flatMap { encode($0.tag, Array($0.content)) })
+        let input = signer.directory.file("tbs-\(UUID().uuidString)")
+        let output = signer.directory.file("tbs-signature-\(UUID().uuidString)")
+        try Data(tbs).write(to: input)
+        try NotationTestSigner.openssl(["dgst", "-sha256", "-sign", signer.directory.file("root.key").path, "-out", output.path, input.path])
+        let signature = [UInt8](try Data(contentsOf: output))
+        return encode(0x30, tbs + encode(parts[1].tag, Array(parts[1].content)) + encode(0x03, [0] + signature))
+    }
 }

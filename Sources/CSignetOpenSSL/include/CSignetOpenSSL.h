@@ -120,6 +120,8 @@ int signet_X509_verify_at(X509 *leaf, X509 *const *intermediates, size_t interme
                           int *error, int *errorDepth, STACK_OF(X509) **chain);
 /// sk_X509_num.
 int signet_X509_stack_count(const STACK_OF(X509) *stack);
+/* The number of entries of a CRL's revoked list (sk_X509_REVOKED_num is a macro). */
+int signet_X509_CRL_entry_count(X509_CRL *crl);
 /// sk_X509_value with X509_up_ref: the caller owns the returned reference.
 X509 *signet_X509_stack_get1(const STACK_OF(X509) *stack, int index);
 /// sk_X509_pop_free(stack, X509_free).

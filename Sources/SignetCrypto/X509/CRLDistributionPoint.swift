@@ -24,6 +24,21 @@ extension Certificate {
     /// `DistributionPointName ::= CHOICE { fullName [0] GeneralNames, nameRelativeToCRLIssuer [1] ... }`.
     public var crlDistributionPoints: [CRLDistributionPoint]? {
         guard let value = extensionValue(oid: "2.5.29.31") else { return [] }
+        return CRLDistributionPoint.points(in: value)
+    }
+
+    /// Where delta CRLs for this certificate are published: the freshest CRL extension (RFC 5280
+    /// section 4.2.1.15, the syntax of CRL distribution points); empty when absent, nil when it
+    /// cannot be read.
+    public var deltaCRLDistributionPoints: [CRLDistributionPoint]? {
+        guard let value = extensionValue(oid: "2.5.29.46") else { return [] }
+        return CRLDistributionPoint.points(in: value)
+    }
+}
+
+extension CRLDistributionPoint {
+    /// The DistributionPoints of a `CRLDistributionPoints` value; nil when it cannot be read.
+    static func points(in value: [UInt8]) -> [CRLDistributionPoint]? {
         guard let sequence = DER.element(value), sequence.tag == 0x30, let points = sequence.children, !points.isEmpty else { return nil }
         var result: [CRLDistributionPoint] = []
         for point in points {

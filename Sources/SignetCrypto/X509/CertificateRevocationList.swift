@@ -12,6 +12,9 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     let handle: OpaquePointer
     /// The DER encoding.
     public let derEncoded: [UInt8]
+    /// Issuers (by certificate DER) whose signature check ran, with its result: a CRL is judged
+    /// against the same issuer for every certificate, signature and verification that uses it.
+    private let issuerChecks = IssuerCheckMemo()
 
     /// Reads a DER CRL; trailing bytes are refused.
     public init(derEncoded: [UInt8]) throws(CertificateError) {
@@ -50,9 +53,63 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     public static func == (lhs: CertificateRevocationList, rhs: CertificateRevocationList) -> Bool { lhs.derEncoded == rhs.derEncoded }
     public func hash(into hasher: inout Hasher) { hasher.combine(derEncoded) }
 
-    /// `nextUpdate` (RFC 5280 section 5.1.2.5); nil when absent.
+    /// `nextUpdate` (RFC 5280 section 5.1.2.5); nil when absent, `distantPast` when it cannot
+    /// be read (so an unreadable time never keeps a CRL current).
     public var nextUpdate: Date? {
         guard let time = X509_CRL_get0_nextUpdate(handle) else { return nil }
+        return Self.date(time) ?? .distantPast
+    }
+
+    /// `thisUpdate` (RFC 5280 section 5.1.2.4); `distantFuture` when it cannot be read.
+    public var thisUpdate: Date {
+        X509_CRL_get0_lastUpdate(handle).flatMap(Self.date) ?? .distantFuture
+    }
+
+    /// How many certificates the CRL lists.
+    public var entryCount: Int { Int(signet_X509_CRL_entry_count(handle)) }
+
+    /// The memory the parsed CRL takes, estimated: its DER and about 200 bytes per listed
+    /// certificate (OpenSSL keeps each entry as an `X509_REVOKED` with its own allocations, ten
+    /// times the 20 bytes a minimal entry takes in DER).
+    public var estimatedMemory: Int { derEncoded.count + entryCount * 200 }
+
+    /// Whether the CRL says where delta CRLs that update it are published (the freshest CRL
+    /// extension, RFC 5280 section 5.2.6).
+    public var announcesDeltaCRLs: Bool {
+        X509_CRL_get_ext_by_NID(handle, NID_freshest_crl, -1) >= 0
+    }
+
+    /// Where delta CRLs that update this CRL are published: the freshest CRL extension's
+    /// distribution points (RFC 5280 section 5.2.6, the syntax of section 4.2.1.13); nil when
+    /// it cannot be read.
+    public var deltaDistributionPoints: [CRLDistributionPoint]? {
+        let index = X509_CRL_get_ext_by_NID(handle, NID_freshest_crl, -1)
+        guard index >= 0 else { return [] }
+        guard let ext = X509_CRL_get_ext(handle, index), let data = X509_EXTENSION_get_data(ext), let bytes = ASN1_STRING_get0_data(data) else { return nil }
+        return CRLDistributionPoint.points(in: Array(UnsafeBufferPointer(start: bytes, count: Int(ASN1_STRING_length(data)))))
+    }
+
+    /// Whether this delta CRL can update `base` (RFC 5280 section 5.2.4): its base CRL number is
+    /// at most `base`'s CRL number. False when either number is missing.
+    public func canUpdate(_ base: CertificateRevocationList) -> Bool {
+        defer { ERR_clear_error() }
+        guard let baseNumber = X509_CRL_get_ext_d2i(handle, NID_delta_crl, nil, nil)?.assumingMemoryBound(to: ASN1_INTEGER.self) else { return false }
+        defer { ASN1_INTEGER_free(baseNumber) }
+        guard let number = X509_CRL_get_ext_d2i(base.handle, NID_crl_number, nil, nil)?.assumingMemoryBound(to: ASN1_INTEGER.self) else { return false }
+        defer { ASN1_INTEGER_free(number) }
+        return ASN1_INTEGER_cmp(baseNumber, number) <= 0
+    }
+
+    /// Whether the CRL lists `certificate` with the reason `removeFromCRL` (a delta CRL taking a
+    /// certificate off hold, RFC 5280 section 5.3.1).
+    public func removesFromCRL(_ certificate: Certificate) -> Bool {
+        defer { ERR_clear_error() }
+        var entry: OpaquePointer?
+        return X509_CRL_get0_by_cert(handle, &entry, certificate.handle) == 2
+    }
+
+    private static func date(_ time: UnsafePointer<ASN1_TIME>) -> Date? {
+        defer { ERR_clear_error() }
         var parts = tm()
         guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
@@ -64,13 +121,20 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
         X509_CRL_get_ext_by_NID(handle, NID_delta_crl, -1) >= 0
     }
 
-    /// Whether `issuer` issued this CRL: the CRL's issuer name is its subject and the CRL's
-    /// signature verifies with its key (RFC 5280 section 6.3.3 (f)).
+    /// Whether `issuer` issued this CRL: the CRL's issuer name is its subject, the issuer may
+    /// sign CRLs (no key usage extension, or one with `cRLSign`, RFC 5280 section 4.2.1.3), and
+    /// the CRL's signature verifies with its key (RFC 5280 section 6.3.3 (f)). Remembered per
+    /// issuer, so a large CRL's signature is checked once.
     public func isIssued(by issuer: Certificate) -> Bool {
+        if let known = issuerChecks.result(for: issuer.derEncoded) { return known }
         defer { ERR_clear_error() }
-        guard X509_NAME_cmp(X509_CRL_get_issuer(handle), X509_get_subject_name(issuer.handle)) == 0,
-              let key = X509_get0_pubkey(issuer.handle) else { return false }
-        return X509_CRL_verify(handle, key) == 1
+        var issued = false
+        if X509_NAME_cmp(X509_CRL_get_issuer(handle), X509_get_subject_name(issuer.handle)) == 0,
+           issuer.keyUsage.map({ $0.contains(.cRLSign) }) ?? true, let key = X509_get0_pubkey(issuer.handle) {
+            issued = X509_CRL_verify(handle, key) == 1
+        }
+        issuerChecks.store(issued, for: issuer.derEncoded)
+        return issued
     }
 
     /// Why this CRL cannot tell `certificate`'s status even when its issuer signed it; nil when it
@@ -85,13 +149,14 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     ///   certificates. Without this, a CRL of another partition (a plain HTTP download someone on
     ///   the path replaced) would be taken to say that the certificate is not revoked.
     public func scopeProblem(for certificate: Certificate, location: String?) -> String? {
+        defer { ERR_clear_error() }
         for index in 0..<max(0, X509_CRL_get_ext_count(handle)) {
             guard let ext = X509_CRL_get_ext(handle, index), X509_EXTENSION_get_critical(ext) != 0 else { continue }
             let nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext))
             guard nid != NID_issuing_distribution_point && nid != NID_delta_crl else { continue }
             var buffer = [CChar](repeating: 0, count: 128)
             let length = OBJ_obj2txt(&buffer, Int32(buffer.count), X509_EXTENSION_get_object(ext), 1)
-            let name = String(decoding: buffer.prefix(Int(max(0, length))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let name = String(decoding: buffer.prefix(min(buffer.count - 1, Int(max(0, length)))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return "the CRL has a critical extension signet does not process (\(name))"
         }
         let index = X509_CRL_get_ext_by_NID(handle, NID_issuing_distribution_point, -1)
@@ -121,7 +186,8 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
             case 0x83: return "the CRL covers some revocation reasons only (a partitioned CRL)"
             case 0x84 where isTrue: return "the CRL is an indirect CRL, which signet does not process"
             case 0x85 where isTrue: return "the CRL covers attribute certificates only"
-            default: continue
+            case 0x81, 0x82, 0x84, 0x85: continue
+            default: return "the CRL's issuing distribution point has a field signet does not know (tag 0x\(String(field.tag, radix: 16)))"
             }
         }
         return nil
@@ -130,11 +196,30 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     /// When `certificate` was revoked, if this CRL lists it (by issuer and serial number);
     /// nil when it does not. An entry `removeFromCRL` is not a revocation.
     public func revocationDate(of certificate: Certificate) -> Date? {
+        defer { ERR_clear_error() }
         var entry: OpaquePointer?
         guard X509_CRL_get0_by_cert(handle, &entry, certificate.handle) == 1 else { return nil }
         guard let entry, let time = X509_REVOKED_get0_revocationDate(entry) else { return .distantPast }
         var parts = tm()
         guard ASN1_TIME_to_tm(time, &parts) == 1 else { return .distantPast }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+}
+
+/// Results of ``CertificateRevocationList/isIssued(by:)`` for the few issuers a CRL is checked
+/// against (usually one), under a lock: CRLs are shared by concurrent verifications.
+private final class IssuerCheckMemo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [[UInt8]: Bool] = [:]
+
+    func result(for issuer: [UInt8]) -> Bool? {
+        lock.withLock { results[issuer] }
+    }
+
+    func store(_ result: Bool, for issuer: [UInt8]) {
+        lock.withLock {
+            if results.count >= 8 { results.removeAll() }
+            results[issuer] = result
+        }
     }
 }
