@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "SignetJSON", swiftSettings: strictSettings),
 
         // Digests, keys, X.509 and signatures over OpenSSL's libcrypto.
-        .target(name: "SignetCrypto", dependencies: ["CSignetOpenSSL"], swiftSettings: strictSettings),
+        .target(name: "SignetCrypto", dependencies: ["CSignetOpenSSL", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: strictSettings),
 
         // Sigstore: trusted roots, bundles, Rekor entries and proofs, Fulcio identities, offline verification.
         .target(name: "SignetSigstore", dependencies: ["SignetCrypto", "SignetJSON"], swiftSettings: strictSettings),
@@ -272,7 +272,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetHTTPTests",
-            dependencies: ["SignetHTTP", "SignetTestSupport"],
+            dependencies: ["SignetHTTP", "SignetTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -45,9 +45,9 @@ public struct CRLDownloads: Sendable {
 public protocol CRLDownloading: Sendable {
     /// The CRLs at `locations`, each or why not, by `deadline` at the latest.
     func download(_ locations: [String], deadline: ContinuousClock.Instant) async -> [String: Result<CertificateRevocationList, CRLDownloadFailure>]
-    /// Forgets what was downloaded from `location`: the verifier found it unusable (not the
+    /// Forgets `list`, downloaded from `location`: the verifier found it unusable (not the
     /// issuer's, out of scope), so it may be an answer someone on the path put there.
-    func discard(_ location: String)
+    func discard(_ location: String, list: CertificateRevocationList)
     /// How long a downloaded CRL is used at most before it is downloaded again: a pass that
     /// relied on one holds no longer.
     var maximumAge: Duration { get }

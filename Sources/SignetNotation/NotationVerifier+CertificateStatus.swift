@@ -94,21 +94,25 @@ extension NotationVerifier {
             }
             let deltaPoints = announced.isEmpty ? named : announced
             guard !deltaPoints.isEmpty else { return current }
-            guard let (delta, deltaSource) = delta(updating: base, from: deltaPoints, baseSource: source) else { return false }
-            if delta.removesFromCRL(certificate) { listing = nil }
+            guard let (delta, deltaSource) = delta(updating: base, baseLocation: location, from: deltaPoints, baseSource: source) else { return false }
+            // removeFromCRL takes a certificate off hold, and only that (RFC 5280 section 5.3.1).
+            if delta.removesFromCRL(certificate), base.revocationReason(of: certificate) == 6 { listing = nil }
             if let date = delta.revocationDate(of: certificate) { listing = (date, deltaSource) }
             return current
         }
 
-        /// The current delta CRL that updates `base`: a supplied one of the issuer, else the one
-        /// downloaded from the first `http` location of `points`; nil, the reason noted, when
-        /// there is none.
+        /// The current delta CRL that updates `base` (downloaded from `baseLocation`, nil when
+        /// supplied): the highest-numbered supplied one of the issuer, else the one downloaded
+        /// from the first `http` location of `points`; nil, the reason noted, when there is none.
         private mutating func delta(
-            updating base: CertificateRevocationList, from points: [CRLDistributionPoint], baseSource: String
+            updating base: CertificateRevocationList, baseLocation: String?, from points: [CRLDistributionPoint], baseSource: String
         ) -> (CertificateRevocationList, String)? {
             let named = points.flatMap(\.locations).joined(separator: ", ")
             let needed = "\(baseSource) announces delta CRLs (\(named.isEmpty ? "at no URI" : named)), and its status is complete only with the current one"
-            if let delta = verifier.crls.first(where: { $0.isDelta && $0.isIssued(by: issuer) && $0.canUpdate(base) }) {
+            let supplied = verifier.crls.filter {
+                $0.isDelta && $0.isIssued(by: issuer) && $0.deltaRelation(to: base) == .updates && $0.scopeProblem(for: certificate, location: nil) == nil
+            }
+            if let delta = supplied.max(by: { Self.numberOrder($0.number, $1.number) }) {
                 guard let next = delta.nextUpdate, next >= now else {
                     unavailable("\(needed): the supplied delta CRL of \"\(issuer.subject)\" is past its nextUpdate or has none")
                     return nil
@@ -124,9 +128,27 @@ extension NotationVerifier {
                 return nil
             }
             guard let delta = downloaded(location) else { return nil }
-            guard delta.isDelta, delta.canUpdate(base) else {
+            let numbers = "delta CRL number \(delta.number ?? "none"), complete CRL number \(base.number ?? "none")"
+            switch delta.isDelta ? delta.deltaRelation(to: base) : .unrelated {
+            case .updates:
+                break
+            case .baseIsOlder:
+                // The complete CRL is older than the one the delta was made against: a newer one
+                // is published, and the next review downloads it.
+                if let baseLocation {
+                    rejectedDownloads.append(baseLocation)
+                    downloadFailedTransiently = true
+                }
+                unavailable("\(needed): the delta CRL at \(location) updates a newer complete CRL than \(baseSource) (\(numbers))")
+                return nil
+            case .supersededByBase:
                 rejectedDownloads.append(location)
-                unavailable("\(needed): the CRL at \(location) is not a delta CRL that updates it (RFC 5280 section 5.2.4: a delta CRL indicator whose base CRL number is at most the complete CRL's number)")
+                downloadFailedTransiently = true
+                unavailable("\(needed): the CRL at \(location) is an older delta CRL than the complete CRL (\(numbers))")
+                return nil
+            case .unrelated:
+                rejectedDownloads.append(location)
+                unavailable("\(needed): the CRL at \(location) is not a delta CRL that updates it (RFC 5280 section 5.2.4: a delta CRL indicator whose base CRL number is at most the complete CRL's number, and a CRL number above it)")
                 return nil
             }
             guard let next = delta.nextUpdate, next >= now else {
@@ -134,6 +156,13 @@ extension NotationVerifier {
                 return nil
             }
             return (delta, "the delta CRL at \(location)")
+        }
+
+        /// Orders CRL numbers given as decimal text (no leading zeros); a missing one first.
+        static func numberOrder(_ left: String?, _ right: String?) -> Bool {
+            guard let left else { return right != nil }
+            guard let right else { return false }
+            return left.count != right.count ? left.count < right.count : left < right
         }
     }
 }

@@ -130,6 +130,8 @@ extension NotationVerifier {
                 checked.append("\"\(certificate.subject)\" (\(sources.joined(separator: "; ")))")
             }
         }
+        // A revoked certificate is a verdict, whatever else could not be downloaded.
+        if result.revoked != nil { result.downloadFailedTransiently = false }
         var parts: [String] = []
         if !checked.isEmpty { parts.append("not revoked per the CRLs: " + checked.joined(separator: ", ")) }
         if !notRevocable.isEmpty {
@@ -151,6 +153,7 @@ extension NotationVerifier {
             downloadFailedTransiently: signing.downloadFailedTransiently || timestamping?.downloadFailedTransiently == true,
             rejectedDownloads: signing.rejectedDownloads + (timestamping?.rejectedDownloads ?? []))
         outcome.problem = signing.revoked ?? timestamping?.revoked ?? signing.unavailable ?? timestamping?.unavailable
+        if signing.revoked != nil || timestamping?.revoked != nil { outcome.downloadFailedTransiently = false }
         return outcome
     }
 

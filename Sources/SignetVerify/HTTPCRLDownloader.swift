@@ -1,10 +1,14 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import SignetCrypto
 import SignetHTTPClient
 import SignetNotation
+import SignetRegistry
 
 /// Downloads CRLs from the `http` distribution points certificates name (RFC 5280 section
 /// 4.2.1.13: one DER-encoded CRL per URI), for the Notation revocation check, as notation-go
@@ -61,6 +65,11 @@ public final class HTTPCRLDownloader: CRLDownloading {
         var list: CertificateRevocationList
         var downloaded: ContinuousClock.Instant
         var lastUsed: UInt64
+        /// The CRL `list` replaced while that one was current: it comes back when `list` is
+        /// discarded, so an answer the verifier rejects cannot clear the way for an older one.
+        var previous: CertificateRevocationList?
+
+        var memory: Int { list.estimatedMemory + (previous?.estimatedMemory ?? 0) }
     }
 
     /// One download under way and the callers waiting for it. Mutable fields are read and
@@ -136,6 +145,29 @@ public final class HTTPCRLDownloader: CRLDownloading {
 
     /// Whether `location` is a URL signet downloads: `http`, a host, no user information, no
     /// whitespace or control characters, at most 2,048 bytes.
+    /// Whether `host` is an IP address literal of this machine, a private network, a shared or
+    /// link-local range (cloud metadata services: 169.254.169.254, 100.100.100.200), in any form
+    /// the resolver reads (`2130706433` and `0x7f.1` are 127.0.0.1).
+    package static func isInternalAddress(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var v4 = in_addr()
+        if inet_aton(bare, &v4) != 0 {
+            let address = UInt32(bigEndian: v4.s_addr)
+            let ranges: [(UInt32, UInt32)] = [
+                (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA9FE_0000, 16), (0xAC10_0000, 12), (0xC0A8_0000, 16),
+            ]
+            return ranges.contains { network, bits in address >> (32 - bits) == network >> (32 - bits) }
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) { return true }  // :: and ::1
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+            return isInternalAddress(bytes[12...].map(String.init).joined(separator: "."))
+        }
+        return bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80)
+    }
+
     static func isDownloadable(_ location: String) -> Bool {
         guard location.utf8.count <= 2048, location.lowercased().hasPrefix("http://"),
               location.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }),
@@ -182,7 +214,8 @@ public final class HTTPCRLDownloader: CRLDownloading {
                 Counter(label: "signet_notation_crl_lookups_total", dimensions: [("outcome", "busy")]).increment()
                 // A place frees when a download ends; past the deadline the caller has waited enough.
                 guard await wait(for: running, as: id, until: deadline) != nil else {
-                    return .failure(CRLDownloadFailure(
+                    let kept = state.withLockedValue { Self.stale($0.entries[location], wallNow: clock.now) }
+                    return kept ?? .failure(CRLDownloadFailure(
                         "signet downloads at most \(configuration.concurrentDownloads) CRLs at once, and no place freed before the verification deadline; the next review tries again",
                         isTransient: true))
                 }
@@ -201,9 +234,19 @@ public final class HTTPCRLDownloader: CRLDownloading {
         }
     }
 
-    public func discard(_ location: String) {
+    public func discard(_ location: String, list: CertificateRevocationList) {
+        let wallNow = clock.now
         state.withLockedValue { state in
-            if let entry = state.entries.removeValue(forKey: location) { state.bytes -= entry.list.estimatedMemory }
+            guard var entry = state.entries[location], entry.list === list else { return }
+            state.bytes -= entry.memory
+            if let previous = entry.previous, previous.nextUpdate.map({ $0 > wallNow }) ?? false {
+                entry.list = previous
+                entry.previous = nil
+                state.entries[location] = entry
+                state.bytes += entry.memory
+            } else {
+                state.entries[location] = nil
+            }
         }
     }
 
@@ -252,15 +295,17 @@ public final class HTTPCRLDownloader: CRLDownloading {
             state.entries[location]?.downloaded = downloaded
             return
         }
-        if let old = state.entries.removeValue(forKey: location) { state.bytes -= old.list.estimatedMemory }
-        let size = list.estimatedMemory
+        let old = state.entries.removeValue(forKey: location)
+        if let old { state.bytes -= old.memory }
+        let previous = old.flatMap { Self.stale($0, wallNow: wallNow) != nil ? $0.list : nil }
+        let size = list.estimatedMemory + (previous?.estimatedMemory ?? 0)
         guard size <= configuration.cacheBytes else { return }
         while state.bytes + size > configuration.cacheBytes, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
             state.entries[oldest.key] = nil
-            state.bytes -= oldest.value.list.estimatedMemory
+            state.bytes -= oldest.value.memory
         }
         state.uses += 1
-        state.entries[location] = Entry(list: list, downloaded: downloaded, lastUsed: state.uses)
+        state.entries[location] = Entry(list: list, downloaded: downloaded, lastUsed: state.uses, previous: previous)
         state.bytes += size
     }
 
@@ -284,23 +329,37 @@ public final class HTTPCRLDownloader: CRLDownloading {
             }
             if [301, 302, 303, 307, 308].contains(response.status) {
                 let target = response.headers.first { $0.name == "location" }?.value ?? ""
+                let shown = target.isEmpty ? "nowhere" : UntrustedText.clipped(target)
                 guard hop < Self.maximumRedirects, let next = URL(string: target, relativeTo: URL(string: url))?.absoluteString,
                       Self.isDownloadable(next) || (next.lowercased().hasPrefix("https://") && Self.isDownloadable("http://" + next.dropFirst(8))) else {
                     return .failure(CRLDownloadFailure(
-                        "HTTP status \(response.status) redirects to \(target.isEmpty ? "nowhere" : target), which signet does not follow (at most \(Self.maximumRedirects) redirects, to http or https URLs)",
+                        "HTTP status \(response.status) redirects to \(shown), which signet does not follow (at most \(Self.maximumRedirects) redirects, to http or https URLs)",
                         isTransient: false))
+                }
+                // The answer came over plain HTTP: whoever sits on the path could send it. It
+                // may not turn signet towards this machine, a private network or a metadata
+                // service, unless the distribution point the CA named is there itself.
+                let internalTarget = URL(string: next)?.host.map(Self.isInternalAddress) ?? true
+                let internalOrigin = URL(string: location)?.host.map(Self.isInternalAddress) ?? false
+                guard !internalTarget || internalOrigin else {
+                    return .failure(CRLDownloadFailure(
+                        "HTTP status \(response.status) redirects to \(shown), an internal address, which signet does not follow", isTransient: false))
                 }
                 url = next
                 continue
             }
             guard response.status == 200 else {
                 let transient = response.status >= 500 || response.status == 408 || response.status == 429
-                return .failure(CRLDownloadFailure("HTTP status \(response.status)\(url == location ? "" : " from \(url)")", isTransient: transient))
+                return .failure(CRLDownloadFailure("HTTP status \(response.status)\(url == location ? "" : " after a redirect")", isTransient: transient))
             }
             do {
                 return .success(try CertificateRevocationList(derEncoded: response.body))
             } catch {
-                let type = response.headers.first { $0.name == "content-type" }?.value ?? "none"
+                // What a redirect led to is not echoed: it could be anything on the way.
+                guard url == location else {
+                    return .failure(CRLDownloadFailure("the answer after a redirect is not a DER-encoded CRL (RFC 5280 section 4.2.1.13)", isTransient: false))
+                }
+                let type = UntrustedText.clipped(response.headers.first { $0.name == "content-type" }?.value ?? "none", limit: 60)
                 let start = String(decoding: response.body.prefix(16).map { (0x20..<0x7f).contains($0) ? $0 : 0x2e }, as: UTF8.self)
                 return .failure(CRLDownloadFailure(
                     "the answer is not a DER-encoded CRL (RFC 5280 section 4.2.1.13; content type \(type), \(response.body.count) bytes starting \"\(start)\")",

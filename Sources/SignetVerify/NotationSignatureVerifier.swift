@@ -131,7 +131,9 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 checkTime += ContinuousClock.now - checkStart
             }
             if outcome.crlDownloadFailedTransiently, !outcome.passed { downloadsFailedTransiently = true }
-            for location in outcome.crlLocationsRejected { crlDownloader?.discard(location) }
+            for location in outcome.crlLocationsRejected {
+                if case .success(let list) = verifier.downloads.results[location] { crlDownloader?.discard(location, list: list) }
+            }
             for check in outcome.checks {
                 let state = check.passed.map { $0 ? "passed" : (check.action == "log" ? "failed, logged" : "failed") } ?? "skipped"
                 steps.append(VerificationStep(name: "\(label) \(check.check)", passed: check.passed ?? true, detail: "\(check.action): \(state): \(check.detail)"))

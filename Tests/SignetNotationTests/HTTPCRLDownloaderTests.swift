@@ -61,7 +61,7 @@ import Testing
         #expect(Self.failure(tooLarge[location]) == CRLDownloadFailure("the CRL is larger than 64 bytes, signet's limit; supply it in the authority's crls", isTransient: false))
 
         // What the verifier found unusable is forgotten, and downloaded again next time.
-        downloader.discard(location)
+        downloader.discard(location, list: try #require(try again[location]?.get()))
         #expect(try await downloader.download([location], deadline: Self.deadline())[location]?.get().derEncoded == bytes)
         #expect(server.requestedPaths.filter { $0 == "/acme.crl" }.count == 3, "one by the downloader with the small limit: \(server.requestedPaths)")
     }
@@ -203,5 +203,18 @@ import Testing
         let waited = Self.failure(await narrow.download([local], deadline: .now + .milliseconds(500))[local])
         #expect(waited?.description == "signet downloads at most 1 CRLs at once, and no place freed before the verification deadline; the next review tries again",
                 "\(waited?.description ?? "")")
+    }
+
+    /// A redirect answered over plain HTTP may not turn signet towards this machine, a private
+    /// network or a metadata service (unless the CA's distribution point is there itself),
+    /// whatever form the address takes.
+    @Test func internalAddressesAreRecognisedInEveryForm() {
+        for host in ["127.0.0.1", "2130706433", "0x7f.1", "0", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.100.100.200",
+                     "[::1]", "::", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "[::ffff:169.254.169.254]"] {
+            #expect(HTTPCRLDownloader.isInternalAddress(host), "\(host)")
+        }
+        for host in ["8.8.8.8", "crl.example.com", "172.32.0.1", "100.128.0.1", "2001:db8::1", "[2606:4700::1]"] {
+            #expect(!HTTPCRLDownloader.isInternalAddress(host), "\(host)")
+        }
     }
 }

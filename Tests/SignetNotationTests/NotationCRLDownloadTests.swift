@@ -139,11 +139,16 @@ import Testing
         func list(_ make: @escaping @Sendable () throws -> [UInt8]) async throws -> CertificateRevocationList {
             try CertificateRevocationList(derEncoded: try await offThePool(make))
         }
-        // Each CRL is number 1 of its own openssl CA database.
-        let base = try await list { try signer.rootCRL(revoking: [], extensions: ["freshestCRL=URI:\(deltaLocation)"]) }
-        let delta = try await list { try signer.rootCRL(revoking: [signer.leaf], extensions: ["deltaCRL=critical,DER:02:01:01"]) }
-        let cleanDelta = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:01"]) }
-        let deltaOfALaterBase = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:05"]) }
+        // The complete CRL is number 1; its deltas are number 2 with base 1 (DER INTEGER 1).
+        let announcing = ["freshestCRL=URI:\(deltaLocation)"]
+        let base = try await list { try signer.rootCRL(revoking: [], extensions: announcing) }
+        let delta = try await list { try signer.rootCRL(revoking: [signer.leaf], extensions: ["deltaCRL=critical,DER:02:01:01"], number: 2) }
+        let cleanDelta = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:01"], number: 2) }
+        let deltaOfALaterBase = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:05"], number: 6) }
+        let oldDelta = try await list { try signer.rootCRL(revoking: [], extensions: ["deltaCRL=critical,DER:02:01:01"], number: 1) }
+        let held = try await list { try signer.rootCRL(revoking: [signer.leaf], extensions: announcing, reason: "certificateHold") }
+        let compromised = try await list { try signer.rootCRL(revoking: [signer.leaf], extensions: announcing, reason: "keyCompromise") }
+        let release = try await list { try signer.rootCRL(revoking: [signer.leaf], extensions: ["deltaCRL=critical,DER:02:01:01"], number: 2, reason: "removeFromCRL") }
         let cleanBase = try await list { try signer.rootCRL(revoking: []) }
         let revokedBase = try await list { try signer.rootCRL(revoking: [signer.leaf]) }
         let undated = try CertificateRevocationList(derEncoded: try await offThePool { try Self.withoutNextUpdate(try signer.rootCRL(revoking: []), signer: signer) })
@@ -164,9 +169,23 @@ import Testing
                 "\(revokedByDelta.failure ?? "passed")")
         let withCleanDelta = try verify([Self.location: .success(base), deltaLocation: .success(cleanDelta)])
         #expect(withCleanDelta.passed, "\(withCleanDelta.failure ?? "")")
-        let wrongDelta = try verify([Self.location: .success(base), deltaLocation: .success(deltaOfALaterBase)])
-        #expect(wrongDelta.failure?.contains("the CRL at \(deltaLocation) is not a delta CRL that updates it") == true, "\(wrongDelta.failure ?? "passed")")
-        #expect(wrongDelta.crlLocationsRejected == [deltaLocation])
+        // A delta made against a newer complete CRL: the complete CRL kept is stale, and is
+        // downloaded again (an error, not a verdict, until then).
+        let newerBase = try verify([Self.location: .success(base), deltaLocation: .success(deltaOfALaterBase)])
+        #expect(newerBase.failure?.contains("the delta CRL at \(deltaLocation) updates a newer complete CRL than the CRL at \(Self.location) (delta CRL number 6, complete CRL number 1)") == true,
+                "\(newerBase.failure ?? "passed")")
+        #expect(newerBase.crlLocationsRejected == [Self.location] && newerBase.crlDownloadFailedTransiently)
+        // An old delta, which the complete CRL supersedes, is not taken (it could take a later
+        // revocation back).
+        let superseded = try verify([Self.location: .success(base), deltaLocation: .success(oldDelta)])
+        #expect(superseded.failure?.contains("the CRL at \(deltaLocation) is an older delta CRL than the complete CRL (delta CRL number 1, complete CRL number 1)") == true,
+                "\(superseded.failure ?? "passed")")
+        #expect(superseded.crlLocationsRejected == [deltaLocation])
+        // removeFromCRL takes a certificate off hold, never off a key compromise.
+        let offHold = try verify([Self.location: .success(held), deltaLocation: .success(release)])
+        #expect(offHold.passed, "\(offHold.failure ?? "")")
+        let stillCompromised = try verify([Self.location: .success(compromised), deltaLocation: .success(release)])
+        #expect(stillCompromised.failure?.contains("is revoked") == true, "\(stillCompromised.failure ?? "passed")")
 
         // Supplied: the base alone is not complete; with its delta it is.
         let baseAlone = try verify(supplied: [base], nil)
@@ -195,8 +214,15 @@ import Testing
         noCRLSign.leaf.append("crlDistributionPoints=URI:\(Self.location)")
         let rootExtensions = noCRLSign
         let limited = try await offThePool { try NotationTestSigner(extensions: rootExtensions) }
-        let limitedList = try await list { try limited.rootCRL(revoking: []) }
+        let limitedList = try await list { try limited.rootCRL(revoking: [limited.leaf]) }
         #expect(!limitedList.isIssued(by: limited.root))
+        let limitedEnvelope = try await offThePool { try limited.jws() }
+        let limitedOutcome = NotationVerifier(
+            statement: try NotationTestSigner.statement(), stores: NotationTrustStores([.init(type: .ca, name: "acme"): [limited.root]]), crls: [limitedList])
+            .verify(envelope: limitedEnvelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: limited.validTime)
+        // The CRL (which lists the leaf) is not the root's: the status is unavailable, not revoked.
+        #expect(limitedOutcome.failure?.contains("revocation unavailable: the certificate \"CN=signer,O=Acme,ST=WA,C=US\" publishes its revocation status") == true,
+                "\(limitedOutcome.failure ?? "passed")")
     }
 
     /// `der` (a CRL `signer`'s root issued) without its nextUpdate, signed again with the root's key.

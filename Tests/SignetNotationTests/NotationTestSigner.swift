@@ -143,18 +143,21 @@ final class NotationTestSigner: Sendable {
 extension NotationTestSigner {
     /// A CRL issued by the root (`openssl ca -gencrl`), listing `revoked` (certificates the
     /// root issued) and valid for `hours`.
-    func rootCRL(revoking revoked: [Certificate], hours: Int = 720, extensions: [String] = []) throws -> [UInt8] {
-        try Self.crl(of: directory, revoking: revoked, hours: hours, extensions: extensions)
+    func rootCRL(revoking revoked: [Certificate], hours: Int = 720, extensions: [String] = [], number: Int = 1, reason: String? = nil) throws -> [UInt8] {
+        try Self.crl(of: directory, revoking: revoked, hours: hours, extensions: extensions, number: number, reason: reason)
     }
 
     /// A CRL issued by the CA whose `root.crt` and `root.key` are in `directory`, in DER;
     /// `extensions` are CRL extensions in openssl's configuration syntax (one per line; a line
-    /// starting with `[` opens a section they may refer to).
-    static func crl(of directory: TemporaryDirectory, revoking revoked: [Certificate], hours: Int = 720, extensions: [String] = []) throws -> [UInt8] {
+    /// starting with `[` opens a section they may refer to). `number` is its CRL number; `reason`
+    /// the reason code of every entry (`certificateHold` with the hold instruction none).
+    static func crl(
+        of directory: TemporaryDirectory, revoking revoked: [Certificate], hours: Int = 720, extensions: [String] = [], number: Int = 1, reason: String? = nil
+    ) throws -> [UInt8] {
         let dir = directory.path + "/ca-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "".write(toFile: "\(dir)/index.txt", atomically: true, encoding: .utf8)
-        try "01\n".write(toFile: "\(dir)/crlnumber", atomically: true, encoding: .utf8)
+        try (String(format: "%02X", number) + "\n").write(toFile: "\(dir)/crlnumber", atomically: true, encoding: .utf8)
         try """
             [ ca ]
             default_ca = test_ca
@@ -170,7 +173,8 @@ extension NotationTestSigner {
         for (index, certificate) in revoked.enumerated() {
             let file = "\(dir)/revoked-\(index).crt"
             try certificate.pemEncoded.write(toFile: file, atomically: true, encoding: .utf8)
-            try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-revoke", file])
+            let reasonArguments = reason.map { $0 == "certificateHold" ? ["-crl_hold", "holdInstructionNone"] : ["-crl_reason", $0] } ?? []
+            try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-revoke", file] + reasonArguments)
         }
         try Self.openssl(["ca", "-config", "\(dir)/ca.cnf", "-gencrl", "-crlhours", "\(hours)", "-out", "\(dir)/root.pem"])
         try Self.openssl(["crl", "-in", "\(dir)/root.pem", "-outform", "DER", "-out", "\(dir)/root.crl"])

@@ -1,5 +1,6 @@
 import CSignetOpenSSL
 import Foundation
+import NIOConcurrencyHelpers
 
 /// An X.509 v2 certificate revocation list (RFC 5280 section 5), owning an OpenSSL `X509_CRL`.
 ///
@@ -89,15 +90,61 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
         return CRLDistributionPoint.points(in: Array(UnsafeBufferPointer(start: bytes, count: Int(ASN1_STRING_length(data)))))
     }
 
-    /// Whether this delta CRL can update `base` (RFC 5280 section 5.2.4): its base CRL number is
-    /// at most `base`'s CRL number. False when either number is missing.
-    public func canUpdate(_ base: CertificateRevocationList) -> Bool {
+    /// How a delta CRL relates to a complete CRL `base` (RFC 5280 section 5.2.4, as OpenSSL's
+    /// delta check reads it).
+    public enum DeltaRelation: Sendable, Equatable {
+        /// Its base CRL number is at most `base`'s CRL number, and its own number is higher.
+        case updates
+        /// Its base CRL number is higher than `base`'s number: `base` is older than the CRL the
+        /// delta was made against (a newer complete CRL exists).
+        case baseIsOlder
+        /// Its own CRL number is not higher than `base`'s: an old delta, superseded by `base`.
+        case supersededByBase
+        /// A CRL number is missing, or this is not a delta CRL.
+        case unrelated
+    }
+
+    /// How this delta CRL relates to `base`.
+    public func deltaRelation(to base: CertificateRevocationList) -> DeltaRelation {
         defer { ERR_clear_error() }
-        guard let baseNumber = X509_CRL_get_ext_d2i(handle, NID_delta_crl, nil, nil)?.assumingMemoryBound(to: ASN1_INTEGER.self) else { return false }
-        defer { ASN1_INTEGER_free(baseNumber) }
-        guard let number = X509_CRL_get_ext_d2i(base.handle, NID_crl_number, nil, nil)?.assumingMemoryBound(to: ASN1_INTEGER.self) else { return false }
-        defer { ASN1_INTEGER_free(number) }
-        return ASN1_INTEGER_cmp(baseNumber, number) <= 0
+        guard let baseNumber = integerExtension(NID_delta_crl), let deltaNumber = integerExtension(NID_crl_number),
+              let number = base.integerExtension(NID_crl_number) else { return .unrelated }
+        defer {
+            ASN1_INTEGER_free(baseNumber)
+            ASN1_INTEGER_free(deltaNumber)
+            ASN1_INTEGER_free(number)
+        }
+        if ASN1_INTEGER_cmp(baseNumber, number) > 0 { return .baseIsOlder }
+        if ASN1_INTEGER_cmp(deltaNumber, number) <= 0 { return .supersededByBase }
+        return .updates
+    }
+
+    /// The CRL number (RFC 5280 section 5.2.3) as decimal text; nil when absent.
+    public var number: String? {
+        defer { ERR_clear_error() }
+        guard let value = integerExtension(NID_crl_number) else { return nil }
+        defer { ASN1_INTEGER_free(value) }
+        guard let big = ASN1_INTEGER_to_BN(value, nil) else { return nil }
+        defer { BN_free(big) }
+        guard let text = BN_bn2dec(big) else { return nil }
+        defer { CRYPTO_free(text, #file, #line) }
+        return String(cString: text)
+    }
+
+    /// An INTEGER extension of the CRL, owned by the caller; nil when absent or unreadable.
+    private func integerExtension(_ nid: Int32) -> UnsafeMutablePointer<ASN1_INTEGER>? {
+        X509_CRL_get_ext_d2i(handle, nid, nil, nil)?.assumingMemoryBound(to: ASN1_INTEGER.self)
+    }
+
+    /// The reason code of `certificate`'s entry (RFC 5280 section 5.3.1: 6 is certificateHold,
+    /// 8 removeFromCRL); nil when the CRL does not list it or the entry has no reason.
+    public func revocationReason(of certificate: Certificate) -> Int? {
+        defer { ERR_clear_error() }
+        var entry: OpaquePointer?
+        guard X509_CRL_get0_by_cert(handle, &entry, certificate.handle) != 0, let entry,
+              let reason = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nil, nil)?.assumingMemoryBound(to: ASN1_ENUMERATED.self) else { return nil }
+        defer { ASN1_ENUMERATED_free(reason) }
+        return ASN1_ENUMERATED_get(reason)
     }
 
     /// Whether the CRL lists `certificate` with the reason `removeFromCRL` (a delta CRL taking a
@@ -208,16 +255,15 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
 
 /// Results of ``CertificateRevocationList/isIssued(by:)`` for the few issuers a CRL is checked
 /// against (usually one), under a lock: CRLs are shared by concurrent verifications.
-private final class IssuerCheckMemo: @unchecked Sendable {
-    private let lock = NSLock()
-    private var results: [[UInt8]: Bool] = [:]
+private final class IssuerCheckMemo: Sendable {
+    private let results = NIOLockedValueBox<[[UInt8]: Bool]>([:])
 
     func result(for issuer: [UInt8]) -> Bool? {
-        lock.withLock { results[issuer] }
+        results.withLockedValue { $0[issuer] }
     }
 
     func store(_ result: Bool, for issuer: [UInt8]) {
-        lock.withLock {
+        results.withLockedValue { results in
             if results.count >= 8 { results.removeAll() }
             results[issuer] = result
         }

@@ -41,6 +41,11 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var nextPeer = 0
     private var stopRequested = false
     private var nextTimeoutScan = ContinuousClock.now
+    /// Passes of the loop so far: a connection counts the requests it answered in one.
+    private(set) var pass: UInt64 = 0
+    /// Connections that stopped at ``ServerConnection/requestsPerPass`` with requests left in
+    /// their buffer: they go on in the next pass, after every other connection had its turn.
+    private var toResume: [ServerConnection] = []
     var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private var cachedDate: (second: Int64, text: String) = (0, "")
     /// The inbox's contents being run; swapped with the inbox so neither array is reallocated.
@@ -126,8 +131,9 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: 256)
         var events = [UInt32](repeating: 0, count: 256)
         while true {
-            let timeout: Int32 = connections.isEmpty && !stopRequested ? 500 : 100
+            let timeout: Int32 = !toResume.isEmpty ? 0 : connections.isEmpty && !stopRequested ? 500 : 100
             let count = signet_epoll_wait(epollFD, &tokens, &events, 256, timeout)
+            pass &+= 1
             if count < 0 && errno != EINTR {
                 core.logger.critical("epoll_wait failed", metadata: ["errno": "\(errno)"])
                 break
@@ -143,6 +149,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
                     connections[tokens[i]]?.handle(events: events[i])
                 }
             }
+            resumeConnections()
             runInbox()
             core.configuration.beforeAnswersAreSent?()
             flushScheduled()
@@ -160,6 +167,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         // unless it is broken here. Connections are gone by now; the buffers go with the loop.
         peers = []
         toFlush = []
+        toResume = []
         let waiters = finished.withLockedValue { waiters -> [CheckedContinuation<Void, Never>] in
             hasFinished.store(true, ordering: .releasing)
             defer { waiters.removeAll() }
@@ -186,6 +194,20 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             draining = batch
         }
+    }
+
+    /// Lets `connection` go on with its buffered requests in the next pass.
+    func resumeNextPass(_ connection: ServerConnection) {
+        guard !connection.resumeScheduled else { return }
+        connection.resumeScheduled = true
+        toResume.append(connection)
+    }
+
+    private func resumeConnections() {
+        guard !toResume.isEmpty else { return }
+        let due = toResume
+        toResume = []
+        for connection in due { connection.resumeRequests() }
     }
 
     /// Connections whose responses are written at the end of this pass.

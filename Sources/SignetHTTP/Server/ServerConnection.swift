@@ -64,6 +64,12 @@ final class ServerConnection {
     private let isReservedPeer: Bool
     /// The head of the request being read has been shown to the handler's `screen`.
     private var headScreened = false
+    /// The loop pass ``answeredThisPass`` counts for.
+    private var countedPass: UInt64 = 0
+    /// Requests handed to the handler in that pass.
+    private var answeredThisPass = 0
+    /// Set while the connection waits in its loop's list of connections to resume.
+    var resumeScheduled = false
     private var writeInterest = false
     private var draining = false
     /// After an error response the client may still be sending a body we did not read.
@@ -204,8 +210,31 @@ final class ServerConnection {
 
     // MARK: - Requests
 
+    /// Requests one connection hands to the handler in one pass of its loop at most. A client
+    /// that pipelines thousands of requests in one write has the rest read in later passes, so
+    /// the other connections of the loop (the API server's among them) have their turn between.
+    static let requestsPerPass = 64
+
+    /// Goes on with the requests left in the buffer when ``requestsPerPass`` stopped them.
+    func resumeRequests() {
+        resumeScheduled = false
+        guard !isClosed, case .reading = state else { return }
+        if !pausedForOutput { setReading(true) }
+        processRequests()
+    }
+
     private func processRequests() {
         while case .reading = state {
+            if countedPass != loop.pass {
+                countedPass = loop.pass
+                answeredThisPass = 0
+            }
+            if answeredThisPass >= Self.requestsPerPass, parser.bufferedByteCount > 0 {
+                // Nothing more is read meanwhile: the buffer holds the requests still to answer.
+                setReading(false)
+                loop.resumeNextPass(self)
+                return
+            }
             if outputMustWait() {
                 // Answers pile up faster than the client takes them: write what the socket
                 // takes now, and stop reading requests while too much is left.
@@ -235,6 +264,7 @@ final class ServerConnection {
                 let pipelined = max(0, parser.bufferedByteCount - Self.pipelinedAllowance)
                 guard (headScreened || screen(request)) && reserveBody(request.body.count + pipelined) else { return }
                 headScreened = false
+                answeredThisPass += 1
                 // A handler that answers without waiting has already completed the request
                 // here; the loop goes on with the next pipelined one.
                 dispatch(request)
