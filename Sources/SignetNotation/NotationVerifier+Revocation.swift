@@ -70,6 +70,12 @@ extension NotationVerifier {
                 known = true
                 if !sources.contains("supplied") { sources.append("supplied") }
             }
+            // A supplied delta CRL's listing is the issuer's word too, announced or not.
+            for delta in crls where delta.isDelta && delta.isIssued(by: issuer) && delta.scopeProblem(for: certificate, location: nil) == nil {
+                if let date = delta.revocationDate(of: certificate), status.revoked == nil {
+                    status.revoked = "the \(role) \"\(certificate.subject)\" is revoked (since \(date.formatted(.iso8601)), the supplied delta CRL of \"\(issuer.subject)\")"
+                }
+            }
             if supplied.isEmpty, crls.contains(where: { $0.isDelta && $0.isIssued(by: issuer) }) {
                 status.unavailable("a supplied CRL of \"\(issuer.subject)\" is a delta CRL (RFC 5280 section 5.2.4), which updates a complete CRL and never stands for one; supply the complete CRL too")
             }

@@ -192,6 +192,9 @@ import Testing
         #expect(baseAlone.failure?.contains("the supplied CRL of \"CN=Acme Root,O=Acme,ST=WA,C=US\" announces delta CRLs (\(deltaLocation))") == true, "\(baseAlone.failure ?? "passed")")
         let suppliedPair = try verify(supplied: [base, delta], nil)
         #expect(suppliedPair.failure?.contains("is revoked") == true && suppliedPair.failure?.contains("the supplied delta CRL") == true, "\(suppliedPair.failure ?? "passed")")
+        // A supplied delta's listing counts even when its complete CRL announces no deltas.
+        let unannounced = try verify(supplied: [cleanBase, delta], nil)
+        #expect(unannounced.failure?.contains("is revoked") == true && unannounced.failure?.contains("the supplied delta CRL") == true, "\(unannounced.failure ?? "passed")")
 
         // A supplied CRL and a downloaded one: a listing in either counts; a failed download
         // leaves the supplied CRL to tell the status.

@@ -84,8 +84,15 @@ import Testing
     /// The policy: one `notation` authority trusting `root` (written to `directory`) under a
     /// strict global statement.
     static func policy(glob: String, root: Certificate, in directory: TemporaryDirectory) throws -> CompiledPolicy {
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "notation.yaml", bytes: Array(try policyYAML(glob: glob, root: root, in: directory).utf8))])
+        guard let policy = set.policies.first else { throw TestProcessError(message: "no policy compiled") }
+        return policy
+    }
+
+    /// ``policy(glob:root:in:)``'s ClusterImagePolicy as YAML.
+    static func policyYAML(glob: String, root: Certificate, in directory: TemporaryDirectory) throws -> String {
         let file = try directory.write("root-\(UUID().uuidString).crt", root.pemEncoded)
-        let yaml = """
+        return """
             apiVersion: signet.dev/v1alpha1
             kind: ClusterImagePolicy
             metadata:
@@ -102,9 +109,6 @@ import Testing
                       - name: ca:acme
                         file: \(file.path)
             """
-        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "notation.yaml", bytes: Array(yaml.utf8))])
-        guard let policy = set.policies.first else { throw TestProcessError(message: "no policy compiled") }
-        return policy
     }
 
     /// Pushes a one-layer image to `<registry>/<repository>:v1` and a Notation signature of it
@@ -130,5 +134,47 @@ import Testing
         let tag = image.digest.description.replacingOccurrences(of: ":", with: "-")
         try await client.pushManifest(Array(index.utf8), mediaType: MediaType.ociIndex, to: try ImageReference(parsing: "\(name):\(tag)"), deadline: deadline())
         return tagged
+    }
+
+    /// `signet serve` downloads the CRL by default (the deny names the image, the policy and the
+    /// revocation) and not with `--notation-crl-downloads=false` (the deny says downloads are off).
+    @Test func serveDownloadsTheCRLUnlessToldNotTo() async throws {
+        let served = TemporaryDirectory(prefix: "crl-server")
+        let server = try await StaticFileServer.start(serving: served.url)
+        var named = NotationTestSigner.Extensions()
+        named.leaf.append("crlDistributionPoints=URI:\(server.baseURL)/acme.crl")
+        let extensions = named
+        let signer = try await offThePool { try NotationTestSigner(extensions: extensions) }
+        try Data(try await offThePool { try signer.rootCRL(revoking: [signer.leaf]) }).write(to: served.file("acme.crl"))
+        let registry = try await offThePool { try RegistryFixture() }
+        defer { registry.stop() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        defer { client.shutdown() }
+        let image = try await Self.pushSignedImage(signer: signer, to: registry, client: client, repository: "acme/app")
+        let policies = TemporaryDirectory(prefix: "signet-crl-policies")
+        try policies.write("notation.yaml", try Self.policyYAML(glob: "\(registry.host)/**", root: signer.root, in: policies))
+        let reviews = TemporaryDirectory(prefix: "signet-crl-reviews")
+        let review = try reviews.write("pod.json", """
+            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\(UUID().uuidString.lowercased())",\
+            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
+            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
+            "metadata":{"name":"app","namespace":"default"},"spec":{"containers":[{"name":"app","image":"\(image)"}]}}}}
+            """).path
+        for downloads in [true, false] {
+            let signet = try await SignetServerFixture.start(
+                policyDirectory: policies.path, arguments: ["--allow-insecure-registry", registry.host] + (downloads ? [] : ["--notation-crl-downloads=false"]))
+            let answer = try await offThePool { try signet.review(review) }
+            _ = try? await offThePool { signet.stop() }
+            #expect(answer.httpStatus == 200)
+            let decision = try AdmissionAnswer(decoding: answer.body)
+            #expect(!decision.allowed)
+            #expect(decision.message.contains("acme/app") && decision.message.contains("notation-crl"), "\(decision.message)")
+            if downloads {
+                #expect(decision.message.contains("the certificate \"CN=signer,O=Acme,ST=WA,C=US\" is revoked"), "\(decision.message)")
+            } else {
+                #expect(decision.message.contains("CRL downloads are off (--notation-crl-downloads)"), "\(decision.message)")
+            }
+        }
+        #expect(server.requestedPaths == ["/acme.crl"], "downloaded by the first server only: \(server.requestedPaths)")
     }
 }

@@ -74,12 +74,6 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     /// times the 20 bytes a minimal entry takes in DER).
     public var estimatedMemory: Int { derEncoded.count + entryCount * 200 }
 
-    /// Whether the CRL says where delta CRLs that update it are published (the freshest CRL
-    /// extension, RFC 5280 section 5.2.6).
-    public var announcesDeltaCRLs: Bool {
-        X509_CRL_get_ext_by_NID(handle, NID_freshest_crl, -1) >= 0
-    }
-
     /// Where delta CRLs that update this CRL are published: the freshest CRL extension's
     /// distribution points (RFC 5280 section 5.2.6, the syntax of section 4.2.1.13); nil when
     /// it cannot be read.
