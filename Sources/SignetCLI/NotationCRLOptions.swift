@@ -8,6 +8,17 @@ struct NotationCRLOptions: ParsableArguments {
     @Option(name: .long, help: "Download the CRLs that the certificates of trusted Notation signing and TSA chains name (http distribution points), for revocation checking; false: only the CRLs an authority supplies count, and a certificate that publishes its status is \"revocation unavailable\". (env: SIGNET_NOTATION_CRL_DOWNLOADS, default true)")
     var notationCrlDownloads: String?
 
+    /// The downloader these options ask for; nil when downloads are off. A wrong value, or a
+    /// client that cannot start, is thrown as what `fail` makes of its message (each command
+    /// reports and exits its own way).
+    func downloader(or fail: (String) -> any Error) throws -> HTTPCRLDownloader? {
+        do {
+            return try downloader()
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+
     /// The downloader these options ask for; nil when downloads are off.
     func downloader() throws -> HTTPCRLDownloader? {
         let text = EnvironmentOption.string(notationCrlDownloads, "SIGNET_NOTATION_CRL_DOWNLOADS", default: "true")!

@@ -81,12 +81,7 @@ struct ReviewCommand: ParsableCommand, AsynchronousCommand {
         let exemptionRules = try exemptions.configuration()
         let registry = try makeRegistryClient()
         defer { registry?.shutdown() }
-        let crlDownloader: HTTPCRLDownloader?
-        do {
-            crlDownloader = registry == nil ? nil : try notationCRL.downloader()
-        } catch {
-            throw fail("\(error)")
-        }
+        let crlDownloader = registry == nil ? nil : try notationCRL.downloader(or: fail)
         defer { crlDownloader?.shutdown() }
         let verifier: any AuthorityVerifier = registry.map {
             VerificationEngine(

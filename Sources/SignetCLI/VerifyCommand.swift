@@ -176,12 +176,7 @@ struct VerifyCommand: ParsableCommand, AsynchronousCommand {
             throw fail("\(error)")
         }
         defer { registry.shutdown() }
-        let crlDownloader: HTTPCRLDownloader?
-        do {
-            crlDownloader = try notationCRL.downloader()
-        } catch {
-            throw fail("\(error)")
-        }
+        let crlDownloader = try notationCRL.downloader(or: fail)
         defer { crlDownloader?.shutdown() }
         let engine = VerificationEngine(
             registry: registry,

@@ -62,16 +62,19 @@ struct HTTPServerHandlingTests {
             print(status, stream.read(length).decode().strip())
         """#
 
-    @Test(.timeLimit(.minutes(5)))
-    func answersAtOnceAndAfterWaitingComeBackInRequestOrder() async throws {
-        let pki = try TestPKI()
+    /// A server over `pki`'s serving certificate, not started.
+    static func server(_ pki: TestPKI, _ handler: some HTTPRequestHandler, _ configuration: HTTPServerConfiguration) throws -> HTTPServer {
         let certificates = try CertificateReloader(
             configuration: TLSServerConfiguration(certificateChainFile: pki.serverCertFile, privateKeyFile: pki.serverKeyFile),
             logger: Logger(label: "test"))
+        return try HTTPServer(configuration: configuration, certificates: certificates, handler: handler, logger: Logger(label: "test"))
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func answersAtOnceAndAfterWaitingComeBackInRequestOrder() async throws {
+        let pki = try TestPKI()
         let handler = MixedHandler()
-        let server = try HTTPServer(
-            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2),
-            certificates: certificates, handler: handler, logger: Logger(label: "test"))
+        let server = try Self.server(pki, handler, HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2))
         let port = try server.start()
         let paths = ["/later", "/now", "/now", "/later", "/later", "/now"]
         let result = try await TestProcess.run("python3", ["-c", Self.client, "\(port)", pki.caFile] + paths)
@@ -105,13 +108,10 @@ struct HTTPServerHandlingTests {
     @Test(.timeLimit(.minutes(5)))
     func aPipelinedBurstIsAnsweredOverSeveralPassesOfTheLoop() async throws {
         let pki = try TestPKI()
-        let certificates = try CertificateReloader(
-            configuration: TLSServerConfiguration(certificateChainFile: pki.serverCertFile, privateKeyFile: pki.serverKeyFile),
-            logger: Logger(label: "test"))
         let handler = PassCountingHandler()
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 1)
         configuration.beforeAnswersAreSent = { handler.passes.wrappingAdd(1, ordering: .relaxed) }
-        let server = try HTTPServer(configuration: configuration, certificates: certificates, handler: handler, logger: Logger(label: "test"))
+        let server = try Self.server(pki, handler, configuration)
         let port = try server.start()
         let count = 4_000
         let result = try await TestProcess.run("python3", ["-c", Self.client, "\(port)", pki.caFile] + Array(repeating: "/now", count: count))

@@ -100,12 +100,7 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
             throw fail("cannot start the registry client: \(error)")
         }
         defer { registry.shutdown() }
-        let crlDownloader: HTTPCRLDownloader?
-        do {
-            crlDownloader = try notationCRL.downloader()
-        } catch {
-            throw fail("\(error)")
-        }
+        let crlDownloader = try notationCRL.downloader(or: fail)
         defer { crlDownloader?.shutdown() }
         // Notary servers are asked with the same credentials as registries (their hosts' entries
         // in the docker config), as `signet serve` asks them.
