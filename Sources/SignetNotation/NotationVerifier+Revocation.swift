@@ -130,7 +130,10 @@ extension NotationVerifier {
             result.locationsToDownload += status.locationsToDownload
             result.rejectedDownloads += status.rejectedDownloads
             if !known {
-                if result.unavailable == nil { result.unavailable = status.problem.map { "revocation unavailable: " + $0 } }
+                // Never silent: a status not known is unavailable, with a reason or without one.
+                if result.unavailable == nil {
+                    result.unavailable = "revocation unavailable: " + (status.problem ?? "the status of the \(role) \"\(certificate.subject)\" could not be told")
+                }
                 if status.downloadFailedTransiently { result.downloadFailedTransiently = true }
             } else if status.revoked == nil {
                 checked.append("\"\(certificate.subject)\" (\(sources.joined(separator: "; ")))")

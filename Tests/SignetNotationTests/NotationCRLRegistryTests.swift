@@ -70,6 +70,16 @@ import Testing
         #expect(revoked.reason.contains("revocation validation failed: the certificate \"CN=signer,O=Acme,ST=WA,C=US\" is revoked"), "\(revoked.reason)")
         #expect(server.requestedPaths.filter { $0 == "/acme.crl" }.count == 3, "\(server.requestedPaths)")
 
+        // A complete CRL that announces delta CRLs: the verification downloads the CRL, then the
+        // delta it names, and the delta's listing decides.
+        try Data(try await offThePool { try signer.rootCRL(revoking: [], extensions: ["freshestCRL=URI:\(server.baseURL)/delta.crl"]) })
+            .write(to: served.file("acme.crl"))
+        try Data(try await offThePool { try signer.rootCRL(revoking: [signer.leaf], extensions: ["deltaCRL=critical,DER:02:01:01"], number: 2) })
+            .write(to: served.file("delta.crl"))
+        let revokedByDelta = try await verify(image, by: signer)
+        #expect(revokedByDelta.reason.contains("is revoked") && revokedByDelta.reason.contains("the delta CRL at \(server.baseURL)/delta.crl"), "\(revokedByDelta.reason)")
+        #expect(server.requestedPaths.suffix(2) == ["/acme.crl", "/delta.crl"], "\(server.requestedPaths)")
+
         // A distribution point that cannot be reached now is no verdict on the image: the
         // verification fails with an error, which is not kept, naming what could not be fetched.
         do {
