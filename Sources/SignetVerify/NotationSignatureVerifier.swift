@@ -130,7 +130,8 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 outcome = verifier.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, target: target, at: clock.now)
                 checkTime += ContinuousClock.now - checkStart
             }
-            if outcome.crlDownloadFailedTransiently, !outcome.passed { downloadsFailedTransiently = true }
+            // Still naming CRLs to download after the passes: not a verdict either.
+            if outcome.crlDownloadFailedTransiently || !outcome.crlLocationsToDownload.isEmpty, !outcome.passed { downloadsFailedTransiently = true }
             for location in outcome.crlLocationsRejected {
                 if case .success(let list) = verifier.downloads.results[location] { crlDownloader?.discard(location, list: list) }
             }
