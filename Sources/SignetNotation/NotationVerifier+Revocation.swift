@@ -162,7 +162,11 @@ extension NotationVerifier {
             downloadFailedTransiently: signing.downloadFailedTransiently || timestamping?.downloadFailedTransiently == true,
             rejectedDownloads: signing.rejectedDownloads + (timestamping?.rejectedDownloads ?? []))
         outcome.problem = signing.revoked ?? timestamping?.revoked ?? signing.unavailable ?? timestamping?.unavailable
-        if signing.revoked != nil || timestamping?.revoked != nil { outcome.downloadFailedTransiently = false }
+        if signing.revoked != nil || timestamping?.revoked != nil {
+            // Revoked is final: nothing more to download, and no download failure undoes it.
+            outcome.downloadFailedTransiently = false
+            outcome.locationsToDownload = []
+        }
         return outcome
     }
 
