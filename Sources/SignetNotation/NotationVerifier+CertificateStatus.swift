@@ -94,7 +94,12 @@ extension NotationVerifier {
             }
             let deltaPoints = announced.isEmpty ? named : announced
             guard !deltaPoints.isEmpty else { return current }
-            guard let (delta, deltaSource) = delta(updating: base, baseLocation: location, from: deltaPoints, baseSource: source) else { return false }
+            guard let (delta, deltaSource) = delta(updating: base, baseLocation: location, from: deltaPoints, baseSource: source) else {
+                // A certificate on hold may be released by the delta not at hand: its status is
+                // unknown (unavailable), not revoked, until the delta tells.
+                if base.revocationReason(of: certificate) == 6 { listing = nil }
+                return false
+            }
             // removeFromCRL takes a certificate off hold, and only that (RFC 5280 section 5.3.1).
             if delta.removesFromCRL(certificate), base.revocationReason(of: certificate) == 6 { listing = nil }
             if let date = delta.revocationDate(of: certificate) { listing = (date, deltaSource) }

@@ -184,6 +184,10 @@ import Testing
         // removeFromCRL takes a certificate off hold, never off a key compromise.
         let offHold = try verify([Self.location: .success(held), deltaLocation: .success(release)])
         #expect(offHold.passed, "\(offHold.failure ?? "")")
+        // On hold, with the delta not downloaded yet: unknown, and the delta is asked for.
+        let holdPending = try verify([Self.location: .success(held)])
+        #expect(holdPending.crlLocationsToDownload == [deltaLocation], "\(holdPending.failure ?? "passed")")
+        #expect(holdPending.failure?.contains("revocation unavailable") == true, "\(holdPending.failure ?? "passed")")
         let stillCompromised = try verify([Self.location: .success(compromised), deltaLocation: .success(release)])
         #expect(stillCompromised.failure?.contains("is revoked") == true, "\(stillCompromised.failure ?? "passed")")
 
