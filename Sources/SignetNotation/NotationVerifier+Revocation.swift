@@ -81,7 +81,7 @@ extension NotationVerifier {
             }
             let points = certificate.crlDistributionPoints
             let responders = certificate.revocationSources.ocspResponders
-            if supplied.isEmpty, points?.isEmpty == true, responders.isEmpty {
+            if supplied.isEmpty, points?.isEmpty == true, responders.isEmpty, status.revoked == nil {
                 notRevocable.append("\"\(certificate.subject)\"")
                 continue
             }
@@ -116,6 +116,9 @@ extension NotationVerifier {
                 if points == nil {
                     status.unavailable("the \(role) \"\(certificate.subject)\" has a CRL distribution points extension that cannot be read; \(ways)")
                 } else if points?.isEmpty == true {
+                    // No distribution point: an OCSP responder alone, or (listed by a supplied
+                    // delta CRL) no revocation information at all.
+                    if responders.isEmpty { status.unavailable("the \(role) \"\(certificate.subject)\" names no CRL distribution point") }
                     status.unavailable("the \(role) \"\(certificate.subject)\" publishes its revocation status through OCSP only (\(responders.joined(separator: ", "))), "
                         + "and signet does not query OCSP responders; \(ways)")
                 } else {

@@ -42,10 +42,10 @@ extension ClusterImagePolicy {
         public var trustStores: [NotationTrustStoreSource]?
         /// A Notation trust store directory (`x509/{ca,signingAuthority,tsa}/{name}/*.{pem,crt,cer}`).
         public var trustStoreDirectory: String?
-        /// CRLs for the revocation check (RFC 5280 section 5), each `pem` or `file`. One of a
-        /// certificate's issuer that covers it decides that certificate; a certificate none
-        /// covers has its CRLs downloaded from its `http` distribution points when downloads are
-        /// on (`--notation-crl-downloads`), and is "revocation unavailable" otherwise.
+        /// CRLs for the revocation check (RFC 5280 section 5), each `pem` or `file`. A current one
+        /// of a certificate's issuer that covers it makes its status known; when downloads are on
+        /// (`--notation-crl-downloads`) the certificate's `http` distribution points are
+        /// downloaded too, and a listing in either revokes.
         public var crls: [NotationCRLSource]?
 
         public init(trustPolicy: PolicyValue? = nil, trustPolicyFile: String? = nil, trustStores: [NotationTrustStoreSource]? = nil, trustStoreDirectory: String? = nil) {

@@ -215,6 +215,16 @@ import Testing
         #expect(undatedDownload.failure?.contains("the CRL at \(Self.location) has no nextUpdate") == true, "\(undatedDownload.failure ?? "passed")")
         #expect(undatedDownload.crlLocationsRejected == [Self.location])
 
+        // A certificate without revocation information is not revocable, unless a supplied delta
+        // CRL of its issuer lists it.
+        let plain = try await offThePool { try NotationTestSigner() }
+        let plainEnvelope = try await offThePool { try plain.jws() }
+        let plainDelta = try await list { try plain.rootCRL(revoking: [plain.leaf], extensions: ["deltaCRL=critical,DER:02:01:01"], number: 2) }
+        let listedByDelta = NotationVerifier(
+            statement: try NotationTestSigner.statement(), stores: NotationTrustStores([.init(type: .ca, name: "acme"): [plain.root]]), crls: [plainDelta])
+            .verify(envelope: plainEnvelope, mediaType: "application/jose+json", target: NotationTestSigner.target, at: plain.validTime)
+        #expect(listedByDelta.failure?.contains("is revoked") == true && listedByDelta.failure?.contains("the supplied delta CRL") == true, "\(listedByDelta.failure ?? "passed")")
+
         // A root whose key usage leaves out cRLSign signs no CRL.
         var noCRLSign = NotationTestSigner.Extensions()
         noCRLSign.root = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign"]
