@@ -114,8 +114,9 @@ public struct NotationSignatureVerifier: SignatureVerifier {
             var outcome = verifier.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, target: target, at: clock.now)
             checkTime += ContinuousClock.now - checkStart
             // The revocation step names the CRLs it needs (of a trusted chain only): download
-            // them and check again. Each pass downloads what the one before named, so a chain's
-            // and its TSA's CRLs take one pass; the bound only stops a verifier that keeps asking.
+            // them and check again. Each pass downloads what the one before named: a chain's and
+            // its TSA's CRLs take one pass, the delta CRLs they announce a second; the bound only
+            // stops a verifier that keeps asking.
             var passes = 0
             while let downloader = crlDownloader, !outcome.crlLocationsToDownload.isEmpty, passes < 3 {
                 passes += 1
