@@ -49,6 +49,9 @@ public protocol CRLDownloading: Sendable {
     /// issuer's, out of scope), so it may be an answer someone on the path put there.
     func discard(_ location: String, list: CertificateRevocationList)
     /// How long a downloaded CRL is used at most before it is downloaded again: a pass that
-    /// relied on one holds no longer.
+    /// relied on one holds no longer than that after its download.
     var maximumAge: Duration { get }
+    /// When the CRL kept for `location` was downloaded (or last found current again), by the
+    /// calendar clock; nil when none is kept.
+    func downloadTime(of location: String) -> Date?
 }

@@ -64,6 +64,8 @@ public final class HTTPCRLDownloader: CRLDownloading {
     private struct Entry {
         var list: CertificateRevocationList
         var downloaded: ContinuousClock.Instant
+        /// The same moment by the calendar clock, for the passes that rely on the CRL.
+        var downloadedAt: Date
         var lastUsed: UInt64
         /// The CRL `list` replaced while that one was current: it comes back when `list` is
         /// discarded, so an answer the verifier rejects cannot clear the way for an older one.
@@ -234,6 +236,10 @@ public final class HTTPCRLDownloader: CRLDownloading {
         }
     }
 
+    public func downloadTime(of location: String) -> Date? {
+        state.withLockedValue { $0.entries[location]?.downloadedAt }
+    }
+
     public func discard(_ location: String, list: CertificateRevocationList) {
         let wallNow = clock.now
         state.withLockedValue { state in
@@ -293,6 +299,7 @@ public final class HTTPCRLDownloader: CRLDownloading {
     private func store(_ list: CertificateRevocationList, at location: String, downloaded: ContinuousClock.Instant, wallNow: Date, in state: inout State) {
         if let old = state.entries[location], old.list.thisUpdate > list.thisUpdate, Self.stale(old, wallNow: wallNow) != nil {
             state.entries[location]?.downloaded = downloaded
+            state.entries[location]?.downloadedAt = wallNow
             return
         }
         let old = state.entries.removeValue(forKey: location)
@@ -305,7 +312,7 @@ public final class HTTPCRLDownloader: CRLDownloading {
             state.bytes -= oldest.value.memory
         }
         state.uses += 1
-        state.entries[location] = Entry(list: list, downloaded: downloaded, lastUsed: state.uses, previous: previous)
+        state.entries[location] = Entry(list: list, downloaded: downloaded, downloadedAt: wallNow, lastUsed: state.uses, previous: previous)
         state.bytes += size
     }
 

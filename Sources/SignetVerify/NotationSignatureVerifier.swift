@@ -158,8 +158,10 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 var passed = result(true, "Notation signature by \(outcome.signer ?? "unknown") verified under trust policy statement \"\(statement.name)\" (level \(statement.level.rawValue))\(note)", failure: nil, signers: [signer])
                 passed.validUntil = outcome.validUntil
                 if let downloader = crlDownloader, !verifier.downloads.results.isEmpty {
-                    // A downloaded CRL is used for maximumAge at most: the pass holds no longer.
-                    let renewal = clock.now.addingTimeInterval(Double(downloader.maximumAge.components.seconds))
+                    // A downloaded CRL is used for maximumAge after its download at most: the pass
+                    // holds no longer (a CRL no longer kept counts from now).
+                    let oldest = verifier.downloads.results.keys.compactMap(downloader.downloadTime(of:)).min() ?? clock.now
+                    let renewal = oldest.addingTimeInterval(Double(downloader.maximumAge.components.seconds))
                     passed.validUntil = min(passed.validUntil ?? renewal, renewal)
                 }
                 return passed

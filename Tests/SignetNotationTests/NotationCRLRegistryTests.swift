@@ -146,6 +146,42 @@ import Testing
         return tagged
     }
 
+    /// A pass that relied on a downloaded CRL holds until an hour after that CRL's download
+    /// (`maximumAge`), not an hour after each verification that found it kept: a revocation the
+    /// CA publishes is seen within the hour.
+    @Test func aPassHoldsUntilAnHourAfterTheDownloadOfTheCRLItUsed() async throws {
+        let served = TemporaryDirectory(prefix: "crl-server")
+        let server = try await StaticFileServer.start(serving: served.url)
+        var named = NotationTestSigner.Extensions()
+        named.leaf.append("crlDistributionPoints=URI:\(server.baseURL)/acme.crl")
+        let extensions = named
+        let signer = try await offThePool { try NotationTestSigner(extensions: extensions) }
+        try Data(try await offThePool { try signer.rootCRL(revoking: []) }).write(to: served.file("acme.crl"))
+        let registry = try await offThePool { try RegistryFixture() }
+        defer { registry.stop() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        defer { client.shutdown() }
+        let image = try await Self.pushSignedImage(signer: signer, to: registry, client: client, repository: "acme/app")
+        let policy = try Self.policy(glob: "\(registry.host)/**", root: signer.root, in: served)
+        let start = signer.validTime
+        let clock = SettableClock(start)
+        let downloader = try HTTPCRLDownloader(clock: WallClock(now: clock.closure))
+        defer { downloader.shutdown() }
+        func verify() async throws -> VerificationResult {
+            let engine = VerificationEngine(
+                registry: client, verifiers: [NotationSignatureVerifier(registry: client, clock: WallClock(now: clock.closure), crlDownloader: downloader)])
+            return try await engine.verify(image: image, authority: policy.authorities[0], policy: policy.name, revision: UUID().uuidString, deadline: Self.deadline())
+        }
+        let first = try await verify()
+        #expect(first.passed, "\(first.reason)")
+        #expect(first.validUntil == start.addingTimeInterval(3600))
+        clock.set(start.addingTimeInterval(1800))
+        let later = try await verify()
+        #expect(later.passed, "\(later.reason)")
+        #expect(later.validUntil == start.addingTimeInterval(3600), "the CRL kept since the first download: \(later.validUntil.map { "\($0)" } ?? "none")")
+        #expect(server.requestedPaths == ["/acme.crl"])
+    }
+
     /// `signet serve` downloads the CRL by default (the deny names the image, the policy and the
     /// revocation) and not with `--notation-crl-downloads=false` (the deny says downloads are off).
     @Test func serveDownloadsTheCRLUnlessToldNotTo() async throws {
