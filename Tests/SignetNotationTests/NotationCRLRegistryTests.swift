@@ -91,6 +91,40 @@ import Testing
         }
     }
 
+    /// An image signed by a signer whose certificate names `<server>/acme.crl`, pushed to a
+    /// registry, with that CRL served (listing the signing certificate or not).
+    final class PublishedImage: Sendable {
+        let served: TemporaryDirectory
+        let server: StaticFileServer
+        let signer: NotationTestSigner
+        let registry: RegistryFixture
+        let client: RegistryClient
+        let image: ImageReference
+
+        private init(served: TemporaryDirectory, server: StaticFileServer, signer: NotationTestSigner, registry: RegistryFixture, client: RegistryClient, image: ImageReference) {
+            (self.served, self.server, self.signer, self.registry, self.client, self.image) = (served, server, signer, registry, client, image)
+        }
+
+        static func make(revoking: Bool) async throws -> PublishedImage {
+            let served = TemporaryDirectory(prefix: "crl-server")
+            let server = try await StaticFileServer.start(serving: served.url)
+            var named = NotationTestSigner.Extensions()
+            named.leaf.append("crlDistributionPoints=URI:\(server.baseURL)/acme.crl")
+            let extensions = named
+            let signer = try await offThePool { try NotationTestSigner(extensions: extensions) }
+            try Data(try await offThePool { try signer.rootCRL(revoking: revoking ? [signer.leaf] : []) }).write(to: served.file("acme.crl"))
+            let registry = try await offThePool { try RegistryFixture() }
+            let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+            let image = try await NotationCRLRegistryTests.pushSignedImage(signer: signer, to: registry, client: client, repository: "acme/app")
+            return PublishedImage(served: served, server: server, signer: signer, registry: registry, client: client, image: image)
+        }
+
+        func stop() {
+            client.shutdown()
+            registry.stop()
+        }
+    }
+
     /// The policy: one `notation` authority trusting `root` (written to `directory`) under a
     /// strict global statement.
     static func policy(glob: String, root: Certificate, in directory: TemporaryDirectory) throws -> CompiledPolicy {
@@ -150,18 +184,9 @@ import Testing
     /// (`maximumAge`), not an hour after each verification that found it kept: a revocation the
     /// CA publishes is seen within the hour.
     @Test func aPassHoldsUntilAnHourAfterTheDownloadOfTheCRLItUsed() async throws {
-        let served = TemporaryDirectory(prefix: "crl-server")
-        let server = try await StaticFileServer.start(serving: served.url)
-        var named = NotationTestSigner.Extensions()
-        named.leaf.append("crlDistributionPoints=URI:\(server.baseURL)/acme.crl")
-        let extensions = named
-        let signer = try await offThePool { try NotationTestSigner(extensions: extensions) }
-        try Data(try await offThePool { try signer.rootCRL(revoking: []) }).write(to: served.file("acme.crl"))
-        let registry = try await offThePool { try RegistryFixture() }
-        defer { registry.stop() }
-        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
-        defer { client.shutdown() }
-        let image = try await Self.pushSignedImage(signer: signer, to: registry, client: client, repository: "acme/app")
+        let fixture = try await PublishedImage.make(revoking: false)
+        defer { fixture.stop() }
+        let (served, server, signer, registry, client, image) = (fixture.served, fixture.server, fixture.signer, fixture.registry, fixture.client, fixture.image)
         let policy = try Self.policy(glob: "\(registry.host)/**", root: signer.root, in: served)
         let start = signer.validTime
         let clock = SettableClock(start)
@@ -185,18 +210,9 @@ import Testing
     /// `signet serve` downloads the CRL by default (the deny names the image, the policy and the
     /// revocation) and not with `--notation-crl-downloads=false` (the deny says downloads are off).
     @Test func serveDownloadsTheCRLUnlessToldNotTo() async throws {
-        let served = TemporaryDirectory(prefix: "crl-server")
-        let server = try await StaticFileServer.start(serving: served.url)
-        var named = NotationTestSigner.Extensions()
-        named.leaf.append("crlDistributionPoints=URI:\(server.baseURL)/acme.crl")
-        let extensions = named
-        let signer = try await offThePool { try NotationTestSigner(extensions: extensions) }
-        try Data(try await offThePool { try signer.rootCRL(revoking: [signer.leaf]) }).write(to: served.file("acme.crl"))
-        let registry = try await offThePool { try RegistryFixture() }
-        defer { registry.stop() }
-        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
-        defer { client.shutdown() }
-        let image = try await Self.pushSignedImage(signer: signer, to: registry, client: client, repository: "acme/app")
+        let fixture = try await PublishedImage.make(revoking: true)
+        defer { fixture.stop() }
+        let (server, signer, registry, image) = (fixture.server, fixture.signer, fixture.registry, fixture.image)
         let policies = TemporaryDirectory(prefix: "signet-crl-policies")
         try policies.write("notation.yaml", try Self.policyYAML(glob: "\(registry.host)/**", root: signer.root, in: policies))
         let reviews = TemporaryDirectory(prefix: "signet-crl-reviews")
