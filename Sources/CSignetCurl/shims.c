@@ -1,5 +1,8 @@
 #include "CSignetCurl.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 CURLcode signet_curl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
 }
@@ -38,6 +41,39 @@ CURLcode signet_curl_easy_setopt_resolver_start(CURL *handle, curl_resolver_star
         return code;
     }
     return curl_easy_setopt(handle, CURLOPT_RESOLVER_START_DATA, data);
+}
+
+CURLcode signet_curl_easy_setopt_opensocket(CURL *handle, curl_opensocket_callback callback, void *data) {
+    CURLcode code = curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, callback);
+    if (code != CURLE_OK) {
+        return code;
+    }
+    code = curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, data);
+    if (code != CURLE_OK) {
+        return code;
+    }
+    return curl_easy_setopt(handle, CURLOPT_FRESH_CONNECT, 1L);
+}
+
+int signet_curl_sockaddr_describe(const struct curl_sockaddr *address, char *text, size_t size) {
+    // curl allocates room for the whole address behind `addr` (a struct sockaddr in the
+    // declaration), `addrlen` bytes of it.
+    const struct sockaddr *generic = &address->addr;
+    if (address->family == AF_INET && address->addrlen >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)generic;
+        if (inet_ntop(AF_INET, &v4->sin_addr, text, (socklen_t)size) == NULL) {
+            return -1;
+        }
+        return ntohs(v4->sin_port);
+    }
+    if (address->family == AF_INET6 && address->addrlen >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)generic;
+        if (inet_ntop(AF_INET6, &v6->sin6_addr, text, (socklen_t)size) == NULL) {
+            return -1;
+        }
+        return ntohs(v6->sin6_port);
+    }
+    return -1;
 }
 
 CURLcode signet_curl_easy_set_body(CURL *handle, const void *bytes, int64_t length) {

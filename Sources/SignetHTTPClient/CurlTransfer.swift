@@ -81,6 +81,8 @@ final class CurlTransfer: @unchecked Sendable {
     private var refusedLookup: (host: String, why: String)?
     /// The code curl ended the transfer with, once it did.
     private var curlCode: CURLcode?
+    /// Addresses ``HTTPRequest/connectionCheck`` refused, in order (driver thread only).
+    private var refusedAddresses: [String] = []
 
     private(set) var body: [UInt8] = []
     private(set) var responseHeaders: [(name: String, value: String)] = []
@@ -239,6 +241,29 @@ final class CurlTransfer: @unchecked Sendable {
                 guard let context else { return 0 }
                 return Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().lookupStarting() ? 0 : 1
             }, context), "resolver start")
+        if request.connectionCheck != nil {
+            try check(
+                signet_curl_easy_setopt_opensocket(easy, { context, _, address in
+                    guard let context, let address else { return CURL_SOCKET_BAD }
+                    return Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().openSocket(to: address)
+                }, context), "connection check")
+        }
+    }
+
+    /// Open-socket callback (driver thread): the socket for a connection to `address`, or
+    /// `CURL_SOCKET_BAD` when the request's ``HTTPRequest/connectionCheck`` refuses it (curl then
+    /// tries the host's next address, and fails the transfer with CURLE_COULDNT_CONNECT after
+    /// the last). Nothing has been sent to the address yet.
+    private func openSocket(to address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        var text = [CChar](repeating: 0, count: 64)
+        let port = signet_curl_sockaddr_describe(address, &text, text.count)
+        let numeric = port >= 0 ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        guard port >= 0, let connectionCheck = request.connectionCheck, connectionCheck(numeric, Int(port)) else {
+            let refused = port >= 0 ? numeric : "an address of family \(address.pointee.family)"
+            if !refusedAddresses.contains(refused) { refusedAddresses.append(refused) }
+            return CURL_SOCKET_BAD
+        }
+        return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
     }
 
     /// Resolver-start callback: whether curl may start a lookup (driver thread). curl calls it
@@ -389,6 +414,9 @@ final class CurlTransfer: @unchecked Sendable {
                 message: "not looking up \(host): \(why) (a DNS server is slow or not answering); new lookups wait until fewer are",
                 isReset: true))
         }
+        if code == CURLE_COULDNT_CONNECT && !refusedAddresses.isEmpty {
+            return .failure(.refusedAddress(refusedAddresses.prefix(4).joined(separator: ", ")))
+        }
         if code != CURLE_OK {
             if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {
                 return .failure(.tooLarge(limit: request.maximumResponseBytes))
@@ -410,6 +438,8 @@ final class CurlTransfer: @unchecked Sendable {
         _ = signet_curl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
         var effective: UnsafePointer<CChar>?
         _ = signet_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
+        var peer: UnsafePointer<CChar>?
+        _ = signet_curl_easy_getinfo_string(easy, CURLINFO_PRIMARY_IP, &peer)
         let httpVersion: Int
         switch version {
         case CURL_HTTP_VERSION_2_0: httpVersion = 2
@@ -422,7 +452,8 @@ final class CurlTransfer: @unchecked Sendable {
             body: body,
             effectiveURL: effective.map { String(cString: $0) } ?? request.url,
             httpVersion: httpVersion,
-            newConnections: connects))
+            newConnections: connects,
+            remoteAddress: peer.map { String(cString: $0) } ?? ""))
     }
 
     /// Failures of an established connection: the peer closed it, reset it, or broke an HTTP/2

@@ -30,6 +30,8 @@ package final class HTTPClient: Sendable {
         /// Lowercased names, in arrival order.
         package var headers: [(name: String, value: String)]
         package var body: [UInt8]
+        /// The numeric address of the peer that answered (empty when unknown).
+        package var remoteAddress: String = ""
     }
 
     /// Why no response arrived.
@@ -41,6 +43,8 @@ package final class HTTPClient: Sendable {
         package var isCancelled: Bool
         /// The response was larger than the request allowed.
         package var isTooLarge = false
+        /// The `connectionCheck` refused every address of the host; nothing was sent.
+        package var isRefusedAddress = false
     }
 
     private let driver: CurlMultiDriver
@@ -64,15 +68,19 @@ package final class HTTPClient: Sendable {
     package func shutdown() { driver.shutdown() }
 
     /// Sends a request and collects the response (at most `maximumResponseBytes` of body).
+    /// `connectionCheck`, when given, is asked before each connection is opened
+    /// (``HTTPRequest/connectionCheck``).
     package func send(
         method: String, url: String, headers: [(name: String, value: String)], body: [UInt8]? = nil,
-        maximumResponseBytes: Int, deadline: ContinuousClock.Instant
+        maximumResponseBytes: Int, deadline: ContinuousClock.Instant,
+        connectionCheck: (@Sendable (_ address: String, _ port: Int) -> Bool)? = nil
     ) async throws(Failure) -> Response {
-        let request = HTTPRequest(
+        var request = HTTPRequest(
             method: try Self.method(method), url: url, headers: headers, body: body,
             maximumResponseBytes: maximumResponseBytes, deadline: deadline)
+        request.connectionCheck = connectionCheck
         let response = try await perform(request)
-        return Response(status: response.status, headers: response.headers, body: response.body)
+        return Response(status: response.status, headers: response.headers, body: response.body, remoteAddress: response.remoteAddress)
     }
 
     /// Sends a GET and hands the body to `onBytes` as it arrives (with the response status),
@@ -101,6 +109,8 @@ package final class HTTPClient: Sendable {
             case .invalidRequest(let message): throw Failure(description: message, isTimeout: false, isCancelled: false)
             case .overBudget(let limit):
                 throw Failure(description: "stopped to keep responses within \(limit) bytes", isTimeout: false, isCancelled: false)
+            case .refusedAddress(let addresses):
+                throw Failure(description: "not connecting to \(addresses)", isTimeout: false, isCancelled: false, isRefusedAddress: true)
             }
         } catch {
             throw Failure(description: "\(error)", isTimeout: false, isCancelled: false)

@@ -23,6 +23,12 @@ package struct HTTPRequest: Sendable {
     /// Who the response is downloaded for (the namespace of an admission), for the driver's
     /// ``ResponseBufferBudget``: when room runs out, the group holding the most loses a download.
     package var budgetGroup: String = ""
+    /// When set, asked for each connection the exchange opens (redirects included) with the
+    /// numeric address and the port it is about to connect to, before anything is sent; `false`
+    /// refuses it, and unless another address of the host is accepted the exchange fails with
+    /// ``TransportFailure/refusedAddress(_:)``. Such an exchange opens its own connections: one
+    /// already open was not asked about.
+    package var connectionCheck: (@Sendable (_ address: String, _ port: Int) -> Bool)? = nil
 
     package init(
         method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
@@ -51,6 +57,8 @@ package struct HTTPResponse: Sendable {
     package var httpVersion: Int
     /// Connections opened for this exchange: 0 when an open one was reused.
     package var newConnections: Int = 0
+    /// The numeric address of the peer the final response came from (empty when curl did not say).
+    package var remoteAddress: String = ""
     /// The user name of the credential the registry client had for this request, for messages.
     package var credentialUsername: String? = nil
     /// Which credentials the registry client's source did not read, when a registry refused
@@ -86,4 +94,7 @@ package enum TransportFailure: Error, Sendable {
     /// Stopped to keep the response bodies of all transfers within `limit` bytes
     /// (``ResponseBufferBudget``): this one held, or asked for, the most. Worth another try.
     case overBudget(limit: Int)
+    /// Every address the host resolved to was refused by ``HTTPRequest/connectionCheck``
+    /// (numeric addresses, comma-separated); nothing was sent.
+    case refusedAddress(String)
 }

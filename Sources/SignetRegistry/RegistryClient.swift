@@ -238,6 +238,8 @@ public final class RegistryClient: Sendable {
                 throw RegistryError(.connectionFailed(registry: target.registry, detail: message, reset: isReset))
             case .invalidRequest(let message):
                 throw RegistryError(.badResponse(registry: target.registry, detail: message))
+            case .refusedAddress(let addresses):
+                throw RegistryError(.connectionFailed(registry: target.registry, detail: "not connecting to \(addresses)", reset: false))
             }
         }
     }

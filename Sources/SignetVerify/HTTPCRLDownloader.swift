@@ -57,6 +57,11 @@ public final class HTTPCRLDownloader: CRLDownloading {
         /// Distinct locations downloaded at once at most.
         public var concurrentDownloads = 2
         public var userAgent = "signet"
+        /// Whether a numeric address (and port) is inside: this machine, a private network, a
+        /// shared or link-local range (``HTTPCRLDownloader/isInternalAddress(_:)``). A redirect
+        /// from a distribution point outside never connects inside. Tests, where every server
+        /// is on loopback, tell inside from outside by port.
+        package var isInternal: @Sendable (_ address: String, _ port: Int) -> Bool = { address, _ in HTTPCRLDownloader.isInternalAddress(address) }
 
         public init() {}
     }
@@ -108,12 +113,17 @@ public final class HTTPCRLDownloader: CRLDownloading {
     public let configuration: Configuration
     public var maximumAge: Duration { configuration.maximumAge }
     private let client: HTTPClient
+    /// The environment names a proxy for curl (`http_proxy`, `https_proxy`, `all_proxy`): the
+    /// connections it opens are the proxy's, so their addresses say nothing of a redirect's target.
+    private let proxied: Bool
     private let clock: WallClock
     private let state = NIOLockedValueBox(State())
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), clock: WallClock = .system, logger: Logger = Logger(label: "signet.notation.crl")) throws {
         self.configuration = configuration
+        let environment = ProcessInfo.processInfo.environment
+        proxied = ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"].contains { !(environment[$0] ?? "").isEmpty }
         self.clock = clock
         self.logger = logger
         do {
@@ -145,11 +155,10 @@ public final class HTTPCRLDownloader: CRLDownloading {
         return results
     }
 
-    /// Whether `location` is a URL signet downloads: `http`, a host, no user information, no
-    /// whitespace or control characters, at most 2,048 bytes.
-    /// Whether `host` is an IP address literal of this machine, a private network, a shared or
+    /// Whether `host` is an IP address of this machine, a private network, a shared or
     /// link-local range (cloud metadata services: 169.254.169.254, 100.100.100.200), in any form
-    /// the resolver reads (`2130706433` and `0x7f.1` are 127.0.0.1).
+    /// the resolver reads (`2130706433` and `0x7f.1` are 127.0.0.1), IPv4 in IPv6 included
+    /// (mapped, and NAT64's 64:ff9b::/96).
     package static func isInternalAddress(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         var v4 = in_addr()
@@ -164,12 +173,16 @@ public final class HTTPCRLDownloader: CRLDownloading {
         guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
         let bytes = withUnsafeBytes(of: v6) { Array($0) }
         if bytes[0..<15].allSatisfy({ $0 == 0 }) { return true }  // :: and ::1
-        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+        let mapped = bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff
+        let nat64 = bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0])
+        if mapped || nat64 {
             return isInternalAddress(bytes[12...].map(String.init).joined(separator: "."))
         }
         return bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80)
     }
 
+    /// Whether `location` is a URL signet downloads: `http`, a host, no user information, no
+    /// whitespace or control characters, at most 2,048 bytes.
     static func isDownloadable(_ location: String) -> Bool {
         guard location.utf8.count <= 2048, location.lowercased().hasPrefix("http://"),
               location.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }),
@@ -319,20 +332,56 @@ public final class HTTPCRLDownloader: CRLDownloading {
     /// Redirects followed at most.
     static let maximumRedirects = 3
 
+    /// Whether the host of `url` is an IP address `isInternal` counts as inside.
+    private static func isInternalLiteral(_ url: String, _ isInternal: (String, Int) -> Bool) -> Bool {
+        guard let parsed = URL(string: url), let host = parsed.host else { return true }
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        guard inet_aton(bare, &v4) != 0 || inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
+        return isInternal(bare, parsed.port ?? 80)
+    }
+
+    private static func redirectInside(_ redirect: (status: Int, target: String)) -> CRLDownloadFailure {
+        CRLDownloadFailure(
+            "HTTP status \(redirect.status) redirects to \(redirect.target), which is at an internal address (this machine, a private network or a metadata service); signet does not follow a redirect from a distribution point outside to one inside",
+            isTransient: false)
+    }
+
     private func fetch(_ location: String) async -> Result<CertificateRevocationList, CRLDownloadFailure> {
         let deadline = ContinuousClock.now + configuration.requestTimeout
         var url = location
+        // Whether the distribution point the CA named is inside itself, and the redirect being
+        // followed (for messages).
+        var insideOrigin = Self.isInternalLiteral(location, configuration.isInternal)
+        var redirect: (status: Int, target: String)?
         for hop in 0...Self.maximumRedirects {
+            // A redirect came over plain HTTP: whoever sits on the path could send it. It may not
+            // turn signet towards this machine, a private network or a metadata service, unless
+            // the distribution point is there itself. An address written in the URL is refused
+            // here; any other is judged as the connection is about to open, so a host name that
+            // resolves inside is refused as well and nothing is sent to it. Through a proxy the
+            // connection is the proxy's, and the proxy decides where names lead.
+            let isInternal = configuration.isInternal
+            var check: (@Sendable (String, Int) -> Bool)?
+            if let redirect, !insideOrigin {
+                guard !Self.isInternalLiteral(url, isInternal) else { return .failure(Self.redirectInside(redirect)) }
+                if !proxied { check = { !isInternal($0, $1) } }
+            }
             let response: HTTPClient.Response
             do {
                 response = try await client.send(
                     method: "GET", url: url, headers: [("accept", "application/pkix-crl")],
-                    maximumResponseBytes: configuration.maximumBytes, deadline: deadline)
+                    maximumResponseBytes: configuration.maximumBytes, deadline: deadline, connectionCheck: check)
             } catch {
                 if error.isTooLarge {
                     return .failure(CRLDownloadFailure("the CRL is larger than \(configuration.maximumBytes) bytes, signet's limit; supply it in the authority's crls", isTransient: false))
                 }
+                if error.isRefusedAddress, let redirect { return .failure(Self.redirectInside(redirect)) }
                 return .failure(CRLDownloadFailure(error.isTimeout ? "no answer within \(configuration.requestTimeout)" : error.description, isTransient: true))
+            }
+            if redirect == nil && !proxied && !response.remoteAddress.isEmpty {
+                insideOrigin = insideOrigin || isInternal(response.remoteAddress, URL(string: url)?.port ?? 80)
             }
             if [301, 302, 303, 307, 308].contains(response.status) {
                 let target = response.headers.first { $0.name == "location" }?.value ?? ""
@@ -343,15 +392,7 @@ public final class HTTPCRLDownloader: CRLDownloading {
                         "HTTP status \(response.status) redirects to \(shown), which signet does not follow (at most \(Self.maximumRedirects) redirects, to http or https URLs)",
                         isTransient: false))
                 }
-                // The answer came over plain HTTP: whoever sits on the path could send it. It
-                // may not turn signet towards this machine, a private network or a metadata
-                // service, unless the distribution point the CA named is there itself.
-                let internalTarget = URL(string: next)?.host.map(Self.isInternalAddress) ?? true
-                let internalOrigin = URL(string: location)?.host.map(Self.isInternalAddress) ?? false
-                guard !internalTarget || internalOrigin else {
-                    return .failure(CRLDownloadFailure(
-                        "HTTP status \(response.status) redirects to \(shown), an internal address, which signet does not follow", isTransient: false))
-                }
+                redirect = (response.status, shown)
                 url = next
                 continue
             }

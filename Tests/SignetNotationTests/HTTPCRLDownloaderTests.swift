@@ -207,15 +207,75 @@ import Testing
                 "\(waited?.description ?? "")")
     }
 
-    /// A redirect answered over plain HTTP may not turn signet towards this machine, a private
-    /// network or a metadata service (unless the CA's distribution point is there itself),
-    /// whatever form the address takes.
+    /// A redirect answered over plain HTTP may not turn signet from a distribution point outside
+    /// towards this machine, a private network or a metadata service, by address or by a host
+    /// name that resolves there: the address is judged as the connection is about to open, so
+    /// nothing reaches it. A distribution point that is inside itself may redirect inside. Every
+    /// server here is on 127.0.0.1, so the test tells inside from outside by port.
+    @Test func aRedirectFromOutsideNeverConnectsInside() async throws {
+        let served = TemporaryDirectory(prefix: "crl-server")
+        let inside = try await StaticFileServer.start(serving: served.url)
+        let signer = try await offThePool { try NotationTestSigner() }
+        let bytes = try await offThePool { try signer.rootCRL(revoking: []) }
+        try Data(bytes).write(to: served.file("acme.crl"))
+        let port = FreePort.make()
+        let redirects = [
+            "/by-name": "http://localhost:\(inside.port)/acme.crl",
+            "/by-address": "http://127.0.0.1:\(inside.port)/acme.crl",
+            "/by-number": "http://2130706433:\(inside.port)/acme.crl",
+            "/twice": "http://127.0.0.1:\(port)/by-name",
+        ]
+        let script = """
+            import json, sys
+            from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+            redirects = json.loads(sys.argv[2])
+            class Handler(BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(302)
+                    self.send_header("Location", redirects.get(self.path, "/"))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                def log_message(self, *args): pass
+            ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+            """
+        let mapping = String(decoding: try JSONSerialization.data(withJSONObject: redirects), as: UTF8.self)
+        let server = try TestProcess("python3", ["-c", script, String(port), mapping])
+        defer { server.terminate() }
+        #expect(try await offThePool { FreePort.waitUntilListening(port) })
+        let outside = "http://127.0.0.1:\(port)"
+
+        var configuration = HTTPCRLDownloader.Configuration()
+        configuration.requestTimeout = TestBudget.seconds(600)
+        let insidePort = inside.port
+        configuration.isInternal = { _, port in port == insidePort }
+        let downloader = try HTTPCRLDownloader(configuration: configuration)
+        defer { downloader.shutdown() }
+        for path in ["/by-name", "/by-address", "/by-number", "/twice"] {
+            let failure = Self.failure(await downloader.download([outside + path], deadline: Self.deadline())[outside + path])
+            let target = path == "/twice" ? redirects["/by-name"]! : redirects[path]!
+            #expect(failure?.description == "HTTP status 302 redirects to \(target), which is at an internal address (this machine, a private network or a metadata service); signet does not follow a redirect from a distribution point outside to one inside",
+                    "\(path): \(failure?.description ?? "")")
+            #expect(failure?.isTransient == false)
+        }
+        #expect(inside.requestedPaths.isEmpty, "nothing reached the address inside: \(inside.requestedPaths)")
+
+        // A distribution point inside (by the address that answered) may redirect inside.
+        var bothInside = configuration
+        bothInside.isInternal = { _, _ in true }
+        let trusting = try HTTPCRLDownloader(configuration: bothInside)
+        defer { trusting.shutdown() }
+        let followed = outside + "/by-address"
+        #expect(try await trusting.download([followed], deadline: Self.deadline())[followed]?.get().derEncoded == bytes)
+        #expect(inside.requestedPaths == ["/acme.crl"], "\(inside.requestedPaths)")
+    }
+
+    /// Which addresses count as inside, whatever form the address takes.
     @Test func internalAddressesAreRecognisedInEveryForm() {
         for host in ["127.0.0.1", "2130706433", "0x7f.1", "0", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.100.100.200",
-                     "[::1]", "::", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "[::ffff:169.254.169.254]"] {
+                     "[::1]", "::", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "[::ffff:169.254.169.254]", "64:ff9b::a9fe:a9fe"] {
             #expect(HTTPCRLDownloader.isInternalAddress(host), "\(host)")
         }
-        for host in ["8.8.8.8", "crl.example.com", "172.32.0.1", "100.128.0.1", "2001:db8::1", "[2606:4700::1]"] {
+        for host in ["8.8.8.8", "crl.example.com", "172.32.0.1", "100.128.0.1", "2001:db8::1", "[2606:4700::1]", "64:ff9b::808:808"] {
             #expect(!HTTPCRLDownloader.isInternalAddress(host), "\(host)")
         }
     }

@@ -31,6 +31,13 @@ CURLcode signet_curl_easy_setopt_headerfunction(CURL *handle, curl_write_callbac
 /// Calls `callback` with `data` before each host name lookup the transfer starts; a non-zero
 /// return refuses the lookup (CURLOPT_RESOLVER_START_FUNCTION and CURLOPT_RESOLVER_START_DATA).
 CURLcode signet_curl_easy_setopt_resolver_start(CURL *handle, curl_resolver_start_callback callback, void *data);
+/// Calls `callback` with `data` for each connection the transfer opens, in place of curl's own
+/// `socket()` call (CURLOPT_OPENSOCKETFUNCTION and CURLOPT_OPENSOCKETDATA), and makes the
+/// transfer open its own connections (CURLOPT_FRESH_CONNECT): one already open was not asked about.
+CURLcode signet_curl_easy_setopt_opensocket(CURL *handle, curl_opensocket_callback callback, void *data);
+/// Writes the numeric form of the address curl is about to connect to into `text` (`size` bytes,
+/// 46 are enough) and returns its port, or -1 for a family other than IPv4 and IPv6.
+int signet_curl_sockaddr_describe(const struct curl_sockaddr *address, char *text, size_t size);
 /// Copies `length` bytes as the request body (CURLOPT_POSTFIELDSIZE_LARGE + CURLOPT_COPYPOSTFIELDS).
 CURLcode signet_curl_easy_set_body(CURL *handle, const void *bytes, int64_t length);
 /// Limits a transfer to http and https, and its redirects to https alone unless
