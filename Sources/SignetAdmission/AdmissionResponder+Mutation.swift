@@ -55,7 +55,7 @@ extension AdmissionResponder {
         guard !images.isEmpty else { return .answered(Self.http(allowUnchanged)) }
 
         let evaluator = evaluator()
-        var subject = subject(of: request)
+        let subject = subject(of: request)
         // An exception for the Pod's controller admits its images as the template names them, so
         // `/mutate` must see that exception as `/validate` will, and leave those images as written.
         if let ownerChainResolver, let controller = subject.controller, evaluator.needsOwnerChain(subject) {

@@ -145,6 +145,34 @@ struct KubernetesNotationTrustTests {
         try server.apply("configmaps", Self.configMap("notation-trust", data: ["trustpolicy.json": trustPolicy, "e2e.crt": e2e]))
         try await KubernetesWatchTests.eventually("trust back") { Self.storeFingerprints(await source.current(), "payments") == trusted }
         #expect(await source.current()["payments"]?.authorities.first?.unresolvedReason == nil)
+        try await KubernetesWatchTests.eventually("status Ready") {
+            let status = try server.object("clusterimagepolicies", key: "payments")?["status"] as? [String: Any]
+            return status?["state"] as? String == "Ready" && status?["message"] as? String == "in force"
+        }
+
+        // The document in the ConfigMap turned to level audit: no edit to the policy, so nothing
+        // was warned at admission; the policy stays in force and its status warns that any
+        // signature now passes, whoever made it.
+        let audit = trustPolicy.replacingOccurrences(of: #""level" : "strict""#, with: #""level" : "audit""#)
+        #expect(audit != trustPolicy)
+        try server.apply("configmaps", Self.configMap("notation-trust", data: ["trustpolicy.json": audit, "e2e.crt": e2e]))
+        try await KubernetesWatchTests.eventually("the audit document in force") {
+            Self.notation(await source.current(), "payments")?.trustPolicy.statements.first?.level == .audit
+        }
+        let warnings = await source.current().notationStatementWarnings
+        #expect(warnings.map(\.policy) == ["payments"])
+        #expect(warnings.first?.warning.fieldPath == "spec.authorities[0].notation.trustPolicyConfigMapRef")
+        #expect(warnings.first?.warning.documentOrigin == "key trustpolicy.json of ConfigMap signet-system/notation-trust")
+        try await KubernetesWatchTests.eventually("status Ready with the warning") {
+            let status = try server.object("clusterimagepolicies", key: "payments")?["status"] as? [String: Any]
+            return status?["state"] as? String == "Ready" && status?["message"] as? String
+                == #"in force; warning: authority "notation": trust policy statement "e2e" does not enforce authenticity (level audit): an image of * covered by this policy is admitted with any well-formed Notation signature over its digest, whoever made it; use level strict or permissive to enforce who signed"#
+        }
+        try server.apply("configmaps", Self.configMap("notation-trust", data: ["trustpolicy.json": trustPolicy, "e2e.crt": e2e]))
+        try await KubernetesWatchTests.eventually("status Ready without the warning") {
+            let status = try server.object("clusterimagepolicies", key: "payments")?["status"] as? [String: Any]
+            return status?["message"] as? String == "in force"
+        }
 
         // A ConfigMap the chart's RBAC does not name: unreadable, so the policy naming it fails
         // closed with the 403, and the others keep their trust.

@@ -97,9 +97,17 @@ struct PolicySourceRuntime: Sendable {
         let initial = await source.current()
         // Namespace labels are read from the cluster watch only: a directory source has none.
         let guarded = settings.source == .kubernetes ? Set(settings.guardedNamespaceLabels) : nil
-        let warnUnguarded = { @Sendable (policies: PolicySet) in
-            guard let guarded else { return }
+        let warnAboutWeakPolicies = { @Sendable (policies: PolicySet) in
             let logger = Logger(label: "signet.policy")
+            // Inline trust policies are warned about when the policy is applied too; one read from
+            // a ConfigMap, a Secret or a file is seen only here.
+            for (policy, warning) in policies.notationStatementWarnings {
+                logger.warning("an Enforce policy's Notation trust policy admits images without checking who signed them", metadata: [
+                    "policy": "\(policy)", "authority": "\(warning.authority)", "statement": "\(warning.statement)",
+                    "trustPolicy": "\(warning.documentOrigin)", "detail": "\(warning.message)", "revision": "\(policies.revision)",
+                ])
+            }
+            guard let guarded else { return }
             for (policy, label) in policies.unguardedSelectorLabels(guarded: guarded) {
                 logger.warning("an Enforce policy selects namespaces by a label signet does not guard: whoever may update a Namespace can remove it and take the namespace out of the policy", metadata: [
                     "policy": "\(policy)", "label": "\(label)", "revision": "\(policies.revision)",
@@ -108,7 +116,7 @@ struct PolicySourceRuntime: Sendable {
             }
         }
         await onChange(initial)
-        warnUnguarded(initial)
+        warnAboutWeakPolicies(initial)
         let evaluator = NIOLockedValueBox(makeEvaluator(initial))
         let readiness = readinessAfterSync
         let monitor = ExemptionMonitorService(source: source, configuration: exemptions)
@@ -122,7 +130,7 @@ struct PolicySourceRuntime: Sendable {
                 revision = policies.revision
                 await onChange(policies)
                 evaluator.withLockedValue { $0 = makeEvaluator(policies) }
-                if policies.revision != initial.revision { warnUnguarded(policies) }
+                if policies.revision != initial.revision { warnAboutWeakPolicies(policies) }
                 readiness.markPoliciesLoaded()
             }
             while !Task.isCancelled {
@@ -132,7 +140,7 @@ struct PolicySourceRuntime: Sendable {
                 revision = policies.revision
                 await onChange(policies)
                 evaluator.withLockedValue { $0 = makeEvaluator(policies) }
-                warnUnguarded(policies)
+                warnAboutWeakPolicies(policies)
             }
         }
         // The refresher, the exemption gauges and logs, and the event poster live and end together.

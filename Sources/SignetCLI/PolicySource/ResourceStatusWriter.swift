@@ -10,8 +10,9 @@ import SignetPolicy
 ///   after its creation), `validUntil`, `message`;
 /// - `EmergencyBypass`: `state` `Active`, `Expired` or `Refused` (beyond the maximum window),
 ///   `expiresAt`, `message`;
-/// - `ClusterImagePolicy`: `state` `Ready`, or `Invalid` while a key it names cannot be read
-///   (the authority fails closed; the message names the key);
+/// - `ClusterImagePolicy`: `state` `Ready` (the message adds a warning for each Notation trust
+///   policy statement that does not check who signed, ``NotationStatementWarning``), or `Invalid`
+///   while a key it names cannot be read (the authority fails closed; the message names the key);
 /// - any of them that does not compile: `state` `Invalid` with the reason.
 ///
 /// A status is patched when the one the watch shows differs from it in a field signet writes (a
@@ -37,10 +38,11 @@ actor ResourceStatusWriter {
         var result: [String: (KubernetesResource, String, String?, [String: String])] = [:]
         for policy in set.policies {
             let unresolved = policy.authorities.compactMap { authority in authority.unresolvedReason.map { "authority \"\(authority.name)\": \($0)" } }
+            let warnings = policy.notationStatementWarnings.map { "warning: authority \"\($0.authority)\": \($0.message)" }
             result["ClusterImagePolicy \(policy.name)"] = (
                 .clusterImagePolicies, policy.name, nil,
                 unresolved.isEmpty
-                    ? ["state": "Ready", "message": "in force"]
+                    ? ["state": "Ready", "message": (["in force"] + warnings).joined(separator: "; ")]
                     : ["state": "Invalid", "message": unresolved.joined(separator: "; ")])
         }
         for exception in set.exceptions {

@@ -65,8 +65,10 @@ public struct SignetResourceValidator: Sendable {
                     .invalidField, file: policy.source.file, document: policy.source.document, fieldPath: "spec.kinds",
                     message: "leaves out Pod: this policy checks its images only in \(kinds.joined(separator: ", ")) objects, so a Pod created directly (or by a controller of another kind) runs them without this check, and so do the Pods those objects create, which are judged when the object is created or changed; add Pod to kinds unless another Enforce policy covers these images in Pods"))
             }
-            if case .policy(let policy) = resource, policy.mode == .enforce {
-                warnings += Self.notationStatementWarnings(policy)
+            if case .policy(let policy) = resource {
+                warnings += policy.notationStatementWarnings.map {
+                    PolicyLoadError(.invalidField, file: policy.source.file, document: policy.source.document, fieldPath: $0.fieldPath, message: $0.message)
+                }
             }
             if case .policy(let policy) = resource, let guarded = guardedNamespaceLabels {
                 for label in policy.unguardedSelectorLabels(guarded: guarded) {
@@ -87,30 +89,6 @@ public struct SignetResourceValidator: Sendable {
                 warnings.append(PolicyLoadError(
                     .invalidField, file: source.file, document: source.document, fieldPath: "spec.images[\(index)].glob",
                     message: "glob \"\(glob.pattern)\" names a tag; globs match the repository only, so it is read as glob \"\(repository)\" with tags [\(tags)] (an image by digest alone is covered by a policy, never exempted): write that explicitly"))
-            }
-        }
-        return warnings
-    }
-
-    /// The trust policy statements of `policy`'s `notation` authorities that let images through
-    /// without checking who signed them.
-    static func notationStatementWarnings(_ policy: CompiledPolicy) -> [PolicyLoadError] {
-        var warnings: [PolicyLoadError] = []
-        for (index, authority) in policy.authorities.enumerated() {
-            guard case .notation(let trust) = authority.kind else { continue }
-            for statement in trust.trustPolicy.statements {
-                let scopes = statement.registryScopes.joined(separator: ", ")
-                let message: String
-                if statement.level == .skip {
-                    message = "trust policy statement \"\(statement.name)\" is at level skip: images of \(scopes) covered by this policy are admitted without any signature; keep skip for images you mean to run unsigned"
-                } else if statement.action(for: .authenticity) != .enforce {
-                    message = "trust policy statement \"\(statement.name)\" does not enforce authenticity (level \(statement.level.rawValue)\(statement.level == .audit ? "" : ", authenticity overridden to \(statement.action(for: .authenticity).rawValue)")): an image of \(scopes) covered by this policy is admitted with any well-formed Notation signature over its digest, whoever made it; use level strict or permissive to enforce who signed"
-                } else {
-                    continue
-                }
-                warnings.append(PolicyLoadError(
-                    .invalidField, file: policy.source.file, document: policy.source.document,
-                    fieldPath: "spec.authorities[\(index)].notation.trustPolicy", message: message))
             }
         }
         return warnings
