@@ -15,6 +15,11 @@ import SignetRegistry
 /// a miss runs in its own task, so it completes and is stored for the others even when the
 /// caller that started it is cancelled; a cancelled caller stops waiting at once.
 ///
+/// Values everyone may take and values kept for one caller (failures, see `sharesValue`) are
+/// stored apart, the second in a quarter of the room: whoever may create pods can make signet
+/// keep a failure per made-up digest, and those must push out each other, never the passes
+/// every review of a running deployment is answered from.
+///
 /// Metrics (swift-metrics), with the dimension `cache` set to ``name``:
 /// `signet_verification_cache_hits_total`, `signet_verification_cache_misses_total`,
 /// `signet_verification_cache_single_flight_waits_total`,
@@ -36,8 +41,24 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     private struct State: Sendable {
+        /// Values everyone may take.
         var store: LRUStore<Key, Entry>
+        /// Values kept for one caller.
+        var owned: LRUStore<Key, Entry>
         var inFlight: [Key: Flight] = [:]
+
+        /// The fresh entry for `key` `caller` may take; stale ones are dropped on the way.
+        mutating func fresh(_ key: Key, for caller: () -> RequestCredentials.Identity, now: ContinuousClock.Instant) -> Entry? {
+            if let entry = store.value(for: key) {
+                if now < entry.expires { return entry }
+                store.removeValue(for: key)
+            }
+            if let entry = owned.value(for: key) {
+                if now < entry.expires { return entry.isFor(caller()) ? entry : nil }
+                owned.removeValue(for: key)
+            }
+            return nil
+        }
     }
 
     /// One computation under way and the callers waiting for it.
@@ -83,7 +104,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     init(name: String, capacity: Int, clock: VerificationClock) {
         self.name = name
         self.clock = clock
-        self.state = NIOLockedValueBox(State(store: LRUStore(capacity: capacity)))
+        self.state = NIOLockedValueBox(State(store: LRUStore(capacity: capacity), owned: LRUStore(capacity: max(1, capacity / 4))))
         let dimensions = [("cache", name)]
         hits = Counter(label: "signet_verification_cache_hits_total", dimensions: dimensions)
         misses = Counter(label: "signet_verification_cache_misses_total", dimensions: dimensions)
@@ -92,17 +113,14 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     /// Entries stored (fresh or not yet noticed to be stale).
-    var count: Int { state.withLockedValue { $0.store.count } }
+    var count: Int { state.withLockedValue { $0.store.count + $0.owned.count } }
 
     /// The fresh value for `key`, if one is stored for `caller`, without waiting and without
     /// counting a hit (a caller that uses it counts it with ``countHit()``). A stale entry is dropped.
     func cachedValue(for key: Key, caller: @autoclosure () -> RequestCredentials.Identity = .client) -> Value? {
         let now = clock.now
         return state.withLockedValue { state -> Value? in
-            guard let entry = state.store.value(for: key) else { return nil }
-            if now < entry.expires { return entry.isFor(caller()) ? entry.value : nil }
-            state.store.removeValue(for: key)
-            return nil
+            state.fresh(key, for: caller, now: now)?.value
         }
     }
 
@@ -138,13 +156,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     ) async throws -> (value: Value, outcome: CacheOutcome) {
         let now = clock.now
         let lookup = state.withLockedValue { state -> Lookup in
-            if let entry = state.store.value(for: key) {
-                if now < entry.expires {
-                    if entry.isFor(caller) { return .hit(entry.value) }
-                } else {
-                    state.store.removeValue(for: key)
-                }
-            }
+            if let entry = state.fresh(key, for: { caller }, now: now) { return .hit(entry.value) }
             if let running = state.inFlight[key] {
                 return .join(running, waiter: running.makeWaiter())
             }
@@ -186,7 +198,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         if lifetime > .zero {
             let now = clock.now
             let entry = Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : caller)
-            let evicted = state.withLockedValue { Self.store(entry, for: key, in: &$0.store, now: now) }
+            let evicted = state.withLockedValue { Self.store(entry, for: key, in: &$0, now: now) }
             if evicted > 0 { evictions.increment(by: evicted) }
         }
         return (value, .miss)
@@ -194,9 +206,16 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Stores `entry`, unless it is kept for one caller and a fresh entry everyone may take is
     /// there: one admission's failure does not push out what is true for all. The evicted count.
-    private static func store(_ entry: Entry, for key: Key, in store: inout LRUStore<Key, Entry>, now: ContinuousClock.Instant) -> Int {
-        if entry.owner != nil, let present = store.value(for: key), present.owner == nil, now < present.expires { return 0 }
-        return store.insert(entry, for: key)
+    private static func store(_ entry: Entry, for key: Key, in state: inout State, now: ContinuousClock.Instant) -> Int {
+        guard entry.owner != nil else {
+            state.owned.removeValue(for: key)
+            return state.store.insert(entry, for: key)
+        }
+        if let present = state.store.value(for: key) {
+            if now < present.expires { return 0 }
+            state.store.removeValue(for: key)
+        }
+        return state.owned.insert(entry, for: key)
     }
 
     /// Whether `deadline` is later than `other` (both known).
@@ -208,7 +227,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Drops every entry whose key matches (for example the entries of a changed policy).
     @discardableResult
     func removeAll(where shouldRemove: @Sendable (Key) -> Bool) -> Int {
-        state.withLockedValue { $0.store.removeAll(where: shouldRemove) }
+        state.withLockedValue { $0.store.removeAll(where: shouldRemove) + $0.owned.removeAll(where: shouldRemove) }
     }
 
     // MARK: - Single flight
@@ -230,7 +249,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             var evicted = 0
             if case .success(let (value, lifetime)) = outcome, lifetime > .zero {
                 let entry = Entry(value: value, expires: now + lifetime, owner: sharesValue(value) ? nil : flight.caller)
-                evicted = Self.store(entry, for: key, in: &state.store, now: now)
+                evicted = Self.store(entry, for: key, in: &state, now: now)
             }
             let result = outcome.map(\.0)
             flight.result = result

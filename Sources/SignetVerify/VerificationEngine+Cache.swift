@@ -128,12 +128,16 @@ struct VerificationCacheKey: Hashable, Sendable {
     /// The tag the verdict is about, for an authority that signs tags (``VerificationEngine/signedTag(of:authority:)``); empty otherwise.
     var tag: String
 
-    /// Hashes the digest and the policy and authority names only: the revision and trust
-    /// fingerprint are 64 hexadecimal digits each, and entries that differ only in them (two
-    /// revisions of one policy cached at once) are rare; equality still compares them.
+    /// Hashes the digest, repository, tag and the policy and authority names: the revision and
+    /// trust fingerprint are 64 hexadecimal digits each, and entries that differ only in them
+    /// (two revisions of one policy cached at once) are rare; equality still compares them. The
+    /// tag is hashed because whoever writes a pod chooses it: keys that differ in it alone (one
+    /// digest under a thousand made-up tags of a Notary v1 repository) would otherwise share a
+    /// hash and turn every lookup into a walk through them, under the cache's lock.
     func hash(into hasher: inout Hasher) {
         hasher.combine(digest)
         hasher.combine(repository)
+        hasher.combine(tag)
         hasher.combine(policy)
         hasher.combine(authority)
     }

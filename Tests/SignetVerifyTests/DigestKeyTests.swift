@@ -73,3 +73,20 @@ struct DigestKeyTests {
         #expect(Self.key(Self.base, algorithm: "sha512") == Self.key(Self.base, algorithm: "sha512"))
     }
 }
+
+/// The verdict cache's key hashes everything a pod author chooses that keys differ in: one
+/// digest under many tags of a Notary v1 repository makes as many hashes, so a pod with a
+/// thousand made-up tags cannot pile its failures onto one chain of the cache's table.
+@Suite("Verification cache key")
+struct VerificationCacheKeyTests {
+    @Test func keysThatDifferOnlyInTheTagHashApart() {
+        let digest = ImageDigest(uncheckedAlgorithm: "sha256", encoded: String(repeating: "ab", count: 32))
+        let keys = (0..<5_000).map {
+            VerificationCacheKey(
+                digest: digest, repository: "registry.example/covered/app", policy: "notary", revision: "r1", authority: "notary",
+                trust: "t1", tag: "t\($0)")
+        }
+        #expect(Set(keys).count == 5_000)
+        #expect(Set(keys.map(\.hashValue)).count > 4_900)
+    }
+}

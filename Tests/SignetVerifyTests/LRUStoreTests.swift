@@ -136,3 +136,21 @@ struct LRUStoreTests {
         #expect(store.count == 3)
     }
 }
+
+/// Failures kept for one caller's credentials have room of their own: whoever may create pods
+/// can make signet keep one per made-up digest, and those push out each other, never the passes
+/// everyone's reviews are answered from.
+@Suite("Expiring cache rooms")
+struct ExpiringCacheRoomTests {
+    @Test func failuresKeptForOneCallerNeverPushOutAPass() async throws {
+        let cache = ExpiringCache<String, Bool>(name: "rooms", capacity: 8, clock: ManualClock().clock)
+        _ = try await cache.value(for: "deployed", sharesValue: { $0 }) { (true, .seconds(600)) }
+        for index in 0..<50 {
+            _ = try await cache.value(for: "made-up-\(index)", sharesValue: { $0 }) { (false, .seconds(60)) }
+        }
+        #expect(cache.cachedValue(for: "deployed") == true, "the pass is still kept")
+        #expect(cache.count == 1 + 2, "a quarter of the room for failures")
+        #expect(cache.cachedValue(for: "made-up-49") == false, "the latest failures are kept for their caller")
+        #expect(cache.cachedValue(for: "made-up-0") == nil)
+    }
+}
