@@ -168,12 +168,13 @@ public final class NotaryRepositoryClient: Sendable {
         let validUntil: Date
         let ttl = Double(configuration.cacheTTL.components.seconds) + Double(configuration.cacheTTL.components.attoseconds) / 1e18
         do {
-            let collection = try await verifiedCollection(request, files: files, at: fetched)
+            var collection = try await verifiedCollection(request, files: files, at: fetched)
             if let rollback = versionGuard.admit(collection.versions, for: request.repositoryKey) {
                 throw TUFError(.rollback, "\(request.gun) on \(request.server): \(rollback)")
             }
-            outcome = .trusted(collection)
             validUntil = min(collection.earliestExpiry, fetched.addingTimeInterval(ttl))
+            collection.reusedUntil = validUntil
+            outcome = .trusted(collection)
         } catch {
             logger.info("Notary metadata refused", metadata: ["server": "\(request.server)", "gun": "\(request.gun)", "reason": "\(error)"])
             guard let error = error as? TUFError, error.code != .fetchFailed else { throw error }

@@ -25,6 +25,10 @@ public struct NotaryTrustedCollection: Sendable {
     /// owner's word, not the snapshot's: the server signs the snapshot, and could leave a
     /// delegated role out of it to make a client fall back to `targets`).
     public let delegatedByTargets: Set<String>
+    /// Until when ``NotaryRepositoryClient`` reuses this collection without asking the server
+    /// again (its fetch plus the cache TTL, or ``earliestExpiry``): a verdict from it holds no
+    /// longer, so a target the signer removes is seen within one cache TTL, not two.
+    public internal(set) var reusedUntil: Date = .distantFuture
 
     /// One verified targets role: what it vouches for and who signed it.
     public struct TrustedRole: Sendable, Hashable {

@@ -186,7 +186,9 @@ public struct NotaryV1Verifier: SignatureVerifier {
         }
         let reason = "\(subject) is signed in Notary \(trust.server): " + vouched.map(\.detail).joined(separator: "; ")
         var passed = result(true, reason, failure: nil, signers: signers)
-        passed.validUntil = collection.earliestExpiry
+        // No longer than the collection is reused: a pass kept past it would outlive a target
+        // the signer removed by up to the cache's TTL.
+        passed.validUntil = min(collection.earliestExpiry, collection.reusedUntil)
         return passed
     }
 

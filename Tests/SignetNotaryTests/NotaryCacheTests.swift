@@ -23,10 +23,18 @@ struct NotaryCacheTests {
         defer { server.stop() }
         let clock = MovableClock()
         let client = NotaryRepositoryClient(configuration: .init(cacheTTL: .seconds(60)), clock: clock.read)
-        _ = try await client.collection(request, deadline: TestBudget.deadline())
+        let first = try await client.collection(request, deadline: TestBudget.deadline())
         clock.advance(59)
-        _ = try await client.collection(request, deadline: TestBudget.deadline())
+        let reused = try await client.collection(request, deadline: TestBudget.deadline())
         #expect(server.requests.count == 5)
+        // Each says until when it is reused, for the verdicts made from it.
+        for outcome in [first, reused] {
+            guard case .trusted(let collection) = outcome else {
+                Issue.record("the vector did not verify")
+                continue
+            }
+            #expect(collection.reusedUntil == NotaryTest.vectorTime.addingTimeInterval(60))
+        }
         clock.advance(2)
         _ = try await client.collection(request, deadline: TestBudget.deadline())
         #expect(server.requests.count == 10)
