@@ -72,11 +72,18 @@ public struct CompiledPolicy: Sendable {
             definition: definition, definitionDigest: Self.digest(of: definition, name: name))
     }
 
-    private static func digest(of definition: ClusterImagePolicy, name: String) -> String {
+    /// The SHA-256 of the definition's JSON (keys sorted; a number YAML reads as infinite or
+    /// NaN written as a string, which `JSONEncoder` otherwise refuses). Should encoding fail all
+    /// the same, a digest of its own: the policy then never shares a revision with its previous
+    /// compilation, so verdicts cached under that one are dropped, not kept past an edit.
+    static func digest(of definition: ClusterImagePolicy, name: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(definition)).map { [UInt8]($0) } ?? Array(name.utf8)
-        return DigestAlgorithm.sha256.hexHash(bytes)
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
+        guard let bytes = try? encoder.encode(definition) else {
+            return DigestAlgorithm.sha256.hexHash(Array("\(name) \(UUID().uuidString)".utf8))
+        }
+        return DigestAlgorithm.sha256.hexHash([UInt8](bytes))
     }
 
     /// Whether any of the policy's globs matches `image`.

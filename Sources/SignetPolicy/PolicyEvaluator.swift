@@ -199,7 +199,7 @@ public struct PolicyEvaluator: Sendable {
         // A bypass written for the tag, when the tag cache does not know what the tag names: the
         // tag is resolved if the image is not let in without the bypass.
         let bypassClaim = tag.unknown.flatMap { unknown in
-            activeBypass(for: unknown, subject: admission, now: now, tag: .none).map { (tag: unknown, use: $0.use) }
+            activeBypass(for: unknown, subject: admission, now: now, tag: TagKnowledge.none).map { (tag: unknown, use: $0.use) }
         }
         // Coverage is decided by the globs alone: `kinds` and `namespaceSelector` only narrow
         // where a covering policy is enforced, so an image a policy covers is never handed to
@@ -238,7 +238,7 @@ public struct PolicyEvaluator: Sendable {
                 // An exception written for the tag, whose resolution is to wait for, unless cached
                 // verdicts already pass the policy.
                 if let unknown = tag.unknown, !(progress.isSettled && progress.passes >= policy.requiredPasses),
-                   let exception = activeException(for: policy, image: unknown, subject: admission, now: now, tag: .none) {
+                   let exception = activeException(for: policy, image: unknown, subject: admission, now: now, tag: TagKnowledge.none) {
                     progress.exemptionClaim = (unknown, exception.use(policy: policy.name))
                 }
                 matching.append(progress)

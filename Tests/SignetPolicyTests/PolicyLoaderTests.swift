@@ -220,3 +220,28 @@ final class TemporaryDirectory: Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
+
+/// A policy's revision is the digest of its definition, which keys the verdicts cached under
+/// it: a number YAML reads as infinite or NaN (which `JSONEncoder` refuses) must not make two
+/// different definitions share one revision (it fell back to the policy's name, so an edit of
+/// such a policy kept the verdicts of the one before).
+@Suite("Policy revision")
+struct PolicyRevisionTests {
+    static func definition(_ limit: Double, _ field: String) -> ClusterImagePolicy {
+        ClusterImagePolicy(name: "scans", spec: ClusterImagePolicy.Spec(
+            images: [ClusterImagePolicy.ImagePattern(glob: "registry.example/**")],
+            authorities: [ClusterImagePolicy.Authority(attestations: .object(["conditions": .array([.object([field: .number(limit)])])]))]))
+    }
+
+    @Test func nonFiniteNumbersStillTellDefinitionsApart() {
+        let revisions = [
+            CompiledPolicy.digest(of: Self.definition(.infinity, "maxCritical"), name: "scans"),
+            CompiledPolicy.digest(of: Self.definition(.infinity, "maxHigh"), name: "scans"),
+            CompiledPolicy.digest(of: Self.definition(-.infinity, "maxHigh"), name: "scans"),
+            CompiledPolicy.digest(of: Self.definition(.nan, "maxHigh"), name: "scans"),
+            CompiledPolicy.digest(of: Self.definition(3, "maxHigh"), name: "scans"),
+        ]
+        #expect(Set(revisions).count == revisions.count)
+        #expect(CompiledPolicy.digest(of: Self.definition(.infinity, "maxHigh"), name: "scans") == revisions[1], "the same definition, the same revision")
+    }
+}
