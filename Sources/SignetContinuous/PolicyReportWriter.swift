@@ -6,7 +6,8 @@ import SignetKube
 /// Writes a scan's reports through the Kubernetes API, in place: each report is read, then
 /// replaced at the version read (`PUT`), or created when absent, so a namespace has one signet
 /// report however often it is scanned. A namespace whose pods are all gone keeps its report,
-/// emptied.
+/// emptied; one whose report is gone (deleted with its namespace, or by hand) gets none, so a
+/// namespace deleted with its pods costs nothing after its last scan.
 ///
 /// A namespace whose report cannot be written (forbidden there, a quota, the API server
 /// failing) does not stop the others: each failure is logged naming the namespace, counted in
@@ -53,7 +54,7 @@ public struct PolicyReportWriter: Sendable {
     ) async -> Outcome {
         let byNamespace = Dictionary(grouping: findings, by: \.namespace)
         var outcome = Outcome()
-        func write(_ resource: KubernetesResource, namespace: String?, report: [String: Any]) async {
+        func write(_ resource: KubernetesResource, namespace: String?, report: [String: Any], createIfAbsent: Bool = true) async {
             let key = namespace ?? ""
             let content = Self.content(of: report)
             if stored[key] == content {
@@ -61,7 +62,7 @@ public struct PolicyReportWriter: Sendable {
                 return
             }
             do {
-                try await upsert(resource, namespace: namespace, report: report)
+                guard try await upsert(resource, namespace: namespace, report: report, createIfAbsent: createIfAbsent) else { return }
                 outcome.contents[key] = content
                 if let namespace { outcome.written.append(namespace) }
             } catch {
@@ -69,7 +70,8 @@ public struct PolicyReportWriter: Sendable {
             }
         }
         for namespace in Set(byNamespace.keys).union(emptiedNamespaces).sorted() {
-            await write(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: byNamespace[namespace] ?? []))
+            let findings = byNamespace[namespace] ?? []
+            await write(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: findings), createIfAbsent: !findings.isEmpty)
         }
         await write(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings))
         return outcome
@@ -104,7 +106,8 @@ public struct PolicyReportWriter: Sendable {
         return Set(list.items.compactMap(\.namespace))
     }
 
-    private func upsert(_ resource: KubernetesResource, namespace: String?, report: [String: Any]) async throws(KubernetesError) {
+    /// Replaces the report, or creates it when absent and `createIfAbsent`; whether it was written.
+    private func upsert(_ resource: KubernetesResource, namespace: String?, report: [String: Any], createIfAbsent: Bool) async throws(KubernetesError) -> Bool {
         var report = report
         let name = PolicyReportBuilder.reportName
         for attempt in 1...3 {
@@ -114,22 +117,26 @@ public struct PolicyReportWriter: Sendable {
                 report["metadata"] = metadata
                 do {
                     try await client.replace(resource, name: name, namespace: namespace, object: Self.encode(report))
-                    return
+                    return true
                 } catch where error.statusCode == 409 && attempt < 3 {
                     continue
+                } catch where error.statusCode == 404 && !createIfAbsent {
+                    return false
                 }
             }
+            guard createIfAbsent else { return false }
             do {
                 if let namespace {
                     try await client.create(resource, namespace: namespace, object: Self.encode(report))
                 } else {
                     try await client.createClusterScoped(resource, object: Self.encode(report))
                 }
-                return
+                return true
             } catch where error.statusCode == 409 && attempt < 3 {
                 continue
             }
         }
+        return false
     }
 
     static func encode(_ object: [String: Any]) -> [UInt8] {

@@ -16,7 +16,7 @@ struct PolicyReportWriterTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         let reports: [String: Any] = ["apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"], "verbs": ["get", "list", "create", "update"]]
-        try server.restrict(to: ["ops", "shop", "zoo"].map { reports.merging(["namespace": $0]) { $1 } } + [
+        try server.restrict(to: ["ops", "shop", "zoo", "gone"].map { reports.merging(["namespace": $0]) { $1 } } + [
             ["apiGroups": ["wgpolicyk8s.io"], "resources": ["clusterpolicyreports"], "verbs": ["get", "list", "create", "update"]],
         ])
         let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
@@ -29,11 +29,19 @@ struct PolicyReportWriterTests {
             ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1", runningDigest: SigningKeyVerifier.signedDigest),
         ]
         let findings = await ScanFixtures.scanner(policies, clock: clock).scan(pods)
+        // zoo's pods are all gone and its report is there: it is emptied. gone's report went
+        // with its namespace: nothing is created there, and nothing is left to retry.
+        _ = try server.apply("policyreports", [
+            "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": ["name": PolicyReportBuilder.reportName, "namespace": "zoo"], "results": [] as [Any],
+        ])
 
         let outcome = await PolicyReportWriter(client: client).write(
-            findings, builder: PolicyReportBuilder(time: Self.start), emptiedNamespaces: ["zoo"])
+            findings, builder: PolicyReportBuilder(time: Self.start), emptiedNamespaces: ["zoo", "gone"])
         #expect(outcome.written == ["ops", "shop", "zoo"])
         #expect(outcome.failedNamespaces == ["billing"])
+        #expect(try server.object("policyreports", key: "gone/\(PolicyReportBuilder.reportName)") == nil)
+        #expect(try !server.requests().contains { $0.hasPrefix("POST") && $0.contains("/namespaces/gone/") }, "no report created where none is left")
         #expect(outcome.failures.first?.error.isForbidden == true)
         #expect(outcome.summary.contains("PolicyReport in billing"))
         for namespace in ["ops", "shop", "zoo"] {
