@@ -150,7 +150,7 @@ public actor ContinuousVerifier {
             ])
         }
         if let alerts {
-            for alert in Alert.untrustedRunning(untrusted, time: Date()) { alerts.enqueue(alert) }
+            for alert in Alert.interleavedByNamespace(Alert.untrustedRunning(untrusted, time: Date())) { alerts.enqueue(alert) }
         }
         await writeReports(rewrite: replacing)
     }

@@ -85,6 +85,52 @@ struct AlertDispatcherTests {
         #expect(dispatcher.enqueue(Alert(kind: .untrustedRunning, summary: "untrusted running", namespace: "shop", object: "Pod/w", images: ["a/w:1"], reason: "no", time: "2026-11-30T12:00:00Z")))
     }
 
+    /// Each receiver has its own queues: one that never answers holds its own alerts through
+    /// their retries, and a second receiver gets every alert meanwhile (they were sent to each
+    /// URL in turn, so the first receiver's timeouts held back the second's).
+    @Test func aReceiverThatNeverAnswersDoesNotHoldBackAnother() async throws {
+        let silent = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200, delay: 3_600)]])
+        defer { silent.stop() }
+        let healthy = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { healthy.stop() }
+        var configuration = AlertConfiguration(urls: ["http://\(silent.host)/hook", "http://\(healthy.host)/hook"])
+        configuration.requestTimeout = TestBudget.seconds(600)
+        let dispatcher = try AlertDispatcher(configuration: configuration)
+        for index in 0..<10 { #expect(dispatcher.enqueue(Self.alert("registry.example/worker-\(index):1"))) }
+        let running = Task { await dispatcher.run() }
+        defer { running.cancel() }
+        let deadline = TestBudget.deadline(120)
+        while healthy.requests.count < 10 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(healthy.requests.count == 10, "the second receiver got \(healthy.requests.count) of 10 while the first did not answer")
+        #expect(silent.requests.count <= 1, "the silent receiver holds its first alert")
+    }
+
+    /// An emergency bypass's alert is sent once, when the bypass is used: a scan's flood of
+    /// untrusted-running alerts, which filled the queue they shared, must not drop it.
+    @Test func aFloodOfRunningAlertsLeavesRoomForABypassAlert() throws {
+        var configuration = AlertConfiguration(urls: ["http://127.0.0.1:9/hook"])
+        configuration.queueCapacity = 2
+        let dispatcher = try AlertDispatcher(configuration: configuration)
+        for index in 0..<5 { dispatcher.enqueue(Self.alert("a/running-\(index):1")) }
+        #expect(dispatcher.enqueue(Alert(kind: .bypass, summary: "bypass used", namespace: "ops", object: "Pod/hotfix", images: ["a/hotfix:1"], reason: "incident", time: "2026-11-30T12:00:00Z")))
+    }
+
+    /// A scan's alerts are queued one namespace at a time in turn, so when the queue fills every
+    /// namespace has had its first alerts in it; `Retry-After` in seconds is read, a date is not.
+    @Test func alertsAreInterleavedByNamespaceAndRetryAfterIsRead() {
+        let alerts = ["a", "a", "a", "b", "c", "c"].enumerated().map { index, namespace in
+            Alert(kind: .untrustedRunning, summary: "s", namespace: namespace, object: "Pod/p\(index)", images: ["x/\(index):1"], reason: "r", time: "t")
+        }
+        #expect(Alert.interleavedByNamespace(alerts).map { $0.object ?? "" } == ["Pod/p0", "Pod/p3", "Pod/p4", "Pod/p1", "Pod/p5", "Pod/p2"])
+        #expect(AlertDispatcher.retryAfter("2") == .seconds(2))
+        #expect(AlertDispatcher.retryAfter(" 120 ") == .seconds(120))
+        #expect(AlertDispatcher.retryAfter("Wed, 21 Oct 2026 07:28:00 GMT") == nil)
+        #expect(AlertDispatcher.retryAfter("-1") == nil)
+        #expect(AlertDispatcher.retryAfter(nil) == nil)
+    }
+
     /// A denied Pod of ten thousand containers (Kubernetes limits only the request's size): its
     /// alert is cut before it is queued, and what reaches the receiver names the first images
     /// and counts the rest.

@@ -3,6 +3,20 @@ import SignetAdmission
 import SignetPolicy
 
 extension Alert {
+    /// `alerts` taken one namespace at a time in turn (the first of each namespace, then the
+    /// second of each, ...), each namespace's in its order: when a queue fills, every namespace
+    /// has had alerts in it, not only those whose names sort first.
+    public static func interleavedByNamespace(_ alerts: [Alert]) -> [Alert] {
+        var rank: [String: Int] = [:]
+        let ranked = alerts.enumerated().map { position, alert -> (Int, Int, Alert) in
+            let namespace = alert.namespace ?? ""
+            let index = rank[namespace, default: 0]
+            rank[namespace] = index + 1
+            return (index, position, alert)
+        }
+        return ranked.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+    }
+
     /// The alerts for the running images a scan found untrusted: one per image in each
     /// namespace, however many Pods run it (the replicas of one Deployment are one finding), in
     /// the order found. The alert names the Pod (`object`) when one runs the image, else it lists

@@ -5,18 +5,22 @@ import NIOConcurrencyHelpers
 import SignetHTTPClient
 
 /// Sends alerts to webhook receivers off the caller's clock: ``enqueue(_:)`` never waits (an
-/// alert joins a bounded queue, or is dropped and counted when the queue is full), and ``run()``
-/// drains the queues on its own task, POSTing each alert to every URL with retries and
-/// exponential backoff on a transport error or a 5xx/429 answer. An alert whose
-/// ``Alert/deduplicationKey`` was queued within the deduplication window is not sent again.
+/// alert joins bounded queues, or is dropped and counted when they are full), and ``run()``
+/// drains the queues on tasks of its own, POSTing each alert to every URL with retries and
+/// exponential backoff on a transport error or a 5xx/429 answer (waiting what `Retry-After`
+/// asks, up to the longest backoff). An alert whose ``Alert/deduplicationKey`` was queued
+/// within the deduplication window is not sent again.
 ///
-/// Denials have a queue of their own, drained beside the other: anyone may cause denials (each
-/// a new alert), and a flood of them, behind a receiver that answers 429, must neither push
-/// emergency-bypass and untrusted-running alerts out of a shared queue nor hold them back.
+/// Each URL has its own queues, drained by its own tasks: a receiver that does not answer
+/// costs its own alerts their retries, never another receiver's. Each kind has its own queue
+/// there too, drained beside the others: anyone may cause denials (each a new alert), and a
+/// scan may find a thousand untrusted images at once; neither flood may push an emergency
+/// bypass's alert (sent once, when the bypass is used) out of a shared queue, nor hold it back.
 ///
 /// Memory stays bounded whatever the alerts hold: an alert is cut (``Alert/bounded()``) before
 /// it is queued, and the window remembers a 64-bit hash of each key (not the key, which names
-/// every image of the object) for at most ``maximumRememberedAlerts`` alerts.
+/// every image of the object) for at most ``maximumRememberedAlerts`` alerts, the oldest
+/// forgotten first.
 ///
 /// Metrics: `signet_alerts_total{kind,outcome}` (`outcome`: `sent`, `failed`, `dropped`,
 /// `deduplicated`; bounded: the three kinds and four outcomes).
@@ -26,15 +30,17 @@ public final class AlertDispatcher: Sendable {
     /// When each alert was last queued, by the hash of its ``Alert/deduplicationKey``.
     private let lastQueued = NIOLockedValueBox<[Int: ContinuousClock.Instant]>([:])
     /// The most alerts the deduplication window remembers: past it, those whose window has
-    /// passed are forgotten, and if none has, all are (an alert may then be sent twice; a flood
-    /// of distinct denials must not grow the server's memory).
+    /// passed are forgotten, and if none has, the older half is (an alert may then be sent
+    /// twice; a flood of distinct denials must not grow the server's memory).
     public static let maximumRememberedAlerts = 10_000
-    /// Emergency-bypass uses and untrusted images running.
-    private let queue: AsyncStream<Alert>
-    private let continuation: AsyncStream<Alert>.Continuation
-    /// Denials.
-    private let denials: AsyncStream<Alert>
-    private let denialsContinuation: AsyncStream<Alert>.Continuation
+    /// One queue per receiver and kind of alert (``Alert/Kind``), each of the configured capacity.
+    private struct Lane {
+        let url: String
+        let kind: Alert.Kind
+        let alerts: AsyncStream<Alert>
+        let continuation: AsyncStream<Alert>.Continuation
+    }
+    private let lanes: [Lane]
     private let transport: HTTPClient
     private let logger: Logger
 
@@ -46,9 +52,12 @@ public final class AlertDispatcher: Sendable {
         self.configuration = configuration
         self.now = now
         self.logger = logger
-        (queue, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
-        (denials, denialsContinuation) = AsyncStream.makeStream(
-            of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
+        lanes = configuration.urls.flatMap { url in
+            [Alert.Kind.bypass, .untrustedRunning, .deny].map { kind in
+                let (alerts, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
+                return Lane(url: url, kind: kind, alerts: alerts, continuation: continuation)
+            }
+        }
         transport = try HTTPClient(configuration: HTTPClient.Configuration(
             caBundlePath: configuration.caBundlePath, connectTimeout: configuration.requestTimeout, userAgent: "signet-alerts"))
     }
@@ -69,7 +78,12 @@ public final class AlertDispatcher: Sendable {
             if let previous = last[key], instant - previous < window { return .none }
             if last.count >= Self.maximumRememberedAlerts {
                 last = last.filter { instant - $0.value < window }
-                if last.count >= Self.maximumRememberedAlerts { last.removeAll() }
+                if last.count >= Self.maximumRememberedAlerts {
+                    // The older half goes, not all: what was queued last stays deduplicated,
+                    // so a flood does not make every alert of the last window go out again.
+                    let newest = last.sorted { $0.value > $1.value }.prefix(Self.maximumRememberedAlerts / 2)
+                    last = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+                }
             }
             let previous = last[key]
             last[key] = instant
@@ -79,13 +93,20 @@ public final class AlertDispatcher: Sendable {
             count(alert, "deduplicated")
             return false
         }
-        if case .enqueued = (alert.kind == .deny ? denialsContinuation : continuation).yield(alert) { return true }
-        // Not sent: the same alert may be queued again as soon as there is room.
+        var queued = false
+        for lane in lanes where lane.kind == alert.kind {
+            if case .enqueued = lane.continuation.yield(alert) {
+                queued = true
+            } else {
+                count(alert, "dropped")
+                logger.warning("alert queue full: alert dropped", metadata: ["kind": "\(alert.kind.rawValue)", "summary": "\(alert.summary)"])
+            }
+        }
+        if queued { return true }
+        // Sent nowhere: the same alert may be queued again as soon as there is room.
         lastQueued.withLockedValue { last in
             if last[key] == instant { last[key] = previous }
         }
-        count(alert, "dropped")
-        logger.warning("alert queue full: alert dropped", metadata: ["kind": "\(alert.kind.rawValue)", "summary": "\(alert.summary)"])
         return false
     }
 
@@ -94,7 +115,7 @@ public final class AlertDispatcher: Sendable {
     /// and returns when each is delivered or given up; for `signet scan`, which runs once.
     public static func sendOnce(_ findings: [ImageFinding], configuration: AlertConfiguration, time: Date = Date()) async throws {
         let dispatcher = try AlertDispatcher(configuration: configuration)
-        for alert in Alert.untrustedRunning(findings, time: time) { dispatcher.enqueue(alert) }
+        for alert in Alert.interleavedByNamespace(Alert.untrustedRunning(findings, time: time)) { dispatcher.enqueue(alert) }
         dispatcher.finish()
         await dispatcher.run()
     }
@@ -104,24 +125,20 @@ public final class AlertDispatcher: Sendable {
 
     /// No more alerts: ``run()`` returns once the queued ones are sent (or given up).
     public func finish() {
-        continuation.finish()
-        denialsContinuation.finish()
+        for lane in lanes { lane.continuation.finish() }
     }
 
     /// Sends queued alerts until ``finish()`` and the queues are empty, or the task is
-    /// cancelled; the two queues side by side.
+    /// cancelled; every queue (receiver and kind) side by side.
     public func run() async {
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.send(self.queue) }
-            group.addTask { await self.send(self.denials) }
-        }
-    }
-
-    private func send(_ alerts: AsyncStream<Alert>) async {
-        for await alert in alerts {
-            for url in configuration.urls {
-                let sent = await deliver(alert, to: url)
-                count(alert, sent ? "sent" : "failed")
+            for lane in lanes {
+                group.addTask {
+                    for await alert in lane.alerts {
+                        let sent = await self.deliver(alert, to: lane.url)
+                        self.count(alert, sent ? "sent" : "failed")
+                    }
+                }
             }
         }
     }
@@ -132,12 +149,14 @@ public final class AlertDispatcher: Sendable {
         var backoff = configuration.initialBackoff
         for attempt in 1...max(1, configuration.maximumAttempts) {
             var problem: String
+            var asked: Duration?
             do {
                 let response = try await transport.send(
                     method: "POST", url: url, headers: [("Content-Type", "application/json")], body: body,
                     maximumResponseBytes: 64 * 1024, deadline: .now + configuration.requestTimeout)
                 if (200..<300).contains(response.status) { return true }
                 problem = "HTTP \(response.status)"
+                asked = Self.retryAfter(response.headers.first { $0.name == "retry-after" }?.value)
                 // Another 4xx will not change by asking again.
                 if (400..<500).contains(response.status) && response.status != 429 && response.status != 408 {
                     logger.error("alert refused by the receiver", metadata: ["kind": "\(alert.kind.rawValue)", "problem": "\(problem)"])
@@ -152,10 +171,17 @@ public final class AlertDispatcher: Sendable {
                 ])
                 return false
             }
-            try? await Task.sleep(for: backoff)
+            try? await Task.sleep(for: min(max(backoff, asked ?? .zero), configuration.maximumBackoff))
             backoff = min(backoff * 2, configuration.maximumBackoff)
         }
         return false
+    }
+
+    /// A `Retry-After` in seconds (RFC 9110 section 10.2.3); nil for none, or for the HTTP-date
+    /// form, which the backoff then stands for.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value, let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        return .seconds(min(seconds, 86_400))
     }
 
     private func count(_ alert: Alert, _ outcome: String) {
