@@ -21,7 +21,8 @@ public struct KubernetesObject: Sendable, Hashable {
     /// which field manager set which field (server-side apply), which signet never reads. Lists
     /// and watches drop it, as client-go's informers are set up to (`TransformStripManagedFields`):
     /// it is often the largest part of an object's metadata, and a reflector keeps every object
-    /// it sees (every Pod, for continuous verification).
+    /// it sees (every Pod, for continuous verification). A listed or watched Pod is kept as
+    /// ``podAsSignetReadsIt(_:)`` reads it.
     init?(dictionary: [String: Any], resource: KubernetesResource?, dropsManagedFields: Bool = false) {
         var object = dictionary
         if let resource {
@@ -33,6 +34,10 @@ public struct KubernetesObject: Sendable, Hashable {
             metadata["managedFields"] = nil
             object["metadata"] = metadata
         }
+        if dropsManagedFields, resource == .pods {
+            object = Self.podAsSignetReadsIt(object)
+            metadata = object["metadata"] as? [String: Any] ?? [:]
+        }
         guard let json = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
         self.json = Array(json)
         self.name = name
@@ -40,6 +45,44 @@ public struct KubernetesObject: Sendable, Hashable {
         self.uid = metadata["uid"] as? String
         self.resourceVersion = metadata["resourceVersion"] as? String
         self.labels = metadata["labels"] as? [String: String] ?? [:]
+    }
+
+    /// What signet reads of a listed or watched Pod, and nothing else: continuous verification
+    /// keeps every Pod of the cluster, and whoever may create Pods decides how large they are (a
+    /// megabyte of environment variables or annotations each). Kept: the identity and owners
+    /// (`metadata` `name`, `namespace`, `uid`, `resourceVersion`, `generateName`,
+    /// `creationTimestamp`, `deletionTimestamp`, `ownerReferences`), whose credentials pull its
+    /// images (`spec.serviceAccountName`, `spec.imagePullSecrets`), each container's `name` and
+    /// `image` and each image volume, and what runs (`status.phase`, `status.startTime`, each
+    /// container status's `name`, `image` and `imageID`).
+    static func podAsSignetReadsIt(_ pod: [String: Any]) -> [String: Any] {
+        func pick(_ object: [String: Any]?, _ keys: [String]) -> [String: Any] {
+            var picked: [String: Any] = [:]
+            for key in keys { if let value = object?[key] { picked[key] = value } }
+            return picked
+        }
+        func containers(_ list: Any?, _ keys: [String]) -> [[String: Any]]? {
+            (list as? [[String: Any]]).map { $0.map { pick($0, keys) } }
+        }
+        var result = pick(pod, ["apiVersion", "kind"])
+        result["metadata"] = pick(pod["metadata"] as? [String: Any], [
+            "name", "namespace", "uid", "resourceVersion", "generateName", "creationTimestamp", "deletionTimestamp", "ownerReferences",
+        ])
+        let spec = pod["spec"] as? [String: Any]
+        var keptSpec = pick(spec, ["serviceAccountName", "imagePullSecrets"])
+        for key in ["initContainers", "containers", "ephemeralContainers"] {
+            if let list = containers(spec?[key], ["name", "image"]) { keptSpec[key] = list }
+        }
+        let imageVolumes = (spec?["volumes"] as? [[String: Any]] ?? []).filter { $0["image"] != nil }.map { pick($0, ["name", "image"]) }
+        if !imageVolumes.isEmpty { keptSpec["volumes"] = imageVolumes }
+        result["spec"] = keptSpec
+        let status = pod["status"] as? [String: Any]
+        var keptStatus = pick(status, ["phase", "startTime"])
+        for key in ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"] {
+            if let list = containers(status?[key], ["name", "image", "imageID"]) { keptStatus[key] = list }
+        }
+        if status != nil { result["status"] = keptStatus }
+        return result
     }
 
     /// The decoded JSON object.
