@@ -354,7 +354,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetServerTests",
-            dependencies: ["SignetCLI", "SignetHTTP", "SignetHistory", "SignetAdmission", "SignetPolicy", "SignetTestSupport"],
+            dependencies: ["SignetCLI", "SignetConsole", "SignetHTTP", "SignetHistory", "SignetAdmission", "SignetKube", "SignetPolicy", "SignetTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

@@ -23,7 +23,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         abstract: "Run the admission webhook over HTTPS.",
         discussion: """
             Endpoints: POST /validate (AdmissionReview admission.k8s.io/v1), GET /healthz, \
-            GET /readyz, GET /metrics (Prometheus text format). With --console-port, the verification \
+            GET /readyz, GET /metrics (Prometheus text format; with --metrics-auth kubernetes, for a bearer token \
+            whose user may get /metrics). With --console-port, the verification \
             console on its own port (pages and /api/, behind Kubernetes bearer tokens). SIGTERM or SIGINT stops accepting, \
             lets requests in flight finish within the grace period, and exits 0.
             """
@@ -161,6 +162,8 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @OptionGroup var alerts: AlertOptions
     @OptionGroup var console: ConsoleOptions
 
+    @OptionGroup var metricsAccess: MetricsAccessOptions
+
     @OptionGroup var history: HistoryOptions
 
     @OptionGroup var historyRetention: HistoryRetentionOptions
@@ -270,12 +273,13 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         // never awaited); the continuous scans above keep the responder without it.
         if let serveHistory { responder.auditSink = HistoryAuditSink(recorder: serveHistory.recorder, next: responder.auditSink) }
         let admissionResponder = responder
-        let handler = SignetRequestHandler(
+        var handler = SignetRequestHandler(
             admit: { body, deadline, client in admissionResponder.begin(body, deadline: deadline, client: client) },
             mutate: { body, deadline, _ in admissionResponder.beginMutation(body, deadline: deadline) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil,
             allowedClientNames: settings.allowedClientNames)
+        if settings.metricsAuth { handler.metricsAccess = try MetricsAccessOptions.access(logger: logger) }
 
         var serverConfiguration = settings.server
         // Audit lines reach standard output once per event-loop pass, before its answers.
@@ -474,6 +478,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         settings.continuous = try continuous.resolve(source: try resources.resolve(writeStatus: try status.resolve()).source)
         settings.alerts = try alerts.resolve()
         settings.console = try console.resolve(webhook: server)
+        settings.metricsAuth = try metricsAccess.required()
         return settings
     }
 }
@@ -506,6 +511,8 @@ struct ServeSettings: Sendable {
     var alerts: AlertConfiguration? = nil
     /// The console's settings; `nil`: no console.
     var console: ConsoleSettings? = nil
+    /// `--metrics-auth kubernetes`: `/metrics` answers only a reviewed bearer token.
+    var metricsAuth = false
 }
 
 /// Turns SIGTERM/SIGINT into a callback on a dispatch queue (never on the cooperative pool).

@@ -1,5 +1,6 @@
 import Metrics
 import SignetAdmission
+import SignetConsole
 import SignetHTTP
 
 /// Routes the webhook's endpoints (Kubernetes "Dynamic Admission Control", webhook request and
@@ -9,7 +10,9 @@ import SignetHTTP
 ///   ``AdmissionResponder/beginMutation(_:deadline:)``).
 /// - `GET /healthz`: liveness; answering at all shows the event loops and the handler pool work.
 /// - `GET /readyz`: 200 once policies are loaded and a certificate is serving, 503 otherwise.
-/// - `GET /metrics`: Prometheus text format.
+/// - `GET /metrics`: Prometheus text format; with ``metricsAccess``, only for a bearer token
+///   whose user may `get` the non-resource URL `/metrics` (RFC 6750 section 2.1; Kubernetes RBAC
+///   `nonResourceURLs`).
 struct SignetRequestHandler: HTTPRequestHandler {
     /// Decides one review body under a deadline: the answer at once, or the verifications to
     /// wait for first (``AdmissionResponder/begin(_:deadline:)``).
@@ -30,6 +33,9 @@ struct SignetRequestHandler: HTTPRequestHandler {
     /// certificate names (subject commonName or a subjectAltName DNS name, URI or email) include
     /// one of these.
     var allowedClientNames: Set<String> = []
+    /// With `--metrics-auth kubernetes`: whether a bearer token may read `/metrics` (a
+    /// TokenReview and a SubjectAccessReview, kept briefly); anyone may when nil.
+    var metricsAccess: (@Sendable (_ token: String, _ peer: String) async -> ConsoleAccessDecision)?
 
     func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse {
         switch begin(request, context: context) {
@@ -101,6 +107,8 @@ struct SignetRequestHandler: HTTPRequestHandler {
         switch request.path {
         case "/validate": decide = admit
         case "/mutate": decide = mutate
+        case "/metrics" where metricsAccess != nil && (request.method == "GET" || request.method == "HEAD"):
+            return metrics(request, context: context)
         default: return .answered(respondWithoutAdmission(to: request))
         }
         guard request.method == "POST" else { return .answered(Self.methodNotAllowed(allow: "POST")) }
@@ -144,6 +152,45 @@ struct SignetRequestHandler: HTTPRequestHandler {
         default:
             return .text(404, "no such endpoint: \(request.path)\n")
         }
+    }
+
+    /// `/metrics` behind ``metricsAccess``: 401 without a token the API server authenticates,
+    /// 403 when its user may not `get /metrics`, 503 when the API server cannot be asked, 429
+    /// when the caller's address has asked for more reviews than its share.
+    private func metrics(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
+        guard let metricsAccess else { return .answered(respondWithoutAdmission(to: request)) }
+        var token: String?
+        if let authorization = request.headers["Authorization"] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                token = parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        guard let token, !token.isEmpty else {
+            return .answered(Self.unauthenticated("/metrics needs a bearer token whose user may get the non-resource URL /metrics (Authorization: Bearer)"))
+        }
+        return .waiting {
+            switch await metricsAccess(token, context.remoteAddress) {
+            case .allowed:
+                return respondWithoutAdmission(to: request)
+            case .unauthenticated(let why):
+                return Self.unauthenticated(why)
+            case .forbidden(_, let why):
+                return .text(403, "\(why)\n")
+            case .unavailable(let why):
+                return .text(503, "\(why)\n")
+            case .throttled(let why):
+                var response = HTTPResponse.text(429, "\(why)\n")
+                response.headers.add(name: "Retry-After", value: "2")
+                return response
+            }
+        }
+    }
+
+    private static func unauthenticated(_ why: String) -> HTTPResponse {
+        var response = HTTPResponse.text(401, "\(why)\n")
+        response.headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"signet-metrics\"")
+        return response
     }
 
     /// The time signet gives itself: the API server's `?timeout=` (Go duration, e.g. `10s`) less

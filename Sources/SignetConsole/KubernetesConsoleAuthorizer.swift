@@ -17,6 +17,9 @@ import SignetKube
 /// authenticator that ignores audiences) is refused. A token made for the console is then no
 /// good against the API server, so whoever reads the console's traffic or memory cannot replay
 /// it there, and an API server token given to something else cannot open the console.
+///
+/// The webhook port's `/metrics` is guarded the same way when `--metrics-auth kubernetes` is
+/// set (``decideScrape(token:path:peer:)``), by an instance of its own.
 public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     private let client: KubernetesClient
     private let rules: ConsoleAccessRules
@@ -40,49 +43,64 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     }
 
     public func decide(token: String, action: ConsoleAction, peer: String) async -> ConsoleAccessDecision {
-        await decide(token: token, action: action, attributes: rules.attributes(for: action), key: action.rawValue, consequence: "", peer: peer)
+        await decide(token: token, action: action.rawValue, attributes: rules.attributes(for: action), key: action.rawValue, consequence: "", peer: peer) {
+            Self.count($0, action: action)
+        }
+    }
+
+    /// Whether `token`'s user may `get` the non-resource URL `path` (Prometheus scraping
+    /// `/metrics`: RBAC `nonResourceURLs`, as Kubernetes components guard their own metrics),
+    /// reviewed, kept and throttled as console requests are; counted as
+    /// `signet_metrics_access_total{decision}`.
+    public func decideScrape(token: String, path: String, peer: String) async -> ConsoleAccessDecision {
+        await decide(token: token, action: "scrape", attributes: .nonResource(verb: "get", path: path), key: "get " + path, consequence: "", peer: peer) {
+            Counter(label: "signet_metrics_access_total", dimensions: [("decision", Self.decisionName($0))]).increment()
+        }
     }
 
     public func decideCreatingPods(token: String, namespace: String, peer: String) async -> ConsoleAccessDecision {
         await decide(
-            token: token, action: .verify,
+            token: token, action: ConsoleAction.verify.rawValue,
             attributes: KubernetesResourceAttributes(verb: "create", group: "", resource: "pods", namespace: namespace),
             key: "create-pods/" + namespace,
             consequence: "; a verification as if in a namespace uses its pull secrets and exceptions, so it needs that right (leave the namespace empty to verify without them)",
-            peer: peer)
+            peer: peer) { Self.count($0, action: .verify) }
     }
 
     /// Who `token` is, then whether that user may do `attributes` (counted under `action`),
     /// each answer cached: keyed by a hash, so the cache never holds a usable token, and who the
     /// token is apart from what the user may do, so a second question costs one review, not two.
     private func decide(
-        token: String, action: ConsoleAction, attributes: KubernetesResourceAttributes, key: String, consequence: String, peer: String
+        token: String, action: String, attributes: KubernetesResourceAttributes, key: String, consequence: String, peer: String,
+        count: (ConsoleAccessDecision) -> Void
     ) async -> ConsoleAccessDecision {
         let tokenKey = DigestAlgorithm.sha256.hexHash(Array(token.utf8))
         let identity = await cached(tokenKey + "/identity", token: tokenKey, peer: peer) { await authenticate(token) }
         if case .allowed = identity { limiter.authenticated(token: tokenKey) }
         guard case .allowed(let user) = identity else {
-            Self.count(identity, action: action)
+            count(identity)
             return identity
         }
         let decision = await cached(tokenKey + "/" + key, token: tokenKey, peer: peer) {
             await authorize(user, attributes: attributes, action: action, consequence: consequence)
         }
-        Self.count(decision, action: action)
+        count(decision)
         return decision
     }
 
     /// `signet_console_access_total{action,decision}`: `allowed`, `unauthenticated`, `forbidden`, `unavailable`, `throttled`.
     private static func count(_ decision: ConsoleAccessDecision, action: ConsoleAction) {
-        let name: String
+        Counter(label: "signet_console_access_total", dimensions: [("action", action.rawValue), ("decision", decisionName(decision))]).increment()
+    }
+
+    private static func decisionName(_ decision: ConsoleAccessDecision) -> String {
         switch decision {
-        case .allowed: name = "allowed"
-        case .unauthenticated: name = "unauthenticated"
-        case .forbidden: name = "forbidden"
-        case .unavailable: name = "unavailable"
-        case .throttled: name = "throttled"
+        case .allowed: "allowed"
+        case .unauthenticated: "unauthenticated"
+        case .forbidden: "forbidden"
+        case .unavailable: "unavailable"
+        case .throttled: "throttled"
         }
-        Counter(label: "signet_console_access_total", dimensions: [("action", action.rawValue), ("decision", name)]).increment()
     }
 
     /// The cached answer for `key`, else `ask`'s, kept unless the API server could not be asked;
@@ -90,7 +108,7 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     private func cached(_ key: String, token: String, peer: String, _ ask: () async -> ConsoleAccessDecision) async -> ConsoleAccessDecision {
         if let known = cache.value(for: key) { return known }
         guard limiter.mayReview(token: token, peer: peer) else {
-            logger.notice("console review not asked: the caller's address made more reviews than its share", metadata: [
+            logger.notice("review not asked: the caller's address made more reviews than its share", metadata: [
                 "address": "\(ConsoleReviewLimiter.address(of: peer))",
             ])
             return .throttled("too many sign-in and access checks from this address; retry in a few seconds")
@@ -104,7 +122,7 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     private func authenticate(_ token: String) async -> ConsoleAccessDecision {
         do {
             guard let review = try await client.reviewToken(token, audiences: audiences) else {
-                logger.info("console token refused by the TokenReview")
+                logger.info("token refused by the TokenReview")
                 return .unauthenticated(audiences.isEmpty
                     ? "the API server did not authenticate the token"
                     : "the API server did not authenticate the token for the console's audience (\(audiences.joined(separator: ", "))): "
@@ -160,13 +178,13 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
     }
 
     private func authorize(
-        _ user: KubernetesUserInfo, attributes: KubernetesResourceAttributes, action: ConsoleAction, consequence: String
+        _ user: KubernetesUserInfo, attributes: KubernetesResourceAttributes, action: String, consequence: String
     ) async -> ConsoleAccessDecision {
         do {
             let access = try await client.reviewAccess(user: user, attributes: attributes)
             guard access.allowed else {
-                logger.info("console access denied", metadata: [
-                    "user": "\(user.username)", "action": "\(action.rawValue)", "namespace": "\(attributes.namespace ?? "")",
+                logger.info("access denied", metadata: [
+                    "user": "\(user.username)", "action": "\(action)", "namespace": "\(attributes.namespace ?? "")",
                 ])
                 let why = access.reason.isEmpty ? "" : ": \(access.reason)"
                 let scope = attributes.namespace.map { " in namespace \($0)" } ?? ""

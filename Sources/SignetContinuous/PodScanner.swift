@@ -21,6 +21,11 @@ public struct PodScanner: Sendable {
     public var deadline: Duration
     /// The authority kinds (`key`, `keyless`, ...) of a policy, by name.
     public var formats: @Sendable (String) -> [String]
+    /// Namespaces the webhook configuration leaves out (its `namespaceSelector`: the chart's
+    /// kube-system, its own namespace, `webhook.excludeNamespaces`): the API server never asks
+    /// signet about their Pods, so they are reported `skip`, not judged as admission would judge
+    /// them (an alert every scan for what no admission enforces teaches people to mute alerts).
+    public var unreviewedNamespaces: Set<String> = []
 
     public init(
         responder: AdmissionResponder, concurrency: Int = 8, deadline: Duration = .seconds(28),
@@ -55,6 +60,10 @@ public struct PodScanner: Sendable {
 
     /// The findings of one Pod, one per container.
     public func scan(_ pod: RunningPod) async -> [ImageFinding] {
+        if unreviewedNamespaces.contains(pod.namespace) {
+            let why = "namespace \(pod.namespace) is not sent to the webhook (its configuration leaves it out), so no admission checks its Pods"
+            return pod.containers.map { ImageFinding(unevaluated: $0, pod: pod, reason: why) }
+        }
         let body: [UInt8]
         do {
             body = try AdmissionReview.makeSynthetic(objectJSON: pod.objectJSON, namespace: pod.namespace, userName: "signet-scan")

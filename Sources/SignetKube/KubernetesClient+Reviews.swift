@@ -29,13 +29,17 @@ public struct KubernetesTokenReview: Sendable, Hashable {
     }
 }
 
-/// What a SubjectAccessReview asks about (`authorization.k8s.io/v1` `ResourceAttributes`).
+/// What a SubjectAccessReview asks about (`authorization.k8s.io/v1` `ResourceAttributes`, or
+/// `NonResourceAttributes` when ``nonResourcePath`` is set).
 public struct KubernetesResourceAttributes: Sendable, Hashable {
     public var verb: String
     public var group: String
     public var resource: String
     public var namespace: String?
     public var name: String?
+    /// A path that is not an API resource (`/metrics`), matched by RBAC's `nonResourceURLs`;
+    /// `group`, `resource`, `namespace` and `name` are then not sent.
+    public var nonResourcePath: String?
 
     public init(verb: String, group: String, resource: String, namespace: String? = nil, name: String? = nil) {
         self.verb = verb
@@ -45,8 +49,18 @@ public struct KubernetesResourceAttributes: Sendable, Hashable {
         self.name = name
     }
 
-    /// `get clusterimagepolicies.signet.dev`.
-    public var description: String { "\(verb) \(resource)\(group.isEmpty ? "" : "." + group)" }
+    /// `verb` on the non-resource URL `path` (RBAC `nonResourceURLs`).
+    public static func nonResource(verb: String, path: String) -> KubernetesResourceAttributes {
+        var attributes = KubernetesResourceAttributes(verb: verb, group: "", resource: "")
+        attributes.nonResourcePath = path
+        return attributes
+    }
+
+    /// `get clusterimagepolicies.signet.dev`, or `get /metrics`.
+    public var description: String {
+        if let nonResourcePath { return "\(verb) \(nonResourcePath)" }
+        return "\(verb) \(resource)\(group.isEmpty ? "" : "." + group)"
+    }
 }
 
 /// The API server's answer to a SubjectAccessReview: allowed or not, and why.
@@ -86,10 +100,15 @@ extension KubernetesClient {
     /// Asks the API server whether `user` may do what `attributes` describe (Kubernetes
     /// "Authorization", "Checking API access": `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`).
     public func reviewAccess(user: KubernetesUserInfo, attributes: KubernetesResourceAttributes) async throws(KubernetesError) -> KubernetesAccessDecision {
-        var resourceAttributes: [String: Any] = ["verb": attributes.verb, "group": attributes.group, "resource": attributes.resource]
-        if let namespace = attributes.namespace { resourceAttributes["namespace"] = namespace }
-        if let name = attributes.name { resourceAttributes["name"] = name }
-        var spec: [String: Any] = ["user": user.username, "groups": user.groups, "resourceAttributes": resourceAttributes]
+        var spec: [String: Any] = ["user": user.username, "groups": user.groups]
+        if let path = attributes.nonResourcePath {
+            spec["nonResourceAttributes"] = ["verb": attributes.verb, "path": path]
+        } else {
+            var resourceAttributes: [String: Any] = ["verb": attributes.verb, "group": attributes.group, "resource": attributes.resource]
+            if let namespace = attributes.namespace { resourceAttributes["namespace"] = namespace }
+            if let name = attributes.name { resourceAttributes["name"] = name }
+            spec["resourceAttributes"] = resourceAttributes
+        }
         if !user.uid.isEmpty { spec["uid"] = user.uid }
         if !user.extra.isEmpty { spec["extra"] = user.extra }
         let status = try await review(.subjectAccessReviews, spec: spec)

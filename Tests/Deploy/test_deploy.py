@@ -183,7 +183,7 @@ SERVE_ONLY_FLAGS = {
     "reserved-connections", "max-body-bytes", "max-buffered-body-bytes", "max-buffered-body-bytes-per-peer",
     "reserved-body-bytes", "event-loops", "log-format", "log-level", "continuous-verification", "scan-interval",
     "scan-concurrency", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
-    "console-auth-cache-ttl", "history-sqlite", "history-postgres-dsn-file", "history-max-age", "history-max-rows",
+    "console-auth-cache-ttl", "metrics-auth", "history-sqlite", "history-postgres-dsn-file", "history-max-age", "history-max-rows",
     "history-max-bytes",
     "require-pinned-digests",
 }
@@ -506,7 +506,7 @@ class RenderedDocuments(unittest.TestCase):
             with self.subTest(flags=flags):
                 self.assertEqual(scan_pod(docs)["serviceAccountName"], expected)
                 self.assertEqual({a["metadata"]["name"] for a in find(docs, "ServiceAccount")}, accounts)
-                if find(docs, "ClusterRole"):
+                if [r for r in find(docs, "ClusterRole") if r["metadata"]["name"] != "signet-metrics-reader"]:
                     webhook = one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
                     self.assertEqual(granted(docs, "GET", "/api/v1/pods", {}), expected == webhook,
                                      "the webhook's account lists Pods only when the scan runs as it")
@@ -1144,7 +1144,7 @@ class TLS(unittest.TestCase):
 
 class RBAC(unittest.TestCase):
     # Roles the chart ships for people to bind (exemption approvers, break glass), not signet's own.
-    PEOPLE_ROLES = ("signet-exception-approver", "signet-break-glass")
+    PEOPLE_ROLES = ("signet-exception-approver", "signet-break-glass", "signet-metrics-reader")
 
     def rules(self, docs, kind):
         """The rules of signet's own roles."""
@@ -1162,6 +1162,9 @@ class RBAC(unittest.TestCase):
                 self.assertIn((rule["apiGroups"], rule["verbs"]), [([""], ["create"]), ([""], ["patch"])],
                               "events are created, and the bypass's count patched; never read, replaced or deleted")
                 continue
+            if rule["resources"] in (["tokenreviews"], ["subjectaccessreviews"]):
+                self.assertEqual(rule["verbs"], ["create"], "a review is asked, never stored: create is all it takes")
+                continue
             if write:
                 self.assertTrue(all(r.endswith("/status") for r in rule["resources"]), rule)
                 self.assertEqual(set(rule["verbs"]), {"patch"}, "status is written with a merge patch only")
@@ -1175,9 +1178,9 @@ class RBAC(unittest.TestCase):
         for resource in ("clusterimagepolicies", "policyexceptions", "emergencybypasses"):
             self.assertIn(("signet.dev", resource), resources)
         self.assertIn(("", "namespaces"), resources)
-        binding = one(docs, "ClusterRoleBinding")
+        binding, = [b for b in find(docs, "ClusterRoleBinding") if not b["metadata"]["name"].endswith("-token-reviews")]
         self.assertEqual(binding["subjects"][0]["name"], one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"])
-        own, = [d for d in find(docs, "ClusterRole") if d["metadata"]["name"] not in self.PEOPLE_ROLES]
+        own, = [d for d in find(docs, "ClusterRole") if d["metadata"]["name"] not in self.PEOPLE_ROLES and not d["metadata"]["name"].endswith("-token-reviews")]
         self.assertEqual(binding["roleRef"]["name"], own["metadata"]["name"])
 
     def test_no_api_access_without_the_kubernetes_source(self):
@@ -1427,6 +1430,59 @@ class Network(unittest.TestCase):
         monitor = one(docs, "ServiceMonitor")
         endpoint = monitor["spec"]["endpoints"][0]
         self.assertEqual((endpoint["path"], endpoint["scheme"], endpoint["port"]), ("/metrics", "https", "https"))
+        # /metrics answers a reviewed token by default: Prometheus sends its service account's.
+        self.assertEqual(endpoint["bearerTokenFile"], "/var/run/secrets/kubernetes.io/serviceaccount/token")
+        open_monitor = one(render_with(["--set", "serviceMonitor.enabled=true", "--set", "metrics.auth=none"]), "ServiceMonitor")
+        self.assertNotIn("bearerTokenFile", open_monitor["spec"]["endpoints"][0])
+
+    def test_scans_skip_the_namespaces_the_webhook_leaves_out(self):
+        """The namespaces the ValidatingWebhookConfiguration's selector leaves out reach `serve`
+        and the scan CronJob as --webhook-excluded-namespaces, the same list, so scans report
+        their Pods as skip instead of judging what no admission checks."""
+        def flag(container):
+            return [a for a in container["args"] if a.startswith("--webhook-excluded-namespaces=")]
+
+        docs = render_with(["--set", "continuousVerification.cronJob.enabled=true", "--set", "webhook.excludeNamespaces={legacy,lab}"])
+        excluded = one(find(docs, "ValidatingWebhookConfiguration"), "ValidatingWebhookConfiguration")["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+        self.assertEqual(excluded, ["kube-system", NAMESPACE, "legacy", "lab"])
+        expected = ["--webhook-excluded-namespaces=" + ",".join(excluded)]
+        self.assertEqual(flag(one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]), expected)
+        self.assertEqual(flag(scan_pod(docs)["containers"][0]), expected)
+
+    def test_metrics_need_a_reviewed_token_by_default(self):
+        """`metrics.auth` empty (the default) follows the policy source: `kubernetes` with the
+        kubernetes source (the flag, create on TokenReviews and SubjectAccessReviews for signet's
+        ServiceAccount whether or not the console is on, the reader ClusterRole to bind to
+        Prometheus), `none` with the configMap source, which has no API access. `none`: no review
+        rights unless the console needs them, no reader role. Anything else fails the rendering."""
+        def args(docs):
+            return one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+        def review_rules(docs):
+            return [rule for role in find(docs, "ClusterRole") for rule in role["rules"]
+                    if rule.get("resources") in (["tokenreviews"], ["subjectaccessreviews"])]
+
+        defaults = render("defaults")
+        self.assertIn("--metrics-auth=kubernetes", args(defaults))
+        self.assertEqual(sorted(r["resources"][0] for r in review_rules(defaults)), ["subjectaccessreviews", "tokenreviews"])
+        self.assertTrue(all(r["verbs"] == ["create"] for r in review_rules(defaults)))
+        binding = find(defaults, "ClusterRoleBinding", f"{RELEASE}-token-reviews")[0]
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}])
+        reader = find(defaults, "ClusterRole", "signet-metrics-reader")[0]
+        self.assertEqual(reader["rules"], [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
+        self.assertIn("--metrics-auth=none", args(render("configmap-source")))
+        self.assertIn("--metrics-auth=kubernetes", args(render_with(["--set", "metrics.auth=kubernetes"])))
+
+        open_metrics = render_with(["--set", "metrics.auth=none"])
+        self.assertIn("--metrics-auth=none", args(open_metrics))
+        self.assertEqual(review_rules(open_metrics), [])
+        self.assertEqual(find(open_metrics, "ClusterRole", "signet-metrics-reader"), [])
+        with_console = render_with(["--set", "metrics.auth=none", "--set", "console.enabled=true"])
+        self.assertEqual(len(review_rules(with_console)), 2, "the console reviews tokens too")
+        self.assertEqual(find(render_with(["--set", "metrics.createReaderRole=false"]), "ClusterRole", "signet-metrics-reader"), [])
+        refused = run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE, "--set", "metrics.auth=open"], check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("/metrics/auth", refused.stderr)
 
 
 class PlainManifests(unittest.TestCase):

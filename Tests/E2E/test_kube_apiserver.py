@@ -271,10 +271,33 @@ class Environment:
     def stop_signet(self):
         self.signet.stop()
 
+    def metrics_token(self):
+        """A token of a Prometheus-like ServiceAccount bound to the chart's signet-metrics-reader
+        ClusterRole (made once): what a ServiceMonitor scrape sends."""
+        if getattr(self, "_metrics_token", None) is None:
+            self.kubectl("apply", "-f", "-", input={"apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "e2e-prometheus", "namespace": NAMESPACE}},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "e2e-prometheus-metrics"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "signet-metrics-reader"},
+                 "subjects": [{"kind": "ServiceAccount", "name": "e2e-prometheus", "namespace": NAMESPACE}]}]})
+            self._metrics_token = self.kubectl("create", "token", "e2e-prometheus", "-n", NAMESPACE, "--duration=2h").stdout.strip()
+        return self._metrics_token
+
+    def metrics_request(self, token=None):
+        """(status, body) of GET /metrics on the webhook's port, with `token` as the bearer."""
+        args = ["curl", "-sS", "--noproxy", "*", "--max-time", "10", "--cacert", self.signet_ca, "-w", "\n%{http_code}",
+                f"https://127.0.0.1:{self.signet_port}/metrics"]
+        if token:
+            args += ["-H", f"Authorization: Bearer {token}"]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        text, _, status = result.stdout.rpartition("\n")
+        return int(status or 0), text
+
     def signet_metrics(self):
-        result = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5", "--cacert", self.signet_ca,
-                                 f"https://127.0.0.1:{self.signet_port}/metrics"], capture_output=True, text=True, timeout=30)
-        return result.stdout
+        status, text = self.metrics_request(self.metrics_token())
+        if status != 200:
+            raise AssertionError(f"/metrics answered {status}: {text}")
+        return text
 
     def signet_metric(self, sample):
         """The value of one sample (`name{labels}` as exposed), or None."""
@@ -419,6 +442,28 @@ class T02SignetUp(Step):
             with self.subTest(patch_events_in=namespace):
                 result = ENV.kubectl("auth", "can-i", "patch", "events", "--as", account, "-n", namespace, check=False)
                 self.assertEqual(result.stdout.strip(), expected, result.stderr)
+
+
+    def test_then_metrics_answer_only_a_token_whose_user_may_get_them(self):
+        """The chart's default (metrics.auth kubernetes with the kubernetes source): /metrics
+        answers a token of an account bound to signet-metrics-reader, reviewed by the real API
+        server (TokenReview, SubjectAccessReview on the non-resource URL); no token is 401, an
+        account without the binding 403; the probes stay open."""
+        self.assertIn("--metrics-auth=kubernetes", ENV.signet_args)
+        status, text = ENV.metrics_request()
+        self.assertEqual(status, 401, text)
+        status, text = ENV.metrics_request("not-a-token")
+        self.assertEqual(status, 401, text)
+        ENV.namespace("e2e-metrics")
+        stranger = ENV.kubectl("create", "token", "default", "-n", "e2e-metrics", "--duration=1h").stdout.strip()
+        status, text = ENV.metrics_request(stranger)
+        self.assertEqual(status, 403, text)
+        self.assertIn("may not get /metrics", text)
+        self.assertNotIn("signet_", text)
+        status, text = ENV.metrics_request(ENV.metrics_token())
+        self.assertEqual(status, 200, text)
+        self.assertIn("signet_metrics_access_total", text)
+        self.assertEqual(ENV.signet_get("/readyz"), 200)
 
 
 class T02bFirstInstallCannotLockOut(Step):

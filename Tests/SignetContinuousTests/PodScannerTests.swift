@@ -101,6 +101,21 @@ struct PodScannerTests {
         #expect(web.reason.contains("not enforced for this Pod"), "\(web.reason)")
     }
 
+    /// A namespace the webhook configuration leaves out (kube-system, signet's own): no
+    /// admission checks its Pods, so an unsigned image there is skipped with the reason, not
+    /// failed (and alerted on) at every scan; other namespaces are judged as before.
+    @Test func aNamespaceTheWebhookDoesNotReviewIsSkippedNotJudged() async throws {
+        let system = ScanFixtures.pod("proxy", namespace: "kube-system", image: "registry.example/proxy:1", runningDigest: SigningKeyVerifier.unsignedDigest)
+        var scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(Self.start))
+        scanner.unreviewedNamespaces = ["kube-system", "signet-system"]
+        let results = await findings(scanner, [system, unsigned])
+        let proxy = try #require(results["kube-system/proxy/app"])
+        #expect(proxy.result == .skip, "\(proxy.result) \(proxy.reason)")
+        #expect(proxy.reason == "namespace kube-system is not sent to the webhook (its configuration leaves it out), so no admission checks its Pods")
+        #expect(results["shop/worker/app"]?.result == .fail)
+        #expect(Alert.untrustedRunning(Array(results.values), time: Self.start).map(\.namespace) == ["shop"])
+    }
+
     @Test func anExpiredExceptionTurnsItsPassIntoAFailAtTheNextRun() async throws {
         let clock = ManualClock(Self.start)
         let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)

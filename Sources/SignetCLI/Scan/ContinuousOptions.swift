@@ -28,6 +28,8 @@ struct ContinuousOptions: ParsableArguments {
     @Option(name: .long, help: "Name of that Lease, in signet's namespace (SIGNET_NAMESPACE, else the service account's). (env: SIGNET_LEADER_ELECTION_LEASE, default signet-continuous-verification)")
     var leaderElectionLease: String?
 
+    @OptionGroup var unreviewed: UnreviewedNamespacesOption
+
     /// The scan settings, or `nil` when continuous verification is off.
     func resolve(source: ResourceSettings.Source) throws -> ContinuousSettings? {
         let text = EnvironmentOption.string(continuousVerification, "SIGNET_CONTINUOUS_VERIFICATION", default: "false")!
@@ -45,7 +47,9 @@ struct ContinuousOptions: ParsableArguments {
         guard let elect = Bool(electionText) else { throw ValidationError("--leader-election must be true or false") }
         let lease = EnvironmentOption.string(leaderElectionLease, "SIGNET_LEADER_ELECTION_LEASE", default: "signet-continuous-verification")!
         guard !lease.isEmpty else { throw ValidationError("--leader-election-lease must not be empty") }
-        return ContinuousSettings(configuration: configuration, concurrency: concurrency, reports: reports, leaseName: elect ? lease : nil)
+        return ContinuousSettings(
+            configuration: configuration, concurrency: concurrency, reports: reports, leaseName: elect ? lease : nil,
+            unreviewedNamespaces: unreviewed.namespaces)
     }
 }
 
@@ -56,6 +60,8 @@ struct ContinuousSettings {
     var reports: Bool
     /// The leader-election Lease; `nil`: every replica scans.
     var leaseName: String?
+    /// `--webhook-excluded-namespaces`: their Pods are reported `skip`.
+    var unreviewedNamespaces: Set<String> = []
 
     /// This replica's leader-election settings: the Lease in `SIGNET_NAMESPACE` (the chart sets
     /// it from the Pod), else the service account's namespace; the identity is the Pod name
@@ -89,8 +95,11 @@ enum ContinuousRuntime {
         let verifier = ContinuousVerifier(
             configuration: settings.configuration, pods: ResourceReflector(client: client, resource: .pods),
             scanner: {
-                PodScanner(responder: responder, concurrency: settings.concurrency, deadline: maximumAdmissionTime,
-                           formats: ScanSetup.formats(of: current.withLockedValue { $0 }))
+                var scanner = PodScanner(
+                    responder: responder, concurrency: settings.concurrency, deadline: maximumAdmissionTime,
+                    formats: ScanSetup.formats(of: current.withLockedValue { $0 }))
+                scanner.unreviewedNamespaces = settings.unreviewedNamespaces
+                return scanner
             },
             changeToken: {
                 let policies = await source.current()
@@ -114,5 +123,17 @@ enum ContinuousRuntime {
                 await verifier.run()
             }
         }
+    }
+}
+
+/// `--webhook-excluded-namespaces` (`serve` with continuous verification, and `scan`): the
+/// namespaces the ValidatingWebhookConfiguration leaves out, whose Pods are reported `skip`
+/// (``PodScanner/unreviewedNamespaces``). The chart passes the ones it leaves out.
+struct UnreviewedNamespacesOption: ParsableArguments {
+    @Option(name: .long, help: "Namespaces the webhook configuration leaves out (repeatable or comma-separated): the API server never asks signet about their Pods, so scans report them as skip instead of judging them. (env: SIGNET_WEBHOOK_EXCLUDED_NAMESPACES, comma-separated; default none)")
+    var webhookExcludedNamespaces: [String] = []
+
+    var namespaces: Set<String> {
+        Set(EnvironmentOption.list(webhookExcludedNamespaces, "SIGNET_WEBHOOK_EXCLUDED_NAMESPACES"))
     }
 }

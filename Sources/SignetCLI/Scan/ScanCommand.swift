@@ -73,6 +73,8 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
 
     @OptionGroup var sigstoreTUF: SigstoreTUFOptions
 
+    @OptionGroup var unreviewed: UnreviewedNamespacesOption
+
     func runAsynchronously() async throws {
         Observability.bootstrapLogging(format: .text, level: .warning)
         let noMatch = try ScanSetup.noMatchAction(noMatchAction)
@@ -137,7 +139,8 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
         }
         try await deliverPolicyTrustRoots(policyTUF, responder: responder, limit: waitLimit)
         let policies = await runtime.source.current()
-        let scanner = PodScanner(responder: responder, concurrency: parallel, formats: ScanSetup.formats(of: policies))
+        var scanner = PodScanner(responder: responder, concurrency: parallel, formats: ScanSetup.formats(of: policies))
+        scanner.unreviewedNamespaces = unreviewed.namespaces
 
         let pods: KubernetesObjectList
         do {

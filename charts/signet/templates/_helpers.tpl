@@ -175,9 +175,18 @@ PolicyReports when they are written, and each owner of an owner chain by name. *
 {{- add (int .Values.server.shutdownDelaySeconds) (int .Values.server.shutdownGracePeriodSeconds) (int .Values.server.terminationMarginSeconds) -}}
 {{- end -}}
 
-{{/* Whether signet talks to the API server: only with the kubernetes policy source, where it reads its resources and, when allowed, image pull Secrets. */}}
+{{/* Whether signet talks to the API server: with the kubernetes policy source, where it reads its resources and, when allowed, image pull Secrets; for the console's and /metrics' token reviews. */}}
 {{- define "signet.usesAPIServer" -}}
-{{- if or (eq .Values.policies.source "kubernetes") .Values.console.enabled -}}true{{- end -}}
+{{- if or (eq .Values.policies.source "kubernetes") .Values.console.enabled (eq (include "signet.metricsAuth" .) "kubernetes") -}}true{{- end -}}
+{{- end -}}
+
+{{/* Who may read /metrics (--metrics-auth): metrics.auth, or when empty kubernetes with the kubernetes policy source and none with configMap (no API access). */}}
+{{- define "signet.metricsAuth" -}}
+{{- $auth := .Values.metrics.auth | default "" -}}
+{{- if not (has $auth (list "" "none" "kubernetes")) -}}
+{{- fail (printf "metrics.auth must be none, kubernetes or empty, not %v" $auth) -}}
+{{- end -}}
+{{- if $auth -}}{{ $auth }}{{- else if eq .Values.policies.source "kubernetes" -}}kubernetes{{- else -}}none{{- end -}}
 {{- end -}}
 
 {{/* The label that marks the ClusterImagePolicies of this release; the webhook does not review objects that carry it with the release name. */}}
@@ -393,4 +402,13 @@ imagePullSecrets:
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The namespaces the ValidatingWebhookConfiguration leaves out: kube-system, the release's, webhook.excludeNamespaces and, with cert-manager, its namespace. Scans report their Pods as skip (--webhook-excluded-namespaces). */}}
+{{- define "signet.webhookExcludedNamespaces" -}}
+{{- $namespaces := concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces -}}
+{{- if and (eq .Values.tls.mode "certManager") .Values.webhook.certManagerNamespace -}}
+{{- $namespaces = append $namespaces .Values.webhook.certManagerNamespace -}}
+{{- end -}}
+{{- $namespaces | uniq | join "," -}}
 {{- end -}}
