@@ -242,6 +242,10 @@ final class CurlTransfer: @unchecked Sendable {
                 return Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().lookupStarting() ? 0 : 1
             }, context), "resolver start")
         if request.connectionCheck != nil {
+            // The check judges the address connected to; through a proxy that is the proxy's,
+            // and the proxy (or `no_proxy`) would decide where the request goes. A checked
+            // request goes direct, whatever the environment names.
+            try check(signet_curl_easy_setopt_string(easy, CURLOPT_PROXY, ""), "no proxy")
             try check(
                 signet_curl_easy_setopt_opensocket(easy, { context, _, address in
                     guard let context, let address else { return CURL_SOCKET_BAD }

@@ -26,8 +26,8 @@ package struct HTTPRequest: Sendable {
     /// When set, asked for each connection the exchange opens (redirects included) with the
     /// numeric address and the port it is about to connect to, before anything is sent; `false`
     /// refuses it, and unless another address of the host is accepted the exchange fails with
-    /// ``TransportFailure/refusedAddress(_:)``. Such an exchange opens its own connections: one
-    /// already open was not asked about.
+    /// ``TransportFailure/refusedAddress(_:)``. Such an exchange opens its own connections (one
+    /// already open was not asked about) and uses no proxy (the address would be the proxy's).
     package var connectionCheck: (@Sendable (_ address: String, _ port: Int) -> Bool)? = nil
 
     package init(

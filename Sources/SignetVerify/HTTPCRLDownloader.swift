@@ -114,7 +114,8 @@ public final class HTTPCRLDownloader: CRLDownloading {
     public var maximumAge: Duration { configuration.maximumAge }
     private let client: HTTPClient
     /// The environment names a proxy for curl (`http_proxy`, `https_proxy`, `all_proxy`): the
-    /// connections it opens are the proxy's, so their addresses say nothing of a redirect's target.
+    /// address that answers a distribution point is then the proxy's, which says nothing of
+    /// whether the distribution point is inside.
     private let proxied: Bool
     private let clock: WallClock
     private let state = NIOLockedValueBox(State())
@@ -156,16 +157,18 @@ public final class HTTPCRLDownloader: CRLDownloading {
     }
 
     /// Whether `host` is an IP address of this machine, a private network, a shared or
-    /// link-local range (cloud metadata services: 169.254.169.254, 100.100.100.200), in any form
-    /// the resolver reads (`2130706433` and `0x7f.1` are 127.0.0.1), IPv4 in IPv6 included
-    /// (mapped, and NAT64's 64:ff9b::/96).
+    /// link-local range (cloud metadata services: 169.254.169.254, 100.100.100.200, Azure's
+    /// 168.63.129.16), IANA's special-purpose, benchmarking and reserved ranges, in any form the
+    /// resolver reads (`2130706433` and `0x7f.1` are 127.0.0.1), IPv4 in IPv6 included (mapped,
+    /// NAT64's 64:ff9b::/96 and local-use 64:ff9b:1::/48, 6to4).
     package static func isInternalAddress(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         var v4 = in_addr()
         if inet_aton(bare, &v4) != 0 {
             let address = UInt32(bigEndian: v4.s_addr)
             let ranges: [(UInt32, UInt32)] = [
-                (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA9FE_0000, 16), (0xAC10_0000, 12), (0xC0A8_0000, 16),
+                (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA83F_8110, 32), (0xA9FE_0000, 16),
+                (0xAC10_0000, 12), (0xC000_0000, 24), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xE000_0000, 3),
             ]
             return ranges.contains { network, bits in address >> (32 - bits) == network >> (32 - bits) }
         }
@@ -177,6 +180,11 @@ public final class HTTPCRLDownloader: CRLDownloading {
         let nat64 = bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0])
         if mapped || nat64 {
             return isInternalAddress(bytes[12...].map(String.init).joined(separator: "."))
+        }
+        // Local-use NAT64 (64:ff9b:1::/48) may embed any IPv4 address; 6to4 (2002::/16) embeds one.
+        if bytes[0..<6].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0x00, 0x01]) { return true }
+        if bytes[0] == 0x20 && bytes[1] == 0x02 {
+            return isInternalAddress(bytes[2..<6].map(String.init).joined(separator: "."))
         }
         return bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80)
     }
@@ -332,6 +340,32 @@ public final class HTTPCRLDownloader: CRLDownloading {
     /// Redirects followed at most.
     static let maximumRedirects = 3
 
+    /// Whether `address` is a cloud metadata service or link-local (169.254.0.0/16 with
+    /// 169.254.169.254, 100.100.100.200, 168.63.129.16, fe80::/10, fd00:ec2::254), in any form:
+    /// never reached by a redirect, even from a distribution point inside.
+    package static func isMetadataAddress(_ address: String) -> Bool {
+        let bare = address.hasPrefix("[") && address.hasSuffix("]") ? String(address.dropFirst().dropLast()) : address
+        var v4 = in_addr()
+        if inet_aton(bare, &v4) != 0 {
+            let value = UInt32(bigEndian: v4.s_addr)
+            return value >> 16 == 0xA9FE || value == 0x6464_64C8 || value == 0xA83F_8110
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff
+            || bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]) {
+            return isMetadataAddress(bytes[12...].map(String.init).joined(separator: "."))
+        }
+        return (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) || bytes == [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]
+    }
+
+    /// Whether the host of `url` is an IP address ``isMetadataAddress(_:)`` refuses.
+    private static func isMetadataLiteral(_ url: String) -> Bool {
+        guard let host = URL(string: url)?.host else { return true }
+        return isMetadataAddress(host)
+    }
+
     /// Whether the host of `url` is an IP address `isInternal` counts as inside.
     private static func isInternalLiteral(_ url: String, _ isInternal: (String, Int) -> Bool) -> Bool {
         guard let parsed = URL(string: url), let host = parsed.host else { return true }
@@ -360,13 +394,22 @@ public final class HTTPCRLDownloader: CRLDownloading {
             // turn signet towards this machine, a private network or a metadata service, unless
             // the distribution point is there itself. An address written in the URL is refused
             // here; any other is judged as the connection is about to open, so a host name that
-            // resolves inside is refused as well and nothing is sent to it. Through a proxy the
-            // connection is the proxy's, and the proxy decides where names lead.
+            // resolves inside is refused as well and nothing is sent to it. A redirected hop goes
+            // direct, never through a proxy the environment names (whose `no_proxy` would let
+            // names inside be reached unchecked): behind a proxy that is the only way out, a
+            // distribution point that redirects cannot be downloaded (supply its CRL).
             let isInternal = configuration.isInternal
             var check: (@Sendable (String, Int) -> Bool)?
-            if let redirect, !insideOrigin {
-                guard !Self.isInternalLiteral(url, isInternal) else { return .failure(Self.redirectInside(redirect)) }
-                if !proxied { check = { !isInternal($0, $1) } }
+            if let redirect {
+                if insideOrigin {
+                    // A distribution point inside may redirect inside, never to a metadata
+                    // service or link-local address (what a redirect on its way in could reach).
+                    guard !Self.isMetadataLiteral(url) else { return .failure(Self.redirectInside(redirect)) }
+                    check = { address, _ in !Self.isMetadataAddress(address) }
+                } else {
+                    guard !Self.isInternalLiteral(url, isInternal) else { return .failure(Self.redirectInside(redirect)) }
+                    check = { !isInternal($0, $1) }
+                }
             }
             let response: HTTPClient.Response
             do {
@@ -380,6 +423,8 @@ public final class HTTPCRLDownloader: CRLDownloading {
                 if error.isRefusedAddress, let redirect { return .failure(Self.redirectInside(redirect)) }
                 return .failure(CRLDownloadFailure(error.isTimeout ? "no answer within \(configuration.requestTimeout)" : error.description, isTransient: true))
             }
+            // Through a proxy the address that answered is the proxy's: it says nothing of the
+            // distribution point.
             if redirect == nil && !proxied && !response.remoteAddress.isEmpty {
                 insideOrigin = insideOrigin || isInternal(response.remoteAddress, URL(string: url)?.port ?? 80)
             }

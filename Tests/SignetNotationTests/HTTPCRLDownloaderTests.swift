@@ -272,11 +272,19 @@ import Testing
     /// Which addresses count as inside, whatever form the address takes.
     @Test func internalAddressesAreRecognisedInEveryForm() {
         for host in ["127.0.0.1", "2130706433", "0x7f.1", "0", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.100.100.200",
-                     "[::1]", "::", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "[::ffff:169.254.169.254]", "64:ff9b::a9fe:a9fe"] {
+                     "[::1]", "::", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "[::ffff:169.254.169.254]", "64:ff9b::a9fe:a9fe",
+                     "168.63.129.16", "198.18.0.1", "192.0.0.8", "224.0.0.1", "240.0.0.1", "64:ff9b:1::1", "2002:a00:1::1"] {
             #expect(HTTPCRLDownloader.isInternalAddress(host), "\(host)")
         }
-        for host in ["8.8.8.8", "crl.example.com", "172.32.0.1", "100.128.0.1", "2001:db8::1", "[2606:4700::1]", "64:ff9b::808:808"] {
+        for host in ["8.8.8.8", "crl.example.com", "172.32.0.1", "100.128.0.1", "2001:db8::1", "[2606:4700::1]", "64:ff9b::808:808", "2002:808:808::1", "168.63.129.17"] {
             #expect(!HTTPCRLDownloader.isInternalAddress(host), "\(host)")
+        }
+        // Never reached by a redirect, even from a distribution point that is inside itself.
+        for address in ["169.254.169.254", "100.100.100.200", "168.63.129.16", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254", "[fe80::1]"] {
+            #expect(HTTPCRLDownloader.isMetadataAddress(address), "\(address)")
+        }
+        for address in ["10.0.0.1", "127.0.0.1", "::1", "fd00::1", "100.100.100.201"] {
+            #expect(!HTTPCRLDownloader.isMetadataAddress(address), "\(address)")
         }
     }
 }
