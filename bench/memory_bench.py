@@ -6,8 +6,9 @@ images that have no signature, each verdict a negative one stored in the cache. 
 quickly, each review names 1,000 images, a few reviews are in flight at once, and the registry is
 Debian's nginx answering every request with the registry's 404 (a registry that holds no signature
 of anything), which answers faster than docker-registry, the fill's limit in the registry part.
-The server is given a cache that holds 100,000 results and a negative-verdict lifetime longer than
-the run, so none is evicted or expires while it is measured; evictions are checked in its metrics,
+The server is given a cache whose room for failures (a quarter of `--verification-cache-size`:
+failures are kept for the credentials that found them, apart from the passes) holds 100,000
+results, and a negative-verdict lifetime longer than the run, so none is evicted or expires while it is measured; evictions are checked in its metrics,
 and images reviewed again are answered from the cache without a registry request."""
 import hashlib
 import json
@@ -39,7 +40,7 @@ def measure(binary, ws, results, registry):
     try:
         policy_dir = registry_bench.key_policy_dir(ws, "memory", f"{host}/**", public)
         server = run.Signet(binary, ws, policy_dir=policy_dir,
-                            extra=("--allow-insecure-registry", host, "--verification-cache-size", str(VERDICTS),
+                            extra=("--allow-insecure-registry", host, "--verification-cache-size", str(4 * VERDICTS),
                                    "--verification-negative-cache-ttl", "1h", "--reserved-peers", "127.0.0.1/32"))
         checkpoints = [(0, run.rss_kib(server.process.pid))]
         denied, other, reasons = 0, 0, {}
@@ -99,7 +100,8 @@ def report(results, checkpoints, fill_seconds, denied, other, reasons, misses, e
     run.log(f"memory: {full / 1024:.1f} MiB with {VERDICTS:,} cached verdicts ({growth:.0f} bytes each), filled in {fill_seconds:.1f} s")
     lines = [
         f"Measured {run.now()} with load average {'{:.1f}, {:.1f}, {:.1f}'.format(*os.getloadavg())} (1, 5, 15 min) at the end. "
-        f"One `signet serve` (`--verification-cache-size {VERDICTS}`, `--verification-negative-cache-ttl 1h`, so nothing is evicted "
+        f"One `signet serve` (`--verification-cache-size {4 * VERDICTS}`, whose quarter for failures holds {VERDICTS:,}, "
+        f"`--verification-negative-cache-ttl 1h`, so nothing is evicted "
         f"or expires during the run) reviewed {VERDICTS // PER_REVIEW} pods of {PER_REVIEW:,} digest-pinned images each, "
         f"{IN_FLIGHT} reviews in flight at once, against a registry that has no signature of any of them (nginx answering every "
         f"request with the registry's 404): every image gets a negative verdict, which the cache keeps. The fill took "
