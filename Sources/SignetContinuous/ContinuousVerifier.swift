@@ -83,6 +83,10 @@ public actor ContinuousVerifier {
         while !Task.isCancelled, await !pods.hasSynced {
             try? await Task.sleep(for: .milliseconds(200))
         }
+        // The reports written before this run (by this replica before it lost the lead, by
+        // another leader, before a restart): a namespace whose Pods went meanwhile has its
+        // report emptied at the first scan, not left failing.
+        if let reports, let written = try? await reports.reportedNamespaces() { reportedNamespaces.formUnion(written) }
         var token = ""
         var lastFullScan = ContinuousClock.now
         while !Task.isCancelled {

@@ -23,8 +23,10 @@ public struct PodScanner: Sendable {
     public var formats: @Sendable (String) -> [String]
     /// Namespaces the webhook configuration leaves out (its `namespaceSelector`: the chart's
     /// kube-system, its own namespace, `webhook.excludeNamespaces`): the API server never asks
-    /// signet about their Pods, so they are reported `skip`, not judged as admission would judge
-    /// them (an alert every scan for what no admission enforces teaches people to mute alerts).
+    /// signet about their Pods. They are still decided, since a scan is the only check they get,
+    /// but an image admission would deny there is reported `warn`, saying so, not `fail`: no
+    /// admission enforces it, and an alert at every scan for it would teach people to mute the
+    /// alerts.
     public var unreviewedNamespaces: Set<String> = []
 
     public init(
@@ -60,10 +62,18 @@ public struct PodScanner: Sendable {
 
     /// The findings of one Pod, one per container.
     public func scan(_ pod: RunningPod) async -> [ImageFinding] {
-        if unreviewedNamespaces.contains(pod.namespace) {
-            let why = "namespace \(pod.namespace) is not sent to the webhook (its configuration leaves it out), so no admission checks its Pods"
-            return pod.containers.map { ImageFinding(unevaluated: $0, pod: pod, reason: why) }
+        let findings = await decide(pod)
+        guard unreviewedNamespaces.contains(pod.namespace) else { return findings }
+        return findings.map { finding in
+            guard finding.result == .fail else { return finding }
+            var unenforced = finding
+            unenforced.result = .warn
+            unenforced.reason = "namespace \(pod.namespace) is not sent to the webhook (its configuration leaves it out), so no admission enforces this: \(finding.reason)"
+            return unenforced
         }
+    }
+
+    private func decide(_ pod: RunningPod) async -> [ImageFinding] {
         let body: [UInt8]
         do {
             body = try AdmissionReview.makeSynthetic(objectJSON: pod.objectJSON, namespace: pod.namespace, userName: "signet-scan")

@@ -44,13 +44,16 @@ public struct PolicyReportWriter: Sendable {
     }
 
     /// Writes one `PolicyReport` per namespace of `findings` (and an empty one for each of
-    /// `emptiedNamespaces`), then the `ClusterPolicyReport`, going on past any that fails. A
+    /// `emptiedNamespaces` that has one), then, with `clusterReport`, the `ClusterPolicyReport`
+    /// (a scan of one namespace leaves it to the scans of every namespace), going on past any
+    /// that fails. A
     /// report whose content, timestamps aside, is what `stored` says it already holds (an
     /// earlier ``Outcome/contents``) is left as it is: a Pod that comes and goes in one namespace
     /// does not rewrite every namespace's report.
     @discardableResult
     public func write(
-        _ findings: [ImageFinding], builder: PolicyReportBuilder, emptiedNamespaces: Set<String> = [], stored: [String: [UInt8]] = [:]
+        _ findings: [ImageFinding], builder: PolicyReportBuilder, emptiedNamespaces: Set<String> = [], stored: [String: [UInt8]] = [:],
+        clusterReport: Bool = true
     ) async -> Outcome {
         let byNamespace = Dictionary(grouping: findings, by: \.namespace)
         var outcome = Outcome()
@@ -73,7 +76,7 @@ public struct PolicyReportWriter: Sendable {
             let findings = byNamespace[namespace] ?? []
             await write(.policyReports, namespace: namespace, report: builder.namespaceReport(namespace, findings: findings), createIfAbsent: !findings.isEmpty)
         }
-        await write(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings))
+        if clusterReport { await write(.clusterPolicyReports, namespace: nil, report: builder.clusterReport(findings)) }
         return outcome
     }
 

@@ -1435,10 +1435,10 @@ class Network(unittest.TestCase):
         open_monitor = one(render_with(["--set", "serviceMonitor.enabled=true", "--set", "metrics.auth=none"]), "ServiceMonitor")
         self.assertNotIn("bearerTokenFile", open_monitor["spec"]["endpoints"][0])
 
-    def test_scans_skip_the_namespaces_the_webhook_leaves_out(self):
+    def test_scans_know_the_namespaces_the_webhook_leaves_out(self):
         """The namespaces the ValidatingWebhookConfiguration's selector leaves out reach `serve`
         and the scan CronJob as --webhook-excluded-namespaces, the same list, so scans report
-        their Pods as skip instead of judging what no admission checks."""
+        what admission would deny there as warn, without an alert, since no admission enforces it."""
         def flag(container):
             return [a for a in container["args"] if a.startswith("--webhook-excluded-namespaces=")]
 

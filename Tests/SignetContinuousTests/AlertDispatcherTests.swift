@@ -189,6 +189,22 @@ struct AlertDispatcherTests {
         #expect(flooded.rememberedAlerts >= 500)
     }
 
+    /// `signet scan` queues a run's alerts before sending them: a run that finds more untrusted
+    /// images than a queue holds sends every alert (the first thousand went, the rest were dropped).
+    @Test func aRunSendsEveryAlertHoweverManyItFinds() async throws {
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let findings = (0..<30).map { index in
+            ImageFinding(
+                namespace: "ns-\(index % 3)", pod: "p-\(index)", podUID: nil, container: "app", image: "registry.example/app-\(index):1",
+                result: .fail, policies: ["release-signed"], reason: "no signature", bypassed: false, formats: ["key"])
+        }
+        var configuration = Self.configuration(receiver)
+        configuration.queueCapacity = 10
+        try await AlertDispatcher.sendOnce(findings, configuration: configuration)
+        #expect(receiver.requests.count == 30)
+    }
+
     @Test func aRunAlertsOncePerUntrustedImageNotOncePerReplica() async throws {
         let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
         defer { receiver.stop() }

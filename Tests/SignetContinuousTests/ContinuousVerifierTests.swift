@@ -151,6 +151,12 @@ struct ContinuousVerifierTests {
         let signed = ScanFixtures.pod("web-0", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
         let unsigned = ScanFixtures.pod("web-0", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(signed, uid: "uid-first"))
+        // A failing report left by an earlier leader in a namespace whose Pods went meanwhile.
+        _ = try server.apply("policyreports", [
+            "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": ["name": PolicyReportBuilder.reportName, "namespace": "drained"],
+            "summary": ["pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0], "results": [["result": "fail", "policy": "release-signed"]],
+        ])
 
         let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
         let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
@@ -172,6 +178,9 @@ struct ContinuousVerifierTests {
 
         try await Self.waitFor("the first pass") { try summary()?["pass"] == 1 }
         #expect(try uids() == ["uid-first"])
+        try await Self.waitFor("the earlier leader's report emptied") {
+            try Self.report(server, namespace: "drained")?["summary"] as? [String: Int] == ["pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0]
+        }
         // The StatefulSet's Pod deleted and created again under its name, between two full scans:
         // a new UID, so it is a new Pod, decided and reported as such.
         _ = try server.apply("pods", Self.podObject(signed, uid: "uid-second"))

@@ -50,6 +50,13 @@ struct PolicyReportWriterTests {
         #expect(try server.object("policyreports", key: "billing/\(PolicyReportBuilder.reportName)") == nil)
         let cluster = try #require(try server.object("clusterpolicyreports", key: PolicyReportBuilder.reportName))
         #expect(cluster["summary"] as? [String: Int] == ["pass": 1, "fail": 2, "warn": 0, "error": 0, "skip": 0])
+
+        // A scan of one namespace (`signet scan --namespace`) writes its report, not the
+        // cluster's: that sums up every namespace.
+        let shopOnly = findings.filter { $0.namespace == "shop" }
+        _ = await PolicyReportWriter(client: client).write(shopOnly, builder: PolicyReportBuilder(time: Self.start), clusterReport: false)
+        let unchanged = try #require(try server.object("clusterpolicyreports", key: PolicyReportBuilder.reportName))
+        #expect(unchanged["summary"] as? [String: Int] == ["pass": 1, "fail": 2, "warn": 0, "error": 0, "skip": 0])
     }
 }
 

@@ -60,7 +60,7 @@ struct ContinuousSettings {
     var reports: Bool
     /// The leader-election Lease; `nil`: every replica scans.
     var leaseName: String?
-    /// `--webhook-excluded-namespaces`: their Pods are reported `skip`.
+    /// `--webhook-excluded-namespaces`: their Pods' failures are reported `warn`.
     var unreviewedNamespaces: Set<String> = []
 
     /// This replica's leader-election settings: the Lease in `SIGNET_NAMESPACE` (the chart sets
@@ -127,10 +127,10 @@ enum ContinuousRuntime {
 }
 
 /// `--webhook-excluded-namespaces` (`serve` with continuous verification, and `scan`): the
-/// namespaces the ValidatingWebhookConfiguration leaves out, whose Pods are reported `skip`
-/// (``PodScanner/unreviewedNamespaces``). The chart passes the ones it leaves out.
+/// namespaces the ValidatingWebhookConfiguration leaves out, whose Pods' failures are reported
+/// `warn` (``PodScanner/unreviewedNamespaces``). The chart passes the ones it leaves out.
 struct UnreviewedNamespacesOption: ParsableArguments {
-    @Option(name: .long, help: "Namespaces the webhook configuration leaves out (repeatable or comma-separated): the API server never asks signet about their Pods, so scans report them as skip instead of judging them. (env: SIGNET_WEBHOOK_EXCLUDED_NAMESPACES, comma-separated; default none)")
+    @Option(name: .long, help: "Namespaces the webhook configuration leaves out (repeatable or comma-separated): the API server never asks signet about their Pods, so scans report an image admission would deny there as warn, without an alert. (env: SIGNET_WEBHOOK_EXCLUDED_NAMESPACES, comma-separated; default none)")
     var webhookExcludedNamespaces: [String] = []
 
     var namespaces: Set<String> {

@@ -39,7 +39,7 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Pods decided at once. (env: SIGNET_SCAN_CONCURRENCY, default 8)")
     var concurrency: Int?
 
-    @Flag(name: .long, help: "Write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and a ClusterPolicyReport, in place.")
+    @Flag(name: .long, help: "Write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace (emptying those of namespaces whose Pods are gone) and, without --namespace, a ClusterPolicyReport, in place.")
     var writeReports = false
 
     @Option(name: .long, help: "Directory of policy YAML files, with --policy-source directory. (env: SIGNET_POLICY_DIR, default /etc/signet/policies)")
@@ -153,7 +153,14 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
 
         var reportProblem: String?
         if writeReports {
-            let outcome = await PolicyReportWriter(client: client).write(findings, builder: PolicyReportBuilder(time: Date()))
+            // A namespace whose Pods are all gone has its report emptied, not left failing for
+            // ever: the reports signet wrote, less the namespaces found now (of the one scanned).
+            let writer = PolicyReportWriter(client: client)
+            let scanned = Set(findings.map(\.namespace))
+            var emptied = (try? await writer.reportedNamespaces()) ?? []
+            if let namespace { emptied = emptied.intersection([namespace]) }
+            let outcome = await writer.write(
+                findings, builder: PolicyReportBuilder(time: Date()), emptiedNamespaces: emptied.subtracting(scanned), clusterReport: namespace == nil)
             if !outcome.failures.isEmpty { reportProblem = "cannot write every policy report: \(outcome.summary)" }
         }
         if let alertSettings {

@@ -52,7 +52,9 @@ public final class AlertDispatcher: Sendable {
         self.configuration = configuration
         self.now = now
         self.logger = logger
-        lanes = configuration.urls.flatMap { url in
+        var urls: [String] = []
+        for url in configuration.urls where !urls.contains(url) { urls.append(url) }
+        lanes = urls.flatMap { url in
             [Alert.Kind.bypass, .untrustedRunning, .deny].map { kind in
                 let (alerts, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
                 return Lane(url: url, kind: kind, alerts: alerts, continuation: continuation)
@@ -112,10 +114,16 @@ public final class AlertDispatcher: Sendable {
 
     /// Sends the alerts of one scan's `findings` (``Alert/untrustedRunning(_:time:)``: one per
     /// untrusted image and namespace, so a run alerts once per finding, not once per replica)
-    /// and returns when each is delivered or given up; for `signet scan`, which runs once.
+    /// and returns when each is delivered or given up; for `signet scan`, which runs once. Every
+    /// alert of the run is queued before sending starts, so the queues are made to hold them all
+    /// (each alert is cut to a few kilobytes): a run that finds more untrusted images than a
+    /// queue's capacity sends every alert, not the first thousand.
     public static func sendOnce(_ findings: [ImageFinding], configuration: AlertConfiguration, time: Date = Date()) async throws {
+        let alerts = Alert.interleavedByNamespace(Alert.untrustedRunning(findings, time: time))
+        var configuration = configuration
+        configuration.queueCapacity = max(configuration.queueCapacity, alerts.count)
         let dispatcher = try AlertDispatcher(configuration: configuration)
-        for alert in Alert.interleavedByNamespace(Alert.untrustedRunning(findings, time: time)) { dispatcher.enqueue(alert) }
+        for alert in alerts { dispatcher.enqueue(alert) }
         dispatcher.finish()
         await dispatcher.run()
     }

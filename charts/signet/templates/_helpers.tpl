@@ -404,7 +404,7 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* The namespaces the ValidatingWebhookConfiguration leaves out: kube-system, the release's, webhook.excludeNamespaces and, with cert-manager, its namespace. Scans report their Pods as skip (--webhook-excluded-namespaces). */}}
+{{/* The namespaces the ValidatingWebhookConfiguration leaves out: kube-system, the release's, webhook.excludeNamespaces and, with cert-manager, its namespace. Scans report what admission would deny there as warn, without an alert (--webhook-excluded-namespaces). */}}
 {{- define "signet.webhookExcludedNamespaces" -}}
 {{- $namespaces := concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces -}}
 {{- if and (eq .Values.tls.mode "certManager") .Values.webhook.certManagerNamespace -}}
