@@ -74,14 +74,14 @@ public struct CompiledPolicy: Sendable {
 
     /// The SHA-256 of the definition's JSON (keys sorted; a number YAML reads as infinite or
     /// NaN written as a string, which `JSONEncoder` otherwise refuses). Should encoding fail all
-    /// the same, a digest of its own: the policy then never shares a revision with its previous
-    /// compilation, so verdicts cached under that one are dropped, not kept past an edit.
+    /// the same, the digest of the definition's full description: still one revision per
+    /// definition, on every replica, and a new one after an edit.
     static func digest(of definition: ClusterImagePolicy, name: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
         guard let bytes = try? encoder.encode(definition) else {
-            return DigestAlgorithm.sha256.hexHash(Array("\(name) \(UUID().uuidString)".utf8))
+            return DigestAlgorithm.sha256.hexHash(Array("\(name) \(String(reflecting: definition))".utf8))
         }
         return DigestAlgorithm.sha256.hexHash([UInt8](bytes))
     }

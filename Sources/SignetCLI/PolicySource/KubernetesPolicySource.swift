@@ -186,7 +186,7 @@ actor KubernetesPolicySource: PolicySource {
         guard pendingRebuild == nil, !stopped else { return }
         pendingRebuild = Task {
             try? await Task.sleep(until: last + Self.minimumRebuildInterval)
-            await self.rebuildPendingEvents()
+            self.rebuildPendingEvents()
         }
     }
 

@@ -38,7 +38,11 @@ actor ResourceStatusWriter {
         var result: [String: (KubernetesResource, String, String?, [String: String])] = [:]
         for policy in set.policies {
             let unresolved = policy.authorities.compactMap { authority in authority.unresolvedReason.map { "authority \"\(authority.name)\": \($0)" } }
-            let warnings = policy.notationStatementWarnings.map { "warning: authority \"\($0.authority)\": \($0.message)" }
+            // At most three, each cut: a status is read by people, and a trust policy may hold
+            // many statements.
+            let all = policy.notationStatementWarnings
+            var warnings = all.prefix(3).map { "warning: authority \"\($0.authority)\": " + String($0.message.prefix(400)) }
+            if all.count > 3 { warnings.append("and \(all.count - 3) more such statements (signet's log names them)") }
             result["ClusterImagePolicy \(policy.name)"] = (
                 .clusterImagePolicies, policy.name, nil,
                 unresolved.isEmpty
