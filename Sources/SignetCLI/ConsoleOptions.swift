@@ -81,11 +81,7 @@ struct ConsoleRuntime: Sendable {
     ) throws -> ConsoleRuntime {
         let client: KubernetesClient
         do {
-            let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? KubernetesClientConfiguration.serviceAccountDirectory
-            client = try KubernetesClient(
-                configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
-                logger: Logger(label: "signet.console.kube"))
+            client = try PolicySourceRuntime.makeKubernetesClient(label: "signet.console.kube")
         } catch {
             logger.critical("the console needs the Kubernetes API to review tokens", metadata: ["error": "\(error)"])
             throw ExitCode(2)

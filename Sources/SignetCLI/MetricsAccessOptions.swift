@@ -28,11 +28,7 @@ struct MetricsAccessOptions: ParsableArguments {
     static func access(logger: Logger) throws -> @Sendable (_ token: String, _ peer: String) async -> ConsoleAccessDecision {
         let client: KubernetesClient
         do {
-            let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? KubernetesClientConfiguration.serviceAccountDirectory
-            client = try KubernetesClient(
-                configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
-                logger: Logger(label: "signet.metrics.kube"))
+            client = try PolicySourceRuntime.makeKubernetesClient(label: "signet.metrics.kube")
         } catch {
             logger.critical("--metrics-auth kubernetes needs the Kubernetes API to review tokens", metadata: ["error": "\(error)"])
             throw ExitCode(2)

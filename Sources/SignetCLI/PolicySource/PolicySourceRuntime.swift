@@ -67,12 +67,12 @@ struct PolicySourceRuntime: Sendable {
 
     /// A client of the API server signet runs under: the in-cluster configuration, with the
     /// service-account directory from `SIGNET_SERVICE_ACCOUNT_DIR` when set.
-    static func makeKubernetesClient() throws(KubernetesError) -> KubernetesClient {
+    static func makeKubernetesClient(label: String = "signet.kube") throws(KubernetesError) -> KubernetesClient {
         let directory = ProcessInfo.processInfo.environment["SIGNET_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? KubernetesClientConfiguration.serviceAccountDirectory
         return try KubernetesClient(
             configuration: try KubernetesClientConfiguration.inCluster(serviceAccountDirectory: directory),
-            logger: Logger(label: "signet.kube"))
+            logger: Logger(label: label))
     }
 
     /// The responder deciding with the source's current set, the exemption rules, signet's own
