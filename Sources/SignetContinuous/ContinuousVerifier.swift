@@ -73,14 +73,17 @@ public actor ContinuousVerifier {
     /// Watches Pods and scans until the task is cancelled.
     public func run() async {
         let pods = pods
+        // A run starts its reflector anew, which lists again: the first scan waits for that list,
+        // not the store a previous run (before this replica lost the lead) left behind.
+        let listsBefore = await pods.completedLists
         await withDiscardingTaskGroup { group in
             group.addTask { await pods.run() }
-            group.addTask { await self.loop() }
+            group.addTask { await self.loop(afterList: listsBefore) }
         }
     }
 
-    private func loop() async {
-        while !Task.isCancelled, await !pods.hasSynced {
+    private func loop(afterList listsBefore: Int) async {
+        while !Task.isCancelled, await pods.completedLists <= listsBefore {
             try? await Task.sleep(for: .milliseconds(200))
         }
         // The reports written before this run (by this replica before it lost the lead, by

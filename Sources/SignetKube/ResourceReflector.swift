@@ -41,6 +41,9 @@ public actor ResourceReflector {
         (snapshots, continuation) = AsyncStream.makeStream(of: ResourceSnapshot.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// How many full lists have completed (``ResourceSnapshot/Counters/lists``), without copying the store.
+    public var completedLists: Int { counters.lists }
+
     /// The current store.
     public var snapshot: ResourceSnapshot {
         ResourceSnapshot(

@@ -74,8 +74,9 @@ public struct CompiledPolicy: Sendable {
 
     /// The SHA-256 of the definition's JSON (keys sorted; a number YAML reads as infinite or
     /// NaN written as a string, which `JSONEncoder` otherwise refuses). Should encoding fail all
-    /// the same, the digest of the definition's full description: still one revision per
-    /// definition, on every replica, and a new one after an edit.
+    /// the same, the digest of the definition's full description: a new revision after an edit
+    /// (dictionaries in it are printed in the process's hash order, so two replicas may differ,
+    /// which costs a cache refill, never a verdict kept past an edit).
     static func digest(of definition: ClusterImagePolicy, name: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

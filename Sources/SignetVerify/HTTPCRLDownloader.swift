@@ -357,6 +357,9 @@ public final class HTTPCRLDownloader: CRLDownloading {
             || bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]) {
             return isMetadataAddress(bytes[12...].map(String.init).joined(separator: "."))
         }
+        // Local-use NAT64 (64:ff9b:1::/48) may embed any IPv4 address; 6to4 (2002::/16) embeds one.
+        if bytes[0..<6].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0x00, 0x01]) { return true }
+        if bytes[0] == 0x20 && bytes[1] == 0x02 { return isMetadataAddress(bytes[2..<6].map(String.init).joined(separator: ".")) }
         return (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) || bytes == [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]
     }
 
@@ -385,9 +388,11 @@ public final class HTTPCRLDownloader: CRLDownloading {
     private func fetch(_ location: String) async -> Result<CertificateRevocationList, CRLDownloadFailure> {
         let deadline = ContinuousClock.now + configuration.requestTimeout
         var url = location
-        // Whether the distribution point the CA named is inside itself, and the redirect being
-        // followed (for messages).
-        var insideOrigin = Self.isInternalLiteral(location, configuration.isInternal)
+        // Whether the server that answered the last hop (at first, the distribution point the CA
+        // named) is inside, and the redirect being followed (for messages). Judged anew at each
+        // hop: an inside distribution point that redirects outside gives the next redirect no
+        // more trust than any other server outside.
+        var senderInside = false
         var redirect: (status: Int, target: String)?
         for hop in 0...Self.maximumRedirects {
             // A redirect came over plain HTTP: whoever sits on the path could send it. It may not
@@ -401,7 +406,7 @@ public final class HTTPCRLDownloader: CRLDownloading {
             let isInternal = configuration.isInternal
             var check: (@Sendable (String, Int) -> Bool)?
             if let redirect {
-                if insideOrigin {
+                if senderInside {
                     // A distribution point inside may redirect inside, never to a metadata
                     // service or link-local address (what a redirect on its way in could reach).
                     guard !Self.isMetadataLiteral(url) else { return .failure(Self.redirectInside(redirect)) }
@@ -423,11 +428,11 @@ public final class HTTPCRLDownloader: CRLDownloading {
                 if error.isRefusedAddress, let redirect { return .failure(Self.redirectInside(redirect)) }
                 return .failure(CRLDownloadFailure(error.isTimeout ? "no answer within \(configuration.requestTimeout)" : error.description, isTransient: true))
             }
-            // Through a proxy the address that answered is the proxy's: it says nothing of the
-            // distribution point.
-            if redirect == nil && !proxied && !response.remoteAddress.isEmpty {
-                insideOrigin = insideOrigin || isInternal(response.remoteAddress, URL(string: url)?.port ?? 80)
-            }
+            // The address that answered, unless it was a proxy's (the first hop may go through
+            // one; a redirected hop never does).
+            let direct = redirect != nil || !proxied
+            senderInside = Self.isInternalLiteral(url, isInternal)
+                || (direct && !response.remoteAddress.isEmpty && isInternal(response.remoteAddress, URL(string: url)?.port ?? 80))
             if [301, 302, 303, 307, 308].contains(response.status) {
                 let target = response.headers.first { $0.name == "location" }?.value ?? ""
                 let shown = target.isEmpty ? "nowhere" : UntrustedText.clipped(target)

@@ -259,6 +259,22 @@ import Testing
         }
         #expect(inside.requestedPaths.isEmpty, "nothing reached the address inside: \(inside.requestedPaths)")
 
+        // A distribution point inside that redirects outside gives the next redirect no trust of
+        // its own: the server outside may not send signet back inside.
+        let insidePoint = FreePort.make()
+        let relay = try TestProcess("python3", ["-c", script, String(insidePoint),
+                                                String(decoding: try JSONSerialization.data(withJSONObject: ["/to-outside": outside + "/by-name"]), as: UTF8.self)])
+        defer { relay.terminate() }
+        #expect(try await offThePool { FreePort.waitUntilListening(insidePoint) })
+        var insideRelay = configuration
+        insideRelay.isInternal = { _, port in port == insidePort || port == insidePoint }
+        let relaying = try HTTPCRLDownloader(configuration: insideRelay)
+        defer { relaying.shutdown() }
+        let relayed = "http://127.0.0.1:\(insidePoint)/to-outside"
+        let bounced = Self.failure(await relaying.download([relayed], deadline: Self.deadline())[relayed])
+        #expect(bounced?.description.hasPrefix("HTTP status 302 redirects to \(redirects["/by-name"]!), which is at an internal address") == true, "\(bounced?.description ?? "")")
+        #expect(inside.requestedPaths.isEmpty, "nothing reached the address inside: \(inside.requestedPaths)")
+
         // A distribution point inside (by the address that answered) may redirect inside.
         var bothInside = configuration
         bothInside.isInternal = { _, _ in true }
@@ -280,7 +296,8 @@ import Testing
             #expect(!HTTPCRLDownloader.isInternalAddress(host), "\(host)")
         }
         // Never reached by a redirect, even from a distribution point that is inside itself.
-        for address in ["169.254.169.254", "100.100.100.200", "168.63.129.16", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254", "[fe80::1]"] {
+        for address in ["169.254.169.254", "100.100.100.200", "168.63.129.16", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254", "[fe80::1]",
+                        "2002:a9fe:a9fe::1", "64:ff9b:1::a9fe:a9fe"] {
             #expect(HTTPCRLDownloader.isMetadataAddress(address), "\(address)")
         }
         for address in ["10.0.0.1", "127.0.0.1", "::1", "fd00::1", "100.100.100.201"] {
