@@ -1339,7 +1339,7 @@ class Network(unittest.TestCase):
                 crl_rules = [r for r in policy["spec"]["egress"] if ("TCP", 80) in {(p["protocol"], p["port"]) for p in r["ports"]}]
                 if enabled:
                     # Cloud metadata services are never CRL servers.
-                    self.assertEqual(crl_rules[0]["to"][0], {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16", "100.100.100.200/32"]}})
+                    self.assertEqual(crl_rules[0]["to"][0], {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16", "100.100.100.200/32", "168.63.129.16/32"]}})
                     self.assertIn("fd00:ec2::254/128", crl_rules[0]["to"][1]["ipBlock"]["except"])
         ports = self.egress_ports(one(render_with(["--set-json", "networkPolicy.crlPorts=[80,8080]"]), "NetworkPolicy"))
         self.assertLessEqual({("TCP", 80), ("TCP", 8080)}, ports)
