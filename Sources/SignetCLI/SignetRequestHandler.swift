@@ -107,8 +107,9 @@ struct SignetRequestHandler: HTTPRequestHandler {
         switch request.path {
         case "/validate": decide = admit
         case "/mutate": decide = mutate
-        case "/metrics" where metricsAccess != nil && (request.method == "GET" || request.method == "HEAD"):
-            return metrics(request, context: context)
+        case "/metrics" where request.method == "GET" || request.method == "HEAD":
+            guard let metricsAccess else { return .answered(respondWithoutAdmission(to: request)) }
+            return metrics(request, context: context, access: metricsAccess)
         default: return .answered(respondWithoutAdmission(to: request))
         }
         guard request.method == "POST" else { return .answered(Self.methodNotAllowed(allow: "POST")) }
@@ -157,16 +158,12 @@ struct SignetRequestHandler: HTTPRequestHandler {
     /// `/metrics` behind ``metricsAccess``: 401 without a token the API server authenticates,
     /// 403 when its user may not `get /metrics`, 503 when the API server cannot be asked, 429
     /// when the caller's address has asked for more reviews than its share.
-    private func metrics(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
-        guard let metricsAccess else { return .answered(respondWithoutAdmission(to: request)) }
-        var token: String?
-        if let authorization = request.headers["Authorization"] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                token = parts[1].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        guard let token, !token.isEmpty else {
+    private func metrics(
+        _ request: HTTPRequest, context: HTTPRequestContext, access metricsAccess: @escaping @Sendable (String, String) async -> ConsoleAccessDecision
+    ) -> HTTPHandling {
+        // The header only: the console's session cookie, which a browser also sends to this
+        // port of the same host, is not a way in.
+        guard let token = ConsoleCredentials.bearerToken(of: request) else {
             return .answered(Self.unauthenticated("/metrics needs a bearer token whose user may get the non-resource URL /metrics (Authorization: Bearer)"))
         }
         return .waiting {

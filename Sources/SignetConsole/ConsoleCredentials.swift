@@ -30,16 +30,21 @@ public struct ConsoleCredentials: Sendable {
 
     /// The token of `request` and whether it came from the cookie.
     public func token(of request: HTTPRequest) -> (token: String, fromCookie: Bool)? {
-        if let authorization = request.headers["Authorization"] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                let token = parts[1].trimmingCharacters(in: .whitespaces)
-                return token.isEmpty ? nil : (token, false)
-            }
-            return nil
+        if request.headers["Authorization"] != nil {
+            return Self.bearerToken(of: request).map { ($0, false) }
         }
         guard let cookie = Self.cookie(named: Self.cookieName, in: request), !cookie.isEmpty else { return nil }
         return (cookie, true)
+    }
+
+    /// The token of `Authorization: Bearer <token>` (RFC 6750 section 2.1, the scheme's name in
+    /// any case); nil without one, or with another scheme or an empty token.
+    public static func bearerToken(of request: HTTPRequest) -> String? {
+        guard let authorization = request.headers["Authorization"] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
     }
 
     /// The CSRF token a form of the session holding `token` must send back.

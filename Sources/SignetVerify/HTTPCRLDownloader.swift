@@ -162,31 +162,57 @@ public final class HTTPCRLDownloader: CRLDownloading {
     /// resolver reads (`2130706433` and `0x7f.1` are 127.0.0.1), IPv4 in IPv6 included (mapped,
     /// NAT64's 64:ff9b::/96 and local-use 64:ff9b:1::/48, 6to4).
     package static func isInternalAddress(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        var v4 = in_addr()
-        if inet_aton(bare, &v4) != 0 {
-            let address = UInt32(bigEndian: v4.s_addr)
+        switch IPAddressForm(host) {
+        case .v4(let address)?:
             let ranges: [(UInt32, UInt32)] = [
                 (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA83F_8110, 32), (0xA9FE_0000, 16),
                 (0xAC10_0000, 12), (0xC000_0000, 24), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xE000_0000, 3),
             ]
             return ranges.contains { network, bits in address >> (32 - bits) == network >> (32 - bits) }
+        case .anyIPv4?:
+            return true
+        case .v6(let bytes)?:
+            // :: and ::1, unique local fc00::/7, link-local fe80::/10.
+            return bytes[0..<15].allSatisfy({ $0 == 0 }) || bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80)
+        case nil:
+            return false
         }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: v6) { Array($0) }
-        if bytes[0..<15].allSatisfy({ $0 == 0 }) { return true }  // :: and ::1
-        let mapped = bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff
-        let nat64 = bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0])
-        if mapped || nat64 {
-            return isInternalAddress(bytes[12...].map(String.init).joined(separator: "."))
+    }
+
+    /// An IP address literal as the redirect checks judge it.
+    enum IPAddressForm: Equatable {
+        /// An IPv4 address, or the one an IPv6 form embeds (IPv4-mapped, NAT64's 64:ff9b::/96,
+        /// 6to4's 2002::/16).
+        case v4(UInt32)
+        /// Local-use NAT64 (64:ff9b:1::/48), which may embed any IPv4 address anywhere.
+        case anyIPv4
+        /// Any other IPv6 address, as its 16 bytes.
+        case v6([UInt8])
+
+        /// `host` (IPv6 in brackets or not) read as the resolver reads it (`2130706433` and
+        /// `0x7f.1` are 127.0.0.1); nil for a host name.
+        init?(_ host: String) {
+            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            var v4 = in_addr()
+            if inet_aton(bare, &v4) != 0 {
+                self = .v4(UInt32(bigEndian: v4.s_addr))
+                return
+            }
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, bare, &v6) == 1 else { return nil }
+            let bytes = withUnsafeBytes(of: v6) { Array($0) }
+            func embedded(at start: Int) -> UInt32 { bytes[start..<start + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff
+                || bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]) {
+                self = .v4(embedded(at: 12))
+            } else if bytes[0..<6].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0x00, 0x01]) {
+                self = .anyIPv4
+            } else if bytes[0] == 0x20 && bytes[1] == 0x02 {
+                self = .v4(embedded(at: 2))
+            } else {
+                self = .v6(bytes)
+            }
         }
-        // Local-use NAT64 (64:ff9b:1::/48) may embed any IPv4 address; 6to4 (2002::/16) embeds one.
-        if bytes[0..<6].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0x00, 0x01]) { return true }
-        if bytes[0] == 0x20 && bytes[1] == 0x02 {
-            return isInternalAddress(bytes[2..<6].map(String.init).joined(separator: "."))
-        }
-        return bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80)
     }
 
     /// Whether `location` is a URL signet downloads: `http`, a host, no user information, no
@@ -344,23 +370,12 @@ public final class HTTPCRLDownloader: CRLDownloading {
     /// 169.254.169.254, 100.100.100.200, 168.63.129.16, fe80::/10, fd00:ec2::254), in any form:
     /// never reached by a redirect, even from a distribution point inside.
     package static func isMetadataAddress(_ address: String) -> Bool {
-        let bare = address.hasPrefix("[") && address.hasSuffix("]") ? String(address.dropFirst().dropLast()) : address
-        var v4 = in_addr()
-        if inet_aton(bare, &v4) != 0 {
-            let value = UInt32(bigEndian: v4.s_addr)
-            return value >> 16 == 0xA9FE || value == 0x6464_64C8 || value == 0xA83F_8110
+        switch IPAddressForm(address) {
+        case .v4(let value)?: value >> 16 == 0xA9FE || value == 0x6464_64C8 || value == 0xA83F_8110
+        case .anyIPv4?: true
+        case .v6(let bytes)?: (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) || bytes == [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]
+        case nil: false
         }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: v6) { Array($0) }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff
-            || bytes[0..<12].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]) {
-            return isMetadataAddress(bytes[12...].map(String.init).joined(separator: "."))
-        }
-        // Local-use NAT64 (64:ff9b:1::/48) may embed any IPv4 address; 6to4 (2002::/16) embeds one.
-        if bytes[0..<6].elementsEqual([0x00, 0x64, 0xff, 0x9b, 0x00, 0x01]) { return true }
-        if bytes[0] == 0x20 && bytes[1] == 0x02 { return isMetadataAddress(bytes[2..<6].map(String.init).joined(separator: ".")) }
-        return (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) || bytes == [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]
     }
 
     /// Whether the host of `url` is an IP address ``isMetadataAddress(_:)`` refuses.
@@ -372,11 +387,8 @@ public final class HTTPCRLDownloader: CRLDownloading {
     /// Whether the host of `url` is an IP address `isInternal` counts as inside.
     private static func isInternalLiteral(_ url: String, _ isInternal: (String, Int) -> Bool) -> Bool {
         guard let parsed = URL(string: url), let host = parsed.host else { return true }
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        guard inet_aton(bare, &v4) != 0 || inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
-        return isInternal(bare, parsed.port ?? 80)
+        guard IPAddressForm(host) != nil else { return false }
+        return isInternal(host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host, parsed.port ?? 80)
     }
 
     private static func redirectInside(_ redirect: (status: Int, target: String)) -> CRLDownloadFailure {
