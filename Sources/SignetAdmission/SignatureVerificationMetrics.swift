@@ -14,14 +14,20 @@ public enum ImageVerificationResult: String, Sendable, Hashable, Codable, CaseIt
     case warn
     /// Allowed unverified: an exemption applied, or no policy covers the image under `allow`.
     case skip
+    /// Denied because verification could not finish (``ImageVerdict/isUndecided``: a registry,
+    /// transparency log or CRL that did not answer, or answered with an error, or the deadline),
+    /// not because a signature failed: with them answering it might pass.
+    case error
 
     /// The result of an image decided `outcome`; `exempt` when a PolicyException or an
-    /// EmergencyBypass applied, `evaluated` when a policy was evaluated for it. An image a policy
-    /// covers but that no policy is enforced for here (`kinds`, `namespaceSelector`) was not
-    /// evaluated: skipped, not passed, since nothing was verified.
-    public init(outcome: ImageOutcome?, exempt: Bool, evaluated: Bool) {
+    /// EmergencyBypass applied, `evaluated` when a policy was evaluated for it, `undecided` when
+    /// a deny hangs on verifications that could not finish. An image a policy covers but that no
+    /// policy is enforced for here (`kinds`, `namespaceSelector`) was not evaluated: skipped, not
+    /// passed, since nothing was verified.
+    public init(outcome: ImageOutcome?, exempt: Bool, evaluated: Bool, undecided: Bool = false) {
         switch outcome {
-        case .deny, nil: self = .fail
+        case .deny: self = undecided ? .error : .fail
+        case nil: self = .fail
         case .warn, .audit: self = .warn
         case .allow: self = !exempt && evaluated ? .pass : .skip
         }
@@ -29,13 +35,14 @@ public enum ImageVerificationResult: String, Sendable, Hashable, Codable, CaseIt
 
     /// The result of one verdict.
     public init(_ verdict: ImageVerdict) {
-        self.init(outcome: verdict.outcome, exempt: !verdict.exemptions.isEmpty, evaluated: !verdict.results.isEmpty)
+        self.init(
+            outcome: verdict.outcome, exempt: !verdict.exemptions.isEmpty, evaluated: !verdict.results.isEmpty, undecided: verdict.isUndecided)
     }
 }
 
 /// The runbook's verification totals, counted for every image decision: at admission (source
 /// `admission`, dry runs included: each is a verification asked for) and by the scans of
-/// running Pods (source `scan`). Labels are bounded: four results, seven formats, two sources.
+/// running Pods (source `scan`). Labels are bounded: five results, seven formats, two sources.
 ///
 /// - `signet_image_signature_verification_total{result,format,source}`: `format` is the kind
 ///   of the authority that decided (``PolicySet/decidingAuthority(of:)``, of the verdict's results: `key`, `keyless`,
@@ -98,6 +105,7 @@ public final class SignatureVerificationMetrics: Sendable {
         case .fail: 1
         case .warn: 2
         case .skip: 3
+        case .error: 4
         }
     }
 
@@ -133,7 +141,7 @@ public final class SignatureVerificationMetrics: Sendable {
         for index in decision.verdicts.indices {
             let result = ImageVerificationResult(
                 outcome: decision.verdicts[index].outcome, exempt: !decision.verdicts[index].exemptions.isEmpty,
-                evaluated: !decision.verdicts[index].results.isEmpty)
+                evaluated: !decision.verdicts[index].results.isEmpty, undecided: decision.verdicts[index].isUndecided)
             count(result, kind: policies.decidingAuthority(of: decision.verdicts[index].results)?.kindName, source: source)
         }
     }

@@ -17,7 +17,11 @@ import SignetPolicy
 /// - what is kept per Pod (its findings, and its untrusted containers in ``ScanMetrics``) is
 ///   dropped when the Pod goes, so memory follows the running Pods;
 /// - after each scan: metrics (``ScanMetrics``), PolicyReports (when a writer is given) and an
-///   alert per untrusted image (when a dispatcher is given; deduplicated by it).
+///   alert per untrusted image (when a dispatcher is given; deduplicated by it);
+/// - an image whose verification cannot finish (`error`: its registry, a log or a CRL does not
+///   answer) is reported at once, and alerted (`unverifiable-running`) only once it has stayed
+///   so for ``Configuration/unverifiableAlertAfter``: a registry outage of a few minutes would
+///   otherwise page for every image of the cluster whose verdict left the cache meanwhile.
 public actor ContinuousVerifier {
     /// How often, and how soon after a change.
     public struct Configuration: Sendable {
@@ -25,6 +29,8 @@ public actor ContinuousVerifier {
         public var interval: Duration = .seconds(600)
         /// How often the change token and new Pods are looked at.
         public var changeCheckInterval: Duration = .seconds(2)
+        /// How long an image may stay unverifiable (`error`) before it is alerted.
+        public var unverifiableAlertAfter: Duration = .seconds(1800)
         public init() {}
     }
 
@@ -36,9 +42,14 @@ public actor ContinuousVerifier {
     let alerts: AlertDispatcher?
     let logger: Logger
     let metrics: ScanMetrics
+    /// Reads the time an image's unverifiable grace is measured with (injected by tests).
+    let now: @Sendable () -> ContinuousClock.Instant
     /// Each Pod decided, by ``RunningPod/key`` (its UID): the images it ran then, and its findings.
     private var tracked: [String: (images: [String], findings: [ImageFinding])] = [:]
     private var reportedNamespaces: Set<String> = []
+    /// Since when each image (`namespace image`) found unverifiable has been so at every scan
+    /// that decided it; an image goes from here once no tracked Pod's finding for it is `error`.
+    private var unverifiableSince: [String: ContinuousClock.Instant] = [:]
     /// What each report holds as last written or found unchanged, timestamps aside
     /// (``PolicyReportWriter/Outcome/contents``).
     private var reportContents: [String: [UInt8]] = [:]
@@ -50,8 +61,10 @@ public actor ContinuousVerifier {
     public init(
         configuration: Configuration, pods: ResourceReflector, scanner: @escaping @Sendable () -> PodScanner,
         changeToken: @escaping @Sendable () async -> String, reports: PolicyReportWriter? = nil, alerts: AlertDispatcher? = nil,
-        metrics: ScanMetrics = .shared, logger: Logger = Logger(label: "signet.continuous")
+        metrics: ScanMetrics = .shared, logger: Logger = Logger(label: "signet.continuous"),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
+        self.now = now
         self.metrics = metrics
         self.configuration = configuration
         self.pods = pods
@@ -135,6 +148,9 @@ public actor ContinuousVerifier {
     /// How many times a Pod was parsed (for tests of the reading).
     private(set) var podsParsed = 0
 
+    /// How many scans ended (for tests).
+    private(set) var scansDone = 0
+
     /// How many Pods are kept (for tests of the bound).
     var trackedPods: Int { tracked.count }
 
@@ -147,20 +163,52 @@ public actor ContinuousVerifier {
         for pod in running { tracked[pod.key] = (pod.runningImages, byPod[pod.key] ?? []) }
         // The gauge counts every Pod's bypassed images, not only those of the Pods scanned now:
         // a partial scan (a Pod came or went) used to set it from its few findings, often to 0.
-        let bypassedRunning = tracked.values.reduce(0) { $0 + $1.findings.filter(\.bypassed).count }
-        metrics.record(found, duration: ContinuousClock.now - start, now: Date(), bypassedRunning: bypassedRunning)
+        var bypassedRunning = 0, unverifiableRunning = 0
+        var unverifiable: Set<String> = []
+        for entry in tracked.values {
+            for finding in entry.findings {
+                if finding.bypassed { bypassedRunning += 1 }
+                if finding.isUnverifiable {
+                    unverifiableRunning += 1
+                    unverifiable.insert(Self.imageKey(finding))
+                }
+            }
+        }
+        let now = self.now()
+        unverifiableSince = unverifiableSince.filter { unverifiable.contains($0.key) }
+        for key in unverifiable where unverifiableSince[key] == nil { unverifiableSince[key] = now }
+        scansDone += 1
+        metrics.record(
+            found, duration: ContinuousClock.now - start, now: Date(), bypassedRunning: bypassedRunning, unverifiableRunning: unverifiableRunning,
+            fullScan: replacing)
         metrics.forgetPods(except: Set(tracked.keys))
-        let untrusted = found.filter { !$0.isTrusted }
+        let untrusted = found.filter(\.isUntrusted)
         if !untrusted.isEmpty {
             logger.warning("untrusted images running", metadata: [
                 "count": "\(untrusted.count)", "images": "\(untrusted.map { "\($0.location) \($0.image)" }.joined(separator: ", "))",
             ])
         }
+        let unverified = found.filter(\.isUnverifiable)
+        if !unverified.isEmpty {
+            logger.warning("running images could not be verified", metadata: [
+                "count": "\(unverified.count)",
+                "images": "\(unverified.prefix(20).map { "\($0.location) \($0.image): \($0.reason)" }.joined(separator: "; "))",
+            ])
+        }
         if let alerts {
-            for alert in Alert.interleavedByNamespace(Alert.untrustedRunning(untrusted, time: Date())) { alerts.enqueue(alert) }
+            // Only those unverifiable for the whole grace; the others are alerted at a later scan
+            // if they stay so (each full scan decides every Pod again).
+            let overdue = unverified.filter { finding in
+                unverifiableSince[Self.imageKey(finding)].map { now - $0 >= configuration.unverifiableAlertAfter } ?? false
+            }
+            let raised = Alert.untrustedRunning(untrusted, time: Date()) + Alert.unverifiableRunning(overdue, time: Date())
+            for alert in Alert.interleavedByNamespace(raised) { alerts.enqueue(alert) }
         }
         await writeReports(rewrite: replacing)
     }
+
+    /// An image as alerts group it: `namespace image`.
+    private static func imageKey(_ finding: ImageFinding) -> String { "\(finding.namespace) \(finding.image)" }
 
     /// Writes the reports of every finding tracked; with `rewrite` (a full scan) every report,
     /// else only those whose results changed since they were written (a report deleted by hand

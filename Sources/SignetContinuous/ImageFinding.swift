@@ -10,7 +10,10 @@ public struct ImageFinding: Sendable, Hashable, Codable {
     /// `pass`: admission would allow it with a trusted signature; `fail`: admission would deny
     /// it; `warn`: admission would allow it with a warning (a `Warn` policy failed, or no policy
     /// covers it under the `warn` no-match action); `skip`: admitted unverified by a
-    /// PolicyException, an EmergencyBypass, the namespace opt-out or the `allow` no-match action.
+    /// PolicyException, an EmergencyBypass, the namespace opt-out or the `allow` no-match action;
+    /// `error`: admission would deny it now only because verification could not finish (a
+    /// registry, log or CRL did not answer, or answered with an error): not known untrusted, not
+    /// known trusted.
     public typealias Result = ImageVerificationResult
 
     public var namespace: String
@@ -38,8 +41,12 @@ public struct ImageFinding: Sendable, Hashable, Codable {
     /// When the Pod started (`status.startTime`), when known.
     public var podStartTime: Date?
 
-    /// Whether the image is trusted as admission would decide now: not a `fail`.
-    public var isTrusted: Bool { result != .fail }
+    /// Whether the image is known untrusted: admission would deny it now for what its
+    /// signatures are (`fail`), not for a verification that could not finish (`error`).
+    public var isUntrusted: Bool { result == .fail }
+
+    /// Whether verification could not finish (`error`).
+    public var isUnverifiable: Bool { result == .error }
 
     /// The ``RunningPod/key`` of the Pod: its UID, else `namespace/pod`.
     public var podKey: String { podUID ?? "\(namespace)/\(pod)" }
@@ -70,12 +77,15 @@ extension ImageFinding {
         result = Self.result(of: verdict)
     }
 
-    /// Admission's outcome as a report result: a deny fails; a warning (or an `Audit` policy's
+    /// Admission's outcome as a report result: a deny fails (or is an error, when it hangs on
+    /// verifications that could not finish); a warning (or an `Audit` policy's
     /// failure) warns; an allow under an exemption, of an image no policy covers, or of one no
     /// covering policy is enforced for here (no authority consulted), is skipped; any other
     /// allow passed its policies.
     static func result(of verdict: AdmissionAuditRecord.Image) -> Result {
-        Result(outcome: ImageOutcome(rawValue: verdict.verdict), exempt: !verdict.exemptions.isEmpty, evaluated: !verdict.authorities.isEmpty)
+        Result(
+            outcome: ImageOutcome(rawValue: verdict.verdict), exempt: !verdict.exemptions.isEmpty, evaluated: !verdict.authorities.isEmpty,
+            undecided: verdict.undecided == true)
     }
 
     /// A container of a pod admission let in unevaluated (the namespace opt-out).

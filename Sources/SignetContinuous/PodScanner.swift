@@ -24,7 +24,8 @@ public struct PodScanner: Sendable {
     /// Namespaces the webhook configuration leaves out (its `namespaceSelector`: the chart's
     /// kube-system, its own namespace, `webhook.excludeNamespaces`): the API server never asks
     /// signet about their Pods. They are still decided, since a scan is the only check they get,
-    /// but an image admission would deny there is reported `warn`, saying so, not `fail`: no
+    /// but an image admission would deny there is reported `warn`, saying so, not `fail` (nor
+    /// `error`): no
     /// admission enforces it, and an alert at every scan for it would teach people to mute the
     /// alerts.
     public var unreviewedNamespaces: Set<String> = []
@@ -65,7 +66,7 @@ public struct PodScanner: Sendable {
         let findings = await decide(pod)
         guard unreviewedNamespaces.contains(pod.namespace) else { return findings }
         return findings.map { finding in
-            guard finding.result == .fail else { return finding }
+            guard finding.result == .fail || finding.result == .error else { return finding }
             var unenforced = finding
             unenforced.result = .warn
             unenforced.reason = "namespace \(pod.namespace) is not sent to the webhook (its configuration leaves it out), so no admission enforces this: \(finding.reason)"

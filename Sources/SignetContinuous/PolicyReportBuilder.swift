@@ -6,8 +6,9 @@ import Foundation
 /// name summarising every namespace.
 ///
 /// Each result carries `policy` (the covering policies, comma-separated, or `signet` when none),
-/// `rule` (`image-signature`), `result` (`pass`, `fail`, `warn`, `skip`), `message` (admission's
-/// reason), `source` `signet`, `category`, `severity` (`high` for a fail, else `info`),
+/// `rule` (`image-signature`), `result` (`pass`, `fail`, `warn`, `skip`, or `error` when
+/// verification could not finish), `message` (admission's reason), `source` `signet`,
+/// `category`, `severity` (`high` for a fail, `medium` for an error, else `info`),
 /// `timestamp` (`seconds`, `nanos`), `scored`, `resources` (the Pod) and `properties`
 /// (`container`, or `imageVolume` for an image volume's image, `image`, and `exception` when a
 /// PolicyException or EmergencyBypass applies).
@@ -15,7 +16,7 @@ import Foundation
 /// A report is one object in etcd, which refuses any larger than its request limit (1.5 MiB by
 /// default), and one that cannot be written stays stale. So the results of a report are kept
 /// within ``maximumResultBytes``: when a namespace's results do not fit, the failures come first,
-/// then warnings, skips and passes, and the rest are left out; the `summary` still counts
+/// then errors, warnings, skips and passes, and the rest are left out; the `summary` still counts
 /// every result, and the annotation ``omittedResultsAnnotation`` says how many were left out.
 public struct PolicyReportBuilder: Sendable {
     /// The name of every report signet writes.
@@ -51,17 +52,21 @@ public struct PolicyReportBuilder: Sendable {
     }
 
     /// The `ClusterPolicyReport`: the summary over every namespace and one result per
-    /// namespace that holds a fail or warn, pointing at its `PolicyReport`.
+    /// namespace, pointing at its `PolicyReport`: `fail` when it holds a fail, else `error` when
+    /// it holds an image that could not be verified, else `warn` when it holds a warning, else
+    /// `pass`.
     public func clusterReport(_ findings: [ImageFinding]) -> [String: Any] {
         let byNamespace = Dictionary(grouping: findings, by: \.namespace)
         let ranked: [(finding: ImageFinding.Result, result: [String: Any])] = byNamespace.keys.sorted().map { namespace in
             let summary = Self.summary(byNamespace[namespace] ?? [])
             let failing = summary["fail", default: 0], warning = summary["warn", default: 0]
-            let outcome: ImageFinding.Result = failing > 0 ? .fail : warning > 0 ? .warn : .pass
+            let unverifiable = summary["error", default: 0]
+            let outcome: ImageFinding.Result = failing > 0 ? .fail : unverifiable > 0 ? .error : warning > 0 ? .warn : .pass
+            let counted = unverifiable > 0 ? "\(failing) untrusted, \(unverifiable) not verifiable now and \(warning) warned" : "\(failing) untrusted and \(warning) warned"
             return (outcome, [
                 "policy": "signet", "rule": "image-signature", "result": outcome.rawValue, "source": "signet",
-                "category": "Image signatures", "severity": failing > 0 ? "high" : "info", "scored": true,
-                "message": "\(failing) untrusted and \(warning) warned of \((byNamespace[namespace] ?? []).count) running images in namespace \(namespace)",
+                "category": "Image signatures", "severity": Self.severityLabel(outcome), "scored": true,
+                "message": "\(counted) of \((byNamespace[namespace] ?? []).count) running images in namespace \(namespace)",
                 "timestamp": timestamp,
                 "resources": [["apiVersion": "v1", "kind": "Namespace", "name": namespace]],
             ])
@@ -83,7 +88,7 @@ public struct PolicyReportBuilder: Sendable {
     }
 
     /// The results that fit ``maximumResultBytes``, in their order when all fit, else the most
-    /// severe first (fail, warn, skip, pass; in their order within each), and how many
+    /// severe first (fail, error, warn, skip, pass; in their order within each), and how many
     /// were left out.
     func bounded(_ results: [(finding: ImageFinding.Result, result: [String: Any])]) -> (results: [[String: Any]], omitted: Int) {
         let sizes = results.map { PolicyReportWriter.encode($0.result).count + 1 }
@@ -103,9 +108,20 @@ public struct PolicyReportBuilder: Sendable {
     private static func severity(_ result: ImageFinding.Result) -> Int {
         switch result {
         case .fail: 0
-        case .warn: 1
-        case .skip: 2
-        case .pass: 3
+        case .error: 1
+        case .warn: 2
+        case .skip: 3
+        case .pass: 4
+        }
+    }
+
+    /// A result's `severity`: `high` for a fail, `medium` for an image that could not be
+    /// verified, `info` for the rest.
+    private static func severityLabel(_ result: ImageFinding.Result) -> String {
+        switch result {
+        case .fail: "high"
+        case .error: "medium"
+        case .warn, .skip, .pass: "info"
         }
     }
 
@@ -129,7 +145,7 @@ public struct PolicyReportBuilder: Sendable {
         return [
             "policy": finding.policies.isEmpty ? "signet" : finding.policies.joined(separator: ","),
             "rule": "image-signature", "result": finding.result.rawValue, "message": finding.reason,
-            "source": "signet", "category": "Image signatures", "severity": finding.result == .fail ? "high" : "info",
+            "source": "signet", "category": "Image signatures", "severity": Self.severityLabel(finding.result),
             "scored": true, "timestamp": timestamp, "resources": [resource], "properties": properties,
         ]
     }

@@ -13,6 +13,10 @@ import NIOConcurrencyHelpers
 ///   (`fail`, or `warn` for `Warn`/`Audit` policies and uncovered images under `warn`);
 /// - `signet_emergency_bypass_running_images`: running images admitted by an EmergencyBypass at
 ///   the last scan (gauge);
+/// - `signet_unverifiable_running_images`: running images whose verification could not finish
+///   (`error`: a registry, log or CRL that did not answer) at the last scan (gauge);
+/// - `signet_last_full_scan_timestamp_seconds`: when the last scan of every Pod ended (gauge;
+///   a value that stops moving means scans stall, on a registry that hangs, say);
 /// - `signet_unsigned_image_detection_seconds`: from a Pod's start (`status.startTime`) to the
 ///   scan that first found one of its images untrusted (histogram);
 /// - `signet_scans_total` and `signet_scan_duration_seconds`.
@@ -22,10 +26,14 @@ public final class ScanMetrics: Sendable {
     /// a Pod's entry goes with the Pod (``forgetPods(except:)``).
     private let detected = NIOLockedValueBox<[String: Set<String>]>([:])
 
-    /// Counts one scan's findings; `now` is the time of the scan. `bypassedRunning` is how many
-    /// running images an emergency bypass admits now, over every Pod (a scan of the new Pods
-    /// alone sees only theirs); nil: those of `findings` (a scan of every Pod).
-    public func record(_ findings: [ImageFinding], duration: Duration, now: Date, bypassedRunning: Int? = nil) {
+    /// Counts one scan's findings; `now` is the time of the scan. `bypassedRunning` and
+    /// `unverifiableRunning` are how many running images an emergency bypass admits now, and
+    /// how many could not be verified, over every Pod (a scan of the new Pods alone sees only
+    /// theirs); nil: those of `findings` (a scan of every Pod). `fullScan`: every Pod was decided.
+    public func record(
+        _ findings: [ImageFinding], duration: Duration, now: Date, bypassedRunning: Int? = nil, unverifiableRunning: Int? = nil,
+        fullScan: Bool = true
+    ) {
         Counter(label: "signet_scans_total").increment()
         Timer(label: "signet_scan_duration_seconds").recordNanoseconds(
             duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
@@ -47,6 +55,8 @@ public final class ScanMetrics: Sendable {
             }
         }
         Gauge(label: "signet_emergency_bypass_running_images").record(bypassedRunning ?? bypassed)
+        Gauge(label: "signet_unverifiable_running_images").record(unverifiableRunning ?? findings.filter(\.isUnverifiable).count)
+        if fullScan { Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970) }
     }
 
     /// Forgets the untrusted containers of every Pod but those of `running` (Pod keys).

@@ -93,6 +93,21 @@ public struct ImageVerdict: Sendable, Hashable, Codable {
     }
 }
 
+extension ImageVerdict {
+    /// Denied only because verifications could not finish: every `Enforce` policy that failed
+    /// is ``PolicyResult/undecided`` (a denial of any other kind, an invalid reference or no
+    /// covering policy under `deny`, has no such policy). Admission denies it all the same.
+    public var isUndecided: Bool {
+        guard outcome == .deny else { return false }
+        var undecided = false
+        for index in results.indices where results[index].mode == .enforce && !results[index].passed {
+            guard results[index].undecided == true else { return false }
+            undecided = true
+        }
+        return undecided
+    }
+}
+
 /// What happens to one image use.
 public enum ImageOutcome: String, Sendable, Hashable, Codable, CaseIterable {
     /// Every matching policy passed (or no policy matched and the no-match action is allow).
@@ -118,9 +133,20 @@ public struct PolicyResult: Sendable, Hashable, Codable {
     /// Set when a `PolicyException` exempted the object from this policy (then no authority
     /// was consulted and `passed` is `true`).
     public var exemption: ExemptionUse?
+    /// `true` when the policy did not pass only because verifications could not finish: some
+    /// authority's status is ``AuthorityResult/Status/error`` (a registry, log or CRL that did
+    /// not answer, or the deadline), and with those, and the authorities not consulted, passing,
+    /// enough would have passed. `nil` otherwise: passed, or failed whatever the errors.
+    /// Admission denies either way (fail closed); a scan of running images reports such an
+    /// image `error`, not `fail`.
+    public var undecided: Bool?
 
-    public init(policy: String, mode: PolicyMode, passed: Bool, required: Int, authorities: [AuthorityResult], exemption: ExemptionUse? = nil) {
+    public init(
+        policy: String, mode: PolicyMode, passed: Bool, required: Int, authorities: [AuthorityResult], exemption: ExemptionUse? = nil,
+        undecided: Bool = false
+    ) {
         self.exemption = exemption
+        self.undecided = undecided ? true : nil
         self.policy = policy
         self.mode = mode
         self.passed = passed

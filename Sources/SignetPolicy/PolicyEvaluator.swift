@@ -493,9 +493,26 @@ public struct PolicyEvaluator: Sendable {
                     authority: "requireDigest", status: .failed,
                     reason: "the image is named by tag alone and this policy requires a digest (name:tag@sha256:…); signet's mutating webhook pins it when enabled"))
             }
+            let passed = !missingDigest && passes >= policy.requiredPasses
             return PolicyResult(
-                policy: policy.name, mode: policy.mode, passed: !missingDigest && passes >= policy.requiredPasses,
-                required: policy.requiredPasses, authorities: authorities)
+                policy: policy.name, mode: policy.mode, passed: passed, required: policy.requiredPasses, authorities: authorities,
+                undecided: !passed && !missingDigest && isUndecided)
+        }
+
+        /// Some authority could not finish (status `error`), and the outcome hangs on it: with the
+        /// errors and the authorities never consulted passing, enough would pass. Those that
+        /// failed are all that is certain, so that holds when they leave room for the required
+        /// passes (`passes + errors + unconsulted = total - failed`).
+        private var isUndecided: Bool {
+            var errors = 0, failed = 0
+            for index in results.indices {
+                switch results[index]?.status {
+                case .error: errors += 1
+                case .failed: failed += 1
+                case .passed, nil: break
+                }
+            }
+            return errors > 0 && policy.authorities.count - failed >= policy.requiredPasses
         }
     }
 

@@ -182,7 +182,7 @@ SERVE_ONLY_FLAGS = {
     "shutdown-delay", "shutdown-grace-period", "max-connections", "max-connections-per-peer", "reserved-peers",
     "reserved-connections", "max-body-bytes", "max-buffered-body-bytes", "max-buffered-body-bytes-per-peer",
     "reserved-body-bytes", "event-loops", "log-format", "log-level", "continuous-verification", "scan-interval",
-    "scan-concurrency", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
+    "scan-concurrency", "unverifiable-alert-after", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
     "console-auth-cache-ttl", "metrics-auth", "history-sqlite", "history-postgres-dsn-file", "history-max-age", "history-max-rows",
     "history-max-bytes",
     "require-pinned-digests",
@@ -608,6 +608,9 @@ class RenderedDocuments(unittest.TestCase):
             self.assertEqual([r["alert"] for r in rules], [r["alert"] for r in yaml.safe_load(f)])
         unreachable = next(r for r in rules if r["alert"] == "SignetUnreachable")
         self.assertNotIn("SIGNET_JOB", unreachable["expr"])
+        stalled = next(r for r in rules if r["alert"] == "SignetContinuousVerificationStalled")
+        self.assertTrue(stalled["expr"].endswith("> 3600"), stalled["expr"])
+        self.assertNotIn("SIGNET_", yaml.safe_dump(rules))
         self.assertEqual(find(render("defaults"), "PrometheusRule"), [])
 
 

@@ -239,7 +239,15 @@ struct AuditLineTests {
                 results: [PolicyResult(
                     policy: "p", mode: .enforce, passed: true, required: 1,
                     authorities: [AuthorityResult(authority: "a", status: .passed, reason: "ok")])],
-                exemptions: [use])],
+                exemptions: [use]),
+                // Denied only because the registry did not answer: `undecided` is written.
+                ImageVerdict(
+                    image: "ghcr.io/org/app:1", reference: "ghcr.io/org/app:1", container: "app", containerType: .container,
+                    policies: ["p"], outcome: .deny, reason: "could not verify",
+                    results: [PolicyResult(
+                        policy: "p", mode: .enforce, passed: false, required: 1,
+                        authorities: [AuthorityResult(authority: "a", status: .error, reason: "could not verify: registry unreachable")],
+                        undecided: true)])],
             exemptions: [use])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -250,7 +258,9 @@ struct AuditLineTests {
         let image = try #require(record.images.first)
         #expect(image.digest == "sha256:" + String(repeating: "a", count: 64))
         #expect(image.authorities.map { "\($0.policy)/\($0.authority)=\($0.status)" } == ["p/a=passed"])
-        #expect(image.containerType == "container" && image.verdict == "allow")
+        #expect(image.containerType == "container" && image.verdict == "allow" && image.undecided == nil)
+        #expect(record.images.last?.undecided == true)
+        #expect(record.jsonLine.components(separatedBy: #""undecided":true"#).count == 2)
     }
 
     /// The audit record's digest of a reference: what follows its last `@`, found in the bytes.

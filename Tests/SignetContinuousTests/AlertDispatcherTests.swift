@@ -217,7 +217,7 @@ struct AlertDispatcherTests {
         let signed = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
         let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
         let findings = await scanner.scan(replicas + [other, elsewhere, signed])
-        #expect(findings.filter { !$0.isTrusted }.count == 9)
+        #expect(findings.filter(\.isUntrusted).count == 9)
 
         // Each run has a dispatcher of its own: only the grouping keeps replicas to one alert.
         try await AlertDispatcher.sendOnce(findings, configuration: Self.configuration(receiver))

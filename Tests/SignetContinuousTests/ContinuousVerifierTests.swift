@@ -134,6 +134,78 @@ struct ContinuousVerifierTests {
         #expect(try bankWrites() == before, "bank's report was written again: \(bank)")
     }
 
+    /// An image whose registry does not answer is reported `error` at the first scan, and
+    /// alerted only once every scan since has found it so for the grace; verified again in
+    /// between, it starts its grace anew. (Only unverifiable images run here, so every POST to
+    /// the receiver is such an alert; the grace and the deduplication window are measured on a
+    /// clock the test moves.)
+    @Test func anUnverifiableImageIsReportedAtOnceAndAlertedOnlyAfterItsGrace() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let down = ScanFixtures.pod("api", namespace: "shop", image: "registry.example/api:2", runningDigest: SigningKeyVerifier.unreachableDigest)
+        let up = ScanFixtures.pod("api", namespace: "shop", image: "registry.example/api:2", runningDigest: SigningKeyVerifier.signedDigest)
+        _ = try server.apply("pods", Self.podObject(down))
+
+        let start = ContinuousClock.now
+        let skew = NIOLockedValueBox(Duration.zero)
+        let clock: @Sendable () -> ContinuousClock.Instant = { .now + skew.withLockedValue { $0 } }
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!))
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = .milliseconds(200)
+        configuration.changeCheckInterval = .milliseconds(50)
+        configuration.unverifiableAlertAfter = .seconds(600)
+        var alertConfiguration = AlertConfiguration(urls: ["http://\(receiver.host)/hook"])
+        alertConfiguration.deduplicationWindow = .seconds(1)
+        let alerts = try AlertDispatcher(configuration: alertConfiguration, now: clock)
+        let metrics = ScanMetrics()
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), alerts: alerts, metrics: metrics, now: clock)
+        let running = Task { await verifier.run() }
+        let sending = Task { await alerts.run() }
+        defer {
+            running.cancel()
+            sending.cancel()
+        }
+        @Sendable func summary() throws -> [String: Int]? { try Self.report(server, namespace: "shop")?["summary"] as? [String: Int] }
+        func scans(_ more: Int) async throws {
+            let target = await verifier.scansDone + more
+            let end = ContinuousClock.now + TestBudget.seconds(120)
+            while await verifier.scansDone < target {
+                guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(more) scans") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        try await Self.waitFor("the error in the report") { try summary() == ["pass": 0, "fail": 0, "warn": 0, "error": 1, "skip": 0] }
+        try await scans(4)
+        #expect(alerts.rememberedAlerts == 0 && receiver.requests.isEmpty, "alerted within the grace: \(receiver.requests)")
+
+        // Unverifiable at every scan for the whole grace: alerted.
+        skew.withLockedValue { $0 += .seconds(600) }
+        try await Self.waitFor("the unverifiable alert") { receiver.requests.count == 1 }
+
+        // Verified again, then unverifiable again: the grace starts anew.
+        _ = try server.apply("pods", Self.podObject(up))
+        try await Self.waitFor("the pass") { try summary()?["pass"] == 1 }
+        _ = try server.apply("pods", Self.podObject(down))
+        try await Self.waitFor("the error again") { try summary()?["error"] == 1 }
+        try await scans(2)
+        skew.withLockedValue { $0 += .seconds(300) }
+        // Past the deduplication window (1 s on this clock), so only the grace holds it back.
+        while ContinuousClock.now - start < .seconds(2) { try await Task.sleep(for: .milliseconds(50)) }
+        try await scans(4)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(receiver.requests.count == 1, "alerted before its new grace ended")
+        skew.withLockedValue { $0 += .seconds(300) }
+        try await Self.waitFor("the second unverifiable alert") { receiver.requests.count == 2 }
+        #expect(try server.objects("clusterpolicyreports").count == 1)
+    }
+
     /// The JSON of `pod` with another UID.
     static func podObject(_ pod: RunningPod, uid: String) throws -> [String: Any] {
         var object = try podObject(pod)

@@ -120,6 +120,47 @@ struct PodScannerTests {
         #expect(Alert.untrustedRunning(Array(results.values), time: Self.start).map(\.namespace) == ["shop"])
     }
 
+    /// An image whose registry does not answer is an `error`, not a `fail`: reported with the
+    /// reason (severity medium, the namespace's cluster result `error` unless a fail is there
+    /// too), left out of the untrusted alerts and exit status, alerted as unverifiable only when
+    /// asked; in a namespace the webhook does not review it is a `warn` like a fail there.
+    @Test func anImageWhoseRegistryDoesNotAnswerIsAnErrorNotAFail() async throws {
+        let down = ScanFixtures.pod("api", namespace: "shop", image: "registry.example/api:2", runningDigest: SigningKeyVerifier.unreachableDigest)
+        let downElsewhere = ScanFixtures.pod("cache", namespace: "cache", image: "registry.example/cache:2", runningDigest: SigningKeyVerifier.unreachableDigest)
+        let downUnreviewed = ScanFixtures.pod("proxy", namespace: "kube-system", image: "registry.example/proxy:2", runningDigest: SigningKeyVerifier.unreachableDigest)
+        var scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(Self.start))
+        scanner.unreviewedNamespaces = ["kube-system"]
+        let found = await scanner.scan([signed, unsigned, down, downElsewhere, downUnreviewed])
+        let results = Dictionary(uniqueKeysWithValues: found.map { ($0.location, $0) })
+        let api = try #require(results["shop/api/app"])
+        #expect(api.result == .error && api.isUnverifiable && !api.isUntrusted)
+        #expect(api.reason.contains("could not verify: registry.example did not answer"), "\(api.reason)")
+        #expect(results["shop/worker/app"]?.result == .fail)
+        #expect(results["kube-system/proxy/app"]?.result == .warn)
+        #expect(Alert.untrustedRunning(found, time: Self.start).map(\.images) == [["registry.example/worker:1.0@\(SigningKeyVerifier.unsignedDigest)"]])
+        let unverifiable = Alert.unverifiableRunning(found, time: Self.start)
+        #expect(unverifiable.map(\.kind) == [.unverifiableRunning, .unverifiableRunning])
+        #expect(unverifiable.map(\.namespace) == ["shop", "cache"])
+        #expect(unverifiable.first?.summary == "running image cannot be verified in shop: Pod api, container app")
+
+        let builder = PolicyReportBuilder(time: Self.start)
+        let shop = builder.namespaceReport("shop", findings: found.filter { $0.namespace == "shop" })
+        #expect(shop["summary"] as? [String: Int] == ["pass": 1, "fail": 1, "warn": 0, "error": 1, "skip": 0])
+        let apiResult = try #require((shop["results"] as? [[String: Any]])?.first { ($0["resources"] as? [[String: Any]])?.first?["name"] as? String == "api" })
+        #expect(apiResult["result"] as? String == "error" && apiResult["severity"] as? String == "medium")
+        let cluster = (builder.clusterReport(found)["results"] as? [[String: Any]]) ?? []
+        let byNamespace = Dictionary(uniqueKeysWithValues: cluster.map { (($0["resources"] as? [[String: Any]])?.first?["name"] as? String ?? "", $0) })
+        #expect(byNamespace["shop"]?["result"] as? String == "fail")
+        #expect(byNamespace["cache"]?["result"] as? String == "error" && byNamespace["cache"]?["severity"] as? String == "medium")
+        #expect(byNamespace["cache"]?["message"] as? String == "0 untrusted, 1 not verifiable now and 0 warned of 1 running images in namespace cache")
+        #expect(byNamespace["kube-system"]?["result"] as? String == "warn")
+        // When results do not fit, errors come right after the fails.
+        let ranked: [(finding: ImageFinding.Result, result: [String: Any])] = [(.pass, ["n": 1]), (.warn, ["n": 2]), (.error, ["n": 3]), (.fail, ["n": 4])]
+        #expect(builder.bounded(ranked).omitted == 0)
+        let tight = PolicyReportBuilder(time: Self.start, maximumResultBytes: 16).bounded(ranked)
+        #expect(tight.results.compactMap { $0["n"] as? Int } == [4, 3])
+    }
+
     @Test func anExpiredExceptionTurnsItsPassIntoAFailAtTheNextRun() async throws {
         let clock = ManualClock(Self.start)
         let policies = try ScanFixtures.policies(ScanFixtures.policy(authority: "release"), ScanFixtures.exception)

@@ -6,14 +6,21 @@ import SignetPolicy
 import SignetRegistry
 
 /// A verifier double standing for a key authority: an image passes an authority named
-/// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), and fails
-/// every other authority and digest.
+/// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), cannot be
+/// verified at ``unreachableDigest`` (its registry does not answer), and fails every other
+/// authority and digest.
 struct SigningKeyVerifier: AuthorityVerifier {
     static let signingKey = "release"
     static let signedDigest = "sha256:" + String(repeating: "a", count: 64)
     static let unsignedDigest = "sha256:" + String(repeating: "b", count: 64)
+    static let unreachableDigest = "sha256:" + String(repeating: "c", count: 64)
+
+    struct RegistryUnreachable: Error, CustomStringConvertible {
+        var description: String { "registry.example did not answer (connection timed out)" }
+    }
 
     func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+        if image.digest?.description == Self.unreachableDigest { throw RegistryUnreachable() }
         guard authority.name == Self.signingKey, image.digest?.description == Self.signedDigest else {
             return AuthorityVerdict(passed: false, authority: authority.name, reason: "no signature by key \(authority.name) for \(image)")
         }

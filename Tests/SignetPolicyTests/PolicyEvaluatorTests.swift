@@ -187,6 +187,52 @@ struct PolicyEvaluatorTests {
         #expect(decision.verdicts[0].results[0].authorities[0].status == .error)
     }
 
+    /// A denial that hangs on verifications that could not finish is told apart from one that
+    /// does not (a scan reports it `error`, not `fail`): only when the authorities that failed
+    /// leave room for the required passes, every failing `Enforce` policy is so, and no digest
+    /// requirement failed. Admission denies both.
+    @Test func aDenialThatHangsOnUnfinishedVerificationsIsUndecided() async throws {
+        let verifier = ScriptedVerifier(answers: ["down": .error("registry ghcr.io unreachable"), "no": .fail("no signature"), "ok": .pass, "slow": .stall])
+        func decide(_ files: [String: String], image: String = "ghcr.io/org/app@sha256:" + String(repeating: "a", count: 64), within: Duration = .seconds(600)) async throws -> ImageVerdict {
+            let decision = await PolicyEvaluator(policies: try load(files), verifier: verifier).evaluate(
+                [ImageUse(image: image, container: "app")], subject: subject, deadline: .now + within)
+            return try #require(decision.verdicts.first)
+        }
+        // One authority that could not answer: undecided.
+        var verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down"))])
+        #expect(verdict.outcome == .deny && verdict.results[0].undecided == true && verdict.isUndecided)
+        // One of two required: one failed, the other could not answer; it could still pass.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("no") + keyAuthority("down"), extra: "  require: 1\n")])
+        #expect(verdict.outcome == .deny && verdict.isUndecided)
+        // Both required and one failed: a fail whatever the other would say.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("no") + keyAuthority("down"))])
+        #expect(verdict.outcome == .deny && verdict.results[0].undecided == nil && !verdict.isUndecided)
+        // A failed static authority is as certain.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: staticAuthority("never", .fail, "retired") + keyAuthority("down"))])
+        #expect(verdict.outcome == .deny && !verdict.isUndecided)
+        // A digest the policy requires and the image lacks fails it, errors or not.
+        verdict = try await decide(
+            ["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down"), extra: "  requireDigest: true\n")], image: "ghcr.io/org/app:1")
+        #expect(verdict.outcome == .deny && !verdict.isUndecided)
+        // Two Enforce policies: one undecided, one failed outright.
+        verdict = try await decide([
+            "a.yaml": policyYAML(name: "p", authorities: keyAuthority("down")), "b.yaml": policyYAML(name: "q", authorities: keyAuthority("no")),
+        ])
+        #expect(verdict.outcome == .deny && verdict.results.map(\.undecided) == [true, nil] && !verdict.isUndecided)
+        // An undecided Warn policy beside a passing Enforce one: a warning, not a deny.
+        verdict = try await decide([
+            "a.yaml": policyYAML(name: "p", authorities: keyAuthority("ok")),
+            "b.yaml": policyYAML(name: "q", authorities: keyAuthority("down"), extra: "  mode: Warn\n"),
+        ])
+        #expect(verdict.outcome == .warn && !verdict.isUndecided)
+        // The deadline is an unfinished verification too.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("slow"))], within: .milliseconds(100))
+        #expect(verdict.outcome == .deny && verdict.isUndecided)
+        // A plain fail is not.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("no"))])
+        #expect(verdict.outcome == .deny && !verdict.isUndecided)
+    }
+
     @Test func missingVerifierFailsClosed() async throws {
         let set = try load(["k.yaml": policyYAML(name: "signed", authorities: keyAuthority("release"))])
         let decision = await PolicyEvaluator(policies: set).evaluate(

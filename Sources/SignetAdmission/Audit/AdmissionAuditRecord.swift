@@ -82,6 +82,9 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         public var authorities: [Authority]
         public var reason: String
         public var exemptions: [ExemptionUse]
+        /// `true` when the image was denied only because verifications could not finish
+        /// (``ImageVerdict/isUndecided``); absent otherwise.
+        public var undecided: Bool?
 
         init(verdict: ImageVerdict) {
             image = verdict.image
@@ -98,6 +101,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             }
             reason = verdict.reason
             exemptions = verdict.exemptions
+            undecided = verdict.isUndecided ? true : nil
         }
     }
 
@@ -232,6 +236,10 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             if let reference = verdicts[index].reference {
                 writer.key("reference")
                 writer.string(reference)
+            }
+            if verdicts[index].isUndecided {
+                writer.key("undecided")
+                writer.bool(true)
             }
             writer.key("verdict")
             writer.string(verdicts[index].outcome.rawValue)

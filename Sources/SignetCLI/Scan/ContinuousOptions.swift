@@ -19,6 +19,9 @@ struct ContinuousOptions: ParsableArguments {
     @Option(name: .long, help: "Pods decided at once by continuous verification. (env: SIGNET_SCAN_CONCURRENCY, default 4)")
     var scanConcurrency: Int?
 
+    @Option(name: .long, help: "How long a running image may stay unverifiable (its registry, a log or a CRL does not answer) before it is alerted; it is reported at once. (env: SIGNET_UNVERIFIABLE_ALERT_AFTER, default 30m)")
+    var unverifiableAlertAfter: String?
+
     @Option(name: .long, help: "Write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace after each scan: true or false. (env: SIGNET_WRITE_POLICY_REPORTS, default false)")
     var writePolicyReports: String?
 
@@ -39,6 +42,9 @@ struct ContinuousOptions: ParsableArguments {
         var configuration = ContinuousVerifier.Configuration()
         configuration.interval = try EnvironmentOption.duration(scanInterval, "SIGNET_SCAN_INTERVAL", default: configuration.interval)
         guard configuration.interval > .zero else { throw ValidationError("--scan-interval must be positive") }
+        configuration.unverifiableAlertAfter = try EnvironmentOption.duration(
+            unverifiableAlertAfter, "SIGNET_UNVERIFIABLE_ALERT_AFTER", default: configuration.unverifiableAlertAfter)
+        guard configuration.unverifiableAlertAfter >= .zero else { throw ValidationError("--unverifiable-alert-after must not be negative") }
         let concurrency = try EnvironmentOption.int(scanConcurrency, "SIGNET_SCAN_CONCURRENCY", default: 4)
         guard (1...1024).contains(concurrency) else { throw ValidationError("--scan-concurrency must be between 1 and 1024") }
         let reportsText = EnvironmentOption.string(writePolicyReports, "SIGNET_WRITE_POLICY_REPORTS", default: "false")!

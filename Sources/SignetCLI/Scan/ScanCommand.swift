@@ -22,12 +22,15 @@ import SignetVerify
 /// shared settings), and a repository that cannot deliver ends the scan, naming it.
 ///
 /// Exit status: 0 when every running image is trusted, 1 naming each that is not (a `fail`:
-/// admission would deny it now), 2 on an error.
+/// admission would deny it now), 2 on an error, and 2 naming each running image whose
+/// verification could not finish (`error`: a registry, log or CRL that did not answer; it is
+/// reported, not alerted, since one run cannot tell an outage from a lasting fault: the failed
+/// Job is the signal, and `signet serve`'s continuous verification alerts those that last).
 struct ScanCommand: ParsableCommand, AsynchronousCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
         abstract: "Verify the images of running Pods once, as admission would decide them now.",
-        discussion: "Exit status: 0 all trusted, 1 an untrusted image runs (each is named), 2 error."
+        discussion: "Exit status: 0 all trusted, 1 an untrusted image runs (each is named), 2 error (an image that could not be verified is named too)."
     )
 
     @Option(name: .long, help: "Scan only this namespace. (default: every namespace)")
@@ -167,15 +170,23 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
             await ScanSetup.sendAlerts(findings, settings: alertSettings)
         }
         // The other reports were written; a report that was not is named (exit 2 unless an
-        // untrusted image, the more urgent news, makes it 1).
+        // untrusted image, the more urgent news, makes it 1). An image that could not be
+        // verified is named too, and makes it 2: not known untrusted, not known trusted.
         let reportFailure = reportProblem.map(fail)
-        let untrusted = findings.filter { !$0.isTrusted }
+        let unverifiable = findings.filter(\.isUnverifiable)
+        if !unverifiable.isEmpty {
+            let names = unverifiable.map { "\($0.image) (\($0.location): \($0.reason))" }
+            FileHandle.standardError.write(Data(
+                "signet scan: \(unverifiable.count) running images could not be verified now:\n  \(names.joined(separator: "\n  "))\n".utf8))
+        }
+        let untrusted = findings.filter(\.isUntrusted)
         guard untrusted.isEmpty else {
             let names = untrusted.map { "\($0.image) (\($0.location): \($0.reason))" }
             FileHandle.standardError.write(Data("signet scan: \(untrusted.count) untrusted running images:\n  \(names.joined(separator: "\n  "))\n".utf8))
             throw ExitCode(1)
         }
         if let reportFailure { throw reportFailure }
+        if !unverifiable.isEmpty { throw ExitCode(2) }
     }
 
     /// With `--sigstore-tuf`, the Sigstore trusted root the webhook keeps current, fetched and

@@ -22,9 +22,21 @@ extension Alert {
     /// the order found. The alert names the Pod (`object`) when one runs the image, else it lists
     /// the first five Pods in its summary and counts the rest.
     public static func untrustedRunning(_ findings: [ImageFinding], time: Date) -> [Alert] {
+        running(findings.filter(\.isUntrusted), kind: .untrustedRunning, summary: "untrusted image running", time: time)
+    }
+
+    /// The alerts for running images that could not be verified (`error`), grouped as
+    /// ``untrustedRunning(_:time:)`` groups: the caller passes those whose verification has
+    /// kept failing for longer than a passing outage.
+    public static func unverifiableRunning(_ findings: [ImageFinding], time: Date) -> [Alert] {
+        running(findings.filter(\.isUnverifiable), kind: .unverifiableRunning, summary: "running image cannot be verified", time: time)
+    }
+
+    /// One alert of `kind` per image in each namespace of `findings`.
+    private static func running(_ findings: [ImageFinding], kind: Kind, summary: String, time: Date) -> [Alert] {
         var order: [String] = []
         var groups: [String: [ImageFinding]] = [:]
-        for finding in findings where !finding.isTrusted {
+        for finding in findings {
             let key = "\(finding.namespace) \(finding.image)"
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(finding)
@@ -42,7 +54,7 @@ extension Alert {
                 ? "Pod \(pods[0])"
                 : "\(pods.count) Pods (\(pods.prefix(5).joined(separator: ", "))\(pods.count > 5 ? " and \(pods.count - 5) more" : ""))"
             return Alert(
-                kind: .untrustedRunning, summary: "untrusted image running in \(first.namespace): \(place), \(uses)",
+                kind: kind, summary: "\(summary) in \(first.namespace): \(place), \(uses)",
                 namespace: first.namespace, object: pods.count == 1 ? "Pod/\(pods[0])" : nil, images: [first.image],
                 policies: Array(Set(group.flatMap(\.policies))).sorted(), reason: first.reason, time: KubernetesTime.format(time),
                 exemption: first.exemption)

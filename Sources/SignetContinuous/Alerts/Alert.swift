@@ -1,14 +1,18 @@
 import Foundation
 import SignetRegistry
 
-/// One thing operators are told about: a deny at admission, an emergency-bypass use, or an
-/// untrusted image found running. ``deduplicationKey`` says which alerts are the same
+/// One thing operators are told about: a deny at admission, an emergency-bypass use, an
+/// untrusted image found running, or a running image that could not be verified for longer
+/// than continuous verification's grace. ``deduplicationKey`` says which alerts are the same
 /// event for the ``AlertDispatcher``'s deduplication window.
 public struct Alert: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case deny
         case bypass
         case untrustedRunning = "untrusted-running"
+        /// A running image admission would deny now only because its verification cannot finish
+        /// (a registry, log or CRL that does not answer), for longer than a passing outage.
+        case unverifiableRunning = "unverifiable-running"
     }
 
     public var kind: Kind
@@ -73,10 +77,11 @@ public struct Alert: Sendable, Hashable, Codable {
     }
 
     /// Alerts with the same key within the window are sent once: kind, namespace, object,
-    /// images and exemption (not the time or the wording). An untrusted running image is the
-    /// same finding whichever Pods run it, so its object is not part of the key.
+    /// images and exemption (not the time or the wording). An untrusted (or unverifiable)
+    /// running image is the same finding whichever Pods run it, so its object is not part of
+    /// the key.
     public var deduplicationKey: String {
-        let object = kind == .untrustedRunning ? "" : self.object ?? ""
+        let object = kind == .untrustedRunning || kind == .unverifiableRunning ? "" : self.object ?? ""
         return [kind.rawValue, namespace ?? "", object, images.joined(separator: ","), exemption ?? ""].joined(separator: "|")
     }
 }

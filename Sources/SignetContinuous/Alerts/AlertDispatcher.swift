@@ -23,7 +23,7 @@ import SignetHTTPClient
 /// forgotten first.
 ///
 /// Metrics: `signet_alerts_total{kind,outcome}` (`outcome`: `sent`, `failed`, `dropped`,
-/// `deduplicated`; bounded: the three kinds and four outcomes).
+/// `deduplicated`; bounded: the four kinds and four outcomes).
 public final class AlertDispatcher: Sendable {
     public let configuration: AlertConfiguration
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -55,7 +55,7 @@ public final class AlertDispatcher: Sendable {
         var urls: [String] = []
         for url in configuration.urls where !urls.contains(url) { urls.append(url) }
         lanes = urls.flatMap { url in
-            [Alert.Kind.bypass, .untrustedRunning, .deny].map { kind in
+            [Alert.Kind.bypass, .untrustedRunning, .unverifiableRunning, .deny].map { kind in
                 let (alerts, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(max(1, configuration.queueCapacity)))
                 return Lane(url: url, kind: kind, alerts: alerts, continuation: continuation)
             }
