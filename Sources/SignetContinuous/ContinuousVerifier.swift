@@ -11,7 +11,10 @@ import SignetPolicy
 ///   token moves (a policy, exception, bypass, Secret key or trust root changed, or an exception
 ///   or bypass expired: ``changeToken(of:at:)``), checked every ``Configuration/changeCheckInterval``;
 /// - a Pod that appears between full scans is decided within one change check, so an untrusted
-///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`); Pods are
+///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`); during a
+///   full scan, within one batch of it (``Configuration/fullScanBatch``): a registry that hangs
+///   makes every Pod of its images take the admission deadline, and a full scan of such Pods
+///   can take hours, which must not hold back the Pods that start meanwhile; Pods are
 ///   told apart by UID (a Pod deleted and created again under its name is a new Pod) and by the
 ///   images their containers run (a container restarted on another digest is decided again);
 /// - what is kept per Pod (its findings, and its untrusted containers in ``ScanMetrics``) is
@@ -31,6 +34,9 @@ public actor ContinuousVerifier {
         public var changeCheckInterval: Duration = .seconds(2)
         /// How long an image may stay unverifiable (`error`) before it is alerted.
         public var unverifiableAlertAfter: Duration = .seconds(1800)
+        /// Pods a full scan decides before it looks for new ones; nil: eight per Pod the
+        /// scanner decides at once.
+        public var fullScanBatch: Int?
         public init() {}
     }
 
@@ -50,6 +56,10 @@ public actor ContinuousVerifier {
     /// Since when each image (`namespace image`) found unverifiable has been so at every scan
     /// that decided it; an image goes from here once no tracked Pod's finding for it is `error`.
     private var unverifiableSince: [String: ContinuousClock.Instant] = [:]
+    /// Why each image (`namespace image`) was last found untrusted, until a scan finds it
+    /// trusted or no tracked Pod runs it: a verification that cannot finish at a later scan (a
+    /// registry made to hang) leaves a known failure a `fail`, not an `error`.
+    private var lastFailure: [String: String] = [:]
     /// What each report holds as last written or found unchanged, timestamps aside
     /// (``PolicyReportWriter/Outcome/contents``).
     private var reportContents: [String: [UInt8]] = [:]
@@ -89,10 +99,15 @@ public actor ContinuousVerifier {
         // A run starts its reflector anew, which lists again: the first scan waits for that list,
         // not the store a previous run (before this replica lost the lead) left behind.
         let listsBefore = await pods.completedLists
+        // A grace counts the scans of this run alone: another replica led meanwhile.
+        unverifiableSince = [:]
         await withDiscardingTaskGroup { group in
             group.addTask { await pods.run() }
             group.addTask { await self.loop(afterList: listsBefore) }
         }
+        // No longer scanning (the lead is lost): the gauges of running images are another
+        // replica's to keep now, and a value kept here would hold an alert up for ever.
+        metrics.clearRunningImageGauges()
     }
 
     private func loop(afterList listsBefore: Int) async {
@@ -111,7 +126,7 @@ public actor ContinuousVerifier {
             if current != token || ContinuousClock.now - lastFullScan >= configuration.interval {
                 token = current
                 lastFullScan = .now
-                await scan(running, replacing: true)
+                await fullScan(running)
             } else {
                 let fresh = running.filter { tracked[$0.key]?.images != $0.runningImages }
                 let gone = Set(tracked.keys).subtracting(running.map(\.key))
@@ -151,14 +166,54 @@ public actor ContinuousVerifier {
     /// How many scans ended (for tests).
     private(set) var scansDone = 0
 
+    /// How many full scans ended (for tests).
+    private(set) var fullScansDone = 0
+
     /// How many Pods are kept (for tests of the bound).
     var trackedPods: Int { tracked.count }
 
-    /// Decides `running`; with `replacing`, the result replaces every earlier finding.
+    /// Decides every Pod of `running`, a batch at a time; between two batches, the Pods that came
+    /// or changed since are decided first (as between full scans), so a scan slowed by a registry
+    /// that hangs delays their findings by one batch, not by the whole scan. The findings then
+    /// replace every earlier one but those of Pods decided meanwhile that the scan did not hold.
+    private func fullScan(_ running: [RunningPod]) async {
+        let start = ContinuousClock.now
+        let scanner = scanner()
+        let batch = max(1, configuration.fullScanBatch ?? 8 * scanner.concurrency)
+        var found: [ImageFinding] = []
+        var decidedMeanwhile: Set<String> = []
+        // What this scan decides, by Pod: a Pod it holds with the same images is left to it.
+        var held: [String: [String]] = [:]
+        for pod in running { held[pod.key] = pod.runningImages }
+        var next = running.startIndex
+        while next < running.endIndex {
+            let end = min(running.endIndex, next + batch)
+            found += await scanner.scan(Array(running[next..<end]))
+            next = end
+            guard !Task.isCancelled else { return }
+            guard next < running.endIndex else { break }
+            let current = runningPods(await pods.snapshot.objects)
+            let fresh = current.filter { held[$0.key] != $0.runningImages && tracked[$0.key]?.images != $0.runningImages }
+            if !fresh.isEmpty {
+                await scan(fresh, replacing: false)
+                decidedMeanwhile.formUnion(fresh.map(\.key))
+            }
+        }
+        tracked = tracked.filter { decidedMeanwhile.contains($0.key) && held[$0.key] == nil }
+        fullScansDone += 1
+        await publish(found, of: running, start: start, replacing: true)
+    }
+
+    /// Decides `running`, Pods that came or changed; their findings replace theirs alone.
     private func scan(_ running: [RunningPod], replacing: Bool) async {
         let start = ContinuousClock.now
         let found = await scanner().scan(running)
-        if replacing { tracked = [:] }
+        await publish(found, of: running, start: start, replacing: replacing)
+    }
+
+    /// Keeps the findings of `running`, counts them, alerts and writes the reports.
+    private func publish(_ decided: [ImageFinding], of running: [RunningPod], start: ContinuousClock.Instant, replacing: Bool) async {
+        let found = decided.map(keepingKnownFailure)
         let byPod = Dictionary(grouping: found, by: \.podKey)
         for pod in running { tracked[pod.key] = (pod.runningImages, byPod[pod.key] ?? []) }
         // The gauge counts every Pod's bypassed images, not only those of the Pods scanned now:
@@ -175,6 +230,8 @@ public actor ContinuousVerifier {
             }
         }
         let now = self.now()
+        let runningImages = Set(tracked.values.lazy.flatMap(\.findings).map(Self.imageKey))
+        lastFailure = lastFailure.filter { runningImages.contains($0.key) }
         unverifiableSince = unverifiableSince.filter { unverifiable.contains($0.key) }
         for key in unverifiable where unverifiableSince[key] == nil { unverifiableSince[key] = now }
         scansDone += 1
@@ -205,6 +262,26 @@ public actor ContinuousVerifier {
             for alert in Alert.interleavedByNamespace(raised) { alerts.enqueue(alert) }
         }
         await writeReports(rewrite: replacing)
+    }
+
+    /// `finding`, remembered: a fail is kept as the image's last failure, a trusted result
+    /// forgets it, and an `error` of an image that failed before stays a `fail`, saying so.
+    private func keepingKnownFailure(_ finding: ImageFinding) -> ImageFinding {
+        let key = Self.imageKey(finding)
+        switch finding.result {
+        case .fail:
+            lastFailure[key] = finding.reason
+            return finding
+        case .error:
+            guard let previous = lastFailure[key] else { return finding }
+            var kept = finding
+            kept.result = .fail
+            kept.reason = "\(finding.reason); it failed when last decided, and stays failed until a scan finds it trusted: \(previous)"
+            return kept
+        case .pass, .warn, .skip:
+            lastFailure[key] = nil
+            return finding
+        }
     }
 
     /// An image as alerts group it: `namespace image`.

@@ -59,6 +59,12 @@ public final class ScanMetrics: Sendable {
         if fullScan { Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970) }
     }
 
+    /// Sets the gauges of running images to 0: this process no longer scans (it lost the lead).
+    public func clearRunningImageGauges() {
+        Gauge(label: "signet_emergency_bypass_running_images").record(0)
+        Gauge(label: "signet_unverifiable_running_images").record(0)
+    }
+
     /// Forgets the untrusted containers of every Pod but those of `running` (Pod keys).
     public func forgetPods(except running: Set<String>) {
         detected.withLockedValue { detected in detected = detected.filter { running.contains($0.key) } }

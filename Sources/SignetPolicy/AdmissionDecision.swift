@@ -108,6 +108,15 @@ extension ImageVerdict {
     }
 }
 
+/// An error a verifier throws that knows whether trying again later could succeed; the
+/// evaluator marks the authority's result ``AuthorityResult/transient`` from it. An error that
+/// does not conform is not transient.
+public protocol TransientVerificationFailure: Error {
+    var isTransient: Bool { get }
+}
+
+extension RegistryError: TransientVerificationFailure {}
+
 /// What happens to one image use.
 public enum ImageOutcome: String, Sendable, Hashable, Codable, CaseIterable {
     /// Every matching policy passed (or no policy matched and the no-match action is allow).
@@ -134,8 +143,8 @@ public struct PolicyResult: Sendable, Hashable, Codable {
     /// was consulted and `passed` is `true`).
     public var exemption: ExemptionUse?
     /// `true` when the policy did not pass only because verifications could not finish: some
-    /// authority's status is ``AuthorityResult/Status/error`` (a registry, log or CRL that did
-    /// not answer, or the deadline), and with those, and the authorities not consulted, passing,
+    /// authority's status is ``AuthorityResult/Status/error`` with ``AuthorityResult/transient``
+    /// (a registry, log or CRL that did not answer, or the deadline), and with those passing,
     /// enough would have passed. `nil` otherwise: passed, or failed whatever the errors.
     /// Admission denies either way (fail closed); a scan of running images reports such an
     /// image `error`, not `fail`.
@@ -179,6 +188,14 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
     /// verifier (`miss`); nil for an authority decided without the verifier (static, trust
     /// material missing). Kept for the history's cache hit rate; not part of the JSON form.
     public var cache: CacheUse?
+    /// For status ``Status/error``: `true` when a later try could succeed (a registry, log or
+    /// CRL server that could not be reached, timed out or answered 429/502/503/504, or the
+    /// deadline), as opposed to an answer that will not change (content the registry serves
+    /// that signet refuses: malformed, too large, not matching its digest; a refusal; no
+    /// verifier). Only a transient error leaves a policy ``PolicyResult/undecided``: anyone who
+    /// may push to a repository can plant content that signet refuses, and that must stay a
+    /// failure, not "could not verify". Not part of the JSON form.
+    public var transient: Bool?
 
     /// The checks made, in order.
     public var steps: [VerificationStep] {
@@ -198,15 +215,18 @@ public struct AuthorityResult: Sendable, Hashable, Codable {
 
     public init(
         authority: String, status: Status, reason: String, steps: [VerificationStep] = [], digest: ImageDigest? = nil, trustRoot: String? = nil,
-        cache: CacheUse? = nil
+        cache: CacheUse? = nil, transient: Bool? = nil
     ) {
-        self.init(authority: authority, status: status, reason: reason, stepSource: .listed(steps), digest: digest, trustRoot: trustRoot, cache: cache)
+        self.init(
+            authority: authority, status: status, reason: reason, stepSource: .listed(steps), digest: digest, trustRoot: trustRoot, cache: cache,
+            transient: transient)
     }
 
     public init(
         authority: String, status: Status, reason: String, stepSource: VerificationSteps, digest: ImageDigest? = nil, trustRoot: String? = nil,
-        cache: CacheUse? = nil
+        cache: CacheUse? = nil, transient: Bool? = nil
     ) {
+        self.transient = transient
         self.cache = cache
         self.authority = authority
         self.status = status

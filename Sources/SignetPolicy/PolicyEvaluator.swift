@@ -467,9 +467,17 @@ public struct PolicyEvaluator: Sendable {
             results = [AuthorityResult?](repeating: nil, count: policy.authorities.count)
         }
 
-        /// The outcome is certain: enough passed, or too few are left to pass.
+        /// Authorities that failed, or erred in a way a later try would not change.
+        private(set) var certainFailures = 0
+
+        /// The outcome is certain: enough passed, or too few are left to pass even if every
+        /// transient error passed at a later try; or every authority is decided. A policy that
+        /// cannot pass only because of transient errors waits for its other authorities: whether
+        /// one of them fails outright decides between a failure and an undecided result, and
+        /// which answers first must not.
         var isSettled: Bool {
-            passes >= policy.requiredPasses || passes + (policy.authorities.count - decided) < policy.requiredPasses
+            passes >= policy.requiredPasses || policy.authorities.count - certainFailures < policy.requiredPasses
+                || decided == policy.authorities.count
         }
 
         /// Nothing is left to wait for.
@@ -478,7 +486,11 @@ public struct PolicyEvaluator: Sendable {
         /// Takes `result` (consumed: moved into place, not copied and released).
         mutating func record(_ result: consuming AuthorityResult, at index: Int) {
             decided += 1
-            if result.status == .passed { passes += 1 }
+            switch result.status {
+            case .passed: passes += 1
+            case .failed: certainFailures += 1
+            case .error: if result.transient != true { certainFailures += 1 }
+            }
             results[index] = consume result
         }
 
@@ -499,20 +511,15 @@ public struct PolicyEvaluator: Sendable {
                 undecided: !passed && !missingDigest && isUndecided)
         }
 
-        /// Some authority could not finish (status `error`), and the outcome hangs on it: with the
-        /// errors and the authorities never consulted passing, enough would pass. Those that
-        /// failed are all that is certain, so that holds when they leave room for the required
-        /// passes (`passes + errors + unconsulted = total - failed`).
+        /// Some authority could not finish for a reason a later try may not meet (a transient
+        /// error), and the outcome hangs on it: with those passing, enough would pass. Decided
+        /// only once every authority the outcome hangs on answered (``isSettled`` waits for
+        /// them), so it does not depend on which answered first.
         private var isUndecided: Bool {
-            var errors = 0, failed = 0
-            for index in results.indices {
-                switch results[index]?.status {
-                case .error: errors += 1
-                case .failed: failed += 1
-                case .passed, nil: break
-                }
-            }
-            return errors > 0 && policy.authorities.count - failed >= policy.requiredPasses
+            var transientErrors = 0
+            for index in results.indices where results[index]?.status == .error && results[index]?.transient == true { transientErrors += 1 }
+            return transientErrors > 0 && passes + transientErrors >= policy.requiredPasses
+                && policy.authorities.count - certainFailures >= policy.requiredPasses
         }
     }
 
@@ -653,7 +660,7 @@ public struct PolicyEvaluator: Sendable {
         verifier: any AuthorityVerifier, deadline: ContinuousClock.Instant
     ) async -> AuthorityResult {
         let missed = AuthorityResult(
-            authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed", cache: .miss)
+            authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed", cache: .miss, transient: true)
         if ContinuousClock.now >= deadline { return missed }
         do {
             let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
@@ -665,7 +672,9 @@ public struct PolicyEvaluator: Sendable {
             if ContinuousClock.now >= deadline { return missed }
             // An error's words can quote a registry or a certificate: bounded and made printable as a verdict's reason is.
             let reason = UntrustedText.bounded("could not verify: \(error)", limit: UntrustedText.reasonLimit)
-            return AuthorityResult(authority: authority.name, status: .error, reason: reason, cache: .miss)
+            return AuthorityResult(
+                authority: authority.name, status: .error, reason: reason, cache: .miss,
+                transient: (error as? any TransientVerificationFailure)?.isTransient == true)
         }
     }
 }

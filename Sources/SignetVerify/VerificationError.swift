@@ -1,4 +1,5 @@
 import SignetRegistry
+import SignetPolicy
 
 /// Why a verification could not find out whether an image is signed: the registry could not be
 /// asked, the deadline passed, or no verifier handles the authority. A verdict ("the signature
@@ -72,3 +73,5 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
 
     static let deadline = VerificationError(.deadlineExceeded)
 }
+
+extension VerificationError: TransientVerificationFailure {}

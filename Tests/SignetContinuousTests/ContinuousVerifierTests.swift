@@ -206,6 +206,93 @@ struct ContinuousVerifierTests {
         #expect(try server.objects("clusterpolicyreports").count == 1)
     }
 
+    /// An image found untrusted stays a `fail` when a later scan cannot verify it (its registry
+    /// made to hang or refuse connections): making verification fail transiently must not turn
+    /// a known untrusted image into an `error`, alerted later and less urgently.
+    @Test func aKnownFailureStaysAFailWhenItsRegistryStopsAnswering() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(unsigned))
+        let verifier = SigningKeyVerifier()
+        let scanner = ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            verifier: verifier)
+        let revision = NIOLockedValueBox(1)
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = .seconds(3600)
+        configuration.changeCheckInterval = .milliseconds(50)
+        let continuous = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            changeToken: { "revision-\(revision.withLockedValue { $0 })" }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+        let running = Task { await continuous.run() }
+        defer { running.cancel() }
+        @Sendable func results() throws -> [[String: Any]] { try Self.report(server, namespace: "shop")?["results"] as? [[String: Any]] ?? [] }
+
+        try await Self.waitFor("the fail") { try results().first?["result"] as? String == "fail" }
+        verifier.registryDown.withLockedValue { $0 = true }
+        revision.withLockedValue { $0 = 2 }
+        try await Self.waitFor("a full scan with the registry down") { (try results().first?["message"] as? String)?.contains("did not answer") == true }
+        let result = try #require(try results().first)
+        #expect(result["result"] as? String == "fail", "\(result)")
+        let message = result["message"] as? String ?? ""
+        #expect(message.contains("registry.example did not answer") && message.contains("stays failed until a scan finds it trusted"), "\(message)")
+        #expect(message.contains("no signature by key release"), "\(message)")
+    }
+
+    /// A full scan slowed by a registry that never answers (every Pod of its image takes the
+    /// whole deadline) does not hold back a Pod that starts meanwhile: it is decided between two
+    /// batches of the scan, and reported and alerted before the scan ends; when the scan ends,
+    /// its finding is kept.
+    @Test func aPodThatStartsDuringASlowFullScanIsDecidedBeforeTheScanEnds() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
+            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        for index in 0..<12 {
+            let pod = ScanFixtures.pod("slow-\(index)", namespace: "batch", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
+            _ = try server.apply("pods", Self.podObject(pod))
+        }
+        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
+        let scanner = ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            deadline: .seconds(1))
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = .seconds(3600)
+        configuration.changeCheckInterval = .milliseconds(50)
+        configuration.fullScanBatch = 2
+        let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), alerts: alerts, metrics: ScanMetrics())
+        let running = Task { await verifier.run() }
+        let sending = Task { await alerts.run() }
+        defer {
+            running.cancel()
+            sending.cancel()
+        }
+        // The full scan is under way (12 Pods, two at a time, each taking its 1 s deadline).
+        try await Self.waitFor("the slow scan") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
+        let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitFor("the new pod's fail in its report") {
+            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 1
+        }
+        try await Self.waitFor("its alert") { receiver.requests.count == 1 }
+        #expect(await verifier.fullScansDone == 0, "the new Pod waited for the slow scan")
+        // The scan ends: its Pods are errors, and the new Pod's fail is kept.
+        try await Self.waitFor("the slow pods' errors") {
+            (try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 12
+        }
+        #expect(await verifier.fullScansDone == 1)
+        #expect((try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 1)
+        #expect(await verifier.trackedPods == 13)
+    }
+
     /// The JSON of `pod` with another UID.
     static func podObject(_ pod: RunningPod, uid: String) throws -> [String: Any] {
         var object = try podObject(pod)

@@ -7,20 +7,31 @@ import SignetRegistry
 
 /// A verifier double standing for a key authority: an image passes an authority named
 /// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), cannot be
-/// verified at ``unreachableDigest`` (its registry does not answer), and fails every other
+/// verified at ``unreachableDigest`` (its registry refuses it) nor at ``hangingDigest`` (its
+/// registry never answers: the verification waits until cancelled), and fails every other
 /// authority and digest.
 struct SigningKeyVerifier: AuthorityVerifier {
     static let signingKey = "release"
     static let signedDigest = "sha256:" + String(repeating: "a", count: 64)
     static let unsignedDigest = "sha256:" + String(repeating: "b", count: 64)
     static let unreachableDigest = "sha256:" + String(repeating: "c", count: 64)
+    static let hangingDigest = "sha256:" + String(repeating: "d", count: 64)
+    /// How many verifications of ``hangingDigest`` started.
+    static let hangingVerifications = NIOLockedValueBox(0)
+    /// While it holds true, the registry answers nothing: every verification fails transiently.
+    var registryDown = NIOLockedValueBox(false)
 
-    struct RegistryUnreachable: Error, CustomStringConvertible {
+    struct RegistryUnreachable: TransientVerificationFailure, CustomStringConvertible {
         var description: String { "registry.example did not answer (connection timed out)" }
+        var isTransient: Bool { true }
     }
 
     func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
-        if image.digest?.description == Self.unreachableDigest { throw RegistryUnreachable() }
+        if image.digest?.description == Self.unreachableDigest || registryDown.withLockedValue({ $0 }) { throw RegistryUnreachable() }
+        if image.digest?.description == Self.hangingDigest {
+            Self.hangingVerifications.withLockedValue { $0 += 1 }
+            try await Task.sleep(for: .seconds(3600))
+        }
         guard authority.name == Self.signingKey, image.digest?.description == Self.signedDigest else {
             return AuthorityVerdict(passed: false, authority: authority.name, reason: "no signature by key \(authority.name) for \(image)")
         }
@@ -96,15 +107,17 @@ enum ScanFixtures {
     }
 
     /// A scanner deciding with `policies` at the time `clock` says.
-    static func scanner(_ policies: PolicySet, clock: ManualClock) -> PodScanner {
+    static func scanner(
+        _ policies: PolicySet, clock: ManualClock, deadline: Duration = .seconds(600), verifier: SigningKeyVerifier = SigningKeyVerifier()
+    ) -> PodScanner {
         var exemptions = ExemptionConfiguration()
         exemptions.clock = clock.policyClock
-        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: .deny, verifier: SigningKeyVerifier(), exemptions: exemptions)
+        let evaluator = PolicyEvaluator(policies: policies, noMatchAction: .deny, verifier: verifier, exemptions: exemptions)
         var responder = AdmissionResponder(evaluator: evaluator)
         responder.resourceValidator = SignetResourceValidator(configuration: exemptions)
         // A deadline no slow run reaches (the default 28 s ran out under ThreadSanitizer with the
         // whole suite beside it): these tests are about results, not about the deadline.
-        return PodScanner(responder: responder, concurrency: 2, deadline: .seconds(600), formats: { _ in ["key"] })
+        return PodScanner(responder: responder, concurrency: 2, deadline: deadline, formats: { _ in ["key"] })
     }
 
     /// A running Pod whose container `app` runs `image` at `digest` (as the kubelet reports it).

@@ -11,12 +11,21 @@ struct ScriptedVerifier: AuthorityVerifier {
         /// Passes, having verified `digest` (the one the tag resolved to).
         case passVerifying(ImageDigest)
         case fail(String)
+        /// Fails after `delay`.
+        case failAfter(Duration, String)
         case error(String)
+        /// Throws an error a later try could get past (a registry that did not answer).
+        case unreachable(String)
         case stall
     }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+    }
+
+    struct Unreachable: TransientVerificationFailure, CustomStringConvertible {
+        var description: String
+        var isTransient: Bool { true }
     }
 
     var answers: [String: Answer]
@@ -30,8 +39,13 @@ struct ScriptedVerifier: AuthorityVerifier {
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release key", digest: digest)
         case .fail(let reason):
             return AuthorityVerdict(passed: false, authority: authority.name, reason: reason)
+        case .failAfter(let delay, let reason):
+            try await Task.sleep(for: delay)
+            return AuthorityVerdict(passed: false, authority: authority.name, reason: reason)
         case .error(let message):
             throw Failure(description: message)
+        case .unreachable(let message):
+            throw Unreachable(description: message)
         case .stall:
             try await Task.sleep(for: .seconds(60))
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "too late")
@@ -188,11 +202,15 @@ struct PolicyEvaluatorTests {
     }
 
     /// A denial that hangs on verifications that could not finish is told apart from one that
-    /// does not (a scan reports it `error`, not `fail`): only when the authorities that failed
-    /// leave room for the required passes, every failing `Enforce` policy is so, and no digest
-    /// requirement failed. Admission denies both.
+    /// does not (a scan reports it `error`, not `fail`): only when the errors are transient (a
+    /// later try could get past them), the authorities that failed leave room for the required
+    /// passes, every failing `Enforce` policy is so, and no digest requirement failed; and the
+    /// same whichever authority answers first. Admission denies both.
     @Test func aDenialThatHangsOnUnfinishedVerificationsIsUndecided() async throws {
-        let verifier = ScriptedVerifier(answers: ["down": .error("registry ghcr.io unreachable"), "no": .fail("no signature"), "ok": .pass, "slow": .stall])
+        let verifier = ScriptedVerifier(answers: [
+            "down": .unreachable("registry ghcr.io unreachable"), "no": .fail("no signature"), "ok": .pass, "slow": .stall,
+            "refused-content": .error("the signature manifest is not valid JSON"), "late-no": .failAfter(.milliseconds(300), "no signature"),
+        ])
         func decide(_ files: [String: String], image: String = "ghcr.io/org/app@sha256:" + String(repeating: "a", count: 64), within: Duration = .seconds(600)) async throws -> ImageVerdict {
             let decision = await PolicyEvaluator(policies: try load(files), verifier: verifier).evaluate(
                 [ImageUse(image: image, container: "app")], subject: subject, deadline: .now + within)
@@ -231,6 +249,14 @@ struct PolicyEvaluatorTests {
         // A plain fail is not.
         verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("no"))])
         #expect(verdict.outcome == .deny && !verdict.isUndecided)
+        // Nor an error a later try would meet again: content anyone who may push can plant.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("refused-content"))])
+        #expect(verdict.outcome == .deny && verdict.results[0].authorities[0].status == .error && !verdict.isUndecided)
+        // Both required: the transient error answers first, the certain fail later. The policy
+        // waits for it (the error alone does not settle it), so it is a fail, as when the fail
+        // answers first.
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down") + keyAuthority("late-no"))])
+        #expect(verdict.outcome == .deny && verdict.results[0].authorities.count == 2 && !verdict.isUndecided)
     }
 
     @Test func missingVerifierFailsClosed() async throws {
