@@ -20,6 +20,19 @@ struct ContinuousVerifierTests {
         try server.object("policyreports", key: "\(namespace)/\(PolicyReportBuilder.reportName)")
     }
 
+    /// A client of the API double, as `signet serve` reaches the API server.
+    static func client(of server: KubernetesAPIServerDouble) throws -> KubernetesClient {
+        try KubernetesClient(configuration: KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+    }
+
+    /// Scans at `interval`, looking for changes every `changeCheck`.
+    static func configuration(interval: Duration = .seconds(3600), changeCheck: Duration = .milliseconds(100)) -> ContinuousVerifier.Configuration {
+        var configuration = ContinuousVerifier.Configuration()
+        configuration.interval = interval
+        configuration.changeCheckInterval = changeCheck
+        return configuration
+    }
+
     /// Polls `condition` (which runs curl against the API double) on a thread of its own, so it
     /// never blocks the cooperative pool the server under test needs, until the budget (which
     /// catches hangs, not slowness) is spent.
@@ -36,8 +49,7 @@ struct ContinuousVerifierTests {
         defer { server.stop() }
         let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
         defer { receiver.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let client = try Self.client(of: server)
         let signed = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
         let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(signed))
@@ -47,9 +59,7 @@ struct ContinuousVerifierTests {
         let before = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
         let after = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "next-release")), clock: clock)
         let keyRemoved = NIOLockedValueBox(false)
-        var configuration = ContinuousVerifier.Configuration()
-        configuration.interval = .seconds(3600)
-        configuration.changeCheckInterval = .milliseconds(100)
+        let configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(100))
         let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
@@ -101,17 +111,14 @@ struct ContinuousVerifierTests {
     @Test func aChangeInOneNamespaceLeavesTheOtherReportsAlone() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let client = try Self.client(of: server)
         for namespace in ["shop", "bank"] {
             let pod = ScanFixtures.pod("web", namespace: namespace, image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
             _ = try server.apply("pods", Self.podObject(pod))
         }
         let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
         let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
-        var configuration = ContinuousVerifier.Configuration()
-        configuration.interval = .seconds(3600)
-        configuration.changeCheckInterval = .milliseconds(100)
+        let configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(100))
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
             scanner: { scanner }, changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), alerts: nil)
@@ -144,8 +151,7 @@ struct ContinuousVerifierTests {
         defer { server.stop() }
         let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
         defer { receiver.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let client = try Self.client(of: server)
         let down = ScanFixtures.pod("api", namespace: "shop", image: "registry.example/api:2", runningDigest: SigningKeyVerifier.unreachableDigest)
         let up = ScanFixtures.pod("api", namespace: "shop", image: "registry.example/api:2", runningDigest: SigningKeyVerifier.signedDigest)
         _ = try server.apply("pods", Self.podObject(down))
@@ -154,9 +160,7 @@ struct ContinuousVerifierTests {
         let skew = NIOLockedValueBox(Duration.zero)
         let clock: @Sendable () -> ContinuousClock.Instant = { .now + skew.withLockedValue { $0 } }
         let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!))
-        var configuration = ContinuousVerifier.Configuration()
-        configuration.interval = .milliseconds(200)
-        configuration.changeCheckInterval = .milliseconds(50)
+        var configuration = Self.configuration(interval: .milliseconds(200), changeCheck: .milliseconds(50))
         configuration.unverifiableAlertAfter = .seconds(600)
         var alertConfiguration = AlertConfiguration(urls: ["http://\(receiver.host)/hook"])
         alertConfiguration.deduplicationWindow = .seconds(1)
@@ -212,8 +216,7 @@ struct ContinuousVerifierTests {
     @Test func aKnownFailureStaysAFailWhenItsRegistryStopsAnswering() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let client = try Self.client(of: server)
         let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(unsigned))
         let verifier = SigningKeyVerifier()
@@ -221,9 +224,7 @@ struct ContinuousVerifierTests {
             try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
             verifier: verifier)
         let revision = NIOLockedValueBox(1)
-        var configuration = ContinuousVerifier.Configuration()
-        configuration.interval = .seconds(3600)
-        configuration.changeCheckInterval = .milliseconds(50)
+        let configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
         let continuous = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
             changeToken: { "revision-\(revision.withLockedValue { $0 })" }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
@@ -251,8 +252,7 @@ struct ContinuousVerifierTests {
         defer { server.stop() }
         let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
         defer { receiver.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let client = try Self.client(of: server)
         for index in 0..<12 {
             let pod = ScanFixtures.pod("slow-\(index)", namespace: "batch", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
             _ = try server.apply("pods", Self.podObject(pod))
@@ -261,9 +261,7 @@ struct ContinuousVerifierTests {
         let scanner = ScanFixtures.scanner(
             try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
             deadline: .seconds(1))
-        var configuration = ContinuousVerifier.Configuration()
-        configuration.interval = .seconds(3600)
-        configuration.changeCheckInterval = .milliseconds(50)
+        var configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
         configuration.fullScanBatch = 2
         let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
         let verifier = ContinuousVerifier(
@@ -305,8 +303,7 @@ struct ContinuousVerifierTests {
     @Test func podsAreToldApartByUIDAndRunningImageAndForgottenWhenGone() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try KubernetesClient(configuration: KubernetesClientConfiguration(
-            serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile))
+        let client = try Self.client(of: server)
         let signed = ScanFixtures.pod("web-0", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
         let unsigned = ScanFixtures.pod("web-0", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(signed, uid: "uid-first"))
@@ -319,9 +316,7 @@ struct ContinuousVerifierTests {
 
         let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
         let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
-        var configuration = ContinuousVerifier.Configuration()
-        configuration.interval = .seconds(3600)
-        configuration.changeCheckInterval = .milliseconds(100)
+        let configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(100))
         let metrics = ScanMetrics()
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods),
