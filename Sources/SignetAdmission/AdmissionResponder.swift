@@ -289,8 +289,11 @@ public struct AdmissionResponder: Sendable {
         var subject = subject(of: request)
         // A scan's Pod names the tags it pinned to the digests the node runs.
         if source == .scan { subject.nodePinnedImages = nodePinnedImages }
-        var prepared = Prepared(
-            uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator())
+        var evaluator = self.evaluator()
+        // A scan reports a deny that hangs on transient errors apart from a certain one: it
+        // waits for every authority that decides between them, whichever answers first.
+        if source == .scan { evaluator.waitsPastTransientErrors = true }
+        var prepared = Prepared(uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator)
         prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
             return .resolvingOwners(prepared, ownerChainResolver, controller)

@@ -60,6 +60,10 @@ public actor ContinuousVerifier {
     /// trusted or no tracked Pod runs it: a verification that cannot finish at a later scan (a
     /// registry made to hang) leaves a known failure a `fail`, not an `error`.
     private var lastFailure: [String: String] = [:]
+    /// This run's first full scan has published: ``tracked`` holds every running Pod. Until
+    /// then, the Pods decided between its batches are alerted on but not reported: the reports
+    /// would be written from the few Pods decided so far, emptying every other namespace's.
+    private var publishedFullScan = false
     /// What each report holds as last written or found unchanged, timestamps aside
     /// (``PolicyReportWriter/Outcome/contents``).
     private var reportContents: [String: [UInt8]] = [:]
@@ -99,8 +103,14 @@ public actor ContinuousVerifier {
         // A run starts its reflector anew, which lists again: the first scan waits for that list,
         // not the store a previous run (before this replica lost the lead) left behind.
         let listsBefore = await pods.completedLists
-        // A grace counts the scans of this run alone: another replica led meanwhile.
+        // What an earlier run kept is another leader's time: the Pods it decided may be gone or
+        // changed, a grace counts this run's scans alone, and a failure it remembered may be of
+        // policies since changed.
+        tracked = [:]
+        reportContents = [:]
         unverifiableSince = [:]
+        lastFailure = [:]
+        publishedFullScan = false
         await withDiscardingTaskGroup { group in
             group.addTask { await pods.run() }
             group.addTask { await self.loop(afterList: listsBefore) }
@@ -132,7 +142,7 @@ public actor ContinuousVerifier {
                 let gone = Set(tracked.keys).subtracting(running.map(\.key))
                 if !fresh.isEmpty || !gone.isEmpty {
                     for key in gone { tracked[key] = nil }
-                    await scan(fresh, replacing: false)
+                    await scan(fresh)
                 }
             }
             try? await Task.sleep(for: configuration.changeCheckInterval)
@@ -175,7 +185,7 @@ public actor ContinuousVerifier {
     /// Decides every Pod of `running`, a batch at a time; between two batches, the Pods that came
     /// or changed since are decided first (as between full scans), so a scan slowed by a registry
     /// that hangs delays their findings by one batch, not by the whole scan. The findings then
-    /// replace every earlier one but those of Pods decided meanwhile that the scan did not hold.
+    /// replace every earlier one but those of the Pods decided meanwhile (newer than the scan's).
     private func fullScan(_ running: [RunningPod]) async {
         let start = ContinuousClock.now
         let scanner = scanner()
@@ -195,20 +205,28 @@ public actor ContinuousVerifier {
             let current = runningPods(await pods.snapshot.objects)
             let fresh = current.filter { held[$0.key] != $0.runningImages && tracked[$0.key]?.images != $0.runningImages }
             if !fresh.isEmpty {
-                await scan(fresh, replacing: false)
+                await scan(fresh)
                 decidedMeanwhile.formUnion(fresh.map(\.key))
             }
         }
-        tracked = tracked.filter { decidedMeanwhile.contains($0.key) && held[$0.key] == nil }
+        // A Pod decided between the batches keeps that newer finding: it came, or changed its
+        // images, after this scan listed it.
+        tracked = tracked.filter { decidedMeanwhile.contains($0.key) }
         fullScansDone += 1
-        await publish(found, of: running, start: start, replacing: true)
+        publishedFullScan = true
+        await publish(
+            found.filter { !decidedMeanwhile.contains($0.podKey) }, of: running.filter { !decidedMeanwhile.contains($0.key) }, start: start,
+            replacing: true)
     }
 
     /// Decides `running`, Pods that came or changed; their findings replace theirs alone.
-    private func scan(_ running: [RunningPod], replacing: Bool) async {
+    private func scan(_ running: [RunningPod]) async {
         let start = ContinuousClock.now
         let found = await scanner().scan(running)
-        await publish(found, of: running, start: start, replacing: replacing)
+        // Cancelled (the lead lost): the verifications were cut short, and what they found is
+        // not this replica's to report any more.
+        guard !Task.isCancelled else { return }
+        await publish(found, of: running, start: start, replacing: false)
     }
 
     /// Keeps the findings of `running`, counts them, alerts and writes the reports.
@@ -261,7 +279,7 @@ public actor ContinuousVerifier {
             let raised = Alert.untrustedRunning(untrusted, time: Date()) + Alert.unverifiableRunning(overdue, time: Date())
             for alert in Alert.interleavedByNamespace(raised) { alerts.enqueue(alert) }
         }
-        await writeReports(rewrite: replacing)
+        if publishedFullScan { await writeReports(rewrite: replacing) }
     }
 
     /// `finding`, remembered: a fail is kept as the image's last failure, a trusted result
@@ -278,8 +296,12 @@ public actor ContinuousVerifier {
             kept.result = .fail
             kept.reason = "\(finding.reason); it failed when last decided, and stays failed until a scan finds it trusted: \(previous)"
             return kept
-        case .pass, .warn, .skip:
+        case .pass:
             lastFailure[key] = nil
+            return finding
+        case .warn, .skip:
+            // Another Pod of the image may be exempted, or its namespace unreviewed: that says
+            // nothing of the image's signatures.
             return finding
         }
     }

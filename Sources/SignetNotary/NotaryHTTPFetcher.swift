@@ -83,6 +83,7 @@ public final class NotaryHTTPFetcher: TUFFetcher {
                     throw TUFError(
                         .fetchFailed,
                         "\(url): HTTP 401, " + (credential.map { "the credentials of \($0.username) were refused" } ?? "no credentials for \(serverName)"))
+                case 429, 502, 503, 504: throw TUFError(.fetchFailed, "\(url): HTTP status \(response.status)", transient: true)
                 default: throw TUFError(.fetchFailed, "\(url): HTTP status \(response.status)")
                 }
             }
@@ -92,9 +93,12 @@ public final class NotaryHTTPFetcher: TUFFetcher {
             if error.description.hasPrefix("response larger than") {
                 throw TUFError(.lengthMismatch, "\(url) is longer than \(maximumLength) bytes")
             }
-            throw TUFError(.fetchFailed, "\(url): \(error.description)")
+            throw TUFError(.fetchFailed, "\(url): \(error.description)", transient: !error.isRefusedAddress)
+        } catch let error as RegistryError {
+            // From the token service: a refused credential is met again, an unreachable one not.
+            throw TUFError(.fetchFailed, "\(url): \(error)", transient: error.isTransient)
         } catch {
-            throw TUFError(.fetchFailed, "\(url): \(error)")
+            throw TUFError(.fetchFailed, "\(url): \(error)", transient: true)
         }
     }
 

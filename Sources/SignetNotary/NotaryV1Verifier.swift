@@ -70,7 +70,10 @@ public struct NotaryV1Verifier: SignatureVerifier {
         do {
             outcome = try await client.collection(repository, deadline: request.deadline)
         } catch let error as TUFError {
-            throw VerificationError.trustServerUnavailable("Notary server \(trust.server) for \(gun): \(error.reason)")
+            // Unreachable or overloaded: a later try may succeed. Refused, or metadata that does
+            // not verify: met again.
+            let reason = "Notary server \(trust.server) for \(gun): \(error.reason)"
+            throw error.isTransient ? VerificationError.trustServerUnavailable(reason) : VerificationError.trustServerRefused(reason)
         } catch {
             throw VerificationError.deadlineExceeded
         }

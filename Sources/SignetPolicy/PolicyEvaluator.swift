@@ -35,6 +35,12 @@ public struct PolicyEvaluator: Sendable {
     /// Registry credentials for the images of an admission (its pull secrets); read only when a
     /// verification has to ask a registry. `nil`: the verifier's registry client's own only.
     public var credentialProvider: (any RegistryCredentialProvider)?
+    /// A policy that cannot pass only because of transient errors waits for its other
+    /// authorities (until they answer or the deadline), so that ``PolicyResult/undecided`` does
+    /// not depend on which answered first: for scans of running images, whose `error` and
+    /// `fail` raise different alerts. Off for admission, which denies either way and would only
+    /// answer later; its `undecided` then tells what the authorities consulted tell.
+    public var waitsPastTransientErrors = false
     /// Image references already parsed, with the policies whose globs match them; shared by
     /// the copies of this evaluator.
     let references: ParsedImages
@@ -462,22 +468,28 @@ public struct PolicyEvaluator: Sendable {
         /// The tag named the digest: the exception exempts the image from the policy.
         var exemptedBy: ExemptionUse?
 
-        init(policy: CompiledPolicy) {
+        /// ``PolicyEvaluator/waitsPastTransientErrors``.
+        let waitsPastTransientErrors: Bool
+
+        init(policy: CompiledPolicy, waitsPastTransientErrors: Bool = false) {
             self.policy = policy
+            self.waitsPastTransientErrors = waitsPastTransientErrors
             results = [AuthorityResult?](repeating: nil, count: policy.authorities.count)
         }
 
         /// Authorities that failed, or erred in a way a later try would not change.
         private(set) var certainFailures = 0
 
-        /// The outcome is certain: enough passed, or too few are left to pass even if every
-        /// transient error passed at a later try; or every authority is decided. A policy that
-        /// cannot pass only because of transient errors waits for its other authorities: whether
-        /// one of them fails outright decides between a failure and an undecided result, and
-        /// which answers first must not.
+        /// The outcome is certain: enough passed, or too few are left to pass; or every authority
+        /// is decided. With ``waitsPastTransientErrors``, too few are left to pass even if every
+        /// transient error passed at a later try: a policy that cannot pass only because of
+        /// transient errors waits for its other authorities, since whether one of them fails
+        /// outright decides between a failure and an undecided result, and which answers first
+        /// must not.
         var isSettled: Bool {
-            passes >= policy.requiredPasses || policy.authorities.count - certainFailures < policy.requiredPasses
-                || decided == policy.authorities.count
+            if passes >= policy.requiredPasses || decided == policy.authorities.count { return true }
+            let failures = waitsPastTransientErrors ? certainFailures : decided - passes
+            return policy.authorities.count - failures < policy.requiredPasses
         }
 
         /// Nothing is left to wait for.
@@ -526,7 +538,7 @@ public struct PolicyEvaluator: Sendable {
     /// Decides what needs no waiting: static authorities, every signature authority when there
     /// is no verifier, and verdicts the verifier already holds.
     private func progress(of policy: CompiledPolicy, image: ImageReference, subject: AdmissionSubject) -> PolicyProgress {
-        var progress = PolicyProgress(policy: policy)
+        var progress = PolicyProgress(policy: policy, waitsPastTransientErrors: waitsPastTransientErrors)
         progress.missingDigest = policy.requireDigest && image.digest == nil
         // Static authorities, and those whose trust material is missing, are decided here,
         // without the verifier.

@@ -73,12 +73,17 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
     public let code: Code
     /// A sentence naming the file, role, versions or times involved.
     public let reason: String
+    /// For ``Code/fetchFailed``: the server could not be reached, timed out or answered 429,
+    /// 502, 503 or 504, so a later try could succeed (a refusal, 401, or another status would
+    /// be met again).
+    public let isTransient: Bool
 
     /// An error of `code`; public so that metadata formats and applications outside this
     /// module (Notary v1, the Sigstore root updater) report in the same terms.
-    public init(_ code: Code, _ reason: String) {
+    public init(_ code: Code, _ reason: String, transient: Bool = false) {
         self.code = code
         self.reason = reason
+        self.isTransient = transient
     }
 
     public var description: String { "\(code): \(reason)" }

@@ -14,6 +14,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case unsupportedAuthority(String)
         case cancelled
         case trustServer(String)
+        case trustServerRefusal(String)
     }
 
     let code: Code
@@ -44,6 +45,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case .deadlineExceeded, .cancelled: true
         case .unsupportedAuthority: false
         case .trustServer: true
+        case .trustServerRefusal: false
         }
     }
 
@@ -53,7 +55,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case .deadlineExceeded: "the verification deadline passed"
         case .unsupportedAuthority(let kind): "no verifier is configured for \(kind) authorities"
         case .cancelled: "the verification was cancelled"
-        case .trustServer(let reason): reason
+        case .trustServer(let reason), .trustServerRefusal(let reason): reason
         }
     }
 
@@ -62,6 +64,13 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
     /// server and what failed.
     public static func trustServerUnavailable(_ reason: String) -> VerificationError {
         VerificationError(.trustServer(reason))
+    }
+
+    /// A server that holds signatures or trust data outside the registry answered in a way a
+    /// later try would meet again: a refusal (401), a status other than 429 and 502 to 504, or
+    /// metadata that does not verify. `reason` names the server and what failed.
+    public static func trustServerRefused(_ reason: String) -> VerificationError {
+        VerificationError(.trustServerRefusal(reason))
     }
 
     /// The verification deadline passed.

@@ -245,8 +245,10 @@ struct ContinuousVerifierTests {
 
     /// A full scan slowed by a registry that never answers (every Pod of its image takes the
     /// whole deadline) does not hold back a Pod that starts meanwhile: it is decided between two
-    /// batches of the scan, and reported and alerted before the scan ends; when the scan ends,
-    /// its finding is kept.
+    /// batches of the scan and alerted before the scan ends. The run's first full scan has not
+    /// published yet, so nothing is reported until it has (a report written from the few Pods
+    /// decided so far would empty every other namespace's, the one an earlier leader left in
+    /// `batch` here); when it ends, the new Pod's finding is kept.
     @Test func aPodThatStartsDuringASlowFullScanIsDecidedBeforeTheScanEnds() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
@@ -257,6 +259,12 @@ struct ContinuousVerifierTests {
             let pod = ScanFixtures.pod("slow-\(index)", namespace: "batch", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
             _ = try server.apply("pods", Self.podObject(pod))
         }
+        let earlier: [String: Any] = [
+            "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": ["name": PolicyReportBuilder.reportName, "namespace": "batch"],
+            "summary": ["pass": 0, "fail": 3, "warn": 0, "error": 0, "skip": 0], "results": [["result": "fail", "policy": "release-signed"]],
+        ]
+        _ = try server.apply("policyreports", earlier)
         let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
         let scanner = ScanFixtures.scanner(
             try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
@@ -277,17 +285,18 @@ struct ContinuousVerifierTests {
         try await Self.waitFor("the slow scan") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
         let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(late))
-        try await Self.waitFor("the new pod's fail in its report") {
-            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 1
-        }
         try await Self.waitFor("its alert") { receiver.requests.count == 1 }
         #expect(await verifier.fullScansDone == 0, "the new Pod waited for the slow scan")
+        #expect((try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["fail"] == 3, "the earlier report was emptied")
+        #expect(try Self.report(server, namespace: "shop") == nil, "reported before the run's first full scan")
         // The scan ends: its Pods are errors, and the new Pod's fail is kept.
         try await Self.waitFor("the slow pods' errors") {
             (try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 12
         }
         #expect(await verifier.fullScansDone == 1)
-        #expect((try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 1)
+        try await Self.waitFor("the new pod's fail in its report") {
+            (try Self.report(server, namespace: "shop")?["summary"] as? [String: Int])?["fail"] == 1
+        }
         #expect(await verifier.trackedPods == 13)
     }
 

@@ -211,9 +211,14 @@ struct PolicyEvaluatorTests {
             "down": .unreachable("registry ghcr.io unreachable"), "no": .fail("no signature"), "ok": .pass, "slow": .stall,
             "refused-content": .error("the signature manifest is not valid JSON"), "late-no": .failAfter(.milliseconds(300), "no signature"),
         ])
-        func decide(_ files: [String: String], image: String = "ghcr.io/org/app@sha256:" + String(repeating: "a", count: 64), within: Duration = .seconds(600)) async throws -> ImageVerdict {
-            let decision = await PolicyEvaluator(policies: try load(files), verifier: verifier).evaluate(
-                [ImageUse(image: image, container: "app")], subject: subject, deadline: .now + within)
+        // As a scan decides (a scan's responder sets it): waiting past transient errors.
+        func decide(
+            _ files: [String: String], image: String = "ghcr.io/org/app@sha256:" + String(repeating: "a", count: 64), within: Duration = .seconds(600),
+            waits: Bool = true
+        ) async throws -> ImageVerdict {
+            var evaluator = PolicyEvaluator(policies: try load(files), verifier: verifier)
+            evaluator.waitsPastTransientErrors = waits
+            let decision = await evaluator.evaluate([ImageUse(image: image, container: "app")], subject: subject, deadline: .now + within)
             return try #require(decision.verdicts.first)
         }
         // One authority that could not answer: undecided.
@@ -257,6 +262,13 @@ struct PolicyEvaluatorTests {
         // answers first.
         verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down") + keyAuthority("late-no"))])
         #expect(verdict.outcome == .deny && verdict.results[0].authorities.count == 2 && !verdict.isUndecided)
+        // Both required, one that cannot be reached and one that never answers: a scan waits
+        // for the second until the deadline (undecided, both transient); admission denies at
+        // the first error, without waiting (the deadline is far off).
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down") + keyAuthority("slow"))], within: .milliseconds(200))
+        #expect(verdict.outcome == .deny && verdict.results[0].authorities.count == 2 && verdict.isUndecided)
+        verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down") + keyAuthority("slow"))], waits: false)
+        #expect(verdict.outcome == .deny && verdict.results[0].authorities.map(\.authority) == ["down"])
     }
 
     @Test func missingVerifierFailsClosed() async throws {
