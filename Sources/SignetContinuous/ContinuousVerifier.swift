@@ -134,6 +134,8 @@ public actor ContinuousVerifier {
             let current = await changeToken()
             let running = runningPods(await pods.snapshot.objects)
             if current != token || ContinuousClock.now - lastFullScan >= configuration.interval {
+                // A remembered failure is of the policies it was found under.
+                if current != token { lastFailure = [:] }
                 token = current
                 lastFullScan = .now
                 await fullScan(running)
@@ -253,9 +255,11 @@ public actor ContinuousVerifier {
         unverifiableSince = unverifiableSince.filter { unverifiable.contains($0.key) }
         for key in unverifiable where unverifiableSince[key] == nil { unverifiableSince[key] = now }
         scansDone += 1
+        // Before the run's first full scan has published, only the few Pods decided meanwhile
+        // are tracked: the gauges of running images wait for it.
         metrics.record(
             found, duration: ContinuousClock.now - start, now: Date(), bypassedRunning: bypassedRunning, unverifiableRunning: unverifiableRunning,
-            fullScan: replacing)
+            fullScan: replacing, runningGauges: publishedFullScan)
         metrics.forgetPods(except: Set(tracked.keys))
         let untrusted = found.filter(\.isUntrusted)
         if !untrusted.isEmpty {

@@ -30,9 +30,10 @@ public final class ScanMetrics: Sendable {
     /// `unverifiableRunning` are how many running images an emergency bypass admits now, and
     /// how many could not be verified, over every Pod (a scan of the new Pods alone sees only
     /// theirs); nil: those of `findings` (a scan of every Pod). `fullScan`: every Pod was decided.
+    /// `runningGauges`: the counts cover every running Pod, and the gauges take them.
     public func record(
         _ findings: [ImageFinding], duration: Duration, now: Date, bypassedRunning: Int? = nil, unverifiableRunning: Int? = nil,
-        fullScan: Bool = true
+        fullScan: Bool = true, runningGauges: Bool = true
     ) {
         Counter(label: "signet_scans_total").increment()
         Timer(label: "signet_scan_duration_seconds").recordNanoseconds(
@@ -54,6 +55,7 @@ public final class ScanMetrics: Sendable {
                 Recorder(label: "signet_unsigned_image_detection_seconds").record(max(0, now.timeIntervalSince(started)))
             }
         }
+        guard runningGauges else { return }
         Gauge(label: "signet_emergency_bypass_running_images").record(bypassedRunning ?? bypassed)
         Gauge(label: "signet_unverifiable_running_images").record(unverifiableRunning ?? findings.filter(\.isUnverifiable).count)
         if fullScan { Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970) }

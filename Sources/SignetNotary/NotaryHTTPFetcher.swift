@@ -82,7 +82,8 @@ public final class NotaryHTTPFetcher: TUFFetcher {
                 case 401:
                     throw TUFError(
                         .fetchFailed,
-                        "\(url): HTTP 401, " + (credential.map { "the credentials of \($0.username) were refused" } ?? "no credentials for \(serverName)"))
+                        "\(url): HTTP 401, " + (credential.map { "the credentials of \($0.username) were refused" } ?? "no credentials for \(serverName)"),
+                        refusedCredentials: true)
                 case 429, 502, 503, 504: throw TUFError(.fetchFailed, "\(url): HTTP status \(response.status)", transient: true)
                 default: throw TUFError(.fetchFailed, "\(url): HTTP status \(response.status)")
                 }
@@ -96,7 +97,9 @@ public final class NotaryHTTPFetcher: TUFFetcher {
             throw TUFError(.fetchFailed, "\(url): \(error.description)", transient: !error.isRefusedAddress)
         } catch let error as RegistryError {
             // From the token service: a refused credential is met again, an unreachable one not.
-            throw TUFError(.fetchFailed, "\(url): \(error)", transient: error.isTransient)
+            throw TUFError(
+                .fetchFailed, "\(url): \(error)", transient: error.isTransient,
+                refusedCredentials: error.kind == .unauthorized || error.kind == .denied)
         } catch {
             throw TUFError(.fetchFailed, "\(url): \(error)", transient: true)
         }

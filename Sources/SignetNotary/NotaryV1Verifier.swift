@@ -73,7 +73,8 @@ public struct NotaryV1Verifier: SignatureVerifier {
             // Unreachable or overloaded: a later try may succeed. Refused, or metadata that does
             // not verify: met again.
             let reason = "Notary server \(trust.server) for \(gun): \(error.reason)"
-            throw error.isTransient ? VerificationError.trustServerUnavailable(reason) : VerificationError.trustServerRefused(reason)
+            throw error.isTransient
+                ? VerificationError.trustServerUnavailable(reason) : VerificationError.trustServerRefused(reason, credentials: error.refusedCredentials)
         } catch {
             throw VerificationError.deadlineExceeded
         }

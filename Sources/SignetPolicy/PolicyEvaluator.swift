@@ -524,14 +524,14 @@ public struct PolicyEvaluator: Sendable {
         }
 
         /// Some authority could not finish for a reason a later try may not meet (a transient
-        /// error), and the outcome hangs on it: with those passing, enough would pass. Decided
-        /// only once every authority the outcome hangs on answered (``isSettled`` waits for
-        /// them), so it does not depend on which answered first.
+        /// error), and the outcome hangs on it: with those, and the authorities not asked,
+        /// passing, enough would pass. With ``waitsPastTransientErrors`` every authority the
+        /// outcome hangs on has answered (``isSettled`` waits for them), so it does not depend on
+        /// which answered first; without (admission), it tells what those asked tell.
         private var isUndecided: Bool {
             var transientErrors = 0
             for index in results.indices where results[index]?.status == .error && results[index]?.transient == true { transientErrors += 1 }
-            return transientErrors > 0 && passes + transientErrors >= policy.requiredPasses
-                && policy.authorities.count - certainFailures >= policy.requiredPasses
+            return transientErrors > 0 && policy.authorities.count - certainFailures >= policy.requiredPasses
         }
     }
 

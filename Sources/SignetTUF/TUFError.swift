@@ -77,13 +77,17 @@ public struct TUFError: Error, Sendable, Hashable, CustomStringConvertible {
     /// 502, 503 or 504, so a later try could succeed (a refusal, 401, or another status would
     /// be met again).
     public let isTransient: Bool
+    /// For ``Code/fetchFailed``: the server (or its token service) refused the credentials
+    /// sent, or asked for some and none were: another caller's may be accepted.
+    public let refusedCredentials: Bool
 
     /// An error of `code`; public so that metadata formats and applications outside this
     /// module (Notary v1, the Sigstore root updater) report in the same terms.
-    public init(_ code: Code, _ reason: String, transient: Bool = false) {
+    public init(_ code: Code, _ reason: String, transient: Bool = false, refusedCredentials: Bool = false) {
         self.code = code
         self.reason = reason
         self.isTransient = transient
+        self.refusedCredentials = refusedCredentials
     }
 
     public var description: String { "\(code): \(reason)" }

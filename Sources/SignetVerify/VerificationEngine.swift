@@ -157,12 +157,12 @@ public final class VerificationEngine: AuthorityVerifier {
         }
     }
 
-    /// Whether `error` is a registry's refusal of the credentials sent (401 or 403). Concurrent
-    /// admissions of one image share a verification, but not their pull secrets: an admission
-    /// that joined one refused so tries again with its own.
+    /// Whether `error` is a registry's (or a Notary server's) refusal of the credentials sent
+    /// (401 or 403). Concurrent admissions of one image share a verification, but not their pull
+    /// secrets: an admission that joined one refused so tries again with its own.
     static func dependsOnCredentials(_ error: any Error) -> Bool {
-        guard let registryError = (error as? RegistryError) ?? (error as? VerificationError)?.registryError else { return false }
-        return registryError.kind == .unauthorized || registryError.kind == .denied
+        if let registryError = error as? RegistryError { return registryError.kind == .unauthorized || registryError.kind == .denied }
+        return (error as? VerificationError)?.isCredentialRefusal == true
     }
 
     /// How long a pass is kept: `ttl`, but never past the time it stops holding (an expiring

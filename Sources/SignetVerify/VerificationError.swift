@@ -14,7 +14,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case unsupportedAuthority(String)
         case cancelled
         case trustServer(String)
-        case trustServerRefusal(String)
+        case trustServerRefusal(String, credentials: Bool)
     }
 
     let code: Code
@@ -55,7 +55,7 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
         case .deadlineExceeded: "the verification deadline passed"
         case .unsupportedAuthority(let kind): "no verifier is configured for \(kind) authorities"
         case .cancelled: "the verification was cancelled"
-        case .trustServer(let reason), .trustServerRefusal(let reason): reason
+        case .trustServer(let reason), .trustServerRefusal(let reason, _): reason
         }
     }
 
@@ -68,9 +68,19 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
 
     /// A server that holds signatures or trust data outside the registry answered in a way a
     /// later try would meet again: a refusal (401), a status other than 429 and 502 to 504, or
-    /// metadata that does not verify. `reason` names the server and what failed.
-    public static func trustServerRefused(_ reason: String) -> VerificationError {
-        VerificationError(.trustServerRefusal(reason))
+    /// metadata that does not verify. `reason` names the server and what failed; `credentials`:
+    /// it refused the credentials sent (or asked for some), which another caller's may pass.
+    public static func trustServerRefused(_ reason: String, credentials: Bool = false) -> VerificationError {
+        VerificationError(.trustServerRefusal(reason, credentials: credentials))
+    }
+
+    /// A server refused the credentials sent: another caller's may be accepted.
+    public var isCredentialRefusal: Bool {
+        switch code {
+        case .registry(let error): error.kind == .unauthorized || error.kind == .denied
+        case .trustServerRefusal(_, let credentials): credentials
+        default: false
+        }
     }
 
     /// The verification deadline passed.

@@ -269,6 +269,8 @@ struct PolicyEvaluatorTests {
         #expect(verdict.outcome == .deny && verdict.results[0].authorities.count == 2 && verdict.isUndecided)
         verdict = try await decide(["a.yaml": policyYAML(name: "p", authorities: keyAuthority("down") + keyAuthority("slow"))], waits: false)
         #expect(verdict.outcome == .deny && verdict.results[0].authorities.map(\.authority) == ["down"])
+        // The authority not asked could still pass: undecided, as far as those asked tell.
+        #expect(verdict.isUndecided)
     }
 
     @Test func missingVerifierFailsClosed() async throws {

@@ -260,6 +260,24 @@ struct RegistryAuthenticationTests {
         #expect(issued.withLockedValue { $0 } == 8, "the five-minute tokens pushed each other out")
     }
 
+    /// A token service that is busy or down (429, 502 to 504) fails transiently, as the registry
+    /// itself would: a later try may get a token. A refusal or another status does not.
+    @Test func aBusyTokenServiceFailsTransientlyARefusalDoesNot() async throws {
+        let server = TokenAuthenticator.Server(name: "registry.example", allowsPlainHTTPRealm: false)
+        let challenge = #"Bearer realm="https://auth.registry.example/token",service="registry.example""#
+        for (status, transient) in [(429, true), (502, true), (503, true), (504, true), (500, false), (401, false), (403, false)] {
+            let exchange: TokenAuthenticator.Exchange = { _, _, _ in (status, []) }
+            do {
+                _ = try await TokenAuthenticator().answer(
+                    challenges: [challenge], server: server, scope: "repository:tenant/app:pull", credential: nil, sent: nil,
+                    deadline: .now + .seconds(30), exchange: exchange)
+                Issue.record("HTTP \(status) from the token service gave a token")
+            } catch let error as RegistryError {
+                #expect(error.isTransient == transient, "HTTP \(status): \(error)")
+            }
+        }
+    }
+
     /// A token server that answers with enormous tokens (a mebibyte each, for every repository
     /// named): each is used for its request, none is kept; an ordinary token is kept.
     @Test func enormousTokensAreUsedButNotKept() async throws {

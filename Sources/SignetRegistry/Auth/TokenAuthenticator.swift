@@ -204,6 +204,9 @@ public final class TokenAuthenticator: Sendable {
             throw RegistryError(.unauthorized(
                 registry: server.name,
                 detail: credential.map { "token service refused the credentials of \($0.username)" } ?? "no credentials for this registry"))
+        case 429, 502, 503, 504:
+            // Busy or down: a later try may get a token (transient, as for the registry itself).
+            throw RegistryError(.connectionFailed(registry: server.name, detail: "token service answered HTTP \(response.status)"))
         default:
             throw RegistryError(.badResponse(registry: server.name, detail: "token service answered HTTP \(response.status)"))
         }
