@@ -4,6 +4,7 @@ import SignetAdmission
 import SignetContinuous
 import SignetPolicy
 import SignetRegistry
+import SignetTestSupport
 
 /// A verifier double standing for a key authority: an image passes an authority named
 /// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), cannot be
@@ -48,12 +49,7 @@ final class ManualClock: Sendable {
 }
 
 enum ScanFixtures {
-    static let publicKeyPEM = """
-        -----BEGIN PUBLIC KEY-----
-        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
-        wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
-        -----END PUBLIC KEY-----
-        """
+    static let publicKeyPEM = TestKeys.unusedP256PublicKeyPEM
 
     /// `registry.example/**` must be signed by the authority named `authority` (a key).
     static func policy(authority: String) -> String {

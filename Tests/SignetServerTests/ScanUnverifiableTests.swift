@@ -7,13 +7,6 @@ import Testing
 /// standard error, and the exit status is 2 (an error), not 1 (an untrusted image runs).
 @Suite("signet scan reports an image it cannot verify as an error", .serialized)
 struct ScanUnverifiableTests {
-    static let publicKeyPEM = """
-        -----BEGIN PUBLIC KEY-----
-        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
-        wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
-        -----END PUBLIC KEY-----
-        """
-
     @Test func anImageWhoseRegistryRefusesConnectionsIsAnErrorWithExitStatus2() async throws {
         // Nothing listens on a port just found free: every connection is refused at once.
         let closed = FreePort.make()
@@ -24,7 +17,7 @@ struct ScanUnverifiableTests {
             "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": "shop-signed"],
             "spec": [
                 "images": [["glob": "127.0.0.1:\(closed)/shop/**"]],
-                "authorities": [["name": "release", "key": ["publicKeys": [["pem": Self.publicKeyPEM]]]]],
+                "authorities": [["name": "release", "key": ["publicKeys": [["pem": TestKeys.unusedP256PublicKeyPEM]]]]],
             ],
         ] as [String: Any])
 

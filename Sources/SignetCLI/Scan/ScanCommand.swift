@@ -173,18 +173,17 @@ struct ScanCommand: ParsableCommand, AsynchronousCommand {
         // untrusted image, the more urgent news, makes it 1). An image that could not be
         // verified is named too, and makes it 2: not known untrusted, not known trusted.
         let reportFailure = reportProblem.map(fail)
+        /// Names each of `found` on standard error, under `heading`.
+        func name(_ found: [ImageFinding], _ heading: String) {
+            guard !found.isEmpty else { return }
+            let names = found.map { "\($0.image) (\($0.location): \($0.reason))" }
+            FileHandle.standardError.write(Data("signet scan: \(found.count) \(heading):\n  \(names.joined(separator: "\n  "))\n".utf8))
+        }
         let unverifiable = findings.filter(\.isUnverifiable)
-        if !unverifiable.isEmpty {
-            let names = unverifiable.map { "\($0.image) (\($0.location): \($0.reason))" }
-            FileHandle.standardError.write(Data(
-                "signet scan: \(unverifiable.count) running images could not be verified now:\n  \(names.joined(separator: "\n  "))\n".utf8))
-        }
+        name(unverifiable, "running images could not be verified now")
         let untrusted = findings.filter(\.isUntrusted)
-        guard untrusted.isEmpty else {
-            let names = untrusted.map { "\($0.image) (\($0.location): \($0.reason))" }
-            FileHandle.standardError.write(Data("signet scan: \(untrusted.count) untrusted running images:\n  \(names.joined(separator: "\n  "))\n".utf8))
-            throw ExitCode(1)
-        }
+        name(untrusted, "untrusted running images")
+        guard untrusted.isEmpty else { throw ExitCode(1) }
         if let reportFailure { throw reportFailure }
         if !unverifiable.isEmpty { throw ExitCode(2) }
     }
