@@ -938,6 +938,16 @@ class Webhook(unittest.TestCase):
             self.assertFalse([r for r in role["rules"] if any(x.endswith("/status") for x in r["resources"])])
         self.assertNotIn("signet-exception-approver", {d["metadata"]["name"] for d in render_with(["--set", "rbac.create=false"])})
 
+    def test_no_rbac_objects_without_rbac_create(self):
+        """rbac.create=false is for installers who may not create RBAC: no role or binding at all,
+        whatever else is on (the console's user roles, the metrics reader role)."""
+        docs = render_with(["--set", "rbac.create=false", "--set", "console.enabled=true", "--set", "metrics.auth=kubernetes"])
+        rbac = [(d["kind"], d["metadata"]["name"]) for d in docs if d.get("apiVersion", "").startswith("rbac.authorization.k8s.io/")]
+        self.assertEqual(rbac, [])
+        on = render_with(["--set", "console.enabled=true", "--set", "metrics.auth=kubernetes"])
+        names = {d["metadata"]["name"] for d in find(on, "ClusterRole")}
+        self.assertTrue({"signet-metrics-reader", "signet-console-reader"} <= names, names)
+
     def test_url_mode(self):
         """webhook.url: every webhook calls that URL instead of the Service (the API server never
         resolves a Service name), and the serving certificate the chart issues covers its host."""
