@@ -12,20 +12,8 @@ import Testing
 /// removed or unreadable one failing closed.
 @Suite(.serialized)
 struct KubernetesKeySecretsTests {
-    static let alicePEM = """
-        -----BEGIN PUBLIC KEY-----
-        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
-        wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
-        -----END PUBLIC KEY-----
-
-        """
-    static let bobPEM = """
-        -----BEGIN PUBLIC KEY-----
-        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE01DasuXJ4rfzAEXsURSnbq4QzJ6o
-        EJ2amYV/CBKqEhhl8fDESxsmbdqtBiZkDV2C3znIwV16SsJlRRYO+UrrAQ==
-        -----END PUBLIC KEY-----
-
-        """
+    static let alicePEM = TestKeys.unusedP256PublicKeyPEM + "\n"
+    static let bobPEM = TestKeys.otherUnusedP256PublicKeyPEM + "\n"
 
     static func policy(name: String, secret: String) -> [String: Any] { [
         "apiVersion": "signet.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": ["name": name],

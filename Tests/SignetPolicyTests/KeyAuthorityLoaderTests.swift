@@ -1,14 +1,10 @@
 import Foundation
 import Testing
+import SignetTestSupport
 @testable import SignetPolicy
 
 /// An ECDSA P-256 public key (SubjectPublicKeyInfo, PEM) for policies that need a parsable key.
-let testPublicKeyPEM = """
-    -----BEGIN PUBLIC KEY-----
-    MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
-    wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
-    -----END PUBLIC KEY-----
-    """
+let testPublicKeyPEM = TestKeys.unusedP256PublicKeyPEM
 
 private func keyPolicy(_ keyBody: String) -> String {
     policyYAML(name: "keys", authorities: "    - name: release\n      key:\n" + keyBody)
@@ -73,12 +69,7 @@ struct KeyAuthorityLoaderTests {
         try testPublicKeyPEM.write(toFile: keyFile, atomically: false, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: directory.path + "/secrets/signet/release", withIntermediateDirectories: true)
         // A different key in the secret so the two count as distinct.
-        let other = """
-            -----BEGIN PUBLIC KEY-----
-            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE01DasuXJ4rfzAEXsURSnbq4QzJ6o
-            EJ2amYV/CBKqEhhl8fDESxsmbdqtBiZkDV2C3znIwV16SsJlRRYO+UrrAQ==
-            -----END PUBLIC KEY-----
-            """
+        let other = TestKeys.otherUnusedP256PublicKeyPEM
         try other.write(toFile: directory.path + "/secrets/signet/release/cosign.pub", atomically: false, encoding: .utf8)
         let yaml = keyPolicy("""
                     publicKeys:

@@ -251,10 +251,5 @@ struct KeyTransparencyLogTests {
     }
 
     /// A P-256 public key (any will do for the loader).
-    static let pem = """
-        -----BEGIN PUBLIC KEY-----
-        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEusIAt6EJ3YrTHdg2qkWVS0KuotWQ
-        wHDtyaXlq7Nhj8279+1u/l5pZhXJPW8PnGRRLdO5NbsuM6aT7pOcP100uw==
-        -----END PUBLIC KEY-----
-        """
+    static let pem = TestKeys.unusedP256PublicKeyPEM
 }
