@@ -127,7 +127,7 @@ public struct AdmissionResponder: Sendable {
             logger.warning("bad admission request", metadata: ["error": "\(problem.message)"])
             return .answered(.badRequest(problem.message))
         }
-        let decision = decide(request, body: body)
+        let decision = decide(request, body: body, client: client)
         if case .decided(let response, let outcome) = decision {
             return .answered(answer(request, response: response, outcome: outcome, since: start, client: client))
         }
@@ -196,7 +196,7 @@ public struct AdmissionResponder: Sendable {
 
     // MARK: - Decision
 
-    /// How far ``decide(_:body:)`` got without waiting.
+    /// How far ``decide(_:body:client:)`` got without waiting.
     private enum Decision {
         case decided(AdmissionResponse, DecisionOutcome?)
         /// Images wait for verifications: `evaluator` finishes `pending`.
@@ -237,9 +237,11 @@ public struct AdmissionResponder: Sendable {
         var requirePinned = false
     }
 
-    private func decide(_ request: AdmissionRequest, body: [UInt8]) -> Decision {
-        if let response = SignetResourceAdmission(validator: resourceValidator, exceptionUsage: exceptionUsage, reservations: exceptionReservations)
-            .respond(to: request, body: body) {
+    private func decide(_ request: AdmissionRequest, body: [UInt8], client: AdmissionClient) -> Decision {
+        if let response = SignetResourceAdmission(
+            validator: resourceValidator, exceptionUsage: exceptionUsage, reservations: exceptionReservations,
+            caller: ExceptionReservations.caller(of: client)
+        ).respond(to: request, body: body) {
             return .decided(response, nil)
         }
         if let response = NamespaceOptOutAdmission(rule: namespaceOptOut, logger: logger).respond(to: request, body: body) {

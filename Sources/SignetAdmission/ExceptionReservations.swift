@@ -18,6 +18,14 @@ import SignetPolicy
 /// lifetime (16 namespaces of 256 each filled it before); the table never holds more than twice
 /// ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
 /// reserve nothing.
+///
+/// Reservations are kept per caller (``caller(of:)``), and a review counts only its caller's:
+/// `/validate` answers whoever reaches the port when no client certificate is required (the
+/// chart's default), and a review sent by anyone but the API server creates nothing, so its
+/// reservation must not count against the exceptions the API server sends. Callers with a
+/// verified client certificate share theirs (the API server's instances); others are told apart
+/// by address, so a flood of made-up reviews holds room only against itself, and, once the
+/// table is full, shrinks every holder's share alike (a refusal then says to retry).
 public final class ExceptionReservations: Sendable {
     /// How long an admitted exception is held against its namespace without the source.
     public let lifetime: Duration
@@ -29,21 +37,39 @@ public final class ExceptionReservations: Sendable {
         var until: ContinuousClock.Instant
     }
 
-    private let state = NIOLockedValueBox<(byNamespace: [String: [Reservation]], count: Int)>(([:], 0))
+    /// Whose reservations of which namespace.
+    private struct Holder: Hashable {
+        var caller: String
+        var namespace: String
+    }
+
+    private let state = NIOLockedValueBox<(byHolder: [Holder: [Reservation]], count: Int)>(([:], 0))
+
+    /// Who a review's reservations belong to: every caller with a verified client certificate
+    /// alike, others by the address they connect from (the port left out); "" when neither is
+    /// known (a review decided inside signet).
+    public static func caller(of client: AdmissionClient) -> String {
+        if client.certificateSubject != nil { return "" }
+        guard let address = client.address, let colon = address.lastIndex(of: ":") else { return client.address ?? "" }
+        return "peer " + address[..<colon]
+    }
 
     public init(lifetime: Duration = .seconds(30)) {
         self.lifetime = lifetime
     }
 
-    /// `usage` (the source's view of `namespace`) with the exceptions admitted here that still
-    /// hold: one the view does not count is added, one it counts at fewer bytes (an UPDATE that
-    /// grew it) counts at the admitted size. Nil when the table is full and `namespace` holds
-    /// its share of it.
-    func usage(_ usage: ExemptionLimits.NamespaceUsage, namespace: String, now: ContinuousClock.Instant = .now) -> ExemptionLimits.NamespaceUsage? {
-        state.withLockedValue { state -> ExemptionLimits.NamespaceUsage? in
-            Self.prune(&state, namespace: namespace, now: now)
+    /// `usage` (the source's view of `namespace`) with the exceptions admitted here for
+    /// `caller` that still hold: one the view does not count is added, one it counts at fewer
+    /// bytes (an UPDATE that grew it) counts at the admitted size. Nil when the table is full
+    /// and the caller holds its share of it in `namespace`.
+    func usage(
+        _ usage: ExemptionLimits.NamespaceUsage, namespace: String, caller: String = "", now: ContinuousClock.Instant = .now
+    ) -> ExemptionLimits.NamespaceUsage? {
+        let holder = Holder(caller: caller, namespace: namespace)
+        return state.withLockedValue { state -> ExemptionLimits.NamespaceUsage? in
+            Self.prune(&state, holder: holder, now: now)
             var usage = usage
-            for reservation in state.byNamespace[namespace] ?? [] {
+            for reservation in state.byHolder[holder] ?? [] {
                 if let counted = usage.sizes[reservation.name] {
                     guard counted < reservation.bytes else { continue }
                     usage.remove(reservation.name)
@@ -51,33 +77,34 @@ public final class ExceptionReservations: Sendable {
                 usage.add(reservation.name, bytes: reservation.bytes)
             }
             guard state.count >= Self.maximumEntries else { return usage }
-            let held = state.byNamespace[namespace]?.count ?? 0
-            let holders = state.byNamespace.count + (held == 0 ? 1 : 0)
+            let held = state.byHolder[holder]?.count ?? 0
+            let holders = state.byHolder.count + (held == 0 ? 1 : 0)
             return held < Self.maximumEntries / holders && state.count < 2 * Self.maximumEntries ? usage : nil
         }
     }
 
-    /// Holds `bytes` for the exception `name` of `namespace`, admitted at `now`.
-    func reserve(namespace: String, name: String, bytes: Int, now: ContinuousClock.Instant = .now) {
+    /// Holds `bytes` for the exception `name` of `namespace`, admitted at `now` for `caller`.
+    func reserve(namespace: String, name: String, bytes: Int, caller: String = "", now: ContinuousClock.Instant = .now) {
+        let holder = Holder(caller: caller, namespace: namespace)
         state.withLockedValue { state in
-            var held = state.byNamespace[namespace] ?? []
+            var held = state.byHolder[holder] ?? []
             if let index = held.firstIndex(where: { $0.name == name }) {
                 held[index] = Reservation(name: name, bytes: max(bytes, held[index].bytes), until: now + lifetime)
             } else {
                 held.append(Reservation(name: name, bytes: bytes, until: now + lifetime))
                 state.count += 1
             }
-            state.byNamespace[namespace] = held
+            state.byHolder[holder] = held
         }
     }
 
-    /// Drops the lapsed reservations of `namespace`, and of every namespace when the table is full.
-    private static func prune(_ state: inout (byNamespace: [String: [Reservation]], count: Int), namespace: String, now: ContinuousClock.Instant) {
-        for key in state.count >= maximumEntries ? Array(state.byNamespace.keys) : [namespace] {
-            guard let held = state.byNamespace[key] else { continue }
+    /// Drops the lapsed reservations of `holder`, and of every holder when the table is full.
+    private static func prune(_ state: inout (byHolder: [Holder: [Reservation]], count: Int), holder: Holder, now: ContinuousClock.Instant) {
+        for key in state.count >= maximumEntries ? Array(state.byHolder.keys) : [holder] {
+            guard let held = state.byHolder[key] else { continue }
             let kept = held.filter { $0.until > now }
             state.count -= held.count - kept.count
-            state.byNamespace[key] = kept.isEmpty ? nil : kept
+            state.byHolder[key] = kept.isEmpty ? nil : kept
         }
     }
 }

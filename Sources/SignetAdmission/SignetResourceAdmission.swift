@@ -20,6 +20,8 @@ struct SignetResourceAdmission: Sendable {
     var exceptionUsage: (@Sendable (String) -> ExemptionLimits.NamespaceUsage)? = nil
     /// The exceptions admitted here that the source's view may not count yet.
     var reservations: ExceptionReservations? = nil
+    /// Who sent the review, for ``reservations`` (``ExceptionReservations/caller(of:)``).
+    var caller: String = ""
 
     /// The response for a signet.dev request, or `nil` when `request` is of another group.
     func respond(to request: AdmissionRequest, body: [UInt8]) -> AdmissionResponse? {
@@ -97,7 +99,7 @@ struct SignetResourceAdmission: Sendable {
         if let oldObject, bytes <= ExemptionLimits.measuredBytes(oldObject) { return nil }
         var usage = exceptionUsage(namespace)
         if let reservations {
-            guard let reserved = reservations.usage(usage, namespace: namespace) else {
+            guard let reserved = reservations.usage(usage, namespace: namespace, caller: caller) else {
                 return "signet admitted more PolicyExceptions in the last \(reservations.lifetime) than it keeps track of; retry in a moment"
             }
             usage = reserved
@@ -105,7 +107,7 @@ struct SignetResourceAdmission: Sendable {
         let name = (object["metadata"] as? [String: Any])?["name"] as? String
         if oldObject != nil, let name { usage.remove(name) }
         if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage, namespace: namespace) { return refusal }
-        if !dryRun, let name { reservations?.reserve(namespace: namespace, name: name, bytes: bytes) }
+        if !dryRun, let name { reservations?.reserve(namespace: namespace, name: name, bytes: bytes, caller: caller) }
         return nil
     }
 

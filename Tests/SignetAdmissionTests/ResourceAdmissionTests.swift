@@ -38,14 +38,15 @@ struct ResourceAdmissionTests {
     /// unless `mutate` is false.
     static func respond(
         _ responder: AdmissionResponder, kind: String, resource: String, object: String, oldObject: String? = nil,
-        operation: String = "CREATE", namespace: String? = "team", dryRun: Bool = false, mutate: Bool = true
+        operation: String = "CREATE", namespace: String? = "team", dryRun: Bool = false, mutate: Bool = true,
+        client: AdmissionClient = AdmissionClient()
     ) async throws -> AdmissionResponse {
         func body(_ object: String) -> [UInt8] {
             review(kind: kind, group: "signet.dev", version: "v1alpha1", resource: resource, name: "vendor",
                    namespace: namespace, operation: operation, object: object, oldObject: oldObject, dryRun: dryRun)
         }
         let stamped = mutate ? try await Self.mutated(responder, body(object), object: object) : object
-        return try decodeResponse(await responder.respond(to: body(stamped), deadline: farDeadline))
+        return try decodeResponse(await responder.respond(to: body(stamped), deadline: farDeadline, client: client))
     }
 
     /// `object` with the JSON Patch `/mutate` answers for `body` applied (the `add` and `remove`
@@ -345,6 +346,44 @@ struct ResourceAdmissionTests {
         for name in 100..<240 { full.reserve(namespace: "team", name: "e-\(name)", bytes: 100, now: start + .seconds(1)) }
         #expect(full.usage(.init(), namespace: "team", now: start + .seconds(1)) == nil)
         #expect(full.usage(.init(), namespace: "flood-3", now: start + .seconds(31))?.count == 0, "lapsed, the room comes back")
+    }
+
+    /// `/validate` answers whoever reaches its port when no client certificate is required, and
+    /// a review sent by anyone but the API server creates nothing: made-up CREATEs of exceptions
+    /// from one address held the namespace's whole budget for 30 s, and every real exception
+    /// made meanwhile was refused. Reservations are the caller's own: the made-up ones count
+    /// against that address alone, while reviews from one caller (or from callers with a
+    /// verified client certificate, the API server's instances) are still judged together.
+    @Test func madeUpReviewsFromAnotherAddressHoldNoRoomAgainstTheAPIServers() async throws {
+        var responder = Self.responder()
+        responder.exceptionUsage = { _ in .init() }
+        let note = String(repeating: "n", count: 200_000)
+        func exception(_ name: String) -> String {
+            Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
+                .replacingOccurrences(of: #""name":"vendor","#, with: #""name":"\#(name)","#)
+                .replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","annotations":{"team.example.com/note":"\#(note)"},"#)
+        }
+        let size = ExemptionLimits.measuredBytes(try #require(try JSONSerialization.jsonObject(with: Data(exception("e-0").utf8)) as? [String: Any]))
+        let fit = ExemptionLimits.exceptionBytesPerNamespace / size
+        let intruder = AdmissionClient(address: "10.244.1.7:40112")
+        func create(_ name: String, from client: AdmissionClient) async throws -> Bool {
+            try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: exception(name), client: client).allowed
+        }
+        var admitted = 0
+        for index in 0..<8 where try await create("fake-\(index)", from: intruder) { admitted += 1 }
+        #expect(admitted == fit, "one address's reviews are judged together: \(admitted) of \(fit)")
+        // Another connection of the same address is the same caller.
+        #expect(try await !create("fake-8", from: AdmissionClient(address: "10.244.1.7:40999")))
+        // The API server, with or without a client certificate, still has the whole budget.
+        let apiServer = AdmissionClient(address: "[fd00::1]:51234")
+        #expect(try await create("real-0", from: apiServer), "a made-up review's reservation refused the API server's exception")
+        let verified = AdmissionClient(address: "10.0.0.2:6000", certificateSubject: "CN=kube-apiserver")
+        var verifiedAdmitted = 0
+        for index in 0..<8 where try await create("cert-\(index)", from: AdmissionClient(
+            address: "10.0.0.\(3 + index):6000", certificateSubject: verified.certificateSubject)) { verifiedAdmitted += 1 }
+        #expect(verifiedAdmitted == fit, "callers with a verified certificate share their reservations: \(verifiedAdmitted) of \(fit)")
+        #expect(ExceptionReservations.caller(of: apiServer) == "peer [fd00::1]")
+        #expect(ExceptionReservations.caller(of: verified) == "")
     }
 
     static func podSet(_ exemption: String) throws -> PolicySet {
