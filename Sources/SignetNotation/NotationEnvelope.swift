@@ -204,7 +204,12 @@ public enum NotationSignatureAlgorithm: String, Sendable, Hashable, CaseIterable
         }
     }
 
-    var scheme: SignatureScheme { SignatureScheme(hash: hash, rsaPadding: isECDSA ? .pkcs1v15 : .pss) }
+    /// PS256/384/512 are RSASSA-PSS with a salt as long as the hash (RFC 7518 section 3.5,
+    /// RFC 8230 section 2), as notation-core-go verifies them: a signature with another salt
+    /// length is refused, not recovered.
+    var scheme: SignatureScheme {
+        isECDSA ? SignatureScheme(hash: hash, rsaPadding: .pkcs1v15) : SignatureScheme(hash: hash, rsaPadding: .pss, pssSaltLength: hash.outputByteCount)
+    }
 
     /// Whether `key` is the kind and size this algorithm is defined for (RSA 2048, 3072, 4096
     /// bits for PS256, PS384, PS512; P-256, P-384, P-521 for ES256, ES384, ES512).

@@ -79,6 +79,18 @@ import Testing
     /// as `CN=build\u{0600}\,OU=Release,...`, which read back by grapheme clusters lost the
     /// escape (U+0600 takes the backslash into its cluster) and gained `OU=Release`. The subject
     /// is read from the certificate's own attributes.
+    /// PS256 is RSASSA-PSS with a 32-byte salt (RFC 7518 section 3.5); a signature the key made
+    /// with another salt length is refused, as notation does, instead of its salt being recovered.
+    @Test func aPS256SignatureWithAnotherSaltLengthIsRefused() async throws {
+        for salt in [0, 20, 64] {
+            let signer = try await offThePool { try NotationTestSigner(pssSaltLength: salt) }
+            let stores = NotationTrustStores([.init(type: .ca, name: "acme"): [signer.root]])
+            let outcome = verify(try await offThePool { try signer.jws() }, statement: try NotationTestSigner.statement(), stores: stores, at: signer.validTime)
+            #expect(!outcome.passed, "a PS256 signature with a \(salt)-byte salt was accepted")
+            #expect(outcome.failure?.contains("integrity") == true, "\(outcome.failure ?? "passed")")
+        }
+    }
+
     @Test func aSubjectValueCannotForgeAnotherAttribute() async throws {
         let forged = try await offThePool { try NotationTestSigner(leafSubject: "/C=US/ST=WA/O=Acme/CN=build\u{0600},OU=Release") }
         #expect(forged.leaf.subjectAttributes?.map(\.type) == ["C", "ST", "O", "CN"])

@@ -14,6 +14,8 @@ final class NotationTestSigner: Sendable {
     var leafKey: String { directory.file("leaf.key").path }
     /// Whether the leaf key is ECDSA P-256 (ES256) rather than RSA 2048 (PS256).
     let ecdsa: Bool
+    /// The RSASSA-PSS salt length of PS256 signatures (RFC 7518 section 3.5: the hash's, 32).
+    let pssSaltLength: Int
 
     /// The X.509 v3 extensions of each certificate, in openssl's configuration syntax (one per
     /// line); the defaults meet the Notary Project's certificate requirements.
@@ -26,9 +28,10 @@ final class NotationTestSigner: Sendable {
     /// `leafSubject` in openssl's `/C=../ST=../O=../CN=..` form (UTF-8).
     init(
         leafSubject: String = "/C=US/ST=WA/O=Acme/CN=signer", intermediate withIntermediate: Bool = false, ecdsa: Bool = false,
-        extensions: Extensions = Extensions(), rootHash: String = "sha256", leafHash: String = "sha256"
+        extensions: Extensions = Extensions(), rootHash: String = "sha256", leafHash: String = "sha256", pssSaltLength: Int = 32
     ) throws {
         self.ecdsa = ecdsa
+        self.pssSaltLength = pssSaltLength
         directory = TemporaryDirectory(prefix: "notation-pki")
         let dir = directory.path
         // An empty [req] extension section so that openssl adds no defaults of its own.
@@ -69,13 +72,13 @@ final class NotationTestSigner: Sendable {
         Array(#"{"targetArtifact":{"digest":"\#(target.digest)","mediaType":"\#(target.mediaType)","size":\#(target.size)}}"#.utf8)
     }
 
-    /// RSASSA-PSS SHA-256 (salt length 32) over `message` with the leaf key.
+    /// RSASSA-PSS SHA-256 (salt length ``pssSaltLength``) over `message` with the leaf key.
     func sign(_ message: [UInt8]) throws -> [UInt8] {
         let input = directory.file("message-\(UUID().uuidString)")
         let output = directory.file("signature-\(UUID().uuidString)")
         try Data(message).write(to: input)
         guard ecdsa else {
-            try Self.openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32", "-sign", leafKey, "-out", output.path, input.path])
+            try Self.openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:\(pssSaltLength)", "-sign", leafKey, "-out", output.path, input.path])
             return [UInt8](try Data(contentsOf: output))
         }
         // ECDSA: openssl writes DER (RFC 3279); JWS and COSE carry r || s (RFC 7518 section 3.4).
