@@ -78,13 +78,16 @@ public struct AttestationVerifier: SignatureVerifier {
         Counter(label: "signet_verification_signature_fetches_total", dimensions: [("format", format.name)]).increment()
         // 1. The .att image; 2. the Sigstore bundles attached as referrers.
         try await verifyAttestationImage(&run)
-        try await SigstoreBundleReferrers(registry: registry).scan(request, into: &run, maximumBytes: Self.maximumEnvelopeBytes, optional: true) {
+        let unreadable = try await SigstoreBundleReferrers(registry: registry).scan(request, into: &run, maximumBytes: Self.maximumEnvelopeBytes, optional: true) {
             run, label, _, bundle throws(VerificationError) in
             guard case .dsseEnvelope(let envelope) = bundle.content else { return }  // a message signature attests nothing
             let candidate = AttestationCandidate(envelope: envelope, sigstore: .success(bundle), isBundle: true)
             run.record(examine(candidate, source: "\(label) (referrer)", digest: request.digest, requirements: trust.requirements), label: label)
         }
         let decision = Self.decide(trust, attestations: run.verified, rejections: run.rejections, now: clock.now)
+        // A referrer that could not be read may hold the attestation a requirement lacks: not a
+        // verdict then. It cannot take a pass away (a requirement is met by any attestation).
+        if let unreadable, !decision.passed { throw unreadable }
         run.steps += decision.steps
         return result(decision.passed, decision.reason, decision.failure, run.verified)
     }

@@ -19,11 +19,12 @@ extension CosignKeyVerifier {
     func verifyBundleReferrers(_ run: inout CosignKeyRun) async throws(VerificationError) {
         let trust = run.trust
         let sigstore = bundleVerifier(for: trust)
-        try await SigstoreBundleReferrers(registry: registry).scan(
+        let unreadable = try await SigstoreBundleReferrers(registry: registry).scan(
             run.request, into: &run, while: { $0.distinctSigners.count < trust.threshold }
         ) { run, label, referrer, bundle throws(VerificationError) in
             examineBundle(bundle, referrer: referrer, label: label, sigstore: sigstore, run: &run)
         }
+        if let unreadable, run.distinctSigners.count < trust.threshold { throw unreadable }
     }
 
     /// One bundle referrer: accepted for the keys that signed it, or refused with the reason.

@@ -282,6 +282,10 @@ public struct CosignKeyVerifier: SignatureVerifier {
 struct LayerRejection: Error, Sendable {
     var step: String
     var reason: String
+    /// The registry's answer could not be read (``RegistryError/Kind/badResponse``): the
+    /// artifact's own content, or a registry that answers badly. The artifact is passed over, and
+    /// this is the verification's error if nothing else verifies.
+    var unreadable: VerificationError? = nil
 }
 
 extension Result where Success == [UInt8], Failure == LayerRejection {

@@ -197,7 +197,7 @@ public struct KeylessVerifier: SignatureVerifier {
     // MARK: - Sigstore bundle referrers
 
     private func verifyBundleReferrers(_ run: inout KeylessRun) async throws(VerificationError) -> AcceptedSignature? {
-        try await SigstoreBundleReferrers(registry: registry).scan(run.request, into: &run, while: { $0.accepted == nil }) {
+        let unreadable = try await SigstoreBundleReferrers(registry: registry).scan(run.request, into: &run, while: { $0.accepted == nil }) {
             run, label, _, bundle throws(VerificationError) in
             if case .dsseEnvelope(let envelope) = bundle.content, let problem = Self.statementProblem(envelope) {
                 run.reject(label, step: "content", problem)
@@ -210,6 +210,7 @@ public struct KeylessVerifier: SignatureVerifier {
             guard let verified = run.verify(bundle, artifact: .digest(artifact), label: label) else { return }
             run.accepted = AcceptedSignature(verified: verified, bundle: bundle, location: "\(label) (referrer)", layer: nil, format: .sigstoreBundle)
         }
+        if let unreadable, run.accepted == nil { throw unreadable }
         return run.accepted
     }
 

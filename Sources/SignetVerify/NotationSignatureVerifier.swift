@@ -98,6 +98,8 @@ public struct NotationSignatureVerifier: SignatureVerifier {
         var checkTime = Duration.zero
         var failures: [String] = []
         var downloadsFailedTransiently = false
+        // The first signature whose registry answer could not be read: the error, if none verifies.
+        var unreadable: VerificationError?
         var verifier = NotationVerifier(statement: statement, stores: trust.trustStores, crls: trust.crls, downloads: CRLDownloads(enabled: crlDownloader != nil))
         for (index, descriptor) in listed.referrers.prefix(Self.maximumSignatures).enumerated() {
             let label = "signature \(index) (\(descriptor.digest))"
@@ -106,6 +108,7 @@ public struct NotationSignatureVerifier: SignatureVerifier {
             case .failure(let rejection):
                 steps.append(VerificationStep(name: label, passed: false, detail: rejection.reason))
                 failures.append("\(label): \(rejection.reason)")
+                unreadable = unreadable ?? rejection.unreadable
                 continue
             case .success(let fetched):
                 envelope = fetched
@@ -176,15 +179,21 @@ public struct NotationSignatureVerifier: SignatureVerifier {
         if downloadsFailedTransiently {
             throw VerificationError.trustServerUnavailable("\(summary) (trust policy statement \"\(statement.name)\")")
         }
+        // Nor is a signature the registry's answer for could not be read.
+        if let unreadable { throw unreadable }
         return result(false, "\(summary) (trust policy statement \"\(statement.name)\", level \(statement.level.rawValue))", failure: .noValidSignature)
     }
 
     private struct Rejection: Error {
         let reason: String
+        /// ``LayerRejection/unreadable``.
+        var unreadable: VerificationError? = nil
     }
 
-    /// The signature manifest and its envelope blob; a malformed artifact is a rejection, a
-    /// registry failure is thrown.
+    /// The signature manifest and its envelope blob; a malformed or oversized artifact is a
+    /// rejection (whoever may push a referrer must not keep the signatures after it from being
+    /// examined), as is an answer that cannot be read (kept as ``Rejection/unreadable``); a
+    /// registry that cannot be reached, or refuses, is thrown.
     private func fetchEnvelope(_ descriptor: Descriptor, request: VerificationRequest) async throws(VerificationError) -> Result<([UInt8], String), Rejection> {
         do {
             let manifest = try await registry.manifest(request.image.withDigest(descriptor.digest), accepting: [MediaType.ociManifest], deadline: request.deadline)
@@ -208,8 +217,10 @@ public struct NotationSignatureVerifier: SignatureVerifier {
                 return .failure(Rejection(reason: "the envelope is \(bytes.count) bytes; its descriptor says \(layer.size)"))
             }
             return .success((bytes, layer.mediaType))
-        } catch let error where error.kind == .notFound || error.kind == .digestMismatch {
+        } catch let error where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
             return .failure(Rejection(reason: "\(error)"))
+        } catch let error where error.kind == .badResponse {
+            return .failure(Rejection(reason: "cannot be read: \(error)", unreadable: VerificationError(error)))
         } catch {
             throw VerificationError(error)
         }

@@ -10,9 +10,13 @@ import SignetSigstore
 /// whose layer of that media type holds the bundle JSON.
 ///
 /// Shared by the keyless and the key-based verifiers and by attestations
-/// (``scan(_:into:maximumBytes:while:examine:)``); what a bundle must prove is theirs to check. Content that cannot be used (a missing or tampered blob, a manifest with another
-/// subject, JSON that is not a bundle) is a rejection of that referrer, never an error; a
-/// registry that cannot be reached is an error.
+/// (``scan(_:into:maximumBytes:optional:while:examine:)``); what a bundle must prove is theirs
+/// to check. Content that cannot be used (a missing, oversized or tampered blob, a manifest with
+/// another subject, JSON that is not a bundle) is a rejection of that referrer, never an error,
+/// so whoever may push a referrer cannot keep a valid bundle after it from being examined; a
+/// registry that cannot be reached is an error. An answer that cannot be read (a malformed
+/// manifest, or a registry's 500) is passed over too, and returned, to be the verification's
+/// error when nothing else verifies.
 struct SigstoreBundleReferrers {
     /// The prefix every Sigstore bundle media type shares.
     static let mediaTypePrefix = "application/vnd.dev.sigstore.bundle"
@@ -82,19 +86,24 @@ struct SigstoreBundleReferrers {
     ///
     /// With `optional`, finding no bundle is not a failed step (attestations may all be in the
     /// `.att` image); for a signature it is.
+    ///
+    /// Returns the error of the first referrer whose registry answer could not be read
+    /// (``LayerRejection/unreadable``), for the caller to throw when what it wanted was not found.
+    @discardableResult
     func scan<Run: BundleReferrerRecording>(
         _ request: VerificationRequest, into run: inout Run, maximumBytes: Int = maximumBundleBytes, optional: Bool = false,
         while proceed: (Run) -> Bool = { _ in true },
         examine: (inout Run, _ label: String, _ referrer: Descriptor, _ bundle: SigstoreBundle) async throws(VerificationError) -> Void
-    ) async throws(VerificationError) {
+    ) async throws(VerificationError) -> VerificationError? {
         let listing = try await list(request)
         var step = listing.step
         if optional { step.passed = true }
         run.steps.append(step)
         if let absence = listing.absence {
             run.recordAbsence(absence)
-            return
+            return nil
         }
+        var unreadable: VerificationError?
         for descriptor in listing.bundles {
             guard proceed(run) else { break }
             run.recordCandidate()
@@ -102,6 +111,7 @@ struct SigstoreBundleReferrers {
             switch try await fetch(descriptor, for: request, maximumBytes: maximumBytes) {
             case .failure(let rejection):
                 run.reject(label, step: rejection.step, rejection.reason)
+                unreadable = unreadable ?? rejection.unreadable
             case .success(let fetched):
                 run.steps.append(VerificationStep(
                     name: "\(label) bundle", passed: true, detail: "\(fetched.bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
@@ -111,6 +121,7 @@ struct SigstoreBundleReferrers {
         if listing.overflow > 0 {
             run.recordUnexamined("\(listing.overflow) further bundle(s) not examined (at most \(Self.maximumReferrers))")
         }
+        return unreadable
     }
 
     /// Reads the bundle `descriptor` names; a referrer that cannot be used is a rejection
@@ -123,6 +134,8 @@ struct SigstoreBundleReferrers {
             fetched = try await registry.manifest(request.image.withDigest(descriptor.digest), deadline: request.deadline)
         } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
             return .failure(LayerRejection(step: "manifest", reason: "the referring manifest cannot be used: \(error)"))
+        } catch where error.kind == .badResponse {
+            return .failure(LayerRejection(step: "manifest", reason: "the referring manifest cannot be read: \(error)", unreadable: VerificationError(error)))
         } catch {
             throw VerificationError(error)
         }
@@ -144,6 +157,9 @@ struct SigstoreBundleReferrers {
             bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: maximumBytes, deadline: request.deadline)
         } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
             return .failure(LayerRejection(step: "bundle blob", reason: "the bundle blob \(layer.digest) cannot be used: \(error)"))
+        } catch where error.kind == .badResponse {
+            return .failure(LayerRejection(
+                step: "bundle blob", reason: "the bundle blob \(layer.digest) cannot be read: \(error)", unreadable: VerificationError(error)))
         } catch {
             throw VerificationError(error)
         }

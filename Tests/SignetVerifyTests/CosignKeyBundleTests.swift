@@ -57,6 +57,33 @@ struct CosignKeyBundleTests {
         await fixture.stop()
     }
 
+    /// A bundle referrer listed first whose manifest cannot be read (more JSON values than a
+    /// registry document may hold): passed over, and the valid bundle after it verifies; alone,
+    /// it makes the verification an error (it may be the registry's answer), not a verdict.
+    @Test func aReferrerThatCannotBeReadDoesNotHideAValidBundle() async throws {
+        let fixture = try await VerificationFixture()
+        let key = try await TestSigningKey.generate(.ecP256)
+        let image = try fixture.reference("bundles/crowded:v1")
+        let digest = try await fixture.images.pushImage(image)
+        let empty = try await fixture.client.pushBlob(Array("{}".utf8), mediaType: "application/vnd.oci.empty.v1+json", to: image, deadline: deadline())
+        var annotations: [String: String] = [:]
+        for index in 0..<60_000 { annotations["a\(index)"] = "" }
+        let crowded = Manifest.image(ImageManifest(
+            artifactType: KeyBundle.mediaType, config: empty, layers: [empty],
+            subject: Descriptor(mediaType: MediaType.ociManifest, digest: digest, size: 2), annotations: annotations))
+        var entry = try await fixture.client.pushManifest(crowded, to: image.withDigest(try crowded.descriptor().digest), deadline: deadline())
+        entry.artifactType = KeyBundle.mediaType
+        let bundle = try await KeyBundle.dsse(KeyBundle.statement(for: digest), key: key)
+        try await KeyBundle.attach([bundle], to: digest, in: image, client: fixture.client, listedFirst: [entry])
+        let passed = try await fixture.verify(image, keyAuthority([try key.trusted("release")]))
+        #expect(passed.passed, "\(passed.reason)")
+        #expect(passed.steps.contains { $0.name.contains("bundle \(entry.digest)") && !$0.passed }, "\(passed.steps.map(\.name))")
+
+        try await KeyBundle.attach([], to: digest, in: image, client: fixture.client, listedFirst: [entry])
+        await #expect(throws: VerificationError.self) { _ = try await fixture.verify(image, keyAuthority([try key.trusted("release")])) }
+        await fixture.stop()
+    }
+
     @Test func aBundleForAnotherImageIsDenied() async throws {
         let fixture = try await VerificationFixture()
         let key = try await TestSigningKey.generate(.ecP256)

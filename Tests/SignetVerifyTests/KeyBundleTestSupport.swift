@@ -56,14 +56,16 @@ enum KeyBundle {
 
     /// Pushes each bundle as a referrer manifest whose `subject` is `subject` (default: the
     /// digest it is listed under), and the tag-schema index `sha256-<hex>` of `digest` listing
-    /// them all (the Debian registry has no referrers API). Returns the referrers' digests.
+    /// them all (the Debian registry has no referrers API), after `listedFirst`. Returns the
+    /// referrers' digests.
     @discardableResult
     static func attach(
-        _ bundles: [[UInt8]], to digest: ImageDigest, subject: ImageDigest? = nil, in image: ImageReference, client: RegistryClient
+        _ bundles: [[UInt8]], to digest: ImageDigest, subject: ImageDigest? = nil, in image: ImageReference, client: RegistryClient,
+        listedFirst: [Descriptor] = []
     ) async throws -> [ImageDigest] {
         let repository = image.withDigest(digest)
         let empty = try await client.pushBlob(Array("{}".utf8), mediaType: "application/vnd.oci.empty.v1+json", to: repository, deadline: deadline())
-        var entries: [Descriptor] = []
+        var entries = listedFirst
         for json in bundles {
             let layer = try await client.pushBlob(json, mediaType: mediaType, to: repository, deadline: deadline())
             let manifest = Manifest.image(ImageManifest(
@@ -76,7 +78,7 @@ enum KeyBundle {
         }
         let tagged = try ImageReference(parsing: "\(image.name):\(digest.tagForm)")
         try await client.pushManifest(Manifest.index(ImageIndex(manifests: entries)), to: tagged, deadline: deadline())
-        return entries.map(\.digest)
+        return entries.dropFirst(listedFirst.count).map(\.digest)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SignetCrypto
 import SignetPolicy
 import SignetRegistry
 import SignetTestSupport
@@ -15,11 +16,13 @@ struct NotationVerifierTests {
         let client: RegistryClient
         let engine: VerificationEngine
 
-        init() async throws {
+        init(layouts: [String] = [
+            "e2e", "e2e-valid-signature", "e2e-valid-multiple-signatures", "e2e-invalid-signature", "e2e-expired-signature", "e2e-with-expired-cert",
+        ]) async throws {
             registry = try await offThePool { try RegistryFixture() }
             client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
             engine = VerificationEngine(registry: client, verifiers: [NotationSignatureVerifier(registry: client, clock: .fixed(NotationLayouts.pinnedTime))])
-            for layout in ["e2e", "e2e-valid-signature", "e2e-valid-multiple-signatures", "e2e-invalid-signature", "e2e-expired-signature", "e2e-with-expired-cert"] {
+            for layout in layouts {
                 try await NotationLayouts.push(layout, to: registry, client: client)
             }
         }
@@ -84,6 +87,68 @@ struct NotationVerifierTests {
         let scoped = try await fixture.verify("e2e-valid-signature", policy: "registry_scope_trustpolicy.json", scope: "\(fixture.registry.host)/e2e-valid-signature")
         #expect(scoped.passed, "\(scoped.reason)")
 
+        await fixture.stop()
+    }
+
+    /// Whoever may push a referrer of an image must not keep its valid signature from being
+    /// examined: signatures listed before it whose manifest cannot be read (more JSON values
+    /// than a registry document may hold) or whose envelope blob is larger than its descriptor
+    /// says are passed over, and the valid one verifies. Without a valid one, an unreadable
+    /// manifest makes the verification an error (it may be the registry's), not a verdict.
+    @Test func signaturesThatCannotBeReadDoNotHideAValidOne() async throws {
+        let fixture = try await Fixture(layouts: ["e2e-valid-signature"])
+        let client = fixture.client
+        let repository = try ImageReference(parsing: "\(fixture.registry.host)/e2e-valid-signature")
+        let subject: [String: Any] = [
+            "mediaType": MediaType.ociManifest, "size": 517,
+            "digest": "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9",
+        ]
+        let valid: [String: Any] = [
+            "mediaType": MediaType.ociManifest, "size": 728, "artifactType": MediaType.notarySignature,
+            "digest": "sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f",
+        ]
+        let config: [String: Any] = [
+            "mediaType": MediaType.notarySignature, "size": 2,
+            "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+        ]
+        func push(_ manifest: [String: Any]) async throws -> [String: Any] {
+            let bytes = [UInt8](try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]))
+            let digest = "sha256:" + DigestAlgorithm.sha256.hexHash(bytes)
+            try await client.pushManifest(bytes, mediaType: MediaType.ociManifest, to: try ImageReference(parsing: "\(repository.name)@\(digest)"), deadline: deadline())
+            return ["mediaType": MediaType.ociManifest, "size": bytes.count, "digest": digest, "artifactType": MediaType.notarySignature]
+        }
+        // 1. A manifest of 120,000 JSON values (60,000 annotations).
+        var annotations: [String: String] = [:]
+        for index in 0..<60_000 { annotations["a\(index)"] = "" }
+        let crowded = try await push([
+            "schemaVersion": 2, "mediaType": MediaType.ociManifest, "config": config, "subject": subject, "annotations": annotations,
+            "layers": [["mediaType": "application/jose+json", "size": 2070, "digest": "sha256:c9af07e038b2b1a463e648986ad7273157511ffeba0b689f33e5472bae471f50"]],
+        ])
+        // 2. An envelope layer whose descriptor says 2,070 bytes and whose blob is 2 MiB.
+        let large = [UInt8](repeating: UInt8(ascii: "x"), count: 2 << 20)
+        try await client.pushBlob(large, to: repository, deadline: deadline())
+        let oversized = try await push([
+            "schemaVersion": 2, "mediaType": MediaType.ociManifest, "config": config, "subject": subject,
+            "layers": [["mediaType": "application/jose+json", "size": 2070, "digest": "sha256:" + DigestAlgorithm.sha256.hexHash(large)]],
+        ])
+        func listReferrers(_ manifests: [[String: Any]]) async throws {
+            let index: [String: Any] = ["schemaVersion": 2, "mediaType": MediaType.ociIndex, "manifests": manifests]
+            let bytes = [UInt8](try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys]))
+            try await client.pushManifest(
+                bytes, mediaType: MediaType.ociIndex,
+                to: try ImageReference(parsing: "\(repository.name):sha256-b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9"), deadline: deadline())
+        }
+        try await listReferrers([crowded, oversized, valid])
+        let passed = try await fixture.verify("e2e-valid-signature", policy: "trustpolicy.json")
+        #expect(passed.passed, "\(passed.reason)")
+        #expect(passed.steps.filter { $0.name.hasPrefix("signature ") && !$0.passed }.count == 2, "\(passed.steps.map(\.name))")
+
+        // Without the valid one: the oversized envelope alone is a verdict, the unreadable manifest an error.
+        try await listReferrers([oversized])
+        let refused = try await fixture.verify("e2e-valid-signature", policy: "trustpolicy.json")
+        #expect(!refused.passed && refused.failure == .noValidSignature, "\(refused.reason)")
+        try await listReferrers([oversized, crowded])
+        await #expect(throws: VerificationError.self) { _ = try await fixture.verify("e2e-valid-signature", policy: "trustpolicy.json") }
         await fixture.stop()
     }
 }
