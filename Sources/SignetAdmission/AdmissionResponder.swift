@@ -61,6 +61,10 @@ public struct AdmissionResponder: Sendable {
     /// Looks up the controllers above an admitted object, so that an exception for a controller
     /// exempts what it creates; without one, an exception applies only to the objects it names.
     public var ownerChainResolver: (any OwnerChainResolver)? = nil
+    /// Users besides kube-controller-manager's controller loops whose objects' owner references
+    /// are followed (``ControllerReference/mayBeClaimed(by:alsoTrusted:)``): where a
+    /// distribution runs the built-in controllers under other names.
+    public var ownerReferenceWriters: Set<String> = []
     /// Who may add, change or remove the opt-out label on a Namespace (nobody by default).
     public var namespaceOptOut = NamespaceOptOutRule()
     /// Whether `/validate` denies a Pod image named by tag alone whose signature authorities
@@ -298,9 +302,27 @@ public struct AdmissionResponder: Sendable {
         var prepared = Prepared(uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator)
         prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
-            return .resolvingOwners(prepared, ownerChainResolver, controller)
+            // A scan decides a Pod that runs: who made it is not in the review, and admission
+            // already judged that.
+            guard source != .scan, let refusal = ownerClaimRefusal(controller, user: request.userInfo?.username) else {
+                return .resolvingOwners(prepared, ownerChainResolver, controller)
+            }
+            prepared.notes.append("exceptions for the controllers of this \(kind) were not applied: \(refusal)")
         }
         return evaluate(prepared)
+    }
+
+    /// Why the owner reference `controller` of an object `user` makes is not followed, or nil
+    /// when it is (``ControllerReference/mayBeClaimed(by:alsoTrusted:)``).
+    func ownerClaimRefusal(_ controller: ControllerReference, user: String?) -> String? {
+        guard !controller.mayBeClaimed(by: user, alsoTrusted: ownerReferenceWriters) else { return nil }
+        let maker = ControllerReference.controllerUsers[controller.kind].map { "\($0) or \(ControllerReference.controllerManagerUser)" }
+            ?? ControllerReference.controllerManagerUser
+        // The names are the review's: printable and bounded, as a verdict's reason is.
+        return UntrustedText.bounded(
+            "it claims \(controller.kind) \"\(controller.name)\" as its controller, but was sent by \(user ?? "an unnamed user"), "
+                + "not by the controller that makes such objects (\(maker)); anyone who may read the \(controller.kind) can copy its owner reference",
+            limit: 1_024)
     }
 
     /// The owner chain above `subject`, read for exceptions that name its controllers; the

@@ -58,6 +58,9 @@ struct ResourceOptions: ParsableArguments {
     @Option(name: .long, help: "Namespace labels that ClusterImagePolicy namespace selectors read, comma-separated: only --namespace-opt-out-group may add, change or remove them, as the opt-out label (the webhook configuration must send Namespaces carrying them). (env: SIGNET_GUARDED_NAMESPACE_LABELS)")
     var guardedNamespaceLabels: String?
 
+    @Option(name: .long, help: "Users besides kube-controller-manager's controller loops (system:serviceaccount:kube-system:replicaset-controller, ..., system:kube-controller-manager) whose objects' owner references are followed, so an exception for a controller exempts what they make; comma-separated. (env: SIGNET_OWNER_REFERENCE_WRITERS)")
+    var ownerReferenceWriters: String?
+
     /// `--policy-source`: where policies come from.
     private func source() throws -> ResourceSettings.Source {
         let sourceText = EnvironmentOption.string(policySource, "SIGNET_POLICY_SOURCE", default: "directory")!
@@ -97,10 +100,17 @@ struct ResourceOptions: ParsableArguments {
         for label in guarded where label.contains(where: { $0.isWhitespace || $0 == "=" }) || label.hasPrefix("/") || label.hasSuffix("/") {
             throw ValidationError("--guarded-namespace-labels: \"\(label)\" is not a label key (such as environment or example.com/tier)")
         }
+        let writers = (EnvironmentOption.string(ownerReferenceWriters, "SIGNET_OWNER_REFERENCE_WRITERS") ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // A group is not a user; and a name every workload could act as would vouch for anyone.
+        for writer in writers where writer.hasPrefix("system:serviceaccounts") || writer == "system:anonymous" || everyone.contains(writer) {
+            throw ValidationError("--owner-reference-writers: \"\(writer)\" is not the user one controller acts as; name each controller's user")
+        }
         var settings = ResourceSettings(
             source: source, exemptions: exemptions, writeStatus: writeStatus, registrySecrets: secrets,
             auditToStandardOutput: auditText == "stdout", namespaceOptOutGroup: optOutGroup)
         settings.guardedNamespaceLabels = guarded
+        settings.ownerReferenceWriters = writers
         return settings
     }
 }
@@ -137,6 +147,8 @@ struct ResourceSettings: Sendable {
     var namespaceOptOutGroup: String?
     /// `--guarded-namespace-labels`: labels under the same rule as the opt-out label.
     var guardedNamespaceLabels: [String] = []
+    /// `--owner-reference-writers` (``AdmissionResponder/ownerReferenceWriters``).
+    var ownerReferenceWriters: [String] = []
 }
 
 /// `--max-bypass-window` / `SIGNET_MAX_BYPASS_WINDOW` and `--max-exception-window` /

@@ -1015,6 +1015,16 @@ class Webhook(unittest.TestCase):
         self.assertFalse([n for n in self.webhooks("defaults") if n.startswith("namespaces-")])
         self.assertNotIn("guarded-namespace-labels", container_args(one(render("defaults"), "Deployment")))
 
+    def test_owner_reference_writers_reach_serve_and_the_scan(self):
+        """policies.ownerReferenceWriters: passed to the webhook and the scan CronJob alike; none by default."""
+        writers = ["system:serviceaccount:openshift-infra:replicaset-controller", "acme-controller"]
+        docs = render_with(["--set-json", "policies.ownerReferenceWriters=" + json.dumps(writers),
+                            "--set", "continuousVerification.cronJob.enabled=true"])
+        self.assertEqual(container_args(one(docs, "Deployment"))["owner-reference-writers"], ",".join(writers))
+        scan_args = [a for a in scan_pod(docs)["containers"][0]["args"] if a.startswith("--owner-reference-writers=")]
+        self.assertEqual(scan_args, ["--owner-reference-writers=" + ",".join(writers)])
+        self.assertNotIn("owner-reference-writers", container_args(one(render("defaults"), "Deployment")))
+
     def test_first_install_warns_and_one_value_enforces(self):
         """A fresh install cannot lock the cluster out: images no policy covers are admitted with a
         warning (--no-match-action warn); enforcement.mode=enforce denies them everywhere, and

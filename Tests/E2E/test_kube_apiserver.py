@@ -976,9 +976,15 @@ class T05Exemptions(Step):
         """`ownerReferences` naming a controller, as the controller-manager writes them."""
         return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": True}]
 
+    # What kube-controller-manager's loops act as (no controller-manager runs here: the objects
+    # they would make are created in their name, by impersonation); `create`, since their
+    # roles may not always `get` what `apply` reads first.
+    AS_DEPLOYMENT_CONTROLLER = "--as=system:serviceaccount:kube-system:deployment-controller"
+    AS_REPLICASET_CONTROLLER = "--as=system:serviceaccount:kube-system:replicaset-controller"
+
     def deployment_web_and_its_replica_set(self, ns, image, exception_name):
         """Deployment `web` running `image`, admitted under `exception_name`, and its ReplicaSet
-        `web-1` made by hand (no controller-manager runs here); the ReplicaSet's UID."""
+        `web-1` made as the Deployment controller would make it; the ReplicaSet's UID."""
         self.assertAdmitted(ENV.kubectl("create", "deployment", "web", "-n", ns, f"--image={image}", check=False), warning=exception_name)
         deployment = ENV.get("deployment", "web", "-n", ns)
         replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -986,7 +992,8 @@ class T05Exemptions(Step):
                                     "ownerReferences": self.owned_by("Deployment", "web", deployment["metadata"]["uid"])},
                        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
                            "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
-        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=replica_set, check=False), warning=exception_name)
+        self.assertAdmitted(ENV.kubectl("create", "-f", "-", self.AS_DEPLOYMENT_CONTROLLER, input=replica_set, check=False),
+                            warning=exception_name)
         return ENV.get("replicaset", "web-1", "-n", ns)["metadata"]["uid"]
 
     def pod_of_web_1(self, name, ns, uid, image):
@@ -1004,15 +1011,22 @@ class T05Exemptions(Step):
             "legacy-web", ns, until, policies=["e2e-alice"], kinds=["Deployment"], names=["web"])))
         wait_for_state("policyexception", "legacy-web", "Active", "-n", ns)
         rs_uid = self.deployment_web_and_its_replica_set(ns, image, "legacy-web")
-        self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
+        self.assertAdmitted(ENV.kubectl("create", "-f", "-", self.AS_REPLICASET_CONTROLLER,
+                                        input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
                             warning="legacy-web")
         # A Pod that claims the ReplicaSet with another UID, or runs an image the Deployment does not.
         made_up = "00000000-0000-0000-0000-000000000000"
-        forged = ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-b", ns, made_up, image), check=False)
+        forged = ENV.kubectl("create", "-f", "-", self.AS_REPLICASET_CONTROLLER,
+                             input=self.pod_of_web_1("web-1-b", ns, made_up, image), check=False)
         self.assertDeniedBySignet(forged, "e2e-alice")
         self.assertIn(f"not {made_up} as the owner reference claims", forged.stderr)
         self.assertDeniedBySignet(ENV.kubectl(
-            "apply", "-f", "-", input=self.pod_of_web_1("web-1-c", ns, rs_uid, ENV.images["tampered"]), check=False))
+            "create", "-f", "-", self.AS_REPLICASET_CONTROLLER,
+            input=self.pod_of_web_1("web-1-c", ns, rs_uid, ENV.images["tampered"]), check=False))
+        # The real owner reference, copied into a Pod someone else creates: no exception.
+        copied = ENV.kubectl("create", "-f", "-", input=self.pod_of_web_1("web-1-d", ns, rs_uid, image), check=False)
+        self.assertDeniedBySignet(copied, "e2e-alice")
+        self.assertIn("not by the controller that makes such objects", copied.stderr)
         # A bare Pod in the namespace is not the Deployment.
         self.assertDeniedBySignet(ENV.kubectl("run", "bare", "-n", ns, f"--image={image}", check=False), "e2e-alice")
 
@@ -1037,13 +1051,15 @@ class T05Exemptions(Step):
                 "bob-signs-later", ns, until, policies=["e2e-owned-bob"], kinds=["Deployment"], names=["web"])))
             wait_for_state("policyexception", "bob-signs-later", "Active", "-n", ns)
             rs_uid = self.deployment_web_and_its_replica_set(ns, image, "bob-signs-later")
-            self.assertAdmitted(ENV.kubectl("apply", "-f", "-", input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
+            self.assertAdmitted(ENV.kubectl("create", "-f", "-", self.AS_REPLICASET_CONTROLLER,
+                                            input=self.pod_of_web_1("web-1-a", ns, rs_uid, image), check=False),
                                 warning="bob-signs-later")
             pinned = ENV.get("pod", "web-1-a", "-n", ns)["spec"]["containers"][0]["image"]
             self.assertTrue(pinned.startswith(image + "@sha256:"), f"pinned to the verified digest: {pinned}")
             # A Pod whose owner does not check out gets no exception: pinned, and denied by the second policy.
             forged = self.pod_of_web_1("web-1-b", ns, "00000000-0000-0000-0000-000000000000", image)
-            self.assertDeniedBySignet(ENV.kubectl("apply", "-f", "-", input=forged, check=False), "e2e-owned-bob")
+            self.assertDeniedBySignet(ENV.kubectl("create", "-f", "-", self.AS_REPLICASET_CONTROLLER, input=forged, check=False),
+                                      "e2e-owned-bob")
         finally:
             ENV.kubectl("delete", "clusterimagepolicy", "e2e-owned-bob", check=False)
 

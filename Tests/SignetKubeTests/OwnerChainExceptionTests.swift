@@ -96,8 +96,11 @@ struct OwnerChainExceptionTests {
         return responder
     }
 
-    /// A review of a `kind` object in `shop` created by the ReplicaSet controller, claiming `owner`.
-    static func review(kind: String = "Pod", image: String = "ghcr.io/acme/web:v1", volumeImage: String? = nil, owner: OwnerClaim?) throws -> [UInt8] {
+    /// A review of a `kind` object in `shop` claiming `owner`, sent by `user` (default: the
+    /// controller loop that makes objects for an owner of that kind).
+    static func review(
+        kind: String = "Pod", image: String = "ghcr.io/acme/web:v1", volumeImage: String? = nil, owner: OwnerClaim?, user: String? = nil
+    ) throws -> [UInt8] {
         var metadata: [String: Any] = ["generateName": "web-5d4f-", "namespace": "shop"]
         if let owner { metadata["ownerReferences"] = [owner.json] }
         var podSpec: [String: Any] = ["containers": [["name": "app", "image": image]]]
@@ -112,7 +115,7 @@ struct OwnerChainExceptionTests {
                 "uid": "u-1", "kind": ["group": group, "version": "v1", "kind": kind],
                 "resource": ["group": group, "version": "v1", "resource": kind.lowercased() + "s"],
                 "namespace": "shop", "operation": "CREATE",
-                "userInfo": ["username": "system:serviceaccount:kube-system:replicaset-controller"],
+                "userInfo": ["username": user ?? ControllerReference.controllerUsers[owner?.kind ?? "ReplicaSet"] ?? "nobody"],
                 "object": object,
             ] as [String: Any],
         ]
@@ -145,6 +148,36 @@ struct OwnerChainExceptionTests {
         let requests = try await offThePool { try server.requests() }
         #expect(requests.contains("GET /apis/apps/v1/namespaces/shop/replicasets/web-5d4f"))
         #expect(requests.contains("GET /apis/apps/v1/namespaces/shop/deployments/web"))
+    }
+
+    /// An owner reference is no secret: whoever may read the ReplicaSet can copy its UID into a
+    /// Pod of their own, running the template's image with any command, service account or
+    /// volume. Only the controller that makes such objects is believed: the ReplicaSet's loop
+    /// (its service account), kube-controller-manager itself, or a user named as an owner
+    /// reference writer; a scan, which decides Pods that already run, follows the chain.
+    @Test func aRealOwnerReferenceCopiedByAnotherUserExemptsNothing() async throws {
+        let server = try await Self.cluster()
+        defer { server.stop() }
+        var responder = try Self.responder(server)
+        let copied = try Self.review(owner: Self.webReplicaSet, user: "alice")
+        let pod = await Self.decide(responder, copied)
+        #expect(!pod.allowed, "\(pod.text)")
+        #expect(pod.text.contains(
+            "exceptions for the controllers of this Pod were not applied: it claims ReplicaSet \\\"web-5d4f\\\" as its controller, but was sent by alice, "
+                + "not by the controller that makes such objects (system:serviceaccount:kube-system:replicaset-controller or system:kube-controller-manager)"),
+            "\(pod.text)")
+        let requests = try await offThePool { try server.requests() }
+        #expect(!requests.contains { $0.contains("/replicasets/") }, "the chain of a claim not believed is not read: \(requests)")
+        // The Deployment's loop makes ReplicaSets, not Pods.
+        #expect(!(await Self.decide(responder, try Self.review(
+            owner: Self.webReplicaSet, user: "system:serviceaccount:kube-system:deployment-controller"))).allowed)
+
+        #expect((await Self.decide(responder, try Self.review(owner: Self.webReplicaSet, user: "system:kube-controller-manager"))).allowed)
+        responder.ownerReferenceWriters = ["alice"]
+        #expect((await Self.decide(responder, copied)).allowed)
+        responder.ownerReferenceWriters = []
+        responder.source = .scan
+        #expect((await Self.decide(responder, copied)).allowed, "a running Pod's owner chain is followed whoever made it")
     }
 
     @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {
@@ -249,6 +282,11 @@ struct OwnerChainExceptionTests {
         let pinned = await mutate(forged)
         #expect(pinned.contains("patch"), "\(pinned)")
         #expect(!(await Self.decide(responder, forged)).allowed)
+        // Nor does the real owner reference in a Pod another user sends.
+        let copied = try Self.review(owner: Self.webReplicaSet, user: "alice")
+        let copiedPinned = await mutate(copied)
+        #expect(copiedPinned.contains("patch"), "\(copiedPinned)")
+        #expect(!(await Self.decide(responder, copied)).allowed)
     }
 
     @Test func templateImagesMatchByTagOrPinnedDigest() throws {

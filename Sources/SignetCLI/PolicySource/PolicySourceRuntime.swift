@@ -159,6 +159,7 @@ struct PolicySourceRuntime: Sendable {
         responder.namespaceLabels = { source.namespaceLabels($0) }
         if settings.source == .kubernetes { responder.exceptionUsage = { source.exceptionUsage($0) ?? ExemptionLimits.NamespaceUsage() } }
         responder.ownerChainResolver = ownerChainResolver
+        responder.ownerReferenceWriters = Set(settings.ownerReferenceWriters)
         responder.namespaceOptOut = NamespaceOptOutRule(
             label: exemptions.namespaceOptOutLabel, group: settings.namespaceOptOutGroup, guardedLabels: settings.guardedNamespaceLabels)
         // Deferred: `signet serve` writes the lines at the end of each event-loop pass, before

@@ -34,6 +34,33 @@ public struct ControllerReference: Sendable, Hashable {
 
     /// Whether the chain may be followed through this reference (a built-in controller kind in its own group).
     public var isFollowed: Bool { Self.followedKinds[kind] == group }
+
+    /// The user kube-controller-manager creates and changes the objects of each followed
+    /// controller kind as, with `--use-service-account-credentials` (kubeadm's default, and that
+    /// of the managed offerings): the service account of the controller loop that owns them
+    /// (`ReplicaSet` for the Pods a ReplicaSet makes, `Deployment` for its ReplicaSets, ...).
+    public static let controllerUsers: [String: String] = [
+        "ReplicaSet": "system:serviceaccount:kube-system:replicaset-controller",
+        "Deployment": "system:serviceaccount:kube-system:deployment-controller",
+        "StatefulSet": "system:serviceaccount:kube-system:statefulset-controller",
+        "DaemonSet": "system:serviceaccount:kube-system:daemon-set-controller",
+        "Job": "system:serviceaccount:kube-system:job-controller",
+        "CronJob": "system:serviceaccount:kube-system:cronjob-controller",
+        "ReplicationController": "system:serviceaccount:kube-system:replication-controller",
+    ]
+    /// kube-controller-manager's own user, which every controller loop acts as without
+    /// `--use-service-account-credentials`.
+    public static let controllerManagerUser = "system:kube-controller-manager"
+
+    /// Whether `user` may make an object that this reference names as its controller: the
+    /// controller loop of its kind (``controllerUsers``), kube-controller-manager itself, or one
+    /// of `alsoTrusted` (a distribution whose controllers act under other names). An owner
+    /// reference is not a secret (anyone who may read the owner can copy its UID), so an object
+    /// someone else wrote that claims it is not what the owner made.
+    public func mayBeClaimed(by user: String?, alsoTrusted: Set<String> = []) -> Bool {
+        guard let user else { return false }
+        return user == Self.controllerUsers[kind] || user == Self.controllerManagerUser || alsoTrusted.contains(user)
+    }
 }
 
 /// One object of an owner chain, read through the Kubernetes API and found to be the object the

@@ -252,6 +252,9 @@ imagePullSecrets:
 {{- with .Values.webhook.guardedNamespaceLabels }}
 - --guarded-namespace-labels={{ join "," . }}
 {{- end }}
+{{- with .Values.policies.ownerReferenceWriters }}
+- --owner-reference-writers={{ join "," . }}
+{{- end }}
 - --no-match-action={{ include "signet.noMatchAction" . }}
 {{- end -}}
 
