@@ -63,6 +63,9 @@ extension NotationEnvelope {
         attributes.signingTime = try time(protected, signingTimeHeader)
         attributes.authenticSigningTime = try time(protected, authenticSigningTimeHeader)
         attributes.expiry = try time(protected, expiryHeader)
+        attributes.verificationPlugin = try text(protected, verificationPluginHeader)
+        attributes.verificationPluginMinVersion = try text(protected, verificationPluginMinVersionHeader)
+        for name in AWSSigner.extendedAttributes { attributes.pluginAttributes[name] = try text(protected, name) }
 
         let unprotected = parts[1]
         guard case .map(let unprotectedEntries) = unprotected else { throw NotationEnvelopeError("the COSE unprotected header is not a map") }
@@ -103,6 +106,12 @@ extension NotationEnvelope {
         return try NotationEnvelope(
             format: .cose, payload: payload, signedBytes: structure, signature: signature, algorithm: algorithm,
             attributes: attributes, certificateChain: chain, timestampToken: token, signingAgent: agent)
+    }
+
+    private static func text(_ header: CBOR, _ name: String) throws(NotationEnvelopeError) -> String? {
+        guard let value = header[.text(name)] else { return nil }
+        guard let text = value.textValue else { throw NotationEnvelopeError("\(name) is not text") }
+        return text
     }
 
     private static func time(_ header: CBOR, _ name: String) throws(NotationEnvelopeError) -> Date? {

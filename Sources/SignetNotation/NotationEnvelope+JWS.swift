@@ -49,6 +49,9 @@ extension NotationEnvelope {
         attributes.signingTime = try time(header, signingTimeHeader)
         attributes.authenticSigningTime = try time(header, authenticSigningTimeHeader)
         attributes.expiry = try time(header, expiryHeader)
+        attributes.verificationPlugin = try text(header, verificationPluginHeader)
+        attributes.verificationPluginMinVersion = try text(header, verificationPluginMinVersionHeader)
+        for name in AWSSigner.extendedAttributes { attributes.pluginAttributes[name] = try text(header, name) }
 
         guard let unprotected = object["header"] as? [String: Any] else { throw NotationEnvelopeError("the JWS envelope has no unprotected header with x5c") }
         let unprotectedAllowed: Set<String> = ["x5c", signingAgentHeader, timestampHeader]
@@ -81,6 +84,12 @@ extension NotationEnvelope {
         return try NotationEnvelope(
             format: .jws, payload: payload, signedBytes: Array("\(protectedText).\(payloadText)".utf8), signature: signature,
             algorithm: algorithm, attributes: attributes, certificateChain: chain, timestampToken: token, signingAgent: agent)
+    }
+
+    private static func text(_ header: [String: Any], _ name: String) throws(NotationEnvelopeError) -> String? {
+        guard let value = header[name] else { return nil }
+        guard let text = value as? String else { throw NotationEnvelopeError("\(name) is not a string") }
+        return text
     }
 
     private static func time(_ header: [String: Any], _ name: String) throws(NotationEnvelopeError) -> Date? {

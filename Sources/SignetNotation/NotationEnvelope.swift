@@ -40,6 +40,12 @@ public struct NotationEnvelope: Sendable {
     public let timestampToken: [UInt8]?
     /// `io.cncf.notary.signingAgent`, for reports.
     public let signingAgent: String?
+    /// `io.cncf.notary.verificationPlugin`: the plugin that completes the verification, when the
+    /// signature names one. signet performs AWS Signer's plugin's checks itself (``AWSSigner``)
+    /// and refuses a signature that names any other.
+    public let verificationPlugin: String?
+    /// The critical extended attributes the verification plugin processes (``AWSSigner``'s), by name.
+    public let pluginAttributes: [String: String]
 
     /// The content type every Notary Project payload carries.
     public static let payloadContentType = "application/vnd.cncf.notary.payload.v1+json"
@@ -50,7 +56,10 @@ public struct NotationEnvelope: Sendable {
     static let authenticSigningTimeHeader = "io.cncf.notary.authenticSigningTime"
     static let signingAgentHeader = "io.cncf.notary.signingAgent"
     static let timestampHeader = "io.cncf.notary.timestampSignature"
-    /// Critical attributes this verifier understands; any other name in `crit` is refused.
+    static let verificationPluginHeader = "io.cncf.notary.verificationPlugin"
+    static let verificationPluginMinVersionHeader = "io.cncf.notary.verificationPluginMinVersion"
+    /// Critical attributes this verifier understands; any other name in `crit` is refused, but
+    /// for the attributes of a verification plugin it performs the checks of (``AWSSigner``).
     static let understoodCritical: Set<String> = [signingSchemeHeader, expiryHeader, authenticSigningTimeHeader]
     /// The largest envelope read (Notation envelopes are a few KiB; a timestamp adds a few more).
     public static let maximumBytes = 1024 * 1024
@@ -79,15 +88,24 @@ public struct NotationEnvelope: Sendable {
         guard attributes.critical.contains(Self.signingSchemeHeader) else {
             throw NotationEnvelopeError("crit does not list \(Self.signingSchemeHeader)")
         }
+        // A verification plugin: AWS Signer's, whose checks signet performs, or none.
+        if let plugin = attributes.verificationPlugin, plugin != AWSSigner.pluginName {
+            throw NotationEnvelopeError(
+                "the signature requires the verification plugin \"\(plugin)\", which signet does not implement (it performs the checks of AWS Signer's, \(AWSSigner.pluginName))")
+        }
+        let pluginCritical: Set<String> = attributes.verificationPlugin == nil ? []
+            : AWSSigner.extendedAttributes.union([Self.verificationPluginHeader, Self.verificationPluginMinVersionHeader])
         for name in attributes.critical {
-            guard Self.understoodCritical.contains(name) else {
+            guard Self.understoodCritical.contains(name) || pluginCritical.contains(name) else {
                 throw NotationEnvelopeError("unknown critical header \"\(name)\" in crit: a verifier must understand every critical attribute")
             }
             guard attributes.present.contains(name) else { throw NotationEnvelopeError("crit lists \"\(name)\", which the protected header lacks") }
         }
-        for name in [Self.expiryHeader, Self.authenticSigningTimeHeader] where attributes.present.contains(name) {
+        for name in [Self.expiryHeader, Self.authenticSigningTimeHeader, Self.verificationPluginHeader, Self.verificationPluginMinVersionHeader]
+        where attributes.present.contains(name) {
             guard attributes.critical.contains(name) else { throw NotationEnvelopeError("\(name) is present but not listed in crit") }
         }
+        // The plugin's attributes are read from the protected header, critical or not: signed either way.
         guard let scheme = attributes.signingScheme else { throw NotationEnvelopeError("\(Self.signingSchemeHeader) is missing") }
         switch scheme {
         case .x509:
@@ -99,6 +117,13 @@ public struct NotationEnvelope: Sendable {
             guard attributes.authenticSigningTime != nil else {
                 throw NotationEnvelopeError("scheme notary.x509.signingAuthority requires \(Self.authenticSigningTimeHeader)")
             }
+        }
+        if attributes.verificationPlugin != nil,
+           let problem = AWSSigner.problem(scheme: scheme, attributes: attributes.pluginAttributes, minimumVersion: attributes.verificationPluginMinVersion) {
+            throw NotationEnvelopeError(problem)
+        }
+        if attributes.verificationPlugin == nil, attributes.verificationPluginMinVersion != nil {
+            throw NotationEnvelopeError("\(Self.verificationPluginMinVersionHeader) is present without \(Self.verificationPluginHeader)")
         }
         self.format = format
         self.payload = payload
@@ -112,6 +137,8 @@ public struct NotationEnvelope: Sendable {
         self.certificateChain = certificateChain
         self.timestampToken = timestampToken
         self.signingAgent = signingAgent
+        self.verificationPlugin = attributes.verificationPlugin
+        self.pluginAttributes = attributes.verificationPlugin == nil ? [:] : attributes.pluginAttributes
     }
 
     /// The signed attributes, as read from either encoding.
@@ -124,6 +151,10 @@ public struct NotationEnvelope: Sendable {
         var signingTime: Date?
         var authenticSigningTime: Date?
         var expiry: Date?
+        var verificationPlugin: String?
+        var verificationPluginMinVersion: String?
+        /// ``AWSSigner/extendedAttributes`` present, as text.
+        var pluginAttributes: [String: String] = [:]
     }
 
     /// The signing certificate.

@@ -117,11 +117,22 @@ extension NotationTrustPolicy {
             identities = [.any]
         } else {
             var names: [DistinguishedName] = []
+            var arns: [AWSSigner.Identity] = []
             for value in identityValues {
                 guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw fail("has an empty trusted identity") }
                 guard let separator = value.firstIndex(of: ":") else { throw fail("has trusted identity \"\(value)\" missing separator") }
                 let prefix = value[..<separator]
-                guard prefix == "x509.subject" else { throw fail("uses an unsupported trusted identity type \"\(prefix)\" (x509.subject)") }
+                if prefix == "arn" {
+                    guard let arn = AWSSigner.Identity(value) else {
+                        throw fail("has trusted identity \"\(value)\", which is not an AWS Signer signing profile, signing profile version, aliased signing profile or alias ARN")
+                    }
+                    guard !arns.contains(where: { AWSSigner.Identity.sameARN($0.arn, arn.arn) }) else { throw fail("has duplicate trusted identity \"\(value)\"") }
+                    arns.append(arn)
+                    continue
+                }
+                guard prefix == "x509.subject" else {
+                    throw fail("uses an unsupported trusted identity type \"\(prefix)\" (x509.subject, or arn: for AWS Signer signing profiles)")
+                }
                 let text = String(value[value.index(after: separator)...])
                 let dn: DistinguishedName
                 do {
@@ -140,7 +151,7 @@ extension NotationTrustPolicy {
                     throw fail("has overlapping x509 trustedIdentities, \"\(name)\" overlaps with \"\(other)\"")
                 }
             }
-            identities = names.map { .x509Subject($0) }
+            identities = names.map { .x509Subject($0) } + arns.map { .awsSigner($0) }
         }
         return Statement(
             name: name, registryScopes: scopes, level: level, actions: actions, verifyTimestamp: verifyTimestamp,

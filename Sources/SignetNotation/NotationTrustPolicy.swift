@@ -85,11 +85,15 @@ public struct NotationTrustPolicy: Sendable, Hashable {
     public enum TrustedIdentity: Sendable, Hashable, CustomStringConvertible {
         case any
         case x509Subject(DistinguishedName)
+        /// An AWS Signer signing profile, version, aliased profile or alias ARN
+        /// (``AWSSigner/Identity``): matched against AWS Signer signatures only.
+        case awsSigner(AWSSigner.Identity)
 
         public var description: String {
             switch self {
             case .any: "*"
             case .x509Subject(let name): "x509.subject: \(name)"
+            case .awsSigner(let identity): identity.arn
             }
         }
     }

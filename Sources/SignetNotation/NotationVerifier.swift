@@ -46,6 +46,10 @@ public struct NotationVerifier: Sendable {
         report.signingScheme = envelope.signingScheme
         report.chain = envelope.certificateChain.map(\.subject)
         report.signer = envelope.signingCertificate.subject
+        if let profileVersion = envelope.pluginAttributes[AWSSigner.signingProfileVersionAttribute] {
+            // Every AWS Signer certificate has the same subject: the profile names the signer.
+            report.signer = "AWS Signer signing profile version \(profileVersion)"
+        }
         if let problem = envelope.verifyIntegrity() ?? NotationTarget.mismatch(payload: envelope.payload, expected: target)
             ?? NotationCertificateProfile.problem(in: envelope.certificateChain).map({ "the certificate chain is invalid: \($0)" }) {
             report.record(.integrity, action: .enforce, failure: problem)
@@ -64,6 +68,11 @@ public struct NotationVerifier: Sendable {
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
         guard statement.action(for: .revocation) != .skip else {
             _ = report.proceed(.revocation, .skip, failure: nil, passed: "")
+            return report
+        }
+        if envelope.verificationPlugin == AWSSigner.pluginName {
+            // The plugin's capability replaces the certificates' own revocation check.
+            _ = report.proceed(.revocation, statement.action(for: .revocation), failure: AWSSigner.revocationUnavailable, passed: "")
             return report
         }
         let revocation = revocationOutcome(envelope.certificateChain, chainTrusted: untrusted == nil, timestamping: timestampRevocation, now: now)
@@ -100,7 +109,9 @@ public struct NotationVerifier: Sendable {
     /// Authenticity: a complete, ordered chain from a code-signing certificate to a self-signed
     /// root, valid as a path, one of whose certificates is in a trust store of the type the
     /// scheme needs (`ca` for `notary.x509`, `signingAuthority` for
-    /// `notary.x509.signingAuthority`), and a signer that matches `trustedIdentities`.
+    /// `notary.x509.signingAuthority`), and a signer that matches `trustedIdentities`: the
+    /// signing certificate's subject, or, for an AWS Signer signature, its signing profile
+    /// (``AWSSigner``).
     func authenticityProblem(_ envelope: NotationEnvelope) -> String? {
         let chain = envelope.certificateChain
         let leaf = chain[0]
@@ -147,6 +158,10 @@ public struct NotationVerifier: Sendable {
         }
         guard chain.contains(where: { trusted.contains($0) }) else {
             return "the signature's certificate chain does not contain any trusted certificate of trust store(s) \(names.map(\.description).joined(separator: ", "))"
+        }
+        if envelope.verificationPlugin == AWSSigner.pluginName {
+            return AWSSigner.trustedIdentityProblem(
+                attributes: envelope.pluginAttributes, identities: statement.trustedIdentities, statement: statement.name)
         }
         if statement.trustedIdentities.contains(.any) { return nil }
         guard let subject = try? DistinguishedName(subjectOf: leaf) else { return "the signing certificate's subject cannot be read" }
