@@ -17,9 +17,29 @@ extension AttestationCondition {
                 failures.append(failure)
             }
             return "none of the anyOf conditions holds: " + failures.joined(separator: "; ")
-        case .check(let path, let op, let operand):
-            return Self.checkFailure(path: path.description, op: op, operand: operand, fields: fields, now: now)
+        case .check(let path, let op, let operand, let every):
+            guard every else { return Self.checkFailure(path: path.description, op: op, operand: operand, fields: fields, now: now) }
+            return Self.everyValueFailure(path: path.description, op: op, operand: operand, fields: fields, now: now)
         }
+    }
+
+    /// A check with `every: true`: the path reaches at least one value, and the check holds for
+    /// each value alone.
+    private static func everyValueFailure(
+        path: String, op: Operator, operand: AttestationValue, fields: PredicateFields, now: Date
+    ) -> String? {
+        if fields.overflowing.contains(path) {
+            return "\(path) reaches more than \(PredicatePath.maximumValues) distinct values, too many to check"
+        }
+        let values = fields.values[path] ?? []
+        guard !values.isEmpty else { return "\(path) is absent, expected every value of it to be checked" }
+        for value in values {
+            let alone = PredicateFields(values: [path: [value]])
+            if let failure = checkFailure(path: path, op: op, operand: operand, fields: alone, now: now) {
+                return "not every value of \(path) holds: \(failure)"
+            }
+        }
+        return nil
     }
 
     private static func checkFailure(

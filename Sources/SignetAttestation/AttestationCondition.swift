@@ -15,8 +15,10 @@ import Foundation
 ///
 /// A path that reaches several values (`*`) passes a check when any of them does; the negative
 /// operators (`notEquals`, `notIn`, `exists: false`) pass only when none of them is the value.
+/// With `every: true` a check holds only when the path reaches at least one value and every
+/// value it reaches passes (`…CVSS.*.V3Score lessThan 7` for every score, not for one).
 public indirect enum AttestationCondition: Sendable, Hashable {
-    case check(path: PredicatePath, operator: Operator, value: AttestationValue)
+    case check(path: PredicatePath, operator: Operator, value: AttestationValue, every: Bool = false)
     case allOf([AttestationCondition])
     case anyOf([AttestationCondition])
 
@@ -32,7 +34,7 @@ public indirect enum AttestationCondition: Sendable, Hashable {
     /// Every path the condition reads: what a verified attestation keeps for it.
     public var paths: Set<PredicatePath> {
         switch self {
-        case .check(let path, _, _): [path]
+        case .check(let path, _, _, _): [path]
         case .allOf(let conditions), .anyOf(let conditions): conditions.reduce(into: []) { $0.formUnion($1.paths) }
         }
     }
@@ -48,7 +50,7 @@ public indirect enum AttestationCondition: Sendable, Hashable {
             self = name == "allOf" ? .allOf(conditions) : .anyOf(conditions)
             return
         }
-        let unknown = Set(members.keys).subtracting(["path", "operator", "value"])
+        let unknown = Set(members.keys).subtracting(["path", "operator", "value", "every"])
         guard unknown.isEmpty else { throw AttestationError("\(field): unknown field(s) \(unknown.sorted().joined(separator: ", "))") }
         guard case .string(let text)? = members["path"], let path = PredicatePath(text) else {
             throw AttestationError("\(field).path: a dotted path into the predicate is required")
@@ -81,7 +83,14 @@ public indirect enum AttestationCondition: Sendable, Hashable {
                 throw AttestationError("\(field).value: notOlderThan takes a duration such as 168h, 7d or 1h30m")
             }
         }
-        self = .check(path: path, operator: op, value: operand ?? .bool(true))
+        var every = false
+        if let quantifier = members["every"] {
+            guard case .bool(let flag) = quantifier.scalar else { throw AttestationError("\(field).every: true or false") }
+            // Whether a path reaches values is one answer, not one per value.
+            guard !flag || op != .exists else { throw AttestationError("\(field).every: exists asks whether the path reaches a value; every does not apply") }
+            every = flag
+        }
+        self = .check(path: path, operator: op, value: operand ?? .bool(true), every: every)
     }
 
     /// Parses a list of conditions (all must hold).

@@ -75,7 +75,7 @@ extension VerifyCommand {
     /// A condition as one line: `runDetails.builder.id equals https://...`, groups in brackets.
     static func render(_ condition: AttestationCondition) -> String {
         switch condition {
-        case .check(let path, let op, let value): "\(path) \(op.rawValue) \(render(value))"
+        case .check(let path, let op, let value, let every): "\(every ? "every " : "")\(path) \(op.rawValue) \(render(value))"
         case .allOf(let conditions): "allOf [" + conditions.map(render).joined(separator: "; ") + "]"
         case .anyOf(let conditions): "anyOf [" + conditions.map(render).joined(separator: "; ") + "]"
         }

@@ -117,6 +117,26 @@ struct AttestationConditionTests {
         #expect(AttestationCondition.duration("0s") == nil)
     }
 
+    /// Over `*` a positive check holds when one value passes: `lessThan 7` over CVSS scores of
+    /// 9.8 and 2.0 held. `every: true` asks it of each value, and of at least one.
+    @Test func everyValueMustPassWithEvery() throws {
+        let scores = "scanner.result.Results.*.Vulnerabilities.*.Severity"
+        #expect(try failure(#"{"path":"\#(scores)","operator":"in","value":["HIGH"]}"#) == nil, "one value in the list is enough without every")
+        #expect(try failure(#"{"path":"\#(scores)","operator":"in","value":["HIGH"],"every":true}"#)
+            == "not every value of \(scores) holds: \(scores) is LOW, expected one of HIGH")
+        #expect(try failure(#"{"path":"\#(scores)","operator":"in","value":["HIGH","MEDIUM","LOW"],"every":true}"#) == nil)
+        #expect(try failure(#"{"path":"scanner.result.*","operator":"lessThan","value":1}"#) == nil)
+        #expect(try failure(#"{"path":"scanner.result.*","operator":"lessThan","value":1,"every":true}"#)?.hasPrefix("not every value of scanner.result.* holds") == true,
+                "the Results array and high: 1 are not numbers below 1")
+        #expect(try failure(#"{"path":"scanner.result.high","operator":"lessThanOrEqual","value":1,"every":true}"#) == nil)
+        #expect(try failure(#"{"path":"creationInfo.creators.*","operator":"matches","value":"Tool: .*","every":true}"#) != nil)
+        #expect(try failure(#"{"path":"scanner.missing.*","operator":"lessThan","value":7,"every":true}"#)
+            == "scanner.missing.* is absent, expected every value of it to be checked", "nothing to check is not a pass")
+        #expect(try failure(#"{"path":"scanner.missing.*","operator":"notIn","value":["CRITICAL"],"every":true}"#) != nil)
+        #expect(throws: AttestationError.self) { try condition(#"{"path":"a","operator":"exists","every":true}"#) }
+        #expect(throws: AttestationError.self) { try condition(#"{"path":"a","operator":"equals","value":1,"every":"yes"}"#) }
+    }
+
     @Test func groups() throws {
         let any = #"{"anyOf":[{"path":"runDetails.builder.id","operator":"equals","value":"a"},{"path":"signed","operator":"equals","value":false}]}"#
         #expect(try failure(any) == "none of the anyOf conditions holds: runDetails.builder.id is https://github.com/actions/runner, expected a; signed is true, expected false")
