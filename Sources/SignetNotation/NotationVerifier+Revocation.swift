@@ -19,6 +19,8 @@ extension NotationVerifier {
         /// Downloaded CRLs found unusable (not the issuer's, out of scope, without nextUpdate):
         /// the downloader should not keep them.
         var rejectedDownloads: [String] = []
+        /// The chain evaluated, signing (or TSA) certificate first.
+        var chain: [Certificate] = []
     }
 
     /// The outcome of the revocation step.
@@ -56,7 +58,7 @@ extension NotationVerifier {
     /// A revoked certificate is reported before an unavailable status, as notation-go does.
     /// `role` names the chain in messages ("certificate", "TSA certificate").
     func revocation(of chain: [Certificate], role: String, now: Date, mayDownload: Bool) -> ChainRevocation {
-        var result = ChainRevocation(detail: "")
+        var result = ChainRevocation(detail: "", chain: chain)
         var checked: [String] = []
         var notRevocable: [String] = []
         for index in 0..<max(0, chain.count - 1) {

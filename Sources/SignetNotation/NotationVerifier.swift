@@ -64,7 +64,7 @@ public struct NotationVerifier: Sendable {
                              passed: envelope.expiry.map { "expires \($0.formatted(.iso8601))" } ?? "no expiry set") else { return report }
         let (timestampProblem, source, atVerification, timestampRevocation) = authenticTimestampProblem(envelope, now: now)
         report.signingTimeSource = source
-        report.validUntil = validUntil(envelope, judgedAtVerification: atVerification)
+        report.validUntil = validUntil(envelope, judgedAtVerification: atVerification, timestampChain: timestampRevocation?.chain ?? [])
         guard report.proceed(.authenticTimestamp, statement.action(for: .authenticTimestamp), failure: timestampProblem, passed: source) else { return report }
         guard statement.action(for: .revocation) != .skip else {
             _ = report.proceed(.revocation, .skip, failure: nil, passed: "")
@@ -86,17 +86,19 @@ public struct NotationVerifier: Sendable {
     /// What makes a pass stop holding as time goes on, of the checks the statement enforces (a
     /// logged or skipped check fails without failing the signature): the signature's expiry, the
     /// chain's validity when it is judged at the time of verification, and the nextUpdate of
-    /// the CRLs that cover the chain (supplied ones of its issuers, and every CRL downloaded for
-    /// this verification, the TSA chain's included).
-    func validUntil(_ envelope: NotationEnvelope, judgedAtVerification: Bool) -> Date? {
+    /// the CRLs that cover the chain (supplied ones of its issuers and of the verified TSA
+    /// chain's, and every CRL downloaded for this verification, the TSA chain's included).
+    func validUntil(_ envelope: NotationEnvelope, judgedAtVerification: Bool, timestampChain: [Certificate] = []) -> Date? {
         let chain = envelope.certificateChain
         var limits: [Date] = []
         if statement.action(for: .expiry) == .enforce, let expiry = envelope.expiry { limits.append(expiry) }
         if judgedAtVerification, statement.action(for: .authenticTimestamp) == .enforce { limits += chain.map(\.notValidAfter) }
         if statement.action(for: .revocation) == .enforce {
             limits += downloads.results.values.compactMap { try? $0.get().nextUpdate }
-            for index in chain.indices.dropLast() {
-                limits += crls.filter { $0.isIssued(by: chain[index + 1]) }.compactMap(\.nextUpdate)
+            for certificates in [chain, timestampChain] {
+                for index in certificates.indices.dropLast() {
+                    limits += crls.filter { $0.isIssued(by: certificates[index + 1]) }.compactMap(\.nextUpdate)
+                }
             }
         }
         return limits.min()

@@ -137,6 +137,9 @@ import Testing
         let covered = try verify(clean)
         #expect(covered.passed, "\(covered.failure ?? "")")
         #expect(covered.checks.last?.detail.contains("the TSA's chain: not revoked per the CRLs: \"CN=Acme TSA,O=Acme,ST=WA,C=US\"") == true, "\(covered.checks.last?.detail ?? "")")
+        // The pass rests on that CRL: it holds no longer than the CRL's nextUpdate.
+        let cleanNextUpdate = try #require(try CertificateRevocationList.lists(in: clean).first?.nextUpdate)
+        #expect(covered.validUntil == cleanNextUpdate, "\(String(describing: covered.validUntil)) vs the TSA CRL's \(cleanNextUpdate)")
         let revoked = try verify(revokedList)
         #expect(revoked.failure?.hasPrefix("authenticTimestamp validation failed: the timestamp countersignature is not trusted: the TSA certificate \"CN=Acme TSA,O=Acme,ST=WA,C=US\" is revoked") == true,
                 "\(revoked.failure ?? "passed")")
