@@ -131,8 +131,7 @@ struct SignetRequestHandler: HTTPRequestHandler {
 
     private static func response(_ result: AdmissionHTTPResult) -> HTTPResponse {
         if result.status == 200 { return .json(200, result.body) }
-        return HTTPResponse(
-            status: result.status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: result.body)
+        return .text(result.status, bytes: result.body)
     }
 
     private func respondWithoutAdmission(to request: HTTPRequest) -> HTTPResponse {

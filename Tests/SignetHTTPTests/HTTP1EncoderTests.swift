@@ -10,14 +10,14 @@ struct HTTP1EncoderTests {
 
     @Test func smallResponseIsByteExact() {
         let bytes = HTTPResponseEncoder.encode(.text(200, "ok"), keepAlive: true)
-        let expected = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let expected = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 2\r\n\r\nok".utf8)
         #expect(bytes == expected)
     }
 
     /// RFC 9110 §9.3.2: a HEAD answer has the GET's fields, its Content-Length included, and no body.
     @Test func headAnswersTheGetsLengthWithoutABody() {
         let bytes = HTTPResponseEncoder.encode(.text(200, "ok\n"), keepAlive: true, headRequest: true)
-        #expect(text(bytes) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\n")
+        #expect(text(bytes) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 3\r\n\r\n")
     }
 
     /// RFC 9112 §7.1: a streamed body's head says `Transfer-Encoding: chunked` instead of a
@@ -140,7 +140,7 @@ struct HTTP1EncoderTests {
         let bytes = HTTPResponseEncoder.encode(.text(failure.status, failure.reason), keepAlive: false)
         #expect(
             text(bytes)
-                == "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 34\r\nConnection: close\r\n\r\nunsupported transfer coding 'gzip'"
+                == "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 34\r\nConnection: close\r\n\r\nunsupported transfer coding 'gzip'"
         )
     }
 }

@@ -28,9 +28,16 @@ public struct HTTPResponse: Sendable {
         return response
     }
 
-    /// A plain-text response (`text/plain; charset=utf-8`).
+    /// A plain-text response (`text/plain; charset=utf-8`). An error's text can echo what a
+    /// client sent (a path, a header value), so it is marked `X-Content-Type-Options: nosniff`:
+    /// never read as HTML or script.
     public static func text(_ status: Int, _ text: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: textHeaders, body: Array(text.utf8))
+        Self.text(status, bytes: Array(text.utf8))
+    }
+
+    /// ``text(_:_:)`` of bytes already encoded as UTF-8.
+    public static func text(_ status: Int, bytes: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, headers: textHeaders, body: bytes)
     }
 
     /// A JSON response (`application/json`, RFC 8259 §11).
@@ -39,7 +46,7 @@ public struct HTTPResponse: Sendable {
     }
 
     // Made once: every response shares them until one is changed.
-    private static let textHeaders = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")])
+    private static let textHeaders = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")])
     private static let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])
 
     /// The reason phrase RFC 9110 §15 gives `status`, or the empty string for codes it does not
