@@ -13,10 +13,10 @@ import SignetPolicy
 /// a burst across all of them is bounded by the budget times the replicas.
 ///
 /// Past ``maximumEntries`` held, a namespace still gets room while it holds fewer than its share
-/// (``maximumEntries`` over the namespaces holding any, itself counted), so those with exception
-/// rights in many namespaces cannot fill the table and refuse everyone else's exceptions for the
-/// lifetime (16 namespaces of 256 each filled it before); the table never holds more than twice
-/// ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
+/// (its caller's share over the namespaces that caller holds, itself counted), so those with
+/// exception rights in many namespaces cannot fill the table and refuse everyone else's
+/// exceptions for the lifetime (16 namespaces of 256 each filled it before); the table never
+/// holds more than twice ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
 /// reserve nothing.
 ///
 /// Reservations are kept per caller (``caller(of:)``), and a review counts only its caller's:
@@ -24,8 +24,9 @@ import SignetPolicy
 /// chart's default), and a review sent by anyone but the API server creates nothing, so its
 /// reservation must not count against the exceptions the API server sends. Callers with a
 /// verified client certificate share theirs (the API server's instances); others are told apart
-/// by address, so a flood of made-up reviews holds room only against itself, and, once the
-/// table is full, shrinks every holder's share alike (a refusal then says to retry).
+/// by address, so a flood of made-up reviews holds room only against itself; once the table is
+/// full, each caller has an equal share of it, and each namespace an equal share of its
+/// caller's, so made-up namespaces shrink only the share of the caller that made them up.
 public final class ExceptionReservations: Sendable {
     /// How long an admitted exception is held against its namespace without the source.
     public let lifetime: Duration
@@ -77,9 +78,22 @@ public final class ExceptionReservations: Sendable {
                 usage.add(reservation.name, bytes: reservation.bytes)
             }
             guard state.count >= Self.maximumEntries else { return usage }
+            guard state.count < 2 * Self.maximumEntries else { return nil }
+            // Full: each caller gets an equal share, and within it each namespace it holds, so
+            // namespaces a caller makes up (each review names its own) widen only its own share.
+            var heldByCaller: [String: Int] = [:]
+            var namespacesOfCaller = 0
+            for (key, held) in state.byHolder {
+                heldByCaller[key.caller, default: 0] += held.count
+                if key.caller == caller { namespacesOfCaller += 1 }
+            }
+            let callerHeld = heldByCaller[caller] ?? 0
+            let callers = heldByCaller.count + (callerHeld == 0 ? 1 : 0)
+            let callerShare = Self.maximumEntries / callers
             let held = state.byHolder[holder]?.count ?? 0
-            let holders = state.byHolder.count + (held == 0 ? 1 : 0)
-            return held < Self.maximumEntries / holders && state.count < 2 * Self.maximumEntries ? usage : nil
+            let namespaceShare = callerShare / (namespacesOfCaller + (held == 0 ? 1 : 0))
+            // A caller alone in the table is held to the namespaces' shares only.
+            return (callers == 1 || callerHeld < callerShare) && held < namespaceShare ? usage : nil
         }
     }
 

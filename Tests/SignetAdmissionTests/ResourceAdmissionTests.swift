@@ -384,6 +384,17 @@ struct ResourceAdmissionTests {
         #expect(verifiedAdmitted == fit, "callers with a verified certificate share their reservations: \(verifiedAdmitted) of \(fit)")
         #expect(ExceptionReservations.caller(of: apiServer) == "peer [fd00::1]")
         #expect(ExceptionReservations.caller(of: verified) == "")
+
+        // Filling the table with made-up namespaces (one reservation each) does not take the
+        // API server's share of it: once full, callers share it equally first.
+        let table = ExceptionReservations(lifetime: .seconds(30))
+        let start = ContinuousClock.now
+        for namespace in 0..<ExceptionReservations.maximumEntries {
+            table.reserve(namespace: "made-up-\(namespace)", name: "x", bytes: 100, caller: "peer 10.244.1.7", now: start)
+        }
+        #expect(table.usage(.init(), namespace: "shop", caller: "peer 10.0.0.2", now: start + .seconds(1)) != nil,
+                "a flood of made-up namespaces refused the API server's exception")
+        #expect(table.usage(.init(), namespace: "made-up-new", caller: "peer 10.244.1.7", now: start + .seconds(1)) == nil)
     }
 
     static func podSet(_ exemption: String) throws -> PolicySet {
