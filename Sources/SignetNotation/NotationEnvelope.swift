@@ -78,6 +78,7 @@ public struct NotationEnvelope: Sendable {
         format: Format, payload: [UInt8], signedBytes: [UInt8], signature: [UInt8], algorithm: NotationSignatureAlgorithm,
         attributes: SignedAttributes, certificateChain: [Certificate], timestampToken: [UInt8]?, signingAgent: String?
     ) throws(NotationEnvelopeError) {
+        var attributes = attributes
         guard !certificateChain.isEmpty else { throw NotationEnvelopeError("the envelope carries no certificate chain (x5c)") }
         guard !signature.isEmpty else { throw NotationEnvelopeError("the signature value is empty") }
         guard attributes.contentType == Self.payloadContentType else {
@@ -105,7 +106,9 @@ public struct NotationEnvelope: Sendable {
         where attributes.present.contains(name) {
             guard attributes.critical.contains(name) else { throw NotationEnvelopeError("\(name) is present but not listed in crit") }
         }
-        // The plugin's attributes are read from the protected header, critical or not: signed either way.
+        // A plugin is handed the critical extended attributes only (notation-go does so): one
+        // that is not critical does not count.
+        attributes.pluginAttributes = attributes.pluginAttributes.filter { attributes.critical.contains($0.key) }
         guard let scheme = attributes.signingScheme else { throw NotationEnvelopeError("\(Self.signingSchemeHeader) is missing") }
         switch scheme {
         case .x509:

@@ -79,6 +79,14 @@ import Testing
         }
         #expect(try verify(aliased, identities: [alias], signer: signer).passed)
         #expect(try !verify(envelope, identities: [alias], signer: signer).passed, "a signature without the alias is not the alias's")
+        // Only critical attributes count, as notation hands a plugin only those.
+        let uncriticalAlias = try await offThePool {
+            try signer.jws(protected: Self.header(
+                signedAt: signer.validTime, extra: ["com.amazonaws.signer.signingProfileAlias": alias],
+                critical: ["io.cncf.notary.signingScheme", "io.cncf.notary.authenticSigningTime", "io.cncf.notary.verificationPlugin",
+                           "com.amazonaws.signer.signingJob", "com.amazonaws.signer.signingProfileVersion"]))
+        }
+        #expect(try !verify(uncriticalAlias, identities: [alias], signer: signer).passed, "an alias not marked critical was taken")
     }
 
     @Test func anEnvelopeOutsideThePluginsContractIsRefused() async throws {
@@ -90,6 +98,9 @@ import Testing
              "io.cncf.notary.verificationPlugin is present but not listed in crit"),
             (Self.header(signedAt: at, extra: ["com.amazonaws.signer.other": "x"]), "unknown critical header \"com.amazonaws.signer.other\""),
             (Self.header(signedAt: at, leaving: ["com.amazonaws.signer.signingJob"]), "must carry the critical attribute com.amazonaws.signer.signingJob"),
+            (Self.header(signedAt: at, critical: ["io.cncf.notary.signingScheme", "io.cncf.notary.authenticSigningTime", "io.cncf.notary.verificationPlugin",
+                                                  "com.amazonaws.signer.signingProfileVersion"]),
+             "must carry the critical attribute com.amazonaws.signer.signingJob"),
             (Self.header(signedAt: at, extra: ["io.cncf.notary.verificationPluginMinVersion": "2.0.0"]), "requires version 2.0.0 of the AWS Signer plugin"),
             (Self.header(signedAt: at, extra: ["io.cncf.notary.verificationPluginMinVersion": "latest"]), "is not a semantic version"),
             (Self.header(signedAt: at, scheme: "notary.x509", extra: ["io.cncf.notary.signingTime": "2025-01-01T00:00:00Z"],
