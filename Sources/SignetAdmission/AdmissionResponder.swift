@@ -287,7 +287,11 @@ public struct AdmissionResponder: Sendable {
             images = found
         }
 
-        if request.operation == .update, let oldObject = request.oldObject,
+        // An UPDATE that gives the object a controller it did not have (adoption, or someone
+        // writing an owner reference into a ReplicaSet) is decided whole: the images it runs are
+        // unchanged, but what exempts them may not be.
+        let reparented = request.operation == .update && Self.gainsController(request)
+        if request.operation == .update, !reparented, let oldObject = request.oldObject,
            case .podSpec(_, let previous) = WorkloadImages.extract(from: oldObject, kind: kind) {
             images = Self.changedImages(images, since: previous)
         }
@@ -300,7 +304,8 @@ public struct AdmissionResponder: Sendable {
         // waits for every authority that decides between them, whichever answers first.
         if source == .scan { evaluator.waitsPastTransientErrors = true }
         var prepared = Prepared(uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator)
-        prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)
+        // An image an update did not change cannot have been pinned by it.
+        prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request) && !reparented
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
             // A scan decides a Pod that runs: who made it is not in the review, and admission
             // already judged that.
@@ -310,6 +315,13 @@ public struct AdmissionResponder: Sendable {
             prepared.notes.append("exceptions for the controllers of this \(kind) were not applied: \(refusal)")
         }
         return evaluate(prepared)
+    }
+
+    /// Whether the object has a controller reference its old object did not (another UID, kind
+    /// or name, or none before).
+    static func gainsController(_ request: AdmissionRequest) -> Bool {
+        guard let controller = request.object?.references.controller else { return false }
+        return request.oldObject?.references.controller != controller
     }
 
     /// Why the owner reference `controller` of an object `user` makes is not followed, or nil

@@ -180,6 +180,42 @@ struct OwnerChainExceptionTests {
         #expect((await Self.decide(responder, copied)).allowed, "a running Pod's owner chain is followed whoever made it")
     }
 
+    /// An UPDATE that only writes an owner reference into a ReplicaSet changes no image, but
+    /// what exempts its images (and the Pods the ReplicaSet controller then makes from it):
+    /// it is decided whole, and the claim is believed only from the Deployment controller.
+    @Test func anUpdateThatGivesAReplicaSetAControllerIsDecidedWhole() async throws {
+        let server = try await Self.cluster()
+        defer { server.stop() }
+        let responder = try Self.responder(server)
+        func update(user: String, owner: OwnerClaim?, oldOwner: OwnerClaim? = nil) throws -> [UInt8] {
+            func replicaSet(_ owner: OwnerClaim?) -> [String: Any] {
+                var metadata: [String: Any] = ["name": "mine", "namespace": "shop", "uid": "uid-rs-mine"]
+                if let owner { metadata["ownerReferences"] = [owner.json] }
+                return ["apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": metadata,
+                        "spec": ["template": ["spec": ["containers": [["name": "app", "image": "ghcr.io/acme/web:v1"]]]]]]
+            }
+            let review: [String: Any] = [
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": [
+                    "uid": "u-2", "kind": ["group": "apps", "version": "v1", "kind": "ReplicaSet"],
+                    "resource": ["group": "apps", "version": "v1", "resource": "replicasets"],
+                    "namespace": "shop", "name": "mine", "operation": "UPDATE", "userInfo": ["username": user],
+                    "object": replicaSet(owner), "oldObject": replicaSet(oldOwner),
+                ] as [String: Any],
+            ]
+            return Array(try JSONSerialization.data(withJSONObject: review))
+        }
+        let web = Self.owner("Deployment", "web", uid: "uid-deploy-web")
+        let adopted = await Self.decide(responder, try update(user: "alice", owner: web))
+        #expect(!adopted.allowed, "an owner reference written by a user borrowed the Deployment's exception: \(adopted.text)")
+        #expect(adopted.text.contains("not by the controller that makes such objects"), "\(adopted.text)")
+        #expect((await Self.decide(responder, try update(user: "system:serviceaccount:kube-system:deployment-controller", owner: web))).allowed,
+                "the Deployment controller adopting the ReplicaSet")
+        // Nothing about the controller changes (a label, a scale): the images are not decided again.
+        #expect((await Self.decide(responder, try update(user: "alice", owner: web, oldOwner: web))).allowed)
+        #expect((await Self.decide(responder, try update(user: "alice", owner: nil, oldOwner: web))).allowed, "orphaning changes no image")
+    }
+
     @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {
         let server = try await Self.cluster()
         defer { server.stop() }
