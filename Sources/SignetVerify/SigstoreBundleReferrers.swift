@@ -95,7 +95,19 @@ struct SigstoreBundleReferrers {
         while proceed: (Run) -> Bool = { _ in true },
         examine: (inout Run, _ label: String, _ referrer: Descriptor, _ bundle: SigstoreBundle) async throws(VerificationError) -> Void
     ) async throws(VerificationError) -> VerificationError? {
-        let listing = try await list(request)
+        let listing: Listing
+        do {
+            listing = try await list(request)
+        } catch where error.registryError?.kind == .badResponse || error.registryError?.kind == .tooLarge {
+            // A listing signet cannot read (one referrer with a megabyte of annotations, which a
+            // registry copies into the list, or thousands of referrers): anyone who may push a
+            // referrer can make one. Nothing is found here, and the listing's error is the
+            // verification's only if nothing else verifies (a signature in the .sig image, an
+            // attestation in the .att image).
+            run.steps.append(VerificationStep(name: "bundle referrers", passed: optional, detail: "the referrers of \(request.digest) cannot be read: \(error)"))
+            run.recordAbsence("the referrers of \(request.digest) cannot be read: \(error)")
+            return error
+        }
         var step = listing.step
         if optional { step.passed = true }
         run.steps.append(step)

@@ -85,6 +85,35 @@ struct AttestationVerifierTests {
         await setup.fixture.stop()
     }
 
+    /// A referrers list signet cannot read (an index of 120,000 JSON values: whoever may push a
+    /// referrer can make the registry's list that large) finds no bundle; the attestation of the
+    /// `.att` image still passes, and without one the listing's error is the answer, not a verdict.
+    @Test func anUnreadableReferrersListDoesNotHideTheAttImage() async throws {
+        let setup = try await Setup()
+        let provenance = { (digest: ImageDigest) in
+            [try await TestAttestation.envelope(
+                TestAttestation.statement(for: digest, predicateType: TestAttestation.provenanceV1, predicate: TestAttestation.provenance(builder: Self.runner)),
+                key: setup.key)]
+        }
+        var annotations: [String: String] = [:]
+        for index in 0..<60_000 { annotations["a\(index)"] = "" }
+        func crowdReferrers(of image: ImageReference) async throws {
+            let digest = try await setup.fixture.client.manifest(image, deadline: deadline()).descriptor.digest
+            let tagged = try ImageReference(parsing: "\(image.name):\(digest.tagForm)")
+            try await setup.fixture.client.pushManifest(Manifest.index(ImageIndex(manifests: [], annotations: annotations)), to: tagged, deadline: deadline())
+        }
+        let attested = try await setup.image("att/crowded:v1", envelopes: provenance)
+        try await crowdReferrers(of: attested)
+        let passed = try await setup.verify(attested, try provenanceAuthority(setup))
+        #expect(passed.passed, "\(passed.reason)")
+        #expect(passed.steps.contains { $0.name == "bundle referrers" && $0.detail.contains("cannot be read") }, "\(passed.steps.map(\.detail))")
+
+        let bare = try await setup.image("att/crowded-bare:v1") { _ in [] }
+        try await crowdReferrers(of: bare)
+        await #expect(throws: VerificationError.self) { _ = try await setup.verify(bare, try provenanceAuthority(setup)) }
+        await setup.fixture.stop()
+    }
+
     @Test func missingUntrustedForeignAndTamperedAttestationsAreDenied() async throws {
         let setup = try await Setup()
         let authority = try provenanceAuthority(setup)
