@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import SignetAdmission
+import SignetJSON
 import SignetPolicy
 import SignetRegistry
 import SignetVerify
@@ -190,6 +191,13 @@ enum ReviewInput {
         let text = String(decoding: data, as: UTF8.self)
         let trimmed = text.drop { $0.isWhitespace }
         if trimmed.first == "{" {
+            // A member named twice reads one way to kubectl (the last) and another to a reader
+            // that keeps the first: refused, as the YAML reader refuses a repeated key.
+            do {
+                try UntrustedJSON.check(Array(data), limits: .admissionReview)
+            } catch {
+                throw ReviewInputError("not JSON signet reads: \(error)")
+            }
             guard (try? JSONSerialization.jsonObject(with: data)) != nil else {
                 throw ReviewInputError("not valid JSON")
             }

@@ -97,6 +97,17 @@ struct ReviewCommandTests {
         #expect(result.stderr.contains("p.yaml"))
     }
 
+    /// A JSON file naming a member twice (`metadata.namespace`) reads one way to kubectl (the
+    /// last) and could read another to signet: refused, as a repeated YAML key is.
+    @Test func aJSONFileWithARepeatedMemberIsRefused() async throws {
+        let file = try scratch.write("pod.json", #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"exempt","namespace":"prod"},"spec":{"containers":[{"name":"a","image":"nginx"}]}}"#)
+        let result = try await review(file.path)
+        #expect(result.status == 2, "\(result.stdout)")
+        #expect(result.stderr.contains("namespace"), "\(result.stderr)")
+        let yaml = try scratch.write("pod-twice.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: exempt, namespace: prod}\nspec: {containers: [{name: a, image: nginx}]}\n")
+        #expect(try await review(yaml.path).status == 2)
+    }
+
     /// A workload file whose anchors and aliases nest (a kilobyte standing for millions of
     /// nodes) is refused at once: it took `signet review` half a minute and gigabytes per level.
     @Test(.timeLimit(.minutes(5))) func nestedAliasesAreRefused() async throws {
