@@ -210,7 +210,10 @@ class Signet:
         self.port = free_port()
         self.process = subprocess.Popen(
             [binary, "serve", "--address", "127.0.0.1", "--port", str(self.port), "--tls-cert", ws.cert,
-             "--tls-key", ws.key, "--policy-dir", policy_dir or ws.policies, "--log-level", "error", *extra],
+             "--tls-key", ws.key, "--policy-dir", policy_dir or ws.policies, "--log-level", "error",
+             # The bench's one client address stands for the API server, which opens
+             # connections as fast as its reviews need them (the churn part opens thousands a second).
+             "--max-new-connections-per-peer", "0", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         wait_until_listening(self.port, timeout=listen_timeout)
         self.context = ssl.create_default_context(cafile=ws.cert)

@@ -78,6 +78,9 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
     @Option(name: .long, help: "Most connections one IP address may hold; more are closed on accept (reserved peers excepted). (env: SIGNET_MAX_CONNECTIONS_PER_PEER, default 256)")
     var maxConnectionsPerPeer: Int?
 
+    @Option(name: .long, help: "New connections one IP address may open a second, on average, with bursts of twice as many (each costs a TLS handshake); more are closed on accept (reserved peers excepted); 0: no limit. (env: SIGNET_MAX_NEW_CONNECTIONS_PER_PEER, default 256)")
+    var maxNewConnectionsPerPeer: Int?
+
     @Option(name: .long, parsing: .singleValue, help: "Address ranges (CIDR) of the API server: no per-peer limit, and the room of --reserved-connections is theirs alone; repeatable or comma-separated. (env: SIGNET_RESERVED_PEERS)")
     var reservedPeers: [String] = []
 
@@ -336,7 +339,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         registry.shutdown()
     }
 
-    /// `--max-connections-per-peer`, `--reserved-peers`, `--reserved-connections`,
+    /// `--max-connections-per-peer`, `--max-new-connections-per-peer`, `--reserved-peers`, `--reserved-connections`,
     /// `--max-buffered-body-bytes-per-peer` and `--reserved-body-bytes`, checked.
     func peerLimits(maxConnections: Int, maxBufferedBodyBytes: Int, maxBodyBytes: Int) throws -> PeerConnectionLimits {
         var limits = PeerConnectionLimits()
@@ -351,6 +354,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             return network
         }
         guard limits.maxConnectionsPerPeer > 0 else { throw ValidationError("--max-connections-per-peer must be positive") }
+        limits.maxNewConnectionsPerPeerPerSecond = try EnvironmentOption.int(
+            maxNewConnectionsPerPeer, "SIGNET_MAX_NEW_CONNECTIONS_PER_PEER", default: limits.maxNewConnectionsPerPeerPerSecond)
+        guard (0...1_000_000).contains(limits.maxNewConnectionsPerPeerPerSecond) else {
+            throw ValidationError("--max-new-connections-per-peer must be from 0 (no limit) to 1000000")
+        }
         guard limits.reservedPeers.isEmpty || (0..<maxConnections).contains(limits.reservedConnections) else {
             throw ValidationError("--reserved-connections must be at least 0 and less than --max-connections (\(maxConnections))")
         }

@@ -179,7 +179,7 @@ def scan_pod(docs):
 # an image, and the scan CronJob passes it too.
 SERVE_ONLY_FLAGS = {
     "port", "tls-cert", "tls-key", "client-ca", "client-allowed-names", "write-status", "max-admission-time",
-    "shutdown-delay", "shutdown-grace-period", "max-connections", "max-connections-per-peer", "reserved-peers",
+    "shutdown-delay", "shutdown-grace-period", "max-connections", "max-connections-per-peer", "max-new-connections-per-peer", "reserved-peers",
     "reserved-connections", "max-body-bytes", "max-buffered-body-bytes", "max-buffered-body-bytes-per-peer",
     "reserved-body-bytes", "event-loops", "log-format", "log-level", "continuous-verification", "scan-interval",
     "scan-concurrency", "unverifiable-alert-after", "write-policy-reports", "leader-election", "leader-election-lease", "console-port",
@@ -1401,7 +1401,7 @@ class Network(unittest.TestCase):
         """server.connections: a per-address share always; reserved peers (and their room) from
         server.connections.reservedPeers, else networkPolicy.controlPlaneCIDRs, else none."""
         args = container_args(one(render("defaults"), "Deployment"))
-        self.assertEqual((args["max-connections"], args["max-connections-per-peer"]), ("1024", "256"))
+        self.assertEqual((args["max-connections"], args["max-connections-per-peer"], args["max-new-connections-per-peer"]), ("1024", "256", "256"))
         self.assertNotIn("reserved-peers", args)
         args = container_args(one(render("control-plane-only"), "Deployment"))
         self.assertEqual((args["reserved-peers"], args["reserved-connections"]), ("10.0.0.0/24,192.168.1.5/32", "256"))

@@ -50,6 +50,38 @@ struct PeerConnectionLimitsTests {
         #expect(admitted(tenant) == nil, "released connections count no more")
     }
 
+    /// Connections opened and closed at once hold no slot, but each costs a TLS handshake: a
+    /// peer opens at most the rate a second (twice as many in a burst), closing them gives no
+    /// fresh burst, reserved peers are not limited, and idle peers are forgotten past the bound.
+    @Test func aPeerOpensConnectionsAtMostAtItsRate() throws {
+        let limits = PeerConnectionLimits(reservedPeers: [try #require(PeerNetwork(parsing: "10.0.0.0/24"))], maxNewConnectionsPerPeerPerSecond: 4)
+        let table = PeerConnectionTable(limits: limits, maxConnections: 100_000)
+        let start = ContinuousClock.now
+        let tenant = try address("192.168.0.9"), other = try address("192.168.0.10"), apiServer = try address("10.0.0.2")
+        func churn(_ peer: PeerAddress, at time: ContinuousClock.Instant) -> ConnectionRefusal? {
+            switch table.admit(peer, now: time) {
+            case .failure(let refusal): return refusal.reason
+            case .success: _ = table.release(peer); return nil
+            }
+        }
+        for index in 0..<8 { #expect(churn(tenant, at: start) == nil, "burst connection \(index)") }
+        #expect(churn(tenant, at: start) == .peerRate, "a ninth at once, although none is open")
+        #expect(churn(other, at: start) == nil, "another peer has its own allowance")
+        for _ in 0..<50 { #expect(churn(apiServer, at: start) == nil) }
+        let later = start + .milliseconds(500)
+        #expect(churn(tenant, at: later) == nil && churn(tenant, at: later) == nil, "half a second gives two more")
+        #expect(churn(tenant, at: later) == .peerRate)
+
+        // Thousands of peers, each one connection: the table keeps those still refilling only.
+        let crowd = PeerConnectionTable(limits: PeerConnectionLimits(maxNewConnectionsPerPeerPerSecond: 4), maxConnections: 100_000)
+        for index in 0..<6_000 {
+            let peer = try address("172.16.\(index / 256).\(index % 256)")
+            _ = crowd.admit(peer, now: start + .seconds(index))
+            _ = crowd.release(peer)
+        }
+        #expect(crowd.keptPeers <= PeerConnectionTable.prunedAbove + 1, "\(crowd.keptPeers) idle peers kept")
+    }
+
     /// The body budget as connection slots: a share per peer, room of their own for reserved
     /// peers (no share for them), the whole budget for everyone; given-back bytes count no more.
     @Test func eachPeerHasItsShareOfTheBodyBudgetAndReservedPeersTheirRoom() throws {

@@ -7,8 +7,12 @@ import NIOConcurrencyHelpers
 /// address, and, when ``reservedPeers`` are named (the API server's addresses), the last
 /// ``reservedConnections`` of ``HTTPServerConfiguration/maxConnections`` and the last
 /// ``reservedBodyBytes`` of ``HTTPServerConfiguration/maxBufferedBodyBytes`` kept for them.
-/// Reserved peers have no per-peer limit. A connection beyond a limit is closed as soon as it is
-/// accepted; a body beyond one is refused with 503 (see ``BodyBudget``).
+/// Reserved peers have no per-peer limit. One IP address also opens at most
+/// ``maxNewConnectionsPerPeerPerSecond`` connections a second (twice as many at once): each
+/// costs a TLS handshake, a key exchange and a signature of the server's, on the event loops
+/// that answer the API server, and one that is closed after the handshake frees its slot at once.
+/// A connection beyond a limit is closed as soon as it is accepted; a body beyond one is
+/// refused with 503 (see ``BodyBudget``).
 public struct PeerConnectionLimits: Sendable {
     /// Connections one IP address may hold at once (reserved peers excepted).
     public var maxConnectionsPerPeer: Int
@@ -22,16 +26,20 @@ public struct PeerConnectionLimits: Sendable {
     public var maxBufferedBodyBytesPerPeer: Int
     /// Bytes of the body budget only reserved peers may use; ignored when there are none.
     public var reservedBodyBytes: Int
+    /// New connections one IP address may open a second, on average (reserved peers excepted),
+    /// with a burst of twice as many; 0: no limit.
+    public var maxNewConnectionsPerPeerPerSecond: Int
 
     public init(
         maxConnectionsPerPeer: Int = 256, reservedPeers: [PeerNetwork] = [], reservedConnections: Int = 256,
-        maxBufferedBodyBytesPerPeer: Int = 16 << 20, reservedBodyBytes: Int = 16 << 20
+        maxBufferedBodyBytesPerPeer: Int = 16 << 20, reservedBodyBytes: Int = 16 << 20, maxNewConnectionsPerPeerPerSecond: Int = 256
     ) {
         self.maxConnectionsPerPeer = maxConnectionsPerPeer
         self.reservedPeers = reservedPeers
         self.reservedConnections = reservedConnections
         self.maxBufferedBodyBytesPerPeer = maxBufferedBodyBytesPerPeer
         self.reservedBodyBytes = reservedBodyBytes
+        self.maxNewConnectionsPerPeerPerSecond = maxNewConnectionsPerPeerPerSecond
     }
 }
 
@@ -44,6 +52,9 @@ enum ConnectionRefusal: String, CaseIterable, Sendable {
     case peerLimit = "peer_limit"
     /// Only the room reserved for reserved peers is left.
     case reservedRoom = "reserved_room"
+    /// The peer opened ``PeerConnectionLimits/maxNewConnectionsPerPeerPerSecond`` connections
+    /// too fast.
+    case peerRate = "peer_rate"
 }
 
 /// The connection count of every peer, shared by the event loops (accepts happen on one loop,
@@ -51,44 +62,87 @@ enum ConnectionRefusal: String, CaseIterable, Sendable {
 final class PeerConnectionTable: Sendable {
     let limits: PeerConnectionLimits
     let maxConnections: Int
-    private let counts = NIOLockedValueBox<(total: Int, byPeer: [PeerAddress: Int])>((0, [:]))
+    /// One peer's open connections and its allowance of new ones (a token bucket).
+    private struct PeerState {
+        var open = 0
+        var allowance: Double
+        var refilled: ContinuousClock.Instant
+    }
+    private let counts = NIOLockedValueBox<(total: Int, byPeer: [PeerAddress: PeerState])>((0, [:]))
+    /// Peers without open connections are kept while their allowance refills; past this many
+    /// entries, those whose allowance is full again are dropped.
+    static let prunedAbove = 4096
 
     init(limits: PeerConnectionLimits, maxConnections: Int) {
         self.limits = limits
         self.maxConnections = maxConnections
     }
 
+    private var burst: Double { Double(2 * limits.maxNewConnectionsPerPeerPerSecond) }
+
     /// Counts a new connection from `peer` (`nil`: an address of another family, counted only in
-    /// the total), or says why it must be refused.
-    func admit(_ peer: PeerAddress?) -> Result<Int, RefusalError> {
+    /// the total) at `now`, or says why it must be refused.
+    func admit(_ peer: PeerAddress?, now: ContinuousClock.Instant = .now) -> Result<Int, RefusalError> {
         let reserved = peer.map { address in limits.reservedPeers.contains { $0.contains(address) } } ?? false
+        let rate = Double(limits.maxNewConnectionsPerPeerPerSecond)
+        let burst = self.burst
         return counts.withLockedValue { counts in
             guard counts.total < maxConnections else { return .failure(RefusalError(reason: .serverFull)) }
+            var state = peer.flatMap { counts.byPeer[$0] } ?? PeerState(allowance: burst, refilled: now)
             if !reserved {
                 if !limits.reservedPeers.isEmpty, counts.total >= maxConnections - limits.reservedConnections {
                     return .failure(RefusalError(reason: .reservedRoom))
                 }
-                if let peer, counts.byPeer[peer, default: 0] >= limits.maxConnectionsPerPeer {
+                if peer != nil, state.open >= limits.maxConnectionsPerPeer {
                     return .failure(RefusalError(reason: .peerLimit))
+                }
+                if peer != nil, rate > 0 {
+                    let elapsed = Double((now - state.refilled).components.seconds) + Double((now - state.refilled).components.attoseconds) / 1e18
+                    state.allowance = min(burst, state.allowance + max(0, elapsed) * rate)
+                    state.refilled = now
+                    guard state.allowance >= 1 else {
+                        if let peer { counts.byPeer[peer] = state }
+                        return .failure(RefusalError(reason: .peerRate))
+                    }
+                    state.allowance -= 1
                 }
             }
             counts.total += 1
-            if let peer { counts.byPeer[peer, default: 0] += 1 }
+            if let peer {
+                state.open += 1
+                counts.byPeer[peer] = state
+                if counts.byPeer.count > Self.prunedAbove { prune(&counts.byPeer, now: now) }
+            }
             return .success(counts.total)
         }
     }
 
-    /// Forgets a connection ``admit(_:)`` counted; the new total.
+    /// Forgets a connection ``admit(_:now:)`` counted; the new total.
     func release(_ peer: PeerAddress?) -> Int {
         counts.withLockedValue { counts in
             counts.total -= 1
-            if let peer {
-                let left = counts.byPeer[peer, default: 1] - 1
-                counts.byPeer[peer] = left > 0 ? left : nil
+            if let peer, var state = counts.byPeer[peer] {
+                state.open -= 1
+                // Kept while its allowance refills: forgetting it would hand a peer that opens
+                // and closes connections a fresh burst each time.
+                counts.byPeer[peer] = state.open > 0 || state.allowance < burst ? state : nil
             }
             return counts.total
         }
     }
+
+    /// Drops peers without open connections whose allowance is full again by `now`.
+    private func prune(_ byPeer: inout [PeerAddress: PeerState], now: ContinuousClock.Instant) {
+        let rate = Double(limits.maxNewConnectionsPerPeerPerSecond)
+        byPeer = byPeer.filter { _, state in
+            guard state.open == 0 else { return true }
+            let elapsed = Double((now - state.refilled).components.seconds)
+            return rate > 0 && state.allowance + elapsed * rate < burst
+        }
+    }
+
+    /// Peers the table keeps (for tests of its bound).
+    var keptPeers: Int { counts.withLockedValue { $0.byPeer.count } }
 
     struct RefusalError: Error {
         var reason: ConnectionRefusal
