@@ -287,10 +287,15 @@ public struct AdmissionResponder: Sendable {
             images = found
         }
 
-        // An UPDATE that gives the object a controller it did not have (adoption, or someone
-        // writing an owner reference into a ReplicaSet) is decided whole: the images it runs are
-        // unchanged, but what exempts them may not be.
-        let reparented = request.operation == .update && Self.gainsController(request)
+        // An UPDATE that gives a pod controller a controller it did not have (adoption, or
+        // someone writing an owner reference into a ReplicaSet) is decided whole: the images
+        // it makes Pods of are unchanged, but what exempts them may not be. A Pod makes nothing,
+        // and runs what it runs whatever the update: its adoption is not judged again.
+        // So is one that changes an owned pod controller's template, sent by someone its owner's
+        // exceptions do not believe: the Pods made from it would carry another command or
+        // service account under the owner's exception for its images.
+        let reparented = request.operation == .update && kind != "Pod"
+            && (Self.gainsController(request) || editsOwnedTemplate(request, body: body))
         if request.operation == .update, !reparented, let oldObject = request.oldObject,
            case .podSpec(_, let previous) = WorkloadImages.extract(from: oldObject, kind: kind) {
             images = Self.changedImages(images, since: previous)
@@ -304,8 +309,7 @@ public struct AdmissionResponder: Sendable {
         // waits for every authority that decides between them, whichever answers first.
         if source == .scan { evaluator.waitsPastTransientErrors = true }
         var prepared = Prepared(uid: request.uid, subject: subject, images: images, annotations: annotations, evaluator: evaluator)
-        // An image an update did not change cannot have been pinned by it.
-        prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request) && !reparented
+        prepared.requirePinned = requirePinnedDigests && source == .admission && Self.isPinnable(request)
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
             // A scan decides a Pod that runs: who made it is not in the review, and admission
             // already judged that.
@@ -315,6 +319,21 @@ public struct AdmissionResponder: Sendable {
             prepared.notes.append("exceptions for the controllers of this \(kind) were not applied: \(refusal)")
         }
         return evaluate(prepared)
+    }
+
+    /// Whether an UPDATE of a pod controller that has a controller of its own, sent by a user who
+    /// may not claim that controller (``ownerClaimRefusal(_:user:)``), changes its pod template
+    /// (`spec.template`, or a CronJob's `spec.jobTemplate`), compared as canonical JSON.
+    func editsOwnedTemplate(_ request: AdmissionRequest, body: [UInt8]) -> Bool {
+        guard let controller = request.object?.references.controller,
+              ownerClaimRefusal(controller, user: request.userInfo?.username) != nil,
+              case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
+        func template(_ object: Any?) -> Data? {
+            guard let spec = (object as? [String: Any])?["spec"] as? [String: Any] else { return nil }
+            guard let template = spec["template"] ?? spec["jobTemplate"] else { return nil }
+            return try? JSONSerialization.data(withJSONObject: template, options: [.sortedKeys])
+        }
+        return template(review["object"]) != template(review["oldObject"])
     }
 
     /// Whether the object has a controller reference its old object did not (another UID, kind

@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import SignetPolicy
 
@@ -16,7 +17,7 @@ import SignetPolicy
 /// (its caller's share over the namespaces that caller holds, itself counted), so those with
 /// exception rights in many namespaces cannot fill the table and refuse everyone else's
 /// exceptions for the lifetime (16 namespaces of 256 each filled it before); the table never
-/// holds more than twice ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
+/// holds more than three times ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
 /// reserve nothing.
 ///
 /// Reservations are kept per caller (``caller(of:)``), and a review counts only its caller's:
@@ -30,7 +31,9 @@ import SignetPolicy
 public final class ExceptionReservations: Sendable {
     /// How long an admitted exception is held against its namespace without the source.
     public let lifetime: Duration
-    static let maximumEntries = 4096
+    /// Reservations held before the shares apply (``defaultMaximumEntries``).
+    let maximumEntries: Int
+    public static let defaultMaximumEntries = 4096
 
     private struct Reservation {
         var name: String
@@ -47,16 +50,39 @@ public final class ExceptionReservations: Sendable {
     private let state = NIOLockedValueBox<(byHolder: [Holder: [Reservation]], count: Int)>(([:], 0))
 
     /// Who a review's reservations belong to: every caller with a verified client certificate
-    /// alike, others by the address they connect from (the port left out); "" when neither is
-    /// known (a review decided inside signet).
+    /// alike, others by the address they connect from (the port left out; an IPv6 address by
+    /// its /64, which one host commonly holds whole); "" when neither is known (a review decided
+    /// inside signet).
     public static func caller(of client: AdmissionClient) -> String {
         if client.certificateSubject != nil { return "" }
         guard let address = client.address, let colon = address.lastIndex(of: ":") else { return client.address ?? "" }
-        return "peer " + address[..<colon]
+        let host = address[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]"), let network = ipv6Network(String(host.dropFirst().dropLast())) {
+            return "peer " + network
+        }
+        return "peer " + host
     }
 
-    public init(lifetime: Duration = .seconds(30)) {
+    /// The /64 of an IPv6 address (`fd00:0:0:1::/64`); an IPv4-mapped one's IPv4 address; nil
+    /// when `text` is not an IPv6 address.
+    static func ipv6Network(_ text: String) -> String? {
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
+        var bytes = withUnsafeBytes(of: &address) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")
+        }
+        for index in 8..<16 { bytes[index] = 0 }
+        var network = in6_addr()
+        withUnsafeMutableBytes(of: &network) { $0.copyBytes(from: bytes) }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &network, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/64"
+    }
+
+    public init(lifetime: Duration = .seconds(30), maximumEntries: Int = defaultMaximumEntries) {
         self.lifetime = lifetime
+        self.maximumEntries = maximumEntries
     }
 
     /// `usage` (the source's view of `namespace`) with the exceptions admitted here for
@@ -68,7 +94,7 @@ public final class ExceptionReservations: Sendable {
     ) -> ExemptionLimits.NamespaceUsage? {
         let holder = Holder(caller: caller, namespace: namespace)
         return state.withLockedValue { state -> ExemptionLimits.NamespaceUsage? in
-            Self.prune(&state, holder: holder, now: now)
+            prune(&state, holder: holder, now: now)
             var usage = usage
             for reservation in state.byHolder[holder] ?? [] {
                 if let counted = usage.sizes[reservation.name] {
@@ -77,10 +103,12 @@ public final class ExceptionReservations: Sendable {
                 }
                 usage.add(reservation.name, bytes: reservation.bytes)
             }
-            guard state.count >= Self.maximumEntries else { return usage }
-            guard state.count < 2 * Self.maximumEntries else { return nil }
-            // Full: each caller gets an equal share, and within it each namespace it holds, so
-            // namespaces a caller makes up (each review names its own) widen only its own share.
+            guard state.count >= maximumEntries else { return usage }
+            guard state.count < 3 * maximumEntries else { return nil }
+            // Full: each caller may hold an equal share of twice the table (all of it alone),
+            // and each namespace it holds an equal share of the table's by-caller part, so
+            // namespaces a caller makes up (each review names its own) widen only its own
+            // share, and whatever one caller took, the third beyond leaves room for others.
             var heldByCaller: [String: Int] = [:]
             var namespacesOfCaller = 0
             for (key, held) in state.byHolder {
@@ -89,11 +117,9 @@ public final class ExceptionReservations: Sendable {
             }
             let callerHeld = heldByCaller[caller] ?? 0
             let callers = heldByCaller.count + (callerHeld == 0 ? 1 : 0)
-            let callerShare = Self.maximumEntries / callers
             let held = state.byHolder[holder]?.count ?? 0
-            let namespaceShare = callerShare / (namespacesOfCaller + (held == 0 ? 1 : 0))
-            // A caller alone in the table is held to the namespaces' shares only.
-            return (callers == 1 || callerHeld < callerShare) && held < namespaceShare ? usage : nil
+            let namespaceShare = max(1, maximumEntries / callers / (namespacesOfCaller + (held == 0 ? 1 : 0)))
+            return callerHeld < max(1, 2 * maximumEntries / callers) && held < namespaceShare ? usage : nil
         }
     }
 
@@ -113,7 +139,7 @@ public final class ExceptionReservations: Sendable {
     }
 
     /// Drops the lapsed reservations of `holder`, and of every holder when the table is full.
-    private static func prune(_ state: inout (byHolder: [Holder: [Reservation]], count: Int), holder: Holder, now: ContinuousClock.Instant) {
+    private func prune(_ state: inout (byHolder: [Holder: [Reservation]], count: Int), holder: Holder, now: ContinuousClock.Instant) {
         for key in state.count >= maximumEntries ? Array(state.byHolder.keys) : [holder] {
             guard let held = state.byHolder[key] else { continue }
             let kept = held.filter { $0.until > now }

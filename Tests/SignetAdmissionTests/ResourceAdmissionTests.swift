@@ -297,13 +297,8 @@ struct ResourceAdmissionTests {
     @Test func exceptionsCreatedAtTheSameMomentAreJudgedTogether() async throws {
         var responder = Self.responder()
         responder.exceptionUsage = { _ in .init() }
-        let note = String(repeating: "n", count: 200_000)
-        func exception(_ name: String) -> String {
-            Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
-                .replacingOccurrences(of: #""name":"vendor","#, with: #""name":"\#(name)","#)
-                .replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","annotations":{"team.example.com/note":"\#(note)"},"#)
-        }
-        let size = ExemptionLimits.measuredBytes(try #require(try JSONSerialization.jsonObject(with: Data(exception("e-0").utf8)) as? [String: Any]))
+        let exception = Self.largeException
+        let size = try Self.largeExceptionSize()
         #expect((200_000...201_000).contains(size), "\(size)")
         let fit = ExemptionLimits.exceptionBytesPerNamespace / size
         for index in 0..<6 {
@@ -357,13 +352,8 @@ struct ResourceAdmissionTests {
     @Test func madeUpReviewsFromAnotherAddressHoldNoRoomAgainstTheAPIServers() async throws {
         var responder = Self.responder()
         responder.exceptionUsage = { _ in .init() }
-        let note = String(repeating: "n", count: 200_000)
-        func exception(_ name: String) -> String {
-            Self.exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
-                .replacingOccurrences(of: #""name":"vendor","#, with: #""name":"\#(name)","#)
-                .replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","annotations":{"team.example.com/note":"\#(note)"},"#)
-        }
-        let size = ExemptionLimits.measuredBytes(try #require(try JSONSerialization.jsonObject(with: Data(exception("e-0").utf8)) as? [String: Any]))
+        let exception = Self.largeException
+        let size = try Self.largeExceptionSize()
         let fit = ExemptionLimits.exceptionBytesPerNamespace / size
         let intruder = AdmissionClient(address: "10.244.1.7:40112")
         func create(_ name: String, from client: AdmissionClient) async throws -> Bool {
@@ -382,19 +372,53 @@ struct ResourceAdmissionTests {
         for index in 0..<8 where try await create("cert-\(index)", from: AdmissionClient(
             address: "10.0.0.\(3 + index):6000", certificateSubject: verified.certificateSubject)) { verifiedAdmitted += 1 }
         #expect(verifiedAdmitted == fit, "callers with a verified certificate share their reservations: \(verifiedAdmitted) of \(fit)")
-        #expect(ExceptionReservations.caller(of: apiServer) == "peer [fd00::1]")
+        #expect(ExceptionReservations.caller(of: apiServer) == "peer fd00::/64", "a host commonly holds its whole /64")
+        #expect(ExceptionReservations.caller(of: AdmissionClient(address: "[fd00::9:1]:1")) == "peer fd00::/64")
+        #expect(ExceptionReservations.caller(of: AdmissionClient(address: "[fd00:0:0:1::1]:1")) == "peer fd00:0:0:1::/64")
+        #expect(ExceptionReservations.caller(of: AdmissionClient(address: "[::ffff:10.0.0.2]:1")) == "peer 10.0.0.2", "an IPv4-mapped address is its IPv4 address")
         #expect(ExceptionReservations.caller(of: verified) == "")
 
         // Filling the table with made-up namespaces (one reservation each) does not take the
         // API server's share of it: once full, callers share it equally first.
-        let table = ExceptionReservations(lifetime: .seconds(30))
+        let table = ExceptionReservations(lifetime: .seconds(30), maximumEntries: 256)
         let start = ContinuousClock.now
-        for namespace in 0..<ExceptionReservations.maximumEntries {
+        for namespace in 0..<256 {
             table.reserve(namespace: "made-up-\(namespace)", name: "x", bytes: 100, caller: "peer 10.244.1.7", now: start)
         }
         #expect(table.usage(.init(), namespace: "shop", caller: "peer 10.0.0.2", now: start + .seconds(1)) != nil,
                 "a flood of made-up namespaces refused the API server's exception")
-        #expect(table.usage(.init(), namespace: "made-up-new", caller: "peer 10.244.1.7", now: start + .seconds(1)) == nil)
+        table.reserve(namespace: "shop", name: "real", bytes: 100, caller: "peer 10.0.0.2", now: start + .seconds(1))
+        #expect(table.usage(.init(), namespace: "made-up-new", caller: "peer 10.244.1.7", now: start + .seconds(1)) == nil,
+                "with another caller in the table, the flood is held to its share")
+
+        // Alone, a caller may go on past the table's size in namespaces it makes up, as far as
+        // its share allows; whatever it took, the API server still finds room.
+        let lone = ExceptionReservations(lifetime: .seconds(30), maximumEntries: 256)
+        for namespace in 0..<16 {
+            for name in 0..<16 { lone.reserve(namespace: "ns-\(namespace)", name: "x-\(name)", bytes: 100, caller: "peer 10.244.1.7", now: start) }
+        }
+        var taken = 256
+        for namespace in 16..<1_000 where lone.usage(.init(), namespace: "ns-\(namespace)", caller: "peer 10.244.1.7", now: start) != nil {
+            lone.reserve(namespace: "ns-\(namespace)", name: "x", bytes: 100, caller: "peer 10.244.1.7", now: start)
+            taken += 1
+        }
+        #expect(taken == 2 * 256, "alone, a caller may hold twice the table: \(taken)")
+        for index in 0..<100 {
+            #expect(lone.usage(.init(), namespace: "shop", caller: "peer 10.0.0.2", now: start) != nil, "refused at \(index)")
+            lone.reserve(namespace: "shop", name: "real-\(index)", bytes: 100, caller: "peer 10.0.0.2", now: start)
+        }
+    }
+
+    /// An exception named `name` carrying a 200 KB annotation: five fill a namespace's budget.
+    static func largeException(_ name: String) -> String {
+        exceptionJSON(validUntil: "2026-11-22T18:00:00Z")
+            .replacingOccurrences(of: #""name":"vendor","#, with: #""name":"\#(name)","#)
+            .replacingOccurrences(of: #""uid":"1","#, with: #""uid":"1","annotations":{"team.example.com/note":"\#(String(repeating: "n", count: 200_000))"},"#)
+    }
+
+    /// What ``largeException(_:)`` counts against the budget.
+    static func largeExceptionSize() throws -> Int {
+        ExemptionLimits.measuredBytes(try #require(try JSONSerialization.jsonObject(with: Data(largeException("e-0").utf8)) as? [String: Any]))
     }
 
     static func podSet(_ exemption: String) throws -> PolicySet {

@@ -71,9 +71,17 @@ struct PeerConnectionLimitsTests {
         let later = start + .milliseconds(500)
         #expect(churn(tenant, at: later) == nil && churn(tenant, at: later) == nil, "half a second gives two more")
         #expect(churn(tenant, at: later) == .peerRate)
+        // Without reserved peers the API server is a peer like any other: no rate for anyone.
+        let unnamed = PeerConnectionTable(limits: PeerConnectionLimits(maxNewConnectionsPerPeerPerSecond: 4), maxConnections: 100_000)
+        for _ in 0..<1_000 {
+            if case .failure(let refusal) = unnamed.admit(tenant, now: start) { Issue.record("refused: \(refusal.reason)"); break }
+            _ = unnamed.release(tenant)
+        }
 
         // Thousands of peers, each one connection: the table keeps those still refilling only.
-        let crowd = PeerConnectionTable(limits: PeerConnectionLimits(maxNewConnectionsPerPeerPerSecond: 4), maxConnections: 100_000)
+        let crowd = PeerConnectionTable(
+            limits: PeerConnectionLimits(reservedPeers: [try #require(PeerNetwork(parsing: "10.0.0.0/24"))], maxNewConnectionsPerPeerPerSecond: 4),
+            maxConnections: 100_000)
         for index in 0..<6_000 {
             let peer = try address("172.16.\(index / 256).\(index % 256)")
             _ = crowd.admit(peer, now: start + .seconds(index))

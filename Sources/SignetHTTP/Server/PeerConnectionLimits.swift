@@ -7,10 +7,11 @@ import NIOConcurrencyHelpers
 /// address, and, when ``reservedPeers`` are named (the API server's addresses), the last
 /// ``reservedConnections`` of ``HTTPServerConfiguration/maxConnections`` and the last
 /// ``reservedBodyBytes`` of ``HTTPServerConfiguration/maxBufferedBodyBytes`` kept for them.
-/// Reserved peers have no per-peer limit. One IP address also opens at most
-/// ``maxNewConnectionsPerPeerPerSecond`` connections a second (twice as many at once): each
-/// costs a TLS handshake, a key exchange and a signature of the server's, on the event loops
-/// that answer the API server, and one that is closed after the handshake frees its slot at once.
+/// Reserved peers have no per-peer limit. When reserved peers are named, every other IP address
+/// also opens at most ``maxNewConnectionsPerPeerPerSecond`` connections a second (twice as many
+/// at once): each costs a TLS handshake, a key exchange and a signature of the server's, on the
+/// event loops that answer the API server, and one that is closed after the handshake frees its
+/// slot at once.
 /// A connection beyond a limit is closed as soon as it is accepted; a body beyond one is
 /// refused with 503 (see ``BodyBudget``).
 public struct PeerConnectionLimits: Sendable {
@@ -26,8 +27,8 @@ public struct PeerConnectionLimits: Sendable {
     public var maxBufferedBodyBytesPerPeer: Int
     /// Bytes of the body budget only reserved peers may use; ignored when there are none.
     public var reservedBodyBytes: Int
-    /// New connections one IP address may open a second, on average (reserved peers excepted),
-    /// with a burst of twice as many; 0: no limit.
+    /// New connections one IP address may open a second, on average, with a burst of twice as
+    /// many; applied only when ``reservedPeers`` are named (to everyone else); 0: no limit.
     public var maxNewConnectionsPerPeerPerSecond: Int
 
     public init(
@@ -68,9 +69,10 @@ final class PeerConnectionTable: Sendable {
         var allowance: Double
         var refilled: ContinuousClock.Instant
     }
-    private let counts = NIOLockedValueBox<(total: Int, byPeer: [PeerAddress: PeerState])>((0, [:]))
+    private let counts = NIOLockedValueBox<(total: Int, byPeer: [PeerAddress: PeerState], pruneAbove: Int)>((0, [:], prunedAbove))
     /// Peers without open connections are kept while their allowance refills; past this many
-    /// entries, those whose allowance is full again are dropped.
+    /// entries (or twice as many as the last pruning kept), those whose allowance is full
+    /// again are dropped, so a pruning's cost is spread over as many admissions as it looked at.
     static let prunedAbove = 4096
 
     init(limits: PeerConnectionLimits, maxConnections: Int) {
@@ -84,7 +86,10 @@ final class PeerConnectionTable: Sendable {
     /// the total) at `now`, or says why it must be refused.
     func admit(_ peer: PeerAddress?, now: ContinuousClock.Instant = .now) -> Result<Int, RefusalError> {
         let reserved = peer.map { address in limits.reservedPeers.contains { $0.contains(address) } } ?? false
-        let rate = Double(limits.maxNewConnectionsPerPeerPerSecond)
+        // Only once the API server's addresses are named: unnamed, it is one peer among others,
+        // and its bursts of new connections (one per admission in flight above the 25 it keeps
+        // idle) would be refused with everyone's.
+        let rate = limits.reservedPeers.isEmpty ? 0 : Double(limits.maxNewConnectionsPerPeerPerSecond)
         let burst = self.burst
         return counts.withLockedValue { counts in
             guard counts.total < maxConnections else { return .failure(RefusalError(reason: .serverFull)) }
@@ -111,7 +116,10 @@ final class PeerConnectionTable: Sendable {
             if let peer {
                 state.open += 1
                 counts.byPeer[peer] = state
-                if counts.byPeer.count > Self.prunedAbove { prune(&counts.byPeer, now: now) }
+                if counts.byPeer.count > counts.pruneAbove {
+                    prune(&counts.byPeer, now: now)
+                    counts.pruneAbove = max(Self.prunedAbove, 2 * counts.byPeer.count)
+                }
             }
             return .success(counts.total)
         }
