@@ -14,20 +14,21 @@ import SignetPolicy
 /// a burst across all of them is bounded by the budget times the replicas.
 ///
 /// Past ``maximumEntries`` held, a namespace still gets room while it holds fewer than its share
-/// (its caller's share over the namespaces that caller holds, itself counted), so those with
-/// exception rights in many namespaces cannot fill the table and refuse everyone else's
-/// exceptions for the lifetime (16 namespaces of 256 each filled it before); the table never
-/// holds more than three times ``maximumEntries``. A namespace refused grows again as its reservations lapse. Dry runs
-/// reserve nothing.
+/// (``maximumEntries`` over the callers holding any, then over the namespaces its caller holds,
+/// each counting the asker), so those with exception rights in many namespaces cannot fill the
+/// table and refuse everyone else's exceptions for the lifetime (16 namespaces of 256 each filled
+/// it before). A namespace refused grows again as its reservations lapse. Dry runs reserve
+/// nothing.
 ///
 /// Reservations are kept per caller (``caller(of:)``), and a review counts only its caller's:
 /// `/validate` answers whoever reaches the port when no client certificate is required (the
 /// chart's default), and a review sent by anyone but the API server creates nothing, so its
 /// reservation must not count against the exceptions the API server sends. Callers with a
 /// verified client certificate share theirs (the API server's instances); others are told apart
-/// by address, so a flood of made-up reviews holds room only against itself; once the table is
-/// full, each caller has an equal share of it, and each namespace an equal share of its
-/// caller's, so made-up namespaces shrink only the share of the caller that made them up.
+/// by address (an IPv6 one by its /64), so a flood of made-up reviews holds room only against
+/// itself. Once the table is full, a caller holds at most an equal share of twice
+/// ``maximumEntries`` (all of it alone), and the table at most three times it: whatever one caller
+/// made up, the API server finds room, and made-up namespaces shrink only their sender's share.
 public final class ExceptionReservations: Sendable {
     /// How long an admitted exception is held against its namespace without the source.
     public let lifetime: Duration
