@@ -278,6 +278,13 @@ public struct AdmissionResponder: Sendable {
             return .decided(AdmissionResponse(
                 uid: request.uid, allowed: true, warnings: ["signet does not evaluate kind \(kind)"], auditAnnotations: annotations), nil)
         case .malformed(let reason):
+            // An UPDATE that leaves such a spec as it was stored (a finalizer let go, a label, the
+            // garbage collector) runs nothing new: denying it would only wedge the object.
+            if request.operation == .update, Self.podSpecUnchanged(body: body, kind: kind) {
+                annotations["decision"] = "allowed"
+                annotations["not-evaluated"] = "the pod spec is unchanged by this update (\(reason))"
+                return .decided(AdmissionResponse(uid: request.uid, allowed: true, auditAnnotations: annotations), nil)
+            }
             annotations["decision"] = "denied"
             return .decided(AdmissionResponse(
                 uid: request.uid, allowed: false,
@@ -330,10 +337,31 @@ public struct AdmissionResponder: Sendable {
               case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
         func template(_ object: Any?) -> Data? {
             guard let spec = (object as? [String: Any])?["spec"] as? [String: Any] else { return nil }
-            guard let template = spec["template"] ?? spec["jobTemplate"] else { return nil }
+            guard let template = spec["template"] ?? spec["jobTemplate"], JSONSerialization.isValidJSONObject(template) else { return nil }
             return try? JSONSerialization.data(withJSONObject: template, options: [.sortedKeys])
         }
         return template(review["object"]) != template(review["oldObject"])
+    }
+
+    /// Whether the review's object and old object carry the same pod spec (`spec` of a Pod, a
+    /// pod controller's `spec.template`, a CronJob's `spec.jobTemplate`), compared as canonical
+    /// JSON; false when either is missing.
+    static func podSpecUnchanged(body: [UInt8], kind: String) -> Bool {
+        guard case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
+        func podSpec(_ object: Any?) -> Data? {
+            guard let spec = (object as? [String: Any])?["spec"] else { return nil }
+            let bearer: Any?
+            if kind == "Pod" {
+                bearer = spec
+            } else {
+                let fields = spec as? [String: Any]
+                bearer = fields?["template"] ?? fields?["jobTemplate"]
+            }
+            guard let bearer, JSONSerialization.isValidJSONObject(bearer) else { return nil }
+            return try? JSONSerialization.data(withJSONObject: bearer, options: [.sortedKeys])
+        }
+        guard let new = podSpec(review["object"]), let old = podSpec(review["oldObject"]) else { return false }
+        return new == old
     }
 
     /// Whether the object has a controller reference its old object did not (another UID, kind

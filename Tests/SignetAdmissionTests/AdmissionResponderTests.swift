@@ -295,6 +295,30 @@ struct AdmissionResponderTests {
         #expect(response.status?.message?.contains(bad.reason) == true, "\(response.status?.message ?? "")")
     }
 
+    /// A stored object whose pod spec signet cannot read (an image volume without a reference,
+    /// which a template may carry) must still let go of a finalizer or take a label: an UPDATE
+    /// that leaves its pod spec as it was is allowed, one that changes the pod spec is not.
+    @Test func anUpdateThatLeavesAnUnreadablePodSpecAsItWasIsAllowed() async throws {
+        let bad = #"{"containers":[{"name":"web","image":"ghcr.io/signet-demo/app"}],"volumes":[{"name":"m","image":{"pullPolicy":"Always"}}]}"#
+        func deployment(_ spec: String, finalizers: String = "[]") -> String {
+            #"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web","namespace":"team","finalizers":\#(finalizers)},"spec":{"replicas":1,"template":{"spec":\#(spec)}}}"#
+        }
+        func update(_ object: String, _ old: String) async throws -> AdmissionResponse {
+            try decodeResponse(await makeResponder().respond(
+                to: review(kind: "Deployment", group: "apps", resource: "deployments", operation: "UPDATE", object: object, oldObject: old),
+                deadline: farDeadline))
+        }
+        let letGo = try await update(deployment(bad), deployment(bad, finalizers: #"["example.com/cleanup"]"#))
+        #expect(letGo.allowed, "\(letGo.status?.message ?? "")")
+        let changed = bad.replacingOccurrences(of: #""name":"web","image":"ghcr.io/signet-demo/app""#, with: #""name":"web","image":"ghcr.io/signet-demo/app","command":["sh"]"#)
+        let edited = try await update(deployment(changed), deployment(bad))
+        #expect(!edited.allowed)
+        #expect(edited.status?.message?.contains("has no reference") == true, "\(edited.status?.message ?? "")")
+        let created = try decodeResponse(await makeResponder().respond(
+            to: review(kind: "Deployment", group: "apps", resource: "deployments", object: deployment(bad)), deadline: farDeadline))
+        #expect(!created.allowed, "a CREATE is not an unchanged update")
+    }
+
     @Test func deploymentWithoutTemplateIsDenied() async throws {
         let deployment = #"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web"},"spec":{"replicas":1}}"#
         let response = try decodeResponse(await makeResponder().respond(
