@@ -298,11 +298,11 @@ public struct AdmissionResponder: Sendable {
         // someone writing an owner reference into a ReplicaSet) is decided whole: the images
         // it makes Pods of are unchanged, but what exempts them may not be. A Pod makes nothing,
         // and runs what it runs whatever the update: its adoption is not judged again.
-        // So is one that changes an owned pod controller's template, sent by someone its owner's
-        // exceptions do not believe: the Pods made from it would carry another command or
-        // service account under the owner's exception for its images.
+        // So is one that changes the template of a pod controller an owner's exceptions reach,
+        // sent by someone those exceptions do not believe: the Pods made from it would carry
+        // another command or service account under the owner's exception for its images.
         let reparented = request.operation == .update && kind != "Pod"
-            && (Self.gainsController(request) || editsOwnedTemplate(request, body: body))
+            && (Self.gainsController(request) || editsTemplateUnbelieved(request, body: body))
         if request.operation == .update, !reparented, let oldObject = request.oldObject,
            case .podSpec(_, let previous) = WorkloadImages.extract(from: oldObject, kind: kind) {
             images = Self.changedImages(images, since: previous)
@@ -328,12 +328,27 @@ public struct AdmissionResponder: Sendable {
         return evaluate(prepared)
     }
 
-    /// Whether an UPDATE of a pod controller that has a controller of its own, sent by a user who
-    /// may not claim that controller (``ownerClaimRefusal(_:user:)``), changes its pod template
-    /// (`spec.template`, or a CronJob's `spec.jobTemplate`), compared as canonical JSON.
-    func editsOwnedTemplate(_ request: AdmissionRequest, body: [UInt8]) -> Bool {
-        guard let controller = request.object?.references.controller,
-              ownerClaimRefusal(controller, user: request.userInfo?.username) != nil,
+    /// The owner kind whose exceptions reach a pod controller of this kind when it has none yet
+    /// (it may be adopted: a ReplicaSet by a Deployment, a Job by a CronJob).
+    static let adoptingKind = ["ReplicaSet": "Deployment", "Job": "CronJob"]
+
+    /// Whether an UPDATE changes the pod template (`spec.template`, or a CronJob's
+    /// `spec.jobTemplate`, compared as canonical JSON) of a pod controller an owner's exceptions
+    /// reach (its controller, before or after, one the owner chain follows; or, without one, the
+    /// kind that adopts it, ``adoptingKind``), sent by a user who may not claim that owner
+    /// (``ownerClaimRefusal(_:user:)``). Without the adopting kind, an owned ReplicaSet could be
+    /// orphaned, edited, and adopted back.
+    func editsTemplateUnbelieved(_ request: AdmissionRequest, body: [UInt8]) -> Bool {
+        let owner: ControllerReference
+        if let controller = request.object?.references.controller ?? request.oldObject?.references.controller {
+            guard controller.isFollowed else { return false }
+            owner = controller
+        } else if let kind = Self.adoptingKind[request.kind.kind] {
+            owner = ControllerReference(apiVersion: ControllerReference.followedKinds[kind].map { "\($0)/v1" } ?? "v1", kind: kind, name: "", uid: "")
+        } else {
+            return false
+        }
+        guard ownerClaimRefusal(owner, user: request.userInfo?.username) != nil,
               case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
         func template(_ object: Any?) -> Data? {
             guard let spec = (object as? [String: Any])?["spec"] as? [String: Any] else { return nil }
@@ -345,9 +360,11 @@ public struct AdmissionResponder: Sendable {
 
     /// Whether the review's object and old object carry the same pod spec (`spec` of a Pod, a
     /// pod controller's `spec.template`, a CronJob's `spec.jobTemplate`), compared as canonical
-    /// JSON; false when either is missing.
+    /// JSON; false when either is missing, and for any other kind (whose images
+    /// ``WorkloadImages`` may look for elsewhere).
     static func podSpecUnchanged(body: [UInt8], kind: String) -> Bool {
-        guard case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
+        guard kind == "Pod" || ControllerReference.followedKinds[kind] != nil,
+              case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
         func podSpec(_ object: Any?) -> Data? {
             guard let spec = (object as? [String: Any])?["spec"] else { return nil }
             let bearer: Any?
@@ -364,10 +381,10 @@ public struct AdmissionResponder: Sendable {
         return new == old
     }
 
-    /// Whether the object has a controller reference its old object did not (another UID, kind
-    /// or name, or none before).
+    /// Whether the object has a controller reference the owner chain follows that its old object
+    /// did not (another UID, kind or name, or none before).
     static func gainsController(_ request: AdmissionRequest) -> Bool {
-        guard let controller = request.object?.references.controller else { return false }
+        guard let controller = request.object?.references.controller, controller.isFollowed else { return false }
         return request.oldObject?.references.controller != controller
     }
 

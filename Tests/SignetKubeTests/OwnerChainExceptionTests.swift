@@ -223,6 +223,13 @@ struct OwnerChainExceptionTests {
         #expect(!edited.allowed, "a template edit by a user borrowed the Deployment's exception: \(edited.text)")
         #expect((await Self.decide(responder, try update(
             user: "system:serviceaccount:kube-system:deployment-controller", owner: web, oldOwner: web, command: ["/app"]))).allowed)
+        // Orphaned first, then edited (to be adopted back later): the same.
+        #expect(!(await Self.decide(responder, try update(user: "alice", owner: nil, oldOwner: nil, command: ["/bin/sh"]))).allowed,
+                "an orphaned ReplicaSet's template edited, to be adopted back")
+        // An owner the chain never follows (an operator's kind): its exceptions reach nothing, so
+        // its template edits are judged as any update.
+        let rollout = Self.owner("Rollout", "web", uid: "uid-rollout", apiVersion: "argoproj.io/v1alpha1")
+        #expect((await Self.decide(responder, try update(user: "argo-rollouts", owner: rollout, oldOwner: rollout, command: ["/app"]))).allowed)
     }
 
     @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {
