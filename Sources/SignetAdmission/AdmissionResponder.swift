@@ -243,8 +243,7 @@ public struct AdmissionResponder: Sendable {
 
     private func decide(_ request: AdmissionRequest, body: [UInt8], client: AdmissionClient) -> Decision {
         if let response = SignetResourceAdmission(
-            validator: resourceValidator, exceptionUsage: exceptionUsage, reservations: exceptionReservations,
-            caller: ExceptionReservations.caller(of: client)
+            validator: resourceValidator, exceptionUsage: exceptionUsage, reservations: exceptionReservations, client: client
         ).respond(to: request, body: body) {
             return .decided(response, nil)
         }
@@ -348,14 +347,7 @@ public struct AdmissionResponder: Sendable {
         } else {
             return false
         }
-        guard ownerClaimRefusal(owner, user: request.userInfo?.username) != nil,
-              case .success(let review) = AdmissionReviewObject.request(in: body) else { return false }
-        func template(_ object: Any?) -> Data? {
-            guard let spec = (object as? [String: Any])?["spec"] as? [String: Any] else { return nil }
-            guard let template = spec["template"] ?? spec["jobTemplate"], JSONSerialization.isValidJSONObject(template) else { return nil }
-            return try? JSONSerialization.data(withJSONObject: template, options: [.sortedKeys])
-        }
-        return template(review["object"]) != template(review["oldObject"])
+        return ownerClaimRefusal(owner, user: request.userInfo?.username) != nil && !Self.podSpecUnchanged(body: body, kind: request.kind.kind)
     }
 
     /// Whether the review's object and old object carry the same pod spec (`spec` of a Pod, a

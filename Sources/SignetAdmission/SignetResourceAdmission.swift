@@ -21,7 +21,7 @@ struct SignetResourceAdmission: Sendable {
     /// The exceptions admitted here that the source's view may not count yet.
     var reservations: ExceptionReservations? = nil
     /// Who sent the review, for ``reservations`` (``ExceptionReservations/caller(of:)``).
-    var caller: String = ""
+    var client = AdmissionClient()
 
     /// The response for a signet.dev request, or `nil` when `request` is of another group.
     func respond(to request: AdmissionRequest, body: [UInt8]) -> AdmissionResponse? {
@@ -98,6 +98,7 @@ struct SignetResourceAdmission: Sendable {
         let bytes = ExemptionLimits.measuredBytes(object)
         if let oldObject, bytes <= ExemptionLimits.measuredBytes(oldObject) { return nil }
         var usage = exceptionUsage(namespace)
+        let caller = ExceptionReservations.caller(of: client)
         if let reservations {
             guard let reserved = reservations.usage(usage, namespace: namespace, caller: caller) else {
                 return "signet admitted more PolicyExceptions in the last \(reservations.lifetime) than it keeps track of; retry in a moment"

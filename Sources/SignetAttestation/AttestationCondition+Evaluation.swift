@@ -18,8 +18,12 @@ extension AttestationCondition {
             }
             return "none of the anyOf conditions holds: " + failures.joined(separator: "; ")
         case .check(let path, let op, let operand, let every):
-            guard every else { return Self.checkFailure(path: path.description, op: op, operand: operand, fields: fields, now: now) }
-            return Self.everyValueFailure(path: path.description, op: op, operand: operand, fields: fields, now: now)
+            let path = path.description
+            if fields.overflowing.contains(path) {
+                return "\(path) reaches more than \(PredicatePath.maximumValues) distinct values, too many to check"
+            }
+            guard every else { return Self.checkFailure(path: path, op: op, operand: operand, fields: fields, now: now) }
+            return Self.everyValueFailure(path: path, op: op, operand: operand, fields: fields, now: now)
         }
     }
 
@@ -28,9 +32,6 @@ extension AttestationCondition {
     private static func everyValueFailure(
         path: String, op: Operator, operand: AttestationValue, fields: PredicateFields, now: Date
     ) -> String? {
-        if fields.overflowing.contains(path) {
-            return "\(path) reaches more than \(PredicatePath.maximumValues) distinct values, too many to check"
-        }
         let values = fields.values[path] ?? []
         guard !values.isEmpty else { return "\(path) is absent, expected every value of it to be checked" }
         for value in values {
@@ -42,12 +43,10 @@ extension AttestationCondition {
         return nil
     }
 
+    /// A check over every value `path` reaches (``failure(in:now:)`` has refused an overflowing path).
     private static func checkFailure(
         path: String, op: Operator, operand: AttestationValue, fields: PredicateFields, now: Date
     ) -> String? {
-        if fields.overflowing.contains(path) {
-            return "\(path) reaches more than \(PredicatePath.maximumValues) distinct values, too many to check"
-        }
         let values = fields.values[path] ?? []
         let actual = values.isEmpty ? "absent" : values.map(\.description).joined(separator: ", ")
         let expected = operand.scalar
