@@ -23,56 +23,99 @@ import SignetKube
 /// console while others flood it, and a signed-in token cannot cause reviews without end
 /// either (a SubjectAccessReview per namespace it names for a verification missed the cache
 /// and cost one review a request).
+///
+/// The total is two: one for addresses from which a token was let do something (allowed an
+/// action or a scrape) in the last ``recentlyAllowed``, one for every other address. Many
+/// addresses sending made-up tokens (ten at the defaults) spend the second only, so a token
+/// that has just replaced an allowed one from the same place (Prometheus' service-account
+/// token, which the kubelet renews every hour or so, or a user's new token) is still reviewed:
+/// a made-up token is never let do anything, so it cannot bring an address into the first. A
+/// review whose token the API server did not authenticate costs its address
+/// `failedReviewCost` of its share instead of one, so an address sending made-up tokens gets a
+/// fifth of the reviews (at the defaults) one signing in gets.
 public final class ConsoleReviewLimiter: Sendable {
     private struct State {
         var perAddress: TokenBuckets
+        /// Keyed by ``knownPool`` or ``otherPool``.
         var total: TokenBuckets
         var perToken: TokenBuckets
         /// Hashes of tokens the API server authenticated, and when; at most ``maximumRecent``.
         var recent: [String: ContinuousClock.Instant] = [:]
+        /// Addresses (share keys) from which a token was let do something, and when; at most ``maximumRecent``.
+        var allowedFrom: [String: ContinuousClock.Instant] = [:]
     }
+
+    private static let knownPool = "addresses a token was allowed from"
+    private static let otherPool = ""
 
     private let state: NIOLockedValueBox<State>
     /// How long an authenticated token keeps its reviews out of the shares.
     public let recentlyAllowed: Duration
     static let maximumRecent = 1024
+    /// How much of its address's share a review of a token the API server did not authenticate costs.
+    public let failedReviewCost: Int
     /// The start of the monotonic clock the buckets are measured on.
     private let start = ContinuousClock.now
 
     public init(
         perAddressBurst: Int = 20, perAddressRefill: TimeInterval = 0.5, totalBurst: Int = 100, totalRefill: TimeInterval = 0.05,
-        perTokenBurst: Int = 20, perTokenRefill: TimeInterval = 1, recentlyAllowed: Duration = .seconds(900)
+        perTokenBurst: Int = 20, perTokenRefill: TimeInterval = 1, recentlyAllowed: Duration = .seconds(900), failedReviewCost: Int = 5
     ) {
         state = NIOLockedValueBox(State(
             perAddress: TokenBuckets(burst: perAddressBurst, refill: perAddressRefill), total: TokenBuckets(burst: totalBurst, refill: totalRefill),
             perToken: TokenBuckets(burst: perTokenBurst, refill: perTokenRefill)))
         self.recentlyAllowed = recentlyAllowed
+        self.failedReviewCost = max(1, failedReviewCost)
     }
 
     /// Whether a review for the token of hash `token` from `peer` may be asked: for a token
-    /// authenticated lately, when its own share has one left; else when `peer`'s share and the
-    /// total both have one left (then taken from both; from neither when either is spent).
+    /// authenticated lately, when its own share has one left; else when `peer`'s share and its
+    /// pool's total (that of addresses a token was allowed from lately, or the others') both
+    /// have one left (then taken from both; from neither when either is spent).
     public func mayReview(token: String, peer: String, now instant: ContinuousClock.Instant = .now) -> Bool {
         let now = TokenBuckets.time(instant, since: start)
         let address = Self.address(of: peer)
         return state.withLockedValue { state in
             if let seen = state.recent[token], instant - seen < recentlyAllowed { return state.perToken.take(token, now: now) }
-            guard state.perAddress.has(address, now: now), state.total.has("", now: now) else { return false }
-            return state.perAddress.take(address, now: now) && state.total.take("", now: now)
+            let known = state.allowedFrom[address].map { instant - $0 < recentlyAllowed } ?? false
+            let pool = known ? Self.knownPool : Self.otherPool
+            guard state.perAddress.has(address, now: now), state.total.has(pool, now: now) else { return false }
+            return state.perAddress.take(address, now: now) && state.total.take(pool, now: now)
         }
     }
 
     /// The token of hash `token` was authenticated.
     public func authenticated(token: String, now: ContinuousClock.Instant = .now) {
+        state.withLockedValue { state in Self.remember(token, at: now, in: &state.recent, for: recentlyAllowed) }
+    }
+
+    /// A token from `peer` was let do something: the address's reviews come from the pool of
+    /// such addresses for ``recentlyAllowed``.
+    public func allowed(peer: String, now: ContinuousClock.Instant = .now) {
+        let address = Self.address(of: peer)
+        state.withLockedValue { state in Self.remember(address, at: now, in: &state.allowedFrom, for: recentlyAllowed) }
+    }
+
+    /// A review asked for `peer` found a token the API server did not authenticate: the rest of
+    /// ``failedReviewCost`` is taken from the address's share (as much as it has).
+    public func reviewFailed(peer: String, now instant: ContinuousClock.Instant = .now) {
+        let now = TokenBuckets.time(instant, since: start)
+        let address = Self.address(of: peer)
         state.withLockedValue { state in
-            if state.recent[token] == nil, state.recent.count >= Self.maximumRecent {
-                state.recent = state.recent.filter { now - $0.value < recentlyAllowed }
-                if state.recent.count >= Self.maximumRecent, let oldest = state.recent.min(by: { $0.value < $1.value })?.key {
-                    state.recent[oldest] = nil
-                }
-            }
-            state.recent[token] = now
+            for _ in 1..<failedReviewCost where !state.perAddress.take(address, now: now) { break }
         }
+    }
+
+    /// Records `key` at `now` in `table`, which holds at most ``maximumRecent``: entries older
+    /// than `lifetime` go first, then the oldest.
+    private static func remember(
+        _ key: String, at now: ContinuousClock.Instant, in table: inout [String: ContinuousClock.Instant], for lifetime: Duration
+    ) {
+        if table[key] == nil, table.count >= maximumRecent {
+            table = table.filter { now - $0.value < lifetime }
+            if table.count >= maximumRecent, let oldest = table.min(by: { $0.value < $1.value })?.key { table[oldest] = nil }
+        }
+        table[key] = now
     }
 
     /// The share key of `ip:port` or `[ip]:port`: the IPv4 address, or the /64 of an IPv6 one;

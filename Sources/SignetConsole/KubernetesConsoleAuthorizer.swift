@@ -84,6 +84,7 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         let decision = await cached(tokenKey + "/" + key, token: tokenKey, peer: peer) {
             await authorize(user, attributes: attributes, action: action, consequence: consequence)
         }
+        if case .allowed = decision { limiter.allowed(peer: peer) }
         count(decision)
         return decision
     }
@@ -115,6 +116,7 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         }
         let decision = await ask()
         if case .unavailable = decision { return decision }
+        if case .unauthenticated = decision { limiter.reviewFailed(peer: peer) }
         cache.store(decision, for: key)
         return decision
     }
