@@ -114,8 +114,15 @@ struct SigstoreTUFRuntime: Sendable {
                     "origin": "\(stored.origin)", "digest": "\(stored.digest)",
                     "valid_until": "\(updater.freshness.current.validUntil?.description ?? "-")",
                 ])
+            } catch where error.code == .notFound {
+                logger.info("no TUF metadata on disk; the embedded Sigstore root is in force until the first refresh", metadata: [
+                    "error": "\(error)",
+                ])
             } catch {
-                logger.info("no usable TUF metadata on disk; the embedded Sigstore root is in force until the first refresh", metadata: [
+                // Metadata kept by an earlier run that has expired or no longer verifies: the
+                // repository had moved past the embedded root, which is not trusted in its place.
+                updater.freshness.recordFailure(error)
+                logger.warning("the TUF metadata on disk cannot be used; keyless verifications fail until a refresh succeeds", metadata: [
                     "error": "\(error)",
                 ])
             }
@@ -127,13 +134,13 @@ struct SigstoreTUFRuntime: Sendable {
             updater: updater, live: LiveTrustedRoot(Self.snapshot(current, updater)), metrics: metrics, configuration: configuration)
     }
 
-    /// `root` as policies compile with it: a root from TUF carries its expiry check; the
-    /// embedded root (no TUF metadata yet) does not expire.
+    /// `root` as policies compile with it, with the check every decision asks: a root from TUF
+    /// is stale once its metadata has expired, the embedded root once a refresh has failed
+    /// before any succeeded (``TrustedRootFreshness``).
     static func snapshot(_ root: CurrentTrustedRoot, _ updater: SigstoreTrustedRootUpdater) -> LiveTrustedRoot.Snapshot {
         let freshness = updater.freshness
         return LiveTrustedRoot.Snapshot(
-            root: root.root, digest: root.digest, origin: root.origin,
-            freshness: root.refreshedAt == nil ? nil : TrustRootFreshnessCheck { freshness.staleReason() })
+            root: root.root, digest: root.digest, origin: root.origin, freshness: TrustRootFreshnessCheck { freshness.staleReason() })
     }
 
     /// One refresh, for a run that decides once (`signet scan`): the root it adopts or confirms
@@ -185,8 +192,8 @@ struct SigstoreTUFStartError: Error, CustomStringConvertible {
 }
 
 /// The log line of a failed TUF refresh: an error while the root in force is still valid
-/// (naming until when), critical once its metadata has expired (every verification depending
-/// on it is then denied, with the same reason).
+/// (naming until when), critical once its metadata has expired or while no refresh has
+/// succeeded (every verification depending on it is then denied, with the same reason).
 enum TUFRefreshLog {
     static func failure(_ error: TUFError, freshness: TrustedRootFreshness, subject: String, logger: Logger, metadata: Logger.Metadata = [:]) {
         var metadata = metadata
@@ -195,7 +202,8 @@ enum TUFRefreshLog {
         metadata["consecutive_failures"] = "\(freshness.current.consecutiveFailures)"
         if let stale = freshness.staleReason() {
             metadata["reason"] = "\(stale)"
-            logger.critical("TUF refresh of \(subject) failed and its metadata has expired: verification depending on it is denied", metadata: metadata)
+            let why = freshness.current.validUntil == nil ? "no refresh has succeeded since start" : "its metadata has expired"
+            logger.critical("TUF refresh of \(subject) failed and \(why): verification depending on it is denied", metadata: metadata)
         } else if let validUntil = freshness.current.validUntil {
             metadata["valid_until"] = "\(validUntil)"
             logger.error("TUF refresh of \(subject) failed; the root in force stays until its metadata expires", metadata: metadata)

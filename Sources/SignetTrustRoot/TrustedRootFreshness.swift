@@ -12,8 +12,11 @@ import SignetTUF
 /// each decision with the updater's clock; once that metadata has expired and no refresh has
 /// replaced it (the mirror is blocked, frozen or serving old files), every verification that
 /// depends on the root fails closed with the reason. Before the first TUF root is in force
-/// (the embedded root of the Sigstore repository) there is no metadata to expire and nothing is
-/// stale.
+/// (the embedded root of the Sigstore repository) there is no metadata to expire: that root is
+/// used until a refresh (or a load of stored metadata that is there but unusable) has failed,
+/// and is stale from then until one succeeds. It is as old as the build, and a mirror that
+/// cannot be reached must not bring back, at every restart, keys and logs Sigstore has since
+/// retired (a freeze turned into a rollback).
 public final class TrustedRootFreshness: Sendable {
     /// What the refreshes so far established.
     public struct State: Sendable, Equatable {
@@ -63,7 +66,8 @@ public final class TrustedRootFreshness: Sendable {
     /// Whether the root in force is past the expiry of its metadata at `date` (the clock's time
     /// when nil).
     public func isStale(at date: Date? = nil) -> Bool {
-        guard let validUntil = current.validUntil else { return false }
+        let state = current
+        guard let validUntil = state.validUntil else { return state.consecutiveFailures > 0 }
         return validUntil.expires <= (date ?? now())
     }
 
@@ -72,7 +76,12 @@ public final class TrustedRootFreshness: Sendable {
     /// 2026-08-28T00:00:00Z; refresh failing: fetch failed: …`.
     public func staleReason(at date: Date? = nil) -> String? {
         let state = current
-        guard let validUntil = state.validUntil, validUntil.expires <= (date ?? now()) else { return nil }
+        guard let validUntil = state.validUntil else {
+            guard state.consecutiveFailures > 0 else { return nil }
+            return "Sigstore trust root is not current: no TUF refresh from \(mirrorURL) has succeeded since signet started, and the "
+                + "root built into signet is not trusted once one has failed; \(state.lastRefreshError.map { "refresh failing: \($0)" } ?? "")"
+        }
+        guard validUntil.expires <= (date ?? now()) else { return nil }
         let refresh = state.lastRefreshError.map { "refresh failing: \($0)" } ?? "no refresh has succeeded since"
         return "Sigstore trust root is stale: TUF \(validUntil.role) metadata (version \(validUntil.version)) of \(mirrorURL) "
             + "expired at \(validUntil.expires.formatted(.iso8601)); \(refresh)"

@@ -27,12 +27,19 @@ import Testing
         return (repository, server, server.baseURL + "/metadata")
     }
 
-    @Test func theEmbeddedRootBeforeTheFirstRefreshDoesNotExpire() throws {
+    @Test func theEmbeddedRootIsUsedUntilARefreshFails() async throws {
         let clock = SettableClock(TUFTest.date("2040-01-01T00:00:00Z"))
         let updater = try SigstoreTrustedRootUpdater(
             configuration: TrustedRootUpdaterConfiguration(mirrorURL: "http://127.0.0.1:9"), fetcher: try TUFTest.fetcher(), now: clock.closure)
         #expect(updater.freshness.current.validUntil == nil)
         #expect(updater.freshness.staleReason() == nil)
+        #expect(!updater.freshness.isStale())
+        // Nothing listens at the mirror's address: from the failed refresh on, the root built
+        // into signet is not trusted either.
+        let failure = try #require(await tufError { _ = try await updater.refresh() })
+        #expect(updater.freshness.isStale())
+        #expect(updater.freshness.staleReason() == "Sigstore trust root is not current: no TUF refresh from http://127.0.0.1:9 has succeeded "
+            + "since signet started, and the root built into signet is not trusted once one has failed; refresh failing: \(failure)")
     }
 
     @Test func aMirrorThatStopsAnsweringKeepsTheRootOnlyUntilTheTimestampExpires() async throws {

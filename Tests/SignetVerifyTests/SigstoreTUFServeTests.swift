@@ -176,4 +176,79 @@ struct SigstoreTUFServeTests {
         #expect(!denied.allowed, "verified again against the new root, which cannot verify the signature")
         _ = try? await offThePool { registry.stop() }
     }
+
+    /// A review of the keyless vector's image as a Pod in `default`.
+    static func keylessReview(_ registry: RegistryFixture, in directory: TemporaryDirectory) throws -> String {
+        try directory.write("review.json", """
+            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"6d0c4d7e-0000-4000-8000-000000000004",\
+            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
+            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
+            "metadata":{"name":"app","namespace":"default"},"spec":{"containers":[{"name":"app","image":"\(KeylessVector.image(in: registry))"}]}}}}
+            """).path
+    }
+
+    /// With `--sigstore-tuf`, the root built into signet is not trusted for ever while the mirror
+    /// cannot be reached: it is as old as the build, and a blocked mirror would otherwise bring
+    /// back, at each restart, whatever Sigstore has retired since. Once the first refresh has
+    /// failed, keyless verifications are denied naming the mirror; metadata an earlier run kept
+    /// on disk that has expired makes them so at once, before any refresh is tried.
+    @Test("the embedded root is not trusted once the mirror could not be reached, nor in place of expired metadata on disk")
+    func theEmbeddedRootIsNotAFallbackForAnUnreachableMirror() async throws {
+        let registry = try await offThePool { try RegistryFixture() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        try await ConnaisseurVectors.push(to: registry, client: client)
+        let policies = TemporaryDirectory(prefix: "signet-tuf-policies")
+        try policies.write("keyless.yaml", Self.keylessPolicy(glob: KeylessVector.image(in: registry)))
+        let reviews = TemporaryDirectory(prefix: "signet-tuf-reviews")
+        let review = try Self.keylessReview(registry, in: reviews)
+        func serve(mirror: String, cache: TemporaryDirectory?, now: String) async throws -> SignetServerFixture {
+            try await SignetServerFixture.start(policyDirectory: policies.path, arguments: [
+                "--allow-insecure-registry", registry.host, "--sigstore-tuf", "--sigstore-tuf-mirror", mirror,
+                "--sigstore-tuf-now-unsafe", now,
+            ] + (cache.map { ["--sigstore-tuf-cache-dir", $0.path] } ?? []))
+        }
+
+        // No cache, and nothing listens at the mirror's address: the first refresh fails.
+        let refused = try await serve(mirror: "http://127.0.0.1:\(FreePort.make())", cache: nil, now: Self.repositoryTime)
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < TestBudget.seconds(30), !refused.process.stderr.contains("TUF refresh of the Sigstore trusted root failed") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let denied = try AdmissionAnswer(decoding: try await refused.review(review).body)
+        #expect(!denied.allowed)
+        #expect(denied.message.contains("Sigstore trust root is not current: no TUF refresh from http://127.0.0.1:"), "\(denied.message)")
+        _ = try? await offThePool { refused.stop() }
+
+        // A run that kept the repository's metadata on disk ...
+        let mirror = try Self.makeMirror()
+        let port = FreePort.make()
+        let mirrorServer = try TestProcess("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", mirror.path])
+        #expect(try await offThePool { FreePort.waitUntilListening(port) })
+        let cache = TemporaryDirectory(prefix: "signet-tuf-cache")
+        let first = try await serve(mirror: "http://127.0.0.1:\(port)", cache: cache, now: Self.repositoryTime)
+        while ContinuousClock.now - start < TestBudget.seconds(60), !first.process.stderr.contains("Sigstore trusted root from TUF in force") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(first.process.stderr.contains("Sigstore trusted root from TUF in force"), "\(first.process.stderr.suffix(2000))")
+        _ = try? await offThePool { first.stop() }
+        mirrorServer.terminate()
+        // ... restarts after the timestamp expired, with a mirror that accepts connections and
+        // never answers (the first refresh is still waiting): denied at once, naming the expiry.
+        let silent = try TestProcess("python3", ["-c", """
+            import socket, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(port))); s.listen(64); time.sleep(120)
+            """])
+        defer { silent.terminate() }
+        #expect(try await offThePool { FreePort.waitUntilListening(port) })
+        let restarted = try await serve(mirror: "http://127.0.0.1:\(port)", cache: cache, now: "2026-08-29T00:00:00Z")
+        let late = try AdmissionAnswer(decoding: try await restarted.review(review).body)
+        #expect(!late.allowed)
+        #expect(late.message.contains("Sigstore trust root is not current"), "\(late.message)")
+        #expect(late.message.contains("expired"), "\(late.message)")
+        _ = try? await offThePool {
+            restarted.stop()
+            registry.stop()
+        }
+    }
 }
