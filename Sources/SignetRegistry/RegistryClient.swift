@@ -161,6 +161,16 @@ public final class RegistryClient: Sendable {
             }
             if response.status == 401 && !answeredChallenge {
                 answeredChallenge = true
+                guard Self.sameOrigin(response.effectiveURL, attemptRequest.url) else {
+                    // A redirect led elsewhere (a storage host, a proxy's upstream) and that
+                    // place asked for credentials: its challenge is not the registry's, and
+                    // answering it would fetch tokens from its realm, with the registry's
+                    // credentials, for every later request to the registry.
+                    logger.warning("registry redirect answered 401; its challenge is not answered", metadata: [
+                        "registry": "\(target.registry)", "redirected_to": "\(UntrustedText.clipped(response.effectiveURL, limit: 200))",
+                    ])
+                    return response
+                }
                 if try await authenticator.answer(
                     challenges: response.headers(named: "WWW-Authenticate"), server: server, scope: scope, credential: credential,
                     sent: sentAuthorization, deadline: request.deadline, exchange: exchange) {

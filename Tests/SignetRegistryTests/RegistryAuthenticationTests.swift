@@ -12,6 +12,38 @@ struct RegistryAuthenticationTests {
             configuration: RegistryClientConfiguration(allowInsecureRegistries: [host]), credentials: credentials)
     }
 
+    /// A 401 that comes back from where a redirect led (a storage host, a proxy's upstream: any
+    /// host but the registry) is not the registry's challenge: answering it stored its realm as
+    /// the registry's for an hour, and every later request to the registry fetched its token
+    /// there, sending the registry's credentials (other tenants' pull secrets, signet's own).
+    @Test func aChallengeFromWhereARedirectLedIsNotAnswered() async throws {
+        typealias Response = RegistryStubServer.Response
+        let realm = try await RegistryStubServer.start(routes: [:])
+        let elsewhere = try await RegistryStubServer.start(routes: [
+            "HEAD /v2/lure": [Response(status: 401, headers: ["WWW-Authenticate": #"Bearer realm="http://\#(realm.host)/token",service="evil""#])],
+            "GET /v2/lure": [Response(status: 401, headers: ["WWW-Authenticate": #"Bearer realm="http://\#(realm.host)/token",service="evil""#])],
+        ])
+        let toElsewhere = Response(status: 307, headers: ["Location": "http://\(elsewhere.host)/v2/lure"])
+        let registry = try await RegistryStubServer.start(routes: [
+            "HEAD /v2/team/app/manifests/v1": [toElsewhere], "GET /v2/team/app/manifests/v1": [toElsewhere],
+        ])
+        defer {
+            registry.stop()
+            elsewhere.stop()
+            realm.stop()
+        }
+        let credentials = RegistryCredentialStore([registry.host: RegistryCredential(username: "tenant", password: "pull-secret")])
+        let client = try RegistryClient(
+            configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host, elsewhere.host]), credentials: credentials)
+        defer { client.shutdown() }
+        for repository in ["team/app:v1", "team/other:v1"] {
+            let reference = try TestImages.reference("\(registry.host)/\(repository)")
+            await #expect(throws: RegistryError.self) { try await client.resolve(reference, deadline: TestImages.deadline()) }
+        }
+        #expect(elsewhere.requests.contains { $0.hasSuffix("/v2/lure") }, "the redirect was followed: \(elsewhere.requests)")
+        #expect(realm.requests.isEmpty, "a token was asked from the redirect target's realm: \(realm.requests)")
+    }
+
     @Test func htpasswdBasicAuthentication() async throws {
         let registry = try await RegistryFixture.start(authentication: .htpasswd(username: "alice", password: "s3cret"))
         let good = try Self.makeClient(registry.host, RegistryCredentialStore([registry.host: RegistryCredential(username: "alice", password: "s3cret")]))
