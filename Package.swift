@@ -266,7 +266,10 @@ let package = Package(
         // a libcurl client.
         .target(
             name: "SignetTestSupport",
-            dependencies: ["CSignetCurl", "SignetHistory", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                "CSignetCurl", "SignetHistory", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/SignetTestSupport",
             swiftSettings: strictSettings
         ),

@@ -11,15 +11,17 @@ import SignetHTTP
 extension ConsoleRequestHandler {
     /// Whether a browser sent `request` from another site: `Sec-Fetch-Site` is `cross-site` or
     /// `same-site` (another origin of the registrable domain), or `Origin` names an origin that
-    /// is not this request's `Host`. `Origin: null` decides nothing: the console's own forms
-    /// send it, since its pages are served with `Referrer-Policy: no-referrer` (Fetch §3.1,
-    /// "serializing a request origin"); `Sec-Fetch-Site` tells those apart.
+    /// is not this request's `Host`. `Origin: null` is left to `Sec-Fetch-Site` where a browser
+    /// sends it (a page with `Referrer-Policy: no-referrer` posts with it, Fetch §3.1,
+    /// "serializing a request origin"), and refused where it does not: another site's form with
+    /// `referrerpolicy="no-referrer"` sends exactly that from a browser without Fetch Metadata.
+    /// The console's own pages are served with `Referrer-Policy: same-origin`, so its forms send
+    /// their real origin.
     static func isCrossSite(_ request: HTTPRequest) -> Bool {
-        if let site = request.headers["Sec-Fetch-Site"]?.trimmingCharacters(in: .whitespaces).lowercased(),
-           site == "cross-site" || site == "same-site" {
-            return true
-        }
-        guard let origin = request.headers["Origin"]?.trimmingCharacters(in: .whitespaces), origin != "null" else { return false }
+        let site = request.headers["Sec-Fetch-Site"]?.trimmingCharacters(in: .whitespaces).lowercased()
+        if site == "cross-site" || site == "same-site" { return true }
+        guard let origin = request.headers["Origin"]?.trimmingCharacters(in: .whitespaces) else { return false }
+        if origin == "null" { return site == nil }
         guard let host = request.headers["Host"]?.trimmingCharacters(in: .whitespaces).lowercased(),
               let components = URLComponents(string: origin), let originHost = components.host, !originHost.isEmpty else { return true }
         let bracketed = originHost.contains(":") && !originHost.hasPrefix("[") ? "[\(originHost)]" : originHost

@@ -54,7 +54,7 @@ public struct ConsoleRequestHandler: HTTPRequestHandler {
         var response = await route(request, peer: context.remoteAddress)
         for (name, value) in [
             ("Content-Security-Policy", Self.contentSecurityPolicy), ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"),
+            ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"), ("Cache-Control", "no-store"),
         ] where !response.headers.contains(name) {
             response.headers.add(name: name, value: value)
         }

@@ -186,9 +186,10 @@ public final class VerificationRunner: Sendable {
             return (state.runs[id], state.subscribers.removeValue(forKey: id)?.values.map { $0 } ?? [])
         }
         subscribers.forEach { $0.finish() }
+        // The namespace too: a verification there used its pull secrets and exceptions.
         logger.info("console verification", metadata: [
-            "image": "\(image)", "user": "\(user)", "verdict": "\(verdict?.outcome.rawValue ?? "none")",
-            "milliseconds": "\(Int(total))",
+            "image": "\(image)", "user": "\(user)", "namespace": "\(namespace ?? "")", "run": "\(id)",
+            "verdict": "\(verdict?.outcome.rawValue ?? "none")", "milliseconds": "\(Int(total))",
         ])
         if let finishedRun { await finished(finishedRun) }
     }

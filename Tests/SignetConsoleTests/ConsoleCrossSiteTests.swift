@@ -24,6 +24,8 @@ import Testing
         [("Origin", "null"), ("Sec-Fetch-Site", "cross-site")],
         [("Sec-Fetch-Site", "cross-site")],
         [("Sec-Fetch-Site", "same-site"), ("Origin", "https://other.example:8443")],
+        // Another site's form with referrerpolicy="no-referrer", from a browser without Fetch Metadata.
+        [("Origin", "null")],
     ])
     func aSignInPostedFromAnotherSiteIsRefused(fields: [(String, String)]) async throws {
         let response = await Self.post("/login", body: "token=reader", fields)
@@ -35,7 +37,7 @@ import Testing
     @Test(arguments: [
         [("Origin", "https://console.example:8443"), ("Sec-Fetch-Site", "same-origin")],
         [("Origin", "https://CONSOLE.example:8443")],
-        // The console's own form: its pages' no-referrer policy makes the browser send `Origin: null`.
+        // A browser with Fetch Metadata that sends `Origin: null` for a form of the console's own.
         [("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
         [],
     ])

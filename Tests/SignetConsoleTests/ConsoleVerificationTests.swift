@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import SignetHistory
 import SignetPolicy
+import SignetTestSupport
 import Testing
 
 @testable import SignetConsole
@@ -50,6 +52,19 @@ import Testing
         let anywhere = try #require(await runner.verify(image: "docker.io/library/nginx:1.27", namespace: nil, user: "alice"))
         #expect(anywhere.verdict?.outcome == .deny)
         #expect(anywhere.verdict?.reason.contains("production-hub") == true, "\(anywhere.verdict?.reason ?? "")")
+    }
+
+    /// A verification in a namespace uses its pull secrets and exceptions: the log line that
+    /// records it names the namespace as well as the user and the image.
+    @Test func theLogLineOfAVerificationNamesItsNamespace() async throws {
+        let handler = CapturingLogHandler()
+        let set = try PolicyLoader().load(files: [PolicySourceFile(name: "policy.yaml", bytes: Array(Self.productionOnly.utf8))])
+        let evaluator = PolicyEvaluator(policies: set, noMatchAction: .allow)
+        let runner = VerificationRunner(evaluator: { evaluator }, logger: Logger(label: "test") { _ in handler })
+        _ = try #require(await runner.verify(image: "docker.io/library/nginx:1.27", namespace: "team-a", user: "alice"))
+        let line = try #require(handler.events.withLockedValue { $0 }.first { $0.message == "console verification" })
+        #expect(line.metadata?["namespace"] == "team-a", "\(String(describing: line.metadata))")
+        #expect(line.metadata?["user"] == "alice")
     }
 
     @Test func aFinishedVerificationIsAConsoleHistoryEntry() async throws {

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import SignetHistory
 import SignetRegistry
+import SignetTestSupport
 import Testing
 @testable import SignetCLI
 
@@ -48,22 +49,5 @@ import Testing
         #expect(try JSONSerialization.jsonObject(with: Data(line.utf8), options: .fragmentsAllowed) as? String == "a\u{9B}2J\u{202E}b\u{2028}c\u{1B}")
         // Text without such characters is passed as it is.
         #expect(UntrustedText.escaped("ghcr.io/acme/web:1 — ünïcode") == "ghcr.io/acme/web:1 — ünïcode")
-    }
-}
-
-/// Keeps what it is asked to log.
-private struct CapturingLogHandler: LogHandler {
-    let events: NIOLockedValueBox<[LogEvent]>
-    var logLevel: Logger.Level = .trace
-    var metadata: Logger.Metadata = [:]
-    var metadataProvider: Logger.MetadataProvider?
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        events.withLockedValue { $0.append(event) }
     }
 }
