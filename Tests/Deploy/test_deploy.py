@@ -319,9 +319,10 @@ class ChartLint(unittest.TestCase):
         for helm, binary in HELMS.items():
             for flags in bad:
                 with self.subTest(helm=helm, flags=flags):
-                    result = run([binary, "template", RELEASE, CHART] + flags, check=False)
+                    result = run([binary, "template", RELEASE, CHART, "--namespace", NAMESPACE] + flags, check=False)
                     self.assertNotEqual(result.returncode, 0, result.stdout[:400])
                     self.assertNotIn("runtime error", result.stderr, "refused by the schema or a check, not by a crash")
+                    self.assertNotIn("every Pod there would run unchecked", result.stderr, "refused for its values, not its namespace")
 
     def test_values_documented_line_by_line(self):
         lines = open(os.path.join(CHART, "values.yaml")).read().split("\n")
@@ -408,6 +409,17 @@ class RenderedDocuments(unittest.TestCase):
                     self.assertNotIn("namespace", doc["metadata"])
                 elif doc["kind"] not in ("Role", "RoleBinding"):
                     self.assertEqual(doc["metadata"]["namespace"], NAMESPACE, doc["kind"])
+
+    def test_the_default_namespace_is_refused(self):
+        # The webhooks leave the release's namespace out: a release in default (helm's namespace
+        # when none is given) would leave every Pod there unchecked.
+        for helm, binary in HELMS.items():
+            with self.subTest(helm=helm):
+                result = run([binary, "template", RELEASE, CHART, "--namespace", "default"], check=False)
+                self.assertNotEqual(result.returncode, 0, result.stdout[:400])
+                self.assertIn("every Pod there would run unchecked", result.stderr)
+                result = run([binary, "template", RELEASE, CHART], check=False)
+                self.assertNotEqual(result.returncode, 0, result.stdout[:400])
 
     def test_no_duplicate_objects(self):
         for name in SCENARIOS:

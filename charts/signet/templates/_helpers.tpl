@@ -409,6 +409,9 @@ imagePullSecrets:
 
 {{/* The namespaces the ValidatingWebhookConfiguration leaves out: kube-system, the release's, webhook.excludeNamespaces and, with cert-manager, its namespace. Scans report what admission would deny there as warn, without an alert (--webhook-excluded-namespaces). */}}
 {{- define "signet.webhookExcludedNamespaces" -}}
+{{- if eq .Release.Namespace "default" -}}
+{{- fail "signet's webhooks leave its own namespace out (so its pods can always start), and this release is in namespace default: every Pod there would run unchecked. Install signet into a namespace of its own (helm install signet charts/signet --namespace signet-system --create-namespace)" -}}
+{{- end -}}
 {{- $namespaces := concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces -}}
 {{- if and (eq .Values.tls.mode "certManager") .Values.webhook.certManagerNamespace -}}
 {{- $namespaces = append $namespaces .Values.webhook.certManagerNamespace -}}
