@@ -5,10 +5,15 @@ registry), one review of a pod naming one signed image; latency and the requests
 The signed images come from the repository's own fixtures and vectors:
 - key-based `.sig`: an image and its cosign simple-signing layer, signed here with a P-256 key
   (registry_bench, as the cold key-based figure always was);
-- key-based bundle referrer, keyless bundle, attestation: the sigstore-conformance bundles
-  (`Tests/Vectors/sigstore-conformance`) attached as OCI referrers of the digest they sign, as
-  the Swift tests attach them (KeylessTestSupport, KeyBundleTestSupport): the "image" is
-  `<repo>@sha256:<digest of the signed file>`, so the verifier sees exactly the digest signed;
+- key-based bundle referrer, keyless bundle: cosign's image signature (a DSSE envelope of the
+  `cosign/sign/v1` statement, what cosign 3 `sign` makes) by the managed key and by a Fulcio-like
+  certificate of the tests' private Sigstore (`Tests/SigstoreFixture/private_sigstore.py`: its
+  own log with a SET and an inclusion proof, CT log and trusted root), attached as OCI referrers
+  of the manifest digest the statement names; the sigstore-conformance bundles are blob
+  signatures (message signatures), which signet does not take as image signatures;
+- attestation: the sigstore-conformance SLSA provenance (`Tests/Vectors/sigstore-conformance`);
+  bundles are attached as the Swift tests attach them (KeylessTestSupport, KeyBundleTestSupport):
+  the "image" is `<repo>@sha256:<digest of what is signed>`, so the verifier sees exactly that digest;
 - Notary v1: a tag signed with Debian's `notary` client (notary_bench);
 - Notation: the Notary Project's e2e OCI layout `e2e-valid-signature` (`Tests/Vectors/notation`),
   pushed as it is, with its `sha256-<hex>` referrers tag index.
@@ -19,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import time
 
 import notary_bench
@@ -28,6 +34,9 @@ import run
 SAMPLES = notary_bench.SAMPLES
 CONFORMANCE = os.path.join(run.ROOT, "Tests", "Vectors", "sigstore-conformance", "test", "assets", "bundle-verify")
 NOTATION = os.path.join(run.ROOT, "Tests", "Vectors", "notation", "test", "e2e", "testdata")
+PRIVATE_SIGSTORE = os.path.join(run.ROOT, "Tests", "SigstoreFixture", "private_sigstore.py")
+PRIVATE_ISSUER = "https://issuer.signet.test"
+PRIVATE_SUBJECT = "signer@signet.test"
 IDENTITY = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/"
             "extremely-dangerous-oidc-beacon.yml@refs/heads/main")
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -46,11 +55,24 @@ def artifact_of(case):
 
 
 def attach_bundle(registry, repository, case):
-    """Attaches conformance `case`'s bundle as a referrer of the digest of the file it signs, and
-    writes the `sha256-<hex>` tag index listing it; returns the image reference by digest."""
+    """Attaches conformance `case`'s bundle as a referrer of the digest of the file it signs (see
+    ``attach_bundle_bytes``)."""
     bundle = open(conformance(case, "bundle.sigstore.json"), "rb").read()
-    media_type = json.loads(bundle)["mediaType"]  # cosign names the layer and artifact by the bundle's own type
     subject = "sha256:" + hashlib.sha256(open(artifact_of(case), "rb").read()).hexdigest()
+    return attach_bundle_bytes(registry, repository, bundle, subject)
+
+
+def private_sigstore(ws):
+    """The tests' private Sigstore, made fresh into the workspace; returns its directory."""
+    out = os.path.join(ws.dir, "private-sigstore")
+    subprocess.run(["python3", PRIVATE_SIGSTORE, out], check=True)
+    return out
+
+
+def attach_bundle_bytes(registry, repository, bundle, subject):
+    """Attaches `bundle` as a referrer of `subject`, and writes the `sha256-<hex>` tag index
+    listing it; returns the image reference by digest."""
+    media_type = json.loads(bundle)["mediaType"]  # cosign names the layer and artifact by the bundle's own type
     empty = registry.push_blob(repository, b"{}")
     layer = registry.push_blob(repository, bundle)
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": media_type,
@@ -106,19 +128,23 @@ def prepare(ws, registry, notary):
         f"- name: key\n  key:\n    publicKeys:\n      - file: {public}\n    transparencyLog: ignore", (2, 2),
         "the `.sig` manifest and its payload blob")
 
-    # Key-based bundle referrer, logged in the conformance suite's Rekor (its own trusted root).
-    case = "managed-key-and-trusted-root"
-    add("key-bundle", "key-based bundle referrer (conformance `managed-key-and-trusted-root`)",
-        attach_bundle(registry, "formats/keybundle", case),
-        f"- name: key\n  key:\n    publicKeys:\n      - file: {conformance(case, 'key.pub')}\n    transparencyLog: require\n"
-        f"    trustRoot: {{file: {conformance(case, 'trusted_root.json')}}}", (3, 4), BUNDLE_MINIMUM)
+    # cosign's image signature in a bundle, by the private Sigstore's managed key and by one of
+    # its certificates (with an SCT), each logged with a SET and an inclusion proof.
+    sigstore = private_sigstore(ws)
+    manifest = "sha256:" + hashlib.sha256(open(os.path.join(sigstore, "image-manifest.json"), "rb").read()).hexdigest()
+    root = os.path.join(sigstore, "trusted_root.json")
 
-    # Keyless bundle (certificate with SCT, inclusion proof, RFC 3161 timestamp; its own trusted root).
-    case = "bundle-with-sct-with-extensions"
-    add("keyless-bundle", "keyless bundle referrer (conformance `bundle-with-sct-with-extensions`)",
-        attach_bundle(registry, "formats/keyless", case),
-        f"- name: keyless\n  keyless:\n    identities:\n      - issuer: {ISSUER}\n        subject: {IDENTITY}\n"
-        f"    trustRoot: {{file: {conformance(case, 'trusted_root.json')}}}", (3, 4), BUNDLE_MINIMUM)
+    def private_bundle(name):
+        return open(os.path.join(sigstore, f"{name}.json"), "rb").read()
+    add("key-bundle", "key-based bundle referrer (DSSE `cosign/sign/v1`, private Sigstore log)",
+        attach_bundle_bytes(registry, "formats/keybundle", private_bundle("image-signature-key-dsse"), manifest),
+        f"- name: key\n  key:\n    publicKeys:\n      - file: {os.path.join(sigstore, 'key.pub')}\n    transparencyLog: require\n"
+        f"    trustRoot: {{file: {root}}}", (3, 4), BUNDLE_MINIMUM)
+
+    add("keyless-bundle", "keyless bundle referrer (DSSE `cosign/sign/v1`, private Sigstore CA with SCT and log)",
+        attach_bundle_bytes(registry, "formats/keyless", private_bundle("image-signature-dsse"), manifest),
+        f"- name: keyless\n  keyless:\n    identities:\n      - issuer: {PRIVATE_ISSUER}\n        subject: {PRIVATE_SUBJECT}\n"
+        f"    trustRoot: {{file: {root}}}", (3, 4), BUNDLE_MINIMUM)
 
     # Notary v1: a tag signed in targets/releases.
     if notary:

@@ -10,12 +10,13 @@ extension CosignKeyVerifier {
     /// --key`, sigstore/cosign `specs/BUNDLE_SPEC.md`; Sigstore bundle `verificationMaterial.publicKey`).
     ///
     /// Each bundle must carry a `publicKey` hint (a bundle with a certificate is a keyless
-    /// signature, for a `keyless` authority); its content is a message signature over the image's
-    /// manifest digest or a DSSE envelope with an in-toto statement of cosign's image-signature
-    /// predicate whose subject is that digest. The hint is only a name chosen by the signer, so
+    /// signature, for a `keyless` authority); its content is a DSSE envelope with an in-toto
+    /// statement of cosign's image-signature predicate whose subject is the image's manifest
+    /// digest (a message signature is refused, ``KeylessVerifier/imageSignatureProblem(_:)``).
+    /// The hint is only a name chosen by the signer, so
     /// every trusted key is tried; the Sigstore verification steps run with the key as the
     /// signer (``SigstoreVerificationPolicy/Signer/publicKey(_:)``). The required annotations are
-    /// read from the statement subject that names the image; a message signature carries none.
+    /// read from the statement subject that names the image.
     func verifyBundleReferrers(_ run: inout CosignKeyRun) async throws(VerificationError) {
         let trust = run.trust
         let sigstore = bundleVerifier(for: trust)
@@ -40,7 +41,7 @@ extension CosignKeyVerifier {
                        "the bundle carries a certificate (a keyless signature); a key authority accepts bundles whose verification material is a publicKey")
             return
         }
-        if case .dsseEnvelope(let envelope) = bundle.content, let problem = KeylessVerifier.statementProblem(envelope) {
+        if let problem = KeylessVerifier.imageSignatureProblem(bundle) {
             run.reject(label, step: "content", problem)
             return
         }
@@ -166,7 +167,8 @@ extension CosignKeyVerifier {
     static func bundleAnnotationProblem(_ content: SigstoreBundle.Content, digest: ArtifactDigest, required: [String: String]) -> String? {
         guard !required.isEmpty else { return nil }
         guard case .dsseEnvelope(let envelope) = content else {
-            return "a message-signature bundle carries no annotations; the policy requires " + Self.describe(required)
+            // Refused before this is asked (a message signature is no image signature).
+            return "the bundle carries no in-toto statement; the policy requires " + Self.describe(required)
         }
         // An image signature statement: a few dozen values, the registry's limit.
         guard let subjects = InTotoStatementHead(envelope.payload, limits: .registryDocument)?.subject else {

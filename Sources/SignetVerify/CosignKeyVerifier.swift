@@ -21,9 +21,9 @@ import SignetRegistry
 ///    this signature, key and payload digest;
 /// 2. when the `.sig` layers do not meet the threshold, the Sigstore bundles attached as OCI
 ///    referrers (cosign 3's default, sigstore/cosign `specs/BUNDLE_SPEC.md`) whose verification
-///    material is a `publicKey` hint: a message signature over the image's manifest digest, or
-///    a DSSE envelope holding an in-toto statement of cosign's image-signature predicate whose
-///    subject is that digest; the signature must verify with one of the authority's keys (the
+///    material is a `publicKey` hint: a DSSE envelope holding an in-toto statement of cosign's
+///    image-signature predicate whose subject is the image's manifest digest (a message
+///    signature, which says nothing of what it signs, is refused, as cosign does); the signature must verify with one of the authority's keys (the
 ///    hint names no key: every trusted key is tried), and the required annotations are read from
 ///    that subject's `annotations` (``verifyBundleReferrers(_:)``); under `transparencyLog:
 ///    require` one of its log entries must be vouched for by a log of the trust root and record

@@ -25,10 +25,10 @@ import SignetSigstore
 ///    (`application/vnd.dev.sigstore.bundle.v0.3+json` or
 ///    `application/vnd.dev.sigstore.bundle+json;version=0.1` to `0.3`); the referring manifest
 ///    must name the image as its `subject`; its bundle layer is verified with the image's
-///    manifest digest as the artifact: a message signature over that digest, or a DSSE
-///    envelope holding an in-toto statement of cosign's image-signature predicate
-///    (`https://sigstore.dev/cosign/sign/v1`) whose subject is that digest. Other in-toto
-///    predicates are attestations, not signatures, and are not accepted here.
+///    manifest digest as the artifact: a DSSE envelope holding an in-toto statement of cosign's
+///    image-signature predicate (`https://sigstore.dev/cosign/sign/v1`) whose subject is that
+///    digest. Other in-toto predicates are attestations, not signatures, and are not accepted
+///    here; nor is a message signature (`cosign sign-blob`), which says nothing of what it signs.
 ///
 /// Each candidate runs the Sigstore verification steps of ``SigstoreVerifier`` (transparency
 /// log, timestamps, Fulcio chain at the signing time, SCTs, signature, identity), recorded as
@@ -199,7 +199,7 @@ public struct KeylessVerifier: SignatureVerifier {
     private func verifyBundleReferrers(_ run: inout KeylessRun) async throws(VerificationError) -> AcceptedSignature? {
         let unreadable = try await SigstoreBundleReferrers(registry: registry).scan(run.request, into: &run, while: { $0.accepted == nil }) {
             run, label, _, bundle throws(VerificationError) in
-            if case .dsseEnvelope(let envelope) = bundle.content, let problem = Self.statementProblem(envelope) {
+            if let problem = Self.imageSignatureProblem(bundle) {
                 run.reject(label, step: "content", problem)
                 return
             }
@@ -212,6 +212,19 @@ public struct KeylessVerifier: SignatureVerifier {
         }
         if let unreadable, run.accepted == nil { throw unreadable }
         return run.accepted
+    }
+
+    /// Why a bundle referrer is not a cosign image signature, or nil when it is one: a DSSE
+    /// envelope of the image-signature statement (``statementProblem(_:)``). A message signature
+    /// (what `cosign sign-blob` makes) signs bytes and says nothing of what they are: a signer
+    /// that signed a file whose bytes happen to be a manifest would vouch for that image. cosign
+    /// verify refuses it for images too ("bundle does not contain a DSSE envelope").
+    static func imageSignatureProblem(_ bundle: SigstoreBundle) -> String? {
+        guard case .dsseEnvelope(let envelope) = bundle.content else {
+            return "the bundle holds a message signature (what cosign sign-blob makes), which signs bytes and does not say they are "
+                + "an image; an image signature in a bundle is a DSSE envelope of cosign's statement (\(imageSignaturePredicateType))"
+        }
+        return statementProblem(envelope)
     }
 
     /// Why a DSSE envelope is not a cosign image signature, or nil when it is one (the subject

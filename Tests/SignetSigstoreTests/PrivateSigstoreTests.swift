@@ -16,11 +16,7 @@ struct PrivateSigstoreTests {
 
     /// Makes the fixture in a fresh directory.
     static func fixture() async throws -> TemporaryDirectory {
-        let directory = TemporaryDirectory(prefix: "signet-private-sigstore")
-        let script = TestPaths.packageRoot.appendingPathComponent("Tests/SigstoreFixture/private_sigstore.py").path
-        let made = try await TestProcess.run("python3", [script, directory.path])
-        try #require(made.status == 0, "\(made.stderr)")
-        return directory
+        try await PrivateSigstoreFixture.make()
     }
 
     /// The first failed step and the failure, or `verified`.

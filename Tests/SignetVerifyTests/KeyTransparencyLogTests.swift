@@ -140,35 +140,36 @@ struct KeyTransparencyLogTests {
         let ignored = try await setup.verify(bare, try setup.authority("ignore", trustRoot: false))
         #expect(ignored.passed, "\(ignored.reason)")
 
-        // A message-signature bundle whose Rekor entry the test log vouches for.
+        // A DSSE bundle whose Rekor entry the test log vouches for.
         let (logged, entry) = try await Self.loggedBundleImage("logged-bundle", setup)
         let passed = try await setup.verify(logged, try setup.authority("require"))
         #expect(passed.passed, "\(passed.reason)")
 
-        // The same entry attached to a bundle with another signature: the log does not vouch for it.
+        // The same entry attached to a bundle of another statement: the log does not vouch for it.
         let swapped = try setup.fixture.reference("tlog/swapped-bundle:v1")
         let swappedDigest = try await setup.fixture.images.pushImage(swapped)
-        let swappedValue = Hex.decode(swappedDigest.encoded)!
-        let swappedSignature = try await setup.key.signature(overDigest: swappedValue)
+        let swappedStatement = KeyBundle.statement(for: swappedDigest)
+        let swappedSignature = try await setup.key.signature(over: DSSEEnvelopeText.pae(payloadType: "application/vnd.in-toto+json", payload: swappedStatement))
         try await KeyBundle.attach(
-            [try TestRekorLog.messageSignatureBundle(over: swappedDigest, signature: swappedSignature, entry: entry)], to: swappedDigest, in: swapped,
+            [try TestRekorLog.dsseBundle(statement: swappedStatement, signature: swappedSignature, entry: entry)], to: swappedDigest, in: swapped,
             client: setup.fixture.client)
         let reused = try await setup.verify(swapped, try setup.authority("require"))
         #expect(!reused.passed)
-        #expect(reused.reason.contains("the logged signature is not the bundle's signature"), "\(reused.reason)")
+        #expect(reused.reason.contains("the logged payload hash is not the hash of the envelope's payload"), "\(reused.reason)")
         await setup.fixture.stop()
     }
 
-    /// Pushes an image and attaches a message-signature bundle over its digest by the setup's
-    /// key, with the Rekor entry the test log made for it.
+    /// Pushes an image and attaches a DSSE bundle of cosign's statement for its digest by the
+    /// setup's key, with the `dsse` Rekor entry the test log made for it.
     static func loggedBundleImage(_ name: String, _ setup: Setup) async throws -> (ImageReference, TestRekorLog.Entry) {
         let image = try setup.fixture.reference("tlog/\(name):v1")
         let digest = try await setup.fixture.images.pushImage(image)
-        let value = Hex.decode(digest.encoded)!
-        let signature = try await setup.key.signature(overDigest: value)
-        let entry = try await setup.log.log(signature: signature, digest: value, signer: setup.key)
+        let statement = KeyBundle.statement(for: digest)
+        let signature = try await setup.key.signature(over: DSSEEnvelopeText.pae(payloadType: "application/vnd.in-toto+json", payload: statement))
+        let envelope = try TestRekorLog.envelope(of: statement, signature: signature)
+        let entry = try await setup.log.logDSSE(envelope: envelope.json, payload: statement, signature: signature, signer: setup.key)
         try await KeyBundle.attach(
-            [try TestRekorLog.messageSignatureBundle(over: digest, signature: signature, entry: entry)], to: digest, in: image,
+            [try TestRekorLog.dsseBundle(statement: statement, signature: signature, entry: entry)], to: digest, in: image,
             client: setup.fixture.client)
         return (image, entry)
     }

@@ -21,7 +21,7 @@ private func decide(_ server: SignetServerFixture, image: String, in directory: 
 
 @Suite("signet serve verifies keyless signatures", .serialized)
 struct KeylessServeTests {
-    @Test("the production keyless vector and a conformance bundle referrer through /validate")
+    @Test("the production keyless vector, and a conformance message-signature bundle referrer denied, through /validate")
     func keylessThroughValidate() async throws {
         let registry = try await offThePool { try RegistryFixture() }
         let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
@@ -73,8 +73,10 @@ struct KeylessServeTests {
         #expect(!prefix.allowed)
         #expect(prefix.message.contains("identity: SAN \(KeylessVector.subject) does not match /philipp/"), "\(prefix.message)")
 
+        // A message signature (sign-blob) over the digest is no image signature: denied, saying so.
         let bundle = try await decide(server, image: "\(registry.host)/\(ConformanceBundles.repository)@\(subject)", in: reviews, name: "bundle")
-        #expect(bundle.allowed, "\(bundle.message)")
+        #expect(!bundle.allowed)
+        #expect(bundle.message.contains("the bundle holds a message signature (what cosign sign-blob makes)"), "\(bundle.message)")
 
         // The same repository, a digest no bundle refers to.
         let other = try ImageDigest(parsing: "sha256:" + String(repeating: "cd", count: 32))

@@ -1,4 +1,5 @@
 import Foundation
+import SignetCrypto
 import SignetPolicy
 import SignetRegistry
 import SignetSigstore
@@ -130,6 +131,8 @@ struct KeylessVerifierTests {
 
     @Test("Sigstore bundles attached as referrers: a message signature, an attestation that is not a signature, another subject")
     func bundleReferrers() async throws {
+        // The conformance suite's production bundles of a.txt: a message signature (sign-blob)
+        // and a SLSA provenance, both by the beacon identity, listed as referrers of a.txt's digest.
         let registry = try await offThePool { try RegistryFixture() }
         defer { registry.stop() }
         let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
@@ -146,20 +149,14 @@ struct KeylessVerifierTests {
                   sourceRepositoryRef: refs/heads/main
             """
 
-        let passed = try await verifier.verify(keylessRequest(image, digest: subject, authority: compiledKeylessAuthority(beacon)))
-        #expect(passed.passed, "\(passed.reason)\n\(passed.steps)")
-        #expect(passed.format == .sigstoreBundle)
-        #expect(passed.signers.first?.identity == ConformanceBundles.subject)
-        #expect(passed.signers.first?.issuer == ConformanceBundles.issuer)
-        #expect(passed.steps.contains { $0.name == "bundle referrers" && $0.passed && $0.detail.contains("2 Sigstore bundle(s)") }, "\(passed.steps)")
-        // The SLSA provenance in DSSE is an attestation, not a signature: skipped with its reason.
-        #expect(passed.steps.contains { $0.name.hasSuffix(" content") && $0.detail.contains("an attestation with predicate https://slsa.dev/provenance/v1") },
-                "\(passed.steps)")
-
-        let wrongRef = try await verifier.verify(keylessRequest(image, digest: subject, authority: compiledKeylessAuthority(
-            beacon.replacingOccurrences(of: "sourceRepositoryRef: refs/heads/main", with: "sourceRepositoryRef: refs/heads/release"))))
-        #expect(!wrongRef.passed)
-        #expect(wrongRef.reason.contains("sourceRepositoryRef refs/heads/main does not match \"refs/heads/release\""), "\(wrongRef.reason)")
+        // Neither is an image signature: each is refused with its reason, before anything is verified.
+        let refused = try await verifier.verify(keylessRequest(image, digest: subject, authority: compiledKeylessAuthority(beacon)))
+        #expect(!refused.passed)
+        #expect(refused.steps.contains { $0.name == "bundle referrers" && $0.passed && $0.detail.contains("2 Sigstore bundle(s)") }, "\(refused.steps)")
+        #expect(refused.steps.contains { $0.name.hasSuffix(" content") && $0.detail.contains("an attestation with predicate https://slsa.dev/provenance/v1") },
+                "\(refused.steps)")
+        #expect(refused.steps.contains { $0.name.hasSuffix(" content") && $0.detail.contains("the bundle holds a message signature (what cosign sign-blob makes)") },
+                "\(refused.steps)")
 
         // The same bundle listed under another digest: its manifest's subject is a.txt's digest.
         let other = try ImageDigest(parsing: "sha256:" + String(repeating: "ab", count: 32))
@@ -169,19 +166,67 @@ struct KeylessVerifierTests {
         #expect(!misfiled.passed)
         #expect(misfiled.reason.contains("its subject is \(subject), not the image \(other)"), "\(misfiled.reason)")
 
-        // A bundle whose subject is a pushed image but which signs a.txt: the digest does not match.
-        let elsewhere = try ImageReference(parsing: "\(registry.host)/conformance/image:v1")
-        let imageDigest = try await TestRegistryImages(client: client).pushImage(elsewhere)
-        try await ConformanceBundles.attach(["happy-path-v0.3"], subject: imageDigest, repository: "conformance/image", registry: registry, client: client)
-        let forOther = try await verifier.verify(keylessRequest(elsewhere.description, digest: imageDigest, authority: compiledKeylessAuthority(beacon)))
-        #expect(!forOther.passed)
-        #expect(forOther.reason.contains("transparency log entry body: the logged digest \(subject) is not the artifact's"), "\(forOther.reason)")
-
         // Nothing attached at all.
         let bare = try await verifier.verify(keylessRequest(
             "\(registry.host)/conformance/none@\(subject)", digest: subject, authority: compiledKeylessAuthority(beacon)))
         #expect(bare.failure == .noSignatures)
         #expect(bare.reason.contains("no Sigstore bundle refers to \(subject)"), "\(bare.reason)")
+    }
+
+    /// cosign's image signature in a bundle (a DSSE envelope of the `cosign/sign/v1` statement)
+    /// from the tests' private Sigstore: it passes for its identity and its image only. A message
+    /// signature by the same certificate over the same manifest digest, which is what `cosign
+    /// sign-blob` makes of a file whose bytes are the manifest, says nothing of what it signed
+    /// and is refused.
+    @Test("a DSSE image signature from a private Sigstore passes; a message signature over the same digest does not")
+    func dsseImageSignatureFromAPrivateSigstore() async throws {
+        let registry = try await offThePool { try RegistryFixture() }
+        defer { registry.stop() }
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(allowInsecureRegistries: [registry.host]))
+        let sigstore = try await PrivateSigstoreFixture.make()
+        let manifest = [UInt8](try Data(contentsOf: sigstore.file("image-manifest.json")))
+        let digest = try ImageDigest(parsing: "sha256:" + DigestAlgorithm.sha256.hexHash(manifest))
+        let dsse = [UInt8](try Data(contentsOf: sigstore.file("image-signature-dsse.json")))
+        let signed = try ImageReference(parsing: "\(registry.host)/private/signed")
+        try await KeyBundle.attach([dsse], to: digest, in: signed, client: client)
+        let blob = try ImageReference(parsing: "\(registry.host)/private/blob-signed")
+        try await KeyBundle.attach([[UInt8](try Data(contentsOf: sigstore.file("image-signature-message.json")))], to: digest, in: blob, client: client)
+        let other = try ImageDigest(parsing: "sha256:" + String(repeating: "ef", count: 32))
+        try await KeyBundle.attach([dsse], to: other, in: signed, client: client)
+        let root = sigstore.file("trusted_root.json").path
+        func authority(subject: String = PrivateSigstoreFixture.subject) throws -> CompiledAuthority {
+            try compiledKeylessAuthority(
+                "identities:\n  - issuer: \(PrivateSigstoreFixture.issuer)\n    subject: \(subject)\ntrustRoot:\n  file: \(root)")
+        }
+        let verifier = KeylessVerifier(registry: client)
+
+        let passed = try await verifier.verify(keylessRequest("\(signed.name)@\(digest)", digest: digest, authority: try authority()))
+        #expect(passed.passed, "\(passed.reason)\n\(passed.steps)")
+        #expect(passed.format == .sigstoreBundle)
+        #expect(passed.signers.first?.identity == PrivateSigstoreFixture.subject)
+        #expect(passed.signers.first?.issuer == PrivateSigstoreFixture.issuer)
+
+        let stranger = try await verifier.verify(keylessRequest("\(signed.name)@\(digest)", digest: digest, authority: try authority(subject: "other@signet.test")))
+        #expect(!stranger.passed)
+        #expect(stranger.reason.contains("does not match \"other@signet.test\""), "\(stranger.reason)")
+
+        // The statement names the signed manifest only.
+        let elsewhere = try await verifier.verify(keylessRequest("\(signed.name)@\(other)", digest: other, authority: try authority()))
+        #expect(!elsewhere.passed)
+        #expect(elsewhere.reason.contains("the artifact is not a subject of the in-toto statement"), "\(elsewhere.reason)")
+
+        let message = try await verifier.verify(keylessRequest("\(blob.name)@\(digest)", digest: digest, authority: try authority()))
+        #expect(!message.passed)
+        #expect(message.reason.contains("the bundle holds a message signature (what cosign sign-blob makes)"), "\(message.reason)")
+
+        // The same statement signed by the fixture's managed key and logged (cosign 3 `sign
+        // --key`), under `transparencyLog: require` with the private log.
+        let keyed = try ImageReference(parsing: "\(registry.host)/private/key-signed")
+        try await KeyBundle.attach([[UInt8](try Data(contentsOf: sigstore.file("image-signature-key-dsse.json")))], to: digest, in: keyed, client: client)
+        let keyAuthority = try compiledKeyAuthority(
+            "publicKeys:\n  - file: \(sigstore.file("key.pub").path)\ntransparencyLog: require\ntrustRoot:\n  file: \(root)")
+        let byKey = try await CosignKeyVerifier(registry: client).verify(keylessRequest("\(keyed.name)@\(digest)", digest: digest, authority: keyAuthority))
+        #expect(byKey.passed, "\(byKey.reason)\n\(byKey.steps)")
     }
 
     @Test("a trust root from a file: a private root without the production CAs refuses production signatures")

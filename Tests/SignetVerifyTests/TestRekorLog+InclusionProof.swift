@@ -100,15 +100,6 @@ extension TestRekorLog {
             """.utf8)
     }
 
-    /// A `hashedrekord` 0.0.1 entry body for `signature` by `signer` over data of SHA-256 `digest`.
-    static func hashedRekordBody(digest: [UInt8], signature: [UInt8], signer: TestSigningKey) -> [UInt8] {
-        let pem = Data(signer.publicKeyPEM.utf8).base64EncodedString()
-        return Array("""
-            {"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"\(Hex.encode(digest))"}},\
-            "signature":{"content":"\(Data(signature).base64EncodedString())","publicKey":{"content":"\(pem)"}}}}
-            """.utf8)
-    }
-
     /// A cosign 3 v0.3 DSSE bundle of `statement` signed by `key`, its entry proven by inclusion
     /// in this log and broken as `tampering` says.
     func provenDSSEBundle(statement: [UInt8], key: TestSigningKey, tampering: ProofTampering = .none) async throws -> [UInt8] {
@@ -125,25 +116,6 @@ extension TestRekorLog {
             "mediaType": KeyBundle.mediaType,
             "verificationMaterial": ["publicKey": ["hint": "test-key"], "tlogEntries": [try await provenEntry(kind: "dsse", body: body, tampering: tampering)]],
             "dsseEnvelope": envelope,
-        ]
-        return [UInt8](try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys]))
-    }
-
-    /// A cosign 3 v0.3 message-signature bundle over the image `digest` signed by `key`, its
-    /// `hashedrekord` entry proven by inclusion in this log.
-    func provenMessageSignatureBundle(over digest: ImageDigest, key: TestSigningKey, tampering: ProofTampering = .none) async throws -> [UInt8] {
-        let value = Hex.decode(digest.encoded)!
-        let signature = try await key.signature(overDigest: value)
-        let body = Self.hashedRekordBody(digest: value, signature: signature, signer: key)
-        let bundle: [String: Any] = [
-            "mediaType": KeyBundle.mediaType,
-            "verificationMaterial": [
-                "publicKey": ["hint": "test-key"], "tlogEntries": [try await provenEntry(kind: "hashedrekord", body: body, tampering: tampering)],
-            ],
-            "messageSignature": [
-                "messageDigest": ["algorithm": "SHA2_256", "digest": Data(value).base64EncodedString()],
-                "signature": Data(signature).base64EncodedString(),
-            ],
         ]
         return [UInt8](try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys]))
     }

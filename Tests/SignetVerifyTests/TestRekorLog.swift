@@ -38,6 +38,8 @@ struct TestRekorLog {
         var logIndex: Int64
         var logIDHex: String
         var signedEntryTimestamp: String
+        /// The body's kind (`hashedrekord`, `dsse`).
+        var kind = "hashedrekord"
 
         /// cosign's `dev.sigstore.cosign/bundle` annotation.
         var cosignAnnotation: String {
@@ -51,7 +53,7 @@ struct TestRekorLog {
         var bundleEntry: [String: Any] {
             [
                 "logIndex": "\(logIndex)", "logId": ["keyId": Data(Hex.decode(logIDHex)!).base64EncodedString()],
-                "kindVersion": ["kind": "hashedrekord", "version": "0.0.1"], "integratedTime": "\(TestRekorLog.integratedTime)",
+                "kindVersion": ["kind": kind, "version": "0.0.1"], "integratedTime": "\(TestRekorLog.integratedTime)",
                 "inclusionPromise": ["signedEntryTimestamp": signedEntryTimestamp], "canonicalizedBody": body,
             ]
         }
@@ -81,7 +83,9 @@ struct TestRekorLog {
             "payloadHash":{"algorithm":"sha256","value":"\(DigestAlgorithm.sha256.hexHash(payload))"},\
             "signatures":[{"signature":"\(Data(signature).base64EncodedString())","verifier":"\(pem)"}]}}
             """
-        return try await entry(body: body, logIndex: logIndex, setKey: nil)
+        var logged = try await entry(body: body, logIndex: logIndex, setKey: nil)
+        logged.kind = "dsse"
+        return logged
     }
 
     /// The entry of `body` at `logIndex`, its SET signed by the log's key or `setKey`.
@@ -93,16 +97,22 @@ struct TestRekorLog {
         return Entry(body: encodedBody, logIndex: logIndex, logIDHex: logIDHex, signedEntryTimestamp: Data(set).base64EncodedString())
     }
 
-    /// A v0.1 message-signature bundle (managed key) over the image `digest`, with `entry`.
-    static func messageSignatureBundle(over digest: ImageDigest, signature: [UInt8], entry: Entry) throws -> [UInt8] {
-        let value = Hex.decode(digest.encoded)!
+    /// The DSSE envelope (JSON, keys sorted) cosign 3 makes of `statement` with `signature`
+    /// over its PAE.
+    static func envelope(of statement: [UInt8], signature: [UInt8]) throws -> (object: [String: Any], json: [UInt8]) {
+        let envelope: [String: Any] = [
+            "payload": Data(statement).base64EncodedString(), "payloadType": "application/vnd.in-toto+json",
+            "signatures": [["sig": Data(signature).base64EncodedString(), "keyid": ""]],
+        ]
+        return (envelope, [UInt8](try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys])))
+    }
+
+    /// A v0.1 DSSE bundle (managed key) of `statement` with `signature`, and `entry`.
+    static func dsseBundle(statement: [UInt8], signature: [UInt8], entry: Entry) throws -> [UInt8] {
         let bundle: [String: Any] = [
             "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
             "verificationMaterial": ["publicKey": ["hint": "release"], "tlogEntries": [entry.bundleEntry]],
-            "messageSignature": [
-                "messageDigest": ["algorithm": "SHA2_256", "digest": Data(value).base64EncodedString()],
-                "signature": Data(signature).base64EncodedString(),
-            ],
+            "dsseEnvelope": try envelope(of: statement, signature: signature).object,
         ]
         return [UInt8](try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys]))
     }

@@ -8,7 +8,8 @@ broken signature, certificate, SCT or timestamp reaches its own step instead of 
 earlier at the entry-body check.
 
 Usage: private_sigstore.py OUT_DIR. Writes trusted_root.json, key.pub, artifact, image-digest
-(the subject of the DSSE cases' statement), foreign-ctlog-id (the untrusted CT log's ID), one
+(the subject of the DSSE cases' statement), image-manifest.json (the manifest the image-signature
+cases sign), foreign-ctlog-id (the untrusted CT log's ID), one
 <case>.json per bundle, and keyless-sig/<case>/ with the annotations of a cosign keyless `.sig`
 layer (signature, certificate, chain, bundle) and its payload. Keys are made fresh at every run
 (Python's `cryptography`; the TSA's tokens by OpenSSL's responder, see timestamp_authority.py).
@@ -247,6 +248,26 @@ def dsse_bundle(leaf, log, payload, signature):
             "dsseEnvelope": envelope}
 
 
+def key_dsse_bundle(signer, log, payload):
+    """A v0.3 bundle of a managed key (cosign 3 `sign --key`): an in-toto statement in a DSSE
+    envelope signed by `signer`, logged as a Rekor `dsse` 0.0.1 entry that records the signer's
+    public key, with a SET and an inclusion proof."""
+    signature = sign(signer, pre_authentication_encoding(IN_TOTO, payload))
+    envelope = {"payload": b64(payload), "payloadType": IN_TOTO, "signatures": [{"sig": b64(signature), "keyid": ""}]}
+    body = {
+        "apiVersion": "0.0.1", "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(canonical(envelope)).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": [{"signature": b64(signature), "verifier": b64(pem(signer))}],
+        },
+    }
+    entry, _ = rekor_entry(log, body, proof=True)
+    return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {"hint": "signet-test"}, "tlogEntries": [entry]},
+            "dsseEnvelope": envelope}
+
+
 def pre_authentication_encoding(payload_type, payload):
     """DSSE v1 PAE: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body."""
     return b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(payload), payload)
@@ -390,6 +411,31 @@ def main():
     cases.update({
         "dsse-valid": dsse_bundle(leaf, log, statement, envelope_signature),
         "dsse-signature-flipped": dsse_bundle(leaf, log, statement, flip_last_bit(envelope_signature)),
+    })
+
+    # cosign's image signature (cosign 3 `sign` with the bundle format): the statement of
+    # https://sigstore.dev/cosign/sign/v1 about the manifest written as image-manifest.json (an
+    # OCI manifest of the empty config, which a registry takes once that blob is pushed), and a
+    # message signature over the same manifest's digest, which is no image signature.
+    manifest = canonical({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(), "size": 2},
+        "layers": [],
+    })
+    with open(os.path.join(out, "image-manifest.json"), "wb") as file:
+        file.write(manifest)
+    manifest_digest = hashlib.sha256(manifest).hexdigest()
+    image_statement = canonical({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.signet.test/app", "digest": {"sha256": manifest_digest}}],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {},
+    })
+    cases.update({
+        "image-signature-dsse": dsse_bundle(leaf, log, image_statement, sign(ephemeral, pre_authentication_encoding(IN_TOTO, image_statement))),
+        "image-signature-message": keyless_bundle(leaf, log, bytes.fromhex(manifest_digest), sign(ephemeral, manifest)),
+        # The same statement signed by the managed key (key.pub).
+        "image-signature-key-dsse": key_dsse_bundle(signer, log, image_statement),
     })
 
     # Statements larger than a registry document (110,000 values in the predicate, as an SBOM
