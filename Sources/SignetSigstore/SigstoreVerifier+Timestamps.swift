@@ -3,8 +3,9 @@ import SignetCrypto
 
 extension SigstoreVerifier {
     /// Step 2: every RFC 3161 token verifies against a trusted TSA valid at its genTime, over the
-    /// signature bytes; Rekor v2 logs are valid at those times; and enough verified times exist in
-    /// all (Sigstore client specification, "Establishing a time for the signature").
+    /// signature bytes; Rekor v2 logs, and the logs of Rekor v1 entries proven by inclusion
+    /// alone, are valid at the verified times; and enough verified times exist in all (Sigstore
+    /// client specification, "Establishing a time for the signature").
     func verifyTimestamps(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
         let signature = try run.attestedSignature()
         var authorityTimes: [Date] = []
@@ -46,6 +47,16 @@ extension SigstoreVerifier {
             for time in authorityTimes where !log.validity.contains(time) {
                 throw SigstoreVerificationFailure(.timestamp(
                     "\(log.baseURL) is trusted only \(log.validity), not at \(time.formatted(.iso8601))"))
+            }
+        }
+        // A Rekor v1 entry proven by inclusion alone: its log at every verified time (the
+        // authorities' and other logs' SETs), or now when none was verified.
+        let verifiedTimes = run.timestamps.map(\.time)
+        for log in run.unstampedLogs {
+            for time in verifiedTimes.isEmpty ? [configuration.clock()] : verifiedTimes where !log.validity.contains(time) {
+                throw SigstoreVerificationFailure(.timestamp(
+                    "\(log.baseURL) is trusted only \(log.validity), not at \(time.formatted(.iso8601)), "
+                        + "and its entry carries no signed entry timestamp to date it otherwise"))
             }
         }
         guard run.timestamps.count >= configuration.timestampThreshold else {

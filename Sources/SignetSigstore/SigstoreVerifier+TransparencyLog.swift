@@ -11,7 +11,10 @@ extension SigstoreVerifier {
     ///   inclusion proof or signed checkpoint does not verify refuses the bundle, as does a Rekor v2
     ///   entry whose index is not its inclusion proof's;
     /// - the same entry twice (log and index) refuses the bundle, so it cannot count twice;
-    /// - verified entries are counted once per log, and each log's first SET gives one timestamp.
+    /// - verified entries are counted once per log, and each log's first SET gives one timestamp;
+    /// - a Rekor v1 entry proven by inclusion alone has no time the log signed: its log's validity
+    ///   is checked at the verified timestamps in step 2, as a Rekor v2 log's is (a retired log's
+    ///   key could otherwise prove entries it never held).
     func verifyTransparencyLog(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
         let entries = run.bundle.transparencyLogEntries
         _ = try run.signingKey()
@@ -61,6 +64,7 @@ extension SigstoreVerifier {
             }
             try matchBody(of: entry, run: run)
             if entry.isRekorV2, !run.rekorV2Logs.contains(log) { run.rekorV2Logs.append(log) }
+            if !entry.isRekorV2, integrated == nil, !run.unstampedLogs.contains(log) { run.unstampedLogs.append(log) }
             if let integrated, !timestampedLogs.contains(log.logID) {
                 timestampedLogs.append(log.logID)
                 run.timestamps.append(VerifiedTimestamp(time: integrated, source: .transparencyLog(log.baseURL)))

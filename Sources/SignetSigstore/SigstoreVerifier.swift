@@ -111,6 +111,10 @@ public struct SigstoreVerifier: Sendable {
         let policy: SigstoreVerificationPolicy
         var timestamps: [VerifiedTimestamp] = []
         var rekorV2Logs: [TransparencyLogInstance] = []
+        /// Logs of Rekor v1 entries verified by their inclusion proof alone: without a signed
+        /// entry timestamp their integrated time is the bundle's word, so each log must be valid
+        /// at the times step 2 verifies instead (at the verification time when there are none).
+        var unstampedLogs: [TransparencyLogInstance] = []
         var chains: [VerifiedCertificateChain] = []
         var identity: FulcioCertificateIdentity?
         var matchedIdentity: CertificateIdentity?

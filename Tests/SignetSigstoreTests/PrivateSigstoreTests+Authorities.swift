@@ -71,6 +71,25 @@ extension PrivateSigstoreTests {
         #expect(twoRequired.reason == "certificate transparency: valid SCTs from 1 distinct trusted logs, 2 required", "\(twoRequired)")
     }
 
+    /// A Rekor v1 entry proven by its inclusion proof alone carries no time the log signed: its
+    /// log must be valid at the verified timestamps, as a Rekor v2 log must. A log the trusted
+    /// root retired before the TSA's time (its key may since have leaked) vouches for nothing.
+    @Test func aProofOnlyEntryNeedsItsLogValidAtTheVerifiedTimes() async throws {
+        let fixture = try await Self.fixture()
+        var root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: fixture.file("trusted_root.json"))) as? [String: Any])
+        var logs = try #require(root["tlogs"] as? [[String: Any]])
+        var key = try #require(logs[0]["publicKey"] as? [String: Any])
+        key["validFor"] = ["start": "2025-01-01T00:00:00Z", "end": "2025-12-31T00:00:00Z"]
+        logs[0]["publicKey"] = key
+        root["tlogs"] = logs
+        try JSONSerialization.data(withJSONObject: root).write(to: fixture.file("trusted_root.json"))
+
+        let retired = Self.outcome(try Self.verifyKeyless("tsa-valid", in: fixture))
+        #expect(retired.step == "timestamps", "\(retired)")
+        #expect(retired.reason.contains("is trusted only"), "\(retired)")
+        #expect(retired.reason.contains("not at 2026-01-01T00:02:00Z"), "\(retired)")
+    }
+
     /// RFC 3161 timestamps from the trusted root's TSA. The cases' log entries have an inclusion
     /// proof but no SET, so the token is the signature's only time; their leaf was valid for ten
     /// minutes around 2026-01-01 and has long expired at the pinned clock.
