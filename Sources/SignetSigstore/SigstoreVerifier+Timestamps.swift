@@ -9,6 +9,7 @@ extension SigstoreVerifier {
     func verifyTimestamps(_ run: inout Run) throws(SigstoreVerificationFailure) -> SigstoreVerificationStep.Outcome {
         let signature = try run.attestedSignature()
         var authorityTimes: [Date] = []
+        let now = configuration.clock()
         for (index, der) in run.bundle.rfc3161Timestamps.enumerated() {
             let response: TimeStampResponse
             do {
@@ -36,6 +37,11 @@ extension SigstoreVerifier {
             guard let authority = trusted else {
                 let why = reasons.isEmpty ? "the trusted root names no timestamp authority" : reasons.joined(separator: "; ")
                 throw SigstoreVerificationFailure(.timestamp("timestamp \(index) at \(time.formatted(.iso8601)) is not from a trusted TSA: \(why)"))
+            }
+            // A trusted authority's clock gone wrong, or its key misused, must not date a
+            // signature after now (as a log's integrated time may not be).
+            guard time <= now.addingTimeInterval(configuration.allowedClockSkew) else {
+                throw SigstoreVerificationFailure(.timestamp("timestamp \(index) at \(time.formatted(.iso8601)) from \(authority.uri) is in the future"))
             }
             authorityTimes.append(time)
             run.timestamps.append(VerifiedTimestamp(time: time, source: .timestampAuthority(authority.uri)))

@@ -71,6 +71,22 @@ extension PrivateSigstoreTests {
         #expect(twoRequired.reason == "certificate transparency: valid SCTs from 1 distinct trusted logs, 2 required", "\(twoRequired)")
     }
 
+    /// A time a trusted TSA vouches for must not lie after now (beyond the allowed skew), as a
+    /// log's integrated time may not: an authority whose clock ran ahead, or whose key was misused,
+    /// would otherwise date a signature into a certificate's future validity.
+    @Test func aTimestampInTheFutureIsRefused() async throws {
+        let fixture = try await Self.fixture()
+        var configuration = SigstoreVerifierConfiguration()
+        configuration.clock = { Date(timeIntervalSince1970: 1_767_225_600) }  // two minutes before the token's time
+        let verifier = SigstoreVerifier(trustedRoot: try TrustedRoot(contentsOf: fixture.file("trusted_root.json")), configuration: configuration)
+        let result = verifier.verify(
+            try SigstoreBundle(contentsOf: fixture.file("tsa-valid.json")),
+            policy: SigstoreVerificationPolicy(signer: .certificateIdentities([Self.identity]), artifact: .bytes([UInt8](try Data(contentsOf: fixture.file("artifact"))))))
+        let outcome = Self.outcome(result)
+        #expect(outcome.step == "timestamps", "\(outcome)")
+        #expect(outcome.reason.contains("timestamp 0 at 2026-01-01T00:02:00Z from https://tsa.signet.test is in the future"), "\(outcome)")
+    }
+
     /// A Rekor v1 entry proven by its inclusion proof alone carries no time the log signed: its
     /// log must be valid at the verified timestamps, as a Rekor v2 log must. A log the trusted
     /// root retired before the TSA's time (its key may since have leaked) vouches for nothing.
