@@ -39,9 +39,15 @@ import Testing
         let event = try? #require(captured.withLockedValue { $0.first })
         #expect(event?.message.description == "admission of \(UntrustedText.escaped(Self.name)) denied")
         #expect(event?.message.description.contains("\u{1B}") == false)
-        #expect(event?.metadata?["namespace"] == .string("team\\u{A}reason: approved"))
-        #expect(event?.metadata?["users"] == .array([.string("x\\u{1B}")]))
-        #expect(handler[metadataKey: "replica"] == .string("a\\u{A}b"))
+        // Values with a space, "=", a quote or a backslash are quoted, as logfmt reads them.
+        #expect(event?.metadata?["namespace"] == .string(#""team\\u{A}reason: approved""#))
+        #expect(event?.metadata?["users"] == .array([.string(#""x\\u{1B}""#)]))
+        #expect(handler[metadataKey: "replica"] == .string(#""a\\u{A}b""#))
+        // An image named to add a field of its own inside a reason stays inside the reason.
+        #expect(EscapingLogHandler<CapturingLogHandler>.escaped(.string(#"image "a decision=allowed uid=x b" is not signed"#))
+            == .string(#""image \"a decision=allowed uid=x b\" is not signed""#))
+        #expect(EscapingLogHandler<CapturingLogHandler>.escaped(.string("denied")) == .string("denied"))
+        #expect(EscapingLogHandler<CapturingLogHandler>.escaped(.string("")) == .string(#""""#))
         // JSON log lines escape them too, beyond the C0 controls JSON requires, and read back the same.
         var line = ""
         JSONLogHandler.appendJSONString("a\u{9B}2J\u{202E}b\u{2028}c\u{1B}", to: &line)
