@@ -240,7 +240,11 @@ struct AlertDispatcherTests {
         #expect(!text.contains("<") && !text.contains(">"), "\(text)")
         #expect(text.contains("Pod &lt;!channel&gt; &amp; &lt;@\u{200B}U024BE7LH&gt;"))
         #expect(text.contains("`registry.example/app:1&lt;https://evil.example|click here&gt;`"))
-        #expect(text.contains("reason: no signature for &lt;https://evil.example&gt; `&amp;` &lt;!here&gt;"))
+        // The reason in a code span (a backtick in it would end the span), where no receiver makes links.
+        #expect(text.contains("reason: `no signature for &lt;https://evil.example&gt; '&amp;' &lt;!here&gt;`"), "\(text)")
+        alert.reason = "image \"https://evil.example/signet-approve\" has no signature"
+        let bare = try #require((try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(alert))) as? [String: Any])?["text"] as? String)
+        #expect(bare.hasSuffix("reason: `image \"https://evil.example/signet-approve\" has no signature`"), "\(bare)")
         // Markdown links and `@` mentions, for the receivers that read them (Mattermost, Rocket.Chat).
         alert.reason = "[rotate the key now](https://evil.example) @channel @all"
         let markdown = try #require((try JSONSerialization.jsonObject(with: Data(AlertFormat.slack.body(alert))) as? [String: Any])?["text"] as? String)

@@ -115,7 +115,10 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
                 // A backtick in a name that is not a reference would end the code span early.
                 lines.append("images: " + alert.images.map { "`\(escape($0).replacingOccurrences(of: "`", with: "'"))`" }.joined(separator: ", "))
             }
-            lines.append("reason: \(escape(alert.reason))")
+            // In a code span too: the reason quotes images as their Pods name them, and a
+            // receiver makes a bare URL or host name outside one a link (one the Pod's author chose).
+            let reason = escape(alert.reason).replacingOccurrences(of: "`", with: "'")
+            lines.append(reason.isEmpty ? "reason:" : "reason: `\(reason)`")
             object = ["text": lines.joined(separator: "\n")]
         }
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
