@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Keeps a local copy of every object of one resource type, the way client-go's reflector does
@@ -11,7 +12,8 @@ import Logging
 /// 5. on 410 Gone (an `ERROR` event or the HTTP status), list again (step 1).
 ///
 /// Each change publishes a ``ResourceSnapshot`` to ``snapshots``; ``hasSynced`` turns true after
-/// the first full list and stays true.
+/// the first full list and stays true, so a store whose watch keeps failing is still served:
+/// ``lastContact`` tells how old it may be.
 public actor ResourceReflector {
     public nonisolated let resource: KubernetesResource
     /// The objects listed and watched (by default all of them).
@@ -28,6 +30,11 @@ public actor ResourceReflector {
     private var counters = ResourceSnapshot.Counters()
     private var listError: KubernetesError?
     public private(set) var hasSynced = false
+    /// When the API server last answered about this resource: a list, a watch event or bookmark,
+    /// or the end of a watch at its `timeoutSeconds` (at least that often while all is well).
+    /// While it does not (a watch refused, broken or lost), the store stays as it was: changes
+    /// made meanwhile, deletions too, are not seen.
+    public private(set) var lastContact: Date?
 
     public init(
         client: KubernetesClient, resource: KubernetesResource, scope: KubernetesListScope = .all, backoff: Backoff = Backoff(),
@@ -63,6 +70,7 @@ public actor ResourceReflector {
                     store = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
                     resourceVersion = list.resourceVersion
                     hasSynced = true
+                    lastContact = Date()
                     needsList = false
                     backoff.reset()
                     publish()
@@ -85,6 +93,7 @@ public actor ResourceReflector {
                     if try apply(event) { backoff.reset() }
                 }
                 // The server ended the watch (timeoutSeconds): resume from the last version.
+                lastContact = Date()
             } catch let error as KubernetesError where error.isGone {
                 counters.relistsAfterGone += 1
                 logger.info("resourceVersion too old; relisting", metadata: ["resource": "\(resource)", "resource_version": "\(resourceVersion)"])
@@ -101,6 +110,7 @@ public actor ResourceReflector {
 
     /// Applies one event; returns whether it was a data event. Throws a Gone error for a 410.
     private func apply(_ event: WatchEvent) throws(KubernetesError) -> Bool {
+        if case .error = event {} else { lastContact = Date() }
         switch event {
         case .added(let object), .modified(let object):
             store[object.key] = object

@@ -95,6 +95,38 @@ struct KubernetesWatchTests {
         #expect(await reflector.snapshot.counters.lists == 1)
     }
 
+    /// A store whose watch keeps failing is still served, as it was: ``lastContact`` says when
+    /// the API server last answered (the list, an event, a watch it ended), and does not move
+    /// while every watch is refused.
+    @Test func lastContactStaysWhileTheWatchIsRefused() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        let reflector = ResourceReflector(
+            client: try Self.client(server), resource: .clusterImagePolicies,
+            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        #expect(await reflector.lastContact == nil)
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        let listed = try #require(await reflector.lastContact)
+
+        try server.holdWatches(true)
+        try server.dropWatches()
+        try await Self.eventually("refused watches") { try server.requests().filter { $0.contains("watch=1") }.count >= 4 }
+        #expect(await reflector.lastContact == listed, "no answer came")
+        #expect(await reflector.snapshot.objects.map(\.name) == ["one"], "the store is served as it was")
+
+        try server.holdWatches(false)
+        try await Self.eventually("watch reopened") { try server.openWatches() == 1 }
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try await Self.eventually("event") { await reflector.snapshot.objects.count == 2 }
+        let evented = try #require(await reflector.lastContact)
+        #expect(evented > listed)
+        try server.endWatches()
+        try await Self.eventually("ended watch counted") { (await reflector.lastContact ?? .distantPast) > evented }
+    }
+
     @Test func aWatchTheServerEndsIsResumedWithoutRelisting() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }

@@ -127,7 +127,7 @@ struct ContinuousServeTests {
             let expression = line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
             queried[expression] = PromQLMetricNames.names(in: expression)
         }
-        #expect(queried.count == 25)
+        #expect(queried.count == 26)
         for (expression, names) in queried {
             #expect(!names.isEmpty, "\(expression) reads no metric")
             // `up` is the series Prometheus itself records for every scrape target.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import SignetKube
 import SignetPolicy
@@ -117,6 +118,15 @@ actor KubernetesPolicySource: PolicySource {
                     }
                 }
             }
+            // How long ago the API server last answered about each resource, as a gauge: a watch
+            // that keeps failing leaves the policies, exceptions and bypasses as last seen
+            // (PrometheusRule SignetPolicySourceStale).
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.recordLastContact()
+                    try? await Task.sleep(for: .seconds(15))
+                }
+            }
             // Key files, mounted Secret and ConfigMap keys and trust root files: checked every interval.
             group.addTask {
                 await self.waitUntilLoaded()
@@ -144,6 +154,16 @@ actor KubernetesPolicySource: PolicySource {
     }
 
     private func rejectedObjects() -> [String: String] { invalid }
+
+    /// `signet_policy_source_last_contact_timestamp_seconds{resource}`: when the API server last
+    /// answered about each resource (Unix seconds; 0 before the first list).
+    private func recordLastContact() async {
+        for reflector in reflectors {
+            let contact = await reflector.lastContact
+            Gauge(label: "signet_policy_source_last_contact_timestamp_seconds", dimensions: [("resource", reflector.resource.plural)])
+                .record(contact?.timeIntervalSince1970 ?? 0)
+        }
+    }
 
     /// The status each signet resource has in the watch, by `Kind key` (text fields only).
     private func observedStatuses() -> [String: [String: String]] {
