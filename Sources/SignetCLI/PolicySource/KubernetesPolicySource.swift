@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
+import SignetCrypto
 import SignetKube
 import SignetPolicy
 
@@ -414,20 +415,21 @@ actor KubernetesPolicySource: PolicySource {
 }
 
 extension Hasher {
-    /// FNV-1a over strings: a revision that is the same in every process for the same objects.
+    /// A revision that is the same in every process for the same objects: the first 64 bits of
+    /// SHA-256 over the strings, each ended by a 0 byte. Not FNV: its steps can be undone, so
+    /// whoever may write a PolicyException could pick one whose revision, with the other changes
+    /// of the same compilation, came out as the one in force, and replicas kept deciding with
+    /// the set before (an EmergencyBypass deleted meanwhile stayed in force).
     struct Stable {
-        private var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        private var bytes: [UInt8] = []
 
         mutating func combine(_ text: String) {
-            for byte in text.utf8 + [0] {
-                value ^= UInt64(byte)
-                value &*= 0x0000_0100_0000_01B3
-            }
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(0)
         }
 
         var hexDigest: String {
-            let hex = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
+            String(DigestAlgorithm.sha256.hexHash(bytes).prefix(16))
         }
     }
 }
