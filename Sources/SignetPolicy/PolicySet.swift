@@ -1,4 +1,5 @@
 import Foundation
+import SignetCrypto
 import SignetRegistry
 
 /// All compiled ``ClusterImagePolicy`` resources in force, with a revision that changes
@@ -117,29 +118,30 @@ public struct PolicySet: Sendable {
     }
 }
 
-/// FNV-1a, 64 bits: a stable, dependency-free content hash for revisions and fingerprints.
-/// Not a cryptographic hash; nothing trusts it.
-struct StableHash: Sendable {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+/// A stable content hash for revisions and fingerprints: the first 64 bits of SHA-256 over what
+/// was combined (texts each ended by a 0 byte, numbers as 8 little-endian bytes), the same in
+/// every process. Replicas swap in a new policy set only when its revision differs, and some of
+/// what is hashed is written by users (a PolicyException's spec): a hash whose steps can be run
+/// backwards (FNV) let them aim at the revision in force and keep the set before in use.
+package struct StableHash: Sendable {
+    private var bytes: [UInt8] = []
 
-    mutating func combine(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes {
-            value ^= UInt64(byte)
-            value &*= 0x0000_0100_0000_01B3
-        }
+    package init() {}
+
+    package mutating func combine(_ more: some Sequence<UInt8>) {
+        bytes.append(contentsOf: more)
     }
 
-    mutating func combine(_ text: String) {
+    package mutating func combine(_ text: String) {
         combine(text.utf8)
         combine(CollectionOfOne(0))
     }
 
-    mutating func combine(_ number: Int) {
+    package mutating func combine(_ number: Int) {
         withUnsafeBytes(of: UInt64(truncatingIfNeeded: number).littleEndian) { combine($0) }
     }
 
-    var hexDigest: String {
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+    package var hexDigest: String {
+        String(DigestAlgorithm.sha256.hexHash(bytes).prefix(16))
     }
 }

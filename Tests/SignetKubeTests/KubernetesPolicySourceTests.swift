@@ -264,15 +264,16 @@ struct KubernetesPolicySourceTests {
     /// object: the set's revision changes with it, so replicas rebuild their decisions and its
     /// uses are attributed to the one who made it now (the revision followed the spec alone,
     /// and audit records and Events went on naming the first author).
-    /// The revision is SHA-256 over the strings (each ended by a 0 byte), cut to 64 bits: the
-    /// FNV-1a it replaced can be run backwards, so whoever may write a PolicyException could
-    /// aim at the revision in force, and replicas kept the set before (a deletion unseen).
+    /// The revision (``StableHash``, as every revision and fingerprint) is SHA-256 over the
+    /// strings (each ended by a 0 byte), cut to 64 bits: the FNV-1a it replaced can be run
+    /// backwards, so whoever may write a PolicyException could aim at the revision in force,
+    /// and replicas kept the set before (a deletion unseen).
     @Test func theRevisionIsASHA256() throws {
-        var hash = Hasher.Stable()
+        var hash = StableHash()
         hash.combine("PolicyException team/keep")
         hash.combine("{}")
         #expect(hash.hexDigest == String(DigestAlgorithm.sha256.hexHash(Array("PolicyException team/keep\u{0}{}\u{0}".utf8)).prefix(16)))
-        var moved = Hasher.Stable()
+        var moved = StableHash()
         moved.combine("PolicyException team/keep{}")
         moved.combine("")
         #expect(moved.hexDigest != hash.hexDigest, "strings are told apart where they end")

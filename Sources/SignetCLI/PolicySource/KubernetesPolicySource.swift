@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
-import SignetCrypto
 import SignetKube
 import SignetPolicy
 
@@ -268,7 +267,7 @@ actor KubernetesPolicySource: PolicySource {
         var exceptions: [CompiledException] = []
         var bypasses: [CompiledBypass] = []
         var rejected: [String: String] = [:]
-        var hash = Hasher.Stable()
+        var hash = StableHash()
         let (specs, overBudget) = exceptionBudgets()
         for resource in Self.resources where resource != .namespaces {
             for object in snapshots[resource]?.objects ?? [] {
@@ -411,25 +410,5 @@ actor KubernetesPolicySource: PolicySource {
         }
         guard let images = (try? JSONDecoder().decode(Shape.self, from: Data(object.json)))?.spec?.images, !images.isEmpty else { return nil }
         return loader.failClosedPolicy(name: object.name, images: images, error: error, source: PolicySourceLocation(file: label, document: 1))
-    }
-}
-
-extension Hasher {
-    /// A revision that is the same in every process for the same objects: the first 64 bits of
-    /// SHA-256 over the strings, each ended by a 0 byte. Not FNV: its steps can be undone, so
-    /// whoever may write a PolicyException could pick one whose revision, with the other changes
-    /// of the same compilation, came out as the one in force, and replicas kept deciding with
-    /// the set before (an EmergencyBypass deleted meanwhile stayed in force).
-    struct Stable {
-        private var bytes: [UInt8] = []
-
-        mutating func combine(_ text: String) {
-            bytes.append(contentsOf: text.utf8)
-            bytes.append(0)
-        }
-
-        var hexDigest: String {
-            String(DigestAlgorithm.sha256.hexHash(bytes).prefix(16))
-        }
     }
 }
