@@ -254,6 +254,10 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             })
         // Applies to admissions only: the continuous scans decide running Pods, which the node pins.
         responder.requirePinnedDigests = settings.requirePinnedDigests
+        if !settings.requirePinnedDigests {
+            logger.warning(
+                "Pod images named by tag are checked at the digest the tag names at admission; a tag moved before the kubelet pulls runs another image: send Pods to /mutate and set --require-pinned-digests (the chart's webhook.pinDigests)")
+        }
         // Alerts on denies and bypass uses are queued by the audit path and sent by their own task.
         let alertDispatcher = try settings.alerts.map { try AlertDispatcher(configuration: $0) }
         if let alertDispatcher { responder.auditSink = AlertingAuditSink(dispatcher: alertDispatcher, next: responder.auditSink) }

@@ -114,17 +114,21 @@ struct SigstoreTUFRuntime: Sendable {
                     "origin": "\(stored.origin)", "digest": "\(stored.digest)",
                     "valid_until": "\(updater.freshness.current.validUntil?.description ?? "-")",
                 ])
-            } catch where error.code == .notFound {
-                logger.info("no TUF metadata on disk; the embedded Sigstore root is in force until the first refresh", metadata: [
-                    "error": "\(error)",
-                ])
             } catch {
-                // Metadata kept by an earlier run that has expired or no longer verifies: the
-                // repository had moved past the embedded root, which is not trusted in its place.
-                updater.freshness.recordFailure(error)
-                logger.warning("the TUF metadata on disk cannot be used; keyless verifications fail until a refresh succeeds", metadata: [
-                    "error": "\(error)",
-                ])
+                if await updater.hasStoredMetadata {
+                    // Metadata kept by an earlier run that has expired or no longer verifies: the
+                    // repository had moved past the embedded root, which is not trusted in its place.
+                    updater.freshness.recordFailure(error)
+                    logger.warning("the TUF metadata on disk cannot be used; keyless verifications fail until a refresh succeeds", metadata: [
+                        "error": "\(error)",
+                    ])
+                } else {
+                    // A first start: nothing an earlier run verified (the embedded TUF root may
+                    // itself have expired since the build; a refresh rotates from it all the same).
+                    logger.info("no TUF metadata on disk; the embedded Sigstore root is in force until the first refresh", metadata: [
+                        "error": "\(error)",
+                    ])
+                }
             }
         }
         let current = await updater.current

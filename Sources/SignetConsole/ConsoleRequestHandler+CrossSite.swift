@@ -9,19 +9,20 @@ import SignetHTTP
 /// Metadata Request Headers §2.1) and the `Origin` header (RFC 6454 §7, Fetch §3.1); clients
 /// that are not browsers (curl, scripts with a bearer token) send neither and are not affected.
 extension ConsoleRequestHandler {
-    /// Whether a browser sent `request` from another site: `Sec-Fetch-Site` is `cross-site` or
-    /// `same-site` (another origin of the registrable domain), or `Origin` names an origin that
-    /// is not this request's `Host`. `Origin: null` is left to `Sec-Fetch-Site` where a browser
-    /// sends it (a page with `Referrer-Policy: no-referrer` posts with it, Fetch §3.1,
-    /// "serializing a request origin"), and refused where it does not: another site's form with
-    /// `referrerpolicy="no-referrer"` sends exactly that from a browser without Fetch Metadata.
-    /// The console's own pages are served with `Referrer-Policy: same-origin`, so its forms send
-    /// their real origin.
+    /// Whether a browser sent `request` from another site. A browser with Fetch Metadata says so
+    /// itself: `Sec-Fetch-Site` `cross-site` or `same-site` (another origin of the registrable
+    /// domain) is, `same-origin` or `none` (typed, bookmarked) is not, whatever `Origin` and `Host`
+    /// say (an ingress or proxy may rewrite `Host`). Without it, `Origin` decides: one that names
+    /// another origin than this request's `Host` is, and so is `Origin: null` (another site's form
+    /// with `referrerpolicy="no-referrer"` sends exactly that, Fetch §3.1, "serializing a request
+    /// origin"; the console's pages are served with `Referrer-Policy: same-origin`, so its own
+    /// forms send their origin). Without either header it is not (curl, scripts).
     static func isCrossSite(_ request: HTTPRequest) -> Bool {
         let site = request.headers["Sec-Fetch-Site"]?.trimmingCharacters(in: .whitespaces).lowercased()
         if site == "cross-site" || site == "same-site" { return true }
+        if site == "same-origin" || site == "none" { return false }
         guard let origin = request.headers["Origin"]?.trimmingCharacters(in: .whitespaces) else { return false }
-        if origin == "null" { return site == nil }
+        if origin == "null" { return true }
         guard let host = request.headers["Host"]?.trimmingCharacters(in: .whitespaces).lowercased(),
               let components = URLComponents(string: origin), let originHost = components.host, !originHost.isEmpty else { return true }
         let bracketed = originHost.contains(":") && !originHost.hasPrefix("[") ? "[\(originHost)]" : originHost

@@ -29,19 +29,21 @@ import SignetKube
 /// addresses sending made-up tokens (ten at the defaults) spend the second only, so a token
 /// that has just replaced an allowed one from the same place (Prometheus' service-account
 /// token, which the kubelet renews every hour or so, or a user's new token) is still reviewed:
-/// a made-up token is never let do anything, so it cannot bring an address into the first. A
-/// review whose token the API server did not authenticate costs its address
-/// `failedReviewCost` of its share instead of one, so an address sending made-up tokens gets a
-/// fifth of the reviews (at the defaults) one signing in gets.
+/// a made-up token is never let do anything, so it cannot bring an address into the first.
+/// Such an address is known by its exact IP (not its IPv6 /64, which a node's Pods may share
+/// whole) and has a share of its own (`perAddressBurst` at once, as every address), so a
+/// neighbour sending made-up tokens from the same /64 spends its own share, not this one's.
 public final class ConsoleReviewLimiter: Sendable {
     private struct State {
         var perAddress: TokenBuckets
+        /// The shares of the addresses a token was allowed from, by exact IP.
+        var perKnownAddress: TokenBuckets
         /// Keyed by ``knownPool`` or ``otherPool``.
         var total: TokenBuckets
         var perToken: TokenBuckets
         /// Hashes of tokens the API server authenticated, and when; at most ``maximumRecent``.
         var recent: [String: ContinuousClock.Instant] = [:]
-        /// Addresses (share keys) from which a token was let do something, and when; at most ``maximumRecent``.
+        /// Exact IPs from which a token was let do something, and when; at most ``maximumRecent``.
         var allowedFrom: [String: ContinuousClock.Instant] = [:]
     }
 
@@ -52,35 +54,37 @@ public final class ConsoleReviewLimiter: Sendable {
     /// How long an authenticated token keeps its reviews out of the shares.
     public let recentlyAllowed: Duration
     static let maximumRecent = 1024
-    /// How much of its address's share a review of a token the API server did not authenticate costs.
-    public let failedReviewCost: Int
     /// The start of the monotonic clock the buckets are measured on.
     private let start = ContinuousClock.now
 
     public init(
         perAddressBurst: Int = 20, perAddressRefill: TimeInterval = 0.5, totalBurst: Int = 100, totalRefill: TimeInterval = 0.05,
-        perTokenBurst: Int = 20, perTokenRefill: TimeInterval = 1, recentlyAllowed: Duration = .seconds(900), failedReviewCost: Int = 5
+        perTokenBurst: Int = 20, perTokenRefill: TimeInterval = 1, recentlyAllowed: Duration = .seconds(900)
     ) {
         state = NIOLockedValueBox(State(
-            perAddress: TokenBuckets(burst: perAddressBurst, refill: perAddressRefill), total: TokenBuckets(burst: totalBurst, refill: totalRefill),
-            perToken: TokenBuckets(burst: perTokenBurst, refill: perTokenRefill)))
+            perAddress: TokenBuckets(burst: perAddressBurst, refill: perAddressRefill),
+            perKnownAddress: TokenBuckets(burst: perAddressBurst, refill: perAddressRefill),
+            total: TokenBuckets(burst: totalBurst, refill: totalRefill), perToken: TokenBuckets(burst: perTokenBurst, refill: perTokenRefill)))
         self.recentlyAllowed = recentlyAllowed
-        self.failedReviewCost = max(1, failedReviewCost)
     }
 
     /// Whether a review for the token of hash `token` from `peer` may be asked: for a token
-    /// authenticated lately, when its own share has one left; else when `peer`'s share and its
-    /// pool's total (that of addresses a token was allowed from lately, or the others') both
-    /// have one left (then taken from both; from neither when either is spent).
+    /// authenticated lately, when its own share has one left; else, from an address a token was
+    /// allowed from lately, when its own share and that pool's total both have one left; else
+    /// when `peer`'s share and the others' total both have one left (then taken from both;
+    /// from neither when either is spent).
     public func mayReview(token: String, peer: String, now instant: ContinuousClock.Instant = .now) -> Bool {
         let now = TokenBuckets.time(instant, since: start)
-        let address = Self.address(of: peer)
+        let host = Self.host(of: peer)
         return state.withLockedValue { state in
             if let seen = state.recent[token], instant - seen < recentlyAllowed { return state.perToken.take(token, now: now) }
-            let known = state.allowedFrom[address].map { instant - $0 < recentlyAllowed } ?? false
-            let pool = known ? Self.knownPool : Self.otherPool
-            guard state.perAddress.has(address, now: now), state.total.has(pool, now: now) else { return false }
-            return state.perAddress.take(address, now: now) && state.total.take(pool, now: now)
+            if let allowed = state.allowedFrom[host], instant - allowed < recentlyAllowed {
+                guard state.perKnownAddress.has(host, now: now), state.total.has(Self.knownPool, now: now) else { return false }
+                return state.perKnownAddress.take(host, now: now) && state.total.take(Self.knownPool, now: now)
+            }
+            let address = Self.address(of: peer)
+            guard state.perAddress.has(address, now: now), state.total.has(Self.otherPool, now: now) else { return false }
+            return state.perAddress.take(address, now: now) && state.total.take(Self.otherPool, now: now)
         }
     }
 
@@ -89,21 +93,11 @@ public final class ConsoleReviewLimiter: Sendable {
         state.withLockedValue { state in Self.remember(token, at: now, in: &state.recent, for: recentlyAllowed) }
     }
 
-    /// A token from `peer` was let do something: the address's reviews come from the pool of
-    /// such addresses for ``recentlyAllowed``.
+    /// A token from `peer` was let do something: the address's reviews come from its own share
+    /// and the pool of such addresses for ``recentlyAllowed``.
     public func allowed(peer: String, now: ContinuousClock.Instant = .now) {
-        let address = Self.address(of: peer)
-        state.withLockedValue { state in Self.remember(address, at: now, in: &state.allowedFrom, for: recentlyAllowed) }
-    }
-
-    /// A review asked for `peer` found a token the API server did not authenticate: the rest of
-    /// ``failedReviewCost`` is taken from the address's share (as much as it has).
-    public func reviewFailed(peer: String, now instant: ContinuousClock.Instant = .now) {
-        let now = TokenBuckets.time(instant, since: start)
-        let address = Self.address(of: peer)
-        state.withLockedValue { state in
-            for _ in 1..<failedReviewCost where !state.perAddress.take(address, now: now) { break }
-        }
+        let host = Self.host(of: peer)
+        state.withLockedValue { state in Self.remember(host, at: now, in: &state.allowedFrom, for: recentlyAllowed) }
     }
 
     /// Records `key` at `now` in `table`, which holds at most ``maximumRecent``: entries older
@@ -118,9 +112,9 @@ public final class ConsoleReviewLimiter: Sendable {
         table[key] = now
     }
 
-    /// The share key of `ip:port` or `[ip]:port`: the IPv4 address, or the /64 of an IPv6 one;
-    /// the text itself when it is neither.
-    public static func address(of peer: String) -> String {
+    /// The exact IP of `ip:port` or `[ip]:port` (an IPv4-mapped IPv6 address as IPv4); the
+    /// text itself when it is neither.
+    public static func host(of peer: String) -> String {
         var host = peer
         if peer.hasPrefix("["), let end = peer.firstIndex(of: "]") {
             host = String(peer[peer.index(after: peer.startIndex)..<end])
@@ -130,6 +124,15 @@ public final class ConsoleReviewLimiter: Sendable {
         var bytes = [UInt8](repeating: 0, count: 16)
         guard host.contains(":"), inet_pton(AF_INET6, host, &bytes) == 1 else { return host }
         if bytes[0..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] { return bytes[12...].map(String.init).joined(separator: ".") }
+        return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
+    }
+
+    /// The share key of `ip:port` or `[ip]:port`: the IPv4 address, or the /64 of an IPv6 one;
+    /// the text itself when it is neither.
+    public static func address(of peer: String) -> String {
+        let host = host(of: peer)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard host.contains(":"), inet_pton(AF_INET6, host, &bytes) == 1 else { return host }
         return stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":") + "::/64"
     }
 }

@@ -116,7 +116,6 @@ public final class KubernetesConsoleAuthorizer: ConsoleAuthorizer {
         }
         let decision = await ask()
         if case .unavailable = decision { return decision }
-        if case .unauthenticated = decision { limiter.reviewFailed(peer: peer) }
         cache.store(decision, for: key)
         return decision
     }

@@ -213,7 +213,8 @@ public final class KubernetesClient: Sendable {
 
     /// Watches `resource` in `scope` from `resourceVersion`. The stream yields events as they arrive and
     /// finishes when the server ends the watch (its `timeoutSeconds`); it throws when the
-    /// connection breaks, or with a 410 ``KubernetesError`` when the server answers Gone.
+    /// connection breaks or the server has not ended it within ``KubernetesClientConfiguration/watchEndGrace``
+    /// after that, or with a 410 ``KubernetesError`` when the server answers Gone.
     /// Cancelling the consuming task ends the transfer. Objects come without
     /// `metadata.managedFields` (``KubernetesObject``).
     public func watch(
@@ -226,7 +227,8 @@ public final class KubernetesClient: Sendable {
         if !scope.queryItem.isEmpty { query += "&" + scope.queryItem }
         let url = configuration.serverURL + resource.collectionPath(namespace: scope.namespace) + "?" + query
         let headers = headers()
-        let deadline = ContinuousClock.now + configuration.watchTimeout + .seconds(30)
+        let deadline = ContinuousClock.now + configuration.watchTimeout + configuration.watchEndGrace
+        let waited = Int((configuration.watchTimeout + configuration.watchEndGrace).components.seconds)
         let transport = transport
         let parser = NIOLockedValueBox(WatchStreamParser(resource: resource))
         let task = Task {
@@ -237,9 +239,11 @@ public final class KubernetesClient: Sendable {
                 let error = parser.withLockedValue { $0.finish(status: response.status, into: continuation) }
                 continuation.finish(throwing: error)
             } catch let error as HTTPClient.Failure {
-                continuation.finish(throwing: error.isTimeout
-                    ? nil
-                    : KubernetesError(.transport, "watch \(resource): \(error.description)"))
+                // A server ends a watch at its timeoutSeconds: one that has not after the grace
+                // hangs (a partition, a stuck balancer), and the watch is broken, not ended.
+                continuation.finish(throwing: KubernetesError(.transport, error.isTimeout
+                    ? "watch \(resource): the server neither ended the watch nor broke the connection within \(waited) s"
+                    : "watch \(resource): \(error.description)"))
             } catch {
                 continuation.finish(throwing: error)
             }

@@ -29,6 +29,9 @@ public struct KubernetesClientConfiguration: Sendable, Hashable {
     /// `timeoutSeconds` asked of the server for each watch; the server ends the watch then and
     /// the client resumes it from the last resourceVersion.
     public var watchTimeout: Duration = .seconds(300)
+    /// How long past ``watchTimeout`` the client waits for the server to end a watch before it
+    /// takes the connection for hung (and the watch for broken, not ended).
+    public var watchEndGrace: Duration = .seconds(30)
     /// Objects asked for per list page (`limit`; API concepts, "Retrieving large results sets in
     /// chunks"); the client follows `metadata.continue` until the list is complete.
     public var listPageSize: Int = 500

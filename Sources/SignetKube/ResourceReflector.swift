@@ -7,7 +7,8 @@ import Logging
 /// 1. list, replace the store, remember the list's resourceVersion, report synced;
 /// 2. watch from that resourceVersion with bookmarks; apply ADDED/MODIFIED/DELETED; a BOOKMARK
 ///    only advances the resourceVersion;
-/// 3. when the server ends the watch, watch again from the last resourceVersion;
+/// 3. when the server ends the watch, watch again from the last resourceVersion (a watch the
+///    server does not end in time is a broken one: the client's deadline, step 4);
 /// 4. when the connection breaks, wait (``Backoff``) and watch again from the last resourceVersion;
 /// 5. on 410 Gone (an `ERROR` event or the HTTP status), list again (step 1).
 ///

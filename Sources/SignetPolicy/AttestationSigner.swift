@@ -63,6 +63,13 @@ public enum AttestationSigner: Sendable, Hashable {
         }
     }
 
+    /// Whether `other` is this signer byte for byte: `==` compares the identities' texts as
+    /// Swift strings, which holds for canonically equivalent ones (`K` and the Kelvin sign), where
+    /// the identity matchers compare bytes. Requirements share a signature verdict only then.
+    public func isExactly(_ other: AttestationSigner) -> Bool {
+        self == other && Array(fingerprintText.utf8) == Array(other.fingerprintText.utf8)
+    }
+
     /// What the signer trusts beyond the policy text, for the authority's trust fingerprint.
     var fingerprintText: String {
         switch self {

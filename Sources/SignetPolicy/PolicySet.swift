@@ -8,7 +8,7 @@ public struct PolicySet: Sendable {
     /// The policies, sorted by name.
     public let policies: [CompiledPolicy]
     /// A stable hash of the source files (names and bytes) and of the trust material the
-    /// policies read (``trustMaterialFiles``), as 16 hexadecimal characters.
+    /// policies read (``trustMaterialFiles``), as 32 hexadecimal characters.
     public let revision: String
     /// Every `PolicyException`, active or not (expiry is decided at each admission).
     public let exceptions: [CompiledException]
@@ -118,8 +118,8 @@ public struct PolicySet: Sendable {
     }
 }
 
-/// A stable content hash for revisions and fingerprints: the first 64 bits of SHA-256 over what
-/// was combined (texts each ended by a 0 byte, numbers as 8 little-endian bytes), the same in
+/// A stable content hash for revisions and fingerprints: the first 128 bits of SHA-256 over what
+/// was combined (texts each after their length, numbers as 8 little-endian bytes), the same in
 /// every process. Replicas swap in a new policy set only when its revision differs, and some of
 /// what is hashed is written by users (a PolicyException's spec): a hash whose steps can be run
 /// backwards (FNV) let them aim at the revision in force and keep the set before in use.
@@ -133,8 +133,8 @@ package struct StableHash: Sendable {
     }
 
     package mutating func combine(_ text: String) {
+        combine(text.utf8.count)
         combine(text.utf8)
-        combine(CollectionOfOne(0))
     }
 
     package mutating func combine(_ number: Int) {
@@ -142,6 +142,6 @@ package struct StableHash: Sendable {
     }
 
     package var hexDigest: String {
-        String(DigestAlgorithm.sha256.hexHash(bytes).prefix(16))
+        String(DigestAlgorithm.sha256.hexHash(bytes).prefix(32))
     }
 }

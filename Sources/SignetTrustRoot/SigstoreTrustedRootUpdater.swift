@@ -69,6 +69,11 @@ public actor SigstoreTrustedRootUpdater {
     /// Why the last refresh failed; nil after a success.
     public var lastRefreshError: TUFError? { lastError }
 
+    /// Whether the cache directory holds metadata an earlier run verified (its timestamp).
+    public var hasStoredMetadata: Bool {
+        get async { await client.storeHoldsTimestamp }
+    }
+
     /// Runs one TUF update and adopts the trusted root it vouches for. Throws, keeping the root
     /// in force, when the repository cannot be reached or any check fails, or when the target
     /// is not a usable trusted root.
@@ -128,7 +133,8 @@ public actor SigstoreTrustedRootUpdater {
     }
 
     /// Refreshes now and then every ``TrustedRootUpdaterConfiguration/refreshInterval`` (or
-    /// ``TrustedRootUpdaterConfiguration/retryInterval`` after a failure), and no later than
+    /// ``TrustedRootUpdaterConfiguration/retryInterval`` after a failure; 5 s doubling up to it
+    /// while no root from TUF has been in force), and no later than
     /// the moment the metadata in force expires (a repository whose metadata expires sooner than
     /// the interval is asked before its root turns stale), until the task is cancelled.
     /// `onSuccess` hears each adopted or confirmed root, `onFailure` each failed refresh.
@@ -142,6 +148,12 @@ public actor SigstoreTrustedRootUpdater {
             } catch {
                 onFailure(error)
                 wait = min(configuration.retryInterval, configuration.refreshInterval)
+                if freshness.current.validUntil == nil {
+                    // No root from TUF in force yet, and the embedded one is not trusted once a
+                    // refresh has failed: sooner, 5 s doubling up to the retry interval.
+                    let doublings = min(max(freshness.current.consecutiveFailures - 1, 0), 6)
+                    wait = min(wait, .seconds(5 << doublings))
+                }
             }
             if let expires = freshness.current.validUntil?.expires, case let untilExpiry = expires.timeIntervalSince(now()),
                untilExpiry > 0, untilExpiry < 1e9 {

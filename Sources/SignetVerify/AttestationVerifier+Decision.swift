@@ -35,7 +35,7 @@ extension AttestationVerifier {
         var signed: [(requirement: CompiledAttestationAuthority.Requirement, names: [String])] = []
         for requirement in requirements {
             let result: Result<[String], LayerRejection>
-            if let known = verdicts.first(where: { $0.signer == requirement.signer }) {
+            if let known = verdicts.first(where: { $0.signer.isExactly(requirement.signer) }) {
                 result = known.result
             } else {
                 result = signers(of: candidate, for: requirement.signer, digest: digest)

@@ -420,6 +420,7 @@ class RenderedDocuments(unittest.TestCase):
                 self.assertIn("every Pod there would run unchecked", result.stderr)
                 result = run([binary, "template", RELEASE, CHART], check=False)
                 self.assertNotEqual(result.returncode, 0, result.stdout[:400])
+                self.assertIn("every Pod there would run unchecked", result.stderr)
 
     def test_no_duplicate_objects(self):
         for name in SCENARIOS:

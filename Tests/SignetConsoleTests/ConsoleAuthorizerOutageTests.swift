@@ -40,8 +40,7 @@ import Testing
         let authorizer = KubernetesConsoleAuthorizer(
             client: client, rules: ConsoleAccessRules(), cacheTTL: .zero, cacheCapacity: 64,
             limiter: ConsoleReviewLimiter(
-                perAddressBurst: 5, perAddressRefill: 3600, totalBurst: 11, totalRefill: 3600, perTokenBurst: 20, perTokenRefill: 3600,
-                failedReviewCost: 1),
+                perAddressBurst: 5, perAddressRefill: 3600, totalBurst: 11, totalRefill: 3600, perTokenBurst: 20, perTokenRefill: 3600),
             logger: Logger(label: "test"))
         // alice signs in (a TokenReview and a SubjectAccessReview from her address's five).
         #expect(Self.allowed(await authorizer.decide(token: "alice-token", action: .read, peer: "10.0.0.9:1000")) == "alice")
@@ -81,7 +80,8 @@ import Testing
 
     /// Addresses flooding made-up tokens spend the total of addresses nothing was allowed from;
     /// a new token from an address a token was allowed from (Prometheus' renewed token) is
-    /// reviewed from the other, and a made-up token costs its address five of its share.
+    /// reviewed from the other, and from a share of that exact IP's own, which a neighbour in
+    /// the same IPv6 /64 does not spend.
     @Test func aRenewedTokenFromAnAllowedAddressIsReviewedThroughAFlood() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
@@ -99,8 +99,8 @@ import Testing
             logger: Logger(label: "test"))
         let prometheus = "10.0.3.4:50000"
         #expect(Self.allowed(await authorizer.decideScrape(token: "prometheus-token-1", path: "/metrics", peer: prometheus)) != nil)
-        // Ten addresses send made-up tokens: a refusal costs 5 of an address's 10, so each is reviewed
-        // at most twice, and the others' total (13, one spent on Prometheus' first token) stops the flood at 12.
+        // Ten addresses send made-up tokens: the others' total (13, one spent on Prometheus' first
+        // token) stops the flood at 12.
         var flood: [ConsoleAccessDecision] = []
         for address in 0..<10 {
             for attempt in 0..<4 {
@@ -113,14 +113,17 @@ import Testing
         #expect(Self.isThrottled(await authorizer.decide(token: "alice-token", action: .read, peer: "10.0.2.1:1")))
         // ... but Prometheus' renewed token, from where its last one was allowed, is reviewed and let scrape.
         #expect(Self.allowed(await authorizer.decideScrape(token: "prometheus-token-2", path: "/metrics", peer: prometheus)) != nil)
-        // A made-up token from that address is reviewed and refused, and costs it five of its share.
+        // A made-up token from that address is reviewed (and refused): its own share pays.
         #expect(!Self.isThrottled(await authorizer.decideScrape(token: "guess-p", path: "/metrics", peer: prometheus)))
-        let limiter = ConsoleReviewLimiter(perAddressBurst: 10, perAddressRefill: 3600, totalBurst: 100, totalRefill: 3600)
-        limiter.reviewFailed(peer: "10.9.9.9:1")
-        #expect((0..<6).filter { _ in limiter.mayReview(token: "t-\(UUID())", peer: "10.9.9.9:2") }.count == 6)
-        limiter.reviewFailed(peer: "10.9.9.8:1")
-        limiter.reviewFailed(peer: "10.9.9.8:1")
-        #expect((0..<6).filter { _ in limiter.mayReview(token: "t-\(UUID())", peer: "10.9.9.8:2") }.count == 2)
+
+        // Known by the exact IP: a neighbour in the same IPv6 /64 spends the /64's share, not the
+        // known address's own.
+        let limiter = ConsoleReviewLimiter(perAddressBurst: 3, perAddressRefill: 3600, totalBurst: 100, totalRefill: 3600)
+        limiter.allowed(peer: "[2001:db8:7:7::10]:443")
+        #expect((0..<5).filter { limiter.mayReview(token: "n-\($0)", peer: "[2001:db8:7:7::11]:443") }.count == 3)
+        #expect((0..<5).filter { limiter.mayReview(token: "k-\($0)", peer: "[2001:db8:7:7::10]:443") }.count == 3)
+        #expect(ConsoleReviewLimiter.host(of: "[::ffff:10.0.0.7]:1") == "10.0.0.7")
+        #expect(ConsoleReviewLimiter.host(of: "[2001:db8:7:7::10]:443") == "2001:db8:7:7:0:0:0:10")
     }
 
     static func allowed(_ decision: ConsoleAccessDecision) -> String? {

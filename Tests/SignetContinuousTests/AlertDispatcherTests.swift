@@ -239,6 +239,8 @@ struct AlertDispatcherTests {
         let text = try #require(slack?["text"] as? String)
         #expect(!text.contains("<") && !text.contains(">"), "\(text)")
         #expect(text.contains("Pod &lt;!channel&gt; &amp; &lt;@\u{200B}U024BE7LH&gt;"))
+        // The summary (object, namespace and user names) is a code span too.
+        #expect(text.hasPrefix(":rotating_light: *signet*: `untrusted image running in shop: Pod &lt;!channel&gt;"), "\(text)")
         #expect(text.contains("`registry.example/app:1&lt;https://evil.example|click here&gt;`"))
         // The reason in a code span (a backtick in it would end the span), where no receiver makes links.
         #expect(text.contains("reason: `no signature for &lt;https://evil.example&gt; '&amp;' &lt;!here&gt;`"), "\(text)")

@@ -260,25 +260,35 @@ struct KubernetesPolicySourceTests {
         #expect(try forbidden.object("clusterimagepolicies", key: "deny-untrusted")?["status"] == nil)
     }
 
-    /// An exception deleted and made again by someone else with the same spec is another
-    /// object: the set's revision changes with it, so replicas rebuild their decisions and its
-    /// uses are attributed to the one who made it now (the revision followed the spec alone,
-    /// and audit records and Events went on naming the first author).
     /// The revision (``StableHash``, as every revision and fingerprint) is SHA-256 over the
-    /// strings (each ended by a 0 byte), cut to 64 bits: the FNV-1a it replaced can be run
+    /// strings, each after its length, cut to 128 bits: the FNV-1a it replaced can be run
     /// backwards, so whoever may write a PolicyException could aim at the revision in force,
     /// and replicas kept the set before (a deletion unseen).
     @Test func theRevisionIsASHA256() throws {
         var hash = StableHash()
         hash.combine("PolicyException team/keep")
         hash.combine("{}")
-        #expect(hash.hexDigest == String(DigestAlgorithm.sha256.hexHash(Array("PolicyException team/keep\u{0}{}\u{0}".utf8)).prefix(16)))
+        let expected = Array(withUnsafeBytes(of: UInt64(25).littleEndian, Array.init)) + Array("PolicyException team/keep".utf8)
+            + Array(withUnsafeBytes(of: UInt64(2).littleEndian, Array.init)) + Array("{}".utf8)
+        #expect(hash.hexDigest == String(DigestAlgorithm.sha256.hexHash(expected).prefix(32)))
+        // Strings are told apart where they end, a NUL in one included.
         var moved = StableHash()
         moved.combine("PolicyException team/keep{}")
         moved.combine("")
-        #expect(moved.hexDigest != hash.hexDigest, "strings are told apart where they end")
+        #expect(moved.hexDigest != hash.hexDigest)
+        var nul = StableHash()
+        nul.combine("a\u{0}")
+        nul.combine("b")
+        var other = StableHash()
+        other.combine("a")
+        other.combine("\u{0}b")
+        #expect(nul.hexDigest != other.hexDigest)
     }
 
+    /// An exception deleted and made again by someone else with the same spec is another
+    /// object: the set's revision changes with it, so replicas rebuild their decisions and its
+    /// uses are attributed to the one who made it now (the revision followed the spec alone,
+    /// and audit records and Events went on naming the first author).
     @Test func anExceptionMadeAgainBySomeoneElseIsAnotherRevision() async throws {
         let now = try #require(KubernetesTime.parse("2026-11-22T10:00:00Z"))
         let server = try await KubernetesAPIServerDouble.start()

@@ -127,6 +127,33 @@ struct KubernetesWatchTests {
         try await Self.eventually("ended watch counted") { (await reflector.lastContact ?? .distantPast) > evented }
     }
 
+    /// A watch the server neither ends at its `timeoutSeconds` nor breaks (a hung connection) is
+    /// a broken watch when the client's grace has passed: reconnected, and no contact, so the
+    /// staleness it hides shows.
+    @Test func aHungWatchIsNoContact() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        var configuration = KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)
+        configuration.watchTimeout = .seconds(1)
+        configuration.watchEndGrace = .seconds(1)
+        let reflector = ResourceReflector(
+            client: try KubernetesClient(configuration: configuration), resource: .clusterImagePolicies,
+            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        try server.stallWatches(true)
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("listed") { await reflector.hasSynced }
+        let listed = try #require(await reflector.lastContact)
+        try await Self.eventually("hung watches given up", rounds: 1500) { await reflector.snapshot.counters.reconnects >= 2 }
+        #expect(await reflector.lastContact == listed)
+
+        try server.stallWatches(false)
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try await Self.eventually("event", rounds: 1500) { await reflector.snapshot.objects.count == 2 }
+        #expect((await reflector.lastContact ?? .distantPast) > listed)
+    }
+
     @Test func aWatchTheServerEndsIsResumedWithoutRelisting() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }

@@ -33,7 +33,7 @@ struct PolicyLoaderTests {
         #expect(policy.authorities.map(\.name) == ["authority-0"])
         #expect(policy.authorities.first?.kind == .static(action: .pass, message: nil))
         #expect(policy.source == PolicySourceLocation(file: "a.yaml", document: 1))
-        #expect(set.revision.count == 16)
+        #expect(set.revision.count == 32)
     }
 
     @Test func multiDocumentFilesAndOtherSignetKinds() throws {

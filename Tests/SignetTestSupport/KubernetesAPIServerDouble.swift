@@ -115,6 +115,10 @@ public final class KubernetesAPIServerDouble: @unchecked Sendable {
     /// While `on`, new watches are answered 503 (the client backs off and retries).
     public func holdWatches(_ on: Bool) throws { _ = try control("hold", ["on": on]) }
 
+    /// While `on`, open and new watches send nothing and are not ended at their `timeoutSeconds`
+    /// (a hung connection: a partition after connect, a stuck balancer), for at most two minutes.
+    public func stallWatches(_ on: Bool) throws { _ = try control("stall", ["on": on]) }
+
     /// While `on`, lists are answered 503.
     public func holdLists(_ on: Bool) throws { _ = try control("hold-lists", ["on": on]) }
 
@@ -481,6 +485,10 @@ class Handler(BaseHTTPRequestHandler):
             elif action == "hold":
                 state["hold"] = bool(body.get("on"))
                 self.send_json(200, {})
+            elif action == "stall":
+                state["stall"] = bool(body.get("on"))
+                lock.notify_all()
+                self.send_json(200, {})
             elif action == "hold-lists":
                 state["hold_lists"] = bool(body.get("on"))
                 self.send_json(200, {})
@@ -770,8 +778,18 @@ class Handler(BaseHTTPRequestHandler):
             watch["last"] = state["rv"]
             state["watches"].append(watch)
         deadline = time.monotonic() + timeout
+        stalled_until = None
         try:
             while True:
+                with lock:
+                    stalled = state.get("stall", False)
+                if stalled:
+                    # Hung: nothing sent, no end, until the stall is lifted (two minutes at most).
+                    stalled_until = stalled_until or time.monotonic() + 120
+                    if time.monotonic() > stalled_until:
+                        return
+                    time.sleep(0.1)
+                    continue
                 with lock:
                     if not watch["queue"] and watch["stop"] is None and watch["last"] == state["rv"]:
                         lock.wait(timeout=0.5)

@@ -51,6 +51,25 @@ struct AttestationKeylessTests {
         }
     }
 
+    /// Requirements share a signature verdict only when their signers are the same byte for
+    /// byte: identities that differ only by canonically equivalent characters (`K` and the
+    /// Kelvin sign) are equal as Swift strings, but the matchers compare bytes, so an envelope
+    /// signed for one must not count for the other.
+    @Test func signersAreSharedOnlyWhenByteForByteTheSame() throws {
+        func signer(_ subject: String) throws -> AttestationSigner {
+            guard case .keyless(let trust) = try compiledKeylessAuthority(
+                "identities:\n  - {issuer: \"https://issuer.example\", subject: \"\(subject)\"}").kind else {
+                throw CancellationError()
+            }
+            return .keyless(trust)
+        }
+        let latin = try signer("K8s@example.com")
+        let kelvin = try signer("\u{212A}8s@example.com")
+        #expect(latin == kelvin, "canonically equivalent as Swift strings")
+        #expect(!latin.isExactly(kelvin))
+        #expect(latin.isExactly(try signer("K8s@example.com")))
+    }
+
     @Test func keylessBundleReferrersVerifyWithTheSignersIdentity() async throws {
         let setup = try await Setup()
         let digest = ConformanceBundles.artifactDigest

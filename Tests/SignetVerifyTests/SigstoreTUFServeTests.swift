@@ -191,7 +191,8 @@ struct SigstoreTUFServeTests {
     /// cannot be reached: it is as old as the build, and a blocked mirror would otherwise bring
     /// back, at each restart, whatever Sigstore has retired since. Once the first refresh has
     /// failed, keyless verifications are denied naming the mirror; metadata an earlier run kept
-    /// on disk that has expired makes them so at once, before any refresh is tried.
+    /// on disk that has expired makes them so at once, before any refresh is tried. A first
+    /// start (an empty cache) trusts it until then, even past the embedded TUF root's expiry.
     @Test("the embedded root is not trusted once the mirror could not be reached, nor in place of expired metadata on disk")
     func theEmbeddedRootIsNotAFallbackForAnUnreachableMirror() async throws {
         let registry = try await offThePool { try RegistryFixture() }
@@ -218,6 +219,23 @@ struct SigstoreTUFServeTests {
         #expect(!denied.allowed)
         #expect(denied.message.contains("Sigstore trust root is not current: no TUF refresh from http://127.0.0.1:"), "\(denied.message)")
         _ = try? await offThePool { refused.stop() }
+
+        // A first start with an empty cache, the clock past the embedded TUF root's own expiry
+        // (a refresh rotates from it all the same), a mirror that has not answered yet: nothing
+        // an earlier run verified stands against the embedded root, which is in force.
+        let quietPort = FreePort.make()
+        let quiet = try TestProcess("python3", ["-c", """
+            import socket, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(quietPort))); s.listen(64); time.sleep(120)
+            """])
+        defer { quiet.terminate() }
+        #expect(try await offThePool { FreePort.waitUntilListening(quietPort) })
+        let emptyCache = TemporaryDirectory(prefix: "signet-tuf-empty")
+        let firstStart = try await serve(mirror: "http://127.0.0.1:\(quietPort)", cache: emptyCache, now: "2026-12-01T00:00:00Z")
+        let embedded = try AdmissionAnswer(decoding: try await firstStart.review(review).body)
+        #expect(embedded.allowed, "\(embedded.message)")
+        _ = try? await offThePool { firstStart.stop() }
 
         // A run that kept the repository's metadata on disk ...
         let mirror = try Self.makeMirror()

@@ -110,15 +110,17 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
             object = fields
         case .slack:
             let escape = Self.slackEscaped
-            var lines = [":rotating_light: *signet*: \(escape(alert.summary))"]
-            if !alert.images.isEmpty {
-                // A backtick in a name that is not a reference would end the code span early.
-                lines.append("images: " + alert.images.map { "`\(escape($0).replacingOccurrences(of: "`", with: "'"))`" }.joined(separator: ", "))
+            // Every line that carries what a Pod's author wrote (object, namespace and user names in
+            // the summary; images in the reason) is a code span: a receiver makes a bare URL or
+            // host name outside one a link (one the author chose).
+            // A backtick in the text would end the span early.
+            func code(_ text: String) -> String {
+                let escaped = escape(text).replacingOccurrences(of: "`", with: "'")
+                return escaped.isEmpty ? "" : "`\(escaped)`"
             }
-            // In a code span too: the reason quotes images as their Pods name them, and a
-            // receiver makes a bare URL or host name outside one a link (one the Pod's author chose).
-            let reason = escape(alert.reason).replacingOccurrences(of: "`", with: "'")
-            lines.append(reason.isEmpty ? "reason:" : "reason: `\(reason)`")
+            var lines = [":rotating_light: *signet*: \(code(alert.summary))"]
+            if !alert.images.isEmpty { lines.append("images: " + alert.images.map(code).joined(separator: ", ")) }
+            lines.append("reason: \(code(alert.reason))")
             object = ["text": lines.joined(separator: "\n")]
         }
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())

@@ -35,6 +35,12 @@ public actor TUFClient {
     /// The metadata of the last successful refresh, if any.
     public var trustedMetadata: TrustedMetadataSet? { trusted }
 
+    /// Whether the store holds a timestamp an earlier run verified: the repository had been
+    /// reached, so what the bootstrap root alone vouches for is behind it.
+    public var storeHoldsTimestamp: Bool {
+        get async { ((try? await store.read("timestamp.json")) ?? nil) != nil }
+    }
+
     /// Runs the top-level update (sections 5.1 to 5.6) and returns the metadata now trusted.
     /// On any failure the previous trusted metadata stays in force, in memory and on disk.
     @discardableResult
