@@ -33,6 +33,12 @@ struct KubernetesWatchTests {
         throw CancellationError()
     }
 
+    /// A reflector of ClusterImagePolicies that retries within tens of milliseconds.
+    static func quicklyRetrying(_ server: KubernetesAPIServerDouble) throws -> ResourceReflector {
+        ResourceReflector(
+            client: try client(server), resource: .clusterImagePolicies, backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+    }
+
     static func start(_ reflector: ResourceReflector) -> Task<Void, Never> {
         Task { await reflector.run() }
     }
@@ -74,9 +80,7 @@ struct KubernetesWatchTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
-        let reflector = ResourceReflector(
-            client: try Self.client(server), resource: .clusterImagePolicies,
-            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let reflector = try Self.quicklyRetrying(server)
         let task = Self.start(reflector)
         defer { task.cancel() }
         try await Self.eventually("watch open") { try server.openWatches() == 1 }
@@ -102,9 +106,7 @@ struct KubernetesWatchTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
-        let reflector = ResourceReflector(
-            client: try Self.client(server), resource: .clusterImagePolicies,
-            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let reflector = try Self.quicklyRetrying(server)
         #expect(await reflector.lastContact == nil)
         let task = Self.start(reflector)
         defer { task.cancel() }
@@ -178,9 +180,7 @@ struct KubernetesWatchTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
-        let reflector = ResourceReflector(
-            client: try Self.client(server), resource: .clusterImagePolicies,
-            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+        let reflector = try Self.quicklyRetrying(server)
         let task = Self.start(reflector)
         defer { task.cancel() }
         try await Self.eventually("watch open") { try server.openWatches() == 1 }

@@ -177,16 +177,6 @@ struct SigstoreTUFServeTests {
         _ = try? await offThePool { registry.stop() }
     }
 
-    /// A review of the keyless vector's image as a Pod in `default`.
-    static func keylessReview(_ registry: RegistryFixture, in directory: TemporaryDirectory) throws -> String {
-        try directory.write("review.json", """
-            {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"6d0c4d7e-0000-4000-8000-000000000004",\
-            "kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},\
-            "namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",\
-            "metadata":{"name":"app","namespace":"default"},"spec":{"containers":[{"name":"app","image":"\(KeylessVector.image(in: registry))"}]}}}}
-            """).path
-    }
-
     /// With `--sigstore-tuf`, the root built into signet is not trusted for ever while the mirror
     /// cannot be reached: it is as old as the build, and a blocked mirror would otherwise bring
     /// back, at each restart, whatever Sigstore has retired since. Once the first refresh has
@@ -201,7 +191,7 @@ struct SigstoreTUFServeTests {
         let policies = TemporaryDirectory(prefix: "signet-tuf-policies")
         try policies.write("keyless.yaml", Self.keylessPolicy(glob: KeylessVector.image(in: registry)))
         let reviews = TemporaryDirectory(prefix: "signet-tuf-reviews")
-        let review = try Self.keylessReview(registry, in: reviews)
+        let review = try PrivateTUFServeTests.review(for: ImageReference(parsing: KeylessVector.image(in: registry)), in: reviews)
         func serve(mirror: String, cache: TemporaryDirectory?, now: String) async throws -> SignetServerFixture {
             try await SignetServerFixture.start(policyDirectory: policies.path, arguments: [
                 "--allow-insecure-registry", registry.host, "--sigstore-tuf", "--sigstore-tuf-mirror", mirror,

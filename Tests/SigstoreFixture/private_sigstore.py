@@ -233,19 +233,7 @@ def dsse_bundle(leaf, log, payload, signature):
     """A v0.3 keyless bundle of an in-toto statement in a DSSE envelope, logged as a Rekor `dsse`
     0.0.1 entry (the hashes of the envelope and its payload, the signature and the leaf) with a
     SET and an inclusion proof."""
-    envelope = {"payload": b64(payload), "payloadType": IN_TOTO, "signatures": [{"sig": b64(signature), "keyid": ""}]}
-    body = {
-        "apiVersion": "0.0.1", "kind": "dsse",
-        "spec": {
-            "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(canonical(envelope)).hexdigest()},
-            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-            "signatures": [{"signature": b64(signature), "verifier": b64(cert_pem(leaf))}],
-        },
-    }
-    entry, _ = rekor_entry(log, body, proof=True)
-    return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-            "verificationMaterial": {"certificate": {"rawBytes": b64(der(leaf))}, "tlogEntries": [entry]},
-            "dsseEnvelope": envelope}
+    return logged_dsse_bundle(log, payload, signature, b64(cert_pem(leaf)), {"certificate": {"rawBytes": b64(der(leaf))}})
 
 
 def key_dsse_bundle(signer, log, payload):
@@ -253,18 +241,24 @@ def key_dsse_bundle(signer, log, payload):
     envelope signed by `signer`, logged as a Rekor `dsse` 0.0.1 entry that records the signer's
     public key, with a SET and an inclusion proof."""
     signature = sign(signer, pre_authentication_encoding(IN_TOTO, payload))
+    return logged_dsse_bundle(log, payload, signature, b64(pem(signer)), {"publicKey": {"hint": "signet-test"}})
+
+
+def logged_dsse_bundle(log, payload, signature, verifier, material):
+    """A v0.3 bundle of `payload` in a DSSE envelope with `signature`, its `dsse` entry naming
+    `verifier` (a certificate or key, PEM in base64), beside the verification `material`."""
     envelope = {"payload": b64(payload), "payloadType": IN_TOTO, "signatures": [{"sig": b64(signature), "keyid": ""}]}
     body = {
         "apiVersion": "0.0.1", "kind": "dsse",
         "spec": {
             "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(canonical(envelope)).hexdigest()},
             "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-            "signatures": [{"signature": b64(signature), "verifier": b64(pem(signer))}],
+            "signatures": [{"signature": b64(signature), "verifier": verifier}],
         },
     }
     entry, _ = rekor_entry(log, body, proof=True)
     return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-            "verificationMaterial": {"publicKey": {"hint": "signet-test"}, "tlogEntries": [entry]},
+            "verificationMaterial": {**material, "tlogEntries": [entry]},
             "dsseEnvelope": envelope}
 
 
