@@ -46,24 +46,24 @@ extension SigstoreVerifier {
             authorityTimes.append(time)
             run.timestamps.append(VerifiedTimestamp(time: time, source: .timestampAuthority(authority.uri)))
         }
+        /// `log` must be valid at each of `times`.
+        func requireValid(_ log: TransparencyLogInstance, at times: [Date], _ why: String = "") throws(SigstoreVerificationFailure) {
+            for time in times where !log.validity.contains(time) {
+                throw SigstoreVerificationFailure(.timestamp("\(log.baseURL) is trusted only \(log.validity), not at \(time.formatted(.iso8601))\(why)"))
+            }
+        }
         for log in run.rekorV2Logs {
             guard !authorityTimes.isEmpty else {
                 throw SigstoreVerificationFailure(.timestamp("a Rekor v2 entry (\(log.baseURL)) needs an RFC 3161 timestamp"))
             }
-            for time in authorityTimes where !log.validity.contains(time) {
-                throw SigstoreVerificationFailure(.timestamp(
-                    "\(log.baseURL) is trusted only \(log.validity), not at \(time.formatted(.iso8601))"))
-            }
+            try requireValid(log, at: authorityTimes)
         }
         // A Rekor v1 entry proven by inclusion alone: its log at every verified time (the
         // authorities' and other logs' SETs), or now when none was verified.
         let verifiedTimes = run.timestamps.map(\.time)
         for log in run.unstampedLogs {
-            for time in verifiedTimes.isEmpty ? [configuration.clock()] : verifiedTimes where !log.validity.contains(time) {
-                throw SigstoreVerificationFailure(.timestamp(
-                    "\(log.baseURL) is trusted only \(log.validity), not at \(time.formatted(.iso8601)), "
-                        + "and its entry carries no signed entry timestamp to date it otherwise"))
-            }
+            try requireValid(
+                log, at: verifiedTimes.isEmpty ? [now] : verifiedTimes, ", and its entry carries no signed entry timestamp to date it otherwise")
         }
         guard run.timestamps.count >= configuration.timestampThreshold else {
             throw SigstoreVerificationFailure(.timestamp(
