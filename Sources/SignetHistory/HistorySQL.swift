@@ -54,7 +54,7 @@ struct HistorySQL: Sendable {
         (first..<(first + count)).map(dialect.placeholder).joined(separator: ", ")
     }
 
-    /// Inserts one entry and returns its id.
+    /// Inserts one entry (within its bounds) and returns its id.
     func insertEntry(_ entry: HistoryEntry) -> HistoryStatement {
         let values: [HistorySQLValue] = [
             .text(entry.source.rawValue), .integer(entry.timeMicroseconds), .optional(entry.namespace), .optional(entry.objectKind),
@@ -62,9 +62,11 @@ struct HistorySQL: Sendable {
             .optional(entry.peer), .optional(entry.clientCertificate), .real(entry.latencyMs), .bool(entry.allowed),
             .optional(entry.reason), .optional(entry.policyRevision), .integer(Int64(entry.cacheHits)), .integer(Int64(entry.cacheMisses)),
         ]
+        // What the entry takes, for a cut shared by namespace (``HistoryTrimShares``).
+        let stored = values + [.integer(Int64(entry.estimatedByteCount))]
         return HistoryStatement(
-            sql: "INSERT INTO signet_history_entries (\(Self.entryColumns.joined(separator: ", "))) VALUES (\(placeholders(values.count))) RETURNING id",
-            values: values)
+            sql: "INSERT INTO signet_history_entries (\((Self.entryColumns + ["stored_bytes"]).joined(separator: ", "))) VALUES (\(placeholders(stored.count))) RETURNING id",
+            values: stored)
     }
 
     /// Inserts the images of the entry `id`.
@@ -235,27 +237,19 @@ struct HistorySQL: Sendable {
             values: ids.map(HistorySQLValue.integer))
     }
 
-    /// The time and id of the newest entry beyond the first `kept` (the first to delete), if any.
-    func boundaryBeyond(_ kept: Int) -> HistoryStatement {
-        HistoryStatement(
-            sql: "SELECT time_us, id FROM signet_history_entries ORDER BY time_us DESC, id DESC LIMIT 1 OFFSET \(dialect.placeholder(1))",
-            values: [.integer(Int64(kept))])
-    }
-
-    /// Deletes the entries (and their images) older than `time`, or at `time` with an id up to `id`.
-    func deleteThrough(timeMicroseconds time: Int64, id: Int64?) -> [HistoryStatement] {
-        let condition: String
-        var values: [HistorySQLValue]
+    /// Deletes the entries of `scope` (and their images) older than `time`, or at `time` with an id up to `id`.
+    func deleteThrough(timeMicroseconds time: Int64, id: Int64?, in scope: HistoryNamespaceScope = .all) -> [HistoryStatement] {
+        var bind = HistoryBindings(dialect: dialect)
+        var condition: String
         if let id {
-            condition = "time_us < \(dialect.placeholder(1)) OR (time_us = \(dialect.placeholder(2)) AND id <= \(dialect.placeholder(3)))"
-            values = [.integer(time), .integer(time), .integer(id)]
+            condition = "(time_us < \(bind(.integer(time))) OR (time_us = \(bind(.integer(time))) AND id <= \(bind(.integer(id)))))"
         } else {
-            condition = "time_us < \(dialect.placeholder(1))"
-            values = [.integer(time)]
+            condition = "time_us < \(bind(.integer(time)))"
         }
+        if let namespace = scope.condition(&bind) { condition += " AND \(namespace)" }
         return [
-            HistoryStatement(sql: "DELETE FROM signet_history_images WHERE entry_id IN (SELECT id FROM signet_history_entries WHERE \(condition))", values: values),
-            HistoryStatement(sql: "DELETE FROM signet_history_entries WHERE \(condition)", values: values),
+            HistoryStatement(sql: "DELETE FROM signet_history_images WHERE entry_id IN (SELECT id FROM signet_history_entries WHERE \(condition))", values: bind.values),
+            HistoryStatement(sql: "DELETE FROM signet_history_entries WHERE \(condition)", values: bind.values),
         ]
     }
 

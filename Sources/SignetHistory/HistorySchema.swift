@@ -105,6 +105,34 @@ public enum HistorySchema {
         }
     }
 
+    /// Whether `signet_history_entries` has the column `stored_bytes` (one row, 1 or 0).
+    static func storedBytesExists(_ dialect: Dialect) -> String {
+        switch dialect {
+        case .sqlite:
+            return "SELECT count(*) FROM pragma_table_info('signet_history_entries') WHERE name = 'stored_bytes'"
+        case .postgres:
+            return "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'signet_history_entries' AND column_name = 'stored_bytes'"
+        }
+    }
+
+    /// Adds `stored_bytes`, the bytes each entry was estimated to take when written
+    /// (``HistoryEntry/estimatedByteCount``: what a cut by bytes shares out by namespace,
+    /// ``HistoryTrimShares``), and fills it for the entries already there from their columns.
+    /// Like an index it takes no version: a column with a default changes nothing an older
+    /// signet reads or writes (its entries get 0), so a rollback still opens the database.
+    static func addStoredBytes(_ dialect: Dialect) -> [String] {
+        func bytes(_ column: String) -> String {
+            dialect == .postgres ? "COALESCE(octet_length(\(column)), 0)" : "COALESCE(length(CAST(\(column) AS BLOB)), 0)"
+        }
+        let entryTexts = ["namespace", "object_kind", "name", "user_name", "operation", "uid", "peer", "client_certificate", "reason", "policy_revision"]
+        let imageTexts = ["image", "reference", "digest", "container", "policies", "authorities", "verdict", "reason", "trust_chain", "exemptions"]
+        let images = "SELECT sum(256 + \(imageTexts.map { bytes("i.\($0)") }.joined(separator: " + "))) FROM signet_history_images i WHERE i.entry_id = signet_history_entries.id"
+        return [
+            "ALTER TABLE signet_history_entries ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0",
+            "UPDATE signet_history_entries SET stored_bytes = 512 + \(entryTexts.map(bytes).joined(separator: " + ")) + COALESCE((\(images)), 0)",
+        ]
+    }
+
     /// The statements to run on a database at schema `version` (0: none yet).
     static func pendingStatements(from version: Int, dialect: Dialect) throws -> [String] {
         guard version <= currentVersion else { throw HistoryStoreError.schemaTooNew(version) }

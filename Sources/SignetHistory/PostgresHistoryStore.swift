@@ -106,6 +106,15 @@ public final class PostgresHistoryStore: HistoryStore {
             for statement in try HistorySchema.pendingStatements(from: version, dialect: .postgres) {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
+            var hasStoredBytes = false
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.storedBytesExists(.postgres)), logger: logger) {
+                hasStoredBytes = try row.makeRandomAccess()[0].decode(Int64.self) > 0
+            }
+            if !hasStoredBytes {
+                for statement in HistorySchema.addStoredBytes(.postgres) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            }
         }
     }
 
@@ -217,13 +226,23 @@ public final class PostgresHistoryStore: HistoryStore {
                 deleted += try await Self.run(sql.deleteThrough(timeMicroseconds: cutoff, id: nil), on: connection, logger: logger)
             }
             if let kept = retention.maximumEntries {
-                var boundary: (Int64, Int64)?
-                for try await row in try await connection.query(Self.query(sql.boundaryBeyond(max(kept, 0))), logger: logger) {
+                var holdings: [HistoryHolding] = []
+                for try await row in try await connection.query(Self.query(sql.holdings(.entries)), logger: logger) {
                     let cells = row.makeRandomAccess()
-                    boundary = (try cells["time_us"].decode(Int64.self), try cells["id"].decode(Int64.self))
+                    holdings.append(HistoryHolding(namespace: try cells["namespace"].decode(String?.self), amount: try cells["amount"].decode(Int64.self)))
                 }
-                if let (time, id) = boundary {
-                    deleted += try await Self.run(sql.deleteThrough(timeMicroseconds: time, id: id), on: connection, logger: logger)
+                let total = holdings.reduce(Int64(0)) { $0 + $1.amount }
+                // The oldest entries of the namespaces holding the most go first (``HistoryTrimShares``).
+                for cut in HistoryTrimShares.cuts(holdings, toFree: total - Int64(max(kept, 0))) {
+                    let scope = HistoryNamespaceScope.only(cut.namespace)
+                    var boundary: (Int64, Int64)?
+                    for try await row in try await connection.query(Self.query(sql.cutBoundary(scope, reaching: cut.amount, measure: .entries)), logger: logger) {
+                        let cells = row.makeRandomAccess()
+                        boundary = (try cells["time_us"].decode(Int64.self), try cells["id"].decode(Int64.self))
+                    }
+                    if let (time, id) = boundary {
+                        deleted += try await Self.run(sql.deleteThrough(timeMicroseconds: time, id: id, in: scope), on: connection, logger: logger)
+                    }
                 }
             }
             return deleted

@@ -48,6 +48,9 @@ public final class SQLiteHistoryStore: HistoryStore {
                 for statement in try HistorySchema.pendingStatements(from: version, dialect: .sqlite) + HistorySchema.supplementaryIndexes(.sqlite).map(\.statement) {
                     try db.execute(sql: statement)
                 }
+                if try Int.fetchOne(db, sql: HistorySchema.storedBytesExists(.sqlite)) == 0 {
+                    for statement in HistorySchema.addStoredBytes(.sqlite) { try db.execute(sql: statement) }
+                }
             }
         } catch let error as HistoryStoreError {
             throw error
@@ -162,13 +165,9 @@ public final class SQLiteHistoryStore: HistoryStore {
                 deleted += db.changesCount
             }
             if let kept = retention.maximumEntries {
-                let boundary = sql.boundaryBeyond(max(kept, 0))
-                if let row = try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)) {
-                    for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"]) {
-                        try db.execute(sql: statement.sql, arguments: Self.arguments(statement.values))
-                    }
-                    deleted += db.changesCount
-                }
+                let holdings = try Self.holdings(db, sql: sql, .entries)
+                let total = holdings.reduce(Int64(0)) { $0 + $1.amount }
+                deleted += try Self.cut(db, sql: sql, holdings, toFree: total - Int64(max(kept, 0)), measure: .entries)
             }
             return deleted
         }
@@ -180,20 +179,40 @@ public final class SQLiteHistoryStore: HistoryStore {
         guard try await database.read({ try Self.usedBytes($0) }) > maximumBytes else { return 0 }
         return try await database.write { db in
             var deleted = 0
-            // A tenth of the entries at a time, the oldest, until under: a few rounds at most.
+            // A tenth of what the entries take at a time, until under: a few rounds at most.
             for _ in 0..<32 {
                 guard try Self.usedBytes(db) > maximumBytes else { break }
-                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM signet_history_entries") ?? 0
-                guard count > 0 else { break }
-                let boundary = sql.boundaryBeyond(count - max(1, count / 10))
-                guard let row = try Row.fetchOne(db, sql: boundary.sql, arguments: Self.arguments(boundary.values)) else { break }
-                for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"]) {
-                    try db.execute(sql: statement.sql, arguments: Self.arguments(statement.values))
-                }
-                deleted += db.changesCount
+                let holdings = try Self.holdings(db, sql: sql, .bytes)
+                let total = holdings.reduce(Int64(0)) { $0 + $1.amount }
+                let round = try Self.cut(db, sql: sql, holdings, toFree: max(1, total / 10), measure: .bytes)
+                guard round > 0 else { break }
+                deleted += round
             }
             return deleted
         }
+    }
+
+    private static func holdings(_ db: Database, sql: HistorySQL, _ measure: HistoryTrimMeasure) throws -> [HistoryHolding] {
+        let statement = sql.holdings(measure)
+        return try Row.fetchAll(db, sql: statement.sql, arguments: arguments(statement.values)).map {
+            HistoryHolding(namespace: $0["namespace"], amount: $0["amount"])
+        }
+    }
+
+    /// Deletes the oldest entries of the namespaces holding the most, until `toFree` in
+    /// `measure` went (``HistoryTrimShares``); how many entries went.
+    private static func cut(_ db: Database, sql: HistorySQL, _ holdings: [HistoryHolding], toFree: Int64, measure: HistoryTrimMeasure) throws -> Int {
+        var deleted = 0
+        for cut in HistoryTrimShares.cuts(holdings, toFree: toFree) {
+            let scope = HistoryNamespaceScope.only(cut.namespace)
+            let boundary = sql.cutBoundary(scope, reaching: cut.amount, measure: measure)
+            guard let row = try Row.fetchOne(db, sql: boundary.sql, arguments: arguments(boundary.values)) else { continue }
+            for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"], in: scope) {
+                try db.execute(sql: statement.sql, arguments: arguments(statement.values))
+            }
+            deleted += db.changesCount
+        }
+        return deleted
     }
 
     /// Pages in use (freed ones are reused, not given back): what the entries take.

@@ -375,9 +375,11 @@ enum HistoryQueryChecks {
         await migrated.close()
     }
 
-    /// The statements that take a version 2 database back to version 1 (its indexes too).
+    /// The statements that take a version 2 database back to version 1 (its indexes and
+    /// `stored_bytes` too, so opening it fills that in again).
     static let downgradeToVersion1 = [
         "DROP INDEX signet_history_entries_allowed", "DROP INDEX signet_history_entries_source",
+        "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes",
         "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
         "UPDATE signet_history_schema SET version = 1",
     ]
@@ -395,15 +397,36 @@ enum HistoryQueryChecks {
         #expect(try await store.applyRetention(HistoryRetention(maximumAge: .seconds(300), maximumEntries: nil), now: now) == 0)
 
         try await store.append(samples())
-        #expect(try await all(store, HistoryQuery()) == [6, 6, 5, 5, 4, 3, 2, 1, 0])
+        let before = try await store.query(HistoryQuery(limit: 10)).entries
+        #expect(minutes(before) == [6, 6, 5, 5, 4, 3, 2, 1, 0])
+        // By count, the namespaces holding the most give up their oldest first: shop holds 4,
+        // billing and kube-system 2 each, no namespace 1; keeping 3 leaves one each to the
+        // first three (largest, then by name), none to the entries of no namespace.
         let byCount = try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 3), now: now)
         #expect(byCount == 6)
         let kept = try await store.query(HistoryQuery(limit: 10)).entries
-        #expect(minutes(kept) == [6, 6, 5])
-        #expect(kept[0].id! > kept[1].id!, "of two entries at the same time the newer id stays first")
+        #expect(minutes(kept) == [6, 5, 3])
+        #expect(kept.map(\.namespace) == ["kube-system", "shop", "billing"])
+        #expect(kept[0].id == before[0].id, "of two entries at the same time the newer id stays")
+        #expect(kept[1].id == before[2].id)
         #expect(try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 3), now: now) == 0)
         #expect(try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 0), now: now) == 3)
         #expect(try await all(store, HistoryQuery()) == [])
+
+        // One namespace floods the history (dry runs of anyone who may create its Pods): it loses
+        // its own oldest entries, and the quieter namespaces keep all of theirs, older as they are.
+        let quiet = samples().prefix(4)
+        let flood = (0..<20).map { index in
+            HistoryEntry(
+                source: .admission, time: base.addingTimeInterval(3600 + Double(index)), namespace: "mallory", objectKind: "Pod",
+                name: "dry-\(index)", user: "mallory", operation: "CREATE", dryRun: true, latencyMs: 1, allowed: false, reason: "denied",
+                images: [image("ghcr.io/mallory/x:\(index)", verdict: "deny")])
+        }
+        try await store.append(Array(quiet) + flood)
+        #expect(try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 10), now: now) == 14)
+        let shared = try await store.query(HistoryQuery(limit: 100)).entries
+        #expect(shared.filter { $0.namespace == "mallory" }.map(\.name) == (14..<20).reversed().map { "dry-\($0)" })
+        #expect(minutes(shared.filter { $0.namespace != "mallory" }) == [3, 2, 1, 0])
         await store.close()
     }
 }

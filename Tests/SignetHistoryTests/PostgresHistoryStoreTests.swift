@@ -54,6 +54,9 @@ struct PostgresHistoryStoreTests {
         })
         let migrated = try await offThePool { try server.psql("SELECT version FROM signet_history_schema", database: "migration") }
         #expect(migrated.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
+        // ... and what its entries take is filled in from their columns, as on SQLite.
+        let filled = try await offThePool { try server.psql("SELECT min(stored_bytes) FROM signet_history_entries", database: "migration") }
+        #expect((Int(filled.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 512, "stored_bytes: \(filled)")
 
         // A newer schema is refused, naming both versions.
         _ = try await offThePool { try server.psql("UPDATE signet_history_schema SET version = 99", database: "queries") }

@@ -50,6 +50,30 @@ import Testing
         #expect(error?.description.contains("version 99, newer than this signet knows") == true)
     }
 
+    /// What each entry takes is kept beside it (what a trim shares out by namespace); a
+    /// database from before is given the same estimate from its columns when opened.
+    @Test func theBytesOfEntriesWrittenBeforeAreFilledIn() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-sqlite")
+        let path = directory.file("stored.sqlite").path
+        let store = try await SQLiteHistoryStore.open(path: path)
+        try await store.append(HistoryQueryChecks.samples())
+        await store.close()
+        let read = "SELECT id, stored_bytes FROM signet_history_entries ORDER BY id"
+        let database = try DatabaseQueue(path: path)
+        let written = try await database.read { db in try Row.fetchAll(db, sql: read).map { ($0["id"] as Int64, $0["stored_bytes"] as Int64) } }
+        try await database.write { try $0.execute(sql: "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes") }
+        try database.close()
+
+        await (try await SQLiteHistoryStore.open(path: path)).close()
+        let again = try DatabaseQueue(path: path)
+        let filled = try await again.read { db in try Row.fetchAll(db, sql: read).map { ($0["id"] as Int64, $0["stored_bytes"] as Int64) } }
+        try again.close()
+        #expect(written.count == 7 && filled.map(\.0) == written.map(\.0))
+        for ((_, before), (_, after)) in zip(written, filled) {
+            #expect(before >= 512 && abs(after - before) <= 16, "\(before) bytes when written, \(after) filled in")
+        }
+    }
+
     /// A page of denials only, or of one source's decisions, is read through an index of its
     /// own, newest first: without one, a console reader's `?decision=denied` read every entry
     /// of a history with few denials (about a second at a million entries).
@@ -141,6 +165,39 @@ struct SQLiteHistorySizeTests {
         #expect(kept.count < 120 && kept.count > 0, "\(kept.count) entries kept")
         #expect(kept.first?.name == "dry-119", "the newest is kept")
         #expect(recorder.statistics.dropped == 0)
+        await store.close()
+    }
+
+    /// One namespace floods the history with large entries (dry runs of maximum size): the trim
+    /// takes its own oldest entries, and the other namespaces, older as they are, keep theirs.
+    @Test func aFloodingNamespaceLosesItsOwnEntriesFirst() async throws {
+        let directory = TemporaryDirectory(prefix: "signet-history-size")
+        let store = try SQLiteHistoryStore(path: directory.path + "/history.sqlite")
+        let quiet = (0..<30).map { index in
+            HistoryEntry(
+                source: .admission, time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)), namespace: index % 2 == 0 ? "shop" : "billing",
+                objectKind: "Pod", name: "pod-\(index)", user: "system:serviceaccount:kube-system:replicaset-controller", operation: "CREATE",
+                latencyMs: 1, allowed: true, images: [HistoryQueryChecks.image("ghcr.io/acme/web:\(index)", verdict: "allow")])
+        }
+        try await store.append(quiet)
+        let large = (0..<100).map { index in
+            HistoryImageRecord(
+                image: "ghcr.io/mallory/app-\(index)-" + String(repeating: "a", count: 1000), reference: nil, digest: nil, container: "c\(index)",
+                policies: [], authorities: [], verdict: "deny", reason: String(repeating: "r", count: 300), trustChain: "", exemptions: [])
+        }
+        for batch in 0..<6 {
+            try await store.append((0..<5).map { index in
+                HistoryEntry(
+                    source: .admission, time: Date(timeIntervalSince1970: 1_800_001_000 + Double(batch * 5 + index)), namespace: "mallory",
+                    objectKind: "Pod", name: "dry-\(batch * 5 + index)", user: "mallory", operation: "CREATE", dryRun: true, latencyMs: 1,
+                    allowed: false, reason: "denied", images: large)
+            })
+        }
+        #expect(try await store.trim(toBytes: 4 << 20) > 0)
+        let kept = try await store.query(HistoryQuery(limit: 1000)).entries
+        #expect(kept.filter { $0.namespace != "mallory" }.count == 30, "the quiet namespaces keep every entry")
+        let flooded = kept.filter { $0.namespace == "mallory" }.map(\.name)
+        #expect(flooded.count < 30 && flooded.first == "dry-29", "mallory keeps its newest: \(flooded)")
         await store.close()
     }
 }

@@ -1,0 +1,61 @@
+/// What a cut of the history counts: entries (``HistoryRetention/maximumEntries``), or the
+/// bytes each entry was estimated to take when written (``HistoryRetention/maximumBytes``).
+enum HistoryTrimMeasure: Sendable {
+    case entries
+    case bytes
+
+    /// An entry's share in SQL. Entries written by a signet from before `stored_bytes` was kept
+    /// (a rollback writes them with 0) count as 1 KiB, so a cut by bytes still frees them.
+    var expression: String {
+        switch self {
+        case .entries: return "1"
+        case .bytes: return "CASE WHEN stored_bytes > 0 THEN stored_bytes ELSE 1024 END"
+        }
+    }
+}
+
+/// Which entries a statement reaches: all of them, or one namespace's (nil: the entries of no namespace).
+enum HistoryNamespaceScope: Sendable, Hashable {
+    case all
+    case only(String?)
+
+    /// The condition, empty for ``all``.
+    func condition(_ bind: inout HistoryBindings) -> String? {
+        switch self {
+        case .all: return nil
+        case .only(let namespace?): return "namespace = \(bind(.text(namespace)))"
+        case .only(nil): return "namespace IS NULL"
+        }
+    }
+}
+
+/// The statements of a cut shared by namespace (``HistoryTrimShares``).
+extension HistorySQL {
+    /// What each namespace holds, in `measure`: rows of `namespace` and `amount`.
+    func holdings(_ measure: HistoryTrimMeasure) -> HistoryStatement {
+        HistoryStatement(
+            sql: "SELECT namespace, CAST(sum(\(measure.expression)) AS BIGINT) AS amount FROM signet_history_entries GROUP BY namespace",
+            values: [])
+    }
+
+    /// The time and id of the entry at which the oldest entries of `scope` reach `amount` in
+    /// `measure` (the last entry to delete), if they do.
+    func cutBoundary(_ scope: HistoryNamespaceScope, reaching amount: Int64, measure: HistoryTrimMeasure) -> HistoryStatement {
+        var bind = HistoryBindings(dialect: dialect)
+        let filter = scope.condition(&bind).map { " WHERE \($0)" } ?? ""
+        switch measure {
+        case .entries:
+            return HistoryStatement(
+                sql: "SELECT time_us, id FROM signet_history_entries\(filter) ORDER BY time_us, id LIMIT 1 OFFSET \(bind(.integer(max(0, amount - 1))))",
+                values: bind.values)
+        case .bytes:
+            return HistoryStatement(
+                sql: """
+                    SELECT time_us, id FROM (SELECT time_us, id, sum(\(measure.expression)) OVER (ORDER BY time_us, id \
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM signet_history_entries\(filter)) oldest \
+                    WHERE running >= \(bind(.integer(amount))) ORDER BY time_us, id LIMIT 1
+                    """,
+                values: bind.values)
+        }
+    }
+}
