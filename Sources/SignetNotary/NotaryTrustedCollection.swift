@@ -195,7 +195,7 @@ public struct NotaryTrustedCollection: Sendable {
 
     /// Section 5.3.4 over Notary's versioned roots: the newest older root the pinned keys signed,
     /// then every following version, consecutive, each signed by a threshold of its predecessor's
-    /// root keys and of its own, up to `current`.
+    /// root keys (at least the policy's `minimum`, its rootThreshold) and of its own, up to `current`.
     ///
     /// The older roots come from the server before anything vouches for them: each is read to
     /// learn its version and dropped, and read again only when the chain reaches it, so one
@@ -239,7 +239,13 @@ public struct NotaryTrustedCollection: Sendable {
             } else {
                 throw TUFError(.badVersion, "root version \(next) of \(gun) is missing from the rotation chain")
             }
-            try trusted.signed.signers(of: "root").verify(root, format: format, signer: "root version \(trusted.signed.header.version)")
+            // The policy's rootThreshold holds for each link too: a predecessor whose root role
+            // lets one key rotate would otherwise let one leaked pinned key choose every later root.
+            var predecessor = trusted.signed.signers(of: "root")
+            let own = predecessor.role.threshold
+            predecessor.role.threshold = max(own, minimum)
+            let rule = minimum > own ? " (the policy's rootThreshold requires \(minimum) of its keys)" : ""
+            try predecessor.verify(root, format: format, signer: "root version \(trusted.signed.header.version)\(rule)")
             try root.signed.signers(of: "root").verify(root, format: format, signer: "root version \(next) itself")
             trusted = root
         }

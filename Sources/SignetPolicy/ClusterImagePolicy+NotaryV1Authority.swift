@@ -23,7 +23,8 @@ extension ClusterImagePolicy {
     /// `rootThreshold` is the trusted root's threshold in TUF's sense (specification 5.3.4: a
     /// new root is judged by the threshold of the root already trusted, never by its own): the
     /// root the chain starts from must be signed by that many of the pinned keys, or by its own
-    /// root role's threshold when that is higher. Without it one pinned key suffices, so several
+    /// root role's threshold when that is higher, and each later root of a rotation by that many
+    /// of its predecessor's root keys. Without it one pinned key suffices, so several
     /// pinned keys are alternatives (a rotation in progress); a key of them that leaks can then
     /// sign a root of its own.
     public struct NotaryV1Authority: Sendable, Hashable, Codable {

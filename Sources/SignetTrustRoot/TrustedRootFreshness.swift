@@ -78,8 +78,10 @@ public final class TrustedRootFreshness: Sendable {
         let state = current
         guard let validUntil = state.validUntil else {
             guard state.consecutiveFailures > 0 else { return nil }
-            return "Sigstore trust root is not current: no TUF refresh from \(mirrorURL) has succeeded since signet started, and the "
-                + "root built into signet is not trusted once one has failed; \(state.lastRefreshError.map { "refresh failing: \($0)" } ?? "")"
+            // The Sigstore repository's root starts out as the one built into signet; a policy's
+            // own repository has none until a refresh succeeds: the words fit both.
+            return "Sigstore trust root is not current: no TUF refresh from \(mirrorURL) has succeeded since signet started, and no "
+                + "root that did not come through it is trusted once one has failed\(state.lastRefreshError.map { "; refresh failing: \($0)" } ?? "")"
         }
         guard validUntil.expires <= (date ?? now()) else { return nil }
         let refresh = state.lastRefreshError.map { "refresh failing: \($0)" } ?? "no refresh has succeeded since"

@@ -49,6 +49,50 @@ struct NotaryCertificateTests {
         #expect(refused.reason.contains("is signed by 1 of the policy's 2 pinned root key(s); the policy's rootThreshold requires 2"), "\(refused)")
     }
 
+    /// The policy's rootThreshold holds for every root of a rotation chain, not only the one
+    /// the chain starts from: root 1 names the two pinned keys with threshold 1 (a root role
+    /// Notary's server accepts a rotation of with either key), so one leaked pinned key could
+    /// otherwise sign a root 2 of its own choosing and every image its new keys sign.
+    @Test("each root of a rotation chain needs the policy's rootThreshold of its predecessor's keys")
+    func rootThresholdAlongTheRotationChain() async throws {
+        var keys: [NotaryTestRepository] = []
+        for _ in 0..<4 { keys.append(try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)) }
+        let (first, second, third, fourth) = (keys[0], keys[1], keys[2], keys[3])
+        let pinned = [try first.certificate.publicKey(), try second.certificate.publicKey()]
+        let at = first.certificate.notValidBefore.addingTimeInterval(3600)
+        let root1 = try await first.rootFile(version: 1, rootKeys: [first, second], signers: [first, second])
+
+        // A leaked first key rotates to itself alone: refused, where one key sufficed before.
+        let leaked = try await first.rootFile(version: 2, rootKeys: [first], signers: [first])
+        let leakedFiles = try await first.files(root: leaked)
+        let refused = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(
+                gun: Self.gun, files: leakedFiles, pinnedRootKeys: pinned, pinnedRootThreshold: 2, delegations: [],
+                at: at, olderRoots: [root1])
+        }
+        #expect(refused.code == .thresholdNotMet, "\(refused)")
+        #expect(refused.reason.contains("the policy's rootThreshold requires 2"), "\(refused)")
+        _ = try NotaryTrustedCollection(
+            gun: Self.gun, files: leakedFiles, pinnedRootKeys: pinned, delegations: [], at: at, olderRoots: [root1])
+
+        // An owner's rotation: root 2 signed by both pinned keys moves to two new keys, and
+        // root 3, which no pinned key signs, is followed when both new keys sign it; one is not enough.
+        let root2 = try await third.rootFile(version: 2, rootKeys: [third, fourth], signers: [first, second, third])
+        let root3 = try await third.rootFile(version: 3, rootKeys: [third, fourth], signers: [third, fourth])
+        let followed = try NotaryTrustedCollection(
+            gun: Self.gun, files: try await third.files(root: root3), pinnedRootKeys: pinned, pinnedRootThreshold: 2, delegations: [],
+            at: at, olderRoots: [root1, root2])
+        #expect(followed.roles["targets"]?.targets["v1"] != nil)
+        let alone = try await third.rootFile(version: 3, rootKeys: [third], signers: [third])
+        let aloneFiles = try await third.files(root: alone)
+        let refusedAlone = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(
+                gun: Self.gun, files: aloneFiles, pinnedRootKeys: pinned, pinnedRootThreshold: 2, delegations: [],
+                at: at, olderRoots: [root1, root2])
+        }
+        #expect(refusedAlone.code == .thresholdNotMet, "\(refusedAlone)")
+    }
+
     @Test("an ecdsa-x509 root verifies inside its certificate's validity, and is refused before notBefore and after notAfter")
     func rootCertificateValidity() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)

@@ -42,16 +42,14 @@ struct NotaryTestRepository {
 
     /// root, targets (`v1` → `digest`), snapshot and timestamp, signed; `targets` delegates to
     /// each of `delegations` (this repository's key, every path), none of which is published.
+    /// `root`, when given, is served instead of this repository's own (``rootFile(version:rootKeys:signers:)``).
     func files(
-        tag: String = "v1", digest: [UInt8] = Array(repeating: 7, count: 32), length: Int = 1234, delegations: [String] = []
+        tag: String = "v1", digest: [UInt8] = Array(repeating: 7, count: 32), length: Int = 1234, delegations: [String] = [],
+        root given: [UInt8]? = nil
     ) async throws -> [String: [UInt8]] {
         let expires = JSONValue.string("2100-01-01T00:00:00Z")
-        let role = JSONValue.object(["keyids": .array([.string(key.id)]), "threshold": .integer(1)])
-        let root = try await signed(.object([
-            "_type": .string("Root"), "consistent_snapshot": .bool(false), "expires": expires, "version": .integer(1),
-            "keys": .object([key.id: key.json]),
-            "roles": .object(["root": role, "targets": role, "snapshot": role, "timestamp": role]),
-        ]))
+        var root = given ?? []
+        if given == nil { root = try await rootFile(version: 1, rootKeys: [self], signers: [self]) }
         var targetsSigned: [String: JSONValue] = [
             "_type": .string("Targets"), "expires": expires, "version": .integer(1),
             "targets": .object([tag: .object(["length": .integer(Int64(length)), "hashes": .object(["sha256": .string(Data(digest).base64EncodedString())])])]),
@@ -75,21 +73,39 @@ struct NotaryTestRepository {
         return ["root": root, "targets": targets, "snapshot": snapshot, "timestamp": timestamp]
     }
 
+    /// A root.json of `version` whose root role is `rootKeys` (threshold 1) and whose other
+    /// roles are this repository's key, signed by each of `signers`.
+    func rootFile(version: Int, rootKeys: [NotaryTestRepository], signers: [NotaryTestRepository]) async throws -> [UInt8] {
+        let role = JSONValue.object(["keyids": .array([.string(key.id)]), "threshold": .integer(1)])
+        let rootRole = JSONValue.object(["keyids": .array(rootKeys.map { .string($0.key.id) }), "threshold": .integer(1)])
+        var keys = [key.id: key.json]
+        for rootKey in rootKeys { keys[rootKey.key.id] = rootKey.key.json }
+        return try await Self.signed(.object([
+            "_type": .string("Root"), "consistent_snapshot": .bool(false), "expires": .string("2100-01-01T00:00:00Z"), "version": .integer(Int64(version)),
+            "keys": .object(keys), "roles": .object(["root": rootRole, "targets": role, "snapshot": role, "timestamp": role]),
+        ]), by: signers)
+    }
+
     static func meta(_ file: [UInt8]) -> JSONValue {
         .object(["length": .integer(Int64(file.count)), "hashes": .object(["sha256": .string(Data(DigestAlgorithm.sha256.hash(file)).base64EncodedString())])])
     }
 
     /// `{"signed": ..., "signatures": [...]}` with this repository's key.
     func signed(_ signed: JSONValue) async throws -> [UInt8] {
+        try await Self.signed(signed, by: [self])
+    }
+
+    /// `{"signed": ..., "signatures": [...]}` with each of `signers`' keys.
+    static func signed(_ signed: JSONValue, by signers: [NotaryTestRepository]) async throws -> [UInt8] {
         let message = try OLPCCanonicalJSON().encode(signed)
-        let envelope = JSONValue.object([
-            "signed": signed,
-            "signatures": .array([.object([
-                "keyid": .string(key.id), "method": .string(kind == .ecdsa ? "ecdsa" : "rsapss"),
-                "sig": .string(Data(try await sign(message)).base64EncodedString()),
-            ])]),
-        ])
-        return try OLPCCanonicalJSON().encode(envelope)
+        var signatures: [JSONValue] = []
+        for signer in signers {
+            signatures.append(.object([
+                "keyid": .string(signer.key.id), "method": .string(signer.kind == .ecdsa ? "ecdsa" : "rsapss"),
+                "sig": .string(Data(try await signer.sign(message)).base64EncodedString()),
+            ]))
+        }
+        return try OLPCCanonicalJSON().encode(JSONValue.object(["signed": signed, "signatures": .array(signatures)]))
     }
 
     /// Notary's signature over `message`: raw `r‖s` for ECDSA, RSA-PSS (SHA-256, MGF1-SHA256,

@@ -39,7 +39,7 @@ import Testing
         let failure = try #require(await tufError { _ = try await updater.refresh() })
         #expect(updater.freshness.isStale())
         #expect(updater.freshness.staleReason() == "Sigstore trust root is not current: no TUF refresh from http://127.0.0.1:9 has succeeded "
-            + "since signet started, and the root built into signet is not trusted once one has failed; refresh failing: \(failure)")
+            + "since signet started, and no root that did not come through it is trusted once one has failed; refresh failing: \(failure)")
     }
 
     @Test func aMirrorThatStopsAnsweringKeepsTheRootOnlyUntilTheTimestampExpires() async throws {
