@@ -230,7 +230,7 @@ public final class KubernetesClient: Sendable {
         let deadline = ContinuousClock.now + configuration.watchTimeout + configuration.watchEndGrace
         let waited = Int((configuration.watchTimeout + configuration.watchEndGrace).components.seconds)
         let transport = transport
-        let parser = NIOLockedValueBox(WatchStreamParser(resource: resource))
+        let parser = NIOLockedValueBox(WatchStreamParser(resource: resource, maximumLineBytes: configuration.maximumResponseBytes))
         let task = Task {
             do {
                 let response = try await transport.stream(url: url, headers: headers, deadline: deadline) { status, bytes in
@@ -256,12 +256,13 @@ public final class KubernetesClient: Sendable {
 /// Turns streamed bytes into events; keeps an error body for a non-200 answer.
 struct WatchStreamParser: Sendable {
     let resource: KubernetesResource
-    private var lines = LineSplitter()
+    private var lines: LineSplitter
     private var errorBody: [UInt8] = []
     private var failed = false
 
-    init(resource: KubernetesResource) {
+    init(resource: KubernetesResource, maximumLineBytes: Int) {
         self.resource = resource
+        lines = LineSplitter(maximumLineBytes: maximumLineBytes)
     }
 
     mutating func feed(status: Int, bytes: [UInt8], into continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) {
@@ -270,7 +271,15 @@ struct WatchStreamParser: Sendable {
             return
         }
         guard !failed else { return }
-        for line in lines.feed(bytes) {
+        let complete: [[UInt8]]
+        do {
+            complete = try lines.feed(bytes)
+        } catch {
+            failed = true
+            continuation.finish(throwing: error)
+            return
+        }
+        for line in complete {
             do {
                 continuation.yield(try WatchEvent.parse(line: line, resource: resource))
             } catch {

@@ -35,9 +35,12 @@ public struct KubernetesClientConfiguration: Sendable, Hashable {
     /// Objects asked for per list page (`limit`; API concepts, "Retrieving large results sets in
     /// chunks"); the client follows `metadata.continue` until the list is complete.
     public var listPageSize: Int = 500
-    /// The largest answer read (64 MiB): a list page larger than this is asked again with fewer
-    /// objects.
-    public var maximumResponseBytes: Int = 64 * 1024 * 1024
+    /// The largest answer (and watch event) read, 8 MiB: a list page larger than this is asked
+    /// again with fewer objects, down to one. An object is at most what etcd stores (1.5 MiB by
+    /// default), so one always fits; a page is parsed into a tree several times its size, and
+    /// 64 MiB pages of Pods whoever may create them filled with small fields took the leader past
+    /// its memory limit at every relist.
+    public var maximumResponseBytes: Int = 8 * 1024 * 1024
 
     /// The default service-account mount.
     public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"

@@ -42,26 +42,41 @@ public enum WatchEvent: Sendable, Hashable {
 }
 
 /// Splits a byte stream into newline-terminated lines (the watch stream framing of the JSON
-/// serializer: one event per line).
+/// serializer: one event per line). Each byte is searched for the newline once, however many
+/// chunks a long line arrives in, and a line may be at most `maximumLineBytes` long.
 struct LineSplitter {
     private var buffer: [UInt8] = []
+    /// How much of `buffer` holds no newline (searched already).
+    private var searched = 0
+    let maximumLineBytes: Int
 
-    mutating func feed(_ bytes: [UInt8]) -> [[UInt8]] {
+    init(maximumLineBytes: Int) {
+        self.maximumLineBytes = maximumLineBytes
+    }
+
+    mutating func feed(_ bytes: [UInt8]) throws(KubernetesError) -> [[UInt8]] {
         buffer.append(contentsOf: bytes)
         var lines: [[UInt8]] = []
         var start = 0
-        for index in buffer.indices where buffer[index] == UInt8(ascii: "\n") {
+        for index in buffer.indices[searched...] where buffer[index] == UInt8(ascii: "\n") {
             let line = Array(buffer[start..<index])
             if !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { lines.append(line) }
             start = index + 1
         }
-        buffer.removeFirst(start)
+        if start > 0 { buffer.removeFirst(start) }
+        searched = buffer.count
+        guard buffer.count <= maximumLineBytes else {
+            throw KubernetesError(.decoding, "a watch event is longer than \(maximumLineBytes) bytes, the most signet reads of one answer")
+        }
         return lines
     }
 
     /// A final line without a newline, if any.
     mutating func finish() -> [UInt8]? {
-        defer { buffer.removeAll() }
+        defer {
+            buffer.removeAll()
+            searched = 0
+        }
         let trimmed = buffer.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
         return trimmed.isEmpty ? nil : buffer
     }

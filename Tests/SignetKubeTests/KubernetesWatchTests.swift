@@ -264,6 +264,40 @@ struct KubernetesWatchTests {
         #expect((read.dictionary["metadata"] as? [String: Any])?["managedFields"] != nil)
     }
 
+    /// A list page is parsed into a tree several times its size: pages of large Pods (which
+    /// whoever may create Pods fills at will) are read at most 8 MiB at a time, the page asked
+    /// again with fewer objects, and a watch event longer than the limit ends the watch.
+    @Test func largePagesAreAskedForAgainSmallerAndLongEventsEndTheWatch() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let bulk = String(repeating: "x", count: 600_000)
+        for index in 0..<20 {
+            try server.apply("pods", [
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": ["name": "large-\(index)", "namespace": "shop", "uid": "uid-\(index)", "annotations": ["bulk": bulk]],
+                "spec": ["containers": [["name": "app", "image": "ghcr.io/acme/web:1"]]],
+            ])
+        }
+        let list = try await Self.client(server).list(.pods)
+        #expect(list.items.count == 20)
+        // 20 × 600 kB is one 12 MB page of 500 Pods: asked again, it came in smaller pages.
+        #expect(try server.continuedPages() > 0)
+
+        var configuration = KubernetesClientConfiguration(serverURL: server.url, tokenFile: server.tokenFile, caFile: server.pki.caFile)
+        configuration.maximumResponseBytes = 256 * 1024
+        // Without the limit the server ends the watch after its timeout and no error comes.
+        configuration.watchTimeout = .seconds(10)
+        let small = try KubernetesClient(configuration: configuration)
+        let events = small.watch(.pods, resourceVersion: list.resourceVersion)
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        try server.apply("pods", [
+            "apiVersion": "v1", "kind": "Pod", "metadata": ["name": "later", "namespace": "shop", "uid": "uid-later", "annotations": ["bulk": bulk]],
+            "spec": ["containers": [["name": "app", "image": "ghcr.io/acme/web:1"]]],
+        ])
+        let error = await #expect(throws: KubernetesError.self) { for try await _ in events {} }
+        #expect(error?.description.contains("a watch event is longer than 262144 bytes") == true, "\(String(describing: error))")
+    }
+
     @Test func aWrongTokenIsAnError() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
