@@ -98,8 +98,17 @@ public struct PodScanner: Sendable {
             }
             return pod.containers.map { failed($0, pod: pod, reason: record.reason ?? "denied") }
         }
+        let unknownVolumes = Set(pod.containers.filter { $0.isImageVolume && $0.hasUnknownDigest }.map(\.name))
         return record.images.map { image in
-            ImageFinding(verdict: image, pod: pod, formats: Array(Set(image.policies.flatMap(formats))).sorted())
+            var finding = ImageFinding(verdict: image, pod: pod, formats: Array(Set(image.policies.flatMap(formats))).sorted())
+            if finding.isImageVolume, finding.result == .pass, unknownVolumes.contains(finding.container) {
+                // The tag's digest now passed; what the node mounted may have been another
+                // (a tag moved since), so it is not reported as passing.
+                finding.result = .warn
+                finding.reason = "the digest this image volume was mounted as is not reported (Kubernetes reports it from 1.35 with the "
+                    + "ImageVolumeWithDigest feature), so what is mounted is unknown; its tag resolves now to a digest that passes: \(finding.reason)"
+            }
+            return finding
         }
     }
 

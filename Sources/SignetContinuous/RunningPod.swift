@@ -7,9 +7,11 @@ import SignetRegistry
 ///
 /// The running digest comes from the container's status (Kubernetes "Pod Lifecycle", `ContainerStatus.imageID`,
 /// which container runtimes report as `repository@sha256:<hex>`, sometimes behind a
-/// `docker-pullable://` scheme). A container without such a status (not started yet, or a
-/// runtime that reports only a local image ID) keeps its spec image, which is then resolved
-/// and verified as at admission.
+/// `docker-pullable://` scheme), and an image volume's from the mounts of a container's status
+/// (`volumeMounts[].volumeStatus.image.imageRef`, Kubernetes 1.35+ with ImageVolumeWithDigest).
+/// A container without such a status (not started yet, or a runtime that reports only a local
+/// image ID) or an image volume whose digest is not reported keeps its spec image, which is
+/// then resolved and verified as at admission (``hasUnknownDigest``).
 public struct RunningPod: Sendable {
     public var namespace: String
     public var name: String
@@ -33,6 +35,11 @@ public struct RunningPod: Sendable {
         public var runningImage: String
         /// An image volume's, not a container's.
         public var isImageVolume = false
+
+        /// Whether what runs is known only by a tag: the spec names no digest and the node
+        /// reported none. The tag resolves now to a digest that may not be the one the node
+        /// pulled or mounted.
+        public var hasUnknownDigest: Bool { !runningImage.contains("@") }
     }
 
     /// Reads a Pod; `nil` when it is not a JSON object with a name and namespace.
@@ -63,9 +70,29 @@ public struct RunningPod: Sendable {
             }
             spec[specKey] = list
         }
-        for volume in spec["volumes"] as? [[String: Any]] ?? [] {
-            guard let name = volume["name"] as? String, let reference = (volume["image"] as? [String: Any])?["reference"] as? String else { continue }
-            containers.append(Container(name: name, specImage: reference, runningImage: reference, isImageVolume: true))
+        // The digest each image volume was mounted as, where the kubelet reports it
+        // (`ContainerStatus.volumeMounts[].volumeStatus.image.imageRef`, Kubernetes 1.35+).
+        var mounted: [String: String] = [:]
+        for statusKey in ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"] {
+            for containerStatus in status[statusKey] as? [[String: Any]] ?? [] {
+                for mount in containerStatus["volumeMounts"] as? [[String: Any]] ?? [] {
+                    guard let name = mount["name"] as? String,
+                          let imageRef = ((mount["volumeStatus"] as? [String: Any])?["image"] as? [String: Any])?["imageRef"] as? String
+                    else { continue }
+                    mounted[name] = mounted[name] ?? imageRef
+                }
+            }
+        }
+        if var volumes = spec["volumes"] as? [[String: Any]] {
+            for index in volumes.indices {
+                guard let name = volumes[index]["name"] as? String, var image = volumes[index]["image"] as? [String: Any],
+                      let reference = image["reference"] as? String else { continue }
+                let running = Self.pin(reference, toRunning: mounted[name])
+                image["reference"] = running
+                volumes[index]["image"] = image
+                containers.append(Container(name: name, specImage: reference, runningImage: running, isImageVolume: true))
+            }
+            spec["volumes"] = volumes
         }
         pod["spec"] = spec
         pod["apiVersion"] = pod["apiVersion"] ?? "v1"

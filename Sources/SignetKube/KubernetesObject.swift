@@ -79,7 +79,20 @@ public struct KubernetesObject: Sendable, Hashable {
         let status = pod["status"] as? [String: Any]
         var keptStatus = pick(status, ["phase", "startTime"])
         for key in ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"] {
-            if let list = containers(status?[key], ["name", "image", "imageID"]) { keptStatus[key] = list }
+            guard let list = status?[key] as? [[String: Any]] else { continue }
+            keptStatus[key] = list.map { containerStatus in
+                var kept = pick(containerStatus, ["name", "image", "imageID"])
+                // The digest an image volume was mounted as (`volumeMounts[].volumeStatus.image.imageRef`,
+                // Kubernetes 1.35+ with ImageVolumeWithDigest), and nothing else of the mounts.
+                let mounted = (containerStatus["volumeMounts"] as? [[String: Any]] ?? []).compactMap { mount -> [String: Any]? in
+                    guard let name = mount["name"] as? String,
+                          let imageRef = ((mount["volumeStatus"] as? [String: Any])?["image"] as? [String: Any])?["imageRef"] as? String
+                    else { return nil }
+                    return ["name": name, "volumeStatus": ["image": ["imageRef": imageRef]]]
+                }
+                if !mounted.isEmpty { kept["volumeMounts"] = mounted }
+                return kept
+            }
         }
         if status != nil { result["status"] = keptStatus }
         return result

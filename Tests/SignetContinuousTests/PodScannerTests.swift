@@ -73,6 +73,34 @@ struct PodScannerTests {
         #expect(alert.summary == "untrusted image running in shop: Pod trainer, image volume models")
     }
 
+    /// An image volume named by a tag is decided at the digest the node mounted, where the
+    /// kubelet reports it; where it does not, the tag's digest now passing says nothing of what
+    /// was mounted (the tag may have moved since), so it warns instead of passing.
+    @Test func anImageVolumeIsDecidedAtTheDigestTheNodeMounted() async throws {
+        let volume = "registry.example/models:\(SigningKeyVerifier.signedTag)"
+        let unsignedMount = ScanFixtures.pod(
+            "trainer", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest,
+            imageVolume: volume, mountedVolumeDigest: SigningKeyVerifier.unsignedDigest)
+        let signedMount = ScanFixtures.pod(
+            "tuner", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest,
+            imageVolume: volume, mountedVolumeDigest: SigningKeyVerifier.signedDigest)
+        let unreported = ScanFixtures.pod(
+            "server", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest, imageVolume: volume)
+        let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(Self.start))
+        let results = await findings(scanner, [unsignedMount, signedMount, unreported])
+
+        let mountedUnsigned = try #require(results["shop/trainer/volume:models"], "\(results.keys)")
+        #expect(mountedUnsigned.result == .fail, "\(mountedUnsigned.result) \(mountedUnsigned.reason)")
+        #expect(mountedUnsigned.image == "registry.example/models:signed@\(SigningKeyVerifier.unsignedDigest)")
+        let mountedSigned = try #require(results["shop/tuner/volume:models"])
+        #expect(mountedSigned.result == .pass, "\(mountedSigned.result) \(mountedSigned.reason)")
+        #expect(mountedSigned.image == "registry.example/models:signed@\(SigningKeyVerifier.signedDigest)")
+        let unknown = try #require(results["shop/server/volume:models"])
+        #expect(unknown.result == .warn, "\(unknown.result) \(unknown.reason)")
+        #expect(unknown.reason.hasPrefix("the digest this image volume was mounted as is not reported"), "\(unknown.reason)")
+        #expect(results["shop/server/app"]?.result == .pass)
+    }
+
     /// The exception is limited to `legacy:*` tags. A Pod whose spec names `legacy:3` runs the
     /// digest the node pulled that tag as, and is exempt; one whose spec itself wrote a digest
     /// beside the tag runs that digest whatever `3` names, and is decided as admission would

@@ -10,13 +10,15 @@ import SignetTestSupport
 /// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), cannot be
 /// verified at ``unreachableDigest`` (its registry refuses it) nor at ``hangingDigest`` (its
 /// registry never answers: the verification waits until cancelled), and fails every other
-/// authority and digest.
+/// authority and digest; an image named by the tag ``signedTag`` alone resolves to ``signedDigest``.
 struct SigningKeyVerifier: AuthorityVerifier {
     static let signingKey = "release"
     static let signedDigest = "sha256:" + String(repeating: "a", count: 64)
     static let unsignedDigest = "sha256:" + String(repeating: "b", count: 64)
     static let unreachableDigest = "sha256:" + String(repeating: "c", count: 64)
     static let hangingDigest = "sha256:" + String(repeating: "d", count: 64)
+    /// A tag that resolves now to ``signedDigest``.
+    static let signedTag = "signed"
     /// How many verifications of ``hangingDigest`` started.
     static let hangingVerifications = NIOLockedValueBox(0)
     /// While it holds true, the registry answers nothing: every verification fails transiently.
@@ -32,6 +34,9 @@ struct SigningKeyVerifier: AuthorityVerifier {
         if image.digest?.description == Self.hangingDigest {
             Self.hangingVerifications.withLockedValue { $0 += 1 }
             try await Task.sleep(for: .seconds(3600))
+        }
+        if image.digest == nil, image.tag == Self.signedTag, authority.name == Self.signingKey {
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by key \(authority.name)", digest: try ImageDigest(parsing: Self.signedDigest))
         }
         guard authority.name == Self.signingKey, image.digest?.description == Self.signedDigest else {
             return AuthorityVerdict(passed: false, authority: authority.name, reason: "no signature by key \(authority.name) for \(image)")
@@ -119,12 +124,20 @@ enum ScanFixtures {
     /// A running Pod whose container `app` runs `image` at `digest` (as the kubelet reports it).
     static func pod(
         _ name: String, namespace: String, image: String, runningDigest digest: String?, phase: String = "Running",
-        imageVolume: String? = nil
+        imageVolume: String? = nil, mountedVolumeDigest: String? = nil
     ) -> RunningPod {
         var status: [String: Any] = ["phase": phase, "startTime": "2026-11-30T12:00:00Z"]
         if let digest {
             let repository = image.split(separator: ":").first.map(String.init) ?? image
-            status["containerStatuses"] = [["name": "app", "image": image, "imageID": "\(repository)@\(digest)", "ready": true]]
+            var containerStatus: [String: Any] = ["name": "app", "image": image, "imageID": "\(repository)@\(digest)", "ready": true]
+            if let mountedVolumeDigest, let imageVolume {
+                // As the kubelet reports an image volume's digest (Kubernetes 1.35+, ImageVolumeWithDigest).
+                let volumeRepository = imageVolume.split(separator: ":").first.map(String.init) ?? imageVolume
+                containerStatus["volumeMounts"] = [
+                    ["name": "models", "mountPath": "/models", "readOnly": true, "volumeStatus": ["image": ["imageRef": "\(volumeRepository)@\(mountedVolumeDigest)"]]],
+                ]
+            }
+            status["containerStatuses"] = [containerStatus]
         }
         var spec: [String: Any] = ["containers": [["name": "app", "image": image]]]
         if let imageVolume { spec["volumes"] = [["name": "models", "image": ["reference": imageVolume]]] }

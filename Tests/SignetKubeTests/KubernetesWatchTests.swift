@@ -221,6 +221,7 @@ struct KubernetesWatchTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         let bulk = String(repeating: "x", count: 100_000)
+        let tools = "ghcr.io/acme/tools@sha256:" + String(repeating: "c", count: 64)
         func pod(_ name: String) -> [String: Any] {
             ["apiVersion": "v1", "kind": "Pod",
              "metadata": ["name": name, "namespace": "shop", "uid": "uid-\(name)", "labels": ["app": "web"], "annotations": ["bulk": bulk],
@@ -232,7 +233,10 @@ struct KubernetesWatchTests {
                       "initContainers": [["name": "init", "image": "ghcr.io/acme/init:1", "command": ["sh"]]],
                       "volumes": [["name": "data", "emptyDir": [String: Any]()], ["name": "tools", "image": ["reference": "ghcr.io/acme/tools:1"]]]],
              "status": ["phase": "Running", "containerStatuses": [["name": "app", "image": "ghcr.io/acme/web:1",
-                                                                   "imageID": "ghcr.io/acme/web@sha256:" + String(repeating: "a", count: 64), "ready": true]]]]
+                                                                   "imageID": "ghcr.io/acme/web@sha256:" + String(repeating: "a", count: 64), "ready": true,
+                                                                   "volumeMounts": [["name": "data", "mountPath": "/data"],
+                                                                                    ["name": "tools", "mountPath": "/tools", "readOnly": true,
+                                                                                     "volumeStatus": ["image": ["imageRef": tools]]]]]]]]
         }
         try server.apply("pods", pod("listed"))
         let reflector = ResourceReflector(client: try Self.client(server), resource: .pods)
@@ -258,6 +262,10 @@ struct KubernetesWatchTests {
             #expect(status["phase"] as? String == "Running")
             #expect((status["containerStatuses"] as? [[String: Any]])?.first?["imageID"] as? String == "ghcr.io/acme/web@sha256:" + String(repeating: "a", count: 64))
             #expect((status["containerStatuses"] as? [[String: Any]])?.first?["ready"] == nil)
+            // Of the mounts, an image volume's mounted digest alone.
+            let mounts = (status["containerStatuses"] as? [[String: Any]])?.first?["volumeMounts"] as? [[String: Any]]
+            #expect(mounts?.count == 1 && mounts?.first?["name"] as? String == "tools" && mounts?.first?["mountPath"] == nil, "\(String(describing: mounts))")
+            #expect(((mounts?.first?["volumeStatus"] as? [String: Any])?["image"] as? [String: Any])?["imageRef"] as? String == tools)
         }
         // A single read keeps the object as the server gave it.
         let read = try #require(try await Self.client(server).get(.pods, name: "listed", namespace: "shop"))
