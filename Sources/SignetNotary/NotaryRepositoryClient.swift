@@ -151,12 +151,17 @@ public final class NotaryRepositoryClient: Sendable {
         if let outcome = entries.withLockedValue({ $0.value(for: key, now: now) }) { return outcome }
         let task = inFlight.withLockedValue { tasks -> Task<Entry, any Error> in
             if let running = tasks[key] { return running }
-            let task = Task { try await self.load(key) }
+            // The load leaves the table itself once done (its outcome is cached by then): a
+            // waiter that gives up at its deadline must not let the next caller start a second
+            // load beside the first.
+            let task = Task {
+                defer { _ = self.inFlight.withLockedValue { $0.removeValue(forKey: key) } }
+                return try await self.load(key)
+            }
             tasks[key] = task
             return task
         }
-        defer { _ = inFlight.withLockedValue { $0.removeValue(forKey: key) } }
-        let entry = try await withDeadline(deadline) { try await task.value }
+        let entry = try await withDeadline(deadline) { try await sharedValue(of: task) }
         return entry.outcome
     }
 
@@ -298,6 +303,45 @@ public final class NotaryRepositoryClient: Sendable {
             table[key] = made
             return made
         }
+    }
+}
+
+/// `task`'s value, or `CancellationError` as soon as the caller is cancelled while the task
+/// goes on for others (`task.value` itself waits for the task whatever happens to its caller,
+/// so a deadline around it ended nothing: a review waited for a hung Notary server's request
+/// timeouts past its own deadline).
+func sharedValue<T: Sendable>(of task: Task<T, any Error>) async throws -> T {
+    let waiter = NIOLockedValueBox<(continuation: CheckedContinuation<T, any Error>?, ended: Bool)>((nil, false))
+    @Sendable func end(_ result: Result<T, any Error>) {
+        let continuation = waiter.withLockedValue { state -> CheckedContinuation<T, any Error>? in
+            guard !state.ended else { return nil }
+            state.ended = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+    }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let cancelled = waiter.withLockedValue { state -> Bool in
+                if state.ended { return true }
+                state.continuation = continuation
+                return false
+            }
+            if cancelled {
+                continuation.resume(throwing: CancellationError())
+                return
+            }
+            Task {
+                do {
+                    end(.success(try await task.value))
+                } catch {
+                    end(.failure(error))
+                }
+            }
+        }
+    } onCancel: {
+        end(.failure(CancellationError()))
     }
 }
 

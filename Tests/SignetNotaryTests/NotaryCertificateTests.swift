@@ -1,6 +1,6 @@
 import Foundation
 import SignetCrypto
-import SignetNotary
+@testable import SignetNotary
 import SignetTUF
 import SignetTestSupport
 import Testing
@@ -156,6 +156,31 @@ struct NotaryCertificateTests {
         }
         #expect(error.code == .certificateNotValid)
         #expect(error.reason.contains("has expired"))
+    }
+
+    /// A review gives up at its deadline, not at the Notary server's request timeouts, and the
+    /// load goes on for the next review, which waits for it instead of starting a second one.
+    @Test("a waiter gives up at its deadline; the load it gave up on is joined by the next caller, not started again")
+    func aLoadOutlivesTheWaiterThatGaveUp() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        var routes: [String: [RegistryStubServer.Response]] = [:]
+        for (role, bytes) in try await repository.files() {
+            routes["GET /v2/\(Self.gun)/_trust/tuf/\(role).json"] = [.init(body: bytes, delay: 5)]
+        }
+        let server = try await RegistryStubServer.start(routes: routes)
+        defer { server.stop() }
+        let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
+        let client = NotaryRepositoryClient(clock: { at })
+        let request = NotaryRepositoryClient.Request(
+            server: "http://\(server.host)", gun: Self.gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
+        await #expect(throws: CancellationError.self) { _ = try await client.collection(request, deadline: .now + .milliseconds(100)) }
+        // It gave up before the answers came (5 s later), not once the load had ended.
+        #expect(client.cachedCollections == 0)
+        guard case .trusted = try await client.collection(request, deadline: TestBudget.deadline()) else {
+            Issue.record("the repository was not trusted")
+            return
+        }
+        #expect(!server.requests.isEmpty && Set(server.requests).count == server.requests.count, "\(server.requests)")
     }
 
     @Test("rsa-x509 with RSA-PSS: a 32-byte salt, as Notary signs, verifies; another salt length does not")
