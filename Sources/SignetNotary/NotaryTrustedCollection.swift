@@ -18,6 +18,12 @@ public struct NotaryTrustedCollection: Sendable {
     public let snapshot: NotarySnapshotMetadata
     /// `targets` and the delegated roles that were asked for and exist, by name.
     public let roles: [String: TrustedRole]
+    /// Delegated roles that were asked for and published but could not be trusted (expired,
+    /// below their signature threshold, not the file the snapshot lists, malformed), with why:
+    /// each vouches for nothing, and the others are judged without it, as Notary's client skips
+    /// such a delegation rather than the repository (one delegate's lapse does not stop a
+    /// policy that needs k of n roles).
+    public let untrustedRoles: [String: String]
     /// The earliest `expires` of every role verified, and the time the root's certificates stop
     /// being enough for its threshold: the collection is not used past it.
     public let earliestExpiry: Date
@@ -111,6 +117,7 @@ public struct NotaryTrustedCollection: Sendable {
         }
 
         var roles: [String: TrustedRole] = [:]
+        var untrusted: [String: String] = [:]
         var loaded: [String: NotaryTargetsMetadata] = [:]
         var earliest = min(root.signed.header.expires, timestamp.signed.header.expires, snapshot.signed.header.expires, rootCertificatesUntil)
         // Load `targets`, then each asked-for delegation with the roles above it, parents first.
@@ -142,13 +149,23 @@ public struct NotaryTrustedCollection: Sendable {
                 if name == "targets" { throw TUFError(.malformedMetadata, "the snapshot of \(gun) does not list targets") }
                 continue  // delegated but never published: it signed nothing
             }
-            let bytes = try file(name)
-            try MetadataFileCheck.verify(bytes, length: listed.length, hashes: listed.hashes, name: "\(gun) \(name).json")
-            let metadata = try SignedMetadata(bytes: bytes, format: format, context: "\(gun) \(name).json") { value, context throws(TUFError) in
-                try NotaryTargetsMetadata(value, context: context)
+            let metadata: SignedMetadata<NotaryTargetsMetadata>
+            let signedBy: [String]
+            do {
+                let bytes = try file(name)
+                try MetadataFileCheck.verify(bytes, length: listed.length, hashes: listed.hashes, name: "\(gun) \(name).json")
+                metadata = try SignedMetadata(bytes: bytes, format: format, context: "\(gun) \(name).json") { value, context throws(TUFError) in
+                    try NotaryTargetsMetadata(value, context: context)
+                }
+                signedBy = try Self.verify(metadata, signers: signers, format: format, signer: name == "targets" ? "root's targets role" : "its delegation")
+                try expiry(metadata.signed.header, name)
+            } catch {
+                // `targets` is the owner's: without it nothing is trusted. A delegation that
+                // fails vouches for nothing, and neither do the roles below it.
+                guard name != "targets" else { throw error }
+                untrusted[name] = error.reason
+                continue
             }
-            let signedBy = try Self.verify(metadata, signers: signers, format: format, signer: name == "targets" ? "root's targets role" : "its delegation")
-            try expiry(metadata.signed.header, name)
             earliest = min(earliest, metadata.signed.header.expires)
             loaded[name] = metadata.signed
             allowedPaths[name] = pathLimits
@@ -164,6 +181,7 @@ public struct NotaryTrustedCollection: Sendable {
         self.timestamp = timestamp.signed
         self.snapshot = snapshot.signed
         self.roles = roles
+        self.untrustedRoles = untrusted
         self.earliestExpiry = earliest
         self.delegatedByTargets = Set(loaded["targets"]?.delegations.map(\.name) ?? [])
     }

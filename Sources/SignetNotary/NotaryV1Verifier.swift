@@ -116,7 +116,9 @@ public struct NotaryV1Verifier: SignatureVerifier {
         var refusals: [String] = []
         for name in roles {
             guard let role = collection.roles[name] else {
-                let why = "\(name) did not sign (the repository does not delegate to it or never published it)"
+                let parent = collection.untrustedRoles.keys.filter { name == $0 || name.hasPrefix($0 + "/") }.min { $0.count < $1.count }
+                let why = parent.map { "\(name) is not trusted: \($0 == name ? "" : "the role delegating to it, \($0): ")\(collection.untrustedRoles[$0]!)" }
+                    ?? "\(name) did not sign (the repository does not delegate to it or never published it)"
                 steps.append(VerificationStep(name: name, passed: false, detail: why))
                 refusals.append(why)
                 continue

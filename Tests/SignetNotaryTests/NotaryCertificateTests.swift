@@ -30,6 +30,31 @@ struct NotaryCertificateTests {
         #expect(NotaryV1Verifier.defaultRole(in: plain) == "targets")
     }
 
+    /// A delegated role that cannot be trusted (here expired) vouches for nothing, and the
+    /// others are judged without it, as Notary's client skips it: a policy needing one of
+    /// `targets/releases` and `targets/qa` is not stopped by the qa key holder's lapse.
+    @Test("an expired delegation vouches for nothing and does not stop the others")
+    func anExpiredDelegationIsSkipped() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
+        let files = try await repository.files(
+            delegations: ["targets/releases", "targets/qa"],
+            published: ["targets/releases": "2100-01-01T00:00:00Z", "targets/qa": "2020-01-01T00:00:00Z"])
+        let collection = try NotaryTrustedCollection(
+            gun: Self.gun, files: files, pinnedRootKeys: [try repository.certificate.publicKey()],
+            delegations: ["targets/releases", "targets/qa"], at: at)
+        #expect(collection.roles["targets/releases"]?.targets["v1"] != nil)
+        #expect(collection.roles["targets/qa"] == nil)
+        #expect(collection.untrustedRoles["targets/qa"]?.contains("expired") == true, "\(collection.untrustedRoles)")
+        // The owner's targets role is no delegation: expired, nothing is trusted.
+        let expiredTargets = try await repository.files(published: ["targets": "2020-01-01T00:00:00Z"])
+        let refused = try #require(throws: TUFError.self) {
+            _ = try NotaryTrustedCollection(
+                gun: Self.gun, files: expiredTargets, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [], at: at)
+        }
+        #expect(refused.reason.contains("expired"), "\(refused)")
+    }
+
     /// TUF 5.3.4: a root is judged by the threshold already trusted, never by its own. With two
     /// pinned keys and `rootThreshold: 2`, a root signed by one of them (which names itself alone
     /// with threshold 1, as one made with a leaked key would) is refused; without it, one suffices.

@@ -42,10 +42,11 @@ struct NotaryTestRepository {
 
     /// root, targets (`v1` → `digest`), snapshot and timestamp, signed; `targets` delegates to
     /// each of `delegations` (this repository's key, every path), none of which is published.
-    /// `root`, when given, is served instead of this repository's own (``rootFile(version:rootKeys:signers:)``).
+    /// `root`, when given, is served instead of this repository's own (``rootFile(version:rootKeys:signers:)``);
+    /// each role in `published` (a delegation, or `targets` itself) is published signing `tag`, expiring at its date.
     func files(
         tag: String = "v1", digest: [UInt8] = Array(repeating: 7, count: 32), length: Int = 1234, delegations: [String] = [],
-        root given: [UInt8]? = nil
+        root given: [UInt8]? = nil, published: [String: String] = [:]
     ) async throws -> [String: [UInt8]] {
         let expires = JSONValue.string("2100-01-01T00:00:00Z")
         var root = given ?? []
@@ -63,14 +64,22 @@ struct NotaryTestRepository {
             ])
         }
         let targets = try await signed(.object(targetsSigned))
+        var meta: [String: JSONValue] = ["root": Self.meta(root), "targets": Self.meta(targets)]
+        var delegated: [String: [UInt8]] = [:]
+        for (name, until) in published {
+            var role = targetsSigned
+            role["expires"] = .string(until)
+            role["delegations"] = nil
+            delegated[name] = try await signed(.object(role))
+            meta[name] = Self.meta(delegated[name]!)
+        }
         let snapshot = try await signed(.object([
-            "_type": .string("Snapshot"), "expires": expires, "version": .integer(1),
-            "meta": .object(["root": Self.meta(root), "targets": Self.meta(targets)]),
+            "_type": .string("Snapshot"), "expires": expires, "version": .integer(1), "meta": .object(meta),
         ]))
         let timestamp = try await signed(.object([
             "_type": .string("Timestamp"), "expires": expires, "version": .integer(1), "meta": .object(["snapshot": Self.meta(snapshot)]),
         ]))
-        return ["root": root, "targets": targets, "snapshot": snapshot, "timestamp": timestamp]
+        return ["root": root, "targets": targets, "snapshot": snapshot, "timestamp": timestamp].merging(delegated) { _, published in published }
     }
 
     /// A root.json of `version` whose root role is `rootKeys` (threshold 1) and whose other
