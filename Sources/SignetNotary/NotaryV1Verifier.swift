@@ -116,9 +116,7 @@ public struct NotaryV1Verifier: SignatureVerifier {
         var refusals: [String] = []
         for name in roles {
             guard let role = collection.roles[name] else {
-                let parent = collection.untrustedRoles.keys.filter { name == $0 || name.hasPrefix($0 + "/") }.min { $0.count < $1.count }
-                let why = parent.map { "\(name) is not trusted: \($0 == name ? "" : "the role delegating to it, \($0): ")\(collection.untrustedRoles[$0]!)" }
-                    ?? "\(name) did not sign (the repository does not delegate to it or never published it)"
+                let why = Self.absence(of: name, in: collection)
                 steps.append(VerificationStep(name: name, passed: false, detail: why))
                 refusals.append(why)
                 continue
@@ -196,6 +194,16 @@ public struct NotaryV1Verifier: SignatureVerifier {
         // the signer removed by up to the cache's TTL.
         passed.validUntil = min(collection.earliestExpiry, collection.reusedUntil)
         return passed
+    }
+
+    /// Why the role `name` vouches for nothing: it, or a role above it, failed its checks
+    /// (``NotaryTrustedCollection/untrustedRoles``), or it was never delegated or published.
+    static func absence(of name: String, in collection: NotaryTrustedCollection) -> String {
+        let failed = collection.untrustedRoles.keys.filter { name == $0 || name.hasPrefix($0 + "/") }.min { $0.count < $1.count }
+        guard let failed, let reason = collection.untrustedRoles[failed] else {
+            return "\(name) did not sign (the repository does not delegate to it or never published it)"
+        }
+        return "\(name) is not trusted: \(failed == name ? "" : "the role delegating to it, \(failed), is not: ")\(reason)"
     }
 
     /// The role that must vouch when the policy names none, as Docker Content Trust signs:

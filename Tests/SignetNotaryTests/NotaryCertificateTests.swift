@@ -46,6 +46,10 @@ struct NotaryCertificateTests {
         #expect(collection.roles["targets/releases"]?.targets["v1"] != nil)
         #expect(collection.roles["targets/qa"] == nil)
         #expect(collection.untrustedRoles["targets/qa"]?.contains("expired") == true, "\(collection.untrustedRoles)")
+        // A policy that needs targets/qa (or a role below it) is told why it vouches for nothing.
+        #expect(NotaryV1Verifier.absence(of: "targets/qa", in: collection).hasPrefix("targets/qa is not trusted: targets/qa version 1 of \(Self.gun) expired at 2020-01-01T00:00:00Z"))
+        #expect(NotaryV1Verifier.absence(of: "targets/qa/alice", in: collection).hasPrefix("targets/qa/alice is not trusted: the role delegating to it, targets/qa, is not: targets/qa version 1"))
+        #expect(NotaryV1Verifier.absence(of: "targets/ops", in: collection) == "targets/ops did not sign (the repository does not delegate to it or never published it)")
         // The owner's targets role is no delegation: expired, nothing is trusted.
         let expiredTargets = try await repository.files(published: ["targets": "2020-01-01T00:00:00Z"])
         let refused = try #require(throws: TUFError.self) {
