@@ -8,7 +8,7 @@ import Testing
 /// read (a client certificate authenticates to an API server double that checks it); a user with
 /// an exec plugin, or a certificate without its key, is refused by name.
 struct KubeconfigTests {
-    static func write(_ user: String, context: String = "e2e") throws -> (TemporaryDirectory, String) {
+    static func write(_ user: String, context: String = "e2e", server: String = "https://127.0.0.1:6443") throws -> (TemporaryDirectory, String) {
         let directory = TemporaryDirectory(prefix: "signet-kubeconfig")
         let ca = Data("-----BEGIN CERTIFICATE-----\n".utf8).base64EncodedString()
         let file = try directory.write("config", """
@@ -17,7 +17,7 @@ struct KubeconfigTests {
             current-context: \(context)
             clusters:
               - name: lab
-                cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: "\(ca)"}
+                cluster: {server: "\(server)", certificate-authority-data: "\(ca)"}
             users:
               - name: admin
                 user: \(user)
@@ -38,6 +38,14 @@ struct KubeconfigTests {
         let ca = try #require(configuration.caFile)
         #expect(try String(contentsOfFile: ca, encoding: .utf8) == "-----BEGIN CERTIFICATE-----\n")
         try? FileManager.default.removeItem(atPath: ca)
+    }
+
+    /// A token (or any credential) never goes over plain HTTP.
+    @Test func aPlainHTTPServerIsRefused() throws {
+        let (directory, path) = try Self.write("{token: s3cret}", server: "http://apiserver.example:8080")
+        _ = directory
+        let error = #expect(throws: Kubeconfig.Problem.self) { try Kubeconfig.configuration(path: path) }
+        #expect(error?.description.contains("the cluster's server http://apiserver.example:8080 is plain HTTP") == true, "\(String(describing: error))")
     }
 
     @Test func tokenFileIsRelativeToTheKubeconfig() throws {

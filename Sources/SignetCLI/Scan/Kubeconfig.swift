@@ -38,6 +38,11 @@ enum Kubeconfig {
         guard let server = cluster["server"] as? String, server.hasPrefix("https://") || server.hasPrefix("http://") else {
             throw Problem(description: "\(path): the cluster has no server URL")
         }
+        // Every user signet scan accepts carries a token or a client certificate (below): over
+        // plain HTTP the token would go to whoever is on the path.
+        guard server.hasPrefix("https://") else {
+            throw Problem(description: "\(path): the cluster's server \(server) is plain HTTP: signet scan sends credentials over HTTPS only")
+        }
         let directory = (path as NSString).deletingLastPathComponent
         func resolve(_ file: String) -> String { file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file) }
         var configuration = KubernetesClientConfiguration(serverURL: server, namespace: context["namespace"] as? String)
