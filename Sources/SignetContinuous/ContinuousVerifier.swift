@@ -111,6 +111,7 @@ public actor ContinuousVerifier {
         unverifiableSince = [:]
         lastFailure = [:]
         publishedFullScan = false
+        metrics.recordScanningStarted(now: Date())
         await withDiscardingTaskGroup { group in
             group.addTask { await pods.run() }
             group.addTask { await self.loop(afterList: listsBefore) }
@@ -124,6 +125,7 @@ public actor ContinuousVerifier {
         while !Task.isCancelled, await pods.completedLists <= listsBefore {
             try? await Task.sleep(for: .milliseconds(200))
         }
+        metrics.recordPodWatchContact(await pods.lastContact)
         // The reports written before this run (by this replica before it lost the lead, by
         // another leader, before a restart): a namespace whose Pods went meanwhile has its
         // report emptied at the first scan, not left failing.
@@ -147,6 +149,7 @@ public actor ContinuousVerifier {
                     await scan(fresh)
                 }
             }
+            metrics.recordPodWatchContact(await pods.lastContact)
             try? await Task.sleep(for: configuration.changeCheckInterval)
         }
     }

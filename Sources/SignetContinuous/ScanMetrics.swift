@@ -15,8 +15,13 @@ import NIOConcurrencyHelpers
 ///   the last scan (gauge);
 /// - `signet_unverifiable_running_images`: running images whose verification could not finish
 ///   (`error`: a registry, log or CRL that did not answer) at the last scan (gauge);
-/// - `signet_last_full_scan_timestamp_seconds`: when the last scan of every Pod ended (gauge;
-///   a value that stops moving means scans stall, on a registry that hangs, say);
+/// - `signet_last_full_scan_timestamp_seconds`: when the last scan of every Pod ended, or when
+///   this replica began scanning (took the lead) until its first does (gauge; a value that
+///   stops moving means scans stall, on a registry that hangs, say, or a first list of Pods
+///   that never completes);
+/// - `signet_pod_watch_last_contact_timestamp_seconds`: when the API server last answered the
+///   scanning replica's list or watch of Pods (gauge; 0 before the first list and on a replica
+///   that does not scan): Pods created while it does not move are not seen;
 /// - `signet_unsigned_image_detection_seconds`: from a Pod's start (`status.startTime`) to the
 ///   scan that first found one of its images untrusted (histogram);
 /// - `signet_scans_total` and `signet_scan_duration_seconds`.
@@ -65,6 +70,19 @@ public final class ScanMetrics: Sendable {
     public func clearRunningImageGauges() {
         Gauge(label: "signet_emergency_bypass_running_images").record(0)
         Gauge(label: "signet_unverifiable_running_images").record(0)
+        recordPodWatchContact(nil)
+    }
+
+    /// This replica begins scanning at `now`: the stall clock starts, so a first list or scan
+    /// that never ends is seen stalling (without a value, the alert had no series to read).
+    public func recordScanningStarted(now: Date) {
+        Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970)
+        recordPodWatchContact(nil)
+    }
+
+    /// When the API server last answered about Pods (nil: not yet, or not scanning).
+    public func recordPodWatchContact(_ contact: Date?) {
+        Gauge(label: "signet_pod_watch_last_contact_timestamp_seconds").record(contact?.timeIntervalSince1970 ?? 0)
     }
 
     /// Forgets the untrusted containers of every Pod but those of `running` (Pod keys).

@@ -10,7 +10,11 @@ import Logging
 /// 3. when the server ends the watch, watch again from the last resourceVersion (a watch the
 ///    server does not end in time is a broken one: the client's deadline, step 4);
 /// 4. when the connection breaks, wait (``Backoff``) and watch again from the last resourceVersion;
-/// 5. on 410 Gone (an `ERROR` event or the HTTP status), list again (step 1).
+/// 5. on 410 Gone (an `ERROR` event or the HTTP status), list again (step 1); after
+///    ``relistAfterBrokenWatches`` watches in a row broke without an event, list again too
+///    (client-go relists on any watch error): a watch refused for another reason ("too large
+///    resource version" after an etcd restore, an `ERROR` event of any other code) would
+///    otherwise be retried from the same resourceVersion for ever, the store never refreshed.
 ///
 /// Each change publishes a ``ResourceSnapshot`` to ``snapshots``; ``hasSynced`` turns true after
 /// the first full list and stays true, so a store whose watch keeps failing is still served:
@@ -36,6 +40,10 @@ public actor ResourceReflector {
     /// While it does not (a watch refused, broken or lost), the store stays as it was: changes
     /// made meanwhile, deletions too, are not seen.
     public private(set) var lastContact: Date?
+    /// Watches in a row that broke before any event came.
+    private var brokenWatches = 0
+    /// How many watches in a row may break without an event before the store is listed again.
+    public static let relistAfterBrokenWatches = 5
 
     public init(
         client: KubernetesClient, resource: KubernetesResource, scope: KubernetesListScope = .all, backoff: Backoff = Backoff(),
@@ -91,10 +99,14 @@ public actor ResourceReflector {
             counters.watches += 1
             do {
                 for try await event in client.watch(resource, resourceVersion: resourceVersion, scope: scope) {
-                    if try apply(event) { backoff.reset() }
+                    if try apply(event) {
+                        backoff.reset()
+                        brokenWatches = 0
+                    }
                 }
                 // The server ended the watch (timeoutSeconds): resume from the last version.
                 lastContact = Date()
+                brokenWatches = 0
             } catch let error as KubernetesError where error.isGone {
                 counters.relistsAfterGone += 1
                 logger.info("resourceVersion too old; relisting", metadata: ["resource": "\(resource)", "resource_version": "\(resourceVersion)"])
@@ -102,7 +114,16 @@ public actor ResourceReflector {
             } catch {
                 if Task.isCancelled { break }
                 counters.reconnects += 1
-                logger.warning("watch broke; reconnecting", metadata: ["resource": "\(resource)", "error": "\(error)"])
+                brokenWatches += 1
+                if brokenWatches >= Self.relistAfterBrokenWatches {
+                    brokenWatches = 0
+                    needsList = true
+                    logger.warning("watch broke again; listing anew", metadata: [
+                        "resource": "\(resource)", "broken_watches": "\(Self.relistAfterBrokenWatches)", "error": "\(error)",
+                    ])
+                } else {
+                    logger.warning("watch broke; reconnecting", metadata: ["resource": "\(resource)", "error": "\(error)"])
+                }
                 await sleep(backoff.nextDelay())
             }
         }

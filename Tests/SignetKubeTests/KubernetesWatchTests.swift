@@ -114,11 +114,13 @@ struct KubernetesWatchTests {
         let listed = try #require(await reflector.lastContact)
 
         try server.holdWatches(true)
+        try server.holdLists(true)
         try server.dropWatches()
         try await Self.eventually("refused watches") { try server.requests().filter { $0.contains("watch=1") }.count >= 4 }
         #expect(await reflector.lastContact == listed, "no answer came")
         #expect(await reflector.snapshot.objects.map(\.name) == ["one"], "the store is served as it was")
 
+        try server.holdLists(false)
         try server.holdWatches(false)
         try await Self.eventually("watch reopened") { try server.openWatches() == 1 }
         try server.apply("clusterimagepolicies", Self.policy("two"))
@@ -127,6 +129,25 @@ struct KubernetesWatchTests {
         #expect(evented > listed)
         try server.endWatches()
         try await Self.eventually("ended watch counted") { (await reflector.lastContact ?? .distantPast) > evented }
+    }
+
+    /// A watch refused again and again for a reason other than 410 Gone is not retried from
+    /// the same resourceVersion for ever: after a few in a row the store is listed anew, and
+    /// what changed meanwhile is seen.
+    @Test func watchesRefusedInARowLeadToANewList() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        let reflector = try Self.quicklyRetrying(server)
+        let task = Self.start(reflector)
+        defer { task.cancel() }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        try server.holdWatches(true)
+        try server.dropWatches()
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try await Self.eventually("listed anew") { await reflector.snapshot.objects.map(\.name) == ["one", "two"] }
+        #expect(await reflector.completedLists == 2)
+        #expect(try server.requests().filter { $0.contains("watch=1") }.count >= ResourceReflector.relistAfterBrokenWatches)
     }
 
     /// A watch the server neither ends at its `timeoutSeconds` nor breaks (a hung connection) is

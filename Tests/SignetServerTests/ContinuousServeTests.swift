@@ -16,6 +16,56 @@ struct ContinuousServeTests {
         object(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","namespace":"\#(namespace)","uid":"uid-\#(name)"},"spec":{"containers":[{"name":"app","image":"\#(image)"}]},"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"}}"#)
     }
 
+    /// `signet serve` with continuous verification against `apiServer`, alerts to `receiver`.
+    static func serve(_ apiServer: KubernetesAPIServerDouble, receiver: RegistryStubServer) throws -> (TemporaryDirectory, TestPKI, Int, TestProcess) {
+        let scratch = TemporaryDirectory(prefix: "signet-continuous")
+        try scratch.write("token", apiServer.token)
+        try scratch.write("namespace", "signet-system")
+        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
+        let urls = try scratch.write("alert-urls", "# security channel\nhttp://\(receiver.host)/hook\n")
+        let pki = try TestPKI()
+        let port = FreePort.make()
+        let server = try TestProcess(TestPaths.signetBinary.path, [
+            "serve", "--address", "127.0.0.1", "--port", "\(port)", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
+            "--policy-dir", scratch.path, "--policy-source", "kubernetes", "--log-format", "json", "--audit-log", "off",
+            "--continuous-verification", "true", "--scan-interval", "1h", "--write-policy-reports", "true",
+            "--alert-webhook-urls-file", urls.path,
+        ], environment: [
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)", "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path,
+            "SIGNET_POD_NAME": "signet-5c7d9-x2k4q",
+        ])
+        return (scratch, pki, port, server)
+    }
+
+    /// A leader whose first list of Pods never completes is seen stalling: the stall clock
+    /// starts when it takes the lead (the stalled alert had no series to read before a first
+    /// full scan), and the Pods' watch reports no contact.
+    @Test func aFirstListThatNeverCompletesShowsAsAStall() async throws {
+        let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        // Everything but Pods: their list is refused (403) again and again.
+        try apiServer.restrict(to: [
+            ["apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]],
+            ["apiGroups": ["signet.dev"], "resources": ["*"], "verbs": ["*"]],
+            ["apiGroups": [""], "resources": ["namespaces"], "verbs": ["*"]],
+        ])
+        let (scratch, pki, port, server) = try Self.serve(apiServer, receiver: receiver)
+        defer {
+            server.terminate()
+            withExtendedLifetime(scratch) {}
+        }
+        var metrics = ""
+        try waitUntil("the leader's stall clock") {
+            metrics = try TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "30", "-sS", "https://127.0.0.1:\(port)/metrics"]).stdout
+            return metrics.contains("signet_continuous_verification_leader 1") && metrics.contains("signet_last_full_scan_timestamp_seconds ")
+        }
+        let started = metrics.split(separator: "\n").first { $0.hasPrefix("signet_last_full_scan_timestamp_seconds ") }
+        #expect((started?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 1_700_000_000, "\(String(describing: started))")
+        #expect(metrics.contains("signet_pod_watch_last_contact_timestamp_seconds 0"), "\(metrics)")
+    }
+
     @Test func runningPodsAreReportedAlertedAndCountedAndTheDashboardQueriesExistingMetrics() async throws {
         let apiServer = try await KubernetesAPIServerDouble.start()
         defer { apiServer.stop() }
@@ -38,22 +88,7 @@ struct ContinuousServeTests {
                 "continuousVerification.enabled=true", "policyReports.enabled=true", "rbac.readPodControllers=true",
             ]))
         }
-        let scratch = TemporaryDirectory(prefix: "signet-continuous")
-        try scratch.write("token", apiServer.token)
-        try scratch.write("namespace", "signet-system")
-        try FileManager.default.copyItem(atPath: apiServer.pki.caFile, toPath: scratch.file("ca.crt").path)
-        let urls = try scratch.write("alert-urls", "# security channel\nhttp://\(receiver.host)/hook\n")
-        let pki = try TestPKI()
-        let port = FreePort.make()
-        let server = try TestProcess(TestPaths.signetBinary.path, [
-            "serve", "--address", "127.0.0.1", "--port", "\(port)", "--tls-cert", pki.serverCertFile, "--tls-key", pki.serverKeyFile,
-            "--policy-dir", scratch.path, "--policy-source", "kubernetes", "--log-format", "json", "--audit-log", "off",
-            "--continuous-verification", "true", "--scan-interval", "1h", "--write-policy-reports", "true",
-            "--alert-webhook-urls-file", urls.path,
-        ], environment: [
-            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)", "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path,
-            "SIGNET_POD_NAME": "signet-5c7d9-x2k4q",
-        ])
+        let (scratch, pki, port, server) = try Self.serve(apiServer, receiver: receiver)
         defer { server.terminate() }
         func curl(_ arguments: [String]) throws -> String {
             try TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "30", "-sS"] + arguments).stdout
@@ -127,7 +162,7 @@ struct ContinuousServeTests {
             let expression = line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
             queried[expression] = PromQLMetricNames.names(in: expression)
         }
-        #expect(queried.count == 26)
+        #expect(queried.count == 27)
         for (expression, names) in queried {
             #expect(!names.isEmpty, "\(expression) reads no metric")
             // `up` is the series Prometheus itself records for every scrape target.
