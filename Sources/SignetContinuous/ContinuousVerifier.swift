@@ -60,6 +60,8 @@ public actor ContinuousVerifier {
     /// trusted or no tracked Pod runs it: a verification that cannot finish at a later scan (a
     /// registry made to hang) leaves a known failure a `fail`, not an `error`.
     private var lastFailure: [String: String] = [:]
+    /// The change token of the policies ``lastFailure`` was found under (kept across runs).
+    private var policyToken: String?
     /// This run's first full scan has published: ``tracked`` holds every running Pod. Until
     /// then, the Pods decided between its batches are alerted on but not reported: the reports
     /// would be written from the few Pods decided so far, emptying every other namespace's.
@@ -103,13 +105,13 @@ public actor ContinuousVerifier {
         // A run starts its reflector anew, which lists again: the first scan waits for that list,
         // not the store a previous run (before this replica lost the lead) left behind.
         let listsBefore = await pods.completedLists
-        // What an earlier run kept is another leader's time: the Pods it decided may be gone or
-        // changed, a grace counts this run's scans alone, and a failure it remembered may be of
-        // policies since changed.
+        // What an earlier run decided may be gone or changed meanwhile: this run decides every
+        // Pod again. What this process found of images stays (an unverifiable image's grace, a
+        // known failure, under the same policies): a lead lost for a moment (an API server that
+        // did not answer a renewal in time, or was made not to) must not restart every grace nor
+        // turn known failures into errors while a registry hangs.
         tracked = [:]
         reportContents = [:]
-        unverifiableSince = [:]
-        lastFailure = [:]
         publishedFullScan = false
         metrics.recordScanningStarted(now: Date())
         await withDiscardingTaskGroup { group in
@@ -130,15 +132,16 @@ public actor ContinuousVerifier {
         // another leader, before a restart): a namespace whose Pods went meanwhile has its
         // report emptied at the first scan, not left failing.
         if let reports, let written = try? await reports.reportedNamespaces() { reportedNamespaces.formUnion(written) }
-        var token = ""
         var lastFullScan = ContinuousClock.now
+        var firstScan = true
         while !Task.isCancelled {
             let current = await changeToken()
             let running = runningPods(await pods.snapshot.objects)
-            if current != token || ContinuousClock.now - lastFullScan >= configuration.interval {
+            if firstScan || current != policyToken || ContinuousClock.now - lastFullScan >= configuration.interval {
                 // A remembered failure is of the policies it was found under.
-                if current != token { lastFailure = [:] }
-                token = current
+                if current != policyToken { lastFailure = [:] }
+                policyToken = current
+                firstScan = false
                 lastFullScan = .now
                 await fullScan(running)
             } else {
@@ -253,9 +256,13 @@ public actor ContinuousVerifier {
             }
         }
         let now = self.now()
-        let runningImages = Set(tracked.values.lazy.flatMap(\.findings).map(Self.imageKey))
-        lastFailure = lastFailure.filter { runningImages.contains($0.key) }
-        unverifiableSince = unverifiableSince.filter { unverifiable.contains($0.key) }
+        // Until this run's first full scan has published, `tracked` holds only the few Pods
+        // decided so far: what is known of the others' images stays until then.
+        if publishedFullScan {
+            let runningImages = Set(tracked.values.lazy.flatMap(\.findings).map(Self.imageKey))
+            lastFailure = lastFailure.filter { runningImages.contains($0.key) }
+            unverifiableSince = unverifiableSince.filter { unverifiable.contains($0.key) }
+        }
         for key in unverifiable where unverifiableSince[key] == nil { unverifiableSince[key] = now }
         scansDone += 1
         // Before the run's first full scan has published, only the few Pods decided meanwhile

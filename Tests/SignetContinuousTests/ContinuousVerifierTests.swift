@@ -243,6 +243,40 @@ struct ContinuousVerifierTests {
         #expect(message.contains("no signature by key release"), "\(message)")
     }
 
+    /// A lead lost for a moment (the run cancelled, then started again by the same process)
+    /// keeps what the process knew: an untrusted image whose registry then stops answering is
+    /// still a `fail` in the next run, not an `error` alerted later and less urgently.
+    @Test func aKnownFailureOutlivesALapseOfTheLead() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try Self.client(of: server)
+        let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(unsigned))
+        let verifier = SigningKeyVerifier()
+        let scanner = ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            verifier: verifier)
+        let continuous = ContinuousVerifier(
+            configuration: Self.configuration(), pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+        @Sendable func results() throws -> [[String: Any]] { try Self.report(server, namespace: "shop")?["results"] as? [[String: Any]] ?? [] }
+        let first = Task { await continuous.run() }
+        try await Self.waitFor("the fail") { try results().first?["result"] as? String == "fail" }
+        first.cancel()
+        await first.value
+        verifier.registryDown.withLockedValue { $0 = true }
+        let scans = await continuous.fullScansDone
+        let second = Task { await continuous.run() }
+        defer { second.cancel() }
+        try await Self.waitFor("the next run's full scan") {
+            (try results().first?["message"] as? String)?.contains("did not answer") == true
+        }
+        #expect(await continuous.fullScansDone > scans)
+        let result = try #require(try results().first)
+        #expect(result["result"] as? String == "fail", "\(result)")
+        #expect((result["message"] as? String ?? "").contains("no signature by key release"), "\(result)")
+    }
+
     /// A full scan slowed by a registry that never answers (every Pod of its image takes the
     /// whole deadline) does not hold back a Pod that starts meanwhile: it is decided between two
     /// batches of the scan and alerted before the scan ends. The run's first full scan has not
