@@ -85,6 +85,28 @@ struct AlertDispatcherTests {
         #expect(dispatcher.enqueue(Alert(kind: .untrustedRunning, summary: "untrusted running", namespace: "shop", object: "Pod/w", images: ["a/w:1"], reason: "no", time: "2026-11-30T12:00:00Z")))
     }
 
+    /// Anyone who may create Pods in a namespace causes denials at will: one namespace's flood
+    /// is limited to its burst, then one alert per interval, and leaves the deny queue to the
+    /// denials of other namespaces.
+    @Test func aNamespacesFloodOfDenialsIsLimitedToItsRate() throws {
+        var configuration = AlertConfiguration(urls: ["http://127.0.0.1:9/hook"])
+        configuration.queueCapacity = 100
+        configuration.denyAlertBurstPerNamespace = 5
+        configuration.denyAlertInterval = .seconds(30)
+        let clock = NIOLockedValueBox(ContinuousClock.now)
+        let dispatcher = try AlertDispatcher(configuration: configuration, now: { clock.withLockedValue { $0 } })
+        func deny(_ namespace: String, _ index: Int) -> Alert {
+            Alert(kind: .deny, summary: "denied", namespace: namespace, object: "Pod/p-\(index)", images: ["a/x:\(index)"], reason: "no", time: "2026-11-30T12:00:00Z")
+        }
+        let flood = (0..<200).filter { dispatcher.enqueue(deny("mallory", $0)) }
+        #expect(flood.count == 5)
+        #expect((0..<5).allSatisfy { dispatcher.enqueue(deny("shop", $0)) }, "another namespace's denials are queued")
+        // A limited alert is not remembered: the same denial goes once the namespace has a token again.
+        clock.withLockedValue { $0 += .seconds(30) }
+        #expect(dispatcher.enqueue(deny("mallory", 199)))
+        #expect(!dispatcher.enqueue(deny("mallory", 198)))
+    }
+
     /// Each receiver has its own queues: one that never answers holds its own alerts through
     /// their retries, and a second receiver gets every alert meanwhile (they were sent to each
     /// URL in turn, so the first receiver's timeouts held back the second's).
@@ -179,6 +201,7 @@ struct AlertDispatcherTests {
         #expect(dispatcher.rememberedAlerts == 1)
 
         configuration.queueCapacity = AlertDispatcher.maximumRememberedAlerts * 2
+        configuration.denyAlertBurstPerNamespace = AlertDispatcher.maximumRememberedAlerts * 2
         let flooded = try AlertDispatcher(configuration: configuration, now: { start })
         for index in 0..<(AlertDispatcher.maximumRememberedAlerts + 500) {
             flooded.enqueue(Alert(

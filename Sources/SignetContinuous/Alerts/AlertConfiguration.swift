@@ -11,6 +11,12 @@ public struct AlertConfiguration: Sendable {
     /// Alerts waiting to be sent in each of the dispatcher's two queues (denials; bypass uses and
     /// untrusted images running); more are dropped (and counted) rather than wait.
     public var queueCapacity = 1000
+    /// Deny alerts one namespace may queue at once (a burst), and then one per
+    /// ``denyAlertInterval``: anyone who may create Pods in a namespace causes denials at will
+    /// (dry runs are not alerted, denied creates are), and one namespace's flood must not fill
+    /// the deny queue and the receiver's rate for every other namespace's denials.
+    public var denyAlertBurstPerNamespace = 20
+    public var denyAlertInterval: Duration = .seconds(30)
     /// Attempts per URL (the first included).
     public var maximumAttempts = 5
     /// Wait before the second attempt; doubled each time, up to ``maximumBackoff``.

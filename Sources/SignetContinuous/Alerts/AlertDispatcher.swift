@@ -22,8 +22,12 @@ import SignetHTTPClient
 /// every image of the object) for at most ``maximumRememberedAlerts`` alerts, the oldest
 /// forgotten first.
 ///
+/// Deny alerts are limited per namespace (``AlertConfiguration/denyAlertBurstPerNamespace``,
+/// then one per ``AlertConfiguration/denyAlertInterval``): past it a namespace's denials are
+/// counted as `limited` and logged, not queued.
+///
 /// Metrics: `signet_alerts_total{kind,outcome}` (`outcome`: `sent`, `failed`, `dropped`,
-/// `deduplicated`; bounded: the four kinds and four outcomes).
+/// `deduplicated`, `limited`; bounded: the four kinds and five outcomes).
 public final class AlertDispatcher: Sendable {
     public let configuration: AlertConfiguration
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -41,6 +45,8 @@ public final class AlertDispatcher: Sendable {
         let continuation: AsyncStream<Alert>.Continuation
     }
     private let lanes: [Lane]
+    /// Each namespace's deny alerts: tokens left and when they were counted.
+    private let denyBudgets = NIOLockedValueBox<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
     private let transport: HTTPClient
     private let logger: Logger
 
@@ -95,6 +101,14 @@ public final class AlertDispatcher: Sendable {
             count(alert, "deduplicated")
             return false
         }
+        if alert.kind == .deny, !takeDenyToken(namespace: alert.namespace ?? "", at: instant) {
+            lastQueued.withLockedValue { last in
+                if last[key] == instant { last[key] = previous }
+            }
+            count(alert, "limited")
+            logger.debug("deny alert over its namespace's rate: not sent", metadata: ["namespace": "\(alert.namespace ?? "")"])
+            return false
+        }
         var queued = false
         for lane in lanes where lane.kind == alert.kind {
             if case .enqueued = lane.continuation.yield(alert) {
@@ -110,6 +124,32 @@ public final class AlertDispatcher: Sendable {
             if last[key] == instant { last[key] = previous }
         }
         return false
+    }
+
+    /// Whether `namespace` may queue one more deny alert at `instant` (and takes it).
+    private func takeDenyToken(namespace: String, at instant: ContinuousClock.Instant) -> Bool {
+        let burst = Double(max(1, configuration.denyAlertBurstPerNamespace))
+        let interval = configuration.denyAlertInterval
+        let perSecond = interval > .zero ? 1 / (Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18) : .infinity
+        return denyBudgets.withLockedValue { budgets in
+            if budgets.count >= Self.maximumRememberedAlerts {
+                // Namespaces whose bucket is full again are as good as new: forget them.
+                budgets = budgets.filter { Double((instant - $0.value.at).components.seconds) * perSecond + $0.value.tokens < burst }
+                if budgets.count >= Self.maximumRememberedAlerts { budgets.removeAll() }
+            }
+            var budget = budgets[namespace] ?? (burst, instant)
+            let elapsed = instant - budget.at
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            budget.tokens = min(burst, budget.tokens + max(0, seconds) * perSecond)
+            budget.at = instant
+            guard budget.tokens >= 1 else {
+                budgets[namespace] = budget
+                return false
+            }
+            budget.tokens -= 1
+            budgets[namespace] = budget
+            return true
+        }
     }
 
     /// Sends the alerts of one scan's `findings` (``Alert/untrustedRunning(_:time:)``: one per
