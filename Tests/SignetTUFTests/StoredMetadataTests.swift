@@ -103,6 +103,31 @@ import Testing
         #expect(Array(roots) == ["/metadata/4.root.json"])
     }
 
+    /// A refresh cut off half-way (the new timestamp and snapshot fetched, the targets not)
+    /// leaves the store as the last complete refresh left it, so a restart during the outage
+    /// still loads it; a new timestamp stored beside the old snapshot and targets no longer
+    /// verified together, and nothing was put in force.
+    @Test func aRefreshCutOffHalfWayLeavesTheLastCompleteMetadataStored() async throws {
+        let repository = try await TUFTestRepository.make()
+        let server = try await StaticFileServer.start(serving: repository.directory.url)
+        let cache = TemporaryDirectory(prefix: "signet-tuf-half-way")
+        let store = try TUFDirectoryStore(directory: cache.url)
+        let bootstrap = repository.rootDocuments[1]!
+        let first = try await TUFTest.client(server, bootstrap: bootstrap, now: RepositoryAttackTests.now, store: store).refresh()
+
+        try await repository.publishTargets()
+        try await repository.publishSnapshot()
+        try await repository.publishTimestamp()
+        try FileManager.default.removeItem(at: repository.metadataDirectory.appendingPathComponent("\(repository.targetsVersion).targets.json"))
+        let error = await tufError { _ = try await TUFTest.client(server, bootstrap: bootstrap, now: RepositoryAttackTests.now, store: store).refresh() }
+        #expect(error?.code == .notFound, "\(String(describing: error))")
+
+        let restarted = try TUFTest.client(server, bootstrap: bootstrap, now: RepositoryAttackTests.now, store: store)
+        let loaded = try await restarted.loadStored()
+        #expect(loaded.timestamp?.signed.header.version == first.timestamp?.signed.header.version)
+        #expect(loaded.targets["targets"]?.signed.header.version == first.targets["targets"]?.signed.header.version)
+    }
+
     /// Versions never go back across a restart: the stored timestamp is the floor the
     /// repository's must not go below (section 5.4.3).
     @Test func aRestartedClientRefusesAnOlderTimestamp() async throws {

@@ -41,13 +41,22 @@ public actor TUFClient {
         get async { ((try? await store.read("timestamp.json")) ?? nil) != nil }
     }
 
+    /// The timestamp, snapshot and targets of one refresh, written to the store together once
+    /// the refresh has verified them all.
+    typealias StagedWrites = [(name: String, bytes: [UInt8])]
+
     /// Runs the top-level update (sections 5.1 to 5.6) and returns the metadata now trusted.
-    /// On any failure the previous trusted metadata stays in force, in memory and on disk.
+    /// On any failure the previous trusted metadata stays in force, in memory and on disk: the
+    /// new timestamp, snapshot and targets are stored only once all of them verified (targets
+    /// first, the timestamp last), so a refresh cut off half-way (a connection dropped after the
+    /// timestamp) does not leave a new timestamp beside the old snapshot, which no longer
+    /// verifies together at the next start (``loadStored()``) and put nothing in force.
     @discardableResult
     public func refresh() async throws(TUFError) -> TrustedMetadataSet {
         var set = try await startingSet(referenceTime: now())
         try await updateRoot(&set)
         try set.checkFinalRoot()
+        var staged: StagedWrites? = []
 
         // Section 5.4: the stored timestamp is the reference for rollback checks, even expired.
         if let local = try await store.read("timestamp.json") {
@@ -56,7 +65,7 @@ public actor TUFClient {
         let timestampBytes = try await fetch(
             configuration.layout.metadataURL(role: "timestamp", version: nil), maximumLength: configuration.timestampMaximumLength)
         if try set.updateTimestamp(timestampBytes) {
-            try await store.write("timestamp.json", timestampBytes)
+            staged?.append(("timestamp.json", timestampBytes))
         }
         try set.checkFinalTimestamp()
 
@@ -71,11 +80,14 @@ public actor TUFClient {
                 configuration.layout.metadataURL(role: "snapshot", version: version),
                 maximumLength: snapshotMeta.length ?? configuration.snapshotMaximumLength)
             try set.updateSnapshot(bytes)
-            try await store.write("snapshot.json", bytes)
+            staged?.append(("snapshot.json", bytes))
         }
 
         // Section 5.6.
-        try await loadTargets(role: "targets", parent: nil, into: &set)
+        try await loadTargets(role: "targets", parent: nil, into: &set, staging: &staged)
+        for write in (staged ?? []).reversed() {
+            try await store.write(write.name, write.bytes)
+        }
         trusted = set
         return set
     }
@@ -154,6 +166,13 @@ public actor TUFClient {
     /// Section 5.6 for `targets`, 5.7.2 for a delegated role: the stored copy when it is the
     /// version the snapshot lists and verifies, otherwise a fetched one.
     func loadTargets(role: String, parent: String?, into set: inout TrustedMetadataSet) async throws(TUFError) {
+        var writeNow: StagedWrites? = nil
+        try await loadTargets(role: role, parent: parent, into: &set, staging: &writeNow)
+    }
+
+    /// ``loadTargets(role:parent:into:)``, the fetched file added to `staging` instead of
+    /// written when there is one.
+    private func loadTargets(role: String, parent: String?, into set: inout TrustedMetadataSet, staging: inout StagedWrites?) async throws(TUFError) {
         if set.targets[role] != nil { return }
         let fileName = "\(role).json"
         if let local = try await store.read(fileName), (try? set.updateTargets(local, role: role, parent: parent, isLocal: true)) != nil {
@@ -167,7 +186,11 @@ public actor TUFClient {
             configuration.layout.metadataURL(role: role, version: version),
             maximumLength: meta.length ?? configuration.targetsMaximumLength)
         try set.updateTargets(bytes, role: role, parent: parent)
-        try await store.write(fileName, bytes)
+        if staging != nil {
+            staging?.append((fileName, bytes))
+        } else {
+            try await store.write(fileName, bytes)
+        }
     }
 
     func fetch(_ url: String, maximumLength: Int) async throws(TUFError) -> [UInt8] {
