@@ -38,24 +38,28 @@ extension HistorySQL {
             values: [])
     }
 
-    /// The time and id of the entry at which the oldest entries of `scope` reach `amount` in
-    /// `measure` (the last entry to delete), if they do.
-    func cutBoundary(_ scope: HistoryNamespaceScope, reaching amount: Int64, measure: HistoryTrimMeasure) -> HistoryStatement {
+    /// The time and id of the newest entry of `scope` beyond its newest `kept` (the first to
+    /// delete), if there is one. Counted from the newest, two replicas that cut the same
+    /// holdings at once (PostgreSQL, read committed) delete the same entries, not twice as many.
+    func boundaryBeyond(_ scope: HistoryNamespaceScope, keeping kept: Int64) -> HistoryStatement {
         var bind = HistoryBindings(dialect: dialect)
         let filter = scope.condition(&bind).map { " WHERE \($0)" } ?? ""
-        switch measure {
-        case .entries:
-            return HistoryStatement(
-                sql: "SELECT time_us, id FROM signet_history_entries\(filter) ORDER BY time_us, id LIMIT 1 OFFSET \(bind(.integer(max(0, amount - 1))))",
-                values: bind.values)
-        case .bytes:
-            return HistoryStatement(
-                sql: """
-                    SELECT time_us, id FROM (SELECT time_us, id, sum(\(measure.expression)) OVER (ORDER BY time_us, id \
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM signet_history_entries\(filter)) oldest \
-                    WHERE running >= \(bind(.integer(amount))) ORDER BY time_us, id LIMIT 1
-                    """,
-                values: bind.values)
-        }
+        return HistoryStatement(
+            sql: "SELECT time_us, id FROM signet_history_entries\(filter) ORDER BY time_us DESC, id DESC LIMIT 1 OFFSET \(bind(.integer(max(0, kept))))",
+            values: bind.values)
+    }
+
+    /// The time and id of the entry at which the oldest entries of `scope` reach `bytes`
+    /// (the last entry to delete), if they do. (A local store's cut: one writer.)
+    func oldestBoundary(_ scope: HistoryNamespaceScope, reachingBytes bytes: Int64) -> HistoryStatement {
+        var bind = HistoryBindings(dialect: dialect)
+        let filter = scope.condition(&bind).map { " WHERE \($0)" } ?? ""
+        return HistoryStatement(
+            sql: """
+                SELECT time_us, id FROM (SELECT time_us, id, sum(\(HistoryTrimMeasure.bytes.expression)) OVER (ORDER BY time_us, id \
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM signet_history_entries\(filter)) oldest \
+                WHERE running >= \(bind(.integer(bytes))) ORDER BY time_us, id LIMIT 1
+                """,
+            values: bind.values)
     }
 }

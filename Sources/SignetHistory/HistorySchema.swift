@@ -117,21 +117,12 @@ public enum HistorySchema {
 
     /// Adds `stored_bytes`, the bytes each entry was estimated to take when written
     /// (``HistoryEntry/estimatedByteCount``: what a cut by bytes shares out by namespace,
-    /// ``HistoryTrimShares``), and fills it for the entries already there from their columns.
-    /// Like an index it takes no version: a column with a default changes nothing an older
-    /// signet reads or writes (its entries get 0), so a rollback still opens the database.
-    static func addStoredBytes(_ dialect: Dialect) -> [String] {
-        func bytes(_ column: String) -> String {
-            dialect == .postgres ? "COALESCE(octet_length(\(column)), 0)" : "COALESCE(length(CAST(\(column) AS BLOB)), 0)"
-        }
-        let entryTexts = ["namespace", "object_kind", "name", "user_name", "operation", "uid", "peer", "client_certificate", "reason", "policy_revision"]
-        let imageTexts = ["image", "reference", "digest", "container", "policies", "authorities", "verdict", "reason", "trust_chain", "exemptions"]
-        let images = "SELECT sum(256 + \(imageTexts.map { bytes("i.\($0)") }.joined(separator: " + "))) FROM signet_history_images i WHERE i.entry_id = signet_history_entries.id"
-        return [
-            "ALTER TABLE signet_history_entries ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0",
-            "UPDATE signet_history_entries SET stored_bytes = 512 + \(entryTexts.map(bytes).joined(separator: " + ")) + COALESCE((\(images)), 0)",
-        ]
-    }
+    /// ``HistoryTrimShares``). Like an index it takes no version: a column with a default
+    /// changes nothing an older signet reads or writes, so a rollback still opens the database.
+    /// Adding it rewrites no row on either backend (a default is kept in the schema), so a start
+    /// over a million entries is not held up; the entries already there (and those an older
+    /// signet writes) keep 0 and count as 1 KiB each (``HistoryTrimMeasure``).
+    static let addStoredBytes = "ALTER TABLE signet_history_entries ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0"
 
     /// The statements to run on a database at schema `version` (0: none yet).
     static func pendingStatements(from version: Int, dialect: Dialect) throws -> [String] {

@@ -111,9 +111,7 @@ public final class PostgresHistoryStore: HistoryStore {
                 hasStoredBytes = try row.makeRandomAccess()[0].decode(Int64.self) > 0
             }
             if !hasStoredBytes {
-                for statement in HistorySchema.addStoredBytes(.postgres) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
+                try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.addStoredBytes), logger: logger)
             }
         }
     }
@@ -233,10 +231,12 @@ public final class PostgresHistoryStore: HistoryStore {
                 }
                 let total = holdings.reduce(Int64(0)) { $0 + $1.amount }
                 // The oldest entries of the namespaces holding the most go first (``HistoryTrimShares``).
+                let held = Dictionary(holdings.map { ($0.namespace, $0.amount) }, uniquingKeysWith: +)
                 for cut in HistoryTrimShares.cuts(holdings, toFree: total - Int64(max(kept, 0))) {
                     let scope = HistoryNamespaceScope.only(cut.namespace)
+                    let beyond = sql.boundaryBeyond(scope, keeping: (held[cut.namespace] ?? 0) - cut.amount)
                     var boundary: (Int64, Int64)?
-                    for try await row in try await connection.query(Self.query(sql.cutBoundary(scope, reaching: cut.amount, measure: .entries)), logger: logger) {
+                    for try await row in try await connection.query(Self.query(beyond), logger: logger) {
                         let cells = row.makeRandomAccess()
                         boundary = (try cells["time_us"].decode(Int64.self), try cells["id"].decode(Int64.self))
                     }

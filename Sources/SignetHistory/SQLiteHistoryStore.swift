@@ -49,7 +49,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                     try db.execute(sql: statement)
                 }
                 if try Int.fetchOne(db, sql: HistorySchema.storedBytesExists(.sqlite)) == 0 {
-                    for statement in HistorySchema.addStoredBytes(.sqlite) { try db.execute(sql: statement) }
+                    try db.execute(sql: HistorySchema.addStoredBytes)
                 }
             }
         } catch let error as HistoryStoreError {
@@ -203,9 +203,12 @@ public final class SQLiteHistoryStore: HistoryStore {
     /// `measure` went (``HistoryTrimShares``); how many entries went.
     private static func cut(_ db: Database, sql: HistorySQL, _ holdings: [HistoryHolding], toFree: Int64, measure: HistoryTrimMeasure) throws -> Int {
         var deleted = 0
+        let held = Dictionary(holdings.map { ($0.namespace, $0.amount) }, uniquingKeysWith: +)
         for cut in HistoryTrimShares.cuts(holdings, toFree: toFree) {
             let scope = HistoryNamespaceScope.only(cut.namespace)
-            let boundary = sql.cutBoundary(scope, reaching: cut.amount, measure: measure)
+            let boundary = measure == .bytes
+                ? sql.oldestBoundary(scope, reachingBytes: cut.amount)
+                : sql.boundaryBeyond(scope, keeping: (held[cut.namespace] ?? 0) - cut.amount)
             guard let row = try Row.fetchOne(db, sql: boundary.sql, arguments: arguments(boundary.values)) else { continue }
             for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"], in: scope) {
                 try db.execute(sql: statement.sql, arguments: arguments(statement.values))

@@ -376,7 +376,7 @@ enum HistoryQueryChecks {
     }
 
     /// The statements that take a version 2 database back to version 1 (its indexes and
-    /// `stored_bytes` too, so opening it fills that in again).
+    /// `stored_bytes` too, so opening it adds that again).
     static let downgradeToVersion1 = [
         "DROP INDEX signet_history_entries_allowed", "DROP INDEX signet_history_entries_source",
         "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes",
