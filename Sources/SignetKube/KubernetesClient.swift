@@ -81,23 +81,31 @@ public final class KubernetesClient: Sendable {
         var version = ""
         var token: String? = nil
         var pageSize = max(1, configuration.listPageSize)
+        var limit = configuration.maximumResponseBytes
         var page = 0
         while page < Self.maximumListPages {
             var query = [scope.queryItem, "limit=\(pageSize)"].filter { !$0.isEmpty }
             if let token { query.append("continue=" + Self.percentEncoded(token)) }
             let response: [UInt8]
             do {
-                response = try await send("GET", resource.collectionPath(namespace: scope.namespace) + "?" + query.joined(separator: "&"))
+                response = try await send("GET", resource.collectionPath(namespace: scope.namespace) + "?" + query.joined(separator: "&"), maximumBytes: limit)
             } catch let error where error.isResponseTooLarge && pageSize > 1 {
                 pageSize /= 2
                 logger.notice("a list page was larger than signet reads; asking for fewer objects a page", metadata: [
                     "resource": "\(resource)", "page_size": "\(pageSize)",
                 ])
                 continue
+            } catch let error where error.isResponseTooLarge && limit < configuration.maximumObjectBytes {
+                // One object larger than a page may be: read it alone, up to an object's limit.
+                limit = configuration.maximumObjectBytes
+                continue
             } catch {
                 throw page == 0 ? error : error.continuing()
             }
             page += 1
+            // Past the large objects, the pages grow back to their size.
+            limit = configuration.maximumResponseBytes
+            pageSize = min(max(1, configuration.listPageSize), pageSize * 2)
             guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
                 throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
             }
@@ -183,15 +191,17 @@ public final class KubernetesClient: Sendable {
         return headers
     }
 
+    /// `maximumBytes`: a list page's limit; a single object's (``KubernetesClientConfiguration/maximumObjectBytes``) when nil.
     private func send(
-        _ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil, deadline: ContinuousClock.Instant? = nil
+        _ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil, deadline: ContinuousClock.Instant? = nil,
+        maximumBytes: Int? = nil
     ) async throws(KubernetesError) -> [UInt8] {
         let response: HTTPClient.Response
         let timeout = ContinuousClock.now + configuration.requestTimeout
         do {
             response = try await transport.send(
                 method: method, url: configuration.serverURL + path, headers: headers(contentType: contentType), body: body,
-                maximumResponseBytes: configuration.maximumResponseBytes, deadline: deadline.map { min($0, timeout) } ?? timeout)
+                maximumResponseBytes: maximumBytes ?? configuration.maximumObjectBytes, deadline: deadline.map { min($0, timeout) } ?? timeout)
         } catch {
             var failure = KubernetesError(.transport, "\(method) \(path): \(error.description)")
             failure.isResponseTooLarge = error.isTooLarge
@@ -230,7 +240,7 @@ public final class KubernetesClient: Sendable {
         let deadline = ContinuousClock.now + configuration.watchTimeout + configuration.watchEndGrace
         let waited = Int((configuration.watchTimeout + configuration.watchEndGrace).components.seconds)
         let transport = transport
-        let parser = NIOLockedValueBox(WatchStreamParser(resource: resource, maximumLineBytes: configuration.maximumResponseBytes))
+        let parser = NIOLockedValueBox(WatchStreamParser(resource: resource, maximumLineBytes: configuration.maximumObjectBytes))
         let task = Task {
             do {
                 let response = try await transport.stream(url: url, headers: headers, deadline: deadline) { status, bytes in

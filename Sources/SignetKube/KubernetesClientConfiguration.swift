@@ -35,12 +35,16 @@ public struct KubernetesClientConfiguration: Sendable, Hashable {
     /// Objects asked for per list page (`limit`; API concepts, "Retrieving large results sets in
     /// chunks"); the client follows `metadata.continue` until the list is complete.
     public var listPageSize: Int = 500
-    /// The largest answer (and watch event) read, 8 MiB: a list page larger than this is asked
-    /// again with fewer objects, down to one. An object is at most what etcd stores (1.5 MiB by
-    /// default), so one always fits; a page is parsed into a tree several times its size, and
-    /// 64 MiB pages of Pods whoever may create them filled with small fields took the leader past
-    /// its memory limit at every relist.
+    /// The largest list page read, 8 MiB: a larger page is asked again with fewer objects, down
+    /// to one (and the page size grows back after). A page is parsed into a tree several times
+    /// its size, and 64 MiB pages of Pods whoever may create them filled with small fields took
+    /// the leader past its memory limit at every relist.
     public var maximumResponseBytes: Int = 8 * 1024 * 1024
+    /// The largest single object read (a get, a watch event, a list page of one object), 32
+    /// MiB: etcd stores at most 1.5 MiB of an object by default, but its JSON can be six times
+    /// that (the API server writes `<`, `>` and `&` as `\u003c`), and one Pod that no page could
+    /// hold stopped every later list of Pods.
+    public var maximumObjectBytes: Int = 32 * 1024 * 1024
 
     /// The default service-account mount.
     public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
