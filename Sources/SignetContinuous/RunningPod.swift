@@ -70,29 +70,43 @@ public struct RunningPod: Sendable {
             }
             spec[specKey] = list
         }
-        // The digest each image volume was mounted as, where the kubelet reports it
-        // (`ContainerStatus.volumeMounts[].volumeStatus.image.imageRef`, Kubernetes 1.35+).
-        var mounted: [String: String] = [:]
+        // The digests each image volume was mounted as, where the kubelet reports them
+        // (`ContainerStatus.volumeMounts[].volumeStatus.image.imageRef`, Kubernetes 1.35+), and
+        // for which container: each container mounts the volume when it starts, and one that
+        // started after the tag moved may have mounted another digest than the others.
+        var mounted: [String: [(container: String, imageRef: String)]] = [:]
         for statusKey in ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"] {
             for containerStatus in status[statusKey] as? [[String: Any]] ?? [] {
                 for mount in containerStatus["volumeMounts"] as? [[String: Any]] ?? [] {
                     guard let name = mount["name"] as? String,
                           let imageRef = ((mount["volumeStatus"] as? [String: Any])?["image"] as? [String: Any])?["imageRef"] as? String
                     else { continue }
-                    mounted[name] = mounted[name] ?? imageRef
+                    mounted[name, default: []].append((containerStatus["name"] as? String ?? "?", imageRef))
                 }
             }
         }
         if var volumes = spec["volumes"] as? [[String: Any]] {
+            var others: [[String: Any]] = []
             for index in volumes.indices {
                 guard let name = volumes[index]["name"] as? String, var image = volumes[index]["image"] as? [String: Any],
                       let reference = image["reference"] as? String else { continue }
-                let running = Self.pin(reference, toRunning: mounted[name])
+                let mounts = mounted[name] ?? []
+                let running = Self.pin(reference, toRunning: mounts.first?.imageRef)
                 image["reference"] = running
                 volumes[index]["image"] = image
                 containers.append(Container(name: name, specImage: reference, runningImage: running, isImageVolume: true))
+                // Every other digest it was mounted as is decided too, as a volume of its own.
+                var decided = [running]
+                for mount in mounts.dropFirst() {
+                    let other = Self.pin(reference, toRunning: mount.imageRef)
+                    guard !decided.contains(other) else { continue }
+                    decided.append(other)
+                    let alias = "\(name) (as mounted for container \(mount.container))"
+                    others.append(["name": alias, "image": ["reference": other]])
+                    containers.append(Container(name: alias, specImage: reference, runningImage: other, isImageVolume: true))
+                }
             }
-            spec["volumes"] = volumes
+            spec["volumes"] = volumes + others
         }
         pod["spec"] = spec
         pod["apiVersion"] = pod["apiVersion"] ?? "v1"

@@ -86,8 +86,16 @@ struct PodScannerTests {
             imageVolume: volume, mountedVolumeDigest: SigningKeyVerifier.signedDigest)
         let unreported = ScanFixtures.pod(
             "server", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest, imageVolume: volume)
+        // The init container mounted the signed digest, the app container (started after the tag
+        // moved) the unsigned one: each digest is decided.
+        let remounted = ScanFixtures.pod(
+            "worker", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest,
+            imageVolume: volume, mountedVolumeDigest: SigningKeyVerifier.unsignedDigest, initMountedVolumeDigest: SigningKeyVerifier.signedDigest)
         let scanner = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(Self.start))
-        let results = await findings(scanner, [unsignedMount, signedMount, unreported])
+        let results = await findings(scanner, [unsignedMount, signedMount, unreported, remounted])
+        #expect(results["shop/worker/volume:models"]?.result == .pass)
+        let again = try #require(results["shop/worker/volume:models (as mounted for container app)"], "\(results.keys.sorted())")
+        #expect(again.result == .fail && again.image.hasSuffix(SigningKeyVerifier.unsignedDigest), "\(again.result) \(again.reason)")
 
         let mountedUnsigned = try #require(results["shop/trainer/volume:models"], "\(results.keys)")
         #expect(mountedUnsigned.result == .fail, "\(mountedUnsigned.result) \(mountedUnsigned.reason)")

@@ -124,7 +124,7 @@ enum ScanFixtures {
     /// A running Pod whose container `app` runs `image` at `digest` (as the kubelet reports it).
     static func pod(
         _ name: String, namespace: String, image: String, runningDigest digest: String?, phase: String = "Running",
-        imageVolume: String? = nil, mountedVolumeDigest: String? = nil
+        imageVolume: String? = nil, mountedVolumeDigest: String? = nil, initMountedVolumeDigest: String? = nil
     ) -> RunningPod {
         var status: [String: Any] = ["phase": phase, "startTime": "2026-11-30T12:00:00Z"]
         if let digest {
@@ -138,6 +138,13 @@ enum ScanFixtures {
                 ]
             }
             status["containerStatuses"] = [containerStatus]
+            if let initMountedVolumeDigest, let imageVolume {
+                let volumeRepository = imageVolume.split(separator: ":").first.map(String.init) ?? imageVolume
+                status["initContainerStatuses"] = [[
+                    "name": "init", "image": image, "imageID": "\(repository)@\(digest)",
+                    "volumeMounts": [["name": "models", "mountPath": "/models", "volumeStatus": ["image": ["imageRef": "\(volumeRepository)@\(initMountedVolumeDigest)"]]]],
+                ]]
+            }
         }
         var spec: [String: Any] = ["containers": [["name": "app", "image": image]]]
         if let imageVolume { spec["volumes"] = [["name": "models", "image": ["reference": imageVolume]]] }
