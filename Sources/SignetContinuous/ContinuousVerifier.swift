@@ -209,6 +209,8 @@ public actor ContinuousVerifier {
             found += await scanner.scan(Array(running[next..<end]))
             next = end
             guard !Task.isCancelled else { return }
+            // A full scan can take an hour when a registry hangs: the watch's contact is kept current meanwhile.
+            metrics.recordPodWatchContact(await pods.lastContact)
             guard next < running.endIndex else { break }
             let current = runningPods(await pods.snapshot.objects)
             let fresh = current.filter { held[$0.key] != $0.runningImages && tracked[$0.key]?.images != $0.runningImages }

@@ -30,6 +30,8 @@ public final class ScanMetrics: Sendable {
     /// The untrusted containers already counted (`container image`), by ``ImageFinding/podKey``;
     /// a Pod's entry goes with the Pod (``forgetPods(except:)``).
     private let detected = NIOLockedValueBox<[String: Set<String>]>([:])
+    /// Whether the stall clock was started (``recordScanningStarted(now:)``).
+    private let stallClockStarted = NIOLockedValueBox(false)
 
     /// Counts one scan's findings; `now` is the time of the scan. `bypassedRunning` and
     /// `unverifiableRunning` are how many running images an emergency bypass admits now, and
@@ -73,10 +75,14 @@ public final class ScanMetrics: Sendable {
         recordPodWatchContact(nil)
     }
 
-    /// This replica begins scanning at `now`: the stall clock starts, so a first list or scan
-    /// that never ends is seen stalling (without a value, the alert had no series to read).
+    /// This replica begins scanning at `now`: the first time in this process, the stall clock
+    /// starts, so a first list or scan that never ends is seen stalling (without a value, the
+    /// alert had no series to read); a lead taken again keeps the clock where it was, so a leader
+    /// that keeps losing the lead and never ends a full scan shows a stall too.
     public func recordScanningStarted(now: Date) {
-        Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970)
+        if stallClockStarted.withLockedValue({ started in defer { started = true }; return !started }) {
+            Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970)
+        }
         recordPodWatchContact(nil)
     }
 
