@@ -44,11 +44,13 @@ public actor ResourceReflector {
     private var brokenWatches = 0
     /// How many watches in a row may break without an event before the store is listed again.
     public static let relistAfterBrokenWatches = 5
+    private let relistAfter: Int
 
     public init(
         client: KubernetesClient, resource: KubernetesResource, scope: KubernetesListScope = .all, backoff: Backoff = Backoff(),
-        logger: Logger = Logger(label: "signet.kube.reflector")
+        relistAfterBrokenWatches: Int = ResourceReflector.relistAfterBrokenWatches, logger: Logger = Logger(label: "signet.kube.reflector")
     ) {
+        self.relistAfter = max(1, relistAfterBrokenWatches)
         self.client = client
         self.resource = resource
         self.scope = scope
@@ -81,6 +83,7 @@ public actor ResourceReflector {
                     hasSynced = true
                     lastContact = Date()
                     needsList = false
+                    brokenWatches = 0
                     backoff.reset()
                     publish()
                     logger.debug("listed", metadata: ["resource": "\(resource)", "objects": "\(store.count)", "resource_version": "\(resourceVersion)"])
@@ -115,11 +118,11 @@ public actor ResourceReflector {
                 if Task.isCancelled { break }
                 counters.reconnects += 1
                 brokenWatches += 1
-                if brokenWatches >= Self.relistAfterBrokenWatches {
+                if brokenWatches >= relistAfter {
                     brokenWatches = 0
                     needsList = true
                     logger.warning("watch broke again; listing anew", metadata: [
-                        "resource": "\(resource)", "broken_watches": "\(Self.relistAfterBrokenWatches)", "error": "\(error)",
+                        "resource": "\(resource)", "broken_watches": "\(relistAfter)", "error": "\(error)",
                     ])
                 } else {
                     logger.warning("watch broke; reconnecting", metadata: ["resource": "\(resource)", "error": "\(error)"])

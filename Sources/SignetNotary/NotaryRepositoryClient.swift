@@ -179,6 +179,12 @@ public final class NotaryRepositoryClient: Sendable {
             }
             validUntil = min(collection.earliestExpiry, fetched.addingTimeInterval(ttl))
             collection.reusedUntil = validUntil
+            for (role, reason) in collection.untrustedRoles.sorted(by: { $0.key < $1.key }) {
+                // Vouches for nothing; a hash or signature failure may be tampering.
+                logger.warning("Notary delegated role not trusted", metadata: [
+                    "server": "\(request.server)", "gun": "\(request.gun)", "role": "\(role)", "reason": "\(reason)",
+                ])
+            }
             outcome = .trusted(collection)
         } catch {
             logger.info("Notary metadata refused", metadata: ["server": "\(request.server)", "gun": "\(request.gun)", "reason": "\(error)"])

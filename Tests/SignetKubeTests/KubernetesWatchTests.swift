@@ -34,9 +34,10 @@ struct KubernetesWatchTests {
     }
 
     /// A reflector of ClusterImagePolicies that retries within tens of milliseconds.
-    static func quicklyRetrying(_ server: KubernetesAPIServerDouble) throws -> ResourceReflector {
+    static func quicklyRetrying(_ server: KubernetesAPIServerDouble, relistAfterBrokenWatches: Int = ResourceReflector.relistAfterBrokenWatches) throws -> ResourceReflector {
         ResourceReflector(
-            client: try client(server), resource: .clusterImagePolicies, backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)))
+            client: try client(server), resource: .clusterImagePolicies, backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)),
+            relistAfterBrokenWatches: relistAfterBrokenWatches)
     }
 
     static func start(_ reflector: ResourceReflector) -> Task<Void, Never> {
@@ -146,7 +147,7 @@ struct KubernetesWatchTests {
         try server.dropWatches()
         try server.apply("clusterimagepolicies", Self.policy("two"))
         try await Self.eventually("listed anew") { await reflector.snapshot.objects.map(\.name) == ["one", "two"] }
-        #expect(await reflector.completedLists == 2)
+        #expect(await reflector.completedLists >= 2)
         #expect(try server.requests().filter { $0.contains("watch=1") }.count >= ResourceReflector.relistAfterBrokenWatches)
     }
 
@@ -201,7 +202,8 @@ struct KubernetesWatchTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         try server.apply("clusterimagepolicies", Self.policy("one"))
-        let reflector = try Self.quicklyRetrying(server)
+        // Not listed anew for watches refused meanwhile: the relist here is the Gone's.
+        let reflector = try Self.quicklyRetrying(server, relistAfterBrokenWatches: 1_000_000)
         let task = Self.start(reflector)
         defer { task.cancel() }
         try await Self.eventually("watch open") { try server.openWatches() == 1 }
