@@ -103,9 +103,9 @@ public final class KubernetesClient: Sendable {
                 throw page == 0 ? error : error.continuing()
             }
             page += 1
-            // Past the large objects, the pages grow back to their size.
+            // Past the large objects (a page well within the limit), the pages grow back to their size.
+            if response.count < configuration.maximumResponseBytes / 4 { pageSize = min(max(1, configuration.listPageSize), pageSize * 2) }
             limit = configuration.maximumResponseBytes
-            pageSize = min(max(1, configuration.listPageSize), pageSize * 2)
             guard let list = (try? JSONSerialization.jsonObject(with: Data(response))) as? [String: Any] else {
                 throw KubernetesError(.decoding, "the \(resource) list is not a JSON object")
             }
