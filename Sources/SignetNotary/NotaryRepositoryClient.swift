@@ -111,10 +111,14 @@ public final class NotaryRepositoryClient: Sendable {
     private let entries: NIOLockedValueBox<ExpiringTable<CacheKey, Outcome, Date>>
     private let inFlight = NIOLockedValueBox<[CacheKey: Task<Entry, any Error>]>([:])
 
-    /// A request and who it is made for: credentials that differ never share a fetch.
+    /// A request and the credential it is made with at the Notary server (nil: the
+    /// deployment's own): requests made with different credentials never share a fetch, and
+    /// requests made with the same one do, whoever makes them (keyed by who asked, by
+    /// namespace, service account and pull-secret names, made-up names gave every Pod a fetch
+    /// and a cache entry of its own).
     private struct CacheKey: Hashable, Sendable {
         var request: Request
-        var credentials: RequestCredentials.Identity
+        var credential: RegistryCredential?
     }
     private let fetchCount = Atomic<Int>(0)
     private let logger: Logger
@@ -147,7 +151,10 @@ public final class NotaryRepositoryClient: Sendable {
     /// (the caller could not find out), and `CancellationError` past `deadline`.
     public func collection(_ request: Request, deadline: ContinuousClock.Instant) async throws -> Outcome {
         let now = clock()
-        let key = CacheKey(request: request, credentials: RequestCredentials.identity)
+        let server = URLComponents(string: request.server).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
+        var credential: RegistryCredential?
+        if let server { credential = await RequestCredentials.credential(for: server, repository: request.gun) }
+        let key = CacheKey(request: request, credential: credential)
         if let outcome = entries.withLockedValue({ $0.value(for: key, now: now) }) { return outcome }
         let task = inFlight.withLockedValue { tasks -> Task<Entry, any Error> in
             if let running = tasks[key] { return running }

@@ -60,14 +60,17 @@ struct NotaryCacheTests {
         #expect(server.requests.count == 10)
     }
 
-    /// A pull secret by its identity (the namespace and secret names it was read from).
+    /// A pull secret by its identity (the namespace and secret names it was read from), holding
+    /// a credential of its own.
     struct Secret: RegistryCredentialSource {
         let identity: String?
-        func credential(for registry: String, repository: String?) async -> RegistryCredential? { nil }
+        func credential(for registry: String, repository: String?) async -> RegistryCredential? {
+            RegistryCredential(username: identity ?? "", password: "pull")
+        }
     }
 
-    /// Collections are kept per credential identity: a second pull secret is fetched for, never
-    /// served what the first one's credentials were answered; and however many identities ask,
+    /// Collections are kept per credential: a second pull secret is fetched for, never
+    /// served what the first one's credentials were answered; and however many credentials ask,
     /// the cache keeps at most its configured number, the one stored longest ago making room.
     @Test func keptPerCredentialAndBounded() async throws {
         let (server, request) = try await Self.serveVector()

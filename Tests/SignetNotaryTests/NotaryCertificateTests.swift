@@ -1,5 +1,6 @@
 import Foundation
 import SignetCrypto
+import SignetRegistry
 @testable import SignetNotary
 import SignetTUF
 import SignetTestSupport
@@ -210,6 +211,38 @@ struct NotaryCertificateTests {
             return
         }
         #expect(!server.requests.isEmpty && Set(server.requests).count == server.requests.count, "\(server.requests)")
+    }
+
+    /// Pull secrets as a Pod names them (made-up names included).
+    struct NamedSecrets: RegistryCredentialSource {
+        var names: String
+        var credential: RegistryCredential?
+        func credential(for registry: String, repository: String?) async -> RegistryCredential? { credential }
+        var identity: String? { names }
+    }
+
+    /// The collection is shared by the credential it is fetched with, not by who asked: Pods
+    /// naming made-up pull secrets (each its own identity) reuse one fetch; another credential
+    /// gets a fetch of its own.
+    @Test("requests with the same credential share the collection whatever pull secrets their Pods name")
+    func theCacheIsKeyedByTheCredential() async throws {
+        let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
+        var routes: [String: [RegistryStubServer.Response]] = [:]
+        for (role, bytes) in try await repository.files() { routes["GET /v2/\(Self.gun)/_trust/tuf/\(role).json"] = [.init(body: bytes)] }
+        let server = try await RegistryStubServer.start(routes: routes)
+        defer { server.stop() }
+        let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
+        let client = NotaryRepositoryClient(clock: { at })
+        let request = NotaryRepositoryClient.Request(
+            server: "http://\(server.host)", gun: Self.gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
+        for names in ["made-up-1", "made-up-2", "made-up-3"] {
+            _ = try await RequestCredentials.using(NamedSecrets(names: names)) { try await client.collection(request, deadline: TestBudget.deadline()) }
+        }
+        let once = server.requests.count
+        #expect(once > 0 && Set(server.requests).count == once, "one fetch for three Pods: \(server.requests)")
+        let other = NamedSecrets(names: "regcred", credential: RegistryCredential(username: "ci", password: "s3cret"))
+        _ = try await RequestCredentials.using(other) { try await client.collection(request, deadline: TestBudget.deadline()) }
+        #expect(server.requests.count == 2 * once, "another credential fetches anew")
     }
 
     @Test("rsa-x509 with RSA-PSS: a 32-byte salt, as Notary signs, verifies; another salt length does not")

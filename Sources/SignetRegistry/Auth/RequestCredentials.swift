@@ -2,9 +2,10 @@
 /// the image pull secrets of the pod under admission (Kubernetes `core/v1`
 /// `PodSpec.imagePullSecrets` and `ServiceAccount.imagePullSecrets`).
 ///
-/// A source is asked only when a registry request is about to be sent, so work answered from
-/// caches never reads a secret. Implementations may fetch lazily and must be safe to call from
-/// concurrent tasks.
+/// A source is asked when a registry request is about to be sent, so work answered from the
+/// verdict caches never reads a secret; the Notary v1 client also asks it before looking up its
+/// collection cache, which is keyed by the credential. Implementations may fetch lazily and
+/// must be safe to call from concurrent tasks.
 public protocol RegistryCredentialSource: Sendable {
     /// The credential for `repository` of `registry` (as in ``ImageReference/repository`` and
     /// ``ImageReference/registry``; `nil` for a server that is not a registry), if this source
