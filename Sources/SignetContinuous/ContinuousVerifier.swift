@@ -149,7 +149,19 @@ public actor ContinuousVerifier {
                 let gone = Set(tracked.keys).subtracting(running.map(\.key))
                 if !fresh.isEmpty || !gone.isEmpty {
                     for key in gone { tracked[key] = nil }
-                    await scan(fresh)
+                    // A batch at a time, as a full scan: hundreds of Pods started at once against
+                    // a registry that hangs would otherwise hold every policy change and every
+                    // newer Pod until the last of them ran into its deadline. Those not decided
+                    // when the policies change are decided by the full scan that follows.
+                    let batch = max(1, configuration.fullScanBatch ?? 8 * scanner().concurrency)
+                    var next = fresh.startIndex
+                    repeat {
+                        // Once at least: Pods that went alone are published (their reports emptied) too.
+                        let end = min(fresh.endIndex, next + batch)
+                        await scan(Array(fresh[next..<end]))
+                        next = end
+                        if next < fresh.endIndex, await changeToken() != policyToken { break }
+                    } while next < fresh.endIndex && !Task.isCancelled
                 }
             }
             metrics.recordPodWatchContact(await pods.lastContact)

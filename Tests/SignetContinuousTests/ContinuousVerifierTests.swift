@@ -277,6 +277,47 @@ struct ContinuousVerifierTests {
         #expect((result["message"] as? String ?? "").contains("no signature by key release"), "\(result)")
     }
 
+    /// Many Pods that start at once against a registry that hangs are decided a batch at a
+    /// time, and a policy change between two batches is acted on at once: the full scan it
+    /// calls for decides the rest, instead of waiting for every new Pod to run into its deadline.
+    @Test func newPodsAreDecidedInBatchesAndAPolicyChangeGoesFirst() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try Self.client(of: server)
+        let web = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+        _ = try server.apply("pods", Self.podObject(web))
+        let scanner = ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            deadline: .milliseconds(300))
+        var configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
+        configuration.fullScanBatch = 2
+        let token = NIOLockedValueBox("revision-1")
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            changeToken: { token.withLockedValue { $0 } }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+        let running = Task { await verifier.run() }
+        defer { running.cancel() }
+        try await Self.waitFor("the first full scan") { (try Self.report(server, namespace: "shop")) != nil }
+
+        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
+        for index in 0..<10 {
+            let pod = ScanFixtures.pod("new-\(index)", namespace: "batch", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
+            _ = try server.apply("pods", Self.podObject(pod))
+        }
+        try await Self.waitFor("the first batch of new Pods") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
+        token.withLockedValue { $0 = "revision-2" }
+        let end = ContinuousClock.now + TestBudget.seconds(120)
+        while await verifier.fullScansDone < 2 {
+            guard ContinuousClock.now < end else { throw TestProcessError(message: "the policy change's full scan never ended") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect((try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 10)
+        // One batch of new Pods (two) before the change, then the full scan's ten; the ten new
+        // Pods decided one after another before it would make twenty.
+        let verified = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started
+        #expect(verified <= 14, "\(verified) verifications of the hanging image")
+    }
+
     /// A full scan slowed by a registry that never answers (every Pod of its image takes the
     /// whole deadline) does not hold back a Pod that starts meanwhile: it is decided between two
     /// batches of the scan and alerted before the scan ends. The run's first full scan has not
