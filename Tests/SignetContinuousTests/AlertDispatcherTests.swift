@@ -101,10 +101,21 @@ struct AlertDispatcherTests {
         let flood = (0..<200).filter { dispatcher.enqueue(deny("mallory", $0)) }
         #expect(flood.count == 5)
         #expect((0..<5).allSatisfy { dispatcher.enqueue(deny("shop", $0)) }, "another namespace's denials are queued")
+        // Attempts to switch signet off are never limited: an exception refused in the flooded namespace.
+        #expect(dispatcher.enqueue(Alert(
+            kind: .deny, summary: "denied", namespace: "mallory", object: "PolicyException/all", images: [], reason: "no", time: "2026-11-30T12:00:00Z")))
         // A limited alert is not remembered: the same denial goes once the namespace has a token again.
         clock.withLockedValue { $0 += .seconds(30) }
         #expect(dispatcher.enqueue(deny("mallory", 199)))
         #expect(!dispatcher.enqueue(deny("mallory", 198)))
+
+        // The namespace's first alert after its refusals says how many there were.
+        var budgets = NamespaceAlertBudgets(burst: 2, interval: .seconds(30), capacity: 10)
+        let start = ContinuousClock.now
+        #expect(budgets.take("mallory", at: start) == 0 && budgets.take("mallory", at: start) == 0)
+        #expect((0..<7).allSatisfy { _ in budgets.take("mallory", at: start) == nil })
+        #expect(budgets.take("mallory", at: start + .seconds(30)) == 7)
+        #expect(budgets.take("mallory", at: start + .seconds(30)) == nil)
     }
 
     /// Each receiver has its own queues: one that never answers holds its own alerts through

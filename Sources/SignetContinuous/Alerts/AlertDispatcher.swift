@@ -22,9 +22,9 @@ import SignetHTTPClient
 /// every image of the object) for at most ``maximumRememberedAlerts`` alerts, the oldest
 /// forgotten first.
 ///
-/// Deny alerts are limited per namespace (``AlertConfiguration/denyAlertBurstPerNamespace``,
+/// Deny alerts of workloads are limited per namespace (``AlertConfiguration/denyAlertBurstPerNamespace``,
 /// then one per ``AlertConfiguration/denyAlertInterval``): past it a namespace's denials are
-/// counted as `limited` and logged, not queued.
+/// counted as `limited`, not queued, and the namespace's next alert says how many were not sent.
 ///
 /// Metrics: `signet_alerts_total{kind,outcome}` (`outcome`: `sent`, `failed`, `dropped`,
 /// `deduplicated`, `limited`; bounded: the four kinds and five outcomes).
@@ -46,7 +46,7 @@ public final class AlertDispatcher: Sendable {
     }
     private let lanes: [Lane]
     /// Each namespace's deny alerts: tokens left and when they were counted.
-    private let denyBudgets = NIOLockedValueBox<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
+    private let denyBudgets: NIOLockedValueBox<NamespaceAlertBudgets>
     private let transport: HTTPClient
     private let logger: Logger
 
@@ -58,6 +58,8 @@ public final class AlertDispatcher: Sendable {
         self.configuration = configuration
         self.now = now
         self.logger = logger
+        denyBudgets = NIOLockedValueBox(NamespaceAlertBudgets(
+            burst: configuration.denyAlertBurstPerNamespace, interval: configuration.denyAlertInterval, capacity: Self.maximumRememberedAlerts))
         var urls: [String] = []
         for url in configuration.urls where !urls.contains(url) { urls.append(url) }
         lanes = urls.flatMap { url in
@@ -79,7 +81,7 @@ public final class AlertDispatcher: Sendable {
         // The key of the whole alert (two objects whose images differ past the cut are not the
         // same alert), kept as a hash; the alert itself is cut before it is queued.
         let key = alert.deduplicationKey.hashValue
-        let alert = alert.bounded()
+        var alert = alert.bounded()
         let instant = now()
         let window = configuration.deduplicationWindow
         let previous = lastQueued.withLockedValue { last -> ContinuousClock.Instant?? in
@@ -101,13 +103,19 @@ public final class AlertDispatcher: Sendable {
             count(alert, "deduplicated")
             return false
         }
-        if alert.kind == .deny, !takeDenyToken(namespace: alert.namespace ?? "", at: instant) {
-            lastQueued.withLockedValue { last in
-                if last[key] == instant { last[key] = previous }
+        if alert.kind == .deny, let namespace = alert.namespace, Self.isWorkload(alert) {
+            guard let unsent = takeDenyToken(namespace: namespace, at: instant) else {
+                lastQueued.withLockedValue { last in
+                    if last[key] == instant { last[key] = previous }
+                }
+                count(alert, "limited")
+                return false
             }
-            count(alert, "limited")
-            logger.debug("deny alert over its namespace's rate: not sent", metadata: ["namespace": "\(alert.namespace ?? "")"])
-            return false
+            if unsent > 0 {
+                // The first alert the namespace may send again says how many it did not.
+                alert.summary += " (and \(unsent) more denials in \(namespace) not alerted: over the namespace's alert rate; the audit log has each)"
+                logger.warning("deny alerts over their namespace's rate were not sent", metadata: ["namespace": "\(namespace)", "count": "\(unsent)"])
+            }
         }
         var queued = false
         for lane in lanes where lane.kind == alert.kind {
@@ -126,30 +134,19 @@ public final class AlertDispatcher: Sendable {
         return false
     }
 
-    /// Whether `namespace` may queue one more deny alert at `instant` (and takes it).
-    private func takeDenyToken(namespace: String, at instant: ContinuousClock.Instant) -> Bool {
-        let burst = Double(max(1, configuration.denyAlertBurstPerNamespace))
-        let interval = configuration.denyAlertInterval
-        let perSecond = interval > .zero ? 1 / (Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18) : .infinity
-        return denyBudgets.withLockedValue { budgets in
-            if budgets.count >= Self.maximumRememberedAlerts {
-                // Namespaces whose bucket is full again are as good as new: forget them.
-                budgets = budgets.filter { Double((instant - $0.value.at).components.seconds) * perSecond + $0.value.tokens < burst }
-                if budgets.count >= Self.maximumRememberedAlerts { budgets.removeAll() }
-            }
-            var budget = budgets[namespace] ?? (burst, instant)
-            let elapsed = instant - budget.at
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            budget.tokens = min(burst, budget.tokens + max(0, seconds) * perSecond)
-            budget.at = instant
-            guard budget.tokens >= 1 else {
-                budgets[namespace] = budget
-                return false
-            }
-            budget.tokens -= 1
-            budgets[namespace] = budget
-            return true
-        }
+    /// Whether a deny alert is of a workload (a Pod or a controller of Pods), which anyone who
+    /// may create them causes at will; the denials of signet's own resources and of Namespaces
+    /// (an exception, a bypass or an opt-out label refused: attempts to switch signet off) are
+    /// never limited.
+    static func isWorkload(_ alert: Alert) -> Bool {
+        let kind = alert.object.map { String($0.prefix { $0 != "/" }) } ?? ""
+        return !["ClusterImagePolicy", "PolicyException", "EmergencyBypass", "Namespace"].contains(kind)
+    }
+
+    /// Whether `namespace` may queue one more deny alert at `instant` (and takes it): nil when
+    /// not, else how many it was refused since its last one.
+    private func takeDenyToken(namespace: String, at instant: ContinuousClock.Instant) -> Int? {
+        denyBudgets.withLockedValue { $0.take(namespace, at: instant) }
     }
 
     /// Sends the alerts of one scan's `findings` (``Alert/untrustedRunning(_:time:)``: one per
