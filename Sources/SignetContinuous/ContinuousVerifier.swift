@@ -62,6 +62,8 @@ public actor ContinuousVerifier {
     private var lastFailure: [String: String] = [:]
     /// The change token of the policies ``lastFailure`` was found under (kept across runs).
     private var policyToken: String?
+    /// When the last run ended (the lead was lost).
+    private var lastRunEnded: ContinuousClock.Instant?
     /// This run's first full scan has published: ``tracked`` holds every running Pod. Until
     /// then, the Pods decided between its batches are alerted on but not reported: the reports
     /// would be written from the few Pods decided so far, emptying every other namespace's.
@@ -113,6 +115,12 @@ public actor ContinuousVerifier {
         tracked = [:]
         reportContents = [:]
         publishedFullScan = false
+        // ... unless the lead was lost for longer than a scan interval: another leader decided
+        // meanwhile, and what this process knew may be long out of date.
+        if let ended = lastRunEnded, now() - ended > configuration.interval {
+            lastFailure = [:]
+            unverifiableSince = [:]
+        }
         metrics.recordScanningStarted(now: Date())
         await withDiscardingTaskGroup { group in
             group.addTask { await pods.run() }
@@ -121,6 +129,7 @@ public actor ContinuousVerifier {
         // No longer scanning (the lead is lost): the gauges of running images are another
         // replica's to keep now, and a value kept here would hold an alert up for ever.
         metrics.clearRunningImageGauges()
+        lastRunEnded = now()
     }
 
     private func loop(afterList listsBefore: Int) async {

@@ -30,8 +30,8 @@ public final class ScanMetrics: Sendable {
     /// The untrusted containers already counted (`container image`), by ``ImageFinding/podKey``;
     /// a Pod's entry goes with the Pod (``forgetPods(except:)``).
     private let detected = NIOLockedValueBox<[String: Set<String>]>([:])
-    /// Whether the stall clock was started (``recordScanningStarted(now:)``).
-    private let stallClockStarted = NIOLockedValueBox(false)
+    /// Whether a run started, and whether the latest one ended a full scan (``recordScanningStarted(now:)``).
+    private let runs = NIOLockedValueBox((started: false, fullScanInRun: false))
 
     /// Counts one scan's findings; `now` is the time of the scan. `bypassedRunning` and
     /// `unverifiableRunning` are how many running images an emergency bypass admits now, and
@@ -65,7 +65,10 @@ public final class ScanMetrics: Sendable {
         guard runningGauges else { return }
         Gauge(label: "signet_emergency_bypass_running_images").record(bypassedRunning ?? bypassed)
         Gauge(label: "signet_unverifiable_running_images").record(unverifiableRunning ?? findings.filter(\.isUnverifiable).count)
-        if fullScan { Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970) }
+        if fullScan {
+            Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970)
+            runs.withLockedValue { $0.fullScanInRun = true }
+        }
     }
 
     /// Sets the gauges of running images to 0: this process no longer scans (it lost the lead).
@@ -75,14 +78,16 @@ public final class ScanMetrics: Sendable {
         recordPodWatchContact(nil)
     }
 
-    /// This replica begins scanning at `now`: the first time in this process, the stall clock
-    /// starts, so a first list or scan that never ends is seen stalling (without a value, the
-    /// alert had no series to read); a lead taken again keeps the clock where it was, so a leader
-    /// that keeps losing the lead and never ends a full scan shows a stall too.
+    /// This replica begins scanning at `now`: the stall clock starts, so a first list or scan
+    /// that never ends is seen stalling (without a value, the alert had no series to read). A
+    /// lead taken again after a run that ended no full scan keeps the clock where it was, so a
+    /// leader that keeps losing the lead and never ends one shows a stall too.
     public func recordScanningStarted(now: Date) {
-        if stallClockStarted.withLockedValue({ started in defer { started = true }; return !started }) {
-            Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970)
+        let restart = runs.withLockedValue { runs in
+            defer { runs = (started: true, fullScanInRun: false) }
+            return !runs.started || runs.fullScanInRun
         }
+        if restart { Gauge(label: "signet_last_full_scan_timestamp_seconds").record(now.timeIntervalSince1970) }
         recordPodWatchContact(nil)
     }
 

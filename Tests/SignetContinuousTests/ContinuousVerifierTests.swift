@@ -256,9 +256,11 @@ struct ContinuousVerifierTests {
         let scanner = ScanFixtures.scanner(
             try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
             verifier: verifier)
+        let skew = NIOLockedValueBox(Duration.zero)
         let continuous = ContinuousVerifier(
             configuration: Self.configuration(), pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
-            changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+            changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics(),
+            now: { .now + skew.withLockedValue { $0 } })
         @Sendable func results() throws -> [[String: Any]] { try Self.report(server, namespace: "shop")?["results"] as? [[String: Any]] ?? [] }
         let first = Task { await continuous.run() }
         try await Self.waitFor("the fail") { try results().first?["result"] as? String == "fail" }
@@ -267,7 +269,6 @@ struct ContinuousVerifierTests {
         verifier.registryDown.withLockedValue { $0 = true }
         let scans = await continuous.fullScansDone
         let second = Task { await continuous.run() }
-        defer { second.cancel() }
         try await Self.waitFor("the next run's full scan") {
             (try results().first?["message"] as? String)?.contains("did not answer") == true
         }
@@ -275,6 +276,15 @@ struct ContinuousVerifierTests {
         let result = try #require(try results().first)
         #expect(result["result"] as? String == "fail", "\(result)")
         #expect((result["message"] as? String ?? "").contains("no signature by key release"), "\(result)")
+
+        // A lead lost for longer than a scan interval: what the process knew is out of date,
+        // and the image is an error as any other that cannot be verified.
+        second.cancel()
+        await second.value
+        skew.withLockedValue { $0 += .seconds(7200) }
+        let third = Task { await continuous.run() }
+        defer { third.cancel() }
+        try await Self.waitFor("the error after a long lapse") { try results().first?["result"] as? String == "error" }
     }
 
     /// Many Pods that start at once against a registry that hangs are decided a batch at a
