@@ -81,7 +81,8 @@ public actor SigstoreTrustedRootUpdater {
     public func refresh() async throws(TUFError) -> CurrentTrustedRoot {
         let started = now()
         do throws(TUFError) {
-            let trusted = try await client.refresh()
+            // The trusted root is downloaded with the metadata, and stored with it or not at all.
+            let trusted = try await client.refresh(prefetching: [SigstoreTUFRoot.trustedRootTarget])
             let target = try await client.targetInfo(for: SigstoreTUFRoot.trustedRootTarget)
             let bytes = try await client.download(target)
             try adopt(bytes, targetsVersion: trusted.targets["targets"]?.signed.header.version ?? 0, at: started)

@@ -1,4 +1,5 @@
 import Foundation
+import SignetCrypto
 import SignetSigstore
 import SignetTestSupport
 import SignetTrustRoot
@@ -126,6 +127,37 @@ import Testing
         let loaded = try await restarted.loadStored()
         #expect(loaded.timestamp?.signed.header.version == first.timestamp?.signed.header.version)
         #expect(loaded.targets["targets"]?.signed.header.version == first.targets["targets"]?.signed.header.version)
+    }
+
+    /// A refresh whose target cannot be downloaded (the connection dropped after the metadata)
+    /// stores neither: the store keeps the last metadata and the target that matches it, so a
+    /// restart during the outage still puts that target in force.
+    @Test func aTargetThatCannotBeDownloadedLeavesTheStoreAsItWas() async throws {
+        let repository = try await TUFTestRepository.make()
+        let server = try await StaticFileServer.start(serving: repository.directory.url)
+        let cache = TemporaryDirectory(prefix: "signet-tuf-prefetch")
+        let store = try TUFDirectoryStore(directory: cache.url)
+        let bootstrap = repository.rootDocuments[1]!
+        let first = try TUFTest.client(server, bootstrap: bootstrap, now: RepositoryAttackTests.now, store: store)
+        try await first.refresh(prefetching: ["top.txt"])
+        let old = try await first.download(try await first.targetInfo(for: "top.txt"))
+
+        repository.targets["top.txt"] = Array("a new top-level target\n".utf8)
+        try await repository.publishTargets()
+        try await repository.publishSnapshot()
+        try await repository.publishTimestamp()
+        let newName = "\(DigestAlgorithm.sha256.hexHash(repository.targets["top.txt"]!)).top.txt"
+        try FileManager.default.removeItem(at: repository.targetsDirectory.appendingPathComponent(newName))
+        let error = await tufError {
+            _ = try await TUFTest.client(server, bootstrap: bootstrap, now: RepositoryAttackTests.now, store: store).refresh(prefetching: ["top.txt"])
+        }
+        // (The file server answers its 404 page, longer than the target.)
+        #expect(error?.code == .lengthMismatch || error?.code == .notFound, "\(String(describing: error))")
+
+        let restarted = try TUFTest.client(server, bootstrap: bootstrap, now: RepositoryAttackTests.now, store: store)
+        try await restarted.loadStored()
+        let stored = try await restarted.storedTarget(try await restarted.targetInfo(for: "top.txt"))
+        #expect(stored == old)
     }
 
     /// Versions never go back across a restart: the stored timestamp is the floor the

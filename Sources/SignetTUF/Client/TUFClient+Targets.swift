@@ -11,11 +11,17 @@ extension TUFClient {
             set = try await refresh()
         }
         defer { setTrusted(set) }
+        var writeNow: StagedWrites? = nil
+        return try await targetInfo(for: path, in: &set, staging: &writeNow)
+    }
+
+    /// ``targetInfo(for:)`` in `set`, the delegated roles it loads staged in `staging` when there is one.
+    func targetInfo(for path: String, in set: inout TrustedMetadataSet, staging: inout StagedWrites?) async throws(TUFError) -> TargetFileInfo {
         var pending: [(role: String, parent: String?)] = [("targets", nil)]
         var visited = Set<String>()
         while let (role, parent) = pending.popLast(), visited.count < configuration.maximumDelegations {
             guard !visited.contains(role) else { continue }
-            try await loadTargets(role: role, parent: parent, into: &set)
+            try await loadTargets(role: role, parent: parent, into: &set, staging: &staging)
             let metadata = set.targets[role]!.signed
             if let info = metadata.targets[path] { return info }
             visited.insert(role)
@@ -38,12 +44,17 @@ extension TUFClient {
     /// the trusted length and hashes before it is stored and returned.
     public func download(_ target: TargetFileInfo) async throws(TUFError) -> [UInt8] {
         if let stored = try await storedTarget(target) { return stored }
-        let storeName = "targets/\(target.path)"
-        let consistent = trustedMetadata?.root.signed.consistentSnapshot ?? false
+        let bytes = try await fetchTarget(target, consistentSnapshot: trustedMetadata?.root.signed.consistentSnapshot ?? false)
+        try await targetStore.write("targets/\(target.path)", bytes)
+        return bytes
+    }
+
+    /// The target's bytes from the repository (by hash-prefixed name under consistent
+    /// snapshots), checked against its trusted length and hashes; not stored.
+    func fetchTarget(_ target: TargetFileInfo, consistentSnapshot consistent: Bool) async throws(TUFError) -> [UInt8] {
         let hash = consistent ? (target.hashes["sha256"] ?? target.hashes.sorted(by: { $0.key < $1.key }).first?.value) : nil
         let bytes = try await fetch(configuration.layout.targetURL(path: target.path, hash: hash), maximumLength: target.length)
         try MetadataFileCheck.verify(bytes, length: target.length, hashes: target.hashes, name: target.path)
-        try await targetStore.write(storeName, bytes)
         return bytes
     }
 

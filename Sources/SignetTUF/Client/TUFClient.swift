@@ -51,8 +51,13 @@ public actor TUFClient {
     /// first, the timestamp last), so a refresh cut off half-way (a connection dropped after the
     /// timestamp) does not leave a new timestamp beside the old snapshot, which no longer
     /// verifies together at the next start (``loadStored()``) and put nothing in force.
+    ///
+    /// `prefetching`: targets the caller will use, downloaded (when the store's copy no longer
+    /// matches) and checked before anything is stored, and stored with the metadata: a target
+    /// that could not be downloaded leaves the store as it was, not new metadata beside an old
+    /// target that no longer matches it.
     @discardableResult
-    public func refresh() async throws(TUFError) -> TrustedMetadataSet {
+    public func refresh(prefetching targetPaths: [String] = []) async throws(TUFError) -> TrustedMetadataSet {
         var set = try await startingSet(referenceTime: now())
         try await updateRoot(&set)
         try set.checkFinalRoot()
@@ -85,6 +90,11 @@ public actor TUFClient {
 
         // Section 5.6.
         try await loadTargets(role: "targets", parent: nil, into: &set, staging: &staged)
+        for path in targetPaths {
+            let target = try await targetInfo(for: path, in: &set, staging: &staged)
+            guard try await storedTarget(target) == nil else { continue }
+            staged?.append(("targets/\(path)", try await fetchTarget(target, consistentSnapshot: set.root.signed.consistentSnapshot)))
+        }
         for write in (staged ?? []).reversed() {
             try await store.write(write.name, write.bytes)
         }
@@ -172,7 +182,7 @@ public actor TUFClient {
 
     /// ``loadTargets(role:parent:into:)``, the fetched file added to `staging` instead of
     /// written when there is one.
-    private func loadTargets(role: String, parent: String?, into set: inout TrustedMetadataSet, staging: inout StagedWrites?) async throws(TUFError) {
+    func loadTargets(role: String, parent: String?, into set: inout TrustedMetadataSet, staging: inout StagedWrites?) async throws(TUFError) {
         if set.targets[role] != nil { return }
         let fileName = "\(role).json"
         if let local = try await store.read(fileName), (try? set.updateTargets(local, role: role, parent: parent, isLocal: true)) != nil {
