@@ -50,7 +50,10 @@ public actor TUFClient {
     /// new timestamp, snapshot and targets are stored only once all of them verified (targets
     /// first, the timestamp last), so a refresh cut off half-way (a connection dropped after the
     /// timestamp) does not leave a new timestamp beside the old snapshot, which no longer
-    /// verifies together at the next start (``loadStored()``) and put nothing in force.
+    /// verifies together at the next start (``loadStored()``) and put nothing in force. (Section
+    /// 5.4.5 persists the timestamp at once; here the rollback floor of the next refresh is the
+    /// last complete one, and a timestamp whose snapshot could not be had is no floor: nothing
+    /// it vouched for was ever put in force.)
     ///
     /// `prefetching`: targets the caller will use, downloaded (when the store's copy no longer
     /// matches) and checked before anything is stored, and stored with the metadata: a target
