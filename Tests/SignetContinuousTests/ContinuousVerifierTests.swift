@@ -211,6 +211,18 @@ struct ContinuousVerifierTests {
         #expect(try server.objects("clusterpolicyreports").count == 1)
     }
 
+    /// An API server double running Pod `shop/worker` of an unsigned image, a client of it, and
+    /// a scanner whose registry (`verifier`) the test can make stop answering.
+    static func anUnsignedWorker(on server: KubernetesAPIServerDouble) throws -> (KubernetesClient, SigningKeyVerifier, PodScanner) {
+        let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(unsigned))
+        let verifier = SigningKeyVerifier()
+        let scanner = ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            verifier: verifier)
+        return (try Self.client(of: server), verifier, scanner)
+    }
+
     /// An image found untrusted stays a `fail` when a later scan (here the next full scan of the
     /// interval) cannot verify it (its registry made to hang or refuse connections): making
     /// verification fail transiently must not turn a known untrusted image into an `error`,
@@ -218,13 +230,7 @@ struct ContinuousVerifierTests {
     @Test func aKnownFailureStaysAFailWhenItsRegistryStopsAnswering() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try Self.client(of: server)
-        let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
-        _ = try server.apply("pods", Self.podObject(unsigned))
-        let verifier = SigningKeyVerifier()
-        let scanner = ScanFixtures.scanner(
-            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
-            verifier: verifier)
+        let (client, verifier, scanner) = try Self.anUnsignedWorker(on: server)
         let configuration = Self.configuration(interval: .milliseconds(300), changeCheck: .milliseconds(50))
         let continuous = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
@@ -249,13 +255,7 @@ struct ContinuousVerifierTests {
     @Test func aKnownFailureOutlivesALapseOfTheLead() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
-        let client = try Self.client(of: server)
-        let unsigned = ScanFixtures.pod("worker", namespace: "shop", image: "registry.example/worker:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
-        _ = try server.apply("pods", Self.podObject(unsigned))
-        let verifier = SigningKeyVerifier()
-        let scanner = ScanFixtures.scanner(
-            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
-            verifier: verifier)
+        let (client, verifier, scanner) = try Self.anUnsignedWorker(on: server)
         let skew = NIOLockedValueBox(Duration.zero)
         let continuous = ContinuousVerifier(
             configuration: Self.configuration(), pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },

@@ -169,17 +169,24 @@ struct NotaryCertificateTests {
         #expect(swapped.reason.contains(#"names "registry.example/team/debug", not "\#(Self.gun)": it is the root of another repository"#), "\(swapped)")
     }
 
+    /// `repository`'s files served at their GUN paths (each answer after `delay` seconds), and
+    /// a request for them pinning its root certificate's key.
+    static func serve(_ repository: NotaryTestRepository, delay: Double = 0) async throws -> (RegistryStubServer, NotaryRepositoryClient.Request) {
+        var routes: [String: [RegistryStubServer.Response]] = [:]
+        for (role, bytes) in try await repository.files() { routes["GET /v2/\(gun)/_trust/tuf/\(role).json"] = [.init(body: bytes, delay: delay)] }
+        let server = try await RegistryStubServer.start(routes: routes)
+        let request = NotaryRepositoryClient.Request(
+            server: "http://\(server.host)", gun: gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
+        return (server, request)
+    }
+
     @Test("the served repository's deny names the expired root certificate")
     func servedExpiredRoot() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
-        var routes: [String: [RegistryStubServer.Response]] = [:]
-        for (role, bytes) in try await repository.files() { routes["GET /v2/\(Self.gun)/_trust/tuf/\(role).json"] = [.init(body: bytes)] }
-        let server = try await RegistryStubServer.start(routes: routes)
+        let (server, request) = try await Self.serve(repository)
         defer { server.stop() }
         let later = repository.certificate.notValidAfter.addingTimeInterval(86_400)
         let client = NotaryRepositoryClient(clock: { later })
-        let request = NotaryRepositoryClient.Request(
-            server: "http://\(server.host)", gun: Self.gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
         guard case .untrusted(let error) = try await client.collection(request, deadline: TestBudget.deadline()) else {
             Issue.record("a root whose certificate expired was trusted")
             return
@@ -193,16 +200,10 @@ struct NotaryCertificateTests {
     @Test("a waiter gives up at its deadline; the load it gave up on is joined by the next caller, not started again")
     func aLoadOutlivesTheWaiterThatGaveUp() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
-        var routes: [String: [RegistryStubServer.Response]] = [:]
-        for (role, bytes) in try await repository.files() {
-            routes["GET /v2/\(Self.gun)/_trust/tuf/\(role).json"] = [.init(body: bytes, delay: 5)]
-        }
-        let server = try await RegistryStubServer.start(routes: routes)
+        let (server, request) = try await Self.serve(repository, delay: 5)
         defer { server.stop() }
         let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
         let client = NotaryRepositoryClient(clock: { at })
-        let request = NotaryRepositoryClient.Request(
-            server: "http://\(server.host)", gun: Self.gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
         await #expect(throws: CancellationError.self) { _ = try await client.collection(request, deadline: .now + .milliseconds(100)) }
         // It gave up before the answers came (5 s later), not once the load had ended.
         #expect(client.cachedCollections == 0)
@@ -227,14 +228,10 @@ struct NotaryCertificateTests {
     @Test("requests with the same credential share the collection whatever pull secrets their Pods name")
     func theCacheIsKeyedByTheCredential() async throws {
         let repository = try await NotaryTestRepository.make(gun: Self.gun, kind: .ecdsa, days: 1)
-        var routes: [String: [RegistryStubServer.Response]] = [:]
-        for (role, bytes) in try await repository.files() { routes["GET /v2/\(Self.gun)/_trust/tuf/\(role).json"] = [.init(body: bytes)] }
-        let server = try await RegistryStubServer.start(routes: routes)
+        let (server, request) = try await Self.serve(repository)
         defer { server.stop() }
         let at = repository.certificate.notValidBefore.addingTimeInterval(3600)
         let client = NotaryRepositoryClient(clock: { at })
-        let request = NotaryRepositoryClient.Request(
-            server: "http://\(server.host)", gun: Self.gun, pinnedRootKeys: [try repository.certificate.publicKey()], delegations: [])
         for names in ["made-up-1", "made-up-2", "made-up-3"] {
             _ = try await RequestCredentials.using(NamedSecrets(names: names)) { try await client.collection(request, deadline: TestBudget.deadline()) }
         }
