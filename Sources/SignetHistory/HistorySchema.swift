@@ -95,12 +95,17 @@ public enum HistorySchema {
 
     /// Indexes each store creates when missing, after the schema is up to date: on `allowed` and
     /// on `source`, each with the time, so a page of denials only, or of one source's decisions,
-    /// reads those entries newest first instead of every entry until it has a page. PostgreSQL
+    /// reads those entries newest first instead of every entry until it has a page; and on
+    /// `namespace` with the time and id, the order in which a cut shared by namespace
+    /// (``HistoryTrimShares``) finds where one namespace's share ends, without sorting it. PostgreSQL
     /// builds them `CONCURRENTLY` (outside a transaction), which does not hold up the other
     /// replicas' writes while a large table is indexed.
     static func supplementaryIndexes(_ dialect: Dialect) -> [(name: String, statement: String)] {
         let build = dialect == .postgres ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS" : "CREATE INDEX IF NOT EXISTS"
-        return [("signet_history_entries_allowed", "allowed"), ("signet_history_entries_source", "source")].map { name, column in
+        return [
+            ("signet_history_entries_allowed", "allowed"), ("signet_history_entries_source", "source"),
+            ("signet_history_entries_namespace_order", "namespace"),
+        ].map { name, column in
             (name, "\(build) \(name) ON signet_history_entries (\(column), time_us, id)")
         }
     }
