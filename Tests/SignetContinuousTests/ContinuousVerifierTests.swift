@@ -321,10 +321,13 @@ struct ContinuousVerifierTests {
             guard ContinuousClock.now < end else { throw TestProcessError(message: "the policy change's full scan never ended") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect((try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 10)
         // One batch of new Pods (two) before the change, then the full scan's ten; the ten new
         // Pods decided one after another before it would make twenty.
         let verified = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started
+        // The scan's reports are written after it ends.
+        try await Self.waitFor("the full scan's report") {
+            (try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 10
+        }
         #expect(verified <= 14, "\(verified) verifications of the hanging image")
     }
 
