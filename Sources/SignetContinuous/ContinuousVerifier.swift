@@ -162,7 +162,7 @@ public actor ContinuousVerifier {
                     // a registry that hangs would otherwise hold every policy change and every
                     // newer Pod until the last of them ran into its deadline. Those not decided
                     // when the policies change are decided by the full scan that follows.
-                    let batch = max(1, configuration.fullScanBatch ?? 8 * scanner().concurrency)
+                    let batch = batchSize(scanner())
                     var next = fresh.startIndex
                     repeat {
                         // Once at least: Pods that went alone are published (their reports emptied) too.
@@ -199,6 +199,11 @@ public actor ContinuousVerifier {
         return running
     }
 
+    /// Pods decided at once between two looks at what changed (``Configuration/fullScanBatch``).
+    private func batchSize(_ scanner: PodScanner) -> Int {
+        max(1, configuration.fullScanBatch ?? 8 * scanner.concurrency)
+    }
+
     /// How many times a Pod was parsed (for tests of the reading).
     private(set) var podsParsed = 0
 
@@ -218,7 +223,7 @@ public actor ContinuousVerifier {
     private func fullScan(_ running: [RunningPod]) async {
         let start = ContinuousClock.now
         let scanner = scanner()
-        let batch = max(1, configuration.fullScanBatch ?? 8 * scanner.concurrency)
+        let batch = batchSize(scanner)
         var found: [ImageFinding] = []
         var decidedMeanwhile: Set<String> = []
         // What this scan decides, by Pod: a Pod it holds with the same images is left to it.
