@@ -16,15 +16,20 @@ import Logging
 ///    resource version" after an etcd restore, an `ERROR` event of any other code) would
 ///    otherwise be retried from the same resourceVersion for ever, the store never refreshed.
 ///
-/// Each change publishes a ``ResourceSnapshot`` to ``snapshots``; ``hasSynced`` turns true after
+/// Each change publishes a ``ResourceSnapshot`` to ``snapshots`` (unless made with
+/// `publishesSnapshots: false`, for a consumer that reads ``snapshot`` when it needs it: a
+/// snapshot is the whole store, sorted, and a Pod reflector of a large cluster sees many events
+/// a second); ``hasSynced`` turns true after
 /// the first full list and stays true, so a store whose watch keeps failing is still served:
 /// ``lastContact`` tells how old it may be.
 public actor ResourceReflector {
     public nonisolated let resource: KubernetesResource
     /// The objects listed and watched (by default all of them).
     public nonisolated let scope: KubernetesListScope
-    /// The store after every change (newest kept when the consumer falls behind).
+    /// The store after every change (newest kept when the consumer falls behind); nothing when
+    /// made with `publishesSnapshots: false`.
     public nonisolated let snapshots: AsyncStream<ResourceSnapshot>
+    private let publishesSnapshots: Bool
 
     private let client: KubernetesClient
     private let logger: Logger
@@ -48,9 +53,11 @@ public actor ResourceReflector {
 
     public init(
         client: KubernetesClient, resource: KubernetesResource, scope: KubernetesListScope = .all, backoff: Backoff = Backoff(),
-        relistAfterBrokenWatches: Int = ResourceReflector.relistAfterBrokenWatches, logger: Logger = Logger(label: "signet.kube.reflector")
+        relistAfterBrokenWatches: Int = ResourceReflector.relistAfterBrokenWatches, publishesSnapshots: Bool = true,
+        logger: Logger = Logger(label: "signet.kube.reflector")
     ) {
         self.relistAfter = max(1, relistAfterBrokenWatches)
+        self.publishesSnapshots = publishesSnapshots
         self.client = client
         self.resource = resource
         self.scope = scope
@@ -157,6 +164,7 @@ public actor ResourceReflector {
     }
 
     private func publish() {
+        guard publishesSnapshots else { return }
         continuation.yield(snapshot)
     }
 

@@ -222,6 +222,26 @@ struct KubernetesWatchTests {
         try await Self.eventually("live again") { await reflector.snapshot.objects.map(\.name) == ["three", "two"] }
     }
 
+    /// A reflector whose consumer reads ``ResourceReflector/snapshot`` when it needs it (the
+    /// Pods of continuous verification) builds no snapshot per event: its store follows the
+    /// list and every event, and its stream stays empty.
+    @Test func aReflectorThatDoesNotPublishStillFollowsTheStore() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        try server.apply("clusterimagepolicies", Self.policy("one"))
+        let reflector = ResourceReflector(client: try Self.client(server), resource: .clusterImagePolicies, publishesSnapshots: false)
+        let task = Self.start(reflector)
+        try await Self.eventually("listed") { await reflector.snapshot.objects.map(\.name) == ["one"] }
+        try await Self.eventually("watch open") { try server.openWatches() == 1 }
+        try server.apply("clusterimagepolicies", Self.policy("two"))
+        try await Self.eventually("the event applied") { await reflector.snapshot.objects.map(\.name) == ["one", "two"] }
+        task.cancel()
+        await task.value
+        var published = 0
+        for await _ in reflector.snapshots { published += 1 }
+        #expect(published == 0)
+    }
+
     @Test func coreListItemsGetTheirKindAndLabels() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }

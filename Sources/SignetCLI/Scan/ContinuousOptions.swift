@@ -99,7 +99,7 @@ enum ContinuousRuntime {
         let current = NIOLockedValueBox(PolicySet.empty)
         let clock = policySource.settings.exemptions.clock
         let verifier = ContinuousVerifier(
-            configuration: settings.configuration, pods: ResourceReflector(client: client, resource: .pods),
+            configuration: settings.configuration, pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
             scanner: {
                 var scanner = PodScanner(
                     responder: responder, concurrency: settings.concurrency, deadline: maximumAdmissionTime,
