@@ -10,6 +10,9 @@ import SignetPolicy
 /// - every Pod is decided again at each ``Configuration/interval``, and as soon as the change
 ///   token moves (a policy, exception, bypass, Secret key or trust root changed, or an exception
 ///   or bypass expired: ``changeToken(of:at:)``), checked every ``Configuration/changeCheckInterval``;
+///   when only PolicyExceptions of some namespaces changed or expired, only those namespaces'
+///   Pods are decided again: an exception decides nothing elsewhere, and a tenant who edits
+///   one in a loop must not make the leader decide the whole cluster back to back;
 /// - a Pod that appears between full scans is decided within one change check, so an untrusted
 ///   image is found soon after it starts (`signet_unsigned_image_detection_seconds`); during a
 ///   full scan, within one batch of it (``Configuration/fullScanBatch``): a registry that hangs
@@ -43,7 +46,7 @@ public actor ContinuousVerifier {
     let configuration: Configuration
     let pods: ResourceReflector
     let scanner: @Sendable () -> PodScanner
-    let changeToken: @Sendable () async -> String
+    let changeToken: @Sendable () async -> ChangeToken
     let reports: PolicyReportWriter?
     let alerts: AlertDispatcher?
     let logger: Logger
@@ -61,7 +64,10 @@ public actor ContinuousVerifier {
     /// registry made to hang) leaves a known failure a `fail`, not an `error`.
     private var lastFailure: [String: String] = [:]
     /// The change token of the policies ``lastFailure`` was found under (kept across runs).
-    private var policyToken: String?
+    private var policyToken: ChangeToken?
+    /// Pods (by ``RunningPod/key``) of namespaces whose PolicyExceptions changed, not decided
+    /// again since; the next full scan decides them all.
+    private var owedPods: Set<String> = []
     /// When the last run ended (the lead was lost).
     private var lastRunEnded: ContinuousClock.Instant?
     /// This run's first full scan has published: ``tracked`` holds every running Pod. Until
@@ -78,7 +84,7 @@ public actor ContinuousVerifier {
 
     public init(
         configuration: Configuration, pods: ResourceReflector, scanner: @escaping @Sendable () -> PodScanner,
-        changeToken: @escaping @Sendable () async -> String, reports: PolicyReportWriter? = nil, alerts: AlertDispatcher? = nil,
+        changeToken: @escaping @Sendable () async -> ChangeToken, reports: PolicyReportWriter? = nil, alerts: AlertDispatcher? = nil,
         metrics: ScanMetrics = .shared, logger: Logger = Logger(label: "signet.continuous"),
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
@@ -93,12 +99,39 @@ public actor ContinuousVerifier {
         self.logger = logger
     }
 
-    /// The change token of `policies` at `now`: its revision (every policy, exception, bypass,
-    /// Secret key and trust root) and how many of its exceptions and bypasses have expired, so
-    /// that an expiry is a change too and the Pods it covered are decided again at once.
-    public static func changeToken(of policies: PolicySet, at now: Date) -> String {
-        let expired = policies.exceptions.filter { $0.validUntil <= now }.count + policies.bypasses.filter { $0.expiresAt <= now }.count
-        return "\(policies.revision)+\(expired)"
+    /// What tells that the policies changed: the part that decides in every namespace, and each
+    /// namespace's own part (its PolicyExceptions).
+    public struct ChangeToken: Sendable, Equatable, ExpressibleByStringLiteral {
+        /// Policies, bypasses, Secret keys and trust roots (and, from a source that does not tell
+        /// them apart, the exceptions too).
+        public var cluster: String
+        /// Each namespace's PolicyExceptions, by namespace.
+        public var namespaces: [String: String]
+
+        public init(cluster: String, namespaces: [String: String] = [:]) {
+            self.cluster = cluster
+            self.namespaces = namespaces
+        }
+
+        public init(stringLiteral cluster: String) { self.init(cluster: cluster) }
+
+        /// The namespaces whose own part differs from `earlier`'s (added and removed ones too).
+        func namespacesChanged(since earlier: ChangeToken) -> Set<String> {
+            Set(namespaces.keys).union(earlier.namespaces.keys).filter { namespaces[$0] != earlier.namespaces[$0] }
+        }
+    }
+
+    /// The change token of `policies` at `now`: its revisions (``PolicySet/clusterRevision``,
+    /// ``PolicySet/namespacedRevisions``) and how many of its bypasses, and of each namespace's
+    /// exceptions, have expired, so that an expiry is a change too and the Pods it covered are
+    /// decided again at once.
+    public static func changeToken(of policies: PolicySet, at now: Date) -> ChangeToken {
+        var namespaces = policies.namespacedRevisions
+        var expired: [String: Int] = [:]
+        for exception in policies.exceptions where exception.validUntil <= now { expired[exception.namespace, default: 0] += 1 }
+        for (namespace, count) in expired { namespaces[namespace, default: ""] += "+\(count)" }
+        let bypassesExpired = policies.bypasses.filter { $0.expiresAt <= now }.count
+        return ChangeToken(cluster: "\(policies.clusterRevision)+\(bypassesExpired)", namespaces: namespaces)
     }
 
     /// Watches Pods and scans until the task is cancelled.
@@ -146,35 +179,66 @@ public actor ContinuousVerifier {
         while !Task.isCancelled {
             let current = await changeToken()
             let running = runningPods(await pods.snapshot.objects)
-            if firstScan || current != policyToken || ContinuousClock.now - lastFullScan >= configuration.interval {
-                // A remembered failure is of the policies it was found under.
-                if current != policyToken { lastFailure = [:] }
+            let wholeSetChanged = absorb(current, running: running)
+            // A remembered failure is of the policies it was found under.
+            if wholeSetChanged { lastFailure = [:] }
+            if firstScan || wholeSetChanged || ContinuousClock.now - lastFullScan >= configuration.interval {
                 policyToken = current
                 firstScan = false
                 lastFullScan = .now
+                owedPods = []
                 await fullScan(running)
             } else {
-                let fresh = running.filter { tracked[$0.key]?.images != $0.runningImages }
-                let gone = Set(tracked.keys).subtracting(running.map(\.key))
-                if !fresh.isEmpty || !gone.isEmpty {
-                    for key in gone { tracked[key] = nil }
-                    // A batch at a time, as a full scan: hundreds of Pods started at once against
-                    // a registry that hangs would otherwise hold every policy change and every
-                    // newer Pod until the last of them ran into its deadline. Those not decided
-                    // when the policies change are decided by the full scan that follows.
-                    let batch = batchSize(scanner())
-                    var next = fresh.startIndex
-                    repeat {
-                        // Once at least: Pods that went alone are published (their reports emptied) too.
-                        let end = min(fresh.endIndex, next + batch)
-                        await scan(Array(fresh[next..<end]))
-                        next = end
-                        if next < fresh.endIndex, await changeToken() != policyToken { break }
-                    } while next < fresh.endIndex && !Task.isCancelled
-                }
+                await decideChanges(running, until: lastFullScan + configuration.interval)
             }
             metrics.recordPodWatchContact(await pods.lastContact)
             try? await Task.sleep(for: configuration.changeCheckInterval)
+        }
+    }
+
+    /// Takes in the change token `current` read with `running` listed: when only namespaces'
+    /// parts moved, their remembered failures go and their Pods are owed a decision. Returns
+    /// whether the whole set changed (or nothing was decided yet), for which a full scan is due
+    /// and ``policyToken`` is left as it was for the caller.
+    private func absorb(_ current: ChangeToken, running: [RunningPod]) -> Bool {
+        guard let known = policyToken, current.cluster == known.cluster else { return true }
+        let changed = current.namespacesChanged(since: known)
+        guard !changed.isEmpty else { return false }
+        lastFailure = lastFailure.filter { !changed.contains(Self.namespace(ofImageKey: $0.key)) }
+        owedPods.formUnion(running.filter { changed.contains($0.namespace) }.map(\.key))
+        policyToken = current
+        return false
+    }
+
+    /// Decides, between full scans, the Pods that came or changed and then those owed a
+    /// decision (of namespaces whose exceptions changed), a batch at a time, as a full scan
+    /// does: hundreds of Pods started at once against a registry that hangs would otherwise
+    /// hold every policy change and every newer Pod until the last of them ran into its
+    /// deadline. Between two batches the change token and the Pods are read again: a change of
+    /// the whole set ends the round (the full scan it calls for decides the rest), a
+    /// namespace's change makes its Pods owed, and Pods that came meanwhile go before any owed
+    /// one, so whoever may edit one namespace's exceptions delays only that namespace's
+    /// decisions, never another's new Pods. Pods that keep coming end the round at `fullScanDue`.
+    private func decideChanges(_ listed: [RunningPod], until fullScanDue: ContinuousClock.Instant) async {
+        var running = listed
+        let gone = Set(tracked.keys).subtracting(running.map(\.key))
+        for key in gone { tracked[key] = nil }
+        let batch = batchSize(scanner())
+        var scanned = false
+        while !Task.isCancelled {
+            owedPods.formIntersection(running.map(\.key))
+            let fresh = running.filter { tracked[$0.key]?.images != $0.runningImages }
+            let owed = fresh.count >= batch ? [] : running.filter { owedPods.contains($0.key) && tracked[$0.key]?.images == $0.runningImages }
+            let next = Array((fresh + owed).prefix(batch))
+            // Once at least when Pods went: their findings go from the reports too.
+            guard !next.isEmpty || (!scanned && !gone.isEmpty) else { return }
+            await scan(next)
+            scanned = true
+            owedPods.subtract(next.map(\.key))
+            metrics.recordPodWatchContact(await pods.lastContact)
+            let current = await changeToken()
+            running = runningPods(await pods.snapshot.objects)
+            if absorb(current, running: running) || ContinuousClock.now >= fullScanDue { return }
         }
     }
 
@@ -350,6 +414,9 @@ public actor ContinuousVerifier {
 
     /// An image as alerts group it: `namespace image`.
     private static func imageKey(_ finding: ImageFinding) -> String { "\(finding.namespace) \(finding.image)" }
+
+    /// The namespace of an ``imageKey(_:)`` (a namespace name holds no space).
+    private static func namespace(ofImageKey key: String) -> String { String(key.prefix { $0 != " " }) }
 
     /// Writes the reports of every finding tracked; with `rewrite` (a full scan) every report,
     /// else only those whose results changed since they were written (a report deleted by hand

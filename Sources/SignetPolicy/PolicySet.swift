@@ -14,13 +14,27 @@ public struct PolicySet: Sendable {
     public let exceptions: [CompiledException]
     /// Every `EmergencyBypass`, active or not.
     public let bypasses: [CompiledBypass]
+    /// The part of ``revision`` that can change what is decided in more than one namespace:
+    /// everything but the `PolicyException`s (which apply in their own namespace alone). Equal
+    /// to ``revision`` for a source that does not tell them apart.
+    public let clusterRevision: String
+    /// For each namespace holding `PolicyException`s, a stable hash of them as loaded (their
+    /// specs, identities, and whether each is in force), so that an edit in one namespace is
+    /// told from a change of the whole set: continuous verification decides that namespace's
+    /// Pods again, not the cluster's. Empty for a source that does not tell them apart.
+    public let namespacedRevisions: [String: String]
 
     /// No policies; with the default no-match action every image is denied.
     public static let empty = PolicySet(policies: [], revision: StableHash().hexDigest)
 
-    public init(policies: [CompiledPolicy], revision: String, exceptions: [CompiledException] = [], bypasses: [CompiledBypass] = []) {
+    public init(
+        policies: [CompiledPolicy], revision: String, exceptions: [CompiledException] = [], bypasses: [CompiledBypass] = [],
+        clusterRevision: String? = nil, namespacedRevisions: [String: String] = [:]
+    ) {
         self.policies = policies.sorted { $0.name < $1.name }
         self.revision = revision
+        self.clusterRevision = clusterRevision ?? revision
+        self.namespacedRevisions = namespacedRevisions
         self.exceptions = exceptions.sorted { $0.qualifiedName < $1.qualifiedName }
         self.bypasses = bypasses.sorted { $0.name < $1.name }
     }
@@ -130,6 +144,11 @@ package struct StableHash: Sendable {
 
     package mutating func combine(_ more: some Sequence<UInt8>) {
         bytes.append(contentsOf: more)
+    }
+
+    /// Everything `other` combined, as if combined here.
+    package mutating func combine(_ other: StableHash) {
+        bytes.append(contentsOf: other.bytes)
     }
 
     package mutating func combine(_ text: String) {

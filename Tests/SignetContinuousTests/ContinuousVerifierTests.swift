@@ -105,6 +105,105 @@ struct ContinuousVerifierTests {
         try await Self.waitFor("the signed pod's alert") { receiver.requests.count == 3 }
     }
 
+    /// The result of Pod `pod` in `namespace`'s report.
+    static func result(_ server: KubernetesAPIServerDouble, namespace: String, pod: String) throws -> String? {
+        let results = try report(server, namespace: namespace)?["results"] as? [[String: Any]] ?? []
+        let entry = results.first { (($0["resources"] as? [[String: Any]])?.first?["name"] as? String) == pod }
+        return entry?["result"] as? String
+    }
+
+    /// A change of one namespace's PolicyExceptions decides that namespace's Pods again, not the
+    /// cluster's: a tenant editing an exception in a loop must not keep the leader deciding
+    /// every Pod. A change of the whole set still decides every Pod at once. (The scanner
+    /// changes with the token, so what each Pod was last decided with shows in the reports.)
+    @Test func anExceptionChangeDecidesItsNamespaceAlone() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try Self.client(of: server)
+        for namespace in ["shop", "bank"] {
+            let pod = ScanFixtures.pod("web", namespace: namespace, image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
+            _ = try server.apply("pods", Self.podObject(pod, uid: "uid-\(namespace)-web"))
+        }
+        let clock = ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!)
+        let before = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: clock)
+        let after = ScanFixtures.scanner(try ScanFixtures.policies(ScanFixtures.policy(authority: "next-release")), clock: clock)
+        let token = NIOLockedValueBox(ContinuousVerifier.ChangeToken(cluster: "revision-1", namespaces: ["shop": "exceptions-1"]))
+        let verifier = ContinuousVerifier(
+            configuration: Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50)),
+            pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
+            scanner: { token.withLockedValue { $0.cluster == "revision-1" && $0.namespaces == ["shop": "exceptions-1"] } ? before : after },
+            changeToken: { token.withLockedValue { $0 } }, reports: PolicyReportWriter(client: client), alerts: nil)
+        let running = Task { await verifier.run() }
+        defer { running.cancel() }
+        try await Self.waitFor("both reports") {
+            try Self.result(server, namespace: "shop", pod: "web") == "pass" && Self.result(server, namespace: "bank", pod: "web") == "pass"
+        }
+        #expect(await verifier.fullScansDone == 1)
+
+        // An exception of shop edited: shop's Pod is decided again, bank's is not. A Pod that
+        // starts in bank afterwards is decided in a later round than shop's (or with it), so by
+        // the time its result is reported, bank's web Pod would have been decided again too.
+        token.withLockedValue { $0.namespaces["shop"] = "exceptions-2" }
+        try await Self.waitFor("shop decided again") { try Self.result(server, namespace: "shop", pod: "web") == "fail" }
+        let late = ScanFixtures.pod("late", namespace: "bank", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitFor("the late Pod decided") { try Self.result(server, namespace: "bank", pod: "late") == "fail" }
+        #expect(try Self.result(server, namespace: "bank", pod: "web") == "pass", "bank's Pod was decided again for shop's exception")
+        #expect(await verifier.fullScansDone == 1)
+        // An exception made in bank: bank's turn.
+        token.withLockedValue { $0.namespaces["bank"] = "exceptions-1" }
+        try await Self.waitFor("bank decided again") { try Self.result(server, namespace: "bank", pod: "web") == "fail" }
+        #expect(await verifier.fullScansDone == 1)
+
+        // A policy changed: every Pod, in one full scan.
+        token.withLockedValue { $0.cluster = "revision-2" }
+        let end = ContinuousClock.now + TestBudget.seconds(120)
+        while await verifier.fullScansDone < 2 {
+            guard ContinuousClock.now < end else { throw TestProcessError(message: "the policy change's full scan never ended") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The Pods a namespace's exception change makes owed go after every Pod that starts
+    /// meanwhile, in any namespace: a tenant whose Pods' registry hangs, editing an exception
+    /// now and then, must not hold back the decision of an untrusted Pod started elsewhere
+    /// (before the split, such an edit called a full scan, which decides new Pods between its
+    /// batches; a round of owed Pods has to as well).
+    @Test func podsThatStartGoBeforeTheOwedOnes() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try Self.client(of: server)
+        for index in 0..<6 {
+            let pod = ScanFixtures.pod("slow-\(index)", namespace: "aaa-tenant", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
+            _ = try server.apply("pods", Self.podObject(pod))
+        }
+        let scanner = ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            deadline: .milliseconds(500))
+        var configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
+        configuration.fullScanBatch = 2
+        let token = NIOLockedValueBox(ContinuousVerifier.ChangeToken(cluster: "revision-1", namespaces: ["aaa-tenant": "exceptions-1"]))
+        let verifier = ContinuousVerifier(
+            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
+            scanner: { scanner }, changeToken: { token.withLockedValue { $0 } }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+        let running = Task { await verifier.run() }
+        defer { running.cancel() }
+        try await Self.waitFor("the first full scan") {
+            (try Self.report(server, namespace: "aaa-tenant")?["summary"] as? [String: Int])?["error"] == 6
+        }
+        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
+        // The tenant edits its exception: its six Pods are owed, two at a time.
+        token.withLockedValue { $0.namespaces["aaa-tenant"] = "exceptions-2" }
+        try await Self.waitFor("the owed Pods under way") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
+        let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitFor("the late Pod decided") { try Self.result(server, namespace: "shop", pod: "late") == "fail" }
+        // Decided between two batches of the owed Pods, not after all of them.
+        let owedDecided = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started
+        #expect(owedDecided < 6, "\(owedDecided) owed Pods were decided before the late one")
+        #expect(await verifier.fullScansDone == 1)
+    }
+
     /// A Pod that comes in one namespace rewrites that namespace's report and the cluster's, not
     /// every namespace's: a tenant creating and deleting Pods in a loop would otherwise have
     /// every report of the cluster written again (a GET and a PUT each) every change check.
@@ -304,7 +403,7 @@ struct ContinuousVerifierTests {
         let token = NIOLockedValueBox("revision-1")
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
-            changeToken: { token.withLockedValue { $0 } }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+            changeToken: { ContinuousVerifier.ChangeToken(cluster: token.withLockedValue { $0 }) }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
         let running = Task { await verifier.run() }
         defer { running.cancel() }
         try await Self.waitFor("the first full scan") { (try Self.report(server, namespace: "shop")) != nil }

@@ -104,11 +104,26 @@ struct KubernetesPolicySourceTests {
         try await KubernetesWatchTests.eventually("exception back") { await !source.current().exceptions.isEmpty }
 
         // The exception is withdrawn: the next decision denies, no restart.
-        let revision = await source.current().revision
+        let withException = await source.current()
+        #expect(withException.namespacedRevisions.keys.sorted() == ["billing"])
         try server.delete("policyexceptions", key: "billing/vendor")
         try await KubernetesWatchTests.eventually("exception gone") { await source.current().exceptions.isEmpty }
         #expect(await !Self.decide(source, namespace: "billing", now: now).allowed)
-        #expect(await source.current().revision != revision)
+        let withoutException = await source.current()
+        #expect(withoutException.revision != withException.revision)
+        // ... which is a change of billing's exceptions alone (continuous verification decides
+        // billing's Pods again, not the cluster's); a policy change is the cluster's.
+        #expect(withoutException.clusterRevision == withException.clusterRevision)
+        #expect(withoutException.namespacedRevisions.isEmpty)
+        var edited = Self.policy
+        var spec = edited["spec"] as? [String: Any] ?? [:]
+        spec["images"] = [["glob": "docker.io/**"], ["glob": "quay.io/**"]]
+        edited["spec"] = spec
+        try server.apply("clusterimagepolicies", edited)
+        try await KubernetesWatchTests.eventually("the policy edited") { await source.current().revision != withoutException.revision }
+        #expect(await source.current().clusterRevision != withoutException.clusterRevision)
+        try server.apply("clusterimagepolicies", Self.policy)
+        try await KubernetesWatchTests.eventually("the policy back") { await source.current().revision == withoutException.revision }
 
         // The shop namespace leaves production: the policy no longer selects it. The policies
         // are not compiled again for a namespace's labels.

@@ -268,30 +268,42 @@ actor KubernetesPolicySource: PolicySource {
         var bypasses: [CompiledBypass] = []
         var rejected: [String: String] = [:]
         var hash = StableHash()
+        // The same, told apart: a PolicyException decides its own namespace's Pods alone.
+        var clusterHash = StableHash()
+        var namespaceHashes: [String: StableHash] = [:]
         let (specs, overBudget) = exceptionBudgets()
         for resource in Self.resources where resource != .namespaces {
             for object in snapshots[resource]?.objects ?? [] {
                 let label = "\(resource.kind) \(object.key)"
-                hash.combine(label)
+                var objectHash = StableHash()
+                defer {
+                    hash.combine(objectHash)
+                    if resource == .policyExceptions {
+                        namespaceHashes[object.namespace ?? "", default: StableHash()].combine(objectHash)
+                    } else {
+                        clusterHash.combine(objectHash)
+                    }
+                }
+                objectHash.combine(label)
                 // The spec, not the resourceVersion: status writes must not change the revision.
                 let spec = specs[label] ?? ExemptionLimits.specJSON(object.dictionary["spec"])
-                hash.combine(spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
+                objectHash.combine(spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
                 // Who made it, and which object it is: an exception deleted and made again with
                 // the same spec by someone else is another object, and its uses are theirs.
                 let metadata = object.dictionary["metadata"] as? [String: Any]
-                hash.combine(metadata?["uid"] as? String ?? "")
-                hash.combine(metadata?["creationTimestamp"] as? String ?? "")
+                objectHash.combine(metadata?["uid"] as? String ?? "")
+                objectHash.combine(metadata?["creationTimestamp"] as? String ?? "")
                 let annotations = metadata?["annotations"] as? [String: Any]
-                for key in ExemptionAttribution.annotations { hash.combine(annotations?[key] as? String ?? "") }
+                for key in ExemptionAttribution.annotations { objectHash.combine(annotations?[key] as? String ?? "") }
                 // An exception or bypass being deleted (held by a finalizer) is no longer in force:
                 // deleting one revokes it at once, and it cannot be widened while it lingers. A
                 // policy being deleted keeps applying until it is gone.
                 if resource != .clusterImagePolicies, (object.dictionary["metadata"] as? [String: Any])?["deletionTimestamp"] != nil {
-                    hash.combine("being deleted")
+                    objectHash.combine("being deleted")
                     continue
                 }
                 if let refusal = overBudget[label] {
-                    hash.combine("over its namespace's budget")
+                    objectHash.combine("over its namespace's budget")
                     rejected[label] = refusal
                     if invalid[label] != refusal {
                         logger.error("ignoring a PolicyException beyond its namespace's budget", metadata: ["object": "\(label)", "error": "\(refusal)"])
@@ -323,13 +335,18 @@ actor KubernetesPolicySource: PolicySource {
             for object in Set(unhashed.clusterReferences.map(\.object)).sorted() {
                 hash.combine(object)
                 hash.combine((watched[object] ?? .pending).revisionText)
+                clusterHash.combine(object)
+                clusterHash.combine((watched[object] ?? .pending).revisionText)
             }
         }
         let files = unhashed.trustMaterialFiles
         filesFingerprint = PolicySet.trustMaterialFingerprint(files) + (liveRoot.map { "/\($0.digest) \($0.origin)" } ?? "")
             + (loader.tufTrustRoots.map { "/" + $0.fingerprint } ?? "")
         hash.combine(filesFingerprint)
-        set = PolicySet(policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses)
+        clusterHash.combine(filesFingerprint)
+        set = PolicySet(
+            policies: policies, revision: hash.hexDigest, exceptions: exceptions, bypasses: bypasses, clusterRevision: clusterHash.hexDigest,
+            namespacedRevisions: namespaceHashes.mapValues(\.hexDigest))
         if keySecrets == .api { watch(unhashed.clusterReferences) }
     }
 
