@@ -78,7 +78,15 @@ public final class NotaryHTTPFetcher: TUFFetcher {
                 }
                 switch response.status {
                 case 200: return response.body
-                case 403, 404: return nil
+                case 404: return nil
+                case 403:
+                    // Notary's server answers a repository it has no data for with 404; a 403 is
+                    // a refusal of the credential (a token without pull on the GUN), which read as
+                    // "no trust data" sent the on-call engineer looking for a signing problem.
+                    throw TUFError(
+                        .fetchFailed,
+                        "\(url): HTTP 403, " + (credential.map { "\($0.username) may not read \(gun)" } ?? "anonymous access to \(gun) is refused"),
+                        refusedCredentials: true)
                 case 401:
                     throw TUFError(
                         .fetchFailed,

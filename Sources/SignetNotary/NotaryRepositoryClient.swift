@@ -175,7 +175,7 @@ public final class NotaryRepositoryClient: Sendable {
     private func load(_ key: CacheKey) async throws -> Entry {
         let request = key.request
         let fetched = clock()
-        let files = try await fetchAll(request)
+        let files = try await consistentFiles(request, fetched: try await fetchAll(request))
         let outcome: Outcome
         let validUntil: Date
         let ttl = Double(configuration.cacheTTL.components.seconds) + Double(configuration.cacheTTL.components.attoseconds) / 1e18
@@ -264,12 +264,13 @@ public final class NotaryRepositoryClient: Sendable {
         min(configuration.maximumRootBytes, configuration.maximumRootChainBytes / max(1, count))
     }
 
-    /// Fetches every file the verification needs in parallel; a file the server does not have is absent.
-    private func fetchAll(_ request: Request) async throws -> NotaryTrustedCollection.Files {
-        for part in [request.gun] + request.delegations where part.split(separator: "/").contains("..") || part.contains("?") || part.contains("#") {
-            throw TUFError(.malformedMetadata, "\"\(part)\" is not a Notary name")
-        }
-        let fetcher = try fetcher(for: request.caBundlePath)
+    /// The roles signed with the root's own keys, whose files are bounded by
+    /// ``Configuration/maximumRootBytes``.
+    static let rootLevelRoles: Set<String> = ["root", "timestamp", "snapshot"]
+
+    /// Every role a verification of `request` reads: the top-level ones, then each delegated
+    /// role asked for with the roles above it.
+    static func roleNames(_ request: Request) -> [String] {
         var names = ["root", "timestamp", "snapshot", "targets"]
         for name in request.delegations where name != "targets" {
             let parts = name.split(separator: "/")
@@ -278,6 +279,16 @@ public final class NotaryRepositoryClient: Sendable {
                 names.append(parts[0..<depth].joined(separator: "/"))
             }
         }
+        return names
+    }
+
+    /// Fetches every file the verification needs in parallel; a file the server does not have is absent.
+    private func fetchAll(_ request: Request) async throws -> NotaryTrustedCollection.Files {
+        for part in [request.gun] + request.delegations where part.split(separator: "/").contains("..") || part.contains("?") || part.contains("#") {
+            throw TUFError(.malformedMetadata, "\"\(part)\" is not a Notary name")
+        }
+        let fetcher = try fetcher(for: request.caBundlePath)
+        let names = Self.roleNames(request)
         let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
         let limit = configuration.maximumMetadataBytes
         let rootLimit = configuration.maximumRootBytes
@@ -285,8 +296,84 @@ public final class NotaryRepositoryClient: Sendable {
         Counter(label: "signet_notary_metadata_requests_total").increment(by: names.count)
         return try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
             for name in names {
-                let maximum = ["root", "timestamp", "snapshot"].contains(name) ? rootLimit : limit
+                let maximum = Self.rootLevelRoles.contains(name) ? rootLimit : limit
                 group.addTask { (name, try await fetcher.fetch(base + name + ".json", maximumLength: maximum)) }
+            }
+            var files: NotaryTrustedCollection.Files = [:]
+            for try await (name, bytes) in group {
+                if let bytes { files[name] = bytes }
+            }
+            return files
+        }
+    }
+
+    /// `fetched` with each file that is not the one the role above it lists fetched again by
+    /// the checksum listed (`<role>.<sha256 hex>.json`, Notary server API; the server keeps
+    /// every version under that name), top down: the snapshot the timestamp lists, then the
+    /// root, `targets` and delegated roles the snapshot lists.
+    ///
+    /// ``fetchAll(_:)`` asks for every role at once under its plain name, so a publish landing
+    /// between two of those requests leaves files of two moments that do not verify together
+    /// (a hash mismatch: the repository refused for 30 s, or a delegated role skipped for a
+    /// whole cache TTL). Notary's own client fetches down the chain by checksum; this keeps
+    /// one round trip when nothing moved and adds at most two when something did. Nothing here
+    /// is trusted yet: the files are only picked, and verified afterwards as any other, so a
+    /// server that answers a checksum name with other bytes is refused as before.
+    private func consistentFiles(_ request: Request, fetched: NotaryTrustedCollection.Files) async throws -> NotaryTrustedCollection.Files {
+        let format = NotaryMetadataFormat()
+        var files = fetched
+        /// The checksum to fetch `meta`'s file by, when `bytes` are not that file.
+        func checksum(_ meta: NotaryFileMeta?, unlessMatching bytes: [UInt8]?) -> String? {
+            guard let expected = meta?.hashes["sha256"], expected.count == 64 else { return nil }  // nothing to fetch by
+            return bytes.map(self.checksum(of:)) == expected ? nil : expected
+        }
+        guard let timestampBytes = files["timestamp"],
+              let timestamp = try? SignedMetadata(bytes: timestampBytes, format: format, context: "timestamp.json", read: NotaryTimestampMetadata.init)
+        else { return files }
+        if let checksum = checksum(timestamp.signed.snapshot, unlessMatching: files["snapshot"]) {
+            let refetched = try await fetchByChecksum(request, [(name: "snapshot", checksum: checksum)])
+            // Not the listed snapshot either: refused as it is, nothing more asked for.
+            guard let bytes = refetched["snapshot"], self.checksum(of: bytes) == checksum else { return files }
+            files["snapshot"] = bytes
+        }
+        guard let snapshotBytes = files["snapshot"],
+              let snapshot = try? SignedMetadata(bytes: snapshotBytes, format: format, context: "snapshot.json", read: NotarySnapshotMetadata.init)
+        else { return files }
+        var stale: [(name: String, checksum: String)] = []
+        for name in Self.roleNames(request) where !["timestamp", "snapshot"].contains(name) {
+            if let checksum = checksum(snapshot.signed.meta[name], unlessMatching: files[name]) { stale.append((name, checksum)) }
+        }
+        guard !stale.isEmpty else { return files }
+        return files.merging(try await fetchByChecksum(request, stale)) { _, refetched in refetched }
+    }
+
+    /// The name a file is fetched by beside its role (`<role>.<checksum>.json`): its SHA-256, in hex.
+    private func checksum(of bytes: [UInt8]) -> String { DigestAlgorithm.sha256.hexHash(bytes) }
+
+    /// `names` fetched in parallel under their consistent names; a file the server does not
+    /// have is absent, and so is every file when the server (or a proxy before it) refuses
+    /// those names: the files fetched under plain names are then verified as they are, and
+    /// refused for their hashes as before. Past the caller's deadline, cancelled.
+    private func fetchByChecksum(_ request: Request, _ names: [(name: String, checksum: String)]) async throws -> NotaryTrustedCollection.Files {
+        do {
+            return try await fetchEachByChecksum(request, names)
+        } catch let error as TUFError {
+            logger.info("Notary metadata could not be fetched by checksum", metadata: [
+                "server": "\(request.server)", "gun": "\(request.gun)", "reason": "\(error)",
+            ])
+            return [:]
+        }
+    }
+
+    private func fetchEachByChecksum(_ request: Request, _ names: [(name: String, checksum: String)]) async throws -> NotaryTrustedCollection.Files {
+        let fetcher = try fetcher(for: request.caBundlePath)
+        let base = "\(request.server)/v2/\(request.gun)/_trust/tuf/"
+        fetchCount.add(names.count, ordering: .relaxed)
+        Counter(label: "signet_notary_metadata_requests_total").increment(by: names.count)
+        return try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
+            for (name, checksum) in names {
+                let maximum = Self.rootLevelRoles.contains(name) ? configuration.maximumRootBytes : configuration.maximumMetadataBytes
+                group.addTask { (name, try await fetcher.fetch(base + "\(name).\(checksum).json", maximumLength: maximum)) }
             }
             var files: NotaryTrustedCollection.Files = [:]
             for try await (name, bytes) in group {
