@@ -12,14 +12,23 @@ import Synchronization
 /// text is estimated to take (an entry holds what the decision holds until the writer builds and
 /// cuts it, and a decision of a large object can take megabytes: without the byte bound, a slow
 /// store and a stream of large objects would grow the queue to the count bound times that). The writer (``run()``, one task) takes what has gathered, up to a batch,
-/// and appends it in one transaction, so a busy server writes many entries per commit. When the
-/// queue is full (the store is slow, blocked or failing) a new entry is dropped, counted and
-/// logged at most once per ``HistoryRecorderConfiguration/warningInterval``; a batch the store
-/// refuses is dropped the same way. Retention runs every ``HistoryRecorderConfiguration/retentionInterval``
+/// and appends it in one transaction, so a busy server writes many entries per commit.
+///
+/// When the queue is full (the store is slow, blocked or failing), the namespace holding the
+/// most of what is short (entries, or bytes) makes room: its newest queued entries are dropped
+/// for the new one, each while it holds more than the new entry's namespace would with it (when
+/// bytes are short, several entries, of several namespaces, may go); when no such room can be
+/// made, the new entry is dropped and nothing else is. Whoever may create Pods in one namespace (denied creates and dry runs are entries
+/// too) then fills only that namespace's share while the store is slow, not the other
+/// namespaces' history, as the store's own cuts share by namespace (``HistoryTrimShares``).
+/// Dropped entries are counted and logged at most once per
+/// ``HistoryRecorderConfiguration/warningInterval``; a batch the store refuses is dropped the
+/// same way. Retention runs every ``HistoryRecorderConfiguration/retentionInterval``
 /// with the time of the injected clock.
 ///
 /// Metrics (bounded labels): `signet_history_records_written_total{store}`,
-/// `signet_history_records_dropped_total{reason="queue_full"|"write_failed"}`,
+/// `signet_history_records_dropped_total{reason="queue_full"|"queue_share"|"write_failed"}`
+/// (`queue_share`: queued entries dropped to make room for another namespace's),
 /// `signet_history_write_failures_total{store}`, `signet_history_write_duration_seconds{store}`,
 /// `signet_history_queue_entries{store}`, `signet_history_queue_bytes{store}` (estimated),
 /// `signet_history_retention_deleted_total{store}`,
@@ -37,14 +46,87 @@ public final class HistoryRecorder: Sendable {
 
     private struct State {
         /// Entries not yet written, made when the writer takes them (off the admission path),
-        /// with the bytes each was estimated to hold.
-        var pending: [(make: @Sendable () -> HistoryEntry, bytes: Int)] = []
+        /// with the bytes each was estimated to hold and the namespace it is of ("" for none).
+        var pending: [Pending] = []
         /// The sum of `pending`'s estimates and of the batch being written (until the store has
         /// it, the batch's entries are held here too).
         var pendingBytes = 0
+        /// What each namespace holds of `pending` (not of the batch being written), and the
+        /// sum of their bytes.
+        var held: [String: Holding] = [:]
+        var queuedBytes = 0
         var finished = false
         var lastWarning: ContinuousClock.Instant?
         var droppedSinceWarning = 0
+
+        struct Pending {
+            var make: @Sendable () -> HistoryEntry
+            var bytes: Int
+            var namespace: String
+        }
+
+        struct Holding {
+            var entries = 0
+            var bytes = 0
+        }
+
+        /// Queues `entry` within `capacity` entries and `maximumBytes` (an entry that finds
+        /// nothing queued or being written is always taken), making room by dropping the newest
+        /// entries of the namespace that holds the most of what is short, each time while it
+        /// holds more than `entry`'s namespace would with `entry`; false when the entry itself
+        /// is dropped, and then nothing else is. `evicted` counts the entries dropped for it.
+        mutating func admit(_ entry: Pending, capacity: Int, maximumBytes: Int, evicted: inout Int) -> Bool {
+            func fits(entries: Int, bytes: Int) -> Bool {
+                entries < capacity && (bytes == 0 || bytes + entry.bytes <= maximumBytes)
+            }
+            if !fits(entries: pending.count, bytes: pendingBytes) {
+                // The batch being written makes no room.
+                let writingBytes = pendingBytes - queuedBytes
+                if writingBytes > 0, writingBytes + entry.bytes > maximumBytes { return false }
+                // Planned on copies first: room is made only if the entry is then taken.
+                var entries = pending.count, bytes = pendingBytes, plan = held
+                let own = held[entry.namespace] ?? Holding()
+                var chosen: [Int] = []
+                // Where each namespace's next newest entry is looked for (below its last one chosen).
+                var searchEnd: [String: Int] = [:]
+                while !fits(entries: entries, bytes: bytes) {
+                    let byEntries = entries >= capacity
+                    func measure(_ holding: Holding) -> Int { byEntries ? holding.entries : holding.bytes }
+                    guard let (largest, holding) = plan.max(by: { measure($0.value) < measure($1.value) }), largest != entry.namespace,
+                          measure(holding) > measure(own) + (byEntries ? 1 : entry.bytes),
+                          let index = pending[..<(searchEnd[largest] ?? pending.endIndex)].lastIndex(where: { $0.namespace == largest })
+                    else { return false }
+                    searchEnd[largest] = index
+                    chosen.append(index)
+                    let bytesOff = pending[index].bytes
+                    entries -= 1
+                    bytes -= bytesOff
+                    plan[largest]?.entries -= 1
+                    plan[largest]?.bytes -= bytesOff
+                    if plan[largest]?.entries == 0 { plan[largest] = nil }
+                }
+                let dropped = Set(chosen)
+                for index in chosen { forget(pending[index]) }
+                pending = pending.indices.compactMap { dropped.contains($0) ? nil : pending[$0] }
+                pendingBytes = bytes
+                evicted = chosen.count
+            }
+            pending.append(entry)
+            pendingBytes += entry.bytes
+            queuedBytes += entry.bytes
+            held[entry.namespace, default: Holding()].entries += 1
+            held[entry.namespace, default: Holding()].bytes += entry.bytes
+            return true
+        }
+
+        /// Counts `entry` off its namespace's holding (it left the queue; its bytes stay in
+        /// `pendingBytes` while it is written).
+        mutating func forget(_ entry: Pending) {
+            queuedBytes -= entry.bytes
+            held[entry.namespace]?.entries -= 1
+            held[entry.namespace]?.bytes -= entry.bytes
+            if held[entry.namespace]?.entries == 0 { held[entry.namespace] = nil }
+        }
     }
 
     /// What the recorder has done so far (also in its metrics).
@@ -69,6 +151,7 @@ public final class HistoryRecorder: Sendable {
     private struct Instruments: Sendable {
         let written: Counter
         let droppedQueueFull: Counter
+        let droppedQueueShare: Counter
         let droppedWriteFailed: Counter
         let failures: Counter
         let duration: Metrics.Timer
@@ -80,6 +163,7 @@ public final class HistoryRecorder: Sendable {
         init(store: String) {
             written = Counter(label: "signet_history_records_written_total", dimensions: [("store", store)])
             droppedQueueFull = Counter(label: "signet_history_records_dropped_total", dimensions: [("reason", "queue_full")])
+            droppedQueueShare = Counter(label: "signet_history_records_dropped_total", dimensions: [("reason", "queue_share")])
             droppedWriteFailed = Counter(label: "signet_history_records_dropped_total", dimensions: [("reason", "write_failed")])
             failures = Counter(label: "signet_history_write_failures_total", dimensions: [("store", store)])
             duration = Metrics.Timer(label: "signet_history_write_duration_seconds", dimensions: [("store", store)], preferredDisplayUnit: .seconds)
@@ -106,7 +190,7 @@ public final class HistoryRecorder: Sendable {
     /// Queues `entry` for the writer; never waits. Dropped (and counted) when the queue is full
     /// or the recorder has finished.
     public func record(_ entry: HistoryEntry) {
-        record(estimatedBytes: entry.estimatedByteCount, deferred: { entry })
+        record(estimatedBytes: entry.estimatedByteCount, namespace: entry.namespace, deferred: { entry })
     }
 
     /// Queues the entry `make` builds; the writer calls `make`, so what it costs is not spent
@@ -114,16 +198,20 @@ public final class HistoryRecorder: Sendable {
     /// of the decision it captured). Never waits; dropped (and counted) like ``record(_:)``, and
     /// when the estimates of what is queued and being written would pass
     /// ``HistoryRecorderConfiguration/maximumQueuedBytes`` (an entry that finds nothing queued
-    /// or being written is always taken).
-    public func record(estimatedBytes: Int, deferred make: @escaping @Sendable () -> HistoryEntry) {
-        let bytes = max(0, estimatedBytes)
+    /// or being written is always taken). When the queue is full, the namespace holding the most
+    /// of it makes room (see the type's documentation); `namespace` is the entry's (nil for a
+    /// cluster-scoped object, which counts as a namespace of its own).
+    public func record(estimatedBytes: Int, namespace: String? = nil, deferred make: @escaping @Sendable () -> HistoryEntry) {
+        let entry = State.Pending(make: make, bytes: max(0, estimatedBytes), namespace: namespace ?? "")
+        var evicted = 0
         let accepted = state.withLockedValue { state -> Bool in
-            guard !state.finished, state.pending.count < configuration.capacity,
-                  state.pendingBytes == 0 || state.pendingBytes + bytes <= configuration.maximumQueuedBytes
-            else { return false }
-            state.pending.append((make, bytes))
-            state.pendingBytes += bytes
-            return true
+            guard !state.finished else { return false }
+            return state.admit(entry, capacity: configuration.capacity, maximumBytes: configuration.maximumQueuedBytes, evicted: &evicted)
+        }
+        if evicted > 0 {
+            drop(
+                evicted, reason: "the history queue is full (the store is slow or failing): entries of the namespace holding the most of it made room",
+                counter: metrics.droppedQueueShare)
         }
         guard accepted else {
             drop(1, reason: "the history queue is full (the store is slow or failing)", counter: metrics.droppedQueueFull)
@@ -211,6 +299,7 @@ public final class HistoryRecorder: Sendable {
                 }
                 let batch = state.pending.prefix(count)
                 let makers = batch.map(\.make)
+                for entry in batch { state.forget(entry) }
                 state.pending.removeFirst(count)
                 return (makers, bytes, (state.pending.count, state.pendingBytes))
             }

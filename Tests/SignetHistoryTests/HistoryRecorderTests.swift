@@ -5,9 +5,9 @@ import SignetTestSupport
 import Testing
 
 @Suite struct HistoryRecorderTests {
-    static func entry(_ minute: Int) -> HistoryEntry {
+    static func entry(_ minute: Int, namespace: String = "shop") -> HistoryEntry {
         HistoryEntry(
-            source: .admission, time: HistoryQueryChecks.base.addingTimeInterval(Double(minute) * 60), namespace: "shop",
+            source: .admission, time: HistoryQueryChecks.base.addingTimeInterval(Double(minute) * 60), namespace: namespace,
             objectKind: "Pod", name: "pod-\(minute)", latencyMs: 1, allowed: true,
             images: [HistoryImageRecord(image: "ghcr.io/acme/web:1.0", verdict: "allow", reason: "signed")])
     }
@@ -61,6 +61,78 @@ import Testing
         await writer.value
         #expect(store.takenEntries == 6)
         #expect(recorder.statistics == HistoryRecorder.Statistics(written: 6, dropped: 7, failedWrites: 0))
+    }
+
+    /// A namespace that floods while the store hangs fills its own share of the queue, not the
+    /// others' history: the namespace holding the most makes room for another's entry (its
+    /// newest queued entry goes), and its own new entries are dropped. The same holds for the
+    /// queue's bytes.
+    @Test func aFloodingNamespaceMakesRoomForTheOthers() async throws {
+        let store = BlockingHistoryStore()
+        var configuration = HistoryRecorderConfiguration()
+        configuration.capacity = 10
+        configuration.batchSize = 20
+        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
+        let writer = Task { await recorder.run() }
+        recorder.record(Self.entry(0, namespace: "flood"))
+        try await Self.waitUntil { store.startedWrites == 1 }
+        for minute in 1...30 { recorder.record(Self.entry(minute, namespace: "flood")) }
+        #expect(recorder.queued == 10 && recorder.statistics.dropped == 20)
+        for minute in 31...33 { recorder.record(Self.entry(minute, namespace: "quiet")) }
+        #expect(recorder.queued == 10 && recorder.statistics.dropped == 23)
+        // flood still holds the most (7 to 3): its new entries are the ones dropped.
+        for minute in 34...36 { recorder.record(Self.entry(minute, namespace: "flood")) }
+        #expect(recorder.queued == 10 && recorder.statistics.dropped == 26)
+        // Cluster-scoped objects count as a namespace of their own.
+        recorder.record(estimatedBytes: 100, namespace: nil, deferred: { Self.entry(37, namespace: "") })
+        #expect(recorder.queued == 10 && recorder.statistics.dropped == 27)
+        store.release()
+        recorder.finish()
+        await writer.value
+        let names = store.taken.map(\.name)
+        #expect(names == ["pod-0"] + (1...6).map { "pod-\($0)" } + ["pod-31", "pod-32", "pod-33", "pod-37"], "\(names)")
+
+        // By bytes: flood's large entries make room for quiet's.
+        let bytesStore = BlockingHistoryStore()
+        configuration.capacity = 100
+        configuration.maximumQueuedBytes = 40_000
+        let byBytes = HistoryRecorder(store: bytesStore, storeName: "test", configuration: configuration)
+        let bytesWriter = Task { await byBytes.run() }
+        byBytes.record(estimatedBytes: 1_000, namespace: "flood", deferred: { Self.entry(0, namespace: "flood") })
+        try await Self.waitUntil { bytesStore.startedWrites == 1 }
+        for minute in 1...10 { byBytes.record(estimatedBytes: 10_000, namespace: "flood", deferred: { Self.entry(minute, namespace: "flood") }) }
+        #expect(byBytes.queued == 3 && byBytes.statistics.dropped == 7)
+        byBytes.record(estimatedBytes: 10_000, namespace: "quiet", deferred: { Self.entry(11, namespace: "quiet") })
+        #expect(byBytes.queued == 3 && byBytes.statistics.dropped == 8)
+        // An entry that would pass the bound beside the batch being written alone makes no room.
+        byBytes.record(estimatedBytes: 39_500, namespace: "quiet", deferred: { Self.entry(12, namespace: "quiet") })
+        #expect(byBytes.queued == 3 && byBytes.statistics.dropped == 9)
+        bytesStore.release()
+        byBytes.finish()
+        await bytesWriter.value
+        #expect(bytesStore.taken.map(\.name) == ["pod-0", "pod-1", "pod-2", "pod-11"])
+
+        // Room is made only when the entry is then taken: `mid` (30 bytes) asking for 25 would
+        // need two of `big`'s entries, and after the first `big` (50) no longer holds more than
+        // `mid` would (55), so nothing is dropped but the new entry.
+        let planStore = BlockingHistoryStore()
+        configuration.maximumQueuedBytes = 100
+        let planned = HistoryRecorder(store: planStore, storeName: "test", configuration: configuration)
+        let plannedWriter = Task { await planned.run() }
+        planned.record(estimatedBytes: 1, namespace: "big", deferred: { Self.entry(0, namespace: "big") })
+        try await Self.waitUntil { planStore.startedWrites == 1 }
+        for minute in 1...6 { planned.record(estimatedBytes: 10, namespace: "big", deferred: { Self.entry(minute, namespace: "big") }) }
+        for minute in 7...9 { planned.record(estimatedBytes: 10, namespace: "mid", deferred: { Self.entry(minute, namespace: "mid") }) }
+        #expect(planned.queued == 9 && planned.queuedBytes == 91 && planned.statistics.dropped == 0)
+        planned.record(estimatedBytes: 25, namespace: "mid", deferred: { Self.entry(10, namespace: "mid") })
+        #expect(planned.queued == 9 && planned.queuedBytes == 91 && planned.statistics.dropped == 1)
+        // `small` asking for 20 takes two of `big`'s newest.
+        planned.record(estimatedBytes: 20, namespace: "small", deferred: { Self.entry(11, namespace: "small") })
+        #expect(planned.queued == 8 && planned.queuedBytes == 91 && planned.statistics.dropped == 3)
+        planStore.release()
+        planned.finish()
+        await plannedWriter.value
+        #expect(planStore.taken.map(\.name) == ["pod-0", "pod-1", "pod-2", "pod-3", "pod-4", "pod-7", "pod-8", "pod-9", "pod-11"])
     }
 
     /// The queue's second bound: the estimated bytes of what it holds. An entry that finds the
@@ -119,7 +191,7 @@ import Testing
     @Test func retentionRunsAtTheInjectedClock() async throws {
         let directory = TemporaryDirectory(prefix: "signet-history-recorder")
         let store = try await SQLiteHistoryStore.open(path: directory.file("history.sqlite").path)
-        try await store.append((0..<10).map(Self.entry))
+        try await store.append((0..<10).map { Self.entry($0) })
         let now = NIOLockedValueBox(HistoryQueryChecks.base.addingTimeInterval(12 * 60))
         var configuration = HistoryRecorderConfiguration()
         configuration.retention = HistoryRetention(maximumAge: .seconds(5 * 60), maximumEntries: 3)

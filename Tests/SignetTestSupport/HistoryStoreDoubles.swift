@@ -8,12 +8,15 @@ import Synchronization
 /// A store whose writes wait until ``release()`` (a disk or database that hangs), counting the
 /// writes that started and the entries it took.
 public final class BlockingHistoryStore: HistoryStore {
-    private let state = NIOLockedValueBox<(released: Bool, waiters: [CheckedContinuation<Void, Never>], started: Int, taken: Int)>((false, [], 0, 0))
+    private let state = NIOLockedValueBox<(released: Bool, waiters: [CheckedContinuation<Void, Never>], started: Int, taken: [HistoryEntry])>(
+        (false, [], 0, []))
 
     public init() {}
 
     public var startedWrites: Int { state.withLockedValue { $0.started } }
-    public var takenEntries: Int { state.withLockedValue { $0.taken } }
+    public var takenEntries: Int { state.withLockedValue { $0.taken.count } }
+    /// The entries taken, in order.
+    public var taken: [HistoryEntry] { state.withLockedValue { $0.taken } }
 
     public func release() {
         let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
@@ -28,7 +31,7 @@ public final class BlockingHistoryStore: HistoryStore {
         await withCheckedContinuation { continuation in
             let released = state.withLockedValue { state -> Bool in
                 state.started += 1
-                state.taken += entries.count
+                state.taken += entries
                 if !state.released { state.waiters.append(continuation) }
                 return state.released
             }
