@@ -391,17 +391,36 @@ public struct PolicyLoader: Sendable {
                     }
                 }
                 if let body = value(mapping, "key")?.mapping {
-                    try checkKeys(body, allowed: keyFields, path: "\(path).key", at: location)
-                    try checkTrustRootFields(body, path: "\(path).key", at: location)
-                    for (keyIndex, key) in (value(body, "publicKeys")?.sequence ?? []).enumerated() {
-                        guard let keyMapping = key.mapping else { continue }
-                        let keyPath = "\(path).key.publicKeys[\(keyIndex)]"
-                        try checkKeys(keyMapping, allowed: publicKeyFields, path: keyPath, at: location)
-                        if let secret = value(keyMapping, "secretRef")?.mapping {
-                            try checkKeys(secret, allowed: secretRefFields, path: "\(keyPath).secretRef", at: location)
-                        }
+                    try checkKeyFields(body, path: "\(path).key", at: location)
+                }
+                // An attestation's signer is a key or keyless authority as any other: a field
+                // misspelt there (an identity's `extensions`, a `threshold`) must not be dropped
+                // unseen, widening who may sign (the CRD keeps `attestations` unpruned).
+                let requirements = value(mapping, "attestations")?.mapping.flatMap { value($0, "require")?.sequence } ?? []
+                for (index, requirement) in requirements.enumerated() {
+                    guard let requirementMapping = requirement.mapping else { continue }
+                    let requirementPath = "\(path).attestations.require[\(index)]"
+                    if let body = value(requirementMapping, "key")?.mapping {
+                        try checkKeyFields(body, path: "\(requirementPath).key", at: location)
+                    }
+                    if let body = value(requirementMapping, "keyless")?.mapping {
+                        try checkKeylessFields(body, path: "\(requirementPath).keyless", at: location)
                     }
                 }
+            }
+        }
+    }
+
+    /// The fields of a `key` authority (or an attestation's `key` signer) at `path`.
+    private static func checkKeyFields(_ body: Node.Mapping, path: String, at location: PolicySourceLocation) throws(PolicyLoadError) {
+        try checkKeys(body, allowed: keyFields, path: path, at: location)
+        try checkTrustRootFields(body, path: path, at: location)
+        for (keyIndex, key) in (value(body, "publicKeys")?.sequence ?? []).enumerated() {
+            guard let keyMapping = key.mapping else { continue }
+            let keyPath = "\(path).publicKeys[\(keyIndex)]"
+            try checkKeys(keyMapping, allowed: publicKeyFields, path: keyPath, at: location)
+            if let secret = value(keyMapping, "secretRef")?.mapping {
+                try checkKeys(secret, allowed: secretRefFields, path: "\(keyPath).secretRef", at: location)
             }
         }
     }

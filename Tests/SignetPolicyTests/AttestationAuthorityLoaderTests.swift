@@ -86,6 +86,16 @@ struct AttestationAuthorityLoaderTests {
             return
         }
         #expect(error.fieldPath?.hasPrefix("spec.authorities[0].attestations.require[0].keyless.identities[0]") == true, "\(error)")
+        // A misspelt restriction of the identity is refused, as under a keyless authority: read
+        // without it, the identity would admit any repository's workflow of that name.
+        let misspelt = yaml.replacingOccurrences(
+            of: "subjectRegExp: \"^https://github.com/example/.*$\"}",
+            with: "subjectRegExp: \"^https://github.com/.*$\", extention: {githubWorkflowRepository: example/app}}")
+        guard case .failure(let unknown) = load(misspelt) else {
+            Issue.record("accepted a misspelt identity field")
+            return
+        }
+        #expect(unknown.fieldPath == "spec.authorities[0].attestations.require[0].keyless.identities[0].extention", "\(unknown)")
     }
 
     @Test func badRequirementsAreRefusedNamingTheField() throws {
@@ -96,6 +106,8 @@ struct AttestationAuthorityLoaderTests {
             (attestationPolicy("            conditions:\n              - {path: a, operator: matches, value: \"(\"}\n"),
              "spec.authorities[0].attestations.require[0].conditions", "valid regular expression"),
             (attestationPolicy("            signer: x\n"), "spec.authorities[0].attestations.require[0]", "unknown field(s) signer"),
+            // The signer's own fields, as a key authority's: a misspelt threshold is no threshold of 1.
+            (attestationPolicy("              threshhold: 2\n"), "spec.authorities[0].attestations.require[0].key.threshhold", "unknown field"),
             (attestationPolicy("            keyless: {identities: []}\n"), "spec.authorities[0].attestations.require[0]", "key or keyless, not both"),
         ]
         for (yaml, field, message) in cases {
