@@ -86,6 +86,56 @@ struct HTTPServerHandlingTests {
         #expect(handler.handleCalls.load(ordering: .relaxed) == 0)
     }
 
+    /// Waits for ever, noting when it is cancelled instead.
+    final class HangingHandler: HTTPRequestHandler {
+        let started = Atomic<Int>(0)
+        let cancelled = Atomic<Int>(0)
+
+        func handle(_ request: HTTPRequest, context: HTTPRequestContext) async -> HTTPResponse { .text(500, "unused\n") }
+
+        func begin(_ request: HTTPRequest, context: HTTPRequestContext) -> HTTPHandling {
+            .waiting {
+                self.started.wrappingAdd(1, ordering: .relaxed)
+                do {
+                    try await Task.sleep(for: .seconds(3600))
+                } catch {
+                    self.cancelled.wrappingAdd(1, ordering: .relaxed)
+                }
+                return .text(200, "too late\n")
+            }
+        }
+    }
+
+    /// A client that sends a request and goes away has its request's work cancelled: an
+    /// admission review abandoned at once went on until its deadline (verifying, holding its
+    /// body), outside every connection and body limit, as often as a client could connect.
+    @Test(.timeLimit(.minutes(5)))
+    func aRequestWhoseClientWentAwayIsCancelled() async throws {
+        let pki = try TestPKI()
+        let handler = HangingHandler()
+        let server = try Self.server(pki, handler, HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 1))
+        let port = try server.start()
+        let client = #"""
+            import socket, ssl, sys, time
+            port, ca = int(sys.argv[1]), sys.argv[2]
+            context = ssl.create_default_context(cafile=ca)
+            for _ in range(3):
+                sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost")
+                sock.sendall(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}")
+                time.sleep(0.2)
+                sock.close()
+            """#
+        let result = try await TestProcess.run("python3", ["-c", client, "\(port)", pki.caFile])
+        #expect(result.status == 0, "\(result.stderr)")
+        let deadline = TestBudget.deadline(60)
+        while handler.cancelled.load(ordering: .relaxed) < 3 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(handler.started.load(ordering: .relaxed) == 3)
+        #expect(handler.cancelled.load(ordering: .relaxed) == 3, "the abandoned requests' work went on")
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// Counts the loop's passes (the `beforeAnswersAreSent` hook runs once per pass) and notes,
     /// for each request it answers at once, the pass it was answered in.
     final class PassCountingHandler: HTTPRequestHandler {

@@ -85,6 +85,9 @@ final class ServerConnection {
     private var peerCertificateNames: [String] = []
     /// Moves a streamed response's chunks to this connection (see ``startStreaming(_:)``).
     private var streamTask: Task<Void, Never>?
+    /// The handler's work for the request being processed, when it suspended (cancelled when
+    /// the connection closes first).
+    private var handlerTask: Task<Void, Never>?
 
     private var core: ServerCore { loop.core }
 
@@ -370,8 +373,9 @@ final class ServerConnection {
         core.requestsInFlight.wrappingAdd(1, ordering: .relaxed)
         // Started on this thread, so work that does not suspend answers before `dispatch`
         // returns, with no trip through the loop's queue. When it suspends, it resumes on this
-        // loop (its executor preference), so the answer is written from the loop's thread either way.
-        Task.immediateDetached(executorPreference: loop) {
+        // loop (its executor preference), so the answer is written from the loop's thread either
+        // way. Kept, so that a connection closed meanwhile cancels it (`closeNow`).
+        handlerTask = Task.immediateDetached(executorPreference: loop) {
             let response = await work()
             let answer: @Sendable () -> Void = {
                 core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
@@ -384,6 +388,7 @@ final class ServerConnection {
     /// Writes the handler's response; keeps the connection for the next request or closes it.
     func complete(_ response: HTTPResponse) {
         guard case .processing(let request) = state else { return }
+        handlerTask = nil
         releaseBody()
         requestsServed += 1
         if let stream = response.stream, !request.isHead, response.status >= 200, response.status != 204 {
@@ -620,6 +625,11 @@ final class ServerConnection {
         state = .closed
         streamTask?.cancel()
         streamTask = nil
+        // A request whose client went away is not worked on for nobody: an admission review
+        // abandoned at once would otherwise go on verifying (and holding its body) until its
+        // deadline, outside every connection and body limit, as often as a client can connect.
+        handlerTask?.cancel()
+        handlerTask = nil
         releaseBody()
         countUnsentOutput()
         close(fd)
