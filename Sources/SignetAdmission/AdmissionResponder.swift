@@ -421,6 +421,25 @@ public struct AdmissionResponder: Sendable {
     }
 
     /// What policies need to know of the object under admission.
+    /// The kinds whose name alone sets them apart where a decision is read later (alerts,
+    /// audit records, history), with the group each belongs to: signet's own resources and
+    /// Namespaces, whose refused changes are attempts to switch signet off (their deny alerts
+    /// are never limited).
+    static let guardedKinds: [String: String] = [
+        "ClusterImagePolicy": ClusterImagePolicy.group, "PolicyException": ClusterImagePolicy.group,
+        "EmergencyBypass": ClusterImagePolicy.group, "Namespace": "",
+    ]
+
+    /// `kind`'s name as the subject carries it: the kind alone, but `Kind.group` (`.core` for
+    /// the core group) for a guarded kind's name under another group. No API server sends
+    /// that; a review made up to look like one (an `apps` "EmergencyBypass" carrying a pod
+    /// spec, which is decided as a workload) would otherwise pass for it where the name alone
+    /// is read, and its deny alerts go unlimited.
+    static func subjectKind(_ kind: GroupVersionKind) -> String {
+        guard let group = guardedKinds[kind.kind], group != kind.group else { return kind.kind }
+        return "\(kind.kind).\(kind.group.isEmpty ? "core" : kind.group)"
+    }
+
     func subject(of request: AdmissionRequest) -> AdmissionSubject {
         let references = request.object?.references ?? PodObjectReferences()
         var pullSecrets = references.imagePullSecrets
@@ -442,7 +461,7 @@ public struct AdmissionResponder: Sendable {
         let named = request.name.flatMap { $0.isEmpty ? nil : $0 } ?? references.name
         return AdmissionSubject(
             namespace: request.namespace, name: named ?? references.generateName, nameIsGeneratePrefix: named == nil && references.generateName != nil,
-            uid: references.uid, kind: request.kind.kind, operation: request.operation.rawValue,
+            uid: references.uid, kind: Self.subjectKind(request.kind), operation: request.operation.rawValue,
             dryRun: request.dryRun ?? false, userName: request.userInfo?.username, namespaceLabels: labels,
             imagePullSecrets: pullSecrets, serviceAccountName: references.serviceAccountName,
             controller: references.controller)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+@testable import SignetAdmission
 import SignetPolicy
 import SignetTestSupport
 import Testing
@@ -104,6 +105,15 @@ struct AlertDispatcherTests {
         // Attempts to switch signet off are never limited: an exception refused in the flooded namespace.
         #expect(dispatcher.enqueue(Alert(
             kind: .deny, summary: "denied", namespace: "mallory", object: "PolicyException/all", images: [], reason: "no", time: "2026-11-30T12:00:00Z")))
+        #expect(AdmissionResponder.subjectKind(GroupVersionKind(group: "signet.dev", version: "v1alpha1", kind: "EmergencyBypass")) == "EmergencyBypass")
+        #expect(AdmissionResponder.subjectKind(GroupVersionKind(group: "", version: "v1", kind: "Namespace")) == "Namespace")
+        #expect(AdmissionResponder.subjectKind(GroupVersionKind(group: "", version: "v1", kind: "PolicyException")) == "PolicyException.core")
+        #expect(AdmissionResponder.subjectKind(GroupVersionKind(group: "apps", version: "v1", kind: "Deployment")) == "Deployment")
+        // ... but a review made up to look like one (the kind's name under another group, which
+        // the subject names with its group) is a workload as any other.
+        #expect(!dispatcher.enqueue(Alert(
+            kind: .deny, summary: "denied", namespace: "mallory", object: "\(AdmissionResponder.subjectKind(GroupVersionKind(group: "apps", version: "v1", kind: "EmergencyBypass")))/x",
+            images: ["a/x:1"], reason: "no", time: "2026-11-30T12:00:00Z")))
         // A limited alert is not remembered: the same denial goes once the namespace has a token again.
         clock.withLockedValue { $0 += .seconds(30) }
         #expect(dispatcher.enqueue(deny("mallory", 199)))

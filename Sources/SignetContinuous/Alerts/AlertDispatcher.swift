@@ -137,7 +137,9 @@ public final class AlertDispatcher: Sendable {
     /// Whether a deny alert is of a workload (a Pod or a controller of Pods), which anyone who
     /// may create them causes at will; the denials of signet's own resources and of Namespaces
     /// (an exception, a bypass or an opt-out label refused: attempts to switch signet off) are
-    /// never limited.
+    /// never limited. The kind is the decision's subject's, qualified by its group when a review
+    /// names one of those kinds under another group
+    /// (``AdmissionResponder/subjectKind(_:)``), so a made-up one is limited as a workload.
     static func isWorkload(_ alert: Alert) -> Bool {
         let kind = alert.object.map { String($0.prefix { $0 != "/" }) } ?? ""
         return !["ClusterImagePolicy", "PolicyException", "EmergencyBypass", "Namespace"].contains(kind)
