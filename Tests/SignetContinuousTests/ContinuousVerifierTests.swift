@@ -33,6 +33,21 @@ struct ContinuousVerifierTests {
         return configuration
     }
 
+    /// A scanner of the `release` key policy whose verifications give up after `deadline`
+    /// (the hanging registry's images take it whole).
+    static func releaseScanner(deadline: Duration) throws -> PodScanner {
+        ScanFixtures.scanner(
+            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
+            deadline: deadline)
+    }
+
+    /// Full scans (and rounds between them) two Pods at a time, changes looked for every 50 ms.
+    static var batchesOfTwo: ContinuousVerifier.Configuration {
+        var configuration = configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
+        configuration.fullScanBatch = 2
+        return configuration
+    }
+
     /// Polls `condition` (which runs curl against the API double) on a thread of its own, so it
     /// never blocks the cooperative pool the server under test needs, until the budget (which
     /// catches hangs, not slowness) is spent.
@@ -177,11 +192,8 @@ struct ContinuousVerifierTests {
             let pod = ScanFixtures.pod("slow-\(index)", namespace: "aaa-tenant", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
             _ = try server.apply("pods", Self.podObject(pod))
         }
-        let scanner = ScanFixtures.scanner(
-            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
-            deadline: .milliseconds(500))
-        var configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
-        configuration.fullScanBatch = 2
+        let scanner = try Self.releaseScanner(deadline: .milliseconds(500))
+        let configuration = Self.batchesOfTwo
         let token = NIOLockedValueBox(ContinuousVerifier.ChangeToken(cluster: "revision-1", namespaces: ["aaa-tenant": "exceptions-1"]))
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
@@ -395,11 +407,8 @@ struct ContinuousVerifierTests {
         let client = try Self.client(of: server)
         let web = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
         _ = try server.apply("pods", Self.podObject(web))
-        let scanner = ScanFixtures.scanner(
-            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
-            deadline: .milliseconds(300))
-        var configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
-        configuration.fullScanBatch = 2
+        let scanner = try Self.releaseScanner(deadline: .milliseconds(300))
+        let configuration = Self.batchesOfTwo
         let token = NIOLockedValueBox("revision-1")
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
@@ -453,11 +462,8 @@ struct ContinuousVerifierTests {
         ]
         _ = try server.apply("policyreports", earlier)
         let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
-        let scanner = ScanFixtures.scanner(
-            try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
-            deadline: .seconds(1))
-        var configuration = Self.configuration(interval: .seconds(3600), changeCheck: .milliseconds(50))
-        configuration.fullScanBatch = 2
+        let scanner = try Self.releaseScanner(deadline: .seconds(1))
+        let configuration = Self.batchesOfTwo
         let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
         let verifier = ContinuousVerifier(
             configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },

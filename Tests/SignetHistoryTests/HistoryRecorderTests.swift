@@ -21,6 +21,20 @@ import Testing
         }
     }
 
+    /// A recorder over a store that hangs, its writer already stuck writing a first entry of
+    /// `bytes` in `namespace`: what is recorded next stays queued until the store is released.
+    static func stuckRecorder(
+        _ configuration: HistoryRecorderConfiguration, bytes: Int? = nil, namespace: String = "shop"
+    ) async throws -> (store: BlockingHistoryStore, recorder: HistoryRecorder, writer: Task<Void, Never>) {
+        let store = BlockingHistoryStore()
+        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
+        let writer = Task { await recorder.run() }
+        let first = entry(0, namespace: namespace)
+        recorder.record(estimatedBytes: bytes ?? first.estimatedByteCount, namespace: namespace, deferred: { first })
+        try await waitUntil { store.startedWrites == 1 }
+        return (store, recorder, writer)
+    }
+
     @Test func entriesReachTheStoreInBatches() async throws {
         let directory = TemporaryDirectory(prefix: "signet-history-recorder")
         let store = try await SQLiteHistoryStore.open(path: directory.file("history.sqlite").path)
@@ -44,14 +58,10 @@ import Testing
     /// A store that hangs: `record` returns at once, the queue holds its capacity, the rest is
     /// dropped and counted; once the store answers, what was queued is written.
     @Test func aBlockedStoreNeverHoldsUpRecording() async throws {
-        let store = BlockingHistoryStore()
         var configuration = HistoryRecorderConfiguration()
         configuration.capacity = 5
         configuration.batchSize = 5
-        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
-        let writer = Task { await recorder.run() }
-        recorder.record(Self.entry(0))
-        try await Self.waitUntil { store.startedWrites == 1 }
+        let (store, recorder, writer) = try await Self.stuckRecorder(configuration)
         // The writer is stuck in the store; these return without waiting for it.
         for minute in 1...12 { recorder.record(Self.entry(minute)) }
         #expect(recorder.queued == 5)
@@ -68,14 +78,10 @@ import Testing
     /// newest queued entry goes), and its own new entries are dropped. The same holds for the
     /// queue's bytes.
     @Test func aFloodingNamespaceMakesRoomForTheOthers() async throws {
-        let store = BlockingHistoryStore()
         var configuration = HistoryRecorderConfiguration()
         configuration.capacity = 10
         configuration.batchSize = 20
-        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
-        let writer = Task { await recorder.run() }
-        recorder.record(Self.entry(0, namespace: "flood"))
-        try await Self.waitUntil { store.startedWrites == 1 }
+        let (store, recorder, writer) = try await Self.stuckRecorder(configuration, namespace: "flood")
         for minute in 1...30 { recorder.record(Self.entry(minute, namespace: "flood")) }
         #expect(recorder.queued == 10 && recorder.statistics.dropped == 20)
         for minute in 31...33 { recorder.record(Self.entry(minute, namespace: "quiet")) }
@@ -93,13 +99,9 @@ import Testing
         #expect(names == ["pod-0"] + (1...6).map { "pod-\($0)" } + ["pod-31", "pod-32", "pod-33", "pod-37"], "\(names)")
 
         // By bytes: flood's large entries make room for quiet's.
-        let bytesStore = BlockingHistoryStore()
         configuration.capacity = 100
         configuration.maximumQueuedBytes = 40_000
-        let byBytes = HistoryRecorder(store: bytesStore, storeName: "test", configuration: configuration)
-        let bytesWriter = Task { await byBytes.run() }
-        byBytes.record(estimatedBytes: 1_000, namespace: "flood", deferred: { Self.entry(0, namespace: "flood") })
-        try await Self.waitUntil { bytesStore.startedWrites == 1 }
+        let (bytesStore, byBytes, bytesWriter) = try await Self.stuckRecorder(configuration, bytes: 1_000, namespace: "flood")
         for minute in 1...10 { byBytes.record(estimatedBytes: 10_000, namespace: "flood", deferred: { Self.entry(minute, namespace: "flood") }) }
         #expect(byBytes.queued == 3 && byBytes.statistics.dropped == 7)
         byBytes.record(estimatedBytes: 10_000, namespace: "quiet", deferred: { Self.entry(11, namespace: "quiet") })
@@ -115,12 +117,8 @@ import Testing
         // Room is made only when the entry is then taken: `mid` (30 bytes) asking for 25 would
         // need two of `big`'s entries, and after the first `big` (50) no longer holds more than
         // `mid` would (55), so nothing is dropped but the new entry.
-        let planStore = BlockingHistoryStore()
         configuration.maximumQueuedBytes = 100
-        let planned = HistoryRecorder(store: planStore, storeName: "test", configuration: configuration)
-        let plannedWriter = Task { await planned.run() }
-        planned.record(estimatedBytes: 1, namespace: "big", deferred: { Self.entry(0, namespace: "big") })
-        try await Self.waitUntil { planStore.startedWrites == 1 }
+        let (planStore, planned, plannedWriter) = try await Self.stuckRecorder(configuration, bytes: 1, namespace: "big")
         for minute in 1...6 { planned.record(estimatedBytes: 10, namespace: "big", deferred: { Self.entry(minute, namespace: "big") }) }
         for minute in 7...9 { planned.record(estimatedBytes: 10, namespace: "mid", deferred: { Self.entry(minute, namespace: "mid") }) }
         #expect(planned.queued == 9 && planned.queuedBytes == 91 && planned.statistics.dropped == 0)
@@ -139,15 +137,11 @@ import Testing
     /// queue empty is taken whatever its size; after that, one that would pass the bound is
     /// dropped even though the entry bound is far away, and what the writer takes is counted off.
     @Test func theQueueIsBoundedByBytesToo() async throws {
-        let store = BlockingHistoryStore()
         var configuration = HistoryRecorderConfiguration()
         configuration.capacity = 100
         configuration.batchSize = 1
         configuration.maximumQueuedBytes = 10_000
-        let recorder = HistoryRecorder(store: store, storeName: "test", configuration: configuration)
-        let writer = Task { await recorder.run() }
-        recorder.record(Self.entry(0))
-        try await Self.waitUntil { store.startedWrites == 1 }
+        let (store, recorder, writer) = try await Self.stuckRecorder(configuration)
         // The entry being written still counts until the store has it.
         let first = Self.entry(0).estimatedByteCount
         #expect(recorder.queued == 0 && recorder.queuedBytes == first)
