@@ -52,7 +52,15 @@ extension PolicyLoader {
             switch (fields["key"], fields["keyless"]) {
             case (let body?, nil):
                 let key = try Self.decode(ClusterImagePolicy.KeyAuthority.self, body, orThrow: { invalid("\(field).key", "not a key authority: \($0)") })
-                signer = .key(try compileKeyAuthority(key, path: "\(field).key", source: source))
+                let trust = try compileKeyAuthority(key, path: "\(field).key", source: source)
+                // A logged attestation is one Sigstore bundle, which carries one signature: a
+                // threshold above 1 could never be met, and every image would be denied.
+                if trust.threshold > 1, trust.transparencyLog.requirement == .require {
+                    throw invalid(
+                        "\(field).key.threshold",
+                        "a threshold of \(trust.threshold) cannot be met with transparencyLog require: a logged attestation (a Sigstore bundle) carries one signature; require several attestations, one per key, instead")
+                }
+                signer = .key(trust)
             case (nil, let body?):
                 let keyless = try Self.decode(
                     ClusterImagePolicy.KeylessAuthority.self, body, orThrow: { invalid("\(field).keyless", "not a keyless authority: \($0)") })

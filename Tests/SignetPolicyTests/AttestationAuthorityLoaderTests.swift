@@ -98,6 +98,38 @@ struct AttestationAuthorityLoaderTests {
         #expect(unknown.fieldPath == "spec.authorities[0].attestations.require[0].keyless.identities[0].extention", "\(unknown)")
     }
 
+    /// A logged attestation is one Sigstore bundle with one signature: two keys of two required
+    /// with `transparencyLog: require` could never pass, and are refused at load (without the
+    /// log, each key's envelope signature counts).
+    @Test func aThresholdTheLogCannotMeetIsRefused() throws {
+        func policy(_ log: String) -> String {
+            policyYAML(name: "attested", authorities: """
+                    - name: attested
+                      attestations:
+                        require:
+                          - predicateType: slsaprovenance1
+                            key:
+                              threshold: 2
+                              transparencyLog: \(log)
+                              publicKeys:
+                                - pem: |
+                \(examplePEM)
+                                - pem: |
+                                    -----BEGIN PUBLIC KEY-----
+                                    MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEf/eyDGwFyG2XnQQL/WOxxHtHH4Xv
+                                    54vgxxNfATKAHQYFpp4M8whfWrbuTF6WLltHv2JIw2UwKwocoo0bOFmTng==
+                                    -----END PUBLIC KEY-----
+                """)
+        }
+        _ = try load(policy("ignore")).get()
+        guard case .failure(let error) = load(policy("require")) else {
+            Issue.record("accepted a threshold a logged attestation cannot meet")
+            return
+        }
+        #expect(error.fieldPath == "spec.authorities[0].attestations.require[0].key.threshold", "\(error)")
+        #expect(error.message.contains("carries one signature"), "\(error.message)")
+    }
+
     @Test func badRequirementsAreRefusedNamingTheField() throws {
         let cases: [(String, String, String)] = [
             (attestationPolicy(type: "provenance"), "spec.authorities[0].attestations.require[0].predicateType", "cosign's aliases"),
