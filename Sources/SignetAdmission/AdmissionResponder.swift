@@ -148,11 +148,13 @@ public struct AdmissionResponder: Sendable {
             return answer(request, response: response, outcome: outcome, since: start, client: client)
         case .evaluating(let evaluation, let evaluator, let pending):
             let decision = await evaluator.finish(pending, deadline: deadline)
+            if Task.isCancelled { return abandoned(request) }
             let (response, outcome) = Self.conclude(evaluation, with: decision)
             return answer(request, response: response, outcome: outcome, since: start, client: client)
         case .resolvingOwners(var prepared, let resolver, let controller):
             let resolution = await Self.owners(
                 of: prepared.subject, images: prepared.images, controller: controller, resolver: resolver, deadline: deadline)
+            if Task.isCancelled { return abandoned(request) }
             prepared.subject.owners = resolution.owners
             if let problem = resolution.problem {
                 prepared.notes.append("exceptions for the controllers of this \(request.kind.kind) were not applied: \(problem)")
@@ -163,6 +165,16 @@ public struct AdmissionResponder: Sendable {
             }
             return await complete(evaluate(prepared), request: request, deadline: deadline, since: start, client: client)
         }
+    }
+
+    /// The answer to a review whose client went away before it was decided (its task
+    /// cancelled when the connection closed): nobody receives it, so no metric, audit record,
+    /// history entry, alert or Event claims a decision; one line says it was abandoned.
+    private func abandoned(_ request: AdmissionRequest) -> AdmissionHTTPResult {
+        logger.info("admission review abandoned: its connection closed before it was decided", metadata: [
+            "uid": "\(request.uid)", "namespace": "\(request.namespace ?? "")", "kind": "\(request.kind.kind)", "name": "\(request.name ?? "")",
+        ])
+        return AdmissionHTTPResult(status: 503, contentType: "text/plain", body: Array("the review was abandoned\n".utf8))
     }
 
     /// Logs, counts and audits a decided request; its HTTP answer.

@@ -53,7 +53,8 @@ struct SignetRequestHandler: HTTPRequestHandler {
         case .waiting(let rest):
             return .waiting {
                 let response = await rest()
-                Self.record(response, to: request, context: context)
+                // Abandoned (the connection closed): no answer went out to count.
+                if !Task.isCancelled { Self.record(response, to: request, context: context) }
                 return response
             }
         }

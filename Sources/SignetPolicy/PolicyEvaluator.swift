@@ -342,7 +342,9 @@ public struct PolicyEvaluator: Sendable {
                     unreported[jobs[started].image] -= 1
                     started += 1
                 }
-                guard started < jobs.count else { return }
+                // A review whose client went away (its task cancelled) starts nothing more: the
+                // jobs left would otherwise all start at once as the cancelled ones return.
+                guard started < jobs.count, !Task.isCancelled else { return }
                 let (image, policy) = jobs[started]
                 let reference = unfinished[image].work.parsed.reference
                 let open = progress[image][policy]
@@ -674,6 +676,10 @@ public struct PolicyEvaluator: Sendable {
         let missed = AuthorityResult(
             authority: authority.name, status: .error, reason: "could not verify: the admission deadline passed", cache: .miss, transient: true)
         if ContinuousClock.now >= deadline { return missed }
+        if Task.isCancelled {
+            return AuthorityResult(
+                authority: authority.name, status: .error, reason: "could not verify: the review was abandoned", cache: .miss, transient: true)
+        }
         do {
             let verdict = try await verifier.verify(image: image, authority: authority, policy: policy, deadline: deadline)
             if ContinuousClock.now >= deadline { return missed }

@@ -461,6 +461,67 @@ struct AdmissionBeginningTests {
         }
     }
 
+    /// Counts its calls and waits until cancelled (a registry that never answers).
+    final class HangingVerifier: AuthorityVerifier, Sendable {
+        private let count = NIOLockedValueBox(0)
+        var calls: Int { count.withLockedValue { $0 } }
+
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            count.withLockedValue { $0 += 1 }
+            try await Task.sleep(for: .seconds(3600))
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "too late")
+        }
+    }
+
+    /// Keeps every audit record.
+    final class RecordCapture: AuditSink {
+        private let records = NIOLockedValueBox<[AdmissionAuditRecord]>([])
+        var count: Int { records.withLockedValue { $0.count } }
+        var kinds: [String] { records.withLockedValue { $0.map(\.kind) } }
+        func record(_ record: AdmissionAuditRecord) { records.withLockedValue { $0.append(record) } }
+    }
+
+    /// A review whose client went away (its task cancelled, as the server does when the
+    /// connection closes) starts no verification beyond those under way, and leaves no audit
+    /// record (nor, from it, a history entry, an alert or an Event) of a decision nobody received.
+    @Test func anAbandonedReviewStartsNothingMoreAndRecordsNothing() async throws {
+        let keyless = try PolicyLoader().load(files: [PolicySourceFile(
+            name: "keyless.yaml",
+            bytes: Array(try Data(contentsOf: TestPaths.packageRoot.appendingPathComponent("policies/examples/keyless-github-actions.yaml"))))])
+        let verifier = HangingVerifier()
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: keyless, verifier: verifier))
+        let records = RecordCapture()
+        responder.auditSink = records
+        let pod = WorkloadFixture.all[0].wrap
+        let containers = (0..<40).map { ("c\($0)", "ghcr.io/my-org/my-app:v\($0)") }
+        let body = review(kind: "Pod", resource: "pods", object: pod(podSpec(containers: containers)))
+        let reviewing = Task { [responder] in await responder.respond(to: body, deadline: farDeadline) }
+        // The evaluator verifies 16 at a time (`PolicyEvaluator.concurrentVerifications`).
+        let atOnce = 16
+        let end = ContinuousClock.now + TestBudget.seconds(60)
+        while verifier.calls < atOnce, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(verifier.calls == atOnce)
+        reviewing.cancel()
+        _ = await reviewing.value
+        #expect(verifier.calls == atOnce, "verifications started after the review was abandoned")
+        #expect(records.count == 0, "an abandoned review was recorded as a decision")
+    }
+
+    /// A review naming a guarded kind under a group it does not belong to is recorded with its
+    /// group, also when it is refused before any image is evaluated (no object): its deny alert
+    /// is then limited as a workload's, not taken for an attempt to switch signet off.
+    @Test func aMadeUpGuardedKindIsRecordedWithItsGroup() async throws {
+        var responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: try testPolicies(), verifier: HangingVerifier()))
+        let records = RecordCapture()
+        responder.auditSink = records
+        for (group, object) in [("apps", nil), ("apps", WorkloadFixture.all[0].wrap(podSpec(containers: [("web", deniedImage)])))] as [(String, String?)] {
+            let body = review(kind: "EmergencyBypass", group: group, resource: "emergencybypasses", object: object)
+            let answer = try decodeResponse(await responder.respond(to: body, deadline: farDeadline))
+            #expect(!answer.allowed)
+        }
+        #expect(records.kinds == ["EmergencyBypass.apps", "EmergencyBypass.apps"])
+    }
+
     @Test func warmDecisionsAreAnsweredAtOnceAndVerificationsAreLeftToWaitFor() async throws {
         let keyless = try PolicyLoader().load(files: [PolicySourceFile(
             name: "keyless.yaml",

@@ -375,7 +375,7 @@ final class ServerConnection {
         // returns, with no trip through the loop's queue. When it suspends, it resumes on this
         // loop (its executor preference), so the answer is written from the loop's thread either
         // way. Kept, so that a connection closed meanwhile cancels it (`closeNow`).
-        handlerTask = Task.immediateDetached(executorPreference: loop) {
+        let task = Task.immediateDetached(executorPreference: loop) {
             let response = await work()
             let answer: @Sendable () -> Void = {
                 core.requestsInFlight.wrappingSubtract(1, ordering: .relaxed)
@@ -383,6 +383,8 @@ final class ServerConnection {
             }
             if loop.inLoopThread { answer() } else { loop.execute(answer) }
         }
+        // Answered already when the work did not suspend.
+        if case .processing = state { handlerTask = task }
     }
 
     /// Writes the handler's response; keeps the connection for the next request or closes it.
