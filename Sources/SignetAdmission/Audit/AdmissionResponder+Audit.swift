@@ -80,7 +80,7 @@ extension AdmissionResponder {
         let time = resourceValidator.configuration.clock.now()
         // A subject is one shared object: taking the outcome's costs one reference count.
         let subject = outcome?.subject ?? AdmissionSubject(
-            namespace: request.namespace, name: request.name, kind: request.kind.kind, operation: request.operation.rawValue,
+            namespace: request.namespace, name: request.name, kind: Self.subjectKind(request.kind), operation: request.operation.rawValue,
             dryRun: dryRun, userName: request.userInfo?.username)
         let record = AdmissionAuditRecord.make(
             uid: request.uid, subject: subject, allowed: response.allowed, reason: reason, decision: decision,
