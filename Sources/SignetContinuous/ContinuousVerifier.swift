@@ -218,16 +218,19 @@ public actor ContinuousVerifier {
     /// the whole set ends the round (the full scan it calls for decides the rest), a
     /// namespace's change makes its Pods owed, and Pods that came meanwhile go before any owed
     /// one, so whoever may edit one namespace's exceptions delays only that namespace's
-    /// decisions, never another's new Pods. Pods that keep coming end the round at `fullScanDue`.
+    /// decisions, never another's new Pods. New Pods are taken in the order they were first
+    /// listed, whatever their namespace. Pods that keep coming end the round at `fullScanDue`.
     private func decideChanges(_ listed: [RunningPod], until fullScanDue: ContinuousClock.Instant) async {
         var running = listed
         let gone = Set(tracked.keys).subtracting(running.map(\.key))
         for key in gone { tracked[key] = nil }
         let batch = batchSize(scanner())
         var scanned = false
+        var lastLook = ContinuousClock.now
         while !Task.isCancelled {
             owedPods.formIntersection(running.map(\.key))
             let fresh = running.filter { tracked[$0.key]?.images != $0.runningImages }
+                .sorted { (arrival[$0.key] ?? .max) < (arrival[$1.key] ?? .max) }
             let owed = fresh.count >= batch ? [] : running.filter { owedPods.contains($0.key) && tracked[$0.key]?.images == $0.runningImages }
             let next = Array((fresh + owed).prefix(batch))
             // Once at least when Pods went: their findings go from the reports too.
@@ -235,6 +238,11 @@ public actor ContinuousVerifier {
             await scan(next)
             scanned = true
             owedPods.subtract(next.map(\.key))
+            // What changed is looked at again once a change check has passed, not after every
+            // batch: batches of a Pod or two, decided from the cache, would otherwise read the
+            // whole store back to back.
+            guard ContinuousClock.now - lastLook >= configuration.changeCheckInterval else { continue }
+            lastLook = .now
             metrics.recordPodWatchContact(await pods.lastContact)
             let current = await changeToken()
             running = runningPods(await pods.snapshot.objects)
@@ -260,8 +268,26 @@ public actor ContinuousVerifier {
             if let pod, pod.isActive { running.append(pod) }
         }
         read = current
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(running.count)
+        for pod in running {
+            if let order = arrival[pod.key] {
+                seen[pod.key] = order
+            } else {
+                seen[pod.key] = nextArrival
+                nextArrival += 1
+            }
+        }
+        arrival = seen
         return running
     }
+
+    /// When each running Pod (by ``RunningPod/key``) was first listed, as a count: Pods are
+    /// decided between full scans in that order, not in the store's (by namespace and name),
+    /// in which one namespace starting Pods without pause would keep every later one's new Pods
+    /// waiting until the next full scan.
+    private var arrival: [String: Int] = [:]
+    private var nextArrival = 0
 
     /// Pods decided at once between two looks at what changed (``Configuration/fullScanBatch``).
     private func batchSize(_ scanner: PodScanner) -> Int {

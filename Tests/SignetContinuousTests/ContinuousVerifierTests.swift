@@ -216,6 +216,53 @@ struct ContinuousVerifierTests {
         #expect(await verifier.fullScansDone == 1)
     }
 
+    /// New Pods are decided in the order they came, whatever their namespace: a namespace that
+    /// sorts first and keeps starting Pods whose registry hangs must not keep a later
+    /// namespace's new Pod waiting until the next full scan (the store's order is by namespace).
+    @Test func newPodsAreDecidedInTheOrderTheyCame() async throws {
+        let server = try await KubernetesAPIServerDouble.start()
+        defer { server.stop() }
+        let client = try Self.client(of: server)
+        let verifier = ContinuousVerifier(
+            configuration: Self.batchesOfTwo, pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
+            scanner: { [scanner = try Self.releaseScanner(deadline: .milliseconds(500))] in scanner }, changeToken: { "revision-1" },
+            reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
+        let running = Task { await verifier.run() }
+        defer { running.cancel() }
+        let end = ContinuousClock.now + TestBudget.seconds(120)
+        while await verifier.fullScansDone < 1 {
+            guard ContinuousClock.now < end else { throw TestProcessError(message: "the first full scan never ended") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        func busy(_ range: Range<Int>) throws {
+            for index in range {
+                let pod = ScanFixtures.pod("busy-\(index)", namespace: "aaa-busy", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
+                _ = try server.apply("pods", Self.podObject(pod))
+            }
+        }
+        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
+        @Sendable func hanging() -> Int { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started }
+        try busy(0..<4)
+        try await Self.waitFor("the first batch") { hanging() >= 1 }
+        let late = ScanFixtures.pod("late", namespace: "zzz", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
+        _ = try server.apply("pods", Self.podObject(late))
+        // The second batch has started: the look before it listed the late Pod.
+        try await Self.waitFor("the second batch") { hanging() >= 3 }
+        try busy(4..<8)
+        // The busy namespace's report is read first: when the late Pod shows as decided, what
+        // it held was written no later than the late Pod's result.
+        let busyDecided = NIOLockedValueBox(0)
+        try await Self.waitFor("the late Pod decided") {
+            let errors = (try Self.report(server, namespace: "aaa-busy")?["summary"] as? [String: Int])?["error"] ?? 0
+            guard try Self.result(server, namespace: "zzz", pod: "late") == "fail" else { return false }
+            busyDecided.withLockedValue { $0 = errors }
+            return true
+        }
+        // Before it, or beside it: the four busy Pods that came first and one that came after.
+        let before = busyDecided.withLockedValue { $0 }
+        #expect(before <= 5, "\(before) busy Pods were decided before the late one, which came before four of them")
+    }
+
     /// A Pod that comes in one namespace rewrites that namespace's report and the cluster's, not
     /// every namespace's: a tenant creating and deleting Pods in a loop would otherwise have
     /// every report of the cluster written again (a GET and a PUT each) every change check.
