@@ -17,8 +17,8 @@ import Synchronization
 /// When the queue is full (the store is slow, blocked or failing), the namespace holding the
 /// most of what is short (entries, or bytes) makes room: its newest queued entries are dropped
 /// for the new one, each while it holds more than the new entry's namespace would with it (when
-/// bytes are short, several entries, of several namespaces, may go); when no such room can be
-/// made, the new entry is dropped and nothing else is. Whoever may create Pods in one namespace (denied creates and dry runs are entries
+/// bytes are short, several entries, of several namespaces, may go, 64 at most); when no such
+/// room can be made, the new entry is dropped and nothing else is. Whoever may create Pods in one namespace (denied creates and dry runs are entries
 /// too) then fills only that namespace's share while the store is slow, not the other
 /// namespaces' history, as the store's own cuts share by namespace (``HistoryTrimShares``).
 /// Dropped entries are counted and logged at most once per
@@ -90,6 +90,9 @@ public final class HistoryRecorder: Sendable {
                 // Where each namespace's next newest entry is looked for (below its last one chosen).
                 var searchEnd: [String: Int] = [:]
                 while !fits(entries: entries, bytes: bytes) {
+                    // Planned under the lock the admissions take: a large entry that would need
+                    // more room than a few entries make is dropped instead.
+                    guard chosen.count < Self.maximumEvictionsPerEntry else { return false }
                     let byEntries = entries >= capacity
                     func measure(_ holding: Holding) -> Int { byEntries ? holding.entries : holding.bytes }
                     guard let (largest, holding) = plan.max(by: { measure($0.value) < measure($1.value) }), largest != entry.namespace,
@@ -118,6 +121,9 @@ public final class HistoryRecorder: Sendable {
             held[entry.namespace, default: Holding()].bytes += entry.bytes
             return true
         }
+
+        /// The most queued entries dropped to make room for one.
+        static let maximumEvictionsPerEntry = 64
 
         /// Counts `entry` off its namespace's holding (it left the queue; its bytes stay in
         /// `pendingBytes` while it is written).

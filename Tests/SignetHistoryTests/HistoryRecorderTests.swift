@@ -131,6 +131,19 @@ import Testing
         planned.finish()
         await plannedWriter.value
         #expect(planStore.taken.map(\.name) == ["pod-0", "pod-1", "pod-2", "pod-3", "pod-4", "pod-7", "pod-8", "pod-9", "pod-11"])
+
+        // Room is made by 64 entries at most (the plan runs under the admissions' lock): an
+        // entry that would need 79 of `big`'s small ones is dropped, and nothing else is.
+        configuration.capacity = 1_000
+        configuration.maximumQueuedBytes = 1_000
+        let (capStore, capped, cappedWriter) = try await Self.stuckRecorder(configuration, bytes: 1, namespace: "big")
+        for minute in 1...198 { capped.record(estimatedBytes: 5, namespace: "big", deferred: { Self.entry(minute, namespace: "big") }) }
+        #expect(capped.queued == 198 && capped.statistics.dropped == 0)
+        capped.record(estimatedBytes: 400, namespace: "small", deferred: { Self.entry(199, namespace: "small") })
+        #expect(capped.queued == 198 && capped.statistics.dropped == 1)
+        capStore.release()
+        capped.finish()
+        await cappedWriter.value
     }
 
     /// The queue's second bound: the estimated bytes of what it holds. An entry that finds the
