@@ -498,7 +498,8 @@ struct AdmissionBeginningTests {
         let reviewing = Task { [responder] in await responder.respond(to: body, deadline: farDeadline) }
         // The evaluator verifies 16 at a time (`PolicyEvaluator.concurrentVerifications`).
         let atOnce = 16
-        let end = ContinuousClock.now + TestBudget.seconds(60)
+        // Generous: with every suite running beside it on two cores, a review can wait minutes for a thread.
+        let end = ContinuousClock.now + TestBudget.seconds(600)
         while verifier.calls < atOnce, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(10)) }
         #expect(verifier.calls == atOnce)
         reviewing.cancel()
