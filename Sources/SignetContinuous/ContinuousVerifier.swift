@@ -286,7 +286,7 @@ public actor ContinuousVerifier {
     /// decided between full scans in that order, not in the store's (by namespace and name),
     /// in which one namespace starting Pods without pause would keep every later one's new Pods
     /// waiting until the next full scan.
-    private var arrival: [String: Int] = [:]
+    private(set) var arrival: [String: Int] = [:]
     private var nextArrival = 0
 
     /// Pods decided at once between two looks at what changed (``Configuration/fullScanBatch``).

@@ -35,10 +35,29 @@ struct ContinuousVerifierTests {
 
     /// A scanner of the `release` key policy whose verifications give up after `deadline`
     /// (the hanging registry's images take it whole).
-    static func releaseScanner(deadline: Duration) throws -> PodScanner {
+    static func releaseScanner(verifier: SigningKeyVerifier) throws -> PodScanner {
         ScanFixtures.scanner(
             try ScanFixtures.policies(ScanFixtures.policy(authority: "release")), clock: ManualClock(KubernetesTime.parse("2026-11-30T12:00:00Z")!),
-            deadline: deadline)
+            verifier: verifier)
+    }
+
+    /// Polls `condition` until it holds or the budget (a hang-catcher) is spent.
+    static func waitUntil(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+        let end = ContinuousClock.now + TestBudget.seconds(600)
+        while try await !condition() {
+            guard ContinuousClock.now < end else { throw TestProcessError(message: "timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Waits until `pods` holds every Pod of `keys`, and then longer than a change check
+    /// (``batchesOfTwo``'s 50 ms), so the verifier's next look between two batches sees them.
+    static func waitUntilListed(_ keys: [String], by pods: ResourceReflector) async throws {
+        try await waitUntil("\(keys) in the Pod store") {
+            let listed = Set(await pods.snapshot.objects.map(\.key))
+            return keys.allSatisfy(listed.contains)
+        }
+        try await Task.sleep(for: .milliseconds(100))
     }
 
     /// Full scans (and rounds between them) two Pods at a time, changes looked for every 50 ms.
@@ -183,7 +202,8 @@ struct ContinuousVerifierTests {
     /// meanwhile, in any namespace: a tenant whose Pods' registry hangs, editing an exception
     /// now and then, must not hold back the decision of an untrusted Pod started elsewhere
     /// (before the split, such an edit called a full scan, which decides new Pods between its
-    /// batches; a round of owed Pods has to as well).
+    /// batches; a round of owed Pods has to as well). The registry holds each batch until the
+    /// test lets it go, so the order shown is the verifier's, not the machine's speed.
     @Test func podsThatStartGoBeforeTheOwedOnes() async throws {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
@@ -192,32 +212,33 @@ struct ContinuousVerifierTests {
             let pod = ScanFixtures.pod("slow-\(index)", namespace: "aaa-tenant", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
             _ = try server.apply("pods", Self.podObject(pod))
         }
-        let scanner = try Self.releaseScanner(deadline: .milliseconds(500))
-        let configuration = Self.batchesOfTwo
+        let signer = SigningKeyVerifier()
+        let scanner = try Self.releaseScanner(verifier: signer)
         let token = NIOLockedValueBox(ContinuousVerifier.ChangeToken(cluster: "revision-1", namespaces: ["aaa-tenant": "exceptions-1"]))
+        let pods = ResourceReflector(client: client, resource: .pods, publishesSnapshots: false)
         let verifier = ContinuousVerifier(
-            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
+            configuration: Self.batchesOfTwo, pods: pods,
             scanner: { scanner }, changeToken: { token.withLockedValue { $0 } }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
         let running = Task { await verifier.run() }
         defer { running.cancel() }
-        try await Self.waitFor("the first full scan") {
-            (try Self.report(server, namespace: "aaa-tenant")?["summary"] as? [String: Int])?["error"] == 6
+        // The first full scan: three batches, each let go as it comes.
+        for batch in 1...3 {
+            try await Self.waitUntil("batch \(batch) of the first full scan") { signer.registry.held >= 2 * batch }
+            signer.registry.releaseWaiting()
         }
-        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
+        try await Self.waitUntil("the first full scan") { await verifier.fullScansDone == 1 }
         // The tenant edits its exception: its six Pods are owed, two at a time.
         token.withLockedValue { $0.namespaces["aaa-tenant"] = "exceptions-2" }
-        try await Self.waitFor("the owed Pods under way") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
+        try await Self.waitUntil("the owed Pods under way") { signer.registry.held > 6 }
         let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitUntilListed(["shop/late"], by: pods)
+        signer.registry.open()
         // Decided (and kept: the seventh Pod tracked) between two batches of the owed Pods, not
-        // after all of them.
-        let end = ContinuousClock.now + TestBudget.seconds(600)
-        while await verifier.trackedPods < 7 {
-            guard ContinuousClock.now < end else { throw TestProcessError(message: "the late Pod was never decided") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let owedDecided = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started
-        #expect(owedDecided < 6, "\(owedDecided) owed Pods were decided before the late one")
+        // after all of them: the first batch, and at most one owed Pod beside it.
+        try await Self.waitUntil("the late Pod decided") { await verifier.trackedPods == 7 }
+        let owedBefore = try #require(signer.registry.heldBefore("registry.example/late:1.0@\(SigningKeyVerifier.unsignedDigest)")) - 6
+        #expect(owedBefore <= 3, "\(owedBefore) owed Pods were decided before the late one")
         #expect(await verifier.fullScansDone == 1)
     }
 
@@ -228,43 +249,38 @@ struct ContinuousVerifierTests {
         let server = try await KubernetesAPIServerDouble.start()
         defer { server.stop() }
         let client = try Self.client(of: server)
+        let signer = SigningKeyVerifier()
+        let pods = ResourceReflector(client: client, resource: .pods, publishesSnapshots: false)
         let verifier = ContinuousVerifier(
-            configuration: Self.batchesOfTwo, pods: ResourceReflector(client: client, resource: .pods, publishesSnapshots: false),
-            scanner: { [scanner = try Self.releaseScanner(deadline: .milliseconds(500))] in scanner }, changeToken: { "revision-1" },
+            configuration: Self.batchesOfTwo, pods: pods,
+            scanner: { [scanner = try Self.releaseScanner(verifier: signer)] in scanner }, changeToken: { "revision-1" },
             reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
         let running = Task { await verifier.run() }
         defer { running.cancel() }
-        let end = ContinuousClock.now + TestBudget.seconds(120)
-        while await verifier.fullScansDone < 1 {
-            guard ContinuousClock.now < end else { throw TestProcessError(message: "the first full scan never ended") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        func busy(_ range: Range<Int>) throws {
+        try await Self.waitUntil("the first full scan") { await verifier.fullScansDone == 1 }
+        func busy(_ range: Range<Int>) throws -> [String] {
             for index in range {
                 let pod = ScanFixtures.pod("busy-\(index)", namespace: "aaa-busy", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
                 _ = try server.apply("pods", Self.podObject(pod))
             }
+            return range.map { "aaa-busy/busy-\($0)" }
         }
-        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
-        @Sendable func hanging() -> Int { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started }
-        try busy(0..<4)
-        try await Self.waitFor("the first batch") { hanging() >= 1 }
+        let first = try busy(0..<4)
+        try await Self.waitUntil("the first batch") { signer.registry.held >= 1 }
+        try await Self.waitUntilListed(first, by: pods)
         let late = ScanFixtures.pod("late", namespace: "zzz", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(late))
-        // The second batch has started: the look before it listed the late Pod.
-        try await Self.waitFor("the second batch") { hanging() >= 3 }
-        try busy(4..<8)
-        // The busy namespace's report is read first: when the late Pod shows as decided, what
-        // it held was written no later than the late Pod's result.
-        let busyDecided = NIOLockedValueBox(0)
-        try await Self.waitFor("the late Pod decided") {
-            let errors = (try Self.report(server, namespace: "aaa-busy")?["summary"] as? [String: Int])?["error"] ?? 0
-            guard try Self.result(server, namespace: "zzz", pod: "late") == "fail" else { return false }
-            busyDecided.withLockedValue { $0 = errors }
-            return true
-        }
+        try await Self.waitUntilListed(["zzz/late"], by: pods)
+        signer.registry.releaseWaiting()
+        // The look after the first batch has listed the late Pod (after the four busy ones); four
+        // more busy Pods come after it, while the second batch waits.
+        try await Self.waitUntil("the late Pod listed by the verifier") { await verifier.arrival["uid-late"] != nil }
+        try await Self.waitUntilListed(try busy(4..<8), by: pods)
+        signer.registry.open()
+        let lateImage = "registry.example/late:1.0@\(SigningKeyVerifier.unsignedDigest)"
+        try await Self.waitUntil("the late Pod decided") { signer.registry.heldBefore(lateImage) != nil }
         // Before it, or beside it: the four busy Pods that came first and one that came after.
-        let before = busyDecided.withLockedValue { $0 }
+        let before = try #require(signer.registry.heldBefore(lateImage))
         #expect(before <= 5, "\(before) busy Pods were decided before the late one, which came before four of them")
     }
 
@@ -459,31 +475,30 @@ struct ContinuousVerifierTests {
         let client = try Self.client(of: server)
         let web = ScanFixtures.pod("web", namespace: "shop", image: "registry.example/web:1.0", runningDigest: SigningKeyVerifier.signedDigest)
         _ = try server.apply("pods", Self.podObject(web))
-        let scanner = try Self.releaseScanner(deadline: .milliseconds(300))
-        let configuration = Self.batchesOfTwo
+        let signer = SigningKeyVerifier()
+        let scanner = try Self.releaseScanner(verifier: signer)
         let token = NIOLockedValueBox("revision-1")
+        let pods = ResourceReflector(client: client, resource: .pods)
         let verifier = ContinuousVerifier(
-            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            configuration: Self.batchesOfTwo, pods: pods, scanner: { scanner },
             changeToken: { ContinuousVerifier.ChangeToken(cluster: token.withLockedValue { $0 }) }, reports: PolicyReportWriter(client: client), metrics: ScanMetrics())
         let running = Task { await verifier.run() }
         defer { running.cancel() }
         try await Self.waitFor("the first full scan") { (try Self.report(server, namespace: "shop")) != nil }
 
-        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
         for index in 0..<10 {
             let pod = ScanFixtures.pod("new-\(index)", namespace: "batch", image: "registry.example/slow:1", runningDigest: SigningKeyVerifier.hangingDigest)
             _ = try server.apply("pods", Self.podObject(pod))
         }
-        try await Self.waitFor("the first batch of new Pods") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
+        try await Self.waitUntil("the first batch of new Pods") { signer.registry.held >= 1 }
         token.withLockedValue { $0 = "revision-2" }
-        let end = ContinuousClock.now + TestBudget.seconds(120)
-        while await verifier.fullScansDone < 2 {
-            guard ContinuousClock.now < end else { throw TestProcessError(message: "the policy change's full scan never ended") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // Longer than a change check: the look after this batch is due.
+        try await Task.sleep(for: .milliseconds(100))
+        signer.registry.open()
+        try await Self.waitUntil("the policy change's full scan") { await verifier.fullScansDone >= 2 }
         // One batch of new Pods (two) before the change, then the full scan's ten; the ten new
         // Pods decided one after another before it would make twenty.
-        let verified = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } - started
+        let verified = signer.registry.held
         // The scan's reports are written after it ends.
         try await Self.waitFor("the full scan's report") {
             (try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 10
@@ -491,8 +506,8 @@ struct ContinuousVerifierTests {
         #expect(verified <= 14, "\(verified) verifications of the hanging image")
     }
 
-    /// A full scan slowed by a registry that never answers (every Pod of its image takes the
-    /// whole deadline) does not hold back a Pod that starts meanwhile: it is decided between two
+    /// A full scan slowed by a registry that hangs (the test holds each batch until it lets it
+    /// go) does not hold back a Pod that starts meanwhile: it is decided between two
     /// batches of the scan and alerted before the scan ends. The run's first full scan has not
     /// published yet, so nothing is reported until it has (a report written from the few Pods
     /// decided so far would empty every other namespace's, the one an earlier leader left in
@@ -513,12 +528,12 @@ struct ContinuousVerifierTests {
             "summary": ["pass": 0, "fail": 3, "warn": 0, "error": 0, "skip": 0], "results": [["result": "fail", "policy": "release-signed"]],
         ]
         _ = try server.apply("policyreports", earlier)
-        let started = SigningKeyVerifier.hangingVerifications.withLockedValue { $0 }
-        let scanner = try Self.releaseScanner(deadline: .seconds(1))
-        let configuration = Self.batchesOfTwo
+        let signer = SigningKeyVerifier()
+        let scanner = try Self.releaseScanner(verifier: signer)
         let alerts = try AlertDispatcher(configuration: AlertConfiguration(urls: ["http://\(receiver.host)/hook"]))
+        let pods = ResourceReflector(client: client, resource: .pods)
         let verifier = ContinuousVerifier(
-            configuration: configuration, pods: ResourceReflector(client: client, resource: .pods), scanner: { scanner },
+            configuration: Self.batchesOfTwo, pods: pods, scanner: { scanner },
             changeToken: { "revision-1" }, reports: PolicyReportWriter(client: client), alerts: alerts, metrics: ScanMetrics())
         let running = Task { await verifier.run() }
         let sending = Task { await alerts.run() }
@@ -526,15 +541,19 @@ struct ContinuousVerifierTests {
             running.cancel()
             sending.cancel()
         }
-        // The full scan is under way (12 Pods, two at a time, each taking its 1 s deadline).
-        try await Self.waitFor("the slow scan") { SigningKeyVerifier.hangingVerifications.withLockedValue { $0 } > started }
+        // The full scan is under way (12 Pods, two at a time, each held until the test lets it go).
+        try await Self.waitUntil("the slow scan") { signer.registry.held >= 1 }
         let late = ScanFixtures.pod("late", namespace: "shop", image: "registry.example/late:1.0", runningDigest: SigningKeyVerifier.unsignedDigest)
         _ = try server.apply("pods", Self.podObject(late))
+        try await Self.waitUntilListed(["shop/late"], by: pods)
+        // The first batch ends; the second waits while the new Pod is decided between them.
+        signer.registry.releaseWaiting()
         try await Self.waitFor("its alert") { receiver.requests.count == 1 }
         #expect(await verifier.fullScansDone == 0, "the new Pod waited for the slow scan")
         #expect((try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["fail"] == 3, "the earlier report was emptied")
         #expect(try Self.report(server, namespace: "shop") == nil, "reported before the run's first full scan")
         // The scan ends: its Pods are errors, and the new Pod's fail is kept.
+        signer.registry.open()
         try await Self.waitFor("the slow pods' errors") {
             (try Self.report(server, namespace: "batch")?["summary"] as? [String: Int])?["error"] == 12
         }

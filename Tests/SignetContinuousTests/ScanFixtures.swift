@@ -6,11 +6,55 @@ import SignetPolicy
 import SignetRegistry
 import SignetTestSupport
 
+/// The registry behind ``SigningKeyVerifier/hangingDigest``, and what the verifier was asked:
+/// a verification of that digest waits until the test lets the waiting ones go
+/// (``releaseWaiting()``) or opens the registry for good (``open()``), and then fails as
+/// unreachable; cancelled (at its deadline), it ends at once. Each verifier has its own, so
+/// tests running beside each other never count each other's verifications, and a test decides
+/// when a batch ends instead of a deadline a loaded machine may spend before the verification
+/// even starts.
+final class HeldRegistry: Sendable {
+    private let state = NIOLockedValueBox((asked: [String](), releases: 0, open: false))
+
+    /// The images verifications were asked for, in the order they started.
+    var asked: [String] { state.withLockedValue { $0.asked } }
+
+    /// How many verifications of ``SigningKeyVerifier/hangingDigest`` started.
+    var held: Int { asked.filter { $0.hasSuffix(SigningKeyVerifier.hangingDigest) }.count }
+
+    /// How many verifications of the hanging digest started before the first of `image`'s, or
+    /// nil when `image` was not asked for.
+    func heldBefore(_ image: String) -> Int? {
+        let asked = asked
+        guard let first = asked.firstIndex(of: image) else { return nil }
+        return asked[..<first].filter { $0.hasSuffix(SigningKeyVerifier.hangingDigest) }.count
+    }
+
+    /// The verifications waiting now go on (and fail); later ones wait again.
+    func releaseWaiting() { state.withLockedValue { $0.releases += 1 } }
+
+    /// Every verification waiting, and every later one, goes on at once.
+    func open() { state.withLockedValue { $0.open = true } }
+
+    /// Notes that `image` was asked for.
+    func ask(_ image: String) { state.withLockedValue { $0.asked.append(image) } }
+
+    /// Waits (for a verification of the hanging digest) until released, opened or cancelled.
+    func hold() async throws {
+        let generation = state.withLockedValue { $0.open ? nil : $0.releases }
+        guard let generation else { return }
+        while state.withLockedValue({ !$0.open && $0.releases == generation }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
 /// A verifier double standing for a key authority: an image passes an authority named
 /// ``signingKey`` when it is pinned to ``signedDigest`` (the digest that key signed), cannot be
 /// verified at ``unreachableDigest`` (its registry refuses it) nor at ``hangingDigest`` (its
-/// registry never answers: the verification waits until cancelled), and fails every other
-/// authority and digest; an image named by the tag ``signedTag`` alone resolves to ``signedDigest``.
+/// registry answers only when ``registry`` lets it, and then not: see ``HeldRegistry``), and
+/// fails every other authority and digest; an image named by the tag ``signedTag`` alone
+/// resolves to ``signedDigest``.
 struct SigningKeyVerifier: AuthorityVerifier {
     static let signingKey = "release"
     static let signedDigest = "sha256:" + String(repeating: "a", count: 64)
@@ -19,8 +63,8 @@ struct SigningKeyVerifier: AuthorityVerifier {
     static let hangingDigest = "sha256:" + String(repeating: "d", count: 64)
     /// A tag that resolves now to ``signedDigest``.
     static let signedTag = "signed"
-    /// How many verifications of ``hangingDigest`` started.
-    static let hangingVerifications = NIOLockedValueBox(0)
+    /// Where verifications of ``hangingDigest`` wait, and what was asked.
+    var registry = HeldRegistry()
     /// While it holds true, the registry answers nothing: every verification fails transiently.
     var registryDown = NIOLockedValueBox(false)
 
@@ -30,10 +74,11 @@ struct SigningKeyVerifier: AuthorityVerifier {
     }
 
     func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+        registry.ask(image.description)
         if image.digest?.description == Self.unreachableDigest || registryDown.withLockedValue({ $0 }) { throw RegistryUnreachable() }
         if image.digest?.description == Self.hangingDigest {
-            Self.hangingVerifications.withLockedValue { $0 += 1 }
-            try await Task.sleep(for: .seconds(3600))
+            try await registry.hold()
+            throw RegistryUnreachable()
         }
         if image.digest == nil, image.tag == Self.signedTag, authority.name == Self.signingKey {
             return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by key \(authority.name)", digest: try ImageDigest(parsing: Self.signedDigest))
