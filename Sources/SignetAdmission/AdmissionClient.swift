@@ -6,9 +6,19 @@ public struct AdmissionClient: Sendable, Equatable {
     public var address: String?
     /// RFC 2253 subject of the verified client certificate, nil when none was presented.
     public var certificateSubject: String?
+    /// Whether the review is known to come from the API server: signet requires a client
+    /// certificate from the configured client CA (`--client-ca`), or the peer is one of the API
+    /// server's addresses (`--reserved-peers`). With neither configured signet cannot tell, and
+    /// every review counts as the API server's. A review that is not is decided and answered
+    /// all the same (an answer tells its sender nothing it could not learn from the policies)
+    /// and is in the audit log and the history, but makes no alert and no Kubernetes Event: any
+    /// Pod that can reach the webhook could otherwise write Events naming a user of its choice,
+    /// or spend a namespace's alert budget so that its real denials go unannounced.
+    public var fromAPIServer: Bool
 
-    public init(address: String? = nil, certificateSubject: String? = nil) {
+    public init(address: String? = nil, certificateSubject: String? = nil, fromAPIServer: Bool = true) {
         self.address = address
         self.certificateSubject = certificateSubject
+        self.fromAPIServer = fromAPIServer
     }
 }

@@ -285,7 +285,11 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
             mutate: { body, deadline, _ in admissionResponder.beginMutation(body, deadline: deadline) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil,
-            allowedClientNames: settings.allowedClientNames)
+            allowedClientNames: settings.allowedClientNames, apiServerPeers: settings.server.peerLimits.reservedPeers)
+        if settings.tls.clientCAFile == nil && settings.server.peerLimits.reservedPeers.isEmpty {
+            logger.notice(
+                "neither --client-ca nor --reserved-peers is set: signet cannot tell the API server's reviews from reviews sent by any Pod that reaches the webhook, and takes each as the API server's (alerts and emergency-bypass Events included)")
+        }
         if settings.metricsAuth { handler.metricsAccess = try MetricsAccessOptions.access(logger: logger) }
 
         var serverConfiguration = settings.server

@@ -1,4 +1,6 @@
+import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetConsole
 import SignetHTTP
@@ -33,6 +35,11 @@ struct SignetRequestHandler: HTTPRequestHandler {
     /// certificate names (subject commonName or a subjectAltName DNS name, URI or email) include
     /// one of these.
     var allowedClientNames: Set<String> = []
+    /// The API server's addresses (`--reserved-peers`): without a client CA, a review from
+    /// elsewhere is not known to be the API server's (``AdmissionClient/fromAPIServer``).
+    var apiServerPeers: [PeerNetwork] = []
+    /// Counts and logs the reviews from elsewhere.
+    let unknownReviewers = UnknownReviewers()
     /// With `--metrics-auth kubernetes`: whether a bearer token may read `/metrics` (a
     /// TokenReview and a SubjectAccessReview, kept briefly); anyone may when nil.
     var metricsAccess: (@Sendable (_ token: String, _ peer: String) async -> ConsoleAccessDecision)?
@@ -96,6 +103,17 @@ struct SignetRequestHandler: HTTPRequestHandler {
         return nil
     }
 
+    /// Whether a review on this connection is known to come from the API server: with a client
+    /// CA, every review that got this far came with a certificate it verified (and names an
+    /// allowed client); otherwise when the peer is one of ``apiServerPeers``; with neither, signet
+    /// cannot tell and takes every review as the API server's.
+    func isFromAPIServer(_ context: HTTPRequestContext) -> Bool {
+        if requireClientCertificateForAdmission { return context.peerCertificateSubject != nil }
+        guard !apiServerPeers.isEmpty else { return true }
+        guard let peer = context.peer else { return false }
+        return apiServerPeers.contains { $0.contains(peer) }
+    }
+
     /// `signet_http_requests_total` and `signet_http_request_duration_seconds` for one answered request.
     private static func record(_ response: HTTPResponse, to request: HTTPRequest, context: HTTPRequestContext) {
         HTTPRequestMetrics.shared.record(
@@ -123,7 +141,10 @@ struct SignetRequestHandler: HTTPRequestHandler {
                 request.body, mutating: request.path == "/mutate", reason: "this signet replica has not loaded its policies yet")))
         }
         let deadline = context.receivedAt + admissionBudget(timeoutParameter: request.queryValue("timeout"))
-        let client = AdmissionClient(address: context.remoteAddress, certificateSubject: context.peerCertificateSubject)
+        let client = AdmissionClient(
+            address: context.remoteAddress, certificateSubject: context.peerCertificateSubject, fromAPIServer: isFromAPIServer(context))
+        // Counted once per object: the API server sends a Pod to /mutate and then to /validate.
+        if !client.fromAPIServer, request.path == "/validate" { unknownReviewers.saw(context.remoteAddress) }
         switch decide(request.body, deadline, client) {
         case .answered(let result): return .answered(Self.response(result))
         case .waiting(let rest): return .waiting { Self.response(await rest()) }
@@ -280,3 +301,27 @@ private extension UInt8 {
 }
 
 import Foundation
+
+/// Reviews not known to come from the API server (``AdmissionClient/fromAPIServer``):
+/// `signet_admission_reviews_from_unknown_peers_total` (of `/validate`), and a warning at most
+/// once a minute naming the first such peer of the minute, so that `--reserved-peers` that miss the API server's addresses (its
+/// alerts and Events would then be dropped) show at once.
+final class UnknownReviewers: Sendable {
+    private let lastLog = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let counter = Counter(label: "signet_admission_reviews_from_unknown_peers_total")
+    private let logger = Logger(label: "signet.admission")
+
+    func saw(_ peer: String) {
+        counter.increment()
+        let now = ContinuousClock.now
+        let log = lastLog.withLockedValue { last -> Bool in
+            if let last, now - last < .seconds(60) { return false }
+            last = now
+            return true
+        }
+        guard log else { return }
+        logger.warning(
+            "a review came from an address that is not the API server's (--reserved-peers): it is answered, but raises no alert and writes no Event; if this is the API server, add its address",
+            metadata: ["peer": "\(peer)"])
+    }
+}

@@ -261,6 +261,12 @@ struct AuditLineTests {
         #expect(image.containerType == "container" && image.verdict == "allow" && image.undecided == nil)
         #expect(record.images.last?.undecided == true)
         #expect(record.jsonLine.components(separatedBy: #""undecided":true"#).count == 2)
+        // A review not known to come from the API server says so; the others do not.
+        var forged = record
+        forged.fromAPIServer = false
+        let forgedReference = try JSONSerialization.jsonObject(with: encoder.encode(forged)) as? NSDictionary
+        #expect(forgedReference == (try JSONSerialization.jsonObject(with: Data(forged.jsonLine.utf8)) as? NSDictionary))
+        #expect(forged.jsonLine.contains(#""fromAPIServer":false"#) && !record.jsonLine.contains("fromAPIServer"))
     }
 
     /// The audit record's digest of a reference: what follows its last `@`, found in the bytes.

@@ -322,4 +322,31 @@ struct AlertDispatcherTests {
         #expect(json?["images"] as? [String] == ["registry.example/worker:1.0"])
         #expect(json?["source"] as? String == "signet")
     }
+
+    /// An admission's alert says where the review came from; a review not known to come from
+    /// the API server (``AdmissionClient/fromAPIServer``) makes none: any Pod reaching the
+    /// webhook could otherwise raise deny and bypass alerts naming a user of its choice, and
+    /// spend a namespace's alert budget so its real denials go unannounced.
+    @Test func onlyTheAPIServersReviewsMakeAlertsAndTheySayWhereTheyCameFrom() throws {
+        let subject = AdmissionSubject(namespace: "shop", name: "web", kind: "Pod", operation: "CREATE", dryRun: false, userName: "alice")
+        func record(_ client: AdmissionClient) -> AdmissionAuditRecord {
+            AdmissionAuditRecord.make(
+                uid: "uid-1", subject: subject, allowed: false, reason: "no signature", decision: nil, policyRevision: nil,
+                latency: .milliseconds(1), time: Date(timeIntervalSince1970: 1_800_000_000), client: client)
+        }
+        let real = record(AdmissionClient(address: "10.0.0.1:52144", certificateSubject: "CN=kube-apiserver"))
+        let alert = try #require(Alert.forAdmission(real))
+        #expect(alert.kind == .deny && alert.peer == "10.0.0.1:52144" && alert.clientCertificate == "CN=kube-apiserver")
+        let json = try JSONSerialization.jsonObject(with: Data(AlertFormat.json.body(alert))) as? [String: Any]
+        #expect(json?["peer"] as? String == "10.0.0.1:52144")
+        #expect(json?["clientCertificate"] as? String == "CN=kube-apiserver")
+        #expect(Alert.forAdmission(record(AdmissionClient(address: "10.244.1.7:40112", fromAPIServer: false))) == nil)
+        var bypass = record(AdmissionClient(address: "10.244.1.7:40112", fromAPIServer: false))
+        bypass.event = "emergency-bypass"
+        bypass.allowed = true
+        bypass.exemptions = [ExemptionUse(kind: .emergencyBypass, namespace: nil, name: "incident", expiresAt: Date(timeIntervalSince1970: 1_800_003_600), reason: "outage", policy: nil)]
+        #expect(Alert.forAdmission(bypass) == nil)
+        bypass.fromAPIServer = true
+        #expect(Alert.forAdmission(bypass)?.kind == .bypass)
+    }
 }

@@ -17,7 +17,9 @@ struct ContinuousServeTests {
     }
 
     /// `signet serve` with continuous verification against `apiServer`, alerts to `receiver`.
-    static func serve(_ apiServer: KubernetesAPIServerDouble, receiver: RegistryStubServer) throws -> (TemporaryDirectory, TestPKI, Int, TestProcess) {
+    static func serve(
+        _ apiServer: KubernetesAPIServerDouble, receiver: RegistryStubServer, extra: [String] = []
+    ) throws -> (TemporaryDirectory, TestPKI, Int, TestProcess) {
         let scratch = TemporaryDirectory(prefix: "signet-continuous")
         try scratch.write("token", apiServer.token)
         try scratch.write("namespace", "signet-system")
@@ -30,7 +32,7 @@ struct ContinuousServeTests {
             "--policy-dir", scratch.path, "--policy-source", "kubernetes", "--log-format", "json", "--audit-log", "off",
             "--continuous-verification", "true", "--scan-interval", "1h", "--write-policy-reports", "true",
             "--alert-webhook-urls-file", urls.path,
-        ], environment: [
+        ] + extra, environment: [
             "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(apiServer.port)", "SIGNET_SERVICE_ACCOUNT_DIR": scratch.path,
             "SIGNET_POD_NAME": "signet-5c7d9-x2k4q",
         ])
@@ -170,6 +172,69 @@ struct ContinuousServeTests {
                 #expect(exposed.contains(name), "\(name) (in \(expression)) is not in /metrics")
             }
         }
+    }
+
+    /// With the API server's addresses given (`--reserved-peers`), a review from anywhere else is
+    /// decided and answered but makes no alert and no Event: any Pod reaching the webhook could
+    /// otherwise write emergency-bypass Events naming a user of its choice, or spend a namespace's
+    /// alert budget (and take the deduplication window) so its real denials go unannounced. The
+    /// same reviews from the API server's address alert and write Events, saying where they came
+    /// from.
+    @Test func onlyTheAPIServersReviewsAlertAndWriteEvents() async throws {
+        let apiServer = try await KubernetesAPIServerDouble.start()
+        defer { apiServer.stop() }
+        let receiver = try await RegistryStubServer.start(routes: ["POST /hook": [.init(status: 200)]])
+        defer { receiver.stop() }
+        let soon = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+        try apiServer.apply("clusterimagepolicies", Self.object(KubernetesServeTests.policy))
+        try apiServer.apply("emergencybypasses", Self.object(#"{"apiVersion":"signet.dev/v1alpha1","kind":"EmergencyBypass","metadata":{"name":"incident","uid":"uid-incident"},"spec":{"namespaces":["ops"],"reason":"outage","requestedBy":"oncall","expiresAt":"\#(soon)"}}"#))
+        for namespace in ["shop", "ops"] {
+            try apiServer.apply("namespaces", Self.object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(namespace)"}}"#))
+        }
+        let (scratch, pki, port, server) = try Self.serve(apiServer, receiver: receiver, extra: ["--reserved-peers", "127.0.0.2/32"])
+        defer { server.terminate() }
+        func post(_ review: String, from source: String) throws -> String {
+            let file = try scratch.write("review-\(source).json", review)
+            return try TestProcess.run("curl", [
+                "--cacert", pki.caFile, "--max-time", "60", "-sS", "--interface", source, "-H", "Content-Type: application/json",
+                "--data-binary", "@\(file.path)", "https://127.0.0.1:\(port)/validate",
+            ]).stdout
+        }
+        try waitUntil("the policies loaded") {
+            (try? TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "30", "-sS", "https://127.0.0.1:\(port)/readyz"]).stdout) == "ok\n"
+        }
+        func review(_ uid: String, namespace: String, name: String, user: String) -> String {
+            KubernetesServeTests.podReview(uid: uid, namespace: namespace)
+                .replacingOccurrences(of: #""name":"web""#, with: #""name":"\#(name)""#)
+                .replacingOccurrences(of: #""username":"alice""#, with: #""username":"\#(user)""#)
+        }
+        // From a Pod's address: a deny and a bypass use, answered as any review is.
+        #expect(try post(review("uid-forged-deny", namespace: "shop", name: "web", user: "mallory"), from: "127.0.0.1").contains(#""allowed":false"#))
+        #expect(try post(review("uid-forged-bypass", namespace: "ops", name: "forged", user: "ceo@example.com"), from: "127.0.0.1").contains(#""allowed":true"#))
+        // From the API server's: the same deny, and a bypass use of another Pod.
+        #expect(try post(review("uid-deny", namespace: "shop", name: "web", user: "alice"), from: "127.0.0.2").contains(#""allowed":false"#))
+        #expect(try post(review("uid-bypass", namespace: "ops", name: "hotfix", user: "alice"), from: "127.0.0.2").contains(#""allowed":true"#))
+
+        try waitUntil("the API server's deny and bypass alerts") { receiver.requests.count == 2 }
+        // The use's Event on the bypass (written within seconds, naming the latest use), and on
+        // the Pod; none for the forged use, on the bypass or on its Pod.
+        try waitUntil("the bypass use's Event") {
+            try apiServer.objects("events").contains { ($0["message"] as? String)?.contains(#"Pod "ops/hotfix" for "alice" (review from 127.0.0.2:"#) == true }
+        }
+        let events = try apiServer.objects("events")
+        let involved = events.compactMap { ($0["involvedObject"] as? [String: Any])?["name"] as? String }
+        #expect(involved.sorted() == ["hotfix", "incident"], "\(events)")
+        #expect(!events.contains { ($0["message"] as? String)?.contains("ceo@example.com") == true }, "\(events)")
+        let metrics = try await TestProcess.run("curl", ["--cacert", pki.caFile, "--max-time", "30", "-sS", "https://127.0.0.1:\(port)/metrics"]).stdout
+        // The API server's deny was sent, not taken for a repeat of the forged one.
+        #expect(metrics.contains(#"signet_alerts_total{kind="deny",outcome="sent"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"signet_alerts_total{kind="bypass",outcome="sent"} 1"#), "\(metrics)")
+        #expect(!metrics.contains(#"outcome="deduplicated""#), "\(metrics)")
+        #expect(metrics.contains("signet_admission_reviews_from_unknown_peers_total 2"), "\(metrics)")
+        // The chart's rules alert on bypass uses: the forged one is not counted.
+        #expect(metrics.contains(#"signet_emergency_bypass_uses_total{bypass="incident",dry_run="false"} 1"#), "\(metrics)")
+        #expect(server.stderr.contains("is not the API server's") || server.stdout.contains("is not the API server's"))
+        #expect(receiver.requests.count == 2)
     }
 
     @Test func metricNamesAreReadFromPromQL() {

@@ -15,7 +15,9 @@ import Synchronization
 /// `createdBy`, `createdByGroups`, `lastChangedBy`, `lastChangedByGroups` as signet recorded
 /// them), `namespaceOptOut` (`label=true`, only when the namespace's opt-out label let the object
 /// in unevaluated), and who sent the review as the connection shows it: `peer` (`ip:port`) and
-/// `clientCertificate` (the verified client certificate's RFC 2253 subject; absent without one).
+/// `clientCertificate` (the verified client certificate's RFC 2253 subject; absent without one),
+/// and `fromAPIServer: false` when the review is not known to come from the API server
+/// (``AdmissionClient/fromAPIServer``; absent when it is).
 /// The request fields mirror Kubernetes `admission.k8s.io/v1` `AdmissionRequest`.
 public struct AdmissionAuditRecord: Sendable, Encodable {
     public var event: String
@@ -42,6 +44,9 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
     public var clientCertificate: String?
     /// `label=true` when the namespace's opt-out label let the object in without evaluation.
     public var namespaceOptOut: String?
+    /// Whether the review is known to come from the API server (``AdmissionClient/fromAPIServer``):
+    /// a record of one that is not makes no alert.
+    public var fromAPIServer = true
 
     public init(
         event: String, time: String, uid: String, namespace: String?, kind: String, name: String?, user: String?,
@@ -116,7 +121,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case event, time, uid, namespace, kind, name, user, operation, dryRun, allowed, reason, policyRevision, latencyMs
-        case images, exemptions, peer, clientCertificate, namespaceOptOut
+        case images, exemptions, peer, clientCertificate, namespaceOptOut, fromAPIServer
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -139,6 +144,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         try container.encodeIfPresent(peer, forKey: .peer)
         try container.encodeIfPresent(clientCertificate, forKey: .clientCertificate)
         try container.encodeIfPresent(namespaceOptOut, forKey: .namespaceOptOut)
+        if !fromAPIServer { try container.encode(false, forKey: .fromAPIServer) }
     }
 
     /// Builds the record of `decision` (nil when no image was evaluated) for `subject`.
@@ -155,6 +161,7 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
             verdicts: decision?.verdicts ?? [], exemptions: decision?.exemptionsUsed ?? [],
             peer: client.address, clientCertificate: client.certificateSubject)
         record.namespaceOptOut = decision?.namespaceOptOut
+        record.fromAPIServer = client.fromAPIServer
         return record
     }
 
@@ -191,6 +198,10 @@ public struct AdmissionAuditRecord: Sendable, Encodable {
         writer.string(event)
         writer.key("exemptions")
         Self.write(exemptions, to: &writer)
+        if !fromAPIServer {
+            writer.key("fromAPIServer")
+            writer.bool(false)
+        }
         writer.key("images")
         writer.raw("[")
         // By index: the verdicts are read in place, not copied one by one.

@@ -60,7 +60,8 @@ extension AdmissionResponder {
     /// Metrics: `signet_emergency_bypass_uses_total{bypass,dry_run}` and
     /// `signet_policy_exception_uses_total{exception,dry_run}` per use; a dry run counts under
     /// `dry_run="true"`. `signet_policy_violations_total{policy,mode}` counts failed policies of
-    /// real (not dry-run) admissions only.
+    /// real (not dry-run) admissions only. None of them counts a review not known to come from
+    /// the API server (``AdmissionClient/fromAPIServer``).
     /// The `exception` label: the first 512 exceptions used keep their name, later ones count as
     /// `other`. Whoever may write exceptions in a namespace can make, use and delete them under
     /// new names without end, and each name was a series kept for the life of the process.
@@ -87,38 +88,48 @@ extension AdmissionResponder {
             policyRevision: outcome?.revision, latency: latency, time: time, client: client)
         auditSink?.record(record)
 
-        // What follows counts and logs admissions; a scan's decision is not one.
+        // What follows counts and logs admissions; a scan's decision is not one. A review not
+        // known to come from the API server counts in no use or violation metric either (the
+        // chart's rules alert on bypass uses): its log lines and audit records say what it was.
         guard let decision, source == .admission else { return }
+        let counted = client.fromAPIServer
         if let optOut = decision.namespaceOptOut { recordOptOut(request, label: optOut) }
         for exemption in record.exemptions {
             switch exemption.kind {
             case .emergencyBypass:
-                Counter(label: "signet_emergency_bypass_uses_total", dimensions: [
-                    ("bypass", Self.bypassLabels.label(for: exemption.name)), ("dry_run", dryRun ? "true" : "false"),
-                ]).increment()
+                if counted {
+                    Counter(label: "signet_emergency_bypass_uses_total", dimensions: [
+                        ("bypass", Self.bypassLabels.label(for: exemption.name)), ("dry_run", dryRun ? "true" : "false"),
+                    ]).increment()
+                }
                 Logger(label: "signet.audit").warning("emergency bypass used", metadata: [
                     "uid": "\(request.uid)", "bypass": "\(exemption.name)", "expires_at": "\(KubernetesTime.format(exemption.expiresAt))",
                     "namespace": "\(request.namespace ?? "")", "kind": "\(request.kind.kind)", "name": "\(request.name ?? "")",
                     "user": "\(request.userInfo?.username ?? "")", "dry_run": "\(dryRun)",
+                    "peer": "\(client.address ?? "")", "from_api_server": "\(client.fromAPIServer)",
                 ])
                 var event = record
                 event.event = "emergency-bypass"
                 event.exemptions = [exemption]
                 event.verdicts = record.verdicts.filter { $0.exemptions.contains(exemption) }
                 auditSink?.record(event)
-                if !dryRun, let eventSink {
+                // A review not known to be the API server's writes no Event (any Pod could
+                // otherwise write them naming a user of its choice): the audit line says it.
+                if !dryRun, client.fromAPIServer, let eventSink {
                     eventSink.bypassUsed(BypassUse(
                         bypass: exemption, apiVersion: request.kind.group.isEmpty ? request.kind.version : "\(request.kind.group)/\(request.kind.version)",
                         kind: request.kind.kind, namespace: request.namespace, name: record.name ?? "", uid: subject.uid, user: request.userInfo?.username,
-                        images: event.verdicts.map { $0.reference ?? $0.image }, time: time))
+                        images: event.verdicts.map { $0.reference ?? $0.image }, time: time, peer: client.address))
                 }
-            case .policyException:
+            case .policyException where counted:
                 Counter(label: "signet_policy_exception_uses_total", dimensions: [
                     ("exception", Self.exceptionLabels.label(for: exemption.qualifiedName)), ("dry_run", dryRun ? "true" : "false"),
                 ]).increment()
+            case .policyException:
+                break
             }
         }
-        if !dryRun {
+        if !dryRun, counted {
             // By index: the verdicts and results are read in place, not copied one by one.
             for verdict in decision.verdicts.indices {
                 let results = decision.verdicts[verdict].results

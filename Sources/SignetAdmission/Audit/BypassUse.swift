@@ -16,11 +16,15 @@ public struct BypassUse: Sendable, Hashable {
     public var user: String?
     public var images: [String]
     public var time: Date
+    /// `ip:port` of the connection the review came on (from the API server: see
+    /// ``AdmissionClient/fromAPIServer``).
+    public var peer: String?
 
     public init(
         bypass: ExemptionUse, apiVersion: String, kind: String, namespace: String?, name: String, uid: String? = nil,
-        user: String?, images: [String], time: Date
+        user: String?, images: [String], time: Date, peer: String? = nil
     ) {
+        self.peer = peer
         self.bypass = bypass
         self.apiVersion = apiVersion
         self.kind = kind

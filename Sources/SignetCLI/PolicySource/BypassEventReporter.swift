@@ -39,7 +39,7 @@ struct BypassEventReporter: ExemptionEventSink {
     static func events(for use: BypassUse) -> (onBypass: KubernetesEvent, onWorkload: KubernetesEvent) {
         let workload = "\(use.kind) \"\(use.namespace.map { "\($0)/" } ?? "")\(use.name)\""
         let images = use.images.joined(separator: ", ")
-        let who = use.user.map { " for \"\($0)\"" } ?? ""
+        let who = (use.user.map { " for \"\($0)\"" } ?? "") + (use.peer.map { " (review from \($0))" } ?? "")
         let creator = use.bypass.attribution.credit
         let onBypass = KubernetesEvent(
             object: .init(apiVersion: ClusterImagePolicy.apiVersion, kind: EmergencyBypass.kind, name: use.bypass.name, namespace: nil, uid: use.bypass.uid),

@@ -62,9 +62,12 @@ extension Alert {
     }
 
     /// The alert an admission audit record calls for: a deny, or an emergency-bypass use (the
-    /// record of event `emergency-bypass`); `nil` for anything else and for dry runs.
+    /// record of event `emergency-bypass`); `nil` for anything else, for dry runs, and for a
+    /// review not known to come from the API server (``AdmissionClient/fromAPIServer``: any Pod
+    /// that can reach the webhook could otherwise spend a namespace's alert budget, or raise
+    /// alerts naming a user of its choice).
     public static func forAdmission(_ record: AdmissionAuditRecord) -> Alert? {
-        guard !record.dryRun else { return nil }
+        guard !record.dryRun, record.fromAPIServer else { return nil }
         let object = record.name.map { "\(record.kind)/\($0)" } ?? record.kind
         let images = record.verdicts.map { $0.reference ?? $0.image }
         let policies = Array(Set(record.verdicts.flatMap(\.policies))).sorted()
@@ -73,13 +76,14 @@ extension Alert {
             return Alert(
                 kind: .bypass, summary: "EmergencyBypass \(bypass.name) admitted \(object)\(place) by \(record.user ?? "an unknown user")",
                 namespace: record.namespace, object: object, images: images, policies: policies,
-                reason: bypass.reason, time: record.time, exemption: bypass.description)
+                reason: bypass.reason, time: record.time, exemption: bypass.description, peer: record.peer,
+                clientCertificate: record.clientCertificate)
         }
         guard record.event == "admission", !record.allowed else { return nil }
         return Alert(
             kind: .deny, summary: "signet denied \(object)\(place) for \(record.user ?? "an unknown user")",
             namespace: record.namespace, object: object, images: images, policies: policies,
-            reason: record.reason ?? "denied", time: record.time)
+            reason: record.reason ?? "denied", time: record.time, peer: record.peer, clientCertificate: record.clientCertificate)
     }
 }
 

@@ -28,11 +28,17 @@ public struct Alert: Sendable, Hashable, Codable {
     public var time: String
     /// The EmergencyBypass or PolicyException involved.
     public var exemption: String?
+    /// Of an admission's alert: `ip:port` of the connection the review came on, and the RFC 2253
+    /// subject of the client certificate it came with, when any.
+    public var peer: String?
+    public var clientCertificate: String?
 
     public init(
         kind: Kind, summary: String, namespace: String?, object: String?, images: [String], policies: [String] = [],
-        reason: String, time: String, exemption: String? = nil
+        reason: String, time: String, exemption: String? = nil, peer: String? = nil, clientCertificate: String? = nil
     ) {
+        self.peer = peer
+        self.clientCertificate = clientCertificate
         self.kind = kind
         self.summary = summary
         self.namespace = namespace
@@ -73,7 +79,7 @@ public struct Alert: Sendable, Hashable, Codable {
         return Alert(
             kind: kind, summary: clipped(summary), namespace: namespace.map(clipped), object: object.map(clipped),
             images: clipped(images), policies: clipped(policies), reason: clipped(reason), time: clipped(time),
-            exemption: exemption.map(clipped))
+            exemption: exemption.map(clipped), peer: peer.map(clipped), clientCertificate: clientCertificate.map(clipped))
     }
 
     /// Alerts with the same key within the window are sent once: kind, namespace, object,
@@ -89,7 +95,8 @@ public struct Alert: Sendable, Hashable, Codable {
 /// How an alert is written in the POST body.
 public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
     /// The ``Alert`` as a JSON object (`kind`, `summary`, `namespace`, `object`, `images`,
-    /// `policies`, `reason`, `time`, `exemption`), with `source: "signet"`.
+    /// `policies`, `reason`, `time`, `exemption`, `peer`, `clientCertificate`), with
+    /// `source: "signet"`.
     case json
     /// A Slack incoming-webhook message (`{"text": …}`, Slack "Sending messages using incoming
     /// webhooks"), which Mattermost, Rocket.Chat and Teams' Slack-compatible endpoints accept.
@@ -107,6 +114,8 @@ public enum AlertFormat: String, Sendable, Hashable, CaseIterable {
             fields["namespace"] = alert.namespace
             fields["object"] = alert.object
             fields["exemption"] = alert.exemption
+            fields["peer"] = alert.peer
+            fields["clientCertificate"] = alert.clientCertificate
             object = fields
         case .slack:
             let escape = Self.slackEscaped

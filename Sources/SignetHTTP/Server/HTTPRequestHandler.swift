@@ -37,6 +37,8 @@ public enum HTTPHandling: Sendable {
 public struct HTTPRequestContext: Sendable {
     /// `ip:port` of the peer.
     public var remoteAddress: String
+    /// The peer's IP address, nil when the socket's family has none (a Unix socket).
+    public var peer: PeerAddress?
     /// Negotiated TLS version, e.g. `TLSv1.3`.
     public var tlsVersion: String?
     /// Subject of the verified client certificate, when client authentication is on.
@@ -48,9 +50,10 @@ public struct HTTPRequestContext: Sendable {
     public var receivedAt: ContinuousClock.Instant
 
     public init(
-        remoteAddress: String, tlsVersion: String? = nil, peerCertificateSubject: String? = nil,
+        remoteAddress: String, peer: PeerAddress? = nil, tlsVersion: String? = nil, peerCertificateSubject: String? = nil,
         peerCertificateNames: [String] = [], receivedAt: ContinuousClock.Instant = .now
     ) {
+        self.peer = peer
         self.peerCertificateNames = peerCertificateNames
         self.remoteAddress = remoteAddress
         self.tlsVersion = tlsVersion

@@ -332,7 +332,7 @@ final class ServerConnection {
 
     private func makeContext() -> HTTPRequestContext {
         HTTPRequestContext(
-            remoteAddress: remote, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject,
+            remoteAddress: remote, peer: peer, tlsVersion: tlsVersion, peerCertificateSubject: peerCertificateSubject,
             peerCertificateNames: peerCertificateNames, receivedAt: .now)
     }
 
