@@ -11,9 +11,11 @@ public struct AdmissionClient: Sendable, Equatable {
     /// server's addresses (`--reserved-peers`). With neither configured signet cannot tell, and
     /// every review counts as the API server's. A review that is not is decided and answered
     /// all the same (an answer tells its sender nothing it could not learn from the policies)
-    /// and is in the audit log and the history, but makes no alert and no Kubernetes Event: any
-    /// Pod that can reach the webhook could otherwise write Events naming a user of its choice,
-    /// or spend a namespace's alert budget so that its real denials go unannounced.
+    /// and is in the audit log and the history, but is verified with signet's own registry
+    /// credentials only, and makes no alert and no Kubernetes Event: any Pod that can reach the
+    /// webhook could otherwise write Events naming a user of its choice, spend a namespace's
+    /// alert budget so that its real denials go unannounced, or spend its share of pull-secret
+    /// reads.
     public var fromAPIServer: Bool
 
     public init(address: String? = nil, certificateSubject: String? = nil, fromAPIServer: Bool = true) {

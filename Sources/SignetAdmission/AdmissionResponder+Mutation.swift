@@ -25,8 +25,9 @@ import SignetRegistry
 /// with one exception of signet's own: a `PolicyException` or `EmergencyBypass` gets the
 /// annotations that record who created and last changed it (see ``SignetResourceAdmission``).
 extension AdmissionResponder {
-    /// Decides one `/mutate` request body as far as it can without waiting (see ``begin(_:deadline:)``).
-    public func beginMutation(_ body: [UInt8], deadline: ContinuousClock.Instant) -> Beginning {
+    /// Decides one `/mutate` request body from `client` as far as it can without waiting (see
+    /// ``begin(_:deadline:client:)``).
+    public func beginMutation(_ body: [UInt8], deadline: ContinuousClock.Instant, client: AdmissionClient = AdmissionClient()) -> Beginning {
         let request: AdmissionRequest
         switch Self.decodeRequest(body) {
         case .success(let decoded):
@@ -54,7 +55,7 @@ extension AdmissionResponder {
         images.removeAll { $0.image.contains("@") || $0.position == nil }
         guard !images.isEmpty else { return .answered(Self.http(allowUnchanged)) }
 
-        let evaluator = evaluator()
+        let evaluator = evaluator(for: client)
         let subject = subject(of: request)
         // An exception for the Pod's controller admits its images as the template names them, so
         // `/mutate` must see that exception as `/validate` will, and leave those images as written.
@@ -92,9 +93,11 @@ extension AdmissionResponder {
         }
     }
 
-    /// ``beginMutation(_:deadline:)`` to the end.
-    public func respondToMutation(_ body: [UInt8], deadline: ContinuousClock.Instant) async -> AdmissionHTTPResult {
-        switch beginMutation(body, deadline: deadline) {
+    /// ``beginMutation(_:deadline:client:)`` to the end.
+    public func respondToMutation(
+        _ body: [UInt8], deadline: ContinuousClock.Instant, client: AdmissionClient = AdmissionClient()
+    ) async -> AdmissionHTTPResult {
+        switch beginMutation(body, deadline: deadline, client: client) {
         case .answered(let result): return result
         case .waiting(let rest): return await rest()
         }

@@ -68,7 +68,7 @@ public struct AdmissionResponder: Sendable {
     /// Who may add, change or remove the opt-out label on a Namespace (nobody by default).
     public var namespaceOptOut = NamespaceOptOutRule()
     /// Whether `/validate` denies a Pod image named by tag alone whose signature authorities
-    /// verified a digest, which ``beginMutation(_:deadline:)`` pins: when the mutating webhook is
+    /// verified a digest, which ``beginMutation(_:deadline:client:)`` pins: when the mutating webhook is
     /// installed, such an image reached validation without it (the webhook timed out, or a later
     /// one changed the image back), and would run whatever its tag names later. Admissions only.
     public var requirePinnedDigests = false
@@ -322,7 +322,7 @@ public struct AdmissionResponder: Sendable {
         var subject = subject(of: request)
         // A scan's Pod names the tags it pinned to the digests the node runs.
         if source == .scan { subject.nodePinnedImages = nodePinnedImages }
-        var evaluator = self.evaluator()
+        var evaluator = evaluator(for: client)
         // A scan reports a deny that hangs on transient errors apart from a certain one: it
         // waits for every authority that decides between them, whichever answers first.
         if source == .scan { evaluator.waitsPastTransientErrors = true }
@@ -450,6 +450,17 @@ public struct AdmissionResponder: Sendable {
     static func subjectKind(_ kind: GroupVersionKind) -> String {
         guard let group = guardedKinds[kind.kind], group != kind.group else { return kind.kind }
         return "\(kind.kind).\(kind.group.isEmpty ? "core" : kind.group)"
+    }
+
+    /// The evaluator for a review from `client`. One not known to come from the API server
+    /// (``AdmissionClient/fromAPIServer``) is verified with signet's own registry credentials
+    /// only: the pull secrets it names, and its service account's, are a namespace's, whose
+    /// share of secret reads it would spend and whose private registries it would reach. What
+    /// is verified so is cached apart from what a namespace's credentials found.
+    func evaluator(for client: AdmissionClient) -> PolicyEvaluator {
+        var evaluator = evaluator()
+        if !client.fromAPIServer { evaluator.credentialProvider = nil }
+        return evaluator
     }
 
     func subject(of request: AdmissionRequest) -> AdmissionSubject {

@@ -282,7 +282,7 @@ struct ServeCommand: ParsableCommand, AsynchronousCommand {
         let admissionResponder = responder
         var handler = SignetRequestHandler(
             admit: { body, deadline, client in admissionResponder.begin(body, deadline: deadline, client: client) },
-            mutate: { body, deadline, _ in admissionResponder.beginMutation(body, deadline: deadline) },
+            mutate: { body, deadline, client in admissionResponder.beginMutation(body, deadline: deadline, client: client) },
             readiness: readiness, maximumAdmissionTime: settings.maxAdmissionTime,
             requireClientCertificateForAdmission: settings.tls.clientCAFile != nil,
             allowedClientNames: settings.allowedClientNames, apiServerPeers: settings.server.peerLimits.reservedPeers)

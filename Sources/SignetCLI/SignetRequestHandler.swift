@@ -9,7 +9,7 @@ import SignetHTTP
 /// response; Prometheus text exposition format):
 /// - `POST /validate`: an `admission.k8s.io/v1` AdmissionReview in, the decision out.
 /// - `POST /mutate`: the same review in, a JSON Patch pinning verified images out (see
-///   ``AdmissionResponder/beginMutation(_:deadline:)``).
+///   ``AdmissionResponder/beginMutation(_:deadline:client:)``).
 /// - `GET /healthz`: liveness; answering at all shows the event loops and the handler pool work.
 /// - `GET /readyz`: 200 once policies are loaded and a certificate is serving, 503 otherwise.
 /// - `GET /metrics`: Prometheus text format; with ``metricsAccess``, only for a bearer token
@@ -23,7 +23,7 @@ struct SignetRequestHandler: HTTPRequestHandler {
     ) -> AdmissionResponder.Beginning
 
     let admit: Admit
-    /// Answers `/mutate` (``AdmissionResponder/beginMutation(_:deadline:)``).
+    /// Answers `/mutate` (``AdmissionResponder/beginMutation(_:deadline:client:)``).
     let mutate: Admit
     let readiness: ReadinessState
     /// Upper bound on the time signet spends on one review, whatever `?timeout=` says.

@@ -508,6 +508,51 @@ struct AdmissionBeginningTests {
         #expect(records.count == 0, "an abandoned review was recorded as a decision")
     }
 
+    /// Asks for the registry credentials of each image it verifies, as a registry request
+    /// does, and passes it.
+    struct CredentialAskingVerifier: AuthorityVerifier {
+        func verify(image: ImageReference, authority: CompiledAuthority, policy: CompiledPolicy, deadline: ContinuousClock.Instant) async throws -> AuthorityVerdict {
+            _ = await RequestCredentials.credential(for: "ghcr.io")
+            return AuthorityVerdict(passed: true, authority: authority.name, reason: "signed by the release workflow")
+        }
+    }
+
+    /// Notes the namespace of every admission whose pull secrets were read.
+    final class RecordingCredentials: RegistryCredentialProvider {
+        private let asked = NIOLockedValueBox<[String]>([])
+        var namespaces: [String] { asked.withLockedValue { $0 } }
+        func credentials(for subject: AdmissionSubject) async -> RegistryCredentialStore {
+            asked.withLockedValue { $0.append(subject.namespace ?? "") }
+            return RegistryCredentialStore()
+        }
+    }
+
+    /// A review not known to come from the API server, to `/validate` or `/mutate`, is verified
+    /// with signet's own registry credentials only: the pull secrets it names are a namespace's,
+    /// whose share of secret reads it would spend and whose private registries it would reach.
+    /// The API server's review of the same Pod reads them.
+    @Test func aReviewNotFromTheAPIServerReadsNoPullSecrets() async throws {
+        let keyless = try PolicyLoader().load(files: [PolicySourceFile(
+            name: "keyless.yaml",
+            bytes: Array(try Data(contentsOf: TestPaths.packageRoot.appendingPathComponent("policies/examples/keyless-github-actions.yaml"))))])
+        let credentials = RecordingCredentials()
+        let responder = AdmissionResponder(evaluator: PolicyEvaluator(policies: keyless, verifier: CredentialAskingVerifier(), credentialProvider: credentials))
+        func pod(_ image: String) -> String {
+            WorkloadFixture.all[0].wrap(podSpec(containers: [("web", image)])
+                .replacingOccurrences(of: #"{"containers":"#, with: #"{"imagePullSecrets":[{"name":"regcred"}],"containers":"#))
+        }
+        let pinned = pod("ghcr.io/my-org/my-app@sha256:" + String(repeating: "1", count: 64))
+        let forged = AdmissionClient(address: "10.244.1.7:40112", fromAPIServer: false)
+        let answer = try decodeResponse(await responder.respond(to: review(kind: "Pod", resource: "pods", object: pinned), deadline: farDeadline, client: forged))
+        #expect(answer.allowed)
+        _ = await responder.respondToMutation(review(kind: "Pod", resource: "pods", object: pod("ghcr.io/my-org/my-app:v1")), deadline: farDeadline, client: forged)
+        #expect(credentials.namespaces.isEmpty, "a forged review read the pull secrets of \(credentials.namespaces)")
+        let real = try decodeResponse(await responder.respond(
+            to: review(kind: "Pod", resource: "pods", object: pinned), deadline: farDeadline, client: AdmissionClient(address: "10.0.0.1:52144")))
+        #expect(real.allowed)
+        #expect(credentials.namespaces == ["team"])
+    }
+
     /// A review naming a guarded kind under a group it does not belong to is recorded with its
     /// group, also when it is refused before any image is evaluated (no object): its deny alert
     /// is then limited as a workload's, not taken for an attempt to switch signet off.
