@@ -376,9 +376,12 @@ enum HistoryQueryChecks {
     }
 
     /// The statements that take a version 2 database back to version 1 (its indexes and
-    /// `stored_bytes` too, so opening it adds that again).
+    /// `stored_bytes` too, so opening it adds that again). An index may not exist yet: a store
+    /// builds them in the background after it opens, and one closed meanwhile (as a loaded
+    /// machine can make it) stops before the last.
     static let downgradeToVersion1 = [
-        "DROP INDEX signet_history_entries_allowed", "DROP INDEX signet_history_entries_source", "DROP INDEX signet_history_entries_namespace_order",
+        "DROP INDEX IF EXISTS signet_history_entries_allowed", "DROP INDEX IF EXISTS signet_history_entries_source",
+        "DROP INDEX IF EXISTS signet_history_entries_namespace_order",
         "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes",
         "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
         "UPDATE signet_history_schema SET version = 1",
