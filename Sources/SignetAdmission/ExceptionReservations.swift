@@ -26,7 +26,10 @@ import SignetPolicy
 /// reservation must not count against the exceptions the API server sends. Callers with a
 /// verified client certificate share theirs (the API server's instances); others are told apart
 /// by address (an IPv6 one by its /64), so a flood of made-up reviews holds room only against
-/// itself. Once the table is full, a caller holds at most an equal share of twice
+/// itself. A review signet knows not to come from the API server (``AdmissionClient/fromAPIServer``:
+/// a client CA, or `--reserved-peers`, is configured and the review came from elsewhere) has no
+/// caller: it reserves nothing and is judged by the policy source's view alone, so such
+/// reviews from many addresses cannot take callers' shares of the table from the API server. Once the table is full, a caller holds at most an equal share of twice
 /// ``maximumEntries`` (all of it alone), and the table at most three times it: whatever one caller
 /// made up, the API server finds room, and made-up namespaces shrink only their sender's share.
 public final class ExceptionReservations: Sendable {
@@ -53,8 +56,9 @@ public final class ExceptionReservations: Sendable {
     /// Who a review's reservations belong to: every caller with a verified client certificate
     /// alike, others by the address they connect from (the port left out; an IPv6 address by
     /// its /64, which one host commonly holds whole); "" when neither is known (a review decided
-    /// inside signet).
-    public static func caller(of client: AdmissionClient) -> String {
+    /// inside signet); nil for a review known not to come from the API server, which holds none.
+    public static func caller(of client: AdmissionClient) -> String? {
+        guard client.fromAPIServer else { return nil }
         if client.certificateSubject != nil { return "" }
         guard let address = client.address, let colon = address.lastIndex(of: ":") else { return client.address ?? "" }
         let host = address[..<colon]

@@ -98,8 +98,10 @@ struct SignetResourceAdmission: Sendable {
         let bytes = ExemptionLimits.measuredBytes(object)
         if let oldObject, bytes <= ExemptionLimits.measuredBytes(oldObject) { return nil }
         var usage = exceptionUsage(namespace)
+        // A review known not to come from the API server creates nothing: it reserves nothing.
         let caller = ExceptionReservations.caller(of: client)
-        if let reservations {
+        let reservations = caller == nil ? nil : self.reservations
+        if let reservations, let caller {
             guard let reserved = reservations.usage(usage, namespace: namespace, caller: caller) else {
                 return "signet admitted more PolicyExceptions in the last \(reservations.lifetime) than it keeps track of; retry in a moment"
             }
@@ -108,7 +110,7 @@ struct SignetResourceAdmission: Sendable {
         let name = (object["metadata"] as? [String: Any])?["name"] as? String
         if oldObject != nil, let name { usage.remove(name) }
         if let refusal = ExemptionLimits.namespaceBudgetRefusal(adding: bytes, to: usage, namespace: namespace) { return refusal }
-        if !dryRun, let name { reservations?.reserve(namespace: namespace, name: name, bytes: bytes, caller: caller) }
+        if !dryRun, let name, let caller { reservations?.reserve(namespace: namespace, name: name, bytes: bytes, caller: caller) }
         return nil
     }
 

@@ -17,6 +17,8 @@ struct HistoryAuditSink: AuditSink {
         next?.record(record)
         guard record.event == "admission" else { return }
         let time = clock()
-        recorder.record(estimatedBytes: record.estimatedByteCount, namespace: record.namespace, deferred: { HistoryEntry.admission(record, time: time) })
+        recorder.record(
+            estimatedBytes: record.estimatedByteCount, namespace: record.namespace, fromAPIServer: record.fromAPIServer,
+            deferred: { HistoryEntry.admission(record, time: time) })
     }
 }

@@ -7,7 +7,7 @@ import SignetRegistry
 
 /// `signet history`: reads the verification history (admission decisions and on-demand
 /// verifications) from the SQLite file or PostgreSQL database `signet serve` writes, filtered by
-/// image, digest, namespace, policy, verdict, decision, source and time, newest first, one page
+/// image, digest, namespace, policy, verdict, decision, source, sender and time, newest first, one page
 /// at a time (`--cursor` continues where the last page ended). Output: a table, or JSON
 /// (`{"entries": [...], "nextCursor": "...", "searchedThrough": "..."}`, times in RFC 3339).
 ///
@@ -42,6 +42,9 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
 
     @Option(name: .long, help: "admission, verification (signet verify) or console (the console's Verify page).")
     var source: String?
+
+    @Option(name: .long, help: "api-server, or unknown: reviews not known to come from the API server (a client CA or --reserved-peers lets signet tell).")
+    var sender: String?
 
     @Option(name: .long, help: "Entries at or after this time: RFC 3339 (2026-12-01T00:00:00Z) or a duration ago (24h).")
     var since: String?
@@ -85,6 +88,12 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
                 throw ValidationError("--source must be admission, verification or console, not \(source)")
             }
             query.source = value
+        }
+        switch sender {
+        case nil: break
+        case "api-server": query.fromAPIServer = true
+        case "unknown": query.fromAPIServer = false
+        case let other?: throw ValidationError("--sender must be api-server or unknown, not \(other)")
         }
         query.since = try since.map { try Self.time($0, flag: "--since", now: now) }
         query.until = try until.map { try Self.time($0, flag: "--until", now: now) }
@@ -166,7 +175,9 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
         for entry in page.entries {
             let object = [entry.objectKind, entry.name].compactMap { $0 }.joined(separator: "/")
             let decision = (entry.allowed ? "allowed" : "denied") + (entry.dryRun ? " (dry run)" : "")
-            let common = [KubernetesTime.format(entry.time), entry.source.rawValue, entry.namespace ?? "-", object.isEmpty ? "-" : object, decision]
+            // A review not known to come from the API server is marked where its source is.
+            let source = entry.source.rawValue + (entry.fromAPIServer ? "" : " (not from the API server)")
+            let common = [KubernetesTime.format(entry.time), source, entry.namespace ?? "-", object.isEmpty ? "-" : object, decision]
             if entry.images.isEmpty {
                 rows.append(common + ["-", "-", "-", entry.reason ?? "-"])
             }

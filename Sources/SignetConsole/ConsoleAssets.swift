@@ -17,6 +17,7 @@ enum ConsoleAssets {
         .badge-allow,.badge-passed,.badge-enforce{background:#dcfce7;color:#14532d}
         .badge-deny,.badge-failed,.badge-error{background:#fee2e2;color:#7f1d1d}
         .badge-warn,.badge-audit,.badge-running{background:#fef9c3;color:#713f12}
+        .unknown-sender{padding:.05em .35em;border:1px solid #b45309;border-radius:.3em;color:#92400e}
         .error{color:#b91c1c}.expired{color:#b91c1c}.left{color:#15803d}
         form.verify,form.filters{display:flex;gap:1em;flex-wrap:wrap;align-items:end;margin:1em 0}
         label{display:flex;flex-direction:column;font-size:.85em;gap:.2em}

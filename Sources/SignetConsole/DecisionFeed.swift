@@ -42,6 +42,8 @@ public final class DecisionFeed: AuditSink {
         public var verdicts: [String]
         public var reason: String?
         public var latencyMs: Double
+        /// False for a review not known to come from the API server (``HistoryEntry/fromAPIServer``).
+        public var fromAPIServer = true
     }
 
     private let subscribers = NIOLockedValueBox<[UUID: (reader: String, continuation: AsyncStream<Published>.Continuation)]>([:])
@@ -64,7 +66,7 @@ public final class DecisionFeed: AuditSink {
             uid: name(record.uid) ?? "", decidedAt: clock().timeIntervalSince1970 * 1000, time: record.time, namespace: name(record.namespace),
             kind: name(record.kind) ?? "", name: name(record.name), user: name(record.user), allowed: record.allowed, dryRun: record.dryRun,
             images: shown.map { name($0.reference ?? $0.image) ?? "" }, verdicts: shown.map(\.outcome.rawValue),
-            reason: reason, latencyMs: record.latencyMs)
+            reason: reason, latencyMs: record.latencyMs, fromAPIServer: record.fromAPIServer)
         publish(decision)
     }
 

@@ -13,7 +13,7 @@ extension HistoryEntry {
         return HistoryEntry(
             source: .admission, time: time, namespace: record.namespace, objectKind: record.kind, name: record.name,
             user: record.user, operation: record.operation, dryRun: record.dryRun, uid: record.uid, peer: record.peer,
-            clientCertificate: record.clientCertificate, latencyMs: record.latencyMs, allowed: record.allowed,
+            clientCertificate: record.clientCertificate, fromAPIServer: record.fromAPIServer, latencyMs: record.latencyMs, allowed: record.allowed,
             reason: record.reason ?? record.namespaceOptOut.map { "namespace opted out (\($0))" }, policyRevision: record.policyRevision,
             cacheHits: hits, cacheMisses: misses, images: record.verdicts.map(HistoryImageRecord.init(verdict:)))
     }

@@ -6,11 +6,14 @@ import SignetHistory
 /// form (HTML Living Standard §4.10.21, `application/x-www-form-urlencoded`), so the page filters
 /// and pages without script: `image`, `digest`, `namespace`, `policy`, `verdict` (`allow`,
 /// `deny`, `warn`, `audit` of one image), `decision` (`allowed`, `denied`), `source`
-/// (`admission`, `verification`, `console`), `since` and `until` (RFC 3339, or a form's
+/// (`admission`, `verification`, `console`), `sender` (`api-server`, or `unknown`: reviews not
+/// known to come from the API server, ``HistoryEntry/fromAPIServer``), `since` and `until` (RFC 3339, or a form's
 /// `YYYY-MM-DDTHH:MM` read as UTC), `limit` (1 to ``maximumLimit``) and `cursor` (the previous
 /// page's). They become a ``HistoryQuery`` of SignetHistory, the same on SQLite and PostgreSQL.
 struct HistoryFilters: Sendable {
-    static let names = ["image", "digest", "namespace", "policy", "verdict", "decision", "source", "since", "until", "limit"]
+    static let names = ["image", "digest", "namespace", "policy", "verdict", "decision", "source", "sender", "since", "until", "limit"]
+    /// The values of `sender`.
+    static let senders = ["api-server", "unknown"]
     static let defaultLimit = 50
     static let maximumLimit = 500
 
@@ -53,6 +56,13 @@ struct HistoryFilters: Sendable {
                 return .failure(Problem(message: "source must be one of \(known), not \"\(source)\""))
             }
             query.source = parsed
+        }
+        if let sender = values["sender"] {
+            switch sender {
+            case "api-server": query.fromAPIServer = true
+            case "unknown": query.fromAPIServer = false
+            default: return .failure(Problem(message: "sender must be api-server or unknown, not \"\(sender)\""))
+            }
         }
         for (name, keyPath) in [("since", \HistoryQuery.since), ("until", \HistoryQuery.until)] {
             guard let text = values[name] else { continue }

@@ -2,7 +2,7 @@ import Foundation
 import SignetHistory
 
 /// The History page: a GET form of filters over the history store (image, digest, namespace,
-/// policy, verdict, decision, source, time range) and its results a page at a time, newest
+/// policy, verdict, decision, source, sender, time range) and its results a page at a time, newest
 /// first, each linking to its decision page; above them, decisions as they are made
 /// (server-sent events from ``DecisionFeed``). Filters and paging are plain links and forms,
 /// so everything but the live table works without script.
@@ -19,7 +19,8 @@ enum HistoryPages {
             let object = [decision.namespace, decision.name].compactMap { $0 }.joined(separator: "/")
             cells = [
                 HTML.escape(decision.time), HTML.escape(decision.kind), HTML.escape(object), HTML.escape(decision.user ?? ""),
-                HTML.badge(decision.allowed ? "allow" : "deny") + (decision.dryRun ? " <small>dry run</small>" : ""),
+                HTML.badge(decision.allowed ? "allow" : "deny") + (decision.dryRun ? " <small>dry run</small>" : "")
+                    + (decision.fromAPIServer ? "" : " " + HistoryPages.unknownSender),
                 zip(decision.images, decision.verdicts).map { "\(HTML.badge($1)) <code>\(HTML.escape($0))</code>" }.joined(separator: "<br>"),
                 HTML.escape(TrustChain.clipped(decision.reason ?? "", to: 240)), HTML.milliseconds(decision.latencyMs),
             ]
@@ -80,6 +81,7 @@ enum HistoryPages {
             \(select("verdict", "Verdict", ["allow", "deny", "warn", "audit"]))
             \(select("decision", "Decision", ["allowed", "denied"]))
             \(select("source", "Source", HistoryEntry.Source.allCases.map(\.rawValue)))
+            \(select("sender", "Sender", HistoryFilters.senders))
             \(text("since", "Since (UTC)", size: 18, placeholder: "2026-06-01T00:00:00Z"))
             \(text("until", "Until (UTC)", size: 18, placeholder: "2026-06-02T00:00:00Z"))
             \(text("limit", "Per page", size: 4, placeholder: "\(HistoryFilters.defaultLimit)"))
@@ -95,12 +97,15 @@ enum HistoryPages {
         let link = entry.id.map { "<a href=\"/history/\($0)\" class=\"decision-link\">\(HTML.escape(PoliciesInForce.timestamp(entry.time)))</a>" }
             ?? HTML.escape(PoliciesInForce.timestamp(entry.time))
         return [
-            link, HTML.escape(entry.source.rawValue), HTML.escape(object), HTML.escape(entry.user ?? ""),
+            link, HTML.escape(entry.source.rawValue) + (entry.fromAPIServer ? "" : " " + unknownSender), HTML.escape(object), HTML.escape(entry.user ?? ""),
             HTML.badge(entry.allowed ? "allow" : "deny") + (entry.dryRun ? " <small>dry run</small>" : ""),
             entry.images.map { "\(HTML.badge($0.verdict)) <code>\(HTML.escape($0.reference ?? $0.image))</code>" }.joined(separator: "<br>"),
             HTML.escape(TrustChain.clipped(entry.reason ?? "", to: 240)), HTML.milliseconds(entry.latencyMs),
         ]
     }
+
+    /// The mark of a review not known to come from the API server (``HistoryEntry/fromAPIServer``).
+    static let unknownSender = "<small class=\"unknown-sender\">not from the API server</small>"
 
     static func live() -> String {
         """
@@ -133,6 +138,10 @@ enum HistoryPages {
         out += item("Policy revision", entry.policyRevision.map { "<code>\(HTML.escape($0))</code>" })
         out += item("Request uid", entry.uid.map { "<code>\(HTML.escape($0))</code>" })
         out += item("Sent from", HTML.escape([entry.peer, entry.clientCertificate].compactMap { $0 }.joined(separator: ", ")))
+        if !entry.fromAPIServer {
+            out += item("Sender", unknownSender + " Anyone who reaches the webhook port can post such a review, naming any namespace, "
+                + "object and user: it admitted nothing in the cluster, raised no alert and wrote no Event.", id: "decision-sender")
+        }
         out += "</dl><h2>Images</h2>"
         if entry.images.isEmpty { out += "<p>No image was judged (nothing to verify in this object).</p>" }
         for (index, image) in entry.images.enumerated() {

@@ -6,7 +6,8 @@ import Foundation
 /// per image it judged.
 ///
 /// The request fields mirror the `AdmissionRequest` (namespace, kind, name, user, dry run, uid);
-/// `peer` and `clientCertificate` say who sent it as the connection showed it. A store assigns
+/// `peer` and `clientCertificate` say who sent it as the connection showed it, and
+/// `fromAPIServer` whether signet knew the sender for the API server. A store assigns
 /// ``id`` when it writes the entry; ``time`` and ``id`` together order the history (newest first).
 public struct HistoryEntry: Sendable, Hashable, Codable {
     /// What produced the entry.
@@ -38,6 +39,12 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var peer: String?
     /// RFC 2253 subject of the client certificate the review came with.
     public var clientCertificate: String?
+    /// False for a review signet did not know to come from the API server (signet requires a
+    /// client certificate, or `--reserved-peers` names the API server's addresses, and this one
+    /// came from elsewhere): anyone who reaches the webhook port can post one, naming any
+    /// namespace, object and user, so it is no record of what the cluster admitted. True for
+    /// every other entry, those of verifications among them.
+    public var fromAPIServer: Bool
     /// Time spent deciding, in milliseconds.
     public var latencyMs: Double
     public var allowed: Bool
@@ -54,7 +61,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public init(
         id: Int64? = nil, source: Source, time: Date, namespace: String? = nil, objectKind: String? = nil, name: String? = nil,
         user: String? = nil, operation: String? = nil, dryRun: Bool = false, uid: String? = nil, peer: String? = nil,
-        clientCertificate: String? = nil, latencyMs: Double, allowed: Bool, reason: String? = nil, policyRevision: String? = nil,
+        clientCertificate: String? = nil, fromAPIServer: Bool = true, latencyMs: Double, allowed: Bool, reason: String? = nil, policyRevision: String? = nil,
         cacheHits: Int = 0, cacheMisses: Int = 0, images: [HistoryImageRecord]
     ) {
         self.id = id
@@ -69,6 +76,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         self.uid = uid
         self.peer = peer
         self.clientCertificate = clientCertificate
+        self.fromAPIServer = fromAPIServer
         self.latencyMs = latencyMs
         self.allowed = allowed
         self.reason = reason

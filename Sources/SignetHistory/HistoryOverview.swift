@@ -14,13 +14,22 @@ public struct HistoryOverviewQuery: Sendable, Hashable {
     public var source: HistoryEntry.Source?
     /// How many of the most refused images to list, 0 to 100.
     public var topRefused: Int
+    /// Whether the decisions counted came from the API server (``HistoryEntry/fromAPIServer``);
+    /// nil counts both. By default only the API server's: reviews anyone could post to the
+    /// webhook port say nothing of what the cluster admitted, and would fill the charts and
+    /// the most refused images with whatever they named.
+    public var fromAPIServer: Bool?
 
-    public init(since: Date, until: Date, buckets: Int = 24, source: HistoryEntry.Source? = .admission, topRefused: Int = 10) {
+    public init(
+        since: Date, until: Date, buckets: Int = 24, source: HistoryEntry.Source? = .admission, topRefused: Int = 10,
+        fromAPIServer: Bool? = true
+    ) {
         self.since = since
         self.until = until
         self.buckets = buckets
         self.source = source
         self.topRefused = topRefused
+        self.fromAPIServer = fromAPIServer
     }
 
     /// The width of one bucket in whole microseconds, rounded up so the buckets cover the range.

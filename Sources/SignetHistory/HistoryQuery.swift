@@ -13,7 +13,7 @@ public struct HistoryQuery: Sendable, Hashable {
 
     /// The most entries a page reads to test image filters that no index serves (`image`,
     /// `policy`, `verdict` without `digest`): newest first from where the page starts, after
-    /// the entry filters (namespace, decision, source, time). A filter that matches rarely would
+    /// the entry filters (namespace, decision, source, sender, time). A filter that matches rarely would
     /// otherwise read every entry of the history (about a second at a million entries in SQLite)
     /// for each page. With the window a page costs at most this many probes; when it finds too
     /// few matches it ends where the window did (``HistoryPage/searchedThrough``), and the next
@@ -44,6 +44,8 @@ public struct HistoryQuery: Sendable, Hashable {
     /// The decision as a whole: allowed or denied.
     public var allowed: Bool?
     public var source: HistoryEntry.Source?
+    /// Whether the review came from the API server (``HistoryEntry/fromAPIServer``).
+    public var fromAPIServer: Bool?
     /// Entries at or after this time.
     public var since: Date?
     /// Entries before this time.
@@ -55,8 +57,8 @@ public struct HistoryQuery: Sendable, Hashable {
 
     public init(
         id: Int64? = nil, image: String? = nil, digest: String? = nil, namespace: String? = nil, policy: String? = nil, verdict: String? = nil,
-        allowed: Bool? = nil, source: HistoryEntry.Source? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50,
-        cursor: HistoryCursor? = nil
+        allowed: Bool? = nil, source: HistoryEntry.Source? = nil, fromAPIServer: Bool? = nil, since: Date? = nil, until: Date? = nil,
+        limit: Int = 50, cursor: HistoryCursor? = nil
     ) {
         self.id = id
         self.image = image
@@ -66,6 +68,7 @@ public struct HistoryQuery: Sendable, Hashable {
         self.verdict = verdict
         self.allowed = allowed
         self.source = source
+        self.fromAPIServer = fromAPIServer
         self.since = since
         self.until = until
         self.limit = limit

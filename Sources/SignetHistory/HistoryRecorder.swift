@@ -20,7 +20,9 @@ import Synchronization
 /// bytes are short, several entries, of several namespaces, may go, 64 at most); when no such
 /// room can be made, the new entry is dropped and nothing else is. Whoever may create Pods in one namespace (denied creates and dry runs are entries
 /// too) then fills only that namespace's share while the store is slow, not the other
-/// namespaces' history, as the store's own cuts share by namespace (``HistoryTrimShares``).
+/// namespaces' history, as the store's own cuts share by namespace (``HistoryTrimShares``);
+/// reviews not known to come from the API server, whatever namespace they name, all fill one
+/// share of their own (``HistoryShare/unknownSenders``).
 /// Dropped entries are counted and logged at most once per
 /// ``HistoryRecorderConfiguration/warningInterval``; a batch the store refuses is dropped the
 /// same way. Retention runs every ``HistoryRecorderConfiguration/retentionInterval``
@@ -46,14 +48,14 @@ public final class HistoryRecorder: Sendable {
 
     private struct State {
         /// Entries not yet written, made when the writer takes them (off the admission path),
-        /// with the bytes each was estimated to hold and the namespace it is of ("" for none).
+        /// with the bytes each was estimated to hold and the share it counts in (``HistoryShare``).
         var pending: [Pending] = []
         /// The sum of `pending`'s estimates and of the batch being written (until the store has
         /// it, the batch's entries are held here too).
         var pendingBytes = 0
-        /// What each namespace holds of `pending` (not of the batch being written), and the
+        /// What each share holds of `pending` (not of the batch being written), and the
         /// sum of their bytes.
-        var held: [String: Holding] = [:]
+        var held: [HistoryShare: Holding] = [:]
         var queuedBytes = 0
         var finished = false
         var lastWarning: ContinuousClock.Instant?
@@ -62,7 +64,7 @@ public final class HistoryRecorder: Sendable {
         struct Pending {
             var make: @Sendable () -> HistoryEntry
             var bytes: Int
-            var namespace: String
+            var share: HistoryShare
         }
 
         struct Holding {
@@ -85,19 +87,19 @@ public final class HistoryRecorder: Sendable {
                 if writingBytes > 0, writingBytes + entry.bytes > maximumBytes { return false }
                 // Planned on copies first: room is made only if the entry is then taken.
                 var entries = pending.count, bytes = pendingBytes, plan = held
-                let own = held[entry.namespace] ?? Holding()
+                let own = held[entry.share] ?? Holding()
                 var chosen: [Int] = []
-                // Where each namespace's next newest entry is looked for (below its last one chosen).
-                var searchEnd: [String: Int] = [:]
+                // Where each share's next newest entry is looked for (below its last one chosen).
+                var searchEnd: [HistoryShare: Int] = [:]
                 while !fits(entries: entries, bytes: bytes) {
                     // Planned under the lock the admissions take: a large entry that would need
                     // more room than a few entries make is dropped instead.
                     guard chosen.count < Self.maximumEvictionsPerEntry else { return false }
                     let byEntries = entries >= capacity
                     func measure(_ holding: Holding) -> Int { byEntries ? holding.entries : holding.bytes }
-                    guard let (largest, holding) = plan.max(by: { measure($0.value) < measure($1.value) }), largest != entry.namespace,
+                    guard let (largest, holding) = plan.max(by: { measure($0.value) < measure($1.value) }), largest != entry.share,
                           measure(holding) > measure(own) + (byEntries ? 1 : entry.bytes),
-                          let index = pending[..<(searchEnd[largest] ?? pending.endIndex)].lastIndex(where: { $0.namespace == largest })
+                          let index = pending[..<(searchEnd[largest] ?? pending.endIndex)].lastIndex(where: { $0.share == largest })
                     else { return false }
                     searchEnd[largest] = index
                     chosen.append(index)
@@ -117,8 +119,8 @@ public final class HistoryRecorder: Sendable {
             pending.append(entry)
             pendingBytes += entry.bytes
             queuedBytes += entry.bytes
-            held[entry.namespace, default: Holding()].entries += 1
-            held[entry.namespace, default: Holding()].bytes += entry.bytes
+            held[entry.share, default: Holding()].entries += 1
+            held[entry.share, default: Holding()].bytes += entry.bytes
             return true
         }
 
@@ -129,9 +131,9 @@ public final class HistoryRecorder: Sendable {
         /// `pendingBytes` while it is written).
         mutating func forget(_ entry: Pending) {
             queuedBytes -= entry.bytes
-            held[entry.namespace]?.entries -= 1
-            held[entry.namespace]?.bytes -= entry.bytes
-            if held[entry.namespace]?.entries == 0 { held[entry.namespace] = nil }
+            held[entry.share]?.entries -= 1
+            held[entry.share]?.bytes -= entry.bytes
+            if held[entry.share]?.entries == 0 { held[entry.share] = nil }
         }
     }
 
@@ -196,7 +198,7 @@ public final class HistoryRecorder: Sendable {
     /// Queues `entry` for the writer; never waits. Dropped (and counted) when the queue is full
     /// or the recorder has finished.
     public func record(_ entry: HistoryEntry) {
-        record(estimatedBytes: entry.estimatedByteCount, namespace: entry.namespace, deferred: { entry })
+        record(estimatedBytes: entry.estimatedByteCount, namespace: entry.namespace, fromAPIServer: entry.fromAPIServer, deferred: { entry })
     }
 
     /// Queues the entry `make` builds; the writer calls `make`, so what it costs is not spent
@@ -206,9 +208,13 @@ public final class HistoryRecorder: Sendable {
     /// ``HistoryRecorderConfiguration/maximumQueuedBytes`` (an entry that finds nothing queued
     /// or being written is always taken). When the queue is full, the namespace holding the most
     /// of it makes room (see the type's documentation); `namespace` is the entry's (nil for a
-    /// cluster-scoped object, which counts as a namespace of its own).
-    public func record(estimatedBytes: Int, namespace: String? = nil, deferred make: @escaping @Sendable () -> HistoryEntry) {
-        let entry = State.Pending(make: make, bytes: max(0, estimatedBytes), namespace: namespace ?? "")
+    /// cluster-scoped object, which counts as a namespace of its own), and `fromAPIServer`
+    /// false puts it in the one share of every review not known to come from the API server
+    /// (``HistoryShare/unknownSenders``), whatever namespace it names.
+    public func record(
+        estimatedBytes: Int, namespace: String? = nil, fromAPIServer: Bool = true, deferred make: @escaping @Sendable () -> HistoryEntry
+    ) {
+        let entry = State.Pending(make: make, bytes: max(0, estimatedBytes), share: HistoryShare(namespace: namespace, fromAPIServer: fromAPIServer))
         var evicted = 0
         let accepted = state.withLockedValue { state -> Bool in
             guard !state.finished else { return false }

@@ -14,34 +14,40 @@ enum HistoryTrimMeasure: Sendable {
     }
 }
 
-/// Which entries a statement reaches: all of them, or one namespace's (nil: the entries of no namespace).
-enum HistoryNamespaceScope: Sendable, Hashable {
+/// Which entries a statement reaches: all of them, or one share's (``HistoryShare``).
+enum HistoryShareScope: Sendable, Hashable {
     case all
-    case only(String?)
+    case only(HistoryShare)
 
     /// The condition, empty for ``all``.
     func condition(_ bind: inout HistoryBindings) -> String? {
         switch self {
         case .all: return nil
-        case .only(let namespace?): return "namespace = \(bind(.text(namespace)))"
-        case .only(nil): return "namespace IS NULL"
+        case .only(.namespace(let namespace?)): return "namespace = \(bind(.text(namespace))) AND from_api_server <> 0"
+        case .only(.namespace(nil)): return "namespace IS NULL AND from_api_server <> 0"
+        case .only(.unknownSenders): return "from_api_server = 0"
         }
     }
 }
 
 /// The statements of a cut shared by namespace (``HistoryTrimShares``).
 extension HistorySQL {
-    /// What each namespace holds, in `measure`: rows of `namespace` and `amount`.
+    /// What each share holds, in `measure`: rows of `namespace`, `known` (1 for a namespace's
+    /// share, 0 for the unknown senders', whose namespace is null) and `amount`.
     func holdings(_ measure: HistoryTrimMeasure) -> HistoryStatement {
         HistoryStatement(
-            sql: "SELECT namespace, CAST(sum(\(measure.expression)) AS BIGINT) AS amount FROM signet_history_entries GROUP BY namespace",
+            sql: """
+                SELECT CASE WHEN from_api_server = 0 THEN NULL ELSE namespace END AS namespace, \
+                CASE WHEN from_api_server = 0 THEN 0 ELSE 1 END AS known, CAST(sum(\(measure.expression)) AS BIGINT) AS amount \
+                FROM signet_history_entries GROUP BY 1, 2
+                """,
             values: [])
     }
 
     /// The time and id of the newest entry of `scope` beyond its newest `kept` (the first to
     /// delete), if there is one. Counted from the newest, two replicas that cut the same
     /// holdings at once (PostgreSQL, read committed) delete the same entries, not twice as many.
-    func boundaryBeyond(_ scope: HistoryNamespaceScope, keeping kept: Int64) -> HistoryStatement {
+    func boundaryBeyond(_ scope: HistoryShareScope, keeping kept: Int64) -> HistoryStatement {
         var bind = HistoryBindings(dialect: dialect)
         let filter = scope.condition(&bind).map { " WHERE \($0)" } ?? ""
         return HistoryStatement(
@@ -51,7 +57,7 @@ extension HistorySQL {
 
     /// The time and id of the entry at which the oldest entries of `scope` reach `bytes`
     /// (the last entry to delete), if they do. (A local store's cut: one writer.)
-    func oldestBoundary(_ scope: HistoryNamespaceScope, reachingBytes bytes: Int64) -> HistoryStatement {
+    func oldestBoundary(_ scope: HistoryShareScope, reachingBytes bytes: Int64) -> HistoryStatement {
         var bind = HistoryBindings(dialect: dialect)
         let filter = scope.condition(&bind).map { " WHERE \($0)" } ?? ""
         return HistoryStatement(

@@ -43,7 +43,7 @@ struct HistorySQL: Sendable {
 
     static let entryColumns = [
         "source", "time_us", "namespace", "object_kind", "name", "user_name", "operation", "dry_run", "uid", "peer",
-        "client_certificate", "latency_ms", "allowed", "reason", "policy_revision", "cache_hits", "cache_misses",
+        "client_certificate", "latency_ms", "allowed", "reason", "policy_revision", "cache_hits", "cache_misses", "from_api_server",
     ]
     static let imageColumns = [
         "entry_id", "position", "image", "reference", "repository", "digest", "container", "policies", "authorities", "verdict",
@@ -61,6 +61,7 @@ struct HistorySQL: Sendable {
             .optional(entry.name), .optional(entry.user), .optional(entry.operation), .bool(entry.dryRun), .optional(entry.uid),
             .optional(entry.peer), .optional(entry.clientCertificate), .real(entry.latencyMs), .bool(entry.allowed),
             .optional(entry.reason), .optional(entry.policyRevision), .integer(Int64(entry.cacheHits)), .integer(Int64(entry.cacheMisses)),
+            .bool(entry.fromAPIServer),
         ]
         // What the entry takes, for a cut shared by namespace (``HistoryTrimShares``).
         let stored = values + [.integer(Int64(entry.estimatedByteCount))]
@@ -166,6 +167,7 @@ struct HistorySQL: Sendable {
         if let namespace = query.namespace { conditions.append("e.namespace = \(bind(.text(namespace)))") }
         if let allowed = query.allowed { conditions.append("e.allowed = \(bind(.bool(allowed)))") }
         if let source = query.source { conditions.append("e.source = \(bind(.text(source.rawValue)))") }
+        if let fromAPIServer = query.fromAPIServer { conditions.append("e.from_api_server = \(bind(.bool(fromAPIServer)))") }
         if let since = query.since { conditions.append("e.time_us >= \(bind(.integer(HistoryEntry.microseconds(since))))") }
         if let until = query.until { conditions.append("e.time_us < \(bind(.integer(HistoryEntry.microseconds(until))))") }
         if let cursor = query.cursor {
@@ -202,6 +204,7 @@ struct HistorySQL: Sendable {
         let bucket = "(time_us - \(bind(.integer(start)))) / \(bind(.integer(query.bucketMicroseconds)))"
         var conditions = ["time_us >= \(bind(.integer(start)))", "time_us < \(bind(.integer(HistoryEntry.microseconds(query.until))))"]
         if let source = query.source { conditions.append("source = \(bind(.text(source.rawValue)))") }
+        if let fromAPIServer = query.fromAPIServer { conditions.append("from_api_server = \(bind(.bool(fromAPIServer)))") }
         return HistoryStatement(
             sql: """
                 SELECT \(bucket) AS bucket, count(*) AS decisions, CAST(sum(CASE WHEN allowed = 0 THEN 1 ELSE 0 END) AS BIGINT) AS denies, \
@@ -220,6 +223,7 @@ struct HistorySQL: Sendable {
             "e.time_us < \(bind(.integer(HistoryEntry.microseconds(query.until))))",
         ]
         if let source = query.source { conditions.append("e.source = \(bind(.text(source.rawValue)))") }
+        if let fromAPIServer = query.fromAPIServer { conditions.append("e.from_api_server = \(bind(.bool(fromAPIServer)))") }
         return HistoryStatement(
             sql: """
                 SELECT COALESCE(i.reference, i.image) AS refused, count(*) AS denies, max(e.time_us) AS last_us \
@@ -238,7 +242,7 @@ struct HistorySQL: Sendable {
     }
 
     /// Deletes the entries of `scope` (and their images) older than `time`, or at `time` with an id up to `id`.
-    func deleteThrough(timeMicroseconds time: Int64, id: Int64?, in scope: HistoryNamespaceScope = .all) -> [HistoryStatement] {
+    func deleteThrough(timeMicroseconds time: Int64, id: Int64?, in scope: HistoryShareScope = .all) -> [HistoryStatement] {
         var bind = HistoryBindings(dialect: dialect)
         var condition: String
         if let id {

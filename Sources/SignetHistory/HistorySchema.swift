@@ -93,41 +93,54 @@ public enum HistorySchema {
         ]
     }
 
-    /// Indexes each store creates when missing, after the schema is up to date: on `allowed` and
-    /// on `source`, each with the time, so a page of denials only, or of one source's decisions,
-    /// reads those entries newest first instead of every entry until it has a page; and on
-    /// `namespace` with the time and id, the order in which a cut shared by namespace
-    /// (``HistoryTrimShares``) finds where one namespace's share ends, without sorting it. PostgreSQL
+    /// Indexes each store creates when missing, after the schema is up to date (and its
+    /// ``supplementaryColumns`` added): on `allowed` and on `source`, each with the time, so a
+    /// page of denials only, or of one source's decisions, reads those entries newest first
+    /// instead of every entry until it has a page; and on `namespace`, and on
+    /// `from_api_server`, with the time and id, the order in which a cut shared by namespace
+    /// (``HistoryTrimShares``) finds where one share ends, without sorting it. PostgreSQL
     /// builds them `CONCURRENTLY` (outside a transaction), which does not hold up the other
     /// replicas' writes while a large table is indexed.
     static func supplementaryIndexes(_ dialect: Dialect) -> [(name: String, statement: String)] {
         let build = dialect == .postgres ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS" : "CREATE INDEX IF NOT EXISTS"
         return [
             ("signet_history_entries_allowed", "allowed"), ("signet_history_entries_source", "source"),
-            ("signet_history_entries_namespace_order", "namespace"),
+            ("signet_history_entries_namespace_order", "namespace"), ("signet_history_entries_sender", "from_api_server"),
         ].map { name, column in
             (name, "\(build) \(name) ON signet_history_entries (\(column), time_us, id)")
         }
     }
 
-    /// Whether `signet_history_entries` has the column `stored_bytes` (one row, 1 or 0).
-    static func storedBytesExists(_ dialect: Dialect) -> String {
+    /// Columns each store adds when missing, after the schema is up to date. Like an index a
+    /// column with a default takes no version: it changes nothing an older signet reads or
+    /// writes, so a rollback still opens the database. Adding one rewrites no row on either
+    /// backend (a default is kept in the schema), so a start over a million entries is not
+    /// held up.
+    /// - `stored_bytes`: the bytes each entry was estimated to take when written
+    ///   (``HistoryEntry/estimatedByteCount``: what a cut by bytes shares out by namespace,
+    ///   ``HistoryTrimShares``). Entries already there (and those an older signet writes) keep
+    ///   0 and count as 1 KiB each (``HistoryTrimMeasure``).
+    /// - `from_api_server`: ``HistoryEntry/fromAPIServer``, 1 or 0. Entries already there (and
+    ///   those an older signet writes) keep 1: an older signet took every review as the API server's.
+    static let supplementaryColumns: [(name: String, definition: String)] = [
+        ("stored_bytes", "BIGINT NOT NULL DEFAULT 0"),
+        ("from_api_server", "BIGINT NOT NULL DEFAULT 1"),
+    ]
+
+    /// Whether `signet_history_entries` has the column `name` (one row, 1 or 0).
+    static func columnExists(_ name: String, _ dialect: Dialect) -> String {
         switch dialect {
         case .sqlite:
-            return "SELECT count(*) FROM pragma_table_info('signet_history_entries') WHERE name = 'stored_bytes'"
+            return "SELECT count(*) FROM pragma_table_info('signet_history_entries') WHERE name = '\(name)'"
         case .postgres:
-            return "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'signet_history_entries' AND column_name = 'stored_bytes'"
+            return "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'signet_history_entries' AND column_name = '\(name)'"
         }
     }
 
-    /// Adds `stored_bytes`, the bytes each entry was estimated to take when written
-    /// (``HistoryEntry/estimatedByteCount``: what a cut by bytes shares out by namespace,
-    /// ``HistoryTrimShares``). Like an index it takes no version: a column with a default
-    /// changes nothing an older signet reads or writes, so a rollback still opens the database.
-    /// Adding it rewrites no row on either backend (a default is kept in the schema), so a start
-    /// over a million entries is not held up; the entries already there (and those an older
-    /// signet writes) keep 0 and count as 1 KiB each (``HistoryTrimMeasure``).
-    static let addStoredBytes = "ALTER TABLE signet_history_entries ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0"
+    /// Adds the supplementary column `column` (``supplementaryColumns``).
+    static func addColumn(_ column: (name: String, definition: String)) -> String {
+        "ALTER TABLE signet_history_entries ADD COLUMN \(column.name) \(column.definition)"
+    }
 
     /// The statements to run on a database at schema `version` (0: none yet).
     static func pendingStatements(from version: Int, dialect: Dialect) throws -> [String] {

@@ -106,12 +106,14 @@ public final class PostgresHistoryStore: HistoryStore {
             for statement in try HistorySchema.pendingStatements(from: version, dialect: .postgres) {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            var hasStoredBytes = false
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.storedBytesExists(.postgres)), logger: logger) {
-                hasStoredBytes = try row.makeRandomAccess()[0].decode(Int64.self) > 0
-            }
-            if !hasStoredBytes {
-                try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.addStoredBytes), logger: logger)
+            for column in HistorySchema.supplementaryColumns {
+                var exists = false
+                for try await row in try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.columnExists(column.name, .postgres)), logger: logger) {
+                    exists = try row.makeRandomAccess()[0].decode(Int64.self) > 0
+                }
+                if !exists {
+                    try await connection.query(PostgresQuery(unsafeSQL: HistorySchema.addColumn(column)), logger: logger)
+                }
             }
         }
     }
@@ -227,14 +229,16 @@ public final class PostgresHistoryStore: HistoryStore {
                 var holdings: [HistoryHolding] = []
                 for try await row in try await connection.query(Self.query(sql.holdings(.entries)), logger: logger) {
                     let cells = row.makeRandomAccess()
-                    holdings.append(HistoryHolding(namespace: try cells["namespace"].decode(String?.self), amount: try cells["amount"].decode(Int64.self)))
+                    holdings.append(HistoryHolding(
+                        share: HistoryShare(namespace: try cells["namespace"].decode(String?.self), fromAPIServer: try cells["known"].decode(Int64.self) != 0),
+                        amount: try cells["amount"].decode(Int64.self)))
                 }
                 let total = holdings.reduce(Int64(0)) { $0 + $1.amount }
                 // The oldest entries of the namespaces holding the most go first (``HistoryTrimShares``).
-                let held = Dictionary(holdings.map { ($0.namespace, $0.amount) }, uniquingKeysWith: +)
+                let held = Dictionary(holdings.map { ($0.share, $0.amount) }, uniquingKeysWith: +)
                 for cut in HistoryTrimShares.cuts(holdings, toFree: total - Int64(max(kept, 0))) {
-                    let scope = HistoryNamespaceScope.only(cut.namespace)
-                    let beyond = sql.boundaryBeyond(scope, keeping: (held[cut.namespace] ?? 0) - cut.amount)
+                    let scope = HistoryShareScope.only(cut.share)
+                    let beyond = sql.boundaryBeyond(scope, keeping: (held[cut.share] ?? 0) - cut.amount)
                     var boundary: (Int64, Int64)?
                     for try await row in try await connection.query(Self.query(beyond), logger: logger) {
                         let cells = row.makeRandomAccess()
@@ -293,7 +297,8 @@ public final class PostgresHistoryStore: HistoryStore {
             name: try cells["name"].decode(String?.self), user: try cells["user_name"].decode(String?.self),
             operation: try cells["operation"].decode(String?.self), dryRun: try cells["dry_run"].decode(Int64.self) != 0,
             uid: try cells["uid"].decode(String?.self), peer: try cells["peer"].decode(String?.self),
-            clientCertificate: try cells["client_certificate"].decode(String?.self), latencyMs: try cells["latency_ms"].decode(Double.self),
+            clientCertificate: try cells["client_certificate"].decode(String?.self),
+            fromAPIServer: try cells["from_api_server"].decode(Int64.self) != 0, latencyMs: try cells["latency_ms"].decode(Double.self),
             allowed: try cells["allowed"].decode(Int64.self) != 0, reason: try cells["reason"].decode(String?.self),
             policyRevision: try cells["policy_revision"].decode(String?.self),
             cacheHits: Int(try cells["cache_hits"].decode(Int64.self)), cacheMisses: Int(try cells["cache_misses"].decode(Int64.self)), images: [])

@@ -45,11 +45,14 @@ public final class SQLiteHistoryStore: HistoryStore {
             try database.write { db in
                 try db.execute(sql: HistorySchema.versionTable)
                 let version = try Int.fetchOne(db, sql: "SELECT version FROM signet_history_schema") ?? 0
-                for statement in try HistorySchema.pendingStatements(from: version, dialect: .sqlite) + HistorySchema.supplementaryIndexes(.sqlite).map(\.statement) {
+                for statement in try HistorySchema.pendingStatements(from: version, dialect: .sqlite) {
                     try db.execute(sql: statement)
                 }
-                if try Int.fetchOne(db, sql: HistorySchema.storedBytesExists(.sqlite)) == 0 {
-                    try db.execute(sql: HistorySchema.addStoredBytes)
+                for column in HistorySchema.supplementaryColumns where try Int.fetchOne(db, sql: HistorySchema.columnExists(column.name, .sqlite)) == 0 {
+                    try db.execute(sql: HistorySchema.addColumn(column))
+                }
+                for index in HistorySchema.supplementaryIndexes(.sqlite) {
+                    try db.execute(sql: index.statement)
                 }
             }
         } catch let error as HistoryStoreError {
@@ -195,20 +198,20 @@ public final class SQLiteHistoryStore: HistoryStore {
     private static func holdings(_ db: Database, sql: HistorySQL, _ measure: HistoryTrimMeasure) throws -> [HistoryHolding] {
         let statement = sql.holdings(measure)
         return try Row.fetchAll(db, sql: statement.sql, arguments: arguments(statement.values)).map {
-            HistoryHolding(namespace: $0["namespace"], amount: $0["amount"])
+            HistoryHolding(share: HistoryShare(namespace: $0["namespace"], fromAPIServer: ($0["known"] as Int64) != 0), amount: $0["amount"])
         }
     }
 
-    /// Deletes the oldest entries of the namespaces holding the most, until `toFree` in
+    /// Deletes the oldest entries of the shares holding the most, until `toFree` in
     /// `measure` went (``HistoryTrimShares``); how many entries went.
     private static func cut(_ db: Database, sql: HistorySQL, _ holdings: [HistoryHolding], toFree: Int64, measure: HistoryTrimMeasure) throws -> Int {
         var deleted = 0
-        let held = Dictionary(holdings.map { ($0.namespace, $0.amount) }, uniquingKeysWith: +)
+        let held = Dictionary(holdings.map { ($0.share, $0.amount) }, uniquingKeysWith: +)
         for cut in HistoryTrimShares.cuts(holdings, toFree: toFree) {
-            let scope = HistoryNamespaceScope.only(cut.namespace)
+            let scope = HistoryShareScope.only(cut.share)
             let boundary = measure == .bytes
                 ? sql.oldestBoundary(scope, reachingBytes: cut.amount)
-                : sql.boundaryBeyond(scope, keeping: (held[cut.namespace] ?? 0) - cut.amount)
+                : sql.boundaryBeyond(scope, keeping: (held[cut.share] ?? 0) - cut.amount)
             guard let row = try Row.fetchOne(db, sql: boundary.sql, arguments: arguments(boundary.values)) else { continue }
             for statement in sql.deleteThrough(timeMicroseconds: row["time_us"], id: row["id"], in: scope) {
                 try db.execute(sql: statement.sql, arguments: arguments(statement.values))
@@ -246,7 +249,8 @@ public final class SQLiteHistoryStore: HistoryStore {
             id: row["id"], source: HistoryEntry.Source(rawValue: row["source"]) ?? .admission,
             time: HistoryEntry.date(microseconds: row["time_us"]), namespace: row["namespace"], objectKind: row["object_kind"],
             name: row["name"], user: row["user_name"], operation: row["operation"], dryRun: (row["dry_run"] as Int64) != 0,
-            uid: row["uid"], peer: row["peer"], clientCertificate: row["client_certificate"], latencyMs: row["latency_ms"],
+            uid: row["uid"], peer: row["peer"], clientCertificate: row["client_certificate"],
+            fromAPIServer: (row["from_api_server"] as Int64) != 0, latencyMs: row["latency_ms"],
             allowed: (row["allowed"] as Int64) != 0, reason: row["reason"], policyRevision: row["policy_revision"],
             cacheHits: Int(row["cache_hits"] as Int64), cacheMisses: Int(row["cache_misses"] as Int64), images: [])
     }

@@ -343,6 +343,29 @@ struct ResourceAdmissionTests {
         #expect(full.usage(.init(), namespace: "flood-3", now: start + .seconds(31))?.count == 0, "lapsed, the room comes back")
     }
 
+    /// When signet can tell the API server's reviews (a client CA, or `--reserved-peers`), a
+    /// review from elsewhere reserves nothing and is judged by the policy source's view alone:
+    /// made-up reviews from many addresses each took a caller's share of a full table, and
+    /// shrank the API server's.
+    @Test func reviewsKnownNotToComeFromTheAPIServerReserveNothing() async throws {
+        var responder = Self.responder()
+        responder.exceptionUsage = { _ in .init() }
+        let exception = Self.largeException
+        let fit = ExemptionLimits.exceptionBytesPerNamespace / (try Self.largeExceptionSize())
+        func create(_ name: String, from client: AdmissionClient) async throws -> Bool {
+            try await Self.respond(responder, kind: "PolicyException", resource: "policyexceptions", object: exception(name), client: client).allowed
+        }
+        let intruder = AdmissionClient(address: "10.244.1.7:40112", fromAPIServer: false)
+        #expect(ExceptionReservations.caller(of: intruder) == nil)
+        for index in 0..<8 {
+            #expect(try await create("fake-\(index)", from: intruder), "a made-up review held room against the next: \(index)")
+        }
+        #expect(responder.exceptionReservations.usage(.init(), namespace: "team", caller: "peer 10.244.1.7")?.count == 0)
+        var admitted = 0
+        for index in 0..<8 where try await create("real-\(index)", from: AdmissionClient(address: "10.0.0.2:6000")) { admitted += 1 }
+        #expect(admitted == fit, "the API server's reviews are still judged together: \(admitted) of \(fit)")
+    }
+
     /// `/validate` answers whoever reaches its port when no client certificate is required, and
     /// a review sent by anyone but the API server creates nothing: made-up CREATEs of exceptions
     /// from one address held the namespace's whole budget for 30 s, and every real exception

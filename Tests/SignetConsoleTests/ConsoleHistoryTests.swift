@@ -3,6 +3,7 @@ import SignetHTTP
 import SignetHistory
 import SignetKube
 import SignetPolicy
+import SignetAdmission
 import SignetTestSupport
 import Testing
 
@@ -292,5 +293,61 @@ struct ConsoleHistoryWindowTests {
         #expect(html.contains("cursor=1780272480000000.8"))
         let plain = HistoryPages.html(filters: filters, values: filters.values, page: HistoryPage(entries: [], nextCursor: cursor), storeOn: true, problem: nil)
         #expect(!plain.contains("history-searched") && plain.contains("id=\"next-page\">Next page</a>"))
+    }
+}
+
+/// A review not known to come from the API server (``HistoryEntry/fromAPIServer`` false) is
+/// kept as such from its audit record, marked on the History page, the decision's page and the
+/// live table, found by the `sender` filter, and left out of the Overview.
+struct ConsoleUnknownSenderTests {
+    @Test func reviewsNotFromTheAPIServerAreMarkedAndFiltered() async throws {
+        let subject = AdmissionSubject(namespace: "shop", name: "web", kind: "Pod", operation: "CREATE", dryRun: false, userName: "mallory")
+        func record(from client: AdmissionClient) -> AdmissionAuditRecord {
+            AdmissionAuditRecord.make(
+                uid: "u", subject: subject, allowed: false, reason: "denied", decision: nil, policyRevision: nil, latency: .milliseconds(1),
+                time: ConsoleHistoryTests.base, client: client)
+        }
+        let forged = HistoryEntry.admission(record(from: AdmissionClient(address: "10.9.9.9:5000", fromAPIServer: false)), time: ConsoleHistoryTests.base)
+        let real = HistoryEntry.admission(record(from: AdmissionClient(address: "10.0.0.1:6000")), time: ConsoleHistoryTests.base.addingTimeInterval(60))
+        #expect(!forged.fromAPIServer && real.fromAPIServer)
+
+        let directory = TemporaryDirectory(prefix: "signet-console-senders")
+        let store = try await SQLiteHistoryStore.open(path: directory.file("history.sqlite").path)
+        try await store.append([forged, real])
+        let ids = try await store.query(HistoryQuery(limit: 10)).entries.compactMap(\.id)
+        let realID: Int64 = try #require(ids.first)
+        let forgedID: Int64 = try #require(ids.last)
+        let handler = ConsoleHistoryTests.handler(store)
+
+        let unknown = await ConsoleHistoryTests.get(handler, "/history?sender=unknown")
+        #expect(unknown.status == 200)
+        #expect(unknown.body.contains("/history/\(forgedID)\"") && !unknown.body.contains("/history/\(realID)\""), "\(unknown.body)")
+        #expect(unknown.body.contains(HistoryPages.unknownSender))
+        let apiServer = await ConsoleHistoryTests.get(handler, "/history?sender=api-server")
+        #expect(apiServer.body.contains("/history/\(realID)\"") && !apiServer.body.contains(HistoryPages.unknownSender))
+        #expect(await ConsoleHistoryTests.get(handler, "/api/history?sender=someone").status == 400)
+
+        let forgedPage = await ConsoleHistoryTests.get(handler, "/history/\(forgedID)")
+        #expect(forgedPage.body.contains("id=\"decision-sender\"") && forgedPage.body.contains("10.9.9.9:5000"), "\(forgedPage.body)")
+        #expect(!(await ConsoleHistoryTests.get(handler, "/history/\(realID)")).body.contains("decision-sender"))
+        let forgedJSON = try ConsoleHistoryTests.json(await ConsoleHistoryTests.get(handler, "/api/history/\(forgedID)").body)
+        #expect(forgedJSON["fromAPIServer"] as? Bool == false)
+
+        let overview = try ConsoleHistoryTests.json(await ConsoleHistoryTests.get(handler, "/api/overview?range=1h").body)
+        let buckets = try #require(overview["buckets"] as? [[String: Any]], "\(overview)")
+        #expect(buckets.reduce(0) { $0 + ($1["denies"] as? Int ?? 0) } == 1, "only the API server's review: \(buckets)")
+        #expect((overview["topRefused"] as? [Any])?.isEmpty == true, "a review without images refuses none")
+
+        let feed = DecisionFeed(clock: { ConsoleHistoryTests.base })
+        let stream = try #require(feed.subscribe(for: "reader"))
+        feed.record(record(from: AdmissionClient(address: "10.9.9.9:5000", fromAPIServer: false)))
+        feed.record(record(from: AdmissionClient(address: "10.0.0.1:6000")))
+        var rows: [HistoryPages.LiveRow] = []
+        for await published in stream {
+            rows.append(HistoryPages.LiveRow(published.decision))
+            if rows.count == 2 { break }
+        }
+        #expect(rows.map { $0.cells[4].contains(HistoryPages.unknownSender) } == [true, false])
+        await store.close()
     }
 }

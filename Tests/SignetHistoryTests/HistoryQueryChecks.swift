@@ -219,6 +219,41 @@ enum HistoryQueryChecks {
 
         try await checkRetention(try await makeStore("retention"))
         try await checkBounds(try await makeStore("bounds"))
+        try await checkUnknownSenders(try await makeStore("senders"))
+    }
+
+    /// Reviews not known to come from the API server (``HistoryEntry/fromAPIServer`` false):
+    /// kept as such, found by the `sender` filter, left out of the overview by default, and,
+    /// whatever namespaces they name, cut as one share of their own: twenty of them naming
+    /// `shop` and nine made-up namespaces take none of the real entries with them.
+    static func checkUnknownSenders(_ store: any HistoryStore) async throws {
+        let real = samples()
+        let forged = (0..<20).map { index in
+            HistoryEntry(
+                source: .admission, time: base.addingTimeInterval(3600 + Double(index)), namespace: index % 10 == 0 ? "shop" : "ns-\(index % 10)",
+                objectKind: "Pod", name: "forged-\(index)", user: "system:serviceaccount:shop:deployer", operation: "CREATE",
+                peer: "10.9.9.9:5000", fromAPIServer: false, latencyMs: 1, allowed: false, reason: "denied",
+                images: [image("ghcr.io/acme/web:9.\(index)", verdict: "deny", digest: digestA)])
+        }
+        try await store.append(real + forged)
+        let read = try await store.query(HistoryQuery(limit: 100)).entries
+        #expect(read.filter { !$0.fromAPIServer }.compactMap(\.name) == (0..<20).reversed().map { "forged-\($0)" })
+        #expect(try await store.query(HistoryQuery(fromAPIServer: false, limit: 100)).entries.count == 20)
+        #expect(minutes(try await store.query(HistoryQuery(namespace: "shop", fromAPIServer: true, limit: 100)).entries) == [5, 1, 0])
+
+        // The overview counts the API server's reviews only, unless asked for both.
+        var range = HistoryOverviewQuery(since: base, until: base.addingTimeInterval(7200), buckets: 2)
+        #expect(try await store.overview(range).totals.denies == 1)
+        range.fromAPIServer = nil
+        #expect(try await store.overview(range).totals.denies == 21)
+
+        // 27 entries cut to 10: the unknown senders' share (20) alone comes down to 3.
+        let now = base.addingTimeInterval(7200)
+        #expect(try await store.applyRetention(HistoryRetention(maximumAge: nil, maximumEntries: 10), now: now) == 17)
+        let kept = try await store.query(HistoryQuery(limit: 100)).entries
+        #expect(minutes(kept.filter(\.fromAPIServer)) == [6, 5, 4, 3, 2, 1, 0])
+        #expect(kept.filter { !$0.fromAPIServer }.compactMap(\.name) == ["forged-19", "forged-18", "forged-17"])
+        await store.close()
     }
 
     /// A decision whose object carries a megabyte-long image, a name that is one character of
@@ -364,25 +399,28 @@ enum HistoryQueryChecks {
         let old = try await migrated.query(HistoryQuery(limit: 10)).entries
         #expect(minutes(old) == [1, 0])
         #expect(old.allSatisfy { $0.cacheHits == 0 && $0.cacheMisses == 0 })
+        #expect(old.allSatisfy { $0.fromAPIServer }, "an older signet took every review as the API server's")
         #expect(old.first?.images.count == 2)
         var new = samples()[2]
         new.cacheHits = 4
         new.cacheMisses = 1
+        new.fromAPIServer = false
         try await migrated.append([new])
         let read = try await migrated.query(HistoryQuery(limit: 1)).entries
         #expect(read.first?.cacheHits == 4)
         #expect(read.first?.cacheMisses == 1)
+        #expect(read.first?.fromAPIServer == false)
         await migrated.close()
     }
 
-    /// The statements that take a version 2 database back to version 1 (its indexes and
-    /// `stored_bytes` too, so opening it adds that again). An index may not exist yet: a store
+    /// The statements that take a version 2 database back to version 1 (its indexes,
+    /// `stored_bytes` and `from_api_server` too, so opening it adds them again). An index may not exist yet: a store
     /// builds them in the background after it opens, and one closed meanwhile (as a loaded
     /// machine can make it) stops before the last.
     static let downgradeToVersion1 = [
         "DROP INDEX IF EXISTS signet_history_entries_allowed", "DROP INDEX IF EXISTS signet_history_entries_source",
-        "DROP INDEX IF EXISTS signet_history_entries_namespace_order",
-        "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes",
+        "DROP INDEX IF EXISTS signet_history_entries_namespace_order", "DROP INDEX IF EXISTS signet_history_entries_sender",
+        "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes", "ALTER TABLE signet_history_entries DROP COLUMN from_api_server",
         "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
         "UPDATE signet_history_schema SET version = 1",
     ]

@@ -73,6 +73,31 @@ import Testing
         #expect(recorder.statistics == HistoryRecorder.Statistics(written: 6, dropped: 7, failedWrites: 0))
     }
 
+    /// Reviews not known to come from the API server fill one share of the queue together,
+    /// whatever namespaces they name: made-up reviews naming `shop` do not take `shop`'s share,
+    /// and naming a new namespace each do not take a share each.
+    @Test func reviewsFromUnknownSendersShareOneShareOfTheQueue() async throws {
+        var configuration = HistoryRecorderConfiguration()
+        configuration.capacity = 10
+        configuration.batchSize = 20
+        let (store, recorder, writer) = try await Self.stuckRecorder(configuration, namespace: "shop")
+        for minute in 1...20 {
+            var forged = Self.entry(minute, namespace: minute.isMultiple(of: 2) ? "shop" : "made-up-\(minute)")
+            forged.fromAPIServer = false
+            recorder.record(forged)
+        }
+        #expect(recorder.queued == 10 && recorder.statistics.dropped == 10)
+        // The API server's reviews of `shop` take room from the unknown senders' share.
+        for minute in 21...24 { recorder.record(Self.entry(minute, namespace: "shop")) }
+        #expect(recorder.queued == 10 && recorder.statistics.dropped == 14)
+        store.release()
+        recorder.finish()
+        await writer.value
+        let names = store.taken.map(\.name)
+        #expect(names == ["pod-0"] + (1...6).map { "pod-\($0)" } + (21...24).map { "pod-\($0)" }, "\(names)")
+        #expect(store.taken.filter { !$0.fromAPIServer }.count == 6)
+    }
+
     /// A namespace that floods while the store hangs fills its own share of the queue, not the
     /// others' history: the namespace holding the most makes room for another's entry (its
     /// newest queued entry goes), and its own new entries are dropped. The same holds for the

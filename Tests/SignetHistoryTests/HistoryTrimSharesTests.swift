@@ -5,9 +5,16 @@ import Testing
 /// The history is cut back by namespace, the largest holdings first (max-min fairness), so one
 /// namespace's flood of entries evicts its own before anyone else's.
 @Suite struct HistoryTrimSharesTests {
+    /// `<unknown>` names the share of the reviews not known to come from the API server.
     private func cuts(_ holdings: [(String?, Int64)], toFree: Int64) -> [String: Int64] {
-        let shares = HistoryTrimShares.cuts(holdings.map { HistoryHolding(namespace: $0.0, amount: $0.1) }, toFree: toFree)
-        return Dictionary(uniqueKeysWithValues: shares.map { ($0.namespace ?? "<none>", $0.amount) })
+        let shares = HistoryTrimShares.cuts(
+            holdings.map { HistoryHolding(share: $0.0 == "<unknown>" ? .unknownSenders : .namespace($0.0), amount: $0.1) }, toFree: toFree)
+        return Dictionary(uniqueKeysWithValues: shares.map { holding in
+            switch holding.share {
+            case .namespace(let namespace): return (namespace ?? "<none>", holding.amount)
+            case .unknownSenders: return ("<unknown>", holding.amount)
+            }
+        })
     }
 
     @Test func theLargestHoldingGivesUpAloneWhileItIsTheLargest() {
@@ -27,6 +34,11 @@ import Testing
     @Test func tiesGoByNameAndEntriesOfNoNamespaceLast() {
         // 2 kept among three holdings of 4: one each to `a` and `b`, none to no namespace.
         #expect(cuts([(nil, 4), ("b", 4), ("a", 4)], toFree: 10) == ["<none>": 4, "b": 3, "a": 3])
+    }
+
+    @Test func theUnknownSendersShareOneHoldingAndComeLastInTies() {
+        #expect(cuts([("<unknown>", 4), (nil, 4), ("a", 4)], toFree: 10) == ["<unknown>": 4, "<none>": 3, "a": 3])
+        #expect(cuts([("<unknown>", 900), ("shop", 50)], toFree: 100) == ["<unknown>": 100])
     }
 
     @Test func nothingOrEverything() {

@@ -102,11 +102,15 @@ import Testing
             #expect(!plan.contains("TEMP B-TREE"), "\(query) sorts: \(plan)")
         }
         // A cut by rows finds where a namespace's share ends in an index's order, without sorting.
-        let cut = sql.boundaryBeyond(.only("shop"), keeping: 1)
-        let plan = try await database.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + cut.sql, arguments: SQLiteHistoryStore.arguments(cut.values)).map { $0["detail"] as String }.joined(separator: "; ")
+        for (share, index) in [
+            (HistoryShare.namespace("shop"), "signet_history_entries_namespace_order"), (.unknownSenders, "signet_history_entries_sender"),
+        ] {
+            let cut = sql.boundaryBeyond(.only(share), keeping: 1)
+            let plan = try await database.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + cut.sql, arguments: SQLiteHistoryStore.arguments(cut.values)).map { $0["detail"] as String }.joined(separator: "; ")
+            }
+            #expect(plan.contains(index) && !plan.contains("TEMP B-TREE"), "\(share): \(plan)")
         }
-        #expect(plan.contains("signet_history_entries_namespace_order") && !plan.contains("TEMP B-TREE"), "\(plan)")
     }
 
     @Test func aVersion1DatabaseIsMigrated() async throws {

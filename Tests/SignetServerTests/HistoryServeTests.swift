@@ -93,6 +93,46 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    /// With the API server's address named (`--reserved-peers`), a review from anywhere else
+    /// is kept as not from the API server: `signet history --sender` tells the two apart and
+    /// the table marks it. curl sends one review from 127.0.0.2 (the API server here) and one
+    /// from 127.0.0.1.
+    @Test func reviewsNotFromTheAPIServerAreKeptAsSuchAndFoundBySender() async throws {
+        let policies = try LivePolicies.makeDirectory()
+        let database = scratch.file("senders.sqlite").path
+        let server = try await SignetServerFixture.start(
+            policyDirectory: policies.path, arguments: ["--history-sqlite", database, "--reserved-peers", "127.0.0.2/32"])
+        let scratch = scratch
+        let body = try await offThePool {
+            try ReviewBodies.write(ReviewBodies.make(kind: "Pod", images: [("web", "docker.io/library/nginx:1.27")], uid: "uid-sender"), in: scratch, name: "sender.json")
+        }
+        for source in ["127.0.0.2", "127.0.0.1"] {
+            let posted = try await server.curl([
+                "-sS", "--interface", source, "-H", "Content-Type: application/json", "--data-binary", "@\(body)", "-o", "/dev/null",
+                "-w", "%{http_code}", "\(server.baseURL)/validate?timeout=30s",
+            ])
+            #expect(posted.stdout == "200", "\(source): \(posted.stderr)")
+        }
+        var entries: [[String: Any]] = []
+        let deadline = TestBudget.deadline(60)
+        while entries.count < 2 && ContinuousClock.now < deadline {
+            let result = try await history(database, ["--output", "json"])
+            entries = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+            if entries.count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(entries.count == 2)
+        #expect(entries.map { ($0["peer"] as? String)?.hasPrefix("127.0.0.1:") == true } == [true, false])
+        #expect(entries.map { $0["fromAPIServer"] as? Bool } == [false, true])
+        let unknown = try await history(database, ["--sender", "unknown", "--output", "json"])
+        #expect(unknown.stdout.contains("127.0.0.1:") && !unknown.stdout.contains("127.0.0.2:"), "\(unknown.stdout)")
+        let apiServer = try await history(database, ["--sender", "api-server", "--output", "json"])
+        #expect(apiServer.stdout.contains("127.0.0.2:") && !apiServer.stdout.contains("127.0.0.1:"), "\(apiServer.stdout)")
+        let table = try await history(database, [])
+        #expect(table.stdout.split(separator: "\n").filter { $0.contains("(not from the API server)") }.count == 1, "\(table.stdout)")
+        #expect(try await history(database, ["--sender", "kubelet"]).stderr.contains("--sender must be api-server or unknown"))
+        #expect(server.stop() == 0)
+    }
+
     @Test func badHistoryFlagsAreClearErrors() async throws {
         let policies = try LivePolicies.makeDirectory()
         let unreadable = try await TestProcess.run(TestPaths.signetBinary.path, [
