@@ -60,7 +60,7 @@ extension AdmissionResponder {
         // An exception for the Pod's controller admits its images as the template names them, so
         // `/mutate` must see that exception as `/validate` will, and leave those images as written.
         if let ownerChainResolver, let controller = subject.controller, evaluator.needsOwnerChain(subject),
-           ownerClaimRefusal(controller, user: request.userInfo?.username) == nil {
+           ownerClaimRefusal(controller, user: request.userInfo?.username, client: client) == nil {
             let (unresolved, unpinned) = (subject, images)
             return .waiting {
                 var subject = unresolved

@@ -313,7 +313,7 @@ public struct AdmissionResponder: Sendable {
         // sent by someone those exceptions do not believe: the Pods made from it would carry
         // another command or service account under the owner's exception for its images.
         let reparented = request.operation == .update && kind != "Pod"
-            && (Self.gainsController(request) || editsTemplateUnbelieved(request, body: body))
+            && (Self.gainsController(request) || editsTemplateUnbelieved(request, body: body, client: client))
         if request.operation == .update, !reparented, let oldObject = request.oldObject,
            case .podSpec(_, let previous) = WorkloadImages.extract(from: oldObject, kind: kind) {
             images = Self.changedImages(images, since: previous)
@@ -331,7 +331,7 @@ public struct AdmissionResponder: Sendable {
         if let ownerChainResolver, let controller = prepared.subject.controller, prepared.evaluator.needsOwnerChain(prepared.subject) {
             // A scan decides a Pod that runs: who made it is not in the review, and admission
             // already judged that.
-            guard source != .scan, let refusal = ownerClaimRefusal(controller, user: request.userInfo?.username) else {
+            guard source != .scan, let refusal = ownerClaimRefusal(controller, user: request.userInfo?.username, client: client) else {
                 return .resolvingOwners(prepared, ownerChainResolver, controller)
             }
             prepared.notes.append("exceptions for the controllers of this \(kind) were not applied: \(refusal)")
@@ -347,9 +347,9 @@ public struct AdmissionResponder: Sendable {
     /// `spec.jobTemplate`, compared as canonical JSON) of a pod controller an owner's exceptions
     /// reach (its controller, before or after, one the owner chain follows; or, without one, the
     /// kind that adopts it, ``adoptingKind``), sent by a user who may not claim that owner
-    /// (``ownerClaimRefusal(_:user:)``). Without the adopting kind, an owned ReplicaSet could be
+    /// (``ownerClaimRefusal(_:user:client:)``). Without the adopting kind, an owned ReplicaSet could be
     /// orphaned, edited, and adopted back.
-    func editsTemplateUnbelieved(_ request: AdmissionRequest, body: [UInt8]) -> Bool {
+    func editsTemplateUnbelieved(_ request: AdmissionRequest, body: [UInt8], client: AdmissionClient) -> Bool {
         let owner: ControllerReference
         if let controller = request.object?.references.controller ?? request.oldObject?.references.controller {
             guard controller.isFollowed else { return false }
@@ -359,7 +359,7 @@ public struct AdmissionResponder: Sendable {
         } else {
             return false
         }
-        return ownerClaimRefusal(owner, user: request.userInfo?.username) != nil && !Self.podSpecUnchanged(body: body, kind: request.kind.kind)
+        return ownerClaimRefusal(owner, user: request.userInfo?.username, client: client) != nil && !Self.podSpecUnchanged(body: body, kind: request.kind.kind)
     }
 
     /// Whether the review's object and old object carry the same pod spec (`spec` of a Pod, a
@@ -393,8 +393,15 @@ public struct AdmissionResponder: Sendable {
     }
 
     /// Why the owner reference `controller` of an object `user` makes is not followed, or nil
-    /// when it is (``ControllerReference/mayBeClaimed(by:alsoTrusted:)``).
-    func ownerClaimRefusal(_ controller: ControllerReference, user: String?) -> String? {
+    /// when it is (``ControllerReference/mayBeClaimed(by:alsoTrusted:)``). A review not known to
+    /// come from the API server (``AdmissionClient/fromAPIServer``) names whatever user it likes,
+    /// and creates nothing: its claims are not followed, so it makes signet read nothing
+    /// through the API server.
+    func ownerClaimRefusal(_ controller: ControllerReference, user: String?, client: AdmissionClient) -> String? {
+        guard client.fromAPIServer else {
+            return "the review is not known to come from the API server (it came from \(client.address ?? "an unknown address")), "
+                + "so signet reads none of the owners it claims"
+        }
         guard !controller.mayBeClaimed(by: user, alsoTrusted: ownerReferenceWriters) else { return nil }
         let maker = ControllerReference.controllerUsers[controller.kind].map { "\($0) or \(ControllerReference.controllerManagerUser)" }
             ?? ControllerReference.controllerManagerUser

@@ -232,6 +232,28 @@ struct OwnerChainExceptionTests {
         #expect((await Self.decide(responder, try update(user: "argo-rollouts", owner: rollout, oldOwner: rollout, command: ["/app"]))).allowed)
     }
 
+    /// A review not known to come from the API server names any user it likes (the controller's
+    /// own) and creates nothing: its owner claims are not followed, so it makes signet read no
+    /// object through the API server, for `/validate` nor `/mutate`.
+    @Test func aReviewNotFromTheAPIServerReadsNoOwner() async throws {
+        let server = try await Self.cluster()
+        defer { server.stop() }
+        let responder = try Self.responder(server)
+        let forged = AdmissionClient(address: "10.244.1.7:40112", fromAPIServer: false)
+        let body = try Self.review(owner: Self.webReplicaSet)
+        let validated = await responder.respond(to: body, deadline: .now + .seconds(30), client: forged)
+        let text = String(decoding: validated.body, as: UTF8.self)
+        #expect(!text.contains(#""allowed":true"#), "\(text)")
+        #expect(text.contains("exceptions for the controllers of this Pod were not applied: the review is not known to come from the API server "
+            + "(it came from 10.244.1.7:40112)"), "\(text)")
+        _ = await responder.respondToMutation(body, deadline: .now + .seconds(30), client: forged)
+        let requests = try await offThePool { try server.requests() }
+        #expect(!requests.contains { $0.contains("/replicasets/") || $0.contains("/deployments/") }, "\(requests)")
+        // The same review from the API server follows the chain.
+        let real = await responder.respond(to: body, deadline: .now + .seconds(30), client: AdmissionClient(address: "10.0.0.2:6000"))
+        #expect(String(decoding: real.body, as: UTF8.self).contains(#""allowed":true"#))
+    }
+
     @Test func withoutTheOwnerLookupThePodIsNotExempt() async throws {
         let server = try await Self.cluster()
         defer { server.stop() }
