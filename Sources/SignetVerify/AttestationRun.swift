@@ -12,10 +12,16 @@ struct AttestationRun: BundleReferrerRecording {
     var verified: [VerifiedAttestation] = []
     /// Requirement name -> why candidates of its type were refused.
     var rejections: [String: [String]] = [:]
+    /// What is left to download of the `.att` layers, and of the bundle referrers: a budget
+    /// each, so that neither place can spend the other's.
+    var layerBudget: VerificationByteBudget
+    var fetchBudget: VerificationByteBudget?
 
-    init(request: VerificationRequest, trust: CompiledAttestationAuthority) {
+    init(request: VerificationRequest, trust: CompiledAttestationAuthority, fetchBudget: VerificationByteBudget = .attestations) {
         self.request = request
         self.trust = trust
+        self.layerBudget = fetchBudget
+        self.fetchBudget = fetchBudget
     }
 
     /// A refusal that concerns every requirement (an envelope that cannot be read, a limit).
@@ -33,7 +39,10 @@ struct AttestationRun: BundleReferrerRecording {
 
     mutating func recordCandidate() {}
 
-    mutating func recordUnexamined(_ note: String) { rejectAll(note) }
+    mutating func recordUnexamined(_ note: String) {
+        steps.append(VerificationStep(name: "bundle referrers unexamined", passed: false, detail: note))
+        rejectAll(note)
+    }
 
     /// Adds what one envelope gave, its steps and reasons labelled with where it was found.
     mutating func record(_ examination: AttestationVerifier.Examination, label: String) {

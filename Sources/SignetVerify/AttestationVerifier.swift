@@ -8,6 +8,9 @@ import SignetSigstore
 
 /// Verifies the in-toto attestations an `attestations` authority requires.
 ///
+/// What it downloads for one image is bounded, the `.att` layers and the bundle referrers each
+/// by ``fetchBudget`` (``VerificationByteBudget``, 64 MiB by default), read smallest first.
+///
 /// Steps, in order:
 /// 1. where attestations are found: the attestation image `<repo>:sha256-<hex>.att`
 ///    (sigstore/cosign `specs/ATTESTATION_SPEC.md`), whose layers of type
@@ -47,12 +50,18 @@ public struct AttestationVerifier: SignatureVerifier {
     /// Thresholds for the Sigstore verification of keyless attestations; its `clock` is
     /// replaced by ``clock``.
     public let configuration: SigstoreVerifierConfiguration
+    /// What one verification may download from each place (``VerificationByteBudget/attestations``).
+    public let fetchBudget: VerificationByteBudget
     public var format: SignatureFormat { .inTotoAttestation }
 
-    public init(registry: RegistryClient, clock: WallClock = .system, configuration: SigstoreVerifierConfiguration = SigstoreVerifierConfiguration()) {
+    public init(
+        registry: RegistryClient, clock: WallClock = .system, configuration: SigstoreVerifierConfiguration = SigstoreVerifierConfiguration(),
+        fetchBudget: VerificationByteBudget = .attestations
+    ) {
         self.registry = registry
         self.clock = clock
         self.configuration = configuration
+        self.fetchBudget = fetchBudget
     }
 
     public func handles(_ authority: CompiledAuthority) -> Bool {
@@ -63,7 +72,7 @@ public struct AttestationVerifier: SignatureVerifier {
         guard case .attestations(let trust) = request.authority.kind else {
             throw VerificationError.unsupported(request.authority.kind.fieldName)
         }
-        var run = AttestationRun(request: request, trust: trust)
+        var run = AttestationRun(request: request, trust: trust, fetchBudget: fetchBudget)
         func result(_ passed: Bool, _ reason: String, _ failure: VerificationFailure?, _ attestations: [VerifiedAttestation]? = nil) -> VerificationResult {
             var result = VerificationResult(
                 image: request.image.description, digest: request.digest, policy: request.policy, authority: request.authority.name,
@@ -118,9 +127,11 @@ public struct AttestationVerifier: SignatureVerifier {
             return
         }
         run.steps.append(VerificationStep(name: "attestation artifact", passed: true, detail: summary))
-        for (index, layer) in layers {
+        // Smallest first (equal sizes in the manifest's order), so large layers added beside a
+        // provenance (an SBOM per build, or junk) spend the budget after it.
+        for (index, layer) in layers.sorted(by: { ($0.element.size, $0.offset) < ($1.element.size, $1.offset) }) {
             let label = "\(artifactName) layer \(index)"
-            switch try await envelope(layer, request: request) {
+            switch try await envelope(layer, request: request, budget: &run.layerBudget) {
             case .failure(let rejection):
                 run.rejectAll("\(label): \(rejection.reason)")
                 run.steps.append(VerificationStep(name: "layer \(index) envelope", passed: false, detail: rejection.reason))
@@ -147,19 +158,30 @@ public struct AttestationVerifier: SignatureVerifier {
         return result
     }
 
-    /// One layer's envelope, or why it was refused.
-    private func envelope(_ layer: Descriptor, request: VerificationRequest) async throws(VerificationError) -> Result<DSSEEnvelope, LayerRejection> {
+    /// One layer's envelope, or why it was refused; what it downloaded is counted in `budget`.
+    private func envelope(
+        _ layer: Descriptor, request: VerificationRequest, budget: inout VerificationByteBudget
+    ) async throws(VerificationError) -> Result<DSSEEnvelope, LayerRejection> {
         guard layer.size <= Int64(Self.maximumEnvelopeBytes) else {
             return .failure(LayerRejection(
                 step: "envelope", reason: "the envelope is \(layer.size) bytes, more than the \(Self.maximumEnvelopeBytes) signet reads"))
         }
+        if let refusal = budget.refusal(forBlobOf: layer.size) {
+            return .failure(LayerRejection(step: "envelope", reason: "the envelope was \(refusal)"))
+        }
+        // At most the descriptor's size (a body larger is refused there), counted whatever it
+        // turns out to be: a layer that does not match its digest costs its size, no more.
+        let limit = Int(layer.size)
         let bytes: [UInt8]
         do {
-            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: Self.maximumEnvelopeBytes, deadline: request.deadline)
+            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: limit, deadline: request.deadline)
+            budget.spend(bytes.count)
         } catch where error.kind == .digestMismatch {
+            budget.spend(limit)
             return .failure(LayerRejection(step: "envelope", reason: "the envelope blob does not match its digest"))
         } catch where error.kind == .tooLarge {
-            return .failure(LayerRejection(step: "envelope", reason: "the envelope is larger than \(Self.maximumEnvelopeBytes) bytes"))
+            budget.spend(limit)
+            return .failure(LayerRejection(step: "envelope", reason: "the envelope is larger than its descriptor's \(layer.size) bytes"))
         } catch where error.kind == .notFound {
             return .failure(LayerRejection(step: "envelope", reason: "the envelope blob \(layer.digest) does not exist"))
         } catch {

@@ -25,6 +25,7 @@ struct CosignKeyRun: BundleReferrerRecording {
     var vouchedBundles: [Int: [String]] = [:]
     var checkTime = Duration.zero
     var timings = VerificationResult.Timings()
+    var fetchBudget: VerificationByteBudget?
 
     init(request: VerificationRequest, trust: CompiledKeyAuthority, format: SignatureFormat) {
         self.request = request

@@ -294,6 +294,7 @@ private struct KeylessRun: BundleReferrerRecording {
     var timings = VerificationResult.Timings()
     /// The bundle referrer accepted, once one is.
     var accepted: AcceptedSignature?
+    var fetchBudget: VerificationByteBudget?
 
     init(request: VerificationRequest, trust: CompiledKeylessAuthority, sigstore: SigstoreVerifier) {
         self.request = request

@@ -89,6 +89,12 @@ struct SigstoreBundleReferrers {
     ///
     /// Returns the error of the first referrer whose registry answer could not be read
     /// (``LayerRejection/unreadable``), for the caller to throw when what it wanted was not found.
+    ///
+    /// With a ``BundleReferrerRecording/fetchBudget`` (attestations), every bundle blob read is
+    /// counted in it, whether it turns out to be a bundle or not: the referring manifests are read
+    /// first, then their bundles smallest first, so large bundles pushed beside a real one spend
+    /// the budget after it, not before; one larger than what is left is refused unread, and once
+    /// it is spent the bundles left are not examined (each a refusal the verdict names).
     @discardableResult
     func scan<Run: BundleReferrerRecording>(
         _ request: VerificationRequest, into run: inout Run, maximumBytes: Int = maximumBundleBytes, optional: Bool = false,
@@ -116,18 +122,52 @@ struct SigstoreBundleReferrers {
             return nil
         }
         var unreadable: VerificationError?
-        for descriptor in listing.bundles {
-            guard proceed(run) else { break }
-            run.recordCandidate()
-            let label = "bundle \(descriptor.digest)"
-            switch try await fetch(descriptor, for: request, maximumBytes: maximumBytes) {
-            case .failure(let rejection):
-                run.reject(label, step: rejection.step, rejection.reason)
-                unreadable = unreadable ?? rejection.unreadable
-            case .success(let fetched):
-                run.steps.append(VerificationStep(
-                    name: "\(label) bundle", passed: true, detail: "\(fetched.bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
-                try await examine(&run, label, descriptor, fetched.bundle)
+        func refuse(_ label: String, _ rejection: LayerRejection, in run: inout Run) {
+            run.reject(label, step: rejection.step, rejection.reason)
+            unreadable = unreadable ?? rejection.unreadable
+        }
+        if run.fetchBudget == nil {
+            // One referrer after the other, until `proceed` says enough.
+            for descriptor in listing.bundles {
+                guard proceed(run) else { break }
+                run.recordCandidate()
+                let label = "bundle \(descriptor.digest)"
+                switch try await bundleLayer(descriptor, for: request) {
+                case .failure(let rejection): refuse(label, rejection, in: &run)
+                case .success(let layer):
+                    switch try await bundle(layer, for: request, maximumBytes: maximumBytes, budget: &run.fetchBudget) {
+                    case .failure(let rejection): refuse(label, rejection, in: &run)
+                    case .success(let fetched): try await take(fetched, label: label, descriptor: descriptor, into: &run, examine: examine)
+                    }
+                }
+            }
+        } else {
+            // Every referring manifest first, then the bundles smallest first.
+            var layers: [(descriptor: Descriptor, layer: Descriptor)] = []
+            for descriptor in listing.bundles {
+                switch try await bundleLayer(descriptor, for: request) {
+                case .failure(let rejection):
+                    run.recordCandidate()
+                    refuse("bundle \(descriptor.digest)", rejection, in: &run)
+                case .success(let layer): layers.append((descriptor, layer))
+                }
+            }
+            // Stable: equal sizes keep the listing's order.
+            let ordered = layers.enumerated().sorted { ($0.element.layer.size, $0.offset) < ($1.element.layer.size, $1.offset) }.map(\.element)
+            for (index, (descriptor, layer)) in ordered.enumerated() {
+                guard proceed(run) else { break }
+                guard let budget = run.fetchBudget, budget.remaining > 0 else {
+                    run.recordUnexamined(
+                        "\(ordered.count - index) further bundle(s) not examined: the \(run.fetchBudget?.limit ?? 0) bytes signet downloads "
+                            + "of one image's bundle referrers were read")
+                    break
+                }
+                run.recordCandidate()
+                let label = "bundle \(descriptor.digest)"
+                switch try await bundle(layer, for: request, maximumBytes: maximumBytes, budget: &run.fetchBudget) {
+                case .failure(let rejection): refuse(label, rejection, in: &run)
+                case .success(let fetched): try await take(fetched, label: label, descriptor: descriptor, into: &run, examine: examine)
+                }
             }
         }
         if listing.overflow > 0 {
@@ -136,11 +176,18 @@ struct SigstoreBundleReferrers {
         return unreadable
     }
 
-    /// Reads the bundle `descriptor` names; a referrer that cannot be used is a rejection
-    /// naming the step that refused it (`manifest`, `bundle blob`, `bundle`).
-    func fetch(
-        _ descriptor: Descriptor, for request: VerificationRequest, maximumBytes: Int = maximumBundleBytes
-    ) async throws(VerificationError) -> Result<Fetched, LayerRejection> {
+    /// Records a bundle read and hands it to `examine`.
+    private func take<Run: BundleReferrerRecording>(
+        _ fetched: Fetched, label: String, descriptor: Descriptor, into run: inout Run,
+        examine: (inout Run, _ label: String, _ referrer: Descriptor, _ bundle: SigstoreBundle) async throws(VerificationError) -> Void
+    ) async throws(VerificationError) {
+        run.steps.append(VerificationStep(
+            name: "\(label) bundle", passed: true, detail: "\(fetched.bundle.mediaType), \(fetched.layer.digest), \(fetched.byteCount) bytes"))
+        try await examine(&run, label, descriptor, fetched.bundle)
+    }
+
+    /// The layer holding the bundle of the referring manifest `descriptor`, or why it cannot be used.
+    private func bundleLayer(_ descriptor: Descriptor, for request: VerificationRequest) async throws(VerificationError) -> Result<Descriptor, LayerRejection> {
         let fetched: FetchedManifest
         do {
             fetched = try await registry.manifest(request.image.withDigest(descriptor.digest), deadline: request.deadline)
@@ -161,20 +208,37 @@ struct SigstoreBundleReferrers {
         guard let layer = manifest.layers.first(where: { Self.isBundleMediaType($0.mediaType) }) else {
             return .failure(LayerRejection(step: "manifest", reason: "no layer holds a Sigstore bundle"))
         }
+        return .success(layer)
+    }
+
+    /// The bundle in `layer`, or why it cannot be used. With a `budget`, a blob larger than what
+    /// is left of it is refused unread, one is read up to its descriptor's size (a body larger is
+    /// refused there), and what is downloaded is counted in it whatever it turns out to be: a
+    /// blob that does not match its digest costs its size, no more.
+    private func bundle(
+        _ layer: Descriptor, for request: VerificationRequest, maximumBytes: Int, budget: inout VerificationByteBudget?
+    ) async throws(VerificationError) -> Result<Fetched, LayerRejection> {
         guard layer.size <= Int64(maximumBytes) else {
             return .failure(LayerRejection(step: "bundle blob", reason: "the bundle is \(layer.size) bytes, more than the \(maximumBytes) accepted"))
         }
+        if let refusal = budget?.refusal(forBlobOf: layer.size) {
+            return .failure(LayerRejection(step: "bundle blob", reason: "the bundle \(layer.digest) was \(refusal)"))
+        }
+        let limit = budget == nil ? maximumBytes : Int(layer.size)
         let bytes: [UInt8]
         do {
-            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: maximumBytes, deadline: request.deadline)
+            bytes = try await registry.blob(layer.digest, in: request.image, maximumBytes: limit, deadline: request.deadline)
         } catch where error.kind == .notFound || error.kind == .digestMismatch || error.kind == .tooLarge {
+            if error.kind != .notFound { budget?.spend(limit) }
             return .failure(LayerRejection(step: "bundle blob", reason: "the bundle blob \(layer.digest) cannot be used: \(error)"))
         } catch where error.kind == .badResponse {
+            budget?.spend(limit)
             return .failure(LayerRejection(
                 step: "bundle blob", reason: "the bundle blob \(layer.digest) cannot be read: \(error)", unreadable: VerificationError(error)))
         } catch {
             throw VerificationError(error)
         }
+        budget?.spend(bytes.count)
         do {
             return .success(Fetched(bundle: try SigstoreBundle(json: bytes), layer: layer, byteCount: bytes.count))
         } catch {
@@ -186,6 +250,9 @@ struct SigstoreBundleReferrers {
 /// What a verification records while ``SigstoreBundleReferrers`` scans an image's bundles.
 protocol BundleReferrerRecording {
     var steps: [VerificationStep] { get set }
+    /// What the verification may still download of bundle blobs (``VerificationByteBudget``);
+    /// nil: each bundle's own cap and the count of referrers bound it.
+    var fetchBudget: VerificationByteBudget? { get set }
     /// No bundle refers to the image: why.
     mutating func recordAbsence(_ reason: String)
     /// One more referrer examined.

@@ -201,6 +201,96 @@ struct AttestationBundleTests {
         await setup.fixture.stop()
     }
 
+    /// What one verification downloads from each place, the `.att` image and the bundle
+    /// referrers, is bounded (``VerificationByteBudget``; here about one and a half real
+    /// attestations), blobs read smallest first and counted whatever they turn out to be:
+    /// - junk twice the size of the real attestation, listed before it, is read after it, so the
+    ///   real one passes;
+    /// - junk half its size is read first and spends the budget, so the real one is refused
+    ///   unread and the deny says why;
+    /// - junk that spends the whole `.att` budget leaves the referrers' budget whole;
+    /// - with no room at all, no bundle is examined; with the default budget all of them pass.
+    @Test func whatOneVerificationDownloadsIsBounded() async throws {
+        let probe = try await Setup()
+        let zero = try ImageDigest(parsing: "sha256:" + String(repeating: "0", count: 64))
+        let envelopeSize: Int = try await TestAttestation.envelope(provenance(zero), key: probe.key).count
+        let bundleSize: Int = try await KeyBundle.dsse(provenance(zero), key: probe.key).count
+        await probe.fixture.stop()
+        func junk(_ size: Int, _ fill: Character) -> [UInt8] { Array(String(repeating: fill, count: size).utf8) }
+
+        // The `.att` image.
+        let layerBudget = 2 * envelopeSize + envelopeSize / 2
+        let layers = try await Setup(fetchBudget: VerificationByteBudget(limit: layerBudget))
+        let layerAuthority = try AttestationVerifierTests().provenanceAuthority(layers)
+        let largeJunkFirst = try await layers.image("attb/budget-large:v1") { digest in
+            [junk(2 * envelopeSize, "x"), junk(2 * envelopeSize, "y"), try await TestAttestation.envelope(provenance(digest), key: layers.key)]
+        }
+        let readFirst = try await layers.verify(largeJunkFirst, layerAuthority)
+        #expect(readFirst.passed, "\(readFirst.reason)")
+        let smallJunk = try await layers.image("attb/budget-small:v1") { digest in
+            [try await TestAttestation.envelope(provenance(digest), key: layers.key)]
+                + (0..<5).map { junk(envelopeSize / 2, Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0)))) }
+        }
+        let spent = try await layers.verify(smallJunk, layerAuthority)
+        #expect(!spent.passed)
+        #expect(spent.steps.contains { $0.name == "layer 0 envelope" && !$0.passed && $0.detail.contains("the envelope was not read: its")
+            && $0.detail.contains("past the \(layerBudget) bytes signet downloads from one place") }, "\(spent.steps)")
+        await layers.fixture.stop()
+
+        // The bundle referrers.
+        let bundleBudget = 2 * bundleSize + bundleSize / 2
+        let referrers = try await Setup(fetchBudget: VerificationByteBudget(limit: bundleBudget))
+        let bundleAuthority = try AttestationVerifierTests().provenanceAuthority(referrers)
+        let largeBundleJunkFirst = try await image("attb/budget-large-bundles:v1", referrers) { digest in
+            [junk(2 * bundleSize, "x"), junk(2 * bundleSize, "y"), try await KeyBundle.dsse(provenance(digest), key: referrers.key)]
+        }
+        let bundleReadFirst = try await referrers.verify(largeBundleJunkFirst, bundleAuthority)
+        #expect(bundleReadFirst.passed, "\(bundleReadFirst.reason)")
+        let smallBundleJunk = try await image("attb/budget-small-bundles:v1", referrers) { digest in
+            [try await KeyBundle.dsse(provenance(digest), key: referrers.key)]
+                + (0..<5).map { junk(bundleSize / 2, Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0)))) }
+        }
+        let bundlesSpent = try await referrers.verify(smallBundleJunk, bundleAuthority)
+        #expect(!bundlesSpent.passed)
+        // The budget ran out on the junk (refused unread, or none left to examine it).
+        #expect(bundlesSpent.steps.contains {
+            !$0.passed && ($0.detail.contains("was not read: its") && $0.detail.contains("past the \(bundleBudget) bytes")
+                || $0.detail.contains("1 further bundle(s) not examined: the \(bundleBudget) bytes"))
+        }, "\(bundlesSpent.steps)")
+        // Junk that spends the whole `.att` budget leaves the referrers' budget whole.
+        let both = try await image("attb/budget-both:v1", referrers) { digest in
+            try await TestAttestation.push(
+                (0..<3).map { junk(bundleBudget / 2, Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0)))) }, for: digest,
+                in: try referrers.fixture.reference("attb/budget-both:v1"), client: referrers.fixture.client)
+            return [try await KeyBundle.dsse(provenance(digest), key: referrers.key)]
+        }
+        let separate = try await referrers.verify(both, bundleAuthority)
+        #expect(separate.passed, "\(separate.reason)")
+        await referrers.fixture.stop()
+
+        // With no room at all, no bundle is examined.
+        let none = try await Setup(fetchBudget: VerificationByteBudget(limit: 0))
+        let empty = try await image("attb/budget-none:v1", none) { digest in [try await KeyBundle.dsse(provenance(digest), key: none.key)] }
+        let nothing = try await none.verify(empty, try AttestationVerifierTests().provenanceAuthority(none))
+        #expect(nothing.reason.contains("1 further bundle(s) not examined: the 0 bytes signet downloads"), "\(nothing.reason)")
+        await none.fixture.stop()
+
+        // The default budget reads everything here.
+        let roomy = try await Setup()
+        let roomyAuthority = try AttestationVerifierTests().provenanceAuthority(roomy)
+        let roomyLayers = try await roomy.image("attb/budget-small:v1") { digest in
+            [try await TestAttestation.envelope(provenance(digest), key: roomy.key)]
+                + (0..<5).map { junk(envelopeSize / 2, Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0)))) }
+        }
+        #expect(try await roomy.verify(roomyLayers, roomyAuthority).passed)
+        let roomyBundles = try await image("attb/budget-small-bundles:v1", roomy) { digest in
+            [try await KeyBundle.dsse(provenance(digest), key: roomy.key)]
+                + (0..<5).map { junk(bundleSize / 2, Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0)))) }
+        }
+        #expect(try await roomy.verify(roomyBundles, roomyAuthority).passed)
+        await roomy.fixture.stop()
+    }
+
     /// More DSSE layers than signet reads, or an envelope larger than it accepts, is a deny that
     /// says so, before anything is fetched.
     @Test func tooManyOrTooLargeEnvelopesAreDeniedNamingTheLimit() async throws {

@@ -21,10 +21,11 @@ struct AttestationVerifierTests {
         let key: TestSigningKey
         let stranger: TestSigningKey
 
-        init() async throws {
+        init(fetchBudget: VerificationByteBudget = .attestations) async throws {
             fixture = try await VerificationFixture()
             wall = SettableWallClock(AttestationVerifierTests.pinned)
-            engine = VerificationEngine(registry: fixture.client, verifiers: [AttestationVerifier(registry: fixture.client, clock: wall.clock)])
+            engine = VerificationEngine(
+                registry: fixture.client, verifiers: [AttestationVerifier(registry: fixture.client, clock: wall.clock, fetchBudget: fetchBudget)])
             key = try await TestSigningKey.generate(.ecP256)
             stranger = try await TestSigningKey.generate(.ecP256, slot: 1)
         }
