@@ -86,7 +86,8 @@ enum OverviewPage {
         out += "<div class=\"charts\">" + charts.map { "<figure>\($0.svg)</figure>" }.joined() + "</div>"
         out += "<h2>Most refused images</h2>"
         out += HTML.table(["Image", "Denials", "Last denied"], overview.topRefused.map { refused in
-            ["<a href=\"/history?image=\(HTML.queryValue(refused.image))&amp;verdict=deny\"><code>\(HTML.escape(refused.image))</code></a>",
+            // The API server's denials, as counted here (``HistoryOverviewQuery/fromAPIServer``).
+            ["<a href=\"/history?image=\(HTML.queryValue(refused.image))&amp;verdict=deny&amp;sender=api-server\"><code>\(HTML.escape(refused.image))</code></a>",
              "\(refused.denies)", HTML.escape(PoliciesInForce.timestamp(refused.lastDenied))]
         }, id: "top-refused", empty: "no image was refused in this range")
         return out

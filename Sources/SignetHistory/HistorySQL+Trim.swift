@@ -23,8 +23,8 @@ enum HistoryShareScope: Sendable, Hashable {
     func condition(_ bind: inout HistoryBindings) -> String? {
         switch self {
         case .all: return nil
-        case .only(.namespace(let namespace?)): return "namespace = \(bind(.text(namespace))) AND from_api_server <> 0"
-        case .only(.namespace(nil)): return "namespace IS NULL AND from_api_server <> 0"
+        case .only(.namespace(let namespace?)): return "namespace = \(bind(.text(namespace))) AND from_api_server = 1"
+        case .only(.namespace(nil)): return "namespace IS NULL AND from_api_server = 1"
         case .only(.unknownSenders): return "from_api_server = 0"
         }
     }
@@ -37,8 +37,8 @@ extension HistorySQL {
     func holdings(_ measure: HistoryTrimMeasure) -> HistoryStatement {
         HistoryStatement(
             sql: """
-                SELECT CASE WHEN from_api_server = 0 THEN NULL ELSE namespace END AS namespace, \
-                CASE WHEN from_api_server = 0 THEN 0 ELSE 1 END AS known, CAST(sum(\(measure.expression)) AS BIGINT) AS amount \
+                SELECT CASE WHEN from_api_server = 1 THEN namespace ELSE NULL END AS namespace, \
+                CASE WHEN from_api_server = 1 THEN 1 ELSE 0 END AS known, CAST(sum(\(measure.expression)) AS BIGINT) AS amount \
                 FROM signet_history_entries GROUP BY 1, 2
                 """,
             values: [])

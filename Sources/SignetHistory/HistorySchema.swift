@@ -96,18 +96,21 @@ public enum HistorySchema {
     /// Indexes each store creates when missing, after the schema is up to date (and its
     /// ``supplementaryColumns`` added): on `allowed` and on `source`, each with the time, so a
     /// page of denials only, or of one source's decisions, reads those entries newest first
-    /// instead of every entry until it has a page; and on `namespace`, and on
-    /// `from_api_server`, with the time and id, the order in which a cut shared by namespace
-    /// (``HistoryTrimShares``) finds where one share ends, without sorting it. PostgreSQL
+    /// instead of every entry until it has a page; and on `namespace` and `from_api_server`,
+    /// and on `from_api_server`, with the time and id, the order in which a cut shared by
+    /// namespace (``HistoryTrimShares``) finds where one share ends, without sorting it or
+    /// reading the entries themselves. (`signet_history_entries_namespace_order`, on `namespace`
+    /// alone, which signets before `from_api_server` made, is left as it is: such a signet,
+    /// rolled back to, cuts with it.) PostgreSQL
     /// builds them `CONCURRENTLY` (outside a transaction), which does not hold up the other
     /// replicas' writes while a large table is indexed.
     static func supplementaryIndexes(_ dialect: Dialect) -> [(name: String, statement: String)] {
         let build = dialect == .postgres ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS" : "CREATE INDEX IF NOT EXISTS"
         return [
             ("signet_history_entries_allowed", "allowed"), ("signet_history_entries_source", "source"),
-            ("signet_history_entries_namespace_order", "namespace"), ("signet_history_entries_sender", "from_api_server"),
-        ].map { name, column in
-            (name, "\(build) \(name) ON signet_history_entries (\(column), time_us, id)")
+            ("signet_history_entries_namespace_sender", "namespace, from_api_server"), ("signet_history_entries_sender", "from_api_server"),
+        ].map { name, columns in
+            (name, "\(build) \(name) ON signet_history_entries (\(columns), time_us, id)")
         }
     }
 

@@ -237,6 +237,8 @@ struct ConsoleHistoryTests {
         let nginx = try #require(refused.range(of: "docker.io/library/nginx:1.27"))
         let worker = try #require(refused.range(of: "ghcr.io/acme/worker@\(digestB)"))
         #expect(nginx.lowerBound < worker.lowerBound, "as many denials: the latest first")
+        #expect(refused.contains("href=\"/history?image=docker.io%2Flibrary%2Fnginx%3A1.27&amp;verdict=deny&amp;sender=api-server\""),
+                "the denials it counted, the API server's: \(refused)")
         #expect(await get(handler, "/?range=2y").status == 400)
         let numbers = try json(await get(handler, "/api/overview?range=1h").body)
         let buckets = try #require(numbers["buckets"] as? [[String: Any]])

@@ -420,6 +420,7 @@ enum HistoryQueryChecks {
     static let downgradeToVersion1 = [
         "DROP INDEX IF EXISTS signet_history_entries_allowed", "DROP INDEX IF EXISTS signet_history_entries_source",
         "DROP INDEX IF EXISTS signet_history_entries_namespace_order", "DROP INDEX IF EXISTS signet_history_entries_sender",
+        "DROP INDEX IF EXISTS signet_history_entries_namespace_sender",
         "ALTER TABLE signet_history_entries DROP COLUMN stored_bytes", "ALTER TABLE signet_history_entries DROP COLUMN from_api_server",
         "ALTER TABLE signet_history_entries DROP COLUMN cache_hits", "ALTER TABLE signet_history_entries DROP COLUMN cache_misses",
         "UPDATE signet_history_schema SET version = 1",

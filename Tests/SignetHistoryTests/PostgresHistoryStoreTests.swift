@@ -18,14 +18,16 @@ struct PostgresHistoryStoreTests {
         let version = try await offThePool { try server.psql("SELECT version FROM signet_history_schema", database: "queries") }
         #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "\(HistorySchema.currentVersion)")
         // ... and built the indexes of a page by decision or by source, valid, in the background.
-        let indexes = "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indisvalid AND c.relname IN ('signet_history_entries_allowed', 'signet_history_entries_source', 'signet_history_entries_namespace_order')"
+        let names = HistorySchema.supplementaryIndexes(.postgres).map { "'\($0.name)'" }
+        #expect(names.count == 4)
+        let indexes = "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indisvalid AND c.relname IN (\(names.joined(separator: ", ")))"
         var built = ""
         for _ in 0..<200 {
             built = try await offThePool { try server.psql(indexes, database: "queries") }.trimmingCharacters(in: .whitespacesAndNewlines)
-            if built == "3" { break }
+            if built == "\(names.count)" { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(built == "3", "the history's indexes were not built")
+        #expect(built == "\(names.count)", "the history's indexes were not built")
 
         // Image filters search a bounded window per page.
         try await offThePool { try server.createDatabase("window") }
