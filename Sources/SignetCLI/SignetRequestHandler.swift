@@ -1,6 +1,5 @@
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import SignetAdmission
 import SignetConsole
 import SignetHTTP
@@ -307,19 +306,13 @@ import Foundation
 /// once a minute naming the first such peer of the minute, so that `--reserved-peers` that miss the API server's addresses (its
 /// alerts and Events would then be dropped) show at once.
 final class UnknownReviewers: Sendable {
-    private let lastLog = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let warnings = LogThrottle(interval: .seconds(60))
     private let counter = Counter(label: "signet_admission_reviews_from_unknown_peers_total")
     private let logger = Logger(label: "signet.admission")
 
     func saw(_ peer: String) {
         counter.increment()
-        let now = ContinuousClock.now
-        let log = lastLog.withLockedValue { last -> Bool in
-            if let last, now - last < .seconds(60) { return false }
-            last = now
-            return true
-        }
-        guard log else { return }
+        guard warnings.admits() else { return }
         logger.warning(
             "a review came from an address that is not the API server's (--reserved-peers): it is answered, but raises no alert and writes no Event; if this is the API server, add its address",
             metadata: ["peer": "\(peer)"])

@@ -1,6 +1,5 @@
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import Synchronization
 
 /// State every event loop of one server shares: configuration, the handler, the TLS contexts,
@@ -14,8 +13,8 @@ final class ServerCore: Sendable {
     let activeConnections = Atomic<Int>(0)
     /// Connections per peer, and the limits on them.
     let peers: PeerConnectionTable
-    /// When a refused connection was last logged (at most one line a second).
-    private let lastRefusalLog = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    /// Refused connections are logged at most once a second.
+    private let refusalLog = LogThrottle(interval: .seconds(1))
     let requestsInFlight = Atomic<Int>(0)
     /// Bytes of responses that connections hold because their clients have not taken them
     /// (``HTTPServerConfiguration/maxUnsentOutputBytesInAll``).
@@ -52,13 +51,7 @@ final class ServerCore: Sendable {
     /// Counts a connection closed on accept, and logs it (at most once a second).
     func refused(_ reason: ConnectionRefusal, peer: PeerAddress?) {
         metrics.connectionsRejected[reason]?.increment()
-        let now = ContinuousClock.now
-        let log = lastRefusalLog.withLockedValue { last -> Bool in
-            if let last, now - last < .seconds(1) { return false }
-            last = now
-            return true
-        }
-        if log {
+        if refusalLog.admits() {
             logger.warning("connection refused on accept", metadata: [
                 "reason": "\(reason.rawValue)", "peer": "\(peer.map(\.description) ?? "unknown")",
                 "max_connections": "\(configuration.maxConnections)",
