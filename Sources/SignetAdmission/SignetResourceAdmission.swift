@@ -100,7 +100,6 @@ struct SignetResourceAdmission: Sendable {
         var usage = exceptionUsage(namespace)
         // A review known not to come from the API server creates nothing: it reserves nothing.
         let caller = ExceptionReservations.caller(of: client)
-        let reservations = caller == nil ? nil : self.reservations
         if let reservations, let caller {
             guard let reserved = reservations.usage(usage, namespace: namespace, caller: caller) else {
                 return "signet admitted more PolicyExceptions in the last \(reservations.lifetime) than it keeps track of; retry in a moment"

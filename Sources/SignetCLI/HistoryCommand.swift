@@ -89,11 +89,11 @@ struct HistoryCommand: ParsableCommand, AsynchronousCommand {
             }
             query.source = value
         }
-        switch sender {
-        case nil: break
-        case "api-server": query.fromAPIServer = true
-        case "unknown": query.fromAPIServer = false
-        case let other?: throw ValidationError("--sender must be api-server or unknown, not \(other)")
+        if let sender {
+            guard let value = HistoryQuery.fromAPIServer(sender: sender) else {
+                throw ValidationError("--sender must be api-server or unknown, not \(sender)")
+            }
+            query.fromAPIServer = value
         }
         query.since = try since.map { try Self.time($0, flag: "--since", now: now) }
         query.until = try until.map { try Self.time($0, flag: "--until", now: now) }

@@ -12,8 +12,6 @@ import SignetHistory
 /// page's). They become a ``HistoryQuery`` of SignetHistory, the same on SQLite and PostgreSQL.
 struct HistoryFilters: Sendable {
     static let names = ["image", "digest", "namespace", "policy", "verdict", "decision", "source", "sender", "since", "until", "limit"]
-    /// The values of `sender`.
-    static let senders = ["api-server", "unknown"]
     static let defaultLimit = 50
     static let maximumLimit = 500
 
@@ -58,11 +56,10 @@ struct HistoryFilters: Sendable {
             query.source = parsed
         }
         if let sender = values["sender"] {
-            switch sender {
-            case "api-server": query.fromAPIServer = true
-            case "unknown": query.fromAPIServer = false
-            default: return .failure(Problem(message: "sender must be api-server or unknown, not \"\(sender)\""))
+            guard let value = HistoryQuery.fromAPIServer(sender: sender) else {
+                return .failure(Problem(message: "sender must be api-server or unknown, not \"\(sender)\""))
             }
+            query.fromAPIServer = value
         }
         for (name, keyPath) in [("since", \HistoryQuery.since), ("until", \HistoryQuery.until)] {
             guard let text = values[name] else { continue }

@@ -81,7 +81,7 @@ enum HistoryPages {
             \(select("verdict", "Verdict", ["allow", "deny", "warn", "audit"]))
             \(select("decision", "Decision", ["allowed", "denied"]))
             \(select("source", "Source", HistoryEntry.Source.allCases.map(\.rawValue)))
-            \(select("sender", "Sender", HistoryFilters.senders))
+            \(select("sender", "Sender", HistoryQuery.senders))
             \(text("since", "Since (UTC)", size: 18, placeholder: "2026-06-01T00:00:00Z"))
             \(text("until", "Until (UTC)", size: 18, placeholder: "2026-06-02T00:00:00Z"))
             \(text("limit", "Per page", size: 4, placeholder: "\(HistoryFilters.defaultLimit)"))

@@ -46,6 +46,19 @@ public struct HistoryQuery: Sendable, Hashable {
     public var source: HistoryEntry.Source?
     /// Whether the review came from the API server (``HistoryEntry/fromAPIServer``).
     public var fromAPIServer: Bool?
+
+    /// The values of the `sender` filter (`signet history --sender`, the console's `sender`):
+    /// `api-server` or `unknown`.
+    public static let senders = ["api-server", "unknown"]
+
+    /// ``fromAPIServer`` as the `sender` filter names it; nil for a value that is not one of ``senders``.
+    public static func fromAPIServer(sender: String) -> Bool? {
+        switch sender {
+        case "api-server": return true
+        case "unknown": return false
+        default: return nil
+        }
+    }
     /// Entries at or after this time.
     public var since: Date?
     /// Entries before this time.
